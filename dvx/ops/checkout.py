@@ -375,19 +375,13 @@ UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
     """None if the file at `path` (`display`, relative to the root) may be overwritten or
     deleted, else why not."""
-    if force:
-        return None
-    try:
-        state = file_state(repo, path, display)
-    except PathError:
-        return _why_not_replace_unreadable(repo, path)
-    return _replaceable(repo, state, force, display)
+    return None if force else _state_and_why(repo, path, display, False, None)[1]
 
 
-def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str
+def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str | None
                    ) -> tuple[FileState | None, str | None]:
     """The state of the file at `full` (`display`, relative to the root), and why it may not
-    be replaced by the object `wanted` (None: it may)."""
+    be replaced by the object `wanted` (None: deleted), None when it may."""
     try:
         state = file_state(repo, full, display)
     except PathError:
@@ -776,14 +770,15 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             result.skipped.append((f"{display}/{rel}", why))
         else:
             plan.place.append(index)
-    unwanted: list[tuple[str, FileState | None]] = []  # files to delete whose bytes no cache holds
+    unwanted: list[tuple[str, FileState]] = []  # files to delete whose bytes no cache holds
     if subpath is not None or found != len(current):  # else nothing there to delete
         for rel, (path, _) in current.items():
             if not _in_scope(rel, subpath) or rel in tree:
                 continue
-            why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
-            if why in _NOT_CACHED and ask is not None:
-                unwanted.append((rel, file_state(repo, path, f"{display}/{rel}")))
+            state, why = (None, None) if force else _state_and_why(
+                repo, path, f"{display}/{rel}", False, None)
+            if why in _NOT_CACHED and ask is not None and state is not None:
+                unwanted.append((rel, state))
             elif why:
                 result.skipped.append((f"{display}/{rel}", why))
             else:
@@ -795,13 +790,13 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
 
 def _plan_unsaved(repo: Repo, display: str, tree: Tree, plan: _DirPlan, result: CheckoutResult,
                   ask: _Ask, unsaved: list[tuple[int, FileState]],
-                  unwanted: list[tuple[str, FileState | None]]) -> None:
+                  unwanted: list[tuple[str, FileState]]) -> None:
     """Add to `plan` the files of the directory `display` that `ask` finds a remote holds the
     bytes of: those to replace (`unsaved`, indices into `tree`) and to delete (`unwanted`,
     relpaths); the others are skipped."""
     kept: list[tuple[str, FileState, str | None]] = [
         (f"{display}/{tree.paths[index]}", state, tree.oid_at(index)) for index, state in unsaved]
-    kept += [(f"{display}/{rel}", state, None) for rel, state in unwanted if state is not None]
+    kept += [(f"{display}/{rel}", state, None) for rel, state in unwanted]
     whys = iter(_judged_elsewhere(repo, ask, kept))
     for index, _ in unsaved:
         why = next(whys)
@@ -810,8 +805,8 @@ def _plan_unsaved(repo: Repo, display: str, tree: Tree, plan: _DirPlan, result: 
         else:
             plan.place.append(index)
     plan.place = array("l", sorted(plan.place))  # placing holds them in path order
-    for rel, state in unwanted:
-        why = next(whys) if state is not None else None
+    for rel, _ in unwanted:
+        why = next(whys)
         if why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
