@@ -1083,6 +1083,33 @@ def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
     assert not stale.exists()
 
 
+def test_hooks_run_the_dvx_that_installed_them_from_the_repository_it_tracks_data_in(
+        repo, tmp_path):
+    """dvx's own source tree, installed editable (on the path by its top folder), tracking
+    data in that same repository: Git's hooks import that dvx, the one `dvx install` ran,
+    though they drop the top folder they start in, and nothing else of that folder."""
+    source = Path(__file__).resolve().parent.parent / "dvx"
+    shutil.copytree(source, repo / "dvx", ignore=shutil.ignore_patterns("__pycache__"))
+    ran = tmp_path / "ran"
+    with (repo / "dvx" / "__init__.py").open("a") as init:
+        init.write(f"open({str(ran)!r}, 'a').write(__file__ + '\\n')\n")
+    git(repo, "add", "dvx")
+    git(repo, "commit", "-qm", "the tool's source")
+    on_top = {"PYTHONPATH": str(repo)}  # what an editable install's .pth does
+    assert run_dvx_proc("install", cwd=repo, env=on_top).code == 0
+    write(repo / "data" / "a.txt", "a\n")
+    assert run_dvx_proc("add", "-q", "data/a.txt", cwd=repo, env=on_top).code == 0
+    ran.unlink()
+    # a module of that folder the hook must not import (dvx itself would, run there)
+    write(repo / "platform.py", f"open({str(tmp_path / 'platform')!r}, 'w').write('x')\n")
+    git(repo, "add", "-A")
+    committed = subprocess.run(["git", "commit", "-qm", "a"], cwd=repo, text=True,
+                               capture_output=True, env={**os.environ, **on_top})
+    assert committed.returncode == 0, committed.stderr
+    assert ran.read_text() == f"{repo / 'dvx' / '__init__.py'}\n"  # the pre-commit hook's
+    assert not (tmp_path / "platform").exists()
+
+
 def _modules_that_note_being_run(root: Path, canary: Path) -> None:
     """A `dvx/` package and a `platform.py` at the top of `root` (a hostile clone's, a
     project's own module) that write to `canary` if ever imported."""
