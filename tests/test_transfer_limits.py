@@ -164,6 +164,88 @@ def test_a_push_whose_upload_stalled_sends_nothing_after_it(repo, dvx, own_moto)
     assert again.code == 0, again.output
 
 
+def _stalls_uploads(server: dict[str, object]) -> Callable[[], dict[str, int]]:
+    """What gives the unfinished multipart uploads in `server`'s bucket `stalls`: how many
+    parts each one holds, by upload id."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=str(server["endpoint"]), region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def unfinished() -> dict[str, int]:
+        uploads = client.list_multipart_uploads(Bucket="stalls").get("Uploads", [])
+        return {u["UploadId"]: len(client.list_parts(
+            Bucket="stalls", Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
+            for u in uploads}
+
+    return unfinished
+
+
+def test_a_multipart_upload_a_stalled_server_cut_off_is_said_to_stay_until_gc_aborts_it(
+        repo, dvx, own_moto):
+    """The server stops answering once a part is stored: the push fails without waiting out
+    an abort of the upload as well (no answer would come), and says the upload stays; a
+    push once the server answers again completes, `fsck --remote` finds nothing wrong, and
+    `gc --remote` aborts what the cut-off upload left."""
+    _s3_repo(dvx, repo, own_moto, timeout="2")
+    assert dvx("remote", "modify", "s3", "chunksize", str(5 * MiB)).code == 0
+    write(repo / "big.bin", os.urandom(20 * MiB))
+    assert dvx("add", "big.bin").code == 0
+    unfinished = _stalls_uploads(own_moto)
+    proc = stopped_at("s3.multipart.after_part", "push", repo)
+    os.kill(own_moto["pid"], signal.SIGSTOP)
+    try:
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    assert proc.returncode == 1, out + err
+    assert "Failed big.bin" in err and "the store stopped answering (no byte moved in " \
+        "time); its multipart upload, cut off, stays unfinished on the remote (the store " \
+        "keeps, and bills, the parts it received) until `dvx gc --remote` aborts it once " \
+        "older than its grace period" in err, err
+    lock_line = next(line for line in err.splitlines() if "remove the lock" in line)
+    assert lock_line.endswith("not attempted: the store stopped answering (no byte moved in "
+                              "time)"), err
+    assert "Traceback" not in err
+    assert any(unfinished().values())  # the parts the cut-off upload stored
+    again = dvx("push")
+    assert again.code == 0, again.output
+    checked = dvx("fsck", "--remote", "s3")
+    assert checked.code == 0 and "0 corrupt, 0 missing, 0 lost" in checked.stdout, \
+        checked.output
+    cleaned = dvx("gc", "-w", "--remote", "s3", "--grace", "0", "-f")  # moto's are all old
+    assert cleaned.code == 0 and "unfinished upload" in cleaned.stdout, cleaned.output
+    assert unfinished() == {}
+
+
+def test_a_multipart_upload_cut_off_is_aborted_once_its_retry_completes(repo, dvx, own_moto):
+    """The server stops answering once a part is stored, and answers again as the upload is
+    tried once more: the push completes, and the upload the stall cut off is aborted then,
+    so the store keeps none of its parts."""
+    _s3_repo(dvx, repo, own_moto, timeout="5")
+    assert dvx("remote", "modify", "s3", "chunksize", str(5 * MiB)).code == 0
+    write(repo / "big.bin", os.urandom(20 * MiB))
+    assert dvx("add", "big.bin").code == 0
+    unfinished = _stalls_uploads(own_moto)
+    proc = stopped_at("s3.multipart.after_part", "-v push", repo)
+    os.kill(own_moto["pid"], signal.SIGSTOP)
+    said = []
+    try:
+        proc.send_signal(signal.SIGCONT)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the first attempt failed: the server answers again
+            said.append(line)
+            if "Retrying object" in line:
+                break
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + "".join(said) + err
+    assert "stopped answering" in "".join(said)
+    assert unfinished() == {}
+
+
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Interrupted"),
                                                 (signal.SIGTERM, 143, "Terminated")])
 def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, code, said):

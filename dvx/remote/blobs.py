@@ -43,7 +43,7 @@ from dvx.remote.backends import (
     redact_urls,
     s3_part_size,
 )
-from dvx.remote.retry import note_if_stalled
+from dvx.remote.retry import CutOff, is_timeout, note_if_stalled
 
 log = get_logger(__name__)
 
@@ -1157,11 +1157,30 @@ class S3Blobs(FsspecBlobs):
             if done is not None and on_bytes is not None:
                 on_bytes(size)
         else:
-            done = self._fast(lambda fast: fast.put_file(path, local_path, size, part_size,
-                                                         on_bytes, version))
+            try:
+                done = self._fast(lambda fast: fast.put_file(path, local_path, size, part_size,
+                                                             on_bytes, version))
+            except Exception as exc:
+                cut_off = self._cut_off(path, exc)
+                if cut_off is None:
+                    raise
+                raise cut_off from exc
         if done is None:  # s3fs, in parts of the same size
             self._put_local(name, local_path, on_bytes,
                             {**self.put_options, "chunksize": part_size}, version)
+
+    def _cut_off(self, path: str, exc: Exception) -> CutOff | None:
+        """A failure for want of an answer that says what the store kept of `path`: the
+        multipart uploads of it that such failures cut off (this attempt's or an earlier
+        one's), which are not aborted on a store that stopped answering."""
+        left = self.fast.left_uploads(path) if self.fast is not None else 0
+        if not left or not is_timeout(exc):
+            return None
+        uploads, it, stay = (("its multipart upload", "it", "stays") if left == 1 else
+                             (f"its {left} multipart uploads", "them", "stay"))
+        return CutOff(exc, f"{uploads}, cut off, {stay} unfinished on the remote (the store "
+                           f"keeps, and bills, the parts it received) until `dvx gc --remote` "
+                           f"aborts {it} once older than its grace period")
 
     def existing(self, names: Iterable[str]) -> set[str]:
         by_path = {self.path(name): name for name in names}

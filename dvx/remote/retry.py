@@ -69,8 +69,20 @@ def check_answering(blobs: Blobs) -> None:
         raise RemoteError(f"not attempted: {blobs.stalled}")
 
 
+class CutOff(TimeoutError):
+    """A request that got no answer in time and left something on the store, which its
+    message adds (`left`); the store is taken for gone for the request's own reason
+    (`cause`), which later requests give."""
+
+    def __init__(self, cause: BaseException, left: str) -> None:
+        super().__init__(f"{describe(cause)}; {left}")
+        self.cause = cause
+
+
 def note_if_stalled(blobs: Blobs, exc: BaseException) -> None:
     """Remember a request that failed for want of an answer (check_answering)."""
+    if isinstance(exc, CutOff):
+        exc = exc.cause
     if blobs.stalled is None and is_timeout(exc):
         why = describe(exc)
         blobs.stalled = why if "stopped answering" in why else \

@@ -96,6 +96,9 @@ class FastS3:
         self._https = False
         self._virtual_host = False
         self._part_slots: asyncio.Semaphore | None = None
+        # The multipart uploads of a path that a store stopped answering cut off, not aborted
+        # then (the abort would wait out the timeout again): aborted once one completes.
+        self._left: dict[str, list[str]] = {}
 
     async def start(self) -> None:
         if self._access is None:  # built off the loop: building it blocks (it connects)
@@ -302,7 +305,9 @@ class FastS3:
         `part_size` bytes (the caller keeps them within S3's 10,000), each read as it is
         sent, and each read of `version` of the file, if given (FileSpan). The object appears
         only when the upload completes; a failed or interrupted one is aborted, and the next
-        attempt starts a new upload."""
+        attempt starts a new upload. One cut off by a store that stopped answering (a
+        TimeoutError) is not aborted then, but left (`left_uploads`) until an upload of the
+        same path completes, which aborts it."""
         upload_id = await self._start_upload(path)
         task = asyncio.current_task()
 
@@ -317,10 +322,26 @@ class FastS3:
                 etags = await self._put_parts(path, upload_id, local_path, size, part_size,
                                               on_bytes, version)
                 await self._complete_upload(path, upload_id, etags)
+            except TimeoutError:  # an abort would wait as long for an answer
+                self._left.setdefault(path, []).append(upload_id)
+                raise
             except BaseException:
                 with contextlib.suppress(Exception):  # else `dvx gc --remote` aborts it
                     await asyncio.wait_for(self.abort_upload(path, upload_id), ABORT_WAIT)
                 raise
+        await self._abort_left(path)
+
+    def left_uploads(self, path: str) -> int:
+        """How many multipart uploads of `path` a store that stopped answering cut off, and
+        stay there unfinished (put_file)."""
+        return len(self._left.get(path, ()))
+
+    async def _abort_left(self, path: str) -> None:
+        """Abort the uploads of `path` left cut off, now that the store answers again; one
+        it does not abort stays for `dvx gc --remote`."""
+        for upload_id in self._left.pop(path, []):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.abort_upload(path, upload_id), ABORT_WAIT)
 
     async def abort_upload(self, path: str, upload_id: str) -> None:
         """Abort the multipart upload `upload_id` of `path`: the store deletes its parts. A
