@@ -866,3 +866,25 @@ def test_a_source_url_of_any_kind_that_logs_in_by_ssh_has_its_host_key_checked(m
     backends.source_fs("ssh2://host/data.csv")
     backends.source_fs("https://host/data.csv")
     assert "known_hosts" in asked[0] and "known_hosts" not in asked[1], asked
+
+
+@pytest.mark.parametrize("level", ["project", "local"])
+def test_a_relative_known_hosts_file_is_taken_from_the_repository_root_wherever_dvx_runs(
+        repo, dvx, tmp_path, sshd, level):
+    """`.dvx/known_hosts`, committed with the tracked config or set in config.local, is the
+    repository's file from a subfolder too, not one of the current folder; so is a relative
+    `keyfile`."""
+    shutil.copy(sshd["known_hosts"], repo / ".dvx" / "known_hosts")
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    flag = ["--local"] if level == "local" else []
+    assert dvx("remote", "modify", *flag, "s", "known_hosts", ".dvx/known_hosts").code == 0
+    if level == "local":
+        assert dvx("remote", "modify", "s", "known_hosts", "--unset").code == 0
+        shutil.copy(sshd["keyfile"], repo / ".dvx" / "tmp" / "key")
+        assert dvx("remote", "modify", "s", "keyfile", ".dvx/tmp/key").code == 0
+    write(repo / "sub" / "f", "hi")
+    assert dvx("add", "sub/f").code == 0
+    pushed = dvx("push", cwd=repo / "sub")
+    assert pushed.code == 0, pushed.output
+    status = dvx("status", "-c", cwd=repo / "sub")
+    assert status.code == 0 and "host key" not in status.output, status.output

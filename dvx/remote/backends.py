@@ -225,11 +225,21 @@ def _check_credentials_file(value: str, root: str) -> str:
     return value.strip()  # as given: a relative path stays the repository's
 
 
+# The SSH options that name a local file, which its client opens when it connects.
+SSH_FILE_OPTIONS = ("keyfile", "known_hosts")
+
+
 def resolve_paths(backend: Backend, options: dict[str, str], root: str) -> dict[str, str]:
     """The options with each local file the backend's options name (a CA bundle, a
-    credentials file) as an absolute path, a relative one taken from the repository root
-    `root`: the client libraries would take it from the current directory."""
+    credentials file, an SSH key or known_hosts file) as an absolute path, a relative one
+    taken from the repository root `root`: the client libraries would take it from the
+    current directory, so a file committed with the project would be missed from a
+    subfolder."""
     resolved = dict(options)
+    for option in SSH_FILE_OPTIONS:
+        value = options.get(option)
+        if option in backend.options and value and not is_trust_setting(option, value):
+            resolved[option] = os.path.join(root, os.path.expanduser(value))
     if "ssl_verify" in backend.options and "ssl_verify" in options:
         verify = ssl_verify_setting(options["ssl_verify"], root)
         resolved["ssl_verify"] = verify if isinstance(verify, str) else str(verify).lower()
