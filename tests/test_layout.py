@@ -48,8 +48,12 @@ def test_pack_index_log_lock_and_probe_names_are_those_dvx_writes():
 
 @pytest.mark.parametrize("name, ours", [
     (f"packs/{OID}.pack", True), (f"indexes/{OID}.idx", True),
+    (f"logs/push/1700000000-{HEX16}.log", True), (f"locks/push-1700000000-{HEX16}.lock", True),
+    (f"locks/clock-{HEX16}.probe", True), (f"runs/xxh128/{OID}/{OID}", True),
     ("packs/notes.pack", False), (f"backups/{OID}.pack", False),
-    ("backups/nightly-db-dump.tar", False), (f"logs/push/1700000000-{HEX16}.log", False),
+    ("backups/nightly-db-dump.tar", False), ("logs/push/notes.log", False),
+    (f"logs/pull/1700000000-{HEX16}.log", False), ("locks/notes.lock", False),
+    (f"runs/sha256/{OID}/{OID}", False), (f"runs/xxh128/{OID}/README", False),
 ])
-def test_only_an_object_pack_or_index_is_an_upload_of_dvx_s(name, ours):
+def test_only_a_name_dvx_writes_is_an_upload_of_dvx_s(name, ours):
     assert layout.is_upload_name(name, "xxh128") is ours

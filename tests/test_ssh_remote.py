@@ -401,6 +401,31 @@ def test_a_server_that_stalls_mid_upload_is_not_connected_to_again_and_gc_remove
     assert list((tmp_path / "store").rglob(".*.tmp")) == []
 
 
+def test_the_temporary_of_a_lock_a_killed_push_left_is_removed_by_gc_once_old(
+        repo, dvx, tmp_path, sshd):
+    """A push killed as it writes its lock leaves the lock's temporary, never renamed into
+    place, in locks/: `gc --remote` deletes it as it deletes an upload's, once it is older
+    than the grace period, and reports it on the same line."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    store = tmp_path / "store"
+    _ssh_remote(dvx, sshd, store)
+    pushing = stopped_at("odb.put.before_rename:1", "push", repo)  # the lock's, written
+    pushing.kill()
+    pushing.wait()
+    left = list((store / "locks").glob(".push-*.lock.dvx-*.tmp"))
+    assert len(left) == 1 and not list((store / "locks").glob("push-*")), \
+        list((store / "locks").iterdir())
+    young = dvx("gc", "-w", "--remote", "s", "-f")
+    assert young.code == 0 and left[0].exists(), young.output
+    cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
+    assert cleaned.code == 0, cleaned.output
+    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert list((store / "locks").iterdir()) == []
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+
+
 @pytest.mark.parametrize("command, how", [
     ("push", "loose"), ("pull", "loose"), ("pull", "packed"), ("push", "through a jump host")])
 def test_a_connection_dropped_mid_transfer_is_made_again(repo, dvx, tmp_path, sshd, jump_sshd,

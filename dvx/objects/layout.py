@@ -6,6 +6,7 @@ their specification):
     logs/push/<10 digits>-<16 hex>.log                        push logs
     locks/<kind>-<10 digits>-<16 hex>.lock                    remote locks
     locks/clock-<16 hex>.probe                                probes of a remote's clock
+    runs/<algo>/<stage key>/<run key>                         run records (the run-cache)
 
 A store's folders may hold files that are not dvx's: a README an operator put there, the empty
 key an S3 console makes for a folder, another tool's upload under the same prefix. dvx reads,
@@ -26,6 +27,7 @@ PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"
 LOGS_DIR = "logs"
 LOCKS_DIR = "locks"
+RUNS_DIR = "runs"
 
 _PUSH_LOG = re.compile(r"[0-9]{10}-[0-9a-f]{16}\.log")
 _LOCK = re.compile(r"([a-z][a-z0-9_]*)-([0-9]{10})-[0-9a-f]{16}\.lock")
@@ -92,12 +94,23 @@ def is_probe_name(name: str) -> bool:
 
 
 def is_upload_name(name: str, algo: str) -> bool:
-    """Whether dvx may have begun an upload in parts of `name` (relative to the store's
-    root): an object, a pack or an index; another tool's upload under the same prefix is
-    not dvx's to abort."""
+    """Whether `name` (relative to the store's root) is one dvx gives what it writes in a
+    store, so that an upload of it left unfinished (an S3 multipart upload, the temporary
+    of an SSH put never renamed into place) is dvx's to abort: an object, a pack, an index,
+    a push log, a lock, a clock probe or a run record. Another tool's upload under the same
+    prefix is not dvx's."""
     folder, _, base = name.partition("/")
     if folder == PACKS_DIR:
         return is_pack_name(base, algo)
     if folder == INDEXES_DIR:
         return is_index_name(base, algo)
+    if folder == LOCKS_DIR:
+        return lock_kind_and_time(base) is not None or is_probe_name(base)
+    if folder == LOGS_DIR:
+        kind, _, log = base.partition("/")
+        return kind == "push" and is_push_log_name(log)
+    if folder == RUNS_DIR:
+        runs_of, _, keys = base.partition("/")
+        stage, _, run = keys.partition("/")
+        return runs_of == algo and is_valid_oid(stage, algo) and is_valid_oid(run, algo)
     return oid_of(name, algo) is not None

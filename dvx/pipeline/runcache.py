@@ -30,6 +30,7 @@ from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
 from dvx.lockfile import LockedPath, StageLock, read_lock
 from dvx.logs import get_logger
+from dvx.objects import layout
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
 from dvx.pipeline.spec import Out, Stage
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-RUNS_DIR = "runs"
+RUNS_DIR = layout.RUNS_DIR
 FORMAT = "dvx-run"
 VERSION = 1
 MAX_RECORD_BYTES = 1 << 20
