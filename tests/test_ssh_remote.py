@@ -426,6 +426,39 @@ def test_the_temporary_of_a_lock_a_killed_push_left_is_removed_by_gc_once_old(
     assert pushed.code == 0, pushed.output
 
 
+def test_gc_lists_the_whole_store_once_for_its_objects_and_the_temporaries_left(
+        repo, dvx, tmp_path, sshd, monkeypatch):
+    """The objects and the temporaries of unfinished uploads come from one listing of the
+    store, whose temporaries the deletion under the lock reuses: the other listings are of
+    one folder each (locks, logs, packs, indexes)."""
+    from dvx.remote import blobs
+
+    write(repo / "big.bin", os.urandom(2_000_000))  # a loose object
+    assert dvx("add", "big.bin").code == 0
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("push").code == 0
+    (repo / "big.bin.dvx").unlink()
+    left = tmp_path / "store" / "files" / "xxh128" / "ab" / f".{'c' * 30}.dvx-0123456789ab.tmp"
+    left.parent.mkdir(exist_ok=True)
+    left.write_bytes(b"part")  # an upload's, cut off
+    walks = []
+    call = blobs._SftpErrors._call
+
+    def counted(self, name, method, args, kwargs):
+        if name == "find":
+            walks.append(args[0])
+        return call(self, name, method, args, kwargs)
+
+    monkeypatch.setattr(blobs._SftpErrors, "_call", counted)
+    cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
+    assert cleaned.code == 0, cleaned.output
+    assert "Removed 1 object" in cleaned.stdout.splitlines()[1], cleaned.output
+    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert not left.exists()
+    # (the run records needing a removed object are the run-cache's to find, in runs/)
+    assert [w for w in walks if "/runs/" not in w] == [str(tmp_path / "store")], walks
+
+
 @pytest.mark.parametrize("command, how", [
     ("push", "loose"), ("pull", "loose"), ("pull", "packed"), ("push", "through a jump host")])
 def test_a_connection_dropped_mid_transfer_is_made_again(repo, dvx, tmp_path, sshd, jump_sshd,

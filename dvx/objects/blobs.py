@@ -15,7 +15,10 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     walk_details(directory)       the same, with size and mtime
     move(name, to) / delete(names)     (a name already gone is no error for delete)
     unfinished_uploads() / abort_uploads(uploads)   uploads begun and never finished (S3's
-                                  multipart uploads, whose parts the store keeps until aborted)
+                                  multipart uploads, whose parts the store keeps until aborted;
+                                  SSH's temporaries never renamed into place)
+    walk_details_and_uploads(directory)   both walk_details and unfinished_uploads: one
+                                  listing of the root, where the uploads are files in it
 
 and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
 a worker thread), `concurrent_batch` (requests `put_many` sends at once),
@@ -46,7 +49,10 @@ from dvx import faults, fsutil
 from dvx.errors import RemoteError
 from dvx.fsutil import BytesLike, FileVersion
 from dvx.hashing import CHUNK_SIZE, OnBytes
+from dvx.logs import get_logger
 from dvx.threads import map_in_threads
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
@@ -211,11 +217,25 @@ class Blobs(ABC):
 
     def unfinished_uploads(self) -> list[Upload]:
         """The uploads begun under the store's root and neither completed nor aborted; only a
-        store that keeps the parts of an upload until it ends has any."""
+        store that keeps the parts of an upload until it ends has any. PermissionError where
+        this user may not list them."""
         return []
 
-    def abort_uploads(self, uploads: list[Upload]) -> None:  # noqa: B027 (most have none)
-        """Abort each of `uploads` (of `unfinished_uploads`): the store drops their parts."""
+    def walk_details_and_uploads(self, directory: str) -> tuple[Details, list[Upload]]:
+        """`walk_details(directory)` and `unfinished_uploads()` (none where this user may not
+        list them): a store whose unfinished uploads are files among its blobs finds both in
+        one listing."""
+        found = self.walk_details(directory)
+        try:
+            return found, self.unfinished_uploads()
+        except PermissionError as exc:  # S3 credentials without s3:ListBucketMultipartUploads
+            log.info("Unfinished uploads not listed: %s", exc)
+            return found, []
+
+    def abort_uploads(self, uploads: list[Upload]) -> int:
+        """Abort each of `uploads` (of `unfinished_uploads`): the store drops their parts. How
+        many were still there to abort (one may have ended since it was listed)."""
+        return 0
 
 
 class DirectoryBlobs(Blobs):

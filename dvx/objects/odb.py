@@ -16,7 +16,7 @@ from typing import IO
 
 from dvx.hashing import DEFAULT_ALGO, check_oid
 from dvx.objects import layout
-from dvx.objects.blobs import Blobs, Details, OnBytes
+from dvx.objects.blobs import Blobs, Details, OnBytes, Upload
 
 
 class ObjectStore:
@@ -76,8 +76,17 @@ class ObjectStore:
 
     def list_with_details(self) -> dict[str, tuple[int, float | None]]:
         """{oid: (size, modification time as a POSIX timestamp, or None if unknown)}."""
+        return self._objects_in(self.blobs.walk_details(self.files_dir))
+
+    def list_with_uploads(self) -> tuple[dict[str, tuple[int, float | None]], list[Upload]]:
+        """The objects, as `list_with_details`, and the store's unfinished uploads (Blobs.
+        unfinished_uploads), from one listing where the store keeps those as files."""
+        listed, uploads = self.blobs.walk_details_and_uploads(self.files_dir)
+        return self._objects_in(listed), uploads
+
+    def _objects_in(self, listed: Details) -> dict[str, tuple[int, float | None]]:
         found: dict[str, tuple[int, float | None]] = {}
-        for name, details in self.blobs.walk_details(self.files_dir).items():
+        for name, details in listed.items():
             oid = self._oid_of(name)
             if oid is not None:
                 found[oid] = details

@@ -424,6 +424,7 @@ class _RemotePlan(GcResult):
     keep: set[str] = field(default_factory=set)
     loose_removed: list[str] = field(default_factory=list)
     loose_sizes: dict[str, int] = field(default_factory=dict)  # of loose_removed
+    abandoned: list[Upload] = field(default_factory=list)  # the uploads to abort
 
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
@@ -433,7 +434,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     recent = _recently_pushed(repo, remote, cutoff)
     pushed, result.expired_logs = recent.used, recent.expired
     held = set()  # what is kept counts only what the remote holds, not all the scope uses
-    for oid, (size, mtime) in sorted(remote.list_with_details().items()):
+    listed, uploads = remote.list_with_uploads()
+    for oid, (size, mtime) in sorted(listed.items()):
         if oid in keep:
             held.add(oid)
             continue
@@ -445,7 +447,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.sizes[oid] = size
         result.bytes_freed += size
     result.removed = list(result.loose_removed)
-    result.uploads_aborted = len(_abandoned_uploads(remote, cutoff))
+    result.abandoned = _abandoned(uploads, remote.algo, cutoff)
+    result.uploads_aborted = len(result.abandoned)
     if isinstance(remote, RemoteStore):
         packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed)
         result.kept_young += packs.young
@@ -509,27 +512,22 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         remote.delete(loose)
     if result.expired_logs:
         remote.delete_logs(pushlog.KIND, result.expired_logs)
-    abandoned = _abandoned_uploads(remote, cutoff)  # listed again: one may have ended since
+    # Those of the plan: one begun before the cutoff is older still, and one that ended
+    # since is not counted.
     try:
-        remote.blobs.abort_uploads(abandoned)
+        result.uploads_aborted = remote.blobs.abort_uploads(result.abandoned)
     except PermissionError as exc:
+        result.uploads_aborted = 0
         log.warning("Could not abort the %d unfinished uploads on the %s: %s. Their parts "
                     "stay stored until they are aborted (or a lifecycle rule of the bucket "
-                    "removes them).", len(abandoned), remote.blobs.shown, exc.strerror)
-        return
-    result.uploads_aborted = len(abandoned)
+                    "removes them).", len(result.abandoned), remote.blobs.shown, exc.strerror)
 
 
-def _abandoned_uploads(remote: ObjectStore, cutoff: float) -> list[Upload]:
-    """The remote's uploads begun before `cutoff` and never finished: a push killed before
-    it could abort its multipart upload (kill -9, a lost machine) leaves one, whose parts
-    the store keeps, and bills, until it is aborted. Only an upload of a name dvx gives an
-    object, pack or index is dvx's: another tool's under the same prefix is left alone. One
-    of unknown age counts as young; a store that does not let them be listed has none."""
-    try:
-        uploads = remote.blobs.unfinished_uploads()
-    except PermissionError as exc:
-        log.info("Unfinished uploads not listed: %s", exc)
-        return []
-    return [upload for upload in uploads if layout.is_upload_name(upload.name, remote.algo)
+def _abandoned(uploads: list[Upload], algo: str, cutoff: float) -> list[Upload]:
+    """Those of the remote's unfinished `uploads` begun before `cutoff`: a push killed before
+    it could abort its multipart upload, or delete the temporary it wrote (kill -9, a lost
+    machine), leaves one, which the store keeps, and bills, until it is aborted. Only an
+    upload of a name dvx gives what it writes is dvx's: another tool's under the same prefix
+    is left alone. One of unknown age counts as young."""
+    return [upload for upload in uploads if layout.is_upload_name(upload.name, algo)
             and upload.started is not None and upload.started <= cutoff]

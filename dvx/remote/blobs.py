@@ -381,25 +381,39 @@ class SftpBlobs(FsspecBlobs):
         stood in for (its path in `upload_id`, its modification time as when it began): a
         push killed, or cut off from a server that stopped answering (no new connection to
         delete them on), leaves them; `gc --remote` deletes those older than its grace period."""
+        return self.walk_details_and_uploads("")[1]
+
+    def walk_details_and_uploads(self, directory: str) -> tuple[Details, list[Upload]]:
+        """One listing of the whole store: the blobs below `directory`, and the temporaries
+        anywhere in it."""
         try:
             infos = self.fs.find(self.root, detail=True)
         except FileNotFoundError:
-            return []
+            return {}, []
         prefix = self.root.rstrip("/") + "/"
-        found = []
+        below = posixpath.join(prefix, directory).rstrip("/") + "/"
+        found: Details = {}
+        uploads = []
         for path, info in infos.items():
+            if not path.startswith(prefix):
+                continue
+            details = (int(info.get("size") or 0), mtime_of(info))
+            if path.startswith(below):
+                found[path[len(prefix):]] = details
             folder, _, base = path.rpartition("/")
             target = fsutil.temp_target(base)
-            if target is None or not path.startswith(prefix):
-                continue
-            name = posixpath.join(folder, target)[len(prefix):]
-            found.append(Upload(name, path[len(prefix):], mtime_of(info)))
-        return found
+            if target is not None:
+                name = posixpath.join(folder, target)[len(prefix):]
+                uploads.append(Upload(name, path[len(prefix):], details[1]))
+        return found, uploads
 
-    def abort_uploads(self, uploads: list[Upload]) -> None:
+    def abort_uploads(self, uploads: list[Upload]) -> int:
+        aborted = 0
         for upload in uploads:
             with contextlib.suppress(FileNotFoundError):  # renamed or deleted since
                 self.fs.rm_file(self.path(upload.upload_id))
+                aborted += 1
+        return aborted
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
@@ -1260,20 +1274,23 @@ class S3Blobs(FsspecBlobs):
             markers = {"KeyMarker": page["NextKeyMarker"],
                        "UploadIdMarker": page.get("NextUploadIdMarker", "")}
 
-    def abort_uploads(self, uploads: list[Upload]) -> None:
+    def abort_uploads(self, uploads: list[Upload]) -> int:
         paths = [(self.path(upload.name), upload.upload_id) for upload in uploads]
         done = self._fast(lambda fast: _each(fast.abort_upload(path, upload_id)
                                              for path, upload_id in paths))
         if done is None:
+            aborted = 0
             for path, upload_id in paths:
                 bucket, _, key = path.partition("/")
                 with contextlib.suppress(FileNotFoundError):  # NoSuchUpload: gone already
                     self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key,
                                     UploadId=upload_id)
-            return
+                    aborted += 1
+            return aborted
         failures = [answer for answer in done[0] if isinstance(answer, Exception)]
         if failures:
             raise failures[0]
+        return sum(1 for answer in done[0] if answer)
 
 
 def _not_deleted(bucket: str, refusals: list[dict[str, str]], asked: int) -> OSError:

@@ -343,30 +343,35 @@ class FastS3:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.abort_upload(path, upload_id), ABORT_WAIT)
 
-    async def abort_upload(self, path: str, upload_id: str) -> None:
+    async def abort_upload(self, path: str, upload_id: str) -> bool:
         """Abort the multipart upload `upload_id` of `path`: the store deletes its parts. A
         part the store was still receiving can land after the abort and bring the upload
         back (S3 says to abort again then), so it is aborted until it stays gone (ABORT_TRIES
         times at most). Sent over a connection of its own, as the pool's may all be busy
-        sending the upload's parts, or closed as the command ends."""
+        sending the upload's parts, or closed as the command ends. False if it was gone
+        already (completed or aborted since it was listed)."""
         url = f"{self._url(path)}?{_upload(upload_id)}"
         pool = self._new_pool(url, 1)
+        there = True
         try:
-            for _ in range(ABORT_TRIES):
+            for attempt in range(ABORT_TRIES):
                 response = await pool.request("DELETE", self._target(url),
                                               self._signed("DELETE", url, None, {}))
-                if response.status not in (200, 204) and b"NoSuchUpload" not in response.body:
+                if b"NoSuchUpload" in response.body:
+                    there = there and attempt > 0  # at the first: gone before this abort
+                elif response.status not in (200, 204):
                     raise _error(response.status, response.body, path)
                 await asyncio.sleep(ABORT_SETTLE)
                 listed = f"{url}&max-parts=1"  # ListParts: is it there still?
                 response = await pool.request("GET", self._target(listed),
                                               self._signed("GET", listed, None, {}))
                 if response.status == 404 or b"NoSuchUpload" in response.body:
-                    return
+                    return there
                 if response.status != 200:
                     raise _error(response.status, response.body, path)
         finally:
             pool.close()
+        return there
 
     async def unfinished_uploads(self, prefix_path: str) -> list[tuple[str, str, float | None]]:
         """The multipart uploads under `bucket/prefix/` that were neither completed nor
