@@ -1026,21 +1026,29 @@ class Git:
         return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
     def shared_remotes(self) -> dict[str, list[str]]:
-        """The Git remotes this clone's branches track (`branch.NAME.remote`), with their
-        fetch refspecs (none for a remote that fetches nothing, as `git remote add
-        --mirror=push` leaves it): the history teammates share. Another remote added for its
-        own use (`git remote add -t main upstream URL`) is no one's shared history. When no
-        branch tracks one (`git remote add` and a `git push` without -u), which remote
-        teammates share is unknown: then every remote with a URL."""
+        """The Git remotes (`remote.NAME.url`) teammates may push the history they share to,
+        with their fetch refspecs (none for a remote that fetches nothing, as `git remote add
+        --mirror=push` leaves it): each one this clone's branches track (`branch.NAME.remote`),
+        and each other that fetches every branch (a fork's `upstream`, added with a plain
+        `git remote add`). Another remote added for a branch of its own (`git remote add -t
+        main upstream URL`), or fetching none, is no one's shared history unless a branch
+        tracks it. When no branch tracks a Git remote (`git push` without -u, or with -u to a
+        URL, which names no Git remote), which one teammates share is unknown: then every
+        one."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
-        named = self._config_values(r"^remote\..*\.url$", "remote.", ".url")
-        shared = self.tracked_remotes() or set(named)
-        return {name: fetched.get(name, []) for name in sorted(shared)}
+        tracked = self.tracked_remotes()
+        return {name: fetched.get(name, []) for name in sorted(self._git_remotes())
+                if not tracked or name in tracked or not _narrowed(fetched.get(name, []))}
 
     def tracked_remotes(self) -> set[str]:
-        """The Git remotes some branch of this clone tracks (`branch.NAME.remote`)."""
+        """The Git remotes some branch of this clone tracks (`branch.NAME.remote`); a branch
+        tracking a URL (`git push -u URL main`) tracks none."""
         upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
-        return {name for names in upstreams.values() for name in names if name != "."}
+        return {name for names in upstreams.values() for name in names} & self._git_remotes()
+
+    def _git_remotes(self) -> set[str]:
+        """The names of this clone's Git remotes: those with a URL (`git remote add`)."""
+        return set(self._config_values(r"^remote\..*\.url$", "remote.", ".url"))
 
     def narrowed_shared_remotes(self) -> dict[str, list[str]]:
         """The shared remotes (`shared_remotes`) that this clone fetches only some branches

@@ -1730,6 +1730,59 @@ def test_remote_gc_over_history_is_refused_when_the_git_remote_cannot_be_reached
     assert run_dvx("gc", "-w", "--remote", "shared", "-f", cwd=alice).code == 0  # no history
 
 
+def test_remote_gc_over_history_asks_a_forks_upstream_that_fetches_every_branch(tmp_path):
+    """In a fork workflow the clone tracks its fork (origin) and fetches the team's repository
+    as `upstream` (a plain `git remote add`): gc --remote over history asks upstream too, so
+    a teammate's branch pushed there keeps its data until this clone fetches it."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(team.origin), str(fork))
+    mine = tmp_path / "mine"
+    git(tmp_path, "clone", "-q", str(fork), str(mine))
+    git(mine, "remote", "add", "upstream", str(team.origin))
+    git(mine, "fetch", "-q", "upstream")
+    git(alice, "checkout", "-q", "-b", "feature")
+    write(alice / "results.bin", "alice's")
+    must("add", "results.bin", cwd=alice)
+    share(alice, "results")
+    alices = xxhash.xxh3_128_hexdigest(b"alice's")
+    remote = local_spec(team.store, str(team.store), {})
+    for scope in ("-a", "-A"):
+        refused = run_dvx("gc", scope, "--remote", "shared", "-f", "--grace", "0", cwd=mine)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+        assert "the Git remote 'upstream' holds branches or tags" in said, said
+        assert "(branch feature)" in said and "`git fetch --tags upstream`" in said
+        assert alices in remote.oids()
+    git(mine, "fetch", "-q", "--tags", "upstream")
+    done = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=mine)
+    assert done.code == 0, done.output
+    assert alices in remote.oids()
+
+
+def test_remote_gc_over_history_is_refused_when_a_second_git_remote_cannot_be_reached(
+        tmp_path):
+    """A second Git remote that fetches every branch counts as shared: while it cannot be
+    asked, gc --remote over history deletes nothing and says how to drop it."""
+    team, old, branch = _history_pushed_by_a_teammate(tmp_path)
+    full = team.clone("full")
+    git(full, "remote", "add", "old", str(tmp_path / "gone.git"))
+    remote = local_spec(team.store, str(team.store), {})
+    refused = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=full)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted" in said, refused.output
+    assert "the Git remote 'old' (which fetches every branch" in said, said
+    assert "`git remote remove old`" in said and "gone.git" in said
+    assert {old, branch} <= remote.oids()
+    git(full, "remote", "remove", "old")
+    done = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=full)
+    assert done.code == 0, done.output
+    assert {old, branch} <= remote.oids()
+
+
 def test_remote_gc_over_history_runs_in_a_full_clone_with_an_extra_narrow_remote(tmp_path):
     """Only the Git remote this clone's branches track holds the history teammates share:
     another one added for a single branch (`git remote add -t main`) refuses nothing."""

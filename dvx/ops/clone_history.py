@@ -6,13 +6,14 @@ lacks some when it is shallow (`git clone --depth`), fetches only some branches 
 remote its branches track (`--single-branch`, a negative refspec such as `^refs/heads/wip/*`),
 never fetches that remote's tags (`--no-tags`), or has not fetched since teammates pushed:
 then the branches and tags that remote holds (one `git ls-remote` each) differ from its
-remote-tracking branches and tags. gc --remote over history refuses when the clone is
-shallow, when that remote holds a branch or tag unlike this clone's copy (a clone fetching
-only some branches, or no tags, loses nothing while the remote holds no others), and when
-the Git remote cannot be reached or there is none (what teammates pushed is unknown). A
-remote with no fetch refspec fetches no branch: each branch it holds is one the clone lacks.
-In the cache alone gc loses no
-copy the remote lacks, so there it goes on, and in a shallow clone says what it keeps.
+remote-tracking branches and tags. Teammates may push to every Git remote that fetches every
+branch (a fork's upstream), so each is asked too (`Git.shared_remotes`). gc --remote over
+history refuses when the clone is shallow, when a remote holds a branch or tag unlike this
+clone's copy (a clone fetching only some branches, or no tags, loses nothing while the
+remote holds no others), and when a Git remote cannot be reached or there is none (what
+teammates pushed is unknown). A remote with no fetch refspec fetches no branch: each branch
+it holds is one the clone lacks. In the cache alone gc loses no copy the remote lacks, so
+there it goes on, and in a shallow clone says what it keeps.
 """
 
 from __future__ import annotations
@@ -82,8 +83,12 @@ class _Unfetched:
 
 def _shared_remote(git: Git, shared: str) -> str:
     """The Git remote `shared`, said with why it holds the history teammates share."""
-    if git.tracked_remotes():
+    tracked = git.tracked_remotes()
+    if shared in tracked:
         return f"the Git remote '{shared}' that its branches track"
+    if tracked:
+        return (f"the Git remote '{shared}' (which fetches every branch, as a fork's upstream "
+                "does, so it counts as shared too)")
     return (f"the Git remote '{shared}' (no branch here tracks a remote, so each one counts "
             "as shared)")
 
@@ -150,7 +155,7 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
                 f"from the remote '{remote_name}' that every clone shares "
                 f"({exc.message.rstrip('.')}).",
                 f"Run gc --remote where '{shared}' can be reached, after `git fetch --tags "
-                f"{shared}`.") from None
+                f"{shared}`{_or_remove(git, shared)}.") from None
         unseen = []
         for ref, sha in sorted(theirs.items()):
             if ref.startswith("refs/heads/") and branches:
@@ -162,6 +167,14 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
         if unseen:
             found[shared] = unseen
     return found
+
+
+def _or_remove(git: Git, shared: str) -> str:
+    """The way out for an unreachable Git remote no branch tracks, which may be one no one
+    pushes to any more."""
+    if shared in git.tracked_remotes():
+        return ""
+    return f"; or, if no one pushes to it any more, remove it (`git remote remove {shared}`)"
 
 
 def _refuse_without_a_git_remote(options: list[str], remote_name: str) -> None:
