@@ -1618,10 +1618,12 @@ def test_remote_gc_over_history_asks_a_git_remote_that_fetches_no_branch(tmp_pat
     assert bobs in remote.oids()
 
 
-def test_remote_gc_over_history_is_refused_in_a_clone_with_no_git_remote(tmp_path):
-    """A clone that pushes by URL has no Git remote to ask what teammates pushed: gc
-    --remote over history refuses rather than delete the data of what it cannot see; gc
-    of named revisions, which asks no Git remote, runs."""
+@pytest.mark.parametrize("tracks", [False, True], ids=["untracked", "tracking-a-url"])
+def test_remote_gc_over_history_is_refused_in_a_clone_with_no_git_remote(tmp_path, tracks):
+    """A clone that pushes by URL has no Git remote to ask what teammates pushed, even when
+    its branch tracks that URL (`git push -u URL main`): gc --remote over history refuses
+    rather than delete the data of what it cannot see; gc of named revisions, which asks no
+    Git remote, runs."""
     from tests.team import Team, must, share
 
     team = Team(tmp_path)
@@ -1636,6 +1638,9 @@ def test_remote_gc_over_history_is_refused_in_a_clone_with_no_git_remote(tmp_pat
     git(alice, "checkout", "-q", "main")
     by_url = make_git_repo(tmp_path / "by-url")
     git(by_url, "pull", "-q", str(team.origin), "main")
+    if tracks:
+        git(by_url, "push", "-q", "-u", str(team.origin), "main")
+        assert git(by_url, "config", "branch.main.remote").strip() == str(team.origin)
     assert run_dvx("pull", cwd=by_url).code == 0
     feats = xxhash.xxh3_128_hexdigest(b"alice's")
     remote = local_spec(team.store, str(team.store), {})
@@ -1644,7 +1649,7 @@ def test_remote_gc_over_history_is_refused_in_a_clone_with_no_git_remote(tmp_pat
         said = " ".join(refused.stderr.split())
         assert refused.code == 2 and "Nothing was deleted" in said, refused.output
         assert "this clone has no Git remote, so it cannot see the branches and tags" in said
-        assert "`git remote add origin URL`" in said
+        assert "`git remote add origin URL`" in said and "set-branches" not in said
     assert feats in remote.oids()
     named = run_dvx("gc", "-w", "--rev", "HEAD", "--remote", "shared", "-f", "--grace", "0",
                     cwd=by_url)
