@@ -1711,6 +1711,48 @@ def test_remote_gc_over_history_after_a_teammate_moved_a_tag_names_the_fetch_tha
     assert xxhash.xxh3_128_hexdigest(b"v2") in local_spec(team.store, str(team.store), {}).oids()
 
 
+def test_remote_gc_over_history_is_refused_while_two_git_remotes_disagree_on_a_tag(tmp_path):
+    """A fork made before the team moved tag v1 holds the old v1, the team's repository
+    (upstream) the new one: no fetch gives this clone both, so gc -T --remote refuses,
+    naming both remotes and the push that makes them agree, instead of naming a fetch from
+    each in turn."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    git(alice, "push", "-q", "origin", "v1")
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(team.origin), str(fork))
+    write(alice / "data.bin", "v2")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v2")
+    git(alice, "tag", "-f", "v1")
+    git(alice, "push", "-q", "-f", "origin", "v1")
+    mine = tmp_path / "mine"
+    git(tmp_path, "clone", "-q", str(fork), str(mine))
+    git(mine, "remote", "add", "upstream", str(team.origin))
+    git(mine, "fetch", "-q", "upstream")
+    remote = local_spec(team.store, str(team.store), {})
+    oids = {xxhash.xxh3_128_hexdigest(version) for version in (b"v1", b"v2")}
+    for scope in ("-T", "-A"):
+        refused = run_dvx("gc", scope, "--remote", "shared", "-f", "--grace", "0", cwd=mine)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+        assert "the Git remotes 'origin' and 'upstream' disagree on tag v1" in said, said
+        assert "this clone has origin's" in said
+        assert "`git fetch --tags --force upstream` then `git push -f origin v1`" in said
+        assert oids <= remote.oids()
+    git(mine, "fetch", "-q", "--tags", "--force", "upstream")
+    git(mine, "push", "-q", "-f", "origin", "v1")
+    done = run_dvx("gc", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=mine)
+    assert done.code == 0, done.output
+    assert xxhash.xxh3_128_hexdigest(b"v2") in remote.oids()
+
+
 def test_remote_gc_over_history_is_refused_when_the_git_remote_cannot_be_reached(tmp_path):
     from tests.team import Team
 

@@ -12,8 +12,10 @@ history refuses when the clone is shallow, when a remote holds a branch or tag u
 clone's copy (a clone fetching only some branches, or no tags, loses nothing while the
 remote holds no others), and when a Git remote cannot be reached or there is none (what
 teammates pushed is unknown). A remote with no fetch refspec fetches no branch: each branch
-it holds is one the clone lacks. In the cache alone gc loses no copy the remote lacks, so
-there it goes on, and in a shallow clone says what it keeps.
+it holds is one the clone lacks. Two remotes holding a tag of one name at different objects
+leave the clone without one of them whatever it fetches: gc refuses until they agree. In
+the cache alone gc loses no copy the remote lacks, so there it goes on, and in a shallow
+clone says what it keeps.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> 
     tagless = git.tagless_shared_remotes() if scope.all_tags or scope.all_commits else []
     if shallow:
         _refuse_partial_clone(repo, git, options, remote_name, shallow, narrowed, tagless)
-    unfetched = _unfetched(git, scope, options, remote_name)
+    held = _ask_shared_remotes(git, scope, options, remote_name)
+    unfetched = _unfetched(git, scope, held)
     # A clone fetching only some branches, or no tags, lacks nothing while its remote holds
     # no others: its narrowing is named only where `git ls-remote` finds one left out.
     narrowed = {name: refspecs for name, refspecs in narrowed.items()
@@ -66,6 +69,9 @@ def refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> 
                if any(ref.kind == "tag" for ref in unfetched.get(name, []))]
     if narrowed or tagless:
         _refuse_partial_clone(repo, git, options, remote_name, shallow, narrowed, tagless)
+    disagreeing = _disagreeing_tags(held) if scope.all_tags or scope.all_commits else {}
+    if disagreeing:
+        _refuse_disagreeing_tags(git, options, remote_name, disagreeing)
     for shared, unseen in unfetched.items():
         _refuse_unfetched(options, remote_name, shared, unseen)
 
@@ -129,23 +135,20 @@ def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name:
         "full clone.")
 
 
-def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
-               ) -> dict[str, list[_Unfetched]]:
-    """The branches (with -a or -A) and tags (with -T or -A) each shared Git remote holds
-    that differ from this clone's copies of them, by remote; refused when one cannot be
-    asked."""
-    branches = scope.all_branches or scope.all_commits
-    tags = scope.all_tags or scope.all_commits
-    if not (branches or tags):
+def _ask_shared_remotes(git: Git, scope: Scope, options: list[str], remote_name: str
+                        ) -> dict[str, dict[str, str]]:
+    """The branches and tags each shared Git remote holds now (`Git.remote_refs`), by
+    remote; none for -n alone, which needs no remote's. Refused when there is no Git remote,
+    or one cannot be asked."""
+    if not (scope.all_branches or scope.all_tags or scope.all_commits):
         return {}  # -n alone: the last commits of HEAD, which this clone has
     shared_remotes = git.shared_remotes()
     if not shared_remotes:
         _refuse_without_a_git_remote(options, remote_name)
-    ours = git.local_refs()
-    found: dict[str, list[_Unfetched]] = {}
-    for shared, refspecs in shared_remotes.items():
+    held = {}
+    for shared in shared_remotes:
         try:
-            theirs = git.remote_refs(shared)
+            held[shared] = git.remote_refs(shared)
         except DvxError as exc:
             raise DvxError(
                 f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
@@ -156,10 +159,23 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
                 f"({exc.message.rstrip('.')}).",
                 f"Run gc --remote where '{shared}' can be reached, after `git fetch --tags "
                 f"{shared}`{_or_remove(git, shared)}.") from None
+    return held
+
+
+def _unfetched(git: Git, scope: Scope, held: dict[str, dict[str, str]]
+               ) -> dict[str, list[_Unfetched]]:
+    """The branches (with -a or -A) and tags (with -T or -A) each shared Git remote holds
+    (`held`) that differ from this clone's copies of them, by remote."""
+    branches = scope.all_branches or scope.all_commits
+    tags = scope.all_tags or scope.all_commits
+    refspecs = git.shared_remotes()
+    ours = git.local_refs() if held else {}
+    found: dict[str, list[_Unfetched]] = {}
+    for shared, theirs in held.items():
         unseen = []
         for ref, sha in sorted(theirs.items()):
             if ref.startswith("refs/heads/") and branches:
-                here = tracking_ref(refspecs, ref)
+                here = tracking_ref(refspecs[shared], ref)
                 if here is None or ours.get(here) != sha:
                     unseen.append(_Unfetched("branch", ref.removeprefix("refs/heads/"), False))
             elif ref.startswith("refs/tags/") and tags and ours.get(ref) != sha:
@@ -167,6 +183,45 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
         if unseen:
             found[shared] = unseen
     return found
+
+
+def _disagreeing_tags(held: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The tags that two shared Git remotes (`held`) hold at different objects: tag name ->
+    {remote: object}. A clone holds one tag of a name, so it always lacks the other one."""
+    by_tag: dict[str, dict[str, str]] = {}
+    for shared, refs in held.items():
+        for ref, sha in refs.items():
+            if ref.startswith("refs/tags/"):
+                by_tag.setdefault(ref.removeprefix("refs/tags/"), {})[shared] = sha
+    return {tag: where for tag, where in sorted(by_tag.items())
+            if len(set(where.values())) > 1}
+
+
+def _refuse_disagreeing_tags(git: Git, options: list[str], remote_name: str,
+                             disagreeing: dict[str, dict[str, str]]) -> None:
+    """Refuse, as two shared Git remotes hold tags of one name at different objects: no
+    fetch makes this clone hold both, so gc would delete the data of one."""
+    tag, where = next(iter(disagreeing.items()))
+    first = min(where)
+    second = min(name for name in where if where[name] != where[first])
+    tags = [name for name, at in disagreeing.items()
+            if first in at and second in at and at[first] != at[second]]
+    ours = git.local_refs("refs/tags/").get(f"refs/tags/{tag}")
+    here = next((f"; this clone has {name}'s" for name in (first, second)
+                 if where[name] == ours), "")
+    more = f" (and on {', '.join(tags[1:])})" if len(tags) > 1 else ""
+    raise UsageError(
+        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
+        f"branches, tags and commits use, and the Git remotes '{first}' and '{second}' "
+        f"disagree on tag {tag}{more} ('{first}' has it at {where[first][:10]}, '{second}' at "
+        f"{where[second][:10]}{here}): a clone holds one tag of a name, so whichever one this "
+        f"clone fetches, gc would delete from the remote '{remote_name}' that every clone "
+        "shares the data of the other.",
+        f"Make the two agree, keeping the one you want: `git fetch --tags --force {second}` "
+        f"then `git push -f {first} {' '.join(tags)}` keeps {second}'s; `git fetch --tags "
+        f"--force {first}` then `git push -f {second} {' '.join(tags)}` keeps {first}'s. "
+        "Then gc again; or name what to keep with --rev (gc -w --rev BRANCH ...), which asks "
+        "no Git remote.")
 
 
 def _or_remove(git: Git, shared: str) -> str:
