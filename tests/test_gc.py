@@ -1132,6 +1132,41 @@ def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
     assert tree_bytes(second / "data") == tree_bytes(first / "data")
 
 
+def test_a_pull_that_listed_the_indexes_before_a_gc_deleted_its_data_says_gc_may_have(
+        tmp_path):
+    """A clone's pull has listed the remote's indexes when another clone's gc --remote, whose
+    scope leaves out the pulled commit, repacks the pack and deletes that commit's data on
+    purpose: the indexes read again no longer name it, so the pull says the remote does not
+    have it (never pushed, or a gc whose scope left it out), not that it was lost."""
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "one")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    for i in range(10):
+        write(first / "data" / f"{i}.bin", f"v1 {i}")
+    assert run_dvx("add", "data", cwd=first).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "v1")
+    second = tmp_path / "two"
+    git(tmp_path, "clone", "-q", str(first), str(second))
+    pulling = _stopped_at("inventory.listed", "pull", second)
+    try:
+        write(first / "data" / "0.bin", "v2")  # v1's manifest and 0.bin are dead in v2
+        assert run_dvx("add", "data", cwd=first).code == 0
+        assert run_dvx("push", cwd=first).code == 0
+        git(first, "commit", "-qam", "v2")
+        gc = run_dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f", cwd=first)
+        assert gc.code == 0, gc.output
+    finally:
+        pulling.send_signal(signal.SIGCONT)
+        out, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 1, out + err
+    assert "The remote 's' does not have that data (data.dvx" in err, err
+    assert "a `dvx gc --remote` whose scope left out that commit" in err
+    assert "lost" not in err and "its pack" not in err, err
+
+
 def test_gc_of_a_store_moved_to_another_endpoint_keeps_its_packs_while_the_old_is_read(
         tmp_path, moto_s3, other_moto_s3, monkeypatch):
     """Remotes `old` and `new`: one s3:// URL on two endpoints (a store being moved to another

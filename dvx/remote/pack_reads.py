@@ -172,8 +172,9 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             remote.forget_locations()
             still = {oid for span in retry for oid, _, _ in span.entries}
             run(_spans_for(remote, still))
-            for oid in still:
-                result.failed[oid] = pack_not_on_remote(None)
+            # No index names these any more (a gc --remote deleted them on purpose): they are
+            # for the loose path, which finds them there or says the remote does not have them.
+            todo |= still
         if damaged & result.failed.keys():
             _from_other_copies(remote, damaged & result.failed.keys(), settings, keep, result)
     return result

@@ -32,9 +32,10 @@ NOT_AN_OBJECT = ("not an object: what has its name on the remote is a directory,
                  "from a clone whose cache has the data uploads it)")
 
 
-def pack_not_on_remote(pack: str | None) -> str:
-    """Why the download of an object failed whose pack (named, if known) the remote lacks."""
-    return f"its pack {pack} is {NOT_ON_REMOTE}" if pack else f"its pack is {NOT_ON_REMOTE}"
+def pack_not_on_remote(pack: str) -> str:
+    """Why the download of an object failed whose pack, which an index names, the remote
+    lacks."""
+    return f"its pack {pack} is {NOT_ON_REMOTE}"
 
 
 def lost_with_its_pack(why: str) -> bool:
