@@ -652,3 +652,30 @@ def test_gc_of_a_remote_names_what_commits_outside_its_scope_lose_and_pull_says_
     status = run_dvx("status", cwd=repo)  # v2's data, under v1's pointer
     assert "f: pointer changed in Git, data not checked out, not in cache" in status.stdout
     assert run_dvx("status", "-q", cwd=repo).code == 1
+
+
+def test_gc_of_a_remote_from_a_clone_without_an_old_directory_counts_its_files_too(tmp_path):
+    """A clone that never fetched v1 of a directory lacks its manifest: gc --remote reads it
+    from the remote, so the files of v1 it deletes there count as used outside the scope,
+    not the manifest alone."""
+    repo = make_git_repo(tmp_path / "repo")
+    for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
+        assert run_dvx(*args, cwd=repo).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}", f"v1 {i}")
+    assert run_dvx("add", "d", cwd=repo).code == 0
+    v1 = yaml.safe_load((repo / "d.dvx").read_text())["oid"]
+    _commit(repo, "v1")
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"v2 {i}")
+    assert run_dvx("add", "d", cwd=repo).code == 0
+    _commit(repo, "v2")
+    assert run_dvx("push", "-A", cwd=repo).code == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    gc = run_dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", "--json", cwd=clone)
+    assert gc.code == 0, gc.output
+    remote = json.loads(gc.stdout)[1]
+    lost = sorted([v1, *(_oid(f"v1 {i}") for i in range(3))])
+    assert sorted(remote["removed_oids"]) == lost
+    assert remote["used_outside_scope_oids"] == lost

@@ -156,7 +156,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo))
         cache = _plan_cache(repo, reach.oids | reach.synced_manifests, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
-                                                          force_last_copy))
+                                                          force_last_copy),
+                                  remote, set(results[0].removed) if results else ())
         if cache.removed and not force_last_copy:
             leaving = {remote.location: set(results[0].removed)} if remote is not None else {}
             cache.last_copies = find_last_copies(repo, history, set(cache.removed), leaving)

@@ -23,17 +23,21 @@ pointer in its scope, and says which file and how to go on. One whose content is
 without it, as every other command does, and says so with -v.
 
 The same one reading of the history tells `gc --remote` which of the objects it deletes there
-commits outside its scope use, so that it can say so.
+commits outside its scope use, so that it can say so. A manifest it deletes there that the
+cache lacks (a clone that never fetched that directory version) is read from the remote, so
+that the files it lists count too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
+from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
 from dvx.ops.remote import default_remote, open_remote, own_remote, settings_for
@@ -83,12 +87,14 @@ class UsedByHistory:
         return set(self.remotes)
 
 
-def used_by_history(repo: Repo, oids: set[str]) -> UsedByHistory:
-    """Which of `oids` some commit uses. The files of a directory are known from its cached
-    manifest only: one the cache lacks adds its manifest, not its files."""
+def used_by_history(repo: Repo, oids: set[str], remote: ObjectStore | None = None,
+                    deleted_there: Collection[str] = ()) -> UsedByHistory:
+    """Which of `oids` some commit uses. The files of a directory are known from its
+    manifest: the cache's, else, for one of `deleted_there` (what gc deletes from `remote`),
+    the remote's; any other manifest the cache lacks adds itself, not its files."""
     used = UsedByHistory()
     if repo.git is not None and oids:  # no commits: nothing outside the workspace refers
-        used.remotes = _used_by_history(repo, oids, used)
+        used.remotes = _used_by_history(repo, oids, used, remote, deleted_there)
     return used
 
 
@@ -120,7 +126,8 @@ def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
     return found
 
 
-def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
+def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory,
+                     remote: ObjectStore | None, deleted_there: Collection[str]
                      ) -> dict[str, set[str]]:
     """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
     Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
@@ -147,6 +154,8 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
         oids = [pointer.oid]
         if pointer.is_dir:
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)
+            if tree is None and remote is not None and pointer.oid in deleted_there:
+                tree = _remote_manifest(remote, pointer.oid, output.path)
             files = [oid for oid in tree.oids() if oid in candidates] if tree is not None else []
             if files and pointer.oid in candidates:
                 listed.setdefault(pointer.oid, set()).update(files)
@@ -184,6 +193,17 @@ def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree
             return Tree.from_stream(src, repo.algo, oid)
     except (DvxError, OSError) as exc:
         notes.append(f"the manifest of {where} ({oid}) cannot be read: {exc}")
+        return None
+
+
+def _remote_manifest(remote: ObjectStore, oid: str, where: str) -> Tree | None:
+    """The manifest `oid` from the remote, which gc is about to delete there; None if it
+    cannot be read (then it counts alone, as one the cache lacks)."""
+    try:
+        return Tree.from_bytes(remote.read_bytes(oid), remote.algo, oid)
+    except (DvxError, OSError) as exc:
+        log.info("gc: the manifest of %s (%s) cannot be read from the remote, so the files "
+                 "it lists are not counted as used outside the scope: %s", where, oid, exc)
         return None
 
 
