@@ -990,6 +990,33 @@ def test_a_pull_that_meets_a_pack_cut_short_says_how_to_repair_it(repo, dvx, tmp
     assert "`dvx fsck --remote s`" in fetched.stderr and "`dvx push --repair`" in fetched.stderr
 
 
+@pytest.mark.parametrize("stored", ["packed", "loose"])
+def test_a_pull_that_meets_a_damaged_copy_says_the_remote_s_copy_is_damaged_and_how_to_repair(
+        repo, dvx, tmp_path, stored):
+    store = tmp_path / "store"
+    if stored == "loose":  # every object stays loose
+        assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+        assert dvx("remote", "modify", "s", "pack_threshold", "0").code == 0
+        for i in range(5):
+            write(repo / "d" / f"{i}.bin", os.urandom(1000))
+        assert dvx("add", "d").code == 0
+        assert dvx("push").code == 0
+        remote = local_spec(store, str(store), {})
+        bad = oid_of((repo / "d/3.bin").read_bytes())
+        remote.write_raw(bad, b"\0" * 1000)
+    else:
+        remote, bad = _pushed_with_one_damaged(repo, dvx, store)
+    assert (bad in remote.loose()) == (stored == "loose")
+    os.rename(repo / ".dvx" / "cache", tmp_path / "old-cache")
+    fetched = dvx("fetch")
+    assert fetched.code == 1 and "Traceback" not in fetched.output
+    said = " ".join(fetched.stderr.split())
+    assert f"Failed d/3.bin ({bad}): Object {bad} is corrupt" in said, said
+    assert "The copy of that data read from the remote 's' (d.dvx" in said, said
+    assert "most likely the remote's copy is damaged" in said
+    assert "`dvx fsck --remote s`" in said and "`dvx push --repair`" in said
+
+
 def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, tmp_path):
     from dvx.objects.blobs import DirectoryBlobs
     from dvx.remote.locks import GC, RemoteLock

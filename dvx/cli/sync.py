@@ -364,9 +364,20 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
     if result.cut_short:
         named = "; ".join(map(str, result.cut_short))
         warn(f"The remote '{result.remote}' holds that data damaged ({named}): its pack is "
-             "shorter than the pack index says (cut short outside dvx). Run `dvx fsck "
-             f"--remote {result.remote}`, then `dvx push` from a clone whose cache has the "
-             "data (or `dvx push --repair` there, which does both).")
+             "shorter than the pack index says (cut short outside dvx). "
+             + _repair_advice(result.remote))
+    if result.damaged:
+        named = "; ".join(map(str, result.damaged))
+        warn(f"The copy of that data read from the remote '{result.remote}' ({named}) hashes "
+             "to another oid, so it was not stored: most likely the remote's copy is damaged "
+             "(outside dvx). " + _repair_advice(result.remote))
+
+
+def _repair_advice(remote: str) -> str:
+    """How a copy damaged on the remote is replaced (docs/remotes.md, "Checking and
+    repairing")."""
+    return (f"Run `dvx fsck --remote {remote}`, then `dvx push` from a clone whose cache has "
+            "the data (or `dvx push --repair` there, which does both).")
 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:

@@ -50,6 +50,7 @@ from dvx.remote.transfer_result import (
     held_in_workspace,
     in_a_pack_cut_short,
     lost_with_its_pack,
+    read_damaged,
 )
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
@@ -170,6 +171,8 @@ class SyncResult:
     lost: list[Recorded] = field(default_factory=list)
     # The same, for data whose pack on the remote is shorter than its index says.
     cut_short: list[Recorded] = field(default_factory=list)
+    # The same, for data whose copy read from the remote hashes to another oid.
+    damaged: list[Recorded] = field(default_factory=list)
     # The remote's pack indexes refused as damaged, when data was not found: it may be in a
     # pack one of them names, rather than never pushed.
     refused_indexes: list[str] = field(default_factory=list)
@@ -248,6 +251,7 @@ class SyncResult:
         self.never_pushed_unnamed += other.never_pushed_unnamed
         self.lost += other.lost
         self.cut_short += other.cut_short
+        self.damaged += other.damaged
         self.refused_indexes += other.refused_indexes
         self.newer_indexes += other.newer_indexes
         self.manifests_held_back |= other.manifests_held_back
@@ -848,6 +852,8 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     cut_short = {oid for oid, why in result.transfer.failed.items()
                  if in_a_pack_cut_short(why)}
     result.cut_short = _recorded_with_change(repo, result, cut_short)
+    result.damaged = _recorded_with_change(
+        repo, result, {oid for oid, why in result.transfer.failed.items() if read_damaged(why)})
     _note_never_pushed(repo, result, never)
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)

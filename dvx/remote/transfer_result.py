@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 
 from dvx.objects.cache import LocalCache, kept_message
@@ -54,6 +55,17 @@ def pack_cut_short(pack: str) -> str:
 def in_a_pack_cut_short(why: str) -> bool:
     """Did a download fail because the object's pack was cut short (`pack_cut_short`)?"""
     return why.startswith("pack ") and why.endswith(CUT_SHORT)
+
+
+# The cache's words (LocalCache) for downloaded bytes that hash to another oid than their own
+_HASH_TO_ANOTHER = re.compile(r"Object [0-9a-f]+ is corrupt: its \d+ bytes hash to ")
+
+
+def read_damaged(why: str) -> bool:
+    """Did a download fail because the bytes read from the remote hash to another oid: the
+    remote's copy is damaged? (A size other than a pointer records is not counted: the
+    pointer may be the one that is wrong.)"""
+    return _HASH_TO_ANOTHER.match(why) is not None
 
 
 CHANGED_IN_CACHE = ("its object in the cache changed after it was stored (written in place "
