@@ -841,6 +841,30 @@ def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
     assert dvx("status").code == 0
 
 
+@pytest.mark.parametrize("half", ["head -c 20", "head -n 4"], ids=["unparsable", "lacking it"])
+def test_a_stage_finishing_while_another_rewrites_dvx_yaml_is_recorded(repo, half):
+    """A stage that finishes while another stage's command is half-way through rewriting
+    dvx.yaml with the same bytes (unparsable for now, or declaring only the stages before it)
+    is recorded once that command is done, as dvx.yaml declares it as it ran."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: cp dvx.yaml whole && " + half
+          + " whole > dvx.yaml && touch half && until [ -e go ]; do sleep 0.05; done && cat "
+          "whole > dvx.yaml && echo g > g.txt\n    outs: [g.txt]\n  quick:\n    cmd: until "
+          "[ -e half ]; do sleep 0.05; done && echo q > q.txt\n    outs: [q.txt]\n")
+    before = (repo / "dvx.yaml").read_bytes()
+    # Stopped once the first stage to finish, quick, was looked at; gen waits for `go`.
+    running = stopped_at("repro.before_run_record", "repro -j 2", repo)
+    try:
+        assert (repo / "q.txt").exists() and not (repo / "g.txt").exists()
+        write(repo / "go", "")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, out + err
+    assert "no longer declares" not in err
+    assert (repo / "dvx.yaml").read_bytes() == before
+    assert {"gen", "quick"} <= set(read_lock(str(repo), "xxh128"))
+
+
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     """A params file the stage writes itself (a counter it persists from run to run) is the
     command's to change: its run is recorded, never failed as params changed meanwhile."""

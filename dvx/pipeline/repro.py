@@ -906,8 +906,11 @@ class _Scheduler:
         self.lock_writer = lock_writer
         self.own = set(own)
         # A stage dvx.yaml no longer declares as it ran (a `git checkout` meanwhile) is not
-        # recorded: its entry would go into the dvx.lock of another pipeline.
+        # recorded: its entry would go into the dvx.lock of another pipeline. One it does not
+        # declare so when it finishes waits, its downstream stages with it, until it does or
+        # no command runs (`undecided`): another stage's command may be rewriting dvx.yaml.
         self.still_declared = still_declared
+        self.undecided: list[StageResult] = []
         self.unrecorded: list[str] = []
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         notes = RunningNotes(repo.tmp_dir)
@@ -944,6 +947,8 @@ class _Scheduler:
         with self.runner, ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
             try:
                 while True:
+                    if not running:  # no command of the pipeline may be writing dvx.yaml
+                        self._settle(final=True)
                     self._skip_after_failures(chosen, set(running.values()))
                     while stopped_by is None and len(running) < max(1, self.options.jobs):
                         name = self._next_ready()
@@ -959,11 +964,15 @@ class _Scheduler:
                         self._finish(result)
                         if result.outcome == FAILED and not self.options.keep_going:
                             stopped_by = stopped_by or result.name
+                    self._settle(final=False)
             except BaseException as exc:
                 self.stopping.set()
                 self.runner.stop_all(signal_of(exc))
+                if isinstance(exc, KeyboardInterrupt):
+                    if running:  # what each stage got to is known once it ended
+                        pool.shutdown(wait=True)
+                    self._settle(final=True)  # the stages done before are recorded
                 if isinstance(exc, KeyboardInterrupt) and running:
-                    pool.shutdown(wait=True)  # what each stage got to is known once it ended
                     restored = {name for future, name in running.items()
                                 if future.exception() is None
                                 and future.result().outcome == RESTORED}
@@ -1291,15 +1300,47 @@ class _Scheduler:
 
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
-        for child in self.dag.downstream[result.name] & self.chosen:
-            self.waiting[child] -= 1
-            if not self.waiting[child]:
-                heapq.heappush(self.ready, (self.place[child], child))
         if result.outcome not in OK:
             self.unsuccessful.add(result.name)
         if result.lock is not None and not self.still_declared(self.dag.stages[result.name]):
-            self.unrecorded.append(result.name)
-        elif result.lock is not None:
+            self.undecided.append(result)
+        else:
+            self._release_downstream(result.name)
+            self._record(result)
+        faults.point("repro.before_run_record")
+        if result.record is not None:
+            try:
+                runcache.save(self.repo, result.record)
+            except OSError as exc:
+                log.warning("Could not record the run of '%s' in the run-cache: %s",
+                            result.name, fsutil.describe(exc))
+        self.reporter.finished(result)
+
+    def _settle(self, final: bool) -> None:
+        """Record the `undecided` stages dvx.yaml declares as they ran by now; once `final`
+        (no command runs: dvx.yaml is as the pipeline leaves it), the others are unrecorded."""
+        for result in list(self.undecided):
+            if self.still_declared(self.dag.stages[result.name]):
+                self._release_downstream(result.name)
+                self._record(result)
+            elif final:
+                self._release_downstream(result.name)
+                self.unrecorded.append(result.name)
+            else:
+                continue
+            self.undecided.remove(result)
+
+    def _release_downstream(self, name: str) -> None:
+        """The selected stages waiting for `name` alone are ready."""
+        for child in self.dag.downstream[name] & self.chosen:
+            self.waiting[child] -= 1
+            if not self.waiting[child]:
+                heapq.heappush(self.ready, (self.place[child], child))
+
+    def _record(self, result: StageResult) -> None:
+        """Record the run or restore of a stage dvx.yaml declares as it ran: .gitignore,
+        dvx.lock, the outputs' links to the cache."""
+        if result.lock is not None:
             stage = self.dag.stages[result.name]
             self._update_gitignore(stage, result.ignored_again)
             # The workspace holds what dvx.lock is about to record: pending records, written
@@ -1336,14 +1377,6 @@ class _Scheduler:
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
-        faults.point("repro.before_run_record")
-        if result.record is not None:
-            try:
-                runcache.save(self.repo, result.record)
-            except OSError as exc:
-                log.warning("Could not record the run of '%s' in the run-cache: %s",
-                            result.name, fsutil.describe(exc))
-        self.reporter.finished(result)
 
 
 def _unrecorded_message(dag: Dag, names: list[str]) -> str:

@@ -26,6 +26,10 @@ class StillDeclared:
         self._now: Mapping[str, Stage] | None = None
 
     def __call__(self, stage: Stage) -> bool:
+        """Whether dvx.yaml declares `stage` now as it ran. False too while dvx.yaml cannot
+        be read or parsed, or declares less than it did: a command may be half-way through
+        rewriting it, so a False before the pipeline's commands are all done is no answer
+        yet (the scheduler asks again then)."""
         data = pipeline_bytes(self.repo)
         if data is not None and data == self._loaded:
             return True
