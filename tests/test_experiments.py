@@ -1726,6 +1726,51 @@ def test_a_name_taken_while_a_run_goes_on_is_kept_and_the_run_takes_the_next_fre
                ).split() == ["dvx", "experiment", "tuned-3", baseline]
 
 
+def _other_branch(project):
+    """A branch `feat` beside HEAD's (the same dvx.yaml, other code, a file of its own),
+    HEAD left where it was."""
+    git(project, "checkout", "-qb", "feat")
+    write(project / "train.py", TRAIN + "# feat's\n")
+    write(project / "feat.txt", "feat only\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "feat")
+    git(project, "checkout", "-q", "-")
+
+
+def test_an_exp_run_during_which_head_moves_records_nothing(project):
+    """A `git checkout` of another branch while `exp run` goes on leaves that branch's files
+    in the workspace: recorded, they would make an experiment of the commit the run started
+    from holding another branch's code, which `exp apply` would bring into it. Nothing is
+    recorded, and the run fails saying why."""
+    _other_branch(project)
+    running = stopped_at("repro.after_command", "exp run -S train.lr=0.2 -n e1", project)
+    try:
+        git(project, "checkout", "-q", "feat")  # the params set are carried over by Git
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 1, out + err
+    assert "HEAD moved from commit" in err and "nothing was recorded" in err, err
+    assert "Ran experiment" not in out
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
+def test_an_exp_save_during_which_head_moves_records_nothing(project):
+    """As for `exp run`: the workspace `exp save` would record holds another commit's files
+    once HEAD moved while it went on (here while it stores a changed input)."""
+    _other_branch(project)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    saving = stopped_at("cache.before_publish", "exp save -n e1", project)
+    try:
+        git(project, "checkout", "-q", "feat")
+    finally:
+        saving.send_signal(signal.SIGCONT)
+    out, err = saving.communicate(timeout=120)
+    assert saving.returncode == 1, out + err
+    assert "HEAD moved from commit" in err and "`dvx exp save` there" in err, err
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_exp_pull_and_push_with_an_unknown_dvx_remote_change_nothing(tmp_path):
     """`-r NAME` no remote is called is refused (exit 2) before Git fetches or pushes any
     experiment: nothing changes on either side."""

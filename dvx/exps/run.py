@@ -125,7 +125,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
         return RunResult(None, result)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
-    return RunResult(_record(repo, baseline, name, taken, parent if queued else None), result)
+    return RunResult(_record(repo, baseline, name, taken, parent, "exp run",
+                             parent if queued else None), result)
 
 
 def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], force: bool,
@@ -186,20 +187,22 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
         _record_data(repo)
-        return _record(repo, baseline, name, taken)
+        return _record(repo, baseline, name, taken, baseline, "exp save")
 
 
-def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
-            queued_from: str | None = None) -> Experiment:
+def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], started: str,
+            command: str, queued_from: str | None = None) -> Experiment:
     """Record the workspace as the experiment `name` (None: a generated name, not among
-    `taken`) of `baseline`. Should an experiment of that name and baseline have been made
-    since the name was checked (while the pipeline ran: another `exp run -n`, an `exp pull`,
-    a `git fetch`), it stays as it is, and this one is recorded as the first free of
-    NAME-2, NAME-3... (the caller tells the user), never lost. A queued run (from the
-    snapshot `queued_from`) fails instead: its queue entry stays queued with its snapshot
-    (`queue.start`), as when its name is taken before it starts."""
+    `taken`) of `baseline`, unless HEAD is no longer at `started`, where it was when the
+    `command` began (`_refuse_moved_head`). Should an experiment of that name and baseline
+    have been made since the name was checked (while the pipeline ran: another `exp run -n`,
+    an `exp pull`, a `git fetch`), it stays as it is, and this one is recorded as the first
+    free of NAME-2, NAME-3... (the caller tells the user), never lost. A queued run (from
+    the snapshot `queued_from`) fails instead: its queue entry stays queued with its
+    snapshot (`queue.start`), as when its name is taken before it starts."""
     chosen = name or new_name(taken)
     commit = snapshot(repo, baseline, chosen, queued_from)
+    _refuse_moved_head(repo, started, command)  # after the snapshot: HEAD stayed as it read
     while (recorded := claim(repo, baseline, chosen, commit)) is None:
         if queued_from is not None and name is not None:
             raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
@@ -209,6 +212,23 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
             taken | taken_names(repo, baseline))
         commit = renamed(repo, commit, chosen, queued_from)  # named as `exp show` names it
     return recorded
+
+
+def _refuse_moved_head(repo: Repo, started: str, command: str) -> None:
+    """Refuse to record anything once HEAD is no longer at `started`, where it was when the
+    `command` began (a `git checkout`, `git commit` or `git reset` meanwhile): the workspace
+    then holds the files of another commit, which the experiment would record as made from
+    `started` (and `exp apply` would bring into its branch)."""
+    now = git_of(repo).head()
+    if now == started:
+        return
+    moved = f"to commit {now[:7]}" if now else "to a branch with no commit yet"
+    left = "The workspace keeps what the run left. " if command == "exp run" else ""
+    raise DvxError(f"HEAD moved from commit {started[:7]} {moved} while `dvx {command}` went "
+                   "on (a `git checkout`, `git commit` or `git reset`), so the workspace may hold "
+                   f"files of another commit than {started[:7]}: nothing was recorded as an "
+                   "experiment.", f"{left}Check out {started[:7]} again (its branch) and run "
+                   f"`dvx {command}` there.")
 
 
 def _free_name(repo: Repo, baseline: str, name: str) -> str:
