@@ -411,6 +411,14 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
     return found
 
 
+def rebase_in_progress(root: str) -> bool:
+    """Is a `git rebase` (as `git pull --rebase` runs one) under way, or stopped on a
+    conflict, in the work tree at `root`? False where Git cannot say."""
+    where = _git_dir_and_top(root)
+    return bool(where) and any(os.path.isdir(os.path.join(where[0], name))
+                               for name in ("rebase-merge", "rebase-apply"))
+
+
 def commit_holding(root: str, path: str, data: bytes) -> str | None:
     """The commit that last changed the file `path` (relative to `root`) when HEAD holds it
     as `data`: such a file was committed so, and no merge left it so here. None otherwise,

@@ -6,6 +6,11 @@ is gone: a virtual environment rebuilt) or is killed, Git leaves the file holdin
 alone, markers none, and the merge unresolved in its index. Read as it is, the file looks
 fine, and a `git add` of it would drop the other side's changes without a word: what reads
 the workspace's pointers names them as conflicts instead.
+
+One side deleted the file and the other changed it (a modify/delete conflict): Git never asks
+the driver, leaves the changed version, and its index holds that side alone, so neither `git
+checkout -m` nor --ours/--theirs can resolve it. It is named as such, with the two ways out:
+`git add` keeps it, `git rm` accepts the deletion.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ from dvx.errors import MergeConflictError
 from dvx.lockfile import LOCK_FILE
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.pointer import data_path_of
-from dvx.scm import literal_pathspec, unmerged_entries
+from dvx.scm import literal_pathspec, rebase_in_progress, unmerged_entries
 from dvx.yamlio import has_conflict_markers
 
-_OURS, _THEIRS = 2, 3  # the stages of Git's index that hold each side
-_WHOSE = {"ours": "our", "theirs": "their"}
+_BASE, _OURS, _THEIRS = 1, 2, 3  # the stages of Git's index: merge base, each side
+# Who each side is, and its changes, as told to the user. A rebase (`git pull --rebase`) builds
+# on the upstream and replays one's own commit onto it: there, Git's ours is the upstream.
+_MERGE_SIDES = {_OURS: ("our side", "our changes"), _THEIRS: ("their side", "their changes")}
+_REBASE_SIDES = {_OURS: ("the upstream's side", "the upstream's changes"),
+                 _THEIRS: ("your commit's side", "your commit's changes")}
 
 
 def unmerged_without_markers(root: str) -> dict[str, MergeConflictError]:
@@ -35,17 +44,22 @@ def unmerged_without_markers(root: str) -> dict[str, MergeConflictError]:
                                  and path.rpartition("/")[2] != POINTER_SUFFIX):
             stages.setdefault(path, {})[stage] = blob
     found = {}
+    rebasing = bool(stages) and rebase_in_progress(root)
     for path, blobs in sorted(stages.items()):
         try:
             with open(os.path.join(root, path), "rb") as f:
                 data = f.read()
         except OSError:
             continue  # deleted on one side and gone here: Git's own status names it
+        sides = blobs.keys() & {_OURS, _THEIRS}
+        if len(sides) == 1:
+            found[path] = _deleted_on_one_side(root, path, sides.pop(), rebasing)
+            continue
         side = _side_held(data, blobs)
         # Their side alone is what `git checkout --theirs` leaves, as dvx's own hint for a
         # conflict says to run (a driver that failed leaves ours): a choice, no conflict.
         if not has_conflict_markers(data) and side != "theirs":
-            found[path] = _conflict(root, path, side)
+            found[path] = _conflict(root, path, side, _BASE not in blobs, rebasing)
     return found
 
 
@@ -65,24 +79,60 @@ def _blob_id(data: bytes, id_length: int) -> str:
     return digest(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _conflict(root: str, path: str, side: str | None) -> MergeConflictError:
-    shown = literal_pathspec(from_here(root, path))
-    then = ("`dvx repro`" if path == LOCK_FILE
+def _then(root: str, path: str) -> str:
+    """The command that brings the data in line with the pointer or dvx.lock `path` kept."""
+    return ("`dvx repro`" if path == LOCK_FILE
             else f"`dvx pull {for_command(root, data_path_of(path))}`")
-    what = f"The pointer file '{path}'" if path != LOCK_FILE else LOCK_FILE
+
+
+def _what(path: str) -> str:
+    return f"The pointer file '{path}'" if path != LOCK_FILE else LOCK_FILE
+
+
+def _conflict(root: str, path: str, side: str | None, added: bool,
+              rebasing: bool) -> MergeConflictError:
+    """Both sides changed `path` (or, `added`, both added it), and it holds our side
+    (`side`) or neither as Git stored them."""
+    shown = literal_pathspec(from_here(root, path))
+    then, what = _then(root, path), _what(path)
     if side is None:
         return MergeConflictError(
             f"{what} is not merged yet: Git's index still lists it as unmerged.",
             f"Once it holds what you want (`git checkout -m {shown}` merged it again, or you "
             f"edited it), run {then}, then `git add {shown}`.", path)
-    other = "theirs" if side == "ours" else "ours"
-    holds = ("our side alone: dvx's merge driver did not merge it (it could not run, or "
-             "stopped), and Git left it without conflict markers, or `git checkout --ours` "
-             "took our side")
+    names = _REBASE_SIDES if rebasing else _MERGE_SIDES
+    both = " (both sides added it)" if added else ""
+    holds = (f"{names[_OURS][0]} alone: dvx's merge driver did not merge it (it could not "
+             f"run, or stopped), and Git left it without conflict markers, or `git checkout "
+             f"--ours` took {names[_OURS][0]}")
     return MergeConflictError(
-        f"{what} holds an unresolved Git merge conflict: Git's index lists it as unmerged, "
-        f"and it holds {holds}. `git add` now would drop {_WHOSE[other]} changes to it.",
+        f"{what} holds an unresolved Git merge conflict{both}: Git's index lists it as "
+        f"unmerged, and it holds {holds}. `git add` now would drop {names[_THEIRS][1]} to it.",
         f"To keep both sides' changes, merge it again with dvx's merge driver: `dvx install` "
         f"(which writes the driver anew), then `git checkout -m {shown}`. Or keep one side "
-        f"knowingly: `git checkout --{side} {shown}` (or --{other}). Then run {then} and "
+        f"knowingly: `git checkout --ours {shown}` (or --theirs). Then run {then} and "
         f"`git add {shown}`.", path)
+
+
+def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
+                         ) -> MergeConflictError:
+    """One side deleted `path`, the other (stage `kept`) changed it: a modify/delete
+    conflict, which only `git add` (keep it) or `git rm` (delete it) resolves."""
+    shown = literal_pathspec(from_here(root, path))
+    names = _REBASE_SIDES if rebasing else _MERGE_SIDES
+    changer, deleter = names[kept][0], names[_OURS + _THEIRS - kept][0]
+    if path == LOCK_FILE:
+        keep = f"`git add {shown}`, then `dvx repro` brings it up to date"
+        drop = "`dvx status` then names the stages that must run again"
+    else:
+        data = for_command(root, data_path_of(path))
+        keep = f"`git add {shown}`, then `dvx pull {data}` places its data"
+        drop = (f"`dvx checkout` then removes the data at {data} from the workspace where the "
+                f"cache holds it (the cache keeps it until `dvx gc`)")
+    return MergeConflictError(
+        f"{_what(path)} holds an unresolved Git merge conflict: {deleter} deleted it and "
+        f"{changer} changed it (a modify/delete conflict). Git left the changed version in "
+        f"the workspace, and its index holds that side alone, so neither `git checkout -m` "
+        f"nor --ours/--theirs can resolve it.",
+        f"Keep it as changed: {keep}. Or accept the deletion: `git rm {shown}`; {drop}.",
+        path)

@@ -12,7 +12,7 @@ import sys
 import pytest
 import xxhash
 
-from dvx.scm import Git
+from dvx.scm import Git, unmerged_entries
 from dvx.self_command import dvx_argv
 from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.remotes import local_spec
@@ -1625,6 +1625,131 @@ def test_a_pointer_git_left_unmerged_when_the_driver_could_not_run_is_a_conflict
     assert (alice / "images/f1.txt").read_text() == "image 1, alice's\n"
     assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
     assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def _changed_by_bob_removed_by_alice(tmp_path, tracked: str) -> tuple[object, object]:
+    """bob changes the tracked `tracked` (adds images/f6.txt to a folder), alice removes it
+    with `dvx remove --outs`; each pushes data and commit."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    if tracked == "images":
+        write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    else:
+        edit(bob, tracked, "v2, bob's\n")
+    must("add", tracked, cwd=bob)
+    share(bob, "bob changes it")
+    must("remove", "--outs", f"{tracked}.dvx", cwd=alice)
+    share(alice, "alice removes it")
+    return alice, bob
+
+
+@pytest.mark.parametrize("tracked, deleted_by, keep", [
+    ("raw.csv", "theirs", True), ("images", "ours", True),
+    ("raw.csv", "ours", False), ("images", "theirs", False)])
+def test_a_pointer_one_side_deleted_and_the_other_changed_is_named_so_with_both_ways_out(
+        tmp_path, tracked, deleted_by, keep):
+    """A modify/delete conflict never reaches the merge driver: Git's index holds the changed
+    side alone, so `git checkout -m` and --ours/--theirs fail. status names who deleted the
+    pointer and who changed it, and the two ways out it gives, pasted, resolve it: keep it
+    (with its data placed) or accept the deletion (the data leaves the workspace)."""
+    alice, bob = _changed_by_bob_removed_by_alice(tmp_path, tracked)
+    merger, branch = (bob, "origin/main") if deleted_by == "theirs" else (alice, "origin/bob")
+    assert _merge(merger, branch).returncode != 0
+    pointer = f"{tracked}.dvx"
+    assert {stage for _, stage, _ in unmerged_entries(str(merger))} == (
+        {1, 2} if deleted_by == "theirs" else {1, 3})
+
+    status = run_dvx("status", cwd=merger)
+    assert status.code == 1, status.output
+    deleter, changer = ("their", "our") if deleted_by == "theirs" else ("our", "their")
+    assert (f"'{pointer}' holds an unresolved Git merge conflict: {deleter} side deleted it "
+            f"and {changer} side changed it (a modify/delete conflict)") in status.stderr
+    assert f"`git checkout -m {pointer}`" not in status.stderr
+    assert f"`git checkout --ours {pointer}`" not in status.stderr
+    assert f"Keep it as changed: `git add {pointer}`, then `dvx pull {tracked}`" in status.stderr
+    assert f"Or accept the deletion: `git rm {pointer}`; `dvx checkout` then" in status.stderr
+    if keep:
+        git(merger, "add", pointer)
+        must("pull", tracked, cwd=merger)
+        assert ((merger / "images" / "f6.txt").is_file() if tracked == "images" else
+                (merger / tracked).read_text() == "v2, bob's\n")
+    else:
+        git(merger, "rm", "-q", pointer)
+        must("checkout", cwd=merger)
+        assert not (merger / tracked).exists()
+    commit(merger, "resolved")
+    assert run_dvx("status", "-q", cwd=merger).code == 0
+
+
+def test_a_pointer_deleted_upstream_and_changed_by_a_commit_a_rebase_replays_is_named_so(
+        tmp_path):
+    """In a `git pull --rebase`, Git's ours is the upstream: the pointer alice's pushed
+    commit removed and bob's replayed commit changed is named so, not the other way round."""
+    _, bob = _changed_by_bob_removed_by_alice(tmp_path, "raw.csv")
+    git(bob, "branch", "-q", "--set-upstream-to", "origin/main")
+    pulled = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=bob, capture_output=True)
+    assert pulled.returncode != 0
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 1
+    assert ("holds an unresolved Git merge conflict: the upstream's side deleted it and your "
+            "commit's side changed it") in status.stderr, status.stderr
+
+
+def test_dvx_lock_one_side_deleted_and_the_other_changed_is_named_so_with_both_ways_out(
+        tmp_path):
+    team, alice = _installed_team(tmp_path)
+    write(alice / "dvx.yaml",
+          "stages:\n  one:\n    cmd: cp raw.csv one.csv\n    deps: [raw.csv]\n"
+          "    outs: [one.csv]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = _bob(team)
+    edit(bob, "raw.csv", "v2, bob's\n")
+    must("add", "raw.csv", cwd=bob)
+    must("repro", cwd=bob)
+    share(bob, "bob runs it anew")
+    git(alice, "rm", "-q", "dvx.lock")
+    git(alice, "commit", "-qm", "alice drops dvx.lock")
+    git(alice, "push", "-q", "origin", "main")
+
+    assert _merge(bob, "origin/main").returncode != 0
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 1, status.output
+    assert ("dvx.lock holds an unresolved Git merge conflict: their side deleted it and our "
+            "side changed it (a modify/delete conflict)") in status.stderr
+    assert "Keep it as changed: `git add dvx.lock`, then `dvx repro`" in status.stderr
+    assert "Or accept the deletion: `git rm dvx.lock`; `dvx status` then names" in status.stderr
+    git(bob, "rm", "-q", "dvx.lock")
+    after = run_dvx("status", cwd=bob)
+    assert "one:" in after.stdout and "unresolved" not in after.stderr, after.output
+
+
+def test_a_pointer_both_sides_added_that_the_driver_could_not_merge_is_named_so(tmp_path):
+    """Both sides added the folder new/, each with a file of its own (an add/add conflict:
+    no merge base), and the driver could not run: status says both added it, and `git
+    checkout -m` after `dvx install` merges it, keeping both files."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "new" / "b.txt", "bob's\n")
+    must("add", "new", cwd=bob)
+    share(bob, "bob adds new")
+    write(alice / "new" / "a.txt", "alice's\n")
+    must("add", "new", cwd=alice)
+    share(alice, "alice adds new")
+    git(alice, "config", "merge.dvx.driver",
+        f"{tmp_path / 'gone' / 'python'} -c pass git-hook merge-driver %O %A %B %P")
+
+    assert _merge(alice, "origin/bob").returncode != 0
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert ("'new.dvx' holds an unresolved Git merge conflict (both sides added it): Git's "
+            "index lists it as unmerged, and it holds our side alone") in status.stderr
+    assert "`git checkout -m new.dvx`" in status.stderr
+    must("install", cwd=alice)
+    git(alice, "checkout", "-m", "new.dvx")
+    must("pull", "new", cwd=alice)
+    git(alice, "add", "new.dvx")
+    assert sorted(p.name for p in (alice / "new").iterdir()) == ["a.txt", "b.txt"]
 
 
 def _keep_version(clone, pointer: str, which: int) -> None:
