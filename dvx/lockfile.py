@@ -28,7 +28,7 @@ from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.ignore import IGNORE_FILE
 from dvx.paths import POINTER_SUFFIX, check_relpath, from_here
 from dvx.pointer import committed_conflict_hint
-from dvx.scm import commit_holding, literal_pathspec, unmerged_entries
+from dvx.scm import commit_holding, literal_pathspec, rebase_sides_note, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
 
 LOCK_FILE = "dvx.lock"
@@ -278,7 +278,7 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
             if commit is not None:
                 return committed_conflict_hint(commit, LOCK_FILE, root, "`dvx repro`")
     return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {lock}`.")
+            f"to bring it up to date, then `git add {lock}`.{rebase_sides_note(root)}")
 
 
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:

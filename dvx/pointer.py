@@ -23,7 +23,7 @@ from dvx.errors import (
 from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
-from dvx.scm import commit_holding, literal_pathspec, unmerged_entries
+from dvx.scm import commit_holding, literal_pathspec, rebase_sides_note, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
@@ -193,7 +193,8 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
                 f"differ only in what both sides changed. Keep one version (delete the "
                 f"other and the marker lines), then `dvx pull {data_path}` and "
                 f"`{staged}`. (`git checkout --theirs`/`--ours` would instead take "
-                f"that side's whole pointer, without the other side's other changes.)")
+                f"that side's whole pointer, without the other side's other changes.)"
+                f"{rebase_sides_note(root)}")
     if others is not None:
         renamed = " (both sides renamed it, each to a name of its own)" if others else ""
         index = ("Git's index holds no side of it to check out" if merging else
@@ -204,8 +205,9 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
     if not _names_a_directory(data):
-        return keep
-    return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}. "
+        return keep + rebase_sides_note(root)
+    return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
+            f"{rebase_sides_note(root)} "
             f"Where dvx's merge driver left it so because a side's manifest is in neither "
             f"the cache nor the remote (not pushed yet), keep both sides' changes instead: "
             f"once that side's author has run `dvx push`, merge it again with "

@@ -413,10 +413,26 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
 
 def rebase_in_progress(root: str) -> bool:
     """Is a `git rebase` (as `git pull --rebase` runs one) under way, or stopped on a
-    conflict, in the work tree at `root`? False where Git cannot say."""
+    conflict, in the work tree at `root`? False where Git cannot say, and during a `git am`,
+    which keeps its state where an older rebase did (rebase-apply, holding `applying`)."""
     where = _git_dir_and_top(root)
-    return bool(where) and any(os.path.isdir(os.path.join(where[0], name))
-                               for name in ("rebase-merge", "rebase-apply"))
+    if not where:
+        return False
+    apply = os.path.join(where[0], "rebase-apply")
+    return (os.path.isdir(os.path.join(where[0], "rebase-merge"))
+            or (os.path.isdir(apply) and not os.path.exists(os.path.join(apply, "applying"))))
+
+
+# Git names the sides of a conflict from the branch it builds on: in a merge --ours is one's
+# own branch, but a rebase builds on the upstream and replays one's commits onto it.
+REBASE_SIDES = ("A rebase is under way (`git pull --rebase` runs one), so Git's --ours is the "
+                "upstream it replays your commits onto and --theirs your own commit.")
+
+
+def rebase_sides_note(root: str | None) -> str:
+    """A sentence to end a hint naming `git checkout --ours`/`--theirs` with (a space first)
+    while a rebase under way at `root` swaps what they take; "" otherwise."""
+    return f" {REBASE_SIDES}" if root is not None and rebase_in_progress(root) else ""
 
 
 def commit_holding(root: str, path: str, data: bytes) -> str | None:

@@ -22,7 +22,7 @@ from dvx.errors import MergeConflictError
 from dvx.lockfile import LOCK_FILE
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.pointer import data_path_of
-from dvx.scm import literal_pathspec, rebase_in_progress, unmerged_entries
+from dvx.scm import REBASE_SIDES, literal_pathspec, rebase_in_progress, unmerged_entries
 from dvx.yamlio import has_conflict_markers
 
 _BASE, _OURS, _THEIRS = 1, 2, 3  # the stages of Git's index: merge base, each side
@@ -111,7 +111,7 @@ def _conflict(root: str, path: str, side: str | None, added: bool,
         f"To keep both sides' changes, merge it again with dvx's merge driver: `dvx install` "
         f"(which writes the driver anew), then `git checkout -m {shown}`. Or keep one side "
         f"knowingly: `git checkout --ours {shown}` (or --theirs). Then run {then} and "
-        f"`git add {shown}`.", path)
+        f"`git add {shown}`." + (f" {REBASE_SIDES}" if rebasing else ""), path)
 
 
 def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool

@@ -95,6 +95,28 @@ def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path, side)
     assert "`dvx install` adds a merge driver" in status.stderr  # not installed here
 
 
+def test_during_a_rebase_the_conflict_hint_says_git_s_ours_is_the_upstream(tmp_path):
+    """A rebase (as `git pull --rebase` runs) replays alice's commit onto bob's, so Git's
+    --ours takes bob's side and --theirs alice's own, the reverse of a merge: the hint says
+    so where a rebase is under way, and the message for a side taken alone names it."""
+    alice, _ = _diverge(Team(tmp_path))
+    note = "A rebase is under way (`git pull --rebase` runs one), so Git's --ours is the upstream"
+    assert note not in run_dvx("status", cwd=alice).stderr  # a merge
+    git(alice, "merge", "--abort")
+    rebased = subprocess.run(["git", "rebase", "origin/bob"], cwd=alice, capture_output=True)
+    assert rebased.returncode != 0
+
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "Keep one side: `git checkout --theirs" in status.stderr
+    assert note in status.stderr, status.stderr
+    _pasted("git checkout --ours data.csv.dvx && dvx pull data.csv", alice)
+    assert (alice / "data.csv").read_text() == "bob's\n"
+    taken = run_dvx("status", cwd=alice)
+    assert "it holds the upstream's side alone" in taken.stderr, taken.stderr
+    assert "`git add` now would drop your commit's changes to it" in taken.stderr
+    assert note in taken.stderr
+
+
 def test_the_side_kept_is_placed_from_the_cache_while_the_remote_is_out_of_reach(tmp_path):
     """Offline (the shared remote out of reach), the command a conflicted pointer's message
     suggests keeps a side whose data the cache holds (bob's, fetched before going offline):
