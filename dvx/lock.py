@@ -13,7 +13,8 @@ finishes what it left half-done: that command run again (the same subcommand on 
 targets, however written: `dvx add -q data/` after `dvx add data`; the CLI says what is the
 same, `Command`; or the very same command line; a Git hook: any run of that hook), or one
 whose `Work` covers its own (a checkout of the whole workspace after a stopped `checkout
-data`; an `add a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
+data`, or after a stopped hook that checks out, which the notice names as the command to
+run; an `add a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
 would undo). Until then every command that takes the lock, and `dvx status`, say which
 commands were stopped before they finished (an `add` killed between its .gitignore entry and
 its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
@@ -69,6 +70,7 @@ GROUPS = "groups"  # a holder record's key for the process groups of the command
 MAX_GROUPS = 64  # of a record's groups, those looked at: a bound on what a damaged one costs
 # A holder record's key, true when all it writes is written whole (_left_nothing_half_done)
 NOTHING_HALF_DONE = "nothing_half_done"
+REDO = "redo"  # a holder record's key for Command.redo
 
 
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
@@ -139,6 +141,9 @@ class Command:
     shown: str
     same_as: str
     work: Work | None = None
+    # The command a user runs to do this work again, when that is not this one run again
+    # (a Git hook's: `dvx checkout`); recorded, for the notice of it stopped to name.
+    redo: str | None = None
 
 
 def this_command() -> Command:
@@ -313,11 +318,24 @@ class StoppedCommand:
     record: str  # HOLDER_FILE or STOPPED_FILE
     work: Work | None
     notice: str  # what it may have left half-done, and what to do (stopped_message)
+    redo: str | None = None  # the command that does its work again, if not itself (Command)
+
+    @property
+    def named(self) -> str:
+        """The command as a notice names it: its command line, and for a Git hook's, which
+        hook it is."""
+        return _named(self.command)
 
 
 def _stopped_command(info: dict[str, object], file: str) -> StoppedCommand:
     return StoppedCommand(str(info["command"]), info["pid"], str(info["host"]), file,
-                          _work_of(info), stopped_message(info, file))
+                          _work_of(info), stopped_message(info, file), _redo_of(info))
+
+
+def _redo_of(info: dict[str, object]) -> str | None:
+    """The command the holder record `info` says does its work again, if not itself."""
+    redo = info.get(REDO)
+    return redo if isinstance(redo, str) else None
 
 
 def stopped_commands(tmp_dir: str) -> list[StoppedCommand]:
@@ -432,6 +450,8 @@ class RepoLock:
                                    "same_as": self.command.same_as}
         if self.command.work is not None:
             info["work"] = self.command.work.as_record()
+        if self.command.redo is not None:
+            info[REDO] = self.command.redo
         if self.only_whole_writes:
             info[NOTHING_HALF_DONE] = True
         try:
@@ -555,18 +575,33 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     """What to say of the holder record `info`, kept in .dvx/tmp/`file`, of a command that
     no longer holds the lock and never released it: what it may have left half-done, and
     that running it again is the user's choice (a later command may have made that moot)."""
-    command, host = info["command"], info["host"]
+    command, host, redo = info["command"], info["host"], _redo_of(info)
     left = _left_half_done(_work_of(info))
+    again = "Run it again" if redo is None else f"`{redo}` does its work: run it"
     choice = ("`dvx status` names it until it, or a later command that does its work, ends "
-              "without an error. Run it again if you still want it done (or delete "
+              f"without an error. {again} if you still want it done (or delete "
               f".dvx/tmp/{file} once you have seen to it).")
+    named = _named(str(command))
     if host != os.uname().nodename:
-        return (f"The repository lock was last taken by `{command}` on the host '{host}' and "
+        return (f"The repository lock was last taken by {named} on the host '{host}' and "
                 "never released (the repository was copied from there while it ran, or that "
                 "host stopped): dvx cannot tell from here whether it finished. If it did not, "
                 f"{left}. {choice}")
-    return (f"The last `{command}` in this repository was stopped before it finished (its "
+    last = named if _hook_of(str(command)) is None else f"run of {named}"
+    return (f"The last {last} in this repository was stopped before it finished (its "
             f"process is gone), so {left}.{_still_running(info)} {choice}")
+
+
+def _named(command: str) -> str:
+    """A holder record's `command` as a notice names it: a Git hook's, with the hook."""
+    hook = _hook_of(command)
+    return f"`{command}`" if hook is None else f"Git's {hook} hook (`{command}`)"
+
+
+def _hook_of(command: str) -> str | None:
+    """The Git hook whose run `command` (a holder record's command line) is, if it is one."""
+    words = command.split()
+    return words[2] if words[1:2] == ["git-hook"] and len(words) > 2 else None
 
 
 def _still_running(info: dict[str, object]) -> str:

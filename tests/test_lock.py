@@ -472,6 +472,51 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
 
 
+def _git_killed_in_its_hook(repo: Path, *args: str) -> None:
+    """`git ARGS`, whose hook (dvx's checkout) is killed once it placed 3 files."""
+    subprocess.run(["git", *args], cwd=repo, capture_output=True, stdin=subprocess.DEVNULL,
+                   env={**os.environ, "DVX_FAULT": "checkout.after_file:3"}, timeout=120)
+
+
+def test_a_hook_killed_while_it_checks_out_is_finished_by_a_full_checkout(repo, dvx_proc):
+    """Git's post-checkout hook killed half-way: status and the next writer name it as the
+    hook it is, with `dvx checkout` as the command that does its work (nobody runs a hook
+    by its name), and status counts it as a change; a `dvx checkout` of every path that ends
+    without an error finishes it, and so does any later hook that checks out (a post-checkout
+    after a stopped post-merge)."""
+    import json
+
+    assert dvx_proc("install", cwd=repo).code == 0
+    for version in ("v1", "v2"):
+        for i in range(6):
+            write(repo / "data" / f"f{i}", f"{version}-{i}\n")
+        assert dvx_proc("add", "data", cwd=repo).code == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", version)
+    _git_killed_in_its_hook(repo, "checkout", "-q", "HEAD~1")
+    status = dvx_proc("status", cwd=repo)
+    said = " ".join(status.stderr.split())
+    assert "The last run of Git's post-checkout hook (`dvx git-hook post-checkout " in said
+    assert "only some of its files may have been placed in the workspace" in said
+    assert "`dvx checkout` does its work: run it if you still want it done" in said
+    assert "Git's post-checkout hook (`dvx git-hook post-checkout " in status.stdout
+    assert "`dvx checkout` does its work: run it if you still want it done" in status.stdout
+    assert dvx_proc("status", "-q", cwd=repo).code == 1
+    done = dvx_proc("checkout", cwd=repo)
+    assert done.code == 0 and "post-checkout hook" in done.stderr, done.output
+    status = dvx_proc("status", "--json", cwd=repo)
+    assert "stopped before it finished" not in status.stderr
+    assert json.loads(status.stdout)["stopped"] == [], status.output
+    assert [(repo / "data" / f"f{i}").read_text() for i in range(6)] == \
+        [f"v1-{i}\n" for i in range(6)]
+
+    _git_killed_in_its_hook(repo, "merge", "-q", "--ff-only", "main")
+    assert "Git's post-merge hook" in dvx_proc("status", cwd=repo).stderr
+    git(repo, "checkout", "-q", "HEAD~1")  # its hook checks out every path: the merge's work
+    assert "stopped before it finished" not in dvx_proc("status", cwd=repo).stderr
+    assert (repo / "data" / "f5").read_text() == "v1-5\n"
+
+
 TWO_STAGES_AND_ANOTHER = """\
 stages:
   prep:

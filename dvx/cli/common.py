@@ -212,7 +212,8 @@ def command_of(ctx: click.Context, repo: Repo) -> Command:
     a plain checkout leaves): paths made absolute and normalized (`data`, `./data/` and, from a
     subfolder, `../data` are one target), options that change only the output (`-q`, `-j 4`)
     left out. A Git hook's arguments change with every call: any run of that hook is the
-    same. And the work it does (_work_of), by which another command can finish it."""
+    same. And the work it does (_work_of), by which another command can finish it; for a hook
+    that checks out, which no user runs by its name, the command that does that work."""
     from dvx.lock import Command, this_command
 
     same_as: list[object] = [ctx.command_path]
@@ -223,7 +224,22 @@ def command_of(ctx: click.Context, repo: Repo) -> Command:
                 continue
             value = _as_target(param, ctx.params.get(name))
             same_as.append(value if isinstance(param, click.Argument) else [name, value])
-    return Command(this_command().shown, json.dumps(same_as), _work_of(ctx, repo))
+    redo = "dvx checkout" if _hook_name(ctx) in HOOKS_THAT_CHECK_OUT else None
+    return Command(this_command().shown, json.dumps(same_as), _work_of(ctx, repo), redo)
+
+
+# The Git hooks of cli/git.py that check out every tracked path after Git moved the pointers
+# (each only when it takes the repository lock: a post-checkout of files, or a post-commit
+# of no merge, does nothing).
+HOOKS_THAT_CHECK_OUT = frozenset({"post-checkout", "post-merge", "post-commit", "post-rewrite"})
+
+
+def _hook_name(ctx: click.Context) -> str | None:
+    """The Git hook `ctx` runs (`dvx git-hook NAME`), if it runs one."""
+    parent = ctx.parent
+    if parent is None or parent.command.name != "git-hook":
+        return None
+    return ctx.command.name
 
 
 def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
@@ -234,9 +250,12 @@ def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
     and commit leave each path tracked
     or not, whatever options they have. A move only moves what is tracked, and a commit
     without targets records only what changed of it: a stopped one is finished by those
-    others, but they finish no other command. None: a command of no such work."""
+    others, but they finish no other command. A Git hook that checks out does a checkout's
+    work on every tracked path. None: a command of no such work."""
     from dvx.lock import TRACKING, WORKSPACE, Work
 
+    if _hook_name(ctx) in HOOKS_THAT_CHECK_OUT:
+        return Work(WORKSPACE, None)
     if ctx.parent is None or ctx.parent.parent is not None:  # `dvx exp pull`: another work
         return None
     name, params = ctx.command.name, ctx.params

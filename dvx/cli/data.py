@@ -506,8 +506,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             else "Data and pointers are up to date.")
         return
     for stopped in result.stopped:  # its warning says what it may have left half-done
-        out(f"`{stopped.command}`: stopped before it finished (pid {stopped.pid} on "
-            f"{stopped.host}); run it again if you still want it done")
+        again = "run it again" if stopped.redo is None else \
+            f"`{stopped.redo}` does its work: run it"
+        out(f"{stopped.named}: stopped before it finished (pid {stopped.pid} on "
+            f"{stopped.host}); {again} if you still want it done")
     for o in result.outputs:
         if not o.changed:
             continue
