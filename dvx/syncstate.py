@@ -118,6 +118,20 @@ class Synced:
         return last if last.covers(relpath) else None
 
     @property
+    def unfinished(self) -> bool:
+        """Is this a version a checkout began to place and never finished (its record
+        written ahead, kept by a checkout killed or short of objects): placed in no part,
+        though any of its files may be in place?"""
+        return self.placed == ()
+
+    def may_have_placed(self, relpath: str) -> bool:
+        """Might a checkout have placed `relpath` (inside the directory) at one of these
+        versions: a finished one did, or one that did not finish was placing the directory,
+        above any that did?"""
+        return self.layer_for(relpath) is not None or any(
+            layer.unfinished for layer in self.layers(down_to=relpath))
+
+    @property
     def depth(self) -> int:
         return 1 if self.base is None else 1 + self.base.depth
 

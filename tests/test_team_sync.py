@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -1857,6 +1858,48 @@ def test_a_folder_pulled_in_part_whose_pointer_left_git_is_removed_unless_change
     for clone in (carol, erin):
         assert "d: no longer tracked, its pointer left Git; changed since" in run_dvx(
             "status", cwd=clone).stdout
+
+
+def test_a_folder_a_killed_pull_placed_in_part_goes_when_its_pointer_leaves_git(team):
+    """`dvx pull` killed half-way through a folder's files, then `git checkout` of a branch
+    without the folder: its hook takes away the files the pull placed, as after a partial
+    pull (left there, Git would no longer ignore them), and the pull, whose work that
+    checkout did, is no longer named. A file of the user's in the folder keeps it, named by
+    status, and the pre-commit hook stops a commit of the files the pull placed there."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    commit(alice, "dvx's merge driver")
+    git(alice, "branch", "nodata")
+    for i in range(6):
+        write(alice / "data" / f"f{i}", f"v1-{i}\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data")
+    git(alice, "push", "-q", "origin", "nodata")
+    bob, carol = (team.clone(name, pull=False) for name in ("bob", "carol"))
+    for clone in (bob, carol):
+        must("install", cwd=clone)
+        killed = run_dvx_proc("pull", cwd=clone, env={"DVX_FAULT": "checkout.after_file:3"})
+        assert killed.code == -9, killed.output
+        assert 0 < len(_tree_of(clone, "data")) < 6
+
+    git(bob, "checkout", "-q", "nodata")
+    assert not (bob / "data").exists()
+    assert git(bob, "status", "--porcelain") == ""
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 0 and "stopped before it finished" not in status.stderr, status.output
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+    write(carol / "data/mine.txt", "mine\n")
+    git(carol, "checkout", "-q", "nodata")
+    assert "mine.txt" in _tree_of(carol, "data")
+    assert "data: no longer tracked, its pointer left Git; changed since" in run_dvx(
+        "status", cwd=carol).stdout
+    git(carol, "add", "-A")
+    refused = subprocess.run(["git", "commit", "-qm", "data in Git"], cwd=carol,
+                             capture_output=True, text=True)
+    assert refused.returncode == 1, refused.stderr
+    assert "data: the data of data.dvx; staged: data/f0" in refused.stderr
+    assert "mine.txt" not in refused.stderr
 
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])

@@ -9,7 +9,8 @@ commit no longer has, `dvx checkout` removes this data when that loses nothing: 
 exactly what was synced, every object of it is in this repository's own cache (not a cache
 shared with other repositories, whose gc could take the only copy), and only the files dvx
 placed go (a file .dvxignore keeps out of the directory stays; of a directory placed in part,
-each file must hold a version a checkout placed at its path). Anything else stays, its
+each file must hold a version a checkout placed at its path, or, where none that finished
+did, the version one stopped half-way was placing). Anything else stays, its
 links into the cache made copies of their own (`_make_own_copies`), and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
@@ -331,7 +332,8 @@ def _holds_what_was_placed_in_part(repo: Repo, path: str, synced: Synced,
     parts placed, maybe over older versions: dvx/syncstate.py): None if, apart from what
     `tracked_inside` names, each file in it holds a version a checkout placed at its path
     (a file may be gone), every such object and every version's manifest in the cache; else
-    why not. A file where no checkout placed one (a part never pulled) is the user's."""
+    why not. A file where no checkout placed one (a part never pulled) is the user's, unless
+    it holds the version a checkout stopped half-way was placing (holds_a_version_placed)."""
     layers = synced.layers()
     trees = [version_tree(repo, layer.oid) for layer in layers]
     if any(tree is None for tree in trees):
@@ -373,7 +375,7 @@ def _placed_files(repo: Repo, path: str, oid: str, record: Synced | None) -> lis
     for layer in record.layers():
         tree = version_tree(repo, layer.oid)
         assert tree is not None  # _holds_what_was_placed_in_part found it
-        placed.update(rel for rel in tree.paths if record.layer_for(rel) is not None)
+        placed.update(rel for rel in tree.paths if record.may_have_placed(rel))
     return sorted(placed)
 
 

@@ -264,7 +264,7 @@ def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
         return False
     if os.path.lexists(repo.abspath(at + POINTER_SUFFIX)):
         return False  # tracked: .dvxignore keeps the file out of the directory
-    if path != at and synced.layer_for(path[len(at) + 1:]) is None:
+    if path != at and not synced.may_have_placed(path[len(at) + 1:]):
         return False
     if placed_by_dvx(repo, path, _staged_oid(repo, blob)):
         return True

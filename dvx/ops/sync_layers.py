@@ -16,7 +16,11 @@ again, never calling the file a change made here.
 
 The same records tell checkout which workspace files are changes made here (`changed_here`),
 which it keeps without --force even when their bytes are in the cache, and which hold a
-version dvx placed (`placed_by_dvx`), whose bytes gc may have taken from the cache since.
+version dvx placed (`placed_by_dvx`), whose bytes gc may have taken from the cache since. A
+checkout that did not finish (killed, or short of objects) recorded its version as placed in
+no part, though it may have placed any of its files: at a path no finished checkout placed,
+a file holding that version counts as one dvx placed, so data whose pointer then left Git
+(ops/left_behind.py, the pre-commit check) is told from files of the user's own.
 """
 
 from __future__ import annotations
@@ -120,17 +124,27 @@ def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEnt
 def holds_a_version_placed(repo: Repo, synced: Synced, path: str, oid: str,
                            executable: bool | None) -> bool:
     """Does a file holding `oid` at `path` (inside the directory whose record is `synced`)
-    hold a version of it that a finished checkout placed there, so unchanged since?
-    `executable` None: its bit tells nothing (a link into the cache). False for a path no
-    finished checkout placed, whatever it holds, and for a version no longer known here."""
-    if synced.layer_for(path) is None:
-        return False
-    for layer in synced.layers(down_to=path):
+    hold a version of it that a finished checkout placed there, so unchanged since, or, at a
+    path no finished checkout placed, the version one that did not finish was placing?
+    `executable` None: its bit tells nothing (a link into the cache). False for a version no
+    longer known here."""
+    for layer in _layers_placing(synced, path):
         version = _version_in(repo, layer, path)
         if version is not None and version is not _UNKNOWN and version[0] == oid \
                 and executable in (None, version[1]):
             return True
     return False
+
+
+def _layers_placing(synced: Synced, path: str) -> list[Synced]:
+    """The layers of `synced` whose version of `path` a checkout may have placed there: those
+    down to the one that placed it (an interrupted checkout above it may have placed a newer
+    version); where none did, those of checkouts that did not finish, which may have placed
+    any of their files (a first `dvx pull` of the directory killed half-way)."""
+    layers = synced.layers(down_to=path)
+    if layers[-1].covers(path):
+        return layers
+    return [layer for layer in layers if layer.unfinished]
 
 
 def kept_as_placed(repo: Repo, synced: Synced, tree: Tree, path: str) -> bool:
@@ -197,20 +211,23 @@ def _placed_there(repo: Repo, synced: Synced, rel: str, oid: str) -> bool | None
     """Is `oid` a version of `rel` that a checkout placed, per the record `synced` of a
     directory holding it (True also when what was placed is no longer known here, or may
     have been placed past the versions a record keeps)? None when no finished checkout
-    placed `rel` (a file's record placed nothing inside it)."""
+    placed `rel` (a file's record placed nothing inside it), unless `oid` is the version a
+    checkout that did not finish was placing there."""
     if synced.depth >= MAX_LAYERS:
         return True  # later parts were placed unrecorded (Synced.moved_to)
-    layers = synced.layers(down_to=rel)
-    if not layers[-1].covers(rel) or any(layer.executable is not None for layer in layers):
+    layers = _layers_placing(synced, rel)
+    finished = layers != [] and layers[-1].covers(rel)
+    if not layers or any(layer.executable is not None for layer in layers):
         return None
     for layer in layers:
         try:
             version = _version_in(repo, layer, rel)
         except FormatError:
             return None  # the record names no manifest (a file's, written by an older dvx)
-        if version is _UNKNOWN or (version is not None and version[0] == oid):
+        if (version is _UNKNOWN and finished) or (
+                version not in (None, _UNKNOWN) and version[0] == oid):
             return True
-    return False
+    return False if finished else None
 
 
 def version_tree(repo: Repo, oid: str) -> Tree | None:
