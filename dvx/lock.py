@@ -55,6 +55,7 @@ log = get_logger(__name__)
 _held_guard = threading.Lock()
 _held: dict[str, int] = {}  # lock path -> how many times this process holds it
 _held_fds: set[int] = set()  # the descriptors holding this process's flocks
+_failed_within: set[str] = set()  # lock paths an operation held inside the command failed in
 POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
 NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record itself
 # A killed holder's guardian ends the commands it ran within runner.STOP_GRACE (3) seconds;
@@ -471,9 +472,13 @@ class RepoLock:
 
     def failed(self) -> None:
         """This command ends with an error it reports without raising (a repro whose stages
-        failed): it finishes no stopped command. Held already by an outer command, that one
-        decides."""
+        failed, a checkout that could not place everything): it finishes no stopped command.
+        Held already by an outer command (a pull's checkout, dvx checkout's), that one then
+        finishes none either."""
         self._failed = True
+        if self._nested:
+            with _held_guard:
+                _failed_within.add(self.path)
 
     def _keep_aside(self, died: dict[str, object]) -> None:
         """Keep the record of the holder that died in lock.stopped, with those of the other
@@ -519,6 +524,9 @@ class RepoLock:
                 self._nested = False
                 return
             del _held[self.path]
+            if self.path in _failed_within:
+                _failed_within.discard(self.path)
+                finished = False
         if finished:
             self._finish_stopped()
         fsutil.remove_quietly(self.holder_path)

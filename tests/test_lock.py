@@ -472,6 +472,32 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
 
 
+def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_checkout(
+        repo, dvx_proc):
+    """A checkout killed half-way, then a checkout or pull of every path that exits 1 as
+    one file's bytes are in neither the cache nor a remote: the killed one stays named (its
+    work is not done), until a checkout placing everything ends without an error."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    write(repo / "other.txt", "o\n")
+    assert dvx_proc("add", "imgs", "other.txt", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    (repo / "other.txt").unlink()
+    _killed(repo, "checkout", "checkout.after_file:3")
+    obj = repo / ".dvx" / "cache" / "files" / "xxh128"
+    kept = repo.parent / "kept"
+    other_oid = (repo / "other.txt.dvx").read_text().split("oid: ")[1].split()[0]
+    (obj / other_oid[:2] / other_oid[2:]).rename(kept)
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    for failing in ("checkout", "pull"):
+        assert dvx_proc(failing, cwd=repo).code == 1
+        assert _named_stopped(repo, dvx_proc) == ["dvx checkout"]
+    kept.rename(obj / other_oid[:2] / other_oid[2:])
+    assert dvx_proc("checkout", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+
 def _git_killed_in_its_hook(repo: Path, *args: str) -> None:
     """`git ARGS`, whose hook (dvx's checkout) is killed once it placed 3 files."""
     subprocess.run(["git", *args], cwd=repo, capture_output=True, stdin=subprocess.DEVNULL,

@@ -137,7 +137,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     `held_elsewhere` (a pull's): asked about the files kept as the cache lacks their bytes;
     those a remote holds are replaced, unless they are changes made here."""
     result = CheckoutResult()
-    with repo.lock():
+    with repo.lock() as lock:
         if callable(targets):
             targets = targets()
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
@@ -189,6 +189,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
+        if not result.ok:  # what it could not place is not done: a stopped command stays
+            lock.failed()
     return result
 
 
