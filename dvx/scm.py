@@ -881,7 +881,10 @@ class Git:
             raise UnknownRevisionError(f"Unknown revision {rev!r}.", one)
         peeled = self._completed("rev-parse", "--verify", "--quiet", f"{found}^{{commit}}")
         if peeled.returncode != 0:
-            kind = self._completed("cat-file", "-t", found).stdout.decode().strip() or "object"
+            # A full object id passes --verify whether or not the object exists.
+            kind = self._completed("cat-file", "-t", found).stdout.decode().strip()
+            if not kind:
+                raise UnknownRevisionError(f"Unknown revision {rev!r}.", one)
             raise UsageError(f"Invalid revision {rev!r}: it names a Git {kind}, not a commit.",
                              one)
         return peeled.stdout.decode().strip()

@@ -429,6 +429,20 @@ def test_bad_revision_is_refused(repo, dvx):
         assert result.code == 2 and "revision" in result.stderr.lower()
 
 
+def test_a_full_commit_id_that_names_no_object_is_an_unknown_revision(repo, dvx):
+    """Git takes any 40 hex digits for an object id; one naming nothing is unknown, as its
+    short form is, not "a Git object, not a commit"."""
+    _two_versions(repo, dvx)
+    absent = "1" * 40
+    for args in (("gc", "--rev", absent, "-f"), ("diff", absent),
+                 ("get", ".", "f", "--rev", absent, "-o", "copy.txt")):
+        refused = dvx(*args)
+        assert refused.code == 2, (args, refused.output)
+        assert f"Unknown revision '{absent}'" in refused.stderr, refused.stderr
+        assert "not a commit" not in refused.stderr
+    assert not (repo / "copy.txt").exists()
+
+
 def test_a_range_or_exclusion_is_refused_and_any_form_naming_one_commit_is_taken(repo, dvx):
     """--rev takes what names one commit in any of Git's forms (`:/message`, a tag, a reflog
     entry); a range, an exclusion or a tree is refused by name, deleting nothing."""
