@@ -1332,6 +1332,31 @@ def test_a_cloned_source_s_revisions_are_named_as_the_source_names_them(source, 
     assert not (alice / "copy.csv.dvx").exists()
 
 
+def test_a_cloned_source_s_reflog_is_no_revision_of_it(source, project):
+    """`main@{1}`, `HEAD@{1}`, `@{u}` of a Git URL would be read from dvx's clone of it,
+    whose reflogs say what dvx fetched when: refused, as the clone's own ref names are."""
+    team, alice = source
+    origin = str(team.origin)
+    assert run_dvx("get", origin, "raw/train.csv", "-o", "first.csv", cwd=project).code == 0
+    _new_version(alice)
+    assert run_dvx("get", origin, "raw/train.csv", "-o", "second.csv", cwd=project).code == 0
+    for rev in ("main@{1}", "HEAD@{1}", "@{1}", "main@{0}~1", "@{u}", "@{-1}",
+                "refs/heads/main@{1}", "main@{yesterday}"):
+        refused = run_dvx("get", origin, "raw/train.csv", "-o", "copy.csv", "--rev", rev,
+                          cwd=project)
+        assert refused.code == 2, (rev, refused.output)
+        assert refused.stderr.startswith(
+            f"ERROR: {rev!r} is no revision of '{origin}': its '@{{...}}' reads the reflog or "
+            "settings of the copy dvx keeps of it"), refused.stderr
+        assert not (project / "copy.csv").exists()
+    for args in (("ls", origin), ("import", origin, "raw/train.csv", "-o", "copy.csv")):
+        refused = run_dvx(*args, "--rev", "main@{1}", cwd=project)
+        assert refused.code == 2 and "is no revision of" in refused.stderr, refused.output
+    assert not (project / "copy.csv.dvx").exists()
+    assert run_dvx("get", origin, "raw/train.csv", "-o", "copy.csv", "--rev", "main~1",
+                   cwd=project).code == 0
+
+
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0

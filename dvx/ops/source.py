@@ -1097,7 +1097,14 @@ def _in_clone(rev: str, url: str) -> list[str]:
     anything else (a commit, HEAD: the source's default branch) as it is. A name of the
     clone's own (`origin/main`, `refs/remotes/origin/main`, `origin/HEAD`) is refused: the
     source has none of them, and taking one for a branch of it would let, for one, an import
-    of this repository's own tracked branch past its refusal."""
+    of this repository's own tracked branch past its refusal. So is any `@{...}` form
+    (`main@{1}`, `HEAD@{1}`, `@{u}`, `@{-1}`): the clone's reflogs and settings, not the
+    source's."""
+    if "@{" in rev:
+        raise UsageError(f"{rev!r} is no revision of '{url}': its '@{{...}}' reads the reflog "
+                         "or settings of the copy dvx keeps of it, which tell what dvx fetched "
+                         "when, not anything of the repository itself.",
+                         "Name a branch, tag or commit of it.")
     base = re.split(r"[~^:]|@\{", rev, maxsplit=1)[0]
     if base.startswith("refs/heads/"):
         return ["refs/remotes/origin/" + rev.removeprefix("refs/heads/")]
