@@ -1303,6 +1303,44 @@ def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_r
     assert refused.code == 2 and "the branch that 'dev' tracks there" in refused.stderr
 
 
+def test_an_import_from_the_repository_itself_is_refused_at_the_branch_its_pushes_move(
+        source):
+    """origin/main, where alice's main is pushed, names what @{u} names: each commit and push
+    of the import would move its source on, under any name of that remote-tracking branch (or
+    of the same branch under another remote of the same URL). Another branch's is imported
+    and stays up to date."""
+    team, alice = source
+    origin = str(team.origin)
+    git(alice, "remote", "set-head", "origin", "main")
+    git(alice, "remote", "add", "mirror", origin + "/")
+    git(alice, "fetch", "-q", "mirror")
+    for rev in ("origin/main", "refs/remotes/origin/main", "remotes/origin/main", "origin/HEAD",
+                "origin", "origin/main~0", "origin/main^{commit}", "mirror/main", "@{u}"):
+        refused = run_dvx("import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", rev,
+                          cwd=alice)
+        assert refused.code == 2, (rev, refused.output)
+        assert f"this repository itself at '{rev}' (" in refused.stderr, refused.stderr
+        assert not (alice / "copy.csv.dvx").exists()
+    assert "the remote-tracking branch of the branch that 'main' tracks" in run_dvx(
+        "import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", "origin/main",
+        cwd=alice).stderr
+    git(alice, "push", "-q", "origin", "main:other")
+    git(alice, "fetch", "-q", "origin")
+    assert run_dvx("import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", "origin/other",
+                   cwd=alice).code == 0
+    share(alice, "import")
+    status = run_dvx("status", "-q", cwd=alice)
+    assert status.code == 0, status.output
+    assert "up to date" in run_dvx("update", cwd=alice).stdout
+    # The branch tracked at the second name of the same remote: its pushes move it as well.
+    git(alice, "config", "branch.main.remote", "mirror")
+    refused = run_dvx("import", origin, "raw/train.csv", "-o", "main.csv", "--rev", "main",
+                      cwd=alice)
+    assert refused.code == 2, refused.output
+    assert "this repository itself (its Git remote 'mirror')" in refused.stderr
+    assert not (alice / "main.csv.dvx").exists()
+
+
 def test_a_cloned_source_s_revisions_are_named_as_the_source_names_them(source, project):
     """A Git URL's source is read from dvx's clone of it, where its branches are
     refs/remotes/origin/*: its full branch names are taken (refs/heads/main), and the

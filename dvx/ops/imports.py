@@ -266,17 +266,19 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
     """An import from this repository itself at a revision its own commits move is refused:
     committing its pointer (and pushing it) moves that revision on, so `status` would call it
     moved, and `update` rewrite it, for ever. That is, from its own folder at none (which is
-    HEAD) or the branch checked out; from one of its Git remotes (the same repository, where
-    its commits are pushed) at none or HEAD (that remote's default branch) or the branch the
-    one checked out tracks there."""
+    HEAD), the branch checked out or the remote-tracking branch of what that tracks (which a
+    push moves); from one of its Git remotes (the same repository, where its commits are
+    pushed) at none or HEAD (that remote's default branch) or the branch the one checked out
+    tracks there."""
     if source.is_local and os.path.realpath(source.repo.root) == os.path.realpath(repo.root):
         at = _own_moving_revision(repo, rev)
         which = "this repository itself"
     else:
-        remote = _own_git_remote(repo, source.url)
-        at = (_remote_moving_revision(repo, remote, rev, _default_branch(source))
-              if remote is not None else None)
-        which = f"this repository itself (its Git remote '{remote}')"
+        remotes = _own_git_remotes(repo, source.url)
+        if not remotes:
+            return
+        at = _remote_moving_revision(repo, remotes, rev, _default_branch(source))
+        which = f"this repository itself (its Git remote '{_upstream_first(repo, remotes)}')"
     if at is None:
         return
     raise UsageError(
@@ -288,18 +290,57 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
 
 def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
     """How the revision `rev` of this repository is named if its own commits move it: it
-    starts from HEAD or the branch checked out (`main`, `HEAD~2`, `main^{commit}`, `@`)."""
+    starts from HEAD or the branch checked out (`main`, `HEAD~2`, `main^{commit}`, `@`), or
+    from the remote-tracking branch of the branch that one tracks (`origin/main`,
+    `origin/HEAD` when that is where it leads), which pushing it moves on."""
     head = _branch_of(repo, "HEAD")
     if rev is None:
         return "HEAD (no --rev)"
     base = _revision_base(rev)
-    if not head or _branch_of(repo, base) != head:
+    named = _branch_of(repo, base)
+    counted = "" if rev == base else "counted from "
+    tracking = _tracking_refs(repo)
+    if named in tracking:
+        return f"'{rev}' ({counted}{tracking[named]})"
+    if not head or named != head:
         return None
     if rev == "HEAD":
         return "HEAD"
     if rev == base:
         return f"'{rev}' (the branch checked out)"
     return f"'{rev}' (counted from {'HEAD' if base == 'HEAD' else 'the branch checked out'})"
+
+
+def _tracking_refs(repo: Repo) -> dict[str, str]:
+    """The remote-tracking branches a push of the branch checked out moves on, each with how
+    it is described: that of the branch it tracks (`refs/remotes/origin/main`), and the same
+    branch's under every other remote of the same URL (the same repository)."""
+    upstream = _upstream(repo)
+    if upstream is None:
+        return {}
+    branch, remote, merge = upstream
+    what = (f"the remote-tracking branch of the branch that '{branch}' tracks, which each "
+            "push moves on")
+    found = {}
+    own = _branch_of(repo, "@{upstream}")
+    if own.startswith("refs/remotes/"):
+        found[own] = what
+    for other in _own_git_remotes(repo, _git_config(repo, f"remote.{remote}.url"), repo.root):
+        found.setdefault(f"refs/remotes/{other}/{merge.removeprefix('refs/heads/')}", what)
+    return found
+
+
+def _upstream(repo: Repo) -> tuple[str, str, str] | None:
+    """(the branch checked out, the Git remote it tracks a branch of, that branch as the
+    remote names it: "refs/heads/main"), None when it tracks no remote's branch."""
+    branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
+    if not branch or branch == "HEAD":
+        return None
+    remote = _git_config(repo, f"branch.{branch}.remote")
+    merge = _git_config(repo, f"branch.{branch}.merge")
+    if not remote or remote == "." or not merge.startswith("refs/heads/"):
+        return None
+    return branch, remote, merge
 
 
 def _revision_base(rev: str) -> str:
@@ -316,16 +357,16 @@ def _revision_base(rev: str) -> str:
     return base if base not in ("", "@") else "HEAD"
 
 
-def _remote_moving_revision(repo: Repo, remote: str, rev: str | None, remote_head: str
+def _remote_moving_revision(repo: Repo, remotes: list[str], rev: str | None, remote_head: str
                             ) -> str | None:
-    """How the revision `rev` of this repository's Git remote `remote` (whose HEAD follows
-    the branch `remote_head`, "refs/heads/main") is named if pushing this clone's commits
-    moves it: the branch the one checked out here tracks there, also as HEAD or no --rev."""
-    branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
-    upstream = _git_config(repo, f"branch.{branch}.remote") if branch else ""
-    merge = _git_config(repo, f"branch.{branch}.merge") if branch else ""
-    if not branch or upstream != remote or not merge.startswith("refs/heads/"):
+    """How the revision `rev` of this repository's Git remote (named `remotes` here: one
+    URL, one repository; whose HEAD follows the branch `remote_head`, "refs/heads/main") is
+    named if pushing this clone's commits moves it: the branch the one checked out here
+    tracks there, also as HEAD or no --rev."""
+    upstream = _upstream(repo)
+    if upstream is None or upstream[1] not in remotes:
         return None
+    branch, _, merge = upstream
     base = "HEAD" if rev is None else _revision_base(rev)
     named = {None: "HEAD (no --rev)", "HEAD": "HEAD"}.get(rev, f"'{rev}'")
     if base == "HEAD" and remote_head == merge:
@@ -335,21 +376,29 @@ def _remote_moving_revision(repo: Repo, remote: str, rev: str | None, remote_hea
     return None
 
 
-def _own_git_remote(repo: Repo, url: str) -> str | None:
-    """The name of this repository's Git remote whose URL is `url` (a local path or a
-    `file://` URL as the same folder; a trailing slash or `.git` aside), if any."""
-    if repo.git is None:
-        return None
+def _upstream_first(repo: Repo, remotes: list[str]) -> str:
+    """Of the names `remotes` of one Git remote, the one the branch checked out tracks."""
+    upstream = _upstream(repo)
+    return upstream[1] if upstream is not None and upstream[1] in remotes else remotes[0]
+
+
+def _own_git_remotes(repo: Repo, url: str, base: str | None = None) -> list[str]:
+    """The names of this repository's Git remotes whose URL is `url` (a local path, from
+    `base` or else the current folder, or a `file://` URL as the same folder; a trailing
+    slash or `.git` aside)."""
+    if repo.git is None or not url:
+        return []
     try:
         out = repo.git.run("config", "--get-regexp", r"^remote\..*\.url$")
     except DvxError:
-        return None  # no remote
-    wanted = _comparable_url(url, os.getcwd())
+        return []  # no remote
+    wanted = _comparable_url(url, base or os.getcwd())
+    found = []
     for line in out.decode("utf-8", "replace").splitlines():
         key, _, remote_url = line.partition(" ")
         if _comparable_url(remote_url, repo.root) == wanted:
-            return key[len("remote."):-len(".url")]
-    return None
+            found.append(key[len("remote."):-len(".url")])
+    return found
 
 
 def _comparable_url(url: str, base: str) -> str:
