@@ -1794,6 +1794,40 @@ def test_fetch_names_no_import_for_data_an_import_read_from_its_source_s_uncommi
     assert run_dvx("fetch", "--rev", "HEAD~2", cwd=mate).code == 0
 
 
+def test_fetch_names_an_import_s_commit_its_bare_source_no_longer_has_as_gone(
+        source, project, tmp_path):
+    """An import from a local bare repository is cloned and read at its commit, never from a
+    workspace: for an older pointer's data no remote has, fetch names the `dvx import` of
+    that commit while the source has it, and once amended there and pruned, says it is gone."""
+    team, alice = source
+    _new_version(alice)
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    commit(project, "import")
+    old = git(alice, "rev-parse", "HEAD").strip()
+    edit(alice, "raw/train.csv", "a,b\n7,8\n")
+    must("add", "raw/train.csv", cwd=alice)
+    git(alice, "commit", "-q", "--amend", "-am", "v2 again")
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "--force", "origin", "HEAD")
+    must("update", "train.csv.dvx", cwd=project)
+    commit(project, "update")
+    must("push", cwd=project)  # the workspace's data only
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    held = run_dvx("fetch", "--rev", "HEAD~1", cwd=mate)
+    assert held.code == 1, held.output
+    assert f"--rev {old[:12]} " in held.stderr and "brings it from its source" in held.stderr
+    assert "workspace" not in held.stderr.replace("the workspace's data", ""), held.stderr
+    git(team.origin, "gc", "-q", "--prune=now")
+    shutil.rmtree(tmp_path / "user-cache")  # and dvx's clone of it with the commit
+    gone = run_dvx("fetch", "--rev", "HEAD~1", cwd=mate)
+    assert gone.code == 1, gone.output
+    assert ("and no `dvx import` is known to bring it: the commit it records "
+            f"({old[:7]}) is no longer in its source") in gone.stderr, gone.stderr
+    assert "source's workspace" not in gone.stderr and "dvx import " not in gone.stderr
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

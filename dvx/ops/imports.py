@@ -43,7 +43,9 @@ from dvx.ops.source import (
     clone_url,
     fetching_once,
     file_url_path,
+    holds_commit,
     objects_of,
+    read_in_place,
     source_path,
 )
 from dvx.outputs import (
@@ -1059,13 +1061,21 @@ def import_command(repo: Repo, output: Output) -> ImportAgain | None:
 
 def _unlike_its_commit(repo: Repo, output: Output, info: dict[str, str]) -> str:
     """Why the source commit an import's pointer records (`info`, its `source:`) is not
-    known to hold the data it names, "" if it is. An import from a local source without
-    --rev read its workspace, whose data may not have been committed there, though its
-    pointer records the commit the workspace was on: that commit is read to tell (the
-    source is on this machine). Any other import took its data from that commit."""
-    if "rev" in info or _local_path(info["repo"], repo.root) is None:
+    known to hold the data it names, "" if it is. A source on this machine is asked whether
+    it still has that commit (amended or deleted there, then pruned, it has not). An import
+    from a local source read in place without --rev read its workspace, whose data may not
+    have been committed there, though its pointer records the commit the workspace was on:
+    that commit is read to tell. Any other import (a bare repository's too, which is cloned)
+    took its data from that commit."""
+    local = _local_path(info["repo"], repo.root)
+    if local is None:
         return ""
     commit = info["rev_lock"][:7]
+    if holds_commit(local, info["rev_lock"]) is False:
+        return (f"the commit it records ({commit}) is no longer in its source (amended or "
+                "deleted there, then pruned)")
+    if "rev" in info or not read_in_place(local):
+        return ""
     try:
         source = Source(_location(repo, info["repo"]), info["rev_lock"], reader=repo)
         if _data_oid(source, source.find(info["path"])) == output.pointer.oid:

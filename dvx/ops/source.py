@@ -951,6 +951,25 @@ def local_top_and_below(url: str) -> tuple[str, str]:
     return folder, os.path.relpath(here, folder).replace(os.sep, "/")
 
 
+def read_in_place(path: str) -> bool:
+    """Is the local source at `path` read in place (the top of a dvx repository: its
+    workspace, or its Git objects at a revision), rather than cloned like a Git URL (a bare
+    repository)?"""
+    return os.path.isdir(os.path.join(file_url_path(path), DVX_DIR))
+
+
+def holds_commit(path: str, commit: str) -> bool | None:
+    """Whether the source repository at the local `path` (a dvx repository's top or a bare
+    repository) has the commit `commit` (one amended or deleted there, then pruned, it has
+    no more); None when that cannot be told (no such repository there)."""
+    path = file_url_path(path)
+    if not (read_in_place(path) or _is_bare(path)) or commit.startswith("-"):
+        return None
+    done = _run_git(["git", "-C", path, "rev-parse", "-q", "--verify", "--end-of-options",
+                     f"{commit}^{{commit}}"])
+    return {0: True, 1: False}.get(done.returncode)
+
+
 def _is_bare(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "HEAD")) and os.path.isdir(os.path.join(path,
                                                                                     "objects"))
