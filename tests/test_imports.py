@@ -186,6 +186,25 @@ def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source
     assert refused.code != 0 and "not tracked by dvx" in refused.stderr, refused.output
 
 
+def test_get_and_import_of_a_pointer_file_are_refused_naming_the_data(source, project):
+    """A copy of the source's pointer file would track, where it lands, data that is in
+    neither this repository's cache nor its remote: refused, naming the data to get."""
+    team, alice = source
+    for url in (str(team.origin), str(alice)):
+        for rev in ((), ("--rev", "v1")):
+            for args, pointer, data in (
+                    (("get", url, "raw/train.csv.dvx"), "raw/train.csv.dvx", "raw/train.csv"),
+                    (("get", url, "images.dvx", "-o", "images.dvx"), "images.dvx", "images"),
+                    (("import", url, "images.dvx"), "images.dvx", "images")):
+                refused = run_dvx(*args, *rev, cwd=project)
+                assert refused.code == 2, (args, rev, refused.output)
+                assert refused.stderr.startswith(
+                    f"ERROR: '{pointer}' is the pointer file of '{data}' in "), refused.stderr
+                assert f"Name the data instead: '{data}'" in refused.stderr
+    assert sorted(os.listdir(project)) == [".dvx", ".git"]
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, project,
                                                                       tmp_path):
     team, _ = source

@@ -113,6 +113,7 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     path = _named_in_source(path)
     source = Source(url, rev)
     target = _get_target(out, path, force)
+    source.refuse_pointer_file(path)  # Git tracks it, but no copy of it tracks data
     try:
         found = source.find(path)
     except PathError:

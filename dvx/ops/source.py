@@ -48,7 +48,7 @@ from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_source_remote, own_remote, settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
-from dvx.paths import RESERVED_NAMES, check_relpath
+from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
@@ -176,8 +176,25 @@ class Source:
                 raise PathError(f"'{asked}'{link} cannot be read from {self.describe()}: "
                                 f"{broken.error.message}",
                                 "Its pointer must be fixed in the source repository.")
+        self.refuse_pointer_file(asked)
         raise PathError(f"'{asked}'{link} is not tracked by dvx in {self.describe()}.",
                         "List what it tracks with `dvx ls URL -R`.")
+
+    def refuse_pointer_file(self, path: str) -> None:
+        """A PathError if `path` (through links, as `find`) is the pointer file of something
+        the source tracks: a copy of it would track, where it lands, data that is not there
+        (nor in that repository's cache or remote), and an import of it is no data at all."""
+        asked = source_path(path)
+        path = self._through_links(check_relpath(asked, "path"))
+        if not path.endswith(POINTER_SUFFIX):
+            return
+        data = path[:-len(POINTER_SUFFIX)]
+        if not any(o.stage is None and o.path == data for o in self.outputs()) and not any(
+                b.path == path for b in self._broken):
+            return
+        raise PathError(f"'{asked}' is the pointer file of '{data}' in {self.describe()}: a "
+                        "copy of it would track data that is not where it lands.",
+                        f"Name the data instead: '{data}'.")
 
     def git_files(self) -> list[tuple[str, int]]:
         """(path, size) of the files Git tracks at the revision (or, in a local workspace,
