@@ -1501,15 +1501,14 @@ def _holds_any(directory: str, paths: set[str]) -> bool:
 
 
 def _narrowed(refspecs: list[str]) -> bool:
-    """Do these fetch refspecs leave out some branches? A negative refspec
-    (`^refs/heads/wip/*`) leaves out the branches it matches; no refspec brings none."""
-    if not refspecs:
-        return True
+    """Do these fetch refspecs leave out some branches? Only one bringing every branch
+    (`refs/heads/*`, or `refs/*` of a mirror) brings them all, unless a negative refspec
+    (`^refs/heads/wip/*`) leaves out those it matches; no refspec, or one bringing tags
+    alone, brings none."""
     if any(r.startswith("^") and not r.startswith("^refs/tags/") for r in refspecs):
         return True
     sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs]
-    return "refs/heads/*" not in sources and any(src.startswith("refs/heads/")
-                                                 for src in sources)
+    return not any(source in ("refs/heads/*", "refs/*") for source in sources)
 
 
 def tracking_ref(refspecs: list[str], ref: str) -> str | None:

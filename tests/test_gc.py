@@ -1859,6 +1859,28 @@ def test_remote_gc_over_history_asks_a_forks_upstream_that_fetches_every_branch(
     assert alices in remote.oids()
 
 
+def test_remote_gc_over_history_leaves_out_a_second_git_remote_fetching_tags_alone(tmp_path):
+    """A second Git remote whose one fetch refspec brings tags (`+refs/tags/*:refs/tags/*`)
+    fetches no branch, as one added with -t fetches one: no branch tracking it, it is no
+    one's shared history, and gc --remote over history runs instead of asking for a fetch
+    that could never bring its branches."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "results.bin", "alice's")
+    must("add", "results.bin", cwd=alice)
+    share(alice, "results")
+    mine = team.clone("mine")
+    git(mine, "remote", "add", "--no-tags", "tg", str(team.origin))
+    git(mine, "config", "--replace-all", "remote.tg.fetch", "+refs/tags/*:refs/tags/*")
+    git(mine, "fetch", "-q", "tg")
+    done = run_dvx("gc", "-a", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=mine)
+    assert done.code == 0, done.output
+    assert xxhash.xxh3_128_hexdigest(b"alice's") in local_spec(team.store, str(team.store),
+                                                               {}).oids()
+
+
 def test_remote_gc_over_history_is_refused_when_a_second_git_remote_cannot_be_reached(
         tmp_path):
     """A second Git remote that fetches every branch counts as shared: while it cannot be
