@@ -1110,6 +1110,42 @@ def test_hooks_run_the_dvx_that_installed_them_from_the_repository_it_tracks_dat
     assert not (tmp_path / "platform").exists()
 
 
+def test_the_merge_driver_runs_the_dvx_that_installed_it_from_a_folder_named_with_a_percent(
+        repo, tmp_path):
+    """Git expands %A, %O and the like anywhere in the merge driver's line: the folder of
+    the dvx that ran `dvx install` holding a `%` in its name (`50%Aoff`) is still the one
+    the driver imports dvx from."""
+    home = tmp_path / "50%Aoff"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "dvx", home / "dvx",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    ran = tmp_path / "ran"
+    with (home / "dvx" / "__init__.py").open("a") as init:
+        init.write(f"import sys\nif 'merge-driver' in sys.argv: open({str(ran)!r}, 'w')\n")
+    there = {"PYTHONPATH": str(home)}
+    must = lambda *args: run_dvx_proc(*args, cwd=repo, env=there)  # noqa: E731
+    assert must("install").code == 0
+    write(repo / "data" / "a.txt", "a\n")
+    assert must("add", "-q", "data/a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    git(repo, "checkout", "-q", "-b", "other")
+    write(repo / "data" / "b.txt", "b\n")
+    assert must("add", "-q", "data/b.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "b")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "data" / "c.txt", "c\n")
+    assert must("add", "-q", "data/c.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "c")
+    alone = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # found by its folder
+    merged = subprocess.run(["git", "merge", "-q", "--no-edit", "other"], cwd=repo,
+                            capture_output=True, text=True, env=alone)
+    assert merged.returncode == 0, merged.stderr
+    assert (repo / "data" / ".gitignore").read_text() == "/a.txt\n/c.txt\n/b.txt\n"
+    assert ran.exists()  # the driver ran that dvx
+
+
 def _modules_that_note_being_run(root: Path, canary: Path) -> None:
     """A `dvx/` package and a `platform.py` at the top of `root` (a hostile clone's, a
     project's own module) that write to `canary` if ever imported."""

@@ -76,7 +76,8 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
     if uninstall:
         git.unset_config_section("merge.dvx")
     else:
-        driver = f"{dvx_command()} git-hook merge-driver %O %A %B %P"
+        # Git expands % anywhere in the line: a % of a folder's name is written %%
+        driver = f"{dvx_command().replace('%', '%%')} git-hook merge-driver %O %A %B %P"
         if git.get_config("merge.dvx.driver") != driver:
             git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
             git.set_config("merge.dvx.driver", driver)
@@ -142,7 +143,7 @@ def driver_interpreter_gone(repo: Repo) -> str | None:
         return None
     command = repo.git.get_config("merge.dvx.driver")
     try:
-        program = shlex.split(command or "")[:1]
+        program = shlex.split((command or "").replace("%%", "%"))[:1]
     except ValueError:  # unbalanced quotes: Git's shell says so when it runs it
         return None
     if program and os.path.isabs(program[0]) and not os.path.exists(program[0]):
