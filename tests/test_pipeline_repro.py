@@ -865,6 +865,28 @@ def test_a_stage_finishing_while_another_rewrites_dvx_yaml_is_recorded(repo, hal
     assert {"gen", "quick"} <= set(read_lock(str(repo), "xxh128"))
 
 
+def test_ctrl_c_while_dvx_yaml_no_longer_declares_a_stage_done_names_it_unrecorded(repo):
+    """Ctrl-C while a stage's command has dvx.yaml half rewritten, lacking a stage that
+    finished meanwhile: the stop says that stage's run is not recorded, and why, instead of
+    counting it among the stages done before, which are."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: cp dvx.yaml whole && head -n 4 whole "
+          "> dvx.yaml && touch half && until [ -e go ]; do sleep 0.05; done && cat whole > "
+          "dvx.yaml && echo g > g.txt\n    outs: [g.txt]\n  quick:\n    cmd: until [ -e "
+          "half ]; do sleep 0.05; done && echo q > q.txt\n    outs: [q.txt]\n")
+    running = stopped_at("repro.before_run_record", "repro -j 2", repo)
+    try:
+        assert (repo / "q.txt").exists() and not (repo / "g.txt").exists()
+        running.send_signal(signal.SIGINT)
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 130, out + err
+    assert "no longer declares the stage 'quick' as run" in said, said
+    assert "the stages done before are recorded, but for those dvx.yaml no longer" in said
+    assert not (repo / "dvx.lock").exists()
+
+
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     """A params file the stage writes itself (a counter it persists from run to run) is the
     command's to change: its run is recorded, never failed as params changed meanwhile."""

@@ -1018,9 +1018,12 @@ class _Scheduler:
             listed = ", ".join(o + (" (in the cache)" if o in cached else "") for o in outs)
             said.append(f"Stopped {which} after {its} {command} ended, whose outputs are "
                         f"whole, and not recorded in {recorded}: {listed}.")
+        if self.unrecorded:  # settled before this was said
+            said.append(_unrecorded_message(self.dag, self.unrecorded))
+        but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
         stopped = Interrupted(
             " ".join(said),
-            "`dvx repro` runs the stopped stages again; the stages done before are recorded.")
+            f"`dvx repro` runs the stopped stages again; the stages done before are recorded{but}.")
         stopped.exit_code = code
         return stopped
 
