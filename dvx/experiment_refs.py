@@ -5,12 +5,15 @@ and HEAD never see them."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
 
-from dvx.errors import UnknownRevisionError, UsageError
+from dvx.errors import DvxError, UnknownRevisionError, UsageError
+from dvx.lockfile import read_lock
 from dvx.logs import get_logger
+from dvx.paths import at_or_below_any
 from dvx.repo import Repo
 from dvx.scm import Git
 
@@ -151,14 +154,6 @@ def new_name(taken: set[str]) -> str:
     return f"exp-{secrets.token_hex(4)}"
 
 
-def warn_left_out(paths: list[str]) -> None:
-    if paths:
-        log.warning("Left out of the experiment: %s (new files larger than 1 MiB do not go "
-                    "into Git; track them with `dvx add`, or make them a stage's output).",
-                    ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5
-                                            else ""))
-
-
 def experiments(repo: Repo, baseline: str | None = None) -> list[Experiment]:
     """The experiments of `baseline` (None: of every baseline), newest first; a ref that
     names an annotated tag is the experiment of the commit it tags, as for Git."""
@@ -264,9 +259,58 @@ def snapshot(repo: Repo, baseline: str, name: str, queued_from: str | None = Non
     """Commit the workspace as the experiment `name` of `baseline` holds it, a child of
     `baseline`; no ref names the commit yet (`claim` makes one). A queued run names the
     snapshot it ran from (`queued_from`) in the message (`queued_snapshot`)."""
-    commit, left_out = git_of(repo).snapshot(baseline, _message(name, queued_from))
-    warn_left_out(left_out)
+    return snapshot_workspace(repo, baseline, _message(name, queued_from))
+
+
+def snapshot_workspace(repo: Repo, baseline: str, message: str) -> str:
+    """A commit of the workspace, child of `baseline`, with `message`: the files Git tracks
+    and the new files `_new_files_recorded` picks, those it leaves out for their size named
+    in a warning."""
+    left_out: list[str] = []
+
+    def pick(new: list[str]) -> list[str]:
+        recorded, too_large = _new_files_recorded(repo, new)
+        left_out.extend(too_large)
+        return recorded
+
+    commit = git_of(repo).snapshot(baseline, message, pick)
+    if left_out:
+        log.warning("Left out of the experiment: %s (new files larger than 1 MiB do not go "
+                    "into Git; track them with `dvx add`, or make them a stage's output).",
+                    ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more"
+                                               if len(left_out) > 5 else ""))
     return commit
+
+
+LARGEST_NEW_FILE = 1 << 20  # a larger new file is data, for `dvx add`
+
+
+def _new_files_recorded(repo: Repo, new: list[str]) -> tuple[list[str], list[str]]:
+    """Of the workspace's `new` files (Git neither tracks nor ignores them), those an
+    experiment records, and those it leaves out for their size (over LARGEST_NEW_FILE). The
+    `cache: false` outputs dvx.lock records (metrics, plots) are recorded whatever their
+    size: the experiment's dvx.lock names them, and Git holds them once committed."""
+    uncached = _uncached_outputs(repo)
+    recorded, too_large = [], []
+    for rel in new:
+        full = os.path.join(repo.root, rel)
+        if not os.path.isfile(full):
+            continue
+        if at_or_below_any(rel, uncached) or os.path.getsize(full) <= LARGEST_NEW_FILE:
+            recorded.append(rel)
+        else:
+            too_large.append(rel)
+    return recorded, sorted(too_large)
+
+
+def _uncached_outputs(repo: Repo) -> set[str]:
+    """The paths of the `cache: false` outputs the workspace's dvx.lock records (none if it
+    cannot be read: the commands that read it say why)."""
+    try:
+        locks = read_lock(repo.root, repo.algo)
+    except DvxError:
+        return set()
+    return {out.path for lock in locks.values() for out in lock.outs if not out.cache}
 
 
 def renamed(repo: Repo, commit: str, name: str, queued_from: str | None = None) -> str:

@@ -1301,13 +1301,12 @@ class Git:
     # -- experiments: commits kept under refs of their own, never on a branch ----------------
 
     def snapshot(self, parent: str, message: str,
-                 largest_new_file: int = 1 << 20) -> tuple[str, list[str]]:
+                 new_files: Callable[[list[str]], list[str]]) -> str:
         """A commit of the workspace, child of `parent`: tracked files as they are now (those
         in the user's index: staged new ones too, and not the parent's that it dropped, with
-        `git rm --cached` say), and files Git does not track yet and does not ignore (new
-        code, say) up to `largest_new_file` bytes; made with an index of its own, so the
-        user's index, branch and HEAD are untouched. Returns the commit and the new files
-        left out (too large to go into Git)."""
+        `git rm --cached` say), and those files Git does not track yet and does not ignore
+        (new code, say) that `new_files` picks from them; made with an index of its own, so
+        the user's index, branch and HEAD are untouched."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="dvx-index-") as tmp:
@@ -1321,14 +1320,11 @@ class Git:
             new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
             paths = [path for path in (os.fsdecode(p) for p in new.split(b"\0") if p)
                      if path not in dropped]
-            sizes = {p: os.path.getsize(os.path.join(self.root, p)) for p in paths
-                     if os.path.isfile(os.path.join(self.root, p))}
-            small = [p for p, size in sizes.items() if size <= largest_new_file]
-            if small:
-                self._run("add", "--", *literal(small), env=env)
+            picked = new_files(paths)
+            for batch in _command_line_batches(literal(picked)):
+                self._run("add", "--", *batch, env=env)
             tree = self._run("write-tree", env=env).decode().strip()
-        commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
-        return commit, sorted(p for p in sizes if p not in small)
+        return self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
 
     def reworded(self, commit: str, message: str) -> str:
         """A commit of `commit`'s tree and parents whose message is `message`."""

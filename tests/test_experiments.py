@@ -2437,6 +2437,37 @@ def test_new_code_goes_into_an_experiment_and_large_new_files_do_not(project):
     assert git(project, "status", "--porcelain", "--", "src") == "?? src/\n"  # index untouched
 
 
+STEPS = """
+import json, yaml
+n = yaml.safe_load(open("params.yaml"))["train"]["n"]
+json.dump({"n": n}, open("m.json", "w"))
+with open("steps.csv", "w") as f:  # a per-step log of over 1 MiB
+    f.write("step,loss\\n")
+    for i in range(80000):
+        f.write(f"{i},{n / (i + 1):.12f}\\n")
+"""
+
+
+def test_a_large_uncached_plots_output_goes_into_the_experiment_and_apply_brings_it_back(repo):
+    write(repo / "params.yaml", "train:\n  n: 3\n")
+    write(repo / "s.py", STEPS)
+    write(repo / "dvx.yaml", f"stages:\n  s:\n    cmd: {sys.executable} s.py\n"
+          "    deps: [s.py]\n    params: [train.n]\n    metrics: [m.json]\n"
+          "    plots:\n    - steps.csv: {x: step, y: loss}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the stage, not run yet")  # steps.csv is a new file
+    first = run_dvx("exp", "run", "-n", "big1", cwd=repo)
+    assert first.code == 0 and "Left out" not in first.stderr, first.output
+    must("exp", "run", "-S", "train.n=5", "-n", "big2", cwd=repo)
+    for name, n in (("big1", 3), ("big2", 5)):
+        ref = git(repo, "for-each-ref", "--format=%(objectname)", f"refs/exps/*/{name}").strip()
+        steps = git(repo, "show", f"{ref}:steps.csv")
+        assert len(steps) > 1 << 20 and steps.splitlines()[1] == f"0,{n:.12f}", name
+    must("exp", "apply", "big1", cwd=repo)
+    assert (repo / "steps.csv").read_text().splitlines()[1] == "0,3.000000000000"
+    assert run_dvx("status", "-q", cwd=repo).code == 0  # dvx.lock and steps.csv agree
+
+
 def test_a_new_file_staged_over_an_ignore_rule_goes_into_experiments_and_snapshots(project):
     write(project / ".gitignore", "*.cfg\n")
     write(project / "extra.cfg", "factor: 2\n")

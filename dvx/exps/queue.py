@@ -38,7 +38,7 @@ from dvx.experiment_refs import (
     new_name,
     ref_of,
     refuse_unmerged,
-    warn_left_out,
+    snapshot_workspace,
 )
 from dvx.exps import overrides
 from dvx.lock import wait_for_commands_left
@@ -359,8 +359,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     name = name or new_name(taken | set(known))
     commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now
     git = git_of(repo)
-    snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
-    warn_left_out(left_out)
+    snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,
                   jobs=jobs)
     with _changing(repo):
