@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UnknownRevisionError, UsageError
+from dvx.generated import written_by_dvx
 from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any
@@ -289,12 +290,14 @@ def _new_files_recorded(repo: Repo, new: list[str]) -> tuple[list[str], list[str
     """Of the workspace's `new` files (Git neither tracks nor ignores them), those an
     experiment records, and those it leaves out for their size (over LARGEST_NEW_FILE). The
     `cache: false` outputs dvx.lock records (metrics, plots) are recorded whatever their
-    size: the experiment's dvx.lock names them, and Git holds them once committed."""
+    size: the experiment's dvx.lock names them, and Git holds them once committed. dvx's own
+    files (`generated`: a plots page, install's .gitattributes) are not recorded."""
+    own = written_by_dvx(repo.root, new)
     uncached = _uncached_outputs(repo)
     recorded, too_large = [], []
     for rel in new:
         full = os.path.join(repo.root, rel)
-        if not os.path.isfile(full):
+        if rel in own or not os.path.isfile(full):
             continue
         if at_or_below_any(rel, uncached) or os.path.getsize(full) <= LARGEST_NEW_FILE:
             recorded.append(rel)

@@ -2468,6 +2468,27 @@ def test_a_large_uncached_plots_output_goes_into_the_experiment_and_apply_brings
     assert run_dvx("status", "-q", cwd=repo).code == 0  # dvx.lock and steps.csv agree
 
 
+def test_dvx_s_own_files_stay_out_of_experiments_so_apply_and_a_branch_checkout_go_through(
+        project):
+    must("install", cwd=project)  # .gitattributes, not committed yet
+    must("plots", "show", cwd=project)  # dvx_plots/index.html
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "first", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "second", cwd=project)
+    for ref in ("refs/exps/*/first", "refs/exps/*/second"):
+        commit = git(project, "for-each-ref", "--format=%(objectname)", ref).strip()
+        files = git(project, "ls-tree", "-r", "--name-only", commit).split()
+        assert ".gitattributes" not in files and "params.yaml" in files, ref
+        assert not [f for f in files if f.startswith("dvx_plots/")], ref
+    must("plots", "diff", "first", "second", cwd=project)  # the page changes
+    must("exp", "apply", "first", cwd=project)  # nothing of dvx's to refuse over
+    must("exp", "branch", "first", "from-first", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    git(project, "checkout", "-q", "from-first")  # no untracked file of the branch in the way
+    assert "lr: 0.2" in (project / "params.yaml").read_text()
+    assert "merge=dvx" in (project / ".gitattributes").read_text()
+    assert (project / "dvx_plots" / "index.html").exists()
+
+
 def test_a_new_file_staged_over_an_ignore_rule_goes_into_experiments_and_snapshots(project):
     write(project / ".gitignore", "*.cfg\n")
     write(project / "extra.cfg", "factor: 2\n")

@@ -15,6 +15,7 @@ LAYERS = {
     "dvx.self_command": 0,  # how dvx starts itself in hooks and queued runs
     "dvx.fsutil": 1, "dvx.hashing": 1, "dvx.yamlio": 1, "dvx.textfile": 1,
     "dvx.paths": 2, "dvx.progress": 2, "dvx.wildmatch": 2, "dvx.ignore": 3,
+    "dvx.generated": 4,  # files dvx writes of itself (plots pages, install's .gitattributes)
     "dvx.objects": 3,
     "dvx.remote": 4,
     "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,

@@ -19,12 +19,11 @@ from typing import Any
 
 from dvx.errors import DvxError, UsageError, install_extra_hint, interruption
 from dvx.fsutil import atomic_write, describe, makedirs, remove_quietly
+from dvx.generated import GENERATOR, IMAGE_NAME, images_listed_by, plots_page_head
+from dvx.generated import PLOTS_PAGE as HTML_NAME
 from dvx.metrics.plots import PlotData, spec
 
 IMAGE_FORMATS = ("svg", "png")
-HTML_NAME = "index.html"
-# Marks a page (and so the images beside it) as written by dvx, which may replace them.
-GENERATOR = '<meta name="generator" content="dvx plots">'
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
          ".gif": "image/gif", ".svg": "image/svg+xml"}
 
@@ -146,7 +145,7 @@ def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
         return
     named = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
     more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-    if dvx_page and _images_listed_by(page) is None:
+    if dvx_page and images_listed_by(page) is None:
         verb, it = ("exists", "it") if len(existing) == 1 else ("exist", "them")
         raise UsageError(f"{named}{more} already {verb}, and the page there, written by an "
                          f"older dvx, does not show {it} among its images, so nothing was "
@@ -159,25 +158,14 @@ def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
 
 
 def _written_by_dvx(page: str) -> bool:
-    return _head_of_dvx_page(page) is not None
+    return plots_page_head(page) is not None
 
 
 def _images_of_dvx(page: str) -> list[str]:
     """The images an earlier run of dvx wrote beside `page`, as far as the page tells: those
     it lists, or for a page from a version that did not list them, those it shows."""
-    listed = _images_listed_by(page)
+    listed = images_listed_by(page)
     return _images_shown_by_older_page(page) if listed is None else listed
-
-
-def _images_listed_by(page: str) -> list[str] | None:
-    """The images an earlier page of dvx's lists as written beside it; none for a page that
-    is not dvx's, None for one from a version that did not list them. Only names dvx gives
-    are taken, so a page edited by hand cannot make dvx replace or remove anything else."""
-    head = _head_of_dvx_page(page)
-    if head is None:
-        return []
-    found = _IMAGE_LIST.search(head)
-    return [n for n in found.group(1).split() if _IMAGE_NAME.fullmatch(n)] if found else None
 
 
 def _images_shown_by_older_page(page: str) -> list[str]:
@@ -197,27 +185,11 @@ def _images_shown_by_older_page(page: str) -> list[str]:
         names = [_unique(_slug(html.unescape(path)) + "." + fmt, used[fmt])
                  for fmt in IMAGE_FORMATS]
         there = [n for n in names if os.path.lexists(os.path.join(out_dir, n))]
-        if chart and len(there) == 1 and _IMAGE_NAME.fullmatch(there[0]):
+        if chart and len(there) == 1 and IMAGE_NAME.fullmatch(there[0]):
             images += there
     return images
 
 
-def _head_of_dvx_page(page: str) -> str | None:
-    """The start of `page` (its head, with the list of images) if dvx wrote it: it carries
-    GENERATOR near its top."""
-    if os.path.islink(page):
-        return None
-    try:
-        with open(page, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError:
-        return None
-    return head.decode("utf-8", "replace") if GENERATOR.encode() in head[:1024] else None
-
-
-_HEAD_BYTES = 1 << 20  # the list of images comes before the styles, the data and scripts
-_IMAGE_LIST = re.compile(r'<meta name="dvx-plots-images" content="([^"]*)">')
-_IMAGE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.(svg|png)", re.ASCII)
 # A plot's section on a page: its path (escaped, so holding no "<") and the chart, if drawn.
 _OLDER_SECTION = re.compile(r'<section><h2>([^<]*)</h2>(<div class="chart" id="chart\d+">)?')
 
@@ -239,7 +211,7 @@ def _script_json(value: Any) -> str:
 def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle: str,
           images: list[str]) -> str:
     """The page; `charts` are (element id, the chart's spec as _script_json wrote it),
-    `images` the names of the image files dvx writes beside it (_images_listed_by). Pages
+    `images` the names of the image files dvx writes beside it (images_listed_by). Pages
     of older versions do not list them; _images_shown_by_older_page reads their sections."""
     embeds = "\n".join(
         f"vegaEmbed('#{name}', {chart}, {{renderer: 'svg', actions: false}})"

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import PathError, UsageError
+from dvx.generated import INSTALLED_ATTRIBUTES
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.repo import Repo
 from dvx.scm import tracked_in
@@ -41,9 +42,6 @@ from dvx.self_command import dvx_command
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
 CHAINED = ".dvx-chained"
-# .gitignore too: dvx adds a line there per tracked path, so two branches that each track a
-# file in one directory would otherwise conflict there (ops/merge.py merges it line by line).
-ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx")
 HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit", "pre-push")
 HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard input
 
@@ -240,9 +238,9 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     lines = git_lines(old)
     present = {" ".join(line.split()) for line in lines}  # spacing aside
     if uninstall:
-        kept = [line for line in lines if " ".join(line.split()) not in ATTRIBUTES]
+        kept = [line for line in lines if " ".join(line.split()) not in INSTALLED_ATTRIBUTES]
     else:
-        kept = lines + [a for a in ATTRIBUTES if a not in present]
+        kept = lines + [a for a in INSTALLED_ATTRIBUTES if a not in present]
     if kept == lines:
         return
     if kept:
