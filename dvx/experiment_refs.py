@@ -123,19 +123,30 @@ def check_new_name(repo: Repo, name: str) -> str:
         raise UsageError(f"'{name}' is a name Git gives its own refs ({written}): once Git "
                          f"writes it, a revision argument '{name}' means Git's, not the "
                          "experiment.", "Pick another name.")
+    found = git_reads(repo, name)
+    if found is None:
+        return name
+    kind, what = found
+    if kind == "commit":
+        raise UsageError(f"'{name}' already names the commit {what[:12]} of this repository "
+                         "(Git reads it as a revision); an experiment of the same name could "
+                         "not be told from it.", "Pick another name.")
+    raise UsageError(f"'{name}' is the name of a {kind} of this repository; an experiment of "
+                     "the same name could not be told from it.", "Pick another name.")
+
+
+def git_reads(repo: Repo, name: str) -> tuple[str, str] | None:
+    """What Git reads `name` as, as a revision argument: ("branch", its ref), ("tag", its
+    ref) or ("commit", the commit it names: a short commit id, another ref); None if Git
+    does not read it as a revision."""
     git = git_of(repo)
     for prefix, kind in (("refs/heads", "branch"), ("refs/tags", "tag")):
         if f"{prefix}/{name}" in git.ref_names(prefix):
-            raise UsageError(f"'{name}' is the name of a {kind} of this repository; an "
-                             "experiment of the same name could not be told from it.",
-                             "Pick another name.")
+            return kind, f"{prefix}/{name}"
     try:
-        commit = git.resolve_revision(name)
+        return "commit", git.resolve_revision(name)
     except UsageError:
-        return name
-    raise UsageError(f"'{name}' already names the commit {commit[:12]} of this repository (Git "
-                     "reads it as a revision); an experiment of the same name could not be told "
-                     "from it.", "Pick another name.")
+        return None
 
 
 def refuse_unmerged(repo: Repo) -> None:

@@ -1927,6 +1927,38 @@ def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tm
     assert git(alice, "ls-remote", "origin", "refs/exps/*").count("/lr0.") == 2
 
 
+def test_a_queued_experiment_whose_name_a_branch_or_tag_takes_stays_queued_with_its_snapshot(
+        project):
+    write(project / "NOTES.md", "only in the snapshot\n")
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "tuned", cwd=project)
+    os.unlink(project / "NOTES.md")
+    git(project, "branch", "tuned")  # named meanwhile
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 1 and "'tuned' not started: a branch" in started.stdout, \
+        started.output
+    assert "`git branch -m tuned NEW-NAME`" in started.stdout
+    assert _queue_states(project) == {"tuned": "queued"}
+    assert "refs/heads/tuned" in run_dvx("queue", "status", cwd=project).stdout
+    git(project, "branch", "-m", "tuned", "tuned-branch")
+
+    # Taken by a tag once the queue looked, before its run did: the run fails, the entry is kept.
+    starting = stopped_at("queue.worktree_made", "queue start", project)
+    git(project, "tag", "tuned")
+    starting.send_signal(signal.SIGCONT)
+    out, err = starting.communicate(timeout=120)
+    assert starting.returncode == 1 and "'tuned' not recorded: a tag" in out, out + err
+    assert "`git tag NEW-NAME tuned && git tag -d tuned`" in out
+    assert _queue_states(project) == {"tuned": "queued"}
+    snapshot = git(project, "rev-parse", "refs/exps-queue/tuned").strip()
+    assert git(project, "show", f"{snapshot}:NOTES.md") == "only in the snapshot\n"
+
+    git(project, "tag", "-d", "tuned")
+    assert run_dvx("queue", "start", cwd=project).code == 0
+    assert _show(project)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.5
+    experiment = git(project, "for-each-ref", "--format=%(objectname)", "refs/exps").strip()
+    assert git(project, "show", f"{experiment}:NOTES.md") == "only in the snapshot\n"
+
+
 def test_pull_leaves_a_queued_experiment_its_name_and_a_taken_name_keeps_it_queued(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     bob = team.clone("bob")

@@ -43,7 +43,6 @@ from dvx.exps.queue import (
     log_path,
     mark_running_elsewhere,
     name_taken,
-    once_free,
     record_outcome,
     warn_damaged,
 )
@@ -294,11 +293,11 @@ def _not_taken(repo: Repo, git_remote: str, queued: list[Entry], kept: list[Entr
                 kept.append(recorded)
             continue
         here = name_taken(repo, entry)
-        taken = here or _taken_on(git_remote, entry, theirs)
+        taken = here.why if here else _taken_on(git_remote, entry, theirs)
         if not taken:
             free.append(entry)
             continue
-        what_to_do = once_free(entry) if here else _once_free_on(git_remote, entry)
+        what_to_do = here.remedy if here else _once_free_on(git_remote, entry)
         waiting = keep_queued(repo, entry.name, taken)
         if waiting is not None:  # None: removed from the queue meanwhile
             say(f"'{entry.name}' not started: {taken} {what_to_do}")

@@ -34,6 +34,7 @@ from dvx.experiment_refs import (
     check_new_name,
     experiments,
     git_of,
+    git_reads,
     head,
     new_name,
     ref_of,
@@ -406,9 +407,9 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             taken_up.add(entry.queued_as)
             taken = name_taken(repo, entry)
             if taken:  # not run: it stays queued, its snapshot kept, for the next start
-                kept = keep_queued(repo, entry.name, taken)
+                kept = keep_queued(repo, entry.name, taken.why)
                 if kept is not None:
-                    say(f"'{entry.name}' not started: {taken} {once_free(entry)}")
+                    say(f"'{entry.name}' not started: {taken.why} {taken.remedy}")
                     done.append(kept)
                 continue
             unavailable = _fetch_missing_inputs(repo, entry)
@@ -435,6 +436,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             end_group(proc, END_GRACE)
             _wait_for_stages_of(repo, entry)
             del running[name]
+            taken = None
             with _changing(repo):
                 current = _load(repo, name)
                 if current is not None and current.state == STOPPED:
@@ -442,7 +444,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                 elif code == 0:
                     entry.state = DONE
                 elif taken := name_taken(repo, entry):  # since it started: kept, to run again
-                    entry.state, entry.error = QUEUED, taken
+                    entry.state, entry.error = QUEUED, taken.why
                 else:
                     entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
                                                       f"logs {name}`)"
@@ -452,27 +454,53 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                     entry.finished_at = time.time()
                     _clean_up(repo, entry)
                 _save(repo, entry)
-            if entry.state == QUEUED:
-                say(f"'{name}' not recorded: {entry.error} {once_free(entry)}")
+            if entry.state == QUEUED and taken is not None:
+                say(f"'{name}' not recorded: {taken.why} {taken.remedy}")
             else:
                 say(f"'{name}' {entry.state}." if entry.state != FAILED
                     else f"'{name}' failed: {entry.error}")
             done.append(entry)
 
 
-def name_taken(repo: Repo, entry: Entry) -> str | None:
-    """Why the entry's run could not record its experiment, if an experiment of its name and
-    baseline exists (fetched with Git since it was queued, say: the dvx commands that make or
-    pull one leave a queued name alone); None if none does."""
+@dataclass(frozen=True)
+class NameTaken:
+    """Why a queued entry's run cannot record its experiment under its name, and what
+    frees the name; the entry stays queued with its snapshot meanwhile."""
+    why: str
+    remedy: str
+
+
+def name_taken(repo: Repo, entry: Entry) -> NameTaken | None:
+    """Why the entry's run could not record its experiment, if its name is taken since it
+    was queued: by an experiment of its name and baseline (fetched with Git, say: the dvx
+    commands that make or pull one leave a queued name alone), or by a branch or tag (or
+    another revision) Git would read it as; None if it is free."""
     ref = ref_of(entry.baseline, entry.name)
-    if not any(e.ref == ref for e in experiments(repo, entry.baseline)):
+    if any(e.ref == ref for e in experiments(repo, entry.baseline)):
+        return NameTaken(f"an experiment of its name and baseline exists already ({ref}), so "
+                         "its run could not record it.", once_free(entry))
+    found = git_reads(repo, entry.name)
+    if found is None:
         return None
-    return f"an experiment of its name and baseline exists already ({ref}), so its run " \
-        "could not record it."
+    kind, what = found
+    name, rest = entry.name, f"`dvx queue start` runs this one (`dvx queue remove " \
+        f"{entry.name}` drops it)."
+    if kind == "commit":
+        return NameTaken(f"since it was queued, Git reads its name as a revision (the commit "
+                         f"{what[:12]}), so an experiment of that name could not be told from "
+                         "it.", f"It stays queued with its snapshot: rename or delete what "
+                         f"Git reads as '{name}' (`git rev-parse --symbolic-full-name {name}` "
+                         f"names a ref), and {rest}")
+    rename = f"git branch -m {name} NEW-NAME" if kind == "branch" else \
+        f"git tag NEW-NAME {name} && git tag -d {name}"
+    return NameTaken(f"a {kind} of this repository took its name since it was queued ({what}), "
+                     "so an experiment of that name could not be told from it.",
+                     f"It stays queued with its snapshot: rename the {kind} (`{rename}`) or "
+                     f"delete it, and {rest}")
 
 
 def once_free(entry: Entry) -> str:
-    """What to do about an entry kept queued because its name is taken."""
+    """What to do about an entry kept queued because an experiment took its name."""
     ref = ref_of(entry.baseline, entry.name)
     return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
         f"it (`dvx exp branch {ref} BRANCH`), remove it (`dvx exp remove {ref}`), and `dvx " \
