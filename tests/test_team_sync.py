@@ -907,6 +907,32 @@ def test_gc_keeps_the_manifest_of_the_version_a_partly_pulled_directory_was_sync
     _commit_keeps_alice_s_change_and_bob_s(team, bob)
 
 
+def test_a_commit_that_keeps_outdated_files_as_in_the_pointer_s_version_says_so(team):
+    _, bob, _ = _bob_edited_part_of_d_after_alice_changed_it(team)
+    committed = run_dvx("commit", "d", cwd=bob)
+    assert committed.code == 0, committed.output
+    assert ("d/a/1.txt, d/a/2.txt: recorded as in the pointer's version, where the workspace "
+            "holds the older version synced here before the pointer changed (`dvx checkout "
+            "d` places the pointer's)") in committed.stdout, committed.output
+    assert "Recorded" not in committed.stderr
+
+
+def test_a_commit_leaves_unread_the_outdated_files_whose_version_gc_took_and_says_so(team):
+    """Read, their bytes would be stored again and named by nothing: a checkout would then
+    replace them, and the next gc delete them."""
+    _, bob, _ = _bob_edited_part_of_d_after_alice_changed_it(team)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    committed = run_dvx("commit", "d", cwd=bob)
+    assert committed.code == 0, committed.output
+    assert ("Recorded d/a/1.txt, d/a/2.txt as in the pointer's version, not as the workspace "
+            "holds them") in committed.stderr, committed.output
+    assert "`dvx commit --force d` records them" in committed.stderr
+    assert not _cached(bob, "a1 v1\n") and not _cached(bob, "a2 v1\n")
+    assert "2 files hold a version no longer in the cache" in run_dvx("status", cwd=bob).stdout
+    assert run_dvx("checkout", "d", cwd=bob).code == 1
+    assert (bob / "d/a/1.txt").read_text() == "a1 v1\n"
+
+
 def test_without_the_manifest_it_was_synced_to_commit_refuses_and_names_how_to_fetch_it(
         team):
     """The manifest deleted by hand: which files bob changed cannot be told, so none is
@@ -1395,12 +1421,11 @@ def _cached(clone, content: str) -> bool:
     return (clone / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]).is_file()
 
 
-@pytest.mark.parametrize("then_checkout", [False, True], ids=["added", "added-checked-out"])
-@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
-def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
-        team, tracked, then_checkout):
-    """alice adds a new version, (checks out,) then puts the pointer back with git: no commit
-    named that version, so gc deletes its bytes, and checkout and pull keep the file."""
+def _alice_s_added_version_collected(team, tracked: str, then_checkout: bool
+                                     ) -> tuple[Path, str]:
+    """alice adds "precious v1" to `tracked` (d/2 of a directory, or the file x) over the
+    shared v0, (checks out,) puts the pointer back with git, and runs a gc, which deletes the
+    bytes no commit named: (alice, the path holding them)."""
     alice = team.founder()
     path = "d/2" if tracked == "d" else "x"
     write(alice / path, "v0\n")
@@ -1415,6 +1440,16 @@ def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
     git(alice, "checkout", "--", f"{tracked}.dvx")
     must("gc", "-w", "-f", "--grace", "0", cwd=alice)
     assert not _cached(alice, "precious v1\n")
+    return alice, path
+
+
+@pytest.mark.parametrize("then_checkout", [False, True], ids=["added", "added-checked-out"])
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
+        team, tracked, then_checkout):
+    """alice adds a new version, (checks out,) then puts the pointer back with git: no commit
+    named that version, so gc deletes its bytes, and checkout and pull keep the file."""
+    alice, path = _alice_s_added_version_collected(team, tracked, then_checkout)
     for command, why in (("checkout", "is no longer in the cache"),
                          ("pull", "is neither in the cache nor on the remote")):
         refused = run_dvx(command, cwd=alice)
@@ -1424,6 +1459,60 @@ def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
         assert (alice / path).read_text() == "precious v1\n"
     must("checkout", "--force", cwd=alice)
     assert (alice / path).read_text() == "v0\n"
+
+
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_commit_of_all_names_commit_force_for_a_version_whose_bytes_only_the_workspace_holds(
+        team, tracked):
+    alice, path = _alice_s_added_version_collected(team, tracked, then_checkout=False)
+    skipped = run_dvx("commit", cwd=alice)
+    assert skipped.code == 0, skipped.output
+    assert (f"Not recorded {tracked}: its pointer changed in Git since this workspace was "
+            "synced, and the workspace still holds data from before that is no longer in the "
+            f"cache, which a checkout keeps; `dvx pull {tracked}` replaces it if the remote "
+            f"holds it, `dvx commit --force {tracked}` records it.") in skipped.stderr, \
+        skipped.output
+    must("commit", "--force", tracked, cwd=alice)
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    assert (alice / path).read_text() == "precious v1\n"
+
+
+@pytest.mark.parametrize("kept_first", [False, True], ids=["added", "checkout-kept-it"])
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_add_force_as_the_hints_say_records_a_version_whose_bytes_only_the_workspace_holds(
+        team, tracked, kept_first):
+    """The version gc took from the cache is the workspace's only copy: checkout and status
+    name `dvx add --force`, which records it. A plain add records nothing of it, says so and
+    leaves it unread, so no later checkout replaces it (stored, its bytes would be named by
+    nothing, and checkout would take the pointer's version over them)."""
+    alice, path = _alice_s_added_version_collected(team, tracked, then_checkout=False)
+    status = run_dvx("status", cwd=alice).stdout
+    assert "`dvx add --force PATH` records it instead" in status, status
+    if kept_first:
+        kept = run_dvx("checkout", cwd=alice)
+        assert kept.code == 1, kept.output
+        assert "`dvx add --force` records it again" in kept.stderr, kept.output
+    plain = run_dvx("add", tracked, cwd=alice)
+    if plain.code == 0:  # a directory whose checkout kept the file: the rest is recorded
+        assert tracked == "d" and kept_first, plain.output
+        assert (f"Recorded {path} as in the pointer's version, not as the workspace holds it"
+                in plain.stderr), plain.output
+        assert f"`dvx add --force {tracked}` records it" in plain.stderr
+    else:
+        assert f"'{path}'" in plain.stderr and "no longer in the cache" in plain.stderr
+        assert "`--force` records it as the workspace holds it" in plain.stderr, plain.output
+    assert not _cached(alice, "precious v1\n")
+    assert "holds a version no longer in the cache" in run_dvx("status", cwd=alice).stdout
+    assert run_dvx("checkout", cwd=alice).code == 1
+    assert (alice / path).read_text() == "precious v1\n"
+
+    forced = run_dvx("add", "--force", tracked, cwd=alice)
+    assert forced.code == 0 and f"Tracked {tracked}" in forced.stdout, forced.output
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    commit(alice, "v1 recorded again")
+    must("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    must("checkout", "--force", cwd=alice)
+    assert (alice / path).read_text() == "precious v1\n"
 
 
 def test_a_pull_that_asks_about_an_edit_says_so_and_not_that_add_records_it_again(team):

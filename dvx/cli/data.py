@@ -45,7 +45,9 @@ def _declared_outputs(repo: Repo) -> dict[str, str] | None:
     return declared_outputs(repo)
 
 
-def _report_added(root: str, result: object, as_json: bool = False) -> None:
+def _report_added(root: str, result: object, as_json: bool = False, command: str = "add"
+                  ) -> None:
+    """`command`: the dvx command that recorded it, which the advice names again."""
     from dvx.ops.commit import AddResult
 
     assert isinstance(result, AddResult)
@@ -53,10 +55,18 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
         emit_json(result.to_json())
         return
     for path in result.behind:
-        warn(f"Not recorded {shown_path(path)}: its pointer changed "
-             f"{result.moved_where.get(path, 'in Git')} since this workspace "
-             f"was synced, and the workspace still holds the data from before; `dvx checkout "
-             f"{for_command(root, path)}` (or `dvx pull`) brings the data the pointer names.")
+        moved = result.moved_where.get(path, 'in Git')
+        typed = for_command(root, path)
+        if path in result.behind_not_cached:
+            warn(f"Not recorded {shown_path(path)}: its pointer changed {moved} since this "
+                 "workspace was synced, and the workspace still holds data from before that "
+                 "is no longer in the cache, which a checkout keeps; `dvx pull "
+                 f"{typed}` replaces it if the remote holds it, `dvx commit --force {typed}` "
+                 "records it.")
+            continue
+        warn(f"Not recorded {shown_path(path)}: its pointer changed {moved} since this "
+             f"workspace was synced, and the workspace still holds the data from before; `dvx "
+             f"checkout {typed}` (or `dvx pull`) brings the data the pointer names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer
@@ -66,7 +76,41 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
                 out(f"Stored {shown} in the cache again, from the workspace")
                 continue
             out(f"{'Tracked' if added.changed else 'Unchanged'} {shown}")
+            cached = tuple(p for p in added.kept_outdated if p not in added.kept_not_cached)
+            if cached:
+                out(_kept_outdated(root, added.path, cached))
+    for added in result.added:
+        if added.kept_not_cached:
+            warn(_kept_not_cached(root, added.path, added.kept_not_cached, command))
     report_staging(root, result.staged, result.to_stage)
+
+
+def _some_files(files: tuple[str, ...]) -> str:
+    return ", ".join(shown_path(name) for name in files[:3]) + (
+        f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+def _kept_outdated(root: str, path: str, files: tuple[str, ...]) -> str:
+    """What an add or commit of the directory `path` says of its `files` recorded as in the
+    pointer's version while the workspace holds an older version of them."""
+    return (f"  {_some_files(files)}: recorded as in the pointer's version, where the "
+            "workspace holds the older version synced here before the pointer changed (`dvx "
+            f"checkout {for_command(root, path)}` places the pointer's)")
+
+
+def _kept_not_cached(root: str, path: str, files: tuple[str, ...], command: str) -> str:
+    """The same of `files` whose older version no cache holds: the workspace's is the only
+    copy here, which the add or commit left as it is."""
+    one = len(files) == 1
+    typed = for_command(root, path)
+    return (f"Recorded {_some_files(files)} as in the pointer's version, not as the "
+            f"workspace holds {'it' if one else 'them'}: "
+            f"{'it holds an older version' if one else 'they hold older versions'}, placed or "
+            "recorded here before the pointer changed, that no cache holds (gc deleted "
+            f"{'it' if one else 'them'}, say), so a checkout keeps {'it' if one else 'them'}. "
+            f"`dvx pull {typed}` replaces {'it' if one else 'them'} if the remote holds that "
+            f"version; `dvx {command} --force {typed}` records {'it' if one else 'them'} as "
+            f"the workspace holds {'it' if one else 'them'}.")
 
 
 @click.command(epilog=example("""
@@ -121,7 +165,7 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
             from dvx.pipeline.runcache import record_committed
 
             record_committed(repo, stages)
-    _report_added(repo.root, result, as_json)
+    _report_added(repo.root, result, as_json, "commit")
 
 
 def _remote_or_target(repo: Repo, word: str, remote_name: str | None,
@@ -598,8 +642,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(o.outdated_not_cached for o in result.outputs):
         out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
-            "remote holds that version, where `dvx checkout` keeps it; `dvx add PATH` records it "
-            "instead)")
+            "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
+            "records it instead)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
     if any(o.workspace == "linked_elsewhere" for o in result.outputs):

@@ -70,7 +70,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
             if rel in outputs:
                 refuse_if_behind(repo.root, output_status(repo, outputs[rel]), force)
         scans = check_storable(repo, dict.fromkeys(rels))
-        prepared = [prepare(repo, rel, outputs.get(rel), scanned=scans.get(rel))
+        prepared = [prepare(repo, rel, outputs.get(rel), force=force, scanned=scans.get(rel))
                     for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared))
 

@@ -112,9 +112,10 @@ CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` 
                 "use --force to discard them)")
 GONE_FROM_CACHE = ("the version it holds, which dvx placed or recorded there, is no longer in "
                    "the cache (gc deleted it, say): `dvx pull` replaces it if the remote holds "
-                   "that version; `dvx add` records it again; use --force to discard it")
-ONLY_HERE = ("the version it holds is neither in the cache nor on the remote (`dvx add` records "
-             "it again; use --force to discard it)")
+                   "that version; `dvx add --force` records it again; use --force to discard "
+                   "it")
+ONLY_HERE = ("the version it holds is neither in the cache nor on the remote (`dvx add --force` "
+             "records it again; use --force to discard it)")
 _NOT_CACHED = (NOT_CACHED, GONE_FROM_CACHE)
 
 # Given an output and the oids of workspace files of it that checkout would keep because the

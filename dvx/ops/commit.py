@@ -32,6 +32,7 @@ from dvx.ops.status import (
     UNCHANGED,
     OutputStatus,
     behind,
+    holding_uncached_versions,
     layered_status,
     output_status,
 )
@@ -75,6 +76,12 @@ class Added:
     path: str
     pointer: Pointer
     changed: bool  # the pointer is new or now names different data
+    # Files of a directory (repo paths) recorded as the pointer names them, which the
+    # workspace holds at the older version they were synced to (`OutputStatus.outdated`)
+    kept_outdated: tuple[str, ...] = ()
+    # Of those, the ones whose bytes no cache holds (`OutputStatus.outdated_not_cached`):
+    # left unread, so a checkout keeps them; `--force` records them as the workspace holds them
+    kept_not_cached: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,13 +126,20 @@ class AddResult:
     moved_where: dict[str, str] = field(default_factory=dict)
     # Unchanged, stored in the cache again: the cache had lost them, the workspace had not
     stored_again: list[str] = field(default_factory=list)
+    # Of `behind`, those holding a version that no cache holds (`OutputStatus.
+    # outdated_not_cached`), which a checkout keeps
+    behind_not_cached: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"added": [{"path": a.path, "changed": a.changed, "type": a.pointer.kind,
                            "oid": a.pointer.oid, "size": a.pointer.size,
-                           **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {})}
+                           **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {}),
+                           **({"kept_outdated": list(a.kept_outdated),
+                               "kept_not_cached": list(a.kept_not_cached)}
+                              if a.kept_outdated else {})}
                           for a in self.added],
                 "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind,
+                "behind_not_cached": self.behind_not_cached,
                 "stored_again": self.stored_again}
 
 
@@ -163,11 +177,13 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                 raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
                                 "to stop tracking it.")
-            prepared.append(prepare(repo, output.path, output, statuses[output.path]))
+            prepared.append(prepare(repo, output.path, output, statuses[output.path], force))
         results += record_all(repo, prepared)
         result = finish(repo, results)
         result.behind.extend(found.path for found in behind)
         result.moved_where.update((found.path, found.moved_where) for found in behind)
+        result.behind_not_cached.extend(found.path for found in behind
+                                        if found.outdated_not_cached)
         result.stored_again.extend(a.path for a in result.added
                                    if not a.changed and statuses[a.path].only_in_workspace)
         return result
@@ -184,6 +200,12 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
     path, now, then = status.path, status.pointer_oid, status.synced_oid
     typed = for_command(root, path)  # the suggested commands run where the user is
     record_anyway = "`--force`" if own_force else f"`dvx commit --force {typed}`"
+    if status.workspace == OUTDATED and status.outdated_not_cached:  # checkout keeps them
+        them = "it" if len(status.outdated_not_cached) == 1 else "them"
+        raise ConflictError(_holds_uncached_versions(status), (
+            f"`dvx pull {typed}` replaces {them} if the remote holds that version; "
+            f"{record_anyway} records {them} as the workspace holds {them}; `dvx checkout "
+            f"--force {typed}` discards {them}."))
     if status.workspace == OUTDATED and now == then:  # the executable bit alone changed
         raise ConflictError(
             f"'{path}' changed {status.moved_where} since this workspace was synced: its "
@@ -234,6 +256,23 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
 
 
 _NAMED = 5  # files named in a message, of a directory's files that conflict
+
+
+def _holds_uncached_versions(status: OutputStatus) -> str:
+    """Why data holding a version no cache has (`OutputStatus.outdated_not_cached`) is not
+    recorded without --force."""
+    files = status.outdated_not_cached
+    one = len(files) == 1
+    names = ", ".join(f"'{name}'" for name in files[:_NAMED]) + (
+        f" and {len(files) - _NAMED} more" if len(files) > _NAMED else "")
+    where = "" if status.kind == "file" else f" (in '{status.path}')"
+    return (f"{names}{where} {'holds a version' if one else 'hold versions'} that dvx placed "
+            f"or recorded there and that {'is' if one else 'are'} no longer in the cache (gc "
+            f"deleted {'it' if one else 'them'}, say), older than what the pointer names: it "
+            f"changed {status.moved_where} since. A checkout keeps "
+            f"{'it' if one else 'them'}, the workspace holding the only copy here; recording "
+            f"{'it' if one else 'them'} would undo that change.")
+
 
 
 def _taking_git_s(root: str, status: OutputStatus) -> str:
@@ -322,7 +361,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
 def track(repo: Repo, rel: str, existing: Output | None,
           status: OutputStatus | None = None) -> Added:
     """`status`: the output's status, when the caller has just worked it out."""
-    return record_all(repo, [prepare(repo, rel, existing, status)])[0]
+    return record_all(repo, [prepare(repo, rel, existing, status, force=False)])[0]
 
 
 @dataclass(frozen=True)
@@ -333,15 +372,18 @@ class Prepared:
     changed: bool  # the pointer is new or now names different data
     synced: Synced  # what the workspace is synced to once the pointer is written
     to_link: list[ToLink]
+    kept_outdated: tuple[str, ...] = ()  # Added.kept_outdated
+    kept_not_cached: tuple[str, ...] = ()  # Added.kept_not_cached
 
 
 def prepare(repo: Repo, rel: str, existing: Output | None,
-            status: OutputStatus | None = None, scanned: Scanned | None = None) -> Prepared:
+            status: OutputStatus | None = None, force: bool = False,
+            scanned: Scanned | None = None) -> Prepared:
     """Store the data at `rel` and work out its new pointer; `status`: the output's status,
-    when the caller has just worked it out; `scanned`: the directory's walk, when
-    `check_storable` has just taken it."""
+    when the caller has just worked it out; `force`: as `held_back` takes it; `scanned`: the
+    directory's walk, when `check_storable` has just taken it."""
     synced = repo.syncstate.get(rel)
-    held = held_back(repo, existing, synced, status)
+    held = held_back(repo, existing, synced, status, force)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),
@@ -360,7 +402,9 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
         after = Synced(pointer.oid, placed, layered.base)
     else:
         after = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
-    return Prepared(rel, pointer, changed, after, stored.to_link)
+    return Prepared(rel, pointer, changed, after, stored.to_link,
+                    tuple(join_posix(rel, path) for path in sorted(held.replace)),
+                    tuple(join_posix(rel, path) for path in sorted(held.not_cached)))
 
 
 def record_all(repo: Repo, prepared: list[Prepared]) -> list[Added]:
@@ -389,7 +433,8 @@ def _record(repo: Repo, item: Prepared) -> Added:
     log.info("%s %s (%s)", "Tracked" if item.changed else "Unchanged", item.rel,
              item.pointer.oid)
     repo.syncstate.record(item.rel, item.synced)
-    return Added(item.rel, item.pointer, item.changed)
+    return Added(item.rel, item.pointer, item.changed, item.kept_outdated,
+                 item.kept_not_cached)
 
 
 @dataclass(frozen=True)
@@ -397,14 +442,17 @@ class HeldBack:
     """What a commit of a directory checked out in part takes from its recorded manifest
     rather than from the workspace."""
     keep: list[TreeEntry] = field(default_factory=list)  # recorded entries to keep
-    replace: frozenset[str] = frozenset()  # workspace files that stand for no change
+    # Workspace files that stand for no change: recorded as `keep` has them, never read
+    replace: frozenset[str] = frozenset()
     recorded: tuple[str, ...] = ()  # paths whose change here is recorded now
     # The layered record compared with (the pointer's version over those placed before)
     layered: Synced | None = None
+    # Of `replace`, the files holding a version whose bytes no cache holds
+    not_cached: frozenset[str] = frozenset()
 
 
 def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
-              status: OutputStatus | None = None) -> HeldBack:
+              status: OutputStatus | None = None, force: bool = False) -> HeldBack:
     """A commit keeps, as they are recorded, the entries of a tracked directory checked out
     only in part, or never (no record of it: files were put by hand in a folder never
     pulled), that were never placed in this workspace (a partial pull, or none, never shrinks
@@ -413,8 +461,11 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     commit never undoes a teammate's change). A file placed here and deleted since is a
     deletion. A directory whose pointer moved in Git since it was synced, whole or in part,
     is compared file by file as if a checkout had placed none of the pointer's version: only
-    the files changed here are recorded from the workspace (with `--force`, also those
-    changed both here and in Git)."""
+    the files changed here are recorded from the workspace (with `force`, also those
+    changed both here and in Git). A file still holding an older version placed here whose
+    bytes no cache holds any longer (gc took them) is kept as the pointer names it too, left
+    unread so that a checkout keeps it, unless `force` records it as the workspace holds
+    it."""
     if existing is None or not existing.pointer.is_dir:
         return HeldBack()
     never_synced = synced is None
@@ -454,10 +505,17 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
         # Compares outside the placed parts three ways.
         layered = synced
         found = status if status is not None else output_status(repo, existing)
-    keep = [entry for path in (*found.not_pulled, *found.outdated)
+    # Stored, the bytes of such a file would be named by nothing, and a checkout would then
+    # replace the only copy of them.
+    only_here = {path[len(existing.path) + 1:] for path in holding_uncached_versions(
+        repo, [join_posix(existing.path, rel) for rel in found.outdated])}
+    outdated = [path for path in found.outdated if not (force and path in only_here)]
+    keep = [entry for path in (*found.not_pulled, *outdated)
             if (entry := tree.get(path)) is not None]
-    return HeldBack(keep, frozenset(found.outdated),
-                    (*found.added, *found.modified, *found.deleted), layered)
+    recorded = (*found.added, *found.modified, *found.deleted,
+                *(sorted(only_here) if force else ()))
+    return HeldBack(keep, frozenset(outdated), recorded, layered,
+                    frozenset() if force else frozenset(only_here))
 
 
 def _kept_as_alike(repo: Repo, existing: Output, status: OutputStatus | None) -> HeldBack:
@@ -477,9 +535,9 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
           was: Pointer | Tree | None = None, scanned: Scanned | None = None) -> Stored:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored, and the
-    files to link once it is recorded. `keep`:
-    manifest entries to record for a directory though they are not in the workspace, or in
-    place of its files at `replace`; `recorded`: the paths of its recorded manifest, which
+    files to link once it is recorded. `keep`: manifest entries to record for a directory
+    though they are not in the workspace, or in place of its files at `replace`, which are
+    not read; `recorded`: the paths of its recorded manifest, which
     stay tracked though .dvxignore now ignores them; `was`: what was recorded for `rel` (a
     file's pointer, a directory's manifest), whose objects a file still hard-linked to them
     may have changed (`_note_changed_object`); `scanned`: the directory's walk, if taken
@@ -490,7 +548,7 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint, to_link = _ingest_directory(
             repo, full, rel, recorded,
-            was if isinstance(was, Tree) and was.algo == repo.algo else None, scanned)
+            was if isinstance(was, Tree) and was.algo == repo.algo else None, scanned, replace)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
@@ -795,12 +853,14 @@ STORE_AT_ONCE = 65_536  # small files stored per round (see `_ingest_directory`)
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
-                      was: Tree | None = None, scanned: Scanned | None = None
+                      was: Tree | None = None, scanned: Scanned | None = None,
+                      unread: Collection[str] = ()
                       ) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
     anything was read: any change made while adding moves it, so a stat-cache record made
     with it can only ever vouch for the content that was actually stored. `was`: its
-    recorded manifest; `scanned`: its walk, if taken already (before anything was read)."""
+    recorded manifest; `scanned`: its walk, if taken already (before anything was read);
+    `unread`: the files to leave out, unread (relative paths)."""
 
     def was_oid(relpath: str) -> str | None:
         entry = was.get(relpath) if was is not None else None
@@ -816,6 +876,11 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
     if scan_before is not scanned.checked:  # the same walk, unless .dvxignore rules apply
         _refuse_unstorable(repo, full, rel, scan_before)
+    if unread:
+        scan_before = replace(scan_before,
+                              files=[e for e in scan_before.files if e.relpath not in unread],
+                              symlinks=[link for link in scan_before.symlinks
+                                        if link not in unread])
     entries: list[TreeEntry] = []
     to_link: list[ToLink] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;

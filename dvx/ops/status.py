@@ -411,6 +411,15 @@ def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
         wanted = {} if tree is None else tree.by_path()
         paths = sorted(join_posix(output.path, rel) for rel, entry in current.items()
                        if (rel not in wanted) or wanted[rel].oid != entry.oid)
+    return holding_uncached_versions(repo, paths, output.pointer.oid)
+
+
+def holding_uncached_versions(repo: Repo, paths: list[str], pointer_oid: str | None = None
+                              ) -> list[str]:
+    """Those of the files at `paths` (repo paths) that hold a version dvx placed or recorded
+    there whose bytes the cache no longer has, other than `pointer_oid`: the workspace holds
+    their only copy here, so a checkout keeps them and a commit records them, never the
+    pointer's version over them."""
     found = []
     for path in paths:
         try:
@@ -418,7 +427,7 @@ def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
         except PathError:
             continue
         if state is not None and state.holds_its_own_bytes and not state.dangling \
-                and state.oid != output.pointer.oid and not repo.cache.exists(state.oid) \
+                and state.oid != pointer_oid and not repo.cache.exists(state.oid) \
                 and placed_by_dvx(repo, path, state.oid):
             found.append(path)
     return found
