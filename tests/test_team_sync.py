@@ -1477,6 +1477,16 @@ def test_commit_of_all_names_commit_force_for_a_version_whose_bytes_only_the_wor
     assert (alice / path).read_text() == "precious v1\n"
 
 
+def test_status_counts_once_a_file_holding_a_version_gc_took(team):
+    """Once a checkout kept it, the file is outdated and holds a version no cache has: one
+    file, said once."""
+    alice, _ = _alice_s_added_version_collected(team, "d", then_checkout=False)
+    assert run_dvx("checkout", cwd=alice).code == 1
+    first = run_dvx("status", cwd=alice).stdout.splitlines()[0]
+    assert first == ("d: pointer changed in Git, data not checked out, 1 file holds a version "
+                     "no longer in the cache"), first
+
+
 @pytest.mark.parametrize("kept_first", [False, True], ids=["added", "checkout-kept-it"])
 @pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
 def test_add_force_as_the_hints_say_records_a_version_whose_bytes_only_the_workspace_holds(

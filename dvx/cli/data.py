@@ -570,9 +570,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             states = [f"its pointer changed {o.moved_where}, and which of its files changed "
                       "here is unknown (the version it was synced to is no longer in the "
                       "cache)"]
-        if o.outdated:
-            states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
-                          "outdated")
+        not_cached = {path[len(o.path) + 1:] for path in o.outdated_not_cached}
+        outdated = [path for path in o.outdated if path not in not_cached]
+        if outdated:  # a file holding a version no longer in the cache is counted below
+            states.append(f"{len(outdated)} file{'' if len(outdated) == 1 else 's'} outdated")
         if o.outdated_not_cached:
             count = len(o.outdated_not_cached)
             holding = "its data holds" if o.kind == "file" else \
