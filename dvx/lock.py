@@ -77,6 +77,7 @@ REDO = "redo"  # a holder record's key for Command.redo
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
 TRACKING = "tracking"  # Work.state of add, remove, commit and move
 PIPELINE = "pipeline"  # Work.state of repro and exp run: `paths` are the stages they run
+EXPERIMENT = "experiment"  # Work.state of exp apply: the workspace made one experiment
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class Work:
     stopped, left half-done (`covers`): the `state` it brings its paths to (WORKSPACE: the
     workspace's files matching their pointers, with the options that change how, such as
     `--relink`; TRACKING: each path tracked or not, with its pointer and .gitignore entry
-    agreeing; PIPELINE: stages up to date), and those `paths` (absolute, a pointer file
+    agreeing; PIPELINE: stages up to date; EXPERIMENT: the workspace's files and outputs
+    all one experiment's), and those `paths` (absolute, a pointer file
     named by its data; for PIPELINE, stage names; None: every tracked path, or every stage).
     `settles`: run to its end, it leaves those paths in that state whatever a
     stopped command left them in (a move moves only what is tracked: it settles nothing).
@@ -114,7 +116,7 @@ class Work:
         in the workspace), where what it leaves half-done may show nowhere else (a file Git
         ignores that dvx does not track)? A pipeline's run leaves its stages stale, which
         their status shows."""
-        return self.state == TRACKING or self.state.startswith(WORKSPACE)
+        return self.state in (TRACKING, EXPERIMENT) or self.state.startswith(WORKSPACE)
 
     def as_record(self) -> dict[str, object]:
         return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}
@@ -685,6 +687,9 @@ def _left_half_done(work: Work | None) -> str:
                 "(a file Git ignores that dvx does not track, say)")
     if work is not None and work.state.startswith(WORKSPACE):
         return "only some of its files may have been placed in the workspace"
+    if work is not None and work.state == EXPERIMENT:
+        return ("the workspace may be left part one experiment, part another (its params and "
+                "dvx.lock written, the outputs they record not all checked out)")
     if work is not None and work.state == PIPELINE:
         return "the stages it ran may be left stale (`dvx status` names them)"
     return "what it was changing may be left half-done"

@@ -855,6 +855,35 @@ def test_apply_makes_links_and_modes_as_git_does_and_never_writes_through_a_link
     assert (project / "a.yaml").read_text() == "lr: 1\n"  # not written through the old link
 
 
+def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(project):
+    """`exp apply` while `exp run` runs in another terminal: it writes no file before it
+    holds the repository lock, so the workspace is never the apply's params beside the
+    run's results. Told not to wait, it is refused with the workspace as the run left it;
+    once the run is recorded, the apply makes the workspace its experiment."""
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    running = stopped_at("repro.after_command", "exp run -S train.epochs=9 -n slow", project)
+    try:
+        must("config", "core.lock_wait", "0", cwd=project)
+        files = {p: (project / p).read_bytes() for p in ("params.yaml", "dvx.lock")}
+        refused = run_dvx("exp", "apply", "-f", "high", cwd=project)
+        assert refused.code == 3 and "The repository is locked by" in refused.stderr, \
+            refused.output
+        assert {p: (project / p).read_bytes() for p in files} == files
+        assert "epochs: 9" in files["params.yaml"].decode()  # the run's, left as it was
+    finally:
+        running.send_signal(signal.SIGCONT)
+        out, err = running.communicate(timeout=120)
+    assert running.returncode == 0, out + err
+    applied = run_dvx("exp", "apply", "high", cwd=project)
+    assert applied.code == 0, applied.output
+    rows = _show(project)
+    assert rows["workspace"]["params"] == rows["high"]["params"]
+    assert rows["workspace"]["metrics"] == rows["high"]["metrics"]
+    assert (project / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
+
+
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)

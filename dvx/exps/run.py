@@ -37,6 +37,7 @@ from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.ignore import git_lines
+from dvx.lock import EXPERIMENT, Work
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.ops.checkout import (
     CheckoutResult,
@@ -314,7 +315,19 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     changes), and, unless `force`, when it would overwrite the experiment's files
     or outputs with changes that neither Git, an experiment of HEAD nor the cache holds.
     Such changes to the files it did not change (a `dvx add` of a new version, a hand edit)
-    are kept, `force` or not, and named in `kept`: they are the user's work, not a run's."""
+    are kept, `force` or not, and named in `kept`: they are the user's work, not a run's.
+    All of it under the repository lock: a run or another apply writing the workspace
+    meanwhile would leave it a mix of two experiments, and, killed, the apply is named
+    until it (or another apply) is run again."""
+    with repo.lock() as lock:
+        lock.working_on(Work(EXPERIMENT, None))
+        applied = _apply(repo, name, force)
+        if not applied.checkout.ok:  # outputs not all placed: not done
+            lock.failed()
+        return applied
+
+
+def _apply(repo: Repo, name: str, force: bool) -> Applied:
     exp = find(repo, name)
     git = git_of(repo)
     files = git.changed_between(exp.baseline, exp.commit)
