@@ -855,6 +855,32 @@ def test_apply_makes_links_and_modes_as_git_does_and_never_writes_through_a_link
     assert (project / "a.yaml").read_text() == "lr: 1\n"  # not written through the old link
 
 
+@pytest.mark.parametrize("fault", ["place.before_rename", "atomic_write.before_rename:3"])
+def test_an_apply_killed_while_it_checks_out_is_finished_by_running_it_again(project, fault):
+    """`exp apply` killed while it places an output whose dvx.lock entry it had written
+    already (the baseline's model, which the workspace's entry now agrees with), or once it
+    placed it but before it recorded it placed: status names the apply, and the apply run
+    again places the model rather than take the entry's agreement for the data's. Applying
+    another experiment after it goes ahead."""
+    write(project / "train.py", TRAIN + "# tidied\n")  # the same model, another dvx.lock
+    must("exp", "run", "-n", "tidy", cwd=project)
+    git(project, "checkout", "-q", "--", "train.py")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    killed = run_dvx_proc("exp", "apply", "tidy", cwd=project, env={"DVX_FAULT": fault})
+    assert killed.code == -signal.SIGKILL, killed.output
+    assert "`dvx exp apply tidy`: stopped before it finished" in run_dvx(
+        "status", cwd=project).stdout
+    assert run_dvx("status", "-q", cwd=project).code == 1
+    again = run_dvx("exp", "apply", "tidy", cwd=project)
+    assert again.code == 0, again.output
+    assert (project / "model.bin").read_text() == "model lr=0.1 epochs=3 rows=3"
+    assert (project / "train.py").read_text() == TRAIN + "# tidied\n"
+    assert run_dvx("status", "-q", cwd=project).code == 0  # all checked out, nothing stopped
+    back = run_dvx("exp", "apply", "low", cwd=project)
+    assert back.code == 0, back.output
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+
+
 def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(project):
     """`exp apply` while `exp run` runs in another terminal: it writes no file before it
     holds the repository lock, so the workspace is never the apply's params beside the

@@ -575,7 +575,8 @@ def _outputs_recorded_in(repo: Repo, commit: str, files: list[str], since: str
                          ) -> list[Target]:
     """The outputs that `commit`'s versions of `files` (pointers, dvx.lock) record, except
     those that neither changed since the commit `since` nor the workspace's records differ
-    in (an unrelated stage's outputs are left as they are)."""
+    in, once the workspace holds them as placed (an unrelated stage's outputs are left as
+    they are; one an apply killed half-way left unplaced is not)."""
     written = set(files)
     if not written:
         return []
@@ -585,7 +586,19 @@ def _outputs_recorded_in(repo: Repo, commit: str, files: list[str], since: str
         outputs = history.at(commit).outputs
     return [Target(o) for o in outputs
             if (LOCK_FILE if o.stage else o.pointer_path) in written
-            and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
+            and (not now.get(o.path) == before.get(o.path) == o.pointer.oid
+                 or _left_unplaced(repo, o))]
+
+
+def _left_unplaced(repo: Repo, output: Output) -> bool:
+    """Whether a checkout of `output` was left unfinished (an apply killed after it wrote
+    dvx.lock, or while it placed the data), so the apply places it though the workspace's
+    records agree: the sync records name another version, or a part of it only, and the
+    cache holds it all. One changed here since (`blocked`) is the user's: left as it is."""
+    synced = repo.syncstate.get(output.path)
+    if synced is None or (synced.oid == output.pointer.oid and synced.placed is None):
+        return False
+    return in_cache(repo, output) and not blocked(repo, [Target(output)])
 
 
 def _uncached_outputs(repo: Repo, git: Git, exp: Experiment, files: list[str]) -> list[str]:
