@@ -1460,6 +1460,17 @@ class Git:
                         commit, "--")
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def reset_index(self, commit: str, relpaths: list[str]) -> list[str]:
+        """Set the index entries of `relpaths` back to `commit`'s, as `git checkout COMMIT --
+        PATH` sets them (an entry `commit` lacks goes), leaving the workspace and every other
+        entry as they are. Those whose entries changed."""
+        staged = [os.fsdecode(p) for batch in _command_line_batches(literal(relpaths))
+                  for p in self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
+                                     commit, "--", *batch).split(b"\0") if p]
+        for batch in _command_line_batches(literal(staged)):
+            self._run("reset", "-q", commit, "--", *batch)
+        return staged
+
     def run(self, *args: str) -> bytes:
         """Any other git command, in this repository."""
         return self._run(*args)

@@ -910,6 +910,39 @@ def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(projec
     assert (project / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
 
 
+def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(project):
+    """An experiment made after `git rm` of code and `git add` of new files, then another
+    applied that does not change them: the files are set back as committed, and so are their
+    entries in Git's index (as `git checkout HEAD -- PATH` would), which the apply says, so
+    `git commit -am` commits the experiment and not the other's staged deletion. A change
+    the user staged to a file the experiment changes stays staged."""
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "plain", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "notes.md", "notes\n")
+    git(project, "add", "notes.md")
+    write(project / "train2.py", TRAIN)
+    git(project, "rm", "-q", "train.py")
+    write(project / "dvx.yaml", DVX_YAML.replace("train.py", "train2.py"))
+    git(project, "add", "train2.py")
+    must("exp", "run", "-n", "restructured", cwd=project)
+    write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")
+    git(project, "add", "params.yaml")  # staged by the user: plain's overwrites it (-f)
+    applied = run_dvx("exp", "apply", "-f", "plain", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "set back as committed, as the experiment does not change them: dvx.yaml, " \
+        "notes.md, train.py, train2.py; in Git's index as well (their staged changes " \
+        "undone): notes.md, train.py, train2.py." in applied.stdout, applied.stdout
+    assert (project / "train.py").read_text() == TRAIN
+    assert not (project / "train2.py").exists() and not (project / "notes.md").exists()
+    assert git(project, "status", "--porcelain") == \
+        " M dvx.lock\n M metrics.json\nMM params.yaml\n"
+    git(project, "commit", "-qam", "take plain")
+    assert git(project, "show", "--name-only", "--format=", "HEAD").split() == [
+        "dvx.lock", "metrics.json", "params.yaml"]
+    assert "lr: 0.3" in git(project, "show", "HEAD:params.yaml")
+
+
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)

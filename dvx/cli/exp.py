@@ -203,23 +203,37 @@ def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> N
 @common_options
 def exp_apply(name: str, force: bool) -> None:
     """Make the workspace the experiment: its params, code, dvx.lock and metrics, the files
-    Git tracks that it does not change as committed, and its outputs checked out, ready to
-    commit. A file it does not change that holds your unsaved work (a `dvx add` of a new
-    version, an edit no commit or experiment holds) is kept as it is, with a warning."""
+    Git tracks that it does not change as committed (in Git's index too), and its outputs
+    checked out, ready to commit. A file it does not change that holds your unsaved work (a
+    `dvx add` of a new version, an edit no commit or experiment holds) is kept as it is, with
+    a warning."""
     from dvx.exps.run import apply
 
     applied = apply(open_repo(), name, force)
     if not is_quiet():
-        out(f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s)"
-            + ("; set back as committed, as the experiment does not change them: "
-               f"{some_paths(applied.set_back)}."
-               if applied.set_back else "."))
+        out(_applied_line(applied))
     if applied.kept:
         warn(f"WARNING: kept your unsaved changes to {some_paths(applied.kept)}; the "
              "workspace is not exactly the experiment there.")
     report_checkout(applied.checkout)
     if not applied.checkout.ok:
         sys.exit(1)
+
+
+def _applied_line(applied: object) -> str:
+    """What `exp apply` says it wrote: the files, those it set back as committed, and of
+    those, the ones whose staged change it undid in Git's index as well."""
+    from dvx.exps.run import Applied
+
+    assert isinstance(applied, Applied)
+    said = f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s)"
+    if applied.set_back:
+        said += ("; set back as committed, as the experiment does not change them: "
+                 f"{some_paths(applied.set_back)}")
+    if applied.unstaged:
+        said += ("; in Git's index as well (their staged changes undone): "
+                 f"{some_paths(applied.unstaged)}")
+    return said + "."
 
 
 @exp.command("branch", epilog=example("dvx exp branch low-lr try-low-lr"))

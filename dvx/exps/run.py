@@ -303,6 +303,7 @@ class Applied:
     set_back: list[str]  # of those, the files it did not change that the workspace had
     kept: list[str]  # files and outputs it did not change, kept for their unsaved changes
     checkout: CheckoutResult
+    unstaged: list[str]  # of `set_back`, those whose staged change Git's index no longer has
 
 
 def apply(repo: Repo, name: str, force: bool = False) -> Applied:
@@ -384,10 +385,13 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          ignores[rel] if rel in ignores
                          else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
                          else None, modes.get(rel))
+    # In Git's index too, or `git commit -a` would commit another experiment's staged
+    # change (a `git rm` of code the pipeline needs) beside these files
+    unstaged = git.reset_index(current, set_back)
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
-                   checkout(repo, written, force=force))
+                   checkout(repo, written, force=force), unstaged)
 
 
 def _unsaved_outputs_set_back(repo: Repo, current: str, set_back: list[str]
