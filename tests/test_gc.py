@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import xxhash
@@ -1729,25 +1731,40 @@ def test_remote_gc_over_history_runs_in_a_single_branch_clone_that_lacks_nothing
     assert branch in local_spec(team.store, str(team.store), {}).oids()
 
 
-def test_remote_gc_over_history_after_a_teammate_moved_a_tag_names_the_fetch_that_moves_it(
-        tmp_path):
-    """A plain `git fetch --tags` refuses to move a tag this clone holds ("would clobber
-    existing tag"): the refusal names the tag as moved and the `--force` fetch that works."""
-    from tests.team import Team, must, share
+def _tag_v1_pushed(team: Any) -> Path:
+    """The founder (returned) shares data.bin "v1" in a commit tagged v1, tag pushed."""
+    from tests.team import must, share
 
-    team = Team(tmp_path)
     alice = team.founder()
     write(alice / "data.bin", "v1")
     must("add", "data.bin", cwd=alice)
     share(alice, "v1")
     git(alice, "tag", "v1")
     git(alice, "push", "-q", "origin", "v1")
-    bob = team.clone("bob")
+    return alice
+
+
+def _tag_v1_moved_to_v2(alice: Path) -> None:
+    """Alice shares data.bin "v2", moves tag v1 onto it and force-pushes the tag."""
+    from tests.team import must, share
+
     write(alice / "data.bin", "v2")
     must("add", "data.bin", cwd=alice)
     share(alice, "v2")
     git(alice, "tag", "-f", "v1")
     git(alice, "push", "-q", "-f", "origin", "v1")
+
+
+def test_remote_gc_over_history_after_a_teammate_moved_a_tag_names_the_fetch_that_moves_it(
+        tmp_path):
+    """A plain `git fetch --tags` refuses to move a tag this clone holds ("would clobber
+    existing tag"): the refusal names the tag as moved and the `--force` fetch that works."""
+    from tests.team import Team
+
+    team = Team(tmp_path)
+    alice = _tag_v1_pushed(team)
+    bob = team.clone("bob")
+    _tag_v1_moved_to_v2(alice)
     refused = run_dvx("gc", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
     said = " ".join(refused.stderr.split())
     assert refused.code == 2 and "(moved tag v1)" in said, refused.output
@@ -1765,22 +1782,13 @@ def test_remote_gc_over_history_is_refused_while_two_git_remotes_disagree_on_a_t
     (upstream) the new one: no fetch gives this clone both, so gc -T --remote refuses,
     naming both remotes and the push that makes them agree, instead of naming a fetch from
     each in turn."""
-    from tests.team import Team, must, share
+    from tests.team import Team
 
     team = Team(tmp_path)
-    alice = team.founder()
-    write(alice / "data.bin", "v1")
-    must("add", "data.bin", cwd=alice)
-    share(alice, "v1")
-    git(alice, "tag", "v1")
-    git(alice, "push", "-q", "origin", "v1")
+    alice = _tag_v1_pushed(team)
     fork = tmp_path / "fork.git"
     git(tmp_path, "clone", "-q", "--bare", str(team.origin), str(fork))
-    write(alice / "data.bin", "v2")
-    must("add", "data.bin", cwd=alice)
-    share(alice, "v2")
-    git(alice, "tag", "-f", "v1")
-    git(alice, "push", "-q", "-f", "origin", "v1")
+    _tag_v1_moved_to_v2(alice)
     mine = tmp_path / "mine"
     git(tmp_path, "clone", "-q", str(fork), str(mine))
     git(mine, "remote", "add", "upstream", str(team.origin))

@@ -444,10 +444,9 @@ def test_a_later_command_that_settles_the_same_paths_finishes_a_stopped_one(repo
     assert "/b.txt" not in (repo / ".gitignore").read_text()
 
 
-def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_proc):
-    """A checkout killed half-way is finished by a checkout (or pull) that ends on the same
-    paths or more: `dvx checkout imgs` once imgs is all that is tracked; one of a part of
-    them (`dvx checkout imgs` beside other.txt) finishes nothing of it."""
+def _checkout_killed_half_way(repo: Path, dvx_proc) -> None:
+    """imgs/ (8 files) and other.txt tracked and gone from the workspace; a `dvx checkout`
+    of them killed once it placed 3 files."""
     for i in range(8):
         write(repo / "imgs" / f"{i}", f"v{i}\n")
     write(repo / "other.txt", "o\n")
@@ -455,6 +454,13 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     shutil.rmtree(repo / "imgs")
     (repo / "other.txt").unlink()
     _killed(repo, "checkout", "checkout.after_file:3")
+
+
+def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_proc):
+    """A checkout killed half-way is finished by a checkout (or pull) that ends on the same
+    paths or more: `dvx checkout imgs` once imgs is all that is tracked; one of a part of
+    them (`dvx checkout imgs` beside other.txt) finishes nothing of it."""
+    _checkout_killed_half_way(repo, dvx_proc)
     assert _named_stopped(repo, dvx_proc) == ["dvx checkout"]
     said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
     assert "only some of its files may have been placed in the workspace" in said
@@ -477,13 +483,7 @@ def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_che
     """A checkout killed half-way, then a checkout or pull of every path that exits 1 as
     one file's bytes are in neither the cache nor a remote: the killed one stays named (its
     work is not done), until a checkout placing everything ends without an error."""
-    for i in range(8):
-        write(repo / "imgs" / f"{i}", f"v{i}\n")
-    write(repo / "other.txt", "o\n")
-    assert dvx_proc("add", "imgs", "other.txt", cwd=repo).code == 0
-    shutil.rmtree(repo / "imgs")
-    (repo / "other.txt").unlink()
-    _killed(repo, "checkout", "checkout.after_file:3")
+    _checkout_killed_half_way(repo, dvx_proc)
     obj = repo / ".dvx" / "cache" / "files" / "xxh128"
     kept = repo.parent / "kept"
     other_oid = (repo / "other.txt.dvx").read_text().split("oid: ")[1].split()[0]

@@ -139,6 +139,21 @@ def test_a_stalled_server_fails_in_bounded_time_and_a_rerun_completes(repo, dvx,
     assert again.code == 0, again.output
 
 
+def _push_once_the_server_stops(repo: Path, server: dict[str, object],
+                                point: str) -> tuple[int, str]:
+    """`dvx push` stopped at fault point `point`, `server` stopped (SIGSTOP), the push let
+    go on until it ends, then the server too: its exit status and stderr."""
+    proc = stopped_at(point, "push", repo)
+    pid = int(str(server["pid"]))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return proc.returncode, out + err
+
+
 def test_a_push_whose_upload_stalled_sends_nothing_after_it(repo, dvx, own_moto):
     """The server stops answering as a multipart upload begins: once that upload has failed
     for want of an answer, the push log is not sent there (it would wait out the timeout
@@ -149,14 +164,8 @@ def test_a_push_whose_upload_stalled_sends_nothing_after_it(repo, dvx, own_moto)
     assert dvx("add", "small.txt").code == 0 and dvx("push").code == 0
     write(repo / "big.bin", os.urandom(11 * MiB))
     assert dvx("add", "big.bin").code == 0
-    proc = stopped_at("s3.put.after_digests", "push", repo)
-    os.kill(own_moto["pid"], signal.SIGSTOP)
-    try:
-        proc.send_signal(signal.SIGCONT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        os.kill(own_moto["pid"], signal.SIGCONT)
-    assert proc.returncode == 1, out + err
+    code, err = _push_once_the_server_stops(repo, own_moto, "s3.put.after_digests")
+    assert code == 1, err
     assert "Failed big.bin" in err and "stopped answering" in err, err
     assert "could not write the push log on the remote: not attempted: the store stopped " \
            "answering" in err, err
@@ -192,14 +201,8 @@ def test_a_multipart_upload_a_stalled_server_cut_off_is_said_to_stay_until_gc_ab
     write(repo / "big.bin", os.urandom(20 * MiB))
     assert dvx("add", "big.bin").code == 0
     unfinished = _stalls_uploads(own_moto)
-    proc = stopped_at("s3.multipart.after_part", "push", repo)
-    os.kill(own_moto["pid"], signal.SIGSTOP)
-    try:
-        proc.send_signal(signal.SIGCONT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        os.kill(own_moto["pid"], signal.SIGCONT)
-    assert proc.returncode == 1, out + err
+    code, err = _push_once_the_server_stops(repo, own_moto, "s3.multipart.after_part")
+    assert code == 1, err
     assert "Failed big.bin" in err and "the store stopped answering (no byte moved in " \
         "time); its multipart upload, cut off, stays unfinished on the remote (the store " \
         "keeps, and bills, the parts it received) until `dvx gc --remote` aborts it once " \
