@@ -498,6 +498,19 @@ def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_che
     assert _named_stopped(repo, dvx_proc) == []
 
 
+def test_a_checkout_keeping_a_change_made_here_finishes_a_stopped_checkout(repo, dvx_proc):
+    """A checkout that keeps a file the user changed (exit 1, "Skipped ...: it has changes")
+    but places everything else has done all a run of the stopped one could: that one is no
+    longer named."""
+    _checkout_killed_half_way(repo, dvx_proc)
+    placed = next(path for path in (repo / "imgs").iterdir())
+    write(placed, "the user's own\n")
+    kept = dvx_proc("checkout", cwd=repo)
+    assert kept.code == 1 and "it has changes" in kept.stderr, kept.output
+    assert _named_stopped(repo, dvx_proc) == []
+    assert placed.read_text() == "the user's own\n"
+
+
 def _git_killed_in_its_hook(repo: Path, *args: str) -> None:
     """`git ARGS`, whose hook (dvx's checkout) is killed once it placed 3 files."""
     subprocess.run(["git", *args], cwd=repo, capture_output=True, stdin=subprocess.DEVNULL,

@@ -190,8 +190,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
-        if not result.ok:  # what it could not place is not done: a stopped command stays
-            lock.failed()
+        if result.missing:  # data it could not place is not done: a stopped command stays
+            lock.failed()  # (a change of the user's it kept is no work left to do)
     return result
 
 
