@@ -644,7 +644,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     if any(o.outdated_not_cached for o in result.outputs):
         out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
             "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
-            "records it instead)")
+            "records it instead, over the version the pointer names, undoing the change that "
+            "brought that version)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
     if any(o.workspace == "linked_elsewhere" for o in result.outputs):

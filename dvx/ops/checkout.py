@@ -110,12 +110,14 @@ CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` records them; "
                 "use --force to discard them)")
+# --force of add records it over the pointer's version, undoing the change that brought it
+_RECORD_OVER = ("`dvx add --force` records it again, over the version the pointer names (undoing "
+                "the change that brought that version, a teammate's say)")
 GONE_FROM_CACHE = ("the version it holds, which dvx placed or recorded there, is no longer in "
                    "the cache (gc deleted it, say): `dvx pull` replaces it if the remote holds "
-                   "that version; `dvx add --force` records it again; use --force to discard "
-                   "it")
-ONLY_HERE = ("the version it holds is neither in the cache nor on the remote (`dvx add --force` "
-             "records it again; use --force to discard it)")
+                   f"that version; {_RECORD_OVER}; use --force to discard it")
+ONLY_HERE = ("the version it holds is neither in the cache nor on the remote "
+             f"({_RECORD_OVER}; use --force to discard it)")
 _NOT_CACHED = (NOT_CACHED, GONE_FROM_CACHE)
 
 # Given an output and the oids of workspace files of it that checkout would keep because the
