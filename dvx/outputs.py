@@ -553,6 +553,31 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
                         fsync=repo.fsync)
 
 
+def pointer_change(repo: Repo, output_path: str, was: Pointer | None) -> str | None:
+    """How the pointer file of `output_path` differs from `was`, the pointer a command read
+    there before its long part (None: there was none): "was written", "was removed" or
+    "changed"; None while it says the same, every field. Asked holding the repository lock,
+    just before the command writes that pointer: Git takes no dvx lock, so a `git checkout`
+    or `git pull` may have changed it meanwhile, and writing over it would undo that."""
+    rel = output_path + POINTER_SUFFIX
+    now: Pointer | None = None
+    readable = True
+    if os.path.lexists(repo.abspath(rel)):
+        try:
+            now = load_output(repo, rel).pointer
+        except DvxError:
+            readable = False  # a merge conflict, say: it changed too
+    if readable and same_pointer(now, was):
+        return None
+    return "was written" if was is None else "was removed" if readable and now is None \
+        else "changed"
+
+
+def same_pointer(one: Pointer | None, other: Pointer | None) -> bool:
+    """Do two pointers say the same, every field (`meta` too, which `==` leaves out)?"""
+    return (one.to_bytes() if one else None) == (other.to_bytes() if other else None)
+
+
 # Why a name of the form dvx gives its temporaries cannot be data (see fsutil.temp_target).
 TEMPORARY_NAME = ("is named like dvx's own temporary files (.NAME.dvx-<12 hex digits>.tmp), "
                   "which are never data: dvx skips such a file inside a tracked directory and "

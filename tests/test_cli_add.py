@@ -756,6 +756,101 @@ def test_add_of_a_file_rewritten_while_it_is_copied_is_refused_never_recorded_as
     assert (repo / "data.bin").read_bytes() == data
 
 
+def _two_branches_of_data(repo, dvx):
+    """'data' tracked on main, and on the branch feat with another data/f1.txt; main checked
+    out again, its data in the workspace: the feat pointer's bytes."""
+    for i in (1, 2, 3):
+        write(repo / "data" / f"f{i}.txt", f"file {i}\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "data" / "f1.txt", "feat\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "commit", "-qam", "feat")
+    feat = (repo / "data.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout", "data").code == 0
+    return feat
+
+
+@pytest.mark.parametrize("command", ["add", "commit"])
+def test_a_git_switch_while_data_is_read_makes_add_and_commit_record_nothing(
+        repo, dvx, command):
+    """`git switch` takes no dvx lock: it changes the pointer while the command reads the
+    workspace's data, the older branch's. Written, the pointer would undo the other branch's
+    change; the command refuses, and the pointer stays the branch's."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    feat = _two_branches_of_data(repo, dvx)
+    write(repo / "data" / "f2.txt", "mine\n")
+    recording = stopped_at("hash_file.after_open", f"{command} data", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(recording.pid, signal.SIGCONT)
+    out, err = recording.communicate(timeout=60)
+    assert recording.returncode == 1, out + err
+    assert f"'data.dvx' changed while dvx {command} ran (a `git checkout`" in err
+    assert f"dvx {command} recorded nothing" in err and f"`dvx {command} data` again" in err
+    assert "Traceback" not in err
+    assert (repo / "data.dvx").read_bytes() == feat
+    assert git(repo, "status", "--porcelain", "--", "data.dvx") == ""
+
+
+def test_a_git_switch_while_a_stage_output_is_read_makes_commit_record_nothing(repo, dvx):
+    """The same for a pipeline output: the dvx.lock the switch brought stays."""
+    import signal
+
+    from tests.conftest import stopped_at
+    from tests.pipeline_kit import commit_copy_stage
+
+    commit_copy_stage(repo, dvx, "pipeline")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "data" / "in.txt", "v2\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "commit", "-qam", "feat")
+    feat = (repo / "dvx.lock").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    write(repo / "out.txt", "mine\n")
+    committing = stopped_at("hash_file.after_open", "commit out.txt", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(committing.pid, signal.SIGCONT)
+    out, err = committing.communicate(timeout=60)
+    assert committing.returncode == 1, out + err
+    assert "dvx.lock changed while dvx commit ran" in err and "Traceback" not in err
+    assert (repo / "dvx.lock").read_bytes() == feat
+
+
+def test_an_add_writes_no_pointer_over_one_a_git_switch_brought_meanwhile(repo, dvx):
+    """Data not tracked on this branch but on the one switched to while it is read: the
+    pointer the switch wrote stays."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    assert dvx("config", "cache.type", "copy").code == 0  # hashed as it is copied
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "model.bin", "feat\n")
+    assert dvx("add", "model.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feat")
+    feat = (repo / "model.bin.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    write(repo / "model.bin", os.urandom(3 << 20))
+    adding = stopped_at("hash_copy.after_open", "add model.bin", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 1, out + err
+    assert "'model.bin.dvx' was written while dvx add ran" in err
+    assert (repo / "model.bin.dvx").read_bytes() == feat
+
+
 def test_add_in_a_folder_a_sparse_checkout_leaves_out_keeps_its_tracked_gitignore(tmp_path):
     from tests.team import Team, must, share
 

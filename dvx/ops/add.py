@@ -72,7 +72,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         scans = check_storable(repo, dict.fromkeys(rels))
         prepared = [prepare(repo, rel, outputs.get(rel), force=force, scanned=scans.get(rel))
                     for rel in dict.fromkeys(rels)]
-        return finish(repo, record_all(repo, prepared))
+        return finish(repo, record_all(repo, prepared, "add"))
 
 
 def _warn_of_unrelated(broken: list[Broken]) -> None:

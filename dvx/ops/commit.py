@@ -19,7 +19,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes
-from dvx.lockfile import read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
@@ -36,7 +36,7 @@ from dvx.ops.status import (
     layered_status,
     output_status,
 )
-from dvx.outputs import Output, load_tree, write_pointer
+from dvx.outputs import Output, load_tree, pointer_change, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
     Fingerprint,
@@ -178,7 +178,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
                                 "to stop tracking it.")
             prepared.append(prepare(repo, output.path, output, statuses[output.path], force))
-        results += record_all(repo, prepared)
+        results += record_all(repo, prepared, "commit")
         result = finish(repo, results)
         result.behind.extend(found.path for found in behind)
         result.moved_where.update((found.path, found.moved_where) for found in behind)
@@ -327,6 +327,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     """Record the workspace state of pipeline outputs in their stages' dvx.lock entries
     (the caller holds the repository lock)."""
     locks = read_lock(repo.root, repo.algo)
+    read = dict(locks)
     results = []
     to_link: list[ToLink] = []
     synced: dict[str, Synced] = {}
@@ -349,6 +350,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
         repo.syncstate.expect_in_lock(output.path, synced[output.path])
         changed = pointer != output.pointer
         results.append(Added(output.path, pointer, changed))
+    _refuse_changed_lock(repo, read, outputs)
     repo.syncstate.flush()  # pending first, as for pointers (`record_all`)
     write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
     faults.point("commit.after_lock_write")
@@ -358,10 +360,34 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     return results
 
 
-def track(repo: Repo, rel: str, existing: Output | None,
+def _refuse_changed_lock(repo: Repo, read: dict[str, StageLock], outputs: list[Output]
+                         ) -> None:
+    """Refuse (ConflictError) to write dvx.lock if it no longer records what the commit read
+    (`read`, and each of `outputs` as the caller found it): a `git switch` or `git pull` (Git
+    takes no dvx lock) changed it while the outputs were stored, and writing would undo that,
+    as `refuse_changed_pointers` refuses for pointer files."""
+    now = read_lock(repo.root, repo.algo)
+    recorded = {out.path: out for entry in now.values() for out in entry.outs}
+    if now == read and all(
+            (out := recorded.get(o.path)) is not None
+            and (out.oid, out.size, out.nfiles, out.executable)
+            == (o.pointer.oid, o.pointer.size, o.pointer.nfiles, o.pointer.executable)
+            for o in outputs):
+        return
+    typed = " ".join(for_command(repo.root, o.path) for o in outputs)
+    raise ConflictError(
+        f"{LOCK_FILE} changed while dvx commit ran (a `git checkout` or `git pull`, say), so "
+        f"dvx commit recorded nothing: what the workspace held was read before that change, "
+        "and recording it would undo it.",
+        f"Run `dvx status {typed}` to see where it stands now, then `dvx commit {typed}` "
+        "again if the workspace's data is still to be recorded.")
+
+
+def track(repo: Repo, rel: str, existing: Output | None, command: str,
           status: OutputStatus | None = None) -> Added:
-    """`status`: the output's status, when the caller has just worked it out."""
-    return record_all(repo, [prepare(repo, rel, existing, status, force=False)])[0]
+    """`status`: the output's status, when the caller has just worked it out; `command`: the
+    dvx command recording it (`record_all`)."""
+    return record_all(repo, [prepare(repo, rel, existing, status, force=False)], command)[0]
 
 
 @dataclass(frozen=True)
@@ -372,6 +398,7 @@ class Prepared:
     changed: bool  # the pointer is new or now names different data
     synced: Synced  # what the workspace is synced to once the pointer is written
     to_link: list[ToLink]
+    was: Pointer | None  # the pointer read before the data was stored (None: there was none)
     kept_outdated: tuple[str, ...] = ()  # Added.kept_outdated
     kept_not_cached: tuple[str, ...] = ()  # Added.kept_not_cached
 
@@ -403,19 +430,40 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
     else:
         after = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
     return Prepared(rel, pointer, changed, after, stored.to_link,
+                    existing.pointer if existing is not None else None,
                     tuple(join_posix(rel, path) for path in sorted(held.replace)),
                     tuple(join_posix(rel, path) for path in sorted(held.not_cached)))
 
 
-def record_all(repo: Repo, prepared: list[Prepared]) -> list[Added]:
-    """Write the pointers of targets stored by `prepare`. Their sync records are written as
-    pending first, in one write, so that a pointer this clone wrote never looks like a change
-    from Git, whenever dvx dies (dvx/syncstate.py)."""
+def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added]:
+    """Write the pointers of targets stored by `prepare`, each only if its pointer file is
+    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`). Their
+    sync records are written as pending first, in one write, so that a pointer this clone
+    wrote never looks like a change from Git, whenever dvx dies (dvx/syncstate.py)."""
+    refuse_changed_pointers(repo, prepared, command)
     for item in prepared:
         if item.changed:
             repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
     repo.syncstate.flush()
     return [_record(repo, item) for item in prepared]
+
+
+def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str) -> None:
+    """Refuse (ConflictError), before any is written, the pointers of targets whose pointer
+    file changed since `prepare` read it, while `dvx command` stored their data: a `git
+    switch` or `git pull` (Git takes no dvx lock) brought another version, which the data
+    stored, the workspace's as it was before, would undo."""
+    for item in prepared:
+        how = pointer_change(repo, item.rel, item.was)
+        if how is None:
+            continue
+        typed = for_command(repo.root, item.rel)
+        raise ConflictError(
+            f"'{item.rel}{POINTER_SUFFIX}' {how} while dvx {command} ran (a `git checkout` or "
+            f"`git pull`, say), so dvx {command} recorded nothing: what the workspace held "
+            "was read before that change, and recording it would undo it.",
+            f"Run `dvx status {typed}` to see where it stands now, then `dvx {command} "
+            f"{typed}` again if the workspace's data is still to be recorded.")
 
 
 def _record(repo: Repo, item: Prepared) -> Added:

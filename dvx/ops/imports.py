@@ -52,7 +52,8 @@ from dvx.outputs import (
     Output,
     Target,
     check_data_path,
-    load_output,
+    pointer_change,
+    same_pointer,
     scan_outputs,
     skip_broken,
     write_pointer,
@@ -1219,7 +1220,7 @@ def _refuse_taken_again(repo: Repo, rel: str, origin: dict[str, str], force: boo
     """`_refuse_taken`, asked again once the repository lock is held to write: what is at
     `rel` may have changed while the source was read, and the pointer there must still be
     `replaced`, the one the import read first (`_refuse_changed`)."""
-    if not _same(_refuse_taken(repo, rel, origin, force, out_arg), replaced):
+    if not same_pointer(_refuse_taken(repo, rel, origin, force, out_arg), replaced):
         _refuse_changed(repo, rel, replaced, command)
 
 
@@ -1229,28 +1230,15 @@ def _refuse_changed(repo: Repo, rel: str, was: Pointer | None, command: str) -> 
     its source, which can take long. Another command may have written it meanwhile (a `dvx
     add` making the data the user's own, a `git pull` bringing a teammate's update, an
     edit): writing over that would lose it, so nothing is written and the error says so."""
-    pointer_rel = rel + POINTER_SUFFIX
-    now: Pointer | None = None
-    readable = True
-    if os.path.lexists(repo.abspath(pointer_rel)):
-        try:
-            now = load_output(repo, pointer_rel).pointer
-        except DvxError:
-            readable = False  # a merge conflict, say: it changed too
-    if readable and _same(now, was):
+    how = pointer_change(repo, rel, was)
+    if how is None:
         return
-    how = ("was written" if was is None else "was removed" if readable and now is None
-           else "changed")
+    pointer_rel = rel + POINTER_SUFFIX
     raise ConflictError(
         f"'{pointer_rel}' {how} while this {command} read its source (by another command: "
         "a `dvx add`, a `git pull`, an edit), so the " + command + " wrote nothing: what "
         "it names now stays as it is.",
         f"Run the {command} again if it is still wanted for what '{pointer_rel}' names now.")
-
-
-def _same(one: Pointer | None, other: Pointer | None) -> bool:
-    """Do two pointers say the same, every field (`meta` too, which `==` leaves out)?"""
-    return (one.to_bytes() if one else None) == (other.to_bytes() if other else None)
 
 
 def _track(repo: Repo, rel: str, pointer: Pointer, force: bool,

@@ -469,7 +469,7 @@ def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list
     """Record the changed inputs as `dvx commit` would; the files to stage in Git."""
     touched = []
     for output in inputs:
-        track(repo, output.path, output)
+        track(repo, output.path, output, "repro")
         reporter.committed(output.path)
         touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
                                                         ".gitignore")]
