@@ -881,6 +881,47 @@ def test_add_in_a_folder_a_sparse_checkout_leaves_out_keeps_its_tracked_gitignor
     assert git(sparse, "show", ":db/.gitignore") == "/y.bin\n/z.bin\n/w.bin\n"
 
 
+def test_add_refuses_data_whose_pointer_a_sparse_checkout_leaves_in_git_s_index_only(tmp_path):
+    """Bob's sparse set leaves the pointers out; `git pull` brings Alice's changes into his
+    index, and leaves his older data on disk. Adding it would write that over her change:
+    refused, naming the pointer and the `git sparse-checkout add` that brings it back (never
+    a `!` rule that would track a file inside tracked data)."""
+    from tests.team import Team, edit, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "model.bin", "v1\n")
+    write(alice / "data" / "f1.txt", "file 1\n")
+    write(alice / "raw" / "a.bin", "a\n")
+    must("add", "model.bin", "data", "raw/a.bin", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "sparse-checkout", "set", "--no-cone", "/*", "!/model.bin.dvx", "!/data.dvx",
+        "!/raw/a.bin.dvx")
+    edit(alice, "model.bin", "v2 alice\n")
+    edit(alice, "data/f1.txt", "alice\n")
+    must("add", "model.bin", "data", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q")
+    write(bob / "data" / "f2.txt", "bob\n")
+    for target, said, bring_back in (
+            ("model.bin", "'model.bin' is tracked by dvx already, but its pointer file "
+             "'model.bin.dvx' is in Git's index only", "model.bin.dvx"),
+            ("data", "'data' is tracked by dvx already, but its pointer file 'data.dvx' is in "
+             "Git's index only", "data.dvx"),
+            ("data/f1.txt", "'data/f1.txt' is inside 'data', which dvx already tracks (its "
+             "pointer file 'data.dvx' is in Git's index only", "data.dvx"),
+            ("raw", "'raw' contains 'raw/a.bin', which dvx already tracks on its own (its "
+             "pointer file 'raw/a.bin.dvx' is in Git's index only", "raw")):
+        refused = run_dvx("add", target, cwd=bob)
+        assert refused.code == 2, refused.output
+        assert said in refused.stderr
+        assert f"`git sparse-checkout add {bring_back}`" in refused.stderr
+        assert "!data" not in refused.stderr and "Traceback" not in refused.stderr
+    assert not (bob / "model.bin.dvx").exists() and not (bob / "data.dvx").exists()
+    assert not (bob / "data" / "f1.txt.dvx").exists() and not (bob / "raw.dvx").exists()
+
+
 def test_a_file_saved_by_rename_while_it_is_hard_linked_is_never_stored_under_the_old_oid(
         repo, dvx):
     """An editor saves a new version (written aside, renamed over the file) after dvx hashed

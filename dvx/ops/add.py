@@ -23,6 +23,7 @@ from dvx.ops.data_places import (
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
+    refuse_left_out_tracking,
     refuse_nested_targets,
     refuse_overlap,
 )
@@ -58,6 +59,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
         refuse_overlap(repo.root, rel, display, tracked)
+    refuse_left_out_tracking(repo, rels, paths)  # tracked too, though not in the workspace
     refuse_remote_in_data(configured_directory_remotes(repo),
                           [(rel, "data to add") for rel in rels], "tracking it would record "
                           "the remote's objects as data, and `dvx checkout --force` would "

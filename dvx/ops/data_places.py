@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from dvx.errors import PathError
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
-from dvx.outputs import nested_repository_error
+from dvx.outputs import nested_repository_error, tracked_data_left_out
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, untrack_command
@@ -100,6 +100,42 @@ def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
             f"Track a path that is not ignored, or let Git see the pointer: add "
             f"'!{pointer}' after that rule (a file inside an ignored directory needs the "
             "directory un-ignored too).")
+
+
+def refuse_left_out_tracking(repo: Repo, rels: list[str],
+                             displays: list[str] | tuple[str, ...]) -> None:
+    """Refuse to add data tracked by a pointer that Git's index holds while this sparse
+    checkout leaves it out of the workspace (`tracked_data_left_out`): its own, a tracked
+    directory's holding it, or one of data inside it. dvx cannot read such a pointer, so it
+    cannot tell what it names (a teammate's change, brought by `git pull`) from the data on
+    disk (Git leaves that as it was): adding would write over it, or track data twice."""
+    left_out = tracked_data_left_out(repo, rels)
+    for rel, display in zip(rels, displays, strict=True):
+        found = left_out.get(rel)
+        if found is None:
+            continue
+        pointer = found.pointers[0]
+        tracked = pointer[: -len(POINTER_SUFFIX)]
+        only_in_index = (f"its pointer file '{pointer}' is in Git's index only: this sparse "
+                         "checkout leaves it out of the workspace, where dvx reads pointers")
+        bring_back = f"Add it to the sparse checkout: {found.adding(repo.root)}"
+        if tracked == rel:
+            raise PathError(
+                f"'{display}' is tracked by dvx already, but {only_in_index}. What it names "
+                "now (a teammate's change, brought by `git pull`) cannot be told from the "
+                "data on disk, and adding would write over it.",
+                f"{bring_back}; then `dvx status {for_command(repo.root, rel)}` tells whether "
+                "the data here is older or changed here.")
+        if rel.startswith(tracked + "/"):
+            raise PathError(
+                f"'{display}' is inside '{tracked}', which dvx already tracks ({only_in_index}).",
+                f"{bring_back}; then `dvx commit {for_command(repo.root, tracked)}` records "
+                "changes inside it.")
+        raise PathError(
+            f"'{display}' contains '{tracked}', which dvx already tracks on its own "
+            f"({only_in_index}).",
+            f"{bring_back}; then `dvx remove {for_command(repo.root, pointer)}` first to "
+            "track the whole directory instead.")
 
 
 class TrackedPaths:
