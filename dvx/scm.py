@@ -726,7 +726,8 @@ class Git:
         leaves out of the workspace (marked skip-worktree): the repository's, though the
         workspace has none of them. None outside a sparse checkout. Asked again while the
         index is unchanged (status and repro ask for their stages' deps), Git's answer is
-        reused."""
+        reused, and so is its answer for the whole index (status asks for it) to any
+        question."""
         if not self.sparse_checkout():
             return []
         asked = tuple(relpaths)
@@ -734,6 +735,11 @@ class Git:
         known = self._left_out.get(asked)
         if stamp is not None and known is not None and known[0] == stamp:
             return list(known[1])
+        whole = self._left_out.get((".",))
+        if stamp is not None and whole is not None and whole[0] == stamp:
+            return [path for path in whole[1] if any(
+                asked_path == "." or path == asked_path or path.startswith(asked_path + "/")
+                for asked_path in relpaths)]
         out = self._run("ls-files", "-z", "-v", "--full-name", "--", *literal(relpaths))
         found = sorted(os.fsdecode(record[2:]) for record in out.split(b"\0")
                        if record.startswith(b"S "))

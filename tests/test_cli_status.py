@@ -496,6 +496,34 @@ def test_an_output_in_a_folder_a_sparse_checkout_leaves_out_is_ignored_by_its_gi
     assert run_dvx("status", "-q", cwd=sparse).code == 0
 
 
+def test_status_names_a_pointer_a_sparse_checkout_leaves_in_git_s_index_only_beside_the_rest(
+        tmp_path):
+    """After `git pull` moved a pointer the sparse set leaves out, the data on disk is older
+    than what Git's index names: status never calls everything up to date without naming
+    it."""
+    from tests.team import Team, edit, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "a.bin", "a\n")
+    write(alice / "model.bin", "v1\n")
+    must("add", "a.bin", "model.bin", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "sparse-checkout", "set", "--no-cone", "/*", "!/model.bin.dvx")
+    edit(alice, "model.bin", "v2\n")
+    must("add", "model.bin", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q")
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 0, status.output
+    assert status.stdout.splitlines() == [
+        "Data and pointers are up to date.",
+        "Not compared: model.bin.dvx, pointer file in Git's index only (this sparse checkout "
+        "leaves them out of the workspace); their data is tracked still, and whatever is on "
+        "disk there may be older. `git sparse-checkout add model.bin.dvx` brings them back."]
+
+
 def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_nothing(
         repo, dvx):
     """The pointers are in Git's index, outside the sparse set: status says so, and what

@@ -259,7 +259,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                          "with --remote.")
     warn_if_merge_driver_missing(repo)
     resolved = _without_unmerged(repo, resolve_targets(repo, targets), bool(targets))
-    result = do_status(repo, resolved)
+    result = do_status(repo, resolved, everything=not targets)
     if not targets:
         from dvx.ops.left_behind import find_left_behind
 
@@ -287,6 +287,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved):
             _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result))
+        if result.left_out and result.outputs:  # else `_nothing_tracked` names them
+            out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
@@ -519,6 +521,20 @@ def _revision_labels(repo: Repo, result: Any) -> dict[str, str]:
 
     names = revision_labels(repo, {n for found in result.revisions.values() for n in found})
     return {oid: " " + found_in(names, found) for oid, found in result.revisions.items()}
+
+
+def _left_out_pointers(root: str, left_out: list[str]) -> str:
+    """What status says of the pointers Git's index holds that the sparse checkout leaves
+    out, beside those it compared: their data is tracked still, and whatever is on disk
+    there (older data, after a `git pull`) is compared with nothing."""
+    import os
+
+    folders = sorted({os.path.dirname(p) or p for p in left_out})
+    return (f"Not compared: {some_paths(left_out, 3)}, pointer file"
+            f"{'' if len(left_out) == 1 else 's'} in Git's index only (this sparse checkout "
+            "leaves them out of the workspace); their data is tracked still, and whatever is "
+            f"on disk there may be older. `git sparse-checkout add "
+            f"{' '.join(for_command(root, f) for f in folders)}` brings them back.")
 
 
 def _nothing_tracked(root: str, left_out: list[str]) -> str:

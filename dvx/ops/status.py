@@ -169,8 +169,8 @@ class StatusResult:
     # Tracked data that Git's index holds too ({path: the first path of it there}): put
     # into Git with `git add -f`, Git versions the data itself
     tracked_by_git: dict[str, str] = field(default_factory=dict)
-    # With no pointer in the workspace: those Git's index holds that the sparse checkout
-    # leaves out (the data is tracked still, elsewhere than in this workspace)
+    # With no path named: the pointers Git's index holds that the sparse checkout leaves out
+    # (the data is tracked still, elsewhere than in this workspace)
     left_out: list[str] = field(default_factory=list)
     # Commands stopped before they finished (killed) while they changed tracked paths,
     # whatever the targets: what they left half-done may show nowhere else (an add killed
@@ -196,7 +196,9 @@ class StatusResult:
                              "record": f".dvx/tmp/{s.record}"} for s in self.stopped]}
 
 
-def status(repo: Repo, targets: list[Target]) -> StatusResult:
+def status(repo: Repo, targets: list[Target], everything: bool = True) -> StatusResult:
+    """`everything`: no path was named, so the pointers the sparse checkout leaves out are
+    named too (`StatusResult.left_out`)."""
     stopped = _stopped_commands(repo)
     results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
                if r is not None]
@@ -209,7 +211,8 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
     return StatusResult(results, temporaries=_temporaries(repo, beside),
                         unignored=[p for p in _unignored(repo, targets) if p not in tracked],
                         tracked_by_git=tracked,
-                        left_out=[] if targets else pointers_left_out(repo), stopped=changes)
+                        left_out=pointers_left_out(repo) if everything else [],
+                        stopped=changes)
 
 
 def _stopped_commands(repo: Repo) -> list[StoppedCommand]:
