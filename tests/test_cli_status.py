@@ -520,8 +520,8 @@ def test_status_names_a_pointer_a_sparse_checkout_leaves_in_git_s_index_only_bes
     assert status.stdout.splitlines() == [
         "Data and pointers are up to date.",
         "Not compared: model.bin.dvx, pointer file in Git's index only (this sparse checkout "
-        "leaves them out of the workspace); their data is tracked still, and whatever is on "
-        "disk there may be older. `git sparse-checkout add model.bin.dvx` brings them back."]
+        "leaves it out of the workspace); its data is tracked still, and whatever is on "
+        "disk there may be older. `git sparse-checkout add model.bin.dvx` brings it back."]
 
 
 def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_nothing(

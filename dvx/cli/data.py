@@ -530,11 +530,13 @@ def _left_out_pointers(root: str, left_out: list[str]) -> str:
     import os
 
     folders = sorted({os.path.dirname(p) or p for p in left_out})
-    return (f"Not compared: {some_paths(left_out, 3)}, pointer file"
-            f"{'' if len(left_out) == 1 else 's'} in Git's index only (this sparse checkout "
-            "leaves them out of the workspace); their data is tracked still, and whatever is "
-            f"on disk there may be older. `git sparse-checkout add "
-            f"{' '.join(for_command(root, f) for f in folders)}` brings them back.")
+    one = len(left_out) == 1
+    them, their = ("it", "its") if one else ("them", "their")
+    return (f"Not compared: {some_paths(left_out, 3)}, pointer file{'' if one else 's'} in "
+            f"Git's index only (this sparse checkout leaves {them} out of the workspace); "
+            f"{their} data is tracked still, and whatever is on disk there may be older. `git "
+            f"sparse-checkout add {' '.join(for_command(root, f) for f in folders)}` brings "
+            f"{them} back.")
 
 
 def _nothing_tracked(root: str, left_out: list[str]) -> str:
