@@ -487,12 +487,12 @@ def open_regular(path: str, follow_links: bool = True) -> tuple[int, os.stat_res
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a socket, or a device file with no device
-            raise _not_regular(path) from None
+            raise not_regular_file(path) from None
         raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path, st.st_mode)
+            raise not_regular_file(path, st.st_mode)
     except BaseException:
         os.close(fd)
         raise
@@ -522,7 +522,8 @@ def open_for_writing_elsewhere(fd: int) -> bool:
     return False
 
 
-def _not_regular(path: str, mode: int = 0) -> NotRegularFileError:
+def not_regular_file(path: str, mode: int = 0) -> NotRegularFileError:
+    """The error for `path`, whose st_mode is `mode` (0: not known), being no regular file."""
     what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
     return NotRegularFileError(errno.ENXIO, f"not a regular file ({what})", path)
 

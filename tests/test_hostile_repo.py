@@ -894,6 +894,50 @@ def test_a_generic_remote_takes_its_client_s_options_from_the_user_s_config_only
         unreachable.output
 
 
+@pytest.mark.parametrize("option, named, refused, what", [
+    ("keyfile", "{fifo}", "{fifo}", "keyfile"),
+    ("keyfile", "keys/id", "{clone}/keys/id", "keyfile"),  # a committed link to /dev/zero
+    ("keyfile", "keys/key", "{clone}/keys/key.pub", "keyfile's public key"),
+    ("keyfile", "{huge}", "{huge}", "keyfile"),
+    ("known_hosts", "keys/hosts", "{clone}/keys/hosts", "known_hosts"),
+    ("ssl_verify", "keys/id", "{clone}/keys/id", "CA bundle"),
+    ("ssl_verify", "{huge}", "{huge}", "CA bundle"),
+])
+def test_a_file_a_cloned_remote_option_names_is_read_only_if_a_regular_file_of_plausible_size(
+        option, named, refused, what, tmp_path):
+    """A client library reads a key, known_hosts file or CA bundle whole, by name: a FIFO or
+    a terminal there would hold the command forever (Ctrl-C included), /dev/zero or a huge
+    file would fill the memory. Each is refused unread, named with its option."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    fifo, huge = hostile.outside / "fifo", hostile.outside / "huge"
+    os.mkfifo(fifo)
+    with open(huge, "wb") as f:
+        f.truncate(9 << 20)  # sparse: more than any such file holds
+    keys = hostile.origin / "keys"
+    keys.mkdir()
+    os.symlink("/dev/zero", keys / "id")
+    os.symlink(fifo, keys / "hosts")
+    write(keys / "key", "not read either\n")
+    os.symlink(fifo, keys / "key.pub")
+    url = "https://127.0.0.1:1/store" if option == "ssl_verify" else "ssh://127.0.0.1:1/store"
+    hostile.commit({".dvx/config": f'[core]\nremote = s\n[remote "s"]\nurl = {url}\n'
+                                   f"{option} = {named.format(fifo=fifo, huge=huge)}\n"})
+    clone = hostile.clone()
+    refused = refused.format(fifo=fifo, huge=huge, clone=clone)
+    for command in (["pull"], ["status", "-c"], ["fetch"]):
+        result = run_dvx_proc(*command, cwd=clone, timeout=60)
+        assert result.code == 1, result.output
+        assert result.stderr.count("ERROR:") == 1 and "Traceback" not in result.stderr
+        assert f"its {what} '{refused}' is " in result.stderr \
+            or f"it must be true, false or the path of a CA bundle file (a relative one is " \
+               f"taken from the repository root), and '{refused}' is " in result.stderr, \
+            result.stderr
+        assert ("is larger than 8 MiB" if refused.endswith("huge") else
+                "is not a regular file (a FIFO, socket or device)") in result.stderr
+        assert "network" not in result.stderr
+
+
 def test_unparsable_config_is_a_clear_error(tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")

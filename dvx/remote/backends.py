@@ -26,8 +26,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
+from dvx.remote.option_files import check_option_file, is_refused_file
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 from dvx.remote.ssh import (
+    check_keyfile,
     config_options,
     jump_host_of,
     jump_hosts,
@@ -189,10 +191,15 @@ def _option_file(value: str, root: str | None, what: str, must_be: str) -> str:
         if root is None:
             raise ValueError(f"the {what} path '{value}' is not absolute")
         path = os.path.join(root, path)
-    if not os.path.isfile(path):
-        problem = "is a directory" if os.path.isdir(path) else "does not exist"
+    try:
+        check_option_file(path)
+    except OSError as exc:
+        problem = "does not exist" if isinstance(exc, FileNotFoundError) else \
+            "is a directory" if os.path.isdir(path) else \
+            f"is {exc.strerror}" if is_refused_file(exc) else \
+            f"cannot be read ({exc.strerror or exc})"
         raise ValueError(f"it must be {must_be} (a relative one is taken from the repository "
-                         f"root), and '{path}' {problem}")
+                         f"root), and '{path}' {problem}") from None
     return path
 
 
@@ -234,12 +241,18 @@ def resolve_paths(backend: Backend, options: dict[str, str], root: str) -> dict[
     credentials file, an SSH key or known_hosts file) as an absolute path, a relative one
     taken from the repository root `root`: the client libraries would take it from the
     current directory, so a file committed with the project would be missed from a
-    subfolder."""
+    subfolder. Each file is checked first (option_files): an OSError naming an SSH file
+    that is no regular file of plausible size, a ValueError for the others."""
     resolved = dict(options)
     for option in SSH_FILE_OPTIONS:
         value = options.get(option)
         if option in backend.options and value and not is_trust_setting(option, value):
-            resolved[option] = os.path.join(root, os.path.expanduser(value))
+            resolved[option] = path = os.path.join(root, os.path.expanduser(value))
+            # an OSError naming the file, which open_store says is the option's
+            if option == "keyfile":
+                check_keyfile(path)
+            else:
+                check_option_file(path)
     if "ssl_verify" in backend.options and "ssl_verify" in options:
         verify = ssl_verify_setting(options["ssl_verify"], root)
         resolved["ssl_verify"] = verify if isinstance(verify, str) else str(verify).lower()

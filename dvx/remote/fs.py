@@ -51,8 +51,9 @@ from dvx.remote.blobs import (
     S3Blobs,
     SftpBlobs,
 )
+from dvx.remote.option_files import is_refused_file
 from dvx.remote.retry import describe
-from dvx.remote.ssh import KeyfileNeedsAgent
+from dvx.remote.ssh import KEYFILE_COMPANIONS, KeyfileNeedsAgent
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
@@ -92,12 +93,34 @@ def refuse_private_directory(path: str, shown: str, name: str, hint: str | None 
                               f"modify {name} url DIR`.")
 
 
-def _option_naming(options: dict[str, str], filename: object) -> str | None:
-    """The option (`keyfile`, `known_hosts`, ...) whose value is the local file `filename`."""
+def _option_naming(options: dict[str, str], filename: object, root: str
+                   ) -> tuple[str, str] | None:
+    """The option (`keyfile`, `known_hosts`, ...) whose value, a relative one taken from the
+    repository root `root`, names the local file `filename`, and what that file is: the
+    option's own, or the public key or certificate beside a keyfile."""
     if not isinstance(filename, str):
         return None
-    return next((key for key, value in options.items()
-                 if os.path.expanduser(value) == filename), None)
+    for key, value in options.items():
+        path = os.path.join(root, os.path.expanduser(value))
+        if path == filename:
+            return key, key
+        if key == "keyfile" and filename.startswith(path):
+            what = KEYFILE_COMPANIONS.get(filename[len(path):])
+            if what is not None:
+                return key, f"keyfile's {what}"
+    return None
+
+
+def _unreadable_option_file(shown: str, name: str, exc: OSError, option: str, what: str
+                            ) -> RemoteError:
+    """The local file the remote's `option` names (`what`: that file, or one beside a
+    keyfile) cannot be read, or is refused unread (option_files)."""
+    why = f"is {exc.strerror}, so none of it was read" if is_refused_file(exc) else \
+        f"cannot be read ({exc.strerror or exc})"
+    fix = f"`dvx remote modify {name or 'NAME'} {option} PATH`"
+    hint = f"Fix it with {fix}." if what == option else \
+        f"Move it away, or name another key with {fix}."
+    return RemoteError(f"Cannot set up the {shown}: its {what} '{exc.filename}' {why}.", hint)
 
 
 CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
@@ -245,12 +268,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
-            unread = _option_naming(own_options, exc.filename)
+            unread = _option_naming(own_options, exc.filename, repo_root)
             if unread is not None:  # a local file the client reads first: a key, say
-                raise RemoteError(
-                    f"Cannot set up the {shown}: its {unread} '{exc.filename}' cannot be read "
-                    f"({exc.strerror or exc}).",
-                    f"Fix it with `dvx remote modify {name or 'NAME'} {unread} PATH`.") from None
+                raise _unreadable_option_file(shown, name, exc, *unread) from None
             if isinstance(exc, PermissionError) and exc.filename is None:
                 raise login_refused(shown, exc, backend, name, url) from None
             seconds = seconds_option(own_options, "connect_timeout", timeout)

@@ -1,6 +1,8 @@
 """What an SSH connection takes beyond the URL, where asyncssh's defaults differ from what
 `ssh` does with the same settings:
 
+    check_keyfile(path)         a `keyfile`, and the public key and certificate beside it,
+                                checked before asyncssh reads them (option_files)
     keyfile_args(path)          a `keyfile` protected by a passphrase (which dvx has no way to
                                 ask for) signs through ssh-agent's copy of it, as `ssh -i` does
     jump_hosts(host, ...)       the ProxyJump hosts ~/.ssh/config names for a host, connected
@@ -14,8 +16,23 @@ from __future__ import annotations
 from typing import Any
 
 from dvx.logs import get_logger
+from dvx.remote.option_files import check_option_file
 
 log = get_logger(__name__)
+
+# The files asyncssh (as ssh) reads beside a private key when there: what each holds.
+KEYFILE_COMPANIONS = {".pub": "public key", "-cert.pub": "certificate"}
+
+
+def check_keyfile(path: str) -> None:
+    """An OSError naming the file unless the `keyfile` at `path` and those of its
+    companions that are there are regular files of a plausible size (check_option_file)."""
+    check_option_file(path)
+    for suffix in KEYFILE_COMPANIONS:
+        try:
+            check_option_file(path + suffix)
+        except FileNotFoundError:
+            continue  # none there (or a dangling link, which asyncssh fails to open too)
 
 
 def config_options(host: str, port: str | int | None, user: str | None) -> Any | None:
