@@ -61,8 +61,10 @@ def _positive_number(value: str) -> str:
         number = float(value)
     except ValueError:
         raise ValueError("expected a number, 0 or more") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError("expected a non-negative number")
+    if not math.isfinite(number):  # 1e400 is read as infinity
+        raise ValueError("expected a finite number, 0 or more")
+    if number < 0:
+        raise ValueError("expected a number, 0 or more")
     return value
 
 
@@ -193,6 +195,13 @@ def _how_to_fix(path: str) -> str:
     return "Fix or remove the offending line."
 
 
+def _sentence(exc: Exception) -> str:
+    """The parser's complaint as one sentence, on one line and ended, which the hint follows
+    (configparser's end with no period, some after a line break)."""
+    detail = " ".join(str(exc).split())
+    return detail if detail.endswith(".") else f"{detail}."
+
+
 def _new_parser() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, delimiters=("=",),
                                        comment_prefixes=("#", ";"), strict=True)
@@ -218,8 +227,7 @@ class ConfigFile:
         except (FileNotFoundError, NotADirectoryError):
             pass  # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
         except (configparser.Error, UnicodeDecodeError) as exc:
-            detail = str(exc).replace("\n", " ")
-            raise ConfigError(f"Cannot parse the config file '{path}': {detail}",
+            raise ConfigError(f"Cannot parse the config file '{path}': {_sentence(exc)}",
                               _how_to_fix(path)) from None
         except OSError as exc:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
@@ -233,8 +241,8 @@ class ConfigFile:
         try:
             parser.read_string(data.decode("utf-8-sig"), path)
         except (configparser.Error, UnicodeDecodeError) as exc:
-            detail = str(exc).replace("\n", " ")
-            raise ConfigError(f"Cannot parse the config file {path}: {detail}", hint) from None
+            raise ConfigError(f"Cannot parse the config file {path}: {_sentence(exc)}",
+                              hint) from None
         return cls(path, parser)
 
     def with_remotes_of(self, other: ConfigFile) -> ConfigFile:
@@ -368,9 +376,9 @@ class Config:
             return default
         try:
             return _bool(value) == "true"
-        except ValueError:
-            raise ConfigError(f"Invalid value {value!r} for {section}.{key}: expected true or "
-                              "false.") from None
+        except ValueError as exc:
+            raise self.invalid_value(section, key, value, str(exc),
+                                     "true" if default else "false") from None
 
     def get_float(self, section: str, key: str, default: float) -> float:
         value = self.get(section, key)
@@ -378,9 +386,21 @@ class Config:
             return default
         try:
             return float(_positive_number(value))
-        except ValueError:
-            raise ConfigError(f"Invalid value {value!r} for {section}.{key}: expected a "
-                              "non-negative number.") from None
+        except ValueError as exc:
+            raise self.invalid_value(section, key, value, str(exc), f"{default:g}") from None
+
+    def invalid_value(self, section: str, key: str, value: str, why: str, example: str
+                      ) -> ConfigError:
+        """The error for the `value` of section.key (a [core] or [cache] option) that
+        cannot work, `why` not: names the config file that sets it, and how to set it there
+        to a good one (`example`) or unset it."""
+        level = self.where(section, key)
+        flag = "" if level in (None, "project") else f" --{level}"
+        option = f"{section}.{key}"
+        return ConfigError(f"Invalid value {value!r} for {option} in the config file "
+                           f"'{self.paths.get(level or '', '?')}': {why}.",
+                           f"Fix it with `dvx config{flag} {option} {example}`, or unset it "
+                           f"with `dvx config{flag} --unset {option}`.")
 
     def where(self, section: str, key: str) -> str | None:
         for level in reversed(LEVELS):
@@ -493,9 +513,7 @@ class Config:
         try:
             return _shared(value) == "group"
         except ValueError as exc:
-            raise ConfigError(f"Invalid value {value!r} for cache.shared: {exc}.",
-                              "Fix it with `dvx config cache.shared group`, or unset it "
-                              "with `dvx config --unset cache.shared`.") from None
+            raise self.invalid_value("cache", "shared", value, str(exc), "group") from None
 
     def hash_algo(self) -> str:
         """core.hash, checked when read: a name written by hand that is no algorithm (XXH128)
@@ -523,4 +541,5 @@ class Config:
         try:
             return tuple(_link_types(value).split(","))
         except ValueError as exc:
-            raise ConfigError(f"Invalid cache.type {value!r}: {exc}.") from None
+            raise self.invalid_value("cache", "type", value, str(exc),
+                                     ",".join(DEFAULT_LINK_TYPES)) from None

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -73,6 +74,43 @@ def test_a_config_left_with_merge_conflict_markers_says_to_resolve_the_conflict(
     with pytest.raises(ConfigError, match="unresolved Git merge conflict") as raised:
         Config(str(dvx_dir))
     assert "`git add`" in str(raised.value)
+
+
+@pytest.mark.parametrize("conflict", [
+    "<<<<<<< HEAD\n[core]\nremote = a\n=======\n[core]\nremote = b\n>>>>>>> other\n",
+    "[core]\nremote = a\n<<<<<<< HEAD\n[core]\nremote = b\n=======\n>>>>>>> other\n",
+])
+def test_a_config_that_cannot_be_parsed_is_said_in_sentences(repo, dvx, conflict):
+    """The parser's complaint (which ends in no period) is a sentence of its own, before
+    what to do about it."""
+    (repo / ".dvx" / "config").write_text(conflict)
+    refused = dvx("status")
+    assert refused.code != 0 and refused.stderr.count("\n") == 1, refused.output
+    assert re.search(r"\S\. It holds an unresolved Git merge conflict: ", refused.stderr), \
+        refused.stderr
+
+
+def test_a_core_or_cache_option_written_by_hand_that_cannot_work_names_its_file_and_fix(
+        repo, dvx):
+    """As for core.hash: the file that holds the bad value, and the command that sets it
+    there (1e400 is read as infinity, which no wait is)."""
+    (repo / "a.txt").write_text("a\n")
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\nlock_wait = 1e400\n")
+    refused = dvx("add", "a.txt")
+    assert refused.code != 0, refused.output
+    assert (f"ERROR: Invalid value '1e400' for core.lock_wait in the config file "
+            f"'{repo / '.dvx' / 'config'}': expected a finite number, 0 or more. Fix it with "
+            "`dvx config core.lock_wait 30`, or unset it with `dvx config --unset "
+            "core.lock_wait`.\n") == refused.stderr
+    assert dvx("config", "core.lock_wait", "30").code == 0  # the fix it names works
+    (repo / ".dvx" / "config.local").write_text("[cache]\ntype = teleport\n")
+    refused = dvx("add", "a.txt")
+    assert f"for cache.type in the config file '{repo / '.dvx' / 'config.local'}'" \
+           in refused.stderr, refused.output
+    assert "`dvx config --local cache.type reflink,copy`" in refused.stderr
+    assert dvx("config", "--local", "--unset", "cache.type").code == 0
+    assert dvx("add", "a.txt").code == 0
 
 
 @pytest.mark.parametrize("home", ["dev-null", "xdg-file"])
