@@ -49,24 +49,74 @@ IGNORE_EVERYTHING = b"# dvx: never Git's, whatever commit is checked out\n*\n"
 
 
 def find_root(start: str | None = None) -> str:
-    current = os.path.abspath(start or os.getcwd())
+    """The root of the dvx project holding `start` (default: the current directory): the
+    nearest folder at or above it with a .dvx folder. The search stops at the top of the
+    nearest Git work tree (a folder holding `.git`: a clone, a submodule, a linked worktree)
+    and at a `.dvx` that is no folder: a Git repository nested in a dvx project is a
+    repository of its own, never worked on as the project around it. Projects without Git
+    (`core.no_scm`) are found by their .dvx alone."""
+    here = os.path.abspath(start or os.getcwd())
+    current = here
     while True:
-        if os.path.isdir(os.path.join(current, DVX_DIR)):
-            config = os.path.join(current, DVX_DIR, "config")
+        dvx_dir = os.path.join(current, DVX_DIR)
+        if os.path.isdir(dvx_dir):
+            config = os.path.join(dvx_dir, "config")
             if not os.path.exists(config) and left_out_of_workspace(config) is not None:
                 raise _left_out_by_sparse_checkout(current, folder_kept=True)
             return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            git_root = find_git_root(os.path.abspath(start or os.getcwd()))
-            left_out = None if git_root is None else tracked_but_absent(git_root)
+        if os.path.lexists(dvx_dir):
+            raise dvx_is_no_folder(current)
+        if os.path.lexists(os.path.join(current, ".git")):
+            left_out = tracked_but_absent(current)
             if left_out is not None:
                 raise left_out
-            raise NotARepoError(
-                f"'{os.path.abspath(start or os.getcwd())}' is not inside a dvx repository.",
-                "Run `dvx init` at the top of your Git repository first.",
-            )
+            raise _no_project_in(here, current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            raise _no_project_in(here, None)
         current = parent
+
+
+def dvx_is_no_folder(root: str) -> NotARepoError:
+    """The error for a project whose .dvx is a file (or a link to no folder), where dvx keeps
+    its configuration and cache: not a dvx repository, nor one to look past."""
+    dvx_dir = os.path.join(root, DVX_DIR)
+    tracked = DVX_DIR in tracked_in(root, DVX_DIR)
+    came = ", and Git tracks it (it came with the repository)" if tracked else ""
+    unstage = f"`git rm --cached {DVX_DIR}` and " if tracked else ""
+    return NotARepoError(
+        f"'{dvx_dir}' is not a folder{came}: dvx keeps its configuration and cache in a "
+        f"{DVX_DIR} folder, so '{root}' is no dvx repository.",
+        f"If this repository is meant to use dvx, ask whoever made it what the file is for; "
+        f"to set dvx up here, move the file away ({unstage}a commit, if Git tracks it), then "
+        "run `dvx init`.")
+
+
+def _no_project_in(here: str, git_top: str | None) -> NotARepoError:
+    """The error for `here`, in no dvx project: none up to the top of the Git work tree
+    `git_top` holding it (None: no Git repository holds it), where the search stops, even
+    with a project around that repository."""
+    outer = None if git_top is None else _project_around(git_top)
+    if outer is None:
+        return NotARepoError(f"'{here}' is not inside a dvx repository.",
+                             "Run `dvx init` at the top of your Git repository first.")
+    where = "is the top of" if here == git_top else "is in"
+    return NotARepoError(
+        f"'{here}' {where} the Git repository '{git_top}', which has no dvx set up. It is a "
+        f"repository of its own inside the dvx repository '{outer}', so dvx does not work "
+        "in that project from here (its data and settings are not this repository's).",
+        f"Run `dvx init` in '{git_top}' to track data in it, or run dvx in '{outer}' "
+        f"outside '{git_top}' to work in that project.")
+
+
+def _project_around(folder: str) -> str | None:
+    """The nearest folder above `folder` holding a .dvx folder, if any."""
+    current = os.path.dirname(folder)
+    while not os.path.isdir(os.path.join(current, DVX_DIR)):
+        if os.path.dirname(current) == current:
+            return None
+        current = os.path.dirname(current)
+    return current
 
 
 def tracked_but_absent(git_root: str) -> NotARepoError | None:

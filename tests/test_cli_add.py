@@ -640,12 +640,15 @@ def test_add_and_move_refuse_a_path_inside_a_nested_git_repository(repo, dvx, tm
     write(lib / "sub" / "big.bin", "lib weights\n")
     write(repo / "mine.bin", "mine\n")
     assert dvx("add", "mine.bin").code == 0
-    for args, cwd in ((("add", "lib/sub/big.bin"), repo), (("add", "big.bin"), lib / "sub"),
-                      (("move", "mine.bin", "lib/mine.bin"), repo)):
-        refused = dvx(*args, cwd=cwd)
+    for args in (("add", "lib/sub/big.bin"), ("move", "mine.bin", "lib/mine.bin")):
+        refused = dvx(*args, cwd=repo)
         assert refused.code == 2, refused.output
         assert "inside 'lib', a Git repository of its own" in refused.stderr
         assert "dvx init" in refused.stderr
+    refused = dvx("add", "big.bin", cwd=lib / "sub")  # from inside: not this project's at all
+    assert refused.code == 2, refused.output
+    assert f"is in the Git repository '{lib}', which has no dvx set up" in refused.stderr
+    assert f"Run `dvx init` in '{lib}'" in refused.stderr
     assert sorted(p.name for p in lib.rglob("*") if ".git" not in p.parts) == ["big.bin", "sub"]
     assert (repo / "mine.bin.dvx").exists()
 

@@ -2,6 +2,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, make_git_repo, write
 
 
@@ -273,3 +275,47 @@ def test_a_sparse_set_leaving_out_dvx_is_named_with_what_git_deleted_or_kept(tmp
     gone = dvx("status", cwd=root / "code")
     assert gone.code == 2 and "`git sparse-checkout add .dvx`" in gone.stderr, gone.output
     assert "Git deleted it with the folder" in gone.stderr and "`dvx pull`" in gone.stderr
+
+
+@pytest.mark.parametrize("dvx_is", ["missing", "a file"])
+def test_a_git_repository_nested_in_a_dvx_project_is_never_taken_for_that_project(
+        tmp_path, dvx, dvx_is):
+    """A clone (or submodule) inside a dvx project is a repository of its own: the search
+    for the project stops at the top of its work tree, so no command works in the project
+    around it; one whose committed .dvx is a file says so, and `dvx init` does not write
+    over that file."""
+    outer = make_git_repo(tmp_path / "outer")
+    assert dvx("init", cwd=outer).code == 0
+    write(outer / "o.txt", "outer data\n")
+    assert dvx("add", "o.txt", cwd=outer).code == 0
+    inner = make_git_repo(outer / "b")
+    write(inner / "f.txt", "inner\n")
+    if dvx_is == "a file":
+        write(inner / ".dvx", "not a folder\n")
+        git(inner, "add", "-A")
+        git(inner, "commit", "-qm", "a .dvx file")
+    (inner / "sub").mkdir()
+    before = sorted(p.relative_to(outer) for p in outer.rglob("*") if ".git" not in p.parts)
+    for cwd in (inner, inner / "sub"):
+        for command in (("status",), ("pull",), ("add", str(inner / "f.txt")), ("gc", "-w", "-f")):
+            refused = dvx(*command, cwd=cwd)
+            assert refused.code == 2, (command, refused.output)
+            if dvx_is == "a file":
+                assert f"'{inner / '.dvx'}' is not a folder, and Git tracks it" in refused.stderr
+                assert "`git rm --cached .dvx`" in refused.stderr
+            else:
+                assert f"the Git repository '{inner}', which has no dvx set up" \
+                    in refused.stderr and f"the dvx repository '{outer}'" in refused.stderr
+                assert f"Run `dvx init` in '{inner}'" in refused.stderr
+    assert sorted(p.relative_to(outer) for p in outer.rglob("*") if ".git" not in p.parts) \
+        == before
+    init = dvx("init", cwd=inner)
+    if dvx_is == "a file":
+        assert init.code == 2 and "is not a folder" in init.stderr, init.output
+        assert (inner / ".dvx").read_text() == "not a folder\n"
+        assert not [p for p in inner.iterdir() if p.name.startswith(".dvx.")]
+    else:
+        assert init.code == 0, init.output
+        assert dvx("add", "f.txt", cwd=inner).code == 0
+        assert (inner / "f.txt.dvx").is_file() and (inner / ".gitignore").is_file()
+    assert dvx("status", "-q", cwd=outer).code == 0  # the project around is as it was

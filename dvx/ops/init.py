@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
-from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, tracked_but_absent
+from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, dvx_is_no_folder, tracked_but_absent
 from dvx.scm import Git, find_git_root, refuse_other_repository
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
@@ -31,6 +31,8 @@ def init(path: str, no_scm: bool = False) -> InitResult:
     dvx_dir = os.path.join(root, DVX_DIR)
     if os.path.isdir(dvx_dir):
         return InitResult(root, False, no_scm, [])
+    if os.path.lexists(dvx_dir):  # a file, or a link to no folder: never written over
+        raise dvx_is_no_folder(root)
     if not no_scm:
         git_root = find_git_root(root)
         if git_root is None:
