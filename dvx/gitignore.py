@@ -48,6 +48,31 @@ def add_entry(data_path: str) -> str | None:
     return gitignore
 
 
+def negates_after_entry(data_path: str) -> bool:
+    """Whether a `!` rule follows the entry of `data_path` in its directory's .gitignore: the
+    one way a rule can take the data back into Git past the entry (a deeper .gitignore cannot
+    re-include what is inside an ignored folder, and the exclude files weigh less)."""
+    directory, name = os.path.split(data_path)
+    lines = git_lines(_read(os.path.join(directory, ".gitignore")))
+    entry = _entry(name)
+    if entry not in lines:
+        return False
+    last = len(lines) - 1 - lines[::-1].index(entry)
+    return any(line.startswith("!") for line in lines[last + 1:])
+
+
+def move_entry_last(data_path: str) -> str:
+    """Put the entry of `data_path` last in its directory's .gitignore (every copy of it
+    before taken out), after the rules that would take the data back into Git; the
+    .gitignore path. The user's own lines stay as they are."""
+    directory, name = os.path.split(data_path)
+    gitignore = os.path.join(directory, ".gitignore")
+    entry = _entry(name)
+    old = _read(gitignore)
+    _write(gitignore, [*(line for line in git_lines(old) if line != entry), entry], old)
+    return gitignore
+
+
 def lacking_entry(data_paths: list[str]) -> list[str]:
     """Those of `data_paths` whose folder's .gitignore in the workspace has no entry for them
     (each .gitignore read once). One dvx may not read (a symbolic link, a folder) is left to

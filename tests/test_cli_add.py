@@ -99,6 +99,44 @@ def test_a_gitignore_starting_with_a_byte_order_mark_keeps_it_and_one_entry(repo
     assert (repo / ".gitignore").read_bytes() == b"\xef\xbb\xbf/two.bin\n"
 
 
+def test_a_rule_taking_the_data_back_into_git_is_followed_by_its_entry_and_named(repo, dvx):
+    """A `!` rule after the entry (a teammate's) makes Git see the data: `git add -A` would
+    commit it. Tracking the path puts the entry after the rule, with a warning naming it;
+    status names such a rule of data placed for a pointer, and `commit` does the same."""
+    write(repo / ".gitignore", "/data.bin\n!/data.bin\n")
+    write(repo / "models" / ".gitignore", "/weights.bin\n!*.bin\n/other\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the team's rules")
+    write(repo / "data.bin", "secret\n")
+    write(repo / "models" / "weights.bin", "w\n")
+    added = dvx("add", "data.bin", "models/weights.bin")
+    assert added.code == 0, added.output
+    assert ("WARNING: The rule '!/data.bin' in .gitignore:2 took 'data.bin' back into Git, "
+            "where `git add -A` would commit the data itself: its entry is written again after "
+            "that rule") in added.stderr
+    assert "The rule '!*.bin' in models/.gitignore:2 took 'models/weights.bin' back" \
+        in added.stderr
+    assert (repo / ".gitignore").read_text() == "!/data.bin\n/data.bin\n"
+    assert (repo / "models" / ".gitignore").read_text() == "!*.bin\n/other\n/weights.bin\n"
+    git(repo, "add", "-A")
+    assert git(repo, "diff", "--cached", "--name-only").split() == [
+        ".gitignore", "data.bin.dvx", "models/.gitignore", "models/weights.bin.dvx"]
+    git(repo, "commit", "-qm", "tracked")
+
+    write(repo / ".gitignore", "/data.bin\n!/data.bin\n")  # the teammate's rule again
+    assert dvx("status", "-q").code == 1
+    shown = dvx("status")
+    assert ("data.bin: not ignored by Git (the rule '!/data.bin' in .gitignore:2 takes it back "
+            "in), so `git add` would take the data itself; `dvx commit data.bin` writes the "
+            "entry again after that rule (or remove the rule)") in shown.stdout
+    assert json.loads(dvx("status", "--json").stdout)["taken_back_by_rule"] == {
+        "data.bin": "'!/data.bin' in .gitignore:2"}
+    committed = dvx("commit", "data.bin")
+    assert committed.code == 0 and "The rule '!/data.bin' in .gitignore:2" in committed.stderr
+    assert dvx("status", "-q").code == 0
+    assert git(repo, "check-ignore", "data.bin").strip() == "data.bin"
+
+
 @pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"])
 def test_a_name_with_what_python_calls_a_line_break_stays_ignored_by_git(repo, dvx, char):
     name = f"report{char}final.csv"  # Git splits .gitignore lines at "\n" only

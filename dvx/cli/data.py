@@ -610,9 +610,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             for path in paths:
                 out(f"    {label}: {shown_path(path)}")
     for path in result.unignored:
-        out(f"{shown_path(path)}: not ignored by Git (its .gitignore entry is gone), so `git add` "
-            f"would take the data itself; `dvx commit {for_command(root, path)}` writes the "
-            "entry again")
+        rule = result.taken_back.get(path)
+        why = "its .gitignore entry is gone" if rule is None else \
+            f"the rule {rule} takes it back in"
+        again = "" if rule is None else " after that rule (or remove the rule)"
+        out(f"{shown_path(path)}: not ignored by Git ({why}), so `git add` would take the data "
+            f"itself; `dvx commit {for_command(root, path)}` writes the entry again{again}")
     for path, indexed in sorted(result.tracked_by_git.items()):
         where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "

@@ -215,8 +215,7 @@ def _ignore_again(repo: Repo, outputs: list[str]) -> list[str]:
     lacking = [os.path.relpath(full, repo.root).replace(os.sep, "/") for full in
                gitignore.lacking_entry([repo.abspath(path) for path in outputs])
                if os.path.lexists(full)]
-    exposed = [path for path, on_purpose in not_ignored(repo, lacking).items()
-               if not on_purpose]
+    exposed = [path for path, rule in not_ignored(repo, lacking).items() if rule is None]
     tracked = tracked_by_git(repo, exposed)
     written = [path for path in exposed if path not in tracked]
     for path in written:

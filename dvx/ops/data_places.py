@@ -75,16 +75,18 @@ def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> N
                 f"Stop tracking it in Git first: {untrack_command(display)} && git commit.")
 
 
-def not_ignored(repo: Repo, rels: list[str]) -> dict[str, bool]:
-    """{rel: whether a `!` rule takes it back in, on purpose} for those of `rels` (the data
-    of tracked outputs, in the workspace) that Git's rules do not ignore: their .gitignore
-    entry went (a merge Git made without dvx's merge driver, `git reset --hard` after an
-    uncommitted add, a hand edit), and but for data Git tracks already (`tracked_by_git`),
-    `git add -A` would take the data itself into Git. Git is asked once, about all of them."""
+def not_ignored(repo: Repo, rels: list[str]) -> dict[str, str | None]:
+    """{rel: the `!` rule that takes it back in (`'!/x' in .gitignore:2`), or None} for
+    those of `rels` (the data of tracked outputs, in the workspace) that Git's rules do not
+    ignore: their .gitignore entry went (a merge Git made without dvx's merge driver, `git
+    reset --hard` after an uncommitted add, a hand edit), or a `!` rule after it takes the
+    data back in, and but for data Git tracks already (`tracked_by_git`), `git add -A` would
+    take the data itself into Git. Git is asked once, about all of them."""
     if repo.git is None or not rels:
         return {}
     rules = repo.git.matching_rules(rels)
-    return {rel: rel in rules for rel in rels if not rules.get(rel, ("", False))[1]}
+    return {rel: rules[rel][0] if rel in rules else None for rel in rels
+            if not rules.get(rel, ("", False))[1]}
 
 
 def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:

@@ -164,8 +164,10 @@ class StatusResult:
     unrecorded: list[tuple[str, str]] = field(default_factory=list)
     # Temporary files an interrupted dvx command left beside the outputs (never data)
     temporaries: list[str] = field(default_factory=list)
-    # Tracked data in the workspace that Git does not ignore (its .gitignore entry is gone)
+    # Tracked data in the workspace that Git does not ignore (its .gitignore entry is gone,
+    # or a `!` rule takes it back in: those in `taken_back`, {path: that rule})
     unignored: list[str] = field(default_factory=list)
+    taken_back: dict[str, str] = field(default_factory=dict)
     # Tracked data that Git's index holds too ({path: the first path of it there}): put
     # into Git with `git add -f`, Git versions the data itself
     tracked_by_git: dict[str, str] = field(default_factory=dict)
@@ -191,6 +193,7 @@ class StatusResult:
                                 for p, why, stage_output, ignored in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
+                "taken_back_by_rule": self.taken_back,
                 "tracked_by_git": sorted(self.tracked_by_git),
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
                              "record": f".dvx/tmp/{s.record}"} for s in self.stopped]}
@@ -208,8 +211,10 @@ def status(repo: Repo, targets: list[Target], everything: bool = True) -> Status
     tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
     changes = _on_tracked_paths(stopped)
     beside = [t.output.path for t in targets] + _paths_worked_on(repo, changes)
+    unignored = {p: rule for p, rule in _unignored(repo, targets).items() if p not in tracked}
     return StatusResult(results, temporaries=_temporaries(repo, beside),
-                        unignored=[p for p in _unignored(repo, targets) if p not in tracked],
+                        unignored=list(unignored),
+                        taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
                         left_out=pointers_left_out(repo) if everything else [],
                         stopped=changes)
@@ -260,11 +265,12 @@ def _record_what_is_in_sync(repo: Repo) -> None:
         log.debug("what is in sync not recorded: %s", exc)
 
 
-def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
-    """The tracked data in the workspace that Git does not ignore (`not_ignored`)."""
+def _unignored(repo: Repo, targets: list[Target]) -> dict[str, str | None]:
+    """The tracked data in the workspace that Git does not ignore, each with the `!` rule
+    that takes it back in, if one does (`not_ignored`)."""
     present = sorted({t.output.path for t in targets
                       if os.path.lexists(repo.abspath(t.output.path))})
-    return list(not_ignored(repo, present))
+    return not_ignored(repo, present)
 
 
 def _temporaries(repo: Repo, paths: list[str]) -> list[str]:
