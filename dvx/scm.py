@@ -1466,13 +1466,31 @@ class Git:
                         commit, "--")
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def staged(self, commit: str, relpaths: list[str]) -> list[str]:
+        """Those of `relpaths` whose entry in the index differs from `commit`'s (changed,
+        added, or deleted there)."""
+        return [os.fsdecode(p) for batch in _command_line_batches(literal(relpaths))
+                for p in self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
+                                   commit, "--", *batch).split(b"\0") if p]
+
+    def index_entries(self, relpaths: list[str]) -> dict[str, tuple[str, str]]:
+        """{path: (mode, object id)} of the index's entries for `relpaths` that it has
+        merged (an entry left in conflict, in stages from the commits merged, has none)."""
+        entries = {}
+        for batch in _command_line_batches(literal(relpaths)):
+            for record in self._run("ls-files", "-z", "--full-name", "--stage", "--",
+                                    *batch).split(b"\0"):
+                meta, _, path = record.partition(b"\t")  # "<mode> <object> <stage>\t<path>"
+                mode, oid, stage = meta.decode().split(" ") if path else ("", "", "")
+                if stage == "0":
+                    entries[os.fsdecode(path)] = (mode, oid)
+        return entries
+
     def reset_index(self, commit: str, relpaths: list[str]) -> list[str]:
         """Set the index entries of `relpaths` back to `commit`'s, as `git checkout COMMIT --
         PATH` sets them (an entry `commit` lacks goes), leaving the workspace and every other
         entry as they are. Those whose entries changed."""
-        staged = [os.fsdecode(p) for batch in _command_line_batches(literal(relpaths))
-                  for p in self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
-                                     commit, "--", *batch).split(b"\0") if p]
+        staged = self.staged(commit, relpaths)
         for batch in _command_line_batches(literal(staged)):
             self._run("reset", "-q", commit, "--", *batch)
         return staged

@@ -943,6 +943,36 @@ def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(proj
     assert "lr: 0.3" in git(project, "show", "HEAD:params.yaml")
 
 
+def test_apply_keeps_a_staged_version_nothing_else_holds_in_git_s_index(project):
+    """A version of a file the user staged, then edited on, so that an experiment recorded
+    the edit and not the staged version: applying another experiment that does not change
+    the file sets the workspace back as committed (the edit is the experiment's), but keeps
+    the staged version in Git's index, with a warning, rather than leave it only as a
+    dangling blob. A staged version the workspace holds too is set back in the index."""
+    write(project / "README.md", "a\nb\nc\n")
+    write(project / "notes.md", "notes\n")
+    git(project, "add", "README.md", "notes.md")
+    git(project, "commit", "-qm", "readme")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "README.md", "staged only\nb\nc\n")
+    write(project / "notes.md", "notes, staged and held by mid\n")
+    git(project, "add", "README.md", "notes.md")
+    write(project / "README.md", "a\nb\nc, edited on\n")
+    must("exp", "run", "-S", "train.lr=0.05", "-n", "mid", cwd=project)
+    applied = run_dvx("exp", "apply", "low", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "set back as committed, as the experiment does not change them: README.md, " \
+        "notes.md; in Git's index as well (their staged changes undone): notes.md." \
+        in applied.stdout, applied.stdout
+    assert "WARNING: kept your staged changes to README.md in Git's index, as no commit or " \
+        "experiment holds them" in applied.stderr, applied.stderr
+    assert git(project, "show", ":README.md") == "staged only\nb\nc\n"
+    assert (project / "README.md").read_text() == "a\nb\nc\n"
+    assert git(project, "show", ":notes.md") == (project / "notes.md").read_text() == "notes\n"
+
+
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)

@@ -206,7 +206,7 @@ def exp_apply(name: str, force: bool) -> None:
     Git tracks that it does not change as committed (in Git's index too), and its outputs
     checked out, ready to commit. A file it does not change that holds your unsaved work (a
     `dvx add` of a new version, an edit no commit or experiment holds) is kept as it is, with
-    a warning."""
+    a warning; so is a staged version of one that nothing else holds, in Git's index."""
     from dvx.exps.run import apply
 
     applied = apply(open_repo(), name, force)
@@ -215,6 +215,10 @@ def exp_apply(name: str, force: bool) -> None:
     if applied.kept:
         warn(f"WARNING: kept your unsaved changes to {some_paths(applied.kept)}; the "
              "workspace is not exactly the experiment there.")
+    if applied.kept_staged:
+        warn(f"WARNING: kept your staged changes to {some_paths(applied.kept_staged)} in "
+             "Git's index, as no commit or experiment holds them; the workspace has those "
+             "files as committed (`git diff --cached` shows the changes).")
     report_checkout(applied.checkout)
     if not applied.checkout.ok:
         sys.exit(1)

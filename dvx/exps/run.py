@@ -304,6 +304,7 @@ class Applied:
     kept: list[str]  # files and outputs it did not change, kept for their unsaved changes
     checkout: CheckoutResult
     unstaged: list[str]  # of `set_back`, those whose staged change Git's index no longer has
+    kept_staged: list[str]  # of `set_back`, those whose staged change nothing else holds, kept
 
 
 def apply(repo: Repo, name: str, force: bool = False) -> Applied:
@@ -355,6 +356,7 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
         sources.pop(rel, None)
         modes.pop(rel, None)
     set_back = [rel for rel in set_back if rel in sources]
+    kept_staged = _staged_unsaved(repo, git, current, set_back, exp.commit)
     clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
@@ -387,11 +389,36 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          else None, modes.get(rel))
     # In Git's index too, or `git commit -a` would commit another experiment's staged
     # change (a `git rm` of code the pipeline needs) beside these files
-    unstaged = git.reset_index(current, set_back)
+    unstaged = git.reset_index(current, [rel for rel in set_back if rel not in kept_staged])
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
-                   checkout(repo, written, force=force), unstaged)
+                   checkout(repo, written, force=force), unstaged, kept_staged)
+
+
+def _staged_unsaved(repo: Repo, git: Git, current: str, set_back: list[str], applied: str
+                    ) -> list[str]:
+    """Those of `set_back` (files set back as HEAD `current` has them, their workspace
+    version being held elsewhere) whose entry in Git's index holds a version, with its mode,
+    that neither the workspace, `applied`, HEAD nor an experiment of HEAD holds (a `git add`
+    of a version edited on since): setting the entry back would leave that version nowhere
+    but in a dangling blob, so the entry is kept. A staged deletion, or an entry left in
+    conflict (its stages are the merged commits'), holds nothing to lose."""
+    staged = git.staged(current, set_back)
+    if not staged:
+        return []
+    commits = _saved_commits(repo, applied)
+    filemode = git.filemode()
+    kept = []
+    for rel, (mode, oid) in git.index_entries(staged).items():
+        full = repo.abspath(rel)
+        if (os.path.islink(full) or os.path.isfile(full)) and _workspace_blob(git, full) == oid \
+                and _same_mode(mode, _workspace_mode(full), filemode):
+            continue
+        if not any(_blob_in(git, commit, rel) == oid and git.mode_at(commit, rel) == mode
+                   for commit in commits):
+            kept.append(rel)
+    return sorted(kept)
 
 
 def _unsaved_outputs_set_back(repo: Repo, current: str, set_back: list[str]
@@ -713,10 +740,8 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
     unsaved = []
     for rel in changed:
         full = repo.abspath(rel)
-        if os.path.islink(full):  # Git keeps a symlink as its target's name
-            blob = git.hash_bytes(os.fsencode(os.readlink(full)))
-        elif os.path.isfile(full):
-            blob = git.run("hash-object", "--", full).decode().strip()
+        if os.path.islink(full) or os.path.isfile(full):
+            blob = _workspace_blob(git, full)
         elif not os.path.lexists(full):
             continue
         else:
@@ -728,6 +753,13 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
                    for commit in commits) and not held_by_cache(repo, full, rel):
             unsaved.append(rel)
     return unsaved
+
+
+def _workspace_blob(git: Git, full: str) -> str:
+    """The blob id Git gives the file or symlink at `full`."""
+    if os.path.islink(full):  # Git keeps a symlink as its target's name
+        return git.hash_bytes(os.fsencode(os.readlink(full)))
+    return git.run("hash-object", "--", full).decode().strip()
 
 
 def _saved_commits(repo: Repo, applied: str) -> list[str]:
