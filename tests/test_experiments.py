@@ -1873,6 +1873,30 @@ def test_an_exp_run_during_which_head_moves_records_nothing(project):
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+def test_a_stage_whose_command_moves_head_records_nothing_and_says_so(project):
+    """A stage whose own command runs `git commit`: the run records nothing (HEAD moved),
+    and the message names the stage's command as what may have moved it, rather than only
+    sending the user back to the commit; a queued run's message says its temporary worktree
+    is gone, not that the workspace keeps what the run left."""
+    write(project / "dvx.yaml", DVX_YAML.replace(
+        "train.py\n", "train.py && git commit -q --allow-empty -m 'log run'\n", 1))
+    git(project, "commit", "-qam", "a stage that commits")
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.2", "-n", "c1", cwd=project)
+    assert ran.code == 1, ran.output
+    assert "If a stage's own command (one running `git commit`, `git checkout` or `git " \
+        "reset`) moved HEAD, an experiment cannot record that pipeline" in ran.stderr, ran.stderr
+    assert "(its branch)" not in ran.stderr
+    git(project, "reset", "-q", "--hard", "HEAD~1")
+    must("checkout", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "q1", cwd=project)
+    assert run_dvx("queue", "start", cwd=project).code == 1
+    log = must("queue", "logs", "q1", cwd=project)
+    assert "in the run's temporary worktree while it went on, moved by a stage's own " \
+        "command" in log and "The temporary worktree is removed" in log, log
+    assert "The workspace keeps" not in log and "Check out" not in log
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_an_exp_save_during_which_head_moves_records_nothing(project):
     """As for `exp run`: the workspace `exp save` would record holds another commit's files
     once HEAD moved while it went on (here while it stores a changed input)."""

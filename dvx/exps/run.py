@@ -203,7 +203,8 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], starte
     snapshot (`queue.start`), as when its name is taken before it starts."""
     chosen = name or new_name(taken)
     commit = snapshot(repo, baseline, chosen, queued_from)
-    _refuse_moved_head(repo, started, command)  # after the snapshot: HEAD stayed as it read
+    # After the snapshot: HEAD stayed as it read
+    _refuse_moved_head(repo, started, command, queued_from is not None)
     while (recorded := claim(repo, baseline, chosen, commit)) is None:
         if queued_from is not None and name is not None:
             raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
@@ -215,21 +216,36 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], starte
     return recorded
 
 
-def _refuse_moved_head(repo: Repo, started: str, command: str) -> None:
+def _refuse_moved_head(repo: Repo, started: str, command: str, queued: bool) -> None:
     """Refuse to record anything once HEAD is no longer at `started`, where it was when the
-    `command` began (a `git checkout`, `git commit` or `git reset` meanwhile): the workspace
-    then holds the files of another commit, which the experiment would record as made from
-    `started` (and `exp apply` would bring into its branch)."""
+    `command` began (a `git checkout`, `git commit` or `git reset` meanwhile, in another
+    terminal or by a stage's own command): the workspace then holds the files of another
+    commit, which the experiment would record as made from `started` (and `exp apply` would
+    bring into its branch). A `queued` run's temporary worktree, which only its stages use,
+    is removed once it ends: what it left is gone."""
     now = git_of(repo).head()
     if now == started:
         return
     moved = f"to commit {now[:7]}" if now else "to a branch with no commit yet"
-    left = "The workspace keeps what the run left. " if command == "exp run" else ""
+    by_stage = ("a stage's own command (one running `git commit`, `git checkout` or `git "
+                "reset`)")
+    if queued:
+        raise DvxError(f"HEAD moved from commit {started[:7]} (the queued run's snapshot) "
+                       f"{moved} in the run's temporary worktree while it went on, moved by "
+                       f"{by_stage}, most likely: nothing was recorded as an experiment, as it "
+                       "would hold files of another commit than its snapshot.",
+                       "The temporary worktree is removed with what the stages made. Take "
+                       "that out of the stage's command, then queue the run again.")
+    if command == "exp run":
+        hint = (f"The workspace keeps what the run left. If {by_stage} moved HEAD, an "
+                "experiment cannot record that pipeline: take that out of the command. If "
+                "a command in another terminal moved it, check out commit "
+                f"{started[:7]} again and run `dvx exp run` there.")
+    else:
+        hint = f"Check out commit {started[:7]} again and run `dvx {command}` there."
     raise DvxError(f"HEAD moved from commit {started[:7]} {moved} while `dvx {command}` went "
-                   "on (a `git checkout`, `git commit` or `git reset`), so the workspace may hold "
-                   f"files of another commit than {started[:7]}: nothing was recorded as an "
-                   "experiment.", f"{left}Check out {started[:7]} again (its branch) and run "
-                   f"`dvx {command}` there.")
+                   f"on, so the workspace may hold files of another commit than "
+                   f"{started[:7]}: nothing was recorded as an experiment.", hint)
 
 
 def _free_name(repo: Repo, baseline: str, name: str) -> str:
