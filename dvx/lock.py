@@ -14,7 +14,8 @@ targets, however written: `dvx add -q data/` after `dvx add data`; the CLI says 
 same, `Command`; or the very same command line; a Git hook: any run of that hook), or one
 whose `Work` covers its own (a checkout of the whole workspace after a stopped `checkout
 data`, or after a stopped hook that checks out, which the notice names as the command to
-run; an `add a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
+run, or after a stopped `exp apply`, whose outputs it places as dvx.lock then says; an `add
+a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
 would undo). Until then every command that takes the lock, and `dvx status`, say which
 commands were stopped before they finished (an `add` killed between its .gitignore entry and
 its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
@@ -87,7 +88,9 @@ class Work:
     workspace's files matching their pointers, with the options that change how, such as
     `--relink`; TRACKING: each path tracked or not, with its pointer and .gitignore entry
     agreeing; PIPELINE: stages up to date; EXPERIMENT: the workspace's files and outputs
-    all one experiment's), and those `paths` (absolute, a pointer file
+    all one experiment's, which a checkout of every path settles too: its outputs are then
+    placed as dvx.lock says, and the files Git tracks are the user's to see to), and those
+    `paths` (absolute, a pointer file
     named by its data; for PIPELINE, stage names; None: every tracked path, or every stage).
     `settles`: run to its end, it leaves those paths in that state whatever a
     stopped command left them in (a move moves only what is tracked: it settles nothing).
@@ -101,7 +104,8 @@ class Work:
     def covers(self, stopped: Work) -> bool:
         """Does this work, done, leave what the stopped one was changing as it would have
         left it: the same state, on the same paths or paths that hold them?"""
-        if not self.settles or stopped.state != self.state:
+        if not self.settles or not (stopped.state == self.state or (
+                stopped.state == EXPERIMENT and self.state.startswith(WORKSPACE))):
             return False
         if self.paths is None:
             return True
@@ -585,12 +589,12 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     """What to say of the holder record `info`, kept in .dvx/tmp/`file`, of a command that
     no longer holds the lock and never released it: what it may have left half-done, and
     that running it again is the user's choice (a later command may have made that moot)."""
-    command, host, redo = info["command"], info["host"], _redo_of(info)
-    left = _left_half_done(_work_of(info))
+    command, host, redo, work = info["command"], info["host"], _redo_of(info), _work_of(info)
+    left = _left_half_done(work)
     again = "Run it again" if redo is None else f"`{redo}` does its work: run it"
     choice = ("`dvx status` names it until it, or a later command that does its work, ends "
-              f"without an error. {again} if you still want it done (or delete "
-              f".dvx/tmp/{file} once you have seen to it).")
+              f"without an error. {again} if you still want it done{_given_up(work)} (or, "
+              f"once you have seen to it, {_delete(file)}).")
     named = _named(str(command))
     if host != os.uname().nodename:
         return (f"The repository lock was last taken by {named} on the host '{host}' and "
@@ -600,6 +604,24 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     last = named if _hook_of(str(command)) is None else f"run of {named}"
     return (f"The last {last} in this repository was stopped before it finished (its "
             f"process is gone), so {left}.{_still_running(info)} {choice}")
+
+
+def _given_up(work: Work | None) -> str:
+    """How to give up the stopped command whose work is `work`, where another command's work
+    ends it: "" where none does but itself, run again, or where the notice says which."""
+    if work is None or work.state != EXPERIMENT:
+        return ""
+    return ("; to give it up, set the files Git tracks as you want them (`git checkout -- .` "
+            "for HEAD's) and run `dvx checkout`, which places the outputs as dvx.lock says")
+
+
+def _delete(file: str) -> str:
+    """What deleting the record kept in .dvx/tmp/`file` is: the holder's record is kept aside
+    in lock.stopped by the next command that takes the lock."""
+    if file == HOLDER_FILE:
+        return (f"delete .dvx/tmp/{HOLDER_FILE}, where its record stays until the next "
+                f"command that takes the lock moves it to .dvx/tmp/{STOPPED_FILE}")
+    return f"delete .dvx/tmp/{file}"
 
 
 def _named(command: str) -> str:

@@ -881,6 +881,29 @@ def test_an_apply_killed_while_it_checks_out_is_finished_by_running_it_again(pro
     assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
+def test_a_killed_apply_given_up_with_a_checkout_of_everything_is_no_longer_named(project):
+    """`exp apply` killed while it places an output: the notice says how to give it up
+    (set the files Git tracks back, then `dvx checkout`), and a `dvx checkout` of every
+    output ending without an error, which places them as dvx.lock says, settles it: status
+    no longer names it. A checkout of some outputs only does not."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.05", "-n", "mid", cwd=project)
+    killed = run_dvx_proc("exp", "apply", "low", cwd=project,
+                          env={"DVX_FAULT": "place.before_rename"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    said = " ".join(run_dvx("status", cwd=project).stderr.split())
+    assert "to give it up, set the files Git tracks as you want them (`git checkout -- .` " \
+        "for HEAD's) and run `dvx checkout`, which places the outputs as dvx.lock says" \
+        in said, said
+    git(project, "checkout", "-q", "--", ".")
+    assert run_dvx("checkout", "model.bin", cwd=project).code == 0
+    assert "`dvx exp apply low`: stopped" in run_dvx("status", cwd=project).stdout
+    assert run_dvx("checkout", cwd=project).code == 0
+    status = run_dvx("status", cwd=project)
+    assert status.code == 0 and "stopped" not in status.output, status.output
+    assert (project / "model.bin").read_text() == "model lr=0.1 epochs=3 rows=3"
+
+
 def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(project):
     """`exp apply` while `exp run` runs in another terminal: it writes no file before it
     holds the repository lock, so the workspace is never the apply's params beside the

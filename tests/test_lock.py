@@ -348,7 +348,8 @@ def test_a_holder_record_of_an_ended_process_is_not_named_as_the_holder(repo, dv
 
 def test_a_killed_holder_is_named_with_the_file_that_holds_its_record(repo, dvx_proc):
     """`status` right after a writer was killed (its record still in lock.holder) names the
-    file there is to delete; after the next writer it is lock.stopped."""
+    file there is to delete, and that the next writer moves it to lock.stopped; after the
+    next writer it is lock.stopped."""
     write(repo / "data.csv", "a\n")
     killed = subprocess.run([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
                             env={**os.environ, "DVX_FAULT": "cache.before_publish"},
@@ -356,12 +357,13 @@ def test_a_killed_holder_is_named_with_the_file_that_holds_its_record(repo, dvx_
     assert killed.returncode == -signal.SIGKILL
     said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
     assert "`dvx add data.csv` in this repository was stopped before it finished" in said
-    assert "delete .dvx/tmp/lock.holder once" in said
+    assert "once you have seen to it, delete .dvx/tmp/lock.holder, where its record stays " \
+        "until the next command that takes the lock moves it to .dvx/tmp/lock.stopped)" in said
     assert (repo / ".dvx/tmp/lock.holder").exists()
     write(repo / "other.txt", "b\n")
     assert dvx_proc("add", "other.txt", cwd=repo).code == 0
     said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
-    assert "delete .dvx/tmp/lock.stopped once" in said
+    assert "once you have seen to it, delete .dvx/tmp/lock.stopped)" in said
     assert (repo / ".dvx/tmp/lock.stopped").exists()
 
 
