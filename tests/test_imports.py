@@ -1847,6 +1847,36 @@ def test_fetch_names_an_import_s_commit_its_bare_source_no_longer_has_as_gone(
     assert "source's workspace" not in gone.stderr and "dvx import " not in gone.stderr
 
 
+def test_pull_says_update_brings_other_data_when_the_bare_source_lost_the_import_s_commit(
+        source, project, tmp_path):
+    """The workspace's pointer of an import from a local bare repository whose commit was
+    amended there and pruned: `dvx pull`, lacking its data, does not say `dvx update`
+    fetches it, but that its commit is no longer in the source and that update brings the
+    source's current commit's data instead, which may be another version."""
+    team, alice = source
+    _new_version(alice)
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    commit(project, "import")
+    old = git(alice, "rev-parse", "HEAD").strip()
+    edit(alice, "raw/train.csv", "a,b\n7,8\n")
+    must("add", "raw/train.csv", cwd=alice)
+    git(alice, "commit", "-q", "--amend", "-am", "v2 again")
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "--force", "origin", "HEAD")
+    git(team.origin, "reflog", "expire", "--expire=now", "--all")
+    git(team.origin, "gc", "-q", "--prune=now")
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    pulled = run_dvx("pull", cwd=tmp_path / "mate")
+    assert pulled.code == 1, pulled.output
+    said = " ".join(pulled.stderr.split())
+    assert f"train.csv.dvx is an import, but the commit it records ({old[:7]}) is no longer " \
+        "in its source (amended or deleted there, then pruned): `dvx update train.csv.dvx` " \
+        "brings the data of its source's current commit instead, which may be another " \
+        "version" in said, said
+    assert "fetches its data from its source" not in said
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

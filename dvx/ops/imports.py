@@ -1031,10 +1031,14 @@ class ImportAgain:
     """How the data an import's pointer names is had again from its source, when `dvx
     update` does not bring it (another revision's pointer): `command`, the `dvx import` that
     brings it, and `copy`, the pointer file of the copy that makes, as a command run here
-    names them; or, when no such import is known to bring it (`command` None), `why`."""
+    names them; or, when no such import is known to bring it (`command` None), `why`.
+    `update`: for the workspace's own pointer whose source lost the commit it records
+    (`gone_from_source`), that pointer file as a command run here names it: `dvx update` of
+    it brings what the source has now, not this data."""
     command: str | None
     copy: str | None = None
     why: str = ""
+    update: str | None = None
 
 
 def import_command(repo: Repo, output: Output) -> ImportAgain | None:
@@ -1073,11 +1077,9 @@ def _unlike_its_commit(repo: Repo, output: Output, info: dict[str, str]) -> str:
     if local is None:
         return ""
     commit = info["rev_lock"][:7]
-    if holds_commit(local, info["rev_lock"]) is False:
-        return (f"the commit it records ({commit}) is no longer in its source (amended or "
-                "deleted there, then pruned)")
-    if "rev" in info or not read_in_place(local):
-        return ""
+    gone = _commit_gone(local, info["rev_lock"])
+    if gone or "rev" in info or not read_in_place(local):
+        return gone
     try:
         source = Source(_location(repo, info["repo"]), info["rev_lock"], reader=repo)
         if _data_oid(source, source.find(info["path"])) == output.pointer.oid:
@@ -1087,6 +1089,26 @@ def _unlike_its_commit(repo: Repo, output: Output, info: dict[str, str]) -> str:
                 f"there ({commit}) holds it could not be told ({describe(exc)})")
     return (f"it was read from its source's workspace, not committed there (the commit it "
             f"records there, {commit}, holds other data)")
+
+
+def gone_from_source(repo: Repo, output: Output) -> str:
+    """Why `dvx update` of an import's pointer (`output`) would not bring the data it names
+    from its source, "" if nothing says so: a source on this machine no longer has the
+    commit it records (amended or deleted there, then pruned), so update reads another."""
+    info = output.pointer.source_info or {}
+    if "repo" not in info or "rev_lock" not in info:
+        return ""
+    local = _local_path(info["repo"], repo.root)
+    return "" if local is None else _commit_gone(local, info["rev_lock"])
+
+
+def _commit_gone(local: str, commit: str) -> str:
+    """That the source at the `local` path no longer has `commit`, "" if it has (or that
+    cannot be told)."""
+    if holds_commit(local, commit) is False:
+        return (f"the commit it records ({commit[:7]}) is no longer in its source (amended or "
+                "deleted there, then pruned)")
+    return ""
 
 
 # -- shared ---------------------------------------------------------------------------------

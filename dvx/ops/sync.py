@@ -988,7 +988,8 @@ def imports_note(imports: list[tuple[str, str]],
     never reads. `again`: those whose data the workspace's pointer does not name (another
     revision's), each as (its pointer file as named, the commit recording that data there if
     known, `import_command`): update would not bring it, a `dvx import` of its source does
-    (or none is known to, and why)."""
+    (or none is known to, and why), or, for the workspace's pointer whose source lost its
+    commit, update brings another commit's data instead."""
     notes = []
     if imports:
         names = ", ".join(named for named, _ in imports)
@@ -997,6 +998,12 @@ def imports_note(imports: list[tuple[str, str]],
                      if len(imports) == 1 else
                      f"{names} are imports: `{command}` fetches their data from their sources.")
     for named, commit, how in again:
+        if how.update is not None:
+            notes.append(f"{named} is an import, but {how.why}: `dvx update {how.update}` "
+                         "brings the data of its source's current commit instead, which may be "
+                         "another version, and records that one. Only a cache that holds this "
+                         "data can give it (`dvx push -A` from there).")
+            continue
         when = f" in commit {commit}" if commit else ""
         named_it = (f"{named} is an import that named that data{when}, not the workspace's "
                     "data, which is all `dvx update` brings")
@@ -1028,20 +1035,23 @@ def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
 def _import_advice(repo: Repo, output: Output) -> tuple[str | None, ImportAgain | None]:
     """For an import's pointer (`output`: the workspace's or a revision's) whose data no
     remote gives: its pointer file as a command run here names it, for `dvx update`, when
-    the workspace's pointer file names that same data (update brings the workspace's only);
-    else the `dvx import` that brings that data from its source, or why none is known to
-    (`import_command`). (None, None) for other data."""
+    the workspace's pointer file names that same data (update brings the workspace's only),
+    unless its source on this machine lost the commit it records (`gone_from_source`: then
+    the `ImportAgain` saying so); else the `dvx import` that brings that data from its
+    source, or why none is known to (`import_command`). (None, None) for other data."""
     if output.stage is not None or output.pointer.source is None:
         return None, None
     try:
         here: Output | None = load_output(repo, output.record_file)
     except DvxError:
         here = None  # gone from the workspace, or unreadable: status and pull name that
+    from dvx.ops.imports import ImportAgain, gone_from_source, import_command
+
     if here is not None and here.pointer.source is not None \
             and here.pointer.oid == output.pointer.oid:
-        return for_command(repo.root, output.record_file), None
-    from dvx.ops.imports import import_command
-
+        target = for_command(repo.root, output.record_file)
+        gone = gone_from_source(repo, output)
+        return (None, ImportAgain(None, why=gone, update=target)) if gone else (target, None)
     return None, import_command(repo, output)
 
 
