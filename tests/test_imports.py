@@ -205,6 +205,28 @@ def test_get_and_import_of_a_pointer_file_are_refused_naming_the_data(source, pr
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+def test_get_of_a_file_named_as_a_pointer_that_is_none_says_it_cannot_be_read(source,
+                                                                              project):
+    """A file Git tracks in the source whose name ends in .dvx but that is no pointer
+    (`notes.dvx` holding plain text): get and import are refused saying the pointer file
+    cannot be read and why, as for a directory holding it, not naming data 'notes' that
+    does not exist."""
+    team, alice = source
+    write(alice / "notes.dvx", "plain\n")
+    git(alice, "add", "notes.dvx")
+    git(alice, "commit", "-qm", "notes")
+    git(alice, "push", "-q", "origin", "HEAD")
+    for url in (str(team.origin), str(alice)):
+        for args in (("get", url, "notes.dvx", "-o", "n.out"), ("import", url, "notes.dvx")):
+            refused = run_dvx(*args, cwd=project)
+            assert refused.code == 2, (args, refused.output)
+            assert refused.stderr.startswith("ERROR: 'notes.dvx' in ") and \
+                "is a pointer file that cannot be read: The pointer file 'notes.dvx' is not " \
+                "a YAML mapping." in refused.stderr, refused.stderr
+            assert "Name the data instead" not in refused.stderr
+    assert sorted(os.listdir(project)) == [".dvx", ".git"]
+
+
 def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, project,
                                                                       tmp_path):
     team, _ = source

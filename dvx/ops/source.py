@@ -183,14 +183,19 @@ class Source:
     def refuse_pointer_file(self, path: str) -> None:
         """A PathError if `path` (through links, as `find`) is the pointer file of something
         the source tracks: a copy of it would track, where it lands, data that is not there
-        (nor in that repository's cache or remote), and an import of it is no data at all."""
+        (nor in that repository's cache or remote), and an import of it is no data at all.
+        One that cannot be read is refused too, saying why, as in a directory got whole."""
         asked = source_path(path)
         path = self._through_links(check_relpath(asked, "path"))
         if not path.endswith(POINTER_SUFFIX):
             return
         data = path[:-len(POINTER_SUFFIX)]
-        if not any(o.stage is None and o.path == data for o in self.outputs()) and not any(
-                b.path == path for b in self._broken):
+        if not any(o.stage is None and o.path == data for o in self.outputs()):
+            for broken in self._broken:
+                if broken.path == path:
+                    raise PathError(f"'{asked}' in {self.describe()} is a pointer file that "
+                                    f"cannot be read: {broken.error.message}",
+                                    "Its pointer must be fixed in the source repository.")
             return
         raise PathError(f"'{asked}' is the pointer file of '{data}' in {self.describe()}: a "
                         "copy of it would track data that is not where it lands.",
