@@ -206,6 +206,31 @@ def git_directory_holding(path: str) -> str | None:
     return None
 
 
+def git_directory_around(path: str) -> str | None:
+    """The Git directory `path` is in or at, found from the files Git keeps (a HEAD file, an
+    objects and a refs folder), without running Git: a work tree's .git, a submodule's, or a
+    bare repository. None from the top of a work tree down (a folder holding a `.git`), so a
+    worktree kept inside a bare repository's folder is not taken for it."""
+    current = os.path.realpath(path)
+    while True:
+        if os.path.lexists(os.path.join(current, ".git")):
+            return None
+        if (os.path.isfile(os.path.join(current, "HEAD"))
+                and os.path.isdir(os.path.join(current, "objects"))
+                and os.path.isdir(os.path.join(current, "refs"))):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def is_bare_git_directory(git_dir: str) -> bool:
+    """Whether the Git directory `git_dir` is a bare repository's (core.bare in its config)."""
+    setting = _config_setting(os.path.join(git_dir, "config"), "core", "bare")
+    return setting.lower() in ("true", "yes", "on", "1")
+
+
 def work_tree_seeing(folder: str) -> str | None:
     """The Git work tree whose `git add -A` would take the files dvx writes in `folder` (a
     cache or a directory remote): the innermost one holding it, unless Git ignores the
@@ -261,9 +286,9 @@ def main_worktree_of(common_dir: str) -> str | None:
     submodule's); None for a bare repository (core.bare, even one named `.git` inside the
     folder of its worktrees), or one made with --separate-git-dir, which Git itself cannot
     name either."""
-    config_path = os.path.join(common_dir, "config")
-    if _config_setting(config_path, "core", "bare").lower() in ("true", "yes", "on", "1"):
+    if is_bare_git_directory(common_dir):
         return None
+    config_path = os.path.join(common_dir, "config")
     if os.path.basename(common_dir) == ".git":
         return os.path.dirname(common_dir)
     worktree = _config_setting(config_path, "core", "worktree")

@@ -319,3 +319,38 @@ def test_a_git_repository_nested_in_a_dvx_project_is_never_taken_for_that_projec
         assert dvx("add", "f.txt", cwd=inner).code == 0
         assert (inner / "f.txt.dvx").is_file() and (inner / ".gitignore").is_file()
     assert dvx("status", "-q", cwd=outer).code == 0  # the project around is as it was
+
+
+def test_init_no_scm_is_refused_where_plain_init_is(tmp_path, dvx):
+    """`--no-scm` means without Git, not anywhere: never in a folder of a dvx project (which
+    would take the outer project's pointer files for its own, and whose `git add -A` would
+    commit the new config), nor in a Git directory."""
+    root = make_git_repo(tmp_path / "r")
+    assert dvx("init", cwd=root).code == 0
+    write(root / "data" / "x", "1\n")
+    assert dvx("add", "data/x", cwd=root).code == 0
+    for folder in ("data", ".dvx/cache", ".git/hooks"):
+        refused = dvx("init", "--no-scm", cwd=root / folder)
+        assert refused.code == 2, (folder, refused.output)
+        assert f"inside the dvx repository {root}, which is set up already" in " ".join(
+            refused.stderr.split())
+        assert not (root / folder / ".dvx").exists()
+    other = make_git_repo(tmp_path / "other")
+    for args in (["init"], ["init", "--no-scm"]):
+        refused = dvx(*args, cwd=other / ".git" / "hooks")
+        assert refused.code == 2, refused.output
+        assert f"is in the Git directory {other / '.git'}" in " ".join(refused.stderr.split())
+        assert not (other / ".git" / "hooks" / ".dvx").exists()
+
+
+def test_init_in_a_bare_repository_says_so_and_points_to_a_clone(tmp_path, dvx):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    for args in (["init"], ["init", "--no-scm"]):
+        for where in (bare, bare / "hooks"):
+            refused = dvx(*args, cwd=where)
+            assert refused.code == 2, refused.output
+            message = " ".join(refused.stderr.split())
+            assert f"is in the bare Git repository {bare}" in message, message
+            assert "git clone" in message and "--no-scm" not in message
+            assert not (where / ".dvx").exists()

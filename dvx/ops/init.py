@@ -8,8 +8,15 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
+from dvx.logs import shell_quote
 from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, dvx_is_no_folder, tracked_but_absent
-from dvx.scm import Git, find_git_root, refuse_other_repository
+from dvx.scm import (
+    Git,
+    find_git_root,
+    git_directory_around,
+    is_bare_git_directory,
+    refuse_other_repository,
+)
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
 DVX_GITIGNORE = "/config.local\n/tmp\n/cache\n"
@@ -33,16 +40,13 @@ def init(path: str, no_scm: bool = False) -> InitResult:
         return InitResult(root, False, no_scm, [])
     if os.path.lexists(dvx_dir):  # a file, or a link to no folder: never written over
         raise dvx_is_no_folder(root)
+    _refuse_places_of_others(root)
     if not no_scm:
         git_root = find_git_root(root)
         if git_root is None:
             raise NotARepoError(f"'{root}' is not inside a Git repository.",
                                 "Run `git init` first, or `dvx init --no-scm` to use dvx "
                                 "without Git.")
-        if git_root != root and os.path.isdir(os.path.join(git_root, DVX_DIR)):
-            raise UsageError(f"'{root}' is inside the dvx repository {git_root}, which is set "
-                             "up already.", "Run dvx commands from here, or from its top; "
-                             "nothing needs `dvx init`.")
         left_out = tracked_but_absent(git_root)  # the top has no .dvx (above)
         if left_out is not None:
             raise left_out
@@ -69,6 +73,45 @@ def init(path: str, no_scm: bool = False) -> InitResult:
     to_stage = [] if no_scm else [f"{DVX_DIR}/config", f"{DVX_DIR}/.gitignore"]
     Repo(root).exclude_temporaries()
     return InitResult(root, True, no_scm, to_stage)
+
+
+def _refuse_places_of_others(root: str) -> None:
+    """Refuse (UsageError) a place where a project would take another's files, with or
+    without Git: a folder of a dvx project (its work tree, its .dvx), where commands would
+    find two projects' pointer files and the outer one's `git add -A` would commit the new
+    config; and a Git directory (a work tree's .git, a bare repository), which is Git's."""
+    outer = _dvx_project_above(root)
+    if outer is not None:
+        raise UsageError(f"'{root}' is inside the dvx repository {outer}, which is set up "
+                         "already.", "Run dvx commands from here, or from its top; nothing "
+                         "needs `dvx init`.")
+    git_dir = git_directory_around(root)
+    if git_dir is None:
+        return
+    if is_bare_git_directory(git_dir):
+        raise UsageError(f"'{root}' is in the bare Git repository {git_dir}, which has no work "
+                         "tree to keep data in.", f"Clone it (`git clone {shell_quote(git_dir)}`) "
+                         "and run `dvx init` at the top of the clone.")
+    raise UsageError(f"'{root}' is in the Git directory {git_dir}, where Git keeps its own "
+                     "files.", "Run `dvx init` at the top of the work tree instead.")
+
+
+def _dvx_project_above(root: str) -> str | None:
+    """The nearest folder above `root` holding a .dvx folder (a project's top), if any, in the
+    same Git repository: a Git work tree's top (a folder holding `.git`, `root` or one on the
+    way) is a repository of its own, as dvx.repo.find_root takes it."""
+    if os.path.lexists(os.path.join(root, ".git")):
+        return None
+    current = os.path.dirname(root)
+    while True:
+        if os.path.isdir(os.path.join(current, DVX_DIR)):
+            return current
+        if os.path.lexists(os.path.join(current, ".git")):
+            return None
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
 
 
 def _refuse_projects_inside(root: str) -> None:
