@@ -57,6 +57,25 @@ def test_a_name_too_long_for_its_pointer_is_refused_and_nothing_is_written(repo,
     assert (repo / name).read_bytes() == b"model"
 
 
+def test_a_move_to_a_name_too_long_for_its_pointer_is_refused_and_nothing_is_written(
+        repo, dvx):
+    """As `dvx add` refuses it, before the move is begun: no new .gitignore line, no move
+    recorded in .dvx/tmp/synced.json for a later command to finish."""
+    write(repo / "a", b"model")
+    assert dvx("add", "a").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    synced = (repo / ".dvx" / "tmp" / "synced.json").read_text()
+    for destination in ("m" * 252, "m" * 256 + "/a"):  # its pointer; a folder on the way
+        refused = dvx("move", "a", destination)
+        assert refused.code == 2, refused.output
+        assert "too long" in refused.stderr and "over the limit of 255" in refused.stderr
+        assert "half-written" not in refused.stderr
+        assert git(repo, "status", "--porcelain") == ""
+        assert (repo / ".dvx" / "tmp" / "synced.json").read_text() == synced
+        assert (repo / "a").read_bytes() == b"model"
+
+
 def _tree_just_past_path_max(top: Path) -> None:
     """`top`/.../leaf.txt whose path from `top` fits in PATH_MAX and whose full path is a few
     bytes over it: made through directory descriptors, as no full path reaches the leaf."""

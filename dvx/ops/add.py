@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.fsutil import NAME_MAX
 from dvx.logs import get_logger
 from dvx.ops.commit import (
     AddResult,
@@ -24,6 +22,7 @@ from dvx.ops.data_places import (
     refuse_git_tracked,
     refuse_ignored_pointers,
     refuse_left_out_tracking,
+    refuse_long_names,
     refuse_nested_targets,
     refuse_overlap,
 )
@@ -89,11 +88,7 @@ def _warn_of_unrelated(broken: list[Broken]) -> None:
 def _check_addable(repo: Repo, path: str) -> str:
     rel = repo_relpath(repo.root, path)
     check_data_path(repo, rel, path)
-    pointer_name = os.fsencode(posixpath.basename(rel) + POINTER_SUFFIX)
-    if len(pointer_name) > NAME_MAX:
-        raise PathError(f"'{path}' has a name too long to track: its pointer file's name would "
-                        f"be {len(pointer_name)} bytes, over the limit of {NAME_MAX}.",
-                        "Rename it, or track the directory that holds it.")
+    refuse_long_names(rel, path, "Rename it, or track the directory that holds it.")
     full = repo.abspath(rel)
     try:
         st = os.lstat(full)

@@ -5,9 +5,11 @@ placed there."""
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Iterable, Mapping
 
 from dvx.errors import PathError
+from dvx.fsutil import NAME_MAX
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.outputs import nested_repository_error, tracked_data_left_out
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
@@ -166,6 +168,23 @@ class TrackedPaths:
         if at < len(self._sorted) and self._sorted[at].startswith(prefix):
             return self._sorted[at]
         return None
+
+
+def refuse_long_names(rel: str, display: str, hint: str) -> None:
+    """Refuse a path whose pointer file, or one of whose folders, would have a name longer
+    than any filesystem holds: checked before anything is written, so nothing is left
+    half-done when the filesystem refuses it."""
+    *folders, name = rel.split("/")
+    for folder in folders:
+        if len(os.fsencode(folder)) > NAME_MAX:
+            raise PathError(f"'{display}' has a folder name too long: '{folder}' is "
+                            f"{len(os.fsencode(folder))} bytes, over the limit of {NAME_MAX}.",
+                            hint)
+    pointer_name = os.fsencode(name + POINTER_SUFFIX)
+    if len(pointer_name) > NAME_MAX:
+        raise PathError(f"'{display}' has a name too long to track: its pointer file's name "
+                        f"would be {len(pointer_name)} bytes, over the limit of {NAME_MAX}.",
+                        hint)
 
 
 def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> None:

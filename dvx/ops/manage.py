@@ -13,6 +13,7 @@ from dvx.ops.data_places import (
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
+    refuse_long_names,
     refuse_overlap,
 )
 from dvx.ops.left_behind import remove_placed
@@ -240,6 +241,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         elif destination.endswith(("/", os.sep)) and dst != output.path:  # as `git mv`
             raise PathError(f"'{destination}' is not a directory.",
                             "Create it first, or name the new path without the slash.")
+    refuse_long_names(dst, destination, "Choose a shorter name.")
     check_data_path(repo, dst, destination)
     if dst == output.path:
         raise UsageError(f"'{destination}' is where '{output.path}' already is.")
