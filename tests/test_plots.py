@@ -144,6 +144,23 @@ def test_default_output_is_dvx_plots_in_the_current_directory(plotted, dvx):
     assert [p.name for p in (plotted / "dvx_plots").glob("*.svg")] == ["logs__loss.csv.svg"]
 
 
+def test_with_no_plot_declared_nothing_is_written_and_it_says_so(repo, dvx):
+    """As DVC ("visualization file will not be created"): exit 0, no page of nothing, no
+    path printed for a page that is not there."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "dvx")
+    for args in (("plots", "show", "-o", "report"), ("plots", "diff", "-o", "report")):
+        result = dvx(*args)
+        assert result.code == 0, result.output
+        assert result.stdout == ""
+        assert "No plots declared" in result.stderr and "nothing was written" in result.stderr
+        assert not (repo / "report").exists()
+    result = dvx("plots", "show", "--json", "-o", "report")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout) == {"html": None, "images": [], "plots": []}
+    assert not (repo / "report").exists() and not (repo / "dvx_plots").exists()
+
+
 def test_a_broken_or_missing_plot_is_reported_and_the_rest_drawn(plotted, dvx, tmp_path):
     write(plotted / "logs" / "loss.csv", "")  # empty: not even a header
     (plotted / "eval" / "f1.tsv").unlink()

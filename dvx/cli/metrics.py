@@ -261,6 +261,13 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
     repo = open_repo()
     _refuse_reserved_out_dir(repo, out_dir)
     data = collect(repo, revs, _targets(repo, targets))
+    if not data:  # as DVC: no page of nothing, and DIR left as it was
+        if as_json:
+            emit_json({"html": None, "images": [], "plots": []})
+        elif not is_quiet():
+            warn("No plots declared in dvx.yaml (list them under a stage's `plots`), so "
+                 "nothing was written.")
+        return
     rendered = render(data, out_dir, image_format, force=force)
     page = os.path.abspath(rendered.html)
     if as_json:
@@ -269,8 +276,6 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
     else:
         for path, rev, message in rendered.errors:
             warn(f"WARNING: {path} at {rev}: {message}")
-        if not data and not is_quiet():
-            warn("No plots declared in dvx.yaml (list them under a stage's `plots`).")
         out(page)
     if open_page:
         click.launch(page)
