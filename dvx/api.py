@@ -79,19 +79,11 @@ def get_url(path: str, repo: str | None = None, rev: str | None = None,
 def _in_repository(path: str, source: Source) -> str:
     """`path` as the repository names it, relative to its top: `./data.csv` is `data.csv`.
     An absolute path is refused, with the relative one where it leads into a local source."""
-    import os
-
     from dvx.errors import PathError
-    from dvx.ops.source import readable_path
+    from dvx.ops.source import readable_path, refuse_absolute_path
 
-    if os.path.isabs(path):
-        # The folder's links resolved, not the file's: a tracked file may link into the cache.
-        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
-        top = os.path.realpath(source.repo.root)
-        inside = source.is_local and real.startswith(top + os.sep)
-        raise PathError(f"'{path}' is an absolute path; dvx.api takes a path inside the "
-                        "repository, relative to its top.",
-                        f"Pass '{os.path.relpath(real, top)}' instead." if inside else None)
+    refuse_absolute_path(path, source.repo.root if source.is_local else None,
+                         "dvx.api takes", "Pass")
     while path.startswith("./"):
         path = path[2:]
     if path and not readable_path(path):

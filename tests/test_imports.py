@@ -2162,6 +2162,26 @@ def test_a_source_whose_head_names_a_missing_branch_is_read_at_the_revision_aske
     assert again.code == 2 and "HEAD names a branch" in again.stderr, again.output
 
 
+def test_an_absolute_path_is_refused_and_the_relative_one_named(source, project, tmp_path):
+    """Never read from the source's top (`/raw/train.csv` as `raw/train.csv`, `/etc/passwd`
+    named 'etc/passwd'): refused as dvx.api refuses it, naming the relative path where it
+    leads into a local source."""
+    team, alice = source
+    inside = str(alice / "raw" / "train.csv")
+    for where in (str(alice), str(team.origin)):
+        for path in ("/raw/train.csv", "/etc/passwd", inside):
+            for args in (["get", where, path, "-o", str(tmp_path / "no")],
+                         ["import", where, path], ["ls", where, path]):
+                refused = run_dvx(*args, cwd=project)
+                assert refused.code == 2, (args, refused.output)
+                assert f"'{path}' is an absolute path" in refused.stderr, refused.stderr
+                named = path == inside and where == str(alice)
+                assert ("Name 'raw/train.csv' instead" in refused.stderr) == named
+    assert not (tmp_path / "no").exists() and not (project / "train.csv").exists()
+    here = run_dvx("ls", ".", inside, cwd=alice / "raw")  # PATH starts in that folder
+    assert here.code == 2 and "Name 'train.csv' instead" in here.stderr, here.output
+
+
 def test_a_path_typed_with_a_leading_dot_slash_is_the_same_path(source, project, tmp_path):
     team, alice = source
     for where in (str(alice), str(team.origin)):

@@ -90,11 +90,21 @@ def _from_the_top(url: str, path: str) -> tuple[str, str]:
     `dvx ls . raw` there lists data/raw, as Git takes the current folder. PATH is normalised
     as Git normalises a pathspec, so `..` from data/ reaches its siblings (`dvx ls . ../src`);
     only a PATH that leaves the repository keeps a leading `..`, which is not in it."""
+    import os
     import posixpath
 
-    from dvx.ops.source import local_top_and_below, source_path
+    from dvx.ops.source import (
+        file_url_path,
+        local_source_top,
+        local_top_and_below,
+        refuse_absolute_path,
+        source_path,
+    )
 
     top, below = local_top_and_below(url)
+    # from a folder of the repository, PATH starts there: so does the relative path named
+    folder = os.path.abspath(file_url_path(url)) if below else local_source_top(url)
+    refuse_absolute_path(path, folder, "PATH names", "Name")
     joined = posixpath.normpath(posixpath.join(below, source_path(path)))
     return (top if below else url), ("" if joined == "." else joined)
 

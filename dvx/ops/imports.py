@@ -44,8 +44,10 @@ from dvx.ops.source import (
     fetching_once,
     file_url_path,
     holds_commit,
+    local_source_top,
     objects_of,
     read_in_place,
+    refuse_absolute_path,
     source_path,
 )
 from dvx.outputs import (
@@ -92,7 +94,7 @@ class ImportResult:
 
 def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
-    path = _named_in_source(path)
+    path = _named_in_source(url, path)
     source = Source(url, rev, reader=repo)
     _refuse_own_moving_revision(repo, source, rev)
     found = source.find(path)
@@ -111,7 +113,7 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
              force: bool = False) -> str:
     """Copy `path` of the source to `out` (default: its name, in the current directory),
     untracked; the path written."""
-    path = _named_in_source(path)
+    path = _named_in_source(url, path)
     source = Source(url, rev)
     target = _get_target(out, path, force)
     source.refuse_pointer_file(path)  # Git tracks it, but no copy of it tracks data
@@ -141,9 +143,11 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     return target
 
 
-def _named_in_source(path: str) -> str:
+def _named_in_source(url: str, path: str) -> str:
     """PATH of get and import, repository-relative (`source_path`); the top is refused: it is
-    not one file or directory to copy."""
+    not one file or directory to copy, and an absolute path too, naming the relative one
+    where it leads into the local source at `url`."""
+    refuse_absolute_path(path, local_source_top(url), "PATH names", "Name")
     named = source_path(path)
     if not named:
         raise UsageError(f"'{path}' is the top of the repository, not a file or directory in "

@@ -59,13 +59,40 @@ log = get_logger(__name__)
 
 
 def source_path(path: str) -> str:
-    """A PATH of a source as typed, repository-relative: slashes around it and a leading
+    """A PATH of a source as typed, repository-relative: a trailing slash and a leading
     `./` (as a shell completes it) dropped; "" for the top (`.`). A `..` stays, to be
-    refused."""
+    refused; an absolute path is refused (PathError), never read from the top."""
+    refuse_absolute_path(path, None, "PATH names", "Name")
     path = path.strip("/")
     while path == "." or path.startswith("./"):
         path = path[2:].lstrip("/")
     return path
+
+
+def refuse_absolute_path(path: str, local_top: str | None, takes: str, verb: str) -> None:
+    """Refuse (PathError) an absolute `path` given where a path inside a repository is
+    wanted, rather than read it from the repository's top (a path the user never named):
+    when it leads into the local repository at `local_top`, the hint names the relative
+    path to give instead. `takes` says what wants the path ("dvx.api takes"), `verb` how
+    to give it ("Pass")."""
+    if not os.path.isabs(path):
+        return
+    # The folder's links resolved, not the file's: a tracked file may link into the cache.
+    named = path.rstrip("/") or "/"
+    real = os.path.join(os.path.realpath(os.path.dirname(named)), os.path.basename(named))
+    hint = None
+    if local_top is not None:
+        top = os.path.realpath(local_top)
+        if real == top or real.startswith(top + os.sep):
+            hint = f"{verb} '{os.path.relpath(real, top)}' instead."
+    raise PathError(f"'{path}' is an absolute path; {takes} a path inside the repository, "
+                    "relative to its top.", hint)
+
+
+def local_source_top(url: str) -> str | None:
+    """The top of the dvx repository a local `url` names and that is read in place, else
+    None (a Git URL, a bare repository, a folder that is no dvx repository's top)."""
+    return os.path.abspath(file_url_path(url)) if read_in_place(url) else None
 
 
 def readable_path(path: str) -> bool:
