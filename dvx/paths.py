@@ -223,12 +223,14 @@ def to_posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def refuse_empty(path: str) -> None:
+def refuse_empty(path: str, wanted: str = "a file or directory") -> None:
     """An empty path is a mistake (an unset variable in a script), never "the current
-    directory": Git refuses an empty pathspec too."""
+    directory": Git refuses an empty pathspec too. The hint names only what is `wanted`:
+    `.`, which some commands refuse (`dvx add .` at the top), is never offered."""
     if path == "":
         raise PathError("An empty path was given.",
-                        "Name a file or directory; use '.' for the current directory.")
+                        f"Name {wanted}; a variable of a script that was not set gives an "
+                        "empty one.")
 
 
 def names_the_root(root: str, path: str) -> bool:

@@ -254,6 +254,26 @@ def test_remove_outs_of_the_data_around_the_current_directory_finishes(repo, dvx
     assert git(repo, "status", "--porcelain") == "D  .gitignore\nD  data.dvx\n"
 
 
+def test_add_run_from_inside_the_git_directory_names_a_git_add_that_runs(repo, dvx_proc):
+    """Git runs no `git add` inside .git ("must be run in a work tree"): the hint runs it at
+    the top, as from a deleted folder."""
+    write(repo / "x", "1\n")
+    added = dvx_proc("add", "../../x", cwd=repo / ".git" / "hooks")
+    assert added.code == 0, added.output
+    hint = f"git -C {repo} add x.dvx .gitignore"
+    assert added.stdout.splitlines()[-1].strip() == hint
+    subprocess.run(hint, shell=True, check=True, cwd=repo / ".git" / "hooks")
+    assert git(repo, "diff", "--cached", "--name-only") == ".gitignore\nx.dvx\n"
+
+
+def test_an_empty_path_is_refused_without_offering_a_path_the_command_refuses(repo, dvx):
+    """`dvx add .` at the top is refused: the hint for an empty path never offers '.'."""
+    for args in (["add", ""], ["move", "", "b"], ["checkout", ""], ["import-url", ""]):
+        refused = dvx(*args)
+        assert refused.code == 2, (args, refused.output)
+        assert "An empty path was given" in refused.stderr and "'.'" not in refused.stderr
+
+
 def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):
     write(repo / "raw.csv", "a,b\n")
     write(repo / "d" / "x", "x")

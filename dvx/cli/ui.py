@@ -116,15 +116,30 @@ def git_add_of_recordable(root: str, paths: list[str]) -> str:
     """`git_add` of paths already found recordable."""
     from dvx.scm import Git, literal_pathspec
 
+    try:
+        here: str | None = os.getcwd()
+    except FileNotFoundError:
+        here = None
+    # Git runs no `git add` in its own directory ("must be run in a work tree"): from
+    # there, as from a deleted folder, the command runs at the top
+    at_top = here is None or _in_git_directory(root, here)
     # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
-    shown = " ".join(literal_pathspec(from_here(root, p)) for p in paths)
+    shown = " ".join(literal_pathspec(from_here(root, p, here=root if at_top else None))
+                     for p in paths)
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
-    try:
-        os.getcwd()
-    except FileNotFoundError:  # from_here names them from the root then
+    if at_top:
         return f"git -C {shlex.quote(root)} {add} {shown}"
     return f"git {add} {shown}"
+
+
+def _in_git_directory(root: str, here: str) -> bool:
+    """Is the folder `here` in the `.git` folder at the top of the work tree `root`?"""
+    real_root, real_here = os.path.realpath(root), os.path.realpath(here)
+    if not real_here.startswith(real_root.rstrip(os.sep) + os.sep):
+        return False
+    first = os.path.relpath(real_here, real_root).split(os.sep)[0]
+    return first.casefold() == ".git"
 
 
 def kept_untracked(paths: list[str]) -> str:

@@ -514,7 +514,7 @@ def url_version(url: str, command: str = "import-url", timeout: float = DEFAULT_
     reports to tell one content from another (an ETag, a checksum, or size and mtime;
     `<size>-None` when it reports none of them, see `_tells_changes`). Its client gives up
     on a request after `timeout` seconds without an answer (`url_timeout`)."""
-    refuse_empty(url)
+    refuse_empty(url, "a URL")
     shown = redact_url(url)
     try:
         fs, path = source_fs(url, timeout, **_url_options(url))  # SSH logs in here
