@@ -2667,6 +2667,11 @@ def test_a_large_uncached_plots_output_goes_into_the_experiment_and_apply_brings
 
 def test_dvx_s_own_files_stay_out_of_experiments_so_apply_and_a_branch_checkout_go_through(
         project):
+    must("stage", "add", "-n", "curve", "--plots", "curve.csv",
+         "printf 'x,y\\n1,2\\n' > curve.csv", cwd=project)
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a plot")
     must("install", cwd=project)  # .gitattributes, not committed yet
     must("plots", "show", cwd=project)  # dvx_plots/index.html
     must("exp", "run", "-S", "train.lr=0.2", "-n", "first", cwd=project)
