@@ -379,6 +379,38 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
 
 
 # Stage s writing {1} into its output {0}.
+def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
+        repo, dvx):
+    """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one
+    is, before anything changes; `stages: {}` says there are none, and repro drops them,
+    naming them."""
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    lock = (repo / "dvx.lock").read_bytes()
+    for emptied in ("", "stages:\n", "# all gone\n", "vars: []\n"):
+        write(repo / "dvx.yaml", emptied)
+        for args in (["repro"], ["repro", "--dry"], ["exp", "run"]):
+            refused = dvx(*args)
+            assert refused.code == 2, (emptied, args, refused.output)
+            message = " ".join(refused.stderr.split())
+            assert ("dvx.yaml declares no stages" in message
+                    and "dvx.lock records the stages 'a', 'b'" in message), message
+            assert "stages: {}" in message
+            assert (repo / "dvx.lock").read_bytes() == lock
+            assert git(repo, "status", "--porcelain", "--", ":!dvx.yaml") == ""
+    write(repo / "dvx.yaml", "stages: {}\n")
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Dropped the dvx.lock entries of 'a', 'b', no longer in dvx.yaml." in result.stdout
+    assert read_lock(str(repo), "xxh128") == {}
+    (repo / "dvx.lock").unlink()
+    write(repo / "dvx.yaml", "")
+    assert dvx("stage", "add", "-n", "c", "-o", "c.txt", "echo c > c.txt").code == 0
+    assert dvx("repro").code == 0 and (repo / "c.txt").read_text() == "c\n"
+
+
 ONE_STAGE = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
 
 

@@ -67,7 +67,7 @@ from dvx.outputs import (
 from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
-from dvx.pipeline.graph import Dag, load_dag
+from dvx.pipeline.graph import Dag, build_dag, load_dag
 from dvx.pipeline.linked_inputs import (
     LinkedElsewhere,
     LinkedInput,
@@ -82,6 +82,7 @@ from dvx.pipeline.spec import (
     Pipeline,
     Stage,
     check_params,
+    load_pipeline,
     no_pipeline_error,
     overlaps,
     pipeline_bytes,
@@ -261,7 +262,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         # Read under the lock, as dvx.lock is: a command waited for may have changed both.
         # Its bytes before: a stage is recorded only while dvx.yaml declares it as it ran.
         loaded = pipeline_bytes(repo)
-        dag = _load(repo)
+        pipeline = _load_pipeline(repo)
+        dag = build_dag(pipeline)
         selected = dag.select(options.targets, options.single, options.downstream)
         if not options.dry:
             lock.working_on(_work(dag, selected))
@@ -271,6 +273,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         check_params(repo, Pipeline(tuple(dag.stages.values())), params)
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
         locks = writer.read()
+        _refuse_dropping_every_entry(pipeline, locks)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
@@ -499,11 +502,31 @@ def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> lis
 
 
 def _load(repo: Repo) -> Dag:
-    dag = load_dag(repo)
-    if dag is None:
+    return build_dag(_load_pipeline(repo))
+
+
+def _load_pipeline(repo: Repo) -> Pipeline:
+    pipeline = load_pipeline(repo)
+    if pipeline is None:
         raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.",
                                 "Add a stage with `dvx stage add -n NAME -d DEP -o OUT COMMAND`.")
-    return dag
+    return pipeline
+
+
+def _refuse_dropping_every_entry(pipeline: Pipeline, locks: dict[str, StageLock]) -> None:
+    """A dvx.yaml that says nothing of stages (emptied by a crash or a `> dvx.yaml`) while
+    dvx.lock records some is refused, as a missing one is, before anything changes: repro
+    would drop every entry. `stages: {}` says there are none, and drops them."""
+    if pipeline.declares_stages or not locks:
+        return
+    names = sorted(locks)
+    shown = ", ".join(f"'{n}'" for n in names[:10]) + (
+        f" and {len(names) - 10} more" if len(names) > 10 else "")
+    raise UsageError(f"{PIPELINE_FILE} declares no stages (it is empty, or has nothing under "
+                     f"`stages`), while {LOCK_FILE} records the stages {shown}: `dvx repro` "
+                     f"would drop their entries, so nothing was changed.",
+                     f"Restore {PIPELINE_FILE} (`git restore {PIPELINE_FILE}`); to drop the "
+                     "whole pipeline, write `stages: {}` in it.")
 
 
 def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str],

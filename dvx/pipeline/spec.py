@@ -129,6 +129,9 @@ class Stage:
 @dataclass(frozen=True)
 class Pipeline:
     stages: tuple[Stage, ...]
+    # False when dvx.yaml says nothing of stages (an empty file, no `stages`, or `stages:`
+    # with nothing under it), which a truncated file says too; `stages: {}` says "none"
+    declares_stages: bool = True
 
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
@@ -222,8 +225,9 @@ def stages_declared(repo: Repo) -> dict[str, Stage] | None:
 
 def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
     if doc is None:
-        return Pipeline(())
-    pipeline = Pipeline(tuple(_stages(repo, doc)))
+        return Pipeline((), declares_stages=False)
+    pipeline = Pipeline(tuple(_stages(repo, doc)),
+                        declares_stages=isinstance(doc, dict) and doc.get("stages") is not None)
     _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
     # below the root, whose stages are not these (one inside their outputs is their data)
     warn_of_pipeline_files_not_read(
