@@ -513,6 +513,18 @@ def test_a_checkout_keeping_a_change_made_here_finishes_a_stopped_checkout(repo,
     assert placed.read_text() == "the user's own\n"
 
 
+def test_a_checkout_that_could_not_write_a_file_finishes_no_stopped_checkout(repo, dvx_proc):
+    """A checkout run again after one was killed, that cannot write a file (the disk full):
+    the killed one stays named, its work not done, until a checkout writes everything."""
+    _checkout_killed_half_way(repo, dvx_proc)
+    full = dvx_proc("checkout", cwd=repo, env={"DVX_FAULT": "place.before_rename",
+                                                "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1, full.output
+    assert _named_stopped(repo, dvx_proc) == ["dvx checkout"]
+    assert dvx_proc("checkout", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+
 def _git_killed_in_its_hook(repo: Path, *args: str) -> None:
     """`git ARGS`, whose hook (dvx's checkout) is killed once it placed 3 files."""
     subprocess.run(["git", *args], cwd=repo, capture_output=True, stdin=subprocess.DEVNULL,

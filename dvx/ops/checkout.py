@@ -98,6 +98,13 @@ class CheckoutResult:
     def ok(self) -> bool:
         return not self.skipped and not self.missing
 
+    @property
+    def left_only_what_the_user_keeps(self) -> bool:
+        """Did it place everything but the files it kept as the user's (changes made here,
+        versions only the workspace holds, links of their own)? A run again would do no
+        more, where a file it could not write (a disk full) or data it lacks is work left."""
+        return not self.missing and all(why in _KEPT_AS_THE_USER_S for _, why in self.skipped)
+
     def to_json(self) -> dict[str, object]:
         return {"restored": list(self.restored), "removed": self.removed,
                 "unchanged": self.unchanged,
@@ -192,8 +199,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
-        if result.missing:  # data it could not place is not done: a stopped command stays
-            lock.failed()  # (a change of the user's it kept is no work left to do)
+        if not result.left_only_what_the_user_keeps:  # work not done: a stopped one stays
+            lock.failed()
     return result
 
 
@@ -374,6 +381,7 @@ def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
+_KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, GONE_FROM_CACHE, ONLY_HERE, UNKNOWN_FILE)
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
