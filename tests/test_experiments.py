@@ -1311,8 +1311,10 @@ def _processes_in(directory: str) -> dict[int, str]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cwd = os.readlink(f"/proc/{pid}/cwd")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+            # bytes, as any process's name and arguments may be no UTF-8
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+            state = stat.rsplit(b")", 1)[1].split()[0].decode()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
         if cwd.removesuffix(" (deleted)") == directory and state != "Z":
