@@ -137,6 +137,23 @@ def test_a_rule_taking_the_data_back_into_git_is_followed_by_its_entry_and_named
     assert git(repo, "check-ignore", "data.bin").strip() == "data.bin"
 
 
+def test_commit_of_a_stage_output_a_rule_takes_back_into_git_writes_its_entry_after_it(
+        repo, dvx):
+    """A `!` rule after a stage output's entry (`!*.txt` appended): `dvx commit OUT`, as
+    status advises, puts the entry after the rule, as for data tracked by a pointer."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo o > out.txt\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    with (repo / ".gitignore").open("a") as rules:
+        rules.write("!*.txt\n")
+    assert "`dvx commit out.txt` writes the entry again after that rule" in dvx("status").stdout
+    committed = dvx("commit", "out.txt")
+    assert committed.code == 0 and "The rule '!*.txt' in .gitignore" in committed.stderr
+    assert git(repo, "check-ignore", "out.txt").strip() == "out.txt"
+    assert dvx("status", "-q").code == 0
+
+
 @pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"])
 def test_a_name_with_what_python_calls_a_line_break_stays_ignored_by_git(repo, dvx, char):
     name = f"report{char}final.csv"  # Git splits .gitignore lines at "\n" only

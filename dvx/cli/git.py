@@ -237,7 +237,8 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -
     if recorded:
         checkout = " ".join(typed(p) for p in recorded)
         again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, to record the data "
-                     "as it is now)")
+                     "as it is now, which also writes an entry again after a `!` rule taking "
+                     "the data back into Git, where checkout leaves it)")
     if unrecorded:
         again.append(f"`dvx repro {' '.join(unrecorded)}`, which records "
                      f"{'its outputs' if len(unrecorded) == 1 else 'their outputs'}")

@@ -357,6 +357,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     for path, record in synced.items():
         repo.syncstate.record(path, record)
     link_stored(repo, to_link)
+    ignore_after_rules_taking_back(repo, [output.path for output in outputs])
     return results
 
 
