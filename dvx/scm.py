@@ -1493,10 +1493,11 @@ class Git:
 
     def staged(self, commit: str, relpaths: list[str]) -> list[str]:
         """Those of `relpaths` whose entry in the index differs from `commit`'s (changed,
-        added, or deleted there)."""
+        added, `git add -N` included, or deleted there)."""
         return [os.fsdecode(p) for batch in _command_line_batches(literal(relpaths))
                 for p in self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
-                                   commit, "--", *batch).split(b"\0") if p]
+                                   "--ita-visible-in-index", commit, "--", *batch
+                                   ).split(b"\0") if p]
 
     def index_entries(self, relpaths: list[str]) -> dict[str, tuple[str, str]]:
         """{path: (mode, object id)} of the index's entries for `relpaths` that it has

@@ -948,16 +948,20 @@ def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(proj
     git(project, "rm", "-q", "train.py")
     write(project / "dvx.yaml", DVX_YAML.replace("train.py", "train2.py"))
     git(project, "add", "train2.py")
+    write(project / "util.py", "pass\n")
+    git(project, "add", "-N", "util.py")  # an intent to add: in the index, holding nothing
     must("exp", "run", "-n", "restructured", cwd=project)
     write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")
     git(project, "add", "params.yaml")  # staged by the user: plain's overwrites it (-f)
     applied = run_dvx("exp", "apply", "-f", "plain", cwd=project)
     assert applied.code == 0, applied.output
     assert "set back as committed, as the experiment does not change them: dvx.yaml, " \
-        "notes.md, train.py, train2.py; in Git's index as well (their staged changes " \
-        "undone): notes.md, train.py, train2.py." in applied.stdout, applied.stdout
+        "notes.md, train.py, train2.py, util.py; in Git's index as well (their staged " \
+        "changes undone): notes.md, train.py, train2.py, util.py." in applied.stdout, \
+        applied.stdout
     assert (project / "train.py").read_text() == TRAIN
     assert not (project / "train2.py").exists() and not (project / "notes.md").exists()
+    assert not (project / "util.py").exists()
     assert git(project, "status", "--porcelain") == \
         " M dvx.lock\n M metrics.json\nMM params.yaml\n"
     git(project, "commit", "-qam", "take plain")

@@ -412,6 +412,11 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                    checkout(repo, written, force=force), unstaged, kept_staged)
 
 
+# Git's id of the empty file, in SHA-1 and SHA-256 repositories
+_EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+                "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813")
+
+
 def _staged_unsaved(repo: Repo, git: Git, current: str, set_back: list[str], applied: str
                     ) -> list[str]:
     """Those of `set_back` (files set back as HEAD `current` has them, their workspace
@@ -419,7 +424,8 @@ def _staged_unsaved(repo: Repo, git: Git, current: str, set_back: list[str], app
     that neither the workspace, `applied`, HEAD nor an experiment of HEAD holds (a `git add`
     of a version edited on since): setting the entry back would leave that version nowhere
     but in a dangling blob, so the entry is kept. A staged deletion, or an entry left in
-    conflict (its stages are the merged commits'), holds nothing to lose."""
+    conflict (its stages are the merged commits'), holds nothing to lose, nor does an empty
+    one (`git add -N`'s intent to add)."""
     staged = git.staged(current, set_back)
     if not staged:
         return []
@@ -427,6 +433,8 @@ def _staged_unsaved(repo: Repo, git: Git, current: str, set_back: list[str], app
     filemode = git.filemode()
     kept = []
     for rel, (mode, oid) in git.index_entries(staged).items():
+        if oid in _EMPTY_BLOBS:
+            continue
         full = repo.abspath(rel)
         if (os.path.islink(full) or os.path.isfile(full)) and _workspace_blob(git, full) == oid \
                 and _same_mode(mode, _workspace_mode(full), filemode):
