@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -1835,11 +1836,11 @@ def test_fetch_names_no_import_for_data_an_import_read_from_its_source_s_uncommi
     assert run_dvx("fetch", "--rev", "HEAD~2", cwd=mate).code == 0
 
 
-def test_fetch_names_an_import_s_commit_its_bare_source_no_longer_has_as_gone(
-        source, project, tmp_path):
-    """An import from a local bare repository is cloned and read at its commit, never from a
-    workspace: for an older pointer's data no remote has, fetch names the `dvx import` of
-    that commit while the source has it, and once amended there and pruned, says it is gone."""
+def _imported_then_amended_in_its_bare_source(source, project: Path, tmp_path: Path
+                                               ) -> tuple[Any, str]:
+    """raw/train.csv imported from the source's bare repository and committed; then the
+    commit imported amended there (other data) and force-pushed. The source's team, and the
+    commit imported."""
     team, alice = source
     _new_version(alice)
     must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
@@ -1851,6 +1852,15 @@ def test_fetch_names_an_import_s_commit_its_bare_source_no_longer_has_as_gone(
     git(alice, "commit", "-q", "--amend", "-am", "v2 again")
     must("push", cwd=alice)
     git(alice, "push", "-q", "--force", "origin", "HEAD")
+    return team, old
+
+
+def test_fetch_names_an_import_s_commit_its_bare_source_no_longer_has_as_gone(
+        source, project, tmp_path):
+    """An import from a local bare repository is cloned and read at its commit, never from a
+    workspace: for an older pointer's data no remote has, fetch names the `dvx import` of
+    that commit while the source has it, and once amended there and pruned, says it is gone."""
+    team, old = _imported_then_amended_in_its_bare_source(source, project, tmp_path)
     must("update", "train.csv.dvx", cwd=project)
     commit(project, "update")
     must("push", cwd=project)  # the workspace's data only
@@ -1875,17 +1885,7 @@ def test_pull_says_update_brings_other_data_when_the_bare_source_lost_the_import
     amended there and pruned: `dvx pull`, lacking its data, does not say `dvx update`
     fetches it, but that its commit is no longer in the source and that update brings the
     source's current commit's data instead, which may be another version."""
-    team, alice = source
-    _new_version(alice)
-    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
-    must("import", str(team.origin), "raw/train.csv", cwd=project)
-    commit(project, "import")
-    old = git(alice, "rev-parse", "HEAD").strip()
-    edit(alice, "raw/train.csv", "a,b\n7,8\n")
-    must("add", "raw/train.csv", cwd=alice)
-    git(alice, "commit", "-q", "--amend", "-am", "v2 again")
-    must("push", cwd=alice)
-    git(alice, "push", "-q", "--force", "origin", "HEAD")
+    team, old = _imported_then_amended_in_its_bare_source(source, project, tmp_path)
     git(team.origin, "reflog", "expire", "--expire=now", "--all")
     git(team.origin, "gc", "-q", "--prune=now")
     git(tmp_path, "clone", "-q", str(project), "mate")
