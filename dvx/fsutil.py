@@ -728,17 +728,22 @@ def makedirs(path: str, mode: int | None = None) -> None:
         os.mkdir(path)
 
 
+def folder_and_parents(path: str) -> Iterator[str]:
+    """`path` (made absolute), then each folder above it up to the filesystem's root: the
+    walk up that finds a repository's top."""
+    current = os.path.abspath(path)
+    while True:
+        yield current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent
+
+
 def unsearchable_folder(path: str) -> str:
     """The first folder on the way to `path` that this user may not enter (search): the one
     that made a stat of `path` fail with EACCES. `path`'s own folder if none is found."""
-    folders = []
-    current = os.path.dirname(os.path.abspath(path))
-    while True:
-        folders.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
+    folders = list(folder_and_parents(os.path.dirname(os.path.abspath(path))))
     return next((folder for folder in reversed(folders) if not os.access(folder, os.X_OK)),
                 os.path.dirname(os.path.abspath(path)))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from dvx.config import Config
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
-from dvx.fsutil import atomic_write
+from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -56,8 +56,7 @@ def find_root(start: str | None = None) -> str:
     repository of its own, never worked on as the project around it. Projects without Git
     (`core.no_scm`) are found by their .dvx alone."""
     here = os.path.abspath(start or os.getcwd())
-    current = here
-    while True:
+    for current in folder_and_parents(here):
         dvx_dir = os.path.join(current, DVX_DIR)
         if os.path.isdir(dvx_dir):
             config = os.path.join(dvx_dir, "config")
@@ -71,10 +70,7 @@ def find_root(start: str | None = None) -> str:
             if left_out is not None:
                 raise left_out
             raise _no_project_in(here, current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            raise _no_project_in(here, None)
-        current = parent
+    raise _no_project_in(here, None)
 
 
 def dvx_is_no_folder(root: str) -> NotARepoError:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvx.errors import ConfigError, DvxError, UnknownRevisionError, UsageError
-from dvx.fsutil import absent
+from dvx.fsutil import absent, folder_and_parents
 from dvx.logs import shell_quote
 from dvx.paths import at_or_below_any
 
@@ -186,14 +186,8 @@ def _names_own_git_dir(git_dir: str, top: str) -> bool:
 
 
 def find_git_root(start: str) -> str | None:
-    current = os.path.abspath(start)
-    while True:
-        if os.path.exists(os.path.join(current, ".git")):
-            return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    return next((folder for folder in folder_and_parents(start)
+                 if os.path.exists(os.path.join(folder, ".git"))), None)
 
 
 def git_directory_holding(path: str) -> str | None:
@@ -211,18 +205,14 @@ def git_directory_around(path: str) -> str | None:
     objects and a refs folder), without running Git: a work tree's .git, a submodule's, or a
     bare repository. None from the top of a work tree down (a folder holding a `.git`), so a
     worktree kept inside a bare repository's folder is not taken for it."""
-    current = os.path.realpath(path)
-    while True:
+    for current in folder_and_parents(os.path.realpath(path)):
         if os.path.lexists(os.path.join(current, ".git")):
             return None
         if (os.path.isfile(os.path.join(current, "HEAD"))
                 and os.path.isdir(os.path.join(current, "objects"))
                 and os.path.isdir(os.path.join(current, "refs"))):
             return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    return None
 
 
 def is_bare_git_directory(git_dir: str) -> bool:

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
+from dvx.fsutil import folder_and_parents
 from dvx.logs import shell_quote
 from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, dvx_is_no_folder, tracked_but_absent
 from dvx.scm import (
@@ -102,16 +103,12 @@ def _dvx_project_above(root: str) -> str | None:
     way) is a repository of its own, as dvx.repo.find_root takes it."""
     if os.path.lexists(os.path.join(root, ".git")):
         return None
-    current = os.path.dirname(root)
-    while True:
+    for current in folder_and_parents(os.path.dirname(root)):
         if os.path.isdir(os.path.join(current, DVX_DIR)):
             return current
         if os.path.lexists(os.path.join(current, ".git")):
             return None
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    return None
 
 
 def _refuse_projects_inside(root: str) -> None:
