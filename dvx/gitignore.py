@@ -48,17 +48,25 @@ def add_entry(data_path: str) -> str | None:
     return gitignore
 
 
-def negates_after_entry(data_path: str) -> bool:
-    """Whether a `!` rule follows the entry of `data_path` in its directory's .gitignore: the
-    one way a rule can take the data back into Git past the entry (a deeper .gitignore cannot
-    re-include what is inside an ignored folder, and the exclude files weigh less)."""
-    directory, name = os.path.split(data_path)
-    lines = git_lines(_read(os.path.join(directory, ".gitignore")))
-    entry = _entry(name)
-    if entry not in lines:
-        return False
-    last = len(lines) - 1 - lines[::-1].index(entry)
-    return any(line.startswith("!") for line in lines[last + 1:])
+def negated_after_entry(data_paths: list[str]) -> list[str]:
+    """Those of `data_paths` whose entry in their directory's .gitignore a `!` rule follows:
+    the one way a rule can take the data back into Git past the entry (a deeper .gitignore
+    cannot re-include what is inside an ignored folder, and the exclude files weigh less).
+    Each .gitignore is read once."""
+    by_folder: dict[str, list[str]] = {}
+    for path in data_paths:
+        by_folder.setdefault(os.path.dirname(path), []).append(path)
+    found = []
+    for directory, paths in by_folder.items():
+        lines = git_lines(_read(os.path.join(directory, ".gitignore")))
+        last_rule = max((at for at, line in enumerate(lines) if line.startswith("!")),
+                        default=-1)
+        if last_rule < 0:
+            continue
+        last_at = {line: at for at, line in enumerate(lines)}  # each line's last place
+        found += [path for path in paths
+                  if last_at.get(_entry(os.path.basename(path)), last_rule) < last_rule]
+    return found
 
 
 def move_entry_last(data_path: str) -> str:

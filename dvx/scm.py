@@ -1502,14 +1502,12 @@ class Git:
                     entries[os.fsdecode(path)] = (mode, oid)
         return entries
 
-    def reset_index(self, commit: str, relpaths: list[str]) -> list[str]:
+    def reset_index(self, commit: str, relpaths: list[str]) -> None:
         """Set the index entries of `relpaths` back to `commit`'s, as `git checkout COMMIT --
         PATH` sets them (an entry `commit` lacks goes), leaving the workspace and every other
-        entry as they are. Those whose entries changed."""
-        staged = self.staged(commit, relpaths)
-        for batch in _command_line_batches(literal(staged)):
+        entry as they are."""
+        for batch in _command_line_batches(literal(relpaths)):
             self._run("reset", "-q", commit, "--", *batch)
-        return staged
 
     def run(self, *args: str) -> bytes:
         """Any other git command, in this repository."""

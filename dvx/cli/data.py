@@ -85,15 +85,10 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
     report_staging(root, result.staged, result.to_stage)
 
 
-def _some_files(files: tuple[str, ...]) -> str:
-    return ", ".join(shown_path(name) for name in files[:3]) + (
-        f" and {len(files) - 3} more" if len(files) > 3 else "")
-
-
 def _kept_outdated(root: str, path: str, files: tuple[str, ...]) -> str:
     """What an add or commit of the directory `path` says of its `files` recorded as in the
     pointer's version while the workspace holds an older version of them."""
-    return (f"  {_some_files(files)}: recorded as in the pointer's version, where the "
+    return (f"  {some_paths(list(files), 3)}: recorded as in the pointer's version, where the "
             "workspace holds the older version synced here before the pointer changed (`dvx "
             f"checkout {for_command(root, path)}` places the pointer's)")
 
@@ -103,7 +98,7 @@ def _kept_not_cached(root: str, path: str, files: tuple[str, ...], command: str)
     copy here, which the add or commit left as it is."""
     one = len(files) == 1
     typed = for_command(root, path)
-    return (f"Recorded {_some_files(files)} as in the pointer's version, not as the "
+    return (f"Recorded {some_paths(list(files), 3)} as in the pointer's version, not as the "
             f"workspace holds {'it' if one else 'them'}: "
             f"{'it holds an older version' if one else 'they hold older versions'}, placed or "
             "recorded here before the pointer changed, that no cache holds (gc deleted "

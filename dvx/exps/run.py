@@ -126,7 +126,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
         return RunResult(None, result)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
-    return RunResult(_record(repo, baseline, name, taken, parent, "exp run",
+    return RunResult(_record(repo, baseline, name, taken, "exp run",
                              parent if queued else None), result)
 
 
@@ -188,23 +188,24 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
         _record_data(repo)
-        return _record(repo, baseline, name, taken, baseline, "exp save")
+        return _record(repo, baseline, name, taken, "exp save")
 
 
-def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], started: str,
-            command: str, queued_from: str | None = None) -> Experiment:
+def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], command: str,
+            queued_from: str | None = None) -> Experiment:
     """Record the workspace as the experiment `name` (None: a generated name, not among
-    `taken`) of `baseline`, unless HEAD is no longer at `started`, where it was when the
-    `command` began (`_refuse_moved_head`). Should an experiment of that name and baseline
-    have been made since the name was checked (while the pipeline ran: another `exp run -n`,
-    an `exp pull`, a `git fetch`), it stays as it is, and this one is recorded as the first
-    free of NAME-2, NAME-3... (the caller tells the user), never lost. A queued run (from
+    `taken`) of `baseline`, unless HEAD is no longer where it was when the `command` began:
+    at `queued_from` in a queued run's worktree, else at `baseline` (`_refuse_moved_head`).
+    Should an experiment of that name and baseline have been made since the name was checked
+    (while the pipeline ran: another `exp run -n`, an `exp pull`, a `git fetch`), it stays
+    as it is, and this one is recorded as the first free of NAME-2, NAME-3... (the caller
+    tells the user), never lost. A queued run (from
     the snapshot `queued_from`) fails instead: its queue entry stays queued with its
     snapshot (`queue.start`), as when its name is taken before it starts."""
     chosen = name or new_name(taken)
     commit = snapshot(repo, baseline, chosen, queued_from)
     # After the snapshot: HEAD stayed as it read
-    _refuse_moved_head(repo, started, command, queued_from is not None)
+    _refuse_moved_head(repo, queued_from or baseline, command, queued_from is not None)
     while (recorded := claim(repo, baseline, chosen, commit)) is None:
         if queued_from is not None and name is not None:
             raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
@@ -372,7 +373,8 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
         sources.pop(rel, None)
         modes.pop(rel, None)
     set_back = [rel for rel in set_back if rel in sources]
-    kept_staged = _staged_unsaved(repo, git, current, set_back, exp.commit)
+    staged = git.staged(current, set_back)
+    kept_staged = _staged_unsaved(repo, git, staged, exp.commit)
     clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
@@ -405,7 +407,8 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          else None, modes.get(rel))
     # In Git's index too, or `git commit -a` would commit another experiment's staged
     # change (a `git rm` of code the pipeline needs) beside these files
-    unstaged = git.reset_index(current, [rel for rel in set_back if rel not in kept_staged])
+    unstaged = [rel for rel in staged if rel not in kept_staged]
+    git.reset_index(current, unstaged)
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
@@ -417,16 +420,15 @@ _EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
                 "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813")
 
 
-def _staged_unsaved(repo: Repo, git: Git, current: str, set_back: list[str], applied: str
-                    ) -> list[str]:
-    """Those of `set_back` (files set back as HEAD `current` has them, their workspace
-    version being held elsewhere) whose entry in Git's index holds a version, with its mode,
+def _staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str) -> list[str]:
+    """Those of `staged` (files set back as HEAD has them, their workspace version being
+    held elsewhere, whose entry in Git's index differs from HEAD's) whose entry holds a
+    version, with its mode,
     that neither the workspace, `applied`, HEAD nor an experiment of HEAD holds (a `git add`
     of a version edited on since): setting the entry back would leave that version nowhere
     but in a dangling blob, so the entry is kept. A staged deletion, or an entry left in
     conflict (its stages are the merged commits'), holds nothing to lose, nor does an empty
     one (`git add -N`'s intent to add)."""
-    staged = git.staged(current, set_back)
     if not staged:
         return []
     commits = _saved_commits(repo, applied)

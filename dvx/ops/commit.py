@@ -458,8 +458,11 @@ def ignore_after_rules_taking_back(repo: Repo, rels: list[str]) -> None:
     after that rule, and a warning names the rule (a teammate's, perhaps). Git is asked
     only about data whose .gitignore has such a rule; data Git's index holds is left to
     the check that refuses it."""
-    suspects = [rel for rel in rels if gitignore.negates_after_entry(repo.abspath(rel))]
-    if repo.git is None or not suspects:
+    if repo.git is None:
+        return
+    by_path = {repo.abspath(rel): rel for rel in rels}
+    suspects = [by_path[path] for path in gitignore.negated_after_entry(list(by_path))]
+    if not suspects:
         return
     for rel, rule in sorted(not_ignored(repo, suspects).items()):
         if rule is None:
