@@ -92,7 +92,7 @@ def _no_project_in(here: str, git_top: str | None) -> NotARepoError:
     """The error for `here`, in no dvx project: none up to the top of the Git work tree
     `git_top` holding it (None: no Git repository holds it), where the search stops, even
     with a project around that repository."""
-    outer = None if git_top is None else _project_around(git_top)
+    outer = None if git_top is None else project_above(git_top)
     if outer is None:
         return NotARepoError(f"'{here}' is not inside a dvx repository.",
                              "Run `dvx init` at the top of your Git repository first.")
@@ -105,14 +105,19 @@ def _no_project_in(here: str, git_top: str | None) -> NotARepoError:
         f"outside '{git_top}' to work in that project.")
 
 
-def _project_around(folder: str) -> str | None:
-    """The nearest folder above `folder` holding a .dvx folder, if any."""
-    current = os.path.dirname(folder)
-    while not os.path.isdir(os.path.join(current, DVX_DIR)):
-        if os.path.dirname(current) == current:
+def project_above(folder: str, in_its_repository: bool = False) -> str | None:
+    """The nearest folder above `folder` holding a .dvx folder (a project's top), if any.
+    `in_its_repository`: only in the Git repository `folder` is in: none past the top of a
+    Git work tree (a folder holding `.git`, `folder` or one on the way), which is a
+    repository of its own, as `find_root` takes it."""
+    if in_its_repository and os.path.lexists(os.path.join(folder, ".git")):
+        return None
+    for current in folder_and_parents(os.path.dirname(folder)):
+        if os.path.isdir(os.path.join(current, DVX_DIR)):
+            return current
+        if in_its_repository and os.path.lexists(os.path.join(current, ".git")):
             return None
-        current = os.path.dirname(current)
-    return current
+    return None
 
 
 def tracked_but_absent(git_root: str) -> NotARepoError | None:

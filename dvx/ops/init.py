@@ -8,9 +8,15 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
-from dvx.fsutil import folder_and_parents
 from dvx.logs import shell_quote
-from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, dvx_is_no_folder, tracked_but_absent
+from dvx.repo import (
+    DVX_DIR,
+    IGNORE_EVERYTHING,
+    Repo,
+    dvx_is_no_folder,
+    project_above,
+    tracked_but_absent,
+)
 from dvx.scm import (
     Git,
     find_git_root,
@@ -81,7 +87,7 @@ def _refuse_places_of_others(root: str) -> None:
     without Git: a folder of a dvx project (its work tree, its .dvx), where commands would
     find two projects' pointer files and the outer one's `git add -A` would commit the new
     config; and a Git directory (a work tree's .git, a bare repository), which is Git's."""
-    outer = _dvx_project_above(root)
+    outer = project_above(root, in_its_repository=True)
     if outer is not None:
         raise UsageError(f"'{root}' is inside the dvx repository {outer}, which is set up "
                          "already.", "Run dvx commands from here, or from its top; nothing "
@@ -95,20 +101,6 @@ def _refuse_places_of_others(root: str) -> None:
                          "and run `dvx init` at the top of the clone.")
     raise UsageError(f"'{root}' is in the Git directory {git_dir}, where Git keeps its own "
                      "files.", "Run `dvx init` at the top of the work tree instead.")
-
-
-def _dvx_project_above(root: str) -> str | None:
-    """The nearest folder above `root` holding a .dvx folder (a project's top), if any, in the
-    same Git repository: a Git work tree's top (a folder holding `.git`, `root` or one on the
-    way) is a repository of its own, as dvx.repo.find_root takes it."""
-    if os.path.lexists(os.path.join(root, ".git")):
-        return None
-    for current in folder_and_parents(os.path.dirname(root)):
-        if os.path.isdir(os.path.join(current, DVX_DIR)):
-            return current
-        if os.path.lexists(os.path.join(current, ".git")):
-            return None
-    return None
 
 
 def _refuse_projects_inside(root: str) -> None:
