@@ -279,14 +279,17 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
     pushed) at none or HEAD (that remote's default branch) or the branch the one checked out
     tracks there."""
     if source.is_local and os.path.realpath(source.repo.root) == os.path.realpath(repo.root):
-        at = _own_moving_revision(repo, rev)
+        at = _own_moving_revision(repo, rev, _upstream(repo))
         which = "this repository itself"
     else:
         remotes = _own_git_remotes(repo, source.url)
         if not remotes:
             return
-        at = _remote_moving_revision(repo, remotes, rev, _default_branch(source))
-        which = f"this repository itself (its Git remote '{_upstream_first(repo, remotes)}')"
+        upstream = _upstream(repo)  # only pushing moves a revision of the remote
+        if upstream is None:
+            return
+        at = _remote_moving_revision(remotes, rev, _default_branch(source), upstream)
+        which = f"this repository itself (its Git remote '{upstream[1]}')"
     if at is None:
         return
     raise UsageError(
@@ -296,18 +299,20 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
         "data of its own: cp SOURCE OUT && dvx add OUT.")
 
 
-def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
+def _own_moving_revision(repo: Repo, rev: str | None, upstream: _Upstream | None
+                         ) -> str | None:
     """How the revision `rev` of this repository is named if its own commits move it: it
     starts from HEAD or the branch checked out (`main`, `HEAD~2`, `main^{commit}`, `@`), or
     from the remote-tracking branch of the branch that one tracks (`origin/main`,
-    `origin/HEAD` when that is where it leads), which pushing it moves on."""
+    `origin/HEAD` when that is where it leads), which pushing it moves on; `upstream`: what
+    the branch checked out tracks (`_upstream`)."""
     head = _branch_of(repo, "HEAD")
     if rev is None:
         return "HEAD (no --rev)"
     base = _revision_base(rev)
     named = _branch_of(repo, base)
     counted = "" if rev == base else "counted from "
-    tracking = _tracking_refs(repo)
+    tracking = _tracking_refs(repo, upstream)
     if named in tracking:
         return f"'{rev}' ({counted}{tracking[named]})"
     if not head or named != head:
@@ -319,11 +324,11 @@ def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
     return f"'{rev}' (counted from {'HEAD' if base == 'HEAD' else 'the branch checked out'})"
 
 
-def _tracking_refs(repo: Repo) -> dict[str, str]:
-    """The remote-tracking branches a push of the branch checked out moves on, each with how
-    it is described: that of the branch it tracks (`refs/remotes/origin/main`), and the same
-    branch's under every other remote of the same URL (the same repository)."""
-    upstream = _upstream(repo)
+def _tracking_refs(repo: Repo, upstream: _Upstream | None) -> dict[str, str]:
+    """The remote-tracking branches a push of the branch checked out (tracking `upstream`)
+    moves on, each with how it is described: that of the branch it tracks
+    (`refs/remotes/origin/main`), and the same branch's under every other remote of the same
+    URL (the same repository)."""
     if upstream is None:
         return {}
     branch, remote, merge = upstream
@@ -338,7 +343,11 @@ def _tracking_refs(repo: Repo) -> dict[str, str]:
     return found
 
 
-def _upstream(repo: Repo) -> tuple[str, str, str] | None:
+# (the branch checked out, the Git remote it tracks a branch of, that branch there)
+_Upstream = tuple[str, str, str]
+
+
+def _upstream(repo: Repo) -> _Upstream | None:
     """(the branch checked out, the Git remote it tracks a branch of, that branch as the
     remote names it: "refs/heads/main"), None when it tracks no remote's branch."""
     branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
@@ -365,14 +374,13 @@ def _revision_base(rev: str) -> str:
     return base if base not in ("", "@") else "HEAD"
 
 
-def _remote_moving_revision(repo: Repo, remotes: list[str], rev: str | None, remote_head: str
-                            ) -> str | None:
+def _remote_moving_revision(remotes: list[str], rev: str | None, remote_head: str,
+                            upstream: _Upstream) -> str | None:
     """How the revision `rev` of this repository's Git remote (named `remotes` here: one
     URL, one repository; whose HEAD follows the branch `remote_head`, "refs/heads/main") is
     named if pushing this clone's commits moves it: the branch the one checked out here
-    tracks there, also as HEAD or no --rev."""
-    upstream = _upstream(repo)
-    if upstream is None or upstream[1] not in remotes:
+    tracks there (`upstream`), also as HEAD or no --rev."""
+    if upstream[1] not in remotes:
         return None
     branch, _, merge = upstream
     base = "HEAD" if rev is None else _revision_base(rev)
@@ -382,12 +390,6 @@ def _remote_moving_revision(repo: Repo, remotes: list[str], rev: str | None, rem
     if base in (merge, merge.removeprefix("refs/heads/")):
         return f"{named} (the branch that '{branch}' tracks there)"
     return None
-
-
-def _upstream_first(repo: Repo, remotes: list[str]) -> str:
-    """Of the names `remotes` of one Git remote, the one the branch checked out tracks."""
-    upstream = _upstream(repo)
-    return upstream[1] if upstream is not None and upstream[1] in remotes else remotes[0]
 
 
 def _own_git_remotes(repo: Repo, url: str, base: str | None = None) -> list[str]:
