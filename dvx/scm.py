@@ -12,7 +12,7 @@ import collections
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -1084,36 +1084,40 @@ class Git:
         URL, which names no Git remote), which one teammates share is unknown: then every
         one."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
-        tracked = self.tracked_remotes()
-        return {name: fetched.get(name, []) for name in sorted(self._git_remotes())
+        remotes = self._git_remotes()
+        tracked = self._tracked_among(remotes)
+        return {name: fetched.get(name, []) for name in sorted(remotes)
                 if not tracked or name in tracked or not _narrowed(fetched.get(name, []))}
 
     def tracked_remotes(self) -> set[str]:
         """The Git remotes some branch of this clone tracks (`branch.NAME.remote`); a branch
         tracking a URL (`git push -u URL main`) tracks none."""
+        return self._tracked_among(self._git_remotes())
+
+    def _tracked_among(self, remotes: set[str]) -> set[str]:
+        """Those of the Git remotes `remotes` some branch of this clone tracks."""
         upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
-        return {name for names in upstreams.values() for name in names} & self._git_remotes()
+        return {name for names in upstreams.values() for name in names} & remotes
 
     def _git_remotes(self) -> set[str]:
         """The names of this clone's Git remotes: those with a URL (`git remote add`)."""
         return set(self._config_values(r"^remote\..*\.url$", "remote.", ".url"))
 
-    def narrowed_shared_remotes(self) -> dict[str, list[str]]:
-        """The shared remotes (`shared_remotes`) that this clone fetches only some branches
+    @staticmethod
+    def narrowed_shared_remotes(shared: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The remotes of `shared` (`shared_remotes`) that this clone fetches only some branches
         of (`git clone --single-branch`, or `--depth`, which implies it; a negative refspec
         such as `^refs/heads/wip/*`) or none of (no fetch refspec, as `git remote add
         --mirror=push` leaves it), with their fetch refspecs: the other branches of the
         repository teammates share are unknown here."""
-        return {name: refspecs for name, refspecs in self.shared_remotes().items()
-                if _narrowed(refspecs)}
+        return {name: refspecs for name, refspecs in shared.items() if _narrowed(refspecs)}
 
-    def tagless_shared_remotes(self) -> list[str]:
-        """The shared remotes (`shared_remotes`) whose tags this clone never fetches
+    def tagless_shared_remotes(self, shared: Iterable[str]) -> list[str]:
+        """The remotes of `shared` (`shared_remotes`) whose tags this clone never fetches
         (`remote.NAME.tagOpt` is --no-tags, as `git clone --no-tags` sets): their tags, and
         the commits only tags hold, are unknown here."""
         options = self._config_values(r"^remote\..*\.tagopt$", "remote.", ".tagopt")
-        return [name for name in self.shared_remotes()
-                if options.get(name, [""])[-1] == "--no-tags"]
+        return [name for name in shared if options.get(name, [""])[-1] == "--no-tags"]
 
     def remote_refs(self, name: str) -> dict[str, str]:
         """The branches and tags the Git remote `name` holds now (`git ls-remote`, one

@@ -55,12 +55,14 @@ def refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> 
                         "the cached data of older commits goes too (their remote keeps it).",
                         repo.root, " ".join(options))
         return
-    narrowed = git.narrowed_shared_remotes()
-    tagless = git.tagless_shared_remotes() if scope.all_tags or scope.all_commits else []
+    shared_remotes = git.shared_remotes()
+    narrowed = git.narrowed_shared_remotes(shared_remotes)
+    tagless = (git.tagless_shared_remotes(shared_remotes)
+               if scope.all_tags or scope.all_commits else [])
     if shallow:
         _refuse_partial_clone(repo, git, options, remote_name, shallow, narrowed, tagless)
-    held = _ask_shared_remotes(git, scope, options, remote_name)
-    unfetched = _unfetched(git, scope, held)
+    held = _ask_shared_remotes(git, shared_remotes, scope, options, remote_name)
+    unfetched = _unfetched(git, shared_remotes, scope, held)
     # A clone fetching only some branches, or no tags, lacks nothing while its remote holds
     # no others: its narrowing is named only where `git ls-remote` finds one left out.
     narrowed = {name: refspecs for name, refspecs in narrowed.items()
@@ -135,14 +137,13 @@ def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name:
         "full clone.")
 
 
-def _ask_shared_remotes(git: Git, scope: Scope, options: list[str], remote_name: str
-                        ) -> dict[str, dict[str, str]]:
-    """The branches and tags each shared Git remote holds now (`Git.remote_refs`), by
-    remote; none for -n alone, which needs no remote's. Refused when there is no Git remote,
-    or one cannot be asked."""
+def _ask_shared_remotes(git: Git, shared_remotes: dict[str, list[str]], scope: Scope,
+                        options: list[str], remote_name: str) -> dict[str, dict[str, str]]:
+    """The branches and tags each shared Git remote (of `shared_remotes`) holds now
+    (`Git.remote_refs`), by remote; none for -n alone, which needs no remote's. Refused when
+    there is no Git remote, or one cannot be asked."""
     if not (scope.all_branches or scope.all_tags or scope.all_commits):
         return {}  # -n alone: the last commits of HEAD, which this clone has
-    shared_remotes = git.shared_remotes()
     if not shared_remotes:
         _refuse_without_a_git_remote(options, remote_name)
     held = {}
@@ -162,13 +163,13 @@ def _ask_shared_remotes(git: Git, scope: Scope, options: list[str], remote_name:
     return held
 
 
-def _unfetched(git: Git, scope: Scope, held: dict[str, dict[str, str]]
-               ) -> dict[str, list[_Unfetched]]:
+def _unfetched(git: Git, refspecs: dict[str, list[str]], scope: Scope,
+               held: dict[str, dict[str, str]]) -> dict[str, list[_Unfetched]]:
     """The branches (with -a or -A) and tags (with -T or -A) each shared Git remote holds
-    (`held`) that differ from this clone's copies of them, by remote."""
+    (`held`) that differ from this clone's copies of them (fetched by `refspecs`), by
+    remote."""
     branches = scope.all_branches or scope.all_commits
     tags = scope.all_tags or scope.all_commits
-    refspecs = git.shared_remotes()
     ours = git.local_refs() if held else {}
     found: dict[str, list[_Unfetched]] = {}
     for shared, theirs in held.items():
