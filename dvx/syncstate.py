@@ -124,12 +124,21 @@ class Synced:
         though any of its files may be in place?"""
         return self.placed == ()
 
+    def layers_placing(self, relpath: str) -> list[Synced]:
+        """The layers whose version of `relpath` a checkout may have placed there: those
+        down to the one that placed it (an interrupted checkout above it may have placed a
+        newer version); where none did, those of checkouts that did not finish, which may
+        have placed any of their files (a first `dvx pull` of the directory killed
+        half-way)."""
+        layers = self.layers(down_to=relpath)
+        if layers[-1].covers(relpath):
+            return layers
+        return [layer for layer in layers if layer.unfinished]
+
     def may_have_placed(self, relpath: str) -> bool:
         """Might a checkout have placed `relpath` (inside the directory) at one of these
-        versions: a finished one did, or one that did not finish was placing the directory,
-        above any that did?"""
-        return self.layer_for(relpath) is not None or any(
-            layer.unfinished for layer in self.layers(down_to=relpath))
+        versions (`layers_placing`)?"""
+        return bool(self.layers_placing(relpath))
 
     @property
     def depth(self) -> int:

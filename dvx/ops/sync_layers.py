@@ -128,23 +128,12 @@ def holds_a_version_placed(repo: Repo, synced: Synced, path: str, oid: str,
     path no finished checkout placed, the version one that did not finish was placing?
     `executable` None: its bit tells nothing (a link into the cache). False for a version no
     longer known here."""
-    for layer in _layers_placing(synced, path):
+    for layer in synced.layers_placing(path):
         version = _version_in(repo, layer, path)
         if version is not None and version is not _UNKNOWN and version[0] == oid \
                 and executable in (None, version[1]):
             return True
     return False
-
-
-def _layers_placing(synced: Synced, path: str) -> list[Synced]:
-    """The layers of `synced` whose version of `path` a checkout may have placed there: those
-    down to the one that placed it (an interrupted checkout above it may have placed a newer
-    version); where none did, those of checkouts that did not finish, which may have placed
-    any of their files (a first `dvx pull` of the directory killed half-way)."""
-    layers = synced.layers(down_to=path)
-    if layers[-1].covers(path):
-        return layers
-    return [layer for layer in layers if layer.unfinished]
 
 
 def kept_as_placed(repo: Repo, synced: Synced, tree: Tree, path: str) -> bool:
@@ -215,7 +204,7 @@ def _placed_there(repo: Repo, synced: Synced, rel: str, oid: str) -> bool | None
     checkout that did not finish was placing there."""
     if synced.depth >= MAX_LAYERS:
         return True  # later parts were placed unrecorded (Synced.moved_to)
-    layers = _layers_placing(synced, rel)
+    layers = synced.layers_placing(rel)
     finished = layers != [] and layers[-1].covers(rel)
     if not layers or any(layer.executable is not None for layer in layers):
         return None
