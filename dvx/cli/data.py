@@ -522,16 +522,22 @@ def _left_out_pointers(root: str, left_out: list[str]) -> str:
     """What status says of the pointers Git's index holds that the sparse checkout leaves
     out, beside those it compared: their data is tracked still, and whatever is on disk
     there (older data, after a `git pull`) is compared with nothing."""
-    import os
-
-    folders = sorted({os.path.dirname(p) or p for p in left_out})
     one = len(left_out) == 1
     them, their = ("it", "its") if one else ("them", "their")
     return (f"Not compared: {some_paths(left_out, 3)}, pointer file{'' if one else 's'} in "
             f"Git's index only (this sparse checkout leaves {them} out of the workspace); "
-            f"{their} data is tracked still, and whatever is on disk there may be older. `git "
-            f"sparse-checkout add {' '.join(for_command(root, f) for f in folders)}` brings "
-            f"{them} back.")
+            f"{their} data is tracked still, and whatever is on disk there may be older. "
+            f"{_bringing_back(root, left_out)} brings {them} back.")
+
+
+def _bringing_back(root: str, pointers: list[str]) -> str:
+    """The `git sparse-checkout add` that brings back the pointer files `pointers`."""
+    import os
+
+    from dvx.outputs import LeftOut, adding_to_sparse_checkout
+
+    return adding_to_sparse_checkout(root, [LeftOut([p], os.path.dirname(p) or p)
+                                            for p in pointers])
 
 
 def _nothing_tracked(root: str, left_out: list[str]) -> str:
@@ -539,12 +545,9 @@ def _nothing_tracked(root: str, left_out: list[str]) -> str:
     the sparse checkout (the data is tracked still)."""
     if not left_out:
         return "No data is tracked yet; track some with `dvx add PATH`."
-    import os
-
-    folders = sorted({os.path.dirname(p) or p for p in left_out})
     return ("No data is tracked in this workspace: this sparse checkout leaves out the pointer "
-            f"files that Git's index holds ({some_paths(left_out, 3)}). `git sparse-checkout "
-            f"add {' '.join(for_command(root, f) for f in folders)}` brings them back.")
+            f"files that Git's index holds ({some_paths(left_out, 3)}). "
+            f"{_bringing_back(root, left_out)} brings them back.")
 
 
 def _print_status(root: str, result: object, has_stages: bool = False,
