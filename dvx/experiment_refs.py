@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dvx.errors import DvxError, UnknownRevisionError, UsageError
 from dvx.generated import written_by_dvx
-from dvx.lockfile import read_lock
+from dvx.lockfile import read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any
 from dvx.repo import Repo
@@ -324,7 +324,7 @@ def _uncached_outputs(repo: Repo) -> set[str]:
         locks = read_lock(repo.root, repo.algo)
     except DvxError:
         return set()
-    return {out.path for lock in locks.values() for out in lock.outs if not out.cache}
+    return uncached_paths(locks)
 
 
 def renamed(repo: Repo, commit: str, name: str, queued_from: str | None = None) -> str:

@@ -224,6 +224,11 @@ def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: boo
 
 # -- reading ---------------------------------------------------------------------------------
 
+def uncached_paths(locks: Mapping[str, StageLock]) -> set[str]:
+    """The paths of the `cache: false` outputs `locks` record: those Git is to track."""
+    return {out.path for lock in locks.values() for out in lock.outs if not out.cache}
+
+
 def read_lock(root: str, algo: str) -> dict[str, StageLock]:
     """The stages recorded in dvx.lock (none if it does not exist), fully validated."""
     data = _lock_bytes(root)

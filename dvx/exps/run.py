@@ -38,7 +38,7 @@ from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.ignore import git_lines
 from dvx.lock import EXPERIMENT, Work
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, uncached_paths
 from dvx.ops.checkout import (
     CheckoutResult,
     blocked,
@@ -668,8 +668,7 @@ def _uncached_outputs(repo: Repo, git: Git, exp: Experiment, files: list[str]) -
     data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
     if data is None:
         return []
-    return sorted({o.path for lock in parse_lock(data, repo.algo).values()
-                   for o in lock.outs if not o.cache})
+    return sorted(uncached_paths(parse_lock(data, repo.algo)))
 
 
 def _uncached_outputs_behind(git: Git, exp: Experiment, files: list[str], uncached: list[str]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.ops.sync_layers import holds_a_version_placed, version_tree
@@ -383,8 +383,7 @@ def _outputs_for_git(repo: Repo) -> set[str]:
     """The outputs Git is to track (`cache: false`) that dvx.lock records: a stage's output,
     never data left behind. Read only when records remain once the cached outputs are set
     apart, so seldom."""
-    return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
-            if not o.cache}
+    return uncached_paths(read_lock(repo.root, repo.algo))
 
 
 def recorded_in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
