@@ -45,8 +45,11 @@ def images_listed_by(page: str) -> list[str] | None:
     dvx's, None for one from a version that did not list them. Only names dvx gives are
     taken, so a page edited by hand cannot make dvx replace or remove anything else."""
     head = plots_page_head(page)
-    if head is None:
-        return []
+    return [] if head is None else _images_in(head)
+
+
+def _images_in(head: str) -> list[str] | None:
+    """The images the head of a page of dvx's lists (`images_listed_by`)."""
     found = _IMAGE_LIST.search(head)
     return [n for n in found.group(1).split() if IMAGE_NAME.fullmatch(n)] if found else None
 
@@ -70,10 +73,11 @@ def written_by_dvx(root: str, relpaths: Iterable[str]) -> set[str]:
     found = set()
     for rel in paths:
         full = os.path.join(root, rel)
-        if posixpath.basename(rel) == PLOTS_PAGE and plots_page_head(full) is not None:
+        head = plots_page_head(full) if posixpath.basename(rel) == PLOTS_PAGE else None
+        if head is not None:
             folder = posixpath.dirname(rel)
             found.add(rel)
-            found |= {posixpath.join(folder, n) for n in images_listed_by(full) or []} & paths
+            found |= {posixpath.join(folder, n) for n in _images_in(head) or []} & paths
         elif rel == ATTRIBUTES_FILE and only_installed_attributes(full):
             found.add(rel)
     return found
