@@ -995,12 +995,12 @@ class _Scheduler:
                     if running:  # what each stage got to is known once it ended
                         pool.shutdown(wait=True)
                     self._settle(final=True)  # the stages done before are recorded
-                if isinstance(exc, KeyboardInterrupt) and running:
-                    restored = {name for future, name in running.items()
-                                if future.exception() is None
-                                and future.result().outcome == RESTORED}
-                    raise self._stopped(exc, sorted(set(running.values())),
-                                        restored) from exc
+                    if running:
+                        restored = {name for future, name in running.items()
+                                    if future.exception() is None
+                                    and future.result().outcome == RESTORED}
+                        raise self._stopped(exc, sorted(set(running.values())),
+                                            restored) from exc
                 raise
         for name in self.selected:  # not started after a failure stopped the run
             if name not in self.results:
