@@ -67,11 +67,13 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, rels)
-        for rel in dict.fromkeys(rels):
-            if rel in outputs:
-                refuse_if_behind(repo.root, output_status(repo, outputs[rel]), force)
+        statuses = {rel: output_status(repo, outputs[rel])
+                    for rel in dict.fromkeys(rels) if rel in outputs}
+        for status in statuses.values():
+            refuse_if_behind(repo.root, status, force)
         scans = check_storable(repo, dict.fromkeys(rels))
-        prepared = [prepare(repo, rel, outputs.get(rel), force=force, scanned=scans.get(rel))
+        prepared = [prepare(repo, rel, outputs.get(rel), status=statuses.get(rel), force=force,
+                            scanned=scans.get(rel))
                     for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared, "add"))
 
