@@ -1000,6 +1000,33 @@ def test_apply_keeps_a_staged_version_nothing_else_holds_in_git_s_index(project)
     assert git(project, "show", ":notes.md") == (project / "notes.md").read_text() == "notes\n"
 
 
+def test_apply_names_the_inputs_head_changed_since_the_experiment_ran(project):
+    """HEAD moved on since the experiment's baseline and changed an input of its stages (code
+    it does not change): the apply keeps HEAD's, and a note names it, as the stage is stale
+    then. A commit of other files gives no note."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "README.md", "notes\n")
+    git(project, "add", "README.md")
+    git(project, "commit", "-qm", "readme")
+    applied = run_dvx("exp", "apply", "low", cwd=project)
+    assert applied.code == 0 and "Note:" not in applied.stderr, applied.output
+
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "train.py", TRAIN + "# tidied\n")
+    git(project, "commit", "-qam", "tidy")
+    applied = run_dvx("exp", "apply", "low", cwd=project)
+    assert applied.code == 0, applied.output
+    baseline = git(project, "rev-parse", "--short=7", "HEAD~2").strip()
+    assert f"Note: HEAD has changed train.py since 'low' ran (on {baseline}); the workspace " \
+        "keeps HEAD's versions, so the stages using them are stale" in applied.stderr, \
+        applied.stderr
+    assert (project / "train.py").read_text().endswith("# tidied\n")
+    assert "train: changed deps: train.py" in run_dvx("status", cwd=project).stdout
+
+
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)

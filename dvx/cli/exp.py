@@ -219,6 +219,11 @@ def exp_apply(name: str, force: bool) -> None:
         warn(f"WARNING: kept your staged changes to {some_paths(applied.kept_staged)} in "
              "Git's index, as no commit or experiment holds them; the workspace has those "
              "files as committed (`git diff --cached` shows the changes).")
+    if applied.moved_inputs:
+        warn(f"Note: HEAD has changed {some_paths(applied.moved_inputs)} since "
+             f"'{applied.experiment.name}' ran (on {applied.experiment.baseline[:7]}); the "
+             "workspace keeps HEAD's versions, so the stages using them are stale (`dvx "
+             "status` names them, `dvx repro` runs them).")
     report_checkout(applied.checkout)
     if not applied.checkout.ok:
         sys.exit(1)

@@ -38,7 +38,7 @@ from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.ignore import git_lines
 from dvx.lock import EXPERIMENT, Work
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, uncached_paths
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, PIPELINE_FILE, parse_lock, uncached_paths
 from dvx.ops.checkout import (
     CheckoutResult,
     blocked,
@@ -48,7 +48,7 @@ from dvx.ops.checkout import (
     set_aside_changed,
 )
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
-from dvx.paths import walk_directory, walk_sorted
+from dvx.paths import POINTER_SUFFIX, walk_directory, walk_sorted
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.repro import (
     Reporter,
@@ -322,6 +322,7 @@ class Applied:
     checkout: CheckoutResult
     unstaged: list[str]  # of `set_back`, those whose staged change Git's index no longer has
     kept_staged: list[str]  # of `set_back`, those whose staged change nothing else holds, kept
+    moved_inputs: list[str]  # its stages' inputs HEAD has changed since its baseline
 
 
 def apply(repo: Repo, name: str, force: bool = False) -> Applied:
@@ -351,8 +352,10 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     git = git_of(repo)
     files = git.changed_between(exp.baseline, exp.commit)
     current = head(repo)
+    moved_inputs = []
     if exp.baseline != current:
         files = _since_baseline(git, exp, current, files)
+        moved_inputs = _inputs_head_changed(repo, git, exp, current)
     uncached = _uncached_outputs(repo, git, exp, files)
     files += _uncached_outputs_behind(git, exp, files, uncached)
     files += _strays_in_uncached_directories(repo, git, exp, files, uncached)
@@ -412,7 +415,7 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
-                   checkout(repo, written, force=force), unstaged, kept_staged)
+                   checkout(repo, written, force=force), unstaged, kept_staged, moved_inputs)
 
 
 # Git's id of the empty file, in SHA-1 and SHA-256 repositories
@@ -611,6 +614,27 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
             "changes.", f"Run it again from HEAD (`dvx exp run` with the same -S), or make a "
             f"branch of it (`dvx exp branch {exp.name} BRANCH`) and merge that with Git.")
     return [rel for rel in files if rel not in moved]
+
+
+def _inputs_head_changed(repo: Repo, git: Git, exp: Experiment, current: str) -> list[str]:
+    """The inputs of the experiment's stages that HEAD `current`, moved on since its
+    baseline, has otherwise than the experiment ran with: dvx.yaml, the params files and
+    dependencies its dvx.lock records (files at or below a dependency directory too), and
+    the pointer files tracking those dependencies. The apply keeps HEAD's versions, so the
+    stages using them are stale in the workspace."""
+    data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
+    locks = parse_lock(data, repo.algo) if data else {}
+    deps = {dep.path for lock in locks.values() for dep in lock.deps}
+    params_files = {file for lock in locks.values() for file in lock.params}
+
+    def is_input(rel: str) -> bool:
+        data_path = rel[:-len(POINTER_SUFFIX)] if rel.endswith(POINTER_SUFFIX) else rel
+        return rel == PIPELINE_FILE or rel in params_files or any(
+            data_path == dep or data_path.startswith(dep + "/") or dep.startswith(data_path + "/")
+            for dep in deps)
+
+    return sorted(rel for rel in git.changed_between(exp.baseline, current) if is_input(rel)
+                  and _blob_in(git, current, rel) != _blob_in(git, exp.commit, rel))
 
 
 def _baseline_changes_lacking(git: Git, baseline: str, current: str, moved: set[str]
