@@ -1243,6 +1243,18 @@ class Git:
         """The blob id Git gives `data`."""
         return self._run("hash-object", "--stdin", stdin=data).decode().strip()
 
+    def entries_at(self, commit: str, relpaths: list[str]) -> dict[str, tuple[str, str]]:
+        """{path: (mode, object id)} of each of `relpaths` that `commit` has."""
+        entries: dict[str, tuple[str, str]] = {}
+        for batch in _command_line_batches(literal(relpaths)):
+            for item in self._run("ls-tree", "-z", "--full-tree", commit, "--",
+                                  *batch).split(b"\0"):
+                meta, _, path = item.partition(b"\t")  # "<mode> <type> <object>\t<path>"
+                if path:
+                    mode, _, oid = meta.decode().split(" ")
+                    entries[os.fsdecode(path)] = (mode, oid)
+        return entries
+
     def modes_at(self, commit: str, relpaths: list[str]) -> dict[str, str]:
         """The Git file mode ("100644", "100755", "120000" for a symlink) of each of
         `relpaths` that `commit` has."""
@@ -1512,6 +1524,12 @@ class Git:
         entry as they are."""
         for batch in _command_line_batches(literal(relpaths)):
             self._run("reset", "-q", commit, "--", *batch)
+
+    def add_files(self, relpaths: list[str]) -> None:
+        """`git add` of `relpaths`, files of the workspace, over an ignore rule too."""
+        sparse = ["--sparse"] if relpaths and self.sparse_checkout() else []
+        for batch in _command_line_batches(literal(relpaths)):
+            self._run("add", "--force", *sparse, "--", *batch)
 
     def run(self, *args: str) -> bytes:
         """Any other git command, in this repository."""

@@ -371,7 +371,7 @@ def test_apply_keeps_ignored_the_data_the_workspace_tracks_and_keeps_its_setting
     for name in ("B", "E"):  # a .gitignore set back, and one the experiment changed
         applied = run_dvx("exp", "apply", name, cwd=project)
         assert applied.code == 0, applied.output
-        assert ".gitignore" not in applied.stdout and ".dvx" not in applied.stdout
+        assert ".gitignore" not in applied.stdout and ".dvx/config" not in applied.stdout
         assert "?? raw.bin\n" not in git(project, "status", "--porcelain"), name
         assert git(project, "check-ignore", "raw.bin", "first.bin").split() == [
             "raw.bin", "first.bin"], name
@@ -998,6 +998,61 @@ def test_apply_keeps_a_staged_version_nothing_else_holds_in_git_s_index(project)
     assert git(project, "show", ":README.md") == "staged only\nb\nc\n"
     assert (project / "README.md").read_text() == "a\nb\nc\n"
     assert git(project, "show", ":notes.md") == (project / "notes.md").read_text() == "notes\n"
+
+
+def test_apply_stages_the_files_head_lacks_so_commit_a_commits_the_experiment(project):
+    """A file the experiment has and HEAD does not (a new metrics file, one Git ignores here
+    too) is staged in Git's index, and the apply says so: `git commit -am` then commits the
+    experiment, not its changed files without its new ones. `git checkout -- .` leaves it."""
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "plain", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "eval" / "extra.json", '{"f1": 0.5}\n')
+    write(project / "extra.yaml", "seed: 1\n")
+    git(project, "add", "-f", "extra.yaml")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "extra", cwd=project)
+    write(project / ".git" / "info" / "exclude", "extra.yaml\n")
+    assert run_dvx("exp", "apply", "plain", cwd=project).code == 0
+    assert not (project / "extra.yaml").exists()  # plain's index has it not: set back
+    applied = run_dvx("exp", "apply", "extra", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "Staged in Git's index, as HEAD does not have them: eval/extra.json, extra.yaml" \
+        in applied.stdout, applied.stdout
+    git(project, "checkout", "-q", "--", ".")
+    assert (project / "eval" / "extra.json").read_text() == '{"f1": 0.5}\n'
+    must("exp", "apply", "extra", cwd=project)
+    again = run_dvx("exp", "apply", "extra", cwd=project)
+    assert "Staged" not in again.stdout, again.stdout  # as staged already
+    git(project, "commit", "-qam", "take extra")
+    assert git(project, "show", "--name-only", "--format=", "HEAD").split() == [
+        "dvx.lock", "eval/extra.json", "extra.yaml", "metrics.json", "params.yaml"]
+
+
+def test_apply_undoes_a_staged_version_of_its_files_that_a_commit_holds(project):
+    """A version of a file the experiment changed that the user staged and another
+    experiment holds (`git add` after that experiment's run) is set back in Git's index, and
+    the apply names it, so a `git commit` without -a never commits it beside the workspace's
+    version; one that nothing else holds stays staged, with a warning."""
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "plain", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "add", "params.yaml", "metrics.json")  # low's
+    applied = run_dvx("exp", "apply", "plain", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "staged changes a commit or experiment holds undone in Git's index, for the " \
+        "experiment's versions: metrics.json, params.yaml." in applied.stdout, applied.stdout
+    assert "kept your staged" not in applied.stderr
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == \
+        " M dvx.lock\n M metrics.json\n M params.yaml\n"
+
+    write(project / "params.yaml", "train:\n  lr: 0.7\n  epochs: 3\n")
+    git(project, "add", "params.yaml")  # in no commit: kept, as --force overwrites it
+    applied = run_dvx("exp", "apply", "--force", "low", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "WARNING: kept your staged changes to params.yaml in Git's index" in applied.stderr
+    assert "lr: 0.7" in git(project, "show", ":params.yaml")
+    assert "lr: 0.01" in (project / "params.yaml").read_text()
 
 
 def test_apply_names_the_inputs_head_changed_since_the_experiment_ran(project):

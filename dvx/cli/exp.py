@@ -202,11 +202,12 @@ def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> N
                    "the other files are kept, with or without it.")
 @common_options
 def exp_apply(name: str, force: bool) -> None:
-    """Make the workspace the experiment: its params, code, dvx.lock and metrics, the files
-    Git tracks that it does not change as committed (in Git's index too), and its outputs
-    checked out, ready to commit. A file it does not change that holds your unsaved work (a
-    `dvx add` of a new version, an edit no commit or experiment holds) is kept as it is, with
-    a warning; so is a staged version of one that nothing else holds, in Git's index."""
+    """Make the workspace the experiment: its params, code, dvx.lock and metrics (those HEAD
+    does not have staged in Git's index), the files Git tracks that it does not change as
+    committed (in Git's index too), and its outputs checked out, ready to commit. A file it
+    does not change that holds your unsaved work (a `dvx add` of a new version, an edit no
+    commit or experiment holds) is kept as it is, with a warning; so is a staged version
+    that nothing else holds, in Git's index."""
     from dvx.exps.run import apply
 
     applied = apply(open_repo(), name, force)
@@ -218,7 +219,12 @@ def exp_apply(name: str, force: bool) -> None:
     if applied.kept_staged:
         warn(f"WARNING: kept your staged changes to {some_paths(applied.kept_staged)} in "
              "Git's index, as no commit or experiment holds them; the workspace has those "
-             "files as committed (`git diff --cached` shows the changes).")
+             "files as applied (`git diff --cached` shows your changes, and `git commit -a` "
+             "commits the workspace's versions instead).")
+    if applied.new_to_git and not is_quiet():
+        out(f"Staged in Git's index, as HEAD does not have them: "
+            f"{some_paths(applied.new_to_git)} (so `git commit -a` commits them too; `git rm "
+            "--cached PATH` leaves one out).")
     if applied.moved_inputs:
         warn(f"Note: HEAD has changed {some_paths(applied.moved_inputs)} since "
              f"'{applied.experiment.name}' ran (on {applied.experiment.baseline[:7]}); the "
@@ -231,7 +237,8 @@ def exp_apply(name: str, force: bool) -> None:
 
 def _applied_line(applied: object) -> str:
     """What `exp apply` says it wrote: the files, those it set back as committed, and of
-    those, the ones whose staged change it undid in Git's index as well."""
+    those, the ones whose staged change it undid in Git's index as well, and the
+    experiment's files whose staged change (held by a commit) it undid there."""
     from dvx.exps.run import Applied
 
     assert isinstance(applied, Applied)
@@ -242,6 +249,9 @@ def _applied_line(applied: object) -> str:
     if applied.unstaged:
         said += ("; in Git's index as well (their staged changes undone): "
                  f"{some_paths(applied.unstaged)}")
+    if applied.unstaged_written:
+        said += ("; staged changes a commit or experiment holds undone in Git's index, for "
+                 f"the experiment's versions: {some_paths(applied.unstaged_written)}")
     return said + "."
 
 

@@ -321,7 +321,10 @@ class Applied:
     kept: list[str]  # files and outputs it did not change, kept for their unsaved changes
     checkout: CheckoutResult
     unstaged: list[str]  # of `set_back`, those whose staged change Git's index no longer has
-    kept_staged: list[str]  # of `set_back`, those whose staged change nothing else holds, kept
+    kept_staged: list[str]  # of `files`, those whose staged change nothing else holds, kept
+    unstaged_written: list[str]  # the experiment's files whose staged change a commit holds,
+    # undone in Git's index (the workspace has the experiment's version)
+    new_to_git: list[str]  # the experiment's files HEAD lacks, staged in Git's index
     moved_inputs: list[str]  # its stages' inputs HEAD has changed since its baseline
 
 
@@ -378,6 +381,13 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     set_back = [rel for rel in set_back if rel in sources]
     staged = git.staged(current, set_back)
     kept_staged = _staged_unsaved(repo, git, staged, exp.commit)
+    # A version staged of the experiment's own files: the workspace's goes (theirs is written)
+    written_files = [rel for rel in sources if rel in ours]
+    staged_written = git.staged(current, written_files)
+    kept_staged_written = _staged_unsaved(repo, git, staged_written, exp.commit,
+                                          workspace_holds=False)
+    new_files, new_to_git = _new_to_git(git, exp.commit, current, written_files,
+                                        kept_staged_written)
     clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
@@ -409,13 +419,35 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
                          else None, modes.get(rel))
     # In Git's index too, or `git commit -a` would commit another experiment's staged
-    # change (a `git rm` of code the pipeline needs) beside these files
+    # change (a `git rm` of code the pipeline needs) beside these files, and `git commit`
+    # a version of the experiment's files other than the one the workspace has now
     unstaged = [rel for rel in staged if rel not in kept_staged]
-    git.reset_index(current, unstaged)
+    unstaged_written = [rel for rel in staged_written
+                        if rel not in kept_staged_written and rel not in new_files]
+    git.reset_index(current, unstaged + unstaged_written)
+    # A file HEAD lacks (a metrics file the run wrote first) would be left out of `git commit
+    # -a`, which then would not be the experiment. Staged, not `git add -N`: an entry holding
+    # nothing is emptied by `git checkout -- .` and stops `git stash`.
+    git.add_files(new_to_git)
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
-                   checkout(repo, written, force=force), unstaged, kept_staged, moved_inputs)
+                   checkout(repo, written, force=force), unstaged,
+                   sorted(kept_staged + kept_staged_written), unstaged_written, new_to_git,
+                   moved_inputs)
+
+
+def _new_to_git(git: Git, applied: str, current: str, files: list[str], kept: list[str]
+                ) -> tuple[list[str], list[str]]:
+    """Those of the experiment's `files` that it has and HEAD `current` lacks, and of those,
+    the ones whose entry in Git's index is not `applied`'s version: the apply stages these,
+    so the `git commit -a` that follows takes them too. Not those whose staged version it
+    `kept` (the user's)."""
+    theirs = git.entries_at(applied, files)
+    in_head = git.modes_at(current, list(theirs))
+    new = [rel for rel in theirs if rel not in in_head]
+    staged = git.index_entries(new) if new else {}
+    return new, [rel for rel in new if rel not in kept and staged.get(rel) != theirs[rel]]
 
 
 # Git's id of the empty file, in SHA-1 and SHA-256 repositories
@@ -423,15 +455,17 @@ _EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
                 "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813")
 
 
-def _staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str) -> list[str]:
-    """Those of `staged` (files set back as HEAD has them, their workspace version being
-    held elsewhere, whose entry in Git's index differs from HEAD's) whose entry holds a
-    version, with its mode,
-    that neither the workspace, `applied`, HEAD nor an experiment of HEAD holds (a `git add`
-    of a version edited on since): setting the entry back would leave that version nowhere
-    but in a dangling blob, so the entry is kept. A staged deletion, or an entry left in
-    conflict (its stages are the merged commits'), holds nothing to lose, nor does an empty
-    one (`git add -N`'s intent to add)."""
+def _staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str,
+                    workspace_holds: bool = True) -> list[str]:
+    """Those of `staged` (files the apply writes, whose entry in Git's index differs from
+    HEAD's) whose entry holds a version, with its mode, that neither `applied`, HEAD nor an
+    experiment of HEAD holds, nor the workspace where `workspace_holds` (a file set back as
+    HEAD has it keeps its workspace version elsewhere; one written as the experiment has it
+    does not): a `git add` of a version edited on since, or overwritten with --force.
+    Setting the entry back would leave that version nowhere but in a dangling blob, so the
+    entry is kept. A staged deletion, or an entry left in conflict (its stages are the
+    merged commits'), holds nothing to lose, nor does an empty one (`git add -N`'s intent
+    to add)."""
     if not staged:
         return []
     commits = _saved_commits(repo, applied)
@@ -441,7 +475,8 @@ def _staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str) -> li
         if oid in _EMPTY_BLOBS:
             continue
         full = repo.abspath(rel)
-        if (os.path.islink(full) or os.path.isfile(full)) and _workspace_blob(git, full) == oid \
+        if workspace_holds and (os.path.islink(full) or os.path.isfile(full)) \
+                and _workspace_blob(git, full) == oid \
                 and _same_mode(mode, _workspace_mode(full), filemode):
             continue
         if not any(_blob_in(git, commit, rel) == oid and git.mode_at(commit, rel) == mode
