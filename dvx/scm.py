@@ -914,12 +914,15 @@ class Git:
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
                 revs: tuple[str, ...] = (), remote_branches: bool = False) -> list[str]:
         """The commits of a scope: the tips of every branch (with `remote_branches`, of
-        every remote-tracking branch too) and tag, and of `revs`; with `all_commits` every
+        every remote-tracking branch too, wherever a fetch refspec stores it:
+        `fetched_branch_refs`) and tag, and of `revs`; with `all_commits` every
         commit reachable from any ref (with `reflogs`, from any reflog entry too, stashes
         included); with `last_n`, the last N commits of each tip."""
         tips = [self.resolve_revision(rev) for rev in revs]
         refs = [r for flag, r in ((all_branches, "--branches"), (all_tags, "--tags"),
                                   (all_branches and remote_branches, "--remotes")) if flag]
+        if all_branches and remote_branches:
+            refs += self.fetched_branch_refs()
         if refs:
             # rev-list peels tags and passes over those naming a blob or a tree (`git tag
             # key <blob>`): they hold no pointers.
@@ -1118,6 +1121,19 @@ class Git:
         the commits only tags hold, are unknown here."""
         options = self._config_values(r"^remote\..*\.tagopt$", "remote.", ".tagopt")
         return [name for name in shared if options.get(name, [""])[-1] == "--no-tags"]
+
+    def fetched_branch_refs(self) -> list[str]:
+        """The refs of this clone that a `git fetch` stored a Git remote's branches in outside
+        refs/remotes/ and refs/heads/, as a refspec such as `+refs/heads/*:refs/up/origin/*`
+        does: the copies `tracking_ref` finds there are remote-tracking branches too."""
+        fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
+        elsewhere = [refspecs for refspecs in fetched.values()
+                     if any(not _refspec_destination(r).startswith(_BRANCH_HOMES)
+                            for r in refspecs if not r.startswith("^"))]
+        if not elsewhere:
+            return []
+        return [ref for ref in self.local_refs() if not ref.startswith(_BRANCH_HOMES)
+                and any(_stores_a_branch(refspecs, ref) for refspecs in elsewhere)]
 
     def remote_refs(self, name: str) -> dict[str, str]:
         """The branches and tags the Git remote `name` holds now (`git ls-remote`, one
@@ -1593,6 +1609,30 @@ def tracking_ref(refspecs: list[str], ref: str) -> str | None:
         if matched is not None and destination and found is None:
             found = destination.replace("*", matched, 1)
     return found
+
+
+_BRANCH_HOMES = ("refs/heads/", "refs/remotes/")  # what --branches and --remotes cover
+
+
+def _refspec_destination(refspec: str) -> str:
+    """Where the fetch refspec `refspec` stores what it brings ('' for FETCH_HEAD only)."""
+    return refspec.lstrip("+").partition(":")[2]
+
+
+def _stores_a_branch(refspecs: list[str], ref: str) -> bool:
+    """Whether a fetch with `refspecs` stores one of the remote's branches in this clone's
+    `ref`: `ref` is where `tracking_ref` finds that branch's copy."""
+    for refspec in refspecs:
+        if refspec.startswith("^"):
+            continue
+        source, _, destination = refspec.lstrip("+").partition(":")
+        matched = _refspec_match(destination, ref) if destination else None
+        if matched is None:
+            continue
+        branch = source.replace("*", matched, 1)
+        if branch.startswith("refs/heads/") and tracking_ref(refspecs, branch) == ref:
+            return True
+    return False
 
 
 def _refspec_match(pattern: str, ref: str) -> str | None:

@@ -1353,8 +1353,15 @@ def test_data_whose_pointer_git_clean_deleted_is_named_as_git_still_ignores_it(r
     assert [(e["path"], e["ignored_by_git"]) for e in left] == [("new.bin", False)]
 
 
-def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
+@pytest.mark.parametrize("refspec", [None, "+refs/heads/*:refs/up/origin/*"],
+                         ids=["refs/remotes", "elsewhere"])
+def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team, refspec):
+    """A teammate's branch a fetch brought is in use wherever the fetch refspec stored it:
+    under refs/remotes/ (origin/feature), or elsewhere (refs/up/origin/feature), where
+    gc --remote's check that this clone fetched it finds it too."""
     alice = team.founder()
+    if refspec:
+        git(alice, "config", "remote.origin.fetch", refspec)
     write(alice / "base.csv", "base\n")
     must("add", "base.csv", cwd=alice)
     share(alice, "base")
