@@ -12,7 +12,7 @@ import collections
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -673,6 +673,21 @@ class Worktree:
 
 
 @dataclass(frozen=True)
+class SharedRemote:
+    """A Git remote teammates may push the history they share to (`Git.shared_remotes`),
+    with its fetch refspecs."""
+    refspecs: tuple[str, ...]
+    # Each branch it holds is shared history (a branch here tracks it, or none tracks any);
+    # else only those its refspecs fetch are (a fork's upstream fetching every branch but
+    # `^refs/heads/wip/*` leaves those to their authors, as `git remote add -t` would).
+    every_branch: bool
+
+    def shares(self, branch: str) -> bool:
+        """Whether the branch `branch` (refs/heads/NAME) it holds is shared history."""
+        return self.every_branch or _fetches(self.refspecs, branch)
+
+
+@dataclass(frozen=True)
 class RefTarget:
     """What a ref names: a commit, directly or through annotated tags as Git peels them
     (`REF^{commit}`), or else nothing a commit's reader can use (`commit` None)."""
@@ -1076,21 +1091,27 @@ class Git:
         beyond it exist elsewhere but not here."""
         return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
-    def shared_remotes(self) -> dict[str, list[str]]:
+    def shared_remotes(self) -> dict[str, SharedRemote]:
         """The Git remotes (`remote.NAME.url`) teammates may push the history they share to,
         with their fetch refspecs (none for a remote that fetches nothing, as `git remote add
         --mirror=push` leaves it): each one this clone's branches track (`branch.NAME.remote`),
-        and each other that fetches every branch (a fork's `upstream`, added with a plain
-        `git remote add`). Another remote added for a branch of its own (`git remote add -t
-        main upstream URL`), or fetching none, is no one's shared history unless a branch
-        tracks it. When no branch tracks a Git remote (`git push` without -u, or with -u to a
-        URL, which names no Git remote), which one teammates share is unknown: then every
-        one."""
+        every branch of which is shared, and each other that fetches every branch (a fork's
+        `upstream`, added with a plain `git remote add`), but for those a negative refspec
+        (`^refs/heads/wip/*`) leaves out: the branches it fetches are shared. Another remote
+        added for a branch of its own (`git remote add -t main upstream URL`), or fetching
+        none, is no one's shared history unless a branch tracks it. When no branch tracks a
+        Git remote (`git push` without -u, or with -u to a URL, which names no Git remote),
+        which one teammates share is unknown: then every one, each branch of each."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
         remotes = self._git_remotes()
         tracked = self._tracked_among(remotes)
-        return {name: fetched.get(name, []) for name in sorted(remotes)
-                if not tracked or name in tracked or not _narrowed(fetched.get(name, []))}
+        shared = {}
+        for name in sorted(remotes):
+            refspecs = tuple(fetched.get(name, []))
+            every_branch = not tracked or name in tracked
+            if every_branch or _brings_every_branch(refspecs):
+                shared[name] = SharedRemote(refspecs, every_branch)
+        return shared
 
     def tracked_remotes(self) -> set[str]:
         """The Git remotes some branch of this clone tracks (`branch.NAME.remote`); a branch
@@ -1107,13 +1128,14 @@ class Git:
         return set(self._config_values(r"^remote\..*\.url$", "remote.", ".url"))
 
     @staticmethod
-    def narrowed_shared_remotes(shared: dict[str, list[str]]) -> dict[str, list[str]]:
-        """The remotes of `shared` (`shared_remotes`) that this clone fetches only some branches
-        of (`git clone --single-branch`, or `--depth`, which implies it; a negative refspec
-        such as `^refs/heads/wip/*`) or none of (no fetch refspec, as `git remote add
-        --mirror=push` leaves it), with their fetch refspecs: the other branches of the
-        repository teammates share are unknown here."""
-        return {name: refspecs for name, refspecs in shared.items() if _narrowed(refspecs)}
+    def narrowed_shared_remotes(shared: dict[str, SharedRemote]) -> dict[str, list[str]]:
+        """The remotes of `shared` (`shared_remotes`) every branch of which is shared, that
+        this clone fetches only some branches of (`git clone --single-branch`, or `--depth`,
+        which implies it; a negative refspec such as `^refs/heads/wip/*`) or none of (no fetch
+        refspec, as `git remote add --mirror=push` leaves it), with their fetch refspecs: the
+        other branches of the repository teammates share are unknown here."""
+        return {name: list(remote.refspecs) for name, remote in shared.items()
+                if remote.every_branch and _narrowed(remote.refspecs)}
 
     def tagless_shared_remotes(self, shared: Iterable[str]) -> list[str]:
         """The remotes of `shared` (`shared_remotes`) whose tags this clone never fetches
@@ -1583,18 +1605,33 @@ def _holds_any(directory: str, paths: set[str]) -> bool:
     return any(p.startswith(prefix) for p in paths)
 
 
-def _narrowed(refspecs: list[str]) -> bool:
+def _narrowed(refspecs: Sequence[str]) -> bool:
     """Do these fetch refspecs leave out some branches? Only one bringing every branch
-    (`refs/heads/*`, or `refs/*` of a mirror) brings them all, unless a negative refspec
-    (`^refs/heads/wip/*`) leaves out those it matches; no refspec, or one bringing tags
-    alone, brings none."""
+    (`_brings_every_branch`) brings them all, unless a negative refspec (`^refs/heads/wip/*`)
+    leaves out those it matches; no refspec, or one bringing tags alone, brings none."""
     if any(r.startswith("^") and not r.startswith("^refs/tags/") for r in refspecs):
         return True
-    sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs]
-    return not any(source in ("refs/heads/*", "refs/*") for source in sources)
+    return not _brings_every_branch(refspecs)
 
 
-def tracking_ref(refspecs: list[str], ref: str) -> str | None:
+def _brings_every_branch(refspecs: Sequence[str]) -> bool:
+    """Does one of these fetch refspecs bring every branch (`refs/heads/*`, or `refs/*` of a
+    mirror), whatever a negative one leaves out?"""
+    sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs
+               if not refspec.startswith("^")]
+    return any(source in ("refs/heads/*", "refs/*") for source in sources)
+
+
+def _fetches(refspecs: Sequence[str], ref: str) -> bool:
+    """Does a fetch with these refspecs bring the remote's `ref` (a refspec's source matches
+    it, and no negative refspec leaves it out)?"""
+    if any(_refspec_match(r[1:], ref) is not None for r in refspecs if r.startswith("^")):
+        return False
+    return any(_refspec_match(r.lstrip("+").partition(":")[0], ref) is not None
+               for r in refspecs if not r.startswith("^"))
+
+
+def tracking_ref(refspecs: Sequence[str], ref: str) -> str | None:
     """The ref of this clone that a fetch with `refspecs` stores the remote's `ref` in
     (`refs/heads/main` -> `refs/remotes/origin/main`); None when it stores it nowhere (no
     refspec brings it, a negative one leaves it out, or one fetches it into FETCH_HEAD only)."""
@@ -1619,7 +1656,7 @@ def _refspec_destination(refspec: str) -> str:
     return refspec.lstrip("+").partition(":")[2]
 
 
-def _stores_a_branch(refspecs: list[str], ref: str) -> bool:
+def _stores_a_branch(refspecs: Sequence[str], ref: str) -> bool:
     """Whether a fetch with `refspecs` stores one of the remote's branches in this clone's
     `ref`: `ref` is where `tracking_ref` finds that branch's copy."""
     for refspec in refspecs:

@@ -1834,10 +1834,14 @@ def test_remote_gc_over_history_is_refused_when_the_git_remote_cannot_be_reached
     assert run_dvx("gc", "-w", "--remote", "shared", "-f", cwd=alice).code == 0  # no history
 
 
-def test_remote_gc_over_history_asks_a_forks_upstream_that_fetches_every_branch(tmp_path):
+@pytest.mark.parametrize("leaves_out", [None, "^refs/heads/wip/*"])
+def test_remote_gc_over_history_asks_a_forks_upstream_that_fetches_every_branch(tmp_path,
+                                                                                leaves_out):
     """In a fork workflow the clone tracks its fork (origin) and fetches the team's repository
     as `upstream` (a plain `git remote add`): gc --remote over history asks upstream too, so
-    a teammate's branch pushed there keeps its data until this clone fetches it."""
+    a teammate's branch pushed there keeps its data until this clone fetches it. An upstream
+    whose negative refspec leaves out wip/* branches is asked too, about the branches it
+    fetches: a wip branch is its author's, as the branches `git remote add -t` leaves out."""
     from tests.team import Team, must, share
 
     team = Team(tmp_path)
@@ -1847,6 +1851,9 @@ def test_remote_gc_over_history_asks_a_forks_upstream_that_fetches_every_branch(
     mine = tmp_path / "mine"
     git(tmp_path, "clone", "-q", str(fork), str(mine))
     git(mine, "remote", "add", "upstream", str(team.origin))
+    if leaves_out:
+        git(mine, "config", "--add", "remote.upstream.fetch", leaves_out)
+        _a_ref_only_a_teammate_pushed(team, alice, "branch")  # wip/x
     git(mine, "fetch", "-q", "upstream")
     git(alice, "checkout", "-q", "-b", "feature")
     write(alice / "results.bin", "alice's")

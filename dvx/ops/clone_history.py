@@ -7,7 +7,8 @@ remote its branches track (`--single-branch`, a negative refspec such as `^refs/
 never fetches that remote's tags (`--no-tags`), or has not fetched since teammates pushed:
 then the branches and tags that remote holds (one `git ls-remote` each) differ from its
 remote-tracking branches and tags. Teammates may push to every Git remote that fetches every
-branch (a fork's upstream), so each is asked too (`Git.shared_remotes`). gc --remote over
+branch (a fork's upstream), so each is asked too (`Git.shared_remotes`), about the branches
+it fetches where a negative refspec leaves some out. gc --remote over
 history refuses when the clone is shallow, when a remote holds a branch or tag unlike this
 clone's copy (a clone fetching only some branches, or no tags, loses nothing while the
 remote holds no others), and when a Git remote cannot be reached or there is none (what
@@ -26,7 +27,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.history import Scope
 from dvx.logs import get_logger
 from dvx.repo import Repo
-from dvx.scm import Git, tracking_ref
+from dvx.scm import Git, SharedRemote, tracking_ref
 
 log = get_logger(__name__)
 
@@ -137,7 +138,7 @@ def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name:
         "full clone.")
 
 
-def _ask_shared_remotes(git: Git, shared_remotes: dict[str, list[str]], scope: Scope,
+def _ask_shared_remotes(git: Git, shared_remotes: dict[str, SharedRemote], scope: Scope,
                         options: list[str], remote_name: str) -> dict[str, dict[str, str]]:
     """The branches and tags each shared Git remote (of `shared_remotes`) holds now
     (`Git.remote_refs`), by remote; none for -n alone, which needs no remote's. Refused when
@@ -163,11 +164,11 @@ def _ask_shared_remotes(git: Git, shared_remotes: dict[str, list[str]], scope: S
     return held
 
 
-def _unfetched(git: Git, refspecs: dict[str, list[str]], scope: Scope,
+def _unfetched(git: Git, shared_remotes: dict[str, SharedRemote], scope: Scope,
                held: dict[str, dict[str, str]]) -> dict[str, list[_Unfetched]]:
-    """The branches (with -a or -A) and tags (with -T or -A) each shared Git remote holds
-    (`held`) that differ from this clone's copies of them (fetched by `refspecs`), by
-    remote."""
+    """The shared branches (with -a or -A) and the tags (with -T or -A) each shared Git
+    remote (of `shared_remotes`) holds (`held`) that differ from this clone's copies of
+    them, by remote."""
     branches = scope.all_branches or scope.all_commits
     tags = scope.all_tags or scope.all_commits
     ours = git.local_refs() if held else {}
@@ -176,7 +177,9 @@ def _unfetched(git: Git, refspecs: dict[str, list[str]], scope: Scope,
         unseen = []
         for ref, sha in sorted(theirs.items()):
             if ref.startswith("refs/heads/") and branches:
-                here = tracking_ref(refspecs[shared], ref)
+                if not shared_remotes[shared].shares(ref):
+                    continue
+                here = tracking_ref(shared_remotes[shared].refspecs, ref)
                 if here is None or ours.get(here) != sha:
                     unseen.append(_Unfetched("branch", ref.removeprefix("refs/heads/"), False))
             elif ref.startswith("refs/tags/") and tags and ours.get(ref) != sha:
