@@ -394,7 +394,8 @@ def test_a_server_that_stalls_mid_upload_is_not_connected_to_again_and_gc_remove
     assert young.code == 0 and left[0].exists(), young.output
     cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
     assert cleaned.code == 0, cleaned.output
-    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert "Removed 1 temporary file on the remote 's' that interrupted pushes left" \
+        in cleaned.stdout and "Aborted" not in cleaned.stdout, cleaned.output
     assert not left[0].exists()
     pushed = dvx("push")
     assert pushed.code == 0, pushed.output
@@ -418,9 +419,13 @@ def test_the_temporary_of_a_lock_a_killed_push_left_is_removed_by_gc_once_old(
         list((store / "locks").iterdir())
     young = dvx("gc", "-w", "--remote", "s", "-f")
     assert young.code == 0 and left[0].exists(), young.output
+    planned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "--dry-run")
+    assert "Would remove 1 temporary file on the remote 's'" in planned.stdout, planned.output
+    assert left[0].exists()
     cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
     assert cleaned.code == 0, cleaned.output
-    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert "Removed 1 temporary file on the remote 's' that interrupted pushes left" \
+        in cleaned.stdout and "Aborted" not in cleaned.stdout, cleaned.output
     assert list((store / "locks").iterdir()) == []
     pushed = dvx("push")
     assert pushed.code == 0, pushed.output
@@ -453,7 +458,8 @@ def test_gc_lists_the_whole_store_once_for_its_objects_and_the_temporaries_left(
     cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
     assert cleaned.code == 0, cleaned.output
     assert "Removed 1 object" in cleaned.stdout.splitlines()[1], cleaned.output
-    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert "Removed 1 temporary file on the remote 's' that interrupted pushes left" \
+        in cleaned.stdout and "Aborted" not in cleaned.stdout, cleaned.output
     assert not left.exists()
     # (the run records needing a removed object are the run-cache's to find, in runs/)
     assert [w for w in walks if "/runs/" not in w] == [str(tmp_path / "store")], walks

@@ -762,11 +762,8 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 + ("." if not (dry_run and r.removed) else ":"))
             if dry_run:
                 _list_removals(r, named)
-            if r.uploads_aborted:
-                n = r.uploads_aborted
-                out(f"{'Would abort' if dry_run else 'Aborted'} {n} unfinished upload"
-                    f"{'' if n == 1 else 's'} on the {r.where} that interrupted pushes left "
-                    "(the store keeps the parts of an upload until it is aborted).")
+            if r.uploads_report:
+                out(r.uploads_report)
             _report_packs(r, dry_run)
             if r.run_records_removed:
                 n = r.run_records_removed

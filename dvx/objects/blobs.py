@@ -16,7 +16,8 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     move(name, to) / delete(names)     (a name already gone is no error for delete)
     unfinished_uploads() / abort_uploads(uploads)   uploads begun and never finished (S3's
                                   multipart uploads, whose parts the store keeps until aborted;
-                                  SSH's temporaries never renamed into place)
+                                  SSH's temporaries never renamed into place);
+                                  uploads_cleared(...) words what abort_uploads cleared
     walk_details_and_uploads(directory)   both walk_details and unfinished_uploads: one
                                   listing of the root, where the uploads are files in it
 
@@ -236,6 +237,12 @@ class Blobs(ABC):
         """Abort each of `uploads` (of `unfinished_uploads`): the store drops their parts. How
         many were still there to abort (one may have ended since it was listed)."""
         return 0
+
+    def uploads_cleared(self, count: int, where: str, dry_run: bool) -> str:
+        """The report of `abort_uploads` clearing `count` uploads (with `dry_run`, of what it
+        would clear) on `where` ("remote 'NAME'"), in the store's own terms."""
+        return (f"{'Would abort' if dry_run else 'Aborted'} {count} unfinished upload"
+                f"{'' if count == 1 else 's'} on the {where} that interrupted pushes left.")
 
 
 class DirectoryBlobs(Blobs):

@@ -69,6 +69,7 @@ class GcResult:
     # A remote's: uploads begun before the grace period and never finished (an S3 multipart
     # upload of a killed push), aborted so that the store drops the parts it kept.
     uploads_aborted: int = 0
+    uploads_report: str = ""  # what clearing them did, in the store's terms (Blobs.uploads_cleared)
     # A remote's: packs no index names (left by killed pushes), deleted, and their bytes.
     unindexed_packs: int = 0
     unindexed_bytes: int = 0
@@ -178,6 +179,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if dry_run and remote is not None:
             results[1].run_records_removed = len(_records_needing(
                 repo, remote, set(results[1].removed), run_records))
+            _report_uploads(remote, results[1])
         if dry_run or (confirm is not None and not confirm(results)):
             return results
         with _remote_locked(repo, name, remote):
@@ -522,6 +524,15 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         log.warning("Could not abort the %d unfinished uploads on the %s: %s. Their parts "
                     "stay stored until they are aborted (or a lifecycle rule of the bucket "
                     "removes them).", len(result.abandoned), remote.blobs.shown, exc.strerror)
+    _report_uploads(remote, result)
+
+
+def _report_uploads(remote: ObjectStore, result: GcResult) -> None:
+    """Word the unfinished uploads `result` clears (or, in a dry run, would) as the store
+    names them: S3 aborts multipart uploads, SSH removes temporary files."""
+    if result.uploads_aborted:
+        result.uploads_report = remote.blobs.uploads_cleared(result.uploads_aborted,
+                                                             result.where, result.dry_run)
 
 
 def _abandoned(uploads: list[Upload], algo: str, cutoff: float) -> list[Upload]:

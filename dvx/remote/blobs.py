@@ -415,6 +415,11 @@ class SftpBlobs(FsspecBlobs):
                 aborted += 1
         return aborted
 
+    def uploads_cleared(self, count: int, where: str, dry_run: bool) -> str:
+        return (f"{'Would remove' if dry_run else 'Removed'} {count} temporary "
+                f"file{'' if count == 1 else 's'} on the {where} that interrupted pushes left "
+                "(written to be renamed into place, and never renamed).")
+
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
             return super().get(name)
@@ -1291,6 +1296,11 @@ class S3Blobs(FsspecBlobs):
         if failures:
             raise failures[0]
         return sum(1 for answer in done[0] if answer)
+
+    def uploads_cleared(self, count: int, where: str, dry_run: bool) -> str:
+        return (f"{'Would abort' if dry_run else 'Aborted'} {count} unfinished upload"
+                f"{'' if count == 1 else 's'} on the {where} that interrupted pushes left (the "
+                "store keeps the parts of an upload until it is aborted).")
 
 
 def _not_deleted(bucket: str, refusals: list[dict[str, str]], asked: int) -> OSError:
