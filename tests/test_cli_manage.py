@@ -290,6 +290,21 @@ def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def test_move_puts_the_entry_after_a_rule_taking_the_data_back_into_git(repo, dvx):
+    """The destination's .gitignore names the data already, and a teammate's `!` rule
+    follows: the move writes the entry after the rule, as add does, and names the rule."""
+    write(repo / "models" / ".gitignore", "/w.bin\n!*.bin\n")
+    write(repo / "w.bin", "weights\n")
+    assert dvx("add", "w.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tracked")
+    moved = dvx("move", "w.bin", "models")
+    assert moved.code == 0, moved.output
+    assert "The rule '!*.bin' in models/.gitignore:2 took 'models/w.bin' back" in moved.stderr
+    assert (repo / "models" / ".gitignore").read_text() == "!*.bin\n/w.bin\n"
+    assert git(repo, "check-ignore", "models/w.bin").strip() == "models/w.bin"
+
+
 def _hint(done) -> str:
     assert done.code == 0, done.output
     return done.stdout.split("To record this in Git, run:\n    ")[1].splitlines()[0]

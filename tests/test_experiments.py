@@ -96,6 +96,25 @@ def test_an_experiment_is_a_ref_of_its_own_and_the_branch_never_moves(project):
     assert len(_show(project)) == 4
 
 
+@pytest.mark.parametrize("made_by", [("run", "-S", "train.lr=0.01"), ("save",)])
+def test_an_experiment_never_commits_an_output_a_rule_takes_back_into_git(project, made_by):
+    """A teammate's `!*.bin` after the model's entry: the run (or the save of a model made
+    by hand) puts the entry after it, with the warning add gives, so the experiment's commit
+    holds the .gitignore, never the model."""
+    with (project / ".gitignore").open("a") as rules:
+        rules.write("!*.bin\n")
+    git(project, "commit", "-qam", "the team's rule")
+    if made_by == ("save",):
+        write(project / "model.bin", "made by hand\n")
+    result = run_dvx("exp", *made_by, "-n", "low", cwd=project)
+    assert result.code == 0, result.output
+    assert "The rule '!*.bin' in .gitignore:" in result.stderr
+    ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps").strip()
+    assert "model.bin" not in git(project, "ls-tree", "--name-only", ref).split()
+    assert git(project, "show", f"{ref}:.gitignore").splitlines()[-1] == "/model.bin"
+    assert git(project, "check-ignore", "model.bin").strip() == "model.bin"
+
+
 def test_set_refuses_a_params_file_that_is_a_link_and_changes_nothing(project, tmp_path):
     outside = write(tmp_path / "outside.yaml", "train:\n  lr: 0.1\nsecret: hunter2\n")
     (project / "params.yaml").unlink()

@@ -367,6 +367,20 @@ def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     assert not (project / "data" / "images" / "3.png").exists()
 
 
+def test_an_import_puts_its_entry_after_a_rule_taking_the_data_back_into_git(source, project):
+    """The .gitignore where the import lands names it, and a `!` rule follows (a teammate's):
+    the import writes the entry after the rule, as add does, so `git add -A` never commits
+    the data."""
+    team, _alice = source
+    write(project / "data" / ".gitignore", "/images\n!images/\n")
+    commit(project, "the team's rules")
+    result = run_dvx("import", str(team.origin), "images", "-o", "data/images", cwd=project)
+    assert result.code == 0, result.output
+    assert "The rule '!images/' in data/.gitignore:2 took 'data/images' back" in result.stderr
+    assert (project / "data" / ".gitignore").read_text() == "!images/\n/images\n"
+    assert git(project, "status", "--porcelain", "-uall", "--", "data/images") == ""
+
+
 def _tree_state(top) -> dict[str, int]:
     """Every path below `top` (Git's folder too) with its modification time."""
     state = {}

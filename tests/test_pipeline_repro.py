@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import signal
 import subprocess
@@ -955,6 +956,41 @@ def test_a_restore_from_the_run_cache_has_git_add_the_gitignore_it_wrote(repo, d
     assert "Staged in Git: models/.gitignore dvx.lock" in staged.stdout, staged.stdout
     assert git(repo, "diff", "--cached", "--name-only").split() == ["dvx.lock",
                                                                     "models/.gitignore"]
+
+
+@pytest.mark.parametrize(("rules", "out", "rule"), [
+    ({"out/.gitignore": "/model.bin\n!model.bin\n"}, "out/model.bin",
+     "'!model.bin' in out/.gitignore:2"),
+    ({"out/.gitignore": "/model.bin\n!*.bin\n"}, "out/model.bin",
+     "'!*.bin' in out/.gitignore:2"),
+    ({".gitignore": "/out\n!out/\n"}, "out", "'!out/' in .gitignore:2"),
+    # A parent folder's rules weigh less than the entry beside the output: no warning
+    ({".gitignore": "!out/\n!*.bin\n!out/model.bin\n", "out/.gitignore": "/model.bin\n"},
+     "out/model.bin", None),
+])
+def test_repro_puts_an_output_s_entry_after_a_rule_taking_it_back_into_git(
+        repo, dvx, rules, out, rule):
+    """A teammate's `!` rule after an output's entry makes Git see the data a run makes:
+    repro, as add and commit, writes the entry again after the rule and names it, so `git
+    add -A` never commits the output, and the .gitignore is in the `git add` hint."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p out && echo run > out/model.bin"
+                             f"\n    outs: [{out}]\n")
+    for name, text in rules.items():
+        write(repo / name, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the team's rules")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    if rule is None:
+        assert "took" not in ran.stderr
+    else:
+        assert (f"WARNING: The rule {rule} took '{out}' back into Git, where `git add -A` "
+                "would commit the data itself") in ran.stderr
+        assert posixpath.join(posixpath.dirname(out), ".gitignore") in ran.stdout
+    changed = {line[3:] for line in git(repo, "status", "--porcelain", "-uall").splitlines()}
+    assert changed == {"dvx.lock"} | (
+        set() if rule is None else {posixpath.join(posixpath.dirname(out), ".gitignore")})
+    assert dvx("status", "-q").code == 0
 
 
 def test_gc_deletes_the_run_records_whose_outputs_it_deletes_from_the_cache(repo, dvx,

@@ -24,7 +24,7 @@ from dvx.logs import get_logger
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.data_places import not_ignored, refuse_tracked_by_git
+from dvx.ops.data_places import ignore_after_rules_taking_back, refuse_tracked_by_git
 from dvx.ops.status import (
     DELETED,
     MODIFIED,
@@ -449,29 +449,6 @@ def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added
     added = [_record(repo, item) for item in prepared]
     ignore_after_rules_taking_back(repo, [item.rel for item in prepared])
     return added
-
-
-def ignore_after_rules_taking_back(repo: Repo, rels: list[str]) -> None:
-    """Make Git ignore the data of those of `rels` (just recorded) that a `!` rule after
-    their .gitignore entry takes back into Git, where `git add -A` would commit the data
-    itself: recording a path is asking dvx, not Git, to keep its data, so the entry is put
-    after that rule, and a warning names the rule (a teammate's, perhaps). Git is asked
-    only about data whose .gitignore has such a rule; data Git's index holds is left to
-    the check that refuses it."""
-    if repo.git is None:
-        return
-    by_path = {repo.abspath(rel): rel for rel in rels}
-    suspects = [by_path[path] for path in gitignore.negated_after_entry(list(by_path))]
-    if not suspects:
-        return
-    for rel, rule in sorted(not_ignored(repo, suspects).items()):
-        if rule is None:
-            continue
-        gitignore.move_entry_last(repo.abspath(rel))
-        log.warning("WARNING: The rule %s took '%s' back into Git, where `git add -A` would "
-                    "commit the data itself: its entry is written again after that rule, so "
-                    "Git ignores the data (commit the .gitignore; remove the rule if nothing "
-                    "else needs it).", rule, for_command(repo.root, rel))
 
 
 def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str) -> None:

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import bisect
 import os
+import posixpath
 from collections.abc import Iterable, Mapping
 
+from dvx import gitignore
 from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
+from dvx.logs import get_logger
 from dvx.outputs import nested_repository_error, tracked_data_left_out
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, untrack_command
 
+log = get_logger(__name__)
 
 def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
                        ) -> None:
@@ -89,6 +93,33 @@ def not_ignored(repo: Repo, rels: list[str]) -> dict[str, str | None]:
     rules = repo.git.matching_rules(rels)
     return {rel: rules[rel][0] if rel in rules else None for rel in rels
             if not rules.get(rel, ("", False))[1]}
+
+
+def ignore_after_rules_taking_back(repo: Repo, rels: list[str]) -> list[str]:
+    """Make Git ignore the data of those of `rels` (just recorded, or placed where dvx
+    records them: by add, commit, repro, move, import) that a `!` rule after their
+    .gitignore entry takes back into Git, where `git add -A` would commit the data itself:
+    recording a path is asking dvx, not Git, to keep its data, so the entry is put after
+    that rule, and a warning names the rule (a teammate's, perhaps). The .gitignore files
+    changed, relative to the root. Git is asked only about data whose .gitignore has such a
+    rule; data Git's index holds is left to the check that refuses it."""
+    if repo.git is None:
+        return []
+    by_path = {repo.abspath(rel): rel for rel in rels}
+    suspects = [by_path[path] for path in gitignore.negated_after_entry(list(by_path))]
+    if not suspects:
+        return []
+    changed = []
+    for rel, rule in sorted(not_ignored(repo, suspects).items()):
+        if rule is None:
+            continue
+        gitignore.move_entry_last(repo.abspath(rel))
+        changed.append(posixpath.join(posixpath.dirname(rel), ".gitignore"))
+        log.warning("WARNING: The rule %s took '%s' back into Git, where `git add -A` would "
+                    "commit the data itself: its entry is written again after that rule, so "
+                    "Git ignores the data (commit the .gitignore; remove the rule if nothing "
+                    "else needs it).", rule, for_command(repo.root, rel))
+    return list(dict.fromkeys(changed))
 
 
 def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:

@@ -34,7 +34,7 @@ from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
-from dvx.ops.data_places import refuse_git_tracked
+from dvx.ops.data_places import ignore_after_rules_taking_back, refuse_git_tracked
 from dvx.ops.source import (
     Found,
     GitDirectory,
@@ -1287,6 +1287,7 @@ def _track(repo: Repo, rel: str, pointer: Pointer, force: bool,
                 gitignore.remove_entry(full)
             raise
         done = checkout(repo, [Target(Output(rel, pointer))], force=force)
+        ignore_after_rules_taking_back(repo, [rel])
         return ImportResult(finish(repo, [Added(rel, pointer, True)]), done)
 
 

@@ -10,6 +10,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.ops.data_places import (
     TrackedPaths,
+    ignore_after_rules_taking_back,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -342,6 +343,7 @@ def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
     os.unlink(repo.abspath(output.pointer_path))  # last: until then a rerun finds the move
     repo.syncstate.end_move(output.path, dst)
     repo.syncstate.flush()
+    ignore_after_rules_taking_back(repo, [dst])
 
 
 def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:

@@ -51,6 +51,7 @@ from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.checkout import changed_in_cache, set_aside_changed
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
+from dvx.ops.data_places import ignore_after_rules_taking_back
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -443,6 +444,7 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
         repo.syncstate.record(path, record)
     repo.syncstate.flush()
     link_stored(repo, to_link)
+    ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
 
 
 def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = ()
@@ -1286,11 +1288,12 @@ class _Scheduler:
         self.produced = produced
 
     def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> None:
-        """Git ignores the cached outputs; an output switched to `cache: false` (dvx.lock
-        still records it cached: the entry is the one dvx wrote) is Git's again, and no
-        longer data dvx placed (so no checkout takes it for data left behind). The entries
-        of `ignored_again` were written by the checkout that placed the outputs: changed
-        too, for `git add`, though found here."""
+        """Git ignores the cached outputs, also past a `!` rule that would take one back in
+        (`ignore_after_rules_taking_back`, as add and commit); an output switched to `cache:
+        false` (dvx.lock still records it cached: the entry is the one dvx wrote) is Git's
+        again, and no longer data dvx placed (so no checkout takes it for data left behind).
+        The entries of `ignored_again` were written by the checkout that placed the outputs:
+        changed too, for `git add`, though found here."""
         for out in stage.outs:
             full = self.repo.abspath(out.path)
             if out.cache:
@@ -1302,6 +1305,8 @@ class _Scheduler:
                 continue
             if changed:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
+        self.touched += ignore_after_rules_taking_back(
+            self.repo, [out.path for out in stage.outs if out.cache])
 
     def _dropped_outs(self, old: StageLock | None) -> list[str]:
         """The cached outputs `old` recorded that its stage no longer has (nor any stage of
