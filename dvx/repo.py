@@ -25,8 +25,10 @@ from dvx.scm import (
     git_directory_holding,
     left_out_of_workspace,
     main_worktree_of,
+    top_git_directory_holding,
     tracked_in,
     untrack_command,
+    work_tree_of_git_directory,
     work_tree_seeing,
 )
 from dvx.syncstate import SyncState
@@ -71,6 +73,37 @@ def find_root(start: str | None = None) -> str:
                 raise left_out
             raise _no_project_in(here, current)
     raise _no_project_in(here, None)
+
+
+def refuse_git_directory(root: str, command: str, here: str | None = None) -> None:
+    """Refuse (NotARepoError) to run `command` in a folder (`here`, default the current
+    one) of the Git directory at the top of the work tree `root`, where Git runs no command
+    that works on a work tree ("must be run in a work tree"): the project dvx finds from
+    there is the one around it, which may not be the one meant (Git run in a submodule's
+    directory in .git/modules works on that submodule). The error names the work tree to
+    run it in."""
+    try:
+        here = os.path.abspath(here or os.getcwd())
+    except FileNotFoundError:
+        return  # a deleted folder: no Git directory, and the command says what it can
+    git_dir = top_git_directory_holding(root, here)
+    if git_dir is None:
+        return
+    real_root = os.path.realpath(root)
+    submodule = work_tree_of_git_directory(here)
+    if submodule is not None and submodule != real_root:
+        raise NotARepoError(
+            f"`{command}` was run in '{here}', the Git directory of the submodule "
+            f"'{submodule}': from there dvx would work on the project '{real_root}' around "
+            "it, not on the submodule Git works on there, so it did nothing.",
+            f"Run it in the work tree it is meant for: `cd {shlex.quote(submodule)}` for the "
+            f"submodule, or `cd {shlex.quote(real_root)}` for the project around it.")
+    in_it = "" if os.path.realpath(here) == git_dir else f", in the Git directory '{git_dir}'"
+    raise NotARepoError(
+        f"`{command}` was run in '{here}'{in_it}, where Git keeps its own files: dvx works "
+        "in a work tree only, as Git's own commands do (\"must be run in a work tree\"), so "
+        "it did nothing.",
+        f"Run it in the work tree: `cd {shlex.quote(real_root)}` first.")
 
 
 def dvx_is_no_folder(root: str) -> NotARepoError:

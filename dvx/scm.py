@@ -200,6 +200,32 @@ def git_directory_holding(path: str) -> str | None:
     return None
 
 
+def top_git_directory_holding(root: str, here: str) -> str | None:
+    """The Git directory at the top of the work tree `root` (its `.git` folder) when the
+    folder `here` is in it, a submodule's or a linked worktree's Git directory kept there
+    included; else None."""
+    real_root, real_here = os.path.realpath(root), os.path.realpath(here)
+    if not real_here.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    first = os.path.relpath(real_here, real_root).split(os.sep)[0]
+    return os.path.join(real_root, first) if first.casefold() == ".git" else None
+
+
+def work_tree_of_git_directory(folder: str) -> str | None:
+    """The work tree Git works on when run in `folder`, a folder of a Git directory: the
+    submodule's whose directory in .git/modules it is (Git keeps its core.worktree there);
+    None where Git names none, as in a work tree's own .git ("must be run in a work tree")."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", folder, "rev-parse", "--show-toplevel"],
+                              capture_output=True, check=False, env=git_environ())
+    except OSError:
+        return None
+    top = os.fsdecode(proc.stdout.strip())
+    return os.path.realpath(top) if proc.returncode == 0 and top else None
+
+
 def git_directory_around(path: str) -> str | None:
     """The Git directory `path` is in or at, found from the files Git keeps (a HEAD file, an
     objects and a refs folder), without running Git: a work tree's .git, a submodule's, or a

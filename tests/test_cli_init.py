@@ -332,8 +332,9 @@ def test_init_no_scm_is_refused_where_plain_init_is(tmp_path, dvx):
     for folder in ("data", ".dvx/cache", ".git/hooks"):
         refused = dvx("init", "--no-scm", cwd=root / folder)
         assert refused.code == 2, (folder, refused.output)
-        assert f"inside the dvx repository {root}, which is set up already" in " ".join(
-            refused.stderr.split())
+        said = " ".join(refused.stderr.split())
+        assert f"inside the dvx repository {root}, which is set up already" in said
+        assert ("Run dvx commands in its work tree" in said) == (folder == ".git/hooks")
         assert not (root / folder / ".dvx").exists()
     other = make_git_repo(tmp_path / "other")
     for args in (["init"], ["init", "--no-scm"]):

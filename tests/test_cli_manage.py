@@ -266,6 +266,54 @@ def test_add_run_from_inside_the_git_directory_names_a_git_add_that_runs(repo, d
     assert git(repo, "diff", "--cached", "--name-only") == ".gitignore\nx.dvx\n"
 
 
+def test_commands_run_inside_the_git_directory_are_refused_naming_the_work_tree(
+        repo, dvx, dvx_proc):
+    """Git runs no work-tree command inside .git ("must be run in a work tree"): nor does
+    dvx, which would work on the project around it from there, reading or writing; the
+    error names the work tree to run it in. Git's hooks run at the top, GIT_DIR set: they
+    work as ever."""
+    write(repo / "x", "1\n")
+    assert dvx("add", "x").code == 0
+    (repo / "x").unlink()  # what a checkout or pull would restore
+    top = os.path.realpath(repo)
+    for cwd in (repo / ".git", repo / ".git" / "hooks"):
+        for args in (["status"], ["diff"], ["params", "show"], ["metrics", "show"],
+                     ["checkout"], ["pull"], ["gc", "-w", "-f"], ["commit", "-f"]):
+            refused = dvx_proc(*args, cwd=cwd)
+            assert refused.code == 2, (cwd, args, refused.output)
+            named = " ".join(arg for arg in args if not arg.startswith("-"))
+            assert f"`dvx {named}` was run in '{os.path.realpath(cwd)}'" in refused.stderr
+            assert "Traceback" not in refused.stderr
+            assert f"Run it in the work tree: `cd {top}` first." in refused.stderr
+    assert not (repo / "x").exists()
+    assert "x: deleted" in dvx_proc("status", cwd=repo, env={"GIT_DIR": str(repo / ".git")}).stdout
+    assert dvx_proc("checkout", cwd=repo, env={"GIT_DIR": ".git"}).code == 0
+    assert (repo / "x").read_text() == "1\n"
+
+
+def test_a_command_run_in_a_submodule_s_git_directory_names_the_submodule_s_work_tree(
+        repo, dvx_proc, tmp_path):
+    """From .git/modules/NAME, Git works on the submodule: dvx would work on the project
+    around it, so it refuses, naming both work trees."""
+    sub = tmp_path / "sub"
+    git(sub.parent, "init", "-q", "-b", "main", str(sub))
+    assert dvx_proc("init", cwd=sub).code == 0
+    write(sub / "a.txt", "a\n")
+    assert dvx_proc("add", "a.txt", cwd=sub).code == 0
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "sub")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "libs/sub")
+    modules = repo / ".git" / "modules" / "libs" / "sub"
+    refused = dvx_proc("status", cwd=modules)
+    assert refused.code == 2, refused.output
+    checkout = os.path.realpath(repo / "libs" / "sub")
+    assert f"the Git directory of the submodule '{checkout}'" in refused.stderr
+    assert (f"`cd {checkout}` for the submodule, or `cd {os.path.realpath(repo)}` for the "
+            "project around it") in refused.stderr
+    there = dvx_proc("status", cwd=repo / "libs" / "sub")  # the submodule's own data
+    assert "a.txt" in there.stdout, there.output
+
+
 def test_an_empty_path_is_refused_without_offering_a_path_the_command_refuses(repo, dvx):
     """`dvx add .` at the top is refused: the hint for an empty path never offers '.'."""
     for args in (["add", ""], ["move", "", "b"], ["checkout", ""], ["import-url", ""]):

@@ -181,17 +181,21 @@ def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
     return decorate
 
 
-def open_repo(configuring: bool = False) -> Any:
-    """The repository here. `configuring` (dvx config) opens one below the top of its Git
-    work tree too, which Repo.git refuses: setting core.no_scm is how to fix that."""
+def open_repo(configuring: bool = False, from_git_directory: bool = False) -> Any:
+    """The repository here, refused from inside its Git directory (`refuse_git_directory`)
+    unless `from_git_directory` (dvx add, whose every path names the data it works on).
+    `configuring` (dvx config) opens one below the top of its Git work tree too, which
+    Repo.git refuses: setting core.no_scm is how to fix that."""
     from dvx.cli.ui import progress_for
-    from dvx.repo import Repo
+    from dvx.repo import Repo, refuse_git_directory
     from dvx.scm import refuse_other_repository
 
     repo = Repo.find(progress=progress_for(is_quiet()))
+    ctx = click.get_current_context(silent=True)
+    if not from_git_directory:
+        refuse_git_directory(repo.root, ctx.command_path if ctx is not None else "dvx")
     if not (configuring and repo.below_the_top_of_git()) and repo.git is not None:
         refuse_other_repository(repo.root)
-    ctx = click.get_current_context(silent=True)
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
         repo.command = command_of(ctx, repo)
         root = ctx.find_root()

@@ -122,7 +122,7 @@ def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Track files or directories: store them in the cache and write PATH.dvx pointers."""
     from dvx.ops.add import add as do_add
 
-    repo = open_repo()
+    repo = open_repo(from_git_directory=True)
     with holding_lock(repo):
         result = do_add(repo, list(paths), force, lambda: _declared_outputs(repo))
     _report_added(repo.root, result, as_json)

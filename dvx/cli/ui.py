@@ -114,7 +114,7 @@ def git_add(root: str, paths: list[str]) -> str:
 
 def git_add_of_recordable(root: str, paths: list[str]) -> str:
     """`git_add` of paths already found recordable."""
-    from dvx.scm import Git, literal_pathspec
+    from dvx.scm import Git, literal_pathspec, top_git_directory_holding
 
     try:
         here: str | None = os.getcwd()
@@ -122,7 +122,7 @@ def git_add_of_recordable(root: str, paths: list[str]) -> str:
         here = None
     # Git runs no `git add` in its own directory ("must be run in a work tree"): from
     # there, as from a deleted folder, the command runs at the top
-    at_top = here is None or _in_git_directory(root, here)
+    at_top = here is None or top_git_directory_holding(root, here) is not None
     # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
     shown = " ".join(literal_pathspec(from_here(root, p, here=root if at_top else None))
                      for p in paths)
@@ -131,15 +131,6 @@ def git_add_of_recordable(root: str, paths: list[str]) -> str:
     if at_top:
         return f"git -C {shlex.quote(root)} {add} {shown}"
     return f"git {add} {shown}"
-
-
-def _in_git_directory(root: str, here: str) -> bool:
-    """Is the folder `here` in the `.git` folder at the top of the work tree `root`?"""
-    real_root, real_here = os.path.realpath(root), os.path.realpath(here)
-    if not real_here.startswith(real_root.rstrip(os.sep) + os.sep):
-        return False
-    first = os.path.relpath(real_here, real_root).split(os.sep)[0]
-    return first.casefold() == ".git"
 
 
 def kept_untracked(paths: list[str]) -> str:

@@ -23,6 +23,7 @@ from dvx.scm import (
     git_directory_around,
     is_bare_git_directory,
     refuse_other_repository,
+    top_git_directory_holding,
 )
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
@@ -89,9 +90,11 @@ def _refuse_places_of_others(root: str) -> None:
     config; and a Git directory (a work tree's .git, a bare repository), which is Git's."""
     outer = project_above(root, in_its_repository=True)
     if outer is not None:
+        # Its Git directory is no place to run dvx from (repo.refuse_git_directory)
+        where = f"in its work tree (`cd {shell_quote(outer)}`)" \
+            if top_git_directory_holding(outer, root) else "from here, or from its top"
         raise UsageError(f"'{root}' is inside the dvx repository {outer}, which is set up "
-                         "already.", "Run dvx commands from here, or from its top; nothing "
-                         "needs `dvx init`.")
+                         f"already.", f"Run dvx commands {where}; nothing needs `dvx init`.")
     git_dir = git_directory_around(root)
     if git_dir is None:
         return
