@@ -124,6 +124,14 @@ class Synced:
         though any of its files may be in place?"""
         return self.placed == ()
 
+    @property
+    def placed_nothing(self) -> bool:
+        """Did no checkout finish placing any part of the directory at any of these versions
+        (each record written ahead by one killed, or short of objects, maybe before it
+        reached the directory)? Then none of its files is known to be placed here: one
+        absent is not pulled yet, never deleted."""
+        return all(layer.unfinished for layer in self.layers())
+
     def layers_placing(self, relpath: str) -> list[Synced]:
         """The layers whose version of `relpath` a checkout may have placed there: those
         down to the one that placed it (an interrupted checkout above it may have placed a

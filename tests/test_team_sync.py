@@ -706,6 +706,35 @@ def test_a_checkout_killed_half_way_never_shrinks_the_directory(team):
     assert status_of(bob, "data/imgs")["not_pulled"] == []
 
 
+def test_a_folder_a_killed_pull_never_reached_is_not_pulled_not_deleted(team):
+    """A teammate adds two folders; `dvx pull` killed while it places the first never
+    reaches the second, though it recorded ahead that it was about to place it. That folder
+    is not pulled yet, not deleted: no commit records its removal, and no hint offers one."""
+    alice = team.founder()
+    for i in range(3):
+        write(alice / f"data/audio/{i}.wav", f"sound {i}\n")
+        write(alice / f"data/imgs/{i}.png", f"image {i}\n")
+    must("add", "data/audio", "data/imgs", cwd=alice)
+    share(alice, "audio and images")
+    imgs = (alice / "data/imgs.dvx").read_text()
+
+    bob = team.clone("bob", pull=False)
+    killed = run_dvx_proc("pull", cwd=bob, env={"DVX_FAULT": "checkout.after_file:1"})
+    assert killed.code == -9, killed.output
+    assert not (bob / "data/imgs").exists()
+    assert status_of(bob, "data/imgs")["workspace"] == "not_pulled"
+    status = run_dvx("status", cwd=bob).stdout
+    assert "data/imgs: not checked out yet" in status and "deleted" not in status, status
+    must("commit", cwd=bob)
+    refused = run_dvx("commit", "data/imgs", cwd=bob)
+    assert refused.code == 2 and "never placed in this workspace" in refused.stderr
+    assert "dvx checkout data/imgs" in refused.stderr and "remove" not in refused.stderr
+    assert (bob / "data/imgs.dvx").read_text() == imgs
+    assert git(bob, "status", "--porcelain") == ""
+    must("checkout", cwd=bob)
+    assert _tree_of(bob) == _tree_of(alice)
+
+
 def test_a_checkout_killed_half_way_to_a_new_version_is_outdated_not_a_change(team):
     alice = team.founder()
     _images(alice, {f"{i:02}.png": f"image {i}\n" for i in range(12)})

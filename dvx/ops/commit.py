@@ -28,6 +28,7 @@ from dvx.ops.data_places import ignore_after_rules_taking_back, refuse_tracked_b
 from dvx.ops.status import (
     DELETED,
     MODIFIED,
+    NOT_PULLED,
     OUTDATED,
     UNCHANGED,
     OutputStatus,
@@ -174,9 +175,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         prepared = []
         for output in (o for o in chosen if o.stage is None):
             if not os.path.lexists(repo.abspath(output.path)):
-                raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
-                                "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
-                                "to stop tracking it.")
+                raise _absent_error(repo.root, statuses[output.path])
             prepared.append(prepare(repo, output.path, output, statuses[output.path], force))
         results += record_all(repo, prepared, "commit")
         result = finish(repo, results)
@@ -187,6 +186,19 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         result.stored_again.extend(a.path for a in result.added
                                    if not a.changed and statuses[a.path].only_in_workspace)
         return result
+
+
+def _absent_error(root: str, status: OutputStatus) -> PathError:
+    """Why an output absent from the workspace has nothing to commit: deleted here, or
+    never placed here (a teammate's data not pulled yet, which no hint may offer to drop)."""
+    if status.workspace == NOT_PULLED:
+        typed = for_command(root, status.path)
+        return PathError(
+            f"'{status.path}' was never placed in this workspace (not pulled yet); nothing "
+            "to commit.", f"Run `dvx checkout {typed}` to place it"
+            + ("." if status.in_cache else f" once `dvx pull {typed}` has fetched it."))
+    return PathError(f"'{status.path}' is missing from the workspace; nothing to commit.",
+                     "Run `dvx checkout` to restore it, or `dvx remove` to stop tracking it.")
 
 
 def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True

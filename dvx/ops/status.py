@@ -677,8 +677,11 @@ def _absent(repo: Repo, output: Output) -> str:
 
 def never_placed(repo: Repo, output: Output) -> bool:
     """Was the output's data, absent from the workspace, never placed here (a fresh clone, a
-    teammate's new data: its sync record says so)? Then it is not pulled yet, not deleted."""
-    return repo.syncstate.get(output.path) is None
+    teammate's new data: its sync record says so, or it names only versions of a directory
+    whose checkout never finished, `Synced.placed_nothing`)? Then it is not pulled yet, not
+    deleted."""
+    synced = repo.syncstate.get(output.path)
+    return synced is None or synced.placed_nothing
 
 
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,
