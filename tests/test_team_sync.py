@@ -937,13 +937,22 @@ def test_gc_keeps_the_manifest_of_the_version_a_partly_pulled_directory_was_sync
 
 
 def test_a_commit_that_keeps_outdated_files_as_in_the_pointer_s_version_says_so(team):
+    """alice changed a/1.txt and deleted a/2.txt: the one is recorded as her version has
+    it, the other left out, each said as it is."""
     _, bob, _ = _bob_edited_part_of_d_after_alice_changed_it(team)
     committed = run_dvx("commit", "d", cwd=bob)
     assert committed.code == 0, committed.output
-    assert ("d/a/1.txt, d/a/2.txt: recorded as in the pointer's version, where the workspace "
+    assert ("d/a/1.txt: recorded as in the pointer's version, where the workspace holds the "
+            "older version synced here before the pointer changed (`dvx checkout d` places "
+            "the pointer's)") in committed.stdout, committed.output
+    assert ("d/a/2.txt: left out, as the pointer's version deleted it, where the workspace "
             "holds the older version synced here before the pointer changed (`dvx checkout "
-            "d` places the pointer's)") in committed.stdout, committed.output
+            "d` deletes it)") in committed.stdout, committed.output
     assert "Recorded" not in committed.stderr
+    assert json.loads(run_dvx("commit", "d", "--json", cwd=bob).stdout)["added"][0][
+        "deleted_in_pointer"] == ["d/a/2.txt"]
+    must("checkout", "d", cwd=bob)
+    assert not (bob / "d/a/2.txt").exists()
 
 
 def test_a_commit_leaves_unread_the_outdated_files_whose_version_gc_took_and_says_so(team):
@@ -953,13 +962,18 @@ def test_a_commit_leaves_unread_the_outdated_files_whose_version_gc_took_and_say
     must("gc", "-w", "-f", "--grace", "0", cwd=bob)
     committed = run_dvx("commit", "d", cwd=bob)
     assert committed.code == 0, committed.output
-    assert ("Recorded d/a/1.txt, d/a/2.txt as in the pointer's version, not as the workspace "
-            "holds them") in committed.stderr, committed.output
-    assert "`dvx commit --force d` records them" in committed.stderr
+    assert ("Recorded d/a/1.txt as in the pointer's version, not as the workspace holds "
+            "it") in committed.stderr, committed.output
+    assert ("Left d/a/2.txt out of the record, as the pointer's version deleted it, rather "
+            "than record it as the workspace holds it") in committed.stderr, committed.output
+    assert "`dvx pull d` deletes it if the remote holds that version" in committed.stderr
+    assert "`dvx commit --force d` records it" in committed.stderr
     assert not _cached(bob, "a1 v1\n") and not _cached(bob, "a2 v1\n")
     assert "2 files hold a version no longer in the cache" in run_dvx("status", cwd=bob).stdout
     assert run_dvx("checkout", "d", cwd=bob).code == 1
     assert (bob / "d/a/1.txt").read_text() == "a1 v1\n"
+    must("pull", "d", cwd=bob)  # the remote holds their older versions, as the hint says
+    assert (bob / "d/a/1.txt").read_text() == "a1 v2\n" and not (bob / "d/a/2.txt").exists()
 
 
 def test_without_the_manifest_it_was_synced_to_commit_refuses_and_names_how_to_fetch_it(

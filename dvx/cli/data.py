@@ -28,7 +28,7 @@ from dvx.logs import shown_path
 from dvx.paths import for_command, from_here
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
 
     from dvx.errors import UsageError
     from dvx.repo import Repo
@@ -76,36 +76,53 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
                 out(f"Stored {shown} in the cache again, from the workspace")
                 continue
             out(f"{'Tracked' if added.changed else 'Unchanged'} {shown}")
-            cached = tuple(p for p in added.kept_outdated if p not in added.kept_not_cached)
-            if cached:
-                out(_kept_outdated(root, added.path, cached))
+            cached = [p for p in added.kept_outdated if p not in added.kept_not_cached]
+            for files, deleted in _by_deletion(cached, added.deleted_in_pointer):
+                out(_kept_outdated(root, added.path, files, deleted))
     for added in result.added:
-        if added.kept_not_cached:
-            warn(_kept_not_cached(root, added.path, added.kept_not_cached, command))
+        for files, deleted in _by_deletion(added.kept_not_cached, added.deleted_in_pointer):
+            warn(_kept_not_cached(root, added.path, files, deleted, command))
     report_staging(root, result.staged, result.to_stage)
 
 
-def _kept_outdated(root: str, path: str, files: tuple[str, ...]) -> str:
+def _by_deletion(files: Sequence[str], deleted: Sequence[str]
+                 ) -> list[tuple[list[str], bool]]:
+    """`files` split into those the pointer's version holds and those it deleted (each part
+    with True), leaving out an empty part."""
+    parts = ([f for f in files if f not in deleted], False), (
+        [f for f in files if f in deleted], True)
+    return [part for part in parts if part[0]]
+
+
+def _kept_outdated(root: str, path: str, files: list[str], deleted: bool) -> str:
     """What an add or commit of the directory `path` says of its `files` recorded as in the
-    pointer's version while the workspace holds an older version of them."""
-    return (f"  {some_paths(list(files), 3)}: recorded as in the pointer's version, where the "
-            "workspace holds the older version synced here before the pointer changed (`dvx "
-            f"checkout {for_command(root, path)}` places the pointer's)")
+    pointer's version (left out, when it `deleted` them) while the workspace holds an older
+    version of them."""
+    it = "it" if len(files) == 1 else "them"
+    recorded = (f"left out, as the pointer's version deleted {it}" if deleted
+                else "recorded as in the pointer's version")
+    places = f"deletes {it}" if deleted else "places the pointer's"
+    return (f"  {some_paths(files, 3)}: {recorded}, where the workspace holds the older "
+            "version synced here before the pointer changed (`dvx checkout "
+            f"{for_command(root, path)}` {places})")
 
 
-def _kept_not_cached(root: str, path: str, files: tuple[str, ...], command: str) -> str:
+def _kept_not_cached(root: str, path: str, files: list[str], deleted: bool,
+                     command: str) -> str:
     """The same of `files` whose older version no cache holds: the workspace's is the only
     copy here, which the add or commit left as it is."""
     one = len(files) == 1
+    it = "it" if one else "them"
     typed = for_command(root, path)
-    return (f"Recorded {some_paths(list(files), 3)} as in the pointer's version, not as the "
-            f"workspace holds {'it' if one else 'them'}: "
+    recorded = (f"Left {some_paths(files, 3)} out of the record, as the pointer's version "
+                f"deleted {it}, rather than record {it}" if deleted else
+                f"Recorded {some_paths(files, 3)} as in the pointer's version, not")
+    return (f"{recorded} as the workspace holds {it}: "
             f"{'it holds an older version' if one else 'they hold older versions'}, placed or "
-            "recorded here before the pointer changed, that no cache holds (gc deleted "
-            f"{'it' if one else 'them'}, say), so a checkout keeps {'it' if one else 'them'}. "
-            f"`dvx pull {typed}` replaces {'it' if one else 'them'} if the remote holds that "
-            f"version; `dvx {command} --force {typed}` records {'it' if one else 'them'} as "
-            f"the workspace holds {'it' if one else 'them'}.")
+            f"recorded here before the pointer changed, that no cache holds (gc deleted {it}, "
+            f"say), so a checkout keeps {it}. `dvx pull {typed}` "
+            f"{'deletes' if deleted else 'replaces'} {it} if the remote holds that version; "
+            f"`dvx {command} --force {typed}` records {it} as the workspace holds {it}.")
 
 
 @click.command(epilog=example("""

@@ -83,6 +83,9 @@ class Added:
     # Of those, the ones whose bytes no cache holds (`OutputStatus.outdated_not_cached`):
     # left unread, so a checkout keeps them; `--force` records them as the workspace holds them
     kept_not_cached: tuple[str, ...] = ()
+    # Of `kept_outdated`, those the pointer's version no longer has (deleted in Git): left
+    # out of the record, not recorded as the workspace holds them
+    deleted_in_pointer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class AddResult:
                            "oid": a.pointer.oid, "size": a.pointer.size,
                            **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {}),
                            **({"kept_outdated": list(a.kept_outdated),
-                               "kept_not_cached": list(a.kept_not_cached)}
+                               "kept_not_cached": list(a.kept_not_cached),
+                               "deleted_in_pointer": list(a.deleted_in_pointer)}
                               if a.kept_outdated else {})}
                           for a in self.added],
                 "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind,
@@ -414,6 +418,7 @@ class Prepared:
     was: Pointer | None  # the pointer read before the data was stored (None: there was none)
     kept_outdated: tuple[str, ...] = ()  # Added.kept_outdated
     kept_not_cached: tuple[str, ...] = ()  # Added.kept_not_cached
+    deleted_in_pointer: tuple[str, ...] = ()  # Added.deleted_in_pointer
 
 
 def prepare(repo: Repo, rel: str, existing: Output | None,
@@ -445,7 +450,9 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
     return Prepared(rel, pointer, changed, after, stored.to_link,
                     existing.pointer if existing is not None else None,
                     tuple(join_posix(rel, path) for path in sorted(held.replace)),
-                    tuple(join_posix(rel, path) for path in sorted(held.not_cached)))
+                    tuple(join_posix(rel, path) for path in sorted(held.not_cached)),
+                    tuple(join_posix(rel, path) for path in sorted(held.replace)
+                          if recorded is not None and recorded.get(path) is None))
 
 
 def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added]:
@@ -497,7 +504,7 @@ def _record(repo: Repo, item: Prepared) -> Added:
              item.pointer.oid)
     repo.syncstate.record(item.rel, item.synced)
     return Added(item.rel, item.pointer, item.changed, item.kept_outdated,
-                 item.kept_not_cached)
+                 item.kept_not_cached, item.deleted_in_pointer)
 
 
 @dataclass(frozen=True)
