@@ -665,6 +665,30 @@ def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, 
     assert status_of(bob, "data/imgs")["workspace"] == "unchanged"
 
 
+def test_an_add_after_git_pull_that_keeps_the_teammate_s_files_is_named_as_written_here(team):
+    """bob adds a file to the directory alice changed, after `git pull`, without checking
+    her change out: his add records his file and keeps hers as the pointer names it. What
+    is still to check out is then named as his uncommitted pointer's, not as a change
+    Git made since he synced."""
+    _, bob, _ = _bob_behind_alice(
+        team, {"1.png": "one\n"}, lambda alice: edit(alice, "data/imgs/1.png", "one v2\n"))
+    must("fetch", cwd=bob)
+    write(bob / "data/imgs/2.png", "two, by bob\n")
+    must("add", "data/imgs", cwd=bob)
+    shown = run_dvx("status", cwd=bob).stdout
+    assert ("data/imgs: pointer changed here, not committed yet (a `dvx add` or `dvx commit` "
+            "that kept files as the pointer named them, say), data not checked out, 1 file "
+            "outdated") in shown, shown
+    assert status_of(bob, "data/imgs")["moved_in_workspace"] is True
+    skipped = run_dvx("commit", cwd=bob)
+    assert skipped.code == 0 and "Not recorded data/imgs: its pointer changed here, not " \
+        "committed yet" in skipped.stderr, skipped.output
+    assert "in Git" not in shown + skipped.stderr and "since" not in skipped.stderr
+    must("checkout", cwd=bob)
+    assert _tree_of(bob) == {"1.png": "one v2\n", "2.png": "two, by bob\n"}
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
 def test_a_file_changed_here_and_by_the_teammate_after_a_partial_pull_needs_force(team):
     _, bob, v2 = _bob_behind_alice(
         team, {"1.png": "one\n", "2.png": "two v1\n"},

@@ -49,6 +49,7 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
                   ) -> None:
     """`command`: the dvx command that recorded it, which the advice names again."""
     from dvx.ops.commit import AddResult
+    from dvx.ops.status import WRITTEN_HERE
 
     assert isinstance(result, AddResult)
     if as_json:
@@ -56,17 +57,18 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
         return
     for path in result.behind:
         moved = result.moved_where.get(path, 'in Git')
+        # A pointer written here synced the workspace: it moved before, not since
+        since = "" if moved == WRITTEN_HERE else " since this workspace was synced"
         typed = for_command(root, path)
         if path in result.behind_not_cached:
-            warn(f"Not recorded {shown_path(path)}: its pointer changed {moved} since this "
-                 "workspace was synced, and the workspace still holds data from before that "
-                 "is no longer in the cache, which a checkout keeps; `dvx pull "
-                 f"{typed}` replaces it if the remote holds it, `dvx commit --force {typed}` "
-                 "records it.")
+            warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}{since}, and "
+                 "the workspace still holds data from before that is no longer in the cache, "
+                 f"which a checkout keeps; `dvx pull {typed}` replaces it if the remote holds "
+                 f"it, `dvx commit --force {typed}` records it.")
             continue
-        warn(f"Not recorded {shown_path(path)}: its pointer changed {moved} since this "
-             f"workspace was synced, and the workspace still holds the data from before; `dvx "
-             f"checkout {typed}` (or `dvx pull`) brings the data the pointer names.")
+        warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}{since}, and the "
+             f"workspace still holds the data from before; `dvx checkout {typed}` (or `dvx "
+             "pull`) brings the data the pointer names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer

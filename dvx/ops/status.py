@@ -59,6 +59,10 @@ NOT_PULLED = "not_pulled"
 # repository moved or copied with cache.type symlink keeps: `dvx checkout --relink` links
 # them to this repository's cache.
 LINKED_ELSEWHERE = "linked_elsewhere"
+# Where the pointer of a directory outdated in part changed when it did not move since the
+# workspace was synced, but HEAD records other data (`OutputStatus.moved_in_workspace`)
+WRITTEN_HERE = ("here, not committed yet (a `dvx add` or `dvx commit` that kept files as "
+                "the pointer named them, say)")
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,10 @@ class OutputStatus:
     pointer_oid: str = ""
     synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
     # That move is not Git's (HEAD records other data than the pointer): a stash applied, the
-    # pointer file checked out or edited (`moved_in_workspace`)
+    # pointer file checked out or edited (`moved_in_workspace`). Of a directory outdated in
+    # part whose pointer did not move since (`outdated`, no `synced_oid`): the pointer was
+    # written here and not committed (a `dvx add` or `dvx commit` that kept files as the
+    # pointer named them, newer than the workspace holds)
     moved_in_workspace: bool = False
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
@@ -136,8 +143,10 @@ class OutputStatus:
     def moved_where(self) -> str:
         """Where the pointer moved since the workspace was synced, as messages say it: never
         "in Git" (a teammate's change, to a user) for the user's own uncommitted one."""
+        if not self.moved_in_workspace:
+            return "in Git"
         return ("outside a commit (a stash applied, the pointer file checked out or edited)"
-                if self.moved_in_workspace else "in Git")
+                if self.pointer_moved else WRITTEN_HERE)
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
@@ -394,7 +403,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     elif synced is None and result.workspace == MODIFIED:
         earlier = _synced_earlier(repo, output, result)
         result = result if earlier is None else earlier[1]
-    if result.pointer_moved:
+    if result.pointer_moved or result.workspace == OUTDATED or result.outdated:
         result.moved_in_workspace = moved_in_workspace(repo, output)
     if result.workspace == OUTDATED or result.outdated:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
