@@ -35,7 +35,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
 from dvx.repo import Repo
-from dvx.scm import literal, literal_pathspec
+from dvx.scm import holds_git_repository, literal, literal_pathspec
 
 log = get_logger(__name__)
 
@@ -635,10 +635,11 @@ def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:
 
 
 def nested_repository_at(repo: Repo, rel: str) -> str | None:
-    """`rel`, or the folder above it, that is a Git repository of its own (it has a `.git`)."""
+    """`rel`, or the folder above it, that is a Git repository of its own (its `.git` is a
+    Git repository, as holds_git_repository tells)."""
     folder = rel
     while folder:
-        if os.path.lexists(os.path.join(repo.abspath(folder), ".git")):
+        if holds_git_repository(repo.abspath(folder)):
             return folder
         folder = folder.rpartition("/")[0]
     return None
@@ -651,7 +652,7 @@ def nested_repository_error(repo: Repo, rel: str, display: str, folder: str,
     this repository's dvx never looks, so a teammate's clone would not know the data and its
     `gc` would delete it from the remote. `folder` is that repository: `rel` itself, above
     it, or inside it; `in_index`: Git's index names it, as a submodule, checked out or not."""
-    checked_out = os.path.lexists(os.path.join(repo.abspath(folder), ".git"))
+    checked_out = holds_git_repository(repo.abspath(folder))
     what = "a Git repository of its own (a submodule, say)"
     if in_index:
         what = ("a Git repository of its own (a submodule)" if checked_out else

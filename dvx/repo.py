@@ -23,6 +23,7 @@ from dvx.scm import (
     common_git_dir_of,
     find_git_root,
     git_directory_holding,
+    holds_git_repository,
     left_out_of_workspace,
     main_worktree_of,
     top_git_directory_holding,
@@ -53,9 +54,10 @@ IGNORE_EVERYTHING = b"# dvx: never Git's, whatever commit is checked out\n*\n"
 def find_root(start: str | None = None) -> str:
     """The root of the dvx project holding `start` (default: the current directory): the
     nearest folder at or above it with a .dvx folder. The search stops at the top of the
-    nearest Git work tree (a folder holding `.git`: a clone, a submodule, a linked worktree)
-    and at a `.dvx` that is no folder: a Git repository nested in a dvx project is a
-    repository of its own, never worked on as the project around it. Projects without Git
+    nearest Git work tree (a folder whose `.git` is a Git repository: a clone, a submodule,
+    a linked worktree; Git looks past any other `.git`, and so does the search) and at a
+    `.dvx` that is no folder: a Git repository nested in a dvx project is a repository of its
+    own, never worked on as the project around it. Projects without Git
     (`core.no_scm`) are found by their .dvx alone."""
     here = os.path.abspath(start or os.getcwd())
     for current in folder_and_parents(here):
@@ -67,7 +69,7 @@ def find_root(start: str | None = None) -> str:
             return current
         if os.path.lexists(dvx_dir):
             raise dvx_is_no_folder(current)
-        if os.path.lexists(os.path.join(current, ".git")):
+        if holds_git_repository(current):
             left_out = tracked_but_absent(current)
             if left_out is not None:
                 raise left_out
@@ -141,14 +143,14 @@ def _no_project_in(here: str, git_top: str | None) -> NotARepoError:
 def project_above(folder: str, in_its_repository: bool = False) -> str | None:
     """The nearest folder above `folder` holding a .dvx folder (a project's top), if any.
     `in_its_repository`: only in the Git repository `folder` is in: none past the top of a
-    Git work tree (a folder holding `.git`, `folder` or one on the way), which is a
+    Git work tree (`folder` or one on the way that holds_git_repository), which is a
     repository of its own, as `find_root` takes it."""
-    if in_its_repository and os.path.lexists(os.path.join(folder, ".git")):
+    if in_its_repository and holds_git_repository(folder):
         return None
     for current in folder_and_parents(os.path.dirname(folder)):
         if os.path.isdir(os.path.join(current, DVX_DIR)):
             return current
-        if in_its_repository and os.path.lexists(os.path.join(current, ".git")):
+        if in_its_repository and holds_git_repository(current):
             return None
     return None
 

@@ -186,8 +186,49 @@ def _names_own_git_dir(git_dir: str, top: str) -> bool:
 
 
 def find_git_root(start: str) -> str | None:
+    """The top of the Git work tree holding `start` (the nearest folder at or above it that
+    holds_git_repository), or None."""
     return next((folder for folder in folder_and_parents(start)
-                 if os.path.exists(os.path.join(folder, ".git"))), None)
+                 if holds_git_repository(folder)), None)
+
+
+def holds_git_repository(folder: str) -> bool:
+    """Whether `folder` is the top of a Git work tree: its `.git` is a Git directory, or a
+    file naming one (`gitdir: PATH`: a submodule, a linked worktree). Git looks past any
+    other `.git` (an empty folder a dataset came with) to the work tree around it, and so
+    must dvx. Read from the files, without running Git: every command asks."""
+    dot_git = os.path.join(folder, ".git")
+    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
+    return git_dir is not None and is_git_directory(git_dir)
+
+
+def is_git_directory(git_dir: str) -> bool:
+    """Whether Git takes `git_dir` for a Git directory, as its setup does: a HEAD naming a
+    branch (`ref: refs/...`, or a link to one) or a commit, and an objects and a refs folder
+    (a linked worktree's are in the Git directory its `commondir` names)."""
+    if not _valid_head(os.path.join(git_dir, "HEAD")):
+        return False
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            common = os.path.join(git_dir, f.read().strip())
+    except (OSError, UnicodeDecodeError):
+        common = git_dir
+    return all(os.path.isdir(os.path.join(common, name)) for name in ("objects", "refs"))
+
+
+def _valid_head(head: str) -> bool:
+    """Whether the HEAD file at `head` is one Git accepts: a symbolic link or a `ref:` line
+    into refs/, or a commit's full hash."""
+    if os.path.islink(head):
+        return os.readlink(head).startswith("refs/")
+    try:
+        with open(head, "rb") as f:
+            first = f.read(256).strip()
+    except OSError:
+        return False
+    if first.startswith(b"ref:"):
+        return first[len(b"ref:"):].strip().startswith(b"refs/")
+    return len(first) in (40, 64) and all(c in b"0123456789abcdef" for c in first)
 
 
 def git_directory_holding(path: str) -> str | None:
@@ -229,10 +270,10 @@ def work_tree_of_git_directory(folder: str) -> str | None:
 def git_directory_around(path: str) -> str | None:
     """The Git directory `path` is in or at, found from the files Git keeps (a HEAD file, an
     objects and a refs folder), without running Git: a work tree's .git, a submodule's, or a
-    bare repository. None from the top of a work tree down (a folder holding a `.git`), so a
+    bare repository. None from the top of a work tree down (holds_git_repository), so a
     worktree kept inside a bare repository's folder is not taken for it."""
     for current in folder_and_parents(os.path.realpath(path)):
-        if os.path.lexists(os.path.join(current, ".git")):
+        if holds_git_repository(current):
             return None
         if (os.path.isfile(os.path.join(current, "HEAD"))
                 and os.path.isdir(os.path.join(current, "objects"))

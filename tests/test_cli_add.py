@@ -265,7 +265,8 @@ def test_many_small_files_are_added_by_worker_processes(repo, dvx, link_type):
     (lambda r: os.symlink("/etc/hostname", r / "link"), "link", "symbolic link"),
     (lambda r: (write(r / "d" / "f", "x"), os.symlink("/etc", r / "d" / "etc")), "d",
      "symbolic link"),
-    (lambda r: (write(r / "d" / ".git" / "config", "x")), "d", "a Git repository of its own"),
+    (lambda r: git(r, "init", "-q", "d"), "d", "a Git repository of its own"),
+    (lambda r: (write(r / "d" / ".git" / "config", "x")), "d", "'.git'"),  # no repository
     (lambda r: (write(r / "d" / "e" / ".git" / "config", "x")), "d", "'.git'"),
     (lambda r: write(r / "x.dvx", "dvx: 1\n"), "x.dvx", "pointer file"),
 ])

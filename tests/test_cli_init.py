@@ -321,6 +321,42 @@ def test_a_git_repository_nested_in_a_dvx_project_is_never_taken_for_that_projec
     assert dvx("status", "-q", cwd=outer).code == 0  # the project around is as it was
 
 
+@pytest.mark.parametrize("dot_git", ["an empty folder", "a folder of other files",
+                                     "a file naming no repository"])
+def test_a_dot_git_that_is_no_git_repository_is_looked_past_as_git_does(tmp_path, dvx, dot_git):
+    """A dataset unpacked with an empty `.git` is a folder of the project for Git (it works
+    in the repository around it from there, and commits its files), so dvx works in the
+    project around it too, and `dvx init` there is refused: a second project in one Git
+    repository."""
+    root = make_git_repo(tmp_path / "p")
+    assert dvx("init", cwd=root).code == 0
+    data = root / "data"
+    if dot_git == "an empty folder":
+        (data / ".git").mkdir(parents=True)
+    elif dot_git == "a folder of other files":
+        write(data / ".git" / "HEAD", "not a ref\n")
+        (data / ".git" / "objects").mkdir()
+        (data / ".git" / "refs").mkdir()
+    else:
+        write(data / ".git", f"gitdir: {tmp_path / 'nowhere'}\n")
+    write(data / "f.txt", "data\n")
+    write(data / "g.txt", "more\n")
+    if dot_git != "a file naming no repository":  # Git itself refuses to run there
+        assert git(data, "rev-parse", "--show-toplevel").strip() == str(root)
+    added = dvx("add", "f.txt", cwd=data)
+    assert added.code == 0, added.output
+    assert dvx("add", "data/g.txt", cwd=root).code == 0
+    assert (data / "f.txt.dvx").is_file() and (data / "g.txt.dvx").is_file()
+    assert not (data / ".dvx").exists()
+    init = dvx("init", cwd=data)
+    assert init.code == 2, init.output
+    assert f"inside the dvx repository {root}, which is set up already" in " ".join(
+        init.stderr.split())
+    assert not (data / ".dvx").exists()
+    status = dvx("status", cwd=data)
+    assert status.code == 0 and "up to date" in status.stdout, status.output
+
+
 def test_init_no_scm_is_refused_where_plain_init_is(tmp_path, dvx):
     """`--no-scm` means without Git, not anywhere: never in a folder of a dvx project (which
     would take the outer project's pointer files for its own, and whose `git add -A` would

@@ -53,7 +53,7 @@ from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
-from dvx.scm import git_environ
+from dvx.scm import git_environ, holds_git_repository
 
 log = get_logger(__name__)
 
@@ -992,7 +992,7 @@ def local_top_and_below(url: str) -> tuple[str, str]:
         return url, ""
     here = folder = os.path.abspath(path)
     while not os.path.isdir(os.path.join(folder, DVX_DIR)):
-        if os.path.lexists(os.path.join(folder, ".git")) or os.path.dirname(folder) == folder:
+        if holds_git_repository(folder) or os.path.dirname(folder) == folder:
             return url, ""  # the top of a Git work tree with no dvx, or of the filesystem
         folder = os.path.dirname(folder)
     if folder == here:
