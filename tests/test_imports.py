@@ -1727,7 +1727,8 @@ def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, p
 def test_pull_and_status_name_update_for_an_import_the_remote_lacks(source, project,
                                                                    tmp_path):
     """An import committed and not pushed: the teammate's pull fails for it, and both pull
-    and status say that `dvx update` fetches it from its source, which pull cannot."""
+    and status say that `dvx update` fetches it from its source, which pull cannot: the
+    version the source has now, which is that data while the source has not moved on."""
     team, _ = source
     must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
     write(project / "other.txt", "other\n")
@@ -1740,13 +1741,63 @@ def test_pull_and_status_name_update_for_an_import_the_remote_lacks(source, proj
     mate = tmp_path / "mate"
     pulled = run_dvx("pull", cwd=mate)
     assert pulled.code == 1, pulled.output
-    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches its data "
-            "from its source.") in pulled.stderr, pulled.stderr
+    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches from its "
+            "source the version the source has now, and records that one: this data only while "
+            "the source has not moved on since the pointer was written (`dvx status` says "
+            "whether it has).") in " ".join(pulled.stderr.split()), pulled.stderr
     status = run_dvx("status", cwd=mate / "data")
     assert ("(`dvx update images.dvx` fetches the data of an import from its source, which "
             "`dvx pull` cannot when no remote has it)") in status.stdout, status.stdout
     assert run_dvx("update", cwd=mate).code == 0
     assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
+
+
+def test_pull_and_status_name_the_import_that_brings_an_import_s_data_once_its_source_moved(
+        source, project, tmp_path):
+    """An import committed and not pushed, whose source has moved on since: `dvx update`
+    would bring and record the newer version, so pull does not say it fetches the data, and
+    names the `dvx import` that brings exactly the data the pointer names; status says
+    update brings the version the source moved to. Following them places that data, and
+    leaves the pointer as it was. An import pinned to its commit is named for update alone."""
+    import re
+    import shlex
+
+    team, alice = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(team.origin), "images", "-o", "data/images", cwd=project)
+    v1 = git(alice, "rev-parse", "v1").strip()
+    must("import", str(team.origin), "raw/train.csv", "--rev", v1, "-o", "train.csv",
+         cwd=project)
+    commit(project, "imports")  # and no `dvx push`
+    _new_version(alice)
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    pulled = run_dvx("pull", cwd=mate)
+    assert pulled.code == 1, pulled.output
+    said = " ".join(pulled.stderr.split())
+    assert "data/images.dvx, train.csv.dvx are imports: `dvx update data/images.dvx " \
+        "train.csv.dvx` fetches from their sources the versions they have now, and records " \
+        "those: this data only where a source has not moved on" in said, said
+    found = re.search(r"`(dvx import [^`]+)` brings exactly the data data/images\.dvx names, "
+                      r"from the commit it records, to a copy beside it \(`dvx remove --outs "
+                      r"([^`]+)` then drops the copy, the cache keeping the data, which "
+                      r"`dvx checkout` places\)", said)
+    assert found is not None and f"--rev {v1[:12]} " in found[1], said
+    assert "brings exactly the data train.csv.dvx" not in said  # pinned: update brings it
+    status = run_dvx("status", cwd=mate)
+    assert ("(`dvx update data/images.dvx` brings the version its source moved to, not the "
+            f"data its pointer names; `{found[1]}` brings that data from the commit the pointer "
+            f"records, to a copy beside it: `dvx remove --outs {found[2]}`") in status.stdout, \
+        status.stdout
+    assert "(`dvx update train.csv.dvx` fetches the data of an import from its source" \
+        in status.stdout
+    must(*shlex.split(found[1])[1:], cwd=mate)
+    must("remove", "--outs", found[2], cwd=mate)
+    must("checkout", "data/images", cwd=mate)
+    assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
+    must("update", "train.csv.dvx", cwd=mate)
+    assert (mate / "train.csv").read_text() == "a,b\n1,2\n"
+    assert git(mate, "status", "--porcelain") == ""
 
 
 def test_pull_names_update_for_an_import_when_the_remote_folder_was_never_made(
@@ -1763,8 +1814,9 @@ def test_pull_names_update_for_an_import_when_the_remote_folder_was_never_made(
     pulled = run_dvx("pull", cwd=mate / "data")
     assert pulled.code == 1, pulled.output
     assert "does not exist" in pulled.stderr and ("images.dvx is an import: `dvx update "
-                                                  "images.dvx` fetches its data from its "
-                                                  "source.") in pulled.stderr, pulled.stderr
+                                                  "images.dvx` fetches from its source the "
+                                                  "version the source has now") \
+        in pulled.stderr, pulled.stderr
 
 
 def test_fetch_of_another_revision_s_import_names_the_import_that_brings_its_data(
@@ -1806,8 +1858,8 @@ def test_fetch_of_another_revision_s_import_names_the_import_that_brings_its_dat
     must("remote", "add", "empty", str(tmp_path / "never-pushed"), cwd=other)
     unread = run_dvx("fetch", "-r", "empty", "--rev", "HEAD~1", cwd=other)
     assert unread.code != 0 and "does not exist" in unread.stderr, unread.output
-    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches its data "
-            "from its source.") in unread.stderr  # the workspace's data
+    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches from its "
+            "source the version") in unread.stderr  # the workspace's data
     assert "data/images.dvx is an import that named that data, not the workspace's" \
         in unread.stderr  # HEAD~1's
 

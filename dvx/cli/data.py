@@ -28,7 +28,7 @@ from dvx.logs import shown_path
 from dvx.paths import for_command, from_here
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from dvx.errors import UsageError
     from dvx.repo import Repo
@@ -300,7 +300,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not result.changed and not stale:
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved):
-            _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result))
+            _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result),
+                          _moved_imports_not_cached(repo, resolved, result, moved))
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
@@ -312,6 +313,19 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                 "brings it)")
     if is_quiet() and (result.changed or stale or moved):
         sys.exit(1)
+
+
+def _moved_import_hint(root: str, path: str, exact: Any) -> str:
+    """The hint for the import at `path` whose source moved on, whose data no remote may
+    have: update brings another version; `exact` (an `ImportAgain`, or None) brings this."""
+    update = f"(`dvx update {for_command(root, path + '.dvx')}` brings the version its source " \
+        "moved to, not the data its pointer names"
+    if exact is None or exact.command is None:
+        why = f": {exact.why}" if exact is not None and exact.why else ""
+        return f"{update}; no `dvx import` is known to bring that data{why})"
+    return (f"{update}; `{exact.command}` brings that data from the commit the pointer records, "
+            f"to a copy beside it: `dvx remove --outs {exact.copy}` then drops the copy, the "
+            "cache keeping the data, which `dvx checkout` places)")
 
 
 def _frozen_stages(repo: Repo, result: Any) -> set[str]:
@@ -327,6 +341,18 @@ def _frozen_stages(repo: Repo, result: Any) -> set[str]:
     except DvxError:
         return set()
     return set() if dag is None else {name for name, s in dag.stages.items() if s.frozen}
+
+
+def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
+                              moved: Collection[str]) -> dict[str, Any]:
+    """The imports whose source moved on and whose data the cache lacks, each with the `dvx
+    import` that brings exactly that data (`import_command`, None if none is known): `dvx
+    update` would bring the version the source moved to instead."""
+    from dvx.ops.imports import import_command
+
+    lacking = {o.path for o in result.outputs if not o.in_cache and o.imported}
+    return {t.output.path: import_command(repo, t.output) for t in targets
+            if t.output.path in lacking and t.output.path in moved and t.subpath is None}
 
 
 def _check_imports(repo: Repo, targets: list[Any]) -> list[Any]:
@@ -570,8 +596,10 @@ def _nothing_tracked(root: str, left_out: list[str]) -> str:
 
 
 def _print_status(root: str, result: object, has_stages: bool = False,
-                  frozen: Collection[str] = ()) -> None:
-    """`frozen`: the frozen stages, whose outputs `dvx repro` never rebuilds."""
+                  frozen: Collection[str] = (),
+                  moved_imports: Mapping[str, Any] | None = None) -> None:
+    """`frozen`: the frozen stages, whose outputs `dvx repro` never rebuilds;
+    `moved_imports`: `_moved_imports_not_cached`."""
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
     from dvx.scm import untrack_command
@@ -701,10 +729,14 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         imports = [o.path for o in result.outputs
                    if not o.in_cache and o.workspace != "outdated" and o.imported
                    and not o.only_in_workspace]
-        if imports:
-            pointers = " ".join(for_command(root, p + '.dvx') for p in imports)
+        moved_imports = moved_imports or {}
+        staying = [p for p in imports if p not in moved_imports]
+        if staying:
+            pointers = " ".join(for_command(root, p + '.dvx') for p in staying)
             out(f"(`dvx update {pointers}` fetches the data of an import from its source, "
                 "which `dvx pull` cannot when no remote has it)")
+        for path in (p for p in imports if p in moved_imports):
+            out(_moved_import_hint(root, path, moved_imports[path]))
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
     kept = [(output, ignored) for _, why, output, ignored in result.left_behind

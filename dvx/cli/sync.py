@@ -409,7 +409,7 @@ def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int
 
 
 def _imports_note(never_pushed: list[Recorded]) -> str:
-    """For imports among the pointers whose data no remote has: that `dvx update` fetches it
+    """For imports among the pointers whose data no remote has: what `dvx update` fetches
     from their source (pull reads only the remote)."""
     from dvx.ops.sync import imports_note
 

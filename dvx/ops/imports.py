@@ -1097,6 +1097,14 @@ def _unlike_its_commit(repo: Repo, output: Output, info: dict[str, str]) -> str:
             f"records there, {commit}, holds other data)")
 
 
+def pinned(info: dict[str, str]) -> bool:
+    """Whether an import's `source:` (`info`) is pinned to the commit it records (`--rev`
+    named that commit, in full or by a prefix of 7 digits or more): `dvx update` then reads
+    that commit's data again, never a newer version."""
+    rev, commit = info.get("rev", ""), info.get("rev_lock", "")
+    return len(rev) >= 7 and bool(commit) and commit.startswith(rev.lower())
+
+
 def gone_from_source(repo: Repo, output: Output) -> str:
     """Why `dvx update` of an import's pointer (`output`) would not bring the data it names
     from its source, "" if nothing says so: a source on this machine no longer has the

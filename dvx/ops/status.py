@@ -109,7 +109,9 @@ class OutputStatus:
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
-    imported: bool = False  # an import: `dvx update` fetches its data from its source too
+    # An import: `dvx update` fetches the version its source has now, this data while the
+    # source has not moved on
+    imported: bool = False
     # Files of a directory changed both here and in Git since they were placed (a conflict)
     conflicts: list[str] = field(default_factory=list)
     # A directory whose pointer moved, compared file by file with the versions placed before

@@ -117,6 +117,19 @@ class PathsOf:
 
 
 @dataclass(frozen=True)
+class UpdateAdvice:
+    """How `dvx update` fetches the data an import's pointer names, which no remote gives,
+    when the workspace's pointer names that same data: `target`, that pointer file as a
+    command run here names it; `may_move`, update reads the version its source has now (any
+    import not pinned to its commit), which may be another, and records that one; `exact`,
+    the `dvx import` that brings exactly this data from the commit the pointer records
+    (`imports.import_command`), when known."""
+    target: str
+    may_move: bool
+    exact: ImportAgain | None = None
+
+
+@dataclass(frozen=True)
 class Recorded:
     """A file that records data the remote does not have (its pointer, or dvx.lock), and the
     earliest commit that recorded that data there: its author committed the pointer, and
@@ -128,10 +141,9 @@ class Recorded:
     commit: str | None = None
     author: str | None = None
     searched: bool = True
-    # For an import's pointer (it has a `source:`) whose workspace copy names that data: the
-    # pointer as a command run here names it, for the `dvx update` that fetches the data from
-    # its source, which no remote needs.
-    update: str | None = None
+    # For an import's pointer (it has a `source:`) whose workspace copy names that data: how
+    # the `dvx update` of that pointer fetches the data from its source, which no remote needs.
+    update: UpdateAdvice | None = None
     # The data as a command run here names it, when the cache here lost it and the workspace
     # still holds it (`OutputStatus.only_in_workspace`): `dvx commit PATH` stores it again.
     held_here: str | None = None
@@ -981,22 +993,27 @@ def _held_here(repo: Repo, output: Output) -> str | None:
     return for_command(repo.root, output.path) if held else None
 
 
-def imports_note(imports: list[tuple[str, str]],
+def imports_note(imports: list[tuple[str, UpdateAdvice]],
                  again: Iterable[tuple[str, str | None, ImportAgain]] = ()) -> str:
-    """For imports whose data no remote gives, each as (its pointer file as named, as a
-    command run here names it): that `dvx update` fetches it from their sources, which pull
-    never reads. `again`: those whose data the workspace's pointer does not name (another
-    revision's), each as (its pointer file as named, the commit recording that data there if
-    known, `import_command`): update would not bring it, a `dvx import` of its source does
-    (or none is known to, and why), or, for the workspace's pointer whose source lost its
+    """For imports whose data no remote gives, each as (its pointer file as named, how
+    `dvx update` gets it): that update fetches it from their sources, which pull never
+    reads: as the version each source has now, which is this data only while the source has
+    not moved on, and the `dvx import` that brings exactly this data where one is known.
+    `again`: those whose data the workspace's pointer does not name (another revision's),
+    each as (its pointer file as named, the commit recording that data there if known,
+    `import_command`): update would not bring it, a `dvx import` of its source does (or
+    none is known to, and why), or, for the workspace's pointer whose source lost its
     commit, update brings another commit's data instead."""
     notes = []
     if imports:
-        names = ", ".join(named for named, _ in imports)
-        command = "dvx update " + " ".join(target for _, target in imports)
-        notes.append(f"{names} is an import: `{command}` fetches its data from its source."
-                     if len(imports) == 1 else
-                     f"{names} are imports: `{command}` fetches their data from their sources.")
+        notes.append(_update_note(imports))
+    for named, advice in imports:
+        exact = advice.exact
+        if advice.may_move and exact is not None and exact.command is not None:
+            notes.append(f"`{exact.command}` brings exactly the data {named} names, from the "
+                         f"commit it records, to a copy beside it (`dvx remove --outs "
+                         f"{exact.copy}` then drops the copy, the cache keeping the data, "
+                         "which `dvx checkout` places).")
     for named, commit, how in again:
         if how.update is not None:
             notes.append(f"{named} is an import, but {how.why}: `dvx update {how.update}` "
@@ -1017,6 +1034,23 @@ def imports_note(imports: list[tuple[str, str]],
     return " ".join(notes)
 
 
+def _update_note(imports: list[tuple[str, UpdateAdvice]]) -> str:
+    """What `dvx update` of `imports` (as `imports_note` takes them) fetches."""
+    names = ", ".join(named for named, _ in imports)
+    command = "dvx update " + " ".join(advice.target for _, advice in imports)
+    one = len(imports) == 1
+    if not any(advice.may_move for _, advice in imports):
+        return (f"{names} is an import: `{command}` fetches its data from its source." if one
+                else f"{names} are imports: `{command}` fetches their data from their sources.")
+    if one:
+        return (f"{names} is an import: `{command}` fetches from its source the version the "
+                "source has now, and records that one: this data only while the source has "
+                "not moved on since the pointer was written (`dvx status` says whether it has).")
+    return (f"{names} are imports: `{command}` fetches from their sources the versions they "
+            "have now, and records those: this data only where a source has not moved on "
+            "since its pointer was written (`dvx status` says whether each has).")
+
+
 def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
     """`imports_note` of the imports among `targets` whose data the cache lacks (a few)."""
     missing = sorted({(t.output.record_file, t.output.pointer.oid): t.output for t in targets
@@ -1032,26 +1066,31 @@ def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
     return imports_note(imports, again)
 
 
-def _import_advice(repo: Repo, output: Output) -> tuple[str | None, ImportAgain | None]:
+def _import_advice(repo: Repo, output: Output
+                   ) -> tuple[UpdateAdvice | None, ImportAgain | None]:
     """For an import's pointer (`output`: the workspace's or a revision's) whose data no
-    remote gives: its pointer file as a command run here names it, for `dvx update`, when
-    the workspace's pointer file names that same data (update brings the workspace's only),
-    unless its source on this machine lost the commit it records (`gone_from_source`: then
-    the `ImportAgain` saying so); else the `dvx import` that brings that data from its
-    source, or why none is known to (`import_command`). (None, None) for other data."""
+    remote gives: how `dvx update` of it gets that data, when the workspace's pointer file
+    names that same data (update brings the workspace's only), unless its source on this
+    machine lost the commit it records (`gone_from_source`: then the `ImportAgain` saying
+    so); else the `dvx import` that brings that data from its source, or why none is known
+    to (`import_command`). (None, None) for other data."""
     if output.stage is not None or output.pointer.source is None:
         return None, None
     try:
         here: Output | None = load_output(repo, output.record_file)
     except DvxError:
         here = None  # gone from the workspace, or unreadable: status and pull name that
-    from dvx.ops.imports import ImportAgain, gone_from_source, import_command
+    from dvx.ops.imports import ImportAgain, gone_from_source, import_command, pinned
 
     if here is not None and here.pointer.source is not None \
             and here.pointer.oid == output.pointer.oid:
         target = for_command(repo.root, output.record_file)
         gone = gone_from_source(repo, output)
-        return (None, ImportAgain(None, why=gone, update=target)) if gone else (target, None)
+        if gone:
+            return None, ImportAgain(None, why=gone, update=target)
+        if pinned(output.pointer.source_info or {}):
+            return UpdateAdvice(target, may_move=False), None
+        return UpdateAdvice(target, may_move=True, exact=import_command(repo, output)), None
     return None, import_command(repo, output)
 
 
