@@ -1363,8 +1363,9 @@ def test_an_import_from_the_repository_itself_is_refused_at_the_branch_its_pushe
         source):
     """origin/main, where alice's main is pushed, names what @{u} names: each commit and push
     of the import would move its source on, under any name of that remote-tracking branch (or
-    of the same branch under another remote of the same URL). Another branch's is imported
-    and stays up to date."""
+    of the same branch under another remote of the same URL), and so would any other
+    remote-tracking branch, which a fetch moves on: the commit it names is imported and stays
+    up to date."""
     team, alice = source
     origin = str(team.origin)
     git(alice, "remote", "set-head", "origin", "main")
@@ -1382,7 +1383,13 @@ def test_an_import_from_the_repository_itself_is_refused_at_the_branch_its_pushe
         cwd=alice).stderr
     git(alice, "push", "-q", "origin", "main:other")
     git(alice, "fetch", "-q", "origin")
-    assert run_dvx("import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", "origin/other",
+    other = git(alice, "rev-parse", "origin/other").strip()
+    refused = run_dvx("import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", "origin/other",
+                      cwd=alice)
+    assert refused.code == 2, refused.output
+    assert "'origin/other' (a remote-tracking branch, which pushing or fetching moves on)" \
+        in refused.stderr and f"--rev {other}" in refused.stderr
+    assert run_dvx("import", ".", "raw/train.csv", "-o", "copy.csv", "--rev", other,
                    cwd=alice).code == 0
     share(alice, "import")
     status = run_dvx("status", "-q", cwd=alice)
@@ -1395,6 +1402,39 @@ def test_an_import_from_the_repository_itself_is_refused_at_the_branch_its_pushe
     assert refused.code == 2, refused.output
     assert "this repository itself (its Git remote 'mirror')" in refused.stderr
     assert not (alice / "main.csv.dvx").exists()
+
+
+def test_an_import_from_the_repository_itself_is_refused_at_a_branch_pushed_without_upstream(
+        tmp_path):
+    """`git push origin main` without -u sets no upstream, and moves origin/main all the
+    same: an import of the repository itself at origin/main is refused, naming the commit to
+    pin instead; and with remote.pushDefault naming the remote, an import from that remote's
+    URL at the branch checked out is refused too."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    alice = make_git_repo(tmp_path / "alice")
+    git(alice, "remote", "add", "origin", str(origin))
+    must("init", cwd=alice)
+    write(alice / "d.txt", "v1\n")
+    must("add", "d.txt", cwd=alice)
+    commit(alice, "one")
+    git(alice, "push", "-q", "origin", "main")
+    head = git(alice, "rev-parse", "HEAD").strip()
+    refused = run_dvx("import", ".", "d.txt", "-o", "imp.txt", "--rev", "origin/main",
+                      cwd=alice)
+    assert refused.code == 2, refused.output
+    assert "this repository itself at 'origin/main' (a remote-tracking branch" in refused.stderr
+    assert f"--rev {head}" in refused.stderr
+    assert not (alice / "imp.txt.dvx").exists()
+    assert run_dvx("import", str(origin), "d.txt", "-o", "imp.txt", "--rev", "main",
+                   cwd=alice).code == 0  # pushed to by hand only: nothing says where
+    must("remove", "--outs", "imp.txt.dvx", cwd=alice)
+    git(alice, "config", "remote.pushDefault", "origin")
+    refused = run_dvx("import", str(origin), "d.txt", "-o", "imp.txt", "--rev", "main",
+                      cwd=alice)
+    assert refused.code == 2, refused.output
+    assert "this repository itself (its Git remote 'origin')" in refused.stderr
+    assert not (alice / "imp.txt.dvx").exists()
 
 
 def test_a_cloned_source_s_revisions_are_named_as_the_source_names_them(source, project):

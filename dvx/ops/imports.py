@@ -274,10 +274,10 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
     """An import from this repository itself at a revision its own commits move is refused:
     committing its pointer (and pushing it) moves that revision on, so `status` would call it
     moved, and `update` rewrite it, for ever. That is, from its own folder at none (which is
-    HEAD), the branch checked out or the remote-tracking branch of what that tracks (which a
-    push moves); from one of its Git remotes (the same repository, where its commits are
-    pushed) at none or HEAD (that remote's default branch) or the branch the one checked out
-    tracks there."""
+    HEAD), the branch checked out or any remote-tracking branch (a push or fetch moves it on,
+    whether or not the branch checked out tracks it); from one of its Git remotes (the same
+    repository, where its commits are pushed) at none or HEAD (that remote's default branch)
+    or the branch the one checked out tracks or is pushed to there."""
     if source.is_local and os.path.realpath(source.repo.root) == os.path.realpath(repo.root):
         at = _own_moving_revision(repo, rev, _upstream(repo))
         which = "this repository itself"
@@ -285,18 +285,26 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
         remotes = _own_git_remotes(repo, source.url)
         if not remotes:
             return
-        upstream = _upstream(repo)  # only pushing moves a revision of the remote
+        upstream = _upstream(repo) or _push_target(repo)  # pushing moves a remote's revision
         if upstream is None:
             return
         at = _remote_moving_revision(remotes, rev, _default_branch(source), upstream)
         which = f"this repository itself (its Git remote '{upstream[1]}')"
     if at is None:
         return
+    now = source.commit or _head_now(source)
+    pin = f" (it is at {now[:7]} now: --rev {now})" if now else ""
     raise UsageError(
         f"An import from {which} at {at} would never be up to date: it records the commit its "
         "data comes from, and committing the import moves that on.",
-        "Pin a version with --rev TAG or --rev COMMIT (or another branch), or make the copy "
-        "data of its own: cp SOURCE OUT && dvx add OUT.")
+        f"Pin a version with --rev TAG or --rev COMMIT{pin} (or a branch of yours that stays "
+        "where it is), or make the copy data of its own: cp SOURCE OUT && dvx add OUT.")
+
+
+def _head_now(source: Source) -> str:
+    """The commit a local source's workspace is on, "" if none (or not local)."""
+    git = source.repo.git if source.is_local else None
+    return (git.head() or "") if git is not None else ""
 
 
 def _own_moving_revision(repo: Repo, rev: str | None, upstream: _Upstream | None
@@ -315,6 +323,9 @@ def _own_moving_revision(repo: Repo, rev: str | None, upstream: _Upstream | None
     tracking = _tracking_refs(repo, upstream)
     if named in tracking:
         return f"'{rev}' ({counted}{tracking[named]})"
+    if named.startswith("refs/remotes/"):
+        return (f"'{rev}' ({counted}a remote-tracking branch, which pushing or fetching moves "
+                "on)")
     if not head or named != head:
         return None
     if rev == "HEAD":
@@ -358,6 +369,20 @@ def _upstream(repo: Repo) -> _Upstream | None:
     if not remote or remote == "." or not merge.startswith("refs/heads/"):
         return None
     return branch, remote, merge
+
+
+def _push_target(repo: Repo) -> _Upstream | None:
+    """Like `_upstream`, for a branch checked out that tracks none: the remote a `git push`
+    of it goes to (branch.NAME.pushRemote, else remote.pushDefault) and its branch of the
+    same name there; None when neither is set."""
+    branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
+    if not branch or branch == "HEAD":
+        return None
+    remote = (_git_config(repo, f"branch.{branch}.pushRemote")
+              or _git_config(repo, "remote.pushDefault"))
+    if not remote or remote == ".":
+        return None
+    return branch, remote, f"refs/heads/{branch}"
 
 
 def _revision_base(rev: str) -> str:
