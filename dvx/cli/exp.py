@@ -208,7 +208,7 @@ def exp_apply(name: str, force: bool) -> None:
     does not change that holds your unsaved work (a `dvx add` of a new version, an edit no
     commit or experiment holds) is kept as it is, with a warning; so is a staged version
     that nothing else holds, in Git's index."""
-    from dvx.exps.run import apply
+    from dvx.exps.apply import apply
 
     applied = apply(open_repo(), name, force)
     if not is_quiet():
@@ -239,7 +239,7 @@ def _applied_line(applied: object) -> str:
     """What `exp apply` says it wrote: the files, those it set back as committed, and of
     those, the ones whose staged change it undid in Git's index as well, and the
     experiment's files whose staged change (held by a commit) it undid there."""
-    from dvx.exps.run import Applied
+    from dvx.exps.apply import Applied
 
     assert isinstance(applied, Applied)
     said = f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s)"

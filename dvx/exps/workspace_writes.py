@@ -1,0 +1,134 @@
+"""Workspace files written as a Git checkout of a commit writes them (a symlink, an executable
+bit; whatever is there replaced, never written through), what stands in their way, and the
+.gitignore files written keeping the workspace's dvx entries for data it keeps."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable
+
+from dvx import fsutil, gitignore
+from dvx.errors import DvxError
+from dvx.exps.saved_work import saved_commits
+from dvx.ignore import git_lines
+from dvx.paths import walk_sorted
+from dvx.repo import Repo
+from dvx.scm import Git
+
+
+def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
+                              modes: dict[str, str]) -> dict[str, bytes | None]:
+    """What the apply writes for each .gitignore among the `sources` ({path: the commit it
+    is taken from}; `modes` as that commit has them): that commit's version, with the
+    workspace's dvx entries for data the workspace keeps that the commit does not hold in
+    Git (added with `dvx add` since, an output of another experiment's run), so that no data
+    is left for `git add -A` to take into Git. A .gitignore that comes out as the workspace
+    has it is taken out of `sources` (nothing to write); `modes` gains a new one's."""
+    written: dict[str, bytes | None] = {}
+    for rel, commit in list(sources.items()):
+        full = repo.abspath(rel)
+        if os.path.basename(rel) != ".gitignore" or modes.get(rel) == "120000":
+            continue
+        ours = _regular_file_bytes(full)
+        theirs = git.blob_at(commit, rel, 1 << 30) if rel in modes else None
+        kept = gitignore.keeping_entries(theirs or b"", ours or b"", os.path.dirname(full),
+                                         _not_in(git, commit, posixpath.dirname(rel)))
+        data = kept if kept or theirs is not None else None
+        if data == ours and (ours is not None or not os.path.lexists(full)):
+            del sources[rel]
+            continue
+        written[rel] = data
+        if data is None:
+            modes.pop(rel, None)
+        else:
+            modes.setdefault(rel, "100644")
+    return written
+
+
+def saved_but_for_kept_entries(repo: Repo, git: Git, rel: str, commit: str,
+                               written: bytes | None) -> bool:
+    """Whether the workspace's .gitignore `rel` has the lines a commit (`commit`, the one it
+    is taken from, HEAD or an experiment of HEAD) has, but for the dvx entries that `written`
+    (`commit`'s version with those kept, `ignore_files_keeping_data`) keeps: an uncommitted
+    `dvx add` is no edit of the user's that writing it would lose."""
+    theirs = git_lines(git.blob_at(commit, rel, 1 << 30) or b"")
+    kept = set(git_lines(written or b"")) - set(theirs)
+    ours = _regular_file_bytes(repo.abspath(rel))
+    if not kept or ours is None:
+        return False
+    mine = [line for line in git_lines(ours) if line not in kept]
+    return any([line for line in git_lines(git.blob_at(saved, rel, 1 << 30) or b"")
+                if line not in kept] == mine
+               for saved in saved_commits(repo, commit))
+
+
+def _not_in(git: Git, commit: str, folder: str) -> Callable[[str], bool]:
+    """Whether `commit` lacks a name in `folder` (a file or a folder)."""
+    return lambda name: git.mode_at(commit, posixpath.join(folder, name)) is None
+
+
+def _regular_file_bytes(full: str) -> bytes | None:
+    """The bytes of the file at `full`, None if no regular file is there."""
+    if os.path.islink(full) or not os.path.isfile(full):
+        return None
+    with open(full, "rb") as f:
+        return f.read()
+
+
+def write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
+    """Make `full` what a Git checkout of a blob with that mode makes (None: no file): a
+    symlink, or a file executable or not. Whatever is there is replaced, never written
+    through (a symlink there is not followed)."""
+    if data is None:
+        if os.path.lexists(full) and not os.path.isdir(full):
+            os.unlink(full)
+        return
+    fsutil.makedirs(os.path.dirname(full))
+    if os.path.isdir(full) and not os.path.islink(full):
+        _remove_emptied_directory(full)
+    if mode == "120000":
+        temporary = fsutil.temp_name_for(full)
+        os.symlink(os.fsdecode(data), temporary)
+        try:
+            os.replace(temporary, full)
+        except BaseException:
+            fsutil.remove_quietly(temporary)
+            raise
+        return
+    fsutil.write_whole(full, data, 0o755 if mode == "100755" else 0o644, replace=True)
+
+
+def _remove_emptied_directory(full: str) -> None:
+    """Remove the directory at `full`, where a file goes, which holds nothing but empty
+    directories (the apply removed its files; `clashing_writes` refused any other)."""
+    left = next(walk_sorted(full), None)
+    if left is not None:
+        raise DvxError(f"'{left[1]}' is in the way of a file the experiment has.")
+    fsutil.rmtree(full)
+
+
+def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str]:
+    """Those of the `written` files that cannot go where they belong, each with why: a
+    parent in the workspace is a file or a symlink (nothing is written beyond a link, as
+    Git does not), or a directory stands there holding files. The `files` the apply removes
+    count as gone."""
+    removed = set(files) - written
+    clashes = []
+    for rel in sorted(written):
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            full = repo.abspath(parent)
+            if parent in removed or not os.path.lexists(full):
+                continue
+            if os.path.islink(full) or not os.path.isdir(full):
+                kind = "symlink" if os.path.islink(full) else "file"
+                clashes.append(f"{rel} ({parent} is a {kind})")
+                break
+        else:
+            full = repo.abspath(rel)
+            if os.path.isdir(full) and not os.path.islink(full) and any(
+                    f"{rel}/{inner}" not in removed for inner, _ in walk_sorted(full)):
+                clashes.append(f"{rel} (a directory with files in it)")
+    return clashes
