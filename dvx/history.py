@@ -41,7 +41,7 @@ from dvx.pointer import (
     parse_pointer,
 )
 from dvx.repo import Repo
-from dvx.scm import Git
+from dvx.scm import EMPTY_BLOBS, Git
 
 log = get_logger(__name__)
 
@@ -180,8 +180,7 @@ class History:
     def index(self) -> Revision:
         """The outputs of the pointers and dvx.lock staged in Git's index (both sides of a
         conflicted one)."""
-        staged = self.git.staged_blobs((POINTER_SUFFIX, LOCK_FILE))
-        return self._revision("index", [(p, s) for p, s in staged
+        return self._revision("index", [(p, s) for p, s in self._staged()
                                         if p == LOCK_FILE or p.endswith(POINTER_SUFFIX)])
 
     def left_out(self) -> Revision:
@@ -190,8 +189,14 @@ class History:
         paths = set(pointers_left_out(self.repo))
         if not paths:
             return Revision("index")
-        return self._revision("index", [(p, s) for p, s in self.git.staged_blobs(
-            (POINTER_SUFFIX, LOCK_FILE)) if p in paths])
+        return self._revision("index", [(p, s) for p, s in self._staged() if p in paths])
+
+    def _staged(self) -> _TreeFiles:
+        """The pointer files (and dvx.lock) of Git's index, by path and blob, but for entries
+        holding the empty blob: `git add -N` (intent to add) stages no version, and an empty
+        file records none either."""
+        return [(p, s) for p, s in self.git.staged_blobs((POINTER_SUFFIX, LOCK_FILE))
+                if s not in EMPTY_BLOBS]
 
     def _revision(self, name: str, files: _TreeFiles) -> Revision:
         revision = Revision(name)

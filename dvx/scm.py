@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 GITLINK_MODE = "160000"
 # The mode of a symbolic link's entry: its blob holds where the link leads.
 SYMLINK_MODE = "120000"
+# Git's id of the empty file, in SHA-1 and SHA-256 repositories: what an index entry that
+# `git add -N` (intent to add) made holds.
+EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+               "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813")
 
 
 def literal_pathspec(path: str) -> str:

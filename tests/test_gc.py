@@ -679,6 +679,26 @@ def test_gc_keeps_what_the_index_stashes_and_reflogs_still_need(repo, dvx):
     assert (repo / "f").read_text() == "stashed work"
 
 
+def test_gc_reads_a_pointer_staged_with_git_add_n_as_no_version(repo, dvx):
+    """`git add -N` (intent to add) leaves an index entry holding nothing: no version of the
+    pointer is staged, so gc keeps what the workspace's pointer names and collects the rest
+    instead of refusing to read the index."""
+    old = _version(repo, dvx, "old")
+    kept = _version(repo, dvx, "kept")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    write(repo / "g", "new")
+    assert dvx("add", "g").code == 0
+    git(repo, "add", "-N", "g.dvx")
+
+    for scope in ("-w", "-a", "-A"):
+        result = dvx("gc", scope, "--dry-run", "--grace", "0", "--json")
+        assert result.code == 0, result.output
+        assert json.loads(result.stdout)[0]["removed_oids"] == [old]
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert old not in _objects(repo) and {kept, _oid("new")} <= _objects(repo)
+
+
 def _age(path, seconds: float = 7200) -> None:
     stamp = path.stat().st_mtime - seconds
     os.utime(path, (stamp, stamp))

@@ -11,11 +11,7 @@ from dvx.errors import DvxError
 from dvx.experiment_refs import experiments, git_of, head
 from dvx.ops.checkout import held_by_cache
 from dvx.repo import Repo
-from dvx.scm import Git
-
-# Git's id of the empty file, in SHA-1 and SHA-256 repositories
-_EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
-                "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813")
+from dvx.scm import EMPTY_BLOBS, Git
 
 
 def staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str,
@@ -35,7 +31,7 @@ def staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str,
     filemode = git.filemode()
     kept = []
     for rel, (mode, oid) in git.index_entries(staged).items():
-        if oid in _EMPTY_BLOBS:
+        if oid in EMPTY_BLOBS:
             continue
         full = repo.abspath(rel)
         if workspace_holds and (os.path.islink(full) or os.path.isfile(full)) \
