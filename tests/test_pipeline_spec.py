@@ -312,6 +312,32 @@ def test_invalid_pipelines_are_refused_before_anything_runs(repo, dvx, tmp_path,
     assert not (repo / "out.txt").exists()
 
 
+def test_stages_holding_anything_but_a_mapping_is_refused_before_dvx_lock_changes(repo, dvx):
+    """`stages: false`, `0`, `''` or `[]` is no pipeline without stages (`stages: {}` is): each
+    is refused as `stages: 5` is, by every command reading dvx.yaml, rather than taken as
+    none, which would make repro and exp run drop every dvx.lock entry."""
+    write(repo / "dvx.yaml", stage("cmd: echo hi > o.txt\nouts: [o.txt]"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    lock = (repo / "dvx.lock").read_bytes()
+    for value, named in (("false", "false"), ("0", "the number 0"),
+                         ("''", "an empty string"), ("[]", "an empty list"),
+                         ("[s]", "a list"), ("5", "the number 5")):
+        write(repo / "dvx.yaml", f"stages: {value}\n")
+        for args in (["repro"], ["repro", "--dry"], ["exp", "run"], ["status"],
+                     ["metrics", "show"], ["stage", "list"]):
+            refused = dvx(*args)
+            assert refused.code == 1, (value, args, refused.output)
+            assert refused.stderr.count("ERROR") == 1 and "Traceback" not in refused.output
+            message = " ".join(refused.stderr.split())
+            assert (f"'stages' in dvx.yaml is {named}, not a mapping of stage names to stages."
+                    in message and "`stages: {}` says there are none" in message), message
+            assert (repo / "dvx.lock").read_bytes() == lock
+            assert git(repo, "status", "--porcelain", "--", ":!dvx.yaml") == ""
+    assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
 def test_an_output_git_tracks_is_refused_before_anything_is_deleted(repo, dvx):
     write(repo / "src" / "model.py", "print('mine')\n")
     git(repo, "add", "src/model.py")

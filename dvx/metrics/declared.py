@@ -31,6 +31,7 @@ from dvx.pipeline.spec import (
     check_top_keys,
     expand_stage,
     plot_options,
+    stage_definitions,
 )
 from dvx.yamlio import parse_yaml
 
@@ -89,11 +90,12 @@ def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
     doc = parse_yaml(data, f"pipeline file '{PIPELINE_FILE}'") if data is not None else None
     if doc is None:
         return found
-    if not isinstance(doc, dict) or not isinstance(doc.get("stages") or {}, dict):
+    if not isinstance(doc, dict):
         raise FormatError(f"{PIPELINE_FILE} is not a mapping with a 'stages' mapping.")
     check_top_keys(doc)  # as every command checks them: a typo must not hide a declaration
+    definitions = stage_definitions(doc)
     context.update(_vars(doc.get("vars"), read, workspace_root))
-    for name, definition in (doc.get("stages") or {}).items():
+    for name, definition in definitions.items():
         for full_name, body, ctx, _ in expand_stage(str(name), definition, context):
             _take_stage(found, full_name, body, ctx)
     return found

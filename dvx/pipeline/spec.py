@@ -243,9 +243,7 @@ def _stages(repo: Repo, doc: Any) -> list[Stage]:
         raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
     check_top_keys(doc)
     context = _context(repo, doc.get("vars"))
-    definitions = doc.get("stages") or {}
-    if not isinstance(definitions, dict):
-        raise _error(f"'stages' in {PIPELINE_FILE} is not a mapping of stage names to stages.")
+    definitions = stage_definitions(doc)
     stages: list[Stage] = []
     for name, definition in definitions.items():
         if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -257,6 +255,35 @@ def _stages(repo: Repo, doc: Any) -> list[Stage]:
             if len(stages) > MAX_STAGES:
                 raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
     return stages
+
+
+def stage_definitions(doc: dict[Any, Any]) -> dict[Any, Any]:
+    """What `stages` maps stage names to in the dvx.yaml document `doc`; {} when it says
+    nothing there (no `stages`, or `stages:` with nothing under it). Any value but a mapping
+    is refused, an empty list or `false` too: taken as "no stages", it would make `dvx repro`
+    drop every dvx.lock entry."""
+    definitions = doc.get("stages")
+    if definitions is None:
+        return {}
+    if not isinstance(definitions, dict):
+        raise _error(f"'stages' in {PIPELINE_FILE} is {_described(definitions)}, not a mapping "
+                     "of stage names to stages.",
+                     f"Fix {PIPELINE_FILE}: under `stages`, each stage's name maps to its "
+                     "keys (cmd, deps, outs, ...); `stages: {}` says there are none.")
+    return definitions
+
+
+def _described(value: Any) -> str:
+    """A YAML value as a message names it: its kind, and the value itself when short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"a {type(value).__name__}"
 
 
 def check_top_keys(doc: dict[Any, Any]) -> None:
