@@ -33,9 +33,9 @@ def test_clean_workspace(repo, dvx):
 def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
     write(repo / "f", "x")
     dvx("add", "f")
-    keys = {"changed", "outputs", "stages", "imports", "unreadable", "unignored",
-            "taken_back_by_rule", "left_behind", "unrecorded", "temporaries", "tracked_by_git",
-            "stopped"}
+    keys = {"changed", "outputs", "stages", "recorded_while_none_declared", "imports",
+            "unreadable", "unignored", "taken_back_by_rule", "left_behind", "unrecorded",
+            "temporaries", "tracked_by_git", "stopped"}
     for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
         doc = _status_json(dvx, *args)
         assert set(doc) == keys and doc["stages"] == doc["unreadable"] == [], doc

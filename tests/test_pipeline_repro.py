@@ -379,7 +379,6 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     assert text.code == 0 and "stay" not in text.output, text.output
 
 
-# Stage s writing {1} into its output {0}.
 def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
         repo, dvx):
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one
@@ -412,6 +411,33 @@ def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_
     assert dvx("repro").code == 0 and (repo / "c.txt").read_text() == "c\n"
 
 
+def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of_stages(
+        repo, dvx):
+    """Status says what repro refuses: an emptied dvx.yaml, which is no pipeline without
+    stages while dvx.lock records some, is a change (-q exits 1), never "up to date"."""
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    for emptied in ("", "stages:\n", "# all gone\n"):
+        write(repo / "dvx.yaml", emptied)
+        result = dvx("status")
+        assert result.code == 0, result.output
+        text = " ".join(result.stdout.split())
+        assert "up to date" not in text, text
+        assert ("dvx.yaml declares no stages (it is empty, or has nothing under `stages`), "
+                "while dvx.lock records the stages 'a', 'b': `dvx repro` refuses to run" in text
+                and "`stages: {}`" in text), text
+        assert dvx("status", "-q").code == 1
+        doc = json.loads(dvx("status", "--json").stdout)
+        assert doc["changed"] is True and doc["recorded_while_none_declared"] == ["a", "b"]
+    write(repo / "dvx.yaml", "stages: {}\n")  # none, said so: repro drops their entries
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert doc["changed"] is False and doc["recorded_while_none_declared"] == []
+    assert dvx("repro").code == 0 and dvx("status", "-q").code == 0
+
+
+# Stage s writing {1} into its output {0}.
 ONE_STAGE = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
 
 

@@ -281,8 +281,12 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         result.left_behind = [(x.path, x.why_kept, x.stage_output, x.ignored) for x in found
                               if x.declared_by is None]
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
-    stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
+    pipeline = _pipeline_status(repo) if not targets and "dvx.lock" not in repo.unreadable \
+        else None
+    stages = pipeline.stages if pipeline is not None else []
     stale = [s for s in stages if s.reasons]
+    # dvx.yaml emptied while dvx.lock records stages: `dvx repro` refuses to run
+    none_declared = pipeline.recorded_while_none_declared if pipeline is not None else []
     checks = _check_imports(repo, resolved)
     moved = {c.path: c.detail for c in checks if c.moved}
     for check in checks:
@@ -291,15 +295,17 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     if as_json:
         doc = result.to_json()
         doc["stages"] = [s.to_json() for s in stages]
+        doc["recorded_while_none_declared"] = none_declared
         doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
         doc["unreadable"] = [{"path": p, "error": str(e)}
                              for p, e in sorted(repo.unreadable.items())]
-        doc["changed"] = bool(result.changed or stale or moved or repo.unreadable)
+        doc["changed"] = bool(result.changed or stale or moved or none_declared
+                              or repo.unreadable)
         emit_json(doc)
     elif not is_quiet():
-        if repo.unreadable and not result.changed and not stale:
+        if repo.unreadable and not (result.changed or stale or none_declared):
             out("Everything else is up to date.")
-        elif result.changed or not (stale or moved):
+        elif result.changed or not (stale or moved or none_declared):
             _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, moved))
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
@@ -308,10 +314,12 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
             out("(`dvx repro` runs the stale stages)")
+        if none_declared:
+            out(_none_declared(none_declared))
         for path, why in moved.items():
             out(f"{path}: {why} (`dvx update {for_command(repo.root, path + '.dvx')}` "
                 "brings it)")
-    if is_quiet() and (result.changed or stale or moved):
+    if is_quiet() and (result.changed or stale or moved or none_declared):
         sys.exit(1)
 
 
@@ -462,14 +470,14 @@ def _without_unmerged(repo: Repo, resolved: list[Any], named: bool) -> list[Any]
     return [t for t in resolved if t.output.record_file not in unmerged]
 
 
-def _stage_statuses(repo: Repo) -> list[Any]:
+def _pipeline_status(repo: Repo) -> Any:
     import os
 
     if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
         from dvx.outputs import warn_of_pipeline_files_not_read
 
         warn_of_pipeline_files_not_read(repo)  # what was meant for the pipeline, if any
-        return []  # and no pipeline code to import
+        return None  # and no pipeline code to import
     from dvx.errors import MergeConflictError
     from dvx.pipeline.repro import pipeline_status
 
@@ -477,7 +485,17 @@ def _stage_statuses(repo: Repo) -> list[Any]:
         return pipeline_status(repo)
     except MergeConflictError as exc:  # named at the end; the data's status still counts
         repo.unreadable.setdefault(exc.path, exc)
-        return []
+        return None
+
+
+def _none_declared(names: list[str]) -> str:
+    """What status says of the stages dvx.lock records while dvx.yaml declares none."""
+    from dvx.pipeline.repro import none_declared_message
+
+    their = "its entry" if len(names) == 1 else "their entries"
+    return (f"{none_declared_message(names)}: `dvx repro` refuses to run until you restore "
+            "dvx.yaml (`git restore dvx.yaml`), or write `stages: {}` in it, and then drops "
+            f"{their}")
 
 
 def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,

@@ -28,7 +28,7 @@ import os
 import posixpath
 import stat
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
@@ -68,7 +68,7 @@ from dvx.outputs import (
 from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
-from dvx.pipeline.graph import Dag, build_dag, load_dag
+from dvx.pipeline.graph import Dag, build_dag
 from dvx.pipeline.linked_inputs import (
     LinkedElsewhere,
     LinkedInput,
@@ -515,18 +515,33 @@ def _load_pipeline(repo: Repo) -> Pipeline:
     return pipeline
 
 
-def _refuse_dropping_every_entry(pipeline: Pipeline, locks: dict[str, StageLock]) -> None:
-    """A dvx.yaml that says nothing of stages (emptied by a crash or a `> dvx.yaml`) while
-    dvx.lock records some is refused, as a missing one is, before anything changes: repro
-    would drop every entry. `stages: {}` says there are none, and drops them."""
-    if pipeline.declares_stages or not locks:
-        return
-    names = sorted(locks)
+def recorded_while_none_declared(pipeline: Pipeline, locks: Mapping[str, StageLock]
+                                 ) -> list[str]:
+    """The stages dvx.lock records while dvx.yaml says nothing of stages (emptied by a crash
+    or a `> dvx.yaml`, or `stages:` with nothing under it), whose entries repro refuses to
+    drop; none when dvx.yaml declares stages, `stages: {}` among them."""
+    return [] if pipeline.declares_stages else sorted(locks)
+
+
+def none_declared_message(names: list[str]) -> str:
+    """What repro and status say of `names`, the stages recorded_while_none_declared finds."""
     shown = ", ".join(f"'{n}'" for n in names[:10]) + (
         f" and {len(names) - 10} more" if len(names) > 10 else "")
-    raise UsageError(f"{PIPELINE_FILE} declares no stages (it is empty, or has nothing under "
-                     f"`stages`), while {LOCK_FILE} records the stages {shown}: `dvx repro` "
-                     f"would drop their entries, so nothing was changed.",
+    which = "stage" if len(names) == 1 else "stages"
+    return (f"{PIPELINE_FILE} declares no stages (it is empty, or has nothing under `stages`), "
+            f"while {LOCK_FILE} records the {which} {shown}")
+
+
+def _refuse_dropping_every_entry(pipeline: Pipeline, locks: dict[str, StageLock]) -> None:
+    """A dvx.yaml that says nothing of stages while dvx.lock records some is refused, as a
+    missing one is, before anything changes: repro would drop every entry. `stages: {}`
+    says there are none, and drops them."""
+    names = recorded_while_none_declared(pipeline, locks)
+    if not names:
+        return
+    their = "its entry" if len(names) == 1 else "their entries"
+    raise UsageError(f"{none_declared_message(names)}: `dvx repro` would drop {their}, so "
+                     "nothing was changed.",
                      f"Restore {PIPELINE_FILE} (`git restore {PIPELINE_FILE}`); to drop the "
                      "whole pipeline, write `stages: {}` in it.")
 
@@ -1550,11 +1565,20 @@ class StageStatus:
                 "frozen": self.frozen}
 
 
-def pipeline_status(repo: Repo) -> list[StageStatus]:
-    """Every stage of dvx.yaml with why it is stale (an empty list if it is up to date)."""
-    dag = load_dag(repo)
-    if dag is None:
-        return []
+@dataclass
+class PipelineStatus:
+    stages: list[StageStatus]  # every stage of dvx.yaml, in the order they run
+    # the stages dvx.lock records while dvx.yaml says nothing of stages: repro refuses to run
+    recorded_while_none_declared: list[str] = field(default_factory=list)
+
+
+def pipeline_status(repo: Repo) -> PipelineStatus:
+    """Every stage of dvx.yaml with why it is stale (an empty list if it is up to date), and
+    the stages dvx.lock records that an emptied dvx.yaml no longer declares."""
+    pipeline = load_pipeline(repo)
+    if pipeline is None:
+        return PipelineStatus([])
+    dag = build_dag(pipeline)
     locks = read_lock(repo.root, repo.algo)
     reader = ParamsReader(repo.root)
     produced = produced_outputs(locks)
@@ -1572,4 +1596,4 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))
     repo.statcache.flush()
-    return statuses
+    return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks))
