@@ -315,8 +315,10 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
     if doc["algo"] != algo:
         raise FormatError(f"{LOCK_FILE} uses {doc['algo']}, but this repository hashes with "
                           f"{algo} (core.hash).", "Run `dvx repro --force` to record it again.")
-    stages = doc.get("stages") or {}
-    if not isinstance(stages, dict):
+    stages = doc.get("stages")
+    if stages is None:
+        stages = {}
+    if not isinstance(stages, dict):  # `stages: []` or `false` too: no entries is `{}`
         raise _bad("'stages' is not a mapping")
     result: dict[str, StageLock] = {}
     for name, entry in stages.items():

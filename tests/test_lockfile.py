@@ -7,8 +7,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 import yaml
 
+from dvx.errors import FormatError
 from dvx.lockfile import (
     HEADER,
     LockedPath,
@@ -134,3 +136,14 @@ def test_an_oid_written_unquoted_is_its_text_never_a_number():
     stage = parse_lock(data, "xxh128")["s"]
     assert [d.oid for d in stage.deps] == [octal] and [o.oid for o in stage.outs] == [digits]
     assert stage.params == {"params.yaml": {"oid": 10}}
+
+
+def test_stages_holding_anything_but_a_mapping_is_refused_never_read_as_no_entries():
+    """`stages: {}` (or nothing under `stages:`) is a dvx.lock without entries; `[]`, `false`,
+    `0` or `''` is a broken one, refused as `stages: 5` is."""
+    head = HEADER + "dvx: 1\nalgo: xxh128\n"
+    for empty in ("stages: {}\n", "stages:\n", ""):
+        assert parse_lock((head + empty).encode(), "xxh128") == {}
+    for value in ("[]", "false", "no", "0", "''", "5", "[s]"):
+        with pytest.raises(FormatError, match="'stages' is not a mapping"):
+            parse_lock((head + f"stages: {value}\n").encode(), "xxh128")
