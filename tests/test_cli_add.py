@@ -883,6 +883,39 @@ def test_a_git_switch_while_a_stage_output_is_read_makes_commit_record_nothing(r
     assert (repo / "dvx.lock").read_bytes() == feat
 
 
+def test_a_commit_of_a_stage_output_and_a_pointer_a_git_switch_changed_writes_neither(
+        repo, dvx):
+    """A commit of a pipeline output beside data whose pointer a `git switch` changes while
+    the output is read: the refusal says it recorded nothing, and dvx.lock, written first
+    once, is as it was too."""
+    import signal
+
+    from tests.conftest import stopped_at
+    from tests.pipeline_kit import commit_copy_stage
+
+    write(repo / "model.bin", "v1\n")
+    assert dvx("add", "model.bin").code == 0
+    commit_copy_stage(repo, dvx, "pipeline")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "model.bin", "feat\n")
+    assert dvx("add", "model.bin").code == 0
+    git(repo, "commit", "-qam", "feat")
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "out.txt", "mine\n")
+    write(repo / "model.bin", "mine\n")
+    committing = stopped_at("hash_file.after_open", "commit out.txt model.bin", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(committing.pid, signal.SIGCONT)
+    out, err = committing.communicate(timeout=60)
+    assert committing.returncode == 1, out + err
+    assert "'model.bin.dvx' changed while dvx commit ran" in err
+    assert "dvx commit recorded nothing" in err and "Traceback" not in err
+    assert (repo / "dvx.lock").read_bytes() == lock
+    assert git(repo, "status", "--porcelain", "--", "dvx.lock", "model.bin.dvx") == ""
+
+
 def test_an_add_writes_no_pointer_over_one_a_git_switch_brought_meanwhile(repo, dvx):
     """Data not tracked on this branch but on the one switched to while it is read: the
     pointer the switch wrote stays."""

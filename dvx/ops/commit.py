@@ -172,16 +172,20 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             chosen.append(output)
         refuse_tracked_by_git(repo, [o.path for o in chosen],
                               [for_command(repo.root, o.path) for o in chosen])
-        results = []
         staged = [o for o in chosen if o.stage is not None]
-        if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files
-            results += commit_stage_outputs(repo, staged)
+        # Pipeline outputs are recorded in dvx.lock, not in pointer files.
+        in_lock = store_stage_outputs(repo, staged) if staged else None
         prepared = []
         for output in (o for o in chosen if o.stage is None):
             if not os.path.lexists(repo.abspath(output.path)):
                 raise _absent_error(repo.root, statuses[output.path])
             prepared.append(prepare(repo, output.path, output, statuses[output.path], force))
-        results += record_all(repo, prepared, "commit")
+        # Every file to write checked before any is: a refusal leaves all as they were.
+        if in_lock is not None:
+            refuse_changed_lock(repo, in_lock)
+        refuse_changed_pointers(repo, prepared, "commit")
+        results = write_stage_outputs(repo, in_lock) if in_lock is not None else []
+        results += write_pointers(repo, prepared)
         result = finish(repo, results)
         result.behind.extend(found.path for found in behind)
         result.moved_where.update((found.path, found.moved_where) for found in behind)
@@ -339,12 +343,24 @@ def finish(repo: Repo, results: list[Added]) -> AddResult:
     return AddResult(results, staged, to_stage)
 
 
-def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
-    """Record the workspace state of pipeline outputs in their stages' dvx.lock entries
-    (the caller holds the repository lock)."""
-    locks = read_lock(repo.root, repo.algo)
-    read = dict(locks)
-    results = []
+@dataclass(frozen=True)
+class StoredInLock:
+    """Pipeline outputs stored in the cache, whose dvx.lock entries are still to be written
+    (`write_stage_outputs`)."""
+    outputs: list[Output]  # as the caller found them, their pointers from dvx.lock
+    read: dict[str, StageLock]  # dvx.lock as it was before they were stored
+    locks: dict[str, StageLock]  # dvx.lock recording them as stored
+    added: list[Added]
+    synced: dict[str, Synced]  # what the workspace is synced to once dvx.lock is written
+    to_link: list[ToLink]
+
+
+def store_stage_outputs(repo: Repo, outputs: list[Output]) -> StoredInLock:
+    """Store the workspace state of pipeline outputs in the cache, for their stages'
+    dvx.lock entries, writing nothing else (the caller holds the repository lock)."""
+    read = read_lock(repo.root, repo.algo)
+    locks = dict(read)
+    added = []
     to_link: list[ToLink] = []
     synced: dict[str, Synced] = {}
     for output in outputs:
@@ -361,37 +377,42 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
                              executable=pointer.executable) if o.path == output.path else o
                      for o in entry.outs)
         locks[output.stage] = replace(entry, outs=outs)
-        gitignore.add_entry(repo.abspath(output.path))
         synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
-        repo.syncstate.expect_in_lock(output.path, synced[output.path])
-        changed = pointer != output.pointer
-        results.append(Added(output.path, pointer, changed))
-    _refuse_changed_lock(repo, read, outputs)
-    repo.syncstate.flush()  # pending first, as for pointers (`record_all`)
-    write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+        added.append(Added(output.path, pointer, pointer != output.pointer))
+    return StoredInLock(outputs, read, locks, added, synced, to_link)
+
+
+def write_stage_outputs(repo: Repo, stored: StoredInLock) -> list[Added]:
+    """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
+    entries and sync records; the caller has checked that dvx.lock is still as it was read
+    (`refuse_changed_lock`)."""
+    for output in stored.outputs:
+        gitignore.add_entry(repo.abspath(output.path))
+        repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
+    repo.syncstate.flush()  # pending first, as for pointers (`write_pointers`)
+    write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync)
     faults.point("commit.after_lock_write")
-    for path, record in synced.items():
+    for path, record in stored.synced.items():
         repo.syncstate.record(path, record)
-    link_stored(repo, to_link)
-    ignore_after_rules_taking_back(repo, [output.path for output in outputs])
-    return results
+    link_stored(repo, stored.to_link)
+    ignore_after_rules_taking_back(repo, [output.path for output in stored.outputs])
+    return stored.added
 
 
-def _refuse_changed_lock(repo: Repo, read: dict[str, StageLock], outputs: list[Output]
-                         ) -> None:
+def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
     """Refuse (ConflictError) to write dvx.lock if it no longer records what the commit read
-    (`read`, and each of `outputs` as the caller found it): a `git switch` or `git pull` (Git
-    takes no dvx lock) changed it while the outputs were stored, and writing would undo that,
-    as `refuse_changed_pointers` refuses for pointer files."""
+    (`stored.read`, and each output as the caller found it): a `git switch` or `git pull`
+    (Git takes no dvx lock) changed it while the outputs were stored, and writing would undo
+    that, as `refuse_changed_pointers` refuses for pointer files."""
     now = read_lock(repo.root, repo.algo)
     recorded = {out.path: out for entry in now.values() for out in entry.outs}
-    if now == read and all(
+    if now == stored.read and all(
             (out := recorded.get(o.path)) is not None
             and (out.oid, out.size, out.nfiles, out.executable)
             == (o.pointer.oid, o.pointer.size, o.pointer.nfiles, o.pointer.executable)
-            for o in outputs):
+            for o in stored.outputs):
         return
-    typed = " ".join(for_command(repo.root, o.path) for o in outputs)
+    typed = " ".join(for_command(repo.root, o.path) for o in stored.outputs)
     raise ConflictError(
         f"{LOCK_FILE} changed while dvx commit ran (a `git checkout` or `git pull`, say), so "
         f"dvx commit recorded nothing: what the workspace held was read before that change, "
@@ -457,10 +478,16 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
 
 def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added]:
     """Write the pointers of targets stored by `prepare`, each only if its pointer file is
-    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`). Their
-    sync records are written as pending first, in one write, so that a pointer this clone
-    wrote never looks like a change from Git, whenever dvx dies (dvx/syncstate.py)."""
+    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`)."""
     refuse_changed_pointers(repo, prepared, command)
+    return write_pointers(repo, prepared)
+
+
+def write_pointers(repo: Repo, prepared: list[Prepared]) -> list[Added]:
+    """Write the pointers of targets stored by `prepare`, which the caller has checked
+    (`refuse_changed_pointers`). Their sync records are written as pending first, in one
+    write, so that a pointer this clone wrote never looks like a change from Git, whenever
+    dvx dies (dvx/syncstate.py)."""
     for item in prepared:
         if item.changed:
             repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
