@@ -1530,6 +1530,7 @@ def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
         assert refused.code == 1, refused.output
         assert f"Skipped {path}: the version it holds" in refused.stderr
         assert why in refused.stderr
+        assert f"`dvx add --force {tracked}` records it again" in refused.stderr
         assert (alice / path).read_text() == "precious v1\n"
     must("checkout", "--force", cwd=alice)
     assert (alice / path).read_text() == "v0\n"
@@ -1575,7 +1576,8 @@ def test_add_force_as_the_hints_say_records_a_version_whose_bytes_only_the_works
     if kept_first:
         kept = run_dvx("checkout", cwd=alice)
         assert kept.code == 1, kept.output
-        assert "`dvx add --force` records it again" in kept.stderr, kept.output
+        # the tracked path an add takes: a file inside tracked data is added with it
+        assert f"`dvx add --force {tracked}` records it again" in kept.stderr, kept.output
     plain = run_dvx("add", tracked, cwd=alice)
     if plain.code == 0:  # a directory whose checkout kept the file: the rest is recorded
         assert tracked == "d" and kept_first, plain.output

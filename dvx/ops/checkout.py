@@ -117,7 +117,8 @@ CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` records them; "
                 "use --force to discard them)")
-# --force of add records it over the pointer's version, undoing the change that brought it
+# --force of add records it over the pointer's version, undoing the change that brought it;
+# `_name_what_records` names the tracked path to add once the file's output is known
 _RECORD_OVER = ("`dvx add --force` records it again, over the version the pointer names (undoing "
                 "the change that brought that version, a teammate's say)")
 GONE_FROM_CACHE = ("the version it holds, which dvx placed or recorded there, is no longer in "
@@ -147,6 +148,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     `held_elsewhere` (a pull's): asked about the files kept as the cache lacks their bytes;
     those a remote holds are replaced, unless they are changes made here."""
     result = CheckoutResult()
+    skipped_by_output: list[tuple[str, int]] = []  # (output, its first in result.skipped)
     with repo.lock() as lock:
         if callable(targets):
             targets = targets()
@@ -174,6 +176,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
+                skipped_by_output.append((target.output.path, skipped_from))
                 found = result.unchanged_found
                 ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
                 if target.output.pointer.is_dir:
@@ -201,7 +204,25 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             repo.syncstate.flush()
         if not result.left_only_what_the_user_keeps:  # work not done: a stopped one stays
             lock.failed()
+    _name_what_records(repo.root, result.skipped, skipped_by_output)
     return result
+
+
+def _name_what_records(root: str, skipped: list[tuple[str, str]],
+                       by_output: list[tuple[str, int]]) -> None:
+    """Name in the reasons of `skipped` that say `dvx add --force` records a file the tracked
+    path to add: the file's own, or the directory's that holds it (an add of a file inside
+    tracked data is refused). `by_output`: each output with the index of the first of
+    `skipped` that is its, in order. Done once a checkout's reasons are no longer compared
+    with the kinds of reason (`left_only_what_the_user_keeps`)."""
+    for at, (output, start) in enumerate(by_output):
+        end = by_output[at + 1][1] if at + 1 < len(by_output) else len(skipped)
+        named = _RECORD_OVER.replace("`dvx add --force`",
+                                     f"`dvx add --force {for_command(root, output)}`")
+        for i in range(start, end):
+            path, why = skipped[i]
+            if why in (GONE_FROM_CACHE, ONLY_HERE):
+                skipped[i] = (path, why.replace(_RECORD_OVER, named))
 
 
 def _asking(held_elsewhere: HeldElsewhere, output: Output) -> _Ask:
@@ -236,8 +257,10 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     since the last checkout (`_replaceable`). Nothing is changed, so
     a command that writes more than data (exp apply) can refuse before it writes anything."""
     result = CheckoutResult()
+    by_output: list[tuple[str, int]] = []
     for target in targets:
         output = target.output
+        by_output.append((output.path, len(result.skipped)))
         full = repo.abspath(output.path)
         if not output.pointer.is_dir:
             if os.path.isdir(full) and not os.path.islink(full):
@@ -257,6 +280,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
             continue
         _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
                   result)
+    _name_what_records(repo.root, result.skipped, by_output)
     return result.skipped
 
 
