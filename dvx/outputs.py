@@ -19,7 +19,7 @@ from dvx.errors import (
     UsageError,
 )
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
-from dvx.logs import get_logger, quoted
+from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -35,7 +35,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
 from dvx.repo import Repo
-from dvx.scm import holds_git_repository, literal, literal_pathspec
+from dvx.scm import holds_git_repository, is_cone_sparse_checkout, literal, literal_pathspec
 
 log = get_logger(__name__)
 
@@ -420,9 +420,21 @@ class LeftOut:
 
 
 def adding_to_sparse_checkout(root: str, left_out: list[LeftOut]) -> str:
-    """The `git sparse-checkout add` that brings back what each of `left_out` names."""
-    folders = sorted({item.folder for item in left_out})
-    return f"`git sparse-checkout add {' '.join(for_command(root, f) for f in folders)}`"
+    """The `git sparse-checkout add` that brings back what each of `left_out` names: in cone
+    mode their folders; else patterns of the pointer files themselves (or of the files Git's
+    index holds there), as a folder's pattern brings back no file a `!` pattern before it
+    names."""
+    if is_cone_sparse_checkout(root):
+        folders = sorted({item.folder for item in left_out})
+        return f"`git sparse-checkout add {' '.join(for_command(root, f) for f in folders)}`"
+    files = sorted({path for item in left_out for path in (item.pointers or item.files)})
+    return f"`git sparse-checkout add {' '.join(shell_quote(_pattern(f)) for f in files)}`"
+
+
+def _pattern(path: str) -> str:
+    """The sparse-checkout pattern (gitignore syntax) naming the repository path `path`
+    alone, whatever the current directory: anchored at the top, its wildcards escaped."""
+    return "/" + "".join("\\" + c if c in "*?[\\" else c for c in path)
 
 
 def left_out_by_sparse_checkout(repo: Repo, path: str) -> LeftOut | None:

@@ -558,18 +558,33 @@ def is_sparse_checkout(directory: str) -> bool:
     return _sparse_checkout_setting(top, git_dir).lower() not in ("false", "no", "off", "0")
 
 
-def _sparse_checkout_setting(top: str, git_dir: str) -> str:
-    """core.sparseCheckout as the worktree at `top` (its Git directory: `git_dir`) sets it:
-    in its config.worktree (where `git sparse-checkout` writes it) when the repository reads
-    those, else in the config its worktrees share; "" when neither sets it (a global config
-    may: the patterns then decide)."""
+def is_cone_sparse_checkout(directory: str) -> bool:
+    """Whether the sparse checkout around `directory` is in cone mode (core.sparseCheckoutCone,
+    which `git sparse-checkout set` writes; `--no-cone` writes false): `git sparse-checkout
+    add` then takes folders, else patterns, where a folder brings back none of the files a
+    pattern before it leaves out."""
+    top = find_git_root(directory)
+    if top is None:
+        return False
+    dot_git = os.path.join(top, ".git")
+    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
+    if git_dir is None:
+        return False
+    return _sparse_checkout_setting(top, git_dir, "sparsecheckoutcone").lower() in (
+        "true", "yes", "on", "1")
+
+
+def _sparse_checkout_setting(top: str, git_dir: str, key: str = "sparsecheckout") -> str:
+    """core.sparseCheckout (or the core `key`) as the worktree at `top` (its Git directory:
+    `git_dir`) sets it: in its config.worktree (where `git sparse-checkout` writes it) when
+    the repository reads those, else in the config its worktrees share; "" when neither sets
+    it (a global config may: the patterns then decide)."""
     shared = os.path.join(common_git_dir_of(top) or git_dir, "config")
     value = ""
     if _config_setting(shared, "extensions", "worktreeconfig").lower() in ("true", "yes", "on",
                                                                            "1"):
-        value = _config_setting(os.path.join(git_dir, "config.worktree"), "core",
-                                "sparsecheckout")
-    return value or _config_setting(shared, "core", "sparsecheckout")
+        value = _config_setting(os.path.join(git_dir, "config.worktree"), "core", key)
+    return value or _config_setting(shared, "core", key)
 
 
 class _CatFile:

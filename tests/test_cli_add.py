@@ -998,13 +998,13 @@ def test_add_refuses_data_whose_pointer_a_sparse_checkout_leaves_in_git_s_index_
     write(bob / "data" / "f2.txt", "bob\n")
     for target, said, bring_back in (
             ("model.bin", "'model.bin' is tracked by dvx already, but its pointer file "
-             "'model.bin.dvx' is in Git's index only", "model.bin.dvx"),
+             "'model.bin.dvx' is in Git's index only", "/model.bin.dvx"),
             ("data", "'data' is tracked by dvx already, but its pointer file 'data.dvx' is in "
-             "Git's index only", "data.dvx"),
+             "Git's index only", "/data.dvx"),
             ("data/f1.txt", "'data/f1.txt' is inside 'data', which dvx already tracks (its "
-             "pointer file 'data.dvx' is in Git's index only", "data.dvx"),
+             "pointer file 'data.dvx' is in Git's index only", "/data.dvx"),
             ("raw", "'raw' contains 'raw/a.bin', which dvx already tracks on its own (its "
-             "pointer file 'raw/a.bin.dvx' is in Git's index only", "raw")):
+             "pointer file 'raw/a.bin.dvx' is in Git's index only", "/raw/a.bin.dvx")):
         refused = run_dvx("add", target, cwd=bob)
         assert refused.code == 2, refused.output
         assert said in refused.stderr
@@ -1012,6 +1012,26 @@ def test_add_refuses_data_whose_pointer_a_sparse_checkout_leaves_in_git_s_index_
         assert "!data" not in refused.stderr and "Traceback" not in refused.stderr
     assert not (bob / "model.bin.dvx").exists() and not (bob / "data.dvx").exists()
     assert not (bob / "data" / "f1.txt.dvx").exists() and not (bob / "raw.dvx").exists()
+
+
+def test_the_sparse_checkout_add_named_for_a_left_out_pointer_brings_it_back_in_non_cone_mode(
+        repo, dvx):
+    """A non-cone pattern leaves out one pointer file in a folder: adding the folder would
+    bring back none of it (the `!` pattern before it names the file), so status and add
+    name the pointer itself, and the command they name brings it back."""
+    write(repo / "data" / "a" / "x", "x1\n")
+    assert dvx("add", "data/a/x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/data/a/x.dvx")
+    status = dvx("status")
+    refused = dvx("add", "data/a/x")
+    assert refused.code == 2, refused.output
+    for said in (status.stdout, refused.stderr):
+        assert "`git sparse-checkout add /data/a/x.dvx`" in said, said
+    git(repo, "sparse-checkout", "add", "/data/a/x.dvx")
+    assert (repo / "data" / "a" / "x.dvx").exists()
+    assert dvx("status", "-q").code == 0
 
 
 def test_a_file_saved_by_rename_while_it_is_hard_linked_is_never_stored_under_the_old_oid(

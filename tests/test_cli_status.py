@@ -522,7 +522,7 @@ def test_status_names_a_pointer_a_sparse_checkout_leaves_in_git_s_index_only_bes
         "Data and pointers are up to date.",
         "Not compared: model.bin.dvx, pointer file in Git's index only (this sparse checkout "
         "leaves it out of the workspace); its data is tracked still, and whatever is on "
-        "disk there may be older. `git sparse-checkout add model.bin.dvx` brings it back."]
+        "disk there may be older. `git sparse-checkout add /model.bin.dvx` brings it back."]
 
 
 def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_nothing(
@@ -540,8 +540,8 @@ def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_no
     assert "No data is tracked yet" not in status.stdout
     assert "this sparse checkout leaves out the pointer files that Git's index holds " \
            "(other/d.csv.dvx)" in status.stdout
-    assert "`git sparse-checkout add other`" in status.stdout
-    git(repo, "sparse-checkout", "add", "other")
+    assert "`git sparse-checkout add /other/d.csv.dvx`" in status.stdout
+    git(repo, "sparse-checkout", "add", "/other/d.csv.dvx")
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
 
 

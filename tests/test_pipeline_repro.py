@@ -1479,16 +1479,17 @@ def test_a_dependency_whose_pointer_a_sparse_checkout_leaves_out_is_refused_thou
 
     status = dvx("status").stdout
     assert ("s: deps left out by the sparse checkout: data/in.txt (`git sparse-checkout add "
-            "data` brings their pointers back)") in status, status
+            "/data/in.txt.dvx` brings their pointers back)") in status, status
     assert "changed deps" not in status
     for args in (("repro",), ("repro", "-f"), ("repro", "--dry")):
         refused = dvx(*args)
         assert refused.code == 2, refused.output
         assert "may not be what its pointer records" in refused.stderr
-        assert "`git sparse-checkout add data`, then `dvx pull data/in.txt`" in refused.stderr
+        assert ("`git sparse-checkout add /data/in.txt.dvx`, then `dvx pull data/in.txt`"
+                in refused.stderr)
     assert (repo / "dvx.lock").read_text() == lock
     assert (repo / "out.txt").read_text() == "v2\n"
-    git(repo, "sparse-checkout", "add", "data")
+    git(repo, "sparse-checkout", "add", "/data/in.txt.dvx")
     assert dvx("checkout", "data/in.txt").code == 0  # the cache has it: no remote to pull from
     assert (repo / "data" / "in.txt").read_text() == "v2\n"
     assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"
