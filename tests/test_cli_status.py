@@ -35,7 +35,7 @@ def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
     dvx("add", "f")
     keys = {"changed", "outputs", "stages", "recorded_while_none_declared", "imports",
             "unreadable", "unignored", "taken_back_by_rule", "left_behind", "unrecorded",
-            "temporaries", "tracked_by_git", "stopped"}
+            "temporaries", "tracked_by_git", "left_out", "stopped"}
     for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
         doc = _status_json(dvx, *args)
         assert set(doc) == keys and doc["stages"] == doc["unreadable"] == [], doc
@@ -523,6 +523,28 @@ def test_status_names_a_pointer_a_sparse_checkout_leaves_in_git_s_index_only_bes
         "Not compared: model.bin.dvx, pointer file in Git's index only (this sparse checkout "
         "leaves it out of the workspace); its data is tracked still, and whatever is on "
         "disk there may be older. `git sparse-checkout add /model.bin.dvx` brings it back."]
+
+
+def test_status_of_a_folder_names_the_pointers_inside_it_a_sparse_checkout_leaves_out(
+        repo, dvx):
+    """A folder named holds data whose pointer is in Git's index only, beside data compared:
+    status of the folder names that pointer (in --json under `left_out`) as the whole
+    status does, and of a folder holding none, names none."""
+    write(repo / "data" / "a" / "x", "x1\n")
+    write(repo / "data" / "b" / "y", "y1\n")
+    assert dvx("add", "data/a/x", "data/b/y").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/data/a/x.dvx")
+    write(repo / "data" / "a" / "x", "older\n")  # what Git left on disk, compared with nothing
+    status = dvx("status", "data")
+    assert status.code == 0, status.output
+    assert status.stdout.splitlines()[-1].startswith(
+        "Not compared: data/a/x.dvx, pointer file in Git's index only"), status.stdout
+    assert json.loads(dvx("status", "--json", "data").stdout)["left_out"] == ["data/a/x.dvx"]
+    assert "Not compared" not in dvx("status", "data/b").stdout
+    assert json.loads(dvx("status", "--json", "data/b").stdout)["left_out"] == []
+    assert json.loads(dvx("status", "--json").stdout)["left_out"] == ["data/a/x.dvx"]
 
 
 def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_nothing(

@@ -273,7 +273,10 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                          "with --remote.")
     warn_if_merge_driver_missing(repo)
     resolved = _without_unmerged(repo, resolve_targets(repo, targets), bool(targets))
-    result = do_status(repo, resolved, everything=not targets)
+    from dvx.paths import repo_relpath
+
+    result = do_status(repo, resolved,
+                       [repo_relpath(repo.root, t) for t in targets] if targets else None)
     if not targets:
         from dvx.ops.left_behind import find_left_behind
 

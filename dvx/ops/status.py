@@ -19,7 +19,7 @@ from dvx.ops.sync_layers import (
     version_tree,
 )
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
-from dvx.outputs import Output, Target, load_tree, pointers_left_out
+from dvx.outputs import Output, Target, load_tree, pointers_left_out, tracked_data_left_out
 from dvx.paths import (
     Fingerprint,
     fingerprint_directory,
@@ -182,8 +182,9 @@ class StatusResult:
     # Tracked data that Git's index holds too ({path: the first path of it there}): put
     # into Git with `git add -f`, Git versions the data itself
     tracked_by_git: dict[str, str] = field(default_factory=dict)
-    # With no path named: the pointers Git's index holds that the sparse checkout leaves out
-    # (the data is tracked still, elsewhere than in this workspace)
+    # The pointers Git's index holds that the sparse checkout leaves out, of the paths named
+    # (all, with none named): the data is tracked still, and what is on disk there is
+    # compared with nothing
     left_out: list[str] = field(default_factory=list)
     # Commands stopped before they finished (killed) while they changed tracked paths,
     # whatever the targets: what they left half-done may show nowhere else (an add killed
@@ -205,14 +206,15 @@ class StatusResult:
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
                 "taken_back_by_rule": self.taken_back,
-                "tracked_by_git": sorted(self.tracked_by_git),
+                "tracked_by_git": sorted(self.tracked_by_git), "left_out": self.left_out,
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
                              "record": f".dvx/tmp/{s.record}"} for s in self.stopped]}
 
 
-def status(repo: Repo, targets: list[Target], everything: bool = True) -> StatusResult:
-    """`everything`: no path was named, so the pointers the sparse checkout leaves out are
-    named too (`StatusResult.left_out`)."""
+def status(repo: Repo, targets: list[Target], named: list[str] | None = None
+           ) -> StatusResult:
+    """`named`: the repository paths the user named (None: none, the whole project), whose
+    pointers the sparse checkout leaves out are named too (`StatusResult.left_out`)."""
     stopped = _stopped_commands(repo)
     results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
                if r is not None]
@@ -227,8 +229,18 @@ def status(repo: Repo, targets: list[Target], everything: bool = True) -> Status
                         unignored=list(unignored),
                         taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
-                        left_out=pointers_left_out(repo) if everything else [],
+                        left_out=_left_out(repo, named),
                         stopped=changes)
+
+
+def _left_out(repo: Repo, named: list[str] | None) -> list[str]:
+    """The pointer files Git's index holds that the sparse checkout leaves out: all of them
+    (dvx.lock too) with no path `named` or the top named, else those tracking a named path
+    or data inside one."""
+    if named is None or "." in named:
+        return pointers_left_out(repo)
+    found = tracked_data_left_out(repo, named)
+    return sorted({pointer for left_out in found.values() for pointer in left_out.pointers})
 
 
 def _stopped_commands(repo: Repo) -> list[StoppedCommand]:
