@@ -83,7 +83,8 @@ def _in_repository(path: str, source: Source) -> str:
     from dvx.ops.source import readable_path, refuse_absolute_path
 
     refuse_absolute_path(path, source.repo.root if source.is_local else None,
-                         "dvx.api takes", "Pass")
+                         "dvx.api takes", "Pass", at_top="It names the top of the repository, "
+                         "not a file in it: pass one that `dvx ls URL -R` lists.")
     while path.startswith("./"):
         path = path[2:]
     if path and not readable_path(path):

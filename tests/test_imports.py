@@ -2288,6 +2288,42 @@ def test_an_absolute_path_is_refused_and_the_relative_one_named(source, project,
     assert here.code == 2 and "Name 'train.csv' instead" in here.stderr, here.output
 
 
+def test_the_path_an_absolute_path_hints_is_one_the_command_takes(source, project, tmp_path):
+    """The hint names PATH from where it starts (the folder URL names, a sibling by `..`),
+    never the top to get or import, which they refuse, nor a path inside `.dvx`."""
+    _, alice = source
+    runs = iter(range(100))
+
+    def command(verb: str, url: str, path: str) -> list[str]:
+        out = ["-o", str(tmp_path / f"got-{next(runs)}")] if verb == "get" else []
+        return [verb, url, path, *out, *(["-f"] if verb == "import" else [])]
+
+    for url, start in ((str(alice), "its top"),
+                       (str(alice / "raw"), "the folder URL names, 'raw'")):
+        for inside in (alice, alice / "raw", alice / "raw" / "train.csv", alice / "images",
+                       alice / "images" / "1.png", alice / ".dvx" / "config"):
+            for verb in ("ls", "du", "get", "import"):
+                refused = run_dvx(*command(verb, url, str(inside)), cwd=project)
+                assert refused.code == 2, (verb, url, inside, refused.output)
+                assert f"relative to {start}." in refused.stderr, refused.stderr
+                hint = refused.stderr.partition("Name '")[2].partition("' instead.")[0]
+                if inside == alice and verb in ("get", "import"):
+                    assert "Name '" not in refused.stderr, refused.stderr
+                    assert "list what it holds with `dvx ls URL`" in refused.stderr
+                    assert run_dvx("ls", url, cwd=project).code == 0
+                elif inside.name == "config":
+                    assert "Name '" not in refused.stderr, refused.stderr
+                else:
+                    taken = run_dvx(*command(verb, url, hint), cwd=project)
+                    if verb == "import" and inside == alice / "raw":  # Git's folder, taken
+                        assert "'raw' is not tracked by dvx" in taken.stderr, taken.output
+                    else:
+                        assert taken.code == 0, (verb, url, hint, taken.output)
+    with pytest.raises(DvxError, match="is an absolute path") as top:
+        dvx.api.read(str(alice), repo=str(alice))
+    assert "Pass '" not in str(top.value.hint) and "`dvx ls URL -R`" in str(top.value.hint)
+
+
 def test_a_path_typed_with_a_leading_dot_slash_is_the_same_path(source, project, tmp_path):
     team, alice = source
     for where in (str(alice), str(team.origin)):

@@ -84,12 +84,14 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
     _report_unreadable(chosen)
 
 
-def _from_the_top(url: str, path: str) -> tuple[str, str]:
+def _from_the_top(url: str, path: str, at_top: str | None = None) -> tuple[str, str]:
     """URL and PATH with a local URL inside a dvx repository (not its top) read as that
     repository and, as PATH's start, the folder URL names: `dvx ls .` in data/ lists data/,
     `dvx ls . raw` there lists data/raw, as Git takes the current folder. PATH is normalised
     as Git normalises a pathspec, so `..` from data/ reaches its siblings (`dvx ls . ../src`);
-    only a PATH that leaves the repository keeps a leading `..`, which is not in it."""
+    only a PATH that leaves the repository keeps a leading `..`, which is not in it. An
+    absolute PATH is refused, naming the relative one (`at_top`: the hint when it is the
+    top, for a command that wants a file or directory in it)."""
     import os
     import posixpath
 
@@ -103,8 +105,9 @@ def _from_the_top(url: str, path: str) -> tuple[str, str]:
 
     top, below = local_top_and_below(url)
     # from a folder of the repository, PATH starts there: so does the relative path named
-    folder = os.path.abspath(file_url_path(url)) if below else local_source_top(url)
-    refuse_absolute_path(path, folder, "PATH names", "Name")
+    refuse_absolute_path(path, top if below else local_source_top(url), "PATH names", "Name",
+                         start=os.path.abspath(file_url_path(url)) if below else None,
+                         at_top=at_top)
     joined = posixpath.normpath(posixpath.join(below, source_path(path)))
     return (top if below else url), ("" if joined == "." else joined)
 
@@ -182,9 +185,9 @@ def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
     without tracking it here. It is read from that repository's remote and checked by hash.
     A local path to a folder inside a repository (not its top) stands for that repository and
     PATH starts in that folder: `dvx get . raw.csv` in data/ gets data/raw.csv."""
-    from dvx.ops.imports import get_repo
+    from dvx.ops.imports import AT_TOP, get_repo
 
-    url, path = _from_the_top(url, path)
+    url, path = _from_the_top(url, path, AT_TOP)
     written = get_repo(url, path or ".", out, rev, force)
     if not is_quiet():
         ui.out(f"Downloaded {path} to {written}")
@@ -203,10 +206,10 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     The data goes to this repository's cache: `dvx push` sends it to your remote. A local
     path to a folder inside a repository (not its top) stands for that repository and PATH
     starts in that folder, as for `dvx get`."""
-    from dvx.ops.imports import import_repo
+    from dvx.ops.imports import AT_TOP, import_repo
 
     repo = open_repo()
-    url, path = _from_the_top(url, path)
+    url, path = _from_the_top(url, path, AT_TOP)
     result = import_repo(repo, url, path or ".", out, rev, force)
     _report_import(result)
     report_staging(repo.root, result.added.staged, result.added.to_stage)

@@ -143,11 +143,16 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     return target
 
 
+# The hint for an absolute PATH that names the top: get and import copy what is in it.
+AT_TOP = ("It names the top of the repository, not a file or directory in it: list what it "
+          "holds with `dvx ls URL`.")
+
+
 def _named_in_source(url: str, path: str) -> str:
     """PATH of get and import, repository-relative (`source_path`); the top is refused: it is
     not one file or directory to copy, and an absolute path too, naming the relative one
     where it leads into the local source at `url`."""
-    refuse_absolute_path(path, local_source_top(url), "PATH names", "Name")
+    refuse_absolute_path(path, local_source_top(url), "PATH names", "Name", at_top=AT_TOP)
     named = source_path(path)
     if not named:
         raise UsageError(f"'{path}' is the top of the repository, not a file or directory in "

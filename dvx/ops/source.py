@@ -69,24 +69,35 @@ def source_path(path: str) -> str:
     return path
 
 
-def refuse_absolute_path(path: str, local_top: str | None, takes: str, verb: str) -> None:
+def refuse_absolute_path(path: str, local_top: str | None, takes: str, verb: str, *,
+                         start: str | None = None, at_top: str | None = None) -> None:
     """Refuse (PathError) an absolute `path` given where a path inside a repository is
     wanted, rather than read it from the repository's top (a path the user never named):
     when it leads into the local repository at `local_top`, the hint names the relative
-    path to give instead. `takes` says what wants the path ("dvx.api takes"), `verb` how
-    to give it ("Pass")."""
+    path to give instead, from `start` (the folder of that repository the path starts in;
+    default: its top). `takes` says what wants the path ("dvx.api takes"), `verb` how to
+    give it ("Pass"); `at_top` is the hint when the path is the top itself and the caller
+    wants a file or directory in it (None: the top is taken, named as a relative path)."""
     if not os.path.isabs(path):
         return
     # The folder's links resolved, not the file's: a tracked file may link into the cache.
     named = path.rstrip("/") or "/"
     real = os.path.join(os.path.realpath(os.path.dirname(named)), os.path.basename(named))
+    begins = "its top"
     hint = None
     if local_top is not None:
         top = os.path.realpath(local_top)
-        if real == top or real.startswith(top + os.sep):
-            hint = f"{verb} '{os.path.relpath(real, top)}' instead."
+        here = os.path.realpath(start) if start is not None else top
+        if here != top:
+            begins = f"the folder URL names, '{os.path.relpath(here, top)}'"
+        if real == top and at_top is not None:
+            hint = at_top
+        elif real == top or real.startswith(top + os.sep):
+            relative = os.path.relpath(real, here).replace(os.sep, "/")
+            if readable_path(os.path.relpath(real, top).replace(os.sep, "/")):
+                hint = f"{verb} '{relative}' instead."
     raise PathError(f"'{path}' is an absolute path; {takes} a path inside the repository, "
-                    "relative to its top.", hint)
+                    f"relative to {begins}.", hint)
 
 
 def local_source_top(url: str) -> str | None:
