@@ -180,26 +180,76 @@ def validate(section: str, key: str, value: str) -> str:
         raise ConfigError(f"Invalid value {shown!r} for {section}.{key}: {exc}.") from None
 
 
-def _how_to_fix(path: str) -> str:
-    """What to do about a config file that cannot be parsed: one a merge left conflict
-    markers in (Git merges .dvx/config line by line) is resolved, not trimmed line by line."""
+_EDIT_CONFLICT = ("Edit it to keep what each side needs and delete the conflict marker lines "
+                  "(<<<<<<<, =======, >>>>>>>)")
+
+
+def _unparsable(named: str, data: bytes, exc: Exception, fix: str | None,
+                tracked: bool) -> ConfigError:
+    """The error for the config file `named` that the parser or the UTF-8 decoder refused
+    (`exc`): one a merge left conflict markers in (Git merges .dvx/config line by line) is
+    named so, to be resolved, not trimmed line by line; any other names the line at fault as
+    written, never as the parser's Python repr. `fix`: what to do (None: edit it, then `git
+    add` it where Git `tracked` it)."""
+    lines = data.decode("utf-8-sig", "replace").splitlines()
+    if has_conflict_markers(data):
+        first = next((n for n, line in enumerate(lines, 1) if line.startswith("<<<<<<<")), 1)
+        resolve = f"{_EDIT_CONFLICT}, then `git add` it." if tracked else f"{_EDIT_CONFLICT}."
+        return ConfigError(f"The config file {named} holds an unresolved Git merge conflict: "
+                           f"its line {first} starts one (<<<<<<<).", fix or resolve)
+    return ConfigError(f"Cannot parse the config file {named}: {_problem(exc, data, lines)}",
+                       fix or "Fix or remove the offending line.")
+
+
+def _problem(exc: Exception, data: bytes, lines: list[str]) -> str:
+    """What the parser refused, as a sentence naming the line (configparser's own words
+    show the line as a Python repr, `'foo\\n'`)."""
+    if isinstance(exc, UnicodeDecodeError):
+        bad = next(n for n, raw in enumerate(data.split(b"\n"), 1) if not _utf8(raw))
+        return f"line {bad} is not UTF-8 text."
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return (f"line {exc.lineno} comes before any [section] header: "
+                f"'{_shown(lines, exc.lineno)}'.")
+    if isinstance(exc, configparser.DuplicateSectionError) and exc.lineno:
+        return f"line {exc.lineno} opens the section [{_shown([exc.section], 1)}] again."
+    if isinstance(exc, configparser.DuplicateOptionError) and exc.lineno:
+        return (f"line {exc.lineno} sets '{_shown([exc.option], 1)}' again in "
+                f"[{_shown([exc.section], 1)}].")
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        lineno = exc.errors[0][0]
+        more = len(exc.errors) - 1
+        others = f" (and {more} more line{'s' if more > 1 else ''} like it)" if more else ""
+        return (f"line {lineno} is neither a [section] header nor a `name = value` option: "
+                f"'{_shown(lines, lineno)}'{others}.")
+    return f"{' '.join(str(exc).split()).rstrip('.')}."
+
+
+def _utf8(raw: bytes) -> bool:
     try:
-        with open(path, "rb") as f:
-            conflicted = has_conflict_markers(f.read())
-    except OSError:
-        conflicted = False
-    if conflicted:
-        return ("It holds an unresolved Git merge conflict: edit it to keep what each side "
-                "needs and remove the conflict markers (<<<<<<<, =======, >>>>>>>), then "
-                "`git add` it.")
-    return "Fix or remove the offending line."
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def _sentence(exc: Exception) -> str:
-    """The parser's complaint as one sentence, on one line and ended, which the hint follows
-    (configparser's end with no period, some after a line break)."""
-    detail = " ".join(str(exc).split())
-    return detail if detail.endswith(".") else f"{detail}."
+def _shown(lines: list[str], lineno: int) -> str:
+    """Line `lineno` (from 1) of a config file in a message: trimmed, shortened, and with
+    any character a terminal acts on as U+FFFD, so a file cannot drive the terminal."""
+    text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text.expandtabs(1))
+    return f"{text[:60]}..." if len(text) > 63 else text
+
+
+def _parsed(data: bytes, named: str, source: str, fix: str | None,
+            tracked: bool) -> configparser.ConfigParser:
+    """The settings of a config file's bytes (`_unparsable` says why they cannot be read)."""
+    parser = _new_parser()
+    try:
+        # utf-8-sig: a byte order mark an editor put first is skipped, as Git skips it
+        parser.read_string(data.decode("utf-8-sig"), source)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise _unparsable(named, data, exc, fix, tracked) from None
+    return parser
 
 
 def _new_parser() -> configparser.ConfigParser:
@@ -218,32 +268,24 @@ class ConfigFile:
     before_save: Callable[[], object] | None = field(default=None, compare=False)
 
     @classmethod
-    def load(cls, path: str) -> ConfigFile:
-        parser = _new_parser()
+    def load(cls, path: str, tracked: bool = False) -> ConfigFile:
+        """The config file at `path` (none there: no settings); `tracked`: Git tracks it
+        (.dvx/config), so a merge conflict in it is resolved with `git add`."""
         try:
-            # utf-8-sig: a byte order mark an editor put first is skipped, as Git skips it
-            with open(path, encoding="utf-8-sig") as f:
-                parser.read_file(f, path)
+            with open(path, "rb") as f:
+                data = f.read()
         except (FileNotFoundError, NotADirectoryError):
-            pass  # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Cannot parse the config file '{path}': {_sentence(exc)}",
-                              _how_to_fix(path)) from None
+            # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
+            return cls(path, _new_parser())
         except OSError as exc:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
-        return cls(path, parser)
+        return cls(path, _parsed(data, f"'{path}'", path, None, tracked))
 
     @classmethod
     def parse(cls, data: bytes, path: str, hint: str) -> ConfigFile:
         """A config file's content as Git holds it at a revision, read only: `path` names it
         in errors, and `hint` says what to do about one that cannot be parsed."""
-        parser = _new_parser()
-        try:
-            parser.read_string(data.decode("utf-8-sig"), path)
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Cannot parse the config file {path}: {_sentence(exc)}",
-                              hint) from None
-        return cls(path, parser)
+        return cls(path, _parsed(data, path, path, hint, tracked=True))
 
     def with_remotes_of(self, other: ConfigFile) -> ConfigFile:
         """A copy of this file that takes from `other` the default remote (`core.remote`)
@@ -344,7 +386,8 @@ class Config:
             self.paths["local"] = local_path or os.path.join(dvx_dir, "config.local")
         if "project" in self.paths:
             _refuse_link(self.paths["project"])
-        self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
+        self.files = {level: ConfigFile.load(path, tracked=level == "project")
+                      for level, path in self.paths.items()}
         for config_file in self.files.values():
             config_file.before_save = before_save
 

@@ -1,6 +1,5 @@
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -76,18 +75,62 @@ def test_a_config_left_with_merge_conflict_markers_says_to_resolve_the_conflict(
     assert "`git add`" in str(raised.value)
 
 
-@pytest.mark.parametrize("conflict", [
-    "<<<<<<< HEAD\n[core]\nremote = a\n=======\n[core]\nremote = b\n>>>>>>> other\n",
-    "[core]\nremote = a\n<<<<<<< HEAD\n[core]\nremote = b\n=======\n>>>>>>> other\n",
+@pytest.mark.parametrize("conflict, line", [
+    ("<<<<<<< HEAD\n[core]\nremote = a\n=======\n[core]\nremote = b\n>>>>>>> other\n", 1),
+    ("[core]\nremote = a\n<<<<<<< HEAD\n[core]\nremote = b\n=======\n>>>>>>> other\n", 3),
 ])
-def test_a_config_that_cannot_be_parsed_is_said_in_sentences(repo, dvx, conflict):
-    """The parser's complaint (which ends in no period) is a sentence of its own, before
-    what to do about it."""
-    (repo / ".dvx" / "config").write_text(conflict)
+def test_a_config_left_with_a_merge_conflict_is_named_so_with_how_to_resolve_it(
+        repo, dvx, conflict, line):
+    """A `git pull` that conflicted in .dvx/config: one sentence naming the file and the
+    conflict, never the parser's repr of a marker line; Git's `git add` only for the file
+    Git tracks."""
+    config = repo / ".dvx" / "config"
+    config.write_text(conflict)
     refused = dvx("status")
     assert refused.code != 0 and refused.stderr.count("\n") == 1, refused.output
-    assert re.search(r"\S\. It holds an unresolved Git merge conflict: ", refused.stderr), \
-        refused.stderr
+    assert refused.stderr == (
+        f"ERROR: The config file '{config}' holds an unresolved Git merge conflict: its line "
+        f"{line} starts one (<<<<<<<). Edit it to keep what each side needs and delete the "
+        "conflict marker lines (<<<<<<<, =======, >>>>>>>), then `git add` it.\n")
+    config.write_text("")
+    for untracked in (repo / ".dvx" / "config.local", Path(global_config_path())):
+        write(untracked, conflict)
+        refused = dvx("status")
+        assert f"'{untracked}' holds an unresolved Git merge conflict" in refused.stderr
+        assert refused.stderr.endswith("(<<<<<<<, =======, >>>>>>>).\n"), refused.output
+        untracked.unlink()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[core]\nremote = a\nfoo\n",
+     "line 3 is neither a [section] header nor a `name = value` option: 'foo'."),
+    ("[core]\nfoo\n\tx = 1\nbar\nbaz\n",
+     "line 2 is neither a [section] header nor a `name = value` option: 'foo' (and 2 more "
+     "lines like it)."),
+    ("remote = a\n", "line 1 comes before any [section] header: 'remote = a'."),
+    ("[core\nremote = a\n", "line 1 comes before any [section] header: '[core'."),
+    ("[core]\nremote = a\n[core]\n", "line 3 opens the section [core] again."),
+    ("[core]\nremote = a\nremote = b\n", "line 3 sets 'remote' again in [core]."),
+    ("[core]\nremote = caf\xe9\n", "line 2 is not UTF-8 text."),
+    ("[core]\n\x1b]0;title\x07\n",
+     "line 2 is neither a [section] header nor a `name = value` option: '\ufffd]0;title\ufffd'."),
+])
+def test_a_config_that_cannot_be_parsed_names_the_line_as_written(repo, dvx, text, problem):
+    """Each level's file: the line at fault named as it reads, never as a Python repr
+    (`'foo\\n'`), and no character of it acts on the terminal."""
+    for config in (repo / ".dvx" / "config", repo / ".dvx" / "config.local",
+                   Path(global_config_path())):
+        before = config.read_bytes() if config.exists() else None
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_bytes(text.encode("latin-1"))
+        refused = dvx("status")
+        assert refused.code != 0 and refused.stderr == (
+            f"ERROR: Cannot parse the config file '{config}': {problem} Fix or remove the "
+            "offending line.\n"), refused.output
+        if before is None:
+            config.unlink()
+        else:
+            config.write_bytes(before)
 
 
 def test_a_core_or_cache_option_written_by_hand_that_cannot_work_names_its_file_and_fix(
