@@ -245,7 +245,8 @@ class Repo:
         tracked = sorted({"/".join(path.split("/")[:2]) for path in tracked_in(self.root, DVX_DIR)
                           if _is_private(path)})
         if tracked:
-            untracking = " and ".join(f"`{untrack_command(path)}`" for path in tracked)
+            untracking = " and ".join(f"`{untrack_command(self.root, path)}`"
+                                      for path in tracked)
             raise PathError(
                 f"Git tracks {', '.join(tracked)} in the repository '{self.root}': dvx's "
                 "private files, which belong to one clone and must never come from Git (a "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dvx.errors import ConfigError, DvxError, UnknownRevisionError, UsageError
 from dvx.fsutil import absent, folder_and_parents
 from dvx.logs import shell_quote
-from dvx.paths import at_or_below_any
+from dvx.paths import at_or_below_any, from_here
 
 if TYPE_CHECKING:
     import subprocess
@@ -70,9 +70,28 @@ def _command_line_batches(args: list[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def untrack_command(path: str) -> str:
-    """The command that stops Git tracking `path` (and what is below it), keeping the files."""
-    return f"git rm -r --cached -- {literal_pathspec(path)}"
+def untrack_command(root: str, rel: str, then_commit: bool = False) -> str:
+    """The command that stops Git tracking the path `rel` of the work tree `root` (and what is
+    below it), keeping the files, as a message suggests it (`user_git`); `then_commit`: with
+    the `git commit` that records it."""
+    git = user_git(root)
+    at_top = git != "git"
+    path = literal_pathspec(from_here(root, rel, here=root if at_top else None))
+    return f"{git} rm -r --cached -- {path}" + (f" && {git} commit" if then_commit else "")
+
+
+def user_git(root: str) -> str:
+    """How a Git command that a message suggests for the work tree `root` starts: `git`,
+    run where the user is, with paths named from there (`from_here`); but `git -C ROOT`,
+    paths named from the top, where Git cannot run there: in the Git directory, where Git
+    runs no `add`, `rm` or `commit` ("must be run in a work tree"), or in a folder that is
+    gone."""
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        return f"git -C {shell_quote(root)}"
+    return "git" if top_git_directory_holding(root, here) is None else \
+        f"git -C {shell_quote(root)}"
 
 
 # The variables by which Git is told where a repository, its index or its objects are, instead

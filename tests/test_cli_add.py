@@ -278,6 +278,30 @@ def test_add_refuses_with_a_clear_message(repo, dvx, setup, target, message):
     assert not (repo / (target + ".dvx")).exists() or target.endswith(".dvx")
 
 
+def test_the_hint_for_a_file_git_tracks_runs_from_inside_the_git_directory(repo, dvx_proc):
+    """`dvx add` runs inside .git, where Git runs no `git rm` nor `git commit` ("must be run in
+    a work tree"): the hint runs both at the top, as the `git add` hint does; so does the
+    one for dvx's private files that Git tracks."""
+    write(repo / "f.txt", "x\n")
+    git(repo, "add", "f.txt")
+    git(repo, "commit", "-qm", "f.txt in Git")
+    hooks = repo / ".git" / "hooks"
+    refused = dvx_proc("add", "../../f.txt", cwd=hooks)
+    assert refused.code == 2, refused.output
+    hint = " ".join(refused.stderr.split()).split("first: ")[1].removesuffix(".")
+    assert hint == f"git -C {repo} rm -r --cached -- f.txt && git -C {repo} commit"
+    subprocess.run(hint + " -qm untracked", shell=True, check=True, cwd=hooks)
+    assert git(repo, "ls-files", "--", "f.txt") == "" and (repo / "f.txt").exists()
+    write(repo / ".dvx" / "config.local", "[core]\n")
+    git(repo, "add", "-f", ".dvx/config.local")
+    refused = dvx_proc("add", "../../f.txt", cwd=hooks)
+    assert refused.code == 2, refused.output
+    untrack = f"git -C {repo} rm -r --cached -- .dvx/config.local"
+    assert f"If the repository is yours: `{untrack}`" in " ".join(refused.stderr.split())
+    subprocess.run(untrack, shell=True, check=True, cwd=hooks, capture_output=True)
+    assert git(repo, "ls-files", "--", ".dvx/config.local") == ""
+
+
 @pytest.mark.parametrize("name", ["*", "data?.csv", "[d]ata1.csv", "-rf", ":x", "it's.csv"])
 def test_the_hint_for_a_file_git_tracks_untracks_that_file_only(repo, dvx, name):
     for other in ("README", "data1.csv", "dataX.csv", "d", "x", name):

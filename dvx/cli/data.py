@@ -25,7 +25,7 @@ from dvx.cli.common import (
 )
 from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
 from dvx.logs import shown_path
-from dvx.paths import for_command, from_here
+from dvx.paths import for_command
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -623,7 +623,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     `moved_imports`: `_moved_imports_not_cached`."""
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
-    from dvx.scm import untrack_command
+    from dvx.scm import untrack_command, user_git
 
     assert isinstance(result, StatusResult)
     if not result.outputs and not has_stages and not result.left_behind and not result.stopped:
@@ -685,8 +685,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for path, indexed in sorted(result.tracked_by_git.items()):
         where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
-            f"so Git versions the data itself; `{untrack_command(from_here(root, path))}` "
-            "stops that and keeps the file (then `git commit`)")
+            f"so Git versions the data itself; `{untrack_command(root, path)}` "
+            f"stops that and keeps the file (then `{user_git(root)} commit`)")
     for path, why_kept, stage_output, _ in result.left_behind:
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
         out(f"{shown_path(path)}: no longer tracked, {gone}" + (

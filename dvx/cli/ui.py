@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO
@@ -114,23 +113,16 @@ def git_add(root: str, paths: list[str]) -> str:
 
 def git_add_of_recordable(root: str, paths: list[str]) -> str:
     """`git_add` of paths already found recordable."""
-    from dvx.scm import Git, literal_pathspec, top_git_directory_holding
+    from dvx.scm import Git, literal_pathspec, user_git
 
-    try:
-        here: str | None = os.getcwd()
-    except FileNotFoundError:
-        here = None
-    # Git runs no `git add` in its own directory ("must be run in a work tree"): from
-    # there, as from a deleted folder, the command runs at the top
-    at_top = here is None or top_git_directory_holding(root, here) is not None
+    git = user_git(root)  # `git -C ROOT` from the Git directory or a folder that is gone
+    at_top = git != "git"
     # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
     shown = " ".join(literal_pathspec(from_here(root, p, here=root if at_top else None))
                      for p in paths)
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
-    if at_top:
-        return f"git -C {shlex.quote(root)} {add} {shown}"
-    return f"git {add} {shown}"
+    return f"{git} {add} {shown}"
 
 
 def kept_untracked(paths: list[str]) -> str:

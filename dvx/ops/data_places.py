@@ -49,7 +49,8 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
         raise PathError(
             f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
             "over.",
-            f"Stop tracking it in Git first: {untrack_command(owner)} && git commit.",
+            f"Stop tracking it in Git first: "
+            f"{untrack_command(repo.root, rel, then_commit=True)}.",
         )
 
 
@@ -78,7 +79,8 @@ def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> N
                 f"'{display}' is tracked by Git too ('{tracked[rel]}' is in the Git index, "
                 "put there by `git add -f`, say), so Git versions the data itself beside its "
                 "pointer; dvx will not record it so.",
-                f"Stop tracking it in Git first: {untrack_command(display)} && git commit.")
+                f"Stop tracking it in Git first: "
+                f"{untrack_command(repo.root, rel, then_commit=True)}.")
 
 
 def not_ignored(repo: Repo, rels: list[str]) -> dict[str, str | None]:

@@ -65,7 +65,7 @@ from dvx.outputs import (
     refuse_broken,
     tracked_data_left_out,
 )
-from dvx.paths import for_command, from_here, join_posix, walk_directory
+from dvx.paths import for_command, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, build_dag
@@ -249,10 +249,10 @@ def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
         return
     first = tracked[0]
     out = next(p for p in owners if first == p or first.startswith(p + "/"))
-    untrack = untrack_command(from_here(repo.root, out))
+    untrack = untrack_command(repo.root, out, then_commit=True)
     raise PathError(f"Stage '{owners[out]}': output '{out}' is tracked by Git ('{first}' is in "
                     "the Git index), and a stage deletes its outputs before it runs, so nothing "
-                    "was run.", f"Stop tracking it in Git first ({untrack} && git commit), or "
+                    "was run.", f"Stop tracking it in Git first ({untrack}), or "
                     "choose another output path.")
 
 
