@@ -847,6 +847,37 @@ def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
         f"f{i}.txt" for i in range(1, 7)]
 
 
+def test_a_merged_directory_whose_teammate_s_files_are_not_cached_hints_a_pull_not_a_checkout(
+        tmp_path):
+    """After a merge of a directory's pointer, the merged manifest is in the cache and the
+    teammate's new file only on the remote, so the checkout after it cannot finish: status
+    says the directory is not in the cache beside the file not pulled, and names the pull
+    that brings it, never the checkout, which places nothing the cache lacks."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f2.txt", "image 2, bob's\n")
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob changes f2, adds f6")
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    commit(alice, "alice changes f1")
+    assert _merge(alice, "origin/bob").returncode == 0  # its hook's checkout cannot finish
+    assert run_dvx("checkout", "images", cwd=alice).code == 1  # f2, f6 are not in the cache
+    doc = json.loads(run_dvx("status", "--json", cwd=alice).stdout)
+    (images,) = [o for o in doc["outputs"] if o["path"] == "images"]
+    assert (images["outdated"], images["not_pulled"], images["in_cache"]) == (
+        ["f2.txt"], ["f6.txt"], False)
+    text = run_dvx("status", cwd=alice).stdout
+    assert "images: " in text and "1 file outdated, 1 file not pulled, not in cache" in text
+    assert "(`dvx pull images` fetches the files not in the cache and places them)" in text
+    assert "dvx checkout images" not in text and "`dvx checkout PATH`" not in text
+
+    must("pull", "images", cwd=alice)
+    assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def test_a_manifest_the_remote_out_of_reach_could_not_send_is_named_so_by_the_driver(
         tmp_path):
     """bob pushed his manifest, but the remote cannot be reached during alice's merge: the

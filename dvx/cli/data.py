@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
     from dvx.errors import UsageError
+    from dvx.ops.status import OutputStatus
     from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
@@ -666,7 +667,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         if o.not_pulled:
             states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
                           "not pulled")
-        elif o.only_in_workspace:
+        if o.only_in_workspace:
             states.append("not in cache (the workspace holds it)")
         elif not o.in_cache:
             states.append("not in cache")
@@ -758,8 +759,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                 "which `dvx pull` cannot when no remote has it)")
         for path in (p for p in imports if p in moved_imports):
             out(_moved_import_hint(root, path, moved_imports[path]))
-    elif any(o.not_pulled for o in result.outputs):
-        out("(`dvx checkout PATH` places the files not pulled)")
+    else:
+        _files_not_pulled_hint(root, result.outputs)
     kept = [(output, ignored) for _, why, output, ignored in result.left_behind
             if why is not None]
     if any(why is None for _, why, _, _ in result.left_behind):
@@ -773,6 +774,19 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(delete the stage outputs you no longer need, or bring back a commit that records "
             "them, which `git reflog` may list" + (": Git no longer ignores them)" if (
                 True, False) in kept else ")"))
+
+
+def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
+    """How to bring the files not pulled of directories: a checkout, of those whose files are
+    all in the cache (it places nothing the cache lacks); a pull, of the others."""
+    placeable = [for_command(root, o.path) for o in outputs if o.not_pulled and o.in_cache]
+    fetched = [for_command(root, o.path) for o in outputs
+               if o.not_pulled and not o.in_cache and o.pushed]
+    if placeable:
+        out(f"(`dvx checkout {' '.join(placeable)}` places the files not pulled)")
+    if fetched:
+        out(f"(`dvx pull {' '.join(fetched)}` fetches the files not in the cache and places "
+            "them)")
 
 
 @click.command(epilog=example("""
