@@ -372,6 +372,21 @@ def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
+def recorded_in_stash(repo: Repo, path: str, in_lock: bool) -> Pointer | None:
+    """What the latest stash (`refs/stash`: the workspace `git stash` took) records for the
+    data at `path`, in its pointer file (or with `in_lock` in its dvx.lock entry): what `git
+    stash pop` puts back. None with no stash, none recording it, or one dvx cannot read."""
+    git = repo.git
+    if git is None:
+        return None
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    try:
+        sha = git.blob_id_at("refs/stash", file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
+    except DvxError:
+        return None
+    return None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+
+
 def _recorded_in(repo: Repo, git: Git, file: str, sha: str) -> dict[str, Pointer]:
     """{data path: pointer} of the pointer file or dvx.lock `file` whose blob is `sha`
     (empty if it does not parse), parsed once per command."""

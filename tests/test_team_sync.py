@@ -101,6 +101,45 @@ def test_a_pointer_file_checked_out_from_another_commit_is_changed_outside_a_com
     assert (alice / "data.csv").read_text() == "v1\n"
 
 
+@pytest.mark.parametrize("undo", [("stash", "-q"), ("reset", "-q", "--hard"),
+                                  ("checkout", "--", "data.csv.dvx")],
+                         ids=["stash", "reset", "checkout-file"])
+def test_an_uncommitted_add_a_stash_or_reset_undid_is_changed_outside_a_commit(team, undo):
+    """`git stash` (or `git reset --hard`, `git checkout -- X.dvx`) of an uncommitted `dvx add`
+    puts HEAD's pointer back and leaves the new data in place: status and add name that a move
+    outside a commit, never in Git, with the ways out: the pointer's data, or yours back (the
+    stash's pointer, or your data recorded again)."""
+    alice = team.founder()
+    write(alice / "data.csv", "v1\n")
+    must("add", "data.csv", cwd=alice)
+    commit(alice, "v1")
+    edit(alice, "data.csv", "v2\n")
+    must("add", "data.csv", cwd=alice)
+    git(alice, *undo)
+    stashed = undo[0] == "stash"
+    seen = status_of(alice, "data.csv")
+    assert (seen["workspace"], seen["moved_in_workspace"], seen["own_version_undone"],
+            seen["stashed"]) == ("outdated", True, True, stashed)
+    text = run_dvx("status", cwd=alice).stdout
+    assert "data.csv: pointer changed outside a commit (a stash, a reset, the pointer file " \
+           "checked out), data not checked out" in text
+    assert "in Git" not in text
+    yours = "`git stash pop` brings yours back" if stashed else \
+        "`dvx add --force data.csv` records yours again"
+    assert f"(`dvx checkout data.csv` places the data of the pointer's version; {yours})" in text
+    refused = run_dvx("add", "data.csv", cwd=alice)
+    assert refused.code == 1 and "'data.csv' changed outside a commit" in refused.stderr
+    assert ("`git stash pop`" in refused.stderr) == stashed, refused.stderr
+
+    if stashed:
+        git(alice, "stash", "pop", "-q")
+        assert (alice / "data.csv").read_text() == "v2\n"
+    else:
+        must("checkout", "data.csv", cwd=alice)
+        assert (alice / "data.csv").read_text() == "v1\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):
     """A full disk while dvx rewrites what was checked out (.dvx/tmp/synced.json) keeps the
     previous record: after `git pull` the teammate's pointer is still outdated data here."""
@@ -1542,10 +1581,11 @@ def test_commit_of_all_names_commit_force_for_a_version_whose_bytes_only_the_wor
     alice, path = _alice_s_added_version_collected(team, tracked, then_checkout=False)
     skipped = run_dvx("commit", cwd=alice)
     assert skipped.code == 0, skipped.output
-    assert (f"Not recorded {tracked}: its pointer changed in Git since this workspace was "
-            "synced, and the workspace still holds data from before that is no longer in the "
-            f"cache, which a checkout keeps; `dvx pull {tracked}` replaces it if the remote "
-            f"holds it, `dvx commit --force {tracked}` records it.") in skipped.stderr, \
+    assert (f"Not recorded {tracked}: its pointer changed outside a commit (a stash, a reset, "
+            "the pointer file checked out) since this workspace was synced, and the workspace "
+            "still holds data from before that is no longer in the cache, which a checkout "
+            f"keeps; `dvx pull {tracked}` replaces it if the remote holds it, `dvx commit "
+            f"--force {tracked}` records it.") in skipped.stderr, \
         skipped.output
     must("commit", "--force", tracked, cwd=alice)
     assert run_dvx("status", "-q", cwd=alice).code == 0

@@ -727,8 +727,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "
             "new version's manifest, to tell your changes from Git's)")
     if any(o.workspace == "outdated" and (o.pushed or o.in_cache) and not o.outdated_not_cached
-           for o in result.outputs):
+           and not o.own_version_undone for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
+    _own_version_undone_hint(root, result.outputs)
     if any(o.outdated_not_cached for o in result.outputs):
         out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
             "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
@@ -774,6 +775,20 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(delete the stage outputs you no longer need, or bring back a commit that records "
             "them, which `git reflog` may list" + (": Git no longer ignores them)" if (
                 True, False) in kept else ")"))
+
+
+def _own_version_undone_hint(root: str, outputs: list[OutputStatus]) -> None:
+    """The ways out for outdated data of the user's own, whose pointer `git stash` (or a
+    reset, a checkout of the pointer file) took back to HEAD's: place the pointer's data, or
+    bring their pointer back (the stash) or record their data again (a file's)."""
+    undone = [o for o in outputs if o.workspace == "outdated" and o.own_version_undone
+              and not o.outdated_not_cached]
+    for o in undone:
+        typed = for_command(root, o.path)
+        yours = "`git stash pop` brings yours back" if o.stashed else \
+            f"`dvx add --force {typed}` records yours again" if o.kind == "file" else ""
+        out(f"(`dvx checkout {typed}` places the data of the pointer's version"
+            + (f"; {yours})" if yours else ")"))
 
 
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
-from dvx.ops.status import moved_in_workspace, synced_lately
+from dvx.ops.status import moved_outside_a_commit, synced_lately
 from dvx.ops.sync_layers import version_tree
 from dvx.outputs import Output, load_output, load_tree, pipeline_outputs
 from dvx.paths import POINTER_SUFFIX, for_command
@@ -90,7 +90,7 @@ def outdated(repo: Repo, rel: str, data: bytes) -> str | None:
     if placed is None or held != placed or held == recorded:
         return None
     typed = for_command(repo.root, rel)
-    where = "outside a commit" if moved_in_workspace(repo, output) else "in Git"
+    where = "outside a commit" if moved_outside_a_commit(repo, output, synced.oid) else "in Git"
     moved = f"{output.recorded_in} changed {where} since it was placed here"
     if recorded is None and found.inside is not None and not _manifest_cached(repo, output):
         return (f"'{rel}' in the workspace may be outdated: {moved}, and the cache lacks the "

@@ -235,13 +235,16 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"Run `dvx checkout {typed}` to give it the mode the pointer records; "
             f"{record_anyway} records the older mode anyway.")
     if status.workspace == OUTDATED:
+        yours = "Run `git stash pop` to bring back your version of the pointer (it names " \
+            f"{then}), or `dvx checkout {typed}`" if status.stashed else \
+            f"Run `dvx checkout {typed}` (or `dvx pull {typed}`)"
         raise ConflictError(
             f"'{path}' changed {status.moved_where} since this workspace was synced: its "
             f"pointer now names {now}, and the workspace still holds {then}, the data it had "
             "before. Recording it would undo that change.",
-            f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
-            "names" + ("." if status.kind == "dir" else  # whose files --force never undoes
-                       f"; {record_anyway} records the older data anyway."))
+            f"{yours} to get the data the pointer names"
+            + ("." if status.kind == "dir" else  # whose files --force never undoes
+               f"; {record_anyway} records the older data anyway."))
     missing = status.synced_manifest_missing
     if missing is not None:
         raise MissingObjectError(

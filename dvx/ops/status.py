@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import commit_recording, recorded_by_git, recorded_lately
+from dvx.history import commit_recording, recorded_by_git, recorded_in_stash, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
@@ -101,11 +101,17 @@ class OutputStatus:
     pointer_oid: str = ""
     synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
     # That move is not Git's (HEAD records other data than the pointer): a stash applied, the
-    # pointer file checked out or edited (`moved_in_workspace`). Of a directory outdated in
-    # part whose pointer did not move since (`outdated`, no `synced_oid`): the pointer was
-    # written here and not committed (a `dvx add` or `dvx commit` that kept files as the
-    # pointer named them, newer than the workspace holds)
+    # pointer file checked out or edited (`moved_in_workspace`); or one back to HEAD's pointer
+    # from the user's own version, which no commit records (`own_version_undone`). Of a
+    # directory outdated in part whose pointer did not move since (`outdated`, no
+    # `synced_oid`): the pointer was written here and not committed (a `dvx add` or `dvx
+    # commit` that kept files as the pointer named them, newer than the workspace holds)
     moved_in_workspace: bool = False
+    # The pointer is HEAD's again, and the workspace still holds data of the user's own
+    # version of it, which `git stash`, `git reset --hard` or `git checkout -- X.dvx` undid
+    own_version_undone: bool = False
+    # That version of the pointer is in the latest stash: `git stash pop` brings it back
+    stashed: bool = False
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
@@ -145,6 +151,8 @@ class OutputStatus:
     def moved_where(self) -> str:
         """Where the pointer moved since the workspace was synced, as messages say it: never
         "in Git" (a teammate's change, to a user) for the user's own uncommitted one."""
+        if self.own_version_undone:
+            return "outside a commit (a stash, a reset, the pointer file checked out)"
         if not self.moved_in_workspace:
             return "in Git"
         return ("outside a commit (a stash applied, the pointer file checked out or edited)"
@@ -155,6 +163,8 @@ class OutputStatus:
                                   "workspace": self.workspace, "in_cache": self.in_cache,
                                   "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid,
                                   "moved_in_workspace": self.moved_in_workspace,
+                                  "own_version_undone": self.own_version_undone,
+                                  "stashed": self.stashed,
                                   "only_in_workspace": self.only_in_workspace,
                                   "outdated_not_cached": self.outdated_not_cached}
         if self.kind == "dir":
@@ -419,6 +429,11 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = result if earlier is None else earlier[1]
     if result.pointer_moved or result.workspace == OUTDATED or result.outdated:
         result.moved_in_workspace = moved_in_workspace(repo, output)
+        if not result.moved_in_workspace and result.synced_oid is not None:
+            result.own_version_undone = result.moved_in_workspace = own_version_undone(
+                repo, output, result.synced_oid)
+        result.stashed = result.own_version_undone and _stash_holds(
+            repo, output, result.synced_oid)
     if result.workspace == OUTDATED or result.outdated:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     return result
@@ -478,6 +493,35 @@ def moved_in_workspace(repo: Repo, output: Output) -> bool:
     except DvxError:
         return False
     return _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]
+
+
+def own_version_undone(repo: Repo, output: Output, synced_oid: str) -> bool:
+    """Is the pointer HEAD's, moved back to it from a version the workspace was synced to
+    (`synced_oid`) that none of the commits HEAD was at lately recorded: the user's own, of an
+    uncommitted `dvx add`, undone by `git stash`, `git reset --hard` or `git checkout --
+    X.dvx`, which move no HEAD and run no hook? Not Git's move, a pull's or a checkout's of a
+    commit, which brings the pointer of a commit HEAD was at. False when Git cannot say."""
+    in_lock = output.stage is not None
+    try:
+        recorded = recorded_by_git(repo, output.path, in_lock=in_lock)
+    except DvxError:
+        return False
+    if _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]:
+        return False
+    return all(pointer.oid != synced_oid
+               for pointer in recorded_lately(repo, output.path, in_lock=in_lock))
+
+
+def moved_outside_a_commit(repo: Repo, output: Output, synced_oid: str) -> bool:
+    """Did the pointer move away from `synced_oid` outside a commit (`moved_in_workspace`,
+    `own_version_undone`), not in Git?"""
+    return moved_in_workspace(repo, output) or own_version_undone(repo, output, synced_oid)
+
+
+def _stash_holds(repo: Repo, output: Output, synced_oid: str) -> bool:
+    """Does the latest stash hold the pointer of the version the workspace was synced to?"""
+    stashed = recorded_in_stash(repo, output.path, in_lock=output.stage is not None)
+    return stashed is not None and stashed.oid == synced_oid
 
 
 def _record_of(pointer: Pointer) -> Synced:
