@@ -429,11 +429,11 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = result if earlier is None else earlier[1]
     if result.pointer_moved or result.workspace == OUTDATED or result.outdated:
         result.moved_in_workspace = moved_in_workspace(repo, output)
-        if not result.moved_in_workspace and result.synced_oid is not None:
+        synced_oid = result.synced_oid
+        if not result.moved_in_workspace and synced_oid is not None:
             result.own_version_undone = result.moved_in_workspace = own_version_undone(
-                repo, output, result.synced_oid)
-        result.stashed = result.own_version_undone and _stash_holds(
-            repo, output, result.synced_oid)
+                repo, output, synced_oid)
+            result.stashed = result.own_version_undone and _stash_holds(repo, output, synced_oid)
     if result.workspace == OUTDATED or result.outdated:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     return result
