@@ -940,6 +940,87 @@ def test_a_commit_of_a_stage_output_and_a_pointer_a_git_switch_changed_writes_ne
     assert git(repo, "status", "--porcelain", "--", "dvx.lock", "model.bin.dvx") == ""
 
 
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
+def test_an_add_that_records_nothing_leaves_each_file_a_writable_file_of_its_own(
+        repo, dvx, link_type):
+    """With cache.type hardlink, storing a file makes it a read-only hard link of its object.
+    An add a `git switch` makes record nothing gives each file it linked back as it was: a
+    writable file of its own, with its mode and times, never a link of an object no pointer
+    names (which gc would take, and an edit through which would change the cache). With
+    symlink, no file becomes a link before its pointer is written."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    write(repo / "x", "v1\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "x", "v2\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "commit", "-qam", "v2")
+    feat = (repo / "x.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    assert dvx("config", "cache.type", link_type).code == 0
+    files = {"x": b"mine\n", "y": os.urandom(2 << 20), "data/a.txt": b"a\n",
+             "data/b.txt": b"b\n"}
+    before = {}
+    for name, content in files.items():
+        write(repo / name, content)
+        os.chmod(repo / name, 0o640 if name == "y" else 0o644)
+        os.utime(repo / name, ns=(1_000_000_000, 2_000_000_000))
+        before[name] = os.lstat(repo / name)
+    adding = stopped_at("hash_file.after_open", "add x y data", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 1, out + err
+    assert "'x.dvx' changed while dvx add ran" in err and "dvx add recorded nothing" in err
+    assert "Traceback" not in err
+    assert (repo / "x.dvx").read_bytes() == feat
+    for name, content in files.items():
+        now = os.lstat(repo / name)
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) == stat.S_IMODE(before[name].st_mode), name
+        assert now.st_mtime_ns == before[name].st_mtime_ns, name
+        assert (repo / name).read_bytes() == content, name
+    assert not (repo / "y.dvx").exists() and not (repo / "data.dvx").exists()
+
+
+def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(
+        repo, dvx):
+    """cache.type hardlink: a pipeline output a commit stored, and then did not record
+    because a `git switch` changed dvx.lock, is given back as it was, as an add's files are."""
+    import signal
+
+    from tests.conftest import stopped_at
+    from tests.pipeline_kit import commit_copy_stage
+
+    commit_copy_stage(repo, dvx, "pipeline")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "data" / "in.txt", "v2\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "commit", "-qam", "feat")
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    write(repo / "out.txt", "mine\n")
+    os.chmod(repo / "out.txt", 0o644)
+    committing = stopped_at("hash_file.after_open", "commit out.txt", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(committing.pid, signal.SIGCONT)
+    out, err = committing.communicate(timeout=60)
+    assert committing.returncode == 1, out + err
+    assert "dvx.lock changed while dvx commit ran" in err and "Traceback" not in err
+    now = os.lstat(repo / "out.txt")
+    assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1
+    assert stat.S_IMODE(now.st_mode) == 0o644
+    assert (repo / "out.txt").read_bytes() == b"mine\n"
+
+
 def test_an_add_writes_no_pointer_over_one_a_git_switch_brought_meanwhile(repo, dvx):
     """Data not tracked on this branch but on the one switched to while it is read: the
     pointer the switch wrote stays."""

@@ -12,9 +12,11 @@ from dvx.ops.commit import (
     AddResult,
     check_storable,
     finish,
+    given_back_unless_recorded,
     prepare,
-    record_all,
+    refuse_changed_pointers,
     refuse_if_behind,
+    write_pointers,
 )
 from dvx.ops.data_places import (
     TrackedPaths,
@@ -72,10 +74,15 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         for status in statuses.values():
             refuse_if_behind(repo.root, status, force)
         scans = check_storable(repo, dict.fromkeys(rels))
-        prepared = [prepare(repo, rel, outputs.get(rel), status=statuses.get(rel), force=force,
-                            scanned=scans.get(rel))
-                    for rel in dict.fromkeys(rels)]
-        return finish(repo, record_all(repo, prepared, "add"))
+        prepared = []
+        with given_back_unless_recorded(repo) as linked:
+            for rel in dict.fromkeys(rels):
+                prepared.append(target := prepare(repo, rel, outputs.get(rel),
+                                                  status=statuses.get(rel), force=force,
+                                                  scanned=scans.get(rel)))
+                linked += target.linked
+            refuse_changed_pointers(repo, prepared, "add")
+        return finish(repo, write_pointers(repo, prepared))
 
 
 def _warn_of_unrelated(broken: list[Broken]) -> None:

@@ -9,10 +9,11 @@ kept in its manifest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Container, Iterable
+from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -106,6 +107,29 @@ class ToLink:
 
 
 @dataclass(frozen=True)
+class Linked:
+    """A workspace file that storing made a read-only hard link of its object (cache.type
+    hardlink: storing a file is linking it), which was not one before. Until a pointer or
+    dvx.lock names the object, it is the user's file still: a command that records nothing
+    gives it back as it was (`give_back`)."""
+    path: str
+    oid: str
+    mode: int  # its permission bits before it was stored
+    times_ns: tuple[int, int]  # its access and modification times then
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What `_store_file` made of one file."""
+    oid: str
+    size: int
+    executable: bool
+    seen: StatKey | None  # the stat to record for it in the stat cache (None: nothing new)
+    to_symlink: bool  # to become a symlink to its object (`ToLink`)
+    linked: Linked | None  # newly made a hard link of its object
+
+
+@dataclass(frozen=True)
 class Scanned:
     """A directory's lstat and then its walk (with every entry's lstat), taken before any of
     it was read: what `check_storable` found, for its ingest to use rather than walk again."""
@@ -118,6 +142,7 @@ class Scanned:
 class Stored:
     pointer: Pointer
     to_link: list[ToLink]  # for `link_stored`, once the pointer is recorded
+    linked: list[Linked] = field(default_factory=list)  # for `give_back`, if it never is
 
 
 @dataclass(frozen=True)
@@ -173,17 +198,21 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         refuse_tracked_by_git(repo, [o.path for o in chosen],
                               [for_command(repo.root, o.path) for o in chosen])
         staged = [o for o in chosen if o.stage is not None]
-        # Pipeline outputs are recorded in dvx.lock, not in pointer files.
-        in_lock = store_stage_outputs(repo, staged) if staged else None
         prepared = []
-        for output in (o for o in chosen if o.stage is None):
-            if not os.path.lexists(repo.abspath(output.path)):
-                raise _absent_error(repo.root, statuses[output.path])
-            prepared.append(prepare(repo, output.path, output, statuses[output.path], force))
-        # Every file to write checked before any is: a refusal leaves all as they were.
-        if in_lock is not None:
-            refuse_changed_lock(repo, in_lock)
-        refuse_changed_pointers(repo, prepared, "commit")
+        with given_back_unless_recorded(repo) as linked:
+            # Pipeline outputs are recorded in dvx.lock, not in pointer files.
+            in_lock = store_stage_outputs(repo, staged) if staged else None
+            linked += in_lock.linked if in_lock is not None else []
+            for output in (o for o in chosen if o.stage is None):
+                if not os.path.lexists(repo.abspath(output.path)):
+                    raise _absent_error(repo.root, statuses[output.path])
+                prepared.append(item := prepare(repo, output.path, output,
+                                                statuses[output.path], force))
+                linked += item.linked
+            # Every file to write checked before any is: a refusal leaves all as they were.
+            if in_lock is not None:
+                refuse_changed_lock(repo, in_lock)
+            refuse_changed_pointers(repo, prepared, "commit")
         results = write_stage_outputs(repo, in_lock) if in_lock is not None else []
         results += write_pointers(repo, prepared)
         result = finish(repo, results)
@@ -356,6 +385,7 @@ class StoredInLock:
     added: list[Added]
     synced: dict[str, Synced]  # what the workspace is synced to once dvx.lock is written
     to_link: list[ToLink]
+    linked: list[Linked]  # Stored.linked
 
 
 def store_stage_outputs(repo: Repo, outputs: list[Output]) -> StoredInLock:
@@ -366,23 +396,26 @@ def store_stage_outputs(repo: Repo, outputs: list[Output]) -> StoredInLock:
     added = []
     to_link: list[ToLink] = []
     synced: dict[str, Synced] = {}
-    for output in outputs:
-        assert output.stage is not None
-        if not os.path.lexists(repo.abspath(output.path)):
-            raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
-                            "commit.", f"Run `dvx checkout {for_command(repo.root, output.path)}`"
-                            f" or `dvx repro {output.stage}`.")
-        entry = locks[output.stage]
-        stored = store(repo, output.path, was=output.pointer)
-        pointer = stored.pointer
-        to_link += stored.to_link
-        outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
-                             executable=pointer.executable) if o.path == output.path else o
-                     for o in entry.outs)
-        locks[output.stage] = replace(entry, outs=outs)
-        synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
-        added.append(Added(output.path, pointer, pointer != output.pointer))
-    return StoredInLock(outputs, read, locks, added, synced, to_link)
+    with given_back_unless_recorded(repo) as linked:
+        for output in outputs:
+            assert output.stage is not None
+            if not os.path.lexists(repo.abspath(output.path)):
+                raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                                "commit.", "Run `dvx checkout "
+                                f"{for_command(repo.root, output.path)}` or `dvx repro "
+                                f"{output.stage}`.")
+            entry = locks[output.stage]
+            stored = store(repo, output.path, was=output.pointer)
+            pointer = stored.pointer
+            to_link += stored.to_link
+            linked += stored.linked
+            outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
+                                 executable=pointer.executable) if o.path == output.path else o
+                         for o in entry.outs)
+            locks[output.stage] = replace(entry, outs=outs)
+            synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
+            added.append(Added(output.path, pointer, pointer != output.pointer))
+    return StoredInLock(outputs, read, locks, added, synced, to_link, linked)
 
 
 def write_stage_outputs(repo: Repo, stored: StoredInLock) -> list[Added]:
@@ -443,6 +476,7 @@ class Prepared:
     kept_outdated: tuple[str, ...] = ()  # Added.kept_outdated
     kept_not_cached: tuple[str, ...] = ()  # Added.kept_not_cached
     deleted_in_pointer: tuple[str, ...] = ()  # Added.deleted_in_pointer
+    linked: list[Linked] = field(default_factory=list)  # Stored.linked
 
 
 def prepare(repo: Repo, rel: str, existing: Output | None,
@@ -476,13 +510,17 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
                     tuple(join_posix(rel, path) for path in sorted(held.replace)),
                     tuple(join_posix(rel, path) for path in sorted(held.not_cached)),
                     tuple(join_posix(rel, path) for path in sorted(held.replace)
-                          if recorded is not None and recorded.get(path) is None))
+                          if recorded is not None and recorded.get(path) is None),
+                    stored.linked)
 
 
 def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added]:
     """Write the pointers of targets stored by `prepare`, each only if its pointer file is
-    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`)."""
-    refuse_changed_pointers(repo, prepared, command)
+    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`), and
+    the files storing linked are given back (`give_back`)."""
+    with given_back_unless_recorded(repo) as linked:
+        linked += (file for item in prepared for file in item.linked)
+        refuse_changed_pointers(repo, prepared, command)
     return write_pointers(repo, prepared)
 
 
@@ -646,7 +684,7 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     full = repo.abspath(rel)
     _warn_if_no_link_reaches(repo, rel, full)
     if os.path.isdir(full) and not os.path.islink(full):
-        tree, fingerprint, to_link = _ingest_directory(
+        tree, fingerprint, to_link, linked = _ingest_directory(
             repo, full, rel, recorded,
             was if isinstance(was, Tree) and was.algo == repo.algo else None, scanned, replace)
         if keep or replace:
@@ -660,17 +698,20 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         if not keep or not repo.cache.missing(entry.oid for entry in keep):
             repo.statcache.mark_complete_tree(oid, repo.cache.generation())
         repo.cache.set_aside_damaged(rel)
-        return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link)
+        return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link,
+                      linked)
     st = os.lstat(full)
     was_oid = was.oid if isinstance(was, Pointer) and was.kind == "file" \
         and was.algo == repo.algo else None
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
-        oid, size, executable, seen = _ingest_file(repo, full, rel, st, on_bytes, was_oid)
+        oid, size, executable, seen, linked_file = _ingest_file(repo, full, rel, st, on_bytes,
+                                                                was_oid)
     if not repo.reads_exec_bit:
         executable = recorded_executable(repo, rel)
     repo.cache.set_aside_damaged(rel)
     return Stored(Pointer("file", repo.algo, oid, size, None, executable),
-                  [ToLink(full, oid, size, seen)] if seen else [])
+                  [ToLink(full, oid, size, seen)] if seen else [],
+                  [linked_file] if linked_file is not None else [])
 
 
 def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
@@ -695,6 +736,41 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
                         fsutil.write_failure(exc, item.path))
             return
 
+
+@contextlib.contextmanager
+def given_back_unless_recorded(repo: Repo) -> Iterator[list[Linked]]:
+    """A list for the caller to extend with the files it stores that storing made hard links
+    of their objects (`Linked`), given back (`give_back`) if the block fails: a command that
+    records nothing leaves them as they were, not links of objects nothing names."""
+    linked: list[Linked] = []
+    try:
+        yield linked
+    except Exception:
+        give_back(repo, linked)
+        raise
+
+
+def give_back(repo: Repo, linked: Iterable[Linked]) -> None:
+    """Make each file that storing made a read-only hard link of its object, nothing having
+    come to name that object, a writable file of its own again, with the mode and times it
+    had: left a link, gc would take its object, and an edit through it would change the
+    cache. A copy is written first and then renamed over the link, so its bytes are never
+    lost; a file that is no longer that link is left as it is."""
+    for item in linked:
+        try:
+            if not os.path.samestat(os.lstat(item.path), os.stat(repo.cache.oid_path(item.oid))):
+                continue
+        except FileNotFoundError:  # deleted since, or taken out of the cache
+            continue
+        try:
+            fsutil.place(item.path, item.path, ("copy",))
+            os.chmod(item.path, item.mode)
+            os.utime(item.path, ns=item.times_ns)
+        except OSError as exc:
+            log.warning("'%s' stays a read-only hard link of the cached object %s, which "
+                        "nothing records: %s. Copy it to a file of its own before editing "
+                        "it.", os.path.relpath(item.path, repo.root), item.oid,
+                        fsutil.write_failure(exc, item.path))
 
 
 def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection[str]
@@ -782,9 +858,10 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
 
 def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None,
                  on_bytes: OnBytes | None = None, was_oid: str | None = None
-                 ) -> tuple[str, int, bool, StatKey | None]:
-    """The file's oid, size, executable bit, and if it is to become a symlink, its stat when
-    it was stored (`ToLink.seen`). `was_oid`: the oid recorded for it."""
+                 ) -> tuple[str, int, bool, StatKey | None, Linked | None]:
+    """The file's oid, size, executable bit, if it is to become a symlink, its stat when it
+    was stored (`ToLink.seen`), and if storing made it a hard link of its object, what it was
+    before (`Linked`). `was_oid`: the oid recorded for it."""
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
@@ -793,20 +870,18 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
         elif state.executable and repo.cache.unshare(full, state.oid):  # chmod +x through it
             st = os.lstat(full)  # an executable copy of its own, stored as any file is
         else:
-            return state.oid, state.size, False, None
-    oid, size, executable, seen, link = _store_file(repo, full, st, repo.link_types, on_bytes)
-    _note_changed_object(repo, st, oid, was_oid)
-    if seen is not None:
-        repo.statcache.put_key(full, seen, oid)
-    return oid, size, executable, stat_key(st) if link else None
+            return state.oid, state.size, False, None, None
+    stored = _store_file(repo, full, st, repo.link_types, on_bytes)
+    _note_changed_object(repo, st, stored.oid, was_oid)
+    if stored.seen is not None:
+        repo.statcache.put_key(full, stored.seen, stored.oid)
+    return (stored.oid, stored.size, stored.executable,
+            stat_key(st) if stored.to_symlink else None, stored.linked)
 
 
 def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...],
-                on_bytes: OnBytes | None = None
-                ) -> tuple[str, int, bool, StatKey | None, bool]:
-    """Store the regular file `full` (whose lstat is `st`) and link it as configured: its oid,
-    size, executable bit, the stat to record for it in the stat cache (None: nothing new), and
-    whether it is to become a symlink (`ToLink`).
+                on_bytes: OnBytes | None = None) -> StoredFile:
+    """Store the regular file `full` (whose lstat is `st`) and link it as configured.
     Changes only files, never this process's state, so it can run in a worker process."""
     executable = bool(st.st_mode & stat.S_IXUSR)
     if executable:  # a shared inode would share the mode: keep executables independent
@@ -814,6 +889,7 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     oid = _already_cached(repo, full, st, link_types)
     seen: StatKey | None = None
     to_symlink = False
+    linked: Linked | None = None
     if oid is not None:
         size = st.st_size
     else:
@@ -827,10 +903,16 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
             # again).
             seen = stat_key(st)
         elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
-            seen = stat_key(_made_readonly(full))
+            now = _made_readonly(full)
+            seen = stat_key(now)
+            # A file with no other link, or replaced by a link to the object, was no link of
+            # it before; one with others whose inode stayed was the object already.
+            if st.st_nlink == 1 or now.st_ino != st.st_ino:
+                linked = Linked(full, oid, stat.S_IMODE(st.st_mode),
+                                (st.st_atime_ns, st.st_mtime_ns))
     if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
         seen = stat_key(os.lstat(full))  # a copy of its own now
-    return oid, size, executable, seen, to_symlink
+    return StoredFile(oid, size, executable, seen, to_symlink, linked)
 
 
 def _made_readonly(full: str) -> os.stat_result:
@@ -955,10 +1037,11 @@ STORE_AT_ONCE = 65_536  # small files stored per round (see `_ingest_directory`)
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
                       was: Tree | None = None, scanned: Scanned | None = None,
                       unread: Collection[str] = ()
-                      ) -> tuple[Tree, Fingerprint, list[ToLink]]:
-    """The directory's manifest, with its files stored, and its fingerprint as it was before
-    anything was read: any change made while adding moves it, so a stat-cache record made
-    with it can only ever vouch for the content that was actually stored. `was`: its
+                      ) -> tuple[Tree, Fingerprint, list[ToLink], list[Linked]]:
+    """The directory's manifest, with its files stored, its fingerprint as it was before
+    anything was read (any change made while adding moves it, so a stat-cache record made
+    with it can only ever vouch for the content that was actually stored), its files to
+    become symlinks, and those storing made hard links (`Linked`). `was`: its
     recorded manifest; `scanned`: its walk, if taken already (before anything was read);
     `unread`: the files to leave out, unread (relative paths)."""
 
@@ -983,6 +1066,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
                                         if link not in unread])
     entries: list[TreeEntry] = []
     to_link: list[ToLink] = []
+    linked: list[Linked] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;
     # large ones mostly hashing and copying, which threads do (both release the GIL).
     small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
@@ -990,12 +1074,11 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
     link_types = repo.link_types
     with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
 
-        def store_small(entry: WalkEntry
-                        ) -> tuple[str, int, bool, StatKey | None, bool, StatKey | None]:
+        def store_small(entry: WalkEntry) -> tuple[StoredFile, StatKey | None]:
             """`_store_file`, and the stat its object is newly known intact with
             (`LocalCache.new_record`: a worker's records die with it)."""
             stored = _store_file(repo, entry.path, entry.stat, link_types)
-            return (*stored, repo.cache.new_record(stored[0]))
+            return stored, repo.cache.new_record(stored.oid)
 
         repo.statcache.load()  # read once here, shared by the workers
         repo.statcache.forget_missing_below(full, _walked_paths(full, scanned.walk))
@@ -1006,34 +1089,41 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
             repo.cache.known_stats.read_objects(
                 oid for e in some if (oid := repo.statcache.get(e.path, e.stat)) is not None)
             stored = map_in_processes(store_small, some, advance, size_of=walked_size)
-            for entry, (oid, size, executable, seen, to_symlink, known) in zip(some, stored,
-                                                                               strict=True):
+            for entry, (file, known) in zip(some, stored, strict=True):
                 if known is not None:
-                    repo.cache.add_record(oid, known)
-                _note_changed_object(repo, entry.stat, oid, was_oid(entry.relpath))
-                if seen is not None:
-                    repo.statcache.put_key(entry.path, seen, oid)
-                entries.append(TreeEntry(entry.relpath, oid, size, executable))
-                if to_symlink:
-                    to_link.append(ToLink(entry.path, oid, size, stat_key(entry.stat)))
+                    repo.cache.add_record(file.oid, known)
+                _note_changed_object(repo, entry.stat, file.oid, was_oid(entry.relpath))
+                if file.seen is not None:
+                    repo.statcache.put_key(entry.path, file.seen, file.oid)
+                entries.append(TreeEntry(entry.relpath, file.oid, file.size, file.executable))
+                if file.to_symlink:
+                    to_link.append(ToLink(entry.path, file.oid, file.size,
+                                          stat_key(entry.stat)))
+                if file.linked is not None:
+                    linked.append(file.linked)
 
-        def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
-            oid, size, executable, seen = _ingest_file(
+        def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None, Linked | None]:
+            oid, size, executable, seen, linked_file = _ingest_file(
                 repo, entry.path, f"{rel}/{entry.relpath}", entry.stat,
                 was_oid=was_oid(entry.relpath))
             advance(1)
-            return TreeEntry(entry.relpath, oid, size, executable), seen
+            return TreeEntry(entry.relpath, oid, size, executable), seen, linked_file
 
-        for entry, (tree_entry, seen) in zip(
+        for entry, (tree_entry, seen, linked_file) in zip(
                 large, map_in_threads(ingest, large, size_of=walked_size), strict=True):
             entries.append(tree_entry)
             if seen:
                 to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size, seen))
+            if linked_file is not None:
+                linked.append(linked_file)
     for link in scan_before.symlinks:
         link_path = join_posix(full, link)
-        oid, size, executable, seen = _ingest_file(repo, link_path, f"{rel}/{link}")
+        oid, size, executable, seen, linked_file = _ingest_file(repo, link_path,
+                                                                f"{rel}/{link}")
         entries.append(TreeEntry(link, oid, size, executable))
         if seen:  # taken back from a changed object
             to_link.append(ToLink(link_path, oid, size, seen))
+        if linked_file is not None:
+            linked.append(linked_file)
     return Tree.build(repo.algo, with_recorded_exec_bits(repo, rel, entries)), fingerprint, \
-        to_link
+        to_link, linked
