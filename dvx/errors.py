@@ -267,12 +267,15 @@ def stop_status(by: BaseException) -> int:
     return code if code in STOPPED_BY else EXIT_INTERRUPTED
 
 
-def interruption(by: BaseException, detail: str) -> Interrupted:
+NOTHING_HALF_WRITTEN = "Nothing was left half-written; run the command again to finish."
+
+
+def interruption(by: BaseException, detail: str, hint: str = NOTHING_HALF_WRITTEN
+                 ) -> Interrupted:
     """What a Ctrl-C, a SIGTERM or a SIGHUP (`by`: a KeyboardInterrupt, Terminated or HungUp,
     or an Interrupted made for one) stopped: "Interrupted", "Terminated" or "Hung up" then
-    `detail`, with that signal's exit status."""
+    `detail`, with that signal's exit status; `hint`: what it left, and how to finish."""
     code = stop_status(by)
-    exc = Interrupted(STOPPED_BY[code] + detail,
-                      "Nothing was left half-written; run the command again to finish.")
+    exc = Interrupted(STOPPED_BY[code] + detail, hint)
     exc.exit_code = code
     return exc

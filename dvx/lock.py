@@ -8,26 +8,29 @@ a waiting process can say whom it is waiting for.
 
 The holder's record outlives a holder that was killed (it is removed on release). The next
 command that takes the lock keeps it aside (lock.stopped, with those of the commands stopped
-before it, the last STOPPED_KEPT distinct ones) until a command that ends without an error
-finishes what it left half-done: that command run again (the same subcommand on the same
-targets, however written: `dvx add -q data/` after `dvx add data`; the CLI says what is the
-same, `Command`; or the very same command line; a Git hook: any run of that hook), or one
-whose `Work` covers its own (a checkout of the whole workspace after a stopped `checkout
-data`, or after a stopped hook that checks out, which the notice names as the command to
-run, or after a stopped `exp apply`, whose outputs it places as dvx.lock then says; an `add
-a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
-would undo). Until then every command that takes the lock, and `dvx status`, say which
-commands were stopped before they finished (an `add` killed between its .gitignore entry and
-its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
-a second command killed must not make the first forgotten). A record from another host (a
-repository copied while a command ran there) is named with its host: from here, dvx cannot
-tell whether it finished. A holder that only writes files whole while it holds the lock
-(`dvx status` recording what is in sync) says so in its record (NOTHING_HALF_DONE): killed,
-it left nothing half-done, and is never named. The holder notes in its record the process
-groups of the commands it runs (a stage's, `note_running`): should one still run once the
-holder was killed, the next command that takes the lock waits for it (its guardian, which
-the record names too, ends it within seconds), and refuses to go on while it still runs (its
-guardian killed too, say), naming it: it may still be writing the workspace.
+before it, the last STOPPED_KEPT distinct ones; a holder stopped by Ctrl-C, SIGTERM or
+SIGHUP while it changed tracked paths keeps its own there as it stops: each file it wrote is
+whole, but what it changed may be half-done where nothing else shows it, as a killed one's)
+until a command that ends without an error finishes what it left half-done: that command run
+again (the same subcommand on the same targets, however written: `dvx add -q data/` after
+`dvx add data`; the CLI says what is the same, `Command`; or the very same command line; a
+Git hook: any run of that hook), or one whose `Work` covers its own (a checkout of the whole
+workspace after a stopped `checkout data`, or after a stopped hook that checks out, which
+the notice names as the command to run, or after a stopped `exp apply`, whose outputs it
+places as dvx.lock then says; an `add a.txt` after a stopped `remove a.txt.dvx`, which
+running that remove again would undo). Until then every command that takes the lock, and
+`dvx status`, say which commands were stopped before they finished (an `add` killed between
+its .gitignore entry and its pointer leaves a file Git ignores and dvx does not track, which
+nothing else would show; a second command killed must not make the first forgotten). A
+record from another host (a repository copied while a command ran there) is named with its
+host: from here, dvx cannot tell whether it finished. A holder that only writes files whole
+while it holds the lock (`dvx status` recording what is in sync) says so in its record
+(NOTHING_HALF_DONE): killed, it left nothing half-done, and is never named. The holder notes
+in its record the process groups of the commands it runs (a stage's, `note_running`): should
+one still run once the holder was killed, the next command that takes the lock waits for it
+(its guardian, which the record names too, ends it within seconds), and refuses to go on
+while it still runs (its guardian killed too, say), naming it: it may still be writing the
+workspace.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -47,7 +50,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from dvx import fsutil
-from dvx.errors import LockError
+from dvx.errors import Interrupted, LockError, interruption
 from dvx.logs import get_logger
 from dvx.process_groups import RecordedGroup, process_alive
 
@@ -522,21 +525,40 @@ class RepoLock:
             "Wait for it to finish and try again (core.lock_wait sets how long dvx waits).",
         )
 
-    def release(self, finished: bool = False) -> None:
-        """Let the lock go; `finished`: the command that took it ended without an error."""
+    def release(self, finished: bool = False, stopped: bool = False) -> dict[str, object] | None:
+        """Let the lock go; `finished`: the command that took it ended without an error;
+        `stopped`: Ctrl-C, SIGTERM or SIGHUP stopped it. The record of a command so stopped
+        whose work is on tracked paths is kept aside, as the next command keeps a killed
+        one's (what it changed may be left half-done where nothing else shows it): returned
+        then."""
         with _held_guard:
             _held[self.path] -= 1
             if self._nested:
                 self._nested = False
-                return
+                return None
             del _held[self.path]
             if self.path in _failed_within:
                 _failed_within.discard(self.path)
                 finished = False
         if finished:
             self._finish_stopped()
-        fsutil.remove_quietly(self.holder_path)
+        kept = self._keep_own_record() if stopped else None
+        if kept is None:
+            fsutil.remove_quietly(self.holder_path)
         self._unlock()
+        return kept
+
+    def _keep_own_record(self) -> dict[str, object] | None:
+        """Keep this command's record aside in lock.stopped, if its work is on tracked paths
+        (Work.on_tracked_paths) and may be left half-done; the record kept."""
+        info = _holder_record(self.holder_path)
+        if info is None or info["pid"] != os.getpid() or _left_nothing_half_done(info):
+            return None
+        work = _work_of(info)
+        if work is None or not work.on_tracked_paths:
+            return None
+        self._keep_aside(info)
+        return info
 
     def __enter__(self) -> RepoLock:
         self.acquire()
@@ -544,7 +566,17 @@ class RepoLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.release(finished=exc_type is None and not self._failed)
+        """Stopped by Ctrl-C, SIGTERM or SIGHUP (or the Interrupted said for one) with its
+        record kept aside, the command says what it may have left half-done, and how to
+        finish it or give it up, instead of that nothing was left half-written."""
+        stopped = isinstance(exc, (KeyboardInterrupt, Interrupted))
+        kept = self.release(finished=exc_type is None and not self._failed, stopped=stopped)
+        if kept is None or exc is None:
+            return
+        if isinstance(exc, Interrupted):
+            exc.hint = interrupted_notice(kept)
+            return
+        raise interruption(exc, ".", interrupted_notice(kept)) from exc
 
 
     def _finish_stopped(self) -> None:
@@ -604,6 +636,18 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     last = named if _hook_of(str(command)) is None else f"run of {named}"
     return (f"The last {last} in this repository was stopped before it finished (its "
             f"process is gone), so {left}.{_still_running(info)} {choice}")
+
+
+def interrupted_notice(info: dict[str, object]) -> str:
+    """What a command stopped by Ctrl-C, SIGTERM or SIGHUP says once its holder record `info`
+    is kept aside: what it may have left half-done, that `dvx status` names it, and how to
+    finish it or give it up."""
+    work, redo = _work_of(info), _redo_of(info)
+    left = _left_half_done(work)
+    again = "Run the command again" if redo is None else f"`{redo}` does its work: run it"
+    return (f"{left[0].upper()}{left[1:]}: `dvx status` names the command until it, or a "
+            f"later command that does its work, ends without an error. {again} to finish"
+            f"{_given_up(work)} (or, once you have seen to it, {_delete(STOPPED_FILE)}).")
 
 
 def _given_up(work: Work | None) -> str:

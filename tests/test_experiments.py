@@ -900,6 +900,34 @@ def test_an_apply_killed_while_it_checks_out_is_finished_by_running_it_again(pro
     assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_an_apply_stopped_by_ctrl_c_says_what_it_left_and_stays_named(project, signum):
+    """Ctrl-C (SIGTERM, SIGHUP) of `exp apply` once it wrote the experiment's params and
+    dvx.lock, before it placed the model they record: it says the workspace may be part one
+    experiment, part another, and how to finish or give it up, never that nothing was left
+    half-written; status names it, as after kill -9, until it is run again."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.05", "-n", "mid", cwd=project)
+    applying = stopped_at("place.before_rename", "exp apply low", project)
+    applying.send_signal(signum)
+    applying.send_signal(signal.SIGCONT)
+    _, err = applying.communicate(timeout=60)
+    assert applying.returncode == 128 + signum, err
+    said = " ".join(err.split())
+    assert "The workspace may be left part one experiment, part another" in said, said
+    assert "Run the command again to finish; to give it up, set the files Git tracks" in said
+    assert "Nothing was left half-written" not in said
+    assert "lr: 0.01" in (project / "params.yaml").read_text()  # half-applied: low's params
+    assert (project / "model.bin").read_text() == "model lr=0.05 epochs=3 rows=3"  # mid's
+    assert "`dvx exp apply low`: stopped before it finished" in run_dvx(
+        "status", cwd=project).stdout
+    assert run_dvx("status", "-q", cwd=project).code == 1
+    again = run_dvx("exp", "apply", "low", cwd=project)
+    assert again.code == 0, again.output
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_a_killed_apply_given_up_with_a_checkout_of_everything_is_no_longer_named(project):
     """`exp apply` killed while it places an output: the notice says how to give it up
     (set the files Git tracks back, then `dvx checkout`), and a `dvx checkout` of every

@@ -480,6 +480,59 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("command, point", [("checkout", "checkout.after_file:3"),
+                                            ("pull", "checkout.after_file:3"),
+                                            ("add new.txt", "cache.before_publish")])
+def test_a_command_stopped_by_ctrl_c_while_changing_tracked_paths_stays_named(
+        repo, dvx_proc, command, point, signum):
+    """Ctrl-C (or SIGTERM) of a checkout once it placed some files, of a pull once it fetched
+    and placed some, of an add before its pointer: each file it wrote is whole, but its work
+    is half-done, so it says that, not that nothing was left half-written, and, as after
+    kill -9, status names it until it is run again."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    assert dvx_proc("add", "imgs", cwd=repo).code == 0
+    assert dvx_proc("push", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    if command == "pull":
+        shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    write(repo / "new.txt", "n\n")
+    stopping = stopped_at(point, command, repo)
+    stopping.send_signal(signum)
+    stopping.send_signal(signal.SIGCONT)
+    _, err = stopping.communicate(timeout=60)
+    assert stopping.returncode == 128 + signum, err
+    said = " ".join(err.split())
+    assert "`dvx status` names the command until it, or a later command that does its work, " \
+        "ends without an error. Run the command again to finish" in said, said
+    assert "Nothing was left half-written" not in said
+    assert _named_stopped(repo, dvx_proc) == [f"dvx {command}"]
+    assert dvx_proc(*command.split(), cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+
+@pytest.mark.parametrize("state, kept", [("tracking", True), ("pipeline", False)])
+def test_a_transfer_s_interruption_keeps_its_count_and_says_what_the_command_left(
+        tmp_path, state, kept):
+    """The Interrupted a transfer raised for Ctrl-C under the lock of a command changing
+    tracked paths keeps its message (what was transferred) and says what the command left
+    half-done, its record kept aside; a pipeline's (its stages stale, which their status
+    shows) says, as it did, that nothing was left half-written, and is not named."""
+    from dvx.errors import NOTHING_HALF_WRITTEN, Interrupted, interruption
+    from dvx.lock import Command, RepoLock, Work, stopped_commands
+
+    tmp = str(tmp_path / "tmp")
+    lock = RepoLock(tmp, 0, command=Command("dvx update", "dvx update", Work(state, None)))
+    with pytest.raises(Interrupted) as raised, lock:
+        raise interruption(KeyboardInterrupt(), ": 2 of 5 objects were downloaded.")
+    assert raised.value.message == "Interrupted: 2 of 5 objects were downloaded."
+    assert (raised.value.hint == NOTHING_HALF_WRITTEN) != kept
+    assert [each.command for each in stopped_commands(tmp)] == (["dvx update"] if kept else [])
+
+
 def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_checkout(
         repo, dvx_proc):
     """A checkout killed half-way, then a checkout or pull of every path that exits 1 as

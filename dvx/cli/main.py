@@ -11,7 +11,7 @@ import click
 
 from dvx import __version__, faults
 from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
-from dvx.errors import STOPPED_BY, stop_status
+from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, stop_status
 from dvx.logs import printable
 
 EXIT_INTERNAL = 255
@@ -156,8 +156,7 @@ def _stopped_by(exc: KeyboardInterrupt) -> None:
     wherever it landed: in the command, or just before it started (parsing its command
     line, where click would turn it into "Aborted!" and exit status 1)."""
     code = stop_status(exc)
-    _fail(f"{STOPPED_BY[code]}.", "Nothing was left half-written; run the command again to "
-          "finish.", code)
+    _fail(f"{STOPPED_BY[code]}.", NOTHING_HALF_WRITTEN, code)
 
 
 def _refuse_a_deleted_current_directory() -> None:
