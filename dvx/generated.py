@@ -2,7 +2,8 @@
 beside them) and the .gitattributes `dvx install` writes. They are nobody's work, so an
 experiment does not record them (experiment_refs.snapshot): a page drawn before a run is
 not part of its results, and a file the experiment holds that the user has not committed
-makes Git refuse to check out a branch of it (`dvx exp branch`)."""
+makes Git refuse to check out a branch of it (`dvx exp branch`). Install's lines in a
+.gitattributes of the user's are kept when `dvx exp apply` writes it as a commit has it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from dvx.errors import DvxError
-from dvx.ignore import git_lines, read_git_file
+from dvx.ignore import encode_git_lines, git_lines, read_git_file
 
 PLOTS_PAGE = "index.html"
 # Marks a page (and so the images beside it) as written by dvx, which may replace them.
@@ -61,8 +62,27 @@ def only_installed_attributes(path: str) -> bool:
         data = read_git_file(path)
     except (DvxError, OSError):
         return False
-    lines = {" ".join(line.split()) for line in git_lines(data or b"")} - {""}
+    lines = {_spacing_aside(line) for line in git_lines(data or b"")} - {""}
     return bool(lines) and lines <= set(INSTALLED_ATTRIBUTES)
+
+
+def keeping_installed_attributes(data: bytes | None, ours: bytes | None) -> bytes | None:
+    """The .gitattributes `data` (a commit's; None: it has none) with the lines `dvx install`
+    wrote that the workspace's, `ours`, has and `data` lacks, added at its end as install
+    adds them: they set up this clone's merge driver, as .dvx/config holds its settings, and
+    are no commit's or experiment's to take away."""
+    lines = git_lines(data or b"")
+    present = {_spacing_aside(line) for line in lines}
+    installed = [line for line in git_lines(ours or b"")
+                 if _spacing_aside(line) in INSTALLED_ATTRIBUTES
+                 and _spacing_aside(line) not in present]
+    if not installed:
+        return data
+    return encode_git_lines(lines + installed, data or ours or b"")
+
+
+def _spacing_aside(line: str) -> str:
+    return " ".join(line.split())
 
 
 def written_by_dvx(root: str, relpaths: Iterable[str]) -> set[str]:

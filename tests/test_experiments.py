@@ -2826,6 +2826,40 @@ def test_dvx_s_own_files_stay_out_of_experiments_so_apply_and_a_branch_checkout_
     assert (project / "dvx_plots" / "index.html").exists()
 
 
+def test_apply_keeps_the_lines_dvx_install_added_to_a_committed_gitattributes(project):
+    """A committed .gitattributes to which `dvx install` added its merge-driver lines: they
+    set up this clone, as .dvx/config does, so `exp apply` keeps them, whether or not an
+    experiment recorded them, and whether or not the experiment changed the file. They are
+    never the user's unsaved changes to keep, or to refuse over, nor a file to set back."""
+    write(project / ".gitattributes", "*.png binary\n")
+    git(project, "add", ".gitattributes")
+    git(project, "commit", "-qm", "attributes")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "plain", cwd=project)
+    write(project / ".gitattributes", "*.png binary\n*.bin binary\n")
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "binary", cwd=project)
+    git(project, "checkout", "-q", "--", ".gitattributes")
+    must("install", cwd=project)
+    installed = ["*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx"]
+
+    def apply(name: str, names_the_file: bool = False) -> list[str]:
+        applied = run_dvx("exp", "apply", name, cwd=project)
+        assert applied.code == 0, applied.output
+        assert (".gitattributes" in applied.output) == names_the_file, applied.output
+        lines = (project / ".gitattributes").read_text().splitlines()
+        assert lines[-3:] == installed, lines
+        return lines[:-3]
+
+    assert apply("plain") == ["*.png binary"]  # no experiment has install's lines
+    assert apply("binary") == ["*.png binary", "*.bin binary"]
+    assert apply("plain", names_the_file=True) == ["*.png binary"]  # binary's line set back
+    must("exp", "run", "-S", "train.lr=0.4", "-n", "recorded", cwd=project)  # with install's
+    assert apply("binary") == ["*.png binary", "*.bin binary"]
+    assert apply("plain", names_the_file=True) == ["*.png binary"]
+    assert apply("recorded") == ["*.png binary"]
+    assert apply("plain") == ["*.png binary"]
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_a_new_file_staged_over_an_ignore_rule_goes_into_experiments_and_snapshots(project):
     write(project / ".gitignore", "*.cfg\n")
     write(project / "extra.cfg", "factor: 2\n")

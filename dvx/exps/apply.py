@@ -12,6 +12,7 @@ from dvx.errors import UsageError
 from dvx.experiment_refs import Experiment, find, git_of, head
 from dvx.exps.saved_work import blob_in, may_hold_changes, staged_unsaved, unsaved_files
 from dvx.exps.workspace_writes import (
+    attributes_keeping_installed,
     clashing_writes,
     ignore_files_keeping_data,
     saved_but_for_kept_entries,
@@ -92,11 +93,16 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     sources = dict.fromkeys(files, exp.commit) | dict.fromkeys(set_back, current)
     modes = {rel: mode for commit in (exp.commit, current)
              for rel, mode in _modes_at(git, commit, sources).items()}
-    ignores = ignore_files_keeping_data(repo, git, sources, modes)
+    # Written with the lines of dvx's the workspace has: its .gitignore entries for data it
+    # keeps, and dvx install's .gitattributes lines (this clone's set-up, as SETTINGS is)
+    dvx_lines = ignore_files_keeping_data(repo, git, sources, modes) \
+        | attributes_keeping_installed(repo, git, sources, modes)
     set_back = [rel for rel in set_back if rel in sources]
     # Work no commit or experiment holds in files the experiment did not change is kept,
     # --force or not: a `dvx add` of a new version, a hand edit (they are not a run's).
     kept = unsaved_files(repo, may_hold_changes(git, set_back), exp.commit)
+    kept = [rel for rel in kept if not _saved_but_for_lines_of_dvx(repo, git, rel, sources,
+                                                                   dvx_lines)]
     set_back = [rel for rel in set_back if rel not in kept]
     kept_outputs, recording = _unsaved_outputs_set_back(repo, current, set_back)
     for rel in kept + recording:
@@ -119,8 +125,8 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          "Move those out of the way first (--force does not replace them).")
     dirty = unsaved_files(repo, may_hold_changes(git, [rel for rel in sources if rel in ours]),
                           exp.commit)
-    dirty = [rel for rel in dirty if rel not in ignores
-             or not saved_but_for_kept_entries(repo, git, rel, sources[rel], ignores[rel])]
+    dirty = [rel for rel in dirty
+             if not _saved_but_for_lines_of_dvx(repo, git, rel, sources, dvx_lines)]
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
@@ -139,7 +145,7 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     _refuse_changed_in_cache(repo, exp, targets)
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
-                        ignores[rel] if rel in ignores
+                        dvx_lines[rel] if rel in dvx_lines
                         else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
                         else None, modes.get(rel))
     # In Git's index too, or `git commit -a` would commit another experiment's staged
@@ -159,6 +165,16 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                    checkout(repo, written, force=force), unstaged,
                    sorted(kept_staged + kept_staged_written), unstaged_written, new_to_git,
                    moved_inputs)
+
+
+def _saved_but_for_lines_of_dvx(repo: Repo, git: Git, rel: str, sources: dict[str, str],
+                                dvx_lines: dict[str, bytes | None]) -> bool:
+    """Whether the workspace's `rel`, unsaved as it is, is saved but for the lines of dvx's
+    that what the apply writes of it (`dvx_lines`) keeps: a .gitignore's entries of data an
+    uncommitted `dvx add` tracks, the .gitattributes lines of `dvx install`. Writing it loses
+    none of the user's work."""
+    return rel in dvx_lines and saved_but_for_kept_entries(repo, git, rel, sources[rel],
+                                                         dvx_lines[rel])
 
 
 def _new_to_git(git: Git, applied: str, current: str, files: list[str], kept: list[str]

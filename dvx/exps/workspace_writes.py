@@ -1,6 +1,7 @@
 """Workspace files written as a Git checkout of a commit writes them (a symlink, an executable
 bit; whatever is there replaced, never written through), what stands in their way, and the
-.gitignore files written keeping the workspace's dvx entries for data it keeps."""
+.gitignore files written keeping the workspace's dvx entries for data it keeps, and the
+.gitattributes keeping the lines `dvx install` wrote there."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
 from dvx.exps.saved_work import saved_commits
+from dvx.generated import ATTRIBUTES_FILE, keeping_installed_attributes
 from dvx.ignore import git_lines
 from dvx.paths import walk_sorted
 from dvx.repo import Repo
@@ -46,12 +48,34 @@ def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
     return written
 
 
+def attributes_keeping_installed(repo: Repo, git: Git, sources: dict[str, str],
+                                 modes: dict[str, str]) -> dict[str, bytes | None]:
+    """What the apply writes for the .gitattributes at the top, if it is among the `sources`
+    (as `ignore_files_keeping_data` takes them): that commit's version, with the lines `dvx
+    install` wrote in the workspace's (this clone's merge driver, not an experiment's). One
+    that comes out as the workspace has it is taken out of `sources` (nothing to write)."""
+    commit = sources.get(ATTRIBUTES_FILE)
+    if commit is None or modes.get(ATTRIBUTES_FILE) == "120000":
+        return {}
+    ours = _regular_file_bytes(repo.abspath(ATTRIBUTES_FILE))
+    theirs = git.blob_at(commit, ATTRIBUTES_FILE, 1 << 30) \
+        if ATTRIBUTES_FILE in modes else None
+    data = keeping_installed_attributes(theirs, ours)
+    if data == ours and ours is not None:
+        del sources[ATTRIBUTES_FILE]
+        return {}
+    if data is not None:
+        modes.setdefault(ATTRIBUTES_FILE, "100644")
+    return {ATTRIBUTES_FILE: data}
+
+
 def saved_but_for_kept_entries(repo: Repo, git: Git, rel: str, commit: str,
                                written: bytes | None) -> bool:
-    """Whether the workspace's .gitignore `rel` has the lines a commit (`commit`, the one it
-    is taken from, HEAD or an experiment of HEAD) has, but for the dvx entries that `written`
-    (`commit`'s version with those kept, `ignore_files_keeping_data`) keeps: an uncommitted
-    `dvx add` is no edit of the user's that writing it would lose."""
+    """Whether the workspace's .gitignore (or .gitattributes) `rel` has the lines a commit
+    (`commit`, the one it is taken from, HEAD or an experiment of HEAD) has, but for the
+    lines of dvx's that `written` (`commit`'s version with those kept,
+    `ignore_files_keeping_data`, `attributes_keeping_installed`) keeps: an uncommitted `dvx
+    add` (or `dvx install`) is no edit of the user's that writing it would lose."""
     theirs = git_lines(git.blob_at(commit, rel, 1 << 30) or b"")
     kept = set(git_lines(written or b"")) - set(theirs)
     ours = _regular_file_bytes(repo.abspath(rel))
