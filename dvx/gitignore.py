@@ -4,7 +4,7 @@ and one pattern in the clone's own exclude file for the temporaries dvx writes b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from dvx import fsutil
 from dvx.errors import PathError
@@ -99,6 +99,20 @@ def lacking_entry(data_paths: list[str]) -> list[str]:
         if lines is not None and _entry(name) not in lines:
             lacking.append(data_path)
     return lacking
+
+
+def entered_names(directory: str, names: Iterable[str]) -> list[str]:
+    """Those of `names` (in `directory`) whose entry, as dvx writes it for data, the
+    directory's .gitignore holds. One dvx may not read (a symbolic link, a folder) holds
+    none."""
+    try:
+        found = read_git_file(os.path.join(directory, ".gitignore"))
+    except PathError:
+        return []
+    if not found:
+        return []
+    lines = set(git_lines(found))
+    return [name for name in names if _entry(name) in lines]
 
 
 def keeping_entries(written: bytes, current: bytes, directory: str,

@@ -379,6 +379,50 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     assert text.code == 0 and "stay" not in text.output, text.output
 
 
+def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_up_to_date(
+        repo, dvx, tmp_path):
+    """A `foreach` item dropped leaves its output in a folder another stage reads, still
+    ignored by Git: no clone has it, so that stage is never "up to date" with it, nor run on
+    it (its record would never match a clone's); repro and status name it and the way out,
+    and once it is deleted the run matches what a fresh clone finds."""
+    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
+             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
+    (repo / "out").mkdir()
+    write(repo / "dvx.yaml", group.format("us, eu"))
+    assert dvx("repro").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    lock = read_lock(str(repo), "xxh128")
+    write(repo / "dvx.yaml", group.format("us"))
+    dry = dvx("repro", "--dry")
+    assert "Would fail stage 'merge': it reads out/eu.csv, which Git ignores" in dry.stdout
+    result = dvx("repro")
+    assert result.code == 1, result.output
+    said = " ".join(result.stderr.split())
+    assert "Stage 'merge' failed: it reads out/eu.csv, which Git ignores" in said, said
+    assert "nothing was run. Delete it" in said and "are up to date" not in result.stdout
+    assert (repo / "all.txt").read_text() == "eu\nus\n"
+    assert read_lock(str(repo), "xxh128")["merge"] == lock["merge"]
+    status = dvx("status")
+    assert status.stdout.startswith("merge: reads data no clone has: out/eu.csv (Git ignores "
+                                    "it, and no stage or pointer records it: delete it"), \
+        status.output
+    assert dvx("status", "-q").code == 1
+    (repo / "out" / "eu.csv").unlink()
+    assert dvx("repro").code == 0 and (repo / "all.txt").read_text() == "us\n"
+    assert dvx("status", "-q").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no eu")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", cwd=clone).code == 0
+    fresh = dvx("status", cwd=clone)
+    assert fresh.code == 0 and "merge" not in fresh.stdout, fresh.output
+
+
 def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
         repo, dvx):
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one

@@ -69,6 +69,11 @@ from dvx.paths import for_command, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, build_dag
+from dvx.pipeline.ignored_inputs import (
+    inputs_no_clone_has,
+    no_clone_has_error,
+    no_clone_has_reason,
+)
 from dvx.pipeline.linked_inputs import (
     LinkedElsewhere,
     LinkedInput,
@@ -313,10 +318,14 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
             result.dropped = sorted(n for n in locks if n not in dag.stages)
+        # As the run leaves dvx.lock: without the entries it drops
+        stray = inputs_no_clone_has(repo, dag, selected, {
+            n: entry for n, entry in locks.items() if n not in result.dropped})
         if options.dry:
             result.left_ignored = _left_ignored(repo, outputs_of_gone(dag, locks,
                                                                       result.dropped))
-            result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params)
+            result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
+                                     stray)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
         no_longer: list[str] = []
@@ -332,7 +341,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
                                params, writer, own=result.dropped,
-                               still_declared=StillDeclared(repo, loaded))
+                               still_declared=StillDeclared(repo, loaded), stray=stray)
         try:
             result.stages = scheduler.run()
         finally:
@@ -718,10 +727,10 @@ def _needs_any(repo: Repo, output: Output, oids: Collection[str]) -> bool:
 # -- dry run ---------------------------------------------------------------------------------
 
 def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
-             options: ReproOptions, pulled: dict[str, LockedPath], params: ParamsReader
-             ) -> list[StageResult]:
+             options: ReproOptions, pulled: dict[str, LockedPath], params: ParamsReader,
+             stray: Mapping[str, list[str]]) -> list[StageResult]:
     """What the real run would do with each stage; with --pull, once `pulled` (_would_pull)
-    is in place."""
+    is in place. `stray`: the data no clone has that stages read (inputs_no_clone_has)."""
     results: dict[str, StageResult] = {}
     produced = produced_outputs(locks)
     chosen = set(selected)
@@ -746,7 +755,11 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         busy_upstream = [u for u in upstream if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
         lacking = _lacking_in_dry_run(dag, chosen, results, stage, state)
-        if not reasons:
+        if name in stray:
+            results[name] = StageResult(name, WOULD_FAIL, [
+                *reasons, no_clone_has_reason(stray[name])],
+                error=no_clone_has_error(stray[name]))
+        elif not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
         elif lacking is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
@@ -935,7 +948,8 @@ class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
                  params: ParamsReader, lock_writer: LockWriter, own: Collection[str],
-                 still_declared: Callable[[Stage], bool]) -> None:
+                 still_declared: Callable[[Stage], bool],
+                 stray: Mapping[str, list[str]]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
         # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
@@ -953,6 +967,7 @@ class _Scheduler:
         self.undecided: list[StageResult] = []
         self.unrecorded: list[str] = []
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
+        self.stray = stray  # data no clone has that stages read: they never run on it
         notes = RunningNotes(repo.tmp_dir)
         self.runner = Runner(on_running=notes, on_close=notes.close)
         self.params = params  # reads a params file again once a stage has rewritten it
@@ -1110,6 +1125,10 @@ class _Scheduler:
         lost = [o for o in stage.out_paths if o in self.unfetched]
         if lost:
             reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
+        if stage.name in self.stray:
+            return StageResult(stage.name, FAILED, [
+                *reasons, no_clone_has_reason(self.stray[stage.name])],
+                error=no_clone_has_error(self.stray[stage.name]))
         if not reasons:
             return StageResult(stage.name, UP_TO_DATE, record=self._record_of_current(
                 stage, state, locked))
@@ -1584,6 +1603,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     produced = produced_outputs(locks)
     left_out = tracked_data_left_out(
         repo, list(dict.fromkeys(dep for stage in dag.stages.values() for dep in stage.deps)))
+    stray = inputs_no_clone_has(repo, dag, dag.stages, locks)
     statuses = []
     for name in dag.order():
         stage = dag.stages[name]
@@ -1594,6 +1614,9 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
                             on_untrackable=lambda exc: warn_untrackable(repo, exc))
         reasons = stale_reasons(repo, stage, locks.get(name), state, produced, left_out)
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
-        statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))
+        reasons = [] if only_outdated(reasons) else reasons
+        if name in stray:
+            reasons.append(no_clone_has_reason(stray[name]))
+        statuses.append(StageStatus(name, reasons))
     repo.statcache.flush()
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks))
