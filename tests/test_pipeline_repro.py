@@ -65,7 +65,7 @@ def test_second_run_runs_nothing_and_status_is_clean(ml, dvx):
     result = dvx("repro")
     assert result.code == 0, result.output
     assert len(runs(ml)) == len(ALL)
-    assert "Data and pipelines are up to date." in result.stdout
+    assert "Pipelines are up to date." in result.stdout
     assert (ml / "dvx.lock").read_bytes() == lock
     assert dvx("status", "-q").code == 0
     assert "up to date" in dvx("status").stdout
@@ -108,6 +108,36 @@ def test_an_edited_output_of_a_frozen_stage_gets_advice_repro_follows(ml, dvx):
     assert (ml / "model.json").read_text() == edited
     assert dvx("checkout", "--force", "model.json").code == 0
     assert (ml / "model.json").read_bytes() == model
+
+
+def test_repro_never_calls_up_to_date_an_edited_output_of_a_frozen_stage_nor_claims_data(
+        repo, dvx):
+    """repro never rebuilds a frozen stage's output edited by hand: it names the output and
+    the ways out, as status does, never "up to date"; and what it says once every stage is
+    up to date claims the pipelines only, not data no stage reads (status checks that)."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml", "stages:\n  fz:\n    cmd: cp in.txt fz.txt\n"
+                             "    deps: [in.txt]\n    outs: [fz.txt]\n")
+    assert dvx("repro").code == 0 and dvx("freeze", "fz").code == 0
+    write(repo / "other.bin", "d\n")
+    assert dvx("add", "other.bin").code == 0
+    (repo / "fz.txt").unlink()
+    write(repo / "fz.txt", "edited\n")
+    advice = ("WARNING: Stage 'fz' is frozen, so repro never rebuilds it, and its output is not "
+              "what dvx.lock records: fz.txt. `dvx commit fz.txt` records an edit of yours, "
+              "`dvx checkout --force fz.txt` puts back what dvx.lock records, or `dvx unfreeze "
+              "fz` lets repro rebuild it.")
+    for args in (("fz",), (), ("--dry",)):
+        result = dvx("repro", *args)
+        assert result.code == 0 and advice in " ".join(result.stderr.split()), args
+        assert "up to date" not in result.stdout, (args, result.stdout)
+    assert (repo / "fz.txt").read_text() == "edited\n"
+    assert dvx("checkout", "--force", "fz.txt").code == 0
+    write(repo / "other.bin", "e\n")
+    result = dvx("repro")
+    assert result.code == 0 and result.stderr == "", result.output
+    assert result.stdout == "Stage 'fz' is frozen; not checked.\nPipelines are up to date.\n"
+    assert "other.bin: modified" in dvx("status").stdout
 
 
 def test_a_param_change_reruns_only_what_depends_on_it_and_reverting_restores(ml, dvx):

@@ -77,7 +77,7 @@ def test_a_frozen_stage_lacking_its_outputs_is_never_called_up_to_date(repo, dvx
         "dvx.lock records, or `dvx unfreeze a` lets repro run it." in ran.stderr
     assert dvx("checkout", "a.txt").code == 0
     again = dvx("repro")
-    assert again.code == 0 and "Data and pipelines are up to date." in again.stdout
+    assert again.code == 0 and "Pipelines are up to date." in again.stdout
     assert "WARNING" not in again.stderr
 
 

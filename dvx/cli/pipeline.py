@@ -289,7 +289,7 @@ class _Reporter:
             with self._lock:
                 warn(_sentence(f"Skipped stage '{result.name}': {result.error}"))
             return
-        if result.missing:  # a frozen stage's: repro cannot make them, so never quiet
+        if result.missing or result.modified:  # a frozen stage's: never quiet
             with self._lock:
                 warn(f"WARNING: {result.note}")
             return
@@ -410,14 +410,14 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Would skip stage '{s.name}': {s.error}.")
         elif s.outcome == "would-check-out":
             out(f"Would check out the outputs dvx.lock records for '{s.name}'{why}")
-        elif s.outcome == "frozen" and s.missing:
+        elif s.outcome == "frozen" and (s.missing or s.modified):
             warn(f"WARNING: {s.note}")
         elif s.outcome == "frozen":
             out(f"Stage '{s.name}' is frozen; not checked.")
         elif not is_quiet():
             out(f"Stage '{s.name}' is up to date.")
     if not result.dropped and all(s.outcome in ("up-to-date", "frozen") and not s.missing
-                                  for s in result.stages):
+                                  and not s.modified for s in result.stages):
         out("No stage would run: every stage is up to date once that data is in place."
             if result.would_pull else "Nothing to do: every stage is up to date.")
 
@@ -451,9 +451,10 @@ def report_dropped(result: ReproResult, dry: bool, in_workspace: bool = True) ->
 
 def _print_summary(root: str, result: ReproResult) -> None:
     report_dropped(result, dry=False)
+    # repro checks the stages and the data they read, not data no stage reads: `status` does
     if result.ok and all(s.outcome in ("up-to-date", "frozen") and not s.missing
-                         for s in result.stages):
-        out("Data and pipelines are up to date.")
+                         and not s.modified for s in result.stages):
+        out("Pipelines are up to date.")
     if result.lock_written:
         out("Updated dvx.lock.")
     report_staging(root, result.staged, result.to_stage)

@@ -143,6 +143,7 @@ class StageResult:
     note: str | None = None  # said after the stage (why its run is not kept, ...)
     to_link: list[ToLink] = field(default_factory=list)  # once dvx.lock names their objects
     missing: list[str] = field(default_factory=list)  # outputs a frozen stage lacks
+    modified: list[str] = field(default_factory=list)  # a frozen stage's, not as recorded
     # outputs whose .gitignore entry the checkout that restored them wrote (for `git add`)
     ignored_again: list[str] = field(default_factory=list)
 
@@ -815,14 +816,31 @@ def _lacking_in_dry_run(dag: Dag, chosen: set[str], results: dict[str, StageResu
 
 
 def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
-    """A frozen stage is never run, so outputs it lacks stay missing: said, with the ways to
-    bring them, so that a pipeline lacking them is never called up to date."""
+    """A frozen stage is never run, so outputs it lacks stay missing, and outputs that are
+    not what dvx.lock records (edited by hand) stay so: said, with the ways out, so that a
+    pipeline lacking them or holding such outputs is never called up to date."""
     missing = [p for p in stage.out_paths if not os.path.lexists(repo.abspath(p))]
-    if not missing:
-        return StageResult(stage.name, FROZEN)
-    return StageResult(stage.name, FROZEN, missing=missing, note=(
-        f"Stage '{stage.name}' is frozen, so repro never runs it, and its outputs are "
-        f"missing: {', '.join(missing)}. {_frozen_ways_out(stage, missing, locked)}."))
+    modified = [] if locked is None else [
+        p for p in compare_outs(repo, stage, locked)[1] if p in stage.out_paths]
+    said = []
+    if missing:
+        said.append(f"Stage '{stage.name}' is frozen, so repro never runs it, and its outputs "
+                    f"are missing: {', '.join(missing)}. "
+                    f"{_frozen_ways_out(stage, missing, locked)}.")
+    if modified:
+        typed = " ".join(for_command(repo.root, p) for p in modified)
+        said.append(f"Stage '{stage.name}' is frozen, so repro never rebuilds it, and "
+                    f"{_these(modified)} not what {LOCK_FILE} records: "
+                    f"{', '.join(modified)}. `dvx commit {typed}` records an edit of yours, "
+                    f"`dvx checkout --force {typed}` puts back what {LOCK_FILE} records, or "
+                    f"`dvx unfreeze {stage.name.partition('@')[0]}` lets repro rebuild "
+                    f"{_them(modified)}.")
+    return StageResult(stage.name, FROZEN, missing=missing, modified=modified,
+                       note=" ".join(said) or None)
+
+
+def _these(paths: list[str]) -> str:
+    return "its output is" if len(paths) == 1 else "its outputs are"
 
 
 def _frozen_ways_out(stage: Stage, paths: list[str], locked: StageLock | None) -> str:
