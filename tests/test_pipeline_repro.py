@@ -1093,6 +1093,30 @@ def test_repro_puts_an_output_s_entry_after_a_rule_taking_it_back_into_git(
     assert dvx("status", "-q").code == 0
 
 
+def test_repro_puts_the_entry_of_an_up_to_date_stage_s_output_after_a_rule_taking_it_back(
+        repo, dvx):
+    """A `!` rule added after a run takes the output of a stage that need not run again back
+    into Git: repro, which runs nothing, still writes its entry again after the rule and
+    names it, so `git add -A` never commits the data."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml", "stages:\n  f:\n    cmd: mkdir -p data/features && cp in.txt "
+                             "data/features/x\n    deps: [in.txt]\n    outs: [data/features]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    with open(repo / "data" / ".gitignore", "a") as rules:
+        rules.write("!features/\n")
+    assert "data/features/x" in git(repo, "status", "--porcelain", "-uall")
+    ran = dvx("repro")
+    assert ran.code == 0 and "Stage 'f' is up to date." in ran.stdout, ran.output
+    assert ("WARNING: The rule '!features/' in data/.gitignore:2 took 'data/features' back "
+            "into Git, where `git add -A` would commit the data itself") in ran.stderr
+    assert "git add data/.gitignore" in ran.stdout
+    changed = {line[3:] for line in git(repo, "status", "--porcelain", "-uall").splitlines()}
+    assert changed == {"data/.gitignore"}
+    assert dvx("status", "-q").code == 0
+
+
 def test_gc_deletes_the_run_records_whose_outputs_it_deletes_from_the_cache(repo, dvx,
                                                                              tmp_path):
     """Local gc, like `gc --remote`, deletes the run records that need an object it deletes

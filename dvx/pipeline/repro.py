@@ -354,6 +354,9 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.unrecorded = scheduler.unrecorded
             result.problems.append(_unrecorded_message(dag, scheduler.unrecorded))
         result.lock_written = result.lock_written or scheduler.lock_written
+        # Those of stages that did not run too: a `!` rule added since may take theirs back
+        touched += ignore_after_rules_taking_back(repo, _recorded_cached_outputs(
+            dag, scheduler.locks))
         result.dropped = sorted(result.dropped + scheduler.dropped)
         result.left_ignored = _left_ignored(repo, sorted({*no_longer,
                                                           *scheduler.left_ignored}))
@@ -500,6 +503,13 @@ def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
         return there
     rules = repo.git.ignore_rules(there)
     return [p for p in there if p in rules]
+
+
+def _recorded_cached_outputs(dag: Dag, locks: Mapping[str, StageLock]) -> list[str]:
+    """The outputs dvx.lock records that dvx.yaml declares cached: Git must ignore them."""
+    return [o.path for name, entry in locks.items() if name in dag.stages
+            for o in entry.outs
+            if o.cache and any(d.path == o.path and d.cache for d in dag.stages[name].outs)]
 
 
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
