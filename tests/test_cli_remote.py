@@ -1038,6 +1038,10 @@ def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_pa
     ("s3://bkt/p", "endpointurl", "not a url"),
     ("s3://bkt/p", "endpointurl", "http://host:99999"),
     ("gs://bkt/p", "endpointurl", "ftp://host"),
+    # the store would take the path for the bucket, and find none
+    ("s3://bkt/p", "endpointurl", "http://127.0.0.1:9000/proxy"),
+    ("s3://bkt/p", "endpointurl", "https://minio.lan/?versioning"),
+    ("gs://bkt/p", "endpointurl", "https://storage.lan/gcs#v1"),
     ("s3://bkt/p", "chunksize", str((5 << 20) - 1)),  # below S3's smallest multipart part
     ("s3://bkt/p", "chunksize", "8MiB"),
     ("s3://bkt/p", "chunksize", str((5 << 30) + 1)),  # above S3's largest part and single PUT
@@ -1063,6 +1067,16 @@ def test_backend_option_values_are_checked_when_set_and_before_use(repo, dvx, ur
     assert f"dvx remote modify r {key} VALUE" in result.stderr
 
 
+def test_an_endpoint_with_a_login_is_refused_without_showing_it(repo, dvx):
+    assert dvx("remote", "add", "-d", "r", "s3://bkt/p").code == 0
+    refused = dvx("remote", "modify", "r", "endpointurl", "https://admin:pw@minio.lan")
+    assert refused.code == 2, refused.output
+    assert refused.stderr.startswith("ERROR: Invalid value 'https://***@minio.lan' for remote "
+                                     "\"r\".endpointurl: an endpoint is https://HOST[:PORT] "
+                                     "alone, without a login"), refused.stderr
+    assert "endpointurl" not in (repo / ".dvx" / "config").read_text()
+
+
 def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "add", "s", "ssh://root@127.0.0.1/tmp/store").code == 0
     assert dvx("remote", "modify", "s", "port", "2222").code == 0
@@ -1071,8 +1085,10 @@ def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "modify", "b", "chunksize", str(5 << 20)).code == 0
     assert dvx("remote", "add", "c", "s3://bkt/q").code == 0
     assert dvx("remote", "modify", "c", "chunksize", str(5 << 30)).code == 0
+    assert dvx("remote", "modify", "c", "endpointurl", "http://127.0.0.1:9000/").code == 0
     config = (repo / ".dvx" / "config").read_text()
     assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config
+    assert "endpointurl = http://127.0.0.1:9000/" in config  # a slash alone is no path
     assert f"chunksize = {5 << 20}" in config and f"chunksize = {5 << 30}" in config
 
 

@@ -1006,6 +1006,15 @@ def _endpoint(value: str, root: str) -> str:
         raise ValueError(f"not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("an endpoint is a URL like https://HOST[:PORT]")
+    # The client puts the bucket first in the path: a path of the endpoint's own would be
+    # taken for the bucket by the store, which then finds no bucket, or the wrong one.
+    extra = [what for what, there in (
+        ("a login", parts.username is not None), ("a path", parts.path not in ("", "/")),
+        ("a query", "?" in value), ("a fragment", "#" in value)) if there]
+    if extra:
+        raise ValueError(f"an endpoint is https://HOST[:PORT] alone, without {' or '.join(extra)}"
+                         " (the bucket and the folder in it belong in the remote's URL, "
+                         "credentials in its options)")
     return value.strip()
 
 
