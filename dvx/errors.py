@@ -167,21 +167,33 @@ class UnknownRemoteError(RemoteError):
 
 class MissingBucketError(RemoteError):
     """The bucket (or container) a remote's URL names does not exist: a listing alone would
-    show it as an empty remote."""
+    show it as an empty remote. `at`: the endpoint asked, where the remote names one."""
 
-    def __init__(self, bucket: str, kind: str = "bucket", remote: str = "") -> None:
-        super().__init__(f"The {kind} '{bucket}' does not exist.",
-                         self.way_out(kind, remote or "NAME"))
+    def __init__(self, bucket: str, kind: str = "bucket", remote: str = "", at: str = ""
+                 ) -> None:
+        super().__init__(f"The {kind} '{bucket}' does not exist{self.where(at)}.",
+                         self.way_out(kind, remote or "NAME", at))
         self.bucket, self.kind = bucket, kind  # kind: what the store calls it
+        self.remote, self.at = remote, at
 
-    def of_remote(self, remote: str) -> MissingBucketError:
-        """The same error, its hint naming the remote (`remote`: its name, "" if unknown)."""
-        return MissingBucketError(self.bucket, self.kind, remote)
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        # from a worker process (dvx/processes.py) with what it names, not its message
+        return type(self), (self.bucket, self.kind, self.remote, self.at)  # type: ignore[return-value]
+
+    def of_remote(self, remote: str, at: str = "") -> MissingBucketError:
+        """The same error, its hint naming the remote (`remote`: its name, "" if unknown), and
+        the endpoint `at`, where the remote names one."""
+        return MissingBucketError(self.bucket, self.kind, remote, at or self.at)
 
     @staticmethod
-    def way_out(kind: str, remote: str = "NAME") -> str:
+    def where(at: str) -> str:
+        return f" at its endpoint {at}" if at else ""
+
+    @staticmethod
+    def way_out(kind: str, remote: str = "NAME", at: str = "") -> str:
+        endpoint = " or its endpointurl (`... endpointurl URL`)" if at else ""
         return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
-                f"`dvx remote modify {remote} url ...`.")
+                f"`dvx remote modify {remote} url ...`{endpoint}.")
 
 
 class CredentialsError(RemoteError):

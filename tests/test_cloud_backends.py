@@ -187,14 +187,17 @@ def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tm
     configure(dvx, repo, spec)
     commit_all(repo)
     target = clone(repo, tmp_path)
+    endpoint = spec.options.get("endpointurl")  # named: a bucket of another server, maybe
+    at = f" at its endpoint {urlsplit(endpoint).netloc}" if endpoint else ""
     for command, where in ((["status", "--remote"], repo), (["push"], repo),
                            (["fetch"], target), (["fsck", "--remote", "r"], repo),
                            (["gc", "--remote", "r", "-f", "-w"], repo)):
         result = dvx(*command, cwd=where)
         assert result.code != 0, (command, result.output)
         word = "container" if kind == "azure" else "bucket"  # as the store calls it
-        assert f"{word} that does not exist ('{missing}')" in result.output or (
-            f"The {word} '{missing}' does not exist." in result.output), (command, result.output)
+        assert f"{word} that does not exist ('{missing}'){at}." in result.output or (
+            f"The {word} '{missing}' does not exist{at}." in result.output), \
+            (command, result.output)
         assert "`dvx remote modify r url ...`" in result.output, (command, result.output)
         assert "Traceback" not in result.output and result.output.count(missing) <= 2
 

@@ -574,6 +574,48 @@ def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tm
         assert "HEAD" in handler.seen
 
 
+class _NoSuchKey(_WebPage):
+    """An S3 store that takes every request for a read of a key it lacks: SeaweedFS's answer
+    to a listing whose path, past a prefix of the endpoint's own, names another bucket."""
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
+                b"<Message>The specified key does not exist.</Message></Error>")
+        self.send_response(404)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+
+def test_an_s3_listing_that_finds_no_bucket_names_the_bucket_and_endpoint_not_a_folder(
+        repo, dvx, tmp_path, monkeypatch):
+    """A listing answered 'no such key' found no bucket where it asked: the bucket and the
+    endpoint are named, never the remote's indexes/ folder as lost."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    with serving(_NoSuchKey, tmp_path) as url:
+        assert dvx("remote", "add", "-d", "s3", "s3://team/p").code == 0
+        assert dvx("remote", "modify", "s3", "endpointurl", url).code == 0
+        commit_all(repo, "v1")
+        results = {"push": dvx("push"), "status --remote": dvx("status", "--remote"),
+                   "pull": dvx("pull", cwd=_clone(repo, tmp_path))}
+    endpoint = url.split("://", 1)[1]
+    for command, result in results.items():
+        assert result.code == 1, (command, result.output)
+        assert f"'team' does not exist at its endpoint {endpoint}" in result.stderr \
+            or f"bucket that does not exist ('team') at its endpoint {endpoint}." \
+            in result.stderr, (command, result.stderr)
+        assert "dvx remote modify s3 url ...` or its endpointurl" in result.stderr
+        assert "indexes" not in result.stderr, (command, result.stderr)
+
+
 def test_an_s3_store_that_stops_answering_names_the_remote_and_the_listing(repo, dvx, tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")

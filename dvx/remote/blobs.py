@@ -97,6 +97,14 @@ class FsspecBlobs(Blobs):
         self.bucket = bucket
         self._bucket_found = False
 
+    # Whether the remote's endpointurl option names the server (self.server) its bucket is
+    # looked for on: a bucket not found there is named with it.
+    endpoint_option = False
+
+    @property
+    def _bucket_server(self) -> str:
+        return (self.server or "") if self.endpoint_option else ""
+
     @property
     def fs(self) -> Any:
         if self._fs is None:
@@ -217,7 +225,7 @@ class FsspecBlobs(Blobs):
             return
         name, kind = self.bucket
         if not self.fs.exists(name):
-            raise MissingBucketError(name, kind, self.remote_name)
+            raise MissingBucketError(name, kind, self.remote_name, self._bucket_server)
         self._bucket_found = True
 
     def details(self, directory: str) -> Details:
@@ -782,6 +790,7 @@ class GcsBlobs(FsspecBlobs):
     that fails is tried again and named as theirs is, never an internal error."""
 
     delete_right = "on GCS: storage.objects.delete"
+    endpoint_option = True
 
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
         super().__init__(root, lambda: _GcsErrors(make_fs()), **kwargs)
@@ -1014,6 +1023,7 @@ class S3Blobs(FsspecBlobs):
     the lean client's connections close when the last one ends."""
 
     delete_right = "on S3: s3:DeleteObject"
+    endpoint_option = True
 
     def __init__(self, root: str, make_fs: Callable[[], Any], fast: Any, **kwargs: Any
                  ) -> None:
@@ -1086,7 +1096,9 @@ class S3Blobs(FsspecBlobs):
             except Unsupported as exc:
                 self._decline(exc)
                 return None
-            except (MissingBucketError, NotS3Error) as exc:
+            except MissingBucketError as exc:
+                raise exc.of_remote(self.remote_name, self._bucket_server) from None
+            except NotS3Error as exc:
                 raise exc.of_remote(self.remote_name) from None
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:

@@ -242,6 +242,10 @@ class FastS3:
             pool, target = self._pool(url)
             response = await pool.request("GET", target, signed)
             body = response.body
+            if response.status == 404 and b"<Error>" in body:
+                # A listing finds no key, only no bucket (or, under another name, the
+                # bucket the store took the path for): never taken for an empty folder.
+                raise MissingBucketError(bucket)
             if response.status != 200:
                 raise _error(response.status, body, prefix_path)
             root = _xml_root(body)

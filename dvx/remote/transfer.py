@@ -175,8 +175,8 @@ def unreachable(store: ObjectStore, exc: Exception, reading: str | None = None) 
         return no_credentials(shown, store.name, redacted(describe(exc), store), store.url)
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
-                           f"('{exc.bucket}').",
-                           MissingBucketError.way_out(exc.kind, store.name or "NAME"))
+                           f"('{exc.bucket}'){exc.where(exc.at)}.",
+                           exc.way_out(exc.kind, store.name or "NAME", exc.at))
     if isinstance(exc, RemoteError):  # says all already (the client could not be set up)
         return exc
     if isinstance(exc, PermissionError):
