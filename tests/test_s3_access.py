@@ -250,6 +250,43 @@ def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s
     assert dvx.api.read("data.csv", repo=str(origin)) == "a,b\n1,2\n"
 
 
+def test_a_key_id_alone_gives_way_to_the_profile_of_one_s_own_config(repo, dvx, tmp_path,
+                                                                       seaweed_s3, request,
+                                                                       monkeypatch):
+    """The team's config names the key id; a clone names its own AWS profile, which holds a
+    whole key pair: that pair is used (before the environment's, as botocore leaves those
+    aside for a profile named), never half of one. A profile without keys is the error,
+    naming the profile and the key id that gave way to it."""
+    spec = _s3_spec(seaweed_s3, request)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDWRONG")  # refused, if it were used
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    write(Path(os.environ["HOME"]) / ".aws" / "credentials",
+          f"[team]\naws_access_key_id = {seaweed_s3['key']}\n"
+          f"aws_secret_access_key = {seaweed_s3['secret']}\n[empty]\nregion = us-east-1\n")
+    write(repo / "f", "hi")
+    for args in (("add", "f"), ("remote", "add", "-d", "s3", spec.url),
+                 ("remote", "modify", "s3", "endpointurl", spec.options["endpointurl"]),
+                 ("remote", "modify", "s3", "access_key_id", seaweed_s3["key"]),
+                 ("remote", "modify", "--local", "s3", "profile", "team")):
+        assert dvx(*args).code == 0, args
+    assert "access_key_id" in (repo / ".dvx" / "config").read_text()
+    pushed = dvx("push")
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
+    assert dvx("status", "--remote").code == 0
+    assert spec.list_keys()
+
+    assert dvx("remote", "modify", "--local", "s3", "profile", "empty").code == 0
+    result = dvx("status", "--remote")
+    assert result.code == 1, result.output
+    assert result.stderr.startswith(
+        f"ERROR: No credentials for the remote 's3' ({spec.url}): its profile option names the "
+        "AWS profile 'empty', which gives no keys (the access_key_id the options give without "
+        "the secret_access_key gives way to the profile), and leaves the environment's "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY unused"), result.stderr
+    assert "`dvx remote modify --local s3 profile PROFILE`" in result.stderr
+
+
 @pytest.mark.parametrize("profile_file", ["", "[profile team]\nregion = us-east-1\n"])
 def test_a_profile_without_keys_names_it_and_never_the_environment_s_unused_keys(
         repo, dvx, profile_file, monkeypatch):

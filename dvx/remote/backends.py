@@ -361,13 +361,19 @@ def s3_keys_in_effect(options: Mapping[str, str], environ: Mapping[str, str]
                       ) -> dict[str, str]:
     """`options` with the key pair an S3 client is given. Half a pair in dvx's config (the
     team's access_key_id in the tracked config, whose secret a CI runner or a reader of the
-    repository with `dvx get` has not set) gives way to the environment's whole pair,
-    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with its AWS_SESSION_TOKEN: given to
-    botocore, the half would hide that pair from it. A key of the config is never paired
-    with a secret of the environment: the two need not belong together."""
-    if _half_key_pair(options) is None or not all(environ.get(v) for v in S3_KEY_VARIABLES):
+    repository with `dvx get` has not set) gives way to a whole pair from elsewhere: the
+    `profile` the options name (one's own, in .dvx/config.local), or else the environment's
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with its AWS_SESSION_TOKEN. Given to
+    botocore, the half would hide either from it (PartialCredentialsError); a profile comes
+    first, as botocore leaves the environment's keys aside for a profile named. A key of the
+    config is never paired with a secret from elsewhere: the two need not belong together."""
+    if _half_key_pair(options) is None:
         return dict(options)
     kept = {k: v for k, v in options.items() if k not in (*S3_KEY_OPTIONS, "session_token")}
+    if "profile" in options:
+        return kept
+    if not all(environ.get(v) for v in S3_KEY_VARIABLES):
+        return dict(options)
     token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN")
     return {**kept, **{key: environ[variable] for key, variable
                        in zip(S3_KEY_OPTIONS, S3_KEY_VARIABLES, strict=True)},
@@ -383,7 +389,7 @@ def _s3_without_credentials(exc: Exception, options: Mapping[str, str],
     environment's keys aside. `exc` itself otherwise."""
     profile_not_found = type(exc).__name__ == "ProfileNotFound"
     half = _half_key_pair(options)
-    if half is not None and not profile_not_found:
+    if half is not None and not profile_not_found and "profile" not in options:
         return _half_key_pair_alone(*half, environ)
     if "profile" in options or profile_not_found:
         return _profile_without_credentials(profile_not_found, options, environ)
@@ -434,6 +440,10 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
         profile = environ.get(named, "")
     found = ("which your AWS config and credentials files do not have" if not_found
              else "which gives no keys")
+    half = _half_key_pair(options) if by_option else None
+    if half is not None:  # s3_keys_in_effect
+        found += (f" (the {half[0]} the options give without the {half[1]} gives way to "
+                  "the profile)")
     keys_set = all(environ.get(variable) for variable in S3_KEY_VARIABLES)
     unused = (", and leaves the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
               "unused" if keys_set else "")
