@@ -21,8 +21,10 @@ from dvx.errors import (
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
+from dvx.overlapping import find_overlaps, overlap_error
 from dvx.paths import (
     POINTER_SUFFIX,
+    at_or_below_any,
     check_no_symlinked_parent,
     check_relpath,
     for_command,
@@ -246,6 +248,9 @@ class Broken:
     error: DvxError
     committed: bool = False  # read from a commit (not the workspace or Git's index)
     git_file: tuple[str, str] | None = None  # read from Git: its path there and its blob
+    # The data it keeps a command from, when not its own pointer's: the folder it overlaps
+    # (dvx/overlapping.py)
+    covers: str | None = None
 
     @property
     def damaged(self) -> bool:
@@ -265,6 +270,8 @@ class Broken:
 
     @property
     def data_path(self) -> str | None:
+        if self.covers is not None:
+            return self.covers
         return data_path_of(self.path) if self.path.endswith(POINTER_SUFFIX) else None
 
     def touches(self, rel: str) -> bool:
@@ -276,8 +283,11 @@ class Broken:
                                      or data.startswith(rel + "/"))
 
 
-def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
-    """Every tracked output, and every pointer file (or dvx.lock) that cannot be read."""
+def scan_outputs(repo: Repo, with_overlaps: bool = False
+                 ) -> tuple[list[Output], list[Broken]]:
+    """Every tracked output, and every pointer file (or dvx.lock) that cannot be read. Two
+    outputs that overlap (one inside a folder the other tracks) are set aside as a conflict,
+    unless `with_overlaps` (`dvx remove`, which ends such a conflict)."""
     outputs: list[Output] = []
     broken: list[Broken] = []
     for pointer in pointer_files(repo):
@@ -290,7 +300,24 @@ def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
             outputs += _refuse_doubly_tracked(repo.root, pipeline_outputs(repo), outputs)
         except DvxError as exc:
             broken.append(Broken(LOCK_FILE, exc))
-    return outputs, broken
+    if with_overlaps:
+        return outputs, broken
+    overlapping = _overlapping(repo.root, outputs)
+    covered = {item.covers for item in overlapping if item.covers is not None}
+    return [o for o in outputs if not at_or_below_any(o.path, covered)], broken + overlapping
+
+
+def _overlapping(root: str, outputs: list[Output]) -> list[Broken]:
+    """A conflict for each output inside another's folder, named by its pointer file (the
+    outer one's for a stage's output), and covering the outer folder."""
+    by_path = {o.path: o for o in outputs}
+    found = []
+    for outer, inner in find_overlaps({o.path: o.stage for o in outputs}):
+        held, holder = by_path[inner], by_path[outer]
+        named = holder if held.stage is not None else held
+        found.append(Broken(named.pointer_path, overlap_error(
+            root, outer, holder.stage, inner, held.stage), covers=outer))
+    return found
 
 
 def _with_fix(repo: Repo, exc: DvxError, pointer: str) -> DvxError:
@@ -364,12 +391,14 @@ def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list
     return stage_outputs
 
 
-def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Target]:
+def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
+                    with_overlaps: bool = False) -> list[Target]:
     """Map command-line paths to tracked outputs; no targets means every output. A target
-    that needs an unreadable pointer fails with its error; the others only warn of it."""
+    that needs an unreadable pointer fails with its error; the others only warn of it.
+    `with_overlaps`: as in scan_outputs."""
     for target in targets:
         refuse_empty(target)
-    outputs, broken = scan_outputs(repo)
+    outputs, broken = scan_outputs(repo, with_overlaps)
     if not targets or any(names_the_root(repo.root, t) for t in targets):
         skip_broken(repo, broken)  # no targets, or the repository itself (`dvx status .`)
         return [Target(o) for o in outputs]

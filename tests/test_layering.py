@@ -22,6 +22,7 @@ LAYERS = {
     "dvx.syncstate": 5,
     "dvx.lockfile": 5,  # a file format, like pointers: outputs.py reads it
     "dvx.repo": 6,
+    "dvx.overlapping": 6,  # tracked paths a merge left overlapping: outputs.py names them
     "dvx.outputs": 7, "dvx.workspace": 7, "dvx.history": 7,
     "dvx.unmerged": 7,  # pointers Git left unmerged without markers: status names them
     "dvx.own_files": 7,  # Git's and dvx's own folders, where no output may go

@@ -244,7 +244,7 @@ INVALID = [
      ["output 'dvx.yaml' is or holds 'dvx.yaml'", "deletes its outputs"]),
     ("output is dvx.lock", stage("cmd: x\nouts: [dvx.lock]"), ["is or holds 'dvx.lock'"]),
     ("output is a pointer file", stage("cmd: x\nouts: [tracked.csv.dvx]"),
-     ["is or holds 'tracked.csv.dvx'"]),
+     ["output 'tracked.csv.dvx' ends in '.dvx'"]),
     ("output is .gitignore", stage("cmd: x\nouts: [.gitignore]"), ["is or holds '.gitignore'"]),
     ("output named like a pointer file", stage("cmd: x\nouts: [report.dvx]"),
      ["output 'report.dvx' ends in '.dvx', as dvx's pointer files do"]),

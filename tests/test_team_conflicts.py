@@ -593,3 +593,86 @@ def test_a_pointer_both_sides_renamed_and_changed_names_the_commands_that_resolv
     assert (bob / "data" / "x.csv").read_text() == "alice's\n"
     must("checkout", cwd=bob)  # bob's y.csv, whose pointer went, is in the cache: it goes
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def _folder_and_file_in_it(tmp_path) -> tuple[Path, Path]:
+    """alice tracks the folder data (and other.csv), bob the file 'data/x y' alone, each
+    sharing it; bob's `git pull` merges both pointers without a conflict."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    write(alice / "data" / "x y", "alice's\n")
+    write(alice / "data" / "z", "z\n")
+    write(alice / "other.csv", "other\n")
+    must("add", "data", "other.csv", cwd=alice)
+    share(alice, "alice tracks the folder")
+    write(bob / "data" / "x y", "bob's\n")
+    must("add", "data/x y", cwd=bob)
+    commit(bob, "bob tracks a file in it")
+    must("push", cwd=bob)
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    assert (bob / "data.dvx").exists() and (bob / "data" / "x y.dvx").exists()
+    return alice, bob
+
+
+@pytest.mark.parametrize("keep", ["data", "data/x y"])
+def test_pointers_a_merge_left_overlapping_are_a_conflict_and_neither_s_data_is_written(
+        tmp_path, keep):
+    """A folder one side tracks and a file in it the other tracks: every command reading
+    pointers names the pair as a conflict with both ways out, writes nothing there (never
+    deleting the Git-tracked pointer and .gitignore inside the folder) and exits 1, while
+    the rest is placed; each way out, pasted, ends it."""
+    _, bob = _folder_and_file_in_it(tmp_path)
+    said = "The pointer files 'data.dvx' and 'data/x y.dvx' overlap"
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 1 and said in status.stderr
+    assert "git rm -r --cached" not in status.output and "added:" not in status.output
+    for args in (("commit",), ("checkout", "--force"), ("pull",), ("pull", "--force"),
+                 ("checkout", "data/z"), ("commit", "data"), ("add", "data/x y")):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code == 1 and said in refused.stderr, args
+        assert "Traceback" not in refused.output, args
+        assert (bob / "data" / "x y").read_text() == "bob's\n", args
+        assert not (bob / "data" / "z").exists(), args
+        assert git(bob, "status", "--porcelain") == "", args  # nothing of Git's deleted
+    assert (bob / "other.csv").read_text() == "other\n"  # the rest was placed
+
+    hint = status.stderr.split(f"eep '{keep}': ", 1)[1]  # Keep ... Or keep ...
+    remove, rest = hint.split(" and the `git add` it names, then ", 1)
+    _pasted(remove.strip("`"), bob)
+    git(bob, "add", "-A")
+    _pasted(rest.split("`")[1], bob)
+    assert (bob / "data" / "x y").read_text() == \
+        {"data": "alice's\n", "data/x y": "bob's\n"}[keep]
+    assert (bob / "data" / "x y.dvx").exists() == (keep == "data/x y")
+    assert not (bob / "data.dvx").exists() if keep == "data/x y" else \
+        (bob / "data" / "z").read_text() == "z\n"
+    git(bob, "commit", "-qm", f"keep {keep}")
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_pointer_a_merge_brought_inside_a_stage_s_output_stops_repro_deleting_it(tmp_path):
+    """alice's stage outputs the folder model, bob tracks model/a with `dvx add`: after the
+    merge, repro names the pointer inside the output instead of deleting the output (and the
+    pointer with it), and checkout and pull name the overlap and write nothing there."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: mkdir -p model && echo a > model/a"
+          "\n    outs: [model]\n")
+    must("repro", cwd=alice)
+    share(alice, "a stage outputs model")
+    write(bob / "model" / "a", "bob's\n")
+    must("add", "model/a", cwd=bob)
+    commit(bob, "bob tracks model/a")
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 1 and "output 'model' overlaps 'model/a'" in repro.stderr
+    assert "`dvx remove model/a.dvx`" in repro.stderr
+    said = "The pointer file 'model/a.dvx' overlaps an output of stage 'make'"
+    for args in (("status",), ("checkout", "--force"), ("pull",)):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code == 1 and said in refused.stderr, args
+    assert (bob / "model" / "a").read_text() == "bob's\n"
+    assert git(bob, "status", "--porcelain") == ""

@@ -898,7 +898,8 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
                       if (rel := unfinished_removal(repo, t)) is not None}
         rest = [t for t in targets if t not in unfinished]
         try:
-            resolved = resolve_targets(repo, rest) if rest else []  # no targets: all
+            # Removing one of two overlapping pointers is the way out of their conflict.
+            resolved = resolve_targets(repo, rest, with_overlaps=True) if rest else []
         except UsageError as exc:
             raise _stage_named(repo, rest) or exc from None
         if any(t.subpath for t in resolved):

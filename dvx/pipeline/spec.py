@@ -675,9 +675,8 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
         if named_like_a_temporary(path):
             raise _error(f"Stage '{name}': output '{path}' {TEMPORARY_NAME}.",
                          "Choose another output path.")
-    pointers = pointer_files(repo)
     for path, name in owner.items():
-        own = _own_file_under(path, pointers)
+        own = _own_file_under(path)
         if own is not None:
             raise _error(f"Stage '{name}': output '{path}' is or holds '{own}', a file that "
                          "describes the project to dvx or Git; a stage deletes its outputs "
@@ -687,7 +686,9 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
         if problem is not None:  # dvx.lock could not record it: every command would skip it
             raise _error(f"Stage '{name}': output '{path}' {problem}, so it cannot be a "
                          "stage's output.", "Choose another output path.")
-    tracked = sorted(data_path_of(p) for p in pointers)
+    # A pointer file inside an output tracks data there: named as that overlap, with the
+    # `dvx remove` that ends it (a Git merge may have brought the pointer).
+    tracked = sorted(data_path_of(p) for p in pointer_files(repo))
     tracked_set = set(tracked)
     for path, name in owner.items():
         data = _overlap_in(path, tracked, tracked_set)
@@ -702,11 +703,11 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
 OWN_FILES = PIPELINE_FILES
 
 
-def _own_file_under(path: str, pointers: list[str]) -> str | None:
-    """dvx.yaml, dvx.lock, a pointer file, or an ignore file, at or below `path`."""
+def _own_file_under(path: str) -> str | None:
+    """dvx.yaml, dvx.lock, or an ignore file, at or below `path`."""
     if path.rpartition("/")[2] in OWN_NAMES:
         return path
-    for own in (*OWN_FILES, *pointers):
+    for own in OWN_FILES:
         if own == path or own.startswith(path + "/"):
             return own
     return None

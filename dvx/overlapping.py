@@ -1,0 +1,70 @@
+"""Tracked paths that overlap: one inside a folder another tracks whole.
+
+`dvx add` refuses such a pair (ops/data_places.py refuse_overlap), but Git merges pointer
+files one by one: when one side tracked a folder and the other a path inside it (or a path
+inside a stage's output), a merge without a conflict leaves both pointers. Each then claims
+the same files, so a checkout of one undoes the other, and the folder's checkout deletes the
+other's Git-tracked pointer as a file it does not record. The commands that read pointers
+set both aside, name the pair as what a merge left, and write nothing there until one goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dvx.errors import ConflictError
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
+from dvx.paths import POINTER_SUFFIX, for_command
+
+
+def find_overlaps(tracked: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """(outer, inner) for each path of `tracked` ({data path: the stage outputting it, None
+    for a pointer's}) that lies inside another: `outer` is the outermost one holding it.
+    Two stages' outputs are left out: dvx.yaml is refused for those, and neither has a
+    pointer a merge could have brought."""
+    found = []
+    for inner, stage in sorted(tracked.items()):
+        outer = None
+        folder = inner.rpartition("/")[0]
+        while folder:
+            if folder in tracked:
+                outer = folder
+            folder = folder.rpartition("/")[0]
+        if outer is not None and (stage is None or tracked[outer] is None):
+            found.append((outer, inner))
+    return found
+
+
+def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
+                  inner_stage: str | None) -> ConflictError:
+    """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the
+    output of a stage when its stage is given), with the ways out: keep either one."""
+    if outer_stage is None and inner_stage is None:
+        pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
+                f"overlap: the second tracks '{inner}', inside the folder '{outer}' that the "
+                "first tracks whole")
+    elif outer_stage is not None:
+        pair = (f"The pointer file '{inner}{POINTER_SUFFIX}' overlaps an output of stage "
+                f"'{outer_stage}': it tracks '{inner}', inside the folder '{outer}' that the "
+                "stage outputs whole")
+    else:
+        pair = (f"The pointer file '{outer}{POINTER_SUFFIX}' overlaps an output of stage "
+                f"'{inner_stage}': it tracks the folder '{outer}' whole, and the stage "
+                f"outputs '{inner}' inside it")
+    message = (f"{pair}, as a Git merge leaves them when one side tracked the folder and the "
+               "other a path inside it (`dvx add` refuses that). dvx reads and writes "
+               "neither's data until one of them goes.")
+    return ConflictError(message, f"Keep '{outer}': {_dropping(root, inner, inner_stage)}, "
+                         f"then `dvx pull --force {for_command(root, outer)}`. Or keep "
+                         f"'{inner}': {_dropping(root, outer, outer_stage)}, then `dvx pull "
+                         f"--force {for_command(root, inner)}`. (--force: the workspace may "
+                         "hold the other one's version there.)")
+
+
+def _dropping(root: str, path: str, stage: str | None) -> str:
+    """What stops tracking `path`, tracked by its pointer file or by `stage`."""
+    if stage is None:
+        return (f"`dvx remove {for_command(root, path + POINTER_SUFFIX)}` and the `git add` "
+                "it names")
+    return (f"have stage '{stage}' output no '{path}' in {PIPELINE_FILE}, delete the stage's "
+            f"entry from {LOCK_FILE} and run `dvx repro {stage}`")
