@@ -25,7 +25,7 @@ from dvx.cli.common import (
 )
 from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
 from dvx.logs import shown_path
-from dvx.paths import for_command
+from dvx.paths import for_command, names_the_root, repo_relpath
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -274,10 +274,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                          "with --remote.")
     warn_if_merge_driver_missing(repo)
     resolved = _without_unmerged(repo, resolve_targets(repo, targets), bool(targets))
-    from dvx.paths import repo_relpath
-
-    result = do_status(repo, resolved,
-                       [repo_relpath(repo.root, t) for t in targets] if targets else None)
+    result = do_status(repo, resolved, _paths_named(repo, targets))
     if not targets:
         from dvx.ops.left_behind import find_left_behind
 
@@ -615,6 +612,14 @@ def _nothing_tracked(root: str, left_out: list[str]) -> str:
     return ("No data is tracked in this workspace: this sparse checkout leaves out the pointer "
             f"files that Git's index holds ({some_paths(left_out, 3)}). "
             f"{_bringing_back(root, left_out)} brings them back.")
+
+
+def _paths_named(repo: Repo, targets: tuple[str, ...]) -> list[str] | None:
+    """The repository paths status was asked about; None for the whole project (no path
+    named, or its top)."""
+    if not targets or any(names_the_root(repo.root, t) for t in targets):
+        return None
+    return [repo_relpath(repo.root, t) for t in targets]
 
 
 def _print_status(root: str, result: object, has_stages: bool = False,

@@ -245,9 +245,9 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
 
 def _left_out(repo: Repo, named: list[str] | None) -> list[str]:
     """The pointer files Git's index holds that the sparse checkout leaves out: all of them
-    (dvx.lock too) with no path `named` or the top named, else those tracking a named path
-    or data inside one."""
-    if named is None or "." in named:
+    (dvx.lock too) with no path `named`, else those tracking a named path or data inside
+    one."""
+    if named is None:
         return pointers_left_out(repo)
     found = tracked_data_left_out(repo, named)
     return sorted({pointer for left_out in found.values() for pointer in left_out.pointers})
