@@ -19,12 +19,12 @@ from collections.abc import Callable, Collection, Container, Iterable, Iterator,
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import DvxError, PathError
+from dvx.errors import DvxError, FormatError, PathError
 from dvx.fsutil import PATH_MAX, is_executable
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger, quoted
 from dvx.objects.statcache import COARSEST_TICK_NS, StatKey, stat_key
-from dvx.objects.tree import TreeEntry
+from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import all_outputs, load_tree
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -549,6 +549,18 @@ def check_entry_name(rel: str, display: str) -> None:
     if problem:
         raise PathError(f"{shown} has a name dvx cannot record in a directory manifest: "
                         f"{problem}.", "Rename it, or move it out of the directory.")
+
+
+def manifest_of_scan(repo: Repo, entries: Collection[TreeEntry], display: str) -> Tree:
+    """The manifest of the `entries` scan_directory found in the directory `display`. A name
+    no manifest can record is refused as `dvx add` refuses it (PathError from
+    check_entry_name), by the file's path in the workspace, not as a malformed manifest."""
+    try:
+        return Tree.build(repo.algo, entries)
+    except FormatError:
+        for entry in entries:
+            check_entry_name(entry.path, display)
+        raise
 
 
 def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None) -> list[str]:

@@ -1,6 +1,7 @@
 """Names as long as a filesystem allows, and directories nested deeper than Python's
 recursion limit, go through add, push, pull and checkout; what no filesystem could hold is
-refused up front, and leaves nothing behind."""
+refused up front, and leaves nothing behind. A name that is not valid UTF-8 is a change no
+command records and none fails on."""
 
 from __future__ import annotations
 
@@ -34,6 +35,51 @@ def test_a_255_byte_name_in_a_tracked_directory_round_trips_in_copy_mode(repo, d
     (target / "data" / longest).unlink()
     assert dvx("checkout", cwd=target).code == 0
     assert (target / "data" / longest).read_bytes() == b"long name"
+
+
+def test_a_name_not_utf8_in_a_tracked_folder_is_a_change_checkout_and_pull_keep(
+        repo, dvx, dvx_proc, tmp_path):
+    """Such a name (a Latin-1 one from an old archive) is a file added to the folder: checkout
+    and pull place the rest, skip it as a change not in the cache, and --force deletes it."""
+    write(repo / "d" / "a", "a1\n")
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    _commit(repo)
+    target = clone(repo, tmp_path)
+    assert dvx_proc("pull", cwd=target).code == 0
+    latin1 = target / "d" / os.fsdecode(b"bad\xff")
+    latin1.write_text("mine\n")
+    for command in (["checkout"], ["checkout", "--relink"]):
+        kept = dvx_proc(*command, cwd=target)
+        assert kept.code == 1 and "Skipped d/bad\\377: it has changes" in kept.stderr, \
+            kept.output
+    write(repo / "d" / "a", "a2\n")
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    _commit(repo)
+    git(target, "pull", "-q")
+    pulled = dvx_proc("pull", cwd=target)
+    assert pulled.code == 1 and "Skipped d/bad\\377" in pulled.stderr, pulled.output
+    assert (target / "d" / "a").read_text() == "a2\n" and latin1.read_text() == "mine\n"
+    refused = dvx_proc("commit", "d", cwd=target)
+    assert refused.code == 2 and "'d/bad\\377' has a name that is not valid UTF-8" \
+        in refused.stderr, refused.output
+    discarded = dvx_proc("checkout", "--force", cwd=target)
+    assert discarded.code == 0, discarded.output
+    assert not latin1.exists()
+    assert "up to date" in dvx_proc("status", cwd=target).stdout
+
+
+def test_a_stage_whose_input_folder_holds_a_name_not_utf8_fails_naming_the_file(repo, dvx,
+                                                                                 dvx_proc):
+    write(repo / "in" / "x", "x\n")
+    (repo / "in" / os.fsdecode(b"bad\xfe")).write_text("y\n")
+    assert dvx("stage", "add", "-n", "s", "-d", "in", "-o", "out", "ls in > out").code == 0
+    failed = dvx_proc("repro", cwd=repo)
+    assert failed.code == 1 and "Stage 's' failed: 'in/bad\\376' has a name that is not " \
+        "valid UTF-8. Rename it" in failed.stderr, failed.output
+    assert "manifest" not in failed.stderr and not (repo / "out").exists()
 
 
 def test_a_file_whose_pointer_name_fits_is_tracked(repo, dvx):

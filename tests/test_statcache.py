@@ -35,6 +35,20 @@ def test_entry_is_trusted_only_after_a_later_flush(tmp_path):
     assert _fresh_cache(tmp_path).get(str(path), os.stat(path)) == OID
 
 
+def test_a_path_sqlite_cannot_store_is_not_recorded_and_the_others_are(tmp_path):
+    latin1 = _aged_file(tmp_path / os.fsdecode(b"bad\xff"))
+    path = _aged_file(tmp_path / "f")
+    time.sleep(0.02)
+    cache = _fresh_cache(tmp_path)
+    cache.put(str(latin1), os.stat(latin1), OID)
+    cache.put(str(path), os.stat(path), OID)
+    cache.put_dir(str(tmp_path / os.fsdecode(b"dir\xff")), Fingerprint("d", 1), OID)
+    cache.flush()
+    again = _fresh_cache(tmp_path)
+    assert again.get(str(path), os.stat(path)) == OID
+    assert again.get(str(latin1), os.stat(latin1)) is None
+
+
 def test_any_change_of_stat_invalidates(tmp_path):
     path = _aged_file(tmp_path / "f")
     time.sleep(0.02)

@@ -61,6 +61,18 @@ def oid_check(oid: str) -> int:
     return zlib.crc32(oid.encode("ascii"))
 
 
+def storable(path: str) -> bool:
+    """Can `path` be a row's key? SQLite keeps text as UTF-8, which a name that is not valid
+    UTF-8 (its bytes surrogate-escaped by os.fsdecode) cannot be written as."""
+    if path.isascii():
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _path_text(row: tuple[object, object]) -> str:
     """A row's path as text, to sort by: a damaged row's may be of another type."""
     return str(row[0])
@@ -272,6 +284,11 @@ class StatCache:
         self.put_key(path, stat_key(st), oid)
 
     def put_key(self, path: str, key: StatKey, oid: str) -> None:
+        """Record `oid` for `path` with this stat, at the next flush. A path that is no text
+        SQLite can store (a file name not valid UTF-8) is not recorded: it is hashed each time,
+        and the rows beside it are still written."""
+        if not storable(path):
+            return
         self._pending.append((path, *key, oid))
         if len(self._pending) >= PENDING_ROWS:  # a checkout of millions: bounded memory
             self.flush()
@@ -461,7 +478,10 @@ class StatCache:
     def put_dir(self, path: str, fingerprint: Fingerprint, tree_oid: str,
                 with_parts: bool = False) -> None:
         """Record that the directory at `path` matched the manifest `tree_oid` when its
-        fingerprint was `fingerprint` (`with_parts`: and each of its folders' own)."""
+        fingerprint was `fingerprint` (`with_parts`: and each of its folders' own); not if
+        `path` cannot be stored (`storable`)."""
+        if not storable(path):
+            return
         parts = fingerprint.parts if with_parts else None
         self._pending_dirs.append((path, fingerprint.digest, fingerprint.newest, tree_oid,
                                    json.dumps(parts, sort_keys=True) if parts else None,

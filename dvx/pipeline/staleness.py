@@ -25,7 +25,7 @@ from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import SeenFiles, file_state, scan_directory
+from dvx.workspace import SeenFiles, file_state, manifest_of_scan, scan_directory
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _scanned(repo: Repo, rel: str, seen: SeenFiles | None
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         entries = scan_directory(repo, full, rel, seen=seen)
-        tree = Tree.build(repo.algo, entries.values())
+        tree = manifest_of_scan(repo, entries.values(), rel)
         return LockedPath(rel, tree.oid(), tree.size, tree.nfiles), entries
     state = file_state(repo, full, rel, seen=seen)
     if state is None:
