@@ -1,11 +1,13 @@
+import errno
 import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import git, write
+from tests.conftest import git, unprivileged, write
 
 
 def test_remove_keeps_data_and_unignores(repo, dvx):
@@ -382,6 +384,72 @@ def test_the_git_add_hint_after_move_and_remove_works_for_pointers_never_committ
     last = dvx("remove", "sub/c.txt")
     assert last.code == 0 and not (repo / "sub" / ".gitignore").exists()
     assert "To record this in Git" not in last.stdout, last.output
+
+
+def _pointers(repo):
+    """The pointer files in the workspace, as Git would list them (`git add -A` takes each)."""
+    return sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*.dvx")
+                  if p.is_file() and p.relative_to(repo).parts[0] not in (".dvx", ".git"))
+
+
+def test_a_move_the_permissions_would_stop_half_way_is_refused_before_anything_is_written(
+        repo, dvx):
+    write(repo / "pd" / "f", "f\n")
+    write(repo / "pd" / "sub" / "x", "x\n")
+    assert dvx("add", "pd/f", "pd/sub").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tracked")
+    (repo / "out").mkdir()
+    before = git(repo, "status", "--porcelain", "--ignored")
+    for read_only, source, destination, named in (
+            ("pd", "pd/f", "g", "'pd' may not be changed"),
+            ("out", "pd/f", "out/new/g", "'out' may not be changed"),
+            ("pd/sub", "pd/sub", "moved", "'pd/sub' may not be changed")):
+        (repo / read_only).chmod(0o555)
+        try:
+            refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "move",
+                                      source, destination], cwd=repo, capture_output=True,
+                                     text=True, timeout=60)
+        finally:
+            (repo / read_only).chmod(0o755)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.startswith(f"ERROR: {named} (Permission denied)")
+        assert "Nothing was moved" in refused.stderr and "chmod u+w" in refused.stderr
+        assert git(repo, "status", "--porcelain", "--ignored") == before, destination
+        assert not (repo / "out" / "new").exists()
+    assert dvx("move", "pd/f", "h").code == 0
+    assert dvx("status", "-q").code == 0
+    assert _pointers(repo) == ["h.dvx", "pd/sub.dvx"]
+
+
+def test_a_move_that_fails_before_its_data_moves_takes_back_what_it_wrote(repo, dvx,
+                                                                          monkeypatch):
+    """A pointer at a place the data never reached would be data tracked twice, which a
+    move to another name later leaves behind for `git add -A` to commit."""
+    from dvx.ops import manage
+
+    write(repo / "pd" / "f", "f\n")
+    assert dvx("add", "pd/f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tracked")
+    before = git(repo, "status", "--porcelain", "--ignored")
+    rename = os.rename
+
+    def across_disks(src, dst, *args, **kwargs):
+        if os.fspath(src) == str(repo / "pd" / "f"):
+            raise OSError(errno.EXDEV, "Invalid cross-device link", os.fspath(src))
+        return rename(src, dst, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(manage.os, "rename", across_disks)
+        failed = dvx("move", "pd/f", "new/deeper/g")
+    assert failed.code == 1 and "Invalid cross-device link" in failed.stderr, failed.output
+    assert git(repo, "status", "--porcelain", "--ignored") == before
+    assert not (repo / "new").exists()
+    assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+    assert dvx("move", "pd/f", "h").code == 0
+    assert (repo / "h").read_text() == "f\n" and dvx("status", "-q").code == 0
+    assert _pointers(repo) == ["h.dvx"]
 
 
 def test_move_refuses_to_overwrite(repo, dvx):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
     ignore_after_rules_taking_back,
@@ -44,6 +45,8 @@ from dvx.workspace import (
     scan_directory,
     stale_link_oid,
 )
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -254,17 +257,27 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
+    _refuse_unwritable_folders(repo, output, dst)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
         repo.syncstate.begin_move(output.path, dst)  # what a rerun finishes, and only that
         repo.syncstate.flush(required=True)
-        fsutil.makedirs(os.path.dirname(dst_full))
+        made = _missing_folders(os.path.dirname(dst_full))
+        ignored = False
         # The new place is ignored before the data arrives, and the new pointer is written
         # before the old one goes: an interruption leaves the data tracked twice at worst,
         # never untracked nor seen by Git, and the same command run again finishes the move.
-        gitignore.add_entry(dst_full)
-        write_pointer(repo, dst, output.pointer)
-        _move_data_and_old_pointer(repo, output, dst)
+        # A failure before the data moved takes back what was written: no pointer is left
+        # at a place the user may never move the data to.
+        try:
+            fsutil.makedirs(os.path.dirname(dst_full))
+            ignored = gitignore.add_entry(dst_full) is not None
+            write_pointer(repo, dst, output.pointer)
+            _move_data(repo, output, dst)
+        except (OSError, DvxError):
+            _take_back_new_place(repo, output, dst, ignored, made)
+            raise
+        _drop_old_pointer(repo, output, dst)
     return dst, _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                               _gitignore_rel(output.path)])
 
@@ -326,6 +339,13 @@ def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
 
 
 def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
+    _move_data(repo, output, dst)
+    _drop_old_pointer(repo, output, dst)
+
+
+def _move_data(repo: Repo, output: Output, dst: str) -> None:
+    """Move the data (if it is there) to `dst`, whose .gitignore entry is written first. Its
+    last step, the rename, either moves it or raises having moved nothing."""
     src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
     # Data with no sync record whose pointer moved in Git since is outdated by what Git's
     # history of its path recorded; the new path has none: the record goes along instead,
@@ -337,6 +357,12 @@ def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
     gitignore.add_entry(dst_full)
     if os.path.lexists(src_full) and not os.path.lexists(dst_full):
         os.rename(src_full, dst_full)
+
+
+def _drop_old_pointer(repo: Repo, output: Output, dst: str) -> None:
+    """End a move whose data is at `dst`: its records, .gitignore entry and pointer go
+    along; the old pointer last, as until then a rerun finds the move."""
+    src_full = repo.abspath(output.path)
     repo.syncstate.move(output.path, dst)
     repo.syncstate.flush()
     gitignore.remove_entry(src_full)
@@ -344,6 +370,62 @@ def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
     repo.syncstate.end_move(output.path, dst)
     repo.syncstate.flush()
     ignore_after_rules_taking_back(repo, [dst])
+
+
+def _missing_folders(folder: str) -> list[str]:
+    """The folders `fsutil.makedirs(folder)` would make, deepest first."""
+    missing = []
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def _take_back_new_place(repo: Repo, output: Output, dst: str, ignored: bool,
+                         made: list[str]) -> None:
+    """Undo what a move that failed before its data moved wrote at `dst`: its pointer, the
+    .gitignore entry if the move added it, and the folders it made; then its mark ends.
+    Best effort: what stays (the pointer of data not moved, and the mark) is what a rerun of
+    the same move finishes."""
+    dst_full = repo.abspath(dst)
+    try:
+        fsutil.remove_quietly(dst_full + POINTER_SUFFIX)
+        if ignored:
+            gitignore.remove_entry(dst_full)
+        for folder in made:
+            os.rmdir(folder)
+        repo.syncstate.end_move(output.path, dst)
+        repo.syncstate.flush()
+    except OSError as exc:
+        log.debug("move to '%s' not taken back: %s", dst, exc)
+
+
+def _refuse_unwritable_folders(repo: Repo, output: Output, dst: str) -> None:
+    """Refuse (DvxError) before anything is written a move the permissions would stop
+    half-way: the folder the data and its pointer leave and the one they go to (or the
+    nearest of its parents there is, where the rest is made) must be writable, and so must a
+    directory that changes folders (its entry '..' changes)."""
+    src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
+    here, there = os.path.dirname(src_full), os.path.dirname(dst_full)
+    while not os.path.isdir(there) and os.path.dirname(there) != there:
+        there = os.path.dirname(there)
+    for folder, why in ((here, f"dvx move takes '{output.path}' and its pointer out of it"),
+                        (there, f"dvx move puts '{dst}' and its pointer there")):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            _refuse_unwritable(repo, folder, why)
+    moves_a_folder = os.path.isdir(src_full) and not os.path.islink(src_full)
+    if moves_a_folder and here != os.path.dirname(dst_full) \
+            and not os.access(src_full, os.W_OK):
+        _refuse_unwritable(repo, src_full, "a directory moved to another folder has its "
+                           "entry '..' changed")
+
+
+def _refuse_unwritable(repo: Repo, folder: str, why: str) -> None:
+    rel = repo_relpath(repo.root, folder) if folder != repo.root else ""
+    shown = f"'{rel}'" if rel else "The repository's top folder"
+    raise DvxError(f"{shown} may not be changed (Permission denied): {why}. Nothing was "
+                   "moved.", f"Make it writable (`chmod u+w {for_command(repo.root, rel or '.')}`"
+                   "), then run the command again.")
 
 
 def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
