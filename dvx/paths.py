@@ -87,19 +87,26 @@ def safe_dir_join(root: str, rel: str, what: str = "directory") -> str:
 
 
 def check_no_symlinked_parent(root: str, rel: str) -> None:
+    link = symlinked_parent(root, rel)
+    if link is not None:
+        raise PathError(
+            f"Refusing to use '{rel}': its parent '{link}' is a symbolic link, which could "
+            "lead outside the repository.", "Replace the link with a real directory.")
+
+
+def symlinked_parent(root: str, rel: str) -> str | None:
+    """The first of the folders `rel` is in (relative to `root`, as `rel` is) that is a
+    symbolic link, None if none is."""
     current = root
     for part in rel.split("/")[:-1]:
         current = os.path.join(current, part)
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
-            return  # nothing below a missing directory can be a symlink yet
+            return None  # nothing below a missing directory can be a symlink yet
         if stat.S_ISLNK(mode):
-            raise PathError(
-                f"Refusing to use '{rel}': its parent '{os.path.relpath(current, root)}' is a "
-                "symbolic link, which could lead outside the repository.",
-                "Replace the link with a real directory.",
-            )
+            return to_posix(os.path.relpath(current, root))
+    return None
 
 
 def check_read_stays_inside(root: str, rel: str, cache_files: str | None = None) -> None:

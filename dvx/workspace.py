@@ -72,11 +72,14 @@ def symlink_error(display: str) -> PathError:
     )
 
 
-def unreadable_error(display: str, is_dir: bool = False) -> DvxError:
+def unreadable_error(display: str, is_dir: bool = False, inside: bool = True) -> DvxError:
+    """`display` may not be read: a file or folder inside a tracked directory (`inside`),
+    which can also be moved out of it, or the tracked path itself."""
+    fix = f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner)"
     return DvxError(
         f"'{display}' cannot be read: permission denied.",
-        f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner) or move it "
-        "out of the tracked directory, then run the command again.",
+        f"{fix} or move it out of the tracked directory, then run the command again." if inside
+        else f"{fix}, then run the command again.",
     )
 
 

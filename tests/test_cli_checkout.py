@@ -53,8 +53,10 @@ def test_a_folder_replaced_by_a_symlink_is_skipped_in_one_sentence(repo, dvx):
     (repo / "elsewhere").mkdir()
     os.symlink("../elsewhere", repo / "d" / "sub")
     result = dvx("checkout")
-    assert result.code == 1 and "Skipped d/sub/a: " in result.stderr, result.output
-    assert "real directory.\n" in result.stderr and "directory.." not in result.stderr
+    assert result.code == 1 and "Skipped d/sub/a: its folder 'd/sub' is a symbolic link" \
+        in result.stderr, result.output
+    assert "'sub/.'" not in result.stderr  # named from the top, as the file is
+    assert "real directory).\n" in result.stderr and "directory.." not in result.stderr
     assert not (repo / "elsewhere" / "a").exists()
 
 

@@ -2020,12 +2020,15 @@ def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, 
 
 def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
     team, _ = source
+    write(project / "tracked.txt", "mine\n")
+    assert run_dvx("add", "tracked.txt", cwd=project).code == 0
     cases = [
         (("import", "http://127.0.0.1:9/nothing.git", "x"), "Could not fetch the repository"),
         (("import", str(team.origin), "images", "--rev", "no-such-rev"), "Unknown revision"),
         (("ls", str(tmp_path / "not-a-repo")), "neither a directory nor a Git URL"),
         (("get", str(team.origin), "images/9.png"), "not tracked by dvx"),
-        (("update", "nothing.dvx"), "is not an import"),
+        (("update", "nothing.dvx"), "'nothing.dvx' does not exist"),
+        (("update", "tracked.txt"), "'tracked.txt' is not an import"),
     ]
     for args, message in cases:
         result = run_dvx(*args, cwd=project)

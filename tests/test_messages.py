@@ -488,6 +488,22 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
     (repo / "d" / "s").chmod(0o644)
 
 
+def test_status_names_a_tracked_file_it_may_not_read_with_a_fix_for_a_file(repo, dvx):
+    """Not inside a tracked directory: moving it out of one is no way out."""
+    write(repo / "f.bin", "f")
+    assert dvx("add", "f.bin").code == 0
+    (repo / "f.bin").chmod(0)
+    try:
+        checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
+                                 cwd=repo, capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "f.bin").chmod(0o644)
+    assert checked.returncode == 1, checked.stderr
+    assert "'f.bin' cannot be read: permission denied. Fix its permissions (`chmod u+r`, as " \
+        "its owner), then run the command again." in checked.stderr
+    assert "tracked directory" not in checked.stderr
+
+
 def test_status_warns_of_a_symlink_of_one_s_own_in_a_tracked_directory_never_lists_it_added(
         repo, dvx):
     write(repo / "d" / "a", "a")

@@ -33,7 +33,14 @@ from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_by_dvx, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
-from dvx.paths import alike_paths, for_command, join_posix, safe_dir_join, walk_directory
+from dvx.paths import (
+    alike_paths,
+    for_command,
+    join_posix,
+    safe_dir_join,
+    symlinked_parent,
+    walk_directory,
+)
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
@@ -985,6 +992,12 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     fsutil.makedirs(top)
     blocked: dict[str, str] = {}  # parent directory -> why files cannot be placed in it
     for parent in sorted({tree.paths[i].rpartition("/")[0] for i in plan.place} - {""}):
+        link = symlinked_parent(top, parent + "/.")
+        if link is not None:
+            blocked[parent] = (f"its folder '{display}/{link}' is a symbolic link, which could "
+                               "lead outside the repository (use --force to replace the link "
+                               "with a real directory)")
+            continue
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):

@@ -1051,6 +1051,10 @@ def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
     chosen = []
     for target, rel in zip(targets, rels, strict=True):
         if rel not in by_path:
+            if not any(os.path.lexists(repo.abspath(path)) for path in (rel, rel + POINTER_SUFFIX)):
+                raise PathError(f"'{target}' does not exist.", "Name an import's data or its "
+                                "pointer file, or run `dvx update` alone to update every "
+                                "import.")
             raise PathError(f"'{target}' is not an import.", "See `dvx import --help`.")
         chosen.append(by_path[rel])
     return chosen

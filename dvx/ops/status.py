@@ -337,7 +337,8 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
         if isinstance(exc.filename, str):
             where = os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
         repo.unreadable[where] = unreadable_error(
-            where, isinstance(exc.filename, str) and os.path.isdir(exc.filename))
+            where, isinstance(exc.filename, str) and os.path.isdir(exc.filename),
+            inside=where != output.path)
         return None
     else:
         _name_paths_too_long(repo, result)
