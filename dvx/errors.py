@@ -281,6 +281,24 @@ def stop_status(by: BaseException) -> int:
 
 NOTHING_HALF_WRITTEN = "Nothing was left half-written; run the command again to finish."
 
+_LEFT_HALF_DONE = "dvx_left_half_done"  # the attribute `note_left_half_done` sets
+
+
+def note_left_half_done(exc: BaseException, notice: str) -> None:
+    """Note on `exc`, an error that ended a command once it began writing tracked paths,
+    what the command may have left half-done and how to finish it (`notice`): said in its
+    hint, never that nothing was left half-written. A DvxError's hint takes it at once."""
+    if isinstance(exc, DvxError):
+        exc.hint = notice if not exc.hint else f"{exc.hint} {notice}"
+        return
+    setattr(exc, _LEFT_HALF_DONE, notice)
+
+
+def left_half_done(exc: BaseException) -> str | None:
+    """What `note_left_half_done` noted on `exc`, if anything."""
+    notice = getattr(exc, _LEFT_HALF_DONE, None)
+    return notice if isinstance(notice, str) else None
+
 
 def interruption(by: BaseException, detail: str, hint: str = NOTHING_HALF_WRITTEN
                  ) -> Interrupted:

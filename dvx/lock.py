@@ -9,8 +9,9 @@ a waiting process can say whom it is waiting for.
 The holder's record outlives a holder that was killed (it is removed on release). The next
 command that takes the lock keeps it aside (lock.stopped, with those of the commands stopped
 before it, the last STOPPED_KEPT distinct ones; a holder stopped by Ctrl-C, SIGTERM or
-SIGHUP while it changed tracked paths keeps its own there as it stops: each file it wrote is
-whole, but what it changed may be half-done where nothing else shows it, as a killed one's)
+SIGHUP while it changed tracked paths, or ended by an error once it began writing them
+(`began_writing`), keeps its own there as it stops: each file it wrote is whole, but what it
+changed may be half-done where nothing else shows it, as a killed one's)
 until a command that ends without an error finishes what it left half-done: that command run
 again (the same subcommand on the same targets, however written: `dvx add -q data/` after
 `dvx add data`; the CLI says what is the same, `Command`; or the very same command line; a
@@ -50,7 +51,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from dvx import fsutil
-from dvx.errors import Interrupted, LockError, interruption
+from dvx.errors import Interrupted, LockError, interruption, note_left_half_done
 from dvx.logs import get_logger
 from dvx.process_groups import RecordedGroup, process_alive
 
@@ -60,6 +61,7 @@ _held_guard = threading.Lock()
 _held: dict[str, int] = {}  # lock path -> how many times this process holds it
 _held_fds: set[int] = set()  # the descriptors holding this process's flocks
 _failed_within: set[str] = set()  # lock paths an operation held inside the command failed in
+_writing: set[str] = set()  # lock paths whose holder began writing tracked paths (began_writing)
 POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
 NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record itself
 # A killed holder's guardian ends the commands it ran within runner.STOP_GRACE (3) seconds;
@@ -173,6 +175,7 @@ def _let_go_in_child() -> None:
             os.close(fd)
     _held_fds.clear()
     _held.clear()
+    _writing.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -256,6 +259,18 @@ def _kept_with(died: dict[str, object], stopped: list[dict[str, object]]
     first: its own, then the others stopped before (a run of the same command replaces its
     older record), STOPPED_KEPT in all."""
     return [died, *(each for each in stopped if not _same_run(each, died))][:STOPPED_KEPT]
+
+
+def began_writing(tmp_dir: str) -> None:
+    """The command holding the lock of the repository whose temporary directory is `tmp_dir`
+    has begun writing the tracked paths of its work (placed a file, written a pointer or an
+    experiment's params): ended by an error from now on, it may leave that work half-done,
+    and is named as a stopped one is (`RepoLock.release`). Before, an error (a refusal)
+    left everything as it was."""
+    path = os.path.join(tmp_dir, "lock")
+    with _held_guard:
+        if _held.get(path):
+            _writing.add(path)
 
 
 def note_running(tmp_dir: str, groups: tuple[RecordedGroup, ...]) -> None:
@@ -527,10 +542,10 @@ class RepoLock:
 
     def release(self, finished: bool = False, stopped: bool = False) -> dict[str, object] | None:
         """Let the lock go; `finished`: the command that took it ended without an error;
-        `stopped`: Ctrl-C, SIGTERM or SIGHUP stopped it. The record of a command so stopped
-        whose work is on tracked paths is kept aside, as the next command keeps a killed
-        one's (what it changed may be left half-done where nothing else shows it): returned
-        then."""
+        `stopped`: Ctrl-C, SIGTERM or SIGHUP stopped it. The record of a command so stopped,
+        or ended by an error once it began writing (`began_writing`), whose work is on
+        tracked paths is kept aside, as the next command keeps a killed one's (what it
+        changed may be left half-done where nothing else shows it): returned then."""
         with _held_guard:
             _held[self.path] -= 1
             if self._nested:
@@ -540,9 +555,11 @@ class RepoLock:
             if self.path in _failed_within:
                 _failed_within.discard(self.path)
                 finished = False
+            wrote = self.path in _writing
+            _writing.discard(self.path)
         if finished:
             self._finish_stopped()
-        kept = self._keep_own_record() if stopped else None
+        kept = self._keep_own_record() if stopped or (wrote and not finished) else None
         if kept is None:
             fsutil.remove_quietly(self.holder_path)
         self._unlock()
@@ -566,18 +583,22 @@ class RepoLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        """Stopped by Ctrl-C, SIGTERM or SIGHUP (or the Interrupted said for one) with its
-        record kept aside, the command says what it may have left half-done, and how to
-        finish it or give it up, instead of that nothing was left half-written."""
+        """Stopped by Ctrl-C, SIGTERM or SIGHUP (or the Interrupted said for one), or ended
+        by an error once it began writing, with its record kept aside, the command says what
+        it may have left half-done, and how to finish it or give it up, instead of that
+        nothing was left half-written."""
         stopped = isinstance(exc, (KeyboardInterrupt, Interrupted))
         kept = self.release(finished=exc_type is None and not self._failed, stopped=stopped)
-        if kept is None or exc is None:
+        if kept is None:
             return
-        if isinstance(exc, Interrupted):
+        if exc is None:  # an error it reports without raising (`failed`)
+            log.warning("%s", interrupted_notice(kept))
+        elif isinstance(exc, Interrupted):
             exc.hint = interrupted_notice(kept)
-            return
-        raise interruption(exc, ".", interrupted_notice(kept)) from exc
-
+        elif stopped:
+            raise interruption(exc, ".", interrupted_notice(kept)) from exc
+        else:
+            note_left_half_done(exc, interrupted_notice(kept))
 
     def _finish_stopped(self) -> None:
         """This command ended without an error: the records of the stopped commands whose

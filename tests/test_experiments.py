@@ -928,6 +928,40 @@ def test_an_apply_stopped_by_ctrl_c_says_what_it_left_and_stays_named(project, s
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+@pytest.mark.parametrize("point, said_by", [("apply.after_file:2", "Make room there."),
+                                             ("place.before_rename", "Skipped model.bin")])
+def test_an_apply_failing_part_way_says_what_it_left_and_stays_named(project, point, said_by):
+    """`exp apply` ended by a full disk once it began writing, raised while it writes the
+    experiment's files or met as it places the model they record: it says the workspace
+    may be part one experiment, part another, never that nothing was left half-written,
+    and status names it until it is run again."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.05", "-n", "mid", cwd=project)
+    full = run_dvx_proc("exp", "apply", "low", cwd=project,
+                        env={"DVX_FAULT": point, "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1, full.output
+    said = " ".join(full.stderr.split())
+    assert said_by in said, said
+    assert "The workspace may be left part one experiment, part another" in said, said
+    assert "Nothing was left half-written" not in said
+    assert (project / "model.bin").read_text() == "model lr=0.05 epochs=3 rows=3"  # mid's
+    assert "`dvx exp apply low`: stopped before it finished" in run_dvx(
+        "status", cwd=project).stdout
+    again = run_dvx("exp", "apply", "low", cwd=project)
+    assert again.code == 0, again.output
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+def test_an_apply_refused_before_it_writes_is_not_named(project):
+    """`exp apply` refused over unsaved changes writes nothing: it is not named as stopped."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    write(project / "params.yaml", "train:\n  lr: 0.7\n  epochs: 3\n")
+    refused = run_dvx_proc("exp", "apply", "low", cwd=project)
+    assert refused.code == 2 and "Commit or stash them" in refused.stderr, refused.output
+    assert "stopped before it finished" not in run_dvx("status", cwd=project).output
+
+
 def test_a_killed_apply_given_up_with_a_checkout_of_everything_is_no_longer_named(project):
     """`exp apply` killed while it places an output: the notice says how to give it up
     (set the files Git tracks back, then `dvx checkout`), and a `dvx checkout` of every

@@ -533,6 +533,54 @@ def test_a_transfer_s_interruption_keeps_its_count_and_says_what_the_command_lef
     assert [each.command for each in stopped_commands(tmp)] == (["dvx update"] if kept else [])
 
 
+@pytest.mark.parametrize("command", ["checkout", "pull"])
+def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx_proc,
+                                                                       command):
+    """A checkout (or pull) that placed some files, then met a full disk: it says only some
+    of its files may have been placed, not that nothing was left half-written, and status
+    names it until it is run again; one that placed nothing (its data is in no cache) is
+    not named."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    assert dvx_proc("add", "imgs", cwd=repo).code == 0
+    assert dvx_proc("push", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    full = dvx_proc(command, cwd=repo, env={"DVX_FAULT": "place.before_rename:3",
+                                            "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1, full.output
+    said = " ".join(full.stderr.split())
+    assert "Only some of its files may have been placed in the workspace: `dvx status` " \
+        "names the command until it" in said, said
+    assert "Nothing was left half-written" not in said
+    assert _named_stopped(repo, dvx_proc) == [f"dvx {command}"]
+    assert dvx_proc(command, cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+    shutil.rmtree(repo / "imgs")
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    assert dvx_proc("checkout", cwd=repo).code == 1  # nothing to place: nothing half-done
+    assert _named_stopped(repo, dvx_proc) == []
+
+
+@pytest.mark.parametrize("wrote", [True, False])
+def test_an_error_once_a_command_began_writing_keeps_its_record(tmp_path, wrote):
+    """An ordinary error (a full disk) that ends a command changing tracked paths once it
+    began writing them keeps its record aside, and notes on the error what it may have left
+    half-done; the same error before any write (a refusal) leaves nothing named."""
+    from dvx.errors import left_half_done
+    from dvx.lock import Command, RepoLock, Work, began_writing, stopped_commands
+
+    tmp = str(tmp_path / "tmp")
+    lock = RepoLock(tmp, 0, command=Command("dvx add a", "dvx add a", Work("tracking", None)))
+    with pytest.raises(OSError) as raised, lock:
+        if wrote:
+            began_writing(tmp)
+        raise OSError(28, "No space left on device")
+    assert (left_half_done(raised.value) is not None) == wrote
+    assert [each.command for each in stopped_commands(tmp)] == (["dvx add a"] if wrote else [])
+
+
 def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_checkout(
         repo, dvx_proc):
     """A checkout killed half-way, then a checkout or pull of every path that exits 1 as

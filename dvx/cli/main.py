@@ -11,7 +11,7 @@ import click
 
 from dvx import __version__, faults
 from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
-from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, stop_status
+from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, left_half_done, stop_status
 from dvx.logs import printable
 
 EXIT_INTERNAL = 255
@@ -117,8 +117,8 @@ class DvxGroup(click.Group):
         except PermissionError as exc:
             where = f"'{exc.filename}'" if isinstance(exc.filename, str) else "A file"
             _fail(f"{where} may not be read or changed ({exc.strerror or 'permission denied'}).",
-                  "Nothing was left half-written; fix its permissions (or those of the folder "
-                  "holding it), or move it out of the way, and run the command again.", 1)
+                  _cure_hint(exc, "fix its permissions (or those of the folder holding it), "
+                             "or move it out of the way"), 1)
         except OSError as exc:
             from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe, path_too_long
 
@@ -126,8 +126,7 @@ class DvxGroup(click.Group):
                 "let any program writing to it finish" if isinstance(exc, FileChangedError) else \
                 "move the repository to a folder with a shorter path (or clone it there)" \
                 if path_too_long(exc) else "fix the cause"
-            _fail(f"A filesystem operation failed: {describe(exc)}.",
-                  f"Nothing was left half-written; {cure} and run the command again.", 1)
+            _fail(f"A filesystem operation failed: {describe(exc)}.", _cure_hint(exc, cure), 1)
         except KeyboardInterrupt as exc:  # Ctrl-C; Terminated: SIGTERM or SIGHUP
             _stopped_by(exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -149,6 +148,16 @@ class DvxGroup(click.Group):
         if _report_unreadable(ctx):
             sys.exit(1)
         return result
+
+
+def _cure_hint(exc: OSError, cure: str) -> str:
+    """The hint of a filesystem error: `cure`, then running the command again; and what the
+    command may have left half-done, when it had begun writing tracked paths (a checkout
+    part-way: `left_half_done`), else that nothing was left half-written."""
+    left = left_half_done(exc)
+    if left is None:
+        return f"Nothing was left half-written; {cure} and run the command again."
+    return f"{cure[0].upper()}{cure[1:]}. {left}"
 
 
 def _stopped_by(exc: KeyboardInterrupt) -> None:

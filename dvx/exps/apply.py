@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dvx import faults
 from dvx.errors import UsageError
 from dvx.experiment_refs import Experiment, find, git_of, head
 from dvx.exps.saved_work import blob_in, may_hold_changes, staged_unsaved, unsaved_files
@@ -19,7 +20,7 @@ from dvx.exps.workspace_writes import (
     write_as_in_git,
 )
 from dvx.history import History
-from dvx.lock import EXPERIMENT, Work
+from dvx.lock import EXPERIMENT, Work, began_writing
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, PIPELINE_FILE, parse_lock, uncached_paths
 from dvx.ops.checkout import (
     CheckoutResult,
@@ -143,11 +144,13 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                          f"{_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
     _refuse_changed_in_cache(repo, exp, targets)
+    began_writing(repo.tmp_dir)  # an error from here on may leave it half-applied
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
                         dvx_lines[rel] if rel in dvx_lines
                         else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
                         else None, modes.get(rel))
+        faults.point("apply.after_file")
     # In Git's index too, or `git commit -a` would commit another experiment's staged
     # change (a `git rm` of code the pipeline needs) beside these files, and `git commit`
     # a version of the experiment's files other than the one the workspace has now

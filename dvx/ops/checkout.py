@@ -25,6 +25,7 @@ from typing import TypeGuard
 from dvx import faults, fsutil, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
+from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
@@ -207,6 +208,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             if settle is not None:
                 result.removed += settle_left_behind(repo, settle)
         finally:
+            if len(result.restored) or result.removed:  # an error now leaves it half-done
+                began_writing(repo.tmp_dir)
             repo.statcache.flush()
             repo.syncstate.flush()
         if not result.left_only_what_the_user_keeps:  # work not done: a stopped one stays

@@ -20,6 +20,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes
+from dvx.lock import began_writing
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import OpenForWriting
@@ -422,6 +423,7 @@ def write_stage_outputs(repo: Repo, stored: StoredInLock) -> list[Added]:
     """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
     entries and sync records; the caller has checked that dvx.lock is still as it was read
     (`refuse_changed_lock`)."""
+    began_writing(repo.tmp_dir)
     for output in stored.outputs:
         gitignore.add_entry(repo.abspath(output.path))
         repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
@@ -529,6 +531,7 @@ def write_pointers(repo: Repo, prepared: list[Prepared]) -> list[Added]:
     (`refuse_changed_pointers`). Their sync records are written as pending first, in one
     write, so that a pointer this clone wrote never looks like a change from Git, whenever
     dvx dies (dvx/syncstate.py)."""
+    began_writing(repo.tmp_dir)
     for item in prepared:
         if item.changed:
             repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
