@@ -2,6 +2,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 
@@ -987,6 +988,36 @@ def test_an_add_that_records_nothing_leaves_each_file_a_writable_file_of_its_own
         assert now.st_mtime_ns == before[name].st_mtime_ns, name
         assert (repo / name).read_bytes() == content, name
     assert not (repo / "y.dvx").exists() and not (repo / "data.dvx").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_add_stopped_by_ctrl_c_gives_back_the_files_it_linked(repo, signum):
+    """cache.type hardlink: an add stopped by Ctrl-C (or SIGTERM) once it stored one file,
+    while it reads the next, records nothing: the file it made a hard link of its object is
+    given back as it was, a writable file of its own with its mode and times, as after an
+    error."""
+    from tests.conftest import stopped_at
+
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    before = {}
+    for name in ("a", "b"):
+        write(repo / name, f"{name} mine\n")
+        os.chmod(repo / name, 0o640)
+        os.utime(repo / name, ns=(1_000_000_000, 2_000_000_000))
+        before[name] = os.lstat(repo / name)
+    adding = stopped_at("hash_file.after_open:2", "add a b", repo)
+    adding.send_signal(signum)
+    adding.send_signal(signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 128 + signum, out + err
+    assert "Traceback" not in err
+    for name in ("a", "b"):
+        now = os.lstat(repo / name)
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) == 0o640, name
+        assert now.st_mtime_ns == before[name].st_mtime_ns, name
+        assert (repo / name).read_text() == f"{name} mine\n", name
+    assert not (repo / "a.dvx").exists() and not (repo / "b.dvx").exists()
 
 
 def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(

@@ -743,12 +743,14 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
 @contextlib.contextmanager
 def given_back_unless_recorded(repo: Repo) -> Iterator[list[Linked]]:
     """A list for the caller to extend with the files it stores that storing made hard links
-    of their objects (`Linked`), given back (`give_back`) if the block fails: a command that
-    records nothing leaves them as they were, not links of objects nothing names."""
+    of their objects (`Linked`), given back (`give_back`) if the block fails or is stopped
+    (Ctrl-C, SIGTERM, SIGHUP): a command that records nothing leaves them as they were, not
+    links of objects nothing names. Giving back is a local copy and rename per file, quick;
+    stopped again meanwhile, each file is still whole, a link or its copy."""
     linked: list[Linked] = []
     try:
         yield linked
-    except Exception:
+    except BaseException:
         give_back(repo, linked)
         raise
 
