@@ -563,6 +563,25 @@ def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx
     assert _named_stopped(repo, dvx_proc) == []
 
 
+def test_a_pull_lacking_a_teammate_s_data_is_not_named_as_stopped(repo, dvx_proc):
+    """A pull that placed what it could and lacks the rest (no remote holds it yet) left no
+    work a run again does before the data comes: status names those paths as not in the
+    cache, never the pull as stopped."""
+    write(repo / "a", "a\n")
+    write(repo / "b", "b\n")
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    assert dvx_proc("add", "a", "b", cwd=repo).code == 0
+    assert dvx_proc("push", "a", cwd=repo).code == 0
+    for name in ("a", "b"):
+        (repo / name).unlink()
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    pulled = dvx_proc("pull", cwd=repo)
+    assert pulled.code == 1 and (repo / "a").read_text() == "a\n", pulled.output
+    assert "half" not in pulled.stderr
+    assert _named_stopped(repo, dvx_proc) == []
+
+
 @pytest.mark.parametrize("wrote", [True, False])
 def test_an_error_once_a_command_began_writing_keeps_its_record(tmp_path, wrote):
     """An ordinary error (a full disk) that ends a command changing tracked paths once it

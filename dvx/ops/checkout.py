@@ -113,6 +113,13 @@ class CheckoutResult:
         more, where a file it could not write (a disk full) or data it lacks is work left."""
         return not self.missing and all(why in _KEPT_AS_THE_USER_S for _, why in self.skipped)
 
+    @property
+    def lacked_only_data(self) -> bool:
+        """Is all it left undone data the cache lacks (a teammate's not pushed yet)? Status
+        names each such path as not in the cache: no stopped command need name it, and no
+        run again does more until the data comes."""
+        return bool(self.missing) and all(why in _KEPT_AS_THE_USER_S for _, why in self.skipped)
+
     def to_json(self) -> dict[str, object]:
         return {"restored": list(self.restored), "removed": self.removed,
                 "unchanged": self.unchanged,
@@ -208,8 +215,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             if settle is not None:
                 result.removed += settle_left_behind(repo, settle)
         finally:
-            if len(result.restored) or result.removed:  # an error now leaves it half-done
-                began_writing(repo.tmp_dir)
+            if (len(result.restored) or result.removed) and not result.lacked_only_data:
+                began_writing(repo.tmp_dir)  # an error now leaves it half-done
             repo.statcache.flush()
             repo.syncstate.flush()
         if not result.left_only_what_the_user_keeps:  # work not done: a stopped one stays
