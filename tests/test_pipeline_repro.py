@@ -453,6 +453,29 @@ def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_u
     assert fresh.code == 0 and "merge" not in fresh.stdout, fresh.output
 
 
+def test_a_folder_the_user_ignores_with_a_line_like_dvxs_is_read_as_any_other(repo, dvx):
+    """The user writes `/NAME` lines too: notes kept beside the code (`/scratch`), build
+    products (`/build`) in a folder a stage reads. No stage made them and the cache never
+    held them, so they are not a dropped output left behind: repro runs the stage, status
+    calls it up to date once run, and neither tells the user to delete their data."""
+    write(repo / "src" / "a.py", "code\n")
+    write(repo / "src" / "scratch" / "j", "my notes\n")
+    write(repo / "src" / "build" / "app.o", "object code\n")
+    write(repo / "src" / ".gitignore", "/scratch\n/build\n")
+    write(repo / "dvx.yaml", "stages:\n  build:\n    cmd: cat src/a.py > out.txt\n"
+                             "    deps: [src]\n    outs: [out.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    dry = dvx("repro", "--dry")
+    assert dry.code == 0 and "Would fail" not in dry.stdout, dry.output
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Delete" not in result.output and (repo / "out.txt").read_text() == "code\n"
+    status = dvx("status")
+    assert status.code == 0 and "no clone has" not in status.output, status.output
+    assert (repo / "src" / "scratch" / "j").read_text() == "my notes\n"
+
+
 def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
         repo, dvx):
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one

@@ -1,14 +1,21 @@
-"""Data a stage reads that no clone has: a file or folder at or inside one of its
-dependencies that Git ignores by the entry dvx writes for data (`/NAME` in the .gitignore
-beside it), while no pointer, no output of dvx.yaml and no dvx.lock entry records it, and
-Git's index holds none of it. Mostly the output of a stage gone from dvx.yaml (a `foreach`
-item dropped), which `repro` leaves in the workspace still ignored by Git. A run on it would
-record a dependency that a clone, after `dvx pull`, never matches: `repro` runs no such
-stage and `status` calls it stale, both naming the data and the way out.
+"""Data a stage reads that no clone has: the output of a stage gone from dvx.yaml (a
+`foreach` item dropped), which `repro` leaves in the workspace still ignored by Git, in a
+folder the stage reads. A run on it would record a dependency that a clone, after `dvx
+pull`, never matches: `repro` runs no such stage and `status` calls it stale, both naming
+the data and the way out.
+
+Such data is a file or folder at or inside one of the stage's dependencies that Git ignores
+by the entry dvx writes for data (`/NAME` in the .gitignore beside it), while no pointer, no
+output of dvx.yaml and no dvx.lock entry records it, and Git's index holds none of it; and
+whose data is an object of the cache, as dvx left it. The user writes that entry too (a
+`/scratch` line for a folder of notes, a `/build` line for build products): data of theirs
+the cache never held is never taken for a leftover, and the data dvx says to delete is
+always data the cache keeps.
 
 Only that entry is looked for, never the user's own patterns (`*.pyc`, `__pycache__/`):
-one .gitignore read per folder of the dependencies that dvx does not track itself, and Git
-asked only when such an entry is found."""
+one .gitignore read per folder of the dependencies that dvx does not track itself, Git
+asked only when such an entry is found, and only what Git ignores by it hashed (through
+the stat cache, as the dependency's own hashing reads it)."""
 
 from __future__ import annotations
 
@@ -16,10 +23,12 @@ import os
 from collections.abc import Iterable, Mapping
 
 from dvx import gitignore
+from dvx.errors import DvxError
 from dvx.lockfile import StageLock
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.pipeline.graph import Dag
 from dvx.pipeline.spec import overlaps
+from dvx.pipeline.staleness import path_state
 from dvx.repo import Repo
 
 
@@ -45,9 +54,22 @@ def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
         return {}
     ignored = set(repo.git.ignore_rules(candidates))
     in_git = repo.git.tracked_under(sorted(ignored)) if ignored else []
-    stray = sorted(p for p in ignored if not any(overlaps(p, t) for t in in_git))
+    stray = sorted(p for p in ignored if not any(overlaps(p, t) for t in in_git)
+                   and _left_by_dvx(repo, p))
     read = {s.name: [p for p in stray if any(overlaps(p, d) for d in s.deps)] for s in stages}
     return {name: paths for name, paths in read.items() if paths}
+
+
+def _left_by_dvx(repo: Repo, rel: str) -> bool:
+    """Is the data at `rel` an object of the cache (a file's bytes, a folder's manifest):
+    what dvx stored as an output, left as it was? A folder holding no file is not: it
+    changes no dependency's record. Data dvx cannot read or track is not: the dependency's
+    own hashing names it."""
+    try:
+        state = path_state(repo, rel)
+    except (DvxError, OSError):
+        return False
+    return state is not None and state.nfiles != 0 and repo.cache.exists(state.oid)
 
 
 def _tracked_by_dvx(repo: Repo, rel: str, recorded: set[str]) -> bool:
@@ -110,7 +132,7 @@ def no_clone_has_error(paths: list[str]) -> str:
     return (f"it reads {_shown(paths)}, which Git ignores while no stage, dvx.lock entry or "
             f"pointer records {it}, so no clone has {it} and a run on {it} could not be "
             f"reproduced there; nothing was run. Delete {it} (the output of a stage no longer "
-            f"in dvx.yaml, say, whose recorded version the cache keeps), or remove {its} from "
+            f"in dvx.yaml, say: the cache keeps {it} as dvx stored {it}), or remove {its} from "
             f".gitignore for Git to track {it}; then run `dvx repro`")
 
 
