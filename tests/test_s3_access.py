@@ -287,6 +287,44 @@ def test_a_key_id_alone_gives_way_to_the_profile_of_one_s_own_config(repo, dvx, 
     assert "`dvx remote modify --local s3 profile PROFILE`" in result.stderr
 
 
+def test_a_key_id_alone_gives_way_to_the_profile_aws_profile_names(repo, dvx, seaweed_s3,
+                                                                   request, monkeypatch):
+    """The team's config names the key id; AWS_PROFILE names one's own profile, which holds a
+    whole key pair: that pair is used, as the same profile given as the remote's option is,
+    never half of one. The environment's own key pair comes before it, as in botocore. A
+    profile without keys is the error, naming AWS_PROFILE and the key id that gave way."""
+    spec = _s3_spec(seaweed_s3, request)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    write(Path(os.environ["HOME"]) / ".aws" / "credentials",
+          f"[mine]\naws_access_key_id = {seaweed_s3['key']}\n"
+          f"aws_secret_access_key = {seaweed_s3['secret']}\n[empty]\nregion = us-east-1\n")
+    write(repo / "f", "hi")
+    for args in (("add", "f"), ("remote", "add", "-d", "s3", spec.url),
+                 ("remote", "modify", "s3", "endpointurl", spec.options["endpointurl"]),
+                 ("remote", "modify", "s3", "access_key_id", "AKIDTEAM")):
+        assert dvx(*args).code == 0, args
+    monkeypatch.setenv("AWS_PROFILE", "mine")
+    pushed = dvx("push")
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
+    assert dvx("status", "--remote").code == 0
+    assert spec.list_keys()
+
+    monkeypatch.setenv("AWS_PROFILE", "empty")
+    result = dvx("status", "--remote")
+    assert result.code == 1, result.output
+    assert result.stderr == (
+        f"ERROR: No credentials for the remote 's3' ({spec.url}): AWS_PROFILE names the AWS "
+        "profile 'empty', which gives no keys (the access_key_id the options give without the "
+        "secret_access_key gives way to the profile); its access_key_id comes from the "
+        "project config (.dvx/config). Give the profile its keys in your AWS credentials file "
+        "(~/.aws/credentials), or unset AWS_PROFILE and give the secret_access_key with `dvx "
+        "remote modify --local s3 secret_access_key ...`.\n")
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed_s3["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed_s3["secret"])
+    assert dvx("status", "--remote").code == 0
+
+
 @pytest.mark.parametrize("profile_file", ["", "[profile team]\nregion = us-east-1\n"])
 def test_a_profile_without_keys_names_it_and_never_the_environment_s_unused_keys(
         repo, dvx, profile_file, monkeypatch):

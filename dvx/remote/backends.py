@@ -361,23 +361,36 @@ def s3_keys_in_effect(options: Mapping[str, str], environ: Mapping[str, str]
                       ) -> dict[str, str]:
     """`options` with the key pair an S3 client is given. Half a pair in dvx's config (the
     team's access_key_id in the tracked config, whose secret a CI runner or a reader of the
-    repository with `dvx get` has not set) gives way to a whole pair from elsewhere: the
-    `profile` the options name (one's own, in .dvx/config.local), or else the environment's
-    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with its AWS_SESSION_TOKEN. Given to
-    botocore, the half would hide either from it (PartialCredentialsError); a profile comes
-    first, as botocore leaves the environment's keys aside for a profile named. A key of the
-    config is never paired with a secret from elsewhere: the two need not belong together."""
+    repository with `dvx get` has not set) gives way to a whole pair from elsewhere, in
+    botocore's order: the `profile` the options name (one's own, in .dvx/config.local), for
+    which botocore leaves the environment's keys aside; else the environment's
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with its AWS_SESSION_TOKEN; else, the
+    environment giving neither, the profile AWS_PROFILE (or AWS_DEFAULT_PROFILE) names,
+    which botocore reads after the environment's keys. Given to botocore, the half would
+    hide them from it (PartialCredentialsError). A key of the config is never paired with a
+    secret from elsewhere: the two need not belong together."""
     if _half_key_pair(options) is None:
         return dict(options)
     kept = {k: v for k, v in options.items() if k not in (*S3_KEY_OPTIONS, "session_token")}
     if "profile" in options:
         return kept
-    if not all(environ.get(v) for v in S3_KEY_VARIABLES):
-        return dict(options)
-    token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN")
-    return {**kept, **{key: environ[variable] for key, variable
-                       in zip(S3_KEY_OPTIONS, S3_KEY_VARIABLES, strict=True)},
-            **({"session_token": token} if token else {})}
+    if all(environ.get(v) for v in S3_KEY_VARIABLES):
+        token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN")
+        return {**kept, **{key: environ[variable] for key, variable
+                           in zip(S3_KEY_OPTIONS, S3_KEY_VARIABLES, strict=True)},
+                **({"session_token": token} if token else {})}
+    if _profile_of_environment(environ) is not None:
+        return kept
+    return dict(options)
+
+
+def _profile_of_environment(environ: Mapping[str, str]) -> str | None:
+    """The variable that names the AWS profile botocore reads where the options name none
+    (AWS_DEFAULT_PROFILE, else AWS_PROFILE, in botocore's order), when the environment gives
+    no key of its own, which botocore would read first (a half pair stops it there)."""
+    if any(environ.get(variable) for variable in S3_KEY_VARIABLES):
+        return None
+    return next((v for v in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if environ.get(v)), None)
 
 
 def _s3_without_credentials(exc: Exception, options: Mapping[str, str],
@@ -389,9 +402,10 @@ def _s3_without_credentials(exc: Exception, options: Mapping[str, str],
     environment's keys aside. `exc` itself otherwise."""
     profile_not_found = type(exc).__name__ == "ProfileNotFound"
     half = _half_key_pair(options)
-    if half is not None and not profile_not_found and "profile" not in options:
+    if half is not None and not profile_not_found and "profile" not in options \
+            and _profile_of_environment(environ) is None:
         return _half_key_pair_alone(*half, environ)
-    if "profile" in options or profile_not_found:
+    if "profile" in options or profile_not_found or half is not None:
         return _profile_without_credentials(profile_not_found, options, environ)
     return exc
 
@@ -430,7 +444,8 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
                                  environ: Mapping[str, str]) -> MissingCredentials:
     """The AWS profile named by the options (or AWS_PROFILE) is not found (`not_found`) or
     gives no keys. botocore then uses no keys of the environment: the way out is the
-    profile, never AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+    profile, never AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Half a key pair in the
+    options gave way to the profile (s3_keys_in_effect): said so, and where it is set."""
     by_option: tuple[str, ...] = ()
     if "profile" in options:
         named, profile, by_option = "its profile option", options["profile"], ("profile",)
@@ -440,8 +455,9 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
         profile = environ.get(named, "")
     found = ("which your AWS config and credentials files do not have" if not_found
              else "which gives no keys")
-    half = _half_key_pair(options) if by_option else None
-    if half is not None:  # s3_keys_in_effect
+    # Not where the environment's keys took the half's place (a missing AWS_PROFILE)
+    half = _half_key_pair(options) if by_option or _profile_of_environment(environ) else None
+    if half is not None:
         found += (f" (the {half[0]} the options give without the {half[1]} gives way to "
                   "the profile)")
     keys_set = all(environ.get(variable) for variable in S3_KEY_VARIABLES)
@@ -451,6 +467,14 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
     if by_option:
         hint = f"{give}name another with `dvx remote modify --local {{name}} profile PROFILE`."
         source_hint = f"{give}name another {_S3_OWN_REMOTE} profile PROFILE`."
+    elif half is not None:
+        given, missing = half
+        local = "--local " if missing == "secret_access_key" else ""
+        hint = (f"{give}unset {named} and give the {missing} with `dvx remote modify "
+                f"{local}{{name}} {missing} ...`.")
+        source_hint = (f"{give}unset {named} and give a key pair {_S3_OWN_REMOTE} "
+                       "access_key_id ...` and `... secret_access_key ...`.")
+        by_option = (given,)
     else:
         then = (" so that the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are "
                 "used" if keys_set else "")
