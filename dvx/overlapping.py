@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dvx.errors import ConflictError
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
+from dvx.logs import shell_quote
 from dvx.paths import POINTER_SUFFIX, for_command
 
 
@@ -62,9 +62,14 @@ def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
 
 
 def _dropping(root: str, path: str, stage: str | None) -> str:
-    """What stops tracking `path`, tracked by its pointer file or by `stage`."""
+    """What stops tracking `path`, tracked by its pointer file or by `stage`: the stage's
+    removal (of every item, for an item of a foreach/matrix stage) leaves its outputs in
+    the workspace."""
     if stage is None:
         return (f"`dvx remove {for_command(root, path + POINTER_SUFFIX)}` and the `git add` "
                 "it names")
-    return (f"have stage '{stage}' output no '{path}' in {PIPELINE_FILE}, delete the stage's "
-            f"entry from {LOCK_FILE} and run `dvx repro {stage}`")
+    group = stage.partition("@")[0]
+    items = f", every item of the foreach/matrix stage '{group}'" if group != stage else ""
+    return (f"`dvx stage remove {shell_quote(group)}`{items}, and the `git add` it names (its "
+            "outputs stay in the workspace; if the stage is still needed, `dvx stage add` it "
+            f"again with outputs apart from '{path}')")

@@ -676,3 +676,47 @@ def test_a_pointer_a_merge_brought_inside_a_stage_s_output_stops_repro_deleting_
         assert refused.code == 1 and said in refused.stderr, args
     assert (bob / "model" / "a").read_text() == "bob's\n"
     assert git(bob, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("keep", ["model", "model/a"])
+def test_each_way_out_of_a_pointer_inside_a_stage_s_output_works_as_pasted(tmp_path, keep):
+    """alice's stage outputs the folder model, bob tracks model/a with `dvx add`: the
+    commands the conflict names, pasted, keep either one; keeping the pointer takes the
+    stage out with `dvx stage remove` (no hand edit of dvx.yaml or dvx.lock), leaving its
+    outputs, and bob's pointer and data, where they are."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: mkdir -p model && echo a > model/a"
+          " && echo b > model/b\n    outs: [model]\n")
+    must("repro", cwd=alice)
+    share(alice, "a stage outputs model")
+    write(bob / "model" / "a", "bob's\n")
+    must("add", "model/a", cwd=bob)
+    commit(bob, "bob tracks model/a")
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 1 and "overlaps an output of stage 'make'" in status.stderr
+    ways = status.stderr.split(f"eep '{keep}': ", 1)[1].split(". Or keep ", 1)[0]
+    ways = ways.split(". (--force:", 1)[0]
+    commands = re.findall(r"`([^`]*)`", ways)
+    assert commands[1] == "git add" and commands[-1] == f"dvx pull --force {keep}"
+    refused = run_dvx("stage", "remove", "--outs", "make", cwd=bob)  # it would delete bob's
+    assert refused.code == 1 and "overlaps 'model/a'" in refused.stderr
+    _pasted(commands[0], bob)
+    git(bob, "add", "-A")
+    _pasted(commands[-1], bob)
+    git(bob, "commit", "-qm", f"keep {keep}")
+
+    if keep == "model":
+        assert not (bob / "model" / "a.dvx").exists()
+        assert (bob / "model" / "a").read_text() == "a\n"
+        assert (bob / "model" / "b").read_text() == "b\n"
+    else:
+        assert "make" not in (bob / "dvx.yaml").read_text()
+        assert "make" not in (bob / "dvx.lock").read_text()
+        assert (bob / "model" / "a").read_text() == "bob's\n"
+        assert (bob / "model" / "a.dvx").exists()
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+    assert git(bob, "status", "--porcelain") == ""

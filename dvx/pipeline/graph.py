@@ -151,9 +151,10 @@ def _refuse_cycles(dag: Dag) -> None:
                 iters.append(iter(sorted(dag.downstream[child])))
 
 
-def load_dag(repo: Repo) -> Dag | None:
-    """The validated DAG of dvx.yaml, or None without a dvx.yaml."""
-    pipeline = load_pipeline(repo)
+def load_dag(repo: Repo, removing: str | None = None) -> Dag | None:
+    """The validated DAG of dvx.yaml, or None without a dvx.yaml (`removing`: as in
+    spec.parse_pipeline)."""
+    pipeline = load_pipeline(repo, removing)
     return None if pipeline is None else build_dag(pipeline)
 
 

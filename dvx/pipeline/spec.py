@@ -24,6 +24,7 @@ from typing import Any
 
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem
+from dvx.logs import shell_quote
 from dvx.outputs import (
     TEMPORARY_NAME,
     named_like_a_temporary,
@@ -144,12 +145,13 @@ def pipeline_path(repo: Repo) -> str:
     return os.path.join(repo.root, PIPELINE_FILE)
 
 
-def load_pipeline(repo: Repo) -> Pipeline | None:
-    """The validated pipeline of dvx.yaml, or None if the repository has no dvx.yaml."""
+def load_pipeline(repo: Repo, removing: str | None = None) -> Pipeline | None:
+    """The validated pipeline of dvx.yaml, or None if the repository has no dvx.yaml.
+    `removing`: as in parse_pipeline."""
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return None
-    return parse_pipeline(repo, _read_pipeline_file(path, repo.root))
+    return parse_pipeline(repo, _read_pipeline_file(path, repo.root), removing)
 
 
 def _read_pipeline_file(path: str, root: str) -> Any:
@@ -223,12 +225,15 @@ def stages_declared(repo: Repo) -> dict[str, Stage] | None:
         return None
 
 
-def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
+def parse_pipeline(repo: Repo, doc: Any, removing: str | None = None) -> Pipeline:
+    """The validated pipeline of the dvx.yaml document `doc`. A pointer file inside an
+    output of the stage `removing` (or of an item of that foreach/matrix stage) is let be:
+    `dvx stage remove` is a way out of that overlap (dvx/overlapping.py)."""
     if doc is None:
         return Pipeline((), declares_stages=False)
     pipeline = Pipeline(tuple(_stages(repo, doc)),
                         declares_stages=isinstance(doc, dict) and doc.get("stages") is not None)
-    _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
+    _check_across_stages(repo, pipeline, removing)  # which lists the pointers, and so any dvx.yaml
     # below the root, whose stages are not these (one inside their outputs is their data)
     warn_of_pipeline_files_not_read(
         repo, stage_outputs=[o.path for s in pipeline.stages for o in s.outs])
@@ -651,7 +656,8 @@ def _check_within_stage(name: str, deps: tuple[str, ...], outs: tuple[Out, ...])
                          "A stage cannot read what it writes; split it into two stages.")
 
 
-def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
+def _check_across_stages(repo: Repo, pipeline: Pipeline, removing: str | None = None
+                         ) -> None:
     owner: dict[str, str] = {}
     for stage in pipeline.stages:
         for out in stage.outs:
@@ -692,12 +698,14 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
     tracked_set = set(tracked)
     for path, name in owner.items():
         data = _overlap_in(path, tracked, tracked_set)
-        if data is not None:
+        if data is not None and removing not in (name, name.partition("@")[0]):
             raise _error(f"Stage '{name}': output '{path}' overlaps '{data}', which is "
                          f"tracked by the pointer file '{data}.dvx' (dvx add).",
                          f"Stop tracking it first (`dvx remove "
-                         f"{for_command(repo.root, data + POINTER_SUFFIX)}`), or choose "
-                         "another output path.")
+                         f"{for_command(repo.root, data + POINTER_SUFFIX)}`), choose "
+                         "another output path, or take the stage out (`dvx stage remove "
+                         f"{shell_quote(name.partition('@')[0])}`, which leaves its outputs "
+                         "in the workspace).")
 
 
 OWN_FILES = PIPELINE_FILES

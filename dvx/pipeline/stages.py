@@ -30,9 +30,10 @@ class Changed:
     undeclared: list[str] = field(default_factory=list)
 
 
-def _stages_named(repo: Repo, name: str) -> tuple[Dag, list[Stage]]:
-    """The pipeline, and its stage `name` or every item of the foreach/matrix stage `name`."""
-    dag = load_dag(repo)
+def _stages_named(repo: Repo, name: str, removing: bool = False) -> tuple[Dag, list[Stage]]:
+    """The pipeline, and its stage `name` or every item of the foreach/matrix stage `name`;
+    `removing` them, a pointer file inside their outputs does not stop the pipeline's load."""
+    dag = load_dag(repo, name if removing else None)
     if dag is None:
         raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.", None)
     found = [s for n, s in dag.stages.items() if n == name or n.partition("@")[0] == name]
@@ -62,7 +63,10 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     it is, unless `force`; files .dvxignore keeps out of them stay). A deleted output Git
     tracks is among the files to record in Git (`git add` of it records its deletion)."""
     name = stage_target(name)
-    dag, stages = _stages_named(repo, name)
+    # A pointer a Git merge brought inside an output (dvx/overlapping.py) leaves the output
+    # in the workspace, and the stage's removal ends that overlap; deleting the output
+    # would delete the pointer's data and the pointer with it, so --outs is refused then.
+    dag, stages = _stages_named(repo, name, removing=not delete_outputs)
     changed = Changed([s.name for s in stages])
     with repo.lock():
         locks = read_lock(repo.root, repo.algo)
