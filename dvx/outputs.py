@@ -21,7 +21,7 @@ from dvx.errors import (
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
-from dvx.overlapping import find_overlaps, overlap_error
+from dvx.overlapping import find_overlaps, overlap_error, overlap_pair
 from dvx.paths import (
     POINTER_SUFFIX,
     at_or_below_any,
@@ -251,6 +251,7 @@ class Broken:
     # The data it keeps a command from, when not its own pointer's: the folder it overlaps
     # (dvx/overlapping.py)
     covers: str | None = None
+    pair: str | None = None  # of an overlap: the two that overlap, as a message names them
 
     @property
     def damaged(self) -> bool:
@@ -316,7 +317,8 @@ def _overlapping(root: str, outputs: list[Output]) -> list[Broken]:
         held, holder = by_path[inner], by_path[outer]
         named = holder if held.stage is not None else held
         found.append(Broken(named.pointer_path, overlap_error(
-            root, outer, holder.stage, inner, held.stage), covers=outer))
+            root, outer, holder.stage, inner, held.stage), covers=outer,
+            pair=overlap_pair(outer, holder.stage, inner, held.stage)))
     return found
 
 

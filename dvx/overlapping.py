@@ -35,6 +35,16 @@ def find_overlaps(tracked: Mapping[str, str | None]) -> list[tuple[str, str]]:
     return found
 
 
+def overlap_pair(outer: str, outer_stage: str | None, inner: str, inner_stage: str | None
+                 ) -> str:
+    """The two that overlap, as a sentence names them: pointer files by their paths, a
+    stage's output by its path and stage."""
+    def named(path: str, stage: str | None) -> str:
+        return (f"'{path}{POINTER_SUFFIX}'" if stage is None
+                else f"the output '{path}' of stage '{stage}'")
+    return f"{named(outer, outer_stage)} and {named(inner, inner_stage)}"
+
+
 def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
                   inner_stage: str | None) -> ConflictError:
     """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the

@@ -720,3 +720,17 @@ def test_each_way_out_of_a_pointer_inside_a_stage_s_output_works_as_pasted(tmp_p
         assert (bob / "model" / "a.dvx").exists()
     assert run_dvx("status", "-q", cwd=bob).code == 0
     assert git(bob, "status", "--porcelain") == ""
+
+
+def test_an_add_beside_pointers_a_merge_left_overlapping_names_them_as_that_conflict(tmp_path):
+    """`dvx add` of a path apart from the pair goes on without them, naming both as the
+    conflict a merge left (both are readable: not as files that cannot be read)."""
+    _, bob = _folder_and_file_in_it(tmp_path)
+    write(bob / "new.csv", "new\n")
+    added = run_dvx("add", "new.csv", cwd=bob)
+    assert added.code == 0 and (bob / "new.csv.dvx").exists()
+    assert ("Went on without 'data.dvx' and 'data/x y.dvx', which overlap, a conflict a Git "
+            "merge left that no path added needs") in added.stderr
+    assert "The pointer files 'data.dvx' and 'data/x y.dvx' overlap" in added.stderr
+    assert "cannot be read" not in added.stderr
+    assert (bob / "data" / "x y").read_text() == "bob's\n"

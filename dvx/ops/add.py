@@ -86,10 +86,14 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
 
 
 def _warn_of_unrelated(broken: list[Broken]) -> None:
-    """Name the pointer files (and dvx.lock) that cannot be read but that none of the paths
-    added needs: the add is whole without them, so they do not fail it."""
+    """Name the pointer files (and dvx.lock) that cannot be read, or that overlap, but that
+    none of the paths added needs: the add is whole without them, so they do not fail it."""
     for item in broken:
         hint = f" {item.error.hint}" if item.error.hint else ""
+        if item.pair is not None:  # both readable, but in conflict (dvx/overlapping.py)
+            log.warning("Went on without %s, which overlap, a conflict a Git merge left that "
+                        "no path added needs: %s%s", item.pair, item.error.message, hint)
+            continue
         log.warning("Went on without %s, which cannot be read and which no path added needs: "
                     "%s%s", item.path, item.error.message, hint)
 
