@@ -303,21 +303,22 @@ def scan_outputs(repo: Repo, with_overlaps: bool = False
             broken.append(Broken(LOCK_FILE, exc))
     if with_overlaps:
         return outputs, broken
-    overlapping = _overlapping(repo.root, outputs)
-    covered = {item.covers for item in overlapping if item.covers is not None}
-    return [o for o in outputs if not at_or_below_any(o.path, covered)], broken + overlapping
+    found = overlapping(repo.root, outputs)
+    covered = {item.covers for item in found if item.covers is not None}
+    return [o for o in outputs if not at_or_below_any(o.path, covered)], broken + found
 
 
-def _overlapping(root: str, outputs: list[Output]) -> list[Broken]:
+def overlapping(root: str, outputs: list[Output], pushed: bool = False) -> list[Broken]:
     """A conflict for each output inside another's folder, named by its pointer file (the
-    outer one's for a stage's output), and covering the outer folder."""
+    outer one's for a stage's output), and covering the outer folder; `pushed`: worded as
+    `dvx push`, which sends both's data, notes it."""
     by_path = {o.path: o for o in outputs}
     found = []
     for outer, inner in find_overlaps({o.path: o.stage for o in outputs}):
         held, holder = by_path[inner], by_path[outer]
         named = holder if held.stage is not None else held
         found.append(Broken(named.pointer_path, overlap_error(
-            root, outer, holder.stage, inner, held.stage), covers=outer,
+            root, outer, holder.stage, inner, held.stage, pushed), covers=outer,
             pair=overlap_pair(outer, holder.stage, inner, held.stage)))
     return found
 

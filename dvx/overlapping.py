@@ -46,9 +46,11 @@ def overlap_pair(outer: str, outer_stage: str | None, inner: str, inner_stage: s
 
 
 def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
-                  inner_stage: str | None) -> ConflictError:
+                  inner_stage: str | None, pushed: bool = False) -> ConflictError:
     """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the
-    output of a stage when its stage is given), with the ways out: keep either one."""
+    output of a stage when its stage is given), with the ways out: keep either one. With
+    `pushed`, as `dvx push` notes it: it sends both's data, harmless on a remote, so that
+    whichever is kept is there for the team."""
     if outer_stage is None and inner_stage is None:
         pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
                 f"overlap: the second tracks '{inner}', inside the folder '{outer}' that the "
@@ -62,8 +64,10 @@ def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
                 f"'{inner_stage}': it tracks the folder '{outer}' whole, and the stage "
                 f"outputs '{inner}' inside it")
     message = (f"{pair}, as a Git merge leaves them when one side tracked the folder and the "
-               "other a path inside it (`dvx add` refuses that). dvx reads and writes "
-               "neither's data until one of them goes.")
+               "other a path inside it (`dvx add` refuses that). " + (
+                   "`dvx push` sends the data of both, so that the remote has whichever one "
+                   "is kept; the other commands leave both as they are until one of them goes."
+                   if pushed else "dvx reads and writes neither's data until one of them goes."))
     return ConflictError(message, f"Keep '{outer}': {_dropping(root, inner, inner_stage)}, "
                          f"then `dvx pull --force {for_command(root, outer)}`. Or keep "
                          f"'{inner}': {_dropping(root, outer, outer_stage)}, then `dvx pull "

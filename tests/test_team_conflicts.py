@@ -734,3 +734,71 @@ def test_an_add_beside_pointers_a_merge_left_overlapping_names_them_as_that_conf
     assert "The pointer files 'data.dvx' and 'data/x y.dvx' overlap" in added.stderr
     assert "cannot be read" not in added.stderr
     assert (bob / "data" / "x y").read_text() == "bob's\n"
+
+
+def test_push_sends_the_data_of_both_pointers_a_merge_left_overlapping(tmp_path):
+    """bob tracks 'data/x y' and merges alice's folder before pushing any data: `dvx push`
+    sends his file's data too (harmless on a remote: whichever is kept, the team has it),
+    noting the conflict, and exits 0; fetch and pull still leave the pair alone."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    write(alice / "data" / "x y", "alice's\n")
+    write(alice / "data" / "z", "z\n")
+    must("add", "data", cwd=alice)
+    share(alice, "alice tracks the folder")
+    write(bob / "data" / "x y", "bob's\n")
+    must("add", "data/x y", cwd=bob)
+    commit(bob, "bob tracks a file in it")
+    bobs = git(bob, "rev-parse", "HEAD").strip()
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+
+    pushed = run_dvx("push", cwd=bob)
+    assert pushed.code == 0, pushed.output
+    assert "The pointer files 'data.dvx' and 'data/x y.dvx' overlap" in pushed.stderr
+    assert "`dvx push` sends the data of both" in pushed.stderr
+    assert "Keep 'data': `dvx remove 'data/x y.dvx'`" in pushed.stderr
+    for args in (("fetch",), ("pull",)):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code == 1 and "'data/x y.dvx' overlap" in refused.stderr, args
+    git(bob, "push", "-q", "origin", "HEAD")
+
+    carol = team.clone("carol", pull=False)
+    git(carol, "checkout", "-q", bobs)
+    must("pull", cwd=carol)
+    assert (carol / "data" / "x y").read_text() == "bob's\n"
+
+
+def test_gc_keeps_the_data_of_both_pointers_a_merge_left_overlapping(tmp_path):
+    """With the pair in the workspace, gc (of the cache, and of the remote) deletes nothing
+    and names the overlap; once bob kept his file, gc with the merge commit in scope keeps
+    the data of both its pointers, read from Git, and deletes only what nothing uses."""
+    _, bob = _folder_and_file_in_it(tmp_path)
+    write(bob / "junk.csv", "junk\n")
+    must("add", "junk.csv", cwd=bob)
+    must("push", "junk.csv", cwd=bob)
+    junk = (bob / "junk.csv.dvx").read_text().split("oid: ", 1)[1].split()[0]
+    must("remove", "--outs", "junk.csv.dvx", cwd=bob)
+    merge = git(bob, "rev-parse", "HEAD").strip()
+
+    for args in ((), ("-c",)):
+        refused = run_dvx("gc", "-w", "-f", "--grace", "0", *args, cwd=bob)
+        assert refused.code == 1 and "Nothing was deleted" in refused.stderr, args
+        assert "The pointer files 'data.dvx' and 'data/x y.dvx' overlap" in refused.stderr
+
+    must("remove", "data.dvx", cwd=bob)  # bob keeps his file
+    commit(bob, "keep data/x y")
+    must("fetch", "--rev", merge, cwd=bob)  # alice's folder, which the merge names
+    collected = run_dvx("gc", "-w", "--rev", merge, "-c", "-f", "--grace", "0", "--json",
+                        cwd=bob)
+    assert collected.code == 0, collected.output
+    assert [r["removed_oids"] for r in json.loads(collected.stdout)] == [[junk], [junk]]
+
+    git(bob, "push", "-q", "origin", "HEAD")
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), "carol")
+    carol = tmp_path / "carol"  # each side's data is on the remote
+    for parent, content in (("^1", "bob's\n"), ("^2", "alice's\n")):
+        git(carol, "checkout", "-q", merge + parent)
+        must("pull", "--force", cwd=carol)
+        assert (carol / "data" / "x y").read_text() == content, parent
+    assert (carol / "data" / "z").read_text() == "z\n"

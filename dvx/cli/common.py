@@ -406,44 +406,46 @@ def history_paths(repo: Any, targets: tuple[str, ...]) -> list[str] | None:
 def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
                      all_tags: bool, all_commits: bool, revs: tuple[str, ...],
                      last_n: int | None, *, remote_branches: bool = True,
-                     ) -> tuple[list[Any], list[Any]]:
+                     with_overlaps: bool = False) -> tuple[list[Any], list[Any]]:
     """The workspace's targets, and those of the revisions asked for (read from Git's
     objects, never checked out), limited to the TARGETS paths if any. Every branch is what
     gc -a keeps: the remote-tracking ones a `git fetch` brought too, unless `remote_branches`
     is False (push, and status -c, which reports what push would send: a teammate's branch
     is its author's to push, its data perhaps in no cache of this clone). -A is every commit gc
     -A keeps, and whose last copies gc keeps: those only reflogs and stash entries reach too,
-    so that `push -A` uploads what gc asks it to."""
+    so that `push -A` uploads what gc asks it to. `with_overlaps`: the workspace's pointers
+    that a merge left overlapping are targets too (push sends both's data), not skipped."""
     from dvx.history import Scope, scope_targets
     from dvx.outputs import resolve_targets
 
     scope = Scope(False, all_branches, all_tags, all_commits, revs, last_n,
                   remote_branches=all_branches and remote_branches, reflogs=all_commits)
     if not scope.has_revisions:
-        return resolve_targets(repo, targets), []
+        return resolve_targets(repo, targets, with_overlaps), []
     paths = history_paths(repo, targets)
     history, _ = scope_targets(repo, scope, [], paths=paths)
-    workspace = _in_workspace_too(repo, targets, history)
+    workspace = _in_workspace_too(repo, targets, history, with_overlaps)
     seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in workspace}
     return workspace, [t for t in history
                        if (t.output.path, t.output.pointer.oid, t.subpath) not in seen]
 
 
-def _in_workspace_too(repo: Any, targets: tuple[str, ...], history: list[Any]) -> list[Any]:
+def _in_workspace_too(repo: Any, targets: tuple[str, ...], history: list[Any],
+                      with_overlaps: bool) -> list[Any]:
     """The workspace's targets of TARGETS; one the workspace no longer tracks is no error
     when the revisions asked for do (a file since removed, pushed from an old tag)."""
     from dvx.errors import UsageError
     from dvx.outputs import resolve_targets
 
     try:
-        return resolve_targets(repo, targets)
+        return resolve_targets(repo, targets, with_overlaps)
     except UsageError:
         if not targets:
             raise
     found = []
     for target in targets:
         try:
-            found += resolve_targets(repo, (target,))
+            found += resolve_targets(repo, (target,), with_overlaps)
         except UsageError:
             named = (history_paths(repo, (target,)) or [""])[0]
             if not any(t.output.path == named or t.output.path.startswith(named + "/")

@@ -469,11 +469,17 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
     """Upload cached data that the remote lacks (directory manifests last): the workspace's,
     and with -a/-T/-A/--rev/-n that of other revisions too."""
     from dvx.ops.sync import push as do_push
+    from dvx.outputs import overlapping
 
     repo = open_repo()
+    # Pointers a merge left overlapping: both's data goes, harmless on a remote, so that
+    # the team has whichever one is kept (dvx/overlapping.py); the conflict is noted.
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
-                                          revs, last_n, remote_branches=False)
+                                          revs, last_n, remote_branches=False,
+                                          with_overlaps=True)
     result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
+    for item in overlapping(repo.root, [t.output for t in workspace], pushed=True):
+        warn(f"WARNING: {item.error.message} {item.error.hint}")
     _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
 
 
