@@ -1453,6 +1453,16 @@ class Git:
             return None
         return fields[0], None if fields[2] in self._shallow_boundary() else fields[1]
 
+    def deleted_by(self, relpath: str) -> str | None:
+        """The short id of the last commit HEAD reaches that deleted `relpath`, or None if
+        none did (HEAD has no commit, or the history holding it is not in this clone)."""
+        try:
+            out = self._run("log", "-1", "--format=%h", "--diff-filter=D", "--",
+                            *literal([relpath]))
+        except DvxError:
+            return None
+        return out.decode("utf-8", "replace").strip() or None
+
     def _shallow_boundary(self) -> set[str]:
         """The commits where this clone's history stops (`git clone --depth`): Git's
         `shallow` file. Empty in a full clone."""

@@ -534,6 +534,79 @@ def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of
     assert dvx("repro").code == 0 and dvx("status", "-q").code == 0
 
 
+def test_a_missing_dvx_yaml_stops_repro_and_shows_in_status_while_dvx_lock_records_stages(
+        repo, dvx):
+    """A dvx.yaml deleted (by hand, `git rm`, or a commit pulled in) while dvx.lock records
+    stages is no pipeline without stages: status names them as a change, repro and exp run
+    refuse before anything changes, each naming the Git command that brings dvx.yaml back."""
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    lock = (repo / "dvx.lock").read_bytes()
+
+    def refused_naming(restore: str) -> None:
+        status = dvx("status")
+        assert status.code == 0, status.output
+        text = " ".join(status.stdout.split())
+        assert "up to date" not in text, text
+        assert ("dvx.yaml is missing, while dvx.lock records the stages 'a', 'b': `dvx repro` "
+                f"refuses to run until you restore dvx.yaml{restore}, or write a dvx.yaml "
+                "holding `stages: {}`, and then drops their entries") in text, text
+        assert dvx("status", "-q").code == 1
+        doc = json.loads(dvx("status", "--json").stdout)
+        assert doc["changed"] is True and doc["recorded_while_none_declared"] == ["a", "b"]
+        for args in (["repro"], ["repro", "--dry"], ["exp", "run"]):
+            refused = dvx(*args)
+            assert refused.code == 2, (args, refused.output)
+            message = " ".join(refused.stderr.split())
+            assert ("dvx.yaml is missing, while dvx.lock records the stages 'a', 'b': `dvx "
+                    "repro` would drop their entries, so nothing was changed. Restore "
+                    f"dvx.yaml{restore}; to drop the whole pipeline, write a dvx.yaml holding "
+                    "`stages: {}`.") in message, message
+            assert (repo / "dvx.lock").read_bytes() == lock and not (repo / "dvx.yaml").exists()
+
+    (repo / "dvx.yaml").unlink()
+    refused_naming(" (`git checkout HEAD -- dvx.yaml`)")
+    git(repo, "rm", "-q", "--cached", "dvx.yaml")  # `git rm`: `git restore` finds none
+    refused_naming(" (`git checkout HEAD -- dvx.yaml`)")
+    git(repo, "commit", "-qm", "no pipeline")  # as a teammate's commit brings it
+    deleting = git(repo, "rev-parse", "--short", "HEAD").strip()
+    refused_naming(f", which commit {deleting} deleted (`git checkout {deleting}~1 -- "
+                   "dvx.yaml`)")
+    git(repo, "checkout", "-q", f"{deleting}~1", "--", "dvx.yaml")
+    assert dvx("repro").code == 0 and dvx("status", "-q").code == 0
+    (repo / "dvx.yaml").unlink()
+    write(repo / "dvx.yaml", "stages: {}\n")  # none, said so: repro drops their entries
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Dropped the dvx.lock entries of 'a', 'b', no longer in dvx.yaml." in result.stdout
+
+
+def test_stage_add_writing_a_new_dvx_yaml_names_the_stages_dvx_lock_records(repo, dvx):
+    """`dvx stage add` after dvx.yaml was deleted writes a new one: it warns, even with -q,
+    that the stages dvx.lock records are not in it and that repro drops their entries, and
+    how to keep them; repro then names the entries it drops."""
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "rm", "-q", "dvx.yaml")
+    added = dvx("-q", "stage", "add", "-n", "a", "-o", "c.txt", "echo c > c.txt")
+    assert added.code == 0, added.output
+    warning = " ".join(added.stderr.split())
+    assert warning == (
+        "WARNING: There was no dvx.yaml, while dvx.lock records the stage 'b': the dvx.yaml "
+        "written now does not declare it, so `dvx repro` will drop its entry. To keep it, "
+        "restore dvx.yaml (`git checkout HEAD -- dvx.yaml`) and add stage 'a' to it again."), \
+        warning  # 'a' is declared again, by this stage
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Dropped the dvx.lock entry of 'b', no longer in dvx.yaml." in result.stdout
+    again = dvx("stage", "add", "-n", "d", "-o", "d.txt", "echo d > d.txt")
+    assert again.code == 0 and again.stderr == "", again.output  # dvx.yaml was there
+
+
 # Stage s writing {1} into its output {0}.
 ONE_STAGE = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
 

@@ -286,7 +286,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         else None
     stages = pipeline.stages if pipeline is not None else []
     stale = [s for s in stages if s.reasons]
-    # dvx.yaml emptied while dvx.lock records stages: `dvx repro` refuses to run
+    # dvx.yaml deleted or emptied while dvx.lock records stages: `dvx repro` refuses to run
     none_declared = pipeline.recorded_while_none_declared if pipeline is not None else []
     checks = _check_imports(repo, resolved)
     moved = {c.path: c.detail for c in checks if c.moved}
@@ -316,7 +316,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if stale:
             out("(`dvx repro` runs the stale stages)")
         if none_declared:
-            out(_none_declared(none_declared))
+            out(_none_declared(repo, pipeline))
         for path, why in moved.items():
             out(f"{path}: {why} (`dvx update {for_command(repo.root, path + '.dvx')}` "
                 "brings it)")
@@ -474,29 +474,30 @@ def _without_unmerged(repo: Repo, resolved: list[Any], named: bool) -> list[Any]
 def _pipeline_status(repo: Repo) -> Any:
     import os
 
-    if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
-        from dvx.outputs import warn_of_pipeline_files_not_read
-
-        warn_of_pipeline_files_not_read(repo)  # what was meant for the pipeline, if any
-        return None  # and no pipeline code to import
     from dvx.errors import MergeConflictError
-    from dvx.pipeline.repro import pipeline_status
 
     try:
+        if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
+            from dvx.outputs import warn_of_pipeline_files_not_read
+            from dvx.pipeline.none_declared import recorded_without_pipeline
+
+            warn_of_pipeline_files_not_read(repo)  # what was meant for the pipeline, if any
+            if not recorded_without_pipeline(repo):  # else deleted: named as repro names it
+                return None  # and no pipeline code to import
+        from dvx.pipeline.repro import pipeline_status
+
         return pipeline_status(repo)
     except MergeConflictError as exc:  # named at the end; the data's status still counts
         repo.unreadable.setdefault(exc.path, exc)
         return None
 
 
-def _none_declared(names: list[str]) -> str:
-    """What status says of the stages dvx.lock records while dvx.yaml declares none."""
-    from dvx.pipeline.repro import none_declared_message
+def _none_declared(repo: Repo, pipeline: Any) -> str:
+    """What status says of the stages dvx.lock records while dvx.yaml is missing or declares
+    none."""
+    from dvx.pipeline.none_declared import status_note
 
-    their = "its entry" if len(names) == 1 else "their entries"
-    return (f"{none_declared_message(names)}: `dvx repro` refuses to run until you restore "
-            "dvx.yaml (`git restore dvx.yaml`), or write `stages: {}` in it, and then drops "
-            f"{their}")
+    return status_note(repo, pipeline.recorded_while_none_declared, pipeline.pipeline_missing)
 
 
 def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,

@@ -90,6 +90,7 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
 
     from dvx.paths import to_posix
     from dvx.pipeline.editor import NewStage, add_stage
+    from dvx.pipeline.none_declared import created_note, recorded_without_pipeline
 
     _refuse_empty_values({"-d/--deps": deps, "-o/--outs": outs, "-O/--outs-no-cache":
                           outs_no_cache, "--outs-persist": outs_persist, "-p/--params": params,
@@ -100,7 +101,11 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     cmd = command[0] if len(command) == 1 else shlex.join(command)
     new = NewStage(name, cmd, deps, outs, outs_no_cache, outs_persist, params, metrics, plots,
                    None if wdir == "." else wdir, desc, always_changed)
+    recorded = recorded_without_pipeline(repo)  # dvx.yaml deleted: this one starts anew
     replaced = add_stage(repo, new, force)
+    undeclared = [n for n in recorded if n != name]
+    if undeclared:  # never quiet: the next `dvx repro` drops their entries
+        warn(f"WARNING: {created_note(repo, undeclared, name)}")
     if not is_quiet():
         out(f"{'Replaced' if replaced else 'Added'} stage '{name}' in dvx.yaml.")
         record = (f"; record it in Git with `{git_add(repo.root, ['dvx.yaml'])}`"

@@ -81,6 +81,11 @@ from dvx.pipeline.linked_inputs import (
     linked_inputs,
     written_inputs,
 )
+from dvx.pipeline.none_declared import (
+    recorded_while_none_declared,
+    recorded_without_pipeline,
+    refusal,
+)
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
@@ -280,7 +285,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         check_params(repo, Pipeline(tuple(dag.stages.values())), params)
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
         locks = writer.read()
-        _refuse_dropping_every_entry(pipeline, locks)
+        _refuse_dropping_every_entry(repo, pipeline, locks)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
@@ -530,40 +535,22 @@ def _load(repo: Repo) -> Dag:
 def _load_pipeline(repo: Repo) -> Pipeline:
     pipeline = load_pipeline(repo)
     if pipeline is None:
+        recorded = recorded_without_pipeline(repo)
+        if recorded:  # deleted, not a pipeline never written: repro would drop every entry
+            raise refusal(repo, recorded, missing=True)
         raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.",
                                 "Add a stage with `dvx stage add -n NAME -d DEP -o OUT COMMAND`.")
     return pipeline
 
 
-def recorded_while_none_declared(pipeline: Pipeline, locks: Mapping[str, StageLock]
-                                 ) -> list[str]:
-    """The stages dvx.lock records while dvx.yaml says nothing of stages (emptied by a crash
-    or a `> dvx.yaml`, or `stages:` with nothing under it), whose entries repro refuses to
-    drop; none when dvx.yaml declares stages, `stages: {}` among them."""
-    return [] if pipeline.declares_stages else sorted(locks)
-
-
-def none_declared_message(names: list[str]) -> str:
-    """What repro and status say of `names`, the stages recorded_while_none_declared finds."""
-    shown = ", ".join(f"'{n}'" for n in names[:10]) + (
-        f" and {len(names) - 10} more" if len(names) > 10 else "")
-    which = "stage" if len(names) == 1 else "stages"
-    return (f"{PIPELINE_FILE} declares no stages (it is empty, or has nothing under `stages`), "
-            f"while {LOCK_FILE} records the {which} {shown}")
-
-
-def _refuse_dropping_every_entry(pipeline: Pipeline, locks: dict[str, StageLock]) -> None:
+def _refuse_dropping_every_entry(repo: Repo, pipeline: Pipeline, locks: dict[str, StageLock]
+                                 ) -> None:
     """A dvx.yaml that says nothing of stages while dvx.lock records some is refused, as a
     missing one is, before anything changes: repro would drop every entry. `stages: {}`
     says there are none, and drops them."""
     names = recorded_while_none_declared(pipeline, locks)
-    if not names:
-        return
-    their = "its entry" if len(names) == 1 else "their entries"
-    raise UsageError(f"{none_declared_message(names)}: `dvx repro` would drop {their}, so "
-                     "nothing was changed.",
-                     f"Restore {PIPELINE_FILE} (`git restore {PIPELINE_FILE}`); to drop the "
-                     "whole pipeline, write `stages: {}` in it.")
+    if names:
+        raise refusal(repo, names, missing=False)
 
 
 def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str],
@@ -1615,16 +1602,18 @@ class StageStatus:
 @dataclass
 class PipelineStatus:
     stages: list[StageStatus]  # every stage of dvx.yaml, in the order they run
-    # the stages dvx.lock records while dvx.yaml says nothing of stages: repro refuses to run
+    # the stages dvx.lock records while dvx.yaml is missing or says nothing of stages:
+    # repro refuses to run
     recorded_while_none_declared: list[str] = field(default_factory=list)
+    pipeline_missing: bool = False  # there is no dvx.yaml
 
 
 def pipeline_status(repo: Repo) -> PipelineStatus:
     """Every stage of dvx.yaml with why it is stale (an empty list if it is up to date), and
-    the stages dvx.lock records that an emptied dvx.yaml no longer declares."""
+    the stages dvx.lock records that a missing or emptied dvx.yaml no longer declares."""
     pipeline = load_pipeline(repo)
     if pipeline is None:
-        return PipelineStatus([])
+        return PipelineStatus([], recorded_without_pipeline(repo), pipeline_missing=True)
     dag = build_dag(pipeline)
     locks = read_lock(repo.root, repo.algo)
     reader = ParamsReader(repo.root)
