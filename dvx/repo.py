@@ -20,6 +20,7 @@ from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
 from dvx.scm import (
     Git,
+    broken_git_file,
     common_git_dir_of,
     find_git_root,
     git_directory_holding,
@@ -70,6 +71,9 @@ def find_root(start: str | None = None) -> str:
         if os.path.lexists(dvx_dir):
             raise dvx_is_no_folder(current)
         if holds_git_repository(current):
+            broken = broken_git_file(current)
+            if broken is not None:
+                raise broken
             left_out = tracked_but_absent(current)
             if left_out is not None:
                 raise left_out
@@ -542,6 +546,9 @@ class Repo:
         git_root = find_git_root(self.root)
         if git_root is None:
             return None, None
+        broken = broken_git_file(git_root)  # Git refuses to run there
+        if broken is not None:
+            raise broken
         return (Git(git_root), None) if git_root == self.root else (None, git_root)
 
     @functools.cached_property

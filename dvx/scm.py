@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvx.errors import ConfigError, DvxError, UnknownRevisionError, UsageError
+from dvx.errors import ConfigError, DvxError, NotARepoError, UnknownRevisionError, UsageError
 from dvx.fsutil import absent, folder_and_parents
 from dvx.logs import shell_quote
 from dvx.paths import at_or_below_any, from_here
@@ -217,12 +217,35 @@ def find_git_root(start: str) -> str | None:
 
 def holds_git_repository(folder: str) -> bool:
     """Whether `folder` is the top of a Git work tree: its `.git` is a Git directory, or a
-    file naming one (`gitdir: PATH`: a submodule, a linked worktree). Git looks past any
-    other `.git` (an empty folder a dataset came with) to the work tree around it, and so
-    must dvx. Read from the files, without running Git: every command asks."""
+    file naming one (`gitdir: PATH`: a submodule, a linked worktree), even one that is gone,
+    where Git stops and refuses to run (broken_git_file). Git looks past a `.git` folder
+    that is no Git directory (an empty folder a dataset came with) to the work tree around
+    it, and so must dvx. Read from the files, without running Git: every command asks."""
     dot_git = os.path.join(folder, ".git")
-    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
-    return git_dir is not None and is_git_directory(git_dir)
+    if os.path.isdir(dot_git):
+        return is_git_directory(dot_git)
+    return _linked_git_dir(dot_git) is not None
+
+
+def broken_git_file(folder: str) -> NotARepoError | None:
+    """The error for `folder` when its `.git` is a file naming a Git directory (`gitdir:
+    PATH`) that is gone or no Git directory (a submodule's .git/modules/NAME moved or
+    deleted with the superproject's checkout, a linked worktree's main repository removed):
+    Git refuses to work there ("not a git repository"), and never looks past it to a
+    repository around, so neither does dvx. None for any other `.git`."""
+    dot_git = os.path.join(folder, ".git")
+    if os.path.isdir(dot_git):
+        return None
+    git_dir = _linked_git_dir(dot_git)
+    if git_dir is None or is_git_directory(git_dir):
+        return None
+    what = "is no Git directory" if os.path.isdir(git_dir) else "does not exist"
+    return NotARepoError(
+        f"'{dot_git}' names the Git directory '{os.path.normpath(git_dir)}', which {what}: "
+        f"Git refuses to work in '{folder}' (\"not a git repository\"), and so does dvx.",
+        "Put that Git directory back where the file says (it was moved or deleted). For a "
+        "submodule, you can instead move the folder aside and run `git submodule update "
+        "--init PATH` in the superproject to clone it again.")
 
 
 def is_git_directory(git_dir: str) -> bool:

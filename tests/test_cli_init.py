@@ -1,5 +1,6 @@
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -321,8 +322,7 @@ def test_a_git_repository_nested_in_a_dvx_project_is_never_taken_for_that_projec
     assert dvx("status", "-q", cwd=outer).code == 0  # the project around is as it was
 
 
-@pytest.mark.parametrize("dot_git", ["an empty folder", "a folder of other files",
-                                     "a file naming no repository"])
+@pytest.mark.parametrize("dot_git", ["an empty folder", "a folder of other files"])
 def test_a_dot_git_that_is_no_git_repository_is_looked_past_as_git_does(tmp_path, dvx, dot_git):
     """A dataset unpacked with an empty `.git` is a folder of the project for Git (it works
     in the repository around it from there, and commits its files), so dvx works in the
@@ -333,16 +333,13 @@ def test_a_dot_git_that_is_no_git_repository_is_looked_past_as_git_does(tmp_path
     data = root / "data"
     if dot_git == "an empty folder":
         (data / ".git").mkdir(parents=True)
-    elif dot_git == "a folder of other files":
+    else:
         write(data / ".git" / "HEAD", "not a ref\n")
         (data / ".git" / "objects").mkdir()
         (data / ".git" / "refs").mkdir()
-    else:
-        write(data / ".git", f"gitdir: {tmp_path / 'nowhere'}\n")
     write(data / "f.txt", "data\n")
     write(data / "g.txt", "more\n")
-    if dot_git != "a file naming no repository":  # Git itself refuses to run there
-        assert git(data, "rev-parse", "--show-toplevel").strip() == str(root)
+    assert git(data, "rev-parse", "--show-toplevel").strip() == str(root)
     added = dvx("add", "f.txt", cwd=data)
     assert added.code == 0, added.output
     assert dvx("add", "data/g.txt", cwd=root).code == 0
@@ -355,6 +352,49 @@ def test_a_dot_git_that_is_no_git_repository_is_looked_past_as_git_does(tmp_path
     assert not (data / ".dvx").exists()
     status = dvx("status", cwd=data)
     assert status.code == 0 and "up to date" in status.stdout, status.output
+
+
+def test_a_dot_git_file_naming_a_git_directory_that_is_gone_is_refused_as_git_refuses(
+        tmp_path, dvx):
+    """A `.git` file (`gitdir: PATH`) naming a Git directory that is gone (a submodule's
+    .git/modules/NAME moved away) is where Git stops and refuses to run ("not a git
+    repository"), never looking past it to the superproject: dvx refuses there too, naming
+    the file and the missing directory, never taking the project for one inside the
+    superproject nor advising core.no_scm; it works again once the directory is back."""
+    sub = make_git_repo(tmp_path / "sub")
+    assert dvx("init", cwd=sub).code == 0
+    write(sub / "s.bin", "s\n")
+    assert dvx("add", "s.bin", cwd=sub).code == 0
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "sub")
+    top = make_git_repo(tmp_path / "super")
+    assert dvx("init", cwd=top).code == 0
+    git(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "sub")
+    git(top, "commit", "-qm", "with a submodule")
+    checkout = top / "sub"
+    config = (checkout / ".dvx" / "config").read_bytes()
+    modules = top / ".git" / "modules" / "sub"
+    os.rename(modules, tmp_path / "moved-away")
+    write(checkout / "data" / "f.txt", "f\n")
+    write(top / "plain" / ".git", f"gitdir: {tmp_path / 'nowhere'}\n")  # in no project
+    for args, cwd, gitfile, missing in (
+            (("status",), checkout, checkout / ".git", modules),
+            (("add", "f.txt"), checkout / "data", checkout / ".git", modules),
+            (("status",), top / "plain", top / "plain" / ".git", tmp_path / "nowhere"),
+            (("init",), top / "plain", top / "plain" / ".git", tmp_path / "nowhere")):
+        assert subprocess.run(["git", "status"], cwd=cwd, capture_output=True).returncode != 0
+        refused = dvx(*args, cwd=cwd)
+        assert refused.code == 2, (args, cwd, refused.output)
+        message = " ".join(refused.stderr.split())
+        assert (f"'{gitfile}' names the Git directory '{missing}', which does not exist: Git "
+                f"refuses to work in '{gitfile.parent}' (\"not a git repository\"), and so "
+                "does dvx.") in message, message
+        assert "no_scm" not in message and str(top / ".dvx") not in message, message
+    assert (checkout / ".dvx" / "config").read_bytes() == config
+    assert not (checkout / "data" / "f.txt.dvx").exists() and not (top / "plain" / ".dvx").exists()
+    os.rename(tmp_path / "moved-away", modules)
+    assert dvx("add", "f.txt", cwd=checkout / "data").code == 0
+    assert (checkout / "data" / "f.txt.dvx").is_file()
 
 
 def test_init_no_scm_is_refused_where_plain_init_is(tmp_path, dvx):

@@ -19,6 +19,7 @@ from dvx.repo import (
 )
 from dvx.scm import (
     Git,
+    broken_git_file,
     find_git_root,
     git_directory_around,
     is_bare_git_directory,
@@ -55,6 +56,9 @@ def init(path: str, no_scm: bool = False) -> InitResult:
             raise NotARepoError(f"'{root}' is not inside a Git repository.",
                                 "Run `git init` first, or `dvx init --no-scm` to use dvx "
                                 "without Git.")
+        broken = broken_git_file(git_root)  # Git refuses to run there
+        if broken is not None:
+            raise broken
         left_out = tracked_but_absent(git_root)  # the top has no .dvx (above)
         if left_out is not None:
             raise left_out
