@@ -36,8 +36,14 @@ from dvx.paths import (
     repo_relpath,
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
-from dvx.repo import Repo
-from dvx.scm import holds_git_repository, is_cone_sparse_checkout, literal, literal_pathspec
+from dvx.repo import DVX_DIR, Repo
+from dvx.scm import (
+    GITLINK_MODE,
+    holds_git_repository,
+    is_cone_sparse_checkout,
+    literal,
+    literal_pathspec,
+)
 
 log = get_logger(__name__)
 
@@ -675,7 +681,9 @@ def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:
         return
     folder = nested_repository_at(repo, rel)
     if folder is not None:
-        raise nested_repository_error(repo, rel, display, folder)
+        modes = repo.git.index_modes([folder])
+        raise nested_repository_error(repo, rel, display, folder,
+                                      in_index=modes.get(folder) == GITLINK_MODE)
 
 
 def nested_repository_at(repo: Repo, rel: str) -> str | None:
@@ -707,6 +715,12 @@ def nested_repository_error(repo: Repo, rel: str, display: str, folder: str,
                  f"and run `dvx init` in '{folder}'")
     hint = (f"Track data there with dvx in that repository: {there}, then dvx there; or "
             "choose a path outside it.")
+    if checked_out and os.path.isdir(os.path.join(repo.abspath(folder), DVX_DIR)):
+        inside = rel[len(folder) + 1:] if rel.startswith(folder + "/") else None
+        then = f", then `dvx add {shell_quote(inside)}`" if inside else " and run dvx there"
+        hint = (f"'{folder}' is a dvx project already: track data there with dvx in it "
+                f"(`cd {for_command(repo.root, folder)}`{then}); or choose a path outside "
+                "it.")
     if rel == folder or folder.startswith(rel + "/"):
         place = (f"'{display}' is {what}" if rel == folder else
                  f"'{display}' holds '{folder}', {what}")

@@ -797,6 +797,31 @@ def test_add_of_a_submodule_or_of_a_folder_holding_one_says_it_is_a_repository_o
     assert refused.code == 2 and "'libs/sub' is a Git repository of its own" in refused.stderr
 
 
+def test_add_inside_a_submodule_that_is_a_dvx_project_says_to_run_dvx_there(
+        repo, dvx, tmp_path):
+    """A checked-out submodule with a .dvx of its own is named as a submodule, and as the dvx
+    project it is: the way out is to run dvx there (`cd` to it), never `dvx init` again."""
+    _with_submodule(repo, tmp_path, dvx_init_in_it=True)
+    lib = repo / "libs" / "sub"
+    write(lib / "s.bin", "s\n")
+    for target, cwd, said, then in (
+            ("libs/sub/s.bin", repo, "'libs/sub/s.bin' is inside 'libs/sub', a Git repository "
+             "of its own (a submodule):", "(`cd libs/sub`, then `dvx add s.bin`)"),
+            ("sub/s.bin", repo / "libs", "'sub/s.bin' is inside 'libs/sub', a Git repository "
+             "of its own (a submodule):", "(`cd sub`, then `dvx add s.bin`)"),
+            ("libs/sub", repo, "'libs/sub' is a Git repository of its own (a submodule):",
+             "(`cd libs/sub` and run dvx there)")):
+        refused = dvx("add", target, cwd=cwd)
+        assert refused.code == 2, refused.output
+        message = " ".join(refused.stderr.split())
+        assert said in message and "(a submodule, say)" not in message, message
+        assert (f"'libs/sub' is a dvx project already: track data there with dvx in it {then}; "
+                "or choose a path outside it.") in message, message
+        assert "dvx init" not in message, message
+    assert not (lib / "s.bin.dvx").exists()
+    assert dvx("add", "s.bin", cwd=lib).code == 0 and (lib / "s.bin.dvx").is_file()
+
+
 def test_a_new_name_for_a_file_while_it_is_hashed_is_no_change(repo, dvx):
     """A link(2) of the file being hashed (hard-link mode links files of one inode into the
     cache on other threads) changes its ctime and no byte: the add goes on."""
