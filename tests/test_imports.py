@@ -1751,6 +1751,77 @@ def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(sourc
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+_READING_IMAGES = """\
+stages:
+  use:
+    cmd: cat images/* > used.txt
+    deps: [images]
+    outs: [used.txt]
+"""
+
+
+def test_repro_runs_no_stage_on_an_import_a_stopped_update_left_half_placed(source, project):
+    """`dvx update` killed while it checks out a directory import leaves old and new files
+    mixed under the new pointer: `repro` (and `--dry`) runs no stage on that mix and writes
+    nothing, naming `dvx checkout` and the stopped update; checked out, the stage runs."""
+    team, alice = source
+    must("import", str(team.origin), "images", cwd=project)
+    write(project / "dvx.yaml", _READING_IMAGES)
+    must("repro", cwd=project)
+    commit(project, "use images")
+    for i in range(3):
+        edit(alice, f"images/{i}.png", f"image {i}, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+    killed = run_dvx_proc("update", "images.dvx", cwd=project,
+                          env={"DVX_FAULT": "checkout.after_file:1"})
+    assert killed.code == -9, killed.output
+    lock, used = (project / "dvx.lock").read_text(), (project / "used.txt").read_text()
+    for args in (("repro", "--dry"), ("repro",)):
+        refused = run_dvx(*args, cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1, refused.output
+        assert "'images' is read by the stages but is not checked out as its pointer " \
+               "names" in said
+        assert "Run `dvx checkout images`" in said
+        assert "run the stopped `dvx update images.dvx` again" in said
+    assert (project / "dvx.lock").read_text() == lock
+    assert (project / "used.txt").read_text() == used
+    must("checkout", "images", cwd=project)
+    must("repro", cwd=project)
+    assert (project / "used.txt").read_text() == "".join(
+        f"image {i}, v2\n" for i in range(3))
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+def test_repro_never_drops_the_source_of_an_import_changed_here(source, project):
+    """A file of the user's added in a directory import, which `dvx update` keeps, is not
+    committed by `repro` as data of the user's (its pointer would lose its source): `repro`
+    refuses, naming the ways out; moved out, the import updates and the stage runs."""
+    team, alice = source
+    must("import", str(team.origin), "images", cwd=project)
+    write(project / "dvx.yaml", _READING_IMAGES)
+    must("repro", cwd=project)
+    commit(project, "use images")
+    write(project / "images" / "mine.png", "mine\n")
+    _new_version(alice)
+    assert run_dvx("update", "images.dvx", cwd=project).code == 1  # mine.png kept
+    pointer = (project / "images.dvx").read_text()
+    refused = run_dvx("repro", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert "'images' is an import ('images.dvx' records its source), and its workspace " \
+           "copy changed (added: 'mine.png')" in said
+    assert "Move the files you added out of it" in said
+    assert "record it first with `dvx commit images`" in said
+    assert (project / "images.dvx").read_text() == pointer and "source:" in pointer
+    (project / "images" / "mine.png").unlink()
+    assert "up to date" in must("update", "images.dvx", cwd=project)
+    must("repro", cwd=project)
+    assert "image 3\n" in (project / "used.txt").read_text()
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, project,
                                                                         tmp_path):
     team, _ = source

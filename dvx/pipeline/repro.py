@@ -113,6 +113,7 @@ from dvx.pipeline.staleness import (
     with_declared_flags,
 )
 from dvx.pipeline.still_declared import StillDeclared
+from dvx.pipeline.unrecordable_inputs import refuse_unrecordable_input
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
@@ -471,8 +472,10 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collectio
     files) and that changed in the workspace: it is committed before anything runs, so
     dvx.lock never records data that no pointer names and no cache holds. Data whose pointer
     moved in Git (not fetched yet) is refused: the stages would run on data the commit does
-    not name. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
-    checks out first, so by then as its pointer records it, neither changed nor behind."""
+    not name; so is data not checked out as its pointer names, and an import changed here,
+    whose source committing would drop (`refuse_unrecordable_input`). `pulled` (`repro
+    --dry --pull`, see _would_pull): data the real run's pull checks out first, so by then
+    as its pointer records it, neither changed nor behind."""
     # A params file tracked with `dvx add` is an input too (`exp run -S` changes it).
     deps = [d for n in selected if not dag.stages[n].frozen
             for d in (*dag.stages[n].deps, *(p.file for p in dag.stages[n].params))]
@@ -483,6 +486,7 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collectio
             continue
         status = output_status(repo, output)
         refuse_if_behind(repo.root, status, force=False, own_force=False)
+        refuse_unrecordable_input(repo, output, status)
         if status.workspace == MODIFIED:
             changed.append(output)
     return changed
