@@ -147,6 +147,24 @@ def test_get_and_import_of_a_local_folder_below_the_top_read_its_repository_from
     assert f"the dvx repository '{alice}'" in str(refused.value.hint), refused.value.hint
 
 
+def test_import_and_import_url_into_the_repository_s_top_put_the_data_there_under_its_name(
+        source, project, tmp_path):
+    """An OUT that is an existing directory receives the data under its name: the top of the
+    repository too, named `.`, `./` or by its absolute path, as `dvx get -o .` does."""
+    team, _ = source
+    for out in (".", "./", str(project)):
+        imported = run_dvx("import", str(team.origin), "raw/train.csv", "-o", out, cwd=project)
+        assert imported.code == 0, imported.output
+        assert (project / "train.csv").read_text() == "a,b\n1,2\n"
+        assert "source:" in (project / "train.csv.dvx").read_text()
+        must("remove", "--outs", "train.csv.dvx", cwd=project)
+    upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
+    fetched = run_dvx("import-url", str(upstream), ".", cwd=project)
+    assert fetched.code == 0, fetched.output
+    assert (project / "data.csv").read_text() == "x\n1\n"
+    assert (project / "data.csv.dvx").exists()
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -1220,8 +1220,14 @@ def _out_path(repo: Repo, out: str | None, default_name: str, origin: dict[str, 
 
 
 def _is_import_of(repo: Repo, out: str, origin: dict[str, str]) -> bool:
+    """Is the directory `out` the output of an import of `origin`? The repository's top
+    (`-o .` there) or a folder outside it is none: the path the data goes to, inside it,
+    is checked after."""
+    try:
+        rel = repo_relpath(repo.root, out)
+    except PathError:
+        return False
     outputs, _ = scan_outputs(repo)
-    rel = repo_relpath(repo.root, out)
     return any(o.path == rel and o.pointer.source_info is not None
                and _imports_origin(repo, o.pointer.source_info, origin) for o in outputs)
 
