@@ -385,6 +385,26 @@ def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     assert not (project / "data" / "images" / "3.png").exists()
 
 
+def test_status_never_says_update_brings_an_import_its_source_no_longer_tracks(source,
+                                                                              project):
+    """The source moved to a commit where the imported path is no longer tracked: status
+    says so, not that `dvx update` brings it (update fails for it); another import of that
+    source still names the update."""
+    team, alice = source
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    must("import", str(team.origin), "images", cwd=project)
+    commit(project, "imports")
+    must("remove", "raw/train.csv.dvx", cwd=alice)
+    share(alice, "train.csv dropped")
+    said = run_dvx("status", cwd=project).stdout
+    assert "train.csv: its source moved (HEAD is now" in said, said
+    assert "and no longer tracks 'raw/train.csv' there, so `dvx update` cannot bring it" in said
+    assert "`dvx update train.csv.dvx`" not in said
+    assert "(`dvx update images.dvx` brings it)" in said
+    failed = run_dvx("update", "train.csv.dvx", cwd=project)
+    assert failed.code == 1 and "is not tracked by dvx" in failed.stderr, failed.output
+
+
 def test_an_import_puts_its_entry_after_a_rule_taking_the_data_back_into_git(source, project):
     """The .gitignore where the import lands names it, and a `!` rule follows (a teammate's):
     the import writes the entry after the rule, as add does, so `git add -A` never commits

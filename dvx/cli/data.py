@@ -317,9 +317,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out("(`dvx repro` runs the stale stages)")
         if none_declared:
             out(_none_declared(repo, pipeline))
-        for path, why in moved.items():
-            out(f"{path}: {why} (`dvx update {for_command(repo.root, path + '.dvx')}` "
-                "brings it)")
+        for check in checks:
+            if check.moved:
+                out(f"{check.path}: {check.detail}" + (
+                    f" (`dvx update {for_command(repo.root, check.path + '.dvx')}` brings it)"
+                    if check.updatable else ""))
     if is_quiet() and (result.changed or stale or moved or none_declared):
         sys.exit(1)
 

@@ -989,6 +989,9 @@ class SourceCheck:
     path: str
     moved: bool  # False: up to date, or could not be checked (`detail` says which)
     detail: str
+    # False: the source moved to a commit that no longer tracks the import's path, which
+    # `dvx update` then cannot bring
+    updatable: bool = True
 
 
 @fetching_once()
@@ -1007,14 +1010,18 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                 _refuse_own_moving_revision(repo, source, info.get("rev"))
                 commit = source.commit or _head_of(source)
                 if commit != info["rev_lock"]:
+                    moved = f"its source moved ({info.get('rev') or 'HEAD'} is now " \
+                        f"{commit[:7]}, was {info['rev_lock'][:7]})"
+                    gone = not source.tracks(info["path"])
                     found.append(SourceCheck(output.path, True, (
-                        f"its source moved ({info.get('rev') or 'HEAD'} is now {commit[:7]}, "
-                        f"was {info['rev_lock'][:7]}){where}")))
+                        f"{moved} and no longer tracks '{info['path']}' there, so `dvx "
+                        "update` cannot bring it" if gone else moved) + where,
+                        updatable=not gone))
                 elif source.commit is None and _data_oid(
                         source, source.find(info["path"])) != output.pointer.oid:
                     found.append(SourceCheck(output.path, True, (
-                        f"its source's workspace holds other data (not committed there yet)"
-                        f"{where}")))
+                        "its source's workspace holds other data than this import, at the "
+                        f"same commit ({commit[:7]}){where}")))
             else:
                 version = url_version(_location(repo, info["url"]),
                                       timeout=url_timeout(repo.config))[2]

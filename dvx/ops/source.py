@@ -194,6 +194,18 @@ class Source:
         """The output at or holding `path` (repository-relative), or PathError. A symbolic
         link Git tracks on its way is followed (`_through_links`): the output found is the
         tracked path it leads to."""
+        found = self._find(path)
+        if isinstance(found, PathError):
+            raise found
+        return found
+
+    def tracks(self, path: str) -> bool:
+        """Does the source track data at `path`, as `find` finds it? A path it cannot read
+        (a damaged pointer) or a pointer file raises PathError, as there."""
+        return not isinstance(self._find(path), PathError)
+
+    def _find(self, path: str) -> Found | PathError:
+        """`find`'s answer, the error that the source tracks nothing there returned."""
         asked = source_path(path)
         check_relpath(asked, "path")
         path = self._through_links(asked)
@@ -215,8 +227,8 @@ class Source:
                                 f"{broken.error.message}",
                                 "Its pointer must be fixed in the source repository.")
         self.refuse_pointer_file(asked)
-        raise PathError(f"'{asked}'{link} is not tracked by dvx in {self.describe()}.",
-                        "List what it tracks with `dvx ls URL -R`.")
+        return PathError(f"'{asked}'{link} is not tracked by dvx in {self.describe()}.",
+                         "List what it tracks with `dvx ls URL -R`.")
 
     def refuse_pointer_file(self, path: str) -> None:
         """A PathError if `path` (through links, as `find`) is the pointer file of something
