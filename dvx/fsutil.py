@@ -1069,6 +1069,10 @@ def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
                 last_error = exc
                 continue
             raise
+        except BaseException:  # Ctrl-C, SIGTERM or SIGHUP while a large file is copied
+            if not direct:
+                remove_quietly(tmp)
+            raise
         if direct:
             return link_type
         try:

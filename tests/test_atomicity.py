@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, write
+from conftest import git, stopped_at, write
 from remotes import local_spec
 
 from dvx.pointer import parse_pointer
@@ -165,6 +166,25 @@ def test_only_marked_temporaries_beside_data_are_deleted(repo, dvx, dvx_proc):
     mine_inside.unlink()  # tracked as data: checkout gives it back
     assert dvx("checkout", "images").code == 0
     assert mine_inside.read_bytes() == b"my own note"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_checkout_stopped_while_it_copies_a_large_file_leaves_no_temporary(repo, dvx,
+                                                                            signum):
+    """cache.type copy: Ctrl-C (or SIGTERM) while a checkout copies a large file into the
+    workspace removes the temporary it was copying into, as a failed write does, instead of
+    leaving a hidden file of that size beside the data until a later command clears it."""
+    write(repo / "big.bin", os.urandom(3 << 20))
+    assert dvx("add", "big.bin").code == 0
+    assert dvx("config", "cache.type", "copy").code == 0
+    (repo / "big.bin").unlink()
+    checking_out = stopped_at("copy.after_temp_write", "checkout", repo)
+    checking_out.send_signal(signum)
+    checking_out.send_signal(signal.SIGCONT)
+    out, err = checking_out.communicate(timeout=60)
+    assert checking_out.returncode == 128 + signum, out + err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(repo)) == [".dvx", ".git", ".gitignore", "big.bin.dvx"]
 
 
 def run_with_file_size_limit(args: list[str], cwd: Path, limit: int, *, hard: int | None = None
