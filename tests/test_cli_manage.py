@@ -633,7 +633,7 @@ def test_a_remove_on_a_full_disk_is_finished_by_running_it_again(repo, dvx, monk
             failed = dvx("remove", "model.bin.dvx")
         code, stderr = failed.code, failed.stderr
     assert code == 1 and stderr.startswith("ERROR:") and "Traceback" not in stderr, stderr
-    assert "run the command again" in stderr
+    assert "run the command again" in stderr.lower()
 
     rerun = dvx("remove", "model.bin.dvx")
     assert rerun.code == 0, rerun.output

@@ -563,6 +563,27 @@ def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx
     assert _named_stopped(repo, dvx_proc) == []
 
 
+@pytest.mark.parametrize("command, point", [
+    ("remove a.txt.dvx", "remove.before_stage"),
+    ("move a.txt b.txt", "atomic_write.after_temp_write:6")])  # the data moved
+def test_a_remove_or_move_failing_part_way_says_what_it_left_and_stays_named(
+        repo, dvx_proc, command, point):
+    """A remove that deleted the pointer, or a move that moved the data, then met a full
+    disk: it says its pointers and .gitignore entries may be left half-changed, not that
+    nothing was left half-written, and status names it until it is run again."""
+    write(repo / "a.txt", "a\n")
+    assert dvx_proc("add", "a.txt", cwd=repo).code == 0
+    full = dvx_proc(*command.split(), cwd=repo, env={"DVX_FAULT": point,
+                                                     "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1, full.output
+    said = " ".join(full.stderr.split())
+    assert "The pointers and .gitignore entries of its paths may be left half-changed" in said
+    assert "Nothing was left half-written" not in said and "Traceback" not in said
+    assert _named_stopped(repo, dvx_proc) == [f"dvx {command}"]
+    assert dvx_proc(*command.split(), cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+
 def test_a_pull_lacking_a_teammate_s_data_is_not_named_as_stopped(repo, dvx_proc):
     """A pull that placed what it could and lacks the rest (no remote holds it yet) left no
     work a run again does before the data comes: status names those paths as not in the

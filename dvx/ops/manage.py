@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
@@ -182,6 +183,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             repo.syncstate.forget(output.path)
             repo.syncstate.begin_removal(output.path)
             repo.syncstate.flush(required=True)
+            began_writing(repo.tmp_dir)  # an error from here on may leave it half-done
             try:
                 if remove_data and os.path.lexists(full):
                     kept += delete_tracked_data(
@@ -218,12 +220,14 @@ def _seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
 def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
                     kept: list[str]) -> list[str]:
     full = repo.abspath(rel)
-    if remove_data and os.path.lexists(full):
-        if not force:  # its pointer is gone: what it held cannot be told any more
-            raise PathError(f"'{rel}' is no longer tracked (an earlier `dvx remove` of it "
-                            "stopped half-way), so whether the cache has its content is not "
-                            "known; refusing to delete it.", "Use --force to delete anyway, "
-                            "or run without --outs to keep the data.")
+    deleting = remove_data and os.path.lexists(full)
+    if deleting and not force:  # its pointer is gone: what it held cannot be told any more
+        raise PathError(f"'{rel}' is no longer tracked (an earlier `dvx remove` of it "
+                        "stopped half-way), so whether the cache has its content is not "
+                        "known; refusing to delete it.", "Use --force to delete anyway, "
+                        "or run without --outs to keep the data.")
+    began_writing(repo.tmp_dir)
+    if deleting:
         kept += delete_tracked_data(repo, rel)
     gitignore.remove_entry(full)
     return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]
@@ -277,6 +281,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         except (OSError, DvxError):
             _take_back_new_place(repo, output, dst, ignored, made)
             raise
+        began_writing(repo.tmp_dir)  # the data moved: an error from here on leaves it half-done
         _drop_old_pointer(repo, output, dst)
     return dst, _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                               _gitignore_rel(output.path)])
@@ -331,6 +336,7 @@ def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
 def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
+        began_writing(repo.tmp_dir)  # a move left half-done: an error leaves it so
         if os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)):
             remove_placed(repo, output.path, output.pointer.oid)
         _move_data_and_old_pointer(repo, output, dst)
@@ -397,6 +403,7 @@ def _take_back_new_place(repo: Repo, output: Output, dst: str, ignored: bool,
         repo.syncstate.end_move(output.path, dst)
         repo.syncstate.flush()
     except OSError as exc:
+        began_writing(repo.tmp_dir)  # what stays is half-done
         log.debug("move to '%s' not taken back: %s", dst, exc)
 
 
