@@ -78,6 +78,9 @@ MAX_GROUPS = 64  # of a record's groups, those looked at: a bound on what a dama
 # A holder record's key, true when all it writes is written whole (_left_nothing_half_done)
 NOTHING_HALF_DONE = "nothing_half_done"
 REDO = "redo"  # a holder record's key for Command.redo
+# A kept record's key, true when an error ended its command once it began writing (rather
+# than a kill or a signal): its notice says so
+ENDED_BY_ERROR = "ended_by_error"
 
 
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
@@ -344,6 +347,7 @@ class StoppedCommand:
     work: Work | None
     notice: str  # what it may have left half-done, and what to do (stopped_message)
     redo: str | None = None  # the command that does its work again, if not itself (Command)
+    by_error: bool = False  # an error ended it (ENDED_BY_ERROR), not a kill or a signal
 
     @property
     def named(self) -> str:
@@ -354,7 +358,13 @@ class StoppedCommand:
 
 def _stopped_command(info: dict[str, object], file: str) -> StoppedCommand:
     return StoppedCommand(str(info["command"]), info["pid"], str(info["host"]), file,
-                          _work_of(info), stopped_message(info, file), _redo_of(info))
+                          _work_of(info), stopped_message(info, file), _redo_of(info),
+                          _ended_by_error(info))
+
+
+def _ended_by_error(info: dict[str, object]) -> bool:
+    """Did an error end the command of the holder record `info` (ENDED_BY_ERROR)?"""
+    return info.get(ENDED_BY_ERROR) is True
 
 
 def _redo_of(info: dict[str, object]) -> str | None:
@@ -559,21 +569,25 @@ class RepoLock:
             _writing.discard(self.path)
         if finished:
             self._finish_stopped()
-        kept = self._keep_own_record() if stopped or (wrote and not finished) else None
+        kept = self._keep_own_record(by_error=not stopped) \
+            if stopped or (wrote and not finished) else None
         if kept is None:
             fsutil.remove_quietly(self.holder_path)
         self._unlock()
         return kept
 
-    def _keep_own_record(self) -> dict[str, object] | None:
+    def _keep_own_record(self, by_error: bool) -> dict[str, object] | None:
         """Keep this command's record aside in lock.stopped, if its work is on tracked paths
-        (Work.on_tracked_paths) and may be left half-done; the record kept."""
+        (Work.on_tracked_paths) and may be left half-done; the record kept. `by_error`: an
+        error ended it, not a signal (ENDED_BY_ERROR)."""
         info = _holder_record(self.holder_path)
         if info is None or info["pid"] != os.getpid() or _left_nothing_half_done(info):
             return None
         work = _work_of(info)
         if work is None or not work.on_tracked_paths:
             return None
+        if by_error:
+            info[ENDED_BY_ERROR] = True
         self._keep_aside(info)
         return info
 
@@ -655,8 +669,10 @@ def stopped_message(info: dict[str, object], file: str) -> str:
                 "host stopped): dvx cannot tell from here whether it finished. If it did not, "
                 f"{left}. {choice}")
     last = named if _hook_of(str(command)) is None else f"run of {named}"
-    return (f"The last {last} in this repository was stopped before it finished (its "
-            f"process is gone), so {left}.{_still_running(info)} {choice}")
+    ended = "was ended by an error before it finished" if _ended_by_error(info) else \
+        "was stopped before it finished (its process is gone)"
+    return (f"The last {last} in this repository {ended}, so {left}.{_still_running(info)} "
+            f"{choice}")
 
 
 def interrupted_notice(info: dict[str, object]) -> str:

@@ -945,7 +945,7 @@ def test_an_apply_failing_part_way_says_what_it_left_and_stays_named(project, po
     assert "The workspace may be left part one experiment, part another" in said, said
     assert "Nothing was left half-written" not in said
     assert (project / "model.bin").read_text() == "model lr=0.05 epochs=3 rows=3"  # mid's
-    assert "`dvx exp apply low`: stopped before it finished" in run_dvx(
+    assert "`dvx exp apply low`: ended by an error before it finished" in run_dvx(
         "status", cwd=project).stdout
     again = run_dvx("exp", "apply", "low", cwd=project)
     assert again.code == 0, again.output
@@ -959,7 +959,7 @@ def test_an_apply_refused_before_it_writes_is_not_named(project):
     write(project / "params.yaml", "train:\n  lr: 0.7\n  epochs: 3\n")
     refused = run_dvx_proc("exp", "apply", "low", cwd=project)
     assert refused.code == 2 and "Commit or stash them" in refused.stderr, refused.output
-    assert "stopped before it finished" not in run_dvx("status", cwd=project).output
+    assert "before it finished" not in run_dvx("status", cwd=project).output
 
 
 def test_a_killed_apply_given_up_with_a_checkout_of_everything_is_no_longer_named(project):

@@ -4,6 +4,7 @@ blocked; and a lock held by a process that was killed never blocks the next comm
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -584,6 +585,36 @@ def test_a_remove_or_move_failing_part_way_says_what_it_left_and_stays_named(
     assert _named_stopped(repo, dvx_proc) == []
 
 
+@pytest.mark.parametrize("ended", ["by an error", "killed"])
+def test_status_says_whether_an_error_or_a_kill_ended_a_command(repo, dvx_proc, ended):
+    """A checkout ended by a full disk once it placed some files is named as ended by an
+    error, its record saying so; one killed as stopped, its process gone."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    assert dvx_proc("add", "imgs", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    if ended == "killed":
+        _killed(repo, "checkout", "checkout.after_file:3")
+    else:
+        assert dvx_proc("checkout", cwd=repo, env={"DVX_FAULT": "place.before_rename:3",
+                                                    "DVX_FAULT_ACTION": "enospc"}).code == 1
+    status = dvx_proc("status", cwd=repo)
+    said = " ".join(status.stderr.split())
+    by_error = ended == "by an error"
+    assert ("The last `dvx checkout` in this repository was ended by an error before it "
+            "finished, so only some of its files" in said) == by_error, said
+    assert ("The last `dvx checkout` in this repository was stopped before it finished (its "
+            "process is gone), so only some of its files" in said) != by_error, said
+    how = "ended by an error" if by_error else "stopped"
+    assert f"`dvx checkout`: {how} before it finished (pid " in status.stdout, status.stdout
+    listed = json.loads(dvx_proc("status", "--json", cwd=repo).stdout)["stopped"]
+    assert [(each["command"], each["ended_by_error"]) for each in listed] == [
+        ("dvx checkout", by_error)]
+    tmp = repo / ".dvx" / "tmp"
+    record = tmp / "lock.stopped" if (tmp / "lock.stopped").exists() else tmp / "lock.holder"
+    assert json.loads(record.read_text()).get("ended_by_error", False) == by_error
+
+
 def test_a_pull_lacking_a_teammate_s_data_is_not_named_as_stopped(repo, dvx_proc):
     """A pull that placed what it could and lacks the rest (no remote holds it yet) left no
     work a run again does before the data comes: status names those paths as not in the
@@ -790,7 +821,8 @@ def _named_stopped(repo: Path, dvx_proc) -> list[str]:
     """The commands `dvx status` names as stopped before they finished."""
     said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
     return sorted(part.partition("`")[0] for part in said.split("The last `")[1:]
-                  if "was stopped before it finished" in part)
+                  if "was stopped before it finished" in part
+                  or "was ended by an error before it finished" in part)
 
 
 def test_every_command_stopped_is_named_until_its_work_is_done(repo, dvx_proc):

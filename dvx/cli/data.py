@@ -645,7 +645,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for stopped in result.stopped:  # its warning says what it may have left half-done
         again = "run it again" if stopped.redo is None else \
             f"`{stopped.redo}` does its work: run it"
-        out(f"{stopped.named}: stopped before it finished (pid {stopped.pid} on "
+        how = "ended by an error" if stopped.by_error else "stopped"
+        out(f"{stopped.named}: {how} before it finished (pid {stopped.pid} on "
             f"{stopped.host}); {again} if you still want it done")
     for o in result.outputs:
         if not o.changed:

@@ -218,7 +218,8 @@ class StatusResult:
                 "taken_back_by_rule": self.taken_back,
                 "tracked_by_git": sorted(self.tracked_by_git), "left_out": self.left_out,
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
-                             "record": f".dvx/tmp/{s.record}"} for s in self.stopped]}
+                             "record": f".dvx/tmp/{s.record}", "ended_by_error": s.by_error}
+                            for s in self.stopped]}
 
 
 def status(repo: Repo, targets: list[Target], named: list[str] | None = None
