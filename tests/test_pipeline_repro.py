@@ -9,6 +9,7 @@ import os
 import posixpath
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -1049,6 +1050,42 @@ def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_de
     else:
         assert (repo / "dvx.lock").read_text() == lock_on_other
     assert git(repo, "status", "--porcelain", "--", "dvx.lock", ".gitignore") == ""
+
+
+def test_with_hardlinks_the_output_of_a_run_not_recorded_is_a_writable_file_of_its_own(
+        repo, dvx):
+    """cache.type hardlink: storing an output makes it a read-only hard link of its object.
+    A run whose stage dvx.yaml no longer declares (a `git checkout` meanwhile) is not
+    recorded, so its outputs are given back as the command left them, each a writable file
+    of its own with its mode and times, never a link of an object no dvx.lock names (which
+    gc would take, and an edit through which would change the cache)."""
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cp p.txt o1.txt && touch -d @1000000 "
+                             "o1.txt\n    deps: [p.txt]\n    outs: [o1.txt]\n")
+    write(repo / "p.txt", "1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "checkout", "-qb", "other")
+    write(repo / "dvx.yaml", "stages:\n  s2:\n    cmd: cp p.txt o2.txt\n"
+                             "    deps: [p.txt]\n    outs: [o2.txt]\n")
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "-")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        git(repo, "checkout", "-q", "other")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 1, out + err
+    assert "The outputs its command wrote stay in the workspace as it left them, each a file " \
+        "of its own, not a link into the cache: o1.txt." in said, said
+    now = os.lstat(repo / "o1.txt")
+    assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1
+    assert stat.S_IMODE(now.st_mode) & 0o200  # writable, as cp made it
+    assert now.st_mtime_ns == 1_000_000 * 1_000_000_000
+    assert (repo / "o1.txt").read_text() == "1\n"
 
 
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):

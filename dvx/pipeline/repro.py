@@ -50,7 +50,15 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.checkout import changed_in_cache, set_aside_changed
-from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
+from dvx.ops.commit import (
+    Linked,
+    ToLink,
+    give_back,
+    link_stored,
+    refuse_if_behind,
+    store,
+    track,
+)
 from dvx.ops.data_places import ignore_after_rules_taking_back
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import MODIFIED, output_status
@@ -148,6 +156,8 @@ class StageResult:
     record: runcache.RunRecord | None = None  # a run to remember in the run-cache
     note: str | None = None  # said after the stage (why its run is not kept, ...)
     to_link: list[ToLink] = field(default_factory=list)  # once dvx.lock names their objects
+    # outputs storing made hard links of their objects, given back if the run is not recorded
+    linked: list[Linked] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # outputs a frozen stage lacks
     modified: list[str] = field(default_factory=list)  # a frozen stage's, not as recorded
     # outputs whose .gitignore entry the checkout that restored them wrote (for `git add`)
@@ -358,7 +368,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.problems += runs_unfetched
         if scheduler.unrecorded:
             result.unrecorded = scheduler.unrecorded
-            result.problems.append(_unrecorded_message(dag, scheduler.unrecorded))
+            result.problems.append(scheduler.unrecorded_message())
         result.lock_written = result.lock_written or scheduler.lock_written
         # Those of stages that did not run too: a `!` rule added since may take theirs back
         touched += ignore_after_rules_taking_back(repo, _recorded_cached_outputs(
@@ -1093,7 +1103,7 @@ class _Scheduler:
             said.append(f"Stopped {which} after {its} {command} ended, whose outputs are "
                         f"whole, and not recorded in {recorded}: {listed}.")
         if self.unrecorded:  # settled before this was said
-            said.append(_unrecorded_message(self.dag, self.unrecorded))
+            said.append(self.unrecorded_message())
         but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
         stopped = Interrupted(
             " ".join(said),
@@ -1293,6 +1303,7 @@ class _Scheduler:
         faults.point("repro.after_command")
         outs = []
         to_link: list[ToLink] = []
+        made_links: list[Linked] = []
         for out in stage.outs:
             if self.stopping.is_set():  # nothing is recorded: the outputs stay out of the cache
                 return StageResult(stage.name, FAILED, reasons, error="the run was stopped")
@@ -1300,6 +1311,7 @@ class _Scheduler:
                 stored = store(self.repo, out.path)
                 self.cached.add(out.path)
                 p, to_link = stored.pointer, to_link + stored.to_link
+                made_links += stored.linked
                 outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
                                        True, out.push, out.remote))
             else:
@@ -1314,7 +1326,7 @@ class _Scheduler:
                 record = runcache.make_record(self.repo, stage, state, outs)
         return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record,
                            note=f"not kept in the run-cache: {note}" if note else None,
-                           to_link=to_link)
+                           to_link=to_link, linked=made_links)
 
     def _keep_uncached(self, stage: Stage) -> str | None:
         """Copy the outputs Git tracks (`cache: false`) into the cache for the run-cache; only
@@ -1410,9 +1422,15 @@ class _Scheduler:
             elif final:
                 self._release_downstream(result.name)
                 self.unrecorded.append(result.name)
+                give_back(self.repo, result.linked)  # no dvx.lock names their objects
             else:
                 continue
             self.undecided.remove(result)
+
+    def unrecorded_message(self) -> str:
+        """What to say of the `unrecorded` stages (_unrecorded_message)."""
+        return _unrecorded_message(self.dag, self.unrecorded, {
+            name for name in self.unrecorded if self.results[name].outcome != RAN})
 
     def _release_downstream(self, name: str) -> None:
         """The selected stages waiting for `name` alone are ready."""
@@ -1463,15 +1481,28 @@ class _Scheduler:
             link_stored(self.repo, result.to_link)
 
 
-def _unrecorded_message(dag: Dag, names: list[str]) -> str:
-    which, command = _stages_and_commands(names)
-    outs = [o for n in names for o in dag.stages[n].out_paths]
-    return (f"{PIPELINE_FILE} changed while repro ran (a `git checkout` of another branch or "
+def _unrecorded_message(dag: Dag, names: list[str], restored: Collection[str]) -> str:
+    """What to say of the stages `names` run, or `restored` from the run-cache, whose run
+    is not recorded as dvx.yaml no longer declares them as run: the outputs a command wrote
+    stay as it left them, files of their own (`give_back`), those restored as placed."""
+    which, _ = _stages_and_commands(names)
+    said = [f"{PIPELINE_FILE} changed while repro ran (a `git checkout` of another branch or "
             f"commit, or an edit): it no longer declares the {which} as run, so "
             f"{'its' if len(names) == 1 else 'their'} run is not recorded in {LOCK_FILE} "
-            f"(nor in .gitignore). The outputs stay in the workspace as the {command} left "
-            f"them{': ' + ', '.join(outs) if outs else ''}. Run `dvx repro` on the branch "
-            f"whose {PIPELINE_FILE} you mean to run.")
+            "(nor in .gitignore)."]
+    ran = [n for n in names if n not in restored]
+    outs = [o for n in ran for o in dag.stages[n].out_paths]
+    if outs:
+        _, command = _stages_and_commands(ran)
+        said.append(f"The outputs {'its' if len(ran) == 1 else 'their'} {command} wrote stay "
+                    f"in the workspace as {'it' if len(ran) == 1 else 'they'} left them, each "
+                    f"a file of its own, not a link into the cache: {', '.join(outs)}.")
+    outs = [o for n in names if n in restored for o in dag.stages[n].out_paths]
+    if outs:
+        said.append("The outputs restored from the run-cache (no command ran) stay in the "
+                    f"workspace as placed: {', '.join(outs)}.")
+    said.append(f"Run `dvx repro` on the branch whose {PIPELINE_FILE} you mean to run.")
+    return " ".join(said)
 
 
 def _wrote_into_cache(repo: Repo, written: list[LinkedInput], temporary: bool) -> str:
