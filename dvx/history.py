@@ -387,6 +387,34 @@ def recorded_in_stash(repo: Repo, path: str, in_lock: bool) -> Pointer | None:
     return None if sha is None else _recorded_in(repo, git, file, sha).get(path)
 
 
+def stash_entry_recording(repo: Repo, stashes: list[str], path: str, in_lock: bool,
+                          oid: str) -> int | None:
+    """Of the stash entries' commits `stashes` (`Git.stashes`, the latest first), the number
+    of the newest (0 for `stash@{0}`) that took a pointer file (or with `in_lock`, a dvx.lock
+    entry) naming `oid` for the data at `path` away from the workspace: one the commit it was
+    made on (its first parent) did not record, saved in the work tree it holds, or among the
+    untracked files a `git stash -u` saved (its third parent). `git stash pop` of that entry
+    puts the pointer back. None if none took it."""
+    git = repo.git
+    if git is None:
+        return None
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    limit = MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES
+
+    def names_it(commit: str) -> bool:
+        try:
+            sha = git.blob_id_at(commit, file, limit)
+        except DvxError:
+            return False  # a folder there, one too large: no pointer of it
+        pointer = None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+        return pointer is not None and pointer.oid == oid
+
+    for number, stash in enumerate(stashes):
+        if not names_it(stash + "^1") and (names_it(stash) or names_it(stash + "^3")):
+            return number
+    return None
+
+
 def _recorded_in(repo: Repo, git: Git, file: str, sha: str) -> dict[str, Pointer]:
     """{data path: pointer} of the pointer file or dvx.lock `file` whose blob is `sha`
     (empty if it does not parse), parsed once per command."""

@@ -140,6 +140,87 @@ def test_an_uncommitted_add_a_stash_or_reset_undid_is_changed_outside_a_commit(t
     assert run_dvx("status", "-q", cwd=alice).code == 0
 
 
+@pytest.mark.parametrize("staged", [True, False], ids=["stash", "stash-u"])
+def test_a_new_file_s_add_a_stash_took_names_the_stash_and_keeps_the_data_out_of_git(team, staged):
+    """`git stash` of an uncommitted `dvx add` of a new file (its pointer staged; or `git
+    stash -u` of one never staged) takes the pointer and its .gitignore entry and leaves the
+    data, which Git no longer ignores: status names the stash entry and its pop, that `git
+    add -A` would take the data (the pre-commit hook stops that commit), and that `dvx
+    checkout` removes it as it is in the cache; the pop brings it all back, with or
+    without that checkout."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    write(alice / "old.csv", "old\n")
+    write(alice / "code.py", "print(1)\n")
+    must("add", "old.csv", cwd=alice)
+    commit(alice, "old")
+    write(alice / "new.bin", "new\n")
+    must("add", "new.bin", cwd=alice)
+    if staged:
+        git(alice, "add", "new.bin.dvx", ".gitignore")
+    git(alice, "stash", "-q", *([] if staged else ["-u"]))
+    assert not (alice / "new.bin.dvx").exists()
+    assert git(alice, "status", "--porcelain").split() == ["??", "new.bin"]
+
+    def said() -> str:
+        text = run_dvx("status", cwd=alice).stdout
+        assert "left Git" not in text and "dvx add" not in text
+        return text
+
+    text = said()
+    assert "new.bin: no longer tracked, its pointer is in a stash (stash@{0}), and Git does " \
+           "not ignore the data meanwhile" in text
+    assert "(`git stash pop` brings back the pointer of new.bin, and the .gitignore entries " \
+           "the stash took with them)" in text
+    assert "(until then `git add -A` would put that data into Git, which the pre-commit hook " \
+           "of `dvx install` stops)" in text
+    assert "(`dvx checkout` removes that data meanwhile, as it is in the cache; after the pop, " \
+           "`dvx checkout` places it again)" in text
+    left = json.loads(run_dvx("status", "--json", cwd=alice).stdout)["left_behind"]
+    assert [(e["path"], e["removable"], e["ignored_by_git"], e["in_stash"]) for e in left] == \
+        [("new.bin", True, False, 0)]
+    git(alice, "add", "-A")
+    refused = subprocess.run(["git", "commit", "-qm", "wip"], cwd=alice, capture_output=True,
+                             text=True)
+    assert refused.returncode == 1 and "new.bin: the data of new.bin.dvx" in refused.stderr
+    git(alice, "rm", "-q", "--cached", "--", "new.bin")
+
+    if staged:  # another stash on top: the pop names the older entry
+        write(alice / "code.py", "print(2)\n")
+        git(alice, "stash", "-q")
+        assert "(`git stash pop stash@{1}` brings back the pointer of new.bin" in said()
+        git(alice, "stash", "pop", "-q")
+        git(alice, "commit", "-qam", "code")
+    else:  # the data goes, and comes back from the cache after the pop
+        must("checkout", cwd=alice)
+        assert not (alice / "new.bin").exists()
+    git(alice, "stash", "pop", "-q")
+    must("checkout", cwd=alice)
+    assert (alice / "new.bin").read_text() == "new\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    back = git(alice, "status", "--porcelain", "--untracked-files=all").split()
+    assert back == (["M", ".gitignore", "A", "new.bin.dvx"] if staged else
+                    ["M", ".gitignore", "??", "new.bin.dvx"]), back
+
+
+def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switch_left(team):
+    """A stash made on a branch holds the pointers that branch commits, unchanged: data a
+    `git checkout` of another branch then leaves behind is a pointer that left Git, never
+    one `git stash pop` would bring back."""
+    alice = team.founder()
+    git(alice, "checkout", "-q", "-b", "feature")
+    write(alice / "f.bin", "f\n")
+    must("add", "f.bin", cwd=alice)
+    commit(alice, "f")
+    write(alice / "notes.txt", "wip\n")
+    git(alice, "stash", "-q", "-u")
+    git(alice, "checkout", "-q", "main")
+    text = run_dvx("status", cwd=alice).stdout
+    assert "f.bin: no longer tracked, its pointer left Git" in text and "stash" not in text
+    left = json.loads(run_dvx("status", "--json", cwd=alice).stdout)["left_behind"]
+    assert [(e["path"], e["in_stash"]) for e in left] == [("f.bin", None)]
+
+
 def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):
     """A full disk while dvx rewrites what was checked out (.dvx/tmp/synced.json) keeps the
     previous record: after `git pull` the teammate's pointer is still outdated data here."""

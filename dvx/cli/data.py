@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
     from dvx.errors import UsageError
-    from dvx.ops.status import OutputStatus
+    from dvx.ops.status import OutputStatus, StatusResult
     from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
@@ -281,6 +281,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         found = find_left_behind(repo, lambda: _declared_outputs(repo))
         result.left_behind = [(x.path, x.why_kept, x.stage_output, x.ignored) for x in found
                               if x.declared_by is None]
+        result.left_in_stash = {x.path: x.in_stash for x in found
+                                if x.declared_by is None and x.in_stash is not None}
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
     pipeline = _pipeline_status(repo) if not targets and "dvx.lock" not in repo.unreadable \
         else None
@@ -697,8 +699,13 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
             f"so Git versions the data itself; `{untrack_command(root, path)}` "
             f"stops that and keeps the file (then `{user_git(root)} commit`)")
-    for path, why_kept, stage_output, _ in result.left_behind:
+    for path, why_kept, stage_output, ignored in result.left_behind:
+        stash = result.left_in_stash.get(path)
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
+        if stash is not None:
+            gone = (f"its {'dvx.lock entry' if stage_output else 'pointer'} is in a stash "
+                    f"(stash@{{{stash}}})" + ("" if ignored else
+                                              ", and Git does not ignore the data meanwhile"))
         out(f"{shown_path(path)}: no longer tracked, {gone}" + (
             f"; {why_kept}" if why_kept else ""))
     for path, stage in result.unrecorded:
@@ -771,9 +778,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             out(_moved_import_hint(root, path, moved_imports[path]))
     else:
         _files_not_pulled_hint(root, result.outputs)
-    kept = [(output, ignored) for _, why, output, ignored in result.left_behind
-            if why is not None]
-    if any(why is None for _, why, _, _ in result.left_behind):
+    _stashed_pointers_hint(result)
+    left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
+    kept = [(output, ignored) for _, why, output, ignored in left_git if why is not None]
+    if any(why is None for _, why, _, _ in left_git):
         out("(`dvx checkout` removes data whose pointer or dvx.lock entry left Git, as it is in "
             "the cache)")
     if (False, False) in kept:
@@ -784,6 +792,29 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(delete the stage outputs you no longer need, or bring back a commit that records "
             "them, which `git reflog` may list" + (": Git no longer ignores them)" if (
                 True, False) in kept else ")"))
+
+
+def _stashed_pointers_hint(result: StatusResult) -> None:
+    """The way back for data whose pointer `git stash` took (`left_in_stash`): the pop of
+    each stash entry holding such pointers, what Git takes meanwhile, and what `dvx checkout`
+    does with that data before and after."""
+    stashed = [(path, why, ignored) for path, why, _, ignored in result.left_behind
+               if path in result.left_in_stash]
+    if not stashed:
+        return
+    for entry in sorted({result.left_in_stash[path] for path, _, _ in stashed}):
+        pop = "git stash pop" + (f" stash@{{{entry}}}" if entry else "")
+        paths = [shown_path(path) for path, _, _ in stashed if result.left_in_stash[path] == entry]
+        out(f"(`{pop}` brings back the pointer{'' if len(paths) == 1 else 's'} of "
+            f"{', '.join(paths)}, and the .gitignore entries the stash took with them)")
+    unignored = [why for _, why, ignored in stashed if not ignored]
+    if unignored:  # the hook stops a commit of the bytes dvx placed, not of an edit of yours
+        out("(until then `git add -A` would put that data into Git" + (
+            ", which the pre-commit hook of `dvx install` stops)" if all(
+                why is None for why in unignored) else ")"))
+    if any(why is None for _, why, _ in stashed):
+        out("(`dvx checkout` removes that data meanwhile, as it is in the cache; after the "
+            "pop, `dvx checkout` places it again)")
 
 
 def _own_version_undone_hint(root: str, outputs: list[OutputStatus]) -> None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError
+from dvx.history import stash_entry_recording
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
@@ -80,8 +81,12 @@ class LeftBehind:
     # not data a pointer tracked: `dvx add` is no advice for it.
     stage_output: bool = False
     # Git's rules still ignore it, as when its pointer went (by hand, by `git clean`) and its
-    # .gitignore entry stayed: `git add -A` would not take it. Known for what is kept only.
+    # .gitignore entry stayed: `git add -A` would not take it. Known for what is kept, and
+    # for what a stash holds the pointer of, only.
     ignored: bool = False
+    # The stash entry holding its pointer (0: the latest), as `git stash` of an uncommitted
+    # `dvx add` leaves it: `git stash pop` of that entry brings the pointer back.
+    in_stash: int | None = None
 
     @property
     def removable(self) -> bool:
@@ -163,6 +168,9 @@ def _what_to_do(root: str, item: LeftBehind) -> str:
     if item.stage_output:
         return ("Delete it once you no longer need it; a commit that `git reflog` lists may "
                 "still record it.")
+    if item.in_stash is not None:  # a new pointer of `dvx add` would stop the pop
+        pop = "git stash pop" + (f" stash@{{{item.in_stash}}}" if item.in_stash else "")
+        return f"`{pop}` brings back its pointer, which that stash holds."
     if item.tracked_inside:  # deleting the whole directory would take theirs too
         return ("Delete the files in it that Git and dvx do not track (`git status "
                 f"{typed}` lists them), or track them with `dvx add`.")
@@ -284,11 +292,26 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
                    else POINTER_DROPPED if recorded_in_a_commit(repo, path, ("--reflog",))
                    else NEVER_COMMITTED)
         found.left.append(LeftBehind(path, why, inside, stage_output=stage_output))
-    kept = [item.path for item in found.left if item.why_kept is not None]
+    stashes = repo.git.stashes() if any(item.declared_by is None for item in found.left) else []
+    if stashes:
+        found.left = [item if item.declared_by is not None else replace(
+            item, in_stash=_stash_holding(repo, stashes, item)) for item in found.left]
+    kept = [item.path for item in found.left
+            if item.why_kept is not None or item.in_stash is not None]
     ignored = repo.git.ignore_rules(kept) if kept else {}
     found.left = [replace(item, ignored=True) if item.path in ignored else item
                   for item in found.left]
     return found
+
+
+def _stash_holding(repo: Repo, stashes: list[str], item: LeftBehind) -> int | None:
+    """The newest of the stash entries (`stashes`) holding the pointer (or dvx.lock entry)
+    of the version synced at the path of `item`: where `git stash` put the pointer of an
+    uncommitted `dvx add` (`git stash -u`, one never staged)."""
+    synced = repo.syncstate.get(item.path)
+    if synced is None:
+        return None
+    return stash_entry_recording(repo, stashes, item.path, item.stage_output, synced.oid)
 
 
 def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozenset[str]

@@ -180,6 +180,9 @@ class StatusResult:
     # is kept, or None when checkout removes it, whether a stage's dvx.lock entry recorded it,
     # whether Git's rules still ignore it)
     left_behind: list[tuple[str, str | None, bool, bool]] = field(default_factory=list)
+    # Of those, the ones whose pointer (or dvx.lock entry) a stash entry holds, `git stash`
+    # of an uncommitted `dvx add` having taken it: {path: that entry, 0 the latest}
+    left_in_stash: dict[str, int] = field(default_factory=dict)
     # Data an earlier run placed that a stage of dvx.yaml now declares but dvx.lock does not
     # record yet (an output moved to a stage that has not run): (path, that stage)
     unrecorded: list[tuple[str, str]] = field(default_factory=list)
@@ -211,7 +214,8 @@ class StatusResult:
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
                 "left_behind": [{"path": p, "removable": why is None, "kept_because": why,
-                                 "stage_output": stage_output, "ignored_by_git": ignored}
+                                 "stage_output": stage_output, "ignored_by_git": ignored,
+                                 "in_stash": self.left_in_stash.get(p)}
                                 for p, why, stage_output, ignored in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
