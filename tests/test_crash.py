@@ -121,9 +121,7 @@ def packed_objects(root: Path) -> dict[str, bytes]:
     indexes = root / "indexes"
     if not indexes.exists():
         return objects
-    for index in sorted(indexes.iterdir()):
-        if index.name.startswith("."):
-            continue
+    for index in sorted(indexes.glob("*.idx")):
         text = index.read_bytes()
         assert xxhash.xxh3_128_hexdigest(text) + ".idx" == index.name, f"partial index {index}"
         pack = b""
@@ -156,7 +154,7 @@ def packed_copies(remote: Path) -> tuple[Counter[str], int]:
     named: Counter[str] = Counter()
     unnamed = sum(p.stat().st_size - PACK_HEADER_SIZE for p in (remote / "packs").iterdir()
                   if p.name.endswith(".pack"))
-    for index in (remote / "indexes").iterdir():
+    for index in (remote / "indexes").glob("*.idx"):
         for section in read_index(index.read_bytes().splitlines(keepends=True), ALGO):
             if section.pack is not None:
                 named.update(oid for oid, _, _ in section.entries)

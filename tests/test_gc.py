@@ -489,7 +489,7 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     assert old not in after and xxhash.xxh3_128_hexdigest(b"v2") in after
     # v1's pack held nothing else live: it is gone, and one index names what is left
     assert remote.packed()[xxhash.xxh3_128_hexdigest(b"v2")][0] in packs_before
-    assert len([key for key in remote.list_keys() if key.startswith("indexes/")]) == 1
+    assert len([key for key in remote.list_keys() if key.endswith(".idx")]) == 1
     assert dvx("fsck", "--remote", "s").code == 0
     assert old in _objects(repo)  # tag v1 uses it: the cache now has its last copy
 

@@ -218,7 +218,7 @@ def test_a_partial_pull_and_a_no_op_push_cost_a_few_requests(counting, tmp_path)
     _in_process(repo, "add", "data")
     _in_process(repo, "push")
     stored = CountingMemory.calls["put"]
-    assert stored <= 4  # one pack and its index, the manifest's pack and its index
+    assert stored <= 5  # one pack and its index, the manifest's pack and its index, the mark
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
 
@@ -372,7 +372,7 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    real = next((store / "indexes").iterdir())
+    real = next((store / "indexes").glob("*.idx"))
     a = oid_of(b"a" * 300)
     pack = next((store / "packs").iterdir()).name
     text = f"dvx pack index 1 {ALGO}\npack {pack} 10\n{a} 44 100000\n".encode()
@@ -428,7 +428,7 @@ def test_an_index_that_cannot_be_read_stops_gc_and_keeps_its_pack(repo, dvx, tmp
     deletes nothing (not the packs only it names, which it would take for left over), and
     names the index and what to do."""
     store = _push_and_commit_d(repo, dvx, tmp_path)
-    d_indexes = sorted((store / "indexes").iterdir())  # d's files, then its manifest
+    d_indexes = sorted((store / "indexes").glob("*.idx"))  # d's files, then its manifest
     d_packs = sorted((store / "packs").iterdir())
     write(repo / "o.txt", "other")  # another index and pack, which nothing needs after
     assert dvx("add", "o.txt").code == 0 and dvx("push").code == 0
@@ -480,6 +480,79 @@ def test_an_indexes_folder_that_cannot_be_listed_stops_gc(repo, dvx, tmp_path, k
     _assert_a_clone_pulls_d(repo, tmp_path)
 
 
+def _pushed_d_on(kind, repo, dvx, request, tmp_path):
+    """A remote of `kind` holding the folder d (ten small files, in packs), pushed and
+    committed; its spec and, for a remote on this machine's disk, its folder."""
+    spec = remote_for(kind, request, tmp_path)
+    configure(dvx, repo, spec, name="s")
+    for i in range(10):
+        write(repo / "d" / f"{i}.bin", os.urandom(300))
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    commit_all(repo)
+    root = {"dir": tmp_path / "store", "ssh": tmp_path / "ssh-store"}.get(kind)
+    return spec, root
+
+
+@pytest.mark.parametrize("kind", ["dir", "ssh", "moto"])
+def test_a_remote_whose_indexes_folder_went_missing_stops_every_command(
+        repo, dvx, request, tmp_path, kind):
+    """A copy of the remote that missed indexes/ (on S3: no key under it) while its packs
+    are there: pull, fetch, status -c and push say to put the folder back, instead of
+    blaming whoever committed the data, and gc deletes none of the packs, which it would
+    take for left over."""
+    spec, root = _pushed_d_on(kind, repo, dvx, request, tmp_path)
+    saved = {key: spec.get_key(key) for key in spec.list_keys() if key.startswith("indexes/")}
+    if root is not None:
+        shutil.move(root / "indexes", tmp_path / "indexes.moved")  # the folder itself gone
+    else:
+        for key in saved:
+            spec.delete_key(key)
+    packs_there = sorted(key for key in spec.list_keys() if key.startswith("packs/"))
+    assert packs_there
+    other = clone(repo, tmp_path, "other")
+    for args, where in ((["pull"], other), (["fetch"], other), (["status", "-c"], other),
+                        (["push"], repo), (["gc", "-w", "-c", "s", "-f", "--grace", "0"], repo)):
+        refused = run_dvx_proc(*args, cwd=where, timeout=120)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1, (args, refused.output)
+        assert "holds packs, but its indexes/ folder is missing or empty" in said, (args, said)
+        assert "Put back the remote's indexes/ folder" in said, said
+        assert "without running `dvx push`" not in said and "Traceback" not in said, said
+    assert sorted(key for key in spec.list_keys() if key.startswith("packs/")) == packs_there
+    for key, data in saved.items():  # put back: nothing of d was lost
+        spec.put_key(key, data)
+    assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
+    assert tree_bytes(other / "d") == tree_bytes(repo / "d")
+
+
+@pytest.mark.parametrize("kind", ["dir", "ssh"])
+def test_gc_deletes_no_pack_while_objects_it_keeps_are_in_no_index(repo, dvx, request,
+                                                                   tmp_path, kind):
+    """Some of the remote's indexes lost (the folder is there): the packs only they named
+    look left over, but the objects they hold are kept by gc and named nowhere else, so gc
+    deletes nothing and says to look at the remote with `dvx fsck --remote`."""
+    spec, _ = _pushed_d_on(kind, repo, dvx, request, tmp_path)
+    first = {key for key in spec.list_keys() if key.startswith("indexes/")}
+    write(repo / "e" / "a.bin", os.urandom(300))
+    assert dvx("add", "e").code == 0 and dvx("push").code == 0
+    commit_all(repo, "e")
+    lost = {key: spec.get_key(key) for key in spec.list_keys()
+            if key.startswith("indexes/") and key not in first}
+    for key in lost:  # e's indexes
+        spec.delete_key(key)
+    before = sorted(key for key in spec.list_keys() if not key.startswith("locks/"))
+    refused = run_dvx_proc("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=repo, timeout=120)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted from the remote" in said, refused.output
+    assert "`dvx fsck --remote s`" in said, said
+    assert sorted(key for key in spec.list_keys() if not key.startswith("locks/")) == before
+    for key, data in lost.items():
+        spec.put_key(key, data)
+    other = clone(repo, tmp_path, "other")
+    assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
+    assert tree_bytes(other / "e") == tree_bytes(repo / "e")
+
+
 def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo, dvx,
                                                                             tmp_path):
     """A teammate's newer dvx wrote the only index of the remote: it is not damaged, and its
@@ -495,11 +568,11 @@ def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo
     assert dvx("add", "d").code == 0 and dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    for index in (store / "indexes").iterdir():  # as the newer dvx wrote them
+    for index in (store / "indexes").glob("*.idx"):  # as the newer dvx wrote them
         text = index.read_bytes().replace(b"dvx pack index 1 ", b"dvx pack index 2 ", 1)
         index.unlink()
         (store / "indexes" / (oid_of(text) + ".idx")).write_bytes(text)
-    newer = sorted(p.name for p in (store / "indexes").iterdir())
+    newer = sorted(p.name for p in (store / "indexes").glob("*.idx"))
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     pulled = run_dvx("pull", cwd=clone)
@@ -544,7 +617,7 @@ def _pushed_with_its_index(repo: Path, dvx: Any, tmp_path: Path) -> Path:
     assert dvx("add", "d").code == 0 and dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)  # the files'
+    index = max((store / "indexes").glob("*.idx"), key=lambda p: p.stat().st_size)  # the files'
     index.chmod(0o644)
     return index
 
@@ -678,7 +751,7 @@ def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dv
 
     checked = dvx("fsck", "--remote", "s")
     assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
-    named = [line.split()[0] for p in (store / "indexes").iterdir()
+    named = [line.split()[0] for p in (store / "indexes").glob("*.idx")
              for line in p.read_text().splitlines()[1:] if len(line.split()) == 3]
     assert named.count(bad) == 1 and all(named.count(oid_of(d)) == 2 for d in datas
                                          if oid_of(d) != bad)
@@ -691,7 +764,7 @@ def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dv
 def _index_entries(store: Path) -> list[tuple[str, str]]:
     """(pack, oid) of every packed object every index on `store` names, once per entry."""
     entries = []
-    for index in (store / "indexes").iterdir():
+    for index in (store / "indexes").glob("*.idx"):
         for section in read_index(index.read_bytes().splitlines(keepends=True), ALGO):
             entries += [(str(section.pack), oid) for oid, _, _ in section.entries
                         if section.pack is not None]
@@ -704,7 +777,7 @@ def test_fsck_takes_out_only_the_damaged_one_of_two_copies_in_one_pack(repo, dvx
     the whole one stays named, so every clone can still read the object."""
     store = tmp_path / "store"
     _pushed_directory(repo, dvx, store, 5, 1000)
-    files_index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)
+    files_index = max((store / "indexes").glob("*.idx"), key=lambda p: p.stat().st_size)
     files_pack = files_index.read_text().splitlines()[1].split()[1]
     datas = [(repo / "d" / f"{i}.bin").read_bytes() for i in range(5)]
     bad = oid_of(datas[2])
@@ -751,7 +824,7 @@ def _pack_bytes(spec: RemoteSpec) -> tuple[Counter[str], dict[str, int]]:
     unnamed = {key.split("/")[1]: len(spec.get_key(key)) - packs.PACK_HEADER_SIZE
                for key in spec.list_keys() if key.startswith("packs/")}
     for key in spec.list_keys():
-        if key.startswith("indexes/"):
+        if key.startswith("indexes/") and key.endswith(".idx"):
             for section in read_index(spec.get_key(key).splitlines(keepends=True), ALGO):
                 if section.pack is not None:
                     named.update(oid for oid, _, _ in section.entries)
@@ -898,9 +971,9 @@ def test_gc_remote_copies_an_object_whose_copy_in_the_pack_it_keeps_is_damaged(
 
 
 def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tmp_path):
-    """A push killed between its pack and its index leaves a pack no index names: gc
-    deletes it once it is older than the grace period, and says so, where its summary of
-    objects alone would say it removed none."""
+    """A push killed between its pack and its index leaves a pack no index names: once the
+    push ran again, gc deletes it when it is older than the grace period, and says so, where
+    its summary of objects alone would say it removed none."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
     for i in range(5):
@@ -909,6 +982,7 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
     killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
     assert killed.code == -signal.SIGKILL
     (left,) = (store / "packs").iterdir()
+    assert dvx("push").code == 0
     planned = dvx("gc", "-w", "-c", "s", "--grace", "0", "--dry-run", "--json")
     assert planned.code == 0, planned.output
     summary = json.loads(planned.stdout)[1]
@@ -917,7 +991,7 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
     collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert collected.stdout.splitlines()[1:] == [
-        "Removed 0 objects (0 B) from the remote 's'; kept 0 in use.",
+        "Removed 0 objects (0 B) from the remote 's'; kept 6 in use.",
         "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by interrupted "
         "pushes, or holding only copies `dvx fsck --remote` took out as damaged)."]
     assert not left.exists()
@@ -1023,14 +1097,14 @@ def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, 
 
     store = tmp_path / "store"
     _pushed_with_one_damaged(repo, dvx, store)
-    indexes = sorted(p.read_bytes() for p in (store / "indexes").iterdir())
+    indexes = sorted(p.read_bytes() for p in (store / "indexes").glob("*.idx"))
     assert dvx("config", "core.lock_wait", "0").code == 0
     with RemoteLock(DirectoryBlobs(str(store)), GC, "'s'", 0):  # another clone's gc --remote
         checked = dvx("fsck", "--remote", "s")
     assert checked.code == 1 and "Nothing was taken out" in checked.stderr, checked.output
-    assert sorted(p.read_bytes() for p in (store / "indexes").iterdir()) == indexes
+    assert sorted(p.read_bytes() for p in (store / "indexes").glob("*.idx")) == indexes
     assert dvx("fsck", "--remote", "s").code == 1  # and now it is taken out
-    assert sorted(p.read_bytes() for p in (store / "indexes").iterdir()) != indexes
+    assert sorted(p.read_bytes() for p in (store / "indexes").glob("*.idx")) != indexes
 
 
 def test_an_index_merged_away_while_it_is_listed_is_found_in_its_successor(tmp_path):
@@ -1138,12 +1212,12 @@ def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):
         write(repo / f"d{i}" / "f.bin", os.urandom(100))
         assert dvx("add", f"d{i}").code == 0
         assert dvx("push").code == 0
-    assert len(list((store / "indexes").iterdir())) == 8
+    assert len(list((store / "indexes").glob("*.idx"))) == 8
     monkeypatch.setattr(packed, "MAX_INDEXES", 4)
     write(repo / "last" / "f.bin", os.urandom(100))
     _in_process(repo, "add", "last")
     _in_process(repo, "push")
-    assert len(list((store / "indexes").iterdir())) == 1
+    assert len(list((store / "indexes").glob("*.idx"))) == 1
     assert len(local_spec(store, str(store), {}).oids()) == 10
     assert dvx("fsck", "--remote", "s").code == 0
 
@@ -1162,7 +1236,7 @@ def test_gc_remote_keeps_live_objects_of_a_pack_and_drops_the_rest(repo, dvx, tm
     assert not (store / old_pack).exists()
     kept = remote.oids()
     assert all(oid_of((repo / "d" / f"{i}.bin").read_bytes()) in kept for i in range(5, 10))
-    assert len(list((store / "indexes").iterdir())) == 1
+    assert len(list((store / "indexes").glob("*.idx"))) == 1
     assert dvx("fsck", "--remote", "s").code == 0
 
 
@@ -1180,7 +1254,7 @@ def test_an_index_rewritten_to_the_same_bytes_is_not_deleted(repo, dvx, tmp_path
         opened = Repo(str(repo))
         _, remote = open_remote(opened, "s")
         rewrite_indexes(remote, settings_for(opened, "s", remote, None), lambda *_: True)
-        assert len(list((store / "indexes").iterdir())) == 1
+        assert len(list((store / "indexes").glob("*.idx"))) == 1
         assert local_spec(store, str(store), {}).oids() == everything
     assert dvx("fsck", "--remote", "s").code == 0
 

@@ -9,6 +9,7 @@ import os
 
 import xxhash
 
+from dvx.objects.layout import INDEXES_MARK, INDEXES_MARK_TEXT
 from tests.conftest import run_dvx_proc, tree_bytes, write
 from tests.remotes import clone, commit_all, configure, make_dataset, pointer_oid
 
@@ -219,6 +220,7 @@ def test_gc_and_fsck_leave_the_files_that_are_not_dvx_s_alone(repo, dvx, remote)
         remote.put_key(key, b"" if key.endswith("/") else b"not dvx's\n")
     orphan = f"packs/{xxhash.xxh3_128_hexdigest(b'left by a killed push')}.pack"
     remote.put_key(orphan, b"dvx pack 1 " + b"0" * 32 + b"\n")
+    remote.put_key(f"indexes/{INDEXES_MARK}", INDEXES_MARK_TEXT)  # that push wrote it first
 
     checked = dvx("fsck", "--remote", "r", "--json")
     assert checked.code == 0, checked.output

@@ -810,3 +810,70 @@ def test_transfers_on_a_faulty_store_retry_and_never_cache_damage(tmp_path, thre
         assert pulled.transferred == len(sizes) - 1
     else:
         assert not pulled.failed and pulled.transferred == len(sizes)
+
+
+def _lose_indexes(blobs: Blobs) -> None:
+    """Take away every blob of indexes/, the mark included, as a copy that missed it."""
+    blobs.delete([f"indexes/{name}" for name in blobs.names("indexes")])
+
+
+@pytest.mark.parametrize("kind", ["directory", "object store"])
+def test_a_store_holding_packs_without_its_indexes_is_refused_not_read_as_empty(tmp_path,
+                                                                                 kind):
+    """Packs with neither an index nor the mark the first push of packs writes: the indexes
+    were lost, and the inventory says so rather than that the remote holds nothing (which a
+    pull would blame on whoever committed, and gc take the packs for left over); an empty
+    store and one whose first push stopped before its index are read as holding nothing."""
+    def store() -> RemoteStore:  # as a new command sees it, with no copies of indexes kept
+        return _remote(blobs, tmp_path, 1 << 20)
+
+    blobs = (DirectoryBlobs(str(tmp_path / "store")) if kind == "directory"
+             else _memory_blobs())
+    assert store().inventory.index_names() == []  # a brand-new remote
+    cache, sizes = _cache_with(tmp_path, "a", 20)
+    pushed = transfer.upload(cache, store(), sizes, _settings(), sizes=sizes)
+    assert pushed.transferred == len(sizes) and not pushed.failed
+    assert len(store().inventory.index_names()) == 1
+    _lose_indexes(blobs)
+    lost = store()
+    with pytest.raises(RemoteError, match="holds packs, but its indexes/ folder is missing "
+                                          "or empty") as raised:
+        lost.inventory.index_names()
+    assert "Put back the remote's indexes/ folder" in raised.value.hint
+    with pytest.raises(RemoteError, match="holds packs"):
+        lost.locate(sizes)
+    packs = blobs.names("packs")
+    with pytest.raises(RemoteError, match="holds packs"):  # no push on top of it either
+        transfer.upload(cache, store(), sizes, _settings(), sizes=sizes)
+    assert blobs.names("packs") == packs
+
+    blobs.put("indexes/KEPT", b"")  # as a push that stopped after its pack leaves it
+    assert store().inventory.index_names() == []
+
+
+def test_gc_refuses_to_delete_packs_no_index_names_while_what_it_keeps_is_in_none(tmp_path):
+    """Some indexes lost (the mark still there): the packs only they named look left over,
+    but gc keeps objects no index names and that are not loose either, which those packs
+    may hold: it deletes nothing and says to look at the remote."""
+    from dvx.errors import DvxError
+    from dvx.remote import repack
+
+    blobs = DirectoryBlobs(str(tmp_path / "store"))
+    remote = _remote(blobs, tmp_path, 1 << 20)
+    first, first_sizes = _cache_with(tmp_path, "a", 10)
+    second, second_sizes = _cache_with(tmp_path, "b", 10)
+    assert not transfer.upload(first, remote, first_sizes, _settings(), sizes=first_sizes).failed
+    kept = set(blobs.names("indexes"))
+    assert not transfer.upload(second, remote, second_sizes, _settings(),
+                               sizes=second_sizes).failed
+    blobs.delete([f"indexes/{name}" for name in set(blobs.names("indexes")) - kept])
+    packs = blobs.names("packs")
+    live = set(first_sizes) | set(second_sizes)
+    later = time.time() + 60  # every pack is older than the grace period
+    lost = _remote(blobs, tmp_path, 1 << 20)
+    with pytest.raises(DvxError, match="Nothing was deleted from the remote: 10 ") as raised:
+        repack.plan(lost, live, later, set())
+    assert "dvx fsck --remote" in raised.value.hint
+    assert blobs.names("packs") == packs
+    # what nothing keeps any more: the pack no index names goes
+    assert len(repack.plan(lost, set(first_sizes), later, set()).unindexed) == 1

@@ -3,6 +3,7 @@ their specification):
 
     files/<algo>/<2 hex digits>/<the oid's other digits>    objects (cache and remotes)
     packs/<hex>.pack        indexes/<hex>.idx                 packs and their indexes
+    indexes/KEPT                                              the mark of a remote given packs
     logs/push/<10 digits>-<16 hex>.log                        push logs
     locks/<kind>-<10 digits>-<16 hex>.lock                    remote locks
     locks/clock-<16 hex>.probe                                probes of a remote's clock
@@ -25,6 +26,11 @@ PACKS_DIR = "packs"
 INDEXES_DIR = "indexes"
 PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"
+# Written into indexes/ before the first pack and never deleted: a remote holding packs but
+# neither an index nor this mark lost its indexes (a copy that missed the folder), where one
+# holding the mark without indexes only had a first push stopped before its index.
+INDEXES_MARK = "KEPT"
+INDEXES_MARK_TEXT = b"dvx keeps this file: this folder holds the indexes of the packs in packs/.\n"
 LOGS_DIR = "logs"
 LOCKS_DIR = "locks"
 RUNS_DIR = "runs"
@@ -103,7 +109,7 @@ def is_upload_name(name: str, algo: str) -> bool:
     if folder == PACKS_DIR:
         return is_pack_name(base, algo)
     if folder == INDEXES_DIR:
-        return is_index_name(base, algo)
+        return is_index_name(base, algo) or base == INDEXES_MARK
     if folder == LOCKS_DIR:
         return lock_kind_and_time(base) is not None or is_probe_name(base)
     if folder == LOGS_DIR:

@@ -11,7 +11,10 @@ reads it. A local copy is trusted as the remote's own bytes; only `recheck` (fsc
 push --repair) downloads every index again, to find one damaged on the remote after this
 repository kept its copy. Copies are kept per store (store.index_dir_for), and a listing
 deletes those of indexes its remote no longer lists: a command that listed one before reads
-it from the remote again, or stops if it is gone there too (sections).
+it from the remote again, or stops if it is gone there too (sections). A remote holding packs
+but nothing in `indexes/`, not even the mark the first push of packs writes there, lost its
+indexes (a copy that missed the folder): every command stops, as gc would take its packs for
+left over and a pull its data for never pushed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from dvx.errors import (
     RemoteError,
 )
 from dvx.logs import get_logger
-from dvx.objects.layout import INDEXES_DIR, is_index_name
+from dvx.objects.layout import INDEXES_DIR, INDEXES_MARK, PACKS_DIR, is_index_name, is_pack_name
 from dvx.remote.backends import access_refused, network_failure
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import Section, index_name, read_index
@@ -41,6 +44,8 @@ from dvx.remote.retry import Retrying, describe, with_retries
 
 log = get_logger(__name__)
 
+_PUT_BACK = (f"Put back the remote's {INDEXES_DIR}/ folder as it was (every index in it names "
+             "packs the data is in).")
 INDEX_DOWNLOADS = 8  # new indexes fetched at once
 RELISTS = 5  # listings of the indexes, while some vanish before they are downloaded
 MISSES = 2  # reads of a listed index that find nothing before it is taken for damaged
@@ -55,6 +60,7 @@ class Inventory:
         self._names: list[str] | None = None
         self.refused: dict[str, str] = {}  # index name -> why it was not used
         self.newer: set[str] = set()  # those of `refused` written by a newer dvx
+        self.marked = False  # whether the last listing found the mark of a remote given packs
 
     def index_names(self, refresh: bool = False) -> list[str]:
         """The usable indexes on the remote (listed once per command unless `refresh`)."""
@@ -81,10 +87,20 @@ class Inventory:
 
     def _listed(self) -> list[str]:
         """The names in the remote's indexes folder; a connection that failed is one error
-        naming the remote and what was being done."""
+        naming the remote and what was being done, and a folder lost while packs are there
+        (`_lost_indexes`) one saying so."""
         faults.point("inventory.before_listing")
+        retried = Retrying(self.blobs, self.retries)
         try:
-            return Retrying(self.blobs, self.retries).names(INDEXES_DIR)
+            names = retried.names(INDEXES_DIR)
+            # Listed again once packs are found: a first push may have marked the folder
+            # and sent its first pack in between.
+            if self._bare(names) and self._holds_packs(retried):
+                names = retried.names(INDEXES_DIR)
+                if self._bare(names):
+                    raise self._lost_indexes()
+            self.marked = INDEXES_MARK in names
+            return names
         except PermissionError as exc:  # the store's, not a local file's
             raise access_refused(self.blobs, exc) from None
         except LostConnection:  # and not made again: says so itself, as elsewhere
@@ -97,8 +113,27 @@ class Inventory:
         except (FileNotFoundError, NotADirectoryError) as exc:  # a file, a link to nothing
             raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
                               f"{describe(exc)} ({INDEXES_DIR}/).",
-                              f"Put back the remote's {INDEXES_DIR}/ folder as it was (every "
-                              "index in it names packs the data is in).") from None
+                              _PUT_BACK) from None
+
+    def _bare(self, names: list[str]) -> bool:
+        """Whether the listing `names` of indexes/ holds neither an index nor the mark."""
+        return INDEXES_MARK not in names and not any(is_index_name(n, self.algo) for n in names)
+
+    def _holds_packs(self, retried: Retrying) -> bool:
+        try:
+            listed = retried.names(PACKS_DIR)
+        except (FileNotFoundError, NotADirectoryError):  # no packs/ to read: none to lose
+            return False
+        return any(is_pack_name(name, self.algo) for name in listed)
+
+    def _lost_indexes(self) -> RemoteError:
+        return RemoteError(
+            f"The {self.blobs.shown} holds packs, but its {INDEXES_DIR}/ folder is missing or "
+            "empty: only the indexes in it say which object lies in which pack, so no object "
+            "in those packs can be found (and gc would take the packs for left over).",
+            f"{_PUT_BACK} If it never held an index (a first push by an older dvx, stopped "
+            f"before writing one), move {PACKS_DIR}/ out of the remote and run `dvx push` "
+            "again.")
 
     def _refresh(self, again: bool = False) -> list[str]:
         # An index deleted between the listing and its download was merged into one

@@ -21,7 +21,7 @@ from dvx.errors import RemoteError, interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache, unreadable_object
-from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
+from dvx.objects.layout import INDEXES_DIR, INDEXES_MARK, INDEXES_MARK_TEXT, PACKS_DIR
 from dvx.remote.backends import delete_refused
 from dvx.remote.packs import (
     PACK_HEADER_SIZE,
@@ -197,6 +197,13 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 publish(finished[:])
                 finished.clear()
 
+        if groups:
+            remote.inventory.index_names()  # a remote that lost its indexes stops the push
+            try:
+                mark_indexes_folder(remote)
+            except Exception as exc:  # as a pack that could not be sent
+                result.failed.update(dict.fromkeys(oids, describe(exc)))
+                return result
         try:
             bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
         except KeyboardInterrupt as exc:
@@ -208,6 +215,17 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
             faults.point("packs.before_index")
             publish([*finished, *([section_bytes(Section(None, 0, loose))] if loose else [])])
     return result
+
+
+def mark_indexes_folder(remote: RemoteStore) -> None:
+    """Write the mark of a remote given packs into indexes/ (layout.INDEXES_MARK), unless its
+    listing found it there: before a pack goes up, or before the indexes are deleted without
+    one replacing them, so that packs left then (a push or gc stopped) are not taken for
+    packs whose indexes were lost (inventory.py)."""
+    remote.inventory.index_names()
+    if not remote.inventory.marked:
+        remote.retried.put(f"{INDEXES_DIR}/{INDEXES_MARK}", INDEXES_MARK_TEXT)
+        remote.inventory.marked = True
 
 
 def publish_index(remote: RemoteStore, sections: list[Section], settings: Settings) -> str:
@@ -276,6 +294,8 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
+    if not sections:
+        mark_indexes_folder(remote)
     published = publish_index(remote, sections, settings) if sections else None
     faults.point("packs.before_old_indexes_deleted")
     # The new index may have the very bytes, and so the name, of one it replaces.

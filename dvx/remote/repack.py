@@ -17,7 +17,7 @@ exist; old packs are deleted only once no index names them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -27,7 +27,7 @@ from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
 from dvx.remote.pack_reads import READ_GAP, read_span
-from dvx.remote.packed import PACK_ENTRIES, deduplicated, publish_index
+from dvx.remote.packed import PACK_ENTRIES, deduplicated, mark_indexes_folder, publish_index
 from dvx.remote.packs import PACK_HEADER_SIZE, PackBuilder, Section, coalesce, pack_name
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings
@@ -141,6 +141,8 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         if pack not in merged and mtime is not None and mtime <= cutoff:
             result.delete_packs.append(pack)  # left by an interrupted push or repack
             result.unindexed[pack] = size
+    if result.unindexed:
+        _refuse_if_unindexed_needed(remote, live, merged.values(), result)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
@@ -151,6 +153,28 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     result.young = len(young)
     result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
+
+
+def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
+                                named_packs: Iterable[Section], result: RepackPlan) -> None:
+    """Refuse to delete the packs no index names while objects the scope needs are named by
+    no index and not stored loose either: the remote then looks damaged (indexes lost, say to
+    a copy that missed some), and those packs may be all that holds them."""
+    named = {oid for section in named_packs for oid, _, _ in section.entries}
+    needed = set(live) - named - result.loose.keys()
+    if needed:
+        needed -= set(remote.list_loose())
+    if not needed:
+        return
+    count, packs, name = len(needed), len(result.unindexed), remote.name or "NAME"
+    raise DvxError(
+        f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
+        f"that gc keeps (such as {min(needed)}) {'is' if count == 1 else 'are'} named by none "
+        f"of its pack indexes and not stored loose there, while {packs} "
+        f"pack{'' if packs == 1 else 's'} that no index names would be deleted, which may hold "
+        "them: the remote looks damaged (indexes lost, as by a copy of it that missed some).",
+        f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
+        "those objects were never pushed (a push stopped early), `dvx push` them first.")
 
 
 def _hold(holders: dict[str, tuple[Section, Entry]], section: Section,
@@ -213,6 +237,8 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
                            settings)
         loose = [(oid, 0, n) for oid, n in sorted(plan.loose.items()) if oid not in dead_loose]
         sections = plan.keep + fresh + ([Section(None, 0, loose)] if loose else [])
+        if not sections:
+            mark_indexes_folder(remote)
         published = _publish(remote, sections, settings, plan.loose_only) if sections else None
         faults.point("gc.repack.after_index")
         # The new index may have the very bytes, and so the name, of one it replaces.
