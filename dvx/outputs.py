@@ -39,7 +39,7 @@ from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import (
     GITLINK_MODE,
-    holds_git_repository,
+    git_sees_repository_at,
     is_cone_sparse_checkout,
     literal,
     literal_pathspec,
@@ -687,11 +687,12 @@ def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:
 
 
 def nested_repository_at(repo: Repo, rel: str) -> str | None:
-    """`rel`, or the folder above it, that is a Git repository of its own (its `.git` is a
-    Git repository, as holds_git_repository tells)."""
+    """`rel`, or the folder above it, that is a Git repository of its own for the
+    repository around it, as git_sees_repository_at tells: a `.git` file naming a Git
+    directory that is gone makes a plain folder, whose files Git adds."""
     folder = rel
     while folder:
-        if holds_git_repository(repo.abspath(folder)):
+        if git_sees_repository_at(repo.abspath(folder)):
             return folder
         folder = folder.rpartition("/")[0]
     return None
@@ -704,7 +705,7 @@ def nested_repository_error(repo: Repo, rel: str, display: str, folder: str,
     this repository's dvx never looks, so a teammate's clone would not know the data and its
     `gc` would delete it from the remote. `folder` is that repository: `rel` itself, above
     it, or inside it; `in_index`: Git's index names it, as a submodule, checked out or not."""
-    checked_out = holds_git_repository(repo.abspath(folder))
+    checked_out = git_sees_repository_at(repo.abspath(folder))
     what = "a Git repository of its own (a submodule, say)"
     if in_index:
         what = ("a Git repository of its own (a submodule)" if checked_out else

@@ -227,6 +227,17 @@ def holds_git_repository(folder: str) -> bool:
     return _linked_git_dir(dot_git) is not None
 
 
+def git_sees_repository_at(folder: str) -> bool:
+    """Whether Git, working in the repository around `folder`, takes it for a Git repository
+    of its own and never adds its files: its `.git` is a Git directory, or a file naming one
+    that exists. A `.git` file naming a Git directory that is gone makes a plain folder for
+    the repository around (Git adds its files), though Git refuses to run inside it
+    (broken_git_file). Read from the files, as Git does, without running Git."""
+    dot_git = os.path.join(folder, ".git")
+    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
+    return git_dir is not None and is_git_directory(git_dir)
+
+
 def broken_git_file(folder: str) -> NotARepoError | None:
     """The error for `folder` when its `.git` is a file naming a Git directory (`gitdir:
     PATH`) that is gone or no Git directory (a submodule's .git/modules/NAME moved or

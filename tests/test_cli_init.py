@@ -397,6 +397,31 @@ def test_a_dot_git_file_naming_a_git_directory_that_is_gone_is_refused_as_git_re
     assert (checkout / "data" / "f.txt.dvx").is_file()
 
 
+def test_a_folder_whose_dot_git_file_names_a_gone_git_directory_is_tracked_from_the_project_around(
+        tmp_path, dvx):
+    """A folder holding a stale `.git` file (`gitdir: PATH` naming a Git directory that is
+    gone: copied out of a submodule's checkout) is a plain folder for the repository around,
+    whose `git add` takes its files: dvx run at the top tracks them too, never calling it a
+    Git repository of its own, while run inside it dvx still refuses, as Git does."""
+    root = make_git_repo(tmp_path / "p")
+    assert dvx("init", cwd=root).code == 0
+    data = root / "ds"
+    write(data / ".git", "gitdir: ../../gone/modules/ds\n")
+    write(data / "f1", "1\n")
+    write(data / "f2", "2\n")
+    assert "add 'ds/f1'" in git(root, "add", "-n", "ds")
+    for args in (("add", "ds/f1"), ("add", str(data / "f2"))):
+        added = dvx(*args, cwd=root)
+        assert added.code == 0, added.output
+    assert (data / "f1.dvx").is_file() and (data / "f2.dvx").is_file()
+    git(root, "add", "-A")
+    assert "ds/f1.dvx" in git(root, "ls-files", "ds")
+    status = dvx("status", cwd=root)
+    assert status.code == 0 and "up to date" in status.stdout, status.output
+    inside = dvx("status", cwd=data)
+    assert inside.code == 2 and "names the Git directory" in inside.stderr, inside.output
+
+
 def test_init_no_scm_is_refused_where_plain_init_is(tmp_path, dvx):
     """`--no-scm` means without Git, not anywhere: never in a folder of a dvx project (which
     would take the outer project's pointer files for its own, and whose `git add -A` would
