@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import xxhash
 
-from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 
 OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
 
@@ -1043,6 +1043,76 @@ def test_an_add_stopped_by_ctrl_c_gives_back_the_files_it_linked(repo, signum):
         assert now.st_mtime_ns == before[name].st_mtime_ns, name
         assert (repo / name).read_text() == f"{name} mine\n", name
     assert not (repo / "a.dvx").exists() and not (repo / "b.dvx").exists()
+
+
+def test_a_directory_add_stopped_by_ctrl_c_gives_back_every_file_it_linked(repo):
+    """cache.type hardlink: Ctrl-C while `dvx add DIR` stores its large files (on threads,
+    once it linked some) records nothing, and every file it made a hard link of its object
+    is given back as it was, those whose results were not yet collected too."""
+    from tests.conftest import stopped_at
+
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    before = {}
+    for name in ("big1", "big2", "big3"):
+        write(repo / "d" / name, os.urandom((1 << 20) + 1000))
+        os.chmod(repo / "d" / name, 0o640)
+        os.utime(repo / "d" / name, ns=(1_000_000_000, 2_000_000_000))
+        before[name] = (repo / "d" / name).read_bytes()
+    adding = stopped_at("cache.hardlink.after_link:2", "add d", repo)
+    adding.send_signal(signal.SIGINT)
+    adding.send_signal(signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 128 + signal.SIGINT, out + err
+    assert "Traceback" not in err
+    for name, content in before.items():
+        now = os.lstat(repo / "d" / name)
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) == 0o640, name
+        assert now.st_mtime_ns == 2_000_000_000, name
+        assert (repo / "d" / name).read_bytes() == content, name
+    assert not (repo / "d.dvx").exists()
+
+
+@pytest.mark.parametrize("command, failing, recorded", [
+    ("add", 3, ()),  # the .gitignore entry of a.txt
+    ("add", 4, ()),  # the pointer of a.txt
+    ("add", 6, ("a.txt",)),  # the pointer of b.txt
+    ("commit", 3, ()),  # the pointer of a.txt
+    ("commit", 4, ("a.txt",)),  # the pointer of b.txt
+])
+def test_a_full_disk_while_pointers_are_written_gives_back_the_files_not_recorded(
+        repo, command, failing, recorded):
+    """cache.type hardlink: an add or commit that a full disk stops while it writes the
+    .gitignore entries and pointers gives back each file whose pointer it did not write, a
+    writable file of its own with its mode and times; a file whose pointer it wrote is
+    recorded, and stays the link of its object."""
+    if command == "commit":
+        write(repo / "a.txt", "A\n")
+        write(repo / "b.txt", "B\n")
+        assert run_dvx("add", "a.txt", "b.txt", cwd=repo).code == 0
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    pointers = {name: (repo / f"{name}.dvx").read_bytes() if command == "commit" else None
+                for name in ("a.txt", "b.txt")}
+    for name in ("a.txt", "b.txt"):
+        write(repo / name, f"{name} now\n")
+        os.chmod(repo / name, 0o640)
+        os.utime(repo / name, ns=(1_000_000_000, 2_000_000_000))
+    full = run_dvx_proc(command, "a.txt", "b.txt", cwd=repo,
+                   env={"DVX_FAULT": f"atomic_write.before_rename:{failing}",
+                        "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1 and "No space left on device" in full.stderr, full.output
+    assert "Traceback" not in full.stderr
+    for name in ("a.txt", "b.txt"):
+        now = os.lstat(repo / name)
+        assert (repo / name).read_text() == f"{name} now\n", name
+        pointer = repo / f"{name}.dvx"
+        if name in recorded:
+            assert now.st_nlink == 2 and pointer.read_bytes() != pointers[name], name
+            continue
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) == 0o640, name
+        assert now.st_mtime_ns == 2_000_000_000, name
+        assert (pointer.read_bytes() if pointer.exists() else None) == pointers[name], name
 
 
 def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(

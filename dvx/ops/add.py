@@ -77,12 +77,11 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             for rel in dict.fromkeys(rels):
-                prepared.append(target := prepare(repo, rel, outputs.get(rel),
-                                                  status=statuses.get(rel), force=force,
-                                                  scanned=scans.get(rel)))
-                linked += target.linked
+                prepared.append(prepare(repo, rel, outputs.get(rel), status=statuses.get(rel),
+                                        force=force, scanned=scans.get(rel), linked=linked))
             refuse_changed_pointers(repo, prepared, "add")
-        return finish(repo, write_pointers(repo, prepared))
+            written = write_pointers(repo, prepared, linked)
+        return finish(repo, written)
 
 
 def _warn_of_unrelated(broken: list[Broken]) -> None:

@@ -143,7 +143,6 @@ class Scanned:
 class Stored:
     pointer: Pointer
     to_link: list[ToLink]  # for `link_stored`, once the pointer is recorded
-    linked: list[Linked] = field(default_factory=list)  # for `give_back`, if it never is
 
 
 @dataclass(frozen=True)
@@ -202,20 +201,18 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             # Pipeline outputs are recorded in dvx.lock, not in pointer files.
-            in_lock = store_stage_outputs(repo, staged) if staged else None
-            linked += in_lock.linked if in_lock is not None else []
+            in_lock = store_stage_outputs(repo, staged, linked) if staged else None
             for output in (o for o in chosen if o.stage is None):
                 if not os.path.lexists(repo.abspath(output.path)):
                     raise _absent_error(repo.root, statuses[output.path])
-                prepared.append(item := prepare(repo, output.path, output,
-                                                statuses[output.path], force))
-                linked += item.linked
+                prepared.append(prepare(repo, output.path, output, statuses[output.path],
+                                        force, linked=linked))
             # Every file to write checked before any is: a refusal leaves all as they were.
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
             refuse_changed_pointers(repo, prepared, "commit")
-        results = write_stage_outputs(repo, in_lock) if in_lock is not None else []
-        results += write_pointers(repo, prepared)
+            results = write_stage_outputs(repo, in_lock, linked) if in_lock is not None else []
+            results += write_pointers(repo, prepared, linked)
         result = finish(repo, results)
         result.behind.extend(found.path for found in behind)
         result.moved_where.update((found.path, found.moved_where) for found in behind)
@@ -386,49 +383,52 @@ class StoredInLock:
     added: list[Added]
     synced: dict[str, Synced]  # what the workspace is synced to once dvx.lock is written
     to_link: list[ToLink]
-    linked: list[Linked]  # Stored.linked
 
 
-def store_stage_outputs(repo: Repo, outputs: list[Output]) -> StoredInLock:
+def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked]
+                        ) -> StoredInLock:
     """Store the workspace state of pipeline outputs in the cache, for their stages'
-    dvx.lock entries, writing nothing else (the caller holds the repository lock)."""
+    dvx.lock entries, writing nothing else (the caller holds the repository lock). `linked`:
+    the caller's `given_back_unless_recorded` list, which `store` adds to."""
     read = read_lock(repo.root, repo.algo)
     locks = dict(read)
     added = []
     to_link: list[ToLink] = []
     synced: dict[str, Synced] = {}
-    with given_back_unless_recorded(repo) as linked:
-        for output in outputs:
-            assert output.stage is not None
-            if not os.path.lexists(repo.abspath(output.path)):
-                raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
-                                "commit.", "Run `dvx checkout "
-                                f"{for_command(repo.root, output.path)}` or `dvx repro "
-                                f"{output.stage}`.")
-            entry = locks[output.stage]
-            stored = store(repo, output.path, was=output.pointer)
-            pointer = stored.pointer
-            to_link += stored.to_link
-            linked += stored.linked
-            outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
-                                 executable=pointer.executable) if o.path == output.path else o
-                         for o in entry.outs)
-            locks[output.stage] = replace(entry, outs=outs)
-            synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
-            added.append(Added(output.path, pointer, pointer != output.pointer))
-    return StoredInLock(outputs, read, locks, added, synced, to_link, linked)
+    for output in outputs:
+        assert output.stage is not None
+        if not os.path.lexists(repo.abspath(output.path)):
+            raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                            "commit.", "Run `dvx checkout "
+                            f"{for_command(repo.root, output.path)}` or `dvx repro "
+                            f"{output.stage}`.")
+        entry = locks[output.stage]
+        stored = store(repo, output.path, was=output.pointer, linked=linked)
+        pointer = stored.pointer
+        to_link += stored.to_link
+        outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
+                             executable=pointer.executable) if o.path == output.path else o
+                     for o in entry.outs)
+        locks[output.stage] = replace(entry, outs=outs)
+        synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
+        added.append(Added(output.path, pointer, pointer != output.pointer))
+    return StoredInLock(outputs, read, locks, added, synced, to_link)
 
 
-def write_stage_outputs(repo: Repo, stored: StoredInLock) -> list[Added]:
+def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
+                        ) -> list[Added]:
     """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
     entries and sync records; the caller has checked that dvx.lock is still as it was read
-    (`refuse_changed_lock`)."""
+    (`refuse_changed_lock`). Once dvx.lock is written, their files are taken out of
+    `linked` (the caller's `given_back_unless_recorded` list): recorded, they stay links."""
     began_writing(repo.tmp_dir)
     for output in stored.outputs:
         gitignore.add_entry(repo.abspath(output.path))
         repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
     repo.syncstate.flush()  # pending first, as for pointers (`write_pointers`)
     write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync)
+    for output in stored.outputs:
+        drop_recorded(linked, repo.abspath(output.path))
     faults.point("commit.after_lock_write")
     for path, record in stored.synced.items():
         repo.syncstate.record(path, record)
@@ -462,13 +462,18 @@ def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
 def track(repo: Repo, rel: str, existing: Output | None, command: str,
           status: OutputStatus | None = None) -> Added:
     """`status`: the output's status, when the caller has just worked it out; `command`: the
-    dvx command recording it (`record_all`)."""
-    return record_all(repo, [prepare(repo, rel, existing, status, force=False)], command)[0]
+    dvx command recording it (`refuse_changed_pointers`). A pointer it does not write (a
+    refusal, an error, a stop) leaves the files storing linked given back (`give_back`)."""
+    with given_back_unless_recorded(repo) as linked:
+        prepared = [prepare(repo, rel, existing, status, force=False, linked=linked)]
+        refuse_changed_pointers(repo, prepared, command)
+        return write_pointers(repo, prepared, linked)[0]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A target stored in the cache, whose pointer is still to be written (`record_all`)."""
+    """A target stored in the cache, whose pointer is still to be written
+    (`write_pointers`)."""
     rel: str
     pointer: Pointer
     changed: bool  # the pointer is new or now names different data
@@ -478,22 +483,22 @@ class Prepared:
     kept_outdated: tuple[str, ...] = ()  # Added.kept_outdated
     kept_not_cached: tuple[str, ...] = ()  # Added.kept_not_cached
     deleted_in_pointer: tuple[str, ...] = ()  # Added.deleted_in_pointer
-    linked: list[Linked] = field(default_factory=list)  # Stored.linked
 
 
 def prepare(repo: Repo, rel: str, existing: Output | None,
             status: OutputStatus | None = None, force: bool = False,
-            scanned: Scanned | None = None) -> Prepared:
+            scanned: Scanned | None = None, *, linked: list[Linked]) -> Prepared:
     """Store the data at `rel` and work out its new pointer; `status`: the output's status,
     when the caller has just worked it out; `force`: as `held_back` takes it; `scanned`: the
-    directory's walk, when `check_storable` has just taken it."""
+    directory's walk, when `check_storable` has just taken it; `linked`: as `store` takes
+    it."""
     synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status, force)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),
                    was=recorded or (existing.pointer if existing is not None else None),
-                   scanned=scanned)
+                   scanned=scanned, linked=linked)
     pointer = stored.pointer if existing is None else existing.pointer.with_data(
         stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
         stored.pointer.executable)
@@ -512,31 +517,26 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
                     tuple(join_posix(rel, path) for path in sorted(held.replace)),
                     tuple(join_posix(rel, path) for path in sorted(held.not_cached)),
                     tuple(join_posix(rel, path) for path in sorted(held.replace)
-                          if recorded is not None and recorded.get(path) is None),
-                    stored.linked)
+                          if recorded is not None and recorded.get(path) is None))
 
 
-def record_all(repo: Repo, prepared: list[Prepared], command: str) -> list[Added]:
-    """Write the pointers of targets stored by `prepare`, each only if its pointer file is
-    still as `prepare` read it: else nothing is written (`refuse_changed_pointers`), and
-    the files storing linked are given back (`give_back`)."""
-    with given_back_unless_recorded(repo) as linked:
-        linked += (file for item in prepared for file in item.linked)
-        refuse_changed_pointers(repo, prepared, command)
-    return write_pointers(repo, prepared)
-
-
-def write_pointers(repo: Repo, prepared: list[Prepared]) -> list[Added]:
+def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]
+                   ) -> list[Added]:
     """Write the pointers of targets stored by `prepare`, which the caller has checked
     (`refuse_changed_pointers`). Their sync records are written as pending first, in one
     write, so that a pointer this clone wrote never looks like a change from Git, whenever
-    dvx dies (dvx/syncstate.py)."""
+    dvx dies (dvx/syncstate.py). Each target's files are taken out of `linked` (the caller's
+    `given_back_unless_recorded` list) once its pointer is written: recorded, they stay
+    links, while those of a target whose pointer a failure left unwritten are given back."""
     began_writing(repo.tmp_dir)
     for item in prepared:
         if item.changed:
             repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
     repo.syncstate.flush()
-    added = [_record(repo, item) for item in prepared]
+    added = []
+    for item in prepared:
+        added.append(_record(repo, item))
+        drop_recorded(linked, repo.abspath(item.rel))
     ignore_after_rules_taking_back(repo, [item.rel for item in prepared])
     return added
 
@@ -673,7 +673,8 @@ def _kept_as_alike(repo: Repo, existing: Output, status: OutputStatus | None) ->
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
           replace: Collection[str] = (), recorded: Container[str] = (),
-          was: Pointer | Tree | None = None, scanned: Scanned | None = None) -> Stored:
+          was: Pointer | Tree | None = None, scanned: Scanned | None = None, *,
+          linked: list[Linked]) -> Stored:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored, and the
     files to link once it is recorded. `keep`: manifest entries to record for a directory
@@ -682,13 +683,15 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     stay tracked though .dvxignore now ignores them; `was`: what was recorded for `rel` (a
     file's pointer, a directory's manifest), whose objects a file still hard-linked to them
     may have changed (`_note_changed_object`); `scanned`: the directory's walk, if taken
-    already."""
+    already; `linked`: the list (a `given_back_unless_recorded` one) each file storing
+    makes a hard link of its object (`Linked`) is added to as soon as it is one, so that a
+    stop midway gives back every such file."""
     keep_links_on_set_aside(repo)
     full = repo.abspath(rel)
     _warn_if_no_link_reaches(repo, rel, full)
     if os.path.isdir(full) and not os.path.islink(full):
-        tree, fingerprint, to_link, linked = _ingest_directory(
-            repo, full, rel, recorded,
+        tree, fingerprint, to_link = _ingest_directory(
+            repo, full, rel, linked, recorded,
             was if isinstance(was, Tree) and was.algo == repo.algo else None, scanned, replace)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
@@ -701,20 +704,20 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         if not keep or not repo.cache.missing(entry.oid for entry in keep):
             repo.statcache.mark_complete_tree(oid, repo.cache.generation())
         repo.cache.set_aside_damaged(rel)
-        return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link,
-                      linked)
+        return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link)
     st = os.lstat(full)
     was_oid = was.oid if isinstance(was, Pointer) and was.kind == "file" \
         and was.algo == repo.algo else None
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
         oid, size, executable, seen, linked_file = _ingest_file(repo, full, rel, st, on_bytes,
                                                                 was_oid)
+    if linked_file is not None:
+        linked.append(linked_file)
     if not repo.reads_exec_bit:
         executable = recorded_executable(repo, rel)
     repo.cache.set_aside_damaged(rel)
     return Stored(Pointer("file", repo.algo, oid, size, None, executable),
-                  [ToLink(full, oid, size, seen)] if seen else [],
-                  [linked_file] if linked_file is not None else [])
+                  [ToLink(full, oid, size, seen)] if seen else [])
 
 
 def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
@@ -753,6 +756,15 @@ def given_back_unless_recorded(repo: Repo) -> Iterator[list[Linked]]:
     except BaseException:
         give_back(repo, linked)
         raise
+
+
+def drop_recorded(linked: list[Linked], full: str) -> None:
+    """Take the files of the data at `full` (a file, or a directory's files) out of `linked`
+    (a `given_back_unless_recorded` list): a pointer or dvx.lock now names their objects,
+    so they stay links of them, whatever fails after."""
+    below = full.rstrip(os.sep) + os.sep
+    linked[:] = [item for item in linked
+                 if item.path != full and not item.path.startswith(below)]
 
 
 def give_back(repo: Repo, linked: Iterable[Linked]) -> None:
@@ -1039,14 +1051,15 @@ def _walked_paths(full: str, walk: Walk) -> set[str]:
 STORE_AT_ONCE = 65_536  # small files stored per round (see `_ingest_directory`)
 
 
-def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
-                      was: Tree | None = None, scanned: Scanned | None = None,
-                      unread: Collection[str] = ()
-                      ) -> tuple[Tree, Fingerprint, list[ToLink], list[Linked]]:
+def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
+                      recorded: Container[str] = (), was: Tree | None = None,
+                      scanned: Scanned | None = None, unread: Collection[str] = ()
+                      ) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, its fingerprint as it was before
     anything was read (any change made while adding moves it, so a stat-cache record made
-    with it can only ever vouch for the content that was actually stored), its files to
-    become symlinks, and those storing made hard links (`Linked`). `was`: its
+    with it can only ever vouch for the content that was actually stored), and its files to
+    become symlinks; each file storing makes a hard link (`Linked`) is added to `linked` as
+    soon as it is one (threads add their own). `was`: its
     recorded manifest; `scanned`: its walk, if taken already (before anything was read);
     `unread`: the files to leave out, unread (relative paths)."""
 
@@ -1071,7 +1084,6 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
                                         if link not in unread])
     entries: list[TreeEntry] = []
     to_link: list[ToLink] = []
-    linked: list[Linked] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;
     # large ones mostly hashing and copying, which threads do (both release the GIL).
     small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
@@ -1107,20 +1119,20 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
                 if file.linked is not None:
                     linked.append(file.linked)
 
-        def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None, Linked | None]:
+        def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
             oid, size, executable, seen, linked_file = _ingest_file(
                 repo, entry.path, f"{rel}/{entry.relpath}", entry.stat,
                 was_oid=was_oid(entry.relpath))
+            if linked_file is not None:  # here: a stop drops the results not yet taken
+                linked.append(linked_file)
             advance(1)
-            return TreeEntry(entry.relpath, oid, size, executable), seen, linked_file
+            return TreeEntry(entry.relpath, oid, size, executable), seen
 
-        for entry, (tree_entry, seen, linked_file) in zip(
+        for entry, (tree_entry, seen) in zip(
                 large, map_in_threads(ingest, large, size_of=walked_size), strict=True):
             entries.append(tree_entry)
             if seen:
                 to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size, seen))
-            if linked_file is not None:
-                linked.append(linked_file)
     for link in scan_before.symlinks:
         link_path = join_posix(full, link)
         oid, size, executable, seen, linked_file = _ingest_file(repo, link_path,
@@ -1131,4 +1143,4 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
         if linked_file is not None:
             linked.append(linked_file)
     return Tree.build(repo.algo, with_recorded_exec_bits(repo, rel, entries)), fingerprint, \
-        to_link, linked
+        to_link

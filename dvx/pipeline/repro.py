@@ -54,6 +54,7 @@ from dvx.ops.commit import (
     Linked,
     ToLink,
     give_back,
+    given_back_unless_recorded,
     link_stored,
     refuse_if_behind,
     store,
@@ -452,23 +453,25 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     sync records first, as `_Scheduler._finish` does)."""
     outs: list[LockedPath] = []
     to_link: list[ToLink] = []
-    for out in stage.outs:
-        if out.cache:
-            stored = store(repo, out.path)
-            p, to_link = stored.pointer, to_link + stored.to_link
-            outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable, True,
-                                   out.push, out.remote))
-            gitignore.add_entry(repo.abspath(out.path))
-        else:
-            current = out_state(repo, out)
-            assert current is not None
-            outs.append(current)
-    synced = {o.path: Synced.whole(o.oid, o.is_dir, o.executable) for o in outs if o.cache}
-    for path, record in synced.items():
-        repo.syncstate.expect_in_lock(path, record)
-    repo.syncstate.flush()
-    locks[stage.name] = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
-    LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
+    with given_back_unless_recorded(repo) as linked:
+        for out in stage.outs:
+            if out.cache:
+                stored = store(repo, out.path, linked=linked)
+                p, to_link = stored.pointer, to_link + stored.to_link
+                outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable, True,
+                                       out.push, out.remote))
+                gitignore.add_entry(repo.abspath(out.path))
+            else:
+                current = out_state(repo, out)
+                assert current is not None
+                outs.append(current)
+        synced = {o.path: Synced.whole(o.oid, o.is_dir, o.executable) for o in outs if o.cache}
+        for path, record in synced.items():
+            repo.syncstate.expect_in_lock(path, record)
+        repo.syncstate.flush()
+        locks[stage.name] = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
+        LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
+        linked.clear()  # dvx.lock names their objects now
     for path, record in synced.items():
         repo.syncstate.record(path, record)
     repo.syncstate.flush()
@@ -1308,10 +1311,9 @@ class _Scheduler:
             if self.stopping.is_set():  # nothing is recorded: the outputs stay out of the cache
                 return StageResult(stage.name, FAILED, reasons, error="the run was stopped")
             if out.cache:
-                stored = store(self.repo, out.path)
+                stored = store(self.repo, out.path, linked=made_links)
                 self.cached.add(out.path)
                 p, to_link = stored.pointer, to_link + stored.to_link
-                made_links += stored.linked
                 outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
                                        True, out.push, out.remote))
             else:
