@@ -136,6 +136,12 @@ def _dump(doc: Any) -> str:
                      default_flow_style=False, width=1 << 30, indent=2)
 
 
+def path_as_written(path: str) -> str:
+    """The text a path takes in dvx.lock (quoted as YAML needs): what a search of its
+    history for that path looks for."""
+    return _dump({"path": path}).removeprefix("path: ").rstrip("\n")
+
+
 class LockWriter:
     """Writes dvx.lock again and again as the stages of a run finish. An entry is encoded
     again only for a record it has not encoded yet, so a run of N stages encodes N entries,

@@ -1487,6 +1487,16 @@ class Git:
             return None
         return fields[0], None if fields[2] in self._shallow_boundary() else fields[1]
 
+    def commits_changing_count(self, relpath: str, text: str) -> list[str]:
+        """The commits HEAD reaches (HEAD too) whose change of the file `relpath` changed how
+        often `text` occurs in it (`git log -S`): those that put it there or took it out.
+        Empty if HEAD has no commit or Git cannot tell."""
+        try:
+            out = self._run("log", "--format=%H", "-S", text, "--", *literal([relpath]))
+        except DvxError:
+            return []
+        return out.decode("ascii", "replace").split()
+
     def deleted_by(self, relpath: str) -> str | None:
         """The short id of the last commit HEAD reaches that deleted `relpath`, or None if
         none did (HEAD has no commit, or the history holding it is not in this clone)."""

@@ -477,6 +477,60 @@ def test_a_folder_the_user_ignores_with_a_line_like_dvxs_is_read_as_any_other(re
     assert (repo / "src" / "scratch" / "j").read_text() == "my notes\n"
 
 
+def test_a_dropped_output_left_ignored_is_found_once_gc_took_its_object_or_it_was_edited(
+        repo, dvx, tmp_path):
+    """What makes data a dropped output is that dvx.lock recorded it as one (in a commit
+    HEAD reaches), not that the cache still holds it: after `dvx gc` took its object, or the
+    user edited it, a stage reading it is still never run on it nor called up to date."""
+    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
+             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
+    (repo / "out").mkdir()
+    write(repo / "dvx.yaml", group.format("us, eu"))
+    assert dvx("repro").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", group.format("us"))
+    assert dvx("repro").code == 1
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no eu")
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    eu = hash_file(str(repo / "out" / "eu.csv"))[0]
+    assert not (repo / ".dvx" / "cache" / "files" / "xxh128" / eu[:2] / eu[2:]).exists()
+    for content in (None, "edited\n"):
+        if content is not None:
+            write(repo / "out" / "eu.csv", content)
+        result = dvx("repro")
+        assert result.code == 1, result.output
+        assert "it reads out/eu.csv, which Git ignores" in " ".join(result.stderr.split())
+        assert (repo / "all.txt").read_text() == "eu\nus\n"
+        status = dvx("status")
+        assert status.stdout.startswith("merge: ") and \
+            "reads data no clone has: out/eu.csv" in status.stdout, status.output
+
+
+def test_a_file_of_the_users_holding_a_copy_of_tracked_data_is_read_as_any_other(repo, dvx):
+    """A file the user has Git ignore with a `/NAME` line of their own, in a folder a stage
+    reads, is theirs even when it holds the same bytes as data dvx tracks: no dvx.lock ever
+    recorded it as an output, so repro runs the stage and status calls it up to date."""
+    write(repo / "data" / "raw" / "big.csv", "1,2,3\n")
+    assert dvx("add", "data/raw").code == 0
+    write(repo / "src" / "run.py", "code\n")
+    write(repo / "src" / ".gitignore", "/local.csv\n")
+    write(repo / "src" / "local.csv", "1,2,3\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: ls src > res.txt\n"
+                             "    deps: [src, data/raw]\n    outs: [res.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    result = dvx("repro")
+    assert result.code == 0 and "Delete" not in result.output, result.output
+    status = dvx("status")
+    assert status.code == 0 and "no clone has" not in status.output, status.output
+    assert (repo / "src" / "local.csv").read_text() == "1,2,3\n"
+
+
 def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
         repo, dvx):
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one

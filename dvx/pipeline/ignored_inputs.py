@@ -6,16 +6,17 @@ the data and the way out.
 
 Such data is a file or folder at or inside one of the stage's dependencies that Git ignores
 by the entry dvx writes for data (`/NAME` in the .gitignore beside it), while no pointer, no
-output of dvx.yaml and no dvx.lock entry records it, and Git's index holds none of it; and
-whose data is an object of the cache, as dvx left it. The user writes that entry too (a
-`/scratch` line for a folder of notes, a `/build` line for build products): data of theirs
-the cache never held is never taken for a leftover, and the data dvx says to delete is
-always data the cache keeps.
+output of dvx.yaml and no dvx.lock entry records it now, and Git's index holds none of it;
+and that dvx.lock recorded as an output: in a commit HEAD reaches, in Git's index, or
+before this run dropped its entry. What it holds does not matter (`dvx gc` may have taken
+its object, the user may have edited it). The user writes that entry too (a `/scratch` line
+for a folder of notes, a `/build` line for build products, a copy of tracked data of
+theirs): data no dvx.lock ever recorded as an output is never taken for a leftover.
 
 Only that entry is looked for, never the user's own patterns (`*.pyc`, `__pycache__/`):
 one .gitignore read per folder of the dependencies that dvx does not track itself, Git
-asked only when such an entry is found, and only what Git ignores by it hashed (through
-the stat cache, as the dependency's own hashing reads it)."""
+asked only when such an entry is found, and dvx.lock's history searched only for what Git
+ignores by it (one `git log -S` each)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Mapping
 
 from dvx import gitignore
 from dvx.errors import DvxError
-from dvx.lockfile import StageLock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, StageLock, parse_lock, path_as_written
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.pipeline.graph import Dag
 from dvx.pipeline.spec import overlaps
@@ -33,10 +34,11 @@ from dvx.repo import Repo
 
 
 def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
-                        locks: Mapping[str, StageLock]) -> dict[str, list[str]]:
+                        locks: Mapping[str, StageLock], dropped: Iterable[str] = ()
+                        ) -> dict[str, list[str]]:
     """{stage: the data no clone has that it reads} for those of the stages `names` (frozen
     ones left out: never run, never checked) that read any; `locks`: dvx.lock's entries, as
-    the run leaves them."""
+    the run leaves them; `dropped`: the outputs of the entries the run drops."""
     if repo.git is None:
         return {}
     stages = [dag.stages[n] for n in names if not dag.stages[n].frozen and dag.stages[n].deps]
@@ -54,22 +56,56 @@ def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
         return {}
     ignored = set(repo.git.ignore_rules(candidates))
     in_git = repo.git.tracked_under(sorted(ignored)) if ignored else []
+    history = _OutputsRecorded(repo, set(dropped))
     stray = sorted(p for p in ignored if not any(overlaps(p, t) for t in in_git)
-                   and _left_by_dvx(repo, p))
+                   and _holds_files(repo, p) and history.recorded(p))
     read = {s.name: [p for p in stray if any(overlaps(p, d) for d in s.deps)] for s in stages}
     return {name: paths for name, paths in read.items() if paths}
 
 
-def _left_by_dvx(repo: Repo, rel: str) -> bool:
-    """Is the data at `rel` an object of the cache (a file's bytes, a folder's manifest):
-    what dvx stored as an output, left as it was? A folder holding no file is not: it
-    changes no dependency's record. Data dvx cannot read or track is not: the dependency's
-    own hashing names it."""
+def _holds_files(repo: Repo, rel: str) -> bool:
+    """Does the data at `rel` hold a file? A folder holding none changes no dependency's
+    record. Data dvx cannot read or track does not count: the dependency's own hashing
+    names it."""
     try:
         state = path_state(repo, rel)
     except (DvxError, OSError):
         return False
-    return state is not None and state.nfiles != 0 and repo.cache.exists(state.oid)
+    return state is not None and state.nfiles != 0
+
+
+class _OutputsRecorded:
+    """Whether dvx.lock recorded a path as an output: before this run dropped its entry,
+    in Git's index, or in a commit HEAD reaches."""
+
+    def __init__(self, repo: Repo, dropped: set[str]) -> None:
+        self.repo, self.dropped = repo, dropped
+        self._index: set[str] | None = None
+
+    def recorded(self, path: str) -> bool:
+        if path in self.dropped or path in self._in_index():
+            return True
+        git = self.repo.git
+        assert git is not None
+        commits = git.commits_changing_count(LOCK_FILE, path_as_written(path))
+        return any(path in self._outputs_at(commit) for commit in commits)
+
+    def _in_index(self) -> set[str]:
+        if self._index is None:
+            self._index = self._outputs_at("")  # "" names the index (`git show :dvx.lock`)
+        return self._index
+
+    def _outputs_at(self, commit: str) -> set[str]:
+        """The outputs the dvx.lock of `commit` records; none if it has none or it does not
+        parse (a conflict committed, an older format)."""
+        git = self.repo.git
+        assert git is not None
+        try:
+            data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
+            locks = parse_lock(data, self.repo.algo) if data is not None else {}
+        except DvxError:
+            return set()
+        return {out.path for lock in locks.values() for out in lock.outs}
 
 
 def _tracked_by_dvx(repo: Repo, rel: str, recorded: set[str]) -> bool:
@@ -131,9 +167,9 @@ def no_clone_has_error(paths: list[str]) -> str:
     it, its = ("it", "its line") if one else ("them", "their lines")
     return (f"it reads {_shown(paths)}, which Git ignores while no stage, dvx.lock entry or "
             f"pointer records {it}, so no clone has {it} and a run on {it} could not be "
-            f"reproduced there; nothing was run. Delete {it} (the output of a stage no longer "
-            f"in dvx.yaml, say: the cache keeps {it} as dvx stored {it}), or remove {its} from "
-            f".gitignore for Git to track {it}; then run `dvx repro`")
+            f"reproduced there; nothing was run. Delete {it} (dvx.lock recorded {it} as the "
+            f"output of a stage dvx.yaml no longer has), or remove {its} from .gitignore for "
+            f"Git to track {it}; then run `dvx repro`")
 
 
 def _shown(paths: list[str]) -> str:

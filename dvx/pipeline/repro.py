@@ -338,7 +338,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.dropped = sorted(n for n in locks if n not in dag.stages)
         # As the run leaves dvx.lock: without the entries it drops
         stray = inputs_no_clone_has(repo, dag, selected, {
-            n: entry for n, entry in locks.items() if n not in result.dropped})
+            n: entry for n, entry in locks.items() if n not in result.dropped},
+            dropped=[o.path for n in result.dropped for o in locks[n].outs])
         if options.dry:
             result.left_ignored = _left_ignored(repo, outputs_of_gone(dag, locks,
                                                                       result.dropped))
