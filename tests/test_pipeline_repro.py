@@ -281,6 +281,26 @@ def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_fre
     assert dvx("add", "x.out").code == 0
 
 
+def test_add_of_an_output_while_dvx_yaml_is_missing_names_restoring_it_or_stages_none(
+        repo, dvx):
+    """With dvx.yaml deleted (a commit gave up the pipeline), `dvx repro` refuses to drop
+    every dvx.lock entry: the refusal of `dvx add` of a recorded output names restoring
+    dvx.yaml or writing `stages: {}`, never a bare `dvx repro`; following it, the add works."""
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    git(repo, "rm", "-q", "dvx.yaml")
+    git(repo, "commit", "-qm", "drop the pipeline")
+    refused = dvx("add", "x.out")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "while dvx.yaml is missing" in said and "Restore dvx.yaml" in said, said
+    assert "write a dvx.yaml holding `stages: {}` and run `dvx repro`" in said, said
+    assert "Run `dvx repro`" not in said
+    write(repo / "dvx.yaml", "stages: {}\n")
+    assert dvx("repro").code == 0
+    assert dvx("add", "x.out").code == 0
+
+
 def test_the_run_cache_gives_back_what_commit_recorded_not_the_command_s_output(ml, dvx):
     assert dvx("repro", "train").code == 0
     (ml / "model.json").chmod(0o644)

@@ -7,6 +7,7 @@ import stat
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
+from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import (
     AddResult,
@@ -129,10 +130,16 @@ def _refuse_stage_output(root: str, output: Output | None, display: str,
             "dvx.lock), not data to add")
     now = declared() if declared is not None else None
     stage = now.get(output.path) if now is not None else output.stage
+    again = f"`dvx add {for_command(root, output.path)}` again"
+    if stage is None and not os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+        # `dvx repro` refuses to drop every entry while dvx.yaml is missing
+        raise PathError(f"{what}, while {PIPELINE_FILE} is missing.",
+                        f"Restore {PIPELINE_FILE} to keep the pipeline (`dvx status` says "
+                        f"how); to give it up, write a {PIPELINE_FILE} holding `stages: {{}}` "
+                        f"and run `dvx repro`, which drops it from dvx.lock, then {again}.")
     if stage is None:  # the stage is gone from dvx.yaml, or no longer outputs it
         raise PathError(f"{what}, though dvx.yaml no longer declares it.",
-                        "Run `dvx repro`, which drops it from dvx.lock, then `dvx add "
-                        f"{for_command(root, output.path)}` again.")
+                        f"Run `dvx repro`, which drops it from dvx.lock, then {again}.")
     if stage != output.stage:  # moved to another stage: both stages' entries change
         raise PathError(f"{what}; dvx.yaml now declares it in stage '{stage}'.",
                         "Run `dvx repro`, which records it as that stage's output.")
