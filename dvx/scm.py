@@ -1498,11 +1498,13 @@ class Git:
         return out.decode("ascii", "replace").split()
 
     def deleted_by(self, relpath: str) -> str | None:
-        """The short id of the last commit HEAD reaches that deleted `relpath`, or None if
-        none did (HEAD has no commit, or the history holding it is not in this clone)."""
+        """The short id of the last commit along HEAD's first parents that deleted `relpath`
+        (a merge too, compared with its first parent: a conflict resolved by deleting it),
+        so that its first parent has the file; None if none did (HEAD has no commit, or the
+        history holding it is not in this clone)."""
         try:
-            out = self._run("log", "-1", "--format=%h", "--diff-filter=D", "--",
-                            *literal([relpath]))
+            out = self._run("log", "-1", "--format=%h", "--diff-filter=D", "-m",
+                            "--first-parent", "--", *literal([relpath]))
         except DvxError:
             return None
         return out.decode("utf-8", "replace").strip() or None

@@ -658,6 +658,42 @@ def test_a_missing_dvx_yaml_stops_repro_and_shows_in_status_while_dvx_lock_recor
     assert "Dropped the dvx.lock entries of 'a', 'b', no longer in dvx.yaml." in result.stdout
 
 
+def test_a_dvx_yaml_deleted_by_a_merge_is_restored_from_before_that_merge(repo, dvx):
+    """A merge whose conflict was resolved by `git rm dvx.yaml` is the commit that deleted
+    it, not an older commit that deleted it before it came back: the advice restores the
+    pipeline the merge's first parent had, never an ancient one."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml", "stages:\n  ancient:\n    cmd: cat in.txt > old.txt\n"
+                             "    deps: [in.txt]\n    outs: [old.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v0")
+    git(repo, "rm", "-q", "dvx.yaml")
+    git(repo, "commit", "-qm", "old deletion")
+    stage = "stages:\n  s1:\n    cmd: cat {} > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n"
+    write(repo / "dvx.yaml", stage.format("in.txt"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    base = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "side")
+    write(repo / "dvx.yaml", stage.format("./in.txt"))
+    git(repo, "commit", "-qam", "side")
+    git(repo, "checkout", "-q", base)
+    write(repo / "dvx.yaml", stage.format("in.txt in.txt"))
+    git(repo, "commit", "-qam", "main")
+    assert subprocess.run(["git", "merge", "-q", "side"], cwd=repo, capture_output=True,
+                          check=False).returncode != 0
+    git(repo, "rm", "-q", "dvx.yaml")
+    git(repo, "commit", "-qm", "merge: resolved by deleting dvx.yaml")
+    merge = git(repo, "rev-parse", "--short", "HEAD").strip()
+    refused = dvx("repro")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert f"which commit {merge} deleted (`git checkout {merge}~1 -- dvx.yaml`)" in said, said
+    git(repo, "checkout", "-q", f"{merge}~1", "--", "dvx.yaml")
+    assert "s1:" in (repo / "dvx.yaml").read_text()
+
+
 def test_stage_add_writing_a_new_dvx_yaml_names_the_stages_dvx_lock_records(repo, dvx):
     """`dvx stage add` after dvx.yaml was deleted writes a new one: it warns, even with -q,
     that the stages dvx.lock records are not in it and that repro drops their entries, and
