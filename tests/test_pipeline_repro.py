@@ -658,6 +658,23 @@ def test_a_missing_dvx_yaml_stops_repro_and_shows_in_status_while_dvx_lock_recor
     assert "Dropped the dvx.lock entries of 'a', 'b', no longer in dvx.yaml." in result.stdout
 
 
+def test_stage_list_and_dag_name_the_stages_dvx_lock_records_while_dvx_yaml_is_missing(
+        repo, dvx):
+    """With dvx.yaml deleted while dvx.lock records stages, `stage list` and `dag` name
+    those stages and the ways out, as status does, never "No stages yet"."""
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    git(repo, "rm", "-q", "dvx.yaml")
+    git(repo, "commit", "-qm", "drop the pipeline")
+    for args in (["stage", "list"], ["dag"]):
+        result = dvx(*args)
+        assert result.code == 0, (args, result.output)
+        said = " ".join(result.stdout.split())
+        assert "No stages yet" not in said, (args, said)
+        assert "dvx.yaml is missing, while dvx.lock records the stage" in said, (args, said)
+        assert "`stages: {}`" in said, (args, said)
+
+
 def test_a_dvx_yaml_deleted_by_a_merge_is_restored_from_before_that_merge(repo, dvx):
     """A merge whose conflict was resolved by `git rm dvx.yaml` is the commit that deleted
     it, not an older commit that deleted it before it came back: the advice restores the

@@ -144,7 +144,9 @@ def stage_list(as_json: bool) -> None:
         emit_json([s.to_json() for s in stages])
         return
     if not stages:
-        out("No stages yet; add one with `dvx stage add`.")
+        from dvx.pipeline.none_declared import nothing_to_list
+
+        out(nothing_to_list(repo))
     for s in stages:
         _print_stage(s)
 
@@ -499,7 +501,9 @@ def dag(target: str | None, fmt: str | None) -> None:
                    "edges": [{"from": a, "to": b} for a, b in edges(graph, names)]})
         return
     if not graph.stages:
-        say_nothing(fmt, "No stages yet; add one with `dvx stage add`.")
+        from dvx.pipeline.none_declared import nothing_to_list
+
+        say_nothing(fmt, nothing_to_list(repo))
         if fmt is None:
             return
     draw = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt or "", to_ascii)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from dvx.errors import UsageError
+from dvx.errors import DvxError, UsageError
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, StageLock, read_lock
 from dvx.pipeline.spec import Pipeline, pipeline_path
 from dvx.repo import Repo
@@ -84,6 +84,19 @@ def status_note(repo: Repo, names: list[str], missing: bool) -> str:
     return (f"{none_declared_message(names, missing)}: `dvx repro` refuses to run until you "
             f"{restore_advice(repo, missing)}, or {_drop_advice(missing)}, and then drops "
             f"{_their(names)}")
+
+
+def nothing_to_list(repo: Repo) -> str:
+    """What `dvx stage list` and `dvx dag` say when they have no stage to show: while
+    dvx.yaml is missing and dvx.lock records stages, those stages, as status names them;
+    else how to add one."""
+    try:
+        names = recorded_without_pipeline(repo)
+    except DvxError:  # a dvx.lock that does not read: status and repro say why
+        names = []
+    if names:
+        return f"No stages to show: {status_note(repo, names, missing=True)}."
+    return "No stages yet; add one with `dvx stage add`."
 
 
 def created_note(repo: Repo, names: list[str], added: str) -> str:
