@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from pipeline_kit import make_ml_repo, runs
 
 from tests.conftest import git, run_dvx
@@ -213,8 +214,46 @@ def test_a_persistent_output_edited_by_hand_after_git_pull_is_continued_from(tmp
     edit(bob, "ckpt", "1\nmine\n")  # an unsaved edit, not what dvx placed: never replaced
     (bob / "n.txt").write_text("3\n")
     repro = run_dvx("repro", cwd=bob)
-    assert repro.code == 0 and "changed outs: ckpt" in repro.stdout, repro.output
+    assert repro.code == 0, repro.output
+    assert "outputs changed both here and in Git: ckpt" in repro.stdout, repro.output
     assert (bob / "ckpt").read_text() == "1\nmine\n3\n"
+
+@pytest.mark.parametrize("out, edited, fetched", [("out.txt", "out.txt", False),
+                                                   ("outdir", "outdir/f1", True)])
+def test_an_output_edited_after_git_pull_moved_dvx_lock_is_neither_saved_nor_run_over(
+        tmp_path, out, edited, fetched):
+    """bob `git pull`s alice's run without checking it out and edits his older copy of its
+    output: `exp save` would record that copy as a run of alice's inputs, and `repro` would
+    run over both; each refuses as `dvx commit` does, and says how to keep the edit."""
+    cmd = ("cp n.txt out.txt" if out == "out.txt" else
+           "mkdir -p outdir && for i in 1 2 3; do (cat n.txt; echo $i) > outdir/f$i; done")
+    bob = _teammate_reran(tmp_path, f"stages:\n  s:\n    cmd: {cmd}; echo s >> runs.log\n"
+                          f"    deps: [n.txt]\n    outs: [{out}]\n")
+    if fetched:
+        must("fetch", cwd=bob)
+    edit(bob, edited, "1\nmine\n")
+    refused = run_dvx("exp", "save", "-n", "saved", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert f"Stage 's' has an output changed both here and in Git ({out})" in refused.stderr
+    assert f"`dvx checkout --force {out}`" in refused.stderr
+    assert f"`dvx commit --force {out}`" in refused.stderr
+    assert git(bob, "for-each-ref", "refs/exps") == ""
+
+    status = run_dvx("status", cwd=bob)
+    assert "pointer changed in Git" in status.stdout and "dvx repro" not in status.stdout, \
+        status.stdout
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert dry.stdout.startswith("Would fail stage 's': dvx.lock records another run of it "
+                                 "(from Git)"), dry.output
+    for command in (("repro",), ("exp", "run")):
+        again = run_dvx(*command, cwd=bob)
+        assert again.code == 1 and f"`dvx commit --force {out}`" in again.output, again.output
+    assert runs(bob) == [] and (bob / edited).read_text() == "1\nmine\n"
+
+    must("commit", "--force", out, cwd=bob)  # the way to keep the edit
+    must("exp", "save", "-n", "saved", cwd=bob)
+    assert git(bob, "for-each-ref", "refs/exps") != ""
+
 
 def dir_team(tmp_path) -> Path:
     """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,

@@ -36,6 +36,7 @@ from typing import Any, NoReturn, Protocol
 from dvx import faults, fsutil, gitignore
 from dvx.errors import (
     STOPPED_BY,
+    ConflictError,
     DvxError,
     Interrupted,
     MissingObjectError,
@@ -110,8 +111,10 @@ from dvx.pipeline.spec import (
 from dvx.pipeline.staleness import (
     StageState,
     compare_outs,
+    conflicted_outs,
     deps_after_run,
     deps_as_checked_out,
+    only_behind_git,
     only_outdated,
     out_state,
     params_moved,
@@ -419,8 +422,9 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     does: its cached outputs go into the cache and its dvx.lock entry names them with those
     inputs. The run-cache is not told (the stage's command did not make them). Refused,
     before anything is recorded, when such a stage lacks an output, a dependency or a param,
-    or has outputs not checked out since dvx.lock moved in Git: no run leaves that. The
-    stages recorded."""
+    or has outputs not checked out since dvx.lock moved in Git: no run leaves that; and when
+    an output was edited here while dvx.lock moved in Git (CONFLICTED_OUTS): it would be
+    recorded as a run of the inputs Git brought. The stages recorded."""
     dag = _load(repo)
     with repo.lock(stages_in_git=True):
         locks = read_lock(repo.root, repo.algo)
@@ -428,7 +432,9 @@ def commit_hand_runs(repo: Repo) -> list[str]:
         chosen: list[tuple[Stage, StageState]] = []
         for name in dag.select((), False, False):
             stage = dag.stages[name]
-            missing, changed, outdated = compare_outs(repo, stage, locks.get(name))
+            missing, changed, outdated, conflicted = compare_outs(repo, stage, locks.get(name))
+            if conflicted:
+                raise ConflictError(*_hand_run_behind_git(repo, name, conflicted))
             if not changed:
                 continue
             state = stage_state(repo, stage, reader)
@@ -446,6 +452,21 @@ def commit_hand_runs(repo: Repo) -> list[str]:
             _record_hand_run(repo, locks, stage, state)
         repo.statcache.flush()
     return [stage.name for stage, _ in chosen]
+
+
+def _hand_run_behind_git(repo: Repo, name: str, paths: list[str]) -> tuple[str, str]:
+    """Why outputs of stage `name` edited here while dvx.lock moved in Git are not recorded
+    as a run of it, and the ways out: the message and hint of the refusal."""
+    typed = " ".join(for_command(repo.root, p) for p in paths)
+    one = len(paths) == 1
+    return (f"Stage '{name}' has {'an output' if one else 'outputs'} changed both here and in "
+            f"Git ({', '.join(paths)}): {LOCK_FILE} records another run of it since this "
+            f"workspace was synced (a `git pull`, say), and the workspace holds an edit of "
+            f"what it recorded before. Recording {'it' if one else 'them'} as a run would "
+            f"pair the inputs Git brought with the older {'output' if one else 'outputs'}.",
+            f"Take Git's run with `dvx checkout --force {typed}` (`dvx pull --force {typed}` "
+            f"if the cache lacks it), then make your edit again; or keep your version as it "
+            f"is with `dvx commit --force {typed}`. Then save again.")
 
 
 def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, state: StageState
@@ -780,6 +801,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         elif lacking is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
                 dag, selected, locks, stage, lacking))
+        elif not options.force and only_behind_git(reasons) and conflicted_outs(reasons):
+            results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
+                repo, stage, conflicted_outs(reasons)))
         elif (not options.force and only_outdated(reasons)
               and (targets := _recorded_outputs(repo, stage)) is not None):
             results[name] = _would_check_out(repo, stage, locks[name], targets, reasons,
@@ -933,6 +957,18 @@ def _persisted_to_check_out(repo: Repo, stage: Stage, locked: StageLock | None,
         return []
     return [t for t in _cached_outputs(repo, stage) if t.output.path in outdated and (
         (t.output.push and t.output.path not in unfetched) or in_cache(repo, t.output))]
+
+
+def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
+    """Why a stage up to date but for outputs changed both here and in Git is not run (it
+    would replace Git's run and the edit alike), and the ways out."""
+    typed = " ".join(for_command(repo.root, p) for p in paths)
+    return (f"{LOCK_FILE} records another run of it (from Git) since this workspace was "
+            f"synced, and {_these(paths)} an edit of the older one: {', '.join(paths)}; the "
+            f"command was not run over {_them(paths)}. `dvx checkout --force {typed}` (or "
+            f"`dvx pull --force {typed}`, if the cache lacks {_them(paths)}) takes Git's "
+            f"run, dropping your edit; `dvx commit --force {typed}` records your edit "
+            f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
 def _not_checked_out(lacking: list[str]) -> str:
@@ -1169,6 +1205,9 @@ class _Scheduler:
             return StageResult(stage.name, FAILED, reasons,
                                error=_missing_inputs(self.dag, self.selected, self.locks,
                                                      stage, state))
+        if locked is not None and only_behind_git(reasons) and conflicted_outs(reasons):
+            return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
+                self.repo, stage, conflicted_outs(reasons)))
         if locked is not None and only_outdated(reasons):
             checked_out = self._check_out_recorded(stage, locked, reasons)
             if checked_out is not None:
@@ -1669,7 +1708,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
                             on_untrackable=lambda exc: warn_untrackable(repo, exc))
         reasons = stale_reasons(repo, stage, locks.get(name), state, produced, left_out)
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
-        reasons = [] if only_outdated(reasons) else reasons
+        reasons = [] if only_behind_git(reasons) else reasons
         if name in stray:
             reasons.append(no_clone_has_reason(stray[name]))
         statuses.append(StageStatus(name, reasons))

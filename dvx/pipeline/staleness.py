@@ -11,7 +11,7 @@ import os
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from dvx.errors import DvxError, FormatError, PathError
 from dvx.history import recorded_lately
@@ -191,9 +191,28 @@ def out_state(repo: Repo, out: Out) -> LockedPath | None:
 OUTDATED_OUTS = "outputs not checked out"
 
 
+# The stage's dvx.lock entry moved in Git since the workspace was synced, and the workspace
+# holds an edit of the outputs dvx placed before: neither a checkout nor a run may go over it.
+CONFLICTED_OUTS = "outputs changed both here and in Git"
+
+
 def only_outdated(reasons: list[str]) -> bool:
     """Is the stage up to date but for outputs a checkout brings?"""
     return len(reasons) == 1 and reasons[0].startswith(OUTDATED_OUTS + ":")
+
+
+def only_behind_git(reasons: list[str]) -> bool:
+    """Is the stage up to date but for outputs whose dvx.lock entry moved in Git since the
+    workspace was synced (not checked out, or edited here too)? `dvx status` names those
+    with the data, and `repro` never runs the stage over them."""
+    return bool(reasons) and all(r.startswith((OUTDATED_OUTS + ":", CONFLICTED_OUTS + ":"))
+                                 for r in reasons)
+
+
+def conflicted_outs(reasons: list[str]) -> list[str]:
+    """The outputs `reasons` (stale_reasons) names as changed both here and in Git."""
+    return [path for r in reasons if r.startswith(CONFLICTED_OUTS + ":")
+            for path in r.partition(": ")[2].split(", ")]
 
 
 def _placed_elsewhere(repo: Repo, recorded: LockedPath) -> bool:
@@ -396,7 +415,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
                              _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
-    missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked, pulled)
+    missing_outs, changed_outs, outdated_outs, conflicted = compare_outs(repo, stage, locked,
+                                                                        pulled)
     declared = set(stage.out_paths)
     dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
     changed_outs = [p for p in changed_outs if p in declared]
@@ -408,20 +428,30 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         reasons.append(_listed("dropped outs", dropped_outs))
     if outdated_outs:
         reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
+    if conflicted:
+        reasons.append(_listed(CONFLICTED_OUTS, conflicted))
     return reasons
 
 
+class ComparedOuts(NamedTuple):
+    """A stage's outputs against its dvx.lock entry, by what is to be done of each."""
+    missing: list[str]
+    changed: list[str]  # edited here, or made by a run of the stage here
+    outdated: list[str]  # OUTDATED_OUTS: a checkout brings what dvx.lock records
+    conflicted: list[str]  # CONFLICTED_OUTS: edited here and moved in Git (_edited_behind)
+
+
 def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
-                 pulled: Mapping[str, LockedPath] | None = None
-                 ) -> tuple[list[str], list[str], list[str]]:
-    """The stage's outputs that are missing, changed, and not checked out (OUTDATED_OUTS)
-    against its dvx.lock entry `locked` (None: never recorded, so each output there is
-    changed). An output dvx.lock records that the stage no longer has counts as changed.
-    `pulled` (`repro --dry --pull`): outputs compared as the pull's checkout leaves them, as
-    recorded, rather than as the workspace holds them now."""
+                 pulled: Mapping[str, LockedPath] | None = None) -> ComparedOuts:
+    """The stage's outputs that are missing, changed, not checked out (OUTDATED_OUTS), and
+    changed both here and in Git (CONFLICTED_OUTS) against its dvx.lock entry `locked` (None:
+    never recorded, so each output there is changed). An output dvx.lock records that the
+    stage no longer has counts as changed. `pulled` (`repro --dry --pull`): outputs compared
+    as the pull's checkout leaves them, as recorded, rather than as the workspace holds them
+    now."""
     recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
     pulled = pulled or {}
-    missing_outs, changed_outs, outdated_outs = [], [], []
+    missing_outs, changed_outs, outdated_outs, conflicted = [], [], [], []
     for out in stage.outs:
         current = (with_declared_flags(pulled[out.path], out) if out.path in pulled
                    else out_state(repo, out))
@@ -431,12 +461,27 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
         elif (old is not None and current.cache and _flags(current) == _flags(old)
               and _outdated(repo, current, old)):  # cache: false outputs are Git's to check out
             outdated_outs.append(out.path)
+        elif (old is not None and current.cache and _flags(current) == _flags(old)
+              and out.path not in pulled and _edited_behind(repo, current, old)):
+            conflicted.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
         elif current.cache and out.path not in pulled:
             _note_in_sync(repo, current, old)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
-    return missing_outs, changed_outs, outdated_outs
+    return ComparedOuts(missing_outs, changed_outs, outdated_outs, conflicted)
+
+
+def _edited_behind(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
+    """Does the workspace hold other data than dvx.lock records, where dvx last placed (in
+    whole or, for a directory, in part) another version than it records (dvx.lock moved in
+    Git since, and the output was edited here)? A run of the stage made here, or an edit
+    of what dvx.lock records, was synced to it (dvx/syncstate.py). With no record of what the
+    workspace was synced to, an edit cannot be told from Git's change: a change."""
+    if current.same_data(recorded):
+        return False
+    synced = repo.syncstate.get(current.path)
+    return synced is not None and any(layer.oid != recorded.oid for layer in synced.layers())
 
 
 def with_declared_flags(recorded: LockedPath, out: Out) -> LockedPath:
