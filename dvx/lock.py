@@ -390,14 +390,19 @@ def stopped_commands(tmp_dir: str) -> list[StoppedCommand]:
 class RepoLock:
     def __init__(self, tmp_dir: str, wait_seconds: float,
                  on_acquire: Callable[[], None] | None = None,
-                 command: Command | None = None, only_whole_writes: bool = False) -> None:
+                 command: Command | None = None, only_whole_writes: bool = False,
+                 place: str | None = None) -> None:
         """`on_acquire`: called once this process has taken the lock (not when it already
         held it), to drop what was read of the repository's state before. `command`: the
         command taking it (default: `this_command()`). `only_whole_writes`: all it writes
         while it holds the lock is written whole (atomically), so killed it leaves nothing
-        half-done, and is never named as stopped."""
+        half-done, and is never named as stopped. `place`: the lock is another repository's
+        ("the worktree X"), taken by a command that changes none of its files (gc, keeping
+        what it uses): the messages of waiting for it name it, and the commands stopped
+        there, which that repository's own commands name, are not."""
         self.command = command or this_command()
         self.only_whole_writes = only_whole_writes
+        self.place = place
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
@@ -435,8 +440,9 @@ class RepoLock:
             who = self.holder()
             if self.wait_seconds <= 0:
                 raise self._busy(who)
-            log.warning("Waiting up to %gs for the repository lock held by %s...",
-                        self.wait_seconds, who)
+            log.warning("Waiting up to %gs for %s held by %s...", self.wait_seconds,
+                        "the repository lock" if self.place is None
+                        else f"the lock of {self.place}", who)
             deadline = time.monotonic() + self.wait_seconds
             while not self._try_lock():
                 if time.monotonic() >= deadline:
@@ -446,7 +452,7 @@ class RepoLock:
         if died is not None:  # we hold the lock: its holder died
             self._keep_aside(died)
         self._wait_for_stopped_commands()
-        for stopped in _stopped_records(self.stopped_path):
+        for stopped in _stopped_records(self.stopped_path) if self.place is None else ():
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
         self._record_holder()
         with _held_guard:
@@ -545,8 +551,10 @@ class RepoLock:
         return True
 
     def _busy(self, who: str) -> LockError:
+        place = "The repository" if self.place is None else \
+            f"{self.place[0].upper()}{self.place[1:]}"
         return LockError(
-            f"The repository is locked by {who}.",
+            f"{place} is locked by {who}.",
             "Wait for it to finish and try again (core.lock_wait sets how long dvx waits).",
         )
 

@@ -1543,6 +1543,70 @@ def test_queue_stop_after_its_queue_start_was_killed_removes_the_run_s_worktree(
     assert "slow" not in _show(project)
 
 
+def _stopped_in(directory: str) -> int:
+    """The process working in `directory` that a fault point stopped (SIGSTOP)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for pid in _processes_in(directory):
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+                if stat.rpartition(")")[2].split()[0] == "T":
+                    return pid
+        time.sleep(0.1)
+    raise AssertionError(f"no process stopped in {directory}")
+
+
+def _cache_files(project) -> set[Path]:
+    return {p for p in (project / ".dvx" / "cache").rglob("*") if p.is_file()}
+
+
+def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(project):
+    """A queued run stopped after caching its outputs, before dvx.lock records them: `gc -w
+    --grace 0` in the workspace waits for it as for a command of its own; still held once
+    core.lock_wait is over, gc deletes nothing and names the run's worktree. A gc that
+    waits until the run is recorded keeps its outputs, so the experiment applies."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.7", "-n", "late", cwd=project)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "queue", "start"], cwd=project, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "repro.before_lock_write", "DVX_FAULT_ACTION": "stop"})
+    collecting = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (running := [e for e in json.loads(run_dvx("queue", "status", "--json",
+                                                              cwd=project).stdout)
+                               if e["worktree"]]):
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+        worktree = running[0]["worktree"]
+        recording = _stopped_in(worktree)
+        cached = _cache_files(project)
+        must("config", "--local", "core.lock_wait", "1", cwd=project)
+        refused = run_dvx("gc", "-w", "--grace", "0", "-f", cwd=project)
+        assert refused.code == 3, refused.output
+        assert f"Nothing was deleted: the worktree '{worktree}' is locked by pid {recording} " \
+            in refused.stderr, refused.stderr
+        assert _cache_files(project) == cached
+        must("config", "--local", "core.lock_wait", "60", cwd=project)
+        collecting = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "gc", "-w", "--grace", "0", "-f"], cwd=project,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        line = collecting.stderr.readline()
+        assert f"lock of the worktree '{worktree}'" in line, (line, collecting.communicate())
+        os.kill(recording, signal.SIGCONT)
+        out, err = collecting.communicate(timeout=120)
+        assert collecting.returncode == 0, out + err
+        assert runner.wait(timeout=120) == 0, runner.communicate()
+    finally:
+        for process in (runner, collecting):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert _queue_states(project) == {"late": "done"}
+    applied = run_dvx("exp", "apply", "late", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "model.bin").read_text() == "model lr=0.7 epochs=3 rows=3"
+
+
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
     # slow waits for a file nobody makes: it is still running when the queue is stopped
     must("exp", "run", "--queue", "-S", f"+train.wait_for={tmp_path / 'never'}", "-n", "slow",

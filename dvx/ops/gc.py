@@ -21,12 +21,13 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, LockError, UsageError
 from dvx.history import Scope, scope_targets
+from dvx.lock import RepoLock
 from dvx.logs import get_logger
 from dvx.objects import layout
 from dvx.objects.blobs import Upload
@@ -134,8 +135,12 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     others = [_project(repo, path) for path in projects]
     for each in (repo, *others):
         refuse_history_a_clone_lacks(each, scope, name)
-    worktrees = _worktrees(repo, others)
-    with repo.lock():
+    # Taken before the worktrees are listed: what a run in one made since (a queued
+    # experiment's, started meanwhile) writes is younger, and kept.
+    cutoff = time.time() - grace_seconds
+    listed = _worktrees(repo, others)
+    worktrees = [worktree for worktree, _ in listed]
+    with _locked(repo, [worktree for worktree, whose in listed if whose is repo]):
         reach = reachable(repo, scope, remote)
         for other in others:  # their own revisions: --rev names this repository's
             theirs = reachable(other, replace(scope, revs=()), remote)
@@ -149,7 +154,6 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             reach.synced_manifests |= theirs.synced_manifests
             reach.problems += [f"{worktree.root}: {problem}" for problem in theirs.problems]
         refuse_if_unreadable(reach)
-        cutoff = time.time() - grace_seconds
         results = []
         remote_cutoff = cutoff
         if remote is not None:
@@ -237,12 +241,12 @@ def _project(repo: Repo, path: str) -> Repo:
     return other
 
 
-def _worktrees(repo: Repo, others: list[Repo]) -> list[Repo]:
+def _worktrees(repo: Repo, others: list[Repo]) -> list[tuple[Repo, Repo]]:
     """The other worktrees (`git worktree add`) of this Git repository and of each of
-    `others` that share its cache, each once: a teammate's uncommitted work in a worktree of
-    a named project is that project's. One that cannot be read stops gc before anything is
-    deleted, whichever repository it belongs to."""
-    found: dict[str, Repo] = {}
+    `others` that share its cache, each once, with the repository it is a worktree of: a
+    teammate's uncommitted work in a worktree of a named project is that project's. One that
+    cannot be read stops gc before anything is deleted, whichever repository it belongs to."""
+    found: dict[str, tuple[Repo, Repo]] = {}
     for each in (repo, *others):
         try:
             listed = worktrees_sharing_the_cache(each)
@@ -253,10 +257,44 @@ def _worktrees(repo: Repo, others: list[Repo]) -> list[Repo]:
                            f"uses, and {exc.message[0].lower()}{exc.message[1:]}",
                            f"{exc.hint} Then run gc again.") from None
         for worktree in listed:
-            found.setdefault(os.path.realpath(worktree.root), worktree)
+            found.setdefault(os.path.realpath(worktree.root), (worktree, each))
     for each in (repo, *others):  # read in their own right already
         found.pop(os.path.realpath(each.root), None)
     return list(found.values())
+
+
+@contextlib.contextmanager
+def _locked(repo: Repo, worktrees: list[Repo]) -> Iterator[None]:
+    """Hold this repository's lock, and those of its other worktrees sharing the cache (a
+    queued experiment's temporary one included): a command running in one (a queued run
+    between caching its outputs and recording them in dvx.lock) may have written objects
+    nothing records yet, as one here may. gc waits for each as long as for its own
+    (core.lock_wait here), taking them in one order, by path, so that gc's run in two
+    worktrees at once never wait for each other. One still held then stops gc before it has
+    read or deleted anything. (Another repository sharing the cache, --projects, is not
+    locked: what its commands write is protected by its age, for the grace period.)"""
+    wait = repo.config.get_float("core", "lock_wait", 30.0)
+    places = [(os.path.realpath(each.root), each) for each in (repo, *worktrees)]
+    with contextlib.ExitStack() as held:
+        for _, each in sorted(places, key=lambda found: found[0]):
+            if each is repo:
+                held.enter_context(repo.lock())
+                continue
+            if not os.path.isdir(each.tmp_dir):  # no command ever ran there, or it is gone
+                continue
+            # Killed, gc leaves nothing half-done there: it writes nothing in that worktree.
+            lock = RepoLock(each.tmp_dir, wait, command=repo.command, only_whole_writes=True,
+                            place=f"the worktree '{each.root}'")
+            try:
+                held.enter_context(lock)
+            except LockError as exc:
+                raise LockError(f"Nothing was deleted: {exc.message[0].lower()}"
+                                f"{exc.message[1:]} gc keeps what is used there, and a "
+                                "command running there may have written data to the cache "
+                                "that it has not recorded yet.",
+                                "Wait for it to finish, then run gc again (core.lock_wait "
+                                "sets how long gc waits).") from None
+        yield
 
 
 def _outside(path: str, root: str) -> bool:
