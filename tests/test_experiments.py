@@ -1457,10 +1457,11 @@ def _queue_states(project) -> dict[str, str]:
         run_dvx("queue", "status", "--json", cwd=project).stdout)}
 
 
-def _queue_started(project, name: str) -> subprocess.Popen:
-    """`dvx queue start` in a process of its own, once the queued `name` is running."""
+def _queue_started(project, name: str, output: int = subprocess.DEVNULL) -> subprocess.Popen:
+    """`dvx queue start` in a process of its own, once the queued `name` is running; its
+    output to `output` (subprocess.PIPE: read as text)."""
     runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=output, stderr=output, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
@@ -1605,6 +1606,35 @@ def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(
     applied = run_dvx("exp", "apply", "late", cwd=project)
     assert applied.code == 0, applied.output
     assert (project / "model.bin").read_text() == "model lr=0.7 epochs=3 rows=3"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_queue_start_stopped_by_ctrl_c_says_its_runs_go_on_and_how_to_end_them(
+        project, tmp_path, signum):
+    """Ctrl-C (or SIGTERM) of `queue start` while its run goes on: as when it is killed, the
+    run goes on in its own process group and is recorded once it ends. The error says so,
+    names the run and `dvx queue stop`, never that nothing was left to finish."""
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "on", cwd=project)
+    runner = _queue_started(project, "on", subprocess.PIPE)
+    try:
+        runner.send_signal(signum)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    stopped_by = "Interrupted" if signum == signal.SIGINT else "Terminated"
+    assert runner.returncode == 128 + signum, out + err
+    assert f"ERROR: {stopped_by}. The experiment it started goes on running, in its own " \
+        "process group: on." in err, err
+    assert "`dvx queue stop` ends it" in err and "half-written" not in err, err
+    assert _queue_states(project) == {"on": "running"}
+    go.touch()
+    deadline = time.monotonic() + 60
+    while _queue_states(project) != {"on": "done"}:
+        assert time.monotonic() < deadline, _queue_states(project)
+        time.sleep(0.2)
+    assert "on" in _show(project)
 
 
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, UsageError, interruption
 from dvx.experiment_refs import (
     QUEUE_REFS,
     check_name,
@@ -391,7 +391,29 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     too); the entries taken up. Each entry is looked at again right before it starts, so one
     that `queue stop` or `queue remove` dropped meanwhile never starts. An entry whose data
     cannot be fetched stays queued, for the next start. `say` hears when each starts and
-    ends."""
+    ends. Stopped by Ctrl-C, SIGTERM or SIGHUP, as when it is killed, the runs it started go
+    on (each in a process group of its own), and the Interrupted raised names them."""
+    try:
+        return _start(repo, jobs, say)
+    except KeyboardInterrupt as stopped:
+        going_on = [e.name for e in _recorded(repo) if e.state == RUNNING
+                    and e.worktree is not None
+                    and _made_for(e.worktree) == (e.name, os.getpid())]
+        if not going_on:
+            raise
+        one = len(going_on) == 1
+        them = "it" if one else "them"
+        what = "The experiment it started goes on running, in its" if one else \
+            "The experiments it started go on running, each in its"
+        raise interruption(
+            stopped, f". {what} own process group: {', '.join(going_on)}.",
+            f"`dvx queue status` follows {them}: the first queue command after a run ends "
+            "records it (done if it recorded its experiment, else failed) and removes its "
+            f"worktree. `dvx queue stop` ends {them}, and `dvx queue start` runs the "
+            "experiments still queued.") from None
+
+
+def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
     found = entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     warn_damaged(found)
     _remove_unrecorded_worktrees(repo)
