@@ -261,6 +261,39 @@ def test_diff_apply_branch_and_remove(project):
     assert missing.code != 0 and "No experiment called 'high'" in missing.stderr
 
 
+def test_remove_names_what_it_removed_and_sends_a_queued_name_to_the_queue(project):
+    """`exp remove` names each experiment it removed with its baseline: of two called `dup`,
+    HEAD's goes first, then the other baseline's, which the second run says. A name only
+    the queue has is no experiment: the error names the queue command for it, and nothing
+    is removed."""
+    first = git(project, "rev-parse", "HEAD").strip()
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "dup", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    git(project, "commit", "-q", "--allow-empty", "-m", "next")
+    second = git(project, "rev-parse", "HEAD").strip()
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "dup", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.4", "-n", "other", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "qq", cwd=project)
+    refs = git(project, "for-each-ref", "refs/exps")
+    queued = run_dvx("exp", "remove", "other", "qq", cwd=project)
+    assert queued.code == 2, queued.output
+    assert queued.stderr == "ERROR: 'qq' is waiting to run in the queue: it is no experiment " \
+        "yet. `dvx queue remove qq` takes it out of the queue.\n"
+    assert git(project, "for-each-ref", "refs/exps") == refs
+    assert run_dvx("exp", "remove", "dup", "other", cwd=project).stdout == \
+        f"Removed 2 experiment(s): dup, other (baseline {second[:7]}).\n"
+    assert run_dvx("exp", "remove", "dup", cwd=project).stdout == \
+        f"Removed 1 experiment(s): dup (baseline {first[:7]}).\n"
+    assert run_dvx("exp", "remove", "--all", cwd=project).stdout == "Removed 0 experiment(s).\n"
+    must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "broken", cwd=project)
+    assert run_dvx("queue", "start", cwd=project).code == 1  # qq done, broken failed
+    failed = run_dvx("exp", "remove", "broken", cwd=project)
+    assert (failed.code, failed.stderr) == (2, "ERROR: No experiment called 'broken': its "
+                                               "queued run failed. `dvx queue remove broken` "
+                                               "forgets its queue entry and log.\n")
+
+
 def test_contradictory_or_idle_options_are_refused_and_nothing_is_removed(project):
     """`exp remove --all NAME` removed every experiment of HEAD although one was named; and
     options that would be ignored (--sort-order without --sort-by, the table's --sort-by and
@@ -317,7 +350,8 @@ def test_an_experiment_ref_naming_a_tag_is_its_commit_and_one_naming_none_is_dam
     gc = run_dvx("gc", "-w", "--all-experiments", "--dry-run", cwd=project)
     assert gc.code == 0 and f"Skipped {exps}/gone: it names an object missing" in gc.stderr
     removed = run_dvx("exp", "remove", "gone", "blob", f"{exps}/tree", cwd=project)
-    assert removed.code == 0 and "Removed 3 experiment(s)." in removed.stdout, removed.output
+    assert removed.code == 0 and removed.stdout == \
+        f"Removed 3 experiment(s): gone, blob, tree (baseline {head[:7]}).\n", removed.output
     assert git(project, "for-each-ref", "--format=%(refname)", "refs/exps").split() == [
         f"{exps}/tagged"]
 
@@ -2486,7 +2520,9 @@ def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_pat
     must("exp", "run", "-S", "train.lr=0.2", "-n", "good", cwd=alice)
     must("exp", "push", "origin", cwd=alice)
     removed = run_dvx("exp", "remove", "-g", "origin", "bad-idea", cwd=alice)
-    assert removed.code == 0 and "from 'origin'" in removed.stdout, removed.output
+    head = git(alice, "rev-parse", "HEAD").strip()
+    assert removed.code == 0 and removed.stdout == "Removed 1 experiment(s) from 'origin': " \
+        f"bad-idea (baseline {head[:7]}).\n", removed.output
     must("exp", "remove", "bad-idea", cwd=alice)
     assert "bad-idea" not in git(alice, "ls-remote", "origin", "refs/exps/*")
     assert run_dvx("exp", "pull", "origin", cwd=alice).code == 0

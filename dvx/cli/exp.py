@@ -298,7 +298,8 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
     if git_remote is not None:
         gone = remove_from_remote(open_repo(), git_remote, list(names), everything, force)
         if not is_quiet():
-            out(f"Removed {len(gone.removed)} experiment(s) from '{git_remote}'.")
+            out(f"Removed {len(gone.removed)} experiment(s) from '{git_remote}'"
+                f"{_by_baseline(gone.removed)}.")
         if gone.left:
             warn(f"WARNING: left on '{git_remote}' the experiments of HEAD this clone does "
                  f"not have (a teammate's, or replaced since you pulled): "
@@ -307,7 +308,20 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
         return
     removed = remove(open_repo(), list(names), everything)
     if not is_quiet():
-        out(f"Removed {len(removed)} experiment(s).")
+        out(f"Removed {len(removed)} experiment(s)"
+            f"{_by_baseline([(e.name, e.baseline) for e in removed])}.")
+
+
+def _by_baseline(removed: list[tuple[str, str]]) -> str:
+    """`: a, b (baseline 1a2b3c4); a (baseline 9f8e7d6)`: the (name, baseline) of each
+    experiment removed, by baseline, as `exp show -A` lists them (empty: none)."""
+    names: dict[str, list[str]] = {}
+    for name, baseline in removed:
+        names.setdefault(baseline, []).append(name)
+    if not names:
+        return ""
+    return ": " + "; ".join(f"{', '.join(each)} (baseline {baseline[:7]})"
+                            for baseline, each in names.items())
 
 
 @exp.command("push", epilog=example("""

@@ -29,7 +29,7 @@ from dvx.experiment_refs import (
     taken_names,
 )
 from dvx.exps import overrides as params
-from dvx.exps.queue import RUNNING, waiting
+from dvx.exps.queue import DONE, FAILED, QUEUED, RUNNING, STOPPED, entries, waiting
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.repro import (
     Reporter,
@@ -295,5 +295,25 @@ def remove(repo: Repo, names: list[str], everything: bool = False
 def _removable(repo: Repo, name: str) -> Experiment | DamagedRef:
     found = named_or_damaged(repo, name)
     if found is None:
-        raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+        raise _not_recorded(repo, name)
     return found
+
+
+def _not_recorded(repo: Repo, name: str) -> UsageError:
+    """Why `exp remove` finds no experiment called `name`: a queue entry of that name is no
+    experiment yet (or its run recorded none), and the queue's own commands act on it."""
+    entry = next((e for e in entries(repo) if e.name == name), None)
+    if entry is None:
+        return UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+    if entry.state == RUNNING:
+        return UsageError(f"{name!r} is running in the queue: it is no experiment until its "
+                          "run records it.", "`dvx queue stop` ends it (with every other run "
+                          "of the queue, and empties the queue).")
+    if entry.state == QUEUED:
+        return UsageError(f"{name!r} is waiting to run in the queue: it is no experiment yet.",
+                          f"`dvx queue remove {name}` takes it out of the queue.")
+    why = {FAILED: "its queued run failed", STOPPED: "its queued run was stopped",
+           DONE: "its queued run recorded one, removed since"}.get(
+        entry.state, "its queue entry is damaged")
+    return UsageError(f"No experiment called {name!r}: {why}.",
+                      f"`dvx queue remove {name}` forgets its queue entry and log.")

@@ -225,7 +225,7 @@ def _left_out(git_remote: str, clash: list[str], held: dict[str, str]) -> UsageE
 
 @dataclass
 class RemovedFromRemote:
-    removed: list[str]  # names
+    removed: list[tuple[str, str]]  # (name, baseline) of each
     left: list[str]  # names: experiments of HEAD this clone does not have (`--all`, no force)
 
 
@@ -259,7 +259,7 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
         _git(repo, "push", "--quiet", "--atomic",
              *[f"--force-with-lease={ref}:{theirs[ref]}" for ref in chosen], "--",
              git_remote, *[f":{ref}" for ref in chosen])
-    return RemovedFromRemote([ref.rsplit("/", 1)[1] for ref in chosen],
+    return RemovedFromRemote([(ref.rsplit("/", 2)[2], ref.rsplit("/", 2)[1]) for ref in chosen],
                              [ref.rsplit("/", 1)[1] for ref in left])
 
 
