@@ -491,13 +491,7 @@ def test_a_command_stopped_by_ctrl_c_while_changing_tracked_paths_stays_named(
     and placed some, of an add before its pointer: each file it wrote is whole, but its work
     is half-done, so it says that, not that nothing was left half-written, and, as after
     kill -9, status names it until it is run again."""
-    for i in range(8):
-        write(repo / "imgs" / f"{i}", f"v{i}\n")
-    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
-                    cwd=repo).code == 0
-    assert dvx_proc("add", "imgs", cwd=repo).code == 0
-    assert dvx_proc("push", cwd=repo).code == 0
-    shutil.rmtree(repo / "imgs")
+    _pushed_folder_removed(repo, dvx_proc)
     if command == "pull":
         shutil.rmtree(repo / ".dvx" / "cache" / "files")
     write(repo / "new.txt", "n\n")
@@ -541,13 +535,7 @@ def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx
     of its files may have been placed, not that nothing was left half-written, and status
     names it until it is run again; one that placed nothing (its data is in no cache) is
     not named."""
-    for i in range(8):
-        write(repo / "imgs" / f"{i}", f"v{i}\n")
-    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
-                    cwd=repo).code == 0
-    assert dvx_proc("add", "imgs", cwd=repo).code == 0
-    assert dvx_proc("push", cwd=repo).code == 0
-    shutil.rmtree(repo / "imgs")
+    _pushed_folder_removed(repo, dvx_proc)
     full = dvx_proc(command, cwd=repo, env={"DVX_FAULT": "place.before_rename:3",
                                             "DVX_FAULT_ACTION": "enospc"})
     assert full.code == 1, full.output
@@ -815,6 +803,18 @@ def _killed_add(repo: Path, path: str) -> None:
                             env={**os.environ, "DVX_FAULT": "cache.before_publish"},
                             capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     assert killed.returncode == -signal.SIGKILL
+
+
+def _pushed_folder_removed(repo: Path, dvx_proc) -> None:
+    """imgs/, eight files, added and pushed to a directory remote, then deleted from the
+    workspace: a checkout or pull has it to place."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    assert dvx_proc("add", "imgs", cwd=repo).code == 0
+    assert dvx_proc("push", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
 
 
 def _named_stopped(repo: Path, dvx_proc) -> list[str]:

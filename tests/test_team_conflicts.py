@@ -651,21 +651,28 @@ def test_pointers_a_merge_left_overlapping_are_a_conflict_and_neither_s_data_is_
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
-def test_a_pointer_a_merge_brought_inside_a_stage_s_output_stops_repro_deleting_it(tmp_path):
-    """alice's stage outputs the folder model, bob tracks model/a with `dvx add`: after the
-    merge, repro names the pointer inside the output instead of deleting the output (and the
-    pointer with it), and checkout and pull name the overlap and write nothing there."""
+def _pointer_merged_inside_a_stage_output(tmp_path, writes: str):
+    """alice's stage `make` outputs the folder model (its command `mkdir -p model && WRITES`),
+    bob tracks model/a with `dvx add` and pulls alice's commit: bob's clone, merged."""
     team = Team(tmp_path)
     alice = team.founder()
     bob = team.clone("bob")
-    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: mkdir -p model && echo a > model/a"
-          "\n    outs: [model]\n")
+    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: mkdir -p model && "
+          f"{writes}\n    outs: [model]\n")
     must("repro", cwd=alice)
     share(alice, "a stage outputs model")
     write(bob / "model" / "a", "bob's\n")
     must("add", "model/a", cwd=bob)
     commit(bob, "bob tracks model/a")
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    return bob
+
+
+def test_a_pointer_a_merge_brought_inside_a_stage_s_output_stops_repro_deleting_it(tmp_path):
+    """alice's stage outputs the folder model, bob tracks model/a with `dvx add`: after the
+    merge, repro names the pointer inside the output instead of deleting the output (and the
+    pointer with it), and checkout and pull name the overlap and write nothing there."""
+    bob = _pointer_merged_inside_a_stage_output(tmp_path, "echo a > model/a")
 
     repro = run_dvx("repro", cwd=bob)
     assert repro.code == 1 and "output 'model' overlaps 'model/a'" in repro.stderr
@@ -684,17 +691,7 @@ def test_each_way_out_of_a_pointer_inside_a_stage_s_output_works_as_pasted(tmp_p
     commands the conflict names, pasted, keep either one; keeping the pointer takes the
     stage out with `dvx stage remove` (no hand edit of dvx.yaml or dvx.lock), leaving its
     outputs, and bob's pointer and data, where they are."""
-    team = Team(tmp_path)
-    alice = team.founder()
-    bob = team.clone("bob")
-    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: mkdir -p model && echo a > model/a"
-          " && echo b > model/b\n    outs: [model]\n")
-    must("repro", cwd=alice)
-    share(alice, "a stage outputs model")
-    write(bob / "model" / "a", "bob's\n")
-    must("add", "model/a", cwd=bob)
-    commit(bob, "bob tracks model/a")
-    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    bob = _pointer_merged_inside_a_stage_output(tmp_path, "echo a > model/a && echo b > model/b")
 
     status = run_dvx("status", cwd=bob)
     assert status.code == 1 and "overlaps an output of stage 'make'" in status.stderr
