@@ -529,9 +529,11 @@ class RepoLock:
         try:
             _write_stopped(self.stopped_path,
                            _kept_with(died, _stopped_records(self.stopped_path)))
-        except OSError as exc:  # a full disk: the latest at least, which takes no space
+        except OSError as exc:  # a full disk
             log.debug("stopped commands not all kept: %s", exc)
-            with contextlib.suppress(OSError):
+            if died.get("pid") == os.getpid():
+                return  # our own record stays the holder's: read with the others once we end
+            with contextlib.suppress(OSError):  # the latest at least, which takes no space
                 os.replace(self.holder_path, self.stopped_path)
             return
         fsutil.remove_quietly(self.holder_path)

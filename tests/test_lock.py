@@ -640,6 +640,39 @@ def test_an_error_once_a_command_began_writing_keeps_its_record(tmp_path, wrote)
     assert [each.command for each in stopped_commands(tmp)] == (["dvx add a"] if wrote else [])
 
 
+def test_a_record_kept_on_a_full_disk_forgets_no_command_stopped_before(tmp_path,
+                                                                          monkeypatch):
+    """A command ended by an error whose record cannot be written into lock.stopped (the
+    disk is full) leaves it as the holder's, read with those stopped before: neither is
+    forgotten."""
+    import dvx.lock
+    from dvx.lock import Command, RepoLock, Work, began_writing, stopped_commands
+
+    tmp = str(tmp_path / "tmp")
+    for name, full in (("dvx add a", False), ("dvx checkout", True)):
+        if full:
+            def no_space(*_args):
+                raise OSError(28, "No space left on device")
+            monkeypatch.setattr(dvx.lock, "_write_stopped", no_space)
+        lock = RepoLock(tmp, 0, command=Command(name, name, Work("tracking", None)))
+        with pytest.raises(OSError), lock:
+            began_writing(tmp)
+            raise OSError(28, "No space left on device")
+    monkeypatch.undo()
+    holder = Path(tmp) / "lock.holder"  # as once the process ended: its pid gone
+    record = json.loads(holder.read_text())
+    record["pid"] = _a_pid_gone()
+    holder.write_text(json.dumps(record))
+    assert [each.command for each in stopped_commands(tmp)] == ["dvx checkout", "dvx add a"]
+
+
+def _a_pid_gone() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return ended.pid
+
+
 def test_a_checkout_or_pull_that_cannot_place_everything_finishes_no_stopped_checkout(
         repo, dvx_proc):
     """A checkout killed half-way, then a checkout or pull of every path that exits 1 as
