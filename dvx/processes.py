@@ -177,7 +177,7 @@ class _Pool(Generic[T, R]):
         how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exited with status {os.waitstatus_to_exitcode(status)}")
         return DvxError(f"A dvx worker process {how} before finishing its files.",
-                        "Nothing was left half-written; run the command again.")
+                        "Each file it wrote is whole; run the command again.")
 
     def _kill_all(self) -> None:
         for pid in self.pids:

@@ -29,6 +29,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
 from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.hashing import CHUNK_SIZE
+from dvx.lock import began_writing
 from dvx.logs import quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
@@ -1341,6 +1342,7 @@ def _track(repo: Repo, rel: str, pointer: Pointer, force: bool,
             if ignored:
                 gitignore.remove_entry(full)
             raise
+        began_writing(repo.tmp_dir)  # the pointer names data not placed yet
         done = checkout(repo, [Target(Output(rel, pointer))], force=force)
         ignore_after_rules_taking_back(repo, [rel])
         return ImportResult(finish(repo, [Added(rel, pointer, True)]), done)
