@@ -622,6 +622,28 @@ def test_a_pull_lacking_a_teammate_s_data_is_not_named_as_stopped(repo, dvx_proc
     assert _named_stopped(repo, dvx_proc) == []
 
 
+def test_a_pull_lacking_data_that_then_fails_is_named_as_stopped(repo, dvx_proc):
+    """A pull that lacks some data (no remote holds it yet) and placed the rest, then met a
+    full disk writing a .gitignore entry again: its work is half-done, not only waiting for
+    data, so status names it until it is run again."""
+    write(repo / "a", "a\n")
+    write(repo / "b", "b\n")
+    assert dvx_proc("remote", "add", "-d", "store", str(repo.parent / "store"),
+                    cwd=repo).code == 0
+    assert dvx_proc("add", "a", "b", cwd=repo).code == 0
+    assert dvx_proc("push", "b", cwd=repo).code == 0
+    for name in ("a", "b"):
+        (repo / name).unlink()
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    (repo / ".gitignore").write_text("/a\n")  # b's entry dropped, as a merge may do
+    full = dvx_proc("pull", cwd=repo, env={"DVX_FAULT": "atomic_write.before_rename:2",
+                                           "DVX_FAULT_ACTION": "enospc"})
+    assert full.code == 1 and (repo / "b").read_text() == "b\n", full.output
+    assert ".gitignore could not be written" in full.stderr, full.stderr
+    assert "Nothing was left half-written" not in " ".join(full.stderr.split())
+    assert _named_stopped(repo, dvx_proc) == ["dvx pull"]
+
+
 @pytest.mark.parametrize("wrote", [True, False])
 def test_an_error_once_a_command_began_writing_keeps_its_record(tmp_path, wrote):
     """An ordinary error (a full disk) that ends a command changing tracked paths once it

@@ -170,6 +170,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
+        done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
@@ -214,8 +215,12 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 repo, list(dict.fromkeys(t.output.path for t in targets)))
             if settle is not None:
                 result.removed += settle_left_behind(repo, settle)
+            done = True
         finally:
-            if (len(result.restored) or result.removed) and not result.lacked_only_data:
+            # Lacking only data is no work left undone once all the rest is done, never
+            # when an error cut the rest short.
+            if (len(result.restored) or result.removed) \
+                    and not (done and result.lacked_only_data):
                 began_writing(repo.tmp_dir)  # an error now leaves it half-done
             repo.statcache.flush()
             repo.syncstate.flush()
