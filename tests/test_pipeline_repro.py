@@ -497,6 +497,26 @@ def test_a_folder_the_user_ignores_with_a_line_like_dvxs_is_read_as_any_other(re
     assert (repo / "src" / "scratch" / "j").read_text() == "my notes\n"
 
 
+def test_status_calls_stale_a_stage_reading_an_item_s_output_as_soon_as_it_is_dropped(
+        repo, dvx):
+    """Once a `foreach` item leaves dvx.yaml, before any run, status finds its output left
+    in a folder another stage reads as repro does: data no clone has, so that stage is
+    stale, not up to date while repro fails it."""
+    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
+             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
+    (repo / "out").mkdir()
+    write(repo / "dvx.yaml", group.format("us, eu"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", group.format("us"))
+    status = dvx("status")
+    assert "merge: reads data no clone has: out/eu.csv" in status.stdout, status.output
+    assert dvx("status", "-q").code == 1
+    assert dvx("repro").code == 1
+
+
 def test_a_dropped_output_left_ignored_is_found_once_gc_took_its_object_or_it_was_edited(
         repo, dvx, tmp_path):
     """What makes data a dropped output is that dvx.lock recorded it as one (in a commit

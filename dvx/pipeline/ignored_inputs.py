@@ -21,7 +21,7 @@ ignores by it (one `git log -S` each)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from dvx import gitignore
 from dvx.errors import DvxError
@@ -34,13 +34,16 @@ from dvx.repo import Repo
 
 
 def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
-                        locks: Mapping[str, StageLock], dropped: Iterable[str] = ()
+                        locks: Mapping[str, StageLock], dropped: Collection[str] = ()
                         ) -> dict[str, list[str]]:
     """{stage: the data no clone has that it reads} for those of the stages `names` (frozen
-    ones left out: never run, never checked) that read any; `locks`: dvx.lock's entries, as
-    the run leaves them; `dropped`: the outputs of the entries the run drops."""
+    ones left out: never run, never checked) that read any; `locks`: dvx.lock's entries;
+    `dropped`: those of them a run of the whole pipeline drops (stages dvx.yaml no longer
+    declares), whose outputs are leftovers, as the run leaves them."""
     if repo.git is None:
         return {}
+    dropped_outs = [o.path for n in dropped for o in locks[n].outs]
+    locks = {n: entry for n, entry in locks.items() if n not in dropped}
     stages = [dag.stages[n] for n in names if not dag.stages[n].frozen and dag.stages[n].deps]
     recorded = {o.path for s in dag.stages.values() for o in s.outs}
     recorded |= {o.path for lock in locks.values() for o in lock.outs}
@@ -56,7 +59,7 @@ def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
         return {}
     ignored = set(repo.git.ignore_rules(candidates))
     in_git = repo.git.tracked_under(sorted(ignored)) if ignored else []
-    history = _OutputsRecorded(repo, set(dropped))
+    history = _OutputsRecorded(repo, set(dropped_outs))
     stray = sorted(p for p in ignored if not any(overlaps(p, t) for t in in_git)
                    and _holds_files(repo, p) and history.recorded(p))
     read = {s.name: [p for p in stray if any(overlaps(p, d) for d in s.deps)] for s in stages}

@@ -339,10 +339,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
             result.dropped = sorted(n for n in locks if n not in dag.stages)
-        # As the run leaves dvx.lock: without the entries it drops
-        stray = inputs_no_clone_has(repo, dag, selected, {
-            n: entry for n, entry in locks.items() if n not in result.dropped},
-            dropped=[o.path for n in result.dropped for o in locks[n].outs])
+        stray = inputs_no_clone_has(repo, dag, selected, locks, result.dropped)
         if options.dry:
             result.left_ignored = _left_ignored(repo, outputs_of_gone(dag, locks,
                                                                       result.dropped))
@@ -1697,7 +1694,9 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     produced = produced_outputs(locks)
     left_out = tracked_data_left_out(
         repo, list(dict.fromkeys(dep for stage in dag.stages.values() for dep in stage.deps)))
-    stray = inputs_no_clone_has(repo, dag, dag.stages, locks)
+    # As a run of the whole pipeline finds it (`repro`): dropped entries' outputs are leftovers
+    stray = inputs_no_clone_has(repo, dag, dag.stages, locks,
+                                [n for n in locks if n not in dag.stages])
     statuses = []
     for name in dag.order():
         stage = dag.stages[name]
