@@ -412,7 +412,7 @@ def test_a_move_the_permissions_would_stop_half_way_is_refused_before_anything_i
                                      text=True, timeout=60)
         finally:
             (repo / read_only).chmod(0o755)
-        assert refused.returncode == 1, refused.stderr
+        assert refused.returncode == 2, refused.stderr
         assert refused.stderr.startswith(f"ERROR: {named} (Permission denied)")
         assert "Nothing was moved" in refused.stderr and "chmod u+w" in refused.stderr
         assert git(repo, "status", "--porcelain", "--ignored") == before, destination

@@ -430,7 +430,7 @@ def _refuse_unwritable_folders(repo: Repo, output: Output, dst: str) -> None:
 def _refuse_unwritable(repo: Repo, folder: str, why: str) -> None:
     rel = repo_relpath(repo.root, folder) if folder != repo.root else ""
     shown = f"'{rel}'" if rel else "The repository's top folder"
-    raise DvxError(f"{shown} may not be changed (Permission denied): {why}. Nothing was "
+    raise PathError(f"{shown} may not be changed (Permission denied): {why}. Nothing was "
                    "moved.", f"Make it writable (`chmod u+w {for_command(repo.root, rel or '.')}`"
                    "), then run the command again.")
 
