@@ -571,6 +571,23 @@ def test_a_file_of_the_users_holding_a_copy_of_tracked_data_is_read_as_any_other
     assert (repo / "src" / "local.csv").read_text() == "1,2,3\n"
 
 
+def test_an_emptied_dvx_yaml_never_committed_is_not_said_to_be_restored_by_git(repo, dvx):
+    """`git restore dvx.yaml` brings back only what Git has: for a dvx.yaml emptied before
+    any commit held it, repro says to restore it, naming no Git command that cannot."""
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a"))
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", "")
+    refused = dvx("repro")
+    assert refused.code == 2, refused.output
+    assert "dvx.yaml declares no stages" in refused.stderr
+    assert "git restore" not in refused.stderr and "git checkout" not in refused.stderr
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "")
+    assert "`git restore dvx.yaml`" in " ".join(dvx("repro").stderr.split())
+
+
 def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_some(
         repo, dvx):
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one

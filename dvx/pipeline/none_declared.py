@@ -45,13 +45,13 @@ def none_declared_message(names: list[str], missing: bool) -> str:
 
 def restore_advice(repo: Repo, missing: bool) -> str:
     """How to bring back dvx.yaml: the Git command when Git has it, in HEAD or in the
-    commit before the one that deleted it (a teammate's, say)."""
+    commit before the one that deleted it (a teammate's, say); a file never committed has
+    none."""
     if repo.git is None:
         return f"restore {PIPELINE_FILE}"
-    if not missing:
-        return f"restore {PIPELINE_FILE} (`git restore {PIPELINE_FILE}`)"
     if repo.git.mode_at("HEAD", PIPELINE_FILE) is not None:
-        return f"restore {PIPELINE_FILE} (`git checkout HEAD -- {PIPELINE_FILE}`)"
+        return (f"restore {PIPELINE_FILE} (`git checkout HEAD -- {PIPELINE_FILE}`)" if missing
+                else f"restore {PIPELINE_FILE} (`git restore {PIPELINE_FILE}`)")
     deleting = repo.git.deleted_by(PIPELINE_FILE)
     if deleting is not None:
         return (f"restore {PIPELINE_FILE}, which commit {deleting} deleted "
