@@ -255,6 +255,22 @@ def test_an_output_edited_after_git_pull_moved_dvx_lock_is_neither_saved_nor_run
     assert git(bob, "for-each-ref", "refs/exps") != ""
 
 
+def test_a_frozen_stage_s_output_edited_after_git_pull_moved_dvx_lock_is_named_by_repro(
+        tmp_path):
+    """bob freezes the stage whose output he edited after `git pull` brought alice's run:
+    repro never rebuilds it, and names that output as not what dvx.lock records, never
+    calling the pipelines up to date."""
+    bob = _teammate_reran(tmp_path, "stages:\n  s:\n    cmd: cp n.txt out.txt; echo s >> "
+                          "runs.log\n    deps: [n.txt]\n    outs: [out.txt]\n")
+    edit(bob, "out.txt", "1\nmine\n")
+    must("freeze", "s", cwd=bob)
+    repro = run_dvx("repro", cwd=bob)
+    said = " ".join(repro.output.split())
+    assert "is frozen, so repro never rebuilds it, and its output is not what dvx.lock " \
+        "records: out.txt" in said, said
+    assert "up to date" not in said and runs(bob) == []
+
+
 def dir_team(tmp_path) -> Path:
     """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,
     then she runs it again and shares that."""

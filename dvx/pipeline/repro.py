@@ -818,7 +818,7 @@ def _would_check_out(repo: Repo, stage: Stage, locked: StageLock, targets: list[
                      reasons: list[str], pull: bool) -> StageResult:
     """A stage up to date but for outputs not checked out: failing, as the real run fails it,
     when the cache lacks them (`--pull` fetches them first, or stops the run naming them)."""
-    outdated = set(compare_outs(repo, stage, locked)[2])
+    outdated = set(compare_outs(repo, stage, locked).outdated)
     uncached = [] if pull else [t.output.path for t in targets
                                 if t.output.path in outdated and not in_cache(repo, t.output)]
     if uncached:
@@ -856,8 +856,9 @@ def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
     not what dvx.lock records (edited by hand) stay so: said, with the ways out, so that a
     pipeline lacking them or holding such outputs is never called up to date."""
     missing = [p for p in stage.out_paths if not os.path.lexists(repo.abspath(p))]
-    modified = [] if locked is None else [
-        p for p in compare_outs(repo, stage, locked)[1] if p in stage.out_paths]
+    compared = None if locked is None else compare_outs(repo, stage, locked)
+    modified = [] if compared is None else [
+        p for p in compared.changed + compared.conflicted if p in stage.out_paths]
     said = []
     if missing:
         said.append(f"Stage '{stage.name}' is frozen, so repro never runs it, and its outputs "
@@ -949,7 +950,7 @@ def _persisted_to_check_out(repo: Repo, stage: Stage, locked: StageLock | None,
     persisted = {o.path for o in stage.outs if o.persist and o.cache}
     if locked is None or not persisted:
         return []
-    outdated = set(compare_outs(repo, stage, locked)[2]) & persisted
+    outdated = set(compare_outs(repo, stage, locked).outdated) & persisted
     if not outdated:
         return []
     return [t for t in _cached_outputs(repo, stage) if t.output.path in outdated and (
