@@ -50,24 +50,21 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
                   ) -> None:
     """`command`: the dvx command that recorded it, which the advice names again."""
     from dvx.ops.commit import AddResult
-    from dvx.ops.status import WRITTEN_HERE
 
     assert isinstance(result, AddResult)
     if as_json:
         emit_json(result.to_json())
         return
     for path in result.behind:
-        moved = result.moved_where.get(path, 'in Git')
-        # A pointer written here synced the workspace: it moved before, not since
-        since = "" if moved == WRITTEN_HERE else " since this workspace was synced"
+        moved = result.moved_since_synced[path]
         typed = for_command(root, path)
         if path in result.behind_not_cached:
-            warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}{since}, and "
+            warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}, and "
                  "the workspace still holds data from before that is no longer in the cache, "
                  f"which a checkout keeps; `dvx pull {typed}` replaces it if the remote holds "
                  f"it, `dvx commit --force {typed}` records it.")
             continue
-        warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}{since}, and the "
+        warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}, and the "
              f"workspace still holds the data from before; `dvx checkout {typed}` (or `dvx "
              "pull`) brings the data the pointer names.")
     if not is_quiet():

@@ -356,7 +356,7 @@ def refuse_behind(repo: Repo, changes: list[Override]) -> None:
             typed = for_command(repo.root, output.path)
             raise ConflictError(
                 f"-S would set params in '{output.path}', whose pointer moved "
-                f"{status.moved_where} since this workspace was synced (it now names "
+                f"{status.moved_since_synced} (it now names "
                 f"{status.pointer_oid}) while its data is not checked out: the workspace "
                 f"still holds {status.synced_oid}, the version before. Nothing was written.",
                 f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "

@@ -151,8 +151,9 @@ class AddResult:
     staged: list[str]  # paths `git add`ed (core.autostage)
     to_stage: list[str]  # paths the user should `git add`
     behind: list[str] = field(default_factory=list)  # not recorded: the pointer moved in Git
-    # Of each path in `behind`: where its pointer moved (OutputStatus.moved_where)
-    moved_where: dict[str, str] = field(default_factory=dict)
+    # Of each path in `behind`: where and when its pointer moved (OutputStatus.
+    # moved_since_synced)
+    moved_since_synced: dict[str, str] = field(default_factory=dict)
     # Unchanged, stored in the cache again: the cache had lost them, the workspace had not
     stored_again: list[str] = field(default_factory=list)
     # Of `behind`, those holding a version that no cache holds (`OutputStatus.
@@ -215,7 +216,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             results += write_pointers(repo, prepared, linked)
         result = finish(repo, results)
         result.behind.extend(found.path for found in behind)
-        result.moved_where.update((found.path, found.moved_where) for found in behind)
+        result.moved_since_synced.update((found.path, found.moved_since_synced)
+                                        for found in behind)
         result.behind_not_cached.extend(found.path for found in behind
                                         if found.outdated_not_cached)
         result.stored_again.extend(a.path for a in result.added
@@ -255,7 +257,7 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"--force {typed}` discards {them}."))
     if status.workspace == OUTDATED and now == then:  # the executable bit alone changed
         raise ConflictError(
-            f"'{path}' changed {status.moved_where} since this workspace was synced: its "
+            f"'{path}' changed {status.moved_since_synced}: its "
             f"pointer now records another executable bit for the same data ({now}), and the "
             "workspace file still has the mode it had before. Recording it would undo that "
             "change.",
@@ -266,7 +268,7 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"{then}), or `dvx checkout {typed}`" if status.stashed else \
             f"Run `dvx checkout {typed}` (or `dvx pull {typed}`)"
         raise ConflictError(
-            f"'{path}' changed {status.moved_where} since this workspace was synced: its "
+            f"'{path}' changed {status.moved_since_synced}: its "
             f"pointer now names {now}, and the workspace still holds {then}, the data it had "
             "before. Recording it would undo that change.",
             f"{yours} to get the data the pointer names"
@@ -319,7 +321,7 @@ def _holds_uncached_versions(status: OutputStatus) -> str:
     return (f"{names}{where} {'holds a version' if one else 'hold versions'} that dvx placed "
             f"or recorded there and that {'is' if one else 'are'} no longer in the cache (gc "
             f"deleted {'it' if one else 'them'}, say), older than what the pointer names: it "
-            f"changed {status.moved_where} since. A checkout keeps "
+            f"changed {status.moved_since_synced}. A checkout keeps "
             f"{'it' if one else 'them'}, the workspace holding the only copy here; recording "
             f"{'it' if one else 'them'} would undo that change.")
 

@@ -158,6 +158,14 @@ class OutputStatus:
         return ("outside a commit (a stash applied, the pointer file checked out or edited)"
                 if self.pointer_moved else WRITTEN_HERE)
 
+    @property
+    def moved_since_synced(self) -> str:
+        """`moved_where` with when, as messages say it: "... since this workspace was
+        synced", but not of a pointer written here, which synced the workspace (it moved
+        before, not since)."""
+        where = self.moved_where
+        return where if where == WRITTEN_HERE else f"{where} since this workspace was synced"
+
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
                                   "workspace": self.workspace, "in_cache": self.in_cache,
