@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -13,7 +12,7 @@ from dvx.config import Config
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
@@ -102,14 +101,14 @@ def refuse_git_directory(root: str, command: str, here: str | None = None) -> No
             f"`{command}` was run in '{here}', the Git directory of the submodule "
             f"'{submodule}': from there dvx would work on the project '{real_root}' around "
             "it, not on the submodule Git works on there, so it did nothing.",
-            f"Run it in the work tree it is meant for: `cd {shlex.quote(submodule)}` for the "
-            f"submodule, or `cd {shlex.quote(real_root)}` for the project around it.")
+            f"Run it in the work tree it is meant for: `cd {shell_quote(submodule)}` for the "
+            f"submodule, or `cd {shell_quote(real_root)}` for the project around it.")
     in_it = "" if os.path.realpath(here) == git_dir else f", in the Git directory '{git_dir}'"
     raise NotARepoError(
         f"`{command}` was run in '{here}'{in_it}, where Git keeps its own files: dvx works "
         "in a work tree only, as Git's own commands do (\"must be run in a work tree\"), so "
         "it did nothing.",
-        f"Run it in the work tree: `cd {shlex.quote(real_root)}` first.")
+        f"Run it in the work tree: `cd {shell_quote(real_root)}` first.")
 
 
 def dvx_is_no_folder(root: str) -> NotARepoError:
@@ -356,7 +355,7 @@ class Repo:
         own = os.path.join(self.dvx_dir, "cache")
         if self.shared_dvx_dir is None or not _has_entries(os.path.join(own, "files")):
             return
-        files, into = (shlex.quote(os.path.join(d, "files")) for d in (own, shared))
+        files, into = (shell_quote(os.path.join(d, "files")) for d in (own, shared))
         log.warning("This worktree's own cache (%s) holds objects, but every worktree of this "
                     "Git repository uses the shared cache at %s: data only in the own one "
                     "counts as not in the cache, and is deleted with the worktree. Move it "

@@ -293,6 +293,22 @@ def test_commands_run_inside_the_git_directory_are_refused_naming_the_work_tree(
     assert (repo / "x").read_text() == "1\n"
 
 
+def test_the_work_tree_named_from_the_git_directory_is_a_cd_that_runs_for_any_name(
+        dvx_proc, tmp_path):
+    """A project whose folder name holds a control character is named as `$'...'`, which
+    the shell turns back into the very name, and which prints no raw control character."""
+    top = tmp_path / "my\tproject"
+    git(tmp_path, "init", "-q", "-b", "main", str(top))
+    assert dvx_proc("init", cwd=top).code == 0
+    refused = dvx_proc("status", cwd=top / ".git")
+    assert refused.code == 2, refused.output
+    hint = refused.stderr.split("Run it in the work tree: `", 1)[1].split("`", 1)[0]
+    assert "\t" not in hint and hint.startswith("cd $'"), hint
+    went = subprocess.run(["bash", "-c", f"{hint} && pwd -P"], capture_output=True, text=True,
+                          check=True)
+    assert went.stdout == os.path.realpath(top) + "\n"
+
+
 def test_a_command_run_in_a_submodule_s_git_directory_names_the_submodule_s_work_tree(
         repo, dvx_proc, tmp_path):
     """From .git/modules/NAME, Git works on the submodule: dvx would work on the project
