@@ -191,7 +191,7 @@ def _unparsable(named: str, data: bytes, exc: Exception, fix: str | None,
     named so, to be resolved, not trimmed line by line; any other names the line at fault as
     written, never as the parser's Python repr. `fix`: what to do (None: edit it, then `git
     add` it where Git `tracked` it)."""
-    lines = data.decode("utf-8-sig", "replace").splitlines()
+    lines = data.decode("utf-8-sig", "replace").split("\n")  # as configparser counts
     if has_conflict_markers(data):
         first = next((n for n, line in enumerate(lines, 1) if line.startswith("<<<<<<<")), 1)
         resolve = f"{_EDIT_CONFLICT}, then `git add` it." if tracked else f"{_EDIT_CONFLICT}."

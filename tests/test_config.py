@@ -104,6 +104,8 @@ def test_a_config_left_with_a_merge_conflict_is_named_so_with_how_to_resolve_it(
 @pytest.mark.parametrize("text, problem", [
     ("[core]\nremote = a\nfoo\n",
      "line 3 is neither a [section] header nor a `name = value` option: 'foo'."),
+    ("[core]\nremote = a\x0cb\nfoo\n",  # lines are counted as the parser does: by \n only
+     "line 3 is neither a [section] header nor a `name = value` option: 'foo'."),
     ("[core]\nfoo\n\tx = 1\nbar\nbaz\n",
      "line 2 is neither a [section] header nor a `name = value` option: 'foo' (and 2 more "
      "lines like it)."),
