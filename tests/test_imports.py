@@ -1475,6 +1475,32 @@ def test_an_import_from_the_repository_itself_is_refused_at_a_branch_pushed_with
     assert not (alice / "imp.txt.dvx").exists()
 
 
+def test_an_import_from_the_remote_a_branch_is_pushed_to_apart_from_its_upstream_is_refused(
+        tmp_path):
+    """A branch that tracks origin/main but is pushed to a fork (branch.main.pushRemote):
+    `git push` moves the fork's main, so an import from the fork at main is refused too."""
+    origin, fork = tmp_path / "origin.git", tmp_path / "fork.git"
+    for bare in (origin, fork):
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    alice = make_git_repo(tmp_path / "alice")
+    git(alice, "remote", "add", "origin", str(origin))
+    git(alice, "remote", "add", "fork", str(fork))
+    must("init", cwd=alice)
+    write(alice / "d.txt", "v1\n")
+    must("add", "d.txt", cwd=alice)
+    commit(alice, "one")
+    git(alice, "push", "-q", "-u", "origin", "main")
+    git(alice, "push", "-q", "fork", "main")
+    git(alice, "config", "branch.main.pushRemote", "fork")
+    refused = run_dvx("import", str(fork), "d.txt", "-o", "imp.txt", "--rev", "main",
+                      cwd=alice)
+    assert refused.code == 2, refused.output
+    assert "this repository itself (its Git remote 'fork')" in refused.stderr
+    assert not (alice / "imp.txt.dvx").exists()
+    refused = run_dvx("import", str(origin), "d.txt", "-o", "imp.txt", cwd=alice)
+    assert refused.code == 2 and "its Git remote 'origin'" in refused.stderr, refused.output
+
+
 def test_a_cloned_source_s_revisions_are_named_as_the_source_names_them(source, project):
     """A Git URL's source is read from dvx's clone of it, where its branches are
     refs/remotes/origin/*: its full branch names are taken (refs/heads/main), and the

@@ -291,11 +291,11 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
         remotes = _own_git_remotes(repo, source.url)
         if not remotes:
             return
-        upstream = _upstream(repo) or _push_target(repo)  # pushing moves a remote's revision
-        if upstream is None:
+        moving = _pushed_moving_revision(repo, remotes, rev, _default_branch(source))
+        if moving is None:
             return
-        at = _remote_moving_revision(remotes, rev, _default_branch(source), upstream)
-        which = f"this repository itself (its Git remote '{upstream[1]}')"
+        at, remote = moving
+        which = f"this repository itself (its Git remote '{remote}')"
     if at is None:
         return
     now = source.commit or _head_now(source)
@@ -378,9 +378,10 @@ def _upstream(repo: Repo) -> _Upstream | None:
 
 
 def _push_target(repo: Repo) -> _Upstream | None:
-    """Like `_upstream`, for a branch checked out that tracks none: the remote a `git push`
-    of it goes to (branch.NAME.pushRemote, else remote.pushDefault) and its branch of the
-    same name there; None when neither is set."""
+    """Like `_upstream`, for where a `git push` of the branch checked out goes when set apart
+    from what it tracks, or when it tracks none: the remote branch.NAME.pushRemote, else
+    remote.pushDefault, names, and its branch of the same name there; None when neither is
+    set."""
     branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
     if not branch or branch == "HEAD":
         return None
@@ -403,6 +404,20 @@ def _revision_base(rev: str) -> str:
         return rev[:rev.index("}") + 1]
     base = re.split(r"[~^:]|@\{", rev, maxsplit=1)[0]
     return base if base not in ("", "@") else "HEAD"
+
+
+def _pushed_moving_revision(repo: Repo, remotes: list[str], rev: str | None,
+                            remote_head: str) -> tuple[str, str] | None:
+    """(how `rev` is named, the remote) when pushing this clone's commits moves the revision
+    `rev` of its Git remote (`_remote_moving_revision`): whether the branch checked out
+    tracks it there or is pushed there (a pushRemote or pushDefault set apart from what it
+    tracks); None when neither moves it."""
+    for target in (_upstream(repo), _push_target(repo)):
+        at = None if target is None else _remote_moving_revision(remotes, rev, remote_head,
+                                                                   target)
+        if at is not None and target is not None:
+            return at, target[1]
+    return None
 
 
 def _remote_moving_revision(remotes: list[str], rev: str | None, remote_head: str,
