@@ -386,10 +386,11 @@ def test_import_tracks_with_its_source_and_update_follows_it(source, project):
 
 
 def test_status_never_says_update_brings_an_import_its_source_no_longer_tracks(source,
-                                                                              project):
+                                                                              project,
+                                                                              tmp_path):
     """The source moved to a commit where the imported path is no longer tracked: status
-    says so, not that `dvx update` brings it (update fails for it); another import of that
-    source still names the update."""
+    says so, not that `dvx update` brings it (update fails for it), also in a clone whose
+    cache lacks its data; another import of that source still names the update."""
     team, alice = source
     must("import", str(team.origin), "raw/train.csv", cwd=project)
     must("import", str(team.origin), "images", cwd=project)
@@ -401,6 +402,11 @@ def test_status_never_says_update_brings_an_import_its_source_no_longer_tracks(s
     assert "and no longer tracks 'raw/train.csv' there, so `dvx update` cannot bring it" in said
     assert "`dvx update train.csv.dvx`" not in said
     assert "(`dvx update images.dvx` brings it)" in said
+    git(tmp_path, "clone", "-q", str(project), "mate")  # whose cache has none of it
+    said = run_dvx("status", cwd=tmp_path / "mate").stdout
+    assert "so `dvx update` cannot bring it" in said, said
+    assert "`dvx update train.csv.dvx`" not in said, said
+    assert "brings the data train.csv.dvx names from the commit it records" in said, said
     failed = run_dvx("update", "train.csv.dvx", cwd=project)
     assert failed.code == 1 and "is not tracked by dvx" in failed.stderr, failed.output
 

@@ -307,7 +307,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved or none_declared):
             _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result),
-                          _moved_imports_not_cached(repo, resolved, result, moved))
+                          _moved_imports_not_cached(repo, resolved, result, checks))
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
@@ -325,12 +325,19 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         sys.exit(1)
 
 
-def _moved_import_hint(root: str, path: str, exact: Any) -> str:
+def _moved_import_hint(root: str, path: str, exact: Any, updatable: bool) -> str | None:
     """The hint for the import at `path` whose source moved on, whose data no remote may
-    have: update brings another version; `exact` (an `ImportAgain`, or None) brings this."""
+    have: update brings another version (when `updatable`; else status says why it brings
+    none); `exact` (an `ImportAgain`, or None) brings this. None: nothing to say."""
+    known = exact is not None and exact.command is not None
+    if not updatable:
+        return (f"(`{exact.command}` brings the data {for_command(root, path + '.dvx')} names "
+                f"from the commit it records, to a copy beside it: `dvx remove --outs "
+                f"{exact.copy}` then drops the copy, the cache keeping the data, which `dvx "
+                "checkout` places)") if known else None
     update = f"(`dvx update {for_command(root, path + '.dvx')}` brings the version its source " \
         "moved to, not the data its pointer names"
-    if exact is None or exact.command is None:
+    if not known:
         why = f": {exact.why}" if exact is not None and exact.why else ""
         return f"{update}; no `dvx import` is known to bring that data{why})"
     return (f"{update}; `{exact.command}` brings that data from the commit the pointer records, "
@@ -354,14 +361,17 @@ def _frozen_stages(repo: Repo, result: Any) -> set[str]:
 
 
 def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
-                              moved: Collection[str]) -> dict[str, Any]:
+                              checks: list[Any]) -> dict[str, tuple[Any, bool]]:
     """The imports whose source moved on and whose data the cache lacks, each with the `dvx
-    import` that brings exactly that data (`import_command`, None if none is known): `dvx
-    update` would bring the version the source moved to instead."""
+    import` that brings exactly that data (`import_command`, None if none is known) and
+    whether `dvx update` can bring the version the source moved to instead (`checks`:
+    `_check_imports`)."""
     from dvx.ops.imports import import_command
 
     lacking = {o.path for o in result.outputs if not o.in_cache and o.imported}
-    return {t.output.path: import_command(repo, t.output) for t in targets
+    moved = {c.path: c.updatable for c in checks if c.moved}
+    return {t.output.path: (import_command(repo, t.output), moved[t.output.path])
+            for t in targets
             if t.output.path in lacking and t.output.path in moved and t.subpath is None}
 
 
@@ -626,7 +636,7 @@ def _paths_named(repo: Repo, targets: tuple[str, ...]) -> list[str] | None:
 
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
-                  moved_imports: Mapping[str, Any] | None = None) -> None:
+                  moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
     """`frozen`: the frozen stages, whose outputs `dvx repro` never rebuilds;
     `moved_imports`: `_moved_imports_not_cached`."""
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
@@ -772,7 +782,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             out(f"(`dvx update {pointers}` fetches the data of an import from its source, "
                 "which `dvx pull` cannot when no remote has it)")
         for path in (p for p in imports if p in moved_imports):
-            out(_moved_import_hint(root, path, moved_imports[path]))
+            hint = _moved_import_hint(root, path, *moved_imports[path])
+            if hint is not None:
+                out(hint)
     else:
         _files_not_pulled_hint(root, result.outputs)
     _stashed_pointers_hint(result)
