@@ -196,7 +196,10 @@ class Source:
         tracked path it leads to."""
         found = self._find(path)
         if isinstance(found, PathError):
-            raise found
+            try:
+                raise found
+            finally:  # else the error's frame holds the error: a cycle keeping the source's
+                del found  # Git processes until a garbage collection
         return found
 
     def tracks(self, path: str) -> bool:
