@@ -149,7 +149,12 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
         for worktree in worktrees:  # their branches and tags are their repositories' too
             own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
-            theirs = reachable(worktree, own, remote)
+            try:
+                theirs = reachable(worktree, own, remote)
+            except DvxError:
+                if os.path.isdir(worktree.root):
+                    raise
+                continue  # removed while gc waited for it: a queued run's, once recorded
             reach.oids |= theirs.oids
             reach.synced_manifests |= theirs.synced_manifests
             reach.problems += [f"{worktree.root}: {problem}" for problem in theirs.problems]
