@@ -430,23 +430,28 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     assert text.code == 0 and "stay" not in text.output, text.output
 
 
+# `build` writes out/ITEM.csv for each item of the list, `merge` reads the folder out/
+_ITEMS_MERGED = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+                 "      cmd: echo ${{item}} > out/${{item}}.csv\n"
+                 "      outs: ['out/${{item}}.csv']\n"
+                 "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n"
+                 "    outs: [all.txt]\n")
+
+
 def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_up_to_date(
         repo, dvx, tmp_path):
     """A `foreach` item dropped leaves its output in a folder another stage reads, still
     ignored by Git: no clone has it, so that stage is never "up to date" with it, nor run on
     it (its record would never match a clone's); repro and status name it and the way out,
     and once it is deleted the run matches what a fresh clone finds."""
-    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
-             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
-             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
     (repo / "out").mkdir()
-    write(repo / "dvx.yaml", group.format("us, eu"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
     assert dvx("repro").code == 0
     assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
     lock = read_lock(str(repo), "xxh128")
-    write(repo / "dvx.yaml", group.format("us"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     dry = dvx("repro", "--dry")
     assert "Would fail stage 'merge': it reads out/eu.csv, which Git ignores" in dry.stdout
     result = dvx("repro")
@@ -502,15 +507,12 @@ def test_status_calls_stale_a_stage_reading_an_item_s_output_as_soon_as_it_is_dr
     """Once a `foreach` item leaves dvx.yaml, before any run, status finds its output left
     in a folder another stage reads as repro does: data no clone has, so that stage is
     stale, not up to date while repro fails it."""
-    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
-             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
-             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
     (repo / "out").mkdir()
-    write(repo / "dvx.yaml", group.format("us, eu"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
     assert dvx("repro").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
-    write(repo / "dvx.yaml", group.format("us"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     status = dvx("status")
     assert "merge: reads data no clone has: out/eu.csv" in status.stdout, status.output
     assert dvx("status", "-q").code == 1
@@ -522,17 +524,14 @@ def test_a_dropped_output_left_ignored_is_found_once_gc_took_its_object_or_it_wa
     """What makes data a dropped output is that dvx.lock recorded it as one (in a commit
     HEAD reaches), not that the cache still holds it: after `dvx gc` took its object, or the
     user edited it, a stage reading it is still never run on it nor called up to date."""
-    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
-             "      cmd: echo ${{item}} > out/${{item}}.csv\n      outs: ['out/${{item}}.csv']\n"
-             "  merge:\n    cmd: cat out/*.csv > all.txt\n    deps: [out]\n    outs: [all.txt]\n")
     (repo / "out").mkdir()
-    write(repo / "dvx.yaml", group.format("us, eu"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
     assert dvx("repro").code == 0
     assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
     assert dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
-    write(repo / "dvx.yaml", group.format("us"))
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     assert dvx("repro").code == 1
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "no eu")
