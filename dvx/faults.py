@@ -1,7 +1,8 @@
 """Named fault points at durability boundaries, for crash tests.
 
-Set DVX_FAULT=NAME (optionally NAME:N to fire at the N-th pass) and the process kills itself
-with SIGKILL when it reaches that point, exactly as a power cut or `kill -9` would stop it.
+Set DVX_FAULT=NAME (optionally NAME:N to fire at the N-th pass; several such, comma-separated,
+each fire) and the process kills itself with SIGKILL when it reaches that point, exactly as a
+power cut or `kill -9` would stop it.
 With DVX_FAULT_ACTION=stop it stops itself instead (SIGSTOP), like a process that is slow
 right there, until a test lets it go on with SIGCONT (once: later passes go on). With
 DVX_FAULT_ACTION=enospc it raises the OSError a full disk gives instead, once, as a write
@@ -16,9 +17,8 @@ import os
 import signal
 import threading
 
-_spec = os.environ.get("DVX_FAULT", "")
-_target, _, _count = _spec.partition(":")
-_remaining = {_target: int(_count or "1")} if _target else {}
+_remaining = {name: int(count or "1") for name, _, count in (
+    part.partition(":") for part in os.environ.get("DVX_FAULT", "").split(",") if part)}
 _action = os.environ.get("DVX_FAULT_ACTION", "")
 _signal = signal.SIGSTOP if _action == "stop" else signal.SIGKILL
 

@@ -59,29 +59,36 @@ def worker_count() -> int:
 def map_in_processes(fn: Callable[[T], R], items: Sequence[T],
                      advance: Callable[[int], None] = lambda n: None,
                      size_of: Callable[[T], int] | None = None,
-                     workers: int | None = None, min_items: int = MIN_ITEMS) -> list[R]:
+                     workers: int | None = None, min_items: int = MIN_ITEMS,
+                     on_result: Callable[[T, R], None] = lambda item, result: None
+                     ) -> list[R]:
     """`[fn(item) for item in items]`, on `workers` forked processes when there are at least
     `min_items` items, else on threads (`map_in_threads`, with `size_of`); `advance(n)`
-    reports progress in this process."""
+    reports progress in this process. `on_result(item, result)` is called in this process
+    (on a thread: that thread) as each result comes back, before the call returns or
+    raises: a call stopped midway (Ctrl-C, a worker failing) has lost the results of the
+    items it was not called for, among them those a killed worker was working on."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(items))
     if workers <= 1 or len(items) < min_items:
 
         def run_one(item: T) -> R:
             result = fn(item)
+            on_result(item, result)
             advance(1)
             return result
 
         return list(map_in_threads(run_one, items, size_of=size_of))
     size = max(MIN_CHUNK, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
-    return _Pool(fn, chunks, workers, advance).run()
+    return _Pool(fn, chunks, workers, advance, on_result).run()
 
 
 class _Pool(Generic[T, R]):
     def __init__(self, fn: Callable[[T], R], chunks: list[Sequence[T]], workers: int,
-                 advance: Callable[[int], None]) -> None:
+                 advance: Callable[[int], None], on_result: Callable[[T, R], None]) -> None:
         self.fn, self.chunks, self.workers, self.advance = fn, chunks, workers, advance
+        self.on_result = on_result
         self.pids: list[int] = []
         self.finished: list[bool] = [False] * workers
         self.results: list[list[R] | None] = [None] * len(chunks)
@@ -165,6 +172,8 @@ class _Pool(Generic[T, R]):
             if kind == _RESULTS:
                 chunk_index, results = payload
                 self.results[chunk_index] = results
+                for item, result in zip(self.chunks[chunk_index], results, strict=True):
+                    self.on_result(item, result)
                 self.advance(len(results))
             elif kind == _DONE:
                 self.finished[index] = True

@@ -111,19 +111,31 @@ def dvx_proc() -> Callable[..., Run]:
 def stopped_at(point: str, command: str, cwd: Path) -> subprocess.Popen[str]:
     """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
     the caller lets it go on with SIGCONT: a command caught in the middle."""
-    import time
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "dvx", *command.split()], cwd=cwd, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
+    stopped_again(proc, point)
+    return proc
+
+
+def process_state(pid: int) -> str:
+    """The state of the process `pid` as /proc tells it: 'T' once it is stopped."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def stopped_again(proc: subprocess.Popen[str], point: str) -> None:
+    """Wait until `proc` (a `stopped_at` one, let go on) stops at its next fault point,
+    `point`."""
+    import time
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        with open(f"/proc/{proc.pid}/stat") as f:
-            if f.read().rpartition(")")[2].split()[0] == "T":
-                return proc
+        if process_state(proc.pid) == "T":
+            return
         time.sleep(0.05)
-    raise AssertionError(f"dvx {command} did not stop at {point}: {proc.communicate()}")
+    raise AssertionError(f"{proc.args} did not stop at {point}: {proc.communicate()}")
 
 
 def unprivileged() -> list[str]:

@@ -9,7 +9,14 @@ import subprocess
 import pytest
 import xxhash
 
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+from tests.conftest import (
+    git,
+    make_git_repo,
+    run_dvx,
+    run_dvx_proc,
+    stopped_again,
+    write,
+)
 
 OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
 
@@ -1070,6 +1077,87 @@ def test_a_directory_add_stopped_by_ctrl_c_gives_back_every_file_it_linked(repo)
         assert stat.S_IMODE(now.st_mode) == 0o640, name
         assert now.st_mtime_ns == 2_000_000_000, name
         assert (repo / "d" / name).read_bytes() == content, name
+    assert not (repo / "d.dvx").exists()
+
+
+def _stopped_children(pid):
+    """How many child processes of `pid` are stopped (SIGSTOP)."""
+    stopped = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+            except OSError:  # ended meanwhile (a git command, say)
+                continue
+            stopped += fields[1] == str(pid) and fields[0] == "T"
+    return stopped
+
+
+def _every_worker_stopped(proc, workers):
+    import time
+
+    deadline = time.monotonic() + 60
+    while _stopped_children(proc.pid) < workers:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"not stopped in every worker: {proc.communicate()}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum, again", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                           (signal.SIGINT, True)],
+                         ids=["ctrl-c", "sigterm", "ctrl-c twice"])
+def test_a_directory_add_stopped_while_worker_processes_link_its_small_files_gives_them_back(
+        repo, signum, again):
+    """cache.type hardlink: Ctrl-C (or SIGTERM) while `dvx add DIR` stores its many small
+    files on worker processes records nothing, and every file a worker made a hard link of
+    its object is given back as it was, those whose report the stopped workers never sent
+    too. A second Ctrl-C while they are given back leaves each file whole, given back or
+    still the link of its object."""
+    import subprocess
+    import sys
+
+    from dvx.processes import MIN_ITEMS, worker_count
+
+    workers = worker_count()
+    if workers < 2:
+        pytest.skip("one core: the small files are stored on threads, not worker processes")
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    names = [f"f{i:04}" for i in range(MIN_ITEMS + 100)]
+    for name in names:
+        write(repo / "d" / name, f"{name} mine\n")
+        os.chmod(repo / "d" / name, 0o640)
+        os.utime(repo / "d" / name, ns=(1_000_000_000, 2_000_000_000))
+    # Each worker stops once it linked its third file; the second point is in the give-back.
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "add", "d"], cwd=repo, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "cache.hardlink.after_link:3"
+             + (",place.before_rename:2" if again else ""), "DVX_FAULT_ACTION": "stop"})
+    _every_worker_stopped(adding, workers)
+    assert sum(os.lstat(repo / "d" / name).st_nlink == 2 for name in names) == 3 * workers
+    adding.send_signal(signum)
+    if again:
+        stopped_again(adding, "place.before_rename")
+        adding.send_signal(signum)
+        adding.send_signal(signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 128 + signum, out + err
+    assert "Traceback" not in err
+    left_linked = []
+    for name in names:
+        now = os.lstat(repo / "d" / name)
+        assert (repo / "d" / name).read_text() == f"{name} mine\n", name
+        if again and now.st_nlink == 2:
+            left_linked.append(name)
+            continue
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) == 0o640, name
+        assert now.st_mtime_ns == 2_000_000_000, name
+    assert sorted(os.listdir(repo / "d")) == names  # no temporary left beside them
+    if again:
+        assert 0 < len(left_linked) < 3 * workers  # stopped after giving one back
     assert not (repo / "d.dvx").exists()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
-from dvx.hashing import OnBytes
+from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
@@ -792,6 +792,29 @@ def give_back(repo: Repo, linked: Iterable[Linked]) -> None:
                         fsutil.write_failure(exc, item.path))
 
 
+def _linked_unreported(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]:
+    """Of the files `entries` (each with its lstat taken before it was stored), those that
+    are now a hard link of their object and were not one before (as `_store_file` tells
+    it), for `give_back`: what a worker process stopped before it reported them made of
+    them. Only those are read, to find their objects."""
+    found = []
+    for entry in entries:
+        try:
+            now = os.lstat(entry.path)
+            if not stat.S_ISREG(now.st_mode) or now.st_nlink < 2 or (
+                    entry.stat.st_nlink > 1 and now.st_ino == entry.stat.st_ino):
+                continue
+            oid, _ = hash_file(entry.path, repo.algo)
+            if not os.path.samestat(os.lstat(entry.path),
+                                    os.stat(repo.cache.oid_path(oid))):
+                continue
+        except OSError:  # gone, or changed while read: no link of an object, or not ours
+            continue
+        found.append(Linked(entry.path, oid, stat.S_IMODE(entry.stat.st_mode),
+                            (entry.stat.st_atime_ns, entry.stat.st_mtime_ns)))
+    return found
+
+
 def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection[str]
                ) -> Tree:
     """`tree` without the files at `replace`, plus the kept entries, except those a workspace
@@ -1061,7 +1084,8 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
     anything was read (any change made while adding moves it, so a stat-cache record made
     with it can only ever vouch for the content that was actually stored), and its files to
     become symlinks; each file storing makes a hard link (`Linked`) is added to `linked` as
-    soon as it is one (threads add their own). `was`: its
+    soon as it is one (threads add their own; a worker process's come back with its
+    results, or are found by their inodes if it is stopped first). `was`: its
     recorded manifest; `scanned`: its walk, if taken already (before anything was read);
     `unread`: the files to leave out, unread (relative paths)."""
 
@@ -1099,6 +1123,14 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             stored = _store_file(repo, entry.path, entry.stat, link_types)
             return stored, repo.cache.new_record(stored.oid)
 
+        reported: set[str] = set()  # the small files whose results came back
+
+        def take_link(entry: WalkEntry, result: tuple[StoredFile, StatKey | None]) -> None:
+            """As each small file's result comes back: a link it made is to give back."""
+            reported.add(entry.path)
+            if result[0].linked is not None:
+                linked.append(result[0].linked)
+
         repo.statcache.load()  # read once here, shared by the workers
         repo.statcache.forget_missing_below(full, _walked_paths(full, scanned.walk))
         for start in range(0, len(small), STORE_AT_ONCE):
@@ -1107,7 +1139,15 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             # (`LocalCache.refresh`): what is known of them is read once for the round.
             repo.cache.known_stats.read_objects(
                 oid for e in some if (oid := repo.statcache.get(e.path, e.stat)) is not None)
-            stored = map_in_processes(store_small, some, advance, size_of=walked_size)
+            try:
+                stored = map_in_processes(store_small, some, advance, size_of=walked_size,
+                                          on_result=take_link)
+            except BaseException:
+                # A worker process stopped midway took its report of the files it was on
+                # with it: those it made links are found by their inodes.
+                linked.extend(_linked_unreported(
+                    repo, [e for e in some if e.path not in reported]))
+                raise
             for entry, (file, known) in zip(some, stored, strict=True):
                 if known is not None:
                     repo.cache.add_record(file.oid, known)
@@ -1118,8 +1158,6 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
                 if file.to_symlink:
                     to_link.append(ToLink(entry.path, file.oid, file.size,
                                           stat_key(entry.stat)))
-                if file.linked is not None:
-                    linked.append(file.linked)
 
         def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
             oid, size, executable, seen, linked_file = _ingest_file(
