@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, stopped_at, write
+from conftest import git, stopped_again, stopped_at, write
 from pipeline_kit import commit_copy_stage, make_ml_repo, runs
 
 from dvx.hashing import hash_file
@@ -1249,6 +1249,61 @@ def test_with_hardlinks_the_output_of_a_run_not_recorded_is_a_writable_file_of_i
     assert stat.S_IMODE(now.st_mode) & 0o200  # writable, as cp made it
     assert now.st_mtime_ns == 1_000_000 * 1_000_000_000
     assert (repo / "o1.txt").read_text() == "1\n"
+
+
+@pytest.mark.parametrize("signum, again", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                           (signal.SIGINT, True)],
+                         ids=["ctrl-c", "sigterm", "ctrl-c twice"])
+def test_with_hardlinks_a_repro_stopped_while_it_stores_the_outputs_gives_back_those_linked(
+        repo, dvx, signum, again):
+    """cache.type hardlink: Ctrl-C (or SIGTERM) once the stage's command ended, while its
+    outputs are stored (the first one made a hard link of its object), records nothing: each
+    output it linked is given back as the command left it, a writable file of its own with
+    its mode and times, never a read-only link of an object no dvx.lock names. A second
+    Ctrl-C while they are given back leaves each whole, given back or still a link."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo a > o1.txt && echo b > o2.txt && "
+                             "touch -d @1000000 o1.txt o2.txt\n    outs: [o1.txt, o2.txt]\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    running = stopped_at("cache.hardlink.after_link"
+                         + (",place.before_rename" if again else ""), "repro", repo)
+    running.send_signal(signum)
+    running.send_signal(signal.SIGCONT)
+    if again:
+        stopped_again(running, "place.before_rename")
+        running.send_signal(signum)
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 128 + signum, out + err
+    assert "Traceback" not in err
+    if not again:
+        assert "Stopped stage 's' after its command ended" in " ".join(err.split()), err
+    for name, content in (("o1.txt", "a\n"), ("o2.txt", "b\n")):
+        assert (repo / name).read_text() == content, name
+        now = os.lstat(repo / name)
+        if again and now.st_nlink == 2:  # its give-back cut short: still the link, whole
+            continue
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) & 0o200, name  # writable, as the shell made it
+        assert now.st_mtime_ns == 1_000_000 * 1_000_000_000, name
+    assert sorted(os.listdir(repo)) == [".dvx", ".git", "dvx.yaml", "o1.txt", "o2.txt"]
+    # (no temporary left beside them, no dvx.lock)
+
+
+def test_with_hardlinks_an_output_that_cannot_be_stored_gives_back_those_stored_before(
+        repo, dvx):
+    """cache.type hardlink: a run whose second output cannot be stored (a FIFO in its
+    directory) fails, recording nothing, and the first output, which storing made a hard
+    link of its object, is given back a writable file of its own."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo a > o1.txt && mkdir -p d && "
+                             "mkfifo d/p\n    outs: [o1.txt, d]\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    ran = dvx("repro")
+    assert ran.code == 1 and "'d/p' is not a regular file" in ran.output, ran.output
+    now = os.lstat(repo / "o1.txt")
+    assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1
+    assert stat.S_IMODE(now.st_mode) & 0o200
+    assert (repo / "o1.txt").read_text() == "a\n"
+    assert not (repo / "dvx.lock").exists()
 
 
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):

@@ -1090,9 +1090,10 @@ class _Scheduler:
             except BaseException as exc:
                 self.stopping.set()
                 self.runner.stop_all(signal_of(exc))
+                if running:  # what each stage got to is known once it ended
+                    pool.shutdown(wait=True)
+                    self._give_back_unrecorded(running)
                 if isinstance(exc, KeyboardInterrupt):
-                    if running:  # what each stage got to is known once it ended
-                        pool.shutdown(wait=True)
                     self._settle(final=True)  # the stages done before are recorded
                     if running:
                         restored = {name for future, name in running.items()
@@ -1107,6 +1108,13 @@ class _Scheduler:
                                          f"'{stopped_by}' failed (use --keep-going to run "
                                          "the stages that do not depend on it)"))
         return [self.results[n] for n in self.selected]
+
+    def _give_back_unrecorded(self, running: Collection[Future[StageResult]]) -> None:
+        """Give back (`give_back`) the outputs that storing made hard links of their objects,
+        of the stages `running` (ended) when the run stopped: none of them is recorded."""
+        for future in running:
+            if not future.cancelled() and future.exception() is None:
+                give_back(self.repo, future.result().linked)
 
     def _stopped(self, exc: KeyboardInterrupt, names: list[str], restored: Collection[str]
                  ) -> Interrupted:
@@ -1344,20 +1352,23 @@ class _Scheduler:
         faults.point("repro.after_command")
         outs = []
         to_link: list[ToLink] = []
-        made_links: list[Linked] = []
-        for out in stage.outs:
-            if self.stopping.is_set():  # nothing is recorded: the outputs stay out of the cache
-                return StageResult(stage.name, FAILED, reasons, error="the run was stopped")
-            if out.cache:
-                stored = store(self.repo, out.path, linked=made_links)
-                self.cached.add(out.path)
-                p, to_link = stored.pointer, to_link + stored.to_link
-                outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
-                                       True, out.push, out.remote))
-            else:
-                current = out_state(self.repo, out)
-                assert current is not None
-                outs.append(current)
+        # An output that fails to be stored gives back those stored before it; a stop, the
+        # scheduler gives back (`_give_back_unrecorded`).
+        with given_back_unless_recorded(self.repo) as made_links:
+            for out in stage.outs:
+                if self.stopping.is_set():  # nothing is recorded: the rest stay out of the cache
+                    return StageResult(stage.name, FAILED, reasons,
+                                       error="the run was stopped", linked=made_links)
+                if out.cache:
+                    stored = store(self.repo, out.path, linked=made_links)
+                    self.cached.add(out.path)
+                    p, to_link = stored.pointer, to_link + stored.to_link
+                    outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
+                                           True, out.push, out.remote))
+                else:
+                    current = out_state(self.repo, out)
+                    assert current is not None
+                    outs.append(current)
         lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
         record, note = None, None
         if self.options.run_cache and not self.stopping.is_set():
