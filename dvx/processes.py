@@ -78,7 +78,10 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T],
             advance(1)
             return result
 
-        return list(map_in_threads(run_one, items, size_of=size_of))
+        # Closed here, not when collected: a stop raised while no thread result was awaited
+        # must still wait for the running threads, whose `on_result` comes after it.
+        with contextlib.closing(map_in_threads(run_one, items, size_of=size_of)) as results:
+            return list(results)
     size = max(MIN_CHUNK, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
     chunks = [items[start:start + size] for start in range(0, len(items), size)]
     return _Pool(fn, chunks, workers, advance, on_result).run()

@@ -71,7 +71,9 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
                    size_of: Callable[[T], int] | None = None) -> Generator[R, None, None]:
     """`fn(item)` for each item, results in the order of `items`. `size_of` (bytes of work
     per item) lets cheap items travel in batches. An exception from `fn` is raised here, once
-    the batches already running have finished; the rest are not started."""
+    the batches already running have finished; the rest are not started. A caller that may
+    be stopped between results (Ctrl-C) and then reads what `fn` left behind closes the
+    generator first (`contextlib.closing`), which waits for the running batches."""
     if threads <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return

@@ -1168,11 +1168,11 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             advance(1)
             return TreeEntry(entry.relpath, oid, size, executable), seen
 
-        for entry, (tree_entry, seen) in zip(
-                large, map_in_threads(ingest, large, size_of=walked_size), strict=True):
-            entries.append(tree_entry)
-            if seen:
-                to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size, seen))
+        with contextlib.closing(map_in_threads(ingest, large, size_of=walked_size)) as done:
+            for entry, (tree_entry, seen) in zip(large, done, strict=True):
+                entries.append(tree_entry)
+                if seen:
+                    to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size, seen))
     for link in scan_before.symlinks:
         link_path = join_posix(full, link)
         oid, size, executable, seen, linked_file = _ingest_file(repo, link_path,
