@@ -18,7 +18,7 @@ import xxhash
 from fsspec.implementations.memory import MemoryFileSystem
 
 from dvx.errors import FormatError, NewerFormatError
-from dvx.remote import packs
+from dvx.remote import leftovers, packs
 from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
 from tests.conftest import (
     git,
@@ -152,6 +152,23 @@ def test_neighbours_share_a_read_and_most_of_a_pack_is_one_read():
     assert [(s.start, s.end) for s in most] == [(0, section.size)]
     capped = coalesce(section, section.entries[:3], gap=1000, limit=2000)
     assert [(s.start, s.end) for s in capped] == [(44, 2044), (2044, 3044)]
+
+
+def test_a_pack_no_index_names_is_accounted_for_only_by_objects_the_indexes_name():
+    """The bytes of a pack no index names split into objects the indexes name, in any order
+    and from any of their packs, even when a shorter object is the start of a longer one (the
+    first split tried leads nowhere); one unknown object, or bytes cut off, and they do not."""
+    short, longer, other = b"ab" * 50, b"ab" * 50 + b"cd" * 50, b"ef" * 70
+    first, _ = _section(short, other)
+    second, _ = _section(longer)
+    loose = Section(None, 0, [(oid_of(b"gh" * 30), 0, 60)])
+    known = leftovers.Known.of([first, second, loose])
+    _, left = _section(longer, b"gh" * 30, other, short)
+    assert leftovers.splits_into_known(left, known, ALGO)
+    _, unknown = _section(longer, b"never pushed", other)
+    assert not leftovers.splits_into_known(unknown, known, ALGO)
+    assert not leftovers.splits_into_known(left[:-1], known, ALGO)
+    assert not leftovers.splits_into_known(b"not a pack" + left[10:], known, ALGO)
 
 
 # -- the store and transfers, on an in-memory remote that counts requests --------------------
@@ -994,6 +1011,61 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
         "Removed 0 objects (0 B) from the remote 's'; kept 6 in use.",
         "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by interrupted "
         "pushes, or holding only copies `dvx fsck --remote` took out as damaged)."]
+    assert not left.exists()
+
+
+def test_gc_remote_deletes_the_pack_a_killed_push_left_while_it_keeps_data_never_pushed(
+        repo, dvx, tmp_path):
+    """A push killed between its pack and its index, then run again, leaves a pack that
+    holds only objects the indexes name: gc deletes it, though it keeps objects never pushed
+    to that remote (a commit not pushed yet), which no pack can hold."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000 + i))
+    assert dvx("add", "d").code == 0
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = (store / "packs").iterdir()
+    assert dvx("push").code == 0
+    write(repo / "unpushed.bin", os.urandom(300))
+    assert dvx("add", "unpushed.bin").code == 0
+    commit_all(repo, "data")
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named" in \
+        collected.stdout, collected.output
+    assert not left.exists()
+    assert dvx("push").code == 0
+    other = clone(repo, tmp_path, "other")
+    assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
+    assert tree_bytes(other / "d") == tree_bytes(repo / "d")
+    assert (other / "unpushed.bin").read_bytes() == (repo / "unpushed.bin").read_bytes()
+
+
+def test_gc_remote_keeps_the_pack_of_a_killed_push_that_holds_what_it_keeps(repo, dvx,
+                                                                            tmp_path):
+    """A push killed between its pack and its index, and not run again: its pack holds
+    objects gc keeps and no index names, so gc deletes nothing and says to push them; once
+    they are pushed, it deletes that pack."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    assert dvx("add", "d").code == 0
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = (store / "packs").iterdir()
+    refused = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted from the remote: 6 objects" in said, \
+        refused.output
+    assert f"pack that no index names (such as {left.name})" in said, said
+    assert "`dvx push` them first" in said, said
+    assert left.exists()
+    assert dvx("push").code == 0
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
     assert not left.exists()
 
 

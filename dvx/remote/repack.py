@@ -17,7 +17,7 @@ exist; old packs are deleted only once no index names them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -26,6 +26,7 @@ from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
+from dvx.remote import leftovers
 from dvx.remote.pack_reads import READ_GAP, read_span
 from dvx.remote.packed import PACK_ENTRIES, deduplicated, mark_indexes_folder, publish_index
 from dvx.remote.packs import PACK_HEADER_SIZE, PackBuilder, Section, coalesce, pack_name
@@ -109,8 +110,10 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     young: set[str] = set()
     merged: dict[str, Section] = {}
     naming_packs: set[str] = set()
+    named_loose: list[Section] = []
     for index, section in inventory.sections(result.indexes):
         if section.pack is None:
+            named_loose.append(section)
             for oid, _, length in section.entries:
                 if oid not in dead_loose:
                     result.loose[oid] = length
@@ -142,7 +145,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
             result.delete_packs.append(pack)  # left by an interrupted push or repack
             result.unindexed[pack] = size
     if result.unindexed:
-        _refuse_if_unindexed_needed(remote, live, merged.values(), result)
+        _refuse_if_unindexed_needed(remote, live, [*merged.values(), *named_loose], result)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
@@ -156,23 +159,30 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
 
 
 def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
-                                named_packs: Iterable[Section], result: RepackPlan) -> None:
+                                named: list[Section], result: RepackPlan) -> None:
     """Refuse to delete the packs no index names while objects the scope needs are named by
-    no index and not stored loose either: the remote then looks damaged (indexes lost, say to
-    a copy that missed some), and those packs may be all that holds them."""
-    named = {oid for section in named_packs for oid, _, _ in section.entries}
-    needed = set(live) - named - result.loose.keys()
+    no index (of those `named`) and not stored loose either, and one of those packs holds
+    bytes that are not objects the indexes name: it may hold them, the remote then looking
+    damaged (indexes lost, say to a copy that missed some). Needed objects that were never
+    pushed there (a teammate's unpushed commit) are in no such pack."""
+    needed = set(live).difference(*({oid for oid, _, _ in s.entries} for s in named))
     if needed:
         needed -= set(remote.list_loose())
     if not needed:
         return
-    count, packs, name = len(needed), len(result.unindexed), remote.name or "NAME"
+    known = leftovers.Known.of(named)
+    unknown = [pack for pack, size in sorted(result.unindexed.items())
+               if not leftovers.holds_only_known(remote, pack, size, known)]
+    if not unknown:
+        return
+    count, packs, name = len(needed), len(unknown), remote.name or "NAME"
     raise DvxError(
         f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
         f"that gc keeps (such as {min(needed)}) {'is' if count == 1 else 'are'} named by none "
         f"of its pack indexes and not stored loose there, while {packs} "
-        f"pack{'' if packs == 1 else 's'} that no index names would be deleted, which may hold "
-        "them: the remote looks damaged (indexes lost, as by a copy of it that missed some).",
+        f"pack{'' if packs == 1 else 's'} that no index names (such as {unknown[0]}) would "
+        "be deleted, holding bytes that are no object the indexes name, which may be them: "
+        "the remote looks damaged (indexes lost, as by a copy of it that missed some).",
         f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
         "those objects were never pushed (a push stopped early), `dvx push` them first.")
 
