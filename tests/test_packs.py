@@ -9,6 +9,7 @@ import shutil
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 from dvx.errors import FormatError, NewerFormatError
 from dvx.remote import leftovers, packs
 from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
+from dvx.remote.store import RemoteStore
 from tests.conftest import (
     git,
     make_git_repo,
@@ -1015,10 +1017,11 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
 
 
 def test_gc_remote_deletes_the_pack_a_killed_push_left_while_it_keeps_data_never_pushed(
-        repo, dvx, tmp_path):
+        repo, dvx, tmp_path, monkeypatch):
     """A push killed between its pack and its index, then run again, leaves a pack that
     holds only objects the indexes name: gc deletes it, though it keeps objects never pushed
-    to that remote (a commit not pushed yet), which no pack can hold."""
+    to that remote (a commit not pushed yet), which no pack can hold. Its plan lists the
+    remote's loose objects once, not again to look for those objects."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
     for i in range(5):
@@ -1031,6 +1034,18 @@ def test_gc_remote_deletes_the_pack_a_killed_push_left_while_it_keeps_data_never
     write(repo / "unpushed.bin", os.urandom(300))
     assert dvx("add", "unpushed.bin").code == 0
     commit_all(repo, "data")
+    listings: list[str | None] = []
+    list_loose = RemoteStore.list_loose
+
+    def counted(remote: RemoteStore) -> Iterator[str]:
+        listings.append(remote.name)
+        return list_loose(remote)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RemoteStore, "list_loose", counted)
+        planned = dvx("gc", "-w", "-c", "s", "--grace", "0", "--dry-run")
+    assert planned.code == 0 and "Would delete 1 pack" in planned.stdout, planned.output
+    assert listings == []  # the listing gc's plan made of the remote serves
     collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named" in \

@@ -496,7 +496,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     result.abandoned = _abandoned(uploads, remote.algo, cutoff)
     result.uploads_aborted = len(result.abandoned)
     if isinstance(remote, RemoteStore):
-        packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed)
+        packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed, listed)
         result.kept_young += packs.young
         held |= packs.held_live
         result.removed = sorted(set(result.removed) | packs.dead.keys())

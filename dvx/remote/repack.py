@@ -86,13 +86,15 @@ class _OldPack:
 
 
 def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
-         dead_loose: Collection[str], pushed: Collection[str] = frozenset()) -> RepackPlan:
+         dead_loose: Collection[str], pushed: Collection[str] = frozenset(),
+         stored_loose: Collection[str] | None = None) -> RepackPlan:
     """What gc would do to the packs of `remote`, keeping `live` oids, and as young the
     `pushed` ones (a push newer than `cutoff` logged them) and whatever sits in a pack younger
-    than `cutoff`; `dead_loose` are the loose objects gc deletes. An old pack is rewritten
-    when it holds a dead object or bytes no index names (a damaged copy taken out of the
-    indexes), or when the objects only it holds fill less than SPARSE of it (the rest being
-    second copies of objects a kept pack holds)."""
+    than `cutoff`; `dead_loose` are the loose objects gc deletes; `stored_loose`, the loose
+    objects a listing of the remote found (listed here when needed, if not given). An old
+    pack is rewritten when it holds a dead object or bytes no index names (a damaged copy
+    taken out of the indexes), or when the objects only it holds fill less than SPARSE of it
+    (the rest being second copies of objects a kept pack holds)."""
     inventory = remote.inventory
     result = RepackPlan(indexes=inventory.index_names(refresh=True))
     if inventory.newer:  # what its packs hold cannot be told from what nothing needs
@@ -145,7 +147,8 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
             result.delete_packs.append(pack)  # left by an interrupted push or repack
             result.unindexed[pack] = size
     if result.unindexed:
-        _refuse_if_unindexed_needed(remote, live, [*merged.values(), *named_loose], result)
+        _refuse_if_unindexed_needed(remote, live, [*merged.values(), *named_loose], result,
+                                    stored_loose)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
@@ -159,7 +162,8 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
 
 
 def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
-                                named: list[Section], result: RepackPlan) -> None:
+                                named: list[Section], result: RepackPlan,
+                                stored_loose: Collection[str] | None) -> None:
     """Refuse to delete the packs no index names while objects the scope needs are named by
     no index (of those `named`) and not stored loose either, and one of those packs holds
     bytes that are not objects the indexes name: it may hold them, the remote then looking
@@ -167,7 +171,7 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
     pushed there (a teammate's unpushed commit) are in no such pack."""
     needed = set(live).difference(*({oid for oid, _, _ in s.entries} for s in named))
     if needed:
-        needed -= set(remote.list_loose())
+        needed -= set(remote.list_loose() if stored_loose is None else stored_loose)
     if not needed:
         return
     known = leftovers.Known.of(named)
