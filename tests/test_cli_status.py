@@ -223,6 +223,24 @@ def test_touching_files_without_changing_them_is_unchanged(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def test_status_of_data_alone_loads_no_code_of_imports_or_of_the_pipeline(repo, dvx,
+                                                                        dvx_proc):
+    """Start-up is part of every status: with no import among the pointers, and neither
+    dvx.yaml nor dvx.lock, a status in its own process loads neither the code of imports
+    (which brings the remote layers) nor that of the pipeline, and still says everything is
+    up to date."""
+    write(repo / "d" / "a", "a")
+    assert dvx("add", "d").code == 0
+    os.utime(repo / "d" / "a")  # a touched file, as after an editor's save of the same bytes
+    result = dvx_proc("status", cwd=repo, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.code == 0 and "up to date" in result.stdout, result.output
+    loaded = {line.rpartition("|")[2].strip() for line in result.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "dvx.ops.status" in loaded  # the import report is there to inspect
+    assert not {m for m in loaded if m == "dvx.ops.imports" or m.startswith(
+        ("dvx.remote", "dvx.pipeline"))}, sorted(loaded)
+
+
 def test_directory_status_with_names_that_sort_around_a_subdirectory(repo, dvx):
     # 'a-b' and 'a.c' sort before 'a/...' and 'a0' after: the sorted walk must pair each
     # workspace file with its manifest entry whatever the names

@@ -366,10 +366,12 @@ def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
     import` that brings exactly that data (`import_command`, None if none is known) and
     whether `dvx update` can bring the version the source moved to instead (`checks`:
     `_check_imports`)."""
-    from dvx.ops.imports import import_command
-
     lacking = {o.path for o in result.outputs if not o.in_cache and o.imported}
     moved = {c.path: c.updatable for c in checks if c.moved}
+    if not lacking & moved.keys():
+        return {}  # and no import code to load
+    from dvx.ops.imports import import_command
+
     return {t.output.path: (import_command(repo, t.output), moved[t.output.path])
             for t in targets
             if t.output.path in lacking and t.output.path in moved and t.subpath is None}
@@ -490,11 +492,14 @@ def _pipeline_status(repo: Repo) -> Any:
     try:
         if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
             from dvx.outputs import warn_of_pipeline_files_not_read
-            from dvx.pipeline.none_declared import recorded_without_pipeline
 
             warn_of_pipeline_files_not_read(repo)  # what was meant for the pipeline, if any
+            if not os.path.lexists(os.path.join(repo.root, "dvx.lock")):
+                return None  # no pipeline, nothing recorded: no pipeline code to import
+            from dvx.pipeline.none_declared import recorded_without_pipeline
+
             if not recorded_without_pipeline(repo):  # else deleted: named as repro names it
-                return None  # and no pipeline code to import
+                return None
         from dvx.pipeline.repro import pipeline_status
 
         return pipeline_status(repo)
