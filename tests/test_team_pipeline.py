@@ -381,3 +381,70 @@ def test_stages_reading_inside_a_teammates_directory_she_ran_them_on_are_up_to_d
     repro = run_dvx("repro", cwd=bob)
     assert repro.code == 0 and runs(bob) == [], repro.output
     assert (bob / "one.txt").read_text() == "2\n"
+
+
+def _reading_a_tracked_directory(tmp_path):
+    """alice tracks d (files a, b) with `dvx add`; stage s reads it whole."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    for name, text in (("a", "1\n"), ("b", "2\n")):
+        (alice / "d").mkdir(exist_ok=True)
+        (alice / "d" / name).write_text(text)
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d", "-o", "out.txt", "cat d/* > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    return team, alice
+
+
+def test_repro_runs_no_stage_on_an_input_lacking_a_teammates_files_and_names_checkout(tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob")
+    (alice / "d" / "c").write_text("3\n")
+    must("repro", cwd=alice)
+    share(alice, "a file more")
+    git(bob, "pull", "-q", "origin", "main")  # alice's d.dvx; then a file of bob's own
+    (bob / "d" / "z").write_text("9\n")
+    pointer, out = (bob / "d.dvx").read_text(), (bob / "out.txt").read_bytes()
+
+    not_fetched = run_dvx("repro", cwd=bob)
+    assert not_fetched.code != 0 and "`dvx fetch d`, then run `dvx repro` again" in \
+        not_fetched.stderr, not_fetched.output
+    must("fetch", "d", cwd=bob)
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "lacks its file 'c', never placed here" in refused.stderr
+    assert "Run `dvx checkout d` to place what its pointer names" in refused.stderr
+    assert "Committed" not in refused.stdout and "Running" not in refused.stdout
+    assert (bob / "d.dvx").read_text() == pointer and (bob / "out.txt").read_bytes() == out
+
+    run_dvx("checkout", "d", cwd=bob)  # places c, keeps z (saying it skipped it)
+    assert (bob / "d" / "c").read_text() == "3\n" and (bob / "d" / "z").read_text() == "9\n"
+    ran = run_dvx("repro", cwd=bob)
+    assert ran.code == 0 and "Committed d" in ran.stdout, ran.output
+    assert lock_dep_oid(bob, "s", "d") == pointer_oid(bob / "d.dvx")
+    assert (bob / "out.txt").read_text() == "1\n2\n3\n9\n"
+    assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
+
+
+def test_repro_runs_no_stage_on_an_input_pulled_in_part_but_one_reading_what_is_there(
+        tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    must("stage", "add", "-n", "one", "-d", "d/a", "-o", "one.txt", "cat d/a > one.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "a stage reading one file")
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", cwd=bob)
+    edit(bob, "d/a", "5\n")
+
+    one = run_dvx("repro", "one", cwd=bob)  # d/a is all it reads
+    assert one.code == 0 and (bob / "one.txt").read_text() == "5\n", one.output
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "lacks its file 'b', never placed here" in refused.stderr
+    assert "Run `dvx pull d` to fetch and place" in refused.stderr, refused.output
+    assert not (bob / "out.txt").exists()
+
+    must("pull", "d", cwd=bob)  # keeps bob's d/a
+    ran = run_dvx("repro", cwd=bob)
+    assert ran.code == 0 and (bob / "out.txt").read_text() == "5\n2\n", ran.output
+    assert lock_dep_oid(bob, "s", "d") == pointer_oid(bob / "d.dvx")

@@ -361,4 +361,4 @@ def refuse_behind(repo: Repo, changes: list[Override]) -> None:
                 f"still holds {status.synced_oid}, the version before. Nothing was written.",
                 f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
                 "to get the data the pointer names, then run the experiment again.")
-        refuse_if_behind(repo.root, status, force=False, own_force=False)
+        refuse_if_behind(repo.root, status, force=False, own_force=False, command="exp run")

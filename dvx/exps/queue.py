@@ -358,7 +358,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     if name is not None and name in known and known[name].state == DAMAGED:
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
-    commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now
+    # The snapshot must name the data the workspace has now.
+    commit_changed_inputs(repo, "exp run --queue")
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,

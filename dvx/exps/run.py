@@ -252,7 +252,7 @@ def _record_data(repo: Repo) -> None:
     commit would pair the workspace's params and metrics with the baseline's data."""
     if load_dag(repo) is None:
         return
-    commit_changed_inputs(repo)
+    commit_changed_inputs(repo, "exp run")
     commit_hand_runs(repo)
 
 

@@ -73,7 +73,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         statuses = {rel: output_status(repo, outputs[rel])
                     for rel in dict.fromkeys(rels) if rel in outputs}
         for status in statuses.values():
-            refuse_if_behind(repo.root, status, force)
+            refuse_if_behind(repo.root, status, force, command="add")
         scans = check_storable(repo, dict.fromkeys(rels))
         prepared = []
         with given_back_unless_recorded(repo) as linked:

@@ -238,12 +238,14 @@ def _absent_error(root: str, status: OutputStatus) -> PathError:
                      "Run `dvx checkout` to restore it, or `dvx remove` to stop tracking it.")
 
 
-def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True
-                     ) -> None:
+def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True,
+                     command: str = "commit") -> None:
     """Refuse to record workspace data over a pointer that moved in Git since the workspace
     was synced (a teammate's change, brought by `git pull`), unless `force`. Without
     `own_force` the caller's --force means something else (repro: run every stage), so the
-    hint names `dvx commit --force`."""
+    hint names `dvx commit --force`. `command`: the dvx command refused, which a hint says
+    to run again."""
+    again = "commit again" if command == "commit" else f"run `dvx {command}` again"
     if force or not status.pointer_moved or status.workspace in (UNCHANGED, DELETED):
         return
     path, now, then = status.path, status.pointer_oid, status.synced_oid
@@ -281,14 +283,13 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"{now}), and the workspace holds other data than that; but the version it was "
             f"synced to ({missing.oid}) is no longer in the cache, so which of its files "
             "were changed here, and which in Git, cannot be told.",
-            f"Fetch that version again with {missing.fetch_command(root)}, then commit "
-            "again.")
+            f"Fetch that version again with {missing.fetch_command(root)}, then {again}.")
     if status.new_manifest_missing:
         raise MissingObjectError(
             f"'{path}' changed both here and in Git: its pointer now names {now} (it named "
             f"{then} when this workspace was synced), whose manifest is not in the cache, so "
             "the changes made here cannot be told from those made in Git.",
-            f"Fetch it first with `dvx fetch {typed}`, then commit again.")
+            f"Fetch it first with `dvx fetch {typed}`, then {again}.")
     if status.conflicts:
         raise ConflictError(_files_changed_on_both_sides(root, status), (
             f"Keep your version of {'it' if len(status.conflicts) == 1 else 'them'} with "

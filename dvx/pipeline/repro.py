@@ -399,14 +399,14 @@ def _work(dag: Dag, selected: list[str]) -> Work:
     return Work(PIPELINE, None if every else tuple(selected))
 
 
-def commit_changed_inputs(repo: Repo) -> list[str]:
+def commit_changed_inputs(repo: Repo, command: str) -> list[str]:
     """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
     runs (for a run that happens elsewhere, from a snapshot: a queued experiment); the paths
-    recorded."""
+    recorded. `command`: the dvx command recording them, which a refusal names."""
     dag = _load(repo)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
-        inputs = _changed_inputs(repo, dag, selected)
+        inputs = _changed_inputs(repo, dag, selected, command=command)
         _commit_inputs(repo, inputs, SilentReporter())
         repo.statcache.flush()
         repo.syncstate.flush()
@@ -498,16 +498,18 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
 
 
-def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = ()
-                    ) -> list[Output]:
+def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = (),
+                    command: str = "repro") -> list[Output]:
     """The data tracked with `dvx add` that the selected stages read (their deps and params
     files) and that changed in the workspace: it is committed before anything runs, so
     dvx.lock never records data that no pointer names and no cache holds. Data whose pointer
     moved in Git (not fetched yet) is refused: the stages would run on data the commit does
     not name; so is data not checked out as its pointer names, and an import changed here,
-    whose source committing would drop (`refuse_unrecordable_input`). `pulled` (`repro
-    --dry --pull`, see _would_pull): data the real run's pull checks out first, so by then
-    as its pointer records it, neither changed nor behind."""
+    whose source committing would drop, and data lacking files its pointer names that the
+    stages read (`refuse_unrecordable_input`). `pulled` (`repro --dry --pull`, see
+    _would_pull): data the real run's pull checks out first, so by then as its pointer
+    records it, neither changed nor behind. `command`: the dvx command running, which a
+    refusal names."""
     # A params file tracked with `dvx add` is an input too (`exp run -S` changes it).
     deps = [d for n in selected if not dag.stages[n].frozen
             for d in (*dag.stages[n].deps, *(p.file for p in dag.stages[n].params))]
@@ -517,8 +519,8 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collectio
                 or not any(overlaps(output.path, d) for d in deps)):
             continue
         status = output_status(repo, output)
-        refuse_if_behind(repo.root, status, force=False, own_force=False)
-        refuse_unrecordable_input(repo, output, status)
+        refuse_if_behind(repo.root, status, force=False, own_force=False, command=command)
+        refuse_unrecordable_input(repo, output, status, deps)
         if status.workspace == MODIFIED:
             changed.append(output)
     return changed
