@@ -129,6 +129,31 @@ def test_stage_remove_prints_the_git_add_that_records_it(repo, dvx):
         in removed.stdout
 
 
+def test_stage_remove_names_the_outputs_git_now_sees_and_the_dvx_add_that_tracks_them(
+        repo, dvx):
+    """Its outputs stay, their .gitignore entries gone: `git add -A` would commit them into
+    Git, so the command says so, naming `dvx add`, but not of one a rule of the user's still
+    ignores, nor of outputs --outs deleted."""
+    write(repo / "raw.txt", "r\n")
+    write(repo / ".gitignore", "*.log\n")
+    assert dvx("stage", "add", "-n", "a", "-d", "raw.txt", "-o", "out/a.txt", "-o", "run.log",
+               "mkdir -p out; cp raw.txt out/a.txt; cp raw.txt run.log").code == 0
+    assert dvx("stage", "add", "-n", "b", "-d", "raw.txt", "-o", "b.txt",
+               "cp raw.txt b.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    removed = dvx("stage", "remove", "a")
+    assert removed.code == 0, removed.output
+    assert "Note: the output data stays in the workspace, no longer tracked by dvx, and Git " \
+        "no longer ignores it (out/a.txt): `git add -A` would commit its files into Git" \
+        in removed.stderr, removed.stderr
+    assert "track it with dvx again with `dvx add out/a.txt`" in removed.stderr
+    assert "run.log" not in removed.stderr
+    assert git(repo, "status", "--porcelain", "--", "out/a.txt", "run.log") == "?? out/a.txt\n"
+    assert json.loads(dvx("stage", "remove", "--outs", "--json", "b").stdout)["unignored"] == []
+
+
 def test_stage_remove_outs_of_a_metrics_file_git_tracks_records_its_deletion(repo, dvx):
     """A `cache: false` output Git tracks: committed as it is, Git keeps it, so --outs deletes
     it as it deletes a cached output the cache keeps, and the `git add` printed (and --json's

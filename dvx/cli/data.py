@@ -23,7 +23,15 @@ from dvx.cli.common import (
     targets_in_scope,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
+from dvx.cli.ui import (
+    emit_json,
+    human_size,
+    kept_untracked,
+    out,
+    report_staging,
+    unignored_note,
+    warn,
+)
 from dvx.logs import shown_path
 from dvx.paths import for_command, names_the_root, repo_relpath
 
@@ -972,12 +980,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     if changed.kept:
         warn(kept_untracked(changed.kept))
     if changed.unignored:
-        warn(f"Note: the data stays in the workspace, and Git no longer ignores it "
-             f"({some_paths(changed.unignored)}): `git add -A` would commit its files into "
-             "Git, which versions them from then on, and a teammate's `git pull` of that "
-             "commit overwrites, without a word, any change of theirs to those files that they "
-             "have not recorded with `dvx add` (Git ignored it there). Delete what you no "
-             "longer need, or list it in .gitignore, unless Git is to version it.")
+        warn(unignored_note(repo.root, changed.unignored))
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 

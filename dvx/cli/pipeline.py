@@ -24,6 +24,7 @@ from dvx.cli.ui import (
     out,
     report_staging,
     say_nothing,
+    unignored_note,
     warn,
 )
 
@@ -175,7 +176,7 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"removed": changed.stages, "deleted": changed.deleted,
                    "kept": changed.kept, "undeclared": changed.undeclared,
-                   "to_stage": changed.touched})
+                   "unignored": changed.unignored, "to_stage": changed.touched})
         return
     if not is_quiet():
         out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
@@ -185,6 +186,8 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
             out(_undeclared_left(changed.undeclared))
     if changed.kept:
         warn(kept_untracked(changed.kept))
+    if changed.unignored:
+        warn(unignored_note(repo.root, changed.unignored, "the output data"))
     report_staging(repo.root, [], changed.touched)
 
 

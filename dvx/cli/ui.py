@@ -12,8 +12,8 @@ from typing import IO
 
 import click
 
-from dvx.logs import printable
-from dvx.paths import from_here
+from dvx.logs import printable, shown_path
+from dvx.paths import for_command, from_here
 
 
 def out(message: str = "", nl: bool = True) -> None:
@@ -123,6 +123,23 @@ def git_add_of_recordable(root: str, paths: list[str]) -> str:
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
     return f"{git} {add} {shown}"
+
+
+def unignored_note(root: str, paths: list[str], what: str = "the data") -> str:
+    """The note for tracked data a command stopped tracking and left in the workspace
+    (`paths`, repo paths), whose .gitignore entry it deleted and that no other rule ignores:
+    Git sees it now, and `git add -A` would commit it into Git. `what`: what stays, as the
+    note names it ("the data", "the output data")."""
+    shown = ", ".join(shown_path(path) for path in paths[:20]) + (
+        f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    add = f"`dvx add {for_command(root, paths[0])}`" if len(paths) == 1 else "`dvx add` it"
+    return (f"Note: {what} stays in the workspace, no longer tracked by dvx, and Git no longer "
+            f"ignores it ({shown}): `git add -A` would commit its files into Git, which "
+            "versions them from then on, and a teammate's `git pull` of that commit "
+            "overwrites, without a word, any change of theirs to those files that they have "
+            "not recorded with `dvx add` (Git ignored it there). Delete what you no longer "
+            f"need, track it with dvx again with {add}, or list it in .gitignore, unless Git "
+            "is to version it.")
 
 
 def kept_untracked(paths: list[str]) -> str:

@@ -202,10 +202,10 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
         repo.syncstate.flush()
     left = [] if remove_data else [o.path for o in outputs
                                    if os.path.lexists(repo.abspath(o.path))]
-    return replace(changed, kept=kept, unignored=_seen_by_git(repo, left))
+    return replace(changed, kept=kept, unignored=seen_by_git(repo, left))
 
 
-def _seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
+def seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
     """Those of `paths` (data no longer tracked) that Git does not ignore: `git add -A` would
     commit them into Git, and a teammate's `git pull` of that commit would then overwrite,
     without a word, their own changes there that Git ignored until then."""

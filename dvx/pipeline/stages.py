@@ -11,6 +11,7 @@ from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git
+from dvx.ops.manage import seen_by_git
 from dvx.pipeline import editor
 from dvx.pipeline.gone_outputs import make_users_own, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
@@ -28,6 +29,8 @@ class Changed:
     touched: list[str] = field(default_factory=list)  # files Git tracks that changed
     # outputs dvx.lock recorded that dvx.yaml no longer declared, left in the workspace
     undeclared: list[str] = field(default_factory=list)
+    # cached outputs left in the workspace whose .gitignore entry went, that Git now sees
+    unignored: list[str] = field(default_factory=list)
 
 
 def _stages_named(repo: Repo, name: str, removing: bool = False) -> tuple[Dag, list[Stage]]:
@@ -61,7 +64,9 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     files of their own, no links into the cache (or, with `delete_outputs`, deleted: only if
     they are as recorded and in the cache, or for a `cache: false` one committed in Git as
     it is, unless `force`; files .dvxignore keeps out of them stay). A deleted output Git
-    tracks is among the files to record in Git (`git add` of it records its deletion)."""
+    tracks is among the files to record in Git (`git add` of it records its deletion); a
+    cached one left that Git now sees (no rule of the user's ignores it) is in `unignored`:
+    `git add -A` would commit it."""
     name = stage_target(name)
     # A pointer a Git merge brought inside an output (dvx/overlapping.py) leaves the output
     # in the workspace, and the stage's removal ends that overlap; deleting the output
@@ -106,6 +111,10 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                 elif out not in stage.outs and os.path.lexists(full):
                     changed.undeclared.append(out.path)
         repo.syncstate.flush()
+        if not delete_outputs:
+            changed.unignored = seen_by_git(repo, [
+                o.path for s in stages for o in outs[s.name]
+                if o.cache and os.path.lexists(repo.abspath(o.path))])
     # Without Git there is nothing to record the changes in
     changed.touched = list(dict.fromkeys(changed.touched)) if repo.git is not None else []
     return changed
