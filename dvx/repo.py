@@ -25,6 +25,7 @@ from dvx.scm import (
     git_directory_holding,
     holds_git_repository,
     left_out_of_workspace,
+    linked_worktree_of_git_directory,
     main_worktree_of,
     top_git_directory_holding,
     tracked_in,
@@ -86,7 +87,7 @@ def refuse_git_directory(root: str, command: str, here: str | None = None) -> No
     that works on a work tree ("must be run in a work tree"): the project dvx finds from
     there is the one around it, which may not be the one meant (Git run in a submodule's
     directory in .git/modules works on that submodule). The error names the work tree to
-    run it in."""
+    run it in: a linked worktree's, from its Git directory in .git/worktrees."""
     try:
         here = os.path.abspath(here or os.getcwd())
     except FileNotFoundError:
@@ -103,6 +104,14 @@ def refuse_git_directory(root: str, command: str, here: str | None = None) -> No
             "it, not on the submodule Git works on there, so it did nothing.",
             f"Run it in the work tree it is meant for: `cd {shell_quote(submodule)}` for the "
             f"submodule, or `cd {shell_quote(real_root)}` for the project around it.")
+    linked = linked_worktree_of_git_directory(git_dir, here)
+    if linked is not None:
+        raise NotARepoError(
+            f"`{command}` was run in '{here}', the Git directory of the linked worktree "
+            f"'{linked}', where Git keeps its own files: dvx works in a work tree only, as "
+            "Git's own commands do (\"must be run in a work tree\"), so it did nothing.",
+            f"Run it in the work tree it is meant for: `cd {shell_quote(linked)}` for the "
+            f"linked worktree, or `cd {shell_quote(real_root)}` for the main one.")
     in_it = "" if os.path.realpath(here) == git_dir else f", in the Git directory '{git_dir}'"
     raise NotARepoError(
         f"`{command}` was run in '{here}'{in_it}, where Git keeps its own files: dvx works "

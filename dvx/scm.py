@@ -324,6 +324,24 @@ def work_tree_of_git_directory(folder: str) -> str | None:
     return os.path.realpath(top) if proc.returncode == 0 and top else None
 
 
+def linked_worktree_of_git_directory(git_dir: str, here: str) -> str | None:
+    """The linked worktree (`git worktree add`) whose Git directory, kept in the worktrees
+    folder of the Git directory `git_dir`, holds the folder `here`: the work tree whose
+    `.git` its `gitdir` file names, when that is still there; else None."""
+    parts = os.path.relpath(os.path.realpath(here), git_dir).split(os.sep)
+    if len(parts) < 2 or parts[0] != "worktrees":
+        return None
+    pointer = os.path.join(git_dir, "worktrees", parts[1], "gitdir")
+    try:
+        with open(pointer, "rb") as f:
+            named = os.fsdecode(f.read().strip())
+    except OSError:
+        return None
+    # Git writes it absolute, or relative to its own folder (worktree.useRelativePaths).
+    dot_git = os.path.realpath(os.path.join(os.path.dirname(pointer), named))
+    return os.path.dirname(dot_git) if named and os.path.exists(dot_git) else None
+
+
 def git_directory_around(path: str) -> str | None:
     """The Git directory `path` is in or at, found from the files Git keeps (a HEAD file, an
     objects and a refs folder), without running Git: a work tree's .git, a submodule's, or a

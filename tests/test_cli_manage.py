@@ -332,6 +332,23 @@ def test_a_command_run_in_a_submodule_s_git_directory_names_the_submodule_s_work
     assert "a.txt" in there.stdout, there.output
 
 
+def test_a_command_run_in_a_linked_worktree_s_git_directory_names_that_worktree(
+        repo, dvx_proc, tmp_path):
+    """.git/worktrees/NAME is the Git directory of the linked worktree its `gitdir` file
+    names: the error names that work tree first, then the main one."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "dvx")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "side")
+    checkout, top = os.path.realpath(tmp_path / "wt"), os.path.realpath(repo)
+    for cwd in (repo / ".git" / "worktrees" / "wt", repo / ".git" / "worktrees" / "wt" / "logs"):
+        refused = dvx_proc("status", cwd=cwd)
+        assert refused.code == 2, refused.output
+        assert f"the Git directory of the linked worktree '{checkout}'" in refused.stderr
+        assert (f"`cd {checkout}` for the linked worktree, or `cd {top}` for the main one"
+                ) in refused.stderr, refused.stderr
+    assert dvx_proc("status", cwd=tmp_path / "wt").code == 0
+
+
 def test_an_empty_path_is_refused_without_offering_a_path_the_command_refuses(repo, dvx):
     """`dvx add .` at the top is refused: the hint for an empty path never offers '.'."""
     for args in (["add", ""], ["move", "", "b"], ["checkout", ""], ["import-url", ""]):
