@@ -17,6 +17,7 @@ from dvx.logs import get_logger
 from dvx.paths import at_or_below_any
 from dvx.repo import Repo
 from dvx.scm import Git
+from dvx.wording import named_list
 
 log = get_logger(__name__)
 
@@ -289,8 +290,7 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str) -> str:
     if left_out:
         log.warning("Left out of the experiment: %s (new files larger than 1 MiB do not go "
                     "into Git; track them with `dvx add`, or make them a stage's output).",
-                    ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more"
-                                               if len(left_out) > 5 else ""))
+                    named_list(left_out, most=5))
     return commit
 
 

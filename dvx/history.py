@@ -42,6 +42,7 @@ from dvx.pointer import (
 )
 from dvx.repo import Repo
 from dvx.scm import EMPTY_BLOBS, Git
+from dvx.wording import named_list
 
 log = get_logger(__name__)
 
@@ -543,5 +544,4 @@ def found_in(labels: dict[str, str], names: Iterable[str]) -> str:
     """' (in 3f2a1b0c9d (v1), 8e7d6c5b4a and 2 more)': the first three of `names` by their
     `labels`, those a branch or tag names first (the easiest to recognise); '' for none."""
     shown = sorted((labels[name] for name in names), key=lambda label: "(" not in label)
-    more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
-    return f" (in {', '.join(shown[:3])}{more})" if shown else ""
+    return f" (in {named_list(shown, most=3)})" if shown else ""

@@ -13,6 +13,7 @@ LAYERS = {
     "dvx.errors": 0, "dvx.faults": 0, "dvx.threads": 0, "dvx.logs": 0, "dvx.processes": 0,
     "dvx.process_groups": 0, "dvx.guardian": 0,
     "dvx.self_command": 0,  # how dvx starts itself in hooks and queued runs
+    "dvx.wording": 0,  # wording messages share: lists of names cut short
     "dvx.fsutil": 1, "dvx.hashing": 1, "dvx.yamlio": 1, "dvx.textfile": 1,
     "dvx.paths": 2, "dvx.progress": 2, "dvx.wildmatch": 2, "dvx.ignore": 3,
     "dvx.generated": 4,  # files dvx writes of itself (plots pages, install's .gitattributes)

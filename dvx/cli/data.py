@@ -34,6 +34,7 @@ from dvx.cli.ui import (
 )
 from dvx.logs import shown_path
 from dvx.paths import for_command, names_the_root, repo_relpath
+from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -930,8 +931,7 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`",
 
 
 def some_paths(paths: list[str], shown: int = 20) -> str:
-    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-    return ", ".join(shown_path(path) for path in paths[:shown]) + more
+    return named_list(paths, most=shown, name=shown_path)
 
 
 @click.command(epilog=example("""

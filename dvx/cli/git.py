@@ -12,6 +12,7 @@ import click
 
 from dvx.cli.common import common_options, example, holding_lock, is_quiet, open_repo
 from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
+from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink
@@ -224,7 +225,7 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -
     for item in found[:_LISTED]:
         holder = item.holder
         files = item.files if item.files != [holder.path] else []
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        shown = named_list(files, most=3)
         what = (f"the data of {holder.pointer}" if holder.pointer is not None else
                 f"an output of stage '{holder.stage}' ({holder.recorded_in})")
         lines.append(f"    {holder.path}: {what}" + (f"; staged: {shown}" if files else ""))
@@ -258,7 +259,7 @@ def _given_to_git_message(root: str, here: str | None, given: list[StagedData]) 
              "whose pointer it removes (`dvx remove`, then `git add -A`?):"]
     for item in given[:_LISTED]:
         files = item.files
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        shown = named_list(files, most=3)
         lines.append(f"    {item.holder.path}: the data of {item.holder.pointer}; staged: "
                      f"{shown}")
     if len(given) > _LISTED:
@@ -286,7 +287,7 @@ def _left_behind_message(root: str, here: str | None, left: list[StagedData]) ->
              "it:"]
     for item in left[:_LISTED]:
         files = item.files if item.files != [item.holder.path] else []
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        shown = named_list(files, most=3)
         lines.append(f"    {item.holder.path}: the data of {item.holder.pointer}"
                      + (f"; staged: {shown}" if files else ""))
     if len(left) > _LISTED:

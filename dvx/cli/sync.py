@@ -25,6 +25,7 @@ from dvx.cli.common import (
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
+from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.ops.gc import GcResult
@@ -237,8 +238,7 @@ def _warn_of_outputs_sent_to(repo: Repo, name: str, new: str | None) -> None:
     outputs = outputs_sent_to(repo, name)
     if not outputs:
         return
-    shown = ", ".join(outputs[:10]) + (f" and {len(outputs) - 10} more"
-                                       if len(outputs) > 10 else "")
+    shown = named_list(outputs, most=10)
     instead = (f"to '{new}' (or rename the remote back)" if new is not None
                else "to another remote, or remove them")
     warn(f"WARNING: dvx.yaml sends {shown} to the remote '{name}' (`remote:`), which no "

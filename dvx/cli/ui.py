@@ -14,6 +14,7 @@ import click
 
 from dvx.logs import printable, shown_path
 from dvx.paths import for_command, from_here
+from dvx.wording import named_list
 
 
 def out(message: str = "", nl: bool = True) -> None:
@@ -145,7 +146,7 @@ def unignored_note(root: str, paths: list[str], what: str = "the data") -> str:
 def kept_untracked(paths: list[str]) -> str:
     """The note for files a delete of tracked data left where they were (.dvxignore keeps
     them out of it: never in the cache, so deleting them would lose them)."""
-    shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    shown = named_list(paths, most=20)
     files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
     return f"Kept {len(paths)} {files} dvx does not track (.dvxignore keeps {them} out): {shown}."
 

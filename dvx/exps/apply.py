@@ -33,6 +33,7 @@ from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import POINTER_SUFFIX, walk_directory
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import Git
+from dvx.wording import named_list
 
 # This workspace's settings (a remote added, say), not an experiment's: the apply writes
 # them only as an experiment that changed them has them, and never sets them back.
@@ -397,5 +398,4 @@ def _how_to_get(exp: Experiment, absent: list[Output]) -> str:
 
 
 def _some(paths: list[str]) -> str:
-    shown = ", ".join(sorted(paths)[:5])
-    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return named_list(sorted(paths), most=5)

@@ -51,6 +51,7 @@ from dvx.pipeline.runner import end_group
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
 from dvx.self_command import dvx_argv
+from dvx.wording import named_list
 
 log = get_logger(__name__)
 
@@ -633,7 +634,7 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
                     if t.output.stage is None and not in_cache(repo, t.output))
     if not inputs:
         return None
-    shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
+    shown = named_list(inputs, most=5)
     if failure is not None:
         return f"the cache lacks the data of its input {shown}, and fetching it failed: " \
             f"{failure}."

@@ -17,6 +17,7 @@ from dvx.ops.remote import refuse_unknown_remote
 from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
 from dvx.repo import Repo
+from dvx.wording import named_list
 
 # An abbreviated commit id, as Git takes one (core.abbrev's least).
 _ABBREVIATED = re.compile(r"[0-9a-fA-F]{4,64}")
@@ -192,10 +193,9 @@ def _named(git_remote: str, theirs: dict[str, str], name: str) -> list[str]:
         return exact
     starting = sorted(ref for ref, commit in theirs.items() if commit.startswith(name.lower()))
     if len({theirs[ref] for ref in starting}) > 1:
-        shown = [f"{ref} ({theirs[ref][:12]})" for ref in starting]
-        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        shown = named_list(starting, most=5, name=lambda ref: f"{ref} ({theirs[ref][:12]})")
         raise UsageError(f"'{git_remote}' has several experiments whose commit starts with "
-                         f"{name}: {', '.join(shown[:5])}{more}.",
+                         f"{name}: {shown}.",
                          "Name one by more digits of its commit, or by its full ref.")
     return starting
 

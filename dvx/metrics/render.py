@@ -22,6 +22,7 @@ from dvx.fsutil import atomic_write, describe, makedirs, remove_quietly
 from dvx.generated import GENERATOR, IMAGE_NAME, images_listed_by, plots_page_head
 from dvx.generated import PLOTS_PAGE as HTML_NAME
 from dvx.metrics.plots import PlotData, spec
+from dvx.wording import named_list
 
 IMAGE_FORMATS = ("svg", "png")
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -143,16 +144,15 @@ def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
     existing = [n for n in names if n not in ours and os.path.lexists(os.path.join(out_dir, n))]
     if not existing:
         return
-    named = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
-    more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+    named = named_list(existing, most=3, name=lambda n: f"'{os.path.join(out_dir, n)}'")
     if dvx_page and images_listed_by(page) is None:
         verb, it = ("exists", "it") if len(existing) == 1 else ("exist", "them")
-        raise UsageError(f"{named}{more} already {verb}, and the page there, written by an "
+        raise UsageError(f"{named} already {verb}, and the page there, written by an "
                          f"older dvx, does not show {it} among its images, so nothing was "
                          "written.", f"If an older dvx wrote {it}, pass --force to replace "
                          f"{it}; or name a new directory with -o.")
     verbs = "exists and was" if len(existing) == 1 else "exist and were"
-    raise UsageError(f"{named}{more} already {verbs} not written by `dvx plots`, so "
+    raise UsageError(f"{named} already {verbs} not written by `dvx plots`, so "
                      "nothing was written.",
                      "Name a new directory with -o, or pass --force to replace them.")
 

@@ -18,6 +18,7 @@ from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
 from dvx.pipeline.params import KeyPath, find_param, normalize, parse_params, same_value
 from dvx.repo import Repo
+from dvx.wording import named_list
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
 
 PARAMS, METRICS = "params", "metrics"
@@ -86,13 +87,8 @@ def shadowing_warnings(found: Iterable[tuple[str, str, Shadowed]]) -> list[str]:
         labels = where.setdefault((path, shadowed), [])
         if label not in labels:  # `diff A A` reads each file twice
             labels.append(label)
-    return [f"{path} at {_some(labels)}: {shadowed.message}"
+    return [f"{path} at {named_list(labels, most=3)}: {shadowed.message}"
             for (path, shadowed), labels in where.items()]
-
-
-def _some(labels: list[str], most: int = 3) -> str:
-    shown = ", ".join(labels[:most])
-    return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dvx.history import Scope
 from dvx.logs import get_logger
 from dvx.repo import Repo
 from dvx.scm import Git, SharedRemote, tracking_ref
+from dvx.wording import named_list
 
 log = get_logger(__name__)
 
@@ -253,7 +254,6 @@ def _refuse_unfetched(options: list[str], remote_name: str, shared: str,
                       unseen: list[_Unfetched]) -> None:
     """Refuse, as the Git remote `shared` holds branches or tags (`unseen`) unlike this
     clone's copies."""
-    more = f" and {len(unseen) - _NAMED} more" if len(unseen) > _NAMED else ""
     moved = [ref.name for ref in unseen if ref.moved]
     tag = f"tag{'s' if len(moved) > 1 else ''} {', '.join(moved)}"
     fetch = (f"Run `git fetch --tags --force {shared}` first (this clone's {tag} "
@@ -266,6 +266,6 @@ def _refuse_unfetched(options: list[str], remote_name: str, shared: str,
         f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
         f"clone's branches, tags and commits use, and the Git remote '{shared}' holds "
         "branches or tags that this clone has not fetched, or not as they are now "
-        f"({', '.join(map(str, unseen[:_NAMED]))}{more}), so gc would delete their data from "
+        f"({named_list(unseen, most=_NAMED)}), so gc would delete their data from "
         f"the remote '{remote_name}' that every clone shares.",
         f"{fetch}, then gc again.")

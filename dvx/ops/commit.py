@@ -58,6 +58,7 @@ from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
+from dvx.wording import named_list
 from dvx.workspace import (
     FileState,
     check_entry_name,
@@ -316,8 +317,7 @@ def _holds_uncached_versions(status: OutputStatus) -> str:
     recorded without --force."""
     files = status.outdated_not_cached
     one = len(files) == 1
-    names = ", ".join(f"'{name}'" for name in files[:_NAMED]) + (
-        f" and {len(files) - _NAMED} more" if len(files) > _NAMED else "")
+    names = named_list(files, most=_NAMED, name=lambda name: f"'{name}'")
     where = "" if status.kind == "file" else f" (in '{status.path}')"
     return (f"{names}{where} {'holds a version' if one else 'hold versions'} that dvx placed "
             f"or recorded there and that {'is' if one else 'are'} no longer in the cache (gc "
@@ -345,11 +345,10 @@ def _taking_git_s(root: str, status: OutputStatus) -> str:
 
 def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
     """Which files of a directory changed both here and in Git since they were placed."""
-    names = ", ".join(f"'{name}'" for name in status.conflicts[:_NAMED])
-    more = len(status.conflicts) - _NAMED
+    names = named_list(status.conflicts, most=_NAMED, name=lambda name: f"'{name}'")
     return (f"'{status.path}' changed both here and in Git: "
             + (f"its file {names} was" if len(status.conflicts) == 1 else
-               f"its files {names}" + (f" and {more} more" if more > 0 else "") + " were")
+               f"its files {names} were")
             + " changed here, and in Git since this workspace was synced (its pointer now "
             f"names {status.pointer_oid}). Recording the directory as it is would undo "
             "the change made in Git.")

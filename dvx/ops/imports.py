@@ -82,6 +82,7 @@ from dvx.remote.backends import (
 from dvx.remote.fs import is_local_url
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
+from dvx.wording import named_list
 from dvx.workspace import keep_links_on_set_aside
 
 
@@ -996,8 +997,7 @@ _NAMED = 10  # files named in one line of the report, which stays one line
 
 
 def _named(paths: list[str]) -> str:
-    shown = ", ".join(f"'{p}'" for p in paths[:_NAMED])
-    return shown if len(paths) <= _NAMED else f"{shown} and {len(paths) - _NAMED} more"
+    return named_list(paths, most=_NAMED, name=lambda p: f"'{p}'")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from dvx.remote.transfer_result import (
 )
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
+from dvx.wording import named_list
 from dvx.workspace import keep_links_on_set_aside
 
 if TYPE_CHECKING:
@@ -434,7 +435,7 @@ def _refuse_sent_nowhere_here(outputs: list[Output]) -> None:
     if not lost:
         return
     name, by_stage = next(iter(lost.items()))
-    senders = [f"stage '{stage}' sends {_some(paths)}"
+    senders = [f"stage '{stage}' sends {named_list(paths, most=3, name=quoted)}"
                for stage, paths in list(by_stage.items())[:NAMED_STAGES]]
     more = len(by_stage) - len(senders)
     if more:
@@ -461,14 +462,8 @@ def _warn_of_history_sent_to_default(repo: Repo, outputs: list[Output]) -> None:
     if not outputs:
         return
     names = sorted({o.remote for o in outputs if o.remote is not None})
-    shown = []
-    for output in outputs[:SHOWN_HISTORY_OUTPUTS]:
-        found = None if repo.git is None else repo.git.first_with(LOCK_FILE,
-                                                                  output.pointer.oid)
-        commit = f", commit {found[0]}" if found is not None else ""
-        shown.append(f"{quoted(output.path)} (stage '{output.stage}'{commit})")
-    more = len(outputs) - len(shown)
-    listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    listed = named_list(outputs, most=SHOWN_HISTORY_OUTPUTS,
+                        name=lambda output: _with_its_commit(repo, output))
     default = default_remote(repo.config)
     instead = f"the default remote '{default}'" if default else "the default remote"
     log.warning("Other commits' %s sends %s to the remote %s, which no longer exists (renamed "
@@ -478,11 +473,11 @@ def _warn_of_history_sent_to_default(repo: Repo, outputs: list[Output]) -> None:
                 LOCK_FILE, listed, " and ".join(f"'{n}'" for n in names), instead)
 
 
-def _some(paths: list[str], shown: int = 3) -> str:
-    """The first `shown` of `paths`, and how many more."""
-    more = len(paths) - shown
-    return ", ".join(quoted(p) for p in paths[:shown]) + (
-        f" and {more} more" if more > 0 else "")
+def _with_its_commit(repo: Repo, output: Output) -> str:
+    """`output` named with its stage and the earliest commit that put it into dvx.lock."""
+    found = None if repo.git is None else repo.git.first_with(LOCK_FILE, output.pointer.oid)
+    commit = f", commit {found[0]}" if found is not None else ""
+    return f"{quoted(output.path)} (stage '{output.stage}'{commit})"
 
 
 def pushed(targets: list[Target]) -> list[Target]:

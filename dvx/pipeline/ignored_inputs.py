@@ -31,6 +31,7 @@ from dvx.pipeline.graph import Dag
 from dvx.pipeline.spec import overlaps
 from dvx.pipeline.staleness import path_state
 from dvx.repo import Repo
+from dvx.wording import named_list
 
 
 def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
@@ -176,4 +177,4 @@ def no_clone_has_error(paths: list[str]) -> str:
 
 
 def _shown(paths: list[str]) -> str:
-    return ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    return named_list(paths, most=10)

@@ -13,6 +13,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, StageLock, read_lock
 from dvx.pipeline.spec import Pipeline, pipeline_path
 from dvx.repo import Repo
+from dvx.wording import named_list
 
 
 def recorded_while_none_declared(pipeline: Pipeline | None, locks: Mapping[str, StageLock]
@@ -35,8 +36,7 @@ def recorded_without_pipeline(repo: Repo) -> list[str]:
 def none_declared_message(names: list[str], missing: bool) -> str:
     """What repro and status say of `names`, the stages dvx.lock records while dvx.yaml is
     `missing`, or there but saying nothing of stages."""
-    shown = ", ".join(f"'{n}'" for n in names[:10]) + (
-        f" and {len(names) - 10} more" if len(names) > 10 else "")
+    shown = named_list(names, most=10, name=lambda n: f"'{n}'")
     which = "stage" if len(names) == 1 else "stages"
     said = ("is missing" if missing else
             "declares no stages (it is empty, or has nothing under `stages`)")
@@ -102,8 +102,7 @@ def nothing_to_list(repo: Repo) -> str:
 def created_note(repo: Repo, names: list[str], added: str) -> str:
     """What `dvx stage add` says when it wrote stage `added` into a new dvx.yaml while
     dvx.lock records the stages `names`, which that file does not declare."""
-    shown = ", ".join(f"'{n}'" for n in names[:10]) + (
-        f" and {len(names) - 10} more" if len(names) > 10 else "")
+    shown = named_list(names, most=10, name=lambda n: f"'{n}'")
     which, it = ("stage", "it") if len(names) == 1 else ("stages", "them")
     advice = restore_advice(repo, missing=True)
     return (f"There was no {PIPELINE_FILE}, while {LOCK_FILE} records the {which} {shown}: "

@@ -130,6 +130,7 @@ from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
 from dvx.threads import first_done
+from dvx.wording import named_list
 from dvx.workspace import (
     delete_tracked_data,
     remove_temporaries_beside,
@@ -324,8 +325,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                 unfetched |= unread | {o for n in selected for o in dag.stages[n].out_paths
                                        if any(overlaps(o, path) for path in unread)}
             if unfetched and not options.allow_missing:
-                shown = ", ".join(sorted(unfetched)[:10]) + (
-                    f" and {len(unfetched) - 10} more" if len(unfetched) > 10 else "")
+                shown = named_list(sorted(unfetched), most=10)
                 raise MissingObjectError(
                     f"`repro --pull` could not fetch the data of {shown} (listed above), so "
                     "nothing was run.", "Push it from the clone where it was made, or pass "
@@ -711,8 +711,7 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
             raise failure
         absent += unread
     if absent and not allow_missing:
-        shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
-                                          if len(absent) > 10 else "")
+        shown = named_list(absent, most=10)
         raise MissingObjectError(
             f"`repro --pull` could not fetch the data of {shown}: neither the cache nor the "
             "remote holds it, so the real run would run nothing.", "Push it from the clone "

@@ -25,6 +25,7 @@ from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
+from dvx.wording import named_list
 from dvx.workspace import SeenFiles, file_state, manifest_of_scan, scan_directory
 
 
@@ -366,8 +367,7 @@ def _flags(p: LockedPath) -> tuple[bool, bool, str | None]:
 
 
 def _listed(label: str, paths: list[str]) -> str:
-    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
-    return f"{label}: {shown}"
+    return f"{label}: {named_list(paths, most=10)}"
 
 
 def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,

@@ -24,6 +24,7 @@ from dvx.outputs import Output
 from dvx.paths import for_command, join_posix
 from dvx.pipeline.spec import overlaps
 from dvx.repo import Repo
+from dvx.wording import named_list
 
 _NAMED = 5  # files named in a message, of a directory's
 
@@ -103,8 +104,7 @@ def _changed_import(repo: Repo, output: Output, status: OutputStatus) -> Conflic
 
 
 def _files(names: list[str]) -> str:
-    shown = ", ".join(f"'{name}'" for name in names[:_NAMED])
-    return shown + (f" and {len(names) - _NAMED} more" if len(names) > _NAMED else "")
+    return named_list(names, most=_NAMED, name=lambda name: f"'{name}'")
 
 
 def _stopped_on(repo: Repo, path: str) -> StoppedCommand | None:

@@ -1,0 +1,18 @@
+"""Wording shared by messages: a list of names cut short where it would not fit a sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def named_list(items: Sequence[T], *, most: int,
+               name: Callable[[T], str] = str) -> str:
+    """'a, b, c and 4 more': the first `most` of `items`, each as `name` gives it, joined by
+    ", ", then how many are left unnamed; only the names where there are no more than
+    `most`. `name` is called for the named ones alone, so it may be costly."""
+    shown = ", ".join(name(item) for item in items[:most])
+    more = len(items) - most
+    return f"{shown} and {more} more" if more > 0 else shown
