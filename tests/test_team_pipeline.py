@@ -255,6 +255,30 @@ def test_an_output_edited_after_git_pull_moved_dvx_lock_is_neither_saved_nor_run
     assert git(bob, "for-each-ref", "refs/exps") != ""
 
 
+def test_each_of_many_outputs_edited_after_git_pull_moved_dvx_lock_is_in_the_ways_out(
+        tmp_path):
+    """The checkout and commit repro advises name every output edited here, past the ten its
+    reason lists and with a ', ' in a name, so that running them keeps or drops every edit."""
+    outs = [f"o{i}.txt" for i in range(11)] + ["a, b.txt"]
+    cmd = "for f in " + " ".join(f"'{o}'" for o in outs) + '; do cp n.txt "$f"; done'
+    cmd = json.dumps(cmd + "; echo s >> runs.log")
+    bob = _teammate_reran(tmp_path, f"stages:\n  s:\n    cmd: {cmd}\n    deps: [n.txt]\n"
+                          f"    outs: {json.dumps(outs)}\n")
+    for out in outs:
+        edit(bob, out, "1\nmine\n")
+    typed = " ".join(outs[:-1]) + " 'a, b.txt'"
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert f"`dvx commit --force {typed}`" in dry.stdout, dry.output
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and f"`dvx checkout --force {typed}`" in refused.output, \
+        refused.output
+    assert runs(bob) == []
+
+    must("commit", "--force", *outs, cwd=bob)  # as the message says: every edit is kept
+    assert all((bob / out).read_text() == "1\nmine\n" for out in outs)
+    assert run_dvx("repro", "--dry", cwd=bob).stdout.startswith("Stage 's' is up to date")
+
+
 def test_a_frozen_stage_s_output_edited_after_git_pull_moved_dvx_lock_is_named_by_repro(
         tmp_path):
     """bob freezes the stage whose output he edited after `git pull` brought alice's run:

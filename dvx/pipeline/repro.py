@@ -110,8 +110,8 @@ from dvx.pipeline.spec import (
 )
 from dvx.pipeline.staleness import (
     StageState,
+    Staleness,
     compare_outs,
-    conflicted_outs,
     deps_after_run,
     deps_as_checked_out,
     only_behind_git,
@@ -121,7 +121,7 @@ from dvx.pipeline.staleness import (
     path_state,
     produced_outputs,
     stage_state,
-    stale_reasons,
+    staleness,
     with_declared_flags,
 )
 from dvx.pipeline.still_declared import StillDeclared
@@ -785,8 +785,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
                        if results[u].outcome == WOULD_CHECK_OUT}
         state = deps_as_checked_out(repo, stage_state(repo, stage, params),
                                     produced_outputs(checked_out), pulled)
-        reasons = ["forced"] if options.force else stale_reasons(
+        stale = Staleness(["forced"], []) if options.force else staleness(
             repo, stage, locks.get(name), state, produced, pulled=pulled)
+        reasons = stale.reasons
         busy_upstream = [u for u in upstream if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
         lacking = _lacking_in_dry_run(dag, chosen, results, stage, state)
@@ -799,9 +800,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         elif lacking is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
                 dag, selected, locks, stage, lacking))
-        elif not options.force and only_behind_git(reasons) and conflicted_outs(reasons):
+        elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
-                repo, stage, conflicted_outs(reasons)))
+                repo, stage, stale.conflicted))
         elif (not options.force and only_outdated(reasons)
               and (targets := _recorded_outputs(repo, stage)) is not None):
             results[name] = _would_check_out(repo, stage, locks[name], targets, reasons,
@@ -1196,8 +1197,9 @@ class _Scheduler:
             return _frozen(self.repo, stage, self.locks.get(stage.name))
         state = stage_state(self.repo, stage, self.params, watch=True)
         locked = self.locks.get(stage.name)
-        reasons = ["forced"] if self.options.force else stale_reasons(
+        stale = Staleness(["forced"], []) if self.options.force else staleness(
             self.repo, stage, locked, state, self.produced)
+        reasons = stale.reasons
         lost = [o for o in stage.out_paths if o in self.unfetched]
         if lost:
             reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
@@ -1212,9 +1214,9 @@ class _Scheduler:
             return StageResult(stage.name, FAILED, reasons,
                                error=_missing_inputs(self.dag, self.selected, self.locks,
                                                      stage, state))
-        if locked is not None and only_behind_git(reasons) and conflicted_outs(reasons):
+        if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
-                self.repo, stage, conflicted_outs(reasons)))
+                self.repo, stage, stale.conflicted))
         if locked is not None and only_outdated(reasons):
             checked_out = self._check_out_recorded(stage, locked, reasons)
             if checked_out is not None:
@@ -1718,7 +1720,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
             continue
         state = stage_state(repo, stage, reader,
                             on_untrackable=lambda exc: warn_untrackable(repo, exc))
-        reasons = stale_reasons(repo, stage, locks.get(name), state, produced, left_out)
+        reasons = staleness(repo, stage, locks.get(name), state, produced, left_out).reasons
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         reasons = [] if only_behind_git(reasons) else reasons
         if name in stray:

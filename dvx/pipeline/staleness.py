@@ -210,12 +210,6 @@ def only_behind_git(reasons: list[str]) -> bool:
                                  for r in reasons)
 
 
-def conflicted_outs(reasons: list[str]) -> list[str]:
-    """The outputs `reasons` (stale_reasons) names as changed both here and in Git."""
-    return [path for r in reasons if r.startswith(CONFLICTED_OUTS + ":")
-            for path in r.partition(": ")[2].split(", ")]
-
-
 def _placed_elsewhere(repo: Repo, recorded: LockedPath) -> bool:
     """Did dvx place at the path some other version than dvx.lock records? (Sync records
     only, or with no record for the path, the versions HEAD's recent commits recorded:
@@ -370,18 +364,25 @@ def _listed(label: str, paths: list[str]) -> str:
     return f"{label}: {named_list(paths, most=10)}"
 
 
-def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
-                  produced: Mapping[str, LockedPath] | None = None,
-                  left_out: Mapping[str, LeftOut] | None = None,
-                  pulled: Mapping[str, LockedPath] | None = None) -> list[str]:
-    """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
-    date. Frozen stages are the caller's business. With `produced` (`produced_outputs` of all
-    of dvx.lock), a dependency another stage produced that is not checked out compares as
-    that stage's dvx.lock entry records it (what checking it out brings), not as the
-    workspace holds it. `left_out` (`tracked_data_left_out`): dependencies whose pointers the
-    sparse checkout leaves out, named as such rather than compared (`dvx repro` refuses them:
-    what is on disk there is no version dvx can tell). `pulled`: outputs that `repro --pull`
-    checks out as dvx.lock records them first (see compare_outs)."""
+class Staleness(NamedTuple):
+    """Why a stage must run, and the outputs it names as changed both here and in Git."""
+    reasons: list[str]  # short phrases ("changed deps: data/x.csv"); [] if up to date
+    conflicted: list[str]  # CONFLICTED_OUTS, each path whole (a reason names only a few)
+
+
+def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
+              produced: Mapping[str, LockedPath] | None = None,
+              left_out: Mapping[str, LeftOut] | None = None,
+              pulled: Mapping[str, LockedPath] | None = None) -> Staleness:
+    """Why `stage` must run, as short phrases ("changed deps: data/x.csv"), none if it is up to
+    date; and its outputs changed both here and in Git. Frozen stages are the caller's business.
+    With `produced` (`produced_outputs` of all of dvx.lock), a dependency another stage produced
+    that is not checked out compares as that stage's dvx.lock entry records it (what checking it
+    out brings), not as the workspace holds it. `left_out` (`tracked_data_left_out`):
+    dependencies whose pointers the sparse checkout leaves out, named as such rather than
+    compared (`dvx repro` refuses them: what is on disk there is no version dvx can tell).
+    `pulled`: outputs that `repro --pull` checks out as dvx.lock records them first (see
+    compare_outs)."""
     if produced:
         state = deps_as_checked_out(repo, state, produced)
     shut = {dep: left_out[dep] for dep in stage.deps if left_out and dep in left_out}
@@ -402,7 +403,7 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         reasons.append(_listed("missing params", state.missing_params))
     if locked is None:
         reasons.append("never run")
-        return reasons
+        return Staleness(reasons, [])
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
     recorded = {d.path: d for d in locked.deps}
@@ -430,7 +431,7 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
     if conflicted:
         reasons.append(_listed(CONFLICTED_OUTS, conflicted))
-    return reasons
+    return Staleness(reasons, conflicted)
 
 
 class ComparedOuts(NamedTuple):
