@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 GITLINK_MODE = "160000"
 # The mode of a symbolic link's entry: its blob holds where the link leads.
 SYMLINK_MODE = "120000"
+# Of a file read whole from a commit (`blob_at`), the most bytes read into memory.
+MAX_GIT_FILE_BYTES = 1 << 30
 # Git's id of the empty file, in SHA-1 and SHA-256 repositories: what an index entry that
 # `git add -N` (intent to add) made holds.
 EMPTY_BLOBS = ("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
@@ -1438,6 +1440,14 @@ class Git:
         """The blob id Git gives `data`."""
         return self._run("hash-object", "--stdin", stdin=data).decode().strip()
 
+    def hash_files(self, paths: list[str]) -> list[str]:
+        """The blob id Git gives each file of `paths`, in order, read as `git add` reads it
+        (through the filters its attributes name); one `git hash-object` per batch."""
+        oids: list[str] = []
+        for batch in _command_line_batches(paths):
+            oids += self._run("hash-object", "--", *batch).decode().split()
+        return oids
+
     def entries_at(self, commit: str, relpaths: list[str]) -> dict[str, tuple[str, str]]:
         """{path: (mode, object id)} of each of `relpaths` that `commit` has."""
         entries: dict[str, tuple[str, str]] = {}
@@ -1453,15 +1463,7 @@ class Git:
     def modes_at(self, commit: str, relpaths: list[str]) -> dict[str, str]:
         """The Git file mode ("100644", "100755", "120000" for a symlink) of each of
         `relpaths` that `commit` has."""
-        modes: dict[str, str] = {}
-        for start in range(0, len(relpaths), 1000):  # a command line of bounded length
-            out = self._run("ls-tree", "-z", "--full-tree", commit, "--",
-                            *literal(relpaths[start:start + 1000]))
-            for item in out.split(b"\0"):
-                meta, _, path = item.partition(b"\t")
-                if path:
-                    modes[os.fsdecode(path)] = meta.split(b" ", 1)[0].decode()
-        return modes
+        return {path: mode for path, (mode, _) in self.entries_at(commit, relpaths).items()}
 
     def ref_tips(self, prefix: str) -> list[tuple[str, str]]:
         """(short name, commit) of every ref under `prefix` ("refs/heads", "refs/tags"),

@@ -366,6 +366,31 @@ def test_apply_keeps_changes_no_experiment_saved(project):
     assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
 
 
+def test_apply_asks_git_whether_edited_files_are_saved_once_for_them_all(project, tmp_path):
+    """Whether the workspace files an apply replaces are saved (in the experiment applied,
+    HEAD or another experiment of HEAD) is asked of Git for all of them at once: an apply
+    over twelve edited files starts no more Git processes than over one, but for the one
+    more experiment there is to look in."""
+    for i in range(12):
+        write(project / "notes" / f"n{i}.txt", f"{i}\n")
+    git(project, "add", "notes")
+    git(project, "commit", "-qm", "notes")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "A", cwd=project)
+    started = []
+    for edited in (1, 12):
+        git(project, "checkout", "-q", "--", ".")
+        must("checkout", cwd=project)
+        for i in range(edited):
+            write(project / "notes" / f"n{i}.txt", f"{i}, edited\n")
+        must("exp", "run", "-n", f"saved{edited}", cwd=project)  # saves the edits
+        trace = tmp_path / f"{edited}.trace"
+        applied = run_dvx_proc("exp", "apply", "A", cwd=project, env={"GIT_TRACE": str(trace)})
+        assert applied.code == 0 and "set back as committed" in applied.stdout, applied.output
+        assert (project / "notes" / "n0.txt").read_text() == "0\n"
+        started.append(trace.read_text().count("trace: built-in: git "))
+    assert started[1] <= started[0] + 1, started
+
+
 def test_apply_keeps_an_output_changed_here_though_its_bytes_are_in_the_cache(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)

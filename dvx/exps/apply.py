@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dvx import faults
 from dvx.errors import UsageError
 from dvx.experiment_refs import Experiment, find, git_of, head
-from dvx.exps.saved_work import blob_in, may_hold_changes, staged_unsaved, unsaved_files
+from dvx.exps.saved_work import may_hold_changes, staged_unsaved, unsaved_files
 from dvx.exps.workspace_writes import (
     attributes_keeping_installed,
     clashing_writes,
@@ -32,7 +32,7 @@ from dvx.ops.checkout import (
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import POINTER_SUFFIX, walk_directory
 from dvx.repo import DVX_DIR, Repo
-from dvx.scm import Git
+from dvx.scm import MAX_GIT_FILE_BYTES, Git
 from dvx.wording import named_list
 
 # This workspace's settings (a remote added, say), not an experiment's: the apply writes
@@ -149,7 +149,7 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
                         dvx_lines[rel] if rel in dvx_lines
-                        else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
+                        else git.blob_at(sources[rel], rel, MAX_GIT_FILE_BYTES) if rel in modes
                         else None, modes.get(rel))
         faults.point("apply.after_file")
     # In Git's index too, or `git commit -a` would commit another experiment's staged
@@ -232,8 +232,8 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
             f"Bring {start} into your branch first (`git pull`, or `git merge {start}`) and "
             f"apply again, or get the experiment with its files on a branch of its own: "
             f"`dvx exp branch {exp.name} BRANCH`.")
-    clash = [rel for rel in files if rel in moved
-             and blob_in(git, current, rel) != blob_in(git, exp.commit, rel)]
+    differing = _held_otherwise(git, current, exp.commit, [rel for rel in files if rel in moved])
+    clash = [rel for rel in files if rel in differing]
     if clash:
         raise UsageError(
             f"'{exp.name}' started from {exp.baseline[:7]}, and since then HEAD changed files "
@@ -260,8 +260,18 @@ def _inputs_head_changed(repo: Repo, git: Git, exp: Experiment, current: str) ->
             data_path == dep or data_path.startswith(dep + "/") or dep.startswith(data_path + "/")
             for dep in deps)
 
-    return sorted(rel for rel in git.changed_between(exp.baseline, current) if is_input(rel)
-                  and blob_in(git, current, rel) != blob_in(git, exp.commit, rel))
+    inputs = [rel for rel in git.changed_between(exp.baseline, current) if is_input(rel)]
+    return sorted(_held_otherwise(git, current, exp.commit, inputs))
+
+
+def _held_otherwise(git: Git, one: str, other: str, files: list[str]) -> set[str]:
+    """Those of `files` whose content the commits `one` and `other` differ in (or that only
+    one of them has)."""
+    if not files:
+        return set()
+    ours, theirs = git.entries_at(one, files), git.entries_at(other, files)
+    absent = ("", "")  # (mode, blob id) of a file a commit lacks
+    return {rel for rel in files if ours.get(rel, absent)[1] != theirs.get(rel, absent)[1]}
 
 
 def _baseline_changes_lacking(git: Git, baseline: str, current: str, moved: set[str]

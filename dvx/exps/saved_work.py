@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
-from dvx.errors import DvxError
 from dvx.experiment_refs import experiments, git_of, head
 from dvx.ops.checkout import held_by_cache
 from dvx.repo import Repo
@@ -27,21 +27,16 @@ def staged_unsaved(repo: Repo, git: Git, staged: list[str], applied: str,
     to add)."""
     if not staged:
         return []
-    commits = saved_commits(repo, applied)
     filemode = git.filemode()
-    kept = []
-    for rel, (mode, oid) in git.index_entries(staged).items():
-        if oid in EMPTY_BLOBS:
-            continue
-        full = repo.abspath(rel)
-        if workspace_holds and (os.path.islink(full) or os.path.isfile(full)) \
-                and _workspace_blob(git, full) == oid \
-                and _same_mode(mode, _workspace_mode(full), filemode):
-            continue
-        if not any(blob_in(git, commit, rel) == oid and git.mode_at(commit, rel) == mode
-                   for commit in commits):
-            kept.append(rel)
-    return sorted(kept)
+    entries = {rel: entry for rel, entry in git.index_entries(staged).items()
+               if entry[1] not in EMPTY_BLOBS}
+    if workspace_holds:
+        here = _workspace_entries(git, {rel: repo.abspath(rel) for rel in entries})
+        entries = {rel: (mode, oid) for rel, (mode, oid) in entries.items()
+                   if not (rel in here and here[rel][1] == oid
+                           and _same_mode(mode, here[rel][0], filemode))}
+    return sorted(_held_by_none(git, saved_commits(repo, applied), entries,
+                                lambda held, entry: held == entry))
 
 
 def may_hold_changes(git: Git, files: list[str]) -> list[str]:
@@ -70,31 +65,42 @@ def unsaved_files(repo: Repo, changed: list[str], applied: str) -> list[str]:
     if not changed:
         return []
     git = git_of(repo)
-    commits = saved_commits(repo, applied)
     filemode = git.filemode()
-    unsaved = []
-    for rel in changed:
-        full = repo.abspath(rel)
-        if os.path.islink(full) or os.path.isfile(full):
-            blob = _workspace_blob(git, full)
-        elif not os.path.lexists(full):
-            continue
-        else:
-            unsaved.append(rel)
-            continue
-        mode = _workspace_mode(full)
-        if not any(blob_in(git, commit, rel) == blob
-                   and _same_mode(git.mode_at(commit, rel), mode, filemode)
-                   for commit in commits) and not held_by_cache(repo, full, rel):
-            unsaved.append(rel)
-    return unsaved
+    fulls = {rel: repo.abspath(rel) for rel in changed}
+    entries = _workspace_entries(git, fulls)
+    unsaved = {rel for rel, full in fulls.items()  # a folder, say: not saved as a file
+               if rel not in entries and os.path.lexists(full)}
+    unsaved |= {rel for rel in _held_by_none(
+        git, saved_commits(repo, applied), entries,
+        lambda held, entry: held[1] == entry[1] and _same_mode(held[0], entry[0], filemode))
+        if not held_by_cache(repo, repo.abspath(rel), rel)}
+    return [rel for rel in changed if rel in unsaved]
 
 
-def _workspace_blob(git: Git, full: str) -> str:
-    """The blob id Git gives the file or symlink at `full`."""
-    if os.path.islink(full):  # Git keeps a symlink as its target's name
-        return git.hash_bytes(os.fsencode(os.readlink(full)))
-    return git.run("hash-object", "--", full).decode().strip()
+def _held_by_none(git: Git, commits: list[str], entries: dict[str, tuple[str, str]],
+                  same: Callable[[tuple[str, str], tuple[str, str]], bool]) -> set[str]:
+    """Those of `entries` ({path: (mode, blob id)}) that none of `commits` holds, as `same`
+    compares a commit's entry with one of them: one `git ls-tree` per commit, of the paths
+    no commit before it held."""
+    left = dict(entries)
+    for commit in commits:
+        if not left:
+            break
+        held = git.entries_at(commit, list(left))
+        left = {rel: entry for rel, entry in left.items()
+                if rel not in held or not same(held[rel], entry)}
+    return set(left)
+
+
+def _workspace_entries(git: Git, fulls: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{path: (mode, blob id)} as Git would record each of `fulls` ({path: its full path})
+    that is a file or a symlink; a few `git hash-object`s for all the files."""
+    links = {rel for rel, full in fulls.items() if os.path.islink(full)}
+    files = [rel for rel, full in fulls.items() if rel not in links and os.path.isfile(full)]
+    blobs = dict(zip(files, git.hash_files([fulls[rel] for rel in files]), strict=True))
+    for rel in links:  # Git keeps a symlink as its target's name
+        blobs[rel] = git.hash_bytes(os.fsencode(os.readlink(fulls[rel])))
+    return {rel: (_workspace_mode(fulls[rel]), blobs[rel]) for rel in fulls if rel in blobs}
 
 
 def saved_commits(repo: Repo, applied: str) -> list[str]:
@@ -118,10 +124,3 @@ def _same_mode(recorded: str | None, mode: str, filemode: bool) -> bool:
     if filemode:
         return recorded == mode
     return (recorded == "120000") == (mode == "120000")
-
-
-def blob_in(git: Git, commit: str, rel: str) -> str | None:
-    try:
-        return git.run("rev-parse", "--verify", "--quiet", f"{commit}:{rel}").decode().strip()
-    except DvxError:
-        return None

@@ -16,7 +16,7 @@ from dvx.generated import ATTRIBUTES_FILE, keeping_installed_attributes
 from dvx.ignore import git_lines
 from dvx.paths import walk_sorted
 from dvx.repo import Repo
-from dvx.scm import Git
+from dvx.scm import MAX_GIT_FILE_BYTES, Git
 
 
 def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
@@ -33,7 +33,7 @@ def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
         if os.path.basename(rel) != ".gitignore" or modes.get(rel) == "120000":
             continue
         ours = _regular_file_bytes(full)
-        theirs = git.blob_at(commit, rel, 1 << 30) if rel in modes else None
+        theirs = git.blob_at(commit, rel, MAX_GIT_FILE_BYTES) if rel in modes else None
         kept = gitignore.keeping_entries(theirs or b"", ours or b"", os.path.dirname(full),
                                          _not_in(git, commit, posixpath.dirname(rel)))
         data = kept if kept or theirs is not None else None
@@ -58,7 +58,7 @@ def attributes_keeping_installed(repo: Repo, git: Git, sources: dict[str, str],
     if commit is None or modes.get(ATTRIBUTES_FILE) == "120000":
         return {}
     ours = _regular_file_bytes(repo.abspath(ATTRIBUTES_FILE))
-    theirs = git.blob_at(commit, ATTRIBUTES_FILE, 1 << 30) \
+    theirs = git.blob_at(commit, ATTRIBUTES_FILE, MAX_GIT_FILE_BYTES) \
         if ATTRIBUTES_FILE in modes else None
     data = keeping_installed_attributes(theirs, ours)
     if data == ours and ours is not None:
@@ -76,13 +76,13 @@ def saved_but_for_kept_entries(repo: Repo, git: Git, rel: str, commit: str,
     lines of dvx's that `written` (`commit`'s version with those kept,
     `ignore_files_keeping_data`, `attributes_keeping_installed`) keeps: an uncommitted `dvx
     add` (or `dvx install`) is no edit of the user's that writing it would lose."""
-    theirs = git_lines(git.blob_at(commit, rel, 1 << 30) or b"")
+    theirs = git_lines(git.blob_at(commit, rel, MAX_GIT_FILE_BYTES) or b"")
     kept = set(git_lines(written or b"")) - set(theirs)
     ours = _regular_file_bytes(repo.abspath(rel))
     if not kept or ours is None:
         return False
     mine = [line for line in git_lines(ours) if line not in kept]
-    return any([line for line in git_lines(git.blob_at(saved, rel, 1 << 30) or b"")
+    return any([line for line in git_lines(git.blob_at(saved, rel, MAX_GIT_FILE_BYTES) or b"")
                 if line not in kept] == mine
                for saved in saved_commits(repo, commit))
 

@@ -53,7 +53,7 @@ from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
-from dvx.scm import git_environ, holds_git_repository
+from dvx.scm import MAX_GIT_FILE_BYTES, git_environ, holds_git_repository
 
 log = get_logger(__name__)
 
@@ -308,7 +308,7 @@ class Source:
                 modes[path] = "100755" if st.st_mode & 0o100 else "100644"
         return modes
 
-    def git_file(self, path: str, max_bytes: int = 1 << 30) -> bytes:
+    def git_file(self, path: str, max_bytes: int = MAX_GIT_FILE_BYTES) -> bytes:
         """The content of the file `path` that Git tracks, as Git stores it: a symbolic link's
         is its target, never followed."""
         if self.commit is None:
@@ -321,7 +321,7 @@ class Source:
         assert git is not None
         return git.blob_at(self.commit, path, max_bytes) or b""
 
-    def git_blob(self, path: str, max_bytes: int = 1 << 30) -> bytes | None:
+    def git_blob(self, path: str, max_bytes: int = MAX_GIT_FILE_BYTES) -> bytes | None:
         git = self.repo.git
         assert git is not None
         path = self._through_links(path)
