@@ -361,8 +361,7 @@ def git_directory_around(path: str) -> str | None:
 
 def is_bare_git_directory(git_dir: str) -> bool:
     """Whether the Git directory `git_dir` is a bare repository's (core.bare in its config)."""
-    setting = _config_setting(os.path.join(git_dir, "config"), "core", "bare")
-    return setting.lower() in ("true", "yes", "on", "1")
+    return _is_true(_config_setting(os.path.join(git_dir, "config"), "core", "bare"))
 
 
 def work_tree_seeing(folder: str) -> str | None:
@@ -448,6 +447,11 @@ def _config_setting(config_path: str, section: str, key: str) -> str:
         if in_section == section and name.strip().lower() == key:
             found = value.strip().strip('"') if sep else "true"
     return found
+
+
+def _is_true(setting: str) -> bool:
+    """Whether a Git config value (as `_config_setting` reads it) says true, as Git reads it."""
+    return setting.lower() in ("true", "yes", "on", "1")
 
 
 # tracked_in's answers, by (root, folder): the index's stamp they were read at, and the paths
@@ -621,14 +625,10 @@ def is_sparse_checkout(directory: str) -> bool:
     and its config does not turn them off (`git sparse-checkout disable` leaves the file and
     sets core.sparseCheckout false). Read from Git's files without running Git: only a
     sparse checkout leaves a tracked file out of the workspace, and every command asks."""
-    top = find_git_root(directory)
-    if top is None:
+    found = _worktree_git_dir(directory)
+    if found is None or not os.path.isfile(os.path.join(found[1], "info", "sparse-checkout")):
         return False
-    dot_git = os.path.join(top, ".git")
-    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
-    if git_dir is None or not os.path.isfile(os.path.join(git_dir, "info", "sparse-checkout")):
-        return False
-    return _sparse_checkout_setting(top, git_dir).lower() not in ("false", "no", "off", "0")
+    return _sparse_checkout_setting(*found).lower() not in ("false", "no", "off", "0")
 
 
 def is_cone_sparse_checkout(directory: str) -> bool:
@@ -636,15 +636,20 @@ def is_cone_sparse_checkout(directory: str) -> bool:
     which `git sparse-checkout set` writes; `--no-cone` writes false): `git sparse-checkout
     add` then takes folders, else patterns, where a folder brings back none of the files a
     pattern before it leaves out."""
+    found = _worktree_git_dir(directory)
+    return found is not None and _is_true(
+        _sparse_checkout_setting(*found, "sparsecheckoutcone"))
+
+
+def _worktree_git_dir(directory: str) -> tuple[str, str] | None:
+    """The top of the Git worktree around `directory` and its Git directory (the one its
+    .git file names, in a linked worktree or a submodule); None outside of any."""
     top = find_git_root(directory)
     if top is None:
-        return False
+        return None
     dot_git = os.path.join(top, ".git")
     git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
-    if git_dir is None:
-        return False
-    return _sparse_checkout_setting(top, git_dir, "sparsecheckoutcone").lower() in (
-        "true", "yes", "on", "1")
+    return None if git_dir is None else (top, git_dir)
 
 
 def _sparse_checkout_setting(top: str, git_dir: str, key: str = "sparsecheckout") -> str:
@@ -654,8 +659,7 @@ def _sparse_checkout_setting(top: str, git_dir: str, key: str = "sparsecheckout"
     it (a global config may: the patterns then decide)."""
     shared = os.path.join(common_git_dir_of(top) or git_dir, "config")
     value = ""
-    if _config_setting(shared, "extensions", "worktreeconfig").lower() in ("true", "yes", "on",
-                                                                           "1"):
+    if _is_true(_config_setting(shared, "extensions", "worktreeconfig")):
         value = _config_setting(os.path.join(git_dir, "config.worktree"), "core", key)
     return value or _config_setting(shared, "core", key)
 

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
 
 
-
 def _declared_outputs(repo: Repo) -> dict[str, str] | None:
     """What the workspace's dvx.yaml declares (pipeline.spec.declared_outputs), for the
     operations that ask only when they must: the pipeline code is loaded then, not before."""

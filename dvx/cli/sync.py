@@ -874,6 +874,8 @@ def _list_removals(result: GcResult, named: dict[str, str]) -> None:
     if len(result.removed) > len(shown):
         out(f"    ... and {len(result.removed) - len(shown)} more (-v or --json lists them "
             "all)")
+
+
 def _used_outside_scope(result: GcResult, planned: bool) -> str:
     """What a remote's gc takes from commits outside its scope, said where it is done."""
     count = len(result.used_outside_scope)

@@ -327,7 +327,6 @@ def _holds_uncached_versions(status: OutputStatus) -> str:
             f"{'it' if one else 'them'} would undo that change.")
 
 
-
 def _taking_git_s(root: str, status: OutputStatus) -> str:
     """How to take Git's version of the files of a directory that conflict: a checkout of
     those the pointer has, and deleting those it no longer has (a conflict listed as added

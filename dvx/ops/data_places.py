@@ -21,6 +21,7 @@ from dvx.scm import GITLINK_MODE, untrack_command
 
 log = get_logger(__name__)
 
+
 def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
                        ) -> None:
     """Refuse a path Git tracks, and one that is, holds or is inside a submodule: Git's

@@ -97,14 +97,6 @@ class FsspecBlobs(Blobs):
         self.bucket = bucket
         self._bucket_found = False
 
-    # Whether the remote's endpointurl option names the server (self.server) its bucket is
-    # looked for on: a bucket not found there is named with it.
-    endpoint_option = False
-
-    @property
-    def _bucket_server(self) -> str:
-        return (self.server or "") if self.endpoint_option else ""
-
     @property
     def fs(self) -> Any:
         if self._fs is None:
@@ -217,6 +209,14 @@ class FsspecBlobs(Blobs):
 
     def size(self, name: str) -> int:
         return int(self.fs.size(self.path(name)))
+
+    # Whether the remote's endpointurl option names the server (self.server) its bucket is
+    # looked for on: a bucket not found there is named with it.
+    endpoint_option = False
+
+    @property
+    def _bucket_server(self) -> str:
+        return (self.server or "") if self.endpoint_option else ""
 
     def _nothing_listed(self) -> None:
         """A listing found nothing: an empty remote, or no bucket at all, which a listing
