@@ -411,6 +411,27 @@ def test_status_never_says_update_brings_an_import_its_source_no_longer_tracks(s
     assert failed.code == 1 and "is not tracked by dvx" in failed.stderr, failed.output
 
 
+def test_a_source_that_moved_to_a_damaged_pointer_of_the_import_is_named_not_a_traceback(
+        source, project):
+    """The source moved to a commit whose pointer of the imported path cannot be read:
+    status warns that the source could not be checked, naming the pointer, and update fails
+    for it saying the pointer must be fixed there; neither stops with a traceback."""
+    team, alice = source
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    commit(project, "import")
+    write(alice / "raw" / "train.csv.dvx", "outs:\n- oid: [\n")
+    commit(alice, "pointer damaged")
+    git(alice, "push", "-q", "origin", "HEAD")
+    status = run_dvx("status", cwd=project)
+    assert status.code == 0 and "Traceback" not in status.output, status.output
+    assert ("WARNING: train.csv: its source could not be checked: 'raw/train.csv' cannot be "
+            "read from") in status.stderr
+    assert "The pointer file 'raw/train.csv.dvx' is not valid YAML" in status.stderr
+    failed = run_dvx("update", "train.csv.dvx", cwd=project)
+    assert failed.code == 1 and "Traceback" not in failed.output, failed.output
+    assert "Its pointer must be fixed in the source repository." in failed.stderr
+
+
 def test_an_import_puts_its_entry_after_a_rule_taking_the_data_back_into_git(source, project):
     """The .gitignore where the import lands names it, and a `!` rule follows (a teammate's):
     the import writes the entry after the rule, as add does, so `git add -A` never commits
