@@ -81,6 +81,17 @@ def test_a_frozen_stage_lacking_its_outputs_is_never_called_up_to_date(repo, dvx
     assert "WARNING" not in again.stderr
 
 
+def test_the_ways_out_of_a_frozen_stage_name_its_outputs_as_the_shell_takes_them(repo, dvx):
+    write(repo / "raw.txt", "r\n")
+    write(repo / "dvx.yaml", "stages:\n  a:\n    cmd: cp raw.txt 'a b.txt'\n"
+                             "    deps: [raw.txt]\n    outs: [a b.txt]\n")
+    assert dvx("repro").code == 0 and dvx("freeze", "a").code == 0
+    (repo / "a b.txt").unlink()
+    lacking = dvx("repro", "-f", "a")
+    assert "`dvx checkout 'a b.txt'` (or `dvx pull 'a b.txt'` if the cache lacks it)" \
+        in lacking.stderr, lacking.output
+
+
 def test_a_foreach_group_is_frozen_and_unfrozen_by_its_name(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
                              "      cmd: echo ${item} > ${item}.txt\n"

@@ -799,7 +799,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, UP_TO_DATE)
         elif lacking is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
-                dag, selected, locks, stage, lacking))
+                repo.root, dag, selected, locks, stage, lacking))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
                 repo, stage, stale.conflicted))
@@ -865,7 +865,7 @@ def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
     if missing:
         said.append(f"Stage '{stage.name}' is frozen, so repro never runs it, and its outputs "
                     f"are missing: {', '.join(missing)}. "
-                    f"{_frozen_ways_out(stage, missing, locked)}.")
+                    f"{_frozen_ways_out(repo.root, stage, missing, locked)}.")
     if modified:
         typed = " ".join(for_command(repo.root, p) for p in modified)
         said.append(f"Stage '{stage.name}' is frozen, so repro never rebuilds it, and "
@@ -882,7 +882,8 @@ def _these(paths: list[str]) -> str:
     return "its output is" if len(paths) == 1 else "its outputs are"
 
 
-def _frozen_ways_out(stage: Stage, paths: list[str], locked: StageLock | None) -> str:
+def _frozen_ways_out(root: str, stage: Stage, paths: list[str], locked: StageLock | None
+                     ) -> str:
     """How to get the outputs `paths` of frozen `stage` without repro: what dvx.lock records
     of them comes from the cache or a remote; else only a run makes them."""
     recorded = {o.path for o in locked.outs} if locked is not None else set()
@@ -890,7 +891,7 @@ def _frozen_ways_out(stage: Stage, paths: list[str], locked: StageLock | None) -
     unfreeze = f"`dvx unfreeze {stage.name.partition('@')[0]}` lets repro run it"
     if not brought:
         return f"{LOCK_FILE} records no run that made {_them(paths)}: {unfreeze}"
-    shown = " ".join(brought)
+    shown = " ".join(for_command(root, p) for p in brought)
     return (f"`dvx checkout {shown}` (or `dvx pull {shown}` if the cache lacks "
             f"{_them(brought)}) brings what {LOCK_FILE} records, or {unfreeze}")
 
@@ -899,8 +900,8 @@ def _them(paths: list[str]) -> str:
     return "it" if len(paths) == 1 else "them"
 
 
-def _missing_inputs(dag: Dag, selected: list[str], locks: dict[str, StageLock], stage: Stage,
-                    state: StageState) -> str:
+def _missing_inputs(root: str, dag: Dag, selected: list[str], locks: dict[str, StageLock],
+                    stage: Stage, state: StageState) -> str:
     """Why a stage cannot run: the dependencies and params it lacks, each dependency with
     the stage that would make it when that stage is frozen or left out of this run."""
     why = []
@@ -910,8 +911,9 @@ def _missing_inputs(dag: Dag, selected: list[str], locks: dict[str, StageLock], 
         maker = dag.stages[makers[0]] if makers else None
         if maker is not None and maker.frozen:
             outs = [o for o in maker.out_paths if overlaps(dep, o)]
+            ways_out = _frozen_ways_out(root, maker, outs, locks.get(maker.name))
             why.append(f"{dep} (an output of stage '{maker.name}', which is frozen, so repro "
-                       f"never runs it; {_frozen_ways_out(maker, outs, locks.get(maker.name))})")
+                       f"never runs it; {ways_out})")
         elif maker is not None and maker.name not in selected:
             why.append(f"{dep} (an output of stage '{maker.name}', which this run leaves out: "
                        f"`dvx repro {stage.name}` runs it first)")
@@ -1212,8 +1214,8 @@ class _Scheduler:
                 stage, state, locked))
         if state.missing_deps or state.missing_params:
             return StageResult(stage.name, FAILED, reasons,
-                               error=_missing_inputs(self.dag, self.selected, self.locks,
-                                                     stage, state))
+                               error=_missing_inputs(self.repo.root, self.dag, self.selected,
+                                                     self.locks, stage, state))
         if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
                 self.repo, stage, stale.conflicted))
