@@ -117,6 +117,33 @@ def test_gc_workspace_keeps_what_links_of_tracked_data_lead_to_past_their_pointe
     assert (repo / "d" / "b").read_text() == "precious b2"
 
 
+def test_gc_workspace_keeps_what_a_killed_restore_from_the_run_cache_linked(repo, dvx):
+    """A repro killed once it restored a directory from the run-cache (cache.type symlink),
+    before dvx.lock records it: its sync record is still of dvx.lock's version, yet gc -w
+    keeps the objects its links lead to, so they never dangle; the rerun records them."""
+    assert dvx("config", "--local", "cache.type", "symlink").code == 0
+    write(repo / "dep.txt", "1\n")
+    assert dvx("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "out",
+               "mkdir -p out && cp dep.txt out/f").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dep.txt", "2\n")
+    assert dvx("repro").code == 0  # the run-cache now knows dep.txt 2
+    git(repo, "checkout", "-q", "--", ".")
+    assert dvx("checkout", "--force").code == 0
+    write(repo / "dep.txt", "2\n")
+    killed = run_dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "repro.before_lock_write"})
+    assert killed.code == -9, killed.output
+    assert (repo / "out" / "f").is_symlink()
+    result = dvx("gc", "-w", "-f", "--grace", "0")
+    assert result.code == 0, result.output
+    assert (repo / "out" / "f").read_text() == "2\n"
+    assert dvx("repro").code == 0
+    assert (repo / "out" / "f").read_text() == "2\n"
+    assert run_dvx("status", "-q", cwd=repo).code == 0
+
+
 def test_gc_workspace_keeps_only_the_manifests_the_workspace_was_synced_to(repo, dvx):
     """After a pointer moved back (`git checkout v1 -- ...`), the sync record names the
     versions the workspace holds: gc keeps the directory's manifest, which status compares

@@ -595,6 +595,37 @@ def test_a_dvx_lock_entry_this_clone_wrote_is_never_a_change_from_git_after_a_ki
         assert status_of(repo, rel)["workspace"] == "unchanged"
 
 
+@pytest.mark.parametrize("command", ["repro", "exp run -n again"])
+def test_a_stage_restored_from_the_run_cache_killed_before_dvx_lock_is_the_stage_s_change(
+        repo, command):
+    """A `repro` (or `exp run`) that restores a stage from the run-cache, killed before
+    dvx.lock records it: the output is modified and the stage stale, as after a run killed
+    there, never data whose dvx.lock entry moved outside a commit (whose way out, `dvx add
+    --force`, refuses a stage output); the rerun records it."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    write(repo / "dep.txt", "2\n")
+    must("repro", cwd=repo)  # the run-cache now knows dep.txt 2
+    git(repo, "checkout", "-q", "--", ".")
+    must("checkout", "--force", cwd=repo)
+    write(repo / "dep.txt", "2\n")
+    killed = run_dvx_proc(*command.split(), cwd=repo,
+                          env={"DVX_FAULT": "repro.before_lock_write"})
+    assert killed.code == -9, killed.output
+    assert (repo / "a.txt").read_text() == "2\n"
+    seen = status_of(repo, "a.txt")
+    assert (seen["workspace"], seen["synced_oid"], seen["own_version_undone"]) == (
+        "modified", None, False), seen
+    text = run_dvx("status", cwd=repo).stdout
+    assert "a.txt: modified" in text and "a: changed deps: dep.txt; changed outs: a.txt" in text
+    assert "outside a commit" not in text and "add --force" not in text
+    assert "Restored 'a' from the run-cache" in run_dvx("repro", cwd=repo).output
+    assert run_dvx("status", "-q", cwd=repo).code == 0
+
+
 def test_a_pull_checks_out_what_the_pointers_name_once_it_holds_the_lock(team):
     """`git checkout` (with its hook's `dvx checkout`) while a pull of the older commit is
     still fetching: the pull then checks out what the pointers name now, never the older

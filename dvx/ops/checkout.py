@@ -152,7 +152,8 @@ _Ask = Callable[[Collection[str]], "set[str] | None"]
 
 def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
              force: bool = False, relink: bool = False, settle: DeclaredOutputs | None = None,
-             held_elsewhere: HeldElsewhere | None = None) -> CheckoutResult:
+             held_elsewhere: HeldElsewhere | None = None, lock_records_later: bool = False
+             ) -> CheckoutResult:
     """`targets`, or a function that reads them once the repository lock is held (what the
     pointers name may have changed since the caller last read them).
     `relink`: place again the files that already match, so that each is placed as
@@ -161,7 +162,12 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     `settle` (the targets are every output): data whose pointer left Git goes too, when that
     loses nothing (dvx/ops/left_behind.py), but for the outputs it says dvx.yaml declares.
     `held_elsewhere` (a pull's): asked about the files kept as the cache lacks their bytes;
-    those a remote holds are replaced, unless they are changes made here."""
+    those a remote holds are replaced, unless they are changes made here.
+    `lock_records_later` (a restore from the run-cache, of stage outputs dvx.lock records
+    only after): what the workspace then holds of each target is pending until dvx.lock
+    names it (`SyncState.expect_in_lock`), so that a restore killed before that write leaves
+    the outputs compared with what dvx.lock named before, as changes of the stage's, the way
+    a run killed there leaves them; never as data dvx.lock once named and no longer does."""
     result = CheckoutResult()
     skipped_by_output: list[tuple[str, int]] = []  # (output, its first in result.skipped)
     with repo.lock() as lock:
@@ -183,7 +189,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                            and repo.syncstate.get(target.output.path) is None
                            and os.path.lexists(repo.abspath(target.output.path))}
             for target in targets:
-                if target.output.pointer.is_dir:
+                if target.output.pointer.is_dir and not lock_records_later:
                     records_before[target] = repo.syncstate.get(target.output.path)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
@@ -199,10 +205,15 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
                                          relink, found_there.get(target, ()), ask):
                         # nothing of this version placed: the workspace holds what it did
-                        _restore_record(repo, target.output.path, records_before[target])
+                        if target in records_before:
+                            _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
                     _checkout_file(repo, target.output, force, result, relink, ask)
+                if lock_records_later:
+                    _expect_in_lock(repo, target, complete=len(result.skipped)
+                                    + len(result.missing) == problems)
+                    continue
                 kept = [path for path, _ in result.skipped[skipped_from:]] \
                     if len(result.missing) == missing else None
                 _remember_synced(repo, target,
@@ -386,6 +397,15 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
         log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path, typed, typed)
+
+
+def _expect_in_lock(repo: Repo, target: Target, complete: bool) -> None:
+    """Record as pending until dvx.lock names it what a complete checkout of a whole output
+    placed; nothing for an incomplete one, whose stage is not restored (it runs)."""
+    pointer = target.output.pointer
+    if complete and target.subpath is None:
+        repo.syncstate.expect_in_lock(
+            target.output.path, Synced.whole(pointer.oid, pointer.is_dir, pointer.executable))
 
 
 def _only_changes_made_here(repo: Repo, output: Output, before: Synced | None,

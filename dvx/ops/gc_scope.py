@@ -23,6 +23,7 @@ from dvx.history import (
     revision_labels,
     scope_targets,
 )
+from dvx.lock import stopped_commands
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree, first_line
 from dvx.ops.left_behind import objects_linked_from_untracked_data
@@ -74,9 +75,11 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
         reach.synced_manifests = synced_manifests(
             repo, [t.output.path for t in targets if not t.revisions])
         reach.oids |= objects_linked_from_untracked_data(repo)
+        trust_records = not stopped_commands(repo.tmp_dir)
         for target in targets:
             if not target.revisions:  # the workspace's own
-                reach.oids |= _linked_beside_pointer(repo, target.output, reach.problems)
+                reach.oids |= _linked_beside_pointer(repo, target.output, reach.problems,
+                                                     trust_records)
     return reach
 
 
@@ -103,19 +106,22 @@ def synced_manifests(repo: Repo, tracked: list[str]) -> set[str]:
     return found
 
 
-def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str]) -> set[str]:
+def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str],
+                           trust_records: bool = True) -> set[str]:
     """The objects that symbolic links in the tracked data of `output` lead to when that
     data is not what its pointer (or dvx.lock entry) names: a `dvx add` whose pointer Git
     put back (`git restore`, `git reset --hard`, `git stash`) leaves the workspace linked to
     objects in no commit, and a `git pull` that no `dvx checkout` followed leaves it linked
     to the older version's. gc keeps them: those links would dangle, and data in no commit
     would be lost. A directory whose sync record says it was synced whole to its pointer's
-    version is not walked (its links lead to what that manifest lists); anything else is,
-    and a file costs one lstat."""
+    version is not walked (its links lead to what that manifest lists), if the records are
+    to be trusted (`trust_records`): not while a command stopped half-way may have placed
+    links no record names yet (a repro killed once it restored outputs from the run-cache,
+    before dvx.lock records them). Anything else is walked, and a file costs one lstat."""
     synced = repo.syncstate.get(output.path)
     pointer = output.pointer
-    if pointer.is_dir and synced is not None and synced.oid == pointer.oid and (
-            synced.placed is None and synced.base is None):
+    if trust_records and pointer.is_dir and synced is not None and synced.oid == pointer.oid \
+            and synced.placed is None and synced.base is None:
         return set()
     if not os.path.lexists(repo.abspath(output.path)):
         return set()

@@ -1293,7 +1293,7 @@ class _Scheduler:
                              self.repo.abspath(target.output.path), ("copy",),
                              exec_bit=pointer.executable)
         done = checkout(self.repo, [t for t in targets if flags[t.output.path].cache],
-                        force=True)
+                        force=True, lock_records_later=True)
         # Every output the stage declares must be back, or the stage was not restored: one
         # left out would stay missing while dvx.lock records it.
         absent = [p for p in stage.out_paths if not os.path.lexists(self.repo.abspath(p))]
