@@ -203,6 +203,31 @@ def test_a_new_file_s_add_a_stash_took_names_the_stash_and_keeps_the_data_out_of
                     ["M", ".gitignore", "??", "new.bin.dvx"]), back
 
 
+def test_an_uncommitted_repro_whose_dvx_lock_was_checked_out_names_the_ways_out_of_a_stage(
+        repo):
+    """`git checkout -- dvx.lock` after an uncommitted `dvx repro`: the output holds the run's
+    data under HEAD's entry, and status names ways out a stage output takes, `dvx checkout`
+    of dvx.lock's version or `dvx commit --force` of yours, never `dvx add --force`, which
+    refuses a stage output."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    write(repo / "dep.txt", "2\n")
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock")
+    seen = status_of(repo, "a.txt")
+    assert (seen["workspace"], seen["own_version_undone"]) == ("outdated", True), seen
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("(`dvx checkout a.txt` places the data of the version dvx.lock records; "
+            "`dvx commit --force a.txt` records yours again)") in text
+    assert "add --force" not in text
+    must("commit", "--force", "a.txt", cwd=repo)
+    assert (repo / "a.txt").read_text() == "2\n"
+    assert status_of(repo, "a.txt")["workspace"] == "unchanged"
+
+
 def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switch_left(team):
     """A stash made on a branch holds the pointers that branch commits, unchanged: data a
     `git checkout` of another branch then leaves behind is a pointer that left Git, never

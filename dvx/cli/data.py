@@ -841,15 +841,20 @@ def _stashed_pointers_hint(result: StatusResult) -> None:
 
 def _own_version_undone_hint(root: str, outputs: list[OutputStatus]) -> None:
     """The ways out for outdated data of the user's own, whose pointer `git stash` (or a
-    reset, a checkout of the pointer file) took back to HEAD's: place the pointer's data, or
-    bring their pointer back (the stash) or record their data again (a file's)."""
+    reset, a checkout of the pointer file or dvx.lock) took back to HEAD's: place the
+    pointer's data, or bring their pointer back (the stash) or record their data again (a
+    file's with `dvx add --force`; a stage output's, which add refuses, with `dvx commit
+    --force`)."""
     undone = [o for o in outputs if o.workspace == "outdated" and o.own_version_undone
               and not o.outdated_not_cached]
     for o in undone:
         typed = for_command(root, o.path)
         yours = "`git stash pop` brings yours back" if o.stashed else \
+            f"`dvx commit --force {typed}` records yours again" if o.stage is not None else \
             f"`dvx add --force {typed}` records yours again" if o.kind == "file" else ""
-        out(f"(`dvx checkout {typed}` places the data of the pointer's version"
+        version = "the version dvx.lock records" if o.stage is not None else \
+            "the pointer's version"
+        out(f"(`dvx checkout {typed}` places the data of {version}"
             + (f"; {yours})" if yours else ")"))
 
 
