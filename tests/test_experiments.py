@@ -2626,8 +2626,8 @@ def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     assert "lr: 0.1" in (bob / "params.yaml").read_text()  # nothing was written
     must("exp", "push", "origin", "low", cwd=alice)  # the data follows
     late = run_dvx("exp", "pull", "origin", cwd=bob)
-    assert late.code == 0 and "Fetched the missing data of 1 experiment(s) pulled before: " \
-        "low." in late.stdout, late.output
+    assert late.code == 0 and "Fetched the data the cache lacked of 1 experiment already " \
+        "here: low." in late.stdout, late.output
     assert run_dvx("exp", "apply", "low", cwd=bob).code == 0
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
@@ -2663,7 +2663,25 @@ def test_a_pull_names_as_completed_only_the_earlier_experiments_whose_data_was_m
     must("exp", "push", "origin", "lower", cwd=alice)
     second = run_dvx("exp", "pull", "origin", cwd=bob)  # lower's data comes, low's was here
     assert second.code == 0 and "Pulled 1 experiment(s): lower." in second.stdout, second.output
-    assert "pulled before" not in second.stdout, second.output
+    assert "already here" not in second.stdout, second.output
+
+
+def test_a_pull_that_brings_back_the_data_gc_took_of_experiments_run_here_says_so(tmp_path):
+    """Experiments run here and pushed, whose data `gc -w` then deleted: the pull that fetches
+    it again names them as experiments already here whose data the cache lacked, never as
+    pulled before, counted in words."""
+    _, alice = _shared_pipeline(tmp_path)
+    for lr, name in (("0.01", "low"), ("0.02", "lower"), ("0.03", "latest")):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", name, cwd=alice)
+    must("exp", "push", "origin", "low", "lower", cwd=alice)
+    must("gc", "-w", "-f", "--grace", "0", cwd=alice)  # keeps latest's, the workspace's
+    assert run_dvx("exp", "apply", "low", cwd=alice).code == 2  # its model is gone
+    pulled = run_dvx("exp", "pull", "origin", cwd=alice)
+    assert pulled.code == 0, pulled.output
+    assert "Fetched the data the cache lacked of 2 experiments already here: low, lower." \
+        in pulled.stdout, pulled.output
+    assert "pulled before" not in pulled.stdout and "(s)" not in pulled.stdout.splitlines()[-1]
+    assert run_dvx("exp", "apply", "low", cwd=alice).code == 0
 
 
 def test_the_api_returns_what_exp_show_json_prints(project):

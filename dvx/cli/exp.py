@@ -389,8 +389,9 @@ def _report_shared(shared: object, verb: str) -> None:
         out(f"{verb} {len(shared.experiments)} experiment(s)"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
         if shared.completed:
-            out(f"Fetched the missing data of {len(shared.completed)} experiment(s) pulled "
-                f"before: {', '.join(shared.completed)}.")
+            count = len(shared.completed)
+            out(f"Fetched the data the cache lacked of {count} experiment"
+                f"{'' if count == 1 else 's'} already here: {', '.join(shared.completed)}.")
     if shared.left_out is not None:
         warn(f"ERROR: {shared.left_out}")
     if data_failed:

@@ -28,8 +28,9 @@ class Shared:
     experiments: list[str]  # names
     data: SyncResult | None  # the data push or fetch (None: no data to move)
     left_out: UsageError | None = None  # a pull's experiments not taken, and why
-    # A pull's experiments already here (names), whose missing data it fetched: an earlier
-    # pull got their refs but not all of their data
+    # A pull's experiments already here (names), whose data the cache lacked and it fetched:
+    # an earlier pull got their refs but not all of their data, or a gc deleted the data of
+    # one pulled or run here
     completed: list[str] = field(default_factory=list)
     # A push's experiments (names, as typed) not pushed because their data did not all move
     not_pushed: list[str] = field(default_factory=list)
@@ -160,7 +161,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
     # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
     everything = [e for e in after if e.ref in taken]
-    # Only those pulled before whose own data the cache lacked, and has now, were completed:
+    # Only those already here whose own data the cache lacked, and has now, were completed:
     # not every one of them whenever a new experiment's data came.
     incomplete = _lacking_data(repo, [e for e in everything if e not in fetched])
     data = _sync(repo, everything, dvx_remote, fetch) if everything else None
