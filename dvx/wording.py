@@ -1,4 +1,5 @@
-"""Wording shared by messages: a list of names cut short where it would not fit a sentence."""
+"""Wording shared by messages: a count with its noun, and a list of names cut short where it
+would not fit a sentence."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ def named_list(items: Sequence[T], *, most: int,
     shown = ", ".join(name(item) for item in items[:most])
     more = len(items) - most
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 experiment', '0 experiments', '3 experiments': `count` and `noun`, plural unless one
+    (nouns whose plural is not the noun plus 's' are not asked for)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -282,10 +282,10 @@ def test_remove_names_what_it_removed_and_sends_a_queued_name_to_the_queue(proje
         "yet. `dvx queue remove qq` takes it out of the queue.\n"
     assert git(project, "for-each-ref", "refs/exps") == refs
     assert run_dvx("exp", "remove", "dup", "other", cwd=project).stdout == \
-        f"Removed 2 experiment(s): dup, other (baseline {second[:7]}).\n"
+        f"Removed 2 experiments: dup, other (baseline {second[:7]}).\n"
     assert run_dvx("exp", "remove", "dup", cwd=project).stdout == \
-        f"Removed 1 experiment(s): dup (baseline {first[:7]}).\n"
-    assert run_dvx("exp", "remove", "--all", cwd=project).stdout == "Removed 0 experiment(s).\n"
+        f"Removed 1 experiment: dup (baseline {first[:7]}).\n"
+    assert run_dvx("exp", "remove", "--all", cwd=project).stdout == "Removed 0 experiments.\n"
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "broken", cwd=project)
     assert run_dvx("queue", "start", cwd=project).code == 1  # qq done, broken failed
     failed = run_dvx("exp", "remove", "broken", cwd=project)
@@ -351,7 +351,7 @@ def test_an_experiment_ref_naming_a_tag_is_its_commit_and_one_naming_none_is_dam
     assert gc.code == 0 and f"Skipped {exps}/gone: it names an object missing" in gc.stderr
     removed = run_dvx("exp", "remove", "gone", "blob", f"{exps}/tree", cwd=project)
     assert removed.code == 0 and removed.stdout == \
-        f"Removed 3 experiment(s): gone, blob, tree (baseline {head[:7]}).\n", removed.output
+        f"Removed 3 experiments: gone, blob, tree (baseline {head[:7]}).\n", removed.output
     assert git(project, "for-each-ref", "--format=%(refname)", "refs/exps").split() == [
         f"{exps}/tagged"]
 
@@ -1814,7 +1814,7 @@ def test_a_process_given_a_dead_runner_s_id_is_never_stopped_nor_keeps_its_entry
         assert re.search(r"q1 +failed .*its run ended without reporting", listed.stdout)
         stopped = run_dvx("queue", "stop", cwd=project)
         assert stopped.code == 0, stopped.output
-        assert "Stopped 0 experiment(s)." in stopped.stdout
+        assert "Stopped 0 experiments." in stopped.stdout
         assert victim.poll() is None, "dvx signalled an unrelated process group"
     finally:
         victim.kill()
@@ -1834,7 +1834,7 @@ def test_a_running_queue_entry_is_told_from_a_process_given_its_runner_s_id_late
         state.write_text(json.dumps({k: v for k, v in recorded.items()
                                      if k not in ("pid_started", "boot_id")}))
         assert _queue_states(project) == {"slow": "running"}
-        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 1 experiment(s).\n"
+        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 1 experiment.\n"
         assert runner.wait(timeout=30) == 1
     finally:
         if runner.poll() is None:
@@ -1845,7 +1845,7 @@ def test_a_running_queue_entry_is_told_from_a_process_given_its_runner_s_id_late
     try:
         state.write_text(json.dumps({**recorded, "pid": victim.pid}))
         assert _queue_states(project) == {"slow": "failed"}
-        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 0 experiment(s).\n"
+        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 0 experiments.\n"
         assert victim.poll() is None, "dvx signalled an unrelated process group"
     finally:
         victim.kill()
@@ -2099,7 +2099,7 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
     pushed = run_dvx("exp", "push", "origin", "low", cwd=alice)
-    assert pushed.code == 0 and "Pushed 1 experiment(s): low" in pushed.stdout
+    assert pushed.code == 0 and "Pushed 1 experiment: low" in pushed.stdout
     bob = team.clone("bob")
     pulled = run_dvx("exp", "pull", "origin", cwd=bob)
     assert pulled.code == 0 and "low" in pulled.stdout, pulled.output
@@ -2326,13 +2326,13 @@ def test_pull_takes_a_full_ref_and_leaves_out_only_what_would_replace_yours(tmp_
     bobs = git(bob, "rev-parse", mine).strip()
 
     by_ref = run_dvx("exp", "pull", "origin", theirs, cwd=bob)
-    assert by_ref.code == 0 and "Pulled 1 experiment(s): tuned." in by_ref.stdout, \
+    assert by_ref.code == 0 and "Pulled 1 experiment: tuned." in by_ref.stdout, \
         by_ref.output
     assert git(bob, "rev-parse", theirs) == git(alice, "rev-parse", theirs)
     git(bob, "update-ref", "-d", theirs)
 
     by_name = run_dvx("exp", "pull", "origin", "tuned", cwd=bob)  # both baselines' tuned
-    assert by_name.code == 1 and "Pulled 1 experiment(s): tuned." in by_name.stdout, \
+    assert by_name.code == 1 and "Pulled 1 experiment: tuned." in by_name.stdout, \
         by_name.output
     assert f"Not pulled from 'origin': {mine}, of the same baseline" in by_name.stderr
     assert f"`dvx exp pull origin --force {mine}`" in by_name.stderr
@@ -2355,7 +2355,7 @@ def test_pull_takes_an_abbreviated_commit_as_git_does_and_refuses_an_ambiguous_o
     too_short = run_dvx("exp", "pull", "origin", commit[:3], cwd=bob)
     assert too_short.code == 2 and "has no experiment called" in too_short.stderr
     pulled = run_dvx("exp", "pull", "origin", commit[:7].upper(), cwd=bob)
-    assert pulled.code == 0 and "Pulled 1 experiment(s): tuned." in pulled.stdout, pulled.output
+    assert pulled.code == 0 and "Pulled 1 experiment: tuned." in pulled.stdout, pulled.output
     assert git(bob, "rev-parse", ref).strip() == commit
 
     first, second = _commits_sharing_their_first_4_digits(alice)
@@ -2407,7 +2407,7 @@ def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tm
     pushed = run_dvx("exp", "push", "origin", cwd=alice)
     assert pushed.code == 2, pushed.output
     assert f"HEAD ({head[:7]}) has no experiments to push" in pushed.stderr
-    assert re.search(r"2 experiment\(s\) of other baselines: lr0\.\d, lr0\.\d\.", pushed.stderr)
+    assert re.search(r"2 experiments of other baselines: lr0\.\d, lr0\.\d\.", pushed.stderr)
     hinted = re.search(r"`dvx (exp push origin lr0\.\d lr0\.\d)`", pushed.stderr)
     assert hinted, pushed.stderr
     assert run_dvx(*hinted.group(1).split(), cwd=alice).code == 0
@@ -2546,7 +2546,7 @@ def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_pat
     must("exp", "push", "origin", cwd=alice)
     removed = run_dvx("exp", "remove", "-g", "origin", "bad-idea", cwd=alice)
     head = git(alice, "rev-parse", "HEAD").strip()
-    assert removed.code == 0 and removed.stdout == "Removed 1 experiment(s) from 'origin': " \
+    assert removed.code == 0 and removed.stdout == "Removed 1 experiment from 'origin': " \
         f"bad-idea (baseline {head[:7]}).\n", removed.output
     must("exp", "remove", "bad-idea", cwd=alice)
     assert "bad-idea" not in git(alice, "ls-remote", "origin", "refs/exps/*")
@@ -2570,7 +2570,7 @@ def test_remove_all_from_the_git_remote_leaves_a_teammates_experiments(tmp_path)
     must("exp", "run", "-S", "train.lr=0.3", "-n", "bobs", cwd=bob)
     must("exp", "push", "origin", cwd=bob)
     removed = run_dvx("exp", "remove", "-g", "origin", "--all", cwd=bob)
-    assert removed.code == 0 and "Removed 1 experiment(s)" in removed.stdout, removed.output
+    assert removed.code == 0 and "Removed 1 experiment" in removed.stdout, removed.output
     assert "this clone does not have" in removed.stderr and "alices" in removed.stderr
     left = git(bob, "ls-remote", "origin", "refs/exps/*")
     assert "alices" in left and "bobs" not in left
@@ -2610,7 +2610,7 @@ def test_remove_by_name_from_the_git_remote_refuses_an_experiment_that_is_not_th
     assert by_commit.code == 0, by_commit.output  # that one experiment, whoever ran it
     assert "/lo" not in git(bob, "ls-remote", "origin", "refs/exps/*")
     forced = run_dvx("exp", "remove", "-g", "origin", "--force", "mine", cwd=bob)
-    assert forced.code == 0 and "Removed 1 experiment(s)" in forced.stdout, forced.output
+    assert forced.code == 0 and "Removed 1 experiment" in forced.stdout, forced.output
     assert git(bob, "ls-remote", "origin", "refs/exps/*") == ""
 
 
@@ -2645,7 +2645,7 @@ def test_a_pull_missing_some_data_still_names_what_it_pulled_and_what_it_left_ou
 
     pulled = run_dvx("exp", "pull", "origin", cwd=bob)
     assert pulled.code == 1, pulled.output
-    assert "Pulled 1 experiment(s): nodata." in pulled.stdout, pulled.output
+    assert "Pulled 1 experiment: nodata." in pulled.stdout, pulled.output
     left_out = pulled.stderr.index("Not pulled from 'origin': refs/exps/")
     data_error = pulled.stderr.index("were fetched, but not all of their data")
     assert "/tuned, of the same baseline and name as yours" in pulled.stderr
@@ -2662,7 +2662,7 @@ def test_a_pull_names_as_completed_only_the_earlier_experiments_whose_data_was_m
     must("exp", "run", "-S", "train.lr=0.02", "-n", "lower", cwd=alice)
     must("exp", "push", "origin", "lower", cwd=alice)
     second = run_dvx("exp", "pull", "origin", cwd=bob)  # lower's data comes, low's was here
-    assert second.code == 0 and "Pulled 1 experiment(s): lower." in second.stdout, second.output
+    assert second.code == 0 and "Pulled 1 experiment: lower." in second.stdout, second.output
     assert "already here" not in second.stdout, second.output
 
 

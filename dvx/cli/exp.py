@@ -9,6 +9,7 @@ import click
 from dvx.cli.common import UTF8, common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.data import report_checkout, some_paths
 from dvx.cli.ui import emit_json, out, say_nothing, warn
+from dvx.wording import counted
 
 JSON = ("--json", "json", "Output as JSON.")
 CSV = ("--csv", "csv", "Output as CSV.")
@@ -298,7 +299,7 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
     if git_remote is not None:
         gone = remove_from_remote(open_repo(), git_remote, list(names), everything, force)
         if not is_quiet():
-            out(f"Removed {len(gone.removed)} experiment(s) from '{git_remote}'"
+            out(f"Removed {counted(len(gone.removed), 'experiment')} from '{git_remote}'"
                 f"{_by_baseline(gone.removed)}.")
         if gone.left:
             warn(f"WARNING: left on '{git_remote}' the experiments of HEAD this clone does "
@@ -308,7 +309,7 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
         return
     removed = remove(open_repo(), list(names), everything)
     if not is_quiet():
-        out(f"Removed {len(removed)} experiment(s)"
+        out(f"Removed {counted(len(removed), 'experiment')}"
             f"{_by_baseline([(e.name, e.baseline) for e in removed])}.")
 
 
@@ -386,7 +387,7 @@ def _report_shared(shared: object, verb: str) -> None:
              f"pushed: {', '.join(shared.not_pushed)}.")
         sys.exit(1)
     if not is_quiet():
-        out(f"{verb} {len(shared.experiments)} experiment(s)"
+        out(f"{verb} {counted(len(shared.experiments), 'experiment')}"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
         if shared.completed:
             count = len(shared.completed)
@@ -490,7 +491,7 @@ def queue_stop() -> None:
 
     stopped = stop(open_repo())
     if not is_quiet():
-        out(f"Stopped {len(stopped)} experiment(s).")
+        out(f"Stopped {counted(len(stopped), 'experiment')}.")
 
 
 @queue.command("remove", epilog=example("""

@@ -17,7 +17,7 @@ from dvx.ops.remote import refuse_unknown_remote
 from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
 from dvx.repo import Repo
-from dvx.wording import named_list
+from dvx.wording import counted, named_list
 
 # An abbreviated commit id, as Git takes one (core.abbrev's least).
 _ABBREVIATED = re.compile(r"[0-9a-fA-F]{4,64}")
@@ -115,7 +115,7 @@ def _nothing_to_push(repo: Repo, git_remote: str) -> UsageError:
         else ""
     return UsageError(
         f"HEAD ({head(repo)[:7]}) has no experiments to push (without names, `dvx exp push` "
-        f"pushes HEAD's); this clone has {len(others)} experiment(s) of other baselines: "
+        f"pushes HEAD's); this clone has {counted(len(others), 'experiment')} of other baselines: "
         f"{', '.join(labels[:5])}{more}.",
         f"Push them by name: `dvx exp push {shlex.quote(git_remote)} {' '.join(labels[:5])}`.")
 
