@@ -165,6 +165,34 @@ def test_import_and_import_url_into_the_repository_s_top_put_the_data_there_unde
     assert (project / "data.csv.dvx").exists()
 
 
+def test_an_out_ending_in_a_slash_is_a_directory_created_to_put_the_data_in(
+        source, project, tmp_path):
+    """`-o data/` where no data/ is yet puts the data at data/<name> for get, get-url, import
+    and import-url, creating data/, rather than writing a file named data; a slash after the
+    name of a file is refused, leaving the file as it was."""
+    team, alice = source
+    for args in (("import", str(team.origin), "raw/train.csv", "-o", "data/"),
+                 ("get", str(team.origin), "raw/train.csv", "-o", "got/"),
+                 ("get-url", str(alice / "README.md"), "fetched/"),
+                 ("import-url", str(alice / "README.md"), "urls/")):
+        done = run_dvx(*args, cwd=project)
+        assert done.code == 0, done.output
+    assert (project / "data" / "train.csv").read_text() == "a,b\n1,2\n"
+    assert "source:" in (project / "data" / "train.csv.dvx").read_text()
+    assert (project / "got" / "train.csv").read_text() == "a,b\n1,2\n"
+    assert (project / "fetched" / "README.md").read_text() == "the datasets\n"
+    assert (project / "urls" / "README.md.dvx").exists()
+    assert not (project / "data.dvx").exists() and not (project / "urls.dvx").exists()
+
+    write(project / "notes", "mine\n")
+    for args in (("import", str(team.origin), "raw/train.csv", "-o", "notes/", "--force"),
+                 ("get", str(team.origin), "raw/train.csv", "-o", "notes/", "--force")):
+        refused = run_dvx_proc(*args, cwd=project)
+        assert refused.code == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert "'notes/' ends in a slash" in refused.stderr, refused.stderr
+    assert (project / "notes").read_text() == "mine\n"
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 URL = click.argument("url", metavar="URL")
 OUT = click.option("-o", "--out", type=PATH,
-                   help="Where to put it (default: its name, here).")
+                   help="Where to put it (default: its name, here). A directory, existing or "
+                   "named with a trailing '/', receives it under its name.")
 FORCE = click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
 REV = click.option("--rev", metavar="REV",
                    help="A branch, tag or commit of the source, or an experiment of a local "

@@ -810,7 +810,7 @@ def _url_name(url: str, path: str, out: str | None) -> str:
     if urlsplit(url).scheme.lower() in ("http", "https"):
         path = urlsplit(path).path
     name = posixpath.basename(path.rstrip("/"))
-    if not name and (out is None or os.path.isdir(out)):
+    if not name and (out is None or _names_directory(out)):
         raise UsageError(f"The URL '{redact_url(url)}' names no file name to download it to.",
                          "Give OUT, the path of the file to download it to.")
     return name
@@ -1274,11 +1274,28 @@ def _source_id(repo: Repo, recorded: str) -> str:
 
 def _resolve_output(out: str | None, source_path: str) -> str:
     """Where data from `source_path` goes, as DVC decides: its name here without `out`, its
-    name inside `out` if that is an existing directory, else `out`."""
+    name inside `out` if that names a directory (`_names_directory`), else `out`."""
     name = posixpath.basename(source_path.rstrip("/"))
     if out is None:
         return name
-    return os.path.join(out, name) if os.path.isdir(out) else out
+    return os.path.join(out, name) if _names_directory(out) else out
+
+
+def _names_directory(out: str) -> bool:
+    """Does `out` name a directory to put data into: an existing one, or any path ending in a
+    slash (`-o data/`), which is created when it is not there yet rather than becoming the
+    name of a file. A path ending in a slash where something other than a directory is, is
+    refused: the data would go neither where the slash says nor over that file silently."""
+    if os.path.isdir(out):
+        return True
+    if not out.endswith(("/", os.sep)):
+        return False
+    if os.path.lexists(out.rstrip("/" + os.sep)):
+        raise PathError(f"'{out}' ends in a slash, which names a directory, but "
+                        f"'{out.rstrip('/' + os.sep)}' is not one.",
+                        "Name a directory to put the data into, or the path without the "
+                        "slash (with --force) to replace what is there.")
+    return True
 
 
 def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
