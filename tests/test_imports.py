@@ -193,6 +193,27 @@ def test_an_out_ending_in_a_slash_is_a_directory_created_to_put_the_data_in(
     assert (project / "notes").read_text() == "mine\n"
 
 
+def test_a_stage_output_over_an_import_is_refused_naming_the_import_and_a_way_out_keeping_it(
+        source, project):
+    """The refusal calls the import an import, not data `dvx add` tracks, and the `dvx move`
+    it offers keeps the import's source; `dvx remove` is named with what it would drop."""
+    team, _ = source
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    write(project / "dvx.yaml", "stages:\n  s:\n    cmd: echo x > train.csv\n"
+                                "    outs: [train.csv]\n")
+    refused = run_dvx_proc("repro", cwd=project)
+    assert refused.code == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "'train.csv', an import (dvx import)" in refused.stderr, refused.stderr
+    assert "(dvx add)" not in refused.stderr
+    assert "`dvx move train.csv NEW-PATH`, which keeps its source" in refused.stderr
+    assert "`dvx remove train.csv.dvx` would end the import" in refused.stderr
+
+    must("move", "train.csv", "upstream.csv", cwd=project)  # the way out, as pasted
+    assert "source:" in (project / "upstream.csv.dvx").read_text()
+    assert run_dvx("repro", cwd=project).code == 0
+    assert (project / "train.csv").read_text() == "x\n"
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

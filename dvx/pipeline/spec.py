@@ -27,6 +27,7 @@ from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_prob
 from dvx.logs import shell_quote
 from dvx.outputs import (
     TEMPORARY_NAME,
+    load_output,
     named_like_a_temporary,
     not_read_message,
     pipeline_files_not_read,
@@ -699,13 +700,38 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline, removing: str | None = 
     for path, name in owner.items():
         data = _overlap_in(path, tracked, tracked_set)
         if data is not None and removing not in (name, name.partition("@")[0]):
-            raise _error(f"Stage '{name}': output '{path}' overlaps '{data}', which is "
-                         f"tracked by the pointer file '{data}.dvx' (dvx add).",
-                         f"Stop tracking it first (`dvx remove "
-                         f"{for_command(repo.root, data + POINTER_SUFFIX)}`), choose "
-                         "another output path, or take the stage out (`dvx stage remove "
-                         f"{shell_quote(name.partition('@')[0])}`, which leaves its outputs "
-                         "in the workspace).")
+            raise _overlap_error(repo, name, path, data)
+
+
+def _overlap_error(repo: Repo, stage: str, path: str, data: str) -> DvxError:
+    """The error for `stage`'s output `path` overlapping `data`, which a pointer file tracks.
+    An import is named as one, and the way out offered keeps its source: `dvx remove` of its
+    pointer would end the import, so it is offered only with what it drops."""
+    pointer = data + POINTER_SUFFIX
+    take_out = ("take the stage out (`dvx stage remove "
+                f"{shell_quote(stage.partition('@')[0])}`, which leaves its outputs in the "
+                "workspace)")
+    if not _is_import(repo, pointer):
+        return _error(f"Stage '{stage}': output '{path}' overlaps '{data}', which is tracked "
+                      f"by the pointer file '{pointer}' (dvx add).",
+                      f"Stop tracking it first (`dvx remove {for_command(repo.root, pointer)}`), "
+                      f"choose another output path, or {take_out}.")
+    return _error(f"Stage '{stage}': output '{path}' overlaps '{data}', an import (dvx import) "
+                  f"whose pointer file '{pointer}' records its source.",
+                  "Choose another output path (the stage may read the import as a "
+                  f"dependency), move the import (`dvx move {for_command(repo.root, data)} "
+                  f"NEW-PATH`, which keeps its source), or {take_out}. `dvx remove "
+                  f"{for_command(repo.root, pointer)}` would end the import, its source no "
+                  "longer recorded.")
+
+
+def _is_import(repo: Repo, pointer: str) -> bool:
+    """Does the pointer file `pointer` record an import's source? One that cannot be read is
+    taken for data `dvx add` tracks: the overlap is refused all the same."""
+    try:
+        return load_output(repo, pointer).pointer.source_info is not None
+    except DvxError:
+        return False
 
 
 OWN_FILES = PIPELINE_FILES
