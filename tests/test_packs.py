@@ -572,6 +572,44 @@ def test_gc_deletes_no_pack_while_objects_it_keeps_are_in_no_index(repo, dvx, re
     assert tree_bytes(other / "e") == tree_bytes(repo / "e")
 
 
+def test_data_in_a_pack_whose_index_was_lost_is_not_blamed_on_whoever_committed_it(
+        repo, dvx, tmp_path):
+    """Some indexes lost, indexes/KEPT still there: pull names the packs no index names and
+    calls the remote damaged, not the data never pushed; fsck --remote says so too, and that
+    gc keeps those packs, not that it deletes them after the grace period."""
+    store = _push_and_commit_d(repo, dvx, tmp_path)
+    first = set((store / "indexes").iterdir())
+    write(repo / "e" / "a.bin", os.urandom(300))
+    assert dvx("add", "e").code == 0 and dvx("push").code == 0
+    commit_all(repo, "e")
+    lost = {index: index.read_bytes() for index in (store / "indexes").iterdir()
+            if index not in first}
+    for index in lost:  # e's
+        index.unlink()
+    assert (store / "indexes" / "KEPT").exists()
+    unnamed = sorted(p.name for p in (store / "packs").iterdir()
+                     if not any(p.name in i.read_text() for i in first if i.name != "KEPT"))
+    assert unnamed
+    other = clone(repo, tmp_path, "other")
+    pulled = run_dvx_proc("pull", cwd=other, timeout=120)
+    said = " ".join(pulled.stderr.split())
+    assert pulled.code == 1 and "Traceback" not in said, said
+    assert "without running `dvx push`" not in said, said
+    assert f"named by no index ({', '.join(unnamed)}): the remote looks damaged" in said, said
+    assert "`dvx fsck --remote s`" in said, said
+    checked = run_dvx_proc("fsck", "--remote", "s", cwd=other, timeout=120)
+    said = " ".join(checked.stderr.split())
+    assert checked.code == 1, checked.output
+    assert "after the grace period" not in said, said
+    assert "the remote looks damaged" in said and "deletes none of those packs" in said, said
+    refused = run_dvx_proc("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=other, timeout=120)
+    assert refused.code == 1 and "Nothing was deleted" in refused.stderr, refused.output
+    for index, data in lost.items():  # put back: nothing of e was lost
+        index.write_bytes(data)
+    assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
+    assert tree_bytes(other / "e") == tree_bytes(repo / "e")
+
+
 def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo, dvx,
                                                                             tmp_path):
     """A teammate's newer dvx wrote the only index of the remote: it is not damaged, and its

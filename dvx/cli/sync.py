@@ -353,6 +353,8 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
              f"{result.remote}` lists what is damaged or missing there, and `dvx push --repair "
              f"-r {result.remote}` from a clone whose cache has the data uploads again what "
              "only a damaged index names.")
+    elif result.never_pushed and result.unindexed_packs:
+        _report_unindexed_packs(result.remote, result.never_pushed, result.unindexed_packs)
     elif result.never_pushed:
         _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed)
     if result.lost:
@@ -378,6 +380,27 @@ def _repair_advice(remote: str) -> str:
     repairing")."""
     return (f"Run `dvx fsck --remote {remote}`, then `dvx push` from a clone whose cache has "
             "the data (or `dvx push --repair` there, which does both).")
+
+
+SHOWN_PACKS = 3  # packs no index names, named one by one
+
+
+def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], packs: list[str]
+                            ) -> None:
+    """Data no pack index names, on a remote holding packs no index names: the remote looks
+    damaged (an index lost), or the push of that data stopped before its index; either
+    way, not a teammate who never pushed."""
+    shown = ", ".join(packs[:SHOWN_PACKS]) + (
+        f" and {len(packs) - SHOWN_PACKS} more" if len(packs) > SHOWN_PACKS else "")
+    count = f"{len(packs)} pack{'s' if len(packs) > 1 else ''}"
+    warn(f"No pack index of the remote '{remote}' names that data "
+         f"({'; '.join(map(str, never_pushed))}), but {count} there "
+         f"{'are' if len(packs) > 1 else 'is'} named by no index ({shown}): the remote looks "
+         "damaged (an index lost, as by a copy of it that missed some), and the data may be "
+         "in such a pack; else the push of it stopped between its pack and its index. Look "
+         f"at the remote with `dvx fsck --remote {remote}`, and put back the indexes it "
+         "lacks; or run `dvx push` again from a clone whose cache has the data."
+         + _imports_note(never_pushed))
 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:
@@ -644,10 +667,20 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
              "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
              "--remote` deletes nothing until that index is out of the indexes/ folder.")
+    elif result.unindexed_packs and result.missing_unindexed:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index, while "
+             f"{result.missing_unindexed} of the objects missing above "
+             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: "
+             "the remote looks damaged (an index lost, as by a copy of it that missed some), "
+             "and those packs may hold them. Put back the indexes it lacks. `dvx gc "
+             "--remote` deletes none of those packs while objects its scope keeps are named "
+             "by no index and not stored loose.")
     elif result.unindexed_packs:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
              "an interrupted push, or holding only copies taken out of the indexes as "
-             "damaged); `dvx gc --remote` deletes them after the grace period.")
+             "damaged); `dvx gc --remote` deletes them after the grace period, unless "
+             "objects its scope keeps are named by no index and not stored loose (then some "
+             "indexes look lost, and it deletes nothing).")
     if result.corrupt and result.read_only:
         warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
              "store it serves through a remote that writes to it (`dvx fsck --remote`, then "

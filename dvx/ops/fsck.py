@@ -52,6 +52,9 @@ class FsckResult:
     # and may be what is reported missing or the packs no index names.
     newer_indexes: dict[str, str] = field(default_factory=dict)
     unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
+    # Of `missing`, those no index names either, while such packs are there: an index of
+    # them may be lost, and `gc --remote` keeps those packs (repack.py).
+    missing_unindexed: int = 0
     # oid -> why: objects of the cache this user may not read (a teammate's, kept private in
     # a shared cache), so not checked
     unreadable: dict[str, str] = field(default_factory=dict)
@@ -201,6 +204,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             result.not_objects[oid] = path  # a directory made by hand has the object's name
         else:
             result.missing[oid] = path
+    if result.unindexed_packs and result.missing:
+        remote.inventory.forget()  # as the indexes are now, `_settle` having changed them
+        result.missing_unindexed = len(remote.inventory.absent(result.missing))
     _note_sent_elsewhere(repo, name, targets, result)
     return result
 

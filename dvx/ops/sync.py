@@ -191,6 +191,9 @@ class SyncResult:
     refused_indexes: list[str] = field(default_factory=list)
     # The same, for indexes a newer dvx wrote: upgrading dvx reads them.
     newer_indexes: list[str] = field(default_factory=list)
+    # Where no index was refused: the packs no index names, when data was not found. An
+    # index of them may be lost, and the data in one of them, rather than never pushed.
+    unindexed_packs: list[str] = field(default_factory=list)
     # Manifests a push needed and did not put on the remote, though none of them failed:
     # held back because some of their files failed, or in neither the cache nor the remote
     # (a problem each). Not done, so a later push of the same command tries them again.
@@ -267,6 +270,7 @@ class SyncResult:
         self.damaged += other.damaged
         self.refused_indexes += other.refused_indexes
         self.newer_indexes += other.newer_indexes
+        self.unindexed_packs += other.unindexed_packs
         self.manifests_held_back |= other.manifests_held_back
 
     def absent_on_remote(self) -> dict[str, str]:
@@ -927,11 +931,24 @@ def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
 
 def _note_refused_indexes(remote: RemoteStore, never: set[str], result: SyncResult) -> None:
     """The indexes refused (as damaged, or as a newer dvx's), when no index named `never`:
-    they may name it."""
+    they may name it. Where none was refused, the packs no index names, which may hold it
+    (`_unindexed_packs`)."""
     if never:
         newer = remote.inventory.newer
         result.refused_indexes = sorted(set(remote.inventory.refused) - newer)
         result.newer_indexes = sorted(newer)
+        if not remote.inventory.refused:
+            result.unindexed_packs = _unindexed_packs(remote)
+
+
+def _unindexed_packs(remote: RemoteStore) -> list[str]:
+    """The packs on `remote` that no index names; none where its packs cannot be listed
+    (a web server showing no listing): this only tells data never pushed from data in a
+    pack whose index is gone, and a remote that fails here fails the next command too."""
+    try:
+        return remote.unindexed_packs()
+    except (OSError, RemoteError):
+        return []
 
 
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named

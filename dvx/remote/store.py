@@ -114,6 +114,12 @@ class RemoteStore(ObjectStore):
     def list_loose(self) -> Iterator[str]:
         return super().list_oids()
 
+    def unindexed_packs(self) -> list[str]:
+        """The packs on the remote that no usable index names: left by a push stopped between
+        its pack and its index, or named only by an index the remote lost."""
+        named = {section.pack for _, section in self.inventory.sections()}
+        return sorted(set(self.list_packs()) - named)
+
     def list_packs(self) -> Details:
         """{pack name: (size, mtime or None)} of every pack on the remote. Only a pack's name
         counts: a README in packs/, or the key an S3 console makes for the folder, is no
