@@ -651,6 +651,50 @@ def test_pointers_a_merge_left_overlapping_are_a_conflict_and_neither_s_data_is_
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
+@pytest.mark.parametrize("keep", ["data", "data/x y"])
+def test_a_teammate_s_data_of_the_pointer_a_merge_dropped_is_outdated_not_modified(
+        tmp_path, keep):
+    """carol pulled one side's pointer; the other side merged both and kept its own (the
+    pasted way out). After `git pull`, carol's workspace holds what dvx placed for the
+    pointer that went: status calls the kept one outdated, not modified with `dvx commit` to
+    record it, a plain commit leaves it, and `dvx pull` brings the kept side's data."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    carol = team.clone("carol")
+    folder_side, file_side = (alice, bob) if keep == "data" else (bob, alice)
+    write(folder_side / "data" / "x y", "the folder's\n")
+    write(folder_side / "data" / "z", "z\n")
+    write(file_side / "data" / "x y", "the file's\n")
+    must("add", "data", cwd=folder_side)
+    must("add", "data/x y", cwd=file_side)
+    first, kept = (file_side, folder_side) if keep == "data" else (folder_side, file_side)
+    share(first, "the side carol pulls")
+    git(carol, "pull", "-q", "--no-rebase", "origin", "main")
+    must("pull", cwd=carol)
+    commit(kept, "the side kept")
+    must("push", cwd=kept)
+    git(kept, "pull", "-q", "--no-rebase", "origin", "main")
+    hint = run_dvx("status", cwd=kept).stderr.split(f"eep '{keep}': ", 1)[1]
+    remove, rest = hint.split(" and the `git add` it names, then ", 1)
+    _pasted(remove.strip("`"), kept)
+    git(kept, "add", "-A")
+    _pasted(rest.split("`")[1], kept)
+    git(kept, "commit", "-qm", f"keep {keep}")
+    git(kept, "push", "-q", "origin", "HEAD")
+
+    git(carol, "pull", "-q", "--no-rebase", "origin", "main")
+    status = run_dvx("status", cwd=carol)
+    said = status.stdout.replace(f"'{keep}'", keep)
+    assert f"{keep}: pointer changed in Git, data not checked out" in said, status.output
+    assert "modified" not in said and "dvx commit` records" not in said, status.output
+    assert run_dvx("commit", cwd=carol).code == 0
+    assert (carol / f"{keep}.dvx").read_text() == (kept / f"{keep}.dvx").read_text()
+    must("pull", cwd=carol)
+    assert (carol / "data" / "x y").read_text() == (kept / "data" / "x y").read_text()
+    assert run_dvx("status", "-q", cwd=carol).code == 0
+
+
 def _pointer_merged_inside_a_stage_output(tmp_path, writes: str):
     """alice's stage `make` outputs the folder model (its command `mkdir -p model && WRITES`),
     bob tracks model/a with `dvx add` and pulls alice's commit: bob's clone, merged."""

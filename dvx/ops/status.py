@@ -440,7 +440,10 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
                                     in_lock=output.stage is not None)
     elif synced is None and result.workspace == MODIFIED:
         earlier = _synced_earlier(repo, output, result)
-        result = result if earlier is None else earlier[1]
+        if earlier is not None:
+            result = earlier[1]
+        elif _placed_for_pointers_gone(repo, output, result):
+            result = replace(result, workspace=OUTDATED, added=[], modified=[], deleted=[])
     if result.pointer_moved or result.workspace == OUTDATED or result.outdated:
         result.moved_in_workspace = moved_in_workspace(repo, output)
         synced_oid = result.synced_oid
@@ -585,6 +588,34 @@ def _synced_earlier(repo: Repo, output: Output, first: OutputStatus
         if found.workspace == OUTDATED:
             return record, found
     return None
+
+
+def _placed_for_pointers_gone(repo: Repo, output: Output, first: OutputStatus) -> bool:
+    """With no record of what the workspace was synced to at the output's path, which
+    `first` (its status so) found changed: does it hold there only versions dvx placed for
+    other pointers, of a folder around it or of paths inside it, that left Git as this one
+    came (a merge of two overlapping pointers that kept one)? Then the pointer moved in Git
+    and the workspace did not: nothing there is a change made here."""
+    path = output.path
+    if not any(path.startswith(other + "/") or other.startswith(path + "/")
+               for other in repo.syncstate.paths()):
+        return False  # no record of another pointer's data here: the directory is not listed
+    full = repo.abspath(path)
+    if not output.pointer.is_dir:
+        held = first.current_oid
+        return held is not None and placed_by_dvx(repo, path, held)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return False
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    try:
+        current = scan_directory(repo, full, path, recorded=tree or ())
+    except (PathError, OSError):
+        return False
+    wanted = {} if tree is None else tree.by_path()
+    changed = {rel: entry for rel, entry in current.items() if rel not in wanted
+               or (wanted[rel].oid, wanted[rel].executable) != (entry.oid, entry.executable)}
+    return bool(changed) and all(placed_by_dvx(repo, join_posix(path, rel), entry.oid)
+                                 for rel, entry in changed.items())
 
 
 def _oid_held(repo: Repo, output: Output, first: OutputStatus) -> str | None:
