@@ -309,6 +309,21 @@ def test_moving_the_cache_names_the_objects_left_behind_and_how_to_bring_them(re
     assert "old cache" not in dvx("config", "--local", "cache.dir", str(shared)).stderr
 
 
+def test_the_command_that_brings_objects_left_behind_quotes_its_paths(repo, dvx, tmp_path):
+    """A space in the new cache's path would copy the objects into folders of the workspace
+    (where `git add -A` commits them), and a `;` would run the rest as a command."""
+    (repo / "x.txt").write_text("mine, not pushed")
+    assert dvx("add", "x.txt").code == 0
+    shared = tmp_path / "team cache; touch ran"
+    moved = dvx("config", "--local", "cache.dir", str(shared))
+    assert moved.code == 0, moved.output
+    copy = moved.stderr.split("new one (`")[1].split("`")[0]
+    subprocess.run(copy, shell=True, check=True, cwd=repo)
+    assert not (repo / "ran").exists() and not (repo / "team").exists()
+    assert len([p for p in (shared / "files").rglob("*") if p.is_file()]) == 1
+    assert dvx("status", "-q").code == 0
+
+
 def test_cache_dir_is_refused_in_the_git_directory_and_where_git_sees_it(repo, dvx):
     """Git ignores only dvx's own folders in .dvx/: a cache anywhere else in the workspace,
     .dvx/ itself included, would have `git add -A` commit the data."""

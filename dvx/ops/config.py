@@ -214,7 +214,7 @@ def left_behind(old_dir: str, new_dir: str, algo: str) -> str | None:
     missing = new.missing(old.list_oids())
     if not missing:
         return None
-    files, into = os.path.join(old.root, "files"), os.path.join(new.root, "files")
+    files, into = (shell_quote(os.path.join(cache.root, "files")) for cache in (old, new))
     return (f"The old cache at {old.root} holds {len(missing)} object"
             f"{'' if len(missing) == 1 else 's'} that the new cache at {new.root} does not, "
             "and dvx now reads only the new one: data only there counts as not in the cache "
