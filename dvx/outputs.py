@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import (
     ConflictError,
+    CorruptManifestError,
     DvxError,
     FormatError,
     NewerFormatError,
@@ -588,6 +589,28 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
         repo.statcache.mark_valid_tree(pointer.oid)
     repo.loaded_trees[key] = tree
     return tree
+
+
+def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None, then: str
+                            ) -> Tree | None:
+    """As `load_tree`, but a manifest in the cache whose bytes no longer hash to its oid
+    (damaged on disk, or in a cache a CI job restored) is moved aside, as `dvx fsck` does,
+    with a warning ending in `then` (what the command does instead), and counts as not in
+    the cache: for a command that can get a good one (download it again, or store it again
+    from the workspace) rather than fail on the damaged one every time. The
+    CorruptManifestError stands if it may not be moved."""
+    try:
+        return load_tree(repo, pointer, where)
+    except CorruptManifestError as exc:
+        repo.cache.new_generation()  # an object leaves the cache
+        try:
+            moved = repo.cache.quarantine(pointer.oid)
+        except FileNotFoundError:  # another process moved it first
+            return None
+        except OSError:
+            raise exc from None
+        log.warning("%s Moved it to %s; %s", exc.message, moved, then)
+        return None
 
 
 def in_cache(repo: Repo, output: Output) -> bool:

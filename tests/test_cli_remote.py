@@ -720,6 +720,46 @@ def test_pull_downloads_again_a_directory_manifest_damaged_in_the_cache(repo, dv
     assert again.code == 0 and "Fetched 0 objects" in again.stdout, again.output
 
 
+def test_a_directory_manifest_damaged_before_any_push_is_stored_again_from_the_workspace(
+        repo, dvx, tmp_path):
+    """No remote has a copy of a manifest never pushed, so fetching it cannot help: `add`
+    and `commit` move the damaged one aside and store a good one from the directory the
+    workspace holds, as the refusals of the other commands advise."""
+    write(repo / "d" / "a", "1")
+    write(repo / "d" / "b", "2")
+    assert dvx("add", "d").code == 0
+    _add_directory_remote(dvx, tmp_path / "store")
+
+    def damage() -> tuple[str, Path]:
+        oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+                   if line.startswith("oid: "))
+        manifest = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+        os.chmod(manifest, 0o644)
+        manifest.write_bytes(manifest.read_bytes().replace(b'"a"', b'"z"'))
+        return oid, manifest
+
+    oid, manifest = damage()
+    refused = dvx("push")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and f"The directory manifest {oid} is corrupt" in said, said
+    assert "`dvx commit DIR` stores it again" in said and "`dvx fsck`" in said
+    added = dvx("add", "d")
+    assert added.code == 0, added.output
+    assert "Moved it to" in added.stderr and "storing it again from the workspace" in added.stderr
+    assert xxhash.xxh3_128_hexdigest(manifest.read_bytes()) == oid
+    assert len(list((repo / ".dvx/cache/quarantine").iterdir())) == 1  # moved aside, kept
+    assert dvx("push").code == 0
+
+    oid, manifest = damage()  # and the directory changed since: compared with no manifest
+    write(repo / "d" / "c", "3")
+    committed = dvx("commit", "d")
+    assert committed.code == 0, committed.output
+    assert "storing it again from the workspace" in committed.stderr
+    assert "nfiles: 3" in (repo / "d.dvx").read_text()
+    pushed = dvx("push")
+    assert pushed.code == 0 and "0 failed" in pushed.stdout, pushed.output
+
+
 def _pushed_and_made_writable(repo, dvx, tmp_path):
     """The cache object of a file `f` pushed to a directory remote, made writable."""
     write(repo / "f", "recorded content\n")

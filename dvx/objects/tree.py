@@ -235,10 +235,17 @@ class Tree:
         actual = hasher.hexdigest()
         if actual != expected_oid:
             raise CorruptManifestError(f"The {where} is corrupt: its bytes hash to {actual}.",
-                                       "Run `dvx fetch` to download it again.")
+                                       CORRUPT_MANIFEST_HINT)
         if failure is not None:
             raise failure
         return parser.finish()
+
+
+# A manifest never pushed has no copy to fetch, but the workspace may hold the directory.
+CORRUPT_MANIFEST_HINT = (
+    "If a remote has it, `dvx fetch` downloads it again; if none does (it was never pushed) "
+    "and the workspace still holds the directory, `dvx commit DIR` stores it again from "
+    "there. Both move the damaged copy aside first, as `dvx fsck` does.")
 
 
 class _Parser:

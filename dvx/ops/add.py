@@ -17,6 +17,7 @@ from dvx.ops.commit import (
     prepare,
     refuse_changed_pointers,
     refuse_if_behind,
+    status_setting_aside,
     write_pointers,
 )
 from dvx.ops.data_places import (
@@ -34,7 +35,6 @@ from dvx.ops.remote_places import (
     move_the_remote,
     refuse_remote_in_data,
 )
-from dvx.ops.status import output_status
 from dvx.outputs import Broken, DeclaredOutputs, Output, check_data_path, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
 from dvx.repo import Repo
@@ -70,7 +70,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, rels)
-        statuses = {rel: output_status(repo, outputs[rel])
+        statuses = {rel: status_setting_aside(repo, outputs[rel])
                     for rel in dict.fromkeys(rels) if rel in outputs}
         for status in statuses.values():
             refuse_if_behind(repo.root, status, force, command="add")

@@ -17,7 +17,7 @@ from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
-from dvx.errors import ConflictError, MissingObjectError, PathError
+from dvx.errors import ConflictError, CorruptManifestError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing
@@ -39,7 +39,7 @@ from dvx.ops.status import (
     layered_status,
     output_status,
 )
-from dvx.outputs import Output, load_tree, pointer_change, write_pointer
+from dvx.outputs import Output, load_tree_setting_aside, pointer_change, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
     Fingerprint,
@@ -189,7 +189,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         behind: list[OutputStatus] = []
         statuses: dict[str, OutputStatus] = {}
         for output in outputs:
-            status = statuses[output.path] = output_status(repo, output)
+            status = statuses[output.path] = status_setting_aside(repo, output)
             if only_changed and status.workspace == OUTDATED and not force:
                 behind.append(status)
                 continue
@@ -495,7 +495,7 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
     it."""
     synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status, force)
-    recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
+    recorded = _recorded_tree(repo, existing) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),
                    was=recorded or (existing.pointer if existing is not None else None),
@@ -621,7 +621,7 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     if synced.placed is None and not moved:
         return _kept_as_alike(repo, existing, status)
     typed = for_command(repo.root, existing.path)
-    tree = load_tree(repo, existing.pointer, existing.recorded_in)
+    tree = _recorded_tree(repo, existing)
     if tree is None:
         raise MissingObjectError(
             f"'{existing.path}' " + ("changed in Git since this workspace was synced" if moved
@@ -660,12 +660,33 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
                     frozenset() if force else frozenset(only_here))
 
 
+def status_setting_aside(repo: Repo, output: Output) -> OutputStatus:
+    """The status of `output`, about to be stored from the workspace; a damaged manifest of
+    its recorded directory, which the comparison cannot read, is moved aside first
+    (`_recorded_tree`), for the command to store a good one."""
+    try:
+        return output_status(repo, output)
+    except CorruptManifestError:
+        if not output.pointer.is_dir or not os.path.isdir(repo.abspath(output.path)):
+            raise
+        _recorded_tree(repo, output)  # a damaged manifest of another version fails again
+        return output_status(repo, output)
+
+
+def _recorded_tree(repo: Repo, existing: Output) -> Tree | None:
+    """The manifest `existing` records; None if the cache lacks it, or held it damaged and
+    moved it aside: what is stored from the workspace then makes a good one again (a
+    manifest never pushed has no other copy to fetch)."""
+    return load_tree_setting_aside(repo, existing.pointer, existing.recorded_in,
+                                   "storing it again from the workspace.")
+
+
 def _kept_as_alike(repo: Repo, existing: Output, status: OutputStatus | None) -> HeldBack:
     """A directory synced whole may lack files only because a case-insensitive filesystem
     holds them under another spelling its manifest lists too ('A.txt' and 'a.txt'; checkout
     places one): status finds them not pulled, not deleted, and the commit keeps them as
     recorded. Only a manifest that lists such names is compared for it."""
-    tree = load_tree(repo, existing.pointer, existing.recorded_in)
+    tree = _recorded_tree(repo, existing)
     if tree is None or not alike_paths(tree.paths):
         return HeldBack()
     found = status if status is not None else output_status(repo, existing)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from dvx import faults
 from dvx.errors import (
-    CorruptManifestError,
     DvxError,
     FormatError,
     Interrupted,
@@ -39,6 +38,7 @@ from dvx.outputs import (
     Target,
     load_output,
     load_tree,
+    load_tree_setting_aside,
     pipeline_outputs,
 )
 from dvx.paths import for_command
@@ -910,15 +910,8 @@ def _set_aside_corrupt_manifests(repo: Repo, targets: list[Target]) -> None:
         pointer = target.output.pointer
         if not pointer.is_dir:
             continue
-        try:
-            load_tree(repo, pointer)
-        except CorruptManifestError as exc:
-            repo.cache.new_generation()  # an object leaves the cache
-            with contextlib.suppress(FileNotFoundError):  # another fetch moved it first
-                moved = repo.cache.quarantine(pointer.oid)
-                log.warning("%s Moved it to %s; downloading it again.", exc.message, moved)
-        except FormatError:
-            pass  # sound bytes, but no manifest: wanted_objects reports it
+        with contextlib.suppress(FormatError):  # one not moved aside: wanted_objects reports it
+            load_tree_setting_aside(repo, pointer, None, "downloading it again.")
 
 
 def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
