@@ -300,9 +300,7 @@ class Repo:
     def cache_dir(self) -> str:
         configured = self.config.get("cache", "dir")
         if not configured:
-            # A linked worktree's commits are every worktree's: one cache keeps their data
-            # when the worktree is removed.
-            shared = os.path.join(self.shared_dvx_dir or self.dvx_dir, "cache")
+            shared = self.default_cache_dir
             self._warn_of_own_cache(shared)
             return self._outside_git(shared, "cache directory")
         level = self.config.where("cache", "dir")
@@ -315,6 +313,21 @@ class Repo:
             "outside any Git work tree, or one Git ignores there (`dvx config --unset "
             "cache.dir` for the default).")
         return path
+
+    @property
+    def default_cache_dir(self) -> str:
+        """The cache when no cache.dir is set: .dvx/cache. A linked worktree's commits are
+        every worktree's, so all of them use the main worktree's: one cache keeps their data
+        when a worktree is removed."""
+        return os.path.join(self.shared_dvx_dir or self.dvx_dir, "cache")
+
+    def unconfirmed_cache_dir(self) -> bool:
+        """Does the tracked config alone set a cache.dir outside the repository, which no
+        command uses until the user's own config names it too (`_check_confirmed`)?"""
+        configured = self.config.get("cache", "dir")
+        if not configured or self.config.where("cache", "dir") != "project":
+            return False
+        return not self.is_inside(self.cache_dir_of(configured, "project"))
 
     def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
         """Where a cache.dir value set at `level` leads: a relative one starts at the folder

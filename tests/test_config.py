@@ -309,6 +309,25 @@ def test_moving_the_cache_names_the_objects_left_behind_and_how_to_bring_them(re
     assert "old cache" not in dvx("config", "--local", "cache.dir", str(shared)).stderr
 
 
+def test_confirming_a_teammate_s_cache_dir_names_the_objects_left_in_the_default_cache(
+        repo, dvx, tmp_path):
+    """A cache.dir a teammate committed is used by no command until this clone confirms it,
+    so what was added before it came is in .dvx/cache, which confirming it leaves behind."""
+    (repo / "x.txt").write_text("mine, not pushed")
+    assert dvx("add", "x.txt").code == 0
+    shared = tmp_path / "team-cache"
+    tracked = repo / ".dvx" / "config"
+    tracked.write_text(tracked.read_text() + f"[cache]\ndir = {shared}\n")  # as a pull brings it
+    confirmed = dvx("config", "--local", "cache.dir", str(shared))
+    assert confirmed.code == 0, confirmed.output
+    old = repo / ".dvx" / "cache"
+    assert f"The old cache at {old} holds 1 object that the new cache at {shared}" in (
+        confirmed.stderr)
+    copy = confirmed.stderr.split("new one (`")[1].split("`")[0]
+    subprocess.run(copy, shell=True, check=True, cwd=repo)
+    assert dvx("status", "-q").code == 0
+
+
 def test_the_command_that_brings_objects_left_behind_quotes_its_paths(repo, dvx, tmp_path):
     """A space in the new cache's path would copy the objects into folders of the workspace
     (where `git add -A` commits them), and a `;` would run the rest as a command."""

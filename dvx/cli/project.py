@@ -150,7 +150,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         name = key.split(".")[1]
         notice = modify_remote(open_repo(), name, option, None if unset else value, level)
     else:
-        old_cache = _cache_dir_or_none(repo) if (section, option) == ("cache", "dir") else None
+        old_cache = _cache_used_before(repo) if (section, option) == ("cache", "dir") else None
         notice = set_option(cfg, key, None if unset else value, level, repo)
         if old_cache is not None and repo is not None:
             notice = _join(notice, _cache_left_behind(repo, old_cache))
@@ -185,6 +185,15 @@ def _cache_dir_or_none(repo: Repo | None) -> str | None:
         return repo.cache_dir if repo is not None else None
     except DvxError:  # an unconfirmed or refused cache.dir: no cache was in use
         return None
+
+
+def _cache_used_before(repo: Repo | None) -> str | None:
+    """The cache in use before cache.dir is set. A tracked cache.dir not confirmed yet (a
+    teammate's commit brought it) is used by no command: the data written before it came
+    is in the default cache, which confirming it leaves behind."""
+    if repo is not None and repo.unconfirmed_cache_dir():
+        return repo.default_cache_dir
+    return _cache_dir_or_none(repo)
 
 
 def _cache_left_behind(repo: Repo, old_cache: str) -> str | None:
