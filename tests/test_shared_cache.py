@@ -10,10 +10,20 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import xxhash
-from conftest import git, make_git_repo, run_dvx, stopped_at, unprivileged, write
+from conftest import (
+    git,
+    make_git_repo,
+    mounted_tmpfs,
+    run_dvx,
+    stopped_at,
+    unprivileged,
+    write,
+)
 from test_crash import store_objects
 
 from dvx.pointer import parse_pointer
@@ -669,6 +679,32 @@ def test_an_object_found_writable_is_made_read_only_and_hashed_before_it_is_link
     assert (b / "x").read_text() == "hello\nmore\n"
     assert [p.read_text() for p in (tmp_path / "shared-cache" / "quarantine").iterdir()] == [
         "hello\nmore\n"]
+
+
+@pytest.fixture
+def shared_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real tmpfs mounted where `_sharing_a_cache` puts the cache (root only)."""
+    yield from mounted_tmpfs(tmp_path / "shared-cache", "size=8m")
+
+
+def test_a_cache_on_a_read_only_mount_with_writable_objects_is_read_as_it_is(tmp_path,
+                                                                              shared_tmpfs):
+    """A cache restored onto a read-only mount (a CI cache, a read-only NFS export) by a tool
+    that kept no modes: its objects cannot be made read-only first, and copy mode needs
+    that no more than it needs to write there. Each is hashed and copied out."""
+    (a,) = _sharing_a_cache(tmp_path, a="copy")
+    write(a / "x", "hello\n")
+    assert run_dvx("add", "x", cwd=a).code == 0
+    (a / "x").unlink()
+    obj = _object_path(tmp_path, b"hello\n")
+    obj.chmod(0o644)
+    remounted = subprocess.run(["mount", "-o", "remount,ro", str(shared_tmpfs)],
+                               capture_output=True)
+    assert remounted.returncode == 0, remounted.stderr
+    placed = run_dvx("checkout", cwd=a)
+    assert placed.code == 0 and "1 restored" in placed.stdout, placed.output
+    assert (a / "x").read_text() == "hello\n"
+    assert stat.S_IMODE(obj.stat().st_mode) == 0o644  # the mount left it as it was
 
 
 def test_an_edit_through_a_symlink_set_aside_by_another_repository_stays_modified(tmp_path):

@@ -584,13 +584,18 @@ class LocalCache(ObjectStore):
         first if it is not (an add in hardlink mode stopped by an older dvx, a chmod through
         a link to it): from then on no link to it can change it, and the chmod moves its
         ctime, so `intact` hashes it before it is trusted, for a link may have changed it
-        already. One this user may not chmod (another's) is left as it is, and hashed all the
-        same if it changed since it was known intact. FileNotFoundError if it is not there."""
+        already. One this user may not chmod (another's, or one on a read-only mount, such
+        as a cache a CI job restored) is left as it is, and hashed all the same if it changed
+        since it was known intact. FileNotFoundError if it is not there."""
         path = self.oid_path(oid)
         st = os.stat(path)
         if st.st_mode & _UNPROTECTED_BITS:
-            with contextlib.suppress(PermissionError):
+            try:
                 os.chmod(path, stat.S_IMODE(st.st_mode) & ~_UNPROTECTED_BITS)
+            except OSError as exc:
+                if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+                    raise
+            else:
                 st = os.stat(path)
         return st
 
