@@ -707,6 +707,33 @@ def test_a_cache_on_a_read_only_mount_with_writable_objects_is_read_as_it_is(tmp
     assert stat.S_IMODE(obj.stat().st_mode) == 0o644  # the mount left it as it was
 
 
+def test_a_link_to_an_object_another_repository_changed_is_not_called_a_change_made_here(
+        tmp_path):
+    """B writes through its link into the shared cache, and its add moves the object aside;
+    C changed nothing, yet its link showed B's bytes. C's pull fetches the recorded version
+    again and keeps the link, saying what happened and both ways on, never that C made
+    changes for `dvx commit` to record (which would record B's bytes)."""
+    b, c = _sharing_a_cache(tmp_path, b="symlink", c="symlink")
+    for clone in (b, c):
+        assert run_dvx("remote", "add", "-d", "store", str(tmp_path / "store"),
+                       cwd=clone).code == 0
+    write(b / "m", "v1\n")
+    assert run_dvx("add", "m", cwd=b).code == 0
+    assert run_dvx("push", cwd=b).code == 0
+    shutil.copy(b / "m.dvx", c / "m.dvx")
+    assert run_dvx("checkout", "m", cwd=c).code == 0
+    with open(b / "m", "w") as f:  # through B's link, as root may
+        f.write("v2\n")
+    assert run_dvx("add", "m", cwd=b).code == 0
+    pulled = run_dvx("pull", cwd=c)
+    said = " ".join(pulled.stderr.split())
+    assert pulled.code == 1, pulled.output
+    assert "Skipped m: the object it links to was changed through a link to it since the " \
+        "last checkout, here or by a repository sharing the cache" in said, said
+    assert "changes made here" not in said
+    assert (c / "m").read_text() == "v1\n"
+
+
 def test_an_edit_through_a_symlink_set_aside_by_another_repository_stays_modified(tmp_path):
     """A (symlink) edits its file through its link into the shared cache; B's push moves the
     changed object aside and B's commit stores the recorded bytes again under its name, so

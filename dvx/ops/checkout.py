@@ -132,6 +132,12 @@ CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` records them; "
                 "use --force to discard them)")
+# A link shows whatever its object holds: who wrote through a link to it is not known here
+CHANGED_THROUGH_A_LINK = (
+    "the object it links to was changed through a link to it since the last checkout, here "
+    "or by a repository sharing the cache, and moved aside with the bytes it showed (named "
+    "above): if they are a change of yours, `dvx commit` records them; if not, --force links "
+    "the recorded version again (they stay set aside)")
 # --force of add records it over the pointer's version, undoing the change that brought it;
 # `_name_what_records` names the tracked path to add once the file's output is known
 _RECORD_OVER = ("`dvx add --force` records it again, over the version the pointer names (undoing "
@@ -447,7 +453,8 @@ def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
-_KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, GONE_FROM_CACHE, ONLY_HERE, UNKNOWN_FILE)
+_KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, CHANGED_THROUGH_A_LINK, GONE_FROM_CACHE,
+                       ONLY_HERE, UNKNOWN_FILE)
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
@@ -493,7 +500,9 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid) \
             and state.oid not in elsewhere:
         return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
-    return CHANGED_HERE if changed_here(repo, display, state.oid) else None
+    if not changed_here(repo, display, state.oid):
+        return None
+    return CHANGED_HERE if state.kept_in is None else CHANGED_THROUGH_A_LINK
 
 
 def _judged_elsewhere(repo: Repo, ask: _Ask,
