@@ -156,21 +156,33 @@ def test_neighbours_share_a_read_and_most_of_a_pack_is_one_read():
     assert [(s.start, s.end) for s in capped] == [(44, 2044), (2044, 3044)]
 
 
-def test_a_pack_no_index_names_is_accounted_for_only_by_objects_the_indexes_name():
-    """The bytes of a pack no index names split into objects the indexes name, in any order
-    and from any of their packs, even when a shorter object is the start of a longer one (the
-    first split tried leads nowhere); one unknown object, or bytes cut off, and they do not."""
-    short, longer, other = b"ab" * 50, b"ab" * 50 + b"cd" * 50, b"ef" * 70
-    first, _ = _section(short, other)
-    second, _ = _section(longer)
-    loose = Section(None, 0, [(oid_of(b"gh" * 30), 0, 60)])
-    known = leftovers.Known.of([first, second, loose])
-    _, left = _section(longer, b"gh" * 30, other, short)
-    assert leftovers.splits_into_known(left, known, ALGO)
-    _, unknown = _section(longer, b"never pushed", other)
-    assert not leftovers.splits_into_known(unknown, known, ALGO)
-    assert not leftovers.splits_into_known(left[:-1], known, ALGO)
-    assert not leftovers.splits_into_known(b"not a pack" + left[10:], known, ALGO)
+def test_an_object_gc_keeps_is_looked_for_at_every_byte_of_a_pack_no_index_names():
+    """What a pack no index names may hold is looked for anywhere in its bytes: by the size
+    the scope gives an object (every run of that length hashed), or by its bytes when the
+    cache holds it. Two objects end to end are the bytes of a third, and an object may start
+    inside what looks like another; one of unknown size, or a search over budget, may be
+    in any pack; one larger than the pack, or empty, cannot be lost with it."""
+    a, b = b"alpha-bytes\n", b"beta-bytes\n"
+    _, ab = _section(a, b)  # also the bytes of a + b, and of "a-bytes\nbeta"
+    whole, inside, absent = a + b, a[4:] + b[:4], b"gamma-bytes\n"
+
+    def search(sizes=None, cached=None, budget=leftovers.SEARCH_BUDGET):
+        held = cached or {}
+        sought = leftovers.Sought({oid_of(d): len(d) for d in held}, lambda oid: next(
+            (d for d in held if oid_of(d) == oid), None), sizes or {})
+        return leftovers.Search(sought, ALGO, budget)
+
+    for data in (whole, inside):
+        found = search({oid_of(data): {len(data)}})
+        assert found.may_be_in(ab) and found.found == oid_of(data)
+        assert search(cached=[data]).may_be_in(ab)
+    assert not search({oid_of(absent): {len(absent)}, oid_of(whole): {5, len(ab) + 1},
+                       oid_of(b""): {0}}).may_be_in(ab)
+    assert not search(cached=[absent]).may_be_in(ab)
+    assert search({oid_of(absent): set()}).may_be_in(ab)  # of no known size
+    assert search({oid_of(absent): {len(absent)}}, budget=1000).may_be_in(ab)
+    unreadable = leftovers.Sought({oid_of(absent): len(absent)}, lambda oid: None, {})
+    assert leftovers.Search(unreadable, ALGO).may_be_in(ab)  # its copy changed since
 
 
 # -- the store and transfers, on an in-memory remote that counts requests --------------------
@@ -1120,6 +1132,74 @@ def test_gc_remote_keeps_the_pack_of_a_killed_push_that_holds_what_it_keeps(repo
     collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert not left.exists()
+
+
+def _pushed_a_b_and_committed_c(repo, dvx, tmp_path) -> tuple[Path, bytes]:
+    """a and b pushed; c, whose bytes are a's then b's, committed (not pushed): the store."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "a", b"alpha-bytes\n")
+    write(repo / "b", b"beta-bytes\n")
+    assert dvx("add", "a", "b").code == 0 and dvx("push").code == 0
+    write(repo / "c", b"alpha-bytes\nbeta-bytes\n")
+    assert dvx("add", "c").code == 0
+    commit_all(repo, "a, b and c")
+    return store, (repo / "c").read_bytes()
+
+
+def test_gc_remote_keeps_a_pack_whose_lost_index_named_an_object_made_of_two_others(
+        repo, dvx, tmp_path):
+    """c, whose bytes are a's then b's, pushed in a pack of its own whose index is then
+    lost: that pack's bytes are objects the indexes name, end to end, and c too, which only
+    it holds. gc, from a clone that lacks c, deletes nothing and names c in that pack; once
+    the index is put back, a fresh clone pulls c."""
+    store, c = _pushed_a_b_and_committed_c(repo, dvx, tmp_path)
+    indexes = set((store / "indexes").iterdir())
+    assert dvx("push").code == 0
+    (index,) = set((store / "indexes").iterdir()) - indexes
+    named_c = index.read_bytes()
+    index.unlink()
+    other = clone(repo, tmp_path, "other")
+    packs_before = sorted((store / "packs").iterdir())
+    refused = run_dvx_proc("gc", "-a", "-T", "-c", "s", "-f", "--grace", "0", cwd=other,
+                           timeout=120)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted from the remote: 1 object" in said, \
+        refused.output
+    assert f"holds {oid_of(c)})" in said, said
+    assert sorted((store / "packs").iterdir()) == packs_before
+    index.write_bytes(named_c)
+    fresh = clone(repo, tmp_path, "fresh")
+    assert run_dvx_proc("pull", cwd=fresh, timeout=120).code == 0
+    assert (fresh / "c").read_bytes() == c
+
+
+def test_gc_remote_keeps_the_pack_of_a_killed_push_of_an_object_made_of_two_others(
+        repo, dvx, tmp_path):
+    """c, whose bytes are a's then b's, in the pack of a push killed before its index: the
+    only copy of c anywhere but the cache of the clone that pushed it. gc from another clone
+    deletes nothing; once that push is run again, gc deletes the pack, and a fresh clone
+    pulls c."""
+    store, c = _pushed_a_b_and_committed_c(repo, dvx, tmp_path)
+    packs_before = set((store / "packs").iterdir())
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = set((store / "packs").iterdir()) - packs_before
+    other = clone(repo, tmp_path, "other")
+    refused = run_dvx_proc("gc", "-a", "-T", "-c", "s", "-f", "--grace", "0", cwd=other,
+                           timeout=120)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and f"{left.name} holds {oid_of(c)}" in said, refused.output
+    assert left.exists()
+    assert dvx("push").code == 0
+    collected = run_dvx_proc("gc", "-a", "-T", "-c", "s", "-f", "--grace", "0", cwd=other,
+                             timeout=120)
+    assert collected.code == 0, collected.output
+    assert "that no index named" in collected.stdout, collected.output
+    assert not left.exists()
+    fresh = clone(repo, tmp_path, "fresh")
+    assert run_dvx_proc("pull", cwd=fresh, timeout=120).code == 0
+    assert (fresh / "c").read_bytes() == c
 
 
 @pytest.mark.parametrize("packed_copy", ["damaged", "gone"])

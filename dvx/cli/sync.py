@@ -673,14 +673,14 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: "
              "the remote looks damaged (an index lost, as by a copy of it that missed some), "
              "and those packs may hold them. Put back the indexes it lacks. `dvx gc "
-             "--remote` deletes none of those packs while objects its scope keeps are named "
-             "by no index and not stored loose.")
+             "--remote` deletes none of those packs that may hold objects its scope keeps "
+             "that no index names and that are not stored loose.")
     elif result.unindexed_packs:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
              "an interrupted push, or holding only copies taken out of the indexes as "
              "damaged); `dvx gc --remote` deletes them after the grace period, unless "
-             "objects its scope keeps are named by no index and not stored loose (then some "
-             "indexes look lost, and it deletes nothing).")
+             "objects its scope keeps that no index names and that are not stored loose may "
+             "be in them (then some indexes look lost, and it deletes nothing).")
     if result.corrupt and result.read_only:
         warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
              "store it serves through a remote that writes to it (`dvx fsck --remote`, then "

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil
 from dvx.errors import DvxError, LockError, UsageError
+from dvx.hashing import hash_bytes
 from dvx.history import Scope, scope_targets
 from dvx.lock import RepoLock
 from dvx.logs import get_logger
@@ -35,12 +36,12 @@ from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.clone_history import refuse_history_a_clone_lacks
-from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
+from dvx.ops.gc_scope import Reachable, as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.ops.remote import lock_remote, open_remote, settings_for
 from dvx.ops.worktrees import UnreadableWorktree, worktrees_sharing_the_cache
 from dvx.pointer import Pointer
-from dvx.remote import locks, pushlog, repack
+from dvx.remote import leftovers, locks, pushlog, repack
 from dvx.remote.backends import delete_refused
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
@@ -141,29 +142,19 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     listed = _worktrees(repo, others)
     worktrees = [worktree for worktree, _ in listed]
     with _locked(repo, [worktree for worktree, whose in listed if whose is repo]):
-        reach = reachable(repo, scope, remote)
-        for other in others:  # their own revisions: --rev names this repository's
-            theirs = reachable(other, replace(scope, revs=()), remote)
-            reach.oids |= theirs.oids
-            reach.synced_manifests |= theirs.synced_manifests
-            reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
-        for worktree in worktrees:  # their branches and tags are their repositories' too
-            own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
-            try:
-                theirs = reachable(worktree, own, remote)
-            except DvxError:
-                if os.path.isdir(worktree.root):
-                    raise
-                continue  # removed while gc waited for it: a queued run's, once recorded
-            reach.oids |= theirs.oids
-            reach.synced_manifests |= theirs.synced_manifests
-            reach.problems += [f"{worktree.root}: {problem}" for problem in theirs.problems]
+        reach = _reach(repo, scope, remote, others, worktrees)
         refuse_if_unreadable(reach)
         results = []
         remote_cutoff = cutoff
         if remote is not None:
             remote_cutoff = _store_now(remote, name, dry_run) - grace_seconds
-            results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo))
+
+            def seek(needed: set[str]) -> leftovers.Sought:
+                return _sought(repo, needed, lambda wanted: _reach(
+                    repo, scope, remote, others, worktrees, wanted).sizes)
+
+            results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo,
+                                        seek))
         cache = _plan_cache(repo, reach.oids | reach.synced_manifests, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy),
@@ -201,6 +192,62 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
                     raise delete_refused(remote.blobs, exc, f"remote '{name}' ({remote.url})"
                                          ) from exc
     return results
+
+
+def _reach(repo: Repo, scope: Scope, remote: RemoteStore | None, others: list[Repo],
+           worktrees: list[Repo], sizes_of: set[str] | None = None) -> Reachable:
+    """What `scope` uses in this repository, in `others` (their own revisions: --rev names
+    this repository's) and in the other `worktrees` (their HEAD and index); with `sizes_of`,
+    also the sizes they give those objects."""
+    reach = reachable(repo, scope, remote, sizes_of)
+    for other in others:
+        _add(reach, reachable(other, replace(scope, revs=()), remote, sizes_of), other)
+    for worktree in worktrees:  # their branches and tags are their repositories' too
+        own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
+        try:
+            theirs = reachable(worktree, own, remote, sizes_of)
+        except DvxError:
+            if os.path.isdir(worktree.root):
+                raise
+            continue  # removed while gc waited for it: a queued run's, once recorded
+        _add(reach, theirs, worktree)
+    return reach
+
+
+def _add(reach: Reachable, theirs: Reachable, where: Repo) -> None:
+    reach.oids |= theirs.oids
+    reach.synced_manifests |= theirs.synced_manifests
+    reach.problems += [f"{where.root}: {problem}" for problem in theirs.problems]
+    for oid, sizes in theirs.sizes.items():
+        reach.sizes.setdefault(oid, set()).update(sizes)
+
+
+def _sought(repo: Repo, needed: set[str],
+            sizes_of: Callable[[set[str]], dict[str, set[int]]]) -> leftovers.Sought:
+    """The objects gc keeps that no index of the remote names, as its packs no index names
+    are searched for them: by their bytes where the cache holds them, else by the sizes the
+    scope gives them (read again, for these objects only)."""
+    cached = {oid: st.st_size for oid, st in repo.cache.stats(sorted(needed))
+              if st is not None and _intact(repo, oid, st)}
+    rest = needed - cached.keys()
+    claimed = sizes_of(rest) if rest else {}
+
+    def read(oid: str) -> bytes | None:
+        try:
+            data = repo.cache.read_bytes(oid)
+        except (DvxError, OSError):
+            return None
+        return data if hash_bytes(data, repo.algo) == oid else None
+
+    return leftovers.Sought(cached, read, {oid: claimed.get(oid, set()) for oid in rest})
+
+
+def _intact(repo: Repo, oid: str, st: os.stat_result) -> bool:
+    """Whether the cache's copy of `oid` hashes to it; False if it cannot be read."""
+    try:
+        return repo.cache.intact(oid, st)
+    except (DvxError, OSError):
+        return False
 
 
 def _remote_locked(repo: Repo, name: str, remote: RemoteStore | None
@@ -471,11 +518,13 @@ class _RemotePlan(GcResult):
     loose_removed: list[str] = field(default_factory=list)
     loose_sizes: dict[str, int] = field(default_factory=dict)  # of loose_removed
     abandoned: list[Upload] = field(default_factory=list)  # the uploads to abort
+    # How the objects it keeps that no index names are looked for in packs no index names
+    seek: Callable[[set[str]], leftovers.Sought] | None = None
 
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
-                 repo: Repo) -> GcResult:
-    result = _RemotePlan(f"remote '{name}'", scope.describe(), keep=keep)
+                 repo: Repo, seek: Callable[[set[str]], leftovers.Sought]) -> GcResult:
+    result = _RemotePlan(f"remote '{name}'", scope.describe(), keep=keep, seek=seek)
     faults.point("gc.plan.before_push_logs")
     recent = _recently_pushed(repo, remote, cutoff)
     pushed, result.expired_logs = recent.used, recent.expired
@@ -496,7 +545,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     result.abandoned = _abandoned(uploads, remote.algo, cutoff)
     result.uploads_aborted = len(result.abandoned)
     if isinstance(remote, RemoteStore):
-        packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed, listed)
+        packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed, listed,
+                            seek)
         result.kept_young += packs.young
         held |= packs.held_live
         result.removed = sorted(set(result.removed) | packs.dead.keys())
@@ -539,7 +589,8 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
     result.bytes_freed = sum(result.loose_sizes[oid] for oid in loose)
     if isinstance(remote, RemoteStore):
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
-        packs = repack.plan(remote, result.keep, cutoff, set(loose), pushed)
+        packs = repack.plan(remote, result.keep, cutoff, set(loose), pushed,
+                            seek=result.seek)
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
         dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), run_records)
         if dead:

@@ -13,6 +13,7 @@ manifest without its files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from dvx.errors import CorruptManifestError, DvxError
@@ -40,12 +41,16 @@ class Reachable:
     problems: list[str] = field(default_factory=list)
     # Kept in the cache only: the manifests of what the workspace was synced to
     synced_manifests: set[str] = field(default_factory=set)
+    # oid -> the sizes pointers and manifests give it, of the objects asked about
+    sizes: dict[str, set[int]] = field(default_factory=dict)
 
 
-def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable:
+def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None,
+              sizes_of: Collection[str] | None = None) -> Reachable:
     """The objects `scope` uses: the workspace's, the index's (both sides of a conflict) and
     those of every commit in scope; what cannot be read is a problem. The workspace's include
-    those that links in its data lead to, tracked or left behind (tracked no more)."""
+    those that links in its data lead to, tracked or left behind (tracked no more). With
+    `sizes_of`, the sizes that pointers and manifests give those objects too."""
     reach = Reachable()
     targets, broken = scope_targets(repo, scope, strict=True)
     reach.problems += [f"{item.path}: {item.error}"
@@ -58,6 +63,8 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
         if pointer.algo != repo.algo:
             continue  # stored under another algorithm's directory: out of this gc's reach
         reach.oids.add(pointer.oid)
+        if sizes_of is not None and not pointer.is_dir and pointer.oid in sizes_of:
+            reach.sizes.setdefault(pointer.oid, set()).add(pointer.size)
         if pointer.is_dir and remote is None and not repo.cache.exists(pointer.oid):
             unfetched.append(target)
         elif pointer.is_dir:
@@ -69,6 +76,10 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
                 continue
             if tree is not None:
                 reach.oids.update(tree.oids())
+                if sizes_of is not None:
+                    for _, oid, size in tree.rows():
+                        if oid in sizes_of:
+                            reach.sizes.setdefault(oid, set()).add(size)
     reach.problems += _not_fetched(repo, unfetched)
     reach.problems += _corrupt_in_cache(repo, corrupt)
     if scope.workspace:

@@ -1,130 +1,99 @@
-"""Packs no index names: whether one holds only objects the indexes name elsewhere.
+"""Packs no index names: whether one may hold an object gc keeps that no index names.
 
 A pack says nothing about its objects (docs/formats.md): it is its header and then its
-objects end to end. So what a pack no index names holds is told from its bytes: they are
-accounted for when, from the header on, they split into pieces that each hash to an object
-the indexes name, of the length they give it. Such a pack loses nothing when it goes: a push
-killed between its pack and its index and then run again leaves one. Bytes that split no
-such way may be objects no index names: those a lost index named, or those of a push that
-never finished.
+objects end to end, in any order, of any lengths. So an object no index names may lie at
+any byte of a pack no index names, whatever else its bytes are (two objects the indexes
+name, end to end, are also the bytes of a third, which a lost index may have named there).
+Such a pack goes only once none of the objects gc keeps that no index names can be in it:
 
-The split is searched piece by piece: after a piece, first the object that follows it in a
-pack an index names (a push run again packs the same objects in the same order) and those
-whose oids follow its own (a push packs objects in the order of their oids), then every
-length the indexes give an object; a place from which no split reaches the end is not tried
-twice, and a search that hashes more than READ_BUDGET times the pack's bytes gives up
-(the bytes count as not accounted for).
+- one the cache holds is looked for by its bytes, anywhere in the pack;
+- any other, by hashing every run of the pack's bytes as long as a size the scope gives it
+  (a pointer, a directory manifest), from every byte on;
+- one larger than the pack cannot be in it, and an empty one has no bytes to lose;
+- one of no known size may be in any pack, and so may be what a search costing more than
+  SEARCH_BUDGET (all packs together) would look for, or what a pack too large to read holds.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx.hashing import hash_bytes
 from dvx.objects.layout import PACKS_DIR
-from dvx.remote.packs import DEFAULT_PACK_SIZE, PACK_HEADER_SIZE, PACK_MAGIC, Section
+from dvx.remote.packs import DEFAULT_PACK_SIZE
 from dvx.remote.store import RemoteStore
 
-READ_BUDGET = 64  # bytes hashed per byte of the pack before the search gives up
-SMALLEST_BUDGETED = 1 << 20  # a smaller pack gets the budget of one this size
-NEXT_IN_ORDER = 32  # objects tried first after one, of those whose oids follow its oid
-ATTEMPT_COST = 4096  # what one hash costs beyond its bytes (the call), counted in bytes
+SEARCH_BUDGET = 4 << 30  # what the search of all packs may cost, counted in bytes as below
+HASH_CALL_COST = 4096  # what one hash costs beyond its bytes (the call), counted in bytes
 # A pack larger than this, and than 4 times the remote's pack_size, is not read: no writer
 # makes one, and a hostile store could list one of any size.
 LARGEST_READ = 4 * DEFAULT_PACK_SIZE
 
 
 @dataclass
-class Known:
-    """The objects the indexes name, their lengths, and which object follows which: in a
-    pack, and in the order of their oids (that in which a push packs them)."""
-    length_of: dict[str, int] = field(default_factory=dict)
-    lengths: list[int] = field(default_factory=list)  # each once, sorted
-    oids: list[str] = field(default_factory=list)  # sorted
-    following: dict[str, list[int]] = field(default_factory=dict)  # oid -> next lengths
-    first: list[int] = field(default_factory=list)  # lengths of the first objects of packs
+class Sought:
+    """The objects gc keeps that no index names: those the cache holds (oid -> size), read
+    by `read` (their bytes, None unless whole by their hash); the others, with the sizes
+    the scope gives them (none: unknown)."""
+    cached: dict[str, int] = field(default_factory=dict)
+    read: Callable[[str], bytes | None] = lambda oid: None
+    sizes: dict[str, set[int]] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, sections: Iterable[Section]) -> Known:
-        """What `sections` (of packs, and loose) name."""
-        known = cls()
-        for section in sections:
-            entries = sorted(set(section.entries), key=lambda entry: entry[1])
-            previous: str | None = None
-            for oid, _, length in entries:
-                if length == 0:  # it splits nothing off
-                    continue
-                known.length_of[oid] = length
-                if section.pack is not None:
-                    if previous is None:
-                        known.first.append(length)
-                    else:
-                        known.following.setdefault(previous, []).append(length)
-                    previous = oid
-        known.lengths = sorted(set(known.length_of.values()))
-        known.oids = sorted(known.length_of)
-        return known
-
-    def next_in_order(self, oid: str) -> list[int]:
-        """The lengths of the NEXT_IN_ORDER objects whose oids follow `oid`."""
-        start = bisect.bisect_right(self.oids, oid)
-        return [self.length_of[o] for o in self.oids[start:start + NEXT_IN_ORDER]]
+    def unknown(self) -> list[str]:
+        """Those of no known size, which any pack may hold."""
+        return sorted(oid for oid, sizes in self.sizes.items() if not sizes)
 
 
-def holds_only_known(remote: RemoteStore, pack: str, size: int, known: Known) -> bool:
-    """Whether the pack `pack` (of `size` bytes, as listed), which no index names, holds only
-    objects in `known`; True if it is gone. One too large to have been written with the
-    remote's pack_size is not read."""
-    if size > max(LARGEST_READ, 4 * remote.pack_size):
-        return False
-    try:
-        data = remote.retried.get(f"{PACKS_DIR}/{pack}")
-    except FileNotFoundError:
-        return True
-    return splits_into_known(data, known, remote.algo)
+@dataclass
+class Search:
+    """The search of the packs no index names for the `sought` objects, within one budget;
+    `found`, the first object found in one."""
+    sought: Sought
+    algo: str
+    budget: int = SEARCH_BUDGET
+    found: str | None = None
 
-
-def splits_into_known(data: bytes, known: Known, algo: str) -> bool:
-    """Whether the bytes of a pack, past its header, are objects of `known` end to end."""
-    if not data.startswith(PACK_MAGIC) or len(data) < PACK_HEADER_SIZE:
-        return False
-    end = len(data)
-    budget = READ_BUDGET * max(end, SMALLEST_BUDGETED)
-    dead_ends: set[int] = set()
-    view = memoryview(data)
-    stack = [(PACK_HEADER_SIZE, _candidates(known, None, end - PACK_HEADER_SIZE))]
-    while stack:
-        at, candidates = stack[-1]
-        if at == end:
+    def may_hold(self, remote: RemoteStore, pack: str, size: int) -> bool:
+        """Whether the pack `pack` (of `size` bytes, as listed) may hold a sought object:
+        False if it holds none, or is gone."""
+        if self.sought.unknown():
             return True
-        for length in candidates:
-            if at + length in dead_ends:
-                continue
-            budget -= length + ATTEMPT_COST
-            if budget < 0:
-                return False
-            oid = hash_bytes(view[at:at + length], algo)
-            if known.length_of.get(oid) == length:
-                stack.append((at + length, _candidates(known, oid, end - at - length)))
-                break
-        else:
-            dead_ends.add(at)
-            stack.pop()
-    return False
+        if size > max(LARGEST_READ, 4 * remote.pack_size):
+            return True
+        try:
+            data = remote.retried.get(f"{PACKS_DIR}/{pack}")
+        except FileNotFoundError:
+            return False
+        return self.may_be_in(data)
 
-
-def _candidates(known: Known, previous: str | None, room: int) -> Iterator[int]:
-    """The lengths to try for the next piece, of at most `room` bytes, each once: those of
-    the objects that follow `previous` in a pack (or start one) and in the order of oids,
-    then all the others."""
-    hinted = ([*known.following.get(previous, []), *known.next_in_order(previous)]
-              if previous else known.first)
-    fitting = itertools.islice(known.lengths, bisect.bisect_right(known.lengths, room))
-    tried: set[int] = set()
-    for length in itertools.chain(hinted, fitting):
-        if length <= room and length not in tried:
-            tried.add(length)
-            yield length
+    def may_be_in(self, data: bytes) -> bool:
+        """Whether the bytes `data` may hold a sought object, at any offset."""
+        if self.sought.unknown():
+            return True
+        end = len(data)
+        cached = {oid: n for oid, n in self.sought.cached.items() if 0 < n <= end}
+        by_size: dict[int, set[str]] = {}
+        for oid, sizes in self.sought.sizes.items():
+            for n in sizes:
+                if 0 < n <= end:
+                    by_size.setdefault(n, set()).add(oid)
+        # Read, checked by its hash, and looked for; every run of the size hashed.
+        self.budget -= sum(end + 2 * n for n in cached.values())
+        self.budget -= sum((end - n + 1) * (n + HASH_CALL_COST) for n in by_size)
+        if self.budget < 0:
+            return True
+        for oid in sorted(cached):
+            piece = self.sought.read(oid)
+            if piece is None:  # changed in the cache since: not known to be absent
+                return True
+            if data.find(piece) >= 0:
+                self.found = self.found or oid
+                return True
+        view = memoryview(data)
+        for n, oids in sorted(by_size.items()):
+            for at in range(end - n + 1):
+                if hash_bytes(view[at:at + n], self.algo) in oids:
+                    self.found = self.found or hash_bytes(view[at:at + n], self.algo)
+                    return True
+        return False

@@ -17,7 +17,7 @@ exist; old packs are deleted only once no index names them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -87,11 +87,14 @@ class _OldPack:
 
 def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
          dead_loose: Collection[str], pushed: Collection[str] = frozenset(),
-         stored_loose: Collection[str] | None = None) -> RepackPlan:
+         stored_loose: Collection[str] | None = None,
+         seek: Callable[[set[str]], leftovers.Sought] | None = None) -> RepackPlan:
     """What gc would do to the packs of `remote`, keeping `live` oids, and as young the
     `pushed` ones (a push newer than `cutoff` logged them) and whatever sits in a pack younger
     than `cutoff`; `dead_loose` are the loose objects gc deletes; `stored_loose`, the loose
-    objects a listing of the remote found (listed here when needed, if not given). An old
+    objects a listing of the remote found (listed here when needed, if not given); `seek`,
+    how the `live` objects no index names are looked for in the packs no index names (none:
+    any such pack may hold them). An old
     pack is rewritten when it holds a dead object or bytes no index names (a damaged copy
     taken out of the indexes), or when the objects only it holds fill less than SPARSE of it
     (the rest being second copies of objects a kept pack holds)."""
@@ -148,7 +151,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
             result.unindexed[pack] = size
     if result.unindexed:
         _refuse_if_unindexed_needed(remote, live, [*merged.values(), *named_loose], result,
-                                    stored_loose)
+                                    stored_loose, seek)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
@@ -163,30 +166,39 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
 
 def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
                                 named: list[Section], result: RepackPlan,
-                                stored_loose: Collection[str] | None) -> None:
+                                stored_loose: Collection[str] | None,
+                                seek: Callable[[set[str]], leftovers.Sought] | None) -> None:
     """Refuse to delete the packs no index names while objects the scope needs are named by
-    no index (of those `named`) and not stored loose either, and one of those packs holds
-    bytes that are not objects the indexes name: it may hold them, the remote then looking
-    damaged (indexes lost, say to a copy that missed some). Needed objects that were never
-    pushed there (a teammate's unpushed commit) are in no such pack."""
+    no index (of those `named`) and not stored loose either, and one of those packs may hold
+    them (leftovers.py): the remote then looks damaged (indexes lost, say to a copy that
+    missed some). Needed objects that were never pushed there (a teammate's unpushed commit)
+    are in no such pack, which gc then deletes once it has looked."""
     needed = set(live).difference(*({oid for oid, _, _ in s.entries} for s in named))
     if needed:
         needed -= set(remote.list_loose() if stored_loose is None else stored_loose)
     if not needed:
         return
-    known = leftovers.Known.of(named)
-    unknown = [pack for pack, size in sorted(result.unindexed.items())
-               if not leftovers.holds_only_known(remote, pack, size, known)]
+    sought = seek(needed) if seek is not None else leftovers.Sought(
+        sizes={oid: set() for oid in needed})
+    search = leftovers.Search(sought, remote.algo)
+    unknown: list[str] = []  # the packs that may hold them
+    holding: str | None = None  # the first found to hold one
+    for pack, size in sorted(result.unindexed.items()):
+        if search.may_hold(remote, pack, size):
+            unknown.append(pack)
+            holding = holding or (pack if search.found is not None else None)
     if not unknown:
         return
     count, packs, name = len(needed), len(unknown), remote.name or "NAME"
+    shown = holding or unknown[0]
+    found = f" ({holding} holds {search.found})" if holding is not None else ""
     raise DvxError(
         f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
-        f"that gc keeps (such as {min(needed)}) {'is' if count == 1 else 'are'} named by none "
-        f"of its pack indexes and not stored loose there, while {packs} "
-        f"pack{'' if packs == 1 else 's'} that no index names (such as {unknown[0]}) would "
-        "be deleted, holding bytes that are no object the indexes name, which may be them: "
-        "the remote looks damaged (indexes lost, as by a copy of it that missed some).",
+        f"that gc keeps (such as {search.found or min(needed)}) "
+        f"{'is' if count == 1 else 'are'} named by none of its pack indexes and not stored "
+        f"loose there, while {packs} pack{'' if packs == 1 else 's'} that no index names "
+        f"(such as {shown}) would be deleted, which may hold them{found}: the remote looks "
+        "damaged (indexes lost, as by a copy of it that missed some).",
         f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
         "those objects were never pushed (a push stopped early), `dvx push` them first.")
 
