@@ -305,6 +305,7 @@ class Repo:
             return self._outside_git(shared, "cache directory")
         level = self.config.where("cache", "dir")
         path = self.cache_dir_of(configured, level)
+        self.refuse_tracked_link_on_the_way(configured, path, level)
         if level == "project" and not self.is_inside(path):
             self._check_confirmed(configured, path)
         path = self._outside_git(path, "cache directory (cache.dir)")
@@ -394,13 +395,57 @@ class Repo:
             own = config_file.get("cache", "dir") if config_file else None
             if own and os.path.realpath(self.cache_dir_of(own, level)) == os.path.realpath(path):
                 return
+        real = os.path.realpath(path)
         raise ConfigError(
             f"This repository's tracked config (.dvx/config) sets cache.dir to '{configured}', "
-            f"which is outside the repository ({path}). A cloned repository cannot choose "
+            f"which is outside the repository ({real}). A cloned repository cannot choose "
             "where dvx writes outside it.",
-            f"If you trust it (a shared cache), confirm it once: dvx config --local cache.dir "
-            f"'{configured}' (or --global for every repository); otherwise remove the setting "
-            "from .dvx/config.")
+            f"If you trust it (a shared cache), confirm it once by its real path: dvx config "
+            f"--local cache.dir {shell_quote(real)} (or --global for every repository); "
+            "otherwise remove the setting from .dvx/config.")
+
+    def refuse_tracked_link_on_the_way(self, configured: str, path: str,
+                                       level: str | None) -> None:
+        """Refuse (ConfigError) a cache.dir, `configured` at `level` and leading to `path`,
+        that is or goes through a symbolic link Git tracks, whichever config names it: any
+        commit can point that link elsewhere, and after a `git pull` dvx would write and
+        delete there (another project's cache), whatever folder the user confirmed."""
+        link = self.tracked_link_on_the_way(path)
+        if link is None:
+            return
+        real = os.path.realpath(path)
+        shown = os.path.relpath(link, os.path.realpath(self.root))
+        if shown.startswith(os.pardir):
+            shown = link  # in the main worktree, seen from a linked one
+        named_in = {"project": " in the tracked config (.dvx/config)",
+                    "local": " in .dvx/config.local",
+                    "global": f" in {self.config.paths.get('global', 'the global config')}"}
+        remove = {"project": "remove the setting from .dvx/config",
+                  "local": "`dvx config --local --unset cache.dir`",
+                  "global": "`dvx config --global --unset cache.dir`"}
+        raise ConfigError(
+            f"cache.dir '{configured}'{named_in.get(level or '', '')} goes through the "
+            f"symbolic link '{shown}', which Git tracks: a commit can point it elsewhere, and "
+            f"after a `git pull` dvx would write and delete wherever it then leads (it now "
+            f"leads to {real}). A cloned repository cannot choose where dvx writes.",
+            f"If you trust the folder it leads to now, confirm that folder by its real path: "
+            f"dvx config --local cache.dir {shell_quote(real)} (or --global for every "
+            f"repository); otherwise {remove.get(level or '', remove['project'])}.")
+
+    def tracked_link_on_the_way(self, path: str) -> str | None:
+        """The first symbolic link that `path` is or goes through which Git tracks in a
+        worktree of this repository (its real location: the links before it followed), or
+        None. Links elsewhere are the user's own; one Git tracks comes with every pull."""
+        workspaces = self._workspaces()
+        reached = os.sep
+        for part in os.path.abspath(path).split(os.sep):
+            if not part:
+                continue
+            here = os.path.join(reached, part)
+            if os.path.islink(here) and _tracked_by_git(here, workspaces):
+                return here
+            reached = os.path.realpath(here)
+        return None
 
     def _outside_git(self, path: str, what: str, home: str = "cache") -> str:
         """`path`, unless Git would see what dvx writes there (a cloned or hand-edited config,
@@ -447,17 +492,21 @@ class Repo:
         real = os.path.realpath(path)
         if _within(real, os.path.realpath(os.path.join(self.root, ".git"))):
             return "git"
-        workspaces = [os.path.realpath(self.root)]
-        if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
-            # the main worktree
-            workspaces.append(os.path.realpath(os.path.dirname(self.shared_dvx_dir)))
-        holding = [workspace for workspace in workspaces if _within(real, workspace)]
+        holding = [workspace for workspace in self._workspaces() if _within(real, workspace)]
         if not holding:
             return None
         workspace = max(holding, key=len)
         # .dvx/HOME itself may be a link leading elsewhere: Git ignores only its name
         allowed = os.path.join(os.path.realpath(os.path.join(workspace, DVX_DIR)), home)
         return None if _within(real, allowed) else "workspace"
+
+    def _workspaces(self) -> list[str]:
+        """The real paths of the worktrees whose files this repository's Git sees: this
+        one's, and in a linked worktree the main one's."""
+        workspaces = [os.path.realpath(self.root)]
+        if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
+            workspaces.append(os.path.realpath(os.path.dirname(self.shared_dvx_dir)))
+        return workspaces
 
     @functools.cached_property
     def cache(self) -> LocalCache:
@@ -652,6 +701,16 @@ def _is_private(path: str) -> bool:
     """`path` (as Git lists it below .dvx) is .dvx itself or at or below a private name."""
     parts = path.lower().split("/")
     return len(parts) == 1 or parts[1] in PRIVATE
+
+
+def _tracked_by_git(path: str, workspaces: list[str]) -> bool:
+    """Does the index of a worktree among `workspaces` (real paths) hold `path`?"""
+    for workspace in workspaces:
+        if path != workspace and _within(path, workspace):
+            relative = os.path.relpath(path, workspace).replace(os.sep, "/")
+            if relative.lower() in (p.lower() for p in tracked_in(workspace, relative)):
+                return True
+    return False
 
 
 def _has_entries(folder: str) -> bool:

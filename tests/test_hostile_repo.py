@@ -1104,6 +1104,47 @@ def test_a_cloned_cache_dir_outside_the_repository_needs_the_users_confirmation(
     assert not leftover.exists()  # dvx's own leftover, old and held by no process
 
 
+@pytest.mark.parametrize("link, value", [("lnk", "../lnk"), (".dvx/cc", "cc")])
+def test_a_cache_dir_through_a_link_git_tracks_is_refused_and_a_retarget_never_followed(
+        link, value, tmp_path):
+    """A confirmation names a folder, never a link a commit can move: a cache.dir through a
+    symbolic link the repository tracks is refused in every config, and the folder the user
+    confirms by its real path stays the cache once a teammate points the link at another
+    project's cache."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = os.path.realpath(shared)
+    other = _aged(tmp_path / "other/.dvx/cache/files/xxh128/ab" / ("c" * 30), "unpushed")
+    (hostile.origin / link).symlink_to(shared, target_is_directory=True)
+    config = (hostile.origin / ".dvx/config").read_text()
+    hostile.commit({".dvx/config": config + f"[cache]\ndir = {value}\n"}, force=(link,))
+    for message in assert_refused(hostile, EVERYTHING):
+        assert f"goes through the symbolic link '{link}', which Git tracks" in message
+        assert f"dvx config --local cache.dir {real}" in message
+    clone = tmp_path / "clone"
+    refused = run_dvx("config", "--local", "cache.dir", value, cwd=clone)
+    assert refused.code == 2 and "which Git tracks" in refused.output, refused.output
+    write(clone / ".dvx/config.local", f"[cache]\ndir = {value}\n")  # written by hand
+    named = run_dvx("status", cwd=clone)
+    assert named.code == 2 and "in .dvx/config.local goes through" in named.output
+    (clone / ".dvx/config.local").unlink()
+    assert run_dvx("config", "--local", "cache.dir", real, cwd=clone).code == 0
+    assert run_dvx("pull", cwd=clone).code == 0
+    (hostile.origin / link).unlink()
+    (hostile.origin / link).symlink_to(other.parents[3], target_is_directory=True)
+    hostile.commit({}, force=(link,))
+    git(clone, "pull", "-q")
+    assert os.path.realpath(clone / link) == os.path.realpath(other.parents[3])
+    for args in [("pull",), ("gc", "-w", "-f", "--grace", "0")]:
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 0, f"{args}: {result.output}"
+    assert any((shared / "files").rglob("*"))  # the confirmed folder is still the cache
+    assert other.read_text() == "unpushed"
+    assert not any(p.is_file() and p != other for p in other.parents[3].rglob("*"))
+
+
 def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
     from dvx.objects.cache import LocalCache
 

@@ -35,10 +35,13 @@ def test_two_repositories_sharing_a_cache_add_identical_content_at_once(tmp_path
     small = [rng.randbytes(200 + i) for i in range(190)]
     small += small[:10]  # duplicates inside the directory too: 200 files, 190 contents
     big = rng.randbytes(20 << 20)
+    shared.mkdir()
+    link = tmp_path / "cache-link"  # a user's own way there: the warning names the folder
+    link.symlink_to(shared, target_is_directory=True)
     repos = []
-    for name in ("one", "two"):
+    for name, named in (("one", link), ("two", shared)):
         repo = make_git_repo(tmp_path / name)
-        for args in (["init"], ["config", "cache.dir", str(shared)]):
+        for args in (["init"], ["config", "cache.dir", str(named)]):
             assert run_dvx(*args, cwd=repo).code == 0
         for i, blob in enumerate(small):
             write(repo / f"data/{i % 7}/f{i:03}.bin", blob)
@@ -71,10 +74,13 @@ def test_two_repositories_sharing_a_cache_add_identical_content_at_once(tmp_path
 
 def test_gc_in_a_shared_cache_warns_and_keeps_what_named_projects_use(tmp_path):
     shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    link = tmp_path / "cache-link"  # a user's own way there: the warning names the folder
+    link.symlink_to(shared, target_is_directory=True)
     repos = []
-    for name in ("one", "two"):
+    for name, named in (("one", link), ("two", shared)):
         repo = make_git_repo(tmp_path / name)
-        for args in (["init"], ["config", "cache.dir", str(shared)]):
+        for args in (["init"], ["config", "cache.dir", str(named)]):
             assert run_dvx(*args, cwd=repo).code == 0
         write(repo / f"{name}.csv", f"the work of {name}\n")
         assert run_dvx("add", f"{name}.csv", cwd=repo).code == 0  # not committed anywhere
@@ -87,6 +93,7 @@ def test_gc_in_a_shared_cache_warns_and_keeps_what_named_projects_use(tmp_path):
     assert bad.code == 2 and "is not a directory" in bad.stderr
     warned = run_dvx("gc", "-w", "--dry-run", "--grace", "0", cwd=one)
     assert "outside this repository, perhaps shared" in warned.stderr, warned.output
+    assert f"The cache ({os.path.realpath(shared)})" in warned.stderr, warned.output
     assert "--projects" in warned.stderr
 
 

@@ -140,6 +140,7 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
         _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, target))
         _refuse_cache_dir_git_sees(value, repo, target)
+        _refuse_cache_dir_through_tracked_link(value, repo, target)
     config_file.set(section, option, normalized)
     config_file.save()
     if (section, option) == ("cache", "dir") and target == "project" and repo:
@@ -191,6 +192,17 @@ def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
             path, shown, "Name a folder outside any Git work tree, or one Git ignores there "
             "(a relative path is relative to .dvx/; `dvx config --unset cache.dir` for the "
             "default).")
+
+
+def _refuse_cache_dir_through_tracked_link(value: str, repo: Repo, level: str) -> None:
+    """A cache.dir through a symbolic link Git tracks is refused before it is written down
+    (Repo.refuse_tracked_link_on_the_way): a commit could move it. The tracked config's value
+    is also checked where a plain clone puts it, as every clone reads it."""
+    paths = [repo.cache_dir_of(value, level)]
+    if level == "project":
+        paths.append(os.path.normpath(os.path.join(repo.dvx_dir, os.path.expanduser(value))))
+    for path in paths:
+        repo.refuse_tracked_link_on_the_way(value, path, None)
 
 
 def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:

@@ -171,7 +171,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             log.warning("The cache (%s) is outside this repository, perhaps shared: gc keeps "
                         "only what this repository uses, so what only other repositories "
                         "sharing it use (their uncommitted work, their unpushed commits) goes "
-                        "too. Name them with --projects to keep theirs.", repo.cache_dir)
+                        "too. Name them with --projects to keep theirs.",
+                        os.path.realpath(repo.cache_dir))
         for result in results:
             result.dry_run = dry_run
         if dry_run:  # what the real run deletes, records included
