@@ -74,15 +74,21 @@ def _seconds(value: str) -> str:
     return value
 
 
+def is_whole_number(value: str) -> bool:
+    """`value` (spaces around it aside) is written in the digits 0-9 alone: Python's
+    isdigit() also takes `²` and other digits int() refuses."""
+    return re.fullmatch(r"[0-9]+", value.strip()) is not None
+
+
 def _count(value: str) -> str:
-    if not value.strip().isdigit():
+    if not is_whole_number(value):
         raise ValueError("expected a whole number, 0 or more")
     return value
 
 
 def _jobs(value: str) -> str:
     """As -j/--jobs takes it: a count of 1 or more (0 would transfer nothing)."""
-    if not value.strip().isdigit() or int(value) < 1:
+    if not is_whole_number(value) or int(value) < 1:
         raise ValueError("expected a whole number, 1 or more (as -j takes)")
     return value
 

@@ -641,13 +641,15 @@ class Repo:
     def lock(self, stages_in_git: bool = False, wait: bool = True,
              only_whole_writes: bool = False) -> RepoLock:
         """The repository lock, which every command that writes the workspace takes (and so
-        Git is told first to ignore the temporaries it may write there). A command that
-        `git add`s its files at its end (`stages_in_git`, core.autostage) reads that setting
-        first: an invalid value stops it before it writes anything. Without `wait`, taking
+        Git is told first to ignore the temporaries it may write there). core.fsync, which
+        every write reads, and for a command that `git add`s its files at its end
+        (`stages_in_git`) core.autostage, are read first: an invalid value stops the command
+        before it writes anything. Without `wait`, taking
         it fails at once (LockError) when another process holds it. `only_whole_writes`:
         see RepoLock."""
         from dvx.lock import RepoLock
 
+        _ = self.fsync
         self.exclude_temporaries()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
         lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,

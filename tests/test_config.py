@@ -430,6 +430,16 @@ def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):
     assert dvx("config", "core.remote", "store").code == 0
     word = dvx("config", "core.lock_wait", "abc")
     assert word.code == 2 and "expected a number" in word.stderr and "float" not in word.stderr
+    for option in ("jobs", "retries"):  # `²` is a digit to Python's isdigit(), not to int()
+        sign = dvx("config", f"remote.store.{option}", "²")
+        assert sign.code == 2 and "expected a whole number" in sign.stderr, sign.output
+        assert "int()" not in sign.stderr
+    (repo / "a.txt").write_text("a\n")
+    assert dvx("add", "a.txt").code == 0
+    (repo / ".dvx" / "config.local").write_text('[remote "store"]\njobs = ²\n')  # by hand
+    pushed = dvx("push")
+    assert pushed.code != 0 and "expected a whole number" in pushed.stderr, pushed.output
+    assert "int()" not in pushed.stderr
 
 
 def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo, dvx):
@@ -443,6 +453,22 @@ def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo,
     assert not (repo / "a.txt.dvx").exists() and not (repo / ".gitignore").exists()
     for unaffected in (("status",), ("checkout",), ("gc", "-w", "-f")):  # never stage in Git
         assert dvx(*unaffected).code == 0, unaffected
+
+
+def test_an_invalid_core_fsync_stops_a_writing_command_before_it_takes_the_lock(repo, dvx):
+    """core.fsync is read by every write: read when the lock is asked for, an invalid value
+    stops the command before it changes anything, and no later status names it as cut
+    short."""
+    (repo / "a.txt").write_text("a\n")
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\nfsync = 2\n")
+    refused = dvx("add", "a.txt")
+    assert refused.code == 2 and "core.fsync" in refused.stderr, refused.output
+    assert "half-changed" not in refused.stderr
+    assert not (repo / "a.txt.dvx").exists() and not (repo / ".gitignore").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    status = dvx("status")
+    assert "ended by an error" not in status.output, status.output
 
 
 def test_a_core_hash_written_by_hand_that_names_no_algorithm_is_refused_naming_the_file(

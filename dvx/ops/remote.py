@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
+from dvx.config import (
+    LEVELS,
+    REMOTE_KEYS,
+    REMOTE_NAME,
+    Config,
+    ConfigFile,
+    is_whole_number,
+    validate,
+)
 from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
@@ -864,7 +872,7 @@ def remote_jobs(options: dict[str, str], store: ObjectStore, jobs: int | None) -
     own concurrent requests (Blobs.request_limit): -j 1 means one request at a time."""
     if jobs is None:
         configured = options.get("jobs", "").strip()
-        if configured.isdigit():  # anything else was refused when it was set
+        if is_whole_number(configured):  # anything else was refused when it was set
             jobs = int(configured)
     if jobs is None:
         store.blobs.request_limit = None
