@@ -582,9 +582,12 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
     except FormatError as exc:
         if where is None:
             raise
+        # A damaged copy says to fetch it again; any other fault is in what was committed.
         raise type(exc)(f"{where} names the directory manifest {pointer.oid}, which is "
-                        f"invalid: {exc.message}", exc.hint or "Restore the pointer from "
-                        "Git, or `dvx fetch` the manifest again.") from None
+                        f"invalid: {exc.message}", exc.hint or "dvx never writes such a "
+                        "manifest, and fetching it again brings the same one: it came with "
+                        f"the commit that wrote {where}. Restore that file from an earlier "
+                        "commit, or ask whoever committed it.") from None
     if not known_good:
         repo.statcache.mark_valid_tree(pointer.oid)
     repo.loaded_trees[key] = tree
@@ -611,6 +614,23 @@ def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None, the
             raise exc from None
         log.warning("%s Moved it to %s; %s", exc.message, moved, then)
         return None
+
+
+def without_invalid_manifests(repo: Repo, targets: list[Target]) -> list[Target]:
+    """`targets` but those of a directory whose manifest the cache holds and is invalid
+    (a path out of its folder, say), each named at the end (`Repo.unreadable`, exit
+    status 1), as an unreadable pointer is: the others are still placed."""
+    kept = []
+    for target in targets:
+        output = target.output
+        if output.pointer.is_dir:
+            try:
+                load_tree(repo, output.pointer, output.recorded_in)
+            except FormatError as exc:
+                repo.unreadable.setdefault(output.record_file, exc)
+                continue
+        kept.append(target)
+    return kept
 
 
 def in_cache(repo: Repo, output: Output) -> bool:

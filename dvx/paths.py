@@ -56,8 +56,10 @@ def relpath_problem(rel: str) -> str | None:
         return (f"it starts with '{rel[:2]}', as a Windows drive does ('C:'), and dvx records "
                 "no path that starts so, so that no reader takes it for an absolute path")
     for part in rel.split("/"):
-        if part in ("", ".", ".."):
-            return "it has an empty, '.' or '..' component"
+        if part == "..":
+            return "it has a '..' component, which can lead outside its folder"
+        if part in ("", "."):
+            return "it has an empty or '.' component"
         if part.casefold() in RESERVED_NAMES:
             return f"it has a reserved '{part}' component"
     return None

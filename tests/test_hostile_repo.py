@@ -250,6 +250,32 @@ def test_hostile_manifest_is_refused(case, tmp_path):
     assert not (tmp_path / "clone/data").exists()
 
 
+def test_an_invalid_manifest_skips_its_directory_and_the_rest_is_placed(tmp_path):
+    """A manifest hashing to its oid but naming a path out of its folder is skipped as an
+    invalid pointer is: the other data is placed, the command exits 1 naming the pointer
+    file, and never says to fetch again what would be the same bytes."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "one.txt", b"one")
+    oid = hostile.put_object(HOSTILE_MANIFESTS["dotdot"](tmp_path))
+    hostile.commit({"data.dvx": dir_pointer(oid)})
+    clone = hostile.clone()
+    for command in (("pull",), ("checkout",)):
+        (clone / "one.txt").unlink(missing_ok=True)
+        before = protected(tmp_path, clone)
+        result = run_dvx(*command, cwd=clone)
+        assert protected(tmp_path, clone) == before
+        assert result.code == 1 and "Traceback" not in result.output, result.output
+        assert (clone / "one.txt").read_bytes() == b"one", (command, result.output)
+        assert not (clone / "data").exists()
+        message = " ".join(result.stderr.split())
+        assert message.count("ERROR:") == 1, message
+        assert "ERROR: Skipped data.dvx: " in message, message
+        assert "'../../outside/pwned': it has a '..' component" in message, message
+        assert "outside its folder" in message and "fetch" in message, message
+        assert "`dvx fetch`" not in message, message
+    assert not (tmp_path / "outside/pwned").exists()
+
+
 def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(tmp_path):
     hostile = Hostile(tmp_path)
     write(hostile.origin / "good.csv", "ok\n")

@@ -33,7 +33,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_by_dvx, placed_whole
-from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
+from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
 from dvx.paths import (
     alike_paths,
     for_command,
@@ -179,6 +179,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     with repo.lock() as lock:
         if callable(targets):
             targets = targets()
+        targets = without_invalid_manifests(repo, targets)
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)

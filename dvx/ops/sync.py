@@ -361,8 +361,11 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             continue
         try:
             tree = load_tree(repo, pointer, output.recorded_in)
-        except FormatError as exc:
+        except CorruptManifestError as exc:
             problems.append(f"{output.path}: {exc}")
+            continue
+        except FormatError as exc:  # as committed: named at the end, as a bad pointer is
+            repo.unreadable.setdefault(output.record_file, exc)
             continue
         if tree is None:
             wanted.missing_manifests.add(pointer.oid)
