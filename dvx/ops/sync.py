@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dvx import faults
 from dvx.errors import (
+    CorruptManifestError,
     DvxError,
     FormatError,
     Interrupted,
