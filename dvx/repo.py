@@ -227,7 +227,8 @@ class Repo:
         self._temporaries_excluded = False
         self._private_files_checked = False
         # What the workspace's pointer files and dvx.lock record, by data path, read once
-        # where the executable bit is not read from files (workspace.py recorded_executable).
+        # where the executable bit is not read from files, or a .dvxignore rule applies to
+        # tracked data (workspace.py recorded_executable, recorded_below).
         self.recorded_pointers: dict[str, Pointer] | None = None
 
     @classmethod

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -329,18 +330,81 @@ def recorded_executable(repo: Repo, rel: str) -> bool:
     repository path `rel`: a tracked file's, or its entry's in the manifest of the tracked
     directory holding it; False for a path none records. What dvx reads for a file where
     the filesystem keeps no such bit (`Repo.reads_exec_bit`), as Git reads its index's."""
-    if repo.recorded_pointers is None:
-        repo.recorded_pointers = {o.path: o.pointer for o in all_outputs(repo)}
-    pointer = repo.recorded_pointers.get(rel)
+    recorded = _recorded_pointers(repo)
+    pointer = recorded.get(rel)
     if pointer is not None:
         return pointer.executable
     top = rel.rpartition("/")[0]
-    while top and top not in repo.recorded_pointers:
+    while top and top not in recorded:
         top = top.rpartition("/")[0]
-    pointer = repo.recorded_pointers.get(top) if top else None
+    pointer = recorded.get(top) if top else None
     tree = load_tree(repo, pointer) if pointer is not None and pointer.is_dir else None
     entry = tree.get(rel[len(top) + 1:]) if tree is not None else None
     return entry is not None and entry.executable
+
+
+def _recorded_pointers(repo: Repo) -> dict[str, Pointer]:
+    """What the workspace's pointer files and dvx.lock record, by data path: read once a
+    command, until `forget_recorded` (dvx.lock written again)."""
+    recorded = repo.recorded_pointers
+    if recorded is None:
+        recorded = repo.recorded_pointers = {o.path: o.pointer for o in all_outputs(repo)}
+    return recorded
+
+
+def forget_recorded(repo: Repo) -> None:
+    """Have the next question about what is recorded read the pointers and dvx.lock again:
+    for a command that has just written dvx.lock (a stage's run) and goes on reading."""
+    repo.recorded_pointers = None
+
+
+def recorded_below(repo: Repo, rel: str) -> Container[str]:
+    """The files, by path relative to the repository path `rel`, that the tracked data at,
+    around or inside `rel` records (pointer files, dvx.lock): those a .dvxignore rule added
+    since leaves tracked (`DvxIgnore.filter_walk`), as `dvx commit` keeps them. Read when
+    first asked, which only a folder a rule applies to does."""
+    return _RecordedBelow(repo, rel)
+
+
+class _RecordedBelow(Container[str]):
+    def __init__(self, repo: Repo, rel: str) -> None:
+        self._repo, self._rel = repo, rel
+        self._paths: frozenset[str] | None = None
+
+    def __contains__(self, relpath: object) -> bool:
+        if self._paths is None:
+            self._paths = frozenset(_recorded_files_below(self._repo, self._rel))
+        return relpath in self._paths
+
+
+def _recorded_files_below(repo: Repo, rel: str) -> Iterator[str]:
+    for path, pointer in _recorded_pointers(repo).items():
+        if path.startswith(rel + "/"):  # tracked data inside `rel`
+            inside = path[len(rel) + 1:]
+            if not pointer.is_dir:
+                yield inside
+            elif (tree := _tree_or_none(repo, pointer)) is not None:
+                yield from (f"{inside}/{p}" for p in tree.paths)
+        elif path == rel or rel.startswith(path + "/"):  # the tracked directory, or one around
+            tree = _tree_or_none(repo, pointer) if pointer.is_dir else None
+            if tree is None:
+                continue
+            if path == rel:
+                yield from tree.paths
+                continue
+            below = rel[len(path) + 1:]
+            # The paths below `below/` sort from `below/` up to `below0` ("0" follows "/").
+            rows = range(bisect_left(tree.paths, below + "/"), bisect_left(tree.paths, below + "0"))
+            yield from (tree.paths[i][len(below) + 1:] for i in rows)
+
+
+def _tree_or_none(repo: Repo, pointer: Pointer) -> Tree | None:
+    """The pointer's manifest; None when the cache lacks it, or when it is damaged (the
+    command reading the data names that)."""
+    try:
+        return load_tree(repo, pointer)
+    except DvxError:
+        return None
 
 
 def with_recorded_exec_bits(repo: Repo, display: str, entries: Iterable[TreeEntry]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+from dvx.lockfile import read_lock
+from dvx.pointer import parse_pointer
 from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.team import Team, must, share
 
 
 def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
@@ -128,6 +131,72 @@ def test_a_new_rule_leaves_files_the_directory_has_tracked_and_safe(repo, dvx):
     assert dvx("commit", "d").code == 0
     assert "d/a.csv" not in {e["path"] for e in json.loads(
         dvx("ls", ".", "d", "-R", "--json").stdout)}
+
+
+
+def _dep_and_pointer(clone, dep: str) -> tuple[str, str]:
+    """The oid dvx.lock records for stage s's dependency `dep`, and the one its pointer has."""
+    recorded = {d.path: d.oid for d in read_lock(str(clone), "xxh128")["s"].deps}
+    pointer = parse_pointer((clone / f"{dep}.dvx").read_bytes(), f"{dep}.dvx")
+    return recorded[dep], pointer.oid
+
+
+def test_a_new_rule_leaves_a_stage_on_the_files_its_dependency_has_tracked(tmp_path):
+    """As `dvx commit` keeps a file a rule added later matches, a stage reading the tracked
+    directory compares and records it as its pointer has it, file included, in every clone:
+    dvx.lock never names a version of the directory that no pointer or cache holds."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "1\n")
+    write(alice / "d" / "x.tmp", "read by the stage\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d", "-o", "out.txt", "cat d/* > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "a stage reading d")
+    write(alice / ".dvxignore", "*.tmp\n")
+    share(alice, "ignore temporaries")
+    bob = team.clone("bob")
+    for clone in (alice, bob):
+        assert run_dvx("status", "-q", cwd=clone).code == 0, run_dvx("status", cwd=clone).output
+        assert "Running stage" not in must("repro", cwd=clone)
+        write(clone / "d" / "new.tmp", "a file the rule does ignore\n")
+        assert "Running stage" not in must("repro", cwd=clone)
+        recorded, pointed = _dep_and_pointer(clone, "d")
+        assert recorded == pointed
+    (bob / "d" / "x.tmp").unlink()  # deleting it is how it leaves the directory
+    assert "Running stage 's'" in must("repro", cwd=bob)
+    recorded, pointed = _dep_and_pointer(bob, "d")
+    assert recorded == pointed
+    assert "read by the stage" not in (bob / "out.txt").read_text()
+
+
+
+def test_a_stage_reading_an_output_a_new_rule_matches_records_it_as_its_new_run_has_it(
+        repo, dvx):
+    """The output's file the rule matches stays data until a run writes the output again,
+    which leaves it out: the stage reading the output compares and records it as dvx.lock
+    has it at each point of one repro."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  a:
+    cmd: mkdir -p o && cp in.txt o/a && echo t > o/x.tmp
+    deps: [in.txt]
+    outs: [o]
+  b:
+    cmd: cat o/* > out.txt
+    deps: [o]
+    outs: [out.txt]
+""")
+    assert dvx("repro").code == 0
+    write(repo / ".dvxignore", "*.tmp\n")
+    assert dvx("status", "-q").code == 0
+    write(repo / "in.txt", "2\n")
+    assert dvx("repro").code == 0
+    lock = read_lock(str(repo), "xxh128")
+    assert lock["b"].deps[0].oid == lock["a"].outs[0].oid and lock["a"].outs[0].nfiles == 1
+    assert dvx("status", "-q").code == 0
+    assert "Running stage" not in dvx("repro").output
 
 
 # Rules whose reading differs between glob libraries; Git's is the one users see everywhere.

@@ -133,6 +133,7 @@ from dvx.threads import first_done
 from dvx.wording import named_list
 from dvx.workspace import (
     delete_tracked_data,
+    forget_recorded,
     remove_temporaries_beside,
     warn_untrackable,
 )
@@ -355,6 +356,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             if writer.write(locks):
                 touched.append(LOCK_FILE)
                 result.lock_written = True
+                forget_recorded(repo)
             no_longer_data(repo, no_longer)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
@@ -1530,6 +1532,7 @@ class _Scheduler:
                 if self.lock_writer.write(self.locks):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
+                    forget_recorded(self.repo)  # the stages after it read its new outputs
                 no_longer_data(self.repo, left)
                 self.left_ignored += left
             for path, record in synced.items():

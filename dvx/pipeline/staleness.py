@@ -2,7 +2,7 @@
 
 Dependencies and outputs are hashed through the stat cache (dvx/workspace.py), so checking an
 unchanged pipeline costs about one stat per file. A directory is identified by the oid of its
-canonical manifest, exactly as `dvx add` would record it.
+canonical manifest, exactly as `dvx commit` would record it (.dvxignore included).
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.wording import named_list
-from dvx.workspace import SeenFiles, file_state, manifest_of_scan, scan_directory
+from dvx.workspace import (
+    SeenFiles,
+    file_state,
+    manifest_of_scan,
+    recorded_below,
+    scan_directory,
+)
 
 
 @dataclass
@@ -46,8 +52,10 @@ class StageState:
 
 
 def path_state(repo: Repo, rel: str, seen: SeenFiles | None = None) -> LockedPath | None:
-    """The data at `rel` now (None if nothing is there). `seen`: the files this command
-    hashed before, not read again while their stat is unchanged; told what is hashed."""
+    """The data at `rel` now (None if nothing is there), as `dvx commit` would record it: a
+    folder without the files .dvxignore leaves out, but for those the tracked data there
+    records (a rule added since leaves them tracked). `seen`: the files this command hashed
+    before, not read again while their stat is unchanged; told what is hashed."""
     return _scanned(repo, rel, seen)[0]
 
 
@@ -56,7 +64,7 @@ def _scanned(repo: Repo, rel: str, seen: SeenFiles | None
     """path_state, with the files of a folder by relative path (None for a file)."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        entries = scan_directory(repo, full, rel, seen=seen)
+        entries = scan_directory(repo, full, rel, recorded=recorded_below(repo, rel), seen=seen)
         tree = manifest_of_scan(repo, entries.values(), rel)
         return LockedPath(rel, tree.oid(), tree.size, tree.nfiles), entries
     state = file_state(repo, full, rel, seen=seen)
@@ -304,7 +312,8 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
                  if path.startswith(rel + "/") and (current is None or current.is_dir)]
     if not outdated:
         return current
-    files = scan_directory(repo, repo.abspath(rel), rel) if current is not None else {}
+    files = scan_directory(repo, repo.abspath(rel), rel, recorded=recorded_below(repo, rel)
+                           ) if current is not None else {}
     for out in outdated:
         below = out.path[len(rel) + 1:]
         files = {p: e for p, e in files.items() if p != below and not p.startswith(below + "/")}
