@@ -472,3 +472,150 @@ def test_repro_runs_no_stage_on_an_input_pulled_in_part_but_one_reading_what_is_
     ran = run_dvx("repro", cwd=bob)
     assert ran.code == 0 and (bob / "out.txt").read_text() == "5\n2\n", ran.output
     assert lock_dep_oid(bob, "s", "d") == pointer_oid(bob / "d.dvx")
+
+
+def test_repro_pull_dry_predicts_the_real_run_on_an_input_pulled_in_part_and_edited(tmp_path):
+    team, _ = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", cwd=bob)
+    edit(bob, "d/a", "5\n")
+
+    dry = run_dvx("repro", "--pull", "--dry", cwd=bob)  # the pull places b, keeps bob's a
+    assert dry.code == 0, dry.output
+    assert "Would fetch from the remote and check out: d" in dry.stdout
+    assert "Would commit d" in dry.stdout and "Would run stage 's'" in dry.stdout
+    assert not (bob / "d" / "b").exists()
+    ran = run_dvx("repro", "--pull", cwd=bob)
+    assert ran.code == 0 and "Committed d" in ran.stdout, ran.output
+    assert (bob / "out.txt").read_text() == "5\n2\n"
+
+
+def test_repro_refusing_an_input_lacking_a_teammates_files_names_them_and_keeps_a_deletion(
+        tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob")
+    new = [f"c{n}" for n in range(6)]
+    for name in new:
+        (alice / "d" / name).write_text(f"{name}\n")
+    must("repro", cwd=alice)
+    share(alice, "six files more")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", "d", cwd=bob)
+    (bob / "d" / "b").unlink()  # on purpose
+
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert "lacks its files 'c0', 'c1', 'c2', 'c3', 'c4' and 1 more, never placed here" in \
+        refused.stderr
+    assert "Run `dvx checkout` with each of `d/c0`, `d/c1`, `d/c2`, `d/c3`, `d/c4` and 1 more " \
+        "to place the files it lacks (`dvx checkout d` would place them too, but also bring " \
+        "back the file you deleted from it, 'b'), then run `dvx repro` again." in \
+        " ".join(refused.stderr.split()), refused.stderr
+    assert "your own changes in it are kept" not in refused.stderr
+
+    must("checkout", *(f"d/{name}" for name in new), cwd=bob)
+    ran = run_dvx("repro", cwd=bob)
+    assert ran.code == 0 and "Committed d" in ran.stdout, ran.output
+    assert not (bob / "d" / "b").exists()
+    assert (bob / "out.txt").read_text() == "1\n" + "".join(f"{n}\n" for n in new)
+    assert lock_dep_oid(bob, "s", "d") == pointer_oid(bob / "d.dvx")
+
+
+def test_repro_names_the_files_alone_to_check_out_beside_the_folder_with_no_deletion(tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob")
+    (alice / "d" / "my file").write_text("3\n")
+    must("repro", cwd=alice)
+    share(alice, "a file more")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", "d", cwd=bob)
+    (bob / "d" / "z").write_text("9\n")  # a file of bob's own, which either command keeps
+
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "Run `dvx checkout d` to place what its pointer names (your " \
+        "changes in it are kept), or `dvx checkout 'd/my file'` for the file it lacks alone, " \
+        "then run `dvx repro` again." in " ".join(refused.stderr.split()), refused.output
+
+
+def test_exp_save_leaves_an_unchanged_input_pulled_in_part_as_its_pointer_names(tmp_path):
+    team, _ = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", "out.txt", cwd=bob)
+    pointer = (bob / "d.dvx").read_text()
+
+    saved = run_dvx("exp", "save", "-n", "mine", cwd=bob)  # runs nothing, commits nothing
+    assert saved.code == 0 and "Saved experiment 'mine'" in saved.stdout, saved.output
+    assert (bob / "d.dvx").read_text() == pointer and not (bob / "d" / "b").exists()
+
+    edit(bob, "d/a", "5\n")  # now committed with the experiment, beside results made without b
+    refused = run_dvx("exp", "save", "-n", "edited", cwd=bob)
+    assert refused.code == 1 and "lacks its file 'b', never placed here" in refused.stderr
+    assert "then run `dvx exp save` again" in refused.stderr, refused.output
+    assert (bob / "d.dvx").read_text() == pointer
+
+
+def test_exp_save_and_exp_run_refused_over_a_moved_pointer_name_themselves_to_run_again(
+        tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob")
+    (alice / "d" / "c").write_text("3\n")
+    must("repro", cwd=alice)
+    share(alice, "a file more")
+    git(bob, "pull", "-q", "origin", "main")
+    edit(bob, "d/a", "11\n")
+
+    for command in (("exp", "save"), ("exp", "run")):
+        refused = run_dvx(*command, cwd=bob)
+        assert refused.code != 0, refused.output
+        assert f"`dvx fetch d`, then run `dvx {' '.join(command)}` again" in refused.stderr, \
+            refused.stderr
+
+
+def test_exp_run_queue_takes_an_input_whose_files_the_cache_holds_though_not_placed(tmp_path):
+    team, _ = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", cwd=bob)
+
+    refused = run_dvx("exp", "run", "--queue", "-n", "q", cwd=bob)  # the cache lacks b too
+    assert refused.code == 1 and "never placed here nor fetched into the cache" in \
+        refused.stderr, refused.output
+    assert "Run `dvx fetch d` to fetch what its pointer names into the cache, then run " \
+        "`dvx exp run --queue` again." in " ".join(refused.stderr.split())
+
+    must("fetch", "d", cwd=bob)
+    must("exp", "run", "--queue", "-n", "q", cwd=bob)
+    must("queue", "start", cwd=bob)
+    assert not (bob / "d" / "b").exists()
+    shown = run_dvx("exp", "show", "--json", cwd=bob)
+    assert '"q"' in shown.stdout, shown.output
+
+
+def test_repro_runs_no_stage_on_an_upstream_output_pulled_in_part_naming_every_such_input(
+        tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    for name in ("a", "b"):
+        (alice / "d").mkdir(exist_ok=True)
+        (alice / "d" / name).write_text(f"{name}\n")
+    must("add", "d", cwd=alice)
+    (alice / "seed.txt").write_text("seed\n")
+    must("stage", "add", "-n", "s", "-d", "seed.txt", "-o", "o",
+         "mkdir -p o && echo x > o/x && echo y > o/y", cwd=alice)
+    must("stage", "add", "-n", "t", "-d", "o", "-d", "d", "-o", "t.txt",
+         "cat o/* d/* > t.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob", pull=False)
+    must("pull", "o/x", "d/a", cwd=bob)
+    lock = (bob / "dvx.lock").read_text()
+
+    refused = run_dvx("repro", "-s", "t", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Inputs the stages read are not all in the workspace" in said
+    assert "'d' lacks its file 'b'" in said and "'o' lacks its file 'y'" in said, said
+    assert "`dvx pull d` to fetch and place" in said and "`dvx pull o` to fetch and place" in said
+    assert not (bob / "t.txt").exists() and (bob / "dvx.lock").read_text() == lock
+
+    must("pull", "o", "d", cwd=bob)
+    ran = run_dvx("repro", "-s", "t", cwd=bob)
+    assert ran.code == 0 and (bob / "t.txt").read_text() == "x\ny\na\nb\n", ran.output

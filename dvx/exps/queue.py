@@ -48,6 +48,7 @@ from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.pipeline.runner import end_group
+from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
 from dvx.self_command import dvx_argv
@@ -360,7 +361,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
     # The snapshot must name the data the workspace has now.
-    commit_changed_inputs(repo, "exp run --queue")
+    commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED))
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,

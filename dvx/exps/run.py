@@ -43,6 +43,7 @@ from dvx.pipeline.repro import (
     repro,
 )
 from dvx.pipeline.spec import Stage
+from dvx.pipeline.unrecordable_inputs import RUN_NONE, Taking
 from dvx.repo import Repo
 
 
@@ -95,7 +96,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     watched = _Watched(reporter or SilentReporter())
     try:
         result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
-                                         temporary_workspace=queued), watched)
+                                         temporary_workspace=queued, command="exp run"),
+                       watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)
@@ -249,10 +251,12 @@ def _may_be_new(repo: Repo, name: str) -> bool:
 def _record_data(repo: Repo) -> None:
     """Record the data the experiment's commit must name, as `exp run` would have: changed
     tracked inputs of the pipeline, and the outputs of stages run by hand. Without it the
-    commit would pair the workspace's params and metrics with the baseline's data."""
+    commit would pair the workspace's params and metrics with the baseline's data. An input
+    it does not commit is left as its pointer names it, placed in part or not: no stage
+    runs on it."""
     if load_dag(repo) is None:
         return
-    commit_changed_inputs(repo, "exp run")
+    commit_changed_inputs(repo, Taking("exp save", RUN_NONE))
     commit_hand_runs(repo)
 
 

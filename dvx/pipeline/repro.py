@@ -125,7 +125,13 @@ from dvx.pipeline.staleness import (
     with_declared_flags,
 )
 from dvx.pipeline.still_declared import StillDeclared
-from dvx.pipeline.unrecordable_inputs import refuse_unrecordable_input
+from dvx.pipeline.unrecordable_inputs import (
+    Lacking,
+    Taking,
+    lacking,
+    refuse_lacking,
+    refuse_unrecordable_input,
+)
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
@@ -222,6 +228,7 @@ class ReproOptions:
     # A queued run's workspace, removed after the run: what a failure says to mend is for
     # the next run, or for the workspace the run was queued from
     temporary_workspace: bool = False
+    command: str = "repro"  # the dvx command running, which a refusal says to run again
 
 
 class Reporter(Protocol):
@@ -307,9 +314,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
         pulled: dict[str, LockedPath] = {}
+        in_part: set[str] = set()
         runs_unfetched: list[str] = []  # why past runs were not fetched: said if a stage ran
         if options.pull and options.dry:
-            pulled, result.would_pull = _would_pull(repo, dag, selected, options.allow_missing)
+            plan = _would_pull(repo, dag, selected, options.allow_missing)
+            pulled, in_part, result.would_pull = plan.whole, plan.in_part, plan.brought
         elif options.pull:
             result.pulled, runs_unfetched = _pull(repo, dag, selected)
             reporter.pulled(result.pulled)
@@ -335,7 +344,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
-        inputs = _changed_inputs(repo, dag, selected, pulled)
+        inputs = _changed_inputs(repo, dag, selected, Taking(options.command), pulled, in_part)
         result.committed = [o.path for o in inputs]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
@@ -401,14 +410,15 @@ def _work(dag: Dag, selected: list[str]) -> Work:
     return Work(PIPELINE, None if every else tuple(selected))
 
 
-def commit_changed_inputs(repo: Repo, command: str) -> list[str]:
+def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
     """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
-    runs (for a run that happens elsewhere, from a snapshot: a queued experiment); the paths
-    recorded. `command`: the dvx command recording them, which a refusal names."""
+    runs (for a run that happens elsewhere, from a snapshot: a queued experiment; or for
+    none: `exp save`); the paths recorded. `taking`: the command recording them, which a
+    refusal names, and where its stages read them."""
     dag = _load(repo)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
-        inputs = _changed_inputs(repo, dag, selected, command=command)
+        inputs = _changed_inputs(repo, dag, selected, taking)
         _commit_inputs(repo, inputs, SilentReporter())
         repo.statcache.flush()
         repo.syncstate.flush()
@@ -500,31 +510,42 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
 
 
-def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = (),
-                    command: str = "repro") -> list[Output]:
+def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
+                    pulled: Collection[str] = (), in_part: Collection[str] = ()
+                    ) -> list[Output]:
     """The data tracked with `dvx add` that the selected stages read (their deps and params
     files) and that changed in the workspace: it is committed before anything runs, so
     dvx.lock never records data that no pointer names and no cache holds. Data whose pointer
     moved in Git (not fetched yet) is refused: the stages would run on data the commit does
     not name; so is data not checked out as its pointer names, and an import changed here,
-    whose source committing would drop, and data lacking files its pointer names that the
-    stages read (`refuse_unrecordable_input`). `pulled` (`repro --dry --pull`, see
-    _would_pull): data the real run's pull checks out first, so by then as its pointer
-    records it, neither changed nor behind. `command`: the dvx command running, which a
-    refusal names."""
+    whose source committing would drop (`refuse_unrecordable_input`); and, all named at
+    once, data lacking files its pointer names that `taking` needs (`lacking`), as is an
+    upstream stage's output lacking files its dvx.lock entry names when this run does not
+    make it. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
+    checks out first, so by then as its pointer records it, neither changed nor behind;
+    `in_part`: data it checks out keeping changes of the user's, lacking no file by then."""
     # A params file tracked with `dvx add` is an input too (`exp run -S` changes it).
-    deps = [d for n in selected if not dag.stages[n].frozen
+    running = [n for n in selected if not dag.stages[n].frozen]
+    deps = [d for n in running
             for d in (*dag.stages[n].deps, *(p.file for p in dag.stages[n].params))]
-    changed = []
+    made = {path for n in running for path in dag.stages[n].out_paths}
+    changed: list[Output] = []
+    lacks: list[Lacking] = []
     for output in all_outputs(repo):
-        if (output.stage is not None or output.path in pulled
+        if (output.path in pulled or output.path in made
                 or not any(overlaps(output.path, d) for d in deps)):
             continue
         status = output_status(repo, output)
-        refuse_if_behind(repo.root, status, force=False, own_force=False, command=command)
-        refuse_unrecordable_input(repo, output, status, deps)
-        if status.workspace == MODIFIED:
+        if output.stage is None:
+            refuse_if_behind(repo.root, status, force=False, own_force=False,
+                             command=taking.command)
+            refuse_unrecordable_input(repo, output, status, taking.command)
+        found = None if output.path in in_part else lacking(repo, output, status, deps, taking)
+        if found is not None:
+            lacks.append(found)
+        if output.stage is None and status.workspace == MODIFIED:
             changed.append(output)
+    refuse_lacking(repo, lacks, taking)
     return changed
 
 
@@ -672,24 +693,38 @@ def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
     return [Target(o) for o in all_outputs(repo) if any(overlaps(o.path, p) for p in paths)]
 
 
-def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
-                ) -> tuple[dict[str, LockedPath], dict[str, bool]]:
+@dataclass(frozen=True)
+class _PullPlan:
+    """What the real run's pull would do (_would_pull): the data it checks out as its
+    pointer or dvx.lock records it (`whole`), that it checks out keeping changes of the
+    user's (`in_part`: a directory holding edits, whose missing files it places), and
+    whether each of these is fetched from the remote first (`brought`)."""
+
+    whole: dict[str, LockedPath]
+    in_part: set[str]
+    brought: dict[str, bool]
+
+
+def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool) -> _PullPlan:
     """--dry --pull: the tracked data the real run's pull would check out, as its pointer or
-    dvx.lock records it (the dry run plans with it in place), and whether each is fetched
-    from the remote first. The remote is asked which objects it holds; only the manifests of
-    directories the cache lacks are downloaded (small, they say what a directory holds).
-    Data neither the cache nor the remote holds is refused as the real run refuses it
-    (unless `allow_missing`); `push: false` data the cache lacks is not sought (the real run
-    leaves it to the stage that makes it), but one whose bytes the fetch brings for other data
-    is checked out as the real run's checkout finds them in the cache. Each remote is asked,
-    even when another cannot be read; then those that could not, if no other brings their
-    data, are the error, named together, as `dvx status -c` and the real run name them."""
+    dvx.lock records it (the dry run plans with it in place) or in part, and whether each is
+    fetched from the remote first. The remote is asked which objects it holds; only the
+    manifests of directories the cache lacks are downloaded (small, they say what a
+    directory holds). Data neither the cache nor the remote holds is refused as the real run
+    refuses it (unless `allow_missing`); `push: false` data the cache lacks is not sought
+    (the real run leaves it to the stage that makes it), but one whose bytes the fetch
+    brings for other data is checked out as the real run's checkout finds them in the cache.
+    Each remote is asked, even when another cannot be read; then those that could not, if no
+    other brings their data, are the error, named together, as `dvx status -c` and the real
+    run name them."""
     from dvx.ops.sync import RemoteErrors, fetch_manifests, remote_failure, remote_status_by_remote
 
     targets = _pulled_targets(repo, dag, selected)
     failed: RemoteErrors = []
     fetch_manifests(repo, targets, failed=failed)
-    changing = [t.output for t in targets if _checkout_would_change(repo, t)]
+    whole = {t.output.path for t in targets if _checkout_would_change(repo, t)}
+    changing = [t.output for t in targets
+                if t.output.path in whole or _checkout_places_files(repo, t.output)]
     lacking = {o.path for o in changing if not in_cache(repo, o)}
     asked = [o for o in changing if o.path in lacking and o.push]
     absent: list[str] = []
@@ -722,8 +757,9 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     placing = [o for o in changing if o.path not in absent and (
         o.push or o.path not in lacking or _held_once_fetched(repo, o, brought))]
     pulled = {o.path: LockedPath(o.path, o.pointer.oid, o.pointer.size, o.pointer.nfiles,
-                                 o.pointer.executable) for o in placing}
-    return pulled, {o.path: o.path in lacking for o in placing}
+                                 o.pointer.executable) for o in placing if o.path in whole}
+    return _PullPlan(pulled, {o.path for o in placing if o.path not in whole},
+                     {o.path: o.path in lacking for o in placing})
 
 
 def _checkout_would_change(repo: Repo, target: Target) -> bool:
@@ -740,6 +776,13 @@ def _checkout_would_change(repo: Repo, target: Target) -> bool:
         if now is not None and now.oid == output.pointer.oid:
             return False
     return not checkout_blocked(repo, [target])
+
+
+def _checkout_places_files(repo: Repo, output: Output) -> bool:
+    """Would the real run's pull place files in the directory `output` that it does not put
+    in place as its pointer records (_checkout_would_change: changes of the user's in it,
+    which the checkout keeps)? Yes when it lacks files never placed here."""
+    return output.pointer.is_dir and bool(output_status(repo, output).not_pulled)
 
 
 def _held_once_fetched(repo: Repo, output: Output, brought: Collection[str]) -> bool:
