@@ -56,6 +56,7 @@ from dvx.pointer import Pointer
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
+from dvx.stop_signals import stops_held
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.wording import named_list
@@ -771,7 +772,7 @@ def given_back_unless_recorded(repo: Repo) -> Iterator[list[Linked]]:
     of their objects (`Linked`), given back (`give_back`) if the block fails or is stopped
     (Ctrl-C, SIGTERM, SIGHUP): a command that records nothing leaves them as they were, not
     links of objects nothing names. Giving back is a local copy and rename per file, quick;
-    stopped again meanwhile, each file is still whole, a link or its copy."""
+    a second stop meanwhile is ignored (`give_back`)."""
     linked: list[Linked] = []
     try:
         yield linked
@@ -794,22 +795,29 @@ def give_back(repo: Repo, linked: Iterable[Linked]) -> None:
     come to name that object, a writable file of its own again, with the mode and times it
     had: left a link, gc would take its object, and an edit through it would change the
     cache. A copy is written first and then renamed over the link, so its bytes are never
-    lost; a file that is no longer that link is left as it is."""
-    for item in linked:
-        try:
-            if not os.path.samestat(os.lstat(item.path), os.stat(repo.cache.oid_path(item.oid))):
-                continue
-        except FileNotFoundError:  # deleted since, or taken out of the cache
-            continue
-        try:
-            fsutil.place(item.path, item.path, ("copy",))
-            os.chmod(item.path, item.mode)
-            os.utime(item.path, ns=item.times_ns)
-        except OSError as exc:
-            log.warning("'%s' stays a read-only hard link of the cached object %s, which "
-                        "nothing records: %s. Copy it to a file of its own before editing "
-                        "it.", os.path.relpath(item.path, repo.root), item.oid,
-                        fsutil.write_failure(exc, item.path))
+    lost; a file that is no longer that link is left as it is. Ctrl-C, SIGTERM and SIGHUP
+    wait until every file is given back (`stops_held`): cut short, the rest would stay
+    links."""
+    with stops_held():
+        for item in linked:
+            _give_back_one(repo, item)
+
+
+def _give_back_one(repo: Repo, item: Linked) -> None:
+    try:
+        if not os.path.samestat(os.lstat(item.path), os.stat(repo.cache.oid_path(item.oid))):
+            return
+    except FileNotFoundError:  # deleted since, or taken out of the cache
+        return
+    try:
+        fsutil.place(item.path, item.path, ("copy",))
+        os.chmod(item.path, item.mode)
+        os.utime(item.path, ns=item.times_ns)
+    except OSError as exc:
+        log.warning("'%s' stays a read-only hard link of the cached object %s, which "
+                    "nothing records: %s. Copy it to a file of its own before editing "
+                    "it.", os.path.relpath(item.path, repo.root), item.oid,
+                    fsutil.write_failure(exc, item.path))
 
 
 def _linked_unreported(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]:
@@ -1165,8 +1173,9 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             except BaseException:
                 # A worker process stopped midway took its report of the files it was on
                 # with it: those it made links are found by their inodes.
-                linked.extend(_linked_unreported(
-                    repo, [e for e in some if e.path not in reported]))
+                with stops_held():
+                    linked.extend(_linked_unreported(
+                        repo, [e for e in some if e.path not in reported]))
                 raise
             for entry, (file, known) in zip(some, stored, strict=True):
                 if known is not None:
