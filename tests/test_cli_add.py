@@ -1159,6 +1159,42 @@ def test_a_directory_add_stopped_while_worker_processes_link_its_small_files_giv
     assert not (repo / "d.dvx").exists()
 
 
+def test_a_directory_add_stopped_while_worker_processes_make_files_read_only_gives_back_their_mode(
+        repo):
+    """cache.type hardlink: a worker process stopped (killed by its command, stopped by
+    Ctrl-C) once it made a file read-only to become its object, before linking it, leaves
+    no file read-only: the command gives each its mode back, as it gives back the files the
+    workers had linked."""
+    import subprocess
+    import sys
+
+    from dvx.processes import MIN_ITEMS, worker_count
+
+    workers = worker_count()
+    if workers < 2:
+        pytest.skip("one core: the small files are stored on threads, not worker processes")
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    names = [f"f{i:04}" for i in range(MIN_ITEMS + 100)]
+    for name in names:
+        write(repo / "d" / name, f"{name} mine\n")
+        os.chmod(repo / "d" / name, 0o640)
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "add", "d"], cwd=repo, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "cache.hardlink.read_only:3",
+             "DVX_FAULT_ACTION": "stop"})
+    _every_worker_stopped(adding, workers)
+    modes = [stat.S_IMODE(os.lstat(repo / "d" / name).st_mode) for name in names]
+    assert modes.count(0o440) == 3 * workers  # two linked, one about to be, each
+    adding.send_signal(signal.SIGINT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 130, out + err
+    for name in names:
+        now = os.lstat(repo / "d" / name)
+        assert stat.S_IMODE(now.st_mode) == 0o640 and now.st_nlink == 1, name
+    assert not (repo / "d.dvx").exists()
+
+
 @pytest.mark.parametrize("command, failing, recorded", [
     ("add", 3, ()),  # the .gitignore entry of a.txt
     ("add", 4, ()),  # the pointer of a.txt

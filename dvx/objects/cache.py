@@ -856,6 +856,7 @@ class LocalCache(ObjectStore):
         if not self._protect_open_file(fd, held):
             return None
         try:
+            faults.point("cache.hardlink.read_only")
             linked = fsutil.link_open_file(fd, final)
             if linked is None:
                 return self._link_by_name(path, fd, held, oid, size)

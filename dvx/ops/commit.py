@@ -820,15 +820,19 @@ def _give_back_one(repo: Repo, item: Linked) -> None:
                     fsutil.write_failure(exc, item.path))
 
 
-def _linked_unreported(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]:
-    """Of the files `entries` (each with its lstat taken before it was stored), those that
-    are now a hard link of their object and were not one before (as `_store_file` tells
-    it), for `give_back`: what a worker process stopped before it reported them made of
-    them. Only those are read, to find their objects."""
+def _left_by_stopped_workers(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]:
+    """Of the files `entries` (each with its lstat taken before it was stored), whose
+    results a worker process stopped midway never reported: those now a hard link of their
+    object that were not one before (as `_store_file` tells it), for `give_back`. Only those
+    are read, to find their objects. One it made read-only to become its object, stopped
+    before linking it, gets its mode back here."""
     found = []
     for entry in entries:
         try:
             now = os.lstat(entry.path)
+            if _made_readonly_unlinked(repo, entry.stat, now):
+                os.chmod(entry.path, stat.S_IMODE(entry.stat.st_mode))
+                continue
             if not stat.S_ISREG(now.st_mode) or now.st_nlink < 2 or (
                     entry.stat.st_nlink > 1 and now.st_ino == entry.stat.st_ino):
                 continue
@@ -841,6 +845,17 @@ def _linked_unreported(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]
         found.append(Linked(entry.path, oid, stat.S_IMODE(entry.stat.st_mode),
                             (entry.stat.st_atime_ns, entry.stat.st_mtime_ns)))
     return found
+
+
+def _made_readonly_unlinked(repo: Repo, before: os.stat_result, now: os.stat_result) -> bool:
+    """Is the file whose lstat was `before` and is `now` the same file, unchanged and linked
+    to nothing more, with only the mode an object of it takes (`LocalCache`: read-only)?"""
+    mode = stat.S_IMODE(before.st_mode)
+    readonly = fsutil.SHARED_FILE_MODE if repo.cache.shared else mode & ~fsutil.WRITE_BITS
+    return (stat.S_ISREG(now.st_mode) and os.path.samestat(now, before)
+            and now.st_nlink == before.st_nlink
+            and (now.st_size, now.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+            and readonly != mode and stat.S_IMODE(now.st_mode) == readonly)
 
 
 def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection[str]
@@ -1174,7 +1189,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
                 # A worker process stopped midway took its report of the files it was on
                 # with it: those it made links are found by their inodes.
                 with stops_held():
-                    linked.extend(_linked_unreported(
+                    linked.extend(_left_by_stopped_workers(
                         repo, [e for e in some if e.path not in reported]))
                 raise
             for entry, (file, known) in zip(some, stored, strict=True):
