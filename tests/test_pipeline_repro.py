@@ -1287,6 +1287,34 @@ def test_with_hardlinks_a_repro_stopped_while_it_stores_the_outputs_gives_back_t
     # (no temporary left beside them, no dvx.lock)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_with_hardlinks_a_repro_stopped_before_dvx_lock_records_the_outputs_gives_them_back(
+        repo, dvx, signum):
+    """cache.type hardlink: Ctrl-C (or SIGTERM) once the stage's outputs are stored, just
+    before dvx.lock is written, records nothing, and each output is given back as the
+    command left it, a writable file of its own with its mode and times, never a read-only
+    link of an object no dvx.lock names; the next repro runs the stage and records it."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo a > o1.txt && echo b > o2.txt && "
+                             "touch -d @1000000 o1.txt o2.txt\n    outs: [o1.txt, o2.txt]\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    running = stopped_at("repro.before_lock_write", "repro", repo)
+    running.send_signal(signum)
+    running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 128 + signum, out + err
+    assert "Traceback" not in err
+    for name, content in (("o1.txt", "a\n"), ("o2.txt", "b\n")):
+        assert (repo / name).read_text() == content, name
+        now = os.lstat(repo / name)
+        assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1, name
+        assert stat.S_IMODE(now.st_mode) & 0o200, name  # writable, as the shell made it
+        assert now.st_mtime_ns == 1_000_000 * 1_000_000_000, name
+    assert not (repo / "dvx.lock").exists()
+    again = dvx("repro")
+    assert again.code == 0 and "Running stage 's'" in again.output, again.output
+    assert os.lstat(repo / "o1.txt").st_nlink == 2  # recorded: the link of its object
+
+
 def test_with_hardlinks_an_output_that_cannot_be_stored_gives_back_those_stored_before(
         repo, dvx):
     """cache.type hardlink: a run whose second output cannot be stored (a FIFO in its

@@ -1542,42 +1542,49 @@ class _Scheduler:
 
     def _record(self, result: StageResult) -> None:
         """Record the run or restore of a stage dvx.yaml declares as it ran: .gitignore,
-        dvx.lock, the outputs' links to the cache."""
+        dvx.lock, the outputs' links to the cache. Stopped or failing before dvx.lock names
+        their objects, it gives back the outputs storing made hard links of them."""
         if result.lock is not None:
             stage = self.dag.stages[result.name]
-            self._update_gitignore(stage, result.ignored_again)
-            # The workspace holds what dvx.lock is about to record: pending records, written
-            # before dvx.lock is, so that a run killed between the two never makes an output
-            # look changed in Git (dvx/syncstate.py).
-            synced = {locked.path: Synced.whole(locked.oid, locked.is_dir, locked.executable)
-                      for locked in result.lock.outs if locked.cache}
-            for path, record in synced.items():
-                if self.repo.syncstate.get(path) != record:
-                    self.repo.syncstate.expect_in_lock(path, record)
-            self.repo.syncstate.flush()
-            # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
-            # hint and autostage take those that did (see _stage_in_git).
-            self.touched += [o.path for o in stage.outs if not o.cache]
             old = self.locks.get(result.name)
-            if not self.lock_writer.same_entry(result.name, old, result.lock):
-                self._record_outputs(old, result.lock)
-                self.locks[result.name] = result.lock
-                self.own.add(result.name)
-                left = self._drop_replaced(result.lock) + self._dropped_outs(old)
-                make_users_own(self.repo, left, ignored_by_git=True)
-                faults.point("repro.before_lock_write")
-                if self.lock_writer.take_in(self.locks, self.own):
-                    self.produced = produced_outputs(self.locks)
-                    log.warning("%s changed on disk while repro ran (a `git merge`, `git "
-                                "pull` or `git checkout`?): only the entries of the stages "
-                                "this run recorded are written into it, the others kept as "
-                                "it has them now.", LOCK_FILE)
-                if self.lock_writer.write(self.locks):
-                    self.lock_written = True
-                    self.touched.append(LOCK_FILE)
-                    forget_recorded(self.repo)  # the stages after it read its new outputs
-                no_longer_data(self.repo, left)
-                self.left_ignored += left
+            same = self.lock_writer.same_entry(result.name, old, result.lock)
+            with given_back_unless_recorded(self.repo) as unnamed:
+                if not same:  # else dvx.lock names their objects already
+                    unnamed += result.linked
+                self._update_gitignore(stage, result.ignored_again)
+                # The workspace holds what dvx.lock is about to record: pending records,
+                # written before dvx.lock is, so that a run killed between the two never
+                # makes an output look changed in Git (dvx/syncstate.py).
+                synced = {locked.path: Synced.whole(locked.oid, locked.is_dir,
+                                                    locked.executable)
+                          for locked in result.lock.outs if locked.cache}
+                for path, record in synced.items():
+                    if self.repo.syncstate.get(path) != record:
+                        self.repo.syncstate.expect_in_lock(path, record)
+                self.repo.syncstate.flush()
+                # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git
+                # add hint and autostage take those that did (see _stage_in_git).
+                self.touched += [o.path for o in stage.outs if not o.cache]
+                if not same:
+                    self._record_outputs(old, result.lock)
+                    self.locks[result.name] = result.lock
+                    self.own.add(result.name)
+                    left = self._drop_replaced(result.lock) + self._dropped_outs(old)
+                    make_users_own(self.repo, left, ignored_by_git=True)
+                    faults.point("repro.before_lock_write")
+                    if self.lock_writer.take_in(self.locks, self.own):
+                        self.produced = produced_outputs(self.locks)
+                        log.warning("%s changed on disk while repro ran (a `git merge`, `git "
+                                    "pull` or `git checkout`?): only the entries of the "
+                                    "stages this run recorded are written into it, the "
+                                    "others kept as it has them now.", LOCK_FILE)
+                    if self.lock_writer.write(self.locks):
+                        self.lock_written = True
+                        self.touched.append(LOCK_FILE)
+                        forget_recorded(self.repo)  # the stages after it read its new outputs
+                    unnamed.clear()  # dvx.lock names their objects now
+                    no_longer_data(self.repo, left)
+                    self.left_ignored += left
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
