@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from dvx.stop_signals import stops_held
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -85,19 +87,25 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
     def run(batch: Sequence[T]) -> list[R]:
         return [fn(item) for item in batch]
 
+    def submit(batch: Sequence[T]) -> Future[list[R]]:
+        # A stop raised while the pool starts a thread would leave that thread unknown to
+        # the pool, never waited for: it takes effect once the thread is the pool's.
+        with stops_held():
+            return pool.submit(run, batch)
+
     batches = _batches(items, size_of)
     pool = ThreadPoolExecutor(threads)
     in_flight: deque[Future[list[R]]] = deque()
     try:
         for batch in batches:
-            in_flight.append(pool.submit(run, batch))
+            in_flight.append(submit(batch))
             if len(in_flight) >= threads * BATCHES_IN_FLIGHT_PER_THREAD:
                 break
         while in_flight:
             results = result_of(in_flight.popleft())
             following = next(batches, None)
             if following is not None:
-                in_flight.append(pool.submit(run, following))
+                in_flight.append(submit(following))
             yield from results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
