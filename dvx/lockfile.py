@@ -186,6 +186,22 @@ class LockWriter:
         stages.update(merged)
         return changed
 
+    def changed_entries(self, names: Collection[str]) -> list[str]:
+        """Of the stages `names`, those whose entry on disk was added, removed or changed
+        since this writer last read or wrote dvx.lock (a `git checkout` or `git pull` while
+        the command ran): writing over such an entry would undo that change. A file that
+        cannot be read now raises its error."""
+        if not self._has_read:
+            return []
+        data = _lock_bytes(self.root)
+        if data == self._known:
+            return []
+        before = dict(_parsed_lock(self._known, self.algo, self.root)) \
+            if self._known is not None else {}
+        now = dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
+        return sorted(name for name in names if not _same_entry(name, before.get(name),
+                                                                 now.get(name)))
+
     def entry(self, name: str, lock: StageLock) -> str:
         """The lines `lock` takes in dvx.lock as stage `name`'s entry."""
         known = self._entries.get(name)
@@ -216,6 +232,13 @@ class LockWriter:
         fsutil.atomic_write(lock_path(self.root), data, fsync=self.fsync)
         self._known = data
         return True
+
+
+def _same_entry(name: str, one: StageLock | None, other: StageLock | None) -> bool:
+    """Do two records of stage `name` take the same lines in dvx.lock (None: no entry)?"""
+    if one is None or other is None:
+        return one is other
+    return _encoded_entry(name, one) == _encoded_entry(name, other)
 
 
 def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:

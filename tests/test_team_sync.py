@@ -246,6 +246,38 @@ def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switc
     assert [(e["path"], e["in_stash"]) for e in left] == [("f.bin", None)]
 
 
+def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team):
+    """bob's run of a stage, on his new input, arrives by `git pull` while alice's repro runs
+    that stage on her older input (Git takes no dvx lock): alice's run is not written over
+    bob's dvx.lock entry; the stage fails saying so, and dvx.lock is bob's."""
+    alice = team.founder()
+    write(alice / "in.txt", "in1\n")
+    must("add", "in.txt", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+         "cat in.txt in.txt > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    edit(bob, "in.txt", "in2\n")
+    must("add", "in.txt", cwd=bob)
+    must("repro", cwd=bob)
+    share(bob, "in2 and its run")
+    pipeline = (alice / "dvx.yaml").read_text()
+    write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
+
+    running = stopped_at("repro.after_command", "repro", alice)
+    try:
+        git(alice, "pull", "-q", "--ff-only", "origin", "main")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 1, out + err
+    assert "its dvx.lock entry and 'in.txt.dvx' changed while repro ran" in said, said
+    assert (alice / "dvx.lock").read_text() == (bob / "dvx.lock").read_text()
+    assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
+
+
 def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):
     """A full disk while dvx rewrites what was checked out (.dvx/tmp/synced.json) keeps the
     previous record: after `git pull` the teammate's pointer is still outdated data here."""

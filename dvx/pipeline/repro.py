@@ -71,6 +71,7 @@ from dvx.outputs import (
     all_outputs,
     in_cache,
     left_out_by_sparse_checkout,
+    load_output,
     load_tree,
     refuse_broken,
     tracked_data_left_out,
@@ -97,6 +98,7 @@ from dvx.pipeline.none_declared import (
     refusal,
 )
 from dvx.pipeline.params import ParamsReader
+from dvx.pipeline.records_as_read import RecordsAsRead, stage_inputs
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
@@ -344,6 +346,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
+        tracked = _tracked_inputs(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected, Taking(options.command), pulled, in_part)
         result.committed = [o.path for o in inputs]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
@@ -357,6 +360,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                                      stray)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
+        committed = {o.path for o in inputs}
+        # The pointers as the stages will read their data: a stage's run is recorded only
+        # while they say the same (RecordsAsRead).
+        tracked = [load_output(repo, o.pointer_path) if o.path in committed else o
+                   for o in tracked]
         no_longer: list[str] = []
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped)
@@ -370,7 +378,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
-                               params, writer, own=result.dropped,
+                               params, writer, RecordsAsRead(repo, writer, tracked),
+                               own=result.dropped,
                                still_declared=StillDeclared(repo, loaded), stray=stray)
         try:
             result.stages = scheduler.run()
@@ -508,6 +517,19 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     repo.syncstate.flush()
     link_stored(repo, to_link)
     ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
+
+
+def _inputs(dag: Dag, selected: list[str]) -> list[str]:
+    """The paths the selected stages that are not frozen read: their deps and params files
+    (a params file tracked with `dvx add` is an input too: `exp run -S` changes it)."""
+    return [d for n in selected if not dag.stages[n].frozen for d in stage_inputs(dag.stages[n])]
+
+
+def _tracked_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
+    """The data tracked with `dvx add` that the selected stages read (`_inputs`)."""
+    deps = _inputs(dag, selected)
+    return [output for output in all_outputs(repo) if output.stage is None
+            and any(overlaps(output.path, d) for d in deps)]
 
 
 def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
@@ -1063,7 +1085,8 @@ def _stages_and_commands(names: list[str]) -> tuple[str, str]:
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
-                 params: ParamsReader, lock_writer: LockWriter, own: Collection[str],
+                 params: ParamsReader, lock_writer: LockWriter, as_read: RecordsAsRead,
+                 own: Collection[str],
                  still_declared: Callable[[Stage], bool],
                  stray: Mapping[str, list[str]]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
@@ -1075,6 +1098,9 @@ class _Scheduler:
         # recorded or dropped (`own`) over what the file holds then (a `git merge` meanwhile)
         self.lock_writer = lock_writer
         self.own = set(own)
+        # A stage whose entry, or the pointers of whose inputs, changed on disk meanwhile
+        # is not recorded: that would undo the change (RecordsAsRead).
+        self.as_read = as_read
         # A stage dvx.yaml no longer declares as it ran (a `git checkout` meanwhile) is not
         # recorded: its entry would go into the dvx.lock of another pipeline. One it does not
         # declare so when it finishes waits, its downstream stages with it, until it does or
@@ -1520,6 +1546,8 @@ class _Scheduler:
             if self.still_declared(self.dag.stages[result.name]):
                 self._release_downstream(result.name)
                 self._record(result)
+                if result.outcome == FAILED:  # said done already: say it failed
+                    self.reporter.finished(result)
             elif final:
                 self._release_downstream(result.name)
                 self.unrecorded.append(result.name)
@@ -1543,11 +1571,18 @@ class _Scheduler:
     def _record(self, result: StageResult) -> None:
         """Record the run or restore of a stage dvx.yaml declares as it ran: .gitignore,
         dvx.lock, the outputs' links to the cache. Stopped or failing before dvx.lock names
-        their objects, it gives back the outputs storing made hard links of them."""
+        their objects, it gives back the outputs storing made hard links of them. A stage
+        whose records changed on disk meanwhile (RecordsAsRead) fails instead, recording
+        nothing."""
         if result.lock is not None:
             stage = self.dag.stages[result.name]
             old = self.locks.get(result.name)
             same = self.lock_writer.same_entry(result.name, old, result.lock)
+            if not same:
+                changed = self.as_read.changed(stage, self.own)
+                if changed:
+                    self._refuse_record(result, changed)
+                    return
             with given_back_unless_recorded(self.repo) as unnamed:
                 if not same:  # else dvx.lock names their objects already
                     unnamed += result.linked
@@ -1588,6 +1623,23 @@ class _Scheduler:
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
+
+
+    def _refuse_record(self, result: StageResult, changed: list[str]) -> None:
+        """Fail the stage of `result`, whose records `changed` on disk since the run read
+        them: nothing of its run is recorded, and its outputs that storing made links of
+        their objects are files of their own again."""
+        give_back(self.repo, result.linked)
+        ran = "its command wrote" if result.outcome == RAN else "restored from the run-cache"
+        outs = ", ".join(self.dag.stages[result.name].out_paths)
+        result.outcome, result.lock, result.record, result.to_link = FAILED, None, None, []
+        result.error = (
+            f"{' and '.join(changed)} changed while repro ran (a `git checkout` or `git pull`, "
+            "say), so its run is not recorded: it ran on what was there before that change, "
+            f"and recording it would undo it. The outputs {ran} stay in the workspace, not "
+            f"recorded in {LOCK_FILE}: {outs}. Run `dvx status` to see where it stands now, "
+            f"then `dvx repro {result.name}` again to run it on what is there now")
+        self.unsuccessful.add(result.name)
 
 
 def _unrecorded_message(dag: Dag, names: list[str], restored: Collection[str]) -> str:

@@ -1,0 +1,55 @@
+"""Are the records a stage's run would be written over still as `dvx repro` read them? Git
+takes no dvx lock: a `git checkout` of another branch or a `git pull` while a stage's command
+runs may bring that branch's or a teammate's dvx.lock entry for the stage, or other pointers
+for the data it reads. The run, of what the workspace held before, recorded then would
+silently undo that change (a teammate's run replaced by this one), so such a stage is not
+recorded. Other stages' entries changed meanwhile are kept as they are now
+(lockfile.LockWriter.take_in)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from dvx.lockfile import LOCK_FILE, LockWriter
+from dvx.outputs import Output, pointer_change
+from dvx.paths import POINTER_SUFFIX
+from dvx.pipeline.spec import Stage, overlaps
+from dvx.pointer import Pointer
+from dvx.repo import Repo
+
+
+def stage_inputs(stage: Stage) -> tuple[str, ...]:
+    """The paths a stage reads: its dependencies and params files."""
+    return (*stage.deps, *(p.file for p in stage.params))
+
+
+class RecordsAsRead:
+    """Asked in the thread that records the stages, holding the repository lock, just
+    before a stage's entry is written."""
+
+    def __init__(self, repo: Repo, writer: LockWriter, tracked: Iterable[Output]) -> None:
+        """`writer`: what read dvx.lock for the run (and writes it); `tracked`: the data
+        tracked with `dvx add` that the stages read, with their pointers as the run read
+        them."""
+        self.repo, self.writer = repo, writer
+        self._pointers: Mapping[str, Pointer] = {o.path: o.pointer for o in tracked}
+
+    def changed(self, stage: Stage, entries: Collection[str]) -> list[str]:
+        """What changed on disk since the run read it, of what recording `stage` would
+        write over: the dvx.lock entries of the stages `entries` (the stage's, and those
+        this run wrote), and the pointers of the data it reads; each as a message names it.
+        Empty: it may be recorded."""
+        moved = self.writer.changed_entries({stage.name, *entries})
+        said = [f"its {LOCK_FILE} entry" if name == stage.name else
+                f"the {LOCK_FILE} entry of '{name}'"
+                for name in sorted(moved, key=lambda name: (name != stage.name, name))]
+        reads = stage_inputs(stage)
+        read: dict[str, Pointer | None] = {
+            path: pointer for path, pointer in self._pointers.items()
+            if any(overlaps(path, dep) for dep in reads)}
+        for dep in stage.deps:  # data that was not tracked then, a pointer for it now
+            if not any(overlaps(path, dep) for path in read):
+                read[dep] = None
+        said += [f"'{path}{POINTER_SUFFIX}'" for path, was in sorted(read.items())
+                 if pointer_change(self.repo, path, was) is not None]
+        return said
