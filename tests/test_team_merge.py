@@ -14,7 +14,7 @@ import xxhash
 
 from dvx.scm import Git, unmerged_entries
 from dvx.self_command import dvx_argv
-from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
 
@@ -82,6 +82,27 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert not (hooks / "pre-push").exists() and not (hooks / "post-commit").exists()
     assert not (hooks / "pre-commit").exists()
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
+
+
+def test_install_in_a_submodule_names_the_git_config_it_writes(tmp_path):
+    """A submodule's `.git` is a file: its config and exclude file are in the
+    superproject's `.git/modules/NAME`, and `dvx install` there names those files, where Git
+    reads them, never a `.git/config` that does not exist."""
+    sub = make_git_repo(tmp_path / "sub")
+    assert run_dvx("init", cwd=sub).code == 0
+    commit(sub, "sub")
+    top = make_git_repo(tmp_path / "top")
+    git(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "S")
+    commit(top, "with a submodule")
+    inside = top / "S"
+    installed = run_dvx_proc("install", cwd=inside)
+    assert installed.code == 0, installed.output
+    git_dir = os.path.realpath(top / ".git" / "modules" / "S")
+    assert f'{git_dir}/config [merge "dvx"]' in installed.stdout, installed.stdout
+    assert f"{git_dir}/info/exclude (dvx's temporary files)" in installed.stdout
+    assert ".git/config" not in installed.stdout.replace(f"{git_dir}/config", "")
+    written = git(inside, "config", "--show-origin", "--get", "merge.dvx.name")
+    assert written.startswith(f"file:{git_dir}/config\t"), written
 
 
 def test_the_hook_script_is_pinned_so_hooks_installed_earlier_stay_dvx_s():

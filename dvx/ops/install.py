@@ -79,12 +79,12 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
         if git.get_config("merge.dvx.driver") != driver:
             git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
             git.set_config("merge.dvx.driver", driver)
-            result.changed.append(".git/config [merge \"dvx\"]")
+            result.changed.append(f"{_shown_git_file(repo, 'config')} [merge \"dvx\"]")
     shown = _as_shown(repo, hooks_dir)
     for name in HOOKS if hooks else ():
         _hook(os.path.join(hooks_dir, name), f"{shown}/{name}", uninstall, result)
     if not uninstall and repo.exclude_temporaries():
-        result.changed.append(".git/info/exclude (dvx's temporary files)")
+        result.changed.append(f"{_shown_git_file(repo, 'info/exclude')} (dvx's temporary files)")
     return result
 
 
@@ -170,6 +170,18 @@ def _as_shown(repo: Repo, hooks_dir: str) -> str:
         return "hooks"
     return os.path.normpath(hooks_dir) if _outside(real, (repo.root,)) else os.path.relpath(
         real, os.path.realpath(repo.root))
+
+
+def _shown_git_file(repo: Repo, name: str) -> str:
+    """How `changed` names the file `name` of the Git directory: from the top of the
+    repository (`.git/config`), or by its absolute path where the Git directory is
+    elsewhere (a submodule's, in the superproject's `.git/modules`; a linked worktree's
+    config, in the main one's)."""
+    assert repo.git is not None
+    real = os.path.realpath(repo.git.git_path(name))
+    if _outside(real, (repo.root,)):
+        return real
+    return os.path.relpath(real, os.path.realpath(repo.root)).replace(os.sep, "/")
 
 
 def _outside(path: str, folders: tuple[str, ...]) -> bool:
