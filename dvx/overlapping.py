@@ -2,10 +2,12 @@
 
 `dvx add` refuses such a pair (ops/data_places.py refuse_overlap), but Git merges pointer
 files one by one: when one side tracked a folder and the other a path inside it (or a path
-inside a stage's output), a merge without a conflict leaves both pointers. Each then claims
-the same files, so a checkout of one undoes the other, and the folder's checkout deletes the
-other's Git-tracked pointer as a file it does not record. The commands that read pointers
-set both aside, name the pair as what a merge left, and write nothing there until one goes.
+inside a stage's output), a merge without a conflict leaves both pointers; so does a `git mv`
+of a pointer file into a tracked folder (the pre-commit hook stops its commit:
+ops/staged_data.py). Each then claims the same files, so a checkout of one undoes the other,
+and the folder's checkout deletes the other's Git-tracked pointer as a file it does not
+record. The commands that read pointers set both aside, name the pair as what a merge or
+move left, and write nothing there until one goes.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
         pair = (f"The pointer file '{outer}{POINTER_SUFFIX}' overlaps an output of stage "
                 f"'{inner_stage}': it tracks the folder '{outer}' whole, and the stage "
                 f"outputs '{inner}' inside it")
-    message = (f"{pair}, as a Git merge leaves them when one side tracked the folder and the "
-               "other a path inside it (`dvx add` refuses that). " + (
+    message = (f"{pair}, as a Git merge or move leaves them (one side of a merge tracked the "
+               "folder and the other a path inside it, or a `git mv` moved a pointer file "
+               "into the folder; `dvx add` refuses that). " + (
                    "`dvx push` sends the data of both, so that the remote has whichever one "
                    "is kept; the other commands leave both as they are until one of them goes."
                    if pushed else "dvx reads and writes neither's data until one of them goes."))

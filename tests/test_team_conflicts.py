@@ -763,6 +763,40 @@ def test_each_way_out_of_a_pointer_inside_a_stage_s_output_works_as_pasted(tmp_p
     assert git(bob, "status", "--porcelain") == ""
 
 
+def test_a_git_mv_of_a_pointer_into_a_tracked_folder_is_stopped_by_the_pre_commit_hook(
+        repo, dvx_proc):
+    """`git mv f.dvx d/f.dvx` makes the pointer track 'd/f', inside the folder 'd.dvx'
+    tracks whole: the pre-commit hook stops that commit, naming the pair and the move back;
+    once it is committed all the same (--no-verify), every command names the pair as a
+    merge or move leaves it, never as a merge alone. Moved back, the commit goes on."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "f", "f\n")
+    assert dvx_proc("install", cwd=repo).code == 0
+    assert dvx_proc("add", "d", "f", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d and f")
+    git(repo, "mv", "f.dvx", "d/f.dvx")
+
+    refused = subprocess.run(["git", "commit", "-m", "moved"], cwd=repo, capture_output=True,
+                             text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "dvx stopped the commit: it adds pointer files that overlap" in said, said
+    assert "\n    'd.dvx' and 'd/f.dvx'\n" in refused.stderr
+    assert "`git mv -- d/f.dvx DEST`" in said
+    assert git(repo, "rev-list", "--count", "HEAD") == "1\n"
+
+    git(repo, "commit", "-qm", "moved", "--no-verify")
+    status = dvx_proc("status", cwd=repo)
+    assert status.code == 1
+    assert "as a Git merge or move leaves them" in " ".join(status.stderr.split()), status.stderr
+    git(repo, "mv", "d/f.dvx", "f.dvx")  # the way out it names
+    moved_back = subprocess.run(["git", "commit", "-m", "back"], cwd=repo,
+                                capture_output=True, text=True)
+    assert moved_back.returncode == 0, moved_back.stderr
+    assert dvx_proc("status", "-q", cwd=repo).code == 0
+
+
 def test_an_add_beside_pointers_a_merge_left_overlapping_names_them_as_that_conflict(tmp_path):
     """`dvx add` of a path apart from the pair goes on without them, naming both as the
     conflict a merge left (both are readable: not as files that cannot be read)."""

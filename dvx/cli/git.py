@@ -15,7 +15,7 @@ from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
 from dvx.wording import named_list
 
 if TYPE_CHECKING:
-    from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink
+    from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.scm import Git
 
@@ -181,7 +181,9 @@ def pre_commit(args: tuple[str, ...]) -> None:
         warn(_conflicted_message(repo.root, here, check.conflicted))
     if check.left_behind:
         warn(_left_behind_message(repo.root, here, check.left_behind))
-    if check.found or check.links or check.conflicted or check.left_behind:
+    if check.overlaps:
+        warn(_overlaps_message(repo.root, here, check.overlaps))
+    if check.found or check.links or check.conflicted or check.left_behind or check.overlaps:
         sys.exit(1)
 
 
@@ -334,6 +336,33 @@ def _conflicted_message(root: str, here: str | None, conflicted: list[StagedConf
         f"{_named(paths, pathspec)}`{_each(paths)}, and {_again(here)}. "
         "`git commit --no-verify` commits "
         f"{'it as it is' if len(paths) == 1 else 'them as they are'}.")
+    return "\n".join(lines)
+
+
+def _overlaps_message(root: str, here: str | None, overlaps: list[StagedOverlap]) -> str:
+    """Pointer files the commit adds that overlap another tracked path: every dvx command
+    would refuse the pair; the way out is to move the new one back, or to keep one of the
+    two, as the commands would say."""
+    from dvx.overlapping import overlap_pair
+
+    _, pathspec = _typed(root, here)
+    lines = ["ERROR: dvx stopped the commit: it adds pointer files that overlap another "
+             "tracked path, one tracking a path inside a folder the other tracks whole (as a "
+             "`git mv` of a pointer file into a tracked folder leaves them; `dvx add` refuses "
+             "that), so every dvx command would refuse both:"]
+    for item in overlaps[:_LISTED]:
+        lines.append("    " + overlap_pair(item.outer, item.outer_stage, item.inner,
+                                           item.inner_stage))
+    if len(overlaps) > _LISTED:
+        lines.append(f"    and {len(overlaps) - _LISTED} more")
+    added = sorted({item.added for item in overlaps})
+    one = len(added) == 1
+    move = f"`git mv -- {pathspec(added[0])} DEST`" if one else "`git mv` of each"
+    lines.append(
+        f"Move {'the new pointer file' if one else 'each new pointer file'} back where "
+        f"it was ({move}), or keep one of the two (`dvx remove` of the other's pointer "
+        f"file, and the `git add` it names), and {_again(here)}. `git commit --no-verify` "
+        f"commits {'it as it is' if one else 'them as they are'}.")
     return "\n".join(lines)
 
 

@@ -32,6 +32,12 @@ made in its place, as no dvx command knows of it. A symbolic link to a workspace
 -s data/v2.csv current.csv`) is judged by its own target, never by the link into the cache
 that file may be: it passes.
 
+Nor may a commit add a pointer file that overlaps another pointer's data or a stage's output
+(one tracking a path inside a folder the other tracks whole: `git mv` of a pointer file into
+a tracked folder): `dvx add` refuses to make such a pair, and every command refuses it once
+it is there (dvx/overlapping.py). A pair HEAD already holds (a merge made it) is left to the
+ways out those commands name.
+
 Nor may a commit hold a pointer file or dvx.lock that still has a merge's conflict markers
 (`git add` of a conflict not resolved yet): nothing can read it, so the data of neither
 version is pushed (the pre-push hook cannot tell what it names), and the merge driver's two
@@ -62,6 +68,7 @@ from dvx.hashing import get_algorithm, hash_file
 from dvx.lockfile import LOCK_FILE, OWN_NAMES, PIPELINE_FILE, parse_lock, read_lock
 from dvx.ops.sync_layers import placed_by_dvx
 from dvx.outputs import named_like_a_temporary
+from dvx.overlapping import find_overlaps
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.pointer import holds_merged_versions, parse_pointer
 from dvx.repo import Repo
@@ -114,6 +121,18 @@ class StagedConflict:
     merged_versions: bool  # the merge driver's two merged versions, not ours against theirs
 
 
+@dataclass(frozen=True)
+class StagedOverlap:
+    """Two tracked paths, one inside the folder the other tracks whole, that the commit
+    would make so, by a pointer file it adds (`git mv` of one into a tracked folder): each
+    by its data path, with the stage outputting it (None: a pointer file's)."""
+    outer: str
+    outer_stage: str | None
+    inner: str
+    inner_stage: str | None
+    added: str  # the pointer file the commit adds, of one of the two
+
+
 @dataclass
 class StagedCheck:
     found: list[StagedData] = field(default_factory=list)
@@ -128,6 +147,7 @@ class StagedCheck:
     # The files staged that are data dvx placed here whose pointer a `git stash -u` (or a
     # `git checkout` of another branch) took away, by that data (`_left_behind`).
     left_behind: list[StagedData] = field(default_factory=list)
+    overlaps: list[StagedOverlap] = field(default_factory=list)
 
 
 def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
@@ -139,6 +159,7 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
         return check
     staged = repo.git.staged_additions()
     check.conflicted = _conflicted(repo, staged)
+    check.overlaps = _overlaps_added(repo, staged)
     outputs: set[str] = set()  # every output dvx.lock or dvx.yaml names, Git's too
     check.found = _tracked_data(repo, declared, check.unread, outputs,
                                 [file.path for file in staged if _may_be_data(file.path)])
@@ -181,6 +202,36 @@ def _conflicted(repo: Repo, staged: list[StagedFile]) -> list[StagedConflict]:
             found.append(StagedConflict(file.path, holds_merged_versions(data)))
         except DvxError:
             continue
+    return found
+
+
+def _overlaps_added(repo: Repo, staged: list[StagedFile]) -> list[StagedOverlap]:
+    """The overlaps (overlapping.find_overlaps) among the pointer files of Git's index and
+    the outputs dvx.lock records that a pointer file the commit adds (one HEAD lacks) is
+    part of: every dvx command would refuse the pair. Git is asked for the index's pointer
+    files only when the commit adds one."""
+    assert repo.git is not None
+    added = {file.path for file in staged if file.mode in _FILE_MODES
+             and file.path.endswith(POINTER_SUFFIX)
+             and file.path.rpartition("/")[2] != POINTER_SUFFIX}
+    if added and repo.git.head() is not None:
+        added -= set(repo.git.modes_at("HEAD", sorted(added)))
+    if not added:
+        return []
+    tracked: dict[str, str | None] = {
+        pointer[:-len(POINTER_SUFFIX)]: None
+        for pointer in repo.git.ls_files("--", f"*{POINTER_SUFFIX}")
+        if pointer.rpartition("/")[2] != POINTER_SUFFIX}
+    with contextlib.suppress(DvxError):  # unreadable: the other checks say so
+        for name, lock in read_lock(repo.root, repo.algo).items():
+            for out in lock.outs:
+                tracked.setdefault(out.path, name)
+    found = []
+    for outer, inner in find_overlaps(tracked):
+        new = [path + POINTER_SUFFIX for path in (inner, outer)
+               if tracked[path] is None and path + POINTER_SUFFIX in added]
+        if new:
+            found.append(StagedOverlap(outer, tracked[outer], inner, tracked[inner], new[0]))
     return found
 
 
