@@ -218,6 +218,16 @@ class History:
                     revision.outputs.append(Output(data_path_of(path), pointer))
         return revision
 
+    def lock_outputs_at(self, commit: str) -> list[Output] | DvxError:
+        """The cached outputs the dvx.lock of `commit` (a sha) records (none without one), or
+        why it cannot be read."""
+        try:
+            sha = self.git.blob_id_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
+        except DvxError as exc:  # a folder there, or one too large
+            return exc
+        return [] if sha is None else self._lock_outputs(sha, f"{commit[:10]}:{LOCK_FILE}",
+                                                         commit)
+
     def _pointer(self, sha: str, path: str, where: str, commit: str | None
                  ) -> Pointer | DvxError:
         """The pointer file `path` of `commit` (None: staged in Git's index), whose blob is

@@ -821,32 +821,59 @@ def test_a_file_nested_too_deeply_is_an_error_row_in_every_format(repo, dvx):
     assert "nested" not in dvx("params", "show").stdout
 
 
-def test_a_cached_metrics_file_says_why_past_revisions_lack_it(repo, dvx, tmp_path):
-    write(repo / "dvx.yaml", """\
+def test_a_cached_output_is_read_in_past_commits_by_their_dvx_lock(repo, dvx, tmp_path):
+    """Files a stage writes as cached outputs (a plain `outs:` file, a file of an `outs:`
+    directory, a `cache: true` metrics or plots file) are in no commit's tree: each commit's
+    dvx.lock names their data, read from the cache, never taken for a file added since."""
+    write(repo / "gen.py", "import os, sys\nv = open('v.txt').read().strip()\n"
+          "os.makedirs('res', exist_ok=True)\n"
+          "for name in ('out.json', 'res/m.json', 'm.json'):\n"
+          "    open(name, 'w').write('{\"acc\": %s}' % v)\n"
+          "open('loss.csv', 'w').write('step,loss\\n0,%s\\n' % v)\n")
+    write(repo / "dvx.yaml", f"""\
 stages:
   train:
-    cmd: cp src.json m.json && cp src.csv loss.csv
-    deps: [src.json, src.csv]
+    cmd: {sys.executable} gen.py
+    deps: [gen.py, v.txt]
+    outs: [out.json, res]
     metrics:
-    - m.json: {cache: true}
+    - m.json: {{cache: true}}
     plots:
-    - loss.csv: {cache: true}
+    - loss.csv: {{cache: true}}
 """)
-    write(repo / "src.json", '{"acc": 0.9}')
-    write(repo / "src.csv", "step,loss\n0,1\n")
-    assert dvx("repro", "-q").code == 0
-    commit(repo, "v1")
-    write(repo / "m.json", '{"acc": 0.95}')
-    note = "it is declared with `cache: true`, so dvx's cache holds it rather than Git"
-    shown = dvx_show_json(dvx, repo, "metrics", "-A")
-    head = next(entry for label, entry in shown.items() if label != "workspace")
-    assert head["data"]["m.json"]["error"]["msg"].startswith("no such file in ")
-    assert note in head["data"]["m.json"]["error"]["msg"]
-    diff = dvx("metrics", "diff")
-    assert diff.code == 0 and note in diff.stdout, diff.output
-    assert "0.95" not in diff.stdout, "not shown as newly added"
-    plots = dvx("plots", "diff", "-o", str(tmp_path / "out"))
-    assert f"WARNING: loss.csv at HEAD: loss.csv does not exist there: {note}" in plots.stderr
+    files = ["out.json", "res/m.json", "m.json"]
+    targets = [arg for f in files for arg in ("--targets", f)]
+    for v in (1, 2, 3):
+        write(repo / "v.txt", f"{v}\n")
+        assert dvx("repro", "-q").code == 0
+        if v < 3:
+            commit(repo, f"v{v}")
+    shown = dvx_show_json(dvx, repo, "metrics", "-A", *files)
+    assert [{f: e["data"][f]["data"]["acc"] for f in files} for e in shown.values()] == \
+        [dict.fromkeys(files, v) for v in (3, 2, 1)]
+    for rev in (["HEAD"], ["HEAD~1", "HEAD"]):
+        diff = json.loads(dvx("metrics", "diff", *rev, "--json", *targets).stdout)
+        old, new = (1, 2) if len(rev) == 2 else (2, 3)
+        assert diff == {f: {"acc": {"old": old, "new": new, "diff": 1, "rel": 1 / old}}
+                        for f in files}
+    plots = json.loads(dvx("plots", "diff", "HEAD~1", "HEAD", "--json",
+                           "-o", str(tmp_path / "out")).stdout)["plots"]
+    assert [(p["revisions"], p["errors"]) for p in plots] == [(["HEAD~1", "HEAD"], [])]
+
+    git(tmp_path, "clone", "-q", str(repo), "fresh")  # a clone with an empty cache
+    head = git(repo, "rev-parse", "HEAD").strip()[:10]
+    lacked = dvx("metrics", "diff", "HEAD~1", "HEAD", *targets, cwd=tmp_path / "fresh")
+    assert lacked.code == 0 and "No metrics changed" not in lacked.output, lacked.output
+    assert f"dvx tracks 'out.json' in commit {head}, and the cache lacks its data " \
+        f"(`dvx fetch --rev {head}` fetches it)" in lacked.stdout
+    assert f"dvx tracks 'res' in commit {head}, and the cache lacks its manifest" in \
+        lacked.stdout
+
+    write(repo / "dvx.lock", (repo / "dvx.lock").read_text() + "broken: [\n")
+    commit(repo, "a dvx.lock that does not parse")
+    unknown = dvx_show_json(dvx, repo, "metrics", "--rev", "HEAD", "--no-workspace", "out.json")
+    assert unknown["HEAD"]["data"]["out.json"]["error"]["msg"].startswith(
+        "no such file in HEAD: its dvx.lock, which may record it, cannot be read: ")
 
 
 def test_a_cached_metrics_file_not_pulled_is_an_error_never_an_empty_file(repo, dvx, tmp_path):
@@ -877,7 +904,7 @@ def test_a_cached_metrics_file_not_pulled_is_an_error_never_an_empty_file(repo, 
     write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp src.json m.json\n"
                              "    metrics:\n    - n.json: {cache: true}\n")
     unrun = dvx("metrics", "diff", "--json")
-    assert unrun.stdout.strip() == "{}" and "n.json" not in unrun.stderr, \
+    assert "n.json" not in unrun.output, \
         "a stage not run yet has written nothing: no error"
 
 

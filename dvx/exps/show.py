@@ -95,12 +95,10 @@ def warnings(rows: list[Row]) -> list[str]:
 
 
 def _worth_a_warning(file: FileValues, row: Row) -> bool:
-    """A file missing from a row is no error when its stage has not run there yet, nor when
-    it is declared `cache: true` and the row is a commit (which never holds it); one the
-    workspace has not pulled (or deleted) is, as is a file that cannot be parsed."""
-    if file.error_type != MISSING_TYPE:
-        return True
-    return file.cached and row.commit is None
+    """A file missing from a row is no error when its stage has not run there yet; one the
+    workspace has not pulled (or deleted), or one a commit's unreadable dvx.lock may record,
+    is, as is a file that cannot be parsed."""
+    return file.error_type != MISSING_TYPE or file.cached
 
 
 def _branch_names(repo: Repo) -> dict[str, str]:

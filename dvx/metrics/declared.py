@@ -59,8 +59,6 @@ class Declared:
     param_deps: dict[str, list[str]] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
-    # metrics and plots files declared with `cache: true`: dvx's cache holds them, not Git
-    cached: set[str] = field(default_factory=set)
 
 
 def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
@@ -129,14 +127,10 @@ def _take_stage(found: Declared, name: str, body: Any, context: dict[str, Any]) 
     if not isinstance(wdir, str):
         raise FormatError(f"{where}, key 'wdir': it is not a directory path.")
     wdir = "" if posixpath.normpath(wdir) == "." else _path(wdir, "", f"{where}, key 'wdir'")
-    for path, options in _entries(wanted.get("metrics"), wdir, f"{where}, key 'metrics'"):
+    for path, _ in _entries(wanted.get("metrics"), wdir, f"{where}, key 'metrics'"):
         if path not in found.metrics:
             found.metrics.append(path)
-        if options.get("cache") is True:
-            found.cached.add(path)
     for path, options in _entries(wanted.get("plots"), wdir, f"{where}, key 'plots'"):
-        if options.get("cache") is True:
-            found.cached.add(path)
         if all(p.path != path for p in found.plots):
             found.plots.append(Plot(path, plot_options(options, f"{where}, key 'plots': "
                                                                 f"'{path}'")))

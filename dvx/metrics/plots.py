@@ -70,8 +70,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
         # a revision named twice is read once: twice would count a confusion matrix's rows twice
         revisions = distinct([reader.resolve(r) for r in revs or ["workspace"]])
         by_path: dict[str, PlotData] = {}
-        # plots file -> the revisions that declare it, and whether as `cache: true`
-        declaring: dict[str, list[tuple[Revision, bool]]] = {}
+        declaring: dict[str, list[Revision]] = {}  # plots file -> the revisions declaring it
         unparsable: list[tuple[str, str]] = []  # (revision label, why its dvx.yaml is not read)
         for revision in revisions:
             def read(rel: str, revision: Revision = revision) -> bytes | None:
@@ -86,8 +85,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
             for plot in found.plots:
                 if _selected(plot.path, wanted):
                     by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
-                    declaring.setdefault(plot.path, []).append(
-                        (revision, plot.path in found.cached))
+                    declaring.setdefault(plot.path, []).append(revision)
         missing = [t for t in wanted if not any(_selected(p, [t]) for p in by_path)]
         if missing:
             raise UsageError(f"'{missing[0]}' is not a plots file (nor a directory of one) "
@@ -96,8 +94,8 @@ def collect(repo: Repo, revs: list[str] | None = None,
                              "List plots files under a stage's `plots` in dvx.yaml.")
         for path, data in by_path.items():
             data.errors += unparsable  # whichever revisions declared the plot, before or after
-            for revision, cached in declaring[path]:  # none before the plot existed
-                _read_into(reader, revision, data, cached)
+            for revision in declaring[path]:  # none before the plot existed
+                _read_into(reader, revision, data)
     return list(by_path.values())
 
 
@@ -106,13 +104,13 @@ def _selected(path: str, targets: list[str]) -> bool:
                               for t in targets)
 
 
-def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool) -> None:
+def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
     path = data.plot.path
     try:
         raw = reader.read(revision, path, MAX_PLOT_BYTES)
         if raw is None:
             data.errors.append((revision.label, f"{path} does not exist there"
-                                f"{_said(reader.why_absent(revision, path, cached))}"))
+                                f"{_said(reader.why_absent(revision, path))}"))
         elif has_conflict_markers(raw):
             _refuse_conflicted(reader, revision, raw, path)
         elif data.plot.is_image:

@@ -2,12 +2,13 @@
 
 Params, metrics and plots files are small files that Git tracks, so a revision's copy is
 read from Git's objects (`Git.blob_at`), never by checking the revision out; a symbolic link
-there leads to the file of the same revision it names. One tracked with `dvx add` instead (a
-params file with its `.dvx` pointer, or a file of a directory tracked so) is read from the
-cache, by the oid the revision's pointer (or the directory's manifest) names, its bytes
-checked against it. The workspace's copy is read from disk, unless it is data dvx tracks
-there that is outdated or not placed (dvx/metrics/tracked.py). In both, a link leading
-outside the repository is refused, and in the workspace a path whose parent is a link too.
+there leads to the file of the same revision it names. One dvx tracks as data instead (a
+cached output the revision's dvx.lock records, a file tracked with `dvx add`, or a file of a
+directory tracked either way) is read from the cache, by the oid the revision's dvx.lock
+entry or pointer (or the directory's manifest) names, its bytes checked against it. The
+workspace's copy is read from disk, unless it is data dvx tracks there that is outdated or
+not placed (dvx/metrics/tracked.py). In both, a link leading outside the repository is
+refused, and in the workspace a path whose parent is a link too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.hashing import hash_bytes
 from dvx.history import History, Scope, no_revision_to_compare
+from dvx.lockfile import LOCK_FILE
 from dvx.metrics.tracked import outdated, why_absent
 from dvx.outputs import load_tree
 from dvx.paths import check_read_stays_inside, check_relpath, join_posix
@@ -39,11 +41,6 @@ class Revision:
     def to_json(self) -> dict[str, object]:
         return {"commit": self.commit, "timestamp": self.timestamp, "message": self.subject}
 
-
-# Why a file declared `cache: true` is missing from every commit.
-CACHED_NOTE = ("it is declared with `cache: true`, so dvx's cache holds it rather than Git, "
-               "and dvx reads past revisions from Git only (drop `cache: true` to keep it in "
-               "Git)")
 
 class Reader:
     """Reads the files of the workspace and of commits of one repository; close() ends the
@@ -88,15 +85,18 @@ class Reader:
             raise DvxError(why)
         return data
 
-    def why_absent(self, revision: Revision, rel: str, cached: bool) -> str | None:
-        """Why `revision` has no file `rel` though dvx's cache holds it: a commit never holds
-        one declared `cache: true` (`cached`); the workspace lacks one dvx tracks as data (a
-        `cache: true` output dvx.lock records, a file tracked with `dvx add` or of a directory
-        tracked so) never placed here, or deleted since. Then it is no file a stage has yet
-        to write, and never to be read as empty. None for any other absent file."""
-        if revision.commit is not None:
-            return CACHED_NOTE if cached else None
-        return why_absent(self.repo, rel)
+    def why_absent(self, revision: Revision, rel: str) -> str | None:
+        """Why `revision` may have the file `rel` it lacks: the workspace lacks one dvx tracks
+        as data (a cached output dvx.lock records, a file tracked with `dvx add` or of a
+        directory tracked so) never placed here, or deleted since; a commit's dvx.lock, which
+        may record it, cannot be read. Then it is no file a stage has yet to write, and never
+        to be read as empty. None for any other absent file."""
+        if revision.commit is None:
+            return why_absent(self.repo, rel)
+        locked = self.history.lock_outputs_at(revision.commit)
+        if isinstance(locked, DvxError):
+            return f"its {LOCK_FILE}, which may record it, cannot be read: {locked.message}"
+        return None
 
     def _read_commit(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
         """The file `rel` of `commit`, following a symbolic link as the workspace does: to
@@ -116,21 +116,26 @@ class Reader:
                        "symbolic links; refusing to follow them.")
 
     def _pointer_at(self, commit: str, rel: str) -> Pointer | None:
-        """The pointer of the file `rel` that `commit` tracks with `dvx add`, if it tracks one:
-        its own pointer, else one made of its entry in the manifest of the nearest directory
-        above it that `commit` tracks, read from the cache (a directory `rel` is none: a file
-        is read). A manifest the cache lacks is an error saying how to fetch it."""
-        own = self._pointer_file_at(commit, rel)
-        if own is not None:
-            return None if own.is_dir else own
-        folder = rel.rpartition("/")[0]
-        while folder:
-            pointer = self._pointer_file_at(commit, folder)
+        """The pointer of the file `rel` that `commit` tracks as data, if it tracks one: its
+        own (a pointer file, or its entry in the commit's dvx.lock), else one made of its
+        entry in the manifest of the nearest directory above it that `commit` tracks so, read
+        from the cache (a directory `rel` is none: a file is read). A manifest the cache lacks
+        is an error saying how to fetch it. A dvx.lock that cannot be read records nothing
+        here (`why_absent` says it)."""
+        outputs = self.history.lock_outputs_at(commit)
+        locked = {} if isinstance(outputs, DvxError) else {o.path: o.pointer for o in outputs}
+        path = rel
+        while path:
+            pointer = self._pointer_file_at(commit, path)
+            where = f"'{commit[:10]}:{path}{POINTER_SUFFIX}'"
+            if pointer is None and path in locked:
+                pointer, where = locked[path], f"'{commit[:10]}:{LOCK_FILE}'"
             if pointer is not None:
-                inside = rel[len(folder) + 1:]
-                return self._entry_of(commit, folder, pointer, inside) if pointer.is_dir \
-                    else None
-            folder = folder.rpartition("/")[0]
+                if path == rel:
+                    return None if pointer.is_dir else pointer
+                return self._entry_of(commit, path, pointer, rel[len(path) + 1:], where) \
+                    if pointer.is_dir else None
+            path = path.rpartition("/")[0]
         return None
 
     def _pointer_file_at(self, commit: str, rel: str) -> Pointer | None:
@@ -145,11 +150,11 @@ class Reader:
                            f"repository hashes with {self.repo.algo}.")
         return pointer
 
-    def _entry_of(self, commit: str, folder: str, pointer: Pointer, inside: str
+    def _entry_of(self, commit: str, folder: str, pointer: Pointer, inside: str, where: str
                   ) -> Pointer | None:
         """A pointer to the file `inside` of the directory `folder` that `pointer` (of
-        `commit`) records, from its manifest; None if the directory holds no such file."""
-        where = f"'{commit[:10]}:{folder}{POINTER_SUFFIX}'"
+        `commit`, read from `where`) records, from its manifest; None if the directory holds
+        no such file."""
         tree = load_tree(self.repo, pointer, where)
         if tree is None:
             raise DvxError(f"dvx tracks '{folder}' in commit {commit[:10]}, and the cache lacks "
@@ -161,9 +166,9 @@ class Reader:
                        executable=entry.executable)
 
     def _read_tracked(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
-        """The bytes of the file `rel` that `commit` tracks with `dvx add`, read from the
-        cache by its pointer's oid and checked against it; None if `commit` tracks no file
-        `rel`. One whose object the cache lacks is an error saying how to fetch it."""
+        """The bytes of the file `rel` that `commit` tracks as data, read from the cache by
+        its pointer's oid and checked against it; None if `commit` tracks no file `rel`. One
+        whose object the cache lacks is an error saying how to fetch it."""
         pointer = self._pointer_at(commit, rel)
         if pointer is None:
             return None

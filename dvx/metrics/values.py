@@ -98,8 +98,9 @@ class FileValues:
     data: dict[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None  # MISSING_TYPE or INVALID_TYPE
-    # missing though dvx's cache, not Git, holds it (from every commit; from a workspace that
-    # has not pulled it): never read as an empty file
+    # missing though it may be there: dvx tracks it as data and the workspace has not placed
+    # it, or the commit's dvx.lock cannot be read (see Reader.why_absent); never read as an
+    # empty file
     cached: bool = False
     flat: Flat = field(default_factory=lambda: Flat({}))  # data, flattened
 
@@ -172,7 +173,7 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
     # Files named as targets are read even when this revision's dvx.yaml does not name them.
     result.undeclared = [t for t in targets or [] if t not in files]
     for path in [f for f in files if not targets or f in targets] + result.undeclared:
-        result.files.append(read_values(reader, revision, path, kind, path in found.cached))
+        result.files.append(read_values(reader, revision, path, kind))
     result.param_deps = found.param_deps
     return result
 
@@ -207,14 +208,13 @@ def _found_nowhere(side: RevisionValues, target: str) -> bool:
         f.path == target and f.error_type == MISSING_TYPE and not f.cached for f in side.files)
 
 
-def read_values(reader: Reader, revision: Revision, path: str, kind: str,
-                cached: bool = False) -> FileValues:
-    """The values of `path` in `revision`; `cached`: dvx.yaml declares it `cache: true`."""
+def read_values(reader: Reader, revision: Revision, path: str, kind: str) -> FileValues:
+    """The values of `path` in `revision`."""
     what = "params file" if kind == PARAMS else "metrics file"
     try:
         data = reader.read(revision, path, DEFAULT_MAX_BYTES)
         if data is None:
-            return _absent(reader, revision, path, cached)
+            return _absent(reader, revision, path)
         return FileValues.read(path, normalize(parse_params(data, path, what,
                                                             reader.workspace_root(revision))))
     except MergeConflictError as exc:  # with how to resolve it: the user can do it now
@@ -223,11 +223,11 @@ def read_values(reader: Reader, revision: Revision, path: str, kind: str,
         return FileValues(path, error=exc.message, error_type=INVALID_TYPE)
 
 
-def _absent(reader: Reader, revision: Revision, path: str, cached: bool) -> FileValues:
-    """A file `revision` does not have: one dvx's cache holds (a commit never has it, a
-    workspace that has not pulled it lacks it) says why, and is never read as empty."""
+def _absent(reader: Reader, revision: Revision, path: str) -> FileValues:
+    """A file `revision` does not have: one it may have after all (see Reader.why_absent)
+    says why, and is never read as empty."""
     where = "the workspace" if revision.commit is None else revision.label
-    why = reader.why_absent(revision, path, cached)
+    why = reader.why_absent(revision, path)
     if why is None:  # not written yet (its stage has not run), or added or removed
         return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
     return FileValues(path, error=f"no such file in {where}: {why}", error_type=MISSING_TYPE,
