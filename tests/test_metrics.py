@@ -346,6 +346,32 @@ def test_a_broken_dvx_yaml_in_history_is_one_error_row(formats, dvx):
     assert now.code == 1 and now.stderr.startswith("ERROR: ") and "Traceback" not in now.output
 
 
+def test_a_commit_whose_dvx_yaml_cannot_be_read_is_diffed_by_its_files_never_as_empty(
+        repo, dvx):
+    """Which files a commit with a broken dvx.yaml declares is not known: its params.yaml
+    and the files the other side declares are read there all the same, so a file alike on
+    both sides is no change, and one it lacks is an error row, never shown as removed."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo\n    params: [lr]\n"
+                             "    metrics: [m.json, gone.json]\n")
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "m.json", '{"v": 1}')
+    write(repo / "gone.json", '{"w": 1}')
+    commit(repo, "one")
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text() + "  bad: [\n")
+    (repo / "gone.json").unlink()
+    commit(repo, "a dvx.yaml that does not parse")
+    params = dvx("params", "diff", "HEAD~1", "HEAD", "--json")
+    assert params.code == 0 and json.loads(params.stdout) == {}, params.output
+    shown = dvx_show_json(dvx, repo, "params", "--rev", "HEAD", "--no-workspace")["HEAD"]
+    assert shown["data"] == {"params.yaml": {"data": {"lr": 1}}} and "error" in shown
+    metrics = dvx("metrics", "diff", "HEAD~1", "HEAD", "--json")
+    assert metrics.code == 0 and json.loads(metrics.stdout) == {}, metrics.output
+    assert "WARNING: gone.json at HEAD: no such file in HEAD, and its dvx.yaml, which says " \
+        "which metrics files there are, cannot be read" in metrics.stderr
+    table = dvx("metrics", "diff", "HEAD~1", "HEAD")
+    assert "m.json" not in table.stdout and "gone.json" in table.stdout, table.output
+
+
 def test_bad_revisions_and_flags_are_one_error_paragraph(formats, dvx):
     result = dvx("metrics", "diff", "nope")
     assert result.code == 2

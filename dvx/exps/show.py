@@ -98,7 +98,7 @@ def _worth_a_warning(file: FileValues, row: Row) -> bool:
     """A file missing from a row is no error when its stage has not run there yet; one the
     workspace has not pulled (or deleted), or one a commit's unreadable dvx.lock may record,
     is, as is a file that cannot be parsed."""
-    return file.error_type != MISSING_TYPE or file.cached
+    return file.error_type != MISSING_TYPE or file.may_exist
 
 
 def _branch_names(repo: Repo) -> dict[str, str]:

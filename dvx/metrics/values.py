@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import DvxError, MergeConflictError, UsageError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
-from dvx.pipeline.params import KeyPath, find_param, normalize, parse_params, same_value
+from dvx.pipeline.params import (
+    DEFAULT_PARAMS_FILE,
+    KeyPath,
+    find_param,
+    normalize,
+    parse_params,
+    same_value,
+)
 from dvx.repo import Repo
 from dvx.wording import named_list
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
@@ -99,9 +106,9 @@ class FileValues:
     error: str | None = None
     error_type: str | None = None  # MISSING_TYPE or INVALID_TYPE
     # missing though it may be there: dvx tracks it as data and the workspace has not placed
-    # it, or the commit's dvx.lock cannot be read (see Reader.why_absent); never read as an
-    # empty file
-    cached: bool = False
+    # it, or the commit's dvx.lock or dvx.yaml cannot be read (see Reader.why_absent and
+    # _read_undeclared); never read as an empty file
+    may_exist: bool = False
     flat: Flat = field(default_factory=lambda: Flat({}))  # data, flattened
 
     @classmethod
@@ -168,7 +175,7 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
         if revision.commit is None:
             raise  # the workspace's own dvx.yaml: the user can fix it now
         result.error = f"dvx.yaml: {exc.message}"
-        found = Declared()
+        found = Declared(params=_root_params(reader, revision) if kind == PARAMS else [])
     files = found.params if kind == PARAMS else found.metrics
     # Files named as targets are read even when this revision's dvx.yaml does not name them.
     result.undeclared = [t for t in targets or [] if t not in files]
@@ -176,6 +183,34 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
         result.files.append(read_values(reader, revision, path, kind))
     result.param_deps = found.param_deps
     return result
+
+
+def _root_params(reader: Reader, revision: Revision) -> list[str]:
+    """params.yaml at the root, if `revision` has it: a params file whatever its dvx.yaml
+    declares."""
+    try:
+        data = reader.read(revision, DEFAULT_PARAMS_FILE, DEFAULT_MAX_BYTES)
+    except DvxError:
+        return [DEFAULT_PARAMS_FILE]  # its row says why it cannot be read
+    return [] if data is None else [DEFAULT_PARAMS_FILE]
+
+
+def _read_undeclared(reader: Reader, side: RevisionValues, other: RevisionValues,
+                     kind: str) -> None:
+    """When the dvx.yaml of `side` cannot be read, which files it declares is not known:
+    read there too the files `other` has, so that one alike on both sides is no change, and
+    one `side` lacks is not known to be removed (it may have been written elsewhere), never
+    compared as empty."""
+    if side.error is None:
+        return
+    have = {f.path for f in side.files}
+    for path in [f.path for f in other.files if f.path not in have]:
+        found = read_values(reader, side.revision, path, kind)
+        if found.error_type == MISSING_TYPE and not found.may_exist:
+            found = replace(found, error=f"{found.error}, and its dvx.yaml, which says which "
+                                         f"{kind} files there are, cannot be read",
+                            may_exist=True)
+        side.files.append(found)
 
 
 def refuse_targets_found_nowhere(kind: str, targets: list[str],
@@ -203,9 +238,9 @@ def _either(revisions: list[RevisionValues], most: int = 3) -> str:
 
 def _found_nowhere(side: RevisionValues, target: str) -> bool:
     """Does `side` lack `target`, undeclared, with nothing else to say of it (no broken
-    dvx.yaml that might declare it, no cached copy it was not pulled from)?"""
+    dvx.yaml that might declare it, no copy it may have after all)?"""
     return side.error is None and target in side.undeclared and any(
-        f.path == target and f.error_type == MISSING_TYPE and not f.cached for f in side.files)
+        f.path == target and f.error_type == MISSING_TYPE and not f.may_exist for f in side.files)
 
 
 def read_values(reader: Reader, revision: Revision, path: str, kind: str) -> FileValues:
@@ -231,7 +266,7 @@ def _absent(reader: Reader, revision: Revision, path: str) -> FileValues:
     if why is None:  # not written yet (its stage has not run), or added or removed
         return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
     return FileValues(path, error=f"no such file in {where}: {why}", error_type=MISSING_TYPE,
-                      cached=True)
+                      may_exist=True)
 
 
 # -- diff ------------------------------------------------------------------------------------
@@ -329,6 +364,8 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
         rev_a, rev_b = diff_pair(reader, a, b)
         side_a = read_revision(reader, rev_a, kind, wanted)
         side_b = read_revision(reader, rev_b, kind, wanted)
+        _read_undeclared(reader, side_a, side_b, kind)
+        _read_undeclared(reader, side_b, side_a, kind)
     refuse_targets_found_nowhere(kind, wanted, [side_a, side_b])
     errors = [FileError("dvx.yaml", s.revision.label, s.error)
               for s in (side_a, side_b) if s.error]
@@ -355,7 +392,7 @@ def _flat_files(side: RevisionValues, errors: list[FileError]) -> dict[str, dict
     for f in side.files:
         if f.data is not None:
             flat[f.path] = f.flat.values
-        elif f.error_type == MISSING_TYPE and not f.cached:
+        elif f.error_type == MISSING_TYPE and not f.may_exist:
             flat[f.path] = {}  # added or removed between the two revisions
         else:
             errors.append(FileError(f.path, side.revision.label, f.error or ""))
