@@ -351,13 +351,7 @@ class ConfigFile:
         """Delete the temporaries a killed write of this file left beside it (they may hold a
         secret): none a live write holds."""
         directory, name = os.path.split(self.path)
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            return
-        for entry in entries:
-            if fsutil.is_temp_for(entry.name, name) and fsutil.is_leftover(entry.path):
-                fsutil.remove_quietly(entry.path)
+        fsutil.remove_leftover_temporaries(directory, [name])
 
 
 def _tracked_placement(levels: dict[str, dict[str, str]]) -> dict[str, str]:

@@ -15,7 +15,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from dvx import faults
@@ -126,6 +126,18 @@ def is_leftover(path: str, older_than: float = 0) -> bool:
     if stat.S_ISLNK(st.st_mode):  # made whole by symlink(2): never being written
         return True
     return stat.S_ISREG(st.st_mode) and not is_held(path)
+
+
+def remove_leftover_temporaries(directory: str, names: Collection[str]) -> None:
+    """Delete the temporaries a killed write of a file named one of `names` left in
+    `directory`: none a live write holds. A directory that cannot be listed is left alone."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        if any(is_temp_for(entry.name, n) for n in names) and is_leftover(entry.path):
+            remove_quietly(entry.path)
 
 
 # Large temporaries this process is writing (downloads, copies into the cache, uploads to a

@@ -619,9 +619,12 @@ def test_a_run_killed_at_any_write_leaves_files_the_next_run_replaces(plotted, d
         killed = run_dvx_proc("plots", "show", "-o", str(out), cwd=plotted,
                               env={"DVX_FAULT": f"atomic_write.before_rename:{write_number}"})
         assert killed.code == -signal.SIGKILL, killed.output
+        assert any(p.name.endswith(".tmp") for p in out.iterdir()), "killed while writing"
+        (out / ".index.html.mine").write_text("a file of the user's, named alike")
         result = dvx("plots", "show", "-o", str(out))
         assert result.code == 0, result.output
-        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == expected
+        assert sorted(p.name for p in out.iterdir()) == [".index.html.mine", *expected], \
+            "the killed run's temporary is gone, the user's file stays"
 
 
 def test_ctrl_c_while_writing_says_some_images_may_be_an_earlier_runs(plotted, tmp_path):

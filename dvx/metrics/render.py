@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import DvxError, UsageError, install_extra_hint, interruption
-from dvx.fsutil import atomic_write, describe, makedirs, remove_quietly
+from dvx.fsutil import (
+    atomic_write,
+    describe,
+    makedirs,
+    remove_leftover_temporaries,
+    remove_quietly,
+)
 from dvx.generated import GENERATOR, IMAGE_NAME, images_listed_by, plots_page_head
 from dvx.generated import PLOTS_PAGE as HTML_NAME
 from dvx.metrics.plots import PlotData, spec
@@ -89,11 +95,12 @@ def _publish(out_dir: str, page: Callable[[list[str]], str], images: dict[str, b
     plot that can no longer be drawn, or is no longer declared, leaves no stale chart to be
     published). The page goes first because it marks the directory as dvx's and lists every
     image dvx may have left there: a run stopped at any point leaves files the next run
-    replaces or removes, never ones it refuses as a user's. `page` makes the page listing
-    the images it is given."""
+    replaces or removes, never ones it refuses as a user's, and temporaries of them it
+    deletes. `page` makes the page listing the images it is given."""
     index = os.path.join(out_dir, HTML_NAME)
     stale = [n for n in _images_of_dvx(index) if n not in images]
     makedirs(out_dir)
+    remove_leftover_temporaries(out_dir, [HTML_NAME, *images, *stale])
     try:
         atomic_write(index, page([*images, *stale]).encode())
         for name, image in images.items():
