@@ -303,6 +303,40 @@ def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, d
         assert '"x": null' not in page and '"x": 1, "y": 0.4' in page
 
 
+def test_each_revision_is_drawn_by_its_own_fields_in_the_newest_revision_s_chart(
+        repo, dvx, tmp_path, monkeypatch):
+    """Columns renamed in the data and in dvx.yaml, and a new template and title: each
+    revision's data is read by the fields its own dvx.yaml names, whichever revision is named
+    first, and the chart is drawn as the newest of them declares it."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - p.csv: {x: epoch, y: acc, title: Old}\n")
+    write(repo / "p.csv", "epoch,acc\n0,1\n1,2\n")
+    git(repo, "add", "-A")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - p.csv: {x: ep, y: accuracy, template: bar, title: New}\n")
+    write(repo / "p.csv", "ep,accuracy\n0,3\n1,4\n")
+    for revs in ((), ("workspace", "HEAD")):
+        out = tmp_path / "-".join(revs or ("default",))
+        result = dvx("plots", "diff", *revs, "--json", "-o", str(out))
+        assert result.code == 0, result.output
+        (plot,) = json.loads(result.stdout)["plots"]
+        assert (plot["template"], sorted(plot["revisions"]), plot["errors"]) == \
+            ("bar", ["HEAD", "workspace"], [])
+        page = (out / "index.html").read_text()
+        assert '"x": 1, "y": 2, "rev": "HEAD"' in page and \
+            '"x": 1, "y": 4, "rev": "workspace"' in page
+        assert '"title": "New"' in page and '"title": "Old"' not in page
+    git(repo, "add", "-A")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2020-01-02T00:00:00Z")
+    git(repo, "commit", "-qm", "v2")
+    result = dvx("plots", "diff", "HEAD", "HEAD~1", "--json", "-o", str(tmp_path / "c"))
+    (plot,) = json.loads(result.stdout)["plots"]
+    assert (plot["template"], plot["revisions"], plot["errors"]) == \
+        ("bar", ["HEAD", "HEAD~1"], []), "the commit made last declares the chart"
+
+
 def test_a_revision_without_a_confusion_plots_field_is_reported_and_the_others_drawn(
         repo, dvx, tmp_path):
     write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"

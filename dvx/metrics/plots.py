@@ -17,7 +17,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -25,6 +25,7 @@ from dvx.errors import DvxError, FormatError, MergeConflictError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
 from dvx.pipeline.params import load_json, refuse_conflicted
+from dvx.pipeline.spec import PlotOptions
 from dvx.repo import Repo
 from dvx.textfile import plain_text
 from dvx.yamlio import (
@@ -47,11 +48,17 @@ INDEX_FIELD = "step"  # DVC's x when none is given: the row's position
 
 @dataclass
 class PlotData:
-    plot: Plot
+    plot: Plot  # as the newest revision declaring it declares it: the chart's template, titles
     tables: list[tuple[Revision, list[dict[str, Any]]]] = field(default_factory=list)
     images: list[tuple[Revision, bytes]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (revision label, message)
     overlay: bool = False  # several revisions were asked for: name them in the legend
+    # revision label -> the options that revision declares the plot with, whose fields (x,
+    # y, header) its own data is read and drawn by: a log's columns change between revisions
+    own: dict[str, PlotOptions] = field(default_factory=dict)
+
+    def options_of(self, revision: Revision) -> PlotOptions:
+        return self.own.get(revision.label, self.plot.options)
 
     def to_json(self) -> dict[str, Any]:
         template = None if self.plot.is_image else self.plot.options.template  # none drew it
@@ -64,13 +71,15 @@ class PlotData:
 def collect(repo: Repo, revs: list[str] | None = None,
             targets: Iterable[str] = ()) -> list[PlotData]:
     """The plots of each revision in `revs` (names; default: the workspace), in the order of
-    the first revision that declares each; limited to `targets` (paths or directories)."""
+    the first revision that declares each; limited to `targets` (paths or directories). Each
+    revision's data is read and drawn by the fields its own dvx.yaml names; the chart takes
+    its template and titles from the newest revision declaring it (`_newest`)."""
     wanted = list(targets)
     with Reader(repo) as reader:
         # a revision named twice is read once: twice would count a confusion matrix's rows twice
         revisions = distinct([reader.resolve(r) for r in revs or ["workspace"]])
-        by_path: dict[str, PlotData] = {}
-        declaring: dict[str, list[Revision]] = {}  # plots file -> the revisions declaring it
+        # plots file -> the revisions declaring it, each with its own declaration
+        declaring: dict[str, list[tuple[Revision, Plot]]] = {}
         unparsable: list[tuple[str, str]] = []  # (revision label, why its dvx.yaml is not read)
         for revision in revisions:
             def read(rel: str, revision: Revision = revision) -> bytes | None:
@@ -84,19 +93,30 @@ def collect(repo: Repo, revs: list[str] | None = None,
                 unparsable.append((revision.label, f"dvx.yaml: {exc.message}"))
             for plot in found.plots:
                 if _selected(plot.path, wanted):
-                    by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
-                    declaring.setdefault(plot.path, []).append(revision)
-        missing = [t for t in wanted if not any(_selected(p, [t]) for p in by_path)]
+                    declaring.setdefault(plot.path, []).append((revision, plot))
+        missing = [t for t in wanted if not any(_selected(p, [t]) for p in declaring)]
         if missing:
             raise UsageError(f"'{missing[0]}' is not a plots file (nor a directory of one) "
                              "that dvx.yaml declares in "
                              + ", ".join(r.label for r in revisions) + ".",
                              "List plots files under a stage's `plots` in dvx.yaml.")
-        for path, data in by_path.items():
+        found_plots = []
+        for declared_by in declaring.values():
+            data = PlotData(_newest(declared_by), overlay=len(revisions) > 1,
+                            own={r.label: plot.options for r, plot in declared_by})
             data.errors += unparsable  # whichever revisions declared the plot, before or after
-            for revision in declaring[path]:  # none before the plot existed
+            for revision, _ in declared_by:  # none before the plot existed
                 _read_into(reader, revision, data)
-    return list(by_path.values())
+            found_plots.append(data)
+    return found_plots
+
+
+def _newest(declared_by: list[tuple[Revision, Plot]]) -> Plot:
+    """The plot as the newest of the revisions declaring it declares it: the workspace, else
+    the commit made last (of commits made in one second, the one named last)."""
+    ranked = [(revision.commit is None, revision.timestamp or 0, order)
+              for order, (revision, _) in enumerate(declared_by)]
+    return declared_by[max(range(len(ranked)), key=ranked.__getitem__)][1]
 
 
 def _selected(path: str, targets: list[str]) -> bool:
@@ -116,11 +136,12 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:
-            options = data.plot.options  # a confusion matrix's classes are labels, as written
+            options = data.options_of(revision)
             drawn = [options.x or INDEX_FIELD, *options.y] if options.y else None
-            data.tables.append((revision, parse_rows(
-                raw, path, options.header, numbers=not options.template.startswith("confusion"),
-                drawn=drawn)))
+            # a confusion matrix's classes are labels, as written
+            confusion = data.plot.options.template.startswith("confusion")
+            data.tables.append((revision, parse_rows(raw, path, options.header,
+                                                     numbers=not confusion, drawn=drawn)))
     except MergeConflictError as exc:  # with how to resolve it: the user can do it now
         data.errors.append((revision.label, str(exc)))
     except DvxError as exc:
@@ -246,12 +267,14 @@ def spec(data: PlotData) -> dict[str, Any] | None:
     options = data.plot.options
     if options.template.startswith("confusion"):
         return _confusion(data)
-    x, ys = _fields(data)
-    several_revs, several_ys = data.overlay or len(data.tables) > 1, len(ys) > 1
+    fields = {revision.label: _fields(data, revision, rows) for revision, rows in data.tables}
+    several_revs = data.overlay or len(data.tables) > 1
+    several_ys = any(len(ys) > 1 for _, ys in fields.values())
     data.tables = _with_x(data)
     values = []
     not_numbers: dict[tuple[str, str], list[Any]] = {}  # (revision, y field) -> values
     for revision, rows in data.tables:
+        x, ys = fields[revision.label]
         for index, row in enumerate(rows):
             if x == INDEX_FIELD and x not in row:
                 x_value = index
@@ -272,17 +295,20 @@ def spec(data: PlotData) -> dict[str, Any] | None:
                                "series": series})
     data.errors += [(rev, _not_numbers_message(y, found)) for (rev, y), found in
                     not_numbers.items()]
+    all_xs = list(dict.fromkeys(x for x, _ in fields.values()))
+    all_ys = list(dict.fromkeys(y for _, ys in fields.values() for y in ys))
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with a number in "
-                          + " or ".join(f"'{y}'" for y in ys) + ".")
+                          + " or ".join(f"'{y}'" for y in all_ys) + ".")
     _check_drawable(data, len(values))
     for revision, rows in data.tables:  # a field one revision lacks is said, not just left out
         present = {key for row in rows for key in row}
         data.errors += [(revision.label, f"it has no field '{y}' there, so that line is not "
-                                         "drawn for it") for y in ys if y not in present]
+                                         "drawn for it")
+                        for y in fields[revision.label][1] if y not in present]
     x_type = "quantitative" if all(_is_number(v["x"]) for v in values) else "nominal"
-    y_title = options.y_label or ", ".join(ys)
-    x_title = options.x_label or x
+    y_title = options.y_label or ", ".join(all_ys)
+    x_title = options.x_label or ", ".join(all_xs)
     encoding: dict[str, Any] = {
         "x": {"field": "x", "type": x_type, "title": x_title},
         "y": {"field": "y", "type": "quantitative", "title": y_title},
@@ -314,9 +340,11 @@ def _check_drawable(data: PlotData, values: int) -> None:
                           "(every n-th step), or compare fewer revisions.")
 
 
-def _fields(data: PlotData) -> tuple[str, list[str]]:
-    options = data.plot.options
-    first = next((rows[0] for _, rows in data.tables if rows), {})
+def _fields(data: PlotData, revision: Revision, rows: list[dict[str, Any]]
+            ) -> tuple[str, list[str]]:
+    """The x field and the y fields `revision` draws its `rows` by."""
+    options = data.options_of(revision)
+    first = rows[0] if rows else {}
     x = options.x or INDEX_FIELD
     ys = list(options.y)
     if not ys:  # DVC's default: the last field
@@ -329,22 +357,26 @@ def _fields(data: PlotData) -> tuple[str, list[str]]:
 
 
 def _with_x(data: PlotData) -> list[tuple[Revision, list[dict[str, Any]]]]:
-    """The tables that have the x field dvx.yaml names (see _with_fields)."""
-    x = data.plot.options.x
-    return _with_fields(data, [x]) if x else data.tables
+    """The tables that have the x field their revision's dvx.yaml names (see _with_fields)."""
+    def named(revision: Revision) -> list[str]:
+        x = data.options_of(revision).x
+        return [x] if x else []
+    return _with_fields(data, named)
 
 
-def _with_fields(data: PlotData, names: list[str]) -> list[tuple[Revision, list[dict[str, Any]]]]:
-    """The tables that have every field in `names`, each revision checked on its own (a
-    log's columns change between revisions); those without one are errors of their
-    revision, or a FormatError when no revision has them."""
-    def lacks(rows: list[dict[str, Any]]) -> str | None:
-        return next((n for n in names if rows and not any(n in row for row in rows)), None)
-    lacking = [(r, rows, lacks(rows)) for r, rows in data.tables if lacks(rows)]
-    drawn = [(r, rows) for r, rows in data.tables if not lacks(rows)]
+def _with_fields(data: PlotData, names: Callable[[Revision], list[str]]
+                 ) -> list[tuple[Revision, list[dict[str, Any]]]]:
+    """The tables that have every field their revision `names`, each revision checked on
+    its own (a log's columns change between revisions); those without one are errors of
+    their revision, or a FormatError when no revision has them."""
+    def lacks(revision: Revision, rows: list[dict[str, Any]]) -> str | None:
+        return next((n for n in names(revision) if rows and not any(n in row for row in rows)),
+                    None)
+    lacking = [(r, rows, lacks(r, rows)) for r, rows in data.tables if lacks(r, rows)]
+    drawn = [(r, rows) for r, rows in data.tables if not lacks(r, rows)]
     if lacking and not any(rows for _, rows in drawn):
-        _, rows, name = lacking[0]
-        key = "x" if name == data.plot.options.x else "y"
+        revision, rows, name = lacking[0]
+        key = "x" if name == data.options_of(revision).x else "y"
         raise FormatError(f"The plots file '{data.plot.path}' has no field '{name}' "
                           f"(it has: {', '.join(rows[0])}).", f"Fix '{key}' in dvx.yaml.")
     data.errors += [(r.label, f"it has no field '{name}' there (it has: {', '.join(rows[0])}), "
@@ -354,12 +386,19 @@ def _with_fields(data: PlotData, names: list[str]) -> list[tuple[Revision, list[
 
 def _confusion(data: PlotData) -> dict[str, Any]:
     options = data.plot.options
-    actual, predicted = options.x or "", options.y[0]
-    data.tables = _with_fields(data, [actual, predicted])
+
+    def classes(revision: Revision) -> list[str]:
+        """The fields of the actual and the predicted class, as `revision` names them."""
+        own = data.options_of(revision)
+        return [own.x or "", own.y[0] if own.y else ""]
+    data.tables = _with_fields(data, classes)
     values = [{"actual": str(row.get(actual)), "predicted": str(row.get(predicted)),
                "rev": revision.label}
-              for revision, rows in data.tables for row in rows
-              if actual in row and predicted in row]
+              for revision, rows in data.tables for actual, predicted in [classes(revision)]
+              for row in rows if actual in row and predicted in row]
+    named = [classes(revision) for revision, _ in data.tables]
+    actual = ", ".join(dict.fromkeys(a for a, _ in named))
+    predicted = ", ".join(dict.fromkeys(p for _, p in named))
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with both "
                           f"'{actual}' and '{predicted}'.")
