@@ -1055,6 +1055,10 @@ def test_precision_rounds_as_dvc_and_0_digits_show_no_point(repo, dvx):
         ["0.12", "0.38", "2.5", "3.5", "-2.7"]  # DVC's round(): a tie goes to the even digit
     assert dvx("metrics", "show", "--precision", "0").stdout.split()[-5:] == \
         ["0.1", "0.4", "2", "4", "-3"]
+    write(repo / "m.json", '{"big": 1e308, "b20": -1.5e20, "b15": 1e15}')
+    for precision in ("0", "5"):  # a large float in exponent form, never all its digits
+        assert dvx("metrics", "show", "--precision", precision).stdout.split()[-3:] == \
+            ["1e+308", "-1.5e+20", "1000000000000000" + (".0" if precision == "5" else "")]
 
 
 def test_metrics_in_git_are_shown_when_a_params_file_tracked_with_dvx_add_cannot_be_read(

@@ -53,7 +53,8 @@ def _format_float(value: float, precision: int) -> str:
     rounded = round(value, precision)  # as DVC rounds: to the nearest, a tie to even
     if rounded == 0 and value != 0:  # 1e-7 is not 0.0: keep its significant digits
         return f"{value:.{max(precision, 1)}g}"
-    return str(int(rounded)) if precision == 0 else str(rounded)  # no digits: no ".0"
+    text = str(rounded)  # a large magnitude in exponent form (1e+308), as at any precision
+    return str(int(rounded)) if precision == 0 and "e" not in text else text  # no ".0"
 
 
 def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
