@@ -276,6 +276,30 @@ def test_an_invalid_manifest_skips_its_directory_and_the_rest_is_placed(tmp_path
     assert not (tmp_path / "outside/pwned").exists()
 
 
+def test_status_names_a_directory_with_an_invalid_manifest_and_reports_the_rest(tmp_path):
+    """Status leaves out a directory whose committed manifest names a path out of its folder,
+    as pull and checkout skip it: every other change is still reported, then one `ERROR:
+    Skipped` line names its pointer file and why, and status exits with status 1."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "one.txt", b"one")
+    oid = hostile.put_object(HOSTILE_MANIFESTS["dotdot"](tmp_path))
+    hostile.commit({"data.dvx": dir_pointer(oid)})
+    clone = hostile.clone()
+    assert run_dvx("pull", cwd=clone).code == 1  # brings the manifest into the cache
+    (clone / "one.txt").unlink()
+    result = run_dvx("status", cwd=clone)
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert "one.txt: deleted" in result.stdout, result.output
+    message = " ".join(result.stderr.split())
+    assert message.count("ERROR:") == 1, message
+    assert "ERROR: Skipped data.dvx: " in message, message
+    assert "'../../outside/pwned': it has a '..' component" in message, message
+    doc = json.loads(run_dvx("status", "--json", cwd=clone).stdout)
+    assert [o["path"] for o in doc["outputs"]] == ["one.txt"], doc
+    assert [u["path"] for u in doc["unreadable"]] == ["data.dvx"] and doc["changed"], doc
+    assert not (tmp_path / "outside/pwned").exists()
+
+
 def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(tmp_path):
     hostile = Hostile(tmp_path)
     write(hostile.origin / "good.csv", "ok\n")

@@ -338,9 +338,14 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
     the data was) is modified, said in a warning, and the other outputs are still reported.
     So is one that changed while it was read: it is being written to. One with a file or
     folder dvx may not read is left out, and named at the end (`Repo.unreadable`: the
-    command then exits with status 1), as an unreadable pointer is."""
+    command then exits with status 1), as an unreadable pointer is; so is a directory whose
+    manifest is invalid (a path with '..', say) or damaged in the cache, under its pointer
+    file, as fetch, pull and checkout skip it (`outputs.without_invalid_manifests`)."""
     try:
         result = output_status(repo, output)
+    except FormatError as exc:
+        repo.unreadable.setdefault(output.record_file, exc)
+        return None
     except PathError as exc:
         warn_untrackable(repo, exc)
     except FileChangedError as exc:
