@@ -1077,3 +1077,27 @@ def test_an_edit_of_a_file_both_versions_agree_on_is_a_change_not_an_outdated_ve
     assert "`dvx pull` replaces" not in status.stdout
     doc = json.loads(dvx("status", "--json").stdout)
     assert all(not o.get("outdated_not_cached") for o in doc["outputs"]), doc
+
+
+def test_a_directory_whose_manifest_is_damaged_in_the_cache_is_named_and_the_rest_reported(
+        repo, dvx):
+    """A manifest damaged in the cache leaves its directory out of status, named at the end
+    with how to get a good copy, not every other change unreported behind one error."""
+    write(repo / "d" / "a", "1")
+    write(repo / "one.txt", "one")
+    assert dvx("add", "d", "one.txt").code == 0
+    oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+               if line.startswith("oid: "))
+    manifest = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    os.chmod(manifest, 0o644)
+    with open(manifest, "ab") as f:
+        f.write(b"damage")
+    write(repo / "d" / "a", "2")  # read again, so its manifest is read
+    (repo / "one.txt").unlink()
+    result = dvx("status")
+    assert result.code == 1, result.output
+    assert "one.txt: deleted" in result.stdout, result.output
+    message = " ".join(result.stderr.split())
+    assert message.count("ERROR:") == 1, message
+    assert f"ERROR: Skipped d.dvx: 'd.dvx' names the directory manifest {oid}" in message
+    assert "is corrupt" in message and "`dvx fetch`" in message, message
