@@ -190,14 +190,13 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
     if not unknown:
         return
     count, packs, name = len(needed), len(unknown), remote.name or "NAME"
-    shown = holding or unknown[0]
-    found = f" ({holding} holds {search.found})" if holding is not None else ""
+    shown = unknown[0] if holding is None else f"{holding}, which holds {search.found}"
     raise DvxError(
         f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
         f"that gc keeps (such as {search.found or min(needed)}) "
         f"{'is' if count == 1 else 'are'} named by none of its pack indexes and not stored "
         f"loose there, while {packs} pack{'' if packs == 1 else 's'} that no index names "
-        f"(such as {shown}) would be deleted, which may hold them{found}: the remote looks "
+        f"(such as {shown}) would be deleted, which may hold them: the remote looks "
         "damaged (indexes lost, as by a copy of it that missed some).",
         f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
         "those objects were never pushed (a push stopped early), `dvx push` them first.")
