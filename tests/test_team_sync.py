@@ -228,6 +228,33 @@ def test_an_uncommitted_repro_whose_dvx_lock_was_checked_out_names_the_ways_out_
     assert status_of(repo, "a.txt")["workspace"] == "unchanged"
 
 
+def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(repo):
+    """A stage output holding a version gc took from the cache, after a checkout of an older
+    commit: status names the stage's ways out, `dvx pull`, `dvx repro --force` of its stage
+    and `dvx commit --force`, never `dvx add --force`, which refuses a stage output."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    write(repo / "dep.txt", "2\n")
+    must("repro", cwd=repo)
+    commit(repo, "v2")
+    git(repo, "checkout", "-q", "HEAD~1")
+    must("gc", "-w", "-f", "--grace", "0", "--force-last-copy", cwd=repo)
+    assert status_of(repo, "a.txt")["outdated_not_cached"] == ["a.txt"]
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("(`dvx pull a.txt` replaces the version no longer in the cache that a.txt holds, "
+            "if the remote holds that version, where `dvx checkout` keeps it; `dvx repro "
+            "--force a` runs its stage again instead; `dvx commit --force a.txt` records that "
+            "version, over the one dvx.lock records, undoing the change that brought it)"
+            ) in " ".join(text.split()), text
+    assert "add --force" not in text, text
+    must("commit", "--force", "a.txt", cwd=repo)
+    assert (repo / "a.txt").read_text() == "2\n"
+    assert status_of(repo, "a.txt")["workspace"] == "unchanged"
+
+
 def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switch_left(team):
     """A stash made on a branch holds the pointers that branch commits, unchanged: data a
     `git checkout` of another branch then leaves behind is a pointer that left Git, never

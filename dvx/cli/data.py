@@ -766,11 +766,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
            and not o.own_version_undone for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     _own_version_undone_hint(root, result.outputs)
-    if any(o.outdated_not_cached for o in result.outputs):
-        out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
-            "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
-            "records it instead, over the version the pointer names, undoing the change that "
-            "brought that version)")
+    _outdated_not_cached_hint(root, result.outputs)
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
     if any(o.workspace == "linked_elsewhere" for o in result.outputs):
@@ -856,6 +852,27 @@ def _own_version_undone_hint(root: str, outputs: list[OutputStatus]) -> None:
             "the pointer's version"
         out(f"(`dvx checkout {typed}` places the data of {version}"
             + (f"; {yours})" if yours else ")"))
+
+
+def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
+    """The ways out for outdated data holding a version no longer in the cache: a pull
+    replaces it if the remote holds that version, or it is recorded over the pointer's (with
+    `dvx add --force`; a stage output's, which add refuses, with `dvx commit --force`, or
+    its stage run again in its place)."""
+    holding = [o for o in outputs if o.outdated_not_cached]
+    if any(o.stage is None for o in holding):
+        out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
+            "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
+            "records it instead, over the version the pointer names, undoing the change that "
+            "brought that version)")
+    for o in holding:
+        if o.stage is not None:
+            typed = for_command(root, o.path)
+            out(f"(`dvx pull {typed}` replaces the version no longer in the cache that "
+                f"{shown_path(o.path)} holds, if the remote holds that version, where `dvx "
+                f"checkout` keeps it; `dvx repro --force {o.stage}` runs its stage again "
+                f"instead; `dvx commit --force {typed}` records that version, over the one "
+                "dvx.lock records, undoing the change that brought it)")
 
 
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
