@@ -594,14 +594,15 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
     return tree
 
 
-def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None, then: str
-                            ) -> Tree | None:
+def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None,
+                            then: str | Callable[[], str]) -> Tree | None:
     """As `load_tree`, but a manifest in the cache whose bytes no longer hash to its oid
     (damaged on disk, or in a cache a CI job restored) is moved aside, as `dvx fsck` does,
-    with a warning ending in `then` (what the command does instead), and counts as not in
-    the cache: for a command that can get a good one (download it again, or store it again
-    from the workspace) rather than fail on the damaged one every time. The
-    CorruptManifestError stands if it may not be moved."""
+    with a warning ending in `then` (what the command does instead; a callable is asked
+    once the manifest is aside), and counts as not in the cache: for a command that can get
+    a good one (download it again, or store it again from the workspace) rather than fail
+    on the damaged one every time. The CorruptManifestError stands if it may not be
+    moved."""
     try:
         return load_tree(repo, pointer, where)
     except CorruptManifestError as exc:
@@ -612,7 +613,8 @@ def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None, the
             return None
         except OSError:
             raise exc from None
-        log.warning("%s Moved it to %s; %s", exc.message, moved, then)
+        log.warning("%s Moved it to %s; %s", exc.message, moved,
+                    then if isinstance(then, str) else then())
         return None
 
 

@@ -21,7 +21,7 @@ from tests.conftest import (
     tree_bytes,
     write,
 )
-from tests.remotes import configure, local_spec, remote_for
+from tests.remotes import clone, commit_all, configure, local_spec, pointer_oid, remote_for
 
 
 def _objects(store):
@@ -758,6 +758,37 @@ def test_a_directory_manifest_damaged_before_any_push_is_stored_again_from_the_w
     assert "nfiles: 3" in (repo / "d.dvx").read_text()
     pushed = dvx("push")
     assert pushed.code == 0 and "0 failed" in pushed.stdout, pushed.output
+
+
+def test_a_damaged_manifest_of_a_directory_checked_out_in_part_is_not_said_to_be_stored_again(
+        repo, dvx, tmp_path):
+    """A directory checked out in part lacks files its manifest names, so `add` cannot store
+    a good manifest from the workspace: moving the damaged one aside, it says so and names
+    `dvx fetch`, never "storing it again from the workspace"; once fetched, the add works."""
+    write(repo / "d" / "a", "1")
+    write(repo / "d" / "b", "2")
+    assert dvx("add", "d").code == 0
+    _add_directory_remote(dvx, tmp_path / "store")
+    assert dvx("push").code == 0
+    commit_all(repo)
+    other = clone(repo, tmp_path, "other")
+    assert dvx("pull", "d/a", cwd=other).code == 0
+    oid = pointer_oid(other / "d.dvx")
+    manifest = other / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    os.chmod(manifest, 0o644)
+    manifest.write_bytes(manifest.read_bytes().replace(b'"a"', b'"z"'))
+    write(other / "d" / "a", "3")
+    refused = dvx("add", "d", cwd=other)
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0 and "Traceback" not in refused.output, refused.output
+    assert "Moved it to" in said and "storing it again" not in said, said
+    assert ("it cannot be stored again from the workspace, which does not hold all of 'd' as "
+            "it records (it was checked out in part, say): `dvx fetch` downloads it again if "
+            "a remote has it.") in said, said
+    assert "was checked out only in part" in said, said
+    assert dvx("fetch", "d/a", cwd=other).code == 0
+    assert dvx("add", "d", cwd=other).code == 0
+    assert "nfiles: 2" in (other / "d.dvx").read_text()
 
 
 def _pushed_and_made_writable(repo, dvx, tmp_path):

@@ -17,7 +17,13 @@ from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
-from dvx.errors import ConflictError, CorruptManifestError, MissingObjectError, PathError
+from dvx.errors import (
+    ConflictError,
+    CorruptManifestError,
+    DvxError,
+    MissingObjectError,
+    PathError,
+)
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing
@@ -677,9 +683,32 @@ def status_setting_aside(repo: Repo, output: Output) -> OutputStatus:
 def _recorded_tree(repo: Repo, existing: Output) -> Tree | None:
     """The manifest `existing` records; None if the cache lacks it, or held it damaged and
     moved it aside: what is stored from the workspace then makes a good one again (a
-    manifest never pushed has no other copy to fetch)."""
+    manifest never pushed has no other copy to fetch), when the workspace holds all of the
+    directory (`_stored_again_from_here`)."""
     return load_tree_setting_aside(repo, existing.pointer, existing.recorded_in,
-                                   "storing it again from the workspace.")
+                                   lambda: _stored_again_from_here(repo, existing))
+
+
+def _stored_again_from_here(repo: Repo, existing: Output) -> str:
+    """What becomes of the damaged manifest of `existing`, just moved aside: stored again
+    from the workspace when it holds all of the directory at that version (synced whole to
+    it, or holding just what it records); else (checked out in part, its pointer moved in
+    Git since) the files it lacks are known only from a good copy, which `dvx fetch` brings
+    (`held_back` then refuses, saying how)."""
+    synced = repo.syncstate.get(existing.path)
+    if synced is not None:
+        whole = synced.placed is None and synced.oid == existing.pointer.oid
+    else:
+        try:
+            found = output_status(repo, existing)
+        except (DvxError, OSError):
+            found = None
+        whole = found is not None and found.workspace == UNCHANGED and not found.not_pulled
+    if whole:
+        return "storing it again from the workspace."
+    return (f"it cannot be stored again from the workspace, which does not hold all of "
+            f"'{existing.path}' as it records (it was checked out in part, say): `dvx fetch` "
+            "downloads it again if a remote has it.")
 
 
 def _kept_as_alike(repo: Repo, existing: Output, status: OutputStatus | None) -> HeldBack:
