@@ -250,6 +250,9 @@ def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(
             "version, over the one dvx.lock records, undoing the change that brought it)"
             ) in " ".join(text.split()), text
     assert "add --force" not in text, text
+    kept = run_dvx("checkout", cwd=repo)
+    assert "`dvx commit --force a.txt` records it again" in kept.stderr, kept.output
+    assert "add --force" not in kept.output, kept.output
     must("commit", "--force", "a.txt", cwd=repo)
     assert (repo / "a.txt").read_text() == "2\n"
     assert status_of(repo, "a.txt")["workspace"] == "unchanged"

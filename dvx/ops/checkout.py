@@ -175,7 +175,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     the outputs compared with what dvx.lock named before, as changes of the stage's, the way
     a run killed there leaves them; never as data dvx.lock once named and no longer does."""
     result = CheckoutResult()
-    skipped_by_output: list[tuple[str, int]] = []  # (output, its first in result.skipped)
+    skipped_by_output: list[tuple[Output, int]] = []  # (output, its first in result.skipped)
     with repo.lock() as lock:
         if callable(targets):
             targets = targets()
@@ -205,7 +205,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
-                skipped_by_output.append((target.output.path, skipped_from))
+                skipped_by_output.append((target.output, skipped_from))
                 found = result.unchanged_found
                 ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
                 if target.output.pointer.is_dir:
@@ -249,16 +249,18 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
 
 
 def _name_what_records(root: str, skipped: list[tuple[str, str]],
-                       by_output: list[tuple[str, int]]) -> None:
+                       by_output: list[tuple[Output, int]]) -> None:
     """Name in the reasons of `skipped` that say `dvx add --force` records a file the tracked
     path to add: the file's own, or the directory's that holds it (an add of a file inside
-    tracked data is refused). `by_output`: each output with the index of the first of
-    `skipped` that is its, in order. Done once a checkout's reasons are no longer compared
-    with the kinds of reason (`left_only_what_the_user_keeps`)."""
+    tracked data is refused); for a stage's output, which add refuses, `dvx commit --force`
+    of it. `by_output`: each output with the index of the first of `skipped` that is its,
+    in order. Done once a checkout's reasons are no longer compared with the kinds of reason
+    (`left_only_what_the_user_keeps`)."""
     for at, (output, start) in enumerate(by_output):
         end = by_output[at + 1][1] if at + 1 < len(by_output) else len(skipped)
+        records = "dvx add --force" if output.stage is None else "dvx commit --force"
         named = _RECORD_OVER.replace("`dvx add --force`",
-                                     f"`dvx add --force {for_command(root, output)}`")
+                                     f"`{records} {for_command(root, output.path)}`")
         for i in range(start, end):
             path, why = skipped[i]
             if why in (GONE_FROM_CACHE, ONLY_HERE):
@@ -297,10 +299,10 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     since the last checkout (`_replaceable`). Nothing is changed, so
     a command that writes more than data (exp apply) can refuse before it writes anything."""
     result = CheckoutResult()
-    by_output: list[tuple[str, int]] = []
+    by_output: list[tuple[Output, int]] = []
     for target in targets:
         output = target.output
-        by_output.append((output.path, len(result.skipped)))
+        by_output.append((output, len(result.skipped)))
         full = repo.abspath(output.path)
         if not output.pointer.is_dir:
             if os.path.isdir(full) and not os.path.islink(full):
