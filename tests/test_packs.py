@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -1133,6 +1135,49 @@ def test_gc_remote_keeps_the_pack_of_a_killed_push_that_holds_what_it_keeps(repo
     collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert not left.exists()
+
+
+def test_gc_remote_waits_for_a_push_between_its_pack_and_its_index_not_blaming_damage(
+        repo, dvx, tmp_path):
+    """A teammate's push stopped between its pack and its index holds the remote's lock:
+    gc --grace 0 in another clone, whose scope keeps what that pack holds, says the remote
+    is in use by that push (exit 3, as gc says with the default grace), not that the remote
+    looks damaged; a dry run names the push too. A gc waiting for it goes ahead once the
+    push is done, and that push's data stays."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    names = [f"{i}.bin" for i in range(5)]
+    for name in names:
+        write(repo / name, os.urandom(1000))
+    assert dvx("add", *names).code == 0
+    commit_all(repo, "files")
+    other = clone(repo, tmp_path, "other")
+    pushing = stopped_at("packs.before_index", "push", repo)
+    try:
+        (pack,) = (store / "packs").iterdir()
+        assert dvx("config", "core.lock_wait", "0", cwd=other).code == 0
+        for extra in ([], ["--dry-run"]):
+            refused = dvx("gc", "-a", "-T", "-c", "s", "-f", "--grace", "0", *extra, cwd=other)
+            assert refused.code == 3, refused.output
+            assert "in use by a dvx push (`dvx push`" in refused.stderr, refused.output
+            assert "damaged" not in refused.output and pack.exists()
+        assert dvx("config", "core.lock_wait", "120", cwd=other).code == 0
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "gc", "-a", "-T", "-c", "s", "-f", "--grace", "0"],
+            cwd=other, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL)
+        assert waiting.stderr is not None
+        said = waiting.stderr.readline()
+        assert "Waiting up to 120s for a dvx push" in said, said
+    finally:
+        pushing.send_signal(signal.SIGCONT)
+        out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 0, out + err
+    rest, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, said + rest + err
+    assert pack.exists() and dvx("fsck", "--remote", "s").code == 0
+    assert run_dvx_proc("pull", cwd=other).code == 0
+    assert all((other / name).read_bytes() == (repo / name).read_bytes() for name in names)
 
 
 def _pushed_a_b_and_committed_c(repo, dvx, tmp_path) -> tuple[Path, bytes]:

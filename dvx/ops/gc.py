@@ -147,14 +147,17 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         results = []
         remote_cutoff = cutoff
         if remote is not None:
-            remote_cutoff = _store_now(remote, name, dry_run) - grace_seconds
+            store_now = _store_now(remote, name, dry_run)
+            remote_cutoff = store_now - grace_seconds
 
             def seek(needed: set[str]) -> leftovers.Sought:
                 return _sought(repo, needed, lambda wanted: _reach(
                     repo, scope, remote, others, worktrees, wanted).sizes)
 
-            results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo,
-                                        seek))
+            results.append(_plan_remote_when_free(
+                repo, name, remote, dry_run, store_now,
+                lambda: _plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo,
+                                     seek)))
         cache = _plan_cache(repo, reach.oids | reach.synced_manifests, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy),
@@ -259,6 +262,26 @@ def _remote_locked(repo: Repo, name: str, remote: RemoteStore | None
     if remote is None:
         return contextlib.nullcontext()
     return lock_remote(repo, name, remote, locks.GC)
+
+
+def _plan_remote_when_free(repo: Repo, name: str, remote: RemoteStore, dry_run: bool,
+                           store_now: float, plan: Callable[[], GcResult]) -> GcResult:
+    """The remote's `plan`, made without its lock. One that finds objects gc keeps named by
+    no index while a pack no index names may hold them blames damage only once nothing else
+    holds the remote: a push between its pack and its index leaves just that. So gc then
+    waits for the remote's lock, as it would to delete, and plans again under it; a dry run,
+    which takes no lock, names the holder instead (by the store's clock `store_now`)."""
+    try:
+        return plan()
+    except repack.IndexesLacking:
+        if dry_run:
+            busy = locks.RemoteLock(remote.retried, locks.GC, f"'{name}' ({remote.url})",
+                                    0).in_use(store_now)
+            if busy is not None:
+                raise busy from None
+            raise
+    with _remote_locked(repo, name, remote):
+        return plan()
 
 
 def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:

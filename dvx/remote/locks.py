@@ -169,17 +169,27 @@ class RemoteLock:
             self._delete(self.name)
             self.name = None
             if time.monotonic() >= deadline:
-                raise LockError(
-                    f"Remote {self.remote} is in use by {blocking.describe()}, whose lock was "
-                    f"written {_ago(blocking.renewed, self._store_now)}; {self._why()}.",
-                    "Try again when it has finished (core.lock_wait sets how long dvx waits). "
-                    f"A lock not renewed for {STALE_SECONDS / 60:.0f} minutes, or whose "
-                    "process is gone, is ignored.")
+                raise self._in_use(blocking)
             if not warned:
                 log.warning("Waiting up to %gs for %s on remote %s to finish...",
                             self.wait_seconds, blocking.describe(), self.remote)
                 warned = True
             time.sleep(POLL_SECONDS * random.uniform(0.5, 1.5))
+
+    def in_use(self, now: float) -> LockError | None:
+        """Without writing a lock: the error taking it would end with, were the remote's
+        locks to stay as they are now, or None if none keeps ours from going ahead. `now`:
+        the store's clock, by which the locks found are stale or not."""
+        blocking = self._blocking(now)
+        return None if blocking is None else self._in_use(blocking)
+
+    def _in_use(self, blocking: Holder) -> LockError:
+        return LockError(
+            f"Remote {self.remote} is in use by {blocking.describe()}, whose lock was "
+            f"written {_ago(blocking.renewed, self._store_now)}; {self._why()}.",
+            "Try again when it has finished (core.lock_wait sets how long dvx waits). "
+            f"A lock not renewed for {STALE_SECONDS / 60:.0f} minutes, or whose "
+            "process is gone, is ignored.")
 
     def release(self, wait: float | None = None) -> None:
         """Delete the lock; with `wait`, give up on that after `wait` seconds."""
@@ -240,11 +250,12 @@ class RemoteLock:
                               ) from exc
         self.name = name
 
-    def _blocking(self) -> Holder | None:
-        """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`)."""
+    def _blocking(self, now: float | None = None) -> Holder | None:
+        """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`);
+        `now`: the store's clock, when no lock of ours was written to read it from."""
         listed = self._listed()
         self.stale, self._old_probes = [], []
-        now = self._store_now = _store_clock(listed, self.name)
+        now = self._store_now = _store_clock(listed, self.name) if now is None else now
         for name, (_, mtime) in sorted(listed.items()):
             if is_probe_name(name) and mtime is not None and now - mtime > STALE_SECONDS:
                 self._old_probes.append(name)

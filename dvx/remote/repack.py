@@ -41,6 +41,12 @@ CONSOLIDATE_ABOVE = 8  # more indexes than this: gc merges them even if nothing 
 Entry = tuple[str, int, int]  # (oid, offset, length) in a pack
 
 
+class IndexesLacking(DvxError):
+    """Objects gc keeps are named by no pack index, while a pack no index names, which gc
+    would delete, may hold them: the remote looks damaged, unless a push is between its pack
+    and its index (which only the remote's lock tells)."""
+
+
 @dataclass
 class RepackPlan:
     indexes: list[str] = field(default_factory=list)  # read now, replaced by the new index
@@ -191,7 +197,7 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
         return
     count, packs, name = len(needed), len(unknown), remote.name or "NAME"
     shown = unknown[0] if holding is None else f"{holding}, which holds {search.found}"
-    raise DvxError(
+    raise IndexesLacking(
         f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
         f"that gc keeps (such as {search.found or min(needed)}) "
         f"{'is' if count == 1 else 'are'} named by none of its pack indexes and not stored "
