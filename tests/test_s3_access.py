@@ -395,14 +395,69 @@ def test_a_wrong_secret_is_the_remote_s_refusal_for_every_command(tmp_path, seaw
                       (("import", str(origin), "data.csv"), project)):
         result = run_dvx_proc(*args, cwd=cwd)
         assert result.code == 1, (args, result.output)
-        assert result.stderr.startswith(f"ERROR: {refused}"), (args, result.stderr)
-        assert "Check that the credentials may read and write there." in result.stderr
+        assert result.stderr.startswith(f"ERROR: {refused}the credentials are wrong "
+                                        "(SignatureDoesNotMatch"), (args, result.stderr)
+        taken = "the remote's options access_key_id and secret_access_key, set in the " \
+                "local config (.dvx/config.local)" if cwd == mine else \
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+        assert f"Check them; they are taken from {taken}" in result.stderr, result.stderr
     monkeypatch.chdir(tmp_path)
     with pytest.raises(RemoteError, match=re.escape(refused)):
         dvx.api.read("data.csv", repo=str(origin))
     with pytest.raises(OSError, match=re.escape(refused)) as failed:
         fsspec.filesystem("dvx", repo=str(origin)).cat("data.csv")
     assert failed.value.errno == errno.EIO
+
+
+def test_credentials_the_store_refuses_are_wrong_and_named_by_where_they_come_from(
+        repo, tmp_path, seaweed_s3, request, monkeypatch):
+    """A wrong secret in the environment, a key id the store does not know in
+    .dvx/config.local, a `profile` whose keys are stale while the environment holds good
+    ones: each push says the credentials are wrong, with S3's reason, and where they were
+    taken from, as get-url does; once they are right, it pushes."""
+    spec = _s3_spec(seaweed_s3, request)
+    key, secret = spec.options["access_key_id"], spec.options["secret_access_key"]
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(f"[old]\naws_access_key_id = {key}\n"
+                           "aws_secret_access_key = stale-secret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    for args in (("remote", "add", "-d", "s3", spec.url),
+                 ("remote", "modify", "s3", "endpointurl", spec.options["endpointurl"])):
+        assert run_dvx_proc(*args, cwd=repo).code == 0
+    write(repo / "data.csv", "a,b\n1,2\n")
+    assert run_dvx_proc("add", "data.csv", cwd=repo).code == 0
+    refused = f"ERROR: The remote 's3' ({spec.url}) refused access: the credentials are wrong"
+    unused = "; the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go unused."
+    local = "set in the local config (.dvx/config.local)"
+
+    def push_says(reason: str, taken: str) -> None:
+        result = run_dvx_proc("push", cwd=repo)
+        assert result.code == 1, result.output
+        assert result.stderr == f"{refused} ({reason}). Check them; they are taken from " \
+                                f"{taken}\n", result.stderr
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    push_says("SignatureDoesNotMatch: the secret access key does not match the access key id",
+              "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    for option, value in (("access_key_id", "NOSUCHKEY"), ("secret_access_key", "x")):
+        assert run_dvx_proc("remote", "modify", "--local", "s3", option, value,
+                            cwd=repo).code == 0
+    push_says("InvalidAccessKeyId: the store knows no such access key id",
+              f"the remote's options access_key_id and secret_access_key, {local}{unused}")
+    for option in ("access_key_id", "secret_access_key"):
+        assert run_dvx_proc("remote", "modify", "--local", "s3", "--unset", option,
+                            cwd=repo).code == 0
+    assert run_dvx_proc("remote", "modify", "--local", "s3", "profile", "old",
+                        cwd=repo).code == 0
+    push_says("SignatureDoesNotMatch: the secret access key does not match the access key id",
+              f"the AWS profile 'old', named by the remote's profile option {local}{unused}")
+    assert run_dvx_proc("remote", "modify", "--local", "s3", "--unset", "profile",
+                        cwd=repo).code == 0
+    pushed = run_dvx_proc("push", cwd=repo)
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
 
 
 def test_no_credentials_for_a_source_s_remote_say_how_its_reader_gives_them(tmp_path,

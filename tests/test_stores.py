@@ -27,7 +27,13 @@ from dvx.objects.blobs import Blobs, DirectoryBlobs
 from dvx.objects.cache import LocalCache
 from dvx.progress import NoProgress
 from dvx.remote import transfer
-from dvx.remote.backends import S3_MAX_PARTS, S3_MIN_PART_SIZE, S3_PART_SIZE, s3_part_size
+from dvx.remote.backends import (
+    S3_MAX_PARTS,
+    S3_MIN_PART_SIZE,
+    S3_PART_SIZE,
+    access_refused,
+    s3_part_size,
+)
 from dvx.remote.blobs import FsspecBlobs
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings
@@ -66,8 +72,8 @@ def _s3_blobs(request: pytest.FixtureRequest, tmp_path: Path, server_name: str =
     server = request.getfixturevalue(server_name)
     bucket = f"stores-{uuid.uuid4().hex[:12]}"
     _s3_client(server).create_bucket(Bucket=bucket)
-    options |= {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
-                "secret_access_key": server["secret"], "region": "us-east-1"}
+    options = {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
+               "secret_access_key": server["secret"], "region": "us-east-1"} | options
     return open_store(f"s3://{bucket}/root", options, str(tmp_path), "xxh128").blobs
 
 
@@ -150,6 +156,28 @@ def test_a_file_needing_more_parts_than_s3_takes_goes_up_in_larger_parts(request
     head = _s3_client(request.getfixturevalue(server)).head_object(
         Bucket=bucket, Key=f"{root}/files/big", PartNumber=1)
     assert head["PartsCount"] == 3 and head["ContentLength"] == 6 * MiB
+
+
+@pytest.mark.parametrize("client", ["lean", "s3fs"])
+@pytest.mark.parametrize("keys, code", [
+    ({"secret_access_key": "not-the-secret"}, "SignatureDoesNotMatch"),
+    ({"access_key_id": "NOSUCHKEY"}, "InvalidAccessKeyId"),
+])
+def test_credentials_s3_refuses_are_said_to_be_wrong_by_either_client(request, tmp_path,
+                                                                      client, keys, code):
+    """A wrong secret, or a key the store does not know, is refused as wrong credentials
+    with S3's reason, whichever client met the refusal: not as credentials that may not
+    read or write there."""
+    blobs = _s3_blobs(request, tmp_path, **keys)
+    if client == "s3fs":
+        blobs.fast = None  # as once the lean client declined the store
+    with blobs.session(), pytest.raises(PermissionError) as refused:
+        blobs.get("files/x")
+    error = access_refused(blobs, refused.value)
+    assert error.message.startswith(f"The {blobs.shown} refused access: the credentials are "
+                                    f"wrong ({code}: "), error.message
+    assert error.hint == ("Check them; they are taken from the remote's options "
+                          "access_key_id and secret_access_key.")
 
 
 def test_a_file_larger_than_s3s_largest_object_is_refused_before_any_upload(request, tmp_path):

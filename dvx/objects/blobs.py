@@ -57,6 +57,12 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
+
+
+class CredentialsRefused(PermissionError):
+    """The store refused the credentials themselves (a wrong secret, an access key it does
+    not know, an expired token), not what they may do there: other credentials are the way
+    out, never other rights. Its strerror says which, in the store's terms."""
 Arrived = Callable[[int, "bytes | Exception"], bool]  # (index, blob or failure) -> go on?
 STREAM_BLOCK = 8 << 20  # bytes per read of a large object
 DEFAULT_JOBS = 16  # requests in flight on a network store: latency-bound, so more than cores
@@ -89,6 +95,10 @@ class Blobs(ABC):
     server: str | None = None  # the host spoken to, where the URL does not name it (S3)
     on_this_machine = False  # a directory: what refuses access is a file's permissions
     delete_right = ""  # the right to delete, as the store's access policies name it (hints)
+    # Where its client takes the credentials it signs with, in words (`AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY in the environment`): named when the store refuses them; "" where
+    # the kind of store does not tell.
+    credentials_from = ""
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"
@@ -215,6 +225,11 @@ class Blobs(ABC):
 
     @abstractmethod
     def delete(self, names: list[str]) -> None: ...
+
+    def wrong_credentials(self, exc: PermissionError) -> str | None:
+        """Why the store refused the credentials themselves, if that is what its refusal
+        `exc` says (CredentialsRefused); None when it refused what they may do."""
+        return exc.strerror if isinstance(exc, CredentialsRefused) else None
 
     def unfinished_uploads(self) -> list[Upload]:
         """The uploads begun under the store's root and neither completed nor aborted; only a

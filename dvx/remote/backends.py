@@ -87,6 +87,10 @@ class Backend:
     # credential_options).
     credentials_hint: str = ""
     source_credentials_hint: str = ""
+    # (options, environment, where each option comes from) -> where its client takes the
+    # credentials it signs with, in words (Blobs.credentials_from); None: it does not tell.
+    credentials_from: Callable[[Mapping[str, str], Mapping[str, str], Mapping[str, str]],
+                               str] | None = None
     # The commands that give a remote of the reader's own the login to another repository's
     # remote of its URL ({name}: that remote's; default: its credential_options set).
     login_commands: str = ""
@@ -382,6 +386,32 @@ def s3_keys_in_effect(options: Mapping[str, str], environ: Mapping[str, str]
     if _profile_of_environment(environ) is not None:
         return kept
     return dict(options)
+
+
+def s3_credentials_from(options: Mapping[str, str], environ: Mapping[str, str],
+                        origins: Mapping[str, str]) -> str:
+    """Where an S3 remote's client takes the credentials it signs with, in botocore's order
+    (s3_keys_in_effect), as an error names it: the remote's options (`origins`: where each
+    comes from, `the local config (.dvx/config.local)`), the AWS profile they name, the
+    environment's keys or the profile it names, else the places botocore looks by itself."""
+    keys_set = all(environ.get(variable) for variable in S3_KEY_VARIABLES)
+    unused = "; the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go unused" \
+        if keys_set else ""
+    if all(key in options for key in S3_KEY_OPTIONS):
+        files = sorted({origins[key] for key in S3_KEY_OPTIONS if key in origins})
+        where = f", set in {' and '.join(files)}" if files else ""
+        return f"the remote's options access_key_id and secret_access_key{where}{unused}"
+    if "profile" in options:
+        where = f" set in {origins['profile']}" if "profile" in origins else ""
+        return (f"the AWS profile '{options['profile']}', named by the remote's profile "
+                f"option{where}{unused}")
+    if keys_set:
+        return "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+    variable = _profile_of_environment(environ)
+    if variable is not None:
+        return f"the AWS profile '{environ[variable]}' that {variable} names"
+    return ("the default profile of your AWS credentials file (~/.aws/credentials), or "
+            "another place the AWS client looks (an instance role)")
 
 
 def _profile_of_environment(environ: Mapping[str, str]) -> str | None:
@@ -1088,6 +1118,7 @@ BACKENDS = [
                                     "remote add --global NAME {url}`, then `dvx remote modify "
                                     "--global NAME access_key_id ...` and `... "
                                     "secret_access_key ...` (or `... profile PROFILE`).",
+            credentials_from=s3_credentials_from,
             server_of=_endpoint_host,
             endpoint_variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             verifies_host_keys=False, open_source=_open_s3_source,
@@ -1694,15 +1725,21 @@ def access_refused(blobs: Blobs, exc: PermissionError, shown: str | None = None,
     does) refusing a request (`exc`; `reason`: its words, if the caller hid more secrets in
     them), whichever command's request met it: named as the remote's, never as a local
     file's permissions. A directory on this machine refused the file or folder `exc` names,
-    whose permissions are the way out; any other store refused the credentials (S3's 403)."""
+    whose permissions are the way out; any other store refused the credentials (S3's 403):
+    wrong ones (Blobs.wrong_credentials), or ones that may not do that there. Where the
+    store's kind tells where they come from (Blobs.credentials_from), the hint names it."""
     reason = reason or redact_urls(str(exc.strerror or exc))
     shown = shown or blobs.shown
     if blobs.on_this_machine and isinstance(exc.filename, str):
         return RemoteError(f"The {shown} refused access: {reason} ('{exc.filename}').",
                            "Check that you may read and write there (the permissions of that "
                            "file or folder), then run the command again.")
+    taken = f"; they are taken from {blobs.credentials_from}" if blobs.credentials_from else ""
+    wrong = blobs.wrong_credentials(exc)
+    if wrong is not None:
+        return RemoteError(f"The {shown} refused access: {wrong}.", f"Check them{taken}.")
     return RemoteError(f"The {shown} refused access: {reason}.",
-                       "Check that the credentials may read and write there.")
+                       f"Check that the credentials may read and write there{taken}.")
 
 
 def delete_refused(blobs: Blobs, exc: PermissionError, shown: str | None = None,

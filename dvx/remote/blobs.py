@@ -1072,6 +1072,16 @@ class S3Blobs(FsspecBlobs):
                     live, self._live = self._live, None
                     aio.run(live.close)
 
+    def wrong_credentials(self, exc: PermissionError) -> str | None:
+        # s3fs's refusals carry botocore's error, whose code says as much as the lean client's
+        from dvx.remote.s3fast import wrong_credentials
+
+        found = super().wrong_credentials(exc)
+        answer = getattr(exc.__cause__, "response", None)
+        if found is None and isinstance(answer, dict):
+            found = wrong_credentials(answer.get("Error", {}).get("Code"))
+        return found
+
     def _decline(self, exc: Exception) -> None:
         if self.fast is not None:
             log.info("Using the general S3 client from now on: %s", exc)

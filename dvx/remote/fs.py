@@ -340,6 +340,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                                                                                 FsspecBlobs)
             blobs = kind(root, lambda: fs, **settings)
     blobs.server = backend.server_of(own_options)  # s3://BUCKET names no host
+    if backend.credentials_from is not None:
+        blobs.credentials_from = backend.credentials_from(own_options, os.environ,
+                                                          origins or {})
     store = RemoteStore(blobs, algo, url=redact_url(url),
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v)
                         + url_secrets(url),

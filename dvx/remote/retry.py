@@ -143,7 +143,10 @@ class Retrying(Blobs):
         self.inner, self.attempts = inner, attempts
         self.read_only, self.can_list = inner.read_only, inner.can_list
         self.server, self.on_this_machine = inner.server, inner.on_this_machine
-        self.delete_right = inner.delete_right
+        self.delete_right, self.credentials_from = inner.delete_right, inner.credentials_from
+
+    def wrong_credentials(self, exc: PermissionError) -> str | None:
+        return self.inner.wrong_credentials(exc)
 
     def _retried(self, call: Callable[[], T], what: str) -> T:
         check_answering(self.inner)

@@ -33,6 +33,7 @@ from dvx import faults
 from dvx.errors import DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike, FileVersion
 from dvx.logs import get_logger
+from dvx.objects.blobs import CredentialsRefused
 from dvx.remote import aio
 from dvx.remote.http1 import Body, FileSpan, HttpPool, Response, ssl_context
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
@@ -568,14 +569,36 @@ def _timestamp(text: str | None) -> float | None:
         return None
 
 
+# S3's codes for credentials it refuses as such (a 403, or a 400 for a token), and what each
+# means: other credentials are the way out, not other rights.
+_WRONG_CREDENTIALS = {
+    "SignatureDoesNotMatch": "the secret access key does not match the access key id",
+    "InvalidAccessKeyId": "the store knows no such access key id",
+    "InvalidToken": "the session token is not valid",
+    "ExpiredToken": "the session token has expired",
+}
+
+
+def wrong_credentials(code: str | None) -> str | None:
+    """Why S3 refused the credentials themselves, said with its error code `code`; None for
+    a code that refuses what they may do (AccessDenied), or none."""
+    meaning = _WRONG_CREDENTIALS.get(code or "")
+    return None if meaning is None else f"the credentials are wrong ({code}: {meaning})"
+
+
 def _error(status: int, body: bytes, path: str) -> Exception:
     text = body[:300].decode("utf-8", "replace")
     if status == 404 and b"NoSuchKey" in body:
         return FileNotFoundError(2, "not on the remote", path)
     if status == 404 and b"NoSuchBucket" in body:
         return MissingBucketError(path.partition("/")[0])
+    code = _xml_text(body, "Code") if status in (400, 403) and body else None
+    wrong = wrong_credentials(code)
+    if wrong is not None:
+        return CredentialsRefused(13, wrong, path)
     if status == 403:
-        return PermissionError(13, "access denied by the store", path)
+        why = f" ({code})" if code else ""
+        return PermissionError(13, f"access denied by the store{why}", path)
     if status in (500, 502, 503, 504) or b"SlowDown" in body or b"RequestTimeout" in body:
         return ConnectionError(f"the store answered {status}, a passing error")
     if status == 400 and b"BadDigest" in body:
