@@ -5,8 +5,10 @@ test_remote_contract.py run it against SeaweedFS and moto.)"""
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
+import threading
 
 import pytest
 
@@ -243,6 +245,64 @@ def test_an_answer_before_the_whole_body_went_closes_the_connection():
 
     refused, stored = _raw_server(handle)(exchange, timeout=5)
     assert (refused.status, stored.status, len(connections)) == (403, 200, 2)
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    """The body of the next request on `connection`, read whole (blocking)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(1 << 16)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += connection.recv(1 << 20)
+    return body
+
+
+def test_a_body_sent_on_a_connection_the_server_closed_stops_at_the_first_failed_write(caplog):
+    """The server closed a kept-alive connection, and the client, before it has seen that,
+    sends a large body on it: the write that fails ends the body there (asyncio would log
+    each further write to the lost connection), and the request goes again, whole, on a new
+    connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    close_now, closed = threading.Event(), threading.Event()
+    received: list[bytes] = []
+
+    def serve() -> None:
+        first, _ = listener.accept()
+        _read_request(first)
+        first.sendall(OK_HELLO)
+        close_now.wait(30)
+        first.close()  # nothing unread: the client gets an end of stream, then a reset
+        closed.set()
+        second, _ = listener.accept()
+        received.append(_read_request(second))
+        second.sendall(OK_HELLO)
+        second.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    body = os.urandom(16 << 20)
+
+    async def main():
+        pool = HttpPool("127.0.0.1", listener.getsockname()[1], limit=1, ssl_context=None)
+        try:
+            await pool.request("PUT", "/b/k", {}, b"small")
+            close_now.set()
+            closed.wait(30)  # blocking the loop: the client reads nothing of the close
+            return await pool.request("PUT", "/b/k", {}, body)
+        finally:
+            pool.close()
+
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncio"):
+            response = asyncio.run(main())
+    finally:
+        server.join(30)
+        listener.close()
+    assert response.status == 200 and received == [body]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"
+            and r.levelno >= logging.WARNING] == []
 
 
 def test_a_silent_server_times_out():

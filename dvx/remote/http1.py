@@ -194,15 +194,18 @@ class _Connection(asyncio.Protocol):
     async def stream(self, body: Body) -> None:
         """Send `body`, after the head `send` wrote, a piece at a time as the transport takes
         them: it asks to pause above its high-water mark, so it holds about a piece at most.
-        Stops once the response came or the request failed; a file that cannot be read fails
-        the request with that error."""
+        Stops once the response came or the request failed, or once a write failed (the
+        connection is lost: connection_lost, due soon, fails the request); a file that cannot
+        be read fails the request with that error."""
         assert self.transport is not None
         exchange = self.exchange
         pieces = _pieces(body)
         try:
             for piece in pieces:
+                # A set event returns without yielding to the loop: only the transport can
+                # tell that a write failed since, and each write to it after that is logged.
                 await self.writable.wait()
-                if self.closed or self.exchange is not exchange:
+                if self.closed or self.exchange is not exchange or self.transport.is_closing():
                     return
                 self.transport.write(piece)
                 self.written += len(piece)
