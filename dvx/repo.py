@@ -331,6 +331,14 @@ class Repo:
             return False
         return not self.is_inside(self.cache_dir_of(configured, "project"))
 
+    def cache_dir_unconfirmed_hides(self) -> str:
+        """The cache in use before the tracked config's cache.dir came (unconfirmed_cache_dir):
+        the one the global config names, which the tracked config overrides, else the
+        default."""
+        config_file = self.config.files.get("global")
+        own = config_file.get("cache", "dir") if config_file else None
+        return self.cache_dir_of(own, "global") if own else self.default_cache_dir
+
     def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
         """Where a cache.dir value set at `level` leads: a relative one starts at the folder
         of the config file that names it; the tracked config's, at the .dvx every worktree

@@ -328,6 +328,23 @@ def test_confirming_a_teammate_s_cache_dir_names_the_objects_left_in_the_default
     assert dvx("status", "-q").code == 0
 
 
+def test_confirming_a_teammate_s_cache_dir_names_the_objects_left_in_the_global_one(
+        repo, dvx, tmp_path):
+    """The tracked config's cache.dir overrides the global one, which was the cache in use
+    until it came: confirming it leaves behind what only the global cache holds."""
+    mine = tmp_path / "my-cache"
+    assert dvx("config", "--global", "cache.dir", str(mine)).code == 0
+    (repo / "x.txt").write_text("mine, not pushed")
+    assert dvx("add", "x.txt").code == 0
+    shared = tmp_path / "team-cache"
+    tracked = repo / ".dvx" / "config"
+    tracked.write_text(tracked.read_text() + f"[cache]\ndir = {shared}\n")  # as a pull brings it
+    confirmed = dvx("config", "--local", "cache.dir", str(shared))
+    assert confirmed.code == 0, confirmed.output
+    assert f"The old cache at {mine} holds 1 object that the new cache at {shared}" in (
+        confirmed.stderr)
+
+
 def test_the_command_that_brings_objects_left_behind_quotes_its_paths(repo, dvx, tmp_path):
     """A space in the new cache's path would copy the objects into folders of the workspace
     (where `git add -A` commits them), and a `;` would run the rest as a command."""

@@ -190,9 +190,10 @@ def _cache_dir_or_none(repo: Repo | None) -> str | None:
 def _cache_used_before(repo: Repo | None) -> str | None:
     """The cache in use before cache.dir is set. A tracked cache.dir not confirmed yet (a
     teammate's commit brought it) is used by no command: the data written before it came
-    is in the default cache, which confirming it leaves behind."""
+    is in the cache used then (the global config's, or the default), which confirming it
+    leaves behind."""
     if repo is not None and repo.unconfirmed_cache_dir():
-        return repo.default_cache_dir
+        return repo.cache_dir_unconfirmed_hides()
     return _cache_dir_or_none(repo)
 
 
