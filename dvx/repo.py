@@ -24,6 +24,7 @@ from dvx.scm import (
     find_git_root,
     git_directory_holding,
     holds_git_repository,
+    ignores_case,
     left_out_of_workspace,
     linked_worktree_of_git_directory,
     main_worktree_of,
@@ -413,12 +414,13 @@ class Repo:
             f"--local cache.dir {shell_quote(real)} (or --global for every repository); "
             "otherwise remove the setting from .dvx/config.")
 
-    def refuse_tracked_link_on_the_way(self, configured: str, path: str,
-                                       level: str | None) -> None:
+    def refuse_tracked_link_on_the_way(self, configured: str, path: str, level: str | None,
+                                       written: bool = True) -> None:
         """Refuse (ConfigError) a cache.dir, `configured` at `level` and leading to `path`,
         that is or goes through a symbolic link Git tracks, whichever config names it: any
         commit can point that link elsewhere, and after a `git pull` dvx would write and
-        delete there (another project's cache), whatever folder the user confirmed."""
+        delete there (another project's cache), whatever folder the user confirmed. Not
+        `written` yet (`dvx config` is setting it), the message says nothing was."""
         link = self.tracked_link_on_the_way(path)
         if link is None:
             return
@@ -426,20 +428,23 @@ class Repo:
         shown = os.path.relpath(link, os.path.realpath(self.root))
         if shown.startswith(os.pardir):
             shown = link  # in the main worktree, seen from a linked one
-        named_in = {"project": " in the tracked config (.dvx/config)",
-                    "local": " in .dvx/config.local",
-                    "global": f" in {self.config.paths.get('global', 'the global config')}"}
+        files = {"project": "the tracked config (.dvx/config)", "local": ".dvx/config.local",
+                 "global": self.config.paths.get("global", "the global config")}
         remove = {"project": "remove the setting from .dvx/config",
                   "local": "`dvx config --local --unset cache.dir`",
                   "global": "`dvx config --global --unset cache.dir`"}
+        level = level or "project"
+        named_in = f" in {files[level]}" if written else ""
+        otherwise = (remove[level] if written
+                     else f"name another folder (nothing was written to {files[level]})")
         raise ConfigError(
-            f"cache.dir '{configured}'{named_in.get(level or '', '')} goes through the "
+            f"cache.dir '{configured}'{named_in} goes through the "
             f"symbolic link '{shown}', which Git tracks: a commit can point it elsewhere, and "
             f"after a `git pull` dvx would write and delete wherever it then leads (it now "
             f"leads to {real}). A cloned repository cannot choose where dvx writes.",
             f"If you trust the folder it leads to now, confirm that folder by its real path: "
             f"dvx config --local cache.dir {shell_quote(real)} (or --global for every "
-            f"repository); otherwise {remove.get(level or '', remove['project'])}.")
+            f"repository); otherwise {otherwise}.")
 
     def tracked_link_on_the_way(self, path: str) -> str | None:
         """The first symbolic link that `path` is or goes through which Git tracks in a
@@ -715,11 +720,16 @@ def _is_private(path: str) -> bool:
 
 
 def _tracked_by_git(path: str, workspaces: list[str]) -> bool:
-    """Does the index of a worktree among `workspaces` (real paths) hold `path`?"""
+    """Does the index of a worktree among `workspaces` (real paths) hold `path`? In letter
+    case as Git compares paths there: a tracked `Cache` is another file than `cache`
+    unless core.ignorecase says the file system takes them for one."""
     for workspace in workspaces:
         if path != workspace and _within(path, workspace):
             relative = os.path.relpath(path, workspace).replace(os.sep, "/")
-            if relative.lower() in (p.lower() for p in tracked_in(workspace, relative)):
+            tracked = tracked_in(workspace, relative)
+            if ignores_case(workspace):
+                relative, tracked = relative.lower(), [p.lower() for p in tracked]
+            if relative in tracked:
                 return True
     return False
 

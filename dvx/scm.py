@@ -628,7 +628,7 @@ def is_sparse_checkout(directory: str) -> bool:
     found = _worktree_git_dir(directory)
     if found is None or not os.path.isfile(os.path.join(found[1], "info", "sparse-checkout")):
         return False
-    return _sparse_checkout_setting(*found).lower() not in ("false", "no", "off", "0")
+    return _core_setting(*found, "sparsecheckout").lower() not in ("false", "no", "off", "0")
 
 
 def is_cone_sparse_checkout(directory: str) -> bool:
@@ -637,8 +637,7 @@ def is_cone_sparse_checkout(directory: str) -> bool:
     add` then takes folders, else patterns, where a folder brings back none of the files a
     pattern before it leaves out."""
     found = _worktree_git_dir(directory)
-    return found is not None and _is_true(
-        _sparse_checkout_setting(*found, "sparsecheckoutcone"))
+    return found is not None and _is_true(_core_setting(*found, "sparsecheckoutcone"))
 
 
 def _worktree_git_dir(directory: str) -> tuple[str, str] | None:
@@ -652,11 +651,19 @@ def _worktree_git_dir(directory: str) -> tuple[str, str] | None:
     return None if git_dir is None else (top, git_dir)
 
 
-def _sparse_checkout_setting(top: str, git_dir: str, key: str = "sparsecheckout") -> str:
-    """core.sparseCheckout (or the core `key`) as the worktree at `top` (its Git directory:
+def ignores_case(root: str) -> bool:
+    """Whether Git takes paths differing only in letter case for one in the worktree around
+    `root`: core.ignorecase, which Git sets when it makes a repository on a file system that
+    does. Read from Git's files without running Git."""
+    found = _worktree_git_dir(root)
+    return found is not None and _is_true(_core_setting(*found, "ignorecase"))
+
+
+def _core_setting(top: str, git_dir: str, key: str) -> str:
+    """The core `key` (core.sparseCheckout, ...) as the worktree at `top` (its Git directory:
     `git_dir`) sets it: in its config.worktree (where `git sparse-checkout` writes it) when
     the repository reads those, else in the config its worktrees share; "" when neither sets
-    it (a global config may: the patterns then decide)."""
+    it (a global config may: for core.sparseCheckout the patterns then decide)."""
     shared = os.path.join(common_git_dir_of(top) or git_dir, "config")
     value = ""
     if _is_true(_config_setting(shared, "extensions", "worktreeconfig")):

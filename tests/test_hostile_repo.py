@@ -1195,6 +1195,31 @@ def test_a_cache_dir_through_a_link_git_tracks_is_refused_and_a_retarget_never_f
     assert not any(p.is_file() and p != other for p in other.parents[3].rglob("*"))
 
 
+def test_the_user_s_own_link_is_not_taken_for_a_tracked_file_differing_in_case(
+        repo, dvx, tmp_path):
+    """Git tracks `Cache`, a file; the link `cache` is the user's own, which no pull moves.
+    A refusal names the config file `dvx config` was asked to write, and says nothing was."""
+    real = tmp_path / "real"
+    real.mkdir()
+    write(repo / "Cache", "notes")
+    (repo / "cache").symlink_to(real, target_is_directory=True)
+    if (repo / "Cache").is_symlink():
+        pytest.skip("a file system that takes Cache and cache for one name")
+    with open(repo / ".gitignore", "a", encoding="utf-8") as ignore:
+        ignore.write("/cache\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "notes")
+    accepted = dvx("config", "--local", "cache.dir", "../cache/cache")
+    assert accepted.code == 0, accepted.output
+    git(repo, "add", "-f", "cache")
+    git(repo, "commit", "-qm", "the link too")
+    refused = dvx("config", "--local", "cache.dir", "../cache/other")
+    assert refused.code == 2, refused.output
+    assert "goes through the symbolic link 'cache', which Git tracks" in refused.output
+    assert "nothing was written to .dvx/config.local" in refused.output
+    assert "remove the setting from .dvx/config" not in refused.output
+
+
 def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
     from dvx.objects.cache import LocalCache
 

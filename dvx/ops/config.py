@@ -202,7 +202,7 @@ def _refuse_cache_dir_through_tracked_link(value: str, repo: Repo, level: str) -
     if level == "project":
         paths.append(os.path.normpath(os.path.join(repo.dvx_dir, os.path.expanduser(value))))
     for path in paths:
-        repo.refuse_tracked_link_on_the_way(value, path, None)
+        repo.refuse_tracked_link_on_the_way(value, path, level, written=False)
 
 
 def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:
