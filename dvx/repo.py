@@ -51,6 +51,8 @@ DVX_DIR = ".dvx"
 PRIVATE = ("cache", "tmp", "config.local")
 # Inside .dvx/cache and .dvx/tmp: they stay out of Git on a commit without .dvx/.gitignore.
 IGNORE_EVERYTHING = b"# dvx: never Git's, whatever commit is checked out\n*\n"
+# Links followed in a row before a path counts as a loop, as the kernel counts (MAXSYMLINKS)
+_MAX_LINK_HOPS = 40
 
 
 def find_root(start: str | None = None) -> str:
@@ -449,16 +451,38 @@ class Repo:
     def tracked_link_on_the_way(self, path: str) -> str | None:
         """The first symbolic link that `path` is or goes through which Git tracks in a
         worktree of this repository (its real location: the links before it followed), or
-        None. Links elsewhere are the user's own; one Git tracks comes with every pull."""
-        workspaces = self._workspaces()
+        None. The links are followed one at a time, so a link of the user's own that leads to
+        a tracked one is seen through. Links elsewhere are the user's own; one Git tracks
+        comes with every pull."""
+        workspaces: list[str] | None = None  # asked of Git only once a link is met
+        pending = os.path.abspath(path).split(os.sep)
         reached = os.sep
-        for part in os.path.abspath(path).split(os.sep):
-            if not part:
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part in ("", os.curdir):
+                continue
+            if part == os.pardir:  # `reached` holds no link: its parent is the real one
+                reached = os.path.dirname(reached)
                 continue
             here = os.path.join(reached, part)
-            if os.path.islink(here) and _tracked_by_git(here, workspaces):
+            if not os.path.islink(here):
+                reached = here
+                continue
+            if workspaces is None:
+                workspaces = self._workspaces()
+            if _tracked_by_git(here, workspaces):
                 return here
-            reached = os.path.realpath(here)
+            hops += 1
+            if hops > _MAX_LINK_HOPS:
+                return None  # a loop of links: no cache can be made there either
+            try:
+                target = os.readlink(here)
+            except OSError:
+                return None
+            if os.path.isabs(target):
+                reached = os.sep
+            pending[:0] = target.split(os.sep)
         return None
 
     def _outside_git(self, path: str, what: str, home: str = "cache") -> str:

@@ -1195,6 +1195,28 @@ def test_a_cache_dir_through_a_link_git_tracks_is_refused_and_a_retarget_never_f
     assert not any(p.is_file() and p != other for p in other.parents[3].rglob("*"))
 
 
+@pytest.mark.parametrize("absolute", [True, False])
+def test_a_cache_dir_through_the_user_s_own_link_to_a_tracked_link_is_refused(
+        absolute, repo, dvx, tmp_path):
+    """Each link on the way is looked at, not only the folder they all lead to: the user's
+    own link that leads to a link Git tracks goes wherever a teammate's commit points it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (repo / "lnk").symlink_to(shared, target_is_directory=True)
+    git(repo, "add", "lnk")
+    git(repo, "commit", "-qm", "link")
+    mine = tmp_path / "mylink"
+    mine.symlink_to(repo / "lnk" if absolute else Path("repo/lnk"), target_is_directory=True)
+    refused = dvx("config", "--local", "cache.dir", str(mine / "cache"))
+    assert refused.code == 2, refused.output
+    assert "goes through the symbolic link 'lnk', which Git tracks" in refused.output
+    write(repo / ".dvx/config.local", f"[cache]\ndir = {mine / 'cache'}\n")  # by hand
+    write(repo / "data.txt", "data")
+    named = dvx("add", "data.txt")
+    assert named.code == 2 and "in .dvx/config.local goes through" in named.output
+    assert not (shared / "cache").exists()
+
+
 def test_the_user_s_own_link_is_not_taken_for_a_tracked_file_differing_in_case(
         repo, dvx, tmp_path):
     """Git tracks `Cache`, a file; the link `cache` is the user's own, which no pull moves.
