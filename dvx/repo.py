@@ -28,6 +28,7 @@ from dvx.scm import (
     left_out_of_workspace,
     linked_worktree_of_git_directory,
     main_worktree_of,
+    superproject_of,
     top_git_directory_holding,
     tracked_in,
     untrack_command,
@@ -429,7 +430,7 @@ class Repo:
         real = os.path.realpath(path)
         shown = os.path.relpath(link, os.path.realpath(self.root))
         if shown.startswith(os.pardir):
-            shown = link  # in the main worktree, seen from a linked one
+            shown = link  # in the main worktree seen from a linked one, or a superproject
         files = {"project": "the tracked config (.dvx/config)", "local": ".dvx/config.local",
                  "global": self.config.paths.get("global", "the global config")}
         remove = {"project": "remove the setting from .dvx/config",
@@ -450,10 +451,10 @@ class Repo:
 
     def tracked_link_on_the_way(self, path: str) -> str | None:
         """The first symbolic link that `path` is or goes through which Git tracks in a
-        worktree of this repository (its real location: the links before it followed), or
-        None. The links are followed one at a time, so a link of the user's own that leads to
-        a tracked one is seen through. Links elsewhere are the user's own; one Git tracks
-        comes with every pull."""
+        worktree of this repository, or of a superproject holding it as a submodule (its real
+        location: the links before it followed), or None. The links are followed one at a
+        time, so a link of the user's own that leads to a tracked one is seen through. Links
+        elsewhere are the user's own; one Git tracks comes with every pull."""
         workspaces: list[str] | None = None  # asked of Git only once a link is met
         pending = os.path.abspath(path).split(os.sep)
         reached = os.sep
@@ -470,7 +471,7 @@ class Repo:
                 reached = here
                 continue
             if workspaces is None:
-                workspaces = self._workspaces()
+                workspaces = self._workspaces_with_superprojects()
             if _tracked_by_git(here, workspaces):
                 return here
             hops += 1
@@ -544,6 +545,16 @@ class Repo:
         workspaces = [os.path.realpath(self.root)]
         if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
             workspaces.append(os.path.realpath(os.path.dirname(self.shared_dvx_dir)))
+        return workspaces
+
+    def _workspaces_with_superprojects(self) -> list[str]:
+        """_workspaces, and the work trees of the superprojects holding this repository as a
+        submodule (and theirs in turn): a pull of the superproject changes them too."""
+        workspaces = self._workspaces()
+        superproject = superproject_of(self.root)
+        while superproject is not None and os.path.realpath(superproject) not in workspaces:
+            workspaces.append(os.path.realpath(superproject))
+            superproject = superproject_of(superproject)
         return workspaces
 
     @functools.cached_property

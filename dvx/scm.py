@@ -477,6 +477,21 @@ def tracked_in(root: str, folder: str) -> list[str]:
     return list(found or [])
 
 
+def superproject_of(root: str) -> str | None:
+    """The work tree of the superproject whose submodule the Git work tree at `root` is, or
+    None (not a submodule, or no Git)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", root, "rev-parse",
+                               "--show-superproject-working-tree"],
+                              capture_output=True, check=False, env=git_environ(root=root))
+    except FileNotFoundError:
+        return None
+    found = os.fsdecode(proc.stdout).strip()
+    return found if proc.returncode == 0 and found else None
+
+
 def _index_stamp(git_root: str) -> tuple[int, ...] | None:
     """What changes whenever Git changes the index of the work tree at `git_root` (it writes a
     new file and renames it into place): its inode, size and times; (0,) while there is none;

@@ -1217,6 +1217,28 @@ def test_a_cache_dir_through_the_user_s_own_link_to_a_tracked_link_is_refused(
     assert not (shared / "cache").exists()
 
 
+def test_a_cache_dir_through_a_link_the_superproject_tracks_is_refused(tmp_path):
+    """In a submodule, a link the superproject tracks moves with every pull of the
+    superproject: a cache.dir through it is refused as one through the project's own."""
+    real = tmp_path / "real"
+    real.mkdir()
+    superproject = make_git_repo(tmp_path / "super")
+    (superproject / "slink").symlink_to(real, target_is_directory=True)
+    sub = make_git_repo(superproject / "sub")
+    assert run_dvx("init", cwd=sub).code == 0
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "init")
+    git(superproject, "submodule", "add", "-q", "./sub", "sub")
+    git(superproject, "add", "slink")
+    git(superproject, "commit", "-qm", "sub and link")
+    refused = run_dvx("config", "--local", "cache.dir", "../../slink/cache", cwd=sub)
+    assert refused.code == 2, refused.output
+    assert f"goes through the symbolic link '{superproject / 'slink'}', which Git tracks" in (
+        refused.output)
+    assert "nothing was written to .dvx/config.local" in refused.output
+    assert not (real / "cache").exists()
+
+
 def test_the_user_s_own_link_is_not_taken_for_a_tracked_file_differing_in_case(
         repo, dvx, tmp_path):
     """Git tracks `Cache`, a file; the link `cache` is the user's own, which no pull moves.
