@@ -1483,6 +1483,46 @@ def test_pre_push_goes_on_past_a_teammates_unreadable_pointer_the_remote_already
     assert git(team.origin, "rev-parse", "main") == git(alice, "rev-parse", "main")
 
 
+def test_pre_push_and_exp_push_stop_for_a_manifest_dvx_refuses_and_say_why(tmp_path):
+    """A teammate's pointer naming a manifest with a '..' path: the data it lists cannot be
+    pushed, so the pre-push hook stops the push saying so (and how to push without the data),
+    and `dvx exp push` pushes no experiment, naming the pointer file rather than the Git
+    remote as the cause."""
+    team, alice = _installed_team(tmp_path)
+    bad = b'{"algo":"xxh128","format":"dvx-tree","version":1}\n' + json.dumps(
+        ["../pwned", xxhash.xxh3_128_hexdigest(b"1\n"), 2, False],
+        separators=(",", ":")).encode() + b"\n"
+    oid = xxhash.xxh3_128_hexdigest(bad)
+    write(team.store / "files/xxh128" / oid[:2] / oid[2:], bad)
+    write(alice / "bad.dvx", f"dvx: 1\ntype: dir\nalgo: xxh128\noid: {oid}\nsize: 2\n"
+          "nfiles: 1\n")
+    git(alice, "add", "bad.dvx")
+    git(alice, "commit", "-qnm", "a bad pointer")
+    git(alice, "push", "-q", "--no-verify", "origin", "main")
+    bob = team.clone("bob", pull=False)
+    must("install", cwd=bob)
+    write(bob / "dvx.yaml", "stages:\n  s:\n    cmd: echo 1 > o.txt\n    outs: [o.txt]\n")
+    commit(bob, "a stage")
+
+    pushed = _git_push(bob, "origin", "main")
+    assert pushed.returncode != 0
+    message = " ".join(pushed.stderr.split())
+    assert "ERROR: dvx could not push the data of the commits being pushed" in message
+    assert "bad.dvx: 'bad.dvx' names the directory manifest" in message, message
+    assert "it has a '..' component" in message, message
+    assert "The git push was stopped" in message and "`git push --no-verify`" in message
+    assert message.count("ERROR:") == 1, message
+
+    must("exp", "run", "-n", "e1", cwd=bob)
+    exp_pushed = run_dvx("exp", "push", "origin", "e1", cwd=bob)
+    assert exp_pushed.code == 1, exp_pushed.output
+    message = " ".join(exp_pushed.stderr.split())
+    assert "none of them was pushed: e1" in message, message
+    assert "ERROR: Skipped bad.dvx: 'bad.dvx' names the directory manifest" in message, message
+    assert "name or URL" not in message, message
+    assert "refs/exps" not in git(team.origin, "for-each-ref")
+
+
 def test_pre_push_names_a_damaged_pointer_a_later_pushed_commit_fixed_and_goes_on(tmp_path):
     """Only the commits pushed are judged, against what the remote has: a damaged pointer a
     later commit of the same push fixes is named where it came in; a push of the branch to a

@@ -373,7 +373,7 @@ def _report_shared(shared: object, verb: str) -> None:
     from dvx.exps.share import Shared
 
     assert isinstance(shared, Shared)
-    data_failed = shared.data is not None and not shared.data.ok
+    data_failed = bool(shared.not_pushed) or (shared.data is not None and not shared.data.ok)
     if shared.data is not None:
         from dvx.cli.sync import failure_lines
 

@@ -15,6 +15,7 @@ from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
 from dvx.wording import named_list
 
 if TYPE_CHECKING:
+    from dvx.errors import DvxError
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.scm import Git
@@ -505,6 +506,8 @@ def pre_push(remote_name: str, url: str | None) -> None:
     failure = result.remote_failure()
     if failure is not None:  # one remote of several: what the others got is reported above
         _stop_push(str(failure))
+    if repo.unreadable:
+        _stop_push(_skipped_message(repo.unreadable))
     if not result.ok:
         _stop_push("some of it failed (listed above).")
 
@@ -521,6 +524,18 @@ def _unreadable_message(unreadable: list[Broken]) -> str:
                  "version, deleting the other and the marker lines, and `dvx pull` its data), "
                  "`git add` it, and `git commit --amend` where that is the last commit (`git "
                  "rebase -i --rebase-merges` for an earlier one), or in a new commit.")
+    return "\n".join(lines)
+
+
+def _skipped_message(skipped: dict[str, DvxError]) -> str:
+    """The data left out of the push as what names it could not be read (a directory
+    manifest dvx refuses, say), each by its pointer file or path: said here, once, rather
+    than again at the end of the command (so `skipped` is emptied)."""
+    lines = ["some of the data they name was not pushed, as what names it cannot be used:"]
+    lines += [f"    {path}: {exc}" for path, exc in sorted(skipped.items())[:_LISTED]]
+    if len(skipped) > _LISTED:
+        lines.append(f"    and {len(skipped) - _LISTED} more")
+    skipped.clear()
     return "\n".join(lines)
 
 

@@ -56,12 +56,14 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
             f"{', '.join(sorted(e.name for e in clash))} (of the same baseline). Pushing would "
             "replace them.", "Push with --force to replace theirs (the remote then keeps no "
                              "copy of them), or leave those names out.")
+    skipped_before = len(repo.unreadable)
     try:
         data = _sync(repo, chosen, dvx_remote, push)
     except DvxError as exc:
         raise _not_pushed(exc, chosen, git_remote, "their data could not be pushed, so no "
                           "ref was") from None
-    if data is not None and not data.ok:
+    # Data left out for what names it (an invalid manifest) is named at the end of the command
+    if data is not None and (not data.ok or len(repo.unreadable) > skipped_before):
         return Shared([], data, not_pushed=_labels(chosen))
     refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in chosen]
     try:
