@@ -629,10 +629,17 @@ def without_invalid_manifests(repo: Repo, targets: list[Target]) -> list[Target]
             try:
                 load_tree(repo, output.pointer, output.recorded_in)
             except FormatError as exc:
-                repo.unreadable.setdefault(output.record_file, exc)
+                skip_invalid_manifest(repo, output, exc)
                 continue
         kept.append(target)
     return kept
+
+
+def skip_invalid_manifest(repo: Repo, output: Output, exc: FormatError) -> None:
+    """Name `output`, left out for its invalid manifest (`exc`), at the end of the command
+    (`Repo.unreadable`, exit status 1): by its pointer file, or, for a stage's output, by its
+    own path, as the other outputs dvx.lock records are still placed."""
+    repo.unreadable.setdefault(output.path if output.stage else output.record_file, exc)
 
 
 def in_cache(repo: Repo, output: Output) -> bool:

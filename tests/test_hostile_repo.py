@@ -300,6 +300,41 @@ def test_status_names_a_directory_with_an_invalid_manifest_and_reports_the_rest(
     assert not (tmp_path / "outside/pwned").exists()
 
 
+def test_each_stage_output_with_an_invalid_manifest_is_named_and_the_others_placed(tmp_path):
+    """Two stage outputs of dvx.lock naming a manifest with '..': pull names each by its own
+    path (not dvx.lock as a whole) and places the third; gc says a fetch brings no other."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "dvx.yaml", "stages:\n" + "".join(
+        f"  g{i}:\n    cmd: mkdir -p o{i} && echo {i} > o{i}/f\n    outs: [o{i}]\n"
+        for i in (1, 2, 3)))
+    assert run_dvx("repro", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    oid = hostile.put_object(HOSTILE_MANIFESTS["dotdot"](tmp_path))
+    lock = (hostile.origin / "dvx.lock").read_text()
+    for i in (1, 2):
+        lock = re.sub(rf"(path: o{i}\n(?:\s+\w+: .*\n)*?\s+oid: )\w+", rf"\g<1>{oid}", lock)
+    assert lock.count(oid) == 2, lock
+    hostile.commit({"dvx.lock": lock})
+    clone = hostile.clone()
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 1 and "Traceback" not in pulled.output, pulled.output
+    message = " ".join(pulled.stderr.split())
+    assert message.count("ERROR:") == 2, message
+    assert "ERROR: Skipped o1: dvx.lock (stage 'g1') names the directory manifest" in message
+    assert "ERROR: Skipped o2: dvx.lock (stage 'g2') names the directory manifest" in message
+    assert "Skipped dvx.lock" not in message, message
+    assert (clone / "o3/f").read_text() == "3\n"
+    assert not (clone / "o1").exists() and not (clone / "o2").exists()
+    assert not (tmp_path / "outside/pwned").exists()
+
+    gc = run_dvx("gc", "-w", "--dry-run", cwd=clone)
+    assert gc.code == 1, gc.output
+    message = " ".join(gc.stderr.split())
+    assert "o1: Invalid path in a directory manifest" in message, message
+    assert "fetch" in message and "brings the same one" in message, message
+    assert "Fix or fetch" not in message and "`dvx fetch`" not in message, message
+
+
 def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(tmp_path):
     hostile = Hostile(tmp_path)
     write(hostile.origin / "good.csv", "ok\n")

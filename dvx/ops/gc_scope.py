@@ -16,7 +16,7 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from dvx.errors import CorruptManifestError, DvxError
+from dvx.errors import CorruptManifestError, DvxError, FormatError, NewerFormatError
 from dvx.history import (
     Scope,
     found_in,
@@ -39,6 +39,8 @@ from dvx.workspace import cache_objects_in
 class Reachable:
     oids: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    # Manifests as committed that dvx refuses (a path with '..'): a fetch brings the same
+    refused: list[str] = field(default_factory=list)
     # Kept in the cache only: the manifests of what the workspace was synced to
     synced_manifests: set[str] = field(default_factory=set)
     # oid -> the sizes pointers and manifests give it, of the objects asked about
@@ -70,7 +72,7 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None,
         elif pointer.is_dir:
             try:
                 tree = manifest(repo, pointer, remote, output.path, reach.problems,
-                                raise_corrupt_in_cache=True)
+                                raise_corrupt_in_cache=True, refused=reach.refused)
             except CorruptManifestError as exc:
                 corrupt.append((target, exc))
                 continue
@@ -145,11 +147,13 @@ def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str],
 
 
 def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: str,
-             problems: list[str], raise_corrupt_in_cache: bool = False) -> Tree | None:
+             problems: list[str], raise_corrupt_in_cache: bool = False,
+             refused: list[str] | None = None) -> Tree | None:
     """The directory manifest `pointer` names, from the cache or else `remote`; None (and a
     problem) if neither has it or it cannot be read. With `raise_corrupt_in_cache`, the
     CorruptManifestError of a damaged copy in the cache is raised, for the caller to say
-    which fetch brings a good one."""
+    which fetch brings a good one. With `refused`, a manifest whose bytes are its own but
+    break the format's rules is named there instead, as no fetch brings another."""
     in_cache = repo.cache.exists(pointer.oid)
     try:
         if in_cache:
@@ -166,6 +170,12 @@ def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: st
         if in_cache and raise_corrupt_in_cache:
             raise
         problems.append(f"{where}: {exc}")
+        return None
+    except NewerFormatError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    except FormatError as exc:
+        (problems if refused is None else refused).append(f"{where}: {exc}")
         return None
     except (DvxError, OSError) as exc:
         problems.append(f"{where}: {exc}")
@@ -216,10 +226,21 @@ def as_clause(problem: str) -> str:
 
 
 def refuse_if_unreadable(reach: Reachable) -> None:
+    """Stop gc, deleting nothing, if any of the scope could not be read: the hint says what
+    brings each kind back (a fetch, or for a manifest dvx refuses, a file restored in Git)."""
+    listed = reach.problems + reach.refused
+    if not listed:
+        return
+    shown = "; ".join(as_clause(problem) for problem in listed[:5])
+    more = f" (and {len(listed) - 5} more)" if len(listed) > 5 else ""
+    fixes = []
     if reach.problems:
-        shown = "; ".join(as_clause(problem) for problem in reach.problems[:5])
-        more = f" (and {len(reach.problems) - 5} more)" if len(reach.problems) > 5 else ""
-        raise DvxError(f"Nothing was deleted: part of the scope could not be read: {shown}{more}.",
-                       "Fix or fetch what is listed (a `dvx fetch` with the same -a/-T/-A/--rev "
-                       "options fetches every manifest of those commits that the remote holds, "
-                       "and their data), or narrow the scope, and run gc again.")
+        fixes.append("Fix or fetch what is listed (a `dvx fetch` with the same -a/-T/-A/--rev "
+                     "options fetches every manifest of those commits that the remote holds, "
+                     "and their data)")
+    if reach.refused:
+        fixes.append(f"{'Restore' if not fixes else 'restore'} from an earlier commit the "
+                     "pointer file (or dvx.lock) naming a manifest dvx refuses: fetching it "
+                     "again brings the same one")
+    raise DvxError(f"Nothing was deleted: part of the scope could not be read: {shown}{more}.",
+                   f"{'; '.join(fixes)}; or narrow the scope, and run gc again.")

@@ -41,6 +41,7 @@ from dvx.outputs import (
     load_tree,
     load_tree_setting_aside,
     pipeline_outputs,
+    skip_invalid_manifest,
 )
 from dvx.paths import for_command
 from dvx.remote import locks, packed, pushlog, transfer
@@ -366,7 +367,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             problems.append(f"{output.path}: {exc}")
             continue
         except FormatError as exc:  # as committed: named at the end, as a bad pointer is
-            repo.unreadable.setdefault(output.record_file, exc)
+            skip_invalid_manifest(repo, output, exc)
             continue
         if tree is None:
             wanted.missing_manifests.add(pointer.oid)
