@@ -142,6 +142,35 @@ def test_a_remote_directory_that_is_a_file_is_named_as_such(repo, dvx, tmp_path)
     assert (tmp_path / "store").read_text() == "a file, not a directory\n"
 
 
+def test_a_manifest_the_cache_lost_before_a_push_is_stored_again_by_commit(repo, dvx,
+                                                                           tmp_path):
+    """A directory never pushed whose manifest was damaged in the cache: fsck --remote says
+    it tried to download it, reports it missing, and names the `dvx commit` that stores it
+    again from the workspace rather than a push from some other clone."""
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    (tmp_path / "store").mkdir()
+    write(repo / "d/a", "1\n")
+    write(repo / "d/b", "2\n")
+    assert dvx("add", "d").code == 0
+    oid = pointer_oid(repo / "d.dvx")
+    cached = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    cached.chmod(0o644)
+    with open(cached, "ab") as f:
+        f.write(b"garbage\n")
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1, found.output
+    message = " ".join(found.stderr.split())
+    assert f"Missing {oid}: d needs it" in message, message
+    assert "and downloaded again" not in message, message
+    assert "`dvx commit d` stores it in the cache again, and `dvx push -r s` then uploads " \
+        "it" in message, message
+    assert "from a clone whose cache has" not in message, message
+    as_json = json.loads(dvx("fsck", "--remote", "s", "--json").stdout)
+    assert [(m["path"], m["held_here"]) for m in as_json["missing"]] == [("d", "d")]
+    assert dvx("commit", "d").code == 0 and dvx("push").code == 0
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
 def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_path):
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

@@ -28,6 +28,7 @@ from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out
 from dvx.wording import named_list
 
 if TYPE_CHECKING:
+    from dvx.ops.fsck import FsckResult
     from dvx.ops.gc import GcResult
     from dvx.ops.sync import Recorded, SyncResult
     from dvx.repo import Repo
@@ -691,8 +692,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn("What is missing may be in a pack that only the newer dvx's index names: "
              "upgrade dvx, then check again.")
     elif result.missing and remote_name:
-        warn(f"Run {_push_to(remote_name, result.read_only)} from a clone whose cache has "
-             "them (with the same -a/-T/-A/--rev options) to upload them.")
+        _advise_upload(result, remote_name)
     if result.lost and remote_name:
         warn("The lost objects were pushed once, and the revisions checked do not need "
              f"them: `dvx fsck --remote {remote_name} -A` lists those any commit needs as "
@@ -700,6 +700,27 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)
+
+
+def _advise_upload(result: FsckResult, remote_name: str) -> None:
+    """How what `fsck --remote` found missing gets there: what the workspace here still holds
+    (the cache lost it before a push) is stored again by `dvx commit`, then pushed; the rest
+    is pushed from a clone whose cache has it."""
+    held = sorted({result.held_here[oid] for oid in result.missing if oid in result.held_here})
+    push = _push_to(remote_name, result.read_only)
+    if held:
+        it = "it" if len(held) == 1 else "them"
+        commit = f"`dvx commit {' '.join(held)}`" if len(held) <= _NAMED_HELD else \
+            "`dvx commit`, with no path,"
+        warn(f"The cache here lost {named_list(held, most=_NAMED_HELD)}, which the workspace "
+             f"still holds unchanged: {commit} stores {it} in the cache again, and {push} "
+             f"then uploads {it}.")
+    if any(oid not in result.held_here for oid in result.missing):
+        warn(f"Run {push} from a clone whose cache has {'the others' if held else 'them'} "
+             "(with the same -a/-T/-A/--rev options) to upload them.")
+
+
+_NAMED_HELD = 10  # paths to store again named in the advice; beyond, a plain `dvx commit`
 
 
 def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:

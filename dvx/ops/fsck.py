@@ -14,7 +14,7 @@ from dvx.errors import LockError
 from dvx.fsutil import describe
 from dvx.logs import get_logger
 from dvx.ops.remote import default_remote, lock_remote, open_remote, own_remote, settings_for
-from dvx.ops.sync import belonging_on, wanted_objects
+from dvx.ops.sync import belonging_on, held_by_workspace, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
@@ -40,6 +40,9 @@ class FsckResult:
     # Missing ones that a plain `dvx push` sends to another remote than this one (their
     # output's own, `remote:` in dvx.yaml, else the default one): oid -> that remote.
     pushed_to: dict[str, str] = field(default_factory=dict)
+    # Missing ones the cache here lost and the workspace still holds unchanged: oid -> the
+    # path as a command run here names it, for `dvx commit PATH` to store again
+    held_here: dict[str, str] = field(default_factory=dict)
     default_remote: str | None = None
     # Named by the indexes, and every copy gone (a pack or loose object deleted outside dvx),
     # though nothing checked needs them: those something needs are `missing`.
@@ -75,7 +78,8 @@ class FsckResult:
                              "retired": oid in self.retired}
                             for oid, why in sorted(self.corrupt.items())],
                 # `pushed_to`: the remote `dvx push` sends it to when that is not this one
-                "missing": [{"oid": oid, "path": path, "pushed_to": self.pushed_to.get(oid)}
+                "missing": [{"oid": oid, "path": path, "pushed_to": self.pushed_to.get(oid),
+                             "held_here": self.held_here.get(oid)}
                             for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
                 "lost": sorted(self.lost),
                 "not_objects": [{"oid": oid, "path": path}
@@ -208,6 +212,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         remote.inventory.forget()  # as the indexes are now, `_settle` having changed them
         result.missing_unindexed = len(remote.inventory.absent(result.missing))
     _note_sent_elsewhere(repo, name, targets, result)
+    result.held_here = held_by_workspace(repo, targets, result.missing)
     return result
 
 

@@ -1285,12 +1285,12 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
             merged.missing_from_both.pop(oid, None)
     merged.other_remotes = [name for name in repo.config.remote_names()
                             if name not in merged.remotes]
-    merged.held_here = _held_in_workspace(repo, targets, merged.missing_from_both)
+    merged.held_here = held_by_workspace(repo, targets, merged.missing_from_both)
     return merged
 
 
-def _held_in_workspace(repo: Repo, targets: list[Target], missing: Mapping[str, str]
-                       ) -> dict[str, str]:
+def held_by_workspace(repo: Repo, targets: list[Target], missing: Mapping[str, str]
+                      ) -> dict[str, str]:
     """Of the `missing` oids, those of an output the workspace holds whole and unchanged
     (see `_held_here`), by oid: the output's path as a command run here names it."""
     found: dict[str, str] = {}

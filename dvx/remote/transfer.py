@@ -412,7 +412,7 @@ def check_cached_whole(cache: LocalCache, oids: Iterable[str]) -> list[str]:
                     moved, kept = cache.set_aside(oid)
                     log.warning("The cached object %s was damaged (its %d bytes no longer "
                                 "hash to its oid: cut short, or written through a link to it): "
-                                "moved to %s, and downloaded again.%s", oid, st.st_size, moved,
+                                "moved to %s; downloading it again.%s", oid, st.st_size, moved,
                                 kept_message(kept))
             lacking.append(oid)
     return lacking
