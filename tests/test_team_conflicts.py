@@ -797,6 +797,43 @@ def test_a_git_mv_of_a_pointer_into_a_tracked_folder_is_stopped_by_the_pre_commi
     assert dvx_proc("status", "-q", cwd=repo).code == 0
 
 
+def test_the_commit_concluding_a_merge_that_left_overlapping_pointers_passes_the_hook(
+        repo, dvx_proc):
+    """Ours tracks the folder 'data', theirs adds 'data/sub.dvx' inside it, and the merge
+    stops on a conflict elsewhere: the `git commit` concluding it passes the pre-commit hook
+    (the pair is the merge's, named by every command with its ways out), where a pointer
+    file the commit itself moves into the folder would not."""
+    assert dvx_proc("install", cwd=repo).code == 0
+    write(repo / "notes.txt", "base\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "theirs")
+    write(repo / "data" / "sub", "theirs\n")
+    assert dvx_proc("add", "data/sub", cwd=repo).code == 0
+    write(repo / "notes.txt", "theirs\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "theirs tracks data/sub")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "data" / "a", "a\n")
+    assert dvx_proc("add", "data", cwd=repo).code == 0
+    write(repo / "notes.txt", "ours\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "ours tracks data")
+    stopped = subprocess.run(["git", "merge", "theirs"], cwd=repo, capture_output=True,
+                             text=True)
+    assert stopped.returncode == 1 and "notes.txt" in stopped.stdout, stopped.stdout
+
+    write(repo / "notes.txt", "both\n")
+    git(repo, "add", "notes.txt")
+    concluded = subprocess.run(["git", "commit", "--no-edit"], cwd=repo, capture_output=True,
+                               text=True)
+    assert concluded.returncode == 0, concluded.stdout + concluded.stderr
+    assert "dvx stopped the commit" not in concluded.stderr
+    assert git(repo, "rev-list", "--count", "HEAD") == "4\n"
+    status = dvx_proc("status", cwd=repo)
+    assert status.code == 1 and "'data.dvx' and 'data/sub.dvx'" in status.stderr
+
+
 def test_an_add_beside_pointers_a_merge_left_overlapping_names_them_as_that_conflict(tmp_path):
     """`dvx add` of a path apart from the pair goes on without them, naming both as the
     conflict a merge left (both are readable: not as files that cannot be read)."""

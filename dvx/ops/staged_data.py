@@ -36,7 +36,8 @@ Nor may a commit add a pointer file that overlaps another pointer's data or a st
 (one tracking a path inside a folder the other tracks whole: `git mv` of a pointer file into
 a tracked folder): `dvx add` refuses to make such a pair, and every command refuses it once
 it is there (dvx/overlapping.py). A pair HEAD already holds (a merge made it) is left to the
-ways out those commands name.
+ways out those commands name, and so is one the commit concluding a merge, cherry-pick,
+revert or rebase takes from the commit it brings in.
 
 Nor may a commit hold a pointer file or dvx.lock that still has a merge's conflict markers
 (`git add` of a conflict not resolved yet): nothing can read it, so the data of neither
@@ -208,7 +209,9 @@ def _conflicted(repo: Repo, staged: list[StagedFile]) -> list[StagedConflict]:
 def _overlaps_added(repo: Repo, staged: list[StagedFile]) -> list[StagedOverlap]:
     """The overlaps (overlapping.find_overlaps) among the pointer files of Git's index and
     the outputs dvx.lock records that a pointer file the commit adds (one HEAD lacks) is
-    part of: every dvx command would refuse the pair. Git is asked for the index's pointer
+    part of: every dvx command would refuse the pair. One a merge, cherry-pick, revert or
+    rebase Git stopped in brings (its head holds it) is not added by this commit: the pair
+    is left to the commands, as one HEAD holds is. Git is asked for the index's pointer
     files only when the commit adds one."""
     assert repo.git is not None
     added = {file.path for file in staged if file.mode in _FILE_MODES
@@ -216,6 +219,8 @@ def _overlaps_added(repo: Repo, staged: list[StagedFile]) -> list[StagedOverlap]
              and file.path.rpartition("/")[2] != POINTER_SUFFIX}
     if added and repo.git.head() is not None:
         added -= set(repo.git.modes_at("HEAD", sorted(added)))
+    for head in (repo.git.operation_heads() if added else ()):
+        added -= set(repo.git.modes_at(head, sorted(added)))
     if not added:
         return []
     tracked: dict[str, str | None] = {
