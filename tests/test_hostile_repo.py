@@ -231,7 +231,7 @@ HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
     "entry oid uppercase": lambda base: manifest([row("a", PAYLOAD_OID.upper())]),
     "longer than any filesystem holds": lambda base: manifest([row("d/" * 2100 + "f")]),
     "a name longer than any filesystem holds": lambda base: manifest([row("n" * 300)]),
-    "wrong header": lambda base: manifest([row("a")]).replace(b'"version":1', b'"version":9'),
+    "wrong header": lambda base: manifest([row("a")]).replace(b'"version":1', b'"version":0'),
     "a dvx temporary's name": lambda base: manifest([row("sub/.a.dvx-0123456789ab.tmp")]),
     "a dvx temporary's cut name": lambda base: manifest([row(".a~dvx-0123456789ab.tmp")]),
     "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
@@ -274,6 +274,24 @@ def test_an_invalid_manifest_skips_its_directory_and_the_rest_is_placed(tmp_path
         assert "outside its folder" in message and "fetch" in message, message
         assert "`dvx fetch`" not in message, message
     assert not (tmp_path / "outside/pwned").exists()
+
+
+def test_a_manifest_a_newer_dvx_wrote_says_to_upgrade_dvx(tmp_path):
+    """A manifest in a format newer than this dvx's is named as a newer dvx's, with an
+    upgrade as the way out, never as one dvx never writes."""
+    hostile = Hostile(tmp_path)
+    newer = manifest([row("a")]).replace(b'"version":1', b'"version":2')
+    hostile.commit({"data.dvx": dir_pointer(hostile.put_object(newer))})
+    clone = hostile.clone()
+    for command in (("pull",), ("checkout",), ("status",)):
+        result = run_dvx(*command, cwd=clone)
+        assert result.code == 1 and "Traceback" not in result.output, result.output
+        message = " ".join(result.stderr.split())
+        assert "ERROR: Skipped data.dvx: " in message, (command, message)
+        assert "was written by a newer dvx (format 2)" in message, (command, message)
+        assert "Upgrade dvx to read it." in message, (command, message)
+        assert "never writes such a manifest" not in message, (command, message)
+    assert not (clone / "data").exists()
 
 
 def test_status_names_a_directory_with_an_invalid_manifest_and_reports_the_rest(tmp_path):

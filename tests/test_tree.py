@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, NewerFormatError
 from dvx.hashing import hash_bytes
 from dvx.objects.tree import Tree, TreeEntry
 
@@ -102,9 +102,22 @@ def test_non_canonical_encoding_is_rejected():
         Tree.from_bytes(spaced, "xxh128", hash_bytes(spaced))
 
 
-def test_unknown_header_is_rejected():
+@pytest.mark.parametrize("header", [
+    {"algo": "xxh128", "format": "dvx-tree", "version": 0},
+    {"algo": "xxh128", "format": "other", "version": 9},
+    {"algo": "md5", "format": "dvx-tree", "version": 1},
+    ["dvx-tree", 1],
+])
+def test_unknown_header_is_rejected(header):
+    data, oid = _manifest([], header=header)
+    with pytest.raises(FormatError, match="header") as refused:
+        Tree.from_bytes(data, "xxh128", oid)
+    assert not isinstance(refused.value, NewerFormatError)
+
+
+def test_a_header_of_a_newer_format_version_says_a_newer_dvx_wrote_it():
     data, oid = _manifest([], header={"algo": "xxh128", "format": "dvx-tree", "version": 9})
-    with pytest.raises(FormatError, match="header"):
+    with pytest.raises(NewerFormatError, match=r"written by a newer dvx \(format 9\)"):
         Tree.from_bytes(data, "xxh128", oid)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from typing import IO, NamedTuple, overload
 
-from dvx.errors import CorruptManifestError, FormatError, InvalidOidError
+from dvx.errors import CorruptManifestError, FormatError, InvalidOidError, NewerFormatError
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.ignore import IGNORE_FILE
@@ -279,6 +279,10 @@ class _Parser:
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise FormatError(f"The {self.where} is not valid UTF-8 JSON Lines.") from None
         if header != {"algo": self.algo, "format": FORMAT, "version": VERSION}:
+            version = header.get("version") if isinstance(header, dict) else None
+            if (type(version) is int and version > VERSION
+                    and header.get("format") == FORMAT):  # fetching it again cannot help
+                raise NewerFormatError.of(f"The {self.where}", version)
             shown = line[:200].decode("utf-8", "replace")
             raise FormatError(f"The {self.where} has an unsupported header {shown!r}.")
         if line != _header(self.algo):
