@@ -131,8 +131,7 @@ def unignored_note(root: str, paths: list[str], what: str = "the data") -> str:
     (`paths`, repo paths), whose .gitignore entry it deleted and that no other rule ignores:
     Git sees it now, and `git add -A` would commit it into Git. `what`: what stays, as the
     note names it ("the data", "the output data")."""
-    shown = ", ".join(shown_path(path) for path in paths[:20]) + (
-        f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    shown = named_list(paths, most=20, name=shown_path)
     add = f"`dvx add {for_command(root, paths[0])}`" if len(paths) == 1 else "`dvx add` it"
     return (f"Note: {what} stays in the workspace, no longer tracked by dvx, and Git no longer "
             f"ignores it ({shown}): `git add -A` would commit its files into Git, which "
