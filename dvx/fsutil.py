@@ -128,16 +128,25 @@ def is_leftover(path: str, older_than: float = 0) -> bool:
     return stat.S_ISREG(st.st_mode) and not is_held(path)
 
 
-def remove_leftover_temporaries(directory: str, names: Collection[str]) -> None:
-    """Delete the temporaries a killed write of a file named one of `names` left in
-    `directory`: none a live write holds. A directory that cannot be listed is left alone."""
+def temporaries_for(directory: str, names: Collection[str]) -> list[str]:
+    """The paths of the temporaries (files and symlinks, never folders) `directory` holds
+    for a file named one of `names` (`is_temp_for`), a write at it or one a killed write left;
+    none for a directory that cannot be listed. One scan of `directory`."""
     try:
         entries = list(os.scandir(directory))
     except OSError:
-        return
-    for entry in entries:
-        if any(is_temp_for(entry.name, n) for n in names) and is_leftover(entry.path):
-            remove_quietly(entry.path)
+        return []
+    return [entry.path for entry in entries
+            if any(is_temp_for(entry.name, name) for name in names)
+            and not entry.is_dir(follow_symlinks=False)]
+
+
+def remove_leftover_temporaries(directory: str, names: Collection[str]) -> None:
+    """Delete the temporaries a killed write of a file named one of `names` left in
+    `directory`: none a live write holds. A directory that cannot be listed is left alone."""
+    for path in temporaries_for(directory, names):
+        if is_leftover(path):
+            remove_quietly(path)
 
 
 # Large temporaries this process is writing (downloads, copies into the cache, uploads to a

@@ -585,19 +585,9 @@ def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
         names_by_dir.setdefault(parent, set()).update({name, name + POINTER_SUFFIX, ".gitignore"})
     for parent, names in names_by_dir.items():
         directory = join_posix(root, parent) if parent else root
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
         # One with a pointer of its own is data a user tracked, never a temporary: kept.
-        pointed = {e.name.removesuffix(POINTER_SUFFIX) for e in entries
-                   if e.name.endswith(POINTER_SUFFIX)}
-        for entry in entries:
-            if (fsutil.temp_target(entry.name) is not None
-                    and any(fsutil.is_temp_for(entry.name, n) for n in names)
-                    and entry.name not in pointed
-                    and not entry.is_dir(follow_symlinks=False)):
-                found.append(entry.path)
+        found += [path for path in fsutil.temporaries_for(directory, names)
+                  if not os.path.lexists(path + POINTER_SUFFIX)]
     return found
 
 
