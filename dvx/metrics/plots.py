@@ -397,11 +397,11 @@ def _confusion(data: PlotData) -> dict[str, Any]:
               for revision, rows in data.tables for actual, predicted in [classes(revision)]
               for row in rows if actual in row and predicted in row]
     named = [classes(revision) for revision, _ in data.tables]
-    actual = ", ".join(dict.fromkeys(a for a, _ in named))
-    predicted = ", ".join(dict.fromkeys(p for _, p in named))
+    actual_fields = ", ".join(dict.fromkeys(a for a, _ in named))
+    predicted_fields = ", ".join(dict.fromkeys(p for _, p in named))
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with both "
-                          f"'{actual}' and '{predicted}'.")
+                          f"'{actual_fields}' and '{predicted_fields}'.")
     _check_drawable(data, len(values))
     normalized = options.template == "confusion_normalized"
     transform: list[dict[str, Any]] = [
@@ -414,9 +414,9 @@ def _confusion(data: PlotData) -> dict[str, Any]:
     inner = {
         "width": HEIGHT, "height": HEIGHT, "transform": transform,
         "encoding": {"x": {"field": "predicted", "type": "nominal",
-                           "title": options.y_label or predicted},
+                           "title": options.y_label or predicted_fields},
                      "y": {"field": "actual", "type": "nominal",
-                           "title": options.x_label or actual}},
+                           "title": options.x_label or actual_fields}},
         "layer": [{"mark": "rect", "encoding": {"color": count, "tooltip": [
                        {"field": "actual"}, {"field": "predicted"}, count]}},
                   {"mark": {"type": "text"},
