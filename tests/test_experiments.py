@@ -3360,6 +3360,30 @@ def test_exp_show_reads_a_params_file_tracked_with_dvx_add_from_the_cache(repo):
     assert len(errors) == 1 and "the cache lacks its data (`dvx fetch --rev" in errors[0], errors
 
 
+def test_exp_show_reads_a_cached_metrics_file_of_a_commit_by_its_dvx_lock(repo):
+    """m.json is `cache: true`: no commit holds it, only its dvx.lock entry. exp show reads
+    the baseline's and the experiment's from the cache by that entry's oid, and names the
+    fetch that gets one the cache lacks instead of leaving the column empty."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "gen.sh", "sed 's/lr: \\(.*\\)/{\"acc\": \\1}/' params.yaml > m.json\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: sh gen.sh\n    deps: [gen.sh]\n"
+                             "    params: [lr]\n    metrics:\n      - m.json:\n"
+                             "          cache: true\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "lr=0.5", "-n", "e1", cwd=repo)
+    rows = _show(repo)
+    assert rows["e1"]["metrics"]["m.json"] == {"acc": 0.5}
+    assert rows["main"]["metrics"]["m.json"] == {"acc": 0.1}
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    rows = _show(repo)
+    for name in ("main", "e1"):
+        assert "m.json" not in rows[name]["metrics"], rows[name]
+        errors = rows[name]["errors"]
+        assert len(errors) == 1 and "the cache lacks its data (`dvx fetch --rev" in errors[0]
+
+
 def test_a_queued_run_killed_while_its_stage_runs_keeps_its_worktree_until_the_stage_ends(
         repo, tmp_path):
     """The queued run's `exp run` killed with SIGKILL (the OOM killer): its guardian gives
