@@ -693,12 +693,11 @@ class Repo:
         Git is told first to ignore the temporaries it may write there). core.fsync, which
         every write reads, and for a command that `git add`s its files at its end
         (`stages_in_git`) core.autostage, are read first: an invalid value stops the command
-        before it writes anything. Without `wait`, taking
-        it fails at once (LockError) when another process holds it. `only_whole_writes`:
-        see RepoLock."""
+        before it writes anything. Without `wait`, taking it fails at once (LockError) when
+        another process holds it. `only_whole_writes`: see RepoLock."""
         from dvx.lock import RepoLock
 
-        _ = self.fsync
+        _ = self.fsync  # read for its check: an invalid value raises here, before any write
         self.exclude_temporaries()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
         lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,
