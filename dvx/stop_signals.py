@@ -17,6 +17,16 @@ from types import FrameType
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def _stopping() -> bool:
+    """Whether the command already stops for a stop signal: its KeyboardInterrupt
+    (Terminated, HungUp too) is being handled, here or by whoever closes the generator
+    running this (GeneratorExit, raised as that stop unwinds)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, GeneratorExit):
+        exc = exc.__context__
+    return isinstance(exc, KeyboardInterrupt)
+
+
 @contextlib.contextmanager
 def stops_held() -> Iterator[None]:
     """Run the block whole: a Ctrl-C, SIGTERM or SIGHUP that arrives meanwhile takes effect
@@ -27,7 +37,7 @@ def stops_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    stopping = isinstance(sys.exc_info()[1], KeyboardInterrupt)  # Terminated, HungUp too
+    stopping = _stopping()
     held: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:

@@ -75,7 +75,8 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
     per item) lets cheap items travel in batches. An exception from `fn` is raised here, once
     the batches already running have finished; the rest are not started. A caller that may
     be stopped between results (Ctrl-C) and then reads what `fn` left behind closes the
-    generator first (`contextlib.closing`), which waits for the running batches."""
+    generator first (`contextlib.closing`), which waits for the running batches, deaf to a
+    second Ctrl-C meanwhile (`stops_held`)."""
     if threads <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
@@ -108,4 +109,7 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
                 in_flight.append(submit(following))
             yield from results
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Whole, even through a second Ctrl-C: cut short, it would leave a thread at work
+        # (linking a file, say) that the stop's clean-up, running next, would miss.
+        with stops_held():
+            pool.shutdown(wait=True, cancel_futures=True)

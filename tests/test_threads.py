@@ -1,7 +1,12 @@
 """map_in_threads: results in order, errors surface, and only a bounded number of batches are
 ever in flight, whatever the number of items."""
 
+import contextlib
+import os
+import signal
+import sys
 import threading
+import time
 
 import pytest
 
@@ -67,3 +72,60 @@ def test_in_flight_batches_stay_bounded():
     finally:
         threads._batches = real_batches
     assert running["peak"] <= 2
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C as the `dvx` process has it: KeyboardInterrupt."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _main_thread_in(name: str) -> bool:
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    while frame is not None:
+        if frame.f_code.co_name == name:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.parametrize("where", ["as the map waits", "in the caller"])
+def test_a_second_ctrl_c_does_not_cut_short_the_wait_for_the_work_running(ctrl_c_raises,
+                                                                         where):
+    """Ctrl-C, then another while the work already running is waited for (a big file
+    hashed and linked): the first stop comes out, and only once that work is done, so the
+    clean-up after it sees all the work did. The first Ctrl-C lands as the map waits for a
+    result, or in the caller's loop, which then closes the map."""
+    finished: list[int] = []
+    seen: list[int] = []
+    started, let_go = threading.Event(), threading.Event()
+
+    def work(x):
+        if x == 1:
+            return x
+        started.set()
+        if where == "as the map waits":
+            os.kill(os.getpid(), signal.SIGINT)
+        while not _main_thread_in("shutdown"):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        let_go.wait(1)  # set at once by a stop that came out before the work was done
+        finished.append(x)
+        return x
+
+    items = [0, 1] if where == "as the map waits" else [1, 0]
+    stop = None
+    try:
+        with contextlib.closing(map_in_threads(work, items, threads=2)) as results:
+            for _ in results:
+                started.wait(30)  # not cancelled before it starts
+                raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        stop = exc
+        seen.extend(finished)
+    finally:
+        let_go.set()
+    assert seen == [0]
+    assert stop is not None and stop.__context__ is None  # the first, not a second on top
