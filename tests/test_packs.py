@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -586,30 +587,44 @@ def test_gc_deletes_no_pack_while_objects_it_keeps_are_in_no_index(repo, dvx, re
     assert tree_bytes(other / "e") == tree_bytes(repo / "e")
 
 
+def _indexes_lost(store: Path, before: set[Path], age: float) -> tuple[dict[Path, bytes],
+                                                                          list[str]]:
+    """The indexes of `store` not in `before` deleted, and the packs no index names then
+    dated `age` seconds back: (each deleted index -> its bytes, those packs)."""
+    lost = {index: index.read_bytes() for index in (store / "indexes").iterdir()
+            if index not in before}
+    for index in lost:
+        index.unlink()
+    kept = [index.read_text() for index in before if index.name != "KEPT"]
+    unnamed = sorted(p.name for p in (store / "packs").iterdir()
+                     if not any(p.name in text for text in kept))
+    when = time.time() - age
+    for name in unnamed:
+        os.utime(store / "packs" / name, (when, when))
+    return lost, unnamed
+
+
 def test_data_in_a_pack_whose_index_was_lost_is_not_blamed_on_whoever_committed_it(
         repo, dvx, tmp_path):
-    """Some indexes lost, indexes/KEPT still there: pull names the packs no index names and
-    calls the remote damaged, not the data never pushed; fsck --remote says so too, and that
-    gc keeps those packs, not that it deletes them after the grace period."""
+    """Some indexes lost, indexes/KEPT still there, their packs older than the grace period:
+    pull names those packs and says the remote may be damaged and the data in one of them,
+    not just that it was never pushed; fsck --remote says so too, and that gc keeps those
+    packs, not that it deletes them after the grace period."""
     store = _push_and_commit_d(repo, dvx, tmp_path)
     first = set((store / "indexes").iterdir())
     write(repo / "e" / "a.bin", os.urandom(300))
     assert dvx("add", "e").code == 0 and dvx("push").code == 0
     commit_all(repo, "e")
-    lost = {index: index.read_bytes() for index in (store / "indexes").iterdir()
-            if index not in first}
-    for index in lost:  # e's
-        index.unlink()
+    lost, unnamed = _indexes_lost(store, first, age=2 * 3600)  # e's
     assert (store / "indexes" / "KEPT").exists()
-    unnamed = sorted(p.name for p in (store / "packs").iterdir()
-                     if not any(p.name in i.read_text() for i in first if i.name != "KEPT"))
     assert unnamed
     other = clone(repo, tmp_path, "other")
     pulled = run_dvx_proc("pull", cwd=other, timeout=120)
     said = " ".join(pulled.stderr.split())
     assert pulled.code == 1 and "Traceback" not in said, said
-    assert "without running `dvx push`" not in said, said
-    assert f"named by no index ({', '.join(unnamed)}): the remote looks damaged" in said, said
+    assert "Either whoever committed it" not in said, said
+    assert f"older than the grace period {'is' if len(unnamed) == 1 else 'are'} named by no " \
+        f"index ({', '.join(unnamed)}): the remote may be damaged" in said, said
     assert "`dvx fsck --remote s`" in said, said
     checked = run_dvx_proc("fsck", "--remote", "s", cwd=other, timeout=120)
     said = " ".join(checked.stderr.split())
@@ -622,6 +637,49 @@ def test_data_in_a_pack_whose_index_was_lost_is_not_blamed_on_whoever_committed_
         index.write_bytes(data)
     assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
     assert tree_bytes(other / "e") == tree_bytes(repo / "e")
+
+
+def test_a_pack_a_push_may_be_uploading_now_does_not_hide_data_never_pushed(repo, dvx,
+                                                                            tmp_path):
+    """A pack no index names, but younger than the grace period (a push stopped a minute ago,
+    or uploading now), and a teammate who committed data without `dvx push`: pull says the
+    data was never pushed, and names no pack."""
+    store = _push_and_commit_d(repo, dvx, tmp_path)
+    first = set((store / "indexes").iterdir())
+    write(repo / "e" / "a.bin", os.urandom(300))
+    assert dvx("add", "e").code == 0 and dvx("push").code == 0
+    _indexes_lost(store, first, age=60)  # as a push stopped between its pack and its index
+    write(repo / "f.bin", os.urandom(300))
+    assert dvx("add", "f.bin").code == 0  # committed, never pushed
+    commit_all(repo)
+    other = clone(repo, tmp_path, "other")
+    pulled = run_dvx_proc("pull", "f.bin", cwd=other, timeout=120)
+    said = " ".join(pulled.stderr.split())
+    assert pulled.code == 1 and "Traceback" not in said, said
+    assert "without running `dvx push`" in said and "named by no index" not in said, said
+
+
+def test_data_the_workspace_holds_is_committed_again_whatever_packs_no_index_names(
+        repo, dvx, tmp_path):
+    """The cache lost data never pushed, which the workspace still holds, on a remote holding
+    an old pack no index names: push still says that `dvx commit` stores it again, and then
+    `dvx push` uploads it."""
+    store = _push_and_commit_d(repo, dvx, tmp_path)
+    first = set((store / "indexes").iterdir())
+    write(repo / "old.bin", os.urandom(300))
+    assert dvx("add", "old.bin").code == 0 and dvx("push").code == 0
+    _indexes_lost(store, first, age=2 * 3600)
+    write(repo / "data.csv", "a,b\n1,2\n")
+    assert dvx("add", "data.csv").code == 0
+    commit_all(repo)
+    shutil.rmtree(repo / ".dvx" / "cache")
+    pushed = run_dvx_proc("push", "data.csv", cwd=repo, timeout=120)
+    said = " ".join(pushed.stderr.split())
+    assert pushed.code == 1, said
+    assert "the workspace still holds it unchanged: `dvx commit data.csv` stores it in the " \
+        "cache again" in said, said
+    assert dvx("commit", "data.csv").code == 0
+    assert run_dvx_proc("push", "data.csv", cwd=repo, timeout=120).code == 0
 
 
 def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo, dvx,

@@ -25,7 +25,7 @@ from dvx.cli.common import (
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
-from dvx.wording import named_list
+from dvx.wording import counted, named_list
 
 if TYPE_CHECKING:
     from dvx.ops.fsck import FsckResult
@@ -355,7 +355,8 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
              f"-r {result.remote}` from a clone whose cache has the data uploads again what "
              "only a damaged index names.")
     elif result.never_pushed and result.unindexed_packs:
-        _report_unindexed_packs(result.remote, result.never_pushed, result.unindexed_packs)
+        _report_unindexed_packs(result.remote, result.never_pushed, result.never_pushed_unnamed,
+                                result.unindexed_packs)
     elif result.never_pushed:
         _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed)
     if result.lost:
@@ -386,22 +387,27 @@ def _repair_advice(remote: str) -> str:
 SHOWN_PACKS = 3  # packs no index names, named one by one
 
 
-def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], packs: list[str]
-                            ) -> None:
-    """Data no pack index names, on a remote holding packs no index names: the remote looks
-    damaged (an index lost), or the push of that data stopped before its index; either
-    way, not a teammate who never pushed."""
-    shown = ", ".join(packs[:SHOWN_PACKS]) + (
-        f" and {len(packs) - SHOWN_PACKS} more" if len(packs) > SHOWN_PACKS else "")
-    count = f"{len(packs)} pack{'s' if len(packs) > 1 else ''}"
+def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], unnamed: int,
+                            packs: list[str]) -> None:
+    """Data no pack index names, on a remote holding packs no index names, older than the
+    grace period: the data may be in one of them (an index lost, or a push stopped between
+    its pack and its index), or never pushed. What the workspace here still holds is
+    stored again all the same (`_report_never_pushed`)."""
+    _report_never_pushed(remote, [r for r in never_pushed if r.held_here is not None],
+                         unnamed)
+    others = [r for r in never_pushed if r.held_here is None]
+    if not others:
+        return
     warn(f"No pack index of the remote '{remote}' names that data "
-         f"({'; '.join(map(str, never_pushed))}), but {count} there "
-         f"{'are' if len(packs) > 1 else 'is'} named by no index ({shown}): the remote looks "
-         "damaged (an index lost, as by a copy of it that missed some), and the data may be "
-         "in such a pack; else the push of it stopped between its pack and its index. Look "
-         f"at the remote with `dvx fsck --remote {remote}`, and put back the indexes it "
-         "lacks; or run `dvx push` again from a clone whose cache has the data."
-         + _imports_note(never_pushed))
+         f"({'; '.join(map(str, others))}), and {counted(len(packs), 'pack')} there older "
+         "than the grace period "
+         f"{'is' if len(packs) == 1 else 'are'} named by no index "
+         f"({named_list(packs, most=SHOWN_PACKS)}): the remote may be damaged (an index "
+         "lost, as by a copy of it that missed some) and the data in such a pack, or the push "
+         "of it may have stopped between its pack and its index; else whoever committed it "
+         "pushed the commit to Git without running `dvx push`. Look at the remote with "
+         f"`dvx fsck --remote {remote}`, and put back the indexes it lacks; or run `dvx push` "
+         "again from a clone whose cache has the data." + _imports_note(others))
 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:

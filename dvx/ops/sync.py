@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -44,7 +45,7 @@ from dvx.outputs import (
     skip_invalid_manifest,
 )
 from dvx.paths import for_command
-from dvx.remote import locks, packed, pushlog, transfer
+from dvx.remote import leftovers, locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import (
     CHANGED_IN_CACHE,
@@ -193,8 +194,8 @@ class SyncResult:
     refused_indexes: list[str] = field(default_factory=list)
     # The same, for indexes a newer dvx wrote: upgrading dvx reads them.
     newer_indexes: list[str] = field(default_factory=list)
-    # Where no index was refused: the packs no index names, when data was not found. An
-    # index of them may be lost, and the data in one of them, rather than never pushed.
+    # Where no index was refused: the packs no index names, older than gc's grace period,
+    # when data was not found. An index of them may be lost, and the data in one of them.
     unindexed_packs: list[str] = field(default_factory=list)
     # Manifests a push needed and did not put on the remote, though none of them failed:
     # held back because some of their files failed, or in neither the cache nor the remote
@@ -940,11 +941,13 @@ def _note_refused_indexes(remote: RemoteStore, never: set[str], result: SyncResu
 
 
 def _unindexed_packs(remote: RemoteStore) -> list[str]:
-    """The packs on `remote` that no index names; none where its packs cannot be listed
-    (a web server showing no listing): this only tells data never pushed from data in a
-    pack whose index is gone, and a remote that fails here fails the next command too."""
+    """The packs on `remote` that no index names and that are older than gc's grace period
+    (`leftovers.YOUNG_PACK_SECONDS`, on this machine's clock; or not dated): a younger one
+    may be a push's, uploading now. None where its packs cannot be listed (a web server
+    showing no listing): this only tells data never pushed from data that may be in a pack
+    whose index is gone, and a remote that fails here fails the next command too."""
     try:
-        return remote.unindexed_packs()
+        return remote.unindexed_packs(older_than=time.time() - leftovers.YOUNG_PACK_SECONDS)
     except (OSError, RemoteError):
         return []
 

@@ -24,6 +24,9 @@ from dvx.objects.layout import PACKS_DIR
 from dvx.remote.packs import DEFAULT_PACK_SIZE
 from dvx.remote.store import RemoteStore
 
+# gc --remote's default grace period: a pack no index names that is younger may be one a
+# push is uploading now, its index still to come.
+YOUNG_PACK_SECONDS = 3600
 SEARCH_BUDGET = 4 << 30  # what the search of all packs may cost, counted in bytes as below
 HASH_CALL_COST = 4096  # what one hash costs beyond its bytes (the call), counted in bytes
 # A pack larger than this, and than 4 times the remote's pack_size, is not read: no writer

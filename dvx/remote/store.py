@@ -114,11 +114,14 @@ class RemoteStore(ObjectStore):
     def list_loose(self) -> Iterator[str]:
         return super().list_oids()
 
-    def unindexed_packs(self) -> list[str]:
+    def unindexed_packs(self, older_than: float | None = None) -> list[str]:
         """The packs on the remote that no usable index names: left by a push stopped between
-        its pack and its index, or named only by an index the remote lost."""
+        its pack and its index, or named only by an index the remote lost. With `older_than`
+        (a time), only those the remote dates before it, or does not date."""
         named = {section.pack for _, section in self.inventory.sections()}
-        return sorted(set(self.list_packs()) - named)
+        return sorted(name for name, (_, mtime) in self.list_packs().items()
+                      if name not in named
+                      and (older_than is None or mtime is None or mtime < older_than))
 
     def list_packs(self) -> Details:
         """{pack name: (size, mtime or None)} of every pack on the remote. Only a pack's name
