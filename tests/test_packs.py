@@ -22,6 +22,8 @@ import xxhash
 from fsspec.implementations.memory import MemoryFileSystem
 
 from dvx.errors import FormatError, NewerFormatError
+from dvx.objects.cache import LocalCache
+from dvx.ops import gc
 from dvx.remote import leftovers, packs
 from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
 from dvx.remote.store import RemoteStore
@@ -34,7 +36,15 @@ from tests.conftest import (
     tree_bytes,
     write,
 )
-from tests.remotes import RemoteSpec, clone, commit_all, configure, local_spec, remote_for
+from tests.remotes import (
+    RemoteSpec,
+    clone,
+    commit_all,
+    configure,
+    local_spec,
+    pointer_oid,
+    remote_for,
+)
 
 ALGO = "xxh128"
 
@@ -1124,6 +1134,55 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
         "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by interrupted "
         "pushes, or holding only copies `dvx fsck --remote` took out as damaged)."]
     assert not left.exists()
+
+
+def test_gc_remote_reads_a_kept_object_the_cache_holds_once_and_never_one_no_pack_can_hold(
+        repo, dvx, tmp_path, monkeypatch):
+    """Objects gc keeps that no index names, held by the cache, as two packs two killed
+    pushes left are searched for them: one larger than both packs is never read, and one
+    that fits is read for each pack, but hashed once for both. Both packs go."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for folder in ("d", "e"):
+        for i in range(5):
+            write(repo / folder / f"{i}.bin", os.urandom(1000 + i))
+        assert dvx("add", folder).code == 0
+        killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+        assert killed.code == -signal.SIGKILL
+    left = list((store / "packs").iterdir())
+    assert len(left) == 2
+    assert dvx("push").code == 0
+    write(repo / "small.bin", os.urandom(300))
+    write(repo / "large.bin", os.urandom(64 << 10))
+    assert dvx("add", "small.bin", "large.bin").code == 0
+    commit_all(repo, "data")
+    small, large = (pointer_oid(repo / f"{name}.bin.dvx") for name in ("small", "large"))
+    read: list[str] = []
+    hashed: list[str] = []
+    read_bytes, intact, hash_bytes = LocalCache.read_bytes, LocalCache.intact, gc.hash_bytes
+
+    def reading(cache: LocalCache, oid: str) -> bytes:
+        read.append(oid)
+        return read_bytes(cache, oid)
+
+    def checking(cache: LocalCache, oid: str, st: os.stat_result) -> bool:
+        read.append(oid)
+        return intact(cache, oid, st)
+
+    def hashing(data: bytes, algo: str) -> str:
+        hashed.append(hash_bytes(data, algo))
+        return hashed[-1]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(LocalCache, "read_bytes", reading)
+        patched.setattr(LocalCache, "intact", checking)
+        patched.setattr(gc, "hash_bytes", hashing)
+        collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert "Deleted 2 packs" in collected.stdout, collected.output
+    assert not any(pack.exists() for pack in left)
+    assert large not in read
+    assert hashed.count(small) >= 1 and read.count(small) == 2 * hashed.count(small)  # a pack each
 
 
 def test_gc_remote_deletes_the_pack_a_killed_push_left_while_it_keeps_data_never_pushed(

@@ -230,28 +230,24 @@ def _sought(repo: Repo, needed: set[str],
             sizes_of: Callable[[set[str]], dict[str, set[int]]]) -> leftovers.Sought:
     """The objects gc keeps that no index of the remote names, as its packs no index names
     are searched for them: by their bytes where the cache holds them, else by the sizes the
-    scope gives them (read again, for these objects only)."""
-    cached = {oid: st.st_size for oid, st in repo.cache.stats(sorted(needed))
-              if st is not None and _intact(repo, oid, st)}
+    scope gives them (read again, for these objects only). A cached object is read, and
+    hashed once, only when a pack is large enough to hold it: one larger than every pack
+    costs nothing, and a copy that does not hash to its oid keeps every such pack."""
+    cached = {oid: st.st_size for oid, st in repo.cache.stats(sorted(needed)) if st is not None}
     rest = needed - cached.keys()
     claimed = sizes_of(rest) if rest else {}
+    whole: dict[str, bool] = {}  # oid -> whether its copy hashed to it, once read
 
     def read(oid: str) -> bytes | None:
         try:
             data = repo.cache.read_bytes(oid)
         except (DvxError, OSError):
             return None
-        return data if hash_bytes(data, repo.algo) == oid else None
+        if oid not in whole:
+            whole[oid] = hash_bytes(data, repo.algo) == oid
+        return data if whole[oid] else None
 
     return leftovers.Sought(cached, read, {oid: claimed.get(oid, set()) for oid in rest})
-
-
-def _intact(repo: Repo, oid: str, st: os.stat_result) -> bool:
-    """Whether the cache's copy of `oid` hashes to it; False if it cannot be read."""
-    try:
-        return repo.cache.intact(oid, st)
-    except (DvxError, OSError):
-        return False
 
 
 def _remote_locked(repo: Repo, name: str, remote: RemoteStore | None
