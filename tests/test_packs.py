@@ -198,6 +198,30 @@ def test_an_object_gc_keeps_is_looked_for_at_every_byte_of_a_pack_no_index_names
     assert leftovers.Search(unreadable, ALGO).may_be_in(ab)  # its copy changed since
 
 
+def test_a_pack_the_search_budget_cannot_pay_for_is_not_downloaded():
+    """What searching a pack costs follows from the size its listing gives: once that is
+    more than the budget left, the pack may hold a sought object, and is not downloaded."""
+    _, data = _section(b"alpha-bytes\n", b"beta-bytes\n")
+    absent = b"gamma-bytes\n"
+    gets: list[str] = []
+
+    class Listed:  # a remote holding the pack under any name, counting its downloads
+        pack_size = packs.DEFAULT_PACK_SIZE
+
+        class retried:  # as RemoteStore names it
+            @staticmethod
+            def get(key: str) -> bytes:
+                gets.append(key)
+                return data
+
+    one = (len(data) - len(absent) + 1) * (len(absent) + leftovers.HASH_CALL_COST)
+    sought = leftovers.Sought(sizes={oid_of(absent): {len(absent)}})
+    search = leftovers.Search(sought, ALGO, budget=one + one // 2)
+    assert not search.may_hold(Listed(), "first", len(data))  # searched: it is not there
+    assert search.may_hold(Listed(), "second", len(data))  # not searched: it may be
+    assert gets == ["packs/first"]
+
+
 # -- the store and transfers, on an in-memory remote that counts requests --------------------
 
 

@@ -59,10 +59,11 @@ class Search:
 
     def may_hold(self, remote: RemoteStore, pack: str, size: int) -> bool:
         """Whether the pack `pack` (of `size` bytes, as listed) may hold a sought object:
-        False if it holds none, or is gone."""
+        False if it holds none, or is gone. One whose search would cost more than the
+        budget left is not downloaded."""
         if self.sought.unknown():
             return True
-        if size > max(LARGEST_READ, 4 * remote.pack_size):
+        if size > max(LARGEST_READ, 4 * remote.pack_size) or self._cost(size) > self.budget:
             return True
         try:
             data = remote.retried.get(f"{PACKS_DIR}/{pack}")
@@ -75,18 +76,11 @@ class Search:
         if self.sought.unknown():
             return True
         end = len(data)
-        cached = {oid: n for oid, n in self.sought.cached.items() if 0 < n <= end}
-        by_size: dict[int, set[str]] = {}
-        for oid, sizes in self.sought.sizes.items():
-            for n in sizes:
-                if 0 < n <= end:
-                    by_size.setdefault(n, set()).add(oid)
-        # Read, checked by its hash, and looked for; every run of the size hashed.
-        self.budget -= sum(end + 2 * n for n in cached.values())
-        self.budget -= sum((end - n + 1) * (n + HASH_CALL_COST) for n in by_size)
-        if self.budget < 0:
+        cost = self._cost(end)
+        if cost > self.budget:
             return True
-        for oid in sorted(cached):
+        self.budget -= cost
+        for oid in sorted(o for o, n in self.sought.cached.items() if 0 < n <= end):
             piece = self.sought.read(oid)
             if piece is None:  # changed in the cache since: not known to be absent
                 return True
@@ -94,9 +88,25 @@ class Search:
                 self.found = self.found or oid
                 return True
         view = memoryview(data)
-        for n, oids in sorted(by_size.items()):
+        for n, oids in sorted(self._by_size(end).items()):
             for at in range(end - n + 1):
-                if hash_bytes(view[at:at + n], self.algo) in oids:
-                    self.found = self.found or hash_bytes(view[at:at + n], self.algo)
+                oid = hash_bytes(view[at:at + n], self.algo)
+                if oid in oids:
+                    self.found = self.found or oid
                     return True
         return False
+
+    def _by_size(self, end: int) -> dict[int, set[str]]:
+        """The sought objects the cache does not hold that `end` bytes can hold, by size."""
+        by_size: dict[int, set[str]] = {}
+        for oid, sizes in self.sought.sizes.items():
+            for n in sizes:
+                if 0 < n <= end:
+                    by_size.setdefault(n, set()).add(oid)
+        return by_size
+
+    def _cost(self, end: int) -> int:
+        """What searching `end` bytes costs, in the budget's bytes: each cached object that
+        fits read, checked by its hash and looked for; every run of each size hashed."""
+        cached = sum(end + 2 * n for n in self.sought.cached.values() if 0 < n <= end)
+        return cached + sum((end - n + 1) * (n + HASH_CALL_COST) for n in self._by_size(end))
