@@ -866,12 +866,17 @@ class LocalCache(ObjectStore):
             if not self._is_object(final, os.fstat(fd)):  # stays the user's file: its mode
                 os.fchmod(fd, stat.S_IMODE(held.st_mode))
 
+    def object_mode(self, mode: int) -> int:
+        """The mode a file of mode `mode` takes as it becomes an object here: read-only (the
+        shared mode in a shared cache)."""
+        return fsutil.SHARED_FILE_MODE if self.shared else mode & ~fsutil.WRITE_BITS
+
     def _protect_open_file(self, fd: int, held: os.stat_result) -> bool:
         """Give the file open at `fd` (its stat: `held`) the mode of an object about to be
         made of it: read-only (the shared mode in a shared cache). False if this user may
         not change its mode (another's file): it is then stored as a copy."""
         mode = stat.S_IMODE(held.st_mode)
-        wanted = fsutil.SHARED_FILE_MODE if self.shared else mode & ~fsutil.WRITE_BITS
+        wanted = self.object_mode(mode)
         if wanted != mode:
             try:
                 os.fchmod(fd, wanted)

@@ -878,9 +878,9 @@ def _left_by_stopped_workers(repo: Repo, entries: Iterable[WalkEntry]) -> list[L
 
 def _made_readonly_unlinked(repo: Repo, before: os.stat_result, now: os.stat_result) -> bool:
     """Is the file whose lstat was `before` and is `now` the same file, unchanged and linked
-    to nothing more, with only the mode an object of it takes (`LocalCache`: read-only)?"""
+    to nothing more, with only the mode an object of it takes (`LocalCache.object_mode`)?"""
     mode = stat.S_IMODE(before.st_mode)
-    readonly = fsutil.SHARED_FILE_MODE if repo.cache.shared else mode & ~fsutil.WRITE_BITS
+    readonly = repo.cache.object_mode(mode)
     return (stat.S_ISREG(now.st_mode) and os.path.samestat(now, before)
             and now.st_nlink == before.st_nlink
             and (now.st_size, now.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
