@@ -48,7 +48,7 @@ from dvx.repo import Repo
 
 log = get_logger(__name__)
 
-DEFAULT_GRACE_SECONDS = 3600
+DEFAULT_GRACE_SECONDS = leftovers.YOUNG_PACK_SECONDS  # what a push under way may still hold
 SCOPE_OPTIONS = ("Use --workspace, --all-branches, --all-tags, --all-commits, --all-experiments "
                  "or --rev.")
 
