@@ -1379,6 +1379,26 @@ def test_with_hardlinks_an_output_that_cannot_be_stored_gives_back_those_stored_
     assert not (repo / "dvx.lock").exists()
 
 
+def test_with_hardlinks_a_run_whose_uncached_output_fills_the_disk_gives_back_the_cached(
+        repo, dvx, dvx_proc):
+    """cache.type hardlink: a run whose `cache: false` output cannot be copied into the cache
+    for the run-cache (the disk fills) fails, recording nothing, and its cached output, which
+    storing made a hard link of its object, is given back a writable file of its own."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp p.txt model.bin && echo 1 > "
+                             "metrics.json\n    deps: [p.txt]\n    outs: [model.bin, "
+                             "{metrics.json: {cache: false}}]\n")
+    write(repo / "p.txt", "a\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    ran = dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "cache.copy.after_temp_write",
+                                           "DVX_FAULT_ACTION": "enospc"})
+    assert ran.code == 1 and "Traceback" not in ran.stderr, ran.output
+    now = os.lstat(repo / "model.bin")
+    assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1
+    assert stat.S_IMODE(now.st_mode) & 0o200
+    assert (repo / "model.bin").read_text() == "a\n"
+    assert not (repo / "dvx.lock").exists()
+
+
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
     """A description written into dvx.yaml while the stage runs changes nothing its run or
     its dvx.lock entry reads: the run is recorded."""

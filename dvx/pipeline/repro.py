@@ -1428,8 +1428,9 @@ class _Scheduler:
         faults.point("repro.after_command")
         outs = []
         to_link: list[ToLink] = []
-        # An output that fails to be stored gives back those stored before it; a stop, the
-        # scheduler gives back (`_give_back_unrecorded`).
+        # A failure before the result is made (an output that cannot be stored, an uncached
+        # one that cannot be copied for the run-cache) gives back those stored before it; a
+        # stop, the scheduler gives back (`_give_back_unrecorded`).
         with given_back_unless_recorded(self.repo) as made_links:
             for out in stage.outs:
                 if self.stopping.is_set():  # nothing is recorded: the rest stay out of the cache
@@ -1445,15 +1446,15 @@ class _Scheduler:
                     current = out_state(self.repo, out)
                     assert current is not None
                     outs.append(current)
-        lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
-        record, note = None, None
-        if self.options.run_cache and not self.stopping.is_set():
-            note = runcache.why_not_kept(stage) or self._keep_uncached(stage)
-            if note is None:
-                record = runcache.make_record(self.repo, stage, state, outs)
-        return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record,
-                           note=f"not kept in the run-cache: {note}" if note else None,
-                           to_link=to_link, linked=made_links)
+            lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
+            record, note = None, None
+            if self.options.run_cache and not self.stopping.is_set():
+                note = runcache.why_not_kept(stage) or self._keep_uncached(stage)
+                if note is None:
+                    record = runcache.make_record(self.repo, stage, state, outs)
+            return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record,
+                               note=f"not kept in the run-cache: {note}" if note else None,
+                               to_link=to_link, linked=made_links)
 
     def _keep_uncached(self, stage: Stage) -> str | None:
         """Copy the outputs Git tracks (`cache: false`) into the cache for the run-cache; only
