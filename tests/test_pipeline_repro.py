@@ -1399,6 +1399,36 @@ def test_with_hardlinks_a_run_whose_uncached_output_fills_the_disk_gives_back_th
     assert not (repo / "dvx.lock").exists()
 
 
+def test_with_hardlinks_a_merge_conflict_in_dvx_lock_while_a_stage_runs_records_nothing(
+        repo, dvx):
+    """cache.type hardlink: a `git merge` that leaves conflict markers in dvx.lock while a
+    stage runs: the stage fails, saying dvx.lock changed, with no traceback; its output stays
+    as the command left it, a writable file of its own, never a read-only link of an object
+    no dvx.lock names."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp p.txt o.txt\n    deps: [p.txt]\n"
+                             "    outs: [o.txt]\n")
+    write(repo / "p.txt", "1\n")
+    assert dvx("repro").code == 0
+    write(repo / "p.txt", "2\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        conflicted = "<<<<<<< HEAD\n" + (repo / "dvx.lock").read_text() + "=======\n>>>>>>> b\n"
+        write(repo / "dvx.lock", conflicted)
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 1, out + err
+    assert "Traceback" not in err
+    assert "Stage 's' failed: dvx.lock" in said and "changed while repro ran" in said, said
+    assert (repo / "dvx.lock").read_text() == conflicted
+    now = os.lstat(repo / "o.txt")
+    assert stat.S_ISREG(now.st_mode) and now.st_nlink == 1
+    assert stat.S_IMODE(now.st_mode) & 0o200
+    assert (repo / "o.txt").read_text() == "2\n"
+
+
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
     """A description written into dvx.yaml while the stage runs changes nothing its run or
     its dvx.lock entry reads: the run is recorded."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
+from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, LockWriter
 from dvx.outputs import Output, pointer_change
 from dvx.paths import POINTER_SUFFIX
@@ -38,11 +39,17 @@ class RecordsAsRead:
         """What changed on disk since the run read it, of what recording `stage` would
         write over: the dvx.lock entries of the stages `entries` (the stage's, and those
         this run wrote), and the pointers of the data it reads; each as a message names it.
-        Empty: it may be recorded."""
-        moved = self.writer.changed_entries({stage.name, *entries})
-        said = [f"its {LOCK_FILE} entry" if name == stage.name else
-                f"the {LOCK_FILE} entry of '{name}'"
-                for name in sorted(moved, key=lambda name: (name != stage.name, name))]
+        Empty: it may be recorded. A dvx.lock that cannot be read now (a `git merge` left
+        conflict markers in it) is named as changed, the stage's entry unknown."""
+        try:
+            moved = self.writer.changed_entries({stage.name, *entries})
+        except DvxError as exc:
+            said = [f"{LOCK_FILE}, which cannot be read now "
+                    f"({exc.message.rstrip('.')}),"]
+        else:
+            said = [f"its {LOCK_FILE} entry" if name == stage.name else
+                    f"the {LOCK_FILE} entry of '{name}'"
+                    for name in sorted(moved, key=lambda name: (name != stage.name, name))]
         reads = stage_inputs(stage)
         read: dict[str, Pointer | None] = {
             path: pointer for path, pointer in self._pointers.items()

@@ -1579,14 +1579,13 @@ class _Scheduler:
             stage = self.dag.stages[result.name]
             old = self.locks.get(result.name)
             same = self.lock_writer.same_entry(result.name, old, result.lock)
-            if not same:
-                changed = self.as_read.changed(stage, self.own)
-                if changed:
-                    self._refuse_record(result, changed)
-                    return
             with given_back_unless_recorded(self.repo) as unnamed:
                 if not same:  # else dvx.lock names their objects already
                     unnamed += result.linked
+                    changed = self.as_read.changed(stage, self.own)
+                    if changed:
+                        self._refuse_record(result, changed)
+                        return
                 self._update_gitignore(stage, result.ignored_again)
                 # The workspace holds what dvx.lock is about to record: pending records,
                 # written before dvx.lock is, so that a run killed between the two never
@@ -1624,7 +1623,6 @@ class _Scheduler:
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
-
 
     def _refuse_record(self, result: StageResult, changed: list[str]) -> None:
         """Fail the stage of `result`, whose records `changed` on disk since the run read
