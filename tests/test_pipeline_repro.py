@@ -1173,13 +1173,15 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
     assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
 
 
-@pytest.mark.parametrize("link", ["copy", "hardlink"])
+@pytest.mark.parametrize("link, command", [("copy", "repro"), ("hardlink", "repro"),
+                                           ("hardlink", "exp run")])
 def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_s_entry(
-        repo, dvx, link):
-    """A `git switch` to a branch that ran the same stage on other data, while repro runs it:
-    the run, of the old branch's input, is not written over that branch's dvx.lock entry
-    (nor is the input's pointer undone); the stage fails, saying what changed and to run it
-    again, and its output stays as the command left it, a writable file of its own."""
+        repo, dvx, link, command):
+    """A `git switch` to a branch that ran the same stage on other data, while repro (or exp
+    run) runs it: the run, of the old branch's input, is not written over that branch's
+    dvx.lock entry (nor is the input's pointer undone); the stage fails, saying what changed
+    and to run it again with the same command, and its output stays as the command left it,
+    a writable file of its own."""
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt\n"
                              "    deps: [in.txt]\n    outs: [out.txt]\n")
     write(repo / "in.txt", "in1\n")
@@ -1201,7 +1203,7 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     git(repo, "commit", "-qam", "main: in3")
     assert dvx("config", "cache.type", link).code == 0
 
-    running = stopped_at("repro.after_command", "repro", repo)
+    running = stopped_at("repro.after_command", command, repo)
     try:
         git(repo, "switch", "-q", "other")
     finally:
@@ -1209,9 +1211,9 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     out, err = running.communicate(timeout=60)
     said = " ".join(err.split())
     assert running.returncode == 1, out + err
-    assert "Stage 's' failed: its dvx.lock entry and 'in.txt.dvx' changed while repro ran" \
-        in said, said
-    assert "Run `dvx status` to see where it stands now, then `dvx repro s` again" in said
+    assert "Stage 's' failed: its dvx.lock entry and 'in.txt.dvx' changed while " \
+        f"{command} ran" in said, said
+    assert f"Run `dvx status` to see where it stands now, then `dvx {command} s` again" in said
     assert "git add" not in out + err
     assert git(repo, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
     assert (repo / "out.txt").read_text() == "in3\nin3\n"  # the run's output, as it left it

@@ -1632,12 +1632,14 @@ class _Scheduler:
         ran = "its command wrote" if result.outcome == RAN else "restored from the run-cache"
         outs = ", ".join(self.dag.stages[result.name].out_paths)
         result.outcome, result.lock, result.record, result.to_link = FAILED, None, None, []
+        command = self.options.command
         result.error = (
-            f"{' and '.join(changed)} changed while repro ran (a `git checkout` or `git pull`, "
-            "say), so its run is not recorded: it ran on what was there before that change, "
-            f"and recording it would undo it. The outputs {ran} stay in the workspace, not "
-            f"recorded in {LOCK_FILE}: {outs}. Run `dvx status` to see where it stands now, "
-            f"then `dvx repro {result.name}` again to run it on what is there now")
+            f"{' and '.join(changed)} changed while {command} ran (a `git checkout` or `git "
+            "pull`, say), so its run is not recorded: it ran on what was there before that "
+            f"change, and recording it would undo it. The outputs {ran} stay in the "
+            f"workspace, not recorded in {LOCK_FILE}: {outs}. Run `dvx status` to see where "
+            f"it stands now, then `dvx {command} {result.name}` again to run it on what is "
+            "there now")
         self.unsuccessful.add(result.name)
 
 
