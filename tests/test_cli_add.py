@@ -914,6 +914,28 @@ def test_a_git_switch_while_data_is_read_makes_add_and_commit_record_nothing(
     assert git(repo, "status", "--porcelain", "--", "data.dvx") == ""
 
 
+def test_a_git_switch_while_exp_save_records_an_input_names_exp_save(repo, dvx):
+    """`exp save` records a changed `dvx add`-tracked input of the pipeline first: a `git
+    switch` that changes its pointer meanwhile makes exp save, named as such, record
+    nothing of it."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    feat = _two_branches_of_data(repo, dvx)
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: ls data > o.txt\n    deps: [data]\n"
+                             "    outs: [o.txt]\n")
+    write(repo / "data" / "f2.txt", "mine\n")
+    recording = stopped_at("hash_file.after_open", "exp save", repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(recording.pid, signal.SIGCONT)
+    out, err = recording.communicate(timeout=60)
+    assert recording.returncode == 1, out + err
+    assert "'data.dvx' changed while dvx exp save ran" in err, err
+    assert "dvx exp save recorded nothing" in err and "Traceback" not in err
+    assert (repo / "data.dvx").read_bytes() == feat
+
+
 def test_a_git_switch_while_a_stage_output_is_read_makes_commit_record_nothing(repo, dvx):
     """The same for a pipeline output: the dvx.lock the switch brought stays."""
     import signal

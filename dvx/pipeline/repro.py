@@ -359,7 +359,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
                                      stray)
             return result
-        touched = _commit_inputs(repo, inputs, reporter)
+        touched = _commit_inputs(repo, inputs, reporter, options.command)
         committed = {o.path for o in inputs}
         # The pointers as the stages will read their data: a stage's run is recorded only
         # while they say the same (RecordsAsRead).
@@ -428,7 +428,7 @@ def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
         inputs = _changed_inputs(repo, dag, selected, taking)
-        _commit_inputs(repo, inputs, SilentReporter())
+        _commit_inputs(repo, inputs, SilentReporter(), taking.command)
         repo.statcache.flush()
         repo.syncstate.flush()
     return [o.path for o in inputs]
@@ -571,11 +571,13 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     return changed
 
 
-def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list[str]:
-    """Record the changed inputs as `dvx commit` would; the files to stage in Git."""
+def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, command: str
+                   ) -> list[str]:
+    """Record the changed inputs as `dvx commit` would, for the dvx `command` running (which
+    a refusal names); the files to stage in Git."""
     touched = []
     for output in inputs:
-        track(repo, output.path, output, "repro")
+        track(repo, output.path, output, command)
         reporter.committed(output.path)
         touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
                                                         ".gitignore")]
