@@ -1431,6 +1431,41 @@ def test_with_hardlinks_a_merge_conflict_in_dvx_lock_while_a_stage_runs_records_
     assert (repo / "o.txt").read_text() == "2\n"
 
 
+def test_a_stage_refused_once_dvx_yaml_declares_it_again_stops_the_run_as_any_failure(
+        repo, dvx):
+    """A stage that finished while dvx.yaml did not declare it as it ran, and whose input's
+    pointer changed meanwhile, is refused once dvx.yaml declares it again: without
+    --keep-going, no independent stage starts after it, as after any failure."""
+    write(repo / "in.txt", "2\n")
+    assert dvx("add", "in.txt").code == 0
+    other = (repo / "in.txt.dvx").read_bytes()
+    write(repo / "in.txt", "1\n")
+    assert dvx("add", "in.txt").code == 0
+    declared = ("stages:\n  a:\n    cmd: cp in.txt a.txt\n    deps: [in.txt]\n"
+                "    outs: [a.txt]\n  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n")
+    write(repo / "dvx.yaml", declared)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "repro"], cwd=repo, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "repro.after_command,repro.before_run_record",
+             "DVX_FAULT_ACTION": "stop"})
+    try:
+        stopped_again(running, "repro.after_command")
+        write(repo / "dvx.yaml", declared.replace("cp in.txt", "cat in.txt >"))
+        (repo / "in.txt.dvx").write_bytes(other)
+        running.send_signal(signal.SIGCONT)
+        stopped_again(running, "repro.before_run_record")
+        write(repo / "dvx.yaml", declared)
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join((out + err).split())
+    assert running.returncode == 1, out + err
+    assert "Stage 'a' failed: 'in.txt.dvx' changed while repro ran" in said, said
+    assert "Running stage 'b'" not in said and not (repo / "b.txt").exists(), said
+    assert "not started: stage 'a' failed" in said, said
+
+
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
     """A description written into dvx.yaml while the stage runs changes nothing its run or
     its dvx.lock entry reads: the run is recorded."""

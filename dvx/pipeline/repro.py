@@ -1136,12 +1136,14 @@ class _Scheduler:
         self.stopping = threading.Event()
         self.command_ended: set[str] = set()
         self.cached: set[str] = set()
+        # The first stage to fail, refused when recorded included: without keep_going, no
+        # new stage starts after it.
+        self.stopped_by: str | None = None
 
     def run(self) -> list[StageResult]:
         chosen = self.chosen
         _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
         running: dict[Future[StageResult], str] = {}
-        stopped_by: str | None = None
         # the pool first: once its threads are done, no command runs and the runner closes
         with self.runner, ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
             try:
@@ -1149,7 +1151,7 @@ class _Scheduler:
                     if not running:  # no command of the pipeline may be writing dvx.yaml
                         self._settle(final=True)
                     self._skip_after_failures(chosen, set(running.values()))
-                    while stopped_by is None and len(running) < max(1, self.options.jobs):
+                    while self.stopped_by is None and len(running) < max(1, self.options.jobs):
                         name = self._next_ready()
                         if name is None:
                             break
@@ -1161,8 +1163,6 @@ class _Scheduler:
                         result = future.result()
                         del running[future]
                         self._finish(result)
-                        if result.outcome == FAILED and not self.options.keep_going:
-                            stopped_by = stopped_by or result.name
                     self._settle(final=False)
             except BaseException as exc:
                 self.stopping.set()
@@ -1182,7 +1182,7 @@ class _Scheduler:
         for name in self.selected:  # not started after a failure stopped the run
             if name not in self.results:
                 self._finish(StageResult(name, SKIPPED, error=f"not started: stage "
-                                         f"'{stopped_by}' failed (use --keep-going to run "
+                                         f"'{self.stopped_by}' failed (use --keep-going to run "
                                          "the stages that do not depend on it)"))
         return [self.results[n] for n in self.selected]
 
@@ -1541,6 +1541,13 @@ class _Scheduler:
                 log.warning("Could not record the run of '%s' in the run-cache: %s",
                             result.name, fsutil.describe(exc))
         self.reporter.finished(result)
+        self._stop_if_failed(result)
+
+    def _stop_if_failed(self, result: StageResult) -> None:
+        """Once a stage failed (run, or refused when recorded), no new stage starts, unless
+        keep_going."""
+        if result.outcome == FAILED and not self.options.keep_going:
+            self.stopped_by = self.stopped_by or result.name
 
     def _settle(self, final: bool) -> None:
         """Record the `undecided` stages dvx.yaml declares as they ran by now; once `final`
@@ -1551,6 +1558,7 @@ class _Scheduler:
                 self._record(result)
                 if result.outcome == FAILED:  # said done already: say it failed
                     self.reporter.finished(result)
+                    self._stop_if_failed(result)
             elif final:
                 self._release_downstream(result.name)
                 self.unrecorded.append(result.name)
