@@ -1466,6 +1466,29 @@ def test_a_stage_refused_once_dvx_yaml_declares_it_again_stops_the_run_as_any_fa
     assert "not started: stage 'a' failed" in said, said
 
 
+def test_a_pointer_for_a_folder_around_an_untracked_dep_written_while_it_runs_is_not_undone(
+        repo, dvx):
+    """A stage reads data/x.csv, tracked by nothing when repro starts; a `git pull` brings
+    data.dvx, tracking the folder around it, while the stage runs: the run, of what was there
+    before, is not recorded."""
+    write(repo / "data" / "x.csv", "1\n")
+    assert dvx("add", "data").code == 0
+    pulled = (repo / "data.dvx").read_bytes()
+    (repo / "data.dvx").unlink()
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp data/x.csv o.txt\n"
+                             "    deps: [data/x.csv]\n    outs: [o.txt]\n")
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        (repo / "data.dvx").write_bytes(pulled)
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 1, out + err
+    assert "Stage 's' failed: 'data.dvx' changed while repro ran" in said, said
+    assert "s" not in read_lock(str(repo), "xxh128")
+
+
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
     """A description written into dvx.yaml while the stage runs changes nothing its run or
     its dvx.lock entry reads: the run is recorded."""

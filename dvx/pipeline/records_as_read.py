@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, LockWriter
-from dvx.outputs import Output, pointer_change
+from dvx.outputs import Output, pointer_change, pointer_files
 from dvx.paths import POINTER_SUFFIX
 from dvx.pipeline.spec import Stage, overlaps
 from dvx.pointer import Pointer
@@ -54,9 +54,14 @@ class RecordsAsRead:
         read: dict[str, Pointer | None] = {
             path: pointer for path, pointer in self._pointers.items()
             if any(overlaps(path, dep) for dep in reads)}
-        for dep in stage.deps:  # data that was not tracked then, a pointer for it now
-            if not any(overlaps(path, dep) for path in read):
-                read[dep] = None
+        # Data not tracked then: a pointer for it, or for a folder around it or inside it,
+        # now (a `git pull` that brought data.dvx while the stage read data/x.csv).
+        untracked = [dep for dep in stage.deps if not any(overlaps(path, dep) for path in read)]
+        if untracked:
+            for pointer in pointer_files(self.repo):
+                path = pointer[:-len(POINTER_SUFFIX)]
+                if any(overlaps(path, dep) for dep in untracked):
+                    read.setdefault(path, None)
         said += [f"'{path}{POINTER_SUFFIX}'" for path, was in sorted(read.items())
                  if pointer_change(self.repo, path, was) is not None]
         return said
