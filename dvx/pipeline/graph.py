@@ -102,7 +102,7 @@ def build_dag(pipeline: Pipeline) -> Dag:
     out_paths = sorted(producers)
     for stage in pipeline.stages:
         ups: set[str] = set()
-        for path in (*stage.deps, *(p.file for p in stage.params)):
+        for path in stage.inputs:
             ups.update(_producers_of(path, producers, out_paths))
         ups.discard(stage.name)  # a stage reading its own output is refused by spec.py
         dag.upstream[stage.name] = ups

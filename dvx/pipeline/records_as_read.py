@@ -19,11 +19,6 @@ from dvx.pointer import Pointer
 from dvx.repo import Repo
 
 
-def stage_inputs(stage: Stage) -> tuple[str, ...]:
-    """The paths a stage reads: its dependencies and params files."""
-    return (*stage.deps, *(p.file for p in stage.params))
-
-
 class RecordsAsRead:
     """Asked in the thread that records the stages, holding the repository lock, just
     before a stage's entry is written."""
@@ -50,7 +45,7 @@ class RecordsAsRead:
             said = [f"its {LOCK_FILE} entry" if name == stage.name else
                     f"the {LOCK_FILE} entry of '{name}'"
                     for name in sorted(moved, key=lambda name: (name != stage.name, name))]
-        reads = stage_inputs(stage)
+        reads = stage.inputs
         read: dict[str, Pointer | None] = {
             path: pointer for path, pointer in self._pointers.items()
             if any(overlaps(path, dep) for dep in reads)}

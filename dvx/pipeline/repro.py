@@ -98,7 +98,7 @@ from dvx.pipeline.none_declared import (
     refusal,
 )
 from dvx.pipeline.params import ParamsReader
-from dvx.pipeline.records_as_read import RecordsAsRead, stage_inputs
+from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
@@ -522,7 +522,7 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
 def _inputs(dag: Dag, selected: list[str]) -> list[str]:
     """The paths the selected stages that are not frozen read: their deps and params files
     (a params file tracked with `dvx add` is an input too: `exp run -S` changes it)."""
-    return [d for n in selected if not dag.stages[n].frozen for d in stage_inputs(dag.stages[n])]
+    return [d for n in selected if not dag.stages[n].frozen for d in dag.stages[n].inputs]
 
 
 def _tracked_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:

@@ -118,6 +118,11 @@ class Stage:
     def out_paths(self) -> tuple[str, ...]:
         return tuple(o.path for o in self.outs)
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The paths the stage reads: its dependencies and params files."""
+        return (*self.deps, *(p.file for p in self.params))
+
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "cmd": list(self.cmd), "wdir": self.wdir or ".",
                 "deps": list(self.deps),
