@@ -71,7 +71,6 @@ from dvx.outputs import (
     all_outputs,
     in_cache,
     left_out_by_sparse_checkout,
-    load_output,
     load_tree,
     refuse_broken,
     tracked_data_left_out,
@@ -134,6 +133,7 @@ from dvx.pipeline.unrecordable_inputs import (
     refuse_lacking,
     refuse_unrecordable_input,
 )
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
@@ -346,9 +346,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
-        tracked = _tracked_inputs(repo, dag, selected)
-        inputs = _changed_inputs(repo, dag, selected, Taking(options.command), pulled, in_part)
-        result.committed = [o.path for o in inputs]
+        read = _read_inputs(repo, dag, selected, Taking(options.command), pulled, in_part)
+        result.committed = [o.path for o in read.changed]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
             result.dropped = sorted(n for n in locks if n not in dag.stages)
@@ -359,12 +358,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
                                      stray)
             return result
-        touched = _commit_inputs(repo, inputs, reporter, options.command)
-        committed = {o.path for o in inputs}
+        touched, committed = _commit_inputs(repo, read.changed, reporter, options.command)
         # The pointers as the stages will read their data: a stage's run is recorded only
         # while they say the same (RecordsAsRead).
-        tracked = [load_output(repo, o.pointer_path) if o.path in committed else o
-                   for o in tracked]
+        tracked = [replace(o, pointer=committed[o.path]) if o.path in committed else o
+                   for o in read.tracked]
         no_longer: list[str] = []
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped)
@@ -427,11 +425,11 @@ def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
     dag = _load(repo)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
-        inputs = _changed_inputs(repo, dag, selected, taking)
-        _commit_inputs(repo, inputs, SilentReporter(), taking.command)
+        changed = _read_inputs(repo, dag, selected, taking).changed
+        _commit_inputs(repo, changed, SilentReporter(), taking.command)
         repo.statcache.flush()
         repo.syncstate.flush()
-    return [o.path for o in inputs]
+    return [o.path for o in changed]
 
 
 def commit_hand_runs(repo: Repo) -> list[str]:
@@ -525,19 +523,19 @@ def _inputs(dag: Dag, selected: list[str]) -> list[str]:
     return [d for n in selected if not dag.stages[n].frozen for d in dag.stages[n].inputs]
 
 
-def _tracked_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
-    """The data tracked with `dvx add` that the selected stages read (`_inputs`)."""
-    deps = _inputs(dag, selected)
-    return [output for output in all_outputs(repo) if output.stage is None
-            and any(overlaps(output.path, d) for d in deps)]
+@dataclass(frozen=True)
+class _InputsRead:
+    """The data tracked with `dvx add` that the selected stages read (`_inputs`), with its
+    pointers as read (`tracked`), and of it the data changed in the workspace (`changed`)."""
+    tracked: list[Output]
+    changed: list[Output]
 
 
-def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
-                    pulled: Collection[str] = (), in_part: Collection[str] = ()
-                    ) -> list[Output]:
-    """The data tracked with `dvx add` that the selected stages read (their deps and params
-    files) and that changed in the workspace: it is committed before anything runs, so
-    dvx.lock never records data that no pointer names and no cache holds. Data whose pointer
+def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
+                 pulled: Collection[str] = (), in_part: Collection[str] = ()) -> _InputsRead:
+    """The data tracked with `dvx add` that the selected stages read, and of it the data
+    changed in the workspace: that is committed before anything runs, so dvx.lock never
+    records data that no pointer names and no cache holds. Data whose pointer
     moved in Git (not fetched yet) is refused: the stages would run on data the commit does
     not name; so is data not checked out as its pointer names, and an import changed here,
     whose source committing would drop (`refuse_unrecordable_input`); and, all named at
@@ -546,16 +544,18 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     make it. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
     checks out first, so by then as its pointer records it, neither changed nor behind;
     `in_part`: data it checks out keeping changes of the user's, lacking no file by then."""
-    # A params file tracked with `dvx add` is an input too (`exp run -S` changes it).
-    running = [n for n in selected if not dag.stages[n].frozen]
-    deps = [d for n in running
-            for d in (*dag.stages[n].deps, *(p.file for p in dag.stages[n].params))]
-    made = {path for n in running for path in dag.stages[n].out_paths}
+    deps = _inputs(dag, selected)
+    made = {path for n in selected if not dag.stages[n].frozen
+            for path in dag.stages[n].out_paths}
+    tracked: list[Output] = []
     changed: list[Output] = []
     lacks: list[Lacking] = []
     for output in all_outputs(repo):
-        if (output.path in pulled or output.path in made
-                or not any(overlaps(output.path, d) for d in deps)):
+        if not any(overlaps(output.path, d) for d in deps):
+            continue
+        if output.stage is None:
+            tracked.append(output)
+        if output.path in pulled or output.path in made:
             continue
         status = output_status(repo, output)
         if output.stage is None:
@@ -568,20 +568,21 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         if output.stage is None and status.workspace == MODIFIED:
             changed.append(output)
     refuse_lacking(repo, lacks, taking)
-    return changed
+    return _InputsRead(tracked, changed)
 
 
 def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, command: str
-                   ) -> list[str]:
+                   ) -> tuple[list[str], dict[str, Pointer]]:
     """Record the changed inputs as `dvx commit` would, for the dvx `command` running (which
-    a refusal names); the files to stage in Git."""
+    a refusal names); the files to stage in Git, and the pointers written, by path."""
     touched = []
+    pointers: dict[str, Pointer] = {}
     for output in inputs:
-        track(repo, output.path, output, command)
+        pointers[output.path] = track(repo, output.path, output, command).pointer
         reporter.committed(output.path)
         touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
                                                         ".gitignore")]
-    return touched
+    return touched, pointers
 
 
 def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
