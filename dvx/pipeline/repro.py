@@ -454,12 +454,12 @@ def commit_hand_runs(repo: Repo) -> list[str]:
             if not changed:
                 continue
             state = stage_state(repo, stage, reader)
-            lacking = missing + state.missing_deps + state.missing_params
-            if lacking or outdated:
+            not_there = missing + state.missing_deps + state.missing_params
+            if not_there or outdated:
                 raise UsageError(
                     f"Stage '{name}' has outputs that are not what {LOCK_FILE} records "
                     f"({', '.join(changed)}), but " + (
-                        f"it lacks {', '.join(lacking)}" if lacking else
+                        f"it lacks {', '.join(not_there)}" if not_there else
                         f"{', '.join(outdated)} {'is' if len(outdated) == 1 else 'are'} not "
                         "checked out") + ": no run of it left this, so it cannot be recorded.",
                     "Run it (`dvx repro`), or bring back what it recorded (`dvx checkout`).")
@@ -750,8 +750,8 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool) 
     whole = {t.output.path for t in targets if _checkout_would_change(repo, t)}
     changing = [t.output for t in targets
                 if t.output.path in whole or _checkout_places_files(repo, t.output)]
-    lacking = {o.path for o in changing if not in_cache(repo, o)}
-    asked = [o for o in changing if o.path in lacking and o.push]
+    not_cached = {o.path for o in changing if not in_cache(repo, o)}
+    asked = [o for o in changing if o.path in not_cached and o.push]
     absent: list[str] = []
     brought: set[str] = set()  # by a remote asked before: the fetch asks them in turn
     # The real run's pull goes on without a remote whose folder is gone: it holds nothing
@@ -780,11 +780,11 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool) 
             "where it was made, or pass --allow-missing to run the stages that need it "
             "instead.")
     placing = [o for o in changing if o.path not in absent and (
-        o.push or o.path not in lacking or _held_once_fetched(repo, o, brought))]
+        o.push or o.path not in not_cached or _held_once_fetched(repo, o, brought))]
     pulled = {o.path: LockedPath(o.path, o.pointer.oid, o.pointer.size, o.pointer.nfiles,
                                  o.pointer.executable) for o in placing if o.path in whole}
     return _PullPlan(pulled, {o.path for o in placing if o.path not in whole},
-                     {o.path: o.path in lacking for o in placing})
+                     {o.path: o.path in not_cached for o in placing})
 
 
 def _checkout_would_change(repo: Repo, target: Target) -> bool:
@@ -860,16 +860,16 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         reasons = stale.reasons
         busy_upstream = [u for u in upstream if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
-        lacking = _lacking_in_dry_run(dag, chosen, results, stage, state)
+        short_of = _lacking_in_dry_run(dag, chosen, results, stage, state)
         if name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
                 *reasons, no_clone_has_reason(stray[name])],
                 error=no_clone_has_error(stray[name]))
         elif not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
-        elif lacking is not None:
+        elif short_of is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
-                repo.root, dag, selected, locks, stage, lacking))
+                repo.root, dag, selected, locks, stage, short_of))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
                 repo, stage, stale.conflicted))
@@ -1043,16 +1043,16 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _not_checked_out(lacking: list[str]) -> str:
+def _not_checked_out(paths: list[str]) -> str:
     return (f"dvx.lock records outputs of another run (from Git) that could not be checked "
-            f"out: {', '.join(lacking)}; the command was not run over them. Fetch them with "
+            f"out: {', '.join(paths)}; the command was not run over them. Fetch them with "
             "`dvx pull` (or `dvx repro --pull`), or run `dvx repro --force` to replace that "
             "run with a new one")
 
 
-def _persisted_not_checked_out(lacking: list[str]) -> str:
+def _persisted_not_checked_out(paths: list[str]) -> str:
     return (f"dvx.lock records outputs of another run (from Git) that could not be checked "
-            f"out: {', '.join(lacking)}; they persist from run to run, and the command was not "
+            f"out: {', '.join(paths)}; they persist from run to run, and the command was not "
             "run to continue from the older copies here. Fetch them with `dvx pull` (or "
             "`dvx repro --pull`), or delete them to have the command start them anew")
 
