@@ -390,9 +390,9 @@ def _report_shared(shared: object, verb: str) -> None:
         out(f"{verb} {counted(len(shared.experiments), 'experiment')}"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
         if shared.completed:
-            count = len(shared.completed)
-            out(f"Fetched the data the cache lacked of {count} experiment"
-                f"{'' if count == 1 else 's'} already here: {', '.join(shared.completed)}.")
+            out("Fetched the data the cache lacked of "
+                f"{counted(len(shared.completed), 'experiment')} already here: "
+                f"{', '.join(shared.completed)}.")
     if shared.left_out is not None:
         warn(f"ERROR: {shared.left_out}")
     if data_failed:
