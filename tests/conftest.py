@@ -119,6 +119,19 @@ def stopped_at(point: str, command: str, cwd: Path) -> subprocess.Popen[str]:
     return proc
 
 
+def run_meanwhile(point: str, command: str, cwd: Path, meanwhile: Callable[[], object],
+                  timeout: float = 60) -> tuple[int, str, str]:
+    """`dvx command` stopped at the fault point `point` while `meanwhile()` runs (a `git
+    switch` under it, say), then let go on to its end: its exit status, stdout and stderr."""
+    running = stopped_at(point, command, cwd)
+    try:
+        meanwhile()
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=timeout)
+    return running.returncode, out, err
+
+
 def process_state(pid: int) -> str:
     """The state of the process `pid` as /proc tells it: 'T' once it is stopped."""
     with open(f"/proc/{pid}/stat") as f:

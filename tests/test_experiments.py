@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
+from tests.conftest import git, run_dvx, run_dvx_proc, run_meanwhile, stopped_at, write
 from tests.servers import free_port
 from tests.team import Team, must, share
 
@@ -2206,13 +2206,11 @@ def test_an_exp_run_during_which_head_moves_records_nothing(project):
     from holding another branch's code, which `exp apply` would bring into it. Nothing is
     recorded, and the run fails saying why."""
     _other_branch(project)
-    running = stopped_at("repro.after_command", "exp run -S train.lr=0.2 -n e1", project)
-    try:
-        git(project, "checkout", "-q", "feat")  # the params set are carried over by Git
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=120)
-    assert running.returncode == 1, out + err
+    # The params set are carried over by Git.
+    code, out, err = run_meanwhile("repro.after_command", "exp run -S train.lr=0.2 -n e1",
+                                   project, lambda: git(project, "checkout", "-q", "feat"),
+                                   timeout=120)
+    assert code == 1, out + err
     assert "HEAD moved from commit" in err and "nothing was recorded" in err, err
     assert "Ran experiment" not in out
     assert git(project, "for-each-ref", "refs/exps") == ""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, stopped_again, stopped_at, write
+from conftest import git, run_meanwhile, stopped_again, stopped_at, write
 from pipeline_kit import commit_copy_stage, make_ml_repo, runs
 
 from dvx.hashing import hash_file
@@ -1160,13 +1160,9 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
     git(repo, "checkout", "-q", "-")
     write(repo / "s.in", "s2\n")
 
-    running = stopped_at("repro.after_command", "repro", repo)
-    try:
-        git(repo, "merge", "-q", "--no-edit", "teammate")
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=60)
-    assert running.returncode == 0, out + err
+    code, out, err = run_meanwhile("repro.after_command", "repro", repo,
+        lambda: git(repo, "merge", "-q", "--no-edit", "teammate"))
+    assert code == 0, out + err
     assert "dvx.lock changed on disk while repro ran" in err, err
     locks = read_lock(str(repo), "xxh128")
     assert locks["fast"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"f2\n")  # as merged
@@ -1203,14 +1199,10 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     git(repo, "commit", "-qam", "main: in3")
     assert dvx("config", "cache.type", link).code == 0
 
-    running = stopped_at("repro.after_command", command, repo)
-    try:
-        git(repo, "switch", "-q", "other")
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=60)
+    code, out, err = run_meanwhile("repro.after_command", command, repo,
+        lambda: git(repo, "switch", "-q", "other"))
     said = " ".join(err.split())
-    assert running.returncode == 1, out + err
+    assert code == 1, out + err
     assert "Stage 's' failed: its dvx.lock entry and 'in.txt.dvx' changed while " \
         f"{command} ran" in said, said
     assert f"Run `dvx status` to see where it stands now, then `dvx {command} s` again" in said
@@ -1246,13 +1238,9 @@ def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_de
     git(repo, "checkout", "-q", "-")
     lock_on_other = git(repo, "show", "other:dvx.lock") if other != "lacks the stage" else None
 
-    running = stopped_at("repro.after_command", "repro", repo)
-    try:
-        git(repo, "checkout", "-q", "other")
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=60)
-    assert running.returncode == 1, out + err  # a CI script must not take it as recorded
+    code, out, err = run_meanwhile("repro.after_command", "repro", repo,
+        lambda: git(repo, "checkout", "-q", "other"))
+    assert code == 1, out + err  # a CI script must not take it as recorded
     assert "no longer declares the stage 's1' as run" in err, out + err
     assert "Run `dvx repro` on the branch" in err
     assert "git add" not in out + err
@@ -1283,14 +1271,10 @@ def test_with_hardlinks_the_output_of_a_run_not_recorded_is_a_writable_file_of_i
     git(repo, "checkout", "-q", "-")
     assert dvx("config", "cache.type", "hardlink").code == 0
 
-    running = stopped_at("repro.after_command", "repro", repo)
-    try:
-        git(repo, "checkout", "-q", "other")
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=60)
+    code, out, err = run_meanwhile("repro.after_command", "repro", repo,
+        lambda: git(repo, "checkout", "-q", "other"))
     said = " ".join(err.split())
-    assert running.returncode == 1, out + err
+    assert code == 1, out + err
     assert "The outputs its command wrote stay in the workspace as it left them, each a file " \
         "of its own, not a link into the cache: o1.txt." in said, said
     now = os.lstat(repo / "o1.txt")

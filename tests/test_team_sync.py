@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
+from tests.conftest import git, run_dvx, run_dvx_proc, run_meanwhile, stopped_at, write
 from tests.team import Team, commit, edit, must, share
 from tests.test_atomicity import run_with_file_size_limit
 
@@ -295,14 +295,10 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     pipeline = (alice / "dvx.yaml").read_text()
     write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
 
-    running = stopped_at("repro.after_command", "repro", alice)
-    try:
-        git(alice, "pull", "-q", "--ff-only", "origin", "main")
-    finally:
-        running.send_signal(signal.SIGCONT)
-    out, err = running.communicate(timeout=60)
+    code, out, err = run_meanwhile("repro.after_command", "repro", alice,
+        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
     said = " ".join(err.split())
-    assert running.returncode == 1, out + err
+    assert code == 1, out + err
     assert "its dvx.lock entry and 'in.txt.dvx' changed while repro ran" in said, said
     assert (alice / "dvx.lock").read_text() == (bob / "dvx.lock").read_text()
     assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
