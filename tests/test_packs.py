@@ -677,12 +677,19 @@ def test_a_pack_a_push_may_be_uploading_now_does_not_hide_data_never_pushed(repo
                                                                             tmp_path):
     """A pack no index names, but younger than the grace period (a push stopped a minute ago,
     or uploading now), and a teammate who committed data without `dvx push`: pull says the
-    data was never pushed, and names no pack."""
+    data was never pushed, and names no pack; fsck --remote takes the pack for a push's, not
+    for a sign of lost indexes."""
     store = _push_and_commit_d(repo, dvx, tmp_path)
     first = set((store / "indexes").iterdir())
     write(repo / "e" / "a.bin", os.urandom(300))
     assert dvx("add", "e").code == 0 and dvx("push").code == 0
+    commit_all(repo, "e")
     _indexes_lost(store, first, age=60)  # as a push stopped between its pack and its index
+    checked = run_dvx_proc("fsck", "--remote", "s", cwd=repo, timeout=120)
+    said = " ".join(checked.stderr.split())
+    assert checked.code == 1 and "Traceback" not in said, checked.output
+    assert "looks damaged" not in said, said
+    assert "younger than gc's grace period" in said and "a push may be uploading" in said, said
     write(repo / "f.bin", os.urandom(300))
     assert dvx("add", "f.bin").code == 0  # committed, never pushed
     commit_all(repo)

@@ -674,6 +674,16 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
              "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
              "--remote` deletes nothing until that index is out of the indexes/ folder.")
+    elif result.missing_unindexed and result.young_unindexed_packs == result.unindexed_packs:
+        # As pull and push do, a pack younger than the grace period is taken for a push's.
+        n = result.unindexed_packs
+        warn(f"{counted(n, 'pack')} on the remote {'is' if n == 1 else 'are'} named by no "
+             f"index yet and younger than gc's grace period, while {result.missing_unindexed} "
+             "of the objects missing above "
+             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: a push "
+             "may be uploading them now, or one stopped between its pack and its index. Check "
+             "again once pushes have ended; `dvx push` from a clone whose cache has the data "
+             "uploads what is still missing.")
     elif result.unindexed_packs and result.missing_unindexed:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index, while "
              f"{result.missing_unindexed} of the objects missing above "

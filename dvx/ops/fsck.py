@@ -7,6 +7,7 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -16,7 +17,7 @@ from dvx.logs import get_logger
 from dvx.ops.remote import default_remote, lock_remote, open_remote, own_remote, settings_for
 from dvx.ops.sync import belonging_on, held_by_workspace, wanted_objects
 from dvx.outputs import Target, resolve_targets
-from dvx.remote import locks, pack_reads, packed, transfer
+from dvx.remote import leftovers, locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import lost_with_its_pack
 from dvx.repo import Repo
@@ -58,6 +59,9 @@ class FsckResult:
     # Of `missing`, those no index names either, while such packs are there: an index of
     # them may be lost, and `gc --remote` keeps those packs (repack.py).
     missing_unindexed: int = 0
+    # Of `unindexed_packs`, those younger than gc's grace period: a push may be uploading
+    # them now (leftovers.YOUNG_PACK_SECONDS), so they tell nothing of lost indexes yet.
+    young_unindexed_packs: int = 0
     # oid -> why: objects of the cache this user may not read (a teammate's, kept private in
     # a shared cache), so not checked
     unreadable: dict[str, str] = field(default_factory=dict)
@@ -88,7 +92,8 @@ class FsckResult:
                                     for name, why in sorted(self.damaged_indexes.items())],
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
-                "unindexed_packs": self.unindexed_packs, "kept": self.kept,
+                "unindexed_packs": self.unindexed_packs,
+                "young_unindexed_packs": self.young_unindexed_packs, "kept": self.kept,
                 "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
                                for oid, why in sorted(self.unreadable.items())]}
@@ -211,6 +216,8 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     if result.unindexed_packs and result.missing:
         remote.inventory.forget()  # as the indexes are now, `_settle` having changed them
         result.missing_unindexed = len(remote.inventory.absent(result.missing))
+        old = remote.unindexed_packs(older_than=time.time() - leftovers.YOUNG_PACK_SECONDS)
+        result.young_unindexed_packs = result.unindexed_packs - len(old)
     _note_sent_elsewhere(repo, name, targets, result)
     result.held_here = held_by_workspace(repo, targets, result.missing)
     return result
