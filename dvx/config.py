@@ -452,6 +452,37 @@ class Config:
                 return level
         return None
 
+    def unknown_options(self) -> list[str]:
+        """A sentence for each option, or section, the files set that dvx does not know (a
+        typo, or an option of another tool such as DVC's core.checksum_jobs), which dvx
+        ignores: said, so a setting that does nothing is not taken for one in effect. A
+        remote's own options are checked against its kind of remote when it is used."""
+        found = []
+        for level, config_file in self.files.items():
+            parser = config_file.parser
+            for section in parser.sections():
+                if REMOTE_SECTION.fullmatch(section):
+                    continue
+                where = f"the config file '{self.paths[level]}'"
+                if section not in SCHEMA:
+                    found.append(f"The section [{section}] in {where} is not one this dvx "
+                                 f"knows ({', '.join(f'[{s}]' for s in SCHEMA)} and [remote "
+                                 "\"NAME\"] are), so its options are ignored: delete it from "
+                                 "the file if nothing else reads it.")
+                    continue
+                flag = "" if level == "project" else f" --{level}"
+                for key in parser.options(section):
+                    if key in SCHEMA[section]:
+                        continue
+                    meant = (f"{key} is an option of each remote: remote.NAME.{key}"
+                             if key in REMOTE_KEYS else "a typo, or a newer dvx's")
+                    found.append(f"The option {section}.{key} in {where} is not one this dvx "
+                                 f"knows ({meant}), so it is ignored; known options of "
+                                 f"[{section}]: {', '.join(sorted(SCHEMA[section]))}. "
+                                 f"`dvx config{flag} "
+                                 f"--unset {section}.{key}` removes it.")
+        return found
+
     def section_names(self) -> list[str]:
         seen: list[str] = []
         for level in LEVELS:

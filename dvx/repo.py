@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from dvx.remote.store import RemoteStore
 
 log = get_logger(__name__)
+_said_of_config: set[str] = set()  # the warnings on config options already given
 
 DVX_DIR = ".dvx"
 # What in .dvx/ belongs to one clone, never to Git: where dvx writes and deletes, and the
@@ -283,9 +284,15 @@ class Repo:
         # repository's `git cat-file` processes running until a garbage collection.
         before_save = _weakly(self.exclude_temporaries)
         if self.shared_dvx_dir is None or os.path.exists(own_local):
-            return Config(self.dvx_dir, before_save=before_save)
-        return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
-                      before_save=before_save)
+            config = Config(self.dvx_dir, before_save=before_save)
+        else:
+            config = Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
+                            before_save=before_save)
+        for sentence in config.unknown_options():
+            if sentence not in _said_of_config:  # a command may open its repository twice
+                _said_of_config.add(sentence)
+                log.warning("%s", sentence)
+        return config
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.

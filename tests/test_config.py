@@ -38,6 +38,28 @@ def test_unknown_keys_survive_a_rewrite(tmp_path):
     assert "future_option = 7" in text and "[newsection]" in text and "type = copy" in text
 
 
+def test_an_option_or_section_dvx_does_not_know_is_said_to_be_ignored(repo, dvx):
+    """core.jobs written by hand (a remote's option) and a section of another tool: every
+    command says once that they are ignored, naming the file, and what the option may have
+    meant; `dvx config --unset` of the option ends the warning."""
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\njobs = 4\n[state]\ndir = x\n")
+    config = repo / ".dvx" / "config"
+    shown = dvx("status")
+    said = " ".join(shown.stderr.split())
+    assert shown.code == 0 and "Traceback" not in said, shown.output
+    assert said.count("core.jobs") == 2, said  # once, and once in its own --unset
+    assert (f"The option core.jobs in the config file '{config}' is not one this dvx knows "
+            "(jobs is an option of each remote: remote.NAME.jobs), so it is ignored") in said
+    assert "`dvx config --unset core.jobs` removes it." in said, said
+    assert f"The section [state] in the config file '{config}' is not one this dvx knows" in said
+    assert dvx("config", "--unset", "core.jobs").code == 0
+    assert "core.jobs" not in dvx("status").stderr
+    (repo / ".dvx" / "config.local").write_text("[cache]\ntipe = copy\n")
+    assert "`dvx config --local --unset cache.tipe` removes it." in " ".join(
+        dvx("status").stderr.split())
+
+
 @pytest.mark.parametrize("key, value", [
     ("cache.type", "teleport"), ("cache.shared", "everyone"), ("core.autostage", "maybe"),
     ("core.hash", "md5"),
