@@ -271,14 +271,18 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
 def snapshot(repo: Repo, baseline: str, name: str, queued_from: str | None = None) -> str:
     """Commit the workspace as the experiment `name` of `baseline` holds it, a child of
     `baseline`; no ref names the commit yet (`claim` makes one). A queued run names the
-    snapshot it ran from (`queued_from`) in the message (`queued_snapshot`)."""
-    return snapshot_workspace(repo, baseline, _message(name, queued_from))
+    snapshot it ran from (`queued_from`) in the message (`queued_snapshot`); the files of
+    `baseline` that snapshot left out and its run made again are the run's, recorded."""
+    return snapshot_workspace(repo, baseline, _message(name, queued_from),
+                              from_snapshot=queued_from is not None)
 
 
-def snapshot_workspace(repo: Repo, baseline: str, message: str) -> str:
+def snapshot_workspace(repo: Repo, baseline: str, message: str, from_snapshot: bool = False
+                       ) -> str:
     """A commit of the workspace, child of `baseline`, with `message`: the files Git tracks
     and the new files `_new_files_recorded` picks, those it leaves out for their size named
-    in a warning."""
+    in a warning. `from_snapshot`: the workspace is a queued run's worktree of a snapshot
+    (`Git.snapshot`)."""
     left_out: list[str] = []
 
     def pick(new: list[str]) -> list[str]:
@@ -286,7 +290,7 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str) -> str:
         left_out.extend(too_large)
         return recorded
 
-    commit = git_of(repo).snapshot(baseline, message, pick)
+    commit = git_of(repo).snapshot(baseline, message, pick, from_snapshot)
     if left_out:
         log.warning("Left out of the experiment: %s (new files larger than 1 MiB do not go "
                     "into Git; track them with `dvx add`, or make them a stage's output).",

@@ -1583,12 +1583,16 @@ class Git:
     # -- experiments: commits kept under refs of their own, never on a branch ----------------
 
     def snapshot(self, parent: str, message: str,
-                 new_files: Callable[[list[str]], list[str]]) -> str:
+                 new_files: Callable[[list[str]], list[str]], from_snapshot: bool = False
+                 ) -> str:
         """A commit of the workspace, child of `parent`: tracked files as they are now (those
         in the user's index: staged new ones too, and not the parent's that it dropped, with
         `git rm --cached` say), and those files Git does not track yet and does not ignore
         (new code, say) that `new_files` picks from them; made with an index of its own, so
-        the user's index, branch and HEAD are untouched."""
+        the user's index, branch and HEAD are untouched. `from_snapshot`: the workspace is a
+        worktree checked out from such a snapshot, whose index lacks the parent's files the
+        snapshot left out (dropped, or deleted in the workspace it was taken of); one of
+        them there now, and not ignored, was made since and is recorded as a tracked one."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="dvx-index-") as tmp:
@@ -1600,9 +1604,9 @@ class Git:
             self._run("add", "-u", "--", ".", env=env)
             self._add_staged_new_files(sorted(users - ours), env)
             new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
-            paths = [path for path in (os.fsdecode(p) for p in new.split(b"\0") if p)
-                     if path not in dropped]
-            picked = new_files(paths)
+            paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
+            made = [path for path in paths if path in dropped] if from_snapshot else []
+            picked = new_files([path for path in paths if path not in dropped]) + made
             for batch in _command_line_batches(literal(picked)):
                 self._run("add", "--", *batch, env=env)
             tree = self._run("write-tree", env=env).decode().strip()

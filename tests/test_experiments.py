@@ -3099,6 +3099,26 @@ def test_a_file_git_rm_cached_took_out_of_the_index_stays_out_of_experiments(pro
         "D  creds.env\n A new.py\n"
 
 
+@pytest.mark.parametrize("queued", [False, True], ids=["run", "queued"])
+def test_outputs_deleted_before_a_run_are_made_again_and_its_experiment_holds_them(
+        project, queued):
+    """As a run stopped by Ctrl-C leaves them: a queued run's snapshot lacks them, its run
+    makes them again, and its experiment holds them as a plain run's does."""
+    (project / "metrics.json").unlink()  # cache: false, Git tracks it
+    (project / "model.bin").unlink()  # cached
+    must("exp", "run", *["--queue"] * queued, "-S", "train.lr=0.5", "-n", "again", cwd=project)
+    if queued:
+        must("queue", "start", cwd=project)
+    commit = git(project, "for-each-ref", "--format=%(objectname)", "refs/exps/*/again").strip()
+    assert json.loads(git(project, "show", f"{commit}:metrics.json"))["accuracy"] == 0.875
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    must("exp", "apply", "again", cwd=project)
+    assert json.loads((project / "metrics.json").read_text())["accuracy"] == 0.875
+    assert (project / "model.bin").read_text() == "model lr=0.5 epochs=3 rows=3"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_a_queued_experiment_runs_on_the_data_the_workspace_had_when_queued(project):
     os.chmod(project / "data" / "raw.csv", 0o644)
     write(project / "data" / "raw.csv", "a\nb\nc\nd\ne\n")  # changed, not yet `dvx add`ed
