@@ -1354,6 +1354,22 @@ def test_save_refuses_outputs_no_run_left(project):
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+@pytest.mark.parametrize("lacking, way_back", [
+    ("metrics.json", "`git checkout -- metrics.json` (from Git"),
+    ("model.bin", "`dvx checkout model.bin` (from the cache)")])
+def test_save_refuses_a_workspace_lacking_an_output_dvx_lock_records(project, lacking,
+                                                                      way_back):
+    """Nothing else changed: the experiment would name the output without holding it, and
+    `exp apply` of it would delete the workspace's."""
+    (project / lacking).unlink()
+    refused = run_dvx("exp", "save", "-n", "lacking", cwd=project)
+    assert refused.code == 2, refused.output
+    assert f"lacks an output of stage 'train' that dvx.lock records ({lacking})" in \
+        refused.stderr and way_back in refused.stderr, refused.stderr
+    assert "`dvx repro train`" in refused.stderr and "Nothing was saved" in refused.stderr
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project, tmp_path, monkeypatch):
     temporary = tmp_path / "tmp"
     temporary.mkdir()

@@ -47,7 +47,7 @@ from dvx.errors import (
 )
 from dvx.lock import PIPELINE, RunningNotes, Work
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.checkout import changed_in_cache, set_aside_changed
@@ -101,6 +101,7 @@ from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
+    Out,
     Pipeline,
     Stage,
     check_params,
@@ -438,20 +439,26 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     does: its cached outputs go into the cache and its dvx.lock entry names them with those
     inputs. The run-cache is not told (the stage's command did not make them). Refused,
     before anything is recorded, when such a stage lacks an output, a dependency or a param,
-    or has outputs not checked out since dvx.lock moved in Git: no run leaves that; and when
-    an output was edited here while dvx.lock moved in Git (CONFLICTED_OUTS): it would be
-    recorded as a run of the inputs Git brought. The stages recorded."""
+    or has outputs not checked out since dvx.lock moved in Git: no run leaves that; when
+    any stage lacks an output its dvx.lock entry records (changed or not): the experiment
+    would name it without holding it; and when an output was edited here while dvx.lock
+    moved in Git (CONFLICTED_OUTS): it would be recorded as a run of the inputs Git
+    brought. The stages recorded."""
     dag = _load(repo)
     with repo.lock(stages_in_git=True):
         locks = read_lock(repo.root, repo.algo)
         reader = ParamsReader(repo.root)
         chosen: list[tuple[Stage, StageState]] = []
+        lost: dict[str, list[Out]] = {}
         for name in dag.select((), False, False):
             stage = dag.stages[name]
             missing, changed, outdated, conflicted = compare_outs(repo, stage, locks.get(name))
             if conflicted:
                 raise ConflictError(*_hand_run_behind_git(repo, name, conflicted))
             if not changed:
+                recorded = {o.path for o in locks[name].outs} if name in locks else set()
+                if gone := [o for o in stage.outs if o.path in missing and o.path in recorded]:
+                    lost[name] = gone
                 continue
             state = stage_state(repo, stage, reader)
             not_there = missing + state.missing_deps + state.missing_params
@@ -464,6 +471,8 @@ def commit_hand_runs(repo: Repo) -> list[str]:
                         "checked out") + ": no run of it left this, so it cannot be recorded.",
                     "Run it (`dvx repro`), or bring back what it recorded (`dvx checkout`).")
             chosen.append((stage, state))
+        if lost:
+            raise UsageError(*_recorded_outputs_lacking(repo, lost))
         for stage, state in chosen:
             _record_hand_run(repo, locks, stage, state)
         repo.statcache.flush()
@@ -483,6 +492,27 @@ def _hand_run_behind_git(repo: Repo, name: str, paths: list[str]) -> tuple[str, 
             f"Take Git's run with `dvx checkout --force {typed}` (`dvx pull --force {typed}` "
             f"if the cache lacks it), then make your edit again; or keep your version as it "
             f"is with `dvx commit --force {typed}`. Then save again.")
+
+
+def _recorded_outputs_lacking(repo: Repo, lost: dict[str, list[Out]]) -> tuple[str, str]:
+    """Why the workspace, lacking the outputs `lost` (by stage) that dvx.lock records, is not
+    recorded, and the ways out: the message and hint of the refusal."""
+    outs = [out for gone in lost.values() for out in gone]
+    stages = ", ".join(f"'{name}'" for name in lost)
+    one = len(outs) == 1
+    cached = " ".join(for_command(repo.root, o.path) for o in outs if o.cache)
+    in_git = " ".join(for_command(repo.root, o.path) for o in outs if not o.cache)
+    back = [f"`dvx checkout {cached}` (from the cache)" if cached else "",
+            f"`git checkout -- {in_git}` (from Git: `cache: false`)" if in_git else ""]
+    return (f"The workspace lacks {'an output' if one else 'outputs'} of "
+            f"{'stage' if len(lost) == 1 else 'stages'} {stages} that {LOCK_FILE} records "
+            f"({', '.join(o.path for o in outs)}): no run leaves that, and the "
+            f"experiment would name {'it' if one else 'them'} without holding "
+            f"{'it' if one else 'them'}. Nothing was saved.",
+            f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
+            f"{'it' if one else 'them'}: {' and '.join(way for way in back if way)}; or run "
+            f"the stage again (`dvx repro {' '.join(shell_quote(n) for n in lost)}`). Then "
+            "save again.")
 
 
 def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, state: StageState
