@@ -61,6 +61,9 @@ class Scope:
     remote_branches: bool = False  # with all_branches: remote-tracking branches too (gc)
     all_experiments: bool = False  # every experiment this clone has a ref of (gc)
     queued: bool = False  # every queued experiment's snapshot: its run still needs it (gc)
+    # With all_commits: commits only a stash entry or a queued experiment's snapshot reaches,
+    # workspaces saved rather than committed (`metrics show -A` leaves them out).
+    stashed_and_queued: bool = True
 
     @property
     def has_revisions(self) -> bool:
@@ -147,7 +150,8 @@ class History:
             revs = ("HEAD",)  # -n alone: the last N commits of the current branch
         return sorted(set(found) | set(self.git.commits(
             scope.all_branches, scope.all_tags, scope.all_commits, scope.reflogs,
-            scope.last_n, revs, scope.remote_branches)))
+            scope.last_n, revs, scope.remote_branches,
+            () if scope.stashed_and_queued else ("refs/stash", f"{QUEUE_REFS}/*"))))
 
     def _ref_commits(self, prefix: str) -> list[str]:
         """The commits the refs under `prefix` name; a ref naming none (a blob, an object

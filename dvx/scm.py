@@ -1112,12 +1112,14 @@ class Git:
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
-                revs: tuple[str, ...] = (), remote_branches: bool = False) -> list[str]:
+                revs: tuple[str, ...] = (), remote_branches: bool = False,
+                leave_out: tuple[str, ...] = ()) -> list[str]:
         """The commits of a scope: the tips of every branch (with `remote_branches`, of
         every remote-tracking branch too, wherever a fetch refspec stores it:
         `fetched_branch_refs`) and tag, and of `revs`; with `all_commits` every
-        commit reachable from any ref (with `reflogs`, from any reflog entry too, stashes
-        included); with `last_n`, the last N commits of each tip."""
+        commit reachable from any ref but those the patterns `leave_out` match (`git rev-list
+        --exclude`: `refs/stash`, `refs/exps-queue/*`) (with `reflogs`, from any reflog entry
+        too, stashes included); with `last_n`, the last N commits of each tip."""
         tips = [self.resolve_revision(rev) for rev in revs]
         refs = [r for flag, r in ((all_branches, "--branches"), (all_tags, "--tags"),
                                   (all_branches and remote_branches, "--remotes")) if flag]
@@ -1128,7 +1130,8 @@ class Git:
             # key <blob>`): they hold no pointers.
             tips += self._run("rev-list", "--no-walk", *refs, "--").decode().split()
         if all_commits:
-            args = ["rev-list", "--all", *(["--reflog"] if reflogs else [])]
+            args = ["rev-list", *(f"--exclude={ref}" for ref in leave_out), "--all",
+                    *(["--reflog"] if reflogs else [])]
             if last_n is not None:
                 args.append(f"--max-count={last_n}")
             return sorted(set(self._run(*args).decode().split()) | set(tips))

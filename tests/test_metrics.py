@@ -68,6 +68,21 @@ def test_metrics_show_all_commits_is_the_history_newest_first(trained, dvx):
         [round(v, 5) for v in history]
 
 
+def test_all_commits_leaves_out_a_queued_run_s_snapshot_and_a_stash_entry(trained, repo, dvx):
+    """Workspaces put aside, not commits of the history: a queued run's snapshot holds the
+    metrics of the workspace it was queued from, which no run made."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "queued", cwd=repo)
+    git(repo, "stash", "-q")  # the uncommitted run of lr 0.01
+    kept = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps-queue", "refs/stash")
+    assert kept.split() == ["refs/exps-queue/queued", "refs/stash"]
+    for kind in ("metrics", "params"):
+        result = dvx(kind, "show", "-A", "--json")
+        assert result.code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert [doc[label]["message"] for label in list(doc)[1:]] == \
+            ["lr 0.02", "lr 0.05", "lr 0.1"], kind
+
+
 def test_params_diff_names_the_changed_param_with_its_change(trained, dvx):
     result = dvx("params", "diff", "HEAD~2", "HEAD")
     assert result.code == 0, result.output

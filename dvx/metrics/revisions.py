@@ -243,8 +243,11 @@ class Reader:
                 for name, commit in git.ref_tips(prefix):
                     label = f"{prefix[len('refs/'):]}/{name}" if name == WORKSPACE else name
                     names.setdefault(commit, []).append(label)
+        # A stash entry or a queued run's snapshot is a workspace put aside, whose metrics
+        # no commit holds (a queued one's, none its run made): never a revision of -A.
         commits = self.history.commits(Scope(False, scope.all_branches, scope.all_tags,
-                                             scope.all_commits, tuple(tips), scope.last_n))
+                                             scope.all_commits, tuple(tips), scope.last_n,
+                                             stashed_and_queued=False))
         labelled = [(", ".join(dict.fromkeys(names.get(c, []))) or c[:7], c) for c in commits]
         return found + self._described(labelled)
 
