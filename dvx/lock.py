@@ -112,8 +112,7 @@ class Work:
     def covers(self, stopped: Work) -> bool:
         """Does this work, done, leave what the stopped one was changing as it would have
         left it: the same state, on the same paths or paths that hold them?"""
-        if not self.settles or not (stopped.state == self.state or (
-                stopped.state == EXPERIMENT and self.state.startswith(WORKSPACE))):
+        if not self.settles or not _state_covers(self.state, stopped.state):
             return False
         if self.paths is None:
             return True
@@ -132,6 +131,18 @@ class Work:
 
     def as_record(self) -> dict[str, object]:
         return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}
+
+
+def _state_covers(mine: str, stopped: str) -> bool:
+    """Does bringing paths to the state `mine` leave them as bringing them to `stopped`
+    would: the same state, or the workspace's with the same options or more (a checkout
+    with --force places every file a plain one places, and replaces the changes that one
+    keeps), or the workspace's after an experiment's?"""
+    if mine == stopped or (stopped == EXPERIMENT and mine.startswith(WORKSPACE)):
+        return True
+    mine_words, stopped_words = mine.split(), stopped.split()
+    return mine_words[:1] == stopped_words[:1] == [WORKSPACE] and \
+        set(stopped_words[1:]) <= set(mine_words[1:])
 
 
 def _work_of(record: dict[str, object]) -> Work | None:

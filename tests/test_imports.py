@@ -1891,6 +1891,35 @@ def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(sourc
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+def test_a_forced_checkout_of_an_import_finishes_an_update_ended_by_an_error(tmp_path, project):
+    """An update ended by an error once it wrote (a file of the user's in the way of the
+    import turned from a directory into a file) is named until a checkout of that import
+    ends without an error: a `checkout --force`, which places all a plain one would, too."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "d" / "f", "1\n")
+    must("add", "d", cwd=source)
+    commit(source, "v1")
+    git(source, "tag", "v1")
+    must("remove", "d.dvx", cwd=source)
+    shutil.rmtree(source / "d")
+    write(source / "d", "a file now\n")
+    must("add", "d", cwd=source)
+    commit(source, "v2")
+    git(source, "tag", "v2")
+    must("import", str(source), "d", "--rev", "v1", cwd=project)
+    commit(project, "import")
+    write(project / "d" / "new", "mine\n")
+    assert run_dvx_proc("update", "d.dvx", "--rev", "v2", cwd=project).code == 1
+    said = "`dvx update d.dvx --rev v2`: ended by an error before it finished"
+    assert said in " ".join(run_dvx_proc("status", cwd=project).stdout.split())
+    forced = run_dvx("checkout", "--force", "d", cwd=project)
+    assert forced.code == 0, forced.output
+    assert (project / "d").read_text() == "a file now\n"
+    status = run_dvx_proc("status", cwd=project)
+    assert "ended by an error" not in status.output, status.output
+
+
 _READING_IMAGES = """\
 stages:
   use:
