@@ -1,11 +1,14 @@
 """dvx ls, get, import, update, import-url and get-url: reusing data of other repositories
 (a local path or a Git URL, each with its own remote) and of plain URLs."""
 
+import contextlib
 import email.utils
 import http.server
 import json
 import os
 import shutil
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +20,7 @@ import xxhash
 
 import dvx.api
 from dvx.errors import DvxError
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, stopped_at, write
 from tests.remotes import local_spec
 from tests.servers import recording_listener, serving
 from tests.team import Team, commit, edit, must, share
@@ -351,8 +354,6 @@ def test_a_get_copying_an_object_another_command_marks_used_meanwhile_succeeds(s
     period), and changes no byte: a get copying that object from the same cache meanwhile
     (a repository sharing it, or two gets at once into the user's cache) goes on."""
     import signal
-
-    from tests.conftest import stopped_at
 
     _, alice = source
     data = os.urandom(3 << 20)  # large: copied and hashed in one pass from the source's cache
@@ -1763,8 +1764,6 @@ def test_an_update_writes_nothing_over_a_pointer_another_command_changed_meanwhi
     """The user records an edit of the import's data (`dvx add`: it is data of their own now)
     while an update downloads: the update, once it holds the lock to write, finds the pointer
     changed and writes nothing, neither the pointer nor the data."""
-    from tests.conftest import stopped_at
-
     team, alice = source
     must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
     commit(project, "import")
@@ -1786,8 +1785,6 @@ def test_an_update_with_nothing_new_places_nothing_for_a_pointer_changed_meanwhi
         source, project, tmp_path):
     """An update finishing an import (its data fetched from the source, then checked out)
     checks out nothing once its pointer changed: the data it names now is the user's."""
-    from tests.conftest import stopped_at
-
     team, _ = source
     must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
     commit(project, "import")  # and no `dvx push`
@@ -1807,8 +1804,6 @@ def test_an_import_writes_nothing_where_another_command_wrote_meanwhile(source, 
     write: a path tracked meanwhile as the user's own data is refused as it would have been
     before, and a pointer of the same import changed meanwhile (its description, say) is
     not written over."""
-    from tests.conftest import stopped_at
-
     team, alice = source
     importing = stopped_at("transfer.after_object", f"import {team.origin} images", project)
     write(project / "images" / "mine.png", "mine\n")
@@ -1889,6 +1884,45 @@ def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(sourc
     assert stopped() == []
     assert (project / "images" / "2.png").read_text() == "image 2, v2\n"
     assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    (signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
+def test_ctrl_c_or_sigterm_stops_an_update_of_several_imports_at_once(source, project, signum,
+                                                                      code, said):
+    """Ctrl-C (or `kill PID`) while an update places the files of the first of two imports:
+    the update stops there, with the signal's exit status, the second import untouched; it
+    says the first one's pointer names its new data already, and the `git add` that records
+    it; no notice names this very run as one whose process is gone."""
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", "--rev", "v1", cwd=project)
+    commit(project, "imports")
+    edit(alice, "images/0.png", "image 0, v2\n")
+    edit(alice, "raw/train.csv", "a,b\n3,4\n")
+    must("add", "images", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    train = (project / "train.csv.dvx").read_text()
+    updating = stopped_at("place.before_rename", "update images.dvx train.csv.dvx --rev main",
+                          project)
+    updating.send_signal(signum)
+    while updating.poll() is None:  # the fault point stops it again while it stops: go on
+        updating.send_signal(signal.SIGCONT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            updating.wait(timeout=1)
+    out, err = updating.communicate(timeout=60)
+    said_all = " ".join(err.split())
+    assert updating.returncode == code, err
+    assert f"ERROR: {said} while updating 'images', before 'train.csv': 'images.dvx' names " \
+        "the data it was being updated to already." in said_all
+    assert "git add images.dvx" in out and "train.csv" not in out, out
+    assert "its process is gone" not in said_all and "Traceback" not in said_all
+    assert "train.csv: " not in out + err.replace("before 'train.csv'", "")
+    assert (project / "train.csv.dvx").read_text() == train
+    assert (project / "train.csv").read_text() == "a,b\n1,2\n"
+    assert 'rev: "main"' in (project / "images.dvx").read_text()
+    assert "`dvx update images.dvx train.csv.dvx --rev main` in this repository was stopped" \
+        in " ".join(run_dvx_proc("status", cwd=project).stderr.split())
 
 
 def test_a_forced_checkout_of_an_import_finishes_an_update_ended_by_an_error(tmp_path, project):

@@ -285,10 +285,16 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     """Bring imports up to date: an import from a repository follows its revision (or moves
     to --rev), an import from a URL is downloaded again if its version changed (always when
     its server reports none, to compare the data)."""
+    from dvx.errors import Interrupted
     from dvx.ops.imports import update as do_update
 
     repo = open_repo()
-    results = do_update(repo, list(targets) or None, rev, force)
+    try:
+        results = do_update(repo, list(targets) or None, rev, force)
+    except Interrupted as stopped:  # what was done before, then the ERROR: line that stops it
+        if not as_json and isinstance(stopped.result, list):
+            _report_updates(repo, stopped.result[:-1], stopped.result)
+        raise
     if as_json:
         emit_json([{"path": r.path, "changed": r.changed, "pointer_changed": r.rewritten,
                     "detail": r.detail, "ok": r.ok, "failed": r.failed}
@@ -296,15 +302,21 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     else:
         if not results and not repo.unreadable and not is_quiet():
             out("No imports to update.")  # else each unreadable pointer is named
-        for r in results:
-            if r.failed:
-                warn(f"ERROR: {r.path}: {r.detail}")
-            elif not is_quiet():
-                out(f"{r.path}: {r.detail}")
-        report_staging(repo.root, [f"{r.path}.dvx" for r in results if r.staged],
-                       [f"{r.path}.dvx" for r in results if r.rewritten and not r.staged])
+        _report_updates(repo, results, results)
     if not all(r.ok for r in results):
         sys.exit(1)  # a source that failed, a workspace copy kept or not restored
+
+
+def _report_updates(repo: Repo, shown: list[Updated], written: list[Updated]) -> None:
+    """Each import of `shown` and what became of it, then what records in Git the pointer
+    files of `written` that were rewritten."""
+    for r in shown:
+        if r.failed:
+            warn(f"ERROR: {r.path}: {r.detail}")
+        elif not is_quiet():
+            out(f"{r.path}: {r.detail}")
+    report_staging(repo.root, [f"{r.path}.dvx" for r in written if r.staged],
+                   [f"{r.path}.dvx" for r in written if r.rewritten and not r.staged])
 
 
 def _unread_pointers(repo: Repo) -> list[Updated]:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, UsageError, interruption
+from dvx.errors import DvxError, Interrupted, UsageError, interruption
 from dvx.experiment_refs import (
     QUEUE_REFS,
     check_name,
@@ -629,6 +629,8 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
     failure = None
     try:
         fetch(repo, absent)
+    except Interrupted:
+        raise
     except DvxError as exc:  # no remote, or one that cannot be reached
         failure = exc.message.rstrip(".")
     inputs = sorted(t.output.path for t in absent

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError, PathError, UsageError
+from dvx.errors import DvxError, Interrupted, PathError, UsageError
 from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
@@ -316,6 +316,8 @@ class _Sides:
                 tree = load_tree(self.repo, pointer, where)
                 if tree is None and self._fetch_manifest(pointer.oid, where):
                     tree = load_tree(self.repo, pointer, where)
+            except Interrupted:
+                raise
             except DvxError as exc:
                 self.problems.append(exc.message)
                 tree = None
@@ -411,6 +413,8 @@ class _Sides:
         try:
             result = transfer.download(store, self.repo.cache, [oid],
                                        settings_for(self.repo, name, store, None))
+        except Interrupted:
+            raise
         except DvxError as exc:  # the remote as a whole failed (unreachable, say)
             self._remote = f"remote '{name}' could not be read: {exc.message}"
             self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "

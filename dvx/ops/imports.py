@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
-from dvx.errors import ConflictError, DvxError, PathError, UsageError
+from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import began_writing
 from dvx.logs import quoted, shell_quote
@@ -881,13 +881,17 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     the cache lacks is fetched from the source and what the workspace lacks is checked out
     (a clone whose imports were never pushed, an update cut short), so a rerun completes.
     One that fails (its source gone, the revision it records unknown) is reported as failed
-    and the others are still updated, as `pull` goes on past a file it cannot get."""
+    and the others are still updated, as `pull` goes on past a file it cannot get. Ctrl-C,
+    SIGTERM or SIGHUP stops it at once: the Interrupted raised says what became of the import
+    it was updating, and its `result` holds the imports done before and that one."""
     imports = _imports(repo, targets)
     _check_rev(repo, imports, rev)
-    results = []
-    for output in imports:
+    results: list[Updated] = []
+    for at, output in enumerate(imports):
         try:
             results.append(_update_one(repo, output, rev, force))
+        except Interrupted as exc:
+            raise _stopped_updating(repo, exc, output, results, imports[at + 1:]) from None
         except DvxError as exc:
             if rev is not None and isinstance(exc, UsageError):
                 # --rev names a revision of their one source (_check_rev): refused for one
@@ -897,6 +901,27 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             results.append(Updated(output.path, False, f"not updated: {why}", ok=False,
                                    failed=True))
     return results
+
+
+def _stopped_updating(repo: Repo, stopped: Interrupted, output: Output, done: list[Updated],
+                      not_reached: list[Output]) -> Interrupted:
+    """The Interrupted of an update stopped while it updated the import `output`, the imports
+    `done` before it and those `not_reached` after: what became of that one (its pointer file
+    rewritten already, or not), and which were not updated; its `result`, `done` and that one
+    (`rewritten` when its pointer file was), for the command to report."""
+    pointer_rel = output.path + POINTER_SUFFIX
+    rewritten = pointer_change(repo, output.path, output.pointer) is not None
+    if rewritten:
+        what = f"'{pointer_rel}' names the data it was being updated to already"
+    else:
+        what = "it was not updated"
+    before = f", before {_named([o.path for o in not_reached])}" if not_reached else ""
+    message = f"{stopped.message.rstrip('.')} while updating '{output.path}'{before}: {what}."
+    exc = Interrupted(message, stopped.hint)
+    exc.exit_code = stopped.exit_code
+    exc.result = [*done, Updated(output.path, rewritten, f"stopped: {what}", ok=False,
+                                 rewritten=rewritten)]
+    return exc
 
 
 def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
@@ -1050,6 +1075,8 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                 elif version != info.get("etag"):
                     found.append(SourceCheck(output.path, True,
                                              f"its source URL has a new version{where}"))
+        except Interrupted:
+            raise
         except DvxError as exc:
             found.append(SourceCheck(output.path, False,
                                      f"its source could not be checked: {exc.message}"))

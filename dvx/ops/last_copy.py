@@ -34,7 +34,7 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError
+from dvx.errors import DvxError, Interrupted
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
@@ -223,6 +223,8 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
             notes.append(f"remote '{opened}' lost {len(lost)} of them that its indexes still "
                          f"name; `dvx fsck --remote {opened}` then `dvx push -A` uploads them "
                          "again")
+    except Interrupted:
+        raise
     except DvxError as exc:
         notes.append(f"remote '{remote_name}' could not be asked: {exc.message}")
         return set()

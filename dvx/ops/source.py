@@ -36,6 +36,7 @@ from dvx.errors import (
     CorruptObjectError,
     CredentialsError,
     DvxError,
+    Interrupted,
     PathError,
     RemoteError,
     UnknownRevisionError,
@@ -390,6 +391,8 @@ class Source:
         for output in self.outputs():
             try:
                 files = list(self.files_below(Found(output, None)))
+            except Interrupted:
+                raise
             except DvxError as exc:  # its files are not known; its size, the pointer's, is
                 entries[output.path] = {"name": output.path, "type": "directory",
                                         "size": output.pointer.size, "dvx": True,
@@ -485,6 +488,8 @@ class Source:
         try:
             self._download([pointer.oid], output_remote=output.remote,
                            names=_manifest_of(output))
+        except Interrupted:
+            raise
         except DvxError as exc:
             raise DvxError(f"The directory manifest of '{output.path}' in the cache of "
                            f"{self.describe()} cannot be used: {damaged.message} Nor could it "
@@ -544,6 +549,8 @@ class Source:
                 os.unlink(dst)
             try:
                 self._download([oid], output_remote=output_remote, names=names)
+            except Interrupted:
+                raise
             except DvxError as exc:
                 raise CorruptObjectError(f"{damaged.message} Nor could it be read from the "
                                          f"source's remote: {exc.message}",

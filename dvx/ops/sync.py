@@ -1160,6 +1160,8 @@ def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None,
         try:
             name, remote = open_remote(repo, name)
             return transfer.confirmed_on(remote, set(oids), settings_for(repo, name, remote, jobs))
+        except Interrupted:
+            raise
         except (DvxError, OSError) as exc:
             log.warning("Could not ask the remote whether it holds the versions of '%s' the "
                         "cache lacks, which the workspace holds: %s", output.path, exc)
