@@ -152,14 +152,19 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
 
 
 # The labels of a conflict the merge driver leaves as two merged versions: each is the pointer
-# merged with one side's version of what both sides changed (MergedVersions).
+# merged with one side's version of what both sides changed (MergedVersions). A rebase replays
+# one's own commit onto the upstream, so there Git's ours is the upstream: it names the sides so.
 MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our other changes")
+REBASE_MERGED_VERSION_LABELS = ("the upstream's, with your commit's other changes",
+                                "your commit's, with the upstream's other changes")
+REBASE_SIDE_LABELS = ("the upstream's", "your commit's")  # one side's pointer against the other's
 
 
 def holds_merged_versions(data: bytes) -> bool:
     """Is the conflicted pointer `data` the merge driver's two merged versions (rather than
     one side's pointer against the other's)?"""
-    return data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode())
+    return any(data.startswith(f"<<<<<<< {labels[0]}\n".encode())
+               for labels in (MERGED_VERSION_LABELS, REBASE_MERGED_VERSION_LABELS))
 
 
 def committed_conflict_hint(commit: str, path: str, root: str | None, then: str) -> str:

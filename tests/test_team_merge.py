@@ -1381,6 +1381,37 @@ def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
 
 
+def test_in_a_rebase_the_merged_versions_are_labelled_the_upstream_s_and_your_commit_s(
+        tmp_path):
+    """A rebase (`git pull --rebase`) replays alice's commit onto bob's, so Git's ours is
+    bob's side: the driver's two merged versions are labelled as the upstream's and your
+    commit's, each holding what it says, where a merge labels them ours and theirs."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f1.txt", "bob's f1\n")
+    edit(bob, "images/f3.txt", "bob's f3\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    must("add", "images", cwd=alice)
+    commit(alice, "alice")
+    git(alice, "fetch", "-q", "origin")
+    rebased = subprocess.run(["git", "rebase", "origin/bob"], cwd=alice, capture_output=True)
+    assert rebased.returncode != 0
+    text = (alice / "images.dvx").read_text()
+    assert text.startswith("<<<<<<< the upstream's, with your commit's other changes\n"), text
+    assert ">>>>>>> your commit's, with the upstream's other changes\n" in text, text
+    said = run_dvx("status", cwd=alice).stderr
+    assert "Keep one version" in said, said
+    kept = text.split("\n", 1)[1].split("=======\n")[0]  # the upstream's
+    (alice / "images.dvx").write_text(kept)
+    must("pull", "images", cwd=alice)
+    assert (alice / "images" / "f1.txt").read_text() == "bob's f1\n"
+    assert (alice / "images" / "f2.txt").read_text() == "alice's f2\n"
+    assert (alice / "images" / "f3.txt").read_text() == "bob's f3\n"
+
+
 def test_a_merge_whose_pointer_keeps_its_conflict_markers_is_neither_committed_nor_pushed(
         tmp_path):
     """The two merged versions between the markers name manifests only this clone's cache

@@ -591,13 +591,19 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     from dvx import fsutil
     from dvx.errors import DvxError
     from dvx.ops.merge import LineMerge, MergedVersions, merge_file, with_conflict_markers
-    from dvx.pointer import MERGED_VERSION_LABELS
+    from dvx.pointer import (
+        MERGED_VERSION_LABELS,
+        REBASE_MERGED_VERSION_LABELS,
+        REBASE_SIDE_LABELS,
+    )
+    from dvx.scm import rebase_in_progress
 
     contents = []
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
     repo = open_repo()
+    rebasing = rebase_in_progress(repo.root)  # Git's ours is then the upstream
     try:
         merged = merge_file(repo, path, *contents)
     except LineMerge as exc:
@@ -607,14 +613,16 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
              + ("." if clean else "; left as a conflict."))
         sys.exit(0 if clean else 1)
     except MergedVersions as exc:  # both versions keep the other changes of both sides
-        fsutil.atomic_write(ours, with_conflict_markers(exc.ours, exc.theirs,
-                                                        MERGED_VERSION_LABELS))
+        fsutil.atomic_write(ours, with_conflict_markers(
+            exc.ours, exc.theirs,
+            REBASE_MERGED_VERSION_LABELS if rebasing else MERGED_VERSION_LABELS))
         warn(f"dvx: {path}: {exc.message.rstrip('.')}; left as a conflict between two "
              "merged versions, each with every other change of both sides (`dvx status` "
              "says how to resolve it).")
         sys.exit(1)
     except DvxError as exc:
-        fsutil.atomic_write(ours, with_conflict_markers(contents[1], contents[2]))
+        fsutil.atomic_write(ours, with_conflict_markers(
+            contents[1], contents[2], *([REBASE_SIDE_LABELS] if rebasing else [])))
         reason = exc.message.rstrip(".")  # a sentence from below, or a fragment
         warn(f"dvx: {path}: {reason}; left as a conflict (`dvx status` says how to "
              "resolve it).")
