@@ -1073,6 +1073,24 @@ def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(projec
     assert (project / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
 
 
+def test_a_stopped_exp_run_names_exp_run_as_what_runs_it_again(project):
+    """Ctrl-C once a stage's command of `exp run` ended: nothing of the experiment is
+    recorded, and the way out names `dvx exp run` (a `dvx repro` would record the run in the
+    workspace's dvx.lock, no experiment); running it records the experiment."""
+    running = stopped_at("repro.after_command", "exp run -S train.lr=0.4 -n stopped", project)
+    running.send_signal(signal.SIGINT)
+    running.send_signal(signal.SIGCONT)
+    _, err = running.communicate(timeout=120)
+    said = " ".join(err.split())
+    assert running.returncode == 130 and "Traceback" not in said, err
+    assert "`dvx exp run` runs the stopped stages again, with the params the workspace holds " \
+        "now, and records the experiment" in said, said
+    assert "`dvx repro`" not in said, said
+    assert "stopped" not in _show(project)
+    assert run_dvx("exp", "run", "-n", "again", cwd=project).code == 0
+    assert _show(project)["again"]["params"] == _show(project)["workspace"]["params"]
+
+
 def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(project):
     """An experiment made after `git rm` of code and `git add` of new files, then another
     applied that does not change them: the files are set back as committed, and so are their

@@ -1534,7 +1534,8 @@ def test_ctrl_c_while_dvx_yaml_no_longer_declares_a_stage_done_names_it_unrecord
     said = " ".join(err.split())
     assert running.returncode == 130, out + err
     assert "no longer declares the stage 'quick' as run" in said, said
-    assert "the stages done before are recorded, but for those dvx.yaml no longer" in said
+    assert "the stages done before are recorded in dvx.lock, but for those dvx.yaml no " \
+        "longer" in said
     assert not (repo / "dvx.lock").exists()
 
 

@@ -1259,9 +1259,12 @@ class _Scheduler:
         if self.unrecorded:  # settled before this was said
             said.append(self.unrecorded_message())
         but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
+        again = "`dvx repro` runs the stopped stages again" if self.options.command == "repro" \
+            else (f"`dvx {self.options.command}` runs the stopped stages again, with the params "
+                  "the workspace holds now, and records the experiment")
         stopped = Interrupted(
             " ".join(said),
-            f"`dvx repro` runs the stopped stages again; the stages done before are recorded{but}.")
+            f"{again}; the stages done before are recorded in {LOCK_FILE}{but}.")
         stopped.exit_code = code
         return stopped
 
