@@ -833,6 +833,59 @@ def test_import_refuses_a_path_git_tracks_even_with_force_as_add_does(source, pr
     assert here.code == 2 and "git rm -r --cached -- notes.md" in here.stderr, here.output
 
 
+def test_import_refuses_a_place_git_or_dvxignore_leaves_out_even_with_force_as_add_does(
+        source, project, tmp_path):
+    """A pointer Git ignores would never be committed, and data .dvxignore leaves out is
+    never tracked: refused as `dvx add` refuses them, before any data is fetched; a `name/`
+    rule of .dvxignore leaves out a folder only. `dvx get` writes no pointer: never refused."""
+    team, _ = source
+    upstream = write(tmp_path / "u.txt", "imported\n")
+    write(project / ".gitignore", "build/\n")
+    write(project / ".dvxignore", "skip/\npics/\n")
+    commit(project, "rules")
+    for args in (("import", str(team.origin), "raw/train.csv", "-o", "build/train.csv"),
+                 ("import", str(team.origin), "images", "-o", "build/", "--force"),
+                 ("import-url", str(upstream), "build/u.txt", "--force")):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, (args, refused.output)
+        assert "is ignored by Git (rule 'build/' in .gitignore:1), so it would never be " \
+            "committed" in refused.stderr, refused.output
+    for args in (("import", str(team.origin), "raw/train.csv", "-o", "skip/train.csv"),
+                 ("import", str(team.origin), "images", "-o", "pics", "--force"),
+                 ("import-url", str(upstream), "skip/u.txt")):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, (args, refused.output)
+        assert "is ignored by .dvxignore" in refused.stderr, refused.output
+        assert "Import to another path" in refused.stderr, refused.output
+    assert not list((project / ".dvx" / "cache").glob("files/*/*/*"))  # nothing fetched
+    assert git(project, "status", "--porcelain") == ""
+    assert not [name for name in ("build", "skip", "pics") if (project / name).exists()]
+    assert run_dvx("get", str(team.origin), "raw/train.csv", "-o", "build/train.csv",
+                   cwd=project).code == 0
+    assert (project / "build" / "train.csv").read_text() == "a,b\n1,2\n"
+    a_file = run_dvx("import", str(team.origin), "images/0.png", "-o", "pics", cwd=project)
+    assert a_file.code == 0, a_file.output
+    assert (project / "pics").read_text() == "image 0\n"
+
+
+def test_update_of_an_import_git_ignores_since_it_was_made_warns_that_git_will_not_commit_it(
+        source, project):
+    """A .gitignore rule written after the import leaves its pointer out of Git: update
+    still brings the new data, and says so, as the other commands do."""
+    team, alice = source
+    must("import", str(team.origin), "images", "-o", "later/images", "--rev", "v1",
+         cwd=project)
+    write(project / ".gitignore", "later/\n")
+    _new_version(alice)
+    git(alice, "tag", "v2")
+    git(alice, "push", "-q", "origin", "v2")
+    updated = run_dvx("update", "later/images", "--rev", "v2", cwd=project)
+    assert updated.code == 0, updated.output
+    assert (project / "later" / "images" / "3.png").read_text() == "image 3\n"
+    assert "later/images.dvx is ignored by Git (a .gitignore rule), so Git will not commit " \
+        "it" in updated.stderr, updated.output
+
+
 def test_import_refuses_to_replace_another_import_without_force(source, project, tmp_path):
     team, _ = source
     other = write(tmp_path / "elsewhere" / "train.csv", "other,data\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import os
 import posixpath
 import re
@@ -35,7 +36,12 @@ from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
-from dvx.ops.data_places import ignore_after_rules_taking_back, refuse_git_tracked
+from dvx.ops.data_places import (
+    ignore_after_rules_taking_back,
+    refuse_dvxignored,
+    refuse_git_tracked,
+    refuse_ignored_pointers,
+)
 from dvx.ops.source import (
     Found,
     GitDirectory,
@@ -102,13 +108,15 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
-    replaced = _refuse_taken(repo, rel, origin, force)
+    is_dir = functools.partial(_is_dir, source, found)
+    replaced = _refuse_taken(repo, rel, origin, force, is_dir)
     source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
     if rev is not None:
         source_info["rev"] = rev
     pointer = _bring(repo, source, found, source_info)
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
-                  lambda: _refuse_taken_again(repo, rel, origin, force, replaced, "import"))
+                  lambda: _refuse_taken_again(repo, rel, origin, force, is_dir, replaced,
+                                              "import"))
 
 
 def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None,
@@ -785,12 +793,17 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     fs, path, version = url_version(url, timeout=url_timeout(repo.config))
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path, out), origin)
-    replaced = _refuse_taken(repo, rel, origin, force, "OUT")
+    replaced = _refuse_taken(repo, rel, origin, force, _a_file, "OUT")
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
                             _recordable(version, url, started))
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
-                  lambda: _refuse_taken_again(repo, rel, origin, force, replaced, "import-url",
-                                              "OUT"))
+                  lambda: _refuse_taken_again(repo, rel, origin, force, _a_file, replaced,
+                                              "import-url", "OUT"))
+
+
+def _a_file() -> bool:
+    """An import of a URL is a file, never a folder (`_refuse_taken`'s `is_dir`)."""
+    return False
 
 
 def get_url(url: str, out: str | None = None, force: bool = False,
@@ -1326,14 +1339,16 @@ def _names_directory(out: str) -> bool:
 
 
 def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
-                  out_arg: str = "-o") -> Pointer | None:
+                  is_dir: Callable[[], bool], out_arg: str = "-o") -> Pointer | None:
     """Refuse `rel` if something is there, unless `force` or it is the output of this same
     import (`origin`: its source and path), which running the import again finishes or
     moves to another revision. Tracked data that is not an import is never replaced. The
-    pointer of the import at `rel` that the new one replaces, if any. A path Git tracks is
-    refused even with `force`, as `dvx add` refuses it: its data would go into Git with the
-    next `git commit -a`. `out_arg`: how the command's user names the path (import-url: OUT)."""
+    pointer of the import at `rel` that the new one replaces, if any. Refused even with
+    `force`, as `dvx add` refuses them: a path Git tracks (its data would go into Git with
+    the next `git commit -a`), and an ignored place (`_refuse_ignored`; `is_dir`: is the
+    import a folder). `out_arg`: how the command's user names the path (import-url: OUT)."""
     refuse_git_tracked(repo, [rel], [from_here(repo.root, rel)])
+    _refuse_ignored(repo, rel, is_dir, out_arg)
     outputs, _ = scan_outputs(repo)
     replaced = None
     for output in outputs:
@@ -1358,12 +1373,24 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
     return replaced
 
 
+def _refuse_ignored(repo: Repo, rel: str, is_dir: Callable[[], bool], out_arg: str) -> None:
+    """Refuse, as `dvx add` and `dvx move` do, a path .dvxignore leaves out (dvx would never
+    see the data) and one whose pointer Git ignores (it would never be committed). Whether
+    the import is a folder is asked only when a rule tells a folder from a file there (a
+    `name/` rule): for a folder inside a source's directory, that reads its manifest."""
+    told_apart = repo.dvxignore.check(rel, False) != repo.dvxignore.check(rel, True)
+    refuse_dvxignored(repo, rel, told_apart and is_dir(), from_here(repo.root, rel),
+                      f"Import to another path ({out_arg}), or change that rule.")
+    refuse_ignored_pointers(repo, [rel])
+
+
 def _refuse_taken_again(repo: Repo, rel: str, origin: dict[str, str], force: bool,
-                        replaced: Pointer | None, command: str, out_arg: str = "-o") -> None:
+                        is_dir: Callable[[], bool], replaced: Pointer | None, command: str,
+                        out_arg: str = "-o") -> None:
     """`_refuse_taken`, asked again once the repository lock is held to write: what is at
     `rel` may have changed while the source was read, and the pointer there must still be
     `replaced`, the one the import read first (`_refuse_changed`)."""
-    if not same_pointer(_refuse_taken(repo, rel, origin, force, out_arg), replaced):
+    if not same_pointer(_refuse_taken(repo, rel, origin, force, is_dir, out_arg), replaced):
         _refuse_changed(repo, rel, replaced, command)
 
 
