@@ -285,12 +285,16 @@ def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, cod
 def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp_path):
     """Stopped while its one large file goes up, a push of 12 objects (10 small files for a
     pack, the large one, and their directory's manifest) says how many of the 12 were
-    uploaded, not of the one large file in hand."""
+    uploaded, not of the one large file in hand, nor with the manifests of directories a
+    previous push sent."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    for name in ("d1", "d2", "d3"):
+        write(repo / name / "x.txt", f"{name}\n")
+    assert dvx("add", "d1", "d2", "d3").code == 0 and dvx("push").code == 0
     for i in range(10):
         write(repo / "data" / f"small{i}.txt", f"file {i}\n")
     write(repo / "data" / "big.bin", os.urandom(4 * MiB))  # above the pack threshold
     assert dvx("add", "data").code == 0
-    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
     pushing = stopped_at("transfer.after_object", "push", repo)  # the large one is up
     pushing.send_signal(signal.SIGINT)
     pushing.send_signal(signal.SIGCONT)

@@ -605,7 +605,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
                                    sizes=files)
     except Interrupted as exc:  # counted over the push: its manifests were still to go
-        raise interrupted("Uploading", exc.done, _plus(exc.total, len(wanted.trees)),
+        raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
                           by=exc, unsure=exc.unsure) from None
     result.transfer.merge(uploaded)
     _advise_commit_where_held(repo, targets, result.transfer.failed)
@@ -652,6 +652,17 @@ def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[st
         held = _held_here(repo, output)
         if held is not None:
             failed[output.pointer.oid] = held_in_workspace(why, held)
+
+
+def _trees_to_go(remote: RemoteStore, wanted: Wanted) -> int:
+    """How many of the manifests a push was to send after its files no index of the remote
+    names yet (from the copies of the indexes read already): a push stopped before them has
+    those left to upload, not those a previous push sent. A loose manifest already there is
+    counted, as telling it would cost a request each."""
+    try:
+        return len(remote.inventory.absent(wanted.trees))
+    except (OSError, DvxError):
+        return len(wanted.trees)
 
 
 def _plus(total: int | None, more: int) -> int | None:
