@@ -988,8 +988,9 @@ def test_gc_remote_writes_an_object_packed_twice_into_its_new_pack_once(repo, dv
 
 
 def _pack_bytes(spec: RemoteSpec) -> tuple[Counter[str], dict[str, int]]:
-    """What a remote's packs hold: how many index entries name each packed object, and for
-    each pack its bytes (after the header) that no index entry names."""
+    """What a remote's packs hold: how many index entries name each packed object (a gone
+    pack's too), and for each pack there its bytes (after the header) that no index entry
+    names."""
     named: Counter[str] = Counter()
     unnamed = {key.split("/")[1]: len(spec.get_key(key)) - packs.PACK_HEADER_SIZE
                for key in spec.list_keys() if key.startswith("packs/")}
@@ -998,7 +999,8 @@ def _pack_bytes(spec: RemoteSpec) -> tuple[Counter[str], dict[str, int]]:
             for section in read_index(spec.get_key(key).splitlines(keepends=True), ALGO):
                 if section.pack is not None:
                     named.update(oid for oid, _, _ in section.entries)
-                    unnamed[section.pack] -= sum(length for _, _, length in section.entries)
+                    if section.pack in unnamed:
+                        unnamed[section.pack] -= sum(length for _, _, length in section.entries)
     return named, unnamed
 
 
@@ -1283,6 +1285,94 @@ def test_gc_remote_keeps_the_pack_of_a_killed_push_that_holds_what_it_keeps(repo
     collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert not left.exists()
+
+
+def test_gc_remote_keeps_the_pack_of_a_killed_push_when_the_pack_the_indexes_name_is_gone(
+        repo, dvx, tmp_path):
+    """A push killed between its pack and its index, run again, then its second pack lost
+    (a copy of the remote that missed it): the indexes name the objects only in that gone
+    pack, and the pack the killed push left is their one copy there. gc deletes nothing,
+    naming both packs and `dvx push --repair`; once that ran, gc deletes the leftover and a
+    fresh clone pulls everything."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    assert dvx("add", "d").code == 0
+    commit_all(repo, "data")
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = (store / "packs").iterdir()
+    assert dvx("push").code == 0
+    lost = sorted(set((store / "packs").iterdir()) - {left})  # the files', the manifest's
+    for pack in lost:
+        pack.unlink()
+    for extra in (["--dry-run"], ["-f"]):
+        refused = dvx("gc", "-w", "-c", "s", "--grace", "0", *extra)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1, refused.output
+        assert "Nothing was deleted from the remote: 6 objects that gc keeps" in said, said
+        assert "named by its pack indexes only in 2 packs (such as " in said, said
+        assert "which are gone from the remote" in said, said
+        assert f"(such as {left.name}, which holds " in said, said
+        assert "`dvx push --repair -r s`" in said, said
+        assert left.exists()
+    assert dvx("push", "--repair").code == 0
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert "Deleted 1 pack" in collected.stdout and "lost" not in collected.output
+    assert not left.exists()
+    _assert_a_clone_pulls_d(repo, tmp_path)
+
+
+def test_gc_remote_says_which_pack_the_indexes_name_is_gone_and_leaves_its_lost_data_named(
+        repo, dvx, tmp_path):
+    """A pack the indexes name, gone from the remote with no pack left over that may hold
+    its objects: gc goes on with the rest (a dead object in another pack goes), counts as
+    kept only what the remote holds, and names the gone pack, the objects it keeps that only
+    it held, and `dvx push --repair`, even with -q. Its new index names those objects there
+    still, so a pull says they are lost, never that they were not pushed; the gone pack's
+    dead objects are named no more, and not counted as young."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(3):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    write(repo / "e.bin", b"e, first version")
+    assert dvx("add", "d", "e.bin").code == 0 and dvx("push").code == 0
+    lost = sorted(pack.name for pack in (store / "packs").iterdir())  # files', manifest's
+    write(repo / "e.bin", b"e, second version")
+    write(repo / "g.bin", b"g, first version")
+    assert dvx("add", "e.bin", "g.bin").code == 0 and dvx("push").code == 0
+    write(repo / "g.bin", b"g, second version")
+    assert dvx("add", "g.bin").code == 0 and dvx("push").code == 0
+    commit_all(repo, "data")
+    for name in lost:
+        (store / "packs" / name).unlink()
+    remote = local_spec(store, str(store), {})
+    d_oids = sorted([pointer_oid(repo / "d.dvx"), *(
+        oid_of((repo / "d" / f"{i}.bin").read_bytes()) for i in range(3))])
+    dead = [oid_of(b"e, first version"), oid_of(b"g, first version")]
+
+    collected = dvx("gc", "-w", "-c", "s", "-f", "-q", "--grace", "0", "--json")
+    assert collected.code == 0, collected.output
+    summary = json.loads(collected.stdout)[1]
+    assert (summary["lost_oids"], summary["lost_packs"]) == (d_oids, lost)
+    assert (summary["removed_oids"], summary["reachable"]) == ([dead[1]], 2)
+    assert summary["kept_young"] == 0
+    said = " ".join(collected.stderr.split())
+    assert f"The remote 's' lost pack {lost[0]} and 1 more pack (deleted outside" in said, said
+    assert "4 objects gc keeps (such as" in said and "`dvx push --repair -r s`" in said, said
+    named, _ = _pack_bytes(remote)
+    assert all(named[oid] == 1 for oid in d_oids) and not any(named[oid] for oid in dead)
+
+    other = clone(repo, tmp_path, "other")
+    pulled = run_dvx("pull", cwd=other)
+    assert pulled.code == 1 and "The remote 's' lost that data" in pulled.stderr, pulled.output
+    assert dvx("push", "--repair").code == 0
+    assert dvx("fsck", "--remote", "s").code == 0
+    again = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert again.code == 0 and "lost" not in again.output, again.output
+    _assert_a_clone_pulls_d(repo, tmp_path)
 
 
 def test_gc_remote_waits_for_a_push_between_its_pack_and_its_index_not_blaming_damage(

@@ -846,6 +846,9 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 out(f"{verb} {n} run record{'' if n == 1 else 's'} of the run-cache from the "
                     f"{r.where}: {'its' if n == 1 else 'their'} outputs "
                     f"{'would be' if dry_run else 'were'} removed.")
+    for r in results[1:]:  # damage found on the remote is said even with -q
+        if r.lost and remote_name is not None:
+            warn(_lost_packs(r, remote_name))
     if is_quiet():
         return  # what gc kept and why are notices, not errors
     for r in results[1:]:
@@ -877,6 +880,22 @@ def _report_packs(result: GcResult, dry_run: bool) -> None:
             f"on the {result.where} from packs holding copies no index needed (an object "
             "packed twice by two pushes at once, a damaged copy `dvx fsck --remote` took "
             "out).")
+
+
+def _lost_packs(result: GcResult, name: str) -> str:
+    """The packs gone from the remote `name` whose indexes name them, which held objects gc
+    keeps that the remote holds nowhere else: lost there, and how they are uploaded again."""
+    packs, count = result.lost_packs, len(result.lost)
+    which = packs[0] if len(packs) == 1 else \
+        f"{packs[0]} and {counted(len(packs) - 1, 'more pack')}"
+    these = "1 object gc keeps" if count == 1 else f"{count} objects gc keeps"
+    return (f"The {result.where} lost pack {which} (deleted outside dvx, or missed by a copy "
+            f"of the remote), which its indexes name: {these} (such as {result.lost[0]}) "
+            f"{'has' if count == 1 else 'have'} no other copy there, and a pull says that "
+            f"data is lost. Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev "
+            "options) from a clone whose cache has it: that takes what is gone out of the "
+            "indexes and uploads it again (`dvx fsck --remote "
+            f"{name}` lists what the remote lacks).")
 
 
 def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None,

@@ -78,6 +78,10 @@ class GcResult:
     # A remote's: bytes of deleted packs that no object needed (second copies of an object,
     # copies taken out of the indexes as damaged), beyond the removed objects' own.
     copies_freed: int = 0
+    # A remote's: objects gc keeps that its indexes name only in packs gone from it (deleted
+    # outside dvx), and those packs: lost there, and left named until a repair.
+    lost: list[str] = field(default_factory=list)
+    lost_packs: list[str] = field(default_factory=list)
     run_records_removed: int = 0  # run records that needed a removed (or missing) object
 
     def to_json(self) -> dict[str, object]:
@@ -94,6 +98,8 @@ class GcResult:
             found["unindexed_packs_removed"] = self.unindexed_packs
             found["unindexed_packs_bytes"] = self.unindexed_bytes
             found["copies_bytes_freed"] = self.copies_freed
+            found["lost_oids"] = self.lost
+            found["lost_packs"] = self.lost_packs
         return found
 
 
@@ -579,10 +585,11 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 
 
 def _count_packs(result: GcResult, packs: repack.RepackPlan) -> None:
-    """What the repacking frees besides the dead objects."""
+    """What the repacking frees besides the dead objects, and what the remote lost."""
     result.unindexed_packs = len(packs.unindexed)
     result.unindexed_bytes = sum(packs.unindexed.values())
     result.copies_freed = packs.copies_freed
+    result.lost, result.lost_packs = sorted(packs.lost), packs.gone
 
 
 def _records_needing(repo: Repo, remote: ObjectStore, gone: set[str],

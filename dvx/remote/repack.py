@@ -62,6 +62,11 @@ class RepackPlan:
     young: int = 0  # dead objects kept because their pack, or a push logging them, is recent
     loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
     held_live: set[str] = field(default_factory=set)  # live oids in a pack that is there
+    # Objects gc keeps that the indexes name only in packs gone from the remote, and not
+    # stored loose either: lost. Those entries stay named (`keep`), so that a pull says
+    # lost, until `fsck --remote` or `push --repair` takes them out.
+    lost: set[str] = field(default_factory=set)
+    gone: list[str] = field(default_factory=list)  # the named packs that held them
     unindexed: dict[str, int] = field(default_factory=dict)  # deleted packs no index names
     # Bytes of the deleted named packs that are neither copied nor dead objects: second
     # copies of an object, copies taken out of the indexes as damaged.
@@ -103,7 +108,9 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     any such pack may hold them). An old
     pack is rewritten when it holds a dead object or bytes no index names (a damaged copy
     taken out of the indexes), or when the objects only it holds fill less than SPARSE of it
-    (the rest being second copies of objects a kept pack holds)."""
+    (the rest being second copies of objects a kept pack holds). A pack the indexes name that
+    the remote lacks holds nothing: what gc keeps that only it held is `lost`, and counts as
+    named by no index, so a pack no index names that may hold it is not deleted."""
     inventory = remote.inventory
     result = RepackPlan(indexes=inventory.index_names(refresh=True))
     if inventory.newer:  # what its packs hold cannot be told from what nothing needs
@@ -134,21 +141,27 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         into.entries += section.entries
     holders: dict[str, tuple[Section, Entry]] = {}  # oid -> a copy in a pack that stays
     old: list[_OldPack] = []
+    gone: list[Section] = []
     for pack, section in sorted(merged.items()):
         section = deduplicated(section)
         size_and_time = packs_listed.get(pack)
-        if size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff:
+        if size_and_time is None:  # named, but gone: it holds nothing to rely on
+            gone.append(section)
+            continue
+        if size_and_time[1] is None or size_and_time[1] > cutoff:
             young.update(e[0] for e in section.entries if e[0] not in live)
             result.keep.append(section)
-            if size_and_time is not None:  # named, but gone: it holds nothing to rely on
-                result.held_live.update(e[0] for e in section.entries if e[0] in live)
-                _hold(holders, section, section.entries)
+            result.held_live.update(e[0] for e in section.entries if e[0] in live)
+            _hold(holders, section, section.entries)
             continue
         result.held_live.update(e[0] for e in section.entries if e[0] in live)
         kept = [e for e in section.entries if e[0] in live or e[0] in pushed]
         dead = [e for e in section.entries if not (e[0] in live or e[0] in pushed)]
         young.update(e[0] for e in kept if e[0] not in live)
         old.append(_OldPack(section, kept, dead))
+    present = [section for section in merged.values() if section.pack in packs_listed]
+    if gone:
+        stored_loose = _lost_in(remote, gone, present, live, pushed, stored_loose, result)
     deleted = _keep_the_fullest(old, holders, result)
     _delete(deleted, holders, result)
     for pack, (size, mtime) in packs_listed.items():
@@ -156,7 +169,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
             result.delete_packs.append(pack)  # left by an interrupted push or repack
             result.unindexed[pack] = size
     if result.unindexed:
-        _refuse_if_unindexed_needed(remote, live, [*merged.values(), *named_loose], result,
+        _refuse_if_unindexed_needed(remote, live, [*present, *named_loose], result,
                                     stored_loose, seek)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
@@ -168,6 +181,30 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     result.young = len(young)
     result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
+
+
+def _lost_in(remote: RemoteStore, gone: list[Section], present: list[Section],
+             live: Collection[str], pushed: Collection[str],
+             stored_loose: Collection[str] | None, result: RepackPlan
+             ) -> Collection[str] | None:
+    """Plan the named packs `gone` from the remote: of their entries, those of objects gc
+    keeps (`live` or `pushed`) that no pack there (`present`) holds, nor a loose copy, are
+    lost, and stay named as they are; the others are named no more. Returns the listing of
+    the loose objects, made here if none was given and one was needed."""
+    there = {oid for section in present for oid, _, _ in section.entries}
+    wanted = {oid for section in gone for oid, _, _ in section.entries
+              if (oid in live or oid in pushed) and oid not in there}
+    if wanted:
+        stored_loose = set(remote.list_loose()) if stored_loose is None else stored_loose
+        wanted.difference_update(stored_loose)
+    for section in gone:
+        entries = [entry for entry in section.entries if entry[0] in wanted]
+        if entries:
+            assert section.pack is not None
+            result.keep.append(Section(section.pack, section.size, entries))
+            result.gone.append(section.pack)
+    result.lost = wanted
+    return stored_loose
 
 
 def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
@@ -197,6 +234,8 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
         return
     count, packs, name = len(needed), len(unknown), remote.name or "NAME"
     shown = unknown[0] if holding is None else f"{holding}, which holds {search.found}"
+    if needed & result.lost:
+        raise _lost_with_a_pack(needed & result.lost, result, search.found, packs, shown, name)
     raise IndexesLacking(
         f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
         f"that gc keeps (such as {search.found or min(needed)}) "
@@ -206,6 +245,27 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
         "damaged (indexes lost, as by a copy of it that missed some).",
         f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
         "those objects were never pushed (a push stopped early), `dvx push` them first.")
+
+
+def _lost_with_a_pack(lost: set[str], result: RepackPlan, found: str | None, packs: int,
+                      shown: str, name: str) -> IndexesLacking:
+    """The refusal of `_refuse_if_unindexed_needed` when objects gc keeps were named only in
+    packs gone from the remote: a pack no index names may be their one copy left."""
+    count, gone = len(lost), len(result.gone)
+    named_in = (f"pack {result.gone[0]}, which is" if gone == 1 else
+                f"{gone} packs (such as {result.gone[0]}), which are")
+    return IndexesLacking(
+        f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
+        f"that gc keeps (such as {found if found in lost else min(lost)}) "
+        f"{'is' if count == 1 else 'are'} named by its pack indexes only in {named_in} gone "
+        f"from the remote, and not stored loose there, while {packs} "
+        f"pack{'' if packs == 1 else 's'} that no index names (such as {shown}) would be "
+        "deleted, which may hold them: the remote lost data (a pack deleted outside dvx, or "
+        "missed by a copy of the remote).",
+        f"Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev options) from a "
+        "clone whose cache has the data: it takes what is gone out of the indexes and uploads "
+        f"it again, and gc then deletes what no index names. `dvx fsck --remote {name}` "
+        "lists what the remote lacks.")
 
 
 def _hold(holders: dict[str, tuple[Section, Entry]], section: Section,
