@@ -657,8 +657,9 @@ def test_data_in_a_pack_whose_index_was_lost_is_not_blamed_on_whoever_committed_
     said = " ".join(pulled.stderr.split())
     assert pulled.code == 1 and "Traceback" not in said, said
     assert "Either whoever committed it" not in said, said
-    assert f"older than the grace period {'is' if len(unnamed) == 1 else 'are'} named by no " \
-        f"index ({', '.join(unnamed)}): the remote may be damaged" in said, said
+    assert f"older than the grace period, {'is' if len(unnamed) == 1 else 'are'} named by " \
+        f"no index ({', '.join(unnamed)}). The data may be in " in said, said
+    assert "the remote may have lost an index" in said, said
     assert "`dvx fsck --remote s`" in said, said
     checked = run_dvx_proc("fsck", "--remote", "s", cwd=other, timeout=120)
     said = " ".join(checked.stderr.split())

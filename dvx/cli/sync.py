@@ -398,15 +398,16 @@ def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], unnamed: 
     others = [r for r in never_pushed if r.held_here is None]
     if not others:
         return
+    one = len(packs) == 1
     warn(f"No pack index of the remote '{remote}' names that data "
-         f"({'; '.join(map(str, others))}), and {counted(len(packs), 'pack')} there older "
-         "than the grace period "
-         f"{'is' if len(packs) == 1 else 'are'} named by no index "
-         f"({named_list(packs, most=SHOWN_PACKS)}): the remote may be damaged (an index "
-         "lost, as by a copy of it that missed some) and the data in such a pack, or the push "
-         "of it may have stopped between its pack and its index; else whoever committed it "
-         "pushed the commit to Git without running `dvx push`. Look at the remote with "
-         f"`dvx fsck --remote {remote}`, and put back the indexes it lacks; or run `dvx push` "
+         f"({'; '.join(map(str, others))}), and {counted(len(packs), 'pack')} there, older "
+         f"than the grace period, {'is' if one else 'are'} named by no index "
+         f"({named_list(packs, most=SHOWN_PACKS)}). The data may be in "
+         f"{'that pack' if one else 'one of them'}: the remote may have lost an index (as a "
+         "copy of the remote that missed some does), or a push of the data may have stopped "
+         "between its pack and its index. Otherwise, whoever committed it pushed the commit "
+         "to Git without running `dvx push`. Look at the remote with "
+         f"`dvx fsck --remote {remote}` and put back the indexes it lacks, or run `dvx push` "
          "again from a clone whose cache has the data." + _imports_note(others))
 
 
