@@ -155,23 +155,33 @@ class LockWriter:
         # `read` was called: what `take_in` compares the file with.
         self._known: bytes | None = None
         self._has_read = False
+        # The entries `take_in` replaced by the file's version of them, as this writer had
+        # them before (None: none): what `changed_entries` still compares them with, as the
+        # command read them, until it records them itself.
+        self._before_taken_in: dict[str, StageLock | None] = {}
 
     def read(self) -> dict[str, StageLock]:
         """The stages dvx.lock records now, as read_lock reads them; `take_in` later finds
         what changed in the file since."""
         data = _lock_bytes(self.root)
         self._known, self._has_read = data, True
+        self._before_taken_in = {}
         return dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
 
     def take_in(self, stages: dict[str, StageLock], own: Collection[str]) -> bool:
         """If dvx.lock changed on disk since this writer read or wrote it (a `git merge` or
         `git pull` while the command ran: Git takes no repository lock), make `stages` what
-        the file records now, but for the entries of `own`, the stages this command recorded
-        or dropped, kept as `stages` has them; whether that changed `stages`. A file that
-        cannot be read now (a merge conflict in it) raises its error, and nothing is
-        written."""
+        the file records now, but for the entries of `own`, the stages this command records
+        or dropped, kept as `stages` has them; whether that changed `stages`. Called just
+        before `write`, with the entries the command is about to write: `changed_entries`
+        compares those of `own` with them from then on. `stages` is changed in place, an
+        entry in it as well as on disk never missing from it meanwhile (the workers of
+        `repro` read it). A file that cannot be read now (a merge conflict in it) raises its
+        error, and nothing is written."""
         if not self._has_read:
             return False
+        for name in own:
+            self._before_taken_in.pop(name, None)
         data = _lock_bytes(self.root)
         if data == self._known:
             return False
@@ -179,28 +189,34 @@ class LockWriter:
         merged = {name: lock for name, lock in on_disk.items() if name not in own}
         merged.update((name, lock) for name, lock in stages.items() if name in own)
         self._known = data
-        changed = merged.keys() != stages.keys() or any(
-            self.entry(name, lock) != self.entry(name, stages[name])
-            for name, lock in merged.items())
-        stages.clear()
-        stages.update(merged)
-        return changed
+        changed = [name for name in {*merged, *stages} if merged.get(name) is None
+                   or not self.same_entry(name, stages.get(name), merged[name])]
+        for name in changed:
+            self._before_taken_in.setdefault(name, stages.get(name))
+        for name in [name for name in stages if name not in merged]:
+            del stages[name]
+        stages.update((name, merged[name]) for name in changed if name in merged)
+        return bool(changed)
 
     def changed_entries(self, names: Collection[str]) -> list[str]:
-        """Of the stages `names`, those whose entry on disk was added, removed or changed
-        since this writer last read or wrote dvx.lock (a `git checkout` or `git pull` while
-        the command ran): writing over such an entry would undo that change. A file that
-        cannot be read now raises its error."""
+        """Of the stages `names`, those whose entry on disk is not the one this command read
+        (or, for a stage it recorded or dropped, wrote): added, removed or changed by a `git
+        checkout` or `git pull` while the command ran, be it taken in since (`take_in`) or
+        not. Writing over such an entry would undo that change. A file that cannot be read
+        now raises its error."""
         if not self._has_read:
             return []
         data = _lock_bytes(self.root)
-        if data == self._known:
+        asked = names if data != self._known else \
+            [name for name in names if name in self._before_taken_in]
+        if not asked:
             return []
-        before = dict(_parsed_lock(self._known, self.algo, self.root)) \
+        known = dict(_parsed_lock(self._known, self.algo, self.root)) \
             if self._known is not None else {}
         now = dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
-        return sorted(name for name in names if not _same_entry(name, before.get(name),
-                                                                 now.get(name)))
+        return sorted(name for name in asked if not _same_entry(
+            name, self._before_taken_in[name] if name in self._before_taken_in
+            else known.get(name), now.get(name)))
 
     def entry(self, name: str, lock: StageLock) -> str:
         """The lines `lock` takes in dvx.lock as stage `name`'s entry."""

@@ -5,16 +5,27 @@ changed in the workspace, never records the older data over the newer pointer wi
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx, run_dvx_proc, run_meanwhile, stopped_at, write
+from dvx.lockfile import read_lock
+from tests.conftest import (
+    git,
+    run_dvx,
+    run_dvx_proc,
+    run_meanwhile,
+    stopped_again,
+    stopped_at,
+    write,
+)
 from tests.team import Team, commit, edit, must, share
 from tests.test_atomicity import run_with_file_size_limit
 
@@ -302,6 +313,54 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     assert "its dvx.lock entry and 'in.txt.dvx' changed while repro ran" in said, said
     assert (alice / "dvx.lock").read_text() == (bob / "dvx.lock").read_text()
     assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
+
+
+@pytest.mark.parametrize("command", ["repro", "exp run"])
+def test_a_teammate_s_run_pulled_while_j2_runs_it_is_never_undone_by_a_stage_recorded_first(
+        team, command):
+    """`-j2` runs stages a and b at once; bob's run of b arrives by `git pull` while they
+    run, and a is recorded first, taking bob's entry into dvx.lock: b, run on what alice had
+    before, still fails, never written over bob's entry, as when it runs alone."""
+    alice = team.founder()
+    write(alice / ".gitignore", "go\n")  # b's command waits for it, and copies it
+    write(alice / "a.in", "a1\n")
+    write(alice / "b.in", "b1\n")
+    write(alice / "dvx.yaml", "stages:\n  a:\n    cmd: cp a.in a.out\n    deps: [a.in]\n"
+                               "    outs: [a.out]\n  b:\n    cmd: while [ ! -e go ]; do sleep "
+                               "0.05; done; cat b.in go > b.out\n    deps: [b.in]\n"
+                               "    outs: [b.out]\n")
+    write(alice / "go", "alice\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    write(bob / "go", "bob\n")
+    must("repro", "-f", "-s", "b", cwd=bob)
+    share(bob, "bob ran b")
+    (alice / "go").unlink()
+    write(alice / "a.in", "a2\n")
+    write(alice / "b.in", "b2\n")
+
+    running = subprocess.Popen(
+        [sys.executable, "-m", "dvx", *command.split(), "-j2"], cwd=alice,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "repro.after_command,repro.before_run_record",
+             "DVX_FAULT_ACTION": "stop"})
+    try:
+        stopped_again(running, "repro.after_command")  # a's command ended, b's waits
+        git(alice, "pull", "-q", "--ff-only", "origin", "main")
+        running.send_signal(signal.SIGCONT)
+        stopped_again(running, "repro.before_run_record")  # a recorded
+        write(alice / "go", "alice\n")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 1, out + err
+    assert f"Stage 'b' failed: its dvx.lock entry changed while {command} ran" in said, said
+    locks = read_lock(str(alice), "xxh128")
+    assert locks["b"] == read_lock(str(bob), "xxh128")["b"]
+    assert locks["a"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"a2\n")
+    assert (alice / "b.out").read_text() == "b2\nalice\n"  # as the command left it
 
 
 def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):
