@@ -168,6 +168,16 @@ class LockWriter:
         self._before_taken_in = {}
         return dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
 
+    def moved(self) -> bool:
+        """Did dvx.lock change on disk since this writer read or wrote it (a `git checkout`
+        or `git pull` meanwhile)? A file that cannot be read now has."""
+        if not self._has_read:
+            return False
+        try:
+            return _lock_bytes(self.root) != self._known
+        except FormatError:
+            return True
+
     def take_in(self, stages: dict[str, StageLock], own: Collection[str]) -> bool:
         """If dvx.lock changed on disk since this writer read or wrote it (a `git merge` or
         `git pull` while the command ran: Git takes no repository lock), make `stages` what

@@ -1214,6 +1214,47 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     assert stat.S_IMODE(now.st_mode) & 0o200
 
 
+def test_a_git_switch_just_before_dvx_lock_is_written_never_records_the_stage_over_it(
+        repo, dvx):
+    """A `git switch` to a branch that ran the stage on other data, once the stage's records
+    were checked and its outputs' .gitignore entries written, just before dvx.lock is: the
+    stage still fails, dvx.lock and the input's pointer stay the branch's, and the .gitignore
+    entry it added for a new output is taken back."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt\n"
+                             "    deps: [in.txt]\n    outs: [out.txt]\n")
+    write(repo / "in.txt", "in1\n")
+    assert dvx("add", "in.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "switch", "-qc", "other")
+    (repo / "in.txt").unlink()
+    write(repo / "in.txt", "in2\n")
+    assert dvx("add", "in.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "commit", "-qam", "other: in2 and its run")
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    (repo / "in.txt").unlink()
+    write(repo / "in.txt", "in3\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt && echo x > "
+                             "extra.txt\n    deps: [in.txt]\n    outs: [out.txt, extra.txt]\n")
+    git(repo, "commit", "-qam", "main: in3, and extra.txt")
+    other = git(repo, "show", "other:dvx.lock")
+
+    code, out, err = run_meanwhile("repro.before_lock_write", "repro", repo,
+        lambda: git(repo, "switch", "-q", "other"))
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "Stage 's' failed: its dvx.lock entry and 'in.txt.dvx' changed while repro ran" \
+        in said, said
+    assert "git add" not in out + err
+    assert (repo / "dvx.lock").read_text() == other
+    assert git(repo, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx", ".gitignore") == ""
+    assert (repo / "extra.txt").read_text() == "x\n"  # the run's output, as it left it
+
+
 @pytest.mark.parametrize("other", ["lacks the stage", "declares it otherwise"])
 def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_declared(
         repo, dvx, other):

@@ -1516,17 +1516,21 @@ class _Scheduler:
         produced.update((o.path, o) for o in new.outs if o.cache)
         self.produced = produced
 
-    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> None:
+    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> list[str]:
         """Git ignores the cached outputs, also past a `!` rule that would take one back in
         (`ignore_after_rules_taking_back`, as add and commit); an output switched to `cache:
         false` (dvx.lock still records it cached: the entry is the one dvx wrote) is Git's
         again, and no longer data dvx placed (so no checkout takes it for data left behind).
         The entries of `ignored_again` were written by the checkout that placed the outputs:
-        changed too, for `git add`, though found here."""
+        changed too, for `git add`, though found here. The outputs whose entry it added, by
+        their full paths."""
+        added: list[str] = []
         for out in stage.outs:
             full = self.repo.abspath(out.path)
             if out.cache:
-                changed = bool(gitignore.add_entry(full)) or out.path in ignored_again
+                if gitignore.add_entry(full):
+                    added.append(full)
+                changed = full in added or out.path in ignored_again
             elif out.path in self.produced:
                 changed = gitignore.remove_entry(full) is not None
                 self.repo.syncstate.forget(out.path)
@@ -1536,6 +1540,7 @@ class _Scheduler:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
         self.touched += ignore_after_rules_taking_back(
             self.repo, [out.path for out in stage.outs if out.cache])
+        return added
 
     def _dropped_outs(self, old: StageLock | None) -> list[str]:
         """The cached outputs `old` recorded that its stage no longer has (nor any stage of
@@ -1630,7 +1635,8 @@ class _Scheduler:
                     if changed:
                         self._refuse_record(result, changed)
                         return
-                self._update_gitignore(stage, result.ignored_again)
+                touched = len(self.touched)
+                ignored = self._update_gitignore(stage, result.ignored_again)
                 # The workspace holds what dvx.lock is about to record: pending records,
                 # written before dvx.lock is, so that a run killed between the two never
                 # makes an output look changed in Git (dvx/syncstate.py).
@@ -1645,12 +1651,22 @@ class _Scheduler:
                 # add hint and autostage take those that did (see _stage_in_git).
                 self.touched += [o.path for o in stage.outs if not o.cache]
                 if not same:
+                    faults.point("repro.before_lock_write")
+                    # Checked again as late as can be: a `git checkout` since the check
+                    # above, while .gitignore and the pending records were written.
+                    changed = self.as_read.changed(stage, self.own) \
+                        if self.lock_writer.moved() else []
+                    if changed:  # nothing of the stage is recorded
+                        for full in ignored:
+                            gitignore.remove_entry(full)
+                        del self.touched[touched:]
+                        self._refuse_record(result, changed)
+                        return
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
                     self.own.add(result.name)
                     left = self._drop_replaced(result.lock) + self._dropped_outs(old)
                     make_users_own(self.repo, left, ignored_by_git=True)
-                    faults.point("repro.before_lock_write")
                     if self.lock_writer.take_in(self.locks, self.own):
                         self.produced = produced_outputs(self.locks)
                         log.warning("%s changed on disk while repro ran (a `git merge`, `git "
