@@ -655,12 +655,15 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
                         fsync=repo.fsync)
 
 
-def pointer_change(repo: Repo, output_path: str, was: Pointer | None) -> str | None:
+def pointer_change(repo: Repo, output_path: str, was: Pointer | None, data_only: bool = False
+                   ) -> str | None:
     """How the pointer file of `output_path` differs from `was`, the pointer a command read
     there before its long part (None: there was none): "was written", "was removed" or
-    "changed"; None while it says the same, every field. Asked holding the repository lock,
-    just before the command writes that pointer: Git takes no dvx lock, so a `git checkout`
-    or `git pull` may have changed it meanwhile, and writing over it would undo that."""
+    "changed"; None while it says the same, every field (`data_only`: while it names the same
+    data, for a command that reads the data and writes nothing to the pointer). Asked holding
+    the repository lock, just before the command writes that pointer: Git takes no dvx lock,
+    so a `git checkout` or `git pull` may have changed it meanwhile, and writing over it would
+    undo that."""
     rel = output_path + POINTER_SUFFIX
     now: Pointer | None = None
     readable = True
@@ -669,10 +672,15 @@ def pointer_change(repo: Repo, output_path: str, was: Pointer | None) -> str | N
             now = load_output(repo, rel).pointer
         except DvxError:
             readable = False  # a merge conflict, say: it changed too
-    if readable and same_pointer(now, was):
+    if readable and (same_data(now, was) if data_only else same_pointer(now, was)):
         return None
     return "was written" if was is None else "was removed" if readable and now is None \
         else "changed"
+
+
+def same_data(one: Pointer | None, other: Pointer | None) -> bool:
+    """Do two pointers name the same data (None: no pointer)?"""
+    return one.same_data(other) if one is not None else other is None
 
 
 def same_pointer(one: Pointer | None, other: Pointer | None) -> bool:

@@ -57,6 +57,13 @@ class Pointer:
     def is_dir(self) -> bool:
         return self.kind == "dir"
 
+    def same_data(self, other: Pointer | None) -> bool:
+        """Does `other` name the same data (the user's fields and the import source aside)?"""
+        return other is not None and self._data() == other._data()
+
+    def _data(self) -> tuple[object, ...]:
+        return self.kind, self.algo, self.oid, self.size, self.nfiles, self.executable
+
     def with_data(self, kind: str, oid: str, size: int, nfiles: int | None,
                   executable: bool) -> Pointer:
         """A pointer to new data that keeps this pointer's user fields (and its import source

@@ -315,6 +315,32 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
 
 
+def test_a_teammate_s_desc_of_an_input_pulled_while_repro_runs_the_stage_is_no_change(team):
+    """bob only describes the input (`desc:` in its pointer, the same data), and alice
+    pulls that while her repro runs the stage that reads it: recording the run undoes
+    nothing, so it is recorded, and the pointer keeps bob's description."""
+    alice = team.founder()
+    write(alice / "in.txt", "in1\n")
+    must("add", "in.txt", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+         "cat in.txt in.txt > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    with open(bob / "in.txt.dvx", "a") as pointer:
+        pointer.write('desc: "the raw input, v1"\n')
+    share(bob, "describe in.txt")
+    pipeline = (alice / "dvx.yaml").read_text()
+    write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
+
+    code, out, err = run_meanwhile("repro.after_command", "repro", alice,
+        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+    assert code == 0, out + err
+    assert (alice / "out.txt").read_text() == "in1\n" * 3
+    assert read_lock(str(alice), "xxh128")["s"].cmd == ("cat in.txt in.txt in.txt > out.txt",)
+    assert (alice / "in.txt.dvx").read_text() == (bob / "in.txt.dvx").read_text()
+
+
 @pytest.mark.parametrize("command", ["repro", "exp run"])
 def test_a_teammate_s_run_pulled_while_j2_runs_it_is_never_undone_by_a_stage_recorded_first(
         team, command):

@@ -32,8 +32,10 @@ class RecordsAsRead:
 
     def changed(self, stage: Stage, entries: Collection[str]) -> list[str]:
         """What changed on disk since the run read it, of what recording `stage` would
-        write over: the dvx.lock entries of the stages `entries` (the stage's, and those
-        this run wrote), and the pointers of the data it reads; each as a message names it.
+        write over or records as read: the dvx.lock entries of the stages `entries` (the
+        stage's, and those this run wrote), and the pointers of the data it reads, by the
+        data they name (a `desc` written changes nothing recording it would undo); each as a
+        message names it.
         Empty: it may be recorded. A dvx.lock that cannot be read now (a `git merge` left
         conflict markers in it) is named as changed, the stage's entry unknown."""
         try:
@@ -58,5 +60,5 @@ class RecordsAsRead:
                 if any(overlaps(path, dep) for dep in untracked):
                     read.setdefault(path, None)
         said += [f"'{path}{POINTER_SUFFIX}'" for path, was in sorted(read.items())
-                 if pointer_change(self.repo, path, was) is not None]
+                 if pointer_change(self.repo, path, was, data_only=True) is not None]
         return said
