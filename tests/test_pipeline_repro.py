@@ -1510,8 +1510,36 @@ def test_a_pointer_for_a_folder_around_an_untracked_dep_written_while_it_runs_is
     out, err = running.communicate(timeout=60)
     said = " ".join(err.split())
     assert running.returncode == 1, out + err
-    assert "Stage 's' failed: 'data.dvx' changed while repro ran" in said, said
+    assert "Stage 's' failed: 'data.dvx' was written while repro ran" in said, said
     assert "s" not in read_lock(str(repo), "xxh128")
+
+
+def test_an_input_s_pointer_removed_while_the_stage_runs_is_said_removed(repo, dvx):
+    """A `git switch` to a branch that does not track the input the stage reads removes its
+    pointer while the stage runs: the stage fails, saying the pointer was removed, its
+    dvx.lock entry said to have changed as well when it did."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "other.txt", "1\n")
+    assert dvx("add", "in.txt", "other.txt").code == 0
+    pointer = (repo / "in.txt.dvx").read_bytes()
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt other.txt > o.txt\n"
+                             "    deps: [in.txt, other.txt]\n    outs: [o.txt]\n")
+    code, out, err = run_meanwhile("repro.after_command", "repro", repo,
+        lambda: (repo / "in.txt.dvx").unlink())
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "Stage 's' failed: 'in.txt.dvx' was removed while repro ran" in said, said
+    write(repo / "in.txt.dvx", pointer)
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("other.txt >",
+                                                                      "in.txt >"))
+    code, out, err = run_meanwhile("repro.after_command", "repro", repo, lambda: (
+        (repo / "in.txt.dvx").unlink(), (repo / "other.txt.dvx").unlink(),
+        (repo / "dvx.lock").unlink()))
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "Stage 's' failed: its dvx.lock entry changed and 'in.txt.dvx' and 'other.txt.dvx' " \
+        "were removed while repro ran" in said, said
 
 
 def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):

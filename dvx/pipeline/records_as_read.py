@@ -30,14 +30,14 @@ class RecordsAsRead:
         self.repo, self.writer = repo, writer
         self._pointers: Mapping[str, Pointer] = {o.path: o.pointer for o in tracked}
 
-    def changed(self, stage: Stage, entries: Collection[str]) -> list[str]:
+    def changed(self, stage: Stage, entries: Collection[str]) -> str | None:
         """What changed on disk since the run read it, of what recording `stage` would
-        write over or records as read: the dvx.lock entries of the stages `entries` (the
+        write over or records as read, as one clause a message goes on from ("its dvx.lock
+        entry and 'in.txt.dvx' changed"): the dvx.lock entries of the stages `entries` (the
         stage's, and those this run wrote), and the pointers of the data it reads, by the
-        data they name (a `desc` written changes nothing recording it would undo); each as a
-        message names it.
-        Empty: it may be recorded. A dvx.lock that cannot be read now (a `git merge` left
-        conflict markers in it) is named as changed, the stage's entry unknown."""
+        data they name (a `desc` written changes nothing recording it would undo). None: it
+        may be recorded. A dvx.lock that cannot be read now (a `git merge` left conflict
+        markers in it) is named as changed, the stage's entry unknown."""
         try:
             moved = self.writer.changed_entries({stage.name, *entries})
         except DvxError as exc:
@@ -59,6 +59,15 @@ class RecordsAsRead:
                 path = pointer[:-len(POINTER_SUFFIX)]
                 if any(overlaps(path, dep) for dep in untracked):
                     read.setdefault(path, None)
-        said += [f"'{path}{POINTER_SUFFIX}'" for path, was in sorted(read.items())
-                 if pointer_change(self.repo, path, was, data_only=True) is not None]
-        return said
+        how: dict[str, list[str]] = {"changed": said}
+        for path, was in sorted(read.items()):
+            change = pointer_change(self.repo, path, was, data_only=True)
+            if change is not None:
+                how.setdefault(change, []).append(f"'{path}{POINTER_SUFFIX}'")
+        return " and ".join(f"{' and '.join(named)} {_verb(change, len(named))}"
+                            for change, named in how.items() if named) or None
+
+
+def _verb(change: str, count: int) -> str:
+    """"changed", "was removed" or "was written" (pointer_change), said of `count` things."""
+    return change.replace("was ", "were ") if count > 1 else change

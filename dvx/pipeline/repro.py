@@ -1632,7 +1632,7 @@ class _Scheduler:
                 if not same:  # else dvx.lock names their objects already
                     unnamed += result.linked
                     changed = self.as_read.changed(stage, self.own)
-                    if changed:
+                    if changed is not None:
                         self._refuse_record(result, changed)
                         return
                 touched = len(self.touched)
@@ -1655,8 +1655,8 @@ class _Scheduler:
                     # Checked again as late as can be: a `git checkout` since the check
                     # above, while .gitignore and the pending records were written.
                     changed = self.as_read.changed(stage, self.own) \
-                        if self.lock_writer.moved() else []
-                    if changed:  # nothing of the stage is recorded
+                        if self.lock_writer.moved() else None
+                    if changed is not None:  # nothing of the stage is recorded
                         for full in ignored:
                             gitignore.remove_entry(full)
                         del self.touched[touched:]
@@ -1684,19 +1684,19 @@ class _Scheduler:
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
 
-    def _refuse_record(self, result: StageResult, changed: list[str]) -> None:
+    def _refuse_record(self, result: StageResult, changed: str) -> None:
         """Fail the stage of `result`, whose records `changed` on disk since the run read
-        them: nothing of its run is recorded, and its outputs that storing made links of
-        their objects are files of their own again."""
+        them (RecordsAsRead.changed): nothing of its run is recorded, and its outputs that
+        storing made links of their objects are files of their own again."""
         give_back(self.repo, result.linked)
         ran = "its command wrote" if result.outcome == RAN else "restored from the run-cache"
         outs = ", ".join(self.dag.stages[result.name].out_paths)
         result.outcome, result.lock, result.record, result.to_link = FAILED, None, None, []
         command = self.options.command
         result.error = (
-            f"{' and '.join(changed)} changed while {command} ran (a `git checkout` or `git "
-            "pull`, say), so its run is not recorded: it ran on what was there before that "
-            f"change, and recording it would undo it. The outputs {ran} stay in the "
+            f"{changed} while {command} ran (a `git checkout` or `git pull`, say), so its "
+            "run is not recorded: it ran on what was there before that change, and "
+            f"recording it would undo it. The outputs {ran} stay in the "
             f"workspace, not recorded in {LOCK_FILE}: {outs}. Run `dvx status` to see where "
             f"it stands now, then `dvx {command} {result.name}` again to run it on what is "
             "there now")
