@@ -214,12 +214,18 @@ def test_a_new_file_s_add_a_stash_took_names_the_stash_and_keeps_the_data_out_of
                     ["M", ".gitignore", "??", "new.bin.dvx"]), back
 
 
+def _up_to_date(repo) -> bool:
+    doc = json.loads(run_dvx("status", "--json", cwd=repo).stdout)
+    return not doc["changed"]
+
+
 def test_an_uncommitted_repro_whose_dvx_lock_was_checked_out_names_the_ways_out_of_a_stage(
         repo):
     """`git checkout -- dvx.lock` after an uncommitted `dvx repro`: the output holds the run's
     data under HEAD's entry, and status names ways out a stage output takes, `dvx checkout`
-    of dvx.lock's version or `dvx commit --force` of yours, never `dvx add --force`, which
-    refuses a stage output."""
+    of dvx.lock's version or `dvx repro` of its stage, which records the run again with the
+    inputs it was made from; never `dvx add --force`, which refuses a stage output, nor a
+    `dvx commit --force`, which would pair it with the inputs HEAD's entry records."""
     write(repo / "dep.txt", "1\n")
     must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
          cwd=repo)
@@ -232,11 +238,67 @@ def test_an_uncommitted_repro_whose_dvx_lock_was_checked_out_names_the_ways_out_
     assert (seen["workspace"], seen["own_version_undone"]) == ("outdated", True), seen
     text = run_dvx("status", cwd=repo).stdout
     assert ("(`dvx checkout a.txt` places the data of the version dvx.lock records; "
-            "`dvx commit --force a.txt` records yours again)") in text
-    assert "add --force" not in text
-    must("commit", "--force", "a.txt", cwd=repo)
+            "`dvx repro a` records your run again)") in text
+    assert "add --force" not in text and "commit --force" not in text, text
+    assert "Restored 'a' from the run-cache" in must("repro", "a", cwd=repo)
     assert (repo / "a.txt").read_text() == "2\n"
-    assert status_of(repo, "a.txt")["workspace"] == "unchanged"
+    assert _up_to_date(repo)
+
+
+def test_an_uncommitted_repro_whose_dvx_lock_and_input_were_undone_names_the_input_first(
+        repo):
+    """`git checkout -- dvx.lock in.txt.dvx` after an uncommitted `dvx repro` on a new
+    version of a tracked input: the output's way back is `dvx repro` of its stage after `dvx
+    add --force` of the input (until then repro refuses the input), and following it records
+    the run with the input it was made from. Taking the input's pointer version instead
+    leaves no way that pairs the output with that input: status says so."""
+    write(repo / "in.txt", "in1\n")
+    must("add", "in.txt", cwd=repo)
+    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+         "cat in.txt in.txt > out.txt", cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    (repo / "in.txt").unlink()
+    write(repo / "in.txt", "in2\n")
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock", "in.txt.dvx")
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("(`dvx checkout out.txt` places the data of the version dvx.lock records; "
+            "`dvx repro s` records your run again, after `dvx add --force in.txt`)") in text
+    assert "commit --force" not in text, text
+    must("checkout", "--force", "in.txt", cwd=repo)
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("yours was made from other inputs than the workspace holds now: `dvx repro s` "
+            "records it again once they are back)") in " ".join(text.split()), text
+    assert "commit --force" not in text, text
+    (repo / "in.txt").unlink()
+    write(repo / "in.txt", "in2\n")
+    must("add", "--force", "in.txt", cwd=repo)
+    assert "Restored 's' from the run-cache" in must("repro", "s", cwd=repo)
+    assert (repo / "out.txt").read_text() == "in2\nin2\n"
+    assert _up_to_date(repo)
+
+
+def test_an_edit_committed_whose_dvx_lock_was_checked_out_names_its_commit_again(repo):
+    """An edit of a stage output recorded with `dvx commit` (the run-cache's run for the
+    inputs dvx.lock records), then `git checkout -- dvx.lock`: `dvx repro` would place
+    dvx.lock's version, so status names `dvx commit --force` of it, which pairs it with the
+    same inputs as before."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    must("unprotect", "a.txt", cwd=repo)
+    write(repo / "a.txt", "mine\n")
+    must("commit", "a.txt", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock")
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("(`dvx checkout a.txt` places the data of the version dvx.lock records; "
+            "`dvx commit --force a.txt` records yours again)") in text
+    must("commit", "--force", "a.txt", cwd=repo)
+    assert (repo / "a.txt").read_text() == "mine\n"
+    assert _up_to_date(repo)
 
 
 def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(repo):

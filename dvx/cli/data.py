@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -314,7 +314,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not (result.changed or stale or none_declared):
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved or none_declared):
-            _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result),
+            _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, checks))
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
@@ -353,19 +353,46 @@ def _moved_import_hint(root: str, path: str, exact: Any, updatable: bool) -> str
             "cache keeping the data, which `dvx checkout` places)")
 
 
-def _frozen_stages(repo: Repo, result: Any) -> set[str]:
-    """The frozen stages of dvx.yaml, when an output of a stage is modified: `dvx repro`
-    never rebuilds theirs. An unreadable dvx.yaml names none (status says why elsewhere)."""
-    if not any(o.workspace == "modified" and o.stage is not None for o in result.outputs):
-        return set()
+class UndoneRun(NamedTuple):
+    """How a run of the user's own whose dvx.lock entry went back to HEAD's is recorded
+    again: `way` (dvx.pipeline.undone_runs), once `inputs` (its tracked inputs whose own
+    version was undone too) are recorded again; `frozen`: its stage is."""
+    way: str
+    inputs: list[OutputStatus]
+    frozen: bool
+
+
+def _stages_for_hints(repo: Repo, result: StatusResult
+                      ) -> tuple[set[str], dict[str, UndoneRun]]:
+    """What the hints for stage outputs need of the pipeline, when an output of a stage is
+    modified or its own version was undone: the frozen stages (`dvx repro` never rebuilds
+    theirs), and of each output of the user's own run undone in dvx.lock, by path, how that
+    run is recorded again. An unreadable dvx.yaml names none (status says why elsewhere)."""
+    if not any(o.stage is not None and (o.workspace == "modified" or o.own_version_undone)
+               for o in result.outputs):
+        return set(), {}
     from dvx.errors import DvxError
+    from dvx.paths import at_or_below_any
     from dvx.pipeline.graph import load_dag
+    from dvx.pipeline.undone_runs import way_back
 
     try:
         dag = load_dag(repo)
     except DvxError:
-        return set()
-    return set() if dag is None else {name for name, s in dag.stages.items() if s.frozen}
+        return set(), {}
+    if dag is None:
+        return set(), {}
+    undone = [o for o in result.outputs
+              if o.stage is None and o.own_version_undone and not o.stashed]
+    runs = {}
+    for o in result.outputs:
+        stage = dag.stages.get(o.stage or "")
+        if stage is None or not o.own_version_undone or o.stashed or o.synced_oid is None:
+            continue
+        inputs = [i for i in undone if at_or_below_any(i.path, set(stage.inputs))]
+        way = "repro" if inputs else way_back(repo, stage, o.path, o.synced_oid)
+        runs[o.path] = UndoneRun(way, inputs, stage.frozen)
+    return {name for name, s in dag.stages.items() if s.frozen}, runs
 
 
 def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
@@ -649,9 +676,10 @@ def _paths_named(repo: Repo, targets: tuple[str, ...]) -> list[str] | None:
 
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
+                  undone_runs: Mapping[str, UndoneRun] | None = None,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
-    """`frozen`: the frozen stages, whose outputs `dvx repro` never rebuilds;
-    `moved_imports`: `_moved_imports_not_cached`."""
+    """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
+    `_moved_imports_not_cached`."""
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
     from dvx.scm import untrack_command, user_git
@@ -765,7 +793,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     if any(o.workspace == "outdated" and (o.pushed or o.in_cache) and not o.outdated_not_cached
            and not o.own_version_undone for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
-    _own_version_undone_hint(root, result.outputs)
+    _own_version_undone_hint(root, result.outputs, undone_runs or {})
     _outdated_not_cached_hint(root, result.outputs)
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
@@ -835,23 +863,48 @@ def _stashed_pointers_hint(result: StatusResult) -> None:
             "pop, `dvx checkout` places it again)")
 
 
-def _own_version_undone_hint(root: str, outputs: list[OutputStatus]) -> None:
+def _own_version_undone_hint(root: str, outputs: list[OutputStatus],
+                             undone_runs: Mapping[str, UndoneRun]) -> None:
     """The ways out for outdated data of the user's own, whose pointer `git stash` (or a
     reset, a checkout of the pointer file or dvx.lock) took back to HEAD's: place the
     pointer's data, or bring their pointer back (the stash) or record their data again (a
-    file's with `dvx add --force`; a stage output's, which add refuses, with `dvx commit
-    --force`)."""
+    file's with `dvx add --force`; a stage output's as `undone_runs` says, never with a
+    commit that pairs it with inputs it was not made from)."""
     undone = [o for o in outputs if o.workspace == "outdated" and o.own_version_undone
               and not o.outdated_not_cached]
     for o in undone:
         typed = for_command(root, o.path)
+        run = undone_runs.get(o.path)
         yours = "`git stash pop` brings yours back" if o.stashed else \
-            f"`dvx commit --force {typed}` records yours again" if o.stage is not None else \
+            _run_again(root, o.stage, typed, run) if o.stage is not None and run else \
             f"`dvx add --force {typed}` records yours again" if o.kind == "file" else ""
         version = "the version dvx.lock records" if o.stage is not None else \
             "the pointer's version"
         out(f"(`dvx checkout {typed}` places the data of {version}"
             + (f"; {yours})" if yours else ")"))
+
+
+def _run_again(root: str, stage: str, typed: str, run: UndoneRun) -> str:
+    """How the user's run of `stage` that made the output `typed`, undone in dvx.lock, is
+    recorded again (`run`): `dvx repro` of it (the run-cache restores it), after its tracked
+    inputs undone too are recorded again, and an unfreeze of a frozen stage; or `dvx commit
+    --force` of an output the run-cache's run of the inputs the workspace holds made."""
+    from dvx.pipeline.undone_runs import COMMIT, INPUTS_GONE
+
+    if run.way == COMMIT:
+        return f"`dvx commit --force {typed}` records yours again"
+    repro = f"`dvx repro {shlex.quote(stage)}`"
+    if run.frozen:
+        repro = f"`dvx unfreeze {shlex.quote(stage)}`, then {repro},"
+    if run.way == INPUTS_GONE:
+        return (f"yours was made from other inputs than the workspace holds now: {repro} "
+                "records it again once they are back")
+    files = [for_command(root, i.path) for i in run.inputs if i.kind == "file"]
+    first = ([f"`dvx add --force {' '.join(files)}`"] if files else []) + [
+        f"yours of {shown_path(i.path)} is recorded again" for i in run.inputs
+        if i.kind != "file"]
+    return f"{repro} records your run again" + (
+        f", after {' and '.join(first)}" if first else "")
 
 
 def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
