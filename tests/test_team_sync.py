@@ -303,8 +303,10 @@ def test_an_edit_committed_whose_dvx_lock_was_checked_out_names_its_commit_again
 
 def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(repo):
     """A stage output holding a version gc took from the cache, after a checkout of an older
-    commit: status names the stage's ways out, `dvx pull`, `dvx repro --force` of its stage
-    and `dvx commit --force`, never `dvx add --force`, which refuses a stage output."""
+    commit: status and checkout name the stage's ways out, `dvx pull`, `dvx repro --force`
+    of its stage and `dvx repro` from the inputs that made it, which records it; never `dvx
+    add --force`, which refuses a stage output, nor `dvx commit --force`, which would pair it
+    with the inputs dvx.lock records."""
     write(repo / "dep.txt", "1\n")
     must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
          cwd=repo)
@@ -319,16 +321,18 @@ def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(
     text = run_dvx("status", cwd=repo).stdout
     assert ("(`dvx pull a.txt` replaces the version no longer in the cache that a.txt holds, "
             "if the remote holds that version, where `dvx checkout` keeps it; `dvx repro "
-            "--force a` runs its stage again instead; `dvx commit --force a.txt` records that "
-            "version, over the one dvx.lock records, undoing the change that brought it)"
-            ) in " ".join(text.split()), text
-    assert "add --force" not in text, text
+            "--force a` runs its stage again instead; `dvx repro a` records it again once the "
+            "workspace holds the inputs it was made from)") in " ".join(text.split()), text
+    assert "add --force" not in text and "commit --force" not in text, text
     kept = run_dvx("checkout", cwd=repo)
-    assert "`dvx commit --force a.txt` records it again" in kept.stderr, kept.output
-    assert "add --force" not in kept.output, kept.output
-    must("commit", "--force", "a.txt", cwd=repo)
+    assert ("`dvx repro a` records it again once the workspace holds the inputs it was made "
+            "from") in " ".join(kept.stderr.split()), kept.output
+    assert "add --force" not in kept.output and "commit --force" not in kept.output, \
+        kept.output
+    write(repo / "dep.txt", "2\n")
+    must("repro", "a", cwd=repo)
     assert (repo / "a.txt").read_text() == "2\n"
-    assert status_of(repo, "a.txt")["workspace"] == "unchanged"
+    assert _up_to_date(repo)
 
 
 def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switch_left(team):

@@ -911,21 +911,23 @@ def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
     """The ways out for outdated data holding a version no longer in the cache: a pull
     replaces it if the remote holds that version, or it is recorded over the pointer's (with
     `dvx add --force`; a stage output's, which add refuses, with `dvx commit --force`, or
-    its stage run again in its place)."""
+    its stage run again in its place, or from the inputs that made it, which records it: a
+    commit would pair it with the inputs dvx.lock records)."""
     holding = [o for o in outputs if o.outdated_not_cached]
     if any(o.stage is None for o in holding):
         out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
             "remote holds that version, where `dvx checkout` keeps it; `dvx add --force PATH` "
             "records it instead, over the version the pointer names, undoing the change that "
             "brought that version)")
+    from dvx.ops.checkout import rerun_from_its_inputs
+
     for o in holding:
         if o.stage is not None:
             typed = for_command(root, o.path)
             out(f"(`dvx pull {typed}` replaces the version no longer in the cache that "
                 f"{shown_path(o.path)} holds, if the remote holds that version, where `dvx "
-                f"checkout` keeps it; `dvx repro --force {o.stage}` runs its stage again "
-                f"instead; `dvx commit --force {typed}` records that version, over the one "
-                "dvx.lock records, undoing the change that brought it)")
+                f"checkout` keeps it; `dvx repro --force {shlex.quote(o.stage)}` runs its "
+                f"stage again instead; {rerun_from_its_inputs(o.stage)})")
 
 
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:

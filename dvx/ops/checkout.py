@@ -15,6 +15,7 @@ import contextlib
 import errno
 import itertools
 import os
+import shlex
 import stat
 from array import array
 from bisect import bisect_left
@@ -149,6 +150,14 @@ ONLY_HERE = ("the version it holds is neither in the cache nor on the remote "
              f"({_RECORD_OVER}; use --force to discard it)")
 _NOT_CACHED = (NOT_CACHED, GONE_FROM_CACHE)
 
+
+def rerun_from_its_inputs(stage: str) -> str:
+    """What records again a stage output's version the cache no longer has: a run of its
+    stage from the inputs that made it, never a commit, which would pair it with the inputs
+    dvx.lock records."""
+    return (f"`dvx repro {shlex.quote(stage)}` records it again once the workspace holds the "
+            "inputs it was made from")
+
 # Given an output and the oids of workspace files of it that checkout would keep because the
 # cache lacks their bytes, those a remote holds (replacing them loses nothing); None when
 # that could not be asked.
@@ -252,15 +261,16 @@ def _name_what_records(root: str, skipped: list[tuple[str, str]],
                        by_output: list[tuple[Output, int]]) -> None:
     """Name in the reasons of `skipped` that say `dvx add --force` records a file the tracked
     path to add: the file's own, or the directory's that holds it (an add of a file inside
-    tracked data is refused); for a stage's output, which add refuses, `dvx commit --force`
-    of it. `by_output`: each output with the index of the first of `skipped` that is its,
+    tracked data is refused); for a stage's output, which add refuses, `dvx repro` of its
+    stage from the inputs that made it (a commit of it would pair it with the inputs dvx.lock
+    records). `by_output`: each output with the index of the first of `skipped` that is its,
     in order. Done once a checkout's reasons are no longer compared with the kinds of reason
     (`left_only_what_the_user_keeps`)."""
     for at, (output, start) in enumerate(by_output):
         end = by_output[at + 1][1] if at + 1 < len(by_output) else len(skipped)
-        records = "dvx add --force" if output.stage is None else "dvx commit --force"
-        named = _RECORD_OVER.replace("`dvx add --force`",
-                                     f"`{records} {for_command(root, output.path)}`")
+        named = _RECORD_OVER.replace(
+            "`dvx add --force`", f"`dvx add --force {for_command(root, output.path)}`") \
+            if output.stage is None else rerun_from_its_inputs(output.stage)
         for i in range(start, end):
             path, why = skipped[i]
             if why in (GONE_FROM_CACHE, ONLY_HERE):
