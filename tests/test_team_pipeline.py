@@ -450,6 +450,30 @@ def test_repro_runs_no_stage_on_an_input_lacking_a_teammates_files_and_names_che
     assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
 
 
+def test_a_refusal_of_an_input_lacking_files_names_the_repro_as_typed_again(tmp_path):
+    """The refusal of an input lacking files a teammate added says to run again the repro the
+    user typed, with its targets and the options that decide what runs (`-s`, `--pull`), not
+    a bare `dvx repro`, which would run other stages."""
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    must("stage", "add", "-n", "all", "-d", "d", "-o", "all.txt", "cat d/* > all.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    bob = team.clone("bob")
+    (alice / "d" / "c").write_text("3\n")
+    must("repro", cwd=alice)
+    share(alice, "a file more")
+    git(bob, "pull", "-q", "origin", "main")  # alice's d.dvx; then a file of bob's own
+    (bob / "d" / "z").write_text("9\n")
+    must("fetch", "d", cwd=bob)
+    refused = run_dvx("repro", "-s", "all", cwd=bob)
+    assert refused.code == 1 and "lacks its file 'c', never placed here" in refused.stderr
+    assert "then run `dvx repro -s all` again" in " ".join(refused.stderr.split()), \
+        refused.output
+    refused = run_dvx("repro", "--downstream", "-k", "s", "all", cwd=bob)
+    assert "then run `dvx repro --downstream -k s all` again" in " ".join(
+        refused.stderr.split()), refused.output
+
+
 def test_repro_runs_no_stage_on_an_input_pulled_in_part_but_one_reading_what_is_there(
         tmp_path):
     team, alice = _reading_a_tracked_directory(tmp_path)

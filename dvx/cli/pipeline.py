@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -372,8 +373,12 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
         raise UsageError("--single-item and --downstream cannot be combined.")
     if allow_missing and not pull:
         raise UsageError("--allow-missing only applies to --pull.")
+    flags = (("--dry", dry), ("-f", force), ("-s", single), ("--downstream", downstream),
+             ("--pull", pull), ("--allow-missing", allow_missing), ("-k", keep_going),
+             ("--no-run-cache", no_run_cache))
+    again = shlex.join(["repro", *(flag for flag, on in flags if on), *targets])
     options = ReproOptions(targets, dry, force, single, downstream, pull, keep_going, jobs,
-                           not no_run_cache, allow_missing)
+                           not no_run_cache, allow_missing, again=again)
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
     repo = open_repo()
     warn_if_merge_driver_missing(repo)

@@ -232,6 +232,9 @@ class ReproOptions:
     # the next run, or for the workspace the run was queued from
     temporary_workspace: bool = False
     command: str = "repro"  # the dvx command running, which a refusal says to run again
+    # The command as typed, with the targets and options that decide what runs (`repro -s
+    # all`), which a refusal of its inputs says to run again; empty: `command`
+    again: str = ""
 
 
 class Reporter(Protocol):
@@ -347,7 +350,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
-        read = _read_inputs(repo, dag, selected, Taking(options.command), pulled, in_part)
+        taking = Taking(options.again or options.command)
+        read = _read_inputs(repo, dag, selected, taking, pulled, in_part)
         result.committed = [o.path for o in read.changed]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
