@@ -1364,11 +1364,18 @@ def test_save_records_a_run_made_by_hand_and_changed_inputs(project):
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
-def test_save_refuses_outputs_no_run_left(project):
-    write(project / "metrics.json", '{"accuracy": 1}')
-    (project / "model.bin").unlink()
+@pytest.mark.parametrize("changed, lacking, way_back", [
+    ("metrics.json", "model.bin", "`dvx checkout model.bin` (from the cache)"),
+    ("model.bin", "metrics.json", "`git checkout -- metrics.json` (from Git")])
+def test_save_refuses_outputs_no_run_left(project, changed, lacking, way_back):
+    """Outputs changed and one lacking: the refusal names the stage's repro and what brings
+    back the output it lacks, `git checkout --` of a `cache: false` one, which Git holds."""
+    write(project / changed, '{"accuracy": 1}')
+    (project / lacking).unlink()
     refused = run_dvx("exp", "save", "-n", "half", cwd=project)
-    assert refused.code == 2 and "it lacks model.bin" in refused.stderr, refused.output
+    assert refused.code == 2 and f"it lacks {lacking}" in refused.stderr, refused.output
+    said = " ".join(refused.stderr.split())
+    assert way_back in said and "`dvx repro train`" in said, said
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 

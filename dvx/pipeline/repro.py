@@ -467,13 +467,15 @@ def commit_hand_runs(repo: Repo) -> list[str]:
             state = stage_state(repo, stage, reader)
             not_there = missing + state.missing_deps + state.missing_params
             if not_there or outdated:
+                gone = [o for o in stage.outs if o.path in missing or o.path in outdated]
                 raise UsageError(
                     f"Stage '{name}' has outputs that are not what {LOCK_FILE} records "
                     f"({', '.join(changed)}), but " + (
                         f"it lacks {', '.join(not_there)}" if not_there else
                         f"{', '.join(outdated)} {'is' if len(outdated) == 1 else 'are'} not "
                         "checked out") + ": no run of it left this, so it cannot be recorded.",
-                    "Run it (`dvx repro`), or bring back what it recorded (`dvx checkout`).")
+                    f"Run it (`dvx repro {shell_quote(name)}`), or bring back what it recorded"
+                    + (f": {_ways_back(repo, gone)}." if gone else " (`dvx checkout`)."))
             chosen.append((stage, state))
         if lost:
             raise UsageError(*_recorded_outputs_lacking(repo, lost))
@@ -504,19 +506,25 @@ def _recorded_outputs_lacking(repo: Repo, lost: dict[str, list[Out]]) -> tuple[s
     outs = [out for gone in lost.values() for out in gone]
     stages = ", ".join(f"'{name}'" for name in lost)
     one = len(outs) == 1
-    cached = " ".join(for_command(repo.root, o.path) for o in outs if o.cache)
-    in_git = " ".join(for_command(repo.root, o.path) for o in outs if not o.cache)
-    back = [f"`dvx checkout {cached}` (from the cache)" if cached else "",
-            f"`git checkout -- {in_git}` (from Git: `cache: false`)" if in_git else ""]
     return (f"The workspace lacks {'an output' if one else 'outputs'} of "
             f"{'stage' if len(lost) == 1 else 'stages'} {stages} that {LOCK_FILE} records "
             f"({', '.join(o.path for o in outs)}): no run leaves that, and the "
             f"experiment would name {'it' if one else 'them'} without holding "
             f"{'it' if one else 'them'}. Nothing was saved.",
             f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
-            f"{'it' if one else 'them'}: {' and '.join(way for way in back if way)}; or run "
+            f"{'it' if one else 'them'}: {_ways_back(repo, outs)}; or run "
             f"the stage again (`dvx repro {' '.join(shell_quote(n) for n in lost)}`). Then "
             "save again.")
+
+
+def _ways_back(repo: Repo, outs: list[Out]) -> str:
+    """The commands bringing back the outputs `outs` as dvx.lock records them: `dvx checkout`
+    of those in the cache, `git checkout --` of those Git tracks (`cache: false`)."""
+    cached = " ".join(for_command(repo.root, o.path) for o in outs if o.cache)
+    in_git = " ".join(for_command(repo.root, o.path) for o in outs if not o.cache)
+    back = [f"`dvx checkout {cached}` (from the cache)" if cached else "",
+            f"`git checkout -- {in_git}` (from Git: `cache: false`)" if in_git else ""]
+    return " and ".join(way for way in back if way)
 
 
 def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, state: StageState
