@@ -231,12 +231,14 @@ def _held_new_file(path: str, mode: int = 0o666) -> Iterator[int]:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
+def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None,
+                 before_rename: Callable[[], None] = lambda: None) -> None:
     """Replace `path` by a file holding `data`, with the permissions `mode` if given. The
     temporary is written, flushed and closed (and fsynced if `fsync`) before it is renamed: a
     write that fails (full disk, quota, file size limit) leaves the old `path` whole. It is
     created with `mode`, so a private file's content is never readable by others, not even
-    for a moment."""
+    for a moment. `before_rename` runs last before the rename: what it raises leaves `path`
+    as it is."""
     tmp = temp_name_for(path)
     try:
         with writing(path), _held_new_file(tmp, 0o666 if mode is None else mode) as held:
@@ -249,6 +251,7 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
             if mode is not None:  # exactly `mode`, whatever the umask took away
                 os.chmod(tmp, mode)
             faults.point("atomic_write.before_rename")
+            before_rename()
             os.replace(tmp, path)
     except BaseException:
         remove_quietly(tmp)

@@ -287,6 +287,16 @@ def began_writing(tmp_dir: str) -> None:
             _writing.add(path)
 
 
+def wrote_whole(tmp_dir: str) -> None:
+    """What the command holding the lock of the repository whose temporary directory is
+    `tmp_dir` wrote since `began_writing` is whole (each target it began to record recorded,
+    or taken back): ended by an error now (a refusal of the rest of its work), it leaves
+    nothing half-done, as before it began writing."""
+    path = os.path.join(tmp_dir, "lock")
+    with _held_guard:
+        _writing.discard(path)
+
+
 def note_running(tmp_dir: str, groups: tuple[RecordedGroup, ...]) -> None:
     """Note in the holder record of the lock this process holds, in the repository whose
     temporary directory is `tmp_dir`, the process groups of the commands it runs now: what

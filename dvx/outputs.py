@@ -650,9 +650,13 @@ def in_cache(repo: Repo, output: Output) -> bool:
     return tree is not None and all(repo.cache.exists(oid) for oid in tree.oids())
 
 
-def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
+def write_pointer(repo: Repo, output_path: str, pointer: Pointer,
+                  before_rename: Callable[[], None] = lambda: None) -> None:
+    """Write the pointer file of `output_path`; `before_rename` runs once its new bytes are
+    on disk, last before they replace the file (`fsutil.atomic_write`): a check there that
+    raises leaves the pointer file as it is."""
     fsutil.atomic_write(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes(),
-                        fsync=repo.fsync)
+                        fsync=repo.fsync, before_rename=before_rename)
 
 
 def pointer_change(repo: Repo, output_path: str, was: Pointer | None, data_only: bool = False
@@ -661,9 +665,9 @@ def pointer_change(repo: Repo, output_path: str, was: Pointer | None, data_only:
     there before its long part (None: there was none): "was written", "was removed" or
     "changed"; None while it says the same, every field (`data_only`: while it names the same
     data, for a command that reads the data and writes nothing to the pointer). Asked holding
-    the repository lock, just before the command writes that pointer: Git takes no dvx lock,
-    so a `git checkout` or `git pull` may have changed it meanwhile, and writing over it would
-    undo that."""
+    the repository lock, just before the command writes that pointer (as `write_pointer`'s
+    `before_rename`): Git takes no dvx lock, so a `git checkout` or `git pull` may have
+    changed it meanwhile, and writing over it would undo that."""
     rel = output_path + POINTER_SUFFIX
     now: Pointer | None = None
     readable = True

@@ -326,6 +326,12 @@ class SyncState:
         self._pending[output_path] = (synced, _digest(pointer))
         self._changed = True
 
+    def drop_expected(self, output_path: str) -> None:
+        """The pointer (or dvx.lock entry) `expect` was told of is not written after all (a
+        refusal): the record before it stands."""
+        if self._pending.pop(output_path, None) is not None:
+            self._changed = True
+
     def expect_in_lock(self, output_path: str, synced: Synced) -> None:
         """`synced`, the record of a pipeline output, is to be recorded once dvx.lock records
         that output as the data it names: pending until `record` (or until dvx.lock is found

@@ -1259,6 +1259,58 @@ def test_a_full_disk_while_pointers_are_written_gives_back_the_files_not_recorde
         assert (pointer.read_bytes() if pointer.exists() else None) == pointers[name], name
 
 
+@pytest.mark.parametrize("command", ["add", "commit"])
+@pytest.mark.parametrize("point", [
+    "commit.after_pointer:1",  # a.txt's pointer written (linking a large folder, say)
+    "atomic_write.before_rename:2",  # the sync records, written before any pointer
+    "atomic_write.before_rename:4",  # b.txt's pointer, about to replace the file
+])
+def test_a_git_switch_while_pointers_are_written_leaves_the_pointer_it_brought(
+        repo, dvx, command, point):
+    """A `git switch` (or `git pull`) that changes a target's pointer file while an add or
+    commit writes the pointers, after it checked them all, is found just before that
+    pointer is written: the switch's pointer stays, that target is not recorded (cache.type
+    hardlink: its file is given back, a writable file of its own) and the refusal names it
+    and those recorded, which stay recorded. Nothing is left half-done: `dvx status` names
+    no stopped command, and shows the target as changed both here and in Git."""
+    from tests.conftest import run_meanwhile
+
+    for name in ("a.txt", "b.txt"):
+        write(repo / name, f"{name} v1\n")
+    assert dvx("add", "a.txt", "b.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "b.txt", "b.txt feat\n")
+    assert dvx("add", "b.txt").code == 0
+    git(repo, "commit", "-qam", "feat")
+    feat = (repo / "b.txt.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    for name in ("a.txt", "b.txt"):
+        write(repo / name, f"{name} mine\n")
+        os.chmod(repo / name, 0o640)
+        os.utime(repo / name, ns=(1_000_000_000, 2_000_000_000))
+    code, out, err = run_meanwhile(point, f"{command} a.txt b.txt", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1, out + err
+    assert f"'b.txt.dvx' changed while dvx {command} ran" in err, err
+    assert f"dvx {command} did not record 'b.txt'" in err and "It recorded 'a.txt'" in err
+    assert "Traceback" not in err
+    assert (repo / "b.txt.dvx").read_bytes() == feat
+    b = os.lstat(repo / "b.txt")
+    assert stat.S_ISREG(b.st_mode) and b.st_nlink == 1 and stat.S_IMODE(b.st_mode) == 0o640
+    assert b.st_mtime_ns == 2_000_000_000 and (repo / "b.txt").read_text() == "b.txt mine\n"
+    assert os.lstat(repo / "a.txt").st_nlink == 2  # recorded: the link of its object
+    assert pointer_field(repo / "a.txt.dvx", "oid") == xxhash.xxh3_128_hexdigest(
+        b"a.txt mine\n")
+    status = dvx("status")
+    assert "ended by an error" not in status.output, status.output
+    assert "b.txt: modified, and its pointer changed in Git" in status.stdout, status.output
+    assert "a.txt" not in status.stdout, status.output
+
+
 def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(
         repo, dvx):
     """cache.type hardlink: a pipeline output a commit stored, and then did not record

@@ -17,6 +17,7 @@ from dvx.ops.commit import (
     prepare,
     refuse_changed_pointers,
     refuse_if_behind,
+    refuse_unwritten,
     status_setting_aside,
     write_pointers,
 )
@@ -82,7 +83,9 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                                         force=force, scanned=scans.get(rel), linked=linked))
             refuse_changed_pointers(repo, prepared, "add")
             written = write_pointers(repo, prepared, linked)
-        return finish(repo, written)
+            result = finish(repo, written.added)
+            refuse_unwritten(repo, written, result, "add")
+        return result
 
 
 def _warn_of_unrelated(broken: list[Broken]) -> None:

@@ -26,7 +26,7 @@ from dvx.errors import (
 )
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
-from dvx.lock import began_writing
+from dvx.lock import began_writing, wrote_whole
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import OpenForWriting
@@ -220,9 +220,12 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
             refuse_changed_pointers(repo, prepared, "commit")
+            # And each again just before it is written (`write_stage_outputs`,
+            # `write_pointers`), as a `git pull` may land while others are.
             results = write_stage_outputs(repo, in_lock, linked) if in_lock is not None else []
-            results += write_pointers(repo, prepared, linked)
-        result = finish(repo, results)
+            written = write_pointers(repo, prepared, linked)
+            result = finish(repo, results + written.added)
+            refuse_unwritten(repo, written, result, "commit")
         result.behind.extend(found.path for found in behind)
         result.moved_since_synced.update((found.path, found.moved_since_synced)
                                         for found in behind)
@@ -426,14 +429,23 @@ def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked]
 def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
                         ) -> list[Added]:
     """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
-    entries and sync records; the caller has checked that dvx.lock is still as it was read
-    (`refuse_changed_lock`). Once dvx.lock is written, their files are taken out of
-    `linked` (the caller's `given_back_unless_recorded` list): recorded, they stay links."""
+    entries and sync records; dvx.lock is checked to be still as it was read
+    (`refuse_changed_lock`) last before it is written, with nothing recorded if not. Once
+    dvx.lock is written, their files are taken out of `linked` (the caller's
+    `given_back_unless_recorded` list): recorded, they stay links."""
     began_writing(repo.tmp_dir)
     for output in stored.outputs:
-        gitignore.add_entry(repo.abspath(output.path))
         repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
     repo.syncstate.flush()  # pending first, as for pointers (`write_pointers`)
+    try:
+        refuse_changed_lock(repo, stored)
+    except ConflictError:
+        for output in stored.outputs:
+            repo.syncstate.drop_expected(output.path)
+        repo.syncstate.flush()
+        raise
+    for output in stored.outputs:
+        gitignore.add_entry(repo.abspath(output.path))
     write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync)
     for output in stored.outputs:
         drop_recorded(linked, repo.abspath(output.path))
@@ -475,7 +487,10 @@ def track(repo: Repo, rel: str, existing: Output | None, command: str,
     with given_back_unless_recorded(repo) as linked:
         prepared = [prepare(repo, rel, existing, status, force=False, linked=linked)]
         refuse_changed_pointers(repo, prepared, command)
-        return write_pointers(repo, prepared, linked)[0]
+        written = write_pointers(repo, prepared, linked)
+        if written.changed:  # the caller's earlier writes may be half-done: no wrote_whole
+            raise _unwritten_error(repo, written, AddResult([], [], []), command)
+        return written.added[0]
 
 
 @dataclass(frozen=True)
@@ -528,32 +543,58 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
                           if recorded is not None and recorded.get(path) is None))
 
 
-def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]
-                   ) -> list[Added]:
+@dataclass(frozen=True)
+class Written:
+    """What `write_pointers` recorded, and the targets it did not: their pointer file
+    changed (`pointer_change`) while the command ran, found just before it was written."""
+    added: list[Added]
+    changed: list[tuple[str, str]]  # (target, how its pointer file changed), not recorded
+
+
+class _PointerMoved(Exception):
+    """The pointer file of a target changed since `prepare` read it (`how`)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
+
+
+def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]) -> Written:
     """Write the pointers of targets stored by `prepare`, which the caller has checked
     (`refuse_changed_pointers`). Their sync records are written as pending first, in one
     write, so that a pointer this clone wrote never looks like a change from Git, whenever
-    dvx dies (dvx/syncstate.py). Each target's files are taken out of `linked` (the caller's
-    `given_back_unless_recorded` list) once its pointer is written: recorded, they stay
-    links, while those of a target whose pointer a failure left unwritten are given back."""
+    dvx dies (dvx/syncstate.py). Each pointer file is checked again last before it is
+    written, after the slow steps (the records, the links of the targets before it): one a
+    `git pull` changed meanwhile is left as Git wrote it, its target not recorded
+    (`Written.changed`, for `refuse_unwritten`), while the others are. Each target's files
+    are taken out of `linked` (the caller's `given_back_unless_recorded` list) once its
+    pointer is written: recorded, they stay links, while those of a target whose pointer was
+    not written are given back."""
     began_writing(repo.tmp_dir)
     for item in prepared:
         if item.changed:
             repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
     repo.syncstate.flush()
     added = []
+    changed = []
     for item in prepared:
-        added.append(_record(repo, item))
+        try:
+            added.append(_record(repo, item))
+        except _PointerMoved as moved:
+            repo.syncstate.drop_expected(item.rel)
+            changed.append((item.rel, moved.how))
+            continue
         drop_recorded(linked, repo.abspath(item.rel))
-    ignore_after_rules_taking_back(repo, [item.rel for item in prepared])
-    return added
+    ignore_after_rules_taking_back(repo, [a.path for a in added])
+    return Written(added, changed)
 
 
 def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str) -> None:
     """Refuse (ConflictError), before any is written, the pointers of targets whose pointer
     file changed since `prepare` read it, while `dvx command` stored their data: a `git
     switch` or `git pull` (Git takes no dvx lock) brought another version, which the data
-    stored, the workspace's as it was before, would undo."""
+    stored, the workspace's as it was before, would undo. A change found here leaves every
+    target as it was; `write_pointers` checks each again just before writing it."""
     for item in prepared:
         how = pointer_change(repo, item.rel, item.was)
         if how is None:
@@ -567,16 +608,70 @@ def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str) 
             f"{typed}` again if the workspace's data is still to be recorded.")
 
 
+def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: str) -> None:
+    """Refuse (ConflictError) the targets `write_pointers` left unrecorded, their pointer
+    file changed just before it was to be written, naming those it recorded (`result`, what
+    `finish` made of them) and how they reach Git. What was written is whole then (each
+    target recorded or left as it was), so the refusal leaves nothing half-done
+    (`wrote_whole`): for a command that began writing in `write_pointers`."""
+    if written.changed:
+        wrote_whole(repo.tmp_dir)
+        raise _unwritten_error(repo, written, result, command)
+
+
+def _unwritten_error(repo: Repo, written: Written, result: AddResult, command: str
+                     ) -> ConflictError:
+    """The refusal `refuse_unwritten` raises."""
+    if len(written.changed) == 1:
+        rel, how = written.changed[0]
+        what = f"'{rel}{POINTER_SUFFIX}' {how}"
+    else:
+        what = "the pointer files of " + named_list(
+            [rel for rel, _ in written.changed], most=_NAMED, name=lambda rel: f"'{rel}'"
+        ) + " changed"
+    unrecorded = named_list([rel for rel, _ in written.changed], most=_NAMED,
+                            name=lambda rel: f"'{rel}'")
+    recorded = named_list([a.path for a in result.added], most=_NAMED,
+                          name=lambda rel: f"'{rel}'")
+    if not result.added:
+        outcome = f"dvx {command} recorded nothing"
+    else:
+        outcome = f"dvx {command} did not record {unrecorded}"
+    then = "" if not result.added else f" It recorded {recorded}" + (
+        f", staged in Git ({' '.join(result.staged)})." if result.staged else
+        f": `git add {' '.join(result.to_stage)}` records that in Git." if result.to_stage
+        else ".")
+    typed = " ".join(for_command(repo.root, rel) for rel, _ in written.changed)
+    return ConflictError(
+        f"{what} while dvx {command} ran (a `git checkout` or `git pull`, say), so {outcome}: "
+        "what the workspace held was read before that change, and recording it would undo "
+        f"it.{then}",
+        f"Run `dvx status {typed}` to see where it stands now, then `dvx {command} {typed}` "
+        "again if the workspace's data is still to be recorded.")
+
+
 def _record(repo: Repo, item: Prepared) -> Added:
+    """Record `item`: its .gitignore entry, its pointer, its links and sync record; raises
+    _PointerMoved, with nothing written, if its pointer file changed since `prepare` read
+    it (asked last before the pointer is replaced)."""
+
+    def unmoved() -> None:
+        how = pointer_change(repo, item.rel, item.was)
+        if how is not None:
+            raise _PointerMoved(how)
+
     full = repo.abspath(item.rel)
     ignored = gitignore.add_entry(full)  # before the pointer: never data left for Git to commit
+    try:
+        if item.changed:
+            write_pointer(repo, item.rel, item.pointer, before_rename=unmoved)
+        else:
+            unmoved()
+    except BaseException:
+        if ignored:  # no pointer, no entry: the data stays visible to Git, as before
+            gitignore.remove_entry(full)
+        raise
     if item.changed:
-        try:
-            write_pointer(repo, item.rel, item.pointer)
-        except BaseException:
-            if ignored:  # no pointer, no entry: the data stays visible to Git, as before
-                gitignore.remove_entry(full)
-            raise
         faults.point("commit.after_pointer")
     link_stored(repo, item.to_link)
     log.info("%s %s (%s)", "Tracked" if item.changed else "Unchanged", item.rel,
