@@ -485,6 +485,35 @@ def test_a_move_that_fails_before_its_data_moves_takes_back_what_it_wrote(repo, 
     assert _pointers(repo) == ["h.dvx"]
 
 
+def test_a_move_whose_pointer_a_git_switch_changes_meanwhile_moves_nothing(repo, dvx):
+    """A `git switch` (or `git pull`) that changes the pointer file while `dvx move` is about
+    to write it at the new place: the move is refused, its pointer then the one of before,
+    and nothing moves; the switch's pointer stays where it was, as its data does."""
+    from tests.conftest import run_meanwhile
+
+    write(repo / "x", "v1\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "x", "feat\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "commit", "-qam", "feat")
+    feat = (repo / "x.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    # the third replacing write: the new pointer's (after the lock's record and the move's mark)
+    code, out, err = run_meanwhile("atomic_write.before_rename:3", "move x y", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1, out + err
+    assert "'x.dvx' changed while dvx move ran" in err and "moved nothing" in err, err
+    assert "Traceback" not in err
+    assert (repo / "x.dvx").read_bytes() == feat and (repo / "x").read_text() == "v1\n"
+    assert not (repo / "y.dvx").exists() and not (repo / "y").exists()
+    assert git(repo, "status", "--porcelain") == ""
+    assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+
+
 def test_move_refuses_to_overwrite(repo, dvx):
     write(repo / "a", "a")
     write(repo / "b", "b")

@@ -7,7 +7,7 @@ import posixpath
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
-from dvx.errors import DvxError, PathError, UsageError
+from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
@@ -28,7 +28,14 @@ from dvx.ops.status import (
     output_status,
     synced_lately,
 )
-from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
+from dvx.outputs import (
+    Output,
+    check_data_path,
+    load_tree,
+    pointer_change,
+    scan_outputs,
+    write_pointer,
+)
 from dvx.paths import (
     POINTER_SUFFIX,
     for_command,
@@ -276,7 +283,8 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         try:
             fsutil.makedirs(os.path.dirname(dst_full))
             ignored = gitignore.add_entry(dst_full) is not None
-            write_pointer(repo, dst, output.pointer)
+            write_pointer(repo, dst, output.pointer,
+                          before_rename=lambda: _refuse_moved_meanwhile(repo, output, dst))
             _move_data(repo, output, dst)
         except (OSError, DvxError):
             _take_back_new_place(repo, output, dst, ignored, made)
@@ -285,6 +293,22 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         _drop_old_pointer(repo, output, dst)
     return dst, _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                               _gitignore_rel(output.path)])
+
+
+def _refuse_moved_meanwhile(repo: Repo, output: Output, dst: str) -> None:
+    """Refuse (ConflictError) a move whose pointer file changed since it was read, checked
+    last before the new pointer is written: Git takes no dvx lock, so a `git pull` may have
+    brought another version, which the pointer read before, written at `dst` while the old
+    one goes, would undo."""
+    how = pointer_change(repo, output.path, output.pointer)
+    if how is None:
+        return
+    raise ConflictError(
+        f"'{output.pointer_path}' {how} while dvx move ran (a `git checkout` or `git pull`, "
+        "say), so dvx move moved nothing: the pointer it read was the one of before, and "
+        "writing it at the new place would undo that change.",
+        f"Run `dvx move {for_command(repo.root, output.path)} "
+        f"{for_command(repo.root, dst)}` again to move what it names now.")
 
 
 def finish_done_move(repo: Repo, source: str, destination: str
