@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pipeline_kit import make_ml_repo, runs
 
-from tests.conftest import git, run_dvx
+from tests.conftest import git, run_dvx, run_dvx_proc
 from tests.team import Team, commit, edit, must, share
 
 
@@ -321,6 +321,76 @@ def test_a_teammates_directory_output_pulled_in_part_is_checked_out_not_run_over
     assert [(bob / "outdir" / f"f{i}").read_text() for i in (1, 2, 3)] == ["2\n1\n", "2\n2\n",
                                                                           "2\n3\n"]
     assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
+
+
+def _out_shared(tmp_path) -> tuple[Team, Path]:
+    """alice runs a stage writing outdir/f1..f6 and shares it: (the team, alice's clone)."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "dvx.yaml").write_text(
+        "stages:\n  gen:\n    cmd: mkdir -p outdir && for i in 1 2 3 4 5 6; do echo $i > "
+        "outdir/f$i; done\n    outs: [outdir]\n")
+    must("repro", cwd=alice)
+    share(alice, "six outputs")
+    return team, alice
+
+
+def _outputs_status(clone: Path, path: str) -> dict[str, object]:
+    doc = json.loads(run_dvx("status", "--json", cwd=clone).stdout)
+    return next(o for o in doc["outputs"] if o["path"] == path)
+
+
+def _files(top: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(top.iterdir())}
+
+
+def test_a_pull_killed_half_way_never_shrinks_a_stage_output_directory(tmp_path):
+    """As for data tracked with `dvx add`: the files of a stage's output directory that a
+    stopped pull never placed are not pulled, and a commit keeps them as dvx.lock records
+    them, whether it names the output or not, with or without --force."""
+    team, alice = _out_shared(tmp_path)
+    recorded = (alice / "dvx.lock").read_text()
+    bob = team.clone("bob", pull=False)
+    killed = run_dvx_proc("pull", cwd=bob, env={"DVX_FAULT": "checkout.after_file:2"})
+    assert killed.code == -9, killed.output
+    placed = _files(bob / "outdir")
+    assert 0 < len(placed) < 6
+    seen = _outputs_status(bob, "outdir")
+    assert seen["deleted"] == [] and len(seen["not_pulled"]) == 6 - len(placed), seen
+    for args in (("commit",), ("commit", "outdir"), ("commit", "--force", "outdir")):
+        must(*args, cwd=bob)
+        assert (bob / "dvx.lock").read_text() == recorded, args
+
+    (bob / "outdir/f7").write_text("7, by bob\n")
+    must("commit", "outdir", cwd=bob)
+    assert "nfiles: 7" in (bob / "dvx.lock").read_text()
+    assert len(_outputs_status(bob, "outdir")["not_pulled"]) == 6 - len(placed)
+    share(bob, "bob's f7")
+    git(alice, "pull", "-q", "origin", "main")
+    must("pull", cwd=alice)
+    assert _files(alice / "outdir") == {**{f"f{i}": f"{i}\n" for i in range(1, 7)},
+                                        "f7": "7, by bob\n"}
+
+
+def test_a_file_put_in_a_stage_output_never_pulled_is_not_committed_as_the_whole_output(
+        tmp_path):
+    """A clone that never pulled the output knows the teammate's files only from its
+    manifest: without it, `dvx commit` of a file put there by hand refuses rather than
+    record that file alone, and names the fetch that brings it, or the run."""
+    team, _ = _out_shared(tmp_path)
+    bob = team.clone("bob", pull=False)
+    recorded = (bob / "dvx.lock").read_text()
+    (bob / "outdir").mkdir()
+    (bob / "outdir/f7").write_text("7, by bob\n")
+    refused = run_dvx("commit", "outdir", cwd=bob)
+    assert refused.code == 1, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "at the version dvx.lock records" in said and "`dvx fetch outdir/<a file in it>`" \
+        in said and "`dvx repro gen` records what its command makes" in said, said
+    assert "dvx add" not in said and (bob / "dvx.lock").read_text() == recorded
+    must("fetch", "outdir/f1", cwd=bob)
+    must("commit", "outdir", cwd=bob)
+    assert "nfiles: 7" in (bob / "dvx.lock").read_text()
 
 
 def test_a_stage_reading_a_teammates_run_not_checked_out_is_stale_in_status_dry_and_repro(

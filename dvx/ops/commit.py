@@ -28,7 +28,7 @@ from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing, wrote_whole
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
@@ -210,7 +210,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             # Pipeline outputs are recorded in dvx.lock, not in pointer files.
-            in_lock = store_stage_outputs(repo, staged, linked) if staged else None
+            in_lock = store_stage_outputs(repo, staged, linked, statuses, force) \
+                if staged else None
             for output in (o for o in chosen if o.stage is None):
                 if not os.path.lexists(repo.abspath(output.path)):
                     raise _absent_error(repo.root, statuses[output.path])
@@ -396,11 +397,16 @@ class StoredInLock:
     to_link: list[ToLink]
 
 
-def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked]
+def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked],
+                        statuses: dict[str, OutputStatus] | None = None, force: bool = False
                         ) -> StoredInLock:
     """Store the workspace state of pipeline outputs in the cache, for their stages'
-    dvx.lock entries, writing nothing else (the caller holds the repository lock). `linked`:
-    the caller's `given_back_unless_recorded` list, which `store` adds to."""
+    dvx.lock entries, writing nothing else (the caller holds the repository lock). As for
+    a pointer (`prepare`), a directory checked out in part keeps the files never placed
+    here, and those still at an older version placed here, as dvx.lock records them.
+    `statuses`: the outputs' statuses, when the caller has just worked them out; `force`:
+    as `held_back` takes it; `linked`: the caller's `given_back_unless_recorded` list,
+    which `store` adds to."""
     read = read_lock(repo.root, repo.algo)
     locks = dict(read)
     added = []
@@ -414,15 +420,17 @@ def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked]
                             f"{for_command(repo.root, output.path)}` or `dvx repro "
                             f"{output.stage}`.")
         entry = locks[output.stage]
-        stored = store(repo, output.path, was=output.pointer, linked=linked)
-        pointer = stored.pointer
-        to_link += stored.to_link
+        prepared = prepare(repo, output.path, output, (statuses or {}).get(output.path),
+                           force, linked=linked)
+        pointer = prepared.pointer
+        to_link += prepared.to_link
         outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
                              executable=pointer.executable) if o.path == output.path else o
                      for o in entry.outs)
         locks[output.stage] = replace(entry, outs=outs)
-        synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
-        added.append(Added(output.path, pointer, pointer != output.pointer))
+        synced[output.path] = prepared.synced
+        added.append(Added(output.path, pointer, prepared.changed, prepared.kept_outdated,
+                           prepared.kept_not_cached, prepared.deleted_in_pointer))
     return StoredInLock(outputs, read, locks, added, synced, to_link)
 
 
@@ -725,18 +733,21 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     typed = for_command(repo.root, existing.path)
     tree = _recorded_tree(repo, existing)
     if tree is None:
+        record = "its pointer" if existing.stage is None else LOCK_FILE
+        alone = (f"`dvx remove {for_command(repo.root, existing.path + POINTER_SUFFIX)}` "
+                 f"then `dvx add {typed}` records what the workspace holds alone"
+                 if existing.stage is None else
+                 f"`dvx repro {shell_quote(existing.stage)}` records what its command makes")
         raise MissingObjectError(
             f"'{existing.path}' " + ("changed in Git since this workspace was synced" if moved
-                                     else "was never checked out here at the version its "
-                                     "pointer records" if never_synced
+                                     else f"was never checked out here at the version {record} "
+                                     "records" if never_synced
                                      else "was checked out only in part")
             + ", and its manifest is not in the cache, so what the rest of it holds is "
             "unknown here.",
             f"Fetch it first: `dvx fetch {typed}/<a file in it>` brings the manifest "
             "with that one file (`dvx fetch` of the whole directory brings every file). If no "
-            "remote has it (its data was never pushed), `dvx remove "
-            f"{for_command(repo.root, existing.path + POINTER_SUFFIX)}` then `dvx add {typed}` "
-            "records what the workspace holds alone.")
+            f"remote has it (its data was never pushed), {alone}.")
     if moved:
         layered = behind(synced, existing.pointer)
         if layered is None:
