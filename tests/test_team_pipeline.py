@@ -393,6 +393,29 @@ def test_a_file_put_in_a_stage_output_never_pulled_is_not_committed_as_the_whole
     assert "nfiles: 7" in (bob / "dvx.lock").read_text()
 
 
+def test_exp_save_keeps_the_files_of_a_stage_output_never_pulled(tmp_path):
+    """`exp save` records a stage output edited here as `dvx commit` does: the files of a
+    directory pulled in part that were never placed here are kept, and one only pulled in
+    part is no change to record."""
+    team, _ = _out_shared(tmp_path)
+    bob = team.clone("bob", pull=False)
+    must("pull", "outdir/f1", "outdir/f2", cwd=bob)
+    recorded = (bob / "dvx.lock").read_text()
+    saved = run_dvx("exp", "save", "-n", "pulled-in-part", cwd=bob)
+    assert saved.code == 0, saved.output
+    assert (bob / "dvx.lock").read_text() == recorded
+    assert git(bob, "status", "--porcelain") == ""
+
+    (bob / "outdir/f1").unlink()  # placed here, then deleted: a deletion
+    edit(bob, "outdir/f2", "2, by bob\n")
+    saved = run_dvx("exp", "save", "-n", "edited", cwd=bob)
+    assert saved.code == 0, saved.output
+    assert "nfiles: 5" in (bob / "dvx.lock").read_text()
+    seen = _outputs_status(bob, "outdir")
+    assert (seen["workspace"], seen["deleted"], seen["not_pulled"]) == (
+        "unchanged", [], ["f3", "f4", "f5", "f6"]), seen
+
+
 def test_a_stage_reading_a_teammates_run_not_checked_out_is_stale_in_status_dry_and_repro(
         tmp_path):
     team = Team(tmp_path)

@@ -57,13 +57,14 @@ from dvx.ops.commit import (
     give_back,
     given_back_unless_recorded,
     link_stored,
+    prepare,
     refuse_if_behind,
     store,
     track,
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
-from dvx.ops.status import MODIFIED, output_status
+from dvx.ops.status import MODIFIED, UNCHANGED, output_status
 from dvx.outputs import (
     LeftOut,
     Output,
@@ -459,6 +460,8 @@ def commit_hand_runs(repo: Repo) -> list[str]:
             missing, changed, outdated, conflicted = compare_outs(repo, stage, locks.get(name))
             if conflicted:
                 raise ConflictError(*_hand_run_behind_git(repo, name, conflicted))
+            if changed and _only_not_pulled(repo, stage, locks, changed):
+                changed = []
             if not changed:
                 recorded = {o.path for o in locks[name].outs} if name in locks else set()
                 if gone := [o for o in stage.outs if o.path in missing and o.path in recorded]:
@@ -533,19 +536,23 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     sync records first, as `_Scheduler._finish` does)."""
     outs: list[LockedPath] = []
     to_link: list[ToLink] = []
+    synced: dict[str, Synced] = {}
+    recorded = _cached_outs_as_locked(repo, stage.name, locks)
     with given_back_unless_recorded(repo) as linked:
         for out in stage.outs:
             if out.cache:
-                stored = store(repo, out.path, linked=linked)
-                p, to_link = stored.pointer, to_link + stored.to_link
+                # As `dvx commit` records it: a directory pulled in part keeps the files
+                # never placed here.
+                prepared = prepare(repo, out.path, recorded.get(out.path), linked=linked)
+                p, to_link = prepared.pointer, to_link + prepared.to_link
                 outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable, True,
                                        out.push, out.remote))
+                synced[out.path] = prepared.synced
                 gitignore.add_entry(repo.abspath(out.path))
             else:
                 current = out_state(repo, out)
                 assert current is not None
                 outs.append(current)
-        synced = {o.path: Synced.whole(o.oid, o.is_dir, o.executable) for o in outs if o.cache}
         for path, record in synced.items():
             repo.syncstate.expect_in_lock(path, record)
         repo.syncstate.flush()
@@ -557,6 +564,30 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     repo.syncstate.flush()
     link_stored(repo, to_link)
     ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
+
+
+def _cached_outs_as_locked(repo: Repo, name: str, locks: dict[str, StageLock]
+                           ) -> dict[str, Output]:
+    """The cached outputs of stage `name` as its dvx.lock entry in `locks` records them, by
+    path."""
+    entry = locks.get(name)
+    if entry is None:
+        return {}
+    return {o.path: Output(o.path, Pointer("dir" if o.is_dir else "file", repo.algo, o.oid,
+                                           o.size, o.nfiles, o.executable), name, o.push,
+                           o.remote)
+            for o in entry.outs if o.cache}
+
+
+def _only_not_pulled(repo: Repo, stage: Stage, locks: dict[str, StageLock], paths: list[str]
+                     ) -> bool:
+    """Do the outputs `paths` of `stage` differ from what its dvx.lock entry records only by
+    files never placed in this workspace (a directory pulled in part), which is no change of
+    theirs?"""
+    recorded = _cached_outs_as_locked(repo, stage.name, locks)
+    return all(path in recorded and path in stage.out_paths and recorded[path].pointer.is_dir
+               and (found := output_status(repo, recorded[path])).workspace == UNCHANGED
+               and bool(found.not_pulled) for path in paths)
 
 
 def _inputs(dag: Dag, selected: list[str]) -> list[str]:
