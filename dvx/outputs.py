@@ -429,6 +429,7 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         if parent is not None:
             if not parent.pointer.is_dir:
                 raise UsageError(f"'{target}' is inside '{parent.path}', which is a tracked file.")
+            _refuse_absent_part(repo, parent, rel, target)
             resolved.append(Target(parent, rel[len(parent.path) + 1:]))
             continue
         inside = [o for o in outputs if o.path.startswith(rel + "/")]
@@ -554,6 +555,26 @@ def _refuse_other_repositorys_path(repo: Repo, rel: str, target: str) -> None:
     raise PathError(f"'{target}' {place} a Git repository of its own (a submodule, say), "
                     f"whose data the dvx of this repository ('{repo.root}') does not track.",
                     f"Run the command in that repository (cd {for_command(repo.root, folder)}).")
+
+
+def _refuse_absent_part(repo: Repo, directory: Output, rel: str, target: str) -> None:
+    """A path inside the tracked directory `directory` that its manifest holds no file or
+    folder of, and that the workspace lacks too, is a typo: refused, as checkout refuses it,
+    rather than a command doing nothing and saying it succeeded. One the workspace has is
+    the directory's still (new there: status shows it, commit records it). A manifest not in
+    the cache (not fetched yet), or invalid, cannot tell: the command goes on, and fetches or
+    reports it."""
+    if os.path.lexists(repo.abspath(rel)):
+        return
+    try:
+        tree = load_tree(repo, directory.pointer, directory.recorded_in)
+    except (FormatError, OSError):
+        return
+    if tree is None or tree.holds(rel[len(directory.path) + 1:]):
+        return
+    raise UsageError(f"'{target}' is not in the tracked directory '{directory.path}'.",
+                     f"`dvx ls -R . {for_command(repo.root, directory.path)}` lists what it "
+                     "holds.")
 
 
 def _unique(targets: list[Target]) -> list[Target]:

@@ -4,6 +4,7 @@ starts with "ERROR:", never a traceback, and changes nothing in the repository."
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,37 @@ def test_an_argument_that_is_not_utf_8_is_named_as_such_and_changes_nothing(repo
         assert "dvx.yaml" not in result.stderr, result.stderr
     assert {name: (repo / name).read_bytes() for name in before} == before
     assert not (repo / "dvx.yaml").exists()
+
+
+def test_a_path_inside_a_tracked_directory_that_it_lacks_is_refused_by_every_command(
+        repo, dvx, tmp_path):
+    """A typo inside a tracked directory (`dvx push data/imgs/typo` in CI) is refused as
+    checkout refuses it, never a success that did nothing; a folder the manifest holds, a
+    file new in the workspace, and one a manifest not yet fetched may hold, still go."""
+    write(repo / "imgs/a", "a")
+    write(repo / "imgs/sub/b", "b")
+    assert dvx("add", "imgs").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "imgs")
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    before = snapshot(repo)
+    for args in (["status"], ["status", "-c"], ["push"], ["fetch"], ["pull"], ["commit"],
+                 ["unprotect"], ["checkout"]):
+        refused = dvx(*args, "imgs/typo")
+        assert refused.code == 2, (args, refused.output)
+        assert refused.stderr == ("ERROR: 'imgs/typo' is not in the tracked directory 'imgs'. "
+                                  "`dvx ls -R . imgs` lists what it holds.\n"), args
+    assert snapshot(repo) == before
+    warned = dvx("diff", "--targets", "imgs/typo")
+    assert "'imgs/typo' names nothing dvx tracks in HEAD or workspace." in warned.stderr
+    assert dvx("status", "imgs/sub").code == 0 and dvx("push", "imgs/sub").code == 0
+    assert "names nothing" not in dvx("diff", "--targets", "imgs/sub").stderr
+    write(repo / "imgs/new", "new")
+    assert "added: new" in dvx("status", "imgs/new").stdout
+    assert dvx("commit", "imgs/new").code == 0
+    assert "imgs/new" in dvx("diff", "--targets", "imgs/new").stdout
+    git(repo, "checkout", "--", "imgs.dvx")
+    shutil.rmtree(repo / ".dvx/cache")
+    shutil.rmtree(repo / "imgs")
+    assert dvx("fetch", "imgs/typo").code == 0  # the manifest was not here to tell

@@ -176,6 +176,15 @@ class Tree:
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.get(path) is not None
 
+    def holds(self, path: str) -> bool:
+        """Is `path` one of the files, or a folder holding some of them? Paths are sorted, so
+        the files below a folder start at the first path from 'folder/' on."""
+        index = bisect_left(self.paths, path)
+        if index < len(self.paths) and self.paths[index] == path:
+            return True
+        index = bisect_left(self.paths, path + "/")
+        return index < len(self.paths) and self.paths[index].startswith(path + "/")
+
     def by_path(self) -> dict[str, TreeEntry]:
         return {e.path: e for e in self.entries}
 

@@ -101,7 +101,8 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
             outputs_a = [o for o in outputs_a if any(_overlaps(o.path, t) for t in targets)]
             outputs_b = [o for o in outputs_b if any(_overlaps(o.path, t) for t in targets)]
             result.problems += [f"'{t}' names nothing dvx tracks in {a} or {b}." for t in targets
-                                if not any(_overlaps(o.path, t) for o in outputs_a + outputs_b)]
+                                if not sides.may_hold(t, outputs_a, a)
+                                and not sides.may_hold(t, outputs_b, b)]
         # An output whose content is the same on both sides needs no listing of its files.
         ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
         ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
@@ -295,6 +296,28 @@ class _Sides:
             if recorded == pointer.oid and not self._partly_placed(output):
                 return pointer.oid
         return None
+
+    def may_hold(self, target: str, outputs: list[Output], side: str) -> bool:
+        """Do `outputs`, on `side`, hold something at or below the path `target`, or is that
+        not known? A path inside a tracked directory is held when the workspace has it there
+        or the directory's manifest lists it (as a file or a folder); a manifest not in the
+        cache is not fetched for this, and counts as holding it."""
+        for output in outputs:
+            if not _overlaps(output.path, target):
+                continue
+            if not target.startswith(output.path + "/"):
+                return True  # the output itself, or one below the target
+            if side == WORKSPACE and os.path.lexists(self.repo.abspath(target)):
+                return True
+            if output.pointer.is_dir:
+                tree = self._trees.get(output.pointer.oid)
+                try:
+                    tree = tree or load_tree(self.repo, output.pointer)
+                except (DvxError, OSError):
+                    return True  # listing it says what is wrong with it
+                if tree is None or tree.holds(target[len(output.path) + 1:]):
+                    return True
+        return False
 
     def known_tree(self, output: Output, side: str) -> Tree | None:
         """The manifest of a directory output as it is on `side`, if known without scanning:
