@@ -578,14 +578,28 @@ def _refuse_absent_part(repo: Repo, directory: Output, rel: str, target: str) ->
 
 
 def _unique(targets: list[Target]) -> list[Target]:
+    """`targets` in their order, each part of the data once: a target the same as another,
+    or inside a directory or a folder of it that another names, is dropped, so that a
+    command counts each file once (`dvx checkout imgs imgs/a`)."""
+    parts: dict[str, set[str | None]] = {}
+    for t in targets:
+        parts.setdefault(t.output.path, set()).add(t.subpath)
     seen: set[tuple[str, str | None]] = set()
     unique = []
     for t in targets:
         key = (t.output.path, t.subpath)
-        if key not in seen:
-            seen.add(key)
-            unique.append(t)
+        if key in seen or _inside_another(t.subpath, parts[t.output.path]):
+            continue
+        seen.add(key)
+        unique.append(t)
     return unique
+
+
+def _inside_another(subpath: str | None, asked: set[str | None]) -> bool:
+    """Is the part `subpath` of a directory inside one of the parts `asked` (None: all of
+    it)?"""
+    return subpath is not None and (None in asked or any(
+        other is not None and subpath.startswith(other + "/") for other in asked))
 
 
 def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | None:

@@ -158,6 +158,23 @@ def test_checkout_single_file_of_a_directory(repo, dvx):
     assert not (repo / "d" / "b").exists()
 
 
+def test_targets_that_overlap_count_each_file_once(repo, dvx, tmp_path):
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "b", "b")
+    write(repo / "d" / "sub" / "c", "c")
+    dvx("add", "d")
+    assert dvx("checkout", "d", "d/a").stdout == "Checkout: 0 restored, 3 unchanged.\n"
+    assert dvx("checkout", "d/sub/c", "d/sub", "d/sub").stdout == (
+        "Checkout: 0 restored, 1 unchanged.\n")
+    os.unlink(repo / "d" / "a")
+    assert dvx("checkout", "d/a", "d").stdout == "Checkout: 1 restored, 2 unchanged.\n"
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    shutil.rmtree(repo / "d")
+    pulled = dvx("pull", "d", "d/a", "d/sub/c")
+    assert pulled.code == 0 and "Checkout: 3 restored, 0 unchanged." in pulled.stdout
+
+
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink", "copy"])
 def test_checkout_link_types_and_protection(repo, dvx, link_type):
     write(repo / "d" / "data", "data")
