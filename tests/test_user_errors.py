@@ -344,3 +344,38 @@ def test_a_path_inside_a_tracked_directory_that_it_lacks_is_refused_by_every_com
     shutil.rmtree(repo / ".dvx/cache")
     shutil.rmtree(repo / "imgs")
     assert dvx("fetch", "imgs/typo").code == 0  # the manifest was not here to tell
+
+
+EMPTY_VALUES = [
+    ["fsck", "--remote", ""], ["fsck", "--remote", "", "--fast"], ["push", "-r", ""],
+    ["status", "-c", "-r", ""], ["gc", "-w", "-f", "--remote", ""], ["gc", "-w", "-f", "-c", ""],
+    ["exp", "push", "-r", "", "origin"], ["exp", "pull", "", "-r", "store"],
+    ["exp", "remove", "-g", "", "e1"], ["queue", "start", "--dask", ""],
+    ["queue", "start", "--dask", "tcp://scheduler:8786", "--git-remote", ""],
+    ["diff", ""], ["diff", "HEAD", ""], ["params", "diff", ""], ["diff", "--targets", ""],
+    ["plots", "show", "-o", ""], ["stage", "add", "-n", "s", "-w", "", "echo"],
+]
+
+
+def test_an_empty_value_an_unset_variable_gives_is_refused_never_read_as_no_option(tmp_path):
+    """`fsck --remote "$R"` with R unset checks no remote, `queue start --dask "$A"` runs
+    here, `gc -c ""` cleans the default remote, `plots show -o ""` writes into the current
+    folder: each is refused (exit 2), as an empty path is, and nothing changes."""
+    repo = prepare(tmp_path)
+    assert run_dvx("remote", "default", "store", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    before = snapshot(tmp_path)
+    for args in EMPTY_VALUES:
+        refused = run_dvx(*args, cwd=repo)
+        assert refused.code == 2, (args, refused.output)
+        assert refused.stderr.startswith("ERROR:"), (args, refused.output)
+        assert "empty" in refused.stderr or "Unknown revision ''" in refused.stderr, args
+    assert snapshot(tmp_path) == before
+
+
+def test_queue_start_refuses_jobs_with_dask_as_they_run_on_the_cluster(repo, dvx):
+    refused = dvx("queue", "start", "--dask", "tcp://scheduler:8786", "-j", "2")
+    assert refused.code == 2
+    assert refused.stderr.startswith("ERROR: -j (--jobs) is how many experiments run at once "
+                                     "on this machine")

@@ -115,12 +115,18 @@ def _is_option(word: str) -> bool:
 
 class RemoteName(click.ParamType):
     """The name of a remote, never an option: `gc -r --dry-run` forgot the name, and taking
-    `--dry-run` for it would lose the option too (no remote's name starts with '-')."""
+    `--dry-run` for it would lose the option too (no remote's name starts with '-'). Never
+    empty either: `-r "$REMOTE"` with the variable unset would otherwise read as no option
+    at all, and act on the default remote, or on none."""
 
     name = "remote name"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
                 ) -> Any:
+        if value == "":
+            self.fail("an empty remote name was given. Name a remote (`dvx remote list` lists "
+                      "them); a variable of a script that was not set gives an empty one.",
+                      param, ctx)
         if isinstance(value, str) and value.startswith("-"):
             self.fail(f"it needs a remote's name, and {value!r} is an option: name the remote "
                       "first.", param, ctx)
@@ -147,6 +153,23 @@ class Utf8Text(click.ParamType):
 
 
 UTF8 = Utf8Text()
+
+
+class NotEmpty(click.ParamType):
+    """A value that may not be empty: `--dask "$ADDRESS"` with the variable unset would
+    otherwise read as no option at all, and do something else (run here, use origin)."""
+
+    name = "text"
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted  # what to name instead, for the message
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if value == "":
+            self.fail(f"an empty value was given. Name {self.wanted}; a variable of a script "
+                      "that was not set gives an empty one.", param, ctx)
+        return value
 
 
 # What an option taking a remote's name gets when given without one (`status --remote`,

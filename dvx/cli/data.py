@@ -450,7 +450,10 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     warning names it).
     """
     from dvx.ops.diff import diff as do_diff
+    from dvx.paths import refuse_empty
 
+    for target in targets:
+        refuse_empty(target)
     repo = open_repo()
     paths = history_paths(repo, targets)
     result = do_diff(repo, a_rev, b_rev, paths)

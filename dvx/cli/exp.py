@@ -6,10 +6,21 @@ import sys
 
 import click
 
-from dvx.cli.common import UTF8, common_options, example, is_quiet, one_of, open_repo
+from dvx.cli.common import (
+    UTF8,
+    NotEmpty,
+    RemoteName,
+    common_options,
+    example,
+    is_quiet,
+    one_of,
+    open_repo,
+)
 from dvx.cli.data import report_checkout, some_paths
 from dvx.cli.ui import emit_json, out, say_nothing, warn
 from dvx.wording import counted
+
+GIT_REMOTE = NotEmpty("a Git remote (its name or URL)")
 
 JSON = ("--json", "json", "Output as JSON.")
 CSV = ("--csv", "csv", "Output as CSV.")
@@ -276,7 +287,7 @@ dvx exp remove -g origin low-lr  # from the Git remote (pushed with `dvx exp pus
 """))
 @click.argument("names", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Every experiment of HEAD.")
-@click.option("-g", "--git-remote", metavar="GIT_REMOTE",
+@click.option("-g", "--git-remote", metavar="GIT_REMOTE", type=GIT_REMOTE,
               help="Delete them from this Git remote instead; your own copies stay.")
 @click.option("-f", "--force", is_flag=True,
               help="With -g: also the remote's experiments that are not this clone's (a "
@@ -329,9 +340,10 @@ def _by_baseline(removed: list[tuple[str, str]]) -> str:
 dvx exp push origin low-lr
 dvx exp push origin           # every experiment of HEAD
 """))
-@click.argument("git_remote")
+@click.argument("git_remote", type=GIT_REMOTE)
 @click.argument("names", nargs=-1)
-@click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@click.option("-r", "--remote", "dvx_remote", type=RemoteName(), metavar="NAME",
+              help="The dvx remote for data.")
 @click.option("-f", "--force", is_flag=True,
               help="Replace experiments of the same name that GIT_REMOTE holds.")
 @common_options
@@ -348,9 +360,10 @@ def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
 dvx exp pull origin
 dvx exp pull origin refs/exps/<baseline>/tuned   # one of several called tuned
 """))
-@click.argument("git_remote")
+@click.argument("git_remote", type=GIT_REMOTE)
 @click.argument("names", nargs=-1)
-@click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@click.option("-r", "--remote", "dvx_remote", type=RemoteName(), metavar="NAME",
+              help="The dvx remote for data.")
 @click.option("-f", "--force", is_flag=True,
               help="Replace your experiments of the same baseline and name with "
                    "GIT_REMOTE's.")
@@ -421,10 +434,11 @@ dvx queue start -j 4
 dvx queue start --dask tcp://scheduler:8786
 """))
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Experiments run at once (on this machine).")
+              help="Experiments run at once on this machine (not with --dask).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
+              type=NotEmpty("the Dask scheduler's address"),
               help="Run them as tasks on the Dask cluster at ADDRESS instead (dvx's dask extra).")
-@click.option("--git-remote", metavar="GIT_REMOTE",
+@click.option("--git-remote", metavar="GIT_REMOTE", type=GIT_REMOTE,
               help="With --dask: the Git remote the workers clone and push experiments to "
                    "(default: origin).")
 @common_options
@@ -435,13 +449,19 @@ def queue_start(jobs: int, dask_address: str | None, git_remote: str | None) -> 
     from dvx.errors import UsageError
     from dvx.exps.queue import DONE, start
 
-    if git_remote is not None and not dask_address:  # the runs here push nowhere
+    if git_remote is not None and dask_address is None:  # the runs here push nowhere
         raise UsageError("--git-remote goes with --dask ADDRESS: it names the Git remote the "
                          "Dask workers clone from; experiments run here are recorded in this "
                          "repository itself.")
+    jobs_given = click.get_current_context().get_parameter_source("jobs") \
+        is click.core.ParameterSource.COMMANDLINE
+    if jobs_given and dask_address is not None:  # the cluster's workers set how many run
+        raise UsageError("-j (--jobs) is how many experiments run at once on this machine; "
+                         "with --dask they run as tasks on the cluster, as many at once as "
+                         "its workers take.", "Drop -j, or drop --dask to run them here.")
     repo = open_repo()
     say = (lambda text: None) if is_quiet() else out
-    if dask_address:
+    if dask_address is not None:
         from dvx.exps.cluster import start_on_dask
 
         ran = start_on_dask(repo, dask_address, git_remote or "origin", say)

@@ -257,7 +257,9 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
 
     from dvx.metrics.plots import collect
     from dvx.metrics.render import render
+    from dvx.paths import refuse_empty
 
+    refuse_empty(out_dir, "a folder")  # never the current one, as an unset variable gives
     repo = open_repo()
     _refuse_reserved_out_dir(repo, out_dir)
     data = collect(repo, revs, _targets(repo, targets))

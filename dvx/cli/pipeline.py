@@ -96,7 +96,8 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
 
     _refuse_empty_values({"-d/--deps": deps, "-o/--outs": outs, "-O/--outs-no-cache":
                           outs_no_cache, "--outs-persist": outs_persist, "-p/--params": params,
-                          "-m/--metrics": metrics, "--plots": plots})
+                          "-m/--metrics": metrics, "--plots": plots,
+                          "-w/--wdir": () if wdir is None else (wdir,)})
     repo = open_repo()
     here = to_posix(os.path.relpath(os.getcwd(), repo.root))
     wdir = posixpath.normpath(posixpath.join(here, to_posix(wdir or ".")))

@@ -608,7 +608,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     revisions = (all_branches, all_tags, all_commits, revs, last_n)
     if remote_name is None and (fast or any(revisions)):
         raise UsageError("--fast, -a, -T, -A, --rev and -n only apply to --remote.")
-    if remote_name:
+    if remote_name is not None:
         workspace, history = targets_in_scope(repo, (), *revisions)
         result = fsck_remote(repo, remote_name, fast, jobs, workspace + history)
     else:
@@ -618,7 +618,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     elif not is_quiet():
         extra = f", {result.unchecked} not checked (size unknown)" if result.unchecked else ""
         missing = f", {len(result.missing)} missing, {len(result.lost)} lost" \
-            if remote_name else ""
+            if remote_name is not None else ""
         unreadable = f", {len(result.unreadable)} unreadable" if result.unreadable else ""
         out(f"Checked {objects(result.checked)} in the {result.where}: "
             f"{len(result.corrupt)} corrupt{missing}{unreadable}{extra}.")

@@ -290,4 +290,5 @@ def _link_target(rel: str, link: str, target: str) -> str:
 
 def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, Revision]:
     """The two revisions a diff compares: A defaults to HEAD, B to the workspace."""
-    return reader.resolve(a or "HEAD"), reader.resolve(b or WORKSPACE)
+    return (reader.resolve("HEAD" if a is None else a),
+            reader.resolve(WORKSPACE if b is None else b))

@@ -87,7 +87,8 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
          targets: list[str] | None = None) -> DiffResult:
     """Compare `a` (default HEAD) with `b` (default the workspace), limited to the files at or
     below `targets` (repository-relative paths) if given."""
-    a, b = a or "HEAD", b or WORKSPACE
+    a = "HEAD" if a is None else a
+    b = WORKSPACE if b is None else b
     result = DiffResult(a, b)
     sides = _Sides(repo, result.problems)
     changes = _Changes()
