@@ -806,7 +806,7 @@ def test_remote_over_revisions_hints_commands_of_that_scope_and_names_each_revis
 
     lacking = dvx("status", "-c", "-A")
     assert lacking.code == 0, lacking.output
-    assert "2 object(s) not on the remote (`dvx push -A`):" in lacking.stdout, lacking.stdout
+    assert "2 objects not on the remote (`dvx push -A`):" in lacking.stdout, lacking.stdout
     assert f"    model.bin  (in {commits[0][:10]} (v1))" in lacking.stdout
     assert f"    model.bin  (in {commits[1][:10]})" in lacking.stdout
     rows = json.loads(dvx("status", "-c", "-A", "--json").stdout)["missing_on_remote"]
@@ -821,7 +821,7 @@ def test_remote_over_revisions_hints_commands_of_that_scope_and_names_each_revis
     assert "are in sync" in dvx("status", "-c", "-A").stdout
     shutil.rmtree(repo / ".dvx" / "cache")
     absent = dvx("status", "-c", "-a", "-n", "2")
-    assert "2 object(s) not in the cache (`dvx fetch -a -n 2`):" in absent.stdout, absent.stdout
+    assert "2 objects not in the cache (`dvx fetch -a -n 2`):" in absent.stdout, absent.stdout
     assert "model.bin  (in the workspace)" in absent.stdout
 
 
@@ -834,7 +834,7 @@ def test_remote_hint_from_a_subdirectory_names_the_remote_as_typed(repo, dvx, tm
     assert dvx("add", "sub/d.txt").code == 0
     for scope in ((), ("-A",)):
         lacking = dvx("status", "-c", "-r", "storage", *scope, cwd=repo / "sub")
-        assert (f"1 object(s) not on the remote (`dvx push{''.join(' ' + o for o in scope)}"
+        assert (f"1 object not on the remote (`dvx push{''.join(' ' + o for o in scope)}"
                 " -r storage`):") in lacking.stdout, lacking.stdout
     assert dvx("push", "-r", "storage", cwd=repo / "sub").code == 0
 
@@ -930,7 +930,7 @@ def test_a_remote_of_several_that_cannot_be_compared_leaves_the_others_reported(
         "does not exist."
     text = dvx("status", "-c")
     assert text.code == 1, text.output
-    assert text.stdout.splitlines() == ["1 object(s) not on the remote (`dvx push`):",
+    assert text.stdout.splitlines() == ["1 object not on the remote (`dvx push`):",
                                         "    extra.csv"], text.stdout
     assert text.stderr.startswith(f"ERROR: {gone}"), text.stderr
     as_json = dvx("status", "-c", "--json")
@@ -1002,8 +1002,8 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     status = dvx("status", "-c", "-r", "b", cwd=other)
     assert status.code == 0, status.output
     assert status.stdout == (
-        "1 object(s) not in the cache (`dvx fetch -r b`):\n    first.txt\n"
-        "1 object(s) in neither the cache nor the remote (fetch it from the remote that holds "
+        "1 object not in the cache (`dvx fetch -r b`):\n    first.txt\n"
+        "1 object in neither the cache nor the remote (fetch it from the remote that holds "
         "it, `dvx fetch -r a`, or ask whoever committed it to run `dvx push` in their "
         "clone):\n    second.txt\n"), status.stdout
     as_json = json.loads(dvx("status", "-c", "-r", "b", "--json", cwd=other).stdout)
@@ -1013,14 +1013,14 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     assert as_json["in_sync"] is False
     assert dvx("fetch", "-r", "a", cwd=other).code == 0  # the fetch the hint names
     moved = dvx("status", "-c", "-r", "b", cwd=other)
-    assert moved.stdout == "1 object(s) not on the remote (`dvx push -r b`):\n" \
+    assert moved.stdout == "1 object not on the remote (`dvx push -r b`):\n" \
                            "    second.txt\n", moved.stdout
     alone = tmp_path / "alone"  # no other remote to name: only whoever committed it
     git(tmp_path, "clone", "-q", str(repo), str(alone))
     assert dvx("remote", "remove", "a", cwd=alone).code == 0
     assert dvx("remote", "default", "b", cwd=alone).code == 0
     lacking = dvx("status", "-c", cwd=alone)
-    assert "1 object(s) in neither the cache nor the remote (ask whoever committed it to run " \
+    assert "1 object in neither the cache nor the remote (ask whoever committed it to run " \
            "`dvx push` in their clone):\n    second.txt\n" in lacking.stdout, lacking.stdout
     past = dvx("status", "-c", "-A", cwd=alone)  # a past revision's: their push needs -A
     assert "(ask whoever committed it to run `dvx push -A` in their clone):" in past.stdout, \
@@ -1047,10 +1047,10 @@ def test_remote_names_commit_for_data_lost_from_cache_and_remote_the_workspace_h
     (repo / "gone.txt").unlink()
     status = dvx("status", "-c")
     assert status.code == 0, status.output
-    assert ("object(s) in neither the cache nor the remote, held by the workspace (`dvx commit "
+    assert ("objects in neither the cache nor the remote, held by the workspace (`dvx commit "
             "d f.txt` stores it in the cache again, then `dvx push`):\n    d\n    f.txt\n"
             ) in status.stdout, status.stdout
-    assert ("1 object(s) in neither the cache nor the remote (ask whoever committed it to run "
+    assert ("1 object in neither the cache nor the remote (ask whoever committed it to run "
             "`dvx push` in their clone):\n    gone.txt\n") in status.stdout, status.stdout
     assert dvx("commit", "d", "f.txt").code == 0 and dvx("push", "d", "f.txt").code == 0
     assert "held by the workspace" not in dvx("status", "-c").stdout

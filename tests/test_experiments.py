@@ -250,6 +250,7 @@ def test_diff_apply_branch_and_remove(project):
     # The workspace holds high's results (saved in that experiment): apply may replace them.
     applied = run_dvx("exp", "apply", "low", cwd=project)
     assert applied.code == 0, applied.output
+    assert applied.stdout.startswith("Applied experiment 'low': 3 files"), applied.stdout
     assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
     assert "lr: 0.01" in (project / "params.yaml").read_text()
     assert run_dvx("status", "-q", cwd=project).code == 0  # outputs match dvx.lock
@@ -281,7 +282,8 @@ def test_remove_names_what_it_removed_and_sends_a_queued_name_to_the_queue(proje
     assert queued.stderr == "ERROR: 'qq' is waiting to run in the queue: it is no experiment " \
         "yet. `dvx queue remove qq` takes it out of the queue.\n"
     assert git(project, "for-each-ref", "refs/exps") == refs
-    assert run_dvx("exp", "remove", "dup", "other", cwd=project).stdout == \
+    # a name given twice is one experiment, removed and counted once
+    assert run_dvx("exp", "remove", "dup", "other", "dup", cwd=project).stdout == \
         f"Removed 2 experiments: dup, other (baseline {second[:7]}).\n"
     assert run_dvx("exp", "remove", "dup", cwd=project).stdout == \
         f"Removed 1 experiment: dup (baseline {first[:7]}).\n"

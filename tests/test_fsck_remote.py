@@ -85,7 +85,7 @@ def test_a_remote_named_is_checked_for_data_a_plain_push_sends_to_another(repo, 
     assert dvx("push", "-A").code == 0  # raw.txt to `new`; model.txt's versions to `old`
     status = dvx("status", "-c", "-A", "-r", "new")
     assert status.code == 0, status.output
-    assert "2 object(s) not on the remote (`dvx push -A -r new`):\n" \
+    assert "2 objects not on the remote (`dvx push -A -r new`):\n" \
            "    model.txt  (in " in status.stdout, status.stdout
     assert "model.txt  (in the workspace)" in status.stdout
     fsck = dvx("fsck", "--remote", "new", "-A", "--json")

@@ -2086,7 +2086,7 @@ def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, p
     git(tmp_path, "clone", "-q", str(project), "mate")
     mate = tmp_path / "mate"
     updated = run_dvx("update", cwd=mate)
-    assert updated.code == 0 and "3 file(s) restored" in updated.stdout, updated.output
+    assert updated.code == 0 and "3 files restored" in updated.stdout, updated.output
     assert sorted(os.listdir(mate / "images")) == ["0.png", "1.png", "2.png"]
     assert run_dvx("status", "-q", cwd=mate).code == 0
 

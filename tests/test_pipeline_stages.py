@@ -17,7 +17,8 @@ def test_a_frozen_stage_never_runs_until_unfrozen(repo, dvx):
     make_ml_repo(repo)
     assert dvx("add", "data/raw.csv").code == 0
     assert dvx("repro").code == 0
-    assert dvx("freeze", "train").code == 0
+    # a stage named twice is frozen, and named, once
+    assert dvx("freeze", "train", "train").stdout == "Stage 'train' is frozen.\n"
     assert "frozen: true" in (repo / "dvx.yaml").read_text()
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("epochs: 5", "epochs: 9"))

@@ -230,7 +230,7 @@ def test_fsck_and_status_of_an_http_remote_lacking_an_object_name_a_push_that_wo
     status = dvx("status", "-c", "-r", "web")
     assert result.code == 1 and "b.txt needs it" in result.stderr, result.output
     assert "`dvx push` sends it to the default remote local" in result.stderr
-    assert "1 object(s) not on the remote" in status.stdout and "b.txt" in status.stdout
+    assert "1 object not on the remote" in status.stdout and "b.txt" in status.stdout
     for told in (result.stderr, status.stdout):
         assert "dvx push -r web" not in told  # refused: the remote is read-only
         assert "`dvx push -r NAME`, NAME being the remote that writes to the store" in told

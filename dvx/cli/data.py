@@ -34,7 +34,7 @@ from dvx.cli.ui import (
 )
 from dvx.logs import shown_path
 from dvx.paths import for_command, names_the_root, repo_relpath
-from dvx.wording import named_list
+from dvx.wording import counted, named_list
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -589,7 +589,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                   if oid not in held},
                  _from_elsewhere(scope, result.other_remotes))):
             if found:
-                out(f"{len(found)} object(s) {label} ({hint}):")
+                out(f"{counted(len(found), 'object')} {label} ({hint}):")
                 rows = sorted((path, labels.get(oid, "")) for oid, path in found.items())
                 for path, needed_by in rows[:50]:
                     out(f"    {path}{needed_by}")

@@ -254,7 +254,7 @@ def _applied_line(applied: object) -> str:
     from dvx.exps.apply import Applied
 
     assert isinstance(applied, Applied)
-    said = f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s)"
+    said = f"Applied experiment '{applied.experiment.name}': {counted(len(applied.files), 'file')}"
     if applied.set_back:
         said += ("; set back as committed, as the experiment does not change them: "
                  f"{some_paths(applied.set_back)}")

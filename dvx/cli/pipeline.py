@@ -228,9 +228,10 @@ def _set_frozen(names: tuple[str, ...], frozen: bool) -> None:
     from dvx.pipeline.stages import freeze as do_freeze
 
     repo = open_repo()
-    for name in map(stage_target, names):  # all known before any changes
+    targets = list(dict.fromkeys(map(stage_target, names)))  # a stage named twice: once
+    for name in targets:  # all known before any changes
         check_named(repo, name)
-    for name in map(stage_target, names):
+    for name in targets:
         changed = do_freeze(repo, name, frozen)
         if not is_quiet():
             state = "frozen" if frozen else "not frozen"

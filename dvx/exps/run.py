@@ -290,6 +290,8 @@ def remove(repo: Repo, names: list[str], everything: bool = False
     refs where one goes that name no commit, which no other command can use."""
     chosen = (experiments_and_damaged(repo, head(repo)) if everything
               else [_removable(repo, n) for n in names])
+    # A name given twice, or a name and the full ref of one experiment, removes it once.
+    chosen = list({exp.ref: exp for exp in chosen}.values())
     git = git_of(repo)
     for exp in chosen:
         git.delete_ref(exp.ref)

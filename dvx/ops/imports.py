@@ -88,7 +88,7 @@ from dvx.remote.backends import (
 from dvx.remote.fs import is_local_url
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
-from dvx.wording import named_list
+from dvx.wording import counted, named_list
 from dvx.workspace import keep_links_on_set_aside
 
 
@@ -1004,7 +1004,7 @@ def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
     it, under checkout's safety rule."""
     done = _check_out_as_read(repo, output, force)
     if done.restored:
-        detail += f"; {len(done.restored)} file(s) restored"
+        detail += f"; {counted(len(done.restored), 'file')} restored"
     return Updated(output.path, False, _kept(detail, done), done.ok)
 
 

@@ -55,6 +55,7 @@ from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, git_environ, holds_git_repository
+from dvx.wording import counted
 
 log = get_logger(__name__)
 
@@ -602,7 +603,8 @@ class Source:
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
             what = f"{names[oid]} ({oid})" if names and oid in names else oid
-            raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
+            raise DvxError(f"Could not download {counted(len(result.failed), 'object')} from "
+                           "the remote "
                            f"'{name}' of {self.describe()}: {what}: {why}.",
                            _download_hint(name, why, store.url))
 
