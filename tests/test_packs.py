@@ -1419,6 +1419,45 @@ def test_gc_remote_waits_for_a_push_between_its_pack_and_its_index_not_blaming_d
     assert all((other / name).read_bytes() == (repo / name).read_bytes() for name in names)
 
 
+def test_gc_remote_dry_run_names_a_push_between_its_pack_and_its_index_listing_nothing(
+        repo, dvx, tmp_path):
+    """A teammate's push of data no commit uses yet, stopped between its pack and its
+    index, holds the remote's lock: a dry run of gc --grace 0 in another clone, whose scope
+    needs nothing of that pack, says the remote is in use by that push and that the real run
+    would wait for it (exit 3, as the real run then says), instead of listing the push's
+    objects and its pack as left by an interrupted push. Once the push is done, it plans."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "kept.bin", os.urandom(1000))
+    assert dvx("add", "kept.bin").code == 0 and dvx("push").code == 0
+    commit_all(repo, "kept")
+    other = clone(repo, tmp_path, "other")
+    assert dvx("config", "core.lock_wait", "0", cwd=other).code == 0
+    names = [f"wip{i}.bin" for i in range(3)]
+    for name in names:
+        write(repo / name, os.urandom(1000))
+    assert dvx("add", *names).code == 0
+    pushing = stopped_at("packs.before_index", "push", repo)
+    try:
+        for extra in ([], ["--json"]):
+            planned = dvx("gc", "-w", "-c", "s", "--grace", "0", "--dry-run", *extra,
+                          cwd=other)
+            assert planned.code == 3, planned.output
+            said = " ".join(planned.stderr.split())
+            assert "in use by a dvx push (`dvx push`" in said, planned.output
+            assert "a real run would wait for it" in said, planned.output
+            assert "Would" not in planned.output and "interrupted" not in planned.output
+        refused = dvx("gc", "-w", "-c", "s", "--grace", "0", "-f", cwd=other)
+        assert refused.code == 3 and "in use by a dvx push" in refused.stderr, refused.output
+    finally:
+        pushing.send_signal(signal.SIGCONT)
+        out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 0, out + err
+    planned = dvx("gc", "-w", "-c", "s", "--grace", "0", "--dry-run", cwd=other)
+    assert planned.code == 0 and "no index named" not in planned.output, planned.output
+    assert f"Would remove {len(names)} objects (" in planned.output, planned.output
+
+
 def _pushed_a_b_and_committed_c(repo, dvx, tmp_path) -> tuple[Path, bytes]:
     """a and b pushed; c, whose bytes are a's then b's, committed (not pushed): the store."""
     store = tmp_path / "store"

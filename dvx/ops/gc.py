@@ -271,19 +271,31 @@ def _plan_remote_when_free(repo: Repo, name: str, remote: RemoteStore, dry_run: 
     """The remote's `plan`, made without its lock. One that finds objects gc keeps named by
     no index while a pack no index names may hold them blames damage only once nothing else
     holds the remote: a push between its pack and its index leaves just that. So gc then
-    waits for the remote's lock, as it would to delete, and plans again under it; a dry run,
-    which takes no lock, names the holder instead (by the store's clock `store_now`)."""
+    waits for the remote's lock, as it would to delete, and plans again under it. A dry run,
+    which takes no lock, names whoever holds it (by the store's clock `store_now`) instead
+    of a plan: the real run would wait for them and plan again with what they left."""
     try:
-        return plan()
+        planned = plan()
     except repack.IndexesLacking:
         if dry_run:
-            busy = locks.RemoteLock(remote.retried, locks.GC, f"'{name}' ({remote.url})",
-                                    0).in_use(store_now)
-            if busy is not None:
-                raise busy from None
+            _refuse_a_dry_run_if_in_use(name, remote, store_now)
             raise
-    with _remote_locked(repo, name, remote):
-        return plan()
+        with _remote_locked(repo, name, remote):
+            return plan()
+    if dry_run:  # after the plan: a push under way then may have left half its work in it
+        _refuse_a_dry_run_if_in_use(name, remote, store_now)
+    return planned
+
+
+def _refuse_a_dry_run_if_in_use(name: str, remote: RemoteStore, store_now: float) -> None:
+    """Stop a dry run (exit status 3) when a push, another gc or fsck holds the remote's
+    lock: what it is writing would look like leftovers, and the real run would wait for it."""
+    busy = locks.RemoteLock(remote.retried, locks.GC, f"'{name}' ({remote.url})",
+                            0).in_use(store_now)
+    if busy is not None:
+        raise LockError(f"{busy.message} A dry run lists nothing meanwhile: a real run would "
+                        "wait for it (up to core.lock_wait seconds), then plan with what it "
+                        "leaves.", busy.hint) from None
 
 
 def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
