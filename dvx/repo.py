@@ -284,15 +284,23 @@ class Repo:
         # repository's `git cat-file` processes running until a garbage collection.
         before_save = _weakly(self.exclude_temporaries)
         if self.shared_dvx_dir is None or os.path.exists(own_local):
-            config = Config(self.dvx_dir, before_save=before_save)
-        else:
-            config = Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
-                            before_save=before_save)
-        for sentence in config.unknown_options():
+            return Config(self.dvx_dir, before_save=before_save)
+        return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
+                      before_save=before_save)
+
+    def warn_of_unknown_options(self) -> None:
+        """Say what the config files set that dvx ignores (Config.unknown_options), once per
+        process: for the repository a command runs in, not one it reads data from (an import's
+        source), whose files the user does not edit here. A config that cannot be read is
+        left to the command, which names it where it reads it."""
+        try:
+            sentences = self.config.unknown_options()
+        except DvxError:
+            return
+        for sentence in sentences:
             if sentence not in _said_of_config:  # a command may open its repository twice
                 _said_of_config.add(sentence)
                 log.warning("%s", sentence)
-        return config
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.

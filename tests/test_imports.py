@@ -57,6 +57,20 @@ def _new_version(alice):
     share(alice, "v2")
 
 
+def test_an_option_the_source_s_config_sets_that_dvx_ignores_is_not_warned_of_here(source,
+                                                                                   project):
+    """A source repository's own config (an option of a newer dvx, or a typo there) is its
+    owner's to fix: importing from its work tree warns of nothing here, where the `dvx config
+    --unset` a warning would name cannot reach it."""
+    _, alice = source
+    with open(alice / ".dvx" / "config", "a") as f:
+        f.write("[cache]\nprotected = true\n")
+    imported = run_dvx("import", str(alice), "raw/train.csv", cwd=project)
+    assert imported.code == 0, imported.output
+    assert "cache.protected" not in imported.stderr, imported.stderr
+    assert "cache.protected" in run_dvx("status", cwd=alice).stderr  # there, it is said
+
+
 def test_ls_lists_git_and_dvx_files_at_a_revision(source, project):
     team, alice = source
     _new_version(alice)

@@ -219,6 +219,7 @@ def open_repo(configuring: bool = False, from_git_directory: bool = False) -> An
         refuse_git_directory(repo.root, ctx.command_path if ctx is not None else "dvx")
     if not (configuring and repo.below_the_top_of_git()) and repo.git is not None:
         refuse_other_repository(repo.root)
+    repo.warn_of_unknown_options()
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
         repo.command = command_of(ctx, repo)
         root = ctx.find_root()
