@@ -494,6 +494,23 @@ class Config:
     def remote_names(self) -> list[str]:
         return [m.group(1) for s in self.section_names() if (m := REMOTE_SECTION.fullmatch(s))]
 
+    def remote_level(self, name: str) -> str | None:
+        """The level that defines the remote `name`: the one giving its URL in effect, else
+        the most specific one with a section of it (None: no level does)."""
+        section = f'remote "{name}"'
+        return self.where(section, "url") or next(
+            (lv for lv in reversed(LEVELS) if lv in self.files
+             and self.files[lv].parser.has_section(section)), None)
+
+    def modify_command(self, name: str) -> str:
+        """The command that changes an option of the remote `name`, as a hint gives it:
+        `dvx remote modify NAME`, with the flag of the level defining the remote where that
+        is not the tracked config (`--local`, `--global`): without it, `remote modify`
+        writes the tracked config, refused for a remote only config.local defines."""
+        level = self.remote_level(name)
+        flag = "" if level in (None, "project") else f" --{level}"
+        return f"dvx remote modify{flag} {name}"
+
     def remote_options(self, name: str) -> dict[str, str]:
         """The options of the remote `name` in effect, merged key by key (local over project
         over global), but for those `set_aside_options` names: never the user's own options

@@ -169,31 +169,32 @@ class MissingBucketError(RemoteError):
     """The bucket (or container) a remote's URL names does not exist: a listing alone would
     show it as an empty remote. `at`: the endpoint asked, where the remote names one."""
 
-    def __init__(self, bucket: str, kind: str = "bucket", remote: str = "", at: str = ""
+    def __init__(self, bucket: str, kind: str = "bucket", modify: str = "", at: str = ""
                  ) -> None:
         super().__init__(f"The {kind} '{bucket}' does not exist{self.where(at)}.",
-                         self.way_out(kind, remote or "NAME", at))
+                         self.way_out(kind, modify, at))
         self.bucket, self.kind = bucket, kind  # kind: what the store calls it
-        self.remote, self.at = remote, at
+        self.modify, self.at = modify, at
 
     def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
         # from a worker process (dvx/processes.py) with what it names, not its message
-        return type(self), (self.bucket, self.kind, self.remote, self.at)  # type: ignore[return-value]
+        return type(self), (self.bucket, self.kind, self.modify, self.at)  # type: ignore[return-value]
 
-    def of_remote(self, remote: str, at: str = "") -> MissingBucketError:
-        """The same error, its hint naming the remote (`remote`: its name, "" if unknown), and
-        the endpoint `at`, where the remote names one."""
-        return MissingBucketError(self.bucket, self.kind, remote, at or self.at)
+    def of_remote(self, modify: str, at: str = "") -> MissingBucketError:
+        """The same error, its hint giving the command that changes the remote's options
+        (`modify`: `dvx remote modify --local NAME`, "" if unknown), and the endpoint `at`,
+        where the remote names one."""
+        return MissingBucketError(self.bucket, self.kind, modify, at or self.at)
 
     @staticmethod
     def where(at: str) -> str:
         return f" at its endpoint {at}" if at else ""
 
     @staticmethod
-    def way_out(kind: str, remote: str = "NAME", at: str = "") -> str:
+    def way_out(kind: str, modify: str = "", at: str = "") -> str:
         endpoint = " or its endpointurl (`... endpointurl URL`)" if at else ""
         return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
-                f"`dvx remote modify {remote} url ...`{endpoint}.")
+                f"`{modify or 'dvx remote modify NAME'} url ...`{endpoint}.")
 
 
 class CredentialsError(RemoteError):

@@ -527,6 +527,20 @@ def test_data_or_a_stage_output_holding_a_directory_remote_is_refused(repo, dvx)
     assert not (repo / "dvx.lock").exists() and not (repo / "build" / "o").exists()
 
 
+def test_a_local_directory_remote_in_data_to_add_is_named_with_the_flag_that_moves_it(
+        repo, dvx, tmp_path):
+    """A remote only .dvx/config.local defines is changed with --local: the hint says so,
+    as `remote modify` without it refuses that remote."""
+    write(repo / ".gitignore", "/build/\n")
+    assert dvx("remote", "add", "--local", "store", "build/store").code == 0
+    write(repo / "build" / "f", "f\n")
+    refused = dvx("add", "build")
+    assert refused.code == 2, refused.output
+    assert "(`dvx remote modify --local store url DIR`)" in refused.stderr
+    assert dvx("remote", "modify", "--local", "store", "url", str(tmp_path / "s")).code == 0
+    assert dvx("add", "build").code == 0
+
+
 def test_a_remote_in_a_work_tree_git_will_not_read_names_why_with_git_s_advice(
         repo, dvx_proc, tmp_path):
     """Another user's repository that Git does not trust: Git refuses to say whether it

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from dvx.remote.backends import backend_for
+from tests.conftest import write
 from tests.remotes import clone, commit_all, configure, make_dataset, remote_for
 
 
@@ -200,6 +201,36 @@ def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tm
             (command, result.output)
         assert "`dvx remote modify r url ...`" in result.output, (command, result.output)
         assert "Traceback" not in result.output and result.output.count(missing) <= 2
+
+
+@pytest.mark.parametrize("level", ["project", "local", "global"])
+def test_the_hints_of_a_remote_s_errors_name_the_config_level_that_defines_it(
+        repo, dvx, tmp_path, request, monkeypatch, level):
+    """`dvx remote modify NAME` writes the tracked config, which it refuses for a remote that
+    only the local or global config defines: each hint's command gives the flag of the level
+    that defines the remote, and works as given."""
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    spec = remote_for("moto", request, tmp_path)
+    missing = spec.url.replace(urlsplit(spec.url).netloc, f"t-missing-{uuid.uuid4().hex[:8]}")
+    flag = [] if level == "project" else [f"--{level}"]
+    modify = " ".join(["dvx remote modify", *flag])
+    write(repo / "f", "f\n")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", *flag, "r", missing).code == 0
+    for key, value in spec.options.items():
+        assert dvx("remote", "modify", *flag, "r", key, value).code == 0
+    pushed = dvx("push", "-r", "r")
+    assert pushed.code == 1 and f"`{modify} r url ...`" in pushed.stderr, pushed.output
+    assert dvx("remote", "modify", *flag, "r", "url", spec.url).code == 0  # as hinted
+    assert dvx("push", "-r", "r").code == 0
+    # a hint built before any request: an S3 remote without credentials
+    assert dvx("remote", "add", *flag, "bare", spec.url).code == 0
+    assert dvx("remote", "modify", *flag, "bare", "endpointurl",
+               spec.options["endpointurl"]).code == 0
+    bare = dvx("push", "-r", "bare")
+    assert bare.code == 1 and f"(`{modify} bare profile NAME`)" in bare.stderr, bare.output
+    assert dvx("remote", "modify", *flag, "bare", "profile", "p").code == 0  # as hinted
 
 
 @pytest.mark.parametrize(("url", "package", "extra"), [("gs://bucket/p", "gcsfs", "gs"),

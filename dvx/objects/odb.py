@@ -26,6 +26,8 @@ class ObjectStore:
         self.root = blobs.root
         self.url = url or self.root  # for messages: the URL as configured, secrets hidden
         self.name = ""  # the remote's name, for messages (set by the code that opens it)
+        # The command that changes its options, for hints (set by the code that opens it).
+        self.modify = "dvx remote modify NAME"
         # Where its objects are, the same for every remote name and URL spelling that leads
         # there (set by the code that opens it: remote/fs.py store_location).
         self.location = self.root

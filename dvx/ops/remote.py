@@ -225,7 +225,7 @@ def list_remotes(repo: Repo) -> list[RemoteInfo]:
     infos = []
     for name in config.remote_names():
         url = config.remote_options(name).get("url", "")
-        level = config.where(_section(name), "url") or _levels_defining(config, name)[0]
+        level = config.remote_level(name) or "project"
         infos.append(RemoteInfo(name, redact_url(url), name == default, level,
                                 _relative_in_global(config, name) if url
                                 else _without_url(config, name)))
@@ -396,7 +396,7 @@ def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str
         check_settings(after, name)
     except RemoteError as exc:
         raise ConfigError(exc.message, _at_its_level(
-            exc.hint, name, _levels_of(config, name, (key, level)))) from None
+            exc.hint, config, name, _levels_of(config, name, (key, level)))) from None
 
 
 def _refuse_unusable_without(config: Config, name: str, key: str) -> None:
@@ -407,7 +407,7 @@ def _refuse_unusable_without(config: Config, name: str, key: str) -> None:
     except RemoteError as exc:
         why = exc.message[:1].lower() + exc.message[1:]
         raise ConfigError(f"Without '{key}', remote '{name}' would be refused by every use: "
-                          f"{why}", _at_its_level(exc.hint, name,
+                          f"{why}", _at_its_level(exc.hint, config, name,
                                                   _levels_of(config, name))) from None
 
 
@@ -621,7 +621,7 @@ def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (
     except RemoteError as exc:
         name = name or default_remote(config)
         if name is not None:
-            exc.hint = _at_its_level(exc.hint, name, _levels_of(config, name))
+            exc.hint = _at_its_level(exc.hint, config, name, _levels_of(config, name))
         raise
 
 
@@ -638,15 +638,21 @@ def _levels_of(config: Config, name: str, setting: tuple[str, str] | None = None
     return levels
 
 
-def _at_its_level(hint: str | None, name: str, levels: dict[str, str]) -> str | None:
-    """A hint to fix an option with `dvx remote modify NAME KEY ...`, naming the level that
-    sets the value in effect (`--local`, `--global`): the same command without it writes the
-    tracked config, whose value the other level still overrides."""
-    for key, level in levels.items():
-        command = f"`dvx remote modify {name} {key} "
-        if hint and command in hint and level != "project":
-            return hint.replace(command, f"`dvx remote modify --{level} {name} {key} ")
-    return hint
+def _at_its_level(hint: str | None, config: Config, name: str,
+                  levels: dict[str, str]) -> str | None:
+    """A hint to fix options with `dvx remote modify NAME KEY ...`, each naming the level
+    that sets the value in effect (`levels`), else the one defining the remote (`--local`,
+    `--global`): the same command without it writes the tracked config, whose value the
+    other level still overrides, and which is refused for a remote it does not define."""
+    if not hint:
+        return hint
+    defined_at = config.remote_level(name) or "project"
+
+    def flagged(match: re.Match[str]) -> str:
+        level = levels.get(match.group(1), defined_at)
+        flag = "" if level == "project" else f"--{level} "
+        return f"`dvx remote modify {flag}{name} {match.group(1)}"
+    return re.sub(rf"`dvx remote modify {re.escape(name)} ([\w.-]+)", flagged, hint)
 
 
 def _open_configured(repo: Repo, config: Config, name: str | None,
@@ -705,7 +711,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base,
-                            origins)
+                            origins, config.modify_command(name))
 
 
 def _origins(config: Config, name: str) -> dict[str, str]:

@@ -31,17 +31,18 @@ class DirectoryRemote:
     shown: str  # how a message names it: "remote 'store' (build/store)"
     real: str  # its real path
     rel: str  # its path from the repository root, with '/'
-    name: str | None = None  # None: a URL not configured yet
+    modify: str = "dvx remote modify NAME"  # the command that changes its options
 
 
-def directory_remote(repo: Repo, path: str, shown: str, name: str | None = None
-                     ) -> DirectoryRemote | None:
-    """The directory remote at `path`, if it is inside the repository's work tree."""
+def directory_remote(repo: Repo, path: str, shown: str,
+                     modify: str = "dvx remote modify NAME") -> DirectoryRemote | None:
+    """The directory remote at `path`, if it is inside the repository's work tree.
+    `modify`: the command that changes its options, for hints (config.modify_command)."""
     root = os.path.realpath(repo.root)
     real = os.path.realpath(path)
     if not real.startswith(root.rstrip(os.sep) + os.sep):
         return None
-    return DirectoryRemote(shown, real, os.path.relpath(real, root).replace(os.sep, "/"), name)
+    return DirectoryRemote(shown, real, os.path.relpath(real, root).replace(os.sep, "/"), modify)
 
 
 def configured_directory_remotes(repo: Repo) -> list[DirectoryRemote]:
@@ -60,7 +61,7 @@ def configured_directory_remotes(repo: Repo) -> list[DirectoryRemote]:
                     and not os.path.isabs(os.path.expanduser(path_of_local_url(url))):
                 continue
             remote = directory_remote(repo, local_path(url, repo.root),
-                                      f"remote '{name}' ({url})", name)
+                                      f"remote '{name}' ({url})", config.modify_command(name))
         except DvxError:
             continue
         if remote is not None:
@@ -101,7 +102,7 @@ def move_the_remote(root: str) -> Callable[[DirectoryRemote, str], str]:
     """The hint of a path that would take in a configured remote: move the remote out."""
     def hint(remote: DirectoryRemote, path: str) -> str:
         return (f"Move the remote's folder out of '{for_command(root, path)}' and point the "
-                f"remote at it (`dvx remote modify {remote.name} url DIR`), or choose "
+                f"remote at it (`{remote.modify} url DIR`), or choose "
                 "another path.")
     return hint
 
@@ -116,7 +117,7 @@ def refuse_outputs_holding_a_remote(repo: Repo, outputs: Iterable[tuple[str, str
 
     def hint(remote: DirectoryRemote, path: str) -> str:
         return (f"Move the remote's folder out of '{for_command(root, path)}' and point the "
-                f"remote at it (`dvx remote modify {remote.name} url DIR`), or have the stage "
+                f"remote at it (`{remote.modify} url DIR`), or have the stage "
                 "write another output.")
     refuse_remote_in_data(configured_directory_remotes(repo),
                           [(path, f"an output of the pipeline stage '{name}' (dvx.yaml)")

@@ -899,7 +899,7 @@ def _refuse_nothing_found(remote: RemoteStore, missing: Collection[str]) -> None
                       f"of its pack indexes, and none of the {count} object"
                       f"{'' if count == 1 else 's'} asked for (404 Not Found to every request).",
                       "The URL may be wrong: check it with `dvx remote list`, and fix it with "
-                      f"`dvx remote modify {remote.name or 'NAME'} url URL`. If it is right, "
+                      f"`{remote.modify} url URL`. If it is right, "
                       "nothing was pushed yet to the store it serves.")
 
 

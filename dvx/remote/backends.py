@@ -82,7 +82,8 @@ class Backend:
     # What to check when its server refuses the login ({name}: the remote's name).
     login_check: str = "the remote's credentials"
     # Where to give credentials when none are found (MissingCredentials, botocore's
-    # NoCredentialsError): to the remote {name} of one's own, and for the remote at {url} of
+    # NoCredentialsError): to the remote {name} of one's own ({modify}: the command that
+    # changes its options, `dvx remote modify --local NAME`), and for the remote at {url} of
     # another repository, whose options are not the reader's (default: from the
     # credential_options).
     credentials_hint: str = ""
@@ -460,11 +461,11 @@ def _half_key_pair_alone(given: str, missing: str, environ: Mapping[str, str]
     else:
         environment = "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         pair = "a key pair in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    local = "--local " if missing == "secret_access_key" else ""
+    local = "dvx remote modify --local {name}" if missing == "secret_access_key" else "{modify}"
     return MissingCredentials(
         f"its options give the {given} but not the {missing}, and the environment no key "
         f"pair to use instead {environment}", (given,),
-        f"Give the {missing} with `dvx remote modify {local}{{name}} {missing} ...`, or "
+        f"Give the {missing} with `{local} {missing} ...`, or "
         f"{pair}: the environment's pair is used where the config gives half of one.",
         f"Give {pair} (the environment's pair is used where the config gives half of one), "
         f"or a key pair {_S3_OWN_REMOTE} access_key_id ...` and `... secret_access_key ...`.")
@@ -499,9 +500,9 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
         source_hint = f"{give}name another {_S3_OWN_REMOTE} profile PROFILE`."
     elif half is not None:
         given, missing = half
-        local = "--local " if missing == "secret_access_key" else ""
-        hint = (f"{give}unset {named} and give the {missing} with `dvx remote modify "
-                f"{local}{{name}} {missing} ...`.")
+        local = ("dvx remote modify --local {name}" if missing == "secret_access_key"
+                 else "{modify}")
+        hint = f"{give}unset {named} and give the {missing} with `{local} {missing} ...`."
         source_hint = (f"{give}unset {named} and give a key pair {_S3_OWN_REMOTE} "
                        "access_key_id ...` and `... secret_access_key ...`.")
         by_option = (given,)
@@ -1109,7 +1110,7 @@ BACKENDS = [
             credentials_hint="Give them with `dvx remote modify --local {name} access_key_id "
                              "...` and `... secret_access_key ...`, or AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY in the environment, or an AWS profile "
-                             "(`dvx remote modify {name} profile NAME`).",
+                             "(`{modify} profile NAME`).",
             source_credentials_hint="Give them with AWS_ACCESS_KEY_ID and "
                                     "AWS_SECRET_ACCESS_KEY in the environment (or AWS_PROFILE "
                                     "naming an AWS profile), or in your own config, to a "

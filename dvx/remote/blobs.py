@@ -76,9 +76,11 @@ class FsspecBlobs(Blobs):
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
                  bucket: tuple[str, str] | None = None, remote_name: str = "",
-                 shown: str = "", url: str = "") -> None:
+                 modify: str = "dvx remote modify NAME", shown: str = "", url: str = ""
+                 ) -> None:
         super().__init__(root)
-        self.remote_name = remote_name  # for the hints of messages
+        self.remote_name = remote_name  # for messages
+        self.modify = modify  # the command that changes the remote's options, for hints
         self.url = url  # the remote's, as shown (redacted): for the hints of messages
         if shown:
             self.shown = shown
@@ -118,7 +120,7 @@ class FsspecBlobs(Blobs):
             what = "does not exist" if kind is None else "is not a folder"
             raise RemoteError(f"The folder '{self.root}' of the {self.shown} {what}.",
                               f"Check the remote's URL with `dvx remote list` (fix it with "
-                              f"`dvx remote modify {self.remote_name or 'NAME'} url URL`); "
+                              f"`{self.modify} url URL`); "
                               "`dvx push` creates the folder.")
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
@@ -225,7 +227,7 @@ class FsspecBlobs(Blobs):
             return
         name, kind = self.bucket
         if not self.fs.exists(name):
-            raise MissingBucketError(name, kind, self.remote_name, self._bucket_server)
+            raise MissingBucketError(name, kind, self.modify, self._bucket_server)
         self._bucket_found = True
 
     def details(self, directory: str) -> Details:
@@ -901,7 +903,6 @@ class HttpBlobs(FsspecBlobs):
         return not self.answered
 
     def refused(self, status: int) -> Refused:
-        name = self.remote_name or "NAME"
         options = "which dvx sends from the remote's user and password options"
         if status == 401:
             message = (f"The web server of the {self.shown} refused dvx (401 Unauthorized): "
@@ -912,9 +913,9 @@ class HttpBlobs(FsspecBlobs):
         expired = " If the URL is a signed one, its token may have expired." if self.query \
             else ""
         url = f"{self.root}?{self.query}" if self.query else self.root
-        return Refused(message, f"Set them with `dvx remote modify {name} user USER` and "
-                                f"`dvx remote modify {name} password PASSWORD` (a secret: kept "
-                                f"in .dvx/config.local), or correct them.{expired}",
+        return Refused(message, f"Set them with `{self.modify} user USER` and "
+                                f"`{self.modify} password PASSWORD` (a secret: never written "
+                                f"to the tracked config), or correct them.{expired}",
                        f"{credentials_for_source(backend_for(url), url)}{expired}", status)
 
     def exists(self, name: str) -> bool:
@@ -1107,9 +1108,9 @@ class S3Blobs(FsspecBlobs):
                 self._decline(exc)
                 return None
             except MissingBucketError as exc:
-                raise exc.of_remote(self.remote_name, self._bucket_server) from None
+                raise exc.of_remote(self.modify, self._bucket_server) from None
             except NotS3Error as exc:
-                raise exc.of_remote(self.remote_name) from None
+                raise exc.of_remote(self.remote_name, self.modify) from None
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         path = self.path(name)

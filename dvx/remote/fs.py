@@ -132,17 +132,20 @@ def is_credentials_error(exc: BaseException) -> bool:
 
 def no_credentials(shown: str, name: str, reason: str, url: str,
                    missing: MissingCredentials | None = None,
-                   origins: Mapping[str, str] | None = None) -> CredentialsError:
+                   origins: Mapping[str, str] | None = None, modify: str = ""
+                   ) -> CredentialsError:
     """The one error for a remote without credentials (an S3 or Azure remote whose client
     found none), whichever request found it, with the way out for the repository's own
     remote `name`, and for a source's remote at `url` (its options cannot be modified from
     the reader: a remote of the reader's own with the same URL lends it its options, as
     docs/reuse.md says). `missing`: what the client found lacking, when dvx tells it, with
-    the options it speaks of, whose config files `origins` names (option -> where from)."""
+    the options it speaks of, whose config files `origins` names (option -> where from).
+    `modify`: the command that changes the remote's options (default: without a level)."""
     name = name or "NAME"
     backend = backend_for(url)
     hint = (missing.hint if missing and missing.hint else backend.credentials_hint).format(
-        name=name) or f"Give them with {credentials_commands(backend, name)}."
+        name=name, modify=modify or f"dvx remote modify {name}") or \
+        f"Give them with {credentials_commands(backend, name)}."
     source_hint = (missing.source_hint if missing and missing.source_hint
                    else backend.source_credentials_hint).format(url=url) or \
         credentials_for_source(backend, url)
@@ -225,12 +228,14 @@ def pack_settings(options: dict[str, str], name: str = "") -> dict[str, int]:
 
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                name: str = "", index_base: str | None = None,
-               origins: Mapping[str, str] | None = None) -> RemoteStore:
+               origins: Mapping[str, str] | None = None, modify: str = "") -> RemoteStore:
     """The object store of the remote `name` at `url` (some clients connect right away).
     Copies of its pack indexes are kept below `index_base` (default: the .dvx/tmp of the
     repository at `repo_root`). `origins`: where each option comes from, in words (`the
     project config (.dvx/config)`), for an error saying which of them left it without
-    credentials."""
+    credentials. `modify`: the command that changes its options (`dvx remote modify
+    --local NAME`), which the hints of the store's errors give (default: without a level)."""
+    modify = modify or f"dvx remote modify {name or 'NAME'}"
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)
@@ -246,7 +251,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         location = os.path.realpath(path)
         local = RemoteStore(DirectoryBlobs(path, shared=shared is not None, shown=shown), algo,
                             index_dir=index_dir_for(index_base, location), **packing)
-        local.name = name
+        local.name, local.modify = name, modify
         local.location = location
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
@@ -264,7 +269,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             return step()
         except MissingCredentials as exc:  # found before any request (Azure, S3)
             raise no_credentials(shown, name, str(exc), redact_url(url), exc,
-                                 origins) from None
+                                 origins, modify) from None
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
@@ -299,7 +304,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             raise keyfile_needs_agent(shown, exc, name) from None
         except Exception as exc:  # a client library's own failure on an unusual URL
             if is_credentials_error(exc):  # found when the client is built (S3)
-                raise no_credentials(shown, name, describe(exc), redact_url(url)) from None
+                raise no_credentials(shown, name, describe(exc), redact_url(url),
+                                     modify=modify) from None
             refused = host_key_refusal(exc, url, own_options, name or "NAME")
             if refused is not None:  # found when the client connects (SSH)
                 raise refused from None
@@ -318,7 +324,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
         "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
-        "read_options": backend.read_options, "remote_name": name, "shown": shown,
+        "read_options": backend.read_options, "remote_name": name, "modify": modify, "shown": shown,
         "url": redact_url(url)}
     blobs: FsspecBlobs
     if backend.name == "s3":
@@ -347,7 +353,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v)
                         + url_secrets(url),
                         **packing)
-    store.name = name
+    store.name, store.modify = name, modify
     store.location = store_location(url, backend, own_options)
     return store
 

@@ -57,18 +57,19 @@ class NotS3Error(RemoteError):
     page (a console, a login page) behind the endpoint would otherwise pass for an empty
     remote, or for one that took and holds every object; no other client would do better."""
 
-    def __init__(self, endpoint: str, answer: str, remote: str = "") -> None:
+    def __init__(self, endpoint: str, answer: str, remote: str = "",
+                 modify: str = "dvx remote modify NAME") -> None:
         shown = f"The remote '{remote}'" if remote else "The remote"
         super().__init__(f"{shown} does not answer like S3 at its endpoint {endpoint}: "
                          f"{answer}.",
                          "Set its endpointurl to the address of the store's S3 API (not of "
-                         "a web console or a login page): `dvx remote modify "
-                         f"{remote or 'NAME'} endpointurl URL`.")
+                         f"a web console or a login page): `{modify} endpointurl URL`.")
         self.endpoint, self.answer = endpoint, answer
 
-    def of_remote(self, remote: str) -> NotS3Error:
-        """The same error, naming the remote (`remote`: its name)."""
-        return NotS3Error(self.endpoint, self.answer, remote)
+    def of_remote(self, remote: str, modify: str) -> NotS3Error:
+        """The same error, naming the remote (`remote`: its name) and the command that
+        changes its options (`modify`)."""
+        return NotS3Error(self.endpoint, self.answer, remote, modify)
 
 
 @dataclass(frozen=True)

@@ -172,11 +172,12 @@ def unreachable(store: ObjectStore, exc: Exception, reading: str | None = None) 
 
     shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
     if is_credentials_error(exc):
-        return no_credentials(shown, store.name, redacted(describe(exc), store), store.url)
+        return no_credentials(shown, store.name, redacted(describe(exc), store), store.url,
+                              modify=store.modify)
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
                            f"('{exc.bucket}'){exc.where(exc.at)}.",
-                           exc.way_out(exc.kind, store.name or "NAME", exc.at))
+                           exc.way_out(exc.kind, store.modify, exc.at))
     if isinstance(exc, RemoteError):  # says all already (the client could not be set up)
         return exc
     if isinstance(exc, PermissionError):
