@@ -153,6 +153,36 @@ def test_the_traceback_of_an_internal_error_is_scrubbed_too(repo, dvx, monkeypat
         assert SECRET not in result.output and "ssh://***@127.0.0.1" in result.stderr
 
 
+def test_a_password_that_is_a_word_of_dvx_s_own_messages_leaves_them_whole(repo, dvx):
+    """A short secret that is a plain word ("remote") is hidden where a library's error
+    quotes it, never out of dvx's own sentences."""
+    lacking_data(repo, dvx)
+    url = f"ssh://alice:remote@127.0.0.1:{closed_port()}/project"
+    assert dvx("remote", "add", "--local", "-d", "s", url).code == 0
+    pulled = dvx("pull")
+    assert pulled.code == 1, pulled.output
+    assert pulled.stderr.startswith("ERROR: Cannot reach the remote 's' (ssh://***@127.0.0.1:")
+    assert "***" not in pulled.stderr.replace("ssh://***@", ""), pulled.stderr
+
+
+def test_a_password_that_is_a_word_is_hidden_where_a_library_quotes_it(repo, dvx, monkeypatch):
+    """The other side of the test above: the same kind of secret, in a library's error that
+    dvx's message quotes, is hidden as a whole word ("tigers" is not that word)."""
+    import sshfs
+
+    def quoting(*args, **kwargs):
+        raise ValueError("password tiger refused for tigers")
+
+    monkeypatch.setattr(sshfs, "SSHFileSystem", quoting)
+    lacking_data(repo, dvx)
+    url = f"ssh://alice:tiger@127.0.0.1:{closed_port()}/project"
+    assert dvx("remote", "add", "--local", "-d", "s", url).code == 0
+    pulled = dvx("pull")
+    assert pulled.code == 1, pulled.output
+    assert "Cannot set up the remote 's'" in pulled.stderr, pulled.stderr
+    assert "password *** refused for tigers" in pulled.stderr, pulled.stderr
+
+
 def test_a_query_string_written_to_the_tracked_config_is_warned_of(repo, dvx):
     """It is stored as given (a signed URL's token goes with every request)."""
     url = f"https://127.0.0.1:{closed_port()}/store?token={SECRET}"

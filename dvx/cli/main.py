@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -107,7 +109,7 @@ class DvxGroup(click.Group):
             raise
         except DvxError as exc:
             _report_unreadable(ctx)
-            _fail(exc.message, _hint_of(ctx, exc), exc.exit_code)
+            _fail(exc.message, _hint_of(ctx, exc), exc.exit_code, _quoted_by_libraries(exc))
         except LostConnection as exc:  # a socket's broken pipe too: not our reader's
             _fail(f"Cannot reach the {exc.shown}: {exc.strerror}.",
                   "No object was published half-written; check the network and the server, "
@@ -138,11 +140,11 @@ class DvxGroup(click.Group):
             if logs.is_enabled_for(logs.INFO):  # asked for: scrubbed as every message is
                 import traceback
 
-                click.echo(printable(_scrub_secrets("".join(
-                    traceback.format_exception(exc)).rstrip("\n"))), err=True)
+                trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+                click.echo(printable(_scrub_secrets(trace, (trace,))), err=True)
                 hint = "Please report it, with the traceback above."
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.", hint,
-                  EXIT_INTERNAL)
+                  EXIT_INTERNAL, _quoted_by_libraries(exc))
         finally:
             _in_command = False
         if _report_unreadable(ctx):
@@ -189,7 +191,7 @@ def _report_unreadable(ctx: click.Context) -> bool:
     for path, exc in sorted(unreadable.items()):
         hint = _hint_of(ctx, exc)
         text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
-        click.echo(printable(_scrub_secrets(text)), err=True)
+        click.echo(printable(_scrub_secrets(text, _quoted_by_libraries(exc))), err=True)
     return bool(unreadable)
 
 
@@ -224,11 +226,13 @@ def _quiet_end_of_pipe() -> None:
     sys.exit(EXIT_BROKEN_PIPE)
 
 
-def _fail(message: str, hint: str | None, code: int) -> None:
+def _fail(message: str, hint: str | None, code: int, quoted: tuple[str, ...] = ()) -> None:
+    """Say the error and exit with `code`; `quoted`: the text of the libraries' errors the
+    message may quote (_scrub_secrets)."""
     if code in STOPPED_BY:
         _ignore_ctrl_c()
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
-    click.echo(printable(_scrub_secrets(text)), err=True)
+    click.echo(printable(_scrub_secrets(text, quoted)), err=True)
     if code in STOPPED_BY:
         _stop_now(code)
     sys.exit(code)
@@ -296,10 +300,44 @@ SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORA
                       "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
 
 
-def _scrub_secrets(text: str) -> str:
+def _quoted_by_libraries(exc: BaseException) -> tuple[str, ...]:
+    """The text of each error that `exc` was raised from or while handling (its __cause__
+    and __context__, kept by `raise ... from None` too) and that dvx's code did not raise:
+    what a library said, which dvx's message may quote."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not _raised_by_dvx(current):
+            texts += [str(current), *(arg for arg in current.args if isinstance(arg, str))]
+        pending += [current.__cause__, current.__context__]
+    return tuple(texts)
+
+
+def _raised_by_dvx(exc: BaseException) -> bool:
+    """Was `exc` raised in dvx's own code (its words, a PermissionError of a refused request
+    among them)? One never raised is taken for a library's."""
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    module = "" if trace is None else str(trace.tb_frame.f_globals.get("__name__", ""))
+    return module == "dvx" or module.startswith("dvx.")
+
+
+_WORD = re.compile(r"[^\W\d_]+")  # letters only: a word dvx's own sentences may use
+
+
+def _scrub_secrets(text: str, quoted: Iterable[str] = ()) -> str:
     """Hide any configured secret that a library may have put into an error message: secret
     options, the passwords and query values (tokens) of remote URLs, and those of any URL
-    the message quotes."""
+    the message quotes. A secret that is a word of letters alone ("data", "wrong") is one
+    dvx's own sentences and paths may use: it is hidden only when the text of a library's
+    error that the message may quote (`quoted`: _quoted_by_libraries) holds it, and then
+    as a whole word ("metadata" stays)."""
     import os
 
     from dvx.remote.backends import is_secret, redact_urls, url_secrets
@@ -317,9 +355,16 @@ def _scrub_secrets(text: str) -> str:
         pass
     # The known values first, longest first: a URL redacted first could leave only a part
     # of one (a password holding '@' or '/' that a message quotes apart from its URL).
+    quoted = list(quoted)
     for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= 4:
+        if len(secret) < 4:
+            continue
+        if not _WORD.fullmatch(secret):
             text = text.replace(secret, "***")
+            continue
+        as_word = re.compile(rf"(?<!\w){re.escape(secret)}(?!\w)")
+        if any(as_word.search(library) for library in quoted):
+            text = as_word.sub("***", text)
     return redact_urls(text)
 
 
