@@ -596,9 +596,28 @@ def rebase_in_progress(root: str) -> bool:
     where = _git_dir_and_top(root)
     if not where:
         return False
+    if any(os.path.exists(os.path.join(where[0], head)) for head in _OTHER_OPERATIONS):
+        return False  # run by hand while a rebase is stopped: its sides are a merge's
     apply = os.path.join(where[0], "rebase-apply")
     return (os.path.isdir(os.path.join(where[0], "rebase-merge"))
             or (os.path.isdir(apply) and not os.path.exists(os.path.join(apply, "applying"))))
+
+
+def merging_for_a_rebase(root: str) -> bool:
+    """Is the merge Git runs now (a merge driver's caller) a step of a rebase, rather than a
+    cherry-pick, merge or revert run by hand while a rebase is stopped? Git writes those
+    commands' files only once their merge is done, but the rebase's steps run with
+    GIT_CHERRY_PICK_HELP set (the apply backend: its own folder)."""
+    if not rebase_in_progress(root):
+        return False
+    where = _git_dir_and_top(root)
+    return "GIT_CHERRY_PICK_HELP" in os.environ or (
+        where is not None and os.path.isdir(os.path.join(where[0], "rebase-apply")))
+
+
+# What Git's directory holds while a merge, cherry-pick or revert the user ran is under way:
+# a rebase's own steps write none of them (REBASE_HEAD instead).
+_OTHER_OPERATIONS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
 # Git names the sides of a conflict from the branch it builds on: in a merge --ours is one's

@@ -1412,6 +1412,33 @@ def test_in_a_rebase_the_merged_versions_are_labelled_the_upstream_s_and_your_co
     assert (alice / "images" / "f3.txt").read_text() == "bob's f3\n"
 
 
+def test_a_cherry_pick_run_while_a_rebase_is_stopped_is_labelled_as_a_merge(repo, dvx):
+    """A `git cherry-pick` run by hand while a rebase stops at an `edit`: HEAD is the user's
+    own commit, so the sides are labelled ours and theirs, not the rebase's, and status says
+    nothing of a rebase's reversed sides once the pick has stopped."""
+    assert dvx("install").code == 0
+    write(repo / "f", "base\n")
+    assert dvx("add", "f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "other")
+    write(repo / "f", "other\n")
+    assert dvx("add", "f").code == 0
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "f", "mine\n")
+    assert dvx("add", "f").code == 0
+    git(repo, "commit", "-qam", "mine")
+    env = {**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i '1s/^pick/edit/'"}
+    subprocess.run(["git", "rebase", "-qi", "HEAD~1"], cwd=repo, env=env, check=True,
+                   capture_output=True)
+    picked = subprocess.run(["git", "cherry-pick", "other"], cwd=repo, capture_output=True)
+    assert picked.returncode != 0
+    text = (repo / "f.dvx").read_text()
+    assert text.startswith("<<<<<<< ours\n") and ">>>>>>> theirs\n" in text, text
+    assert "Git's --ours is the upstream" not in dvx("status").stderr
+
+
 def test_a_merge_whose_pointer_keeps_its_conflict_markers_is_neither_committed_nor_pushed(
         tmp_path):
     """The two merged versions between the markers name manifests only this clone's cache

@@ -596,14 +596,14 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
         REBASE_MERGED_VERSION_LABELS,
         REBASE_SIDE_LABELS,
     )
-    from dvx.scm import rebase_in_progress
+    from dvx.scm import merging_for_a_rebase
 
     contents = []
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
     repo = open_repo()
-    rebasing = rebase_in_progress(repo.root)  # Git's ours is then the upstream
+    rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
     try:
         merged = merge_file(repo, path, *contents)
     except LineMerge as exc:
