@@ -354,6 +354,8 @@ EMPTY_VALUES = [
     ["queue", "start", "--dask", "tcp://scheduler:8786", "--git-remote", ""],
     ["diff", ""], ["diff", "HEAD", ""], ["params", "diff", ""], ["diff", "--targets", ""],
     ["plots", "show", "-o", ""], ["stage", "add", "-n", "s", "-w", "", "echo"],
+    ["move", "data/a.csv", ""], ["move", "", "data/b.csv"], ["remote", "default", ""],
+    ["dag", ""],
 ]
 
 

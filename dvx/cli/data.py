@@ -1102,8 +1102,10 @@ def move(src: str, dst: str, as_json: bool) -> None:
     from dvx.ops.manage import finish_done_move
     from dvx.ops.manage import move as do_move
     from dvx.outputs import resolve_targets
-    from dvx.paths import repo_relpath
+    from dvx.paths import refuse_empty, repo_relpath
 
+    refuse_empty(src, "the tracked path to move")
+    refuse_empty(dst, "where to move it")  # never the top, as an unset variable gives
     repo = open_repo()
     with holding_lock(repo):
         done = finish_done_move(repo, src, dst)  # a rerun of one stopped at its very end

@@ -495,6 +495,7 @@ def dag(target: str | None, fmt: str | None) -> None:
     from dvx.pipeline.graph import Dag, edges, load_dag, to_ascii, to_dot, to_mermaid
     from dvx.pipeline.spec import no_pipeline_error
 
+    _refuse_empty_values({"TARGET": (target,) if target is not None else ()})
     repo = open_repo()
     graph = load_dag(repo)
     if graph is None and target:

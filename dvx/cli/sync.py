@@ -188,6 +188,9 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
     if unset and name:
         raise UsageError(f"-u (--unset) removes the default remote: give it no NAME ({name}).",
                          f"`dvx remote default {name}` makes it the default instead.")
+    if name == "":  # an unset variable: never "show it"
+        raise UsageError("The remote name given is empty.",
+                         "Name a remote (`dvx remote list`), or give none to show the default.")
     repo = _repo_for(level)
     if unset or name:
         notice = set_default(repo, None if unset else name, level)
