@@ -381,6 +381,40 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
 
 
+@pytest.mark.parametrize("command", ["repro -f", "exp run -f"])
+def test_a_teammate_s_run_pulled_while_a_rerun_makes_the_same_outputs_is_never_undone(
+        team, command):
+    """bob's run of a stage with his new script arrives by `git pull` while alice's `repro
+    -f` reruns that stage with her older script, making the outputs her dvx.lock entry
+    already records: her run is no more recorded than one making other outputs would be
+    (bob's entry would be undone); the stage fails saying so, dvx.lock stays bob's, and the
+    output stays as her command left it, a writable file of its own."""
+    alice = team.founder()
+    must("config", "--local", "cache.type", "hardlink", cwd=alice)
+    write(alice / "gen.sh", "echo one > out.txt\n")
+    write(alice / "dvx.yaml", "stages:\n  make:\n    cmd: sh gen.sh\n    deps: [gen.sh]\n"
+                               "    outs: [out.txt]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    write(bob / "gen.sh", "echo two > out.txt\n")
+    must("repro", cwd=bob)
+    share(bob, "bob's gen.sh and its run")
+
+    code, out, err = run_meanwhile("repro.after_command", command, alice,
+        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+    said = " ".join(err.split())
+    name = command.removesuffix(" -f")
+    assert code == 1, out + err
+    assert f"Stage 'make' failed: its dvx.lock entry changed while {name} ran" in said, said
+    assert f"then `dvx {name} make` again" in said, said
+    assert "Stage 'make' done" not in out + err
+    assert (alice / "dvx.lock").read_text() == (bob / "dvx.lock").read_text()
+    assert (alice / "out.txt").read_text() == "one\n"  # as the command left it
+    now = os.lstat(alice / "out.txt")
+    assert now.st_nlink == 1 and now.st_mode & 0o200
+
+
 def test_a_teammate_s_desc_of_an_input_pulled_while_repro_runs_the_stage_is_no_change(team):
     """bob only describes the input (`desc:` in its pointer, the same data), and alice
     pulls that while her repro runs the stage that reads it: recording the run undoes

@@ -1666,7 +1666,8 @@ class _Scheduler:
         dvx.lock, the outputs' links to the cache. Stopped or failing before dvx.lock names
         their objects, it gives back the outputs storing made hard links of them. A stage
         whose records changed on disk meanwhile (RecordsAsRead) fails instead, recording
-        nothing."""
+        nothing, also when its run gives the entry dvx.lock had when it started: dvx.lock
+        may have another one now."""
         if result.lock is not None:
             stage = self.dag.stages[result.name]
             old = self.locks.get(result.name)
@@ -1674,6 +1675,8 @@ class _Scheduler:
             with given_back_unless_recorded(self.repo) as unnamed:
                 if not same:  # else dvx.lock names their objects already
                     unnamed += result.linked
+                # A check-out of the recorded outputs is no run that could undo a change.
+                if not same or result.outcome != CHECKED_OUT:
                     changed = self.as_read.changed(stage, self.own)
                     if changed is not None:
                         self._refuse_record(result, changed)
