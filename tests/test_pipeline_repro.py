@@ -1140,11 +1140,17 @@ def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(
                                      *(f"data/{i}.txt" for i in (0, 1, 2, 4))])
 
 
-def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
+@pytest.mark.parametrize("command, meanwhile", [
+    ("repro", ("merge", "-q", "--no-edit", "teammate")),
+    # HEAD kept where it is: an experiment is of the commit it started on
+    ("exp run", ("checkout", "teammate", "--", "dvx.lock", "f.in"))])
+def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx, command,
+                                                                   meanwhile):
     """A `git merge` (or `git pull`) made while repro runs a stage brings a teammate's entry
     for another stage (the post-merge hook waits for the repository lock; Git does not):
     repro writes the entry of the stage it ran into dvx.lock as merged, never its own older
-    copy of the others, and says so."""
+    copy of the others, and says so, as exp run does of a teammate's entry checked out
+    meanwhile, naming itself."""
     write(repo / "dvx.yaml", "stages:\n  fast:\n    cmd: cp f.in f.out\n    deps: [f.in]\n"
                              "    outs: [f.out]\n  slow:\n    cmd: cp s.in s.out\n"
                              "    deps: [s.in]\n    outs: [s.out]\n")
@@ -1160,10 +1166,10 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
     git(repo, "checkout", "-q", "-")
     write(repo / "s.in", "s2\n")
 
-    code, out, err = run_meanwhile("repro.after_command", "repro", repo,
-        lambda: git(repo, "merge", "-q", "--no-edit", "teammate"))
+    code, out, err = run_meanwhile("repro.after_command", command, repo,
+                                   lambda: git(repo, *meanwhile))
     assert code == 0, out + err
-    assert "dvx.lock changed on disk while repro ran" in err, err
+    assert f"dvx.lock changed on disk while {command} ran" in " ".join(err.split()), err
     locks = read_lock(str(repo), "xxh128")
     assert locks["fast"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"f2\n")  # as merged
     assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's

@@ -1715,10 +1715,11 @@ class _Scheduler:
                     make_users_own(self.repo, left, ignored_by_git=True)
                     if self.lock_writer.take_in(self.locks, self.own):
                         self.produced = produced_outputs(self.locks)
-                        log.warning("%s changed on disk while repro ran (a `git merge`, `git "
+                        log.warning("%s changed on disk while %s ran (a `git merge`, `git "
                                     "pull` or `git checkout`?): only the entries of the "
                                     "stages this run recorded are written into it, the "
-                                    "others kept as it has them now.", LOCK_FILE)
+                                    "others kept as it has them now.", LOCK_FILE,
+                                    self.options.command)
                     if self.lock_writer.write(self.locks):
                         self.lock_written = True
                         self.touched.append(LOCK_FILE)
