@@ -1289,7 +1289,7 @@ def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_de
         lambda: git(repo, "checkout", "-q", "other"))
     assert code == 1, out + err  # a CI script must not take it as recorded
     assert "no longer declares the stage 's1' as run" in err, out + err
-    assert "Run `dvx repro` on the branch" in err
+    assert "dvx.yaml changed while repro ran" in err and "Run `dvx repro` on the branch" in err
     assert "git add" not in out + err
     assert (repo / "o1.txt").read_text() == "1\n"  # the run's output, left as it was
     if lock_on_other is None:
@@ -2185,3 +2185,20 @@ def test_a_dependency_whose_pointer_a_sparse_checkout_leaves_out_is_refused_thou
     assert dvx("checkout", "data/in.txt").code == 0  # the cache has it: no remote to pull from
     assert (repo / "data" / "in.txt").read_text() == "v2\n"
     assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"
+
+
+def test_exp_run_names_itself_when_a_git_checkout_meanwhile_undeclares_its_stage(repo, dvx):
+    """As for repro: an `exp run` whose stage a `git checkout` of dvx.yaml no longer
+    declares records nothing, and says exp run changed under it and is what to run again."""
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cp params.yaml o1.txt\n"
+                             "    params: [n]\n    outs: [o1.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    declared = (repo / "dvx.yaml").read_text()
+    code, out, err = run_meanwhile("repro.after_command", "exp run -S n=2", repo,
+        lambda: write(repo / "dvx.yaml", declared.replace("s1:", "s2:")))
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "while repro ran" not in said and "`dvx repro`" not in said, said
+    assert "run `dvx exp run` again" in said, said

@@ -1652,7 +1652,8 @@ class _Scheduler:
     def unrecorded_message(self) -> str:
         """What to say of the `unrecorded` stages (_unrecorded_message)."""
         return _unrecorded_message(self.dag, self.unrecorded, {
-            name for name in self.unrecorded if self.results[name].outcome != RAN})
+            name for name in self.unrecorded if self.results[name].outcome != RAN},
+            self.options.command)
 
     def _release_downstream(self, name: str) -> None:
         """The selected stages waiting for `name` alone are ready."""
@@ -1750,12 +1751,14 @@ class _Scheduler:
         self.unsuccessful.add(result.name)
 
 
-def _unrecorded_message(dag: Dag, names: list[str], restored: Collection[str]) -> str:
+def _unrecorded_message(dag: Dag, names: list[str], restored: Collection[str],
+                        running: str = "repro") -> str:
     """What to say of the stages `names` run, or `restored` from the run-cache, whose run
     is not recorded as dvx.yaml no longer declares them as run: the outputs a command wrote
-    stay as it left them, files of their own (`give_back`), those restored as placed."""
+    stay as it left them, files of their own (`give_back`), those restored as placed.
+    `running`: the dvx command running (repro, exp run)."""
     which, _ = _stages_and_commands(names)
-    said = [f"{PIPELINE_FILE} changed while repro ran (a `git checkout` of another branch or "
+    said = [f"{PIPELINE_FILE} changed while {running} ran (a `git checkout` of another branch or "
             f"commit, or an edit): it no longer declares the {which} as run, so "
             f"{'its' if len(names) == 1 else 'their'} run is not recorded in {LOCK_FILE} "
             "(nor in .gitignore)."]
@@ -1770,7 +1773,7 @@ def _unrecorded_message(dag: Dag, names: list[str], restored: Collection[str]) -
     if outs:
         said.append("The outputs restored from the run-cache (no command ran) stay in the "
                     f"workspace as placed: {', '.join(outs)}.")
-    said.append(f"Run `dvx repro` on the branch whose {PIPELINE_FILE} you mean to run.")
+    said.append(f"Run `dvx {running}` on the branch whose {PIPELINE_FILE} you mean to run.")
     return " ".join(said)
 
 
