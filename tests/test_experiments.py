@@ -1381,13 +1381,17 @@ def test_save_refuses_outputs_no_run_left(project, changed, lacking, way_back):
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
-@pytest.mark.parametrize("lacking, way_back", [
-    ("metrics.json", "`git checkout -- metrics.json` (from Git"),
-    ("model.bin", "`dvx checkout model.bin` (from the cache)")])
+@pytest.mark.parametrize("lacking, uncached, way_back", [
+    ("metrics.json", False, "`git checkout -- metrics.json` (from Git"),
+    ("model.bin", False, "`dvx checkout model.bin` (from the cache)"),
+    ("model.bin", True, "`dvx pull model.bin` (the cache lacks it)")])
 def test_save_refuses_a_workspace_lacking_an_output_dvx_lock_records(project, lacking,
-                                                                      way_back):
+                                                                      uncached, way_back):
     """Nothing else changed: the experiment would name the output without holding it, and
-    `exp apply` of it would delete the workspace's."""
+    `exp apply` of it would delete the workspace's. The way back named is one that works:
+    a pull where the cache lacks it too."""
+    if uncached:
+        _cached(project, _oid((project / lacking).read_text())).unlink()
     (project / lacking).unlink()
     refused = run_dvx("exp", "save", "-n", "lacking", cwd=project)
     assert refused.code == 2, refused.output
@@ -1395,6 +1399,54 @@ def test_save_refuses_a_workspace_lacking_an_output_dvx_lock_records(project, la
         refused.stderr and way_back in refused.stderr, refused.stderr
     assert "`dvx repro train`" in refused.stderr and "Nothing was saved" in refused.stderr
     assert git(project, "for-each-ref", "refs/exps") == ""
+
+
+def test_save_in_a_clone_that_pulled_only_the_inputs_names_the_outputs_by_dvx_lock(tmp_path):
+    """An output never pulled here is not one the user deleted: the experiment's dvx.lock
+    names it by its hash, as HEAD's does, and applying it elsewhere places that data."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob", pull=False)
+    must("pull", "data/raw.csv", cwd=bob)
+    saved = run_dvx("exp", "save", "-n", "fresh", cwd=bob)
+    assert saved.code == 0, saved.output
+    ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/fresh"
+    assert git(bob, "show", f"{ref}:dvx.lock") == git(bob, "show", "HEAD:dvx.lock")
+    must("exp", "push", "origin", "fresh", cwd=bob)
+    must("exp", "pull", "origin", "fresh", cwd=alice)
+    applied = run_dvx("exp", "apply", "fresh", cwd=alice)
+    assert applied.code == 0, applied.output
+    assert (alice / "model.bin").read_text() == "model lr=0.1 epochs=3 rows=3"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    must("pull", cwd=bob)  # the data the experiment names is the remote's
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_save_in_a_clone_keeps_a_cache_false_output_git_ignores_as_dvx_lock_names_it(tmp_path):
+    """No clone gets an output Git ignores, and no experiment holds it, in the clone that
+    made it either: its absence is no reason to refuse, and nothing of it is dropped."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "in.txt", "x\n")
+    must("add", "in.txt", cwd=alice)
+    write(alice / "dvx.yaml", "stages:\n  log:\n    cmd: cat in.txt > m.json; echo log > run.log\n"
+          "    deps: [in.txt]\n    metrics: [{m.json: {cache: false}}]\n"
+          "    outs: [{run.log: {cache: false}}]\n")
+    with open(alice / ".gitignore", "a") as ignore:
+        ignore.write("run.log\n")
+    must("repro", cwd=alice)
+    share(alice, "a logged stage")
+    bob = team.clone("bob")
+    assert not (bob / "run.log").exists()
+    saved = run_dvx("exp", "save", "-n", "e2", cwd=bob)
+    assert saved.code == 0, saved.output
+    ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/e2"
+    assert "run.log" not in git(bob, "ls-tree", "-r", "--name-only", ref).split()
+    assert git(bob, "show", f"{ref}:dvx.lock") == git(bob, "show", "HEAD:dvx.lock")
+    must("exp", "push", "origin", "e2", cwd=bob)
+    must("exp", "pull", "origin", "e2", cwd=alice)
+    applied = run_dvx("exp", "apply", "e2", cwd=alice)
+    assert applied.code == 0, applied.output
+    assert (alice / "run.log").read_text() == "log\n"  # the apply leaves it as it is
 
 
 def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project, tmp_path, monkeypatch):

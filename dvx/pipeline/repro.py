@@ -64,7 +64,7 @@ from dvx.ops.commit import (
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
-from dvx.ops.status import MODIFIED, UNCHANGED, output_status
+from dvx.ops.status import MODIFIED, UNCHANGED, never_placed, output_status
 from dvx.outputs import (
     LeftOut,
     Output,
@@ -445,8 +445,8 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     inputs. The run-cache is not told (the stage's command did not make them). Refused,
     before anything is recorded, when such a stage lacks an output, a dependency or a param,
     or has outputs not checked out since dvx.lock moved in Git: no run leaves that; when
-    any stage lacks an output its dvx.lock entry records (changed or not): the experiment
-    would name it without holding it; and when an output was edited here while dvx.lock
+    any stage lacks an output its dvx.lock entry records (changed or not) that the
+    experiment would drop (`_lost_outputs`); and when an output was edited here while dvx.lock
     moved in Git (CONFLICTED_OUTS): it would be recorded as a run of the inputs Git
     brought. The stages recorded."""
     dag = _load(repo)
@@ -463,8 +463,7 @@ def commit_hand_runs(repo: Repo) -> list[str]:
             if changed and _only_not_pulled(repo, stage, locks, changed):
                 changed = []
             if not changed:
-                recorded = {o.path for o in locks[name].outs} if name in locks else set()
-                if gone := [o for o in stage.outs if o.path in missing and o.path in recorded]:
+                if gone := _lost_outputs(repo, stage, locks, missing):
                     lost[name] = gone
                 continue
             state = stage_state(repo, stage, reader)
@@ -477,11 +476,10 @@ def commit_hand_runs(repo: Repo) -> list[str]:
                         f"it lacks {', '.join(not_there)}" if not_there else
                         f"{', '.join(outdated)} {'is' if len(outdated) == 1 else 'are'} not "
                         "checked out") + ": no run of it left this, so it cannot be recorded.",
-                    f"Run it (`dvx repro {shell_quote(name)}`), or bring back what it recorded"
-                    + (f": {_ways_back(repo, gone)}." if gone else " (`dvx checkout`)."))
+                    _run_or_bring_back(repo, locks, name, gone))
             chosen.append((stage, state))
         if lost:
-            raise UsageError(*_recorded_outputs_lacking(repo, lost))
+            raise UsageError(*_recorded_outputs_lacking(repo, locks, lost))
         for stage, state in chosen:
             _record_hand_run(repo, locks, stage, state)
         repo.statcache.flush()
@@ -503,9 +501,46 @@ def _hand_run_behind_git(repo: Repo, name: str, paths: list[str]) -> tuple[str, 
             f"is with `dvx commit --force {typed}`. Then save again.")
 
 
-def _recorded_outputs_lacking(repo: Repo, lost: dict[str, list[Out]]) -> tuple[str, str]:
-    """Why the workspace, lacking the outputs `lost` (by stage) that dvx.lock records, is not
-    recorded, and the ways out: the message and hint of the refusal."""
+def _lost_outputs(repo: Repo, stage: Stage, locks: dict[str, StageLock], missing: list[str]
+                  ) -> list[Out]:
+    """Those of the `missing` outputs of `stage` (unchanged otherwise) that its dvx.lock entry
+    records and that an experiment saved now would drop: a cached one placed here before
+    (deleted, or left so by a stopped run), and a `cache: false` one Git tracks (the
+    experiment's commit would hold its deletion). Not one never pulled here, nor a `cache:
+    false` one Git does not track (ignored, say): the experiment names them by dvx.lock as
+    HEAD does, and holds of them what HEAD holds."""
+    recorded = {o.path for o in locks[stage.name].outs} if stage.name in locks else set()
+    cached = _cached_outs_as_locked(repo, stage.name, locks)
+    gone = [o for o in stage.outs if o.path in missing and o.path in recorded]
+    tracked = _tracked_by_git(repo, [o.path for o in gone if not o.cache])
+    return [o for o in gone if (o.path in tracked if not o.cache
+                                else o.path in cached and not never_placed(repo, cached[o.path]))]
+
+
+def _tracked_by_git(repo: Repo, paths: list[str]) -> set[str]:
+    """Those of `paths` that Git's index holds, as a file or files below it."""
+    git = repo.git
+    if git is None or not paths:
+        return set()
+    files = git.tracked_under(paths)
+    return {p for p in paths if any(f == p or f.startswith(p + "/") for f in files)}
+
+
+def _run_or_bring_back(repo: Repo, locks: dict[str, StageLock], name: str, gone: list[Out]
+                       ) -> str:
+    """The hint of a refused hand run of stage `name` whose outputs `gone` are missing or not
+    checked out: run it, or bring back what its dvx.lock entry records where something can."""
+    run = f"Run it (`dvx repro {shell_quote(name)}`)"
+    if not gone:
+        return f"{run}, or bring back what it recorded (`dvx checkout`)."
+    ways = _ways_back(repo, locks, gone)
+    return f"{run}, or bring back what it recorded: {ways}." if ways else f"{run}."
+
+
+def _recorded_outputs_lacking(repo: Repo, locks: dict[str, StageLock],
+                              lost: dict[str, list[Out]]) -> tuple[str, str]:
+    """Why the workspace, lacking the outputs `lost` (by stage) that dvx.lock (`locks`)
+    records, is not recorded, and the ways out: the message and hint of the refusal."""
     outs = [out for gone in lost.values() for out in gone]
     stages = ", ".join(f"'{name}'" for name in lost)
     one = len(outs) == 1
@@ -515,18 +550,32 @@ def _recorded_outputs_lacking(repo: Repo, lost: dict[str, list[Out]]) -> tuple[s
             f"experiment would name {'it' if one else 'them'} without holding "
             f"{'it' if one else 'them'}. Nothing was saved.",
             f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
-            f"{'it' if one else 'them'}: {_ways_back(repo, outs)}; or run "
+            f"{'it' if one else 'them'}: {_ways_back(repo, locks, outs)}; or run "
             f"the stage again (`dvx repro {' '.join(shell_quote(n) for n in lost)}`). Then "
             "save again.")
 
 
-def _ways_back(repo: Repo, outs: list[Out]) -> str:
-    """The commands bringing back the outputs `outs` as dvx.lock records them: `dvx checkout`
-    of those in the cache, `git checkout --` of those Git tracks (`cache: false`)."""
-    cached = " ".join(for_command(repo.root, o.path) for o in outs if o.cache)
-    in_git = " ".join(for_command(repo.root, o.path) for o in outs if not o.cache)
-    back = [f"`dvx checkout {cached}` (from the cache)" if cached else "",
-            f"`git checkout -- {in_git}` (from Git: `cache: false`)" if in_git else ""]
+def _ways_back(repo: Repo, locks: dict[str, StageLock], outs: list[Out]) -> str:
+    """The commands bringing back the outputs `outs` as dvx.lock (`locks`) records them:
+    `dvx checkout` of those the cache holds, `dvx pull` of the other cached ones, `git
+    checkout --` of the `cache: false` ones Git tracks. Those nothing brings back (one
+    dvx.lock does not record, a `cache: false` one Git does not track) are left out: only a
+    run of their stage makes them. Empty when none can be brought back."""
+    recorded = {path: output for name in locks
+                for path, output in _cached_outs_as_locked(repo, name, locks).items()}
+    tracked = _tracked_by_git(repo, [o.path for o in outs if not o.cache])
+
+    def typed(chosen: list[Out]) -> str:
+        return " ".join(for_command(repo.root, o.path) for o in chosen)
+
+    cached = [o for o in outs if o.cache and o.path in recorded]
+    held = [o for o in cached if in_cache(repo, recorded[o.path])]
+    fetched = [o for o in cached if o not in held]
+    in_git = [o for o in outs if not o.cache and o.path in tracked]
+    back = [f"`dvx checkout {typed(held)}` (from the cache)" if held else "",
+            f"`dvx pull {typed(fetched)}` (the cache lacks "
+            f"{'it' if len(fetched) == 1 else 'them'})" if fetched else "",
+            f"`git checkout -- {typed(in_git)}` (from Git: `cache: false`)" if in_git else ""]
     return " and ".join(way for way in back if way)
 
 
