@@ -1611,6 +1611,7 @@ def test_ctrl_c_while_dvx_yaml_no_longer_declares_a_stage_done_names_it_unrecord
     assert "no longer declares the stage 'quick' as run" in said, said
     assert "the stages done before are recorded in dvx.lock, but for those dvx.yaml no " \
         "longer" in said
+    assert "`dvx repro -j 2` runs the stopped stages again" in said, said
     assert not (repo / "dvx.lock").exists()
 
 

@@ -96,7 +96,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     watched = _Watched(reporter or SilentReporter())
     try:
         result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
-                                         temporary_workspace=queued, command="exp run"),
+                                         temporary_workspace=queued, command="exp run",
+                                         again="" if queued else _again(name, force, targets)),
                        watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
@@ -110,6 +111,13 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, "exp run",
                              parent if queued else None), result)
+
+
+def _again(name: str | None, force: bool, targets: tuple[str, ...]) -> str:
+    """The `exp run` as typed, without its -S (the workspace keeps the params set), which a
+    refusal or a stop says to run again: its name, -f and targets."""
+    return shlex.join(["exp", "run", *(["-n", name] if name else []), *["-f"] * force,
+                       *targets])
 
 
 def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], force: bool,

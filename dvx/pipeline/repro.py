@@ -233,8 +233,9 @@ class ReproOptions:
     # the next run, or for the workspace the run was queued from
     temporary_workspace: bool = False
     command: str = "repro"  # the dvx command running, which a refusal says to run again
-    # The command as typed, with the targets and options that decide what runs (`repro -s
-    # all`), which a refusal of its inputs says to run again; empty: `command`
+    # The command as typed, with the targets and options that decide what runs and what it
+    # records (`repro -s all`, `exp run -n NAME`), which a refusal of its inputs, or a stop,
+    # says to run again; empty: `command`
     again: str = ""
 
 
@@ -1351,9 +1352,11 @@ class _Scheduler:
         if self.unrecorded:  # settled before this was said
             said.append(self.unrecorded_message())
         but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
-        again = "`dvx repro` runs the stopped stages again" if self.options.command == "repro" \
-            else (f"`dvx {self.options.command}` runs the stopped stages again, with the params "
-                  "the workspace holds now, and records the experiment")
+        typed = (self.options.again or self.options.command) + (
+            f" -j {self.options.jobs}" if self.options.jobs != 1 else "")
+        again = f"`dvx {typed}` runs the stopped stages again" + (
+            "" if self.options.command == "repro" else
+            ", with the params the workspace holds now, and records the experiment")
         stopped = Interrupted(
             " ".join(said),
             f"{again}; the stages done before are recorded in {LOCK_FILE}{but}.")
