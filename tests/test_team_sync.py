@@ -301,6 +301,39 @@ def test_an_edit_committed_whose_dvx_lock_was_checked_out_names_its_commit_again
     assert _up_to_date(repo)
 
 
+def test_an_uncommitted_repro_on_an_edited_directory_undone_records_it_again_with_add_force(
+        repo):
+    """`git checkout -- dvx.lock data.dvx` after `dvx add` of an edited tracked directory and
+    `dvx repro`: the directory's version is the user's own, not Git's, so `dvx add --force`
+    records it again as the workspace holds it (as it does a file), which status names for
+    the directory and before the stage's repro; following the hints records the run."""
+    (repo / "data").mkdir()
+    write(repo / "data" / "f1", "d1\n")
+    write(repo / "data" / "f2", "d2\n")
+    must("add", "data", cwd=repo)
+    must("stage", "add", "-n", "s2", "-d", "data", "-o", "o2.txt", "cat data/* > o2.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    edit(repo, "data/f1", "d9\n")
+    must("add", "data", cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock", "data.dvx")
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("(`dvx checkout data` places the data of the pointer's version; `dvx add --force "
+            "data` records yours again)") in text, text
+    assert ("`dvx repro s2` records your run again, after `dvx add --force data`)") in text
+    refused = run_dvx("add", "data", cwd=repo)
+    assert refused.code != 0 and "`--force` records yours again" in refused.stderr, \
+        refused.output
+    must("add", "--force", "data", cwd=repo)
+    assert (repo / "data" / "f1").read_text() == "d9\n"
+    assert status_of(repo, "data")["workspace"] == "unchanged"
+    assert "Restored 's2' from the run-cache" in must("repro", "s2", cwd=repo)
+    assert (repo / "o2.txt").read_text() == "d9\nd2\n"
+    assert _up_to_date(repo)
+
+
 def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(repo):
     """A stage output holding a version gc took from the cache, after a checkout of an older
     commit: status and checkout name the stage's ways out, `dvx pull`, `dvx repro --force`

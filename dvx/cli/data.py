@@ -880,7 +880,7 @@ def _own_version_undone_hint(root: str, outputs: list[OutputStatus],
         run = undone_runs.get(o.path)
         yours = "`git stash pop` brings yours back" if o.stashed else \
             _run_again(root, o.stage, typed, run) if o.stage is not None and run else \
-            f"`dvx add --force {typed}` records yours again" if o.kind == "file" else ""
+            f"`dvx add --force {typed}` records yours again" if _recordable(o) else ""
         version = "the version dvx.lock records" if o.stage is not None else \
             "the pointer's version"
         out(f"(`dvx checkout {typed}` places the data of {version}"
@@ -902,12 +902,17 @@ def _run_again(root: str, stage: str, typed: str, run: UndoneRun) -> str:
     if run.way == INPUTS_GONE:
         return (f"yours was made from other inputs than the workspace holds now: {repro} "
                 "records it again once they are back")
-    files = [for_command(root, i.path) for i in run.inputs if i.kind == "file"]
-    first = ([f"`dvx add --force {' '.join(files)}`"] if files else []) + [
-        f"yours of {shown_path(i.path)} is recorded again" for i in run.inputs
-        if i.kind != "file"]
+    if not all(_recordable(i) for i in run.inputs):
+        return ""  # an input of the user's own version that no command records again
+    added = " ".join(for_command(root, i.path) for i in run.inputs)
     return f"{repro} records your run again" + (
-        f", after {' and '.join(first)}" if first else "")
+        f", after `dvx add --force {added}`" if added else "")
+
+
+def _recordable(undone: OutputStatus) -> bool:
+    """Does `dvx add --force` record again the user's own version of tracked data that
+    `undone` says was undone: a file's, or a directory's the workspace holds whole?"""
+    return undone.kind == "file" or undone.own_version_whole
 
 
 def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:

@@ -44,6 +44,7 @@ from dvx.ops.status import (
     holding_uncached_versions,
     layered_status,
     output_status,
+    own_version_undone,
 )
 from dvx.outputs import Output, load_tree_setting_aside, pointer_change, write_pointer
 from dvx.paths import (
@@ -286,7 +287,8 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"pointer now names {now}, and the workspace still holds {then}, the data it had "
             "before. Recording it would undo that change.",
             f"{yours} to get the data the pointer names"
-            + ("." if status.kind == "dir" else  # whose files --force never undoes
+            + (f"; {record_anyway} records yours again." if status.own_version_whole else
+               "." if status.kind == "dir" else  # whose files --force never undoes
                f"; {record_anyway} records the older data anyway."))
     missing = status.synced_manifest_missing
     if missing is not None:
@@ -717,8 +719,14 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     changed both here and in Git). A file still holding an older version placed here whose
     bytes no cache holds any longer (gc took them) is kept as the pointer names it too, left
     unread so that a checkout keeps it, unless `force` records it as the workspace holds
-    it."""
+    it. A directory whose pointer moved back from the user's own version, synced here whole
+    (`git checkout -- X.dvx`, a stash, a reset: `own_version_undone`), is no change from Git:
+    with `force` it is recorded as the workspace holds it, as a file is."""
     if existing is None or not existing.pointer.is_dir:
+        return HeldBack()
+    if force and synced is not None and synced.placed is None \
+            and synced.oid != existing.pointer.oid \
+            and own_version_undone(repo, existing, synced.oid):
         return HeldBack()
     never_synced = synced is None
     if synced is None:

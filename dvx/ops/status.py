@@ -112,6 +112,9 @@ class OutputStatus:
     own_version_undone: bool = False
     # That version of the pointer is in the latest stash: `git stash pop` brings it back
     stashed: bool = False
+    # Of a directory whose own version was undone: the workspace holds it whole (placed or
+    # recorded here whole), so `dvx add --force` (`commit --force`) records it again as it is
+    own_version_whole: bool = False
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
@@ -456,6 +459,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
             result.own_version_undone = result.moved_in_workspace = own_version_undone(
                 repo, output, synced_oid)
             result.stashed = result.own_version_undone and _stash_holds(repo, output, synced_oid)
+            result.own_version_whole = result.own_version_undone and synced is not None \
+                and synced.placed is None
     if result.workspace == OUTDATED or result.outdated:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     return result
