@@ -514,6 +514,44 @@ def test_a_move_whose_pointer_a_git_switch_changes_meanwhile_moves_nothing(repo,
     assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
 
 
+@pytest.mark.parametrize("brought", ["sub/y.dvx", "sub/y"])
+def test_a_move_to_where_a_git_switch_brings_a_file_meanwhile_moves_nothing(
+        repo, dvx, brought):
+    """A `git switch` (or `git pull`) that brings a pointer, or a file Git tracks, at the
+    destination while `dvx move` runs: the move is refused before it writes its pointer
+    there, and nothing moves; what the switch brought (with the .gitignore entry of its
+    pointer) and the folder holding it stay as it brought them."""
+    from tests.conftest import run_meanwhile
+
+    write(repo / "x", "mine\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "sub" / "y", "teammate's\n")
+    if brought.endswith(".dvx"):
+        assert dvx("add", "sub/y").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "teammate's sub/y")
+    feat = (repo / brought).read_bytes()
+    git(repo, "switch", "-q", "main")
+    shutil.rmtree(repo / "sub", ignore_errors=True)  # the pointer's data, which Git leaves
+    # the second replacing write: the .gitignore entry at the new place (after the move's
+    # mark); the switch lands before it, and the new pointer's check finds what it brought
+    code, out, err = run_meanwhile("atomic_write.before_rename:2", "move x sub/y", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1, out + err
+    how = "was written" if brought.endswith(".dvx") else "was made"
+    assert f"'{brought}' {how} while dvx move ran" in err and "moved nothing" in err, err
+    assert "Traceback" not in err
+    assert (repo / brought).read_bytes() == feat and (repo / "x").read_text() == "mine\n"
+    assert not (repo / "sub" / "y").exists() or not brought.endswith(".dvx")
+    assert git(repo, "status", "--porcelain") == ""
+    assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+    status = dvx("status")
+    assert "ended by an error" not in status.output, status.output
+
+
 def test_move_refuses_to_overwrite(repo, dvx):
     write(repo / "a", "a")
     write(repo / "b", "b")

@@ -274,7 +274,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         repo.syncstate.begin_move(output.path, dst)  # what a rerun finishes, and only that
         repo.syncstate.flush(required=True)
         made = _missing_folders(os.path.dirname(dst_full))
-        ignored = False
+        ignored = wrote = False
         # The new place is ignored before the data arrives, and the new pointer is written
         # before the old one goes: an interruption leaves the data tracked twice at worst,
         # never untracked nor seen by Git, and the same command run again finishes the move.
@@ -285,9 +285,10 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             ignored = gitignore.add_entry(dst_full) is not None
             write_pointer(repo, dst, output.pointer,
                           before_rename=lambda: _refuse_moved_meanwhile(repo, output, dst))
+            wrote = True
             _move_data(repo, output, dst)
         except (OSError, DvxError):
-            _take_back_new_place(repo, output, dst, ignored, made)
+            _take_back_new_place(repo, output, dst, ignored, made, wrote)
             raise
         began_writing(repo.tmp_dir)  # the data moved: an error from here on leaves it half-done
         _drop_old_pointer(repo, output, dst)
@@ -296,19 +297,29 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
 
 
 def _refuse_moved_meanwhile(repo: Repo, output: Output, dst: str) -> None:
-    """Refuse (ConflictError) a move whose pointer file changed since it was read, checked
-    last before the new pointer is written: Git takes no dvx lock, so a `git pull` may have
-    brought another version, which the pointer read before, written at `dst` while the old
-    one goes, would undo."""
+    """Refuse (ConflictError) a move whose pointer file changed since it was read, or whose
+    new place is no longer free, checked last before the new pointer is written: Git takes
+    no dvx lock, so a `git pull` may have brought another version of the pointer, which the
+    one read before, written at `dst` while the old one goes, would undo; or a teammate's
+    pointer (or file) at `dst`, which the move would replace."""
     how = pointer_change(repo, output.path, output.pointer)
-    if how is None:
-        return
-    raise ConflictError(
-        f"'{output.pointer_path}' {how} while dvx move ran (a `git checkout` or `git pull`, "
-        "say), so dvx move moved nothing: the pointer it read was the one of before, and "
-        "writing it at the new place would undo that change.",
-        f"Run `dvx move {for_command(repo.root, output.path)} "
-        f"{for_command(repo.root, dst)}` again to move what it names now.")
+    if how is not None:
+        raise ConflictError(
+            f"'{output.pointer_path}' {how} while dvx move ran (a `git checkout` or `git "
+            "pull`, say), so dvx move moved nothing: the pointer it read was the one of "
+            "before, and writing it at the new place would undo that change.",
+            f"Run `dvx move {for_command(repo.root, output.path)} "
+            f"{for_command(repo.root, dst)}` again to move what it names now.")
+    dst_full = repo.abspath(dst)
+    taken = next((path for path in (dst_full + POINTER_SUFFIX, dst_full)
+                  if os.path.lexists(path)), None)
+    if taken is not None:
+        how = "was written" if taken.endswith(POINTER_SUFFIX) else "was made"
+        raise ConflictError(
+            f"'{repo_relpath(repo.root, taken)}' {how} while dvx move ran (a `git checkout` "
+            "or `git pull`, say), so dvx move moved nothing: moving "
+            f"'{output.path}' there would replace it.",
+            "Choose another destination, or move that away first.")
 
 
 def finish_done_move(repo: Repo, source: str, destination: str
@@ -412,17 +423,23 @@ def _missing_folders(folder: str) -> list[str]:
 
 
 def _take_back_new_place(repo: Repo, output: Output, dst: str, ignored: bool,
-                         made: list[str]) -> None:
-    """Undo what a move that failed before its data moved wrote at `dst`: its pointer, the
-    .gitignore entry if the move added it, and the folders it made; then its mark ends.
-    Best effort: what stays (the pointer of data not moved, and the mark) is what a rerun of
-    the same move finishes."""
+                         made: list[str], wrote: bool) -> None:
+    """Undo what a move that failed before its data moved wrote at `dst`: its pointer if it
+    `wrote` it, the .gitignore entry if the move added it, and the folders it made; then its
+    mark ends. What a `git pull` brought there meanwhile stays: a pointer at `dst` (and the
+    entry it needs), the folders holding its files. Best effort: what stays (the pointer of
+    data not moved, and the mark) is what a rerun of the same move finishes."""
     dst_full = repo.abspath(dst)
     try:
-        fsutil.remove_quietly(dst_full + POINTER_SUFFIX)
-        if ignored:
+        if wrote:
+            fsutil.remove_quietly(dst_full + POINTER_SUFFIX)
+        if ignored and not os.path.lexists(dst_full + POINTER_SUFFIX):
             gitignore.remove_entry(dst_full)
         for folder in made:
+            if not os.path.isdir(folder):
+                continue  # never made
+            if os.listdir(folder):
+                break  # it holds what a `git pull` put there, and so do its parents
             os.rmdir(folder)
         repo.syncstate.end_move(output.path, dst)
         repo.syncstate.flush()
