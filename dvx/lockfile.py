@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,13 +249,17 @@ class LockWriter:
         entries = [self.entry(name, stages[name]) for name in sorted(stages)]
         return (HEADER + head + _STAGES_LINE + "".join(entries)).encode("utf-8")
 
-    def write(self, stages: Mapping[str, StageLock]) -> bool:
-        """Write dvx.lock if its bytes change; whether they did."""
+    def write(self, stages: Mapping[str, StageLock],
+              before_rename: Callable[[], None] = lambda: None) -> bool:
+        """Write dvx.lock if its bytes change; whether they did. `before_rename` runs once the
+        new bytes are on disk, last before they replace the file (`fsutil.atomic_write`): a
+        check there that raises leaves dvx.lock as it is."""
         data = self.encode(stages)
         if _lock_bytes(self.root) == data:
             self._known = data
             return False
-        fsutil.atomic_write(lock_path(self.root), data, fsync=self.fsync)
+        fsutil.atomic_write(lock_path(self.root), data, fsync=self.fsync,
+                            before_rename=before_rename)
         self._known = data
         return True
 
@@ -271,10 +275,11 @@ def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:
     return LockWriter("", algo).encode(stages)
 
 
-def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: bool = True
-               ) -> bool:
-    """Write dvx.lock if its bytes change; whether they did."""
-    return LockWriter(root, algo, fsync).write(stages)
+def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: bool = True,
+               before_rename: Callable[[], None] = lambda: None) -> bool:
+    """Write dvx.lock if its bytes change; whether they did. `before_rename`: as
+    `LockWriter.write` takes it."""
+    return LockWriter(root, algo, fsync).write(stages, before_rename)
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -1343,6 +1343,48 @@ def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_
     assert (repo / "out.txt").read_bytes() == b"mine\n"
 
 
+@pytest.mark.parametrize("written", ["synced.json", "dvx.lock"])
+def test_a_commit_writes_no_dvx_lock_over_one_a_git_switch_brought_meanwhile(
+        repo, dvx, written):
+    """A `git switch` (or `git pull`) that brings another dvx.lock while `dvx commit` of a
+    stage's output writes its records, after the pending sync records or while dvx.lock's
+    new bytes wait to replace it: the commit records nothing, the switch's dvx.lock (another
+    stage's entry changed in it) stays as it brought it, and nothing is left half-done
+    (`dvx status` names no stopped command)."""
+    from tests.conftest import stopped_at
+
+    pipeline = ("stages:\n  gen:\n    cmd: echo x > out.txt\n    outs: [out.txt]\n"
+                "  other:\n    cmd: echo {} > o.txt\n    outs: [o.txt]\n")
+    write(repo / "dvx.yaml", pipeline.format("o"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / "dvx.yaml", pipeline.format("o2"))
+    assert dvx("repro", "other").code == 0
+    git(repo, "commit", "-qam", "feat runs other again")
+    feat = (repo / "dvx.lock").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert dvx("checkout").code == 0
+    write(repo / "out.txt", "mine\n")
+    # the replacing writes after the lock's record: the pending sync records, then dvx.lock
+    point = "atomic_write.before_rename:" + ("2" if written == "synced.json" else "3")
+    committing = stopped_at(point, "commit out.txt", repo)
+    temps = [p.name for p in (repo / ".dvx" / "tmp").iterdir()] + os.listdir(repo)
+    assert any(name.startswith(f".{written}.") for name in temps), temps
+    git(repo, "switch", "-q", "feat")
+    os.kill(committing.pid, signal.SIGCONT)
+    out, err = committing.communicate(timeout=60)
+    assert committing.returncode == 1, out + err
+    assert "dvx.lock changed while dvx commit ran" in err and "recorded nothing" in err, err
+    assert "half-changed" not in err and "Traceback" not in err, err
+    assert (repo / "dvx.lock").read_bytes() == feat
+    assert git(repo, "status", "--porcelain") == ""
+    status = dvx("status")
+    assert "ended by an error" not in status.output, status.output
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+
+
 def test_an_add_writes_no_pointer_over_one_a_git_switch_brought_meanwhile(repo, dvx):
     """Data not tracked on this branch but on the one switched to while it is read: the
     pointer the switch wrote stays."""

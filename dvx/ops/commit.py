@@ -440,23 +440,31 @@ def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
                         ) -> list[Added]:
     """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
     entries and sync records; dvx.lock is checked to be still as it was read
-    (`refuse_changed_lock`) last before it is written, with nothing recorded if not. Once
-    dvx.lock is written, their files are taken out of `linked` (the caller's
-    `given_back_unless_recorded` list): recorded, they stay links."""
+    (`refuse_changed_lock`) before anything is written and again last before it is
+    replaced, with nothing recorded if not: the refusal leaves nothing half-done
+    (`wrote_whole`). Once dvx.lock is written, their files are taken out of `linked` (the
+    caller's `given_back_unless_recorded` list): recorded, they stay links."""
     began_writing(repo.tmp_dir)
     for output in stored.outputs:
         repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
     repo.syncstate.flush()  # pending first, as for pointers (`write_pointers`)
+    ignored: list[str] = []
     try:
         refuse_changed_lock(repo, stored)
+        for output in stored.outputs:
+            added = gitignore.add_entry(repo.abspath(output.path))
+            if added is not None:
+                ignored.append(repo.abspath(output.path))
+        write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync,
+                   before_rename=lambda: refuse_changed_lock(repo, stored))
     except ConflictError:
+        for full in ignored:  # no record, no entry: as it was before
+            gitignore.remove_entry(full)
         for output in stored.outputs:
             repo.syncstate.drop_expected(output.path)
         repo.syncstate.flush()
+        wrote_whole(repo.tmp_dir)
         raise
-    for output in stored.outputs:
-        gitignore.add_entry(repo.abspath(output.path))
-    write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync)
     for output in stored.outputs:
         drop_recorded(linked, repo.abspath(output.path))
     faults.point("commit.after_lock_write")
