@@ -142,6 +142,11 @@ def path_as_written(path: str) -> str:
     return _dump({"path": path}).removeprefix("path: ").rstrip("\n")
 
 
+class LockMoved(Exception):
+    """dvx.lock changed on disk between a `LockWriter`'s last read or write of it and the
+    rename of its new bytes (`LockWriter.write_unmoved`): nothing was written."""
+
+
 class LockWriter:
     """Writes dvx.lock again and again as the stages of a run finish. An entry is encoded
     again only for a record it has not encoded yet, so a run of N stages encodes N entries,
@@ -262,6 +267,18 @@ class LockWriter:
                             before_rename=before_rename)
         self._known = data
         return True
+
+
+    def write_unmoved(self, stages: Mapping[str, StageLock]) -> bool:
+        """As `write`, only over the bytes this writer last read or wrote, checked last
+        before the rename: a `git pull` that changed dvx.lock since (after `take_in`, say)
+        raises LockMoved, and leaves the file as Git wrote it."""
+
+        def unmoved() -> None:
+            if self.moved():
+                raise LockMoved
+
+        return self.write(stages, unmoved)
 
 
 def _same_entry(name: str, one: StageLock | None, other: StageLock | None) -> bool:

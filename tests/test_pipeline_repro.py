@@ -1175,6 +1175,38 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx, co
     assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
 
 
+def test_a_git_merge_while_repro_writes_dvx_lock_keeps_the_entries_it_brought(repo, dvx):
+    """A `git merge` (or `git pull`) landing while repro writes dvx.lock, its new bytes
+    waiting to replace it, brings a teammate's entry for another stage: found last before
+    the rename, it is taken in, and dvx.lock written again over it, never the older copy."""
+    write(repo / "dvx.yaml", "stages:\n  fast:\n    cmd: cp f.in f.out\n    deps: [f.in]\n"
+                             "    outs: [f.out]\n  slow:\n    cmd: cp s.in s.out\n"
+                             "    deps: [s.in]\n    outs: [s.out]\n")
+    write(repo / "f.in", "f1\n")
+    write(repo / "s.in", "s1\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "checkout", "-qb", "teammate")
+    write(repo / "f.in", "f2\n")
+    assert dvx("repro").code == 0
+    git(repo, "commit", "-qam", "fast on f2")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "s.in", "s2\n")
+
+    # the sixth replacing write: dvx.lock's (after the lock's records and the sync records)
+    running = stopped_at("atomic_write.before_rename:6", "repro", repo)
+    assert any(name.startswith(".dvx.lock.") for name in os.listdir(repo)), os.listdir(repo)
+    git(repo, "merge", "-q", "--no-edit", "teammate")
+    running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, out + err
+    assert "dvx.lock changed on disk while repro ran" in err, err
+    locks = read_lock(str(repo), "xxh128")
+    assert locks["fast"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"f2\n")  # as merged
+    assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
+
+
 @pytest.mark.parametrize("link, command", [("copy", "repro"), ("hardlink", "repro"),
                                            ("hardlink", "exp run")])
 def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_s_entry(

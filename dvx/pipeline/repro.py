@@ -46,7 +46,7 @@ from dvx.errors import (
     stop_status,
 )
 from dvx.lock import PIPELINE, RunningNotes, Work
-from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
+from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
@@ -1761,19 +1761,21 @@ class _Scheduler:
                         del self.touched[touched:]
                         self._refuse_record(result, changed)
                         return
+                    before = dict(self.locks), set(self.own)
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
                     self.own.add(result.name)
                     left = self._drop_replaced(result.lock) + self._dropped_outs(old)
                     make_users_own(self.repo, left, ignored_by_git=True)
-                    if self.lock_writer.take_in(self.locks, self.own):
-                        self.produced = produced_outputs(self.locks)
-                        log.warning("%s changed on disk while %s ran (a `git merge`, `git "
-                                    "pull` or `git checkout`?): only the entries of the "
-                                    "stages this run recorded are written into it, the "
-                                    "others kept as it has them now.", LOCK_FILE,
-                                    self.options.command)
-                    if self.lock_writer.write(self.locks):
+                    written, changed = self._write_lock(stage)
+                    if changed is not None:  # its records changed while dvx.lock was written
+                        self._take_back_record(*before)
+                        for full in ignored:
+                            gitignore.remove_entry(full)
+                        del self.touched[touched:]
+                        self._refuse_record(result, changed)
+                        return
+                    if written:
                         self.lock_written = True
                         self.touched.append(LOCK_FILE)
                         forget_recorded(self.repo)  # the stages after it read its new outputs
@@ -1783,6 +1785,41 @@ class _Scheduler:
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
+
+    def _write_lock(self, stage: Stage) -> tuple[bool, str | None]:
+        """Write dvx.lock with `self.locks`, the entries of the stages this run recorded
+        (`self.own`, `stage`'s among them) over what the file holds now (`take_in`): a `git
+        pull` landing while its new bytes are written is taken in too, checked last before
+        the rename (`LockWriter.write_unmoved`). Whether its bytes changed, and what changed
+        of `stage`'s records meanwhile (RecordsAsRead.changed), with nothing written then."""
+        while True:
+            if self.lock_writer.take_in(self.locks, self.own):
+                self.produced = produced_outputs(self.locks)
+                log.warning("%s changed on disk while %s ran (a `git merge`, `git "
+                            "pull` or `git checkout`?): only the entries of the "
+                            "stages this run recorded are written into it, the "
+                            "others kept as it has them now.", LOCK_FILE,
+                            self.options.command)
+            try:
+                return self.lock_writer.write_unmoved(self.locks), None
+            except LockMoved:  # taken in next round, unless it changed this stage's
+                changed = self.as_read.changed(stage, self.own)
+                if changed is not None:
+                    return False, changed
+
+    def _take_back_record(self, locks: dict[str, StageLock], own: set[str]) -> None:
+        """Take a stage's refused record out of `self.locks` (in place, as the workers read
+        it): the entries it set or dropped, those not in `own` (the stages this run had
+        recorded before), are as they were in `locks`; the file's version of them is taken
+        in next (`take_in`), as of any stage this run did not record. The others stay as
+        `take_in` made them meanwhile."""
+        for name in self.own - own:
+            if name in locks:
+                self.locks[name] = locks[name]
+            else:
+                self.locks.pop(name, None)
+        self.own.intersection_update(own)
+        self.produced = produced_outputs(self.locks)
 
     def _refuse_record(self, result: StageResult, changed: str) -> None:
         """Fail the stage of `result`, whose records `changed` on disk since the run read
