@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, run_meanwhile, stopped_again, stopped_at, write
+from conftest import git, run_meanwhile, stopped_again, stopped_at, tree_bytes, write
 from pipeline_kit import commit_copy_stage, make_ml_repo, runs
 
 from dvx.hashing import hash_file
@@ -2126,6 +2126,90 @@ def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo,
     assert dvx("checkout").code == 0
     assert (repo / "run.log").read_text() == "1\n"
 
+
+
+def test_a_cache_false_output_holding_changes_git_has_not_committed_is_never_deleted(repo, dvx):
+    """A teammate's dvx.yaml declares a folder of code as a `cache: false` output: a run
+    would delete it first, and with it an edit, or a new file, not committed yet. repro (dry,
+    forced, as `exp run` too) refuses before anything runs, naming them; committed, the run
+    goes on (Git keeps them), and a persistent output is never deleted, so never refused."""
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "src" / "code.py", "print(1)\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    write(repo / "dvx.yaml", "stages:\n  report:\n    cmd: mkdir -p src && echo done > "
+                             "src/report.txt\n    params: [n]\n    metrics:\n"
+                             "      - src: {cache: false}\n")
+    for change in ("edit", "new file", "staged"):
+        if change == "edit":
+            write(repo / "src" / "code.py", "print(1)\n# mine\n")
+            named = "src/code.py"
+        elif change == "new file":
+            git(repo, "checkout", "--", "src")
+            write(repo / "src" / "util.py", "mine\n")
+            named = "src/util.py"
+        else:
+            (repo / "src" / "util.py").unlink()
+            write(repo / "src" / "code.py", "print(2)\n")
+            git(repo, "add", "src/code.py")
+            named = "src/code.py"
+        before = tree_bytes(repo / "src")
+        for args in (["repro"], ["repro", "--force"], ["repro", "--dry"],
+                     ["exp", "run", "-S", "n=2"]):
+            refused = dvx(*args)
+            assert refused.code == 2 and "Traceback" not in refused.output, (change, args)
+            text = " ".join(refused.stderr.split())
+            assert (f"Stage 'report': its output 'src' (cache: false) holds changes Git has "
+                    f"not committed ({named})" in text and "nothing was run" in text
+                    and "`git checkout -- src`" in text), text
+            assert tree_bytes(repo / "src") == before
+            assert not (repo / "dvx.lock").exists()
+            assert (repo / "params.yaml").read_text() == "n: 1\n"
+
+    write(repo / "dvx.yaml", "stages:\n  report:\n    cmd: mkdir -p src && echo done > "
+                             "src/report.txt\n    params: [n]\n    metrics:\n"
+                             "      - src: {cache: false, persist: true}\n")
+    assert dvx("repro").code == 0
+    assert (repo / "src" / "code.py").read_text() == "print(2)\n"
+    assert (repo / "src" / "report.txt").read_text() == "done\n"
+
+    write(repo / "dvx.yaml", "stages:\n  report:\n    cmd: mkdir -p src && echo done > "
+                             "src/report.txt\n    params: [n]\n    metrics:\n"
+                             "      - src: {cache: false}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "all of it")
+    result = dvx("repro", "--force")
+    assert result.code == 0, result.output
+    assert git(repo, "status", "--porcelain", "--", "src") == " D src/code.py\n"
+    git(repo, "checkout", "--", "src/code.py")
+    assert (repo / "src" / "code.py").read_text() == "print(2)\n"
+
+
+def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, dvx):
+    """A `cache: false` folder Git tracks, holding what the stage's last run wrote (as
+    dvx.lock records it, not committed), is the stage's to write again; edited by hand since,
+    it is refused, and runs again once Git's version is back. A single file output (a metrics
+    file) is the stage's to write, whatever it holds."""
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, "stages:\n  m:\n    cmd: mkdir -p out && cat in.txt > out/a.txt"
+                               " && cat in.txt > m.json\n    deps: [in.txt]\n"
+                               "    outs: [out: {cache: false}]\n"
+                               "    metrics: [m.json: {cache: false}]\n", "out")
+    for value in ("2\n", "3\n"):
+        write(repo / "in.txt", value)
+        assert dvx("repro").code == 0
+        assert (repo / "out" / "a.txt").read_text() == value
+    assert git(repo, "status", "--porcelain", "--", "out") == " M out/a.txt\n"
+
+    write(repo / "m.json", "by hand\n")
+    assert dvx("repro").code == 0 and (repo / "m.json").read_text() == "3\n"
+    write(repo / "out" / "a.txt", "3 by hand\n")
+    refused = dvx("repro", "--force")
+    assert refused.code == 2 and "(out/a.txt)" in " ".join(refused.stderr.split())
+    assert (repo / "out" / "a.txt").read_text() == "3 by hand\n"
+    git(repo, "checkout", "--", "out")
+    assert dvx("repro").code == 0
+    assert (repo / "out" / "a.txt").read_text() == "3\n"
 
 _TWO_OUTS = ("stages:\n  a:\n    cmd: cp in.txt x.out && cp in.txt y.out\n    deps: [in.txt]\n"
              "    outs: [x.out, y.out]\n")

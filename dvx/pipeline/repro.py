@@ -128,6 +128,7 @@ from dvx.pipeline.staleness import (
     with_declared_flags,
 )
 from dvx.pipeline.still_declared import StillDeclared
+from dvx.pipeline.uncommitted_outputs import refuse_uncommitted_outputs
 from dvx.pipeline.unrecordable_inputs import (
     Lacking,
     Taking,
@@ -350,6 +351,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected, pulled)
         _refuse_outputs_in_git(repo, dag, selected)
+        refuse_uncommitted_outputs(repo, dag, selected, locks)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
         taking = Taking(options.again or options.command)

@@ -1,0 +1,71 @@
+"""A stage deletes its outputs before it runs, `cache: false` ones too: those are Git's to
+keep, so a folder of them Git tracks (a folder of code declared an output by mistake) may hold
+edits Git has not committed, which nothing could bring back. `repro` refuses those before
+anything runs.
+
+What may be deleted of such a folder, and what stops the run:
+
+    committed in Git as it is            -> deleted (`git checkout -- PATH` brings it back)
+    as the stage's dvx.lock entry
+    records it (its last run wrote it)   -> deleted (the run writes it again)
+    otherwise: a file Git tracks changed
+    or staged, or a new one Git does not
+    ignore                               -> refused, naming those files
+
+An output that is a single file is the stage's to write, whatever it holds (what a stopped
+run left in a metrics file cannot be told from an edit, and the run is to replace it). Files
+Git ignores are not looked at, nor folders Git tracks no file of (the stage's own, as a cached
+output is); persistent outputs are never deleted, and frozen stages never run.
+"""
+
+from __future__ import annotations
+
+from dvx.errors import PathError
+from dvx.lockfile import StageLock
+from dvx.paths import at_or_below_any, for_command
+from dvx.pipeline.graph import Dag
+from dvx.pipeline.spec import Out
+from dvx.pipeline.staleness import out_state
+from dvx.repo import Repo
+from dvx.scm import literal
+from dvx.wording import named_list
+
+
+def refuse_uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
+                               locks: dict[str, StageLock]) -> None:
+    """Refuse the run (PathError) when a stage of `selected` would delete, with a `cache:
+    false` output folder, changes Git has not committed (module docstring)."""
+    if repo.git is None:
+        return
+    owners = {o.path: (name, o) for name in selected if not dag.stages[name].frozen
+              for o in dag.stages[name].outs if not o.cache and not o.persist}
+    tracked = repo.git.tracked_under(sorted(owners))
+    in_git = {path for path in owners if any(f.startswith(path + "/") for f in tracked)}
+    if not in_git:
+        return
+    present = repo.git.workspace_files(*literal(sorted(in_git)))  # a file gone is not lost
+    changed = repo.git.changed(present) if present else []
+    for path in sorted(in_git):
+        edits = [f for f in changed if at_or_below_any(f, {path})]
+        name, out = owners[path]
+        if edits and not _as_last_run_left_it(repo, out, locks.get(name)):
+            raise _refusal(repo, name, path, edits)
+
+
+def _as_last_run_left_it(repo: Repo, out: Out, locked: StageLock | None) -> bool:
+    """Does the workspace hold `out` as the stage's dvx.lock entry records it?"""
+    recorded = {o.path: o for o in locked.outs} if locked is not None else {}
+    current = out_state(repo, out)
+    return current is not None and current.same_data(recorded.get(out.path))
+
+
+def _refusal(repo: Repo, stage: str, path: str, edits: list[str]) -> PathError:
+    typed = for_command(repo.root, path)
+    return PathError(
+        f"Stage '{stage}': its output '{path}' (cache: false) holds changes Git has not "
+        f"committed ({named_list(edits, most=5)}), and a stage deletes its outputs before it "
+        "runs, so nothing was run.",
+        f"Commit them first, or move them elsewhere (`git checkout -- {typed}` puts back "
+        "Git's version of the files it tracks: all it takes when a stopped run of the stage "
+        f"made the change); or, if '{path}' is not the stage's to delete, declare another "
+        "output in dvx.yaml.")
