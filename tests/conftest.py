@@ -201,6 +201,26 @@ def write(path: Path, content: bytes | str) -> Path:
     return path
 
 
+def pointer_changed_on_feat(repo: Path, tracked: dict[str, str], name: str, text: str) -> bytes:
+    """The files `tracked` (name -> text) added with `dvx add` and committed on main; on a new
+    branch feat, `name` changed to `text`, added again and committed; then main switched back
+    to, its data checked out. Returns feat's pointer of `name`: what a `git switch` (or `git
+    pull`) to feat brings while a command runs."""
+    for path, content in tracked.items():
+        write(repo / path, content)
+    assert run_dvx("add", *tracked, cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "main")
+    git(repo, "switch", "-qc", "feat")
+    write(repo / name, text)
+    assert run_dvx("add", name, cwd=repo).code == 0
+    git(repo, "commit", "-qam", "feat")
+    feat = (repo / f"{name}.dvx").read_bytes()
+    git(repo, "switch", "-q", "main")
+    assert run_dvx("checkout", cwd=repo).code == 0
+    return feat
+
+
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every regular file below `root` with its bytes, for byte-exact comparisons."""
     return {p.relative_to(root).as_posix(): p.read_bytes()

@@ -12,6 +12,7 @@ import xxhash
 from tests.conftest import (
     git,
     make_git_repo,
+    pointer_changed_on_feat,
     run_dvx,
     run_dvx_proc,
     stopped_again,
@@ -1007,17 +1008,7 @@ def test_an_add_that_records_nothing_leaves_each_file_a_writable_file_of_its_own
 
     from tests.conftest import stopped_at
 
-    write(repo / "x", "v1\n")
-    assert dvx("add", "x").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    git(repo, "switch", "-qc", "feat")
-    write(repo / "x", "v2\n")
-    assert dvx("add", "x").code == 0
-    git(repo, "commit", "-qam", "v2")
-    feat = (repo / "x.dvx").read_bytes()
-    git(repo, "switch", "-q", "main")
-    assert dvx("checkout").code == 0
+    feat = pointer_changed_on_feat(repo, {"x": "v1\n"}, "x", "v2\n")
     assert dvx("config", "cache.type", link_type).code == 0
     files = {"x": b"mine\n", "y": os.urandom(2 << 20), "data/a.txt": b"a\n",
              "data/b.txt": b"b\n"}
@@ -1275,18 +1266,8 @@ def test_a_git_switch_while_pointers_are_written_leaves_the_pointer_it_brought(
     no stopped command, and shows the target as changed both here and in Git."""
     from tests.conftest import run_meanwhile
 
-    for name in ("a.txt", "b.txt"):
-        write(repo / name, f"{name} v1\n")
-    assert dvx("add", "a.txt", "b.txt").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    git(repo, "switch", "-qc", "feat")
-    write(repo / "b.txt", "b.txt feat\n")
-    assert dvx("add", "b.txt").code == 0
-    git(repo, "commit", "-qam", "feat")
-    feat = (repo / "b.txt.dvx").read_bytes()
-    git(repo, "switch", "-q", "main")
-    assert dvx("checkout").code == 0
+    feat = pointer_changed_on_feat(repo, {"a.txt": "a.txt v1\n", "b.txt": "b.txt v1\n"},
+                                   "b.txt", "b.txt feat\n")
     assert dvx("config", "cache.type", "hardlink").code == 0
     for name in ("a.txt", "b.txt"):
         write(repo / name, f"{name} mine\n")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import git, unprivileged, write
+from tests.conftest import git, pointer_changed_on_feat, unprivileged, write
 
 
 def test_remove_keeps_data_and_unignores(repo, dvx):
@@ -491,17 +491,7 @@ def test_a_move_whose_pointer_a_git_switch_changes_meanwhile_moves_nothing(repo,
     and nothing moves; the switch's pointer stays where it was, as its data does."""
     from tests.conftest import run_meanwhile
 
-    write(repo / "x", "v1\n")
-    assert dvx("add", "x").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    git(repo, "switch", "-qc", "feat")
-    write(repo / "x", "feat\n")
-    assert dvx("add", "x").code == 0
-    git(repo, "commit", "-qam", "feat")
-    feat = (repo / "x.dvx").read_bytes()
-    git(repo, "switch", "-q", "main")
-    assert dvx("checkout").code == 0
+    feat = pointer_changed_on_feat(repo, {"x": "v1\n"}, "x", "feat\n")
     # the third replacing write: the new pointer's (after the lock's record and the move's mark)
     code, out, err = run_meanwhile("atomic_write.before_rename:3", "move x y", repo,
                                    lambda: git(repo, "switch", "-q", "feat"))
