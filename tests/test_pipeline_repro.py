@@ -1140,17 +1140,10 @@ def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(
                                      *(f"data/{i}.txt" for i in (0, 1, 2, 4))])
 
 
-@pytest.mark.parametrize("command, meanwhile", [
-    ("repro", ("merge", "-q", "--no-edit", "teammate")),
-    # HEAD kept where it is: an experiment is of the commit it started on
-    ("exp run", ("checkout", "teammate", "--", "dvx.lock", "f.in"))])
-def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx, command,
-                                                                   meanwhile):
-    """A `git merge` (or `git pull`) made while repro runs a stage brings a teammate's entry
-    for another stage (the post-merge hook waits for the repository lock; Git does not):
-    repro writes the entry of the stage it ran into dvx.lock as merged, never its own older
-    copy of the others, and says so, as exp run does of a teammate's entry checked out
-    meanwhile, naming itself."""
+def _teammate_ran_fast_while_main_changes_slow_s_input(repo: Path, dvx) -> None:
+    """Stages fast (f.in 'f1') and slow (s.in 's1') run and committed on main; on the branch
+    teammate, f.in 'f2' and fast run again, committed; back on main, s.in changed to 's2'
+    and not run yet: a repro here runs slow while a merge of teammate brings fast's entry."""
     write(repo / "dvx.yaml", "stages:\n  fast:\n    cmd: cp f.in f.out\n    deps: [f.in]\n"
                              "    outs: [f.out]\n  slow:\n    cmd: cp s.in s.out\n"
                              "    deps: [s.in]\n    outs: [s.out]\n")
@@ -1165,6 +1158,20 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx, co
     git(repo, "commit", "-qam", "fast on f2")
     git(repo, "checkout", "-q", "-")
     write(repo / "s.in", "s2\n")
+
+
+@pytest.mark.parametrize("command, meanwhile", [
+    ("repro", ("merge", "-q", "--no-edit", "teammate")),
+    # HEAD kept where it is: an experiment is of the commit it started on
+    ("exp run", ("checkout", "teammate", "--", "dvx.lock", "f.in"))])
+def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx, command,
+                                                                   meanwhile):
+    """A `git merge` (or `git pull`) made while repro runs a stage brings a teammate's entry
+    for another stage (the post-merge hook waits for the repository lock; Git does not):
+    repro writes the entry of the stage it ran into dvx.lock as merged, never its own older
+    copy of the others, and says so, as exp run does of a teammate's entry checked out
+    meanwhile, naming itself."""
+    _teammate_ran_fast_while_main_changes_slow_s_input(repo, dvx)
 
     code, out, err = run_meanwhile("repro.after_command", command, repo,
                                    lambda: git(repo, *meanwhile))
@@ -1179,20 +1186,7 @@ def test_a_git_merge_while_repro_writes_dvx_lock_keeps_the_entries_it_brought(re
     """A `git merge` (or `git pull`) landing while repro writes dvx.lock, its new bytes
     waiting to replace it, brings a teammate's entry for another stage: found last before
     the rename, it is taken in, and dvx.lock written again over it, never the older copy."""
-    write(repo / "dvx.yaml", "stages:\n  fast:\n    cmd: cp f.in f.out\n    deps: [f.in]\n"
-                             "    outs: [f.out]\n  slow:\n    cmd: cp s.in s.out\n"
-                             "    deps: [s.in]\n    outs: [s.out]\n")
-    write(repo / "f.in", "f1\n")
-    write(repo / "s.in", "s1\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
-    git(repo, "checkout", "-qb", "teammate")
-    write(repo / "f.in", "f2\n")
-    assert dvx("repro").code == 0
-    git(repo, "commit", "-qam", "fast on f2")
-    git(repo, "checkout", "-q", "-")
-    write(repo / "s.in", "s2\n")
+    _teammate_ran_fast_while_main_changes_slow_s_input(repo, dvx)
 
     # the sixth replacing write: dvx.lock's (after the lock's records and the sync records)
     running = stopped_at("atomic_write.before_rename:6", "repro", repo)
@@ -1207,15 +1201,10 @@ def test_a_git_merge_while_repro_writes_dvx_lock_keeps_the_entries_it_brought(re
     assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
 
 
-@pytest.mark.parametrize("link, command", [("copy", "repro"), ("hardlink", "repro"),
-                                           ("hardlink", "exp run")])
-def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_s_entry(
-        repo, dvx, link, command):
-    """A `git switch` to a branch that ran the same stage on other data, while repro (or exp
-    run) runs it: the run, of the old branch's input, is not written over that branch's
-    dvx.lock entry (nor is the input's pointer undone); the stage fails, saying what changed
-    and to run it again with the same command, and its output stays as the command left it,
-    a writable file of its own."""
+def _branches_running_s_on_other_inputs(repo: Path, dvx) -> None:
+    """Stage s (`cat in.txt in.txt > out.txt`) run and committed on main with in.txt 'in1';
+    on the branch other, in.txt 'in2' added and s run again, committed; back on main, its
+    data checked out, in.txt 'in3' added but not committed, s not run on it yet."""
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt\n"
                              "    deps: [in.txt]\n    outs: [out.txt]\n")
     write(repo / "in.txt", "in1\n")
@@ -1234,6 +1223,18 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     (repo / "in.txt").unlink()
     write(repo / "in.txt", "in3\n")
     assert dvx("add", "in.txt").code == 0
+
+
+@pytest.mark.parametrize("link, command", [("copy", "repro"), ("hardlink", "repro"),
+                                           ("hardlink", "exp run")])
+def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_s_entry(
+        repo, dvx, link, command):
+    """A `git switch` to a branch that ran the same stage on other data, while repro (or exp
+    run) runs it: the run, of the old branch's input, is not written over that branch's
+    dvx.lock entry (nor is the input's pointer undone); the stage fails, saying what changed
+    and to run it again with the same command, and its output stays as the command left it,
+    a writable file of its own."""
+    _branches_running_s_on_other_inputs(repo, dvx)
     git(repo, "commit", "-qam", "main: in3")
     assert dvx("config", "cache.type", link).code == 0
 
@@ -1258,24 +1259,7 @@ def test_a_git_switch_just_before_dvx_lock_is_written_never_records_the_stage_ov
     were checked and its outputs' .gitignore entries written, just before dvx.lock is: the
     stage still fails, dvx.lock and the input's pointer stay the branch's, and the .gitignore
     entry it added for a new output is taken back."""
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt\n"
-                             "    deps: [in.txt]\n    outs: [out.txt]\n")
-    write(repo / "in.txt", "in1\n")
-    assert dvx("add", "in.txt").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
-    git(repo, "switch", "-qc", "other")
-    (repo / "in.txt").unlink()
-    write(repo / "in.txt", "in2\n")
-    assert dvx("add", "in.txt").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "commit", "-qam", "other: in2 and its run")
-    git(repo, "switch", "-q", "main")
-    assert dvx("checkout").code == 0
-    (repo / "in.txt").unlink()
-    write(repo / "in.txt", "in3\n")
-    assert dvx("add", "in.txt").code == 0
+    _branches_running_s_on_other_inputs(repo, dvx)
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt in.txt > out.txt && echo x > "
                              "extra.txt\n    deps: [in.txt]\n    outs: [out.txt, extra.txt]\n")
     git(repo, "commit", "-qam", "main: in3, and extra.txt")

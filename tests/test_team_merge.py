@@ -49,6 +49,23 @@ def _bob(team: Team):
     return bob
 
 
+def _images_changed_on_both_sides(tmp_path) -> tuple[Team, object]:
+    """bob changes images/f1.txt and f3.txt and shares them on his branch bob; alice changes
+    f1.txt and f2.txt and commits them on main, unshared: a merge or rebase of origin/bob
+    then conflicts on f1.txt."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f1.txt", "bob's f1\n")
+    edit(bob, "images/f3.txt", "bob's f3\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    must("add", "images", cwd=alice)
+    commit(alice, "alice")
+    return team, alice
+
+
 def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     hooks = repo / ".git" / "hooks"
     write(hooks / "post-checkout",
@@ -1386,16 +1403,7 @@ def test_in_a_rebase_the_merged_versions_are_labelled_the_upstream_s_and_your_co
     """A rebase (`git pull --rebase`) replays alice's commit onto bob's, so Git's ours is
     bob's side: the driver's two merged versions are labelled as the upstream's and your
     commit's, each holding what it says, where a merge labels them ours and theirs."""
-    team, alice = _installed_team(tmp_path)
-    bob = _bob(team)
-    edit(bob, "images/f1.txt", "bob's f1\n")
-    edit(bob, "images/f3.txt", "bob's f3\n")
-    must("add", "images", cwd=bob)
-    share(bob, "bob")
-    edit(alice, "images/f1.txt", "alice's f1\n")
-    edit(alice, "images/f2.txt", "alice's f2\n")
-    must("add", "images", cwd=alice)
-    commit(alice, "alice")
+    _, alice = _images_changed_on_both_sides(tmp_path)
     git(alice, "fetch", "-q", "origin")
     rebased = subprocess.run(["git", "rebase", "origin/bob"], cwd=alice, capture_output=True)
     assert rebased.returncode != 0
@@ -1445,16 +1453,7 @@ def test_a_merge_whose_pointer_keeps_its_conflict_markers_is_neither_committed_n
     holds: a commit of them would reach teammates with data on no remote. The pre-commit
     hook stops it, `dvx push` refuses it, and the pre-push hook stops a commit of it that
     skipped the pre-commit hook, each naming the file and the way out."""
-    team, alice = _installed_team(tmp_path)
-    bob = _bob(team)
-    edit(bob, "images/f1.txt", "bob's f1\n")
-    edit(bob, "images/f3.txt", "bob's f3\n")
-    must("add", "images", cwd=bob)
-    share(bob, "bob")
-    edit(alice, "images/f1.txt", "alice's f1\n")
-    edit(alice, "images/f2.txt", "alice's f2\n")
-    must("add", "images", cwd=alice)
-    commit(alice, "alice")
+    team, alice = _images_changed_on_both_sides(tmp_path)
     assert _merge(alice, "origin/bob").returncode != 0
     head = git(alice, "rev-parse", "HEAD")
 

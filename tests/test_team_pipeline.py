@@ -514,14 +514,20 @@ def _reading_a_tracked_directory(tmp_path):
     return team, alice
 
 
-def test_repro_runs_no_stage_on_an_input_lacking_a_teammates_files_and_names_checkout(tmp_path):
-    team, alice = _reading_a_tracked_directory(tmp_path)
-    bob = team.clone("bob")
+def _a_file_more_on_each_side(alice: Path, bob: Path) -> None:
+    """alice adds d/c ('3') and shares her repro of it; bob pulls her d.dvx with Git (not
+    the data: his d lacks c), then adds a file of his own, d/z ('9')."""
     (alice / "d" / "c").write_text("3\n")
     must("repro", cwd=alice)
     share(alice, "a file more")
-    git(bob, "pull", "-q", "origin", "main")  # alice's d.dvx; then a file of bob's own
+    git(bob, "pull", "-q", "origin", "main")
     (bob / "d" / "z").write_text("9\n")
+
+
+def test_repro_runs_no_stage_on_an_input_lacking_a_teammates_files_and_names_checkout(tmp_path):
+    team, alice = _reading_a_tracked_directory(tmp_path)
+    bob = team.clone("bob")
+    _a_file_more_on_each_side(alice, bob)
     pointer, out = (bob / "d.dvx").read_text(), (bob / "out.txt").read_bytes()
 
     not_fetched = run_dvx("repro", cwd=bob)
@@ -552,11 +558,7 @@ def test_a_refusal_of_an_input_lacking_files_names_the_repro_as_typed_again(tmp_
          cwd=alice)
     must("repro", cwd=alice)
     bob = team.clone("bob")
-    (alice / "d" / "c").write_text("3\n")
-    must("repro", cwd=alice)
-    share(alice, "a file more")
-    git(bob, "pull", "-q", "origin", "main")  # alice's d.dvx; then a file of bob's own
-    (bob / "d" / "z").write_text("9\n")
+    _a_file_more_on_each_side(alice, bob)
     must("fetch", "d", cwd=bob)
     refused = run_dvx("repro", "-s", "all", cwd=bob)
     assert refused.code == 1 and "lacks its file 'c', never placed here" in refused.stderr

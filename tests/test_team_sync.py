@@ -245,6 +245,16 @@ def test_an_uncommitted_repro_whose_dvx_lock_was_checked_out_names_the_ways_out_
     assert _up_to_date(repo)
 
 
+def _stage_s_reading_in_txt_run(clone: Path) -> None:
+    """in.txt ('in1') tracked with `dvx add`, and stage s reading it (`cat in.txt in.txt >
+    out.txt`) added and run in `clone`; nothing committed."""
+    write(clone / "in.txt", "in1\n")
+    must("add", "in.txt", cwd=clone)
+    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+         "cat in.txt in.txt > out.txt", cwd=clone)
+    must("repro", cwd=clone)
+
+
 def test_an_uncommitted_repro_whose_dvx_lock_and_input_were_undone_names_the_input_first(
         repo):
     """`git checkout -- dvx.lock in.txt.dvx` after an uncommitted `dvx repro` on a new
@@ -252,11 +262,7 @@ def test_an_uncommitted_repro_whose_dvx_lock_and_input_were_undone_names_the_inp
     add --force` of the input (until then repro refuses the input), and following it records
     the run with the input it was made from. Taking the input's pointer version instead
     leaves no way that pairs the output with that input: status says so."""
-    write(repo / "in.txt", "in1\n")
-    must("add", "in.txt", cwd=repo)
-    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
-         "cat in.txt in.txt > out.txt", cwd=repo)
-    must("repro", cwd=repo)
+    _stage_s_reading_in_txt_run(repo)
     commit(repo, "v1")
     (repo / "in.txt").unlink()
     write(repo / "in.txt", "in2\n")
@@ -386,18 +392,28 @@ def test_a_stash_that_only_saw_a_committed_pointer_is_not_named_for_data_a_switc
     assert [(e["path"], e["in_stash"]) for e in left] == [("f.bin", None)]
 
 
+def _shared_stage_reading_in_txt(team: Team) -> tuple[Path, Path]:
+    """alice runs stage s reading in.txt (`_stage_s_reading_in_txt_run`) and shares it all,
+    and bob clones it. Returns alice and bob."""
+    alice = team.founder()
+    _stage_s_reading_in_txt_run(alice)
+    share(alice, "pipeline")
+    return alice, team.clone("bob")
+
+
+def _run_while_alice_pulls(command: str, alice: Path) -> tuple[int, str, str]:
+    """`dvx COMMAND` in alice's clone, stopped once a stage's command has ended while she
+    pulls what bob shared (Git takes no dvx lock), then let go on to its end: its exit
+    status, stdout and stderr."""
+    return run_meanwhile("repro.after_command", command, alice,
+                         lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+
+
 def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team):
     """bob's run of a stage, on his new input, arrives by `git pull` while alice's repro runs
     that stage on her older input (Git takes no dvx lock): alice's run is not written over
     bob's dvx.lock entry; the stage fails saying so, and dvx.lock is bob's."""
-    alice = team.founder()
-    write(alice / "in.txt", "in1\n")
-    must("add", "in.txt", cwd=alice)
-    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
-         "cat in.txt in.txt > out.txt", cwd=alice)
-    must("repro", cwd=alice)
-    share(alice, "pipeline")
-    bob = team.clone("bob")
+    alice, bob = _shared_stage_reading_in_txt(team)
     edit(bob, "in.txt", "in2\n")
     must("add", "in.txt", cwd=bob)
     must("repro", cwd=bob)
@@ -405,8 +421,7 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     pipeline = (alice / "dvx.yaml").read_text()
     write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
 
-    code, out, err = run_meanwhile("repro.after_command", "repro", alice,
-        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+    code, out, err = _run_while_alice_pulls("repro", alice)
     said = " ".join(err.split())
     assert code == 1, out + err
     assert "its dvx.lock entry and 'in.txt.dvx' changed while repro ran" in said, said
@@ -434,8 +449,7 @@ def test_a_teammate_s_run_pulled_while_a_rerun_makes_the_same_outputs_is_never_u
     must("repro", cwd=bob)
     share(bob, "bob's gen.sh and its run")
 
-    code, out, err = run_meanwhile("repro.after_command", command, alice,
-        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+    code, out, err = _run_while_alice_pulls(command, alice)
     said = " ".join(err.split())
     name = command.removesuffix(" -f")
     assert code == 1, out + err
@@ -452,22 +466,14 @@ def test_a_teammate_s_desc_of_an_input_pulled_while_repro_runs_the_stage_is_no_c
     """bob only describes the input (`desc:` in its pointer, the same data), and alice
     pulls that while her repro runs the stage that reads it: recording the run undoes
     nothing, so it is recorded, and the pointer keeps bob's description."""
-    alice = team.founder()
-    write(alice / "in.txt", "in1\n")
-    must("add", "in.txt", cwd=alice)
-    must("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
-         "cat in.txt in.txt > out.txt", cwd=alice)
-    must("repro", cwd=alice)
-    share(alice, "pipeline")
-    bob = team.clone("bob")
+    alice, bob = _shared_stage_reading_in_txt(team)
     with open(bob / "in.txt.dvx", "a") as pointer:
         pointer.write('desc: "the raw input, v1"\n')
     share(bob, "describe in.txt")
     pipeline = (alice / "dvx.yaml").read_text()
     write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
 
-    code, out, err = run_meanwhile("repro.after_command", "repro", alice,
-        lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
+    code, out, err = _run_while_alice_pulls("repro", alice)
     assert code == 0, out + err
     assert (alice / "out.txt").read_text() == "in1\n" * 3
     assert read_lock(str(alice), "xxh128")["s"].cmd == ("cat in.txt in.txt in.txt > out.txt",)
