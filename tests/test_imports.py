@@ -1992,6 +1992,35 @@ def test_ctrl_c_or_sigterm_stops_an_update_of_several_imports_at_once(source, pr
         in " ".join(run_dvx_proc("status", cwd=project).stderr.split())
 
 
+def test_ctrl_c_past_the_first_of_two_imports_names_its_rewritten_pointer(source, project,
+                                                                         tmp_path):
+    """Ctrl-C while an update downloads the second of two imports, outside any transfer or
+    lock, the first one updated already: the update stops with Ctrl-C's exit status, saying
+    the second one was not updated, and names the first one's rewritten pointer in the `git
+    add` that records it."""
+    team, alice = source
+    upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
+    must("import", str(team.origin), "images", cwd=project)
+    must("import-url", str(upstream), "data.csv", cwd=project)
+    commit(project, "imports")
+    edit(alice, "images/0.png", "image 0, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+    write(upstream, "x\n1\n2\n")
+    data = (project / "data.csv.dvx").read_text()
+    updating = stopped_at("import_url.after_block", "update images.dvx data.csv.dvx", project)
+    updating.send_signal(signal.SIGINT)
+    updating.send_signal(signal.SIGCONT)
+    out, err = updating.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert updating.returncode == 130, err
+    assert "ERROR: Interrupted while updating 'data.csv': it was not updated." in said
+    assert "git add images.dvx" in out and "data.csv.dvx" not in out, out
+    assert "Traceback" not in said
+    assert (project / "data.csv.dvx").read_text() == data
+    assert (project / "images" / "0.png").read_text() == "image 0, v2\n"
+
+
 def test_a_forced_checkout_of_an_import_finishes_an_update_ended_by_an_error(tmp_path, project):
     """An update ended by an error once it wrote (a file of the user's in the way of the
     import turned from a directory into a file) is named until a checkout of that import

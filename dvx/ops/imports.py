@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
-from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError
+from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError, interruption
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import began_writing
 from dvx.logs import quoted, shell_quote
@@ -903,8 +903,11 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     for at, output in enumerate(imports):
         try:
             results.append(_update_one(repo, output, rev, force))
-        except Interrupted as exc:
-            raise _stopped_updating(repo, exc, output, results, imports[at + 1:]) from None
+        except (Interrupted, KeyboardInterrupt) as exc:
+            # Ctrl-C outside a transfer or a lock section (a source being cloned) arrives
+            # bare: said as one inside them is, so the imports done are still reported.
+            stopped = exc if isinstance(exc, Interrupted) else interruption(exc, ".")
+            raise _stopped_updating(repo, stopped, output, results, imports[at + 1:]) from None
         except DvxError as exc:
             if rev is not None and isinstance(exc, UsageError):
                 # --rev names a revision of their one source (_check_rev): refused for one
