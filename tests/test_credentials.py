@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dvx.errors import LostConnection
+
 SECRET = "s3cr3t-pa55"
 
 
@@ -181,6 +183,30 @@ def test_a_password_that_is_a_word_is_hidden_where_a_library_quotes_it(repo, dvx
     assert pulled.code == 1, pulled.output
     assert "Cannot set up the remote 's'" in pulled.stderr, pulled.stderr
     assert "password *** refused for tigers" in pulled.stderr, pulled.stderr
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (LostConnection("remote 's'", "password tiger refused for tigers"),
+     "Cannot reach the remote 's': password *** refused for tigers."),
+    (PermissionError(13, "password tiger refused for tigers", "f"),
+     "'f' may not be read or changed (password *** refused for tigers)."),
+    (OSError(5, "password tiger refused for tigers"),
+     "A filesystem operation failed: password *** refused for tigers.")],
+    ids=["lost-connection", "permission", "filesystem"])
+def test_a_password_that_is_a_word_is_hidden_in_a_library_s_connection_or_file_error(
+        repo, dvx, monkeypatch, error, said):
+    """The same, where a library's error ends the command as a lost connection, a refused
+    permission or any other filesystem error, which dvx's message quotes."""
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("dvx.ops.sync.push", failing)
+    url = f"ssh://alice:tiger@127.0.0.1:{closed_port()}/project"
+    assert dvx("remote", "add", "--local", "-d", "s", url).code == 0
+    pushed = dvx("push")
+    assert pushed.code == 1, pushed.output
+    assert said in " ".join(pushed.stderr.split()), pushed.stderr
+    assert "tiger " not in pushed.stderr, pushed.stderr
 
 
 def test_a_query_string_written_to_the_tracked_config_is_warned_of(repo, dvx):

@@ -113,14 +113,14 @@ class DvxGroup(click.Group):
         except LostConnection as exc:  # a socket's broken pipe too: not our reader's
             _fail(f"Cannot reach the {exc.shown}: {exc.strerror}.",
                   "No object was published half-written; check the network and the server, "
-                  "then run the command again.", 1)
+                  "then run the command again.", 1, _quoted_by_libraries(exc))
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except PermissionError as exc:
             where = f"'{exc.filename}'" if isinstance(exc.filename, str) else "A file"
             _fail(f"{where} may not be read or changed ({exc.strerror or 'permission denied'}).",
                   _cure_hint(exc, "fix its permissions (or those of the folder holding it), "
-                             "or move it out of the way"), 1)
+                             "or move it out of the way"), 1, _quoted_by_libraries(exc))
         except OSError as exc:
             from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe, path_too_long
 
@@ -128,7 +128,8 @@ class DvxGroup(click.Group):
                 "let any program writing to it finish" if isinstance(exc, FileChangedError) else \
                 "move the repository to a folder with a shorter path (or clone it there)" \
                 if path_too_long(exc) else "fix the cause"
-            _fail(f"A filesystem operation failed: {describe(exc)}.", _cure_hint(exc, cure), 1)
+            _fail(f"A filesystem operation failed: {describe(exc)}.", _cure_hint(exc, cure), 1,
+                  _quoted_by_libraries(exc))
         except KeyboardInterrupt as exc:  # Ctrl-C; Terminated: SIGTERM or SIGHUP
             _stopped_by(exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
