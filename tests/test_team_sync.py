@@ -340,6 +340,26 @@ def test_an_uncommitted_repro_on_an_edited_directory_undone_records_it_again_wit
     assert _up_to_date(repo)
 
 
+def test_an_undone_output_of_a_stage_no_longer_declared_names_no_add_force(repo):
+    """An output whose own run was undone in dvx.lock, its stage then dropped from dvx.yaml:
+    status names `dvx checkout` of dvx.lock's version only, never `dvx add --force`, which
+    refuses an output dvx.lock still records."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    write(repo / "dep.txt", "2\n")
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock")
+    write(repo / "dvx.yaml", "stages: {}\n")
+    text = run_dvx("status", cwd=repo).stdout
+    assert "(`dvx checkout a.txt` places the data of the version dvx.lock records)" in text, \
+        text
+    assert "add --force" not in text, text
+    assert run_dvx("add", "--force", "a.txt", cwd=repo).code != 0
+
+
 def test_a_stage_output_holding_a_version_gc_took_names_the_ways_out_of_a_stage(repo):
     """A stage output holding a version gc took from the cache, after a checkout of an older
     commit: status and checkout name the stage's ways out, `dvx pull`, `dvx repro --force`

@@ -878,8 +878,9 @@ def _own_version_undone_hint(root: str, outputs: list[OutputStatus],
     for o in undone:
         typed = for_command(root, o.path)
         run = undone_runs.get(o.path)
+        # A stage output with no run (dvx.yaml unreadable, its stage gone) is refused by add.
         yours = "`git stash pop` brings yours back" if o.stashed else \
-            _run_again(root, o.stage, typed, run) if o.stage is not None and run else \
+            (_run_again(root, o.stage, typed, run) if run else "") if o.stage is not None else \
             f"`dvx add --force {typed}` records yours again" if _recordable(o) else ""
         version = "the version dvx.lock records" if o.stage is not None else \
             "the pointer's version"
