@@ -340,6 +340,31 @@ def test_an_uncommitted_repro_on_an_edited_directory_undone_records_it_again_wit
     assert _up_to_date(repo)
 
 
+def test_a_repro_reading_a_file_of_an_edited_directory_undone_names_the_directory_first(
+        repo):
+    """The same, with the stage reading one file of the directory (`data/f1`): its repro is
+    named after `dvx add --force data`, as for a stage reading the whole directory, and
+    following the hints records the run."""
+    write(repo / "data" / "f1", "d1\n")
+    write(repo / "data" / "f2", "d2\n")
+    must("add", "data", cwd=repo)
+    must("stage", "add", "-n", "s2", "-d", "data/f1", "-o", "o2.txt", "cat data/f1 > o2.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    edit(repo, "data/f1", "d9\n")
+    must("add", "data", cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock", "data.dvx")
+    text = run_dvx("status", cwd=repo).stdout
+    assert ("`dvx repro s2` records your run again, after `dvx add --force data`)") in text, \
+        text
+    must("add", "--force", "data", cwd=repo)
+    assert "Restored 's2' from the run-cache" in must("repro", "s2", cwd=repo)
+    assert (repo / "o2.txt").read_text() == "d9\n"
+    assert _up_to_date(repo)
+
+
 def test_an_undone_output_of_a_stage_no_longer_declared_names_no_add_force(repo):
     """An output whose own run was undone in dvx.lock, its stage then dropped from dvx.yaml:
     status names `dvx checkout` of dvx.lock's version only, never `dvx add --force`, which

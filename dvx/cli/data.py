@@ -374,7 +374,7 @@ def _stages_for_hints(repo: Repo, result: StatusResult
     from dvx.errors import DvxError
     from dvx.paths import at_or_below_any
     from dvx.pipeline.graph import load_dag
-    from dvx.pipeline.undone_runs import way_back
+    from dvx.pipeline.undone_runs import REPRO, way_back
 
     try:
         dag = load_dag(repo)
@@ -389,8 +389,11 @@ def _stages_for_hints(repo: Repo, result: StatusResult
         stage = dag.stages.get(o.stage or "")
         if stage is None or not o.own_version_undone or o.stashed or o.synced_oid is None:
             continue
-        inputs = [i for i in undone if at_or_below_any(i.path, set(stage.inputs))]
-        way = "repro" if inputs else way_back(repo, stage, o.path, o.synced_oid)
+        reads = set(stage.inputs)
+        # A stage reading data/train reads the tracked directory data too, and the reverse.
+        inputs = [i for i in undone if at_or_below_any(i.path, reads)
+                  or any(at_or_below_any(path, {i.path}) for path in reads)]
+        way = REPRO if inputs else way_back(repo, stage, o.path, o.synced_oid)
         runs[o.path] = UndoneRun(way, inputs, stage.frozen)
     return {name for name, s in dag.stages.items() if s.frozen}, runs
 
@@ -919,9 +922,9 @@ def _recordable(undone: OutputStatus) -> bool:
 def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
     """The ways out for outdated data holding a version no longer in the cache: a pull
     replaces it if the remote holds that version, or it is recorded over the pointer's (with
-    `dvx add --force`; a stage output's, which add refuses, with `dvx commit --force`, or
-    its stage run again in its place, or from the inputs that made it, which records it: a
-    commit would pair it with the inputs dvx.lock records)."""
+    `dvx add --force`; a stage output's, which add refuses, by its stage run again in its
+    place, or from the inputs that made it, which records it: a commit would pair it with the
+    inputs dvx.lock records)."""
     holding = [o for o in outputs if o.outdated_not_cached]
     if any(o.stage is None for o in holding):
         out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
