@@ -558,23 +558,33 @@ def _refuse_other_repositorys_path(repo: Repo, rel: str, target: str) -> None:
 
 
 def _refuse_absent_part(repo: Repo, directory: Output, rel: str, target: str) -> None:
-    """A path inside the tracked directory `directory` that its manifest holds no file or
-    folder of, and that the workspace lacks too, is a typo: refused, as checkout refuses it,
-    rather than a command doing nothing and saying it succeeded. One the workspace has is
-    the directory's still (new there: status shows it, commit records it). A manifest not in
-    the cache (not fetched yet), or invalid, cannot tell: the command goes on, and fetches or
-    reports it."""
-    if os.path.lexists(repo.abspath(rel)):
-        return
-    try:
-        tree = load_tree(repo, directory.pointer, directory.recorded_in)
-    except (FormatError, OSError):
-        return
-    if tree is None or tree.holds(rel[len(directory.path) + 1:]):
+    """A path inside the tracked directory `directory` that it may not hold
+    (`may_hold_part`) is a typo: refused, as checkout refuses it, rather than a command
+    doing nothing and saying it succeeded."""
+    if may_hold_part(repo, directory, rel):
         return
     raise UsageError(f"'{target}' is not in the tracked directory '{directory.path}'.",
                      f"`dvx ls -R . {for_command(repo.root, directory.path)}` lists what it "
                      "holds.")
+
+
+def may_hold_part(repo: Repo, output: Output, rel: str, in_workspace: bool = True,
+                  tree: Tree | None = None) -> bool:
+    """Does the tracked `output` hold the path `rel` below it, or is that not known? It does
+    when the workspace has `rel` (`in_workspace`: asked of the workspace, not of a revision;
+    new there: status shows it, commit records it), or when `output` is a directory whose
+    manifest (`tree`, else the cache's) lists it as a file or a folder. A manifest not in the
+    cache (not fetched yet), or invalid, cannot tell: it counts as holding it, and the
+    command goes on, and fetches or reports it."""
+    if in_workspace and os.path.lexists(repo.abspath(rel)):
+        return True
+    if not output.pointer.is_dir:
+        return False
+    try:
+        tree = tree or load_tree(repo, output.pointer, output.recorded_in)
+    except (FormatError, OSError):
+        return True
+    return tree is None or tree.holds(rel[len(output.path) + 1:])
 
 
 def _unique(targets: list[Target]) -> list[Target]:

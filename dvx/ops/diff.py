@@ -25,7 +25,7 @@ from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote, settings_for
 from dvx.ops.status import never_placed
-from dvx.outputs import Broken, Output, load_tree, scan_outputs
+from dvx.outputs import Broken, Output, load_tree, may_hold_part, scan_outputs
 from dvx.paths import at_or_below_any, fingerprint_directory
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
@@ -308,16 +308,9 @@ class _Sides:
                 continue
             if not target.startswith(output.path + "/"):
                 return True  # the output itself, or one below the target
-            if side == WORKSPACE and os.path.lexists(self.repo.abspath(target)):
+            if may_hold_part(self.repo, output, target, side == WORKSPACE,
+                             self._trees.get(output.pointer.oid)):
                 return True
-            if output.pointer.is_dir:
-                tree = self._trees.get(output.pointer.oid)
-                try:
-                    tree = tree or load_tree(self.repo, output.pointer)
-                except (DvxError, OSError):
-                    return True  # listing it says what is wrong with it
-                if tree is None or tree.holds(target[len(output.path) + 1:]):
-                    return True
         return False
 
     def known_tree(self, output: Output, side: str) -> Tree | None:
