@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from dvx.remote.store import RemoteStore
 
 log = get_logger(__name__)
-_said_of_config: set[str] = set()  # the warnings on config options already given
 
 DVX_DIR = ".dvx"
 # What in .dvx/ belongs to one clone, never to Git: where dvx writes and deletes, and the
@@ -288,18 +287,20 @@ class Repo:
         return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
                       before_save=before_save)
 
-    def warn_of_unknown_options(self) -> None:
-        """Say what the config files set that dvx ignores (Config.unknown_options), once per
-        process: for the repository a command runs in, not one it reads data from (an import's
-        source), whose files the user does not edit here. A config that cannot be read is
-        left to the command, which names it where it reads it."""
+    def warn_of_unknown_options(self, said: set[str]) -> None:
+        """Say what the config files set that dvx ignores (Config.unknown_options), but for
+        the sentences of `said`, which it adds them to: those the command said already (it
+        may open its repository twice). For the repository a command runs in, not one it
+        reads data from (an import's source), whose files the user does not edit here. A
+        config that cannot be read is left to the command, which names it where it reads
+        it."""
         try:
             sentences = self.config.unknown_options()
         except DvxError:
             return
         for sentence in sentences:
-            if sentence not in _said_of_config:  # a command may open its repository twice
-                _said_of_config.add(sentence)
+            if sentence not in said:
+                said.add(sentence)
                 log.warning("%s", sentence)
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config

@@ -219,12 +219,13 @@ def open_repo(configuring: bool = False, from_git_directory: bool = False) -> An
         refuse_git_directory(repo.root, ctx.command_path if ctx is not None else "dvx")
     if not (configuring and repo.below_the_top_of_git()) and repo.git is not None:
         refuse_other_repository(repo.root)
-    repo.warn_of_unknown_options()
+    root = ctx.find_root() if ctx is not None else None
+    shared = root.obj if root is not None and root.obj is not None else {}
+    # Once a command, not once a process: a test or a caller runs many in one.
+    repo.warn_of_unknown_options(shared.setdefault("said_of_config", set()))
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
         repo.command = command_of(ctx, repo)
-        root = ctx.find_root()
-        if root.obj is not None:
-            root.obj.setdefault("repos", []).append(repo)
+        shared.setdefault("repos", []).append(repo)
     return repo
 
 
