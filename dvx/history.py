@@ -62,7 +62,8 @@ class Scope:
     all_experiments: bool = False  # every experiment this clone has a ref of (gc)
     queued: bool = False  # every queued experiment's snapshot: its run still needs it (gc)
     # With all_commits: commits only a stash entry or a queued experiment's snapshot reaches,
-    # workspaces saved rather than committed (`metrics show -A` leaves them out).
+    # workspaces saved rather than committed (`metrics show -A` leaves them out). False
+    # leaves out their refs, not the stash's reflog entries, which `reflogs` lists still.
     stashed_and_queued: bool = True
 
     @property

@@ -1138,7 +1138,8 @@ class Git:
         `fetched_branch_refs`) and tag, and of `revs`; with `all_commits` every
         commit reachable from any ref but those the patterns `leave_out` match (`git rev-list
         --exclude`: `refs/stash`, `refs/exps-queue/*`) (with `reflogs`, from any reflog entry
-        too, stashes included); with `last_n`, the last N commits of each tip."""
+        too, stashes included: `leave_out` leaves out refs, never reflog entries, so a stash
+        entry is listed still); with `last_n`, the last N commits of each tip."""
         tips = [self.resolve_revision(rev) for rev in revs]
         refs = [r for flag, r in ((all_branches, "--branches"), (all_tags, "--tags"),
                                   (all_branches and remote_branches, "--remotes")) if flag]
