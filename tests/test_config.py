@@ -835,3 +835,30 @@ def test_a_generic_remote_keeps_your_global_login_beside_a_password_in_config_lo
     assert pushed.code != 0 and "530" in pushed.stderr, pushed.output  # refused, as it is
     assert "not used" not in pushed.stderr, pushed.stderr
     assert users and set(users) == {"bob"}, users
+
+
+def test_git_s_hooks_and_merge_driver_leave_ignored_options_to_dvx_s_own_commands(repo, dvx):
+    """A `git merge` running dvx's merge driver once per pointer file (and its hooks) names
+    no ignored option: the user's own dvx commands do, once each."""
+    assert dvx("install").code == 0
+    (repo / ".dvx" / "config.local").write_text("[core]\njobs = 4\n")
+    for name in ("a", "b"):
+        write(repo / f"{name}.txt", "base\n")
+    assert dvx("add", "a.txt", "b.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "other")
+    for name in ("a", "b"):
+        write(repo / f"{name}.txt", "other\n")
+    assert dvx("add", "a.txt", "b.txt").code == 0
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "main")
+    for name in ("a", "b"):
+        write(repo / f"{name}.txt", "main\n")
+    assert dvx("add", "a.txt", "b.txt").code == 0
+    git(repo, "commit", "-qam", "main")
+    merged = subprocess.run(["git", "merge", "other"], cwd=repo, capture_output=True,
+                            text=True)
+    assert "dvx: a.txt.dvx" in merged.stderr or "a.txt.dvx" in merged.stdout, merged
+    assert "core.jobs" not in merged.stderr + merged.stdout, merged.stderr
+    assert "core.jobs" in dvx("status").stderr

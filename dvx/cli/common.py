@@ -204,11 +204,14 @@ def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
     return decorate
 
 
-def open_repo(configuring: bool = False, from_git_directory: bool = False) -> Any:
+def open_repo(configuring: bool = False, from_git_directory: bool = False,
+              warning_of_config: bool = True) -> Any:
     """The repository here, refused from inside its Git directory (`refuse_git_directory`)
     unless `from_git_directory` (dvx add, whose every path names the data it works on).
     `configuring` (dvx config) opens one below the top of its Git work tree too, which
-    Repo.git refuses: setting core.no_scm is how to fix that."""
+    Repo.git refuses: setting core.no_scm is how to fix that. Not `warning_of_config`: Git's
+    hooks and merge driver, which a Git command may run once per file, leave the config
+    options dvx ignores to the user's own dvx commands to name."""
     from dvx.cli.ui import progress_for
     from dvx.repo import Repo, refuse_git_directory
     from dvx.scm import refuse_other_repository
@@ -222,7 +225,8 @@ def open_repo(configuring: bool = False, from_git_directory: bool = False) -> An
     root = ctx.find_root() if ctx is not None else None
     shared = root.obj if root is not None and root.obj is not None else {}
     # Once a command, not once a process: a test or a caller runs many in one.
-    repo.warn_of_unknown_options(shared.setdefault("said_of_config", set()))
+    if warning_of_config:
+        repo.warn_of_unknown_options(shared.setdefault("said_of_config", set()))
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
         repo.command = command_of(ctx, repo)
         shared.setdefault("repos", []).append(repo)

@@ -141,7 +141,7 @@ def _repo_of_hook() -> Any:
 
     if not os.path.isdir(DVX_DIR) and tracked_but_absent(os.getcwd()) is None:
         return None
-    repo = open_repo()
+    repo = open_repo(warning_of_config=False)
     return repo if repo.git is not None else None  # core.no_scm: Git is not dvx's business
 
 
@@ -602,7 +602,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
-    repo = open_repo()
+    repo = open_repo(warning_of_config=False)
     rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
     try:
         merged = merge_file(repo, path, *contents)
