@@ -34,6 +34,9 @@ import errno
 
 class DvxError(Exception):
     exit_code = 1
+    # The errors of several that this one's message joins (the remotes of one command): what
+    # they quote of libraries' errors, it quotes too (`quoted_by_libraries`).
+    joins: tuple[BaseException, ...] = ()
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -311,3 +314,35 @@ def interruption(by: BaseException, detail: str, hint: str = NOTHING_HALF_WRITTE
     exc = Interrupted(STOPPED_BY[code] + detail, hint)
     exc.exit_code = code
     return exc
+
+
+def quoted_by_libraries(*errors: BaseException) -> tuple[str, ...]:
+    """The text of each error that `errors` were raised from or while handling (their
+    __cause__ and __context__, kept by `raise ... from None` too) or join (`joins`), and
+    that dvx's code did not raise: what a library said, which dvx's message about `errors`
+    may quote."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = list(errors)
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not _raised_by_dvx(current):
+            texts += [str(current), *(arg for arg in current.args if isinstance(arg, str))]
+        pending += [current.__cause__, current.__context__, *getattr(current, "joins", ())]
+    return tuple(texts)
+
+
+def _raised_by_dvx(exc: BaseException) -> bool:
+    """Was `exc` raised in dvx's own code (its words, a PermissionError of a refused request
+    among them)? A DvxError is, raised or not (one made to be joined into another's message).
+    Any other error never raised is taken for a library's."""
+    if isinstance(exc, DvxError):
+        return True
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    module = "" if trace is None else str(trace.tb_frame.f_globals.get("__name__", ""))
+    return module == "dvx" or module.startswith("dvx.")

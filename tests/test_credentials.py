@@ -240,3 +240,35 @@ def test_a_password_of_digits_and_a_slash_is_refused_as_ambiguous_and_hidden(rep
     assert outputs[2].code != 0 and "is ambiguous" in outputs[2].stderr, outputs[2].output
     for result in outputs:
         assert "s3cret" not in result.output, result.output
+
+
+def library_quoting(monkeypatch, password: str) -> None:
+    """Setting up an SSH remote fails with a library's error quoting `password`."""
+    import sshfs
+
+    def quoting(*args, **kwargs):
+        raise ValueError(f"password {password} refused for tigers")
+
+    monkeypatch.setattr(sshfs, "SSHFileSystem", quoting)
+
+
+def test_the_joined_errors_of_several_remotes_hide_a_word_a_library_quotes(
+        repo, dvx, monkeypatch):
+    """Outputs with a remote each: the error ending the command joins the remotes' own, and
+    hides what each of them hides."""
+    (repo / "dvx.yaml").write_text(
+        "stages:\n  s:\n    cmd: echo 1 > o1; echo 2 > o2\n    outs:\n"
+        "      - o1:\n          remote: s\n      - o2:\n          remote: s2\n")
+    port = closed_port()
+    for name, user in (("s", "alice"), ("s2", "bob")):
+        url = f"ssh://{user}:tiger@127.0.0.1:{port}/{name}"
+        assert dvx("remote", "add", "--local", name, url).code == 0
+    assert dvx("repro").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    library_quoting(monkeypatch, "tiger")
+    pulled = dvx("pull")
+    assert pulled.code == 1, pulled.output
+    assert "'s'" in pulled.stderr and "'s2'" in pulled.stderr, pulled.stderr
+    assert pulled.stderr.count("password *** refused for tigers") == 2, pulled.stderr
+    assert "tiger " not in pulled.output
+

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from dvx import __version__, faults
 from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
+from dvx.cli.scrub import scrubbed
 from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, left_half_done, stop_status
+from dvx.errors import quoted_by_libraries as _quoted_by_libraries
 from dvx.logs import printable
 
 EXIT_INTERNAL = 255
@@ -142,7 +142,7 @@ class DvxGroup(click.Group):
                 import traceback
 
                 trace = "".join(traceback.format_exception(exc)).rstrip("\n")
-                click.echo(printable(_scrub_secrets(trace, (trace,))), err=True)
+                click.echo(printable(scrubbed(trace, (trace,))), err=True)
                 hint = "Please report it, with the traceback above."
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.", hint,
                   EXIT_INTERNAL, _quoted_by_libraries(exc))
@@ -192,7 +192,7 @@ def _report_unreadable(ctx: click.Context) -> bool:
     for path, exc in sorted(unreadable.items()):
         hint = _hint_of(ctx, exc)
         text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
-        click.echo(printable(_scrub_secrets(text, _quoted_by_libraries(exc))), err=True)
+        click.echo(printable(scrubbed(text, (exc,))), err=True)
     return bool(unreadable)
 
 
@@ -229,11 +229,11 @@ def _quiet_end_of_pipe() -> None:
 
 def _fail(message: str, hint: str | None, code: int, quoted: tuple[str, ...] = ()) -> None:
     """Say the error and exit with `code`; `quoted`: the text of the libraries' errors the
-    message may quote (_scrub_secrets)."""
+    message may quote (`scrubbed`)."""
     if code in STOPPED_BY:
         _ignore_ctrl_c()
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
-    click.echo(printable(_scrub_secrets(text, quoted)), err=True)
+    click.echo(printable(scrubbed(text, quoted)), err=True)
     if code in STOPPED_BY:
         _stop_now(code)
     sys.exit(code)
@@ -295,78 +295,6 @@ def _tell_the_stores() -> None:
             aio.run_stop_cleanups(STORE_CLEANUP_SECONDS)
         finally:
             _ignore_ctrl_c()
-
-
-SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",
-                      "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
-
-
-def _quoted_by_libraries(exc: BaseException) -> tuple[str, ...]:
-    """The text of each error that `exc` was raised from or while handling (its __cause__
-    and __context__, kept by `raise ... from None` too) and that dvx's code did not raise:
-    what a library said, which dvx's message may quote."""
-    texts: list[str] = []
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if not _raised_by_dvx(current):
-            texts += [str(current), *(arg for arg in current.args if isinstance(arg, str))]
-        pending += [current.__cause__, current.__context__]
-    return tuple(texts)
-
-
-def _raised_by_dvx(exc: BaseException) -> bool:
-    """Was `exc` raised in dvx's own code (its words, a PermissionError of a refused request
-    among them)? One never raised is taken for a library's."""
-    trace = exc.__traceback__
-    while trace is not None and trace.tb_next is not None:
-        trace = trace.tb_next
-    module = "" if trace is None else str(trace.tb_frame.f_globals.get("__name__", ""))
-    return module == "dvx" or module.startswith("dvx.")
-
-
-_WORD = re.compile(r"[^\W\d_]+")  # letters only: a word dvx's own sentences may use
-
-
-def _scrub_secrets(text: str, quoted: Iterable[str] = ()) -> str:
-    """Hide any configured secret that a library may have put into an error message: secret
-    options, the passwords and query values (tokens) of remote URLs, and those of any URL
-    the message quotes. A secret that is a word of letters alone ("data", "wrong") is one
-    dvx's own sentences and paths may use: it is hidden only when the text of a library's
-    error that the message may quote (`quoted`: _quoted_by_libraries) holds it, and then
-    as a whole word ("metadata" stays)."""
-    import os
-
-    from dvx.remote.backends import is_secret, redact_urls, url_secrets
-
-    secrets = [os.environ.get(name, "") for name in SECRET_ENVIRONMENT]
-    try:
-        from dvx.repo import Repo
-
-        config = Repo.find().config
-        for name in config.remote_names():
-            options = config.remote_options(name)
-            secrets += [v for k, v in options.items() if is_secret(k)]
-            secrets += url_secrets(options.get("url", ""))
-    except Exception:  # no repository, or an unreadable config: nothing more to hide
-        pass
-    # The known values first, longest first: a URL redacted first could leave only a part
-    # of one (a password holding '@' or '/' that a message quotes apart from its URL).
-    quoted = list(quoted)
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) < 4:
-            continue
-        if not _WORD.fullmatch(secret):
-            text = text.replace(secret, "***")
-            continue
-        as_word = re.compile(rf"(?<!\w){re.escape(secret)}(?!\w)")
-        if any(as_word.search(library) for library in quoted):
-            text = as_word.sub("***", text)
-    return redact_urls(text)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

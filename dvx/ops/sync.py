@@ -323,6 +323,7 @@ def remote_failure(errors: RemoteErrors) -> DvxError | None:
     joined = RemoteError(" ".join(e.message for e in found),
                          " ".join(dict.fromkeys(e.hint for e in found if e.hint)) or None)
     joined.exit_code = max(e.exit_code for e in found)
+    joined.joins = tuple(found)  # what they quote of libraries' errors, it quotes too
     return joined
 
 
@@ -518,16 +519,19 @@ def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
 
 def _naming_remote(name: str | None, doing: str, exc: DvxError | OSError) -> DvxError:
     """The error that stopped the transfer with the remote `name`, one of several: named,
-    since what stopped it may not say which (a filesystem error, a missing bucket)."""
+    since what stopped it may not say which (a filesystem error, a missing bucket). Made
+    from `exc` (its __cause__), for what it quotes of libraries' errors."""
     if isinstance(exc, OSError):
         why = f"{exc.strerror}" if isinstance(exc, LostConnection) else describe(exc)
-        return RemoteError(f"Could not {doing} the remote '{name}': {why}.",
-                           "No object was published half-written; fix the cause and run the "
-                           "command again.")
-    if name is None or f"'{name}'" in exc.message:
+        named = RemoteError(f"Could not {doing} the remote '{name}': {why}.",
+                            "No object was published half-written; fix the cause and run the "
+                            "command again.")
+    elif name is None or f"'{name}'" in exc.message:
         return exc
-    named = RemoteError(f"Could not {doing} the remote '{name}': {exc.message}", exc.hint)
-    named.exit_code = exc.exit_code
+    else:
+        named = RemoteError(f"Could not {doing} the remote '{name}': {exc.message}", exc.hint)
+        named.exit_code = exc.exit_code
+    named.__cause__ = exc
     return named
 
 
