@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Iterable
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 
 _level = WARNING
 _with_names = False  # -vv: prefix each message with the module that wrote it
+Scrubber = Callable[[str, Iterable[BaseException | str]], str]
+_scrubber: Scrubber | None = None
+
+
+def set_scrubber(scrubber: Scrubber) -> None:
+    """What every message goes through before it is shown (the CLI's: it hides the secrets
+    a library's error may hold), given the message and the errors it may quote."""
+    global _scrubber
+    _scrubber = scrubber
 
 
 def set_level(level: int, with_names: bool = False) -> None:
@@ -36,10 +46,12 @@ class Logger:
 
     def debug(self, message: str, *args: object, exc_info: BaseException | None = None) -> None:
         self._write(DEBUG, message, args)
-        if exc_info is not None and _level <= DEBUG:
+        if exc_info is not None and _level <= DEBUG and sys.stderr is not None:
             import traceback
 
-            traceback.print_exception(exc_info, file=sys.stderr)
+            trace = "".join(traceback.format_exception(exc_info))
+            sys.stderr.write(printable(_scrubbed(trace, (exc_info, trace))))
+            sys.stderr.flush()
 
     def info(self, message: str, *args: object) -> None:
         self._write(INFO, message, args)
@@ -50,9 +62,14 @@ class Logger:
     def _write(self, level: int, message: str, args: tuple[object, ...]) -> None:
         if level < _level or sys.stderr is None:  # None: the caller closed stderr
             return
-        text = printable(message % args if args else message)
+        quoting = [arg for arg in args if isinstance(arg, BaseException)]
+        text = printable(_scrubbed(message % args if args else message, quoting))
         sys.stderr.write(f"{self.name}: {text}\n" if _with_names else text + "\n")
         sys.stderr.flush()
+
+
+def _scrubbed(text: str, quoting: Iterable[BaseException | str]) -> str:
+    return text if _scrubber is None else _scrubber(text, quoting)
 
 
 _UNDECODABLE = re.compile("[\ud800-\udfff]")

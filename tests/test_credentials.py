@@ -272,3 +272,48 @@ def test_the_joined_errors_of_several_remotes_hide_a_word_a_library_quotes(
     assert pulled.stderr.count("password *** refused for tigers") == 2, pulled.stderr
     assert "tiger " not in pulled.output
 
+
+@pytest.mark.parametrize("password", ["tiger", SECRET])
+def test_a_problem_warned_of_hides_the_secrets_a_library_quotes(
+        repo, dvx, monkeypatch, password):
+    """`repro --pull` goes on, the cache holding the data, without the past runs of a remote
+    it cannot set up: the problem it warns of quotes that remote's error, hidden as that
+    error would be."""
+    (repo / "in").write_text("a\n")
+    assert dvx("add", "in").code == 0
+    (repo / "dvx.yaml").write_text(
+        "stages:\n  s:\n    cmd: cat in > out\n    deps: [in]\n    outs: [out]\n")
+    url = f"ssh://alice:{password}@127.0.0.1:{closed_port()}/project"
+    assert dvx("remote", "add", "--local", "-d", "s", url).code == 0
+    library_quoting(monkeypatch, password)
+    ran = dvx("repro", "--pull")
+    assert ran.code == 0, ran.output
+    assert "Problem: past runs of the stages were not fetched" in ran.stderr, ran.stderr
+    assert "password *** refused for tigers" in ran.stderr, ran.stderr
+    assert f"{password} " not in ran.output
+
+
+def test_a_logged_warning_and_its_traceback_hide_the_secrets_a_library_quotes(
+        repo, dvx, monkeypatch):
+    """What dvx logs of a library's error (with -vv, its traceback too) is scrubbed as its
+    errors are."""
+    from dvx.errors import RemoteError
+    from dvx.logs import get_logger
+
+    assert dvx("remote", "add", "--local", "-d", "s", URL).code == 0
+    log = get_logger("dvx.ops.sync")
+
+    def logging(*args, **kwargs):
+        try:
+            raise ValueError(f"password {SECRET} refused at {URL}")
+        except ValueError as exc:
+            log.warning("Could not renew the lock on remote s: %s", exc)
+            log.debug("Renewing failed", exc_info=exc)
+            raise RemoteError("Cannot push.") from exc
+
+    monkeypatch.setattr("dvx.ops.sync.push", logging)
+    pushed = dvx("-vv", "push")
+    assert pushed.code == 1, pushed.output
+    assert "Could not renew the lock on remote s: password *** refused" in pushed.stderr
+    assert "Traceback" in pushed.stderr and "ssh://***@127.0.0.1" in pushed.stderr
+    assert SECRET not in pushed.output, pushed.stderr

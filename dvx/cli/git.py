@@ -128,7 +128,7 @@ def _checkout_quietly(when: Callable[[Git], bool] = lambda git: True) -> None:
                               settle=lambda: declared_outputs(repo))
         report_checkout(result)
     except DvxError as exc:
-        warn(f"dvx checkout: {exc}")
+        warn(f"dvx checkout: {exc}", (exc,))
 
 
 def _repo_of_hook() -> Any:
@@ -499,15 +499,15 @@ def pre_push(remote_name: str, url: str | None) -> None:
                        "NAME URL`.")
         result = push(repo, to_push)
     except DvxError as exc:
-        _stop_push(str(exc))
+        _stop_push(str(exc), exc)
     except OSError as exc:
-        _stop_push(_what_failed(exc))
+        _stop_push(_what_failed(exc), exc)
     report_sync("Pushed", result, False)
     failure = result.remote_failure()
     if failure is not None:  # one remote of several: what the others got is reported above
-        _stop_push(str(failure))
+        _stop_push(str(failure), failure)
     if repo.unreadable:
-        _stop_push(_skipped_message(repo.unreadable))
+        _stop_push(_skipped_message(repo.unreadable), *repo.unreadable.values())
     if not result.ok:
         _stop_push("some of it failed (listed above).")
 
@@ -573,10 +573,11 @@ def _what_failed(exc: OSError) -> str:
     return f"A filesystem operation failed: {describe(exc)}."
 
 
-def _stop_push(why: str) -> NoReturn:
+def _stop_push(why: str, *errors: BaseException) -> NoReturn:
+    """`errors`: those `why` says, which may quote libraries' errors."""
     warn(f"ERROR: dvx could not push the data of the commits being pushed: {why} The git push "
          "was stopped, so that nobody gets commits whose data is on no remote. Fix it and push "
-         "again; `git push --no-verify` pushes the commits without their data.")
+         "again; `git push --no-verify` pushes the commits without their data.", errors)
     sys.exit(1)
 
 

@@ -306,6 +306,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     elif verbose:
         level = logs.DEBUG if verbose > 1 else logs.INFO
     logs.set_level(level, with_names=verbose > 1)
+    logs.set_scrubber(scrubbed)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -18,6 +18,7 @@ from dvx.cli.common import (
     open_repo,
     warn_if_merge_driver_missing,
 )
+from dvx.cli.scrub import scrubbed
 from dvx.cli.ui import (
     emit_json,
     git_add,
@@ -386,7 +387,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     warn_if_merge_driver_missing(repo)
     result = do_repro(repo, options, reporter)
     for problem in result.problems:
-        warn(f"Problem: {problem}")
+        warn(f"Problem: {problem}", result.quoting)
     if as_json:
         emit_json(result.to_json())
     elif dry:
@@ -421,10 +422,10 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Would run stage '{s.name}'{why}")
         elif s.outcome == "would-restore":
             out(f"Would restore '{s.name}' from the run-cache{why}")
-        elif s.outcome == "would-fail":
-            out(f"Would fail stage '{s.name}': {s.error}.")
+        elif s.outcome == "would-fail":  # why: an error's, which may quote a library's
+            out(scrubbed(f"Would fail stage '{s.name}': {s.error}."))
         elif s.outcome == "would-skip":
-            out(f"Would skip stage '{s.name}': {s.error}.")
+            out(scrubbed(f"Would skip stage '{s.name}': {s.error}."))
         elif s.outcome == "would-check-out":
             out(f"Would check out the outputs dvx.lock records for '{s.name}'{why}")
         elif s.outcome == "frozen" and (s.missing or s.modified):

@@ -513,7 +513,7 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
                                           with_overlaps=True)
     result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
     for item in overlapping(repo.root, [t.output for t in workspace], pushed=True):
-        warn(f"WARNING: {item.error.message} {item.error.hint}")
+        warn(f"WARNING: {item.error.message} {item.error.hint}", (item.error,))
     _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
 
 

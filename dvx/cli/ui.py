@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 import click
@@ -21,8 +21,12 @@ def out(message: str = "", nl: bool = True) -> None:
     click.echo(printable(message), nl=nl)
 
 
-def warn(message: str) -> None:
-    click.echo(printable(message), err=True)
+def warn(message: str, quoting: Iterable[BaseException | str] = ()) -> None:
+    """Say `message` on stderr, scrubbed of secrets (`scrubbed`): a warning or a problem may
+    quote a library's error; `quoting`: the errors it may quote, or their texts."""
+    from dvx.cli.scrub import scrubbed
+
+    click.echo(printable(scrubbed(message, quoting)), err=True)
 
 
 def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:

@@ -193,6 +193,7 @@ class ReproResult:
     to_stage: list[str] = field(default_factory=list)  # paths the user should `git add`
     pulled: Any = None  # the SyncResult of --pull
     problems: list[str] = field(default_factory=list)
+    quoting: list[BaseException] = field(default_factory=list)  # the errors problems quote
     committed: list[str] = field(default_factory=list)  # tracked inputs recorded (--dry: to be)
     # the dvx.lock entries of stages gone from dvx.yaml (--dry: to be), and the outputs no
     # stage has any longer, left in the workspace and still ignored by Git
@@ -324,7 +325,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         unfetched: set[str] = set()
         pulled: dict[str, LockedPath] = {}
         in_part: set[str] = set()
-        runs_unfetched: list[str] = []  # why past runs were not fetched: said if a stage ran
+        # why past runs were not fetched: said if a stage ran
+        runs_unfetched = runcache.RunsTransfer()
         if options.pull and options.dry:
             plan = _would_pull(repo, dag, selected, options.allow_missing)
             pulled, in_part, result.would_pull = plan.whole, plan.in_part, plan.brought
@@ -338,6 +340,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                 if not options.allow_missing:
                     raise failure
                 result.problems.append(failure.message)
+                result.quoting.append(failure)
             unfetched = set(result.pulled.failed_paths())
             if options.allow_missing:  # and what a remote that could not be read holds
                 unread = set(result.pulled.not_fetched)
@@ -394,7 +397,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             repo.statcache.flush()
             repo.syncstate.flush()
         if any(stage.outcome not in (UP_TO_DATE, FROZEN, CHECKED_OUT) for stage in result.stages):
-            result.problems += runs_unfetched
+            result.problems += runs_unfetched.problems
+            result.quoting += runs_unfetched.quoting
         if scheduler.unrecorded:
             result.unrecorded = scheduler.unrecorded
             result.problems.append(scheduler.unrecorded_message())
@@ -803,9 +807,9 @@ def _refuse_left_out_dependency(repo: Repo, name: str, dep: str, left_out: LeftO
 
 # -- --pull ----------------------------------------------------------------------------------
 
-def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
+def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, runcache.RunsTransfer]:
     """Fetch and check out the tracked data the selected stages read and write, and their
-    past runs, from the default remote."""
+    past runs, from the default remote; and why those runs were not fetched, if so."""
     from dvx.ops.sync import pull
 
     # A remote that cannot be read is kept, as one of several is: the caller decides
@@ -816,7 +820,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     runs = _past_runs(repo, keys, result)
     if runs.sync is not None:
         result.add_transfer(runs.sync)
-    return result, runs.problems
+    return result, runs
 
 
 def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
@@ -833,7 +837,8 @@ def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
         if data.asked and not data.remote_errors:
             raise
         return runcache.RunsTransfer(problems=[
-            f"past runs of the stages were not fetched, so stale ones run: {describe(exc)}"])
+            f"past runs of the stages were not fetched, so stale ones run: {describe(exc)}"],
+            quoting=[exc])
 
 
 def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:

@@ -338,6 +338,7 @@ class RunsTransfer:
     records: int = 0
     sync: Any = None  # the SyncResult of the objects
     problems: list[str] = field(default_factory=list)
+    quoting: list[BaseException] = field(default_factory=list)  # the errors problems quote
     held_back: int = 0  # records not pushed: an output of theirs may not go to that remote
 
 
