@@ -636,8 +636,9 @@ class RepoLock:
         kept = self.release(finished=exc_type is None and not self._failed, stopped=stopped)
         if kept is None:
             return
-        if exc is None:  # an error it reports without raising (`failed`)
-            log.warning("%s", interrupted_notice(kept))
+        if exc is None:  # an error it reports without raising (`failed`), said after this
+            log.warning("%s ended with an error before doing all of its work. %s",
+                        _named(str(kept["command"])), interrupted_notice(kept))
         elif isinstance(exc, Interrupted):
             exc.hint = interrupted_notice(kept)
         elif stopped:

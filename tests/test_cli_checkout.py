@@ -60,6 +60,33 @@ def test_a_folder_replaced_by_a_symlink_is_skipped_in_one_sentence(repo, dvx):
     assert not (repo / "elsewhere" / "a").exists()
 
 
+@pytest.mark.parametrize("there", ["link", "file"])
+def test_a_folder_taken_by_a_link_or_a_file_leaves_no_checkout_unfinished(repo, dvx, there):
+    """Files skipped because a link or a file of the user's stands where their folder goes
+    are kept as the user's, as the link or file itself is: the checkout exits with status 1
+    and says why, but places all it can, so it says nothing of work left half-done, and no
+    later command names it as ended by an error."""
+    write(repo / "d" / "top.txt", "top")
+    write(repo / "d" / "sub" / "a", "a")
+    assert dvx("add", "d").code == 0
+    os.unlink(repo / "d" / "top.txt")
+    shutil.rmtree(repo / "d" / "sub")
+    if there == "link":
+        (repo / "elsewhere").mkdir()
+        os.symlink("../elsewhere", repo / "d" / "sub")
+    else:
+        write(repo / "d" / "sub", "mine")
+    why = "its folder 'd/sub' is a symbolic link" if there == "link" else \
+        "a file is where its folder 'd/sub' goes"
+    for _ in range(2):
+        result = dvx("checkout")
+        assert result.code == 1 and f"Skipped d/sub/a: {why}" in result.stderr, result.output
+        assert "Only some of its files" not in result.stderr
+        assert "ended by an error" not in result.stderr
+    assert (repo / "d" / "top.txt").read_text() == "top"
+    assert "ended by an error" not in dvx("status").output
+
+
 def test_checkout_never_discards_uncached_changes_without_force(repo, dvx):
     write(repo / "f", "recorded")
     write(repo / "d" / "a", "a")

@@ -531,17 +531,18 @@ def test_a_transfer_s_interruption_keeps_its_count_and_says_what_the_command_lef
 @pytest.mark.parametrize("command", ["checkout", "pull"])
 def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx_proc,
                                                                        command):
-    """A checkout (or pull) that placed some files, then met a full disk: it says only some
-    of its files may have been placed, not that nothing was left half-written, and status
-    names it until it is run again; one that placed nothing (its data is in no cache) is
-    not named."""
+    """A checkout (or pull) that placed some files, then met a full disk: it says it ended
+    with an error, and that only some of its files may have been placed, not that nothing
+    was left half-written, and status names it until it is run again; one that placed
+    nothing (its data is in no cache) is not named."""
     _pushed_folder_removed(repo, dvx_proc)
     full = dvx_proc(command, cwd=repo, env={"DVX_FAULT": "place.before_rename:3",
                                             "DVX_FAULT_ACTION": "enospc"})
     assert full.code == 1, full.output
     said = " ".join(full.stderr.split())
-    assert "Only some of its files may have been placed in the workspace: `dvx status` " \
-        "names the command until it" in said, said
+    assert f"`dvx {command}` ended with an error before doing all of its work. Only some of " \
+        "its files may have been placed in the workspace: `dvx status` names the command " \
+        "until it" in said, said
     assert "Nothing was left half-written" not in said
     assert _named_stopped(repo, dvx_proc) == [f"dvx {command}"]
     assert dvx_proc(command, cwd=repo).code == 0

@@ -112,14 +112,14 @@ class CheckoutResult:
         """Did it place everything but the files it kept as the user's (changes made here,
         versions only the workspace holds, links of their own)? A run again would do no
         more, where a file it could not write (a disk full) or data it lacks is work left."""
-        return not self.missing and all(why in _KEPT_AS_THE_USER_S for _, why in self.skipped)
+        return not self.missing and all(_kept_as_the_user_s(why) for _, why in self.skipped)
 
     @property
     def lacked_only_data(self) -> bool:
         """Is all it left undone data the cache lacks (a teammate's not pushed yet)? Status
         names each such path as not in the cache: no stopped command need name it, and no
         run again does more until the data comes."""
-        return bool(self.missing) and all(why in _KEPT_AS_THE_USER_S for _, why in self.skipped)
+        return bool(self.missing) and all(_kept_as_the_user_s(why) for _, why in self.skipped)
 
     def to_json(self) -> dict[str, object]:
         return {"restored": list(self.restored), "removed": self.removed,
@@ -468,6 +468,14 @@ def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
 _KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, CHANGED_THROUGH_A_LINK, GONE_FROM_CACHE,
                        ONLY_HERE, UNKNOWN_FILE)
+# How the reasons start that name what stands where a file's folder goes (`_folder_taken`)
+FOLDER_TAKEN = ("its folder '", "a file is where its folder '")
+
+
+def _kept_as_the_user_s(why: str) -> bool:
+    """Does the reason `why` keep a path as the user's (a change, a link, a file in the way)?
+    Then a run again would do no more, and the checkout leaves no work undone by it."""
+    return why in _KEPT_AS_THE_USER_S or why.startswith(FOLDER_TAKEN)
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
@@ -1037,6 +1045,12 @@ def _count_unchanged(result: CheckoutResult, rel: str, placed_before: tuple[str,
 PLACE_AT_ONCE = 65_536  # files placed per round: their outcomes are held until recorded
 
 
+def _folder_taken(what: str, remedy: str) -> str:
+    """Why the files of a folder are not placed: `what` stands where it goes, which --force
+    would `remedy`."""
+    return f"{what} (use --force to {remedy})"
+
+
 def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
            result: CheckoutResult) -> None:
     for rel in plan.delete:
@@ -1051,15 +1065,15 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     for parent in sorted({tree.paths[i].rpartition("/")[0] for i in plan.place} - {""}):
         link = symlinked_parent(top, parent + "/.")
         if link is not None:
-            blocked[parent] = (f"its folder '{display}/{link}' is a symbolic link, which could "
-                               "lead outside the repository (use --force to replace the link "
-                               "with a real directory)")
+            blocked[parent] = _folder_taken(
+                f"its folder '{display}/{link}' is a symbolic link, which could lead outside "
+                "the repository", "replace the link with a real directory")
             continue
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):
-            blocked[parent] = (f"a file is where its folder '{display}/{parent}' goes (use "
-                               "--force to replace the file)")
+            blocked[parent] = _folder_taken(
+                f"a file is where its folder '{display}/{parent}' goes", "replace the file")
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
