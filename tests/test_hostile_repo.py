@@ -462,6 +462,13 @@ def test_tracked_path_committed_as_a_symlink_is_never_written_through(target, fo
     before = protected(tmp_path, clone)
     result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
     assert protected(tmp_path, clone) == before
+    # Git versions the link beside its pointer: it is left to Git, --force or not
+    assert result.code == 1 and "Skipped model.bin: it is tracked by Git too" in result.stderr
+    assert (clone / "model.bin").is_symlink()
+    git(clone, "rm", "-q", "-r", "--cached", "--", "model.bin")
+    before = protected(tmp_path, clone)  # but for Git's index
+    result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
+    assert protected(tmp_path, clone) == before
     assert "Traceback" not in result.output
     if force:  # the link itself is replaced by the data, never written through
         assert result.code == 0, result.output
@@ -488,8 +495,19 @@ def test_symlinked_subdirectory_of_a_tracked_directory_is_never_followed(force, 
     before = protected(tmp_path, clone)
     result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
     assert protected(tmp_path, clone) == before
-    assert "Traceback" not in result.output
     assert (clone / "images/ok.png").read_bytes() == b"fine"
+    # Git versions the link: it is left to Git, --force or not, and the way out named
+    assert result.code == 1 and "Skipped images/hooks: it is tracked by Git too" in (
+        result.stderr), result.output
+    assert "Skipped images/hooks/post-checkout: its folder 'images/hooks' is a symbolic link, " \
+        "which could lead outside the repository, and Git tracks it too: once `git rm -r " \
+        "--cached -- images` stops that, --force will replace the link" in result.stderr
+    assert (clone / "images/hooks").is_symlink()
+    git(clone, "rm", "-q", "-r", "--cached", "--", "images")
+    before = protected(tmp_path, clone)  # but for Git's index
+    result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
+    assert protected(tmp_path, clone) == before
+    assert "Traceback" not in result.output
     if force:
         assert result.code == 0, result.output
         assert (clone / "images/hooks/post-checkout").read_bytes() == PAYLOAD
@@ -497,6 +515,41 @@ def test_symlinked_subdirectory_of_a_tracked_directory_is_never_followed(force, 
     else:
         assert result.code == 1 and "images/hooks" in result.stderr
         assert (clone / "images/hooks").is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_data_git_tracks_beside_its_pointer_is_left_to_git_by_pull_and_checkout_force(
+        kind, tmp_path):
+    """A commit holds data in Git (`git add -f`) and a pointer to other bytes at its path:
+    pull and checkout leave Git's files as Git placed them, --force or not, and say that Git
+    tracks them too, with the way out, never that they are changes of the user's that --force
+    discards; the rest is placed, and no later command calls the pull unfinished."""
+    hostile = Hostile(tmp_path)
+    if kind == "file":
+        output, in_git = "src/code.py", {"src/code.py": 'print("good")\n'}
+        tracked_file(hostile, output, b'print("EVIL")\n')
+    else:  # one file of the manifest in Git with other bytes, one in Git the manifest lacks
+        output, in_git = "d", {"d/a.txt": "good a\n", "d/extra.txt": "Git's alone\n"}
+        write(hostile.origin / "d/a.txt", "EVIL a\n")
+        write(hostile.origin / "d/b.txt", "b\n")
+        assert run_dvx("add", "d", cwd=hostile.origin).code == 0
+        assert run_dvx("push", cwd=hostile.origin).code == 0
+    hostile.commit(in_git, force=tuple(in_git))
+    clone = hostile.clone()
+    for args in (("pull",), ("checkout", "--force"), ("pull", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        for path in in_git:
+            assert f"Skipped {path}: it is tracked by Git too" in result.stderr, result.output
+        assert f"`git rm -r --cached -- {output}` stops that" in result.stderr
+        assert "use --force to discard" not in result.stderr
+        assert "Only some of its files" not in result.stderr
+        assert {path: (clone / path).read_text() for path in in_git} == in_git
+        assert git(clone, "status", "--porcelain") == ""
+    if kind == "directory":
+        assert (clone / "d/b.txt").read_text() == "b\n"
+    status = run_dvx("status", cwd=clone)
+    assert "tracked by Git too" in status.stdout and "ended by an error" not in status.output
 
 
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])

@@ -31,7 +31,7 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
-from dvx.ops.data_places import not_ignored, tracked_by_git
+from dvx.ops.data_places import not_ignored, tracked_by_git, tracked_by_git_within
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_by_dvx, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
@@ -46,6 +46,7 @@ from dvx.paths import (
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
+from dvx.scm import untrack_command, user_git
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
@@ -192,6 +193,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
+        in_git = tracked_by_git_within(repo, sorted({t.output.path for t in targets}))
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -217,15 +219,18 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 skipped_by_output.append((target.output, skipped_from))
                 found = result.unchanged_found
                 ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
+                git_tracked: Set[str] = in_git.get(target.output.path, frozenset())
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
-                                         relink, found_there.get(target, ()), ask):
+                                         relink, found_there.get(target, ()), ask,
+                                         git_tracked):
                         # nothing of this version placed: the workspace holds what it did
                         if target in records_before:
                             _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
-                    _checkout_file(repo, target.output, force, result, relink, ask)
+                    _checkout_file(repo, target.output, force, result, relink, ask,
+                                   bool(git_tracked))
                 if lock_records_later:
                     _expect_in_lock(repo, target, complete=len(result.skipped)
                                     + len(result.missing) == problems)
@@ -307,14 +312,19 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     """What a checkout of `targets` without --force would skip, and why: the workspace files
     it would overwrite or delete whose content is not in the cache, or is a change made here
     since the last checkout (`_replaceable`). Nothing is changed, so
-    a command that writes more than data (exp apply) can refuse before it writes anything."""
+    a command that writes more than data (exp apply) can refuse before it writes anything.
+    Data Git tracks too is not named: the checkout leaves it to Git, overwriting nothing."""
     result = CheckoutResult()
     by_output: list[tuple[Output, int]] = []
+    in_git = tracked_by_git_within(repo, sorted({t.output.path for t in targets}))
     for target in targets:
         output = target.output
         by_output.append((output, len(result.skipped)))
         full = repo.abspath(output.path)
+        git_tracked: Set[str] = in_git.get(output.path, frozenset())
         if not output.pointer.is_dir:
+            if git_tracked:
+                continue
             if os.path.isdir(full) and not os.path.islink(full):
                 why = _dir_in_the_way(repo, full, output.path)
             else:
@@ -326,14 +336,14 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
         if tree is None:
             continue  # missing data: reported by the checkout itself
         if os.path.lexists(full) and (os.path.islink(full) or not os.path.isdir(full)):
-            why = _safe_to_replace(repo, full, output.path, False)
+            why = None if "" in git_tracked else _safe_to_replace(repo, full, output.path, False)
             if why:
                 result.skipped.append((output.path, why))
             continue
         _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
-                  result)
+                  result, git_tracked=git_tracked)
     _name_what_records(repo.root, result.skipped, by_output)
-    return result.skipped
+    return [(path, why) for path, why in result.skipped if not why.startswith(TRACKED_BY_GIT)]
 
 
 def changed_in_cache(repo: Repo, targets: list[Target]) -> dict[str, str]:
@@ -470,12 +480,24 @@ _KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, CHANGED_THROUGH_A_LINK, GONE_FR
                        ONLY_HERE, UNKNOWN_FILE)
 # How the reasons start that name what stands where a file's folder goes (`_folder_taken`)
 FOLDER_TAKEN = ("its folder '", "a file is where its folder '")
+# How the reason starts that names data Git's index holds too (`git add -f` put it there)
+TRACKED_BY_GIT = "it is tracked by Git too"
 
 
 def _kept_as_the_user_s(why: str) -> bool:
-    """Does the reason `why` keep a path as the user's (a change, a link, a file in the way)?
+    """Does the reason `why` keep a path as the user's (a change, a link, data Git tracks)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
-    return why in _KEPT_AS_THE_USER_S or why.startswith(FOLDER_TAKEN)
+    return why in _KEPT_AS_THE_USER_S or why.startswith((TRACKED_BY_GIT, *FOLDER_TAKEN))
+
+
+def _tracked_by_git_why(root: str, output_path: str) -> str:
+    """Why a path of the output `output_path` that Git's index holds too is left as it is,
+    --force or not: Git versions it, and placing the pointer's version would overwrite Git's
+    (a commit holding both, the data in Git and a pointer to other bytes)."""
+    return (f"{TRACKED_BY_GIT} (it is in the Git index: `git add -f`?), so Git versions the "
+            "data itself, and checkout leaves it to Git, --force or not; "
+            f"`{untrack_command(root, output_path)}` stops that and keeps the file (then "
+            f"`{user_git(root)} commit`)")
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
@@ -605,9 +627,14 @@ def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: Checko
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
-                   relink: bool = False, ask: _Ask | None = None) -> None:
+                   relink: bool = False, ask: _Ask | None = None, git_tracked: bool = False
+                   ) -> None:
+    """`git_tracked`: Git's index holds the output's path (or paths below it): left to Git."""
     pointer = output.pointer
     full = repo.abspath(output.path)
+    if git_tracked and os.path.isdir(full) and not os.path.islink(full):
+        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
+        return
     if os.path.isdir(full) and not os.path.islink(full):
         if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
             result.missing.append(output.path)
@@ -626,6 +653,9 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         _fix_mode(full, pointer.executable, state.is_cache_link)
         result.unchanged += 1
         result.unchanged_found += 1
+        return
+    if git_tracked:
+        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
         return
     if not repo.cache.exists(pointer.oid):
         result.missing.append(output.path)
@@ -725,26 +755,29 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult, relink: bool = False,
-                  placed_before: tuple[str, ...] = (), ask: _Ask | None = None) -> bool:
+                  placed_before: tuple[str, ...] = (), ask: _Ask | None = None,
+                  git_tracked: Set[str] = frozenset()) -> bool:
     """Check the directory out; False if nothing of it was placed: its manifest is not in the
-    cache, or a file it may not replace (one tracked before, edited here) stands where it goes.
-    `placed_before`: its paths dvx placed as outputs of their own (see _plan_dir)."""
+    cache, or a file it may not replace (one tracked before, edited here, one Git tracks)
+    stands where it goes. `placed_before`: its paths dvx placed as outputs of their own (see
+    _plan_dir); `git_tracked`: its paths Git's index holds (see _plan_dir)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
         return False
     top = repo.abspath(output.path)
     if os.path.lexists(top) and (os.path.islink(top) or not os.path.isdir(top)):
-        why = _safe_to_replace(repo, top, output.path, force)
+        why = _tracked_by_git_why(repo.root, output.path) if "" in git_tracked else \
+            _safe_to_replace(repo, top, output.path, force)
         if why:
             result.skipped.append((output.path, why))
             return False
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
-                     relink, placed_before, ask)
+                     relink, placed_before, ask, git_tracked)
     if plan.place:
         _hold_back_alike_entries(output.path, top, tree, plan, result)
-    _apply(repo, output.path, top, tree, plan, result)
+    _apply(repo, output.path, top, tree, plan, result, git_tracked)
     if plan.place:
         _warn_if_totals_recorded_wrong(repo.root, output, tree)
     return True
@@ -821,10 +854,12 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
               relink: bool = False, placed_before: tuple[str, ...] = (),
-              ask: _Ask | None = None) -> _DirPlan:
+              ask: _Ask | None = None, git_tracked: Set[str] = frozenset()) -> _DirPlan:
     """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
     are not counted in result.unchanged_found. `ask`: which bytes a remote holds, of the
-    files kept as the cache lacks theirs (asked once for all of them)."""
+    files kept as the cache lacks theirs (asked once for all of them). `git_tracked`:
+    relpaths Git's index holds too, left to Git, --force or not, unless they match."""
+    tracked_why = _tracked_by_git_why(repo.root, display) if git_tracked else ""
     plan = _DirPlan()
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
@@ -866,7 +901,9 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             why = why or _replaceable(repo, state, force, f"{display}/{rel}", entry.oid)
             if force:
                 why = None
-        if missing_objects and tree.oid_at(index) in missing_objects:
+        if rel in git_tracked:
+            result.skipped.append((f"{display}/{rel}", tracked_why))
+        elif missing_objects and tree.oid_at(index) in missing_objects:
             result.missing.append(f"{display}/{rel}")
         elif not why and rel in current and _changed_through_link(
                 repo, current[rel][0], state, tree.oid_at(index)):
@@ -882,6 +919,9 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     if subpath is not None or found != len(current):  # else nothing there to delete
         for rel, (path, _) in current.items():
             if not _in_scope(rel, subpath) or rel in tree:
+                continue
+            if rel in git_tracked:
+                result.skipped.append((f"{display}/{rel}", tracked_why))
                 continue
             state, why = (None, None) if force else _state_and_why(
                 repo, path, f"{display}/{rel}", False, None)
@@ -1045,14 +1085,18 @@ def _count_unchanged(result: CheckoutResult, rel: str, placed_before: tuple[str,
 PLACE_AT_ONCE = 65_536  # files placed per round: their outcomes are held until recorded
 
 
-def _folder_taken(what: str, remedy: str) -> str:
+def _folder_taken(what: str, remedy: str, untrack: str | None) -> str:
     """Why the files of a folder are not placed: `what` stands where it goes, which --force
-    would `remedy`."""
-    return f"{what} (use --force to {remedy})"
+    would `remedy`; `untrack`: the command that stops Git tracking `what` first, if Git's
+    index holds it (a checkout leaves that to Git, --force or not)."""
+    if untrack is None:
+        return f"{what} (use --force to {remedy})"
+    return f"{what}, and Git tracks it too: once `{untrack}` stops that, --force will {remedy}"
 
 
 def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
-           result: CheckoutResult) -> None:
+           result: CheckoutResult, git_tracked: Set[str] = frozenset()) -> None:
+    """Carry out `plan`; `git_tracked`: the directory's paths Git's index holds (_plan_dir)."""
     for rel in plan.delete:
         fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
@@ -1067,13 +1111,16 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         if link is not None:
             blocked[parent] = _folder_taken(
                 f"its folder '{display}/{link}' is a symbolic link, which could lead outside "
-                "the repository", "replace the link with a real directory")
+                "the repository", "replace the link with a real directory",
+                untrack_command(repo.root, display) if link in git_tracked else None)
             continue
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):
+            held = any(parent == rel or parent.startswith(rel + "/") for rel in git_tracked)
             blocked[parent] = _folder_taken(
-                f"a file is where its folder '{display}/{parent}' goes", "replace the file")
+                f"a file is where its folder '{display}/{parent}' goes", "replace the file",
+                untrack_command(repo.root, display) if held else None)
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 

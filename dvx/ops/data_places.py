@@ -59,14 +59,25 @@ def tracked_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
     """{rel: the first path at or below it that Git's index holds} for those of `rels` (the
     data of tracked outputs) that Git tracks too, as `git add -f` puts them there: Git then
     versions the data itself, beside its pointer. Git is asked once, about all of them."""
+    found = {}
+    for rel, inside in tracked_by_git_within(repo, rels).items():
+        first = min(inside)
+        found[rel] = f"{rel}/{first}" if first else rel
+    return found
+
+
+def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
+    """{rel: every path at or below it that Git's index holds, relative to it ('' for rel
+    itself)} for those of `rels` (the data of tracked outputs) that Git tracks too
+    (`tracked_by_git`). Git is asked once, about all of them."""
     if repo.git is None or not rels:
         return {}
     given = {rel: rel for rel in rels}
-    found: dict[str, str] = {}
-    for path in sorted(repo.git.tracked_under(sorted(given))):
+    found: dict[str, set[str]] = {}
+    for path in repo.git.tracked_under(sorted(given)):
         owner = given.get(path) or nearest_parent_in(path, given)
         if owner is not None:
-            found.setdefault(owner, path)
+            found.setdefault(owner, set()).add(path[len(owner) + 1:])
     return found
 
 
