@@ -238,7 +238,8 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
     write that fails (full disk, quota, file size limit) leaves the old `path` whole. It is
     created with `mode`, so a private file's content is never readable by others, not even
     for a moment. `before_rename` runs last before the rename: what it raises leaves `path`
-    as it is."""
+    as it is. The rename is the moment `path` is replaced: what raises after it (a Ctrl-C, a
+    failed fsync of the folder) leaves `path` holding `data` (`holds` tells)."""
     tmp = temp_name_for(path)
     try:
         with writing(path), _held_new_file(tmp, 0o666 if mode is None else mode) as held:
@@ -256,8 +257,18 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
     except BaseException:
         remove_quietly(tmp)
         raise
+    faults.point("atomic_write.after_rename")
     if fsync:
         fsync_dir(os.path.dirname(path))
+
+
+def holds(path: str, data: bytes) -> bool:
+    """Does the file at `path` hold exactly `data`? False if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def write_all(fd: int, data: BytesLike) -> None:

@@ -254,6 +254,15 @@ class LockWriter:
         entries = [self.entry(name, stages[name]) for name in sorted(stages)]
         return (HEADER + head + _STAGES_LINE + "".join(entries)).encode("utf-8")
 
+    def holds(self, stages: Mapping[str, StageLock]) -> bool:
+        """Does dvx.lock record `stages`, byte for byte? After a `write` that raised, whether
+        it got as far as its rename (the moment dvx.lock is written) before a Ctrl-C or a
+        failed fsync of the folder stopped it."""
+        try:
+            return _lock_bytes(self.root) == self.encode(stages)
+        except FormatError:  # unreadable
+            return False
+
     def write(self, stages: Mapping[str, StageLock],
               before_rename: Callable[[], None] = lambda: None) -> bool:
         """Write dvx.lock if its bytes change; whether they did. `before_rename` runs once the
@@ -297,6 +306,11 @@ def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: boo
     """Write dvx.lock if its bytes change; whether they did. `before_rename`: as
     `LockWriter.write` takes it."""
     return LockWriter(root, algo, fsync).write(stages, before_rename)
+
+
+def lock_holds(root: str, stages: Mapping[str, StageLock], algo: str) -> bool:
+    """Does dvx.lock record `stages`, byte for byte (`LockWriter.holds`)?"""
+    return LockWriter(root, algo).holds(stages)
 
 
 # -- reading ---------------------------------------------------------------------------------

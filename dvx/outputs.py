@@ -704,6 +704,13 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer,
                         fsync=repo.fsync, before_rename=before_rename)
 
 
+def pointer_written(repo: Repo, output_path: str, pointer: Pointer) -> bool:
+    """Does the pointer file of `output_path` hold `pointer`, byte for byte? After a
+    `write_pointer` that raised, whether it got as far as its rename (the moment the pointer
+    is written) before a Ctrl-C or a failed fsync of the folder stopped it."""
+    return fsutil.holds(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes())
+
+
 def pointer_change(repo: Repo, output_path: str, was: Pointer | None, data_only: bool = False
                    ) -> str | None:
     """How the pointer file of `output_path` differs from `was`, the pointer a command read

@@ -1292,6 +1292,97 @@ def test_a_git_switch_while_pointers_are_written_leaves_the_pointer_it_brought(
     assert "a.txt" not in status.stdout, status.output
 
 
+def test_a_pointer_a_git_switch_brought_saying_the_same_leaves_the_target_unrecorded(
+        repo, dvx):
+    """cache.type hardlink: a `git switch` that brings, just before b.txt's pointer is
+    renamed into place, a pointer byte for byte the one the add was about to write is still
+    a change the add did not make: b.txt is not recorded and its file is given back, never
+    kept a link as if the add had renamed that pointer into place."""
+    from tests.conftest import run_meanwhile
+
+    feat = pointer_changed_on_feat(repo, {"a.txt": "a.txt v1\n", "b.txt": "b.txt v1\n"},
+                                   "b.txt", "b.txt mine\n")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    for name in ("a.txt", "b.txt"):
+        write(repo / name, f"{name} mine\n")
+    code, out, err = run_meanwhile("atomic_write.before_rename:4", "add a.txt b.txt", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1, out + err
+    assert "'b.txt.dvx' changed while dvx add ran" in err and "It recorded 'a.txt'" in err
+    assert "Traceback" not in err
+    assert (repo / "b.txt.dvx").read_bytes() == feat
+    assert os.lstat(repo / "b.txt").st_nlink == 1  # given back
+    assert (repo / "b.txt").read_text() == "b.txt mine\n"
+    assert os.lstat(repo / "a.txt").st_nlink == 2  # recorded: the link of its object
+
+
+@pytest.mark.parametrize("stop", ["a Ctrl-C", "a failed fsync of the folder"])
+def test_an_add_stopped_once_its_pointer_is_in_place_keeps_the_data_recorded(repo, stop):
+    """An add that Ctrl-C (or an error) stops once its pointer was renamed into place, as
+    it fsyncs the folder, has recorded the data: the .gitignore entry stays, so `git add -A`
+    commits the pointer and never the data, and in hardlink mode the files stay the links
+    of the objects the pointer names, not given back."""
+    from tests.conftest import stopped_at
+
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    for name in ("f1.csv", "f2.csv"):
+        write(repo / "data" / name, f"{name}\n")
+    point = "atomic_write.after_rename:4"  # data.dvx's: after .gitignore's and synced.json's
+    if stop == "a Ctrl-C":
+        adding = stopped_at(point, "add data", repo)
+        adding.send_signal(signal.SIGINT)
+        adding.send_signal(signal.SIGCONT)
+        out, err = adding.communicate(timeout=60)
+        code = adding.returncode
+        assert code == 128 + signal.SIGINT, out + err
+    else:
+        failed = run_dvx_proc("add", "data", cwd=repo,
+                              env={"DVX_FAULT": point, "DVX_FAULT_ACTION": "enospc"})
+        code, err = failed.code, failed.stderr
+        assert code == 1 and "No space left on device" in err, failed.output
+    assert "Traceback" not in err
+    assert (repo / "data.dvx").exists()
+    assert "/data" in (repo / ".gitignore").read_text().splitlines()
+    git(repo, "add", "-A")
+    staged = git(repo, "diff", "--cached", "--name-only").split()
+    assert "data.dvx" in staged and not [path for path in staged if path.startswith("data/")]
+    for name in ("f1.csv", "f2.csv"):
+        assert os.lstat(repo / "data" / name).st_nlink == 2, name
+
+
+@pytest.mark.parametrize(("command", "point"), [
+    ("commit out.txt", "atomic_write.after_rename:3"),  # dvx.lock's: after synced.json's
+    ("repro", "atomic_write.after_rename:5"),  # dvx.lock's, the run's records first
+])
+def test_a_stage_output_stays_recorded_when_a_stop_lands_once_dvx_lock_is_in_place(
+        repo, dvx, command, point):
+    """cache.type hardlink: a commit or repro that Ctrl-C stops once dvx.lock, recording a
+    stage output, was renamed into place leaves the output the link of the object dvx.lock
+    names, not a file given back."""
+    from dvx.lockfile import read_lock
+    from tests.conftest import stopped_at
+    from tests.pipeline_kit import commit_copy_stage
+
+    commit_copy_stage(repo, dvx, "pipeline")
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    if command == "repro":
+        write(repo / "data" / "in.txt", "v2\n")
+        assert dvx("add", "data/in.txt").code == 0
+    else:
+        write(repo / "out.txt", "mine\n")
+    before = (repo / "dvx.lock").read_bytes()
+    running = stopped_at(point, command, repo)
+    running.send_signal(signal.SIGINT)
+    running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 128 + signal.SIGINT, out + err
+    assert "Traceback" not in err
+    assert (repo / "dvx.lock").read_bytes() != before
+    oid = next(out.oid for stage in read_lock(str(repo), "xxh128").values()
+               for out in stage.outs if out.path == "out.txt")
+    assert os.path.samestat(os.lstat(repo / "out.txt"), os.stat(object_path(repo, oid)))
+
+
 def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(
         repo, dvx):
     """cache.type hardlink: a pipeline output a commit stored, and then did not record

@@ -27,7 +27,7 @@ from dvx.errors import (
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing, wrote_whole
-from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, StageLock, lock_holds, read_lock, write_lock
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
@@ -46,7 +46,13 @@ from dvx.ops.status import (
     output_status,
     own_version_undone,
 )
-from dvx.outputs import Output, load_tree_setting_aside, pointer_change, write_pointer
+from dvx.outputs import (
+    Output,
+    load_tree_setting_aside,
+    pointer_change,
+    pointer_written,
+    write_pointer,
+)
 from dvx.paths import (
     POINTER_SUFFIX,
     Fingerprint,
@@ -457,7 +463,8 @@ def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
                 ignored.append(repo.abspath(output.path))
         write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync,
                    before_rename=lambda: refuse_changed_lock(repo, stored))
-    except ConflictError:
+        _drop_outputs(linked, repo, stored.outputs)
+    except ConflictError:  # refused before the rename: nothing written
         for full in ignored:  # no record, no entry: as it was before
             gitignore.remove_entry(full)
         for output in stored.outputs:
@@ -465,14 +472,22 @@ def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
         repo.syncstate.flush()
         wrote_whole(repo.tmp_dir)
         raise
-    for output in stored.outputs:
-        drop_recorded(linked, repo.abspath(output.path))
+    except BaseException:
+        with stops_held():  # written once renamed into place, whatever stopped it after
+            if lock_holds(repo.root, stored.locks, repo.algo):
+                _drop_outputs(linked, repo, stored.outputs)
+        raise
     faults.point("commit.after_lock_write")
     for path, record in stored.synced.items():
         repo.syncstate.record(path, record)
     link_stored(repo, stored.to_link)
     ignore_after_rules_taking_back(repo, [output.path for output in stored.outputs])
     return stored.added
+
+
+def _drop_outputs(linked: list[Linked], repo: Repo, outputs: Iterable[Output]) -> None:
+    for output in outputs:
+        drop_recorded(linked, repo.abspath(output.path))
 
 
 def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
@@ -597,12 +612,10 @@ def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]) -
     changed = []
     for item in prepared:
         try:
-            added.append(_record(repo, item))
+            added.append(_record(repo, item, linked))
         except _PointerMoved as moved:
             repo.syncstate.drop_expected(item.rel)
             changed.append((item.rel, moved.how))
-            continue
-        drop_recorded(linked, repo.abspath(item.rel))
     ignore_after_rules_taking_back(repo, [a.path for a in added])
     return Written(added, changed)
 
@@ -668,10 +681,13 @@ def _unwritten_error(repo: Repo, written: Written, result: AddResult, command: s
         "again if the workspace's data is still to be recorded.")
 
 
-def _record(repo: Repo, item: Prepared) -> Added:
-    """Record `item`: its .gitignore entry, its pointer, its links and sync record; raises
-    _PointerMoved, with nothing written, if its pointer file changed since `prepare` read
-    it (asked last before the pointer is replaced)."""
+def _record(repo: Repo, item: Prepared, linked: list[Linked]) -> Added:
+    """Record `item`: its .gitignore entry, its pointer, its links and sync record, taking
+    its files out of `linked` once its pointer is written; raises _PointerMoved, with
+    nothing written, if its pointer file changed since `prepare` read it (asked last before
+    the pointer is replaced). A pointer not written (that refusal, an error, a stop) takes
+    the entry back; one renamed into place is written, whatever stops the write after that
+    (a Ctrl-C or a failed fsync of the folder): its entry and links stay."""
 
     def unmoved() -> None:
         how = pointer_change(repo, item.rel, item.was)
@@ -685,9 +701,15 @@ def _record(repo: Repo, item: Prepared) -> Added:
             write_pointer(repo, item.rel, item.pointer, before_rename=unmoved)
         else:
             unmoved()
-    except BaseException:
-        if ignored:  # no pointer, no entry: the data stays visible to Git, as before
-            gitignore.remove_entry(full)
+        drop_recorded(linked, full)
+    except BaseException as exc:
+        with stops_held():
+            # Refused before the rename, the pointer Git wrote may even say the same.
+            if item.changed and not isinstance(exc, _PointerMoved) \
+                    and pointer_written(repo, item.rel, item.pointer):
+                drop_recorded(linked, full)
+            elif ignored:  # no pointer, no entry: the data stays visible to Git, as before
+                gitignore.remove_entry(full)
         raise
     if item.changed:
         faults.point("commit.after_pointer")

@@ -62,6 +62,7 @@ from dvx.outputs import (
     Target,
     check_data_path,
     pointer_change,
+    pointer_written,
     same_pointer,
     scan_outputs,
     skip_broken,
@@ -88,6 +89,7 @@ from dvx.remote.backends import (
 from dvx.remote.fs import is_local_url
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
+from dvx.stop_signals import stops_held
 from dvx.wording import counted, named_list
 from dvx.workspace import keep_links_on_set_aside
 
@@ -1428,8 +1430,11 @@ def _track(repo: Repo, rel: str, pointer: Pointer, force: bool,
         try:
             write_pointer(repo, rel, pointer)
         except BaseException:
-            if ignored:
-                gitignore.remove_entry(full)
+            with stops_held():  # written once renamed into place, whatever stopped it after
+                if pointer_written(repo, rel, pointer):
+                    began_writing(repo.tmp_dir)
+                elif ignored:
+                    gitignore.remove_entry(full)
             raise
         began_writing(repo.tmp_dir)  # the pointer names data not placed yet
         done = checkout(repo, [Target(Output(rel, pointer))], force=force)

@@ -139,6 +139,7 @@ from dvx.pipeline.unrecordable_inputs import (
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.scm import untrack_command
+from dvx.stop_signals import stops_held
 from dvx.syncstate import Synced
 from dvx.threads import first_done
 from dvx.wording import named_list
@@ -613,8 +614,7 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
             repo.syncstate.expect_in_lock(path, record)
         repo.syncstate.flush()
         locks[stage.name] = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
-        LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
-        linked.clear()  # dvx.lock names their objects now
+        _write_naming(LockWriter(repo.root, repo.algo, repo.fsync), locks, linked)
     for path, record in synced.items():
         repo.syncstate.record(path, record)
     repo.syncstate.flush()
@@ -644,6 +644,27 @@ def _only_not_pulled(repo: Repo, stage: Stage, locks: dict[str, StageLock], path
     return all(path in recorded and path in stage.out_paths and recorded[path].pointer.is_dir
                and (found := output_status(repo, recorded[path])).workspace == UNCHANGED
                and bool(found.not_pulled) for path in paths)
+
+
+def _write_naming(writer: LockWriter, locks: dict[str, StageLock], linked: list[Linked],
+                  unmoved: bool = False) -> bool:
+    """Write dvx.lock (whether its bytes changed; `unmoved`: only over the bytes `writer`
+    last read or wrote, `LockWriter.write_unmoved`), then empty `linked` (a
+    `given_back_unless_recorded` list): dvx.lock names their objects now. It does once
+    renamed into place, whatever stops the write after that (a Ctrl-C, a failed fsync of
+    the folder): its files stay links then too. LockMoved, raised before the rename, leaves
+    `linked` as it is."""
+    try:
+        wrote = writer.write_unmoved(locks) if unmoved else writer.write(locks)
+        linked.clear()
+    except LockMoved:
+        raise
+    except BaseException:
+        with stops_held():
+            if writer.holds(locks):
+                linked.clear()
+        raise
+    return wrote
 
 
 def _inputs(dag: Dag, selected: list[str]) -> list[str]:
@@ -1774,7 +1795,7 @@ class _Scheduler:
                     self.own.add(result.name)
                     left = self._drop_replaced(result.lock) + self._dropped_outs(old)
                     make_users_own(self.repo, left, ignored_by_git=True)
-                    written, changed = self._write_lock(stage)
+                    written, changed = self._write_lock(stage, unnamed)
                     if changed is not None:  # its records changed while dvx.lock was written
                         self._take_back_record(*before)
                         for full in ignored:
@@ -1786,19 +1807,19 @@ class _Scheduler:
                         self.lock_written = True
                         self.touched.append(LOCK_FILE)
                         forget_recorded(self.repo)  # the stages after it read its new outputs
-                    unnamed.clear()  # dvx.lock names their objects now
                     no_longer_data(self.repo, left)
                     self.left_ignored += left
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
 
-    def _write_lock(self, stage: Stage) -> tuple[bool, str | None]:
+    def _write_lock(self, stage: Stage, unnamed: list[Linked]) -> tuple[bool, str | None]:
         """Write dvx.lock with `self.locks`, the entries of the stages this run recorded
         (`self.own`, `stage`'s among them) over what the file holds now (`take_in`): a `git
         pull` landing while its new bytes are written is taken in too, checked last before
         the rename (`LockWriter.write_unmoved`). Whether its bytes changed, and what changed
-        of `stage`'s records meanwhile (RecordsAsRead.changed), with nothing written then."""
+        of `stage`'s records meanwhile (RecordsAsRead.changed), with nothing written then.
+        Once dvx.lock is written, `unnamed` is emptied (`_write_naming`)."""
         while True:
             if self.lock_writer.take_in(self.locks, self.own):
                 self.produced = produced_outputs(self.locks)
@@ -1808,7 +1829,7 @@ class _Scheduler:
                             "others kept as it has them now.", LOCK_FILE,
                             self.options.command)
             try:
-                return self.lock_writer.write_unmoved(self.locks), None
+                return _write_naming(self.lock_writer, self.locks, unnamed, unmoved=True), None
             except LockMoved:  # taken in next round, unless it changed this stage's
                 changed = self.as_read.changed(stage, self.own)
                 if changed is not None:
