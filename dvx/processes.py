@@ -60,14 +60,15 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T],
                      advance: Callable[[int], None] = lambda n: None,
                      size_of: Callable[[T], int] | None = None,
                      workers: int | None = None, min_items: int = MIN_ITEMS,
-                     on_result: Callable[[T, R], None] = lambda item, result: None
-                     ) -> list[R]:
+                     on_result: Callable[[T, R], None] = lambda item, result: None,
+                     finish_on_stop: bool = False) -> list[R]:
     """`[fn(item) for item in items]`, on `workers` forked processes when there are at least
     `min_items` items, else on threads (`map_in_threads`, with `size_of`); `advance(n)`
     reports progress in this process. `on_result(item, result)` is called in this process
     (on a thread: that thread) as each result comes back, before the call returns or
     raises: a call stopped midway (Ctrl-C, a worker failing) has lost the results of the
-    items it was not called for, among them those a killed worker was working on."""
+    items it was not called for, among them those a killed worker was working on.
+    `finish_on_stop`: as `map_in_threads` takes it, on threads."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(items))
     if workers <= 1 or len(items) < min_items:
@@ -80,7 +81,8 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T],
 
         # Closed here, not when collected: a stop raised while no thread result was awaited
         # must still wait for the running threads, whose `on_result` comes after it.
-        with contextlib.closing(map_in_threads(run_one, items, size_of=size_of)) as results:
+        with contextlib.closing(map_in_threads(run_one, items, size_of=size_of,
+                                               finish_on_stop=finish_on_stop)) as results:
             return list(results)
     size = max(MIN_CHUNK, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
     chunks = [items[start:start + size] for start in range(0, len(items), size)]

@@ -17,28 +17,30 @@ from types import FrameType
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _stopping() -> bool:
-    """Whether the command already stops for a stop signal: its KeyboardInterrupt
-    (Terminated, HungUp too) is being handled, here or by whoever closes the generator
-    running this (GeneratorExit, raised as that stop unwinds)."""
+def stop_under_way() -> KeyboardInterrupt | None:
+    """The stop the command already stops for: its KeyboardInterrupt (Terminated, HungUp
+    too) being handled, here or by whoever closes the generator running this (GeneratorExit,
+    raised as that stop unwinds); None if it stops for none."""
     exc = sys.exc_info()[1]
     if isinstance(exc, GeneratorExit):
         exc = exc.__context__
-    return isinstance(exc, KeyboardInterrupt)
+    return exc if isinstance(exc, KeyboardInterrupt) else None
 
 
 @contextlib.contextmanager
-def stops_held() -> Iterator[None]:
+def stops_held() -> Iterator[list[int]]:
     """Run the block whole: a Ctrl-C, SIGTERM or SIGHUP that arrives meanwhile takes effect
     once it ends (the first of them, as if it arrived then), or not at all if the block runs
     while the command already stops for one (a second Ctrl-C is ignored). A signal the
     process ignores stays ignored, and SIGKILL, which nothing holds back, still ends it.
-    Python runs signal handlers in the main thread only: elsewhere the block just runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stopping = _stopping()
+    Python runs signal handlers in the main thread only: elsewhere the block just runs.
+    The block gets the list of the signals held so far; emptied by it, none takes effect
+    after it (the block acts on them itself)."""
     held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    stopping = stop_under_way() is not None
 
     def hold(signum: int, frame: FrameType | None) -> None:
         held.append(signum)
@@ -49,7 +51,7 @@ def stops_held() -> Iterator[None]:
         if handler is not None and handler != signal.SIG_IGN:  # None: not set by Python
             before[signum] = signal.signal(signum, hold)
     try:
-        yield
+        yield held
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)

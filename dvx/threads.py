@@ -9,11 +9,13 @@ call. Threads pay off because hashing (xxhash) and file I/O release the GIL.
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from dvx.stop_signals import stops_held
+from dvx.errors import stop_status
+from dvx.stop_signals import stop_under_way, stops_held
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -31,6 +33,22 @@ BATCHES_IN_FLIGHT_PER_THREAD = 4
 # on a future with no timeout would not stop before the work ends (a stage, hours later).
 # So the main thread waits on work in slices this long.
 SIGNAL_SLICE = 0.2
+
+# How long the work running still gets to finish once a second stop signal came while a
+# stop waited for it (`finish_on_stop`): a big file is mostly done by then, while a read of a
+# hung mount never would be.
+STOP_GRACE = 3.0
+
+
+class LeftRunning(KeyboardInterrupt):
+    """A stop that ended `map_in_threads` without waiting for all of the work running: a
+    second stop signal came, and the work was not done `STOP_GRACE` seconds later. `items`:
+    those whose work may not have ended (it may still run until the process ends)."""
+
+    def __init__(self, exit_code: int, items: Sequence[object]) -> None:
+        super().__init__()
+        self.exit_code = exit_code
+        self.items = list(items)
 
 
 def result_of(future: Future[R]) -> R:
@@ -70,13 +88,16 @@ def _batches(items: Sequence[T], size_of: Callable[[T], int] | None) -> Iterator
 
 
 def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH_THREADS,
-                   size_of: Callable[[T], int] | None = None) -> Generator[R, None, None]:
+                   size_of: Callable[[T], int] | None = None,
+                   finish_on_stop: bool = False) -> Generator[R, None, None]:
     """`fn(item)` for each item, results in the order of `items`. `size_of` (bytes of work
     per item) lets cheap items travel in batches. An exception from `fn` is raised here, once
     the batches already running have finished; the rest are not started. A caller that may
     be stopped between results (Ctrl-C) and then reads what `fn` left behind closes the
-    generator first (`contextlib.closing`), which waits for the running batches, deaf to a
-    second Ctrl-C meanwhile (`stops_held`)."""
+    generator first (`contextlib.closing`), which waits for the running batches: a second
+    stop signal meanwhile ends that wait at once, unless `finish_on_stop` (what `fn` leaves
+    must be seen whole by the clean-up after the stop), where it gives the running work
+    `STOP_GRACE` seconds more and then raises `LeftRunning`."""
     if threads <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
@@ -88,28 +109,63 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
     def run(batch: Sequence[T]) -> list[R]:
         return [fn(item) for item in batch]
 
-    def submit(batch: Sequence[T]) -> Future[list[R]]:
+    def submit(batch: Sequence[T]) -> None:
         # A stop raised while the pool starts a thread would leave that thread unknown to
-        # the pool, never waited for: it takes effect once the thread is the pool's.
+        # the pool, or its batch to `in_flight`, never waited for: it takes effect once the
+        # batch is in flight.
         with stops_held():
-            return pool.submit(run, batch)
+            in_flight.append((pool.submit(run, batch), batch))
 
     batches = _batches(items, size_of)
     pool = ThreadPoolExecutor(threads)
-    in_flight: deque[Future[list[R]]] = deque()
+    in_flight: deque[tuple[Future[list[R]], Sequence[T]]] = deque()
     try:
         for batch in batches:
-            in_flight.append(submit(batch))
+            submit(batch)
             if len(in_flight) >= threads * BATCHES_IN_FLIGHT_PER_THREAD:
                 break
         while in_flight:
-            results = result_of(in_flight.popleft())
+            results = result_of(in_flight[0][0])  # in flight until it has come back
+            in_flight.popleft()
             following = next(batches, None)
             if following is not None:
-                in_flight.append(submit(following))
+                submit(following)
             yield from results
     finally:
-        # Whole, even through a second Ctrl-C: cut short, it would leave a thread at work
-        # (linking a file, say) that the stop's clean-up, running next, would miss.
-        with stops_held():
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)  # none of the rest starts
+        _wait_for_running(in_flight, finish_on_stop)
+        pool.shutdown(wait=True)  # their threads, done with their work
+
+
+def _wait_for_running(in_flight: Iterable[tuple[Future[R], Sequence[T]]],
+                      finish_on_stop: bool) -> None:
+    """Wait for the batches of `in_flight` that are running, in slices (`result_of`). Not
+    `finish_on_stop`: a stop signal meanwhile ends the wait as it comes. Else the wait is
+    held (`stops_held`), so the clean-up after a stop sees all the work did; only a second
+    stop signal (the first one if the command stops already) ends it, `STOP_GRACE` seconds
+    later if the work is still running then, raising `LeftRunning`."""
+    from concurrent.futures import wait
+
+    running = list(in_flight)
+    pending = [future for future, _ in running if not future.done()]
+    if not finish_on_stop:
+        while pending:
+            _, left = wait(pending, timeout=SIGNAL_SLICE)
+            pending = list(left)
+        return
+    cut_short: int | None = None
+    with stops_held() as held:
+        stop = stop_under_way()
+        deadline: float | None = None
+        while pending:
+            _, left = wait(pending, timeout=SIGNAL_SLICE)
+            pending = list(left)
+            if deadline is None and len(held) + (stop is not None) >= 2:
+                deadline = time.monotonic() + STOP_GRACE
+            if pending and deadline is not None and time.monotonic() >= deadline:
+                cut_short = stop_status(stop) if stop is not None else 128 + held[0]
+                held.clear()  # said by LeftRunning instead
+                break
+    if cut_short is not None:
+        raise LeftRunning(cut_short, [item for future, batch in running if not future.done()
+                                      for item in batch])

@@ -5,6 +5,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 
 import pytest
 import xxhash
@@ -1063,6 +1064,57 @@ def test_an_add_stopped_by_ctrl_c_gives_back_the_files_it_linked(repo, signum):
         assert now.st_mtime_ns == before[name].st_mtime_ns, name
         assert (repo / name).read_text() == f"{name} mine\n", name
     assert not (repo / "a.dvx").exists() and not (repo / "b.dvx").exists()
+
+
+@pytest.mark.parametrize("cache_type", ["copy", "hardlink"])
+def test_a_second_ctrl_c_ends_an_add_whose_file_read_never_returns(repo, cache_type):
+    """A large file whose read never returns (a hung network mount): Ctrl-C, and Ctrl-C
+    again, end `dvx add` (exit 130), never leaving it deaf to every signal but `kill -9`.
+    With hardlink, the files done are given back, and the stop names the file it no longer
+    waited for, which may be left a read-only link; with copy nothing is given back."""
+    import contextlib
+    import re
+    import time
+
+    assert run_dvx("config", "cache.type", cache_type, cwd=repo).code == 0
+    for name in ("l1", "l2", "l3"):
+        write(repo / "bd" / name, os.urandom(2 << 20))  # large: stored on threads
+    point = "hash_copy.after_open:2" if cache_type == "copy" else "hash_file.after_open:2"
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "add", "bd"], cwd=repo, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "hang"})
+    def reading() -> bool:  # a file of bd open: the hashing has begun
+        fds = f"/proc/{adding.pid}/fd"
+        with contextlib.suppress(OSError):
+            return any(os.readlink(f"{fds}/{fd}").startswith(f"{repo / 'bd'}/")
+                       for fd in os.listdir(fds))
+        return False
+
+    try:
+        for _ in range(600):
+            if reading() or adding.poll() is not None:
+                break
+            time.sleep(0.1)
+        for _ in range(600):  # Ctrl-C, again and again, until dvx ends
+            if adding.poll() is not None:
+                break
+            adding.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        out, err = adding.communicate(timeout=30)
+    finally:
+        adding.kill()
+    assert adding.returncode == 130, out + err
+    assert "Traceback" not in err
+    left = re.search(r"Interrupted while (.*) (?:was|were) still being stored", err)
+    if cache_type == "copy":
+        assert left is None, err
+        return
+    assert left is not None and "read-only hard link" in err, err
+    named = set(re.findall(r"'bd/(l[123])'", left.group(1)))
+    assert "l2" in named or len(named) == 1, err  # the one read second hangs, and its batch
+    for name in {"l1", "l2", "l3"} - named:
+        assert os.lstat(repo / "bd" / name).st_nlink == 1, name  # given back
 
 
 def test_a_directory_add_stopped_by_ctrl_c_gives_back_every_file_it_linked(repo):

@@ -94,10 +94,11 @@ def _main_thread_in(name: str) -> bool:
 @pytest.mark.parametrize("where", ["as the map waits", "in the caller"])
 def test_a_second_ctrl_c_does_not_cut_short_the_wait_for_the_work_running(ctrl_c_raises,
                                                                          where):
-    """Ctrl-C, then another while the work already running is waited for (a big file
-    hashed and linked): the first stop comes out, and only once that work is done, so the
-    clean-up after it sees all the work did. The first Ctrl-C lands as the map waits for a
-    result, or in the caller's loop, which then closes the map."""
+    """`finish_on_stop` (files to give back): Ctrl-C, then another while the work already
+    running is waited for (a big file hashed and linked): the first stop comes out, and only
+    once that work is done, so the clean-up after it sees all the work did. The first
+    Ctrl-C lands as the map waits for a result, or in the caller's loop, which then closes
+    the map."""
     finished: list[int] = []
     seen: list[int] = []
     started, let_go = threading.Event(), threading.Event()
@@ -108,7 +109,7 @@ def test_a_second_ctrl_c_does_not_cut_short_the_wait_for_the_work_running(ctrl_c
         started.set()
         if where == "as the map waits":
             os.kill(os.getpid(), signal.SIGINT)
-        while not _main_thread_in("shutdown"):
+        while not _main_thread_in("_wait_for_running"):
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGINT)
         let_go.wait(1)  # set at once by a stop that came out before the work was done
@@ -118,7 +119,8 @@ def test_a_second_ctrl_c_does_not_cut_short_the_wait_for_the_work_running(ctrl_c
     items = [0, 1] if where == "as the map waits" else [1, 0]
     stop = None
     try:
-        with contextlib.closing(map_in_threads(work, items, threads=2)) as results:
+        with contextlib.closing(map_in_threads(work, items, threads=2,
+                                               finish_on_stop=True)) as results:
             for _ in results:
                 started.wait(30)  # not cancelled before it starts
                 raise KeyboardInterrupt
@@ -129,3 +131,44 @@ def test_a_second_ctrl_c_does_not_cut_short_the_wait_for_the_work_running(ctrl_c
         let_go.set()
     assert seen == [0]
     assert stop is not None and stop.__context__ is None  # the first, not a second on top
+
+
+@pytest.mark.parametrize("finish_on_stop", [True, False])
+def test_a_second_ctrl_c_ends_the_wait_for_work_that_never_returns(ctrl_c_raises, monkeypatch,
+                                                                   finish_on_stop):
+    """Work that never returns (a read of a hung mount): Ctrl-C, then another while it is
+    waited for, ends the wait. Where the work is to be finished for a clean-up
+    (`finish_on_stop`), it gets STOP_GRACE more and the stop names what it left running
+    (LeftRunning, with the first stop's exit status); else the second stop comes out at
+    once, the first under it."""
+    monkeypatch.setattr(threads, "STOP_GRACE", 0.5)
+    started, never = threading.Event(), threading.Event()
+
+    def work(x):
+        if x == 1:
+            return x
+        started.set()
+        never.wait(60)
+        return x
+
+    def ctrl_c_twice():
+        started.wait(30)
+        os.kill(os.getpid(), signal.SIGINT)
+        while not _main_thread_in("_wait_for_running"):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    stopping = threading.Thread(target=ctrl_c_twice)
+    stopping.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as stop:
+            list(map_in_threads(work, [0, 1], threads=2, finish_on_stop=finish_on_stop))
+    finally:
+        never.set()
+        stopping.join()
+    if finish_on_stop:
+        assert isinstance(stop.value, threads.LeftRunning)
+        assert stop.value.items == [0] and stop.value.exit_code == 130
+    else:
+        assert not isinstance(stop.value, threads.LeftRunning)
+        assert isinstance(stop.value.__context__, KeyboardInterrupt)  # the first, under it

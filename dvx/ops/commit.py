@@ -23,6 +23,7 @@ from dvx.errors import (
     DvxError,
     MissingObjectError,
     PathError,
+    interruption,
 )
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
@@ -71,7 +72,7 @@ from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.stop_signals import stops_held
 from dvx.syncstate import Synced
-from dvx.threads import map_in_threads
+from dvx.threads import LeftRunning, map_in_threads
 from dvx.wording import named_list
 from dvx.workspace import (
     FileState,
@@ -993,6 +994,28 @@ def _give_back_one(repo: Repo, item: Linked) -> None:
                     fsutil.write_failure(exc, item.path))
 
 
+@contextlib.contextmanager
+def _naming_files_left_linking(repo: Repo) -> Iterator[None]:
+    """A stop that ended the wait for the files still being stored on threads (a second
+    Ctrl-C, SIGTERM or SIGHUP, the work still running `STOP_GRACE` seconds later: a read
+    of a hung mount, say) names them: each may be left a read-only hard link of its
+    object, which nothing records, as the give-back came before it was done."""
+    try:
+        yield
+    except LeftRunning as stop:
+        paths = [os.path.relpath(entry.path, repo.root) for entry in stop.items
+                 if isinstance(entry, WalkEntry)]
+        one = len(paths) == 1
+        names = named_list(paths, most=_NAMED, name=lambda name: f"'{name}'")
+        raise interruption(stop, (
+            f" while {names} {'was' if one else 'were'} still being stored; the second stop "
+            f"ended the wait for {'it' if one else 'them'}, so {'it' if one else 'each'} may "
+            "be left a read-only hard link of its cached object, which nothing records."),
+            f"Run the command again to record {'it' if one else 'them'}, or copy "
+            f"{'it' if one else 'each'} to a file of {'its' if one else 'their'} own before "
+            "editing; `dvx status` shows what is left.") from stop
+
+
 def _left_by_stopped_workers(repo: Repo, entries: Iterable[WalkEntry]) -> list[Linked]:
     """Of the files `entries` (each with its lstat taken before it was stored), whose
     results a worker process stopped midway never reported: those now a hard link of their
@@ -1331,7 +1354,10 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
     small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
     large = [e for e in scan_before.files if e.stat.st_size >= SMALL_FILE]
     link_types = repo.link_types
-    with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
+    # Files storing links are given back after a stop: the work on them is waited for.
+    links = "hardlink" in link_types
+    with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance, \
+            _naming_files_left_linking(repo):
 
         def store_small(entry: WalkEntry) -> tuple[StoredFile, StatKey | None]:
             """`_store_file`, and the stat its object is newly known intact with
@@ -1357,7 +1383,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
                 oid for e in some if (oid := repo.statcache.get(e.path, e.stat)) is not None)
             try:
                 stored = map_in_processes(store_small, some, advance, size_of=walked_size,
-                                          on_result=take_link)
+                                          on_result=take_link, finish_on_stop=links)
             except BaseException:
                 # A worker process stopped midway took its report of the files it was on
                 # with it: those it made links are found by their inodes.
@@ -1385,7 +1411,8 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             advance(1)
             return TreeEntry(entry.relpath, oid, size, executable), seen
 
-        with contextlib.closing(map_in_threads(ingest, large, size_of=walked_size)) as done:
+        with contextlib.closing(map_in_threads(ingest, large, size_of=walked_size,
+                                               finish_on_stop=links)) as done:
             for entry, (tree_entry, seen) in zip(large, done, strict=True):
                 entries.append(tree_entry)
                 if seen:
