@@ -344,6 +344,21 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
+def recorded_at(repo: Repo, commit: str, path: str, in_lock: bool) -> Pointer | None:
+    """What `commit` recorded for the data at `path`, in its pointer file (or with `in_lock`,
+    its dvx.lock entry); None if it records none, Git no longer has that commit, or dvx
+    cannot read what it holds."""
+    git = repo.git
+    if git is None:
+        return None
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    try:
+        sha = git.blob_id_at(commit, file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
+        return None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+    except DvxError:
+        return None
+
+
 def commit_recording(repo: Repo, path: str, in_lock: bool, oid: str) -> str | None:
     """A commit HEAD was at lately (as `recorded_lately` looks) whose pointer file (or with
     `in_lock`, dvx.lock entry) for the data at `path` names `oid`: where `dvx fetch --rev`

@@ -592,7 +592,17 @@ class Repo:
     @functools.cached_property
     def syncstate(self) -> SyncState:
         """What the workspace was last synced to (dvx/syncstate.py)."""
-        return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo, self.root)
+        return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo, self.root,
+                         head=self._head_commit)
+
+    def _head_commit(self) -> str | None:
+        """The commit HEAD is at, which sync records name; None without Git or a commit,
+        or when Git cannot say."""
+        try:
+            git = self.git
+            return None if git is None else git.head()
+        except DvxError:
+            return None
 
     @functools.cached_property
     def unreadable(self) -> dict[str, DvxError]:

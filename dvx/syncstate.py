@@ -56,7 +56,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError
@@ -89,6 +90,11 @@ class Synced:
     # bits), and in a record written before the bit was kept (the mode then compares as
     # workspace against pointer).
     executable: bool | None = None
+    # The commit HEAD was at when a command wrote this record (None: unknown, no commit
+    # yet): for a version of the user's own that Git's undo took back, what HEAD's pointer
+    # then was tells a pointer Git brought since from the one the user's was written over
+    # (ops/status.py `written_over`). Not part of what the workspace holds: never compared.
+    head: str | None = field(default=None, compare=False)
 
     @classmethod
     def whole(cls, oid: str, is_dir: bool, executable: bool) -> Synced:
@@ -187,10 +193,13 @@ def placed_here(synced: Synced | None, relpath: str) -> bool:
 
 
 class SyncState:
-    def __init__(self, path: str, algo: str, root: str) -> None:
+    def __init__(self, path: str, algo: str, root: str,
+                 head: Callable[[], str | None] = lambda: None) -> None:
         self.path = path
         self.algo = algo
         self.root = root  # of the workspace, whose pointer files settle pending records
+        self._head = head  # the commit HEAD is at now, which each record written names
+        self._head_now: tuple[str | None] | None = None  # read once, again after `reload`
         self._records: dict[str, Synced] | None = None
         # path -> record, and the digest of its pointer's bytes (None: recorded in dvx.lock)
         self._pending: dict[str, tuple[Synced, str | None]] = {}
@@ -299,6 +308,7 @@ class SyncState:
         """Read the records again when next asked (the caller now holds the repository lock;
         they were read before it, and another command may have changed them since), unless
         this process has changed them itself."""
+        self._head_now = None
         if not self._changed:
             self._records, self._settled = None, False
 
@@ -308,13 +318,21 @@ class SyncState:
     def get(self, output_path: str) -> Synced | None:
         return self._load().get(output_path)
 
+    def _stamped(self, synced: Synced) -> Synced:
+        """`synced` naming the commit HEAD is at, as it is written."""
+        if self._head_now is None:
+            self._head_now = (self._head(),)
+        return replace(synced, head=self._head_now[0])
+
     def record(self, output_path: str, synced: Synced) -> None:
         records = self._load()
+        synced = self._stamped(synced)
         self._in_sync.pop(output_path, None)
         if self._pending.pop(output_path, None) is not None:
             self._changed = True
         self.end_removal(output_path)  # tracked again
-        if records.get(output_path) != synced:
+        was = records.get(output_path)
+        if was != synced or (was is not None and was.head != synced.head):
             records[output_path] = synced
             self._changed = True
 
@@ -323,7 +341,7 @@ class SyncState:
         pending until `record` (or until those bytes are found there, if dvx dies first).
         The caller flushes before it writes the pointer."""
         self._load()
-        self._pending[output_path] = (synced, _digest(pointer))
+        self._pending[output_path] = (self._stamped(synced), _digest(pointer))
         self._changed = True
 
     def drop_expected(self, output_path: str) -> None:
@@ -337,7 +355,7 @@ class SyncState:
         that output as the data it names: pending until `record` (or until dvx.lock is found
         to name it, if dvx dies first). The caller flushes before it writes dvx.lock."""
         self._load()
-        self._pending[output_path] = (synced, None)
+        self._pending[output_path] = (self._stamped(synced), None)
         self._changed = True
 
     def note_in_sync(self, output_path: str, synced: Synced, in_lock: bool) -> None:
@@ -510,7 +528,13 @@ def _entry(synced: Synced) -> dict[str, object]:
         entry["found"] = True
     if synced.executable is not None:
         entry["exec"] = synced.executable
+    if synced.head is not None:
+        entry["head"] = synced.head
     return entry
+
+
+def _is_commit_id(name: str) -> bool:
+    return len(name) in (40, 64) and all(c in "0123456789abcdef" for c in name)
 
 
 def _moves(listed: object) -> set[tuple[str, str]]:
@@ -553,6 +577,8 @@ def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | N
     if not isinstance(oid, str) or not is_valid_oid(oid, algo):
         return None
     executable = entry.get("exec")
+    head = entry.get("head")
     return Synced(oid, None if placed is None else tuple(placed), base,
                   entry.get("found") is True,
-                  executable if isinstance(executable, bool) else None)
+                  executable if isinstance(executable, bool) else None,
+                  head if isinstance(head, str) and _is_commit_id(head) else None)

@@ -151,6 +151,80 @@ def test_an_uncommitted_add_a_stash_or_reset_undid_is_changed_outside_a_commit(t
     assert run_dvx("status", "-q", cwd=alice).code == 0
 
 
+@pytest.mark.parametrize("undo", [("stash", "-q"), ("reset", "-q", "--hard"),
+                                  ("checkout", "--", "data.csv.dvx")],
+                         ids=["stash", "reset", "checkout-file"])
+def test_an_undone_add_then_a_teammate_s_change_pulled_is_changed_both_here_and_in_git(
+        team, undo):
+    """An uncommitted `dvx add` undone by Git (`git stash`, `git reset --hard`, `git checkout
+    -- X.dvx`), then `git pull` of a teammate's change to the same file: the workspace holds
+    a change made here, and the pointer one made in Git. status and add say so, as of any
+    change made on both sides, never that the user's version was merely undone (with `dvx
+    add --force` to record it again, which would undo the teammate's change)."""
+    alice = team.founder()
+    write(alice / "data.csv", "v1\n")
+    must("add", "data.csv", cwd=alice)
+    share(alice, "v1")
+    old = pointer_oid(alice / "data.csv.dvx")
+    bob = team.clone("bob")
+    edit(alice, "data.csv", "mine\n")
+    must("add", "data.csv", cwd=alice)
+    git(alice, *undo)
+    edit(bob, "data.csv", "v2\n")
+    must("add", "data.csv", cwd=bob)
+    share(bob, "v2")
+    new = pointer_oid(bob / "data.csv.dvx")
+
+    git(alice, "pull", "-q", "origin", "main")
+    seen = status_of(alice, "data.csv")
+    assert (seen["workspace"], seen["pointer_oid"], seen["synced_oid"],
+            seen["moved_in_workspace"], seen["own_version_undone"]) == (
+        "modified", new, old, False, False), seen
+    text = run_dvx("status", cwd=alice).stdout
+    assert "data.csv: modified, and its pointer changed in Git" in text, text
+    assert "(changed both here and in Git: `dvx commit --force PATH` keeps yours" in text
+    assert "outside a commit" not in text and "records yours again" not in text, text
+    refused = run_dvx("add", "data.csv", cwd=alice)
+    assert refused.code == 1 and "'data.csv' changed both here and in Git" in refused.stderr, \
+        refused.output
+    assert pointer_oid(alice / "data.csv.dvx") == new
+    assert (alice / "data.csv").read_text() == "mine\n"
+
+
+def test_an_undone_add_of_a_directory_then_a_teammate_s_change_pulled_records_both(team):
+    """`git checkout -- data.dvx` after an uncommitted `dvx add` of an edited directory, then
+    `git pull` of a teammate's change to other files of it: the directory is compared file by
+    file with the version the user's was written over, so `dvx add` records the user's file
+    beside the teammate's, never the user's whole version over them."""
+    alice = team.founder()
+    (alice / "data").mkdir()
+    for name in "abc":
+        write(alice / "data" / name, f"{name} v1\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "data/a", "a mine\n")
+    must("add", "data", cwd=alice)
+    git(alice, "checkout", "--", "data.dvx")
+    edit(bob, "data/b", "b v2\n")
+    write(bob / "data" / "d", "new\n")
+    must("add", "data", cwd=bob)
+    share(bob, "v2")
+
+    git(alice, "pull", "-q", "origin", "main")
+    text = run_dvx("status", cwd=alice).stdout
+    assert "outside a commit" not in text and "records yours again" not in text, text
+    must("fetch", "data", cwd=alice)
+    seen = status_of(alice, "data")
+    assert (seen["workspace"], seen["modified"], seen["outdated"], seen["not_pulled"],
+            seen["own_version_undone"]) == ("modified", ["a"], ["b"], ["d"], False), seen
+    must("add", "data", cwd=alice)
+    must("checkout", "data", cwd=alice)
+    assert {name: (alice / "data" / name).read_text() for name in "abcd"} == {
+        "a": "a mine\n", "b": "b v2\n", "c": "c v1\n", "d": "new\n"}
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 @pytest.mark.parametrize("staged", [True, False], ids=["stash", "stash-u"])
 def test_a_new_file_s_add_a_stash_took_names_the_stash_and_keeps_the_data_out_of_git(team, staged):
     """`git stash` of an uncommitted `dvx add` of a new file (its pointer staged; or `git

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
-from dvx.ops.status import moved_outside_a_commit, synced_lately
+from dvx.ops.status import moved_outside_a_commit, synced_lately, synced_record
 from dvx.ops.sync_layers import version_tree
 from dvx.outputs import Output, load_output, load_tree, pipeline_outputs
 from dvx.paths import POINTER_SUFFIX, for_command
@@ -81,7 +81,7 @@ def outdated(repo: Repo, rel: str, data: bytes) -> str | None:
     output = found.output
     # No record (.dvx/tmp deleted): the version HEAD's recent commits recorded, as status
     # takes it
-    synced = repo.syncstate.get(output.path) or synced_lately(repo, output)
+    synced = synced_record(repo, output) or synced_lately(repo, output)
     if synced is None or (synced.oid == output.pointer.oid and synced.base is None):
         return None  # never placed here, or placed at the version the pointer names
     placed = _placed_oid(repo, synced, found)

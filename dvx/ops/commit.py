@@ -46,6 +46,7 @@ from dvx.ops.status import (
     layered_status,
     output_status,
     own_version_undone,
+    synced_record,
 )
 from dvx.outputs import (
     Output,
@@ -549,7 +550,7 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
     when the caller has just worked it out; `force`: as `held_back` takes it; `scanned`: the
     directory's walk, when `check_storable` has just taken it; `linked`: as `store` takes
     it."""
-    synced = repo.syncstate.get(rel)
+    synced = repo.syncstate.get(rel) if existing is None else synced_record(repo, existing)
     held = held_back(repo, existing, synced, status, force)
     recorded = _recorded_tree(repo, existing) if existing is not None \
         and existing.pointer.is_dir else None

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import commit_recording, recorded_by_git, recorded_in_stash, recorded_lately
+from dvx.history import (
+    commit_recording,
+    recorded_at,
+    recorded_by_git,
+    recorded_in_stash,
+    recorded_lately,
+)
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
@@ -434,7 +440,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     """The output's status. PathError for a path dvx will not read (a symbolic link of the
     user's, a special file), unless it holds what the pointer records through links to
     another dvx cache's objects (LINKED_ELSEWHERE)."""
-    synced = repo.syncstate.get(output.path)
+    synced = synced_record(repo, output)
     try:
         result = _status_against(repo, output, synced)
     except PathError:
@@ -522,12 +528,54 @@ def moved_in_workspace(repo: Repo, output: Output) -> bool:
     return _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]
 
 
+def synced_record(repo: Repo, output: Output) -> Synced | None:
+    """The record the workspace's data at the output's path is compared with: what it was
+    synced to (dvx/syncstate.py); but of the user's own version, taken back by Git's undo
+    (`_own_version_taken_back`) before Git brought another pointer (`git pull` after `git
+    stash`), the version it was written over (`written_over`). Then the workspace holds a
+    change made here, and the pointer one made in Git, as after any change made on both
+    sides; never merely an undone version of the user's, which recorded again would undo
+    Git's change."""
+    synced = repo.syncstate.get(output.path)
+    if synced is None or synced.placed is not None or synced.oid == output.pointer.oid:
+        return synced
+    over = written_over(repo, output, synced)
+    if over is None or over == _record_of(output.pointer) \
+            or not _own_version_taken_back(repo, output, synced.oid):
+        return synced
+    return over
+
+
+def written_over(repo: Repo, output: Output, synced: Synced) -> Synced | None:
+    """The record of what HEAD's commit recorded for the output when `synced` was written
+    (its `head`): for the user's own version, the version it was written over. None when the
+    record names no commit, or that commit records none (or Git no longer has it)."""
+    if synced.head is None:
+        return None
+    pointer = recorded_at(repo, synced.head, output.path, in_lock=output.stage is not None)
+    return None if pointer is None else _record_of(pointer)
+
+
 def own_version_undone(repo: Repo, output: Output, synced_oid: str) -> bool:
     """Is the pointer HEAD's, moved back to it from a version the workspace was synced to
     (`synced_oid`) that none of the commits HEAD was at lately recorded: the user's own, of an
     uncommitted `dvx add`, undone by `git stash`, `git reset --hard` or `git checkout --
     X.dvx`, which move no HEAD and run no hook? Not Git's move, a pull's or a checkout's of a
-    commit, which brings the pointer of a commit HEAD was at. False when Git cannot say."""
+    commit, which brings the pointer of a commit HEAD was at; nor one after which Git
+    brought another pointer than the one the user's version was written over (`git pull`
+    after `git stash`: `synced_record`). False when Git cannot say."""
+    if not _own_version_taken_back(repo, output, synced_oid):
+        return False
+    synced = repo.syncstate.get(output.path)
+    if synced is None or synced.oid != synced_oid or synced.head is None:
+        return True  # a record that names no commit: what HEAD's pointer was is unknown
+    return written_over(repo, output, synced) == _record_of(output.pointer)
+
+
+def _own_version_taken_back(repo: Repo, output: Output, synced_oid: str) -> bool:
+    """Is the pointer HEAD's, and `synced_oid` a version none of the commits HEAD was at
+    lately recorded (the user's own, which Git's undo took back)? False when Git cannot
+    say."""
     in_lock = output.stage is not None
     try:
         recorded = recorded_by_git(repo, output.path, in_lock=in_lock)
