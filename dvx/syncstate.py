@@ -95,6 +95,10 @@ class Synced:
     # then was tells a pointer Git brought since from the one the user's was written over
     # (ops/status.py `written_over`). Not part of what the workspace holds: never compared.
     head: str | None = field(default=None, compare=False)
+    # The path `dvx move` moved this record from (the first, of moves one after another):
+    # where Git's history tells what the pointer moved along came from, until the new path
+    # has one of its own. Not part of what the workspace holds: never compared.
+    moved_from: str | None = field(default=None, compare=False)
 
     @classmethod
     def whole(cls, oid: str, is_dir: bool, executable: bool) -> Synced:
@@ -424,7 +428,8 @@ class SyncState:
         records = self._load()
         self._in_sync.pop(old, None)
         if old in records:
-            records[new] = records.pop(old)
+            moved = records.pop(old)
+            records[new] = replace(moved, moved_from=moved.moved_from or old)
             self._changed = True
 
     def flush(self, *, required: bool = False) -> None:
@@ -530,6 +535,8 @@ def _entry(synced: Synced) -> dict[str, object]:
         entry["exec"] = synced.executable
     if synced.head is not None:
         entry["head"] = synced.head
+    if synced.moved_from is not None:
+        entry["from"] = synced.moved_from
     return entry
 
 
@@ -578,7 +585,9 @@ def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | N
         return None
     executable = entry.get("exec")
     head = entry.get("head")
+    moved_from = entry.get("from")
     return Synced(oid, None if placed is None else tuple(placed), base,
                   entry.get("found") is True,
                   executable if isinstance(executable, bool) else None,
-                  head if isinstance(head, str) and _is_commit_id(head) else None)
+                  head if isinstance(head, str) and _is_commit_id(head) else None,
+                  moved_from if _is_relpath(moved_from) else None)

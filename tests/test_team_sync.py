@@ -778,6 +778,35 @@ def test_without_the_record_a_moved_path_stays_outdated(team):
     assert (alice / "pics/1.png").read_text() == "png 1 by bob\n"
 
 
+def test_data_moved_after_git_pull_brought_its_pointer_is_changed_in_git_at_the_new_path(team):
+    """`dvx move` of data outdated by `git pull`: the new path, which Git's history does not
+    know yet, is outdated as the old one was, its pointer changed in Git, never outside a
+    commit (a stash applied, the pointer file checked out), until the move is committed."""
+    alice = team.founder()
+    write(alice / "x.bin", "v1\n")
+    must("add", "x.bin", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "x.bin", "v2\n")
+    must("add", "x.bin", cwd=bob)
+    share(bob, "v2")
+    git(alice, "pull", "-q", "origin", "main")
+    assert "x.bin: pointer changed in Git, data not checked out" in run_dvx(
+        "status", cwd=alice).stdout
+
+    must("move", "x.bin", "moved.bin", cwd=alice)
+    seen = status_of(alice, "moved.bin")
+    assert (seen["workspace"], seen["moved_in_workspace"]) == ("outdated", False), seen
+    text = run_dvx("status", cwd=alice).stdout
+    assert "moved.bin: pointer changed in Git, data not checked out" in text, text
+    assert "outside a commit" not in text, text
+    commit(alice, "moved")
+    assert "moved.bin: pointer changed in Git, data not checked out" in run_dvx(
+        "status", cwd=alice).stdout
+    must("pull", "moved.bin", cwd=alice)
+    assert (alice / "moved.bin").read_text() == "v2\n"
+
+
 def test_without_the_record_an_edit_made_here_is_still_committed(team):
     """Only a version HEAD's recent commits recorded is taken for outdated: new data is a
     change, which commit and repro record."""

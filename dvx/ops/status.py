@@ -520,9 +520,15 @@ def moved_in_workspace(repo: Repo, output: Output) -> bool:
     (a pull, a merge or a checkout of a commit runs a hook, and brings HEAD's pointer) but
     one in the workspace that no hook sees: a stash applied (`git stash pop`, `git pull
     --autostash` re-applying an uncommitted `dvx add` after the hooks checked out HEAD's
-    data), `git checkout -- X.dvx`, an edit. False when Git cannot say."""
+    data), `git checkout -- X.dvx`, an edit. Of data `dvx move` moved to a path Git records
+    nothing for yet, what Git records for the path it was moved from. False when Git cannot
+    say."""
+    in_lock = output.stage is not None
     try:
-        recorded = recorded_by_git(repo, output.path, in_lock=output.stage is not None)
+        recorded = recorded_by_git(repo, output.path, in_lock=in_lock)
+        synced = repo.syncstate.get(output.path)
+        if not recorded and synced is not None and synced.moved_from is not None:
+            recorded = recorded_by_git(repo, synced.moved_from, in_lock=in_lock)
     except DvxError:
         return False
     return _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]
