@@ -1509,6 +1509,37 @@ def test_a_commit_writes_no_dvx_lock_over_one_a_git_switch_brought_meanwhile(
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
+@pytest.mark.parametrize("unreadable", ["newer format", "half written"])
+def test_a_commit_writes_no_dvx_lock_over_one_it_cannot_read_meanwhile(
+        repo, dvx, unreadable):
+    """A dvx.lock that cannot be read while `dvx commit` of a stage's output waits to replace
+    it (a newer dvx wrote it, or Git is still writing it) changed too: the commit records
+    nothing, takes back the .gitignore entry it wrote, and leaves nothing half-done."""
+    from tests.conftest import stopped_at
+
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: echo x > out.txt\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    (repo / ".gitignore").unlink()  # the commit writes the output's entry again
+    write(repo / "out.txt", "mine\n")
+    lock = (repo / "dvx.lock").read_bytes()
+    # the pending sync records, the .gitignore entry, then dvx.lock
+    committing = stopped_at("atomic_write.before_rename:4", "commit out.txt", repo)
+    assert any(name.startswith(".dvx.lock.") for name in os.listdir(repo))
+    assert (repo / ".gitignore").exists()
+    theirs = (lock.replace(b"dvx: 1", b"dvx: 99") if unreadable == "newer format"
+              else lock[:len(lock) // 2])
+    assert theirs != lock
+    (repo / "dvx.lock").write_bytes(theirs)
+    os.kill(committing.pid, signal.SIGCONT)
+    out, err = committing.communicate(timeout=60)
+    assert committing.returncode == 1, out + err
+    assert "dvx.lock changed while dvx commit ran" in err and "recorded nothing" in err, err
+    assert "Traceback" not in err, err
+    assert (repo / "dvx.lock").read_bytes() == theirs
+    assert not (repo / ".gitignore").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+
+
 def test_an_add_writes_no_pointer_over_one_a_git_switch_brought_meanwhile(repo, dvx):
     """Data not tracked on this branch but on the one switched to while it is read: the
     pointer the switch wrote stays."""

@@ -496,9 +496,14 @@ def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
     """Refuse (ConflictError) to write dvx.lock if it no longer records what the commit read
     (`stored.read`, and each output as the caller found it): a `git switch` or `git pull`
     (Git takes no dvx lock) changed it while the outputs were stored, and writing would undo
-    that, as `refuse_changed_pointers` refuses for pointer files."""
-    now = read_lock(repo.root, repo.algo)
-    recorded = {out.path: out for entry in now.values() for out in entry.outs}
+    that, as `refuse_changed_pointers` refuses for pointer files. One it cannot read (a
+    newer format, a file Git is still writing) changed too, as for `pointer_change`."""
+    try:
+        now = read_lock(repo.root, repo.algo)
+    except DvxError:
+        now = None
+    recorded = {} if now is None else {
+        out.path: out for entry in now.values() for out in entry.outs}
     if now == stored.read and all(
             (out := recorded.get(o.path)) is not None
             and (out.oid, out.size, out.nfiles, out.executable)
