@@ -934,7 +934,7 @@ def test_a_git_switch_while_exp_save_records_an_input_names_exp_save(repo, dvx):
     out, err = recording.communicate(timeout=60)
     assert recording.returncode == 1, out + err
     assert "'data.dvx' changed while dvx exp save ran" in err, err
-    assert "dvx exp save recorded nothing" in err and "Traceback" not in err
+    assert "dvx exp save did not record 'data'" in err and "Traceback" not in err
     assert (repo / "data.dvx").read_bytes() == feat
 
 
@@ -1433,6 +1433,38 @@ def test_a_stage_output_stays_recorded_when_a_stop_lands_once_dvx_lock_is_in_pla
     oid = next(out.oid for stage in read_lock(str(repo), "xxh128").values()
                for out in stage.outs if out.path == "out.txt")
     assert os.path.samestat(os.lstat(repo / "out.txt"), os.stat(object_path(repo, oid)))
+
+
+@pytest.mark.parametrize("point", [
+    "hash_file.after_open:2",  # b.txt's data read
+    "atomic_write.before_rename:6",  # b.txt's pointer, about to replace the file
+])
+def test_a_git_switch_while_repro_records_its_inputs_names_the_one_it_did_not_record(
+        repo, dvx, point):
+    """`dvx repro` records its changed `dvx add`-tracked inputs one after the other: a `git
+    switch` that changes the second's pointer while its data is read, or just before its
+    pointer is written, leaves that pointer as the switch brought it, and the refusal says
+    that input was not recorded (the first was), with no pending sync record of it left."""
+    from tests.conftest import run_meanwhile
+
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat a.txt b.txt > o.txt\n"
+                             "    deps: [a.txt, b.txt]\n    outs: [o.txt]\n")
+    feat = pointer_changed_on_feat(repo, {"a.txt": "a.txt v1\n", "b.txt": "b.txt v1\n"},
+                                   "b.txt", "b.txt feat\n")
+    for name in ("a.txt", "b.txt"):
+        write(repo / name, f"{name} mine\n")
+    code, out, err = run_meanwhile(point, "repro", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1, out + err
+    said = " ".join(err.split())
+    assert "'b.txt.dvx' changed while dvx repro ran" in said, err
+    assert "dvx repro did not record 'b.txt'" in said and "recorded nothing" not in said, err
+    assert "Traceback" not in err
+    assert (repo / "b.txt.dvx").read_bytes() == feat
+    assert pointer_field(repo / "a.txt.dvx", "oid") == xxhash.xxh3_128_hexdigest(
+        b"a.txt mine\n")
+    records = json.loads((repo / ".dvx" / "tmp" / "synced.json").read_text())
+    assert "b.txt" not in records.get("pending", {}), records
 
 
 def test_a_commit_that_records_nothing_leaves_a_stage_output_a_writable_file_of_its_own(

@@ -510,13 +510,8 @@ def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
             == (o.pointer.oid, o.pointer.size, o.pointer.nfiles, o.pointer.executable)
             for o in stored.outputs):
         return
-    typed = " ".join(for_command(repo.root, o.path) for o in stored.outputs)
-    raise ConflictError(
-        f"{LOCK_FILE} changed while dvx commit ran (a `git checkout` or `git pull`, say), so "
-        f"dvx commit recorded nothing: what the workspace held was read before that change, "
-        "and recording it would undo it.",
-        f"Run `dvx status {typed}` to see where it stands now, then `dvx commit {typed}` "
-        "again if the workspace's data is still to be recorded.")
+    raise _changed_meanwhile(repo, f"{LOCK_FILE} changed", "commit", "recorded nothing",
+                             [o.path for o in stored.outputs])
 
 
 def track(repo: Repo, rel: str, existing: Output | None, command: str,
@@ -526,10 +521,11 @@ def track(repo: Repo, rel: str, existing: Output | None, command: str,
     refusal, an error, a stop) leaves the files storing linked given back (`give_back`)."""
     with given_back_unless_recorded(repo) as linked:
         prepared = [prepare(repo, rel, existing, status, force=False, linked=linked)]
-        refuse_changed_pointers(repo, prepared, command)
+        refuse_changed_pointers(repo, prepared, command, f"did not record '{rel}'")
         written = write_pointers(repo, prepared, linked)
         if written.changed:  # the caller's earlier writes may be half-done: no wrote_whole
-            raise _unwritten_error(repo, written, AddResult([], [], []), command)
+            repo.syncstate.flush()  # the pending record dropped
+            raise _unwritten_error(repo, written, None, command)
         return written.added[0]
 
 
@@ -627,23 +623,21 @@ def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]) -
     return Written(added, changed)
 
 
-def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str) -> None:
+def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str,
+                            outcome: str = "recorded nothing") -> None:
     """Refuse (ConflictError), before any is written, the pointers of targets whose pointer
     file changed since `prepare` read it, while `dvx command` stored their data: a `git
     switch` or `git pull` (Git takes no dvx lock) brought another version, which the data
     stored, the workspace's as it was before, would undo. A change found here leaves every
-    target as it was; `write_pointers` checks each again just before writing it."""
+    target as it was; `write_pointers` checks each again just before writing it.
+    `outcome`: what the refusal says the command recorded (for one recording a target after
+    others, `track`: that it did not record this one)."""
     for item in prepared:
         how = pointer_change(repo, item.rel, item.was)
         if how is None:
             continue
-        typed = for_command(repo.root, item.rel)
-        raise ConflictError(
-            f"'{item.rel}{POINTER_SUFFIX}' {how} while dvx {command} ran (a `git checkout` or "
-            f"`git pull`, say), so dvx {command} recorded nothing: what the workspace held "
-            "was read before that change, and recording it would undo it.",
-            f"Run `dvx status {typed}` to see where it stands now, then `dvx {command} "
-            f"{typed}` again if the workspace's data is still to be recorded.")
+        raise _changed_meanwhile(repo, f"'{item.rel}{POINTER_SUFFIX}' {how}", command,
+                                 outcome, [item.rel])
 
 
 def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: str) -> None:
@@ -657,33 +651,39 @@ def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: s
         raise _unwritten_error(repo, written, result, command)
 
 
-def _unwritten_error(repo: Repo, written: Written, result: AddResult, command: str
+def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, command: str
                      ) -> ConflictError:
-    """The refusal `refuse_unwritten` raises."""
+    """The refusal `refuse_unwritten` raises; `result`: None for a caller recording one
+    target after others it wrote itself (`track`), whose refusal names this one alone."""
+    changed = [rel for rel, _ in written.changed]
     if len(written.changed) == 1:
         rel, how = written.changed[0]
         what = f"'{rel}{POINTER_SUFFIX}' {how}"
     else:
         what = "the pointer files of " + named_list(
-            [rel for rel, _ in written.changed], most=_NAMED, name=lambda rel: f"'{rel}'"
-        ) + " changed"
-    unrecorded = named_list([rel for rel, _ in written.changed], most=_NAMED,
-                            name=lambda rel: f"'{rel}'")
-    recorded = named_list([a.path for a in result.added], most=_NAMED,
-                          name=lambda rel: f"'{rel}'")
-    if not result.added:
-        outcome = f"dvx {command} recorded nothing"
-    else:
-        outcome = f"dvx {command} did not record {unrecorded}"
-    then = "" if not result.added else f" It recorded {recorded}" + (
+            changed, most=_NAMED, name=lambda rel: f"'{rel}'") + " changed"
+    if result is not None and not result.added:
+        return _changed_meanwhile(repo, what, command, "recorded nothing", changed)
+    unrecorded = named_list(changed, most=_NAMED, name=lambda rel: f"'{rel}'")
+    then = "" if result is None else " It recorded " + named_list(
+        [a.path for a in result.added], most=_NAMED, name=lambda rel: f"'{rel}'") + (
         f", staged in Git ({' '.join(result.staged)})." if result.staged else
         f": `git add {' '.join(result.to_stage)}` records that in Git." if result.to_stage
         else ".")
-    typed = " ".join(for_command(repo.root, rel) for rel, _ in written.changed)
+    return _changed_meanwhile(repo, what, command, f"did not record {unrecorded}", changed,
+                              then)
+
+
+def _changed_meanwhile(repo: Repo, what: str, command: str, outcome: str,
+                       paths: list[str], then: str = "") -> ConflictError:
+    """The refusal of `dvx command` to record `paths` because `what` (a pointer file,
+    dvx.lock) changed while it ran; `outcome`: what it recorded of them, `then`: what it
+    recorded besides, said after."""
+    typed = " ".join(for_command(repo.root, path) for path in paths)
     return ConflictError(
-        f"{what} while dvx {command} ran (a `git checkout` or `git pull`, say), so {outcome}: "
-        "what the workspace held was read before that change, and recording it would undo "
-        f"it.{then}",
+        f"{what} while dvx {command} ran (a `git checkout` or `git pull`, say), so dvx "
+        f"{command} {outcome}: what the workspace held was read before that change, and "
+        f"recording it would undo it.{then}",
         f"Run `dvx status {typed}` to see where it stands now, then `dvx {command} {typed}` "
         "again if the workspace's data is still to be recorded.")
 
