@@ -303,6 +303,38 @@ def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp
     assert "of 12 objects were uploaded before it stopped" in err, err
 
 
+def test_a_push_stopped_when_the_remote_s_indexes_then_fail_still_ends_as_stopped(
+        repo, dvx, tmp_path, monkeypatch):
+    """Ctrl-C while a push's files go up, and the remote's indexes, asked then which
+    manifests were still to go, fail with a library's own error (not an OSError): the push
+    still ends as stopped (exit 130), counting every manifest, with no traceback."""
+    from dvx.ops import sync
+    from dvx.remote.inventory import Inventory
+    from dvx.remote.workers import interrupted
+
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "data" / "x.txt", "x\n")
+    assert dvx("add", "data").code == 0
+    stopping = []
+    asked = Inventory.absent
+
+    def absent(self: Inventory, oids: set[str]) -> set[str]:
+        if stopping:
+            raise ValueError("a library's own error")
+        return asked(self, oids)
+
+    def upload(*args: object, **kwargs: object) -> None:
+        stopping.append(True)
+        raise interrupted("Uploading", 0, 1)
+
+    monkeypatch.setattr(Inventory, "absent", absent)
+    monkeypatch.setattr(sync.transfer, "upload", upload)
+    pushed = dvx("push")
+    assert pushed.code == 130, pushed.output
+    assert "0 of 2 objects were uploaded" in pushed.stderr, pushed.output
+    assert "Traceback" not in pushed.output
+
+
 @pytest.mark.parametrize("kind", ["dir", "ssh"])
 def test_an_interrupted_pull_says_how_many_objects_were_downloaded(repo, dvx, tmp_path,
                                                                    request, kind):

@@ -662,10 +662,12 @@ def _trees_to_go(remote: RemoteStore, wanted: Wanted) -> int:
     """How many of the manifests a push was to send after its files no index of the remote
     names yet (from the copies of the indexes read already): a push stopped before them has
     those left to upload, not those a previous push sent. A loose manifest already there is
-    counted, as telling it would cost a request each."""
+    counted, as telling it would cost a request each. Asked while a stop is handled: any
+    error of the indexes (a library's own, as `transfer.absent_from` finds) counts them all,
+    so the stop is what the push ends with."""
     try:
         return len(remote.inventory.absent(wanted.trees))
-    except (OSError, DvxError):
+    except Exception:
         return len(wanted.trees)
 
 
