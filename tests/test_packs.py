@@ -701,6 +701,34 @@ def test_a_pack_a_push_may_be_uploading_now_does_not_hide_data_never_pushed(repo
     assert "without running `dvx push`" in said and "named by no index" not in said, said
 
 
+def test_fsck_counts_the_packs_no_index_names_from_one_listing(repo, dvx, tmp_path):
+    """Packs no index names, younger than the grace period, and another, older, that a
+    copy brings while fsck --remote checks the remote: the packs no index names, and the
+    young ones among them, are counted from the same listing, never the young as the first
+    look's count less the old of a later listing."""
+    from tests.conftest import run_meanwhile
+
+    store = _push_and_commit_d(repo, dvx, tmp_path)
+    first = set((store / "indexes").iterdir())
+    write(repo / "e" / "a.bin", os.urandom(300))
+    assert dvx("add", "e").code == 0 and dvx("push").code == 0
+    commit_all(repo, "e")
+    _, young = _indexes_lost(store, first, age=60)  # as a push stopped before its index
+    a_pack = sorted((store / "packs").iterdir())[0]
+    copied = store / "packs" / ("0" * 32 + ".pack")
+
+    def copy_an_old_pack() -> None:
+        shutil.copyfile(a_pack, copied)
+        os.utime(copied, (time.time() - 2 * 3600,) * 2)
+
+    code, out, err = run_meanwhile("fsck.before_unindexed_packs", "fsck --remote s --json",
+                                   repo, copy_an_old_pack)
+    assert code == 1 and "Traceback" not in err, out + err
+    summary = json.loads(out)
+    assert (summary["unindexed_packs"], summary["young_unindexed_packs"]) == (
+        len(young) + 1, len(young)), summary
+
+
 def test_data_the_workspace_holds_is_committed_again_whatever_packs_no_index_names(
         repo, dvx, tmp_path):
     """The cache lost data never pushed, which the workspace still holds, on a remote holding

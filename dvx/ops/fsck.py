@@ -214,10 +214,16 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         else:
             result.missing[oid] = path
     if result.unindexed_packs and result.missing:
+        faults.point("fsck.before_unindexed_packs")  # where a push may leave or index a pack
         remote.inventory.forget()  # as the indexes are now, `_settle` having changed them
-        result.missing_unindexed = len(remote.inventory.absent(result.missing))
-        old = remote.unindexed_packs(older_than=time.time() - leftovers.YOUNG_PACK_SECONDS)
-        result.young_unindexed_packs = result.unindexed_packs - len(old)
+        # Counted all from one listing: two, a push or gc in between, would not add up.
+        unindexed = remote.unindexed_pack_times()
+        young_since = time.time() - leftovers.YOUNG_PACK_SECONDS
+        result.unindexed_packs = len(unindexed)
+        result.young_unindexed_packs = sum(1 for mtime in unindexed.values()
+                                           if mtime is not None and mtime >= young_since)
+        result.missing_unindexed = len(remote.inventory.absent(result.missing)) \
+            if unindexed else 0
     _note_sent_elsewhere(repo, name, targets, result)
     result.held_here = held_by_workspace(repo, targets, result.missing)
     return result

@@ -118,10 +118,15 @@ class RemoteStore(ObjectStore):
         """The packs on the remote that no usable index names: left by a push stopped between
         its pack and its index, or named only by an index the remote lost. With `older_than`
         (a time), only those the remote dates before it, or does not date."""
+        return sorted(name for name, mtime in self.unindexed_pack_times().items()
+                      if older_than is None or mtime is None or mtime < older_than)
+
+    def unindexed_pack_times(self) -> dict[str, float | None]:
+        """{pack name: mtime or None} of the packs `unindexed_packs` names, from one
+        listing: for counts of them that must agree (all, and the young)."""
         named = {section.pack for _, section in self.inventory.sections()}
-        return sorted(name for name, (_, mtime) in self.list_packs().items()
-                      if name not in named
-                      and (older_than is None or mtime is None or mtime < older_than))
+        return {name: mtime for name, (_, mtime) in self.list_packs().items()
+                if name not in named}
 
     def list_packs(self) -> Details:
         """{pack name: (size, mtime or None)} of every pack on the remote. Only a pack's name
