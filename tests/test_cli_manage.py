@@ -485,6 +485,34 @@ def test_a_move_that_fails_before_its_data_moves_takes_back_what_it_wrote(repo, 
     assert _pointers(repo) == ["h.dvx"]
 
 
+def test_a_move_whose_new_pointer_is_written_when_it_fails_takes_that_pointer_back(
+        repo, dvx, monkeypatch):
+    """The new pointer renamed into place, then an error before the data moves (the fsync of
+    its folder): the pointer is taken back with the rest, never left naming data that did
+    not move there."""
+    from dvx import fsutil
+
+    write(repo / "pd" / "f", "f\n")
+    assert dvx("add", "pd/f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tracked")
+    before = git(repo, "status", "--porcelain", "--ignored")
+    fsync_dir = fsutil.fsync_dir
+
+    def failing_once_the_pointer_is_there(directory):
+        if (repo / "new" / "g.dvx").exists():
+            raise OSError(errno.EIO, "Input/output error", directory)
+        return fsync_dir(directory)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fsutil, "fsync_dir", failing_once_the_pointer_is_there)
+        failed = dvx("move", "pd/f", "new/g")
+    assert failed.code == 1 and "Input/output error" in failed.stderr, failed.output
+    assert not (repo / "new").exists()
+    assert git(repo, "status", "--porcelain", "--ignored") == before
+    assert (repo / "pd" / "f").read_text() == "f\n" and dvx("status", "-q").code == 0
+
+
 def test_a_move_whose_pointer_a_git_switch_changes_meanwhile_moves_nothing(repo, dvx):
     """A `git switch` (or `git pull`) that changes the pointer file while `dvx move` is about
     to write it at the new place: the move is refused, its pointer then the one of before,
@@ -502,6 +530,57 @@ def test_a_move_whose_pointer_a_git_switch_changes_meanwhile_moves_nothing(repo,
     assert not (repo / "y.dvx").exists() and not (repo / "y").exists()
     assert git(repo, "status", "--porcelain") == ""
     assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+
+def test_a_git_switch_once_a_move_s_data_moved_leaves_the_pointer_it_brought(repo, dvx):
+    """A `git switch` (or `git pull`) that changes the pointer file once `dvx move` moved the
+    data, before it deletes that pointer: the pointer Git brought stays (with its .gitignore
+    entry), the move says so and exits 1, the data and pointer of before at the new place;
+    nothing is left half-done, and `dvx checkout` places the data the pointer brought."""
+    from tests.conftest import run_meanwhile
+
+    feat = pointer_changed_on_feat(repo, {"x": "v1\n"}, "x", "feat\n")
+    v1 = (repo / "x.dvx").read_bytes()
+    # the sync records' move, after the data's (the lock's record, the move's mark, the new
+    # place's .gitignore entry and pointer before)
+    code, out, err = run_meanwhile("atomic_write.before_rename:5", "move x y", repo,
+                                   lambda: git(repo, "switch", "-q", "feat"))
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "'x.dvx' changed while dvx move ran" in said and "once the data had moved" in said
+    assert "`dvx checkout x`" in said and "Traceback" not in said, said
+    assert (repo / "x.dvx").read_bytes() == feat
+    assert (repo / "y").read_text() == "v1\n" and (repo / "y.dvx").read_bytes() == v1
+    assert git(repo, "check-ignore", "x", "y").split() == ["x", "y"]
+    status = dvx("status")
+    assert "ended by an error" not in status.output, status.output
+    assert "moving" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+    assert dvx("checkout", "x").code == 0
+    assert (repo / "x").read_text() == "feat\n" and (repo / "y").read_text() == "v1\n"
+
+
+def test_a_move_whose_pointer_a_git_switch_removes_meanwhile_says_nothing_is_left_to_move(
+        repo, dvx):
+    """A `git switch` that removes the pointer file while `dvx move` runs: the move is
+    refused, and its hint does not say to run it again (which would find nothing tracked)."""
+    from tests.conftest import run_meanwhile
+
+    write(repo / "x", "v1\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    git(repo, "switch", "-qc", "gone")
+    assert dvx("remove", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x no longer tracked")
+    git(repo, "switch", "-q", "main")
+    code, out, err = run_meanwhile("atomic_write.before_rename:3", "move x y", repo,
+                                   lambda: git(repo, "switch", "-q", "gone"))
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "'x.dvx' was removed while dvx move ran" in said and "moved nothing" in said, said
+    assert "Nothing is left to move" in said and "dvx move x y" not in said, said
+    assert (repo / "x").read_text() == "v1\n" and not (repo / "y.dvx").exists()
+
 
 
 @pytest.mark.parametrize("brought", ["sub/y.dvx", "sub/y"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, DvxError, PathError, UsageError
-from dvx.lock import began_writing
+from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
@@ -275,6 +275,12 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         repo.syncstate.flush(required=True)
         made = _missing_folders(os.path.dirname(dst_full))
         ignored = wrote = False
+
+        def checked() -> None:  # last before the new pointer replaces nothing at `dst`
+            nonlocal wrote
+            _refuse_moved_meanwhile(repo, output, dst)
+            wrote = True  # what fails after it (the rename, the folder's fsync) takes it back
+
         # The new place is ignored before the data arrives, and the new pointer is written
         # before the old one goes: an interruption leaves the data tracked twice at worst,
         # never untracked nor seen by Git, and the same command run again finishes the move.
@@ -283,17 +289,14 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         try:
             fsutil.makedirs(os.path.dirname(dst_full))
             ignored = gitignore.add_entry(dst_full) is not None
-            write_pointer(repo, dst, output.pointer,
-                          before_rename=lambda: _refuse_moved_meanwhile(repo, output, dst))
-            wrote = True
+            write_pointer(repo, dst, output.pointer, before_rename=checked)
             _move_data(repo, output, dst)
         except (OSError, DvxError):
             _take_back_new_place(repo, output, dst, ignored, made, wrote)
             raise
         began_writing(repo.tmp_dir)  # the data moved: an error from here on leaves it half-done
-        _drop_old_pointer(repo, output, dst)
-    return dst, _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
-                              _gitignore_rel(output.path)])
+        kept = _drop_old_pointer(repo, output, dst)
+    return dst, _staged_move(repo, output, dst, kept)
 
 
 def _refuse_moved_meanwhile(repo: Repo, output: Output, dst: str) -> None:
@@ -304,12 +307,20 @@ def _refuse_moved_meanwhile(repo: Repo, output: Output, dst: str) -> None:
     pointer (or file) at `dst`, which the move would replace."""
     how = pointer_change(repo, output.path, output.pointer)
     if how is not None:
+        # Removed, there is nothing left to move: running the move again finds no pointer.
+        old = for_command(repo.root, output.path)
+        if how == "was removed":
+            again = ("Nothing is left to move (`git log -- "
+                     f"{for_command(repo.root, output.pointer_path)}` names the commit that "
+                     f"removed it); `dvx add {old}` tracks the data there again if it is "
+                     "still to be tracked.")
+        else:
+            again = (f"Run `dvx move {old} {for_command(repo.root, dst)}` again to move what "
+                     "it names now.")
         raise ConflictError(
             f"'{output.pointer_path}' {how} while dvx move ran (a `git checkout` or `git "
             "pull`, say), so dvx move moved nothing: the pointer it read was the one of "
-            "before, and writing it at the new place would undo that change.",
-            f"Run `dvx move {for_command(repo.root, output.path)} "
-            f"{for_command(repo.root, dst)}` again to move what it names now.")
+            "before, and writing it at the new place would undo that change.", again)
     dst_full = repo.abspath(dst)
     taken = next((path for path in (dst_full + POINTER_SUFFIX, dst_full)
                   if os.path.lexists(path)), None)
@@ -374,14 +385,31 @@ def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
         began_writing(repo.tmp_dir)  # a move left half-done: an error leaves it so
         if os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)):
             remove_placed(repo, output.path, output.pointer.oid)
-        _move_data_and_old_pointer(repo, output, dst)
-    return _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
-                         _gitignore_rel(output.path)])
+        _move_data(repo, output, dst)
+        kept = _drop_old_pointer(repo, output, dst)
+    return _staged_move(repo, output, dst, kept)
 
 
-def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
-    _move_data(repo, output, dst)
-    _drop_old_pointer(repo, output, dst)
+def _staged_move(repo: Repo, output: Output, dst: str, kept: str | None) -> Changed:
+    """Stage (or name to stage) what a move whose data is at `dst` changed; `kept`: how the
+    old place's pointer changed while it ran (`_drop_old_pointer`), which is then refused
+    (ConflictError), the new place staged all the same."""
+    new_place = [dst + POINTER_SUFFIX, _gitignore_rel(dst)]
+    if kept is None:
+        return _stage(repo, [*new_place, output.pointer_path, _gitignore_rel(output.path)])
+    changed = _stage(repo, new_place)
+    old = for_command(repo.root, output.path)
+    staging = (" The new place is staged in Git." if changed.staged else
+               f" `git add {' '.join(changed.paths)}` records the new place in Git."
+               if changed.paths else "")
+    wrote_whole(repo.tmp_dir)  # each place as it should be: the refusal leaves nothing half-done
+    raise ConflictError(
+        f"'{output.pointer_path}' {kept} while dvx move ran (a `git checkout` or `git pull`, "
+        f"say), once the data had moved: '{dst}' holds the data and pointer of before, and "
+        f"the pointer Git brought stays at '{output.pointer_path}', its data not placed "
+        f"there.{staging}",
+        f"Run `dvx checkout {old}` to place the data it names, or `dvx remove {old}` if "
+        f"'{dst}' alone is to be tracked.")
 
 
 def _move_data(repo: Repo, output: Output, dst: str) -> None:
@@ -400,17 +428,26 @@ def _move_data(repo: Repo, output: Output, dst: str) -> None:
         os.rename(src_full, dst_full)
 
 
-def _drop_old_pointer(repo: Repo, output: Output, dst: str) -> None:
+def _drop_old_pointer(repo: Repo, output: Output, dst: str) -> str | None:
     """End a move whose data is at `dst`: its records, .gitignore entry and pointer go
-    along; the old pointer last, as until then a rerun finds the move."""
+    along; the old pointer last, as until then a rerun finds the move. One a `git pull`
+    changed meanwhile (Git takes no dvx lock) is a teammate's: it stays, with its .gitignore
+    entry, and how it changed is returned (None: the move is whole); one Git removed is
+    gone already."""
     src_full = repo.abspath(output.path)
     repo.syncstate.move(output.path, dst)
     repo.syncstate.flush()
-    gitignore.remove_entry(src_full)
-    os.unlink(repo.abspath(output.pointer_path))  # last: until then a rerun finds the move
+    how = pointer_change(repo, output.path, output.pointer)
+    if how is None:
+        gitignore.remove_entry(src_full)
+        os.unlink(repo.abspath(output.pointer_path))  # last: until then a rerun finds the move
+    elif how == "was removed":
+        gitignore.remove_entry(src_full)
+        how = None
     repo.syncstate.end_move(output.path, dst)
     repo.syncstate.flush()
     ignore_after_rules_taking_back(repo, [dst])
+    return how
 
 
 def _missing_folders(folder: str) -> list[str]:
