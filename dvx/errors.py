@@ -197,7 +197,7 @@ class MissingBucketError(RemoteError):
     def way_out(kind: str, modify: str = "", at: str = "") -> str:
         endpoint = " or its endpointurl (`... endpointurl URL`)" if at else ""
         return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
-                f"`{modify or 'dvx remote modify NAME'} url ...`{endpoint}.")
+                f"`{modify or MODIFY_A_REMOTE} url ...`{endpoint}.")
 
 
 class CredentialsError(RemoteError):
@@ -285,6 +285,10 @@ def stop_status(by: BaseException) -> int:
 
 
 NOTHING_HALF_WRITTEN = "Nothing was left half-written; run the command again to finish."
+
+# The command a hint names to change a remote's options where the remote (or the level of
+# config defining it) is not known: Config.modify_command gives it for a named remote.
+MODIFY_A_REMOTE = "dvx remote modify NAME"
 
 _LEFT_HALF_DONE = "dvx_left_half_done"  # the attribute `note_left_half_done` sets
 

@@ -889,6 +889,8 @@ def _report_packs(result: GcResult, dry_run: bool) -> None:
 def _lost_packs(result: GcResult, name: str) -> str:
     """The packs gone from the remote `name` whose indexes name them, which held objects gc
     keeps that the remote holds nowhere else: lost there, and how they are uploaded again."""
+    from dvx.remote.repack import repair_advice
+
     packs, count = result.lost_packs, len(result.lost)
     which = packs[0] if len(packs) == 1 else \
         f"{packs[0]} and {counted(len(packs) - 1, 'more pack')}"
@@ -896,10 +898,7 @@ def _lost_packs(result: GcResult, name: str) -> str:
     return (f"The {result.where} lost pack {which} (deleted outside dvx, or missed by a copy "
             f"of the remote), which its indexes name: {these} (such as {result.lost[0]}) "
             f"{'has' if count == 1 else 'have'} no other copy there, and a pull says that "
-            f"data is lost. Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev "
-            "options) from a clone whose cache has it: that takes what is gone out of the "
-            "indexes and uploads it again (`dvx fsck --remote "
-            f"{name}` lists what the remote lacks).")
+            f"data is lost. {repair_advice(name)}")
 
 
 def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None,

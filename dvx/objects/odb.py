@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import IO
 
+from dvx.errors import MODIFY_A_REMOTE
 from dvx.hashing import DEFAULT_ALGO, check_oid
 from dvx.objects import layout
 from dvx.objects.blobs import Blobs, Details, OnBytes, Upload
@@ -27,7 +28,7 @@ class ObjectStore:
         self.url = url or self.root  # for messages: the URL as configured, secrets hidden
         self.name = ""  # the remote's name, for messages (set by the code that opens it)
         # The command that changes its options, for hints (set by the code that opens it).
-        self.modify = "dvx remote modify NAME"
+        self.modify = MODIFY_A_REMOTE
         # Where its objects are, the same for every remote name and URL spelling that leads
         # there (set by the code that opens it: remote/fs.py store_location).
         self.location = self.root

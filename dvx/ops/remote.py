@@ -232,21 +232,15 @@ def list_remotes(repo: Repo) -> list[RemoteInfo]:
     return infos
 
 
-def _levels_defining(config: Config, name: str) -> list[str]:
-    """The levels whose config has a section of the remote `name`, the most specific first."""
-    return [lv for lv in reversed(LEVELS) if _defines(config, lv, name)]
-
-
 def _without_url(config: Config, name: str) -> RemoteError:
     """The error for the remote `name`, which no level gives a URL. Where only a level that
     overrides options has it (config.local's `jobs`, credentials), the remote it overrode was
     renamed or removed in the tracked config (by a teammate, most likely): those options name
     no remote any more, and the way out is at that level."""
-    levels = _levels_defining(config, name)
-    if "project" in levels or not levels:
+    where = config.remote_level(name)  # with no URL anywhere: the most specific section
+    if where is None or _defines(config, "project", name):
         return RemoteError(f"Remote '{name}' has no URL.",
                            f"Set it with `dvx remote modify {name} url URL`.")
-    where = levels[0]
     keys = ", ".join(sorted(config.files[where].parser.options(_section(name))))
     return RemoteError(
         f"Remote '{name}' has no URL: only the {where} config ({_file_of(config, where)}) sets "

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from dvx.errors import ConfigError, DvxError
+from dvx.errors import MODIFY_A_REMOTE, ConfigError, DvxError
 from dvx.lockfile import read_lock
 from dvx.outputs import pointer_files
 from dvx.paths import for_command
@@ -31,11 +31,11 @@ class DirectoryRemote:
     shown: str  # how a message names it: "remote 'store' (build/store)"
     real: str  # its real path
     rel: str  # its path from the repository root, with '/'
-    modify: str = "dvx remote modify NAME"  # the command that changes its options
+    modify: str = MODIFY_A_REMOTE  # the command that changes its options
 
 
 def directory_remote(repo: Repo, path: str, shown: str,
-                     modify: str = "dvx remote modify NAME") -> DirectoryRemote | None:
+                     modify: str = MODIFY_A_REMOTE) -> DirectoryRemote | None:
     """The directory remote at `path`, if it is inside the repository's work tree.
     `modify`: the command that changes its options, for hints (config.modify_command)."""
     root = os.path.realpath(repo.root)

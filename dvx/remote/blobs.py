@@ -18,7 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
-from dvx.errors import CredentialsError, DvxError, LostConnection, MissingBucketError, RemoteError
+from dvx.errors import (
+    MODIFY_A_REMOTE,
+    CredentialsError,
+    DvxError,
+    LostConnection,
+    MissingBucketError,
+    RemoteError,
+)
 from dvx.fsutil import FileVersion
 from dvx.logs import get_logger
 from dvx.objects.blobs import (
@@ -76,7 +83,7 @@ class FsspecBlobs(Blobs):
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
                  bucket: tuple[str, str] | None = None, remote_name: str = "",
-                 modify: str = "dvx remote modify NAME", shown: str = "", url: str = ""
+                 modify: str = MODIFY_A_REMOTE, shown: str = "", url: str = ""
                  ) -> None:
         super().__init__(root)
         self.remote_name = remote_name  # for messages

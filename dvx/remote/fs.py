@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from dvx.errors import ConfigError, CredentialsError, DvxError, LostConnection, RemoteError
+from dvx.errors import (
+    MODIFY_A_REMOTE,
+    ConfigError,
+    CredentialsError,
+    DvxError,
+    LostConnection,
+    RemoteError,
+)
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -235,7 +242,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     project config (.dvx/config)`), for an error saying which of them left it without
     credentials. `modify`: the command that changes its options (`dvx remote modify
     --local NAME`), which the hints of the store's errors give (default: without a level)."""
-    modify = modify or f"dvx remote modify {name or 'NAME'}"
+    modify = modify or (f"dvx remote modify {name}" if name else MODIFY_A_REMOTE)
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)

@@ -262,10 +262,15 @@ def _lost_with_a_pack(lost: set[str], result: RepackPlan, found: str | None, pac
         f"pack{'' if packs == 1 else 's'} that no index names (such as {shown}) would be "
         "deleted, which may hold them: the remote lost data (a pack deleted outside dvx, or "
         "missed by a copy of the remote).",
-        f"Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev options) from a "
-        "clone whose cache has the data: it takes what is gone out of the indexes and uploads "
-        f"it again, and gc then deletes what no index names. `dvx fsck --remote {name}` "
-        "lists what the remote lacks.")
+        f"{repair_advice(name)} Then gc deletes what no index names.")
+
+
+def repair_advice(name: str) -> str:
+    """How the objects gc keeps that packs gone from the remote `name` held are uploaded
+    again, for gc's refusal and its report of lost packs."""
+    return (f"Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev options) from "
+            "a clone whose cache has the data: it takes what is gone out of the indexes and "
+            f"uploads it again (`dvx fsck --remote {name}` lists what the remote lacks).")
 
 
 def _hold(holders: dict[str, tuple[Section, Entry]], section: Section,

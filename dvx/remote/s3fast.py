@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx import faults
-from dvx.errors import DvxError, MissingBucketError, RemoteError
+from dvx.errors import MODIFY_A_REMOTE, DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike, FileVersion
 from dvx.logs import get_logger
 from dvx.objects.blobs import CredentialsRefused
@@ -58,7 +58,7 @@ class NotS3Error(RemoteError):
     remote, or for one that took and holds every object; no other client would do better."""
 
     def __init__(self, endpoint: str, answer: str, remote: str = "",
-                 modify: str = "dvx remote modify NAME") -> None:
+                 modify: str = MODIFY_A_REMOTE) -> None:
         shown = f"The remote '{remote}'" if remote else "The remote"
         super().__init__(f"{shown} does not answer like S3 at its endpoint {endpoint}: "
                          f"{answer}.",
