@@ -255,7 +255,6 @@ class Interrupted(DvxError):
     done = 0  # objects a transfer completed before it stopped
     total: int | None = None  # of the objects it was to move, where known
     unsure: int | None = 0  # objects in flight as it ended, maybe complete (None: some)
-    result: object = None  # what a command of several items did before it stopped, to report
 
 
 class Terminated(KeyboardInterrupt):

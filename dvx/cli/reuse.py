@@ -285,15 +285,15 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     """Bring imports up to date: an import from a repository follows its revision (or moves
     to --rev), an import from a URL is downloaded again if its version changed (always when
     its server reports none, to compare the data)."""
-    from dvx.errors import Interrupted
+    from dvx.ops.imports import UpdateInterrupted
     from dvx.ops.imports import update as do_update
 
     repo = open_repo()
     try:
         results = do_update(repo, list(targets) or None, rev, force)
-    except Interrupted as stopped:  # what was done before, then the ERROR: line that stops it
-        if not as_json and isinstance(stopped.result, list):
-            _report_updates(repo, stopped.result[:-1], stopped.result)
+    except UpdateInterrupted as stopped:  # what was done before, then the ERROR: line
+        if not as_json:
+            _report_updates(repo, stopped.updated[:-1], stopped.updated)
         raise
     if as_json:
         emit_json([{"path": r.path, "changed": r.changed, "pointer_changed": r.rewritten,

@@ -889,6 +889,16 @@ class Updated:
     staged: bool = False  # its rewritten pointer file is staged in Git (core.autostage)
 
 
+class UpdateInterrupted(Interrupted):
+    """An update stopped by Ctrl-C, SIGTERM or SIGHUP: `updated` holds the imports it updated
+    before, then the one it was updating, for the command to report."""
+
+    def __init__(self, message: str, hint: str | None = None,
+                 updated: list[Updated] | None = None) -> None:
+        super().__init__(message, hint)
+        self.updated = updated or []
+
+
 @fetching_once()
 def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
            force: bool = False) -> list[Updated]:
@@ -898,7 +908,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     One that fails (its source gone, the revision it records unknown) is reported as failed
     and the others are still updated, as `pull` goes on past a file it cannot get. Ctrl-C,
     SIGTERM or SIGHUP stops it at once: the Interrupted raised says what became of the import
-    it was updating, and its `result` holds the imports done before and that one."""
+    it was updating, and its `updated` holds the imports done before and that one
+    (UpdateInterrupted)."""
     imports = _imports(repo, targets)
     _check_rev(repo, imports, rev)
     results: list[Updated] = []
@@ -922,10 +933,10 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
 
 
 def _stopped_updating(repo: Repo, stopped: Interrupted, output: Output, done: list[Updated],
-                      not_reached: list[Output]) -> Interrupted:
-    """The Interrupted of an update stopped while it updated the import `output`, the imports
+                      not_reached: list[Output]) -> UpdateInterrupted:
+    """The UpdateInterrupted of an update stopped while it updated the import `output`, the imports
     `done` before it and those `not_reached` after: what became of that one (its pointer file
-    rewritten already, or not), and which were not updated; its `result`, `done` and that one
+    rewritten already, or not), and which were not updated; its `updated`, `done` and that one
     (`rewritten` when its pointer file was), for the command to report."""
     pointer_rel = output.path + POINTER_SUFFIX
     rewritten = pointer_change(repo, output.path, output.pointer) is not None
@@ -935,10 +946,10 @@ def _stopped_updating(repo: Repo, stopped: Interrupted, output: Output, done: li
         what = "it was not updated"
     before = f", before {_named([o.path for o in not_reached])}" if not_reached else ""
     message = f"{stopped.message.rstrip('.')} while updating '{output.path}'{before}: {what}."
-    exc = Interrupted(message, stopped.hint)
+    exc = UpdateInterrupted(message, stopped.hint, [
+        *done, Updated(output.path, rewritten, f"stopped: {what}", ok=False,
+                       rewritten=rewritten)])
     exc.exit_code = stopped.exit_code
-    exc.result = [*done, Updated(output.path, rewritten, f"stopped: {what}", ok=False,
-                                 rewritten=rewritten)]
     return exc
 
 

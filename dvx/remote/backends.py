@@ -461,14 +461,19 @@ def _half_key_pair_alone(given: str, missing: str, environ: Mapping[str, str]
     else:
         environment = "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         pair = "a key pair in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    local = "dvx remote modify --local {name}" if missing == "secret_access_key" else "{modify}"
     return MissingCredentials(
         f"its options give the {given} but not the {missing}, and the environment no key "
         f"pair to use instead {environment}", (given,),
-        f"Give the {missing} with `{local} {missing} ...`, or "
+        f"Give the {missing} with `{_command_giving(missing)} {missing} ...`, or "
         f"{pair}: the environment's pair is used where the config gives half of one.",
         f"Give {pair} (the environment's pair is used where the config gives half of one), "
         f"or a key pair {_S3_OWN_REMOTE} access_key_id ...` and `... secret_access_key ...`.")
+
+
+def _command_giving(missing: str) -> str:
+    """The command a hint names to give the key option `missing`, as a template of `{name}`
+    and `{modify}`: the secret key in config.local, never in the tracked config."""
+    return "dvx remote modify --local {name}" if missing == "secret_access_key" else "{modify}"
 
 
 def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
@@ -500,9 +505,8 @@ def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
         source_hint = f"{give}name another {_S3_OWN_REMOTE} profile PROFILE`."
     elif half is not None:
         given, missing = half
-        local = ("dvx remote modify --local {name}" if missing == "secret_access_key"
-                 else "{modify}")
-        hint = f"{give}unset {named} and give the {missing} with `{local} {missing} ...`."
+        command = _command_giving(missing)
+        hint = f"{give}unset {named} and give the {missing} with `{command} {missing} ...`."
         source_hint = (f"{give}unset {named} and give a key pair {_S3_OWN_REMOTE} "
                        "access_key_id ...` and `... secret_access_key ...`.")
         by_option = (given,)
