@@ -1112,7 +1112,7 @@ def test_a_second_ctrl_c_ends_an_add_whose_file_read_never_returns(repo, cache_t
         return
     assert left is not None and "read-only hard link" in err, err
     named = set(re.findall(r"'bd/(l[123])'", left.group(1)))
-    assert "l2" in named or len(named) == 1, err  # the one read second hangs, and its batch
+    assert named, err  # the file whose read hangs (which one: the threads' order), and its batch
     for name in {"l1", "l2", "l3"} - named:
         assert os.lstat(repo / "bd" / name).st_nlink == 1, name  # given back
 
