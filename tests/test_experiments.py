@@ -1077,9 +1077,9 @@ def test_apply_waits_for_a_run_and_writes_nothing_until_it_holds_the_lock(projec
 
 def test_a_stopped_exp_run_names_exp_run_as_what_runs_it_again(project):
     """Ctrl-C once a stage's command of `exp run` ended: nothing of the experiment is
-    recorded, and the way out names `dvx exp run` with the name and -j given, not its -S
-    (the workspace keeps the params set) (a `dvx repro` would record the run in the
-    workspace's dvx.lock, no experiment); running it records the experiment so named."""
+    recorded, and the way out names `dvx exp run` with the name, -S and -j given (a `dvx
+    repro` would record the run in the workspace's dvx.lock, no experiment); running it
+    records the experiment so named."""
     running = stopped_at("repro.after_command", "exp run -j 2 -S train.lr=0.4 -n stopped",
                          project)
     running.send_signal(signal.SIGINT)
@@ -1087,11 +1087,13 @@ def test_a_stopped_exp_run_names_exp_run_as_what_runs_it_again(project):
     _, err = running.communicate(timeout=120)
     said = " ".join(err.split())
     assert running.returncode == 130 and "Traceback" not in said, err
-    assert "`dvx exp run -n stopped -j 2` runs the stopped stages again, with the params the " \
+    assert "`dvx exp run -n stopped -S train.lr=0.4 -j 2` runs the stopped stages again, " \
+        "with the params the " \
         "workspace holds now, and records the experiment" in said, said
     assert "`dvx repro`" not in said, said
     assert "stopped" not in _show(project)
-    assert run_dvx("exp", "run", "-n", "stopped", "-j", "2", cwd=project).code == 0
+    assert run_dvx("exp", "run", "-n", "stopped", "-S", "train.lr=0.4", "-j", "2",
+                   cwd=project).code == 0
     assert _show(project)["stopped"]["params"] == _show(project)["workspace"]["params"]
     assert _show(project)["stopped"]["params"]["params.yaml"]["train.lr"] == 0.4
 

@@ -1225,15 +1225,17 @@ def _branches_running_s_on_other_inputs(repo: Path, dvx) -> None:
     assert dvx("add", "in.txt").code == 0
 
 
-@pytest.mark.parametrize("link, command", [("copy", "repro"), ("hardlink", "repro"),
-                                           ("hardlink", "exp run")])
+@pytest.mark.parametrize("link, command, again", [
+    ("copy", "repro", "repro s"), ("hardlink", "repro", "repro s"),
+    ("hardlink", "exp run -n e1", "exp run -n e1")])
 def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_s_entry(
-        repo, dvx, link, command):
+        repo, dvx, link, command, again):
     """A `git switch` to a branch that ran the same stage on other data, while repro (or exp
     run) runs it: the run, of the old branch's input, is not written over that branch's
     dvx.lock entry (nor is the input's pointer undone); the stage fails, saying what changed
-    and to run it again with the same command, and its output stays as the command left it,
-    a writable file of its own."""
+    and to run it again with the same command (exp run's as typed, which alone records the
+    experiment so named), and its output stays as the command left it, a writable file of
+    its own."""
     _branches_running_s_on_other_inputs(repo, dvx)
     git(repo, "commit", "-qam", "main: in3")
     assert dvx("config", "cache.type", link).code == 0
@@ -1241,10 +1243,11 @@ def test_a_git_switch_while_repro_runs_a_stage_never_records_it_over_the_branch_
     code, out, err = run_meanwhile("repro.after_command", command, repo,
         lambda: git(repo, "switch", "-q", "other"))
     said = " ".join(err.split())
+    running = command.split(" -")[0]
     assert code == 1, out + err
     assert "Stage 's' failed: its dvx.lock entry and 'in.txt.dvx' changed while " \
-        f"{command} ran" in said, said
-    assert f"Run `dvx status` to see where it stands now, then `dvx {command} s` again" in said
+        f"{running} ran" in said, said
+    assert f"Run `dvx status` to see where it stands now, then `dvx {again}` again" in said
     assert "git add" not in out + err
     assert git(repo, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
     assert (repo / "out.txt").read_text() == "in3\nin3\n"  # the run's output, as it left it

@@ -690,6 +690,37 @@ def test_exp_save_and_exp_run_refused_over_a_moved_pointer_name_themselves_to_ru
             refused.stderr
 
 
+def test_exp_run_refused_over_an_input_pulled_in_part_names_its_params_to_run_again(tmp_path):
+    """`exp run -n e1 -S lr=0.1` refused before any stage runs (an input pulled in part)
+    puts params.yaml back as it was, so the command it says to run again sets the params
+    again: following it records e1 with lr 0.1, never with the old lr."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    for name, text in (("a", "1\n"), ("b", "2\n")):
+        (alice / "d").mkdir(exist_ok=True)
+        (alice / "d" / name).write_text(text)
+    (alice / "params.yaml").write_text("lr: 0.5\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d", "-p", "lr", "-o", "out.txt",
+         "cat d/* params.yaml > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", "out.txt", cwd=bob)
+
+    refused = run_dvx("exp", "run", "-n", "e1", "-S", "lr=0.1 ", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "lacks its file 'b', never placed here" in said, said
+    assert "then run `dvx exp run -n e1 -S 'lr=0.1 '` again" in said, said
+    assert (bob / "params.yaml").read_text() == "lr: 0.5\n"
+
+    must("pull", "d", cwd=bob)
+    must("exp", "run", "-n", "e1", "-S", "lr=0.1 ", cwd=bob)
+    shown = json.loads(run_dvx("exp", "show", "--json", cwd=bob).stdout)
+    e1 = next(row for row in shown if row["name"] == "e1")
+    assert e1["params"]["params.yaml"]["lr"] == 0.1, e1
+
+
 def test_exp_run_queue_takes_an_input_whose_files_the_cache_holds_though_not_placed(tmp_path):
     team, _ = _reading_a_tracked_directory(tmp_path)
     bob = team.clone("bob", pull=False)

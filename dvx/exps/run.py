@@ -97,7 +97,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     try:
         result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
                                          temporary_workspace=queued, command="exp run",
-                                         again="" if queued else _again(name, force, targets)),
+                                         again="" if queued else _again(name, sets, force,
+                                                                         targets)),
                        watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
@@ -113,10 +114,12 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                              parent if queued else None), result)
 
 
-def _again(name: str | None, force: bool, targets: tuple[str, ...]) -> str:
-    """The `exp run` as typed, without its -S (the workspace keeps the params set), which a
-    refusal or a stop says to run again: its name, -f and targets."""
-    return shlex.join(["exp", "run", *(["-n", name] if name else []), *["-f"] * force,
+def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...]) -> str:
+    """The `exp run` as typed, which a refusal or a stop says to run again: its name, each
+    -S (a refusal before any stage ran puts the params back as they were; after a stop the
+    workspace keeps them, and setting them again changes nothing), -f and targets."""
+    return shlex.join(["exp", "run", *(["-n", name] if name else []),
+                       *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
                        *targets])
 
 

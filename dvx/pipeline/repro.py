@@ -1858,12 +1858,15 @@ class _Scheduler:
         outs = ", ".join(self.dag.stages[result.name].out_paths)
         result.outcome, result.lock, result.record, result.to_link = FAILED, None, None, []
         command = self.options.command
+        # An experiment is recorded only by the run of its pipeline as typed (its -n, -S)
+        again = f"{command} {result.name}" if command == "repro" or not self.options.again \
+            else self.options.again
         result.error = (
             f"{changed} while {command} ran (a `git checkout` or `git pull`, say), so its "
             "run is not recorded: it ran on what was there before that change, and "
             f"recording it would undo it. The outputs {ran} stay in the "
             f"workspace, not recorded in {LOCK_FILE}: {outs}. Run `dvx status` to see where "
-            f"it stands now, then `dvx {command} {result.name}` again to run it on what is "
+            f"it stands now, then `dvx {again}` again to run it on what is "
             "there now")
         self.unsuccessful.add(result.name)
 
