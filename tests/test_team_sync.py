@@ -520,18 +520,21 @@ def _shared_stage_reading_in_txt(team: Team) -> tuple[Path, Path]:
     return alice, team.clone("bob")
 
 
-def _run_while_alice_pulls(command: str, alice: Path) -> tuple[int, str, str]:
-    """`dvx COMMAND` in alice's clone, stopped once a stage's command has ended while she
-    pulls what bob shared (Git takes no dvx lock), then let go on to its end: its exit
-    status, stdout and stderr."""
-    return run_meanwhile("repro.after_command", command, alice,
+def _run_while_alice_pulls(command: str, alice: Path, point: str = "repro.after_command"
+                           ) -> tuple[int, str, str]:
+    """`dvx COMMAND` in alice's clone, stopped at the fault point `point` (by default once
+    a stage's command has ended) while she pulls what bob shared (Git takes no dvx lock),
+    then let go on to its end: its exit status, stdout and stderr."""
+    return run_meanwhile(point, command, alice,
                          lambda: git(alice, "pull", "-q", "--ff-only", "origin", "main"))
 
 
-def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team):
+@pytest.mark.parametrize("point", ["repro.after_command", "repro.before_lock_take_in"])
+def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team, point):
     """bob's run of a stage, on his new input, arrives by `git pull` while alice's repro runs
-    that stage on her older input (Git takes no dvx lock): alice's run is not written over
-    bob's dvx.lock entry; the stage fails saying so, and dvx.lock is bob's."""
+    that stage on her older input (Git takes no dvx lock), or once its records were checked
+    and its outputs' .gitignore entries written, as dvx.lock is about to be: alice's run is
+    not written over bob's dvx.lock entry; the stage fails saying so, and dvx.lock is bob's."""
     alice, bob = _shared_stage_reading_in_txt(team)
     edit(bob, "in.txt", "in2\n")
     must("add", "in.txt", cwd=bob)
@@ -540,7 +543,7 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     pipeline = (alice / "dvx.yaml").read_text()
     write(alice / "dvx.yaml", pipeline.replace("in.txt in.txt", "in.txt in.txt in.txt"))
 
-    code, out, err = _run_while_alice_pulls("repro", alice)
+    code, out, err = _run_while_alice_pulls("repro", alice, point)
     said = " ".join(err.split())
     assert code == 1, out + err
     assert "its dvx.lock entry and 'in.txt.dvx' changed while repro ran" in said, said

@@ -1779,16 +1779,6 @@ class _Scheduler:
                 self.touched += [o.path for o in stage.outs if not o.cache]
                 if not same:
                     faults.point("repro.before_lock_write")
-                    # Checked again as late as can be: a `git checkout` since the check
-                    # above, while .gitignore and the pending records were written.
-                    changed = self.as_read.changed(stage, self.own) \
-                        if self.lock_writer.moved() else None
-                    if changed is not None:  # nothing of the stage is recorded
-                        for full in ignored:
-                            gitignore.remove_entry(full)
-                        del self.touched[touched:]
-                        self._refuse_record(result, changed)
-                        return
                     before = dict(self.locks), set(self.own)
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
@@ -1818,9 +1808,16 @@ class _Scheduler:
         (`self.own`, `stage`'s among them) over what the file holds now (`take_in`): a `git
         pull` landing while its new bytes are written is taken in too, checked last before
         the rename (`LockWriter.write_unmoved`). Whether its bytes changed, and what changed
-        of `stage`'s records meanwhile (RecordsAsRead.changed), with nothing written then.
-        Once dvx.lock is written, `unnamed` is emptied (`_write_naming`)."""
+        of `stage`'s records meanwhile (RecordsAsRead.changed), with nothing written then:
+        asked before each `take_in` of a file that moved, which would take the change in
+        but for the entries of `self.own`, written over it. Once dvx.lock is written,
+        `unnamed` is emptied (`_write_naming`)."""
         while True:
+            faults.point("repro.before_lock_take_in")
+            if self.lock_writer.moved():
+                changed = self.as_read.changed(stage, self.own)
+                if changed is not None:
+                    return False, changed
             if self.lock_writer.take_in(self.locks, self.own):
                 self.produced = produced_outputs(self.locks)
                 log.warning("%s changed on disk while %s ran (a `git merge`, `git "
@@ -1831,9 +1828,7 @@ class _Scheduler:
             try:
                 return _write_naming(self.lock_writer, self.locks, unnamed, unmoved=True), None
             except LockMoved:  # taken in next round, unless it changed this stage's
-                changed = self.as_read.changed(stage, self.own)
-                if changed is not None:
-                    return False, changed
+                continue
 
     def _take_back_record(self, locks: dict[str, StageLock], own: set[str]) -> None:
         """Take a stage's refused record out of `self.locks` (in place, as the workers read
