@@ -551,6 +551,35 @@ def test_a_teammate_s_run_pulled_while_repro_runs_the_stage_is_never_undone(team
     assert git(alice, "status", "--porcelain", "--", "dvx.lock", "in.txt.dvx") == ""
 
 
+def test_a_stage_refused_just_before_dvx_lock_is_written_leaves_every_record_as_it_was(team):
+    """alice renames stage s to t, its output switched to `cache: false` and a new cached
+    one added, and runs t while bob's run of s arrives by `git pull` just before dvx.lock is
+    written: t fails, and nothing of its record is left. The .gitignore entry of the output
+    and its sync record are back, no record of the new output waits for a dvx.lock naming
+    it, and s's entry, kept in dvx.lock as bob wrote it, is not said to be dropped."""
+    alice, bob = _shared_stage_reading_in_txt(team)
+    edit(bob, "in.txt", "in2\n")
+    must("add", "in.txt", cwd=bob)
+    must("repro", cwd=bob)
+    share(bob, "in2 and its run")
+    write(alice / "dvx.yaml", "stages:\n  t:\n    cmd: cat in.txt in.txt > out.txt && echo x > "
+                              "extra.txt\n    deps: [in.txt]\n    outs: [{out.txt: {cache: "
+                              "false}}, extra.txt]\n")
+    synced = json.loads((alice / ".dvx/tmp/synced.json").read_text())
+    assert "out.txt" in synced["outputs"]
+
+    code, out, err = _run_while_alice_pulls("repro t", alice, "repro.before_lock_write")
+    said = " ".join(err.split())
+    assert code == 1, out + err
+    assert "Stage 't' failed: the dvx.lock entry of 's' and 'in.txt.dvx' changed" in said, said
+    assert "Dropped" not in out and "no longer in dvx.yaml" not in out, out
+    assert (alice / "dvx.lock").read_text() == (bob / "dvx.lock").read_text()
+    assert git(alice, "status", "--porcelain", "--", "dvx.lock", ".gitignore") == ""
+    records = json.loads((alice / ".dvx/tmp/synced.json").read_text())
+    assert records["outputs"]["out.txt"] == synced["outputs"]["out.txt"], records
+    assert not records.get("pending"), records
+
+
 @pytest.mark.parametrize("command", ["repro -f", "exp run -f"])
 def test_a_teammate_s_run_pulled_while_a_rerun_makes_the_same_outputs_is_never_undone(
         team, command):

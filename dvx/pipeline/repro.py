@@ -1236,6 +1236,28 @@ def _stages_and_commands(names: list[str]) -> tuple[str, str]:
     return which + " " + ", ".join(f"'{n}'" for n in names), command
 
 
+@dataclass
+class _Unrecorded:
+    """What recording a stage changed before dvx.lock is written, for a refused record to put
+    back (`_Scheduler._put_back`): the .gitignore entries added and removed (full paths), the
+    sync records forgotten (outputs switched to `cache: false`), and the outputs whose record
+    was set pending (`expect_in_lock`)."""
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    forgotten: dict[str, Synced] = field(default_factory=dict)
+    expected: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """The scheduler's records of the run before a stage's record changes them
+    (`_Scheduler._take_back_record`)."""
+    locks: dict[str, StageLock]
+    own: set[str]
+    gone: list[str]
+    dropped: list[str]
+
+
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
@@ -1639,23 +1661,28 @@ class _Scheduler:
         produced.update((o.path, o) for o in new.outs if o.cache)
         self.produced = produced
 
-    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> list[str]:
+    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> _Unrecorded:
         """Git ignores the cached outputs, also past a `!` rule that would take one back in
         (`ignore_after_rules_taking_back`, as add and commit); an output switched to `cache:
         false` (dvx.lock still records it cached: the entry is the one dvx wrote) is Git's
         again, and no longer data dvx placed (so no checkout takes it for data left behind).
         The entries of `ignored_again` were written by the checkout that placed the outputs:
-        changed too, for `git add`, though found here. The outputs whose entry it added, by
-        their full paths."""
-        added: list[str] = []
+        changed too, for `git add`, though found here. What it changed, for a refused record
+        to put back."""
+        changes = _Unrecorded()
         for out in stage.outs:
             full = self.repo.abspath(out.path)
             if out.cache:
                 if gitignore.add_entry(full):
-                    added.append(full)
-                changed = full in added or out.path in ignored_again
+                    changes.added.append(full)
+                changed = full in changes.added or out.path in ignored_again
             elif out.path in self.produced:
                 changed = gitignore.remove_entry(full) is not None
+                if changed:
+                    changes.removed.append(full)
+                record = self.repo.syncstate.get(out.path)
+                if record is not None:
+                    changes.forgotten[out.path] = record
                 self.repo.syncstate.forget(out.path)
             else:
                 continue
@@ -1663,7 +1690,22 @@ class _Scheduler:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
         self.touched += ignore_after_rules_taking_back(
             self.repo, [out.path for out in stage.outs if out.cache])
-        return added
+        return changes
+
+    def _put_back(self, changes: _Unrecorded, touched: int) -> None:
+        """Undo what recording a stage changed before its record was refused: its .gitignore
+        entries and sync records as they were, no pending record of an output dvx.lock will
+        not name, and no file of it to stage in Git (`self.touched` from `touched` on)."""
+        for full in changes.added:
+            gitignore.remove_entry(full)
+        for full in changes.removed:
+            gitignore.add_entry(full)
+        for path, record in changes.forgotten.items():
+            self.repo.syncstate.record(path, record)
+        for path in changes.expected:
+            self.repo.syncstate.drop_expected(path)
+        self.repo.syncstate.flush()
+        del self.touched[touched:]
 
     def _dropped_outs(self, old: StageLock | None) -> list[str]:
         """The cached outputs `old` recorded that its stage no longer has (nor any stage of
@@ -1763,7 +1805,7 @@ class _Scheduler:
                         self._refuse_record(result, changed)
                         return
                 touched = len(self.touched)
-                ignored = self._update_gitignore(stage, result.ignored_again)
+                changes = self._update_gitignore(stage, result.ignored_again)
                 # The workspace holds what dvx.lock is about to record: pending records,
                 # written before dvx.lock is, so that a run killed between the two never
                 # makes an output look changed in Git (dvx/syncstate.py).
@@ -1773,13 +1815,14 @@ class _Scheduler:
                 for path, record in synced.items():
                     if self.repo.syncstate.get(path) != record:
                         self.repo.syncstate.expect_in_lock(path, record)
+                        changes.expected.append(path)
                 self.repo.syncstate.flush()
                 # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git
                 # add hint and autostage take those that did (see _stage_in_git).
                 self.touched += [o.path for o in stage.outs if not o.cache]
                 if not same:
                     faults.point("repro.before_lock_write")
-                    before = dict(self.locks), set(self.own)
+                    before = self._as_recorded()
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
                     self.own.add(result.name)
@@ -1787,10 +1830,8 @@ class _Scheduler:
                     make_users_own(self.repo, left, ignored_by_git=True)
                     written, changed = self._write_lock(stage, unnamed)
                     if changed is not None:  # its records changed while dvx.lock was written
-                        self._take_back_record(*before)
-                        for full in ignored:
-                            gitignore.remove_entry(full)
-                        del self.touched[touched:]
+                        self._take_back_record(before)
+                        self._put_back(changes, touched)
                         self._refuse_record(result, changed)
                         return
                     if written:
@@ -1830,18 +1871,24 @@ class _Scheduler:
             except LockMoved:  # taken in next round, unless it changed this stage's
                 continue
 
-    def _take_back_record(self, locks: dict[str, StageLock], own: set[str]) -> None:
+    def _as_recorded(self) -> _Recorded:
+        """What recording a stage changes of the run's records, as they are before it."""
+        return _Recorded(dict(self.locks), set(self.own), list(self.gone), list(self.dropped))
+
+    def _take_back_record(self, before: _Recorded) -> None:
         """Take a stage's refused record out of `self.locks` (in place, as the workers read
-        it): the entries it set or dropped, those not in `own` (the stages this run had
-        recorded before), are as they were in `locks`; the file's version of them is taken
-        in next (`take_in`), as of any stage this run did not record. The others stay as
-        `take_in` made them meanwhile."""
-        for name in self.own - own:
-            if name in locks:
-                self.locks[name] = locks[name]
+        it): the entries it set or dropped, those not in `before.own` (the stages this run
+        had recorded before), are as they were in `before.locks`; the file's version of them
+        is taken in next (`take_in`), as of any stage this run did not record. The others
+        stay as `take_in` made them meanwhile. The entries of stages gone from dvx.yaml it
+        dropped are kept again, and no longer said dropped."""
+        for name in self.own - before.own:
+            if name in before.locks:
+                self.locks[name] = before.locks[name]
             else:
                 self.locks.pop(name, None)
-        self.own.intersection_update(own)
+        self.own.intersection_update(before.own)
+        self.gone, self.dropped = before.gone, before.dropped
         self.produced = produced_outputs(self.locks)
 
     def _refuse_record(self, result: StageResult, changed: str) -> None:
