@@ -277,7 +277,6 @@ class LockWriter:
         self._known = data
         return True
 
-
     def write_unmoved(self, stages: Mapping[str, StageLock]) -> bool:
         """As `write`, only over the bytes this writer last read or wrote, checked last
         before the rename: a `git pull` that changed dvx.lock since (after `take_in`, say)

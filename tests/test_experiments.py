@@ -1371,6 +1371,34 @@ def test_save_records_a_run_made_by_hand_and_changed_inputs(project):
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+def test_save_of_a_run_by_hand_never_writes_over_a_dvx_lock_git_brought_meanwhile(repo):
+    """A `git checkout` of another branch's dvx.lock while `exp save` records a stage run
+    by hand, last before its dvx.lock replaces the file: the save refuses, recording
+    nothing, and dvx.lock stays as Git wrote it."""
+    write(repo / "in.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "in.txt", "-o", "a.txt", "cat in.txt > a.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "switch", "-qc", "other")
+    write(repo / "in.txt", "2\n")
+    must("repro", cwd=repo)
+    git(repo, "commit", "-qam", "other")
+    git(repo, "switch", "-q", "-")
+    must("checkout", cwd=repo)
+    (repo / "a.txt").unlink()
+    write(repo / "a.txt", "by hand\n")
+
+    # the third write of the save is dvx.lock's
+    code, out, err = run_meanwhile("atomic_write.before_rename:3", "exp save -n mine", repo,
+                                   lambda: git(repo, "checkout", "other", "--", "dvx.lock"))
+    assert code == 1, out + err
+    assert "dvx.lock changed while dvx exp save ran" in " ".join(err.split()), err
+    assert (repo / "dvx.lock").read_text() == git(repo, "show", "other:dvx.lock")
+    assert "mine" not in run_dvx("exp", "show", "--json", cwd=repo).stdout
+
+
 @pytest.mark.parametrize("changed, lacking, way_back", [
     ("metrics.json", "model.bin", "`dvx checkout model.bin` (from the cache)"),
     ("model.bin", "metrics.json", "`git checkout -- metrics.json` (from Git")])

@@ -673,6 +673,28 @@ def test_exp_save_leaves_an_unchanged_input_pulled_in_part_as_its_pointer_names(
     assert (bob / "d.dvx").read_text() == pointer
 
 
+def test_exp_save_refused_over_a_stage_it_cannot_store_records_no_stage_before_it(tmp_path):
+    """bob, who pulled nothing, runs two stages by hand: a's output he can store, b's folder
+    he cannot (its manifest, never fetched, says what of it he never placed). `exp save`
+    refuses, and a's run is not recorded either: dvx.lock stays as Git has it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("stage", "add", "-n", "a", "-o", "a.txt", "echo a > a.txt", cwd=alice)
+    must("stage", "add", "-n", "b", "-o", "o", "mkdir -p o && echo x > o/x", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob", pull=False)
+    (bob / "a.txt").write_text("a by hand\n")
+    (bob / "o").mkdir()
+    (bob / "o" / "y").write_text("y by hand\n")
+
+    refused = run_dvx("exp", "save", "-n", "mine", cwd=bob)
+    assert refused.code != 0 and "its manifest is not in the cache" in refused.stderr, \
+        refused.output
+    assert git(bob, "status", "--porcelain", "--", "dvx.lock", ".gitignore") == ""
+    assert "mine" not in run_dvx("exp", "show", "--json", cwd=bob).stdout
+
+
 def test_exp_save_and_exp_run_refused_over_a_moved_pointer_name_themselves_to_run_again(
         tmp_path):
     team, alice = _reading_a_tracked_directory(tmp_path)

@@ -31,6 +31,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides as params
 from dvx.exps.queue import DONE, FAILED, QUEUED, RUNNING, STOPPED, entries, waiting
 from dvx.pipeline.graph import load_dag
+from dvx.pipeline.hand_runs import commit_hand_runs
 from dvx.pipeline.repro import (
     Reporter,
     ReproOptions,
@@ -38,7 +39,6 @@ from dvx.pipeline.repro import (
     SilentReporter,
     StageResult,
     commit_changed_inputs,
-    commit_hand_runs,
     pipeline_work,
     repro,
 )

@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -444,27 +444,28 @@ def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked],
     return StoredInLock(outputs, read, locks, added, synced, to_link)
 
 
-def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked]
-                        ) -> list[Added]:
+def write_stage_outputs(repo: Repo, stored: StoredInLock, linked: list[Linked],
+                        refuse: Callable[[], None] | None = None) -> list[Added]:
     """Record the outputs `store_stage_outputs` stored in dvx.lock, with their .gitignore
-    entries and sync records; dvx.lock is checked to be still as it was read
-    (`refuse_changed_lock`) before anything is written and again last before it is
-    replaced, with nothing recorded if not: the refusal leaves nothing half-done
-    (`wrote_whole`). Once dvx.lock is written, their files are taken out of `linked` (the
-    caller's `given_back_unless_recorded` list): recorded, they stay links."""
+    entries and sync records; dvx.lock is checked to be still as it was read (`refuse`,
+    raising ConflictError; by default `refuse_changed_lock`) before anything is written and
+    again last before it is replaced, with nothing recorded if not: the refusal leaves
+    nothing half-done (`wrote_whole`). Once dvx.lock is written, their files are taken out
+    of `linked` (the caller's `given_back_unless_recorded` list): recorded, they stay
+    links."""
+    check = refuse or (lambda: refuse_changed_lock(repo, stored))
     began_writing(repo.tmp_dir)
     for output in stored.outputs:
         repo.syncstate.expect_in_lock(output.path, stored.synced[output.path])
     repo.syncstate.flush()  # pending first, as for pointers (`write_pointers`)
     ignored: list[str] = []
     try:
-        refuse_changed_lock(repo, stored)
+        check()
         for output in stored.outputs:
             added = gitignore.add_entry(repo.abspath(output.path))
             if added is not None:
                 ignored.append(repo.abspath(output.path))
-        write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync,
-                   before_rename=lambda: refuse_changed_lock(repo, stored))
+        write_lock(repo.root, stored.locks, repo.algo, fsync=repo.fsync, before_rename=check)
         _drop_outputs(linked, repo, stored.outputs)
     except ConflictError:  # refused before the rename: nothing written
         for full in ignored:  # no record, no entry: as it was before

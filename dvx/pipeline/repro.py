@@ -36,18 +36,16 @@ from typing import Any, NoReturn, Protocol
 from dvx import faults, fsutil, gitignore
 from dvx.errors import (
     STOPPED_BY,
-    ConflictError,
     DvxError,
     Interrupted,
     MissingObjectError,
     PathError,
     RemoteError,
-    UsageError,
     stop_status,
 )
 from dvx.lock import PIPELINE, RunningNotes, Work
 from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock, read_lock
-from dvx.logs import get_logger, shell_quote
+from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.checkout import changed_in_cache, set_aside_changed
@@ -57,14 +55,13 @@ from dvx.ops.commit import (
     give_back,
     given_back_unless_recorded,
     link_stored,
-    prepare,
     refuse_if_behind,
     store,
     track,
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
-from dvx.ops.status import MODIFIED, UNCHANGED, never_placed, output_status
+from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
     LeftOut,
     Output,
@@ -102,7 +99,6 @@ from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
-    Out,
     Pipeline,
     Stage,
     check_params,
@@ -444,206 +440,6 @@ def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
         repo.statcache.flush()
         repo.syncstate.flush()
     return [o.path for o in changed]
-
-
-def commit_hand_runs(repo: Repo) -> list[str]:
-    """Record every stage whose outputs the workspace changed (run by hand, or edited) as
-    having run on the dependencies and params the workspace has now, as DVC's `exp save`
-    does: its cached outputs go into the cache and its dvx.lock entry names them with those
-    inputs. The run-cache is not told (the stage's command did not make them). Refused,
-    before anything is recorded, when such a stage lacks an output, a dependency or a param,
-    or has outputs not checked out since dvx.lock moved in Git: no run leaves that; when
-    any stage lacks an output its dvx.lock entry records (changed or not) that the
-    experiment would drop (`_lost_outputs`); and when an output was edited here while dvx.lock
-    moved in Git (CONFLICTED_OUTS): it would be recorded as a run of the inputs Git
-    brought. The stages recorded."""
-    dag = _load(repo)
-    with repo.lock(stages_in_git=True):
-        locks = read_lock(repo.root, repo.algo)
-        reader = ParamsReader(repo.root)
-        chosen: list[tuple[Stage, StageState]] = []
-        lost: dict[str, list[Out]] = {}
-        for name in dag.select((), False, False):
-            stage = dag.stages[name]
-            missing, changed, outdated, conflicted = compare_outs(repo, stage, locks.get(name))
-            if conflicted:
-                raise ConflictError(*_hand_run_behind_git(repo, name, conflicted))
-            if changed and _only_not_pulled(repo, stage, locks, changed):
-                changed = []
-            if not changed:
-                if gone := _lost_outputs(repo, stage, locks, missing):
-                    lost[name] = gone
-                continue
-            state = stage_state(repo, stage, reader)
-            not_there = missing + state.missing_deps + state.missing_params
-            if not_there or outdated:
-                gone = [o for o in stage.outs if o.path in missing or o.path in outdated]
-                raise UsageError(
-                    f"Stage '{name}' has outputs that are not what {LOCK_FILE} records "
-                    f"({', '.join(changed)}), but " + (
-                        f"it lacks {', '.join(not_there)}" if not_there else
-                        f"{', '.join(outdated)} {'is' if len(outdated) == 1 else 'are'} not "
-                        "checked out") + ": no run of it left this, so it cannot be recorded.",
-                    _run_or_bring_back(repo, locks, name, gone))
-            chosen.append((stage, state))
-        if lost:
-            raise UsageError(*_recorded_outputs_lacking(repo, locks, lost))
-        for stage, state in chosen:
-            _record_hand_run(repo, locks, stage, state)
-        repo.statcache.flush()
-    return [stage.name for stage, _ in chosen]
-
-
-def _hand_run_behind_git(repo: Repo, name: str, paths: list[str]) -> tuple[str, str]:
-    """Why outputs of stage `name` edited here while dvx.lock moved in Git are not recorded
-    as a run of it, and the ways out: the message and hint of the refusal."""
-    typed = " ".join(for_command(repo.root, p) for p in paths)
-    one = len(paths) == 1
-    return (f"Stage '{name}' has {'an output' if one else 'outputs'} changed both here and in "
-            f"Git ({', '.join(paths)}): {LOCK_FILE} records another run of it since this "
-            f"workspace was synced (a `git pull`, say), and the workspace holds an edit of "
-            f"what it recorded before. Recording {'it' if one else 'them'} as a run would "
-            f"pair the inputs Git brought with the older {'output' if one else 'outputs'}.",
-            f"Take Git's run with `dvx checkout --force {typed}` (`dvx pull --force {typed}` "
-            f"if the cache lacks it), then make your edit again; or keep your version as it "
-            f"is with `dvx commit --force {typed}`. Then save again.")
-
-
-def _lost_outputs(repo: Repo, stage: Stage, locks: dict[str, StageLock], missing: list[str]
-                  ) -> list[Out]:
-    """Those of the `missing` outputs of `stage` (unchanged otherwise) that its dvx.lock entry
-    records and that an experiment saved now would drop: a cached one placed here before
-    (deleted, or left so by a stopped run), and a `cache: false` one Git tracks (the
-    experiment's commit would hold its deletion). Not one never pulled here, nor a `cache:
-    false` one Git does not track (ignored, say): the experiment names them by dvx.lock as
-    HEAD does, and holds of them what HEAD holds."""
-    recorded = {o.path for o in locks[stage.name].outs} if stage.name in locks else set()
-    cached = _cached_outs_as_locked(repo, stage.name, locks)
-    gone = [o for o in stage.outs if o.path in missing and o.path in recorded]
-    tracked = _tracked_by_git(repo, [o.path for o in gone if not o.cache])
-    return [o for o in gone if (o.path in tracked if not o.cache
-                                else o.path in cached and not never_placed(repo, cached[o.path]))]
-
-
-def _tracked_by_git(repo: Repo, paths: list[str]) -> set[str]:
-    """Those of `paths` that Git's index holds, as a file or files below it."""
-    git = repo.git
-    if git is None or not paths:
-        return set()
-    files = git.tracked_under(paths)
-    return {p for p in paths if any(f == p or f.startswith(p + "/") for f in files)}
-
-
-def _run_or_bring_back(repo: Repo, locks: dict[str, StageLock], name: str, gone: list[Out]
-                       ) -> str:
-    """The hint of a refused hand run of stage `name` whose outputs `gone` are missing or not
-    checked out: run it, or bring back what its dvx.lock entry records where something can."""
-    run = f"Run it (`dvx repro {shell_quote(name)}`)"
-    if not gone:
-        return f"{run}, or bring back what it recorded (`dvx checkout`)."
-    ways = _ways_back(repo, locks, gone)
-    return f"{run}, or bring back what it recorded: {ways}." if ways else f"{run}."
-
-
-def _recorded_outputs_lacking(repo: Repo, locks: dict[str, StageLock],
-                              lost: dict[str, list[Out]]) -> tuple[str, str]:
-    """Why the workspace, lacking the outputs `lost` (by stage) that dvx.lock (`locks`)
-    records, is not recorded, and the ways out: the message and hint of the refusal."""
-    outs = [out for gone in lost.values() for out in gone]
-    stages = ", ".join(f"'{name}'" for name in lost)
-    one = len(outs) == 1
-    return (f"The workspace lacks {'an output' if one else 'outputs'} of "
-            f"{'stage' if len(lost) == 1 else 'stages'} {stages} that {LOCK_FILE} records "
-            f"({', '.join(o.path for o in outs)}): no run leaves that, and the "
-            f"experiment would name {'it' if one else 'them'} without holding "
-            f"{'it' if one else 'them'}. Nothing was saved.",
-            f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
-            f"{'it' if one else 'them'}: {_ways_back(repo, locks, outs)}; or run "
-            f"the stage again (`dvx repro {' '.join(shell_quote(n) for n in lost)}`). Then "
-            "save again.")
-
-
-def _ways_back(repo: Repo, locks: dict[str, StageLock], outs: list[Out]) -> str:
-    """The commands bringing back the outputs `outs` as dvx.lock (`locks`) records them:
-    `dvx checkout` of those the cache holds, `dvx pull` of the other cached ones, `git
-    checkout --` of the `cache: false` ones Git tracks. Those nothing brings back (one
-    dvx.lock does not record, a `cache: false` one Git does not track) are left out: only a
-    run of their stage makes them. Empty when none can be brought back."""
-    recorded = {path: output for name in locks
-                for path, output in _cached_outs_as_locked(repo, name, locks).items()}
-    tracked = _tracked_by_git(repo, [o.path for o in outs if not o.cache])
-
-    def typed(chosen: list[Out]) -> str:
-        return " ".join(for_command(repo.root, o.path) for o in chosen)
-
-    cached = [o for o in outs if o.cache and o.path in recorded]
-    held = [o for o in cached if in_cache(repo, recorded[o.path])]
-    fetched = [o for o in cached if o not in held]
-    in_git = [o for o in outs if not o.cache and o.path in tracked]
-    back = [f"`dvx checkout {typed(held)}` (from the cache)" if held else "",
-            f"`dvx pull {typed(fetched)}` (the cache lacks "
-            f"{'it' if len(fetched) == 1 else 'them'})" if fetched else "",
-            f"`git checkout -- {typed(in_git)}` (from Git: `cache: false`)" if in_git else ""]
-    return " and ".join(way for way in back if way)
-
-
-def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, state: StageState
-                     ) -> None:
-    """Store the stage's outputs and write its dvx.lock entry as a run of `state` (pending
-    sync records first, as `_Scheduler._finish` does)."""
-    outs: list[LockedPath] = []
-    to_link: list[ToLink] = []
-    synced: dict[str, Synced] = {}
-    recorded = _cached_outs_as_locked(repo, stage.name, locks)
-    with given_back_unless_recorded(repo) as linked:
-        for out in stage.outs:
-            if out.cache:
-                # As `dvx commit` records it: a directory pulled in part keeps the files
-                # never placed here.
-                prepared = prepare(repo, out.path, recorded.get(out.path), linked=linked)
-                p, to_link = prepared.pointer, to_link + prepared.to_link
-                outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable, True,
-                                       out.push, out.remote))
-                synced[out.path] = prepared.synced
-                gitignore.add_entry(repo.abspath(out.path))
-            else:
-                current = out_state(repo, out)
-                assert current is not None
-                outs.append(current)
-        for path, record in synced.items():
-            repo.syncstate.expect_in_lock(path, record)
-        repo.syncstate.flush()
-        locks[stage.name] = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
-        _write_naming(LockWriter(repo.root, repo.algo, repo.fsync), locks, linked)
-    for path, record in synced.items():
-        repo.syncstate.record(path, record)
-    repo.syncstate.flush()
-    link_stored(repo, to_link)
-    ignore_after_rules_taking_back(repo, [out.path for out in stage.outs if out.cache])
-
-
-def _cached_outs_as_locked(repo: Repo, name: str, locks: dict[str, StageLock]
-                           ) -> dict[str, Output]:
-    """The cached outputs of stage `name` as its dvx.lock entry in `locks` records them, by
-    path."""
-    entry = locks.get(name)
-    if entry is None:
-        return {}
-    return {o.path: Output(o.path, Pointer("dir" if o.is_dir else "file", repo.algo, o.oid,
-                                           o.size, o.nfiles, o.executable), name, o.push,
-                           o.remote)
-            for o in entry.outs if o.cache}
-
-
-def _only_not_pulled(repo: Repo, stage: Stage, locks: dict[str, StageLock], paths: list[str]
-                     ) -> bool:
-    """Do the outputs `paths` of `stage` differ from what its dvx.lock entry records only by
-    files never placed in this workspace (a directory pulled in part), which is no change of
-    theirs?"""
-    recorded = _cached_outs_as_locked(repo, stage.name, locks)
-    return all(path in recorded and path in stage.out_paths and recorded[path].pointer.is_dir
-               and (found := output_status(repo, recorded[path])).workspace == UNCHANGED
-               and bool(found.not_pulled) for path in paths)
 
 
 def _write_naming(writer: LockWriter, locks: dict[str, StageLock], linked: list[Linked],
