@@ -1035,13 +1035,13 @@ def _stages_and_commands(names: list[str]) -> tuple[str, str]:
 @dataclass
 class _Unrecorded:
     """What recording a stage changed before dvx.lock is written, for a refused record to put
-    back (`_Scheduler._put_back`): the .gitignore entries added and removed (full paths), the
-    sync records forgotten (outputs switched to `cache: false`), and the outputs whose record
-    was set pending (`expect_in_lock`)."""
+    back (`_Scheduler._put_back`): the .gitignore entries added and removed (full paths), and
+    the outputs whose record was set pending (`expect_in_lock`); and the outputs switched to
+    `cache: false` (`uncached`), whose sync records go only once the stage is recorded."""
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    forgotten: dict[str, Synced] = field(default_factory=dict)
     expected: list[str] = field(default_factory=list)
+    uncached: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1461,7 +1461,8 @@ class _Scheduler:
         """Git ignores the cached outputs, also past a `!` rule that would take one back in
         (`ignore_after_rules_taking_back`, as add and commit); an output switched to `cache:
         false` (dvx.lock still records it cached: the entry is the one dvx wrote) is Git's
-        again, and no longer data dvx placed (so no checkout takes it for data left behind).
+        again, and no longer data dvx placed (so no checkout takes it for data left behind:
+        its sync record goes once its stage is recorded, `changes.uncached`).
         The entries of `ignored_again` were written by the checkout that placed the outputs:
         changed too, for `git add`, though found here. What it changed, for a refused record
         to put back."""
@@ -1476,10 +1477,7 @@ class _Scheduler:
                 changed = gitignore.remove_entry(full) is not None
                 if changed:
                     changes.removed.append(full)
-                record = self.repo.syncstate.get(out.path)
-                if record is not None:
-                    changes.forgotten[out.path] = record
-                self.repo.syncstate.forget(out.path)
+                changes.uncached.append(out.path)
             else:
                 continue
             if changed:
@@ -1490,14 +1488,12 @@ class _Scheduler:
 
     def _put_back(self, changes: _Unrecorded, touched: int) -> None:
         """Undo what recording a stage changed before its record was refused: its .gitignore
-        entries and sync records as they were, no pending record of an output dvx.lock will
-        not name, and no file of it to stage in Git (`self.touched` from `touched` on)."""
+        entries as they were, no pending record of an output dvx.lock will not name, and no
+        file of it to stage in Git (`self.touched` from `touched` on)."""
         for full in changes.added:
             gitignore.remove_entry(full)
         for full in changes.removed:
             gitignore.add_entry(full)
-        for path, record in changes.forgotten.items():
-            self.repo.syncstate.record(path, record)
         for path in changes.expected:
             self.repo.syncstate.drop_expected(path)
         self.repo.syncstate.flush()
@@ -1638,6 +1634,8 @@ class _Scheduler:
                     self.left_ignored += left
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
+            for path in changes.uncached:  # no longer data dvx placed
+                self.repo.syncstate.forget(path)
             link_stored(self.repo, result.to_link)
 
     def _write_lock(self, stage: Stage, unnamed: list[Linked]) -> tuple[bool, str | None]:
