@@ -387,18 +387,7 @@ def test_an_uncommitted_repro_on_an_edited_directory_undone_records_it_again_wit
     `dvx repro`: the directory's version is the user's own, not Git's, so `dvx add --force`
     records it again as the workspace holds it (as it does a file), which status names for
     the directory and before the stage's repro; following the hints records the run."""
-    (repo / "data").mkdir()
-    write(repo / "data" / "f1", "d1\n")
-    write(repo / "data" / "f2", "d2\n")
-    must("add", "data", cwd=repo)
-    must("stage", "add", "-n", "s2", "-d", "data", "-o", "o2.txt", "cat data/* > o2.txt",
-         cwd=repo)
-    must("repro", cwd=repo)
-    commit(repo, "v1")
-    edit(repo, "data/f1", "d9\n")
-    must("add", "data", cwd=repo)
-    must("repro", cwd=repo)
-    git(repo, "checkout", "--", "dvx.lock", "data.dvx")
+    _edited_directory_run_then_undone(repo, "data", "cat data/* > o2.txt")
     text = run_dvx("status", cwd=repo).stdout
     assert ("(`dvx checkout data` places the data of the pointer's version; `dvx add --force "
             "data` records yours again)") in text, text
@@ -414,22 +403,28 @@ def test_an_uncommitted_repro_on_an_edited_directory_undone_records_it_again_wit
     assert _up_to_date(repo)
 
 
-def test_a_repro_reading_a_file_of_an_edited_directory_undone_names_the_directory_first(
-        repo):
-    """The same, with the stage reading one file of the directory (`data/f1`): its repro is
-    named after `dvx add --force data`, as for a stage reading the whole directory, and
-    following the hints records the run."""
+def _edited_directory_run_then_undone(repo, dep: str, cmd: str) -> None:
+    """A tracked directory `data` (f1, f2) read by stage s2 (`dep`, `cmd`, output o2.txt),
+    run and committed; then data/f1 edited, added and run again, and `git checkout -- dvx.lock
+    data.dvx` undoing both records."""
     write(repo / "data" / "f1", "d1\n")
     write(repo / "data" / "f2", "d2\n")
     must("add", "data", cwd=repo)
-    must("stage", "add", "-n", "s2", "-d", "data/f1", "-o", "o2.txt", "cat data/f1 > o2.txt",
-         cwd=repo)
+    must("stage", "add", "-n", "s2", "-d", dep, "-o", "o2.txt", cmd, cwd=repo)
     must("repro", cwd=repo)
     commit(repo, "v1")
     edit(repo, "data/f1", "d9\n")
     must("add", "data", cwd=repo)
     must("repro", cwd=repo)
     git(repo, "checkout", "--", "dvx.lock", "data.dvx")
+
+
+def test_a_repro_reading_a_file_of_an_edited_directory_undone_names_the_directory_first(
+        repo):
+    """The same, with the stage reading one file of the directory (`data/f1`): its repro is
+    named after `dvx add --force data`, as for a stage reading the whole directory, and
+    following the hints records the run."""
+    _edited_directory_run_then_undone(repo, "data/f1", "cat data/f1 > o2.txt")
     text = run_dvx("status", cwd=repo).stdout
     assert ("`dvx repro s2` records your run again, after `dvx add --force data`)") in text, \
         text
