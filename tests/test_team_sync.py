@@ -45,11 +45,17 @@ def status_of(clone, path: str) -> dict[str, object]:
     return next(o for o in doc["outputs"] if o["path"] == path)
 
 
-def test_after_git_pull_the_moved_pointer_is_recognised_and_never_undone(team):
+def _founder_sharing_v1(team):
+    """Alice, the founder, with data.csv ("v1") added, committed and pushed with its data."""
     alice = team.founder()
     write(alice / "data.csv", "v1\n")
     must("add", "data.csv", cwd=alice)
     share(alice, "v1")
+    return alice
+
+
+def test_after_git_pull_the_moved_pointer_is_recognised_and_never_undone(team):
+    alice = _founder_sharing_v1(team)
     old = pointer_oid(alice / "data.csv.dvx")
 
     bob = team.clone("bob")
@@ -161,10 +167,7 @@ def test_an_undone_add_then_a_teammate_s_change_pulled_is_changed_both_here_and_
     a change made here, and the pointer one made in Git. status and add say so, as of any
     change made on both sides, never that the user's version was merely undone (with `dvx
     add --force` to record it again, which would undo the teammate's change)."""
-    alice = team.founder()
-    write(alice / "data.csv", "v1\n")
-    must("add", "data.csv", cwd=alice)
-    share(alice, "v1")
+    alice = _founder_sharing_v1(team)
     old = pointer_oid(alice / "data.csv.dvx")
     bob = team.clone("bob")
     edit(alice, "data.csv", "mine\n")
@@ -703,10 +706,7 @@ def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_und
 
 
 def test_checking_out_an_older_commit_then_back_is_not_a_change(team):
-    alice = team.founder()
-    write(alice / "data.csv", "v1\n")
-    must("add", "data.csv", cwd=alice)
-    share(alice, "v1")
+    alice = _founder_sharing_v1(team)
     edit(alice, "data.csv", "v2\n")
     must("add", "data.csv", cwd=alice)
     share(alice, "v2")
@@ -884,10 +884,7 @@ def test_status_records_what_it_finds_in_sync_so_a_later_git_pull_is_recognised(
 
 
 def test_a_change_made_both_here_and_in_git_needs_force(team):
-    alice = team.founder()
-    write(alice / "data.csv", "v1\n")
-    must("add", "data.csv", cwd=alice)
-    share(alice, "v1")
+    alice = _founder_sharing_v1(team)
     bob = team.clone("bob")
     edit(bob, "data.csv", "bob's\n")
     must("add", "data.csv", cwd=bob)
