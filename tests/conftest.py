@@ -31,16 +31,18 @@ def _let_ctrl_c_through() -> None:
 _let_ctrl_c_through()
 
 
-def _subprocesses_run_this_checkout_s_dvx() -> None:
-    """`python -m dvx` in a test's temporary folder imports dvx from where the virtualenv's
-    editable install points, which for a second worktree sharing that virtualenv is another
-    checkout: put this checkout first, so every test runs the code it sits beside."""
+def _tests_run_this_checkout_s_dvx() -> None:
+    """`pytest` (unlike `python -m pytest`) and `python -m dvx` in a test's temporary folder
+    import dvx from where the virtualenv's editable install points, which for a second
+    worktree sharing that virtualenv is another checkout: put this checkout first, in this
+    process and its subprocesses, so every test runs the code it sits beside."""
     root = str(Path(__file__).resolve().parent.parent)
+    sys.path.insert(0, root)
     rest = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = root if not rest else os.pathsep.join((root, rest))
 
 
-_subprocesses_run_this_checkout_s_dvx()
+_tests_run_this_checkout_s_dvx()
 
 
 @dataclass
