@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_dvx, run_dvx_proc, run_meanwhile, stopped_at, write
+from tests.conftest import (
+    git,
+    pointer_changed_on_feat,
+    run_dvx,
+    run_dvx_proc,
+    run_meanwhile,
+    stopped_at,
+    write,
+)
 from tests.servers import free_port
 from tests.team import Team, must, share
 
@@ -1369,6 +1377,70 @@ def test_save_records_a_run_made_by_hand_and_changed_inputs(project):
     assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=4"
     assert (project / "data" / "raw.csv").read_text() == "a\nb\nc\nd\n"
     assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+def _labels_changed_after_commit(repo):
+    """labels.csv tracked with `dvx add` and committed, then changed in the workspace: data
+    no stage reads."""
+    write(repo / "labels.csv", "labels v1\n")
+    must("add", "labels.csv", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "labels")
+    write(repo / "labels.csv", "labels v2 (hand-fixed)\n")
+
+
+@pytest.mark.parametrize("command", [("exp", "save", "-n", "fixed"),
+                                     ("exp", "run", "-n", "fixed"),
+                                     ("exp", "run", "--queue", "-n", "fixed")])
+def test_an_experiment_records_changed_tracked_data_no_stage_reads(project, command):
+    """The experiment holds the workspace: data tracked with `dvx add` that no stage reads,
+    changed here, goes into the cache and the experiment's pointer names it (a queued one's
+    snapshot), as `dvx commit` records it. A `checkout --force` then loses nothing."""
+    _labels_changed_after_commit(project)
+    done = run_dvx(*command, cwd=project)
+    assert done.code == 0, done.output
+    queued = "--queue" in command
+    ref = "refs/exps-queue/fixed" if queued else \
+        git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/fixed").strip()
+    recorded = git(project, "show", f"{ref}:labels.csv.dvx")
+    assert recorded == (project / "labels.csv.dvx").read_text() != \
+        git(project, "show", "HEAD:labels.csv.dvx")
+    assert _cached(project, _oid("labels v2 (hand-fixed)\n")).read_text() == \
+        "labels v2 (hand-fixed)\n"
+    assert "labels.csv" not in run_dvx("status", cwd=project).stdout
+    if not queued:
+        git(project, "checkout", "-q", "--", ".")
+        must("checkout", "--force", cwd=project)
+        assert (project / "labels.csv").read_text() == "labels v1\n"
+        applied = run_dvx("exp", "apply", "fixed", cwd=project)
+        assert applied.code == 0, applied.output
+        assert (project / "labels.csv").read_text() == "labels v2 (hand-fixed)\n"
+
+
+def test_save_without_a_pipeline_records_changed_tracked_data(repo):
+    _labels_changed_after_commit(repo)
+    saved = run_dvx("exp", "save", "-n", "fixed", cwd=repo)
+    assert saved.code == 0, saved.output
+    assert run_dvx("status", "-q", cwd=repo).code == 0, run_dvx("status", cwd=repo).output
+    ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps/*/fixed").strip()
+    assert git(repo, "show", f"{ref}:labels.csv.dvx") == (repo / "labels.csv.dvx").read_text()
+
+
+def test_save_refuses_tracked_data_changed_both_here_and_in_git_naming_no_save_force(project):
+    """Recorded as `dvx commit` records it: data changed here whose pointer a `git pull`
+    moved meanwhile is refused, nothing saved; the hint names `dvx commit --force`, as
+    `exp save` has no --force."""
+    theirs = pointer_changed_on_feat(project, {"labels.csv": "labels v1\n"}, "labels.csv",
+                                     "labels v3 (theirs)\n")
+    write(project / "labels.csv", "labels v2 (hand-fixed)\n")
+    git(project, "checkout", "-q", "feat", "--", "labels.csv.dvx")
+    assert (project / "labels.csv.dvx").read_bytes() == theirs
+    refused = run_dvx("exp", "save", "-n", "fixed", cwd=project)
+    assert refused.code != 0, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "changed both here and in Git" in said and "`dvx commit --force labels.csv`" \
+        in said and "`--force`" not in said.replace("`dvx commit --force labels.csv`", ""), said
+    assert git(project, "for-each-ref", "refs/exps") == ""
 
 
 def test_save_of_a_run_by_hand_never_writes_over_a_dvx_lock_git_brought_meanwhile(repo):

@@ -42,11 +42,12 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
+from dvx.exps.workspace_data import commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
-from dvx.pipeline.repro import commit_changed_inputs
+from dvx.pipeline.repro import commit_changed_inputs, read_by_stages
 from dvx.pipeline.runner import end_group
 from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
@@ -362,6 +363,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     name = name or new_name(taken | set(known))
     # The snapshot must name the data the workspace has now.
     commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED))
+    commit_unread_data(repo, read_by_stages(repo), "exp run --queue")
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,

@@ -30,6 +30,7 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides as params
 from dvx.exps.queue import DONE, FAILED, QUEUED, RUNNING, STOPPED, entries, waiting
+from dvx.exps.workspace_data import commit_unread_data
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import commit_hand_runs
 from dvx.pipeline.repro import (
@@ -40,6 +41,7 @@ from dvx.pipeline.repro import (
     StageResult,
     commit_changed_inputs,
     pipeline_work,
+    read_by_stages,
     repro,
 )
 from dvx.pipeline.spec import Stage
@@ -91,6 +93,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes)
+    if not queued:  # a queued run's snapshot recorded the workspace's data when queued
+        commit_unread_data(repo, read_by_stages(repo, targets), "exp run")
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
@@ -261,14 +265,15 @@ def _may_be_new(repo: Repo, name: str) -> bool:
 
 def _record_data(repo: Repo) -> None:
     """Record the data the experiment's commit must name, as `exp run` would have: changed
-    tracked inputs of the pipeline, and the outputs of stages run by hand. Without it the
-    commit would pair the workspace's params and metrics with the baseline's data. An input
-    it does not commit is left as its pointer names it, placed in part or not: no stage
-    runs on it."""
-    if load_dag(repo) is None:
-        return
-    commit_changed_inputs(repo, Taking("exp save", RUN_NONE))
-    commit_hand_runs(repo)
+    tracked inputs of the pipeline, the outputs of stages run by hand, and the other
+    changed `dvx add`-tracked data. Without it the commit would pair the workspace's params
+    and metrics with the baseline's data, and name the baseline's data where the workspace
+    holds other. An input it does not commit is left as its pointer names it, placed in
+    part or not: no stage runs on it."""
+    if load_dag(repo) is not None:
+        commit_changed_inputs(repo, Taking("exp save", RUN_NONE))
+        commit_hand_runs(repo)
+    commit_unread_data(repo, read_by_stages(repo), "exp save")
 
 
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:

@@ -192,13 +192,15 @@ class AddResult:
 
 
 def commit(repo: Repo, outputs: list[Output], force: bool = False,
-           only_changed: bool = False) -> AddResult:
+           only_changed: bool = False, command: str = "commit") -> AddResult:
     """Record the workspace state of already tracked outputs in their pointers (pipeline
     outputs: in dvx.lock). Data whose pointer moved in Git since the workspace was synced is
     never recorded over it without `force`: named outputs raise ConflictError, and with
     `only_changed` (no targets given) the ones whose data only needs fetching are skipped
     and listed in `behind`. `only_changed` records the outputs changed here, and stores again
-    those the cache lost that the workspace still holds (`OutputStatus.only_in_workspace`)."""
+    those the cache lost that the workspace still holds (`OutputStatus.only_in_workspace`).
+    `command`: the dvx command recording them, which a refusal names (another than `commit`
+    has no --force of its own: the hint names `dvx commit --force`)."""
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         chosen: list[Output] = []
@@ -211,7 +213,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                 continue
             if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
                 continue
-            refuse_if_behind(repo.root, status, force)
+            refuse_if_behind(repo.root, status, force, own_force=command == "commit",
+                             command=command)
             chosen.append(output)
         refuse_tracked_by_git(repo, [o.path for o in chosen],
                               [for_command(repo.root, o.path) for o in chosen])
@@ -229,13 +232,13 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             # Every file to write checked before any is: a refusal leaves all as they were.
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
-            refuse_changed_pointers(repo, prepared, "commit")
+            refuse_changed_pointers(repo, prepared, command)
             # And each again just before it is written (`write_stage_outputs`,
             # `write_pointers`), as a `git pull` may land while others are.
             results = write_stage_outputs(repo, in_lock, linked) if in_lock is not None else []
             written = write_pointers(repo, prepared, linked)
             result = finish(repo, results + written.added)
-            refuse_unwritten(repo, written, result, "commit")
+            refuse_unwritten(repo, written, result, command)
         result.behind.extend(found.path for found in behind)
         result.moved_since_synced.update((found.path, found.moved_since_synced)
                                         for found in behind)
@@ -679,13 +682,15 @@ def _changed_meanwhile(repo: Repo, what: str, command: str, outcome: str,
                        paths: list[str], then: str = "") -> ConflictError:
     """The refusal of `dvx command` to record `paths` because `what` (a pointer file,
     dvx.lock) changed while it ran; `outcome`: what it recorded of them, `then`: what it
-    recorded besides, said after."""
+    recorded besides, said after. The command to run again names the paths only where it
+    takes them (`add`, `commit`)."""
     typed = " ".join(for_command(repo.root, path) for path in paths)
+    again = f"dvx {command} {typed}" if command in ("add", "commit") else f"dvx {command}"
     return ConflictError(
         f"{what} while dvx {command} ran (a `git checkout` or `git pull`, say), so dvx "
         f"{command} {outcome}: what the workspace held was read before that change, and "
         f"recording it would undo it.{then}",
-        f"Run `dvx status {typed}` to see where it stands now, then `dvx {command} {typed}` "
+        f"Run `dvx status {typed}` to see where it stands now, then `{again}` "
         "again if the workspace's data is still to be recorded.")
 
 

@@ -76,7 +76,7 @@ from dvx.outputs import (
 from dvx.paths import for_command, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
-from dvx.pipeline.graph import Dag, build_dag
+from dvx.pipeline.graph import Dag, build_dag, load_dag
 from dvx.pipeline.ignored_inputs import (
     inputs_no_clone_has,
     no_clone_has_error,
@@ -425,6 +425,14 @@ def _work(dag: Dag, selected: list[str]) -> Work:
     stages, as none named (every stage): a run of them all finishes any."""
     every = set(selected) == set(dag.stages)
     return Work(PIPELINE, None if every else tuple(selected))
+
+
+def read_by_stages(repo: Repo, targets: tuple[str, ...] = ()) -> list[str]:
+    """The paths the stages `targets` and those they depend on (all: none named) read, of
+    which a run of them records the changed `dvx add`-tracked data itself (`_inputs`); none
+    without a dvx.yaml."""
+    dag = load_dag(repo)
+    return [] if dag is None else _inputs(dag, dag.select(targets, False, False))
 
 
 def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
