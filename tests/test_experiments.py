@@ -666,6 +666,35 @@ def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(project):
+    """A param no stage of the run declares (a file the code reads, a key of params.yaml
+    outside every `params:`) runs nothing again: the run says so, naming the param, as DVC
+    sets it without a word. One a stage declares, or a `${}` of dvx.yaml uses, is no such
+    param."""
+    write(project / "model.yaml", "dropout: 0.1\n")
+    write(project / "params.yaml", "# how to train\ntrain:\n  lr: 0.1  # step size\n"
+          "  epochs: 3\nseed: 1\nname: m\n")
+    write(project / "dvx.yaml", DVX_YAML.replace("cmd: ", "desc: model ${name}\n    cmd: "))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "model.yaml, read by the code, not declared")
+    for sets in (["model.yaml:dropout=0.5"], ["seed=5"], ["train.lr=0.2", "seed=6"]):
+        ran = run_dvx("exp", "run", *(arg for each in sets for arg in ("-S", each)),
+                      cwd=project)
+        assert ran.code == 0, ran.output
+        said = " ".join(ran.stderr.split())
+        named = sets[-1].partition("=")[0]
+        assert f"WARNING: -S {named} sets a param that no stage of this run declares" \
+            in said and "may not reflect it" in said, said
+        assert said.count("WARNING: -S") == 1, said
+    for sets in (["train.lr=0.3"], ["name=other"]):
+        ran = run_dvx("exp", "run", "-S", sets[0], cwd=project)
+        assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+    queued = run_dvx("exp", "run", "--queue", "-S", "seed=7", cwd=project)
+    assert queued.code == 0 and "WARNING: -S seed sets a param" in queued.stderr, \
+        queued.output
+
+
 def test_set_param_sets_a_list_element_by_its_index(project):
     write(project / "params.yaml", "train:\n  lr: 0.1  # step size\n  epochs: 3\n"
                                    "  layers: [8, 4]\n")

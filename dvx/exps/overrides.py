@@ -18,18 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import ConflictError, PathError, UsageError
+from dvx.lockfile import PIPELINE_FILE
+from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
 from dvx.ops.status import OUTDATED, output_status
 from dvx.outputs import all_outputs
 from dvx.paths import check_no_symlinked_parent, check_relpath, for_command
-from dvx.pipeline.interpolate import parse_reference
+from dvx.pipeline.graph import load_dag
+from dvx.pipeline.interpolate import parse_reference, references
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     check_params_file_name,
     find_param,
     load_json,
 )
-from dvx.pipeline.spec import overlaps
+from dvx.pipeline.spec import Stage, overlaps
 from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
@@ -40,6 +43,8 @@ from dvx.yamlio import (
     round_trip_representer,
     strict_loader,
 )
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,54 @@ def _dotted(text: str, key: str) -> str:
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.",
                          "Name a list element by its index, as in train.layers.0 (or "
                          "train.layers[0]).") from None
+
+
+def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
+                    ) -> None:
+    """Warn of each override that no stage of a run of `targets` declares (`undeclared`):
+    setting it runs no stage again, so a stage that reads it anyway keeps results made with
+    the old value, which the experiment then records beside the new one. DVC sets it
+    without a word; it is not refused, as a run of other params may set it on purpose."""
+    for override in undeclared(repo, overrides, targets):
+        named = override.key if override.file == DEFAULT_PARAMS_FILE \
+            else f"{override.file}:{override.key}"
+        listed = f"params: [{override.key}]" if override.file == DEFAULT_PARAMS_FILE \
+            else f"params: [{{{override.file}: [{override.key}]}}]"
+        log.warning("WARNING: -S %s sets a param that no stage of this run declares (under "
+                    "`params:` or as a dependency in %s, nor in a `${}` there): no stage runs "
+                    "again for it, so the experiment's results may not reflect it. If a stage "
+                    "reads it, declare it there (`%s`), so that a change of it runs the stage.",
+                    named, PIPELINE_FILE, listed)
+
+
+def undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
+               ) -> list[Override]:
+    """Those of `overrides` that no stage of a run of `targets` (with the stages they depend
+    on; every stage, none named) declares under `params:` (the key, one above or below it,
+    or the whole file) or as a dependency on its file, and that no `${}` of dvx.yaml looks
+    up; none without a dvx.yaml (the run refuses that)."""
+    dag = load_dag(repo)
+    if dag is None:
+        return []
+    stages = [dag.stages[name] for name in dag.select(targets, False, False)]
+    with open(repo.abspath(PIPELINE_FILE), encoding="utf-8", errors="replace") as f:
+        looked_up = references(f.read())
+    return [override for override in overrides
+            if not any(_declares(stage, override) for stage in stages)
+            and not any(_related(override.key, name) for name in looked_up)]
+
+
+def _declares(stage: Stage, override: Override) -> bool:
+    if any(overlaps(dep, override.file) for dep in stage.deps):
+        return True
+    return any(param.file == override.file
+               and (not param.keys or any(_related(override.key, key) for key in param.keys))
+               for param in stage.params)
+
+
+def _related(key: str, other: str) -> bool:
+    """Whether the dotted keys name the same value or one holds the other."""
+    return key == other or key.startswith(other + ".") or other.startswith(key + ".")
 
 
 def check(repo: Repo, overrides: list[Override]) -> None:

@@ -344,6 +344,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     changes = [overrides.parse(text) for text in sets]
     overrides.check(repo, changes)  # now, not when it runs
     overrides.refuse_behind(repo, changes)
+    overrides.warn_undeclared(repo, changes)
     baseline = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")

@@ -93,6 +93,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes)
+    params.warn_undeclared(repo, changes, targets)
     if not queued:  # a queued run's snapshot recorded the workspace's data when queued
         commit_unread_data(repo, read_by_stages(repo, targets), "exp run")
     before = params.contents(repo, changes)

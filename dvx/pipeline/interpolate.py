@@ -25,6 +25,20 @@ class InterpolationError(FormatError):
     pass
 
 
+def references(text: str) -> list[str]:
+    """The names the `${...}` expressions of `text` look up, dotted as params keys are
+    (`layers[0]` -> `layers.0`); a malformed one is left out (interpolation refuses it)."""
+    found = []
+    for match in _EXPR.finditer(text):
+        if match.group(1) is None:  # a literal `${`
+            continue
+        try:
+            found.append(".".join(str(part) for part in parse_reference(match.group(1))))
+        except ValueError:
+            continue
+    return found
+
+
 def parse_reference(text: str) -> list[str | int]:
     """`train.layers[0]` -> ['train', 'layers', 0]; raises ValueError if malformed."""
     parts: list[str | int] = []
