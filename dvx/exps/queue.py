@@ -344,7 +344,6 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     changes = [overrides.parse(text) for text in sets]
     overrides.check(repo, changes)  # now, not when it runs
     overrides.refuse_behind(repo, changes)
-    overrides.warn_undeclared(repo, changes)
     baseline = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")
@@ -362,6 +361,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     if name is not None and name in known and known[name].state == DAMAGED:
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
+    overrides.warn_undeclared(repo, changes)  # once nothing refuses the run
     # The snapshot must name the data the workspace has now.
     commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED))
     commit_unread_data(repo, read_by_stages(repo), "exp run --queue")
