@@ -146,7 +146,12 @@ DEFAULT_LINK_TYPES = ("reflink", "copy")
 
 
 def global_config_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    """$XDG_CONFIG_HOME/dvx/config, or ~/.config/dvx/config where XDG_CONFIG_HOME is unset or
+    relative (the XDG spec says to ignore a relative one: it would put the user's own config,
+    credentials and all, in whatever directory a command runs from, a work tree Git sees)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(base, "dvx", "config")
 
 

@@ -862,3 +862,20 @@ def test_git_s_hooks_and_merge_driver_leave_ignored_options_to_dvx_s_own_command
     assert "dvx: a.txt.dvx" in merged.stderr or "a.txt.dvx" in merged.stdout, merged
     assert "core.jobs" not in merged.stderr + merged.stdout, merged.stderr
     assert "core.jobs" in dvx("status").stderr
+
+
+def test_a_relative_xdg_config_home_is_ignored_as_the_xdg_spec_says(repo, dvx, monkeypatch):
+    """A relative XDG_CONFIG_HOME would put your own config (credentials and all) in the
+    directory a command runs from, a work tree Git sees: it is ignored for ~/.config."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", ".config")
+    home_config = Path(os.environ["HOME"]) / ".config" / "dvx" / "config"
+    assert global_config_path() == str(home_config)
+    added = dvx("remote", "add", "--global", "-d", "storage",
+                "https://alice:S3cretPW@example.com/data")
+    assert added.code == 0, added.output
+    assert "S3cretPW" in home_config.read_text()
+    assert not (repo / ".config").exists()
+    assert ".config" not in git(repo, "status", "--short", "--untracked-files=all")
+    (repo / "sub").mkdir()
+    listed = dvx("remote", "list", cwd=repo / "sub")
+    assert listed.stdout.startswith("storage\t"), listed.output
