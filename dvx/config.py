@@ -181,14 +181,22 @@ def check_option_name(section: str, key: str) -> None:
 def validate(section: str, key: str, value: str) -> str:
     check_option_name(section, key)
     match = REMOTE_SECTION.fullmatch(section)
-    validator = (REMOTE_KEYS if match else SCHEMA.get(section, {})).get(key)
-    if validator is None:  # an option of a kind of remote
-        return value
+    validator = (REMOTE_KEYS if match else SCHEMA.get(section, {})).get(key) or _any
     try:
-        return validator(value)
+        return validator(_unpadded(value))
     except ValueError as exc:
         shown = _redact_url(value) if validator is _url else value  # a password, a token
         raise ConfigError(f"Invalid value {shown!r} for {section}.{key}: {exc}.") from None
+
+
+def _unpadded(value: str) -> str:
+    """`value` as given, refused if it begins or ends with white space: the config file keeps
+    it, but every reader of the file gets it without (an INI parser strips it), so what was
+    checked would not be what is used (a URL `store ` checked, `store` pushed to)."""
+    if value.strip() and value != value.strip():
+        raise ValueError("it begins or ends with white space, which the config file does not "
+                         "keep (it is read back without it); give it without")
+    return value
 
 
 _EDIT_CONFLICT = ("Edit it to keep what each side needs and delete the conflict marker lines "

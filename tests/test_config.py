@@ -864,6 +864,32 @@ def test_git_s_hooks_and_merge_driver_leave_ignored_options_to_dvx_s_own_command
     assert "core.jobs" in dvx("status").stderr
 
 
+def test_a_value_with_white_space_around_it_is_refused_as_it_would_be_read_back_without(
+        repo, dvx, tmp_path):
+    """The config file keeps `url = /srv/store ` but every reader gets `/srv/store`: a value
+    that begins or ends with white space is refused when set, at every level and for every
+    option, so what was checked is what is used (never a push to a sibling folder)."""
+    padded, bare = tmp_path / "store ", tmp_path / "store"
+    padded.mkdir()
+    bare.mkdir()
+    assert dvx("remote", "add", "-d", "ssh1", "ssh://host/x").code == 0
+    before = {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")}
+    for args in (("remote", "add", "s", str(padded)),
+                 ("remote", "add", "--global", "s", f" {bare}"),
+                 ("remote", "modify", "ssh1", "user", "bob "),
+                 ("remote", "modify", "ssh1", "password", "\tpw"),
+                 ("remote", "modify", "ssh1", "jobs", "4 "),
+                 ("config", "remote.ssh1.port", " 22"),
+                 ("config", "core.autostage", "true "),
+                 ("config", "--local", "cache.type", "copy\n")):
+        refused = dvx(*args)
+        assert refused.code == 2, (args, refused.output)
+        assert "begins or ends with white space" in refused.stderr, (args, refused.output)
+    assert {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")} == before
+    assert not Path(global_config_path()).exists()
+    assert list(bare.iterdir()) == [] and list(padded.iterdir()) == []
+
+
 def test_a_relative_xdg_config_home_is_ignored_as_the_xdg_spec_says(repo, dvx, monkeypatch):
     """A relative XDG_CONFIG_HOME would put your own config (credentials and all) in the
     directory a command runs from, a work tree Git sees: it is ignored for ~/.config."""
