@@ -219,6 +219,25 @@ def test_remote_modify_takes_u_anywhere_for_unset_and_refuses_other_options_as_v
     assert "remote = s3r" not in (repo / ".dvx" / "config").read_text()
 
 
+def test_remote_modify_refuses_a_value_with_unset_as_dvx_config_does(repo, dvx):
+    """`remote modify NAME KEY VALUE -u` would remove KEY and drop VALUE: refused with the
+    words `dvx config KEY VALUE -u` refuses it with, nothing changed."""
+    assert dvx("remote", "add", "-d", "storage", "ssh://host.example/data").code == 0
+    assert dvx("remote", "modify", "storage", "user", "alice").code == 0
+    assert dvx("remote", "modify", "--local", "storage", "password", "old-pw").code == 0
+    files = {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")}
+    for args, sets in ((("storage", "user", "-u", "bob"),
+                        "`dvx remote modify storage user VALUE` sets it instead."),
+                       (("--local", "storage", "password", "new-pw", "--unset"),
+                        "`dvx remote modify --local storage password VALUE` sets it instead.")):
+        refused = dvx("remote", "modify", *args)
+        assert refused.code == 2, (args, refused.output)
+        assert refused.stderr == f"ERROR: -u (--unset) removes KEY: give it no VALUE. {sets}\n"
+    config = dvx("config", "remote.storage.user", "bob", "-u")
+    assert config.code == 2 and "-u (--unset) removes KEY: give it no VALUE." in config.stderr
+    assert {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")} == files
+
+
 def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define_it(
         repo, dvx, tmp_path):
     """As in DVC: the level given (the project config without one), refused where it does

@@ -177,6 +177,16 @@ class NotEmpty(click.ParamType):
 DEFAULT_REMOTE = "\0default"
 
 
+def refuse_value_to_unset(value: str | None, sets_instead: str) -> None:
+    """-u (--unset) with a VALUE: refused, as DVC refuses it, never the option removed and the
+    VALUE dropped. `sets_instead`: the command that sets the option to VALUE."""
+    from dvx.errors import UsageError
+
+    if value is not None:
+        raise UsageError("-u (--unset) removes KEY: give it no VALUE.",
+                         f"`{sets_instead}` sets it instead.")
+
+
 def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
     """Flags a command takes at most one of, each (flag, value, help): the command gets
     `dest` = the value of the one given, or None. Two given together are refused, so that

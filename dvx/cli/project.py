@@ -15,8 +15,10 @@ from dvx.cli.common import (
     is_quiet,
     one_of,
     open_repo,
+    refuse_value_to_unset,
 )
 from dvx.cli.ui import emit_json, out, warn
+from dvx.logs import shell_quote
 
 if TYPE_CHECKING:
     from dvx.errors import UsageError
@@ -100,9 +102,9 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     if list_all and key is not None:  # refused as DVC refuses it: the KEY would be ignored
         raise UsageError("--list lists every option: give it no KEY.",
                          f"`dvx config {key}` reads that one.")
-    if unset and value is not None:
-        raise UsageError("-u (--unset) removes KEY: give it no VALUE.",
-                         f"`dvx config {key} VALUE` sets it instead.")
+    if unset:
+        flag = f"--{level} " if level else ""
+        refuse_value_to_unset(value, f"dvx config {flag}{shell_quote(key or 'KEY')} VALUE")
     if list_all and unset:
         raise UsageError("--list lists every option and -u (--unset) removes one: use one "
                          "of them.", "`dvx config -u KEY` removes the option KEY.")

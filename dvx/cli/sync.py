@@ -19,12 +19,14 @@ from dvx.cli.common import (
     example,
     is_quiet,
     open_repo,
+    refuse_value_to_unset,
     revision_options,
     targets_in_scope,
 )
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
+from dvx.logs import shell_quote
 from dvx.wording import counted, named_list
 
 if TYPE_CHECKING:
@@ -142,6 +144,10 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
 
     if value is None and not unset:
         raise UsageError("Give a VALUE, or --unset to remove the option.")
+    if unset:
+        flag = f"--{level} " if level else ""
+        refuse_value_to_unset(value, f"dvx remote modify {flag}{shell_quote(name)} "
+                                     f"{shell_quote(key)} VALUE")
     notice = modify_remote(_repo_for(level), name, key, None if unset else value, level)
     if notice:
         warn(notice)
