@@ -238,6 +238,32 @@ def test_remote_modify_refuses_a_value_with_unset_as_dvx_config_does(repo, dvx):
     assert {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")} == files
 
 
+def test_unsetting_a_remote_s_url_never_leaves_the_tracked_config_or_any_level_without_one(
+        repo, dvx, tmp_path):
+    """`remote modify NAME url --unset` would leave the tracked config a remote without a URL
+    (or, url its only option, a default naming no remote): refused, pointing to `remote
+    remove`; at another level, refused where no level would still give a URL, and allowed
+    where it only drops an override."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "one", str(store)).code == 0
+    assert dvx("remote", "modify", "one", "jobs", "4").code == 0
+    assert dvx("remote", "add", "-d", "--local", "mine", str(store)).code == 0
+    files = {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")}
+    tracked = dvx("remote", "modify", "one", "url", "--unset")
+    assert tracked.code == 2, tracked.output
+    assert tracked.stderr == (
+        "ERROR: Without 'url', the tracked config (.dvx/config) would no longer say where "
+        "remote 'one' is, and every clone reads it from there. Remove the remote with `dvx "
+        "remote remove one`, or give it another URL with `dvx remote modify one url URL`.\n")
+    assert dvx("config", "--unset", "remote.one.url").code == 2
+    local = dvx("remote", "modify", "--local", "mine", "url", "-u")
+    assert local.code == 2 and "`dvx remote remove --local mine`" in local.stderr, local.output
+    assert {p: p.read_bytes() for p in (repo / ".dvx").glob("config*")} == files
+    assert dvx("remote", "modify", "--local", "one", "url", str(tmp_path / "near")).code == 0
+    assert dvx("remote", "modify", "--local", "one", "url", "--unset").code == 0
+    assert dvx("config", "remote.one.url").stdout.strip() == str(store)
+
+
 def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define_it(
         repo, dvx, tmp_path):
     """As in DVC: the level given (the project config without one), refused where it does

@@ -23,7 +23,7 @@ from dvx.config import (
     validate,
 )
 from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.odb import ObjectStore
 from dvx.ops.remote_places import directory_remote, refuse_remote_in_data, tracked_paths
 from dvx.remote import transfer
@@ -334,8 +334,31 @@ def _unset_option(config: Config, name: str, key: str, level: str | None) -> Non
     chosen = level or _default_unset_level(config, name, key)
     if not config.file(chosen).unset(_section(name), key):
         raise _not_set_at(config, name, key, chosen)
+    if key == "url":
+        _refuse_left_without_url(config, name, chosen)
     _refuse_unusable_without(config, name, key)
     config.file(chosen).save()
+
+
+def _refuse_left_without_url(config: Config, name: str, level: str) -> None:
+    """Unsetting the URL of remote `name` at `level` (done in `config`, not yet saved) is
+    refused where it would leave a remote that no level gives a URL, which every use refuses,
+    or the tracked config without the URL every clone reads (a remote without one there, or a
+    default naming none): removing a remote is `dvx remote remove`, which takes the default
+    with it."""
+    flag = "" if level == "project" else f"--{level} "
+    remove = f"`dvx remote remove {flag}{shell_quote(name)}`"
+    modify = f"`dvx remote modify {flag}{shell_quote(name)} url URL`"
+    if level == "project":
+        raise ConfigError(f"Without 'url', the tracked config (.dvx/config) would no longer say "
+                          f"where remote '{name}' is, and every clone reads it from there.",
+                          f"Remove the remote with {remove}, or give it another URL with "
+                          f"{modify}.")
+    if config.where(_section(name), "url") is None:
+        raise ConfigError(f"Without 'url', remote '{name}' would have no URL at any level, and "
+                          "every use of it would be refused.",
+                          f"Remove the remote with {remove}, or give it another URL with "
+                          f"{modify}.")
 
 
 def _default_unset_level(config: Config, name: str, key: str) -> str:
