@@ -156,12 +156,14 @@ def global_config_path() -> str:
 
 
 def split_key(key: str) -> tuple[str, str]:
-    """'cache.type' -> ('cache', 'type'); 'remote.NAME.url' -> ('remote "NAME"', 'url')."""
+    """'cache.type' -> ('cache', 'type'); 'remote.NAME.url' -> ('remote "NAME"', 'url'). A
+    remote's NAME may hold a '.' (`my.store`): the option is what follows the last one."""
     parts = key.split(".")
     if len(parts) == 2 and parts[0] in SCHEMA:
         return parts[0], parts[1]
-    if len(parts) == 3 and parts[0] == "remote":
-        return f'remote "{parts[1]}"', parts[2]
+    name, _, option = key.removeprefix("remote.").rpartition(".")
+    if parts[0] == "remote" and len(parts) >= 3 and name and option:
+        return f'remote "{name}"', option
     raise ConfigError(f"Unknown config key {key!r}.",
                       "Keys look like 'core.remote', 'cache.type' or 'remote.NAME.url'.")
 

@@ -61,6 +61,29 @@ def test_an_option_or_section_dvx_does_not_know_is_said_to_be_ignored(repo, dvx)
         dvx("status").stderr.split())
 
 
+def test_config_list_leaves_out_a_section_dvx_ignores_and_names_a_dotted_remote_whole(
+        repo, dvx, tmp_path):
+    """A section dvx keeps but ignores (DVC's [state]) is no option in effect: `config --list`
+    leaves it out, at any level, instead of failing on it; a remote named with a '.' (which
+    `remote add` takes) is read, set and listed as remote.my.store.KEY."""
+    assert dvx("config", "cache.type", "copy").code == 0
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[state]\nrow_limit = 100\n")
+    (repo / ".dvx" / "config.local").write_text("[feature]\nplots = true\n")
+    for args in ((), ("--json",), ("--project",), ("--local",)):
+        listed = dvx("config", "--list", *args)
+        assert listed.code == 0, (args, listed.output)
+        assert "row_limit" not in listed.stdout and "plots" not in listed.stdout, args
+    assert dvx("config", "--list").stdout == "cache.type=copy\n"
+    assert dvx("remote", "add", "-d", "my.store", str(tmp_path / "store")).code == 0
+    assert dvx("config", "remote.my.store.url").stdout == f"{tmp_path / 'store'}\n"
+    assert dvx("config", "remote.my.store.jobs", "4").code == 0
+    assert '[remote "my.store"]' in (repo / ".dvx" / "config").read_text()
+    assert "jobs = 4" in (repo / ".dvx" / "config").read_text()
+    assert "remote.my.store.jobs=4" in dvx("config", "--list").stdout.splitlines()
+    assert '[remote "my"]' not in (repo / ".dvx" / "config").read_text()
+
+
 @pytest.mark.parametrize("key, value", [
     ("cache.type", "teleport"), ("cache.shared", "everyone"), ("core.autostage", "maybe"),
     ("core.hash", "md5"),
@@ -76,6 +99,10 @@ def test_invalid_values_are_refused(key, value):
 
 def test_keys_are_parsed():
     assert split_key("remote.store.url") == ('remote "store"', "url")
+    assert split_key("remote.my.store.url") == ('remote "my.store"', "url")
+    for key in ("remote.store", "remote..url", "remote.store.", "state.row_limit"):
+        with pytest.raises(ConfigError):
+            split_key(key)
     with pytest.raises(ConfigError):
         split_key("nope")
 

@@ -87,7 +87,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     unless --local or --global says otherwise. A VALUE may be a negative number; any other
     VALUE that starts with '-' goes after `--`.
     """
-    from dvx.config import Config, check_option_name, split_key
+    from dvx.config import REMOTE_SECTION, Config, check_option_name, split_key
     from dvx.errors import NotARepoError, UsageError
     from dvx.ops.config import get_option, list_options, set_aside_of, set_option
 
@@ -146,10 +146,11 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     if as_json:
         raise UsageError("--json prints what is read: use it with --list, or with a KEY and "
                          "no VALUE.")
-    if section.startswith("remote "):
+    remote = REMOTE_SECTION.fullmatch(section)
+    if remote is not None:
         from dvx.ops.remote import modify_remote
 
-        name = key.split(".")[1]
+        name = remote.group(1)
         notice = modify_remote(open_repo(), name, option, None if unset else value, level)
     else:
         old_cache = _cache_used_before(repo) if (section, option) == ("cache", "dir") else None

@@ -13,7 +13,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dvx.config import REMOTE_SECTION, Config, global_config_path, split_key, validate
+from dvx.config import (
+    REMOTE_SECTION,
+    SCHEMA,
+    Config,
+    global_config_path,
+    split_key,
+    validate,
+)
 from dvx.errors import UsageError
 from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
@@ -81,6 +88,8 @@ def list_options(config: Config, level: str | None = None) -> list[Setting]:
     where it is set aside is left out (set_aside_of names it), not shown as its default."""
     found = []
     for section in config.section_names():
+        if section not in SCHEMA and not REMOTE_SECTION.fullmatch(section):
+            continue  # kept in the file, ignored (Config.unknown_options says so)
         name = section.replace('remote "', "remote.").rstrip('"')
         for option in _options(config, section, level):
             setting = get_option(config, f"{name}.{option}", level)
