@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import ConfigError
+from dvx.logs import shell_quote
 from dvx.yamlio import has_conflict_markers
 
 LEVELS = ("global", "project", "local")
@@ -521,10 +522,11 @@ class Config:
         """The command that changes an option of the remote `name`, as a hint gives it:
         `dvx remote modify NAME`, with the flag of the level defining the remote where that
         is not the tracked config (`--local`, `--global`): without it, `remote modify`
-        writes the tracked config, refused for a remote only config.local defines."""
+        writes the tracked config, refused for a remote only config.local defines. The name
+        is quoted for the shell: a cloned config may hold one with a ';' in it."""
         level = self.remote_level(name)
         flag = "" if level in (None, "project") else f" --{level}"
-        return f"dvx remote modify{flag} {name}"
+        return f"dvx remote modify{flag} {shell_quote(name)}"
 
     def remote_options(self, name: str) -> dict[str, str]:
         """The options of the remote `name` in effect, merged key by key (local over project

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1498,3 +1499,36 @@ def test_git_s_hooks_and_merge_driver_never_import_the_repository_s_modules(
     assert (repo / "data" / "b.txt").read_text() == "b\n"  # post-merge placed it
     assert (repo / "data" / ".gitignore").read_text() == "/a.txt\n/c.txt\n/b.txt\n"
     assert not canary.exists(), canary.read_text()
+
+
+def test_a_cloned_remote_name_remote_add_refuses_is_refused_and_no_hint_runs_what_it_holds(
+        tmp_path):
+    """A cloned .dvx/config may name a remote `s; touch PWNED`, which `remote add` refuses:
+    it is refused before use, with a rename whose name is quoted for the shell, so the
+    command pasted as printed renames it and runs nothing else; the hints naming a remote
+    (Config.modify_command among them) quote it too."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    bad = "s; touch PWNED"
+    hostile.commit({".dvx/config": f'[core]\nremote = {bad}\n[remote "{bad}"]\n'
+                                   f"url = {hostile.remote}\njobs = 0\n"})
+    clone = hostile.clone()
+    pulled = run_dvx_proc("pull", cwd=clone)
+    assert pulled.code == 1, pulled.output
+    said = " ".join(pulled.stderr.split())
+    assert said == (
+        "ERROR: The remote name 's; touch PWNED' (.dvx/config) is not one dvx takes: a "
+        "remote's name is letters, digits, '.', '_' and '-', starting with a letter or digit. "
+        "Rename it with `dvx remote rename 's; touch PWNED' NEW_NAME`, and commit "
+        ".dvx/config."), pulled.output
+    assert not (clone / "data.bin").exists()
+    pasted = re.search(r"`dvx (remote rename .*?)`", said)
+    assert pasted is not None
+    command = pasted.group(1).replace("NEW_NAME", "st")
+    subprocess.run(["bash", "-c", f"{sys.executable} -m dvx {command}"], cwd=clone, check=True)
+    assert not (clone / "PWNED").exists()
+    assert '[remote "st"]' in (clone / ".dvx" / "config").read_text()
+    from dvx.config import Config
+
+    assert Config(str(hostile.origin / ".dvx")).modify_command(bad) == (
+        "dvx remote modify 's; touch PWNED'")

@@ -755,7 +755,7 @@ def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:
     if read_only:
         return (f"`dvx push -r NAME{options}`, NAME being the remote that writes to the store "
                 f"'{remote_name}' serves (it is read-only),")
-    return f"`dvx push -r {remote_name}{options}`"
+    return f"`dvx push -r {shell_quote(remote_name)}{options}`"
 
 
 @click.command(epilog=example("""

@@ -169,7 +169,7 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
         flag = "" if level is None else f" --{level}"
         raise ConfigError(f"A remote named '{name}' already exists in the {chosen} config.",
                           f"Use --force to replace it there, or `dvx remote modify{flag} "
-                          f"{name} KEY VALUE` to change it.")
+                          f"{shell_quote(name)} KEY VALUE` to change it.")
     target = config.file(chosen)
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
@@ -215,7 +215,7 @@ def _query_notice(name: str, url: str, level: str | None) -> str | None:
     return (f"WARNING: The query string of the URL of remote '{name}' ({redact_url(url)}) "
             "may hold a credential (a token, a signature): it was written as given to "
             ".dvx/config, which Git tracks. If it does, remove it from there before you commit "
-            f"(`dvx remote remove {name}`) and add the remote with --local "
+            f"(`dvx remote remove {shell_quote(name)}`) and add the remote with --local "
             "(.dvx/config.local, never tracked).")
 
 
@@ -240,16 +240,16 @@ def _without_url(config: Config, name: str) -> RemoteError:
     where = config.remote_level(name)  # with no URL anywhere: the most specific section
     if where is None or _defines(config, "project", name):
         return RemoteError(f"Remote '{name}' has no URL.",
-                           f"Set it with `dvx remote modify {name} url URL`.")
+                           f"Set it with `dvx remote modify {shell_quote(name)} url URL`.")
     keys = ", ".join(sorted(config.files[where].parser.options(_section(name))))
     return RemoteError(
         f"Remote '{name}' has no URL: only the {where} config ({_file_of(config, where)}) sets "
         f"options of it ({keys}), as it does once the remote it overrode was renamed or "
         "removed in .dvx/config (by a teammate, say).",
-        f"Remove those options with `dvx remote remove --{where} {name}` and set them for the "
-        f"remote's new name, if it has one (`dvx remote list`), with `dvx remote modify "
-        f"--{where} NAME KEY VALUE`; or give '{name}' a URL of its own with `dvx remote modify "
-        f"--{where} {name} url URL`.")
+        f"Remove those options with `dvx remote remove --{where} {shell_quote(name)}` and set "
+        f"them for the remote's new name, if it has one (`dvx remote list`), with `dvx remote "
+        f"modify --{where} NAME KEY VALUE`; or give '{name}' a URL of its own with `dvx remote "
+        f"modify --{where} {shell_quote(name)} url URL`.")
 
 
 def _relative_in_global(config: Config, name: str) -> RemoteError | None:
@@ -268,7 +268,8 @@ def _relative_in_global(config: Config, name: str) -> RemoteError | None:
         f"Remote '{name}' has the relative path '{url}' as its URL in the global config "
         f"({_file_of(config, 'global')}), which every repository reads: each would take it "
         f"from its own root and use another folder{here}.",
-        f"Give it the folder you mean: `dvx remote modify --global {name} url PATH` (a "
+        f"Give it the folder you mean: `dvx remote modify --global {shell_quote(name)} url "
+        f"PATH` (a "
         "relative PATH is taken from the current directory and stored absolute).")
 
 
@@ -381,7 +382,7 @@ def _not_set_at(config: Config, name: str, key: str, chosen: str) -> ConfigError
     others = "".join(f" (or --{lv})" for lv in holding[1:])
     return ConfigError(f"Remote '{name}' has no option '{key}' in the {chosen} config; the "
                        f"{configs} it.", f"Unset it there with `dvx remote modify "
-                       f"--{holding[0]} {name} {key} --unset`{others}.")
+                       f"--{holding[0]} {shell_quote(name)} {key} --unset`{others}.")
 
 
 def _refuse_level_without(config: Config, name: str, key: str, level: str) -> None:
@@ -395,7 +396,8 @@ def _refuse_level_without(config: Config, name: str, key: str, level: str) -> No
         return
     where = next(lv for lv in LEVELS if defines(lv))
     raise ConfigError(f"Remote '{name}' is defined in the {where} config, not in the {level} "
-                      "config.", f"Change it there with `dvx remote modify --{where} {name} "
+                      "config.", f"Change it there with `dvx remote modify --{where} "
+                      f"{shell_quote(name)} "
                       f"{key} VALUE`.")
 
 
@@ -433,7 +435,8 @@ def remove_remote(repo: Repo, name: str, level: str | None) -> str | None:
     DVC does, with that level's default if it names it; see `_follow`. Returns a notice when
     another level still defines it."""
     config = repo.config
-    chosen = _level_defining(config, name, level, "Remove", f"remove --{{}} {name}")
+    chosen = _level_defining(config, name, level, "Remove",
+                             f"remove --{{}} {shell_quote(name)}")
     config.file(chosen).remove_section(_section(name))
     return _follow(config, name, None, chosen)
 
@@ -444,7 +447,8 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
     when another level still defines `old`."""
     _check_name(new)
     config = repo.config
-    chosen = _level_defining(config, old, level, "Rename", f"rename --{{}} {old} {new}")
+    chosen = _level_defining(config, old, level, "Rename",
+                             f"rename --{{}} {shell_quote(old)} {new}")
     if new in config.remote_names():
         raise ConfigError(f"A remote named '{new}' already exists.")
     own = config.file(chosen)
@@ -452,7 +456,8 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
         where = config.where(_section(old), "url")
         raise ConfigError(f"Remote '{old}' gets its URL from the {where} config; the {chosen} "
                           "config only overrides some of its options.",
-                          f"Rename it there with `dvx remote rename --{where} {old} {new}`.")
+                          f"Rename it there with `dvx remote rename --{where} {shell_quote(old)} "
+                          f"{new}`.")
     _move_section(own, old, new)
     return _follow(config, old, new, chosen)
 
@@ -528,7 +533,8 @@ def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | Non
     if not still:
         return None
     where = next((lv for lv in still if _gives_url(config, lv, old)), still[0])
-    command = (f"remove --{where} {old}" if new is None else f"rename --{where} {old} NEW")
+    quoted = shell_quote(old)
+    command = (f"remove --{where} {quoted}" if new is None else f"rename --{where} {quoted} NEW")
     stay = "".join(f" The {lv} config's options of it stay with it." for lv in kept)
     return (f"The {where} config still defines a remote '{old}' (`dvx remote {command}` "
             f"{'removes' if new is None else 'renames'} it there).{stay}")
@@ -621,9 +627,27 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
     name = name or default_remote(repo.config)
     if name is not None and name in repo.open_stores:
         return name, repo.open_stores[name]
+    if name is not None and name in repo.config.remote_names():
+        _refuse_name_remote_add_refuses(repo.config, name)
     opened_name, store = _open_remote(repo, name)
     repo.open_stores[opened_name] = store
     return opened_name, store
+
+
+def _refuse_name_remote_add_refuses(config: Config, name: str) -> None:
+    """A remote name `remote add` refuses (a space, a ';'), which a cloned .dvx/config can
+    still hold, is refused before the remote is used: every hint of its errors is a command
+    naming it, to paste into a shell."""
+    if REMOTE_NAME.fullmatch(name):
+        return
+    level = config.remote_level(name) or "project"
+    flag = "" if level == "project" else f" --{level}"
+    commit = ", and commit .dvx/config" if level == "project" else ""
+    raise RemoteError(f"The remote name {shell_quote(name)} ({_file_of(config, level)}) is not "
+                      "one dvx takes: a remote's name is letters, digits, '.', '_' and '-', "
+                      "starting with a letter or digit.",
+                      f"Rename it with `dvx remote rename{flag} {shell_quote(name)} NEW_NAME`"
+                      f"{commit}.")
 
 
 def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (),
@@ -668,8 +692,8 @@ def _at_its_level(hint: str | None, config: Config, name: str,
     def flagged(match: re.Match[str]) -> str:
         level = levels.get(match.group(1), defined_at)
         flag = "" if level == "project" else f"--{level} "
-        return f"`dvx remote modify {flag}{name} {match.group(1)}"
-    return re.sub(rf"`dvx remote modify {re.escape(name)} ([\w.-]+)", flagged, hint)
+        return f"`dvx remote modify {flag}{shell_quote(name)} {match.group(1)}"
+    return re.sub(rf"`dvx remote modify {re.escape(shell_quote(name))} ([\w.-]+)", flagged, hint)
 
 
 def _open_configured(repo: Repo, config: Config, name: str | None,
@@ -702,7 +726,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
         check_url(url, name)
     except ConfigError as exc:
         raise RemoteError(f"Remote '{name}': {exc.message}",
-                          f"{exc.hint} Fix it with `dvx remote modify {name} url URL`."
+                          f"{exc.hint} Fix it with `dvx remote modify {shell_quote(name)} url URL`."
                           ) from None
     _refuse_tracked_client_options(config, name, url)
     for key, value in options.items():
@@ -713,20 +737,21 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                 check_option_value(url, _section(name), key, value, repo.root)
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
-                              f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
+                              f"Fix it with `dvx remote modify {shell_quote(name)} {key} "
+                              "VALUE`.") from None
     located = locate(url, name)
     if is_local_url(located):
         path = local_path(located, repo.root)
         _refuse_the_cache(repo, path, f"remote '{name}' ({url})",
                           f"Point the remote at a directory of its own: `dvx remote modify "
-                          f"{name} url DIR`.")
+                          f"{shell_quote(name)} url DIR`.")
         if index_base is None:  # another repository's remote (a source) is only read
             _refuse_in_tracked_data(repo, path, f"remote '{name}' ({url})", "Point the "
                                     "remote at a folder outside the data dvx tracks: `dvx "
-                                    f"remote modify {name} url DIR`.")
+                                    f"remote modify {shell_quote(name)} url DIR`.")
             _refuse_where_git_sees(path, f"remote '{name}' ({url})", "Point the remote at "
                                    "a folder outside any Git work tree (`dvx remote modify "
-                                   f"{name} url DIR`), or have Git ignore this one")
+                                   f"{shell_quote(name)} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base,
                             origins, config.modify_command(name))
 
@@ -757,7 +782,7 @@ def _refuse_tracked_client_options(config: Config, name: str, url: str) -> None:
             "as given, where one may name a folder to write in or a file to read, so dvx takes "
             "them only from your own config.",
             f"If you trust them, set each in .dvx/config.local, which wins over the tracked "
-            f"config: `dvx remote modify --local {name} {tracked[0]} VALUE`.")
+            f"config: `dvx remote modify --local {shell_quote(name)} {tracked[0]} VALUE`.")
 
 
 @dataclass(frozen=True)
@@ -791,7 +816,8 @@ def set_aside(config: Config, name: str) -> list[SetAside]:
             f"The global config's remote '{name}' has {other}, so its options "
             f"({', '.join(lent)}) are not used for this repository's remote '{name}' "
             f"({redact_url(url)}): your settings for one store never go to another.",
-            f"If they should, give them to this one with `dvx remote modify --local {name} "
+            f"If they should, give them to this one with `dvx remote modify --local "
+            f"{shell_quote(name)} "
             "KEY VALUE`."))
     for key in sorted(key for level, key in aside if level == "project"):
         value = config.files["project"].get(_section(name), key)  # never a secret's
