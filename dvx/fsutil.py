@@ -404,15 +404,22 @@ def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bo
             if not replace:
                 _check_is_file(path)
                 return False  # an object is there already: identical by construction
-        tmp = temp_name_for(path)
-        _link_unnamed(fd, tmp)
+        # Named until renamed: tracked, so Ctrl-C, which does not wait for this thread,
+        # removes it.
+        tmp = track_temporary(temp_name_for(path))
+        try:
+            _link_unnamed(fd, tmp)
+        except BaseException:
+            drop_temporary(tmp)
+            raise
     finally:
         os.close(fd)
     try:
         os.replace(tmp, path)
     except BaseException:
-        remove_quietly(tmp)
+        drop_temporary(tmp)
         raise
+    _in_flight.discard(tmp)  # renamed: no longer there to remove
     return True
 
 
@@ -473,7 +480,8 @@ def _refusal_names_folder(target: str) -> Iterator[None]:
 def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: bool,
                  exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]
                  ) -> bool:
-    tmp = temp_name_for(os.path.join(temp_dir, os.path.basename(path)) if temp_dir else path)
+    tmp = track_temporary(temp_name_for(os.path.join(temp_dir, os.path.basename(path))
+                                        if temp_dir else path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
         try:
@@ -494,7 +502,7 @@ def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: boo
         os.replace(tmp, path)
         return True
     finally:
-        remove_quietly(tmp)
+        drop_temporary(tmp)
 
 
 class NotRegularFileError(OSError):

@@ -363,11 +363,14 @@ class Fingerprint:
     `parts` has the same summary of each folder's own entries, by its path relative to the
     top ("" for the top): a change shows in the folder it happened in. `device` is the
     filesystem (st_dev) of everything summed, None if it spans several (a disk mounted below
-    it, links into a cache elsewhere): the racy-clean rule needs to know whose clock ticked."""
+    it, links into a cache elsewhere): the racy-clean rule needs to know whose clock ticked.
+    `temps`: the relative paths of dvx's temporaries met on the way (`Walk.temps`), which
+    status names without walking the directory again."""
     digest: str
     newest: int
     parts: dict[str, str] = field(default_factory=dict, compare=False)
     device: int | None = field(default=None, compare=False)
+    temps: tuple[str, ...] = field(default=(), compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
@@ -375,6 +378,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
     top_stat = os.lstat(top)
     folders: dict[str, FolderSums] = {}
     devices: set[int] = set()  # a file is on its folder's: only folders and targets differ
+    temps: list[str] = []
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -386,15 +390,18 @@ def fingerprint_directory(top: str) -> Fingerprint:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # deleted since the listing
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
+                    pending.append((entry.path, f"{rel}/{name}" if rel else name))
                     devices.add(st.st_dev)
-                names.append(entry.name)
+                elif name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
+                    temps.append(f"{rel}/{name}" if rel else name)
+                names.append(name)
                 stats.append(st)
                 if entry.is_symlink():
                     _add_target(entry.path, stats, devices)
         folders[rel] = _folder_sums(rel, names, stats)
-    return _fingerprint(top_stat, folders, devices)
+    return _fingerprint(top_stat, folders, devices, temps)
 
 
 def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> None:
@@ -446,11 +453,11 @@ def _folder_sums(rel: str, names: list[str], stats: list[os.stat_result]) -> Fol
 def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
     """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
     taken after `top_stat`: adding a directory needs one walk, not two."""
-    return _fingerprint(top_stat, walk.folders, walk.devices)
+    return _fingerprint(top_stat, walk.folders, walk.devices, walk.temps)
 
 
 def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
-                 devices: set[int]) -> Fingerprint:
+                 devices: set[int], temps: list[str]) -> Fingerprint:
     count = inodes = sizes = mtimes = ctimes = names = 0
     newest = max(top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     for part in folders.values():
@@ -461,7 +468,7 @@ def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
     on = devices | {top_stat.st_dev}
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{names}:{top_times}",
                        newest, {rel: part.digest() for rel, part in folders.items()},
-                       next(iter(on)) if len(on) == 1 else None)
+                       next(iter(on)) if len(on) == 1 else None, tuple(temps))
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, str]]:

@@ -535,9 +535,17 @@ def scan_directory(repo: Repo, path: str, display: str,
 _MOVE_OUT = "Move it out of the directory."
 
 
-def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> None:
+def remove_temporaries(top: str, temps: Iterable[str], known: Collection[str]) -> None:
     """Delete what an interrupted dvx left below `top`: the temporaries (`temps`, from
     walk_directory) that stood in for one of the `known` relpaths. Hold the repository lock."""
+    for rel in _standing_in_for(temps, known):
+        remove_leftover(join_posix(top, rel))
+
+
+def _standing_in_for(temps: Iterable[str], known: Collection[str]) -> list[str]:
+    """Those of the temporaries `temps` (relpaths) that stood in for one of the `known`
+    relpaths: never a file named like one that stood for nothing dvx placed or tracks."""
+    found: list[str] = []
     by_parent: dict[str, list[str]] | None = None  # built only for a temporary of a long name
     for rel in temps:
         parent, _, name = rel.rpartition("/")
@@ -552,7 +560,61 @@ def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> No
                     by_parent.setdefault(head, []).append(tail)
             if not any(fsutil.is_temp_for(name, n) for n in by_parent.get(parent, ())):
                 continue
-        remove_leftover(join_posix(top, rel))
+        found.append(rel)
+    return found
+
+
+def temporaries_inside(repo: Repo, rel: str, temps: Iterable[str]) -> list[str]:
+    """The paths of those of `temps` (relpaths below the tracked directory at repository path
+    `rel`, from a walk of it) that an interrupted dvx left in place of a file the directory
+    holds or its manifest records: those a rerun deletes (`remove_temporaries_around`)."""
+    top = repo.abspath(rel)
+    return [join_posix(top, t) for t in _standing_in_for(temps, _HeldOrRecorded(repo, rel))]
+
+
+class _HeldOrRecorded(Collection[str]):
+    """The relpaths the directory at repository path `rel` holds now or its manifest records,
+    asked one at a time (a lookup each); listed whole (a walk) only for the temporary of a
+    name too long to keep whole."""
+
+    def __init__(self, repo: Repo, rel: str) -> None:
+        self._top, self._recorded = repo.abspath(rel), recorded_below(repo, rel)
+        self._repo, self._rel = repo, rel
+
+    def __contains__(self, relpath: object) -> bool:
+        return isinstance(relpath, str) and (
+            os.path.lexists(join_posix(self._top, relpath)) or relpath in self._recorded)
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            walk = walk_directory(self._top)
+        except OSError:
+            walk = None  # unreadable: what it holds cannot be listed
+        if walk is not None:
+            yield from (e.relpath for e in walk.files)
+            yield from walk.symlinks
+            yield from walk.others
+        yield from _recorded_files_below(self._repo, self._rel)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def remove_temporaries_around(repo: Repo, relpaths: Iterable[str]) -> None:
+    """Delete the temporaries an interrupted dvx left beside these outputs (their pointers
+    and .gitignore files) and inside those that are directories. Hold the repository lock."""
+    relpaths = list(relpaths)
+    remove_temporaries_beside(repo.root, relpaths)
+    for rel in relpaths:
+        full = repo.abspath(rel)
+        if not os.path.isdir(full) or os.path.islink(full):
+            continue
+        try:
+            temps = walk_directory(full).temps
+        except OSError:
+            continue  # unreadable: the command names it when it reads the directory
+        for path in temporaries_inside(repo, rel, temps):
+            remove_leftover(path)
 
 
 def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:

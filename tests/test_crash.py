@@ -704,6 +704,42 @@ def test_a_killed_checkout_leaves_git_nothing_to_stage_and_status_names_its_temp
     assert (root / "big.bin").stat().st_size == 2_000_000
 
 
+@pytest.mark.parametrize(("command", "cache_type"), [("unprotect big", "hardlink"),
+                                                     ("remove big", "symlink"),
+                                                     ("checkout", "copy")])
+def test_a_temporary_a_killed_command_left_inside_a_tracked_directory_is_named_and_removed(
+        tmp_path, command, cache_type):
+    """A command killed while it copies a large file of a tracked directory (unprotect's own
+    copy of a link, remove's copy of a symlink it leaves as the user's data, checkout's copy
+    from the cache) leaves a temporary inside the directory: status names it, and the same
+    command run again removes it."""
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("config", "cache.type", cache_type, cwd=root).code == 0
+    for name in ("b1.bin", "b2.bin"):
+        write(root / "big" / name, os.urandom(1_500_000))
+    assert run_dvx("add", "big", cwd=root).code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "data")
+    if command == "checkout":
+        for name in ("b1.bin", "b2.bin"):
+            os.unlink(root / "big" / name)
+    crashed = run_dvx_proc(*command.split(), cwd=root, env={"DVX_FAULT": "place.before_rename"})
+    assert crashed.code == -signal.SIGKILL, crashed.output
+    temps = [f"big/{name}" for name in os.listdir(root / "big") if is_temp(name)]
+    assert len(temps) == 1 and os.path.getsize(root / temps[0]) == 1_500_000
+
+    status = run_dvx_proc("status", "--json", cwd=root)
+    assert json.loads(status.stdout)["temporaries"] == temps, status.output
+    plain = run_dvx_proc("status", cwd=root)
+    assert f"'{temps[0]}' is a temporary file of a dvx command" in plain.stderr, plain.output
+
+    again = run_dvx_proc(*command.split(), cwd=root)
+    assert again.code == 0, again.output
+    assert sorted(os.listdir(root / "big")) == ["b1.bin", "b2.bin"]
+    assert "temporar" not in run_dvx_proc("status", cwd=root).stderr
+
+
 def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     """add killed between its .gitignore entry and its pointer leaves a file Git ignores and
     dvx does not track: status names the stopped command, and so does the next command that

@@ -101,6 +101,29 @@ def test_a_process_killed_before_naming_leaves_nothing(tmp_path, replace):
         assert target.read_bytes() == b"old"
 
 
+@pytest.mark.parametrize("unnamed_ok", [None, False])
+def test_a_replacing_write_stopped_by_ctrl_c_before_its_rename_leaves_no_temporary(
+        tmp_path, unnamed_ok):
+    """A file that replaces another is given a temporary name, then renamed over it. Ctrl-C
+    then (the CLI removes the temporaries in flight and ends the process at once, not
+    waiting for the thread writing it) leaves the old file whole and no temporary beside it."""
+    target = tmp_path / "file"
+    target.write_bytes(b"old")
+    script = (
+        "import os, sys\n"
+        "from dvx import fsutil\n"
+        f"fsutil._unnamed_ok = {unnamed_ok}\n"
+        "def stopped_by_ctrl_c(src, dst):\n"
+        "    fsutil.remove_temporaries_in_flight()  # what the CLI's _stop_now does\n"
+        "    os._exit(130)\n"
+        "fsutil.os.replace = stopped_by_ctrl_c\n"
+        "fsutil.write_whole(sys.argv[1], b'new' * 1000, 0o644, replace=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(target)], check=False)
+    assert proc.returncode == 130
+    assert sorted(os.listdir(tmp_path)) == ["file"] and target.read_bytes() == b"old"
+
+
 def test_place_copies_small_and_large_files_whole(tmp_path: Path):
     small, large = tmp_path / "small", tmp_path / "large"
     small.write_bytes(b"s" * 100)

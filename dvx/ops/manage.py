@@ -49,6 +49,7 @@ from dvx.repo import Repo
 from dvx.workspace import (
     delete_tracked_data,
     file_state,
+    remove_temporaries_around,
     remove_temporaries_beside,
     scan_directory,
     stale_link_oid,
@@ -173,7 +174,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     touched: list[str] = []
     kept: list[str] = []
     with repo.lock(stages_in_git=True):
-        remove_temporaries_beside(repo.root, [o.path for o in outputs] + (unfinished or []))
+        remove_temporaries_around(repo, [o.path for o in outputs] + (unfinished or []))
         for rel in unfinished or ():
             touched += _finish_removal(repo, rel, remove_data, force, kept)
         for output in outputs:
@@ -542,6 +543,7 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
     with repo.lock():
         for output in outputs:
             _refuse_foreign_link(repo, output.path)
+        remove_temporaries_around(repo, [o.path for o in outputs])
         for output in outputs:
             full = repo.abspath(output.path)
             if not os.path.lexists(full):

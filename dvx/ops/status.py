@@ -44,6 +44,7 @@ from dvx.workspace import (
     scan_directory,
     stale_link_oid,
     temporaries_beside,
+    temporaries_inside,
     too_long_error,
     unreadable_error,
     warn_untrackable,
@@ -145,6 +146,9 @@ class OutputStatus:
     # longer has (gc deleted it): checkout keeps them, a pull replaces them if the remote
     # holds that version
     outdated_not_cached: list[str] = field(default_factory=list)
+    # Of a directory, the temporaries an interrupted dvx left in it (`temporaries_inside`):
+    # named apart, never data
+    temporaries: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -257,7 +261,8 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
     changes = _on_tracked_paths(stopped)
     beside = [t.output.path for t in targets] + _paths_worked_on(repo, changes)
     unignored = {p: rule for p, rule in _unignored(repo, targets).items() if p not in tracked}
-    return StatusResult(results, temporaries=_temporaries(repo, beside),
+    inside = [path for r in results for path in r.temporaries]
+    return StatusResult(results, temporaries=_temporaries(repo, beside, inside),
                         unignored=list(unignored),
                         taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
@@ -328,17 +333,18 @@ def _unignored(repo: Repo, targets: list[Target]) -> dict[str, str | None]:
     return not_ignored(repo, present)
 
 
-def _temporaries(repo: Repo, paths: list[str]) -> list[str]:
+def _temporaries(repo: Repo, paths: list[str], inside: list[str]) -> list[str]:
     """The temporaries an interrupted command left beside `paths` (the outputs, and those
-    stopped commands named), named in a warning: status takes no lock, so it cannot tell
-    them from a running command's and leaves them to the next command that writes there
-    (Git ignores them: Repo.exclude_temporaries)."""
+    stopped commands named), and those found `inside` tracked directories, named in a
+    warning: status takes no lock, so it cannot tell them from a running command's and
+    leaves them to the next command that writes there (Git ignores them:
+    Repo.exclude_temporaries)."""
     found = sorted(set(os.path.relpath(path, repo.root)
-                       for path in temporaries_beside(repo.root, paths)))
+                       for path in [*temporaries_beside(repo.root, paths), *inside]))
     for path in found:
         log.warning("'%s' is a temporary file of a dvx command (one that was interrupted, or "
                     "one running now), never data: the next `dvx checkout` or `dvx add` of "
-                    "what is beside it removes it.", path)
+                    "the data it is beside or in removes it.", path)
     return found
 
 
@@ -862,10 +868,21 @@ def never_placed(repo: Repo, output: Output) -> bool:
 
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,
                 synced_before: Synced | None) -> OutputStatus:
-    pointer = output.pointer
     full = repo.abspath(output.path)
     is_dir = os.path.isdir(full) and not os.path.islink(full)
     fingerprint = fingerprint_directory(full) if is_dir else None
+    result = _dir_status_by(repo, output, synced, synced_before, fingerprint)
+    if fingerprint is not None and fingerprint.temps:
+        result.temporaries = temporaries_inside(repo, output.path, fingerprint.temps)
+    return result
+
+
+def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
+                   synced_before: Synced | None, fingerprint: Fingerprint | None
+                   ) -> OutputStatus:
+    """`_dir_status`, given the directory's fingerprint (None: no directory is there)."""
+    pointer = output.pointer
+    full = repo.abspath(output.path)
     partial = synced is not None and synced.placed is not None  # listed, never short-cut
     if fingerprint is not None and not partial and repo.statcache.get_dir(
             full, fingerprint.digest) == pointer.oid:
