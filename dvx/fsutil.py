@@ -1048,6 +1048,17 @@ LINKERS: dict[str, Callable[[str, str], None]] = {
 # Links appear whole, so where nothing is in the way they are made at their final name.
 DIRECT_LINKS = ("hardlink", "symlink")
 
+
+def link_types_for_executable(link_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The link types an executable file is placed or stored with: never one that shares the
+    object's inode (a hard or symbolic link), whose mode the object would then share. Where
+    one of those was configured, a copy is the way on after what remains: a file a
+    configured link type could have placed is never skipped for want of one."""
+    kept = tuple(t for t in link_types if t not in DIRECT_LINKS)
+    if len(kept) < len(link_types) and "copy" not in kept:
+        kept += ("copy",)
+    return kept
+
 # Errors meaning "this link type is not possible here", as opposed to real failures.
 UNSUPPORTED_ERRNOS = frozenset(
     {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EPERM, errno.EINVAL, errno.ENOTTY,

@@ -512,6 +512,36 @@ def test_a_link_type_that_cannot_be_made_is_named_with_the_copy_fallback(repo, d
         in skipped.output, skipped.output
     assert dvx("config", "cache.type", f"{link_type},copy").code == 0
     assert dvx("checkout").code == 0 and (repo / "f").read_text() == "data\n"
+@pytest.mark.parametrize("cache_type", ["reflink,hardlink", "reflink,symlink"])
+def test_executables_are_copied_where_no_reflink_can_be_made_and_a_shared_link_is_next(
+        repo, dvx, monkeypatch, cache_type):
+    """Executables are never hard or symbolically linked (they would share the object's mode),
+    so where the filesystem makes no reflinks they are copied, as with `cache.type hardlink`
+    alone, instead of skipped for want of a link type."""
+    from dvx import fsutil
+
+    def not_supported(src: str, dst: str) -> None:  # ext4, say
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setitem(fsutil.LINKERS, "reflink", not_supported)
+    assert dvx("config", "cache.type", cache_type).code == 0
+    write(repo / "run.sh", "#!/bin/sh\necho hi\n")
+    write(repo / "tools" / "x.sh", "#!/bin/sh\necho x\n")
+    write(repo / "tools" / "data.txt", "data\n")
+    for tool in (repo / "run.sh", repo / "tools" / "x.sh"):
+        os.chmod(tool, 0o755)
+    added = dvx("add", "run.sh", "tools")
+    assert added.code == 0, added.output
+    for tool in (repo / "run.sh", repo / "tools" / "x.sh"):
+        os.unlink(tool)
+    placed = dvx("checkout")
+    assert placed.code == 0, placed.output
+    for tool in (repo / "run.sh", repo / "tools" / "x.sh"):
+        st = os.lstat(tool)
+        assert stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_mode & stat.S_IXUSR
+    assert dvx("status", "-q").code == 0
+
+
 def test_an_object_at_its_link_limit_is_named_with_the_reason_and_others_still_link(
         repo, dvx, monkeypatch):
     from dvx import fsutil

@@ -1072,7 +1072,7 @@ class LocalCache(ObjectStore):
             raise CorruptObjectError(f"The cached object {oid} no longer hashes to its oid: it "
                                      "was changed after it was stored.")
         if exec_bit:
-            link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+            link_types = fsutil.link_types_for_executable(link_types)
         if "symlink" in link_types:
             self._check_readable(oid)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,

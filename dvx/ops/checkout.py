@@ -709,7 +709,7 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
     disk). With `reflink` first a copy cannot be told from a clone: it is placed again."""
     link_types = repo.link_types
     if executable:  # as LocalCache.link_to places it: never a link
-        link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+        link_types = fsutil.link_types_for_executable(link_types)
     first = link_types[0]
     if state.is_cache_link:
         return first == "symlink" and not state.holds_its_own_bytes

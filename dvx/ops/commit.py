@@ -1178,7 +1178,7 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     Changes only files, never this process's state, so it can run in a worker process."""
     executable = bool(st.st_mode & stat.S_IXUSR)
     if executable:  # a shared inode would share the mode: keep executables independent
-        link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+        link_types = fsutil.link_types_for_executable(link_types)
     oid = _already_cached(repo, full, st, link_types)
     seen: StatKey | None = None
     to_symlink = False
