@@ -740,6 +740,30 @@ def test_a_temporary_a_killed_command_left_inside_a_tracked_directory_is_named_a
     assert "temporar" not in run_dvx_proc("status", cwd=root).stderr
 
 
+@pytest.mark.parametrize(("target", "fault"), [("model.bin", "commit.after_pointer:1"),
+                                             ("d", "place.before_rename:1")])
+def test_an_add_killed_in_symlink_mode_links_its_files_when_run_again(tmp_path, target, fault):
+    """cache.type symlink: an add killed once its objects are stored but before its files
+    became links leaves them full copies; the same add run again (after a status, which
+    hashed them) makes them links to their objects, as in hardlink mode, instead of saying
+    they are unchanged and leaving the copies."""
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("config", "cache.type", "symlink", cwd=root).code == 0
+    write(root / "model.bin", os.urandom(1_500_000))
+    for name in ("a.bin", "b.bin"):
+        write(root / "d" / name, os.urandom(1_500_000))
+    time.sleep(2.1)  # older than the filesystem's coarsest tick: the stat cache trusts them
+    crashed = run_dvx_proc("add", target, cwd=root, env={"DVX_FAULT": fault})
+    assert crashed.code == -signal.SIGKILL, crashed.output
+    run_dvx_proc("status", cwd=root)  # records what it hashed in the stat cache
+    assert run_dvx_proc("add", target, cwd=root).code == 0
+    files = [root / "model.bin"] if target == "model.bin" else \
+        [root / "d" / "a.bin", root / "d" / "b.bin"]
+    assert all(path.is_symlink() for path in files)
+    assert run_dvx_proc("status", "-q", cwd=root).code == 0
+
+
 def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     """add killed between its .gitignore entry and its pointer leaves a file Git ignores and
     dvx does not track: status names the stopped command, and so does the next command that

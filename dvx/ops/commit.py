@@ -1129,7 +1129,10 @@ def _note_changed_object(repo: Repo, st: os.stat_result, oid: str, was_oid: str 
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured (the
-    object is marked as just used, unless it is the file itself)."""
+    object is marked as just used, unless it is the file itself). In symlink mode a regular
+    file (`full` is one) is never placed as configured: it is stored, to become a link."""
+    if link_types[0] == "symlink":
+        return None
     oid = repo.statcache.get(full, st)
     if oid is None:
         return None
