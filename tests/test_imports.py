@@ -1790,6 +1790,27 @@ def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, p
     assert [(r["changed"], r["pointer_changed"]) for r in again] == [(False, False)] * 2
 
 
+def test_update_of_one_import_named_several_ways_updates_and_reports_it_once(source, project):
+    """`dvx update images.dvx images ./images` names one import three ways: it is updated
+    once, and named once, as `add` acts once on a path given twice."""
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "main", cwd=project)
+    commit(project, "import")
+    _new_version(alice)
+    updated = run_dvx("update", "images.dvx", "images", "./images", cwd=project)
+    assert updated.code == 0, updated.output
+    assert updated.stdout.count("images: ") == 1 and "now at" in updated.stdout
+    assert (project / "images" / "3.png").read_text() == "image 3\n"
+    edit(alice, "images/3.png", "image 3, v3\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v3")
+    as_json = run_dvx("update", "--json", "images", "images.dvx", cwd=project)
+    assert as_json.code == 0, as_json.output
+    assert [(r["path"], r["changed"], r["failed"]) for r in json.loads(as_json.stdout)] == [
+        ("images", True, False)]
+    assert (project / "images" / "3.png").read_text() == "image 3, v3\n"
+
+
 def test_update_under_autostage_stages_the_pointers_it_rewrote(source, project):
     team, alice = source
     must("import", str(team.origin), "images/1.png", "-o", "one", cwd=project)

@@ -1113,9 +1113,11 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
 
 
 def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
-    """The imports among `targets` (all without them). A pointer file that cannot be read (a
-    merge conflict) may be an import: a target it is fails with its error, and any other is
-    noted as skipped, so the command ends with exit status 1 rather than call it current."""
+    """The imports among `targets` (all without them), each once in the order first named
+    (`images.dvx images` names one import twice: updated twice, the second would find its
+    pointer changed by the first). A pointer file that cannot be read (a merge conflict) may
+    be an import: a target it is fails with its error, and any other is noted as skipped, so
+    the command ends with exit status 1 rather than call it current."""
     outputs, broken = scan_outputs(repo)
     broken = [item for item in broken if item.data_path is not None]  # not dvx.lock's stages
     imports = [o for o in outputs if o.pointer.source is not None]
@@ -1127,7 +1129,7 @@ def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
     if not targets:
         return imports
     by_path = {o.path: o for o in imports}
-    chosen = []
+    chosen: dict[str, Output] = {}
     for target, rel in zip(targets, rels, strict=True):
         if rel not in by_path:
             if not any(os.path.lexists(repo.abspath(path)) for path in (rel, rel + POINTER_SUFFIX)):
@@ -1135,8 +1137,8 @@ def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
                                 "pointer file, or run `dvx update` alone to update every "
                                 "import.")
             raise PathError(f"'{target}' is not an import.", "See `dvx import --help`.")
-        chosen.append(by_path[rel])
-    return chosen
+        chosen.setdefault(rel, by_path[rel])
+    return list(chosen.values())
 
 
 def _target_rel(repo: Repo, target: str) -> str:
