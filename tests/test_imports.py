@@ -1790,6 +1790,25 @@ def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, p
     assert [(r["changed"], r["pointer_changed"]) for r in again] == [(False, False)] * 2
 
 
+def test_update_with_an_empty_rev_is_refused_and_keeps_the_import_at_its_pin(source, project):
+    """`dvx update --rev "$TAG"` with TAG unset is a mistake, refused (exit 2), never an
+    update without --rev that keeps the old pin and calls it up to date."""
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    commit(project, "import")
+    _new_version(alice)
+    git(alice, "tag", "v2")
+    git(alice, "push", "-q", "origin", "v2")
+    pointer = (project / "images.dvx").read_text()
+    refused = run_dvx("update", "--rev", "", "images.dvx", cwd=project)
+    assert refused.code == 2, refused.output
+    assert refused.stderr.startswith("ERROR: Invalid value for '--rev': an empty value was "
+                                     "given."), refused.stderr
+    assert "up to date" not in refused.output
+    assert (project / "images.dvx").read_text() == pointer
+    assert not (project / "images" / "3.png").exists()
+
+
 def test_update_of_one_import_named_several_ways_updates_and_reports_it_once(source, project):
     """`dvx update images.dvx images ./images` names one import three ways: it is updated
     once, and named once, as `add` acts once on a path given twice."""

@@ -355,7 +355,7 @@ EMPTY_VALUES = [
     ["diff", ""], ["diff", "HEAD", ""], ["params", "diff", ""], ["diff", "--targets", ""],
     ["plots", "show", "-o", ""], ["stage", "add", "-n", "s", "-w", "", "echo"],
     ["move", "data/a.csv", ""], ["move", "", "data/b.csv"], ["remote", "default", ""],
-    ["dag", ""],
+    ["dag", ""], ["update", "--rev", ""], ["ls", ".", ""], ["du", ".", ""],
 ]
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dvx.cli import ui
-from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
+from dvx.cli.common import PATH, NotEmpty, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out, report_staging, warn
 from dvx.logs import shown_path
@@ -25,9 +25,14 @@ OUT = click.option("-o", "--out", type=PATH,
                    help="Where to put it (default: its name, here). A directory, existing or "
                    "named with a trailing '/', receives it under its name.")
 FORCE = click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
-REV = click.option("--rev", metavar="REV",
+# Never empty: `--rev "$TAG"` with the variable unset would read as no --rev (an update
+# then keeps its pin and calls it up to date).
+REV = click.option("--rev", metavar="REV", type=NotEmpty("a branch, tag or commit of the source"),
                    help="A branch, tag or commit of the source, or an experiment of a local "
                         "one (default: its default branch; for a local path, its workspace).")
+
+
+LISTED_PATH = click.argument("path", required=False)  # none: the top (_listed_path)
 
 
 def _from_a_repository(func: F) -> F:
@@ -43,13 +48,13 @@ dvx ls ../other-project -R --rev v1
 dvx ls . --json
 """))
 @URL
-@click.argument("path", required=False, default="")
+@LISTED_PATH
 @REV
 @click.option("-R", "--recursive", is_flag=True, help="List everything below PATH.")
 @click.option("--dvx-only", is_flag=True, help="Only what dvx tracks.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
+def ls(url: str, path: str | None, rev: str | None, recursive: bool, dvx_only: bool,
        as_json: bool) -> None:
     """List the files and directories of the repository at URL (a Git URL or a local path),
     at PATH, marking what dvx tracks. Nothing is checked out or downloaded but the manifests
@@ -59,7 +64,7 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
 
     from dvx.ops.source import Source
 
-    url, path = _from_the_top(url, path)
+    url, path = _from_the_top(url, _listed_path(path))
     entries = Source(url, rev).listing()
     top = _check_listed(entries, path, url)
     if top and (entries[top]["type"] == "file" or "unreadable" in entries[top]):
@@ -83,6 +88,17 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
                 size, shown = "?", f"{shown} (unreadable)"
             out(f"{mark:<4} {size:>10}  {shown}")
     _report_unreadable(chosen)
+
+
+def _listed_path(path: str | None) -> str:
+    """PATH of ls and du, "" (the top) when none is given; an empty one is refused, never
+    read as none: `dvx ls . "$DIR"` with the variable unset would list the top instead."""
+    from dvx.paths import refuse_empty
+
+    if path is None:
+        return ""
+    refuse_empty(path, "a file or directory of the repository, or none for its top")
+    return path
 
 
 def _from_the_top(url: str, path: str, at_top: str | None = None) -> tuple[str, str]:
@@ -133,13 +149,13 @@ dvx du . data --dvx-only       # what dvx tracks in data/, by entry
 dvx du https://github.com/org/project -s --rev v1
 """))
 @URL
-@click.argument("path", required=False, default="")
+@LISTED_PATH
 @REV
 @click.option("-s", "--summarize", is_flag=True, help="Only the total of PATH.")
 @click.option("--dvx-only", is_flag=True, help="Count only what dvx tracks.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON (sizes in bytes).")
 @common_options
-def du(url: str, path: str, rev: str | None, summarize: bool, dvx_only: bool,
+def du(url: str, path: str | None, rev: str | None, summarize: bool, dvx_only: bool,
        as_json: bool) -> None:
     """Show how much the files of the repository at URL (a Git URL or a local path) take: each
     entry of PATH, then PATH's total, counting Git's files and dvx's tracked data as Git and
@@ -150,7 +166,7 @@ def du(url: str, path: str, rev: str | None, summarize: bool, dvx_only: bool,
     from dvx.ops.source import Source
     from dvx.ops.usage import disk_usage
 
-    url, path = _from_the_top(url, path)
+    url, path = _from_the_top(url, _listed_path(path))
     entries = Source(url, rev).listing()
     rows = disk_usage(entries, _check_listed(entries, path, url), summarize=summarize,
                       dvx_only=dvx_only)
