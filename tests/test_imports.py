@@ -1951,6 +1951,13 @@ def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+def _named_as_stopped(project: Path) -> list[str]:
+    """The commands `dvx status` names as stopped before they finished."""
+    said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
+    return [part.partition("`")[0] for part in said.split("The last `")[1:]
+            if "was stopped before it finished" in part]
+
+
 def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(source, project):
     """`dvx update images.dvx --rev main` killed while it checks out is named (a change, as a
     stopped checkout is) until a later command that places that import's files as its
@@ -1958,9 +1965,7 @@ def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(sourc
     whichever revision) or a checkout of it; an update of another import finishes nothing
     of it."""
     def stopped() -> list[str]:
-        said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
-        return [part.partition("`")[0] for part in said.split("The last `")[1:]
-                if "was stopped before it finished" in part]
+        return _named_as_stopped(project)
 
     def killed(*args: str) -> None:
         run = run_dvx_proc(*args, cwd=project, env={"DVX_FAULT": "checkout.after_file:1"})
@@ -1991,6 +1996,44 @@ def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(sourc
     assert stopped() == []
     assert (project / "images" / "2.png").read_text() == "image 2, v2\n"
     assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+@pytest.mark.parametrize(("stop", "finish"), [
+    ("kill -9", "update images.dvx"), ("kill -9", "checkout --force images"),
+    ("SIGTERM", "update -q images"), ("SIGTERM", "checkout images")])
+def test_finishing_the_import_a_stopped_update_of_every_import_was_on_finishes_that_update(
+        source, project, stop, finish):
+    """`dvx update` of every import stopped (kill -9, or SIGTERM) while it places the files of
+    the first: it was working on that import alone, the others untouched, so an update or a
+    checkout of that one, ended without an error, finishes it, as docs/reuse.md says."""
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "main", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", "--rev", "main", cwd=project)
+    commit(project, "imports")
+    for i in range(3):
+        edit(alice, f"images/{i}.png", f"image {i}, v2\n")
+    edit(alice, "raw/train.csv", "a,b\n3,4\n")
+    must("add", "images", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    if stop == "kill -9":
+        killed = run_dvx_proc("update", cwd=project, env={"DVX_FAULT": "checkout.after_file:1"})
+        assert killed.code == -9, killed.output
+    else:
+        updating = stopped_at("checkout.after_file", "update", project)
+        updating.send_signal(signal.SIGTERM)
+        while updating.poll() is None:  # the fault point stops it again while it stops: go on
+            updating.send_signal(signal.SIGCONT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                updating.wait(timeout=1)
+        updating.communicate(timeout=60)
+        assert updating.returncode == 143
+    assert _named_as_stopped(project) == ["dvx update"]
+    assert (project / "train.csv").read_text() == "a,b\n1,2\n"  # not reached
+    finished = run_dvx(*finish.split(), cwd=project)
+    assert finished.code == 0, finished.output
+    assert _named_as_stopped(project) == []
+    assert [(project / "images" / f"{i}.png").read_text() for i in range(3)] == [
+        f"image {i}, v2\n" for i in range(3)]
 
 
 @pytest.mark.parametrize(("signum", "code", "said"), [

@@ -289,7 +289,8 @@ def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
     """The work of a command whose run to its end settles its paths whatever a stopped one
     left there (lock.Work): checkout and pull place their files as the pointers say, with
     --force and --relink as they change that, and so does update for the imports it brings
-    up to date (its targets, or every import), whichever revision they moved to; add, remove
+    up to date (its targets, or every import), whichever revision they moved to (narrowed,
+    as it goes, to the import it is updating: ops/imports.py); add, remove
     and commit leave each path tracked
     or not, whatever options they have. A move only moves what is tracked, and a commit
     without targets records only what changed of it: a stopped one is finished by those

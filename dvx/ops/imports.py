@@ -12,6 +12,7 @@ workspace copy is replaced only under checkout's safety rule (its content is in 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import functools
@@ -22,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
 from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError, interruption
 from dvx.hashing import CHUNK_SIZE
-from dvx.lock import began_writing
+from dvx.lock import Work, began_writing
 from dvx.logs import quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
@@ -915,7 +916,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     results: list[Updated] = []
     for at, output in enumerate(imports):
         try:
-            results.append(_update_one(repo, output, rev, force))
+            with _recorded_as_updating(repo, output):
+                results.append(_update_one(repo, output, rev, force))
         except (Interrupted, KeyboardInterrupt) as exc:
             # Ctrl-C outside a transfer or a lock section (a source being cloned) arrives
             # bare: said as one inside them is, so the imports done are still reported.
@@ -930,6 +932,24 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             results.append(Updated(output.path, False, f"not updated: {why}", ok=False,
                                    failed=True))
     return results
+
+
+@contextlib.contextmanager
+def _recorded_as_updating(repo: Repo, output: Output) -> Iterator[None]:
+    """While the import `output` is updated, the repository lock records this update's work
+    (`Repo.command`) as that import alone, in the state the command brings it to: stopped
+    there, the update left the imports before it done and those after it untouched, so an
+    update or a checkout of that one import, ended without an error, finishes it."""
+    command = repo.command
+    if command is None or command.work is None:
+        yield
+        return
+    repo.command = replace(command, work=Work(command.work.state, (
+        os.path.normpath(repo.abspath(output.path)),)))
+    try:
+        yield
+    finally:
+        repo.command = command
 
 
 def _stopped_updating(repo: Repo, stopped: Interrupted, output: Output, done: list[Updated],
