@@ -574,6 +574,61 @@ def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tm
         assert "HEAD" in handler.seen
 
 
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    """`python -m http.server` over an empty folder: 404 and its HTML page to every read."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _NotFound(_WebPage):
+    """A server that is no S3 store answering 404 to everything with `body` (no S3 error XML):
+    a SeaweedFS master's or filer's port (JSON, or nothing)."""
+    body = b""
+    kind = ""  # its Content-Type; "": none
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(404)
+        if self.kind:
+            self.send_header("Content-Type", self.kind)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+
+@pytest.mark.parametrize("handler", [
+    _QuietFiles,
+    type("Json", (_NotFound,), {"body": b'{"error": "not found"}', "kind": "application/json"}),
+    _NotFound], ids=["http.server", "json", "empty"])
+def test_an_s3_endpoint_answering_404_without_s3_s_error_is_not_s3_never_a_missing_bucket(
+        repo, dvx, tmp_path, monkeypatch, handler):
+    """A listing answered 404 without the S3 error XML a missing bucket gets (a plain web
+    server, another port of the store) is no S3 store: said so, never a bucket to create."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    (tmp_path / "www").mkdir()
+    with serving(handler, tmp_path / "www") as url:
+        assert dvx("remote", "add", "-d", "s3", "s3://team/p").code == 0
+        assert dvx("remote", "modify", "s3", "endpointurl", url).code == 0
+        commit_all(repo, "v1")
+        results = {"push": dvx("push"), "status --remote": dvx("status", "--remote"),
+                   "pull": dvx("pull", cwd=_clone(repo, tmp_path))}
+    for command, result in results.items():
+        assert result.code == 1, (command, result.output)
+        assert result.stderr.startswith(
+            f"ERROR: The remote 's3' does not answer like S3 at its endpoint {url}: "), \
+            (command, result.stderr)
+        assert " 404 (" in result.stderr, (command, result.stderr)
+        assert "does not exist" not in result.stderr, (command, result.stderr)
+        assert "dvx remote modify s3 endpointurl URL" in result.stderr
+
+
 class _NoSuchKey(_WebPage):
     """An S3 store that takes every request for a read of a key it lacks: SeaweedFS's answer
     to a listing whose path, past a prefix of the endpoint's own, names another bucket."""

@@ -248,6 +248,9 @@ class FastS3:
                 # A listing finds no key, only no bucket (or, under another name, the
                 # bucket the store took the path for): never taken for an empty folder.
                 raise MissingBucketError(bucket)
+            if response.status == 404:  # every S3 store says why in its error XML
+                raise self._not_s3(f"a listing of bucket '{bucket}' came back as", response,
+                                   "without the error S3 sends for a bucket it lacks")
             if response.status != 200:
                 raise _error(response.status, body, prefix_path)
             root = _xml_root(body)
