@@ -10,6 +10,7 @@ read it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from collections.abc import Callable, Collection, Mapping
@@ -26,7 +27,7 @@ from dvx.errors import (
 )
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.ignore import IGNORE_FILE
-from dvx.paths import POINTER_SUFFIX, check_relpath, from_here
+from dvx.paths import POINTER_SUFFIX, check_relpath, from_here, pipeline_file_is_a_link
 from dvx.pointer import committed_conflict_hint
 from dvx.scm import commit_holding, literal_pathspec, rebase_sides_note, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
@@ -329,14 +330,21 @@ def read_lock(root: str, algo: str) -> dict[str, StageLock]:
 
 def _lock_bytes(root: str) -> bytes | None:
     """The bytes of the workspace's dvx.lock (up to one past the largest it may be), None
-    if there is none."""
+    if there is none. A symbolic link there is refused, never read through (a committed
+    one may lead out of the repository), as a dvx.yaml link is."""
     try:
-        with open(lock_path(root), "rb") as f:
-            return f.read(MAX_LOCK_BYTES + 1)
+        fd, _ = fsutil.open_regular(lock_path(root), follow_links=False)
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise pipeline_file_is_a_link(LOCK_FILE) from None
         raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read(MAX_LOCK_BYTES + 1)
+        except OSError as exc:
+            raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -140,6 +140,14 @@ def check_read_stays_inside(root: str, rel: str, cache_files: str | None = None)
                         "repository outside '.git' and '.dvx'.")
 
 
+def pipeline_file_is_a_link(name: str, doing: str = "read") -> PathError:
+    """The refusal to `doing` dvx's own pipeline file `name` (dvx.yaml, dvx.lock) because it
+    is a symbolic link: one committed in Git may lead anywhere, out of the repository too,
+    and a file of the user's read as the pipeline's would be shown, or written over."""
+    return PathError(f"Refusing to {doing} {name}: it is a symbolic link.",
+                     "Replace the link with the file itself.")
+
+
 def _inside(path: str, folder: str) -> bool:
     return os.path.commonpath([path, folder]) == folder
 

@@ -655,6 +655,21 @@ def test_pointer_file_that_is_a_symlink_is_not_read(tmp_path):
     assert not (tmp_path / "clone/data.bin").exists()
 
 
+def test_a_dvx_lock_committed_as_a_symlink_is_refused_never_read_through(tmp_path):
+    """A dvx.lock that is a link leading out of the repository is refused, as a dvx.yaml
+    link is: what it leads to is a file of the user's, never the pipeline's record."""
+    hostile = Hostile(tmp_path)
+    write(hostile.outside / "settings.yaml",
+          "# db_password: hunter2\ndvx: 1\nstages:\n  s:\n    cmd: echo hi\n")
+    write(hostile.origin / "dvx.yaml", "stages:\n  s:\n    cmd: echo hi\n")
+    os.symlink("../outside/settings.yaml", hostile.origin / "dvx.lock")
+    hostile.commit({})
+    for message in assert_refused(hostile, [("status",), ("repro",)]):
+        assert "Refusing to read dvx.lock: it is a symbolic link." in message, message
+        assert "db_password" not in message and "hunter2" not in message
+    assert (tmp_path / "clone/dvx.lock").is_symlink()
+
+
 def test_ignore_files_committed_as_symlinks_are_never_read_or_written(tmp_path):
     hostile = Hostile(tmp_path)
     victim = hostile.outside / "victim.txt"

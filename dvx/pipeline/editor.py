@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import FormatError, PathError, UsageError
+from dvx.errors import FormatError, UsageError
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
+from dvx.paths import pipeline_file_is_a_link
 from dvx.pipeline.graph import Dag, build_dag
 from dvx.pipeline.params import refuse_conflicted
 from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path
@@ -55,7 +56,7 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
         raise UsageError("The stage has no command.", "Give the command after the options.")
     path = pipeline_path(repo)
     if os.path.islink(path):
-        raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
+        raise pipeline_file_is_a_link(PIPELINE_FILE, "edit")
     data = _read(path, repo.root)
     with repo.lock():
         updated, replaced = _edit(plain_text(data), new, force)
@@ -116,7 +117,7 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
 
     path = pipeline_path(repo)
     if os.path.islink(path):
-        raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
+        raise pipeline_file_is_a_link(PIPELINE_FILE, "edit")
     data = _read(path, repo.root)
     with repo.lock():
         text = plain_text(data)

@@ -41,6 +41,7 @@ from dvx.paths import (
     check_no_symlinked_parent,
     check_relpath,
     for_command,
+    pipeline_file_is_a_link,
 )
 from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import (
@@ -162,8 +163,7 @@ def load_pipeline(repo: Repo, removing: str | None = None) -> Pipeline | None:
 
 def _read_pipeline_file(path: str, root: str) -> Any:
     if os.path.islink(path):
-        raise PathError(f"Refusing to read {PIPELINE_FILE}: it is a symbolic link.",
-                        "Replace the link with the file itself.")
+        raise pipeline_file_is_a_link(PIPELINE_FILE)
     try:
         with open(path, "rb") as f:
             data = f.read(DEFAULT_MAX_BYTES + 1)
