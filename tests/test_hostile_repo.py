@@ -238,6 +238,8 @@ HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
     "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
     "a .dvxignore": lambda base: manifest([row("a"), row("sub/.dvxignore")]),
     "a .dvxignore at its top": lambda base: manifest([row(".dvxignore"), row("a")]),
+    "a pointer file's name": lambda base: manifest([row("a"), row("a.dvx")]),
+    "a pointer file's name below": lambda base: manifest([row("sub/b.csv.dvx")]),
 }
 
 

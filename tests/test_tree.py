@@ -48,6 +48,16 @@ def test_names_with_a_colon_after_the_first_character_are_ordinary():
     assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
 
 
+def test_a_folder_named_like_a_pointer_file_is_data_but_a_file_so_named_is_refused():
+    """Only a file whose name ends in `.dvx` is never data inside a tracked directory
+    (formats.md): `dvx commit` would refuse it there."""
+    tree = Tree.build("xxh128", [TreeEntry("d.dvx/f", A, 1)])
+    assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
+    data, oid = _manifest([["d.dvx/f.dvx", A, 1, False]])
+    with pytest.raises(FormatError, match=r"'d\.dvx/f\.dvx', named as dvx names its pointer"):
+        Tree.from_bytes(data, "xxh128", oid)
+
+
 def test_names_like_temporaries_of_older_versions_or_of_a_directory_are_data():
     """Only a file named as dvx names its temporaries now is never data (formats.md):
     a name without the `dvx-` mark, or a directory named so, is a user's."""
@@ -80,6 +90,8 @@ def test_names_like_temporaries_of_older_versions_or_of_a_directory_are_data():
     ([["a", A, 1]], "malformed"),
     ([[".a.dvx-0123456789ab.tmp", A, 1, False]], "temporary files"),
     ([["d/.a~dvx-0123456789ab.tmp", A, 1, False]], "temporary files"),
+    ([["a.dvx", A, 1, False]], "pointer files"),
+    ([["d/b.csv.dvx", A, 1, False]], "pointer files"),
 ])
 def test_hostile_manifests_are_rejected(rows, message):
     data, oid = _manifest(rows)

@@ -27,7 +27,7 @@ from dvx.errors import CorruptManifestError, FormatError, InvalidOidError, Newer
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.ignore import IGNORE_FILE
-from dvx.paths import RESERVED_NAMES, check_relpath
+from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 
 FORMAT = "dvx-tree"
 VERSION = 1
@@ -424,6 +424,7 @@ def _check_entries(entries: list[TreeEntry], algo: str) -> None:
             check_relpath(e.path, "path in a directory manifest")
             _refuse_temporary_name(e.path)
             _refuse_ignore_file(e.path)
+            _refuse_pointer_name(e.path)
             try:
                 check_oid(e.oid, algo)
             except InvalidOidError as exc:
@@ -450,6 +451,16 @@ def _refuse_ignore_file(path: str) -> None:
     if path.rpartition("/")[2] == IGNORE_FILE:
         raise FormatError(f"A directory manifest lists '{path}', a {IGNORE_FILE} file, which "
                           "tells dvx which files to leave out and is never data.")
+
+
+def _refuse_pointer_name(path: str) -> None:
+    """A file named as dvx names its pointer files is never data inside a tracked directory
+    (`dvx add` and `commit` refuse one there): listed, it would be placed, and the next
+    commit of the directory refused."""
+    if path.endswith(POINTER_SUFFIX):
+        raise FormatError(f"A directory manifest lists '{path}', named as dvx names its "
+                          f"pointer files (ending in '{POINTER_SUFFIX}'), which are never data "
+                          "inside a tracked directory.")
 
 
 def _note_parents(path: str, parents: set[str]) -> None:
@@ -488,16 +499,17 @@ def _check_length(path: str) -> None:
                           f"'{path[:60]}...'.")
 
 
-# ".tmp/": a file name ending in .tmp, which may be one dvx gives its temporaries.
+# ".tmp/": a file name ending in .tmp, which may be one dvx gives its temporaries; ".dvx/":
+# one ending as a pointer file's name does.
 _UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../", ".tmp/",
-                     f"/{IGNORE_FILE}/")
+                     f"/{IGNORE_FILE}/", f"{POINTER_SUFFIX}/")
 
 
 def _paths_look_ordinary(paths: list[str]) -> bool:
     """True if every path surely passes `check_relpath` and `_refuse_temporary_name`: with
     all paths joined by '/', and '/' around them, an empty, '.', '..' or reserved component
     shows up as '//', '/./', '/../' or '/.git/'. Anything unusual (a ':' too, for drive
-    letters, a name ending in '.tmp', or a .dvxignore) returns False."""
+    letters, a name ending in '.tmp' or '.dvx', or a .dvxignore) returns False."""
     try:
         joined = "/" + "/".join(paths) + "/"
     except TypeError:  # a path that is not a string
