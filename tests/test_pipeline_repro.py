@@ -2306,3 +2306,35 @@ def test_exp_run_names_itself_when_a_git_checkout_meanwhile_undeclares_its_stage
     assert code == 1, out + err
     assert "while repro ran" not in said and "`dvx repro`" not in said, said
     assert "run `dvx exp run` again" in said, said
+
+
+@pytest.mark.parametrize("rule, recorded", [("*.lock", "dvx.lock"), ("*.json", "m.json")])
+def test_a_run_recorded_in_a_file_git_ignores_is_kept_and_warned_of_naming_the_rule(
+        repo, dvx, rule, recorded):
+    """A cloned `.gitignore` ignoring dvx.lock (`*.lock`) or a `cache: false` metrics file
+    (`*.json`): repro keeps its run, but warns that Git is not recording it, naming the rule
+    and `git add -f`, and so does status; `dvx commit` writing an ignored dvx.lock too."""
+    write(repo / ".gitignore", rule + "\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo 1 > m.json && echo r > out.txt\n"
+                             "    outs: [out.txt]\n"
+                             "    metrics:\n    - m.json:\n        cache: false\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    warning = " ".join(ran.stderr.split())
+    assert f"WARNING: '{recorded}', written for Git to record, is ignored by Git (rule " \
+           f"'{rule}' in .gitignore:1)" in warning, warning
+    assert f"`git add -f {recorded}`" in warning, warning
+    assert (repo / "dvx.lock").exists() and (repo / "m.json").exists()  # the run is kept
+    status = dvx("status")
+    assert f"'{recorded}', which Git should record, is ignored by Git (rule" in " ".join(
+        status.stderr.split()), status.output
+    (repo / "out.txt").unlink()
+    write(repo / "out.txt", "edited\n")
+    committed = dvx("commit", "out.txt")
+    assert committed.code == 0, committed.output
+    assert ("'dvx.lock', written for Git to record, is ignored by Git" in " ".join(
+        committed.stderr.split())) == (recorded == "dvx.lock"), committed.output
+    git(repo, "add", "-f", recorded)
+    assert "ignored by Git" not in dvx("status").stderr

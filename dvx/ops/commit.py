@@ -33,7 +33,11 @@ from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.data_places import ignore_after_rules_taking_back, refuse_tracked_by_git
+from dvx.ops.data_places import (
+    ignore_after_rules_taking_back,
+    refuse_tracked_by_git,
+    warn_ignored_by_git,
+)
 from dvx.ops.status import (
     DELETED,
     MODIFIED,
@@ -389,6 +393,7 @@ def finish(repo: Repo, results: list[Added]) -> AddResult:
         touched += [recorded_in, ignore_file]
     touched = list(dict.fromkeys(touched))
     if repo.git is not None and touched:  # data stored again changes nothing Git records
+        warn_ignored_by_git(repo, touched)  # a dvx.lock a `*.lock` rule ignores
         touched = repo.git.changed(touched)
     staged: list[str] = []
     if repo.autostage and repo.git is not None and touched:

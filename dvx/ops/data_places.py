@@ -81,6 +81,35 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     return found
 
 
+def ignored_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
+    """{path: the .gitignore rule that ignores it} for those of `rels` (files of the
+    workspace Git should record: dvx.lock, a `cache: false` output) that Git ignores and does
+    not track (a cloned `*.lock` or `*.json` rule): `git add -A` leaves them out, and a
+    commit, a clone and a teammate's `pull` get nothing of what they record."""
+    if repo.git is None or not rels:
+        return {}
+    rules = repo.git.ignore_rules([rel for rel in rels if os.path.lexists(repo.abspath(rel))])
+    tracked = tracked_by_git(repo, sorted(rules)) if rules else {}
+    return {rel: rule for rel, rule in sorted(rules.items()) if rel not in tracked}
+
+
+def warn_ignored_by_git(repo: Repo, rels: list[str], written: bool = True) -> dict[str, str]:
+    """Warn of those of `rels` that Git ignores and does not track (`ignored_by_git`),
+    naming the rule and the ways out: the run that wrote them is kept, but Git is not
+    recording it. `written`: the command wrote them now (else: status found them). The
+    paths warned of, with their rules."""
+    found = ignored_by_git(repo, rels)
+    for rel, rule in found.items():
+        shown = for_command(repo.root, rel)
+        what = "written for Git to record" if written else "which Git should record"
+        log.warning("WARNING: '%s', %s, is ignored by Git (rule %s) and not tracked: `git "
+                    "add -A` leaves it out, so a commit holds none of what it records and "
+                    "a clone or a teammate's `pull` gets nothing of it. Record it with `git "
+                    "add -f %s`, or let Git see it: add '!%s' after that rule.",
+                    rel, what, rule, shown, rel)
+    return found
+
+
 def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> None:
     """Refuse to record data Git tracks too (`tracked_by_git`), as `dvx add` refuses to take
     it over (`refuse_git_tracked`)."""

@@ -15,9 +15,10 @@ from dvx.history import (
     recorded_in_stash,
     recorded_lately,
 )
+from dvx.lockfile import LOCK_FILE, read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.data_places import not_ignored, tracked_by_git
+from dvx.ops.data_places import not_ignored, tracked_by_git, warn_ignored_by_git
 from dvx.ops.sync_layers import (
     compare_with_layers,
     holds_what_was_placed,
@@ -225,6 +226,9 @@ class StatusResult:
     # between its .gitignore entry and its pointer leaves a file Git ignores and dvx does
     # not track), so each counts as a change
     stopped: list[StoppedCommand] = field(default_factory=list)
+    # dvx.lock and the `cache: false` outputs it records that Git ignores and does not track
+    # ({path: the rule}): said in a warning, as `git add -A` leaves them out of a commit
+    ignored_by_git: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -242,6 +246,7 @@ class StatusResult:
                 "temporaries": self.temporaries, "unignored": self.unignored,
                 "taken_back_by_rule": self.taken_back,
                 "tracked_by_git": sorted(self.tracked_by_git), "left_out": self.left_out,
+                "pipeline_files_ignored_by_git": self.ignored_by_git,
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
                              "record": f".dvx/tmp/{s.record}", "ended_by_error": s.by_error}
                             for s in self.stopped]}
@@ -267,7 +272,19 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
                         left_out=_left_out(repo, named),
-                        stopped=changes)
+                        stopped=changes,
+                        ignored_by_git=_pipeline_records_ignored(repo) if named is None else {})
+
+
+def _pipeline_records_ignored(repo: Repo) -> dict[str, str]:
+    """dvx.lock and the `cache: false` outputs it records, of those Git ignores and does not
+    track, each warned of (`warn_ignored_by_git`). A dvx.lock that cannot be read is said
+    elsewhere."""
+    try:
+        uncached = uncached_paths(read_lock(repo.root, repo.algo))
+    except DvxError:
+        uncached = set()
+    return warn_ignored_by_git(repo, [LOCK_FILE, *sorted(uncached)], written=False)
 
 
 def _left_out(repo: Repo, named: list[str] | None) -> list[str]:

@@ -59,7 +59,7 @@ from dvx.ops.commit import (
     store,
     track,
 )
-from dvx.ops.data_places import ignore_after_rules_taking_back
+from dvx.ops.data_places import ignore_after_rules_taking_back, warn_ignored_by_git
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -201,6 +201,8 @@ class ReproResult:
     would_pull: dict[str, bool] = field(default_factory=dict)
     # stages run whose run is not recorded: dvx.yaml no longer declares them as run
     unrecorded: list[str] = field(default_factory=list)
+    # files written for Git to record that Git ignores and does not track, with the rule
+    ignored_by_git: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -211,6 +213,7 @@ class ReproResult:
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
                 "committed_inputs": self.committed, "dropped_stages": self.dropped,
                 "left_ignored": self.left_ignored, "problems": self.problems,
+                "ignored_by_git": self.ignored_by_git,
                 **({"pulled": self.pulled.to_json()} if self.pulled is not None else {}),
                 **({"would_pull": [{"path": p, "fetched": f} for p, f in
                                    self.would_pull.items()]} if self.would_pull else {})}
@@ -1844,9 +1847,12 @@ def _make_editable(repo: Repo, full: str) -> None:
 
 def _stage_in_git(repo: Repo, touched: list[str], result: ReproResult) -> None:
     """Stage (core.autostage) or list for `git add` the files Git tracks that repro changed:
-    dvx.lock, committed inputs' pointers, .gitignore entries, outputs with `cache: false`."""
+    dvx.lock, committed inputs' pointers, .gitignore entries, outputs with `cache: false`.
+    Those Git ignores and does not track are neither: the run is kept, and a warning names
+    the rule (`warn_ignored_by_git`)."""
     touched = list(dict.fromkeys(touched))
     if repo.git is not None and touched:
+        result.ignored_by_git = warn_ignored_by_git(repo, touched)
         touched = repo.git.changed(touched)
     if not touched:
         return
