@@ -643,6 +643,35 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
+def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):
+    """A params file Git ignores and does not track (a machine's own `local.yaml`) never
+    goes into an experiment's commit: -S into it, run or queued, is refused before anything
+    is written or queued, naming the rule and `git add -f`; once Git tracks the file, the
+    experiment holds the value set."""
+    write(project / "local.yaml", "k: 1\n")
+    write(project / ".gitignore", "local.yaml\n")
+    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
+                                                 "params: [train, {local.yaml: [k]}]"))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "local params")
+    for queue in ((), ("--queue",)):
+        refused = run_dvx("exp", "run", *queue, "-S", "local.yaml:k=2", "-n", "k2", cwd=project)
+        assert refused.code == 2, refused.output
+        message = " ".join(refused.stderr.split())
+        assert message.startswith("ERROR: -S would set params in 'local.yaml', which Git "
+                                  "ignores (rule 'local.yaml' in .gitignore:1)"), message
+        assert "`git add -f local.yaml`" in message, message
+        assert "Running stage" not in refused.output
+        assert (project / "local.yaml").read_text() == "k: 1\n"
+    assert "k2" not in _show(project)
+    assert run_dvx("queue", "status", cwd=project).stdout.count("k2") == 0
+    git(project, "add", "-f", "local.yaml")
+    must("exp", "run", "-S", "local.yaml:k=2", "-n", "k2", cwd=project)
+    assert git(project, "show", "refs/exps/" + git(project, "rev-parse", "HEAD").strip()
+               + "/k2:local.yaml") == "k: 2\n"
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

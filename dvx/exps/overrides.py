@@ -21,6 +21,7 @@ from dvx.errors import ConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
+from dvx.ops.data_places import ignored_by_git
 from dvx.ops.status import OUTDATED, output_status
 from dvx.outputs import all_outputs
 from dvx.paths import check_no_symlinked_parent, check_relpath, for_command
@@ -168,8 +169,31 @@ def _related(key: str, other: str) -> bool:
 
 def check(repo: Repo, overrides: list[Override]) -> None:
     """Refuse the overrides that `apply` would refuse (a queued run's, when it is queued),
-    without writing anything."""
+    and those no experiment could record (`refuse_ignored_by_git`), without writing
+    anything."""
     apply(repo, overrides, write=False)
+    refuse_ignored_by_git(repo, overrides)
+
+
+def refuse_ignored_by_git(repo: Repo, overrides: list[Override]) -> None:
+    """Refuse -S into a params file Git ignores and does not track (a machine's own
+    `local.yaml`): an experiment's commit holds only what Git would commit, so the value set
+    would be in no experiment (nor in a queued run's snapshot, which would find no such
+    file), while its metrics would. A file dvx tracks (`dvx add`, a stage's output) is
+    recorded by its pointer or dvx.lock, and one staged with `git add -f` is tracked."""
+    files = sorted({o.file for o in overrides})
+    outputs = [output.path for output in all_outputs(repo)]
+    untracked_data = [f for f in files if not any(overlaps(path, f) for path in outputs)]
+    ignored = ignored_by_git(repo, untracked_data)
+    if ignored:
+        file, rule = next(iter(ignored.items()))
+        shown = for_command(repo.root, file)
+        raise UsageError(
+            f"-S would set params in '{file}', which Git ignores (rule {rule}) and does not "
+            "track: an experiment records only what Git would commit, so it would hold the "
+            "metrics of the value set but not the value. Nothing was written.",
+            f"Let Git track it (`git add -f {shown}`, or remove that rule), or keep the "
+            "params experiments change in a file Git tracks.")
 
 
 def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
