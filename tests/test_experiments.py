@@ -1164,6 +1164,24 @@ def test_a_stopped_exp_run_names_exp_run_as_what_runs_it_again(project):
     assert _show(project)["stopped"]["params"]["params.yaml"]["train.lr"] == 0.4
 
 
+def test_a_stopped_exp_run_adding_a_param_names_a_run_that_sets_it(project):
+    """Ctrl-C of `exp run -S +train.seed=7`: the workspace keeps the param it added, so the
+    run the stop names sets it (`-S train.seed=7`, as adding it again is refused), and that
+    run records the experiment so named."""
+    running = stopped_at("repro.after_command",
+                         "exp run -S +train.seed=7 -S train.lr=0.4 -n seeded", project)
+    running.send_signal(signal.SIGINT)
+    running.send_signal(signal.SIGCONT)
+    _, err = running.communicate(timeout=120)
+    said = " ".join(err.split())
+    assert running.returncode == 130 and "Traceback" not in said, err
+    again = "dvx exp run -n seeded -S train.seed=7 -S train.lr=0.4"
+    assert f"`{again}` runs the stopped stages again" in said, said
+    rerun = run_dvx(*again.split()[1:], cwd=project)
+    assert rerun.code == 0, rerun.output
+    assert _show(project)["seeded"]["params"]["params.yaml"]["train.seed"] == 7
+
+
 def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(project):
     """An experiment made after `git rm` of code and `git add` of new files, then another
     applied that does not change them: the files are set back as committed, and so are their

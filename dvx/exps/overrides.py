@@ -106,6 +106,18 @@ def _is_plain_data(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float))  # bool is an int
 
 
+def as_set_again(text: str) -> str:
+    """The -S `text` ([FILE:][+]KEY=VALUE, as `parse` reads it) once the workspace holds it:
+    a param it added (`+KEY`, `FILE:+KEY`, `+FILE:KEY`) is there now, so it is set, as
+    `FILE:KEY=VALUE` would (adding it again is refused); anything else is as typed."""
+    target, sep, raw = text.partition("=")
+    file, colon, key = target.rpartition(":")
+    if not sep or not (key.startswith("+") or file.startswith("+")) \
+            or target.startswith("++") or key.startswith("++"):
+        return text
+    return f"{file.removeprefix('+')}{colon}{key.removeprefix('+')}={raw}"
+
+
 def _dotted(text: str, key: str) -> str:
     """`key` with list indexes written as in `${}` (`layers[0]`) in the dotted form params
     keys use (`layers.0`)."""

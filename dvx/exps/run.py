@@ -100,11 +100,11 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
     try:
-        result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
-                                         temporary_workspace=queued, command="exp run",
-                                         again="" if queued else _again(name, sets, force,
-                                                                         targets)),
-                       watched)
+        result = repro(repo, ReproOptions(
+            targets=targets, force=force, jobs=jobs, temporary_workspace=queued,
+            command="exp run", again="" if queued else _again(name, sets, force, targets),
+            again_once_run="" if queued else _again(name, sets, force, targets,
+                                                    params_kept=True)), watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)
@@ -119,13 +119,25 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                              parent if queued else None), result)
 
 
-def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...]) -> str:
+def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...],
+           params_kept: bool = False) -> str:
     """The `exp run` as typed, which a refusal or a stop says to run again: its name, each
-    -S (a refusal before any stage ran puts the params back as they were; after a stop the
-    workspace keeps them, and setting them again changes nothing), -f and targets."""
+    -S, -f and targets. A refusal before any stage ran puts the params back as they were:
+    each -S as typed. Once a stage ran (`params_kept`) the workspace keeps them, and setting
+    them again changes nothing, but a param added (+KEY=VALUE) is there now: it is set
+    (KEY=VALUE), for adding it again is refused."""
+    typed = [params.as_set_again(text) for text in sets] if params_kept else sets
     return shlex.join(["exp", "run", *(["-n", name] if name else []),
-                       *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
+                       *[arg for text in typed for arg in ("-S", text)], *["-f"] * force,
                        *targets])
+
+
+def _queue_again(name: str | None, sets: list[str], force: bool, jobs: int) -> list[str]:
+    """The `dvx exp run --queue` that queues a queued run again (from the workspace as it is
+    now, which never held its params), its arguments as typed."""
+    return ["dvx", "exp", "run", "--queue", *(["-n", name] if name else []),
+            *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
+            *(["-j", str(jobs)] if jobs != 1 else [])]
 
 
 def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], force: bool,
@@ -133,9 +145,7 @@ def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], fo
     """What a queued run stopped (`dvx queue stop`, a signal) says: nothing of it is left,
     as `queue start` removes its temporary worktree, so what runs it is queuing it again."""
     code = stop_status(by)
-    again = ["dvx", "exp", "run", "--queue", *(["-n", name] if name else []),
-             *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
-             *(["-j", str(jobs)] if jobs != 1 else [])]
+    again = _queue_again(name, sets, force, jobs)
     stopped = Interrupted(
         f"{STOPPED_BY[code]}. The queued run{f' of {name!r}' if name else ''} was stopped "
         "before it was done, and nothing of it was recorded: it ran in a temporary worktree, "

@@ -239,6 +239,9 @@ class ReproOptions:
     # records (`repro -s all`, `exp run -n NAME`), which a refusal of its inputs, or a stop,
     # says to run again; empty: `command`
     again: str = ""
+    # The same once a stage ran, which a stop or a run not recorded says to run again: an
+    # `exp run`'s params set stay in the workspace then; empty: `again`
+    again_once_run: str = ""
 
 
 class Reporter(Protocol):
@@ -1209,7 +1212,7 @@ class _Scheduler:
         if self.unrecorded:  # settled before this was said
             said.append(self.unrecorded_message())
         but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
-        typed = (self.options.again or self.options.command) + (
+        typed = (self.options.again_once_run or self.options.again or self.options.command) + (
             f" -j {self.options.jobs}" if self.options.jobs != 1 else "")
         again = f"`dvx {typed}` runs the stopped stages again" + (
             "" if self.options.command == "repro" else
@@ -1707,7 +1710,7 @@ class _Scheduler:
         command = self.options.command
         # An experiment is recorded only by the run of its pipeline as typed (its -n, -S)
         again = f"{command} {result.name}" if command == "repro" or not self.options.again \
-            else self.options.again
+            else self.options.again_once_run or self.options.again
         result.error = (
             f"{changed} while {command} ran (a `git checkout` or `git pull`, say), so its "
             "run is not recorded: it ran on what was there before that change, and "
