@@ -1182,6 +1182,30 @@ def test_a_stopped_exp_run_adding_a_param_names_a_run_that_sets_it(project):
     assert _show(project)["seeded"]["params"]["params.yaml"]["train.seed"] == 7
 
 
+def test_a_failed_exp_run_names_the_run_as_typed_that_records_it(project):
+    """A stage of `exp run -n NAME -S ...` fails: the command the error names to run once it
+    is mended keeps the name and the params (a param added is set, the workspace keeping
+    it), and records the experiment so named; a failed queued run names `exp run --queue`
+    with its name and params."""
+    good = (project / "train.py").read_text()
+    write(project / "train.py", "raise SystemExit(3)\n" + good)
+    failed = run_dvx("exp", "run", "-n", "mended", "-S", "train.lr=0.2", "-S", "+train.seed=7",
+                     cwd=project)
+    said = " ".join(failed.stderr.split())
+    again = "dvx exp run -n mended -S train.lr=0.2 -S train.seed=7"
+    assert failed.code == 1 and f"fix it and run `{again}` again" in said, said
+    write(project / "train.py", good)
+    assert run_dvx(*again.split()[1:], cwd=project).code == 0
+    assert _show(project)["mended"]["params"]["params.yaml"]["train.seed"] == 7
+
+    git(project, "checkout", "-q", "--", ".")
+    write(project / "train.py", "raise SystemExit(3)\n" + good)
+    must("exp", "run", "--queue", "-n", "queued", "-S", "+train.seed=8", cwd=project)
+    assert run_dvx("queue", "start", cwd=project).code == 1
+    logs = " ".join(run_dvx("queue", "logs", "queued", cwd=project).stdout.split())
+    assert "queue it again with `dvx exp run --queue -n queued -S +train.seed=8`" in logs, logs
+
+
 def test_apply_sets_back_git_s_index_too_so_commit_a_commits_the_experiment(project):
     """An experiment made after `git rm` of code and `git add` of new files, then another
     applied that does not change them: the files are set back as committed, and so are their

@@ -2293,7 +2293,8 @@ def test_a_dependency_whose_pointer_a_sparse_checkout_leaves_out_is_refused_thou
 
 def test_exp_run_names_itself_when_a_git_checkout_meanwhile_undeclares_its_stage(repo, dvx):
     """As for repro: an `exp run` whose stage a `git checkout` of dvx.yaml no longer
-    declares records nothing, and says exp run changed under it and is what to run again."""
+    declares records nothing, and says exp run changed under it and is what to run again,
+    with the -S given."""
     write(repo / "params.yaml", "n: 1\n")
     write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cp params.yaml o1.txt\n"
                              "    params: [n]\n    outs: [o1.txt]\n")
@@ -2305,7 +2306,7 @@ def test_exp_run_names_itself_when_a_git_checkout_meanwhile_undeclares_its_stage
     said = " ".join(err.split())
     assert code == 1, out + err
     assert "while repro ran" not in said and "`dvx repro`" not in said, said
-    assert "run `dvx exp run` again" in said, said
+    assert "run `dvx exp run -S n=2` again" in said, said
 
 
 @pytest.mark.parametrize("rule, recorded", [("*.lock", "dvx.lock"), ("*.json", "m.json")])

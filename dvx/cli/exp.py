@@ -92,11 +92,11 @@ def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, f
             "ran (a `git checkout` meanwhile?)")
         if baseline is None:
             warn(f"ERROR: the experiment was not recorded: {stages}. The workspace keeps what "
-                 "ran; fix it and run `dvx exp run` again.")
+                 f"ran; fix it and run `{result.again}` again.")
         else:  # a queued run, in a temporary worktree `queue start` removes
             warn(f"ERROR: the experiment was not recorded: {stages}. It ran in a temporary "
                  "worktree, which is removed with what the run made; fix the cause and queue "
-                 "it again with `dvx exp run --queue`.")
+                 f"it again with `{result.again}`.")
         sys.exit(1)
     _say_if_renamed(name, result.experiment.name, "this run")
     if not is_quiet():

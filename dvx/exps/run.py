@@ -53,6 +53,8 @@ from dvx.repo import Repo
 class RunResult:
     experiment: Experiment | None  # None when the pipeline failed
     repro: ReproResult
+    # The `dvx exp run` a failure says to run once its cause is mended (`run_again`)
+    again: str = ""
 
 
 def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
@@ -112,11 +114,21 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
             raise _queued_run_stopped(e, name, sets, force, jobs) from None
         raise
     if not result.ok:
-        return RunResult(None, result)
+        return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued))
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, "exp run",
                              parent if queued else None), result)
+
+
+def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
+              targets: tuple[str, ...], queued: bool) -> str:
+    """The `dvx exp run` that runs again a run whose stage failed: in the workspace, which
+    keeps the params set (`_again`); a queued one queued again (`_queue_again`)."""
+    if queued:
+        return shlex.join(_queue_again(name, sets, force, jobs))
+    return "dvx " + _again(name, sets, force, targets, params_kept=True) + (
+        f" -j {jobs}" if jobs != 1 else "")
 
 
 def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...],
