@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 GITLINK_MODE = "160000"
 # The mode of a symbolic link's entry: its blob holds where the link leads.
 SYMLINK_MODE = "120000"
+# The modes of a file's entry, and of an executable one's.
+REGULAR_MODE, EXECUTABLE_MODE = "100644", "100755"
 # Of a file read whole from a commit (`blob_at`), the most bytes read into memory.
 MAX_GIT_FILE_BYTES = 1 << 30
 # Git's id of the empty file, in SHA-1 and SHA-256 repositories: what an index entry that

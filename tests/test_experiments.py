@@ -1606,6 +1606,31 @@ def test_save_refuses_a_workspace_lacking_an_output_dvx_lock_records(project, la
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+def test_save_names_git_checkout_of_an_output_only_when_git_holds_the_run_dvx_lock_records(
+        project):
+    """A run not committed (lr 0.4) and its metrics file deleted: Git holds the committed
+    run's metrics, so `git checkout --` would pair lr 0.4 with lr 0.1's metrics; the refusal
+    names only the stage's repro, alone or beside a changed output, and following it saves
+    the run's own metrics."""
+    write(project / "params.yaml", "train:\n  lr: 0.4\n  epochs: 3\n")
+    must("repro", cwd=project)
+    ran = (project / "metrics.json").read_text()
+    (project / "metrics.json").unlink()
+    for changed in (None, "model.bin"):
+        if changed is not None:
+            write(project / changed, "by hand")
+        refused = run_dvx("exp", "save", "-n", "mixed", cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "`dvx repro train`" in said, refused.output
+        assert "git checkout" not in said, said
+    assert run_dvx("repro", "train", cwd=project).code == 0
+    assert (project / "metrics.json").read_text() == ran
+    assert run_dvx("exp", "save", "-n", "own", cwd=project).code == 0
+    row = _show(project)["own"]
+    assert row["params"]["params.yaml"]["train.lr"] == 0.4
+    assert row["metrics"]["metrics.json"]["accuracy"] == json.loads(ran)["accuracy"]
+
+
 def test_save_in_a_clone_that_pulled_only_the_inputs_names_the_outputs_by_dvx_lock(tmp_path):
     """An output never pulled here is not one the user deleted: the experiment's dvx.lock
     names it by its hash, as HEAD's does, and applying it elsewhere places that data."""

@@ -7,8 +7,10 @@ anything is written: dvx.lock then records them all at once, or none."""
 from __future__ import annotations
 
 from dvx.errors import ConflictError, UsageError
+from dvx.hashing import get_algorithm
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock
 from dvx.logs import shell_quote
+from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.commit import (
     Linked,
     StoredInLock,
@@ -27,6 +29,7 @@ from dvx.pipeline.spec import Out, Stage
 from dvx.pipeline.staleness import StageState, compare_outs, out_state, stage_state
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.scm import EXECUTABLE_MODE, REGULAR_MODE
 from dvx.syncstate import Synced
 
 
@@ -185,26 +188,30 @@ def _recorded_outputs_lacking(repo: Repo, locks: dict[str, StageLock],
     outs = [out for gone in lost.values() for out in gone]
     stages = ", ".join(f"'{name}'" for name in lost)
     one = len(outs) == 1
+    run = f"`dvx repro {' '.join(shell_quote(n) for n in lost)}`"
+    ways = _ways_back(repo, locks, outs)
     return (f"The workspace lacks {'an output' if one else 'outputs'} of "
             f"{'stage' if len(lost) == 1 else 'stages'} {stages} that {LOCK_FILE} records "
             f"({', '.join(o.path for o in outs)}): no run leaves that, and the "
             f"experiment would name {'it' if one else 'them'} without holding "
             f"{'it' if one else 'them'}. Nothing was saved.",
-            f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
-            f"{'it' if one else 'them'}: {_ways_back(repo, locks, outs)}; or run "
-            f"the stage again (`dvx repro {' '.join(shell_quote(n) for n in lost)}`). Then "
-            "save again.")
+            (f"Bring {'it' if one else 'them'} back as {LOCK_FILE} records "
+             f"{'it' if one else 'them'}: {ways}; or run the stage again ({run})."
+             if ways else f"Run the stage again ({run}): nothing else brings "
+             f"{'it' if one else 'them'} back as {LOCK_FILE} records {'it' if one else 'them'}.")
+            + " Then save again.")
 
 
 def _ways_back(repo: Repo, locks: dict[str, StageLock], outs: list[Out]) -> str:
     """The commands bringing back the outputs `outs` as dvx.lock (`locks`) records them:
     `dvx checkout` of those the cache holds, `dvx pull` of the other cached ones, `git
-    checkout --` of the `cache: false` ones Git tracks. Those nothing brings back (one
-    dvx.lock does not record, a `cache: false` one Git does not track) are left out: only a
-    run of their stage makes them. Empty when none can be brought back."""
+    checkout --` of the `cache: false` ones Git's index holds as dvx.lock records them.
+    Those nothing brings back (one dvx.lock does not record, a `cache: false` one Git does
+    not track, or holds as another run left it) are left out: only a run of their stage
+    makes them. Empty when none can be brought back."""
     recorded = {path: output for name in locks
                 for path, output in _cached_outs_as_locked(repo, name, locks).items()}
-    tracked = tracked_by_git(repo, [o.path for o in outs if not o.cache])
+    tracked = _git_holds_as_locked(repo, locks, [o for o in outs if not o.cache])
 
     def typed(chosen: list[Out]) -> str:
         return " ".join(for_command(repo.root, o.path) for o in chosen)
@@ -218,6 +225,46 @@ def _ways_back(repo: Repo, locks: dict[str, StageLock], outs: list[Out]) -> str:
             f"{'it' if len(fetched) == 1 else 'them'})" if fetched else "",
             f"`git checkout -- {typed(in_git)}` (from Git: `cache: false`)" if in_git else ""]
     return " and ".join(way for way in back if way)
+
+
+def _git_holds_as_locked(repo: Repo, locks: dict[str, StageLock], outs: list[Out]
+                         ) -> set[str]:
+    """The paths of the `cache: false` outputs `outs` that Git's index holds as dvx.lock
+    (`locks`) records them, which `git checkout -- PATH` then brings back: Git's version of
+    one that another run made (uncommitted runs since) would pair the inputs dvx.lock
+    records with another run's output."""
+    locked = {o.path: o for entry in locks.values() for o in entry.outs if not o.cache}
+    tracked = tracked_by_git(repo, [o.path for o in outs if o.path in locked])
+    return {path for path in tracked if locked[path].same_data(_index_version(repo, path))}
+
+
+def _index_version(repo: Repo, path: str) -> LockedPath | None:
+    """The data Git's index holds at `path` (a file, or the files of a folder), as dvx.lock
+    would record it; None when it holds what no output is (a symbolic link, a submodule)."""
+    assert repo.git is not None
+    entries = repo.git.index_entries([path])
+    if any(mode not in (REGULAR_MODE, EXECUTABLE_MODE) for mode, _ in entries.values()):
+        return None
+    files = [TreeEntry(rel[len(path) + 1:] if rel != path else "", *_blob_oid_and_size(
+        repo, blob), mode == EXECUTABLE_MODE) for rel, (mode, blob) in entries.items()]
+    if [f.path for f in files] == [""]:
+        return LockedPath(path, files[0].oid, files[0].size, executable=files[0].executable)
+    tree = Tree.build(repo.algo, files)
+    return LockedPath(path, tree.oid(), tree.size, tree.nfiles)
+
+
+def _blob_oid_and_size(repo: Repo, blob: str) -> tuple[str, int]:
+    """The oid and size of the content Git holds as `blob`, streamed from Git."""
+    assert repo.git is not None
+    hasher, size = get_algorithm(repo.algo).new(), 0
+
+    def take(chunk: bytes) -> None:
+        nonlocal size
+        hasher.update(chunk)
+        size += len(chunk)
+
+    repo.git.feed_blob(blob, take)
+    return hasher.hexdigest(), size
 
 
 def _cached_outs_as_locked(repo: Repo, name: str, locks: dict[str, StageLock]
