@@ -2146,9 +2146,11 @@ def test_a_cache_false_output_holding_changes_git_has_not_committed_is_never_del
             refused = dvx(*args)
             assert refused.code == 2 and "Traceback" not in refused.output, (change, args)
             text = " ".join(refused.stderr.split())
+            way_back = "`git clean -fd -- src`" if change == "new file" else \
+                "`git checkout -- src`"
             assert (f"Stage 'report': its output 'src' (cache: false) holds changes Git has "
                     f"not committed ({named})" in text and "nothing was run" in text
-                    and "`git checkout -- src`" in text), text
+                    and way_back in text), text
             assert tree_bytes(repo / "src") == before
             assert not (repo / "dvx.lock").exists()
             assert (repo / "params.yaml").read_text() == "n: 1\n"
@@ -2170,6 +2172,28 @@ def test_a_cache_false_output_holding_changes_git_has_not_committed_is_never_del
     assert git(repo, "status", "--porcelain", "--", "src") == " D src/code.py\n"
     git(repo, "checkout", "--", "src/code.py")
     assert (repo / "src" / "code.py").read_text() == "print(2)\n"
+
+
+def test_the_refusal_over_an_output_folder_names_commands_that_let_the_run_go_on(repo, dvx):
+    """A run stopped half-way leaves in a `cache: false` folder Git tracks a file changed and
+    a new one: the refusal names `git checkout` and `git clean` of the folder (a checkout
+    alone leaves the new file, and the run refused again), and once they ran the stage
+    runs."""
+    write(repo / "n.txt", "1\n")
+    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                               "plots/p1.txt\n    deps: [n.txt]\n"
+                               "    outs: [plots: {cache: false}]\n", "plots")
+    write(repo / "n.txt", "2\n")
+    write(repo / "plots" / "p1.txt", "half\n")  # as a stopped run leaves them
+    write(repo / "plots" / "p2.txt", "half\n")
+    refused = dvx("repro")
+    text = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "`git checkout -- plots` and `git clean -fd -- plots` put " \
+        "back Git's version" in text, text
+    git(repo, "checkout", "--", "plots")
+    git(repo, "clean", "-fd", "--", "plots")
+    assert dvx("repro").code == 0
+    assert (repo / "plots" / "p1.txt").read_text() == "2\n"
 
 
 def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, dvx):

@@ -13,7 +13,9 @@ What may be deleted of such a folder, and what stops the run:
     ignore                               -> refused, naming those files
 
 An output that is a single file is the stage's to write, whatever it holds (what a stopped
-run left in a metrics file cannot be told from an edit, and the run is to replace it). Files
+run left in a metrics file cannot be told from an edit, and the run is to replace it). A
+refusal names `git checkout -- PATH`, and `git clean -fd -- PATH` when new files are among
+those named (a checkout leaves them): what puts back Git's version after a stopped run. Files
 Git ignores are not looked at, nor folders Git tracks no file of (the stage's own, as a cached
 output is); persistent outputs are never deleted, and frozen stages never run.
 """
@@ -49,7 +51,7 @@ def refuse_uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
         edits = [f for f in changed if at_or_below_any(f, {path})]
         name, out = owners[path]
         if edits and not _as_last_run_left_it(repo, out, locks.get(name)):
-            raise _refusal(repo, name, path, edits)
+            raise _refusal(repo, name, path, edits, [f for f in edits if f not in tracked])
 
 
 def _as_last_run_left_it(repo: Repo, out: Out, locked: StageLock | None) -> bool:
@@ -59,13 +61,21 @@ def _as_last_run_left_it(repo: Repo, out: Out, locked: StageLock | None) -> bool
     return current is not None and current.same_data(recorded.get(out.path))
 
 
-def _refusal(repo: Repo, stage: str, path: str, edits: list[str]) -> PathError:
+def _refusal(repo: Repo, stage: str, path: str, edits: list[str], new: list[str]
+             ) -> PathError:
+    """The refusal of stage `stage`'s run over the `edits` of its output folder `path`, of
+    which `new` are files Git does not track: its hint names the commands that put back
+    Git's version of the folder (`git checkout` leaves new files where they are)."""
     typed = for_command(repo.root, path)
+    back = f"`git checkout -- {typed}` puts back Git's version of the files it tracks"
+    if new:
+        back = (f"`git checkout -- {typed}` and `git clean -fd -- {typed}` put back Git's "
+                "version, deleting the files Git does not track" if len(new) < len(edits)
+                else f"`git clean -fd -- {typed}` deletes the files Git does not track")
     return PathError(
         f"Stage '{stage}': its output '{path}' (cache: false) holds changes Git has not "
         f"committed ({named_list(edits, most=5)}), and a stage deletes its outputs before it "
         "runs, so nothing was run.",
-        f"Commit them first, or move them elsewhere (`git checkout -- {typed}` puts back "
-        "Git's version of the files it tracks: all it takes when a stopped run of the stage "
-        f"made the change); or, if '{path}' is not the stage's to delete, declare another "
-        "output in dvx.yaml.")
+        f"Commit them first, or move them elsewhere ({back}: all it takes when a stopped run "
+        f"of the stage made the change); or, if '{path}' is not the stage's to delete, "
+        "declare another output in dvx.yaml.")
