@@ -1301,6 +1301,34 @@ def test_apply_stages_the_files_head_lacks_so_commit_a_commits_the_experiment(pr
         "dvx.lock", "eval/extra.json", "extra.yaml", "metrics.json", "params.yaml"]
 
 
+def test_apply_stages_the_ignore_and_attributes_files_head_lacks_that_the_workspace_has_too(
+        repo):
+    """A .gitignore (and a .gitattributes) the experiment has and HEAD lacks is staged too
+    when the workspace already has it as the experiment does (another run of a pipeline
+    never run at HEAD wrote the same one), so `git commit -am` commits the experiment."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "s.py", "import json, os, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
+          "os.makedirs('models', exist_ok=True)\n"
+          "open('models/model.bin', 'w').write(f'model {lr}')\n"
+          "json.dump({'score': lr * 2}, open('m.json', 'w'))\n")
+    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} s.py\n"
+          "    deps: [s.py]\n    params: [lr]\n    outs: [models/model.bin]\n"
+          "    metrics: [m.json]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the pipeline, not run yet")
+    write(repo / ".gitattributes", "*.json text\n")
+    must("exp", "run", "-S", "lr=0.2", "-n", "e2", cwd=repo)
+    must("exp", "run", "-S", "lr=0.3", "-n", "e3", cwd=repo)
+    applied = run_dvx("exp", "apply", "e2", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert "Staged in Git's index, as HEAD does not have them: .gitattributes, dvx.lock, " \
+        "m.json, models/.gitignore" in applied.stdout, applied.stdout
+    git(repo, "commit", "-qam", "keep e2")
+    e2 = git(repo, "for-each-ref", "--format=%(objectname)", "refs/exps/*/e2").strip()
+    assert git(repo, "diff", "--name-only", "HEAD", e2) == ""
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_apply_undoes_a_staged_version_of_its_files_that_a_commit_holds(project):
     """A version of a file the experiment changed that the user staged and another
     experiment holds (`git add` after that experiment's run) is set back in Git's index, and

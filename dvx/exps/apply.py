@@ -95,6 +95,9 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     sources = dict.fromkeys(files, exp.commit) | dict.fromkeys(set_back, current)
     modes = {rel: mode for commit in (exp.commit, current)
              for rel, mode in _modes_at(git, commit, sources).items()}
+    # Git's index is set for all the experiment's files: also those the workspace has as the
+    # apply would write them, taken out of `sources` below (a .gitignore HEAD lacks, say)
+    its_files = [rel for rel in sources if rel in ours]
     # Written with the lines of dvx's the workspace has: its .gitignore entries for data it
     # keeps, and dvx install's .gitattributes lines (this clone's set-up, as SETTINGS is)
     dvx_lines = ignore_files_keeping_data(repo, git, sources, modes) \
@@ -114,11 +117,10 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     staged = git.staged(current, set_back)
     kept_staged = staged_unsaved(repo, git, staged, exp.commit)
     # A version staged of the experiment's own files: the workspace's goes (theirs is written)
-    written_files = [rel for rel in sources if rel in ours]
-    staged_written = git.staged(current, written_files)
+    staged_written = git.staged(current, its_files)
     kept_staged_written = staged_unsaved(repo, git, staged_written, exp.commit,
                                          workspace_holds=False)
-    new_files, new_to_git = _new_to_git(git, exp.commit, current, written_files,
+    new_files, new_to_git = _new_to_git(git, exp.commit, current, its_files,
                                         kept_staged_written)
     clashes = clashing_writes(repo, list(sources), set(modes))
     if clashes:
