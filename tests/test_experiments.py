@@ -1080,6 +1080,37 @@ def test_an_apply_failing_part_way_says_what_it_left_and_stays_named(project, po
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+@pytest.mark.parametrize("fault", ["apply.after_file:2", "place.before_rename:2"])
+def test_status_after_a_killed_apply_says_the_apply_left_its_outputs_not_checked_out(repo,
+                                                                                     fault):
+    """`exp apply` killed after it wrote dvx.lock, before it placed the outputs it records
+    (none of a directory's files, or some): status says the stopped apply has not checked
+    them out yet, of their dvx.lock entry, never that a pointer changed outside a commit
+    or was written by a `dvx add`, and that running it again checks them out."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "s.py", "import os, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
+          "os.makedirs('outdir', exist_ok=True)\nfor n in range(5):\n"
+          "    open(f'outdir/{n}.txt', 'w').write(f'{n} {lr}')\n"
+          "open('model.bin', 'w').write(f'model {lr}')\n")
+    write(repo / "dvx.yaml", f"stages:\n  s:\n    cmd: {sys.executable} s.py\n"
+          "    deps: [s.py]\n    params: [lr]\n    outs: [outdir, model.bin]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "lr=0.2", "-n", "e2", cwd=repo)
+    must("exp", "run", "-S", "lr=0.3", "-n", "e3", cwd=repo)
+    killed = run_dvx_proc("exp", "apply", "e2", cwd=repo, env={"DVX_FAULT": fault})
+    assert killed.code == -signal.SIGKILL, killed.output
+    said = run_dvx("status", cwd=repo).stdout
+    assert "outdir: dvx.lock entry changed by the stopped `dvx exp apply e2`, data not " \
+        "checked out" in said, said
+    assert "pointer" not in said and "outside a commit" not in said \
+        and "not committed yet" not in said, said
+    assert "(running `dvx exp apply e2` again checks out the experiment's data)" in said
+    assert run_dvx("exp", "apply", "e2", cwd=repo).code == 0
+    assert run_dvx("status", "-q", cwd=repo).code == 0
+
+
 def test_an_apply_refused_before_it_writes_is_not_named(project):
     """`exp apply` refused over unsaved changes writes nothing: it is not named as stopped."""
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)

@@ -707,9 +707,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for o in result.outputs:
         if not o.changed:
             continue
+        # A stage's record is its dvx.lock entry; said so where a stopped apply wrote it
+        record = o.record_name if o.applying else "pointer"
         states = {"unchanged": [],
-                  "outdated": [f"pointer changed {o.moved_where}, data not checked out"],
-                  "modified": ["modified"] + ([f"and its pointer changed {o.moved_where}"]
+                  "outdated": [f"{record} changed {o.moved_where}, data not checked out"],
+                  "modified": ["modified"] + ([f"and its {record} changed {o.moved_where}"]
                                               if o.pointer_moved else []),
                   "not_pulled": ["not pulled yet" if not o.in_cache
                                  else "not checked out yet"],
@@ -797,8 +799,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "
             "new version's manifest, to tell your changes from Git's)")
     if any(o.workspace == "outdated" and (o.pushed or o.in_cache) and not o.outdated_not_cached
-           and not o.own_version_undone for o in result.outputs):
+           and not o.own_version_undone and not o.applying for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
+    for applying in dict.fromkeys(o.applying for o in result.outputs if o.applying):
+        out(f"(running {applying} again checks out the experiment's data)")
     _own_version_undone_hint(root, result.outputs, undone_runs or {})
     _outdated_not_cached_hint(root, result.outputs)
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):

@@ -124,6 +124,9 @@ class OutputStatus:
     # recorded here whole), so `dvx add --force` (`commit --force`) records it again as it is
     own_version_whole: bool = False
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
+    # The stopped `dvx exp apply` (as named) that wrote its record, moved off HEAD's, and had
+    # not checked out the data yet: the cause status names, not a stash or a `dvx add`
+    applying: str | None = None
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
     # An import: `dvx update` fetches the version its source has now, this data while the
@@ -165,6 +168,8 @@ class OutputStatus:
     def moved_where(self) -> str:
         """Where the pointer moved since the workspace was synced, as messages say it: never
         "in Git" (a teammate's change, to a user) for the user's own uncommitted one."""
+        if self.applying is not None:
+            return f"by the stopped {self.applying}"
         if self.own_version_undone:
             return "outside a commit (a stash, a reset, the pointer file checked out)"
         if not self.moved_in_workspace:
@@ -179,6 +184,11 @@ class OutputStatus:
         before, not since)."""
         where = self.moved_where
         return where if where == WRITTEN_HERE else f"{where} since this workspace was synced"
+
+    @property
+    def record_name(self) -> str:
+        """What messages call the record naming its data: a stage's is in dvx.lock."""
+        return "pointer" if self.stage is None else "dvx.lock entry"
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
@@ -262,6 +272,7 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
     repo.statcache.flush()
     if not stopped:
         _record_what_is_in_sync(repo)
+    _name_a_stopped_apply(results, stopped)
     tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
     changes = _on_tracked_paths(stopped)
     beside = [t.output.path for t in targets] + _paths_worked_on(repo, changes)
@@ -306,6 +317,22 @@ def _stopped_commands(repo: Repo) -> list[StoppedCommand]:
     for each in stopped:
         log.warning("%s", each.notice)
     return stopped
+
+
+def _name_a_stopped_apply(results: list[OutputStatus], stopped: list[StoppedCommand]) -> None:
+    """Mark the outputs whose record moved off HEAD's outside Git, when an `exp apply` was
+    stopped (the latest, if more were): it writes the experiment's dvx.lock and pointers
+    before it places their data, so it left them so, not a stash or a `dvx add`. One whose
+    record is HEAD's again (`own_version_undone`) is not the apply's doing."""
+    from dvx.lock import EXPERIMENT
+
+    applying = next((each.named for each in stopped
+                     if each.work is not None and each.work.state == EXPERIMENT), None)
+    if applying is None:
+        return
+    for result in results:
+        if result.moved_in_workspace and not result.own_version_undone:
+            result.applying = applying
 
 
 def _on_tracked_paths(stopped: list[StoppedCommand]) -> list[StoppedCommand]:
