@@ -2966,3 +2966,61 @@ def test_data_whose_name_starts_with_a_dash_is_read_from_git_as_any_other(team):
     git(carol, "pull", "-q", "origin", "main")
     seen = status_of(carol, "-edited")
     assert seen["workspace"] == "outdated", seen
+
+
+def _bob_with_his_own_files_where_alice_tracks_raw_and_d(team):
+    """alice tracks raw.csv and the directory d and shares them; bob, with dvx's Git hooks,
+    had files of his own at both paths, never recorded, when `git pull` brought the
+    pointers (whose data his cache lacks)."""
+    alice = _founder_sharing_v1(team)
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    write(alice / "raw.csv", "alice's raw\n")
+    write(alice / "d" / "a.txt", "alice's a\n")
+    must("add", "raw.csv", "d", cwd=alice)
+    share(alice, "raw and d")
+    write(bob / "raw.csv", "bob's own raw\n")
+    write(bob / "d" / "b.txt", "bob's own b\n")
+    git(bob, "pull", "-q", "origin", "main")
+    return alice, bob
+
+
+def _cached_texts(clone) -> set[str]:
+    return {p.read_text(errors="replace") for p in (clone / ".dvx/cache/files").rglob("*")
+            if p.is_file()}
+
+
+def test_an_add_refused_for_one_target_stores_none_of_the_others(team):
+    """`dvx add raw.csv d` is refused for d (never checked out here, its manifest not in
+    the cache): raw.csv, checked first, is not stored either, so no object is left in the
+    cache that no pointer names, which a checkout would take for data it may replace."""
+    _, bob = _bob_with_his_own_files_where_alice_tracks_raw_and_d(team)
+    assert "bob's own raw\n" not in _cached_texts(bob)
+    refused = run_dvx("add", "raw.csv", "d", cwd=bob)
+    assert refused.code == 1 and "'d' was never checked out here" in refused.stderr, \
+        refused.output
+    assert "bob's own raw\n" not in _cached_texts(bob)
+    assert (bob / "raw.csv").read_text() == "bob's own raw\n"
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "Skipped raw.csv" in pulled.stderr, pulled.output
+    assert (bob / "raw.csv").read_text() == "bob's own raw\n"
+
+
+def test_pull_keeps_a_file_of_one_s_own_whose_pointer_never_synced_here_though_cached(team):
+    """bob's own raw.csv, at a path whose pointer `git pull` brought and no dvx command
+    synced here, holds bytes the cache has though no pointer names them (tracked once under
+    another name, then no longer): none of HEAD's recent commits recorded them there, so
+    it is a change made here, which pull keeps, and gc then keeps its bytes too."""
+    _, bob = _bob_with_his_own_files_where_alice_tracks_raw_and_d(team)
+    (bob / "copy.csv").write_text("bob's own raw\n")
+    must("add", "copy.csv", cwd=bob)
+    must("remove", "copy.csv.dvx", cwd=bob)
+    assert "bob's own raw\n" in _cached_texts(bob)
+    assert status_of(bob, "raw.csv")["workspace"] == "modified"
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "Skipped raw.csv: it has changes made here" in pulled.stderr, \
+        pulled.output
+    assert (bob / "raw.csv").read_text() == "bob's own raw\n"
+    must("pull", "--force", "raw.csv", cwd=bob)
+    assert (bob / "raw.csv").read_text() == "alice's raw\n"
+

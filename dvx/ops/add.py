@@ -14,6 +14,7 @@ from dvx.ops.commit import (
     check_storable,
     finish,
     given_back_unless_recorded,
+    plan,
     prepare,
     refuse_changed_pointers,
     refuse_if_behind,
@@ -75,12 +76,16 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                     for rel in dict.fromkeys(rels) if rel in outputs}
         for status in statuses.values():
             refuse_if_behind(repo.root, status, force, command="add")
-        scans = check_storable(repo, dict.fromkeys(rels))
+        # Every refusal before any target is stored: a refused add leaves the cache as it was
+        planned = {rel: plan(repo, rel, outputs.get(rel), statuses.get(rel), force)
+                   for rel in dict.fromkeys(rels)}
+        scans = check_storable(repo, planned)
         prepared = []
         with given_back_unless_recorded(repo) as linked:
-            for rel in dict.fromkeys(rels):
+            for rel, planned_one in planned.items():
                 prepared.append(prepare(repo, rel, outputs.get(rel), status=statuses.get(rel),
-                                        force=force, scanned=scans.get(rel), linked=linked))
+                                        force=force, scanned=scans.get(rel), linked=linked,
+                                        planned=planned_one))
             refuse_changed_pointers(repo, prepared, "add")
             written = write_pointers(repo, prepared, linked)
             result = finish(repo, written.added)

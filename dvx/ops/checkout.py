@@ -33,7 +33,13 @@ from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.data_places import not_ignored, tracked_by_git, tracked_by_git_within
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_by_dvx, placed_whole
+from dvx.ops.sync_layers import (
+    changed_here,
+    kept_as_placed,
+    never_recorded_here,
+    placed_by_dvx,
+    placed_whole,
+)
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
 from dvx.paths import (
     alike_paths,
@@ -328,7 +334,8 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
             if os.path.isdir(full) and not os.path.islink(full):
                 why = _dir_in_the_way(repo, full, output.path)
             else:
-                _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid)
+                _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid,
+                                        output.stage is not None)
             if why:
                 result.skipped.append((output.path, why))
             continue
@@ -506,15 +513,16 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
     return None if force else _state_and_why(repo, path, display, False, None)[1]
 
 
-def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str | None
-                   ) -> tuple[FileState | None, str | None]:
+def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str | None,
+                   in_lock: bool | None = None) -> tuple[FileState | None, str | None]:
     """The state of the file at `full` (`display`, relative to the root), and why it may not
-    be replaced by the object `wanted` (None: deleted), None when it may."""
+    be replaced by the object `wanted` (None: deleted), None when it may; `in_lock`: as
+    `_replaceable` takes it."""
     try:
         state = file_state(repo, full, display)
     except PathError:
         return None, None if force else _why_not_replace_unreadable(repo, full)
-    return state, _replaceable(repo, state, force, display, wanted)
+    return state, _replaceable(repo, state, force, display, wanted, in_lock=in_lock)
 
 
 def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
@@ -529,13 +537,16 @@ def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
 
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
-                 wanted: str | None = None, elsewhere: Set[str] = frozenset()) -> str | None:
+                 wanted: str | None = None, elsewhere: Set[str] = frozenset(),
+                 in_lock: bool | None = None) -> str | None:
     """None if the file at `display` (relative to the root), in this state, may be replaced
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
     its bytes), or among the oids `elsewhere` (a remote holds them), and is not a change made
     here since it was last synced, which no pointer names once replaced. A file the sync
-    records know nothing of is judged by where its bytes are alone. One kept for its bytes
+    records know nothing of is judged by where its bytes are alone, unless it is the data of
+    a pointer (`in_lock` False) or dvx.lock entry (True) of its own, holding a version none
+    of HEAD's recent commits recorded there (`never_recorded_here`). One kept for its bytes
     being in no cache is told apart by whether dvx placed that version there (gc may have
     taken it from the cache since) or not."""
     if force or state is None or state.oid == wanted or state.dangling:
@@ -543,21 +554,25 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid) \
             and state.oid not in elsewhere:
         return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
-    if not changed_here(repo, display, state.oid):
+    if not changed_here(repo, display, state.oid) and not (
+            in_lock is not None and state.holds_its_own_bytes
+            and never_recorded_here(repo, display, state.oid, in_lock)):
         return None
     return CHANGED_HERE if state.kept_in is None else CHANGED_THROUGH_A_LINK
 
 
 def _judged_elsewhere(repo: Repo, ask: _Ask,
-                      kept: Sequence[tuple[str, FileState, str | None]]) -> list[str | None]:
+                      kept: Sequence[tuple[str, FileState, str | None]],
+                      in_lock: bool | None = None) -> list[str | None]:
     """Why each of the files `kept` ((display, state, the oid to place or None), each kept
     as the cache lacks its bytes) is still kept, once `ask` tells which of those bytes a
-    remote holds: None for one it holds that is no change made here."""
+    remote holds: None for one it holds that is no change made here. `in_lock`: as
+    `_replaceable` takes it."""
     held = ask({state.oid for _, state, _ in kept})
     if held is None:  # the remote could not be asked: as checkout alone judges them
-        return [_replaceable(repo, state, False, display, wanted)
+        return [_replaceable(repo, state, False, display, wanted, in_lock=in_lock)
                 for display, state, wanted in kept]
-    whys = [_replaceable(repo, state, False, display, wanted, held)
+    whys = [_replaceable(repo, state, False, display, wanted, held, in_lock)
             for display, state, wanted in kept]
     # "records it again" of a version dvx placed or recorded; a change made here keeps its own
     return [ONLY_HERE if why == GONE_FROM_CACHE else why for why in whys]
@@ -644,7 +659,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, why))
             return
         fsutil.rmtree(full)
-    state, why = _state_and_why(repo, full, output.path, force, pointer.oid)
+    in_lock = output.stage is not None
+    state, why = _state_and_why(repo, full, output.path, force, pointer.oid, in_lock)
     if _holds(state, pointer.oid) and (
             not relink or _placed_as_configured(repo, full, state, None, pointer.executable)
     ) and (
@@ -661,7 +677,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         result.missing.append(output.path)
         return
     if why in _NOT_CACHED and ask is not None and state is not None:
-        why = _judged_elsewhere(repo, ask, [(output.path, state, pointer.oid)])[0]
+        why = _judged_elsewhere(repo, ask, [(output.path, state, pointer.oid)], in_lock)[0]
     if why:
         result.skipped.append((output.path, why))
         return

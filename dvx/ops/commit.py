@@ -223,16 +223,20 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         refuse_tracked_by_git(repo, [o.path for o in chosen],
                               [for_command(repo.root, o.path) for o in chosen])
         staged = [o for o in chosen if o.stage is not None]
+        unstaged = [o for o in chosen if o.stage is None]
+        for output in unstaged:
+            if not os.path.lexists(repo.abspath(output.path)):
+                raise _absent_error(repo.root, statuses[output.path])
+        # Every refusal before any output is stored: a refused commit leaves the cache as it was
+        planned = [plan(repo, o.path, o, statuses[o.path], force) for o in unstaged]
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             # Pipeline outputs are recorded in dvx.lock, not in pointer files.
             in_lock = store_stage_outputs(repo, staged, linked, statuses, force) \
                 if staged else None
-            for output in (o for o in chosen if o.stage is None):
-                if not os.path.lexists(repo.abspath(output.path)):
-                    raise _absent_error(repo.root, statuses[output.path])
+            for output, planned_one in zip(unstaged, planned, strict=True):
                 prepared.append(prepare(repo, output.path, output, statuses[output.path],
-                                        force, linked=linked))
+                                        force, linked=linked, planned=planned_one))
             # Every file to write checked before any is: a refusal leaves all as they were.
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
@@ -553,15 +557,33 @@ class Prepared:
     deleted_in_pointer: tuple[str, ...] = ()  # Added.deleted_in_pointer
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What recording a target takes as recorded rather than from the workspace, worked out
+    before anything is stored (`plan`)."""
+    held: HeldBack
+
+
+def plan(repo: Repo, rel: str, existing: Output | None, status: OutputStatus | None = None,
+         force: bool = False) -> Planned:
+    """What recording `rel` keeps of what is recorded (`held_back`), raising what refuses
+    it. A command recording several targets plans them all before it stores any: one
+    refused then leaves no object of the others in the cache that no pointer names."""
+    synced = repo.syncstate.get(rel) if existing is None else synced_record(repo, existing)
+    return Planned(held_back(repo, existing, synced, status, force))
+
+
 def prepare(repo: Repo, rel: str, existing: Output | None,
             status: OutputStatus | None = None, force: bool = False,
-            scanned: Scanned | None = None, *, linked: list[Linked]) -> Prepared:
+            scanned: Scanned | None = None, *, linked: list[Linked],
+            planned: Planned | None = None) -> Prepared:
     """Store the data at `rel` and work out its new pointer; `status`: the output's status,
     when the caller has just worked it out; `force`: as `held_back` takes it; `scanned`: the
     directory's walk, when `check_storable` has just taken it; `linked`: as `store` takes
-    it."""
-    synced = repo.syncstate.get(rel) if existing is None else synced_record(repo, existing)
-    held = held_back(repo, existing, synced, status, force)
+    it; `planned`: what `plan` made of it, when the caller has just worked it out."""
+    if planned is None:
+        planned = plan(repo, rel, existing, status, force)
+    held = planned.held
     recorded = _recorded_tree(repo, existing) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
+from dvx.history import recorded_lately
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
 from dvx.paths import join_posix
@@ -153,6 +154,19 @@ def changed_here(repo: Repo, path: str, oid: str) -> bool:
     none of the versions any of them placed. With no such record, or one whose versions are
     no longer known here, it cannot be told: False."""
     return _placed_by_dvx(repo, path, oid) is False
+
+
+def never_recorded_here(repo: Repo, path: str, oid: str, in_lock: bool) -> bool:
+    """Is the workspace file at `path`, the data of a pointer (with `in_lock`, of a dvx.lock
+    entry) that no sync record over it tells of, holding `oid`, a change made here? So it is
+    when none of the commits HEAD was at lately recorded `oid` there (`recorded_lately`): no
+    dvx command synced that pointer here (`git pull` brought it over a file of the user's
+    own), and the file holds no version Git recorded, as status finds it modified. Its bytes
+    being in the cache tell nothing: named by no pointer once replaced, gc would delete
+    them. A repository without Git cannot tell: False."""
+    if repo.git is None or _placed_by_dvx(repo, path, oid) is not None:
+        return False
+    return all(pointer.oid != oid for pointer in recorded_lately(repo, path, in_lock))
 
 
 def placed_by_dvx(repo: Repo, path: str, oid: str) -> bool:
