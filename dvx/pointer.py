@@ -23,7 +23,13 @@ from dvx.errors import (
 from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
-from dvx.scm import commit_holding, literal_pathspec, rebase_sides_note, unmerged_entries
+from dvx.scm import (
+    commit_holding,
+    literal_pathspec,
+    merged_by_dvx_driver,
+    rebase_sides_note,
+    unmerged_entries,
+)
 from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
@@ -158,6 +164,8 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
     return doc if doc.keys() >= _REQUIRED else None
 
 
+# The labels of a conflict the merge driver leaves as one side's pointer against the other's.
+SIDE_LABELS = ("ours", "theirs")
 # The labels of a conflict the merge driver leaves as two merged versions: each is the pointer
 # merged with one side's version of what both sides changed (MergedVersions). A rebase replays
 # one's own commit onto the upstream, so there Git's ours is the upstream: it names the sides so.
@@ -172,6 +180,16 @@ def holds_merged_versions(data: bytes) -> bool:
     one side's pointer against the other's)?"""
     return any(data.startswith(f"<<<<<<< {labels[0]}\n".encode())
                for labels in (MERGED_VERSION_LABELS, REBASE_MERGED_VERSION_LABELS))
+
+
+def left_by_the_driver(data: bytes) -> bool:
+    """Do the conflict markers of the pointer `data` carry the labels dvx's merge driver
+    writes (around the whole file)? Others are Git's own line-by-line merge, which ran
+    without the driver: an octopus merge (`git merge A B`) never runs one (its labels are
+    `.merge_file_XXXXXX`), nor a merge begun before `dvx install`."""
+    return any(data.startswith(f"<<<<<<< {labels[0]}\n".encode())
+               for labels in (SIDE_LABELS, REBASE_SIDE_LABELS, MERGED_VERSION_LABELS,
+                              REBASE_MERGED_VERSION_LABELS))
 
 
 def committed_conflict_hint(commit: str, path: str, root: str | None, then: str) -> str:
@@ -216,6 +234,12 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
                 f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
     keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
+    if root is not None and merging and not left_by_the_driver(data) \
+            and merged_by_dvx_driver(root, path):
+        return (f"Git merged it line by line, without dvx's merge driver (an octopus merge, "
+                f"`git merge A B`, never runs one): `git checkout -m {pointer}` merges it "
+                f"again with the driver, keeping both sides' changes, then `dvx pull "
+                f"{data_path}` and `git add {pointer}`. {keep}{rebase_sides_note(root)}")
     if not _names_a_directory(data):
         return keep + rebase_sides_note(root)
     return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."

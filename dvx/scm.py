@@ -591,6 +591,26 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
     return found
 
 
+def merged_by_dvx_driver(root: str, path: str) -> bool:
+    """Does Git hand `path` (relative to `root`) to dvx's merge driver in this clone (its
+    `merge` attribute names it, and `dvx install` set it up)? False where Git cannot say.
+    Runs Git directly, as `unmerged_entries`: asked only about a conflicted pointer."""
+    import subprocess
+
+    env = git_environ(root=root)
+    try:
+        attr = subprocess.run(["git", "-C", root, "check-attr", "-z", "merge", "--", path],
+                              capture_output=True, check=False, env=env)
+        driver = subprocess.run(["git", "-C", root, "config", "--get", "merge.dvx.driver"],
+                                capture_output=True, check=False, env=env)
+    except FileNotFoundError:
+        return False
+    # -z: "<path>\0merge\0<value>\0"
+    fields = attr.stdout.split(b"\0")
+    return attr.returncode == 0 and len(fields) >= 3 and fields[2] == b"dvx" \
+        and driver.returncode == 0
+
+
 def rebase_in_progress(root: str) -> bool:
     """Is a `git rebase` (as `git pull --rebase` runs one) under way, or stopped on a
     conflict, in the work tree at `root`? False where Git cannot say, and during a `git am`,

@@ -960,6 +960,41 @@ def test_a_directory_conflict_over_a_manifest_not_pushed_yet_says_how_to_keep_bo
     assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
 
 
+def test_an_octopus_merge_s_conflict_leads_with_checkout_m_that_runs_the_merge_driver(
+        tmp_path):
+    """`git merge A B` (an octopus merge) merges every file line by line and never runs
+    dvx's merge driver: its markers are Git's own. Keeping one side would drop the other's
+    changes to the folder; status leads with `git checkout -m`, which runs the driver and
+    keeps both."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f1.txt", "image 1, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob changes f1")
+    carol = team.clone("carol")
+    must("install", cwd=carol)
+    git(carol, "checkout", "-q", "-b", "carol")
+    edit(carol, "images/f2.txt", "image 2, carol's\n")
+    must("add", "images", cwd=carol)
+    share(carol, "carol changes f2")
+
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "--no-edit", "origin/bob", "origin/carol"],
+                            cwd=alice, capture_output=True, text=True)
+    assert merged.returncode != 0
+    assert "<<<<<<< .merge_file_" in (alice / "images.dvx").read_text()
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    hint = status.stderr.split("Keep one side")[0]
+    assert "merged it line by line, without dvx's merge driver" in hint, status.stderr
+    assert "`git checkout -m images.dvx`" in hint, status.stderr
+
+    git(alice, "checkout", "-m", "images.dvx")
+    must("pull", "images", cwd=alice)
+    assert (alice / "images/f1.txt").read_text() == "image 1, bob's\n"
+    assert (alice / "images/f2.txt").read_text() == "image 2, carol's\n"
+
+
 def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)

@@ -39,7 +39,7 @@ from dvx.ignore import encode_git_lines, git_lines
 from dvx.lockfile import StageLock, encode_lock, parse_lock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
-from dvx.pointer import Pointer, data_path_of, parse_pointer
+from dvx.pointer import SIDE_LABELS, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.yamlio import has_conflict_markers
 
@@ -288,7 +288,7 @@ def _fetch_manifest(repo: Repo, pointer: Pointer) -> str | None:
 
 
 def with_conflict_markers(ours: bytes, theirs: bytes,
-                          labels: tuple[str, str] = ("ours", "theirs")) -> bytes:
+                          labels: tuple[str, str] = SIDE_LABELS) -> bytes:
     """Both versions, between Git's conflict markers, for a conflict left to the user."""
     end = b"" if ours.endswith(b"\n") or not ours else b"\n"
     end_t = b"" if theirs.endswith(b"\n") or not theirs else b"\n"
