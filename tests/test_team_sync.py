@@ -3024,3 +3024,40 @@ def test_pull_keeps_a_file_of_one_s_own_whose_pointer_never_synced_here_though_c
     must("pull", "--force", "raw.csv", cwd=bob)
     assert (bob / "raw.csv").read_text() == "alice's raw\n"
 
+
+def test_a_directory_past_the_versions_dvx_keeps_names_a_full_pull_never_force(team):
+    """bob pulled one file of d at each of nine newer versions (more than a record keeps),
+    then edited another: add cannot tell his change from alice's, and `--force` cannot
+    record it either, so add and status name a full `dvx pull d`, never `commit --force`
+    (refused) or `checkout --force` (which discards his edit). After that pull, add records
+    his edit with alice's changes."""
+    alice = team.founder()
+    for i in range(1, 11):
+        write(alice / "d" / f"g{i}.txt", f"g{i} v1\n")
+    write(alice / "d" / "h.txt", "h v1\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    for i in range(1, 10):
+        if i == 1:
+            edit(alice, "d/h.txt", "h by alice\n")
+        edit(alice, f"d/g{i}.txt", f"g{i} v2\n")
+        _publish(alice, f"g{i}")
+        git(bob, "pull", "-q", "origin", "main")
+        must("pull", f"d/g{i}.txt", cwd=bob)
+    edit(bob, "d/g10.txt", "g10 by bob\n")
+    refused = run_dvx("add", "d", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert "more versions of it than dvx keeps track of" in refused.stderr
+    assert "Run a full `dvx pull d` first" in refused.stderr, refused.stderr
+    assert "Keep your version with" not in refused.stderr
+    status = run_dvx("status", cwd=bob).stdout
+    assert "a full `dvx pull d` places Git's version" in status, status
+    assert "`dvx commit --force PATH` keeps yours" not in status
+    run_dvx("pull", "d", cwd=bob)
+    assert (bob / "d/g10.txt").read_text() == "g10 by bob\n"
+    must("add", "d", cwd=bob)
+    share(bob, "bob's g10")
+    assert _tree_of(team.clone("carol"), "d") == {
+        **{f"g{i}.txt": f"g{i} v2\n" for i in range(1, 10)},
+        "g10.txt": "g10 by bob\n", "h.txt": "h by alice\n"}

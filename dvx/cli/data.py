@@ -783,9 +783,14 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             "rebuild them)")
     if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
            and not o.new_manifest_missing and o.synced_manifest_missing is None
-           for o in result.outputs):
+           and not o.past_versions_kept for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
+    too_layered = [for_command(root, o.path) for o in result.outputs if o.past_versions_kept]
+    if too_layered:
+        out(f"(changed both here and in Git, over more partial pulls than dvx keeps track of: "
+            f"a full `dvx pull {' '.join(too_layered)}` places Git's version and keeps your "
+            "changes that are not in the cache, to tell yours from Git's)")
     if any(o.workspace == "modified" and o.moved_in_workspace and not o.new_manifest_missing
            and o.synced_manifest_missing is None for o in result.outputs):
         out("(data and pointer both changed here: `dvx commit --force PATH` keeps the data, "

@@ -317,6 +317,12 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"synced to ({missing.oid}) is no longer in the cache, so which of its files "
             "were changed here, and which in Git, cannot be told.",
             f"Fetch that version again with {missing.fetch_command(root)}, then {again}.")
+    if status.past_versions_kept:
+        raise ConflictError(_past_versions_kept(status), (
+            f"Run a full `dvx pull {typed}` first, which places the pointer's version and "
+            "skips and names each file changed here whose bytes are not in the cache, then "
+            f"{again}. `--force` cannot record it either, and `dvx checkout --force {typed}` "
+            "would discard your changes."))
     if status.new_manifest_missing:
         raise MissingObjectError(
             f"'{path}' changed both here and in Git: its pointer now names {now} (it named "
@@ -342,6 +348,15 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
 
 
 _NAMED = 5  # files named in a message, of a directory's files that conflict
+
+
+def _past_versions_kept(status: OutputStatus) -> str:
+    """Why a directory whose record keeps as many versions as dvx tracks
+    (`OutputStatus.past_versions_kept`) is not recorded, --force or not."""
+    return (f"'{status.path}' changed both here and in Git: its pointer now names "
+            f"{status.pointer_oid}, and the workspace holds parts of more versions of it than "
+            "dvx keeps track of (many partial pulls), so the changes made here cannot be told "
+            "from those made in Git. Recording it would undo the change made in Git.")
 
 
 def _holds_uncached_versions(status: OutputStatus) -> str:

@@ -140,6 +140,10 @@ class OutputStatus:
     # A directory changed here whose pointer moved in Git to a version whose manifest is not
     # in the cache: which changes are whose cannot be told until it is fetched
     new_manifest_missing: bool = False
+    # A directory changed here whose pointer moved, whose record keeps as many versions as
+    # dvx tracks (syncstate.MAX_LAYERS: many partial pulls): which changes are whose cannot
+    # be told until a full `dvx pull` places the pointer's version
+    past_versions_kept: bool = False
     # A directory whose pointer moved, when the manifest of a version it was synced to before
     # (that oid) is no longer in the cache: which of its files changed here cannot be told
     synced_manifest_missing: MissingVersion | None = None
@@ -782,6 +786,8 @@ def _status_against(repo: Repo, output: Output, synced: Synced | None) -> Output
             result = _file_by_file(repo, output, synced_before) or result
             result.new_manifest_missing = not result.by_file and load_tree(
                 repo, output.pointer, output.recorded_in) is None
+            result.past_versions_kept = not result.by_file \
+                and behind(synced_before, output.pointer) is None
     else:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
