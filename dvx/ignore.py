@@ -185,4 +185,4 @@ class DvxIgnore:
         files = [e for e in walk.files if keep(e.relpath)]
         return Walk(files, [r for r in walk.symlinks if keep(r)],
                     [r for r in walk.others if keep(r)], walk.temps, walk.folders,
-                    walk.devices)
+                    walk.devices, [r for r in walk.reserved if keep(r)])

@@ -357,6 +357,15 @@ class Walk:
     # and the devices of the folders below and of what links point at (`fingerprint_of_walk`)
     folders: dict[str, FolderSums] = field(default_factory=dict)
     devices: set[int] = field(default_factory=set)
+    # `.git` and `.dvx` entries met (any letter case), never entered: each makes its folder
+    # another repository's (a clone, a submodule, a dvx project), whose files are never data
+    # of this one's (workspace.repository_inside)
+    reserved: list[str] = field(default_factory=list)
+
+
+def is_reserved_name(name: str) -> bool:
+    """Is `name` a `.git` or `.dvx` (in any letter case): Git's or dvx's own files, never data?"""
+    return len(name) == 4 and name[0] == "." and name.casefold() in RESERVED_NAMES
 
 
 @dataclass(frozen=True)
@@ -379,6 +388,9 @@ class Fingerprint:
     parts: dict[str, str] = field(default_factory=dict, compare=False)
     device: int | None = field(default=None, compare=False)
     temps: tuple[str, ...] = field(default=(), compare=False)
+    # The `.git` and `.dvx` entries met, summed as entries of their folders, never entered
+    # (`Walk.reserved`)
+    reserved: tuple[str, ...] = field(default=(), compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
@@ -387,6 +399,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
     folders: dict[str, FolderSums] = {}
     devices: set[int] = set()  # a file is on its folder's: only folders and targets differ
     temps: list[str] = []
+    reserved: list[str] = []
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -399,7 +412,9 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 except FileNotFoundError:
                     continue  # deleted since the listing
                 name = entry.name
-                if entry.is_dir(follow_symlinks=False):
+                if is_reserved_name(name):
+                    reserved.append(f"{rel}/{name}" if rel else name)
+                elif entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{rel}/{name}" if rel else name))
                     devices.add(st.st_dev)
                 elif name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
@@ -409,7 +424,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 if entry.is_symlink():
                     _add_target(entry.path, stats, devices)
         folders[rel] = _folder_sums(rel, names, stats)
-    return _fingerprint(top_stat, folders, devices, temps)
+    return _fingerprint(top_stat, folders, devices, temps, reserved)
 
 
 def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> None:
@@ -461,11 +476,11 @@ def _folder_sums(rel: str, names: list[str], stats: list[os.stat_result]) -> Fol
 def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
     """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
     taken after `top_stat`: adding a directory needs one walk, not two."""
-    return _fingerprint(top_stat, walk.folders, walk.devices, walk.temps)
+    return _fingerprint(top_stat, walk.folders, walk.devices, walk.temps, walk.reserved)
 
 
 def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
-                 devices: set[int], temps: list[str]) -> Fingerprint:
+                 devices: set[int], temps: list[str], reserved: list[str]) -> Fingerprint:
     count = inodes = sizes = mtimes = ctimes = names = 0
     newest = max(top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     for part in folders.values():
@@ -476,7 +491,8 @@ def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
     on = devices | {top_stat.st_dev}
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{names}:{top_times}",
                        newest, {rel: part.digest() for rel, part in folders.items()},
-                       next(iter(on)) if len(on) == 1 else None, tuple(temps))
+                       next(iter(on)) if len(on) == 1 else None, tuple(temps),
+                       tuple(reserved))
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, str]]:
@@ -498,14 +514,17 @@ def walk_sorted(top: str) -> Iterator[tuple[str, str]]:
 
 
 def _sorted_names(directory: str, below: str = "") -> list[str]:
+    """The names in `directory` but `.git` and `.dvx` (`Walk.reserved`), a folder's with a
+    '/' after it."""
     with _scandir_below(directory, below) as entries:
         return sorted(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
-                      for e in entries)
+                      for e in entries if not is_reserved_name(e.name))
 
 
 def walk_directory(top: str, with_dirs: bool = False) -> Walk:
-    """All regular files below `top`, with their lstat, never following symbolic links;
-    `with_dirs`: also the lstat of every entry, directories included (`Walk.stats`).
+    """All regular files below `top`, with their lstat, never following symbolic links nor
+    entering a `.git` or `.dvx` (`Walk.reserved`); `with_dirs`: also the lstat of every
+    entry, directories included (`Walk.stats`).
 
     This loop runs once per file on every `status`, so it stays flat and lean: one lstat per
     entry (from scandir), no recursion, no per-file objects beyond a tuple.
@@ -514,6 +533,7 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     symlinks: list[str] = []
     others: list[str] = []
     temps: list[str] = []
+    reserved: list[str] = []
     folders: dict[str, FolderSums] = {}
     devices: set[int] = set()
     is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
@@ -526,6 +546,17 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
             for entry in entries:
                 name = entry.name
                 relpath = prefix + name
+                if name[0] == "." and is_reserved_name(name):
+                    reserved.append(relpath)
+                    if not with_dirs:
+                        continue
+                    with contextlib.suppress(FileNotFoundError):  # summed, never entered
+                        st = entry.stat(follow_symlinks=False)
+                        names.append(name)
+                        stats.append(st)
+                        if is_link(st.st_mode):
+                            _add_target(entry.path, stats, devices)
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, relpath + "/"))
                     if with_dirs:
@@ -554,4 +585,4 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     others.append(relpath)
         if with_dirs:
             folders[prefix[:-1]] = _folder_sums(prefix[:-1], names, stats)
-    return Walk(files, symlinks, others, temps, folders, devices)
+    return Walk(files, symlinks, others, temps, folders, devices, reserved)

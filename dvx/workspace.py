@@ -479,6 +479,8 @@ def scan_directory(repo: Repo, path: str, display: str,
     `on_untrackable` (readers such as diff) reported to it, by repo-relative path, and left
     out. `seen`: what this command hashed before, asked first; told what is hashed."""
     walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
+    if walk.reserved:
+        raise repository_inside_error(display, f"{display}/{walk.reserved[0]}")
     refusals = [(f"{display}/{rel}", not_regular_error(f"{display}/{rel}", _MOVE_OUT))
                 for rel in walk.others]
     entries: list[TreeEntry] = []
@@ -651,6 +653,44 @@ def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
         found += [path for path in fsutil.temporaries_for(directory, names)
                   if not os.path.lexists(path + POINTER_SUFFIX)]
     return found
+
+
+# How the reasons start that name a tracked folder holding another repository (`held_why`)
+REPOSITORY_INSIDE = "it holds the `.git` or `.dvx` of a repository of its own"
+
+
+def repository_inside(repo: Repo, display: str, reserved: Iterable[str]) -> str | None:
+    """The first of the `.git` and `.dvx` entries `reserved` (relative to the tracked folder
+    `display`, as walks find them: `Walk.reserved`) that .dvxignore does not leave out, as a
+    repository path; None if none. Its folder is a repository of its own (a clone, a
+    submodule, a dvx project): its files are that one's, never data of this one's."""
+    for rel in reserved:
+        if repo.dvxignore.check(f"{display}/{rel}") is None:
+            return f"{display}/{rel}"
+    return None
+
+
+def _a_repository_of_its_own(entry: str) -> str:
+    return (f"('{entry}': a clone, a submodule, a dvx project), whose files are that "
+            "repository's, never data of this one")
+
+
+def held_why(root: str, display: str, entry: str) -> str:
+    """Why checkout leaves the tracked folder `display` as it is, --force or not: it holds
+    `entry`, another repository's `.git` or `.dvx` (`repository_inside`)."""
+    return (f"{REPOSITORY_INSIDE} {_a_repository_of_its_own(entry)}: checkout leaves "
+            f"'{display}' as it is, --force or not; move that repository out of it, then "
+            f"`dvx checkout {for_command(root, display)}` places the data")
+
+
+def repository_inside_error(display: str, entry: str) -> PathError:
+    """The refusal to record the folder `display`, which holds `entry`, another repository's
+    `.git` or `.dvx` (`repository_inside`), as `dvx add` refuses it."""
+    name, own = entry.rpartition("/")[2], _a_repository_of_its_own(entry)
+    return PathError(f"'{display}' holds '{entry}', and dvx never tracks a '{name}': it is the "
+                     f"`.git` or `.dvx` of a repository of its own {own}.",
+                     "Move that repository out of the directory (or track its data with dvx "
+                     "in it).")
 
 
 def check_entry_name(rel: str, display: str) -> None:

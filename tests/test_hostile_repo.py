@@ -555,6 +555,62 @@ def test_data_git_tracks_beside_its_pointer_is_left_to_git_by_pull_and_checkout_
     assert "tracked by Git too" in status.stdout and "ended by an error" not in status.output
 
 
+def _nested_repository(folder: Path, kind: str) -> Path:
+    """Make `folder` another repository (`kind`: a Git clone with a commit and a file in
+    progress, a dvx project holding data no remote has, a `.GIT` folder); a file of its own
+    that a checkout must keep."""
+    if kind == "letter case":
+        write(folder / ".GIT" / "HEAD", "ref: refs/heads/main\n")
+        return folder / ".GIT" / "HEAD"
+    make_git_repo(folder)
+    if kind == "dvx project":
+        assert run_dvx("init", cwd=folder).code == 0
+        write(folder / "big.bin", "unpushed\n")
+        assert run_dvx("add", "big.bin", cwd=folder).code == 0
+        return next(p for p in (folder / ".dvx/cache/files").rglob("*") if p.is_file())
+    write(folder / "notes", "mine\n")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "my work")
+    write(folder / "wip", "wip\n")
+    return folder / ".git" / "HEAD"
+
+
+@pytest.mark.parametrize("kind", ["clone", "dvx project", "letter case"])
+@pytest.mark.parametrize("where", ["tools", "tools/sub"])
+def test_a_repository_nested_in_a_tracked_folder_is_never_data_nor_deleted(
+        kind, where, tmp_path):
+    """A teammate commits `tools.dvx` while the user has a repository of their own at
+    `tools`, or below it: pull and checkout --force leave the folder whole, its `.git` or
+    `.dvx` and its files, and say why; status lists none of its files, names no `dvx
+    checkout --force`, and says the same; commit refuses it, as add does."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "tools/a", "a\n")
+    assert run_dvx("add", "tools", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    shutil.rmtree(hostile.origin / "tools")
+    hostile.commit({})
+    clone = hostile.clone()
+    write(clone / "tools/a", "a\n")
+    kept = _nested_repository(clone / where, kind)
+    before = files_under(clone / "tools")
+    for args in (("pull",), ("checkout", "--force"), ("pull", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped tools: it holds the `.git` or `.dvx` of a repository of its own" \
+            in message, result.output
+        assert "--force or not" in message and "Traceback" not in result.output
+        assert files_under(clone / "tools") == before and kept.is_file()
+    status = run_dvx("status", cwd=clone)
+    assert status.code == 0, status.output
+    assert "tools: holds 'tools/" in status.stdout, status.output
+    assert "added:" not in status.stdout, status.output
+    assert "dvx checkout --force" not in status.stdout, status.output
+    refused = run_clean("commit", "tools", cwd=clone)
+    assert "repository of its own" in refused, refused
+    assert files_under(clone / "tools") == before
+
+
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
 def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     hostile = Hostile(tmp_path)

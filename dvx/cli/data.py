@@ -717,6 +717,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                                  else "not checked out yet"],
                   "linked_elsewhere": ["linked to another dvx cache (a moved or copied "
                                        "repository's)"],
+                  "holds_repository": [
+                      f"holds '{shown_path(o.repository_inside or o.path)}', the `.git` or "
+                      "`.dvx` of a repository of its own (a clone, a submodule, a dvx "
+                      "project), whose files are that repository's: checkout and commit "
+                      "leave it as it is, --force or not; move that repository out of it, "
+                      f"then `dvx checkout {for_command(root, o.path)}` places the data"],
                   }.get(o.workspace, [o.workspace])
         if o.synced_manifest_missing is not None:  # its differences cannot be sorted
             states = [f"its pointer changed {o.moved_where}, and which of its files changed "

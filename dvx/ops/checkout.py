@@ -56,12 +56,15 @@ from dvx.scm import untrack_command, user_git
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
+    REPOSITORY_INSIDE,
     FileState,
     file_state,
+    held_why,
     keep_links_on_set_aside,
     prune_empty_dirs,
     remove_temporaries,
     remove_temporaries_beside,
+    repository_inside,
     stale_link_oid,
 )
 
@@ -319,7 +322,8 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     it would overwrite or delete whose content is not in the cache, or is a change made here
     since the last checkout (`_replaceable`). Nothing is changed, so
     a command that writes more than data (exp apply) can refuse before it writes anything.
-    Data Git tracks too is not named: the checkout leaves it to Git, overwriting nothing."""
+    Data Git tracks too is not named: the checkout leaves it to Git, overwriting nothing; nor
+    is a folder holding another repository, which it leaves as it is."""
     result = CheckoutResult()
     by_output: list[tuple[Output, int]] = []
     in_git = tracked_by_git_within(repo, sorted({t.output.path for t in targets}))
@@ -350,7 +354,8 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
         _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
                   result, git_tracked=git_tracked)
     _name_what_records(repo.root, result.skipped, by_output)
-    return [(path, why) for path, why in result.skipped if not why.startswith(TRACKED_BY_GIT)]
+    return [(path, why) for path, why in result.skipped
+            if not why.startswith((TRACKED_BY_GIT, REPOSITORY_INSIDE))]
 
 
 def changed_in_cache(repo: Repo, targets: list[Target]) -> dict[str, str]:
@@ -492,9 +497,11 @@ TRACKED_BY_GIT = "it is tracked by Git too"
 
 
 def _kept_as_the_user_s(why: str) -> bool:
-    """Does the reason `why` keep a path as the user's (a change, a link, data Git tracks)?
+    """Does the reason `why` keep a path as the user's (a change, a link, data Git tracks,
+    another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
-    return why in _KEPT_AS_THE_USER_S or why.startswith((TRACKED_BY_GIT, *FOLDER_TAKEN))
+    return why in _KEPT_AS_THE_USER_S or why.startswith(
+        (TRACKED_BY_GIT, REPOSITORY_INSIDE, *FOLDER_TAKEN))
 
 
 def _tracked_by_git_why(root: str, output_path: str) -> str:
@@ -654,7 +661,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
             result.missing.append(output.path)
             return
-        why = None if force else _dir_in_the_way(repo, full, output.path)
+        why = _dir_in_the_way(repo, full, output.path, force)
         if why:
             result.skipped.append((output.path, why))
             return
@@ -737,11 +744,17 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
     return first == "hardlink" if shares_the_object else first == "copy"
 
 
-def _dir_in_the_way(repo: Repo, full: str, display: str) -> str | None:
+def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
-    workspace was synced to); else why not."""
+    workspace was synced to), or `force`; else why not. One holding another repository
+    (`repository_inside`) is never deleted, --force or not."""
     walk = walk_directory(full)
+    inside = repository_inside(repo, display, walk.reserved)
+    if inside is not None:
+        return held_why(repo.root, display, inside)
+    if force:
+        return None
     if walk.others:
         return "a directory is in the way (use --force)"
     files = [(join_posix(full, rel), rel) for rel in walk.symlinks]
@@ -791,6 +804,8 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
                      relink, placed_before, ask, git_tracked)
+    if plan is None:
+        return False
     if plan.place:
         _hold_back_alike_entries(output.path, top, tree, plan, result)
     _apply(repo, output.path, top, tree, plan, result, git_tracked)
@@ -870,11 +885,13 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
               relink: bool = False, placed_before: tuple[str, ...] = (),
-              ask: _Ask | None = None, git_tracked: Set[str] = frozenset()) -> _DirPlan:
+              ask: _Ask | None = None, git_tracked: Set[str] = frozenset()) -> _DirPlan | None:
     """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
     are not counted in result.unchanged_found. `ask`: which bytes a remote holds, of the
     files kept as the cache lacks theirs (asked once for all of them). `git_tracked`:
-    relpaths Git's index holds too, left to Git, --force or not, unless they match."""
+    relpaths Git's index holds too, left to Git, --force or not, unless they match. None,
+    the directory skipped whole, when it holds another repository (`repository_inside`):
+    nothing of it is this repository's to write or delete, --force or not."""
     tracked_why = _tracked_by_git_why(repo.root, display) if git_tracked else ""
     plan = _DirPlan()
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
@@ -882,6 +899,10 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     current: dict[str, tuple[str, os.stat_result | None]] = {}
     if os.path.isdir(top):
         walk = repo.dvxignore.filter_walk(display, walk_directory(top), tree)
+        inside = repository_inside(repo, display, walk.reserved)
+        if inside is not None:
+            result.skipped.append((display, held_why(repo.root, display, inside)))
+            return None
         for e in walk.files:
             current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:

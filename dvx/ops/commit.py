@@ -87,6 +87,7 @@ from dvx.workspace import (
     recorded_executable,
     remove_temporaries,
     remove_temporaries_beside,
+    repository_inside_error,
     unreadable_error,
     untrackable_link_error,
     with_recorded_exec_bits,
@@ -1303,7 +1304,9 @@ def _warn_open_for_writing(rel: str, link_type: str) -> None:
 def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
     """Refuse (PathError) a directory `scan` of `full` finds what dvx cannot track in: a
     symlink of one's own, a FIFO, socket or device, a name a manifest cannot record, a
-    pointer file."""
+    pointer file, another repository's `.git` or `.dvx`."""
+    if scan.reserved:
+        raise repository_inside_error(rel, f"{rel}/{scan.reserved[0]}")
     for link in scan.symlinks:
         link_path = join_posix(full, link)
         if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:

@@ -42,6 +42,7 @@ from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
     file_state,
+    repository_inside,
     scan_directory,
     stale_link_oid,
     temporaries_beside,
@@ -67,6 +68,10 @@ NOT_PULLED = "not_pulled"
 # repository moved or copied with cache.type symlink keeps: `dvx checkout --relink` links
 # them to this repository's cache.
 LINKED_ELSEWHERE = "linked_elsewhere"
+# A directory holding the `.git` or `.dvx` of another repository (a clone, a submodule, a dvx
+# project: `OutputStatus.repository_inside`), whose files are that one's: checkout and commit
+# leave it as it is, --force or not.
+HOLDS_REPOSITORY = "holds_repository"
 # Where the pointer of a directory outdated in part changed when it did not move since the
 # workspace was synced, but HEAD records other data (`OutputStatus.moved_in_workspace`)
 WRITTEN_HERE = ("here, not committed yet (a `dvx add` or `dvx commit` that kept files as "
@@ -97,7 +102,8 @@ class MissingVersion:
 class OutputStatus:
     path: str
     kind: str
-    workspace: str  # UNCHANGED, MODIFIED, DELETED, OUTDATED, NOT_PULLED or LINKED_ELSEWHERE
+    # UNCHANGED, MODIFIED, DELETED, OUTDATED, NOT_PULLED, LINKED_ELSEWHERE or HOLDS_REPOSITORY
+    workspace: str
     in_cache: bool  # the recorded data (and, for a directory, all of its files) is cached
     added: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -157,6 +163,8 @@ class OutputStatus:
     # Of a directory, the temporaries an interrupted dvx left in it (`temporaries_inside`):
     # named apart, never data
     temporaries: list[str] = field(default_factory=list)
+    # HOLDS_REPOSITORY: the `.git` or `.dvx` found in it (a repository path)
+    repository_inside: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -205,7 +213,8 @@ class OutputStatus:
                                   "outdated_not_cached": self.outdated_not_cached}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
-                       not_pulled=self.not_pulled, outdated=self.outdated)
+                       not_pulled=self.not_pulled, outdated=self.outdated,
+                       repository_inside=self.repository_inside)
         return doc
 
 
@@ -933,6 +942,11 @@ def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
     """`_dir_status`, given the directory's fingerprint (None: no directory is there)."""
     pointer = output.pointer
     full = repo.abspath(output.path)
+    inside = None if fingerprint is None else \
+        repository_inside(repo, output.path, fingerprint.reserved)
+    if inside is not None:  # its files are another repository's: none is compared
+        return OutputStatus(output.path, "dir", HOLDS_REPOSITORY, _dir_in_cache(repo, pointer),
+                            repository_inside=inside)
     partial = synced is not None and synced.placed is not None  # listed, never short-cut
     if fingerprint is not None and not partial and repo.statcache.get_dir(
             full, fingerprint.digest) == pointer.oid:
