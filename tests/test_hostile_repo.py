@@ -498,13 +498,12 @@ def test_symlinked_subdirectory_of_a_tracked_directory_is_never_followed(force, 
     before = protected(tmp_path, clone)
     result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
     assert protected(tmp_path, clone) == before
-    assert (clone / "images/ok.png").read_bytes() == b"fine"
-    # Git versions the link: it is left to Git, --force or not, and the way out named
-    assert result.code == 1 and "Skipped images/hooks: it is tracked by Git too" in (
+    # Git versions the link: the folder is left to Git whole, --force or not, and the way
+    # out named
+    assert result.code == 1 and "Skipped images: it is tracked by Git too" in (
         result.stderr), result.output
-    assert "Skipped images/hooks/post-checkout: its folder 'images/hooks' is a symbolic link, " \
-        "which could lead outside the repository, and Git tracks it too: once `git rm -r " \
-        "--cached -- images` stops that, --force will replace the link" in result.stderr
+    assert "`git rm -r --cached -- images` stops that" in result.stderr
+    assert not (clone / "images/ok.png").exists()
     assert (clone / "images/hooks").is_symlink()
     git(clone, "rm", "-q", "-r", "--cached", "--", "images")
     before = protected(tmp_path, clone)  # but for Git's index
@@ -526,7 +525,8 @@ def test_data_git_tracks_beside_its_pointer_is_left_to_git_by_pull_and_checkout_
     """A commit holds data in Git (`git add -f`) and a pointer to other bytes at its path:
     pull and checkout leave Git's files as Git placed them, --force or not, and say that Git
     tracks them too, with the way out, never that they are changes of the user's that --force
-    discards; the rest is placed, and no later command calls the pull unfinished."""
+    discards; a directory of which Git tracks any file is left to Git whole (none of the
+    data is mixed into Git's files), and no later command calls the pull unfinished."""
     hostile = Hostile(tmp_path)
     if kind == "file":
         output, in_git = "src/code.py", {"src/code.py": 'print("good")\n'}
@@ -542,17 +542,90 @@ def test_data_git_tracks_beside_its_pointer_is_left_to_git_by_pull_and_checkout_
     for args in (("pull",), ("checkout", "--force"), ("pull", "--force")):
         result = run_dvx(*args, cwd=clone)
         assert result.code == 1, result.output
-        for path in in_git:
-            assert f"Skipped {path}: it is tracked by Git too" in result.stderr, result.output
+        assert f"Skipped {output}: it is tracked by Git too" in result.stderr, result.output
         assert f"`git rm -r --cached -- {output}` stops that" in result.stderr
         assert "use --force to discard" not in result.stderr
         assert "Only some of its files" not in result.stderr
         assert {path: (clone / path).read_text() for path in in_git} == in_git
         assert git(clone, "status", "--porcelain") == ""
     if kind == "directory":
-        assert (clone / "d/b.txt").read_text() == "b\n"
+        assert not (clone / "d/b.txt").exists()
     status = run_dvx("status", cwd=clone)
     assert "tracked by Git too" in status.stdout and "ended by an error" not in status.output
+
+
+def test_a_directory_pointer_over_a_folder_of_code_git_tracks_leaves_the_folder_to_git(
+        tmp_path):
+    """A committed `lib.dvx` names a folder whose code Git tracks (and no .gitignore entry
+    keeps data out of it): pull and checkout --force place none of the pointer's files among
+    the code, where `git add -A` would commit them, and delete none of the user's files
+    there; status names no `dvx checkout --force` that checkout then refuses."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "dd/z", "data\n")
+    assert run_dvx("add", "dd", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    os.replace(hostile.origin / "dd.dvx", hostile.origin / "lib.dvx")
+    shutil.rmtree(hostile.origin / "dd")
+    hostile.commit({".gitignore": "", "lib/util.py": "x = 1\n"})
+    clone = hostile.clone()
+    write(clone / "lib/mine.txt", "my notes\n")
+    for args in (("pull",), ("checkout", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        assert "Skipped lib: it is tracked by Git too" in result.stderr, result.output
+        assert sorted(os.listdir(clone / "lib")) == ["mine.txt", "util.py"]
+        assert git(clone, "status", "--porcelain") == "?? lib/mine.txt\n"
+    status = run_dvx("status", cwd=clone)
+    assert "lib: tracked by Git too" in status.stdout, status.output
+    assert "dvx checkout --force" not in status.stdout, status.output
+
+
+def test_status_names_no_checkout_for_a_stage_output_git_tracks(tmp_path):
+    """dvx.lock records README.md, which Git tracks, as a stage's cached output: status says
+    it is tracked by Git too, and no hint names the `dvx checkout --force` that checkout
+    refuses for it."""
+    hostile = Hostile(tmp_path)
+    oid = hostile.put_object(b"EVIL\n")
+    hostile.commit({"README.md": "readme\n",
+                    "dvx.yaml": "stages:\n  s:\n    cmd: echo hi\n    outs: [README.md]\n",
+                    "dvx.lock": ("dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: echo hi\n"
+                                 f"    outs:\n    - path: README.md\n      oid: {oid}\n"
+                                 "      size: 5\n")})
+    clone = hostile.clone()
+    status = run_dvx("status", cwd=clone)
+    assert "README.md: tracked by Git too" in status.stdout, status.output
+    assert "dvx checkout --force" not in status.stdout, status.output
+    refused = run_dvx("checkout", "--force", cwd=clone)
+    assert refused.code == 1 and "Skipped README.md: it is tracked by Git too" in refused.stderr
+    assert (clone / "README.md").read_text() == "readme\n"
+
+
+def test_a_pointer_at_a_submodule_leaves_the_submodule_to_git(tmp_path):
+    """A committed `sub.dvx` names the path of a submodule: pull writes nothing into the
+    submodule's work tree, and checkout --force deletes neither its `.git` file nor its
+    files; both say Git tracks it."""
+    hostile = Hostile(tmp_path)
+    other = make_git_repo(tmp_path / "other")
+    write(other / "smfile", "sm\n")
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "sm")
+    write(hostile.origin / "sub/a", "data\n")
+    assert run_dvx("add", "sub", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    shutil.rmtree(hostile.origin / "sub")
+    git(hostile.origin, "-c", "protocol.file.allow=always", "submodule", "add", "-f", "-q",
+        str(other), "sub")
+    hostile.commit({})
+    git(tmp_path, "-c", "protocol.file.allow=always", "clone", "-q", "--recurse-submodules",
+        str(hostile.origin), "clone")
+    clone = tmp_path / "clone"
+    for args in (("pull",), ("checkout", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        assert "Skipped sub: it is tracked by Git too" in result.stderr, result.output
+        assert sorted(os.listdir(clone / "sub")) == [".git", "smfile"]
+        assert git(clone / "sub", "log", "--format=%s") == "sm\n"
+        assert git(clone, "status", "--porcelain") == ""
 
 
 def _nested_repository(folder: Path, kind: str) -> Path:

@@ -773,10 +773,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for path, stage in result.unrecorded:
         out(f"{shown_path(path)}: an output of stage '{stage}' in dvx.yaml, which has not "
             f"recorded it in dvx.lock yet (`dvx repro {stage}` does)")
+    # No hint names a command for data Git tracks too, which checkout and commit leave to Git
+    hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
     if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
-           for o in result.outputs):
+           for o in hinted):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
-    edited_outputs = [o for o in result.outputs
+    edited_outputs = [o for o in hinted
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
@@ -789,48 +791,48 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             "rebuild them)")
     if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
            and not o.new_manifest_missing and o.synced_manifest_missing is None
-           and not o.past_versions_kept for o in result.outputs):
+           and not o.past_versions_kept for o in hinted):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
-    too_layered = [for_command(root, o.path) for o in result.outputs if o.past_versions_kept]
+    too_layered = [for_command(root, o.path) for o in hinted if o.past_versions_kept]
     if too_layered:
         out(f"(changed both here and in Git, over more partial pulls than dvx keeps track of: "
             f"a full `dvx pull {' '.join(too_layered)}` places Git's version and keeps your "
             "changes that are not in the cache, to tell yours from Git's)")
     if any(o.workspace == "modified" and o.moved_in_workspace and not o.new_manifest_missing
-           and o.synced_manifest_missing is None for o in result.outputs):
+           and o.synced_manifest_missing is None for o in hinted):
         out("(data and pointer both changed here: `dvx commit --force PATH` keeps the data, "
             "`dvx checkout --force PATH` takes the pointer's)")
-    for o in result.outputs:
+    for o in hinted:
         if o.synced_manifest_missing is not None:
             out(f"({o.synced_manifest_missing.fetch_command(root)} brings back the version "
                 f"{shown_path(o.path)} was synced to, to tell your changes from Git's)")
-    unsorted = [for_command(root, o.path) for o in result.outputs if o.new_manifest_missing]
+    unsorted = [for_command(root, o.path) for o in hinted if o.new_manifest_missing]
     if unsorted:
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "
             "new version's manifest, to tell your changes from Git's)")
     if any(o.workspace == "outdated" and (o.pushed or o.in_cache) and not o.outdated_not_cached
-           and not o.own_version_undone and not o.applying for o in result.outputs):
+           and not o.own_version_undone and not o.applying for o in hinted):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
-    for applying in dict.fromkeys(o.applying for o in result.outputs if o.applying):
+    for applying in dict.fromkeys(o.applying for o in hinted if o.applying):
         out(f"(running {applying} again checks out the experiment's data)")
-    _own_version_undone_hint(root, result.outputs, undone_runs or {})
-    _outdated_not_cached_hint(root, result.outputs)
-    if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
+    _own_version_undone_hint(root, hinted, undone_runs or {})
+    _outdated_not_cached_hint(root, hinted)
+    if any(o.in_cache and o.workspace == "not_pulled" for o in hinted):
         out("(`dvx checkout` places the data the pointers name)")
-    if any(o.workspace == "linked_elsewhere" for o in result.outputs):
+    if any(o.workspace == "linked_elsewhere" for o in hinted):
         out("(`dvx checkout --relink` links the data to this repository's cache"
             + (", once `dvx pull` has fetched what it lacks)" if any(
-                not o.in_cache and o.workspace == "linked_elsewhere" for o in result.outputs)
+                not o.in_cache and o.workspace == "linked_elsewhere" for o in hinted)
                else ")"))
-    if any(not o.in_cache and not o.pushed and not o.only_in_workspace for o in result.outputs):
+    if any(not o.in_cache and not o.pushed and not o.only_in_workspace for o in hinted):
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
-    if any(o.only_in_workspace for o in result.outputs):
+    if any(o.only_in_workspace for o in hinted):
         out("(`dvx commit` stores in the cache again the data the workspace holds)")
     if any(not o.in_cache and o.workspace != "outdated" and o.pushed and not o.only_in_workspace
-           for o in result.outputs):
+           for o in hinted):
         out("(`dvx pull` fetches what is not in the cache)")
-        imports = [o.path for o in result.outputs
+        imports = [o.path for o in hinted
                    if not o.in_cache and o.workspace != "outdated" and o.imported
                    and not o.only_in_workspace]
         moved_imports = moved_imports or {}
@@ -844,7 +846,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             if hint is not None:
                 out(hint)
     else:
-        _files_not_pulled_hint(root, result.outputs)
+        _files_not_pulled_hint(root, hinted)
     _stashed_pointers_hint(result)
     left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
     kept = [(output, ignored) for _, why, output, ignored in left_git if why is not None]

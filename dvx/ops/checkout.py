@@ -232,7 +232,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
                                          relink, found_there.get(target, ()), ask,
-                                         git_tracked):
+                                         bool(git_tracked)):
                         # nothing of this version placed: the workspace holds what it did
                         if target in records_before:
                             _restore_record(repo, target.output.path, records_before[target])
@@ -346,13 +346,15 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
         tree = load_tree(repo, output.pointer, output.recorded_in)
         if tree is None:
             continue  # missing data: reported by the checkout itself
+        if git_tracked:
+            continue
         if os.path.lexists(full) and (os.path.islink(full) or not os.path.isdir(full)):
-            why = None if "" in git_tracked else _safe_to_replace(repo, full, output.path, False)
+            why = _safe_to_replace(repo, full, output.path, False)
             if why:
                 result.skipped.append((output.path, why))
             continue
         _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
-                  result, git_tracked=git_tracked)
+                  result)
     _name_what_records(repo.root, result.skipped, by_output)
     return [(path, why) for path, why in result.skipped
             if not why.startswith((TRACKED_BY_GIT, REPOSITORY_INSIDE))]
@@ -785,30 +787,35 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult, relink: bool = False,
                   placed_before: tuple[str, ...] = (), ask: _Ask | None = None,
-                  git_tracked: Set[str] = frozenset()) -> bool:
+                  git_tracked: bool = False) -> bool:
     """Check the directory out; False if nothing of it was placed: its manifest is not in the
-    cache, or a file it may not replace (one tracked before, edited here, one Git tracks)
-    stands where it goes. `placed_before`: its paths dvx placed as outputs of their own (see
-    _plan_dir); `git_tracked`: its paths Git's index holds (see _plan_dir)."""
+    cache, or a file it may not replace (one tracked before, edited here) stands where it
+    goes, or it holds another repository (see _plan_dir). `placed_before`: its paths dvx
+    placed as outputs of their own (see _plan_dir). `git_tracked`: Git's index holds its
+    path (a submodule's gitlink, a file) or paths in it (code beside the data): it is Git's
+    to write, whole, --force or not, as a file Git tracks is (`_checkout_file`), so that no
+    data is mixed into Git's files and nothing of them is deleted."""
+    if git_tracked:
+        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
+        return False
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
         return False
     top = repo.abspath(output.path)
     if os.path.lexists(top) and (os.path.islink(top) or not os.path.isdir(top)):
-        why = _tracked_by_git_why(repo.root, output.path) if "" in git_tracked else \
-            _safe_to_replace(repo, top, output.path, force)
+        why = _safe_to_replace(repo, top, output.path, force)
         if why:
             result.skipped.append((output.path, why))
             return False
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
-                     relink, placed_before, ask, git_tracked)
+                     relink, placed_before, ask)
     if plan is None:
         return False
     if plan.place:
         _hold_back_alike_entries(output.path, top, tree, plan, result)
-    _apply(repo, output.path, top, tree, plan, result, git_tracked)
+    _apply(repo, output.path, top, tree, plan, result)
     if plan.place:
         _warn_if_totals_recorded_wrong(repo.root, output, tree)
     return True
@@ -885,14 +892,12 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
               relink: bool = False, placed_before: tuple[str, ...] = (),
-              ask: _Ask | None = None, git_tracked: Set[str] = frozenset()) -> _DirPlan | None:
+              ask: _Ask | None = None) -> _DirPlan | None:
     """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
     are not counted in result.unchanged_found. `ask`: which bytes a remote holds, of the
-    files kept as the cache lacks theirs (asked once for all of them). `git_tracked`:
-    relpaths Git's index holds too, left to Git, --force or not, unless they match. None,
-    the directory skipped whole, when it holds another repository (`repository_inside`):
-    nothing of it is this repository's to write or delete, --force or not."""
-    tracked_why = _tracked_by_git_why(repo.root, display) if git_tracked else ""
+    files kept as the cache lacks theirs (asked once for all of them). None, the directory
+    skipped whole, when it holds another repository (`repository_inside`): nothing of it
+    is this repository's to write or delete, --force or not."""
     plan = _DirPlan()
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
@@ -938,9 +943,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             why = why or _replaceable(repo, state, force, f"{display}/{rel}", entry.oid)
             if force:
                 why = None
-        if rel in git_tracked:
-            result.skipped.append((f"{display}/{rel}", tracked_why))
-        elif missing_objects and tree.oid_at(index) in missing_objects:
+        if missing_objects and tree.oid_at(index) in missing_objects:
             result.missing.append(f"{display}/{rel}")
         elif not why and rel in current and _changed_through_link(
                 repo, current[rel][0], state, tree.oid_at(index)):
@@ -956,9 +959,6 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     if subpath is not None or found != len(current):  # else nothing there to delete
         for rel, (path, _) in current.items():
             if not _in_scope(rel, subpath) or rel in tree:
-                continue
-            if rel in git_tracked:
-                result.skipped.append((f"{display}/{rel}", tracked_why))
                 continue
             state, why = (None, None) if force else _state_and_why(
                 repo, path, f"{display}/{rel}", False, None)
@@ -1122,18 +1122,15 @@ def _count_unchanged(result: CheckoutResult, rel: str, placed_before: tuple[str,
 PLACE_AT_ONCE = 65_536  # files placed per round: their outcomes are held until recorded
 
 
-def _folder_taken(what: str, remedy: str, untrack: str | None) -> str:
+def _folder_taken(what: str, remedy: str) -> str:
     """Why the files of a folder are not placed: `what` stands where it goes, which --force
-    would `remedy`; `untrack`: the command that stops Git tracking `what` first, if Git's
-    index holds it (a checkout leaves that to Git, --force or not)."""
-    if untrack is None:
-        return f"{what} (use --force to {remedy})"
-    return f"{what}, and Git tracks it too: once `{untrack}` stops that, --force will {remedy}"
+    would `remedy`."""
+    return f"{what} (use --force to {remedy})"
 
 
 def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
-           result: CheckoutResult, git_tracked: Set[str] = frozenset()) -> None:
-    """Carry out `plan`; `git_tracked`: the directory's paths Git's index holds (_plan_dir)."""
+           result: CheckoutResult) -> None:
+    """Carry out `plan`."""
     for rel in plan.delete:
         fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
@@ -1148,16 +1145,13 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         if link is not None:
             blocked[parent] = _folder_taken(
                 f"its folder '{display}/{link}' is a symbolic link, which could lead outside "
-                "the repository", "replace the link with a real directory",
-                untrack_command(repo.root, display) if link in git_tracked else None)
+                "the repository", "replace the link with a real directory")
             continue
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):
-            held = any(parent == rel or parent.startswith(rel + "/") for rel in git_tracked)
             blocked[parent] = _folder_taken(
-                f"a file is where its folder '{display}/{parent}' goes", "replace the file",
-                untrack_command(repo.root, display) if held else None)
+                f"a file is where its folder '{display}/{parent}' goes", "replace the file")
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
