@@ -1380,6 +1380,36 @@ def test_import_url_and_get_url_refuse_a_protocol_that_is_no_store(project, tmp_
     assert not (project / "data.csv.dvx").exists() and not (tmp_path / "got.csv").exists()
 
 
+@pytest.mark.parametrize("url, words", [
+    ("ssh:///data/file.csv", "The URL 'ssh:///data/file.csv' names no host."),
+    ("sftp:///data/file.csv", "The URL 'sftp:///data/file.csv' names no host."),
+    ("http:///file.csv", "The URL 'http:///file.csv' names no host."),
+    ("s3:///file.csv", "The URL 's3:///file.csv' names no bucket."),
+    ("http://[::1/file.csv", "'http://[::1/file.csv' is not a valid URL: Invalid IPv6 URL."),
+    ("ssh://host:abc/file.csv", "'ssh://host:abc/file.csv' is not a valid URL: Port"),
+])
+def test_get_url_and_import_url_say_what_a_malformed_url_lacks(project, tmp_path, url, words):
+    """Said as `dvx remote add` says it, before any client is made: never a client
+    library's internals (a missing argument, an invalid URL) blamed on the network."""
+    for command, where in (("import-url", project), ("get-url", tmp_path)):
+        refused = run_dvx(command, url, "out.csv", cwd=where)
+        assert refused.code == 2 and refused.stderr.startswith(f"ERROR: {words}"), \
+            refused.output
+        assert "network" not in refused.stderr and "Error:" not in refused.stderr
+    assert not (project / "out.csv.dvx").exists() and not (tmp_path / "out.csv").exists()
+
+
+def test_get_url_of_a_kind_whose_client_is_not_installed_names_the_package(
+        project, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)  # as if not installed
+    for command, where in (("import-url", project), ("get-url", tmp_path)):
+        got = run_dvx(command, "hdfs://namenode/file.csv", "out.csv", cwd=where)
+        assert got.code == 1 and got.stderr.startswith(
+            "ERROR: Cannot read 'hdfs://namenode/file.csv': the Python package for its kind of "
+            "storage is not installed"), got.output
+        assert "(`pip install pyarrow`)" in got.stderr and "network" not in got.stderr
+
+
 def test_a_local_source_path_holding_a_double_colon_is_that_file(project, tmp_path):
     """fsspec would read the path as a chain of filesystems, and open the part before '::'."""
     upstream = write(tmp_path / "upstream" / "simplecache::data.csv", "x\n1\n")

@@ -596,7 +596,7 @@ def _url_options(url: str) -> dict[str, Any]:
     """An HTTP(S) URL is read with ~/.netrc's credentials for its host (and the environment's
     proxies), as curl and git read it: the way to give a password that a pointer must not
     record (`_refuse_password`)."""
-    if urlsplit(url).scheme.lower() in ("http", "https"):
+    if scheme_of(url) in ("http", "https"):
         return {"client_kwargs": {"trust_env": True}}
     return {}
 
@@ -823,7 +823,7 @@ def _url_name(url: str, path: str, out: str | None) -> str:
     it. An HTTP URL's query string is no part of it: a token there would be shown, and
     written into .gitignore and the pointer's name, and a signature makes too long a name.
     A URL whose path names no file (`http://host/`) has no such name: OUT gives one."""
-    if urlsplit(url).scheme.lower() in ("http", "https"):
+    if scheme_of(url) in ("http", "https"):
         path = urlsplit(path).path
     name = posixpath.basename(path.rstrip("/"))
     if not name and (out is None or _names_directory(out)):

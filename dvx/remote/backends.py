@@ -22,9 +22,9 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
+from dvx.errors import ConfigError, DvxError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
 from dvx.remote.option_files import check_option_file, is_refused_file
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
@@ -1361,20 +1361,7 @@ def check_url(url: str, name: str = "NAME") -> Backend:
     if backend.name == "local":
         _refuse_a_host(url)
         return backend
-    try:
-        parts = urlsplit(url)
-        host, _ = parts.hostname, parts.port  # both parse (and refuse) the network part
-    except ValueError as exc:
-        userinfo = _split_userinfo(url)
-        if userinfo is not None and re.search(r"[/?#]", userinfo[1]):
-            # urlsplit took its part before the '/' for a host and a port, and says so
-            # quoting that "port": a piece of the password
-            raise ConfigError(f"'{redact_url(url)}' is not a valid URL: its user name or "
-                              "password holds a '/', '?' or '#', which ends the host part of "
-                              "a URL.", "Write them percent-encoded: '%2F', '%3F', '%23' (and "
-                              "an '@' as '%40').") from None
-        raise ConfigError(f"'{redact_url(url)}' is not a valid URL: {exc}.",
-                          "Check the brackets, the port and the characters in it.") from None
+    parts = check_network_part(url, backend, "remote URL", ConfigError)
     if _at_in_first_segment(url):
         raise ConfigError(
             f"The remote URL '{redact_url(url)}' is ambiguous: the first folder of its path "
@@ -1393,13 +1380,47 @@ def check_url(url: str, name: str = "NAME") -> Backend:
                           "read from the URL.",
                           f"Give the URL without them, and the credentials with "
                           f"{credentials_commands(backend, name)}.")
-    needs = _NEEDS.get(backend.name)
-    if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
-        raise ConfigError(f"The remote URL '{redact_url(url)}' names no "
-                          f"{needs.split(' (')[0][2:]}.",
-                          f"Its URL needs {needs}.")
     _refuse_cut_off_path(url, backend)
     return backend
+
+
+def check_network_part(url: str, backend: Backend, what: str, error: type[DvxError]
+                       ) -> SplitResult:
+    """The parts of `url`, a URL of a network kind of store, once its network part parses and
+    it names what its kind needs (a host, a bucket), before any client sees it: else an
+    `error` naming it as `what` ("remote URL", or "URL" for a source). A client given such a
+    URL fails with its own internals (a missing argument, an invalid URL) that tell nothing."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # both parse (and refuse) the network part
+    except ValueError as exc:
+        userinfo = _split_userinfo(url)
+        if userinfo is not None and re.search(r"[/?#]", userinfo[1]):
+            # urlsplit took its part before the '/' for a host and a port, and says so
+            # quoting that "port": a piece of the password
+            raise error(f"'{redact_url(url)}' is not a valid URL: its user name or password "
+                        "holds a '/', '?' or '#', which ends the host part of a URL.",
+                        "Write them percent-encoded: '%2F', '%3F', '%23' (and an '@' as "
+                        "'%40').") from None
+        raise error(f"'{redact_url(url)}' is not a valid URL: {exc}.",
+                    "Check the brackets, the port and the characters in it.") from None
+    needs = _NEEDS.get(backend.name)
+    if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
+        raise error(f"The {what} '{redact_url(url)}' names no {needs.split(' (')[0][2:]}.",
+                    f"A URL of its kind needs {needs}.")
+    return parts
+
+
+def missing_client(failed: str, exc: ImportError) -> RemoteError:
+    """The one error for a kind of store fsspec knows whose client package is not installed
+    (hdfs's pyarrow, webdav's webdav4): `failed` begins the sentence ("Cannot set up the
+    remote 'r'"). Installing the package is the way out, never the URL or the network."""
+    # the package, not the module of it that was imported (pyarrow.fs)
+    package = f" (`pip install {exc.name.partition('.')[0]}`)" if exc.name else ""
+    return RemoteError(f"{failed}: the Python package for its kind of storage is not "
+                       f"installed ({exc}).",
+                       f"Install it where dvx is installed{package}; docs/remotes.md lists "
+                       "the supported kinds and their extras.")
 
 
 def credentials_commands(backend: Backend, name: str) -> str:
@@ -1493,12 +1514,16 @@ def source_fs(url: str, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> tup
         raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
                          f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
                          "with that character.")
-    if not backend.verifies_host_keys:
-        return backend.open_source(url, options, timeout)  # HTTP sends the URL as written
+    if backend.name != "local":
+        check_network_part(url, backend, "URL", UsageError)
     try:
+        if not backend.verifies_host_keys:
+            return backend.open_source(url, options, timeout)  # HTTP sends the URL as written
         fs, path = fsspec.core.url_to_fs(url, **_source_ssh_args(url, timeout), **options)
+    except ImportError as exc:  # fsspec knows the protocol; its client is not installed
+        raise missing_client(f"Cannot read '{redact_url(url)}'", exc) from None
     except Exception as exc:
-        refused = host_key_refusal(exc, url, {}, None)
+        refused = host_key_refusal(exc, url, {}, None) if backend.verifies_host_keys else None
         if refused is None:
             raise
         raise refused from None

@@ -37,6 +37,7 @@ from dvx.remote.backends import (
     endpoint_of,
     host_key_refusal,
     is_secret,
+    missing_client,
     network_failure,
     path_of_local_url,
     port_option_of,
@@ -299,12 +300,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                               f"PORT`, or `dvx remote modify {name or 'NAME'} port --unset` to "
                               "take the URL's), and the network.") from None
         except ImportError as exc:  # fsspec knows the protocol; its client is not installed
-            package = f" (`pip install {exc.name}`)" if exc.name else ""
-            raise RemoteError(f"Cannot set up the {shown}: the Python package for its kind "
-                              f"of storage is not installed ({exc}).",
-                              f"Install it where dvx is installed{package}; "
-                              "docs/remotes.md lists the supported kinds and their "
-                              "extras.") from None
+            raise missing_client(f"Cannot set up the {shown}", exc) from None
         except DvxError:  # already said for a person (a backend's missing package)
             raise
         except KeyfileNeedsAgent as exc:
