@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dvx.errors import LostConnection
+from dvx.remote.backends import redact_urls
 
 SECRET = "s3cr3t-pa55"
 
@@ -153,6 +154,42 @@ def test_the_traceback_of_an_internal_error_is_scrubbed_too(repo, dvx, monkeypat
         assert result.code == 255 and "Unexpected internal error: RuntimeError" in result.stderr
         assert ("Traceback" in result.stderr) == bool(flags), result.stderr
         assert SECRET not in result.output and "ssh://***@127.0.0.1" in result.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "Its URL needs a host (ssh://[USER@]HOST[:PORT]/PATH).",
+    "Use ssh://[USER:PASSWORD@]HOST/PATH, then `dvx push`.",
+    "Remote 'q' (https://example.com/store) is read-only.",
+    "A folder (http://host/a_(b)/c) of its own brackets.",
+])
+def test_the_scrubber_leaves_dvx_s_own_text_around_urls_whole(text):
+    assert redact_urls(text) == text
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Remote 'q' (https://example.com/store?token=abc) is read-only",
+     "Remote 'q' (https://example.com/store?token=***) is read-only"),
+    ("at https://h/x?token=abc, then https://h/y?sig=def.",
+     "at https://h/x?token=***, then https://h/y?sig=***."),
+    ("(ssh://alice:pw@h/x)", "(ssh://***@h/x)"),
+    ("http://h/a_(b)?t=abc", "http://h/a_(b)?t=***"),
+    # a bracketed login followed by a real one is no form of dvx's own
+    ("ssh://[USER@]x:pw@h/p", "ssh://***@h/p"),
+    ("ssh://[USER@]HOST/p?token=abc", "ssh://[USER@]HOST/p?token=***"),
+])
+def test_the_scrubber_hides_a_url_s_secrets_up_to_the_punctuation_after_it(text, shown):
+    assert redact_urls(text) == shown
+
+
+def test_a_hint_writing_a_url_s_form_and_a_read_only_remote_s_url_are_shown_whole(repo, dvx):
+    no_host = dvx("remote", "add", "r", "ssh://")
+    assert no_host.code == 2 and "(ssh://[USER@]HOST[:PORT]/PATH)." in no_host.stderr
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "q", "https://example.com/store?token=abc").code == 0
+    pushed = dvx("push", "-r", "q")
+    assert pushed.code != 0 and "(https://example.com/store?token=***) " in pushed.stderr, \
+        pushed.output
 
 
 def test_a_password_that_is_a_word_of_dvx_s_own_messages_leaves_them_whole(repo, dvx):

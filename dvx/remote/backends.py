@@ -1703,11 +1703,39 @@ def _hidden_userinfo(url: str, userinfo: str) -> str:
 
 
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# A URL's form as dvx's own text writes it, its optional login in brackets and capitals
+# (ssh://[USER@]HOST[:PORT]/PATH): no login to hide, where no other '@' follows (a real
+# URL's host never opens with ']').
+_TEMPLATE_LOGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\[[A-Z_]+(?::[A-Z_]+)?@\]")
+_SENTENCE_PUNCTUATION = ".,;:!?"
 
 
 def redact_urls(text: str) -> str:
-    """`text` (a client library's error message) with every URL in it redacted."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    """`text` (a client library's error message, or dvx's own) with every URL in it
+    redacted, and all else kept: a sentence's punctuation after a URL, a ')' closing a
+    bracket opened before it, a URL's form with its login in brackets."""
+    return _URL_IN_TEXT.sub(lambda found: _redacted_in_text(found.group(0)), text)
+
+
+def _redacted_in_text(found: str) -> str:
+    url, after = _split_trailing(found)
+    if _TEMPLATE_LOGIN.match(url) and url.count("@") == 1:
+        return _QUERY_VALUE.sub(r"\1***", url) + after
+    return redact_url(url) + after
+
+
+def _split_trailing(found: str) -> tuple[str, str]:
+    """(the URL, what follows it) of `found`, a URL as a sentence quotes it: a query value
+    hidden up to the end would hide the ')' or '.' after it too. A ')' of the URL's own
+    (one that closes a '(' in it) stays in it."""
+    end = len(found)
+    while end > 0:
+        char = found[end - 1]
+        unopened = char == ")" and found.count("(", 0, end) < found.count(")", 0, end)
+        if char not in _SENTENCE_PUNCTUATION and not unopened:
+            break
+        end -= 1
+    return found[:end], found[end:]
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
