@@ -362,8 +362,16 @@ class Repo:
     def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
         """Where a cache.dir value set at `level` leads: a relative one starts at the folder
         of the config file that names it; the tracked config's, at the .dvx every worktree
-        shares, so that all use one cache."""
+        shares, so that all use one cache. The global config's must be absolute (it applies
+        to every repository: `dvx config --global` refuses a relative one); one written
+        there by hand is a ConfigError naming the file."""
         path = self.config.paths.get(level or "project")
+        if level == "global" and not os.path.isabs(os.path.expanduser(configured)):
+            raise ConfigError(
+                f"cache.dir '{configured}' in the global config file '{path}' is a relative "
+                "path: the global config applies to every repository, so it names no one "
+                "folder.", "Give an absolute path (`dvx config --global cache.dir /PATH`, `~` "
+                "is expanded), or remove it with `dvx config --global --unset cache.dir`.")
         if level == "local" and path:
             base = os.path.dirname(path)
         else:
@@ -509,16 +517,29 @@ class Repo:
         if place == "git":
             git_dir = os.path.realpath(os.path.join(self.root, ".git"))
             raise ConfigError(f"The {what} '{path}' leads into the Git directory '{git_dir}'; "
-                              "dvx never writes there.", "Point cache.dir elsewhere, or replace "
-                              "the symbolic link with a real directory.")
+                              "dvx never writes there.", self._ways_out_of_git(path, home))
         if place == "workspace":
             raise ConfigError(f"The {what} '{path}' leads into the workspace outside "
                               f".dvx/{home}, where Git would see every object (git add -A "
                               "would commit the data itself).",
-                              "Point cache.dir at a folder outside the repository or in "
-                              ".dvx/cache (`dvx config --unset cache.dir` for the default), or "
-                              "replace the symbolic link with a real directory.")
+                              self._ways_out_of_git(path, home))
         return path
+
+    def _ways_out_of_git(self, path: str, home: str) -> str:
+        """The hint for a folder of dvx's (`path`) that leads where Git sees it: unsetting
+        cache.dir at the level that sets it, and replacing the symbolic link on the way if a
+        link (not the path as written) leads it there."""
+        ways = []
+        level = self.config.where("cache", "dir") if home == "cache" else None
+        if level is not None:
+            flag = "" if level == "project" else f" --{level}"
+            ways.append("Point cache.dir at a folder outside the repository or in .dvx/cache "
+                        f"(`dvx config{flag} --unset cache.dir` for the default)")
+        if self.place_git_sees(path, home, resolve=_lexical) is None:
+            ways.append("replace the symbolic link on the way with a real directory"
+                        if ways else "Replace the symbolic link on the way with a real "
+                        "directory")
+        return ", or ".join(ways) + "." if ways else "Point it outside the repository."
 
     def refuse_where_other_git_sees(self, path: str, shown: str, hint: str) -> None:
         """A folder outside this repository (a cache.dir) that leads into a Git directory,
@@ -538,29 +559,32 @@ class Repo:
                               "would see every object there (git add -A would commit the "
                               "data itself).", hint)
 
-    def place_git_sees(self, path: str, home: str = "cache") -> str | None:
+    def place_git_sees(self, path: str, home: str = "cache",
+                       resolve: Callable[[str], str] = os.path.realpath) -> str | None:
         """Where `path` leads if Git would see what dvx writes there: "git" (the Git
         directory), or "workspace" (a worktree of this repository, anywhere but the folder
         .dvx/HOME that .dvx/.gitignore ignores), else None. A path is judged by the innermost
         worktree holding it: a linked worktree may sit inside the main one's folder (which
-        then ignores it), and its own .dvx/HOME is as hidden as the main one's."""
-        real = os.path.realpath(path)
-        if _within(real, os.path.realpath(os.path.join(self.root, ".git"))):
+        then ignores it), and its own .dvx/HOME is as hidden as the main one's. `resolve`:
+        how a path becomes the one judged (`_lexical`: as written, no link followed)."""
+        real = resolve(path)
+        if _within(real, resolve(os.path.join(self.root, ".git"))):
             return "git"
-        holding = [workspace for workspace in self._workspaces() if _within(real, workspace)]
+        holding = [workspace for workspace in self._workspaces(resolve)
+                   if _within(real, workspace)]
         if not holding:
             return None
         workspace = max(holding, key=len)
         # .dvx/HOME itself may be a link leading elsewhere: Git ignores only its name
-        allowed = os.path.join(os.path.realpath(os.path.join(workspace, DVX_DIR)), home)
+        allowed = os.path.join(resolve(os.path.join(workspace, DVX_DIR)), home)
         return None if _within(real, allowed) else "workspace"
 
-    def _workspaces(self) -> list[str]:
+    def _workspaces(self, resolve: Callable[[str], str] = os.path.realpath) -> list[str]:
         """The real paths of the worktrees whose files this repository's Git sees: this
         one's, and in a linked worktree the main one's."""
-        workspaces = [os.path.realpath(self.root)]
+        workspaces = [resolve(self.root)]
         if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
-            workspaces.append(os.path.realpath(os.path.dirname(self.shared_dvx_dir)))
+            workspaces.append(resolve(os.path.dirname(self.shared_dvx_dir)))
         return workspaces
 
     def _workspaces_with_superprojects(self) -> list[str]:
@@ -800,6 +824,11 @@ def _has_entries(folder: str) -> bool:
             return next(entries, None) is not None
     except OSError:
         return False
+
+
+def _lexical(path: str) -> str:
+    """`path` absolute and normalized as written: no symbolic link followed."""
+    return os.path.normpath(os.path.abspath(path))
 
 
 def _within(path: str, folder: str) -> bool:

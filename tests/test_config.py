@@ -435,6 +435,48 @@ def test_cache_dir_is_refused_in_the_git_directory_and_where_git_sees_it(repo, d
     assert sorted(seen.splitlines()) == ["?? .dvx/.gitignore", "?? .dvx/config"]
 
 
+def test_a_relative_cache_dir_is_refused_in_the_global_config(repo, dvx, tmp_path):
+    """The global config applies to every repository: a relative path would name a folder
+    in each repository's .dvx/, never one cache. Set, it is refused; written by hand, every
+    command names the file, and the command that mends it works."""
+    write(repo / "x.txt", "x")
+    refused = dvx("config", "--global", "cache.dir", "mycache")
+    assert refused.code == 2 and "cache.dir 'mycache' is a relative path" in refused.stderr
+    assert "absolute path" in refused.stderr, refused.output
+    assert not Path(global_config_path()).exists() or \
+        "mycache" not in Path(global_config_path()).read_text()
+    write(Path(global_config_path()), "[cache]\ndir = mycache\n")  # by hand
+    added = dvx("add", "x.txt")
+    assert added.code == 2 and f"in the global config file '{global_config_path()}'" in \
+        added.stderr and "relative path" in added.stderr, added.output
+    assert "`dvx config --global --unset cache.dir`" in added.stderr
+    assert not (repo / ".dvx" / "mycache").exists() and not (repo / "x.txt.dvx").exists()
+    assert dvx("config", "--global", "--unset", "cache.dir").code == 0  # as the hint says
+    assert dvx("add", "x.txt").code == 0
+    assert dvx("config", "--global", "cache.dir", "~/dvx-cache").code == 0  # `~`: absolute
+
+
+def test_a_cache_dir_leading_into_the_workspace_names_the_config_that_sets_it(repo, dvx,
+                                                                           tmp_path):
+    """The way out a refusal names works: unsetting it where it is set, and replacing a
+    symbolic link only where one leads there."""
+    write(repo / "x.txt", "x")
+    assert dvx("config", "--global", "cache.dir", str(repo / "data")).code == 0
+    refused = dvx("add", "x.txt")
+    assert refused.code == 2 and "leads into the workspace" in refused.stderr, refused.output
+    assert "`dvx config --global --unset cache.dir`" in refused.stderr
+    assert "symbolic link" not in refused.stderr
+    assert dvx("config", "--global", "--unset", "cache.dir").code == 0
+    (tmp_path / "elsewhere").symlink_to(repo / "data", target_is_directory=True)
+    assert dvx("config", "--local", "cache.dir", str(tmp_path / "elsewhere")).code == 2
+    write(repo / ".dvx" / "config.local", f"[cache]\ndir = {tmp_path / 'elsewhere'}\n")
+    linked = dvx("add", "x.txt")
+    assert linked.code == 2 and "`dvx config --local --unset cache.dir`" in linked.stderr
+    assert "replace the symbolic link" in linked.stderr, linked.output
+    assert dvx("config", "--local", "--unset", "cache.dir").code == 0
+    assert dvx("add", "x.txt").code == 0
+
+
 def test_a_cache_dir_that_is_no_folder_is_refused_when_set(repo, dvx, tmp_path):
     """No cache can be made there, and every command after it would fail: refused before it
     is written down. A folder not made yet is fine: the cache makes it."""
