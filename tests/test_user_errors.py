@@ -206,6 +206,31 @@ def test_options_that_contradict_or_would_be_ignored_exit_2_and_change_nothing(a
     assert snapshot(tmp_path) == before
 
 
+IGNORED_OPTIONS = [
+    (["status", "-j", "4"], "-j sets how many checks of a remote run at once"),
+    (["fsck", "-j", "4"], "-j, --fast, -a, -T, -A, --rev and -n only apply to --remote"),
+    (["metrics", "show", "--precision", "2", "--json"], "--precision rounds the numbers"),
+    (["metrics", "diff", "--json", "--precision", "2"], "--precision rounds the numbers"),
+    (["params", "show", "--json", "--precision", "5"], "--precision rounds the numbers"),
+    (["params", "diff", "--precision", "0", "--json"], "--precision rounds the numbers"),
+    (["exp", "show", "--json", "--precision", "3"], "--precision rounds the numbers"),
+]
+
+
+@pytest.mark.parametrize("args, words", IGNORED_OPTIONS,
+                         ids=[" ".join(args) for args, _ in IGNORED_OPTIONS])
+def test_an_option_the_command_would_ignore_is_refused_naming_what_it_goes_with(args, words,
+                                                                              tmp_path):
+    """-j of status and fsck paces the checks of a remote, and --precision rounds a table
+    (JSON is never rounded): given where they do nothing, they are refused, not passed over."""
+    prepare(tmp_path)
+    before = snapshot(tmp_path)
+    result = run_dvx(*args, cwd=tmp_path / "repo")
+    assert result.code == 2 and result.stderr.startswith(f"ERROR: {words}"), result.output
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert snapshot(tmp_path) == before
+
+
 def test_dvc_s_recursive_option_is_refused_saying_a_directory_covers_what_is_below(tmp_path):
     prepare(tmp_path)
     for command in ("push", "status", "add", "commit", "checkout", "remove"):

@@ -214,6 +214,20 @@ def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
     return decorate
 
 
+def refuse_rounding_json(fmt: str | None) -> None:
+    """--precision rounds the numbers of a table; JSON gives them as they are, so
+    --precision given with --json would be ignored: refused (a default precision is none)."""
+    from click.core import ParameterSource
+
+    from dvx.errors import UsageError
+
+    source = click.get_current_context().get_parameter_source("precision")
+    if fmt == "json" and source is ParameterSource.COMMANDLINE:
+        raise UsageError("--precision rounds the numbers of a table, and --json gives them "
+                         "as they are, never rounded.", "Use --md or --csv (or no format "
+                         "option) for a rounded table, or leave out --precision.")
+
+
 def open_repo(configuring: bool = False, from_git_directory: bool = False,
               warning_of_config: bool = True) -> Any:
     """The repository here, refused from inside its Git directory (`refuse_git_directory`)

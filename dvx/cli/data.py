@@ -272,9 +272,12 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     if compare_remote or remote_name:
         _remote_status(repo, targets, remote_name, jobs, as_json, revisions)
         return
-    if any(revisions):
+    if any(revisions) or jobs is not None:
         from dvx.errors import UsageError
 
+        if jobs is not None:
+            raise UsageError("-j sets how many checks of a remote run at once: use it with -c "
+                             "(or --remote).")
         raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
                          "with --remote.")
     warn_if_merge_driver_missing(repo)

@@ -15,6 +15,7 @@ from dvx.cli.common import (
     is_quiet,
     one_of,
     open_repo,
+    refuse_rounding_json,
 )
 from dvx.cli.data import report_checkout, some_paths
 from dvx.cli.ui import emit_json, out, say_nothing, warn
@@ -154,6 +155,7 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None,
 
     if sort_order is not None and sort_by is None:
         raise UsageError("--sort-order goes with --sort-by NAME (the column to sort by).")
+    refuse_rounding_json(fmt)
     if fmt == "json" and (sort_by is not None or only_changed):
         shaping = "--sort-by" if sort_by is not None else "--only-changed"
         raise UsageError(f"{shaping} shapes the table, and --json gives every experiment with "

@@ -7,7 +7,14 @@ from typing import Any, TypeVar
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
+from dvx.cli.common import (
+    common_options,
+    example,
+    is_quiet,
+    one_of,
+    open_repo,
+    refuse_rounding_json,
+)
 from dvx.cli.ui import emit_json, out, say_nothing, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +63,7 @@ def _show(kind: str, targets: tuple[str, ...], all_branches: bool, all_tags: boo
     from dvx.metrics.tables import show_table
     from dvx.metrics.values import show
 
+    refuse_rounding_json(fmt)
     scope = Scope(not no_workspace, all_branches, all_tags, all_commits, revs, last_n)
     if scope.empty:
         raise UsageError("--no-workspace leaves nothing to show.",
@@ -80,6 +88,7 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import diff
 
+    refuse_rounding_json(fmt)
     repo = open_repo()
     result = diff(repo, kind, a, b, _targets(repo, targets), show_all, deps_only)
     _warn_of_shadowed(result.warnings)

@@ -615,8 +615,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
 
     repo = open_repo()
     revisions = (all_branches, all_tags, all_commits, revs, last_n)
-    if remote_name is None and (fast or any(revisions)):
-        raise UsageError("--fast, -a, -T, -A, --rev and -n only apply to --remote.")
+    if remote_name is None and (fast or jobs is not None or any(revisions)):
+        raise UsageError("-j, --fast, -a, -T, -A, --rev and -n only apply to --remote.")
     if remote_name is not None:
         workspace, history = targets_in_scope(repo, (), *revisions)
         result = fsck_remote(repo, remote_name, fast, jobs, workspace + history)
