@@ -6,6 +6,7 @@ too, and the experiment's pointer names it: recorded as `dvx commit` records it,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 
 from dvx.errors import ConflictError
@@ -23,9 +24,11 @@ def commit_unread_data(repo: Repo, read: Collection[str], command: str) -> list[
     `command` (which a refusal names); the paths recorded. Data a `git pull` moved the
     pointer of and that was not changed here is left as its pointer names it; data changed
     both here and in Git is refused, and so is an import changed here (committing it would
-    drop its source), before anything is written."""
+    drop its source), before anything is written. Data absent from the workspace (never
+    pulled here) has nothing to record, and its pointer's manifest is not read."""
     unread = [output for output in all_outputs(repo) if output.stage is None
-              and not any(overlaps(output.path, path) for path in read)]
+              and not any(overlaps(output.path, path) for path in read)
+              and os.path.lexists(repo.abspath(output.path))]  # absent: nothing to record
     if not unread:
         return []
     _refuse_changed_imports(repo, unread, command)
