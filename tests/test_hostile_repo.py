@@ -600,10 +600,9 @@ def test_status_names_no_checkout_for_a_stage_output_git_tracks(tmp_path):
     assert (clone / "README.md").read_text() == "readme\n"
 
 
-def test_a_pointer_at_a_submodule_leaves_the_submodule_to_git(tmp_path):
-    """A committed `sub.dvx` names the path of a submodule: pull writes nothing into the
-    submodule's work tree, and checkout --force deletes neither its `.git` file nor its
-    files; both say Git tracks it."""
+def _clone_with_a_pointer_at_a_submodule(tmp_path: Path) -> Path:
+    """A clone (submodules checked out) of a commit whose `sub.dvx` names the path of a
+    submodule, `sub`, holding `smfile`."""
     hostile = Hostile(tmp_path)
     other = make_git_repo(tmp_path / "other")
     write(other / "smfile", "sm\n")
@@ -618,14 +617,45 @@ def test_a_pointer_at_a_submodule_leaves_the_submodule_to_git(tmp_path):
     hostile.commit({})
     git(tmp_path, "-c", "protocol.file.allow=always", "clone", "-q", "--recurse-submodules",
         str(hostile.origin), "clone")
-    clone = tmp_path / "clone"
+    return tmp_path / "clone"
+
+
+def test_a_pointer_at_a_submodule_leaves_the_submodule_to_git(tmp_path):
+    """A committed `sub.dvx` names the path of a submodule: pull writes nothing into the
+    submodule's work tree, and checkout --force deletes neither its `.git` file nor its
+    files; both say Git tracks it."""
+    clone = _clone_with_a_pointer_at_a_submodule(tmp_path)
     for args in (("pull",), ("checkout", "--force")):
         result = run_dvx(*args, cwd=clone)
         assert result.code == 1, result.output
-        assert "Skipped sub: it is tracked by Git too" in result.stderr, result.output
+        assert "Skipped sub: it is a submodule of this repository" in result.stderr, \
+            result.output
         assert sorted(os.listdir(clone / "sub")) == [".git", "smfile"]
         assert git(clone / "sub", "log", "--format=%s") == "sm\n"
         assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_pointer_at_a_submodule_names_no_git_rm_cached_that_would_unregister_it(tmp_path):
+    """`git rm -r --cached -- sub` would unregister a submodule: pull, checkout --force and
+    status name `sub` as a submodule Git keeps, with `dvx remove` or a move of the pointer as
+    the way to track data elsewhere, status names it once, and commit refuses it as one."""
+    clone = _clone_with_a_pointer_at_a_submodule(tmp_path)
+    for args in (("pull",), ("checkout", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped sub: it is a submodule of this repository" in message, result.output
+        assert "git rm" not in message and "git add -f" not in message, result.output
+        assert "dvx remove sub.dvx" in message, result.output
+    status = run_dvx("status", cwd=clone)
+    lines = [line for line in status.stdout.splitlines() if line.startswith("sub")]
+    assert len(lines) == 1, status.output
+    assert "a submodule of this repository" in lines[0], status.output
+    assert "git rm" not in status.stdout and "dvx checkout --force" not in status.stdout, \
+        status.output
+    refused = run_clean("commit", "sub", cwd=clone)
+    assert "a submodule" in refused and "git rm" not in refused, refused
+    assert git(clone, "status", "--porcelain") == ""
 
 
 def _nested_repository(folder: Path, kind: str) -> Path:

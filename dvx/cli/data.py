@@ -683,12 +683,23 @@ def _paths_named(repo: Repo, targets: tuple[str, ...]) -> list[str] | None:
     return [repo_relpath(repo.root, t) for t in targets]
 
 
+def _said_as_git_s(result: StatusResult, o: OutputStatus) -> bool:
+    """Is the output `o` said to be Git's (`tracked_by_git`) and nothing more, as checkout
+    leaves it: a submodule there, whose files are the submodule's, or another repository in
+    what Git tracks, which no `dvx checkout` would place data over?"""
+    from dvx.ops.status import HOLDS_REPOSITORY
+
+    return o.path in result.submodules or (o.path in result.tracked_by_git
+                                           and o.workspace == HOLDS_REPOSITORY)
+
+
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`."""
+    from dvx.ops.data_places import submodule_why
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
     from dvx.scm import untrack_command, user_git
@@ -708,7 +719,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"{stopped.named}: {how} before it finished (pid {stopped.pid} on "
             f"{stopped.host}); {again} if you still want it done")
     for o in result.outputs:
-        if not o.changed:
+        if not o.changed or _said_as_git_s(result, o):
             continue
         # A stage's record is its dvx.lock entry; said so where a stopped apply wrote it
         record = o.record_name if o.applying else "pointer"
@@ -759,7 +770,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         again = "" if rule is None else " after that rule (or remove the rule)"
         out(f"{shown_path(path)}: not ignored by Git ({why}), so `git add` would take the data "
             f"itself; `dvx commit {for_command(root, path)}` writes the entry again{again}")
+    stages = {o.path: o.stage for o in result.outputs}
     for path, indexed in sorted(result.tracked_by_git.items()):
+        if path in result.submodules:
+            out(f"{shown_path(path)}: "
+                + submodule_why(root, path, result.submodules[path], stages.get(path)))
+            continue
         where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
             f"so Git versions the data itself; `{untrack_command(root, path)}` "

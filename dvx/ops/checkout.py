@@ -31,7 +31,14 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
-from dvx.ops.data_places import not_ignored, tracked_by_git, tracked_by_git_within
+from dvx.ops.data_places import (
+    SUBMODULE_HERE,
+    not_ignored,
+    submodule_why,
+    submodules_within,
+    tracked_by_git,
+    tracked_by_git_within,
+)
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import (
     changed_here,
@@ -202,7 +209,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
-        in_git = tracked_by_git_within(repo, sorted({t.output.path for t in targets}))
+        left_to_git = _left_to_git(repo, [t.output for t in targets])
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -228,18 +235,16 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 skipped_by_output.append((target.output, skipped_from))
                 found = result.unchanged_found
                 ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
-                git_tracked: Set[str] = in_git.get(target.output.path, frozenset())
+                git_why = left_to_git.get(target.output.path)
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
-                                         relink, found_there.get(target, ()), ask,
-                                         bool(git_tracked)):
+                                         relink, found_there.get(target, ()), ask, git_why):
                         # nothing of this version placed: the workspace holds what it did
                         if target in records_before:
                             _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
-                    _checkout_file(repo, target.output, force, result, relink, ask,
-                                   bool(git_tracked))
+                    _checkout_file(repo, target.output, force, result, relink, ask, git_why)
                 if lock_records_later:
                     _expect_in_lock(repo, target, complete=len(result.skipped)
                                     + len(result.missing) == problems)
@@ -357,7 +362,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
                   result)
     _name_what_records(repo.root, result.skipped, by_output)
     return [(path, why) for path, why in result.skipped
-            if not why.startswith((TRACKED_BY_GIT, REPOSITORY_INSIDE))]
+            if not why.startswith((TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE))]
 
 
 def changed_in_cache(repo: Repo, targets: list[Target]) -> dict[str, str]:
@@ -503,7 +508,18 @@ def _kept_as_the_user_s(why: str) -> bool:
     another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
     return why in _KEPT_AS_THE_USER_S or why.startswith(
-        (TRACKED_BY_GIT, REPOSITORY_INSIDE, *FOLDER_TAKEN))
+        (TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE, *FOLDER_TAKEN))
+
+
+def _left_to_git(repo: Repo, outputs: list[Output]) -> dict[str, str]:
+    """{path: why checkout leaves it to Git, --force or not} for those of the `outputs` Git's
+    index holds too, at their path or below it: a submodule there is named as one
+    (`submodule_why`), which `git rm --cached` would unregister."""
+    in_git = tracked_by_git_within(repo, sorted({o.path for o in outputs}))
+    submodules = submodules_within(repo, sorted(in_git))
+    return {o.path: submodule_why(repo.root, o.path, submodules[o.path], o.stage)
+            if o.path in submodules else _tracked_by_git_why(repo.root, o.path)
+            for o in outputs if o.path in in_git}
 
 
 def _tracked_by_git_why(root: str, output_path: str) -> str:
@@ -651,13 +667,14 @@ def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: Checko
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
-                   relink: bool = False, ask: _Ask | None = None, git_tracked: bool = False
+                   relink: bool = False, ask: _Ask | None = None, git_why: str | None = None
                    ) -> None:
-    """`git_tracked`: Git's index holds the output's path (or paths below it): left to Git."""
+    """`git_why`: Git's index holds the output's path (or paths below it), which is left to
+    Git, and why (`_left_to_git`)."""
     pointer = output.pointer
     full = repo.abspath(output.path)
-    if git_tracked and os.path.isdir(full) and not os.path.islink(full):
-        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
+    if git_why and os.path.isdir(full) and not os.path.islink(full):
+        result.skipped.append((output.path, git_why))
         return
     if os.path.isdir(full) and not os.path.islink(full):
         if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
@@ -679,8 +696,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         result.unchanged += 1
         result.unchanged_found += 1
         return
-    if git_tracked:
-        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
+    if git_why:
+        result.skipped.append((output.path, git_why))
         return
     if not repo.cache.exists(pointer.oid):
         result.missing.append(output.path)
@@ -787,16 +804,17 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult, relink: bool = False,
                   placed_before: tuple[str, ...] = (), ask: _Ask | None = None,
-                  git_tracked: bool = False) -> bool:
+                  git_why: str | None = None) -> bool:
     """Check the directory out; False if nothing of it was placed: its manifest is not in the
     cache, or a file it may not replace (one tracked before, edited here) stands where it
     goes, or it holds another repository (see _plan_dir). `placed_before`: its paths dvx
-    placed as outputs of their own (see _plan_dir). `git_tracked`: Git's index holds its
-    path (a submodule's gitlink, a file) or paths in it (code beside the data): it is Git's
-    to write, whole, --force or not, as a file Git tracks is (`_checkout_file`), so that no
-    data is mixed into Git's files and nothing of them is deleted."""
-    if git_tracked:
-        result.skipped.append((output.path, _tracked_by_git_why(repo.root, output.path)))
+    placed as outputs of their own (see _plan_dir). `git_why`: Git's index holds its
+    path (a submodule's gitlink, a file) or paths in it (code beside the data), and why it
+    is left to Git (`_left_to_git`): it is Git's to write, whole, --force or not, as a file
+    Git tracks is (`_checkout_file`), so that no data is mixed into Git's files and nothing
+    of them is deleted."""
+    if git_why:
+        result.skipped.append((output.path, git_why))
         return False
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:

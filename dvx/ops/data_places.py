@@ -81,6 +81,43 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     return found
 
 
+def submodules_within(repo: Repo, rels: list[str]) -> dict[str, str]:
+    """{rel: the first submodule at or below it} for those of `rels` (the data of tracked
+    outputs) at or in which Git's index holds a submodule (a gitlink), checked out or not:
+    Git versions it as a submodule, and `git rm -r --cached` of it would unregister the
+    submodule, never the way out to name. Git is asked once, about all of them."""
+    if repo.git is None or not rels:
+        return {}
+    given = {rel: rel for rel in rels}
+    found: dict[str, str] = {}
+    for path, mode in sorted(repo.git.index_modes(sorted(given)).items()):
+        owner = given.get(path) or nearest_parent_in(path, given)
+        if mode == GITLINK_MODE and owner is not None:
+            found.setdefault(owner, path)
+    return found
+
+
+# How the reasons start that name a submodule where tracked data goes (`submodule_why`)
+SUBMODULE_HERE = ("it is a submodule of this repository", "it holds a submodule of this "
+                  "repository")
+
+
+def submodule_why(root: str, path: str, submodule: str, stage: str | None) -> str:
+    """Why the tracked output `path` (of the pipeline stage `stage`, or with a pointer of its
+    own) is left to Git, --force or not: `submodule` (`submodules_within`), a submodule of
+    this repository, is at it or in it; its data goes elsewhere, never in the submodule."""
+    what = SUBMODULE_HERE[0] if submodule == path else f"{SUBMODULE_HERE[1]}, '{submodule}'"
+    if stage is not None:
+        way = f"give stage '{stage}' another output path in {PIPELINE_FILE}"
+    else:
+        pointer = for_command(root, path + POINTER_SUFFIX)
+        way = (f"rename its pointer '{path}{POINTER_SUFFIX}' (`git mv`), then `dvx checkout` "
+               f"the new path; or `dvx remove {pointer}` stops tracking it and keeps the "
+               "submodule")
+    return (f"{what}, which Git versions as a submodule, never as data: dvx leaves "
+            f"'{path}' to Git, --force or not; to place the data, {way}")
+
+
 def ignored_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
     """{path: the .gitignore rule that ignores it} for those of `rels` (files of the
     workspace Git should record: dvx.lock, a `cache: false` output) that Git ignores and does
@@ -114,7 +151,10 @@ def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> N
     """Refuse to record data Git tracks too (`tracked_by_git`), as `dvx add` refuses to take
     it over (`refuse_git_tracked`)."""
     tracked = tracked_by_git(repo, rels)
+    submodules = submodules_within(repo, sorted(tracked))
     for rel, display in zip(rels, displays, strict=True):
+        if rel in submodules:  # `git rm --cached` would unregister it: not the way out
+            raise nested_repository_error(repo, rel, display, submodules[rel], in_index=True)
         if rel in tracked:
             raise PathError(
                 f"'{display}' is tracked by Git too ('{tracked[rel]}' is in the Git index, "

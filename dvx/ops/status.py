@@ -18,7 +18,12 @@ from dvx.history import (
 from dvx.lockfile import LOCK_FILE, read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.data_places import not_ignored, tracked_by_git, warn_ignored_by_git
+from dvx.ops.data_places import (
+    not_ignored,
+    submodules_within,
+    tracked_by_git,
+    warn_ignored_by_git,
+)
 from dvx.ops.sync_layers import (
     compare_with_layers,
     holds_what_was_placed,
@@ -240,6 +245,9 @@ class StatusResult:
     # Tracked data that Git's index holds too ({path: the first path of it there}): put
     # into Git with `git add -f`, Git versions the data itself
     tracked_by_git: dict[str, str] = field(default_factory=dict)
+    # Of those, the ones at or in which Git's index holds a submodule ({path: the first
+    # submodule}): Git versions it as one, and `git rm --cached` would unregister it
+    submodules: dict[str, str] = field(default_factory=dict)
     # The pointers Git's index holds that the sparse checkout leaves out, of the paths named
     # (all, with none named): the data is tracked still, and what is on disk there is
     # compared with nothing
@@ -268,7 +276,8 @@ class StatusResult:
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
                 "taken_back_by_rule": self.taken_back,
-                "tracked_by_git": sorted(self.tracked_by_git), "left_out": self.left_out,
+                "tracked_by_git": sorted(self.tracked_by_git), "submodules": self.submodules,
+                "left_out": self.left_out,
                 "pipeline_files_ignored_by_git": self.ignored_by_git,
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
                              "record": f".dvx/tmp/{s.record}", "ended_by_error": s.by_error}
@@ -295,6 +304,7 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         unignored=list(unignored),
                         taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
+                        submodules=submodules_within(repo, sorted(tracked)),
                         left_out=_left_out(repo, named),
                         stopped=changes,
                         ignored_by_git=_pipeline_records_ignored(repo) if named is None else {})
