@@ -683,6 +683,31 @@ def held_why(root: str, display: str, entry: str) -> str:
             f"`dvx checkout {for_command(root, display)}` places the data")
 
 
+def repository_held(repo: Repo, path: str) -> str | None:
+    """The `.git` or `.dvx` of another repository that the folder at the repository path
+    `path` holds (`repository_inside`), None if it holds none or is no folder: nothing of
+    such a folder is dvx's to delete, --force or not."""
+    full = repo.abspath(path)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return None
+    return repository_inside(repo, path, walk_directory(full).reserved)
+
+
+def holding_why(entry: str) -> str:
+    """Why a folder holding `entry`, another repository's `.git` or `.dvx`
+    (`repository_held`), stays as it is."""
+    return f"{REPOSITORY_INSIDE} {_a_repository_of_its_own(entry)}"
+
+
+def deleting_a_repository_error(display: str, entry: str, way_out: str) -> PathError:
+    """The refusal to delete the tracked folder `display`, which holds `entry`, another
+    repository's `.git` or `.dvx` (`repository_held`), before anything is changed;
+    `way_out`: the hint."""
+    return PathError(f"'{display}' holds '{entry}', the `.git` or `.dvx` of a repository of "
+                     f"its own {_a_repository_of_its_own(entry)}: dvx deletes nothing of it, "
+                     "--force or not.", way_out)
+
+
 def repository_inside_error(display: str, entry: str) -> PathError:
     """The refusal to record the folder `display`, which holds `entry`, another repository's
     `.git` or `.dvx` (`repository_inside`), as `dvx add` refuses it."""
@@ -726,19 +751,25 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None) 
     """Delete the data dvx tracks at repo-relative `path`: the file, or the files of the
     directory apart from those .dvxignore keeps out (a file its manifest `manifest_oid`
     records stays data even so), and the folders that leaves empty. What .dvxignore keeps
-    out was never in the cache, so it stays: its repo-relative paths are returned."""
+    out was never in the cache, so it stays: its repo-relative paths are returned. A folder
+    holding another repository (`repository_inside`) is refused (PathError) before anything
+    is deleted, and no `.git` or `.dvx` in it is ever deleted."""
     full = repo.abspath(path)
     if not os.path.isdir(full) or os.path.islink(full):
         os.unlink(full)
         return []
     walk = walk_directory(full)
+    inside = repository_inside(repo, path, walk.reserved)
+    if inside is not None:
+        raise deleting_a_repository_error(path, inside, "Move that repository out of it "
+                                          "first.")
     tracked = repo.dvxignore.filter_walk(path, walk, _manifest_paths(repo, path, manifest_oid))
     deleted = [*(e.relpath for e in tracked.files), *tracked.symlinks, *walk.temps]
     for rel in deleted:
         fsutil.remove_quietly(join_posix(full, rel))
     kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others}
                   - set(deleted))
-    if kept:
+    if kept or walk.reserved:  # a `.git` or `.dvx` .dvxignore keeps out stays too
         prune_empty_dirs(full, deleted)
     else:
         fsutil.rmtree(full)  # only folders are left

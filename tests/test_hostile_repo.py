@@ -714,6 +714,87 @@ def test_a_repository_nested_in_a_tracked_folder_is_never_data_nor_deleted(
     assert files_under(clone / "tools") == before
 
 
+def _data_made_a_clone(repo: Path, partial: bool = False, wip: bool = True) -> Path:
+    """In the dvx repository `repo`, track `tools` (files `a` and `notes`), check it out (in
+    part: only `notes`, with `partial`), then make it a Git clone of the user's that commits
+    `notes` (and holds work in progress, `wip`); its folder."""
+    write(repo / "tools/a", "a\n")
+    write(repo / "tools/notes", "notes\n")
+    assert run_dvx("add", "tools", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tools")
+    if partial:
+        shutil.rmtree(repo / "tools")
+        assert run_dvx("checkout", "tools/notes", cwd=repo).code == 0
+        assert sorted(os.listdir(repo / "tools")) == ["notes"]
+    git(repo / "tools", "init", "-q", "-b", "main")
+    git(repo / "tools", "add", "notes")
+    git(repo / "tools", "commit", "-qm", "my notes")
+    if wip:
+        write(repo / "tools/wip", "wip\n")
+    return repo / "tools"
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_folder_holding_a_repository_stays_whole_when_its_pointer_leaves_git(
+        partial, repo):
+    """`tools.dvx` leaves Git (a teammate's `git rm`, a branch switch) while `tools` is a
+    clone of the user's: the checkout that settles data left behind deletes nothing of it,
+    its `.git` and the files it commits, and says why."""
+    clone = _data_made_a_clone(repo, partial, wip=False)  # all of it as dvx placed it
+    before = files_under(clone)
+    git(repo, "rm", "-q", "--", "tools.dvx")
+    git(repo, "commit", "-qm", "no tools")
+    result = run_dvx("checkout", cwd=repo)
+    assert "Traceback" not in result.output
+    assert files_under(clone) == before, result.output
+    message = " ".join(result.stderr.split())
+    assert "tools: its pointer is no longer in Git, but it holds the `.git` or `.dvx` of a " \
+        "repository of its own ('tools/.git'" in message, result.output
+    assert "dvx add tools" not in message, result.output
+    assert run_dvx("checkout", cwd=repo).stderr == ""  # said once: the user's own
+    assert files_under(clone) == before
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_remove_outs_of_a_folder_holding_a_repository_deletes_nothing(force, repo):
+    """`dvx remove --outs [--force] tools.dvx` where `tools` is a clone of the user's is
+    refused before anything changes: the clone, the pointer and its record stay."""
+    clone = _data_made_a_clone(repo)
+    before = files_under(clone)
+    refused = run_clean("remove", "--outs", *(["--force"] if force else []), "tools.dvx",
+                        cwd=repo)
+    assert "'tools' holds 'tools/.git'" in refused and "without --outs" in refused, refused
+    assert files_under(clone) == before and (repo / "tools.dvx").is_file()
+    assert run_dvx("remove", "tools.dvx", cwd=repo).code == 0
+    assert files_under(clone) == before
+
+
+def test_repro_of_a_stage_whose_output_holds_a_repository_deletes_nothing(repo):
+    """A stage's output folder became a clone of the user's: repro, which deletes a stage's
+    outputs before it runs, refuses before the run, and the clone stays whole; so does
+    `dvx stage remove --outs`."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p tools && echo a > tools/a\n"
+                             "    deps: [in.txt]\n    outs: [tools]\n")
+    write(repo / "in.txt", "1\n")
+    assert run_dvx("repro", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    clone = repo / "tools"
+    git(clone, "init", "-q", "-b", "main")
+    write(clone / "notes", "notes\n")
+    git(clone, "add", "notes")
+    git(clone, "commit", "-qm", "my notes")
+    before = files_under(clone)
+    write(repo / "in.txt", "2\n")
+    refused = run_clean("repro", cwd=repo)
+    assert "'tools' holds 'tools/.git'" in refused, refused
+    assert files_under(clone) == before
+    refused = run_clean("stage", "remove", "--outs", "s", cwd=repo)
+    assert "'tools' holds 'tools/.git'" in refused, refused
+    assert files_under(clone) == before and "tools" in (repo / "dvx.yaml").read_text()
+
+
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
 def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     hostile = Hostile(tmp_path)

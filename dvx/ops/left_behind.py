@@ -50,7 +50,14 @@ from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
 from dvx.syncstate import Synced
-from dvx.workspace import cache_objects_in, file_state, prune_empty_dirs
+from dvx.workspace import (
+    REPOSITORY_INSIDE,
+    cache_objects_in,
+    file_state,
+    holding_why,
+    prune_empty_dirs,
+    repository_held,
+)
 
 log = get_logger(__name__)
 
@@ -118,8 +125,8 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
             log.warning("%s: %s, but %s, so it stays. %s", item.path,
                         LOCK_ENTRY_GONE if item.stage_output else "its pointer is no longer in Git",
                         item.why_kept, _what_to_do(repo.root, item))
-            if item.why_kept == FOUND:
-                stale.append(item.path)  # the user's own, said once: no longer dvx's business
+            if _the_user_s_own(item.why_kept):
+                stale.append(item.path)  # said once: no longer dvx's business
             continue
         synced = repo.syncstate.get(item.path)
         assert synced is not None
@@ -129,6 +136,12 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
         repo.syncstate.forget(path)
     repo.syncstate.flush()
     return removed
+
+
+def _the_user_s_own(why_kept: str | None) -> bool:
+    """Does `why_kept` make data left behind the user's own: there before dvx synced it, or
+    holding a repository of theirs (`repository_held`)?"""
+    return why_kept is not None and (why_kept == FOUND or why_kept.startswith(REPOSITORY_INSIDE))
 
 
 def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> None:
@@ -171,6 +184,8 @@ def _what_to_do(root: str, item: LeftBehind) -> str:
     if item.in_stash is not None:  # a new pointer of `dvx add` would stop the pop
         pop = "git stash pop" + (f" stash@{{{item.in_stash}}}" if item.in_stash else "")
         return f"`{pop}` brings back its pointer, which that stash holds."
+    if item.why_kept is not None and item.why_kept.startswith(REPOSITORY_INSIDE):
+        return "It stays as it is: its files are that repository's, never dvx's to delete."
     if item.tracked_inside:  # deleting the whole directory would take theirs too
         return ("Delete the files in it that Git and dvx do not track (`git status "
                 f"{typed}` lists them), or track them with `dvx add`.")
@@ -282,7 +297,9 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
             found.given_to_git.append((path, frozenset(t for t in current
                                                        if t.startswith(path + "/"))))
             continue
-        why = (_holds_what_was_placed_beside(repo, path, inside) if inside
+        held = repository_held(repo, path)
+        why = (holding_why(held) if held is not None
+               else _holds_what_was_placed_beside(repo, path, inside) if inside
                else holds_what_was_synced(repo, path))
         if why is None and shared:
             why = SHARED_CACHE

@@ -48,9 +48,11 @@ from dvx.pointer import read_pointer
 from dvx.repo import Repo
 from dvx.workspace import (
     delete_tracked_data,
+    deleting_a_repository_error,
     file_state,
     remove_temporaries_around,
     remove_temporaries_beside,
+    repository_held,
     scan_directory,
     stale_link_oid,
 )
@@ -171,6 +173,8 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     directory are not its data and stay (`Changed.kept`)."""
     for output in outputs:
         _refuse_stage_output(output, "remove")
+    if remove_data:
+        _refuse_deleting_a_repository(repo, [*(o.path for o in outputs), *(unfinished or ())])
     touched: list[str] = []
     kept: list[str] = []
     with repo.lock(stages_in_git=True):
@@ -211,6 +215,18 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     left = [] if remove_data else [o.path for o in outputs
                                    if os.path.lexists(repo.abspath(o.path))]
     return replace(changed, kept=kept, unignored=seen_by_git(repo, left))
+
+
+def _refuse_deleting_a_repository(repo: Repo, paths: list[str]) -> None:
+    """Refuse, before anything changes, a `dvx remove --outs` (--force or not) of data whose
+    folder holds another repository (`repository_held`): a clone of the user's there."""
+    for path in paths:
+        inside = repository_held(repo, path)
+        if inside is not None:
+            raise deleting_a_repository_error(
+                path, inside, f"Run `dvx remove {for_command(repo.root, path + POINTER_SUFFIX)}` "
+                "without --outs to stop tracking it and keep the folder as it is, or move that "
+                "repository out of it first.")
 
 
 def seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
