@@ -37,6 +37,8 @@ def _tests_run_this_checkout_s_dvx() -> None:
     worktree sharing that virtualenv is another checkout: put this checkout first, in this
     process and its subprocesses, so every test runs the code it sits beside."""
     root = str(Path(__file__).resolve().parent.parent)
+    if sys.path[0] == root:  # run already (`from tests.conftest import` loads it twice)
+        return
     sys.path.insert(0, root)
     rest = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = root if not rest else os.pathsep.join((root, rest))

@@ -1732,6 +1732,8 @@ def test_git_s_hooks_and_merge_driver_never_import_the_repository_s_modules(
     if start_on_path:
         dvx_home = str(Path(__file__).resolve().parent.parent)  # where this dvx comes from
         monkeypatch.setenv("PYTHONPATH", start_on_path + dvx_home)
+    else:  # unset, as on a user's machine (tests/conftest.py sets it for the tests)
+        monkeypatch.delenv("PYTHONPATH", raising=False)
     canary = tmp_path / "imported"
     _modules_that_note_being_run(repo, canary)
     must = lambda *args: run_dvx(*args, cwd=repo)  # noqa: E731
