@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from dvx import fsutil
 from dvx.errors import ConfigError
 from dvx.logs import shell_quote
+from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
 
 LEVELS = ("global", "project", "local")
@@ -148,12 +149,8 @@ DEFAULT_LINK_TYPES = ("reflink", "copy")
 
 def global_config_path() -> str:
     """$XDG_CONFIG_HOME/dvx/config, or ~/.config/dvx/config where XDG_CONFIG_HOME is unset or
-    relative (the XDG spec says to ignore a relative one: it would put the user's own config,
-    credentials and all, in whatever directory a command runs from, a work tree Git sees)."""
-    base = os.environ.get("XDG_CONFIG_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "dvx", "config")
+    relative (see dvx/user_dirs.py)."""
+    return os.path.join(user_config_dir(), "config")
 
 
 def split_key(key: str) -> tuple[str, str]:

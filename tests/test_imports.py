@@ -397,6 +397,27 @@ def test_bare_sources_of_the_same_relative_name_in_two_projects_are_two_sources(
         assert (tmp_path / name / "got.csv").read_text() == f"the data of {name}\n"
 
 
+def test_a_relative_xdg_cache_home_is_ignored_as_the_xdg_spec_says(source, project,
+                                                                   monkeypatch, tmp_path):
+    """A relative XDG_CACHE_HOME would put dvx's clones of Git sources and the objects read
+    outside a repository in the folder a command runs from, a work tree Git sees (a clone in
+    it is an embedded repository for `git add -A`): it is ignored for ~/.cache."""
+    team, _ = source
+    monkeypatch.setenv("XDG_CACHE_HOME", "cachedir")
+    home_cache = Path(os.environ["HOME"]) / ".cache" / "dvx"
+    imported = run_dvx("import", str(team.origin), "raw/train.csv", cwd=project)
+    assert imported.code == 0, imported.output
+    assert not (project / "cachedir").exists()
+    assert "cachedir" not in git(project, "status", "--short", "--untracked-files=all")
+    assert [p for p in (home_cache / "repos").iterdir() if p.is_dir()]  # the clone
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    got = run_dvx("get", str(team.origin), "images/0.png", "-o", "got.png", cwd=outside)
+    assert got.code == 0 and (outside / "got.png").read_text() == "image 0\n", got.output
+    assert sorted(p.name for p in outside.iterdir()) == ["got.png"]
+    assert (home_cache / "cache").is_dir()
+
+
 def test_a_bare_source_s_relative_remote_is_read_from_beside_it(tmp_path, monkeypatch,
                                                                 project):
     from dvx.errors import RemoteError

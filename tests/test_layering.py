@@ -14,6 +14,7 @@ LAYERS = {
     "dvx.process_groups": 0, "dvx.guardian": 0,
     "dvx.self_command": 0,  # how dvx starts itself in hooks and queued runs
     "dvx.wording": 0,  # wording messages share: lists of names cut short
+    "dvx.user_dirs": 0,  # the XDG folders of the user's config and cache
     "dvx.stop_signals": 0,  # Ctrl-C, SIGTERM and SIGHUP held back while a clean-up runs
     "dvx.fsutil": 1, "dvx.hashing": 1, "dvx.yamlio": 1, "dvx.textfile": 1,
     "dvx.paths": 2, "dvx.progress": 2, "dvx.wildmatch": 2, "dvx.ignore": 3,

@@ -55,6 +55,7 @@ from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, git_environ, holds_git_repository
+from dvx.user_dirs import user_cache_dir
 from dvx.wording import counted
 
 log = get_logger(__name__)
@@ -113,11 +114,6 @@ def readable_path(path: str) -> bool:
     configuration, never data), nor any other with a reserved component: listings leave them
     out, as DVC's leave out `.dvc/`, so that all that is listed can be read."""
     return not any(part.casefold() in RESERVED_NAMES for part in path.split("/"))
-
-
-def user_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dvx")
 
 
 Names = dict[str, str]  # what each object is in the source, by oid: "'images/2.png'"
