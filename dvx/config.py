@@ -166,6 +166,15 @@ def split_key(key: str) -> tuple[str, str]:
                       "Keys look like 'core.remote', 'cache.type' or 'remote.NAME.url'.")
 
 
+def ignored_when_read(section: str, key: str | None = None) -> bool:
+    """Is `section` (or its option `key`) one this dvx keeps in the file but ignores, not
+    knowing it? A section other than SCHEMA's and remotes', or an option SCHEMA's section
+    lacks. A remote's own options are checked against its kind of remote when it is used."""
+    if REMOTE_SECTION.fullmatch(section):
+        return False
+    return section not in SCHEMA or (key is not None and key not in SCHEMA[section])
+
+
 def check_option_name(section: str, key: str) -> None:
     """Refuse an option that `section` cannot have; a remote may have any option its kind of
     remote takes (checked against its backend, which needs its URL)."""
@@ -468,16 +477,14 @@ class Config:
     def unknown_options(self) -> list[str]:
         """A sentence for each option, or section, the files set that dvx does not know (a
         typo, or an option of another tool such as DVC's core.checksum_jobs), which dvx
-        ignores: said, so a setting that does nothing is not taken for one in effect. A
-        remote's own options are checked against its kind of remote when it is used."""
+        ignores (ignored_when_read): said, so a setting that does nothing is not taken for one
+        in effect."""
         found = []
         for level, config_file in self.files.items():
             parser = config_file.parser
             for section in parser.sections():
-                if REMOTE_SECTION.fullmatch(section):
-                    continue
                 where = f"the config file '{self.paths[level]}'"
-                if section not in SCHEMA:
+                if ignored_when_read(section):
                     found.append(f"The section [{section}] in {where} is not one this dvx "
                                  f"knows ({', '.join(f'[{s}]' for s in SCHEMA)} and [remote "
                                  "\"NAME\"] are), so its options are ignored: delete it from "
@@ -485,7 +492,7 @@ class Config:
                     continue
                 flag = "" if level == "project" else f" --{level}"
                 for key in parser.options(section):
-                    if key in SCHEMA[section]:
+                    if not ignored_when_read(section, key):
                         continue
                     meant = (f"{key} is an option of each remote: remote.NAME.{key}"
                              if key in REMOTE_KEYS else "a typo, or a newer dvx's")

@@ -61,6 +61,23 @@ def test_an_option_or_section_dvx_does_not_know_is_said_to_be_ignored(repo, dvx)
         dvx("status").stderr.split())
 
 
+def test_config_list_leaves_out_an_option_dvx_says_it_ignores(repo, dvx):
+    """An option of [core] or [cache] this dvx does not know (DVC's core.checksum_jobs, a
+    typo) is no option in effect, as the same run warns: `config --list` leaves it out, at any
+    level and in JSON, as reading the key refuses it."""
+    assert dvx("config", "cache.type", "copy").code == 0
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\nchecksum_jobs = 4\n")
+    (repo / ".dvx" / "config.local").write_text("[cache]\ntipe = hardlink\n")
+    for args in ((), ("--json",), ("--project",), ("--local",), ("--show-origin",)):
+        listed = dvx("config", "--list", *args)
+        assert listed.code == 0, (args, listed.output)
+        assert "checksum_jobs" not in listed.stdout and "tipe" not in listed.stdout, args
+        assert "core.checksum_jobs in the config file" in listed.stderr, (args, listed.stderr)
+    assert dvx("config", "--list").stdout == "cache.type=copy\n"
+    assert dvx("config", "core.checksum_jobs").code == 2
+
+
 def test_config_list_leaves_out_a_section_dvx_ignores_and_names_a_dotted_remote_whole(
         repo, dvx, tmp_path):
     """A section dvx keeps but ignores (DVC's [state]) is no option in effect: `config --list`

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from dvx.config import (
     REMOTE_SECTION,
-    SCHEMA,
     Config,
     global_config_path,
+    ignored_when_read,
     split_key,
     validate,
 )
@@ -85,13 +85,16 @@ def _in_effect(config: Config, section: str, option: str) -> tuple[str, str] | N
 
 def list_options(config: Config, level: str | None = None) -> list[Setting]:
     """The options the levels set (or `level` alone), merged as dvx uses them: one set only
-    where it is set aside is left out (set_aside_of names it), not shown as its default."""
+    where it is set aside is left out (set_aside_of names it), not shown as its default, and
+    so is one dvx ignores, which the warning of unknown options names."""
     found = []
     for section in config.section_names():
-        if section not in SCHEMA and not REMOTE_SECTION.fullmatch(section):
+        if ignored_when_read(section):
             continue  # kept in the file, ignored (Config.unknown_options says so)
         name = section.replace('remote "', "remote.").rstrip('"')
         for option in _options(config, section, level):
+            if ignored_when_read(section, option):
+                continue  # as above
             setting = get_option(config, f"{name}.{option}", level)
             if setting is not None and setting.level != "default":
                 found.append(setting)
