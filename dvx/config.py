@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import ConfigError
-from dvx.logs import shell_quote
+from dvx.logs import pasted_args
 from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
 
@@ -527,10 +527,11 @@ class Config:
         `dvx remote modify NAME`, with the flag of the level defining the remote where that
         is not the tracked config (`--local`, `--global`): without it, `remote modify`
         writes the tracked config, refused for a remote only config.local defines. The name
-        is quoted for the shell: a cloned config may hold one with a ';' in it."""
+        is given for the shell (pasted_args): a cloned config may hold one with a ';' in it,
+        or one starting with '-'; a hint adds arguments after it, never options."""
         level = self.remote_level(name)
         flag = "" if level in (None, "project") else f" --{level}"
-        return f"dvx remote modify{flag} {shell_quote(name)}"
+        return f"dvx remote modify{flag} {pasted_args(name)}"
 
     def remote_options(self, name: str) -> dict[str, str]:
         """The options of the remote `name` in effect, merged key by key (local over project

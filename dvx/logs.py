@@ -134,6 +134,17 @@ def shell_quote(text: str) -> str:
     return f"$'{''.join(_shell_escaped(ch) for ch in text)}'"
 
 
+def pasted_args(*args: str, options: str = "") -> str:
+    """The arguments of a dvx command as a hint gives them, to paste into a shell: each quoted
+    (shell_quote); where one starts with '-', which the command would take for one of its
+    options, after `--`, with the command's `options` that a hint writes after them
+    (`--unset`) moved before it: `NAME KEY --unset`, but `--unset -- -x KEY`."""
+    quoted = " ".join(shell_quote(arg) for arg in args)
+    if any(arg.startswith("-") for arg in args):
+        return f"{options} -- {quoted}" if options else f"-- {quoted}"
+    return f"{quoted} {options}" if options else quoted
+
+
 def _shell_escaped(ch: str) -> str:
     if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8, as surrogateescape keeps it
         return f"\\{ord(ch) - 0xDC00:03o}"

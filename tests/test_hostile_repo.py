@@ -1791,3 +1791,42 @@ def test_a_cloned_remote_name_remote_add_refuses_is_refused_and_no_hint_runs_wha
 
     assert Config(str(hostile.origin / ".dvx")).modify_command(bad) == (
         "dvx remote modify 's; touch PWNED'")
+
+
+def test_a_cloned_remote_name_starting_with_a_dash_is_named_after_double_dash_in_each_hint(
+        tmp_path):
+    """A cloned .dvx/config may name a remote `-x`, which `remote add` refuses and which a
+    command line takes for an option: each hint naming it puts it after `--` (the command's
+    own options before), so that the command pasted as printed acts on that remote."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    hostile.commit({".dvx/config": f'[core]\nremote = -x\n[remote "-x"]\n'
+                                   f"url = {hostile.remote}\njobs = 2\n"})
+    clone = hostile.clone()
+    (clone / ".dvx" / "config.local").write_text(f'[remote "-x"]\nurl = {tmp_path / "mine"}\n')
+
+    def hints_of(*args: str) -> list[str]:
+        ran = run_dvx_proc(*args, cwd=clone)
+        assert ran.code != 0 or "still defines" in ran.stderr, (args, ran.output)
+        return re.findall(r"`dvx ([^`]*)`", " ".join(ran.stderr.split()))
+
+    assert hints_of("pull") == ["remote rename --local -- -x NEW_NAME"]
+    assert hints_of("remote", "modify", "--local", "--unset", "--", "-x", "jobs") == [
+        "remote modify --project --unset -- -x jobs"]
+    assert hints_of("remote", "modify", "--global", "--", "-x", "jobs", "4") == [
+        "remote modify --project -- -x jobs VALUE"]
+    assert hints_of("remote", "modify", "--", "-x", "pack_size", "5") == [
+        "remote modify -- -x pack_size BYTES"]
+    assert hints_of("remote", "modify", "--unset", "--", "-x", "url") == [
+        "remote remove -- -x", "remote modify -- -x url URL"]
+    assert hints_of("remote", "remove", "--global", "--", "-x") == [
+        "remote remove --local -- -x"]
+    assert hints_of("remote", "remove", "--local", "--", "-x") == [
+        "remote remove --project -- -x"]  # still defined there: removed, as the hint says
+    subprocess.run(["bash", "-c", f"{sys.executable} -m dvx remote remove --project -- -x"],
+                   cwd=clone, check=True, capture_output=True)
+    assert "-x" not in (clone / ".dvx" / "config").read_text()
+    from dvx.config import Config
+
+    assert Config(str(hostile.origin / ".dvx")).modify_command("-x") == (
+        "dvx remote modify -- -x")

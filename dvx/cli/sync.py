@@ -26,7 +26,7 @@ from dvx.cli.common import (
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
-from dvx.logs import shell_quote
+from dvx.logs import pasted_args, shell_quote
 from dvx.wording import counted, named_list
 
 if TYPE_CHECKING:
@@ -146,8 +146,8 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
         raise UsageError("Give a VALUE, or --unset to remove the option.")
     if unset:
         flag = f"--{level} " if level else ""
-        refuse_value_to_unset(value, f"dvx remote modify {flag}{shell_quote(name)} "
-                                     f"{shell_quote(key)} VALUE")
+        refuse_value_to_unset(value, f"dvx remote modify {flag}"
+                                     f"{pasted_args(name, key, 'VALUE')}")
     notice = modify_remote(_repo_for(level), name, key, None if unset else value, level)
     if notice:
         warn(notice)

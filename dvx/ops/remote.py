@@ -23,7 +23,7 @@ from dvx.config import (
     validate,
 )
 from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
-from dvx.logs import get_logger, shell_quote
+from dvx.logs import get_logger, pasted_args, shell_quote
 from dvx.objects.odb import ObjectStore
 from dvx.ops.remote_places import directory_remote, refuse_remote_in_data, tracked_paths
 from dvx.remote import transfer
@@ -169,7 +169,7 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
         flag = "" if level is None else f" --{level}"
         raise ConfigError(f"A remote named '{name}' already exists in the {chosen} config.",
                           f"Use --force to replace it there, or `dvx remote modify{flag} "
-                          f"{shell_quote(name)} KEY VALUE` to change it.")
+                          f"{pasted_args(name, 'KEY', 'VALUE')}` to change it.")
     target = config.file(chosen)
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
@@ -215,7 +215,7 @@ def _query_notice(name: str, url: str, level: str | None) -> str | None:
     return (f"WARNING: The query string of the URL of remote '{name}' ({redact_url(url)}) "
             "may hold a credential (a token, a signature): it was written as given to "
             ".dvx/config, which Git tracks. If it does, remove it from there before you commit "
-            f"(`dvx remote remove {shell_quote(name)}`) and add the remote with --local "
+            f"(`dvx remote remove {pasted_args(name)}`) and add the remote with --local "
             "(.dvx/config.local, never tracked).")
 
 
@@ -240,16 +240,16 @@ def _without_url(config: Config, name: str) -> RemoteError:
     where = config.remote_level(name)  # with no URL anywhere: the most specific section
     if where is None or _defines(config, "project", name):
         return RemoteError(f"Remote '{name}' has no URL.",
-                           f"Set it with `dvx remote modify {shell_quote(name)} url URL`.")
+                           f"Set it with `dvx remote modify {pasted_args(name, 'url', 'URL')}`.")
     keys = ", ".join(sorted(config.files[where].parser.options(_section(name))))
     return RemoteError(
         f"Remote '{name}' has no URL: only the {where} config ({_file_of(config, where)}) sets "
         f"options of it ({keys}), as it does once the remote it overrode was renamed or "
         "removed in .dvx/config (by a teammate, say).",
-        f"Remove those options with `dvx remote remove --{where} {shell_quote(name)}` and set "
+        f"Remove those options with `dvx remote remove --{where} {pasted_args(name)}` and set "
         f"them for the remote's new name, if it has one (`dvx remote list`), with `dvx remote "
         f"modify --{where} NAME KEY VALUE`; or give '{name}' a URL of its own with `dvx remote "
-        f"modify --{where} {shell_quote(name)} url URL`.")
+        f"modify --{where} {pasted_args(name, 'url', 'URL')}`.")
 
 
 def _relative_in_global(config: Config, name: str) -> RemoteError | None:
@@ -268,8 +268,8 @@ def _relative_in_global(config: Config, name: str) -> RemoteError | None:
         f"Remote '{name}' has the relative path '{url}' as its URL in the global config "
         f"({_file_of(config, 'global')}), which every repository reads: each would take it "
         f"from its own root and use another folder{here}.",
-        f"Give it the folder you mean: `dvx remote modify --global {shell_quote(name)} url "
-        f"PATH` (a "
+        f"Give it the folder you mean: `dvx remote modify --global "
+        f"{pasted_args(name, 'url', 'PATH')}` (a "
         "relative PATH is taken from the current directory and stored absolute).")
 
 
@@ -348,8 +348,8 @@ def _refuse_left_without_url(config: Config, name: str, level: str) -> None:
     default naming none): removing a remote is `dvx remote remove`, which takes the default
     with it."""
     flag = "" if level == "project" else f"--{level} "
-    remove = f"`dvx remote remove {flag}{shell_quote(name)}`"
-    modify = f"`dvx remote modify {flag}{shell_quote(name)} url URL`"
+    remove = f"`dvx remote remove {flag}{pasted_args(name)}`"
+    modify = f"`dvx remote modify {flag}{pasted_args(name, 'url', 'URL')}`"
     if level == "project":
         raise ConfigError(f"Without 'url', the tracked config (.dvx/config) would no longer say "
                           f"where remote '{name}' is, and every clone reads it from there.",
@@ -382,7 +382,7 @@ def _not_set_at(config: Config, name: str, key: str, chosen: str) -> ConfigError
     others = "".join(f" (or --{lv})" for lv in holding[1:])
     return ConfigError(f"Remote '{name}' has no option '{key}' in the {chosen} config; the "
                        f"{configs} it.", f"Unset it there with `dvx remote modify "
-                       f"--{holding[0]} {shell_quote(name)} {key} --unset`{others}.")
+                       f"--{holding[0]} {pasted_args(name, key, options='--unset')}`{others}.")
 
 
 def _refuse_level_without(config: Config, name: str, key: str, level: str) -> None:
@@ -397,8 +397,7 @@ def _refuse_level_without(config: Config, name: str, key: str, level: str) -> No
     where = next(lv for lv in LEVELS if defines(lv))
     raise ConfigError(f"Remote '{name}' is defined in the {where} config, not in the {level} "
                       "config.", f"Change it there with `dvx remote modify --{where} "
-                      f"{shell_quote(name)} "
-                      f"{key} VALUE`.")
+                      f"{pasted_args(name, key, 'VALUE')}`.")
 
 
 def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str) -> None:
@@ -436,7 +435,7 @@ def remove_remote(repo: Repo, name: str, level: str | None) -> str | None:
     another level still defines it."""
     config = repo.config
     chosen = _level_defining(config, name, level, "Remove",
-                             f"remove --{{}} {shell_quote(name)}")
+                             f"remove --{{}} {pasted_args(name)}")
     config.file(chosen).remove_section(_section(name))
     return _follow(config, name, None, chosen)
 
@@ -448,7 +447,7 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
     _check_name(new)
     config = repo.config
     chosen = _level_defining(config, old, level, "Rename",
-                             f"rename --{{}} {shell_quote(old)} {new}")
+                             f"rename --{{}} {pasted_args(old, new)}")
     if new in config.remote_names():
         raise ConfigError(f"A remote named '{new}' already exists.")
     own = config.file(chosen)
@@ -456,8 +455,8 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
         where = config.where(_section(old), "url")
         raise ConfigError(f"Remote '{old}' gets its URL from the {where} config; the {chosen} "
                           "config only overrides some of its options.",
-                          f"Rename it there with `dvx remote rename --{where} {shell_quote(old)} "
-                          f"{new}`.")
+                          f"Rename it there with `dvx remote rename --{where} "
+                          f"{pasted_args(old, new)}`.")
     _move_section(own, old, new)
     return _follow(config, old, new, chosen)
 
@@ -533,8 +532,8 @@ def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | Non
     if not still:
         return None
     where = next((lv for lv in still if _gives_url(config, lv, old)), still[0])
-    quoted = shell_quote(old)
-    command = (f"remove --{where} {quoted}" if new is None else f"rename --{where} {quoted} NEW")
+    command = (f"remove --{where} {pasted_args(old)}" if new is None
+               else f"rename --{where} {pasted_args(old, 'NEW')}")
     stay = "".join(f" The {lv} config's options of it stay with it." for lv in kept)
     return (f"The {where} config still defines a remote '{old}' (`dvx remote {command}` "
             f"{'removes' if new is None else 'renames'} it there).{stay}")
@@ -646,7 +645,7 @@ def _refuse_name_remote_add_refuses(config: Config, name: str) -> None:
     raise RemoteError(f"The remote name {shell_quote(name)} ({_file_of(config, level)}) is not "
                       "one dvx takes: a remote's name is letters, digits, '.', '_' and '-', "
                       "starting with a letter or digit.",
-                      f"Rename it with `dvx remote rename{flag} {shell_quote(name)} NEW_NAME`"
+                      f"Rename it with `dvx remote rename{flag} {pasted_args(name, 'NEW_NAME')}`"
                       f"{commit}.")
 
 
@@ -692,8 +691,9 @@ def _at_its_level(hint: str | None, config: Config, name: str,
     def flagged(match: re.Match[str]) -> str:
         level = levels.get(match.group(1), defined_at)
         flag = "" if level == "project" else f"--{level} "
-        return f"`dvx remote modify {flag}{shell_quote(name)} {match.group(1)}"
-    return re.sub(rf"`dvx remote modify {re.escape(shell_quote(name))} ([\w.-]+)", flagged, hint)
+        return f"`dvx remote modify {flag}{pasted_args(name, match.group(1))}"
+    named = f"(?:{re.escape(pasted_args(name))}|{re.escape(name)})"  # ours, or a store's
+    return re.sub(rf"`dvx remote modify {named} ([\w.-]+)", flagged, hint)
 
 
 def _open_configured(repo: Repo, config: Config, name: str | None,
@@ -726,8 +726,8 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
         check_url(url, name)
     except ConfigError as exc:
         raise RemoteError(f"Remote '{name}': {exc.message}",
-                          f"{exc.hint} Fix it with `dvx remote modify {shell_quote(name)} url URL`."
-                          ) from None
+                          f"{exc.hint} Fix it with `dvx remote modify "
+                          f"{pasted_args(name, 'url', 'URL')}`.") from None
     _refuse_tracked_client_options(config, name, url)
     for key, value in options.items():
         try:  # the config comes with the repository (or was edited): check it before use
@@ -737,21 +737,22 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                 check_option_value(url, _section(name), key, value, repo.root)
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
-                              f"Fix it with `dvx remote modify {shell_quote(name)} {key} "
-                              "VALUE`.") from None
+                              f"Fix it with `dvx remote modify "
+                              f"{pasted_args(name, key, 'VALUE')}`.") from None
     located = locate(url, name)
     if is_local_url(located):
         path = local_path(located, repo.root)
         _refuse_the_cache(repo, path, f"remote '{name}' ({url})",
                           f"Point the remote at a directory of its own: `dvx remote modify "
-                          f"{shell_quote(name)} url DIR`.")
+                          f"{pasted_args(name, 'url', 'DIR')}`.")
         if index_base is None:  # another repository's remote (a source) is only read
             _refuse_in_tracked_data(repo, path, f"remote '{name}' ({url})", "Point the "
                                     "remote at a folder outside the data dvx tracks: `dvx "
-                                    f"remote modify {shell_quote(name)} url DIR`.")
+                                    f"remote modify {pasted_args(name, 'url', 'DIR')}`.")
             _refuse_where_git_sees(path, f"remote '{name}' ({url})", "Point the remote at "
                                    "a folder outside any Git work tree (`dvx remote modify "
-                                   f"{shell_quote(name)} url DIR`), or have Git ignore this one")
+                                   f"{pasted_args(name, 'url', 'DIR')}`), or have Git ignore "
+                                   "this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base,
                             origins, config.modify_command(name))
 
@@ -782,7 +783,7 @@ def _refuse_tracked_client_options(config: Config, name: str, url: str) -> None:
             "as given, where one may name a folder to write in or a file to read, so dvx takes "
             "them only from your own config.",
             f"If you trust them, set each in .dvx/config.local, which wins over the tracked "
-            f"config: `dvx remote modify --local {shell_quote(name)} {tracked[0]} VALUE`.")
+            f"config: `dvx remote modify --local {pasted_args(name, tracked[0], 'VALUE')}`.")
 
 
 @dataclass(frozen=True)
@@ -817,16 +818,15 @@ def set_aside(config: Config, name: str) -> list[SetAside]:
             f"({', '.join(lent)}) are not used for this repository's remote '{name}' "
             f"({redact_url(url)}): your settings for one store never go to another.",
             f"If they should, give them to this one with `dvx remote modify --local "
-            f"{shell_quote(name)} "
-            "KEY VALUE`."))
+            f"{pasted_args(name, 'KEY', 'VALUE')}`."))
     for key in sorted(key for level, key in aside if level == "project"):
-        value = config.files["project"].get(_section(name), key)  # never a secret's
+        value = config.files["project"].get(_section(name), key) or ""  # never a secret's
         found.append(SetAside(
             "project", (key,),
             f"The tracked .dvx/config sets {key} = {value} for remote '{name}', which would "
             "turn off the check of the server's identity: not used, the server is checked.",
             "If you trust the network to it, set it in your own config: `dvx remote modify "
-            f"--local {name} {key} {value}`."))
+            f"--local {pasted_args(name, key, value)}`."))
     return found
 
 
