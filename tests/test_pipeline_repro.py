@@ -2196,6 +2196,70 @@ def test_the_refusal_over_an_output_folder_names_commands_that_let_the_run_go_on
     assert (repo / "plots" / "p1.txt").read_text() == "2\n"
 
 
+def test_a_run_stopped_in_a_cache_false_folder_names_what_lets_the_next_run_go_on(repo, dvx):
+    """Ctrl-C while a stage writes a `cache: false` folder Git tracks leaves a file changed
+    and a new one the next run refuses to delete: the stop message and `dvx status` name
+    `git checkout` and `git clean` of the folder before `dvx repro` (as the refusal does),
+    never a plain rerun, and once they ran the stage runs."""
+    write(repo / "n.txt", "1\n")
+    write(repo / ".gitignore", "/go\n/half\n")
+    write(repo / "go", "")
+    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                               "plots/p1.txt && cp n.txt plots/p$(cat n.txt).txt && touch "
+                               "half && until [ -e go ]; do sleep 0.05; done\n"
+                               "    deps: [n.txt]\n"
+                               "    outs: [plots: {cache: false}]\n", "plots")
+    (repo / "go").unlink()
+    (repo / "half").unlink()
+    write(repo / "n.txt", "2\n")
+    running = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (repo / "half").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert running.returncode == 130, out + err
+    assert "In 'plots' (cache: false) the stopped run left changes Git has not committed " \
+        "(plots/p1.txt, plots/p2.txt), which `dvx repro` refuses to delete: `git checkout -- " \
+        "plots` and `git clean -fd -- plots` put back Git's version, deleting the files Git " \
+        "does not track; then `dvx repro` runs the stopped stages again" in said, said
+    status = dvx("status")
+    shown = " ".join(status.stdout.split())
+    assert "which its run would delete, so `dvx repro` refuses to run it" in shown and \
+        "`git clean -fd -- plots`" in shown and "(then `dvx repro` runs the stale stages)" \
+        in shown and "(`dvx repro` runs the stale stages)" not in shown, shown
+    write(repo / "go", "")
+    assert dvx("repro").code == 2
+    git(repo, "checkout", "--", "plots")
+    git(repo, "clean", "-fd", "--", "plots")
+    assert dvx("repro").code == 0
+    assert (repo / "plots" / "p1.txt").read_text() == "2\n"
+
+
+def test_status_names_the_refusal_over_a_cache_false_folder_whose_run_was_undone(repo, dvx):
+    """`git checkout -- dvx.lock` after a run that changed a `cache: false` folder Git
+    tracks: `dvx status` names the `git checkout` of the folder that `dvx repro` needs
+    first, as its refusal does, not a plain `dvx repro`."""
+    write(repo / "n.txt", "1\n")
+    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                               "plots/p1.txt\n    deps: [n.txt]\n"
+                               "    outs: [plots: {cache: false}]\n", "plots")
+    write(repo / "n.txt", "2\n")
+    assert dvx("repro").code == 0
+    git(repo, "checkout", "--", "dvx.lock")
+    shown = " ".join(dvx("status").stdout.split())
+    assert "(stage 'g': its output 'plots' (cache: false) holds changes Git has not " \
+        "committed (plots/p1.txt), which its run would delete, so `dvx repro` refuses to run " \
+        "it: commit them, or move them elsewhere (`git checkout -- plots` puts back Git's " \
+        "version" in shown and "(then `dvx repro` runs the stale stages)" in shown, shown
+    assert dvx("repro").code == 2
+    git(repo, "checkout", "--", "plots")
+    assert dvx("repro").code == 0
+
+
 def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, dvx):
     """A `cache: false` folder Git tracks, holding what the stage's last run wrote (as
     dvx.lock records it, not committed), is the stage's to write again; edited by hand since,

@@ -324,7 +324,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
-            out("(`dvx repro` runs the stale stages)")
+            _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [])
         if none_declared:
             out(_none_declared(repo, pipeline))
         for check in checks:
@@ -334,6 +334,19 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                     if check.updatable else ""))
     if is_quiet() and (result.changed or stale or moved or none_declared):
         sys.exit(1)
+
+
+def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any]) -> None:
+    """The hint under the stale stages: `dvx repro` runs them, once the changes Git has not
+    committed in `uncommitted` output folders (`UncommittedOutput`), which it refuses to
+    delete, are out of its way."""
+    from dvx.pipeline.uncommitted_outputs import holding_changes, moving_away
+
+    for found in uncommitted:
+        out(f"(stage '{found.stage}': {holding_changes(found)}, which its run would delete, "
+            f"so `dvx repro` refuses to run it: commit them, or {moving_away(repo, found)})")
+    out("(then `dvx repro` runs the stale stages)" if uncommitted
+        else "(`dvx repro` runs the stale stages)")
 
 
 def _moved_import_hint(root: str, path: str, exact: Any, updatable: bool) -> str | None:

@@ -124,7 +124,12 @@ from dvx.pipeline.staleness import (
     with_declared_flags,
 )
 from dvx.pipeline.still_declared import StillDeclared
-from dvx.pipeline.uncommitted_outputs import refuse_uncommitted_outputs
+from dvx.pipeline.uncommitted_outputs import (
+    UncommittedOutput,
+    putting_back,
+    refuse_uncommitted_outputs,
+    uncommitted_outputs,
+)
 from dvx.pipeline.unrecordable_inputs import (
     Lacking,
     Taking,
@@ -1183,7 +1188,8 @@ class _Scheduler:
         outputs of a command it stopped stay as the command left them, possibly
         half-written; those of a command that had ended are whole, and some may have been
         stored in the cache meanwhile; those `restored` from the run-cache (no command ran)
-        are whole. Nothing of them is recorded in dvx.lock."""
+        are whole. Nothing of them is recorded in dvx.lock. The way to run them again names
+        first what the next run would refuse to delete (`_in_the_way`)."""
         code = stop_status(exc)
         cut = [n for n in names if n not in self.command_ended and n not in restored]
         ended = [n for n in names if n in self.command_ended]
@@ -1214,14 +1220,29 @@ class _Scheduler:
         but = f", but for those {PIPELINE_FILE} no longer declares" if self.unrecorded else ""
         typed = (self.options.again_once_run or self.options.again or self.options.command) + (
             f" -j {self.options.jobs}" if self.options.jobs != 1 else "")
-        again = f"`dvx {typed}` runs the stopped stages again" + (
+        again = self._in_the_way(names, typed) + (
+            f"`dvx {typed}` runs the stopped stages again") + (
             "" if self.options.command == "repro" else
             ", with the params the workspace holds now, and records the experiment")
+        again = again[0].upper() + again[1:]
         stopped = Interrupted(
             " ".join(said),
             f"{again}; the stages done before are recorded in {LOCK_FILE}{but}.")
         stopped.exit_code = code
         return stopped
+
+    def _in_the_way(self, names: list[str], typed: str) -> str:
+        """What of the stopped stages' `cache: false` output folders the next run refuses
+        to delete (uncommitted_outputs: the stopped run's own writes, as the folder was
+        checked and deleted before it ran), and how to put back Git's version first."""
+        try:
+            found = uncommitted_outputs(self.repo, self.dag, names, self.locks)
+        except (DvxError, OSError):  # the stopped run is said all the same
+            found = []
+        return "".join(
+            f"in '{f.path}' (cache: false) the stopped run left changes Git has not committed "
+            f"({named_list(f.edits, most=5)}), which `dvx {typed}` refuses to delete: "
+            f"{putting_back(self.repo, f)}; then " for f in found)
 
     def _next_ready(self) -> str | None:
         """The first stage (in order) not started whose selected upstream stages have all
@@ -1886,6 +1907,8 @@ class PipelineStatus:
     # repro refuses to run
     recorded_while_none_declared: list[str] = field(default_factory=list)
     pipeline_missing: bool = False  # there is no dvx.yaml
+    # the output folders of stale stages whose run `repro` refuses (uncommitted_outputs)
+    uncommitted: list[UncommittedOutput] = field(default_factory=list)
 
 
 def pipeline_status(repo: Repo) -> PipelineStatus:
@@ -1917,5 +1940,8 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         if name in stray:
             reasons.append(no_clone_has_reason(stray[name]))
         statuses.append(StageStatus(name, reasons))
+    uncommitted = uncommitted_outputs(repo, dag, [s.name for s in statuses if s.reasons],
+                                      locks)
     repo.statcache.flush()
-    return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks))
+    return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
+                          uncommitted=uncommitted)

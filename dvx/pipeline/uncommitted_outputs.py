@@ -22,6 +22,8 @@ output is); persistent outputs are never deleted, and frozen stages never run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dvx.errors import PathError
 from dvx.lockfile import StageLock
 from dvx.paths import at_or_below_any, for_command
@@ -33,25 +35,48 @@ from dvx.scm import literal
 from dvx.wording import named_list
 
 
-def refuse_uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
-                               locks: dict[str, StageLock]) -> None:
-    """Refuse the run (PathError) when a stage of `selected` would delete, with a `cache:
-    false` output folder, changes Git has not committed (module docstring)."""
+@dataclass(frozen=True)
+class UncommittedOutput:
+    """The `cache: false` output folder `path` of stage `stage`, which a run of it would
+    delete with the `edits` Git has not committed, of which `new` are files Git does not
+    track."""
+    stage: str
+    path: str
+    edits: list[str]
+    new: list[str]
+
+
+def uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
+                        locks: dict[str, StageLock]) -> list[UncommittedOutput]:
+    """The output folders of the stages `selected` whose run `repro` refuses (module
+    docstring), by path: the one rule `repro` and `status` follow."""
     if repo.git is None:
-        return
+        return []
     owners = {o.path: (name, o) for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if not o.cache and not o.persist}
     tracked = repo.git.tracked_under(sorted(owners))
     in_git = {path for path in owners if any(f.startswith(path + "/") for f in tracked)}
     if not in_git:
-        return
+        return []
     present = repo.git.workspace_files(*literal(sorted(in_git)))  # a file gone is not lost
     changed = repo.git.changed(present) if present else []
+    found = []
     for path in sorted(in_git):
         edits = [f for f in changed if at_or_below_any(f, {path})]
         name, out = owners[path]
         if edits and not _as_last_run_left_it(repo, out, locks.get(name)):
-            raise _refusal(repo, name, path, edits, [f for f in edits if f not in tracked])
+            found.append(UncommittedOutput(name, path, edits,
+                                           [f for f in edits if f not in tracked]))
+    return found
+
+
+def refuse_uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
+                               locks: dict[str, StageLock]) -> None:
+    """Refuse the run (PathError) when a stage of `selected` would delete, with a `cache:
+    false` output folder, changes Git has not committed (module docstring)."""
+    found = uncommitted_outputs(repo, dag, selected, locks)
+    if found:
+        raise _refusal(repo, found[0])
 
 
 def _as_last_run_left_it(repo: Repo, out: Out, locked: StageLock | None) -> bool:
@@ -61,21 +86,34 @@ def _as_last_run_left_it(repo: Repo, out: Out, locked: StageLock | None) -> bool
     return current is not None and current.same_data(recorded.get(out.path))
 
 
-def _refusal(repo: Repo, stage: str, path: str, edits: list[str], new: list[str]
-             ) -> PathError:
-    """The refusal of stage `stage`'s run over the `edits` of its output folder `path`, of
-    which `new` are files Git does not track: its hint names the commands that put back
-    Git's version of the folder (`git checkout` leaves new files where they are)."""
-    typed = for_command(repo.root, path)
-    back = f"`git checkout -- {typed}` puts back Git's version of the files it tracks"
-    if new:
-        back = (f"`git checkout -- {typed}` and `git clean -fd -- {typed}` put back Git's "
-                "version, deleting the files Git does not track" if len(new) < len(edits)
-                else f"`git clean -fd -- {typed}` deletes the files Git does not track")
+def putting_back(repo: Repo, found: UncommittedOutput) -> str:
+    """The commands that put back Git's version of the folder, and what they do (`git
+    checkout` leaves new files where they are)."""
+    typed = for_command(repo.root, found.path)
+    if not found.new:
+        return f"`git checkout -- {typed}` puts back Git's version of the files it tracks"
+    if len(found.new) < len(found.edits):
+        return (f"`git checkout -- {typed}` and `git clean -fd -- {typed}` put back Git's "
+                "version, deleting the files Git does not track")
+    return f"`git clean -fd -- {typed}` deletes the files Git does not track"
+
+
+def moving_away(repo: Repo, found: UncommittedOutput) -> str:
+    """Short of committing them, what lets the stage's run go on: `putting_back`."""
+    return (f"move them elsewhere ({putting_back(repo, found)}: all it takes when a run of "
+            "the stage made the change, stopped or undone in dvx.lock)")
+
+
+def holding_changes(found: UncommittedOutput) -> str:
+    """'its output 'plots' (cache: false) holds changes Git has not committed (plots/a.txt)'"""
+    return (f"its output '{found.path}' (cache: false) holds changes Git has not committed "
+            f"({named_list(found.edits, most=5)})")
+
+
+def _refusal(repo: Repo, found: UncommittedOutput) -> PathError:
+    """The refusal of stage `found.stage`'s run over the changes of its output folder."""
     return PathError(
-        f"Stage '{stage}': its output '{path}' (cache: false) holds changes Git has not "
-        f"committed ({named_list(edits, most=5)}), and a stage deletes its outputs before it "
-        "runs, so nothing was run.",
-        f"Commit them first, or move them elsewhere ({back}: all it takes when a stopped run "
-        f"of the stage made the change); or, if '{path}' is not the stage's to delete, "
-        "declare another output in dvx.yaml.")
+        f"Stage '{found.stage}': {holding_changes(found)}, and a stage deletes its outputs "
+        "before it runs, so nothing was run.",
+        f"Commit them, or {moving_away(repo, found)}; or, if '{found.path}' is not the stage's to "
+        "delete, declare another output in dvx.yaml.")
