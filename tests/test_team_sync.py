@@ -362,6 +362,33 @@ def test_an_uncommitted_repro_whose_dvx_lock_and_input_were_undone_names_the_inp
     assert _up_to_date(repo)
 
 
+def test_an_undone_run_reading_an_undone_upstream_output_names_the_upstream_s_way(repo):
+    """train -> eval run on a new param, then `git checkout -- dvx.lock params.yaml`: eval's
+    output was made from train's output, itself made from a param the workspace no longer
+    holds, so status names for both `dvx repro` once the inputs are back (what a repro of
+    eval then does: restores both runs), never `dvx repro eval` now, which would check out
+    dvx.lock's versions of both instead."""
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: mkdir -p model && grep lr "
+                             "params.yaml > model/w.txt\n    params: [lr]\n    outs: [model]\n"
+                             "  eval:\n    cmd: cat model/w.txt > score.txt\n"
+                             "    deps: [model]\n    outs: [score.txt]\n")
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    write(repo / "params.yaml", "lr: 2\n")
+    must("repro", cwd=repo)
+    git(repo, "checkout", "--", "dvx.lock", "params.yaml")
+    text = " ".join(run_dvx("status", cwd=repo).stdout.split())
+    assert ("(`dvx checkout score.txt` places the data of the version dvx.lock records; yours "
+            "was made from other inputs than the workspace holds now: `dvx repro eval` records "
+            "it again once they are back)") in text, text
+    assert "records your run again" not in text, text
+    write(repo / "params.yaml", "lr: 2\n")
+    assert "Restored 'eval' from the run-cache" in must("repro", "eval", cwd=repo)
+    assert (repo / "score.txt").read_text() == "lr: 2\n"
+    assert _up_to_date(repo)
+
+
 def test_an_edit_committed_whose_dvx_lock_was_checked_out_names_its_commit_again(repo):
     """An edit of a stage output recorded with `dvx commit` (the run-cache's run for the
     inputs dvx.lock records), then `git checkout -- dvx.lock`: `dvx repro` would place

@@ -372,10 +372,12 @@ def _moved_import_hint(root: str, path: str, exact: Any, updatable: bool) -> str
 class UndoneRun(NamedTuple):
     """How a run of the user's own whose dvx.lock entry went back to HEAD's is recorded
     again: `way` (dvx.pipeline.undone_runs), once `inputs` (its tracked inputs whose own
-    version was undone too) are recorded again; `frozen`: its stage is."""
+    version was undone too) are recorded again, and `committed` (the outputs of upstream
+    stages undone too whose way is COMMIT) committed; `frozen`: its stage is."""
     way: str
     inputs: list[OutputStatus]
     frozen: bool
+    committed: tuple[str, ...] = ()
 
 
 def _stages_for_hints(repo: Repo, result: StatusResult
@@ -388,9 +390,8 @@ def _stages_for_hints(repo: Repo, result: StatusResult
                for o in result.outputs):
         return set(), {}
     from dvx.errors import DvxError
-    from dvx.paths import at_or_below_any
     from dvx.pipeline.graph import load_dag
-    from dvx.pipeline.undone_runs import REPRO, way_back
+    from dvx.pipeline.undone_runs import COMMIT, INPUTS_GONE, REPRO, way_back
 
     try:
         dag = load_dag(repo)
@@ -400,18 +401,32 @@ def _stages_for_hints(repo: Repo, result: StatusResult
         return set(), {}
     undone = [o for o in result.outputs
               if o.stage is None and o.own_version_undone and not o.stashed]
-    runs = {}
-    for o in result.outputs:
+    runs: dict[str, UndoneRun] = {}
+    place = {name: i for i, name in enumerate(dag.order())}
+    # Upstream stages first: a stage reading an output of one whose run was undone too is
+    # recorded again by that stage's way, a run of its own after it.
+    for o in sorted(result.outputs, key=lambda o: place.get(o.stage or "", -1)):
         stage = dag.stages.get(o.stage or "")
         if stage is None or not o.own_version_undone or o.stashed or o.synced_oid is None:
             continue
         reads = set(stage.inputs)
-        # A stage reading data/train reads the tracked directory data too, and the reverse.
-        inputs = [i for i in undone if at_or_below_any(i.path, reads)
-                  or any(at_or_below_any(path, {i.path}) for path in reads)]
-        way = REPRO if inputs else way_back(repo, stage, o.path, o.synced_oid)
-        runs[o.path] = UndoneRun(way, inputs, stage.frozen)
+        inputs = [i for i in undone if _reads(reads, i.path)]
+        upstream = {path: run for path, run in runs.items() if _reads(reads, path)}
+        ways = {run.way for run in upstream.values()}
+        way = INPUTS_GONE if INPUTS_GONE in ways else REPRO if inputs or upstream else \
+            way_back(repo, stage, o.path, o.synced_oid)
+        runs[o.path] = UndoneRun(way, inputs, stage.frozen,
+                                 tuple(path for path, run in upstream.items()
+                                       if run.way == COMMIT))
     return {name for name, s in dag.stages.items() if s.frozen}, runs
+
+
+def _reads(reads: set[str], path: str) -> bool:
+    """Does a stage reading `reads` read `path`? One reading data/train reads the tracked
+    directory data too, and the reverse."""
+    from dvx.paths import at_or_below_any
+
+    return at_or_below_any(path, reads) or any(at_or_below_any(r, {path}) for r in reads)
 
 
 def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
@@ -958,8 +973,11 @@ def _run_again(root: str, stage: str, typed: str, run: UndoneRun) -> str:
     if not all(_recordable(i) for i in run.inputs):
         return ""  # an input of the user's own version that no command records again
     added = " ".join(for_command(root, i.path) for i in run.inputs)
+    committed = " ".join(for_command(root, path) for path in run.committed)
+    first = ([f"`dvx add --force {added}`"] if added else []) + (
+        [f"`dvx commit --force {committed}`"] if committed else [])
     return f"{repro} records your run again" + (
-        f", after `dvx add --force {added}`" if added else "")
+        f", after {' and '.join(first)}" if first else "")
 
 
 def _recordable(undone: OutputStatus) -> bool:

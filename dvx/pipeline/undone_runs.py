@@ -11,6 +11,11 @@ run-cache's run for those inputs; so the way back depends on the inputs the work
     this very output (dvx commit)  -> `dvx commit --force PATH` (it records that pairing again)
     as dvx.lock records otherwise  -> the run was made from inputs the workspace no longer
                                       holds: `dvx repro STAGE` once they are back
+
+A stage reading an output of an upstream stage whose run was undone too is judged by that
+run (`dvx status` asks upstream stages first): made from inputs no longer held, so is its
+own; else `dvx repro STAGE` records both, after `dvx commit --force` of an upstream output
+whose way is that commit.
 """
 
 from __future__ import annotations
