@@ -54,7 +54,7 @@ def uncommitted_outputs(repo: Repo, dag: Dag, selected: list[str],
         return []
     owners = {o.path: (name, o) for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if not o.cache and not o.persist}
-    tracked = repo.git.tracked_under(sorted(owners))
+    tracked = set(repo.git.tracked_under(sorted(owners)))
     in_git = {path for path in owners if any(f.startswith(path + "/") for f in tracked)}
     if not in_git:
         return []
