@@ -322,7 +322,7 @@ def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
         return False  # tracked: .dvxignore keeps the file out of the directory
     if path != at and not synced.may_have_placed(path[len(at) + 1:]):
         return False
-    if placed_by_dvx(repo, path, _staged_oid(repo, blob)):
+    if placed_by_dvx(repo, path, blob_oid_and_size(repo, blob)[0]):
         return True
     # Git may have converted it on staging (core.autocrlf, a text attribute): the workspace
     # holds what dvx placed then.
@@ -331,12 +331,19 @@ def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
     return False
 
 
-def _staged_oid(repo: Repo, blob: str) -> str:
-    """The oid of the content Git's index stages as `blob`, streamed from Git."""
+def blob_oid_and_size(repo: Repo, blob: str) -> tuple[str, int]:
+    """The oid (as dvx hashes data) and size of the content Git holds as `blob`, streamed
+    from Git."""
     assert repo.git is not None
-    hasher = get_algorithm(repo.algo).new()
-    repo.git.feed_blob(blob, hasher.update)
-    return hasher.hexdigest()
+    hasher, size = get_algorithm(repo.algo).new(), 0
+
+    def take(chunk: bytes) -> None:
+        nonlocal size
+        hasher.update(chunk)
+        size += len(chunk)
+
+    repo.git.feed_blob(blob, take)
+    return hasher.hexdigest(), size
 
 
 def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:

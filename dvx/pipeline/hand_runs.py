@@ -7,7 +7,6 @@ anything is written: dvx.lock then records them all at once, or none."""
 from __future__ import annotations
 
 from dvx.errors import ConflictError, UsageError
-from dvx.hashing import get_algorithm
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock
 from dvx.logs import shell_quote
 from dvx.objects.tree import Tree, TreeEntry
@@ -20,6 +19,7 @@ from dvx.ops.commit import (
     write_stage_outputs,
 )
 from dvx.ops.data_places import tracked_by_git
+from dvx.ops.staged_data import blob_oid_and_size
 from dvx.ops.status import UNCHANGED, never_placed, output_status
 from dvx.outputs import Output, in_cache
 from dvx.paths import for_command
@@ -245,26 +245,12 @@ def _index_version(repo: Repo, path: str) -> LockedPath | None:
     entries = repo.git.index_entries([path])
     if any(mode not in (REGULAR_MODE, EXECUTABLE_MODE) for mode, _ in entries.values()):
         return None
-    files = [TreeEntry(rel[len(path) + 1:] if rel != path else "", *_blob_oid_and_size(
+    files = [TreeEntry(rel[len(path) + 1:] if rel != path else "", *blob_oid_and_size(
         repo, blob), mode == EXECUTABLE_MODE) for rel, (mode, blob) in entries.items()]
     if [f.path for f in files] == [""]:
         return LockedPath(path, files[0].oid, files[0].size, executable=files[0].executable)
     tree = Tree.build(repo.algo, files)
     return LockedPath(path, tree.oid(), tree.size, tree.nfiles)
-
-
-def _blob_oid_and_size(repo: Repo, blob: str) -> tuple[str, int]:
-    """The oid and size of the content Git holds as `blob`, streamed from Git."""
-    assert repo.git is not None
-    hasher, size = get_algorithm(repo.algo).new(), 0
-
-    def take(chunk: bytes) -> None:
-        nonlocal size
-        hasher.update(chunk)
-        size += len(chunk)
-
-    repo.git.feed_blob(blob, take)
-    return hasher.hexdigest(), size
 
 
 def _cached_outs_as_locked(repo: Repo, name: str, locks: dict[str, StageLock]
