@@ -1602,6 +1602,82 @@ def test_save_refuses_tracked_data_changed_both_here_and_in_git_naming_no_save_f
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+@pytest.mark.parametrize("queued", [False, True])
+def test_a_value_set_into_tracked_data_no_stage_reads_is_what_the_experiment_records(
+        project, queued):
+    """-S into model.yaml, tracked with `dvx add` and read by no stage: the experiment's
+    pointer names the file as -S left it, its data in the cache (a queued run's too, set in
+    its worktree), so a `checkout --force` after it loses nothing."""
+    write(project / "model.yaml", "lr: 1\n")
+    must("add", "model.yaml", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "model")
+    queue = ("--queue",) if queued else ()
+    done = run_dvx("exp", "run", *queue, "-n", "m", "-S", "model.yaml:lr=2", cwd=project)
+    assert done.code == 0, done.output
+    if queued:
+        started = run_dvx("queue", "start", cwd=project)
+        assert started.code == 0, started.output
+    ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/m").strip()
+    recorded = git(project, "show", f"{ref}:model.yaml.dvx")
+    set_to_2 = _oid("lr: 2\n")
+    assert f"oid: {set_to_2}" in recorded, recorded
+    assert _cached(project, set_to_2).read_text() == "lr: 2\n"
+    if not queued:
+        assert (project / "model.yaml").read_text() == "lr: 2\n"
+        assert recorded == (project / "model.yaml.dvx").read_text()
+        assert "model.yaml" not in run_dvx("status", cwd=project).stdout
+        git(project, "checkout", "-q", "--", ".")
+        must("checkout", "--force", cwd=project)
+        assert must("exp", "apply", "m", cwd=project)
+        assert (project / "model.yaml").read_text() == "lr: 2\n"
+
+
+@pytest.mark.parametrize("how", ["no dvx.yaml", "a dependency missing", "a stage failing"])
+def test_a_refused_or_failed_exp_run_leaves_unread_data_s_pointers_alone(project, how):
+    """Data no stage reads is recorded once the run succeeded, just before the experiment:
+    a run refused (exit 2) or whose stage failed (exit 1) records none, leaving its pointer
+    as it was and storing nothing of it."""
+    _labels_changed_after_commit(project)
+    pointer = (project / "labels.csv.dvx").read_text()
+    sets = ["-S", "train.lr=0.2"]
+    if how == "no dvx.yaml":
+        (project / "dvx.yaml").unlink()
+    elif how == "a dependency missing":
+        (project / "train.py").unlink()
+    else:
+        sets = ["-S", "+train.fail=true"]
+    refused = run_dvx("exp", "run", *sets, cwd=project)
+    assert refused.code == (1 if how == "a stage failing" else 2), refused.output
+    assert (project / "labels.csv.dvx").read_text() == pointer
+    assert (project / "labels.csv").read_text() == "labels v2 (hand-fixed)\n"
+    assert not _cached(project, _oid("labels v2 (hand-fixed)\n")).exists()
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
+@pytest.mark.parametrize("command", [("exp", "save"), ("exp", "run"),
+                                     ("exp", "run", "--queue")])
+def test_an_experiment_refused_over_data_no_stage_reads_has_written_nothing(project,
+                                                                             command):
+    """labels.csv, read by no stage, changed both here and in Git: the experiment is refused
+    before anything is written, so the changed input data/raw.csv, which the experiment
+    records first, keeps its pointer, nothing of it stored."""
+    pointer_changed_on_feat(project, {"labels.csv": "labels v1\n"}, "labels.csv",
+                            "labels v3 (theirs)\n")
+    write(project / "labels.csv", "labels v2 (hand-fixed)\n")
+    git(project, "checkout", "-q", "feat", "--", "labels.csv.dvx")
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    raw, lock = ((project / name).read_text() for name in ("data/raw.csv.dvx", "dvx.lock"))
+    refused = run_dvx(*command, "-n", "fixed", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert "'labels.csv' changed both here and in Git" in said, said
+    assert (project / "data" / "raw.csv.dvx").read_text() == raw
+    assert (project / "dvx.lock").read_text() == lock
+    assert not _cached(project, _oid("a\nb\nc\nd\n")).exists()
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_save_of_a_run_by_hand_never_writes_over_a_dvx_lock_git_brought_meanwhile(repo):
     """A `git checkout` of another branch's dvx.lock while `exp save` records a stage run
     by hand, last before its dvx.lock replaces the file: the save refuses, recording

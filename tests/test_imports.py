@@ -2255,6 +2255,26 @@ def test_repro_never_drops_the_source_of_an_import_changed_here(source, project)
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+
+def test_exp_save_never_drops_the_source_of_an_import_no_stage_reads(source, project):
+    """An import no stage reads, changed here, is refused by `exp save` as `repro` refuses
+    one it reads: the refusal lists the files changed in it, and nothing is recorded."""
+    team, _ = source
+    must("import", str(team.origin), "images", cwd=project)
+    commit(project, "import images")
+    write(project / "images" / "mine.png", "mine\n")
+    pointer = (project / "images.dvx").read_text()
+    refused = run_dvx("exp", "save", "-n", "mine", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert "'images' is an import ('images.dvx' records its source), and its workspace " \
+           "copy changed (added: 'mine.png')" in said, said
+    assert "Move the files you added out of it" in said
+    assert "then run `dvx exp save` again" in said
+    assert "record it first with `dvx commit images`" in said
+    assert (project / "images.dvx").read_text() == pointer
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
 def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, project,
                                                                         tmp_path):
     team, _ = source

@@ -42,7 +42,7 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
-from dvx.exps.workspace_data import commit_unread_data
+from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
@@ -362,9 +362,11 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
     overrides.warn_undeclared(repo, changes)  # once nothing refuses the run
+    read = read_by_stages(repo)
+    check_unread_data(repo, read, "exp run --queue")  # before the inputs are committed
     # The snapshot must name the data the workspace has now.
     commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED))
-    commit_unread_data(repo, read_by_stages(repo), "exp run --queue")
+    commit_unread_data(repo, read, "exp run --queue")
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,

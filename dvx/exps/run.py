@@ -30,7 +30,7 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides as params
 from dvx.exps.queue import DONE, FAILED, QUEUED, RUNNING, STOPPED, entries, waiting
-from dvx.exps.workspace_data import commit_unread_data
+from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import commit_hand_runs
 from dvx.pipeline.repro import (
@@ -95,9 +95,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes)
+    check_unread_data(repo, read_by_stages(repo, targets), "exp run")
     params.warn_undeclared(repo, changes, targets)
-    if not queued:  # a queued run's snapshot recorded the workspace's data when queued
-        commit_unread_data(repo, read_by_stages(repo, targets), "exp run")
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
@@ -115,6 +114,11 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
         raise
     if not result.ok:
         return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued))
+    # Once the run succeeded, the workspace holding what the experiment records (the params
+    # set, in a queued run's worktree too), and HEAD where it was: a refused or failed run
+    # records none of it.
+    _refuse_moved_head(repo, parent, "exp run", queued)
+    commit_unread_data(repo, read_by_stages(repo, targets), "exp run")
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, "exp run",
@@ -293,10 +297,12 @@ def _record_data(repo: Repo) -> None:
     and metrics with the baseline's data, and name the baseline's data where the workspace
     holds other. An input it does not commit is left as its pointer names it, placed in
     part or not: no stage runs on it."""
+    read = read_by_stages(repo)
+    check_unread_data(repo, read, "exp save")  # before the others write
     if load_dag(repo) is not None:
         commit_changed_inputs(repo, Taking("exp save", RUN_NONE))
         commit_hand_runs(repo)
-    commit_unread_data(repo, read_by_stages(repo), "exp save")
+    commit_unread_data(repo, read, "exp save")
 
 
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:

@@ -208,28 +208,12 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     has no --force of its own: the hint names `dvx commit --force`)."""
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
-        chosen: list[Output] = []
-        behind: list[OutputStatus] = []
-        statuses: dict[str, OutputStatus] = {}
-        for output in outputs:
-            status = statuses[output.path] = status_setting_aside(repo, output)
-            if only_changed and status.workspace == OUTDATED and not force:
-                behind.append(status)
-                continue
-            if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
-                continue
-            refuse_if_behind(repo.root, status, force, own_force=command == "commit",
-                             command=command)
-            chosen.append(output)
-        refuse_tracked_by_git(repo, [o.path for o in chosen],
-                              [for_command(repo.root, o.path) for o in chosen])
-        staged = [o for o in chosen if o.stage is not None]
-        unstaged = [o for o in chosen if o.stage is None]
-        for output in unstaged:
-            if not os.path.lexists(repo.abspath(output.path)):
-                raise _absent_error(repo.root, statuses[output.path])
         # Every refusal before any output is stored: a refused commit leaves the cache as it was
-        planned = [plan(repo, o.path, o, statuses[o.path], force) for o in unstaged]
+        checked = check_commit(repo, outputs, force, only_changed, command)
+        behind, statuses = checked.behind, checked.statuses
+        staged = [o for o in checked.chosen if o.stage is not None]
+        unstaged = [o for o in checked.chosen if o.stage is None]
+        planned = checked.planned
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             # Pipeline outputs are recorded in dvx.lock, not in pointer files.
@@ -256,6 +240,45 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         result.stored_again.extend(a.path for a in result.added
                                    if not a.changed and statuses[a.path].only_in_workspace)
         return result
+
+
+@dataclass(frozen=True)
+class CommitChecked:
+    """What `check_commit` found: the outputs to record (`chosen`), the statuses of all it
+    was given, those skipped as behind Git, and the plans of the `chosen` that pointer
+    files record (in their order)."""
+    chosen: list[Output]
+    statuses: dict[str, OutputStatus]
+    behind: list[OutputStatus]
+    planned: list[Planned]
+
+
+def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
+                 only_changed: bool = False, command: str = "commit") -> CommitChecked:
+    """Raise what `commit` (same arguments) refuses before it stores anything, storing and
+    writing nothing: a command that records data after other writes of its own runs it
+    first, so that a refusal finds everything as it was."""
+    chosen: list[Output] = []
+    behind: list[OutputStatus] = []
+    statuses: dict[str, OutputStatus] = {}
+    for output in outputs:
+        status = statuses[output.path] = status_setting_aside(repo, output)
+        if only_changed and status.workspace == OUTDATED and not force:
+            behind.append(status)
+            continue
+        if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
+            continue
+        refuse_if_behind(repo.root, status, force, own_force=command == "commit",
+                         command=command)
+        chosen.append(output)
+    refuse_tracked_by_git(repo, [o.path for o in chosen],
+                          [for_command(repo.root, o.path) for o in chosen])
+    unstaged = [o for o in chosen if o.stage is None]
+    for output in unstaged:
+        if not os.path.lexists(repo.abspath(output.path)):
+            raise _absent_error(repo.root, statuses[output.path])
+    planned = [plan(repo, o.path, o, statuses[o.path], force) for o in unstaged]
+    return CommitChecked(chosen, statuses, behind, planned)
 
 
 def _absent_error(root: str, status: OutputStatus) -> PathError:

@@ -71,8 +71,21 @@ def refuse_unrecordable_input(repo: Repo, output: Output, status: OutputStatus,
     `command`: the dvx command refused, which the hint says to run again."""
     if status.workspace == OUTDATED or status.outdated:
         raise _not_checked_out(repo, output, status, command)
+    refuse_changed_import(repo, output, status, command)
+
+
+# How `refuse_changed_import` says when the import would be committed
+BEFORE_STAGES_RUN = "Committing it before the stages run"
+
+
+def refuse_changed_import(repo: Repo, output: Output, status: OutputStatus, command: str,
+                          committing: str = BEFORE_STAGES_RUN) -> None:
+    """Raise ConflictError when `output` (`status` its status) is an import changed here:
+    committed, it would be ordinary data, which `dvx update` no longer follows, so the user
+    says which way it goes. `committing`: the clause that says when the `command` would
+    commit it, for the message."""
     if status.workspace == MODIFIED and output.pointer.source is not None:
-        raise _changed_import(repo, output, status, command)
+        raise _changed_import(repo, output, status, command, committing)
 
 
 def lacking(repo: Repo, output: Output, status: OutputStatus, read: Collection[str],
@@ -198,8 +211,8 @@ def _not_checked_out(repo: Repo, output: Output, status: OutputStatus, command: 
         f"`dvx {command}` again.")
 
 
-def _changed_import(repo: Repo, output: Output, status: OutputStatus, command: str
-                    ) -> ConflictError:
+def _changed_import(repo: Repo, output: Output, status: OutputStatus, command: str,
+                    committing: str) -> ConflictError:
     typed = for_command(repo.root, output.path)
     changes = "; ".join(f"{what}: {_files(names)}" for what, names in (
         ("added", status.added), ("modified", status.modified), ("deleted", status.deleted))
@@ -209,9 +222,9 @@ def _changed_import(repo: Repo, output: Output, status: OutputStatus, command: s
         f"Run `dvx checkout --force {typed}` to discard your changes"
     return ConflictError(
         f"'{output.path}' is an import ('{output.pointer_path}' records its source), and its "
-        "workspace copy changed" + (f" ({changes})" if changes else "") + ". Committing it "
-        "before the stages run would make it ordinary data of yours, dropping its source, so "
-        "`dvx update` would no longer follow it.",
+        "workspace copy changed" + (f" ({changes})" if changes else "") + f". {committing} "
+        "would make it ordinary data of yours, dropping its source, so `dvx update` would no "
+        "longer follow it.",
         f"{undo}, then run `dvx {command}` again; or, to make it your own data, no longer an "
         f"import, record it first with `dvx commit {typed}`.")
 
