@@ -719,9 +719,11 @@ def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(p
     for sets in (["train.lr=0.3"], ["name=other"]):
         ran = run_dvx("exp", "run", "-S", sets[0], cwd=project)
         assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
-    queued = run_dvx("exp", "run", "--queue", "-S", "seed=7", cwd=project)
+    queued = run_dvx("exp", "run", "--queue", "-n", "q7", "-S", "seed=7", cwd=project)
     assert queued.code == 0 and "WARNING: -S seed sets a param" in queued.stderr, \
         queued.output
+    must("queue", "start", cwd=project)  # said once, when queued: not again in its log
+    assert "WARNING" not in must("queue", "logs", "q7", cwd=project)
 
 
 def test_set_param_sets_a_list_element_by_its_index(project):

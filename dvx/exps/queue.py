@@ -361,7 +361,6 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     if name is not None and name in known and known[name].state == DAMAGED:
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
-    overrides.warn_undeclared(repo, changes)  # once nothing refuses the run
     read = read_by_stages(repo)
     check_unread_data(repo, read, "exp run --queue")  # before the inputs are committed
     # The snapshot must name the data the workspace has now.
@@ -384,6 +383,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
             _forget(repo, current)
         git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
         _save(repo, entry)
+    overrides.warn_undeclared(repo, changes)  # once queued, nothing refusing it any longer
     return entry
 
 

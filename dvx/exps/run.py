@@ -96,7 +96,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes)
     check_unread_data(repo, read_by_stages(repo, targets), "exp run")
-    params.warn_undeclared(repo, changes, targets)
+    if not queued:  # a queued run's warnings were given when it was queued
+        params.warn_undeclared(repo, changes, targets)
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())

@@ -439,9 +439,10 @@ def _work(dag: Dag, selected: list[str]) -> Work:
 
 
 def read_by_stages(repo: Repo, targets: tuple[str, ...] = ()) -> list[str]:
-    """The paths the stages `targets` and those they depend on (all: none named) read, of
-    which a run of them records the changed `dvx add`-tracked data itself (`_inputs`); none
-    without a dvx.yaml."""
+    """The paths of which a run of the stages `targets` and those they depend on (all: none
+    named) records the changed `dvx add`-tracked data itself (`_inputs`): what those stages
+    read, but for frozen ones, which do not run, so that data only a frozen stage reads is
+    recorded as data no stage reads; none without a dvx.yaml."""
     dag = load_dag(repo)
     return [] if dag is None else _inputs(dag, dag.select(targets, False, False))
 
