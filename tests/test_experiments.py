@@ -962,6 +962,53 @@ def test_apply_leaves_a_plots_directory_as_the_experiment_has_it(repo):
     assert run_dvx("status", "-q", cwd=repo).code == 0
 
 
+@pytest.mark.parametrize("force", [(), ("--force",)])
+def test_apply_never_deletes_a_repository_of_yours_where_a_cache_false_output_goes(repo, force):
+    """A folder holding a repository of the user's own (`git init`, a commit) where a
+    `cache: false` output goes, a file or a directory: the apply is refused before anything
+    is written, --force or not, and the repository stays whole."""
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "gen.sh", "n=$(cut -d' ' -f2 params.yaml); echo \"{\\\"n\\\": $n}\" > m.json\n"
+          "mkdir -p plots; echo $n > plots/p.csv\n")
+    must("stage", "add", "-n", "s", "-p", "n", "-d", "gen.sh", "-m", "m.json", "--plots",
+         "plots", "sh gen.sh", cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "n=2", "-n", "e1", cwd=repo)
+    git(repo, "checkout", "-q", "--", ".")
+    (repo / "m.json").unlink()
+    shutil.rmtree(repo / "plots")
+    for mine in ("m.json", "plots"):
+        git(repo, "init", "-q", mine)
+        git(repo / mine, "commit", "-q", "--allow-empty", "-m", "precious")
+    refused = run_dvx("exp", "apply", "e1", *force, cwd=repo)
+    assert refused.code == 2, refused.output
+    assert "m.json/.git" in refused.stderr and "repository of its own" in refused.stderr
+    assert (repo / "params.yaml").read_text() == "n: 1\n"  # nothing was written
+    for mine in ("m.json", "plots"):
+        assert git(repo / mine, "log", "--format=%s").strip() == "precious"
+
+    shutil.rmtree(repo / "m.json")  # the plots folder alone holds a repository now
+    refused = run_dvx("exp", "apply", "e1", *force, cwd=repo)
+    assert refused.code == 2 and "plots/.git" in refused.stderr, refused.output
+    assert git(repo / "plots", "log", "--format=%s").strip() == "precious"
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)])
+def test_apply_never_deletes_a_repository_of_yours_where_the_experiment_has_a_file(project,
+                                                                                   force):
+    write(project / "notes.md", "the experiment's\n")
+    must("exp", "save", "-n", "tuned", cwd=project)
+    (project / "notes.md").unlink()
+    git(project, "init", "-q", "notes.md")
+    git(project / "notes.md", "commit", "-q", "--allow-empty", "-m", "precious")
+    refused = run_dvx("exp", "apply", "tuned", *force, cwd=project)
+    assert refused.code == 2, refused.output
+    assert "notes.md (a folder holding 'notes.md/.git'" in refused.stderr
+    assert git(project / "notes.md", "log", "--format=%s").strip() == "precious"
+
+
 def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")

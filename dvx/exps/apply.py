@@ -34,6 +34,7 @@ from dvx.paths import POINTER_SUFFIX, walk_directory
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git
 from dvx.wording import named_list
+from dvx.workspace import holding_why, repository_inside
 
 # This workspace's settings (a remote added, say), not an experiment's: the apply writes
 # them only as an experiment that changed them has them, and never sets them back.
@@ -353,7 +354,7 @@ def _strays_in_uncached_directories(repo: Repo, git: Git, exp: Experiment, files
     lacks (to remove: another experiment's plot, say), so the directory is what its dvx.lock
     records. Files .dvxignore keeps out are not the output's and stay. A file that neither
     HEAD, an experiment of HEAD nor the cache holds is nobody's run to redo: refused, even
-    with --force, rather than deleted."""
+    with --force, rather than deleted; so is a directory holding another repository."""
     directories = [p for p in uncached if os.path.isdir(repo.abspath(p))
                    and not os.path.islink(repo.abspath(p))]
     if not directories:
@@ -364,7 +365,9 @@ def _strays_in_uncached_directories(repo: Repo, git: Git, exp: Experiment, files
     strays = []
     for top in directories:
         recorded = {rel.removeprefix(top + "/") for rel in kept if rel.startswith(top + "/")}
-        walk = repo.dvxignore.filter_walk(top, walk_directory(repo.abspath(top)), recorded)
+        walk = walk_directory(repo.abspath(top))
+        _refuse_writing_over_a_repository(exp, top, repository_inside(repo, top, walk.reserved))
+        walk = repo.dvxignore.filter_walk(top, walk, recorded)
         found = [e.relpath for e in walk.files] + walk.symlinks
         strays += [f"{top}/{rel}" for rel in found if f"{top}/{rel}" not in kept]
     unsaved = unsaved_files(repo, strays, exp.commit)
@@ -374,6 +377,16 @@ def _strays_in_uncached_directories(repo: Repo, git: Git, exp: Experiment, files
                          f"are not deleted: {_some(unsaved)}.",
                          "Move them out of the way first (--force does not delete them).")
     return sorted(strays)
+
+
+def _refuse_writing_over_a_repository(exp: Experiment, top: str, held: str | None) -> None:
+    """Refuse, --force or not, to write the `cache: false` output directory `top` when it
+    holds `held`, another repository's `.git` or `.dvx` (`repository_inside`): its files
+    are that repository's, and the apply would delete or overwrite them."""
+    if held is not None:
+        raise UsageError(f"Applying '{exp.name}' would write the output '{top}', but "
+                         f"{holding_why(held)}: dvx deletes nothing of it, --force or not.",
+                         "Move that repository out of the way first.")
 
 
 def _refuse_changed_in_cache(repo: Repo, exp: Experiment, targets: list[Target]) -> None:

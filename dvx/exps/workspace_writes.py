@@ -14,7 +14,7 @@ from dvx.errors import DvxError
 from dvx.exps.saved_work import saved_commits
 from dvx.generated import ATTRIBUTES_FILE, keeping_installed_attributes
 from dvx.ignore import git_lines
-from dvx.paths import walk_sorted
+from dvx.paths import walk_directory, walk_sorted
 from dvx.repo import Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git
 
@@ -125,18 +125,30 @@ def write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
 
 def _remove_emptied_directory(full: str) -> None:
     """Remove the directory at `full`, where a file goes, which holds nothing but empty
-    directories (the apply removed its files; `clashing_writes` refused any other)."""
+    directories (the apply removed its files; `clashing_writes` refused any other, and one
+    holding a repository)."""
     left = next(walk_sorted(full), None)
     if left is not None:
         raise DvxError(f"'{left[1]}' is in the way of a file the experiment has.")
+    held = _repository_in(full)
+    if held is not None:
+        raise DvxError(f"'{os.path.join(full, held)}' is in the way of a file the experiment "
+                       "has.")
     fsutil.rmtree(full)
+
+
+def _repository_in(full: str) -> str | None:
+    """The first `.git` or `.dvx` below the directory `full` (relative to it; `Walk.reserved`),
+    any .dvxignore rule aside: a folder holding one is another repository's, never the
+    apply's to delete. None if there is none."""
+    return next(iter(walk_directory(full).reserved), None)
 
 
 def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str]:
     """Those of the `written` files that cannot go where they belong, each with why: a
     parent in the workspace is a file or a symlink (nothing is written beyond a link, as
-    Git does not), or a directory stands there holding files. The `files` the apply removes
-    count as gone."""
+    Git does not), or a directory stands there holding files or another repository's `.git`
+    or `.dvx` (never deleted, --force or not). The `files` the apply removes count as gone."""
     removed = set(files) - written
     clashes = []
     for rel in sorted(written):
@@ -152,7 +164,12 @@ def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str
                 break
         else:
             full = repo.abspath(rel)
-            if os.path.isdir(full) and not os.path.islink(full) and any(
-                    f"{rel}/{inner}" not in removed for inner, _ in walk_sorted(full)):
+            if not os.path.isdir(full) or os.path.islink(full):
+                continue
+            held = _repository_in(full)
+            if held is not None:
+                clashes.append(f"{rel} (a folder holding '{rel}/{held}', a repository of its "
+                               "own)")
+            elif any(f"{rel}/{inner}" not in removed for inner, _ in walk_sorted(full)):
                 clashes.append(f"{rel} (a directory with files in it)")
     return clashes
