@@ -477,10 +477,16 @@ def scan_directory(repo: Repo, path: str, display: str,
     They are not validated as a manifest: `Tree.build` does that when they are recorded.
     An entry dvx cannot track (a link dvx did not make, a socket) is refused, or with
     `on_untrackable` (readers such as diff) reported to it, by repo-relative path, and left
-    out. `seen`: what this command hashed before, asked first; told what is hashed."""
+    out. A directory holding another repository (`repository_inside`) is refused whole, or
+    reported to `on_untrackable` by its own path, with no entries. `seen`: what this command
+    hashed before, asked first; told what is hashed."""
     walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
     if walk.reserved:
-        raise repository_inside_error(display, f"{display}/{walk.reserved[0]}")
+        refused = repository_inside_error(display, f"{display}/{walk.reserved[0]}")
+        if on_untrackable is None:
+            raise refused
+        on_untrackable(display, refused)
+        return {}
     refusals = [(f"{display}/{rel}", not_regular_error(f"{display}/{rel}", _MOVE_OUT))
                 for rel in walk.others]
     entries: list[TreeEntry] = []

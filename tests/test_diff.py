@@ -210,6 +210,23 @@ def test_a_tracked_directory_made_a_link_or_a_file_made_a_socket_is_left_out(rep
         in problems[1]
 
 
+def test_a_tracked_folder_holding_a_repository_is_left_out_and_the_rest_diffed(repo, dvx):
+    """A repository of the user's inside a tracked folder (a `git init` there): diff, a
+    reader as status is, names that folder as left out and diffs the rest."""
+    write(repo / "tools" / "a", "a\n")
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "tools", "d").code == 0
+    commit(repo, "c1")
+    git(repo / "tools", "init", "-q")
+    write(repo / "tools" / "b", "b\n")
+    write(repo / "d" / "c", "c\n")
+    doc = _diff(repo)
+    assert _summary(doc) == {"added": ["d/c"], "deleted": [], "modified": [], "renamed": []}
+    assert len(doc["problems"]) == 1 and "'tools' holds 'tools/.git'" in doc["problems"][0]
+    shown = dvx("diff")
+    assert shown.code == 0 and "WARNING: left out: 'tools' holds" in shown.stderr
+
+
 def test_the_workspace_against_head_and_targets(tmp_path):
     _, alice = _two_versions(tmp_path)
     assert _summary(_diff(alice)) == {"added": [], "deleted": [], "modified": [], "renamed": []}
