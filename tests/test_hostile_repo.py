@@ -580,6 +580,29 @@ def test_a_directory_pointer_over_a_folder_of_code_git_tracks_leaves_the_folder_
     assert "dvx checkout --force" not in status.stdout, status.output
 
 
+def test_a_pointer_over_code_git_tracks_names_moving_the_pointer_before_git_rm_cached(
+        tmp_path):
+    """`lib.dvx` over a folder of the team's code: pull and status name renaming the pointer
+    (or `dvx remove` of it) first, and `git rm -r --cached`, which would take the code out of
+    the repository for every teammate, only for data put in Git by mistake."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "dd/z", "data\n")
+    assert run_dvx("add", "dd", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    os.replace(hostile.origin / "dd.dvx", hostile.origin / "lib.dvx")
+    shutil.rmtree(hostile.origin / "dd")
+    hostile.commit({".gitignore": "", "lib/util.py": "x = 1\n"})
+    clone = hostile.clone()
+    pulled = run_dvx("pull", cwd=clone)
+    status = run_dvx("status", cwd=clone)
+    for said in (" ".join(pulled.stderr.split()), " ".join(status.stdout.split())):
+        assert "rename its pointer 'lib.dvx' (`git mv`), then `dvx checkout` the new path" \
+            in said, said
+        assert "`dvx remove lib.dvx` stops tracking it" in said, said
+        assert said.index("`git mv`") < said.index("if those files are data put in Git by "
+                                                   "mistake, `git rm -r --cached -- lib`")
+
+
 def test_status_names_no_checkout_for_a_stage_output_git_tracks(tmp_path):
     """dvx.lock records README.md, which Git tracks, as a stage's cached output: status says
     it is tracked by Git too, and no hint names the `dvx checkout --force` that checkout

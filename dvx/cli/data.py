@@ -727,10 +727,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`."""
-    from dvx.ops.data_places import submodule_why
+    from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
-    from dvx.scm import untrack_command, user_git
 
     assert isinstance(result, StatusResult)
     if not result.outputs and not has_stages and not result.left_behind and not result.stopped:
@@ -806,8 +805,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             continue
         where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
-            f"so Git versions the data itself; `{untrack_command(root, path)}` "
-            f"stops that and keeps the file (then `{user_git(root)} commit`)")
+            f"so Git versions the data itself; "
+            + tracked_by_git_ways(root, path, stages.get(path)))
     for path, why_kept, stage_output, ignored in result.left_behind:
         stash = result.left_in_stash.get(path)
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"

@@ -37,6 +37,7 @@ from dvx.ops.data_places import (
     submodule_why,
     submodules_within,
     tracked_by_git,
+    tracked_by_git_ways,
     tracked_by_git_within,
 )
 from dvx.ops.left_behind import settle_left_behind
@@ -59,7 +60,6 @@ from dvx.paths import (
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
-from dvx.scm import untrack_command, user_git
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
@@ -518,18 +518,17 @@ def _left_to_git(repo: Repo, outputs: list[Output]) -> dict[str, str]:
     in_git = tracked_by_git_within(repo, sorted({o.path for o in outputs}))
     submodules = submodules_within(repo, sorted(in_git))
     return {o.path: submodule_why(repo.root, o.path, submodules[o.path], o.stage)
-            if o.path in submodules else _tracked_by_git_why(repo.root, o.path)
+            if o.path in submodules else _tracked_by_git_why(repo.root, o)
             for o in outputs if o.path in in_git}
 
 
-def _tracked_by_git_why(root: str, output_path: str) -> str:
-    """Why a path of the output `output_path` that Git's index holds too is left as it is,
-    --force or not: Git versions it, and placing the pointer's version would overwrite Git's
-    (a commit holding both, the data in Git and a pointer to other bytes)."""
+def _tracked_by_git_why(root: str, output: Output) -> str:
+    """Why a path of the `output` that Git's index holds too is left as it is, --force or
+    not: Git versions it, and placing the pointer's version would overwrite Git's (a commit
+    holding both, the data in Git and a pointer to other bytes)."""
     return (f"{TRACKED_BY_GIT} (it is in the Git index: `git add -f`?), so Git versions the "
             "data itself, and checkout leaves it to Git, --force or not; "
-            f"`{untrack_command(root, output_path)}` stops that and keeps the file (then "
-            f"`{user_git(root)} commit`)")
+            + tracked_by_git_ways(root, output.path, output.stage))
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:

@@ -17,7 +17,7 @@ from dvx.logs import get_logger
 from dvx.outputs import nested_repository_error, tracked_data_left_out
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
-from dvx.scm import GITLINK_MODE, untrack_command
+from dvx.scm import GITLINK_MODE, untrack_command, user_git
 
 log = get_logger(__name__)
 
@@ -107,15 +107,29 @@ def submodule_why(root: str, path: str, submodule: str, stage: str | None) -> st
     own) is left to Git, --force or not: `submodule` (`submodules_within`), a submodule of
     this repository, is at it or in it; its data goes elsewhere, never in the submodule."""
     what = SUBMODULE_HERE[0] if submodule == path else f"{SUBMODULE_HERE[1]}, '{submodule}'"
-    if stage is not None:
-        way = f"give stage '{stage}' another output path in {PIPELINE_FILE}"
-    else:
-        pointer = for_command(root, path + POINTER_SUFFIX)
-        way = (f"rename its pointer '{path}{POINTER_SUFFIX}' (`git mv`), then `dvx checkout` "
-               f"the new path; or `dvx remove {pointer}` stops tracking it and keeps the "
-               "submodule")
     return (f"{what}, which Git versions as a submodule, never as data: dvx leaves "
-            f"'{path}' to Git, --force or not; to place the data, {way}")
+            f"'{path}' to Git, --force or not; to place the data, "
+            f"{_elsewhere(root, path, stage, 'the submodule')}")
+
+
+def tracked_by_git_ways(root: str, path: str, stage: str | None) -> str:
+    """The ways out for the tracked output `path` (of the pipeline stage `stage`, or with a
+    pointer of its own) whose path, or a file below it, Git's index holds too: the path is
+    Git's (the team's code, say), so its data goes elsewhere; only data put in Git by mistake
+    is taken out of Git, as `git rm --cached` of code would take it from every teammate."""
+    return (f"to place the data, {_elsewhere(root, path, stage, 'the files')}; if those files "
+            f"are data put in Git by mistake, `{untrack_command(root, path)}` stops that and "
+            f"keeps them (then `{user_git(root)} commit`)")
+
+
+def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
+    """How the data of the tracked output `path` (of the stage `stage`, or with a pointer of
+    its own) goes to another path, where Git holds `kept` (which stays as it is)."""
+    if stage is not None:
+        return f"give stage '{stage}' another output path in {PIPELINE_FILE}"
+    pointer = for_command(root, path + POINTER_SUFFIX)
+    return (f"rename its pointer '{path}{POINTER_SUFFIX}' (`git mv`), then `dvx checkout` the "
+            f"new path; or `dvx remove {pointer}` stops tracking it and keeps {kept}")
 
 
 def ignored_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
