@@ -6,6 +6,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 import xxhash
@@ -539,6 +540,42 @@ def test_a_stored_file_that_cannot_become_a_symlink_is_named_unless_symlinks_are
     warned = "'d/a' stays a copy of the cached object" in result.stderr
     assert warned == (error != "EOPNOTSUPP"), result.stderr
     assert "dvx checkout --relink" in result.stderr or not warned
+
+
+def test_in_symlink_mode_files_left_copies_are_linked_by_a_later_add_without_rehashing(
+        repo, dvx, monkeypatch):
+    """cache.type symlink: files an add left copies of their objects (links refused then)
+    are unchanged for the stat cache, so the next add and commit never read them again: a
+    commit with links still refused leaves them as they are, and an add once links work makes
+    them links."""
+    from dvx import fsutil
+    from dvx.objects.cache import LocalCache
+
+    def refused(src: str, dst: str) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    dvx("config", "cache.type", "symlink")
+    write(repo / "f.bin", os.urandom(2000))
+    for name in ("a", "b"):
+        write(repo / "d" / name, os.urandom(2000))
+    with monkeypatch.context() as links:
+        links.setitem(fsutil.LINKERS, "symlink", refused)
+        assert dvx("add", "f.bin", "d").code == 0
+    files = [repo / "f.bin", repo / "d" / "a", repo / "d" / "b"]
+    assert not any(path.is_symlink() for path in files)
+    time.sleep(0.05)  # the stat cache's stamp strictly newer than every file
+    assert dvx("status", "-q").code == 0
+    read: list[str] = []
+    copy = LocalCache._add_by_copy
+    monkeypatch.setattr(LocalCache, "_add_by_copy",
+                        lambda self, path, *rest: read.append(path) or copy(self, path, *rest))
+    with monkeypatch.context() as links:
+        links.setitem(fsutil.LINKERS, "symlink", refused)
+        assert dvx("commit", "f.bin", "d").code == 0
+    assert read == [] and not any(path.is_symlink() for path in files)
+    assert dvx("add", "f.bin", "d").code == 0
+    assert read == [] and all(path.is_symlink() for path in files)
+    assert dvx("status", "-q").code == 0
 
 
 def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):

@@ -1196,9 +1196,8 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured (the
     object is marked as just used, unless it is the file itself). In symlink mode a regular
-    file (`full` is one) is never placed as configured: it is stored, to become a link."""
-    if link_types[0] == "symlink":
-        return None
+    file (`full` is one) is never placed as configured: one unchanged whose object is intact
+    is to become a link (`_store_file`), never read again."""
     oid = repo.statcache.get(full, st)
     if oid is None:
         return None
@@ -1254,6 +1253,7 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     linked: Linked | None = None
     if oid is not None:
         size = st.st_size
+        to_symlink = link_types[0] == "symlink"  # linked once its object is named
     else:
         ingested = repo.cache.add_file(full, link_types, on_bytes)
         oid, size, to_symlink = ingested.oid, ingested.size, ingested.to_symlink
