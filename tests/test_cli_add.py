@@ -578,6 +578,36 @@ def test_in_symlink_mode_files_left_copies_are_linked_by_a_later_add_without_reh
     assert dvx("status", "-q").code == 0
 
 
+def _cached_bytes(repo):
+    return {p.read_bytes() for p in (repo / ".dvx" / "cache" / "files").rglob("*")
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("link_type", ["reflink,copy", "copy", "symlink"])
+def test_add_and_commit_refused_for_one_directory_store_none_of_the_other_targets(
+        repo, dvx, link_type):
+    """What storing a directory would refuse part-way (a FIFO in it, a repository of its own)
+    is refused before any target is stored, in every cache.type: no object of the others is
+    left in the cache that no pointer names."""
+    dvx("config", "cache.type", link_type)
+    write(repo / "f.csv", "mine\n")
+    write(repo / "d" / "a", "a\n")
+    os.mkfifo(repo / "d" / "pipe")
+    refused = dvx("add", "f.csv", "d")
+    assert refused.code == 2 and "'d/pipe' is not a regular file" in refused.stderr, \
+        refused.output
+    assert b"mine\n" not in _cached_bytes(repo) and not (repo / "f.csv.dvx").exists()
+
+    (repo / "d" / "pipe").unlink()
+    assert dvx("add", "f.csv", "d").code == 0
+    (repo / "f.csv").unlink()  # a symlink to its object in symlink mode: never written through
+    write(repo / "f.csv", "changed\n")
+    git(repo / "d", "init", "-q")
+    refused = dvx("commit", "f.csv", "d")
+    assert refused.code == 2 and "'d' holds 'd/.git'" in refused.stderr, refused.output
+    assert b"changed\n" not in _cached_bytes(repo)
+
+
 def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):
     dvx("config", "cache.type", "hardlink")
     write(repo / "run.sh", "echo hi\n")

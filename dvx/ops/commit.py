@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Callable, Collection, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -214,14 +214,16 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         staged = [o for o in checked.chosen if o.stage is not None]
         unstaged = [o for o in checked.chosen if o.stage is None]
         planned = checked.planned
+        scans = checked.scans
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             # Pipeline outputs are recorded in dvx.lock, not in pointer files.
-            in_lock = store_stage_outputs(repo, staged, linked, statuses, force) \
+            in_lock = store_stage_outputs(repo, staged, linked, statuses, force, scans) \
                 if staged else None
             for output, planned_one in zip(unstaged, planned, strict=True):
                 prepared.append(prepare(repo, output.path, output, statuses[output.path],
-                                        force, linked=linked, planned=planned_one))
+                                        force, scans.get(output.path), linked=linked,
+                                        planned=planned_one))
             # Every file to write checked before any is: a refusal leaves all as they were.
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
@@ -246,11 +248,12 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
 class CommitChecked:
     """What `check_commit` found: the outputs to record (`chosen`), the statuses of all it
     was given, those skipped as behind Git, and the plans of the `chosen` that pointer
-    files record (in their order)."""
+    files record (in their order), and the walks `check_storable` took of the `chosen`."""
     chosen: list[Output]
     statuses: dict[str, OutputStatus]
     behind: list[OutputStatus]
     planned: list[Planned]
+    scans: dict[str, Scanned]
 
 
 def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
@@ -278,7 +281,8 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
         if not os.path.lexists(repo.abspath(output.path)):
             raise _absent_error(repo.root, statuses[output.path])
     planned = [plan(repo, o.path, o, statuses[o.path], force) for o in unstaged]
-    return CommitChecked(chosen, statuses, behind, planned)
+    scans = check_storable(repo, [o.path for o in chosen])
+    return CommitChecked(chosen, statuses, behind, planned, scans)
 
 
 def _absent_error(root: str, status: OutputStatus) -> PathError:
@@ -459,15 +463,15 @@ class StoredInLock:
 
 
 def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked],
-                        statuses: dict[str, OutputStatus] | None = None, force: bool = False
-                        ) -> StoredInLock:
+                        statuses: dict[str, OutputStatus] | None = None, force: bool = False,
+                        scans: Mapping[str, Scanned] | None = None) -> StoredInLock:
     """Store the workspace state of pipeline outputs in the cache, for their stages'
     dvx.lock entries, writing nothing else (the caller holds the repository lock). As for
     a pointer (`prepare`), a directory checked out in part keeps the files never placed
     here, and those still at an older version placed here, as dvx.lock records them.
     `statuses`: the outputs' statuses, when the caller has just worked them out; `force`:
     as `held_back` takes it; `linked`: the caller's `given_back_unless_recorded` list,
-    which `store` adds to."""
+    which `store` adds to; `scans`: the walks `check_storable` took of them."""
     read = read_lock(repo.root, repo.algo)
     locks = dict(read)
     added = []
@@ -482,7 +486,7 @@ def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked],
                             f"{output.stage}`.")
         entry = locks[output.stage]
         prepared = prepare(repo, output.path, output, (statuses or {}).get(output.path),
-                           force, linked=linked)
+                           force, (scans or {}).get(output.path), linked=linked)
         pointer = prepared.pointer
         to_link += prepared.to_link
         outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
@@ -1347,13 +1351,11 @@ def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
 
 def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
     """Refuse now (PathError), before any of the targets `rels` is stored, what storing a
-    directory among them would refuse part-way, an unreadable file or folder included. Only
-    where storing changes the workspace (hardlink mode: each file stored becomes a read-only
-    link into the cache), as a refusal half-way would leave files so with nothing tracked;
-    elsewhere what was stored is only in the cache. The walk of each directory checked, for
-    `prepare` to store it by."""
-    if repo.link_types[0] != "hardlink":
-        return {}
+    directory among them would refuse part-way, an unreadable file or folder included: a
+    refusal half-way would leave objects of the others in the cache that no pointer names
+    (taken for data a checkout may replace), and in hardlink mode files made read-only links
+    into the cache with nothing tracked. The walk of each directory checked, for `prepare`
+    to store it by: storing walks it anyway."""
     scans: dict[str, Scanned] = {}
     for rel in rels:
         full = repo.abspath(rel)
