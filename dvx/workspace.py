@@ -683,9 +683,12 @@ def _a_repository_of_its_own(entry: str) -> str:
 
 def held_why(root: str, display: str, entry: str) -> str:
     """Why checkout leaves the tracked folder `display` as it is, --force or not: it holds
-    `entry`, another repository's `.git` or `.dvx` (`repository_inside`)."""
+    `entry`, another repository's `.git` or `.dvx` (`repository_inside`); at its top, the
+    folder itself is that repository, which goes whole."""
+    way = "move or rename the folder" if entry.rpartition("/")[0] == display \
+        else "move that repository out of it"
     return (f"{REPOSITORY_INSIDE} {_a_repository_of_its_own(entry)}: checkout leaves "
-            f"'{display}' as it is, --force or not; move that repository out of it, then "
+            f"'{display}' as it is, --force or not; {way}, then "
             f"`dvx checkout {for_command(root, display)}` places the data")
 
 

@@ -512,6 +512,8 @@ def test_a_link_type_that_cannot_be_made_is_named_with_the_copy_fallback(repo, d
         in skipped.output, skipped.output
     assert dvx("config", "cache.type", f"{link_type},copy").code == 0
     assert dvx("checkout").code == 0 and (repo / "f").read_text() == "data\n"
+
+
 @pytest.mark.parametrize("cache_type", ["reflink,hardlink", "reflink,symlink"])
 def test_executables_are_copied_where_no_reflink_can_be_made_and_a_shared_link_is_next(
         repo, dvx, monkeypatch, cache_type):

@@ -726,6 +726,9 @@ def test_a_repository_nested_in_a_tracked_folder_is_never_data_nor_deleted(
         assert "Skipped tools: it holds the `.git` or `.dvx` of a repository of its own" \
             in message, result.output
         assert "--force or not" in message and "Traceback" not in result.output
+        way = "move or rename the folder" if where == "tools" else \
+            "move that repository out of it"
+        assert f"; {way}, then `dvx checkout tools` places the data" in message, message
         assert files_under(clone / "tools") == before and kept.is_file()
     status = run_dvx("status", cwd=clone)
     assert status.code == 0, status.output
