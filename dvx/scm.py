@@ -1026,6 +1026,14 @@ class Git:
         asked = set(relpaths)
         return [p for p in self.ls_files() if at_or_below_any(p, asked)]
 
+    def ignored_untracked(self, relpaths: list[str]) -> list[str]:
+        """The files at or below `relpaths` (repo-relative) that Git ignores and does not
+        track, each named, never a folder for all inside it: one `git ls-files` per batch of
+        paths that fits a command line."""
+        return [path for batch in _command_line_batches(literal(relpaths))
+                for path in self.ls_files("--others", "--ignored", "--exclude-standard", "--",
+                                          *batch)]
+
     def index_modes(self, relpaths: list[str]) -> dict[str, str]:
         """{path: mode} of the entries Git's index holds at or below any of `relpaths`:
         files, and submodules (GITLINK_MODE), recorded whether or not they are checked out."""

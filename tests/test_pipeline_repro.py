@@ -2427,3 +2427,32 @@ def test_a_run_recorded_in_a_file_git_ignores_is_kept_and_warned_of_naming_the_r
         committed.stderr.split())) == (recorded == "dvx.lock"), committed.output
     git(repo, "add", "-f", recorded)
     assert "ignored by Git" not in dvx("status").stderr
+
+
+def test_files_git_ignores_inside_a_cache_false_output_folder_are_warned_of_naming_each_rule(
+        repo, dvx):
+    """A `cache: false` output folder Git records file by file: a rule ignoring some files
+    inside it (`*.csv`) leaves them out of `git add`, so repro and status name each such file
+    and its rule, not just the folder, until Git tracks them."""
+    write(repo / ".gitignore", "*.csv\n")
+    write(repo / "dvx.yaml", "stages:\n  plot:\n    cmd: mkdir -p plots && echo x,y > "
+                             "plots/loss.csv && echo x,y > plots/acc.csv && echo hi > "
+                             "plots/notes.txt\n    plots:\n    - plots:\n        cache: false\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    warning = " ".join(ran.stderr.split())
+    assert ("WARNING: Files inside 'plots', written for Git to record, are ignored by Git "
+            "and not tracked: 'plots/acc.csv' (rule '*.csv' in .gitignore:1), 'plots/loss.csv' "
+            "(rule '*.csv' in .gitignore:1).") in warning, warning
+    assert "`git add -f plots`" in warning, warning
+    assert "notes.txt" not in warning
+    status = dvx("status")
+    said = " ".join(status.stderr.split())
+    assert "Files inside 'plots', which Git should record, are ignored by Git" in said, \
+        status.output
+    assert json.loads(dvx("status", "--json").stdout)["pipeline_files_ignored_by_git"] == {
+        "plots/acc.csv": "'*.csv' in .gitignore:1", "plots/loss.csv": "'*.csv' in .gitignore:1"}
+    git(repo, "add", "-f", "plots")
+    assert "ignored by Git" not in dvx("status").stderr

@@ -136,29 +136,77 @@ def ignored_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
     """{path: the .gitignore rule that ignores it} for those of `rels` (files of the
     workspace Git should record: dvx.lock, a `cache: false` output) that Git ignores and does
     not track (a cloned `*.lock` or `*.json` rule): `git add -A` leaves them out, and a
-    commit, a clone and a teammate's `pull` get nothing of what they record."""
+    commit, a clone and a teammate's `pull` get nothing of what they record. A folder Git
+    records file by file (a `cache: false` output directory) counts by the files inside it
+    that Git ignores and does not track (`*.csv`), each named: `git add` of the folder leaves
+    them out, and the output a clone gets is not the one recorded."""
     if repo.git is None or not rels:
         return {}
-    rules = repo.git.ignore_rules([rel for rel in rels if os.path.lexists(repo.abspath(rel))])
+    present = [rel for rel in rels if os.path.lexists(repo.abspath(rel))]
+    rules = repo.git.ignore_rules(present)
     tracked = tracked_by_git(repo, sorted(rules)) if rules else {}
-    return {rel: rule for rel, rule in sorted(rules.items()) if rel not in tracked}
+    found = {rel: rule for rel, rule in rules.items() if rel not in tracked}
+    folders = [rel for rel in present if rel not in found and _is_folder(repo, rel)]
+    found.update(_ignored_inside(repo, folders))
+    return dict(sorted(found.items()))
+
+
+def _is_folder(repo: Repo, rel: str) -> bool:
+    full = repo.abspath(rel)
+    return os.path.isdir(full) and not os.path.islink(full)
+
+
+def _ignored_inside(repo: Repo, folders: list[str]) -> dict[str, str]:
+    """{file: the rule ignoring it} for the files inside `folders` that Git ignores and does
+    not track: Git lists them in one call, and is asked for their rules in one more."""
+    if repo.git is None or not folders:
+        return {}
+    return repo.git.ignore_rules(repo.git.ignored_untracked(folders))
+
+
+# Files a warning names of those Git ignores inside one folder; the rest are counted
+_IGNORED_FILES_NAMED = 5
 
 
 def warn_ignored_by_git(repo: Repo, rels: list[str], written: bool = True) -> dict[str, str]:
     """Warn of those of `rels` that Git ignores and does not track (`ignored_by_git`),
     naming the rule and the ways out: the run that wrote them is kept, but Git is not
     recording it. `written`: the command wrote them now (else: status found them). The
-    paths warned of, with their rules."""
+    paths warned of, with their rules: files inside a folder of `rels` are warned of
+    together, as that folder's."""
     found = ignored_by_git(repo, rels)
+    what = "written for Git to record" if written else "which Git should record"
+    given = {rel: rel for rel in rels}
+    inside: dict[str, dict[str, str]] = {}
     for rel, rule in found.items():
-        shown = for_command(repo.root, rel)
-        what = "written for Git to record" if written else "which Git should record"
-        log.warning("WARNING: '%s', %s, is ignored by Git (rule %s) and not tracked: `git "
-                    "add -A` leaves it out, so a commit holds none of what it records and "
-                    "a clone or a teammate's `pull` gets nothing of it. Record it with `git "
-                    "add -f %s`, or let Git see it: add '!%s' after that rule.",
-                    rel, what, rule, shown, rel)
+        if rel in given:
+            _warn_ignored(repo, rel, rule, what)
+        else:
+            folder = nearest_parent_in(rel, given)
+            inside.setdefault(folder or rel, {})[rel] = rule
+    for folder, files in inside.items():
+        _warn_ignored_inside(repo, folder, files, what)
     return found
+
+
+def _warn_ignored(repo: Repo, rel: str, rule: str, what: str) -> None:
+    shown = for_command(repo.root, rel)
+    log.warning("WARNING: '%s', %s, is ignored by Git (rule %s) and not tracked: `git "
+                "add -A` leaves it out, so a commit holds none of what it records and "
+                "a clone or a teammate's `pull` gets nothing of it. Record it with `git "
+                "add -f %s`, or let Git see it: add '!%s' after that rule.",
+                rel, what, rule, shown, rel)
+
+
+def _warn_ignored_inside(repo: Repo, folder: str, files: dict[str, str], what: str) -> None:
+    named = [f"'{rel}' (rule {rule})" for rel, rule in list(files.items())[:_IGNORED_FILES_NAMED]]
+    more = len(files) - len(named)
+    listed = ", ".join(named) + (f", and {more} more" if more else "")
+    log.warning("WARNING: Files inside '%s', %s, are ignored by Git and not tracked: %s. "
+                "`git add -A` leaves them out, so a commit holds only part of what dvx.lock "
+                "records and a clone or a teammate's `pull` finds the output changed. Record "
+                "them with `git add -f %s`, or let Git see them: add '!/%s/**' after those "
+                "rules.", folder, what, listed, for_command(repo.root, folder), folder)
 
 
 def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> None:
