@@ -643,6 +643,27 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
+def test_a_dvx_lock_that_is_a_link_is_refused_by_run_and_queue_alike_before_anything_is_queued(
+        project, tmp_path):
+    """dvx.lock a symbolic link (committed so): `exp run --queue` refuses it as `exp run`
+    does (exit 2, naming the link), before anything is queued or written, never queues a
+    run bound to fail."""
+    outside = tmp_path / "outside.lock"
+    outside.write_bytes((project / "dvx.lock").read_bytes())
+    (project / "dvx.lock").unlink()
+    os.symlink(outside, project / "dvx.lock")
+    params = (project / "params.yaml").read_bytes()
+    for queue in ((), ("--queue",)):
+        refused = run_dvx("exp", "run", *queue, "-S", "train.lr=0.5", "-n", "linked",
+                          cwd=project)
+        assert refused.code == 2, refused.output
+        assert "Refusing to read dvx.lock: it is a symbolic link" in refused.stderr
+        assert "Queued" not in refused.output
+        assert (project / "params.yaml").read_bytes() == params
+    assert "linked" not in run_dvx("queue", "status", cwd=project).stdout
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):
     """A params file Git ignores and does not track (a machine's own `local.yaml`) never
     goes into an experiment's commit: -S into it, run or queued, is refused before anything

@@ -44,6 +44,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
+from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
@@ -342,6 +343,7 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
 def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
             jobs: int = 1) -> Entry:
     changes = [overrides.parse(text) for text in sets]
+    read_lock(repo.root, repo.algo)  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
     overrides.refuse_behind(repo, changes)
     baseline = head(repo)
