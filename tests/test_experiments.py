@@ -664,6 +664,32 @@ def test_a_dvx_lock_that_is_a_link_is_refused_by_run_and_queue_alike_before_anyt
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cache(repo, link):
+    """A params file tracked with `dvx add` that the cache links into the workspace: -S
+    gives it a writable copy of its own first, as `dvx unprotect` does, and sets the param
+    there; the cache object stays whole and the experiment records the value set."""
+    must("config", "cache.type", link, cwd=repo)
+    write(repo / "q.yaml", "lr: 1\n")
+    must("add", "q.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat q.yaml > out.txt\n"
+                             "    params:\n    - q.yaml: [lr]\n"
+                             "    metrics:\n    - out.txt: {cache: false}\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    ran = run_dvx("exp", "run", "-n", "e1", "-S", "q.yaml:lr=6", cwd=repo)
+    assert ran.code == 0, ran.output
+    assert "/.dvx/cache" not in ran.output, ran.output
+    assert (repo / "q.yaml").read_text() == "lr: 6\n"
+    assert run_dvx("fsck", cwd=repo).code == 0  # no cache object was written through
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "show", f"refs/exps/{head}/e1:out.txt") == "lr: 6\n"
+    git(repo, "checkout", "HEAD", "--", "q.yaml.dvx")
+    must("checkout", "--force", "q.yaml", cwd=repo)  # the baseline's bytes, from the cache
+    assert (repo / "q.yaml").read_text() == "lr: 1\n"
+
+
 def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):
     """A params file Git ignores and does not track (a machine's own `local.yaml`) never
     goes into an experiment's commit: -S into it, run or queued, is refused before anything

@@ -22,6 +22,7 @@ from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
 from dvx.ops.data_places import ignored_by_git
+from dvx.ops.manage import linked_object, unprotect_file
 from dvx.ops.status import OUTDATED, output_status
 from dvx.outputs import all_outputs
 from dvx.paths import check_no_symlinked_parent, check_relpath, for_command
@@ -212,10 +213,17 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
     by_file: dict[str, list[Override]] = {}
     for override in overrides:
         by_file.setdefault(override.file, []).append(override)
+    tracked = [output.path for output in all_outputs(repo)]
     for file in by_file:
         # Written in place, a link would be replaced by the file it leads to, maybe from
-        # outside the repository: refused.
+        # outside the repository: refused, but for a tracked file the cache links into the
+        # workspace, which gets a copy of its own first, as `dvx unprotect` gives it.
         check_no_symlinked_parent(repo.root, file)
+        linked = _linked_from_cache(repo, file, tracked)
+        if linked is not None:
+            if write or not os.path.exists(linked):
+                unprotect_file(repo, file)  # an object gone is refused, before any write
+            continue
         if os.path.islink(repo.abspath(file)):
             target = os.readlink(repo.abspath(file))
             raise PathError(f"-S would change the params file '{file}', which is a symbolic "
@@ -236,6 +244,14 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
             _edit_json(full, changes, write)
         else:
             _edit_yaml(full, changes, write)
+
+
+def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
+    """The cache object `file` links to, if it is (inside) an output dvx tracks and a
+    symbolic link into the cache: its data, linked there by `cache.type` symlink."""
+    if not any(overlaps(path, file) for path in tracked):
+        return None
+    return linked_object(repo, repo.abspath(file))
 
 
 def contents(repo: Repo, overrides: list[Override]) -> dict[str, bytes]:

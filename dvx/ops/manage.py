@@ -574,13 +574,29 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
     return done
 
 
+def unprotect_file(repo: Repo, rel: str) -> None:
+    """Give the tracked file `rel` a writable copy of its own, as `unprotect` does for each
+    file of an output: for a command that edits it in place (`exp run -S` into a params file
+    `dvx add` tracks), which must never write through a link into the cache."""
+    _own_copy(repo, repo.abspath(rel), rel)
+
+
+def linked_object(repo: Repo, full: str) -> str | None:
+    """The path of this cache's object that `full` holds, if it is a symbolic link dvx made
+    (what `unprotect` turns into a copy): into this cache, or into the cache a moved or
+    copied repository had. That object may be gone."""
+    if not os.path.islink(full):
+        return None
+    oid = repo.cache.object_for_symlink(os.path.realpath(full)) or stale_link_oid(repo, full)
+    return None if oid is None else repo.cache.oid_path(oid)
+
+
 def _refuse_foreign_link(repo: Repo, path: str) -> None:
     """A tracked path that is a symbolic link of the user's (not one into the cache, nor one
     of a moved repository into the cache it had) holds none of the tracked data: there is
     nothing there to unprotect."""
     full = repo.abspath(path)
-    if (os.path.islink(full) and repo.cache.object_for_symlink(os.path.realpath(full)) is None
-            and stale_link_oid(repo, full) is None):
+    if os.path.islink(full) and linked_object(repo, full) is None:
         raise PathError(f"'{path}' is a symbolic link that does not lead into the cache, so it "
                         "holds none of the tracked data and dvx does not follow it.",
                         f"`dvx checkout --force {for_command(repo.root, path)}` replaces the "
