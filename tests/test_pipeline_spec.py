@@ -467,3 +467,25 @@ def test_a_lock_output_below_a_symlinked_directory_is_never_written(repo, dvx, t
         result = dvx(*command)
         assert result.code != 0 and "symbolic link" in result.stderr, command
     assert list(outside.iterdir()) == []
+
+
+def test_a_file_named_like_a_pointer_left_in_an_output_by_its_stage_is_named_with_rm(repo, dvx):
+    """A stage whose command wrote a `*.dvx` file into its output folder fails, as dvx takes
+    the file for a pointer; once the command no longer writes it, the file left there is no
+    pointer of `dvx add` to remove but a file to delete: named so, with `rm`, and then
+    the stage runs."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo a > out/a.txt"
+                             " && echo b > out/b.dvx\n    outs: [out]\n")
+    assert dvx("repro").code == 1
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo a > out/a.txt\n"
+                             "    outs: [out]\n")
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert ("Stage 'gen': output 'out' holds 'out/b.dvx', which is named like a dvx pointer "
+            "file but is not a valid one (left by a run of the stage?)") in said, said
+    assert "`rm -- out/b.dvx`" in said and "dvx remove" not in said and "(dvx add)" not in said
+    assert (repo / "out" / "b.dvx").exists()
+    (repo / "out" / "b.dvx").unlink()
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output

@@ -711,12 +711,22 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline, removing: str | None = 
 def _overlap_error(repo: Repo, stage: str, path: str, data: str) -> DvxError:
     """The error for `stage`'s output `path` overlapping `data`, which a pointer file tracks.
     An import is named as one, and the way out offered keeps its source: `dvx remove` of its
-    pointer would end the import, so it is offered only with what it drops."""
+    pointer would end the import, so it is offered only with what it drops. A stray file
+    named like a pointer (`_pointer_kind`) is no data to stop tracking: it is named with `rm`."""
     pointer = data + POINTER_SUFFIX
     take_out = ("take the stage out (`dvx stage remove "
                 f"{shell_quote(stage.partition('@')[0])}`, which leaves its outputs in the "
                 "workspace)")
-    if not _is_import(repo, pointer):
+    kind = _pointer_kind(repo, pointer)
+    if kind == _STRAY:
+        return _error(f"Stage '{stage}': output '{path}' holds '{pointer}', which is named "
+                      "like a dvx pointer file but is not a valid one (left by a run of the "
+                      "stage?), and Git does not track it: dvx takes every *.dvx file for a "
+                      "pointer, so no output may hold one.",
+                      f"Delete it (`rm -- {for_command(repo.root, pointer)}`) and keep the "
+                      "stage's command from writing *.dvx files, or move the file out of "
+                      f"'{path}'.")
+    if kind == _ADDED:
         return _error(f"Stage '{stage}': output '{path}' overlaps '{data}', which is tracked "
                       f"by the pointer file '{pointer}' (dvx add).",
                       f"Stop tracking it first (`dvx remove {for_command(repo.root, pointer)}`), "
@@ -730,13 +740,22 @@ def _overlap_error(repo: Repo, stage: str, path: str, data: str) -> DvxError:
                   "longer recorded.")
 
 
-def _is_import(repo: Repo, pointer: str) -> bool:
-    """Does the pointer file `pointer` record an import's source? One that cannot be read is
-    taken for data `dvx add` tracks: the overlap is refused all the same."""
+# What a *.dvx file inside a stage's output is (`_pointer_kind`)
+_ADDED, _IMPORTED, _STRAY = "added", "imported", "stray"
+
+
+def _pointer_kind(repo: Repo, pointer: str) -> str:
+    """What the file `pointer` is: an import's pointer (it records a source), one of data
+    `dvx add` tracks, or a stray file named like one, which cannot be read and which Git does
+    not track (a stage's command wrote it). One Git tracks that cannot be read (a merge's
+    conflict markers) is taken for `dvx add`'s: the overlap is refused all the same."""
     try:
-        return load_output(repo, pointer).pointer.source_info is not None
+        return _IMPORTED if load_output(repo, pointer).pointer.source_info is not None \
+            else _ADDED
     except DvxError:
-        return False
+        if repo.git is not None and repo.git.tracked_under([pointer]):
+            return _ADDED
+        return _STRAY
 
 
 OWN_FILES = PIPELINE_FILES
