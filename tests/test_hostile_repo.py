@@ -1856,3 +1856,23 @@ def test_a_cloned_remote_name_starting_with_a_dash_is_named_after_double_dash_in
 
     assert Config(str(hostile.origin / ".dvx")).modify_command("-x") == (
         "dvx remote modify -- -x")
+
+
+def test_a_cloned_remote_name_holding_braces_is_named_whole_by_remove_and_rename(tmp_path):
+    """A cloned .dvx/config may name a remote `a{b}`: remove and rename at a level that does
+    not define it are refused with a hint naming the remote as it is, never a crash."""
+    hostile = Hostile(tmp_path)
+    hostile.commit({".dvx/config": f'[remote "a{{b}}"]\nurl = {hostile.remote}\n'})
+    clone = hostile.clone()
+
+    removed = run_dvx_proc("remote", "remove", "--local", "a{b}", cwd=clone)
+    assert removed.code == 2, removed.output
+    assert " ".join(removed.stderr.split()) == (
+        "ERROR: Remote 'a{b}' is defined in the project config, not in the local config. "
+        "Remove it there with `dvx remote remove --project 'a{b}'`.")
+    renamed = run_dvx_proc("remote", "rename", "--global", "a{b}", "ab", cwd=clone)
+    assert renamed.code == 2, renamed.output
+    assert " ".join(renamed.stderr.split()) == (
+        "ERROR: Remote 'a{b}' is defined in the project config, not in the global config. "
+        "Rename it there with `dvx remote rename --project 'a{b}' ab`.")
+    assert '[remote "a{b}"]' in (clone / ".dvx" / "config").read_text()

@@ -434,8 +434,7 @@ def remove_remote(repo: Repo, name: str, level: str | None) -> str | None:
     DVC does, with that level's default if it names it; see `_follow`. Returns a notice when
     another level still defines it."""
     config = repo.config
-    chosen = _level_defining(config, name, level, "Remove",
-                             f"remove --{{}} {pasted_args(name)}")
+    chosen = _level_defining(config, name, level, "remove", (name,))
     config.file(chosen).remove_section(_section(name))
     return _follow(config, name, None, chosen)
 
@@ -446,8 +445,7 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
     when another level still defines `old`."""
     _check_name(new)
     config = repo.config
-    chosen = _level_defining(config, old, level, "Rename",
-                             f"rename --{{}} {pasted_args(old, new)}")
+    chosen = _level_defining(config, old, level, "rename", (old, new))
     if new in config.remote_names():
         raise ConfigError(f"A remote named '{new}' already exists.")
     own = config.file(chosen)
@@ -462,9 +460,10 @@ def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | No
 
 
 def _level_defining(config: Config, name: str, level: str | None, verb: str,
-                    command: str) -> str:
+                    args: tuple[str, ...]) -> str:
     """The level to act on (the project config when None), refused unless it defines the
-    remote: remove and rename act on one level, and name the levels that do define it."""
+    remote: remove and rename act on one level, and name the levels that do define it, in
+    `dvx remote VERB --LEVEL ARGS` (the arguments quoted as they are, braces and all)."""
     if name not in config.remote_names():
         raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
     chosen = level or "project"
@@ -474,8 +473,8 @@ def _level_defining(config: Config, name: str, level: str | None, verb: str,
     configs = " and ".join(where) + (" configs" if len(where) > 1 else " config")
     others = "".join(f" (or --{lv})" for lv in where[1:])
     raise ConfigError(f"Remote '{name}' is defined in the {configs}, not in the {chosen} "
-                      "config.", f"{verb} it there with `dvx remote {command.format(where[0])}`"
-                      f"{others}.")
+                      "config.", f"{verb.capitalize()} it there with `dvx remote {verb} "
+                      f"--{where[0]} {pasted_args(*args)}`{others}.")
 
 
 def _defines(config: Config, level: str, name: str) -> bool:
