@@ -1876,3 +1876,91 @@ def test_a_cloned_remote_name_holding_braces_is_named_whole_by_remove_and_rename
         "ERROR: Remote 'a{b}' is defined in the project config, not in the global config. "
         "Rename it there with `dvx remote rename --project 'a{b}' ab`.")
     assert '[remote "a{b}"]' in (clone / ".dvx" / "config").read_text()
+
+
+HOSTILE_NAME = "-x; touch PWNED"
+
+
+def _hints_naming_a_remote(name: str, tmp_path: Path) -> list[str]:
+    """The hints that name the remote `name`, from each place that writes one, given that
+    name as a cloned config could hold it."""
+    from dvx.cli.sync import _repair_advice
+    from dvx.errors import DvxError
+    from dvx.remote.backends import (
+        backend_for,
+        credentials_commands,
+        host_key_refusal,
+        seconds_option,
+    )
+    from dvx.remote.fs import (
+        _unreadable_option_file,
+        check_settings,
+        keyfile_needs_agent,
+        login_refused,
+        no_credentials,
+        refuse_private_directory,
+    )
+    from dvx.remote.repack import repair_advice
+    from dvx.remote.ssh import KeyfileNeedsAgent
+
+    def hint_of(raising: Callable[[], object]) -> str:
+        with pytest.raises(DvxError) as caught:
+            raising()
+        return caught.value.hint or ""
+
+    class HostKeyNotVerifiable(Exception):
+        pass
+
+    unreadable = PermissionError(13, "Permission denied", str(tmp_path / "key"))
+    refused = host_key_refusal(HostKeyNotVerifiable(), "ssh://127.0.0.1:9/x",
+                               {"known_hosts": str(tmp_path / "none")}, name)
+    assert refused is not None
+    return [
+        hint_of(lambda: refuse_private_directory(str(tmp_path / ".git"), "remote", name)),
+        _unreadable_option_file("remote", name, unreadable, "keyfile", "keyfile").hint or "",
+        no_credentials("remote", name, "none", "s3://bucket/x").hint or "",
+        no_credentials("remote", name, "none", "azure://c/x").hint or "",
+        login_refused("remote", PermissionError("refused"), backend_for("ssh://h/x"), name,
+                      "ssh://h/x").hint or "",
+        keyfile_needs_agent("remote", KeyfileNeedsAgent("k", "no agent", "Start one"),
+                            name).hint or "",
+        hint_of(lambda: check_settings({"pack_size": "1"}, name)),
+        hint_of(lambda: seconds_option({"timeout": "soon"}, "timeout", 1.0, name)),
+        credentials_commands(backend_for("s3://bucket/x"), name),
+        refused.hint or "",
+        repair_advice(name),
+        _repair_advice(name),
+    ]
+
+
+def test_every_hint_naming_a_remote_gives_its_name_as_one_argument_to_paste(tmp_path):
+    """A cloned config may name a remote `-x; touch PWNED`, refused before use; should a
+    command ever reach a hint without that check, each `dvx ...` it gives still names the
+    remote as one argument, never an option (after `--`, or as an option's value), and runs
+    nothing else when pasted."""
+    import shlex
+
+    for hint in _hints_naming_a_remote(HOSTILE_NAME, tmp_path):
+        commands = [c for c in re.findall(r"`(dvx [^`]*)`", hint) if "PWNED" in c]
+        assert commands, hint
+        for command in commands:
+            words = shlex.split(command)
+            assert HOSTILE_NAME in words, command
+            at = words.index(HOSTILE_NAME)
+            assert words[at - 1] in ("-r", "--remote") or "--" in words[:at], command
+
+
+def test_a_hint_unsetting_an_option_of_a_remote_named_with_a_dash_gets_its_level(tmp_path):
+    """The level flag a hint gets for a remote config.local defines goes before `--unset`,
+    which goes before the `--` ahead of a name starting with '-'."""
+    from dvx.config import Config
+    from dvx.ops.remote import _at_its_level
+    from dvx.remote.fs import keyfile_needs_agent
+    from dvx.remote.ssh import KeyfileNeedsAgent
+
+    write(tmp_path / ".dvx" / "config.local", '[remote "-x"]\nurl = ssh://h/x\nkeyfile = k\n')
+    hint = keyfile_needs_agent("remote", KeyfileNeedsAgent("k", "no agent", "Start one"),
+                               "-x").hint
+    assert _at_its_level(hint, Config(str(tmp_path / ".dvx")), "-x", {"keyfile": "local"}) == (
+        "Start one, or drop the option to log in with the agent's other keys and those of "
+        "~/.ssh: `dvx remote modify --local --unset -- -x keyfile`.")

@@ -193,7 +193,7 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
 
     if unset and name:
         raise UsageError(f"-u (--unset) removes the default remote: give it no NAME ({name}).",
-                         f"`dvx remote default {name}` makes it the default instead.")
+                         f"`dvx remote default {pasted_args(name)}` makes it the default instead.")
     if name == "":  # an unset variable: never "show it"
         raise UsageError("The remote name given is empty.",
                          "Name a remote (`dvx remote list`), or give none to show the default.")
@@ -360,9 +360,9 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
         warn(f"No usable pack index of the remote '{result.remote}' names that data "
              f"({named}), but some of its indexes are damaged ({damaged}, refused above): "
              "the data may be in a pack that a damaged index names. `dvx fsck --remote "
-             f"{result.remote}` lists what is damaged or missing there, and `dvx push --repair "
-             f"-r {result.remote}` from a clone whose cache has the data uploads again what "
-             "only a damaged index names.")
+             f"{shell_quote(result.remote)}` lists what is damaged or missing there, and `dvx "
+             f"push --repair -r {shell_quote(result.remote)}` from a clone whose cache has the "
+             "data uploads again what only a damaged index names.")
     elif result.never_pushed and result.unindexed_packs:
         _report_unindexed_packs(result.remote, result.never_pushed, result.never_pushed_unnamed,
                                 result.unindexed_packs)
@@ -372,8 +372,9 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
              "pack indexes name it, so it was pushed, but the object is gone from the remote "
-             f"(deleted outside dvx). Run `dvx fsck --remote {result.remote}`, then `dvx push` "
-             "from a clone whose cache has the data.")
+             "(deleted outside dvx). Run `dvx fsck --remote "
+             f"{shell_quote(result.remote)}`, then `dvx push` from a clone whose cache has the "
+             "data.")
     if result.cut_short:
         named = "; ".join(map(str, result.cut_short))
         warn(f"The remote '{result.remote}' holds that data damaged ({named}): its pack is "
@@ -389,8 +390,8 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
 def _repair_advice(remote: str) -> str:
     """How a copy damaged on the remote is replaced (docs/remotes.md, "Checking and
     repairing")."""
-    return (f"Run `dvx fsck --remote {remote}`, then `dvx push` from a clone whose cache has "
-            "the data (or `dvx push --repair` there, which does both).")
+    return (f"Run `dvx fsck --remote {shell_quote(remote)}`, then `dvx push` from a clone "
+            "whose cache has the data (or `dvx push --repair` there, which does both).")
 
 
 SHOWN_PACKS = 3  # packs no index names, named one by one
@@ -416,8 +417,8 @@ def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], unnamed: 
          "copy of the remote that missed some does), or a push of the data may have stopped "
          "between its pack and its index. Otherwise, whoever committed it pushed the commit "
          "to Git without running `dvx push`. Look at the remote with "
-         f"`dvx fsck --remote {remote}` and put back the indexes it lacks, or run `dvx push` "
-         "again from a clone whose cache has the data." + _imports_note(others))
+         f"`dvx fsck --remote {shell_quote(remote)}` and put back the indexes it lacks, or "
+         "run `dvx push` again from a clone whose cache has the data." + _imports_note(others))
 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:
@@ -713,7 +714,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "store it serves through a remote that writes to it (`dvx fsck --remote`, then "
              "`dvx push --repair`).")
     elif result.corrupt and remote_name:
-        warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
+        warn(f"Run `dvx push --repair -r {shell_quote(remote_name)}` to upload verified copies.")
     if result.missing and result.newer_indexes:
         warn("What is missing may be in a pack that only the newer dvx's index names: "
              "upgrade dvx, then check again.")
@@ -721,8 +722,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         _advise_upload(result, remote_name)
     if result.lost and remote_name:
         warn("The lost objects were pushed once, and the revisions checked do not need "
-             f"them: `dvx fsck --remote {remote_name} -A` lists those any commit needs as "
-             f"missing, and {_push_to(remote_name, result.read_only, ' -A')} from a clone "
+             f"them: `dvx fsck --remote {shell_quote(remote_name)} -A` lists those any commit "
+             f"needs as missing, and {_push_to(remote_name, result.read_only, ' -A')} from a clone "
              "whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)

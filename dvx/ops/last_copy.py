@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, Interrupted
 from dvx.history import Scope, scope_targets
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
@@ -221,8 +221,8 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
         if isinstance(store, RemoteStore) and (lost := oids - present - store.inventory.absent(
                 oids - present)):
             notes.append(f"remote '{opened}' lost {len(lost)} of them that its indexes still "
-                         f"name; `dvx fsck --remote {opened}` then `dvx push -A` uploads them "
-                         "again")
+                         f"name; `dvx fsck --remote {shell_quote(opened)}` then `dvx push -A` "
+                         "uploads them again")
     except Interrupted:
         raise
     except DvxError as exc:

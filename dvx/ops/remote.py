@@ -688,11 +688,13 @@ def _at_its_level(hint: str | None, config: Config, name: str,
     defined_at = config.remote_level(name) or "project"
 
     def flagged(match: re.Match[str]) -> str:
-        level = levels.get(match.group(1), defined_at)
+        unset, key = match.group(1) or "", match.group(2)
+        level = levels.get(key, defined_at)
         flag = "" if level == "project" else f"--{level} "
-        return f"`dvx remote modify {flag}{pasted_args(name, match.group(1))}"
+        return f"`dvx remote modify {flag}{unset}{pasted_args(name, key)}"
     named = f"(?:{re.escape(pasted_args(name))}|{re.escape(name)})"  # ours, or a store's
-    return re.sub(rf"`dvx remote modify {named} ([\w.-]+)", flagged, hint)
+    # `--unset` comes first where the name starts with '-' (pasted_args)
+    return re.sub(rf"`dvx remote modify (--unset )?{named} ([\w.-]+)", flagged, hint)
 
 
 def _open_configured(repo: Repo, config: Config, name: str | None,

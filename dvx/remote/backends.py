@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, DvxError, RemoteError, UsageError, install_extra_hint
-from dvx.logs import get_logger
+from dvx.logs import get_logger, pasted_args
 from dvx.remote.option_files import check_option_file, is_refused_file
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 from dvx.remote.ssh import (
@@ -720,7 +720,8 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
     target = shlex.quote(os.path.expanduser(chosen)) if chosen else "~/.ssh/known_hosts"
     scan = (f"{'' if chosen else 'mkdir -p ~/.ssh && '}ssh-keyscan "
             f"{'' if port == 22 else f'-p {port} '}{host} >> {target}")
-    option = f"`dvx remote modify {name or 'NAME'} known_hosts"
+    def option(value: str) -> str:
+        return f"`dvx remote modify {pasted_args(name or 'NAME', 'known_hosts', value)}`"
     holding = _files_recording(files, key_name, port)
     if holding:
         why = (f"the key it presented is not the one recorded for it in {where}: someone may "
@@ -736,7 +737,7 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
         record = (f"If it is the server you expect, record its key with `{scan}` (compare its "
                   "fingerprint with the one its administrator gives)")
     way_out = f"{record}." if name is None else (
-        f"{record}, or name a file that holds it with {option} FILE`. {option} ignore` turns "
+        f"{record}, or name a file that holds it with {option('FILE')}. {option('ignore')} turns "
         "the check off, which lets anyone who can intercept the connection read and change "
         "what dvx sends and receives.")
     return RemoteError(f"Refused the SSH server {shown}: its host key cannot be verified, "
@@ -1036,7 +1037,7 @@ def seconds_option(options: Mapping[str, str], key: str, default: float, name: s
     value = options.get(key)
     if value is None:
         return default
-    fix = f"Fix it with `dvx remote modify {name or 'NAME'} {key} SECONDS`."
+    fix = f"Fix it with `dvx remote modify {pasted_args(name or 'NAME', key, 'SECONDS')}`."
     try:
         seconds = float(value)
     except ValueError:
@@ -1426,7 +1427,7 @@ def missing_client(failed: str, exc: ImportError) -> RemoteError:
 def credentials_commands(backend: Backend, name: str) -> str:
     """The commands that give the remote `name` its credentials in the local config."""
     first, *others = backend.credential_options or ("password",)
-    return " and ".join([f"`dvx remote modify --local {name} {first} ...`",
+    return " and ".join([f"`dvx remote modify --local {pasted_args(name, first, '...')}`",
                          *[f"`... {option} ...`" for option in others]])
 
 

@@ -21,6 +21,7 @@ from dvx.errors import (
     LostConnection,
     RemoteError,
 )
+from dvx.logs import pasted_args
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -98,7 +99,7 @@ def refuse_private_directory(path: str, shown: str, name: str, hint: str | None 
                               "repository's private directory (its cache or Git's): no remote "
                               "lives there, and dvx never writes or deletes there for one.",
                               hint or "Point the remote at a directory of its own: `dvx remote "
-                              f"modify {name} url DIR`.")
+                              f"modify {pasted_args(name, 'url', 'DIR')}`.")
 
 
 def _option_naming(options: dict[str, str], filename: object, root: str
@@ -125,7 +126,7 @@ def _unreadable_option_file(shown: str, name: str, exc: OSError, option: str, wh
     keyfile) cannot be read, or is refused unread (option_files)."""
     why = f"is {exc.strerror}, so none of it was read" if is_refused_file(exc) else \
         f"cannot be read ({exc.strerror or exc})"
-    fix = f"`dvx remote modify {name or 'NAME'} {option} PATH`"
+    fix = f"`dvx remote modify {pasted_args(name or 'NAME', option, 'PATH')}`"
     hint = f"Fix it with {fix}." if what == option else \
         f"Move it away, or name another key with {fix}."
     return RemoteError(f"Cannot set up the {shown}: its {what} '{exc.filename}' {why}.", hint)
@@ -152,7 +153,7 @@ def no_credentials(shown: str, name: str, reason: str, url: str,
     name = name or "NAME"
     backend = backend_for(url)
     hint = (missing.hint if missing and missing.hint else backend.credentials_hint).format(
-        name=name, modify=modify or f"dvx remote modify {name}") or \
+        name=pasted_args(name), modify=modify or f"dvx remote modify {pasted_args(name)}") or \
         f"Give them with {credentials_commands(backend, name)}."
     source_hint = (missing.source_hint if missing and missing.source_hint
                    else backend.source_credentials_hint).format(url=url) or \
@@ -171,7 +172,7 @@ def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str,
     The way out for a source's remote at `url` is a remote of the reader's own."""
     reason = str(exc.strerror or exc)
     return CredentialsError(f"The server of the {shown} refused the login: {reason}.",
-                            f"Check {backend.login_check.format(name=name or 'NAME')} "
+                            f"Check {backend.login_check.format(name=pasted_args(name or 'NAME'))} "
                             "(`dvx remote list` shows the URL).",
                             credentials_for_source(backend, url))
 
@@ -184,7 +185,7 @@ def keyfile_needs_agent(shown: str, exc: KeyfileNeedsAgent, name: str) -> Remote
         f"passphrase, which dvx cannot ask for, so the login goes through ssh-agent's copy "
         f"of the key, as with ssh, and {exc.why}.",
         f"{exc.fix}, or drop the option to log in with the agent's other keys and those of "
-        f"~/.ssh: `dvx remote modify {name or 'NAME'} keyfile --unset`.")
+        f"~/.ssh: `dvx remote modify {pasted_args(name or 'NAME', 'keyfile', options='--unset')}`.")
 
 
 def request_retries(options: dict[str, str]) -> int:
@@ -219,7 +220,8 @@ def _size_option(options: dict[str, str], key: str, default: int, low: int, high
     if not (number == 0 and key == "pack_threshold") and not low <= number <= high:
         raise RemoteError(f"The remote option {key}={value!r} must be a number of bytes from "
                           f"{low} to {high}" + (" (or 0)." if key == "pack_threshold" else "."),
-                          f"Fix it with `dvx remote modify {name or 'NAME'} {key} BYTES`.")
+                          "Fix it with `dvx remote modify "
+                          f"{pasted_args(name or 'NAME', key, 'BYTES')}`.")
     return number
 
 
@@ -243,7 +245,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     project config (.dvx/config)`), for an error saying which of them left it without
     credentials. `modify`: the command that changes its options (`dvx remote modify
     --local NAME`), which the hints of the store's errors give (default: without a level)."""
-    modify = modify or (f"dvx remote modify {name}" if name else MODIFY_A_REMOTE)
+    modify = modify or (f"dvx remote modify {pasted_args(name)}" if name else MODIFY_A_REMOTE)
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)
@@ -296,9 +298,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                                   "Check the URL with `dvx remote list`, and the network.") \
                     from None
             raise RemoteError(f"Cannot reach the {shown} on {port}: {why}.",
-                              f"Check that option (`dvx remote modify {name or 'NAME'} port "
-                              f"PORT`, or `dvx remote modify {name or 'NAME'} port --unset` to "
-                              "take the URL's), and the network.") from None
+                              "Check that option (`dvx remote modify "
+                              f"{pasted_args(name or 'NAME', 'port', 'PORT')}`, or `dvx remote "
+                              f"modify {pasted_args(name or 'NAME', 'port', options='--unset')}`"
+                              " to take the URL's), and the network.") from None
         except ImportError as exc:  # fsspec knows the protocol; its client is not installed
             raise missing_client(f"Cannot set up the {shown}", exc) from None
         except DvxError:  # already said for a person (a backend's missing package)

@@ -24,7 +24,7 @@ from dvx import faults
 from dvx.errors import DvxError
 from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import hash_bytes
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
 from dvx.remote import leftovers
 from dvx.remote.pack_reads import READ_GAP, read_span
@@ -243,8 +243,8 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
         f"loose there, while {packs} pack{'' if packs == 1 else 's'} that no index names "
         f"(such as {shown}) would be deleted, which may hold them: the remote looks "
         "damaged (indexes lost, as by a copy of it that missed some).",
-        f"Look at it with `dvx fsck --remote {name}`, and put back the indexes it lacks; if "
-        "those objects were never pushed (a push stopped early), `dvx push` them first.")
+        f"Look at it with `dvx fsck --remote {shell_quote(name)}`, and put back the indexes it "
+        "lacks; if those objects were never pushed (a push stopped early), `dvx push` them first.")
 
 
 def _lost_with_a_pack(lost: set[str], result: RepackPlan, found: str | None, packs: int,
@@ -268,9 +268,10 @@ def _lost_with_a_pack(lost: set[str], result: RepackPlan, found: str | None, pac
 def repair_advice(name: str) -> str:
     """How the objects gc keeps that packs gone from the remote `name` held are uploaded
     again, for gc's refusal and its report of lost packs."""
-    return (f"Run `dvx push --repair -r {name}` (with the same -a/-T/-A/--rev options) from "
-            "a clone whose cache has the data: it takes what is gone out of the indexes and "
-            f"uploads it again (`dvx fsck --remote {name}` lists what the remote lacks).")
+    return (f"Run `dvx push --repair -r {shell_quote(name)}` (with the same -a/-T/-A/--rev "
+            "options) from a clone whose cache has the data: it takes what is gone out of the "
+            f"indexes and uploads it again (`dvx fsck --remote {shell_quote(name)}` lists what "
+            "the remote lacks).")
 
 
 def _hold(holders: dict[str, tuple[Section, Entry]], section: Section,
