@@ -153,6 +153,20 @@ def global_config_path() -> str:
     return os.path.join(user_config_dir(), "config")
 
 
+def refuse_relative_global_cache_dir(value: str, path: str, written: bool) -> None:
+    """The global config (the file at `path`) applies to every repository: a relative
+    cache.dir there would name a folder in each one's .dvx/, never one cache. Refused by
+    `dvx config --global` before it is `written`, and by every command that uses the cache
+    where it was written by hand, whose hint also gives the command removing it."""
+    if os.path.isabs(os.path.expanduser(value)):
+        return
+    remove = ", or remove it with `dvx config --global --unset cache.dir`" if written else ""
+    raise ConfigError(f"cache.dir '{value}' is a relative path, which the global config "
+                      f"('{path}') does not take: it applies to every repository, so a "
+                      "relative path names no one folder.", "Give an absolute path (`dvx "
+                      f"config --global cache.dir /PATH`, `~` is expanded){remove}.")
+
+
 def split_key(key: str) -> tuple[str, str]:
     """'cache.type' -> ('cache', 'type'); 'remote.NAME.url' -> ('remote "NAME"', 'url'). A
     remote's NAME may hold a '.' (`my.store`): the option is what follows the last one."""

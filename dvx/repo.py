@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from dvx.config import Config
+from dvx.config import Config, refuse_relative_global_cache_dir
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
@@ -362,16 +362,12 @@ class Repo:
     def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
         """Where a cache.dir value set at `level` leads: a relative one starts at the folder
         of the config file that names it; the tracked config's, at the .dvx every worktree
-        shares, so that all use one cache. The global config's must be absolute (it applies
-        to every repository: `dvx config --global` refuses a relative one); one written
-        there by hand is a ConfigError naming the file."""
+        shares, so that all use one cache. The global config's must be absolute
+        (refuse_relative_global_cache_dir)."""
         path = self.config.paths.get(level or "project")
-        if level == "global" and not os.path.isabs(os.path.expanduser(configured)):
-            raise ConfigError(
-                f"cache.dir '{configured}' in the global config file '{path}' is a relative "
-                "path: the global config applies to every repository, so it names no one "
-                "folder.", "Give an absolute path (`dvx config --global cache.dir /PATH`, `~` "
-                "is expanded), or remove it with `dvx config --global --unset cache.dir`.")
+        if level == "global":
+            refuse_relative_global_cache_dir(configured, self.config.paths["global"],
+                                             written=True)
         if level == "local" and path:
             base = os.path.dirname(path)
         else:

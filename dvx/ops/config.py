@@ -18,6 +18,7 @@ from dvx.config import (
     Config,
     global_config_path,
     ignored_when_read,
+    refuse_relative_global_cache_dir,
     split_key,
     validate,
 )
@@ -150,7 +151,7 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
     if (section, option) == ("cache", "dir") and target == "global":
-        _refuse_relative_global_cache_dir(value)
+        refuse_relative_global_cache_dir(value, config.paths["global"], written=False)
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
         _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, target))
         _refuse_cache_dir_git_sees(value, repo, target)
@@ -160,15 +161,6 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
     if (section, option) == ("cache", "dir") and target == "project" and repo:
         return _confirm_here(config, value, repo)
     return None
-
-
-def _refuse_relative_global_cache_dir(value: str) -> None:
-    """The global config applies to every repository: a relative cache.dir there would name
-    a folder in each one's .dvx/ (where Git sees all but .dvx/cache), never one cache."""
-    if not os.path.isabs(os.path.expanduser(value)):
-        raise UsageError(f"cache.dir '{value}' is a relative path: the global config applies "
-                         "to every repository, so it would name a different folder in each.",
-                         "Give an absolute path (`~` is expanded).")
 
 
 def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
