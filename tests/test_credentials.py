@@ -158,7 +158,7 @@ def test_the_traceback_of_an_internal_error_is_scrubbed_too(repo, dvx, monkeypat
 
 @pytest.mark.parametrize("text", [
     "Its URL needs a host (ssh://[USER@]HOST[:PORT]/PATH).",
-    "Use ssh://[USER:PASSWORD@]HOST/PATH, then `dvx push`.",
+    "Use ssh://[USER@]HOST[:PORT]/PATH.",
     "Remote 'q' (https://example.com/store) is read-only.",
     "A folder (http://host/a_(b)/c) of its own brackets.",
 ])
@@ -176,6 +176,10 @@ def test_the_scrubber_leaves_dvx_s_own_text_around_urls_whole(text):
     # a bracketed login followed by a real one is no form of dvx's own
     ("ssh://[USER@]x:pw@h/p", "ssh://***@h/p"),
     ("ssh://[USER@]HOST/p?token=abc", "ssh://[USER@]HOST/p?token=***"),
+    # only the very form dvx writes is its own: a client's text in that shape is a login
+    ("quoting ssh://[ADMIN:HUNTER@]host/x", "quoting ssh://***@]host/x"),
+    ("quoting ssh://[ADMIN@]host/x", "quoting ssh://***@]host/x"),
+    ("quoting ssh://[USER:PASSWORD@]host/x", "quoting ssh://***@]host/x"),
 ])
 def test_the_scrubber_hides_a_url_s_secrets_up_to_the_punctuation_after_it(text, shown):
     assert redact_urls(text) == shown

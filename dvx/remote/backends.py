@@ -125,6 +125,13 @@ class Backend:
         return not self.bucket_kind
 
 
+# The form of an SSH URL that dvx's own text writes, its optional login in brackets: the one
+# login part the scrubber leaves as written (where no other '@' follows it), since any other,
+# in the same shape or not, may be a client's quote of a real one.
+SSH_URL_FORM = "ssh://[USER@]HOST[:PORT]/PATH"
+_TEMPLATE_LOGIN = SSH_URL_FORM[:SSH_URL_FORM.index("]") + 1]  # ssh://[USER@]
+
+
 class MissingCredentials(Exception):
     """Neither a remote's options nor the environment give its client credentials it cannot
     work without (why, in the message): found before any request, when it is built.
@@ -607,7 +614,7 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     parts = urlsplit(url)
     if not parts.hostname:
         raise ConfigError(f"The SSH URL '{redact_url(url)}' has no host.",
-                          "Use ssh://[USER@]HOST[:PORT]/PATH.")
+                          f"Use {SSH_URL_FORM}.")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     port = options.get("port") or parts.port
     if port:
@@ -1351,7 +1358,7 @@ def _alias_of(scheme: str) -> str | None:
 # What a URL of each kind must name besides its scheme (the rest is optional).
 _NEEDS = {"s3": "a bucket (s3://BUCKET/PREFIX)", "gs": "a bucket (gs://BUCKET/PREFIX)",
           "azure": "a container (azure://CONTAINER/PREFIX)",
-          "ssh": "a host (ssh://[USER@]HOST[:PORT]/PATH)",
+          "ssh": f"a host ({SSH_URL_FORM})",
           "http": "a host (http(s)://HOST/PATH)"}
 
 
@@ -1704,10 +1711,6 @@ def _hidden_userinfo(url: str, userinfo: str) -> str:
 
 
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-# A URL's form as dvx's own text writes it, its optional login in brackets and capitals
-# (ssh://[USER@]HOST[:PORT]/PATH): no login to hide, where no other '@' follows (a real
-# URL's host never opens with ']').
-_TEMPLATE_LOGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\[[A-Z_]+(?::[A-Z_]+)?@\]")
 _SENTENCE_PUNCTUATION = ".,;:!?"
 
 
@@ -1720,7 +1723,7 @@ def redact_urls(text: str) -> str:
 
 def _redacted_in_text(found: str) -> str:
     url, after = _split_trailing(found)
-    if _TEMPLATE_LOGIN.match(url) and url.count("@") == 1:
+    if url.startswith(_TEMPLATE_LOGIN) and url.count("@") == 1:
         return _QUERY_VALUE.sub(r"\1***", url) + after
     return redact_url(url) + after
 
