@@ -360,6 +360,15 @@ class ConfigFile:
             self.parser.remove_section(section)
         return True
 
+    def without(self, section: str, key: str) -> ConfigFile:
+        """A copy of this file with `key` unset (as `unset` does), this one left as it is:
+        to check what unsetting it would leave before doing it."""
+        parser = _new_parser()
+        parser.read_dict(self.parser)
+        copy = ConfigFile(self.path, parser)
+        copy.unset(section, key)
+        return copy
+
     def remove_section(self, section: str) -> bool:
         return self.parser.remove_section(section)
 

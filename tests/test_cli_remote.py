@@ -264,6 +264,24 @@ def test_unsetting_a_remote_s_url_never_leaves_the_tracked_config_or_any_level_w
     assert dvx("config", "remote.one.url").stdout.strip() == str(store)
 
 
+def test_a_refused_unset_leaves_the_config_in_memory_as_it_was(repo, dvx, tmp_path):
+    """The Python API's caller keeps its Repo after `modify_remote` refuses an unset: its
+    config still gives the remote the URL and the options the files give."""
+    from dvx.errors import ConfigError
+    from dvx.ops.remote import modify_remote
+
+    assert dvx("remote", "add", "-d", "one", str(tmp_path / "store")).code == 0
+    assert dvx("remote", "modify", "one", "pack_size", str(64 << 20)).code == 0
+    assert dvx("remote", "modify", "one", "pack_threshold", str(32 << 20)).code == 0
+    api = Repo(str(repo))
+    before = api.config.remote_options("one")
+    for key in ("url", "pack_size"):
+        with pytest.raises(ConfigError):
+            modify_remote(api, "one", key, None, None)
+        assert api.config.remote_options("one") == before, key
+    assert Repo(str(repo)).config.remote_options("one") == before
+
+
 def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define_it(
         repo, dvx, tmp_path):
     """As in DVC: the level given (the project config without one), refused where it does

@@ -331,18 +331,22 @@ def _unset_option(config: Config, name: str, key: str, level: str | None) -> Non
     """Unset `key` at one level, as `dvx config --unset` and DVC do: `level`, or the one that
     `remote modify NAME KEY VALUE` writes to without a level. The same name may be the user's
     global remote too (their credentials for every repository): an option of it is never
-    removed by a command that named no level."""
+    removed by a command that named no level. Refused before anything changes, in `config`
+    too: checked on the settings it would leave."""
     chosen = level or _default_unset_level(config, name, key)
-    if not config.file(chosen).unset(_section(name), key):
+    own = config.file(chosen)
+    if own.get(_section(name), key) is None:
         raise _not_set_at(config, name, key, chosen)
+    after = Config.of_files({**config.files, chosen: own.without(_section(name), key)})
     if key == "url":
-        _refuse_left_without_url(config, name, chosen)
-    _refuse_unusable_without(config, name, key)
-    config.file(chosen).save()
+        _refuse_left_without_url(after, name, chosen)
+    _refuse_unusable_without(after, name, key)
+    own.unset(_section(name), key)
+    own.save()
 
 
 def _refuse_left_without_url(config: Config, name: str, level: str) -> None:
-    """Unsetting the URL of remote `name` at `level` (done in `config`, not yet saved) is
+    """Unsetting the URL of remote `name` at `level` (`config`: the settings it leaves) is
     refused where it would leave a remote that no level gives a URL, which every use refuses,
     or the tracked config without the URL every clone reads (a remote without one there, or a
     default naming none): removing a remote is `dvx remote remove`, which takes the default
@@ -418,7 +422,7 @@ def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str
 
 
 def _refuse_unusable_without(config: Config, name: str, key: str) -> None:
-    """The options in effect once `key` is unset (`config` holds them, not yet saved),
+    """The options in effect once `key` is unset (`config`: the settings it leaves),
     checked by the same rule: a pack_threshold above the default pack_size, say."""
     try:
         check_settings(config.remote_options(name), name)
