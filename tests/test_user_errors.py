@@ -380,7 +380,8 @@ EMPTY_VALUES = [
     ["diff", ""], ["diff", "HEAD", ""], ["params", "diff", ""], ["diff", "--targets", ""],
     ["plots", "show", "-o", ""], ["stage", "add", "-n", "s", "-w", "", "echo"],
     ["move", "data/a.csv", ""], ["move", "", "data/b.csv"], ["remote", "default", ""],
-    ["dag", ""], ["update", "--rev", ""], ["ls", ".", ""], ["du", ".", ""],
+    ["dag", ""], ["update", "--rev", ""], ["ls", ".", ""], ["du", ".", ""], ["get", ".", ""],
+    ["import", ".", ""],
 ]
 
 

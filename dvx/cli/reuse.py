@@ -202,8 +202,10 @@ def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
     without tracking it here. It is read from that repository's remote and checked by hash.
     A local path to a folder inside a repository (not its top) stands for that repository and
     PATH starts in that folder: `dvx get . raw.csv` in data/ gets data/raw.csv."""
-    from dvx.ops.imports import AT_TOP, get_repo
+    from dvx.ops.imports import AT_TOP, COPIED, get_repo
+    from dvx.paths import refuse_empty
 
+    refuse_empty(path, COPIED)  # before a local URL's folder is taken as PATH's start
     url, path = _from_the_top(url, path, AT_TOP)
     written = get_repo(url, path or ".", out, rev, force)
     if not is_quiet():
@@ -223,8 +225,10 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     The data goes to this repository's cache: `dvx push` sends it to your remote. A local
     path to a folder inside a repository (not its top) stands for that repository and PATH
     starts in that folder, as for `dvx get`."""
-    from dvx.ops.imports import AT_TOP, import_repo
+    from dvx.ops.imports import AT_TOP, COPIED, import_repo
+    from dvx.paths import refuse_empty
 
+    refuse_empty(path, COPIED)  # before a local URL's folder is taken as PATH's start
     repo = open_repo()
     url, path = _from_the_top(url, path, AT_TOP)
     result = import_repo(repo, url, path or ".", out, rev, force)

@@ -156,6 +156,8 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     return target
 
 
+# What PATH of get and import names: never the top, whose files are not one thing to copy.
+COPIED = "a file or directory of the repository"
 # The hint for an absolute PATH that names the top: get and import copy what is in it.
 AT_TOP = ("It names the top of the repository, not a file or directory in it: list what it "
           "holds with `dvx ls URL`.")
@@ -164,7 +166,9 @@ AT_TOP = ("It names the top of the repository, not a file or directory in it: li
 def _named_in_source(url: str, path: str) -> str:
     """PATH of get and import, repository-relative (`source_path`); the top is refused: it is
     not one file or directory to copy, and an absolute path too, naming the relative one
-    where it leads into the local source at `url`."""
+    where it leads into the local source at `url`. An empty one is refused as such, never
+    read as the top: an unset variable of a script gives it."""
+    refuse_empty(path, COPIED)
     refuse_absolute_path(path, local_source_top(url), "PATH names", "Name", at_top=AT_TOP)
     named = source_path(path)
     if not named:
