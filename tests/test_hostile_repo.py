@@ -554,12 +554,9 @@ def test_data_git_tracks_beside_its_pointer_is_left_to_git_by_pull_and_checkout_
     assert "tracked by Git too" in status.stdout and "ended by an error" not in status.output
 
 
-def test_a_directory_pointer_over_a_folder_of_code_git_tracks_leaves_the_folder_to_git(
-        tmp_path):
-    """A committed `lib.dvx` names a folder whose code Git tracks (and no .gitignore entry
-    keeps data out of it): pull and checkout --force place none of the pointer's files among
-    the code, where `git add -A` would commit them, and delete none of the user's files
-    there; status names no `dvx checkout --force` that checkout then refuses."""
+def _clone_with_a_pointer_over_code(tmp_path: Path) -> Path:
+    """A clone of a repository committing `lib.dvx` (data pushed) and `lib/util.py`, code Git
+    tracks at the place the pointer names (and no .gitignore entry keeping data out of it)."""
     hostile = Hostile(tmp_path)
     write(hostile.origin / "dd/z", "data\n")
     assert run_dvx("add", "dd", cwd=hostile.origin).code == 0
@@ -567,7 +564,16 @@ def test_a_directory_pointer_over_a_folder_of_code_git_tracks_leaves_the_folder_
     os.replace(hostile.origin / "dd.dvx", hostile.origin / "lib.dvx")
     shutil.rmtree(hostile.origin / "dd")
     hostile.commit({".gitignore": "", "lib/util.py": "x = 1\n"})
-    clone = hostile.clone()
+    return hostile.clone()
+
+
+def test_a_directory_pointer_over_a_folder_of_code_git_tracks_leaves_the_folder_to_git(
+        tmp_path):
+    """A committed `lib.dvx` names a folder whose code Git tracks (and no .gitignore entry
+    keeps data out of it): pull and checkout --force place none of the pointer's files among
+    the code, where `git add -A` would commit them, and delete none of the user's files
+    there; status names no `dvx checkout --force` that checkout then refuses."""
+    clone = _clone_with_a_pointer_over_code(tmp_path)
     write(clone / "lib/mine.txt", "my notes\n")
     for args in (("pull",), ("checkout", "--force")):
         result = run_dvx(*args, cwd=clone)
@@ -585,14 +591,7 @@ def test_a_pointer_over_code_git_tracks_names_moving_the_pointer_before_git_rm_c
     """`lib.dvx` over a folder of the team's code: pull and status name renaming the pointer
     (or `dvx remove` of it) first, and `git rm -r --cached`, which would take the code out of
     the repository for every teammate, only for data put in Git by mistake."""
-    hostile = Hostile(tmp_path)
-    write(hostile.origin / "dd/z", "data\n")
-    assert run_dvx("add", "dd", cwd=hostile.origin).code == 0
-    assert run_dvx("push", cwd=hostile.origin).code == 0
-    os.replace(hostile.origin / "dd.dvx", hostile.origin / "lib.dvx")
-    shutil.rmtree(hostile.origin / "dd")
-    hostile.commit({".gitignore": "", "lib/util.py": "x = 1\n"})
-    clone = hostile.clone()
+    clone = _clone_with_a_pointer_over_code(tmp_path)
     pulled = run_dvx("pull", cwd=clone)
     status = run_dvx("status", cwd=clone)
     for said in (" ".join(pulled.stderr.split()), " ".join(status.stdout.split())):
