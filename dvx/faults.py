@@ -6,7 +6,9 @@ power cut or `kill -9` would stop it.
 With DVX_FAULT_ACTION=stop it stops itself instead (SIGSTOP), like a process that is slow
 right there, until a test lets it go on with SIGCONT (once: later passes go on). With
 DVX_FAULT_ACTION=enospc it raises the OSError a full disk gives instead, once, as a write
-there would.
+there would. With DVX_FAULT_ACTION=hang the thread that reaches it waits for ever (a read
+that never returns), first creating the file DVX_FAULT_REACHED names, if set, so a test
+knows the point is reached.
 In normal runs a point costs one dictionary lookup.
 """
 
@@ -32,6 +34,9 @@ def point(name: str) -> None:
     if _action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     if _action == "hang":
+        reached = os.environ.get("DVX_FAULT_REACHED")
+        if reached:
+            open(reached, "w").close()
         threading.Event().wait()
     # To this thread: a signal to the process goes to its main thread first, and a worker
     # thread that reached the point would go on past it until that one stops.

@@ -1139,7 +1139,6 @@ def test_a_second_ctrl_c_ends_an_add_whose_file_read_never_returns(repo, cache_t
     again, end `dvx add` (exit 130), never leaving it deaf to every signal but `kill -9`.
     With hardlink, the files done are given back, and the stop names the file it no longer
     waited for, which may be left a read-only link; with copy nothing is given back."""
-    import contextlib
     import re
     import time
 
@@ -1147,20 +1146,16 @@ def test_a_second_ctrl_c_ends_an_add_whose_file_read_never_returns(repo, cache_t
     for name in ("l1", "l2", "l3"):
         write(repo / "bd" / name, os.urandom(2 << 20))  # large: stored on threads
     point = "hash_copy.after_open:2" if cache_type == "copy" else "hash_file.after_open:2"
+    reached = repo.parent / "hung"
     adding = subprocess.Popen(
         [sys.executable, "-m", "dvx", "add", "bd"], cwd=repo, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "hang"})
-    def reading() -> bool:  # a file of bd open: the hashing has begun
-        fds = f"/proc/{adding.pid}/fd"
-        with contextlib.suppress(OSError):
-            return any(os.readlink(f"{fds}/{fd}").startswith(f"{repo / 'bd'}/")
-                       for fd in os.listdir(fds))
-        return False
+        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "hang",
+             "DVX_FAULT_REACHED": str(reached)})
 
     try:
-        for _ in range(600):
-            if reading() or adding.poll() is not None:
+        for _ in range(600):  # until a read hangs: a Ctrl-C before would stop it cleanly
+            if reached.exists() or adding.poll() is not None:
                 break
             time.sleep(0.1)
         for _ in range(600):  # Ctrl-C, again and again, until dvx ends
