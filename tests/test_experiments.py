@@ -690,6 +690,34 @@ def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cac
     assert (repo / "q.yaml").read_text() == "lr: 1\n"
 
 
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_queued_run_reads_and_sets_a_params_file_linked_into_the_cache_as_exp_run_does(
+        repo, link):
+    """A queued run's worktree links its `dvx add`-tracked params file into the cache of the
+    workspace it was queued from, outside the worktree: the run reads the params through
+    that link as `exp run` in the workspace does, and -S edits a copy of its own there, so
+    the cache object and the workspace's file keep the baseline's value."""
+    must("config", "cache.type", link, cwd=repo)
+    write(repo / "q.yaml", "lr: 1\n")
+    must("add", "q.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat q.yaml > out.txt\n"
+                             "    params:\n    - q.yaml: [lr]\n"
+                             "    metrics:\n    - out.txt: {cache: false}\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "--queue", "-n", "e1", "-S", "q.yaml:lr=6", cwd=repo)
+
+    started = run_dvx("queue", "start", cwd=repo)
+    assert started.code == 0, started.output + run_dvx("queue", "logs", "e1", cwd=repo).stdout
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "show", f"refs/exps/{head}/e1:out.txt") == "lr: 6\n"
+    assert _show(repo)["e1"]["params"]["q.yaml"]["lr"] == 6
+    assert (repo / "q.yaml").read_text() == "lr: 1\n"
+    assert os.path.islink(repo / "q.yaml") == (link == "symlink")
+    assert run_dvx("fsck", cwd=repo).code == 0  # no cache object was written through
+
+
 def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):
     """A params file Git ignores and does not track (a machine's own `local.yaml`) never
     goes into an experiment's commit: -S into it, run or queued, is refused before anything

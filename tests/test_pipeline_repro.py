@@ -1802,6 +1802,35 @@ def test_a_params_file_linked_outside_the_repository_is_never_read_or_recorded(r
     assert "lr: 1\n" in (repo / "dvx.lock").read_text()
 
 
+def test_a_params_file_linked_into_a_cache_outside_the_repository_is_read_through(
+        repo, dvx, tmp_path):
+    """A params file `dvx add` tracks with `cache.type symlink` and `cache.dir` outside the
+    repository (a shared cache; a linked worktree's, or a queued run's, is the main one's)
+    links out of the repository, into the cache's objects: status and repro read it as they
+    read one linked into `.dvx/cache`. A link to any other file of that cache's folder is
+    still refused."""
+    shared = tmp_path / "shared-cache"
+    for args in (("cache.dir", str(shared)), ("cache.type", "symlink")):
+        assert dvx("config", *args).code == 0
+    write(repo / "params.yaml", "lr: 1\n")
+    assert dvx("add", "params.yaml").code == 0
+    assert os.path.realpath(repo / "params.yaml").startswith(str(shared / "files") + os.sep)
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo x > out.txt\n"
+                             "    params: [lr]\n    outs: [out.txt]\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "lr: 1\n" in (repo / "dvx.lock").read_text()
+    assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"
+
+    write(shared / "notes.yaml", "lr: 2\n")
+    (repo / "params.yaml").unlink()
+    (repo / "params.yaml").symlink_to(shared / "notes.yaml")
+    refused = dvx("status")
+    assert refused.code == 2, refused.output
+    assert ("ERROR: 'params.yaml' is a symbolic link to a file outside the repository; "
+            "refusing to read it.") in refused.stderr, refused.output
+
+
 @pytest.mark.parametrize("value", ["1.0", "true"])
 def test_a_param_changed_to_a_value_python_calls_equal_is_recorded_as_changed(repo, dvx,
                                                                               value):

@@ -65,7 +65,7 @@ def _run_by_hand(repo: Repo, dag: Dag, locks: dict[str, StageLock]
                  ) -> list[tuple[Stage, StageState]]:
     """The stages whose outputs the workspace changed, each with the inputs it has now, once
     none is refused (`commit_hand_runs`); nothing is written."""
-    reader = ParamsReader(repo.root)
+    reader = ParamsReader(repo)
     chosen: list[tuple[Stage, StageState]] = []
     lost: dict[str, list[Out]] = {}
     for name in dag.select((), False, False):

@@ -6,7 +6,7 @@ import datetime
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvx.errors import FormatError, MergeConflictError
 from dvx.paths import check_read_stays_inside, from_here, join_posix
@@ -24,6 +24,9 @@ from dvx.yamlio import (
     parse_yaml,
 )
 
+if TYPE_CHECKING:
+    from dvx.repo import Repo
+
 DEFAULT_PARAMS_FILE = "params.yaml"
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 MISSING = object()
@@ -35,11 +38,15 @@ def check_params_file_name(rel: str, where: str) -> None:
                           "read params from it.", "Use a .yaml, .yml, .json or .toml file.")
 
 
-def read_params(root: str, rel: str) -> dict[str, Any]:
-    """The top-level mapping of the params file `rel` of the repository at `root`, parsed
-    safely and size-limited; never read through a link leading outside the repository, as
-    `params diff` does not (its values would be recorded in dvx.lock, which Git tracks)."""
-    check_read_stays_inside(root, rel)
+def read_params(repo: Repo, rel: str) -> dict[str, Any]:
+    """The top-level mapping of the params file `rel` of `repo`, parsed safely and
+    size-limited. Never read through a link leading outside the repository, as `params diff`
+    does not (its values would be recorded in dvx.lock, which Git tracks), but for one into
+    the repository's cache wherever it is configured: a params file `dvx add` tracks, placed
+    by `cache.type symlink` (a linked worktree's, or a queued run's, leads into the main
+    worktree's cache)."""
+    root = repo.root
+    check_read_stays_inside(root, rel, _cache_files_if_linked(repo, rel))
     display = rel
     try:
         with open(join_posix(root, rel), "rb") as f:
@@ -50,6 +57,12 @@ def read_params(root: str, rel: str) -> dict[str, Any]:
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
     return parse_params(data, display, workspace_root=root)
+
+
+def _cache_files_if_linked(repo: Repo, rel: str) -> str | None:
+    """The folder of the cache's objects, which a link `rel` may lead into; None when `rel`
+    is no link, so that reading a plain params file never opens the cache."""
+    return repo.cache.files_root if os.path.islink(join_posix(repo.root, rel)) else None
 
 
 def refuse_conflicted(data: bytes, root: str, rel: str) -> None:
@@ -231,16 +244,16 @@ class ParamsReader:
     sharing one reader across stages (repro) sees what a stage run before wrote there, in an
     output that is a params file or not."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
         self._docs: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {}
 
     def doc(self, rel: str) -> dict[str, Any]:
-        seen = _stat_key(join_posix(self.root, rel))
+        seen = _stat_key(join_posix(self.repo.root, rel))
         cached = self._docs.get(rel)
         if seen is not None and cached is not None and cached[0] == seen:
             return cached[1]
-        doc = read_params(self.root, rel)  # stat first: a change while it reads is seen next
+        doc = read_params(self.repo, rel)  # stat first: a change while it reads is seen next
         if seen is not None:
             self._docs[rel] = (seen, doc)
         return doc

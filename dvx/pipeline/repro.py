@@ -323,7 +323,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             lock.working_on(_work(dag, selected))
         # One reader for the command: it reads a params file again once it changed (a stage
         # wrote it, say), and only then.
-        params = ParamsReader(repo.root)
+        params = ParamsReader(repo)
         check_params(repo, Pipeline(tuple(dag.stages.values())), params)
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
         locks = writer.read()
@@ -1920,7 +1920,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         return PipelineStatus([], recorded_without_pipeline(repo), pipeline_missing=True)
     dag = build_dag(pipeline)
     locks = read_lock(repo.root, repo.algo)
-    reader = ParamsReader(repo.root)
+    reader = ParamsReader(repo)
     produced = produced_outputs(locks)
     left_out = tracked_data_left_out(
         repo, list(dict.fromkeys(dep for stage in dag.stages.values() for dep in stage.deps)))

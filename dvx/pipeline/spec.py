@@ -339,7 +339,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             context[key], sources[key] = value, source
 
     if os.path.isfile(os.path.join(repo.root, DEFAULT_PARAMS_FILE)):
-        merge(read_params(repo.root, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
+        merge(read_params(repo, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
     if vars_entries is None:
         return context
     if not isinstance(vars_entries, list):
@@ -353,7 +353,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             file, _, keys = entry.partition(":")
             rel = _resolve(repo, file, "", "vars", None)
             check_params_file_name(rel, f"{PIPELINE_FILE}: vars")
-            values = read_params(repo.root, rel)
+            values = read_params(repo, rel)
             if keys:
                 wanted = [k.strip() for k in keys.split(",") if k.strip()]
                 missing = [k for k in wanted if k not in values]
@@ -790,7 +790,7 @@ def check_params(repo: Repo, pipeline: Pipeline, reader: ParamsReader | None = N
     """Every params key exists, in files that no stage writes (those are read when used)."""
     produced = sorted({o.path for s in pipeline.stages for o in s.outs})
     produced_set = set(produced)
-    reader = reader or ParamsReader(repo.root)
+    reader = reader or ParamsReader(repo)
     for stage in pipeline.stages:
         for dep in stage.params:
             if _overlap_in(dep.file, produced, produced_set) is not None:

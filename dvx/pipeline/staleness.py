@@ -142,7 +142,7 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
             deps.append(state)
         if watch and files is not None:
             dep_files[rel] = files
-    params, missing_params = current_params(repo, stage, reader or ParamsReader(repo.root))
+    params, missing_params = current_params(repo, stage, reader or ParamsReader(repo))
     return StageState(tuple(deps), params, missing, missing_params, unknown, seen=seen,
                       dep_files=dep_files)
 
