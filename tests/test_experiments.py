@@ -664,6 +664,22 @@ def test_a_dvx_lock_that_is_a_link_is_refused_by_run_and_queue_alike_before_anyt
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+@pytest.mark.parametrize("command", [("run", "-S", "train.lr=0.5"), ("save",)])
+def test_a_dvx_lock_that_is_a_link_is_refused_in_one_paragraph_by_run_and_save(
+        project, tmp_path, command):
+    """The refusal of a symbolic-link dvx.lock that ends `exp run` or `exp save` is said
+    once: not also as a dvx.lock the command skipped before it refused."""
+    outside = tmp_path / "outside.lock"
+    outside.write_bytes((project / "dvx.lock").read_bytes())
+    (project / "dvx.lock").unlink()
+    os.symlink(outside, project / "dvx.lock")
+    refused = run_dvx("exp", *command, "-n", "linked", cwd=project)
+    assert refused.code == 2, refused.output
+    assert refused.stderr.count("it is a symbolic link") == 1, refused.stderr
+    assert "ERROR: Refusing to read dvx.lock: it is a symbolic link" in refused.stderr
+    assert "Skipped dvx.lock" not in refused.stderr
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cache(repo, link):
     """A params file tracked with `dvx add` that the cache links into the workspace: -S

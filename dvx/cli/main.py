@@ -108,7 +108,7 @@ class DvxGroup(click.Group):
                 sys.exit(1)
             raise
         except DvxError as exc:
-            _report_unreadable(ctx)
+            _report_unreadable(ctx, besides=exc)
             _fail(exc.message, _hint_of(ctx, exc), exc.exit_code, _quoted_by_libraries(exc))
         except LostConnection as exc:  # a socket's broken pipe too: not our reader's
             _fail(f"Cannot reach the {exc.shown}: {exc.strerror}.",
@@ -183,17 +183,28 @@ def _refuse_a_deleted_current_directory() -> None:
               "that name) and run the command again.", 2)
 
 
-def _report_unreadable(ctx: click.Context) -> bool:
+def _report_unreadable(ctx: click.Context, besides: Exception | None = None) -> bool:
     """A command that went on without the pointer files it could not read says so at the
-    end, one paragraph each (and then exits with status 1); True if there were any."""
+    end, one paragraph each (and then exits with status 1); True if there were any. One
+    whose error is `besides`, the error that ends the command (said next), is not said
+    twice: the file skipped first was then refused."""
     unreadable: dict[str, Any] = {}
     for repo in (ctx.obj or {}).get("repos", []):
         unreadable.update(repo.unreadable)
     for path, exc in sorted(unreadable.items()):
+        if _same_error(exc, besides):
+            continue
         hint = _hint_of(ctx, exc)
         text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
         click.echo(printable(scrubbed(text, (exc,))), err=True)
     return bool(unreadable)
+
+
+def _same_error(skipped: Exception, ending: Exception | None) -> bool:
+    """Whether `skipped`, the error of a file a command skipped, says what `ending` does:
+    the command read the file again, and refused it this time (its own raise, another
+    object)."""
+    return type(skipped) is type(ending) and str(skipped) == str(ending)
 
 
 def _hint_of(ctx: click.Context, exc: Any) -> str | None:
