@@ -3802,6 +3802,36 @@ def test_a_queued_experiment_whose_inputs_are_nowhere_stays_queued_with_its_snap
     assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
 
 
+def test_a_queued_run_fetches_only_the_data_its_stages_read_and_runs_without_the_rest(tmp_path):
+    """Data tracked with `dvx add` that no stage reads, never pulled into this clone: `queue
+    start` neither fetches it nor needs it, so the run starts with the remote unreachable too,
+    as `exp run` does; its experiment names that data as the pointers do."""
+    team, alice = _shared_pipeline(tmp_path)
+    write(alice / "extra" / "notes.txt", "notes\n")
+    write(alice / "extra" / "dir" / "a", "a\n")
+    must("add", "extra/notes.txt", "extra/dir", cwd=alice)
+    share(alice, "data no stage reads")
+    bob = team.clone("bob", pull=False)
+    must("pull", "data/raw.csv", cwd=bob)  # only what the pipeline reads
+    unread = {_oid("notes\n"), _oid("a\n")}
+
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "reachable", cwd=bob)
+    assert run_dvx("queue", "start", cwd=bob).code == 0
+    assert not any(_cached(bob, oid).exists() for oid in unread)  # not fetched
+    must("remote", "modify", "--local", "shared", "url", str(tmp_path / "unreachable"), cwd=bob)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "offline", cwd=bob)
+    started = run_dvx("queue", "start", cwd=bob)
+    assert started.code == 0, started.output
+    states = json.loads(run_dvx("queue", "status", "--json", cwd=bob).stdout)
+    assert {(e["name"], e["state"]) for e in states} == {("reachable", "done"),
+                                                          ("offline", "done")}
+    rows = _show(bob)
+    assert rows["offline"]["metrics"]["metrics.json"]["accuracy"] == 0.95
+    ref = git(bob, "for-each-ref", "--format=%(refname)", "refs/exps/*/offline").strip()
+    for pointer in ("extra/notes.txt.dvx", "extra/dir.dvx"):
+        assert git(bob, "show", f"{ref}:{pointer}") == (bob / pointer).read_text()
+
+
 # Rewrites its input in place, as pandas' `to_csv` over the CSV `read_csv` read does.
 REWRITES_ITS_INPUT = f"""stages:
   clean:

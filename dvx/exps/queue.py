@@ -50,6 +50,7 @@ from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs, read_by_stages
 from dvx.pipeline.runner import end_group
+from dvx.pipeline.spec import overlaps
 from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
@@ -87,6 +88,9 @@ class Entry:
     boot_id: str | None = None
     force: bool = False  # `exp run --queue -f`: the run forces every stage
     jobs: int = 1  # `exp run --queue -j N`: stages the run runs at once
+    # The paths its stages read (read_by_stages of the snapshot's dvx.yaml): the data its run
+    # needs in the cache. None in an entry an older dvx queued: all the data its snapshot tracks.
+    reads: list[str] | None = None
 
     def run_options(self) -> list[str]:
         """The options of `exp run` queued with it, that its run takes too."""
@@ -371,7 +375,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,
-                  jobs=jobs)
+                  jobs=jobs, reads=read)
     with _changing(repo):
         current = _load(repo, name)  # another `exp run --queue -n` may have taken it since
         if current is not None and current.state in (QUEUED, RUNNING):
@@ -622,15 +626,18 @@ def _snapshot_kept(repo: Repo, entry: Entry) -> bool:
 
 
 def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
-    """Fetch into the cache what the entry's snapshot tracks and the cache lacks (a gc took
-    it, the remote holding it); None if its inputs are all there now, else why not. Inputs
-    are the data pointer files track: no stage makes them again. What a stage's dvx.lock
-    records and cannot be fetched, the run makes again."""
+    """Fetch into the cache what the entry's snapshot tracks, its stages read and the cache
+    lacks (a gc took it, the remote holding it); None if its inputs are all there now, else
+    why not. Inputs are the data pointer files track that the stages read: no stage makes
+    them again. What a stage's dvx.lock records and cannot be fetched, the run makes again.
+    Data no stage reads is neither fetched nor needed: the run leaves it as its pointer
+    names it, as `exp run` leaves data never pulled (workspace_data)."""
     from dvx.history import Scope, scope_targets
     from dvx.ops.sync import fetch
 
     targets, _ = scope_targets(repo, Scope(workspace=False, revs=(entry.snapshot,)))
-    absent = [t for t in targets if not in_cache(repo, t.output)]
+    absent = [t for t in targets if _read_by_its_stages(entry, t.output.path)
+              and not in_cache(repo, t.output)]
     if not absent:
         return None
     failure = None
@@ -649,6 +656,12 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
         return f"the cache lacks the data of its input {shown}, and fetching it failed: " \
             f"{failure}."
     return f"neither the cache nor the remote has the data of its input {shown}."
+
+
+def _read_by_its_stages(entry: Entry, path: str) -> bool:
+    """Whether the entry's stages read the tracked `path` (or a part of it); every path of an
+    entry that does not say what its stages read."""
+    return entry.reads is None or any(overlaps(path, read) for read in entry.reads)
 
 
 def stop(repo: Repo) -> list[Entry]:
@@ -856,6 +869,9 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "boot_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 100), "a boot id"),
     "force": (lambda v: isinstance(v, bool), "true or false"),
     "jobs": (lambda v: type(v) is int and 1 <= v <= 1 << 16, "a number of jobs"),
+    "reads": (lambda v: v is None or (isinstance(v, list)
+                                      and all(isinstance(p, str) and "\0" not in p for p in v)),
+              "a list of paths"),
 }
 
 
