@@ -3052,6 +3052,36 @@ def test_pull_keeps_a_file_of_one_s_own_whose_pointer_never_synced_here_though_c
     assert (bob / "raw.csv").read_text() == "alice's raw\n"
 
 
+def test_pull_keeps_files_of_one_s_own_in_a_directory_never_synced_here_though_cached(team):
+    """bob's own d/a.txt (where alice's pointer has other bytes) and d/b.txt (a path it
+    lacks), in a directory whose pointer `git pull` brought and no dvx command synced here,
+    hold bytes the cache has though no pointer names them: none of HEAD's recent commits
+    recorded them there, so they are changes made here, which pull keeps, as status finds
+    them, until `--force`."""
+    _, bob = _bob_with_his_own_files_where_alice_tracks_raw_and_d(team)
+    write(bob / "d" / "a.txt", "bob's own a\n")
+    for name, text in (("copy_a.txt", "bob's own a\n"), ("copy_b.txt", "bob's own b\n")):
+        (bob / name).write_text(text)
+        must("add", name, cwd=bob)
+        must("remove", f"{name}.dvx", cwd=bob)
+    assert {"bob's own a\n", "bob's own b\n"} <= _cached_texts(bob)
+    must("fetch", cwd=bob)
+    seen = status_of(bob, "d")
+    assert (seen["workspace"], seen["modified"], seen["added"]) == (
+        "modified", ["a.txt"], ["b.txt"]), seen
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    for path in ("d/a.txt", "d/b.txt"):
+        assert f"Skipped {path}: it has changes made here" in pulled.stderr, pulled.output
+    assert (bob / "d" / "a.txt").read_text() == "bob's own a\n"
+    assert (bob / "d" / "b.txt").read_text() == "bob's own b\n"
+    checked_out = run_dvx("checkout", "d", cwd=bob)
+    assert checked_out.code == 1 and (bob / "d" / "b.txt").exists(), checked_out.output
+    must("checkout", "--force", "d", cwd=bob)
+    assert (bob / "d" / "a.txt").read_text() == "alice's a\n"
+    assert not (bob / "d" / "b.txt").exists()
+
+
 def test_a_directory_past_the_versions_dvx_keeps_names_a_full_pull_never_force(team):
     """bob pulled one file of d at each of nine newer versions (more than a record keeps),
     then edited another: add cannot tell his change from alice's, and `--force` cannot

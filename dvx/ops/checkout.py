@@ -42,9 +42,11 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import (
+    NeverRecorded,
     changed_here,
     kept_as_placed,
     never_recorded_here,
+    never_recorded_inside,
     placed_by_dvx,
     placed_whole,
 )
@@ -344,7 +346,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
                 why = _dir_in_the_way(repo, full, output.path)
             else:
                 _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid,
-                                        output.stage is not None)
+                                        _never_recorded_file(repo, output))
             if why:
                 result.skipped.append((output.path, why))
             continue
@@ -359,7 +361,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
                 result.skipped.append((output.path, why))
             continue
         _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
-                  result)
+                  result, in_lock=output.stage is not None)
     _name_what_records(repo.root, result.skipped, by_output)
     return [(path, why) for path, why in result.skipped
             if not why.startswith((TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE))]
@@ -538,15 +540,17 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
 
 
 def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str | None,
-                   in_lock: bool | None = None) -> tuple[FileState | None, str | None]:
+                   never_recorded: NeverRecorded | None = None
+                   ) -> tuple[FileState | None, str | None]:
     """The state of the file at `full` (`display`, relative to the root), and why it may not
-    be replaced by the object `wanted` (None: deleted), None when it may; `in_lock`: as
-    `_replaceable` takes it."""
+    be replaced by the object `wanted` (None: deleted), None when it may; `never_recorded`:
+    as `_replaceable` takes it."""
     try:
         state = file_state(repo, full, display)
     except PathError:
         return None, None if force else _why_not_replace_unreadable(repo, full)
-    return state, _replaceable(repo, state, force, display, wanted, in_lock=in_lock)
+    return state, _replaceable(repo, state, force, display, wanted,
+                               never_recorded=never_recorded)
 
 
 def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
@@ -562,15 +566,16 @@ def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
                  wanted: str | None = None, elsewhere: Set[str] = frozenset(),
-                 in_lock: bool | None = None) -> str | None:
+                 never_recorded: NeverRecorded | None = None) -> str | None:
     """None if the file at `display` (relative to the root), in this state, may be replaced
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
     its bytes), or among the oids `elsewhere` (a remote holds them), and is not a change made
     here since it was last synced, which no pointer names once replaced. A file the sync
-    records know nothing of is judged by where its bytes are alone, unless it is the data of
-    a pointer (`in_lock` False) or dvx.lock entry (True) of its own, holding a version none
-    of HEAD's recent commits recorded there (`never_recorded_here`). One kept for its bytes
+    records know nothing of is judged by where its bytes are alone, unless it is data of a
+    pointer or dvx.lock entry, a file of its own or one inside a directory, holding a version
+    none of HEAD's recent commits recorded there (`never_recorded`, as
+    `_never_recorded_file` or `never_recorded_inside` asks). One kept for its bytes
     being in no cache is told apart by whether dvx placed that version there (gc may have
     taken it from the cache since) or not."""
     if force or state is None or state.oid == wanted or state.dangling:
@@ -579,24 +584,25 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
             and state.oid not in elsewhere:
         return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
     if not changed_here(repo, display, state.oid) and not (
-            in_lock is not None and state.holds_its_own_bytes
-            and never_recorded_here(repo, display, state.oid, in_lock)):
+            never_recorded is not None and state.holds_its_own_bytes
+            and never_recorded(display, state.oid)):
         return None
     return CHANGED_HERE if state.kept_in is None else CHANGED_THROUGH_A_LINK
 
 
 def _judged_elsewhere(repo: Repo, ask: _Ask,
                       kept: Sequence[tuple[str, FileState, str | None]],
-                      in_lock: bool | None = None) -> list[str | None]:
+                      never_recorded: NeverRecorded | None = None) -> list[str | None]:
     """Why each of the files `kept` ((display, state, the oid to place or None), each kept
     as the cache lacks its bytes) is still kept, once `ask` tells which of those bytes a
-    remote holds: None for one it holds that is no change made here. `in_lock`: as
+    remote holds: None for one it holds that is no change made here. `never_recorded`: as
     `_replaceable` takes it."""
     held = ask({state.oid for _, state, _ in kept})
     if held is None:  # the remote could not be asked: as checkout alone judges them
-        return [_replaceable(repo, state, False, display, wanted, in_lock=in_lock)
+        return [_replaceable(repo, state, False, display, wanted,
+                             never_recorded=never_recorded)
                 for display, state, wanted in kept]
-    whys = [_replaceable(repo, state, False, display, wanted, held, in_lock)
+    whys = [_replaceable(repo, state, False, display, wanted, held, never_recorded)
             for display, state, wanted in kept]
     # "records it again" of a version dvx placed or recorded; a change made here keeps its own
     return [ONLY_HERE if why == GONE_FROM_CACHE else why for why in whys]
@@ -684,8 +690,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, why))
             return
         fsutil.rmtree(full)
-    in_lock = output.stage is not None
-    state, why = _state_and_why(repo, full, output.path, force, pointer.oid, in_lock)
+    never_recorded = _never_recorded_file(repo, output)
+    state, why = _state_and_why(repo, full, output.path, force, pointer.oid, never_recorded)
     if _holds(state, pointer.oid) and (
             not relink or _placed_as_configured(repo, full, state, None, pointer.executable)
     ) and (
@@ -702,7 +708,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         result.missing.append(output.path)
         return
     if why in _NOT_CACHED and ask is not None and state is not None:
-        why = _judged_elsewhere(repo, ask, [(output.path, state, pointer.oid)], in_lock)[0]
+        why = _judged_elsewhere(repo, ask, [(output.path, state, pointer.oid)],
+                                never_recorded)[0]
     if why:
         result.skipped.append((output.path, why))
         return
@@ -726,6 +733,12 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     _warn_if_size_recorded_wrong(repo.root, output.path, output.recorded_in, output.path,
                                  pointer.oid, pointer.size, placed)
     result.restored.append(output.path)
+
+
+def _never_recorded_file(repo: Repo, output: Output) -> NeverRecorded:
+    """`never_recorded_here` for the file output `output` (a pointer's or dvx.lock's data)."""
+    in_lock = output.stage is not None
+    return lambda path, oid: never_recorded_here(repo, path, oid, in_lock)
 
 
 def _placement_failure(repo: Repo, exc: OSError, oid: str, full: str) -> str:
@@ -827,7 +840,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             return False
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
-                     relink, placed_before, ask)
+                     relink, placed_before, ask, output.stage is not None)
     if plan is None:
         return False
     if plan.place:
@@ -909,13 +922,16 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
               relink: bool = False, placed_before: tuple[str, ...] = (),
-              ask: _Ask | None = None) -> _DirPlan | None:
+              ask: _Ask | None = None, in_lock: bool = False) -> _DirPlan | None:
     """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
     are not counted in result.unchanged_found. `ask`: which bytes a remote holds, of the
-    files kept as the cache lacks theirs (asked once for all of them). None, the directory
-    skipped whole, when it holds another repository (`repository_inside`): nothing of it
-    is this repository's to write or delete, --force or not."""
+    files kept as the cache lacks theirs (asked once for all of them). `in_lock`: dvx.lock
+    records the directory (`never_recorded_inside`: a file no sync record tells of is the
+    user's unless a recent commit recorded it). None, the directory skipped whole, when it
+    holds another repository (`repository_inside`): nothing of it is this repository's to
+    write or delete, --force or not."""
     plan = _DirPlan()
+    never_recorded = never_recorded_inside(repo, display, in_lock)
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
@@ -957,7 +973,8 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                     _count_unchanged(result, rel, placed_before)
                     continue
                 # A link shares the cache object's mode: placed again, as a copy.
-            why = why or _replaceable(repo, state, force, f"{display}/{rel}", entry.oid)
+            why = why or _replaceable(repo, state, force, f"{display}/{rel}", entry.oid,
+                                      never_recorded=never_recorded)
             if force:
                 why = None
         if missing_objects and tree.oid_at(index) in missing_objects:
@@ -978,7 +995,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             if not _in_scope(rel, subpath) or rel in tree:
                 continue
             state, why = (None, None) if force else _state_and_why(
-                repo, path, f"{display}/{rel}", False, None)
+                repo, path, f"{display}/{rel}", False, None, never_recorded)
             if why in _NOT_CACHED and ask is not None and state is not None:
                 unwanted.append((rel, state))
             elif why:
@@ -986,20 +1003,21 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             else:
                 plan.delete.append(rel)
     if ask is not None and (unsaved or unwanted):
-        _plan_unsaved(repo, display, tree, plan, result, ask, unsaved, unwanted)
+        _plan_unsaved(repo, display, tree, plan, result, ask, unsaved, unwanted, never_recorded)
     return plan
 
 
 def _plan_unsaved(repo: Repo, display: str, tree: Tree, plan: _DirPlan, result: CheckoutResult,
                   ask: _Ask, unsaved: list[tuple[int, FileState]],
-                  unwanted: list[tuple[str, FileState]]) -> None:
+                  unwanted: list[tuple[str, FileState]], never_recorded: NeverRecorded
+                  ) -> None:
     """Add to `plan` the files of the directory `display` that `ask` finds a remote holds the
     bytes of: those to replace (`unsaved`, indices into `tree`) and to delete (`unwanted`,
     relpaths); the others are skipped."""
     kept: list[tuple[str, FileState, str | None]] = [
         (f"{display}/{tree.paths[index]}", state, tree.oid_at(index)) for index, state in unsaved]
     kept += [(f"{display}/{rel}", state, None) for rel, state in unwanted]
-    whys = iter(_judged_elsewhere(repo, ask, kept))
+    whys = iter(_judged_elsewhere(repo, ask, kept, never_recorded))
     for index, _ in unsaved:
         why = next(whys)
         if why:

@@ -15,7 +15,9 @@ comparison names the version missing (`missing`), and commit refuses until it is
 again, never calling the file a change made here.
 
 The same records tell checkout which workspace files are changes made here (`changed_here`),
-which it keeps without --force even when their bytes are in the cache, and which hold a
+which it keeps without --force even when their bytes are in the cache (with no record over a
+file, by the versions HEAD's recent commits recorded: `never_recorded_here`, and for a file
+inside a tracked directory `never_recorded_inside`), and which hold a
 version dvx placed (`placed_by_dvx`), whose bytes gc may have taken from the cache since. A
 checkout that did not finish (killed, or short of objects) recorded its version as placed in
 no part, though it may have placed any of its files: at a path no finished checkout placed,
@@ -25,6 +27,7 @@ a file holding that version counts as one dvx placed, so data whose pointer then
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
@@ -167,6 +170,48 @@ def never_recorded_here(repo: Repo, path: str, oid: str, in_lock: bool) -> bool:
     if repo.git is None or _placed_by_dvx(repo, path, oid) is not None:
         return False
     return all(pointer.oid != oid for pointer in recorded_lately(repo, path, in_lock))
+
+
+# Given a workspace file's path (relative to the root) and the oid it holds, is it a change
+# made here that no sync record tells of (`never_recorded_here`, `never_recorded_inside`)?
+NeverRecorded = Callable[[str, str], bool]
+
+
+def never_recorded_inside(repo: Repo, directory: str, in_lock: bool) -> NeverRecorded:
+    """`never_recorded_here` for the files of the tracked directory at `directory` (the
+    data of a pointer, with `in_lock` of a dvx.lock entry): a file in it that no sync record
+    over it tells of, holding `oid`, is a change made here when none of the versions of the
+    directory HEAD's recent commits recorded held `oid` at its path (a file of the user's
+    own, in a folder `git pull` brought a pointer over), as status finds it modified or
+    added. A version whose manifest is not in the cache tells nothing: no checkout placed
+    its files here since it left. The manifests are read once, when a file is first asked
+    about, so a directory whose files all hold what its pointer records costs nothing."""
+    versions: list[Tree] | None = None
+
+    def never_recorded(path: str, oid: str) -> bool:
+        nonlocal versions
+        if repo.git is None or _placed_by_dvx(repo, path, oid) is not None:
+            return False
+        if versions is None:
+            versions = _versions_recorded_lately(repo, directory, in_lock)
+        rel = path[len(directory) + 1:]
+        return all((entry := tree.get(rel)) is None or entry.oid != oid for tree in versions)
+
+    return never_recorded
+
+
+def _versions_recorded_lately(repo: Repo, directory: str, in_lock: bool) -> list[Tree]:
+    """The manifests in the cache of the versions of the directory that HEAD's recent
+    commits recorded (`recorded_lately`)."""
+    found = []
+    for pointer in recorded_lately(repo, directory, in_lock):
+        try:
+            tree = version_tree(repo, pointer.oid) if pointer.is_dir else None
+        except FormatError:
+            tree = None  # an invalid manifest names no file's version
+        if tree is not None:
+            found.append(tree)
+    return found
 
 
 def placed_by_dvx(repo: Repo, path: str, oid: str) -> bool:
