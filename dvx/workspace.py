@@ -16,7 +16,7 @@ import functools
 import os
 import stat
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -674,6 +674,15 @@ def repository_inside(repo: Repo, display: str, reserved: Iterable[str]) -> str 
         if repo.dvxignore.check(f"{display}/{rel}") is None:
             return f"{display}/{rel}"
     return None
+
+
+def repository_anywhere_inside(display: str, reserved: Sequence[str]) -> str | None:
+    """The first of the `.git` and `.dvx` entries `reserved` (relative to the folder
+    `display`: `Walk.reserved`), as a repository path, whatever .dvxignore says; None if
+    none. For a folder that would go whole (one standing where a file goes): a rule that
+    leaves a `.git` out of a tracked folder's data never makes that repository dvx's to
+    delete."""
+    return f"{display}/{reserved[0]}" if reserved else None
 
 
 def _a_repository_of_its_own(entry: str) -> str:

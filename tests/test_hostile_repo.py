@@ -739,6 +739,32 @@ def test_a_repository_nested_in_a_tracked_folder_is_never_data_nor_deleted(
     assert files_under(clone / "tools") == before
 
 
+@pytest.mark.parametrize("rule", [".git\n", "tools/.git\n", "tools/\n"])
+def test_a_repository_where_a_file_goes_is_never_deleted_whatever_dvxignore_says(
+        rule, tmp_path):
+    """A teammate commits `tools.dvx`, a file, while the user has a repository of their own
+    at `tools` whose `.git` a .dvxignore rule leaves out of data: checkout --force and pull
+    --force delete nothing of the folder, and say why; the rule keeps a `.git` out of what
+    dvx tracks, never makes it dvx's to delete."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "tools", "a file\n")
+    assert run_dvx("add", "tools", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    (hostile.origin / "tools").unlink()
+    hostile.commit({})
+    clone = hostile.clone()
+    kept = _nested_repository(clone / "tools", "clone")
+    write(clone / ".dvxignore", rule)
+    before = files_under(clone / "tools")
+    for args in (("pull", "--force"), ("checkout", "--force")):
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped tools: it holds the `.git` or `.dvx` of a repository of its own" \
+            in message, result.output
+        assert files_under(clone / "tools") == before and kept.is_file(), result.output
+
+
 def _data_made_a_clone(repo: Path, partial: bool = False, wip: bool = True) -> Path:
     """In the dvx repository `repo`, track `tools` (files `a` and `notes`), check it out (in
     part: only `notes`, with `partial`), then make it a Git clone of the user's that commits

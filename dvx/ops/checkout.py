@@ -73,6 +73,7 @@ from dvx.workspace import (
     prune_empty_dirs,
     remove_temporaries,
     remove_temporaries_beside,
+    repository_anywhere_inside,
     repository_inside,
     stale_link_oid,
 )
@@ -779,9 +780,10 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False) ->
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
     workspace was synced to), or `force`; else why not. One holding another repository
-    (`repository_inside`) is never deleted, --force or not."""
+    (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is never
+    deleted, --force or not."""
     walk = walk_directory(full)
-    inside = repository_inside(repo, display, walk.reserved)
+    inside = repository_anywhere_inside(display, walk.reserved)
     if inside is not None:
         return held_why(repo.root, display, inside)
     if force:
