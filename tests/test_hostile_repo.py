@@ -602,6 +602,27 @@ def test_a_pointer_over_code_git_tracks_names_moving_the_pointer_before_git_rm_c
                                                    "mistake, `git rm -r --cached -- lib`")
 
 
+def test_commit_of_a_pointer_over_code_names_moving_the_pointer_before_git_rm_cached(
+        tmp_path):
+    """`dvx commit lib` (and `dvx add lib`) where `lib.dvx` names a folder of the team's
+    code: the refusal names renaming the pointer, or `dvx remove lib.dvx`, first, and `git
+    rm -r --cached`, which would take the code out of the repository for every teammate,
+    only for data put in Git by mistake; nothing is recorded."""
+    clone = _clone_with_a_pointer_over_code(tmp_path)
+    pointer = (clone / "lib.dvx").read_text()
+    for args in (("commit", "lib"), ("commit",), ("add", "lib")):
+        refused = run_dvx(*args, cwd=clone)
+        assert refused.code == 2 and "Traceback" not in refused.output, refused.output
+        said = " ".join(refused.stderr.split())
+        assert "'lib' is tracked by Git too ('lib/util.py' is in the Git index" in said, said
+        assert "rename its pointer 'lib.dvx' (`git mv`), then `dvx checkout` the new path" \
+            in said, said
+        assert "`dvx remove lib.dvx` stops tracking it" in said, said
+        assert said.index("`git mv`") < said.index("if those files are data put in Git by "
+                                                   "mistake, `git rm -r --cached -- lib`")
+        assert (clone / "lib.dvx").read_text() == pointer
+
+
 def test_status_names_no_checkout_for_a_stage_output_git_tracks(tmp_path):
     """dvx.lock records README.md, which Git tracks, as a stage's cached output: status says
     it is tracked by Git too, and no hint names the `dvx checkout --force` that checkout

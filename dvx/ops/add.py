@@ -68,7 +68,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                           [(rel, "data to add") for rel in rels], "tracking it would record "
                           "the remote's objects as data, and `dvx checkout --force` would "
                           "delete them as changes of it.", move_the_remote(repo.root))
-    refuse_git_tracked(repo, rels, paths)
+    refuse_git_tracked(repo, rels, paths, pointed=outputs)
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, rels)

@@ -274,8 +274,7 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
                          command=command)
         chosen.append(output)
-    refuse_tracked_by_git(repo, [o.path for o in chosen],
-                          [for_command(repo.root, o.path) for o in chosen])
+    refuse_tracked_by_git(repo, chosen, [for_command(repo.root, o.path) for o in chosen])
     unstaged = [o for o in chosen if o.stage is None]
     for output in unstaged:
         if not os.path.lexists(repo.abspath(output.path)):

@@ -7,14 +7,14 @@ from __future__ import annotations
 import bisect
 import os
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger
-from dvx.outputs import nested_repository_error, tracked_data_left_out
+from dvx.outputs import Output, nested_repository_error, tracked_data_left_out
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, untrack_command, user_git
@@ -22,12 +22,13 @@ from dvx.scm import GITLINK_MODE, untrack_command, user_git
 log = get_logger(__name__)
 
 
-def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
-                       ) -> None:
+def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...],
+                       pointed: Collection[str] = ()) -> None:
     """Refuse a path Git tracks, and one that is, holds or is inside a submodule: Git's
     index records a submodule (a gitlink) even when it is not checked out, an empty folder
     with no `.git` then. Git is asked once, about the top folders of the paths, which holds
-    their parent folders too."""
+    their parent folders too. Those of `rels` in `pointed` have a pointer of their own
+    already: such a path Git tracks is refused as commit refuses it (`tracked_too_error`)."""
     if repo.git is None:
         return
     modes = repo.git.index_modes(sorted({rel.partition("/")[0] for rel in rels}))
@@ -47,6 +48,8 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
     if tracked:
         first, rel = tracked[0]
         owner = display_of[rel]
+        if rel in pointed:
+            raise tracked_too_error(repo.root, rel, owner, first, None)
         raise PathError(
             f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
             "over.",
@@ -209,21 +212,30 @@ def _warn_ignored_inside(repo: Repo, folder: str, files: dict[str, str], what: s
                 "rules.", folder, what, listed, for_command(repo.root, folder), folder)
 
 
-def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> None:
-    """Refuse to record data Git tracks too (`tracked_by_git`), as `dvx add` refuses to take
-    it over (`refuse_git_tracked`)."""
-    tracked = tracked_by_git(repo, rels)
+def refuse_tracked_by_git(repo: Repo, outputs: list[Output], displays: list[str]) -> None:
+    """Refuse to record the data of `outputs` that Git tracks too (`tracked_by_git`), as
+    `dvx add` refuses to take it over (`refuse_git_tracked`)."""
+    tracked = tracked_by_git(repo, [output.path for output in outputs])
     submodules = submodules_within(repo, sorted(tracked))
-    for rel, display in zip(rels, displays, strict=True):
+    for output, display in zip(outputs, displays, strict=True):
+        rel = output.path
         if rel in submodules:  # `git rm --cached` would unregister it: not the way out
             raise nested_repository_error(repo, rel, display, submodules[rel], in_index=True)
         if rel in tracked:
-            raise PathError(
-                f"'{display}' is tracked by Git too ('{tracked[rel]}' is in the Git index, "
-                "put there by `git add -f`, say), so Git versions the data itself beside its "
-                "pointer; dvx will not record it so.",
-                f"Stop tracking it in Git first: "
-                f"{untrack_command(repo.root, rel, then_commit=True)}.")
+            raise tracked_too_error(repo.root, rel, display, tracked[rel], output.stage)
+
+
+def tracked_too_error(root: str, rel: str, display: str, first: str, stage: str | None
+                      ) -> PathError:
+    """The refusal to record the data of the tracked output `rel` (of the stage `stage`, or
+    with a pointer of its own) at whose path, or below it, Git's index holds `first`: the
+    path may well be Git's (the team's code), so the hint names the ways that keep it so
+    first (`tracked_by_git_ways`), never `git rm --cached` alone."""
+    return PathError(
+        f"'{display}' is tracked by Git too ('{first}' is in the Git index: the team's code, "
+        "or data put there by `git add -f`), so Git versions what is there beside its "
+        "pointer; dvx will not record it so.",
+        f"The path is Git's: {tracked_by_git_ways(root, rel, stage)}.")
 
 
 def not_ignored(repo: Repo, rels: list[str]) -> dict[str, str | None]:
