@@ -2289,6 +2289,30 @@ def test_status_names_the_refusal_over_a_cache_false_folder_whose_run_was_undone
     assert dvx("repro").code == 0
 
 
+def test_status_json_names_the_cache_false_folder_whose_changes_repro_refuses_to_delete(
+        repo, dvx):
+    """What plain `dvx status` says of a `cache: false` folder Git tracks holding changes
+    Git has not committed, whose stage's run `repro` refuses, `--json` carries too: the
+    stage, the folder, the files changed and new, and what puts back Git's version."""
+    write(repo / "n.txt", "1\n")
+    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                               "plots/p1.txt\n    deps: [n.txt]\n"
+                               "    outs: [plots: {cache: false}]\n", "plots")
+    write(repo / "n.txt", "2\n")
+    write(repo / "plots" / "p1.txt", "half\n")
+    write(repo / "plots" / "p2.txt", "half\n")
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert doc["changed"] is True
+    assert doc["uncommitted_outputs"] == [{
+        "stage": "g", "path": "plots", "changes": ["plots/p1.txt", "plots/p2.txt"],
+        "untracked": ["plots/p2.txt"],
+        "putting_back": "`git checkout -- plots` and `git clean -fd -- plots` put back Git's "
+                        "version, deleting the files Git does not track"}], doc
+    git(repo, "checkout", "--", "plots")
+    git(repo, "clean", "-fd", "--", "plots")
+    assert json.loads(dvx("status", "--json").stdout)["uncommitted_outputs"] == []
+
+
 def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, dvx):
     """A `cache: false` folder Git tracks, holding what the stage's last run wrote (as
     dvx.lock records it, not committed), is the stage's to write again; edited by hand since,

@@ -307,6 +307,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         doc = result.to_json()
         doc["stages"] = [s.to_json() for s in stages]
         doc["recorded_while_none_declared"] = none_declared
+        doc["uncommitted_outputs"] = _uncommitted_json(repo, pipeline.uncommitted
+                                                       if pipeline is not None else [])
         doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
         doc["unreadable"] = [{"path": p, "error": str(e)}
                              for p, e in sorted(repo.unreadable.items())]
@@ -334,6 +336,14 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                     if check.updatable else ""))
     if is_quiet() and (result.changed or stale or moved or none_declared):
         sys.exit(1)
+
+
+def _uncommitted_json(repo: Repo, uncommitted: list[Any]) -> list[dict[str, object]]:
+    """The `cache: false` output folders (`UncommittedOutput`) whose changes Git has not
+    committed stop `dvx repro`, as `status --json` lists them."""
+    from dvx.pipeline.uncommitted_outputs import to_json
+
+    return [to_json(repo, found) for found in uncommitted]
 
 
 def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any]) -> None:

@@ -104,6 +104,13 @@ def moving_away(repo: Repo, found: UncommittedOutput) -> str:
             "the stage made the change, stopped or undone in dvx.lock)")
 
 
+def to_json(repo: Repo, found: UncommittedOutput) -> dict[str, object]:
+    """`found` as `status --json` gives it: what plain status says of it (`holding_changes`,
+    `putting_back`), field by field."""
+    return {"stage": found.stage, "path": found.path, "changes": found.edits,
+            "untracked": found.new, "putting_back": putting_back(repo, found)}
+
+
 def holding_changes(found: UncommittedOutput) -> str:
     """'its output 'plots' (cache: false) holds changes Git has not committed (plots/a.txt)'"""
     return (f"its output '{found.path}' (cache: false) holds changes Git has not committed "
