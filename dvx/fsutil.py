@@ -791,14 +791,6 @@ def unsearchable_folder(path: str) -> str:
                 os.path.dirname(os.path.abspath(path)))
 
 
-def delete(path: str) -> None:
-    """Delete the file, symbolic link or directory tree at `path` (never following a link)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        rmtree(path)
-    else:
-        os.unlink(path)
-
-
 def rmtree(top: str) -> None:
     """Delete the directory `top` and everything below it, never following a symbolic link
     and without recursion (see `makedirs`)."""
