@@ -765,15 +765,20 @@ def manifest_of_scan(repo: Repo, entries: Collection[TreeEntry], display: str) -
         raise
 
 
-def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None) -> list[str]:
+def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None,
+                        git_held: Container[str] = ()) -> list[str]:
     """Delete the data dvx tracks at repo-relative `path`: the file, or the files of the
     directory apart from those .dvxignore keeps out (a file its manifest `manifest_oid`
     records stays data even so), and the folders that leaves empty. What .dvxignore keeps
-    out was never in the cache, so it stays: its repo-relative paths are returned. A folder
-    holding another repository (`repository_inside`) is refused (PathError) before anything
-    is deleted, and no `.git` or `.dvx` in it is ever deleted."""
+    out was never in the cache, so it stays, and so do the files Git's index holds,
+    `git_held` (relative to `path`, '' for `path` itself: Git's, never the data's, edits
+    and all): their repo-relative paths are returned. A folder holding another repository
+    (`repository_inside`) is refused (PathError) before anything is deleted, and no `.git`
+    or `.dvx` in it is ever deleted."""
     full = repo.abspath(path)
     if not os.path.isdir(full) or os.path.islink(full):
+        if "" in git_held:
+            return [path]
         os.unlink(full)
         return []
     walk = walk_directory(full)
@@ -782,7 +787,8 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None) 
         raise deleting_a_repository_error(path, inside, "Move that repository out of it "
                                           "first.")
     tracked = repo.dvxignore.filter_walk(path, walk, _manifest_paths(repo, path, manifest_oid))
-    deleted = [*(e.relpath for e in tracked.files), *tracked.symlinks, *walk.temps]
+    deleted = [rel for rel in (*(e.relpath for e in tracked.files), *tracked.symlinks)
+               if rel not in git_held] + walk.temps
     for rel in deleted:
         fsutil.remove_quietly(join_posix(full, rel))
     kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others}

@@ -224,6 +224,47 @@ def test_remove_outs_keeps_the_files_dvxignore_keeps_out_of_the_directory(repo, 
     assert [p.name for p in (repo / "logs").iterdir()] == ["run.tmp"]
 
 
+def _data_with_code_git_tracks(repo, dvx):
+    """`data` tracked by dvx and committed; then `data/code.py` put in Git (`git add -f`) and
+    committed, and edited since (not committed)."""
+    write(repo / "data" / "f1", "1\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    write(repo / "data" / "code.py", "print(1)\n")
+    git(repo, "add", "-f", "data/code.py")
+    git(repo, "commit", "-qm", "code in data/")
+    write(repo / "data" / "code.py", "print(1)\nprint(2)  # my uncommitted edit\n")
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+def test_remove_outs_keeps_and_names_the_files_git_tracks_in_the_directory(repo, dvx, force):
+    """A file Git's index holds inside tracked data is Git's, never the data's: `remove
+    --outs` (--force or not) deletes the data around it, keeps it with the user's edit, and
+    names it; that file alone is no change refusing the delete, nor one --force is for."""
+    _data_with_code_git_tracks(repo, dvx)
+    removed = dvx("remove", "--outs", *(["--force"] if force else []), "data.dvx")
+    assert removed.code == 0, removed.output
+    assert "--force" not in removed.output
+    assert "Kept 1 file Git tracks" in removed.stderr and "data/code.py" in removed.stderr
+    assert sorted(os.listdir(repo / "data")) == ["code.py"]
+    assert (repo / "data" / "code.py").read_text() == \
+        "print(1)\nprint(2)  # my uncommitted edit\n"
+    assert " D data/code.py" not in git(repo, "status", "--porcelain")
+    assert " M data/code.py" in git(repo, "status", "--porcelain")
+
+
+def test_remove_outs_refusing_changed_data_beside_git_s_file_names_only_the_data(repo, dvx):
+    _data_with_code_git_tracks(repo, dvx)
+    write(repo / "data" / "f1", "unsaved\n")
+    refused = dvx("remove", "--outs", "--json", "data.dvx")
+    assert refused.code != 0 and "has changes that are not in the cache" in refused.stderr
+    forced = dvx("remove", "--outs", "--force", "--json", "data.dvx")
+    assert forced.code == 0, forced.output
+    assert json.loads(forced.stdout)["kept_in_git"] == ["data/code.py"]
+    assert sorted(os.listdir(repo / "data")) == ["code.py"]
+
+
 def test_remove_of_a_path_never_tracked_changes_nothing_whatever_gitignore_says(repo, dvx):
     write(repo / ".gitignore", "/build\n")  # the user's own rule
     write(repo / "build" / "out.bin", "precious, never tracked\n")

@@ -26,6 +26,7 @@ from dvx.cli.common import (
 from dvx.cli.ui import (
     emit_json,
     human_size,
+    kept_in_git,
     kept_untracked,
     out,
     report_staging,
@@ -1136,6 +1137,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     removed = [*unfinished.values(), *(t.output.path for t in resolved)]
     if as_json:
         emit_json({"removed": removed, "deleted_data": outs, "kept": changed.kept,
+                   "kept_in_git": changed.kept_in_git,
                    "unignored": changed.unignored, **changed.to_json()})
         return
     if not is_quiet():
@@ -1143,6 +1145,8 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
             out(f"Stopped tracking {shown_path(path)}" + (" and deleted it" if outs else ""))
     if changed.kept:
         warn(kept_untracked(changed.kept))
+    if changed.kept_in_git:
+        warn(kept_in_git(changed.kept_in_git))
     if changed.unignored:
         warn(unignored_note(repo.root, changed.unignored))
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)

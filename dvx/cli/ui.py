@@ -154,6 +154,15 @@ def kept_untracked(paths: list[str]) -> str:
     return f"Kept {len(paths)} {files} dvx does not track (.dvxignore keeps {them} out): {shown}."
 
 
+def kept_in_git(paths: list[str]) -> str:
+    """The note for files a delete of tracked data left where they were as Git's index holds
+    them (the team's code, say): Git's files, edits and all, never the data's."""
+    shown = named_list(paths, most=20)
+    files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
+    return (f"Kept {len(paths)} {files} Git tracks (Git's index holds {them}, so {them} "
+            f"{'is' if len(paths) == 1 else 'are'} Git's, never the data's): {shown}.")
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

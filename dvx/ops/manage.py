@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -18,10 +19,12 @@ from dvx.ops.data_places import (
     refuse_ignored_pointers,
     refuse_long_names,
     refuse_overlap,
+    tracked_by_git_within,
 )
 from dvx.ops.left_behind import remove_placed
 from dvx.ops.status import (
     LINKED_ELSEWHERE,
+    MODIFIED,
     OUTDATED,
     UNCHANGED,
     OutputStatus,
@@ -65,6 +68,7 @@ class Changed:
     paths: list[str]  # repo-relative paths to stage (pointers, .gitignore files)
     staged: bool
     kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of deleted data
+    kept_in_git: list[str] = field(default_factory=list)  # files Git's index holds there
     # Data `remove` left in the workspace that Git no longer ignores: `git add -A` takes it
     unignored: list[str] = field(default_factory=list)
 
@@ -93,17 +97,23 @@ def _is_recoverable(repo: Repo, output: Output) -> bool:
     return _recoverable(output_status(repo, output))
 
 
-def _recoverable(status: OutputStatus) -> bool:
-    """Links to another cache's objects (LINKED_ELSEWHERE) hold nothing of their own."""
-    return status.workspace in (UNCHANGED, LINKED_ELSEWHERE) and status.in_cache
+def _recoverable(status: OutputStatus, git_held: Container[str] = ()) -> bool:
+    """Links to another cache's objects (LINKED_ELSEWHERE) hold nothing of their own. A
+    change of a directory in files Git's index holds (`git_held`, relative to it) alone is
+    no change of its data: a delete keeps those files."""
+    return status.in_cache and (status.workspace in (UNCHANGED, LINKED_ELSEWHERE) or (
+        status.workspace == MODIFIED and not status.pointer_moved
+        and all(rel in git_held for rel in (*status.added, *status.modified, *status.deleted))))
 
 
-def _refuse_unrecoverable_deletion(repo: Repo, output: Output) -> None:
+def _refuse_unrecoverable_deletion(repo: Repo, output: Output,
+                                   git_held: Container[str] = ()) -> None:
     """Refuse to delete workspace data unless it is exactly what the pointer records, or a
     version dvx placed before the pointer moved (outdated: no change made here), and all
-    of what it holds is cached: else it could not be got back."""
+    of what it holds is cached: else it could not be got back. The files Git's index holds
+    there (`git_held`) stay, so their changes are none of its."""
     status = output_status(repo, output)
-    if _recoverable(status):
+    if _recoverable(status, git_held):
         return
     keep = "Use --force to delete anyway, or run without --outs to keep the data."
     if status.workspace == OUTDATED:
@@ -170,21 +180,25 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     """Stop tracking; with `remove_data`, delete the workspace data too (only if it is
     unchanged, so its content stays recoverable from the cache, unless `force`). The
     `unfinished` removals (unfinished_removal) are finished. Files .dvxignore keeps out of a
-    directory are not its data and stay (`Changed.kept`)."""
+    directory are not its data and stay (`Changed.kept`), and so do the files Git's index
+    holds there, the team's code, say (`Changed.kept_in_git`)."""
     for output in outputs:
         _refuse_stage_output(output, "remove")
+    in_git: dict[str, set[str]] = {}
     if remove_data:
         _refuse_deleting_a_repository(repo, [*(o.path for o in outputs), *(unfinished or ())])
+        in_git = tracked_by_git_within(repo, [*(o.path for o in outputs), *(unfinished or ())])
     touched: list[str] = []
     kept: list[str] = []
     with repo.lock(stages_in_git=True):
         remove_temporaries_around(repo, [o.path for o in outputs] + (unfinished or []))
         for rel in unfinished or ():
-            touched += _finish_removal(repo, rel, remove_data, force, kept)
+            touched += _finish_removal(repo, rel, remove_data, force, kept,
+                                       in_git.get(rel, set()))
         for output in outputs:
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full):
-                _refuse_unrecoverable_deletion(repo, output)
+                _refuse_unrecoverable_deletion(repo, output, in_git.get(output.path, set()))
             if not remove_data:
                 make_own_copies(repo, output.path)
             gitignore.check_readable(full)  # before anything is deleted
@@ -199,7 +213,8 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             try:
                 if remove_data and os.path.lexists(full):
                     kept += delete_tracked_data(
-                        repo, output.path, output.pointer.oid if output.pointer.is_dir else None)
+                        repo, output.path, output.pointer.oid if output.pointer.is_dir else None,
+                        in_git.get(output.path, set()))
                 os.unlink(repo.abspath(output.pointer_path))
             except Exception:  # the pointer stays: a rerun is a remove like this one, no mark
                 repo.syncstate.end_removal(output.path)
@@ -214,7 +229,10 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
         repo.syncstate.flush()
     left = [] if remove_data else [o.path for o in outputs
                                    if os.path.lexists(repo.abspath(o.path))]
-    return replace(changed, kept=kept, unignored=seen_by_git(repo, left))
+    git_s = {f"{path}/{rel}" if rel else path for path, rels in in_git.items() for rel in rels}
+    return replace(changed, kept=[p for p in kept if p not in git_s],
+                   kept_in_git=[p for p in kept if p in git_s],
+                   unignored=seen_by_git(repo, left))
 
 
 def _refuse_deleting_a_repository(repo: Repo, paths: list[str]) -> None:
@@ -242,7 +260,7 @@ def seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
 
 
 def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
-                    kept: list[str]) -> list[str]:
+                    kept: list[str], git_held: set[str]) -> list[str]:
     full = repo.abspath(rel)
     deleting = remove_data and os.path.lexists(full)
     if deleting and not force:  # its pointer is gone: what it held cannot be told any more
@@ -252,7 +270,7 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
                         "or run without --outs to keep the data.")
     began_writing(repo.tmp_dir)
     if deleting:
-        kept += delete_tracked_data(repo, rel)
+        kept += delete_tracked_data(repo, rel, git_held=git_held)
     gitignore.remove_entry(full)
     return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]
 
