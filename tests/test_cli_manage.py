@@ -741,6 +741,23 @@ def test_move_refuses_the_places_add_refuses(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def test_move_of_data_holding_files_git_tracks_is_refused_before_anything_is_written(
+        repo, dvx):
+    """A move would carry the files Git's index holds in the data (code beside it, edits
+    included) into the new place, which Git ignores: Git would lose them, and status would
+    then offer a `dvx checkout --force` deleting them. It is refused, naming the ways out."""
+    _data_with_code_git_tracks(repo, dvx)
+    before = git(repo, "status", "--porcelain")
+    refused = dvx("move", "data", "newdata")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "'data/code.py' is in the Git index" in said and "Nothing was moved" in said, said
+    assert "rename its pointer 'data.dvx' (`git mv`)" in said, said
+    assert not (repo / "newdata").exists() and not (repo / "newdata.dvx").exists()
+    assert sorted(os.listdir(repo / "data")) == ["code.py", "f1"]
+    assert git(repo, "status", "--porcelain") == before == " M data/code.py\n"
+
+
 def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx, tmp_path):
     write(repo / "sub" / "a.bin", "a")
     write(repo / "sub" / "README", "notes")

@@ -19,6 +19,10 @@ from dvx.ops.data_places import (
     refuse_ignored_pointers,
     refuse_long_names,
     refuse_overlap,
+    submodule_why,
+    submodules_within,
+    tracked_by_git,
+    tracked_by_git_ways,
     tracked_by_git_within,
 )
 from dvx.ops.left_behind import remove_placed
@@ -303,6 +307,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
+    _refuse_moving_git_s_files(repo, output, dst)
     _refuse_unwritable_folders(repo, output, dst)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
@@ -518,6 +523,26 @@ def _take_back_new_place(repo: Repo, output: Output, dst: str, ignored: bool,
     except OSError as exc:
         began_writing(repo.tmp_dir)  # what stays is half-done
         log.debug("move to '%s' not taken back: %s", dst, exc)
+
+
+def _refuse_moving_git_s_files(repo: Repo, output: Output, dst: str) -> None:
+    """Refuse (PathError), before anything is written, a move of data at or in which Git's
+    index holds a file (`tracked_by_git`: code beside the data, `git add -f`): the rename
+    would carry Git's files, edits and all, into `dst`, which Git ignores, so Git would lose
+    them there (and `dvx checkout --force` of the new place would delete them)."""
+    first = tracked_by_git(repo, [output.path]).get(output.path)
+    if first is None:
+        return
+    submodule = submodules_within(repo, [output.path]).get(output.path)
+    if submodule is not None:
+        raise PathError(f"'{output.path}': "
+                        f"{submodule_why(repo.root, output.path, submodule, None)}. Nothing "
+                        "was moved.")
+    ways = tracked_by_git_ways(repo.root, output.path, None)
+    raise PathError(f"'{output.path}' is tracked by Git too ('{first}' is in the Git index: "
+                    f"`git add -f`?), and `dvx move` would carry Git's files into '{dst}', "
+                    "which Git ignores, so Git would lose them. Nothing was moved.",
+                    f"{ways[0].upper()}{ways[1:]}.")
 
 
 def _refuse_unwritable_folders(repo: Repo, output: Output, dst: str) -> None:
