@@ -867,6 +867,37 @@ def test_repro_of_a_stage_whose_output_holds_a_repository_deletes_nothing(repo):
     assert files_under(clone) == before and "tools" in (repo / "dvx.yaml").read_text()
 
 
+def test_status_and_repro_name_a_stage_output_holding_a_repository_and_run_nothing(repo):
+    """A stage's output folder holds a clone of the user's: whole-project `status` (and
+    `-q`) and `repro --dry` name that stage's output as holding a repository of its own and
+    still report the other changes; `repro` refuses that stage before its command runs."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo 1 > out/r && "
+                             "echo ran >> ran.log\n    outs: [out]\n")
+    assert run_dvx("repro", cwd=repo).code == 0
+    write(repo / "other/x", "x\n")
+    assert run_dvx("add", "other", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    write(repo / "other/x", "y\n")  # a change status reports all the same
+    make_git_repo(repo / "out/clone")
+    before = files_under(repo / "out")
+    status = run_dvx("status", cwd=repo)
+    assert status.code == 0 and "Traceback" not in status.output, status.output
+    said = " ".join(status.stdout.split())
+    assert "gen: outputs holding a repository of their own: out/clone/.git" in said, said
+    assert "other: modified" in said and "`dvx repro` runs the stale stages" not in said, said
+    assert run_dvx("status", "-q", cwd=repo).code == 1
+    dry = run_dvx("repro", "--dry", cwd=repo)
+    assert "Would fail stage 'gen': 'out' holds 'out/clone/.git'" in dry.stdout, dry.output
+    assert "ERROR" not in dry.stderr, dry.output
+    ran = run_dvx("repro", cwd=repo)
+    assert ran.code == 1, ran.output
+    message = " ".join(ran.stderr.split())
+    assert "'out' holds 'out/clone/.git'" in message and "was not run" in message, message
+    assert (repo / "ran.log").read_text() == "ran\n"
+    assert files_under(repo / "out") == before
+
+
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
 def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     hostile = Hostile(tmp_path)

@@ -326,7 +326,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
-        if stale:
+        if stale and _runnable(stale):
             _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [])
         if none_declared:
             out(_none_declared(repo, pipeline))
@@ -345,6 +345,14 @@ def _uncommitted_json(repo: Repo, uncommitted: list[Any]) -> list[dict[str, obje
     from dvx.pipeline.uncommitted_outputs import to_json
 
     return [to_json(repo, found) for found in uncommitted]
+
+
+def _runnable(stale: list[Any]) -> list[Any]:
+    """The stale stages `dvx repro` would run: not those an output holding a repository of
+    its own keeps from running (`HOLDING_OUTS`), which their reason says."""
+    from dvx.pipeline.staleness import HOLDING_OUTS
+
+    return [s for s in stale if not any(r.startswith(HOLDING_OUTS + ":") for r in s.reasons)]
 
 
 def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any]) -> None:

@@ -31,6 +31,7 @@ from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.scm import EXECUTABLE_MODE, REGULAR_MODE
 from dvx.syncstate import Synced
+from dvx.workspace import repository_inside_error
 
 
 def commit_hand_runs(repo: Repo) -> list[str]:
@@ -70,7 +71,10 @@ def _run_by_hand(repo: Repo, dag: Dag, locks: dict[str, StageLock]
     lost: dict[str, list[Out]] = {}
     for name in dag.select((), False, False):
         stage = dag.stages[name]
-        missing, changed, outdated, conflicted = compare_outs(repo, stage, locks.get(name))
+        missing, changed, outdated, conflicted, holding = compare_outs(repo, stage,
+                                                                       locks.get(name))
+        if holding:  # refused as a commit naming it refuses it
+            raise repository_inside_error(*next(iter(holding.items())))
         if conflicted:
             raise ConflictError(*_hand_run_behind_git(repo, name, conflicted))
         if changed and _only_not_pulled(repo, stage, locks, changed):

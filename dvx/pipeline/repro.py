@@ -116,6 +116,7 @@ from dvx.pipeline.staleness import (
     only_behind_git,
     only_outdated,
     out_state,
+    outputs_holding_a_repository,
     params_moved,
     path_state,
     produced_outputs,
@@ -828,7 +829,11 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         busy_upstream = [u for u in upstream if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
         short_of = _lacking_in_dry_run(dag, chosen, results, stage, state)
-        if name in stray:
+        holding = outputs_holding_a_repository(repo, stage) if options.force else stale.holding
+        if holding:
+            results[name] = StageResult(name, WOULD_FAIL, reasons,
+                                        error=_holds_a_repository(holding))
+        elif name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
                 *reasons, no_clone_has_reason(stray[name])],
                 error=no_clone_has_error(stray[name]))
@@ -1008,6 +1013,16 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"`dvx pull --force {typed}`, if the cache lacks {_them(paths)}) takes Git's "
             f"run, dropping your edit; `dvx commit --force {typed}` records your edit "
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
+
+
+def _holds_a_repository(holding: Mapping[str, str]) -> str:
+    """Why a stage whose output folder holds a repository of its own (`holding`: {output:
+    the `.git` or `.dvx` in it}) is not run: a run deletes its outputs first."""
+    path, entry = next(iter(holding.items()))
+    return (f"'{path}' holds '{entry}', the `.git` or `.dvx` of a repository of its own (a "
+            "clone, a submodule, a dvx project), whose files are that repository's: a run "
+            "would delete them with the stage's outputs, so the command was not run. Move "
+            f"that repository out of '{path}', then run `dvx repro` again")
 
 
 def _not_checked_out(paths: list[str]) -> str:
@@ -1289,6 +1304,10 @@ class _Scheduler:
         lost = [o for o in stage.out_paths if o in self.unfetched]
         if lost:
             reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
+        holding = outputs_holding_a_repository(self.repo, stage) if self.options.force \
+            else stale.holding
+        if holding:
+            return StageResult(stage.name, FAILED, reasons, error=_holds_a_repository(holding))
         if stage.name in self.stray:
             return StageResult(stage.name, FAILED, [
                 *reasons, no_clone_has_reason(self.stray[stage.name])],

@@ -31,6 +31,7 @@ from dvx.workspace import (
     file_state,
     manifest_of_scan,
     recorded_below,
+    repository_held,
     scan_directory,
 )
 
@@ -205,6 +206,18 @@ OUTDATED_OUTS = "outputs not checked out"
 CONFLICTED_OUTS = "outputs changed both here and in Git"
 
 
+# A stage's output folder holds the `.git` or `.dvx` of a repository of its own (a clone of
+# the user's): its files are that repository's, so dvx neither records nor deletes them.
+HOLDING_OUTS = "outputs holding a repository of their own"
+
+
+def outputs_holding_a_repository(repo: Repo, stage: Stage) -> dict[str, str]:
+    """{output: the `.git` or `.dvx` in it} for the stage's output folders holding a
+    repository of its own (HOLDING_OUTS), as `staleness` finds them without comparing."""
+    return {out.path: inside for out in stage.outs
+            if (inside := repository_held(repo, out.path)) is not None}
+
+
 def only_outdated(reasons: list[str]) -> bool:
     """Is the stage up to date but for outputs a checkout brings?"""
     return len(reasons) == 1 and reasons[0].startswith(OUTDATED_OUTS + ":")
@@ -377,6 +390,8 @@ class Staleness(NamedTuple):
     """Why a stage must run, and the outputs it names as changed both here and in Git."""
     reasons: list[str]  # short phrases ("changed deps: data/x.csv"); [] if up to date
     conflicted: list[str]  # CONFLICTED_OUTS, each path whole (a reason names only a few)
+    # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}, which no run may go over
+    holding: Mapping[str, str] = {}
 
 
 def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
@@ -425,8 +440,8 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
                              _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
-    missing_outs, changed_outs, outdated_outs, conflicted = compare_outs(repo, stage, locked,
-                                                                        pulled)
+    missing_outs, changed_outs, outdated_outs, conflicted, holding = compare_outs(
+        repo, stage, locked, pulled)
     declared = set(stage.out_paths)
     dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
     changed_outs = [p for p in changed_outs if p in declared]
@@ -440,7 +455,10 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
     if conflicted:
         reasons.append(_listed(CONFLICTED_OUTS, conflicted))
-    return Staleness(reasons, conflicted)
+    if holding:
+        reasons.append(_listed(HOLDING_OUTS, list(holding.values())) + " (`dvx repro` refuses "
+                       "to run it over them: move that repository out first)")
+    return Staleness(reasons, conflicted, holding)
 
 
 class ComparedOuts(NamedTuple):
@@ -449,6 +467,7 @@ class ComparedOuts(NamedTuple):
     changed: list[str]  # edited here, or made by a run of the stage here
     outdated: list[str]  # OUTDATED_OUTS: a checkout brings what dvx.lock records
     conflicted: list[str]  # CONFLICTED_OUTS: edited here and moved in Git (_edited_behind)
+    holding: dict[str, str]  # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}
 
 
 def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
@@ -458,13 +477,22 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
     never recorded, so each output there is changed). An output dvx.lock records that the
     stage no longer has counts as changed. `pulled` (`repro --dry --pull`): outputs compared
     as the pull's checkout leaves them, as recorded, rather than as the workspace holds them
-    now."""
+    now. An output folder holding a repository of its own (HOLDING_OUTS) is none of these:
+    nothing of it is compared."""
     recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
     pulled = pulled or {}
     missing_outs, changed_outs, outdated_outs, conflicted = [], [], [], []
+    holding: dict[str, str] = {}
     for out in stage.outs:
-        current = (with_declared_flags(pulled[out.path], out) if out.path in pulled
-                   else out_state(repo, out))
+        try:
+            current = (with_declared_flags(pulled[out.path], out) if out.path in pulled
+                       else out_state(repo, out))
+        except PathError:
+            inside = repository_held(repo, out.path)
+            if inside is None:
+                raise
+            holding[out.path] = inside
+            continue
         old = recorded_outs.get(out.path)
         if current is None:
             missing_outs.append(out.path)
@@ -479,7 +507,7 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
         elif current.cache and out.path not in pulled:
             _note_in_sync(repo, current, old)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
-    return ComparedOuts(missing_outs, changed_outs, outdated_outs, conflicted)
+    return ComparedOuts(missing_outs, changed_outs, outdated_outs, conflicted, holding)
 
 
 def _edited_behind(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
