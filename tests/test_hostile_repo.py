@@ -828,6 +828,19 @@ def test_a_folder_holding_a_repository_stays_whole_when_its_pointer_leaves_git(
     assert files_under(clone) == before
 
 
+def test_commit_without_targets_refuses_a_changed_folder_holding_a_repository_by_name(repo):
+    """A tracked folder changed here that also holds a clone of the user's: `dvx commit`
+    without targets refuses it by name, as `dvx commit tools` does, never skipping it
+    without a word; nothing is recorded."""
+    clone = _data_made_a_clone(repo)
+    write(repo / "tools/a", "a edited\n")
+    pointer = (repo / "tools.dvx").read_bytes()
+    for args in (("commit",), ("commit", "tools")):
+        refused = run_clean(*args, cwd=repo)
+        assert "'tools' holds 'tools/.git'" in refused, refused
+        assert (repo / "tools.dvx").read_bytes() == pointer and (clone / ".git").is_dir()
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_remove_outs_of_a_folder_holding_a_repository_deletes_nothing(force, repo):
     """`dvx remove --outs [--force] tools.dvx` where `tools` is a clone of the user's is

@@ -40,6 +40,7 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.status import (
     DELETED,
+    HOLDS_REPOSITORY,
     MODIFIED,
     NOT_PULLED,
     OUTDATED,
@@ -269,6 +270,8 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
         if only_changed and status.workspace == OUTDATED and not force:
             behind.append(status)
             continue
+        if only_changed and status.workspace == HOLDS_REPOSITORY and command == "commit":
+            _refuse_holding_a_repository(status)
         if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
@@ -295,6 +298,14 @@ def _absent_error(root: str, status: OutputStatus) -> PathError:
             + ("." if status.in_cache else f" once `dvx pull {typed}` has fetched it."))
     return PathError(f"'{status.path}' is missing from the workspace; nothing to commit.",
                      "Run `dvx checkout` to restore it, or `dvx remove` to stop tracking it.")
+
+
+def _refuse_holding_a_repository(status: OutputStatus) -> None:
+    """Refuse a folder holding a repository of its own (HOLDS_REPOSITORY), which no
+    comparison of its files tells changed or not, by name, as a commit naming it refuses it:
+    a commit without targets never passes over it without a word."""
+    assert status.repository_inside is not None
+    raise repository_inside_error(status.path, status.repository_inside)
 
 
 def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True,
