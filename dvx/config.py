@@ -12,6 +12,7 @@ destroy settings a newer one wrote.
 from __future__ import annotations
 
 import configparser
+import functools
 import io
 import math
 import os
@@ -422,9 +423,10 @@ class Config:
     """The merged view of all levels, plus access to each level's file for writing."""
 
     def __init__(self, dvx_dir: str | None, local_path: str | None = None,
-                 before_save: Callable[[], object] | None = None) -> None:
+                 before_save: Callable[[str], object] | None = None) -> None:
         """`local_path`: the local level's file when it is not `dvx_dir`'s own (a linked
-        worktree shares its main worktree's); `before_save`: run before any file is written."""
+        worktree shares its main worktree's); `before_save`: run with a level's name before
+        that level's file is written (it may refuse the write by raising)."""
         self.paths = {"global": global_config_path()}
         if dvx_dir is not None:
             self.paths["project"] = os.path.join(dvx_dir, "config")
@@ -433,8 +435,9 @@ class Config:
             _refuse_link(self.paths["project"])
         self.files = {level: ConfigFile.load(path, tracked=level == "project")
                       for level, path in self.paths.items()}
-        for config_file in self.files.values():
-            config_file.before_save = before_save
+        if before_save is not None:
+            for level, config_file in self.files.items():
+                config_file.before_save = functools.partial(before_save, level)
 
     @classmethod
     def of_files(cls, files: dict[str, ConfigFile]) -> Config:

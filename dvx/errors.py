@@ -6,6 +6,7 @@
     ├── NotARepoError             exit 2  not inside a dvx/Git repository
     ├── ConfigError               exit 2  unreadable or invalid configuration
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
+    │   └── PrivateFilesInGitError exit 2  Git tracks dvx's private files (.dvx/config.local)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
     │   ├── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
     │   ├── UnknownKeysError      exit 1  one with keys this dvx does not know (a newer dvx's?)
@@ -70,6 +71,12 @@ class ConfigError(DvxError):
 
 class PathError(DvxError):
     exit_code = 2
+
+
+class PrivateFilesInGitError(PathError):
+    """Git tracks what belongs to one clone (.dvx/cache, .dvx/tmp, .dvx/config.local): the
+    pre-commit hook stops a commit over it, where it lets one go on past dvx's other
+    failures to read the repository."""
 
 
 class FormatError(DvxError):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dvx.config import Config, refuse_relative_global_cache_dir
-from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
+from dvx.errors import ConfigError, DvxError, NotARepoError, PathError, PrivateFilesInGitError
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
 from dvx.logs import get_logger, shell_quote
@@ -32,6 +32,7 @@ from dvx.scm import (
     top_git_directory_holding,
     tracked_in,
     untrack_command,
+    why_git_would_add,
     work_tree_of_git_directory,
     work_tree_seeing,
 )
@@ -264,7 +265,7 @@ class Repo:
         if tracked:
             untracking = " and ".join(f"`{untrack_command(self.root, path)}`"
                                       for path in tracked)
-            raise PathError(
+            raise PrivateFilesInGitError(
                 f"Git tracks {', '.join(tracked)} in the repository '{self.root}': dvx's "
                 "private files, which belong to one clone and must never come from Git (a "
                 "cloned link or setting there could make dvx write or delete outside the "
@@ -281,11 +282,41 @@ class Repo:
         own_local = os.path.join(self.dvx_dir, "config.local")
         # Weakly: a config holding this repository would make a cycle, which keeps the
         # repository's `git cat-file` processes running until a garbage collection.
-        before_save = _weakly(self.exclude_temporaries)
+        before_save = _weakly(self._before_config_save)
         if self.shared_dvx_dir is None or os.path.exists(own_local):
             return Config(self.dvx_dir, before_save=before_save)
         return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
                       before_save=before_save)
+
+    def _before_config_save(self, level: str) -> None:
+        """Before a config file is written: Git is told to ignore the temporary the write
+        makes beside it, and config.local (this clone's credentials) is refused where Git
+        would not ignore it."""
+        self.exclude_temporaries()
+        if level == "local":
+            self.refuse_private_settings_git_would_add()
+
+    def private_settings_git_would_add(self) -> str | None:
+        """Why `git add -A` would put this clone's config.local into a commit (a committed
+        `!` rule taking it back into Git), whether the file exists or not; None when Git
+        ignores it, or Git is not this project's business (core.no_scm)."""
+        if self._git_and_top == (None, None):
+            return None
+        return why_git_would_add(self.config.paths["local"])
+
+    def refuse_private_settings_git_would_add(self) -> None:
+        """Refuse (PathError) to write config.local where Git would not ignore it: a
+        credential written there would be staged by the next `git add -A`."""
+        why = self.private_settings_git_would_add()
+        if why is None:
+            return
+        shown = os.path.relpath(self.config.paths["local"], self.root)
+        raise PathError(
+            f"dvx wrote nothing to {shown}, this clone's own settings and credentials: Git "
+            f"would not ignore it ({why}), so the next `git add -A` would put it into a commit.",
+            "Make Git ignore it again: keep `/config.local` in .dvx/.gitignore as `dvx init` "
+            "writes it, with no `!` rule taking it back (`git check-ignore -v -n "
+            ".dvx/config.local` names the rule that decides), then run the command again.")
 
     def warn_of_unknown_options(self, said: set[str]) -> None:
         """Say what the config files set that dvx ignores (Config.unknown_options), but for
@@ -782,13 +813,13 @@ class Repo:
         return join_posix(self.root, relpath)
 
 
-def _weakly(method: Callable[[], object]) -> Callable[[], object]:
+def _weakly(method: Callable[..., object]) -> Callable[..., object]:
     """`method` (bound), called only while its object lives, without keeping it alive."""
     ref = weakref.WeakMethod(method)
 
-    def call() -> object:
+    def call(*args: object) -> object:
         bound = ref()
-        return bound() if bound is not None else None
+        return bound(*args) if bound is not None else None
 
     return call
 

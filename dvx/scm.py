@@ -394,6 +394,28 @@ def work_tree_seeing(folder: str) -> str | None:
     return None if ignored else top
 
 
+def why_git_would_add(path: str) -> str | None:
+    """Why `git add -A` in the work tree holding the file at `path` would take it (whether it
+    exists or not): the `!` rule that takes it back in, or that no rule ignores it; None when
+    Git ignores it or no work tree holds it (one inside a Git directory). One `git
+    check-ignore`. When Git refuses to say, its DvxError is raised; when it cannot be run, no
+    `git add` can take the file either."""
+    real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    if git_directory_holding(real) is not None:
+        return None
+    top = find_git_root(os.path.dirname(real))
+    if top is None:
+        return None
+    rel = os.path.relpath(real, top).replace(os.sep, "/")
+    try:
+        rule, ignores = Git(top).matching_rules([rel]).get(rel, ("", False))
+    except OSError:
+        return None
+    if ignores:
+        return None
+    return f"the rule {rule} takes it back into Git" if rule else "no rule of Git's ignores it"
+
+
 def common_git_dir_of(root: str) -> str | None:
     """The Git directory every worktree shares when `root` is a linked worktree (`git
     worktree add`), else None. Read from the files Git keeps, without running Git: every

@@ -1242,6 +1242,61 @@ def test_dvx_init_makes_git_ignore_its_private_files_whatever_they_are(repo):
                 and p != ".dvx/.gitignore"]
 
 
+def _clone_taking_config_local_into_git(hostile: Hostile) -> Path:
+    """A clone of a repository whose committed .dvx/.gitignore takes .dvx/config.local back
+    into Git, past the clone's own exclude file; it has an S3 remote, 's3r'."""
+    assert run_dvx("remote", "add", "s3r", "s3://bucket/x", cwd=hostile.origin).code == 0
+    hostile.commit({".dvx/.gitignore": "/tmp\n/cache\n!/config.local\n"})
+    return hostile.clone()
+
+
+@pytest.mark.parametrize("command", [
+    ("remote", "add", "--local", "mine", "s3://bucket/x"),
+    ("remote", "modify", "--local", "s3r", "secret_access_key", "SUPERSECRETKEY"),
+    ("remote", "modify", "s3r", "secret_access_key", "SUPERSECRETKEY"),
+    ("config", "--local", "core.fsync", "false"),
+])
+def test_no_setting_is_written_to_a_config_local_a_committed_rule_takes_into_git(command,
+                                                                                 tmp_path):
+    """A credential written to config.local where Git does not ignore it would be staged by
+    the next `git add -A`: the write is refused, naming the rule, and nothing is written."""
+    clone = _clone_taking_config_local_into_git(Hostile(tmp_path))
+    message = run_clean(*command, cwd=clone)
+    assert message.startswith("ERROR: dvx wrote nothing to .dvx/config.local") \
+        and "'!/config.local' in .dvx/.gitignore:3" in message, message
+    assert not (clone / ".dvx/config.local").exists()
+    git(clone, "add", "-A")
+    assert ".dvx/config.local" not in git(clone, "ls-files", ".dvx")
+
+
+def test_status_warns_of_a_config_local_git_does_not_ignore(tmp_path):
+    clone = _clone_taking_config_local_into_git(Hostile(tmp_path))
+    write(clone / ".dvx/config.local", '[remote "s3r"]\nsecret_access_key = SECRET\n')
+    result = run_dvx("status", cwd=clone)
+    warning = " ".join(result.stderr.split())
+    assert result.code == 0 and warning.startswith(
+        "WARNING: Git does not ignore .dvx/config.local") \
+        and "'!/config.local' in .dvx/.gitignore:3" in warning, result.output
+    (clone / ".dvx/config.local").unlink()
+    assert "config.local" not in run_dvx("status", cwd=clone).stderr
+
+
+def test_the_pre_commit_hook_stops_a_commit_whose_index_holds_config_local(tmp_path):
+    """dvx's hooks installed, a commit that would put the clone's credentials into Git stops,
+    saying how to take them out of it."""
+    clone = _clone_taking_config_local_into_git(Hostile(tmp_path))
+    assert run_dvx("install", cwd=clone).code == 0
+    write(clone / ".dvx/config.local", '[remote "s3r"]\nsecret_access_key = SECRET\n')
+    git(clone, "add", "-A")
+    commit = subprocess.run(["git", "commit", "-qm", "work"], cwd=clone, capture_output=True,
+                            text=True, check=False)
+    message = " ".join(commit.stderr.split())
+    assert commit.returncode != 0 and "ERROR: dvx stopped the commit: Git tracks " \
+        ".dvx/config.local" in message and "git rm -r --cached -- .dvx/config.local" in message, \
+        message
+    assert ".dvx/config.local" not in git(clone, "ls-tree", "-r", "--name-only", "HEAD")
+
+
 @pytest.mark.parametrize("where", ["another project's cache", "the clone's .git",
                                    "the clone's .git, by local://",
                                    "another project's cache, by asynclocal://",

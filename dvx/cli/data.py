@@ -282,6 +282,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
                          "with --remote.")
     warn_if_merge_driver_missing(repo)
+    _warn_if_git_would_add_private_settings(repo)
     resolved = _without_unmerged(repo, resolve_targets(repo, targets), bool(targets))
     result = do_status(repo, resolved, _paths_named(repo, targets))
     if not targets:
@@ -353,6 +354,23 @@ def _runnable(stale: list[Any]) -> list[Any]:
     from dvx.pipeline.staleness import HOLDING_OUTS
 
     return [s for s in stale if not any(r.startswith(HOLDING_OUTS + ":") for r in s.reasons)]
+
+
+def _warn_if_git_would_add_private_settings(repo: Repo) -> None:
+    """This clone's config.local (its credentials) is there and Git does not ignore it: a
+    committed `!` rule takes it back, and the next `git add -A` stages it."""
+    import os
+
+    local = repo.config.paths["local"]
+    if not os.path.lexists(local):
+        return
+    why = repo.private_settings_git_would_add()
+    if why is not None:
+        warn(f"WARNING: Git does not ignore {os.path.relpath(local, repo.root)}, this clone's "
+             f"own settings and credentials ({why}): the next `git add -A` puts it into a "
+             "commit. Keep `/config.local` in .dvx/.gitignore as `dvx init` writes it, with no "
+             "`!` rule taking it back (`git check-ignore -v -n .dvx/config.local` names the "
+             "rule that decides).")
 
 
 def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any]) -> None:

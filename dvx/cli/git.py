@@ -150,10 +150,11 @@ def _repo_of_hook() -> Any:
 def pre_commit(args: tuple[str, ...]) -> None:
     """Stop a commit that would put into Git data dvx keeps out of it, a link into its
     cache, or a pointer or dvx.lock still holding a merge's conflict markers
-    (ops/staged_data.py).
+    (ops/staged_data.py), or whose index holds dvx's private files (.dvx/config.local: the
+    clone's credentials).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
-    from dvx.errors import DvxError
+    from dvx.errors import DvxError, PrivateFilesInGitError
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
@@ -163,6 +164,10 @@ def pre_commit(args: tuple[str, ...]) -> None:
         if repo is None:
             return
         check = staged_data(repo, lambda: caching_declared(repo))
+    except PrivateFilesInGitError as exc:
+        warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
+             "is.")
+        sys.exit(1)
     except DvxError as exc:
         warn(f"WARNING: dvx could not check whether this commit puts data it tracks into Git: "
              f"{exc}")

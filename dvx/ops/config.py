@@ -157,10 +157,11 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         _refuse_cache_dir_git_sees(value, repo, target)
         _refuse_cache_dir_through_tracked_link(value, repo, target)
     config_file.set(section, option, normalized)
+    # config.local first: a write refused there changes nothing
+    notice = _confirm_here(config, value, repo) \
+        if (section, option) == ("cache", "dir") and target == "project" and repo else None
     config_file.save()
-    if (section, option) == ("cache", "dir") and target == "project" and repo:
-        return _confirm_here(config, value, repo)
-    return None
+    return notice
 
 
 def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
