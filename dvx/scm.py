@@ -561,6 +561,30 @@ def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
+def held_in_index(folder: str, relpaths: list[str]) -> set[str]:
+    """Those of `relpaths` (relative to `folder`) that the index of the Git work tree holding
+    `folder` holds: Git's files, whatever their names say. None outside a Git work tree; all
+    of them where Git cannot answer, so that a caller deleting what Git does not hold deletes
+    nothing then. One `git ls-files` per command line's worth of paths."""
+    import subprocess
+
+    top = find_git_root(folder)
+    if not relpaths or top is None:
+        return set()
+    held: set[str] = set()
+    for batch in _command_line_batches(literal(relpaths)):
+        try:
+            proc = subprocess.run(["git", "-C", folder, "ls-files", "-z", "--", *batch],
+                                  capture_output=True, check=False,
+                                  env=git_environ(root=top))
+        except FileNotFoundError:
+            return set()  # no Git: no index holds anything
+        if proc.returncode != 0:
+            return set(relpaths)
+        held.update(os.fsdecode(p) for p in proc.stdout.split(b"\0") if p)
+    return held & set(relpaths)
+
+
 def left_out_of_workspace(path: str) -> bytes | None:
     """The content Git's index holds for the file at `path` when the index marks it
     skip-worktree (a sparse checkout leaves it out of the workspace), else None: the file

@@ -40,6 +40,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.scm import held_in_index
 from dvx.threads import map_in_threads
 
 log = get_logger(__name__)
@@ -546,8 +547,16 @@ _MOVE_OUT = "Move it out of the directory."
 def remove_temporaries(top: str, temps: Iterable[str], known: Collection[str]) -> None:
     """Delete what an interrupted dvx left below `top`: the temporaries (`temps`, from
     walk_directory) that stood in for one of the `known` relpaths. Hold the repository lock."""
-    for rel in _standing_in_for(temps, known):
+    for rel in not_held_by_git(top, _standing_in_for(temps, known)):
         remove_leftover(join_posix(top, rel))
+
+
+def not_held_by_git(folder: str, relpaths: list[str]) -> list[str]:
+    """Those of `relpaths` (below `folder`, named like dvx's temporaries) that Git's index
+    does not hold: a file Git tracks is the repository's, never a temporary, whatever its
+    name (a clone can bring one committed with `git add -f`)."""
+    held = held_in_index(folder, relpaths)
+    return [rel for rel in relpaths if rel not in held]
 
 
 def _standing_in_for(temps: Iterable[str], known: Collection[str]) -> list[str]:
@@ -577,7 +586,8 @@ def temporaries_inside(repo: Repo, rel: str, temps: Iterable[str]) -> list[str]:
     `rel`, from a walk of it) that an interrupted dvx left in place of a file the directory
     holds or its manifest records: those a rerun deletes (`remove_temporaries_around`)."""
     top = repo.abspath(rel)
-    return [join_posix(top, t) for t in _standing_in_for(temps, _HeldOrRecorded(repo, rel))]
+    standing_in = _standing_in_for(temps, _HeldOrRecorded(repo, rel))
+    return [join_posix(top, t) for t in not_held_by_git(top, standing_in)]
 
 
 class _HeldOrRecorded(Collection[str]):
@@ -656,9 +666,10 @@ def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
     for parent, names in names_by_dir.items():
         directory = join_posix(root, parent) if parent else root
         # One with a pointer of its own is data a user tracked, never a temporary: kept.
-        found += [path for path in fsutil.temporaries_for(directory, names)
+        found += [os.path.relpath(path, root).replace(os.sep, "/")
+                  for path in fsutil.temporaries_for(directory, names)
                   if not os.path.lexists(path + POINTER_SUFFIX)]
-    return found
+    return [join_posix(root, rel) for rel in not_held_by_git(root, found)]
 
 
 # How the reasons start that name a tracked folder holding another repository (`held_why`)

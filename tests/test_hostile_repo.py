@@ -1799,6 +1799,24 @@ def test_the_user_s_own_link_is_not_taken_for_a_tracked_file_differing_in_case(
     assert "remove the setting from .dvx/config" not in refused.output
 
 
+def test_a_file_git_tracks_is_never_taken_for_a_temporary(tmp_path):
+    """A clone can bring a file named like the temporaries dvx leaves beside data (committed
+    with `git add -f`): it is Git's, so no command deletes it and status never calls it a
+    temporary."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "one.txt", b"single")
+    name = ".one.txt.dvx-0123456789ab.tmp"
+    hostile.commit({name: "important notes\n"}, force=(name,))
+    clone = hostile.clone()
+    status = run_dvx("status", cwd=clone)
+    assert status.code == 0 and name not in status.output, status.output
+    for command in (("pull",), ("add", "one.txt"), ("checkout", "--force", "one.txt")):
+        result = run_dvx(*command, cwd=clone)
+        assert result.code == 0, result.output
+        assert (clone / name).read_text() == "important notes\n", command
+    assert git(clone, "status", "--porcelain") == ""
+
+
 def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
     from dvx.objects.cache import LocalCache
 
