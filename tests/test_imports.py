@@ -246,6 +246,32 @@ def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     assert not (project / "images.dvx").exists()
 
 
+def test_a_source_s_cache_dir_outside_it_is_never_used_nor_asked_to_be_confirmed(
+        source, project, tmp_path):
+    """A source whose committed config sets cache.dir outside it (a team's shared cache) is
+    read from its remote: its cache is never written, so it needs no confirming, by a Git
+    URL or by a local clone that has no cache at all."""
+    team, alice = source
+    shared = tmp_path / "team-cache"
+    assert run_dvx("config", "cache.dir", str(shared), cwd=alice).code == 0
+    commit(alice, "a shared cache")
+    git(alice, "push", "-q", "origin", "HEAD")
+    git(tmp_path, "clone", "-q", str(team.origin), "plain-clone")
+    for at, url in enumerate((f"file://{team.origin}", str(tmp_path / "plain-clone"))):
+        listed = run_dvx("ls", url, cwd=project)
+        assert listed.code == 0 and "images/" in listed.stdout, listed.output
+        out = tmp_path / f"got{at}"
+        got = run_dvx("get", url, "images", "-o", str(out), cwd=project)
+        assert got.code == 0 and sorted(os.listdir(out)) == ["0.png", "1.png", "2.png"], \
+            got.output
+        for run in (listed, got):
+            assert "cache.dir" not in run.output
+    imported = run_dvx("import", f"file://{team.origin}", "raw/train.csv", cwd=project)
+    assert imported.code == 0 and (project / "train.csv").read_text() == "a,b\n1,2\n", \
+        imported.output
+    assert not shared.exists() and not (project / ".dvx/config.local").exists()
+
+
 def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source, project,
                                                                          tmp_path):
     team, alice = source

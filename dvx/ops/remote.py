@@ -748,9 +748,10 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     located = locate(url, name)
     if is_local_url(located):
         path = local_path(located, repo.root)
-        _refuse_the_cache(repo, path, f"remote '{name}' ({url})",
-                          f"Point the remote at a directory of its own: `dvx remote modify "
-                          f"{pasted_args(name, 'url', 'DIR')}`.")
+        if not repo.read_only:  # a source's cache is never used, so never the remote's
+            _refuse_the_cache(repo, path, f"remote '{name}' ({url})",
+                              f"Point the remote at a directory of its own: `dvx remote "
+                              f"modify {pasted_args(name, 'url', 'DIR')}`.")
         if index_base is None:  # another repository's remote (a source) is only read
             _refuse_in_tracked_data(repo, path, f"remote '{name}' ({url})", "Point the "
                                     "remote at a folder outside the data dvx tracks: `dvx "
