@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import (
     git,
+    make_git_repo,
     pointer_changed_on_feat,
     run_dvx,
     run_dvx_proc,
@@ -732,6 +733,37 @@ def test_a_queued_run_reads_and_sets_a_params_file_linked_into_the_cache_as_exp_
     assert (repo / "q.yaml").read_text() == "lr: 1\n"
     assert os.path.islink(repo / "q.yaml") == (link == "symlink")
     assert run_dvx("fsck", cwd=repo).code == 0  # no cache object was written through
+
+
+def test_a_changed_import_refusal_names_the_experiment_command_as_typed(project, tmp_path):
+    """An import changed here stops `exp run`, `exp run --queue` and `exp save` before they
+    record anything (recorded, it would lose its source): the command the refusal says to
+    run again is the one typed, its -n and each -S."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "one.txt", "one\n")
+    must("add", "one.txt", cwd=source)
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "source")
+    must("import", str(source), "one.txt", "-o", "imp.txt", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "import")
+    (project / "imp.txt").unlink()
+    write(project / "imp.txt", "mine\n")
+    pointer = (project / "imp.txt.dvx").read_text()
+    for args, again in (
+            (("run", "-n", "low", "-S", "train.lr=0.2"), "dvx exp run -n low -S train.lr=0.2"),
+            (("run", "--queue", "-n", "q", "-S", "train.lr=0.3"),
+             "dvx exp run --queue -n q -S train.lr=0.3"),
+            (("save", "-n", "kept"), "dvx exp save -n kept")):
+        refused = run_dvx("exp", *args, cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1, refused.output
+        assert "'imp.txt' is an import" in said, said
+        assert f"then run `{again}` again" in said, said
+    assert "train:\n  lr: 0.1" in (project / "params.yaml").read_text()
+    assert (project / "imp.txt.dvx").read_text() == pointer
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
 def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):

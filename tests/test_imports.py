@@ -2296,7 +2296,7 @@ def test_exp_save_never_drops_the_source_of_an_import_no_stage_reads(source, pro
     assert "'images' is an import ('images.dvx' records its source), and its workspace " \
            "copy changed (added: 'mine.png')" in said, said
     assert "Move the files you added out of it" in said
-    assert "then run `dvx exp save` again" in said
+    assert "then run `dvx exp save -n mine` again" in said
     assert "record it first with `dvx commit images`" in said
     assert (project / "images.dvx").read_text() == pointer
     assert git(project, "for-each-ref", "refs/exps") == ""

@@ -669,7 +669,7 @@ def test_exp_save_leaves_an_unchanged_input_pulled_in_part_as_its_pointer_names(
     edit(bob, "d/a", "5\n")  # now committed with the experiment, beside results made without b
     refused = run_dvx("exp", "save", "-n", "edited", cwd=bob)
     assert refused.code == 1 and "lacks its file 'b', never placed here" in refused.stderr
-    assert "then run `dvx exp save` again" in refused.stderr, refused.output
+    assert "then run `dvx exp save -n edited` again" in refused.stderr, refused.output
     assert (bob / "d.dvx").read_text() == pointer
 
 
@@ -752,7 +752,7 @@ def test_exp_run_queue_takes_an_input_whose_files_the_cache_holds_though_not_pla
     assert refused.code == 1 and "never placed here nor fetched into the cache" in \
         refused.stderr, refused.output
     assert "Run `dvx fetch d` to fetch what its pointer names into the cache, then run " \
-        "`dvx exp run --queue` again." in " ".join(refused.stderr.split())
+        "`dvx exp run --queue -n q` again." in " ".join(refused.stderr.split())
 
     must("fetch", "d", cwd=bob)
     must("exp", "run", "--queue", "-n", "q", cwd=bob)

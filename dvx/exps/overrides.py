@@ -446,11 +446,12 @@ def _write(full: str, data: bytes) -> None:
     fsutil.atomic_write(full, data)
 
 
-def refuse_behind(repo: Repo, changes: list[Override]) -> None:
+def refuse_behind(repo: Repo, changes: list[Override], again: str = "exp run") -> None:
     """Before -S writes anything: a params file tracked with `dvx add` whose pointer moved
     in Git since the workspace was synced is refused, as `repro` refuses such an input. Once
     written, the file would hold data neither side has, and the refusal would take the -S
-    edit for the user's own change to keep."""
+    edit for the user's own change to keep. `again`: the command as typed (without `dvx`),
+    which the refusal says to run again."""
     files = {change.file for change in changes}
     for output in all_outputs(repo):
         if output.stage is not None or not any(overlaps(output.path, f) for f in files):
@@ -465,5 +466,5 @@ def refuse_behind(repo: Repo, changes: list[Override]) -> None:
                 f"{status.pointer_oid}) while its data is not checked out: the workspace "
                 f"still holds {status.synced_oid}, the version before. Nothing was written.",
                 f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
-                "to get the data the pointer names, then run the experiment again.")
-        refuse_if_behind(repo.root, status, force=False, own_force=False, command="exp run")
+                f"to get the data the pointer names, then run `dvx {again}` again.")
+        refuse_if_behind(repo.root, status, force=False, own_force=False, command=again)

@@ -347,9 +347,10 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
 def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
             jobs: int = 1) -> Entry:
     changes = [overrides.parse(text) for text in sets]
+    again = shlex.join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
     read_lock(repo.root, repo.algo)  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
-    overrides.refuse_behind(repo, changes)
+    overrides.refuse_behind(repo, changes, again)
     baseline = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")
@@ -368,10 +369,10 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
     read = read_by_stages(repo)
-    check_unread_data(repo, read, "exp run --queue")  # before the inputs are committed
+    check_unread_data(repo, read, "exp run --queue", again)  # before the inputs are committed
     # The snapshot must name the data the workspace has now.
-    commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED))
-    commit_unread_data(repo, read, "exp run --queue")
+    commit_changed_inputs(repo, Taking(again, RUN_QUEUED))
+    commit_unread_data(repo, read, "exp run --queue", again)
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,
@@ -391,6 +392,14 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         _save(repo, entry)
     overrides.warn_undeclared(repo, changes)  # once queued, nothing refusing it any longer
     return entry
+
+
+def queue_again(name: str | None, sets: list[str], force: bool, jobs: int) -> list[str]:
+    """The `dvx exp run --queue` that queues a run again (from the workspace as it is now,
+    which never held its params), its arguments as typed."""
+    return ["dvx", "exp", "run", "--queue", *(["-n", name] if name else []),
+            *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
+            *(["-j", str(jobs)] if jobs != 1 else [])]
 
 
 def _damaged_name(entry: Entry) -> UsageError:

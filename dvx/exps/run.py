@@ -29,7 +29,16 @@ from dvx.experiment_refs import (
     taken_names,
 )
 from dvx.exps import overrides as params
-from dvx.exps.queue import DONE, FAILED, QUEUED, RUNNING, STOPPED, entries, waiting
+from dvx.exps.queue import (
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    entries,
+    queue_again,
+    waiting,
+)
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import commit_hand_runs
@@ -93,9 +102,13 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                          "Pick another -n, or `dvx exp remove` it first.")
     taken |= _refuse_queued(repo, name)
     changes = [params.parse(text) for text in sets]
+    # The run as typed, which a refusal says to run again: before a stage ran, and after,
+    # the workspace keeping the params set (a queued run's refusal names no command)
+    again = "" if queued else _again(name, sets, force, targets)
+    again_once_run = "" if queued else _again(name, sets, force, targets, params_kept=True)
     params.check(repo, changes)  # every file, before any is written
-    params.refuse_behind(repo, changes)
-    check_unread_data(repo, read_by_stages(repo, targets), "exp run")
+    params.refuse_behind(repo, changes, again or "exp run")
+    check_unread_data(repo, read_by_stages(repo, targets), "exp run", again)
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
     before = params.contents(repo, changes)
@@ -104,9 +117,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     try:
         result = repro(repo, ReproOptions(
             targets=targets, force=force, jobs=jobs, temporary_workspace=queued,
-            command="exp run", again="" if queued else _again(name, sets, force, targets),
-            again_once_run="" if queued else _again(name, sets, force, targets,
-                                                    params_kept=True)), watched)
+            command="exp run", again=again, again_once_run=again_once_run), watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)
@@ -119,7 +130,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     # set, in a queued run's worktree too), and HEAD where it was: a refused or failed run
     # records none of it.
     _refuse_moved_head(repo, parent, "exp run", queued)
-    commit_unread_data(repo, read_by_stages(repo, targets), "exp run")
+    commit_unread_data(repo, read_by_stages(repo, targets), "exp run", again_once_run)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, "exp run",
@@ -129,9 +140,9 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
 def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
               targets: tuple[str, ...], queued: bool) -> str:
     """The `dvx exp run` that runs again a run whose stage failed: in the workspace, which
-    keeps the params set (`_again`); a queued one queued again (`_queue_again`)."""
+    keeps the params set (`_again`); a queued one queued again (`queue_again`)."""
     if queued:
-        return shlex.join(_queue_again(name, sets, force, jobs))
+        return shlex.join(queue_again(name, sets, force, jobs))
     return "dvx " + _again(name, sets, force, targets, params_kept=True) + (
         f" -j {jobs}" if jobs != 1 else "")
 
@@ -149,20 +160,12 @@ def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, .
                        *targets])
 
 
-def _queue_again(name: str | None, sets: list[str], force: bool, jobs: int) -> list[str]:
-    """The `dvx exp run --queue` that queues a queued run again (from the workspace as it is
-    now, which never held its params), its arguments as typed."""
-    return ["dvx", "exp", "run", "--queue", *(["-n", name] if name else []),
-            *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
-            *(["-j", str(jobs)] if jobs != 1 else [])]
-
-
 def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], force: bool,
                         jobs: int) -> Interrupted:
     """What a queued run stopped (`dvx queue stop`, a signal) says: nothing of it is left,
     as `queue start` removes its temporary worktree, so what runs it is queuing it again."""
     code = stop_status(by)
-    again = _queue_again(name, sets, force, jobs)
+    again = queue_again(name, sets, force, jobs)
     stopped = Interrupted(
         f"{STOPPED_BY[code]}. The queued run{f' of {name!r}' if name else ''} was stopped "
         "before it was done, and nothing of it was recorded: it ran in a temporary worktree, "
@@ -212,7 +215,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
-        _record_data(repo)
+        _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, "exp save")
 
 
@@ -291,19 +294,20 @@ def _may_be_new(repo: Repo, name: str) -> bool:
     return True
 
 
-def _record_data(repo: Repo) -> None:
+def _record_data(repo: Repo, again: str) -> None:
     """Record the data the experiment's commit must name, as `exp run` would have: changed
     tracked inputs of the pipeline, the outputs of stages run by hand, and the other
     changed `dvx add`-tracked data. Without it the commit would pair the workspace's params
     and metrics with the baseline's data, and name the baseline's data where the workspace
     holds other. An input it does not commit is left as its pointer names it, placed in
-    part or not: no stage runs on it."""
+    part or not: no stage runs on it. `again`: the `exp save` as typed, which a refusal
+    says to run again."""
     read = read_by_stages(repo)
-    check_unread_data(repo, read, "exp save")  # before the others write
+    check_unread_data(repo, read, "exp save", again)  # before the others write
     if load_dag(repo) is not None:
-        commit_changed_inputs(repo, Taking("exp save", RUN_NONE))
+        commit_changed_inputs(repo, Taking(again, RUN_NONE))
         commit_hand_runs(repo)
-    commit_unread_data(repo, read, "exp save")
+    commit_unread_data(repo, read, "exp save", again)
 
 
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:

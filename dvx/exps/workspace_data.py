@@ -24,26 +24,29 @@ from dvx.repo import Repo
 _RECORDED_IN_THE_EXPERIMENT = "Recording it in the experiment"
 
 
-def check_unread_data(repo: Repo, read: Collection[str], command: str) -> None:
+def check_unread_data(repo: Repo, read: Collection[str], command: str, again: str = ""
+                      ) -> None:
     """Raise what `commit_unread_data` (same arguments) would raise for the workspace as it
     is, writing nothing: data changed both here and in Git, an import changed here, data
     `dvx commit` cannot store."""
-    _refuse_unrecordable(repo, _unread(repo, read), command)
+    _refuse_unrecordable(repo, _unread(repo, read), command, again)
 
 
-def commit_unread_data(repo: Repo, read: Collection[str], command: str) -> list[str]:
+def commit_unread_data(repo: Repo, read: Collection[str], command: str, again: str = ""
+                       ) -> list[str]:
     """Record the `dvx add`-tracked data changed in the workspace that overlaps none of
     `read` (the paths the stages read), as `dvx commit` without targets does, for the dvx
-    `command` (which a refusal names); the paths recorded. Data a `git pull` moved the
-    pointer of and that was not changed here is left as its pointer names it; data changed
-    both here and in Git is refused, and so is an import changed here (committing it would
-    drop its source), before anything is written."""
+    `command`; the paths recorded. A refusal says to run `again` (the command as typed, its
+    -n and each -S, without `dvx`; empty: `command`) once mended. Data a `git pull` moved
+    the pointer of and that was not changed here is left as its pointer names it; data
+    changed both here and in Git is refused, and so is an import changed here (committing
+    it would drop its source), before anything is written."""
     unread = _unread(repo, read)
     if not unread:
         return []
-    _refuse_unrecordable(repo, unread, command)
-    return [added.path for added in commit(repo, unread, only_changed=True,
-                                           command=command).added]
+    _refuse_unrecordable(repo, unread, command, again)
+    return [added.path for added in commit(repo, unread, only_changed=True, command=command,
+                                           again=again).added]
 
 
 def _unread(repo: Repo, read: Collection[str]) -> list[Output]:
@@ -55,10 +58,11 @@ def _unread(repo: Repo, read: Collection[str]) -> list[Output]:
             and os.path.lexists(repo.abspath(output.path))]
 
 
-def _refuse_unrecordable(repo: Repo, outputs: list[Output], command: str) -> None:
+def _refuse_unrecordable(repo: Repo, outputs: list[Output], command: str, again: str
+                         ) -> None:
     """What `commit` refuses of `outputs` as `commit_unread_data` records them, and an import
     changed here (`refuse_changed_import`)."""
-    checked = check_commit(repo, outputs, only_changed=True, command=command)
+    checked = check_commit(repo, outputs, only_changed=True, command=command, again=again)
     for output in checked.chosen:
-        refuse_changed_import(repo, output, checked.statuses[output.path], command,
+        refuse_changed_import(repo, output, checked.statuses[output.path], again or command,
                               _RECORDED_IN_THE_EXPERIMENT)

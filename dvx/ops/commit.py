@@ -198,7 +198,7 @@ class AddResult:
 
 
 def commit(repo: Repo, outputs: list[Output], force: bool = False,
-           only_changed: bool = False, command: str = "commit") -> AddResult:
+           only_changed: bool = False, command: str = "commit", again: str = "") -> AddResult:
     """Record the workspace state of already tracked outputs in their pointers (pipeline
     outputs: in dvx.lock). Data whose pointer moved in Git since the workspace was synced is
     never recorded over it without `force`: named outputs raise ConflictError, and with
@@ -206,11 +206,12 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     and listed in `behind`. `only_changed` records the outputs changed here, and stores again
     those the cache lost that the workspace still holds (`OutputStatus.only_in_workspace`).
     `command`: the dvx command recording them, which a refusal names (another than `commit`
-    has no --force of its own: the hint names `dvx commit --force`)."""
+    has no --force of its own: the hint names `dvx commit --force`); `again`: that command as
+    typed (without `dvx`), which a refusal says to run again (empty: `command`)."""
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         # Every refusal before any output is stored: a refused commit leaves the cache as it was
-        checked = check_commit(repo, outputs, force, only_changed, command)
+        checked = check_commit(repo, outputs, force, only_changed, command, again)
         behind, statuses = checked.behind, checked.statuses
         staged = [o for o in checked.chosen if o.stage is not None]
         unstaged = [o for o in checked.chosen if o.stage is None]
@@ -228,13 +229,13 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             # Every file to write checked before any is: a refusal leaves all as they were.
             if in_lock is not None:
                 refuse_changed_lock(repo, in_lock)
-            refuse_changed_pointers(repo, prepared, command)
+            refuse_changed_pointers(repo, prepared, command, again=again)
             # And each again just before it is written (`write_stage_outputs`,
             # `write_pointers`), as a `git pull` may land while others are.
             results = write_stage_outputs(repo, in_lock, linked) if in_lock is not None else []
             written = write_pointers(repo, prepared, linked)
             result = finish(repo, results + written.added)
-            refuse_unwritten(repo, written, result, command)
+            refuse_unwritten(repo, written, result, command, again)
         result.behind.extend(found.path for found in behind)
         result.moved_since_synced.update((found.path, found.moved_since_synced)
                                         for found in behind)
@@ -258,7 +259,8 @@ class CommitChecked:
 
 
 def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
-                 only_changed: bool = False, command: str = "commit") -> CommitChecked:
+                 only_changed: bool = False, command: str = "commit", again: str = ""
+                 ) -> CommitChecked:
     """Raise what `commit` (same arguments) refuses before it stores anything, storing and
     writing nothing: a command that records data after other writes of its own runs it
     first, so that a refusal finds everything as it was."""
@@ -275,7 +277,7 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
         if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
-                         command=command)
+                         command=again or command)
         chosen.append(output)
     refuse_tracked_by_git(repo, chosen, [for_command(repo.root, o.path) for o in chosen])
     unstaged = [o for o in chosen if o.stage is None]
@@ -708,23 +710,25 @@ def write_pointers(repo: Repo, prepared: list[Prepared], linked: list[Linked]) -
 
 
 def refuse_changed_pointers(repo: Repo, prepared: list[Prepared], command: str,
-                            outcome: str = "recorded nothing") -> None:
+                            outcome: str = "recorded nothing", again: str = "") -> None:
     """Refuse (ConflictError), before any is written, the pointers of targets whose pointer
     file changed since `prepare` read it, while `dvx command` stored their data: a `git
     switch` or `git pull` (Git takes no dvx lock) brought another version, which the data
     stored, the workspace's as it was before, would undo. A change found here leaves every
     target as it was; `write_pointers` checks each again just before writing it.
     `outcome`: what the refusal says the command recorded (for one recording a target after
-    others, `track`: that it did not record this one)."""
+    others, `track`: that it did not record this one); `again`: the command as typed, which
+    it says to run again (`_changed_meanwhile`)."""
     for item in prepared:
         how = pointer_change(repo, item.rel, item.was)
         if how is None:
             continue
         raise _changed_meanwhile(repo, f"'{item.rel}{POINTER_SUFFIX}' {how}", command,
-                                 outcome, [item.rel])
+                                 outcome, [item.rel], again=again)
 
 
-def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: str) -> None:
+def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: str,
+                     again: str = "") -> None:
     """Refuse (ConflictError) the targets `write_pointers` left unrecorded, their pointer
     file changed just before it was to be written, naming those it recorded (`result`, what
     `finish` made of them) and how they reach Git. What was written is whole then (each
@@ -732,11 +736,11 @@ def refuse_unwritten(repo: Repo, written: Written, result: AddResult, command: s
     (`wrote_whole`): for a command that began writing in `write_pointers`."""
     if written.changed:
         wrote_whole(repo.tmp_dir)
-        raise _unwritten_error(repo, written, result, command)
+        raise _unwritten_error(repo, written, result, command, again)
 
 
-def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, command: str
-                     ) -> ConflictError:
+def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, command: str,
+                     again: str = "") -> ConflictError:
     """The refusal `refuse_unwritten` raises; `result`: None for a caller recording one
     target after others it wrote itself (`track`), whose refusal names this one alone."""
     changed = [rel for rel, _ in written.changed]
@@ -747,7 +751,8 @@ def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, com
         what = "the pointer files of " + named_list(
             changed, most=_NAMED, name=lambda rel: f"'{rel}'") + " changed"
     if result is not None and not result.added:
-        return _changed_meanwhile(repo, what, command, "recorded nothing", changed)
+        return _changed_meanwhile(repo, what, command, "recorded nothing", changed,
+                                  again=again)
     unrecorded = named_list(changed, most=_NAMED, name=lambda rel: f"'{rel}'")
     then = "" if result is None else " It recorded " + named_list(
         [a.path for a in result.added], most=_NAMED, name=lambda rel: f"'{rel}'") + (
@@ -755,17 +760,21 @@ def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, com
         f": `git add {' '.join(result.to_stage)}` records that in Git." if result.to_stage
         else ".")
     return _changed_meanwhile(repo, what, command, f"did not record {unrecorded}", changed,
-                              then)
+                              then, again)
 
 
 def _changed_meanwhile(repo: Repo, what: str, command: str, outcome: str,
-                       paths: list[str], then: str = "") -> ConflictError:
+                       paths: list[str], then: str = "", again: str = "") -> ConflictError:
     """The refusal of `dvx command` to record `paths` because `what` (a pointer file,
     dvx.lock) changed while it ran; `outcome`: what it recorded of them, `then`: what it
-    recorded besides, said after. The command to run again names the paths only where it
-    takes them (`add`, `commit`)."""
+    recorded besides, said after. The command to run again is `again`, the command as typed
+    (an `exp run`'s -n and -S), else `command`, naming the paths only where it takes them
+    (`add`, `commit`)."""
     typed = " ".join(for_command(repo.root, path) for path in paths)
-    again = f"dvx {command} {typed}" if command in ("add", "commit") else f"dvx {command}"
+    if again:
+        again = f"dvx {again}"
+    else:
+        again = f"dvx {command} {typed}" if command in ("add", "commit") else f"dvx {command}"
     return ConflictError(
         f"{what} while dvx {command} ran (a `git checkout` or `git pull`, say), so dvx "
         f"{command} {outcome}: what the workspace held was read before that change, and "
