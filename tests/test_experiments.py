@@ -1893,6 +1893,31 @@ def test_save_refuses_outputs_no_run_left(project, changed, lacking, way_back):
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+def _repository_state(repo):
+    """What a refused command must leave as it was: the workspace's files and pointers,
+    dvx.lock, the cache's objects and the refs."""
+    files = {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*")
+             if p.is_file() and ".git" not in p.parts and ".dvx" not in p.parts}
+    cache = sorted(str(p) for p in (repo / ".dvx" / "cache").rglob("*") if p.is_file())
+    return files, cache, git(repo, "for-each-ref"), git(repo, "status", "--porcelain")
+
+
+def test_save_refused_by_its_check_of_stages_run_by_hand_records_no_changed_input_first(
+        project):
+    """A changed input of the pipeline, which `exp save` records, and an output dvx.lock
+    records deleted, which its check of stages run by hand refuses: every check comes
+    before any write, so the refusal leaves the input's pointer, dvx.lock, the cache and
+    the refs as they were."""
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    (project / "model.bin").unlink()
+    before = _repository_state(project)
+    refused = run_dvx("exp", "save", "-n", "half", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "lacks an output of stage 'train' that dvx.lock records (model.bin)" in \
+        refused.stderr, refused.stderr
+    assert _repository_state(project) == before
+
+
 @pytest.mark.parametrize("lacking, uncached, way_back", [
     ("metrics.json", False, "`git checkout -- metrics.json` (from Git"),
     ("model.bin", False, "`dvx checkout model.bin` (from the cache)"),

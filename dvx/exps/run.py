@@ -41,13 +41,14 @@ from dvx.exps.queue import (
 )
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.hand_runs import commit_hand_runs
+from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs
 from dvx.pipeline.repro import (
     Reporter,
     ReproOptions,
     ReproResult,
     SilentReporter,
     StageResult,
+    check_changed_inputs,
     commit_changed_inputs,
     pipeline_work,
     read_by_stages,
@@ -301,10 +302,14 @@ def _record_data(repo: Repo, again: str) -> None:
     and metrics with the baseline's data, and name the baseline's data where the workspace
     holds other. An input it does not commit is left as its pointer names it, placed in
     part or not: no stage runs on it. `again`: the `exp save` as typed, which a refusal
-    says to run again."""
+    says to run again. Every check comes before any write: a refusal leaves the pointers,
+    dvx.lock and the cache as they were."""
     read = read_by_stages(repo)
-    check_unread_data(repo, read, "exp save", again)  # before the others write
-    if load_dag(repo) is not None:
+    pipeline = load_dag(repo) is not None
+    check_unread_data(repo, read, "exp save", again)
+    if pipeline:
+        check_changed_inputs(repo, Taking(again, RUN_NONE))
+        check_hand_runs(repo)
         commit_changed_inputs(repo, Taking(again, RUN_NONE))
         commit_hand_runs(repo)
     commit_unread_data(repo, read, "exp save", again)

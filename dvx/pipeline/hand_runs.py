@@ -14,6 +14,7 @@ from dvx.ops.commit import (
     Linked,
     StoredInLock,
     ToLink,
+    check_storable,
     given_back_unless_recorded,
     prepare,
     write_stage_outputs,
@@ -32,6 +33,17 @@ from dvx.repo import Repo
 from dvx.scm import EXECUTABLE_MODE, REGULAR_MODE
 from dvx.syncstate import Synced
 from dvx.workspace import repository_inside_error
+
+
+def check_hand_runs(repo: Repo) -> None:
+    """Raise what `commit_hand_runs` would raise before it stores anything, writing nothing:
+    for a command that writes more besides (`exp save`), which runs every check before any
+    write."""
+    dag = load_dag(repo)
+    if dag is None:
+        return
+    chosen = _run_by_hand(repo, dag, read_lock(repo.root, repo.algo))
+    check_storable(repo, [o.path for stage, _ in chosen for o in stage.outs if o.cache])
 
 
 def commit_hand_runs(repo: Repo) -> list[str]:

@@ -52,6 +52,7 @@ from dvx.ops.checkout import changed_in_cache, set_aside_changed
 from dvx.ops.commit import (
     Linked,
     ToLink,
+    check_commit,
     give_back,
     given_back_unless_recorded,
     link_stored,
@@ -446,6 +447,15 @@ def read_by_stages(repo: Repo, targets: tuple[str, ...] = ()) -> list[str]:
     recorded as data no stage reads; none without a dvx.yaml."""
     dag = load_dag(repo)
     return [] if dag is None else _inputs(dag, dag.select(targets, False, False))
+
+
+def check_changed_inputs(repo: Repo, taking: Taking) -> None:
+    """Raise what `commit_changed_inputs` (same arguments) would raise for the workspace as
+    it is, writing nothing: for a command that writes more besides (`exp save`), which
+    runs every check before any write."""
+    dag = _load(repo)
+    changed = _read_inputs(repo, dag, dag.select((), False, False), taking).changed
+    check_commit(repo, changed, command=taking.command)
 
 
 def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
