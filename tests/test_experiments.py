@@ -1918,6 +1918,32 @@ def test_save_refused_by_its_check_of_stages_run_by_hand_records_no_changed_inpu
     assert _repository_state(project) == before
 
 
+@pytest.mark.parametrize("command", [("exp", "run", "--queue", "-n", "q"),
+                                     ("exp", "save", "-n", "s"), ("exp", "run", "-n", "r"),
+                                     ("repro",)])
+def test_an_input_that_cannot_be_stored_is_refused_before_any_other_input_is_recorded(
+        project, command):
+    """Two changed inputs, the second holding what dvx cannot store (a pointer file inside
+    the folder): the changed inputs are all checked before any is recorded, so the refusal
+    leaves the first one's pointer, the cache, the refs and the queue as they were."""
+    write(project / "zdir" / "x", "x\n")
+    must("add", "zdir", cwd=project)
+    must("stage", "add", "-n", "count", "-d", "zdir", "-o", "count.txt", "ls zdir > count.txt",
+         cwd=project)
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a second input")
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    write(project / "zdir" / "inner.dvx", "not data\n")
+    before = _repository_state(project)
+    refused = run_dvx(*command, cwd=project)
+    assert refused.code != 0, refused.output
+    assert "'zdir/inner.dvx' is a dvx pointer file inside the directory" in refused.stderr, \
+        refused.stderr
+    assert _repository_state(project) == before
+    assert run_dvx("queue", "status", cwd=project).stdout == "The queue is empty.\n"
+
+
 @pytest.mark.parametrize("lacking, uncached, way_back", [
     ("metrics.json", False, "`git checkout -- metrics.json` (from Git"),
     ("model.bin", False, "`dvx checkout model.bin` (from the cache)"),

@@ -551,7 +551,10 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
 def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, command: str
                    ) -> tuple[list[str], dict[str, Pointer]]:
     """Record the changed inputs as `dvx commit` would, for the dvx `command` running (which
-    a refusal names); the files to stage in Git, and the pointers written, by path."""
+    a refusal names); the files to stage in Git, and the pointers written, by path. All are
+    checked before any is stored: a refusal leaves every pointer and the cache as they
+    were."""
+    check_commit(repo, inputs, command=command)
     touched = []
     pointers: dict[str, Pointer] = {}
     for output in inputs:
