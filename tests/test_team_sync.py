@@ -2656,6 +2656,37 @@ def test_data_left_behind_beside_what_git_and_dvx_track_now_is_removed(team):
     assert "data: no longer tracked, its pointer left Git; changed since" in listed.stdout
 
 
+def test_a_folder_split_into_per_file_pointers_by_a_teammate_names_only_the_user_s_files(team):
+    """Bob stops tracking `data` whole and tracks its files one by one; carol, with a file of
+    her own in `data/sub`, pulls that. Her folder stays, and status says what checkout
+    says: delete (or track) the files Git and dvx do not track there, never the folder nor
+    a `dvx add` of it whole, which would take bob's pointers or be refused."""
+    alice = team.founder()
+    for i in (1, 2, 3):
+        write(alice / f"data/sub/f{i}", f"a{i}\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data whole")
+    bob, carol = team.clone("bob"), team.clone("carol")
+    must("remove", "data.dvx", cwd=bob)
+    must("add", "data/sub/f1", "data/sub/f2", "data/sub/f3", cwd=bob)
+    share(bob, "data file by file")
+    write(carol / "data/sub/f9", "carol's\n")
+    git(carol, "pull", "-q")
+    kept = run_dvx("checkout", cwd=carol)
+    assert "`git status data` lists them" in kept.stderr, kept.output
+    said = run_dvx("status", cwd=carol).stdout
+    assert "data: no longer tracked, its pointer left Git; changed since" in said, said
+    assert "(data: delete the files in it that Git and dvx do not track (`git status data` " \
+        "lists them), or track them with `dvx add`)" in said, said
+    assert "`dvx add` it again" not in said, said
+    left = json.loads(run_dvx("status", "--json", cwd=carol).stdout)["left_behind"]
+    assert [e["path"] for e in left] == ["data"]
+    assert {f"data/sub/{name}{suffix}" for name in ("f1", "f2", "f3") for suffix in ("", ".dvx")
+            } <= set(left[0]["tracked_inside"])
+    assert "data/sub/f9" not in left[0]["tracked_inside"]
+    assert (carol / "data/sub/f9").read_text() == "carol's\n"
+
+
 def test_a_folder_pulled_in_part_whose_pointer_left_git_is_removed_unless_changed(team):
     """A folder `dvx pull d/sub` placed in part (over an older version placed whole, for
     dave), untouched since, then a teammate's `dvx move d e` pulled: the files the pulls

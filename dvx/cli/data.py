@@ -293,6 +293,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                               if x.declared_by is None]
         result.left_in_stash = {x.path: x.in_stash for x in found
                                 if x.declared_by is None and x.in_stash is not None}
+        result.left_beside_tracked = {x.path: sorted(x.tracked_inside) for x in found
+                                      if x.declared_by is None and x.tracked_inside}
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
     pipeline = _pipeline_status(repo) if not targets and "dvx.lock" not in repo.unreadable \
         else None
@@ -932,6 +934,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         _files_not_pulled_hint(root, hinted)
     _stashed_pointers_hint(result)
     left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
+    hinted_beside = _beside_tracked_hint(root, result, left_git)
+    left_git = [item for item in left_git if item[0] not in hinted_beside]
     kept = [(output, ignored) for _, why, output, ignored in left_git if why is not None]
     if any(why is None for _, why, _, _ in left_git):
         out("(`dvx checkout` removes data whose pointer or dvx.lock entry left Git, as it is in "
@@ -944,6 +948,22 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(delete the stage outputs you no longer need, or bring back a commit that records "
             "them, which `git reflog` may list" + (": Git no longer ignores them)" if (
                 True, False) in kept else ")"))
+
+
+def _beside_tracked_hint(root: str, result: StatusResult,
+                         left: list[tuple[str, str | None, bool, bool]]) -> set[str]:
+    """The way out, checkout's too, for data kept in a directory that now holds paths Git or
+    dvx track (a teammate's pointers of its files), never the whole directory's; returns
+    the paths it was given for."""
+    from dvx.ops.left_behind import ways_beside_tracked
+    from dvx.workspace import REPOSITORY_INSIDE
+
+    hinted = {path for path, why, stage_output, _ in left
+              if why is not None and not why.startswith(REPOSITORY_INSIDE)
+              and not stage_output and path in result.left_beside_tracked}
+    for path in sorted(hinted):
+        out(f"({shown_path(path)}: {ways_beside_tracked(for_command(root, path))})")
+    return hinted
 
 
 def _stashed_pointers_hint(result: StatusResult) -> None:

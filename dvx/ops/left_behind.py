@@ -186,10 +186,18 @@ def _what_to_do(root: str, item: LeftBehind) -> str:
         return f"`{pop}` brings back its pointer, which that stash holds."
     if item.why_kept is not None and item.why_kept.startswith(REPOSITORY_INSIDE):
         return "It stays as it is: its files are that repository's, never dvx's to delete."
-    if item.tracked_inside:  # deleting the whole directory would take theirs too
-        return ("Delete the files in it that Git and dvx do not track (`git status "
-                f"{typed}` lists them), or track them with `dvx add`.")
+    if item.tracked_inside:
+        way = ways_beside_tracked(typed)
+        return f"{way[0].upper()}{way[1:]}."
     return f"Delete it, or track it again with `dvx add {typed}`."
+
+
+def ways_beside_tracked(typed: str) -> str:
+    """What to do with data kept in a directory that now holds paths Git or dvx track
+    (`typed`, as the user types it), checkout's advice and status's: deleting the whole
+    directory would take those too, and `dvx add` of it whole is refused."""
+    return ("delete the files in it that Git and dvx do not track (`git status "
+            f"{typed}` lists them), or track them with `dvx add`")
 
 
 def holds_what_was_synced(repo: Repo, path: str) -> str | None:

@@ -233,6 +233,9 @@ class StatusResult:
     # Of those, the ones whose pointer (or dvx.lock entry) a stash entry holds, `git stash`
     # of an uncommitted `dvx add` having taken it: {path: that entry, 0 the latest}
     left_in_stash: dict[str, int] = field(default_factory=dict)
+    # Of those, the directories that now hold paths Git or dvx track ({path: those paths}):
+    # only the files beside them are the user's to delete or track
+    left_beside_tracked: dict[str, list[str]] = field(default_factory=dict)
     # Data an earlier run placed that a stage of dvx.yaml now declares but dvx.lock does not
     # record yet (an output moved to a stage that has not run): (path, that stage)
     unrecorded: list[tuple[str, str]] = field(default_factory=list)
@@ -271,7 +274,8 @@ class StatusResult:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
                 "left_behind": [{"path": p, "removable": why is None, "kept_because": why,
                                  "stage_output": stage_output, "ignored_by_git": ignored,
-                                 "in_stash": self.left_in_stash.get(p)}
+                                 "in_stash": self.left_in_stash.get(p),
+                                 "tracked_inside": self.left_beside_tracked.get(p, [])}
                                 for p, why, stage_output, ignored in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
