@@ -240,6 +240,12 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
                 f"`git merge A B`, never runs one): `git checkout -m {pointer}` merges it "
                 f"again with the driver, keeping both sides' changes, then `dvx pull "
                 f"{data_path}` and `git add {pointer}`. {keep}{rebase_sides_note(root)}")
+    sides = _kind_of_each_side(data)
+    if sides is not None and sides[0][1] != sides[1][1]:  # no merge, again or not, joins them
+        (ours, our_kind), (theirs, their_kind) = sides
+        return (f"{keep} The version marked `{ours}` tracks {data_path} as a {our_kind}, the "
+                f"one marked `{theirs}` as a {their_kind}: keeping either drops the other "
+                f"side's data there.{rebase_sides_note(root)}")
     if not _names_a_directory(data):
         return keep + rebase_sides_note(root)
     return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
@@ -249,6 +255,37 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
             f"once that side's author has run `dvx push`, merge it again with "
             f"`git checkout -m {pointer}` (the driver fetches the manifest; or `git merge "
             f"--abort` and merge again), then `dvx pull {data_path}` and `git add {pointer}`.")
+
+
+def _kind_of_each_side(data: bytes) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The label and kind ("folder" or "file") of our and their side of the conflicted
+    pointer `data`, each side rebuilt from the lines between its markers and those outside
+    any; None when a side does not name one kind."""
+    sides: tuple[list[bytes], list[bytes]] = ([], [])
+    labels = ["", ""]
+    into: tuple[list[bytes], ...] = sides
+    for line in data.splitlines():
+        if line.startswith(b"<<<<<<<"):
+            labels[0] = labels[0] or line[8:].decode(errors="replace").strip()
+            into = (sides[0],)
+        elif line.startswith(b"|||||||"):  # the merge base, in Git's diff3 style
+            into = ()
+        elif line.startswith(b"=======") and into is not sides:
+            into = (sides[1],)
+        elif line.startswith(b">>>>>>>"):
+            labels[1] = labels[1] or line[8:].decode(errors="replace").strip()
+            into = sides
+        else:
+            for side in into:
+                side.append(line)
+    kinds = [{_KIND_NAMES.get(line[len(b"type: "):].rstrip(), "") for line in side
+              if line.startswith(b"type: ")} for side in sides]
+    if any(len(found) != 1 or "" in found for found in kinds):
+        return None
+    return ((labels[0], next(iter(kinds[0]))), (labels[1], next(iter(kinds[1]))))
+
+
+_KIND_NAMES = {b"dir": "folder", b"file": "file"}  # a pointer's `type:`, as a message says it
 
 
 def _names_a_directory(data: bytes) -> bool:

@@ -1018,6 +1018,37 @@ def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path)
     assert (alice / "raw.csv").read_text() == "bob's raw\n"
 
 
+def test_a_folder_made_a_file_on_one_side_and_changed_on_the_other_names_each_side_s_kind(
+        tmp_path):
+    """bob makes `images` a file; alice changes a file in the folder. The driver says which
+    side made it a file and which changed the folder; status names the version of each
+    kind and never offers `git checkout -m`, which would only leave the same conflict."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "--outs", "images.dvx", cwd=bob)
+    write(bob / "images", "now one file\n")
+    must("add", "images", cwd=bob)
+    share(bob, "images a file")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "images.dvx: this side changed the folder and the other side made it a file, " \
+        "and a folder and a file cannot be merged; left as a conflict" in merged.stderr, \
+        merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert "The version marked `ours` tracks images as a folder, the one marked `theirs` as " \
+        "a file: keeping either drops the other side's data there." in status.stderr, \
+        status.stderr
+    assert "checkout -m" not in status.stderr
+    git(alice, "checkout", "--theirs", "images.dvx")
+    must("pull", "images", cwd=alice)
+    assert (alice / "images").read_text() == "now one file\n"
+
+
 def test_every_file_of_a_directory_changed_on_both_sides_is_named(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)

@@ -16,7 +16,8 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
   directory merge cleanly). Where a version has a negated pattern (`!...`), whose meaning
   depends on the order of lines, Git's own line merge is used instead (`LineMerge`);
 - anything changed on both sides in different ways (a file's data, the same entry of a
-  directory, an import's source, `desc` or `meta`, the same stage) stays a conflict: the
+  directory, an import's source, `desc` or `meta`, the same stage, a folder on one side and
+  a file on the other) stays a conflict: the
   file gets Git's conflict markers, and every dvx command that needs it says how to
   resolve it. Where the sides also changed other things (other entries of a directory,
   `desc` on one side and the data on the other), the two versions between the markers are
@@ -205,6 +206,9 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
         carrier, how = _merge_directory(repo, path, b, o, t, prefer)
     elif prefer is not None:
         carrier, how = prefer, "data of one side"
+    elif o.is_dir != t.is_dir:
+        raise Conflict(f"this side {_what_became_of(b, o)} and the other side "
+                       f"{_what_became_of(b, t)}, and a folder and a file cannot be merged")
     elif o.source != t.source:
         raise Conflict("the import was changed on both sides to different sources (data "
                        "from two source revisions is never mixed)")
@@ -216,6 +220,17 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
     desc = user.get("desc")
     merged = replace(carrier, desc=desc if isinstance(desc, str) else None, meta=user.get("meta"))
     return Merged(merged.to_bytes(), how)
+
+
+def _what_became_of(b: tuple[Pointer | None, ...], side: Pointer) -> str:
+    """What `side` did to the path since the merge bases `b`: made it a folder or a file,
+    changed the one it was, or added it (no base has it)."""
+    kind = "folder" if side.is_dir else "file"
+    if all(p is None for p in b):
+        return f"added it as a {kind}"
+    if all(p is None or p.is_dir == side.is_dir for p in b):
+        return f"changed the {kind}"
+    return f"made it a {kind}"
 
 
 USER_FIELDS = ("desc", "meta")  # the user's own, merged apart from the data
