@@ -34,7 +34,7 @@ def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
     write(repo / "f", "x")
     dvx("add", "f")
     keys = {"changed", "outputs", "stages", "recorded_while_none_declared",
-            "uncommitted_outputs", "imports",
+            "uncommitted_outputs", "outputs_in_git", "imports",
             "unreadable", "unignored", "taken_back_by_rule", "left_behind", "unrecorded",
             "temporaries", "tracked_by_git", "submodules", "left_out", "stopped",
             "pipeline_files_ignored_by_git"}

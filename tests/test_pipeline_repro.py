@@ -2313,6 +2313,63 @@ def test_status_json_names_the_cache_false_folder_whose_changes_repro_refuses_to
     assert json.loads(dvx("status", "--json").stdout)["uncommitted_outputs"] == []
 
 
+def _stage_output_taken_into_git(repo: Path, dvx) -> None:
+    """A stage's cached output folder `src`, recorded in dvx.lock, whose file a commit took
+    into Git (`git add -f`), then a dependency changed: the stage is stale."""
+    write(repo / "n.txt", "1\n")
+    write(repo / "dvx.yaml", "stages:\n  build:\n    cmd: mkdir -p src && cp n.txt "
+                             "src/main.py\n    deps: [n.txt]\n    outs: [src]\n")
+    assert dvx("repro").code == 0
+    write(repo / "src" / "main.py", "print('hand written')\n")
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "src/main.py")
+    git(repo, "commit", "-qm", "pipeline")
+    write(repo / "n.txt", "2\n")
+
+
+def test_status_names_the_refusal_over_a_cached_output_git_tracks_not_a_plain_repro(
+        repo, dvx):
+    """A stale stage whose cached output holds files Git's index holds: `dvx status` names
+    the refusal `dvx repro` gives, with the command that stops Git tracking them, never a
+    plain `dvx repro`; repro refuses with the same words, and runs once Git stopped."""
+    _stage_output_taken_into_git(repo, dvx)
+    shown = " ".join(dvx("status").stdout.split())
+    assert "(stage 'build': its output 'src' is tracked by Git ('src/main.py' is in the Git " \
+        "index), and a stage deletes its outputs before it runs, so `dvx repro` refuses to " \
+        "run it: stop tracking it in Git first (git rm -r --cached -- src && git commit), or " \
+        "choose another output path)" in shown and "(then `dvx repro` runs the stale " \
+        "stages)" in shown and "(`dvx repro` runs the stale stages)" not in shown, shown
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Stage 'build': output 'src' is tracked by Git " \
+        "('src/main.py' is in the Git index), and a stage deletes its outputs before it " \
+        "runs, so nothing was run. Stop tracking it in Git first (git rm -r --cached -- src " \
+        "&& git commit), or choose another output path." in said, said
+    assert (repo / "src" / "main.py").read_text() == "print('hand written')\n"
+    git(repo, "rm", "-r", "-q", "--cached", "--", "src")
+    git(repo, "commit", "-qm", "src is the stage's")
+    assert dvx("repro").code == 0
+    assert (repo / "src" / "main.py").read_text() == "2\n"
+    assert "stale" not in dvx("status").stdout
+
+
+def test_status_json_lists_the_cached_outputs_git_tracks_of_stale_stages(repo, dvx):
+    """`status --json` carries what plain status says of a stale stage's cached output whose
+    files Git's index holds: the stage, the output, those files and the command that stops
+    Git tracking them; none once Git stopped."""
+    _stage_output_taken_into_git(repo, dvx)
+    write(repo / "src" / "util.py", "pass\n")
+    git(repo, "add", "-f", "src/util.py")
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert doc["changed"] is True
+    assert doc["outputs_in_git"] == [{
+        "stage": "build", "path": "src", "tracked": ["src/main.py", "src/util.py"],
+        "untracking": "git rm -r --cached -- src && git commit"}], doc
+    assert doc["uncommitted_outputs"] == []
+    git(repo, "rm", "-r", "-q", "--cached", "--", "src")
+    assert json.loads(dvx("status", "--json").stdout)["outputs_in_git"] == []
+
+
 def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, dvx):
     """A `cache: false` folder Git tracks, holding what the stage's last run wrote (as
     dvx.lock records it, not committed), is the stage's to write again; edited by hand since,

@@ -313,6 +313,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         doc["recorded_while_none_declared"] = none_declared
         doc["uncommitted_outputs"] = _uncommitted_json(repo, pipeline.uncommitted
                                                        if pipeline is not None else [])
+        doc["outputs_in_git"] = _in_git_json(repo, pipeline.in_git
+                                             if pipeline is not None else [])
         doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
         doc["unreadable"] = [{"path": p, "error": str(e)}
                              for p, e in sorted(repo.unreadable.items())]
@@ -330,7 +332,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale and _runnable(stale):
-            _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [])
+            _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [],
+                                     pipeline.in_git if pipeline else [])
         if none_declared:
             out(_none_declared(repo, pipeline))
         for check in checks:
@@ -348,6 +351,14 @@ def _uncommitted_json(repo: Repo, uncommitted: list[Any]) -> list[dict[str, obje
     from dvx.pipeline.uncommitted_outputs import to_json
 
     return [to_json(repo, found) for found in uncommitted]
+
+
+def _in_git_json(repo: Repo, in_git: list[Any]) -> list[dict[str, object]]:
+    """The cached outputs of stale stages whose files Git's index holds (`OutputInGit`) stop
+    `dvx repro`, as `status --json` lists them."""
+    from dvx.pipeline.outputs_in_git import to_json
+
+    return [to_json(repo, found) for found in in_git]
 
 
 def _runnable(stale: list[Any]) -> list[Any]:
@@ -375,16 +386,22 @@ def _warn_if_git_would_add_private_settings(repo: Repo) -> None:
              "rule that decides).")
 
 
-def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any]) -> None:
-    """The hint under the stale stages: `dvx repro` runs them, once the changes Git has not
-    committed in `uncommitted` output folders (`UncommittedOutput`), which it refuses to
-    delete, are out of its way."""
+def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[Any]) -> None:
+    """The hint under the stale stages: `dvx repro` runs them, once what it refuses to
+    delete is out of its way: the changes Git has not committed in `uncommitted` output
+    folders (`UncommittedOutput`), and the files Git's index holds of `in_git` cached
+    outputs (`OutputInGit`)."""
+    from dvx.pipeline.outputs_in_git import in_the_index, stop_tracking
     from dvx.pipeline.uncommitted_outputs import holding_changes, moving_away
 
+    for found in in_git:
+        out(f"(stage '{found.stage}': its {in_the_index(found)}, and a stage deletes its "
+            "outputs before it runs, so `dvx repro` refuses to run it: "
+            f"{stop_tracking(repo, found)})")
     for found in uncommitted:
         out(f"(stage '{found.stage}': {holding_changes(found)}, which its run would delete, "
             f"so `dvx repro` refuses to run it: commit them, or {moving_away(repo, found)})")
-    out("(then `dvx repro` runs the stale stages)" if uncommitted
+    out("(then `dvx repro` runs the stale stages)" if uncommitted or in_git
         else "(`dvx repro` runs the stale stages)")
 
 

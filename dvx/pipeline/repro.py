@@ -95,6 +95,7 @@ from dvx.pipeline.none_declared import (
     recorded_without_pipeline,
     refusal,
 )
+from dvx.pipeline.outputs_in_git import OutputInGit, outputs_in_git, refuse_outputs_in_git
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
@@ -141,7 +142,6 @@ from dvx.pipeline.unrecordable_inputs import (
 )
 from dvx.pointer import Pointer
 from dvx.repo import Repo
-from dvx.scm import untrack_command
 from dvx.stop_signals import stops_held
 from dvx.syncstate import Synced
 from dvx.threads import first_done
@@ -292,25 +292,6 @@ class SilentReporter:
         pass
 
 
-def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
-    """A stage deletes its outputs before it runs, and dvx keeps the cached ones out of Git:
-    never files Git tracks (DVC refuses those outputs too). `cache: false` outputs, such as
-    metrics, are Git's to track."""
-    if repo.git is None:
-        return
-    owners = {o.path: name for name in selected for o in dag.stages[name].outs if o.cache}
-    tracked = repo.git.tracked_under(list(owners))
-    if not tracked:
-        return
-    first = tracked[0]
-    out = next(p for p in owners if first == p or first.startswith(p + "/"))
-    untrack = untrack_command(repo.root, out, then_commit=True)
-    raise PathError(f"Stage '{owners[out]}': output '{out}' is tracked by Git ('{first}' is in "
-                    "the Git index), and a stage deletes its outputs before it runs, so nothing "
-                    "was run.", f"Stop tracking it in Git first ({untrack}), or "
-                    "choose another output path.")
-
-
 def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
     reporter = reporter or SilentReporter()
     result = ReproResult()
@@ -363,7 +344,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "nothing was run.", "Push it from the clone where it was made, or pass "
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected, pulled)
-        _refuse_outputs_in_git(repo, dag, selected)
+        refuse_outputs_in_git(repo, dag, selected)
         refuse_uncommitted_outputs(repo, dag, selected, locks)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
@@ -1942,6 +1923,8 @@ class PipelineStatus:
     pipeline_missing: bool = False  # there is no dvx.yaml
     # the output folders of stale stages whose run `repro` refuses (uncommitted_outputs)
     uncommitted: list[UncommittedOutput] = field(default_factory=list)
+    # the cached outputs of stale stages whose run `repro` refuses (outputs_in_git)
+    in_git: list[OutputInGit] = field(default_factory=list)
 
 
 def pipeline_status(repo: Repo) -> PipelineStatus:
@@ -1973,8 +1956,8 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         if name in stray:
             reasons.append(no_clone_has_reason(stray[name]))
         statuses.append(StageStatus(name, reasons))
-    uncommitted = uncommitted_outputs(repo, dag, [s.name for s in statuses if s.reasons],
-                                      locks)
+    stale = [s.name for s in statuses if s.reasons]
+    uncommitted = uncommitted_outputs(repo, dag, stale, locks)
     repo.statcache.flush()
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
-                          uncommitted=uncommitted)
+                          uncommitted=uncommitted, in_git=outputs_in_git(repo, dag, stale))

@@ -1,0 +1,78 @@
+"""A stage deletes its outputs before it runs, and dvx keeps its cached ones out of Git: a
+cached output whose files Git's index holds (a folder of code declared an output by mistake,
+data taken into a commit with `git add -f`) is never deleted by a run. `repro` refuses to run
+the stages it selects while one of their cached outputs is such a one (DVC refuses those
+outputs too), before anything runs; `status` names the same refusal under the stale stages.
+`cache: false` outputs, such as metrics, are Git's to track (uncommitted_outputs.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from dvx.errors import PathError
+from dvx.pipeline.graph import Dag
+from dvx.repo import Repo
+from dvx.scm import untrack_command
+
+
+@dataclass(frozen=True)
+class OutputInGit:
+    """The cached output `path` of stage `stage`, of which Git's index holds the files
+    `tracked` (in the index's order)."""
+    stage: str
+    path: str
+    tracked: list[str]
+
+
+def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> list[OutputInGit]:
+    """The cached outputs of the stages `selected` that Git's index holds files of, in the
+    stages' order: the one rule `repro` and `status` follow. One `git ls-files` for all."""
+    if repo.git is None:
+        return []
+    owners = {o.path: name for name in selected for o in dag.stages[name].outs if o.cache}
+    tracked = repo.git.tracked_under(sorted(owners))
+    found = []
+    for path, name in owners.items():
+        files = [f for f in tracked if f == path or f.startswith(path + "/")]
+        if files:
+            found.append(OutputInGit(name, path, files))
+    return found
+
+
+def refuse_outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> None:
+    """Refuse the run (PathError) when a stage of `selected` has a cached output Git's index
+    holds files of, naming the first."""
+    found = outputs_in_git(repo, dag, selected)
+    if found:
+        raise PathError(f"Stage '{found[0].stage}': {in_the_index(found[0])}, and a stage "
+                        "deletes its outputs before it runs, so nothing was run.",
+                        _capitalized(stop_tracking(repo, found[0])) + ".")
+
+
+def in_the_index(found: OutputInGit) -> str:
+    """'output 'src' is tracked by Git ('src/main.py' is in the Git index)'"""
+    return (f"output '{found.path}' is tracked by Git ('{found.tracked[0]}' is in the Git "
+            "index)")
+
+
+def untracking(repo: Repo, found: OutputInGit) -> str:
+    """The commands that stop Git tracking the output, keeping its files, and commit that."""
+    return untrack_command(repo.root, found.path, then_commit=True)
+
+
+def stop_tracking(repo: Repo, found: OutputInGit) -> str:
+    """What lets the stage run: Git no longer tracking the output, or another output path."""
+    return (f"stop tracking it in Git first ({untracking(repo, found)}), or choose another "
+            "output path")
+
+
+def to_json(repo: Repo, found: OutputInGit) -> dict[str, object]:
+    """`found` as `status --json` gives it: what plain status says of it, field by field."""
+    return {"stage": found.stage, "path": found.path, "tracked": found.tracked,
+            "untracking": untracking(repo, found)}
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
