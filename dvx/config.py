@@ -72,8 +72,9 @@ def _positive_number(value: str) -> str:
 
 
 def _seconds(value: str) -> str:
-    if not 0 < float(_positive_number(value)) < math.inf:
-        raise ValueError("expected a number of seconds, more than 0")
+    from dvx.remote.backends import positive_seconds
+
+    positive_seconds(value)
     return value
 
 
@@ -142,8 +143,7 @@ SCHEMA = {
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are
 # checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
-REMOTE_KEYS = {"url": _url, "jobs": _jobs, "retries": _count,
-               "timeout": _positive_number}
+REMOTE_KEYS = {"url": _url, "jobs": _jobs, "retries": _count, "timeout": _seconds}
 
 DEFAULT_LINK_TYPES = ("reflink", "copy")
 

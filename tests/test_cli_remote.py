@@ -1115,14 +1115,38 @@ def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path
     assert seconds_option({"timeout": "2.5"}, "timeout", 1.0) == 2.5
 
 
+def test_a_remote_timeout_is_refused_by_one_rule_with_one_message(repo, dvx, tmp_path):
+    """More than 0 seconds, finite: `remote modify`, `dvx config` and a push reading a config
+    written by hand refuse -3 and 0 alike, in the same words (never "0 or more" first)."""
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    store = str(tmp_path / "store")
+    assert dvx("remote", "add", "-d", "s", store).code == 0
+    rule = "expected a number of seconds, more than 0."
+    for value in ("-3", "0", "nan", "inf", "x"):
+        for command in (("remote", "modify", "s", "timeout", "--", value),
+                        ("config", "remote.s.timeout", "--", value)):
+            refused = dvx(*command)
+            assert refused.code == 2, (command, refused.output)
+            assert f"""Invalid value '{value}' for remote "s".timeout: {rule}""" \
+                in refused.stderr, (command, refused.stderr)
+        (repo / ".dvx" / "config").write_text(  # by hand: never checked on the way in
+            f'[core]\nremote = s\n[remote "s"]\nurl = {store}\ntimeout = {value}\n')
+        pushed = dvx("push")
+        assert pushed.code == 1 and rule in pushed.stderr, (value, pushed.output)
+        assert "`dvx remote modify s timeout " in pushed.stderr
+    (repo / ".dvx" / "config").write_text(f'[core]\nremote = s\n[remote "s"]\nurl = {store}\n')
+    assert dvx("remote", "modify", "s", "timeout", "0.5").code == 0
+    assert dvx("push").code == 0
+
+
 def test_remote_modify_refuses_what_every_push_would_refuse(repo, dvx, tmp_path):
     """One rule (check_settings) at `remote modify` and at use; the hints name the remote."""
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0
     assert dvx("remote", "add", "-d", "r", str(tmp_path / "store")).code == 0
     config = (repo / ".dvx" / "config").read_text()
-    for key, value, why in (("timeout", "0", "must be more than 0 seconds"),
-                            ("pack_size", "10", "must be a number of bytes from 1048576"),
+    for key, value, why in (("pack_size", "10", "must be a number of bytes from 1048576"),
                             ("pack_threshold", str(32 << 20), "must be a number of bytes from 1 ")):
         refused = dvx("remote", "modify", "r", key, value)
         assert refused.code == 2, (key, refused.output)
@@ -1143,7 +1167,7 @@ def test_remote_modify_refuses_what_every_push_would_refuse(repo, dvx, tmp_path)
     (repo / ".dvx" / "config").write_text(  # by hand
         f'[remote "r"]\nurl = {tmp_path / "store"}\ntimeout = 0\n[core]\nremote = r\n')
     pushed = dvx("push")
-    assert pushed.code == 1 and "Fix it with `dvx remote modify r timeout SECONDS`." in (
+    assert pushed.code == 1 and "Fix it with `dvx remote modify r timeout VALUE`." in (
         pushed.stderr), pushed.output
 
 

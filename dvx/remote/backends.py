@@ -16,6 +16,7 @@ config and out of every message. Credentials can also come from each library's u
 from __future__ import annotations
 
 import base64
+import math
 import os
 import re
 import shlex
@@ -1044,15 +1045,24 @@ def seconds_option(options: Mapping[str, str], key: str, default: float, name: s
     value = options.get(key)
     if value is None:
         return default
-    fix = f"Fix it with `dvx remote modify {pasted_args(name or 'NAME', key, 'SECONDS')}`."
+    try:
+        return positive_seconds(value)
+    except ValueError as exc:
+        raise RemoteError(f"The remote option {key}={value!r} cannot work: {exc}.",
+                          "Fix it with `dvx remote modify "
+                          f"{pasted_args(name or 'NAME', key, 'SECONDS')}`.") from None
+
+
+def positive_seconds(value: str) -> float:
+    """The one rule of a timeout in seconds, wherever it is set (a remote's `timeout` and
+    `connect_timeout`, core.url_timeout): a number, more than 0 (no wait is no request) and
+    finite. ValueError says so otherwise."""
     try:
         seconds = float(value)
     except ValueError:
-        raise RemoteError(f"The remote option {key}={value!r} is not a number of seconds.",
-                          fix) from None
-    if not 0 < seconds < float("inf"):  # nan is neither more nor less
-        raise RemoteError(f"The remote option {key}={value!r} must be more than 0 seconds.",
-                          fix)
+        seconds = math.nan
+    if not 0 < seconds < math.inf:  # nan is neither more nor less
+        raise ValueError("expected a number of seconds, more than 0")
     return seconds
 
 
@@ -1096,12 +1106,7 @@ def _endpoint(value: str, root: str) -> str:
 
 
 def _seconds(value: str, root: str) -> str:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("not a number of seconds") from None
-    if not 0 < seconds < float("inf"):
-        raise ValueError("it must be more than 0 seconds")
+    positive_seconds(value)
     return value
 
 
