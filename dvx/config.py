@@ -252,7 +252,7 @@ def _problem(exc: Exception, data: bytes, lines: list[str]) -> str:
         return f"line {bad} is not UTF-8 text."
     if isinstance(exc, configparser.MissingSectionHeaderError):
         return (f"line {exc.lineno} comes before any [section] header: "
-                f"'{_shown(lines, exc.lineno)}'.")
+                f"'{_shown_line(lines, exc.lineno)}'.")
     if isinstance(exc, configparser.DuplicateSectionError) and exc.lineno:
         return f"line {exc.lineno} opens the section [{_shown([exc.section], 1)}] again."
     if isinstance(exc, configparser.DuplicateOptionError) and exc.lineno:
@@ -263,7 +263,7 @@ def _problem(exc: Exception, data: bytes, lines: list[str]) -> str:
         more = len(exc.errors) - 1
         others = f" (and {more} more line{'s' if more > 1 else ''} like it)" if more else ""
         return (f"line {lineno} is neither a [section] header nor a `name = value` option: "
-                f"'{_shown(lines, lineno)}'{others}.")
+                f"'{_shown_line(lines, lineno)}'{others}.")
     return f"{' '.join(str(exc).split()).rstrip('.')}."
 
 
@@ -273,6 +273,30 @@ def _utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _shown_line(lines: list[str], lineno: int) -> str:
+    """Line `lineno` (from 1) of a config file as `_shown` gives it, but for the value of a
+    secret option (`password hunter2`, `secret_access_key: ...`), shown as `***`: the line
+    is named by its option, and the error may be pasted anywhere."""
+    text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+    return _shown([_without_secret_value(text)], 1)
+
+
+# The option a line starts with and what separates it from its value (`name = `, `name: `).
+_OPTION_AND_SEPARATOR = re.compile(r"([^\s:=]+)([\s:=]*)")
+
+
+def _without_secret_value(text: str) -> str:
+    """`text` with the value of the secret option it names (the remote option names the
+    scrubber hides: backends.is_secret; written `remote.NAME.password` too) as `***`."""
+    from dvx.remote.backends import is_secret
+
+    match = _OPTION_AND_SEPARATOR.match(text)
+    if match is None or match.end() == len(text):
+        return text
+    option = match.group(1).rpartition(".")[2].lower()
+    return f"{match.group(0)}***" if is_secret(option) else text
 
 
 def _shown(lines: list[str], lineno: int) -> str:

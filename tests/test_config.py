@@ -202,6 +202,32 @@ def test_a_config_that_cannot_be_parsed_names_the_line_as_written(repo, dvx, tex
             config.write_bytes(before)
 
 
+@pytest.mark.parametrize("text, shown", [
+    ('[remote "s"]\naccess_key_id = AKIAEXAMPLE\nsecret_access_key: wJalrXUtnFEMI\n',
+     "line 3 is neither a [section] header nor a `name = value` option: "
+     "'secret_access_key: ***'."),
+    ("password = hunter2secret\n",
+     "line 1 comes before any [section] header: 'password = ***'."),
+    ('[remote "s"]\npassword hunter2secret\n',
+     "line 2 is neither a [section] header nor a `name = value` option: 'password ***'."),
+    ("remote.s.Session_Token=hunter2secret\n",
+     "line 1 comes before any [section] header: 'remote.s.Session_Token=***'."),
+])
+def test_a_config_line_that_cannot_be_parsed_never_shows_a_secret_option_s_value(
+        repo, dvx, text, shown):
+    """A secret written with ':' or without '=' (as ~/.aws/credentials or YAML have it), or
+    before any section: the line is named by its option, its value hidden, in every level."""
+    for config in (repo / ".dvx" / "config.local", Path(global_config_path())):
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(text)
+        refused = dvx("status")
+        assert refused.code == 2 and refused.stderr == (
+            f"ERROR: Cannot parse the config file '{config}': {shown} Fix or remove the "
+            "offending line.\n"), refused.output
+        assert "hunter2secret" not in refused.output and "wJal" not in refused.output
+        config.unlink()
+
+
 def test_a_core_or_cache_option_written_by_hand_that_cannot_work_names_its_file_and_fix(
         repo, dvx):
     """As for core.hash: the file that holds the bad value, and the command that sets it
