@@ -333,6 +333,10 @@ class ConfigFile:
     # Run before each write: a repository's config makes Git ignore the temporary first
     # (Repo.exclude_temporaries), as a write killed before its rename leaves it beside the file.
     before_save: Callable[[], object] | None = field(default=None, compare=False)
+    # Written through a symbolic link at `path` (the user's own global and local configs,
+    # linked from a dotfiles checkout), as Git writes ~/.gitconfig: its target gets the
+    # settings. Otherwise a link there is replaced by a regular file.
+    through_link: bool = field(default=False, compare=False)
 
     @classmethod
     def load(cls, path: str, tracked: bool = False) -> ConfigFile:
@@ -406,9 +410,22 @@ class ConfigFile:
         buffer = io.StringIO()
         self.parser.write(buffer)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._remove_leftover_temporaries()
-        fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"),
+        written = self.written_path()
+        self._remove_leftover_temporaries(written)
+        fsutil.atomic_write(written, buffer.getvalue().encode("utf-8"),
                             mode=self._mode() if mode is None else mode)
+
+    def written_path(self) -> str:
+        """The file a write replaces: `path`, or where a link there leads (`through_link`,
+        a chain of links followed to its end, which need not exist yet)."""
+        if not (self.through_link and os.path.islink(self.path)):
+            return self.path
+        target = os.path.realpath(self.path)
+        if not os.path.isdir(os.path.dirname(target)):
+            raise ConfigError(f"The config file '{self.path}' is a symbolic link to '{target}', "
+                              "which is in no folder that exists, so nothing was written.",
+                              "Create that folder, or point the link at a file in one.")
+        return target
 
     def _mode(self) -> int | None:
         """The permissions of the file as it is (None: there is none yet)."""
@@ -417,10 +434,11 @@ class ConfigFile:
         except OSError:
             return None
 
-    def _remove_leftover_temporaries(self) -> None:
-        """Delete the temporaries a killed write of this file left beside it (they may hold a
-        secret): none a live write holds."""
-        directory, name = os.path.split(self.path)
+    @staticmethod
+    def _remove_leftover_temporaries(written: str) -> None:
+        """Delete the temporaries a killed write of the file `written` left beside it (they
+        may hold a secret): none a live write holds."""
+        directory, name = os.path.split(written)
         fsutil.remove_leftover_temporaries(directory, [name])
 
 
@@ -459,8 +477,9 @@ class Config:
             _refuse_link(self.paths["project"])
         self.files = {level: ConfigFile.load(path, tracked=level == "project")
                       for level, path in self.paths.items()}
-        if before_save is not None:
-            for level, config_file in self.files.items():
+        for level, config_file in self.files.items():
+            config_file.through_link = level != "project"  # the tracked one is no link
+            if before_save is not None:
                 config_file.before_save = functools.partial(before_save, level)
 
     @classmethod

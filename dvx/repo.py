@@ -291,10 +291,28 @@ class Repo:
     def _before_config_save(self, level: str) -> None:
         """Before a config file is written: Git is told to ignore the temporary the write
         makes beside it, and config.local (this clone's credentials) is refused where Git
-        would not ignore it."""
+        would not ignore it, or the file a link there leads to."""
         self.exclude_temporaries()
         if level == "local":
             self.refuse_private_settings_git_would_add()
+            self._refuse_linked_settings_git_would_add()
+
+    def _refuse_linked_settings_git_would_add(self) -> None:
+        """Refuse (PathError) to write config.local through a link (ConfigFile.written_path)
+        to a file that `git add -A` would stage, in this work tree or any other: the link is
+        ignored, but the credentials are written where it leads."""
+        local = self.config.file("local")
+        written = local.written_path()
+        why = why_git_would_add(written) if written != local.path else None
+        if why is None:
+            return
+        shown = os.path.relpath(local.path, self.root)
+        raise PathError(
+            f"dvx wrote nothing to {shown}, a symbolic link to '{written}': Git would not "
+            f"ignore that file ({why}), so the next `git add -A` there would put this clone's "
+            "own settings and credentials into a commit.",
+            "Point the link at a file Git ignores, or outside any Git work tree, or make it a "
+            "regular file, then run the command again.")
 
     def private_settings_git_would_add(self) -> str | None:
         """Why `git add -A` would put this clone's config.local into a commit (a committed

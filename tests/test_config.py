@@ -674,6 +674,60 @@ def test_a_tracked_config_that_is_a_symbolic_link_is_refused_and_never_copied(re
     assert config.is_symlink() and "autostage" not in elsewhere.read_text()
 
 
+def test_a_global_or_local_config_that_is_a_symbolic_link_is_written_through_it(
+        repo, dvx, tmp_path):
+    """As Git writes a symlinked ~/.gitconfig: the link stays, its target (a dotfiles
+    checkout) gets the setting, whole (written atomically beside it), with its permissions;
+    a link to no file yet makes that file. The tracked .dvx/config stays refused."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    mine = dotfiles / "dvx-config"
+    mine.write_text("[core]\nlock_wait = 10\n")
+    mine.chmod(0o600)
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(mine, link.parent))
+    assert dvx("config", "--global", "core.lock_wait").stdout == "10\n"
+    assert dvx("config", "--global", "core.autostage", "true").code == 0
+    assert link.is_symlink() and oct(mine.stat().st_mode & 0o777) == "0o600"
+    assert mine.read_text() == "[core]\nlock_wait = 10\nautostage = true\n\n"
+    local = repo / ".dvx" / "config.local"
+    local.symlink_to(dotfiles / "local-cfg")  # nothing there yet
+    assert dvx("remote", "add", "--local", "-d", "mine", str(tmp_path / "store")).code == 0
+    assert local.is_symlink() and "[remote \"mine\"]" in (dotfiles / "local-cfg").read_text()
+    assert dvx("remote", "modify", "--local", "mine", "jobs", "3").code == 0
+    assert local.is_symlink() and "jobs = 3" in (dotfiles / "local-cfg").read_text()
+    assert dvx("config", "remote.mine.jobs").stdout == "3\n"
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["dvx-config", "local-cfg"]
+    assert not [p for p in local.parent.iterdir() if p.name.endswith(".tmp")]
+    local.unlink()
+    local.symlink_to(tmp_path / "no-such-folder" / "cfg")
+    refused = dvx("config", "--local", "core.autostage", "true")
+    assert refused.code == 2 and "is a symbolic link to" in refused.stderr, refused.output
+    assert local.is_symlink() and not (tmp_path / "no-such-folder").exists()
+
+
+def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo, dvx,
+                                                                         tmp_path):
+    """config.local written through its link: the file the link leads to holds the clone's
+    credentials, so one that `git add -A` would stage (a settings file in the work tree) is
+    refused, and nothing is written; one Git ignores is written."""
+    local = repo / ".dvx" / "config.local"
+    local.symlink_to(os.path.join("..", "settings.ini"))
+    assert dvx("remote", "add", "s3r", "s3://bucket/path").code == 0
+    refused = dvx("remote", "modify", "--local", "s3r", "secret_access_key", "SECRET1")
+    assert refused.code == 2, refused.output
+    assert refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to .dvx/config.local, a symbolic link to "
+        f"'{repo / 'settings.ini'}': Git would not ignore that file"), refused.stderr
+    assert not (repo / "settings.ini").exists() and local.is_symlink()
+    (repo / ".gitignore").write_text("/settings.ini\n")
+    assert dvx("remote", "modify", "--local", "s3r", "secret_access_key", "SECRET1").code == 0
+    assert "SECRET1" in (repo / "settings.ini").read_text()
+    git(repo, "add", "-A")
+    assert "settings.ini" not in git(repo, "ls-files")
+
+
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
         repo, dvx, dvx_proc, tmp_path):
     """A fresh clone (no dvx command has run there yet): a `remote modify --local` killed
