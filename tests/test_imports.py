@@ -1168,6 +1168,60 @@ def test_import_url_refuses_a_password_in_the_url_and_reads_netrc_instead(
         assert (project / "data.csv").read_text() == "v2 and more\n"
 
 
+class _CountedBasicAuth(_BasicAuth):
+    """As _BasicAuth, recording the path of each request it gets."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        super().do_GET()
+
+    do_HEAD = do_GET
+
+
+def test_import_refuses_a_password_or_token_in_a_git_url_before_reading_it(
+        project, tmp_path, monkeypatch):
+    """As import-url: the pointer records the source's URL. Refused before Git asks the
+    server anything; a plain user name is taken, Git's credential helper giving the password
+    (`dvx update` reads the source the same way)."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "f.txt", "data\n")
+    must("add", "f.txt", cwd=source)
+    must("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=source)
+    must("push", cwd=source)
+    commit(source, "data")
+    served = tmp_path / "www"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(served / "src.git"))
+    git(served / "src.git", "update-server-info")  # Git's dumb HTTP
+    _CountedBasicAuth.asked.clear()
+    with serving(_CountedBasicAuth, served) as url:
+        host = url.removeprefix("http://")
+        for login, said in (("bob:PASSW0RD", "a password"),
+                            ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", "an access token"),
+                            ("x-access-token:ghs_16C7e42F292c6912E7710c8383", "a password")):
+            for command, way_out in (
+                    (("import", f"http://{login}@{host}/src.git", "f.txt"),
+                     "a Git credential helper (`git help credentials`"),
+                    (("import-url", f"http://{login}@{host}/src.git/HEAD", "h"), "~/.netrc")):
+                refused = run_dvx(*command, cwd=project)
+                assert refused.code == 2, (command, refused.output)
+                assert refused.stderr.startswith(f"ERROR: The URL contains {said}"), \
+                    refused.stderr
+                assert way_out in refused.stderr and login.split(":")[-1] not in refused.output
+        assert _CountedBasicAuth.asked == [] and sorted(os.listdir(project)) == [".dvx", ".git"]
+        write(tmp_path / "credentials", f"http://bob:PASSW0RD@{host}\n")
+        git(project, "config", "--global", "credential.helper",
+            f"store --file={tmp_path / 'credentials'}")
+        imported = run_dvx("import", f"http://bob@{host}/src.git", "f.txt", cwd=project)
+        assert imported.code == 0, imported.output
+        assert (project / "f.txt").read_text() == "data\n"
+        pointer = (project / "f.txt.dvx").read_text()
+        assert f"http://bob@{host}/src.git" in pointer and "PASSW0RD" not in pointer
+        assert run_dvx("update", cwd=project).code == 0
+
+
 class _Forbids(_BasicAuth):
     """As _BasicAuth, but answering any other request with 403, as servers that ask for no
     login do."""

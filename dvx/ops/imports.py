@@ -105,6 +105,7 @@ class ImportResult:
 
 def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
+    _refuse_credentials(url, _GIT_CREDENTIALS)
     path = _named_in_source(url, path)
     source = Source(url, rev, reader=repo)
     _refuse_own_moving_revision(repo, source, rev)
@@ -599,26 +600,43 @@ def url_version(url: str, command: str = "import-url", timeout: float = DEFAULT_
 def _url_options(url: str) -> dict[str, Any]:
     """An HTTP(S) URL is read with ~/.netrc's credentials for its host (and the environment's
     proxies), as curl and git read it: the way to give a password that a pointer must not
-    record (`_refuse_password`)."""
+    record (`_refuse_credentials`)."""
     if scheme_of(url) in ("http", "https"):
         return {"client_kwargs": {"trust_env": True}}
     return {}
 
 
-def _refuse_password(url: str) -> None:
-    """A pointer is committed: a password in its URL would be in Git's history for good, so
-    it is refused, as `dvx remote add` refuses it for the tracked config."""
+# Where the credentials of a source go instead of its URL: of a plain URL (import-url), as
+# its client library reads them; of a Git repository (import), as Git reads them.
+_URL_CREDENTIALS = ("for HTTP(S), put the credentials in ~/.netrc (`machine HOST login USER "
+                    "password ...`), which import-url and update read; for SSH, your agent or "
+                    "~/.ssh; for S3, the AWS_* variables or ~/.aws/credentials.")
+_GIT_CREDENTIALS = ("for HTTP(S), Git takes the password or token from a Git credential "
+                    "helper (`git help credentials`; a user name may stay in the URL), as "
+                    "for `git clone`, and so does update; for SSH, your agent or ~/.ssh.")
+# How the access tokens of GitHub and GitLab begin (given as a URL's user name, as in
+# `https://TOKEN@github.com/...`): no user name does. Any other token dvx cannot tell from a
+# user name, so it is taken as one (docs/reuse.md).
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-")
+
+
+def _refuse_credentials(url: str, way_out: str) -> None:
+    """A pointer is committed: a password in its URL, or an access token given as its user
+    name, would be in Git's history for good, so it is refused, as `dvx remote add` refuses
+    a password for the tracked config. `way_out`: where the credentials go instead."""
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
+        password, user = parts.password, parts.username
     except ValueError:
-        return  # a malformed URL: url_version says what is wrong with it
+        return  # a malformed URL: the command says what is wrong with it
     if password is not None:
-        raise UsageError(
-            "The URL contains a password, which would be stored in plain text in the pointer "
-            "file that Git tracks.",
-            "Give the URL without it: for HTTP(S), put the credentials in ~/.netrc (`machine "
-            "HOST login USER password ...`), which import-url and update read; for SSH, your "
-            "agent or ~/.ssh; for S3, the AWS_* variables or ~/.aws/credentials.")
+        held = "a password"
+    elif user is not None and user.lower().startswith(_TOKEN_PREFIXES):
+        held = "an access token (as its user name)"
+    else:
+        return
+    raise UsageError(f"The URL contains {held}, which would be stored in plain text in the "
+                     "pointer file that Git tracks.", f"Give the URL without it: {way_out}")
 
 
 def _tells_changes(version: str | None) -> bool:
@@ -795,7 +813,7 @@ def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
 
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
-    _refuse_password(url)
+    _refuse_credentials(url, _URL_CREDENTIALS)
     started = time.time()
     fs, path, version = url_version(url, timeout=url_timeout(repo.config))
     origin = {"url": _recorded_location(repo, url)}
