@@ -341,6 +341,57 @@ def test_library_upload_and_download_with_packs_and_loose_objects(tmp_path):
     assert (again.transferred, again.already_there) == (0, 51)
 
 
+def _pack_cut_in_half(tmp_path: Path) -> tuple[RemoteStore, list[str], set[str]]:
+    """Thirty objects pushed in one pack to a directory remote, whose pack is then cut to
+    its first half: (the remote, the oids, those whose bytes lie wholly before the cut)."""
+    from dvx.progress import NoProgress
+    from dvx.remote import transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    datas = [os.urandom(1000 + 37 * i) for i in range(30)]
+    oids = [oid_of(data) for data in datas]
+    for data, oid in zip(datas, oids, strict=True):
+        source.add_bytes_verified(data, oid)
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    assert transfer.upload(source, remote, oids, transfer.Settings(2, 2, NoProgress())
+                           ).failed == {}
+    [pack] = (tmp_path / "remote" / "packs").iterdir()
+    cut = pack.stat().st_size // 2
+    pack.chmod(0o644)
+    os.truncate(pack, cut)
+    places = remote.locate(oids)
+    whole = {oid for oid, (_, offset, length) in places.items() if offset + length <= cut}
+    assert 0 < len(whole) < len(oids)
+    return open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r"), oids, whole
+
+
+def test_a_pack_cut_short_still_gives_the_objects_that_lie_wholly_before_the_cut(tmp_path):
+    """Bytes that hash to their oid are the object (formats.md): whole reads, partial
+    reads, and fsck's check (hashing or --fast) fail only the objects the cut runs through
+    or past."""
+    from dvx.progress import NoProgress
+    from dvx.remote import pack_reads, transfer
+
+    remote, oids, whole = _pack_cut_in_half(tmp_path)
+    settings = transfer.Settings(2, 1, NoProgress())
+    everything = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, everything, oids, settings)
+    assert got.transferred == len(whole) and set(got.failed) == set(oids) - whole
+    assert all("is shorter than its index says" in why for why in got.failed.values())
+    assert all(everything.verify(oid) for oid in whole)
+    for oid in oids[:1] + oids[-1:]:  # one alone: a ranged read of it only
+        alone = LocalCache(str(tmp_path / f"cache-{oid}"), ALGO)
+        got = transfer.download(remote, alone, [oid], settings)
+        assert (got.transferred == 1) == (oid in whole), got.failed
+    for fast in (False, True):
+        check = pack_reads.verify(remote, settings, fast)
+        assert check.checked == set(oids)
+        assert set(check.corrupt) == set(oids) - whole, fast
+        assert {oid for _, oid, _ in check.bad_copies} == set(oids) - whole
+        assert all("ends before this object does" in why for why in check.corrupt.values())
+
+
 def test_a_packed_object_that_changed_since_its_size_was_taken_is_set_aside_not_sent(
         tmp_path):
     from dvx.objects.cache import LocalCache
@@ -1623,6 +1674,61 @@ def test_a_pull_that_meets_a_pack_cut_short_says_how_to_repair_it(repo, dvx, tmp
     assert fetched.code == 1 and "Traceback" not in fetched.output
     assert f"pack {data_pack.name} is shorter than its index says" in fetched.stderr
     assert "`dvx fsck --remote s`" in fetched.stderr and "`dvx push --repair`" in fetched.stderr
+
+
+@pytest.mark.parametrize("kind", ["dir", "seaweedfs"])
+def test_a_pack_cut_short_loses_only_the_objects_past_the_cut_and_push_repair_restores_them(
+        repo, dvx, tmp_path, request, kind):
+    """What a pack cut short still holds whole is pulled, alone or with the rest; fsck
+    --remote names, and takes out of the indexes, only the objects the cut runs through or
+    past, and leaves the others readable; `push --repair` from a clone with the data
+    uploads those again."""
+    spec = remote_for(kind, request, tmp_path)
+    configure(dvx, repo, spec)
+    for i in range(30):
+        write(repo / "d" / f"{i:02d}.bin", os.urandom(1000 + 37 * i))
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    commit_all(repo)
+    places = spec.packed()
+    pack = max({pack for pack, _, _ in places.values()}, key=lambda p: len(spec.get_key(p)))
+    data = spec.get_key(pack)
+    spec.put_key(pack, data[:len(data) // 2])
+    file_oid = {f"d/{p.name}": oid_of(p.read_bytes()) for p in (repo / "d").iterdir()}
+    kept = {path for path, oid in file_oid.items()
+            if places[oid][0] != pack or sum(places[oid][1:]) <= len(data) // 2}
+    assert 0 < len(kept) < len(file_oid)
+    lost = {file_oid[path] for path in set(file_oid) - kept}
+    other = clone(repo, tmp_path)
+
+    one = sorted(kept)[0]
+    alone = dvx("pull", one, cwd=other)
+    assert alone.code == 0, alone.output
+    assert (other / one).read_bytes() == (repo / one).read_bytes()
+    past = sorted(set(file_oid) - kept)[-1]  # alone: a ranged read that starts past the cut
+    refused = dvx("pull", past, cwd=other)
+    assert refused.code == 1 and "is shorter than its index says" in refused.stderr, \
+        refused.output
+    shutil.rmtree(other / ".dvx" / "cache")
+    pulled = dvx("pull", cwd=other)
+    assert pulled.code == 1 and "Traceback" not in pulled.output
+    assert {f"d/{p.name}" for p in (other / "d").iterdir()} == kept, pulled.output
+    assert f"Failed {len(lost)} objects" in pulled.stderr, pulled.output
+
+    checked = dvx("fsck", "--remote", "r", "--json", cwd=other)
+    assert checked.code == 1, checked.output
+    assert {row["oid"] for row in json.loads(checked.stdout)["corrupt"]} == lost
+    shutil.rmtree(other / ".dvx" / "cache")
+    shutil.rmtree(other / "d")
+    again = dvx("pull", one, cwd=other)  # still named, and read, after fsck
+    assert again.code == 0 and (other / one).exists(), again.output
+
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0 and f"Pushed {len(lost)} objects" in repaired.stdout, \
+        repaired.output
+    pulled = dvx("pull", cwd=other)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(other / "d") == tree_bytes(repo / "d")
+    assert dvx("fsck", "--remote", "r", cwd=other).code == 0
 
 
 @pytest.mark.parametrize("stored", ["packed", "loose"])

@@ -63,10 +63,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     first_round = [True]
 
     def read(span: Span) -> bytes:
-        data = read_span(remote, span, settings)
-        if len(data) != span.size:
-            raise CorruptObjectError(pack_cut_short(span.pack))
-        return data
+        return read_span(remote, span, settings)
 
     keep = partial(store_verified, cache)
     # The objects being stored, which a Ctrl-C then may leave whole or not (None: some).
@@ -133,7 +130,16 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                         damaged.add(oid)
                 advance(len(span.entries))
             else:
-                store(span, outcome)
+                # A pack cut short still holds whole the objects before the cut: those are
+                # stored (each hashed, as always), and only those after it fail.
+                whole, cut = span.up_to(span.start + len(outcome))
+                for oid, _, _ in cut:
+                    result.failed[oid] = pack_cut_short(span.pack)
+                    damaged.add(oid)
+                if cut:
+                    advance(len(cut))
+                if whole.entries:
+                    store(whole, outcome)
 
         def fetch(spans: Iterable[Span]) -> None:
             if jobs > 1:
@@ -226,6 +232,13 @@ def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
         yield from coalesce(section, wanted, READ_GAP, remote.pack_size)
 
 
+def _cut_at(section: Section, size: int) -> tuple[Section, list[tuple[str, int, int]]]:
+    """The part of a pack's `section` that a copy of the pack cut short to `size` bytes
+    still holds (the pack's size as that), and the entries whose bytes run past the cut."""
+    whole, cut = Span(str(section.pack), 0, section.size, section.entries).up_to(size)
+    return Section(section.pack, size, whole.entries), cut
+
+
 class _ShortRead(CorruptObjectError):
     """A read that ended early (a dropped connection, or a pack cut short): tried again."""
 
@@ -271,8 +284,9 @@ class PackCheck:
 
 def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
            only: Collection[str] | None = None) -> PackCheck:
-    """Check every pack the indexes name: its size, and (unless `fast`) every object's hash;
-    with `only`, just the packed objects among those."""
+    """Check every pack the indexes name: its size (a copy whose bytes run past the end of a
+    pack cut short is corrupt), and (unless `fast`) every object's hash; with `only`, just
+    the packed objects among those."""
     check = PackCheck()
     on_remote = remote.list_packs()
     spans: list[Span] = []
@@ -295,19 +309,20 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
             check.bad_copies.update((pack, oid, offset) for oid, offset, _ in section.entries)
             continue
         check.checked.update(oid for oid, _, _ in section.entries)
-        if on_remote[pack][0] != section.size:
-            for oid, offset, _ in section.entries:
-                wrong.setdefault(oid, f"its pack {section.pack} is {on_remote[pack][0]} "
-                                      f"bytes, not {section.size}")
+        actual, declared = on_remote[pack][0], section.size
+        if actual < declared:  # cut short: what lies before the cut is judged as ever
+            section, cut = _cut_at(section, actual)
+            for oid, offset, _ in cut:
+                wrong.setdefault(oid, f"its pack {pack} is {actual} bytes, not {declared}: "
+                                      "it ends before this object does")
                 check.bad_copies.add((pack, oid, offset))
-            continue
         if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
     check.lost -= check.checked  # also in a pack that is there
 
     def read(span: Span) -> int:
-        data = read_span(remote, span, settings)
+        data = read_span(remote, span, settings)  # shorter if the pack was cut meanwhile
         for oid, offset, length in span.entries:
             piece = span.piece(data, offset, length)
             actual = hash_bytes(piece, remote.algo)

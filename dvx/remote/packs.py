@@ -265,6 +265,14 @@ class Span:
         """The entry at pack `offset` in `data`, this read's bytes (shorter if they are)."""
         return data[offset - self.start:offset - self.start + length]
 
+    def up_to(self, end: int) -> tuple[Span, list[tuple[str, int, int]]]:
+        """This read ending at `end` (where its pack ends, if that is sooner): the entries
+        whose bytes it still holds whole, as a read of their own, and those it cuts off."""
+        end = min(self.end, max(self.start, end))
+        kept = [entry for entry in self.entries if entry[1] + entry[2] <= end]
+        cut = [entry for entry in self.entries if entry[1] + entry[2] > end]
+        return Span(self.pack, self.start, end, kept), cut
+
 
 def coalesce(section: Section, wanted: list[tuple[str, int, int]], gap: int,
              limit: int) -> list[Span]:

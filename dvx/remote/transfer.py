@@ -72,9 +72,10 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
 
 def confirmed_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
     """The subset of `oids` that `store` really holds, not only by its indexes' word (a copy
-    deleted by hand stays named): a packed copy counts if its pack is there with the size the
-    index gives (one request per pack, or a listing of the packs for many), any other if its
-    loose object exists. For gc, before it deletes the cache's copy of what it thinks held."""
+    deleted by hand stays named): a packed copy counts if its pack is there and reaches the
+    copy's end (one request per pack, or a listing of the packs for many: of a pack cut
+    short, the copies before the cut count), any other if its loose object exists. For gc,
+    before it deletes the cache's copy of what it thinks held."""
     wanted = set(oids)
     if not isinstance(store, RemoteStore) or not wanted:
         return present_on(store, wanted, settings)
@@ -85,17 +86,21 @@ def confirmed_on(store: ObjectStore, oids: Iterable[str], settings: Settings) ->
         raise unreachable(store, exc) from None
     held: set[str] = set()
     for pack, (size, inside) in packs.items():
-        if sizes.get(pack) == size:
-            held |= inside
+        if pack in sizes:
+            ends = min(size, sizes[pack])
+            held |= {oid for oid, end in inside if end <= ends}
     return held | (wanted - held - _absent_loose(store, wanted - held, settings))
 
 
-def _packs_holding(store: RemoteStore, oids: AbstractSet[str]) -> dict[str, tuple[int, set[str]]]:
-    """pack -> (its size by its index, which of `oids` the indexes place in it)."""
-    found: dict[str, tuple[int, set[str]]] = {}
+def _packs_holding(store: RemoteStore, oids: AbstractSet[str]
+                   ) -> dict[str, tuple[int, set[tuple[str, int]]]]:
+    """pack -> (its size by its index, (oid, where it ends) of each of `oids` the indexes
+    place in it)."""
+    found: dict[str, tuple[int, set[tuple[str, int]]]] = {}
     for _, section in store.inventory.sections():
         if section.pack is not None:
-            inside = {oid for oid, _, _ in section.entries if oid in oids}
+            inside = {(oid, offset + length) for oid, offset, length in section.entries
+                      if oid in oids}
             if inside:
                 found.setdefault(section.pack, (section.size, set()))[1].update(inside)
     return found
