@@ -795,6 +795,74 @@ def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_re
                + "/k2:local.yaml") == "k: 2\n"
 
 
+def _reading_inputs_git_ignores(project):
+    """The project's stage also reads a dependency and a params file that Git ignores and
+    neither Git nor dvx tracks (a machine's own settings), committed as the baseline."""
+    write(project / "local.cfg", "X=1\n")
+    write(project / "local.yaml", "k: 1\n")
+    ignores = project / ".gitignore"
+    write(ignores, "local.cfg\nlocal.yaml\n" + (ignores.read_text() if ignores.exists() else ""))
+    write(project / "dvx.yaml", DVX_YAML.replace("deps: [train.py, data/raw.csv]",
+                                                 "deps: [train.py, data/raw.csv, local.cfg]")
+          .replace("params: [train]", "params: [train, {local.yaml: [k]}]"))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "local inputs")
+
+
+def test_queueing_a_run_of_inputs_git_ignores_is_refused_before_anything_is_queued(project):
+    """A queued run starts from a snapshot of what Git would commit, which lacks a dependency
+    or params file Git ignores and neither Git nor dvx tracks: queuing it is refused (exit
+    2), naming each with its rule and the ways out, before anything is queued or written.
+    Once Git tracks one (`git add -f`) and dvx the other (`dvx add`), the run is queued and
+    its experiment holds both."""
+    _reading_inputs_git_ignores(project)
+    params = (project / "params.yaml").read_bytes()
+    refused = run_dvx("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert said.startswith("ERROR: The queued run's stages read 'local.cfg' (rule "
+                           "'local.cfg' in .gitignore:1), 'local.yaml' (rule 'local.yaml' "
+                           "in .gitignore:2), which Git ignores"), said
+    assert "`git add -f local.cfg local.yaml`" in said and "`dvx add" in said, said
+    assert said.count("ERROR") == 1, said
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    assert "q1" not in run_dvx("queue", "status", cwd=project).stdout
+    git(project, "add", "-f", "local.yaml")
+    must("add", "local.cfg", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "track the local inputs")
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-S", "local.yaml:k=2", "-n", "q1",
+         cwd=project)
+    must("queue", "start", cwd=project)
+    recorded = "refs/exps/" + git(project, "rev-parse", "HEAD").strip() + "/q1"
+    assert git(project, "show", f"{recorded}:local.yaml") == "k: 2\n"
+    assert "oid: " in git(project, "show", f"{recorded}:local.cfg.dvx")
+
+
+def test_a_run_of_inputs_git_ignores_warns_once_that_the_experiment_will_not_hold_them(
+        project):
+    """In the workspace the run has the files, so it runs and is recorded; but the
+    experiment holds what Git would commit, not them: one warning names each with its rule.
+    Inputs dvx tracks (data, other stages' outputs), which Git ignores too, are no such
+    inputs."""
+    _reading_inputs_git_ignores(project)
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.2", "-n", "w1", cwd=project)
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "WARNING: This run's stages read 'local.cfg' (rule 'local.cfg' in .gitignore:1), " \
+        "'local.yaml' (rule 'local.yaml' in .gitignore:2), which Git ignores" in said, said
+    assert "the experiment will hold the results made from them but not them" in said, said
+    assert said.count("WARNING") == 1 and "data/raw.csv" not in said, said
+    assert "w1" in _show(project)
+    git(project, "add", "-f", "local.cfg", "local.yaml")
+    git(project, "commit", "-qm", "track them")
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.3", "-n", "w2", cwd=project)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

@@ -42,6 +42,7 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
+from dvx.exps.ignored_inputs import refuse_ignored_inputs
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock
@@ -353,6 +354,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     overrides.refuse_behind(repo, changes, again)
     baseline = head(repo)
     refuse_unmerged(repo)
+    refuse_ignored_inputs(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")
     known = {e.name: e for e in entries(repo)}
     taken = {e.name for e in experiments(repo, baseline)}

@@ -29,6 +29,7 @@ from dvx.experiment_refs import (
     taken_names,
 )
 from dvx.exps import overrides as params
+from dvx.exps.ignored_inputs import warn_ignored_inputs
 from dvx.exps.queue import (
     DONE,
     FAILED,
@@ -112,6 +113,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     check_unread_data(repo, read_by_stages(repo, targets), "exp run", again)
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
+        warn_ignored_inputs(repo, targets)
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())

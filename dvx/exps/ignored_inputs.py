@@ -1,0 +1,84 @@
+"""The inputs of a run's stages that no experiment can hold: a dependency or params file Git
+ignores and neither Git nor dvx tracks (a machine's own `local.cfg`). An experiment's commit
+holds what Git would commit, so it lacks them: a queued run, which starts from a snapshot of
+the workspace, would not find them (refused when queued, `refuse_ignored_inputs`); a run in
+the workspace has them, and its experiment records the results made from them but not them
+(warned of, `warn_ignored_inputs`). Data dvx tracks (a pointer, a stage's output) is recorded
+by its pointer or dvx.lock, and a file staged with `git add -f` is Git's."""
+
+from __future__ import annotations
+
+import os
+
+from dvx.errors import UsageError
+from dvx.logs import get_logger
+from dvx.ops.data_places import tracked_by_git
+from dvx.outputs import all_outputs
+from dvx.paths import for_command
+from dvx.pipeline.graph import load_dag
+from dvx.pipeline.spec import overlaps
+from dvx.repo import Repo
+from dvx.wording import named_list
+
+log = get_logger(__name__)
+
+_NAMED = 5  # inputs named in a message, with their rules; the rest are counted
+
+
+def ignored_inputs(repo: Repo, targets: tuple[str, ...] = ()) -> dict[str, str]:
+    """{path: the rule Git ignores it by} for the dependencies and params files of a run of
+    the stages `targets` (with those they depend on; every stage, none named) that the
+    workspace has, that Git ignores (itself, or a folder holding it) and that neither Git nor
+    dvx tracks. A frozen stage does not run, and is left out. None without a dvx.yaml."""
+    dag = load_dag(repo)
+    if dag is None or repo.git is None:
+        return {}
+    read = dict.fromkeys(path for name in dag.select(targets, False, False)
+                         if not dag.stages[name].frozen for path in dag.stages[name].inputs)
+    tracked = [output.path for output in all_outputs(repo)]
+    candidates = [path for path in read if os.path.lexists(repo.abspath(path))
+                  and not any(overlaps(data, path) for data in tracked)]
+    rules = repo.git.ignore_rules(candidates)
+    in_git = tracked_by_git(repo, sorted(rules)) if rules else {}
+    return {path: rule for path, rule in sorted(rules.items()) if path not in in_git}
+
+
+def refuse_ignored_inputs(repo: Repo) -> None:
+    """Refuse to queue a run whose stages read inputs `ignored_inputs` finds: its snapshot
+    would lack them, and the run would fail in its worktree, or run on none of them."""
+    ignored = ignored_inputs(repo)
+    if not ignored:
+        return
+    paths, them = " ".join(for_command(repo.root, path) for path in ignored), _them(ignored)
+    raise UsageError(
+        f"The queued run's stages read {_with_rules(ignored)}, which Git ignores and neither "
+        f"Git nor dvx tracks: a queued run starts from a snapshot of what Git would commit, "
+        f"which lacks {them}, and no experiment could hold {them}. Nothing was queued.",
+        f"Let Git track {them} (`git add -f {paths}`, or remove the rule), or track {them} as "
+        f"data (`dvx add {paths}`); or run the experiment in this workspace (`dvx exp run` "
+        f"without --queue), whose experiment then lacks {them}.")
+
+
+def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = ()) -> None:
+    """Warn, once, of the inputs `ignored_inputs` finds of a run in the workspace: it runs on
+    them, but its experiment records the results made from them without them, so `exp show`
+    and `exp diff` cannot tell two runs of other values of them apart."""
+    ignored = ignored_inputs(repo, targets)
+    if not ignored:
+        return
+    paths = " ".join(for_command(repo.root, path) for path in ignored)
+    them = _them(ignored)
+    log.warning("WARNING: This run's stages read %s, which Git ignores and neither Git nor dvx "
+                "tracks: the experiment will hold the results made from %s but not %s, so "
+                "`exp show` and `exp diff` cannot tell it from a run of other versions of %s. "
+                "For experiments to hold %s, let Git track %s (`git add -f %s`) or dvx (`dvx "
+                "add %s`).", _with_rules(ignored), them, them, them, them, them, paths, paths)
+
+
+def _with_rules(ignored: dict[str, str]) -> str:
+    return named_list(list(ignored), most=_NAMED,
+                      name=lambda path: f"'{path}' (rule {ignored[path]})")
+
+
+def _them(ignored: dict[str, str]) -> str:
+    return "it" if len(ignored) == 1 else "them"
