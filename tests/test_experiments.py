@@ -766,6 +766,43 @@ def test_a_changed_import_refusal_names_the_experiment_command_as_typed(project,
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+def test_set_into_an_import_or_data_dvx_would_not_record_is_refused_before_anything_runs(
+        project, tmp_path):
+    """-S into a params file that is an import (recording it changed would drop its source)
+    or `dvx add`-tracked data dvx would refuse to record once changed (Git tracks it too) is
+    refused, run or queued, whether a stage reads it or not, before anything runs or is
+    written: the file, its pointer and the refs stay as they were."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "imp.yaml", "k: 1\n")
+    must("add", "imp.yaml", cwd=source)
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "source")
+    must("import", str(source), "imp.yaml", cwd=project)
+    write(project / "mine.yaml", "d: 1\n")
+    must("add", "mine.yaml", cwd=project)
+    git(project, "add", "-f", "mine.yaml")
+    for params in ("[train]", "[train, {imp.yaml: [k]}, {mine.yaml: [d]}]"):
+        write(project / "dvx.yaml", DVX_YAML.replace("params: [train]", f"params: {params}"))
+        must("repro", cwd=project)
+        git(project, "add", "-A")
+        git(project, "commit", "-qm", f"params {params}")
+        files = {name: (project / name).read_bytes()
+                 for name in ("imp.yaml", "imp.yaml.dvx", "mine.yaml", "mine.yaml.dvx")}
+        for setting, said in (("imp.yaml:k=2", "-S would set params in 'imp.yaml', which is "
+                                               "an import ('imp.yaml.dvx' records its source)"),
+                              ("mine.yaml:d=2", "'mine.yaml' is tracked by Git too")):
+            for queue in ((), ("--queue",)):
+                refused = run_dvx("exp", "run", *queue, "-S", setting, "-n", "e", cwd=project)
+                assert refused.code == 2, refused.output
+                assert said in " ".join(refused.stderr.split()), refused.output
+                assert "Running stage" not in refused.output, refused.output
+                assert "up to date" not in refused.output, refused.output
+                assert {name: (project / name).read_bytes() for name in files} == files
+                assert git(project, "status", "--porcelain") == ""
+                assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_record_it(project):
     """A params file Git ignores and does not track (a machine's own `local.yaml`) never
     goes into an experiment's commit: -S into it, run or queued, is refused before anything

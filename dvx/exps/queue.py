@@ -371,7 +371,9 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
     read = read_by_stages(repo)
-    check_unread_data(repo, read, "exp run --queue", again)  # before the inputs are committed
+    # before the inputs are committed, and as the queued run's -S will leave them
+    check_unread_data(repo, read, "exp run --queue", again,
+                      setting=[change.file for change in changes])
     # The snapshot must name the data the workspace has now.
     commit_changed_inputs(repo, Taking(again, RUN_QUEUED))
     commit_unread_data(repo, read, "exp run --queue", again)

@@ -110,7 +110,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     again_once_run = "" if queued else _again(name, sets, force, targets, params_kept=True)
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes, again or "exp run")
-    check_unread_data(repo, read_by_stages(repo, targets), "exp run", again)
+    check_unread_data(repo, read_by_stages(repo, targets), "exp run", again,
+                      setting=[change.file for change in changes])
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
         warn_ignored_inputs(repo, targets)
