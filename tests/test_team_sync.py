@@ -3113,6 +3113,56 @@ def test_pull_keeps_files_of_one_s_own_in_a_directory_never_synced_here_though_c
     assert not (bob / "d" / "b.txt").exists()
 
 
+def _alice_s_change_to_d_pulled_by_bob_without_record(team) -> tuple[Path, Path]:
+    """bob synced alice's directory d (f1..f3) with no record of it (as a dvx that kept
+    none left it) when `git pull` brings her change of d/f1; he fetched it, and `dvx gc -w`
+    then took the older version's manifest from his cache."""
+    alice = team.founder()
+    for i in (1, 2, 3):
+        write(alice / "d" / f"f{i}", f"v1 {i}\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    (bob / ".dvx/tmp/synced.json").unlink()
+    edit(alice, "d/f1", "alice's v2\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    return alice, bob
+
+
+def test_pull_without_a_record_takes_a_teammate_s_change_after_gc_took_the_older_manifest(
+        team):
+    """The version of d bob's files hold is no longer in his cache, so which of them are
+    his own cannot be told from HEAD's recent commits: none is taken for a change made
+    here, and pull places alice's d/f1 over the version a checkout placed."""
+    _, bob = _alice_s_change_to_d_pulled_by_bob_without_record(team)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    assert status_of(bob, "d")["workspace"] == "outdated"
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    assert (bob / "d" / "f1").read_text() == "alice's v2\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_pull_keeping_an_older_version_it_has_no_record_of_never_calls_it_a_change(team):
+    """bob's d/f1 holds the older version, whose bytes neither his cache nor the remote
+    holds any more, so pull keeps it; what it records of d compares it with that version,
+    as status did before: never a change made here, for commit to record over alice's."""
+    alice, bob = _alice_s_change_to_d_pulled_by_bob_without_record(team)
+    must("gc", "-w", "-c", "-f", "--grace", "0", "--force-last-copy", cwd=alice)
+    must("gc", "-w", "-f", "--grace", "0", "--force-last-copy", cwd=bob)
+    assert status_of(bob, "d")["workspace"] == "outdated"
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "Skipped d/f1" in pulled.stderr, pulled.output
+    assert (bob / "d" / "f1").read_text() == "v1 1\n"
+    text = run_dvx("status", cwd=bob).stdout
+    assert "modified: f1" not in text and "`dvx commit` records" not in text, text
+    assert run_dvx("commit", cwd=bob).code == 1
+    assert git(bob, "status", "--porcelain") == ""  # alice's pointer stands
+
+
 def test_a_directory_past_the_versions_dvx_keeps_names_a_full_pull_never_force(team):
     """bob pulled one file of d at each of nine newer versions (more than a record keeps),
     then edited another: add cannot tell his change from alice's, and `--force` cannot

@@ -41,6 +41,7 @@ from dvx.ops.data_places import (
     tracked_by_git_within,
 )
 from dvx.ops.left_behind import settle_left_behind
+from dvx.ops.status import synced_lately
 from dvx.ops.sync_layers import (
     NeverRecorded,
     changed_here,
@@ -228,6 +229,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             for target in targets:
                 if target.output.pointer.is_dir and not lock_records_later:
                     records_before[target] = repo.syncstate.get(target.output.path)
+                    _record_the_version_held(repo, target.output)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
             repo.cache.known_stats.read_objects(
@@ -448,6 +450,19 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
         log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path, typed, typed)
+
+
+def _record_the_version_held(repo: Repo, output: Output) -> None:
+    """With no sync record for the directory `output`, record the older version status
+    takes it to hold (`synced_lately`: one HEAD's recent commits recorded, its pointer
+    moved since), under the record the checkout writes ahead: the files it then keeps
+    (their bytes nowhere to be had, say) compare with that version, as status found them,
+    never with the pointer alone, which would call them changes made here for a commit to
+    record over the pointer's."""
+    if repo.syncstate.get(output.path) is None:
+        held = synced_lately(repo, output)
+        if held is not None:
+            repo.syncstate.record(output.path, held)
 
 
 def _expect_in_lock(repo: Repo, target: Target, complete: bool) -> None:

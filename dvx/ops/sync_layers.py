@@ -183,34 +183,42 @@ def never_recorded_inside(repo: Repo, directory: str, in_lock: bool) -> NeverRec
     over it tells of, holding `oid`, is a change made here when none of the versions of the
     directory HEAD's recent commits recorded held `oid` at its path (a file of the user's
     own, in a folder `git pull` brought a pointer over), as status finds it modified or
-    added. A version whose manifest is not in the cache tells nothing: no checkout placed
-    its files here since it left. The manifests are read once, when a file is first asked
+    added. A version whose manifest is no longer in the cache (`dvx gc` took it once the
+    pointer moved) cannot tell: the file may hold that version's bytes (a teammate's change
+    `git pull` brought, over data a checkout placed), so no file of the directory is then
+    called a change made here. The manifests are read once, when a file is first asked
     about, so a directory whose files all hold what its pointer records costs nothing."""
-    versions: list[Tree] | None = None
+    versions: list[Tree] | None = None  # None: not read yet, or not all in the cache
+    read = False
 
     def never_recorded(path: str, oid: str) -> bool:
-        nonlocal versions
+        nonlocal versions, read
         if repo.git is None or _placed_by_dvx(repo, path, oid) is not None:
             return False
+        if not read:
+            versions, read = _versions_recorded_lately(repo, directory, in_lock), True
         if versions is None:
-            versions = _versions_recorded_lately(repo, directory, in_lock)
+            return False
         rel = path[len(directory) + 1:]
         return all((entry := tree.get(rel)) is None or entry.oid != oid for tree in versions)
 
     return never_recorded
 
 
-def _versions_recorded_lately(repo: Repo, directory: str, in_lock: bool) -> list[Tree]:
-    """The manifests in the cache of the versions of the directory that HEAD's recent
-    commits recorded (`recorded_lately`)."""
+def _versions_recorded_lately(repo: Repo, directory: str, in_lock: bool) -> list[Tree] | None:
+    """The manifests of the versions of the directory that HEAD's recent commits recorded
+    (`recorded_lately`), or None when the cache lacks one of them."""
     found = []
     for pointer in recorded_lately(repo, directory, in_lock):
+        if not pointer.is_dir:
+            continue  # a file there then: it names no version of a file inside
         try:
-            tree = version_tree(repo, pointer.oid) if pointer.is_dir else None
+            tree = version_tree(repo, pointer.oid)
         except FormatError:
-            tree = None  # an invalid manifest names no file's version
-        if tree is not None:
-            found.append(tree)
+            continue  # an invalid manifest names no file's version
+        if tree is None:
+            return None
+        found.append(tree)
     return found
 
 
