@@ -259,3 +259,39 @@ def test_rules_with_many_stars_are_matched_without_stalling(repo, dvx_proc):
     assert json.loads(added.stdout)["added"][0]["nfiles"] == len(kept)
     listed = dvx_proc("check-ignore", *kept, *ignored, cwd=repo)
     assert listed.stdout.splitlines() == ignored
+
+
+def test_a_folder_where_a_tracked_directory_s_file_goes_is_kept_for_the_files_it_leaves_out(
+        tmp_path):
+    """A teammate made data/sub, a folder of the tracked directory data, a file; here it
+    holds run.log, which .dvxignore leaves out of the data: pull and pull --force keep the
+    folder whole, naming that file, and end with no work left for a rerun. Without it, the
+    folder (what a checkout placed) goes and the file takes its place."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / ".dvxignore", "*.log\n")
+    write(alice / "data" / "a", "a\n")
+    write(alice / "data" / "sub" / "x", "x\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob, carol = team.clone("bob"), team.clone("carol")
+    write(bob / "data" / "sub" / "run.log", "bob's log\n")
+    (alice / "data" / "sub" / "x").unlink()
+    (alice / "data" / "sub").rmdir()
+    write(alice / "data" / "sub", "a file now\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    for clone in (bob, carol):
+        git(clone, "pull", "-q", "origin", "main")
+    for args in (("pull",), ("pull", "--force")):
+        result = run_dvx(*args, cwd=bob)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped data/sub: a folder is where it goes, holding 'data/sub/run.log', " \
+            "which .dvxignore leaves out of the data" in message, result.output
+        assert "Is a directory" not in message and "ended with an error" not in message
+        assert (bob / "data" / "sub" / "run.log").read_text() == "bob's log\n"
+        assert (bob / "data" / "sub" / "x").read_text() == "x\n"
+        assert not (bob / ".dvx/tmp/lock.stopped").exists()
+    must("pull", cwd=carol)
+    assert (carol / "data" / "sub").read_text() == "a file now\n"

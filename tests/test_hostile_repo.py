@@ -786,6 +786,39 @@ def test_a_repository_where_a_file_goes_is_never_deleted_whatever_dvxignore_says
         assert files_under(clone / "tools") == before and kept.is_file(), result.output
 
 
+def test_a_repository_where_a_tracked_directory_s_file_goes_is_never_deleted(tmp_path):
+    """data/sub was a folder of the tracked directory data; the user made it a Git clone of
+    their own (its `.git` left out by .dvxignore) when data's new version has a file there:
+    checkout and checkout --force skip it by name, delete nothing in it (the file a
+    checkout placed included), and end with no work left for a rerun."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(repo / "data" / "a", "a\n")
+    write(repo / "data" / "sub" / "x", "x\n")
+    assert run_dvx("add", "data", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    shutil.rmtree(repo / "data" / "sub")
+    write(repo / "data" / "sub", "a file now\n")
+    assert run_dvx("add", "data", cwd=repo).code == 0
+    git(repo, "commit", "-qam", "v2")
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert run_dvx("checkout", cwd=repo).code == 0
+    kept = _nested_repository(repo / "data" / "sub", "clone")
+    write(repo / ".dvxignore", ".git\n")
+    git(repo, "checkout", "-q", "main")
+    before = files_under(repo / "data" / "sub")
+    for args in (("checkout",), ("checkout", "--force")):
+        result = run_dvx(*args, cwd=repo)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped data/sub: it holds the `.git` or `.dvx` of a repository of its own" \
+            in message, result.output
+        assert "Is a directory" not in message and "ended with an error" not in message
+        assert files_under(repo / "data" / "sub") == before and kept.is_file()
+        assert not (repo / ".dvx/tmp/lock.stopped").exists()
+
+
 def _data_made_a_clone(repo: Path, partial: bool = False, wip: bool = True) -> Path:
     """In the dvx repository `repo`, track `tools` (files `a` and `notes`), check it out (in
     part: only `notes`, with `partial`), then make it a Git clone of the user's that commits

@@ -53,6 +53,7 @@ from dvx.ops.sync_layers import (
 )
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
 from dvx.paths import (
+    Walk,
     alike_paths,
     for_command,
     join_posix,
@@ -517,6 +518,8 @@ _KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, CHANGED_THROUGH_A_LINK, GONE_FR
                        ONLY_HERE, UNKNOWN_FILE)
 # How the reasons start that name what stands where a file's folder goes (`_folder_taken`)
 FOLDER_TAKEN = ("its folder '", "a file is where its folder '")
+# How the reason starts that names a folder left where a file of a tracked directory goes
+FOLDER_IN_THE_WAY = "a folder is where it goes"
 # How the reason starts that names data Git's index holds too (`git add -f` put it there)
 TRACKED_BY_GIT = "it is tracked by Git too"
 
@@ -526,7 +529,7 @@ def _kept_as_the_user_s(why: str) -> bool:
     another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
     return why in _KEPT_AS_THE_USER_S or why.startswith(
-        (TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE, *FOLDER_TAKEN))
+        (TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE, *FOLDER_TAKEN, FOLDER_IN_THE_WAY))
 
 
 def _left_to_git(repo: Repo, outputs: list[Output]) -> dict[str, str]:
@@ -791,16 +794,24 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
     return first == "hardlink" if shares_the_object else first == "copy"
 
 
-def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False) -> str | None:
+def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
+                    keeps_left_out: bool = False) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
     workspace was synced to), or `force`; else why not. One holding another repository
     (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is never
-    deleted, --force or not."""
+    deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
+    directory, whose checkout keeps what .dvxignore leaves out of its data), one holding
+    such a file."""
     walk = walk_directory(full)
     inside = repository_anywhere_inside(display, walk.reserved)
     if inside is not None:
         return held_why(repo.root, display, inside)
+    left_out = _left_out_in(repo, display, walk) if keeps_left_out else None
+    if left_out is not None:
+        return (f"{FOLDER_IN_THE_WAY}, holding '{left_out}', which .dvxignore leaves out of "
+                "the data: checkout keeps such a file, --force or not; move the folder away, "
+                f"then `dvx checkout {for_command(repo.root, display)}` places the file")
     if force:
         return None
     if walk.others:
@@ -812,6 +823,28 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False) ->
         if why:
             return f"a directory is in the way, and '{display}/{rel}' in it: {why}"
     return None
+
+
+def _left_out_in(repo: Repo, display: str, walk: Walk) -> str | None:
+    """The first path (relative to the root) of the files `walk` (of the folder `display`)
+    met that .dvxignore leaves out of the data; None if none."""
+    for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
+                               walk.others):
+        if repo.dvxignore.check(f"{display}/{rel}") is not None:
+            return f"{display}/{rel}"
+    return None
+
+
+def _folders_holding(walk: Walk) -> set[str]:
+    """The folders (relative to the walked top) that hold anything `walk` met."""
+    found: set[str] = set()
+    for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
+                               walk.others, walk.temps, walk.reserved):
+        parent = rel.rpartition("/")[0]
+        while parent and parent not in found:
+            found.add(parent)
+            parent = parent.rpartition("/")[0]
+    return found
 
 
 def _shares_its_mode(state: FileState, st: os.stat_result | None) -> bool:
@@ -952,8 +985,11 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
+    folders: set[str] = set()  # those holding anything, .dvxignore or not
     if os.path.isdir(top):
-        walk = repo.dvxignore.filter_walk(display, walk_directory(top), tree)
+        whole = walk_directory(top)
+        folders = _folders_holding(whole)
+        walk = repo.dvxignore.filter_walk(display, whole, tree)
         inside = repository_inside(repo, display, walk.reserved)
         if inside is not None:
             result.skipped.append((display, held_why(repo.root, display, inside)))
@@ -968,9 +1004,19 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
     missing_objects = _missing_objects(repo, tree_oid, tree, scope, subpath is None)
     found = 0  # of the manifest's paths in scope, those there now
+    # Folders standing where a file goes: those that go whole for it, and those left as they are
+    going: set[str] = set()
+    staying: set[str] = set()
     for index in scope:
         rel = tree.paths[index]
         why = None
+        if rel not in current and rel in folders:
+            why = _dir_in_the_way(repo, join_posix(top, rel), f"{display}/{rel}", force,
+                                  keeps_left_out=True)
+            (staying if why else going).add(rel)
+            if why:
+                result.skipped.append((f"{display}/{rel}", why))
+                continue
         if rel in current:
             found += 1
             entry = tree.entry(index)
@@ -1010,6 +1056,11 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     if subpath is not None or found != len(current):  # else nothing there to delete
         for rel, (path, _) in current.items():
             if not _in_scope(rel, subpath) or rel in tree:
+                continue
+            folder = _held_under(rel, going | staying)
+            if folder is not None:  # judged whole above
+                if folder in going:
+                    plan.delete.append(rel)
                 continue
             state, why = (None, None) if force else _state_and_why(
                 repo, path, f"{display}/{rel}", False, None, never_recorded)
@@ -1138,7 +1189,7 @@ def _held_back(top: str, group: list[str]) -> dict[str, str]:
     return {prefix + name: prefix + kept for name in alike}
 
 
-def _held_under(path: str, held: Mapping[str, str]) -> str | None:
+def _held_under(path: str, held: Collection[str]) -> str | None:
     """The spelling in `held` that `path` is, or is below; None if none."""
     while path:
         if path in held:
