@@ -254,6 +254,27 @@ def test_remove_outs_keeps_and_names_the_files_git_tracks_in_the_directory(repo,
     assert " M data/code.py" in git(repo, "status", "--porcelain")
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_remove_outs_of_a_file_git_tracks_says_it_kept_it(repo, dvx, as_json):
+    """A tracked file Git's index holds too (`git add -f`) is Git's: `remove --outs` keeps
+    it, and says so, never that it deleted it; its `--json` says no data was deleted."""
+    write(repo / "f.csv", "x\n")
+    assert dvx("add", "f.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "f")
+    git(repo, "add", "-f", "f.csv")
+    git(repo, "commit", "-qm", "f in Git")
+    removed = dvx("remove", "--outs", *(["--json"] if as_json else []), "f.csv.dvx")
+    assert removed.code == 0, removed.output
+    assert (repo / "f.csv").read_text() == "x\n"
+    if as_json:
+        doc = json.loads(removed.stdout)
+        assert (doc["deleted_data"], doc["kept_in_git"]) == (False, ["f.csv"]), doc
+    else:
+        assert "Stopped tracking f.csv and kept it (Git tracks it)" in removed.stdout
+        assert "deleted" not in removed.output, removed.output
+
+
 def test_remove_outs_refusing_changed_data_beside_git_s_file_names_only_the_data(repo, dvx):
     _data_with_code_git_tracks(repo, dvx)
     write(repo / "data" / "f1", "unsaved\n")

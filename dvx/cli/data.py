@@ -1198,14 +1198,19 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
         changed = do_remove(repo, [t.output for t in resolved], outs, force,
                             list(unfinished.values()))
     removed = [*unfinished.values(), *(t.output.path for t in resolved)]
+    # With --outs, a path Git's index holds itself (a file `git add -f` put there) stays whole
+    kept_whole = set(changed.kept_in_git).intersection(removed)
     if as_json:
-        emit_json({"removed": removed, "deleted_data": outs, "kept": changed.kept,
-                   "kept_in_git": changed.kept_in_git,
+        emit_json({"removed": removed,
+                   "deleted_data": outs and any(p not in kept_whole for p in removed),
+                   "kept": changed.kept, "kept_in_git": changed.kept_in_git,
                    "unignored": changed.unignored, **changed.to_json()})
         return
     if not is_quiet():
         for path in removed:
-            out(f"Stopped tracking {shown_path(path)}" + (" and deleted it" if outs else ""))
+            done = "" if not outs else " and kept it (Git tracks it)" if path in kept_whole \
+                else " and deleted it"
+            out(f"Stopped tracking {shown_path(path)}{done}")
     if changed.kept:
         warn(kept_untracked(changed.kept))
     if changed.kept_in_git:
