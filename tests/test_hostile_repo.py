@@ -874,6 +874,25 @@ def test_commit_without_targets_refuses_a_changed_folder_holding_a_repository_by
         assert (repo / "tools.dvx").read_bytes() == pointer and (clone / ".git").is_dir()
 
 
+def test_status_names_a_commit_of_the_other_changes_while_a_folder_holds_a_repository(repo):
+    """tools holds a clone of the user's and model.pkl changed: status says a bare `dvx
+    commit` refuses tools, and names the commit of model.pkl that records its change, as the
+    refusal does; that commit records it."""
+    _data_made_a_clone(repo)
+    write(repo / "model.pkl", "m1\n")
+    assert run_dvx("add", "model.pkl", cwd=repo).code == 0
+    write(repo / "model.pkl", "m2\n")
+    shown = " ".join(run_dvx("status", cwd=repo).stdout.split())
+    assert "`dvx commit` refuses it, without targets too, while it holds that repository" \
+        in shown, shown
+    assert "checkout and commit leave it as it is" not in shown, shown
+    assert "(`dvx commit model.pkl` records changes;" in shown, shown
+    refused = run_clean("commit", cwd=repo)
+    assert "'tools' holds 'tools/.git'" in refused and "`dvx commit PATH...`" in refused
+    assert run_dvx("commit", "model.pkl", cwd=repo).code == 0
+    assert "model.pkl" not in run_dvx("status", cwd=repo).stdout
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_remove_outs_of_a_folder_holding_a_repository_deletes_nothing(force, repo):
     """`dvx remove --outs [--force] tools.dvx` where `tools` is a clone of the user's is

@@ -777,6 +777,17 @@ def _said_as_git_s(result: StatusResult, o: OutputStatus) -> bool:
                                            and o.workspace == HOLDS_REPOSITORY)
 
 
+def _commit_of(root: str, result: StatusResult, changed: list[str]) -> str:
+    """The commit that records the outputs `changed`: a bare `dvx commit`, unless an output
+    holds another repository, which a commit without targets refuses (so nothing else is
+    recorded): then one naming them."""
+    from dvx.ops.status import HOLDS_REPOSITORY
+
+    if all(o.workspace != HOLDS_REPOSITORY for o in result.outputs):
+        return "`dvx commit`"
+    return f"`dvx commit {' '.join(for_command(root, path) for path in changed)}`"
+
+
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
@@ -817,8 +828,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   "holds_repository": [
                       f"holds '{shown_path(o.repository_inside or o.path)}', the `.git` or "
                       "`.dvx` of a repository of its own (a clone, a submodule, a dvx "
-                      "project), whose files are that repository's: checkout and commit "
-                      "leave it as it is, --force or not; move that repository out of it, "
+                      "project), whose files are that repository's: checkout leaves it as "
+                      "it is, --force or not, and `dvx commit` refuses it, without targets "
+                      "too, while it holds that repository; move that repository out of it, "
                       f"then `dvx checkout {for_command(root, o.path)}` places the data"],
                   }.get(o.workspace, [o.workspace])
         if o.synced_manifest_missing is not None:  # its differences cannot be sorted
@@ -877,9 +889,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             f"recorded it in dvx.lock yet (`dvx repro {stage}` does)")
     # No hint names a command for data Git tracks too, which checkout and commit leave to Git
     hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
-    if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
-           for o in hinted):
-        out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
+    changed_here = [o.path for o in hinted if o.workspace == "modified" and not o.pointer_moved
+                    and o.stage is None]
+    if changed_here:
+        out(f"({_commit_of(root, result, changed_here)} records changes; `dvx checkout "
+            "--force` discards them)")
     edited_outputs = [o for o in hinted
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?

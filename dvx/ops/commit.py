@@ -273,7 +273,7 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             behind.append(status)
             continue
         if only_changed and status.workspace == HOLDS_REPOSITORY and command == "commit":
-            _refuse_holding_a_repository(status)
+            _refuse_holding_a_repository(repo.root, status, outputs)
         if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
@@ -302,12 +302,19 @@ def _absent_error(root: str, status: OutputStatus) -> PathError:
                      "Run `dvx checkout` to restore it, or `dvx remove` to stop tracking it.")
 
 
-def _refuse_holding_a_repository(status: OutputStatus) -> None:
+def _refuse_holding_a_repository(root: str, status: OutputStatus, outputs: list[Output]
+                                 ) -> None:
     """Refuse a folder holding a repository of its own (HOLDS_REPOSITORY), which no
     comparison of its files tells changed or not, by name, as a commit naming it refuses it:
-    a commit without targets never passes over it without a word."""
+    a commit without targets (of `outputs`) never passes over it without a word, and says
+    how the others are recorded meanwhile."""
     assert status.repository_inside is not None
-    raise repository_inside_error(status.path, status.repository_inside)
+    refused = repository_inside_error(status.path, status.repository_inside)
+    if len(outputs) > 1:
+        refused.hint = (f"{refused.hint} Meanwhile `dvx commit PATH...` records the other "
+                        f"outputs' changes (a commit without targets refuses while "
+                        f"'{for_command(root, status.path)}' holds that repository).")
+    raise refused
 
 
 def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True,

@@ -74,8 +74,8 @@ NOT_PULLED = "not_pulled"
 # them to this repository's cache.
 LINKED_ELSEWHERE = "linked_elsewhere"
 # A directory holding the `.git` or `.dvx` of another repository (a clone, a submodule, a dvx
-# project: `OutputStatus.repository_inside`), whose files are that one's: checkout and commit
-# leave it as it is, --force or not.
+# project: `OutputStatus.repository_inside`), whose files are that one's: checkout leaves it as
+# it is, --force or not, and commit refuses it, a commit without targets too.
 HOLDS_REPOSITORY = "holds_repository"
 # Where the pointer of a directory outdated in part changed when it did not move since the
 # workspace was synced, but HEAD records other data (`OutputStatus.moved_in_workspace`)
