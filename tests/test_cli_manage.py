@@ -286,6 +286,28 @@ def test_remove_outs_refusing_changed_data_beside_git_s_file_names_only_the_data
     assert sorted(os.listdir(repo / "data")) == ["code.py"]
 
 
+@pytest.mark.parametrize("change", ["edited-file", "folder-made-a-file"])
+def test_remove_outs_refuses_a_change_status_names_by_no_file(repo, dvx, change):
+    """An edited file, or a tracked folder replaced by a file, is a change of the data that
+    status lists by no file of a folder: with no file Git's index holds there, `remove
+    --outs` refuses it as any unsaved change, and the edit stays."""
+    if change == "edited-file":
+        write(repo / "data.csv", "v1\n")
+    else:
+        write(repo / "data.csv" / "part", "v1\n")
+    assert dvx("add", "data.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    if change == "folder-made-a-file":
+        shutil.rmtree(repo / "data.csv")
+    write(repo / "data.csv", "my unsaved edit\n")
+    refused = dvx("remove", "--outs", "data.csv.dvx")
+    assert refused.code != 0 and "has changes that are not in the cache" in refused.stderr, \
+        refused.output
+    assert (repo / "data.csv").read_text() == "my unsaved edit\n"
+    assert (repo / "data.csv.dvx").exists()
+
+
 def test_remove_of_a_path_never_tracked_changes_nothing_whatever_gitignore_says(repo, dvx):
     write(repo / ".gitignore", "/build\n")  # the user's own rule
     write(repo / "build" / "out.bin", "precious, never tracked\n")
@@ -744,6 +766,26 @@ def test_move_killed_once_done_is_finished_by_a_rerun_and_leaves_no_mark(
     assert refused.code != 0 and "'y' already exists" in refused.stderr, refused.output
     for name in ("x", "x.dvx", "y", "y.dvx"):
         assert (repo / name).exists(), name
+
+
+def test_rerunning_a_stopped_move_keeps_an_edit_made_at_the_old_place(repo, dvx, dvx_proc):
+    """`dvx move x y` killed once its data moved to y, x's pointer still there: data put
+    back at x and edited since is the user's, never the copy the move left behind, so a
+    rerun finishes nothing and the edit stays."""
+    write(repo / "x", "v1\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    killed = dvx_proc("move", "x", "y", cwd=repo,
+                      env={"DVX_FAULT": "atomic_write.after_temp_write:5"})
+    assert killed.code == -9, killed.output
+    assert (repo / "x.dvx").exists() and (repo / "y").exists() and not (repo / "x").exists()
+    assert dvx("checkout", "x").code == 0
+    write(repo / "x", "v1\nmy edit\n")
+    rerun = dvx("move", "x", "y")
+    assert rerun.code != 0 and "'y' already exists" in rerun.stderr, rerun.output
+    assert (repo / "x").read_text() == "v1\nmy edit\n" and (repo / "x.dvx").exists()
+    assert (repo / "y").read_text() == "v1\n" and (repo / "y.dvx").exists()
 
 
 def test_move_refuses_the_places_add_refuses(repo, dvx):

@@ -107,7 +107,15 @@ def _recoverable(status: OutputStatus, git_held: Container[str] = ()) -> bool:
     no change of its data: a delete keeps those files."""
     return status.in_cache and (status.workspace in (UNCHANGED, LINKED_ELSEWHERE) or (
         status.workspace == MODIFIED and not status.pointer_moved
-        and all(rel in git_held for rel in (*status.added, *status.modified, *status.deleted))))
+        and _changed_only_in(status, git_held)))
+
+
+def _changed_only_in(status: OutputStatus, git_held: Container[str]) -> bool:
+    """The directory `status` names holds changes, each of a file in `git_held`. A change
+    status names by no file (a modified file, a folder replaced by a file, a folder whose
+    manifest is not at hand) is of the data itself, never Git's."""
+    changed = (*status.added, *status.modified, *status.deleted)
+    return status.kind == "dir" and bool(changed) and all(rel in git_held for rel in changed)
 
 
 def _refuse_unrecoverable_deletion(repo: Repo, output: Output,
