@@ -783,7 +783,8 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None,
     records stays data even so), and the folders that leaves empty. What .dvxignore keeps
     out was never in the cache, so it stays, and so do the files Git's index holds,
     `git_held` (relative to `path`, '' for `path` itself: Git's, never the data's, edits
-    and all): their repo-relative paths are returned. A folder holding another repository
+    and all), and any file named like a temporary that Git's index holds: their
+    repo-relative paths are returned. A folder holding another repository
     (`repository_inside`) is refused (PathError) before anything is deleted, and no `.git`
     or `.dvx` in it is ever deleted."""
     full = repo.abspath(path)
@@ -799,11 +800,11 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None,
                                           "first.")
     tracked = repo.dvxignore.filter_walk(path, walk, _manifest_paths(repo, path, manifest_oid))
     deleted = [rel for rel in (*(e.relpath for e in tracked.files), *tracked.symlinks)
-               if rel not in git_held] + walk.temps
+               if rel not in git_held] + not_held_by_git(full, walk.temps)
     for rel in deleted:
         fsutil.remove_quietly(join_posix(full, rel))
-    kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others}
-                  - set(deleted))
+    kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others,
+                   *walk.temps} - set(deleted))
     if kept or walk.reserved:  # a `.git` or `.dvx` .dvxignore keeps out stays too
         prune_empty_dirs(full, deleted)
     else:

@@ -1867,6 +1867,29 @@ def test_a_file_git_tracks_is_never_taken_for_a_temporary(tmp_path):
         assert result.code == 0, result.output
         assert (clone / name).read_text() == "important notes\n", command
     assert git(clone, "status", "--porcelain") == ""
+    removed = run_dvx("remove", "--outs", "one.txt.dvx", cwd=clone)
+    assert removed.code == 0, removed.output
+    assert (clone / name).read_text() == "important notes\n"
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+def test_a_file_git_tracks_inside_tracked_data_is_never_taken_for_a_temporary(tmp_path, force):
+    """Inside a tracked folder too: a file named like a temporary of one of its files that
+    Git's index holds is Git's, so `remove --outs` (of the folder as tracked, or forced on
+    a clone's, never pulled) deletes the data around it and keeps it."""
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "data" / "f1", "one\n")
+    assert run_dvx("add", "data", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    name = "data/.f1.dvx-0123456789ab.tmp"
+    hostile.commit({name: "important notes\n"}, force=(name,))
+    where = hostile.clone() if force else hostile.origin
+    removed = run_dvx("remove", "--outs", *(["--force"] if force else []), "data.dvx",
+                      cwd=where)
+    assert removed.code == 0, removed.output
+    assert (where / name).read_text() == "important notes\n"
+    assert not (where / "data" / "f1").exists()
+    assert f" D {name}" not in git(where, "status", "--porcelain")
 
 
 def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
