@@ -959,6 +959,35 @@ def test_an_edit_of_a_file_a_teammate_made_a_folder_needs_force_after_a_pull(tea
     assert (alice / "data/f1").read_text() == "alice's\n"
 
 
+def test_a_folder_of_one_s_own_where_a_teammate_s_file_pointer_lands_is_kept(team):
+    """bob's own folder m, never tracked, whose file's bytes the cache holds (bob tracks the
+    same bytes elsewhere), stands where alice's new file m goes: no version of m recorded
+    lately held it, so the pull keeps it and names it, and only --force replaces it. A
+    folder dvx placed (d tracked as a folder before alice made it a file) is replaced."""
+    alice = team.founder()
+    write(alice / "d/p", "p\n")
+    write(alice / "same.csv", "bob's\n")
+    must("add", "d", "same.csv", cwd=alice)
+    share(alice, "d is a folder")
+    bob = team.clone("bob")  # the pull puts the bytes of same.csv in bob's cache
+    write(bob / "m/x", "bob's\n")  # bob's own, never tracked
+    write(alice / "m", "alice's\n")
+    must("add", "m", cwd=alice)
+    must("remove", "--outs", "d.dvx", cwd=alice)
+    write(alice / "d", "now a file\n")
+    must("add", "d", cwd=alice)
+    share(alice, "m is a file, and so is d")
+
+    git(bob, "pull", "-q", "origin", "main")
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "Skipped m:" in pulled.output, pulled.output
+    assert "'m/x'" in pulled.output and "Skipped d" not in pulled.output, pulled.output
+    assert (bob / "m/x").read_text() == "bob's\n"
+    assert (bob / "d").read_text() == "now a file\n"  # the folder dvx placed is replaced
+    must("pull", "--force", "m", cwd=bob)
+    assert (bob / "m").read_text() == "alice's\n"
+
+
 def test_the_commands_a_conflict_suggests_name_paths_from_where_they_are_run(team):
     """From a subdirectory that has a path of the same name, the suggested command pasted
     as it is acts on the conflicted data, never on the other path."""

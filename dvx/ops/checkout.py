@@ -347,7 +347,8 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
             if git_tracked:
                 continue
             if os.path.isdir(full) and not os.path.islink(full):
-                why = _dir_in_the_way(repo, full, output.path)
+                why = _dir_in_the_way(repo, full, output.path,
+                                      never_recorded=_never_recorded_folder(repo, output))
             else:
                 _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid,
                                         _never_recorded_file(repo, output))
@@ -704,7 +705,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
             result.missing.append(output.path)
             return
-        why = _dir_in_the_way(repo, full, output.path, force)
+        why = _dir_in_the_way(repo, full, output.path, force,
+                              never_recorded=_never_recorded_folder(repo, output))
         if why:
             result.skipped.append((output.path, why))
             return
@@ -760,6 +762,13 @@ def _never_recorded_file(repo: Repo, output: Output) -> NeverRecorded:
     return lambda path, oid: never_recorded_here(repo, path, oid, in_lock)
 
 
+def _never_recorded_folder(repo: Repo, output: Output) -> NeverRecorded:
+    """`never_recorded_inside` for a folder standing where the file output `output` goes:
+    its files are the user's own unless a version of that path HEAD's recent commits
+    recorded as a tracked folder held them."""
+    return never_recorded_inside(repo, output.path, output.stage is not None)
+
+
 def _placement_failure(repo: Repo, exc: OSError, oid: str, full: str) -> str:
     """Why object `oid` could not be placed at `full`: it may not be read, or `full` not be
     written."""
@@ -795,12 +804,17 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
 
 
 def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
-                    keeps_left_out: bool = False) -> str | None:
+                    keeps_left_out: bool = False,
+                    never_recorded: NeverRecorded | None = None) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
-    workspace was synced to), or `force`; else why not. One holding another repository
-    (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is never
-    deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
+    workspace was synced to), and none is a change made here, or `force`; else why not.
+    With `never_recorded` (`never_recorded_inside` of the file output, or of the tracked
+    directory the folder is in), a file no sync record tells of is the user's own unless a
+    version HEAD's recent commits recorded held it: a folder of one's own where `git pull`
+    brought a teammate's file pointer, its bytes in the cache or not. One holding another
+    repository (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is
+    never deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
     directory, whose checkout keeps what .dvxignore leaves out of its data), one holding
     such a file."""
     walk = walk_directory(full)
@@ -819,7 +833,7 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
     files = [(join_posix(full, rel), rel) for rel in walk.symlinks]
     files += [(entry.path, entry.relpath) for entry in walk.files]
     for path, rel in files:
-        why = _safe_to_replace(repo, path, f"{display}/{rel}", False)
+        _, why = _state_and_why(repo, path, f"{display}/{rel}", False, None, never_recorded)
         if why:
             return f"a directory is in the way, and '{display}/{rel}' in it: {why}"
     return None
@@ -1012,7 +1026,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         why = None
         if rel not in current and rel in folders:
             why = _dir_in_the_way(repo, join_posix(top, rel), f"{display}/{rel}", force,
-                                  keeps_left_out=True)
+                                  keeps_left_out=True, never_recorded=never_recorded)
             (staying if why else going).add(rel)
             if why:
                 result.skipped.append((f"{display}/{rel}", why))
