@@ -563,9 +563,10 @@ def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
 
 def held_in_index(folder: str, relpaths: list[str]) -> set[str]:
     """Those of `relpaths` (relative to `folder`) that the index of the Git work tree holding
-    `folder` holds: Git's files, whatever their names say. None outside a Git work tree; all
-    of them where Git cannot answer, so that a caller deleting what Git does not hold deletes
-    nothing then. One `git ls-files` per command line's worth of paths."""
+    `folder` holds: Git's files, whatever their names say. None of them (an empty set)
+    outside a Git work tree or where Git cannot be run; all of them where Git cannot
+    answer, so that a caller deleting what Git does not hold deletes nothing then.
+    One `git ls-files` per command line's worth of paths."""
     import subprocess
 
     top = find_git_root(folder)
