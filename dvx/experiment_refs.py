@@ -15,7 +15,7 @@ from dvx.generated import written_by_dvx
 from dvx.lockfile import read_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any
-from dvx.repo import Repo
+from dvx.repo import Repo, private_to_this_clone
 from dvx.scm import Git
 from dvx.wording import named_list
 
@@ -306,13 +306,14 @@ def _new_files_recorded(repo: Repo, new: list[str]) -> tuple[list[str], list[str
     experiment records, and those it leaves out for their size (over LARGEST_NEW_FILE). The
     `cache: false` outputs dvx.lock records (metrics, plots) are recorded whatever their
     size: the experiment's dvx.lock names them, and Git holds them once committed. dvx's own
-    files (`generated`: a plots page, install's .gitattributes) are not recorded."""
+    files (`generated`: a plots page, install's .gitattributes) and this clone's own
+    (`private_to_this_clone`: config.local's credentials) are not recorded."""
     own = written_by_dvx(repo.root, new)
     uncached = _uncached_outputs(repo)
     recorded, too_large = [], []
     for rel in new:
         full = os.path.join(repo.root, rel)
-        if rel in own or not os.path.isfile(full):
+        if rel in own or private_to_this_clone(rel) or not os.path.isfile(full):
             continue
         if at_or_below_any(rel, uncached) or os.path.getsize(full) <= LARGEST_NEW_FILE:
             recorded.append(rel)

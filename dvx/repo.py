@@ -842,6 +842,14 @@ def _weakly(method: Callable[..., object]) -> Callable[..., object]:
     return call
 
 
+def private_to_this_clone(rel: str) -> bool:
+    """`rel` (a POSIX path from the project's root) is at or below one of dvx's files that
+    belong to this clone alone (.dvx/config.local: its credentials; .dvx/cache, .dvx/tmp):
+    never recorded in a commit dvx makes, whatever a .gitignore rule says."""
+    parts = rel.lower().split("/")
+    return len(parts) > 1 and parts[0] == DVX_DIR and parts[1] in PRIVATE
+
+
 def _is_private(path: str) -> bool:
     """`path` (as Git lists it below .dvx) is .dvx itself or at or below a private name."""
     parts = path.lower().split("/")

@@ -3887,6 +3887,29 @@ def test_a_file_git_rm_cached_took_out_of_the_index_stays_out_of_experiments(pro
         "D  creds.env\n A new.py\n"
 
 
+def test_config_local_stays_out_of_experiments_even_where_a_rule_takes_it_back_into_git(
+        project):
+    """A committed `!/config.local` rule: `git add -A` would stage this clone's credentials,
+    yet no experiment, saved, run or queued (its snapshot and its run alike), records them,
+    so `exp push` never sends them."""
+    write(project / ".dvx" / "config.local", "[remote \"s3r\"]\n    url = s3://b/x\n"
+          "    secret_access_key = SUPERSECRET\n")
+    write(project / ".dvx" / ".gitignore", "/tmp\n/cache\n!/config.local\n")
+    git(project, "commit", "-qam", "a rule taking config.local back into Git")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "ran", cwd=project)
+    must("exp", "save", "-n", "saved", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "queued", cwd=project)
+    snapshot = git(project, "for-each-ref", "--format=%(objectname)", "refs/exps-queue").split()
+    must("queue", "start", cwd=project)
+    commits = snapshot + [
+        git(project, "for-each-ref", "--format=%(objectname)", f"refs/exps/*/{name}").strip()
+        for name in ("ran", "saved", "queued")]
+    for commit in commits:
+        files = git(project, "ls-tree", "-r", "--name-only", commit).split()
+        assert "params.yaml" in files and ".dvx/config.local" not in files, files
+    assert "SUPERSECRET" in (project / ".dvx" / "config.local").read_text()  # kept
+
+
 @pytest.mark.parametrize("queued", [False, True], ids=["run", "queued"])
 def test_outputs_deleted_before_a_run_are_made_again_and_its_experiment_holds_them(
         project, queued):
