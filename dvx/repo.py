@@ -317,9 +317,8 @@ class Repo:
     def private_settings_git_would_add(self) -> str | None:
         """Why `git add -A` would put this clone's config.local into a commit (a committed
         `!` rule taking it back into Git), whether the file exists or not; None when Git
-        ignores it, or Git is not this project's business (core.no_scm)."""
-        if self._git_and_top == (None, None):
-            return None
+        ignores it, or no Git work tree holds it. Asked under core.no_scm too: a committed
+        setting does not stop `git add -A` in the work tree the clone is."""
         return why_git_would_add(self.config.paths["local"])
 
     def refuse_private_settings_git_would_add(self) -> None:

@@ -1321,6 +1321,20 @@ def test_no_setting_is_written_to_a_config_local_a_committed_rule_takes_into_git
     assert ".dvx/config.local" not in git(clone, "ls-files", ".dvx")
 
 
+def test_a_committed_no_scm_does_not_let_a_setting_into_a_config_local_git_would_add(
+        tmp_path):
+    """`core.no_scm` says dvx works without Git, not that Git is gone: a clone whose committed
+    config sets it still has its credentials' file staged by the next `git add -A`."""
+    hostile = Hostile(tmp_path)
+    assert run_dvx("config", "core.no_scm", "true", cwd=hostile.origin).code == 0
+    clone = _clone_taking_config_local_into_git(hostile)
+    message = run_clean("remote", "modify", "--local", "s3r", "secret_access_key",
+                        "SUPERSECRETKEY", cwd=clone)
+    assert message.startswith("ERROR: dvx wrote nothing to .dvx/config.local") \
+        and "'!/config.local' in .dvx/.gitignore:3" in message, message
+    assert not (clone / ".dvx/config.local").exists()
+
+
 def test_status_warns_of_a_config_local_git_does_not_ignore(tmp_path):
     clone = _clone_taking_config_local_into_git(Hostile(tmp_path))
     write(clone / ".dvx/config.local", '[remote "s3r"]\nsecret_access_key = SECRET\n')
