@@ -209,8 +209,18 @@ def validate(section: str, key: str, value: str) -> str:
     try:
         return validator(_unpadded(value))
     except ValueError as exc:
-        shown = _redact_url(value) if validator is _url else value  # a password, a token
-        raise ConfigError(f"Invalid value {shown!r} for {section}.{key}: {exc}.") from None
+        raise ConfigError(f"Invalid value {_shown_value(key, value, validator)} for "
+                          f"{section}.{key}: {exc}.") from None
+
+
+def _shown_value(key: str, value: str, validator: Callable[[str], str]) -> str:
+    """`value`, as an error names it: `***` for a secret option's (a password, a key), a
+    URL without its password or token."""
+    from dvx.remote.backends import is_secret
+
+    if is_secret(key):
+        return "***"
+    return repr(_redact_url(value) if validator is _url else value)
 
 
 def _unpadded(value: str) -> str:

@@ -1249,6 +1249,14 @@ def test_an_endpoint_with_a_login_is_refused_without_showing_it(repo, dvx):
     assert "endpointurl" not in (repo / ".dvx" / "config").read_text()
 
 
+def test_a_refused_secret_value_is_never_shown(repo, dvx):
+    assert dvx("remote", "add", "--local", "s3r", "s3://bkt/p").code == 0
+    refused = dvx("remote", "modify", "--local", "s3r", "secret_access_key", " SUPERSECRET")
+    assert refused.code == 2 and refused.stderr.startswith(
+        "ERROR: Invalid value *** for remote \"s3r\".secret_access_key: "), refused.output
+    assert "SUPERSECRET" not in refused.output
+
+
 def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "add", "s", "ssh://root@127.0.0.1/tmp/store").code == 0
     assert dvx("remote", "modify", "s", "port", "2222").code == 0
