@@ -291,26 +291,29 @@ class Repo:
     def _before_config_save(self, level: str) -> None:
         """Before a config file is written: Git is told to ignore the temporary the write
         makes beside it, and config.local (this clone's credentials) is refused where Git
-        would not ignore it, or the file a link there leads to."""
+        would not ignore it, or the file a link there (or the global config's link, to a
+        dotfiles checkout say) leads to."""
         self.exclude_temporaries()
         if level == "local":
             self.refuse_private_settings_git_would_add()
-            self._refuse_linked_settings_git_would_add()
+        if level in ("local", "global"):
+            self._refuse_linked_settings_git_would_add(level)
 
-    def _refuse_linked_settings_git_would_add(self) -> None:
-        """Refuse (PathError) to write config.local through a link (ConfigFile.written_path)
-        to a file that `git add -A` would stage, in this work tree or any other: the link is
-        ignored, but the credentials are written where it leads."""
-        local = self.config.file("local")
-        written = local.written_path()
-        why = why_git_would_add(written) if written != local.path else None
+    def _refuse_linked_settings_git_would_add(self, level: str) -> None:
+        """Refuse (PathError) to write the user's own config (config.local, the global one)
+        through a link (ConfigFile.written_path) to a file that `git add -A` would stage, in
+        this work tree or any other: the link is not in Git, but the credentials are written
+        where it leads."""
+        mine = self.config.file(level)
+        written = mine.written_path()
+        why = why_git_would_add(written) if written != mine.path else None
         if why is None:
             return
-        shown = os.path.relpath(local.path, self.root)
+        shown = os.path.relpath(mine.path, self.root) if level == "local" else mine.path
         raise PathError(
             f"dvx wrote nothing to {shown}, a symbolic link to '{written}': Git would not "
-            f"ignore that file ({why}), so the next `git add -A` there would put this clone's "
-            "own settings and credentials into a commit.",
+            f"ignore that file ({why}), so the next `git add -A` there would put your own "
+            "settings and credentials into a commit.",
             "Point the link at a file Git ignores, or outside any Git work tree, or make it a "
             "regular file, then run the command again.")
 

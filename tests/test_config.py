@@ -8,7 +8,7 @@ import pytest
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
 from dvx.remote.backends import BACKENDS
-from tests.conftest import git, write
+from tests.conftest import git, make_git_repo, write
 from tests.servers import refusing_ftp
 
 
@@ -726,6 +726,33 @@ def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo
     assert "SECRET1" in (repo / "settings.ini").read_text()
     git(repo, "add", "-A")
     assert "settings.ini" not in git(repo, "ls-files")
+
+
+def test_a_linked_global_config_is_never_written_where_git_add_would_take_it(repo, dvx,
+                                                                           tmp_path):
+    """The global config linked into a dotfiles checkout whose Git tracks the file: a
+    credential written there would be committed with the next `git add -A`, so the write is
+    refused and nothing is written; a link to a file that Git ignores is written."""
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    mine = dotfiles / "dvx-config"
+    mine.write_text("[core]\n")
+    git(dotfiles, "add", "-A")
+    git(dotfiles, "commit", "-qm", "dot")
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(mine)
+    refused = dvx("remote", "add", "--global", "s3g", "s3://bucket/g")
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to {link}, a symbolic link to '{mine}': Git would not "
+        "ignore that file"), refused.output
+    assert mine.read_text() == "[core]\n" and link.is_symlink()
+    (dotfiles / ".gitignore").write_text("/private-dvx-config\n")
+    link.unlink()
+    link.symlink_to(dotfiles / "private-dvx-config")
+    assert dvx("remote", "add", "--global", "s3g", "s3://bucket/g").code == 0
+    assert dvx("remote", "modify", "--global", "s3g", "secret_access_key", "SECRET1").code == 0
+    assert "SECRET1" in (dotfiles / "private-dvx-config").read_text()
 
 
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
