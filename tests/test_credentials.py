@@ -78,6 +78,23 @@ def test_a_password_never_lands_in_the_tracked_config(repo, dvx):
     assert SECRET not in (repo / ".dvx/config").read_text()
 
 
+def test_an_access_token_as_a_url_s_user_name_never_lands_in_the_tracked_config(repo, dvx):
+    """As `import` refuses it for a pointer: a GitHub or GitLab token given as the user name
+    is a credential, taken by the local config only."""
+    for token in ("ghp_abc123", "glpat-abc123"):
+        url = f"https://{token}@example.com/store"
+        refused = dvx("remote", "add", "h", url)
+        assert refused.code == 2 and refused.stderr.startswith(
+            "ERROR: The remote URL contains an access token (as its user name), which would "
+            "be stored in plain text in the config Git tracks."), refused.output
+        assert token not in refused.output
+        assert token not in (repo / ".dvx/config").read_text()
+        assert dvx("remote", "add", "--local", "h", url).code == 0
+        assert token in (repo / ".dvx/config.local").read_text()
+        assert dvx("remote", "remove", "--local", "h").code == 0
+    assert dvx("remote", "add", "u", "https://alice@example.com/store").code == 0  # a user
+
+
 def test_a_password_in_a_url_is_taken_by_the_global_config_as_by_the_local_one(repo, dvx):
     """The global config is the user's own, outside any repository: never tracked, and it
     takes secret options already."""

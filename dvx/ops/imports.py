@@ -81,6 +81,7 @@ from dvx.paths import (
 from dvx.pointer import Pointer
 from dvx.remote.backends import (
     DEFAULT_TIMEOUT,
+    credentials_in_url,
     local_source_path,
     redact_url,
     redact_urls,
@@ -614,29 +615,15 @@ _URL_CREDENTIALS = ("for HTTP(S), put the credentials in ~/.netrc (`machine HOST
 _GIT_CREDENTIALS = ("for HTTP(S), Git takes the password or token from a Git credential "
                     "helper (`git help credentials`; a user name may stay in the URL), as "
                     "for `git clone`, and so does update; for SSH, your agent or ~/.ssh.")
-# How the access tokens of GitHub and GitLab begin (given as a URL's user name, as in
-# `https://TOKEN@github.com/...`): no user name does. Any other token dvx cannot tell from a
-# user name, so it is taken as one (docs/reuse.md).
-_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-")
-
-
 def _refuse_credentials(url: str, way_out: str) -> None:
     """A pointer is committed: a password in its URL, or an access token given as its user
     name, would be in Git's history for good, so it is refused, as `dvx remote add` refuses
-    a password for the tracked config. `way_out`: where the credentials go instead."""
-    try:
-        parts = urlsplit(url)
-        password, user = parts.password, parts.username
-    except ValueError:
-        return  # a malformed URL: the command says what is wrong with it
-    if password is not None:
-        held = "a password"
-    elif user is not None and user.lower().startswith(_TOKEN_PREFIXES):
-        held = "an access token (as its user name)"
-    else:
-        return
-    raise UsageError(f"The URL contains {held}, which would be stored in plain text in the "
-                     "pointer file that Git tracks.", f"Give the URL without it: {way_out}")
+    them for the tracked config. `way_out`: where the credentials go instead."""
+    held = credentials_in_url(url)
+    if held is not None:
+        raise UsageError(f"The URL contains {held}, which would be stored in plain text in "
+                         "the pointer file that Git tracks.",
+                         f"Give the URL without it: {way_out}")
 
 
 def _tells_changes(version: str | None) -> bool:

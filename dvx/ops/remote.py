@@ -35,6 +35,7 @@ from dvx.remote.backends import (
     check_option_value,
     check_url,
     credentials_commands,
+    credentials_in_url,
     is_secret,
     is_trust_setting,
     path_of_local_url,
@@ -83,9 +84,9 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
     backend = check_url(url, name)  # unknown schemes, malformed URLs: now, not at a push
     # Only the project config is tracked: the local and the global one (yours, outside any
     # repository) take a password, as they take a secret option.
-    if level in (None, "project") and not is_local_url(url) \
-            and urlsplit(url).password is not None:
-        raise ConfigError("The remote URL contains a password, which would be stored in plain "
+    held = None if is_local_url(url) else credentials_in_url(url)
+    if level in (None, "project") and held is not None:
+        raise ConfigError(f"The remote URL contains {held}, which would be stored in plain "
                           "text in the config Git tracks.",
                           "Give the URL without it and the password with "
                           f"{credentials_commands(backend, name)}, or give the URL with "

@@ -1585,6 +1585,28 @@ def is_secret(option: str) -> bool:
     return option in SECRET_OPTIONS
 
 
+# How the access tokens of GitHub and GitLab begin (given as a URL's user name, as in
+# `https://TOKEN@github.com/...`): no user name does. Any other token dvx cannot tell from a
+# user name, so it is taken as one (docs/reuse.md).
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-")
+
+
+def credentials_in_url(url: str) -> str | None:
+    """What credentials `url` holds, as a message names them ("a password", "an access
+    token (as its user name)"): never for a file Git tracks. None when it holds none, or is
+    malformed (the command that reads it says what is wrong)."""
+    try:
+        parts = urlsplit(url)
+        password, user = parts.password, parts.username
+    except ValueError:
+        return None
+    if password is not None:
+        return "a password"
+    if user is not None and user.lower().startswith(_TOKEN_PREFIXES):
+        return "an access token (as its user name)"
+    return None
+
+
 _AUTHORITY = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
 _QUERY_VALUE = re.compile(r"([?&][^=&#]*=)[^&#]*")
 
