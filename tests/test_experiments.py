@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import (
     git,
@@ -4307,3 +4308,42 @@ def test_apply_writes_nothing_when_an_output_s_object_was_changed_through_a_link
     assert (repo / "params.yaml").read_text() == "lr: 0.2\n"
     assert (repo / "model.txt").read_text() == "lr: 0.2\n"
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+
+
+# Two independent stages: `model` writes bytes of its own each run, as training does.
+PREPARE_AND_TRAIN = f"""stages:
+  prepare:
+    cmd: >-
+      {sys.executable} -c "import yaml; a = yaml.safe_load(open('params.yaml'))['a'];
+      open('prepared.txt', 'w').write(str(a))"
+    params: [a]
+    outs: [prepared.txt]
+  model:
+    cmd: {sys.executable} -c "import os; open('model.bin', 'w').write(os.urandom(8).hex())"
+    params: [b]
+    outs: [model.bin]
+"""
+
+
+def test_a_queued_run_fetches_an_up_to_date_stage_s_output_no_stage_reads_and_never_runs_it_again(
+        tmp_path):
+    """A final model, which no stage reads, that the cache lacks and the remote holds: `queue
+    start` fetches it, as it fetches every output dvx.lock records, so its up-to-date stage is
+    not run again (a new model, other results) in the queued run."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "params.yaml", "a: 1\nb: 2\n")
+    write(alice / "dvx.yaml", PREPARE_AND_TRAIN)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob", pull=False)
+
+    must("exp", "run", "--queue", "-S", "a=5", "-n", "q1", cwd=bob)
+    started = run_dvx("queue", "start", cwd=bob)
+    assert started.code == 0, started.output
+    log = run_dvx("queue", "logs", "q1", cwd=bob).output
+    assert "Running stage 'prepare'" in log and "Running stage 'model'" not in log, log
+    ref = git(bob, "for-each-ref", "--format=%(refname)", "refs/exps/*/q1").strip()
+    locks = [yaml.safe_load(git(bob, "show", f"{rev}:dvx.lock")) for rev in (ref, "HEAD")]
+    assert locks[0]["stages"]["model"] == locks[1]["stages"]["model"]
+    assert locks[0]["stages"]["prepare"] != locks[1]["stages"]["prepare"]

@@ -48,7 +48,7 @@ from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
-from dvx.outputs import in_cache
+from dvx.outputs import Output, in_cache
 from dvx.pipeline.repro import commit_changed_inputs, read_by_stages
 from dvx.pipeline.runner import end_group
 from dvx.pipeline.spec import overlaps
@@ -639,17 +639,19 @@ def _snapshot_kept(repo: Repo, entry: Entry) -> bool:
 
 
 def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
-    """Fetch into the cache what the entry's snapshot tracks, its stages read and the cache
-    lacks (a gc took it, the remote holding it); None if its inputs are all there now, else
-    why not. Inputs are the data pointer files track that the stages read: no stage makes
-    them again. What a stage's dvx.lock records and cannot be fetched, the run makes again.
-    Data no stage reads is neither fetched nor needed: the run leaves it as its pointer
-    names it, as `exp run` leaves data never pulled (workspace_data)."""
+    """Fetch into the cache what the entry's snapshot tracks and the cache lacks (a gc took
+    it, the remote holding it); None if its inputs are all there now, else why not. Inputs
+    are the data pointer files track that the stages read: no stage makes them again. What
+    a stage's dvx.lock records is fetched whoever reads it (a final model included), so
+    that its stage, up to date, is not run again; what cannot be fetched, the run makes
+    again. Data of pointer files no stage reads is neither fetched nor needed: the run
+    leaves it as its pointer names it, as `exp run` leaves data never pulled
+    (workspace_data)."""
     from dvx.history import Scope, scope_targets
     from dvx.ops.sync import fetch
 
     targets, _ = scope_targets(repo, Scope(workspace=False, revs=(entry.snapshot,)))
-    absent = [t for t in targets if _read_by_its_stages(entry, t.output.path)
+    absent = [t for t in targets if _needed_by_its_run(entry, t.output)
               and not in_cache(repo, t.output)]
     if not absent:
         return None
@@ -671,10 +673,12 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
     return f"neither the cache nor the remote has the data of its input {shown}."
 
 
-def _read_by_its_stages(entry: Entry, path: str) -> bool:
-    """Whether the entry's stages read the tracked `path` (or a part of it); every path of an
-    entry that does not say what its stages read."""
-    return entry.reads is None or any(overlaps(path, read) for read in entry.reads)
+def _needed_by_its_run(entry: Entry, output: Output) -> bool:
+    """Whether the entry's run may use the tracked `output`: a stage's output (dvx.lock
+    records it), or data a pointer file tracks that its stages read (or a part of it);
+    every pointer file's of an entry that does not say what its stages read."""
+    return output.stage is not None or entry.reads is None \
+        or any(overlaps(output.path, read) for read in entry.reads)
 
 
 def stop(repo: Repo) -> list[Entry]:
