@@ -963,6 +963,31 @@ def test_status_and_repro_name_a_stage_output_holding_a_repository_and_run_nothi
     assert files_under(repo / "out") == before
 
 
+def test_a_stage_never_run_whose_output_holds_a_repository_is_named_and_deletes_nothing(repo):
+    """A stage never run, whose second output folder holds a clone of the user's: `status`
+    and `repro --dry` name that output as `repro` finds it, and `repro` refuses the stage
+    before its command runs, deleting nothing of its other output either."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p kept out && echo 1 > out/r && "
+                             "echo ran >> ran.log\n    outs: [kept, out]\n")
+    write(repo / "kept/mine.txt", "mine\n")
+    make_git_repo(repo / "out/clone")
+    before = files_under(repo / "out")
+    status = run_dvx("status", cwd=repo)
+    said = " ".join(status.stdout.split())
+    assert "gen: never run; outputs holding a repository of their own: out/clone/.git" in said, \
+        status.output
+    assert "`dvx repro` runs the stale stages" not in said, said
+    dry = run_dvx("repro", "--dry", cwd=repo)
+    assert "Would fail stage 'gen': 'out' holds 'out/clone/.git'" in dry.stdout, dry.output
+    ran = run_dvx("repro", cwd=repo)
+    assert ran.code == 1, ran.output
+    message = " ".join(ran.stderr.split())
+    assert "'out' holds 'out/clone/.git'" in message and "was not run" in message, message
+    assert not (repo / "ran.log").exists()
+    assert (repo / "kept/mine.txt").read_text() == "mine\n"
+    assert files_under(repo / "out") == before
+
+
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
 def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     hostile = Hostile(tmp_path)

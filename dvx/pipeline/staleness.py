@@ -425,9 +425,12 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_listed("missing deps", state.missing_deps))
     if state.missing_params:
         reasons.append(_listed("missing params", state.missing_params))
-    if locked is None:
+    if locked is None:  # nothing to compare, but a run would go over what its outputs hold
         reasons.append("never run")
-        return Staleness(reasons, [])
+        holding = outputs_holding_a_repository(repo, stage)
+        if holding:
+            reasons.append(_holding_reason(holding))
+        return Staleness(reasons, [], holding)
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
     recorded = {d.path: d for d in locked.deps}
@@ -456,9 +459,15 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
     if conflicted:
         reasons.append(_listed(CONFLICTED_OUTS, conflicted))
     if holding:
-        reasons.append(_listed(HOLDING_OUTS, list(holding.values())) + " (`dvx repro` refuses "
-                       "to run it over them: move that repository out first)")
+        reasons.append(_holding_reason(holding))
     return Staleness(reasons, conflicted, holding)
+
+
+def _holding_reason(holding: Mapping[str, str]) -> str:
+    """The reason naming the `.git` or `.dvx` held by the stage's output folders (HOLDING_OUTS),
+    over which `repro` refuses to run it."""
+    return (_listed(HOLDING_OUTS, list(holding.values())) + " (`dvx repro` refuses to run it "
+            "over them: move that repository out first)")
 
 
 class ComparedOuts(NamedTuple):
