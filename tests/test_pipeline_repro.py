@@ -2566,3 +2566,26 @@ def test_files_git_ignores_inside_a_cache_false_output_folder_are_warned_of_nami
         "plots/acc.csv": "'*.csv' in .gitignore:1", "plots/loss.csv": "'*.csv' in .gitignore:1"}
     git(repo, "add", "-f", "plots")
     assert "ignored by Git" not in dvx("status").stderr
+
+
+def test_repro_records_and_runs_on_a_changed_input_git_tracks_too_as_status_says(repo, dvx):
+    """A `dvx add`-tracked input that `git add -f` also put in Git's index, changed: status
+    and `repro --dry` say the stage runs, and `repro` records the input's new data in its
+    pointer and runs the stage on it, refusing nothing."""
+    write(repo / "raw.csv", "a\n")
+    assert dvx("add", "raw.csv").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat raw.csv > out.txt\n"
+                             "    deps: [raw.csv]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "raw.csv")
+    git(repo, "commit", "-qm", "base")
+    (repo / "raw.csv").unlink()
+    write(repo / "raw.csv", "b\n")
+    assert "(`dvx repro` runs the stale stages)" in " ".join(dvx("status").stdout.split())
+    assert "Would run stage 's'" in dvx("repro", "--dry").stdout
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "out.txt").read_text() == "b\n"
+    recorded = xxhash.xxh3_128_hexdigest(b"b\n")
+    assert f"oid: {recorded}" in (repo / "raw.csv.dvx").read_text()

@@ -259,11 +259,13 @@ class CommitChecked:
 
 
 def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
-                 only_changed: bool = False, command: str = "commit", again: str = ""
-                 ) -> CommitChecked:
+                 only_changed: bool = False, command: str = "commit", again: str = "",
+                 git_tracked_too: bool = False) -> CommitChecked:
     """Raise what `commit` (same arguments) refuses before it stores anything, storing and
     writing nothing: a command that records data after other writes of its own runs it
-    first, so that a refusal finds everything as it was."""
+    first, so that a refusal finds everything as it was. `git_tracked_too`: data Git's index
+    holds too is recorded as `track` records it (a pipeline's changed inputs, which repro
+    records as it always has), not refused as `commit` refuses it."""
     chosen: list[Output] = []
     behind: list[OutputStatus] = []
     statuses: dict[str, OutputStatus] = {}
@@ -279,7 +281,8 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
                          command=again or command)
         chosen.append(output)
-    refuse_tracked_by_git(repo, chosen, [for_command(repo.root, o.path) for o in chosen])
+    if not git_tracked_too:
+        refuse_tracked_by_git(repo, chosen, [for_command(repo.root, o.path) for o in chosen])
     unstaged = [o for o in chosen if o.stage is None]
     for output in unstaged:
         if not os.path.lexists(repo.abspath(output.path)):

@@ -436,7 +436,7 @@ def check_changed_inputs(repo: Repo, taking: Taking) -> None:
     runs every check before any write."""
     dag = _load(repo)
     changed = _read_inputs(repo, dag, dag.select((), False, False), taking).changed
-    check_commit(repo, changed, command=taking.command)
+    check_commit(repo, changed, command=taking.command, git_tracked_too=True)
 
 
 def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
@@ -533,9 +533,9 @@ def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, command
                    ) -> tuple[list[str], dict[str, Pointer]]:
     """Record the changed inputs as `dvx commit` would, for the dvx `command` running (which
     a refusal names); the files to stage in Git, and the pointers written, by path. All are
-    checked before any is stored: a refusal leaves every pointer and the cache as they
-    were."""
-    check_commit(repo, inputs, command=command)
+    checked before any is stored, as `track` takes them (data Git's index holds too
+    included): a refusal leaves every pointer and the cache as they were."""
+    check_commit(repo, inputs, command=command, git_tracked_too=True)
     touched = []
     pointers: dict[str, Pointer] = {}
     for output in inputs:
