@@ -995,13 +995,38 @@ def test_a_git_switch_while_exp_save_records_an_input_names_exp_save(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: ls data > o.txt\n    deps: [data]\n"
                              "    outs: [o.txt]\n")
     write(repo / "data" / "f2.txt", "mine\n")
-    recording = stopped_at("hash_file.after_open", "exp save", repo)
+    recording = stopped_at("track.stored", "exp save", repo)
     git(repo, "switch", "-q", "feat")
     os.kill(recording.pid, signal.SIGCONT)
     out, err = recording.communicate(timeout=60)
     assert recording.returncode == 1, out + err
     assert "'data.dvx' changed while dvx exp save ran" in err, err
     assert "dvx exp save did not record 'data'" in err and "Traceback" not in err
+    assert (repo / "data.dvx").read_bytes() == feat
+
+
+@pytest.mark.parametrize("typed", ["exp run -n e1", "exp save -n kept"])
+def test_a_git_switch_while_an_experiment_records_an_input_names_it_and_how_to_run_it_again(
+        repo, dvx, typed):
+    """The same refusal of `exp run -n NAME` or `exp save -n NAME` names the command that
+    ran, and says to run it again as typed, its name included."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    feat = _two_branches_of_data(repo, dvx)
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: ls data > o.txt\n    deps: [data]\n"
+                             "    outs: [o.txt]\n")
+    write(repo / "data" / "f2.txt", "mine\n")
+    recording = stopped_at("track.stored", typed, repo)
+    git(repo, "switch", "-q", "feat")
+    os.kill(recording.pid, signal.SIGCONT)
+    out, err = recording.communicate(timeout=60)
+    said = " ".join(err.split())
+    command = " ".join(typed.split()[:2])
+    assert recording.returncode == 1, out + err
+    assert f"'data.dvx' changed while dvx {command} ran" in said, said
+    assert f"then `dvx {typed}` again" in said and "Traceback" not in said, said
     assert (repo / "data.dvx").read_bytes() == feat
 
 

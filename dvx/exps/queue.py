@@ -375,7 +375,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     check_unread_data(repo, read, "exp run --queue", again,
                       setting=[change.file for change in changes])
     # The snapshot must name the data the workspace has now.
-    commit_changed_inputs(repo, Taking(again, RUN_QUEUED))
+    commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED, again))
     commit_unread_data(repo, read, "exp run --queue", again)
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")

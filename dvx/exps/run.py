@@ -311,9 +311,9 @@ def _record_data(repo: Repo, again: str) -> None:
     pipeline = load_dag(repo) is not None
     check_unread_data(repo, read, "exp save", again)
     if pipeline:
-        check_changed_inputs(repo, Taking(again, RUN_NONE))
+        check_changed_inputs(repo, Taking("exp save", RUN_NONE, again))
         check_hand_runs(repo)
-        commit_changed_inputs(repo, Taking(again, RUN_NONE))
+        commit_changed_inputs(repo, Taking("exp save", RUN_NONE, again))
         commit_hand_runs(repo)
     commit_unread_data(repo, read, "exp save", again)
 

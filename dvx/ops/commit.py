@@ -593,17 +593,19 @@ def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
 
 
 def track(repo: Repo, rel: str, existing: Output | None, command: str,
-          status: OutputStatus | None = None) -> Added:
+          status: OutputStatus | None = None, again: str = "") -> Added:
     """`status`: the output's status, when the caller has just worked it out; `command`: the
-    dvx command recording it (`refuse_changed_pointers`). A pointer it does not write (a
-    refusal, an error, a stop) leaves the files storing linked given back (`give_back`)."""
+    dvx command recording it, and `again` that command as typed (`refuse_changed_pointers`).
+    A pointer it does not write (a refusal, an error, a stop) leaves the files storing
+    linked given back (`give_back`)."""
     with given_back_unless_recorded(repo) as linked:
         prepared = [prepare(repo, rel, existing, status, force=False, linked=linked)]
-        refuse_changed_pointers(repo, prepared, command, f"did not record '{rel}'")
+        faults.point("track.stored")
+        refuse_changed_pointers(repo, prepared, command, f"did not record '{rel}'", again)
         written = write_pointers(repo, prepared, linked)
         if written.changed:  # the caller's earlier writes may be half-done: no wrote_whole
             repo.syncstate.flush()  # the pending record dropped
-            raise _unwritten_error(repo, written, None, command)
+            raise _unwritten_error(repo, written, None, command, again)
         return written.added[0]
 
 

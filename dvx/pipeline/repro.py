@@ -348,7 +348,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         refuse_uncommitted_outputs(repo, dag, selected, locks)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
-        taking = Taking(options.again or options.command)
+        taking = Taking(options.command, again=options.again)
         read = _read_inputs(repo, dag, selected, taking, pulled, in_part)
         result.committed = [o.path for o in read.changed]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
@@ -361,7 +361,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
                                      stray)
             return result
-        touched, committed = _commit_inputs(repo, read.changed, reporter, options.command)
+        touched, committed = _commit_inputs(repo, read.changed, reporter, taking)
         # The pointers as the stages will read their data: a stage's run is recorded only
         # while they say the same (RecordsAsRead).
         tracked = [replace(o, pointer=committed[o.path]) if o.path in committed else o
@@ -436,7 +436,8 @@ def check_changed_inputs(repo: Repo, taking: Taking) -> None:
     runs every check before any write."""
     dag = _load(repo)
     changed = _read_inputs(repo, dag, dag.select((), False, False), taking).changed
-    check_commit(repo, changed, command=taking.command, git_tracked_too=True)
+    check_commit(repo, changed, command=taking.command, again=taking.again,
+                 git_tracked_too=True)
 
 
 def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
@@ -448,7 +449,7 @@ def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
         changed = _read_inputs(repo, dag, selected, taking).changed
-        _commit_inputs(repo, changed, SilentReporter(), taking.command)
+        _commit_inputs(repo, changed, SilentReporter(), taking)
         repo.statcache.flush()
         repo.syncstate.flush()
     return [o.path for o in changed]
@@ -518,8 +519,8 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         status = output_status(repo, output)
         if output.stage is None:
             refuse_if_behind(repo.root, status, force=False, own_force=False,
-                             command=taking.command)
-            refuse_unrecordable_input(repo, output, status, taking.command)
+                             command=taking.typed)
+            refuse_unrecordable_input(repo, output, status, taking.typed)
         found = None if output.path in in_part else lacking(repo, output, status, deps, taking)
         if found is not None:
             lacks.append(found)
@@ -529,17 +530,19 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     return _InputsRead(tracked, changed)
 
 
-def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, command: str
+def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, taking: Taking
                    ) -> tuple[list[str], dict[str, Pointer]]:
-    """Record the changed inputs as `dvx commit` would, for the dvx `command` running (which
+    """Record the changed inputs as `dvx commit` would, for the command `taking` them (which
     a refusal names); the files to stage in Git, and the pointers written, by path. All are
     checked before any is stored, as `track` takes them (data Git's index holds too
     included): a refusal leaves every pointer and the cache as they were."""
-    check_commit(repo, inputs, command=command, git_tracked_too=True)
+    check_commit(repo, inputs, command=taking.command, again=taking.again,
+                 git_tracked_too=True)
     touched = []
     pointers: dict[str, Pointer] = {}
     for output in inputs:
-        pointers[output.path] = track(repo, output.path, output, command).pointer
+        pointers[output.path] = track(repo, output.path, output, taking.command,
+                                      again=taking.again).pointer
         reporter.committed(output.path)
         touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
                                                         ".gitignore")]

@@ -40,12 +40,20 @@ RUN_NONE = "none"  # no stage runs, the workspace is recorded as it is: exp save
 
 @dataclass(frozen=True)
 class Taking:
-    """A command taking the pipeline's tracked inputs: `command`, the dvx command a refusal
-    says to run again ("repro"), and where its stages read them (`runs`: RUN_HERE,
-    RUN_QUEUED or RUN_NONE), which decides the files it needs placed."""
+    """A command taking the pipeline's tracked inputs: `command`, the dvx command ("repro",
+    "exp save"), which a refusal names as the one that ran; where its stages read them
+    (`runs`: RUN_HERE, RUN_QUEUED or RUN_NONE), which decides the files it needs placed;
+    and `again`, the command as typed (its targets, -n and -S), which a refusal says to run
+    again (empty: `command`)."""
 
     command: str
     runs: str = RUN_HERE
+    again: str = ""
+
+    @property
+    def typed(self) -> str:
+        """The command a refusal says to run again, without `dvx`."""
+        return self.again or self.command
 
 
 @dataclass(frozen=True)
@@ -154,8 +162,8 @@ def refuse_lacking(repo: Repo, inputs: Sequence[Lacking], taking: Taking) -> Non
         message = (f"Inputs the stages read are not all in the workspace, lacking files "
                    f"{where} ({how}): {each}. {why}")
     ways = "; ".join(_way(repo, item, taking) for item in inputs)
-    raise ConflictError(message, f"Run {ways}; then run `dvx {taking.command}` again."
-                        if not one else f"Run {ways}, then run `dvx {taking.command}` again.")
+    raise ConflictError(message, f"Run {ways}; then run `dvx {taking.typed}` again."
+                        if not one else f"Run {ways}, then run `dvx {taking.typed}` again.")
 
 
 def _what(item: Lacking) -> str:
