@@ -4347,3 +4347,18 @@ def test_a_queued_run_fetches_an_up_to_date_stage_s_output_no_stage_reads_and_ne
     locks = [yaml.safe_load(git(bob, "show", f"{rev}:dvx.lock")) for rev in (ref, "HEAD")]
     assert locks[0]["stages"]["model"] == locks[1]["stages"]["model"]
     assert locks[0]["stages"]["prepare"] != locks[1]["stages"]["prepare"]
+
+
+def test_a_queue_entry_names_each_path_its_stages_read_once(repo):
+    """Two stages reading the same params file, and a frozen one reading data of its own:
+    the queue entry's `reads` names the params file once, and not what only the frozen
+    stage reads."""
+    write(repo / "params.yaml", "a: 1\nb: 2\n")
+    write(repo / "old.csv", "x\n")
+    write(repo / "dvx.yaml", PREPARE_AND_TRAIN + "  frozen:\n    cmd: cat old.csv > f.txt\n"
+                             "    deps: [old.csv]\n    outs: [f.txt]\n    frozen: true\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    assert run_dvx("exp", "run", "--queue", "-S", "a=5", "-n", "q1", cwd=repo).code == 0
+    entry = json.loads((repo / ".dvx" / "tmp" / "queue" / "q1.json").read_text())
+    assert entry["reads"] == ["params.yaml"], entry

@@ -425,9 +425,11 @@ def read_by_stages(repo: Repo, targets: tuple[str, ...] = ()) -> list[str]:
     """The paths of which a run of the stages `targets` and those they depend on (all: none
     named) records the changed `dvx add`-tracked data itself (`_inputs`): what those stages
     read, but for frozen ones, which do not run, so that data only a frozen stage reads is
-    recorded as data no stage reads; none without a dvx.yaml."""
+    recorded as data no stage reads; none without a dvx.yaml. Each path once, in the order
+    the stages read them."""
     dag = load_dag(repo)
-    return [] if dag is None else _inputs(dag, dag.select(targets, False, False))
+    return [] if dag is None else list(dict.fromkeys(
+        _inputs(dag, dag.select(targets, False, False))))
 
 
 def check_changed_inputs(repo: Repo, taking: Taking) -> None:
