@@ -2336,7 +2336,7 @@ def test_status_names_the_refusal_over_a_cached_output_git_tracks_not_a_plain_re
     shown = " ".join(dvx("status").stdout.split())
     assert "(stage 'build': its output 'src' is tracked by Git ('src/main.py' is in the Git " \
         "index), and a stage deletes its outputs before it runs, so `dvx repro` refuses to " \
-        "run it: stop tracking it in Git first (git rm -r --cached -- src && git commit), or " \
+        "run: stop tracking it in Git first (git rm -r --cached -- src && git commit), or " \
         "choose another output path)" in shown and "(then `dvx repro` runs the stale " \
         "stages)" in shown and "(`dvx repro` runs the stale stages)" not in shown, shown
     refused = dvx("repro")
@@ -2589,3 +2589,29 @@ def test_repro_records_and_runs_on_a_changed_input_git_tracks_too_as_status_says
     assert (repo / "out.txt").read_text() == "b\n"
     recorded = xxhash.xxh3_128_hexdigest(b"b\n")
     assert f"oid: {recorded}" in (repo / "raw.csv.dvx").read_text()
+
+
+def test_status_names_the_refusal_an_up_to_date_stage_s_output_git_tracks_gives_a_stale_one(
+        repo, dvx):
+    """An up-to-date stage's cached output that `git add -f` put in Git's index stops a plain
+    `dvx repro` of the pipeline, whose other stage is stale: status names that refusal (and
+    `--json` that output), never a plain `dvx repro` that would refuse."""
+    write(repo / "pa.txt", "1\n")
+    write(repo / "pb.txt", "1\n")
+    write(repo / "dvx.yaml", "stages:\n  a:\n    cmd: cat pa.txt > a.bin\n    deps: [pa.txt]\n"
+                             "    outs: [a.bin]\n  b:\n    cmd: cat pb.txt > b.bin\n"
+                             "    deps: [pb.txt]\n    outs: [b.bin]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "add", "-f", "a.bin")
+    write(repo / "pb.txt", "2\n")
+    shown = " ".join(dvx("status").stdout.split())
+    assert "(stage 'a': its output 'a.bin' is tracked by Git ('a.bin' is in the Git index), " \
+        "and a stage deletes its outputs before it runs, so `dvx repro` refuses to run: stop " \
+        "tracking it in Git first (git rm -r --cached -- a.bin && git commit)" in shown, shown
+    assert "(`dvx repro` runs the stale stages)" not in shown, shown
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert [found["path"] for found in doc["outputs_in_git"]] == ["a.bin"], doc
+    refused = dvx("repro")
+    assert refused.code == 2 and "Stage 'a': output 'a.bin' is tracked by Git" in refused.stderr

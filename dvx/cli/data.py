@@ -390,13 +390,13 @@ def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[An
     """The hint under the stale stages: `dvx repro` runs them, once what it refuses to
     delete is out of its way: the changes Git has not committed in `uncommitted` output
     folders (`UncommittedOutput`), and the files Git's index holds of `in_git` cached
-    outputs (`OutputInGit`)."""
+    outputs (`OutputInGit`) of any stage, which stop it whole."""
     from dvx.pipeline.outputs_in_git import in_the_index, stop_tracking
     from dvx.pipeline.uncommitted_outputs import holding_changes, moving_away
 
     for found in in_git:
         out(f"(stage '{found.stage}': its {in_the_index(found)}, and a stage deletes its "
-            "outputs before it runs, so `dvx repro` refuses to run it: "
+            "outputs before it runs, so `dvx repro` refuses to run: "
             f"{stop_tracking(repo, found)})")
     for found in uncommitted:
         out(f"(stage '{found.stage}': {holding_changes(found)}, which its run would delete, "

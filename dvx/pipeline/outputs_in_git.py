@@ -2,7 +2,9 @@
 cached output whose files Git's index holds (a folder of code declared an output by mistake,
 data taken into a commit with `git add -f`) is never deleted by a run. `repro` refuses to run
 the stages it selects while one of their cached outputs is such a one (DVC refuses those
-outputs too), before anything runs; `status` names the same refusal under the stale stages.
+outputs too), before anything runs, whether that stage is stale or not; `status` names the
+same refusal under the stale stages, for the outputs of every stage (those a plain `dvx
+repro` selects).
 `cache: false` outputs, such as metrics, are Git's to track (uncommitted_outputs.py).
 """
 

@@ -1928,7 +1928,8 @@ class PipelineStatus:
     pipeline_missing: bool = False  # there is no dvx.yaml
     # the output folders of stale stages whose run `repro` refuses (uncommitted_outputs)
     uncommitted: list[UncommittedOutput] = field(default_factory=list)
-    # the cached outputs of stale stages whose run `repro` refuses (outputs_in_git)
+    # while a stage is stale, the cached outputs of any stage that stop a run of the whole
+    # pipeline (`repro` refuses every stage it selects over one: outputs_in_git)
     in_git: list[OutputInGit] = field(default_factory=list)
 
 
@@ -1964,5 +1965,6 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     stale = [s.name for s in statuses if s.reasons]
     uncommitted = uncommitted_outputs(repo, dag, stale, locks)
     repo.statcache.flush()
+    in_git = outputs_in_git(repo, dag, dag.stages) if stale else []  # as a plain repro selects
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
-                          uncommitted=uncommitted, in_git=outputs_in_git(repo, dag, stale))
+                          uncommitted=uncommitted, in_git=in_git)
