@@ -682,11 +682,9 @@ def test_a_dvx_lock_that_is_a_link_is_refused_in_one_paragraph_by_run_and_save(
     assert "Skipped dvx.lock" not in refused.stderr
 
 
-@pytest.mark.parametrize("link", ["symlink", "hardlink"])
-def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cache(repo, link):
-    """A params file tracked with `dvx add` that the cache links into the workspace: -S
-    gives it a writable copy of its own first, as `dvx unprotect` does, and sets the param
-    there; the cache object stays whole and the experiment records the value set."""
+def _baseline_reading_a_params_file_linked_into_the_cache(repo, link):
+    """A committed baseline whose stage reads `q.yaml` (lr: 1), a params file tracked with
+    `dvx add` that cache.type `link` links into the cache."""
     must("config", "cache.type", link, cwd=repo)
     write(repo / "q.yaml", "lr: 1\n")
     must("add", "q.yaml", cwd=repo)
@@ -696,6 +694,14 @@ def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cac
     must("repro", cwd=repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_set_into_a_params_file_linked_into_the_cache_edits_a_copy_never_the_cache(repo, link):
+    """A params file tracked with `dvx add` that the cache links into the workspace: -S
+    gives it a writable copy of its own first, as `dvx unprotect` does, and sets the param
+    there; the cache object stays whole and the experiment records the value set."""
+    _baseline_reading_a_params_file_linked_into_the_cache(repo, link)
     ran = run_dvx("exp", "run", "-n", "e1", "-S", "q.yaml:lr=6", cwd=repo)
     assert ran.code == 0, ran.output
     assert "/.dvx/cache" not in ran.output, ran.output
@@ -715,15 +721,7 @@ def test_a_queued_run_reads_and_sets_a_params_file_linked_into_the_cache_as_exp_
     workspace it was queued from, outside the worktree: the run reads the params through
     that link as `exp run` in the workspace does, and -S edits a copy of its own there, so
     the cache object and the workspace's file keep the baseline's value."""
-    must("config", "cache.type", link, cwd=repo)
-    write(repo / "q.yaml", "lr: 1\n")
-    must("add", "q.yaml", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat q.yaml > out.txt\n"
-                             "    params:\n    - q.yaml: [lr]\n"
-                             "    metrics:\n    - out.txt: {cache: false}\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    _baseline_reading_a_params_file_linked_into_the_cache(repo, link)
     must("exp", "run", "--queue", "-n", "e1", "-S", "q.yaml:lr=6", cwd=repo)
 
     started = run_dvx("queue", "start", cwd=repo)
