@@ -2238,6 +2238,34 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
                                            "queue status`.\n")
 
 
+def test_a_queued_run_that_records_its_experiment_and_exits_1_is_done_with_its_errors_kept(
+        project):
+    """A damaged pointer no stage reads: the run records its experiment, then exits 1 with
+    an error about that pointer. The entry is done (its experiment is its own, never one
+    that took its name), its record keeps that the run reported errors, and `queue start`
+    exits 1 as the run did."""
+    write(project / "notes.txt", "notes\n")
+    must("add", "notes.txt", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "notes")
+    write(project / "notes.txt.dvx", "garbage: [\n")
+    assert run_dvx("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "q1",
+                   cwd=project).code == 1  # queued, saying what it skipped
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 1, started.output
+    assert "not recorded" not in started.stdout and "exp remove" not in started.stdout
+    assert "'q1' done, but its run exited with status 1 (see `dvx queue logs q1`)" in \
+        started.stdout, started.output
+    assert _queue_states(project) == {"q1": "done"}
+    assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert _show(project)["q1"]["params"]["params.yaml"]["train.lr"] == 0.3
+    status = run_dvx("queue", "status", cwd=project).stdout
+    assert "its run exited with status 1" in status, status
+    assert "Skipped notes.txt.dvx" in run_dvx("queue", "logs", "q1", cwd=project).stdout
+    again = run_dvx("queue", "start", cwd=project)
+    assert (again.code, again.stdout) == (0, "The queue is empty.\n"), again.output
+
+
 def test_a_queued_python_stage_importing_from_its_dependency_folder_runs(repo, monkeypatch):
     """A queued run's fresh worktree has no __pycache__: the stage `python src/train.py` with
     `deps: [src]` writes it there as it imports, and the run is recorded, not failed as a

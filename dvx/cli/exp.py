@@ -471,7 +471,7 @@ def queue_start(jobs: int, dask_address: str | None, git_remote: str | None) -> 
         ran = start(repo, jobs, say)
     if not ran and not is_quiet():
         out("The queue is empty.")
-    if any(e.state != DONE for e in ran):
+    if any(e.state != DONE or e.error is not None for e in ran):  # a run's errors too
         sys.exit(1)
 
 

@@ -37,6 +37,7 @@ from dvx.experiment_refs import (
     git_reads,
     head,
     new_name,
+    queued_snapshot,
     ref_of,
     refuse_unmerged,
     snapshot_workspace,
@@ -444,7 +445,7 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
     found = entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     warn_damaged(found)
     _remove_unrecorded_worktrees(repo)
-    running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
+    running: dict[str, _Run] = {}
     done: list[Entry] = []
     taken_up: set[tuple[str, float]] = set()  # entries' queued_as: a name queued again is new
     while True:
@@ -477,7 +478,7 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
         if not running:
             return done
         time.sleep(0.2)
-        for name, (entry, proc) in list(running.items()):
+        for name, (entry, proc, found_before) in list(running.items()):
             code = proc.poll()
             if code is None:
                 continue
@@ -492,6 +493,9 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
                     entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
                 elif code == 0:
                     entry.state = DONE
+                elif _recorded_by_its_run(repo, entry, found_before):  # then an error
+                    entry.state, entry.error = DONE, f"its run exited with status {code} " \
+                                                     f"(see `dvx queue logs {name}`)"
                 elif taken := name_taken(repo, entry):  # since it started: kept, to run again
                     entry.state, entry.error = QUEUED, taken.why
                 else:
@@ -505,6 +509,8 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
                 _save(repo, entry)
             if entry.state == QUEUED and taken is not None:
                 say(f"'{name}' not recorded: {taken.why} {taken.remedy}")
+            elif entry.state == DONE and entry.error is not None:
+                say(f"'{name}' done, but {entry.error}.")
             else:
                 say(f"'{name}' {entry.state}." if entry.state != FAILED
                     else f"'{name}' failed: {entry.error}")
@@ -568,8 +574,33 @@ def keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:
         return entry
 
 
-def _launch_if_queued(repo: Repo, name: str
-                      ) -> tuple[Entry, subprocess.Popen[bytes]] | None:
+# A run `queue start` launched: its entry, its process, and the commit the experiment of its
+# name and baseline named at launch (None: none), which tells the experiment the run records.
+_Run = tuple[Entry, subprocess.Popen[bytes], str | None]
+
+
+def _experiment_commit(repo: Repo, entry: Entry) -> str | None:
+    """The commit of the experiment of the entry's name and baseline; None if there is none."""
+    ref = ref_of(entry.baseline, entry.name)
+    return next((e.commit for e in experiments(repo, entry.baseline) if e.ref == ref), None)
+
+
+def _recorded_by_its_run(repo: Repo, entry: Entry, found_before: str | None) -> bool:
+    """Did the entry's run record its experiment, whatever it exited with (an error it gave
+    after recording, say)? It did if the experiment of its name and baseline is a commit it
+    did not name at launch (`found_before`) that ran from the entry's snapshot (its message
+    says so): one another command made meanwhile took the run's name instead."""
+    commit = _experiment_commit(repo, entry)
+    if commit is None or commit == found_before:
+        return False
+    try:
+        message = git_of(repo).run("show", "-s", "--format=%B", commit)
+    except DvxError:
+        return False
+    return queued_snapshot(message.decode(errors="replace")) == entry.snapshot
+
+
+def _launch_if_queued(repo: Repo, name: str) -> _Run | None:
     """Start the entry `name` if it is still the one queued, with its snapshot (`queue stop` and
     `queue remove` drop entries while `queue start` runs others); None if not."""
     entry = _load(repo, name)
@@ -585,11 +616,12 @@ def _launch_if_queued(repo: Repo, name: str
             return None
         entry = current
         entry.error = None
+        found_before = _experiment_commit(repo, entry)
         proc = _launch(repo, entry, worktree)
         entry.state, entry.worktree = RUNNING, worktree
         entry.run_by(proc.pid)
         _save(repo, entry)
-        return entry, proc
+        return entry, proc, found_before
 
 
 def mark_running_elsewhere(repo: Repo, entry: Entry) -> bool:
