@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pipeline_kit import make_ml_repo, runs
 
-from tests.conftest import git, run_dvx, run_dvx_proc
+from tests.conftest import git, run_dvx, run_dvx_proc, write
 from tests.team import Team, commit, edit, must, share
 
 
@@ -760,6 +760,51 @@ def test_exp_run_queue_takes_an_input_whose_files_the_cache_holds_though_not_pla
     assert not (bob / "d" / "b").exists()
     shown = run_dvx("exp", "show", "--json", cwd=bob)
     assert '"q"' in shown.stdout, shown.output
+
+
+def test_exp_run_queue_checks_and_fetches_the_inputs_its_set_params_make_a_stage_read(tmp_path):
+    """`deps: ["data/${which}"]` with -S which=b: the queued run reads data/b, not the data/a
+    the workspace's params name. Queuing checks data/b as the run will read it (refused
+    while the cache lacks part of it, naming the fetch), records it among what the run
+    reads, and `queue start` runs on it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    for folder, files in (("a", {"1": "a1\n"}), ("b", {"1": "b1\n", "2": "b2\n"})):
+        for name, text in files.items():
+            write(alice / "data" / folder / name, text)
+    (alice / "params.yaml").write_text("which: a\n")
+    must("add", "data/a", "data/b", cwd=alice)
+    (alice / "dvx.yaml").write_text('stages:\n  train:\n    cmd: ls data/${which} > out.txt\n'
+                                    '    deps: ["data/${which}"]\n    outs: [out.txt]\n')
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob", pull=False)
+    must("pull", "data/a", "data/b/1", cwd=bob)
+
+    refused = run_dvx("exp", "run", "--queue", "-S", "which=b", "-n", "q1", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "'data/b' is read by the stages" in said, refused.output
+    assert "Run `dvx fetch data/b` to fetch what its pointer names into the cache, then run " \
+        "`dvx exp run --queue -n q1 -S which=b` again." in said, said
+    assert git(bob, "for-each-ref", "refs/exps-queue") == ""
+    # The run in a queued run's worktree (which goes once it ends) names the same way out
+    head = git(bob, "rev-parse", "HEAD").strip()
+    in_worktree = run_dvx("exp", "run", "-n", "q1", "--baseline", head, "-S", "which=b",
+                          cwd=bob)
+    said = " ".join(in_worktree.stderr.split())
+    assert in_worktree.code == 1 and "then run `dvx exp run --queue -n q1 -S which=b` again" \
+        in said, said
+    assert (bob / "params.yaml").read_text() == "which: a\n"
+
+    must("fetch", "data/b", cwd=bob)
+    must("exp", "run", "--queue", "-S", "which=b", "-n", "q1", cwd=bob)
+    queued = json.loads(run_dvx("queue", "status", "--json", cwd=bob).stdout)
+    assert "data/b" in queued[0]["reads"], queued
+    started = run_dvx("queue", "start", cwd=bob)
+    assert started.code == 0, started.output + run_dvx("queue", "logs", "q1", cwd=bob).stdout
+    ref = git(bob, "for-each-ref", "--format=%(refname)", "refs/exps/*/q1").strip()
+    assert git(bob, "show", f"{ref}:params.yaml") == "which: b\n"
+    assert "- path: data/b\n" in git(bob, "show", f"{ref}:dvx.lock")
 
 
 def test_repro_runs_no_stage_on_an_upstream_output_pulled_in_part_naming_every_such_input(

@@ -209,7 +209,9 @@ def refuse_ignored_by_git(repo: Repo, overrides: list[Override]) -> None:
             "params experiments change in a file Git tracks.")
 
 
-def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
+def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str, bytes]:
+    """Set the params `overrides` name in their files (`write`: else only what would be
+    written is made, and refused where it would be); each file's bytes with them set."""
     by_file: dict[str, list[Override]] = {}
     for override in overrides:
         by_file.setdefault(override.file, []).append(override)
@@ -235,15 +237,17 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
                              "Set params of an existing YAML or JSON file (params.yaml when "
                              "no file is named).")
+    edited = {}
     for file, changes in by_file.items():
         full = repo.abspath(file)
         if file.lower().endswith(".toml"):
             raise UsageError(f"-S cannot edit the TOML file '{file}' yet.",
                              "Keep the params experiments change in a YAML or JSON file.")
         if file.lower().endswith(".json"):
-            _edit_json(full, changes, write)
+            edited[file] = _edit_json(full, changes, write)
         else:
-            _edit_yaml(full, changes, write)
+            edited[file] = _edit_yaml(full, changes, write)
+    return edited
 
 
 def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
@@ -331,7 +335,7 @@ def _refuse_adding_what_exists(change: Override) -> None:
                          "param already.", "Drop the '+' to set it.")
 
 
-def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
+def _edit_yaml(full: str, changes: list[Override], write: bool) -> bytes:
     from ruamel.yaml import YAML
 
     from dvx.pipeline.editor import guess_indent
@@ -354,10 +358,12 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     for change in changes:
         _set(doc, dataclasses.replace(change, value=_for_yaml_1_1(change.value)))
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    edited = encode_like(out.getvalue(), data)
     if write:
-        out = io.StringIO()
-        yaml.dump(doc, out)
-        _write(full, encode_like(out.getvalue(), data))
+        _write(full, edited)
+    return edited
 
 
 class _Float(float):
@@ -412,7 +418,7 @@ def _representer_class() -> Any:
     return Representer
 
 
-def _edit_json(full: str, changes: list[Override], write: bool) -> None:
+def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
     doc: Any = {}
     try:
         with open(full, "rb") as f:
@@ -425,8 +431,10 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> None:
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     for change in changes:
         _set(doc, change)
+    edited = encode_like(json.dumps(doc, indent=2) + "\n", data)
     if write:
-        _write(full, encode_like(json.dumps(doc, indent=2) + "\n", data))
+        _write(full, edited)
+    return edited
 
 
 def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:

@@ -90,8 +90,9 @@ class Entry:
     boot_id: str | None = None
     force: bool = False  # `exp run --queue -f`: the run forces every stage
     jobs: int = 1  # `exp run --queue -j N`: stages the run runs at once
-    # The paths its stages read (read_by_stages of the snapshot's dvx.yaml): the data its run
-    # needs in the cache. None in an entry an older dvx queued: all the data its snapshot tracks.
+    # The paths its stages read (read_by_stages of the snapshot's dvx.yaml, resolved with the
+    # params its -S set): the data its run needs in the cache. None in an entry an older dvx
+    # queued: all the data its snapshot tracks.
     reads: list[str] | None = None
 
     def run_options(self) -> list[str]:
@@ -371,12 +372,15 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     if name is not None and name in known and known[name].state == DAMAGED:
         raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
-    read = read_by_stages(repo)
+    # What the run's stages read: dvx.yaml's `${}` resolved with the params its -S set (a path
+    # naming one), checked and recorded as the run will read it.
+    params_set = overrides.apply(repo, changes, write=False)
+    read = read_by_stages(repo, params_set=params_set)
     # before the inputs are committed, and as the queued run's -S will leave them
     check_unread_data(repo, read, "exp run --queue", again,
                       setting=[change.file for change in changes])
     # The snapshot must name the data the workspace has now.
-    commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED, again))
+    commit_changed_inputs(repo, Taking("exp run --queue", RUN_QUEUED, again), params_set)
     commit_unread_data(repo, read, "exp run --queue", again)
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")

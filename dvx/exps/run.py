@@ -105,9 +105,11 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     taken |= _refuse_queued(repo, name)
     changes = [params.parse(text) for text in sets]
     # The run as typed, which a refusal says to run again: before a stage ran, and after,
-    # the workspace keeping the params set (a queued run's refusal names no command)
-    again = "" if queued else _again(name, sets, force, targets)
-    again_once_run = "" if queued else _again(name, sets, force, targets, params_kept=True)
+    # the workspace keeping the params set. A queued run's worktree goes once it ends: its
+    # refusal names the `exp run --queue` that queues it again, from the workspace.
+    again = _queued_again(name, sets, force, jobs) if queued else \
+        _again(name, sets, force, targets)
+    again_once_run = again if queued else _again(name, sets, force, targets, params_kept=True)
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes, again or "exp run")
     check_unread_data(repo, read_by_stages(repo, targets), "exp run", again,
@@ -149,6 +151,11 @@ def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
         return shlex.join(queue_again(name, sets, force, jobs))
     return "dvx " + _again(name, sets, force, targets, params_kept=True) + (
         f" -j {jobs}" if jobs != 1 else "")
+
+
+def _queued_again(name: str | None, sets: list[str], force: bool, jobs: int) -> str:
+    """`queue_again` as a refusal names it: without the leading `dvx`."""
+    return shlex.join(queue_again(name, sets, force, jobs)[1:])
 
 
 def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...],

@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, UsageError
-from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, load_pipeline, stage_target
+from dvx.pipeline.spec import (
+    PIPELINE_FILE,
+    ParamsSet,
+    Pipeline,
+    Stage,
+    load_pipeline,
+    stage_target,
+)
 from dvx.repo import Repo
 
 
@@ -151,10 +158,11 @@ def _refuse_cycles(dag: Dag) -> None:
                 iters.append(iter(sorted(dag.downstream[child])))
 
 
-def load_dag(repo: Repo, removing: str | None = None) -> Dag | None:
-    """The validated DAG of dvx.yaml, or None without a dvx.yaml (`removing`: as in
-    spec.parse_pipeline)."""
-    pipeline = load_pipeline(repo, removing)
+def load_dag(repo: Repo, removing: str | None = None, params_set: ParamsSet | None = None
+             ) -> Dag | None:
+    """The validated DAG of dvx.yaml, or None without a dvx.yaml (`removing`, `params_set`:
+    as in spec.parse_pipeline)."""
+    pipeline = load_pipeline(repo, removing, params_set)
     return None if pipeline is None else build_dag(pipeline)
 
 

@@ -101,6 +101,7 @@ from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
+    ParamsSet,
     Pipeline,
     Stage,
     check_params,
@@ -421,13 +422,15 @@ def _work(dag: Dag, selected: list[str]) -> Work:
     return Work(PIPELINE, None if every else tuple(selected))
 
 
-def read_by_stages(repo: Repo, targets: tuple[str, ...] = ()) -> list[str]:
+def read_by_stages(repo: Repo, targets: tuple[str, ...] = (),
+                   params_set: ParamsSet | None = None) -> list[str]:
     """The paths of which a run of the stages `targets` and those they depend on (all: none
     named) records the changed `dvx add`-tracked data itself (`_inputs`): what those stages
     read, but for frozen ones, which do not run, so that data only a frozen stage reads is
     recorded as data no stage reads; none without a dvx.yaml. Each path once, in the order
-    the stages read them."""
-    dag = load_dag(repo)
+    the stages read them. `params_set`: the params files as the run will have set them
+    (spec.parse_pipeline)."""
+    dag = load_dag(repo, params_set=params_set)
     return [] if dag is None else list(dict.fromkeys(
         _inputs(dag, dag.select(targets, False, False))))
 
@@ -442,12 +445,14 @@ def check_changed_inputs(repo: Repo, taking: Taking) -> None:
                  git_tracked_too=True)
 
 
-def commit_changed_inputs(repo: Repo, taking: Taking) -> list[str]:
+def commit_changed_inputs(repo: Repo, taking: Taking, params_set: ParamsSet | None = None
+                          ) -> list[str]:
     """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
     runs (for a run that happens elsewhere, from a snapshot: a queued experiment; or for
     none: `exp save`); the paths recorded. `taking`: the command recording them, which a
-    refusal names, and where its stages read them."""
-    dag = _load(repo)
+    refusal names, and where its stages read them; `params_set`: the params files as that
+    run will have set them (its inputs are those of dvx.yaml resolved with them)."""
+    dag = _load(repo, params_set)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
         changed = _read_inputs(repo, dag, selected, taking).changed
@@ -580,12 +585,12 @@ def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> lis
     return left
 
 
-def _load(repo: Repo) -> Dag:
-    return build_dag(_load_pipeline(repo))
+def _load(repo: Repo, params_set: ParamsSet | None = None) -> Dag:
+    return build_dag(_load_pipeline(repo, params_set))
 
 
-def _load_pipeline(repo: Repo) -> Pipeline:
-    pipeline = load_pipeline(repo)
+def _load_pipeline(repo: Repo, params_set: ParamsSet | None = None) -> Pipeline:
+    pipeline = load_pipeline(repo, params_set=params_set)
     if pipeline is None:
         recorded = recorded_without_pipeline(repo)
         if recorded:  # deleted, not a pipeline never written: repro would drop every entry

@@ -18,7 +18,7 @@ import math
 import os
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ from dvx.pipeline.params import (
     ParamsReader,
     check_params_file_name,
     get_param,
+    parse_params,
     read_params,
     refuse_conflicted,
 )
@@ -152,13 +153,19 @@ def pipeline_path(repo: Repo) -> str:
     return os.path.join(repo.root, PIPELINE_FILE)
 
 
-def load_pipeline(repo: Repo, removing: str | None = None) -> Pipeline | None:
+# Params files as a command is about to set them (path -> their bytes then), read in place of
+# the files: the pipeline a queued `exp run -S` will run, resolved before anything is written.
+ParamsSet = Mapping[str, bytes]
+
+
+def load_pipeline(repo: Repo, removing: str | None = None, params_set: ParamsSet | None = None
+                  ) -> Pipeline | None:
     """The validated pipeline of dvx.yaml, or None if the repository has no dvx.yaml.
-    `removing`: as in parse_pipeline."""
+    `removing`, `params_set`: as in parse_pipeline."""
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return None
-    return parse_pipeline(repo, _read_pipeline_file(path, repo.root), removing)
+    return parse_pipeline(repo, _read_pipeline_file(path, repo.root), removing, params_set)
 
 
 def _read_pipeline_file(path: str, root: str) -> Any:
@@ -231,13 +238,15 @@ def stages_declared(repo: Repo) -> dict[str, Stage] | None:
         return None
 
 
-def parse_pipeline(repo: Repo, doc: Any, removing: str | None = None) -> Pipeline:
-    """The validated pipeline of the dvx.yaml document `doc`. A pointer file inside an
-    output of the stage `removing` (or of an item of that foreach/matrix stage) is let be:
-    `dvx stage remove` is a way out of that overlap (dvx/overlapping.py)."""
+def parse_pipeline(repo: Repo, doc: Any, removing: str | None = None,
+                   params_set: ParamsSet | None = None) -> Pipeline:
+    """The validated pipeline of the dvx.yaml document `doc`, its `${}` resolved with the
+    params files as `params_set` holds them (the others as they are). A pointer file inside
+    an output of the stage `removing` (or of an item of that foreach/matrix stage) is let
+    be: `dvx stage remove` is a way out of that overlap (dvx/overlapping.py)."""
     if doc is None:
         return Pipeline((), declares_stages=False)
-    pipeline = Pipeline(tuple(_stages(repo, doc)),
+    pipeline = Pipeline(tuple(_stages(repo, doc, params_set)),
                         declares_stages=isinstance(doc, dict) and doc.get("stages") is not None)
     _check_across_stages(repo, pipeline, removing)  # which lists the pointers, and so any dvx.yaml
     # below the root, whose stages are not these (one inside their outputs is their data)
@@ -246,14 +255,15 @@ def parse_pipeline(repo: Repo, doc: Any, removing: str | None = None) -> Pipelin
     return pipeline
 
 
-def _stages(repo: Repo, doc: Any) -> list[Stage]:
-    """The stages of the dvx.yaml document `doc`, each validated on its own."""
+def _stages(repo: Repo, doc: Any, params_set: ParamsSet | None = None) -> list[Stage]:
+    """The stages of the dvx.yaml document `doc`, each validated on its own (`params_set`:
+    as in parse_pipeline)."""
     if doc is None:
         return []
     if not isinstance(doc, dict):
         raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
     check_top_keys(doc)
-    context = _context(repo, doc.get("vars"))
+    context = _context(repo, doc.get("vars"), params_set or {})
     definitions = stage_definitions(doc)
     stages: list[Stage] = []
     for name, definition in definitions.items():
@@ -327,9 +337,14 @@ def _error(message: str, hint: str | None = None) -> FormatError:
 
 # -- context: vars and params.yaml -----------------------------------------------------------
 
-def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
+def _context(repo: Repo, vars_entries: Any, params_set: ParamsSet) -> dict[str, Any]:
     context: dict[str, Any] = {}
     sources: dict[str, str] = {}
+
+    def read(rel: str) -> dict[str, Any]:
+        if rel in params_set:
+            return parse_params(params_set[rel], rel, workspace_root=repo.root)
+        return read_params(repo, rel)
 
     def merge(values: dict[str, Any], source: str) -> None:
         for key, value in values.items():
@@ -339,7 +354,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             context[key], sources[key] = value, source
 
     if os.path.isfile(os.path.join(repo.root, DEFAULT_PARAMS_FILE)):
-        merge(read_params(repo, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
+        merge(read(DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
     if vars_entries is None:
         return context
     if not isinstance(vars_entries, list):
@@ -353,7 +368,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             file, _, keys = entry.partition(":")
             rel = _resolve(repo, file, "", "vars", None)
             check_params_file_name(rel, f"{PIPELINE_FILE}: vars")
-            values = read_params(repo, rel)
+            values = read(rel)
             if keys:
                 wanted = [k.strip() for k in keys.split(",") if k.strip()]
                 missing = [k for k in wanted if k not in values]
