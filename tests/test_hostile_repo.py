@@ -988,6 +988,23 @@ def test_a_stage_never_run_whose_output_holds_a_repository_is_named_and_deletes_
     assert files_under(repo / "out") == before
 
 
+def test_exp_run_over_an_output_holding_a_repository_names_its_own_command_to_run_again(repo):
+    """The stage's refusal, under `exp run -S`, names the `dvx exp run` as typed (its -n and
+    -S), as the run's last line does, never `dvx repro`, which would record no experiment."""
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  a:\n    cmd: mkdir -p outa && cat params.yaml > "
+                             "outa/x.txt\n    params: [lr]\n    outs: [outa]\n")
+    assert run_dvx("repro", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    make_git_repo(repo / "outa/nested")
+    ran = run_dvx("exp", "run", "-S", "lr=2", "-n", "e1", cwd=repo)
+    message = " ".join(ran.stderr.split())
+    assert ran.code == 1 and "'outa' holds 'outa/nested/.git'" in message, ran.output
+    assert "then run `dvx exp run -n e1 -S lr=2` again" in message, message
+    assert "dvx repro" not in message, message
+
+
 @pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
 def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     hostile = Hostile(tmp_path)

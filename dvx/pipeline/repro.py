@@ -251,6 +251,11 @@ class ReproOptions:
     # `exp run`'s params set stay in the workspace then; empty: `again`
     again_once_run: str = ""
 
+    def failed_stage_again(self) -> str:
+        """The command a failed stage's message says to run again once mended: the run as
+        typed, as the run's last line names it (an `exp run` keeps its params set then)."""
+        return self.again_once_run or self.again or self.command
+
 
 class Reporter(Protocol):
     """What the CLI is told while repro works (from worker threads too). `capture` asks for
@@ -836,7 +841,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         holding = outputs_holding_a_repository(repo, stage) if options.force else stale.holding
         if holding:
             results[name] = StageResult(name, WOULD_FAIL, reasons,
-                                        error=_holds_a_repository(holding))
+                                        error=_holds_a_repository(holding, options))
         elif name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
                 *reasons, no_clone_has_reason(stray[name])],
@@ -1019,14 +1024,15 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _holds_a_repository(holding: Mapping[str, str]) -> str:
+def _holds_a_repository(holding: Mapping[str, str], options: ReproOptions) -> str:
     """Why a stage whose output folder holds a repository of its own (`holding`: {output:
     the `.git` or `.dvx` in it}) is not run: a run deletes its outputs first."""
     path, entry = next(iter(holding.items()))
     return (f"'{path}' holds '{entry}', the `.git` or `.dvx` of a repository of its own (a "
             "clone, a submodule, a dvx project), whose files are that repository's: a run "
             "would delete them with the stage's outputs, so the command was not run. Move "
-            f"that repository out of '{path}', then run `dvx repro` again")
+            f"that repository out of '{path}', then run `dvx {options.failed_stage_again()}` "
+            "again")
 
 
 def _not_checked_out(paths: list[str]) -> str:
@@ -1311,7 +1317,8 @@ class _Scheduler:
         holding = outputs_holding_a_repository(self.repo, stage) if self.options.force \
             else stale.holding
         if holding:
-            return StageResult(stage.name, FAILED, reasons, error=_holds_a_repository(holding))
+            return StageResult(stage.name, FAILED, reasons,
+                               error=_holds_a_repository(holding, self.options))
         if stage.name in self.stray:
             return StageResult(stage.name, FAILED, [
                 *reasons, no_clone_has_reason(self.stray[stage.name])],
