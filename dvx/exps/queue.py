@@ -43,7 +43,7 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
-from dvx.exps.ignored_inputs import refuse_ignored_inputs
+from dvx.exps.inputs_not_held import refuse_ignored_inputs
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock

@@ -29,7 +29,7 @@ from dvx.experiment_refs import (
     taken_names,
 )
 from dvx.exps import overrides as params
-from dvx.exps.ignored_inputs import warn_ignored_inputs
+from dvx.exps.inputs_not_held import warn_ignored_inputs
 from dvx.exps.queue import (
     DONE,
     FAILED,
