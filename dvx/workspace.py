@@ -705,11 +705,16 @@ def held_why(root: str, display: str, entry: str) -> str:
     """Why checkout leaves the tracked folder `display` as it is, --force or not: it holds
     `entry`, another repository's `.git` or `.dvx` (`repository_inside`); at its top, the
     folder itself is that repository, which goes whole."""
-    way = "move or rename the folder" if entry.rpartition("/")[0] == display \
-        else "move that repository out of it"
     return (f"{REPOSITORY_INSIDE} {_a_repository_of_its_own(entry)}: checkout leaves "
-            f"'{display}' as it is, --force or not; {way}, then "
-            f"`dvx checkout {for_command(root, display)}` places the data")
+            f"'{display}' as it is, --force or not; {way_out_of_holding(display, entry)}, "
+            f"then `dvx checkout {for_command(root, display)}` places the data")
+
+
+def way_out_of_holding(display: str, entry: str) -> str:
+    """What frees the tracked path `display` of `entry`, the `.git` or `.dvx` of another
+    repository in the folder there: at the folder's top, the folder is that repository."""
+    return "move or rename the folder" if entry.rpartition("/")[0] == display \
+        else "move that repository out of it"
 
 
 def repository_held(repo: Repo, path: str) -> str | None:

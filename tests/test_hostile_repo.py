@@ -819,6 +819,53 @@ def test_a_repository_where_a_tracked_directory_s_file_goes_is_never_deleted(tmp
         assert not (repo / ".dvx/tmp/lock.stopped").exists()
 
 
+def test_status_of_a_file_pointer_where_a_clone_stands_names_the_repository_and_no_command(
+        repo):
+    """`weights.dvx` names a file while the user has a clone of their own at `weights`:
+    status says the folder holds a repository of its own, with the way out, and gives no
+    hint to record it with `dvx commit` (which refuses it) or discard it with `dvx checkout
+    --force` (which leaves it as it is)."""
+    write(repo / "weights", "W\n")
+    assert run_dvx("add", "weights", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "weights")
+    (repo / "weights").unlink()
+    kept = _nested_repository(repo / "weights", "clone")
+    before = files_under(repo / "weights")
+    status = run_dvx("status", cwd=repo)
+    assert status.code == 0 and "Traceback" not in status.output, status.output
+    said = " ".join(status.stdout.split())
+    assert "weights: holds 'weights/.git', the `.git` or `.dvx` of a repository of its own" \
+        in said, said
+    assert "move or rename the folder, then `dvx checkout weights` places the data" in said
+    assert "modified" not in said and "records changes" not in said, said
+    assert "`dvx commit` refuses it" in said and "dvx checkout --force" not in said, said
+    found = json.loads(run_dvx("status", "--json", cwd=repo).stdout)["outputs"][0]
+    assert (found["workspace"], found["repository_inside"]) == \
+        ("holds_repository", "weights/.git")
+    assert "'weights' holds 'weights/.git'" in run_clean("commit", cwd=repo)
+    assert files_under(repo / "weights") == before and kept.is_file()
+
+
+def test_status_of_data_left_behind_holding_a_clone_offers_no_dvx_add(repo):
+    """Data whose pointer left Git (a teammate's `git rm`) and that holds a clone of the
+    user's: status says why it is kept and offers no `dvx add`, which refuses it."""
+    write(repo / "data/f1", "1\n")
+    assert run_dvx("add", "data", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    make_git_repo(repo / "data/clone")
+    git(repo, "rm", "-q", "--", "data.dvx")
+    git(repo, "commit", "-qm", "a teammate's rm")
+    status = run_dvx("status", cwd=repo)
+    assert status.code == 0 and "Traceback" not in status.output, status.output
+    said = " ".join(status.stdout.split())
+    assert "data: no longer tracked, its pointer left Git; it holds the `.git` or `.dvx` of " \
+        "a repository of its own ('data/clone/.git'" in said, said
+    assert "dvx add" not in said, said
+    assert "repository of its own" in run_clean("add", "data", cwd=repo)
+
+
 def _data_made_a_clone(repo: Path, partial: bool = False, wip: bool = True) -> Path:
     """In the dvx repository `repo`, track `tools` (files `a` and `notes`), check it out (in
     part: only `notes`, with `partial`), then make it a Git clone of the user's that commits

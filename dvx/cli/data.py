@@ -797,6 +797,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
+    from dvx.workspace import REPOSITORY_INSIDE, way_out_of_holding
 
     assert isinstance(result, StatusResult)
     if not result.outputs and not has_stages and not result.left_behind and not result.stopped:
@@ -830,7 +831,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                       "`.dvx` of a repository of its own (a clone, a submodule, a dvx "
                       "project), whose files are that repository's: checkout leaves it as "
                       "it is, --force or not, and `dvx commit` refuses it, without targets "
-                      "too, while it holds that repository; move that repository out of it, "
+                      "too, while it holds that repository; "
+                      f"{way_out_of_holding(o.path, o.repository_inside or o.path)}, "
                       f"then `dvx checkout {for_command(root, o.path)}` places the data"],
                   }.get(o.workspace, [o.workspace])
         if o.synced_manifest_missing is not None:  # its differences cannot be sorted
@@ -967,7 +969,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
     hinted_beside = _beside_tracked_hint(root, result, left_git)
     left_git = [item for item in left_git if item[0] not in hinted_beside]
-    kept = [(output, ignored) for _, why, output, ignored in left_git if why is not None]
+    # Data holding a repository of its own is that repository's: no command of dvx is the way
+    kept = [(output, ignored) for _, why, output, ignored in left_git
+            if why is not None and not why.startswith(REPOSITORY_INSIDE)]
     if any(why is None for _, why, _, _ in left_git):
         out("(`dvx checkout` removes data whose pointer or dvx.lock entry left Git, as it is in "
             "the cache)")

@@ -47,6 +47,7 @@ from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
     file_state,
+    repository_anywhere_inside,
     repository_inside,
     scan_directory,
     stale_link_oid,
@@ -75,7 +76,8 @@ NOT_PULLED = "not_pulled"
 LINKED_ELSEWHERE = "linked_elsewhere"
 # A directory holding the `.git` or `.dvx` of another repository (a clone, a submodule, a dvx
 # project: `OutputStatus.repository_inside`), whose files are that one's: checkout leaves it as
-# it is, --force or not, and commit refuses it, a commit without targets too.
+# it is, --force or not, and commit refuses it, a commit without targets too. So is such a
+# folder standing where a tracked file goes.
 HOLDS_REPOSITORY = "holds_repository"
 # Where the pointer of a directory outdated in part changed when it did not move since the
 # workspace was synced, but HEAD records other data (`OutputStatus.moved_in_workspace`)
@@ -168,7 +170,7 @@ class OutputStatus:
     # Of a directory, the temporaries an interrupted dvx left in it (`temporaries_inside`):
     # named apart, never data
     temporaries: list[str] = field(default_factory=list)
-    # HOLDS_REPOSITORY: the `.git` or `.dvx` found in it (a repository path)
+    # HOLDS_REPOSITORY: the `.git` or `.dvx` found in the folder (a repository path)
     repository_inside: str | None = None
 
     @property
@@ -220,6 +222,8 @@ class OutputStatus:
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated,
                        repository_inside=self.repository_inside)
+        elif self.repository_inside is not None:  # a folder where the file goes
+            doc.update(repository_inside=self.repository_inside)
         return doc
 
 
@@ -885,6 +889,10 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     pointer = output.pointer
     full = repo.abspath(output.path)
     in_cache = repo.cache.exists(pointer.oid)
+    inside = _repository_where_a_file_goes(full, output.path)
+    if inside is not None:  # its files are another repository's: no change to record
+        return OutputStatus(output.path, "file", HOLDS_REPOSITORY, in_cache,
+                            repository_inside=inside)
     state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
     result = OutputStatus(output.path, "file", UNCHANGED, in_cache)
     if state is None and not os.path.lexists(full):
@@ -900,6 +908,15 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
         result.workspace = MODIFIED
         result.current_oid = state.oid if state is not None else None
     return result
+
+
+def _repository_where_a_file_goes(full: str, display: str) -> str | None:
+    """The `.git` or `.dvx` in a folder standing where a tracked file goes, whatever
+    .dvxignore says of it, as checkout finds it (`repository_anywhere_inside`): that folder
+    would go whole, so checkout and commit leave it as it is, --force or not."""
+    if os.path.islink(full) or not os.path.isdir(full):
+        return None
+    return repository_anywhere_inside(display, walk_directory(full).reserved)
 
 
 def _holds_synced_directory(repo: Repo, display: str, full: str, synced: Synced) -> bool:
