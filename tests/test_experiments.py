@@ -1954,6 +1954,37 @@ def test_an_experiment_refused_over_data_no_stage_reads_has_written_nothing(proj
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+@pytest.mark.parametrize("command", [("exp", "save"), ("exp", "run"),
+                                     ("exp", "run", "--queue")])
+def test_an_experiment_refuses_a_tracked_folder_holding_a_repository_by_name(project,
+                                                                             command):
+    """`tools`, tracked with `dvx add` and read by no stage, changed here and made a clone
+    of the user's: the experiment refuses it by name, as `dvx commit` does, before anything
+    is written (the changed input data/raw.csv keeps its pointer), never passing over it
+    without a word; the clone stays whole."""
+    write(project / "tools" / "a", "a\n")
+    must("add", "tools", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "tools")
+    write(project / "tools" / "a", "a edited\n")
+    make_git_repo(project / "tools")
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    raw, lock, tools = ((project / name).read_text()
+                        for name in ("data/raw.csv.dvx", "dvx.lock", "tools.dvx"))
+    refused = run_dvx(*command, "-n", "fixed", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Traceback" not in refused.output, refused.output
+    assert "'tools' holds 'tools/.git'" in said, said
+    assert f"then run `dvx {' '.join(command)} -n fixed` again" in said, said
+    assert (project / "tools.dvx").read_text() == tools
+    assert (project / "data" / "raw.csv.dvx").read_text() == raw
+    assert (project / "dvx.lock").read_text() == lock
+    assert not _cached(project, _oid("a\nb\nc\nd\n")).exists()
+    assert (project / "tools" / ".git" / "HEAD").is_file()
+    assert (project / "tools" / "a").read_text() == "a edited\n"
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_save_of_a_run_by_hand_never_writes_over_a_dvx_lock_git_brought_meanwhile(repo):
     """A `git checkout` of another branch's dvx.lock while `exp save` records a stage run
     by hand, last before its dvx.lock replaces the file: the save refuses, recording
