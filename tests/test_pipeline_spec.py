@@ -338,6 +338,56 @@ def test_stages_holding_anything_but_a_mapping_is_refused_before_dvx_lock_change
     assert git(repo, "for-each-ref", "refs/exps") == ""
 
 
+_RUN_AND_GIT_ADDED = """stages:
+  s:
+    cmd: mkdir -p out && cat in.txt > out/a && echo s >> runs.log
+    deps: [in.txt]
+    outs: [out]
+  p:
+    cmd: mkdir -p pout && cat in.txt >> pout/a && echo p >> runs.log
+    deps: [in.txt]
+    outs:
+      - pout:
+          persist: true
+  f:
+    foreach: [x, y]
+    do:
+      cmd: mkdir -p fo-${item} && cat in.txt > fo-${item}/a && echo f >> runs.log
+      deps: [in.txt]
+      outs: ["fo-${item}"]
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("--force",), ("-s", "s"), ("--force", "-s", "s"),
+                                  ("p",), ("--force", "p"), ("f@x",), ("-s", "f")])
+def test_a_file_git_adds_into_a_run_stage_s_output_is_never_deleted_by_repro(repo, dvx, args):
+    """Stages run and committed, then a file put in Git (`git add -f`) inside each cached
+    output and edited: whatever stages repro selects (--force, -s, a foreach item, a
+    persistent output), it refuses before any command runs, and Git's files keep the edit."""
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml", _RUN_AND_GIT_ADDED)
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    for folder in ("out", "pout", "fo-x"):
+        write(repo / folder / "code.py", "print(1)\n")
+        git(repo, "add", "-f", f"{folder}/code.py")
+    git(repo, "commit", "-qm", "code in the outputs")
+    for folder in ("out", "pout", "fo-x"):
+        write(repo / folder / "code.py", "print(1)\nprint(2)  # my uncommitted edit\n")
+    write(repo / "in.txt", "2\n")
+    runs = (repo / "runs.log").read_text()
+    refused = dvx("repro", *args)
+    assert refused.code != 0 and "Traceback" not in refused.output, refused.output
+    assert "is in the Git index), and a stage deletes its outputs before it runs, so " \
+        "nothing was run" in " ".join(refused.stderr.split()), refused.output
+    assert (repo / "runs.log").read_text() == runs
+    for folder in ("out", "pout", "fo-x"):
+        assert (repo / folder / "code.py").read_text() == \
+            "print(1)\nprint(2)  # my uncommitted edit\n"
+        assert (repo / folder / "a").is_file()
+
+
 def test_an_output_git_tracks_is_refused_before_anything_is_deleted(repo, dvx):
     write(repo / "src" / "model.py", "print('mine')\n")
     git(repo, "add", "src/model.py")

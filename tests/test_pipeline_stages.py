@@ -361,6 +361,51 @@ def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo
     assert (repo / "out" / "notes.tmp").read_text() == "my notes"
 
 
+def _output_with_code_git_tracks(repo, dvx):
+    """Stage `mk`'s cached output folder `out`, run and committed; then `out/code.py` put in
+    Git (`git add -f`) and committed, and edited since (not committed)."""
+    assert dvx("stage", "add", "-n", "mk", "-o", "out", "mkdir -p out && echo a > out/a").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "mk")
+    write(repo / "out" / "code.py", "print(1)\n")
+    git(repo, "add", "-f", "out/code.py")
+    git(repo, "commit", "-qm", "code in out/")
+    write(repo / "out" / "code.py", "print(1)\nprint(2)  # my uncommitted edit\n")
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "forced"])
+def test_stage_remove_outs_keeps_and_names_the_files_git_tracks_in_a_cached_output(
+        repo, dvx, force):
+    """A file Git's index holds inside a stage's cached output is Git's, never the data's:
+    `stage remove --outs` (--force or not) deletes the output around it, keeps it with the
+    user's edit, and names it; that file alone is no change refusing the delete."""
+    _output_with_code_git_tracks(repo, dvx)
+    removed = dvx("stage", "remove", "--outs", *(["--force"] if force else []), "mk")
+    assert removed.code == 0, removed.output
+    assert "Kept 1 file Git tracks" in removed.stderr and "out/code.py" in removed.stderr
+    assert sorted(os.listdir(repo / "out")) == ["code.py"]
+    assert (repo / "out" / "code.py").read_text() == \
+        "print(1)\nprint(2)  # my uncommitted edit\n"
+    assert " M out/code.py" in git(repo, "status", "--porcelain")
+
+
+def test_stage_remove_outs_refusing_a_changed_output_beside_git_s_file_keeps_both(repo, dvx):
+    """An edit of the output's own data still refuses the delete without --force; with it,
+    the data goes and Git's file stays, edit and all (`kept_in_git` in --json)."""
+    _output_with_code_git_tracks(repo, dvx)
+    write(repo / "out" / "a", "not as recorded\n")
+    refused = dvx("stage", "remove", "--outs", "mk")
+    assert refused.code != 0 and "is not as dvx.lock records it" in refused.stderr
+    assert sorted(os.listdir(repo / "out")) == ["a", "code.py"]
+    forced = dvx("stage", "remove", "--outs", "--force", "--json", "mk")
+    assert forced.code == 0, forced.output
+    assert json.loads(forced.stdout)["kept_in_git"] == ["out/code.py"]
+    assert sorted(os.listdir(repo / "out")) == ["code.py"]
+    assert (repo / "out" / "code.py").read_text() == \
+        "print(1)\nprint(2)  # my uncommitted edit\n"
+
+
 def test_an_output_named_like_pathspec_magic_leaves_status_working(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo o > ':!out'\n    outs: [':!out']\n")
     ran = dvx("repro", "-q")

@@ -22,6 +22,7 @@ from dvx.cli.scrub import scrubbed
 from dvx.cli.ui import (
     emit_json,
     git_add,
+    kept_in_git,
     kept_untracked,
     out,
     report_staging,
@@ -178,7 +179,8 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     changed = remove(repo, name, outs, force)
     if as_json:
         emit_json({"removed": changed.stages, "deleted": changed.deleted,
-                   "kept": changed.kept, "undeclared": changed.undeclared,
+                   "kept": changed.kept, "kept_in_git": changed.kept_in_git,
+                   "undeclared": changed.undeclared,
                    "unignored": changed.unignored, "to_stage": changed.touched})
         return
     if not is_quiet():
@@ -189,6 +191,8 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
             out(_undeclared_left(changed.undeclared))
     if changed.kept:
         warn(kept_untracked(changed.kept))
+    if changed.kept_in_git:
+        warn(kept_in_git(changed.kept_in_git))
     if changed.unignored:
         warn(unignored_note(repo.root, changed.unignored, "the output data"))
     report_staging(repo.root, [], changed.touched)

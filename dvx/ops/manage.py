@@ -98,10 +98,10 @@ def _gitignore_rel(data_rel: str) -> str:
 
 def _is_recoverable(repo: Repo, output: Output) -> bool:
     """The workspace data is exactly what the pointer records, and all of it is cached."""
-    return _recoverable(output_status(repo, output))
+    return recoverable(output_status(repo, output))
 
 
-def _recoverable(status: OutputStatus, git_held: Container[str] = ()) -> bool:
+def recoverable(status: OutputStatus, git_held: Container[str] = ()) -> bool:
     """Links to another cache's objects (LINKED_ELSEWHERE) hold nothing of their own. A
     change of a directory in files Git's index holds (`git_held`, relative to it) alone is
     no change of its data: a delete keeps those files."""
@@ -125,7 +125,7 @@ def _refuse_unrecoverable_deletion(repo: Repo, output: Output,
     of what it holds is cached: else it could not be got back. The files Git's index holds
     there (`git_held`) stay, so their changes are none of its."""
     status = output_status(repo, output)
-    if _recoverable(status, git_held):
+    if recoverable(status, git_held):
         return
     keep = "Use --force to delete anyway, or run without --outs to keep the data."
     if status.workspace == OUTDATED:

@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
-from dvx.ops.data_places import tracked_by_git
-from dvx.ops.manage import seen_by_git
+from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
+from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
+from dvx.ops.manage import recoverable, seen_by_git
+from dvx.ops.status import output_status
+from dvx.outputs import Output
 from dvx.pipeline import editor
 from dvx.pipeline.gone_outputs import make_users_own, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.workspace import delete_tracked_data
 
@@ -26,6 +29,8 @@ class Changed:
     stages: list[str] = field(default_factory=list)  # the stages (items of a group) changed
     deleted: list[str] = field(default_factory=list)  # outputs deleted from the workspace
     kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of them
+    # files Git's index holds in the cached outputs deleted, kept as they are (edits too)
+    kept_in_git: list[str] = field(default_factory=list)
     touched: list[str] = field(default_factory=list)  # files Git tracks that changed
     # outputs dvx.lock recorded that dvx.yaml no longer declared, left in the workspace
     undeclared: list[str] = field(default_factory=list)
@@ -63,10 +68,11 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     dvx.lock records that dvx.yaml no longer declares too) are no longer ignored by Git, and
     files of their own, no links into the cache (or, with `delete_outputs`, deleted: only if
     they are as recorded and in the cache, or for a `cache: false` one committed in Git as
-    it is, unless `force`; files .dvxignore keeps out of them stay). A deleted output Git
-    tracks is among the files to record in Git (`git add` of it records its deletion); a
-    cached one left that Git now sees (no rule of the user's ignores it) is in `unignored`:
-    `git add -A` would commit it."""
+    it is, unless `force`; files .dvxignore keeps out of them stay, and so do the files Git's
+    index holds in a cached one, `--force` or not: `kept_in_git`). A deleted output Git
+    tracks (`cache: false`) is among the files to record in Git (`git add` of it records its
+    deletion); a cached one left that Git now sees (no rule of the user's ignores it) is in
+    `unignored`: `git add -A` would commit it."""
     name = stage_target(name)
     # A pointer a Git merge brought inside an output (dvx/overlapping.py) leaves the output
     # in the workspace, and the stage's removal ends that overlap; deleting the output
@@ -78,11 +84,13 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
         outs = _outputs_of(dag, stages, locks)
         in_git = set(tracked_by_git(repo, [o.path for s in stages for o in outs[s.name]
                                            if not o.cache]))
+        git_held = tracked_by_git_within(repo, [o.path for s in stages for o in outs[s.name]
+                                                if o.cache]) if delete_outputs else {}
         if delete_outputs and not force:
             committed = _committed_as_they_are(repo, in_git)
             for stage in stages:
                 _refuse_unsaved(repo, stage, outs[stage.name], locks.get(stage.name), in_git,
-                                committed)
+                                committed, git_held)
         if not delete_outputs:  # first, so a copy that cannot be made stops it here; their
             # sync records go only once dvx.lock no longer records them (the loop below)
             make_users_own(repo, [o.path for s in stages for o in outs[s.name] if o.cache],
@@ -104,8 +112,12 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                                                           ".gitignore"))
                 repo.syncstate.forget(out.path)
                 if delete_outputs and os.path.lexists(full):
-                    changed.kept += delete_tracked_data(repo, out.path, manifests.get(out.path))
-                    changed.deleted.append(out.path)
+                    held = git_held.get(out.path, set())
+                    kept = delete_tracked_data(repo, out.path, manifests.get(out.path), held)
+                    changed.kept += [p for p in kept if not _given(p, out.path, held)]
+                    changed.kept_in_git += [p for p in kept if _given(p, out.path, held)]
+                    if "" not in held:  # Git's index holding the output, it stays whole
+                        changed.deleted.append(out.path)
                     if out.path in in_git:
                         changed.touched.append(out.path)
                 elif out not in stage.outs and os.path.lexists(full):
@@ -133,10 +145,19 @@ def _outputs_of(dag: Dag, stages: list[Stage], locks: dict[str, StageLock]
     return outs
 
 
+def _given(path: str, output: str, git_held: set[str]) -> bool:
+    """Is `path`, kept by a delete of `output`, one of the files Git's index holds there
+    (`git_held`, relative to `output`, '' for `output` itself)?"""
+    return (path[len(output) + 1:] if path != output else "") in git_held
+
+
 def _refuse_unsaved(repo: Repo, stage: Stage, outs: list[Out], locked: StageLock | None,
-                    in_git: set[str], committed: set[str]) -> None:
+                    in_git: set[str], committed: set[str],
+                    git_held: dict[str, set[str]]) -> None:
     """`in_git`: the stages' cache: false outputs Git's index holds; `committed`: those of
-    them HEAD holds as the workspace has them."""
+    them HEAD holds as the workspace has them; `git_held`: the files Git's index holds in
+    the cached ones (`tracked_by_git_within`), which the delete keeps, so their changes are
+    none of the output's."""
     recorded = {o.path: o for o in locked.outs} if locked is not None else {}
     for out in outs:
         if not os.path.lexists(repo.abspath(out.path)):
@@ -152,10 +173,28 @@ def _refuse_unsaved(repo: Repo, stage: Stage, outs: list[Out], locked: StageLock
             if current is not None and current.same_data(recorded.get(out.path)) \
                     and repo.cache.exists(current.oid):
                 continue
+            if _changed_in_git_s_files_only(repo, stage, recorded.get(out.path),
+                                            git_held.get(out.path, set())):
+                continue
             why = "is not as dvx.lock records it in the cache"
         raise PathError(f"'{out.path}', an output of stage '{stage.name}', {why}; refusing "
                         "to delete it.", "Use --force to delete anyway, or remove the stage "
                                          "without --outs to keep its outputs.")
+
+
+def _changed_in_git_s_files_only(repo: Repo, stage: Stage, recorded: LockedPath | None,
+                                 git_held: set[str]) -> bool:
+    """Does the cached output `recorded` (as dvx.lock records it), all of it in the cache,
+    differ from it only in the files Git's index holds there (`git_held`), which a delete
+    keeps? Git's index holding the output itself, nothing of it is deleted."""
+    if not git_held or recorded is None:
+        return False
+    if "" in git_held:
+        return True
+    output = Output(recorded.path, Pointer("dir" if recorded.is_dir else "file", repo.algo,
+                                           recorded.oid, recorded.size, recorded.nfiles,
+                                           recorded.executable), stage.name)
+    return recoverable(output_status(repo, output), git_held)
 
 
 def _committed_as_they_are(repo: Repo, paths: set[str]) -> set[str]:
