@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pty
 import select
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, run_dvx_proc, stopped_at, write
+from conftest import git, make_git_repo, run_dvx_proc, stopped_at, write
 
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
@@ -139,6 +140,38 @@ def test_a_failing_stage_keeps_its_lock_entry_caches_nothing_and_stops_what_foll
     assert dvx("repro").code == 0
     assert ran(repo)[del_log + 4:] == ["flaky", "after"]
     assert (repo / "after.txt").read_text() == "v2\n"
+
+
+def test_the_closing_line_says_a_stage_refused_before_its_command_ran_wrote_nothing(
+        repo, dvx):
+    """A stage refused before it starts (its output folder holds a clone of the user's)
+    beside one whose command failed: repro's closing line says the refused one ran nothing,
+    and only the one that ran wrote what is not recorded; --json says which started."""
+    write(repo / "ok", "")
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                             "    outs: [out]\n  flaky:\n    cmd: echo x > f.txt && test "
+                             "-f ok || exit 7\n    outs: [f.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    make_git_repo(repo / "out" / "clone")
+    (repo / "ok").unlink()
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("echo x", "echo y"))
+    alone = dvx("repro", "gen")
+    assert alone.code == 1, alone.output
+    closing = alone.stderr.strip().splitlines()[-1]
+    assert closing == ("ERROR: 1 stage failed: gen, refused before its command ran. Its "
+                       "dvx.lock entry is unchanged, and so are its outputs: nothing of it "
+                       "ran; fix it and run `dvx repro` again."), closing
+    both = dvx("repro", "--keep-going")
+    assert both.code == 1, both.output
+    closing = both.stderr.strip().splitlines()[-1]
+    assert "2 stages failed: flaky (exit code 7), and gen, refused before its command ran. " \
+        "Their dvx.lock entries are unchanged: what flaky wrote is not recorded, and nothing " \
+        "of gen ran" in closing, closing
+    started = {s["name"]: s["started"] for s in json.loads(
+        dvx("repro", "--keep-going", "--json").stdout)["stages"]}
+    assert started == {"gen": False, "flaky": True}, started
 
 
 def test_each_command_of_a_list_is_shown_just_before_it_runs(repo, dvx_proc):

@@ -30,6 +30,7 @@ from dvx.cli.ui import (
     unignored_note,
     warn,
 )
+from dvx.wording import counted
 
 if TYPE_CHECKING:
     from dvx.pipeline.repro import ReproResult, StageResult
@@ -401,13 +402,33 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     if not result.ok and not any(s.outcome == "failed" for s in result.stages):
         sys.exit(1)  # ran but not recorded: its problem said why
     if not result.ok:
-        failed = [s for s in result.stages if s.outcome == "failed"]
-        codes = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name
-                          for s in failed)
-        warn(f"ERROR: {len(failed)} stage{'' if len(failed) == 1 else 's'} failed: {codes}. "
-             "Their dvx.lock entries are unchanged: what they wrote is not recorded; fix "
-             "them and run `dvx repro` again.")
+        warn(_failed_line([s for s in result.stages if s.outcome == "failed"]))
         sys.exit(1)
+
+
+def _failed_line(failed: list[StageResult]) -> str:
+    """The closing line of a repro whose stages `failed`: none is recorded, and what those
+    started wrote stays unrecorded; those refused before they started ran nothing."""
+    started = [s for s in failed if s.started]
+    refused = ", ".join(s.name for s in failed if not s.started)
+    ran = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name
+                    for s in started)
+    commands = "its command" if len(failed) - len(started) == 1 else "their commands"
+    entries = "Its dvx.lock entry is" if len(failed) == 1 else "Their dvx.lock entries are"
+    if not refused:
+        outcome = f"{ran}. {entries} unchanged: what {'it' if len(failed) == 1 else 'they'} " \
+            "wrote is not recorded"
+    elif not started:
+        outcome = (f"{refused}, refused before {commands} ran. {entries} unchanged, and so "
+                   f"{'are its' if len(failed) == 1 else 'are their'} outputs: nothing of "
+                   f"{'it' if len(failed) == 1 else 'them'} ran")
+    else:
+        outcome = (f"{ran}, and {refused}, refused before {commands} ran. {entries} "
+                   f"unchanged: what {', '.join(s.name for s in started)} wrote is not "
+                   f"recorded, and nothing of {refused} ran")
+    them = "it" if len(failed) == 1 else "them"
+    return (f"ERROR: {counted(len(failed), 'stage')} failed: {outcome}; fix {them} and run "
+            "`dvx repro` again.")
 
 
 def _print_dry(result: ReproResult) -> None:

@@ -184,10 +184,15 @@ class StageResult:
     modified: list[str] = field(default_factory=list)  # a frozen stage's, not as recorded
     # outputs whose .gitignore entry the checkout that restored them wrote (for `git add`)
     ignored_again: list[str] = field(default_factory=list)
+    # Its outputs were deleted for its command to run, or for a restore from the run-cache:
+    # what they hold is its run's. False for a stage refused before that, whose outputs and
+    # command were left alone
+    started: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
-                "exit_code": self.exit_code, "error": self.error, "note": self.note}
+                "exit_code": self.exit_code, "error": self.error, "note": self.note,
+                "started": self.started}
 
 
 @dataclass
@@ -1149,6 +1154,7 @@ class _Scheduler:
         # what each stage in hand got to is said: those whose command had ended (outputs
         # whole), and of their outputs those stored in the cache before it stopped.
         self.stopping = threading.Event()
+        self.started: set[str] = set()  # `StageResult.started`, set from the worker threads
         self.command_ended: set[str] = set()
         self.cached: set[str] = set()
         # The first stage to fail, refused when recorded included: without keep_going, no
@@ -1297,11 +1303,13 @@ class _Scheduler:
     def _work(self, name: str) -> StageResult:
         stage = self.dag.stages[name]
         try:
-            return self._decide_and_do(stage)
+            result = self._decide_and_do(stage)
         except DvxError as exc:
-            return StageResult(name, FAILED, error=str(exc))
+            result = StageResult(name, FAILED, error=str(exc))
         except OSError as exc:
-            return StageResult(name, FAILED, error=fsutil.describe(exc))
+            result = StageResult(name, FAILED, error=fsutil.describe(exc))
+        result.started = name in self.started
+        return result
 
     def _decide_and_do(self, stage: Stage) -> StageResult:
         if stage.frozen:
@@ -1398,6 +1406,7 @@ class _Scheduler:
         targets = runcache.targets_for(record)
         if _set_aside_changed(self.repo, stage, targets):
             return None
+        self.started.add(stage.name)
         _remove_outputs(self.repo, stage, self.locks.get(stage.name))
         flags = {o.path: o for o in stage.outs}
         for target in targets:  # Git tracks these: an independent, writable copy
@@ -1421,6 +1430,7 @@ class _Scheduler:
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
+        self.started.add(stage.name)
         _remove_outputs(self.repo, stage, self.locks.get(stage.name))
         linked = linked_inputs(self.repo, stage.deps)  # persistent outputs are copies by now
         on_line: Callable[[str], None] | None = None
