@@ -533,6 +533,18 @@ class Config:
         except ValueError as exc:
             raise self.invalid_value(section, key, value, str(exc), f"{default:g}") from None
 
+    def get_seconds(self, section: str, key: str, default: float) -> float:
+        """A timeout in seconds (more than 0, finite), as get_float reads a number."""
+        from dvx.remote.backends import positive_seconds
+
+        value = self.get(section, key)
+        if value is None:
+            return default
+        try:
+            return positive_seconds(value)
+        except ValueError as exc:
+            raise self.invalid_value(section, key, value, str(exc), f"{default:g}") from None
+
     def invalid_value(self, section: str, key: str, value: str, why: str, example: str
                       ) -> ConfigError:
         """The error for the `value` of section.key (a [core] or [cache] option) that

@@ -251,6 +251,19 @@ def test_a_core_or_cache_option_written_by_hand_that_cannot_work_names_its_file_
     assert dvx("add", "a.txt").code == 0
 
 
+def test_a_url_timeout_written_by_hand_that_cannot_work_names_its_file_and_fix(repo, dvx):
+    """core.url_timeout as every other core option: import-url and get-url name the file
+    that holds the bad value, and the command that sets it there."""
+    (repo / ".dvx" / "config.local").write_text("[core]\nurl_timeout = 0\n")
+    for command in ("import-url", "get-url"):
+        refused = dvx(command, "https://127.0.0.1:9/x.csv")
+        assert refused.code == 2 and refused.stderr == (
+            f"ERROR: Invalid value '0' for core.url_timeout in the config file "
+            f"'{repo / '.dvx' / 'config.local'}': expected a number of seconds, more than 0. "
+            "Fix it with `dvx config --local core.url_timeout 60`, or unset it with `dvx "
+            "config --local --unset core.url_timeout`.\n"), refused.output
+
+
 @pytest.mark.parametrize("home", ["dev-null", "xdg-file"])
 def test_a_global_config_path_through_a_file_is_no_config_as_for_git(repo, dvx, monkeypatch,
                                                                       tmp_path, home):

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dvx import faults, fsutil, gitignore
-from dvx.config import Config, validate
+from dvx.config import Config
 from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError, interruption
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing
@@ -570,8 +570,7 @@ _NO_MARKER = "-None"  # the suffix of `<size>-<mtime>` when the server reports n
 def url_timeout(config: Config) -> float:
     """Seconds a request to a source URL may wait for an answer, or for the next byte of
     one, before it fails (`core.url_timeout`), as `remote.NAME.timeout` is a remote's."""
-    value = config.get("core", "url_timeout")
-    return DEFAULT_TIMEOUT if value is None else float(validate("core", "url_timeout", value))
+    return config.get_seconds("core", "url_timeout", DEFAULT_TIMEOUT)
 
 
 def url_version(url: str, command: str = "import-url", timeout: float = DEFAULT_TIMEOUT
