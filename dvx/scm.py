@@ -395,11 +395,13 @@ def work_tree_seeing(folder: str) -> str | None:
 
 
 def why_git_would_add(path: str) -> str | None:
-    """Why `git add -A` in the work tree holding the file at `path` would take it (whether it
-    exists or not): the `!` rule that takes it back in, or that no rule ignores it; None when
-    Git ignores it or no work tree holds it (one inside a Git directory). One `git
-    check-ignore`. When Git refuses to say, its DvxError is raised; when it cannot be run, no
-    `git add` can take the file either."""
+    """Why `git add -A` (or `git commit -a`) in the work tree holding the file at `path`
+    would take it (whether it exists or not): that Git tracks it (a rule ignoring a tracked
+    file does not stop Git, as dotfiles checkouts ignoring `*` and adding each file with
+    `git add -f` have it), the `!` rule that takes it back in, or that no rule ignores it;
+    None when Git ignores it and does not track it, or no work tree holds it (one inside a
+    Git directory). One `git ls-files` and one `git check-ignore`. When Git refuses to say,
+    its DvxError is raised; when it cannot be run, no `git add` can take the file either."""
     real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
     if git_directory_holding(real) is not None:
         return None
@@ -408,7 +410,10 @@ def why_git_would_add(path: str) -> str | None:
         return None
     rel = os.path.relpath(real, top).replace(os.sep, "/")
     try:
-        rule, ignores = Git(top).matching_rules([rel]).get(rel, ("", False))
+        git = Git(top)
+        if git.tracked_under([rel]):
+            return "Git tracks it"
+        rule, ignores = git.matching_rules([rel]).get(rel, ("", False))
     except OSError:
         return None
     if ignores:

@@ -768,6 +768,36 @@ def test_a_linked_global_config_is_never_written_where_git_add_would_take_it(rep
     assert "SECRET1" in (dotfiles / "private-dvx-config").read_text()
 
 
+def test_a_linked_config_is_never_written_into_a_file_git_tracks_though_a_rule_ignores_it(
+        repo, dvx, tmp_path):
+    """The dotfiles pattern `*` in .gitignore, each file added with `git add -f`: Git tracks
+    the files a rule ignores, so `git commit -a` there would commit a credential written into
+    one. config.local and the global config linked to such a file are refused, unwritten."""
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    (dotfiles / ".gitignore").write_text("*\n")
+    (dotfiles / "dvx-local").write_text("# my dvx local settings\n")
+    (dotfiles / "dvx-global").write_text("[core]\nautostage = false\n")
+    git(dotfiles, "add", "-f", ".gitignore", "dvx-local", "dvx-global")
+    git(dotfiles, "commit", "-qm", "dot")
+    assert dvx("remote", "add", "-d", "h", "https://example.com/store").code == 0
+    local = repo / ".dvx" / "config.local"
+    local.symlink_to(dotfiles / "dvx-local")
+    refused = dvx("remote", "modify", "h", "password", "hunter2")
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to .dvx/config.local, a symbolic link to "
+        f"'{dotfiles / 'dvx-local'}': Git would not ignore that file (Git tracks it)"), \
+        refused.output
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(dotfiles / "dvx-global")
+    refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to {link}, a symbolic link to '{dotfiles / 'dvx-global'}'"
+        ": Git would not ignore that file (Git tracks it)"), refused.output
+    assert git(dotfiles, "status", "--short") == ""
+
+
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
         repo, dvx, dvx_proc, tmp_path):
     """A fresh clone (no dvx command has run there yet): a `remote modify --local` killed
