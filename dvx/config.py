@@ -415,8 +415,19 @@ class ConfigFile:
         """Write the file, with the permissions `mode` if given, else with those of the file
         it replaces: a config.local its owner made private (it may hold credentials) stays
         private."""
+        self.check_before_save()
+        self.write(mode)
+
+    def check_before_save(self) -> None:
+        """Refuse (raising) a write of the file before anything is written: `before_save`'s
+        checks, and a link there to a file in no folder that exists. A command writing
+        several files asks each first (Config.save), so a refusal of any changes none."""
+        self.written_path()
         if self.before_save is not None:
             self.before_save()
+
+    def write(self, mode: int | None = None) -> None:
+        """Write the file as save() does, once check_before_save() let it."""
         buffer = io.StringIO()
         self.parser.write(buffer)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -500,6 +511,15 @@ class Config:
         config.paths = {level: f.path for level, f in files.items()}
         config.files = dict(files)
         return config
+
+    def save(self, levels: set[str]) -> None:
+        """Write the files of `levels`, config.local first, once every one of them passed
+        its checks (ConfigFile.check_before_save): a refusal of any writes none."""
+        ordered = [level for level in reversed(LEVELS) if level in levels]
+        for level in ordered:
+            self.files[level].check_before_save()
+        for level in ordered:
+            self.files[level].write()
 
     def file(self, level: str) -> ConfigFile:
         if level not in self.files:

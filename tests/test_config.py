@@ -798,6 +798,31 @@ def test_a_linked_config_is_never_written_into_a_file_git_tracks_though_a_rule_i
     assert git(dotfiles, "status", "--short") == ""
 
 
+@pytest.mark.parametrize("command", [("remove", "--global", "g"),
+                                     ("rename", "--global", "g", "g2")])
+def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
+        repo, dvx, tmp_path, command):
+    """The global config linked into a dotfiles repository that does not ignore it is
+    refused; config.local's options of the remote, which the command would bring along, are
+    checked with it before any file is written, so they stay as they were."""
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    mine = dotfiles / "dvx-config"
+    mine.write_text('[remote "g"]\nurl = https://example.com/g\n[core]\nremote = g\n')
+    git(dotfiles, "add", "-A")
+    git(dotfiles, "commit", "-qm", "dot")
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(mine)
+    local = repo / ".dvx" / "config.local"
+    local.write_text('[remote "g"]\npassword = hunter2\n')
+    refused = dvx("remote", *command)
+    assert refused.code == 2 and "dvx wrote nothing to" in refused.stderr, refused.output
+    assert local.read_text() == '[remote "g"]\npassword = hunter2\n'
+    assert mine.read_text() == '[remote "g"]\nurl = https://example.com/g\n[core]\nremote = g\n'
+    assert dvx("config", "remote.g.password").code == 0
+
+
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
         repo, dvx, dvx_proc, tmp_path):
     """A fresh clone (no dvx command has run there yet): a `remote modify --local` killed

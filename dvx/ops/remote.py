@@ -531,9 +531,7 @@ def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | Non
             else:
                 config_file.set("core", "remote", new)
             changed.add(lv)
-    for lv in reversed(LEVELS):  # config.local first: a write refused there changes nothing
-        if lv in changed:
-            config.files[lv].save()
+    config.save(changed)
     if not still:
         return None
     where = next((lv for lv in still if _gives_url(config, lv, old)), still[0])
