@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx import fsutil
-from dvx.errors import ConfigError
+from dvx.errors import ConfigError, PathError
 from dvx.logs import pasted_args
 from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
@@ -482,6 +482,41 @@ def _refuse_link(path: str) -> None:
                           "commit it.")
 
 
+def _checks_before_saving(path: str, level: str, before_save: Callable[[str], object] | None
+                          ) -> Callable[[], object] | None:
+    """What runs before the file of `level` at `path` is written: for the global config, the
+    refusal to write through a link where Git would add it (refuse_global_config_git_would_add),
+    in a repository or outside any; then the caller's `before_save`, given the level's name."""
+    given = functools.partial(before_save, level) if before_save is not None else None
+    if level != "global":
+        return given
+
+    def check() -> None:
+        refuse_global_config_git_would_add(path)
+        if given is not None:
+            given()
+    return check
+
+
+def refuse_global_config_git_would_add(path: str) -> None:
+    """Refuse (PathError) to write the global config at `path` through a link to a file that
+    `git add -A` would stage in the work tree holding it (a dotfiles checkout): the user's
+    own settings and credentials would go into a commit."""
+    from dvx.scm import why_git_would_add
+
+    if not os.path.islink(path):
+        return
+    real = os.path.realpath(path)
+    why = why_git_would_add(real)
+    if why is None:
+        return
+    raise PathError(f"dvx wrote nothing to {path}, a symbolic link to '{real}': Git would not "
+                    f"ignore that file ({why}), so the next `git add -A` there would put your "
+                    "own settings and credentials into a commit.",
+                    "Point the link at a file Git ignores, or outside any Git work tree, or "
+                    "make it a regular file, then run the command again.")
+
+
 class Config:
     """The merged view of all levels, plus access to each level's file for writing."""
 
@@ -500,8 +535,7 @@ class Config:
                       for level, path in self.paths.items()}
         for level, config_file in self.files.items():
             config_file.through_link = level != "project"  # the tracked one is no link
-            if before_save is not None:
-                config_file.before_save = functools.partial(before_save, level)
+            config_file.before_save = _checks_before_saving(config_file.path, level, before_save)
 
     @classmethod
     def of_files(cls, files: dict[str, ConfigFile]) -> Config:

@@ -291,25 +291,23 @@ class Repo:
     def _before_config_save(self, level: str) -> None:
         """Before a config file is written: Git is told to ignore the temporary the write
         makes beside it, and config.local (this clone's credentials) is refused where Git
-        would not ignore it, or the file a link there (or the global config's link, to a
-        dotfiles checkout say) leads to."""
+        would not ignore it, or the file a link there leads to. (The global config, which
+        is no repository's, is checked by Config itself.)"""
         self.exclude_temporaries()
         if level == "local":
             self.refuse_private_settings_git_would_add()
-        if level in ("local", "global"):
-            self._refuse_linked_settings_git_would_add(level)
+            self._refuse_linked_settings_git_would_add()
 
-    def _refuse_linked_settings_git_would_add(self, level: str) -> None:
-        """Refuse (PathError) to write the user's own config (config.local, the global one)
-        through a link (ConfigFile.written_path) to a file that `git add -A` would stage, in
-        this work tree or any other: the link is not in Git, but the credentials are written
-        where it leads."""
-        mine = self.config.file(level)
+    def _refuse_linked_settings_git_would_add(self) -> None:
+        """Refuse (PathError) to write config.local through a link (ConfigFile.written_path)
+        to a file that `git add -A` would stage, in this work tree or any other: the link is
+        not in Git, but the credentials are written where it leads."""
+        mine = self.config.file("local")
         written = mine.written_path()
         why = why_git_would_add(written) if written != mine.path else None
         if why is None:
             return
-        shown = os.path.relpath(mine.path, self.root) if level == "local" else mine.path
+        shown = os.path.relpath(mine.path, self.root)
         raise PathError(
             f"dvx wrote nothing to {shown}, a symbolic link to '{written}': Git would not "
             f"ignore that file ({why}), so the next `git add -A` there would put your own "

@@ -798,6 +798,27 @@ def test_a_linked_config_is_never_written_into_a_file_git_tracks_though_a_rule_i
     assert git(dotfiles, "status", "--short") == ""
 
 
+def test_a_linked_global_config_git_would_add_is_never_written_outside_a_repository(
+        dvx, tmp_path):
+    """`dvx config --global` and `dvx remote add --global` run outside any repository ask
+    Git as they do inside one: a global config linked into a dotfiles repository that does
+    not ignore the file is not written."""
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(dotfiles / "dvx-config")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for command in (("config", "--global", "cache.dir", str(tmp_path / "cache")),
+                    ("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")):
+        refused = dvx(*command, cwd=outside)
+        assert refused.code == 2 and refused.stderr.startswith(
+            f"ERROR: dvx wrote nothing to {link}, a symbolic link to "
+            f"'{dotfiles / 'dvx-config'}': Git would not ignore that file"), refused.output
+    assert not (dotfiles / "dvx-config").exists()
+
+
 @pytest.mark.parametrize("command", [("remove", "--global", "g"),
                                      ("rename", "--global", "g", "g2")])
 def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
