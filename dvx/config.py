@@ -485,8 +485,8 @@ def _refuse_link(path: str) -> None:
 def _checks_before_saving(path: str, level: str, before_save: Callable[[str], object] | None
                           ) -> Callable[[], object] | None:
     """What runs before the file of `level` at `path` is written: for the global config, the
-    refusal to write through a link where Git would add it (refuse_global_config_git_would_add),
-    in a repository or outside any; then the caller's `before_save`, given the level's name."""
+    refusal to write where Git would add it (refuse_global_config_git_would_add), in a
+    repository or outside any; then the caller's `before_save`, given the level's name."""
     given = functools.partial(before_save, level) if before_save is not None else None
     if level != "global":
         return given
@@ -499,22 +499,29 @@ def _checks_before_saving(path: str, level: str, before_save: Callable[[str], ob
 
 
 def refuse_global_config_git_would_add(path: str) -> None:
-    """Refuse (PathError) to write the global config at `path` through a link to a file that
-    `git add -A` would stage in the work tree holding it (a dotfiles checkout): the user's
-    own settings and credentials would go into a commit."""
+    """Refuse (PathError) to write the global config at `path` where the file it really is
+    (through a link at it, or a linked folder on the way, as GNU stow links a dotfiles
+    checkout's folder) would be staged by `git add -A` in the work tree holding it: the
+    user's own settings and credentials would go into a commit. A file Git ignores there,
+    or outside any work tree, is written."""
     from dvx.scm import why_git_would_add
 
-    if not os.path.islink(path):
-        return
     real = os.path.realpath(path)
     why = why_git_would_add(real)
     if why is None:
         return
-    raise PathError(f"dvx wrote nothing to {path}, a symbolic link to '{real}': Git would not "
-                    f"ignore that file ({why}), so the next `git add -A` there would put your "
-                    "own settings and credentials into a commit.",
-                    "Point the link at a file Git ignores, or outside any Git work tree, or "
-                    "make it a regular file, then run the command again.")
+    if os.path.islink(path):
+        what = f"a symbolic link to '{real}'"
+        hint = ("Point the link at a file Git ignores, or outside any Git work tree, or make "
+                "it a regular file, then run the command again.")
+    else:
+        what = f"which is '{real}' by its real path" if real != path else "the global config"
+        hint = ("Make Git ignore that file in its repository (a rule in its .gitignore or "
+                ".git/info/exclude), or keep the global config outside any Git work tree, "
+                "then run the command again.")
+    raise PathError(f"dvx wrote nothing to {path}, {what}: Git would not ignore that file "
+                    f"({why}), so the next `git add -A` there would put your own settings "
+                    "and credentials into a commit.", hint)
 
 
 class Config:

@@ -798,6 +798,35 @@ def test_a_linked_config_is_never_written_into_a_file_git_tracks_though_a_rule_i
     assert git(dotfiles, "status", "--short") == ""
 
 
+def test_a_global_config_git_would_add_is_never_written_link_or_not(repo, dvx, tmp_path):
+    """The global config reached through a linked folder (GNU stow's ~/.config/dvx ->
+    ~/dotfiles/dvx), or a regular file in a Git work tree (~/.config is the dotfiles
+    repository): the file it really is would be staged by `git add -A`, so nothing is
+    written. A regular file that Git ignores there is written."""
+    config_home = Path(global_config_path()).parent.parent
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    (dotfiles / "dvx").mkdir()
+    config_home.mkdir(parents=True, exist_ok=True)
+    (config_home / "dvx").symlink_to(dotfiles / "dvx")
+    refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to {global_config_path()}, which is "
+        f"'{dotfiles / 'dvx' / 'config'}' by its real path: Git would not ignore that file "
+        "(no rule of Git's ignores it)"), refused.output
+    assert not (dotfiles / "dvx" / "config").exists()
+    (config_home / "dvx").unlink()
+    make_git_repo(config_home)
+    refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to {global_config_path()}, the global config: Git would "
+        "not ignore that file (no rule of Git's ignores it)"), refused.output
+    assert not Path(global_config_path()).exists()
+    (config_home / ".gitignore").write_text("/dvx/\n")
+    assert dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g").code == 0
+    assert "hunter3" in Path(global_config_path()).read_text()
+
+
 def test_a_linked_global_config_git_would_add_is_never_written_outside_a_repository(
         dvx, tmp_path):
     """`dvx config --global` and `dvx remote add --global` run outside any repository ask
