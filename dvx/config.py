@@ -411,6 +411,21 @@ class ConfigFile:
     def remove_section(self, section: str) -> bool:
         return self.parser.remove_section(section)
 
+    def credentials_held(self) -> list[str]:
+        """The options of this file that hold credentials, as `remote.NAME.OPTION`: a
+        secret option's (backends.is_secret), a remote URL with a password or token in it."""
+        from dvx.remote.backends import credentials_in_url, is_secret
+
+        held = []
+        for section in self.parser.sections():
+            match = REMOTE_SECTION.fullmatch(section)
+            if match is None:
+                continue
+            for option, value in self.parser.items(section):
+                if is_secret(option) or (option == "url" and credentials_in_url(value)):
+                    held.append(f"remote.{match.group(1)}.{option}")
+        return held
+
     def save(self, mode: int | None = None) -> None:
         """Write the file, with the permissions `mode` if given, else with those of the file
         it replaces: a config.local its owner made private (it may hold credentials) stays
@@ -482,46 +497,52 @@ def _refuse_link(path: str) -> None:
                           "commit it.")
 
 
-def _checks_before_saving(path: str, level: str, before_save: Callable[[str], object] | None
+def _checks_before_saving(config_file: ConfigFile, level: str,
+                          before_save: Callable[[str], object] | None
                           ) -> Callable[[], object] | None:
-    """What runs before the file of `level` at `path` is written: for the global config, the
-    refusal to write where Git would add it (refuse_global_config_git_would_add), in a
-    repository or outside any; then the caller's `before_save`, given the level's name."""
+    """What runs before the file of `level` is written: for the global config, the refusal
+    to write credentials where Git would add them (refuse_global_credentials_git_would_add),
+    in a repository or outside any; then the caller's `before_save`, given the level's name."""
     given = functools.partial(before_save, level) if before_save is not None else None
     if level != "global":
         return given
 
     def check() -> None:
-        refuse_global_config_git_would_add(path)
+        refuse_global_credentials_git_would_add(config_file)
         if given is not None:
             given()
     return check
 
 
-def refuse_global_config_git_would_add(path: str) -> None:
-    """Refuse (PathError) to write the global config at `path` where the file it really is
-    (through a link at it, or a linked folder on the way, as GNU stow links a dotfiles
-    checkout's folder) would be staged by `git add -A` in the work tree holding it: the
-    user's own settings and credentials would go into a commit. A file Git ignores there,
-    or outside any work tree, is written."""
+def refuse_global_credentials_git_would_add(config_file: ConfigFile) -> None:
+    """Refuse (PathError) to write the global config `config_file` holding credentials
+    where the file it really is (through a link at it, or a linked folder on the way, as GNU
+    stow links a dotfiles checkout's folder) would be staged by `git add -A` or `git commit
+    -a` in the work tree holding it: they would go into a commit. Settings that are no
+    credential are written there, as a dotfiles repository is for sharing them; so is a
+    file Git ignores, or one outside any work tree."""
     from dvx.scm import why_git_would_add
 
+    held = config_file.credentials_held()
+    if not held:
+        return
+    path = config_file.path
     real = os.path.realpath(path)
     why = why_git_would_add(real)
     if why is None:
         return
     if os.path.islink(path):
         what = f"a symbolic link to '{real}'"
-        hint = ("Point the link at a file Git ignores, or outside any Git work tree, or make "
-                "it a regular file, then run the command again.")
     else:
         what = f"which is '{real}' by its real path" if real != path else "the global config"
-        hint = ("Make Git ignore that file in its repository (a rule in its .gitignore or "
-                ".git/info/exclude), or keep the global config outside any Git work tree, "
-                "then run the command again.")
-    raise PathError(f"dvx wrote nothing to {path}, {what}: Git would not ignore that file "
-                    f"({why}), so the next `git add -A` there would put your own settings "
-                    "and credentials into a commit.", hint)
+    raise PathError(f"dvx wrote nothing to {path}, {what}: it would hold credentials "
+                    f"({', '.join(held)}) and Git would not ignore that file ({why}), so "
+                    "the next `git add -A` or `git commit -a` there would put them into a "
+                    "commit.",
+                    "Keep credentials in a project's own .dvx/config.local (`dvx remote "
+                    "modify --local NAME OPTION VALUE`), or make Git ignore that file in its "
+                    "repository (a rule in its .gitignore or .git/info/exclude, the file "
+                    "untracked), then run the command again.")
 
 
 class Config:
@@ -542,7 +563,7 @@ class Config:
                       for level, path in self.paths.items()}
         for level, config_file in self.files.items():
             config_file.through_link = level != "project"  # the tracked one is no link
-            config_file.before_save = _checks_before_saving(config_file.path, level, before_save)
+            config_file.before_save = _checks_before_saving(config_file, level, before_save)
 
     @classmethod
     def of_files(cls, files: dict[str, ConfigFile]) -> Config:

@@ -744,8 +744,9 @@ def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo
 def test_a_linked_global_config_is_never_written_where_git_add_would_take_it(repo, dvx,
                                                                            tmp_path):
     """The global config linked into a dotfiles checkout whose Git tracks the file: a
-    credential written there would be committed with the next `git add -A`, so the write is
-    refused and nothing is written; a link to a file that Git ignores is written."""
+    setting with no credential is written there, as dotfiles are for sharing; a credential
+    would be committed with the next `git add -A`, so that write is refused and nothing is
+    written; a link to a file that Git ignores takes it."""
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
     mine = dotfiles / "dvx-config"
@@ -755,11 +756,15 @@ def test_a_linked_global_config_is_never_written_where_git_add_would_take_it(rep
     link = Path(global_config_path())
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(mine)
-    refused = dvx("remote", "add", "--global", "s3g", "s3://bucket/g")
+    assert dvx("remote", "add", "--global", "s3g", "s3://bucket/g").code == 0
+    shared = mine.read_text()
+    assert "s3://bucket/g" in shared and link.is_symlink()
+    refused = dvx("remote", "modify", "--global", "s3g", "secret_access_key", "SECRET1")
     assert refused.code == 2 and refused.stderr.startswith(
-        f"ERROR: dvx wrote nothing to {link}, a symbolic link to '{mine}': Git would not "
-        "ignore that file"), refused.output
-    assert mine.read_text() == "[core]\n" and link.is_symlink()
+        f"ERROR: dvx wrote nothing to {link}, a symbolic link to '{mine}': it would hold "
+        "credentials (remote.s3g.secret_access_key) and Git would not ignore that file"), \
+        refused.output
+    assert mine.read_text() == shared and link.is_symlink()
     (dotfiles / ".gitignore").write_text("/private-dvx-config\n")
     link.unlink()
     link.symlink_to(dotfiles / "private-dvx-config")
@@ -794,15 +799,17 @@ def test_a_linked_config_is_never_written_into_a_file_git_tracks_though_a_rule_i
     refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
     assert refused.code == 2 and refused.stderr.startswith(
         f"ERROR: dvx wrote nothing to {link}, a symbolic link to '{dotfiles / 'dvx-global'}'"
-        ": Git would not ignore that file (Git tracks it)"), refused.output
+        ": it would hold credentials (remote.g.url) and Git would not ignore that file (Git "
+        "tracks it)"), refused.output
     assert git(dotfiles, "status", "--short") == ""
 
 
 def test_a_global_config_git_would_add_is_never_written_link_or_not(repo, dvx, tmp_path):
     """The global config reached through a linked folder (GNU stow's ~/.config/dvx ->
     ~/dotfiles/dvx), or a regular file in a Git work tree (~/.config is the dotfiles
-    repository): the file it really is would be staged by `git add -A`, so nothing is
-    written. A regular file that Git ignores there is written."""
+    repository): the file it really is would be staged by `git add -A`, so a credential is
+    not written there, nor anything with it; a setting with no credential is. A regular file
+    that Git ignores there takes credentials too."""
     config_home = Path(global_config_path()).parent.parent
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
@@ -812,26 +819,30 @@ def test_a_global_config_git_would_add_is_never_written_link_or_not(repo, dvx, t
     refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
     assert refused.code == 2 and refused.stderr.startswith(
         f"ERROR: dvx wrote nothing to {global_config_path()}, which is "
-        f"'{dotfiles / 'dvx' / 'config'}' by its real path: Git would not ignore that file "
-        "(no rule of Git's ignores it)"), refused.output
+        f"'{dotfiles / 'dvx' / 'config'}' by its real path: it would hold credentials "
+        "(remote.g.url) and Git would not ignore that file (no rule of Git's ignores it)"), \
+        refused.output
     assert not (dotfiles / "dvx" / "config").exists()
     (config_home / "dvx").unlink()
     make_git_repo(config_home)
     refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")
     assert refused.code == 2 and refused.stderr.startswith(
-        f"ERROR: dvx wrote nothing to {global_config_path()}, the global config: Git would "
-        "not ignore that file (no rule of Git's ignores it)"), refused.output
+        f"ERROR: dvx wrote nothing to {global_config_path()}, the global config: it would "
+        "hold credentials (remote.g.url) and Git would not ignore that file (no rule of Git's "
+        "ignores it)"), refused.output
     assert not Path(global_config_path()).exists()
+    assert dvx("config", "--global", "core.autostage", "true").code == 0  # no credential
     (config_home / ".gitignore").write_text("/dvx/\n")
     assert dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g").code == 0
     assert "hunter3" in Path(global_config_path()).read_text()
+    assert "autostage = true" in Path(global_config_path()).read_text()
 
 
 def test_a_linked_global_config_git_would_add_is_never_written_outside_a_repository(
         dvx, tmp_path):
     """`dvx config --global` and `dvx remote add --global` run outside any repository ask
     Git as they do inside one: a global config linked into a dotfiles repository that does
-    not ignore the file is not written."""
+    not ignore the file is not written with a credential (a setting with none is)."""
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
     link = Path(global_config_path())
@@ -839,26 +850,31 @@ def test_a_linked_global_config_git_would_add_is_never_written_outside_a_reposit
     link.symlink_to(dotfiles / "dvx-config")
     outside = tmp_path / "outside"
     outside.mkdir()
-    for command in (("config", "--global", "cache.dir", str(tmp_path / "cache")),
-                    ("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g")):
-        refused = dvx(*command, cwd=outside)
-        assert refused.code == 2 and refused.stderr.startswith(
-            f"ERROR: dvx wrote nothing to {link}, a symbolic link to "
-            f"'{dotfiles / 'dvx-config'}': Git would not ignore that file"), refused.output
+    refused = dvx("remote", "add", "--global", "g", "https://bob:hunter3@example.com/g",
+                  cwd=outside)
+    assert refused.code == 2 and refused.stderr.startswith(
+        f"ERROR: dvx wrote nothing to {link}, a symbolic link to "
+        f"'{dotfiles / 'dvx-config'}': it would hold credentials"), refused.output
     assert not (dotfiles / "dvx-config").exists()
+    assert dvx("config", "--global", "cache.dir", str(tmp_path / "cache"), cwd=outside).code == 0
+    assert "hunter3" not in (dotfiles / "dvx-config").read_text()
 
 
 @pytest.mark.parametrize("command", [("remove", "--global", "g"),
                                      ("rename", "--global", "g", "g2")])
 def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
         repo, dvx, tmp_path, command):
-    """The global config linked into a dotfiles repository that does not ignore it is
-    refused; config.local's options of the remote, which the command would bring along, are
-    checked with it before any file is written, so they stay as they were."""
+    """The global config linked into a dotfiles repository that does not ignore it, holding
+    a credential (another remote's password) it would keep, is refused; config.local's
+    options of the remote, which the command would bring along, are checked with it before
+    any file is written, so they stay as they were."""
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
     mine = dotfiles / "dvx-config"
-    mine.write_text('[remote "g"]\nurl = https://example.com/g\n[core]\nremote = g\n')
+    mine.write_text('[remote "g"]\nurl = https://example.com/g\n'
+                    '[remote "h"]\nurl = https://example.com/h\npassword = pw\n'
+                    '[core]\nremote = g\n')
+    before = mine.read_text()
     git(dotfiles, "add", "-A")
     git(dotfiles, "commit", "-qm", "dot")
     link = Path(global_config_path())
@@ -869,7 +885,7 @@ def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes
     refused = dvx("remote", *command)
     assert refused.code == 2 and "dvx wrote nothing to" in refused.stderr, refused.output
     assert local.read_text() == '[remote "g"]\npassword = hunter2\n'
-    assert mine.read_text() == '[remote "g"]\nurl = https://example.com/g\n[core]\nremote = g\n'
+    assert mine.read_text() == before
     assert dvx("config", "remote.g.password").code == 0
 
 
