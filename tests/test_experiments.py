@@ -1861,6 +1861,28 @@ def test_save_without_a_pipeline_records_changed_tracked_data(repo):
     assert git(repo, "show", f"{ref}:labels.csv.dvx") == (repo / "labels.csv.dvx").read_text()
 
 
+@pytest.mark.parametrize("command", ["run", "save"])
+def test_under_autostage_run_and_save_stage_every_file_they_write_for_git(project, command):
+    """With core.autostage, `exp save` stages in Git what it wrote as `exp run` does: the
+    pointer of a changed input it committed, `dvx.lock` with the outputs `cache: false` it
+    names, and the pointer of changed data no stage reads; none left changed but unstaged."""
+    must("config", "core.autostage", "true", cwd=project)
+    git(project, "commit", "-qam", "autostage")
+    _labels_changed_after_commit(project)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    if command == "save":  # a run by hand, which the save records
+        write(project / "params.yaml", "train:\n  lr: 0.4\n  epochs: 3\n")
+        subprocess.run([sys.executable, "train.py"], cwd=project, check=True)
+        done = run_dvx("exp", "save", "-n", "kept", cwd=project)
+    else:
+        done = run_dvx("exp", "run", "-S", "train.lr=0.4", "-n", "kept", cwd=project)
+    assert done.code == 0, done.output
+    staged = git(project, "diff", "--cached", "--name-only").split()
+    assert {"data/raw.csv.dvx", "dvx.lock", "metrics.json", "labels.csv.dvx"} <= set(staged), \
+        staged
+    assert git(project, "diff", "--name-only") == "params.yaml\n"  # -S or by hand: not dvx's
+
+
 def test_save_refuses_tracked_data_changed_both_here_and_in_git_naming_no_save_force(project):
     """Recorded as `dvx commit` records it: data changed here whose pointer a `git pull`
     moved meanwhile is refused, nothing saved; the hint names `dvx commit --force`, as

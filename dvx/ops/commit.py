@@ -36,7 +36,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import (
     ignore_after_rules_taking_back,
     refuse_tracked_by_git,
-    warn_ignored_by_git,
+    stage_for_git,
 )
 from dvx.ops.status import (
     DELETED,
@@ -469,16 +469,9 @@ def finish(repo: Repo, results: list[Added]) -> AddResult:
         if not os.path.exists(repo.abspath(recorded_in)):
             recorded_in = "dvx.lock"
         touched += [recorded_in, ignore_file]
-    touched = list(dict.fromkeys(touched))
-    if repo.git is not None and touched:  # data stored again changes nothing Git records
-        warn_ignored_by_git(repo, touched)  # a dvx.lock a `*.lock` rule ignores
-        touched = repo.git.changed(touched)
-    staged: list[str] = []
-    if repo.autostage and repo.git is not None and touched:
-        repo.git.stage(touched)
-        staged = touched
-    to_stage = [] if staged or repo.git is None else touched
-    return AddResult(results, staged, to_stage)
+    # Data stored again changes nothing Git records; a `*.lock` rule may ignore dvx.lock
+    staging = stage_for_git(repo, touched)
+    return AddResult(results, staging.staged, staging.to_stage)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import bisect
 import os
 import posixpath
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from dvx import gitignore
 from dvx.errors import PathError
@@ -190,6 +191,35 @@ def warn_ignored_by_git(repo: Repo, rels: list[str], written: bool = True) -> di
     for folder, files in inside.items():
         _warn_ignored_inside(repo, folder, files, what)
     return found
+
+
+@dataclass(frozen=True)
+class Staging:
+    """What a writing command did for Git with the files it wrote (`stage_for_git`)."""
+    staged: list[str] = field(default_factory=list)  # `git add`ed (core.autostage)
+    to_stage: list[str] = field(default_factory=list)  # for the user to `git add`
+    ignored: dict[str, str] = field(default_factory=dict)  # Git ignores: path -> rule
+
+
+def stage_for_git(repo: Repo, written: list[str]) -> Staging:
+    """Stage (core.autostage) or name for `git add` those of `written` (files a command
+    wrote for Git to record: pointers, dvx.lock, .gitignore files, `cache: false` outputs)
+    that differ from Git's index; those Git ignores and does not track are neither, and a
+    warning names the rule (`warn_ignored_by_git`). Every command writing such files ends
+    here, so core.autostage leaves none of them changed but unstaged."""
+    if repo.git is None:
+        return Staging()
+    written = list(dict.fromkeys(written))
+    if not written:
+        return Staging()
+    ignored = warn_ignored_by_git(repo, written)
+    changed = repo.git.changed(written)
+    if not changed:
+        return Staging(ignored=ignored)
+    if repo.autostage:
+        repo.git.stage(changed)
+        return Staging(staged=changed, ignored=ignored)
+    return Staging(to_stage=changed, ignored=ignored)
 
 
 def _warn_ignored(repo: Repo, rel: str, rule: str, what: str) -> None:

@@ -6,6 +6,8 @@ anything is written: dvx.lock then records them all at once, or none."""
 
 from __future__ import annotations
 
+import posixpath
+
 from dvx.errors import ConflictError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock
 from dvx.logs import shell_quote
@@ -19,7 +21,7 @@ from dvx.ops.commit import (
     prepare,
     write_stage_outputs,
 )
-from dvx.ops.data_places import tracked_by_git
+from dvx.ops.data_places import stage_for_git, tracked_by_git
 from dvx.ops.staged_data import blob_oid_and_size
 from dvx.ops.status import UNCHANGED, never_placed, output_status
 from dvx.outputs import Output, in_cache
@@ -57,8 +59,10 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     (`_lost_outputs`); when an output was edited here while dvx.lock moved in Git
     (CONFLICTED_OUTS): it would be recorded as a run of the inputs Git brought; when an
     output cannot be stored (`prepare`); and when dvx.lock changed since it was read (a `git
-    pull` meanwhile), checked again last before it is replaced (`_refuse_moved_lock`). The
-    stages recorded."""
+    pull` meanwhile), checked again last before it is replaced (`_refuse_moved_lock`). Under
+    core.autostage, dvx.lock is staged in Git with what it names that Git records (outputs
+    with `cache: false`, the .gitignore entries of the others), as `repro` stages a run's.
+    The stages recorded."""
     dag = load_dag(repo)
     if dag is None:
         return []
@@ -71,7 +75,17 @@ def commit_hand_runs(repo: Repo) -> list[str]:
                                 refuse=lambda: _refuse_moved_lock(repo, locks))
         repo.statcache.flush()
         repo.syncstate.flush()
+        if chosen:
+            stage_for_git(repo, [LOCK_FILE, *_recorded_for_git(chosen)])
     return [stage.name for stage, _ in chosen]
+
+
+def _recorded_for_git(chosen: list[tuple[Stage, StageState]]) -> list[str]:
+    """The files Git records of the stages `chosen` besides dvx.lock: their outputs with
+    `cache: false`, and the .gitignore files holding the entries of the others."""
+    return [out.path if not out.cache else posixpath.join(posixpath.dirname(out.path),
+                                                          ".gitignore")
+            for stage, _ in chosen for out in stage.outs]
 
 
 def _run_by_hand(repo: Repo, dag: Dag, locks: dict[str, StageLock]

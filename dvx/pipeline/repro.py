@@ -60,7 +60,7 @@ from dvx.ops.commit import (
     store,
     track,
 )
-from dvx.ops.data_places import ignore_after_rules_taking_back, warn_ignored_by_git
+from dvx.ops.data_places import ignore_after_rules_taking_back, stage_for_git
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -459,16 +459,19 @@ def commit_changed_inputs(repo: Repo, taking: Taking, params_set: ParamsSet | No
                           ) -> list[str]:
     """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
     runs (for a run that happens elsewhere, from a snapshot: a queued experiment; or for
-    none: `exp save`); the paths recorded. `taking`: the command recording them, which a
-    refusal names, and where its stages read them; `params_set`: the params files as that
-    run will have set them (its inputs are those of dvx.yaml resolved with them)."""
+    none: `exp save`); the paths recorded. Their pointers and .gitignore files are staged
+    in Git under core.autostage, as `repro` stages them. `taking`: the command recording
+    them, which a refusal names, and where its stages read them; `params_set`: the params
+    files as that run will have set them (its inputs are those of dvx.yaml resolved with
+    them)."""
     dag = _load(repo, params_set)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
         changed = _read_inputs(repo, dag, selected, taking).changed
-        _commit_inputs(repo, changed, SilentReporter(), taking)
+        touched, _ = _commit_inputs(repo, changed, SilentReporter(), taking)
         repo.statcache.flush()
         repo.syncstate.flush()
+        stage_for_git(repo, touched)
     return [o.path for o in changed]
 
 
@@ -1912,20 +1915,11 @@ def _make_editable(repo: Repo, full: str) -> None:
 
 def _stage_in_git(repo: Repo, touched: list[str], result: ReproResult) -> None:
     """Stage (core.autostage) or list for `git add` the files Git tracks that repro changed:
-    dvx.lock, committed inputs' pointers, .gitignore entries, outputs with `cache: false`.
-    Those Git ignores and does not track are neither: the run is kept, and a warning names
-    the rule (`warn_ignored_by_git`)."""
-    touched = list(dict.fromkeys(touched))
-    if repo.git is not None and touched:
-        result.ignored_by_git = warn_ignored_by_git(repo, touched)
-        touched = repo.git.changed(touched)
-    if not touched:
-        return
-    if repo.autostage and repo.git is not None:
-        repo.git.stage(touched)
-        result.staged = touched
-    elif repo.git is not None:
-        result.to_stage = touched
+    dvx.lock, committed inputs' pointers, .gitignore entries, outputs with `cache: false`
+    (`stage_for_git`)."""
+    staging = stage_for_git(repo, touched)
+    result.ignored_by_git = staging.ignored
+    result.staged, result.to_stage = staging.staged, staging.to_stage
 
 
 # -- dvx status ------------------------------------------------------------------------------
