@@ -24,6 +24,7 @@ from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import (
+    blob_content,
     commit_holding,
     literal_pathspec,
     merged_by_dvx_driver,
@@ -218,6 +219,15 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     others = _resolved_with(entries, path)
     staged = f"git add {pointer}" + (" && git rm " + " ".join(
         literal_pathspec(from_here(root, other)) for other in others) if others else "")
+    keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
+            f"(or --ours), then `git add {pointer}`.")
+    # First: whoever made the markers (the driver, Git line by line) and whatever the index
+    # holds, no merge joins a folder and a file, so only keeping one side resolves it.
+    sides = _kind_of_each_side(data, _kinds_in_index(root, entries, path))
+    if sides is not None and sides[0][1] != sides[1][1]:
+        edit = (f"Edit it to keep one side (delete the other side and the marker lines), "
+                f"then `{staged}` and `dvx pull {data_path}`.")
+        return _kinds_differ(sides, keep if others is None else edit, data_path, root)
     if holds_merged_versions(data):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "
@@ -232,20 +242,12 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
         return (f"{index}{renamed}. Edit it to keep one "
                 f"side's oid and size (the markers show both; delete the other side and the "
                 f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
-    keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
-            f"(or --ours), then `git add {pointer}`.")
     if root is not None and merging and not left_by_the_driver(data) \
             and merged_by_dvx_driver(root, path):
         return (f"Git merged it line by line, without dvx's merge driver (an octopus merge, "
                 f"`git merge A B`, never runs one): `git checkout -m {pointer}` merges it "
                 f"again with the driver, keeping both sides' changes, then `dvx pull "
                 f"{data_path}` and `git add {pointer}`. {keep}{rebase_sides_note(root)}")
-    sides = _kind_of_each_side(data)
-    if sides is not None and sides[0][1] != sides[1][1]:  # no merge, again or not, joins them
-        (ours, our_kind), (theirs, their_kind) = sides
-        return (f"{keep} The version marked `{ours}` tracks {data_path} as a {our_kind}, the "
-                f"one marked `{theirs}` as a {their_kind}: keeping either drops the other "
-                f"side's data there.{rebase_sides_note(root)}")
     if not _names_a_directory(data):
         return keep + rebase_sides_note(root)
     return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
@@ -257,10 +259,23 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
             f"--abort` and merge again), then `dvx pull {data_path}` and `git add {pointer}`.")
 
 
-def _kind_of_each_side(data: bytes) -> tuple[tuple[str, str], tuple[str, str]] | None:
+def _kinds_differ(sides: tuple[tuple[str, str], tuple[str, str]], keep: str, data_path: str,
+                  root: str | None) -> str:
+    """The hint for a conflicted pointer whose marked versions track `data_path` as a folder
+    and as a file (`sides`: `_kind_of_each_side`): `keep` one, as no merge joins them."""
+    (ours, our_kind), (theirs, their_kind) = sides
+    return (f"{keep} The version marked `{ours}` tracks {data_path} as a {our_kind}, the "
+            f"one marked `{theirs}` as a {their_kind}: keeping either drops the other "
+            f"side's data there.{rebase_sides_note(root)}")
+
+
+def _kind_of_each_side(data: bytes, in_index: tuple[str, str] | None = None
+                       ) -> tuple[tuple[str, str], tuple[str, str]] | None:
     """The label and kind ("folder" or "file") of our and their side of the conflicted
-    pointer `data`, each side rebuilt from the lines between its markers and those outside
-    any; None when a side does not name one kind."""
+    pointer `data`: the kinds `in_index` (`_kinds_in_index`) when Git's index holds both
+    sides, else each side rebuilt from the lines between its markers and those outside any
+    (Git's line-by-line merge may keep one side's `type:` line for both); None when a side
+    does not name one kind."""
     sides: tuple[list[bytes], list[bytes]] = ([], [])
     labels = ["", ""]
     into: tuple[list[bytes], ...] = sides
@@ -278,11 +293,30 @@ def _kind_of_each_side(data: bytes) -> tuple[tuple[str, str], tuple[str, str]] |
         else:
             for side in into:
                 side.append(line)
-    kinds = [{_KIND_NAMES.get(line[len(b"type: "):].rstrip(), "") for line in side
-              if line.startswith(b"type: ")} for side in sides]
-    if any(len(found) != 1 or "" in found for found in kinds):
+    kinds = in_index or tuple(_kind_named(b"\n".join(side)) for side in sides)
+    if None in kinds:
         return None
-    return ((labels[0], next(iter(kinds[0]))), (labels[1], next(iter(kinds[1]))))
+    return ((labels[0], str(kinds[0])), (labels[1], str(kinds[1])))
+
+
+def _kinds_in_index(root: str | None, entries: list[tuple[str, int, str]] | None, path: str
+                    ) -> tuple[str, str] | None:
+    """The kinds ("folder" or "file") of our and their version of the conflicted pointer
+    `path` as Git's index holds them (`entries`: `unmerged_entries`), whole; None when it
+    does not hold both, or a version names no one kind."""
+    blobs = {stage: blob for other, stage, blob in entries or [] if other == path}
+    if root is None or not {2, 3} <= blobs.keys():
+        return None
+    ours, theirs = (_kind_named(blob_content(root, blobs[stage]) or b"") for stage in (2, 3))
+    return None if ours is None or theirs is None else (ours, theirs)
+
+
+def _kind_named(pointer: bytes) -> str | None:
+    """The kind ("folder" or "file") the `type:` lines of `pointer` name; None unless they
+    name one."""
+    found = {_KIND_NAMES.get(line[len(b"type: "):].rstrip(), "")
+             for line in pointer.splitlines() if line.startswith(b"type: ")}
+    return next(iter(found)) if len(found) == 1 and "" not in found else None
 
 
 _KIND_NAMES = {b"dir": "folder", b"file": "file"}  # a pointer's `type:`, as a message says it

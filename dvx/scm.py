@@ -643,6 +643,20 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
     return found
 
 
+def blob_content(root: str, sha: str) -> bytes | None:
+    """The bytes of the Git blob `sha` of the repository at `root`; None where Git cannot say.
+    Runs Git directly, as `unmerged_entries`: asked only about a side of a conflicted
+    pointer."""
+    import subprocess
+
+    try:
+        held = subprocess.run(["git", "-C", root, "cat-file", "blob", sha],
+                              capture_output=True, check=False, env=git_environ(root=root))
+    except FileNotFoundError:
+        return None
+    return held.stdout if held.returncode == 0 else None
+
+
 def merged_by_dvx_driver(root: str, path: str) -> bool:
     """Does Git hand `path` (relative to `root`) to dvx's merge driver in this clone (its
     `merge` attribute names it, and `dvx install` set it up)? False where Git cannot say.

@@ -995,6 +995,40 @@ def test_an_octopus_merge_s_conflict_leads_with_checkout_m_that_runs_the_merge_d
     assert (alice / "images/f2.txt").read_text() == "image 2, carol's\n"
 
 
+def test_a_folder_made_a_file_in_an_octopus_merge_names_each_side_s_kind_not_checkout_m(
+        tmp_path):
+    """bob makes `images` a file, carol changes a file in the folder, and alice merges both
+    at once (`git merge A B`, which runs no merge driver): Git's line-by-line markers hold a
+    folder and a file, which no merge joins, so status names each side's kind and leads with
+    keeping one, never with `git checkout -m` (the driver would leave the same conflict)."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "--outs", "images.dvx", cwd=bob)
+    write(bob / "images", "now one file\n")
+    must("add", "images", cwd=bob)
+    share(bob, "images a file")
+    carol = team.clone("carol")
+    must("install", cwd=carol)
+    git(carol, "checkout", "-q", "-b", "carol")
+    edit(carol, "images/f2.txt", "image 2, carol's\n")
+    must("add", "images", cwd=carol)
+    share(carol, "carol changes f2")
+
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "--no-edit", "origin/bob", "origin/carol"],
+                            cwd=alice, capture_output=True, text=True)
+    assert merged.returncode != 0
+    assert "<<<<<<< .merge_file_" in (alice / "images.dvx").read_text()
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    said = " ".join(status.stderr.split())
+    assert "tracks images as a file, the one marked" in said and "as a folder: keeping " \
+        "either drops the other side's data there." in said, said
+    assert "checkout -m" not in said and "line by line" not in said, said
+    git(alice, "checkout", "--theirs", "images.dvx")
+    must("pull", "images", cwd=alice)
+    assert (alice / "images/f2.txt").read_text() == "image 2, carol's\n"
+
 def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)
