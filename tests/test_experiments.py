@@ -645,6 +645,29 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
+def test_a_run_whose_only_stage_is_refused_before_its_command_ran_puts_the_params_back(
+        project):
+    """The stage's output folder holds a clone of the user's: it is refused before its
+    command runs, so nothing ran. The params file is put back as it was before -S, the
+    closing line says nothing ran (never that the workspace keeps what ran), and the command
+    to run again is the one typed."""
+    write(project / "dvx.yaml", DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                                           "    params: [train.lr]\n    outs: [out]\n")
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "gen")
+    make_git_repo(project / "out" / "clone")
+    params = (project / "params.yaml").read_bytes()
+    refused = run_dvx("exp", "run", "-S", "train.lr=0.2", "gen", cwd=project)
+    assert refused.code == 1, refused.output
+    assert (project / "params.yaml").read_bytes() == params
+    closing = " ".join(refused.stderr.split()).split("ERROR: the experiment")[-1]
+    assert "was not recorded: stage gen was refused before its command ran, so nothing " \
+        "ran and params.yaml is as it was before -S; fix it and run `dvx exp run -S " \
+        "train.lr=0.2 gen` again." in closing, refused.stderr
+    assert "keeps what ran" not in refused.stderr
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
 def test_a_dvx_lock_that_is_a_link_is_refused_by_run_and_queue_alike_before_anything_is_queued(
         project, tmp_path):
     """dvx.lock a symbolic link (committed so): `exp run --queue` refuses it as `exp run`

@@ -91,7 +91,10 @@ def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, f
         stages = f"stage {', '.join(failed)} failed" if failed else (
             f"dvx.yaml no longer declares stage {', '.join(result.repro.unrecorded)} as it "
             "ran (a `git checkout` meanwhile?)")
-        if baseline is None:
+        if result.nothing_ran:
+            warn(f"ERROR: the experiment was not recorded: {_nothing_ran(result)}; fix it "
+                 f"and run `{result.again}` again.")
+        elif baseline is None:
             warn(f"ERROR: the experiment was not recorded: {stages}. The workspace keeps what "
                  f"ran; fix it and run `{result.again}` again.")
         else:  # a queued run, in a temporary worktree `queue start` removes
@@ -104,6 +107,21 @@ def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, f
         out(f"Ran experiment '{result.experiment.name}' ({result.experiment.commit[:7]}). "
             f"Compare with `dvx exp show`; keep it with `dvx exp apply "
             f"{result.experiment.name}`.")
+
+
+def _nothing_ran(result: object) -> str:
+    """Why a run none of whose stages started recorded nothing, and that -S was undone."""
+    from dvx.exps.run import RunResult
+
+    assert isinstance(result, RunResult)
+    refused = [s.name for s in result.repro.stages if s.outcome == "failed"]
+    one, files = len(refused) == 1, result.params_put_back
+    said = (f"stage {', '.join(refused)} {'was' if one else 'were'} refused before "
+            f"{'its command' if one else 'their commands'} ran, so nothing ran")
+    if files:
+        said += (f" and {', '.join(files)} {'is' if len(files) == 1 else 'are'} as "
+                 f"{'it was' if len(files) == 1 else 'they were'} before -S")
+    return said
 
 
 def _say_if_renamed(asked: str | None, recorded: str, what: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import STOPPED_BY, DvxError, Interrupted, UsageError, stop_status
@@ -43,6 +43,7 @@ from dvx.exps.queue import (
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs
+from dvx.pipeline.repro import FAILED as FAILED_STAGE
 from dvx.pipeline.repro import (
     Reporter,
     ReproOptions,
@@ -66,6 +67,10 @@ class RunResult:
     repro: ReproResult
     # The `dvx exp run` a failure says to run once its cause is mended (`run_again`)
     again: str = ""
+    # No stage started (each refused before its command ran): nothing ran, the params files
+    # -S set were put back as they were (`params_put_back`), and `again` sets them as typed
+    nothing_ran: bool = False
+    params_put_back: list[str] = field(default_factory=list)
 
 
 def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
@@ -131,6 +136,11 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
             raise _queued_run_stopped(e, name, sets, force, jobs) from None
         raise
     if not result.ok:
+        if not queued and _refused_before_any_started(result):
+            params.restore(repo, before)  # nothing ran: nothing holds results of them
+            return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued,
+                                                     params_kept=False), nothing_ran=True,
+                             params_put_back=list(before))
         return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued))
     # Once the run succeeded, the workspace holding what the experiment records (the params
     # set, in a queued run's worktree too), and HEAD where it was: a refused or failed run
@@ -143,13 +153,21 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                              parent if queued else None), result)
 
 
+def _refused_before_any_started(result: ReproResult) -> bool:
+    """Whether the run failed on stages refused before their commands ran, none of its
+    stages having started (`StageResult.started`): the workspace holds nothing of -S."""
+    return any(stage.outcome == FAILED_STAGE for stage in result.stages) and not any(
+        stage.started for stage in result.stages)
+
+
 def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
-              targets: tuple[str, ...], queued: bool) -> str:
+              targets: tuple[str, ...], queued: bool, params_kept: bool = True) -> str:
     """The `dvx exp run` that runs again a run whose stage failed: in the workspace, which
-    keeps the params set (`_again`); a queued one queued again (`queue_again`)."""
+    keeps the params set unless none of its stages started (`params_kept`, `_again`); a
+    queued one queued again (`queue_again`)."""
     if queued:
         return shlex.join(queue_again(name, sets, force, jobs))
-    return "dvx " + _again(name, sets, force, targets, params_kept=True) + (
+    return "dvx " + _again(name, sets, force, targets, params_kept=params_kept) + (
         f" -j {jobs}" if jobs != 1 else "")
 
 
