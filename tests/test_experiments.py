@@ -922,6 +922,27 @@ def test_a_run_of_inputs_git_ignores_warns_once_that_the_experiment_will_not_hol
     assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
 
 
+def test_a_save_of_inputs_git_ignores_warns_once_that_the_experiment_does_not_hold_them(
+        project):
+    """As a run in the workspace warns: the saved experiment holds the results made from a
+    dependency and a params file Git ignores and neither Git nor dvx tracks, but not them.
+    Once Git tracks them, the save says nothing of them."""
+    _reading_inputs_git_ignores(project)
+    write(project / "params.yaml", "train:\n  lr: 0.4\n  epochs: 3\n")
+    saved = run_dvx("exp", "save", "-n", "s1", cwd=project)
+    assert saved.code == 0, saved.output
+    said = " ".join(saved.stderr.split())
+    assert "WARNING: The pipeline's stages read 'local.cfg' (rule 'local.cfg' in " \
+        ".gitignore:1), 'local.yaml' (rule 'local.yaml' in .gitignore:2), which Git " \
+        "ignores" in said, said
+    assert "the experiment will hold the results made from them but not them" in said, said
+    assert said.count("WARNING") == 1 and "data/raw.csv" not in said, said
+    assert "s1" in _show(project)
+    git(project, "add", "-f", "local.cfg", "local.yaml")
+    git(project, "commit", "-qm", "track them")
+    saved = run_dvx("exp", "save", "-n", "s2", cwd=project)
+    assert saved.code == 0 and "WARNING" not in saved.stderr, saved.output
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

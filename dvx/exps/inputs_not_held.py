@@ -3,8 +3,9 @@ ignores and neither Git nor dvx tracks (a machine's own `local.cfg`). An experim
 holds what Git would commit, so it lacks them: a queued run, which starts from a snapshot of
 the workspace, would not find them (refused when queued, `refuse_ignored_inputs`); a run in
 the workspace has them, and its experiment records the results made from them but not them
-(warned of, `warn_ignored_inputs`). Data dvx tracks (a pointer, a stage's output) is recorded
-by its pointer or dvx.lock, and a file staged with `git add -f` is Git's."""
+(warned of, `warn_ignored_inputs`), as does `exp save`'s. Data dvx tracks (a pointer, a
+stage's output) is recorded by its pointer or dvx.lock, and a file staged with `git add -f`
+is Git's."""
 
 from __future__ import annotations
 
@@ -59,20 +60,22 @@ def refuse_ignored_inputs(repo: Repo) -> None:
         f"without --queue), whose experiment then lacks {them}.")
 
 
-def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = ()) -> None:
-    """Warn, once, of the inputs `ignored_inputs` finds of a run in the workspace: it runs on
-    them, but its experiment records the results made from them without them, so `exp show`
+def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
+                        reading: str = "This run's stages") -> None:
+    """Warn, once, of the inputs `ignored_inputs` finds of a run in the workspace (or of
+    every stage's, for `exp save`: `reading` names whose inputs they are): the workspace has
+    them, but the experiment records the results made from them without them, so `exp show`
     and `exp diff` cannot tell two runs of other values of them apart."""
     ignored = ignored_inputs(repo, targets)
     if not ignored:
         return
     paths = " ".join(for_command(repo.root, path) for path in ignored)
     them = _them(ignored)
-    log.warning("WARNING: This run's stages read %s, which Git ignores and neither Git nor dvx "
-                "tracks: the experiment will hold the results made from %s but not %s, so "
-                "`exp show` and `exp diff` cannot tell it from a run of other versions of %s. "
-                "For experiments to hold %s, let Git track %s (`git add -f %s`) or dvx (`dvx "
-                "add %s`).", _with_rules(ignored), them, them, them, them, them, paths, paths)
+    log.warning("WARNING: %s read %s, which Git ignores and neither Git nor dvx tracks: the "
+                "experiment will hold the results made from %s but not %s, so `exp show` and "
+                "`exp diff` cannot tell it from a run of other versions of %s. For experiments "
+                "to hold %s, let Git track %s (`git add -f %s`) or dvx (`dvx add %s`).",
+                reading, _with_rules(ignored), them, them, them, them, them, paths, paths)
 
 
 def _with_rules(ignored: dict[str, str]) -> str:

@@ -244,6 +244,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
+        warn_ignored_inputs(repo, reading="The pipeline's stages")
         _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, "exp save")
 
