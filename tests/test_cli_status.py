@@ -1105,3 +1105,39 @@ def test_a_directory_whose_manifest_is_damaged_in_the_cache_is_named_and_the_res
     assert message.count("ERROR:") == 1, message
     assert f"ERROR: Skipped d.dvx: 'd.dvx' names the directory manifest {oid}" in message
     assert "is corrupt" in message and "`dvx fetch`" in message, message
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
+def test_an_edit_through_a_link_into_the_cache_is_named_with_a_way_back_that_works(
+        repo, dvx, tmp_path, link_type):
+    """A file written in place through its hard or symbolic link into the cache (as root,
+    who read-only modes do not stop) changed the cached object itself: status says so, for a
+    tracked file and a file of a tracked directory, and offers `dvx pull --force`, which
+    gets the recorded version back from a remote, never `dvx checkout --force`, which cannot.
+    A file of the directory replaced by a new one is an ordinary change."""
+    assert dvx("config", "cache.type", link_type).code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "f", "f\n")
+    write(repo / "d" / "x", "x\n")
+    write(repo / "d" / "y", "y\n")
+    assert dvx("add", "f", "d").code == 0
+    assert dvx("push").code == 0
+    write(repo / "f", "changed f\n")  # through the link: the object is written
+    write(repo / "d" / "x", "changed x\n")
+    (repo / "d" / "y").unlink()
+    write(repo / "d" / "y", "new y\n")
+
+    shown = dvx("status")
+    assert shown.code == 0, shown.output
+    assert "f: modified, changed through its link into the cache\n" in shown.stdout
+    assert "    modified: x (changed through its link into the cache)\n" in shown.stdout
+    assert "    modified: y\n" in shown.stdout
+    assert "checkout --force" not in shown.stdout
+    assert "`dvx pull --force d f`" in shown.stdout
+    changed = {o["path"]: o["changed_in_cache"] for o in _status_json(dvx)["outputs"]}
+    assert changed == {"d": ["d/x"], "f": ["f"]}
+
+    assert dvx("pull", "--force", "d", "f").code == 0
+    assert (repo / "f").read_text() == "f\n" and (repo / "d" / "x").read_text() == "x\n"
+    assert (repo / "d" / "y").read_text() == "y\n"
+    assert _status_json(dvx)["changed"] is False

@@ -788,6 +788,21 @@ def _commit_of(root: str, result: StatusResult, changed: list[str]) -> str:
     return f"`dvx commit {' '.join(for_command(root, path) for path in changed)}`"
 
 
+THROUGH_LINK = "changed through its link into the cache"
+
+
+def _changed_in_cache_hint(root: str, outputs: list[OutputStatus]) -> None:
+    """How to go on from files changed through their link into the cache: the object itself
+    was written, so no checkout can put the recorded version back; a remote can."""
+    paths = [for_command(root, o.path) for o in outputs if o.changed_in_cache]
+    if not paths:
+        return
+    named = " ".join(paths)
+    out(f"(an edit through a link into the cache wrote the cached object itself, so the cache "
+        f"no longer holds the recorded version: `dvx commit {named}` records the new bytes, "
+        f"`dvx pull --force {named}` gets the recorded version back if a remote has it)")
+
+
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
@@ -851,6 +866,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         if o.not_pulled:
             states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
                           "not pulled")
+        if o.kind == "file" and o.changed_in_cache:
+            states.append(THROUGH_LINK)
         if o.only_in_workspace:
             states.append("not in cache (the workspace holds it)")
         elif not o.in_cache:
@@ -859,7 +876,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         for label, paths in (("added", o.added), ("modified", o.modified),
                              ("deleted", o.deleted)) if o.synced_manifest_missing is None else ():
             for path in paths:
-                out(f"    {label}: {shown_path(path)}")
+                how = f" ({THROUGH_LINK})" if f"{o.path}/{path}" in o.changed_in_cache else ""
+                out(f"    {label}: {shown_path(path)}{how}")
     for path in result.unignored:
         rule = result.taken_back.get(path)
         why = "its .gitignore entry is gone" if rule is None else \
@@ -891,12 +909,15 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             f"recorded it in dvx.lock yet (`dvx repro {stage}` does)")
     # No hint names a command for data Git tracks too, which checkout and commit leave to Git
     hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
-    changed_here = [o.path for o in hinted if o.workspace == "modified" and not o.pointer_moved
-                    and o.stage is None]
+    _changed_in_cache_hint(root, hinted)
+    # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
+    restorable = [o for o in hinted if not o.changed_in_cache]
+    changed_here = [o.path for o in restorable if o.workspace == "modified"
+                    and not o.pointer_moved and o.stage is None]
     if changed_here:
         out(f"({_commit_of(root, result, changed_here)} records changes; `dvx checkout "
             "--force` discards them)")
-    edited_outputs = [o for o in hinted
+    edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "

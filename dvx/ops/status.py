@@ -172,6 +172,10 @@ class OutputStatus:
     temporaries: list[str] = field(default_factory=list)
     # HOLDS_REPOSITORY: the `.git` or `.dvx` found in the folder (a repository path)
     repository_inside: str | None = None
+    # Of a modified output, the files (repo paths) changed through their link into the cache
+    # (`changed_in_its_object`): the cache no longer holds the version recorded for them, so
+    # `checkout --force` cannot put it back; `pull --force` fetches it if a remote has it
+    changed_in_cache: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -217,7 +221,8 @@ class OutputStatus:
                                   "own_version_undone": self.own_version_undone,
                                   "stashed": self.stashed,
                                   "only_in_workspace": self.only_in_workspace,
-                                  "outdated_not_cached": self.outdated_not_cached}
+                                  "outdated_not_cached": self.outdated_not_cached,
+                                  "changed_in_cache": self.changed_in_cache}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated,
@@ -550,7 +555,39 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
                 and synced.placed is None
     if result.workspace == OUTDATED or result.outdated:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
+    if result.workspace == MODIFIED:
+        result.changed_in_cache = _changed_in_cache(repo, output, result)
     return result
+
+
+def _changed_in_cache(repo: Repo, output: Output, result: OutputStatus) -> list[str]:
+    """The files of the modified `output` changed through their link into the cache
+    (`changed_in_its_object`). Only the files found modified are looked at: an unchanged
+    output costs nothing more."""
+    pointer = output.pointer
+    if not pointer.is_dir:
+        found = changed_in_its_object(repo, output.path, pointer.oid)
+        return [output.path] if found else []
+    tree = load_tree(repo, pointer, output.recorded_in) if result.modified else None
+    recorded = {} if tree is None else tree.by_path()
+    return [join_posix(output.path, rel) for rel in result.modified if rel in recorded
+            and changed_in_its_object(repo, join_posix(output.path, rel), recorded[rel].oid)]
+
+
+def changed_in_its_object(repo: Repo, path: str, oid: str) -> bool:
+    """Is the file at `path` (a repo path) the cache's object `oid` itself, through a hard
+    link or a symbolic link to it, and does it hold other bytes than `oid` now? Then an edit
+    in place wrote the object: the cache no longer holds that version (checkout would move
+    the object aside and place nothing), and only a remote can give it back."""
+    full = repo.abspath(path)
+    try:
+        if not os.path.samestat(os.stat(full), os.stat(repo.cache.oid_path(oid))):
+            return False
+        state = file_state(repo, full, path)  # hashed already, by this status
+    except (PathError, OSError):
+        return False
+    # A link whose changed inode was set aside holds bytes the object's path no longer does
+    return state is not None and state.kept_in is None and state.oid != oid
 
 
 def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
