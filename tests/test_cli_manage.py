@@ -821,6 +821,24 @@ def test_move_of_data_holding_files_git_tracks_is_refused_before_anything_is_wri
     assert git(repo, "status", "--porcelain") == before == " M data/code.py\n"
 
 
+def test_move_refused_from_a_subfolder_names_the_pointer_to_git_mv_as_typed_there(repo, dvx):
+    """Every path in the ways out is one to type where the user is: `git mv` of the pointer,
+    like `dvx remove`, takes it relative to the current folder."""
+    write(repo / "lab" / "data" / "f1", "1\n")
+    assert dvx("add", "lab/data").code == 0
+    write(repo / "lab" / "data" / "code.py", "print(1)\n")
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "lab/data/code.py")
+    git(repo, "commit", "-qm", "data and its code")
+    (repo / "src").mkdir()
+    refused = dvx("move", "../lab/data", "../lab/newdata", cwd=repo / "src")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "rename its pointer '../lab/data.dvx' (`git mv`)" in said, said
+    assert "`dvx remove ../lab/data.dvx`" in said, said
+    git(repo / "src", "mv", "../lab/data.dvx", "../lab/newdata.dvx")  # as the hint says
+
+
 def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx, tmp_path):
     write(repo / "sub" / "a.bin", "a")
     write(repo / "sub" / "README", "notes")

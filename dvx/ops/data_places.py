@@ -132,7 +132,7 @@ def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
     if stage is not None:
         return f"give stage '{stage}' another output path in {PIPELINE_FILE}"
     pointer = for_command(root, path + POINTER_SUFFIX)
-    return (f"rename its pointer '{path}{POINTER_SUFFIX}' (`git mv`), then `dvx checkout` the "
+    return (f"rename its pointer '{pointer}' (`git mv`), then `dvx checkout` the "
             f"new path; or `dvx remove {pointer}` stops tracking it and keeps {kept}")
 
 
