@@ -275,6 +275,38 @@ def test_remove_outs_of_a_file_git_tracks_says_it_kept_it(repo, dvx, as_json):
         assert "deleted" not in removed.output, removed.output
 
 
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_remove_outs_leaves_git_s_files_in_the_data_copies_of_their_own(repo, dvx, link):
+    """A file Git's index holds in tracked data, which `remove --outs` keeps, is left no link
+    into the cache: an edit of it never changes the cache's object (nor other data sharing
+    it), and it stays whole when gc takes the object. The line naming the data says its data
+    went, never that all of it did."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "d" / "a", "shared\n")
+    write(repo / "d" / "b", "b\n")
+    write(repo / "other" / "x", "shared\n")
+    assert dvx("add", "d", "other").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    git(repo, "add", "-f", "d/a")
+    git(repo, "commit", "-qm", "d/a in Git too")
+    removed = dvx("remove", "--outs", "d.dvx")
+    assert removed.code == 0, removed.output
+    assert "Stopped tracking d and deleted its data, keeping the files Git tracks in it" \
+        in removed.stdout, removed.output
+    kept = repo / "d" / "a"
+    assert not kept.is_symlink() and kept.stat().st_nlink == 1
+    assert sorted(os.listdir(repo / "d")) == ["a"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d no longer dvx's")
+    kept.chmod(0o644)
+    write(kept, "Git's file, edited\n")
+    assert (repo / "other" / "x").read_text() == "shared\n"
+    assert dvx("fsck").code == 0
+    assert dvx("gc", "-w", "-f").code == 0
+    assert kept.read_text() == "Git's file, edited\n"
+
+
 def test_remove_outs_refusing_changed_data_beside_git_s_file_names_only_the_data(repo, dvx):
     _data_with_code_git_tracks(repo, dvx)
     write(repo / "data" / "f1", "unsaved\n")

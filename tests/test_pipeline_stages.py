@@ -390,6 +390,36 @@ def test_stage_remove_outs_keeps_and_names_the_files_git_tracks_in_a_cached_outp
     assert " M out/code.py" in git(repo, "status", "--porcelain")
 
 
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_stage_remove_outs_leaves_git_s_files_in_the_output_copies_of_their_own(repo, dvx,
+                                                                                 link):
+    """The files Git's index holds in a cached output, which `stage remove --outs` keeps, are
+    left no links into the cache: an edit never changes the cache's object, and gc never
+    leaves them dangling. The line naming the output says its data went, not all of it."""
+    assert dvx("config", "cache.type", link).code == 0
+    added = dvx("stage", "add", "-n", "gen", "-o", "out",
+                "mkdir -p out && echo shared > out/a && echo b > out/b")
+    assert added.code == 0, added.output
+    assert dvx("repro", "-q").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "add", "-f", "out/a")
+    git(repo, "commit", "-qm", "out/a in Git too")
+    removed = dvx("stage", "remove", "--outs", "gen")
+    assert removed.code == 0, removed.output
+    assert "deleted the data of out (keeping the files Git tracks in it)" in removed.stdout
+    kept = repo / "out" / "a"
+    assert not kept.is_symlink() and kept.stat().st_nlink == 1
+    assert sorted(os.listdir(repo / "out")) == ["a"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no stage")
+    kept.chmod(0o644)
+    write(kept, "Git's file, edited\n")
+    assert dvx("fsck").code == 0
+    assert dvx("gc", "-w", "-f").code == 0
+    assert kept.read_text() == "Git's file, edited\n"
+
+
 def test_stage_remove_outs_refusing_a_changed_output_beside_git_s_file_keeps_both(repo, dvx):
     """An edit of the output's own data still refuses the delete without --force; with it,
     the data goes and Git's file stays, edit and all (`kept_in_git` in --json)."""

@@ -1248,7 +1248,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     if not is_quiet():
         for path in removed:
             done = "" if not outs else " and kept it (Git tracks it)" if path in kept_whole \
-                else " and deleted it"
+                else _deleted_but_git_s(path, changed.kept_in_git)
             out(f"Stopped tracking {shown_path(path)}{done}")
     if changed.kept:
         warn(kept_untracked(changed.kept))
@@ -1257,6 +1257,14 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     if changed.unignored:
         warn(unignored_note(repo.root, changed.unignored))
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
+
+
+def _deleted_but_git_s(path: str, kept_in_git: list[str]) -> str:
+    """How `remove --outs` ends the line for the data at `path`: never that it deleted all
+    of it when the files Git's index holds in it stay (named below)."""
+    if any(kept.startswith(path + "/") for kept in kept_in_git):
+        return " and deleted its data, keeping the files Git tracks in it"
+    return " and deleted it"
 
 
 def _stage_named(repo: Repo, targets: list[str]) -> UsageError | None:

@@ -187,7 +187,7 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     if not is_quiet():
         out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
             + ", ".join(f"'{n}'" for n in changed.stages)
-            + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
+            + _deleted(changed.deleted, changed.kept_in_git) + ".")
         if changed.undeclared:
             out(_undeclared_left(changed.undeclared))
     if changed.kept:
@@ -197,6 +197,17 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     if changed.unignored:
         warn(unignored_note(repo.root, changed.unignored, "the output data"))
     report_staging(repo.root, [], changed.touched)
+
+
+def _deleted(deleted: list[str], kept_in_git: list[str]) -> str:
+    """What `stage remove --outs` says it deleted: an output whose files Git's index holds
+    are kept (named below) is named as its data deleted, never as all of it gone."""
+    if not deleted:
+        return ""
+    return " and deleted " + ", ".join(
+        f"the data of {path} (keeping the files Git tracks in it)"
+        if any(kept.startswith(path + "/") for kept in kept_in_git) else path
+        for path in deleted)
 
 
 def _undeclared_left(paths: list[str]) -> str:

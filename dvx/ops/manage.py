@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Container
+from collections.abc import Collection, Container
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -211,7 +211,9 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full):
                 _refuse_unrecoverable_deletion(repo, output, in_git.get(output.path, set()))
-            if not remove_data:
+            if remove_data:
+                make_kept_files_own(repo, output.path, in_git.get(output.path, set()))
+            else:
                 make_own_copies(repo, output.path)
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
@@ -280,6 +282,8 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
                         "stopped half-way), so whether the cache has its content is not "
                         "known; refusing to delete it.", "Use --force to delete anyway, "
                         "or run without --outs to keep the data.")
+    if deleting:
+        make_kept_files_own(repo, rel, git_held)
     began_writing(repo.tmp_dir)
     if deleting:
         kept += delete_tracked_data(repo, rel, git_held=git_held)
@@ -670,6 +674,17 @@ def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False) -> 
             else:
                 _own_copy(repo, file, path, missing_ok=True)
     return kept
+
+
+def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str]) -> None:
+    """Make the files Git's index holds in the data at `path` (`git_held`, relative to it,
+    '' for `path` itself), which a delete of that data keeps, the user's own before anything
+    is deleted: one left a hard link into the cache would change the object, and all data
+    sharing it, when edited; one left a symlink into it would dangle once gc takes it."""
+    for rel in sorted(git_held):
+        full = repo.abspath(posixpath.join(path, rel) if rel else path)
+        if os.path.islink(full) or os.path.isfile(full):  # a submodule's folder holds no link
+            _own_copy(repo, full, path, missing_ok=True)
 
 
 def _links_to_a_lacked_object(repo: Repo, path: str) -> bool:

@@ -11,7 +11,7 @@ from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
-from dvx.ops.manage import recoverable, seen_by_git
+from dvx.ops.manage import make_kept_files_own, recoverable, seen_by_git
 from dvx.ops.status import output_status
 from dvx.outputs import Output
 from dvx.pipeline import editor
@@ -91,6 +91,8 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
             for stage in stages:
                 _refuse_unsaved(repo, stage, outs[stage.name], locks.get(stage.name), in_git,
                                 committed, git_held)
+        for path, held in git_held.items():  # kept by the delete: the user's own first
+            make_kept_files_own(repo, path, held)
         if not delete_outputs:  # first, so a copy that cannot be made stops it here; their
             # sync records go only once dvx.lock no longer records them (the loop below)
             make_users_own(repo, [o.path for s in stages for o in outs[s.name] if o.cache],
