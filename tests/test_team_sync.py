@@ -3142,6 +3142,38 @@ def test_pull_keeps_files_of_one_s_own_in_a_directory_never_synced_here_though_c
     assert not (bob / "d" / "b.txt").exists()
 
 
+@pytest.mark.parametrize("alice_s_d", ["changed", "made-a-file"])
+def test_pull_keeps_one_s_own_files_in_a_directory_whose_older_version_was_never_fetched(
+        team, alice_s_d):
+    """bob pulled only e, never d, whose version HEAD was at his cache never held; he then
+    put a file of his own in d (bytes his cache has: a copy of e/x) before `git pull`
+    brought alice's next d (a change, or a file where the folder was). Pull fetches the
+    manifest of that older version to tell: no version recorded his file, so it is a change
+    made here, which pull keeps, as it does in a clone that had fetched that version."""
+    alice = team.founder()
+    write(alice / "d" / "a", "a1\n")
+    write(alice / "d" / "b", "b1\n")
+    write(alice / "e" / "x", "e/x v1\n")
+    must("add", "d", "e", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("pull", "e", cwd=bob)
+    if alice_s_d == "changed":
+        edit(alice, "d/a", "a2\n")
+    else:
+        must("remove", "--outs", "d.dvx", cwd=alice)
+        write(alice / "d", "d is a file now\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v2")
+    write(bob / "d" / "mine", "e/x v1\n")
+    git(bob, "pull", "-q", "origin", "main")
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "d/mine" in pulled.stderr, pulled.output
+    assert "it has changes made here" in pulled.stderr, pulled.output
+    assert (bob / "d" / "mine").read_text() == "e/x v1\n"
+    assert status_of(bob, "d")["workspace"] == "modified"
+
+
 def _alice_s_change_to_d_pulled_by_bob_without_record(team) -> tuple[Path, Path]:
     """bob synced alice's directory d (f1..f3) with no record of it (as a dvx that kept
     none left it) when `git pull` brings her change of d/f1; he fetched it, and `dvx gc -w`

@@ -7,7 +7,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dvx import faults
@@ -20,6 +20,7 @@ from dvx.errors import (
     RemoteError,
 )
 from dvx.fsutil import describe
+from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger, quoted
 from dvx.objects.odb import ObjectStore
@@ -1147,6 +1148,7 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     only remote asked cannot be used."""
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
                    keep_remote_errors=keep_remote_errors)
+    _fetch_manifests_held_lately(repo, targets, remote_name, jobs)
     checked: list[Target] = []
 
     def to_check_out() -> list[Target]:
@@ -1160,6 +1162,36 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
                                held_elsewhere=_held_on_remote(repo, remote_name, jobs, result))
     result.not_fetched = _missing_from_unread(result, checked)
     return result
+
+
+def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name: str | None,
+                                 jobs: int | None) -> None:
+    """Bring into the cache the manifests it lacks of the versions of a directory HEAD's
+    recent commits recorded (`recorded_lately`) where the workspace has a folder at a
+    target's path: they tell which files there a checkout may have placed (a version's) and
+    which are the user's own (`never_recorded_inside`); without them no file can be told a
+    change made here, and the checkout would delete the user's. Manifests only, small, from
+    the remotes the pull reads anyway; one no remote holds, or a remote that cannot be read
+    (the fetch named it), leaves that version unknown, as after gc."""
+    lacking: dict[str, Target] = {}
+    for target in targets:
+        output = target.output
+        full = repo.abspath(output.path)
+        if not os.path.isdir(full) or os.path.islink(full):
+            continue
+        for pointer in recorded_lately(repo, output.path, output.stage is not None):
+            if pointer.is_dir and not repo.cache.exists(pointer.oid):
+                lacking.setdefault(pointer.oid, Target(replace(output, pointer=pointer)))
+    if not lacking:
+        return
+    for name, group in _grouped(repo, pushed(list(lacking.values())), remote_name).items():
+        try:
+            opened, remote = open_remote(repo, name)
+            _fetch_manifests(repo, remote, group, settings_for(repo, opened, remote, jobs))
+        except Interrupted:
+            raise
+        except (DvxError, OSError) as exc:
+            log.debug("older manifests not fetched from %s: %s", name, exc)
 
 
 def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None,
