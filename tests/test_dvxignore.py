@@ -295,3 +295,32 @@ def test_a_folder_where_a_tracked_directory_s_file_goes_is_kept_for_the_files_it
         assert not (bob / ".dvx/tmp/lock.stopped").exists()
     must("pull", cwd=carol)
     assert (carol / "data" / "sub").read_text() == "a file now\n"
+
+
+def test_a_folder_dvx_placed_where_a_tracked_directory_s_file_goes_is_replaced_whatever_rule(
+        tmp_path):
+    """bob pulled data/sub/run.log, a file of the tracked directory data; the team then added
+    a .dvxignore rule matching it, and made data/sub a file. That run.log is a version dvx
+    placed, dvx's data, never a file .dvxignore leaves out: pull replaces the folder with the
+    file, and status then finds nothing left to do."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "a\n")
+    write(alice / "data" / "sub" / "x", "x\n")
+    write(alice / "data" / "sub" / "run.log", "training log\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    assert (bob / "data" / "sub" / "run.log").read_text() == "training log\n"
+    write(alice / ".dvxignore", "data/**/*.log\n")
+    (alice / "data" / "sub" / "x").unlink()
+    (alice / "data" / "sub" / "run.log").unlink()
+    (alice / "data" / "sub").rmdir()
+    write(alice / "data" / "sub", "a file now\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    assert (bob / "data" / "sub").read_text() == "a file now\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -45,6 +45,7 @@ from dvx.ops.status import synced_lately
 from dvx.ops.sync_layers import (
     NeverRecorded,
     changed_here,
+    dvx_s_data_inside,
     kept_as_placed,
     never_recorded_here,
     never_recorded_inside,
@@ -804,7 +805,7 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
 
 
 def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
-                    keeps_left_out: bool = False,
+                    keeps_left_out: Callable[[str], bool] | None = None,
                     never_recorded: NeverRecorded | None = None) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
@@ -816,12 +817,14 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
     repository (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is
     never deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
     directory, whose checkout keeps what .dvxignore leaves out of its data), one holding
-    such a file."""
+    such a file: `keeps_left_out` tells those a version of the directory names (dvx's data,
+    `dvx_s_data_inside`), which a rule does not leave out."""
     walk = walk_directory(full)
     inside = repository_anywhere_inside(display, walk.reserved)
     if inside is not None:
         return held_why(repo.root, display, inside)
-    left_out = _left_out_in(repo, display, walk) if keeps_left_out else None
+    left_out = None if keeps_left_out is None else \
+        _left_out_in(repo, display, walk, keeps_left_out)
     if left_out is not None:
         return (f"{FOLDER_IN_THE_WAY}, holding '{left_out}', which .dvxignore leaves out of "
                 "the data: checkout keeps such a file, --force or not; move the folder away, "
@@ -839,13 +842,31 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
     return None
 
 
-def _left_out_in(repo: Repo, display: str, walk: Walk) -> str | None:
+def _goes_whole(current: dict[str, tuple[str, os.stat_result | None]], whole: Walk,
+                top: str, folder: str) -> None:
+    """Add to `current` (what the directory at `top` holds as its data) every file of
+    `whole` (its walk, .dvxignore or not) in `folder`, which goes whole for the file placed
+    there (`_dir_in_the_way`): a file a rule matches there is one a version of the directory
+    named (dvx's), which goes with it."""
+    inside = folder + "/"
+    for entry in whole.files:
+        if entry.relpath.startswith(inside):
+            current.setdefault(entry.relpath, (entry.path, entry.stat))
+    for rel in whole.symlinks + whole.others:
+        if rel.startswith(inside):
+            current.setdefault(rel, (join_posix(top, rel), None))
+
+
+def _left_out_in(repo: Repo, display: str, walk: Walk, dvx_s: Callable[[str], bool]
+                 ) -> str | None:
     """The first path (relative to the root) of the files `walk` (of the folder `display`)
-    met that .dvxignore leaves out of the data; None if none."""
+    met that .dvxignore leaves out of the data and no version of it names (`dvx_s`: a file
+    dvx placed is its data, never the user's to keep); None if none."""
     for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
                                walk.others):
-        if repo.dvxignore.check(f"{display}/{rel}") is not None:
-            return f"{display}/{rel}"
+        path = f"{display}/{rel}"
+        if repo.dvxignore.check(path) is not None and not dvx_s(path):
+            return path
     return None
 
 
@@ -996,6 +1017,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     write or delete, --force or not."""
     plan = _DirPlan()
     never_recorded = never_recorded_inside(repo, display, in_lock)
+    dvx_s = dvx_s_data_inside(repo, display, in_lock)
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
@@ -1026,11 +1048,12 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         why = None
         if rel not in current and rel in folders:
             why = _dir_in_the_way(repo, join_posix(top, rel), f"{display}/{rel}", force,
-                                  keeps_left_out=True, never_recorded=never_recorded)
+                                  keeps_left_out=dvx_s, never_recorded=never_recorded)
             (staying if why else going).add(rel)
             if why:
                 result.skipped.append((f"{display}/{rel}", why))
                 continue
+            _goes_whole(current, whole, top, rel)
         if rel in current:
             found += 1
             entry = tree.entry(index)

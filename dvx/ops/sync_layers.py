@@ -222,6 +222,44 @@ def _versions_recorded_lately(repo: Repo, directory: str, in_lock: bool) -> list
     return found
 
 
+def dvx_s_data_inside(repo: Repo, directory: str, in_lock: bool) -> Callable[[str], bool]:
+    """Is the file at `path` (relative to the root) inside the tracked directory at
+    `directory` (the data of a pointer, with `in_lock` of a dvx.lock entry) at a path a
+    version of it names: one a sync record says a checkout placed there, or one HEAD's recent
+    commits recorded (its manifest in the cache)? Such a file is dvx's data, never one
+    .dvxignore leaves out of it, whatever rule was added since. The recent versions are read
+    once, when first needed."""
+    versions: list[Tree] | None = None
+
+    def named(path: str) -> bool:
+        nonlocal versions
+        if _named_by_a_placed_version(repo, path):
+            return True
+        if versions is None:
+            versions = _versions_recorded_lately(repo, directory, in_lock) or []
+        rel = path[len(directory) + 1:]
+        return any(tree.get(rel) is not None for tree in versions)
+
+    return named
+
+
+def _named_by_a_placed_version(repo: Repo, path: str) -> bool:
+    """Does a version a checkout placed, per the sync record of a folder holding `path`,
+    name a file at `path`?"""
+    for record_path, rel in _records_over(path)[1:]:
+        synced = repo.syncstate.get(record_path)
+        if synced is None or rel is None:
+            continue
+        for layer in synced.layers_placing(rel):
+            try:
+                version = _version_in(repo, layer, rel)
+            except FormatError:
+                continue
+            if version not in (None, _UNKNOWN):
+                return True
+    return False
+
+
 def placed_by_dvx(repo: Repo, path: str, oid: str) -> bool:
     """Does a sync record say that dvx placed or recorded `oid` at `path` (relative to the
     root), a version that is then no change made here? False when none tells."""
