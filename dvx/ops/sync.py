@@ -1177,7 +1177,7 @@ def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name:
     for target in targets:
         output = target.output
         full = repo.abspath(output.path)
-        if not os.path.isdir(full) or os.path.islink(full):
+        if not os.path.isdir(full) or os.path.islink(full) or _synced_whole(repo, output):
             continue
         for pointer in recorded_lately(repo, output.path, output.stage is not None):
             if pointer.is_dir and not repo.cache.exists(pointer.oid):
@@ -1192,6 +1192,14 @@ def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name:
             raise
         except (DvxError, OSError) as exc:
             log.debug("older manifests not fetched from %s: %s", name, exc)
+
+
+def _synced_whole(repo: Repo, output: Output) -> bool:
+    """Was the data at the output's path synced here whole to the version its pointer names?
+    Its sync record then tells every file of it placed there from the user's own, with no
+    older version's manifest."""
+    synced = repo.syncstate.get(output.path)
+    return synced is not None and synced.oid == output.pointer.oid and synced.placed is None
 
 
 def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None,
