@@ -10,12 +10,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from dvx.errors import DvxError, UnknownRevisionError, UsageError
+from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
 from dvx.generated import written_by_dvx
 from dvx.lockfile import read_lock, uncached_paths
 from dvx.logs import get_logger
-from dvx.paths import at_or_below_any
-from dvx.repo import Repo, private_to_this_clone
+from dvx.paths import at_or_below_any, relpath_problem
+from dvx.repo import DVX_DIR, Repo, private_to_this_clone
 from dvx.scm import Git
 from dvx.wording import named_list
 
@@ -66,6 +66,43 @@ class DamagedRef:
     def remedy(self) -> str:
         return (f"Remove it with `dvx exp remove {self.ref}` (or `git update-ref -d "
                 f"{self.ref}`).")
+
+
+def changed_files(git: Git, exp: Experiment) -> list[str]:
+    """The files `exp` changed against its baseline, as an apply writes them into the
+    workspace. An experiment pulled from a teammate is a commit anyone could have made by
+    hand: one that would write outside the project's files is refused (PathError) before
+    anything is written, naming each such path."""
+    files = git.changed_between(exp.baseline, exp.commit)
+    refuse_paths_no_experiment_writes(exp.name, exp.commit, files)
+    return files
+
+
+def refuse_paths_no_experiment_writes(name: str, commit: str, files: list[str]) -> None:
+    """Refuse (PathError) the experiment `name` (at `commit`) when a file it changed is one
+    no experiment may write (`experiment_path_problem`)."""
+    bad = [(rel, why) for rel in files if (why := experiment_path_problem(rel))]
+    if bad:
+        shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
+        raise PathError(
+            f"The experiment '{name}' (commit {commit[:10]}) changes files that are not the "
+            f"project's to write, so dvx takes nothing of it: {shown}. dvx never records "
+            "such a path, so the commit was made by other means.",
+            "Remove it (`dvx exp remove`) and ask whoever shared it how it was made.")
+
+
+def experiment_path_problem(rel: str) -> str | None:
+    """Why an experiment may not change `rel` (a POSIX path Git lists), or None. The path
+    rules of any tracked file (no '..', absolute path, `.git` or `.dvx` component in any
+    letter case), except dvx's own settings Git tracks in .dvx/ (its config, .gitignore);
+    never what belongs to this clone alone there (`private_to_this_clone`: config.local's
+    credentials, the cache, dvx's temporaries), which no commit of dvx's holds."""
+    top, _, rest = rel.partition("/")
+    if top != DVX_DIR or not rest:
+        return relpath_problem(rel)
+    if private_to_this_clone(rel):
+        return "this clone's own file in .dvx, never in Git"
+    return relpath_problem(rest)
 
 
 def ref_of(baseline: str, name: str) -> str:

@@ -1791,6 +1791,18 @@ class Git:
             return False
         raise git_failure("update-ref", proc)
 
+    def has_commit(self, commit: str) -> bool:
+        """Whether the repository holds the commit `commit` (a full id)."""
+        return self._completed("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+
+    def set_refs_at_once(self, refs: dict[str, tuple[str, str | None]]) -> None:
+        """Point each ref of `refs` (ref -> (commit, the commit it names now, or None where
+        it must not exist)) at its commit, all or none: Git checks and changes them in one
+        transaction, so a ref another process made or moved meanwhile changes nothing."""
+        lines = [f"update {ref} {new} {old}" if old else f"create {ref} {new}"
+                 for ref, (new, old) in refs.items()]
+        self._run("update-ref", "--stdin", stdin="".join(f"{line}\n" for line in lines).encode())
+
     def delete_ref(self, ref: str) -> None:
         self._run("update-ref", "-d", ref)
 

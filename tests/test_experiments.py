@@ -3214,6 +3214,106 @@ def test_a_failed_exp_push_names_the_experiments_not_pushed_and_what_was(tmp_pat
     assert "/second" not in git(alice, "ls-remote", "origin")
 
 
+def _hand_made_tree(clone: Path, base: str | None, entries: dict[str, tuple[str, bytes]]
+                    ) -> str:
+    """The tree `base` (None: an empty one) with `entries` (path -> (mode, content)) added, made
+    with Git's plumbing, which takes any name ('..', '.git') where dvx and `git add` take none."""
+    listed = git(clone, "ls-tree", "-z", base).split("\0") if base else []
+    lines = {line.split("\t", 1)[1]: line for line in listed if line}
+    below: dict[str, dict[str, tuple[str, bytes]]] = {}
+    for path, (mode, content) in entries.items():
+        top, _, rest = path.partition("/")
+        if rest:
+            below.setdefault(top, {})[rest] = (mode, content)
+        else:
+            blob = _plumbing(clone, ["hash-object", "-w", "--stdin"], content)
+            lines[top] = f"{mode} blob {blob}\t{top}"
+    for top, inner in below.items():
+        old = lines[top].split()[2] if top in lines else None
+        lines[top] = f"040000 tree {_hand_made_tree(clone, old, inner)}\t{top}"
+    return _plumbing(clone, ["mktree", "-z"], "".join(f"{line}\0" for line in lines.values()))
+
+
+def _plumbing(clone: Path, args: list[str], given: str | bytes) -> str:
+    data = given.encode() if isinstance(given, str) else given
+    return subprocess.run(["git", *args], cwd=clone, input=data, capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+def _shared_hand_made_experiment(clone: Path, name: str,
+                                 entries: dict[str, tuple[str, bytes]]) -> str:
+    """Replace the experiment `name` of `clone`, pushed, on origin by a commit of the same
+    parent whose tree also holds `entries`, as a teammate could push one: its ref."""
+    ref = git(clone, "for-each-ref", "--format=%(refname)", f"refs/exps/*/{name}").strip()
+    tree = _hand_made_tree(clone, f"{ref}^{{tree}}", entries)
+    made = git(clone, "commit-tree", tree, "-p", f"{ref}^", "-m", name).strip()
+    git(clone, "push", "-q", "origin", f"+{made}:{ref}")
+    return ref
+
+
+HOSTILE_EXPERIMENT_FILES = [
+    (".git/hooks/post-commit", ("100755", b"#!/bin/sh\ntouch PWNED\n")),
+    (".GIT/hooks/post-commit", ("100755", b"#!/bin/sh\ntouch PWNED\n")),
+    ("../ESCAPED.txt", ("100644", b"written outside\n")),
+    (".dvx/config.local", ("100644", b"[core]\n    remote = theirs\n")),
+    (".dvx/cache/files", ("120000", b"/elsewhere/.dvx/cache/files")),
+    (".dvx/tmp/x", ("100644", b"x\n")),
+    (".DVX/Cache/x", ("100644", b"x\n")),
+]
+
+
+@pytest.mark.parametrize("path, entry", HOSTILE_EXPERIMENT_FILES)
+def test_apply_refuses_an_experiment_that_would_write_outside_the_project_s_files(
+        tmp_path, path, entry):
+    """A teammate's experiment is a commit anyone can make by hand: one whose files reach
+    into Git's directory (a hook the next commit would run), out of the project, or into
+    this clone's own files in .dvx (credentials, the cache) is refused as a whole, naming
+    the experiment and the path, and nothing is written."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    ref = _shared_hand_made_experiment(alice, "tuned", {path: entry})
+    bob = team.clone("bob")
+    git(bob, "fetch", "-q", "origin", f"{ref}:{ref}")  # as `git fetch 'refs/exps/*'` would
+    must("fetch", "--rev", ref, cwd=bob)  # its data: nothing else stops the apply
+    params = (bob / "params.yaml").read_text()
+
+    refused = run_dvx("exp", "apply", "tuned", cwd=bob)
+    assert refused.code == 2, refused.output
+    assert "The experiment 'tuned'" in refused.stderr and f"'{path}'" in refused.stderr, \
+        refused.stderr
+    assert "Traceback" not in refused.output and "git ls-tree" not in refused.stderr
+    assert (bob / "params.yaml").read_text() == params
+    assert git(bob, "status", "--porcelain") == ""
+    assert not (bob / ".git" / "hooks" / "post-commit").exists()
+    assert not (tmp_path / "ESCAPED.txt").exists()
+    assert not (bob / ".dvx" / "config.local").exists()
+    assert not (bob / ".dvx" / "cache" / "files").is_symlink()
+
+
+@pytest.mark.parametrize("path, entry", HOSTILE_EXPERIMENT_FILES[::3])
+def test_pull_refuses_an_experiment_that_would_write_outside_the_project_s_files(
+        tmp_path, path, entry):
+    """`dvx exp pull` checks each experiment before it stores any ref: one whose files reach
+    into Git's directory, out of the project or into this clone's own files in .dvx is
+    refused, naming it and the path, and no ref of the pull is stored."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "plain", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+    _shared_hand_made_experiment(alice, "tuned", {path: entry})
+    bob = team.clone("bob")
+
+    refused = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert refused.code == 2, refused.output
+    assert "The experiment 'tuned'" in refused.stderr and f"'{path}'" in refused.stderr, \
+        refused.stderr
+    assert git(bob, "for-each-ref", "refs/exps") == ""
+    assert run_dvx("exp", "apply", "tuned", cwd=bob).code != 0
+    assert not (bob / ".git" / "hooks" / "post-commit").exists()
+    assert run_dvx("exp", "pull", "origin", "plain", cwd=bob).code == 0
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")

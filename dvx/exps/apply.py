@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dvx import faults
 from dvx.errors import UsageError
-from dvx.experiment_refs import Experiment, find, git_of, head
+from dvx.experiment_refs import Experiment, changed_files, find, git_of, head
 from dvx.exps.saved_work import may_hold_changes, staged_unsaved, unsaved_files
 from dvx.exps.workspace_writes import (
     attributes_keeping_installed,
@@ -81,7 +81,7 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
 def _apply(repo: Repo, name: str, force: bool) -> Applied:
     exp = find(repo, name)
     git = git_of(repo)
-    files = git.changed_between(exp.baseline, exp.commit)
+    files = changed_files(git, exp)  # a hostile one refused before anything is written
     current = head(repo)
     moved_inputs = []
     if exp.baseline != current:

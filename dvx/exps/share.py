@@ -10,7 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
-from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head, ref_of
+from dvx.experiment_refs import (
+    PREFIX,
+    Experiment,
+    experiments,
+    find,
+    git_of,
+    head,
+    ref_of,
+    refuse_paths_no_experiment_writes,
+)
 from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
 from dvx.ops.remote import refuse_unknown_remote
@@ -156,8 +165,8 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     taken = {ref: commit for ref, commit in wanted.items() if ref not in refused}
     new = [ref for ref in taken if ref not in ours or ref in clash]
     if new:  # never forced but where asked: a ref of ours made meanwhile is kept
-        _git(repo, "fetch", "--quiet", "--", git_remote,
-             *[f"{'+' if ref in clash else ''}{ref}:{ref}" for ref in new])
+        _store_checked(repo, git_remote, {ref: taken[ref] for ref in new},
+                       {ref: ours[ref] for ref in new if ref in clash})
     after = experiments(repo)
     fetched = [e for e in after if e.ref in (taken if names else new)]
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
@@ -170,6 +179,26 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     still = _lacking_data(repo, incomplete)
     completed = [e.name for e in incomplete if e not in still]
     return Shared([e.name for e in fetched], data, left_out, completed)
+
+
+def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: dict[str, str]
+                   ) -> None:
+    """Fetch the experiments `new` (ref -> commit, as the remote listed them) and store
+    their refs once each is checked: a commit anyone could make by hand, one whose files an
+    apply would write outside the project's (`refuse_paths_no_experiment_writes`) is refused
+    before any ref is stored. Those in `replaced` (ref -> our commit) replace ours only if
+    it is still that commit; the others are made only where no ref is (a ref of ours made
+    meanwhile is kept). All or none."""
+    _git(repo, "fetch", "--quiet", "--", git_remote, *new)  # objects only, no ref
+    git = git_of(repo)
+    moved = [ref for ref, commit in new.items() if not git.has_commit(commit)]
+    if moved:
+        raise DvxError(f"'{git_remote}' changed {named_list(sorted(moved), most=5)} while "
+                       "they were pulled: nothing was pulled.", "Pull again.")
+    for ref, commit in new.items():
+        _, _, baseline, name = ref.split("/")
+        refuse_paths_no_experiment_writes(name, commit, git.changed_between(baseline, commit))
+    git.set_refs_at_once({ref: (commit, replaced.get(ref)) for ref, commit in new.items()})
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
