@@ -596,6 +596,16 @@ class Config:
                 return value
         return default
 
+    def own_value(self, section: str, key: str) -> str | None:
+        """section.key as the user's own configs set it (local, else global), never the
+        tracked one."""
+        for level in ("local", "global"):
+            config_file = self.files.get(level)
+            value = config_file.get(section, key) if config_file else None
+            if value is not None:
+                return value
+        return None
+
     def get_bool(self, section: str, key: str, default: bool = False) -> bool:
         value = self.get(section, key)
         if value is None:
@@ -791,9 +801,12 @@ class Config:
         project = self.paths.get("project")
         return os.path.dirname(os.path.dirname(os.path.abspath(project))) if project else None
 
-    def cache_shared(self) -> bool:
-        """Is the cache used by the users of a group (cache.shared group)?"""
-        value = self.get("cache", "shared")
+    def cache_shared(self, tracked_counts: bool = True) -> bool:
+        """Is the cache used by the users of a group (cache.shared group)? Not
+        `tracked_counts`: as the user's own configs (local, global) say, whatever the tracked
+        one, which comes with a clone, says."""
+        value = self.get("cache", "shared") if tracked_counts else self.own_value("cache",
+                                                                                  "shared")
         if value is None:
             return False
         try:

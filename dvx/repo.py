@@ -644,7 +644,7 @@ class Repo:
 
     @functools.cached_property
     def cache(self) -> LocalCache:
-        cache = LocalCache(self.cache_dir, self.algo, shared=self.config.cache_shared())
+        cache = LocalCache(self.cache_dir, self.algo, shared=self._cache_shared())
         self._hide_cache_from_git()
         # The folders objects and temporaries are written to may be links of their own.
         self._outside_git(cache.files_root, "cache's object directory")
@@ -653,6 +653,33 @@ class Repo:
             cache.keep_a_generation()  # so that gc on a full disk need not make one
             cache.known_stats = self.statcache  # what is known of its objects, kept
         return cache
+
+    def _cache_shared(self) -> bool:
+        """cache.shared for the cache in use. The tracked config, which comes with a clone,
+        chooses it only for the project's own cache: in the repository (.dvx/cache), or the
+        cache.dir it names itself (used once the user confirmed it). The user's own cache
+        elsewhere (a global cache.dir) keeps the modes the user's config and umask give: a
+        clone never makes the user's objects readable by others. Its value then left unused
+        is said (once: the cache is made once per command)."""
+        if self._cache_is_the_project_s():
+            return self.config.cache_shared()
+        if self.config.where("cache", "shared") == "project" and self.config.cache_shared():
+            log.warning(
+                "The tracked config (.dvx/config) sets cache.shared, which applies only to the "
+                "project's own cache; the cache in use (%s) is yours, so its files keep the "
+                "modes your umask gives. To share it with your group on purpose: `dvx config "
+                "--local cache.shared group`.", self.cache_dir)
+        return self.config.cache_shared(tracked_counts=False)
+
+    def _cache_is_the_project_s(self) -> bool:
+        """Is the cache in use in the repository, or where the tracked config's cache.dir
+        leads (which `cache_dir` uses only once the user's own config named it too)?"""
+        if self.is_inside(self.cache_dir):
+            return True
+        tracked = self.config.files.get("project")
+        configured = tracked.get("cache", "dir") if tracked else None
+        return configured is not None and os.path.realpath(
+            self.cache_dir_of(configured, "project")) == os.path.realpath(self.cache_dir)
 
     @functools.cached_property
     def statcache(self) -> StatCache:

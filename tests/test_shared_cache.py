@@ -837,3 +837,44 @@ def test_checkout_force_of_a_link_to_an_object_set_aside_elsewhere_links_the_one
     assert [p.read_text() for p in quarantine.iterdir()] == ["good\nbad\n"]
     assert run_dvx("status", "-q", cwd=a).code == 0
     assert (c / "h").read_text() == "good\n"
+
+
+def _dvx_with_umask_output(umask: int, *args: str, cwd: Path) -> str:
+    proc = subprocess.run([sys.executable, "-m", "dvx", *args], cwd=cwd, capture_output=True,
+                          text=True, umask=umask, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stderr
+
+
+def test_a_cloned_config_s_cache_shared_leaves_the_user_s_own_cache_private(tmp_path):
+    """`cache.shared group` in a cloned repository's tracked config applies to that
+    project's own cache (.dvx/cache) only: the user's cache elsewhere (a global cache.dir)
+    keeps the modes the user's umask gives, so a private file added in hardlink mode stays
+    private, and a warning says how to share it on purpose."""
+    own = tmp_path / "home-cache"
+    upstream = make_git_repo(tmp_path / "upstream")
+    assert run_dvx("init", cwd=upstream).code == 0
+    with open(upstream / ".dvx" / "config", "a") as config:
+        config.write("[cache]\nshared = group\ntype = hardlink\n")
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-qm", "shared cache")
+    assert run_dvx("config", "--global", "cache.dir", str(own), cwd=upstream).code == 0
+    git(tmp_path, "clone", "-q", str(upstream), "clone")
+    clone = tmp_path / "clone"
+    write(clone / "secret.csv", "private key material\n")
+    os.chmod(clone / "secret.csv", 0o600)
+
+    warned = _dvx_with_umask_output(0o077, "add", "secret.csv", cwd=clone)
+    assert "cache.shared" in warned and "dvx config --local cache.shared group" in warned, \
+        warned
+    modes = _modes(own)
+    assert all(mode & 0o077 == 0 for mode in modes["folders"] | modes["files"]), modes
+    assert stat.S_IMODE((clone / "secret.csv").stat().st_mode) & 0o077 == 0
+
+    assert run_dvx("config", "--global", "--unset", "cache.dir", cwd=clone).code == 0
+    git(tmp_path, "clone", "-q", str(upstream), "second")
+    second = tmp_path / "second"
+    write(second / "data.csv", "shared data\n")
+    quiet = _dvx_with_umask_output(0o077, "add", "data.csv", cwd=second)
+    assert "cache.shared" not in quiet, quiet
+    assert _modes(second / ".dvx" / "cache" / "files")["folders"] == {0o2775}
