@@ -3314,6 +3314,26 @@ def test_pull_refuses_an_experiment_that_would_write_outside_the_project_s_files
     assert run_dvx("exp", "pull", "origin", "plain", cwd=bob).code == 0
 
 
+def test_pull_checks_every_file_of_an_experiment_whose_baseline_is_no_commit_here(tmp_path):
+    """A ref made by hand may name a baseline no clone has: `exp pull` then checks every file
+    of the experiment's commit, and refuses it without storing its ref."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    ref = git(alice, "for-each-ref", "--format=%(refname)", "refs/exps/*/tuned").strip()
+    hook = {".git/hooks/post-commit": ("100755", b"#!/bin/sh\ntouch PWNED\n")}
+    made = git(alice, "commit-tree", _hand_made_tree(alice, f"{ref}^{{tree}}", hook),
+               "-m", "orphan").strip()
+    git(alice, "push", "-q", "origin", f"{made}:refs/exps/{'0' * 40}/orphan")
+    bob = team.clone("bob")
+
+    refused = run_dvx("exp", "pull", "origin", "orphan", cwd=bob)
+    assert refused.code == 2, refused.output
+    assert "The experiment 'orphan'" in refused.stderr, refused.stderr
+    assert "'.git/hooks/post-commit'" in refused.stderr, refused.stderr
+    assert git(bob, "for-each-ref", "refs/exps") == ""
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")

@@ -26,6 +26,7 @@ from dvx.ops.remote import refuse_unknown_remote
 from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
 from dvx.repo import Repo
+from dvx.scm import Git
 from dvx.wording import counted, named_list
 
 # An abbreviated commit id, as Git takes one (core.abbrev's least).
@@ -197,8 +198,16 @@ def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: d
                        "they were pulled: nothing was pulled.", "Pull again.")
     for ref, commit in new.items():
         _, _, baseline, name = ref.split("/")
-        refuse_paths_no_experiment_writes(name, commit, git.changed_between(baseline, commit))
+        refuse_paths_no_experiment_writes(name, commit, _what_it_writes(git, baseline, commit))
     git.set_refs_at_once({ref: (commit, replaced.get(ref)) for ref, commit in new.items()})
+
+
+def _what_it_writes(git: Git, baseline: str, commit: str) -> list[str]:
+    """The files an apply of the experiment at `commit` writes: those it changed against
+    its `baseline`; all its files where that names no commit here (a ref made by hand)."""
+    if git.has_commit(baseline):
+        return git.changed_between(baseline, commit)
+    return [path for path, _ in git.ls_tree_files(commit)]
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
