@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -1050,6 +1051,75 @@ def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path)
     git(alice, "checkout", "--theirs", "raw.csv.dvx", "images.dvx")
     must("pull", cwd=alice)
     assert (alice / "raw.csv").read_text() == "bob's raw\n"
+
+
+def test_a_teammate_s_change_to_a_removed_folder_is_never_merged_into_an_unrelated_one(
+        tmp_path):
+    """bob stops tracking images/ and, in the same commit, tracks photos/, unrelated files;
+    alice adds a file to images/. Git's rename detection pairs images.dvx with photos.dvx
+    (pointer files look alike), but photos/ shares no file with images/ by name or
+    content: it is no edit of it. The driver leaves a conflict that says so, rather than
+    merging alice's file into bob's photos/."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "images.dvx", cwd=bob)
+    shutil.rmtree(bob / "images")
+    for name in ("x.png", "y.png"):
+        write(bob / "photos" / name, f"photo {name}\n")
+    must("add", "photos", cwd=bob)
+    share(bob, "bob drops images, adds photos")
+    write(alice / "images" / "f6.txt", "image 6, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice adds f6")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0, merged.stdout + merged.stderr
+    assert "directory merged entry by entry" not in merged.stderr
+    assert ("the other side's folder shares no file, by name or by content, with the "
+            "version both sides started from") in merged.stderr
+    assert "rename detection" in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "photos.dvx" in status.stderr
+    git(alice, "checkout", "--theirs", "photos.dvx")
+    git(alice, "add", "photos.dvx")
+    must("pull", "photos", cwd=alice)
+    assert sorted(p.name for p in (alice / "photos").iterdir()) == ["x.png", "y.png"]
+
+
+def test_a_pointer_git_paired_with_a_removed_one_conflicts_over_the_added_versions_alone(
+        tmp_path):
+    """bob stops tracking raw.csv and tracks new.bin in one commit; alice changes raw.csv and
+    adds a new.bin of her own. Git's rename detection pairs raw.csv.dvx with bob's
+    new.bin.dvx, merges alice's raw.csv into it, then that with her new.bin.dvx. The
+    conflict left in new.bin.dvx holds the two added pointers, without nested markers, the
+    driver says why alice's raw.csv is not among them, and status names raw.csv, whose
+    pointer left Git with its .gitignore entry."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "raw.csv.dvx", cwd=bob)
+    (bob / "raw.csv").unlink()
+    write(bob / "new.bin", "bob's new\n")
+    must("add", "new.bin", cwd=bob)
+    share(bob, "bob drops raw.csv, adds new.bin")
+    edit(alice, "raw.csv", "alice's raw\n")
+    write(alice / "new.bin", "alice's new\n")
+    must("add", "raw.csv", "new.bin", cwd=alice)
+    share(alice, "alice changes raw.csv, adds new.bin")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    text = (alice / "new.bin.dvx").read_text()
+    assert text.count("<<<<<<< ") == 1 and text.count("=======\n") == 1, text
+    ours, theirs = text.split("=======\n")
+    assert xxhash.xxh3_128_hexdigest(b"alice's new\n") in ours
+    assert xxhash.xxh3_128_hexdigest(b"bob's new\n") in theirs
+    assert xxhash.xxh3_128_hexdigest(b"alice's raw\n") not in text
+    assert ("Git paired a pointer the other side removed with the one it added here "
+            "(its rename detection") in merged.stderr, merged.stderr
+    assert "this side's version of the removed pointer is left out" in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "new.bin.dvx" in status.stderr
+    assert "raw.csv: no longer tracked, its pointer left Git" in status.stdout, status.output
 
 
 def test_a_folder_made_a_file_on_one_side_and_changed_on_the_other_names_each_side_s_kind(

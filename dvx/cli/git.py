@@ -596,7 +596,13 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     files; the result goes to OURS. Exit status 1 leaves a conflict."""
     from dvx import fsutil
     from dvx.errors import DvxError
-    from dvx.ops.merge import LineMerge, MergedVersions, merge_file, with_conflict_markers
+    from dvx.ops.merge import (
+        LineMerge,
+        MergedVersions,
+        merge_file,
+        with_conflict_markers,
+        without_a_paired_path,
+    )
     from dvx.pointer import (
         MERGED_VERSION_LABELS,
         REBASE_MERGED_VERSION_LABELS,
@@ -608,6 +614,9 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
+    sides = without_a_paired_path(path, *contents)
+    contents[1:] = [sides.ours, sides.theirs]
+    paired = f". {sides.left_out}" if sides.left_out else ""
     repo = open_repo(warning_of_config=False)
     rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
     try:
@@ -622,19 +631,19 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
         fsutil.atomic_write(ours, with_conflict_markers(
             exc.ours, exc.theirs,
             REBASE_MERGED_VERSION_LABELS if rebasing else MERGED_VERSION_LABELS))
-        warn(f"dvx: {path}: {exc.message.rstrip('.')}; left as a conflict between two "
-             "merged versions, each with every other change of both sides (`dvx status` "
+        warn(f"dvx: {path}: {exc.message.rstrip('.')}{paired}; left as a conflict between "
+             "two merged versions, each with every other change of both sides (`dvx status` "
              "says how to resolve it).")
         sys.exit(1)
     except DvxError as exc:
         fsutil.atomic_write(ours, with_conflict_markers(
             contents[1], contents[2], *([REBASE_SIDE_LABELS] if rebasing else [])))
         reason = exc.message.rstrip(".")  # a sentence from below, or a fragment
-        warn(f"dvx: {path}: {reason}; left as a conflict (`dvx status` says how to "
+        warn(f"dvx: {path}: {reason}{paired}; left as a conflict (`dvx status` says how to "
              "resolve it).")
         sys.exit(1)
     fsutil.atomic_write(ours, merged.data)
-    warn(f"dvx: merged {path}: {merged.how}.")
+    warn(f"dvx: merged {path}: {merged.how}{paired}.")
 
 
 COMMANDS = [install, git_hook]

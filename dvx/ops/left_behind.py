@@ -46,7 +46,7 @@ from dvx.ops.status import UNCHANGED, output_status
 from dvx.ops.sync_layers import holds_a_version_placed, version_tree
 from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, walk_directory
-from dvx.pointer import Pointer, parse_pointer
+from dvx.pointer import Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
 from dvx.syncstate import Synced
@@ -103,8 +103,8 @@ class LeftBehind:
 def find_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[LeftBehind]:
     """The synced data in the workspace that no pointer or dvx.lock entry names any more
     (with the outputs dvx.yaml declares that dvx.lock does not record yet, `declared_by` their
-    stage). Nothing when a pointer, dvx.lock or dvx.yaml cannot be read: what they name is
-    then unknown."""
+    stage). Nothing when dvx.lock or dvx.yaml cannot be read: what they name is then
+    unknown; a pointer that cannot be read keeps only the data at its own path out."""
     return _scan(repo, declared).left
 
 
@@ -264,9 +264,10 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
     if not records:
         return _Scan()
     outputs, broken = scan_outputs(repo)
-    if broken or repo.unreadable:
+    unread = _named_by_unreadable([*(b.covers or b.path for b in broken), *repo.unreadable])
+    if unread is None:
         return _Scan()
-    current = {o.path for o in outputs}
+    current = {o.path for o in outputs} | unread
     candidates = [p for p in records if not at_or_below_any(p, current)]
     if candidates:
         try:
@@ -327,6 +328,16 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
     found.left = [replace(item, ignored=True) if item.path in ignored else item
                   for item in found.left]
     return found
+
+
+def _named_by_unreadable(files: list[str]) -> set[str] | None:
+    """The data paths of the pointer files (or folders overlapping ones cover) that cannot be
+    read, as a merge's conflict leaves them: a pointer names the data at its own path, so
+    what it names is still known, and only that is not judged. None where dvx.lock cannot
+    be read: which outputs its stages record is then unknown."""
+    if LOCK_FILE in files:
+        return None
+    return {data_path_of(f) if f.endswith(POINTER_SUFFIX) else f for f in files}
 
 
 def _stash_holding(repo: Repo, stashes: list[str], item: LeftBehind) -> int | None:

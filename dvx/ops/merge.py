@@ -40,6 +40,7 @@ from dvx.ignore import encode_git_lines, git_lines
 from dvx.lockfile import StageLock, encode_lock, parse_lock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
+from dvx.paths import POINTER_SUFFIX
 from dvx.pointer import SIDE_LABELS, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.yamlio import has_conflict_markers
@@ -151,6 +152,44 @@ def _base_versions(base: bytes) -> list[bytes]:
     return [first + b"\n", second + b"\n"]
 
 
+@dataclass(frozen=True)
+class Sides:
+    ours: bytes
+    theirs: bytes
+    # Why a side's version was taken out of conflict markers it came in, or None
+    left_out: str | None = None
+
+
+def without_a_paired_path(path: str, base: bytes, ours: bytes, theirs: bytes) -> Sides:
+    """The two sides of the pointer file at `path` to merge, where Git's rename detection
+    paired a removed pointer with one a side added under this path while the other side
+    also added it (a rename/add collision): Git first merges the removed pointer's versions
+    into the added one, with this driver, then merges that with the other side's added
+    pointer, with no merge base. The side that comes with the first merge's conflict
+    markers is then taken as its own version between them: the other version is the other
+    side's pointer of the removed path, not this path's data, and stays in that side's
+    commit."""
+    if base.strip() or not path.endswith(POINTER_SUFFIX):
+        return Sides(ours, theirs)
+    for index, data in enumerate((ours, theirs)):
+        if not data.startswith(b"<<<<<<< "):
+            continue
+        try:
+            versions = _base_versions(data)
+        except Conflict:
+            return Sides(ours, theirs)
+        side, other = ("this side", "the other side") if index == 0 else (
+            "the other side", "this side")
+        why = (f"Git paired a pointer {side} removed with the one it added here (its rename "
+               "detection matches pointer files that look alike), so only the two added "
+               f"pointers are compared: {other}'s version of the removed pointer is left "
+               f"out, and stays in {other}'s commit")
+        if index == 0:
+            return Sides(versions[0], theirs, left_out=why)
+        return Sides(ours, versions[1], left_out=why)
+    return Sides(ours, theirs)
+
+
 def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
     """Our lines that theirs did not remove, then the lines theirs added."""
     b, o, t = (git_lines(data) for data in (base, ours, theirs))
@@ -253,7 +292,10 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
                      t: Pointer, prefer: Pointer | None) -> tuple[Pointer, str]:
     """The directory merged entry by entry (the merged manifest goes into the cache); where
     both sides changed an entry differently, a Conflict, or `prefer`'s version of it."""
-    trees = [_manifest(repo, path, p) if p is not None else None for p in (*b, o, t)]
+    bases = [_manifest(repo, path, p) if p is not None else None for p in b]
+    to, tt = _manifest(repo, path, o), _manifest(repo, path, t)
+    _refuse_a_folder_that_is_no_edit(bases, to, tt)
+    trees = [*bases, to, tt]
     eb, *other, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
     merged: dict[str, TreeEntry] = three_way(
@@ -264,6 +306,33 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
     oid = repo.cache.add_bytes(tree.to_bytes())
     pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
     return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
+
+
+def _refuse_a_folder_that_is_no_edit(bases: list[Tree | None], ours: Tree, theirs: Tree) -> None:
+    """A Conflict where a side's folder shares no file, by name or by content, with any merge
+    base that has files: Git handed this driver two different folders' pointers (its rename
+    detection pairs a removed pointer with an added one that looks alike, as pointer files
+    do), and merging them entry by entry would put one folder's files into the other. A
+    side that emptied the folder edited it."""
+    started = [tree for tree in bases if tree is not None and tree.nfiles]
+    if not started:
+        return
+    unrelated = [side for side, tree in (("this side's", ours), ("the other side's", theirs))
+                 if tree.nfiles and not any(_shares_a_file(tree, base) for base in started)]
+    if unrelated:
+        raise Conflict(
+            f"{' and '.join(unrelated)} folder shares no file, by name or by content, with "
+            "the version both sides started from: Git paired this pointer with another "
+            "path's (its rename detection matches pointer files that look alike), so the "
+            "folders are not merged entry by entry. Keep the version of the side that "
+            "tracks this folder; a change the other side made to the folder it removed "
+            "is in its commit, under that folder's own pointer")
+
+
+def _shares_a_file(tree: Tree, base: Tree) -> bool:
+    names = {entry.path for entry in base.entries}
+    oids = {entry.oid for entry in base.entries}
+    return any(entry.path in names or entry.oid in oids for entry in tree.entries)
 
 
 def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
