@@ -2437,6 +2437,43 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
 
 
 
+def test_a_push_to_another_remote_after_a_partial_pull_names_the_fetch_not_a_teammate(team):
+    """bob pulled one file of data/ and changed it; a push to the remote 'second' cannot send
+    the files he never fetched. It says so, and names the fetch from the default remote that
+    holds them, never a teammate who did not push; fsck --remote says to fetch first only
+    for the objects this cache lacks."""
+    alice = team.founder()
+    for i in (1, 2, 3):
+        write(alice / "data" / "sub" / f"f{i}", f"a{i}\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data v1")
+    bob = team.clone("bob", pull=False)
+    must("remote", "add", "second", str(team.base / "store2"), cwd=bob)
+    must("pull", "data/sub/f2", cwd=bob)
+    edit(bob, "data/sub/f2", "bob's f2\n")
+    must("add", "data", cwd=bob)
+    commit(bob, "bob changes f2")
+
+    pushed = run_dvx("push", "-r", "second", cwd=bob)
+    assert pushed.code == 1
+    assert ("Neither the cache here nor the remote 'second' has that data (data.dvx, "
+            "recorded by commit") in pushed.stderr, pushed.stderr
+    assert ("`dvx fetch` (from the default remote 'shared'), then push again (`dvx push -r "
+            "second`)") in pushed.stderr
+    assert "Either whoever committed it" not in pushed.stderr
+    checked = run_dvx("fsck", "--remote", "second", cwd=bob)
+    lines = [line for line in checked.stderr.splitlines() if line.startswith("Missing ")]
+    f1 = next(line for line in lines if "data/sub/f1 needs it" in line)
+    assert "neither the remote second nor the cache here has it" in f1
+    assert "`dvx fetch` brings it into the cache from there; then `dvx push -r second`" in f1
+    manifest = next(line for line in lines if ": data needs it" in line)
+    assert "`dvx fetch`" not in manifest and "`dvx push -r second` uploads it here" in manifest
+
+    must("fetch", cwd=bob)
+    must("push", "-r", "second", cwd=bob)
+    assert run_dvx("fsck", "--remote", "second", cwd=bob).code == 0
+
+
 def test_pull_allow_missing_exits_0_when_only_data_the_remote_lacks_failed(team):
     """As DVC's --allow-missing: data a teammate never pushed is still named (stderr), the rest
     is pulled, and the exit status is 0; any other failure still exits 1."""

@@ -367,7 +367,9 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
         _report_unindexed_packs(result.remote, result.never_pushed, result.never_pushed_unnamed,
                                 result.unindexed_packs)
     elif result.never_pushed:
-        _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed)
+        _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed,
+                             result.fetch_from if result.pushing else None,
+                             result.fetch_from_default)
     if result.lost:
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
@@ -421,10 +423,15 @@ def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], unnamed: 
          "run `dvx push` again from a clone whose cache has the data." + _imports_note(others))
 
 
-def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:
+def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int,
+                         fetch_from: list[str] | None = None,
+                         from_default: bool = False) -> None:
     """Data no pack index of the remote names: held by the workspace here, where the cache
     lost it, it is stored again by `dvx commit`; else, most likely, it was never pushed by
-    whoever committed it. `unnamed`: how many more files record such data."""
+    whoever committed it. `unnamed`: how many more files record such data. `fetch_from`
+    (a push's, which found the data in neither this cache nor the remote): the other
+    remotes configured, the default first (`from_default`: the first is the default),
+    which a fetch may bring it from."""
     held = [r for r in never_pushed if r.held_here is not None]
     if held:
         # Naming only the few paths shown would leave the others failing the next push;
@@ -439,14 +446,41 @@ def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int
              "and the cache here has lost it, but the workspace still holds it unchanged: "
              f"{stores}, and `dvx push` then uploads it.")
     others = [r for r in never_pushed if r.held_here is None]
-    if others:
-        warn(f"The remote '{remote}' does not have that data "
+    if others and fetch_from:
+        warn(_fetch_before_pushing(remote, others, fetch_from, from_default)
+             + _imports_note(others))
+    elif others:
+        nor_here = ", nor does the cache here, so it cannot be pushed" \
+            if fetch_from is not None else ""
+        warn(f"The remote '{remote}' does not have that data{nor_here} "
              f"({'; '.join(map(str, others))}). Either whoever committed it pushed the "
              "commit to Git without running `dvx push` (ask them to run it in their clone; "
              "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
              "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
              "from a clone whose cache still has it uploads it again)."
              + _imports_note(others))
+
+
+def _fetch_before_pushing(remote: str, recorded: list[Recorded], others: list[str],
+                          from_default: bool) -> str:
+    """A push that found data in neither this cache nor `remote`, with other remotes
+    configured (the default first): this clone never fetched it (a partial pull), so a fetch
+    from the one holding it comes first. No teammate is blamed: the other remotes were not
+    asked."""
+    if from_default:
+        fetch = f"`dvx fetch` (from the default remote '{others[0]}')"
+        if len(others) > 1:
+            fetch += f" or `dvx fetch -r NAME`, NAME one of {', '.join(others[1:])}"
+    elif len(others) == 1:
+        fetch = f"`dvx fetch -r {shell_quote(others[0])}`"
+    else:
+        fetch = f"`dvx fetch -r NAME`, NAME one of {', '.join(others)}"
+    return (f"Neither the cache here nor the remote '{remote}' has that data "
+            f"({'; '.join(map(str, recorded))}), so it cannot be pushed there: this clone "
+            "never fetched it (`git pull` brings no data, `dvx pull PATH` only that path's). "
+            f"Fetch it from the remote that holds it, {fetch}, then push again (`dvx push -r "
+            f"{shell_quote(remote)}`). If no remote holds it, whoever committed it pushed the "
+            "commit to Git without running `dvx push`.")
 
 
 def _imports_note(never_pushed: list[Recorded]) -> str:
@@ -652,9 +686,16 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         if remote_name and sent_to is not None:
             which = f"the default remote {sent_to}" if sent_to == result.default_remote \
                 else f"its own remote {sent_to} (`remote:` in dvx.yaml)"
-            warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not have "
-                 f"it: `dvx push` sends it to {which}, where it may be; "
-                 f"{_push_to(remote_name, result.read_only)} uploads it here.")
+            push_here = _push_to(remote_name, result.read_only)
+            if oid in result.uncached:
+                warn(f"Missing {oid}: {path} needs it, and neither the remote {remote_name} "
+                     f"nor the cache here has it: `dvx push` sends it to {which}, where it "
+                     f"may be, and `dvx fetch` brings it into the cache from there; then "
+                     f"{push_here} uploads it here.")
+            else:
+                warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not "
+                     f"have it: `dvx push` sends it to {which}, where it may be; "
+                     f"{push_here} uploads it here.")
         else:
             warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:

@@ -41,6 +41,9 @@ class FsckResult:
     # Missing ones that a plain `dvx push` sends to another remote than this one (their
     # output's own, `remote:` in dvx.yaml, else the default one): oid -> that remote.
     pushed_to: dict[str, str] = field(default_factory=dict)
+    # Missing ones the cache here lacks too (a partial pull): a push from here cannot send
+    # them before a fetch brings them.
+    uncached: set[str] = field(default_factory=set)
     # Missing ones the cache here lost and the workspace still holds unchanged: oid -> the
     # path as a command run here names it, for `dvx commit PATH` to store again
     held_here: dict[str, str] = field(default_factory=dict)
@@ -225,6 +228,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         result.missing_unindexed = len(remote.inventory.absent(result.missing)) \
             if unindexed else 0
     _note_sent_elsewhere(repo, name, targets, result)
+    result.uncached = set(repo.cache.missing(result.missing))
     result.held_here = held_by_workspace(repo, targets, result.missing)
     return result
 

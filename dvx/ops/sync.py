@@ -184,6 +184,11 @@ class SyncResult:
     never_pushed: list[Recorded] = field(default_factory=list)
     # How many more files record such data than `never_pushed` names (it names a few).
     never_pushed_unnamed: int = 0
+    # A push's: `never_pushed` is then data this cache lacks too (a partial pull left it
+    # out), which the other remotes configured (the default first) may hold for a fetch.
+    pushing: bool = False
+    fetch_from: list[str] = field(default_factory=list)
+    fetch_from_default: bool = False  # fetch_from[0] is the default remote
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[Recorded] = field(default_factory=list)
     # The same, for data whose pack on the remote is shorter than its index says.
@@ -549,7 +554,9 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     if remote.read_only:
         raise RemoteError(f"Remote '{name}' ({remote.url}) is read-only.",
                           "Push to an S3, SSH, cloud or directory remote instead.")
-    result = SyncResult(name)
+    others = _other_remotes(repo, name)
+    result = SyncResult(name, pushing=True, fetch_from=others, fetch_from_default=bool(
+        others) and others[0] == default_remote(repo.config))
     settings = settings_for(repo, name, remote, jobs)
     keep_links_on_set_aside(repo)  # an object found changed on its way is set aside
     if repair:
@@ -568,6 +575,13 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         _push_wanted(repo, remote, wanted, targets, settings, repair, result)
     repo.statcache.flush()  # remembers the objects hashed on the way, found intact
     return result
+
+
+def _other_remotes(repo: Repo, name: str) -> list[str]:
+    """The remotes configured besides `name`, the default one first."""
+    default = default_remote(repo.config)
+    others = [other for other in repo.config.remote_names() if other != name]
+    return sorted(others, key=lambda other: other != default)
 
 
 def _fetch_manifests(repo: Repo, remote: ObjectStore, targets: list[Target],
