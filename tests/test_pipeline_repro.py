@@ -2353,6 +2353,34 @@ def test_status_names_the_refusal_over_a_cached_output_git_tracks_not_a_plain_re
     assert "stale" not in dvx("status").stdout
 
 
+def test_a_frozen_stage_s_output_git_tracks_stops_no_run(repo, dvx):
+    """A frozen stage never runs, so never deletes its outputs: its cached output whose file
+    Git's index holds (kept in Git on purpose) lets the stages downstream run, by `repro` and
+    `exp run`, and `dvx status` names no refusal."""
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  download:\n    cmd: echo raw > raw.txt\n"
+                             "    outs: [raw.txt]\n  train:\n    cmd: cat raw.txt params.yaml"
+                             " > model.txt\n    deps: [raw.txt]\n    params: [lr]\n"
+                             "    outs: [model.txt]\n")
+    assert dvx("repro").code == 0
+    assert dvx("freeze", "download").code == 0
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "raw.txt")
+    git(repo, "commit", "-qm", "raw kept in Git, download frozen")
+    write(repo / "params.yaml", "lr: 2\n")
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert doc["changed"] is True and doc["outputs_in_git"] == [], doc
+    shown = " ".join(dvx("status").stdout.split())
+    assert "refuses" not in shown and "(`dvx repro` runs the stale stages)" in shown, shown
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "model.txt").read_text() == "raw\nlr: 2\n"
+    assert (repo / "raw.txt").read_text() == "raw\n"
+    experiment = dvx("exp", "run", "-S", "lr=3")
+    assert experiment.code == 0, experiment.output
+    assert (repo / "model.txt").read_text() == "raw\nlr: 3\n"
+
+
 def test_status_json_lists_the_cached_outputs_git_tracks_of_stale_stages(repo, dvx):
     """`status --json` carries what plain status says of a stale stage's cached output whose
     files Git's index holds: the stage, the output, those files and the command that stops

@@ -29,11 +29,13 @@ class OutputInGit:
 
 
 def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> list[OutputInGit]:
-    """The cached outputs of the stages `selected` that Git's index holds files of, in the
-    stages' order: the one rule `repro` and `status` follow. One `git ls-files` for all."""
+    """The cached outputs of the stages `selected`, frozen ones left out, that Git's index
+    holds files of, in the stages' order: the one rule `repro` and `status` follow. One `git
+    ls-files` for all."""
     if repo.git is None:
         return []
-    owners = {o.path: name for name in selected for o in dag.stages[name].outs if o.cache}
+    owners = {o.path: name for name in selected if not dag.stages[name].frozen
+              for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(sorted(owners))
     found = []
     for path, name in owners.items():
