@@ -943,6 +943,47 @@ def test_a_save_of_inputs_git_ignores_warns_once_that_the_experiment_does_not_ho
     saved = run_dvx("exp", "save", "-n", "s2", cwd=project)
     assert saved.code == 0 and "WARNING" not in saved.stderr, saved.output
 
+
+def _reading_a_config_its_params_name(repo, named):
+    """A stage reading the config file params.yaml's `cfg` names: the tracked `shared.cfg`,
+    or this machine's `local.cfg`, which Git ignores."""
+    write(repo / "params.yaml", f"cfg: {named}\n")
+    write(repo / "shared.cfg", "shared\n")
+    write(repo / "local.cfg", "mine\n")
+    write(repo / ".gitignore", "local.cfg\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat ${cfg} > res.txt\n"
+                             "    deps: [\"${cfg}\"]\n    outs: [res.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"reads {named}")
+
+
+def test_the_inputs_git_ignores_are_those_the_params_set_by_s_make_the_run_read(repo):
+    """Which inputs of a run Git ignores is judged on dvx.yaml resolved with the params -S
+    sets, as the run reads them: queuing a run that -S moves onto the ignored `local.cfg` is
+    refused, and a run in the workspace warns; one that -S moves off it to the tracked
+    `shared.cfg` is queued, runs, and is not warned of."""
+    _reading_a_config_its_params_name(repo, "shared.cfg")
+    refused = run_dvx("exp", "run", "--queue", "-S", "cfg=local.cfg", "-n", "qa", cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "read 'local.cfg' (rule 'local.cfg' in .gitignore:1)" in \
+        said, refused.output
+    assert git(repo, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    ran = run_dvx("exp", "run", "-S", "cfg=local.cfg", "-n", "wa", cwd=repo)
+    said = " ".join(ran.stderr.split())
+    assert ran.code == 0 and "WARNING: This run's stages read 'local.cfg'" in said, ran.output
+    write(repo / "params.yaml", "cfg: local.cfg\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "reads local.cfg")
+    must("exp", "run", "--queue", "-S", "cfg=shared.cfg", "-n", "qb", cwd=repo)
+    must("queue", "start", cwd=repo)
+    recorded = "refs/exps/" + git(repo, "rev-parse", "HEAD").strip() + "/qb"
+    assert "path: shared.cfg" in git(repo, "show", f"{recorded}:dvx.lock")
+    ran = run_dvx("exp", "run", "-S", "cfg=shared.cfg", "-n", "wb", cwd=repo)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

@@ -17,7 +17,7 @@ from dvx.ops.data_places import tracked_by_git
 from dvx.outputs import all_outputs
 from dvx.paths import for_command
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.spec import overlaps
+from dvx.pipeline.spec import ParamsSet, overlaps
 from dvx.repo import Repo
 from dvx.wording import named_list
 
@@ -26,12 +26,15 @@ log = get_logger(__name__)
 _NAMED = 5  # inputs named in a message, with their rules; the rest are counted
 
 
-def ignored_inputs(repo: Repo, targets: tuple[str, ...] = ()) -> dict[str, str]:
+def ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
+                   params_set: ParamsSet | None = None) -> dict[str, str]:
     """{path: the rule Git ignores it by} for the dependencies and params files of a run of
     the stages `targets` (with those they depend on; every stage, none named) that the
     workspace has, that Git ignores (itself, or a folder holding it) and that neither Git nor
-    dvx tracks. A frozen stage does not run, and is left out. None without a dvx.yaml."""
-    dag = load_dag(repo)
+    dvx tracks. A frozen stage does not run, and is left out. None without a dvx.yaml.
+    `params_set`: the params files as the run's -S will have set them, which dvx.yaml's
+    `${}` may name the inputs by (spec.parse_pipeline)."""
+    dag = load_dag(repo, params_set=params_set)
     if dag is None or repo.git is None:
         return {}
     read = dict.fromkeys(path for name in dag.select(targets, False, False)
@@ -44,10 +47,10 @@ def ignored_inputs(repo: Repo, targets: tuple[str, ...] = ()) -> dict[str, str]:
     return {path: rule for path, rule in sorted(rules.items()) if path not in in_git}
 
 
-def refuse_ignored_inputs(repo: Repo) -> None:
+def refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None = None) -> None:
     """Refuse to queue a run whose stages read inputs `ignored_inputs` finds: its snapshot
     would lack them, and the run would fail in its worktree, or run on none of them."""
-    ignored = ignored_inputs(repo)
+    ignored = ignored_inputs(repo, params_set=params_set)
     if not ignored:
         return
     paths, them = " ".join(for_command(repo.root, path) for path in ignored), _them(ignored)
@@ -61,12 +64,14 @@ def refuse_ignored_inputs(repo: Repo) -> None:
 
 
 def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
-                        reading: str = "This run's stages") -> None:
+                        reading: str = "This run's stages",
+                        params_set: ParamsSet | None = None) -> None:
     """Warn, once, of the inputs `ignored_inputs` finds of a run in the workspace (or of
-    every stage's, for `exp save`: `reading` names whose inputs they are): the workspace has
-    them, but the experiment records the results made from them without them, so `exp show`
+    every stage's, for `exp save`: `reading` names whose inputs they are; `params_set`: the
+    params files as the run's -S will have set them): the workspace has them, but the
+    experiment records the results made from them without them, so `exp show`
     and `exp diff` cannot tell two runs of other values of them apart."""
-    ignored = ignored_inputs(repo, targets)
+    ignored = ignored_inputs(repo, targets, params_set)
     if not ignored:
         return
     paths = " ".join(for_command(repo.root, path) for path in ignored)

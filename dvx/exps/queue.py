@@ -356,7 +356,6 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     overrides.refuse_behind(repo, changes, again)
     baseline = head(repo)
     refuse_unmerged(repo)
-    refuse_ignored_inputs(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")
     known = {e.name: e for e in entries(repo)}
     taken = {e.name for e in experiments(repo, baseline)}
@@ -375,6 +374,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     # What the run's stages read: dvx.yaml's `${}` resolved with the params its -S set (a path
     # naming one), checked and recorded as the run will read it.
     params_set = overrides.apply(repo, changes, write=False)
+    refuse_ignored_inputs(repo, params_set)
     read = read_by_stages(repo, params_set=params_set)
     # before the inputs are committed, and as the queued run's -S will leave them
     check_unread_data(repo, read, "exp run --queue", again,

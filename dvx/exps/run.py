@@ -121,7 +121,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                       setting=[change.file for change in changes])
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
-        warn_ignored_inputs(repo, targets)
+        warn_ignored_inputs(repo, targets,
+                            params_set=params.apply(repo, changes, write=False))
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
