@@ -984,6 +984,24 @@ def test_the_inputs_git_ignores_are_those_the_params_set_by_s_make_the_run_read(
     assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
 
 
+def test_queueing_a_run_whose_cached_output_git_tracks_is_refused_as_repro_refuses_it(
+        project):
+    """A stage deletes its outputs before it runs, so `repro` (and `exp run`) refuse a stage
+    whose cached output Git's index holds: queuing that run is refused the same way, before
+    anything is queued or written, not left to fail when the queue starts it."""
+    git(project, "add", "-f", "model.bin")
+    git(project, "commit", "-qm", "the model in Git")
+    params = (project / "params.yaml").read_bytes()
+    refused = run_dvx("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Stage 'train': output 'model.bin' is tracked by Git " \
+        "('model.bin' is in the Git index), and a stage deletes its outputs before it runs, " \
+        "so nothing was queued." in said and "git rm -r --cached -- model.bin" in said, said
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

@@ -50,9 +50,11 @@ from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import Output, in_cache
+from dvx.pipeline.graph import load_dag
+from dvx.pipeline.outputs_in_git import refuse_outputs_in_git
 from dvx.pipeline.repro import commit_changed_inputs, read_by_stages
 from dvx.pipeline.runner import end_group
-from dvx.pipeline.spec import overlaps
+from dvx.pipeline.spec import ParamsSet, overlaps
 from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
@@ -375,6 +377,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     # naming one), checked and recorded as the run will read it.
     params_set = overrides.apply(repo, changes, write=False)
     refuse_ignored_inputs(repo, params_set)
+    _refuse_outputs_in_git(repo, params_set)
     read = read_by_stages(repo, params_set=params_set)
     # before the inputs are committed, and as the queued run's -S will leave them
     check_unread_data(repo, read, "exp run --queue", again,
@@ -401,6 +404,14 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
         _save(repo, entry)
     overrides.warn_undeclared(repo, changes)  # once queued, nothing refusing it any longer
     return entry
+
+
+def _refuse_outputs_in_git(repo: Repo, params_set: ParamsSet) -> None:
+    """Refuse now the run the queued run's `repro` would refuse over a cached output Git's
+    index holds (outputs_in_git): not left to fail when the queue starts it."""
+    dag = load_dag(repo, params_set=params_set)
+    if dag is not None:
+        refuse_outputs_in_git(repo, dag, dag.stages, outcome="nothing was queued")
 
 
 def queue_again(name: str | None, sets: list[str], force: bool, jobs: int) -> list[str]:

@@ -45,13 +45,14 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> list[Outp
     return found
 
 
-def refuse_outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> None:
+def refuse_outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
+                          outcome: str = "nothing was run") -> None:
     """Refuse the run (PathError) when a stage of `selected` has a cached output Git's index
-    holds files of, naming the first."""
+    holds files of, naming the first; `outcome`: what the refusal left undone."""
     found = outputs_in_git(repo, dag, selected)
     if found:
         raise PathError(f"Stage '{found[0].stage}': {in_the_index(found[0])}, and a stage "
-                        "deletes its outputs before it runs, so nothing was run.",
+                        f"deletes its outputs before it runs, so {outcome}.",
                         _capitalized(stop_tracking(repo, found[0])) + ".")
 
 
