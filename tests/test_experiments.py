@@ -1002,6 +1002,28 @@ def test_queueing_a_run_whose_cached_output_git_tracks_is_refused_as_repro_refus
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+def test_an_upstream_stage_s_output_git_ignores_is_the_pipeline_s_not_an_input_no_run_has(
+        repo):
+    """A stage's `cache: false` output that Git ignores (a log) is made by its stage in the
+    run, not an input the machine alone has: the run reading it is queued and runs, and a
+    run in the workspace gives no warning of it."""
+    write(repo / "params.yaml", "a: 1\nb: 2\n")
+    write(repo / ".gitignore", "log.txt\n")
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: echo a > log.txt\n    params: [a]\n"
+                             "    outs:\n      - log.txt:\n          cache: false\n"
+                             "  train:\n    cmd: cat log.txt params.yaml > res.txt\n"
+                             "    deps: [log.txt]\n    params: [b]\n    outs: [res.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    must("exp", "run", "--queue", "-S", "b=5", "-n", "q1", cwd=repo)
+    must("queue", "start", cwd=repo)
+    recorded = "refs/exps/" + git(repo, "rev-parse", "HEAD").strip() + "/q1"
+    assert git(repo, "show", f"{recorded}:params.yaml") == "a: 1\nb: 5\n"
+    ran = run_dvx("exp", "run", "-S", "b=6", "-n", "w1", cwd=repo)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

@@ -261,6 +261,32 @@ def test_add_of_a_folder_holding_a_stage_output_names_the_stage_not_a_pointer(re
     assert not (repo / "out.dvx").exists()
 
 
+def test_add_of_a_path_dvx_yaml_declares_as_an_output_is_refused_whether_it_ran_or_git_keeps_it(
+        repo, dvx):
+    """Every path dvx.yaml declares as an output is its stage's: a `cache: false` one, which
+    dvx.lock records but the cache does not keep, one of a stage never run, a path inside one
+    and a folder holding one are refused by `dvx add` (exit 2, no pointer written), naming
+    the stage, so the pipeline never overlaps a pointer of them."""
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: echo 1 > log.txt\n    outs:\n"
+                             "      - log.txt:\n          cache: false\n"
+                             "  later:\n    cmd: mkdir -p out && echo x > out/later.txt\n"
+                             "    outs: [out/later.txt]\n")
+    assert dvx("repro", "prep").code == 0
+    write(repo / "out" / "later.txt", "mine\n")
+    for path, stage in (("log.txt", "prep"), ("out/later.txt", "later"), ("out", "later")):
+        refused = dvx("add", path)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and f"the pipeline stage '{stage}'" in said and \
+            "declares in dvx.yaml" in said, (path, refused.output)
+        assert f"`dvx repro {stage}`" in said and "Traceback" not in refused.output, said
+        assert not (repo / (path + ".dvx")).exists()
+    write(repo / "log.txt.d" / "x", "1\n")  # a name beginning alike is no part of it
+    assert dvx("add", "log.txt.d").code == 0
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "out" / "later.txt").read_text() == "x\n"
+
+
 def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_frees_it(
         repo, dvx):
     """dvx.lock still records the output of a stage deleted from dvx.yaml (or moved to

@@ -4,8 +4,8 @@ holds what Git would commit, so it lacks them: a queued run, which starts from a
 the workspace, would not find them (refused when queued, `refuse_ignored_inputs`); a run in
 the workspace has them, and its experiment records the results made from them but not them
 (warned of, `warn_ignored_inputs`), as does `exp save`'s. Data dvx tracks (a pointer, a
-stage's output) is recorded by its pointer or dvx.lock, and a file staged with `git add -f`
-is Git's."""
+stage's output) is recorded by its pointer or dvx.lock, or made again by its stage (every
+output dvx.yaml declares), and a file staged with `git add -f` is Git's."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dvx.logs import get_logger
 from dvx.ops.data_places import tracked_by_git
 from dvx.outputs import all_outputs
 from dvx.paths import for_command
-from dvx.pipeline.graph import load_dag
+from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import ParamsSet, overlaps
 from dvx.repo import Repo
 from dvx.wording import named_list
@@ -39,12 +39,20 @@ def ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
         return {}
     read = dict.fromkeys(path for name in dag.select(targets, False, False)
                          if not dag.stages[name].frozen for path in dag.stages[name].inputs)
-    tracked = [output.path for output in all_outputs(repo)]
+    tracked = [output.path for output in all_outputs(repo)] + _made_by_runs(dag)
     candidates = [path for path in read if os.path.lexists(repo.abspath(path))
                   and not any(overlaps(data, path) for data in tracked)]
     rules = repo.git.ignore_rules(candidates)
     in_git = tracked_by_git(repo, sorted(rules)) if rules else {}
     return {path: rule for path, rule in sorted(rules.items()) if path not in in_git}
+
+
+def _made_by_runs(dag: Dag) -> list[str]:
+    """The outputs dvx.yaml declares that a run has whether or not the workspace's Git holds
+    them: made again by their stage (a `cache: false` log), or checked out from the cache. A
+    frozen stage's `cache: false` output is neither, and stays an input like any other."""
+    return [out.path for stage in dag.stages.values() for out in stage.outs
+            if out.cache or not stage.frozen]
 
 
 def refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None = None) -> None:

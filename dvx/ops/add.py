@@ -7,7 +7,7 @@ import stat
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.lockfile import PIPELINE_FILE
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import (
     AddResult,
@@ -63,6 +63,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
         refuse_overlap(repo.root, rel, display, tracked)
+    _refuse_declared_outputs(repo.root, rels, paths, declared)
     refuse_left_out_tracking(repo, rels, paths)  # tracked too, though not in the workspace
     refuse_remote_in_data(configured_directory_remotes(repo),
                           [(rel, "data to add") for rel in rels], "tracking it would record "
@@ -155,3 +156,25 @@ def _refuse_stage_output(root: str, output: Output | None, display: str,
                     f"{for_command(root, output.path)}` to record it as it is now.")
 
 
+def _refuse_declared_outputs(root: str, rels: list[str], displays: list[str] | tuple[str, ...],
+                             declared: DeclaredOutputs | None) -> None:
+    """Every path dvx.yaml declares as an output is its stage's, whether a run made it yet or
+    not and whether the cache keeps it or Git does (`cache: false`, which dvx.lock records
+    but no pointer): a pointer at it, in it or around it would overlap the stage's output,
+    and every pipeline command would refuse dvx.yaml."""
+    now = declared() if declared is not None else None
+    for rel, display in zip(rels, displays, strict=True):
+        for out, stage in (now or {}).items():
+            if out == rel or rel.startswith(out + "/") or out.startswith(rel + "/"):
+                raise PathError(
+                    f"'{display}' {_relation(out, rel)} an output the pipeline stage "
+                    f"'{stage}' declares in {PIPELINE_FILE}, not data to add: the stage "
+                    f"makes it, and {LOCK_FILE} records it once the stage has run.",
+                    f"Run `dvx repro {stage}` to make and record it; to track it as data "
+                    f"of its own, take it out of the stage's outs in {PIPELINE_FILE} first.")
+
+
+def _relation(out: str, rel: str) -> str:
+    if out == rel:
+        return "is"
+    return f"is inside '{out}'," if rel.startswith(out + "/") else f"contains '{out}',"
