@@ -1024,6 +1024,38 @@ def test_an_upstream_stage_s_output_git_ignores_is_the_pipeline_s_not_an_input_n
     assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
 
 
+@pytest.mark.parametrize("command", [("exp", "save", "-n", "s"),
+                                     ("exp", "run", "--queue", "-n", "q"),
+                                     ("exp", "run", "-n", "w"), ("repro",)])
+def test_an_input_folder_holding_a_repository_of_its_own_is_refused_before_anything_is_written(
+        repo, command):
+    """A tracked folder the stages read that holds a repository of its own (a clone in it):
+    which of its files changed cannot be told, so saving, queuing, running or reproducing
+    is refused before anything is written, naming it, never an experiment that passes over
+    its changes; `status` says `dvx repro` refuses, and why."""
+    write(repo / "data" / "a.txt", "a\n")
+    must("add", "data", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  count:\n    cmd: ls data > list.txt\n"
+                             "    deps: [data]\n    outs: [list.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    make_git_repo(repo / "data" / "inner")
+    write(repo / "data" / "b.txt", "b\n")
+    shown = " ".join(run_dvx("status", cwd=repo).stdout.split())
+    assert "holds 'data/inner/.git'" in shown and "so `dvx repro` refuses to run" in shown \
+        and "(`dvx repro` runs the stale stages)" not in shown, shown
+    pointer = (repo / "data.dvx").read_bytes()
+    refused = run_dvx(*command, cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "'data' holds 'data/inner/.git'" in said and \
+        "stopped before writing anything" in said, refused.output
+    assert said.count("ERROR") == 1 and "Traceback" not in refused.output, said
+    assert (repo / "data.dvx").read_bytes() == pointer
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

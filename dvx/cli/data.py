@@ -333,7 +333,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale and _runnable(stale):
             _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [],
-                                     pipeline.in_git if pipeline else [])
+                                     pipeline.in_git if pipeline else [],
+                                     pipeline.holding if pipeline else [])
         if none_declared:
             out(_none_declared(repo, pipeline))
         for check in checks:
@@ -386,14 +387,22 @@ def _warn_if_git_would_add_private_settings(repo: Repo) -> None:
              "rule that decides).")
 
 
-def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[Any]) -> None:
+def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[Any],
+                             holding: list[tuple[str, str]]) -> None:
     """The hint under the stale stages: `dvx repro` runs them, once what it refuses to
     delete is out of its way: the changes Git has not committed in `uncommitted` output
     folders (`UncommittedOutput`), and the files Git's index holds of `in_git` cached
-    outputs (`OutputInGit`) of any stage, which stop it whole."""
+    outputs (`OutputInGit`) of any stage, which stop it whole; and once no input folder
+    holds a repository of its own (`holding`: path, its `.git` or `.dvx`), whose changes
+    it cannot tell."""
     from dvx.pipeline.outputs_in_git import in_the_index, stop_tracking
     from dvx.pipeline.uncommitted_outputs import holding_changes, moving_away
+    from dvx.workspace import way_out_of_holding
 
+    for path, entry in holding:
+        out(f"('{path}', which the stages read, holds '{entry}', a repository of its own, "
+            "whose changed files cannot be told, so `dvx repro` refuses to run: "
+            f"{way_out_of_holding(path, entry)} first)")
     for found in in_git:
         out(f"(stage '{found.stage}': its {in_the_index(found)}, and a stage deletes its "
             "outputs before it runs, so `dvx repro` refuses to run: "
@@ -401,7 +410,7 @@ def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[An
     for found in uncommitted:
         out(f"(stage '{found.stage}': {holding_changes(found)}, which its run would delete, "
             f"so `dvx repro` refuses to run it: commit them, or {moving_away(repo, found)})")
-    out("(then `dvx repro` runs the stale stages)" if uncommitted or in_git
+    out("(then `dvx repro` runs the stale stages)" if uncommitted or in_git or holding
         else "(`dvx repro` runs the stale stages)")
 
 

@@ -275,7 +275,7 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             behind.append(status)
             continue
         if only_changed and status.workspace == HOLDS_REPOSITORY:
-            _refuse_holding_a_repository(repo.root, status, outputs, command, again)
+            refuse_holding_a_repository(repo.root, status, outputs, command, again)
         if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
@@ -305,14 +305,14 @@ def _absent_error(root: str, status: OutputStatus) -> PathError:
                      "Run `dvx checkout` to restore it, or `dvx remove` to stop tracking it.")
 
 
-def _refuse_holding_a_repository(root: str, status: OutputStatus, outputs: list[Output],
-                                 command: str, again: str) -> None:
+def refuse_holding_a_repository(root: str, status: OutputStatus, outputs: list[Output],
+                                command: str, again: str) -> None:
     """Refuse a folder holding a repository of its own (HOLDS_REPOSITORY), which no
     comparison of its files tells changed or not, by name, as a commit naming it refuses it:
     a commit without targets (of `outputs`) never passes over it without a word, and says
-    how the others are recorded meanwhile; nor does an experiment command (`command`), which
-    records the changed data as such a commit does: its hint says to run `again` (empty:
-    `command`)."""
+    how the others are recorded meanwhile; nor does `repro` or an experiment command
+    (`command`), which records the changed data as such a commit does: its hint says to run
+    `again` (empty: `command`)."""
     assert status.repository_inside is not None
     refused = repository_inside_error(status.path, status.repository_inside)
     assert refused.hint is not None

@@ -56,13 +56,14 @@ from dvx.ops.commit import (
     give_back,
     given_back_unless_recorded,
     link_stored,
+    refuse_holding_a_repository,
     refuse_if_behind,
     store,
     track,
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back, stage_for_git
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
-from dvx.ops.status import MODIFIED, output_status
+from dvx.ops.status import HOLDS_REPOSITORY, MODIFIED, output_status
 from dvx.outputs import (
     LeftOut,
     Output,
@@ -151,6 +152,7 @@ from dvx.workspace import (
     delete_tracked_data,
     forget_recorded,
     remove_temporaries_beside,
+    repository_held,
     warn_untrackable,
 )
 
@@ -516,8 +518,10 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     changed in the workspace: that is committed before anything runs, so dvx.lock never
     records data that no pointer names and no cache holds. Data whose pointer
     moved in Git (not fetched yet) is refused: the stages would run on data the commit does
-    not name; so is data not checked out as its pointer names, and an import changed here,
-    whose source committing would drop (`refuse_unrecordable_input`); and, all named at
+    not name; so is data not checked out as its pointer names, an import changed here,
+    whose source committing would drop (`refuse_unrecordable_input`), and a folder holding
+    a repository of its own, whose changes cannot be told (as `dvx commit` refuses it:
+    `status` names it, `inputs_holding_a_repository`); and, all named at
     once, data lacking files its pointer names that `taking` needs (`lacking`), as is an
     upstream stage's output lacking files its dvx.lock entry names when this run does not
     make it. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
@@ -537,6 +541,10 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         if output.path in pulled or output.path in made:
             continue
         status = output_status(repo, output)
+        if output.stage is None and status.workspace == HOLDS_REPOSITORY:
+            # which of its files changed cannot be told: never passed over as unchanged
+            refuse_holding_a_repository(repo.root, status, [output], taking.command,
+                                        taking.again)
         if output.stage is None:
             refuse_if_behind(repo.root, status, force=False, own_force=False,
                              command=taking.typed)
@@ -1947,6 +1955,24 @@ class PipelineStatus:
     # while a stage is stale, the cached outputs of any stage that stop a run of the whole
     # pipeline (`repro` refuses every stage it selects over one: outputs_in_git)
     in_git: list[OutputInGit] = field(default_factory=list)
+    # while a stage is stale, the tracked inputs of any stage holding a repository of their
+    # own, each with its `.git` or `.dvx`: `repro` refuses (inputs_holding_a_repository)
+    holding: list[tuple[str, str]] = field(default_factory=list)
+
+
+def inputs_holding_a_repository(repo: Repo, dag: Dag, selected: Collection[str]
+                                ) -> list[tuple[str, str]]:
+    """(path, the `.git` or `.dvx` in it) of the data tracked with `dvx add` that the stages
+    `selected` (frozen ones left out) read and that holds a repository of its own, as
+    `_read_inputs` refuses it: which of its files changed cannot be told."""
+    deps = _inputs(dag, list(selected))
+    found = []
+    for output in all_outputs(repo):
+        if output.stage is None and any(overlaps(output.path, d) for d in deps):
+            entry = repository_held(repo, output.path)
+            if entry is not None:
+                found.append((output.path, entry))
+    return found
 
 
 def pipeline_status(repo: Repo) -> PipelineStatus:
@@ -1982,5 +2008,6 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     uncommitted = uncommitted_outputs(repo, dag, stale, locks)
     repo.statcache.flush()
     in_git = outputs_in_git(repo, dag, dag.stages) if stale else []  # as a plain repro selects
+    holding = inputs_holding_a_repository(repo, dag, dag.stages) if stale else []
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
-                          uncommitted=uncommitted, in_git=in_git)
+                          uncommitted=uncommitted, in_git=in_git, holding=holding)
