@@ -1056,6 +1056,34 @@ def test_an_input_folder_holding_a_repository_of_its_own_is_refused_before_anyth
     assert git(repo, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+def test_queueing_a_run_of_a_folder_git_holds_in_part_is_refused_naming_git_s_files(repo):
+    """A folder the stages read, tracked with `dvx add`, of which Git's index holds a file
+    too (`git add -f`): a queued run's worktree gets that file from Git, and checkout leaves
+    data Git tracks to Git, so the run would lack the rest. Queuing it is refused before
+    anything is queued or written, naming the file and the ways out; the run in the
+    workspace, which has every file, is not."""
+    for name in ("a", "b", "c"):
+        write(repo / "data" / f"{name}.txt", f"{name}\n")
+    must("add", "data", cwd=repo)
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  count:\n    cmd: cat data/*.txt params.yaml > all.txt\n"
+                             "    deps: [data]\n    params: [n]\n    outs: [all.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "data/a.txt")
+    git(repo, "commit", "-qm", "pipeline, a.txt in Git too")
+    refused = run_dvx("exp", "run", "--queue", "-S", "n=2", "-n", "q", cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "'data', of which Git's index holds 'data/a.txt' too" in \
+        said and "Nothing was queued" in said, refused.output
+    assert "git rm -r --cached -- data" in said and "without --queue" in said, said
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    ran = run_dvx("exp", "run", "-S", "n=3", "-n", "w", cwd=repo)
+    assert ran.code == 0, ran.output
+    assert (repo / "all.txt").read_text() == "a\nb\nc\nn: 3\n"
+
+
 def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
     """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
     the pipeline runs, with Git's advice, and the params file is left as it was."""

@@ -5,20 +5,24 @@ the workspace, would not find them (refused when queued, `refuse_ignored_inputs`
 the workspace has them, and its experiment records the results made from them but not them
 (warned of, `warn_ignored_inputs`), as does `exp save`'s. Data dvx tracks (a pointer, a
 stage's output) is recorded by its pointer or dvx.lock, or made again by its stage (every
-output dvx.yaml declares), and a file staged with `git add -f` is Git's."""
+output dvx.yaml declares), and a file staged with `git add -f` is Git's. A folder tracked
+with `dvx add` of which Git's index holds some files but not all cannot be given to a queued
+run either: its worktree gets Git's files from Git, and `dvx checkout` leaves data Git
+tracks to Git (`refuse_inputs_git_holds_in_part`)."""
 
 from __future__ import annotations
 
 import os
 
-from dvx.errors import UsageError
+from dvx.errors import PathError, UsageError
 from dvx.logs import get_logger
-from dvx.ops.data_places import tracked_by_git
-from dvx.outputs import all_outputs
+from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
+from dvx.outputs import all_outputs, load_tree
 from dvx.paths import for_command
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import ParamsSet, overlaps
 from dvx.repo import Repo
+from dvx.scm import untrack_command, user_git
 from dvx.wording import named_list
 
 log = get_logger(__name__)
@@ -69,6 +73,29 @@ def refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None = None) -> No
         f"Let Git track {them} (`git add -f {paths}`, or remove the rule), or track {them} as "
         f"data (`dvx add {paths}`); or run the experiment in this workspace (`dvx exp run` "
         f"without --queue), whose experiment then lacks {them}.")
+
+
+def refuse_inputs_git_holds_in_part(repo: Repo, read: list[str]) -> None:
+    """Refuse to queue a run whose stages read (`read`) a folder tracked with `dvx add` of
+    which Git's index holds some of the files its pointer names, not all: the run's
+    worktree would have Git's files alone, as its checkout leaves the folder to Git."""
+    folders = [output for output in all_outputs(repo) if output.stage is None
+               and output.pointer.is_dir and any(overlaps(output.path, p) for p in read)]
+    in_git = tracked_by_git_within(repo, [output.path for output in folders])
+    for output in folders:
+        held = in_git.get(output.path)
+        tree = load_tree(repo, output.pointer, output.recorded_in) if held else None
+        if held and "" not in held and (tree is None or set(tree.paths) - held):
+            first = f"{output.path}/{min(held)}"
+            raise PathError(
+                f"The queued run's stages read '{output.path}', of which Git's index holds "
+                f"'{first}' too (`git add -f`?): the queued run's worktree gets Git's files "
+                f"from Git, and `dvx checkout` leaves data Git tracks to Git, so the run would "
+                f"lack the rest of '{output.path}'. Nothing was queued.",
+                f"If those files are data put in Git by mistake, "
+                f"`{untrack_command(repo.root, output.path)}` stops that and keeps them (then "
+                f"`{user_git(repo.root)} commit`); or run the experiment in this workspace "
+                "(`dvx exp run` without --queue).")
 
 
 def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),

@@ -43,7 +43,7 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
-from dvx.exps.inputs_not_held import refuse_ignored_inputs
+from dvx.exps.inputs_not_held import refuse_ignored_inputs, refuse_inputs_git_holds_in_part
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock
@@ -379,6 +379,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     refuse_ignored_inputs(repo, params_set)
     _refuse_outputs_in_git(repo, params_set)
     read = read_by_stages(repo, params_set=params_set)
+    refuse_inputs_git_holds_in_part(repo, read)
     # before the inputs are committed, and as the queued run's -S will leave them
     check_unread_data(repo, read, "exp run --queue", again,
                       setting=[change.file for change in changes])
