@@ -411,19 +411,20 @@ class ConfigFile:
     def remove_section(self, section: str) -> bool:
         return self.parser.remove_section(section)
 
-    def credentials_held(self) -> list[str]:
-        """The options of this file that hold credentials, as `remote.NAME.OPTION`: a
-        secret option's (backends.is_secret), a remote URL with a password or token in it."""
+    def credentials_held(self) -> dict[str, str]:
+        """The options of this file that hold credentials, by `remote.NAME.OPTION`, with
+        their values: a secret option's (backends.is_secret), a remote URL with a password
+        or token in it."""
         from dvx.remote.backends import credentials_in_url, is_secret
 
-        held = []
+        held = {}
         for section in self.parser.sections():
             match = REMOTE_SECTION.fullmatch(section)
             if match is None:
                 continue
             for option, value in self.parser.items(section):
                 if is_secret(option) or (option == "url" and credentials_in_url(value)):
-                    held.append(f"remote.{match.group(1)}.{option}")
+                    held[f"remote.{match.group(1)}.{option}"] = value
         return held
 
     def save(self, mode: int | None = None) -> None:
@@ -515,18 +516,21 @@ def _checks_before_saving(config_file: ConfigFile, level: str,
 
 
 def refuse_global_credentials_git_would_add(config_file: ConfigFile) -> None:
-    """Refuse (PathError) to write the global config `config_file` holding credentials
-    where the file it really is (through a link at it, or a linked folder on the way, as GNU
-    stow links a dotfiles checkout's folder) would be staged by `git add -A` or `git commit
-    -a` in the work tree holding it: they would go into a commit. Settings that are no
-    credential are written there, as a dotfiles repository is for sharing them; so is a
-    file Git ignores, or one outside any work tree."""
+    """Refuse (PathError) to write the global config `config_file` with a credential it
+    does not hold on disk (new, changed, or moved to another remote's name) where the file
+    it really is (through a link at it, or a linked folder on the way, as GNU stow links a
+    dotfiles checkout's folder) would be staged by `git add -A` or `git commit -a` in the
+    work tree holding it: it would go into a commit. Settings that are no credential, and a
+    write removing one, are written there, as a dotfiles repository is for sharing them; so
+    is any write to a file Git ignores, or one outside any work tree."""
     from dvx.scm import why_git_would_add
 
-    held = config_file.credentials_held()
+    path = config_file.path
+    on_disk = ConfigFile.load(path).credentials_held()
+    held = [name for name, value in config_file.credentials_held().items()
+            if on_disk.get(name) != value]  # one there already is no new harm: let it go
     if not held:
         return
-    path = config_file.path
     real = os.path.realpath(path)
     why = why_git_would_add(real)
     if why is None:

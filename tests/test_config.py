@@ -860,18 +860,17 @@ def test_a_linked_global_config_git_would_add_is_never_written_outside_a_reposit
     assert "hunter3" not in (dotfiles / "dvx-config").read_text()
 
 
-@pytest.mark.parametrize("command", [("remove", "--global", "g"),
-                                     ("rename", "--global", "g", "g2")])
-def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
-        repo, dvx, tmp_path, command):
-    """The global config linked into a dotfiles repository that does not ignore it, holding
-    a credential (another remote's password) it would keep, is refused; config.local's
-    options of the remote, which the command would bring along, are checked with it before
-    any file is written, so they stay as they were."""
+def test_a_remote_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
+        repo, dvx, tmp_path):
+    """The global config linked into a dotfiles repository that does not ignore it: a
+    rename would write its URL's password under a new name, so it is refused, and
+    config.local's options of the remote, which the rename would bring along, are checked
+    with it before any file is written, so they stay as they were. A removal takes
+    credentials away, so it is written, both levels."""
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
     mine = dotfiles / "dvx-config"
-    mine.write_text('[remote "g"]\nurl = https://example.com/g\n'
+    mine.write_text('[remote "g"]\nurl = https://bob:pw@example.com/g\n'
                     '[remote "h"]\nurl = https://example.com/h\npassword = pw\n'
                     '[core]\nremote = g\n')
     before = mine.read_text()
@@ -881,12 +880,16 @@ def test_a_remote_removed_or_renamed_in_a_global_config_dvx_cannot_write_changes
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(mine)
     local = repo / ".dvx" / "config.local"
-    local.write_text('[remote "g"]\npassword = hunter2\n')
-    refused = dvx("remote", *command)
-    assert refused.code == 2 and "dvx wrote nothing to" in refused.stderr, refused.output
-    assert local.read_text() == '[remote "g"]\npassword = hunter2\n'
+    local.write_text('[remote "g"]\njobs = 3\n')
+    refused = dvx("remote", "rename", "--global", "g", "g2")
+    assert refused.code == 2 and "it would hold credentials (remote.g2.url)" in refused.stderr, \
+        refused.output
+    assert local.read_text() == '[remote "g"]\njobs = 3\n'
     assert mine.read_text() == before
-    assert dvx("config", "remote.g.password").code == 0
+    assert dvx("config", "remote.g.jobs").stdout == "3\n"
+    for remote in ("g", "h"):  # each removal leaves the other's credential as it was
+        assert dvx("remote", "remove", "--global", remote).code == 0
+    assert "pw" not in mine.read_text() and "[remote" not in local.read_text()
 
 
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
