@@ -255,6 +255,22 @@ def test_ctrl_c_while_taking_a_lock_takes_it_back(tmp_path):
     assert store.names(LOCKS_DIR) == []
 
 
+class _InterruptedOnceStored(DirectoryBlobs):
+    """Ctrl-C arrives once the store holds the lock, before its answer is read."""
+
+    def put(self, name: str, data: bytes) -> None:
+        super().put(name, data)
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("kind", [PUSH, GC])
+def test_ctrl_c_while_writing_a_lock_the_store_took_deletes_it(tmp_path, kind):
+    store = _InterruptedOnceStored(str(tmp_path / "store"))
+    with pytest.raises(KeyboardInterrupt):
+        _lock(store, kind).acquire()
+    assert store.names(LOCKS_DIR) == []
+
+
 def test_a_held_lock_is_renewed_in_the_background(tmp_path, monkeypatch):
     monkeypatch.setattr(locks, "RENEW_SECONDS", 0.05)
     store = DirectoryBlobs(str(tmp_path / "store"))

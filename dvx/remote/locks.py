@@ -132,7 +132,7 @@ class RemoteLock:
         self._named_stale: set[str] = set()  # those said to be ignored: once, not every poll
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        self._left_behind: list[str] = []  # our own earlier locks a renewal could not delete
+        self._left_behind: list[str] = []  # our own locks a renewal or write left unsure
         self._old_probes: list[str] = []  # `store_time` probes a killed process left
         self._space = process_space()
         self._store_now = 0.0  # the store's clock as of the latest listing
@@ -156,8 +156,8 @@ class RemoteLock:
         warned = False
         self._listed()  # a listing names a missing bucket; a first write might create one
         while True:
-            self._write()
             try:
+                self._write()
                 blocking = self._blocking()
             except BaseException:
                 self.release(RELEASE_WAIT)
@@ -239,6 +239,9 @@ class RemoteLock:
         record = {"kind": self.kind, "host": socket.gethostname(), "space": self._space,
                   "pid": os.getpid(), "command": " ".join(["dvx", *sys.argv[1:]])[:200],
                   "written": now}
+        # Named for release() before it is sent: a Ctrl-C once the store has it, its answer
+        # not read yet, would leave it otherwise (deleting one never stored is no harm).
+        self._left_behind.append(name)
         try:
             _put(self.blobs, name, json.dumps(record).encode())
         except OSError as exc:
@@ -248,6 +251,7 @@ class RemoteLock:
                                             "only with write access to it.") from exc
             raise RemoteError(message, NO_ROOM if exc.errno in FULL_DISK_ERRNOS else None
                               ) from exc
+        self._left_behind.remove(name)
         self.name = name
 
     def _blocking(self, now: float | None = None) -> Holder | None:
