@@ -2443,6 +2443,21 @@ def test_a_queued_run_takes_the_force_and_jobs_it_was_queued_with(project):
     assert "(forced)" not in plain and "is up to date" in plain, plain
 
 
+@pytest.mark.parametrize("command", [("exp", "run", "--queue"), ("exp", "run"), ("repro",),
+                                     ("queue", "start")])
+def test_a_jobs_count_a_queue_entry_could_not_hold_is_refused_before_anything_is_queued(
+        project, command):
+    """-j takes 1 to 65536 wherever it counts stages or experiments at once: more used to be
+    queued as an entry every later `queue start` skipped as damaged."""
+    result = run_dvx(*command, "-j", "70000", cwd=project)
+    assert result.code == 2 and "70000" in result.output, result.output
+    assert "is not in the range 1<=x<=65536" in result.output, result.output
+    assert json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout) == []
+    must("exp", "run", "--queue", "-j", "65536", "-n", "most", cwd=project)
+    status = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+    assert [(e["name"], e["state"], e["jobs"]) for e in status] == [("most", "queued", 65536)]
+
+
 def test_a_name_waiting_in_the_queue_is_not_taken_by_a_run_or_a_save(project):
     must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "foo", cwd=project)
     for args in (("run", "-S", "train.lr=0.4"), ("save",)):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dvx.cli.ui import is_quiet
+from dvx.threads import MAX_JOBS
 
 if TYPE_CHECKING:
     from dvx.lock import Command, Work
@@ -153,6 +154,9 @@ class Utf8Text(click.ParamType):
 
 
 UTF8 = Utf8Text()
+
+# -j of repro, exp run and queue start: stages or experiments at once
+JOBS_RANGE = click.IntRange(1, MAX_JOBS)
 
 
 class NotEmpty(click.ParamType):

@@ -7,6 +7,7 @@ import sys
 import click
 
 from dvx.cli.common import (
+    JOBS_RANGE,
     UTF8,
     NotEmpty,
     RemoteName,
@@ -51,7 +52,7 @@ dvx exp run -S train.lr=0.1 train             # only train and the stages it dep
 @SET_PARAM
 @click.option("-n", "--name", help="The experiment's name (default: a generated one).")
 @click.option("-f", "--force", is_flag=True, help="Run every stage, even those up to date.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=JOBS_RANGE, default=1, show_default=True,
               help="Stages run at once.")
 @click.option("--queue", is_flag=True, help="Queue it instead of running it now.")
 @click.option("--baseline", hidden=True)  # a queued run names the commit it started from
@@ -453,7 +454,7 @@ def queue() -> None:
 dvx queue start -j 4
 dvx queue start --dask tcp://scheduler:8786
 """))
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=JOBS_RANGE, default=1, show_default=True,
               help="Experiments run at once on this machine (not with --dask).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               type=NotEmpty("the Dask scheduler's address"),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dvx.cli.common import (
+    JOBS_RANGE,
     UTF8,
     common_options,
     example,
@@ -368,7 +369,7 @@ dvx repro --pull              # in CI: fetch data and past runs first
                    "outputs could not be fetched run instead).")
 @click.option("-k", "--keep-going", is_flag=True,
               help="After a failure, go on with the stages that do not depend on it.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=JOBS_RANGE, default=1, show_default=True,
               help="Stages to run at once; their output lines are prefixed with [stage].")
 @click.option("--no-run-cache", is_flag=True,
               help="Run stale stages even when the run-cache has their outputs.")

@@ -59,6 +59,7 @@ from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
 from dvx.self_command import dvx_argv
+from dvx.threads import MAX_JOBS
 from dvx.wording import named_list
 
 log = get_logger(__name__)
@@ -933,7 +934,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
                     "a number of clock ticks"),
     "boot_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 100), "a boot id"),
     "force": (lambda v: isinstance(v, bool), "true or false"),
-    "jobs": (lambda v: type(v) is int and 1 <= v <= 1 << 16, "a number of jobs"),
+    "jobs": (lambda v: type(v) is int and 1 <= v <= MAX_JOBS, "a number of jobs"),
     "reads": (lambda v: v is None or (isinstance(v, list)
                                       and all(isinstance(p, str) and "\0" not in p for p in v)),
               "a list of paths"),
