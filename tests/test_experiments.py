@@ -181,6 +181,26 @@ def test_show_names_a_key_two_files_share_by_file_and_sorts_rows_without_the_col
     assert [r[0] for r in rows[1:]] == ["workspace", "main", "one", "two", "none"]
 
 
+def test_show_sorts_by_a_text_param_numbers_first_then_text_then_rows_without_it(project):
+    """A column of names (an optimizer) sorts by its text, either way; where one column mixes
+    kinds, numbers come before text and rows without a value stay last in both orders."""
+    for name, value in (("sgd", "sgd"), ("adagrad", "adagrad"), ("three", "3"),
+                        ("rmsprop", "rmsprop"), ("flag", "true"), ("twelve", "12")):
+        git(project, "checkout", "params.yaml")
+        must("exp", "run", "-S", f"+params.yaml:opt={value}", "-n", name, cwd=project)
+    git(project, "checkout", "params.yaml")
+    must("exp", "run", "-n", "none", cwd=project)
+
+    def order(direction):
+        table = run_dvx("exp", "show", "--sort-by", "opt", "--sort-order", direction, "--csv",
+                        cwd=project)
+        assert table.code == 0, table.output
+        return [r[0] for r in csv.reader(io.StringIO(table.stdout))][3:]
+
+    assert order("asc") == ["three", "twelve", "adagrad", "rmsprop", "sgd", "flag", "none"]
+    assert order("desc") == ["twelve", "three", "flag", "sgd", "rmsprop", "adagrad", "none"]
+
+
 def test_show_refuses_to_sort_by_a_key_several_columns_share_and_names_each(project):
     write(project / "other.yaml", "train:\n  lr: 5\n")
     write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",

@@ -4,6 +4,7 @@ with a column per param and per metric (read from Git's objects: no checkout).""
 from __future__ import annotations
 
 import datetime
+import math
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
@@ -159,17 +160,20 @@ def _value(row: Row, column: tuple[str, str, str]) -> Any:
 def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str], by: str,
             descending: bool) -> list[Row]:
     """The workspace and baselines stay where they are; each baseline's experiments are
-    sorted by the column `by` (a title, a key, or FILE:KEY), rows without it last."""
+    sorted by the column `by` (a title, a key, or FILE:KEY): numbers, then other values by
+    their text, then rows without it, the order reversed within numbers and within text."""
     column = _sort_column(cols, titles, by)
     out: list[Row] = []
     group: list[Row] = []
 
     def flush() -> None:
-        present = [r for r in group if isinstance(_value(r, column), (int, float))]
-        ids = {id(r) for r in present}  # not `in present`: rows compare all their values
-        absent = [r for r in group if id(r) not in ids]
-        out.extend(sorted(present, key=lambda r: _value(r, column), reverse=descending))
-        out.extend(absent)
+        kinds: dict[str, list[Row]] = {"number": [], "text": [], "absent": []}
+        for row in group:
+            kinds[_sort_kind(_value(row, column))].append(row)
+        for kind in ("number", "text"):
+            out.extend(sorted(kinds[kind], key=lambda r: _sort_key(_value(r, column)),
+                              reverse=descending))
+        out.extend(kinds["absent"])
         group.clear()
 
     for row in rows:
@@ -180,6 +184,21 @@ def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str]
             group.append(row)
     flush()
     return out
+
+
+def _sort_kind(value: Any) -> str:
+    """Numbers sort by size; true/false, names and lists by the text the table shows (a NaN
+    has no place among numbers)."""
+    if value is None:
+        return "absent"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and not (isinstance(value, float) and math.isnan(value)):
+        return "number"
+    return "text"
+
+
+def _sort_key(value: Any) -> Any:
+    return value if _sort_kind(value) == "number" else format_value(value)
 
 
 def _sort_column(cols: list[tuple[str, str, str]], titles: list[str], by: str
