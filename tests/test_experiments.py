@@ -2463,6 +2463,53 @@ def test_a_queued_run_takes_the_force_and_jobs_it_was_queued_with(project):
     assert "(forced)" not in plain and "is up to date" in plain, plain
 
 
+def _stage_in_a_subfolder(repo):
+    """The stage `s` runs in sub/ and reads sub/params.yaml; the top has a params.yaml too."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "sub" / "params.yaml", "lr: 0.1\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    wdir: sub\n    cmd: cp params.yaml m.yaml\n"
+                             "    params: [lr]\n    metrics: [m.yaml]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a stage in sub/")
+
+
+@pytest.mark.parametrize("typed", ["params.yaml:lr=0.5", "lr=0.5"])
+def test_set_param_reads_its_file_from_the_current_folder_as_other_paths(repo, typed):
+    """From sub/, -S params.yaml:lr (or the default file) sets sub/params.yaml, which the
+    stage there reads, so the stage runs with it; the top's params.yaml stays as it was."""
+    _stage_in_a_subfolder(repo)
+    result = run_dvx("exp", "run", "-S", typed, "-n", "here", cwd=repo / "sub")
+    assert result.code == 0, result.output
+    assert "no stage of this run declares" not in result.output
+    assert (repo / "sub" / "m.yaml").read_text() == "lr: 0.5\n"
+    assert (repo / "params.yaml").read_text() == "lr: 0.1\n"
+    assert _show(repo)["here"]["params"]["sub/params.yaml"]["lr"] == 0.5
+
+
+def test_set_param_takes_a_file_above_the_current_folder_and_refuses_one_outside(repo):
+    _stage_in_a_subfolder(repo)
+    up = run_dvx("exp", "run", "-S", "../params.yaml:lr=0.7", "-n", "up", cwd=repo / "sub")
+    assert up.code == 0, up.output
+    assert "-S ../params.yaml:lr sets a param that no stage of this run declares" in up.stderr
+    assert (repo / "params.yaml").read_text() == "lr: 0.7\n"
+    assert (repo / "sub" / "params.yaml").read_text() == "lr: 0.1\n"
+    write(repo.parent / "params.yaml", "lr: 0.1\n")
+    outside = run_dvx("exp", "run", "-S", "../../params.yaml:lr=0.9", cwd=repo / "sub")
+    assert outside.code != 0 and "outside the repository" in outside.stderr, outside.output
+    assert (repo.parent / "params.yaml").read_text() == "lr: 0.1\n"
+
+
+def test_a_run_queued_from_a_subfolder_sets_the_file_named_from_there(repo):
+    _stage_in_a_subfolder(repo)
+    must("exp", "run", "--queue", "-S", "params.yaml:lr=0.3", "-n", "queued", cwd=repo / "sub")
+    must("queue", "start", cwd=repo)
+    row = _show(repo)["queued"]
+    assert row["params"]["sub/params.yaml"]["lr"] == 0.3, row
+    assert row["params"]["params.yaml"]["lr"] == 0.1, row
+    assert row["metrics"]["sub/m.yaml"]["lr"] == 0.3, row
+
+
 @pytest.mark.parametrize("command", [("exp", "run", "--queue"), ("exp", "run"), ("repro",),
                                      ("queue", "start")])
 def test_a_jobs_count_a_queue_entry_could_not_hold_is_refused_before_anything_is_queued(

@@ -28,8 +28,9 @@ JSON = ("--json", "json", "Output as JSON.")
 CSV = ("--csv", "csv", "Output as CSV.")
 MD = ("--md", "md", "Output as a Markdown table.")
 SET_PARAM = click.option("-S", "--set-param", "sets", multiple=True, metavar="[FILE:]KEY=VALUE",
-                         type=UTF8, help="Set a param before running (repeatable); FILE "
-                                         "defaults to params.yaml.")
+                         type=UTF8, help="Set a param before running (repeatable); FILE, "
+                                         "named from the current folder, defaults to "
+                                         "params.yaml.")
 
 
 @click.group(epilog=example("""

@@ -14,6 +14,7 @@ import functools
 import io
 import json
 import os
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,13 @@ from dvx.ops.data_places import ignored_by_git
 from dvx.ops.manage import linked_object, unprotect_file
 from dvx.ops.status import OUTDATED, output_status
 from dvx.outputs import all_outputs
-from dvx.paths import check_no_symlinked_parent, check_relpath, for_command
+from dvx.paths import (
+    check_no_symlinked_parent,
+    check_relpath,
+    for_command,
+    from_here,
+    repo_relpath,
+)
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.interpolate import parse_reference, references
 from dvx.pipeline.params import (
@@ -51,7 +58,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Override:
-    file: str  # repository-relative
+    file: str  # repository-relative (typed relative to the current folder)
     key: str  # dotted
     value: Any
     add: bool = False  # `+KEY=VALUE`: the key may be new
@@ -60,7 +67,9 @@ class Override:
         return f"{self.file}:{self.key}={json.dumps(self.value)}"
 
 
-def parse(text: str) -> Override:
+def parse(text: str, root: str) -> Override:
+    """`text` as typed in the current folder: its FILE (params.yaml there by default) is read
+    from there, as every path given to dvx is, and must be inside the repository at `root`."""
     target, sep, raw = text.partition("=")
     if not sep or not target:
         raise UsageError(f"-S {text!r}: expected [FILE:]KEY=VALUE, e.g. -S train.lr=0.01.")
@@ -78,7 +87,7 @@ def parse(text: str) -> Override:
     key = _dotted(text, key)
     if not key or any(part == "" for part in key.split(".")):
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
-    check_relpath(file, "params file")
+    file = _from_here(root, file, text)
     check_params_file_name(file, f"-S {text}")
     import yaml
 
@@ -95,6 +104,28 @@ def parse(text: str) -> Override:
                          "Drop the YAML tag (!!timestamp, !!set, !!binary...) or quote the "
                          "value to set a string; quote a key that is not a string: {'1': x}.")
     return Override(file, key, value, add)
+
+
+def _from_here(root: str, file: str, text: str) -> str:
+    """FILE of the -S `text`, named from the current folder, as a repository path."""
+    if not file:
+        raise UsageError(f"-S {text!r}: {file!r} is not a params file name.")
+    rel = repo_relpath(root, file)
+    check_relpath(rel, "params file")
+    return rel
+
+
+def rooted(text: str, root: str) -> str:
+    """The -S `text` (`parse` has read it) as typed at the top of the repository at `root`:
+    what a queued run, which runs there, is given; `text` itself where it names the same
+    file from there (typed at the top, say), so that the run names it as typed."""
+    change = parse(text, root)
+    target, _, raw = text.partition("=")
+    file, colon, key = target.rpartition(":")
+    typed = file.removeprefix("+") if colon else DEFAULT_PARAMS_FILE
+    if posixpath.normpath(typed) == change.file:
+        return text
+    return f"{change.file}:{'+' if change.add else ''}{key.removeprefix('+')}={raw}"
 
 
 def _is_plain_data(value: Any) -> bool:
@@ -139,8 +170,8 @@ def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, .
     the old value, which the experiment then records beside the new one. DVC sets it
     without a word; it is not refused, as a run of other params may set it on purpose."""
     for override in undeclared(repo, overrides, targets):
-        named = override.key if override.file == DEFAULT_PARAMS_FILE \
-            else f"{override.file}:{override.key}"
+        typed = from_here(repo.root, override.file)  # -S names its file from here
+        named = override.key if typed == DEFAULT_PARAMS_FILE else f"{typed}:{override.key}"
         listed = f"params: [{override.key}]" if override.file == DEFAULT_PARAMS_FILE \
             else f"params: [{{{override.file}: [{override.key}]}}]"
         log.warning("WARNING: -S %s sets a param that no stage of this run declares (under "

@@ -352,7 +352,7 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
             jobs: int = 1) -> Entry:
-    changes = [overrides.parse(text) for text in sets]
+    changes = [overrides.parse(text, repo.root) for text in sets]
     again = shlex.join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
     read_lock(repo.root, repo.algo)  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
@@ -389,7 +389,9 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     commit_unread_data(repo, read, "exp run --queue", again)
     git = git_of(repo)
     snapshot = snapshot_workspace(repo, baseline, f"dvx queued experiment {name}")
-    entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,
+    # the run starts at the top of a worktree: each -S names its file from there
+    rooted = [overrides.rooted(text, repo.root) for text in sets]
+    entry = Entry(name, baseline, snapshot, rooted, queued_at=time.time(), force=force,
                   jobs=jobs, reads=read)
     with _changing(repo):
         current = _load(repo, name)  # another `exp run --queue -n` may have taken it since

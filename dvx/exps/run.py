@@ -108,7 +108,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
                          "Pick another -n, or `dvx exp remove` it first.")
     taken |= _refuse_queued(repo, name)
-    changes = [params.parse(text) for text in sets]
+    changes = [params.parse(text, repo.root) for text in sets]
     # The run as typed, which a refusal says to run again: before a stage ran, and after,
     # the workspace keeping the params set. A queued run's worktree goes once it ends: its
     # refusal names the `exp run --queue` that queues it again, from the workspace.
