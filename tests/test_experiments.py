@@ -2463,6 +2463,35 @@ def test_a_queued_run_takes_the_force_and_jobs_it_was_queued_with(project):
     assert "(forced)" not in plain and "is up to date" in plain, plain
 
 
+def test_a_param_of_a_vars_file_that_a_stage_interpolates_is_shown_and_diffed(repo):
+    """custom.yaml, listed under `vars:`, gives ${n} to a command: its params are params like
+    any other, in exp show, params diff (--deps too) and exp diff; a vars file no `${}` looks
+    up a key of is not one."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "custom.yaml", "n: 2\nunused: 1\n")
+    write(repo / "other.yaml", "k: 1\n")
+    write(repo / "w.sh", 'echo lr=$1 n=$2 > out.txt\necho "score: $2" > m.yaml\n')
+    write(repo / "dvx.yaml", "vars:\n  - custom.yaml\n  - other.yaml\nstages:\n  s:\n"
+                             "    cmd: sh w.sh ${lr} ${n}\n    deps: [w.sh]\n"
+                             "    outs: [out.txt]\n    metrics: [m.yaml]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a vars file")
+    must("exp", "run", "-S", "custom.yaml:n=5", "-n", "v1", cwd=repo)
+    rows = _show(repo)
+    assert rows["v1"]["params"]["custom.yaml"] == {"n": 5, "unused": 1}
+    assert rows["main"]["params"]["custom.yaml"] == {"n": 2, "unused": 1}
+    assert "other.yaml" not in rows["v1"]["params"]
+    for deps in ((), ("--deps",)):
+        diff = run_dvx("params", "diff", "HEAD", "v1", "--json", *deps, cwd=repo)
+        assert diff.code == 0, diff.output
+        assert json.loads(diff.stdout)["custom.yaml"]["n"]["new"] == 5, diff.output
+    exp_diff = run_dvx("exp", "diff", "HEAD", "v1", cwd=repo)
+    assert exp_diff.code == 0, exp_diff.output
+    assert any(line.split()[:4] == ["custom.yaml", "n", "2", "5"]
+               for line in exp_diff.stdout.splitlines()), exp_diff.output
+
+
 def _stage_in_a_subfolder(repo):
     """The stage `s` runs in sub/ and reads sub/params.yaml; the top has a params.yaml too."""
     write(repo / "params.yaml", "lr: 0.1\n")

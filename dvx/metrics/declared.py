@@ -17,7 +17,7 @@ from typing import Any
 
 from dvx.errors import DvxError, FormatError, MergeConflictError
 from dvx.paths import check_relpath
-from dvx.pipeline.interpolate import interpolate
+from dvx.pipeline.interpolate import interpolate, references
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     check_params_file_name,
@@ -92,18 +92,26 @@ def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
         raise FormatError(f"{PIPELINE_FILE} is not a mapping with a 'stages' mapping.")
     check_top_keys(doc)  # as every command checks them: a typo must not hide a declaration
     definitions = stage_definitions(doc)
-    context.update(_vars(doc.get("vars"), read, workspace_root))
+    values, sources = _vars(doc.get("vars"), read, workspace_root)
+    context.update(values)
+    _take_interpolated_vars(found, sources, references((data or b"").decode("utf-8", "replace")))
     for name, definition in definitions.items():
         for full_name, body, ctx, _ in expand_stage(str(name), definition, context):
             _take_stage(found, full_name, body, ctx)
     return found
 
 
-def _vars(entries: Any, read: ReadFile, workspace_root: str | None) -> dict[str, Any]:
+def _vars(entries: Any, read: ReadFile, workspace_root: str | None
+          ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The values `vars:` gives `${}`, and the file each top-level name comes from (none for
+    a value written in dvx.yaml itself); a later entry overrides an earlier one."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict):
             values.update({str(k): v for k, v in entry.items()})
+            for k in entry:
+                sources.pop(str(k), None)
         elif isinstance(entry, str):
             file, _, keys = entry.partition(":")
             rel = _path(file, "", "vars")
@@ -113,7 +121,19 @@ def _vars(entries: Any, read: ReadFile, workspace_root: str | None) -> dict[str,
             doc = parse_params(data, rel, workspace_root=workspace_root)
             wanted = [k.strip() for k in keys.split(",") if k.strip()] or list(doc)
             values.update({k: doc[k] for k in wanted if k in doc})
-    return values
+            sources.update({k: rel for k in wanted if k in doc})
+    return values, sources
+
+
+def _take_interpolated_vars(found: Declared, sources: dict[str, str],
+                            looked_up: list[str]) -> None:
+    """A key of a vars file that a `${}` looks up is a param its stage depends on (a change
+    of it changes the command): shown and diffed as a param, as DVC records the vars values
+    it interpolates."""
+    for name in looked_up:
+        file = sources.get(name.split(".")[0])
+        if file is not None:
+            _depend(found, file, [name])
 
 
 def _take_stage(found: Declared, name: str, body: Any, context: dict[str, Any]) -> None:
