@@ -87,6 +87,7 @@ WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options tha
 TRACKING = "tracking"  # Work.state of add, remove, commit and move
 PIPELINE = "pipeline"  # Work.state of repro and exp run: `paths` are the stages they run
 EXPERIMENT = "experiment"  # Work.state of exp apply: the workspace made one experiment
+SAVE = "save"  # Work.state of exp save: the workspace's data recorded, then as an experiment
 
 
 @dataclass(frozen=True)
@@ -690,7 +691,8 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     that running it again is the user's choice (a later command may have made that moot)."""
     command, host, redo, work = info["command"], info["host"], _redo_of(info), _work_of(info)
     left = _left_half_done(work)
-    again = "Run it again" if redo is None else f"`{redo}` does its work: run it"
+    again = _save_again(work) or \
+        ("Run it again" if redo is None else f"`{redo}` does its work: run it")
     choice = ("`dvx status` names it until it, or a later command that does its work, ends "
               f"without an error. {again} if you still want it done{_given_up(work)} (or, "
               f"once you have seen to it, {_delete(file)}).")
@@ -713,10 +715,21 @@ def interrupted_notice(info: dict[str, object]) -> str:
     finish it or give it up."""
     work, redo = _work_of(info), _redo_of(info)
     left = _left_half_done(work)
-    again = "Run the command again" if redo is None else f"`{redo}` does its work: run it"
+    again = _save_again(work) or \
+        ("Run the command again" if redo is None else f"`{redo}` does its work: run it")
     return (f"{left[0].upper()}{left[1:]}: `dvx status` names the command until it, or a "
             f"later command that does its work, ends without an error. {again} to finish"
             f"{_given_up(work)} (or, once you have seen to it, {_delete(STOPPED_FILE)}).")
+
+
+def _save_again(work: Work | None) -> str:
+    """What finishes a stopped `exp save`, which may have recorded its experiment just before
+    it stopped: saved again, that one would be there twice. "" for other work."""
+    if work is None or work.state != SAVE:
+        return ""
+    return ("Look for the experiment in `dvx exp show` first: it may have been recorded just "
+            "before the save stopped. If it is not there, any `dvx exp save` of this "
+            "workspace, under any name, does the save's work: run one")
 
 
 def _given_up(work: Work | None) -> str:
@@ -827,4 +840,7 @@ def _left_half_done(work: Work | None) -> str:
                 "dvx.lock written, the outputs they record not all checked out)")
     if work is not None and work.state == PIPELINE:
         return "the stages it ran may be left stale (`dvx status` names them)"
+    if work is not None and work.state == SAVE:
+        return ("the data it was recording may be in the cache without the pointers or "
+                "dvx.lock naming it yet, and its experiment recorded or not")
     return "what it was changing may be left half-done"

@@ -1508,6 +1508,25 @@ def test_an_apply_killed_while_it_checks_out_is_finished_by_running_it_again(pro
     assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
+def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_save(project):
+    """`exp save -n first` killed as it stores a model made by hand: status names it, and says
+    to look for the experiment before saving it again; a later `exp save -n final` of the
+    same workspace does its work, so no command names it any more."""
+    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)  # a run by hand
+    killed = run_dvx_proc("exp", "save", "-n", "first", cwd=project,
+                          env={"DVX_FAULT": "cache.before_publish"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    named = run_dvx("status", cwd=project).output
+    assert "`dvx exp save -n first`" in named and "`dvx exp show`" in named, named
+    saved = run_dvx("exp", "save", "-n", "final", cwd=project)
+    assert saved.code == 0, saved.output
+    status = run_dvx("status", cwd=project)
+    assert "exp save" not in status.output and status.code == 0, status.output
+    assert set(_show(project)) == {"workspace", "main", "final"}
+    assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_an_apply_stopped_by_ctrl_c_says_what_it_left_and_stays_named(project, signum):
     """Ctrl-C (SIGTERM, SIGHUP) of `exp apply` once it wrote the experiment's params and

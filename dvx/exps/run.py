@@ -41,6 +41,7 @@ from dvx.exps.queue import (
     waiting,
 )
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
+from dvx.lock import SAVE, Work
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs
 from dvx.pipeline.repro import FAILED as FAILED_STAGE
@@ -237,7 +238,8 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
     """Record the workspace as it is as an experiment of HEAD (nothing runs), once no other
     command writes to it (a repro half-way would leave a dvx.lock naming some outputs only):
     its changed data first (`_record_data`)."""
-    with repo.lock():
+    with repo.lock() as lock:
+        lock.working_on(Work(SAVE, None))  # any save of this workspace finishes a stopped one
         baseline = head(repo)
         refuse_unmerged(repo)
         git_of(repo).require_identity("the experiment's commit")
