@@ -266,8 +266,9 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
                             "pipeline names it, or replace the link with that file.")
         if not os.path.isfile(repo.abspath(file)):
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
-                             "Set params of an existing YAML or JSON file (params.yaml when "
-                             "no file is named).")
+                             "Set params of an existing YAML or JSON file, named from the "
+                             "current folder (params.yaml there when no file is named; from a "
+                             "subfolder, `-S ../params.yaml:KEY=VALUE` names the top one).")
     edited = {}
     for file, changes in by_file.items():
         full = repo.abspath(file)
