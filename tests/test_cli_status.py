@@ -14,8 +14,8 @@ from tests.pipeline_kit import commit_copy_stage
 from tests.servers import free_port
 
 
-def _status_json(dvx, *args):
-    result = dvx("status", "--json", *args)
+def _status_json(dvx, *args, cwd=None):
+    result = dvx("status", "--json", *args, cwd=cwd)
     assert result.code == 0, result.output
     return json.loads(result.stdout)
 
@@ -1141,3 +1141,49 @@ def test_an_edit_through_a_link_into_the_cache_is_named_with_a_way_back_that_wor
     assert (repo / "f").read_text() == "f\n" and (repo / "d" / "x").read_text() == "x\n"
     assert (repo / "d" / "y").read_text() == "y\n"
     assert _status_json(dvx)["changed"] is False
+
+
+def test_changes_to_data_whose_recorded_version_is_not_cached_are_discarded_by_a_pull(
+        repo, dvx, tmp_path):
+    """In a clone that pulled one file only, changes to it are discarded by `dvx checkout
+    --force`, changes to a file and a directory whose recorded version the cache never had
+    by `dvx pull --force`, which fetches it: status names each way for its own data, never a
+    checkout that cannot place what the cache lacks."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "a.txt", "a\n")
+    write(repo / "b.txt", "b\n")
+    write(repo / "d" / "x", "x\n")
+    write(repo / "d" / "y", "y\n")
+    assert dvx("add", "a.txt", "b.txt", "d").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", "b.txt", cwd=clone).code == 0
+    write(clone / "b.txt", "my b\n")
+    write(clone / "a.txt", "my a\n")  # made here, the recorded version never fetched
+    write(clone / "d" / "x", "my x\n")
+    write(clone / "d" / "y", "y\n")
+
+    shown = dvx("status", cwd=clone)
+    assert shown.code == 0, shown.output
+    assert "a.txt: modified, not in cache\n" in shown.stdout
+    assert "d: modified, not in cache\n" in shown.stdout
+    assert "(`dvx commit` records changes; `dvx checkout --force b.txt` discards them, "\
+           "`dvx pull --force a.txt d` those of data whose recorded version is not in the "\
+           "cache)\n" in shown.stdout, shown.stdout
+    outputs = {o["path"]: (o["workspace"], o["in_cache"])
+               for o in _status_json(dvx, cwd=clone)["outputs"]}
+    assert outputs == {"a.txt": ("modified", False), "b.txt": ("modified", True),
+                       "d": ("modified", False)}
+
+    assert dvx("checkout", "--force", "b.txt", cwd=clone).code == 0
+    lacking = dvx("status", cwd=clone)
+    assert "(`dvx commit` records changes; `dvx pull --force a.txt d` discards them, "\
+           "fetching the recorded version the cache lacks)\n" in lacking.stdout, lacking.stdout
+    assert "checkout --force" not in lacking.stdout
+    assert dvx("pull", "--force", "a.txt", "d", cwd=clone).code == 0
+    assert [(clone / name).read_text() for name in ("a.txt", "b.txt", "d/x")] == \
+        ["a\n", "b\n", "x\n"]
+    assert _status_json(dvx, cwd=clone)["changed"] is False

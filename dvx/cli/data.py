@@ -797,6 +797,21 @@ def _commit_of(root: str, result: StatusResult, changed: list[str]) -> str:
     return f"`dvx commit {' '.join(for_command(root, path) for path in changed)}`"
 
 
+def _discarded_by(root: str, changed: list[OutputStatus]) -> str:
+    """The commands that discard the changes made here to the outputs `changed`: a checkout
+    places only what the cache holds, so data whose recorded version it lacks (all of it, for
+    a directory) takes a `pull --force`, which fetches that version first."""
+    lacking = [for_command(root, o.path) for o in changed if not o.in_cache]
+    if not lacking:
+        return "`dvx checkout --force` discards them"
+    pull = f"`dvx pull --force {' '.join(lacking)}`"
+    cached = [for_command(root, o.path) for o in changed if o.in_cache]
+    if not cached:
+        return f"{pull} discards them, fetching the recorded version the cache lacks"
+    return (f"`dvx checkout --force {' '.join(cached)}` discards them, {pull} those of data "
+            "whose recorded version is not in the cache")
+
+
 THROUGH_LINK = "changed through its link into the cache"
 
 
@@ -921,11 +936,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     _changed_in_cache_hint(root, hinted)
     # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
     restorable = [o for o in hinted if not o.changed_in_cache]
-    changed_here = [o.path for o in restorable if o.workspace == "modified"
+    changed_here = [o for o in restorable if o.workspace == "modified"
                     and not o.pointer_moved and o.stage is None]
     if changed_here:
-        out(f"({_commit_of(root, result, changed_here)} records changes; `dvx checkout "
-            "--force` discards them)")
+        out(f"({_commit_of(root, result, [o.path for o in changed_here])} records changes; "
+            f"{_discarded_by(root, changed_here)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?
