@@ -688,6 +688,40 @@ def test_a_run_whose_only_stage_is_refused_before_its_command_ran_puts_the_param
     assert "keeps what ran" not in refused.stderr
     assert git(project, "for-each-ref", "refs/exps") == ""
 
+def test_a_stage_refused_before_any_stage_ran_names_the_run_as_typed_with_a_param_added(
+        project):
+    """The only stage of the run is refused before its command ran (its output folder holds
+    a repository of its own): the params are put back, so the stage's own line names the
+    run as typed, `+KEY=VALUE` still adding the key, never `KEY=VALUE`, which would fail on
+    a key the params file no longer has; that command, run once the repository is moved
+    out, records the experiment. Refused after another stage ran, which keeps the params
+    set, the stage's line names `KEY=VALUE`."""
+    write(project / "dvx.yaml", DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                                           "    deps: [model.bin]\n    outs: [out]\n")
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "gen")
+    make_git_repo(project / "out" / "clone")
+    params = (project / "params.yaml").read_bytes()
+    refused = run_dvx("exp", "run", "-S", "+newkey=1", "-n", "x", "gen", cwd=project)
+    assert refused.code == 1, refused.output
+    assert (project / "params.yaml").read_bytes() == params
+    said = " ".join(refused.stderr.split())
+    assert "Stage 'gen' failed:" in said, refused.stderr
+    assert "then run `dvx exp run -n x -S +newkey=1 gen` again" in said, refused.stderr
+    assert "-S newkey=1" not in said, refused.stderr
+    shutil.move(project / "out" / "clone", project.parent / "clone")
+    assert run_dvx("exp", "run", "-n", "x", "-S", "+newkey=1", "gen", cwd=project).code == 0
+    assert "x" in _show(project)
+
+    git(project, "checkout", "-q", "--", "params.yaml")
+    make_git_repo(project / "out" / "clone")
+    kept = run_dvx("exp", "run", "-S", "+train.other=1", "-n", "y", cwd=project)  # train runs
+    assert kept.code == 1, kept.output
+    said = " ".join(kept.stderr.split())
+    assert "then run `dvx exp run -n y -S train.other=1` again" in said, kept.stderr
+
+
 def test_a_dvx_lock_that_is_a_link_is_refused_by_run_and_queue_alike_before_anything_is_queued(
         project, tmp_path):
     """dvx.lock a symbolic link (committed so): `exp run --queue` refuses it as `exp run`

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, NoReturn, Protocol
 
 from dvx import faults, fsutil, gitignore
@@ -190,6 +191,9 @@ class StageResult:
     # what they hold is its run's. False for a stage refused before that, whose outputs and
     # command were left alone
     started: bool = False
+    # Of such a refusal, its error given the command it names to run again, which is known
+    # once it is (`_refused_run_again`): an `exp run` puts its params back if nothing ran
+    names_run_again: Callable[[str], str] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
@@ -857,7 +861,8 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         holding = outputs_holding_a_repository(repo, stage) if options.force else stale.holding
         if holding:
             results[name] = StageResult(name, WOULD_FAIL, reasons,
-                                        error=_holds_a_repository(holding, options))
+                                        error=_holds_a_repository(
+                                            holding, f"`dvx {options.failed_stage_again()}`"))
         elif name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
                 *reasons, no_clone_has_reason(stray[name])],
@@ -1040,15 +1045,15 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _holds_a_repository(holding: Mapping[str, str], options: ReproOptions) -> str:
+def _holds_a_repository(holding: Mapping[str, str], again: str) -> str:
     """Why a stage whose output folder holds a repository of its own (`holding`: {output:
-    the `.git` or `.dvx` in it}) is not run: a run deletes its outputs first."""
+    the `.git` or `.dvx` in it}) is not run: a run deletes its outputs first. `again`: the
+    command to run again (`_refused_run_again`)."""
     path, entry = next(iter(holding.items()))
     return (f"'{path}' holds '{entry}', the `.git` or `.dvx` of a repository of its own (a "
             "clone, a submodule, a dvx project), whose files are that repository's: a run "
             "would delete them with the stage's outputs, so the command was not run. Move "
-            f"that repository out of '{path}', then run `dvx {options.failed_stage_again()}` "
-            "again")
+            f"that repository out of '{path}', then run {again} again")
 
 
 def _not_checked_out(paths: list[str]) -> str:
@@ -1166,6 +1171,7 @@ class _Scheduler:
         # whole), and of their outputs those stored in the cache before it stopped.
         self.stopping = threading.Event()
         self.started: set[str] = set()  # `StageResult.started`, set from the worker threads
+        self.in_hand: dict[Future[StageResult], str] = {}  # handed to a worker, not finished
         self.command_ended: set[str] = set()
         self.cached: set[str] = set()
         # The first stage to fail, refused when recorded included: without keep_going, no
@@ -1175,7 +1181,7 @@ class _Scheduler:
     def run(self) -> list[StageResult]:
         chosen = self.chosen
         _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
-        running: dict[Future[StageResult], str] = {}
+        running = self.in_hand
         # the pool first: once its threads are done, no command runs and the runner closes
         with self.runner, ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
             try:
@@ -1337,7 +1343,7 @@ class _Scheduler:
             else stale.holding
         if holding:
             return StageResult(stage.name, FAILED, reasons,
-                               error=_holds_a_repository(holding, self.options))
+                               names_run_again=partial(_holds_a_repository, holding))
         if stage.name in self.stray:
             return StageResult(stage.name, FAILED, [
                 *reasons, no_clone_has_reason(self.stray[stage.name])],
@@ -1608,6 +1614,8 @@ class _Scheduler:
         return left
 
     def _finish(self, result: StageResult) -> None:
+        if result.names_run_again is not None:
+            result.error = result.names_run_again(self._refused_run_again())
         self.results[result.name] = result
         if result.outcome not in OK:
             self.unsuccessful.add(result.name)
@@ -1625,6 +1633,19 @@ class _Scheduler:
                             result.name, fsutil.describe(exc))
         self.reporter.finished(result)
         self._stop_if_failed(result)
+
+    def _refused_run_again(self) -> str:
+        """The command that a stage refused before its command ran, finishing now, says to
+        run again: an `exp run` puts the params it set back when none of its stages started
+        (exps/run.py), which is known once none has, none is in hand, and none starts after
+        a failure: the run as typed then (`again`), with the params kept once one started
+        (`again_once_run`); the run's last line names it while other stages are in hand."""
+        options = self.options
+        if options.again_once_run in ("", options.again) or self.started:
+            return f"`dvx {options.failed_stage_again()}`"
+        if not self.in_hand and not options.keep_going:
+            return f"`dvx {options.again}`"
+        return f"the `dvx {options.command}` the run's last line names"
 
     def _stop_if_failed(self, result: StageResult) -> None:
         """Once a stage failed (run, or refused when recorded), no new stage starts, unless
