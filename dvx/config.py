@@ -517,7 +517,7 @@ def _checks_before_saving(config_file: ConfigFile, level: str,
 
 def refuse_global_credentials_git_would_add(config_file: ConfigFile) -> None:
     """Refuse (PathError) to write the global config `config_file` with a credential it
-    does not hold on disk (new, changed, or moved to another remote's name) where the file
+    does not hold on disk (a new or changed value, whatever remote it is under) where the file
     it really is (through a link at it, or a linked folder on the way, as GNU stow links a
     dotfiles checkout's folder) would be staged by `git add -A` or `git commit -a` in the
     work tree holding it: it would go into a commit. Settings that are no credential, and a
@@ -526,9 +526,9 @@ def refuse_global_credentials_git_would_add(config_file: ConfigFile) -> None:
     from dvx.scm import why_git_would_add
 
     path = config_file.path
-    on_disk = ConfigFile.load(path).credentials_held()
+    on_disk = set(ConfigFile.load(path).credentials_held().values())
     held = [name for name, value in config_file.credentials_held().items()
-            if on_disk.get(name) != value]  # one there already is no new harm: let it go
+            if value not in on_disk]  # one there already (a remote renamed): no new harm
     if not held:
         return
     real = os.path.realpath(path)

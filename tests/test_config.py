@@ -862,18 +862,17 @@ def test_a_linked_global_config_git_would_add_is_never_written_outside_a_reposit
 
 def test_a_remote_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
         repo, dvx, tmp_path):
-    """The global config linked into a dotfiles repository that does not ignore it: a
-    rename would write its URL's password under a new name, so it is refused, and
-    config.local's options of the remote, which the rename would bring along, are checked
-    with it before any file is written, so they stay as they were. A removal takes
-    credentials away, so it is written, both levels."""
+    """The global config linked into a dotfiles repository that tracks it: a rename keeps
+    the credential it holds already (no new harm), so it is written, with config.local's
+    options of the remote brought along. Where config.local cannot be written (a committed
+    rule takes it back into Git), the global config is checked with it before any file is
+    written, so neither changes. A removal takes credentials away: written, both levels."""
     dotfiles = tmp_path / "dotfiles"
     make_git_repo(dotfiles)
     mine = dotfiles / "dvx-config"
     mine.write_text('[remote "g"]\nurl = https://bob:pw@example.com/g\n'
                     '[remote "h"]\nurl = https://example.com/h\npassword = pw\n'
                     '[core]\nremote = g\n')
-    before = mine.read_text()
     git(dotfiles, "add", "-A")
     git(dotfiles, "commit", "-qm", "dot")
     link = Path(global_config_path())
@@ -881,13 +880,18 @@ def test_a_remote_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
     link.symlink_to(mine)
     local = repo / ".dvx" / "config.local"
     local.write_text('[remote "g"]\njobs = 3\n')
-    refused = dvx("remote", "rename", "--global", "g", "g2")
-    assert refused.code == 2 and "it would hold credentials (remote.g2.url)" in refused.stderr, \
+    assert dvx("remote", "rename", "--global", "g", "g2").code == 0
+    assert '[remote "g2"]' in mine.read_text() and "bob:pw@" in mine.read_text()
+    assert dvx("config", "remote.g2.jobs").stdout == "3\n"
+    before = mine.read_text(), local.read_text()
+    with open(repo / ".dvx" / ".gitignore", "a") as rules:
+        rules.write("!/config.local\n")
+    refused = dvx("remote", "rename", "--global", "g2", "g3")
+    assert refused.code == 2 and "dvx wrote nothing to .dvx/config.local" in refused.stderr, \
         refused.output
-    assert local.read_text() == '[remote "g"]\njobs = 3\n'
-    assert mine.read_text() == before
-    assert dvx("config", "remote.g.jobs").stdout == "3\n"
-    for remote in ("g", "h"):  # each removal leaves the other's credential as it was
+    assert (mine.read_text(), local.read_text()) == before
+    (repo / ".dvx" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+    for remote in ("g2", "h"):  # each removal leaves the other's credential as it was
         assert dvx("remote", "remove", "--global", remote).code == 0
     assert "pw" not in mine.read_text() and "[remote" not in local.read_text()
 
