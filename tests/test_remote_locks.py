@@ -283,6 +283,39 @@ def test_a_held_lock_is_renewed_in_the_background(tmp_path, monkeypatch):
     assert store.names(LOCKS_DIR) == []  # let go: neither the first nor a renewal is left
 
 
+class _RenewalHeldUp(DirectoryBlobs):
+    """The renewal's write reaches the store only once `go_on` is set."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.puts = 0
+        self.renewing = threading.Event()
+        self.go_on = threading.Event()
+
+    def put(self, name: str, data: bytes) -> None:
+        self.puts += 1
+        if self.puts == 2:
+            self.renewing.set()
+            self.go_on.wait(30)
+        super().put(name, data)
+
+
+def test_a_renewal_the_release_did_not_wait_for_leaves_no_lock_and_no_warning(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(locks, "RENEW_SECONDS", 0.05)
+    store = _RenewalHeldUp(str(tmp_path / "store"))
+    lock = _lock(store, PUSH)
+    lock.__enter__()
+    renewer = lock._renewer
+    assert store.renewing.wait(30)
+    lock.release(0.05)  # gives up waiting for the renewal, which then lands
+    store.go_on.set()
+    renewer.join(30)
+    assert not renewer.is_alive()
+    assert store.names(LOCKS_DIR) == []
+    assert "Could not renew" not in caplog.text
+
+
 class _OneFailedDelete(DirectoryBlobs):
     failed = False
 

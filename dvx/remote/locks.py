@@ -133,6 +133,8 @@ class RemoteLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._left_behind: list[str] = []  # our own locks a renewal or write left unsure
+        # The renewer thread and release() both change `name` and `_left_behind`.
+        self._names = threading.Lock()
         self._old_probes: list[str] = []  # `store_time` probes a killed process left
         self._space = process_space()
         self._store_now = 0.0  # the store's clock as of the latest listing
@@ -197,8 +199,9 @@ class RemoteLock:
         if self._renewer is not None:
             self._renewer.join(wait)
             self._renewer = None
-        names = [*([self.name] if self.name else []), *self._left_behind]
-        self.name, self._left_behind = None, []
+        with self._names:
+            names = [*([self.name] if self.name else []), *self._left_behind]
+            self.name, self._left_behind = None, []
         if not names:
             return
         if wait is None:
@@ -216,9 +219,11 @@ class RemoteLock:
         """Write a fresh lock, then delete the one it replaces: the lock is never absent. One
         that cannot be deleted now is tried again on release."""
         old = self.name
-        self._write()
+        if not self._write():
+            return
         if old is not None and not self._delete(old):
-            self._left_behind.append(old)
+            with self._names:
+                self._left_behind.append(old)
 
     def _renew_until_released(self) -> None:
         while not self._stop.wait(RENEW_SECONDS):
@@ -233,7 +238,9 @@ class RemoteLock:
                    "deletes what a push is counting on"
         return "a push waits for gc to finish, so that gc never deletes what it counts on"
 
-    def _write(self) -> None:
+    def _write(self) -> bool:
+        """Write a lock of ours and take its name; False if the lock was released meanwhile
+        (a renewal the release did not wait for), the lock just written deleted again."""
         now = time.time()
         name = lock_name(self.kind, int(now), os.urandom(8).hex())
         record = {"kind": self.kind, "host": socket.gethostname(), "space": self._space,
@@ -241,7 +248,8 @@ class RemoteLock:
                   "written": now}
         # Named for release() before it is sent: a Ctrl-C once the store has it, its answer
         # not read yet, would leave it otherwise (deleting one never stored is no harm).
-        self._left_behind.append(name)
+        with self._names:
+            self._left_behind.append(name)
         try:
             _put(self.blobs, name, json.dumps(record).encode())
         except OSError as exc:
@@ -251,8 +259,14 @@ class RemoteLock:
                                             "only with write access to it.") from exc
             raise RemoteError(message, NO_ROOM if exc.errno in FULL_DISK_ERRNOS else None
                               ) from exc
-        self._left_behind.remove(name)
-        self.name = name
+        with self._names:
+            released = name not in self._left_behind
+            if not released:
+                self._left_behind.remove(name)
+                self.name = name
+        if released:
+            self._delete(name)
+        return not released
 
     def _blocking(self, now: float | None = None) -> Holder | None:
         """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`);
