@@ -338,6 +338,12 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str, from_snapshot: b
 LARGEST_NEW_FILE = 1 << 20  # a larger new file is data, for `dvx add`
 
 
+def new_files_left_out(repo: Repo, new: list[str]) -> list[str]:
+    """Those of the workspace's `new` files (Git neither tracks nor ignores them) that an
+    experiment's commit leaves out for their size, as `snapshot_workspace` picks them."""
+    return _new_files_recorded(repo, new)[1]
+
+
 def _new_files_recorded(repo: Repo, new: list[str]) -> tuple[list[str], list[str]]:
     """Of the workspace's `new` files (Git neither tracks nor ignores them), those an
     experiment records, and those it leaves out for their size (over LARGEST_NEW_FILE). The

@@ -1100,6 +1100,13 @@ class Git:
                 for path in self.ls_files("--others", "--ignored", "--exclude-standard", "--",
                                           *batch)]
 
+    def untracked_unignored(self, relpaths: list[str]) -> list[str]:
+        """The files at or below `relpaths` (repo-relative) that Git neither tracks nor
+        ignores (those a commit of the workspace would add as new), each named: one `git
+        ls-files` per batch of paths that fits a command line."""
+        return [path for batch in _command_line_batches(literal(relpaths))
+                for path in self.ls_files("--others", "--exclude-standard", "--", *batch)]
+
     def index_modes(self, relpaths: list[str]) -> dict[str, str]:
         """{path: mode} of the entries Git's index holds at or below any of `relpaths`:
         files, and submodules (GITLINK_MODE), recorded whether or not they are checked out."""

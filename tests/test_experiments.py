@@ -998,6 +998,68 @@ def test_a_save_of_inputs_git_ignores_warns_once_that_the_experiment_does_not_ho
     assert saved.code == 0 and "WARNING" not in saved.stderr, saved.output
 
 
+def _reading_new_files_too_large_for_an_experiment(project):
+    """The project's stage also reads `big.bin` and the folder `inputs`, then made new: the
+    file and `inputs/more.bin` over 1 MiB, which neither Git nor dvx tracks nor Git ignores
+    (an experiment's commit leaves them out), and the small `inputs/small.txt`."""
+    write(project / "dvx.yaml", DVX_YAML.replace(
+        "deps: [train.py, data/raw.csv]", "deps: [train.py, data/raw.csv, big.bin, inputs]"))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "read big.bin and inputs")
+    (project / "big.bin").write_bytes(b"\0" * 1_100_000)
+    write(project / "inputs" / "small.txt", "s\n")
+    (project / "inputs" / "more.bin").write_bytes(b"\1" * 1_100_000)
+
+
+def test_queueing_a_run_of_new_inputs_too_large_for_its_snapshot_is_refused(project):
+    """A queued run's snapshot leaves out a new file over 1 MiB, so a run whose stages read
+    one (itself, or in a folder they read) would fail in its worktree: queuing it is refused
+    (exit 2), naming each and `dvx add`, before anything is queued or written. Once dvx
+    tracks them, the run is queued, runs on them and its experiment holds their pointers."""
+    _reading_new_files_too_large_for_an_experiment(project)
+    params = (project / "params.yaml").read_bytes()
+    refused = run_dvx("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert said.startswith("ERROR: The queued run's stages read 'big.bin', "
+                           "'inputs/more.bin', new and larger than 1 MiB"), said
+    assert "`dvx add big.bin inputs`" in said and said.count("ERROR") == 1, said
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "status", "--porcelain") == "?? big.bin\n?? inputs/\n"
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    assert "q1" not in run_dvx("queue", "status", cwd=project).stdout
+    must("add", "big.bin", "inputs", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 0, started.output
+    recorded = "refs/exps/" + git(project, "rev-parse", "HEAD").strip() + "/q1"
+    assert "oid: " in git(project, "show", f"{recorded}:big.bin.dvx")
+    assert "oid: " in git(project, "show", f"{recorded}:inputs.dvx")
+
+
+def test_a_run_of_new_inputs_too_large_for_its_experiment_warns_once_that_it_will_not_hold_them(
+        project):
+    """In the workspace the run has the files, so it runs and is recorded; but the
+    experiment leaves out new files over 1 MiB: one warning, before the run, names those
+    its stages read and `dvx add`. `exp save` warns the same."""
+    _reading_new_files_too_large_for_an_experiment(project)
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.2", "-n", "w1", cwd=project)
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "WARNING: This run's stages read 'big.bin', 'inputs/more.bin', new and larger " \
+        "than 1 MiB" in said, said
+    assert "the experiment will hold the results made from them but not them" in said, said
+    assert "`dvx add big.bin inputs`" in said and said.count("WARNING") == 1, said
+    assert "w1" in _show(project)
+    saved = run_dvx("exp", "save", "-n", "s1", cwd=project)
+    assert saved.code == 0, saved.output
+    assert "WARNING: The pipeline's stages read 'big.bin', 'inputs/more.bin', new and " \
+        "larger than 1 MiB" in " ".join(saved.stderr.split()), saved.output
+    must("add", "big.bin", "inputs", cwd=project)
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.3", "-n", "w2", cwd=project)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+
+
 def _reading_a_config_its_params_name(repo, named):
     """A stage reading the config file params.yaml's `cfg` names: the tracked `shared.cfg`,
     or this machine's `local.cfg`, which Git ignores."""

@@ -1,24 +1,29 @@
 """The inputs of a run's stages that no experiment can hold: a dependency or params file Git
-ignores and neither Git nor dvx tracks (a machine's own `local.cfg`). An experiment's commit
-holds what Git would commit, so it lacks them: a queued run, which starts from a snapshot of
-the workspace, would not find them (refused when queued, `refuse_ignored_inputs`); a run in
-the workspace has them, and its experiment records the results made from them but not them
-(warned of, `warn_ignored_inputs`), as does `exp save`'s. Data dvx tracks (a pointer, a
-stage's output) is recorded by its pointer or dvx.lock, or made again by its stage (every
-output dvx.yaml declares), and a file staged with `git add -f` is Git's. A folder tracked
-with `dvx add` of which Git's index holds some files but not all cannot be given to a queued
-run either: its worktree gets Git's files from Git, and `dvx checkout` leaves data Git
-tracks to Git (`refuse_inputs_git_holds_in_part`)."""
+ignores and neither Git nor dvx tracks (a machine's own `local.cfg`), and a new file that
+neither Git nor dvx tracks yet but that is too large for an experiment's commit, which leaves
+it out (over `LARGEST_NEW_FILE`: data, for `dvx add`). An experiment's commit holds what Git
+would commit, small new files included, so it lacks them: a queued run, which starts from a
+snapshot of the workspace, would not find them (refused when queued,
+`refuse_inputs_not_held`); a run in the workspace has them, and its experiment records the
+results made from them but not them (warned of, `warn_inputs_not_held`), as does `exp
+save`'s. Data dvx tracks (a pointer, a stage's output) is recorded by its pointer or
+dvx.lock, or made again by its stage (every output dvx.yaml declares), and a file staged
+with `git add` (`-f` too) is Git's. A folder tracked with `dvx add` of which Git's index
+holds some files but not all cannot be given to a queued run either: its worktree gets Git's
+files from Git, and `dvx checkout` leaves data Git tracks to Git
+(`refuse_inputs_git_holds_in_part`)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 from dvx.errors import PathError, UsageError
+from dvx.experiment_refs import new_files_left_out
 from dvx.logs import get_logger
 from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
 from dvx.outputs import all_outputs, load_tree
-from dvx.paths import for_command
+from dvx.paths import at_or_below_any, for_command
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import ParamsSet, overlaps
 from dvx.repo import Repo
@@ -41,14 +46,44 @@ def ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
     dag = load_dag(repo, params_set=params_set)
     if dag is None or repo.git is None:
         return {}
-    read = dict.fromkeys(path for name in dag.select(targets, False, False)
-                         if not dag.stages[name].frozen for path in dag.stages[name].inputs)
-    tracked = [output.path for output in all_outputs(repo)] + _made_by_runs(dag)
-    candidates = [path for path in read if os.path.lexists(repo.abspath(path))
-                  and not any(overlaps(data, path) for data in tracked)]
+    tracked = _tracked_as_data(repo, dag)
+    candidates = [path for path in _run_inputs(repo, dag, targets)
+                  if not any(overlaps(data, path) for data in tracked)]
     rules = repo.git.ignore_rules(candidates)
     in_git = tracked_by_git(repo, sorted(rules)) if rules else {}
     return {path: rule for path, rule in sorted(rules.items()) if path not in in_git}
+
+
+def inputs_too_large(repo: Repo, targets: tuple[str, ...] = (),
+                     params_set: ParamsSet | None = None) -> dict[str, str]:
+    """{file: the input it is, or is in} for the files that the dependencies and params
+    files of a run of the stages `targets` (as `ignored_inputs` picks them) are or hold,
+    that neither Git nor dvx tracks nor Git ignores, and that an experiment's commit leaves
+    out for their size (`new_files_left_out`): a new `big.bin` a stage reads, not yet added
+    with `dvx add`. The input is what to add: a pointer inside a folder a stage reads is
+    refused as its data."""
+    dag = load_dag(repo, params_set=params_set)
+    if dag is None or repo.git is None:
+        return {}
+    tracked, inputs = set(_tracked_as_data(repo, dag)), _run_inputs(repo, dag, targets)
+    new = [path for path in repo.git.untracked_unignored(inputs)
+           if not at_or_below_any(path, tracked)]
+    return {path: next(read for read in inputs if at_or_below_any(path, {read}))
+            for path in new_files_left_out(repo, new)}
+
+
+def _run_inputs(repo: Repo, dag: Dag, targets: tuple[str, ...]) -> list[str]:
+    """The dependencies and params files the workspace has of the stages a run of `targets`
+    runs (not frozen ones), each once."""
+    read = dict.fromkeys(path for name in dag.select(targets, False, False)
+                         if not dag.stages[name].frozen for path in dag.stages[name].inputs)
+    return [path for path in read if os.path.lexists(repo.abspath(path))]
+
+
+def _tracked_as_data(repo: Repo, dag: Dag) -> list[str]:
+    """The paths a run has from dvx, whatever Git holds: data tracked with `dvx add`, and
+    the outputs its stages make (`_made_by_runs`)."""
+    return [output.path for output in all_outputs(repo)] + _made_by_runs(dag)
 
 
 def _made_by_runs(dag: Dag) -> list[str]:
@@ -59,9 +94,15 @@ def _made_by_runs(dag: Dag) -> list[str]:
             if out.cache or not stage.frozen]
 
 
-def refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None = None) -> None:
-    """Refuse to queue a run whose stages read inputs `ignored_inputs` finds: its snapshot
-    would lack them, and the run would fail in its worktree, or run on none of them."""
+def refuse_inputs_not_held(repo: Repo, params_set: ParamsSet | None = None) -> None:
+    """Refuse to queue a run whose stages read inputs `ignored_inputs` or `inputs_too_large`
+    finds: its snapshot would lack them, and the run would fail in its worktree, or run on
+    none of them."""
+    _refuse_ignored_inputs(repo, params_set)
+    _refuse_inputs_too_large(repo, params_set)
+
+
+def _refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None) -> None:
     ignored = ignored_inputs(repo, params_set=params_set)
     if not ignored:
         return
@@ -73,6 +114,22 @@ def refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None = None) -> No
         f"Let Git track {them} (`git add -f {paths}`, or remove the rule), or track {them} as "
         f"data (`dvx add {paths}`); or run the experiment in this workspace (`dvx exp run` "
         f"without --queue), whose experiment then lacks {them}.")
+
+
+def _refuse_inputs_too_large(repo: Repo, params_set: ParamsSet | None) -> None:
+    large = inputs_too_large(repo, params_set=params_set)
+    if not large:
+        return
+    paths, them = _to_add(repo, large), _them(large)
+    raise UsageError(
+        f"The queued run's stages read {_quoted(large)}, new and larger than 1 MiB, which "
+        f"neither Git nor dvx tracks: a queued run starts from a snapshot of the workspace, "
+        f"which leaves out new files of that size, so the run would lack {them}. Nothing was "
+        f"queued.",
+        f"Track {them} as data (`dvx add {paths}`), then queue the run again: its snapshot "
+        f"holds the new pointer (commit it with Git to keep it on your branch); or run the "
+        f"experiment in this workspace (`dvx exp run` without --queue), whose experiment "
+        f"then lacks {them}.")
 
 
 def refuse_inputs_git_holds_in_part(repo: Repo, read: list[str]) -> None:
@@ -98,24 +155,33 @@ def refuse_inputs_git_holds_in_part(repo: Repo, read: list[str]) -> None:
                 "(`dvx exp run` without --queue).")
 
 
-def warn_ignored_inputs(repo: Repo, targets: tuple[str, ...] = (),
-                        reading: str = "This run's stages",
-                        params_set: ParamsSet | None = None) -> None:
-    """Warn, once, of the inputs `ignored_inputs` finds of a run in the workspace (or of
-    every stage's, for `exp save`: `reading` names whose inputs they are; `params_set`: the
-    params files as the run's -S will have set them): the workspace has them, but the
-    experiment records the results made from them without them, so `exp show`
-    and `exp diff` cannot tell two runs of other values of them apart."""
+def warn_inputs_not_held(repo: Repo, targets: tuple[str, ...] = (),
+                         reading: str = "This run's stages",
+                         params_set: ParamsSet | None = None) -> None:
+    """Warn, once each, of the inputs `ignored_inputs` and `inputs_too_large` find of a run
+    in the workspace (or of every stage's, for `exp save`: `reading` names whose inputs they
+    are; `params_set`: the params files as the run's -S will have set them): the workspace
+    has them, but the experiment records the results made from them without them, so `exp
+    show` and `exp diff` cannot tell two runs of other versions of them apart."""
     ignored = ignored_inputs(repo, targets, params_set)
-    if not ignored:
-        return
-    paths = " ".join(for_command(repo.root, path) for path in ignored)
-    them = _them(ignored)
-    log.warning("WARNING: %s read %s, which Git ignores and neither Git nor dvx tracks: the "
-                "experiment will hold the results made from %s but not %s, so `exp show` and "
-                "`exp diff` cannot tell it from a run of other versions of %s. For experiments "
-                "to hold %s, let Git track %s (`git add -f %s`) or dvx (`dvx add %s`).",
-                reading, _with_rules(ignored), them, them, them, them, them, paths, paths)
+    if ignored:
+        paths, them = " ".join(for_command(repo.root, path) for path in ignored), \
+            _them(ignored)
+        log.warning("WARNING: %s read %s, which Git ignores and neither Git nor dvx tracks: "
+                    "the experiment will hold the results made from %s but not %s, so `exp "
+                    "show` and `exp diff` cannot tell it from a run of other versions of %s. "
+                    "For experiments to hold %s, let Git track %s (`git add -f %s`) or dvx "
+                    "(`dvx add %s`).", reading, _with_rules(ignored), them, them, them, them,
+                    them, paths, paths)
+    large = inputs_too_large(repo, targets, params_set)
+    if large:
+        paths, them = _to_add(repo, large), _them(large)
+        log.warning("WARNING: %s read %s, new and larger than 1 MiB, which neither Git nor "
+                    "dvx tracks: the experiment will hold the results made from %s but not "
+                    "%s, as it leaves out new files of that size, so `exp show` and `exp "
+                    "diff` cannot tell it from a run of other versions of %s. For experiments "
+                    "to hold %s, track %s as data (`dvx add %s`).", reading, _quoted(large),
+                    them, them, them, them, them, paths)
 
 
 def _with_rules(ignored: dict[str, str]) -> str:
@@ -123,5 +189,14 @@ def _with_rules(ignored: dict[str, str]) -> str:
                       name=lambda path: f"'{path}' (rule {ignored[path]})")
 
 
-def _them(ignored: dict[str, str]) -> str:
-    return "it" if len(ignored) == 1 else "them"
+def _to_add(repo: Repo, large: dict[str, str]) -> str:
+    """The inputs holding the files `large` names, for `dvx add`."""
+    return " ".join(for_command(repo.root, path) for path in dict.fromkeys(large.values()))
+
+
+def _quoted(paths: Collection[str]) -> str:
+    return named_list(list(paths), most=_NAMED, name=lambda path: f"'{path}'")
+
+
+def _them(paths: Collection[str]) -> str:
+    return "it" if len(paths) == 1 else "them"

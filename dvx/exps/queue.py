@@ -43,7 +43,7 @@ from dvx.experiment_refs import (
     snapshot_workspace,
 )
 from dvx.exps import overrides
-from dvx.exps.inputs_not_held import refuse_ignored_inputs, refuse_inputs_git_holds_in_part
+from dvx.exps.inputs_not_held import refuse_inputs_git_holds_in_part, refuse_inputs_not_held
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock
@@ -377,7 +377,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     # What the run's stages read: dvx.yaml's `${}` resolved with the params its -S set (a path
     # naming one), checked and recorded as the run will read it.
     params_set = overrides.apply(repo, changes, write=False)
-    refuse_ignored_inputs(repo, params_set)
+    refuse_inputs_not_held(repo, params_set)
     _refuse_outputs_in_git(repo, params_set)
     read = read_by_stages(repo, params_set=params_set)
     refuse_inputs_git_holds_in_part(repo, read)

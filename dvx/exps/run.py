@@ -29,7 +29,7 @@ from dvx.experiment_refs import (
     taken_names,
 )
 from dvx.exps import overrides as params
-from dvx.exps.inputs_not_held import warn_ignored_inputs
+from dvx.exps.inputs_not_held import warn_inputs_not_held
 from dvx.exps.queue import (
     DONE,
     FAILED,
@@ -122,8 +122,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                       setting=[change.file for change in changes])
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
-        warn_ignored_inputs(repo, targets,
-                            params_set=params.apply(repo, changes, write=False))
+        warn_inputs_not_held(repo, targets,
+                             params_set=params.apply(repo, changes, write=False))
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
@@ -247,7 +247,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
-        warn_ignored_inputs(repo, reading="The pipeline's stages")
+        warn_inputs_not_held(repo, reading="The pipeline's stages")
         _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, "exp save")
 
