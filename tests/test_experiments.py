@@ -842,6 +842,39 @@ def test_a_changed_import_refusal_names_the_experiment_command_as_typed(project,
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
+def test_exp_run_checks_the_data_its_set_params_make_no_stage_read_before_it_runs(
+        repo, tmp_path):
+    """`deps: ["data/${which}"]` with -S which=b: the run reads data/b, and data/a, an import
+    changed here, is data no stage reads, which recording the experiment would refuse. It is
+    refused before the stage runs, as the run will read them, not after, which would leave
+    the run's results unrecorded; the params stay as they were."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "one.txt", "one\n")
+    must("add", "one.txt", cwd=source)
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "source")
+    must("import", str(source), "one.txt", "-o", "data/a", cwd=repo)
+    write(repo / "data" / "b", "b\n")
+    must("add", "data/b", cwd=repo)
+    write(repo / "params.yaml", "which: a\n")
+    write(repo / "dvx.yaml", 'stages:\n  s:\n    cmd: cp data/${which} out.txt\n'
+                             '    deps: ["data/${which}"]\n    outs: [out.txt]\n')
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    (repo / "out.txt").unlink()
+    (repo / "data" / "a").unlink()
+    write(repo / "data" / "a", "mine\n")
+    refused = run_dvx("exp", "run", "-S", "which=b", "-n", "w", cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "'data/a' is an import" in said, refused.output
+    assert "then run `dvx exp run -n w -S which=b` again" in said, said
+    assert (repo / "params.yaml").read_text() == "which: a\n"
+    assert not (repo / "out.txt").exists()  # the stage never ran
+    assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
 def test_set_into_an_import_or_data_dvx_would_not_record_is_refused_before_anything_runs(
         project, tmp_path):
     """-S into a params file that is an import (recording it changed would drop its source)

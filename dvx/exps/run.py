@@ -118,12 +118,14 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     again_once_run = again if queued else _again(name, sets, force, targets, params_kept=True)
     params.check(repo, changes)  # every file, before any is written
     params.refuse_behind(repo, changes, again or "exp run")
-    check_unread_data(repo, read_by_stages(repo, targets), "exp run", again,
+    # What the run's stages read: dvx.yaml's `${}` resolved with the params -S sets, checked
+    # before they are written, as the run will read it.
+    params_set = params.apply(repo, changes, write=False)
+    check_unread_data(repo, read_by_stages(repo, targets, params_set), "exp run", again,
                       setting=[change.file for change in changes])
     if not queued:  # a queued run's warnings were given when it was queued
         params.warn_undeclared(repo, changes, targets)
-        warn_inputs_not_held(repo, targets,
-                             params_set=params.apply(repo, changes, write=False))
+        warn_inputs_not_held(repo, targets, params_set=params_set)
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
