@@ -836,3 +836,36 @@ def test_repro_runs_no_stage_on_an_upstream_output_pulled_in_part_naming_every_s
     must("pull", "o", "d", cwd=bob)
     ran = run_dvx("repro", "-s", "t", cwd=bob)
     assert ran.code == 0 and (bob / "t.txt").read_text() == "x\ny\na\nb\n", ran.output
+
+
+def test_repro_lacking_files_of_a_folder_git_holds_in_part_names_untracking_it_first(tmp_path):
+    """A folder the stages read, tracked with `dvx add`, of which Git's index holds a file too
+    (`git add -f`): a clone's pull leaves the folder to Git, so it has Git's file alone.
+    `dvx checkout` of it or of its files would skip it again, so the refusal names the way
+    that works: stop Git tracking it, keeping the files; then the checkout it names places
+    the rest and the run goes on."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    for name in ("f1", "f2", "f3"):
+        write(alice / "data" / f"{name}.txt", f"{name}\n")
+    must("add", "data", cwd=alice)
+    write(alice / "dvx.yaml", "stages:\n  count:\n    cmd: cat data/*.txt > all.txt\n"
+                              "    deps: [data]\n    outs: [all.txt]\n")
+    must("repro", cwd=alice)
+    git(alice, "add", "-f", "data/f1.txt")
+    share(alice, "pipeline, f1.txt in Git too")
+    bob = team.clone("bob", pull=False)
+    pulled = run_dvx("pull", cwd=bob)
+    assert "Skipped data" in pulled.stderr, pulled.output
+    assert sorted(p.name for p in (bob / "data").iterdir()) == ["f1.txt"]
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "lacks its files 'f2.txt', 'f3.txt'" in said, refused.output
+    assert "Git's index holds 'data/f1.txt' of 'data' too" in said, said
+    assert "`git rm -r --cached -- data`" in said, said
+    assert "`dvx checkout data/f2.txt data/f3.txt`" in said, said
+    git(bob, "rm", "-r", "-q", "--cached", "--", "data")
+    git(bob, "commit", "-qm", "data is dvx's alone")
+    must("checkout", "data/f2.txt", "data/f3.txt", cwd=bob)
+    must("repro", cwd=bob)
+    assert (bob / "all.txt").read_text() == "f1\nf2\nf3\n"

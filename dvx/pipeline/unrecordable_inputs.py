@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from dvx.errors import ConflictError
 from dvx.lock import WORKSPACE, StoppedCommand, stopped_commands
 from dvx.lockfile import LOCK_FILE
+from dvx.ops.data_places import tracked_by_git_within
 from dvx.ops.status import MODIFIED, NOT_PULLED, OUTDATED, OutputStatus
 from dvx.outputs import Output, load_tree
 from dvx.paths import for_command, join_posix
 from dvx.pipeline.spec import overlaps
 from dvx.repo import Repo
+from dvx.scm import untrack_command, user_git
 from dvx.wording import named_list
 
 _NAMED = 5  # files named in a message, of a directory's
@@ -173,14 +175,40 @@ def _what(item: Lacking) -> str:
 
 
 def _way(repo: Repo, item: Lacking, taking: Taking) -> str:
-    """The command placing (RUN_QUEUED: fetching) what `item` lacks, for the user to run: the
-    files alone where a command for the whole folder would also bring back files deleted
-    from it on purpose, which a checkout of the folder does."""
+    """The command placing (RUN_QUEUED: fetching) what `item` lacks, for the user to run
+    (`_placing`), after the one that stops Git tracking part of it, if Git's index holds part
+    of it: checkout and pull leave such a folder to Git whole, placing none of its files."""
     output = item.output
     typed = for_command(repo.root, output.path)
     record = f"{LOCK_FILE} names" if output.stage else "its pointer names"
     if taking.runs == RUN_QUEUED:
         return f"`dvx fetch {typed}` to fetch what {record} into the cache"
+    verb = "pull" if item.fetch else "checkout"
+    held = _git_holds_part_of(repo, output)
+    if held is None:
+        return _placing(repo, item)
+    return (f"`{untrack_command(repo.root, output.path)}` first, as Git's index holds "
+            f"'{held}' of '{output.path}' too and `dvx {verb}` leaves data Git tracks to Git "
+            f"(that keeps the files; then `{user_git(repo.root)} commit`); then "
+            + _placing(repo, item))
+
+
+def _git_holds_part_of(repo: Repo, output: Output) -> str | None:
+    """The first file of the folder `output` that Git's index holds, if it holds some of
+    them but not the folder itself (`git add -f` of a file in it)."""
+    held = tracked_by_git_within(repo, [output.path]).get(output.path)
+    if not held or "" in held:
+        return None
+    return join_posix(output.path, min(held))
+
+
+def _placing(repo: Repo, item: Lacking) -> str:
+    """The command placing what `item` lacks: the files alone where a command for the whole
+    folder would also bring back files deleted from it on purpose, which a checkout of the
+    folder does."""
+    output = item.output
+    typed = for_command(repo.root, output.path)
+    record = f"{LOCK_FILE} names" if output.stage else "its pointer names"
     verb, to = ("pull", "to fetch and place") if item.fetch else ("checkout", "to place")
     if item.whole:
         return f"`dvx {verb} {typed}` {to} what {record}"
