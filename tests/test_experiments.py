@@ -1173,6 +1173,28 @@ def test_an_upstream_stage_s_output_git_ignores_is_the_pipeline_s_not_an_input_n
     assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
 
 
+def test_a_frozen_stage_s_output_no_run_recorded_is_an_input_the_queued_run_lacks(repo):
+    """A frozen stage's cached output put there by hand, which Git ignores and dvx.lock does
+    not record: no run makes it and the cache lacks it, so queuing a run reading it is
+    refused before anything is queued, and a run in the workspace warns once."""
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / ".gitignore", "/base.bin\n")
+    write(repo / "dvx.yaml", "stages:\n  get:\n    frozen: true\n"
+                             "    cmd: echo downloaded > base.bin\n    outs: [base.bin]\n"
+                             "  train:\n    cmd: cat base.bin > model.txt\n"
+                             "    deps: [base.bin]\n    params: [lr]\n    outs: [model.txt]\n")
+    write(repo / "base.bin", "made by hand\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    refused = run_dvx("exp", "run", "--queue", "-S", "lr=2", "-n", "q1", cwd=repo)
+    assert refused.code == 2 and "'base.bin'" in refused.stderr, refused.output
+    assert "Nothing was queued" in " ".join(refused.stderr.split()), refused.stderr
+    assert run_dvx("queue", "status", cwd=repo).stdout.count("q1") == 0
+    ran = run_dvx("exp", "run", "-S", "lr=3", "-n", "w1", cwd=repo)
+    assert ran.code == 0 and ran.stderr.count("base.bin") >= 1, ran.output
+
+
 @pytest.mark.parametrize("command", [("exp", "save", "-n", "s"),
                                      ("exp", "run", "--queue", "-n", "q"),
                                      ("exp", "run", "-n", "w"), ("repro",)])

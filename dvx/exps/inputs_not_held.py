@@ -87,11 +87,12 @@ def _tracked_as_data(repo: Repo, dag: Dag) -> list[str]:
 
 
 def _made_by_runs(dag: Dag) -> list[str]:
-    """The outputs dvx.yaml declares that a run has whether or not the workspace's Git holds
-    them: made again by their stage (a `cache: false` log), or checked out from the cache. A
-    frozen stage's `cache: false` output is neither, and stays an input like any other."""
-    return [out.path for stage in dag.stages.values() for out in stage.outs
-            if out.cache or not stage.frozen]
+    """The outputs dvx.yaml declares that a run makes again whether or not the workspace's
+    Git holds them: those of the stages that are not frozen. A frozen stage's output never
+    runs, so the run has it only as dvx.lock records it (all_outputs), else it stays an
+    input like any other."""
+    return [out.path for stage in dag.stages.values() if not stage.frozen
+            for out in stage.outs]
 
 
 def refuse_inputs_not_held(repo: Repo, params_set: ParamsSet | None = None) -> None:
