@@ -656,30 +656,47 @@ class Repo:
 
     def _cache_shared(self) -> bool:
         """cache.shared for the cache in use. The tracked config, which comes with a clone,
-        chooses it only for the project's own cache: in the repository (.dvx/cache), or the
-        cache.dir it names itself (used once the user confirmed it). The user's own cache
-        elsewhere (a global cache.dir) keeps the modes the user's config and umask give: a
-        clone never makes the user's objects readable by others. Its value then left unused
-        is said (once: the cache is made once per command)."""
+        chooses it only for the project's own cache: in the repository (.dvx/cache, even a
+        link leading elsewhere), or the cache.dir it names itself once this clone's
+        config.local confirmed it. The user's own cache (a global cache.dir, whatever the
+        tracked config names) keeps the modes the user's config and umask give: a clone never
+        makes the user's objects readable by others. A tracked value the user's own configs
+        do not give as well is said to be left unused (once: the cache is made once per
+        command)."""
         if self._cache_is_the_project_s():
             return self.config.cache_shared()
+        own = self.config.cache_shared(tracked_counts=False)
         if self.config.where("cache", "shared") == "project" and self.config.cache_shared():
             log.warning(
                 "The tracked config (.dvx/config) sets cache.shared, which applies only to the "
                 "project's own cache; the cache in use (%s) is yours, so its files keep the "
                 "modes your umask gives. To share it with your group on purpose: `dvx config "
                 "--local cache.shared group`.", self.cache_dir)
-        return self.config.cache_shared(tracked_counts=False)
+        return own
 
     def _cache_is_the_project_s(self) -> bool:
-        """Is the cache in use in the repository, or where the tracked config's cache.dir
-        leads (which `cache_dir` uses only once the user's own config named it too)?"""
+        """Is the cache in use the project's own: .dvx/cache as written (a link there still
+        names this repository's cache), a folder in the repository, or where the tracked
+        config's cache.dir leads once this clone's config.local names it too? A folder the
+        user's global cache.dir names is the user's own, whichever config names it too."""
+        if _lexical(self.cache_dir) == _lexical(self.default_cache_dir):
+            return True
+        if self._leads_to_cache_in_use("global"):
+            return False
         if self.is_inside(self.cache_dir):
             return True
-        tracked = self.config.files.get("project")
-        configured = tracked.get("cache", "dir") if tracked else None
-        return configured is not None and os.path.realpath(
-            self.cache_dir_of(configured, "project")) == os.path.realpath(self.cache_dir)
+        return self._leads_to_cache_in_use("project") and self._leads_to_cache_in_use("local")
+
+    def _leads_to_cache_in_use(self, level: str) -> bool:
+        """Does the cache.dir of the config at `level` lead to the cache in use? A relative
+        global one names no folder (cache_dir refuses it where it is the one in use)."""
+        config_file = self.config.files.get(level)
+        configured = config_file.get("cache", "dir") if config_file else None
+        if configured is None or (level == "global"
+                                  and not os.path.isabs(os.path.expanduser(configured))):
+            return False
+        return os.path.realpath(
+            self.cache_dir_of(configured, level)) == os.path.realpath(self.cache_dir)
 
     @functools.cached_property
     def statcache(self) -> StatCache:

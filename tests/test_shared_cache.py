@@ -878,3 +878,63 @@ def test_a_cloned_config_s_cache_shared_leaves_the_user_s_own_cache_private(tmp_
     quiet = _dvx_with_umask_output(0o077, "add", "data.csv", cwd=second)
     assert "cache.shared" not in quiet, quiet
     assert _modes(second / ".dvx" / "cache" / "files")["folders"] == {0o2775}
+
+
+def _cloned_with_tracked_cache(tmp_path: Path, tracked: str) -> Path:
+    """A clone of a project whose tracked config holds `tracked` (config lines)."""
+    upstream = make_git_repo(tmp_path / "upstream")
+    assert run_dvx("init", cwd=upstream).code == 0
+    with open(upstream / ".dvx" / "config", "a") as config:
+        config.write(tracked)
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-qm", "tracked cache settings")
+    git(tmp_path, "clone", "-q", str(upstream), "clone")
+    return tmp_path / "clone"
+
+
+def test_a_cloned_config_naming_the_user_s_global_cache_dir_leaves_it_private(tmp_path):
+    """A tracked cache.dir naming the very folder the user's global cache.dir names does
+    not make that folder the project's: the user's own cache keeps the modes the umask
+    gives, whatever the tracked cache.shared says."""
+    own = Path(os.environ["HOME"]) / ".cache" / "dvx"
+    clone = _cloned_with_tracked_cache(tmp_path, "[cache]\nshared = group\ndir = ~/.cache/dvx\n")
+    assert run_dvx("config", "--global", "cache.dir", str(own), cwd=clone).code == 0
+    write(clone / "x.txt", "x\n")
+
+    warned = _dvx_with_umask_output(0o077, "add", "x.txt", cwd=clone)
+    assert "dvx config --local cache.shared group" in warned, warned
+    modes = _modes(own / "files")
+    assert all(mode & 0o077 == 0 for mode in modes["folders"] | modes["files"]), modes
+
+
+def test_a_cache_dir_the_clone_confirmed_locally_takes_the_tracked_cache_shared(tmp_path):
+    """The tracked cache.dir, once this clone's config.local names it too, is the
+    project's own cache: the tracked cache.shared group applies there, without a warning."""
+    team = tmp_path / "team-cache"
+    clone = _cloned_with_tracked_cache(tmp_path, f"[cache]\nshared = group\ndir = {team}\n")
+    assert run_dvx("config", "--local", "cache.dir", str(team), cwd=clone).code == 0
+    write(clone / "x.txt", "x\n")
+
+    quiet = _dvx_with_umask_output(0o077, "add", "x.txt", cwd=clone)
+    assert "cache.shared" not in quiet, quiet
+    assert _modes(team / "files")["folders"] == {0o2775}
+
+
+def test_a_dvx_cache_linked_elsewhere_keeps_the_tracked_cache_shared(tmp_path):
+    """.dvx/cache as a symbolic link to a folder elsewhere is still this repository's
+    cache: the tracked cache.shared group applies to what dvx makes there, and no warning
+    calls it the user's."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    assert run_dvx("config", "cache.shared", "group", cwd=repo).code == 0
+    bigdisk = tmp_path / "bigdisk" / "cache"
+    bigdisk.mkdir(parents=True)
+    shutil.rmtree(repo / ".dvx" / "cache", ignore_errors=True)
+    (repo / ".dvx" / "cache").symlink_to(bigdisk, target_is_directory=True)
+    write(repo / "f", "hi\n")
+
+    quiet = _dvx_with_umask_output(0o077, "add", "f", cwd=repo)
+    assert "cache.shared" not in quiet, quiet
+    modes = _modes(bigdisk / "files")
+    assert modes["folders"] == {0o2775} and modes["files"] == {0o444}, modes
+
