@@ -666,7 +666,7 @@ class Repo:
         if self._cache_is_the_project_s():
             return self.config.cache_shared()
         own = self.config.cache_shared(tracked_counts=False)
-        if self.config.where("cache", "shared") == "project" and self.config.cache_shared():
+        if not own and self.config.cache_shared():
             log.warning(
                 "The tracked config (.dvx/config) sets cache.shared, which applies only to the "
                 "project's own cache; the cache in use (%s) is yours, so its files keep the "

@@ -938,3 +938,16 @@ def test_a_dvx_cache_linked_elsewhere_keeps_the_tracked_cache_shared(tmp_path):
     modes = _modes(bigdisk / "files")
     assert modes["folders"] == {0o2775} and modes["files"] == {0o444}, modes
 
+
+def test_no_cache_shared_warning_when_the_user_s_own_config_shares_the_cache(tmp_path):
+    """A global cache.shared group shares the user's global cache.dir already: the tracked
+    value saying the same is not said to be left unused."""
+    team = tmp_path / "team-cache"
+    clone = _cloned_with_tracked_cache(tmp_path, "[cache]\nshared = group\n")
+    for key, value in (("cache.dir", str(team)), ("cache.shared", "group")):
+        assert run_dvx("config", "--global", key, value, cwd=clone).code == 0
+    write(clone / "f", "hi\n")
+
+    quiet = _dvx_with_umask_output(0o077, "add", "f", cwd=clone)
+    assert "cache.shared" not in quiet, quiet
+    assert _modes(team / "files")["folders"] == {0o2775}
