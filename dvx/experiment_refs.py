@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
@@ -211,7 +212,8 @@ def experiments(repo: Repo, baseline: str | None = None) -> list[Experiment]:
 
 
 def damaged(repo: Repo, baseline: str | None = None) -> list[DamagedRef]:
-    """The refs of `baseline`'s experiments (None: of every baseline) that name no commit."""
+    """The refs of `baseline`'s experiments (None: of every baseline) that name no commit,
+    or one whose baseline is no commit here."""
     return [e for e in experiments_and_damaged(repo, baseline) if isinstance(e, DamagedRef)]
 
 
@@ -223,19 +225,33 @@ def taken_names(repo: Repo, baseline: str) -> set[str]:
 
 def experiments_and_damaged(repo: Repo, baseline: str | None
                             ) -> list[Experiment | DamagedRef]:
-    """`experiments`, then the refs of `damaged`."""
+    """`experiments`, then the refs of `damaged` (those too whose baseline is no commit
+    here)."""
     prefix = f"{PREFIX}/{baseline}" if baseline else PREFIX
     found: list[Experiment | DamagedRef] = []
-    for target in git_of(repo).ref_targets(prefix):
+    git = git_of(repo)
+    baselines: dict[str, bool] = {}  # baseline -> is it a commit here
+    for target in git.ref_targets(prefix):
         parts = target.ref.split("/")
         if len(parts) != 4:  # refs/exps/<baseline>/<name>
             continue
         if target.commit is None:
             found.append(DamagedRef(parts[3], parts[2], target.names))
+        elif not _known(baselines, parts[2], git.has_commit):
+            # a ref made by hand (a plain `git fetch` stores it): nothing can compare it
+            found.append(DamagedRef(parts[3], parts[2], f"commit {target.commit[:10]}, whose "
+                                    f"baseline {parts[2][:10]} is no commit here"))
         else:
             found.append(Experiment(parts[3], parts[2], target.commit, target.created))
     return sorted(found, key=lambda e: (isinstance(e, DamagedRef),
                                         -e.created if isinstance(e, Experiment) else 0, e.name))
+
+
+def _known(known: dict[str, bool], key: str, ask: Callable[[str], bool]) -> bool:
+    """`ask(key)`, asked once per `key` (kept in `known`)."""
+    if key not in known:
+        known[key] = ask(key)
+    return known[key]
 
 
 def head(repo: Repo) -> str:

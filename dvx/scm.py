@@ -1802,6 +1802,17 @@ class Git:
         """Whether the repository holds the commit `commit` (a full id)."""
         return self._completed("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
 
+    def object_kind(self, sha: str) -> str | None:
+        """The type of the object `sha` ("commit", "tag", "tree", "blob"), None if absent."""
+        proc = self._completed("cat-file", "-t", sha)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        """Is `ancestor` a commit in the history of `commit` (or `commit` itself)? False
+        where either is no commit here."""
+        return self._completed("merge-base", "--is-ancestor", ancestor,
+                               commit).returncode == 0
+
     def set_refs_at_once(self, refs: dict[str, tuple[str, str | None]]) -> None:
         """Point each ref of `refs` (ref -> (commit, the commit it names now, or None where
         it must not exist)) at its commit, all or none: Git checks and changes them in one

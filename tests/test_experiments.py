@@ -3714,45 +3714,120 @@ def test_apply_refuses_an_experiment_that_would_write_outside_the_project_s_file
 
 
 @pytest.mark.parametrize("path, entry", HOSTILE_EXPERIMENT_FILES[::3])
-def test_pull_refuses_an_experiment_that_would_write_outside_the_project_s_files(
+def test_pull_leaves_out_an_experiment_that_would_write_outside_the_project_s_files(
         tmp_path, path, entry):
-    """`dvx exp pull` checks each experiment before it stores any ref: one whose files reach
-    into Git's directory, out of the project or into this clone's own files in .dvx is
-    refused, naming it and the path, and no ref of the pull is stored."""
+    """`dvx exp pull` checks each experiment before it stores its ref: one whose files reach
+    into Git's directory, out of the project or into this clone's own files in .dvx is left
+    out, naming it and the path, saying nothing of it was stored and how to delete it from
+    the remote; the others are pulled (exit 1), and so they are by every later pull."""
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
     must("exp", "run", "-S", "train.lr=0.3", "-n", "plain", cwd=alice)
     must("exp", "push", "origin", cwd=alice)
-    _shared_hand_made_experiment(alice, "tuned", {path: entry})
+    ref = _shared_hand_made_experiment(alice, "tuned", {path: entry})
     bob = team.clone("bob")
 
-    refused = run_dvx("exp", "pull", "origin", cwd=bob)
-    assert refused.code == 2, refused.output
-    assert "The experiment 'tuned'" in refused.stderr and f"'{path}'" in refused.stderr, \
-        refused.stderr
-    assert git(bob, "for-each-ref", "refs/exps") == ""
+    left_out = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert left_out.code == 1 and "Pulled 1 experiment: plain." in left_out.stdout, \
+        left_out.output
+    assert f"Not pulled from 'origin': {ref}, whose commit" in left_out.stderr, left_out.stderr
+    assert f"'{path}'" in left_out.stderr and "Nothing of it was stored" in left_out.stderr
+    assert f"`dvx exp remove -g origin --force {ref}`" in left_out.stderr, left_out.stderr
+    assert "Traceback" not in left_out.output
+    assert git(bob, "for-each-ref", "--format=%(refname)", "refs/exps").split() == \
+        [ref.replace("/tuned", "/plain")]
     assert run_dvx("exp", "apply", "tuned", cwd=bob).code != 0
     assert not (bob / ".git" / "hooks" / "post-commit").exists()
+    again = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert again.code == 1 and f"Not pulled from 'origin': {ref}" in again.stderr, again.output
     assert run_dvx("exp", "pull", "origin", "plain", cwd=bob).code == 0
+    assert run_dvx("exp", "remove", "-g", "origin", "--force", ref, cwd=bob).code == 0
+    assert run_dvx("exp", "pull", "origin", cwd=bob).code == 0
 
 
-def test_pull_checks_every_file_of_an_experiment_whose_baseline_is_no_commit_here(tmp_path):
-    """A ref made by hand may name a baseline no clone has: `exp pull` then checks every file
-    of the experiment's commit, and refuses it without storing its ref."""
+def test_pull_refuses_an_experiment_whose_baseline_is_not_in_its_history(tmp_path):
+    """A ref made by hand may name a baseline its commit does not descend from (none this
+    clone has): `exp pull` refuses it, naming it, without storing its ref, so that no
+    listing or apply meets a baseline Git does not have."""
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
     must("exp", "push", "origin", "tuned", cwd=alice)
     ref = git(alice, "for-each-ref", "--format=%(refname)", "refs/exps/*/tuned").strip()
-    hook = {".git/hooks/post-commit": ("100755", b"#!/bin/sh\ntouch PWNED\n")}
-    made = git(alice, "commit-tree", _hand_made_tree(alice, f"{ref}^{{tree}}", hook),
-               "-m", "orphan").strip()
-    git(alice, "push", "-q", "origin", f"{made}:refs/exps/{'0' * 40}/orphan")
+    made = git(alice, "commit-tree", f"{ref}^{{tree}}", "-m", "orphan").strip()
+    orphan = f"refs/exps/{'1' * 40}/orphan"
+    git(alice, "push", "-q", "origin", f"{made}:{orphan}")
     bob = team.clone("bob")
 
     refused = run_dvx("exp", "pull", "origin", "orphan", cwd=bob)
     assert refused.code == 2, refused.output
-    assert "The experiment 'orphan'" in refused.stderr, refused.stderr
-    assert "'.git/hooks/post-commit'" in refused.stderr, refused.stderr
+    assert f"{orphan}, whose commit {made[:10]} does not descend from its baseline" in \
+        refused.stderr, refused.stderr
+    assert git(bob, "for-each-ref", "refs/exps") == ""
+    everything = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert everything.code == 1 and "Pulled 1 experiment: tuned." in everything.stdout, \
+        everything.output
+
+
+def test_an_experiment_whose_baseline_is_no_commit_here_is_listed_as_damaged(tmp_path):
+    """Such a ref stored by a plain `git fetch` is a damaged ref: `exp show -A` lists the
+    others and says so of it, and `exp apply` refuses it in one paragraph."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    ref = git(alice, "for-each-ref", "--format=%(refname)", "refs/exps/*/tuned").strip()
+    made = git(alice, "commit-tree", f"{ref}^{{tree}}", "-m", "orphan").strip()
+    orphan = f"refs/exps/{'1' * 40}/orphan"
+    git(alice, "push", "-q", "origin", f"{made}:{orphan}")
+    bob = team.clone("bob")
+    git(bob, "fetch", "-q", "origin", "+refs/exps/*:refs/exps/*")
+
+    for args in (["exp", "show", "-A"], ["exp", "show", "-A", "--json"]):
+        shown = run_dvx(*args, cwd=bob)
+        assert shown.code == 0 and "tuned" in shown.stdout, shown.output
+        assert "bad object" not in shown.output and "Traceback" not in shown.output
+    refused = run_dvx("exp", "apply", "orphan", cwd=bob)
+    assert refused.code == 2 and f"{orphan} names commit {made[:10]}" in refused.stderr, \
+        refused.output
+    assert "bad object" not in refused.output and "Traceback" not in refused.output
+    assert git(bob, "status", "--porcelain") == ""
+
+
+def test_pull_leaves_out_a_remote_experiment_ref_naming_no_commit_and_takes_the_rest(
+        tmp_path):
+    """A remote ref where an experiment's goes that names a blob is left out, named (exit
+    1), never called a ref the remote moved: the other experiments are pulled."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    base = git(alice, "rev-parse", "HEAD").strip()
+    blob = _plumbing(alice, ["hash-object", "-w", "--stdin"], b"junk\n")
+    git(alice, "push", "-q", "origin", f"{blob}:refs/exps/{base}/broken")
+    bob = team.clone("bob")
+
+    pulled = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert pulled.code == 1 and "Pulled 1 experiment: tuned." in pulled.stdout, pulled.output
+    assert f"refs/exps/{base}/broken, names a blob" in pulled.stderr, pulled.stderr
+    assert "Pull again" not in pulled.stderr
+    assert git(bob, "for-each-ref", "--format=%(refname)", "refs/exps").split() == \
+        [f"refs/exps/{base}/tuned"]
+    assert run_dvx("exp", "pull", "origin", "tuned", cwd=bob).code == 0
+
+
+def test_a_left_out_experiment_s_ref_is_not_stored_by_a_configured_exps_fetch_refspec(
+        tmp_path):
+    """With `refs/exps/*` in remote.origin.fetch, the fetch of a pull's objects stores no
+    ref: an experiment left out stays out."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    hook = {".git/hooks/post-commit": ("100755", b"#!/bin/sh\ntouch PWNED\n")}
+    ref = _shared_hand_made_experiment(alice, "tuned", hook)
+    bob = team.clone("bob")
+    git(bob, "config", "--add", "remote.origin.fetch", "+refs/exps/*:refs/exps/*")
+
+    refused = run_dvx("exp", "pull", "origin", "tuned", cwd=bob)
+    assert refused.code == 2 and f"Not pulled from 'origin': {ref}" in refused.stderr, \
+        refused.output
     assert git(bob, "for-each-ref", "refs/exps") == ""
 
 
@@ -3828,8 +3903,8 @@ def test_pull_takes_an_abbreviated_commit_as_git_does_and_refuses_an_ambiguous_o
 
 
 def _commits_sharing_their_first_4_digits(repo: Path) -> tuple[str, str]:
-    """Two commits of HEAD's files, written to `repo`, whose ids start with the same 4 hex
-    digits (a few hundred tries: hashed here, only the two written)."""
+    """Two children of HEAD with its files, written to `repo`, whose ids start with the same
+    4 hex digits (a few hundred tries: hashed here, only the two written)."""
     import hashlib
 
     def written(body: bytes) -> str:
@@ -3838,9 +3913,10 @@ def _commits_sharing_their_first_4_digits(repo: Path) -> tuple[str, str]:
                               ).stdout.decode().strip()
 
     tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    parent = git(repo, "rev-parse", "HEAD").strip()
     seen: dict[str, bytes] = {}
     for n in range(1 << 17):  # past 65536 tries, two must share their first 4 digits
-        body = (f"tree {tree}\nauthor T <t@example.com> 0 +0000\n"
+        body = (f"tree {tree}\nparent {parent}\nauthor T <t@example.com> 0 +0000\n"
                 f"committer T <t@example.com> 0 +0000\n\ntry {n}\n").encode()
         prefix = hashlib.sha1(b"commit %d\0" % len(body) + body).hexdigest()[:4]
         if prefix in seen:

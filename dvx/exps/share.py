@@ -13,12 +13,12 @@ from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     PREFIX,
     Experiment,
+    experiment_path_problem,
     experiments,
     find,
     git_of,
     head,
     ref_of,
-    refuse_paths_no_experiment_writes,
 )
 from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
@@ -160,14 +160,22 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     clash = sorted(ref for ref, commit in wanted.items()
                    if ours.get(ref, commit) != commit and ref not in queued)
     refused = held + ([] if force else clash)
-    left_out = _left_out(git_remote, [] if force else clash, {ref: queued[ref] for ref in held})
+    held_by = {ref: queued[ref] for ref in held}
+    left_out = _left_out(git_remote, [] if force else clash, held_by)
     if left_out is not None and len(refused) == len(wanted):
         raise left_out
     taken = {ref: commit for ref, commit in wanted.items() if ref not in refused}
     new = [ref for ref in taken if ref not in ours or ref in clash]
+    unfit: dict[str, str] = {}
     if new:  # never forced but where asked: a ref of ours made meanwhile is kept
-        _store_checked(repo, git_remote, {ref: taken[ref] for ref in new},
-                       {ref: ours[ref] for ref in new if ref in clash})
+        unfit = _store_checked(repo, git_remote, {ref: taken[ref] for ref in new},
+                               {ref: ours[ref] for ref in new if ref in clash})
+    if unfit:
+        taken = {ref: commit for ref, commit in taken.items() if ref not in unfit}
+        new = [ref for ref in new if ref not in unfit]
+        left_out = _left_out(git_remote, [] if force else clash, held_by, unfit)
+        if not taken and left_out is not None:
+            raise left_out
     after = experiments(repo)
     fetched = [e for e in after if e.ref in (taken if names else new)]
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
@@ -183,31 +191,46 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
 
 
 def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: dict[str, str]
-                   ) -> None:
+                   ) -> dict[str, str]:
     """Fetch the experiments `new` (ref -> commit, as the remote listed them) and store
-    their refs once each is checked: a commit anyone could make by hand, one whose files an
-    apply would write outside the project's (`refuse_paths_no_experiment_writes`) is refused
-    before any ref is stored. Those in `replaced` (ref -> our commit) replace ours only if
-    it is still that commit; the others are made only where no ref is (a ref of ours made
-    meanwhile is kept). All or none."""
-    _git(repo, "fetch", "--quiet", "--", git_remote, *new)  # objects only, no ref
+    the refs of those fit to take, all at once; return the others, ref -> why, whose refs
+    are not stored. A commit anyone could make by hand is unfit when the ref names no
+    commit, when its baseline is not in its history (no apply or listing could use it), or
+    when its files reach where an apply never writes (`experiment_path_problem`). Those in
+    `replaced` (ref -> our commit) replace ours only if it is still that commit; the others
+    are made only where no ref is (a ref of ours made meanwhile is kept)."""
+    # Objects only: an empty refmap keeps a configured `refs/exps/*` fetch refspec from
+    # storing the refs before they are checked.
+    _git(repo, "fetch", "--quiet", "--refmap=", "--", git_remote, *new)
     git = git_of(repo)
-    moved = [ref for ref, commit in new.items() if not git.has_commit(commit)]
+    moved = [ref for ref, commit in new.items() if git.object_kind(commit) is None]
     if moved:
         raise DvxError(f"'{git_remote}' changed {named_list(sorted(moved), most=5)} while "
                        "they were pulled: nothing was pulled.", "Pull again.")
-    for ref, commit in new.items():
-        _, _, baseline, name = ref.split("/")
-        refuse_paths_no_experiment_writes(name, commit, _what_it_writes(git, baseline, commit))
-    git.set_refs_at_once({ref: (commit, replaced.get(ref)) for ref, commit in new.items()})
+    unfit = {ref: why for ref, commit in new.items() if (why := _unfit(git, ref, commit))}
+    fit = {ref: commit for ref, commit in new.items() if ref not in unfit}
+    if fit:
+        git.set_refs_at_once({ref: (commit, replaced.get(ref)) for ref, commit in fit.items()})
+    return unfit
 
 
-def _what_it_writes(git: Git, baseline: str, commit: str) -> list[str]:
-    """The files an apply of the experiment at `commit` writes: those it changed against
-    its `baseline`; all its files where that names no commit here (a ref made by hand)."""
-    if git.has_commit(baseline):
-        return git.changed_between(baseline, commit)
-    return [path for path, _ in git.ls_tree_files(commit)]
+def _unfit(git: Git, ref: str, commit: str) -> str | None:
+    """Why the experiment `ref` at `commit` (fetched) is not fit to store, or None."""
+    _, _, baseline, _ = ref.split("/")
+    if not git.has_commit(commit):
+        kind = git.object_kind(commit)
+        what = "an annotated tag of no commit" if kind == "tag" else f"a {kind}"
+        return f"names {what}, not an experiment's commit"
+    if not git.is_ancestor(baseline, commit):
+        return (f"whose commit {commit[:10]} does not descend from its baseline "
+                f"{baseline[:10]}, so dvx never made it")
+    bad = [(rel, why) for rel in git.changed_between(baseline, commit)
+           if (why := experiment_path_problem(rel))]
+    if not bad:
+        return None
+    shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
+    return (f"whose commit {commit[:10]} changes files that are not the project's to write "
+            f"({shown}), which dvx never records, so it was made by other means")
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
@@ -241,11 +264,14 @@ def _named(git_remote: str, theirs: dict[str, str], name: str) -> list[str]:
     return starting
 
 
-def _left_out(git_remote: str, clash: list[str], held: dict[str, str]) -> UsageError | None:
+def _left_out(git_remote: str, clash: list[str], held: dict[str, str],
+              unfit: dict[str, str] | None = None) -> UsageError | None:
     """Why the remote's experiments `clash` (refs whose name and baseline one of ours has,
-    with another commit) and `held` (ref -> the name of the queued experiment that is to
-    take it) are not pulled, and how to get them; None if there are none."""
-    if not clash and not held:
+    with another commit), `held` (ref -> the name of the queued experiment that is to
+    take it) and `unfit` (ref -> why, `_unfit`) are not pulled, and how to get them or be
+    rid of them; None if there are none."""
+    unfit = unfit or {}
+    if not clash and not held and not unfit:
         return None
     remote = shlex.quote(git_remote)
     why, what_to_do = [], []
@@ -260,6 +286,14 @@ def _left_out(git_remote: str, clash: list[str], held: dict[str, str]) -> UsageE
         what_to_do.append("Pull it once `dvx queue start` has recorded the queued one (with "
                           "--force then, to replace it), or take that one out of the queue "
                           f"first: `dvx queue remove {' '.join(sorted(set(held.values())))}`.")
+    if unfit:
+        why.extend(f"{ref}, {reason}" for ref, reason in sorted(unfit.items()))
+        one = len(unfit) == 1
+        what_to_do.append(
+            f"Nothing of {'it' if one else 'them'} was stored here. Ask whoever shared "
+            f"{'it' if one else 'them'} how {'it was' if one else 'they were'} made; to "
+            f"delete {'it' if one else 'them'} from '{git_remote}': `dvx exp remove -g "
+            f"{remote} --force {' '.join(sorted(unfit))}`.")
     return UsageError(f"Not pulled from '{git_remote}': {'; '.join(why)}.",
                       " ".join(what_to_do))
 

@@ -24,6 +24,7 @@ from dvx.metrics.values import (
     shadowing_warnings,
 )
 from dvx.repo import Repo
+from dvx.scm import Git
 
 
 @dataclass
@@ -57,13 +58,22 @@ def show(repo: Repo, all_baselines: bool = False) -> list[Row]:
         for baseline in baselines:
             if baseline is None:
                 continue
-            when = git.commit_log([baseline])
-            rows.append(_row(reader, Row(names.get(baseline, baseline[:7]), baseline, None,
-                                         when[0][1] if when else None)))
+            rows.append(_baseline_row(reader, git, baseline, names))
             for exp in (e for e in found if e.baseline == baseline):
                 rows.append(_row(reader, _exp_row(exp)) if isinstance(exp, Experiment)
                             else _damaged_row(exp))
     return rows
+
+
+def _baseline_row(reader: Reader, git: Git, baseline: str, names: dict[str, str]) -> Row:
+    """The row of `baseline`; one that is no commit here (a ref made by hand names it, and
+    its experiments are damaged) has no values and says so."""
+    if not git.has_commit(baseline):
+        return Row(baseline[:7], None, None, None,
+                   errors=[f"The baseline {baseline} is no commit in this repository."])
+    when = git.commit_log([baseline])
+    return _row(reader, Row(names.get(baseline, baseline[:7]), baseline, None,
+                            when[0][1] if when else None))
 
 
 def _exp_row(exp: Experiment) -> Row:
