@@ -3831,6 +3831,49 @@ def test_a_left_out_experiment_s_ref_is_not_stored_by_a_configured_exps_fetch_re
     assert git(bob, "for-each-ref", "refs/exps") == ""
 
 
+def _ref_made_during_the_fetch(bob: Path, ref: str, commit: str) -> None:
+    """Make Git's second upload-pack for bob's origin (exp pull's fetch, after its listing)
+    first create `ref` at `commit` in bob, as an `exp run` or `exp pull` beside it would."""
+    wrapper = bob.parent / "upload-pack-then-a-ref"
+    count = bob.parent / "upload-packs"
+    wrapper.write_text(f"""#!/bin/sh
+n=$(cat {count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {count}
+if [ $n = 2 ]; then git -C {bob} update-ref {ref} {commit}; fi
+exec git-upload-pack "$@"
+""")
+    wrapper.chmod(0o755)
+    git(bob, "config", "remote.origin.uploadpack", str(wrapper))
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_ref_made_here_during_a_pull_counts_as_pulled_or_fails_the_pull_in_one_paragraph(
+        tmp_path, same):
+    """An experiment ref made in this clone while `exp pull` fetched: at the commit the pull
+    brings, it counts as pulled; at another, nothing is pulled, and one paragraph says why
+    and to pull again (never Git's own lock error)."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "a", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "b", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+    ref = git(alice, "for-each-ref", "--format=%(refname)", "refs/exps/*/a").strip()
+    bob = team.clone("bob")
+    made = git(alice, "rev-parse", ref).strip() if same else git(bob, "rev-parse", "HEAD").strip()
+    _ref_made_during_the_fetch(bob, ref, made)
+
+    pulled = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert "update-ref" not in pulled.output and "Traceback" not in pulled.output, pulled.output
+    if same:
+        assert pulled.code == 0 and "Pulled 2 experiments" in pulled.stdout, pulled.output
+        assert git(bob, "rev-parse", ref.replace("/a", "/b")) == \
+            git(alice, "rev-parse", ref.replace("/a", "/b"))
+    else:
+        assert pulled.code == 1, pulled.output
+        assert f"Nothing was pulled from 'origin': {ref} changed here" in pulled.stderr
+        assert "Pull again." in pulled.stderr
+        assert git(bob, "for-each-ref", "--format=%(refname)", "refs/exps").split() == [ref]
+        assert git(bob, "rev-parse", ref).strip() == made
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")

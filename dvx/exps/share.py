@@ -210,7 +210,8 @@ def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: d
     unfit = {ref: why for ref, commit in new.items() if (why := _unfit(git, ref, commit))}
     fit = {ref: commit for ref, commit in new.items() if ref not in unfit}
     if fit:
-        git.set_refs_at_once({ref: (commit, replaced.get(ref)) for ref, commit in fit.items()})
+        _set_pulled_refs(git, git_remote, {ref: (commit, replaced.get(ref))
+                                           for ref, commit in fit.items()})
     return unfit
 
 
@@ -231,6 +232,32 @@ def _unfit(git: Git, ref: str, commit: str) -> str | None:
     shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
     return (f"whose commit {commit[:10]} changes files that are not the project's to write "
             f"({shown}), which dvx never records, so it was made by other means")
+
+
+def _set_pulled_refs(git: Git, git_remote: str, refs: dict[str, tuple[str, str | None]]
+                     ) -> None:
+    """Store the pulled refs (ref -> (commit, ours it replaces or None)) all at once. Where
+    Git refuses because refs changed here meanwhile, those now at their commits (a pull
+    beside this one stored them) count as pulled, and the others are stored if none of
+    them changed; else nothing is."""
+    try:
+        git.set_refs_at_once(refs)
+    except DvxError:
+        now = git.local_refs(PREFIX)
+        there = {ref for ref, (commit, _) in refs.items() if now.get(ref) == commit}
+        changed = sorted(ref for ref, (_, ours) in refs.items()
+                         if ref not in there and now.get(ref) != ours)
+        if changed:
+            raise DvxError(f"Nothing was pulled from '{git_remote}': "
+                           f"{named_list(changed, most=5)} changed here while "
+                           f"{'it was' if len(changed) == 1 else 'they were'} pulled "
+                           "(another `dvx exp run` or `exp pull` in this clone).",
+                           "Pull again.") from None
+        if not there:
+            raise  # not a ref of the pull: Git's own reason
+        rest = {ref: change for ref, change in refs.items() if ref not in there}
+        if rest:
+            _set_pulled_refs(git, git_remote, rest)
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
