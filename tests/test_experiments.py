@@ -3745,6 +3745,35 @@ def test_pull_leaves_out_an_experiment_that_would_write_outside_the_project_s_fi
     assert run_dvx("exp", "pull", "origin", cwd=bob).code == 0
 
 
+def test_pull_checks_every_file_of_a_baseline_a_hand_made_experiment_brings_along(tmp_path):
+    """A hand-made experiment may ship its own baseline as its parent, holding what no
+    apply writes (this clone's config.local) while the experiment itself changes only
+    params: `exp pull` checks every file of a baseline this clone did not have, and leaves
+    it out; `exp apply` of one a plain `git fetch` stored refuses it, never offering to
+    `git merge` that baseline."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")  # before the baseline is made: a local clone copies every object
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    ref = git(alice, "for-each-ref", "--format=%(refname)", "refs/exps/*/tuned").strip()
+    head = git(alice, "rev-parse", "HEAD").strip()
+    hostile = {".dvx/config.local": ("100644", b"[cache]\n    dir = /elsewhere\n")}
+    baseline = git(alice, "commit-tree", _hand_made_tree(alice, "HEAD^{tree}", hostile),
+                   "-p", head, "-m", "baseline").strip()
+    made = git(alice, "commit-tree", _hand_made_tree(alice, f"{ref}^{{tree}}", hostile),
+               "-p", baseline, "-m", "evil").strip()  # config.local as its baseline has it
+    evil = f"refs/exps/{baseline}/evil"
+    git(alice, "push", "-q", "origin", f"{made}:{evil}")
+
+    left_out = run_dvx("exp", "pull", "origin", "evil", cwd=bob)
+    assert left_out.code == 2 and "'.dvx/config.local'" in left_out.stderr, left_out.output
+    assert git(bob, "for-each-ref", "refs/exps") == ""
+    git(bob, "fetch", "-q", "origin", f"{evil}:{evil}")  # as `git fetch 'refs/exps/*'` would
+    refused = run_dvx("exp", "apply", "evil", cwd=bob)
+    assert refused.code == 2 and "'.dvx/config.local'" in refused.stderr, refused.output
+    assert "git merge" not in refused.stderr
+    assert not (bob / ".dvx" / "config.local").exists()
+
+
 def test_pull_refuses_an_experiment_whose_baseline_is_not_in_its_history(tmp_path):
     """A ref made by hand may name a baseline its commit does not descend from (none this
     clone has): `exp pull` refuses it, naming it, without storing its ref, so that no

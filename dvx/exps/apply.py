@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from dvx import faults
 from dvx.errors import UsageError
-from dvx.experiment_refs import Experiment, changed_files, find, git_of, head
+from dvx.experiment_refs import (
+    Experiment,
+    changed_files,
+    experiment_path_problem,
+    find,
+    git_of,
+    head,
+)
 from dvx.exps.saved_work import may_hold_changes, staged_unsaved, unsaved_files
 from dvx.exps.workspace_writes import (
     attributes_keeping_installed,
@@ -228,6 +235,7 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
     lacking = _baseline_changes_lacking(git, exp.baseline, current, moved)
     if lacking:
         start = exp.baseline[:7]
+        _refuse_a_baseline_no_project_holds(git, exp)
         raise UsageError(
             f"'{exp.name}' started from commit {start}, which HEAD does not contain: HEAD "
             f"lacks its versions of {_some(lacking)}. Applying it would pair its results with "
@@ -244,6 +252,22 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
             "changes.", f"Run it again from HEAD (`dvx exp run` with the same -S), or make a "
             f"branch of it (`dvx exp branch {exp.name} BRANCH`) and merge that with Git.")
     return [rel for rel in files if rel not in moved]
+
+
+def _refuse_a_baseline_no_project_holds(git: Git, exp: Experiment) -> None:
+    """Refuse, never offering to merge it, a baseline HEAD lacks that holds files no
+    project's commit does (experiment_path_problem): one shipped with a hand-made
+    experiment, whose merge would write them."""
+    bad = sorted((rel, why) for rel, _ in git.ls_tree_files(exp.baseline)
+                 if (why := experiment_path_problem(rel)))
+    if bad:
+        shown = named_list(bad, most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
+        raise UsageError(
+            f"'{exp.name}' started from commit {exp.baseline[:7]}, which HEAD does not "
+            f"contain and which holds files no project's commit does: {shown}. It was made "
+            "by other means than dvx, and merging it would write them.",
+            f"Remove it (`dvx exp remove {exp.name}`) and ask whoever shared it how it was "
+            "made.")
 
 
 def _inputs_head_changed(repo: Repo, git: Git, exp: Experiment, current: str) -> list[str]:

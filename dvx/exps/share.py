@@ -199,15 +199,21 @@ def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: d
     when its files reach where an apply never writes (`experiment_path_problem`). Those in
     `replaced` (ref -> our commit) replace ours only if it is still that commit; the others
     are made only where no ref is (a ref of ours made meanwhile is kept)."""
+    git = git_of(repo)
+    # A baseline this clone has is one of its own commits; one the fetch brings (a parent
+    # shipped with a hand-made experiment) could hold anything, so all of its files and
+    # the experiment's are checked then, not only those the experiment changed.
+    own = {baseline for baseline in {ref.split("/")[2] for ref in new}
+           if git.has_commit(baseline)}
     # Objects only: an empty refmap keeps a configured `refs/exps/*` fetch refspec from
     # storing the refs before they are checked.
     _git(repo, "fetch", "--quiet", "--refmap=", "--", git_remote, *new)
-    git = git_of(repo)
     moved = [ref for ref, commit in new.items() if git.object_kind(commit) is None]
     if moved:
         raise DvxError(f"'{git_remote}' changed {named_list(sorted(moved), most=5)} while "
                        "they were pulled: nothing was pulled.", "Pull again.")
-    unfit = {ref: why for ref, commit in new.items() if (why := _unfit(git, ref, commit))}
+    unfit = {ref: why for ref, commit in new.items()
+             if (why := _unfit(git, ref, commit, own))}
     fit = {ref: commit for ref, commit in new.items() if ref not in unfit}
     if fit:
         _set_pulled_refs(git, git_remote, {ref: (commit, replaced.get(ref))
@@ -215,8 +221,9 @@ def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: d
     return unfit
 
 
-def _unfit(git: Git, ref: str, commit: str) -> str | None:
-    """Why the experiment `ref` at `commit` (fetched) is not fit to store, or None."""
+def _unfit(git: Git, ref: str, commit: str, own: set[str]) -> str | None:
+    """Why the experiment `ref` at `commit` (fetched) is not fit to store, or None; `own`:
+    the baselines this clone had before the fetch."""
     _, _, baseline, _ = ref.split("/")
     if not git.has_commit(commit):
         kind = git.object_kind(commit)
@@ -225,8 +232,11 @@ def _unfit(git: Git, ref: str, commit: str) -> str | None:
     if not git.is_ancestor(baseline, commit):
         return (f"whose commit {commit[:10]} does not descend from its baseline "
                 f"{baseline[:10]}, so dvx never made it")
-    bad = [(rel, why) for rel in git.changed_between(baseline, commit)
-           if (why := experiment_path_problem(rel))]
+    if baseline in own:
+        files = set(git.changed_between(baseline, commit))
+    else:
+        files = {path for tree in (baseline, commit) for path, _ in git.ls_tree_files(tree)}
+    bad = [(rel, why) for rel in sorted(files) if (why := experiment_path_problem(rel))]
     if not bad:
         return None
     shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
