@@ -324,3 +324,33 @@ def test_a_folder_dvx_placed_where_a_tracked_directory_s_file_goes_is_replaced_w
     assert pulled.code == 0, pulled.output
     assert (bob / "data" / "sub").read_text() == "a file now\n"
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_dvxignore_of_one_s_own_keeps_the_folder_where_a_tracked_directory_s_file_goes(
+        tmp_path):
+    """bob wrote a .dvxignore of his own into data/sub, a folder of the tracked directory data
+    the team then made a file. A .dvxignore is never data: pull and pull --force keep the
+    folder, naming the file, as they keep one a rule leaves out, and never call it a change."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "a\n")
+    write(alice / "data" / "sub" / "x", "x\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    write(bob / "data" / "sub" / ".dvxignore", "# my rules\n*.tmp\n")
+    (alice / "data" / "sub" / "x").unlink()
+    (alice / "data" / "sub").rmdir()
+    write(alice / "data" / "sub", "a file now\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    for args in (("pull",), ("pull", "--force")):
+        result = run_dvx(*args, cwd=bob)
+        assert result.code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert "Skipped data/sub: a folder is where it goes, holding " \
+            "'data/sub/.dvxignore', which .dvxignore leaves out of the data" in message, \
+            result.output
+        assert "not in the cache" not in message and "ended with an error" not in message
+        assert (bob / "data" / "sub" / ".dvxignore").read_text() == "# my rules\n*.tmp\n"

@@ -26,6 +26,7 @@ from typing import TypeGuard
 from dvx import faults, fsutil, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
+from dvx.ignore import IGNORE_FILE
 from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
@@ -860,14 +861,19 @@ def _goes_whole(current: dict[str, tuple[str, os.stat_result | None]], whole: Wa
 def _left_out_in(repo: Repo, display: str, walk: Walk, dvx_s: Callable[[str], bool]
                  ) -> str | None:
     """The first path (relative to the root) of the files `walk` (of the folder `display`)
-    met that .dvxignore leaves out of the data and no version of it names (`dvx_s`: a file
-    dvx placed is its data, never the user's to keep); None if none."""
+    met that .dvxignore leaves out of the data (a .dvxignore itself, never data, included)
+    and no version of it names (`dvx_s`: a file dvx placed is its data, never the user's to
+    keep); None if none."""
     for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
                                walk.others):
         path = f"{display}/{rel}"
-        if repo.dvxignore.check(path) is not None and not dvx_s(path):
+        if _left_out(repo, path) and not dvx_s(path):
             return path
     return None
+
+
+def _left_out(repo: Repo, path: str) -> bool:
+    return path.rpartition("/")[2] == IGNORE_FILE or repo.dvxignore.check(path) is not None
 
 
 def _folders_holding(walk: Walk) -> set[str]:
