@@ -87,6 +87,38 @@ def test_a_folder_taken_by_a_link_or_a_file_leaves_no_checkout_unfinished(repo, 
     assert "ended by an error" not in dvx("status").output
 
 
+def test_a_folder_kept_for_a_change_in_it_where_a_file_goes_leaves_no_checkout_unfinished(
+        repo, dvx):
+    """The new version of d makes d/sub a file and changes d/top; a file of the user's own
+    in the folder d/sub keeps it where that file goes. The checkout places d/top, skips d/sub
+    naming the file in it, and exits with status 1, but a run again would do no more: it says
+    nothing of work left half-done, and no later command names it as ended by an error."""
+    write(repo / "d" / "top", "top v1")
+    write(repo / "d" / "sub" / "a", "a")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v1")
+    shutil.rmtree(repo / "d" / "sub")
+    write(repo / "d" / "sub", "a file now")
+    write(repo / "d" / "top", "top v2")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert dvx("checkout").code == 0
+    write(repo / "d" / "sub" / "notes.txt", "my own notes")
+    git(repo, "checkout", "-q", "main")
+    for _ in range(2):
+        result = dvx("checkout")
+        message = " ".join(result.stderr.split())
+        assert result.code == 1, result.output
+        assert "Skipped d/sub: a directory is in the way, and 'd/sub/notes.txt' in it" \
+            in message, result.output
+        assert "ended with an error" not in message and "ended by an error" not in message
+    assert (repo / "d" / "top").read_text() == "top v2"
+    assert (repo / "d" / "sub" / "notes.txt").read_text() == "my own notes"
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert "ended by an error" not in dvx("status").output
+
+
 def test_checkout_never_discards_uncached_changes_without_force(repo, dvx):
     write(repo / "f", "recorded")
     write(repo / "d" / "a", "a")

@@ -525,13 +525,19 @@ FOLDER_TAKEN = ("its folder '", "a file is where its folder '")
 FOLDER_IN_THE_WAY = "a folder is where it goes"
 # How the reason starts that names data Git's index holds too (`git add -f` put it there)
 TRACKED_BY_GIT = "it is tracked by Git too"
+# How the reasons start that name a folder kept where a file goes for what is in it
+# (`_dir_in_the_way`): a special file, or a file whose own reason follows
+DIR_IN_THE_WAY = "a directory is in the way (use --force)"
+DIR_IN_THE_WAY_FOR = "a directory is in the way, and '"
 
 
 def _kept_as_the_user_s(why: str) -> bool:
     """Does the reason `why` keep a path as the user's (a change, a link, data Git tracks,
     another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
-    return why in _KEPT_AS_THE_USER_S or why.startswith(
+    if why.startswith(DIR_IN_THE_WAY_FOR):
+        return _kept_as_the_user_s(why.rpartition("' in it: ")[2])
+    return why in _KEPT_AS_THE_USER_S or why == DIR_IN_THE_WAY or why.startswith(
         (TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE, *FOLDER_TAKEN, FOLDER_IN_THE_WAY))
 
 
@@ -833,13 +839,13 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
     if force:
         return None
     if walk.others:
-        return "a directory is in the way (use --force)"
+        return DIR_IN_THE_WAY
     files = [(join_posix(full, rel), rel) for rel in walk.symlinks]
     files += [(entry.path, entry.relpath) for entry in walk.files]
     for path, rel in files:
         _, why = _state_and_why(repo, path, f"{display}/{rel}", False, None, never_recorded)
         if why:
-            return f"a directory is in the way, and '{display}/{rel}' in it: {why}"
+            return f"{DIR_IN_THE_WAY_FOR}{display}/{rel}' in it: {why}"
     return None
 
 
