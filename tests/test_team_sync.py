@@ -3179,14 +3179,10 @@ def test_pull_keeps_files_of_one_s_own_in_a_directory_never_synced_here_though_c
     assert not (bob / "d" / "b.txt").exists()
 
 
-@pytest.mark.parametrize("alice_s_d", ["changed", "made-a-file"])
-def test_pull_keeps_one_s_own_files_in_a_directory_whose_older_version_was_never_fetched(
-        team, alice_s_d):
+def _bob_s_own_file_in_d_never_fetched(team, alice_s_d: str) -> Path:
     """bob pulled only e, never d, whose version HEAD was at his cache never held; he then
     put a file of his own in d (bytes his cache has: a copy of e/x) before `git pull`
-    brought alice's next d (a change, or a file where the folder was). Pull fetches the
-    manifest of that older version to tell: no version recorded his file, so it is a change
-    made here, which pull keeps, as it does in a clone that had fetched that version."""
+    brought alice's next d (a change, or a file where the folder was)."""
     alice = team.founder()
     write(alice / "d" / "a", "a1\n")
     write(alice / "d" / "b", "b1\n")
@@ -3204,11 +3200,52 @@ def test_pull_keeps_one_s_own_files_in_a_directory_whose_older_version_was_never
     share(alice, "v2")
     write(bob / "d" / "mine", "e/x v1\n")
     git(bob, "pull", "-q", "origin", "main")
-    pulled = run_dvx("pull", cwd=bob)
-    assert pulled.code == 1 and "d/mine" in pulled.stderr, pulled.output
-    assert "it has changes made here" in pulled.stderr, pulled.output
+    return bob
+
+
+def _kept_as_a_change(bob: Path, command: tuple[str, ...]) -> None:
+    """`command` keeps bob's d/mine, naming it a change made here; status calls d modified."""
+    ran = run_dvx(*command, cwd=bob)
+    assert ran.code == 1 and "d/mine" in ran.stderr, ran.output
+    assert "it has changes made here" in ran.stderr, ran.output
     assert (bob / "d" / "mine").read_text() == "e/x v1\n"
     assert status_of(bob, "d")["workspace"] == "modified"
+
+
+@pytest.mark.parametrize("alice_s_d", ["changed", "made-a-file"])
+def test_pull_keeps_one_s_own_files_in_a_directory_whose_older_version_was_never_fetched(
+        team, alice_s_d):
+    """Pull fetches the manifest of the version of d HEAD was at, which bob never fetched,
+    to tell: no version recorded his d/mine, so it is a change made here, which pull keeps,
+    as it does in a clone that had fetched that version."""
+    bob = _bob_s_own_file_in_d_never_fetched(team, alice_s_d)
+    _kept_as_a_change(bob, ("pull",))
+
+
+@pytest.mark.parametrize("alice_s_d", ["changed", "made-a-file"])
+def test_fetch_then_checkout_keeps_one_s_own_files_in_a_directory_never_fetched(
+        team, alice_s_d):
+    """`dvx fetch` brings the manifests pull would (of the versions of d HEAD's recent
+    commits recorded), so the checkout after it tells bob's d/mine from dvx's and keeps it,
+    as pull does."""
+    bob = _bob_s_own_file_in_d_never_fetched(team, alice_s_d)
+    must("fetch", cwd=bob)
+    _kept_as_a_change(bob, ("checkout",))
+
+
+@pytest.mark.parametrize("alice_s_d", ["changed", "made-a-file"])
+def test_a_checkout_that_cannot_tell_keeps_a_file_the_new_version_does_not_name(
+        team, alice_s_d):
+    """The manifest of the version of d HEAD was at is not in bob's cache (gc took it), so
+    which of his files in d a checkout placed cannot be told. A file at a path the version
+    placed now names may be replaced (a teammate's change over an older version); d/mine,
+    which it does not name, is kept: no record says dvx placed it."""
+    bob = _bob_s_own_file_in_d_never_fetched(team, alice_s_d)
+    must("fetch", cwd=bob)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    _kept_as_a_change(bob, ("checkout",))
+    if alice_s_d == "changed":
+        assert (bob / "d" / "a").read_text() == "a2\n"
 
 
 def _alice_s_change_to_d_pulled_by_bob_without_record(team) -> tuple[Path, Path]:

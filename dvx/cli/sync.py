@@ -576,12 +576,12 @@ def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
     """Download data the cache lacks (verified by hash), without touching the workspace: the
     workspace's, and with -a/-T/-A/--rev/-n that of other revisions too (no checkout needed:
     CI can fetch any commit's data)."""
-    from dvx.ops.sync import fetch as do_fetch
+    from dvx.ops.sync import fetch_for_checkout
 
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n)
-    result = do_fetch(repo, workspace + history, remote_name, jobs)
+    result = fetch_for_checkout(repo, workspace, remote_name, jobs, also_fetch=history)
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 

@@ -774,7 +774,7 @@ def _never_recorded_folder(repo: Repo, output: Output) -> NeverRecorded:
     """`never_recorded_inside` for a folder standing where the file output `output` goes:
     its files are the user's own unless a version of that path HEAD's recent commits
     recorded as a tracked folder held them."""
-    return never_recorded_inside(repo, output.path, output.stage is not None)
+    return never_recorded_inside(repo, output.path, output.stage is not None, None)
 
 
 def _placement_failure(repo: Repo, exc: OSError, oid: str, full: str) -> str:
@@ -1028,7 +1028,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     holds another repository (`repository_inside`): nothing of it is this repository's to
     write or delete, --force or not."""
     plan = _DirPlan()
-    never_recorded = never_recorded_inside(repo, display, in_lock)
+    never_recorded = never_recorded_inside(repo, display, in_lock, tree)
     dvx_s = dvx_s_data_inside(repo, display, in_lock)
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now

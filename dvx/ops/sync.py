@@ -1160,9 +1160,8 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     never the data of the pointers read before; what those need and was not fetched is
     reported missing. `keep_remote_errors`: as `fetch`'s, so the checkout runs even when the
     only remote asked cannot be used."""
-    result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
-                   keep_remote_errors=keep_remote_errors)
-    _fetch_manifests_held_lately(repo, targets, remote_name, jobs)
+    result = fetch_for_checkout(repo, targets, remote_name, jobs, also_fetch,
+                                keep_remote_errors)
     checked: list[Target] = []
 
     def to_check_out() -> list[Target]:
@@ -1175,6 +1174,18 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result.checkout = checkout(repo, to_check_out, force=force, settle=settle,
                                held_elsewhere=_held_on_remote(repo, remote_name, jobs, result))
     result.not_fetched = _missing_from_unread(result, checked)
+    return result
+
+
+def fetch_for_checkout(repo: Repo, targets: list[Target], remote_name: str | None = None,
+                       jobs: int | None = None, also_fetch: list[Target] | None = None,
+                       keep_remote_errors: bool = False) -> SyncResult:
+    """Fetch the workspace's `targets` and `also_fetch` (other revisions' data), as `fetch`
+    does, and the manifests a later checkout of `targets` needs to tell the user's files from
+    those it placed (`_fetch_manifests_held_lately`): what `dvx fetch` and pull fetch."""
+    result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
+                   keep_remote_errors=keep_remote_errors)
+    _fetch_manifests_held_lately(repo, targets, remote_name, jobs)
     return result
 
 

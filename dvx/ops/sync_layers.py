@@ -177,17 +177,21 @@ def never_recorded_here(repo: Repo, path: str, oid: str, in_lock: bool) -> bool:
 NeverRecorded = Callable[[str, str], bool]
 
 
-def never_recorded_inside(repo: Repo, directory: str, in_lock: bool) -> NeverRecorded:
+def never_recorded_inside(repo: Repo, directory: str, in_lock: bool,
+                          placing: Tree | None) -> NeverRecorded:
     """`never_recorded_here` for the files of the tracked directory at `directory` (the
-    data of a pointer, with `in_lock` of a dvx.lock entry): a file in it that no sync record
-    over it tells of, holding `oid`, is a change made here when none of the versions of the
-    directory HEAD's recent commits recorded held `oid` at its path (a file of the user's
-    own, in a folder `git pull` brought a pointer over), as status finds it modified or
-    added. A version whose manifest is no longer in the cache (`dvx gc` took it once the
-    pointer moved) cannot tell: the file may hold that version's bytes (a teammate's change
-    `git pull` brought, over data a checkout placed), so no file of the directory is then
-    called a change made here. The manifests are read once, when a file is first asked
-    about, so a directory whose files all hold what its pointer records costs nothing."""
+    data of a pointer, with `in_lock` of a dvx.lock entry), of which a checkout places the
+    version `placing` (None: a file, which names no file inside): a file in it that no sync
+    record over it tells of, holding `oid`, is a change made here when none of the versions
+    of the directory HEAD's recent commits recorded held `oid` at its path (a file of the
+    user's own, in a folder `git pull` brought a pointer over), as status finds it modified
+    or added. A version whose manifest is no longer in the cache (`dvx gc` took it once the
+    pointer moved) cannot tell: a file at a path `placing` names may hold that version's
+    bytes (a teammate's change `git pull` brought, over data a checkout placed), so it is
+    not called a change made here and is replaced; one at a path `placing` does not name is,
+    as nothing says dvx placed it, and a checkout never deletes it. The manifests are read
+    once, when a file is first asked about, so a directory whose files all hold what its
+    pointer records costs nothing."""
     versions: list[Tree] | None = None  # None: not read yet, or not all in the cache
     read = False
 
@@ -197,9 +201,9 @@ def never_recorded_inside(repo: Repo, directory: str, in_lock: bool) -> NeverRec
             return False
         if not read:
             versions, read = _versions_recorded_lately(repo, directory, in_lock), True
-        if versions is None:
-            return False
         rel = path[len(directory) + 1:]
+        if versions is None:
+            return placing is None or placing.get(rel) is None
         return all((entry := tree.get(rel)) is None or entry.oid != oid for tree in versions)
 
     return never_recorded
