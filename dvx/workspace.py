@@ -424,19 +424,25 @@ def not_regular_error(display: str, hint: str) -> PathError:
                      "cannot track.", hint)
 
 
-def keep_links_on_set_aside(repo: Repo) -> None:
+def keep_links_on_set_aside(repo: Repo, discarding: Collection[str] = ()) -> None:
     """Have the cache keep the changed bytes of an object it sets aside in the workspace files
-    linked to it (`keep_changed_bytes`), whenever this command sets one aside."""
-    repo.cache.on_set_aside = functools.partial(keep_changed_bytes, repo)
+    linked to it (`keep_changed_bytes`), whenever this command sets one aside. `discarding`:
+    the paths (repo-relative) a checkout --force of this command places next."""
+    repo.cache.on_set_aside = functools.partial(keep_changed_bytes, repo,
+                                                discarding=tuple(discarding))
 
 
-def keep_changed_bytes(repo: Repo, moved: Mapping[str, str]) -> list[str]:
+def keep_changed_bytes(repo: Repo, moved: Mapping[str, str],
+                       discarding: Sequence[str] = ()) -> list[str]:
     """Objects changed through a link to them were set aside (`moved`: oid -> the file that
     now holds their bytes): make each symlink of the tracked data that led to one a file of
     its own holding those bytes. An edit made through a link then stays where it was made,
     `status` shows it modified and `add` records it, instead of a link that leads nowhere (or
     to the bytes stored again). The repo-relative paths so kept; a link that cannot be
-    replaced is named in a warning, with where its bytes are."""
+    replaced is named in a warning, with where its bytes are. One at or below a path of
+    `discarding`, which a checkout --force places again next, is named in a warning of its
+    own instead, as an edit that checkout discards (kept only in `moved`); the file holds the
+    edit until then, should the recorded version not be had."""
     kept: list[str] = []
     for output in all_outputs(repo):
         for path, display in _symlinks_of(repo.abspath(output.path), output.path):
@@ -451,7 +457,13 @@ def keep_changed_bytes(repo: Repo, moved: Mapping[str, str]) -> list[str]:
                             "made a file of its own holding its changed bytes (%s): they are in "
                             "%s.", display, oid, fsutil.write_failure(exc, path), moved[oid])
                 continue
-            kept.append(display)
+            if any(display == path or display.startswith(path + "/") for path in discarding):
+                log.warning("'%s' linked to the cached object %s and held an edit made through "
+                            "that link: --force places the recorded version there again, "
+                            "discarding the edit, whose bytes are kept in %s.", display, oid,
+                            moved[oid])
+            else:
+                kept.append(display)
     return kept
 
 

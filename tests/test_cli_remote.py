@@ -939,6 +939,28 @@ def test_a_pull_that_sets_aside_an_object_changed_through_a_link_says_so(repo, d
     assert kept.read_text() == "RECORDED content\n"
 
 
+def test_pull_force_over_an_edit_made_through_a_link_says_it_discarded_the_edit(repo, dvx,
+                                                                                tmp_path):
+    """An edit appended through a symlink into the cache changes the object, which the fetch
+    of `pull --force` sets aside: the linked file is placed again with the recorded bytes in
+    the same run, so the message says the edit was discarded and names where its bytes are
+    kept, never that the file holds them, for `dvx add` to record."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    _pushed_and_made_writable(repo, dvx, tmp_path)
+    with open(repo / "f", "ab") as f:
+        f.write(b"my edit\n")
+    result = dvx("pull", "--force")
+    assert result.code == 0, result.output
+    message = " ".join(result.stderr.split())
+    assert "now holds its bytes" not in message and "`dvx add` records" not in message, message
+    [kept] = (repo / ".dvx/cache/quarantine").iterdir()
+    assert kept.read_text() == "recorded content\nmy edit\n"
+    assert "'f' linked to the cached object" in message, message
+    assert f"--force places the recorded version there again, discarding the edit, whose " \
+        f"bytes are kept in {kept}." in message, message
+    assert (repo / "f").read_text() == "recorded content\n"
+
+
 def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_path):
     write(repo / "d" / "a", "a")
     write(repo / "d" / "b", "b")

@@ -753,15 +753,17 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None, earlier: SyncResult | None = None,
-          keep_remote_errors: bool = False) -> SyncResult:
+          keep_remote_errors: bool = False, discarding: Collection[str] = ()) -> SyncResult:
     """`earlier`: a fetch of this command before this one (`_done_before`). A remote is
     opened only for objects the cache lacks: a fetch of data all cached needs none (no
     remote configured, or one out of reach), and the checkout of a pull then runs. Each
     output's remote is asked only if the cache lacks some of its data. A remote that cannot
     be used, one of several, is kept in `remote_errors` and the others are still used; with
-    `keep_remote_errors` so is the only one (else its error is raised)."""
+    `keep_remote_errors` so is the only one (else its error is raised). `discarding`: the
+    paths a checkout --force places next (`keep_links_on_set_aside`)."""
     targets = pushed(targets)
-    keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
+    # An object found damaged is set aside, and fetched again
+    keep_links_on_set_aside(repo, discarding)
     _set_aside_corrupt_manifests(repo, targets)  # a manifest set aside is one to fetch
     # Read before the cache is checked (a gc meanwhile moves it on): the directories found
     # complete are remembered for it. A cache not made yet (None) has none, nor any data.
@@ -1161,7 +1163,7 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     reported missing. `keep_remote_errors`: as `fetch`'s, so the checkout runs even when the
     only remote asked cannot be used."""
     result = fetch_for_checkout(repo, targets, remote_name, jobs, also_fetch,
-                                keep_remote_errors)
+                                keep_remote_errors, force)
     checked: list[Target] = []
 
     def to_check_out() -> list[Target]:
@@ -1179,14 +1181,22 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
 
 def fetch_for_checkout(repo: Repo, targets: list[Target], remote_name: str | None = None,
                        jobs: int | None = None, also_fetch: list[Target] | None = None,
-                       keep_remote_errors: bool = False) -> SyncResult:
+                       keep_remote_errors: bool = False, force: bool = False) -> SyncResult:
     """Fetch the workspace's `targets` and `also_fetch` (other revisions' data), as `fetch`
     does, and the manifests a later checkout of `targets` needs to tell the user's files from
-    those it placed (`_fetch_manifests_held_lately`): what `dvx fetch` and pull fetch."""
+    those it placed (`_fetch_manifests_held_lately`): what `dvx fetch` and pull fetch.
+    `force`: that checkout is forced, and places `targets` again over any edit."""
+    discarding = [_target_path(t) for t in targets] if force else []
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
-                   keep_remote_errors=keep_remote_errors)
+                   keep_remote_errors=keep_remote_errors, discarding=discarding)
     _fetch_manifests_held_lately(repo, targets, remote_name, jobs)
     return result
+
+
+def _target_path(target: Target) -> str:
+    """The repo-relative path `target` names: its output's, or a part of it."""
+    path = target.output.path
+    return path if target.subpath is None else f"{path}/{target.subpath}"
 
 
 def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name: str | None,
