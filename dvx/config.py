@@ -12,6 +12,7 @@ destroy settings a newer one wrote.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import functools
 import io
 import math
@@ -21,8 +22,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dvx import fsutil
-from dvx.errors import ConfigError, PathError
+from dvx import faults, fsutil
+from dvx.errors import ConfigError, PathError, note_left_half_done
 from dvx.logs import pasted_args
 from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
@@ -479,6 +480,55 @@ class ConfigFile:
         fsutil.remove_leftover_temporaries(directory, [name])
 
 
+@dataclass(frozen=True)
+class _Previous:
+    """A config file as it was before a write: its bytes (None: there was none) and mode."""
+    path: str
+    data: bytes | None
+    mode: int | None
+
+    @classmethod
+    def of(cls, config_file: ConfigFile) -> _Previous:
+        return cls.read(config_file.written_path())
+
+    @classmethod
+    def read(cls, path: str) -> _Previous:
+        try:
+            with open(path, "rb") as f:
+                return cls(path, f.read(), stat.S_IMODE(os.fstat(f.fileno()).st_mode))
+        except FileNotFoundError:
+            return cls(path, None, None)
+
+    def put_back(self) -> None:
+        """Make the file what it was, if it is not: a write that failed before its rename
+        left it so (its folder may take no write at all)."""
+        if _Previous.read(self.path) == self:
+            return
+        if self.data is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        else:
+            fsutil.atomic_write(self.path, self.data, mode=self.mode)
+
+
+def _put_back(before: list[_Previous], exc: BaseException) -> None:
+    """Put back the files of `before` (Config.save's, as they were) after `exc` stopped the
+    writes; those that cannot be are named on `exc`, which then no longer says that nothing
+    was left half-written."""
+    left = []
+    for previous in reversed(before):
+        try:
+            previous.put_back()
+        except OSError as failed:
+            left.append(f"'{previous.path}' ({failed.strerror or failed})")
+    if left:
+        many = len(left) > 1
+        note_left_half_done(exc, f"The config file{'s' if many else ''} {', '.join(left)} "
+                                 f"could not be put back as {'they were' if many else 'it was'}"
+                                 f": {'they hold' if many else 'it holds'} what the command "
+                                 "wrote.")
+
+
 def _tracked_placement(levels: dict[str, dict[str, str]]) -> dict[str, str]:
     """Config.tracked_placement of the remote whose options by level are `levels`."""
     local = levels.get("local", {})
@@ -580,12 +630,21 @@ class Config:
 
     def save(self, levels: set[str]) -> None:
         """Write the files of `levels`, config.local first, once every one of them passed
-        its checks (ConfigFile.check_before_save): a refusal of any writes none."""
+        its checks (ConfigFile.check_before_save): a refusal of any writes none. All or
+        none: a write that fails (a full disk, a read-only folder, a Ctrl-C) puts back the
+        files written before it as they were, then raises."""
         ordered = [level for level in reversed(LEVELS) if level in levels]
         for level in ordered:
             self.files[level].check_before_save()
-        for level in ordered:
-            self.files[level].write()
+        before: list[_Previous] = []
+        try:
+            for level in ordered:
+                before.append(_Previous.of(self.files[level]))
+                faults.point("config.before_write")
+                self.files[level].write()
+        except BaseException as exc:
+            _put_back(before, exc)
+            raise
 
     def file(self, level: str) -> ConfigFile:
         if level not in self.files:

@@ -896,6 +896,28 @@ def test_a_remote_renamed_in_a_global_config_dvx_cannot_write_changes_no_level(
     assert "pw" not in mine.read_text() and "[remote" not in local.read_text()
 
 
+def test_a_remote_rename_whose_global_write_fails_puts_back_every_file_it_wrote(
+        repo, dvx, dvx_proc):
+    """config.local is written first, then the global config; a failure writing the global
+    one (a full disk, a folder dvx cannot write to) puts config.local back as it was, so
+    the error's word that nothing was left half-written holds."""
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.write_text('[remote "g"]\nurl = https://example.com/g\n')
+    local = repo / ".dvx" / "config.local"
+    local.write_text('[remote "g"]\njobs = 3\n[core]\nremote = g\n')
+    local.chmod(0o600)
+    failed = dvx_proc("remote", "rename", "--global", "g", "g2", cwd=repo,
+                      env={"DVX_FAULT": "config.before_write:2", "DVX_FAULT_ACTION": "enospc"})
+    assert failed.code == 1 and "Nothing was left half-written" in failed.stderr, failed.stderr
+    assert local.read_text() == '[remote "g"]\njobs = 3\n[core]\nremote = g\n'
+    assert local.stat().st_mode & 0o777 == 0o600
+    assert link.read_text() == '[remote "g"]\nurl = https://example.com/g\n'
+    assert dvx("config", "remote.g.jobs").stdout == "3\n"
+    assert dvx("remote", "rename", "--global", "g", "g2").code == 0
+    assert "g2" in local.read_text() and "g2" in link.read_text()
+
+
 def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
         repo, dvx, dvx_proc, tmp_path):
     """A fresh clone (no dvx command has run there yet): a `remote modify --local` killed
