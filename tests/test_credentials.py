@@ -281,6 +281,32 @@ def test_a_query_string_written_to_the_tracked_config_is_warned_of(repo, dvx):
         assert dvx(*quiet).stderr == ""
 
 
+def test_a_query_string_written_to_a_global_config_git_would_add_is_warned_of(
+        repo, dvx, tmp_path):
+    """The global config linked into a dotfiles repository that does not ignore it: a URL's
+    query string written there is warned of as it is for the tracked config; once Git
+    ignores the file, it is not."""
+    from dvx.config import global_config_path
+    from tests.conftest import make_git_repo
+
+    dotfiles = tmp_path / "dotfiles"
+    make_git_repo(dotfiles)
+    link = Path(global_config_path())
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(dotfiles / "dvx-config")
+    url = f"https://127.0.0.1:{closed_port()}/store?token={SECRET}"
+    added = dvx("remote", "add", "--global", "g", url)
+    assert added.code == 0 and "may hold a credential" in added.stderr, added.output
+    assert f"the global config '{link}', which Git would add to a commit (no rule of Git's " \
+           "ignores it)" in " ".join(added.stderr.split()), added.stderr
+    assert "`dvx remote remove --global g`" in added.stderr and SECRET not in added.output
+    for modify in (("remote", "modify", "--global", "g", "url", url.replace("store", "x")),
+                   ("config", "--global", "remote.g.url", url.replace("store", "y"))):
+        assert "may hold a credential" in dvx(*modify).stderr
+    (dotfiles / ".gitignore").write_text("/dvx-config\n")
+    assert dvx("remote", "modify", "--global", "g", "url", url).stderr == ""
+
+
 def test_a_password_of_digits_and_a_slash_is_refused_as_ambiguous_and_hidden(repo, dvx):
     """urlsplit reads 'alice:2024/s3cret@host' as the host 'alice', port 2024 and a path: the
     password would go to the tracked config and be shown as a path."""

@@ -55,7 +55,7 @@ from dvx.remote.fs import (
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
-from dvx.scm import work_tree_seeing
+from dvx.scm import why_git_would_add, work_tree_seeing
 
 log = get_logger(__name__)
 
@@ -175,7 +175,7 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
     target.save()
-    notices = [_query_notice(name, url, level), _also_defined(config, name, chosen),
+    notices = [_query_notice(config, name, url, level), _also_defined(config, name, chosen),
                set_default(repo, name, level) if default else None]
     return "\n".join(notice for notice in notices if notice) or None
 
@@ -207,16 +207,27 @@ def _url_at(config: Config, level: str, name: str) -> str | None:
     return config.files[level].get(_section(name), "url") if level in config.files else None
 
 
-def _query_notice(name: str, url: str, level: str | None) -> str | None:
-    """A warning for a URL whose query string goes to the tracked config: stored as given, as
-    the store needs it on every request, it may hold a token that Git would then share."""
-    if level not in (None, "project") or is_local_url(url) or not urlsplit(url).query \
+def _query_notice(config: Config, name: str, url: str, level: str | None) -> str | None:
+    """A warning for a URL whose query string goes to a file Git would commit: stored as
+    given, as the store needs it on every request, it may hold a token that Git would then
+    share. That is the tracked config, and a global config that a dotfiles work tree does not
+    ignore (judged by its real path, as credentials there are)."""
+    if level == "local" or is_local_url(url) or not urlsplit(url).query \
             or not backend_for(url).query_string:
         return None
+    if level == "global":
+        path = config.paths["global"]
+        why = why_git_would_add(os.path.realpath(path))
+        if why is None:
+            return None
+        written, flag = f"the global config '{path}', which Git would add to a commit ({why})", \
+            " --global"
+    else:
+        written, flag = ".dvx/config, which Git tracks", ""
     return (f"WARNING: The query string of the URL of remote '{name}' ({redact_url(url)}) "
             "may hold a credential (a token, a signature): it was written as given to "
-            ".dvx/config, which Git tracks. If it does, remove it from there before you commit "
-            f"(`dvx remote remove {pasted_args(name)}`) and add the remote with --local "
+            f"{written}. If it does, remove it from there before you commit (`dvx remote "
+            f"remove{flag} {pasted_args(name)}`) and add the remote with --local "
             "(.dvx/config.local, never tracked).")
 
 
@@ -292,7 +303,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
     notice = None
     if key == "url":
         url = value = _stored_url(repo, name, value, level)
-        notice = _query_notice(name, value, level)
+        notice = _query_notice(config, name, value, level)
     else:
         url = config.remote_options(name).get("url", "")
         check_option(url, key)
