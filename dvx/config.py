@@ -680,23 +680,13 @@ class Config:
                                      "true" if default else "false") from None
 
     def get_float(self, section: str, key: str, default: float) -> float:
+        """A number option of SCHEMA (core.lock_wait, core.url_timeout), checked by its
+        validator there, as `dvx config` checks it when it is set."""
         value = self.get(section, key)
         if value is None:
             return default
         try:
-            return float(_positive_number(value))
-        except ValueError as exc:
-            raise self.invalid_value(section, key, value, str(exc), f"{default:g}") from None
-
-    def get_seconds(self, section: str, key: str, default: float) -> float:
-        """A timeout in seconds (more than 0, finite), as get_float reads a number."""
-        from dvx.remote.backends import positive_seconds
-
-        value = self.get(section, key)
-        if value is None:
-            return default
-        try:
-            return positive_seconds(value)
+            return float(SCHEMA[section][key](value))
         except ValueError as exc:
             raise self.invalid_value(section, key, value, str(exc), f"{default:g}") from None
 

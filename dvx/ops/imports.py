@@ -570,7 +570,7 @@ _NO_MARKER = "-None"  # the suffix of `<size>-<mtime>` when the server reports n
 def url_timeout(config: Config) -> float:
     """Seconds a request to a source URL may wait for an answer, or for the next byte of
     one, before it fails (`core.url_timeout`), as `remote.NAME.timeout` is a remote's."""
-    return config.get_seconds("core", "url_timeout", DEFAULT_TIMEOUT)
+    return config.get_float("core", "url_timeout", DEFAULT_TIMEOUT)
 
 
 def url_version(url: str, command: str = "import-url", timeout: float = DEFAULT_TIMEOUT
