@@ -395,6 +395,21 @@ def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo,
     assert any((shared / "files").rglob("*"))
 
 
+def test_an_outside_cache_dir_whose_tracked_write_fails_is_left_unset_in_both_configs(
+        repo, dvx_proc, tmp_path):
+    """The confirmation in config.local is written first, then .dvx/config: a failure
+    writing the tracked one (a full disk) takes the confirmation back, so this clone does
+    not use a cache the project does not name."""
+    shared = tmp_path / "shared-cache"
+    tracked = (repo / ".dvx" / "config").read_text()
+    failed = dvx_proc("config", "cache.dir", str(shared), cwd=repo,
+                      env={"DVX_FAULT": "atomic_write.before_rename:2",
+                           "DVX_FAULT_ACTION": "enospc"})
+    assert failed.code == 1 and "Nothing was left half-written" in failed.stderr, failed.stderr
+    assert not (repo / ".dvx" / "config.local").exists()
+    assert (repo / ".dvx" / "config").read_text() == tracked
+
+
 def test_moving_the_cache_names_the_objects_left_behind_and_how_to_bring_them(repo, dvx,
                                                                               tmp_path):
     shared = tmp_path / "shared-cache"

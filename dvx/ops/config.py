@@ -157,10 +157,9 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         _refuse_cache_dir_git_sees(value, repo, target)
         _refuse_cache_dir_through_tracked_link(value, repo, target)
     config_file.set(section, option, normalized)
-    # config.local first: a write refused there changes nothing
     notice = _confirm_here(config, value, repo) \
         if (section, option) == ("cache", "dir") and target == "project" and repo else None
-    config_file.save()
+    config.save({target, "local"} if notice else {target})
     return notice
 
 
@@ -222,11 +221,11 @@ def _refuse_cache_dir_through_tracked_link(value: str, repo: Repo, level: str) -
 
 
 def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:
+    """Confirm a tracked cache.dir outside the repository for this clone too, in its
+    config.local (left to the caller to save, with the tracked one): a notice saying so."""
     if repo.is_inside(repo.cache_dir_of(value, "project")):
         return None
-    local = config.file("local")
-    local.set("cache", "dir", value)
-    local.save()
+    config.file("local").set("cache", "dir", value)
     return (f"cache.dir leads outside the repository, so it was also recorded in "
             ".dvx/config.local: this clone uses it. Each clone confirms it for itself with "
             f"`dvx config --local cache.dir {shell_quote(value)}`.")
