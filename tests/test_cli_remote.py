@@ -1036,6 +1036,74 @@ def test_pull_of_data_the_cache_holds_needs_no_remote(repo, dvx, tmp_path):
     assert "does not exist" in needed.stderr
 
 
+def _three_versions_of_d_then_back_one(repo, dvx, tmp_path) -> None:
+    """d added and committed three times (v3 synced whole here), v1's manifest then gone from
+    the cache as `dvx gc` takes it, and `git checkout HEAD~1` (v2, all cached)."""
+    for version in ("v1", "v2", "v3"):
+        write(repo / "d" / "a", f"a {version}\n")
+        write(repo / "d" / version, f"{version}\n")
+        assert dvx("add", "d").code == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", version)
+        if version == "v1":
+            first = pointer_oid(repo / "d.dvx")
+    _cached_manifest(repo, first).unlink()
+    git(repo, "checkout", "-q", "HEAD~1")
+
+
+def _cached_manifest(repo, oid: str) -> Path:
+    found = [p for p in (repo / ".dvx/cache").rglob(oid[2:] + "*") if p.parent.name == oid[:2]]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _counting_remote_opens(monkeypatch) -> list[str | None]:
+    """The names of the remotes a pull opens, in order."""
+    import dvx.ops.sync as sync
+
+    opened: list[str | None] = []
+    real = sync.open_remote
+
+    def counted(repo, name, *args, **kwargs):
+        opened.append(name)
+        return real(repo, name, *args, **kwargs)
+
+    monkeypatch.setattr(sync, "open_remote", counted)
+    return opened
+
+
+def test_pull_of_an_older_version_all_cached_opens_no_remote(repo, dvx, tmp_path, monkeypatch):
+    """The workspace synced whole to a version whose manifest the cache holds: its sync
+    record tells each file placed there from one of the user's, so the manifests of older
+    versions gc took are not needed, and a pull of data all cached asks no remote, as it
+    says (offline, a remote out of reach would only cost a connect timeout)."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "offline-share")).code == 0
+    _three_versions_of_d_then_back_one(repo, dvx, tmp_path)
+    opened = _counting_remote_opens(monkeypatch)
+    pulled = dvx("pull")
+    assert pulled.code == 0, pulled.output
+    assert "no remote was asked" in pulled.stdout, pulled.output
+    assert opened == []
+    assert (repo / "d" / "a").read_text() == "a v2\n" and not (repo / "d" / "v3").exists()
+
+
+def test_pull_asks_a_remote_that_failed_in_its_fetch_no_more(repo, dvx, tmp_path, monkeypatch):
+    """A remote the fetch could not use (kept, as `repro --pull` keeps it) is not opened
+    again for the manifests of older versions: the pull goes on to its checkout at once."""
+    from dvx.ops.sync import pull
+    from dvx.outputs import resolve_targets
+
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "offline-share")).code == 0
+    _three_versions_of_d_then_back_one(repo, dvx, tmp_path)
+    (repo / ".dvx/tmp/synced.json").unlink()  # no record: older versions would be asked for
+    _cached_object(repo, b"v2\n").unlink()
+    opened = _counting_remote_opens(monkeypatch)
+    opening = Repo(str(repo))
+    result = pull(opening, resolve_targets(opening, []), keep_remote_errors=True)
+    assert [name for name, _ in result.remote_errors] == ["store"]
+    assert opened == ["store"]
+
+
 def test_push_to_named_remote_with_jobs(repo, dvx, tmp_path):
     write(repo / "f", "x")
     dvx("add", "f")

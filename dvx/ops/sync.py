@@ -221,8 +221,9 @@ class SyncResult:
     not_fetched: dict[str, str | None] = field(default_factory=dict)
     # False: a fetch whose every object the cache held, which opened no remote.
     asked: bool = True
-    # A pull's checkout asked a remote whether it holds versions the workspace holds and
-    # the cache lacks (so a fetch that asked none does not say that no remote was asked).
+    # A remote was asked for a checkout: by a pull's, whether it holds versions the workspace
+    # holds and the cache lacks; by a pull or fetch, for older versions' manifests (so a
+    # fetch of data that asked none does not say that no remote was asked).
     asked_by_checkout: bool = False
 
     def failed_paths(self) -> list[str]:
@@ -1189,7 +1190,7 @@ def fetch_for_checkout(repo: Repo, targets: list[Target], remote_name: str | Non
     discarding = [_target_path(t) for t in targets] if force else []
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
                    keep_remote_errors=keep_remote_errors, discarding=discarding)
-    _fetch_manifests_held_lately(repo, targets, remote_name, jobs)
+    _fetch_manifests_held_lately(repo, targets, remote_name, jobs, result)
     return result
 
 
@@ -1200,14 +1201,16 @@ def _target_path(target: Target) -> str:
 
 
 def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name: str | None,
-                                 jobs: int | None) -> None:
+                                 jobs: int | None, result: SyncResult) -> None:
     """Bring into the cache the manifests it lacks of the versions of a directory HEAD's
     recent commits recorded (`recorded_lately`) where the workspace has a folder at a
-    target's path: they tell which files there a checkout may have placed (a version's) and
-    which are the user's own (`never_recorded_inside`); without them no file can be told a
-    change made here, and the checkout would delete the user's. Manifests only, small, from
-    the remotes the pull reads anyway; one no remote holds, or a remote that cannot be read
-    (the fetch named it), leaves that version unknown, as after gc."""
+    target's path that no sync record tells whole (`_synced_whole`): they tell which files
+    there a checkout may have placed (a version's) and which are the user's own
+    (`never_recorded_inside`); without them no file can be told a change made here, and the
+    checkout would delete the user's. Manifests only, small, from the remotes the pull reads
+    anyway, each opened only when a manifest is lacking, and never one the fetch could not
+    use (`result.remote_errors`): a version no remote gives stays unknown, as after gc. A
+    remote opened is noted in `result` (`asked_by_checkout`)."""
     lacking: dict[str, Target] = {}
     for target in targets:
         output = target.output
@@ -1219,7 +1222,11 @@ def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name:
                 lacking.setdefault(pointer.oid, Target(replace(output, pointer=pointer)))
     if not lacking:
         return
+    failed = {name for name, _ in result.remote_errors}
     for name, group in _grouped(repo, pushed(list(lacking.values())), remote_name).items():
+        if name in failed:
+            continue
+        result.asked_by_checkout = True
         try:
             opened, remote = open_remote(repo, name)
             _fetch_manifests(repo, remote, group, settings_for(repo, opened, remote, jobs))
@@ -1230,11 +1237,12 @@ def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name:
 
 
 def _synced_whole(repo: Repo, output: Output) -> bool:
-    """Was the data at the output's path synced here whole to the version its pointer names?
-    Its sync record then tells every file of it placed there from the user's own, with no
-    older version's manifest."""
+    """Was the data at the output's path synced here whole, to any version whose manifest
+    the cache holds (the pointer's, or one it moved from since: `git checkout`)? Its sync
+    record then tells of every file there whether a checkout placed it (`_placed_by_dvx`),
+    so no older version's manifest is needed to tell the user's own files."""
     synced = repo.syncstate.get(output.path)
-    return synced is not None and synced.oid == output.pointer.oid and synced.placed is None
+    return synced is not None and synced.placed is None and repo.cache.exists(synced.oid)
 
 
 def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None,
