@@ -2458,13 +2458,14 @@ def test_a_push_to_another_remote_after_a_partial_pull_names_the_fetch_not_a_tea
     assert pushed.code == 1
     assert ("Neither the cache here nor the remote 'second' has that data (data.dvx, "
             "recorded by commit") in pushed.stderr, pushed.stderr
-    assert ("`dvx fetch` (from the default remote 'shared'), then push again (`dvx push -r "
+    assert ("`dvx fetch -r shared` (the default remote), then push again (`dvx push -r "
             "second`)") in pushed.stderr
     assert "Either whoever committed it" not in pushed.stderr
     checked = run_dvx("fsck", "--remote", "second", cwd=bob)
     lines = [line for line in checked.stderr.splitlines() if line.startswith("Missing ")]
     f1 = next(line for line in lines if "data/sub/f1 needs it" in line)
-    assert "neither the remote second nor the cache here has it" in f1
+    assert ("neither the remote second nor the cache here has it: it may be on the default "
+            "remote shared, where a plain `dvx push` sends it") in f1
     assert "`dvx fetch` brings it into the cache from there; then `dvx push -r second`" in f1
     manifest = next(line for line in lines if ": data needs it" in line)
     assert "`dvx fetch`" not in manifest and "`dvx push -r second` uploads it here" in manifest

@@ -466,9 +466,10 @@ def _fetch_before_pushing(remote: str, recorded: list[Recorded], others: list[st
     """A push that found data in neither this cache nor `remote`, with other remotes
     configured (the default first): this clone never fetched it (a partial pull), so a fetch
     from the one holding it comes first. No teammate is blamed: the other remotes were not
-    asked."""
+    asked. The remote is always named (`-r`): a plain `dvx fetch` reads each output's own
+    remote (`remote:` in dvx.yaml), which may not be the one holding this data."""
     if from_default:
-        fetch = f"`dvx fetch` (from the default remote '{others[0]}')"
+        fetch = f"`dvx fetch -r {shell_quote(others[0])}` (the default remote)"
         if len(others) > 1:
             fetch += f" or `dvx fetch -r NAME`, NAME one of {', '.join(others[1:])}"
     elif len(others) == 1:
@@ -689,9 +690,9 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
             push_here = _push_to(remote_name, result.read_only)
             if oid in result.uncached:
                 warn(f"Missing {oid}: {path} needs it, and neither the remote {remote_name} "
-                     f"nor the cache here has it: `dvx push` sends it to {which}, where it "
-                     f"may be, and `dvx fetch` brings it into the cache from there; then "
-                     f"{push_here} uploads it here.")
+                     f"nor the cache here has it: it may be on {which}, where a plain `dvx "
+                     f"push` sends it, and `dvx fetch` brings it into the cache from there; "
+                     f"then {push_here} uploads it here.")
             else:
                 warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not "
                      f"have it: `dvx push` sends it to {which}, where it may be; "
