@@ -994,3 +994,23 @@ def test_fsck_names_each_corrupt_object_once(repo, dvx_proc):
     assert "1 corrupt" in checked.stdout
     assert len(checked.stderr.splitlines()) == 1, checked.stderr
     assert checked.stderr.startswith(f"Corrupt {obj.parent.name + obj.name}:")
+
+
+def test_remove_stages_or_names_only_what_differs_from_git_s_index(repo, dvx):
+    """remove stages under core.autostage, or names for `git add` without it, only the files
+    it wrote that Git would record a change of: a pointer Git never held, deleted, or a
+    .gitignore back to what the index holds, is neither, as `add` stages only what changed."""
+    write(repo / "kept.csv", "kept")
+    assert dvx("add", "kept.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "kept")
+    write(repo / "new.csv", "new")
+    assert dvx("add", "new.csv").code == 0
+    named = json.loads(dvx("remove", "--json", "new.csv.dvx").stdout)
+    assert named["to_stage"] == [] and named["staged"] == [], named  # .gitignore as in HEAD
+    assert dvx("config", "core.autostage", "true").code == 0
+    assert dvx("add", "new.csv").code == 0
+    git(repo, "reset", "-q", "--", "new.csv.dvx")
+    staged = json.loads(dvx("remove", "--json", "new.csv.dvx").stdout)
+    assert staged["staged"] == [".gitignore"] and staged["to_stage"] == [], staged
+    assert "new.csv.dvx" not in git(repo, "status", "--porcelain")

@@ -2189,6 +2189,34 @@ def test_save_records_a_run_made_by_hand_and_changed_inputs(project):
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+@pytest.mark.parametrize("autostage", [False, True], ids=["named-nowhere", "autostage"])
+def test_save_asks_git_of_what_to_stage_only_under_autostage(project, monkeypatch, autostage):
+    """exp save records changed inputs and a run made by hand into the experiment's commit
+    and names nothing for `git add`: without core.autostage it asks Git nothing of what to
+    stage (a `git status` and a `git check-ignore` each); under it, the pointer and dvx.lock
+    it wrote are staged, as `repro` stages them."""
+    import dvx.ops.data_places as data_places
+
+    if autostage:
+        assert run_dvx("config", "core.autostage", "true", cwd=project).code == 0
+    asked: list[list[str]] = []
+    real = data_places.warn_ignored_by_git
+
+    def counted(repo, rels, *args, **kwargs):
+        asked.append(list(rels))
+        return real(repo, rels, *args, **kwargs)
+
+    monkeypatch.setattr(data_places, "warn_ignored_by_git", counted)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)
+    assert run_dvx("exp", "save", "-n", "manual", cwd=project).code == 0
+    staged = git(project, "diff", "--cached", "--name-only").split()
+    if autostage:
+        assert asked and {"dvx.lock", "data/raw.csv.dvx"} <= set(staged), (asked, staged)
+    else:
+        assert asked == [] and staged == []
+
+
 def _labels_changed_after_commit(repo):
     """labels.csv tracked with `dvx add` and committed, then changed in the workspace: data
     no stage reads."""

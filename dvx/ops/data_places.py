@@ -201,13 +201,15 @@ class Staging:
     ignored: dict[str, str] = field(default_factory=dict)  # Git ignores: path -> rule
 
 
-def stage_for_git(repo: Repo, written: list[str]) -> Staging:
+def stage_for_git(repo: Repo, written: list[str], named: bool = True) -> Staging:
     """Stage (core.autostage) or name for `git add` those of `written` (files a command
     wrote for Git to record: pointers, dvx.lock, .gitignore files, `cache: false` outputs)
     that differ from Git's index; those Git ignores and does not track are neither, and a
     warning names the rule (`warn_ignored_by_git`). Every command writing such files ends
-    here, so core.autostage leaves none of them changed but unstaged."""
-    if repo.git is None:
+    here, so core.autostage leaves none of them changed but unstaged. `named`: False for a
+    command that names nothing for `git add` (its files go into a commit of its own: `exp
+    save`, `exp run --queue`), which then asks Git nothing without core.autostage."""
+    if repo.git is None or not (named or repo.autostage):
         return Staging()
     written = list(dict.fromkeys(written))
     if not written:

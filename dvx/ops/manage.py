@@ -19,6 +19,7 @@ from dvx.ops.data_places import (
     refuse_ignored_pointers,
     refuse_long_names,
     refuse_overlap,
+    stage_for_git,
     submodule_why,
     submodules_within,
     tracked_by_git,
@@ -82,14 +83,10 @@ class Changed:
 
 
 def _stage(repo: Repo, paths: list[str]) -> Changed:
-    """Stage `paths` (core.autostage), else name them to stage; without Git, neither."""
-    if repo.git is None:
-        return Changed([], False)
-    paths = list(dict.fromkeys(paths))
-    if repo.autostage and repo.git is not None:
-        repo.git.stage(paths)
-        return Changed(paths, True)
-    return Changed(paths, False)
+    """Stage (core.autostage), else name to stage, those of `paths` that differ from Git's
+    index, as every writing command does (`stage_for_git`); without Git, neither."""
+    staging = stage_for_git(repo, paths)
+    return Changed(staging.staged or staging.to_stage, staged=bool(staging.staged))
 
 
 def _gitignore_rel(data_rel: str) -> str:

@@ -61,7 +61,8 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     output cannot be stored (`prepare`); and when dvx.lock changed since it was read (a `git
     pull` meanwhile), checked again last before it is replaced (`_refuse_moved_lock`). Under
     core.autostage, dvx.lock is staged in Git with what it names that Git records (outputs
-    with `cache: false`, the .gitignore entries of the others), as `repro` stages a run's.
+    with `cache: false`, the .gitignore entries of the others), as `repro` stages a run's;
+    without it nothing is named for `git add`: the caller's commit (`exp save`) holds them.
     The stages recorded."""
     dag = load_dag(repo)
     if dag is None:
@@ -76,7 +77,7 @@ def commit_hand_runs(repo: Repo) -> list[str]:
         repo.statcache.flush()
         repo.syncstate.flush()
         if chosen:
-            stage_for_git(repo, [LOCK_FILE, *_recorded_for_git(chosen)])
+            stage_for_git(repo, [LOCK_FILE, *_recorded_for_git(chosen)], named=False)
     return [stage.name for stage, _ in chosen]
 
 

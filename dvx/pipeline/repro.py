@@ -466,10 +466,11 @@ def commit_changed_inputs(repo: Repo, taking: Taking, params_set: ParamsSet | No
     """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
     runs (for a run that happens elsewhere, from a snapshot: a queued experiment; or for
     none: `exp save`); the paths recorded. Their pointers and .gitignore files are staged
-    in Git under core.autostage, as `repro` stages them. `taking`: the command recording
-    them, which a refusal names, and where its stages read them; `params_set`: the params
-    files as that run will have set them (its inputs are those of dvx.yaml resolved with
-    them)."""
+    in Git under core.autostage, as `repro` stages them; without it nothing is named for
+    `git add`: the caller's commit (the snapshot, the experiment) holds them. `taking`: the
+    command recording them, which a refusal names, and where its stages read them;
+    `params_set`: the params files as that run will have set them (its inputs are those of
+    dvx.yaml resolved with them)."""
     dag = _load(repo, params_set)
     selected = dag.select((), False, False)
     with repo.lock(stages_in_git=True):
@@ -477,7 +478,7 @@ def commit_changed_inputs(repo: Repo, taking: Taking, params_set: ParamsSet | No
         touched, _ = _commit_inputs(repo, changed, SilentReporter(), taking)
         repo.statcache.flush()
         repo.syncstate.flush()
-        stage_for_git(repo, touched)
+        stage_for_git(repo, touched, named=False)
     return [o.path for o in changed]
 
 
