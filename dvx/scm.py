@@ -1005,6 +1005,39 @@ def _committer_time(commit: bytes) -> int:
     return 0
 
 
+# The sequencer's words for a step that picks a commit (`git rebase -i` spells them short too).
+_PICKS = ("pick", "p", "edit", "e", "reword", "r", "fixup", "f", "squash", "s")
+
+
+def _first_line(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class MergedCommits:
+    """The commits a merge Git runs merges: its merge bases, and its sides, ours first."""
+    bases: tuple[str, ...]
+    sides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PathInMerge:
+    """Whether a merge's bases (any of them) and each of its sides, ours first, hold a file
+    at one path."""
+    in_a_base: bool
+    in_sides: tuple[bool, ...]
+
+    @property
+    def paired(self) -> bool:
+        """Did Git's rename detection give the path a version of another path? Then the
+        base or a side has no file there."""
+        return not (self.in_a_base and all(self.in_sides))
+
+
 # The heads Git leaves while it stops inside a merge, cherry-pick, revert or rebase (a
 # conflict elsewhere): what it brought from there is in the workspace, not in HEAD.
 OPERATION_HEADS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
@@ -1372,6 +1405,71 @@ class Git:
         if proc.returncode != 0:
             raise git_failure("rev-parse", proc)
         return proc.stdout.decode().strip()
+
+    def path_in_merge(self, path: str) -> PathInMerge | None:
+        """Where the file `path` (from the top of the work tree) is among the commits of the
+        merge Git runs now (`merged_commits`), which calls a merge driver with the result's
+        path alone: a path missing from the merge base or a side is one Git's rename
+        detection paired with another. None where Git names no commits."""
+        commits = self.merged_commits()
+        if commits is None or "\n" in path or "\r" in path:
+            return None
+        batch = self._batch(headers_only=True)
+
+        def has(commit: str) -> bool:
+            header = batch.header(f"{commit}:{path}")
+            return header is not None and header[1] == "blob"
+
+        return PathInMerge(any(has(base) for base in commits.bases),
+                           tuple(has(side) for side in commits.sides))
+
+    def merged_commits(self) -> MergedCommits | None:
+        """The commits of the merge Git runs now (a merge driver's caller), from what Git
+        leaves while it merges: `git merge` names the heads it merges in GITHEAD_<sha>
+        variables; a rebase step picks the last line of rebase-merge/done (REBASE_HEAD with
+        the apply backend); a cherry-pick or revert of several commits the first line of
+        sequencer/todo. None where Git names none: a single cherry-pick or revert, `git am`,
+        `git stash pop`, a rebase's merge or a step it cannot tell."""
+        merged = sorted(name[len("GITHEAD_"):] for name in os.environ
+                        if name.startswith("GITHEAD_"))
+        if merged:
+            return self._commits_merged_into_head(merged)
+        if merging_for_a_rebase(self.root):
+            return self._commits_of_step(self._rebase_step())
+        return self._commits_of_step(_first_line(self.git_path("sequencer/todo")))
+
+    def _commits_merged_into_head(self, heads: list[str]) -> MergedCommits | None:
+        found = self._completed("merge-base", "--all", "HEAD", *heads)
+        if len(heads) > 1:  # an octopus: one base of them all
+            found = self._completed("merge-base", "--octopus", "HEAD", *heads)
+        bases = tuple(found.stdout.decode().split())
+        return MergedCommits(bases, ("HEAD", *heads)) if found.returncode == 0 else None
+
+    def _rebase_step(self) -> str:
+        if os.path.isdir(self.git_path("rebase-apply")):
+            return "pick REBASE_HEAD"
+        done = self.git_path("rebase-merge/done")
+        try:
+            with open(done, encoding="utf-8", errors="replace") as f:
+                lines = [line for line in f.read().splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
+    def _commits_of_step(self, step: str) -> MergedCommits | None:
+        """The commits a sequencer step (`pick SHA ...`, `revert SHA ...`) merges: a pick's
+        commit onto HEAD from its parent; a revert's parent from the reverted commit."""
+        words = step.split()
+        if len(words) < 2 or words[0] not in (*_PICKS, "revert") or words[1].startswith("-"):
+            return None
+        found = self._completed("rev-parse", f"{words[1]}^{{commit}}", f"{words[1]}^")
+        named = found.stdout.decode().split()
+        if found.returncode != 0 or len(named) != 2:
+            return None  # a root commit: Git merges it from no base
+        commit, parent = named
+        if words[0] in _PICKS:
+            return MergedCommits((parent,), ("HEAD", commit))
+        return MergedCommits((commit,), ("HEAD", parent))
 
     def head_is_a_merge(self) -> bool:
         """Has the commit HEAD is at a second parent?"""

@@ -1086,6 +1086,104 @@ def test_a_teammate_s_change_to_a_removed_folder_is_never_merged_into_an_unrelat
     assert sorted(p.name for p in (alice / "photos").iterdir()) == ["x.png", "y.png"]
 
 
+def _folder_regenerated_by_bob_and_added_to_by_alice(tmp_path) -> object:
+    """bob regenerates images/ under new names and bytes (as a Spark job writes
+    part-<uuid> files); alice adds f6.txt to it. Both changed images.dvx: nothing moved."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    shutil.rmtree(bob / "images")
+    for name in ("part-0-a1", "part-1-a1"):
+        write(bob / "images" / name, f"regenerated {name}\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob regenerates images")
+    write(alice / "images" / "f6.txt", "image 6, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice adds f6")
+    return alice
+
+
+def test_a_folder_regenerated_under_new_names_on_one_side_merges_entry_by_entry(tmp_path):
+    """A folder whose files one side all replaced still is the path both sides changed:
+    Git paired nothing, so the driver merges it entry by entry, with no conflict."""
+    alice = _folder_regenerated_by_bob_and_added_to_by_alice(tmp_path)
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "directory merged entry by entry" in merged.stderr
+    must("pull", "images", cwd=alice)
+    assert sorted(p.name for p in (alice / "images").iterdir()) == [
+        "f6.txt", "part-0-a1", "part-1-a1"]
+
+
+def test_a_folder_regenerated_upstream_merges_entry_by_entry_in_a_pull_rebase(tmp_path):
+    alice = _folder_regenerated_by_bob_and_added_to_by_alice(tmp_path)
+    pulled = subprocess.run(["git", "pull", "--rebase", "origin", "bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert "directory merged entry by entry" in pulled.stderr
+    must("pull", "images", cwd=alice)
+    assert sorted(p.name for p in (alice / "images").iterdir()) == [
+        "f6.txt", "part-0-a1", "part-1-a1"]
+
+
+def test_a_folder_moved_on_one_side_gets_the_other_side_s_change_to_it(tmp_path):
+    """bob moves images/ to pics/ with `dvx move`; alice adds f6.txt. Git's rename follows
+    the move and the pointer bob left as it was takes alice's version: f6.txt is in pics/."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("move", "images", "pics", cwd=bob)
+    git(bob, "add", "-A")
+    share(bob, "bob moves images to pics")
+    write(alice / "images" / "f6.txt", "image 6, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice adds f6")
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "f6.txt" in sorted(p.name for p in (alice / "pics").iterdir())
+
+
+def _images_dropped_for_photos_sharing_an_empty_file(tmp_path) -> object:
+    """images/ and bob's new photos/ both hold an empty .keep; bob stops tracking images/
+    and tracks photos/ in one commit, alice adds f6.txt to images/."""
+    team, alice = _installed_team(tmp_path)
+    write(alice / "images" / ".keep", "")
+    must("add", "images", cwd=alice)
+    share(alice, "keep images")
+    bob = _bob(team)
+    must("remove", "images.dvx", cwd=bob)
+    shutil.rmtree(bob / "images")
+    for name in ("x.png", "y.png", ".keep"):
+        write(bob / "photos" / name, "" if name == ".keep" else f"photo {name}\n")
+    must("add", "photos", cwd=bob)
+    share(bob, "bob drops images, adds photos")
+    write(alice / "images" / "f6.txt", "image 6, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice adds f6")
+    return alice
+
+
+def _photos_kept_apart(alice, done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "directory merged entry by entry" not in done.stderr
+    assert "Git paired this pointer with another path's" in done.stderr, done.stderr
+    assert "f6.txt" not in (alice / "photos.dvx").read_text()
+    assert "images/f6.txt" not in git(alice, "ls-files")
+
+
+def test_a_removed_folder_sharing_a_file_with_an_unrelated_one_is_never_merged_into_it(
+        tmp_path):
+    """Sharing an empty .keep makes photos/ no edit of images/: photos.dvx is in neither
+    the merge base nor alice's commit, so Git paired it, and the driver leaves a conflict."""
+    alice = _images_dropped_for_photos_sharing_an_empty_file(tmp_path)
+    _photos_kept_apart(alice, _merge(alice, "origin/bob"))
+
+
+def test_a_removed_folder_sharing_a_file_with_an_unrelated_one_conflicts_in_a_pull_rebase(
+        tmp_path):
+    alice = _images_dropped_for_photos_sharing_an_empty_file(tmp_path)
+    _photos_kept_apart(alice, subprocess.run(["git", "pull", "--rebase", "origin", "bob"],
+                                             cwd=alice, capture_output=True, text=True))
+
+
 def test_a_pointer_git_paired_with_a_removed_one_conflicts_over_the_added_versions_alone(
         tmp_path):
     """bob stops tracking raw.csv and tracks new.bin in one commit; alice changes raw.csv and

@@ -597,6 +597,8 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     from dvx import fsutil
     from dvx.errors import DvxError
     from dvx.ops.merge import (
+        REBASE_SIDE_NAMES,
+        SIDE_NAMES,
         LineMerge,
         MergedVersions,
         merge_file,
@@ -614,13 +616,14 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
+    repo = open_repo(warning_of_config=False)
+    rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
+    names = REBASE_SIDE_NAMES if rebasing else SIDE_NAMES
     sides = without_a_paired_path(path, *contents)
     contents[1:] = [sides.ours, sides.theirs]
     paired = f". {sides.left_out}" if sides.left_out else ""
-    repo = open_repo(warning_of_config=False)
-    rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
     try:
-        merged = merge_file(repo, path, *contents)
+        merged = merge_file(repo, path, contents[0], contents[1], contents[2], names)
     except LineMerge as exc:
         assert repo.git is not None  # Git runs this driver
         clean = repo.git.merge_file(ours, base, theirs)

@@ -74,8 +74,16 @@ class Merged:
     how: str  # a line for the user: what was merged
 
 
-def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
-    """The merged content of the pointer file or dvx.lock at `path`; raises Conflict."""
+# How a message names the two sides of a merge; a rebase replays your commit onto the upstream,
+# which is then Git's ours.
+SIDE_NAMES = ("this side", "the other side")
+REBASE_SIDE_NAMES = ("the upstream", "your commit")
+
+
+def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes,
+               names: tuple[str, str] = SIDE_NAMES) -> Merged:
+    """The merged content of the pointer file or dvx.lock at `path` (from the top of the
+    work tree, as Git names it); raises Conflict, naming the sides `names`."""
     if ours == theirs or base == theirs:
         return Merged(ours, "unchanged by the other side")
     if base == ours:
@@ -84,7 +92,7 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -
         return _merge_lock(repo, base, ours, theirs)
     if path.rpartition("/")[2] == ".gitignore":
         return _merge_ignore_lines(base, ours, theirs)
-    return _merge_pointer(repo, path, base, ours, theirs)
+    return _merge_pointer(repo, path, base, ours, theirs, names)
 
 
 def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
@@ -201,7 +209,8 @@ def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
     return Merged(encode_git_lines(merged, ours), "lines of both sides kept")
 
 
-def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes,
+                   names: tuple[str, str]) -> Merged:
     """Field by field: the data (what it names), `desc` and `meta` each come from the side
     that changed them; only a field both sides changed differently is a conflict, and for a
     directory's data that means the same entry. A conflict whose sides gain something from
@@ -211,10 +220,10 @@ def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: byte
     b = tuple(parse_pointer(version, f"{path} (a merge base)") if version.strip() else None
               for version in _base_versions(base))
     try:
-        return _merged(repo, path, b, o, t, None)
+        return _merged(repo, path, b, o, t, None, names)
     except Conflict as conflict:
         try:
-            versions = [_merged(repo, path, b, o, t, side).data for side in (o, t)]
+            versions = [_merged(repo, path, b, o, t, side, names).data for side in (o, t)]
         except Conflict:
             raise conflict from None  # nothing merges without a choice (a manifest missing)
         if versions == [ours, theirs]:
@@ -223,7 +232,7 @@ def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: byte
 
 
 def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t: Pointer,
-            prefer: Pointer | None) -> Merged:
+            prefer: Pointer | None, names: tuple[str, str]) -> Merged:
     """The pointer merged field by field from its merge base `b` (two in a criss-cross
     merge); where both sides changed a thing differently, a Conflict, or the version of
     `prefer` (o or t) if given."""
@@ -242,7 +251,7 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
         carrier, how = t, "data from the other side"
     elif o.is_dir and t.is_dir and all(p is None or p.is_dir for p in b) \
             and o.source == t.source:
-        carrier, how = _merge_directory(repo, path, b, o, t, prefer)
+        carrier, how = _merge_directory(repo, path, b, o, t, prefer, names)
     elif prefer is not None:
         carrier, how = prefer, "data of one side"
     elif o.is_dir != t.is_dir:
@@ -289,12 +298,13 @@ def _data(pointer: Pointer) -> tuple[object, ...]:
 
 
 def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer,
-                     t: Pointer, prefer: Pointer | None) -> tuple[Pointer, str]:
+                     t: Pointer, prefer: Pointer | None,
+                     names: tuple[str, str]) -> tuple[Pointer, str]:
     """The directory merged entry by entry (the merged manifest goes into the cache); where
     both sides changed an entry differently, a Conflict, or `prefer`'s version of it."""
     bases = [_manifest(repo, path, p) if p is not None else None for p in b]
     to, tt = _manifest(repo, path, o), _manifest(repo, path, t)
-    _refuse_a_folder_that_is_no_edit(bases, to, tt)
+    _refuse_a_paired_folder(repo, path, bases, to, tt, names)
     trees = [*bases, to, tt]
     eb, *other, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
@@ -308,25 +318,50 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
     return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
 
 
-def _refuse_a_folder_that_is_no_edit(bases: list[Tree | None], ours: Tree, theirs: Tree) -> None:
-    """A Conflict where a side's folder shares no file, by name or by content, with any merge
-    base that has files: Git handed this driver two different folders' pointers (its rename
+def _refuse_a_paired_folder(repo: Repo, path: str, bases: list[Tree | None], ours: Tree,
+                            theirs: Tree, names: tuple[str, str]) -> None:
+    """A Conflict where Git handed this driver two different paths' pointers: its rename
     detection pairs a removed pointer with an added one that looks alike, as pointer files
-    do), and merging them entry by entry would put one folder's files into the other. A
-    side that emptied the folder edited it."""
+    do, and merging them entry by entry would put one folder's files into the other. Git
+    says so by the merge's commits: the path is missing from the merge base or a side.
+    Where Git names no commits (a single cherry-pick, `git am`, `git stash pop`), a side's
+    folder that shares no file with the base is taken for another path's."""
+    if all(tree is None for tree in bases):
+        return  # both sides added the path: nothing was paired
+    unrelated = _unrelated_folders(bases, ours, theirs, names)
+    found = repo.git.path_in_merge(path) if repo.git is not None else None
+    if found is None and unrelated:
+        raise Conflict(f"{' and '.join(unrelated)} folder shares no file, by name or by "
+                       "content, with the version both sides started from: " + _PAIRED)
+    if found is not None and found.paired:
+        lacking = [name for name, held in
+                   zip(("the version both sides started from", *names),
+                       (found.in_a_base, *found.in_sides[:2]), strict=True) if not held]
+        if not all(found.in_sides[2:]) and names[1] not in lacking:
+            lacking.append(names[1])  # another head of an octopus merge
+        why = f"{' and '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no '{path}'"
+        if unrelated:
+            why = (f"{' and '.join(unrelated)} folder shares no file, by name or by content, "
+                   f"with the version both sides started from, and {why}")
+        raise Conflict(f"{why}: {_PAIRED}")
+
+
+_PAIRED = ("Git paired this pointer with another path's (its rename detection matches pointer "
+           "files that look alike, as it does a moved one), so the folders are not merged "
+           "entry by entry. Keep the version of the side that tracks this folder; a change the "
+           "other side made to the folder it removed or moved is in its commit, under that "
+           "folder's own pointer")
+
+
+def _unrelated_folders(bases: list[Tree | None], ours: Tree, theirs: Tree,
+                       names: tuple[str, str]) -> list[str]:
+    """The sides (their names, possessive) whose folder shares no file, by name or by
+    content, with any merge base that has files. A side that emptied the folder edited it."""
     started = [tree for tree in bases if tree is not None and tree.nfiles]
     if not started:
-        return
-    unrelated = [side for side, tree in (("this side's", ours), ("the other side's", theirs))
-                 if tree.nfiles and not any(_shares_a_file(tree, base) for base in started)]
-    if unrelated:
-        raise Conflict(
-            f"{' and '.join(unrelated)} folder shares no file, by name or by content, with "
-            "the version both sides started from: Git paired this pointer with another "
-            "path's (its rename detection matches pointer files that look alike), so the "
-            "folders are not merged entry by entry. Keep the version of the side that "
-            "tracks this folder; a change the other side made to the folder it removed "
-            "is in its commit, under that folder's own pointer")
+        return []
+    return [f"{name}'s" for name, tree in zip(names, (ours, theirs), strict=True)
+            if tree.nfiles and not any(_shares_a_file(tree, base) for base in started)]
 
 
 def _shares_a_file(tree: Tree, base: Tree) -> bool:
