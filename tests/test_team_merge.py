@@ -1220,6 +1220,32 @@ def test_a_pointer_git_paired_with_a_removed_one_conflicts_over_the_added_versio
     assert "raw.csv: no longer tracked, its pointer left Git" in status.stdout, status.output
 
 
+def test_a_pointer_paired_with_a_removed_one_in_a_pull_rebase_names_the_upstream_and_yours(
+        tmp_path):
+    """In a rebase Git's ours is the upstream: the driver's word on the left-out pointer
+    names the upstream and your commit, never "this side"."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "raw.csv.dvx", cwd=bob)
+    (bob / "raw.csv").unlink()
+    write(bob / "new.bin", "bob's new\n")
+    must("add", "new.bin", cwd=bob)
+    share(bob, "bob drops raw.csv, adds new.bin")
+    edit(alice, "raw.csv", "alice's raw\n")
+    write(alice / "new.bin", "alice's new\n")
+    must("add", "raw.csv", "new.bin", cwd=alice)
+    share(alice, "alice changes raw.csv, adds new.bin")
+
+    pulled = subprocess.run(["git", "pull", "--rebase", "origin", "bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pulled.returncode != 0
+    assert "Git paired a pointer your commit removed" not in pulled.stderr
+    assert ("Git paired a pointer the upstream removed with the one it added here"
+            in pulled.stderr), pulled.stderr
+    assert "your commit's version of the removed pointer is left out" in pulled.stderr
+    assert "this side" not in pulled.stderr
+
+
 def test_a_folder_made_a_file_on_one_side_and_changed_on_the_other_names_each_side_s_kind(
         tmp_path):
     """bob makes `images` a file; alice changes a file in the folder. The driver says which

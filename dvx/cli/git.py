@@ -619,7 +619,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     repo = open_repo(warning_of_config=False)
     rebasing = merging_for_a_rebase(repo.root)  # Git's ours is then the upstream
     names = REBASE_SIDE_NAMES if rebasing else SIDE_NAMES
-    sides = without_a_paired_path(path, *contents)
+    sides = without_a_paired_path(path, contents[0], contents[1], contents[2], names)
     contents[1:] = [sides.ours, sides.theirs]
     paired = f". {sides.left_out}" if sides.left_out else ""
     try:

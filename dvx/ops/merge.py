@@ -168,7 +168,8 @@ class Sides:
     left_out: str | None = None
 
 
-def without_a_paired_path(path: str, base: bytes, ours: bytes, theirs: bytes) -> Sides:
+def without_a_paired_path(path: str, base: bytes, ours: bytes, theirs: bytes,
+                          names: tuple[str, str] = SIDE_NAMES) -> Sides:
     """The two sides of the pointer file at `path` to merge, where Git's rename detection
     paired a removed pointer with one a side added under this path while the other side
     also added it (a rename/add collision): Git first merges the removed pointer's versions
@@ -176,7 +177,7 @@ def without_a_paired_path(path: str, base: bytes, ours: bytes, theirs: bytes) ->
     pointer, with no merge base. The side that comes with the first merge's conflict
     markers is then taken as its own version between them: the other version is the other
     side's pointer of the removed path, not this path's data, and stays in that side's
-    commit."""
+    commit. `names` name the two sides in what it says."""
     if base.strip() or not path.endswith(POINTER_SUFFIX):
         return Sides(ours, theirs)
     for index, data in enumerate((ours, theirs)):
@@ -186,8 +187,7 @@ def without_a_paired_path(path: str, base: bytes, ours: bytes, theirs: bytes) ->
             versions = _base_versions(data)
         except Conflict:
             return Sides(ours, theirs)
-        side, other = ("this side", "the other side") if index == 0 else (
-            "the other side", "this side")
+        side, other = names if index == 0 else names[::-1]
         why = (f"Git paired a pointer {side} removed with the one it added here (its rename "
                "detection matches pointer files that look alike), so only the two added "
                f"pointers are compared: {other}'s version of the removed pointer is left "
