@@ -307,7 +307,8 @@ def _kinds_in_index(root: str | None, entries: list[tuple[str, int, str]] | None
     blobs = {stage: blob for other, stage, blob in entries or [] if other == path}
     if root is None or not {2, 3} <= blobs.keys():
         return None
-    ours, theirs = (_kind_named(blob_content(root, blobs[stage]) or b"") for stage in (2, 3))
+    ours, theirs = (_kind_named(blob_content(root, blobs[stage], MAX_POINTER_BYTES) or b"")
+                    for stage in (2, 3))
     return None if ours is None or theirs is None else (ours, theirs)
 
 

@@ -643,18 +643,17 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
     return found
 
 
-def blob_content(root: str, sha: str) -> bytes | None:
-    """The bytes of the Git blob `sha` of the repository at `root`; None where Git cannot say.
-    Runs Git directly, as `unmerged_entries`: asked only about a side of a conflicted
-    pointer."""
-    import subprocess
-
+def blob_content(root: str, sha: str, max_bytes: int) -> bytes | None:
+    """The bytes of the Git blob `sha` of the repository at `root`; None where Git cannot
+    say, or the blob is larger than `max_bytes` (refused before it is read). Asked only
+    about a side of a conflicted pointer."""
+    reader = Git(root)
     try:
-        held = subprocess.run(["git", "-C", root, "cat-file", "blob", sha],
-                              capture_output=True, check=False, env=git_environ(root=root))
-    except FileNotFoundError:
+        return reader.small_blob(sha, max_bytes)
+    except (DvxError, OSError):
         return None
-    return held.stdout if held.returncode == 0 else None
+    finally:
+        reader.close()
 
 
 def merged_by_dvx_driver(root: str, path: str) -> bool:
@@ -1620,6 +1619,14 @@ class Git:
         if found is None:
             raise DvxError(f"Git object {sha} is missing from the repository.")
         return found
+
+    def small_blob(self, sha: str, max_bytes: int) -> bytes | None:
+        """The content of the blob `sha`; None where there is none, or it is larger than
+        `max_bytes`, which is refused before it is read."""
+        header = self._batch(headers_only=True).header(sha)
+        if header is None or header[1] != "blob" or header[2] > max_bytes:
+            return None
+        return self.object_data(sha)[1]
 
     def feed_blob(self, sha: str, consume: Callable[[bytes], object]) -> None:
         """Give the content of a Git blob to `consume` a chunk at a time (`git cat-file`)."""

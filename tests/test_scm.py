@@ -112,3 +112,18 @@ def test_tracked_under_asks_about_more_paths_than_one_command_line_holds(tmp_pat
         write(repo / name, "x\n")
     git(repo, "add", "-A")
     assert sorted(Git(str(repo)).tracked_under(names)) == names[::1000]
+
+
+def test_a_conflicted_side_s_blob_larger_than_a_pointer_is_never_read_whole(tmp_path):
+    """status reads both index sides of a conflicted pointer: one larger than any pointer is
+    refused by its size, before its bytes are read."""
+    from dvx.pointer import MAX_POINTER_BYTES
+    from dvx.scm import blob_content
+
+    repo = make_git_repo(tmp_path / "repo")
+    write(repo / "small.dvx", "small\n")
+    write(repo / "big.dvx", "x" * (MAX_POINTER_BYTES + 1))
+    small, big = (git(repo, "hash-object", "-w", name).strip()
+                  for name in ("small.dvx", "big.dvx"))
+    assert blob_content(str(repo), small, MAX_POINTER_BYTES) == b"small\n"
+    assert blob_content(str(repo), big, MAX_POINTER_BYTES) is None
