@@ -39,8 +39,13 @@ def check_relpath(rel: object, what: str = "path") -> str:
 def relpath_problem(rel: str) -> str | None:
     # objects/tree.py screens whole manifests for these same rules in one pass
     # (_paths_look_ordinary): a new rule here needs a mark there too.
-    if "\x00" in rel:
-        return "it contains a NUL byte"
+    return _unrecordable_problem(rel) or escape_problem(rel)
+
+
+def _unrecordable_problem(rel: str) -> str | None:
+    """Why dvx records no path like `rel` in a pointer or manifest though it leads nowhere
+    it should not: a name that some file system, reader or line-based format takes
+    otherwise."""
     if not rel.isascii():
         try:
             rel.encode("utf-8")
@@ -50,11 +55,21 @@ def relpath_problem(rel: str) -> str | None:
         return "it contains a backslash"
     if "\n" in rel or "\r" in rel:
         return "it contains a line break"
-    if rel.startswith("/"):
-        return "it is absolute"
-    if len(rel) > 1 and rel[1] == ":":
+    if len(rel) > 1 and rel[1] == ":" and not rel.startswith("/"):
         return (f"it starts with '{rel[:2]}', as a Windows drive does ('C:'), and dvx records "
                 "no path that starts so, so that no reader takes it for an absolute path")
+    return None
+
+
+def escape_problem(rel: str) -> str | None:
+    """Why the POSIX relative path `rel`, joined under a root, could lead out of it or into
+    Git's or dvx's own directory (a NUL byte, an absolute path, a '', '.' or '..' component,
+    a `.git` or `.dvx` one in any letter case), or None. The rules for a path Git tracks
+    that dvx writes where an experiment has it (any name Git takes is the project's)."""
+    if "\x00" in rel:
+        return "it contains a NUL byte"
+    if rel.startswith("/"):
+        return "it is absolute"
     for part in rel.split("/"):
         if part == "..":
             return "it has a '..' component, which can lead outside its folder"

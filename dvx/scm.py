@@ -1661,9 +1661,8 @@ class Git:
     def blob_id_at(self, commit: str, relpath: str, max_bytes: int) -> str | None:
         """The id of the blob `blob_at` reads (None: no file there), asked of the running
         `git cat-file`: a reader that parses what it reads parses each blob once."""
-        if "\n" in relpath or "\r" in relpath:  # a line of `git cat-file --batch` each
-            raise DvxError(f"Cannot look up {relpath!r} in Git: it is not a plain path.")
-        header = self._batch(headers_only=True).header(f"{commit}:{relpath}")
+        header = (self._listed_header(commit, relpath) if "\n" in relpath or "\r" in relpath
+                  else self._batch(headers_only=True).header(f"{commit}:{relpath}"))
         if header is None:
             return None  # no such path in that commit
         sha, kind, size = header
@@ -1673,6 +1672,18 @@ class Git:
             raise DvxError(f"'{relpath}' in commit {commit[:10]} is larger than {max_bytes} "
                            "bytes; refusing to read it.")
         return sha
+
+    def _listed_header(self, commit: str, relpath: str) -> tuple[str, str, int] | None:
+        """(object id, kind, size) of `relpath` in `commit` as `git ls-tree` lists it, None
+        if it has nothing there: for a name with a line break (Git tracks any name), which
+        `git cat-file --batch`, a line per question, cannot be asked about."""
+        out = self._run("ls-tree", "-z", "-l", "--full-tree", commit, "--", *literal([relpath]))
+        for item in out.split(b"\0"):
+            meta, _, path = item.partition(b"\t")  # "<mode> <type> <object> <size>\t<path>"
+            if path and os.fsdecode(path) == relpath:
+                _, kind, sha, size = meta.decode().split()
+                return sha, kind, int(size) if size.isdigit() else 0
+        return None
 
     def mode_at(self, commit: str, relpath: str) -> str | None:
         """The Git mode of `relpath` in `commit` ("100644", "100755", "120000" for a symlink,

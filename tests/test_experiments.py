@@ -3802,6 +3802,37 @@ def test_pull_checks_every_file_of_a_baseline_a_hand_made_experiment_brings_alon
     assert not (bob / ".dvx" / "config.local").exists()
 
 
+# Names Git tracks that dvx never writes in a pointer or manifest, but a workspace may hold
+ORDINARY_ODD_NAMES = ["notes\\a.txt", "line\nbreak.txt", "C:notes.txt",
+                      os.fsdecode(b"caf\xe9-latin1.txt")]
+
+
+@pytest.mark.parametrize("name", ORDINARY_ODD_NAMES)
+def test_an_experiment_that_changed_a_tracked_file_of_any_name_git_takes_is_pulled_and_applied(
+        tmp_path, name):
+    """The experiment path rules refuse only what escapes the project or reaches into Git's
+    directory or this clone's own files: a tracked file whose name has a backslash, a line
+    break, bytes that are not UTF-8 or a drive-like 'C:' start is the project's, and an
+    experiment `exp run` made of a change to it is pulled and applied like any other."""
+    team, alice = _shared_pipeline(tmp_path)
+    write(alice / name, "one\n")
+    git(alice, "add", "--", name)
+    git(alice, "commit", "-qm", "notes")
+    git(alice, "push", "-q", "origin", "main")
+    write(alice / name, "two\n")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "odd", cwd=alice)
+    must("exp", "push", "origin", "odd", cwd=alice)
+    bob = team.clone("bob")
+    assert (bob / name).read_text() == "one\n"
+
+    pulled = run_dvx("exp", "pull", "origin", "odd", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    applied = run_dvx("exp", "apply", "odd", cwd=bob)
+    assert applied.code == 0, applied.output
+    assert (bob / name).read_text() == "two\n"
+    assert "lr: 0.2" in (bob / "params.yaml").read_text()
+
+
 def test_pull_refuses_an_experiment_whose_baseline_is_not_in_its_history(tmp_path):
     """A ref made by hand may name a baseline its commit does not descend from (none this
     clone has): `exp pull` refuses it, naming it, without storing its ref, so that no
