@@ -126,9 +126,9 @@ class Work:
     def on_tracked_paths(self) -> bool:
         """Does it change tracked paths (their pointers and .gitignore entries, or their files
         in the workspace), where what it leaves half-done may show nowhere else (a file Git
-        ignores that dvx does not track)? A pipeline's run leaves its stages stale, which
-        their status shows."""
-        return self.state in (TRACKING, EXPERIMENT) or self.state.startswith(WORKSPACE)
+        ignores that dvx does not track; a save's dvx.lock written, its experiment not
+        recorded)? A pipeline's run leaves its stages stale, which their status shows."""
+        return self.state in (TRACKING, EXPERIMENT, SAVE) or self.state.startswith(WORKSPACE)
 
     def as_record(self) -> dict[str, object]:
         return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}

@@ -1678,6 +1678,32 @@ def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_save
     assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
+def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_show_first(
+        project):
+    """Ctrl-C of `exp save -n first` once it wrote dvx.lock, before it recorded the
+    experiment: it says what it may have left and to look for the experiment in `dvx exp show`
+    before saving again, never that nothing was left half-written; status names it, as
+    after kill -9, until a later save of the workspace does its work."""
+    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)  # a run by hand
+    saving = stopped_at("commit.after_lock_write", "exp save -n first", project)
+    saving.send_signal(signal.SIGINT)
+    saving.send_signal(signal.SIGCONT)
+    _, err = saving.communicate(timeout=60)
+    assert saving.returncode == 128 + signal.SIGINT, err
+    said = " ".join(err.split())
+    assert "Nothing was left half-written" not in said, said
+    assert "its experiment recorded or not" in said, said
+    assert "Look for the experiment in `dvx exp show` first" in said, said
+    status = run_dvx("status", cwd=project)
+    assert "`dvx exp save -n first`: stopped before it finished" in status.stdout, status.output
+    assert run_dvx("status", "-q", cwd=project).code == 1
+    saved = run_dvx("exp", "save", "-n", "final", cwd=project)
+    assert saved.code == 0, saved.output
+    assert run_dvx("status", "-q", cwd=project).code == 0
+    assert set(_show(project)) == {"workspace", "main", "final"}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_an_apply_stopped_by_ctrl_c_says_what_it_left_and_stays_named(project, signum):
     """Ctrl-C (SIGTERM, SIGHUP) of `exp apply` once it wrote the experiment's params and

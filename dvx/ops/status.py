@@ -373,9 +373,10 @@ def _name_a_stopped_apply(results: list[OutputStatus], stopped: list[StoppedComm
 
 def _on_tracked_paths(stopped: list[StoppedCommand]) -> list[StoppedCommand]:
     """Those of the stopped commands that were changing tracked paths (add, commit, remove,
-    move, checkout, pull), which may leave what no state shows (a file Git ignores and no
-    pointer tracks yet): each is a change. What the others left shows elsewhere (a repro's
-    stages are stale) or is no tracked path's (a gc's cache): they are warnings only."""
+    move, checkout, pull, exp apply, exp save), which may leave what no state shows (a file
+    Git ignores and no pointer tracks yet): each is a change. What the others left shows
+    elsewhere (a repro's stages are stale) or is no tracked path's (a gc's cache): they are
+    warnings only."""
     return [each for each in stopped if each.work is not None and each.work.on_tracked_paths]
 
 
