@@ -170,6 +170,11 @@ def _inside(path: str, folder: str) -> bool:
 V = TypeVar("V")
 
 
+def overlaps(a: str, b: str) -> bool:
+    """Are the POSIX paths `a` and `b` one path, or is one of them inside the other?"""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
 def at_or_below_any(rel: str, folders: Set[str]) -> bool:
     """Is the POSIX path `rel` one of `folders`, or below one?"""
     while rel:

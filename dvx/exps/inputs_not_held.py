@@ -23,9 +23,9 @@ from dvx.experiment_refs import new_files_left_out
 from dvx.logs import get_logger
 from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
 from dvx.outputs import all_outputs, load_tree
-from dvx.paths import at_or_below_any, for_command
+from dvx.paths import at_or_below_any, for_command, overlaps
 from dvx.pipeline.graph import Dag, load_dag
-from dvx.pipeline.spec import ParamsSet, overlaps
+from dvx.pipeline.spec import ParamsSet
 from dvx.repo import Repo
 from dvx.scm import untrack_command, user_git
 from dvx.wording import named_list

@@ -31,6 +31,7 @@ from dvx.paths import (
     check_relpath,
     for_command,
     from_here,
+    overlaps,
     repo_relpath,
 )
 from dvx.pipeline.graph import load_dag
@@ -41,7 +42,7 @@ from dvx.pipeline.params import (
     find_param,
     load_json,
 )
-from dvx.pipeline.spec import Stage, overlaps
+from dvx.pipeline.spec import Stage
 from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (

@@ -50,11 +50,12 @@ from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import Output, in_cache
+from dvx.paths import overlaps
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.outputs_in_git import refuse_outputs_in_git
 from dvx.pipeline.repro import commit_changed_inputs, read_by_stages
 from dvx.pipeline.runner import end_group
-from dvx.pipeline.spec import ParamsSet, overlaps
+from dvx.pipeline.spec import ParamsSet
 from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo

@@ -18,8 +18,7 @@ from collections.abc import Collection
 from dvx.errors import UsageError
 from dvx.ops.commit import check_commit, commit
 from dvx.outputs import Output, all_outputs
-from dvx.paths import for_command
-from dvx.pipeline.spec import overlaps
+from dvx.paths import for_command, overlaps
 from dvx.pipeline.unrecordable_inputs import refuse_changed_import
 from dvx.repo import Repo
 

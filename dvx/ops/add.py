@@ -38,7 +38,7 @@ from dvx.ops.remote_places import (
     refuse_remote_in_data,
 )
 from dvx.outputs import Broken, DeclaredOutputs, Output, check_data_path, scan_outputs
-from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
+from dvx.paths import POINTER_SUFFIX, for_command, overlaps, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, untrackable_link_error
 
@@ -165,7 +165,7 @@ def _refuse_declared_outputs(root: str, rels: list[str], displays: list[str] | t
     now = declared() if declared is not None else None
     for rel, display in zip(rels, displays, strict=True):
         for out, stage in (now or {}).items():
-            if out == rel or rel.startswith(out + "/") or out.startswith(rel + "/"):
+            if overlaps(out, rel):
                 raise PathError(
                     f"'{display}' {_relation(out, rel)} an output the pipeline stage "
                     f"'{stage}' declares in {PIPELINE_FILE}, not data to add: the stage "

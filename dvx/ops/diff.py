@@ -26,7 +26,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote, settings_for
 from dvx.ops.status import never_placed
 from dvx.outputs import Broken, Output, load_tree, may_hold_part, scan_outputs
-from dvx.paths import at_or_below_any, fingerprint_directory
+from dvx.paths import at_or_below_any, fingerprint_directory, overlaps
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
@@ -99,8 +99,8 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         outputs_a = [o for o in outputs_a if not sides.unreadable(o)]
         outputs_b = [o for o in outputs_b if not sides.unreadable(o)]
         if targets is not None:
-            outputs_a = [o for o in outputs_a if any(_overlaps(o.path, t) for t in targets)]
-            outputs_b = [o for o in outputs_b if any(_overlaps(o.path, t) for t in targets)]
+            outputs_a = [o for o in outputs_a if any(overlaps(o.path, t) for t in targets)]
+            outputs_b = [o for o in outputs_b if any(overlaps(o.path, t) for t in targets)]
             result.problems += [f"'{t}' names nothing dvx tracks in {a} or {b}." for t in targets
                                 if not sides.may_hold(t, outputs_a, a)
                                 and not sides.may_hold(t, outputs_b, b)]
@@ -201,10 +201,6 @@ def _compare(files_a: Files, files_b: Files, changes: _Changes) -> None:
                          if p in files_b and v[0] != files_b[p][0]]
 
 
-def _overlaps(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
-
-
 def _below(path: str, target: str) -> bool:
     return path == target or path.startswith(target + "/")
 
@@ -228,7 +224,7 @@ class _Sides:
         around its path), or dvx.lock for a stage's output?"""
         if output.stage is not None:
             return LOCK_FILE in self._broken
-        return any(_overlaps(output.path, data_path_of(p)) for p in self._broken
+        return any(overlaps(output.path, data_path_of(p)) for p in self._broken
                    if p != LOCK_FILE)
 
     def close(self) -> None:
@@ -304,7 +300,7 @@ class _Sides:
         or the directory's manifest lists it (as a file or a folder); a manifest not in the
         cache is not fetched for this, and counts as holding it."""
         for output in outputs:
-            if not _overlaps(output.path, target):
+            if not overlaps(output.path, target):
                 continue
             if not target.startswith(output.path + "/"):
                 return True  # the output itself, or one below the target

@@ -26,9 +26,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dvx import gitignore
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, StageLock, parse_lock, path_as_written
-from dvx.paths import POINTER_SUFFIX, at_or_below_any
+from dvx.paths import POINTER_SUFFIX, at_or_below_any, overlaps
 from dvx.pipeline.graph import Dag
-from dvx.pipeline.spec import overlaps
 from dvx.pipeline.staleness import path_state
 from dvx.repo import Repo
 from dvx.wording import named_list

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from dvx.errors import DvxError
 from dvx.ops.worktrees import worktrees_sharing_the_cache
 from dvx.outputs import Output, all_outputs, load_tree
-from dvx.paths import join_posix
-from dvx.pipeline.spec import overlaps
+from dvx.paths import join_posix, overlaps
 from dvx.repo import Repo
 
 

@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, LockWriter
 from dvx.outputs import Output, pointer_change, pointer_files
-from dvx.paths import POINTER_SUFFIX
-from dvx.pipeline.spec import Stage, overlaps
+from dvx.paths import POINTER_SUFFIX, overlaps
+from dvx.pipeline.spec import Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 

@@ -76,7 +76,7 @@ from dvx.outputs import (
     refuse_broken,
     tracked_data_left_out,
 )
-from dvx.paths import for_command, join_posix, walk_directory
+from dvx.paths import for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, build_dag, load_dag
@@ -109,7 +109,6 @@ from dvx.pipeline.spec import (
     check_params,
     load_pipeline,
     no_pipeline_error,
-    overlaps,
     pipeline_bytes,
 )
 from dvx.pipeline.staleness import (

@@ -644,10 +644,6 @@ def _param_key(key: Any, name: str) -> str:
 
 # -- across stages ---------------------------------------------------------------------------
 
-def overlaps(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
-
-
 def _folders_above(path: str) -> Iterator[str]:
     """'a/b/c' -> 'a/b', 'a'."""
     folder = path.rpartition("/")[0]

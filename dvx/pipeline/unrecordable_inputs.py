@@ -26,8 +26,7 @@ from dvx.lockfile import LOCK_FILE
 from dvx.ops.data_places import tracked_by_git_within
 from dvx.ops.status import MODIFIED, NOT_PULLED, OUTDATED, OutputStatus
 from dvx.outputs import Output, load_tree
-from dvx.paths import for_command, join_posix
-from dvx.pipeline.spec import overlaps
+from dvx.paths import for_command, join_posix, overlaps
 from dvx.repo import Repo
 from dvx.scm import untrack_command, user_git
 from dvx.wording import named_list
