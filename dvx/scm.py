@@ -2039,6 +2039,20 @@ class Git:
         for batch in _command_line_batches(literal(relpaths)):
             self._run("reset", "-q", commit, "--", *batch)
 
+    def set_index_entries(self, entries: dict[str, tuple[str, str] | None]) -> None:
+        """Set the index entries of the paths `entries` names to theirs ((mode, object id),
+        as `index_entries` reads them; None: the path has none), leaving the workspace as
+        it is. An entry already so is not rewritten."""
+        now = self.index_entries(list(entries))
+        changed = {path: entry for path, entry in entries.items() if now.get(path) != entry}
+        gone = [path for path, entry in changed.items() if entry is None]
+        for batch in _command_line_batches(literal(gone)):
+            self._run("rm", "-q", "--cached", "--ignore-unmatch", "--", *batch)
+        infos = b"".join(f"{entry[0]} {entry[1]}\t".encode() + os.fsencode(path) + b"\0"
+                         for path, entry in changed.items() if entry is not None)
+        if infos:
+            self._run("update-index", "-z", "--index-info", stdin=infos)
+
     def add_files(self, relpaths: list[str]) -> None:
         """`git add` of `relpaths`, files of the workspace, over an ignore rule too."""
         sparse = ["--sparse"] if relpaths and self.sparse_checkout() else []

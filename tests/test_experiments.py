@@ -688,6 +688,35 @@ def test_a_run_whose_only_stage_is_refused_before_its_command_ran_puts_the_param
     assert "keeps what ran" not in refused.stderr
     assert git(project, "for-each-ref", "refs/exps") == ""
 
+@pytest.mark.parametrize("autostage", [False, True])
+def test_a_run_refused_before_any_stage_ran_puts_back_the_pointer_of_a_params_file_dvx_tracks(
+        repo, autostage):
+    """params.yaml is tracked with `dvx add`: repro records its -S value before the only
+    stage is refused (its output folder holds a repository of its own). The file goes back
+    as it was, and so do its pointer and, under core.autostage, Git's index entry for it:
+    status is clean, nothing is staged, and `checkout --force` keeps the value as it was."""
+    if autostage:
+        must("config", "core.autostage", "true", cwd=repo)
+    write(repo / "params.yaml", "lr: 0.1\n")
+    must("add", "params.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
+                             "    params: [lr]\n    outs: [outd]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    make_git_repo(repo / "outd")
+    pointer = (repo / "params.yaml.dvx").read_bytes()
+    refused = run_dvx("exp", "run", "-S", "lr=0.5", cwd=repo)
+    assert refused.code == 1 and "nothing ran" in refused.stderr, refused.output
+    assert (repo / "params.yaml").read_text() == "lr: 0.1\n"
+    assert (repo / "params.yaml.dvx").read_bytes() == pointer
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+    status = run_dvx("status", cwd=repo)
+    assert status.code == 0 and "params.yaml" not in status.output, status.output
+    must("checkout", "--force", "params.yaml", cwd=repo)
+    assert (repo / "params.yaml").read_text() == "lr: 0.1\n"
+
+
 def test_a_stage_refused_before_any_stage_ran_names_the_run_as_typed_with_a_param_added(
         project):
     """The only stage of the run is refused before its command ran (its output folder holds

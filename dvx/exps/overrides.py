@@ -291,22 +291,42 @@ def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
     return linked_object(repo, repo.abspath(file))
 
 
-def contents(repo: Repo, overrides: list[Override]) -> dict[str, bytes]:
-    """The params files the overrides change, as they are now (for `restore`)."""
-    files = dict.fromkeys(override.file for override in overrides)
-    result = {}
-    for file in files:
-        with open(repo.abspath(file), "rb") as f:
-            result[file] = f.read()
-    return result
+@dataclass(frozen=True)
+class Before:
+    """The params files the overrides change, as they were before -S (for `restore`), and
+    the pointers of the data tracked with `dvx add` that holds them, with Git's index entry
+    for each ((mode, object id), None if it had none): repro records an input -S changed
+    before its stages start, and a run refused before any started puts all of it back."""
+    files: dict[str, bytes]
+    pointers: dict[str, bytes]
+    index: dict[str, tuple[str, str] | None]
 
 
-def restore(repo: Repo, contents: dict[str, bytes]) -> None:
-    """Put back the params files as `contents` read them."""
+def contents(repo: Repo, overrides: list[Override]) -> Before:
+    """The params files the overrides change, and the pointers holding them, as they are
+    now (for `restore`)."""
+    files = {file: _read(repo, file) for file in dict.fromkeys(o.file for o in overrides)}
+    pointers = {output.pointer_path: _read(repo, output.pointer_path)
+                for output in all_outputs(repo)
+                if output.stage is None and any(overlaps(output.path, f) for f in files)}
+    entries = repo.git.index_entries(list(pointers)) if pointers and repo.git else {}
+    return Before(files, pointers, {path: entries.get(path) for path in pointers})
+
+
+def _read(repo: Repo, file: str) -> bytes:
+    with open(repo.abspath(file), "rb") as f:
+        return f.read()
+
+
+def restore(repo: Repo, before: Before) -> None:
+    """Put back the params files, their pointers and Git's index entries for those as
+    `before` read them."""
     from dvx import fsutil
 
-    for file, data in contents.items():
+    for file, data in {**before.files, **before.pointers}.items():
         fsutil.atomic_write(repo.abspath(file), data)
+    if repo.git is not None and before.index:  # core.autostage staged the pointers
+        repo.git.set_index_entries(before.index)
 
 
 def _set(doc: Any, change: Override) -> None:

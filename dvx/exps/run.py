@@ -144,7 +144,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
             params.restore(repo, before)  # nothing ran: nothing holds results of them
             return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued,
                                                      params_kept=False), nothing_ran=True,
-                             params_put_back=list(before))
+                             params_put_back=list(before.files))
         return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued))
     # Once the run succeeded, the workspace holding what the experiment records (the params
     # set, in a queued run's worktree too), and HEAD where it was: a refused or failed run
