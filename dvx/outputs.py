@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import (
@@ -52,6 +52,29 @@ log = get_logger(__name__)
 # dvx.yaml cannot be read. The pipeline layer reads it (pipeline/spec.py declared_outputs);
 # the operations below it that need it are handed this.
 DeclaredOutputs = Callable[[], Mapping[str, str] | None]
+
+
+@dataclass(frozen=True)
+class DeclaringStage:
+    """The stage of dvx.yaml declaring an output, as a refused `dvx add` of the output
+    names it."""
+    name: str
+    frozen: bool = False
+    ran: bool = True  # dvx.lock records a run of it
+
+
+@dataclass(frozen=True)
+class StagesDeclaring:
+    """What dvx.yaml declares, read stage by stage (pipeline/spec.py stages_declaring): each
+    output with its stage; the stages that cannot be read, each with why (what they declare
+    is unknown); and why dvx.yaml as a whole cannot be read, if it cannot (then nothing of
+    what it declares is known)."""
+    outputs: Mapping[str, DeclaringStage]
+    unread: Mapping[str, str] = field(default_factory=dict)
+    unreadable: str | None = None
+
+
+DeclaringOutputs = Callable[[], StagesDeclaring]
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,34 @@ def test_add_of_a_path_dvx_yaml_declares_as_an_output_is_refused_whether_it_ran_
     assert (repo / "out" / "later.txt").read_text() == "x\n"
 
 
+def test_add_of_a_declared_output_is_refused_while_another_stage_of_dvx_yaml_cannot_be_read(
+        repo, dvx):
+    """A typo in one stage (`outz:`) leaves what the other stages declare known: `dvx add`
+    of an output one of them declares is refused all the same, naming that stage. An add the
+    stages read do not refuse goes on, with a warning naming the stage that cannot be read;
+    with dvx.yaml unreadable as a whole, the warning names dvx.yaml."""
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo m > model.bin\n"
+                             "    outs: [model.bin]\n  eval:\n    cmd: echo e\n"
+                             "    deps: [model.bin]\n    outz: [typo.txt]\n")
+    write(repo / "model.bin", "mine\n")
+    refused = dvx("add", "model.bin")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "the pipeline stage 'train'" in said, refused.output
+    assert not (repo / "model.bin.dvx").exists()
+    write(repo / "notes.txt", "n\n")
+    added = dvx("add", "notes.txt")
+    said = " ".join(added.stderr.split())
+    assert added.code == 0 and "Did not check 'notes.txt' against the outputs stage 'eval' " \
+        "declares" in said and "unknown key 'outz'" in said, added.output
+    assert "Did not check" not in " ".join(refused.stderr.split())  # refused: said why
+    write(repo / "dvx.yaml", "stages: [\n")
+    write(repo / "more.txt", "m\n")
+    added = dvx("add", "more.txt")
+    said = " ".join(added.stderr.split())
+    assert added.code == 0 and "the outputs dvx.yaml declares, since it cannot be read" \
+        in said, added.output
+
+
 def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_frees_it(
         repo, dvx):
     """dvx.lock still records the output of a stage deleted from dvx.yaml (or moved to

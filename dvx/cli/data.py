@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from dvx.errors import UsageError
     from dvx.ops.status import OutputStatus, StatusResult
+    from dvx.outputs import StagesDeclaring
     from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
@@ -53,6 +54,14 @@ def _declared_outputs(repo: Repo) -> dict[str, str] | None:
     from dvx.pipeline.spec import declared_outputs
 
     return declared_outputs(repo)
+
+
+def _stages_declaring(repo: Repo) -> StagesDeclaring:
+    """What the workspace's dvx.yaml declares, stage by stage (pipeline.spec), for `dvx add`,
+    which asks only when it must: the pipeline code is loaded then, not before."""
+    from dvx.pipeline.spec import stages_declaring
+
+    return stages_declaring(repo)
 
 
 def _report_added(root: str, result: object, as_json: bool = False, command: str = "add"
@@ -150,7 +159,7 @@ def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
 
     repo = open_repo(from_git_directory=True)
     with holding_lock(repo):
-        result = do_add(repo, list(paths), force, lambda: _declared_outputs(repo))
+        result = do_add(repo, list(paths), force, lambda: _stages_declaring(repo))
     _report_added(repo.root, result, as_json)
 
 

@@ -37,7 +37,15 @@ from dvx.ops.remote_places import (
     move_the_remote,
     refuse_remote_in_data,
 )
-from dvx.outputs import Broken, DeclaredOutputs, Output, check_data_path, scan_outputs
+from dvx.outputs import (
+    Broken,
+    DeclaringOutputs,
+    DeclaringStage,
+    Output,
+    StagesDeclaring,
+    check_data_path,
+    scan_outputs,
+)
 from dvx.paths import POINTER_SUFFIX, for_command, overlaps, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, untrackable_link_error
@@ -46,7 +54,7 @@ log = get_logger(__name__)
 
 
 def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
-        declared: DeclaredOutputs | None = None) -> AddResult:
+        declared: DeclaringOutputs | None = None) -> AddResult:
     """`declared` (what dvx.yaml declares) lets the refusal of a stage's output name the
     stage that rebuilds it now, or `dvx repro` when dvx.yaml no longer declares it."""
     if not paths:
@@ -60,10 +68,11 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     _warn_of_unrelated(broken)
     outputs = {o.path: o for o in found}
     tracked = TrackedPaths(outputs, {p: o.stage for p, o in outputs.items() if o.stage})
+    now = declared() if declared is not None else None
     for rel, display in zip(rels, paths, strict=True):
-        _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
+        _refuse_stage_output(repo.root, outputs.get(rel), display, now)
         refuse_overlap(repo.root, rel, display, tracked)
-    _refuse_declared_outputs(repo.root, rels, paths, declared)
+    _refuse_declared_outputs(repo.root, rels, paths, now)
     refuse_left_out_tracking(repo, rels, paths)  # tracked too, though not in the workspace
     refuse_remote_in_data(configured_directory_remotes(repo),
                           [(rel, "data to add") for rel in rels], "tracking it would record "
@@ -132,13 +141,13 @@ def _check_addable(repo: Repo, path: str) -> str:
 
 
 def _refuse_stage_output(root: str, output: Output | None, display: str,
-                         declared: DeclaredOutputs | None) -> None:
+                         now: StagesDeclaring | None) -> None:
     if output is None or output.stage is None:
         return
     what = (f"'{display}' is an output of the pipeline stage '{output.stage}' (recorded in "
             "dvx.lock), not data to add")
-    now = declared() if declared is not None else None
-    stage = now.get(output.path) if now is not None else output.stage
+    declaring = _declaring_now(now, output)
+    stage = declaring.name if declaring is not None else None
     again = f"`dvx add {for_command(root, output.path)}` again"
     if stage is None and not os.path.lexists(os.path.join(root, PIPELINE_FILE)):
         # `dvx repro` refuses to drop every entry while dvx.yaml is missing
@@ -156,22 +165,49 @@ def _refuse_stage_output(root: str, output: Output | None, display: str,
                     f"{for_command(root, output.path)}` to record it as it is now.")
 
 
+def _declaring_now(now: StagesDeclaring | None, output: Output) -> DeclaringStage | None:
+    """The stage dvx.yaml declares `output` in now (None: in none); the stage dvx.lock
+    records it in, as it stands, when what dvx.yaml declares is not known."""
+    recorded = DeclaringStage(output.stage or "")
+    if now is None or now.unreadable is not None:
+        return recorded
+    declaring = now.outputs.get(output.path)
+    if declaring is None and now.unread:  # maybe declared in a stage that cannot be read
+        return recorded
+    return declaring
+
+
 def _refuse_declared_outputs(root: str, rels: list[str], displays: list[str] | tuple[str, ...],
-                             declared: DeclaredOutputs | None) -> None:
+                             now: StagesDeclaring | None) -> None:
     """Every path dvx.yaml declares as an output is its stage's, whether a run made it yet or
     not and whether the cache keeps it or Git does (`cache: false`, which dvx.lock records
     but no pointer): a pointer at it, in it or around it would overlap the stage's output,
-    and every pipeline command would refuse dvx.yaml."""
-    now = declared() if declared is not None else None
+    and every pipeline command would refuse dvx.yaml. What a stage that cannot be read
+    declares is unknown: the add goes on, saying so."""
+    if now is None:
+        return
     for rel, display in zip(rels, displays, strict=True):
-        for out, stage in (now or {}).items():
+        for out, stage in now.outputs.items():
             if overlaps(out, rel):
                 raise PathError(
                     f"'{display}' {_relation(out, rel)} an output the pipeline stage "
-                    f"'{stage}' declares in {PIPELINE_FILE}, not data to add: the stage "
+                    f"'{stage.name}' declares in {PIPELINE_FILE}, not data to add: the stage "
                     f"makes it, and {LOCK_FILE} records it once the stage has run.",
-                    f"Run `dvx repro {stage}` to make and record it; to track it as data "
+                    f"Run `dvx repro {stage.name}` to make and record it; to track it as data "
                     f"of its own, take it out of the stage's outs in {PIPELINE_FILE} first.")
+    _warn_of_unread_stages(now, displays)
+
+
+def _warn_of_unread_stages(now: StagesDeclaring, displays: list[str] | tuple[str, ...]) -> None:
+    """Name what of dvx.yaml cannot be read, whose outputs the paths added were not checked
+    against."""
+    added = ", ".join(f"'{display}'" for display in displays)
+    if now.unreadable is not None:
+        log.warning("Did not check %s against the outputs %s declares, since it cannot be "
+                    "read: %s", added, PIPELINE_FILE, now.unreadable)
+    for name, why in now.unread.items():
+        log.warning("Did not check %s against the outputs stage '%s' declares, since that "
+                    "stage of %s cannot be read: %s", added, name, PIPELINE_FILE, why)
 
 
 def _relation(out: str, rel: str) -> str:

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import DvxError, FormatError, PathError, UsageError
-from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem
+from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem, read_lock
 from dvx.logs import shell_quote
 from dvx.outputs import (
     TEMPORARY_NAME,
+    DeclaringStage,
+    StagesDeclaring,
     load_output,
     named_like_a_temporary,
     not_read_message,
@@ -203,6 +205,42 @@ def declared_outputs(repo: Repo) -> dict[str, str] | None:
     return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
 
 
+def stages_declaring(repo: Repo) -> StagesDeclaring:
+    """What the workspace's dvx.yaml declares, each stage read on its own: a stage that
+    cannot be read (an unknown key, say) leaves what the others declare known. With each
+    output's stage, whether it is frozen and whether dvx.lock records a run of it."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return StagesDeclaring({})
+    try:
+        doc = _read_pipeline_file(path, repo.root)
+        definitions, context = _definitions(repo, doc, {})
+    except DvxError as exc:
+        return StagesDeclaring({}, unreadable=exc.message)
+    ran = _stages_run(repo)
+    outputs: dict[str, DeclaringStage] = {}
+    unread: dict[str, str] = {}
+    for name, definition in definitions.items():
+        try:
+            stages = _defined_stages(repo, name, definition, context)
+        except DvxError as exc:
+            unread[str(name)] = exc.message
+            continue
+        outputs.update({out.path: DeclaringStage(stage.name, stage.frozen,
+                                                  ran is None or stage.name in ran)
+                        for stage in stages for out in stage.outs})
+    return StagesDeclaring(outputs, unread)
+
+
+def _stages_run(repo: Repo) -> set[str] | None:
+    """The stages dvx.lock records a run of; None when it cannot be read (`repro` refuses
+    then, before deleting anything)."""
+    try:
+        return set(read_lock(repo.root, repo.algo))
+    except DvxError:
+        return None
+
+
 def caching_declared(repo: Repo) -> dict[str, tuple[str, bool]]:
     """Each output the workspace's dvx.yaml declares: the stage declaring it, and whether
     the cache keeps it (else Git does); a DvxError says why dvx.yaml cannot be read. Each
@@ -258,23 +296,41 @@ def parse_pipeline(repo: Repo, doc: Any, removing: str | None = None,
 def _stages(repo: Repo, doc: Any, params_set: ParamsSet | None = None) -> list[Stage]:
     """The stages of the dvx.yaml document `doc`, each validated on its own (`params_set`:
     as in parse_pipeline)."""
+    definitions, context = _definitions(repo, doc, params_set or {})
+    stages: list[Stage] = []
+    for name, definition in definitions.items():
+        stages += _defined_stages(repo, name, definition, context)
+        if len(stages) > MAX_STAGES:
+            raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
+    return stages
+
+
+def _definitions(repo: Repo, doc: Any, params_set: ParamsSet
+                 ) -> tuple[dict[Any, Any], dict[str, Any]]:
+    """The stage definitions of the dvx.yaml document `doc` by name, and the context their
+    `${}` are resolved in."""
     if doc is None:
-        return []
+        return {}, {}
     if not isinstance(doc, dict):
         raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
     check_top_keys(doc)
-    context = _context(repo, doc.get("vars"), params_set or {})
-    definitions = stage_definitions(doc)
-    stages: list[Stage] = []
-    for name, definition in definitions.items():
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _error(f"{PIPELINE_FILE}: {name!r} is not a valid stage name.",
-                         "Use letters, digits, '_', '.' and '-' ('@' is reserved for stages "
-                         "made by foreach and matrix).")
-        for full_name, body, ctx, group in expand_stage(name, definition, context):
-            stages.append(_build_stage(repo, full_name, body, ctx, group))
-            if len(stages) > MAX_STAGES:
-                raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
+    context = _context(repo, doc.get("vars"), params_set)
+    return stage_definitions(doc), context
+
+
+def _defined_stages(repo: Repo, name: Any, definition: Any, context: dict[str, Any]
+                    ) -> list[Stage]:
+    """The stages the definition `name` makes (more than one for foreach and matrix), each
+    validated on its own."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _error(f"{PIPELINE_FILE}: {name!r} is not a valid stage name.",
+                     "Use letters, digits, '_', '.' and '-' ('@' is reserved for stages "
+                     "made by foreach and matrix).")
+    stages = []
+    for full_name, body, ctx, group in expand_stage(name, definition, context):
+        stages.append(_build_stage(repo, full_name, body, ctx, group))
+        if len(stages) > MAX_STAGES:
+            raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
     return stages
 
 
