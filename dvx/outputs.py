@@ -425,10 +425,13 @@ def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list
 
 
 def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
-                    with_overlaps: bool = False) -> list[Target]:
+                    with_overlaps: bool = False, declared: DeclaringOutputs | None = None
+                    ) -> list[Target]:
     """Map command-line paths to tracked outputs; no targets means every output. A target
     that needs an unreadable pointer fails with its error; the others only warn of it.
-    `with_overlaps`: as in scan_outputs."""
+    `with_overlaps`: as in scan_outputs. `declared` (what dvx.yaml declares) lets a target
+    no stage has recorded yet name the stage that makes it, never `dvx add`, which refuses
+    it."""
     for target in targets:
         refuse_empty(target)
     outputs, broken = scan_outputs(repo, with_overlaps)
@@ -463,9 +466,26 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
         _refuse_left_out_by_sparse_checkout(repo, rel, target)
+        _refuse_declared_not_recorded(rel, target, declared)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
+
+
+def _refuse_declared_not_recorded(rel: str, target: str, declared: DeclaringOutputs | None
+                                  ) -> None:
+    """A target that is (in) an output dvx.yaml declares, which dvx.lock does not record
+    yet: named with the stage that makes and records it."""
+    now = declared() if declared is not None else None
+    for out, stage in (now.outputs if now is not None else {}).items():
+        if out == rel or rel.startswith(out + "/") or out.startswith(rel + "/"):
+            repro = f"`dvx repro {stage.name}`"
+            if stage.frozen:  # which `dvx repro` skips
+                repro = f"`dvx unfreeze {stage.name}`, then {repro},"
+            raise UsageError(f"'{target}' is not tracked by dvx yet: it is an output the "
+                             f"pipeline stage '{stage.name}' declares, which {LOCK_FILE} "
+                             "records once the stage has run.",
+                             f"Run {repro} to make and record it.")
 
 
 @dataclass(frozen=True)

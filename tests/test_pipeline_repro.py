@@ -287,6 +287,30 @@ def test_add_of_a_path_dvx_yaml_declares_as_an_output_is_refused_whether_it_ran_
     assert (repo / "out" / "later.txt").read_text() == "x\n"
 
 
+def test_add_and_commit_of_a_frozen_stage_s_declared_output_name_unfreezing_it_first(repo, dvx):
+    """`dvx repro` skips a frozen stage: `dvx add` of an output one declares (or of a folder
+    holding it) names `dvx unfreeze STAGE` before `dvx repro STAGE`, and so does `dvx
+    commit` of it, never `dvx add`, which refuses it; following the hints records it."""
+    write(repo / "dvx.yaml", "stages:\n  get:\n    frozen: true\n"
+                             "    cmd: mkdir -p models && echo made > models/base.bin\n"
+                             "    outs: [models/base.bin]\n")
+    write(repo / "models" / "base.bin", "mine\n")
+    write(repo / "models" / "notes.txt", "notes\n")
+    for path in ("models", "models/base.bin"):
+        refused = dvx("add", path)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Run `dvx unfreeze get` (`dvx repro` skips a frozen " \
+            "stage), then `dvx repro get`, to make and record it" in said, refused.output
+    uncommitted = dvx("commit", "models/base.bin")
+    said = " ".join(uncommitted.stderr.split())
+    assert uncommitted.code != 0 and "the pipeline stage 'get' declares" in said, said
+    assert "Run `dvx unfreeze get`, then `dvx repro get`, to make and record it" in said
+    assert "dvx add" not in said, said
+    assert dvx("unfreeze", "get").code == 0
+    ran = dvx("repro", "get")
+    assert ran.code == 0 and "get" in read_lock(str(repo), "xxh128"), ran.output
+
+
 def test_add_of_a_declared_output_is_refused_while_another_stage_of_dvx_yaml_cannot_be_read(
         repo, dvx):
     """A typo in one stage (`outz:`) leaves what the other stages declare known: `dvx add`

@@ -186,8 +186,8 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
 
     repo = open_repo()
     with holding_lock(repo):
-        outputs = list({t.output.path: t.output
-                        for t in resolve_targets(repo, targets)}.values())
+        resolved = resolve_targets(repo, targets, declared=lambda: _stages_declaring(repo))
+        outputs = list({t.output.path: t.output for t in resolved}.values())
         result = do_commit(repo, outputs, force, only_changed=not targets)
         committed = {a.path for a in result.added}
         stages = [o.stage for o in outputs if o.stage is not None and o.path in committed]

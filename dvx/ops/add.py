@@ -161,7 +161,10 @@ def _refuse_stage_output(root: str, output: Output | None, display: str,
     if stage != output.stage:  # moved to another stage: both stages' entries change
         raise PathError(f"{what}; dvx.yaml now declares it in stage '{stage}'.",
                         "Run `dvx repro`, which records it as that stage's output.")
-    raise PathError(f"{what}.", f"Run `dvx repro {stage}` to rebuild it, or `dvx commit "
+    rebuild = f"Run `dvx repro {stage}` to rebuild it"
+    if declaring is not None and declaring.frozen:  # repro skips a frozen stage
+        rebuild = f"Run `dvx unfreeze {stage}`, then `dvx repro {stage}`, to rebuild it"
+    raise PathError(f"{what}.", f"{rebuild}, or `dvx commit "
                     f"{for_command(root, output.path)}` to record it as it is now.")
 
 
@@ -193,9 +196,17 @@ def _refuse_declared_outputs(root: str, rels: list[str], displays: list[str] | t
                     f"'{display}' {_relation(out, rel)} an output the pipeline stage "
                     f"'{stage.name}' declares in {PIPELINE_FILE}, not data to add: the stage "
                     f"makes it, and {LOCK_FILE} records it once the stage has run.",
-                    f"Run `dvx repro {stage.name}` to make and record it; to track it as data "
-                    f"of its own, take it out of the stage's outs in {PIPELINE_FILE} first.")
+                    f"{_making(root, out, stage)}; to track it as data of its own, take it "
+                    f"out of the stage's outs in {PIPELINE_FILE} first.")
     _warn_of_unread_stages(now, displays)
+
+
+def _making(root: str, out: str, stage: DeclaringStage) -> str:
+    """How `stage` makes and records its output `out`: `dvx repro` skips a frozen stage."""
+    repro = f"`dvx repro {stage.name}`"
+    if stage.frozen:
+        repro = f"`dvx unfreeze {stage.name}` (`dvx repro` skips a frozen stage), then {repro},"
+    return f"Run {repro} to make and record it"
 
 
 def _warn_of_unread_stages(now: StagesDeclaring, displays: list[str] | tuple[str, ...]) -> None:
