@@ -466,26 +466,36 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
         _refuse_left_out_by_sparse_checkout(repo, rel, target)
-        _refuse_declared_not_recorded(rel, target, declared)
+        _refuse_declared_not_recorded(repo.root, rel, target, declared)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
 
 
-def _refuse_declared_not_recorded(rel: str, target: str, declared: DeclaringOutputs | None
-                                  ) -> None:
+def _refuse_declared_not_recorded(root: str, rel: str, target: str,
+                                  declared: DeclaringOutputs | None) -> None:
     """A target that is (in) an output dvx.yaml declares, which dvx.lock does not record
     yet: named with the stage that makes and records it."""
     now = declared() if declared is not None else None
     for out, stage in (now.outputs if now is not None else {}).items():
         if out == rel or rel.startswith(out + "/") or out.startswith(rel + "/"):
-            repro = f"`dvx repro {stage.name}`"
-            if stage.frozen:  # which `dvx repro` skips
-                repro = f"`dvx unfreeze {stage.name}`, then {repro},"
             raise UsageError(f"'{target}' is not tracked by dvx yet: it is an output the "
                              f"pipeline stage '{stage.name}' declares, which {LOCK_FILE} "
                              "records once the stage has run.",
-                             f"Run {repro} to make and record it.")
+                             f"{making_hint(root, out, stage)}.")
+
+
+def making_hint(root: str, out: str, stage: DeclaringStage) -> str:
+    """How `stage` makes and records its output `out`: `dvx repro` skips a frozen stage, and
+    a stage's first run deletes what is at its outputs, which the user moves away first."""
+    repro = f"`dvx repro {stage.name}`"
+    if stage.frozen:
+        repro = f"`dvx unfreeze {stage.name}` (`dvx repro` skips a frozen stage), then {repro},"
+    if stage.ran or not os.path.lexists(os.path.join(root, out)):
+        return f"Run {repro} to make and record it"
+    return (f"Move '{for_command(root, out)}' out of the way, then run {repro} to make and "
+            "record it: the stage has never run, and its first run deletes what is there, "
+            "which no cache keeps")
 
 
 @dataclass(frozen=True)

@@ -299,16 +299,39 @@ def test_add_and_commit_of_a_frozen_stage_s_declared_output_name_unfreezing_it_f
     for path in ("models", "models/base.bin"):
         refused = dvx("add", path)
         said = " ".join(refused.stderr.split())
-        assert refused.code == 2 and "Run `dvx unfreeze get` (`dvx repro` skips a frozen " \
+        assert refused.code == 2 and "`dvx unfreeze get` (`dvx repro` skips a frozen " \
             "stage), then `dvx repro get`, to make and record it" in said, refused.output
     uncommitted = dvx("commit", "models/base.bin")
     said = " ".join(uncommitted.stderr.split())
     assert uncommitted.code != 0 and "the pipeline stage 'get' declares" in said, said
-    assert "Run `dvx unfreeze get`, then `dvx repro get`, to make and record it" in said
+    assert "`dvx unfreeze get` (`dvx repro` skips a frozen stage), then `dvx repro get`, " \
+        "to make and record it" in said
     assert "dvx add" not in said, said
     assert dvx("unfreeze", "get").code == 0
     ran = dvx("repro", "get")
     assert ran.code == 0 and "get" in read_lock(str(repo), "xxh128"), ran.output
+
+
+def test_add_and_commit_of_a_never_run_stage_s_output_the_user_made_say_to_move_it_away_first(
+        repo, dvx):
+    """The user's own file sits where a stage never run declares its output: `dvx add` and
+    `dvx commit` of it say that the stage's first run deletes it, no cache keeping it, and to
+    move it away before `dvx repro STAGE`; with nothing there, the hint is `dvx repro STAGE`
+    alone."""
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo placeholder > model.bin\n"
+                             "    outs: [model.bin]\n")
+    write(repo / "model.bin", "my hand-trained weights\n")
+    for command in ("add", "commit"):
+        refused = dvx(command, "model.bin")
+        said = " ".join(refused.stderr.split())
+        assert refused.code != 0 and "Move 'model.bin' out of the way, then run `dvx repro " \
+            "train` to make and record it: the stage has never run, and its first run deletes " \
+            "what is there" in said, (command, refused.output)
+    assert (repo / "model.bin").read_text() == "my hand-trained weights\n"
+    (repo / "model.bin").unlink()  # nothing there to delete
+    refused = dvx("commit", "model.bin")
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0 and "Run `dvx repro train` to make and record it." in said, said
 
 
 def test_add_of_a_declared_output_is_refused_while_another_stage_of_dvx_yaml_cannot_be_read(

@@ -44,6 +44,7 @@ from dvx.outputs import (
     Output,
     StagesDeclaring,
     check_data_path,
+    making_hint,
     scan_outputs,
 )
 from dvx.paths import POINTER_SUFFIX, for_command, overlaps, repo_relpath
@@ -196,17 +197,9 @@ def _refuse_declared_outputs(root: str, rels: list[str], displays: list[str] | t
                     f"'{display}' {_relation(out, rel)} an output the pipeline stage "
                     f"'{stage.name}' declares in {PIPELINE_FILE}, not data to add: the stage "
                     f"makes it, and {LOCK_FILE} records it once the stage has run.",
-                    f"{_making(root, out, stage)}; to track it as data of its own, take it "
+                    f"{making_hint(root, out, stage)}; to track it as data of its own, take it "
                     f"out of the stage's outs in {PIPELINE_FILE} first.")
     _warn_of_unread_stages(now, displays)
-
-
-def _making(root: str, out: str, stage: DeclaringStage) -> str:
-    """How `stage` makes and records its output `out`: `dvx repro` skips a frozen stage."""
-    repro = f"`dvx repro {stage.name}`"
-    if stage.frozen:
-        repro = f"`dvx unfreeze {stage.name}` (`dvx repro` skips a frozen stage), then {repro},"
-    return f"Run {repro} to make and record it"
 
 
 def _warn_of_unread_stages(now: StagesDeclaring, displays: list[str] | tuple[str, ...]) -> None:
