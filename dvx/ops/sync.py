@@ -1228,8 +1228,7 @@ def _fetch_manifests_held_lately(repo: Repo, targets: list[Target], remote_name:
             continue
         result.asked_by_checkout = True
         try:
-            opened, remote = open_remote(repo, name)
-            _fetch_manifests(repo, remote, group, settings_for(repo, opened, remote, jobs))
+            _fetch_manifests_from(repo, name, group, jobs)
         except Interrupted:
             raise
         except (DvxError, OSError) as exc:
@@ -1470,12 +1469,18 @@ def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None,
     groups = belonging_on(repo, lacking, None) if lacking else {}
     for name, group in groups.items():
         try:
-            opened, remote = open_remote(repo, name)
-            _fetch_manifests(repo, remote, group, settings_for(repo, opened, remote, jobs))
+            _fetch_manifests_from(repo, name, group, jobs)
         except Interrupted:
             raise
         except (DvxError, OSError) as exc:
             _keep_remote_error(name, "fetch from", exc, len(groups) > 1, failed)
+
+
+def _fetch_manifests_from(repo: Repo, name: str | None, targets: list[Target],
+                          jobs: int | None) -> None:
+    """Bring the manifests of `targets` the remote `name` holds into the cache."""
+    opened, remote = open_remote(repo, name)
+    _fetch_manifests(repo, remote, targets, settings_for(repo, opened, remote, jobs))
 
 
 def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
