@@ -1335,7 +1335,8 @@ def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(p
     assert queued.code == 0 and "WARNING: -S seed sets a param" in queued.stderr, \
         queued.output
     must("queue", "start", cwd=project)  # said once, when queued: not again in its log
-    assert "WARNING" not in must("queue", "logs", "q7", cwd=project)
+    logged = must("queue", "logs", "q7", cwd=project)
+    assert "WARNING" not in logged and logged.endswith("\n"), logged  # ends its last line
 
 
 def test_set_param_sets_a_list_element_by_its_index(project):
@@ -1726,6 +1727,7 @@ def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_sh
     assert "Look for the experiment in `dvx exp show` first" in said, said
     status = run_dvx("status", cwd=project)
     assert "`dvx exp save -n first`: stopped before it finished" in status.stdout, status.output
+    assert "look for its experiment in `dvx exp show` first" in status.stdout, status.output
     assert run_dvx("status", "-q", cwd=project).code == 1
     saved = run_dvx("exp", "save", "-n", "final", cwd=project)
     assert saved.code == 0, saved.output

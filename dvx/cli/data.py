@@ -842,6 +842,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`."""
+    from dvx.lock import SAVE
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
@@ -858,6 +859,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for stopped in result.stopped:  # its warning says what it may have left half-done
         again = "run it again" if stopped.redo is None else \
             f"`{stopped.redo}` does its work: run it"
+        if stopped.work is not None and stopped.work.state == SAVE:  # may have recorded it
+            again = "look for its experiment in `dvx exp show` first, then save again"
         how = "ended by an error" if stopped.by_error else "stopped"
         out(f"{stopped.named}: {how} before it finished (pid {stopped.pid} on "
             f"{stopped.host}); {again} if you still want it done")

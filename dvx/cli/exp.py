@@ -522,7 +522,8 @@ def queue_logs(name: str) -> None:
     """Print the output of a queued experiment's run."""
     from dvx.exps.queue import read_log
 
-    sys.stdout.buffer.write(read_log(open_repo(), name))
+    log = read_log(open_repo(), name)
+    sys.stdout.buffer.write(log if not log or log.endswith(b"\n") else log + b"\n")
 
 
 @queue.command("stop", epilog=example("dvx queue stop"))
