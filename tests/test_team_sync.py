@@ -185,13 +185,17 @@ def test_an_undone_add_then_a_teammate_s_change_pulled_is_changed_both_here_and_
         "modified", new, old, False, False), seen
     text = run_dvx("status", cwd=alice).stdout
     assert "data.csv: modified, and its pointer changed in Git" in text, text
-    assert "(changed both here and in Git: `dvx commit --force PATH` keeps yours" in text
+    assert "(changed both here and in Git: `dvx commit --force PATH` keeps yours, `dvx pull " \
+        "--force PATH` takes Git's" in text, text  # Git's version is not in the cache yet
     assert "outside a commit" not in text and "records yours again" not in text, text
     refused = run_dvx("add", "data.csv", cwd=alice)
     assert refused.code == 1 and "'data.csv' changed both here and in Git" in refused.stderr, \
         refused.output
     assert pointer_oid(alice / "data.csv.dvx") == new
     assert (alice / "data.csv").read_text() == "mine\n"
+    must("fetch", cwd=alice)
+    fetched = run_dvx("status", cwd=alice).stdout
+    assert "`dvx checkout --force PATH` takes Git's)" in fetched, fetched
 
 
 def test_an_undone_add_of_a_directory_then_a_teammate_s_change_pulled_records_both(team):

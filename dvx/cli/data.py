@@ -964,11 +964,15 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             "`dvx commit PATH` records an edit of yours, `dvx checkout --force PATH` puts back "
             f"what dvx.lock records, `dvx unfreeze {shlex.quote(stage)}` lets `dvx repro` "
             "rebuild them)")
-    if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
-           and not o.new_manifest_missing and o.synced_manifest_missing is None
-           and not o.past_versions_kept for o in hinted):
-        out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
-            "`dvx checkout --force PATH` takes Git's)")
+    both_sides = [o for o in hinted
+                  if o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
+                  and not o.new_manifest_missing and o.synced_manifest_missing is None
+                  and not o.past_versions_kept]
+    if both_sides:
+        # a checkout places only what the cache holds: Git's version not fetched yet, a pull
+        takes = ("`dvx checkout --force PATH` takes Git's" if all(o.in_cache for o in both_sides)
+                 else "`dvx pull --force PATH` takes Git's, fetching it if the cache lacks it")
+        out(f"(changed both here and in Git: `dvx commit --force PATH` keeps yours, {takes})")
     too_layered = [for_command(root, o.path) for o in hinted if o.past_versions_kept]
     if too_layered:
         out(f"(changed both here and in Git, over more partial pulls than dvx keeps track of: "
