@@ -104,15 +104,21 @@ class Work:
     `settles`: run to its end, it leaves those paths in that state whatever a
     stopped command left them in (a move moves only what is tracked: it settles nothing).
     `names_everything`: for paths given, whether they hold every tracked path (asked only
-    when a stopped command worked on every one)."""
+    when a stopped command worked on every one). `records_workspace`: it ends by recording
+    the whole workspace as an experiment, its data and every stage's outputs committed, as
+    an `exp save` does (an `exp run` of every stage in the workspace): it finishes a stopped
+    save too."""
     state: str
     paths: tuple[str, ...] | None
     settles: bool = True
     names_everything: Callable[[], bool] | None = None
+    records_workspace: bool = False
 
     def covers(self, stopped: Work) -> bool:
         """Does this work, done, leave what the stopped one was changing as it would have
         left it: the same state, on the same paths or paths that hold them?"""
+        if self.settles and self.records_workspace and stopped.state == SAVE:
+            return True
         if not self.settles or not _state_covers(self.state, stopped.state):
             return False
         if self.paths is None:
@@ -729,7 +735,8 @@ def _save_again(work: Work | None) -> str:
         return ""
     return ("Look for the experiment in `dvx exp show` first: it may have been recorded just "
             "before the save stopped. If it is not there, any `dvx exp save` of this "
-            "workspace, under any name, does the save's work: run one")
+            "workspace, under any name, does the save's work (as does a `dvx exp run` of "
+            "every stage): run one")
 
 
 def _given_up(work: Work | None) -> str:

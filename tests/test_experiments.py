@@ -1708,6 +1708,24 @@ def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_save
     assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
+def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_exp_run(project):
+    """`exp save -n first` killed as it stores a model made by hand: a later `exp run` of
+    every stage, ended without an error, records the whole workspace as an experiment, as
+    a save would, so no command names the stopped save any more."""
+    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)  # a run by hand
+    killed = run_dvx_proc("exp", "save", "-n", "first", cwd=project,
+                          env={"DVX_FAULT": "cache.before_publish"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    assert "`dvx exp save -n first`" in run_dvx("status", cwd=project).output
+    ran = run_dvx("exp", "run", "-S", "train.lr=0.2", "-n", "final", cwd=project)
+    assert ran.code == 0, ran.output
+    status = run_dvx("status", cwd=project)
+    assert "exp save" not in status.output and status.code == 0, status.output
+    assert _show(project)["final"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
+
+
 def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_show_first(
         project):
     """Ctrl-C of `exp save -n first` once it wrote dvx.lock, before it recorded the

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import STOPPED_BY, DvxError, Interrupted, UsageError, stop_status
@@ -85,11 +85,21 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     # `exp run` in this workspace must not set its params while this one runs or records.
     with repo.lock(stages_in_git=True) as lock:
         with contextlib.suppress(DvxError):  # repro says what is wrong with the pipeline
-            lock.working_on(pipeline_work(repo, targets))
+            lock.working_on(_run_work(repo, targets, queued=baseline is not None))
         result = _run(repo, sets, name, force, jobs, reporter, baseline, targets)
         if not result.repro.ok:
             lock.failed()
         return result
+
+
+def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
+    """The work of the run (`pipeline_work`). Run in the workspace on every stage, it
+    records the whole workspace as an experiment once it succeeds, as `exp save` does (a
+    stage run by hand is run again, the other changed data committed), so it finishes a
+    stopped save too; a run of some stages only leaves the others' hand runs unrecorded,
+    and a queued one records a worktree of its own."""
+    work = pipeline_work(repo, targets)
+    return replace(work, records_workspace=not queued and work.paths is None)
 
 
 def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
