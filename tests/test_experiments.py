@@ -717,6 +717,31 @@ def test_a_run_refused_before_any_stage_ran_puts_back_the_pointer_of_a_params_fi
     assert (repo / "params.yaml").read_text() == "lr: 0.1\n"
 
 
+def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_file_put_back(
+        repo):
+    """params.yaml is tracked with `dvx add`: repro records its -S value before the only
+    stage is refused, and the run puts its pointer back, with what the workspace was synced
+    to. The run never says it committed params.yaml, which did not stay; the next run, whose
+    stage starts, goes ahead and says so before the stage runs."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    must("add", "params.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
+                             "    params: [lr]\n    outs: [outd]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    make_git_repo(repo / "outd")
+    refused = run_dvx("exp", "run", "-S", "lr=0.5", cwd=repo)
+    assert refused.code == 1 and "nothing ran" in refused.stderr, refused.output
+    assert "Committed params.yaml" not in refused.output, refused.output
+    shutil.rmtree(repo / "outd" / ".git")
+    ran = run_dvx("exp", "run", "-S", "lr=0.5", cwd=repo)
+    assert ran.code == 0, ran.output
+    said = ran.stdout
+    assert "Committed params.yaml" in said, said
+    assert said.index("Committed params.yaml") < said.index("Running stage 's1'"), said
+
+
 def test_a_stage_refused_before_any_stage_ran_names_the_run_as_typed_with_a_param_added(
         project):
     """The only stage of the run is refused before its command ran (its output folder holds

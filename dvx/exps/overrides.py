@@ -44,6 +44,7 @@ from dvx.pipeline.params import (
 )
 from dvx.pipeline.spec import Stage
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
     DuplicateKeyError,
@@ -296,21 +297,30 @@ class Before:
     """The params files the overrides change, as they were before -S (for `restore`), and
     the pointers of the data tracked with `dvx add` that holds them, with Git's index entry
     for each ((mode, object id), None if it had none): repro records an input -S changed
-    before its stages start, and a run refused before any started puts all of it back."""
+    before its stages start, and a run refused before any started puts all of it back.
+    `synced`: what the workspace was last synced to for each of that data, by its path (as
+    repro names an input it records): put back with its pointer, or the next command would
+    take the pointer put back for one Git moved."""
     files: dict[str, bytes]
     pointers: dict[str, bytes]
     index: dict[str, tuple[str, str] | None]
+    synced: dict[str, Synced | None] = dataclasses.field(default_factory=dict)
+
+    @property
+    def data(self) -> tuple[str, ...]:
+        return tuple(self.synced)
 
 
 def contents(repo: Repo, overrides: list[Override]) -> Before:
     """The params files the overrides change, and the pointers holding them, as they are
     now (for `restore`)."""
     files = {file: _read(repo, file) for file in dict.fromkeys(o.file for o in overrides)}
-    pointers = {output.pointer_path: _read(repo, output.pointer_path)
-                for output in all_outputs(repo)
-                if output.stage is None and any(overlaps(output.path, f) for f in files)}
+    holding = [output for output in all_outputs(repo)
+               if output.stage is None and any(overlaps(output.path, f) for f in files)]
+    pointers = {output.pointer_path: _read(repo, output.pointer_path) for output in holding}
     entries = repo.git.index_entries(list(pointers)) if pointers and repo.git else {}
-    return Before(files, pointers, {path: entries.get(path) for path in pointers})
+    return Before(files, pointers, {path: entries.get(path) for path in pointers},
+                  {output.path: repo.syncstate.get(output.path) for output in holding})
 
 
 def _read(repo: Repo, file: str) -> bytes:
@@ -319,12 +329,19 @@ def _read(repo: Repo, file: str) -> bytes:
 
 
 def restore(repo: Repo, before: Before) -> None:
-    """Put back the params files, their pointers and Git's index entries for those as
-    `before` read them."""
+    """Put back the params files, their pointers, what the workspace was synced to for
+    their data and Git's index entries for those pointers as `before` read them."""
     from dvx import fsutil
 
     for file, data in {**before.files, **before.pointers}.items():
         fsutil.atomic_write(repo.abspath(file), data)
+    for path, synced in before.synced.items():
+        if synced is None:
+            repo.syncstate.forget(path)
+        else:
+            repo.syncstate.record(path, synced)
+    if before.synced:
+        repo.syncstate.flush()
     if repo.git is not None and before.index:  # core.autostage staged the pointers
         repo.git.set_index_entries(before.index)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import shlex
+import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -145,16 +147,18 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
             command="exp run", again=again, again_once_run=again_once_run), watched)
     except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
-            params.restore(repo, before)
+            _put_back(repo, before, watched)
+        watched.say_committed()
         if queued and isinstance(e, (Interrupted, KeyboardInterrupt)):
             raise _queued_run_stopped(e, name, sets, force, jobs) from None
         raise
+    if not result.ok and not queued and _refused_before_any_started(result):
+        _put_back(repo, before, watched)  # nothing ran: nothing holds results of them
+        return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued,
+                                                 params_kept=False), nothing_ran=True,
+                         params_put_back=list(before.files))
+    watched.say_committed()  # the params stay as set: so do the inputs recorded
     if not result.ok:
-        if not queued and _refused_before_any_started(result):
-            params.restore(repo, before)  # nothing ran: nothing holds results of them
-            return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued,
-                                                     params_kept=False), nothing_ran=True,
-                             params_put_back=list(before.files))
         return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued))
     # Once the run succeeded, the workspace holding what the experiment records (the params
     # set, in a queued run's worktree too), and HEAD where it was: a refused or failed run
@@ -218,20 +222,45 @@ def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], fo
     return stopped
 
 
+def _put_back(repo: Repo, before: params.Before, watched: _Watched) -> None:
+    """Put the params files and their pointers back as `before` read them: the inputs the
+    run recorded but those pointers are said to be committed, and those never."""
+    params.restore(repo, before)
+    watched.say_committed(but=before.data)
+
+
 class _Watched:
     """A reporter passing everything on, noting whether a stage ran or was restored (the
-    workspace then holds results of the params set)."""
+    workspace then holds results of the params set). An input recorded is said once a stage
+    starts or is restored, as then it stays recorded, or once the run is over
+    (`say_committed`): a run refused before that puts back the pointers of the params
+    files -S set, which it then never says it committed."""
 
     def __init__(self, inner: Reporter) -> None:
         self.inner, self.capture, self.stages_done = inner, inner.capture, False
+        self._committed: list[str] = []
+        self._saying = threading.Lock()  # stages of -j start on threads of their own
 
     def committed(self, path: str) -> None:
+        with self._saying:
+            if not self.stages_done:
+                self._committed.append(path)
+                return
         self.inner.committed(path)
+
+    def say_committed(self, but: Collection[str] = ()) -> None:
+        """Say the inputs recorded so far were committed, but those `but` names."""
+        with self._saying:
+            said, self._committed = self._committed, []
+        for path in said:
+            if path not in but:
+                self.inner.committed(path)
 
     def pulled(self, result: Any) -> None:
         self.inner.pulled(result)
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
+        self.say_committed()
         self.stages_done = True
         self.inner.starting(stage, reasons)
 
@@ -242,6 +271,8 @@ class _Watched:
         self.inner.line(stage, text)
 
     def finished(self, result: StageResult) -> None:
+        if result.started:  # ran or restored: the params stay as set
+            self.say_committed()
         self.stages_done = True
         self.inner.finished(result)
 
