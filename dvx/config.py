@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from dvx import faults, fsutil
 from dvx.errors import ConfigError, PathError, note_left_half_done
 from dvx.logs import pasted_args
+from dvx.threads import MAX_JOBS
 from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
 
@@ -92,9 +93,9 @@ def _count(value: str) -> str:
 
 
 def _jobs(value: str) -> str:
-    """As -j/--jobs takes it: a count of 1 or more (0 would transfer nothing)."""
-    if not is_whole_number(value) or int(value) < 1:
-        raise ValueError("expected a whole number, 1 or more (as -j takes)")
+    """As -j/--jobs takes it: a count of 1 (0 would transfer nothing) to MAX_JOBS."""
+    if not is_whole_number(value) or not 1 <= int(value) <= MAX_JOBS:
+        raise ValueError(f"expected a whole number, 1 to {MAX_JOBS} (as -j takes)")
     return value
 
 

@@ -680,3 +680,24 @@ def test_jobs_bounds_the_requests_in_flight_on_s3(repo, dvx, moto_s3, how):
             assert dvx("remote", "modify", "--unset", "s3", "jobs").code == 0
         assert dvx("status", "-c").code == 0  # the default: many at once
     assert counts["peak"] > 1, counts
+
+
+@pytest.mark.parametrize("command", [("push",), ("pull",), ("fetch",), ("status", "-c"),
+                                     ("fsck", "--remote", "store")])
+def test_a_jobs_count_past_65536_is_refused_by_every_transfer_as_by_repro(repo, dvx, tmp_path,
+                                                                          command):
+    """-j of push, pull, fetch, status -c and fsck --remote takes 1 to 65536, as repro's and
+    exp run's do, with the same message; so does a remote's `jobs`, which is its default."""
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    refused = dvx(*command, "-j", "70000")
+    assert refused.code == 2 and "70000" in refused.output, refused.output
+    assert "is not in the range 1<=x<=65536" in refused.output, refused.output
+    if command != ("push",):  # the remote there, with the data to pull or check
+        assert dvx("push").code == 0
+    most = dvx(*command, "-j", "65536")
+    assert most.code == 0, most.output
+    too_many = dvx("remote", "modify", "store", "jobs", "65537")
+    assert too_many.code == 2 and "1 to 65536" in too_many.stderr, too_many.output
+    assert dvx("remote", "modify", "store", "jobs", "65536").code == 0

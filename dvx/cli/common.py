@@ -155,7 +155,7 @@ class Utf8Text(click.ParamType):
 
 UTF8 = Utf8Text()
 
-# -j of repro, exp run and queue start: stages or experiments at once
+# Every -j: stages, experiments, transfers or checks at once (threads.MAX_JOBS)
 JOBS_RANGE = click.IntRange(1, MAX_JOBS)
 
 

@@ -10,6 +10,7 @@ import click
 
 from dvx.cli.common import (
     DEFAULT_REMOTE,
+    JOBS_RANGE,
     PATH,
     RemoteName,
     common_options,
@@ -258,7 +259,7 @@ dvx status --remote backup     # what remote 'backup' and the cache lack (-c -r 
                    "that names no path either is refused as an unknown remote.")
 @click.option("-r", "remote_name", type=RemoteName(), metavar="NAME",
               help="The remote for -c/--remote (without it: the default remote).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (-c).")
+@click.option("-j", "--jobs", type=JOBS_RANGE, help="Checks at once (-c).")
 @revision_options
 @common_options
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
