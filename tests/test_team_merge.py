@@ -1277,6 +1277,30 @@ def test_a_folder_made_a_file_on_one_side_and_changed_on_the_other_names_each_si
     assert (alice / "images").read_text() == "now one file\n"
 
 
+def test_a_folder_made_a_file_upstream_and_changed_by_a_commit_a_rebase_replays_names_each(
+        tmp_path):
+    """As above, but alice pulls with --rebase: Git's ours is then the upstream (bob's), so
+    the driver names the upstream and alice's commit, as its conflict labels do, never
+    "this side"."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    must("remove", "--outs", "images.dvx", cwd=bob)
+    write(bob / "images", "now one file\n")
+    must("add", "images", cwd=bob)
+    share(bob, "images a file")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    pulled = subprocess.run(["git", "pull", "--rebase", "origin", "bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pulled.returncode != 0
+    assert "images.dvx: the upstream made it a file and your commit changed the folder, " \
+        "and a folder and a file cannot be merged; left as a conflict" in pulled.stderr, \
+        pulled.stderr
+    assert "this side" not in pulled.stderr and "other side" not in pulled.stderr
+
+
 def test_every_file_of_a_directory_changed_on_both_sides_is_named(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)
@@ -1352,6 +1376,27 @@ def test_a_description_on_one_side_and_new_data_on_the_other_merge_field_by_fiel
         assert f'desc: "{desc}"' in text, text
     assert new_oid in (alice / "raw.csv.dvx").read_text()
     assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_in_a_pull_rebase_a_field_by_field_merge_names_the_upstream_and_your_commit(tmp_path):
+    """bob describes the data, alice changes it and pulls with --rebase: Git's ours is the
+    upstream, so the driver says the data came from your commit (the desc is the upstream's,
+    Git's ours), never "this side" or "the other side"."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    _describe(bob, "raw.csv.dvx", "bob's words")
+    share(bob, "bob describes")
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    share(alice, "alice's new data")
+
+    pulled = subprocess.run(["git", "pull", "--rebase", "origin", "bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert "merged raw.csv.dvx: data from your commit." in pulled.stderr, pulled.stderr
+    assert "this side" not in pulled.stderr and "other side" not in pulled.stderr
+    text = (alice / "raw.csv.dvx").read_text()
+    assert 'desc: "bob\'s words"' in text and xxhash.xxh3_128_hexdigest(b"v2\n") in text, text
 
 
 def test_the_same_field_changed_differently_on_both_sides_stays_a_conflict(tmp_path):

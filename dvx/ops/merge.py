@@ -85,9 +85,9 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes,
     """The merged content of the pointer file or dvx.lock at `path` (from the top of the
     work tree, as Git names it); raises Conflict, naming the sides `names`."""
     if ours == theirs or base == theirs:
-        return Merged(ours, "unchanged by the other side")
+        return Merged(ours, f"unchanged by {names[1]}")
     if base == ours:
-        return Merged(theirs, "taken from the other side")
+        return Merged(theirs, f"taken from {names[1]}")
     if path.rpartition("/")[2] == "dvx.lock":
         return _merge_lock(repo, base, ours, theirs)
     if path.rpartition("/")[2] == ".gitignore":
@@ -246,16 +246,16 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
     bd = [_data(p) if p is not None else None for p in b]
     od, td = _data(o), _data(t)
     if od == td or (td in bd and od not in bd):
-        carrier, how = o, "data from this side"
+        carrier, how = o, f"data from {names[0]}"
     elif od in bd and td not in bd:
-        carrier, how = t, "data from the other side"
+        carrier, how = t, f"data from {names[1]}"
     elif o.is_dir and t.is_dir and all(p is None or p.is_dir for p in b) \
             and o.source == t.source:
         carrier, how = _merge_directory(repo, path, b, o, t, prefer, names)
     elif prefer is not None:
         carrier, how = prefer, "data of one side"
     elif o.is_dir != t.is_dir:
-        raise Conflict(f"this side {_what_became_of(b, o)} and the other side "
+        raise Conflict(f"{names[0]} {_what_became_of(b, o)} and {names[1]} "
                        f"{_what_became_of(b, t)}, and a folder and a file cannot be merged")
     elif o.source != t.source:
         raise Conflict("the import was changed on both sides to different sources (data "
@@ -264,7 +264,7 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
         raise Conflict("the data was changed on both sides (a file has no parts to merge)")
     taken = [name for name in USER_FIELDS if _user_fields(o).get(name) != user.get(name)]
     if taken:
-        how += ", " + " and ".join(taken) + " from the other side"
+        how += ", " + " and ".join(taken) + f" from {names[1]}"
     desc = user.get("desc")
     merged = replace(carrier, desc=desc if isinstance(desc, str) else None, meta=user.get("meta"))
     return Merged(merged.to_bytes(), how)
