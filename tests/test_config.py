@@ -7,7 +7,7 @@ import pytest
 
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
-from dvx.remote.backends import BACKENDS
+from dvx.remote.backends import BACKENDS, is_secret
 from tests.conftest import git, make_git_repo, write
 from tests.servers import refusing_ftp
 
@@ -212,6 +212,8 @@ def test_a_config_that_cannot_be_parsed_names_the_line_as_written(repo, dvx, tex
      "line 2 is neither a [section] header nor a `name = value` option: 'password ***'."),
     ("remote.s.Session_Token=hunter2secret\n",
      "line 1 comes before any [section] header: 'remote.s.Session_Token=***'."),
+    ('[remote "w"]\ntoken: hunter2secret\n',  # a generic fsspec remote's client option
+     "line 2 is neither a [section] header nor a `name = value` option: 'token: ***'."),
 ])
 def test_a_config_line_that_cannot_be_parsed_never_shows_a_secret_option_s_value(
         repo, dvx, text, shown):
@@ -754,6 +756,40 @@ def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo
     assert "SECRET1" in (repo / "settings.ini").read_text()
     git(repo, "add", "-A")
     assert "settings.ini" not in git(repo, "ls-files")
+
+
+@pytest.mark.parametrize("option, secret", [
+    ("token", True), ("client_secret", True), ("auth", True), ("private_key", True),
+    ("passphrase", True), ("Session_Token", True), ("connection_string", True),
+    ("keyfile", False), ("key_filename", False), ("credentialpath", False),
+    ("access_key_id", False), ("user", False), ("endpointurl", False),
+])
+def test_a_remote_option_is_a_secret_by_its_name_whatever_the_kind_of_remote(option, secret):
+    assert is_secret(option) is secret
+
+
+def test_a_generic_remote_s_credential_options_are_never_shown_nor_put_where_git_takes_them(
+        repo, dvx):
+    """A webhdfs or webdav remote's `token`, `client_secret`, `auth`: secrets as a password
+    is, though no named kind of remote has them."""
+    make_git_repo(Path(global_config_path()).parent.parent)  # ~/.config: a dotfiles repository
+    assert dvx("remote", "add", "--global", "w", "webhdfs://host/x").code == 0
+    refused = dvx("remote", "modify", "--global", "w", "token", "SEKRIT1")
+    assert refused.code == 2 and "it would hold credentials (remote.w.token)" in \
+        refused.stderr, refused.output
+    assert "SEKRIT1" not in Path(global_config_path()).read_text()
+    assert dvx("remote", "add", "wd", "webdav://host/x").code == 0
+    for option in ("client_secret", "token", "auth"):
+        assert dvx("remote", "modify", "wd", option, f"SEKRIT-{option}").code == 0
+    listed = dvx("config", "--list")
+    assert "remote.wd.token=***\n" in listed.stdout and "SEKRIT" not in listed.output
+    assert "SEKRIT" not in dvx("config", "--list", "--json").output
+    shown = dvx("config", "remote.wd.client_secret")
+    assert shown.stdout == "***\n" and "SEKRIT" not in shown.output
+    refused = dvx("remote", "modify", "wd", "token", " SEKPAD")
+    assert refused.code == 2 and refused.stderr.startswith(
+        'ERROR: Invalid value *** for remote "wd".token: '), refused.output
+    assert "SEKPAD" not in refused.output
 
 
 def test_a_linked_global_config_is_never_written_where_git_add_would_take_it(repo, dvx,

@@ -1581,8 +1581,25 @@ def check_option_value(url: str, section: str, option: str, value: str, root: st
         raise ConfigError(f"Invalid value {value!r} for {section}.{option}: {exc}.") from None
 
 
+# What an option's name holds when its value is a credential, whatever the kind of remote: a
+# generic fsspec remote's client options (`token`, `client_secret`, `auth`, `private_key`) are
+# named only by their library, so the name decides (docs/configuration.md#remote-name).
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "passphrase", "key", "auth",
+                 "credential")
+# ... but for a name that says the value is where to find one, or which one it is (`keyfile`,
+# `credentialpath`, `key_filename`, `access_key_id`): a path or an identifier, no secret.
+_NOT_SECRET_ENDINGS = ("file", "filename", "path", "_id")
+
+
 def is_secret(option: str) -> bool:
-    return option in SECRET_OPTIONS
+    """Whether the value of remote option `option` is a credential, hidden wherever dvx shows
+    it and never written where Git would take it: a named kind's secret option (Azure's
+    `connection_string` holds its key), or one whose name holds a secret word."""
+    name = option.lower()
+    if name in SECRET_OPTIONS:
+        return True
+    return (any(word in name for word in _SECRET_WORDS)
+            and not name.endswith(_NOT_SECRET_ENDINGS))
 
 
 # How the access tokens of GitHub and GitLab begin (given as a URL's user name, as in
