@@ -381,9 +381,15 @@ class Repo:
         path = self._outside_git(path, "cache directory (cache.dir)")
         self.refuse_where_other_git_sees(
             path, f"cache directory (cache.dir) '{path}'", "Point cache.dir at a folder "
-            "outside any Git work tree, or one Git ignores there (`dvx config --unset "
-            "cache.dir` for the default).")
+            "outside any Git work tree, or one Git ignores there "
+            f"(`{self._unset_cache_dir_command()}` for the default).")
         return path
+
+    def _unset_cache_dir_command(self) -> str:
+        """The command that unsets cache.dir at the level whose value is in effect."""
+        level = self.config.where("cache", "dir")
+        flag = "" if level in ("project", None) else f" --{level}"
+        return f"dvx config{flag} --unset cache.dir"
 
     @property
     def default_cache_dir(self) -> str:
@@ -577,9 +583,8 @@ class Repo:
         ways = []
         level = self.config.where("cache", "dir") if home == "cache" else None
         if level is not None:
-            flag = "" if level == "project" else f" --{level}"
             ways.append("Point cache.dir at a folder outside the repository or in .dvx/cache "
-                        f"(`dvx config{flag} --unset cache.dir` for the default)")
+                        f"(`{self._unset_cache_dir_command()}` for the default)")
         if self.place_git_sees(path, home, resolve=_lexical) is None:
             ways.append("replace the symbolic link on the way with a real directory"
                         if ways else "Replace the symbolic link on the way with a real "
@@ -593,16 +598,7 @@ class Repo:
         repository's `git add -A` would commit every object."""
         if self.is_inside(path):
             return  # place_git_sees says where Git sees it here
-        git_dir = git_directory_holding(path)
-        if git_dir is not None:
-            raise ConfigError(f"The {shown} leads into the Git directory '{git_dir}'; dvx "
-                              "never writes there.", hint)
-        work_tree = work_tree_seeing(path)
-        if work_tree is not None:
-            raise ConfigError(f"The {shown} leads into the work tree of another Git "
-                              f"repository ('{work_tree}'), which does not ignore it: Git "
-                              "would see every object there (git add -A would commit the "
-                              "data itself).", hint)
+        refuse_where_git_sees(path, shown, hint)
 
     def place_git_sees(self, path: str, home: str = "cache",
                        resolve: Callable[[str], str] = os.path.realpath) -> str | None:
@@ -926,6 +922,23 @@ def _has_entries(folder: str) -> bool:
 def _lexical(path: str) -> str:
     """`path` absolute and normalized as written: no symbolic link followed."""
     return os.path.normpath(os.path.abspath(path))
+
+
+def refuse_where_git_sees(path: str, shown: str, hint: str) -> None:
+    """A folder of dvx's (`shown` in the message) that leads into a Git directory, or into a
+    Git work tree that does not ignore it (scm.work_tree_seeing), is refused: that
+    repository's `git add -A` would commit every object. Needs no repository of dvx's: the
+    global config's cache.dir is checked outside one too."""
+    git_dir = git_directory_holding(path)
+    if git_dir is not None:
+        raise ConfigError(f"The {shown} leads into the Git directory '{git_dir}'; dvx "
+                          "never writes there.", hint)
+    work_tree = work_tree_seeing(path)
+    if work_tree is not None:
+        raise ConfigError(f"The {shown} leads into the work tree of another Git "
+                          f"repository ('{work_tree}'), which does not ignore it: Git "
+                          "would see every object there (git add -A would commit the "
+                          "data itself).", hint)
 
 
 def _within(path: str, folder: str) -> bool:

@@ -538,7 +538,8 @@ def test_a_cache_dir_leading_into_the_workspace_names_the_config_that_sets_it(re
     """The way out a refusal names works: unsetting it where it is set, and replacing a
     symbolic link only where one leads there."""
     write(repo / "x.txt", "x")
-    assert dvx("config", "--global", "cache.dir", str(repo / "data")).code == 0
+    assert dvx("config", "--global", "cache.dir", str(repo / "data")).code == 2
+    write(Path(global_config_path()), f"[cache]\ndir = {repo / 'data'}\n")  # by hand
     refused = dvx("add", "x.txt")
     assert refused.code == 2 and "leads into the workspace" in refused.stderr, refused.output
     assert "`dvx config --global --unset cache.dir`" in refused.stderr
@@ -607,6 +608,30 @@ def test_cache_dir_in_another_repositorys_work_tree_is_refused_unless_ignored(re
     (other / ".gitignore").write_text("objects/\n")
     assert dvx("add", "x.txt").code == 0 and any((other / "objects").rglob("*"))
     assert git(other, "status", "--porcelain", "--untracked-files=all") == "?? .gitignore\n"
+
+
+def test_a_global_cache_dir_where_another_git_sees_it_is_refused_and_its_hint_unsets_it(
+        repo, dvx, tmp_path):
+    """The global cache.dir, which every repository reads, is refused as the others are
+    where Git would see every object (a dotfiles repository at ~/.config, a .git), inside a
+    repository or outside any; one written there by hand is refused where it is used, with
+    the command that unsets it at the global level, which then works."""
+    dotfiles = make_git_repo(Path(global_config_path()).parent.parent)
+    for value, cwd in ((dotfiles / "dvxcache", repo), (repo / ".git" / "c", repo),
+                       (dotfiles / "dvxcache", tmp_path)):
+        refused = dvx("config", "--global", "cache.dir", str(value), cwd=cwd)
+        assert refused.code == 2 and "`dvx config --global --unset cache.dir` for the " \
+            "default" in refused.stderr, refused.output
+        assert not Path(global_config_path()).exists()
+    (repo / "x.txt").write_text("x")
+    Path(global_config_path()).parent.mkdir(parents=True)
+    Path(global_config_path()).write_text(f"[cache]\ndir = {dotfiles / 'dvxcache'}\n")
+    by_hand = dvx("add", "x.txt")
+    assert by_hand.code == 2 and "does not ignore it" in by_hand.stderr and \
+        "(`dvx config --global --unset cache.dir` for the default)" in by_hand.stderr, \
+        by_hand.output
+    assert dvx("config", "--global", "--unset", "cache.dir").code == 0
+    assert dvx("add", "x.txt").code == 0 and not (dotfiles / "dvxcache").exists()
 
 
 def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):

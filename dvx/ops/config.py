@@ -27,6 +27,7 @@ from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
+from dvx.repo import refuse_where_git_sees
 
 if TYPE_CHECKING:
     from dvx.ops.remote import SetAside
@@ -152,6 +153,11 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
     if (section, option) == ("cache", "dir") and target == "global":
         refuse_relative_global_cache_dir(value, config.paths["global"], written=False)
+        if repo:
+            _refuse_cache_dir_git_sees(value, repo, target)
+        else:
+            refuse_where_git_sees(os.path.normpath(os.path.expanduser(value)),
+                                  f"cache.dir '{value}'", _cache_dir_hint(target))
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
         _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, target))
         _refuse_cache_dir_git_sees(value, repo, target)
@@ -189,8 +195,7 @@ def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
     paths = [repo.cache_dir_of(value, level)]
     if level == "project":
         paths.append(os.path.join(repo.dvx_dir, os.path.expanduser(value)))
-    hint = ("Name a folder outside the repository, or one in .dvx/cache (a relative path is "
-            "relative to .dvx/; `dvx config --unset cache.dir` for the default).")
+    hint = f"Name a folder outside the repository, or one in .dvx/cache {_ways_back(level)}"
     for path in paths:
         place = repo.place_git_sees(path)
         if place == "git":
@@ -203,10 +208,20 @@ def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
                              hint)
         real = os.path.realpath(path)
         shown = f"cache.dir '{value}'" + (f" ({real})" if real != value else "")
-        repo.refuse_where_other_git_sees(
-            path, shown, "Name a folder outside any Git work tree, or one Git ignores there "
-            "(a relative path is relative to .dvx/; `dvx config --unset cache.dir` for the "
-            "default).")
+        repo.refuse_where_other_git_sees(path, shown, _cache_dir_hint(level))
+
+
+def _cache_dir_hint(level: str) -> str:
+    """The hint of a cache.dir refused at `level` where another Git would see it."""
+    return f"Name a folder outside any Git work tree, or one Git ignores there {_ways_back(level)}"
+
+
+def _ways_back(level: str) -> str:
+    """How a refused cache.dir value is read, and how that level goes back to the default
+    (a global one is always absolute)."""
+    relative = "" if level == "global" else "a relative path is relative to .dvx/; "
+    flag = "" if level == "project" else f" --{level}"
+    return f"({relative}`dvx config{flag} --unset cache.dir` for the default)."
 
 
 def _refuse_cache_dir_through_tracked_link(value: str, repo: Repo, level: str) -> None:
