@@ -458,6 +458,7 @@ class ConfigFile:
         """The file a write replaces: `path`, or where a link there leads (`through_link`,
         a chain of links followed to its end, which need not exist yet)."""
         if not (self.through_link and os.path.islink(self.path)):
+            self._refuse_a_folder_link_to_nothing()
             return self.path
         target = os.path.realpath(self.path)
         if not os.path.isdir(os.path.dirname(target)):
@@ -465,6 +466,19 @@ class ConfigFile:
                               "which is in no folder that exists, so nothing was written.",
                               "Create that folder, or point the link at a file in one.")
         return target
+
+    def _refuse_a_folder_link_to_nothing(self) -> None:
+        """A folder of the file's that is a symbolic link to no folder (GNU stow's
+        ~/.config/dvx, linked to a dotfiles folder not made yet) is refused as a link to a
+        file in no folder is: no folder can be made where the link is."""
+        folder = os.path.dirname(self.path)
+        while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+            folder = os.path.dirname(folder)
+        if os.path.islink(folder) and not os.path.isdir(folder):
+            raise ConfigError(f"The config file '{self.path}' is in '{folder}', a symbolic "
+                              f"link to '{os.path.realpath(folder)}', which is no folder that "
+                              "exists, so nothing was written.",
+                              "Create that folder, or point the link at one.")
 
     def _mode(self) -> int | None:
         """The permissions of the file as it is (None: there is none yet)."""

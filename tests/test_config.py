@@ -762,6 +762,28 @@ def test_a_global_or_local_config_that_is_a_symbolic_link_is_written_through_it(
     assert local.is_symlink() and not (tmp_path / "no-such-folder").exists()
 
 
+def test_a_global_config_in_a_linked_folder_not_made_yet_is_one_clear_error(dvx, tmp_path):
+    """GNU stow's ~/.config/dvx linked to a dotfiles folder not made yet: every write of the
+    global config is refused in one paragraph, as a link to a file in no folder is, and
+    nothing is made; once the folder is there, it is written through the link."""
+    folder = Path(global_config_path()).parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    folder.symlink_to(dotfiles / "dvx", target_is_directory=True)
+    for command in (("config", "--global", "core.autostage", "true"),
+                    ("remote", "add", "--global", "s", str(tmp_path / "store"))):
+        refused = dvx(*command, cwd=tmp_path)
+        assert refused.code == 2 and refused.stderr == (
+            f"ERROR: The config file '{folder / 'config'}' is in '{folder}', a symbolic link "
+            f"to '{dotfiles / 'dvx'}', which is no folder that exists, so nothing was "
+            "written. Create that folder, or point the link at one.\n"), refused.output
+    assert folder.is_symlink() and list(dotfiles.iterdir()) == []
+    (dotfiles / "dvx").mkdir()
+    assert dvx("config", "--global", "core.autostage", "true", cwd=tmp_path).code == 0
+    assert "autostage = true" in (dotfiles / "dvx" / "config").read_text()
+
+
 def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo, dvx,
                                                                          tmp_path):
     """config.local written through its link: the file the link leads to holds the clone's
