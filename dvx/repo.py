@@ -489,8 +489,8 @@ class Repo:
             f"which is outside the repository ({real}). A cloned repository cannot choose "
             "where dvx writes outside it.",
             f"If you trust it (a shared cache), confirm it once by its real path: dvx config "
-            f"--local cache.dir {shell_quote(real)} (or --global for every repository); "
-            "otherwise remove the setting from .dvx/config.")
+            f"--local cache.dir {shell_quote(real)}; otherwise remove the setting from "
+            ".dvx/config.")
 
     def refuse_tracked_link_on_the_way(self, configured: str, path: str, level: str | None,
                                        written: bool = True) -> None:
@@ -663,11 +663,13 @@ class Repo:
             return self.config.cache_shared()
         own = self.config.cache_shared(tracked_counts=False)
         if not own and self.config.cache_shared():
+            # A global cache.dir is every repository's cache: shared in the global config.
+            level = "global" if self._leads_to_cache_in_use("global") else "local"
             log.warning(
                 "The tracked config (.dvx/config) sets cache.shared, which applies only to the "
                 "project's own cache; the cache in use (%s) is yours, so its files keep the "
                 "modes your umask gives. To share it with your group on purpose: `dvx config "
-                "--local cache.shared group`.", self.cache_dir)
+                "--%s cache.shared group`.", self.cache_dir, level)
         return own
 
     def _cache_is_the_project_s(self) -> bool:

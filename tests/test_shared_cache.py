@@ -865,8 +865,8 @@ def test_a_cloned_config_s_cache_shared_leaves_the_user_s_own_cache_private(tmp_
     os.chmod(clone / "secret.csv", 0o600)
 
     warned = _dvx_with_umask_output(0o077, "add", "secret.csv", cwd=clone)
-    assert "cache.shared" in warned and "dvx config --local cache.shared group" in warned, \
-        warned
+    assert "cache.shared" in warned and "dvx config --global cache.shared group" in warned, \
+        warned  # the global cache.dir is every repository's cache: shared there
     modes = _modes(own)
     assert all(mode & 0o077 == 0 for mode in modes["folders"] | modes["files"]), modes
     assert stat.S_IMODE((clone / "secret.csv").stat().st_mode) & 0o077 == 0
@@ -902,7 +902,7 @@ def test_a_cloned_config_naming_the_user_s_global_cache_dir_leaves_it_private(tm
     write(clone / "x.txt", "x\n")
 
     warned = _dvx_with_umask_output(0o077, "add", "x.txt", cwd=clone)
-    assert "dvx config --local cache.shared group" in warned, warned
+    assert "dvx config --global cache.shared group" in warned, warned
     modes = _modes(own / "files")
     assert all(mode & 0o077 == 0 for mode in modes["folders"] | modes["files"]), modes
 
@@ -915,6 +915,26 @@ def test_a_cache_dir_the_clone_confirmed_locally_takes_the_tracked_cache_shared(
     assert run_dvx("config", "--local", "cache.dir", str(team), cwd=clone).code == 0
     write(clone / "x.txt", "x\n")
 
+    quiet = _dvx_with_umask_output(0o077, "add", "x.txt", cwd=clone)
+    assert "cache.shared" not in quiet, quiet
+    assert _modes(team / "files")["folders"] == {0o2775}
+
+
+def test_the_way_to_confirm_a_team_cache_keeps_it_shared_with_the_group(tmp_path):
+    """The refusal of a cloned cache.dir not confirmed yet names only the confirmation that
+    keeps the tracked cache.shared group (this clone's config.local), never a global one,
+    which makes the folder the user's own and private: following it, what this user adds
+    under umask 077 stays the group's."""
+    team = tmp_path / "team-cache"
+    team.mkdir()
+    os.chmod(team, 0o2775)
+    clone = _cloned_with_tracked_cache(tmp_path, f"[cache]\nshared = group\ndir = {team}\n")
+    write(clone / "x.txt", "x\n")
+    refused = run_dvx("add", "x.txt", cwd=clone)
+    assert refused.code == 2 and f"dvx config --local cache.dir {team}; otherwise" in \
+        " ".join(refused.stderr.split()), refused.output
+    assert "--global" not in refused.stderr
+    assert run_dvx("config", "--local", "cache.dir", str(team), cwd=clone).code == 0
     quiet = _dvx_with_umask_output(0o077, "add", "x.txt", cwd=clone)
     assert "cache.shared" not in quiet, quiet
     assert _modes(team / "files")["folders"] == {0o2775}
