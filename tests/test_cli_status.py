@@ -1187,3 +1187,41 @@ def test_changes_to_data_whose_recorded_version_is_not_cached_are_discarded_by_a
     assert [(clone / name).read_text() for name in ("a.txt", "b.txt", "d/x")] == \
         ["a\n", "b\n", "x\n"]
     assert _status_json(dvx, cwd=clone)["changed"] is False
+
+
+def test_changes_to_stage_outputs_whose_recorded_version_is_not_cached_are_discarded_by_a_pull(
+        repo, dvx, tmp_path):
+    """In a clone that never pulled a stage's output, an output made here by hand is put back
+    to what dvx.lock records by `dvx pull --force`, which fetches that version, never by a
+    `dvx checkout --force` that places nothing: status names that way, for a frozen stage
+    too, and the typed hint puts the recorded version back."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "data" / "in.txt", "v1\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
+               "tr v w < data/in.txt > out.txt").code == 0
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", "data/in.txt", cwd=clone).code == 0
+    write(clone / "out.txt", "mine\n")
+
+    shown = dvx("status", cwd=clone).stdout
+    assert "out.txt: modified, not in cache\n" in shown, shown
+    assert "`dvx pull --force out.txt` puts back what dvx.lock records, fetching it)" \
+        in shown, shown
+    assert "checkout --force" not in shown, shown
+    assert dvx("freeze", "s", cwd=clone).code == 0
+    frozen = dvx("status", cwd=clone).stdout
+    assert "`dvx pull --force out.txt` puts back what dvx.lock records, fetching it, " \
+        "`dvx unfreeze s`" in frozen, frozen
+    assert "checkout --force" not in frozen, frozen
+    warned = " ".join(dvx("repro", "s", cwd=clone).stderr.split())
+    assert "`dvx commit out.txt` records an edit of yours, `dvx pull --force out.txt` puts " \
+        "back what dvx.lock records, fetching it, or `dvx unfreeze s`" in warned, warned
+
+    assert dvx("pull", "--force", "out.txt", cwd=clone).code == 0
+    assert (clone / "out.txt").read_text() == "w1\n"
+    assert "out.txt" not in dvx("status", cwd=clone).stdout

@@ -822,6 +822,24 @@ def _discarded_by(root: str, changed: list[OutputStatus]) -> str:
             "whose recorded version is not in the cache")
 
 
+def _put_back_by(root: str, edited: list[OutputStatus], path_word: str) -> str:
+    """The commands that put back what dvx.lock records for the stage outputs `edited` (as
+    `_discarded_by` does for tracked data): a checkout places only what the cache holds, a
+    `pull --force` fetches the rest from a remote, which holds no output of `push: false`
+    (only a run of its stage makes it again); "" when neither can."""
+    cached = [for_command(root, o.path) for o in edited if o.in_cache]
+    pulled = [for_command(root, o.path) for o in edited if not o.in_cache and o.pushed]
+    checkout = "`dvx checkout --force" + (f"{path_word}`" if not pulled else
+                                          f" {' '.join(cached)}`")
+    if not pulled:
+        return f"{checkout} puts back what dvx.lock records" if cached else ""
+    pull = f"`dvx pull --force {' '.join(pulled)}`"
+    if not cached:
+        return f"{pull} puts back what dvx.lock records, fetching it"
+    return (f"{checkout} puts back what dvx.lock records, {pull} that of outputs whose "
+            "recorded version is not in the cache")
+
+
 THROUGH_LINK = "changed through its link into the cache"
 
 
@@ -956,15 +974,18 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             f"{_discarded_by(root, changed_here)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
-    if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?
+    rebuilt = [o for o in edited_outputs if o.stage not in frozen]
+    if rebuilt:  # half-written by a stopped stage?
+        put_back = _put_back_by(root, rebuilt, "")
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
-            "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
+            "of yours instead" + (f"; {put_back})" if put_back else ")"))
     for stage in dict.fromkeys(o.stage for o in edited_outputs
                                if o.stage is not None and o.stage in frozen):
+        put_back = _put_back_by(root, [o for o in edited_outputs if o.stage == stage], " PATH")
         out(f"(stage '{stage}' is frozen, so `dvx repro` leaves its outputs as they are: "
-            "`dvx commit PATH` records an edit of yours, `dvx checkout --force PATH` puts back "
-            f"what dvx.lock records, `dvx unfreeze {shlex.quote(stage)}` lets `dvx repro` "
-            "rebuild them)")
+            "`dvx commit PATH` records an edit of yours, "
+            + (f"{put_back}, " if put_back else "")
+            + f"`dvx unfreeze {shlex.quote(stage)}` lets `dvx repro` rebuild them)")
     both_sides = [o for o in hinted
                   if o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
                   and not o.new_manifest_missing and o.synced_manifest_missing is None

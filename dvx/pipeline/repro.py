@@ -943,11 +943,31 @@ def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
         said.append(f"Stage '{stage.name}' is frozen, so repro never rebuilds it, and "
                     f"{_these(modified)} not what {LOCK_FILE} records: "
                     f"{', '.join(modified)}. `dvx commit {typed}` records an edit of yours, "
-                    f"`dvx checkout --force {typed}` puts back what {LOCK_FILE} records, or "
+                    f"{_frozen_put_back(repo, stage, modified)}"
                     f"`dvx unfreeze {stage.name.partition('@')[0]}` lets repro rebuild "
                     f"{_them(modified)}.")
     return StageResult(stage.name, FROZEN, missing=missing, modified=modified,
                        note=" ".join(said) or None)
+
+
+def _frozen_put_back(repo: Repo, stage: Stage, modified: list[str]) -> str:
+    """The commands that put back what dvx.lock records for the `modified` outputs of a
+    frozen stage, followed by ", or ": a checkout places only what the cache holds, a `pull
+    --force` fetches the rest, which no remote holds of an output with `push: false` (only a
+    run of its stage makes it again)."""
+    recorded = {t.output.path: t.output for t in _cached_outputs(repo, stage)}
+    cached = [p for p in modified if p in recorded and in_cache(repo, recorded[p])]
+    pulled = [p for p in modified if p in recorded and p not in cached and recorded[p].push]
+    checkout = f"`dvx checkout --force {' '.join(for_command(repo.root, p) for p in cached)}`"
+    pull = f"`dvx pull --force {' '.join(for_command(repo.root, p) for p in pulled)}`"
+    puts_back = f"puts back what {LOCK_FILE} records"
+    if cached and pulled:
+        return f"{checkout} {puts_back} ({pull} for those the cache lacks), or "
+    if cached:
+        return f"{checkout} {puts_back}, or "
+    if pulled:
+        return f"{pull} {puts_back}, fetching {_them(pulled)}, or "
+    return "or "
 
 
 def _these(paths: list[str]) -> str:
