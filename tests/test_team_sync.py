@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -3339,3 +3340,41 @@ def test_a_directory_past_the_versions_dvx_keeps_names_a_full_pull_never_force(t
     assert _tree_of(team.clone("carol"), "d") == {
         **{f"g{i}.txt": f"g{i} v2\n" for i in range(1, 10)},
         "g10.txt": "g10 by bob\n", "h.txt": "h by alice\n"}
+
+
+def test_a_folder_of_yours_a_pull_kept_where_a_file_now_goes_is_named_with_a_way_that_works(
+        team):
+    """A teammate adds the file d to a tracked directory where Alice made a folder d of her
+    own: the pull keeps the folder, so status never offers the checkout that would skip it
+    again; it names the folder and the ways that work (move it away, then a checkout; or a
+    forced checkout, which discards it), and typing them places the teammate's file."""
+    alice = team.founder()
+    write(alice / "data" / "a", "a\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    write(bob / "data" / "d", "bob's file\n")
+    must("add", "data", cwd=bob)
+    share(bob, "bob adds d")
+    write(alice / "data" / "d" / "mine", "mine\n")
+    git(alice, "pull", "-q")
+    assert run_dvx("pull", cwd=alice).code == 1
+    assert (alice / "data" / "d" / "mine").read_text() == "mine\n"
+
+    said = " ".join(run_dvx("status", cwd=alice).stdout.split())
+    assert "`dvx checkout data` places the files not pulled" not in said, said
+    assert "records changes" not in said, said
+    assert "(data/d, yours, with changes not in the cache, is where a file not pulled goes: " \
+        "`dvx checkout data` keeps it, placing only the other files not pulled, and `dvx " \
+        "commit` cannot record it there; move it away, then `dvx checkout data` places them " \
+        "all, or `dvx checkout --force data` discards it)" in said, said
+    assert run_dvx("commit", cwd=alice).code == 1
+    carol = team.base / "carol"
+    shutil.copytree(alice, carol, symlinks=True)
+    must("checkout", "--force", "data", cwd=carol)
+    assert (carol / "data" / "d").read_text() == "bob's file\n"
+    os.rename(alice / "data" / "d", team.base / "mine")
+    must("checkout", "data", cwd=alice)
+    assert (alice / "data" / "d").read_text() == "bob's file\n"
+    assert (team.base / "mine" / "mine").read_text() == "mine\n"
+    assert "Data and pointers are up to date." in run_dvx("status", cwd=alice).stdout

@@ -967,8 +967,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     _changed_in_cache_hint(root, hinted)
     # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
     restorable = [o for o in hinted if not o.changed_in_cache]
+    # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)
     changed_here = [o for o in restorable if o.workspace == "modified"
-                    and not o.pointer_moved and o.stage is None]
+                    and not o.pointer_moved and o.stage is None and not o.in_the_way]
     if changed_here:
         out(f"({_commit_of(root, result, [o.path for o in changed_here])} records changes; "
             f"{_discarded_by(root, changed_here)})")
@@ -1183,12 +1184,33 @@ def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
                 f"stage again instead; {rerun_from_its_inputs(o.stage)})")
 
 
+def _in_the_way_hint(root: str, o: OutputStatus) -> str:
+    """The ways that place the files not pulled of the directory `o` where paths of the
+    user's own, with changes, are in the way (`in_the_way`): a plain checkout (or pull) skips
+    them again and a commit refuses to record both there, so they are moved away first, or
+    discarded by a `--force`."""
+    verb = "checkout" if o.in_cache else "pull"
+    typed = for_command(root, o.path)
+    paths = [shown_path(f"{o.path}/{path}") for path in o.in_the_way]
+    one = len(paths) == 1
+    it = "it" if one else "them"
+    where = "is where a file not pulled goes" if one else "are where files not pulled go"
+    return (f"({', '.join(paths)}, yours, with changes not in the cache, {where}: "
+            f"`dvx {verb} {typed}` keeps {it}, placing only the other files not pulled, and "
+            f"`dvx commit` cannot record {it} there; move {it} away, then `dvx {verb} {typed}` "
+            f"places them all, or `dvx {verb} --force {typed}` discards {it})")
+
+
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
     """How to bring the files not pulled of directories: a checkout, of those whose files are
     all in the cache (it places nothing the cache lacks); a pull, of the others."""
-    placeable = [for_command(root, o.path) for o in outputs if o.not_pulled and o.in_cache]
+    placeable = [for_command(root, o.path) for o in outputs
+                 if o.not_pulled and o.in_cache and not o.in_the_way]
     fetched = [for_command(root, o.path) for o in outputs
-               if o.not_pulled and not o.in_cache and o.pushed]
+               if o.not_pulled and not o.in_cache and o.pushed and not o.in_the_way]
+    for o in outputs:
+        if o.in_the_way and (o.in_cache or o.pushed):
+            out(_in_the_way_hint(root, o))
     if placeable:
         out(f"(`dvx checkout {' '.join(placeable)}` places the files not pulled)")
     if fetched:

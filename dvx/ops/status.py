@@ -105,6 +105,12 @@ class MissingVersion:
                 f"{self.oid} (`git log -p -- {file}` shows them)")
 
 
+def _parents(path: str) -> list[str]:
+    """The folders around the relative path `path`: "a/b/c" -> ["a", "a/b"]."""
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
 @dataclass
 class OutputStatus:
     path: str
@@ -182,6 +188,17 @@ class OutputStatus:
         """The workspace does not hold what the pointer records, all of it, with it cached
         (files not pulled count: the data is not all there, cached or not)."""
         return self.workspace != UNCHANGED or not self.in_cache or bool(self.not_pulled)
+
+    @property
+    def in_the_way(self) -> list[str]:
+        """Of a directory, the paths in it of the user's own, with changes not in the cache,
+        where files not pulled go (a folder where a file goes, a file where a folder goes):
+        a checkout or a pull keeps them and skips those files, a `--force` discards them."""
+        changed = set(self.added + self.modified)
+        around_changed = {parent for path in changed for parent in _parents(path)}
+        return sorted({path for path in self.not_pulled if path in around_changed}
+                      | {parent for path in self.not_pulled for parent in _parents(path)
+                         if parent in changed})
 
     @property
     def pointer_moved(self) -> bool:
