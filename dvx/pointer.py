@@ -45,6 +45,29 @@ URL_SOURCE_KEYS = frozenset({"url", "etag"})
 
 
 @dataclass(frozen=True)
+class WrongCounts:
+    """The size (and number of files) a pointer records beside those of the data its oid
+    names, when they differ (edited by hand, a bad merge): its oid still names the data, and
+    `dvx commit PATH` writes them again."""
+    recorded_size: int
+    size: int
+    recorded_nfiles: int | None
+    nfiles: int | None
+
+    @property
+    def size_wrong(self) -> bool:
+        return self.recorded_size != self.size
+
+    @property
+    def nfiles_wrong(self) -> bool:
+        return self.nfiles is not None and self.recorded_nfiles != self.nfiles
+
+    def to_json(self) -> dict[str, int | None]:
+        return {"recorded_size": self.recorded_size, "size": self.size,
+                "recorded_nfiles": self.recorded_nfiles, "nfiles": self.nfiles}
+
+
+@dataclass(frozen=True)
 class Pointer:
     kind: str  # "file" or "dir"
     algo: str
@@ -70,6 +93,12 @@ class Pointer:
 
     def _data(self) -> tuple[object, ...]:
         return self.kind, self.algo, self.oid, self.size, self.nfiles, self.executable
+
+    def wrong_counts(self, size: int, nfiles: int | None) -> WrongCounts | None:
+        """What this pointer records wrongly of the data its oid names, which holds `size`
+        bytes in `nfiles` files (None for a file): None when both are right."""
+        wrong = WrongCounts(self.size, size, self.nfiles, nfiles)
+        return wrong if wrong.size_wrong or wrong.nfiles_wrong else None
 
     def with_data(self, kind: str, oid: str, size: int, nfiles: int | None,
                   executable: bool) -> Pointer:

@@ -1225,3 +1225,47 @@ def test_changes_to_stage_outputs_whose_recorded_version_is_not_cached_are_disca
     assert dvx("pull", "--force", "out.txt", cwd=clone).code == 0
     assert (clone / "out.txt").read_text() == "w1\n"
     assert "out.txt" not in dvx("status", cwd=clone).stdout
+
+
+def _set_in_pointer(pointer, key: str, value: int) -> None:
+    lines = pointer.read_text().splitlines(keepends=True)
+    pointer.write_text("".join(f"{key}: {value}\n" if line.startswith(f"{key}: ") else line
+                               for line in lines))
+
+
+def test_a_pointer_whose_size_or_nfiles_is_wrong_is_named_and_written_again_by_commit(repo, dvx):
+    """A pointer whose size or number of files is not that of the data it names (edited by
+    hand, a bad merge) is named by `fsck`, which exits 1, with the `dvx commit PATH` that
+    writes it again; `status` names a file's wrong size from a stat (and a directory's when
+    it reads its manifest) and says the same, and a bare `dvx commit` writes what it names;
+    once committed, both are content."""
+    write(repo / "f", "hello\n")
+    write(repo / "d" / "a", "1\n")
+    write(repo / "d" / "b", "22\n")
+    assert dvx("add", "f", "d").code == 0
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+    _set_in_pointer(repo / "f.dvx", "size", 999)
+    _set_in_pointer(repo / "d.dvx", "nfiles", 7)
+
+    checked = dvx("fsck")
+    assert checked.code == 1, checked.output
+    said = " ".join(checked.stderr.split())
+    assert "f.dvx records a size of 999 B, where the data it names is 6 B: `dvx commit f` " \
+        "writes it again." in said, said
+    assert "d.dvx records 7 files, where the data it names has 2: `dvx commit d` writes it " \
+        "again." in said, said
+    assert [p["path"] for p in json.loads(dvx("fsck", "--json").stdout)["wrong_pointers"]] \
+        == ["d", "f"]
+    shown = dvx("status")
+    assert "f: its pointer records a size of 999 B, where the data it names is 6 B\n" \
+        in shown.stdout, shown.stdout
+    assert "(`dvx commit f` writes the pointer again)" in shown.stdout, shown.stdout
+    assert dvx("status", "-q").code == 1
+    assert _status_json(dvx)["changed"] is True
+
+    assert dvx("commit").code == 0  # what status names
+    assert "size: 6\n" in (repo / "f.dvx").read_text()
+    assert dvx("commit", "d").code == 0
+    assert "nfiles: 2\n" in (repo / "d.dvx").read_text()
+    assert dvx("fsck").code == 0
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"

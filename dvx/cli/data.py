@@ -30,6 +30,7 @@ from dvx.cli.ui import (
     kept_in_git,
     kept_untracked,
     out,
+    recorded_wrongly,
     report_staging,
     unignored_note,
     warn,
@@ -927,6 +928,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             states.append("not in cache (the workspace holds it)")
         elif not o.in_cache:
             states.append("not in cache")
+        if o.wrong_counts is not None:
+            states.append(f"its pointer {recorded_wrongly(o.wrong_counts)}")
         out(f"{shown_path(o.path)}: {', '.join(states)}")
         for label, paths in (("added", o.added), ("modified", o.modified),
                              ("deleted", o.deleted)) if o.synced_manifest_missing is None else ():
@@ -965,6 +968,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     # No hint names a command for data Git tracks too, which checkout and commit leave to Git
     hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
     _changed_in_cache_hint(root, hinted)
+    miscounted = [for_command(root, o.path) for o in hinted if o.wrong_counts is not None]
+    if miscounted:
+        out(f"(`dvx commit {' '.join(miscounted)}` writes the "
+            f"pointer{'' if len(miscounted) == 1 else 's'} again)")
     # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
     restorable = [o for o in hinted if not o.changed_in_cache]
     # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)

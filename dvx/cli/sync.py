@@ -26,8 +26,18 @@ from dvx.cli.common import (
 )
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
-from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
-from dvx.logs import pasted_args, shell_quote
+from dvx.cli.ui import (
+    confirm,
+    emit_json,
+    human_size,
+    is_terminal,
+    objects,
+    out,
+    recorded_wrongly,
+    warn,
+)
+from dvx.logs import pasted_args, shell_quote, shown_path
+from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.wording import counted, named_list
 
 if TYPE_CHECKING:
@@ -643,9 +653,11 @@ dvx fsck --remote storage --fast
 def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
          all_branches: bool, all_tags: bool, all_commits: bool, revs: tuple[str, ...],
          last_n: int | None) -> None:
-    """Verify stored objects; move corrupt ones aside (quarantine), never delete them. With
-    --remote, also report the objects that the workspace's pointers (with -a/-T/-A/--rev/-n,
-    those revisions' too) need and the remote lacks."""
+    """Verify stored objects; move corrupt ones aside (quarantine), never delete them. In
+    the cache, also name the pointer files whose size or number of files is not that of the
+    data they name (`dvx commit PATH` writes them again). With --remote, also report the
+    objects that the workspace's pointers (with -a/-T/-A/--rev/-n, those revisions' too)
+    need and the remote lacks."""
     from dvx.errors import UsageError
     from dvx.objects.cache import kept_message
     from dvx.ops.fsck import fsck_cache, fsck_remote
@@ -666,8 +678,10 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         missing = f", {len(result.missing)} missing, {len(result.lost)} lost" \
             if remote_name is not None else ""
         unreadable = f", {len(result.unreadable)} unreadable" if result.unreadable else ""
+        wrong = f", {counted(len(result.wrong_pointers), 'pointer')} with wrong counts" \
+            if result.wrong_pointers else ""
         out(f"Checked {objects(result.checked)} in the {result.where}: "
-            f"{len(result.corrupt)} corrupt{missing}{unreadable}{extra}.")
+            f"{len(result.corrupt)} corrupt{missing}{unreadable}{wrong}{extra}.")
     for algo, count in result.other_algorithms.items():
         warn(f"Not checked: {count} object{'s' if count != 1 else ''} of the cache hashed with "
              f"{algo}. This repository hashes with {result.algo} (core.hash), so fsck checks "
@@ -679,6 +693,10 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else retired))
     if result.kept:
         warn(kept_message(result.kept, "a corrupt object").strip())
+    for path, miscounted in sorted(result.wrong_pointers.items()):
+        typed = for_command(repo.root, path)
+        warn(f"{shown_path(path + POINTER_SUFFIX)} {recorded_wrongly(miscounted)}: `dvx commit "
+             f"{typed}` writes it again.")
     for oid, why in sorted(result.unreadable.items()):
         warn(f"Unreadable {oid}: {why}; not checked. Its owner can make it readable "
              "(`chmod a+r`), as `dvx config cache.shared group` makes every object stored "

@@ -276,7 +276,9 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             continue
         if only_changed and status.workspace == HOLDS_REPOSITORY:
             refuse_holding_a_repository(repo.root, status, outputs, command, again)
-        if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
+        # A pointer status found to record its size wrongly is written again as well
+        if only_changed and status.workspace != MODIFIED and not status.only_in_workspace \
+                and status.wrong_counts is None:
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
                          command=again or command)

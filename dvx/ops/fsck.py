@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import LockError
+from dvx.errors import FormatError, LockError
 from dvx.fsutil import describe
 from dvx.logs import get_logger
 from dvx.ops.remote import default_remote, lock_remote, open_remote, own_remote, settings_for
 from dvx.ops.sync import belonging_on, held_by_workspace, wanted_objects
-from dvx.outputs import Target, resolve_targets
+from dvx.outputs import Target, load_tree, resolve_targets, scan_outputs
+from dvx.pointer import WrongCounts
 from dvx.remote import leftovers, locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import lost_with_its_pack
@@ -73,11 +74,15 @@ class FsckResult:
     # In the cache: {algorithm: how many objects} of the other algorithms' objects, not
     # checked (core.hash names the one in use)
     other_algorithms: dict[str, int] = field(default_factory=dict)
+    # In the cache: path -> what its pointer file records wrongly of the data its oid names
+    # (its size or number of files), which the cache tells
+    wrong_pointers: dict[str, WrongCounts] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not (self.corrupt or self.missing or self.lost or self.not_objects
-                    or self.damaged_indexes or self.newer_indexes or self.unreadable)
+                    or self.damaged_indexes or self.newer_indexes or self.unreadable
+                    or self.wrong_pointers)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
@@ -99,7 +104,9 @@ class FsckResult:
                 "young_unindexed_packs": self.young_unindexed_packs, "kept": self.kept,
                 "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
-                               for oid, why in sorted(self.unreadable.items())]}
+                               for oid, why in sorted(self.unreadable.items())],
+                "wrong_pointers": [{"path": path, **wrong.to_json()}
+                                   for path, wrong in sorted(self.wrong_pointers.items())]}
 
 
 def fsck_cache(repo: Repo) -> FsckResult:
@@ -128,7 +135,32 @@ def fsck_cache(repo: Repo) -> FsckResult:
         if result.quarantined:
             result.kept = keep_changed_bytes(repo, result.quarantined)
         result.not_objects = cache.directories_with_object_names()
+        result.wrong_pointers = _wrong_pointers(repo, set(result.corrupt))
     return result
+
+
+def _wrong_pointers(repo: Repo, corrupt: set[str]) -> dict[str, WrongCounts]:
+    """The pointer files whose size or number of files is not that of the data their oid
+    names, as the cache holds it (an object found `corrupt` tells nothing); data the cache
+    lacks is not judged, nor a pointer that cannot be read (another algorithm's, say), which
+    the commands that read it name."""
+    wrong = {}
+    for output in scan_outputs(repo)[0]:
+        pointer = output.pointer
+        if output.stage is not None or pointer.oid in corrupt or not repo.cache.exists(
+                pointer.oid):
+            continue
+        if not pointer.is_dir:
+            found = pointer.wrong_counts(repo.cache.size(pointer.oid), None)
+        else:
+            try:
+                tree = load_tree(repo, pointer, output.recorded_in)
+            except FormatError:  # an invalid manifest, which the commands reading it name
+                continue
+            found = None if tree is None else pointer.wrong_counts(tree.size, tree.nfiles)
+        if found is not None:
+            wrong[output.path] = found
+    return wrong
 
 
 def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,

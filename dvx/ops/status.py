@@ -40,7 +40,7 @@ from dvx.paths import (
     join_posix,
     walk_directory,
 )
-from dvx.pointer import Pointer
+from dvx.pointer import Pointer, WrongCounts
 from dvx.repo import Repo
 from dvx.scm import literal_pathspec
 from dvx.syncstate import Synced, placed_here
@@ -182,12 +182,17 @@ class OutputStatus:
     # (`changed_in_its_object`): the cache no longer holds the version recorded for them, so
     # `checkout --force` cannot put it back; `pull --force` fetches it if a remote has it
     changed_in_cache: list[str] = field(default_factory=list)
+    # What its pointer file records wrongly of the data its oid names (its size, its number
+    # of files), as a stat of the file tells, or the directory's manifest when read anyway
+    wrong_counts: WrongCounts | None = None
 
     @property
     def changed(self) -> bool:
         """The workspace does not hold what the pointer records, all of it, with it cached
-        (files not pulled count: the data is not all there, cached or not)."""
-        return self.workspace != UNCHANGED or not self.in_cache or bool(self.not_pulled)
+        (files not pulled count: the data is not all there, cached or not), or the pointer
+        records its size or number of files wrongly."""
+        return self.workspace != UNCHANGED or not self.in_cache or bool(self.not_pulled) \
+            or self.wrong_counts is not None
 
     @property
     def in_the_way(self) -> list[str]:
@@ -239,7 +244,9 @@ class OutputStatus:
                                   "stashed": self.stashed,
                                   "only_in_workspace": self.only_in_workspace,
                                   "outdated_not_cached": self.outdated_not_cached,
-                                  "changed_in_cache": self.changed_in_cache}
+                                  "changed_in_cache": self.changed_in_cache,
+                                  "wrong_counts": None if self.wrong_counts is None
+                                  else self.wrong_counts.to_json()}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated,
@@ -575,7 +582,16 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
+    if output.stage is None and output.pointer.is_dir:
+        result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _wrong_counts_of_directory(repo: Repo, pointer: Pointer) -> WrongCounts | None:
+    """What the pointer records wrongly of its directory, if this command read its manifest
+    (never read for this alone: a directory that last matched its pointer is not listed)."""
+    tree = repo.loaded_trees.get((pointer.algo, pointer.oid))
+    return None if tree is None else pointer.wrong_counts(tree.size, tree.nfiles)
 
 
 def _changed_in_cache(repo: Repo, output: Output, result: OutputStatus) -> list[str]:
@@ -953,7 +969,8 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     if state is None and not os.path.lexists(full):
         result.workspace = _absent(repo, output)
     elif state is not None and state.oid == pointer.oid and state.executable == pointer.executable:
-        pass
+        if output.stage is None and not state.dangling:  # its size, as a stat told it
+            result.wrong_counts = pointer.wrong_counts(state.size, None)
     elif state is not None and synced_before is not None and _holds_synced(state, synced_before):
         result.workspace, result.current_oid = OUTDATED, state.oid
     elif state is None and synced_before is not None and _holds_synced_directory(
