@@ -5334,3 +5334,44 @@ def test_a_queue_entry_names_each_path_its_stages_read_once(repo):
     assert run_dvx("exp", "run", "--queue", "-S", "a=5", "-n", "q1", cwd=repo).code == 0
     entry = json.loads((repo / ".dvx" / "tmp" / "queue" / "q1.json").read_text())
     assert entry["reads"] == ["params.yaml"], entry
+
+
+@pytest.mark.parametrize("queued", [[], ["--queue"]])
+def test_set_into_a_stage_s_output_is_refused_naming_the_stage_and_writes_nothing(repo, queued):
+    """gen.yaml is made by `prep` and read as params by `train`: a value -S set there would
+    be made again (or restored) by `prep` before `train` read it, so the run is refused
+    before anything is written, naming the stage whose own param to set; so is a file
+    inside an output folder."""
+    write(repo / "params.yaml", "seed: 1\n")
+    write(repo / "prep.py", "open('gen.yaml', 'w').write('lr: 0.1\\n')\n")
+    write(repo / "conf.py", "import os\nos.makedirs('conf', exist_ok=True)\n"
+                            "open('conf/c.yaml', 'w').write('k: 1\\n')\n")
+    write(repo / "dvx.yaml", f"""stages:
+  prep:
+    cmd: {sys.executable} prep.py
+    params: [seed]
+    outs: [{{gen.yaml: {{cache: false}}}}]
+  conf:
+    cmd: {sys.executable} conf.py
+    outs: [conf]
+  train:
+    cmd: cat gen.yaml conf/c.yaml > m.txt
+    params: [{{gen.yaml: [lr]}}, {{conf/c.yaml: [k]}}]
+    outs: [m.txt]
+""")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    for sets, out, stage in (("gen.yaml:lr=0.7", "'gen.yaml', an output", "prep"),
+                             ("conf/c.yaml:k=2", "'conf/c.yaml', inside 'conf', an output",
+                              "conf")):
+        refused = run_dvx("exp", "run", *queued, "-S", sets, "-n", "x", cwd=repo)
+        assert refused.code == 2, refused.output
+        said = " ".join(refused.stderr.split())
+        assert f"-S would set params in {out} of stage '{stage}' in dvx.yaml" in said, said
+        assert f"Set the param that stage '{stage}' reads to make it instead" in said, said
+        assert "Running stage" not in refused.output
+        assert (repo / "gen.yaml").read_text() == "lr: 0.1\n"
+        assert (repo / "conf" / "c.yaml").read_text() == "k: 1\n"
+        assert git(repo, "status", "--porcelain") == ""
+        assert git(repo, "for-each-ref", "refs/exps") == ""

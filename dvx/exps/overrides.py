@@ -18,7 +18,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import ConflictError, PathError, UsageError
+from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
@@ -215,10 +215,36 @@ def _related(key: str, other: str) -> bool:
 
 def check(repo: Repo, overrides: list[Override]) -> None:
     """Refuse the overrides that `apply` would refuse (a queued run's, when it is queued),
-    and those no experiment could record (`refuse_ignored_by_git`), without writing
-    anything."""
+    those a stage would make again (`refuse_stage_outputs`) and those no experiment could
+    record (`refuse_ignored_by_git`), without writing anything."""
+    refuse_stage_outputs(repo, overrides)
     apply(repo, overrides, write=False)
     refuse_ignored_by_git(repo, overrides)
+
+
+def refuse_stage_outputs(repo: Repo, overrides: list[Override]) -> None:
+    """Refuse -S into (a folder that is) an output a stage of dvx.yaml declares: the run
+    makes it again, or restores it from the run-cache, so the value set would be gone while
+    the experiment ran as if it had been set. The stage's own input is the param to set."""
+    try:
+        dag = load_dag(repo)
+    except DvxError:  # an unreadable dvx.yaml, or params file it reads: refused as the run is
+        return
+    if dag is None:
+        return
+    for override in overrides:
+        for stage in dag.stages.values():
+            out = next((path for path in stage.out_paths if overlaps(path, override.file)),
+                       None)
+            if out is not None:
+                inside = "" if out == override.file else f"inside '{out}', "
+                raise UsageError(
+                    f"-S would set params in '{override.file}', {inside}an output "
+                    f"of stage '{stage.name}' in {PIPELINE_FILE}: the run makes it again (or "
+                    "restores it from the cache), so the value set would be lost. Nothing "
+                    "was written.",
+                    f"Set the param that stage '{stage.name}' reads to make it instead (one "
+                    f"of its `params:`), or keep the value in a params file no stage writes.")
 
 
 def refuse_ignored_by_git(repo: Repo, overrides: list[Override]) -> None:
