@@ -5375,3 +5375,34 @@ def test_set_into_a_stage_s_output_is_refused_naming_the_stage_and_writes_nothin
         assert (repo / "conf" / "c.yaml").read_text() == "k: 1\n"
         assert git(repo, "status", "--porcelain") == ""
         assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
+def test_set_into_a_tracked_params_file_not_checked_out_says_to_pull_or_check_it_out(tmp_path):
+    """In a clone that has not pulled conf/hp.yaml (tracked with `dvx add`), -S says the file
+    is not checked out yet and names `dvx pull` for it, or `dvx checkout` once the cache
+    holds it (after `dvx fetch`), never that it does not exist; nothing is written."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "conf" / "hp.yaml", "lr: 0.1\n")
+    must("add", "conf/hp.yaml", cwd=alice)
+    _one_stage_baseline(alice, "train", "cat conf/hp.yaml > p.txt", "{conf/hp.yaml: [lr]}",
+                        "p.txt")
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "origin", "main")
+    bob = team.clone("bob", pull=False)
+    for fetched, command in ((False, "pull"), (True, "checkout")):
+        if fetched:
+            must("fetch", cwd=bob)
+        for queued in ([], ["--queue"]):
+            refused = run_dvx("exp", "run", *queued, "-S", "conf/hp.yaml:lr=0.5", cwd=bob)
+            assert refused.code == 2, refused.output
+            said = " ".join(refused.stderr.split())
+            assert "'conf/hp.yaml', which dvx tracks (recorded in 'conf/hp.yaml.dvx') but " \
+                "which is not checked out here yet" in said, said
+            assert f"Run `dvx {command} conf/hp.yaml` to place it" in said, said
+            assert "does not exist" not in said
+            assert not (bob / "conf" / "hp.yaml").exists()
+            assert git(bob, "status", "--porcelain") == ""
+    must("checkout", "conf/hp.yaml", cwd=bob)
+    must("exp", "run", "-S", "conf/hp.yaml:lr=0.5", "-n", "e", cwd=bob)
+    assert _show(bob)["e"]["params"]["conf/hp.yaml"]["lr"] == 0.5

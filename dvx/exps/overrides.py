@@ -293,6 +293,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
                             "Set the params in the file the link leads to, named as the "
                             "pipeline names it, or replace the link with that file.")
         if not os.path.isfile(repo.abspath(file)):
+            _refuse_data_not_checked_out(repo, file)
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
                              "Set params of an existing YAML or JSON file, named from the "
                              "current folder (params.yaml there when no file is named; from a "
@@ -308,6 +309,24 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
         else:
             edited[file] = _edit_yaml(full, changes, write)
     return edited
+
+
+def _refuse_data_not_checked_out(repo: Repo, file: str) -> None:
+    """Refuse -S into a params file dvx tracks that this workspace lacks (a clone that has
+    not pulled it): it exists, in the cache or on the remote, and a checkout places it."""
+    if os.path.lexists(repo.abspath(file)):  # a folder, say: no data of its own to place
+        return
+    for output in all_outputs(repo):
+        # a folder dvx tracks that is here names the files it has: this is none of them
+        if not overlaps(output.path, file) \
+                or (output.path != file and os.path.lexists(repo.abspath(output.path))):
+            continue
+        typed = for_command(repo.root, file)
+        command = "checkout" if output_status(repo, output).in_cache else "pull"
+        raise UsageError(f"-S names the params file '{file}', which dvx tracks (recorded in "
+                         f"{output.recorded_in}) but which is not checked out here yet.",
+                         f"Run `dvx {command} {typed}` to place it, then run the experiment "
+                         "again.")
 
 
 def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
