@@ -1332,6 +1332,21 @@ def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+@pytest.mark.parametrize("typed", ["dvx.yaml:stages.train.cmd=echo", "../dvx.yaml:vars=[]"])
+def test_set_into_the_pipeline_file_is_refused_and_writes_nothing(project, typed):
+    """dvx.yaml holds the stages: a -S into it would change what runs, not a param, so it is
+    refused (as dvx.lock and pointers are), from any folder, before anything is written."""
+    pipeline = (project / "dvx.yaml").read_bytes()
+    for queued in ([], ["--queue"]):
+        refused = run_dvx("exp", "run", *queued, "-S", typed,
+                          cwd=project / "data" if typed.startswith("..") else project)
+        assert refused.code == 2, refused.output
+        assert "dvx.yaml is the pipeline, not a params file" in refused.stderr, refused.output
+        assert "Running stage" not in refused.output
+        assert (project / "dvx.yaml").read_bytes() == pipeline
+        assert git(project, "status", "--porcelain") == ""
+
+
 def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(project):
     """A param no stage of the run declares (a file the code reads, a key of params.yaml
     outside every `params:`) runs nothing again: the run says so, naming the param, as DVC

@@ -91,6 +91,7 @@ def parse(text: str, root: str) -> Override:
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
     file = _from_here(root, file, text)
     check_params_file_name(file, f"-S {text}")
+    _refuse_the_pipeline_file(file, text)
     import yaml
 
     try:
@@ -115,6 +116,17 @@ def _from_here(root: str, file: str, text: str) -> str:
     rel = repo_relpath(root, file)
     check_relpath(rel, "params file")
     return rel
+
+
+def _refuse_the_pipeline_file(file: str, text: str) -> None:
+    """dvx.yaml holds the stages, not params: an edit of it changes what runs (a command, a
+    dependency), which the run would take for the experiment's param."""
+    if file == PIPELINE_FILE:
+        raise UsageError(f"-S {text!r}: {PIPELINE_FILE} is the pipeline, not a params file; "
+                         "-S sets params that stages read, never the stages themselves.",
+                         f"Edit {PIPELINE_FILE} and commit it, or keep the value in a params "
+                         f"file a stage declares (params.yaml) and read it in {PIPELINE_FILE} "
+                         "with `${}`.")
 
 
 def rooted(text: str, root: str) -> str:
