@@ -2842,6 +2842,23 @@ def test_set_param_takes_a_file_above_the_current_folder_and_refuses_one_outside
     assert (repo.parent / "params.yaml").read_text() == "lr: 0.1\n"
 
 
+def test_undeclared_param_hint_names_the_file_from_the_stage_s_wdir(repo):
+    """The stage runs in sub/, where `params: [lr]` names sub/params.yaml: the hint for the
+    top's params.yaml names it from there; with stages in several folders, from each."""
+    _stage_in_a_subfolder(repo)
+    ran = run_dvx("exp", "run", "-S", "lr=0.7", cwd=repo)
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "declare it there (`params: [{../params.yaml: [lr]}]`)" in said, said
+    with (repo / "dvx.yaml").open("a") as f:
+        f.write("  top:\n    cmd: echo > t.txt\n    outs: [t.txt]\n")
+    ran = run_dvx("exp", "run", "-S", "lr=0.8", cwd=repo)
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "declare it there (`params: [{../params.yaml: [lr]}]` in a stage with wdir: sub, " \
+        "`params: [lr]` in a stage at the top)" in said, said
+
+
 def test_a_run_queued_from_a_subfolder_sets_the_file_named_from_there(repo):
     _stage_in_a_subfolder(repo)
     must("exp", "run", "--queue", "-S", "params.yaml:lr=0.3", "-n", "queued", cwd=repo / "sub")

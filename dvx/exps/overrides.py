@@ -183,16 +183,38 @@ def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, .
     setting it runs no stage again, so a stage that reads it anyway keeps results made with
     the old value, which the experiment then records beside the new one. DVC sets it
     without a word; it is not refused, as a run of other params may set it on purpose."""
-    for override in undeclared(repo, overrides, targets):
+    missing = undeclared(repo, overrides, targets)
+    if not missing:
+        return
+    wdirs = _wdirs_of_run(repo, targets)
+    for override in missing:
         typed = from_here(repo.root, override.file)  # -S names its file from here
         named = override.key if typed == DEFAULT_PARAMS_FILE else f"{typed}:{override.key}"
-        listed = f"params: [{override.key}]" if override.file == DEFAULT_PARAMS_FILE \
-            else f"params: [{{{override.file}: [{override.key}]}}]"
+        listed = f"`{_declaration(override, wdirs[0])}`" if len(wdirs) == 1 else ", ".join(
+            f"`{_declaration(override, wdir)}` in a stage "
+            f"{f'with wdir: {wdir}' if wdir else 'at the top'}" for wdir in wdirs)
         log.warning("WARNING: -S %s sets a param that no stage of this run declares (under "
                     "`params:` or as a dependency in %s, nor in a `${}` there): no stage runs "
                     "again for it, so the experiment's results may not reflect it. If a stage "
-                    "reads it, declare it there (`%s`), so that a change of it runs the stage.",
+                    "reads it, declare it there (%s), so that a change of it runs the stage.",
                     named, PIPELINE_FILE, listed)
+
+
+def _wdirs_of_run(repo: Repo, targets: tuple[str, ...]) -> list[str]:
+    """The folders the stages of a run of `targets` run in ("" the top), each once."""
+    dag = load_dag(repo)
+    if dag is None:
+        return [""]
+    names = dag.select(targets, False, False)
+    return list(dict.fromkeys(dag.stages[name].wdir for name in names)) or [""]
+
+
+def _declaration(override: Override, wdir: str) -> str:
+    """How a stage running in `wdir` declares the param `override` sets: its `params:`
+    name their files from there."""
+    file = posixpath.relpath(override.file, wdir) if wdir else override.file
+    return f"params: [{override.key}]" if file == DEFAULT_PARAMS_FILE \
+        else f"params: [{{{file}: [{override.key}]}}]"
 
 
 def undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
