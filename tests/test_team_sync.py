@@ -1251,6 +1251,52 @@ def test_a_partial_pull_never_shrinks_a_directory(team):
     assert seen["not_pulled"] == [] and seen["workspace"] == "unchanged"
 
 
+@pytest.mark.parametrize("how", ["teammate made it a file", "never pulled"])
+def test_a_folder_of_yours_where_a_kept_file_goes_is_refused_by_name_and_force_records_it(
+        team, how):
+    """bob's folder d/sub stands where the recorded d has the file d/sub, never placed here:
+    alice made d/sub a file after bob pulled the folder it was, or bob pulled only d/o and
+    made the folder himself. `dvx commit` and `dvx add` refuse it by name (recorded, it
+    would drop alice's file unseen), never with a manifest error; `--force` records bob's
+    folder in the file's place."""
+    alice = team.founder()
+    if how == "teammate made it a file":
+        write(alice / "d/a", "a\n")
+        write(alice / "d/sub/s", "s\n")
+    else:
+        write(alice / "d/a", "a\n")
+        write(alice / "d/sub", "alice's file\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    if how == "teammate made it a file":
+        must("pull", cwd=bob)
+        write(bob / "d/sub/mine", "bob's\n")
+        shutil.rmtree(alice / "d/sub")
+        write(alice / "d/sub", "alice's file\n")
+        must("add", "d", cwd=alice)
+        share(alice, "v2: sub is a file")
+        git(bob, "pull", "-q", "origin", "main")
+        assert run_dvx("pull", cwd=bob).code == 1  # keeps the folder, naming it
+    else:
+        must("pull", "d/a", cwd=bob)
+        write(bob / "d/sub/mine", "bob's\n")
+    assert "added: sub/mine" in run_dvx("status", cwd=bob).stdout
+
+    for command in ("commit", "add"):
+        refused = run_dvx(command, "d", cwd=bob)
+        assert refused.code == 1 and "'d/sub', yours, is where files of 'd' not pulled here " \
+            "go" in " ".join(refused.stderr.split()), refused.stderr
+    must("commit", "--force", "d", cwd=bob)
+    must("checkout", "d", cwd=bob)  # takes out d/sub/s, which alice's version deleted
+    assert status_of(bob, "d")["workspace"] == "unchanged"
+    assert _tree_of(bob, "d") == {"a": "a\n", "sub/mine": "bob's\n"}
+    share(bob, "bob's folder")
+    git(alice, "pull", "-q", "origin", "main")
+    must("pull", "--force", cwd=alice)
+    assert _tree_of(alice, "d") == {"a": "a\n", "sub/mine": "bob's\n"}
+
+
 def test_files_not_pulled_are_reported_though_their_objects_are_cached(team):
     alice = team.founder()
     for i in range(1, 4):
@@ -3366,7 +3412,8 @@ def test_a_folder_of_yours_a_pull_kept_where_a_file_now_goes_is_named_with_a_way
     assert "records changes" not in said, said
     assert "(data/d, yours, with changes not in the cache, is where a file not pulled goes: " \
         "`dvx checkout data` keeps it, placing only the other files not pulled, and `dvx " \
-        "commit` cannot record it there; move it away, then `dvx checkout data` places them " \
+        "commit` records it there only with --force; move it away, then `dvx checkout data` " \
+        "places them " \
         "all, or `dvx checkout --force data` discards it)" in said, said
     assert run_dvx("commit", cwd=alice).code == 1
     carol = team.base / "carol"

@@ -1194,8 +1194,8 @@ def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
 def _in_the_way_hint(root: str, o: OutputStatus) -> str:
     """The ways that place the files not pulled of the directory `o` where paths of the
     user's own, with changes, are in the way (`in_the_way`): a plain checkout (or pull) skips
-    them again and a commit refuses to record both there, so they are moved away first, or
-    discarded by a `--force`."""
+    them again and a commit records them there only with `--force`, dropping those files, so
+    they are moved away first, or discarded by a forced checkout."""
     verb = "checkout" if o.in_cache else "pull"
     typed = for_command(root, o.path)
     paths = [shown_path(f"{o.path}/{path}") for path in o.in_the_way]
@@ -1204,7 +1204,8 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
     where = "is where a file not pulled goes" if one else "are where files not pulled go"
     return (f"({', '.join(paths)}, yours, with changes not in the cache, {where}: "
             f"`dvx {verb} {typed}` keeps {it}, placing only the other files not pulled, and "
-            f"`dvx commit` cannot record {it} there; move {it} away, then `dvx {verb} {typed}` "
+            f"`dvx commit` records {it} there only with --force; move {it} away, then "
+            f"`dvx {verb} {typed}` "
             f"places them all, or `dvx {verb} --force {typed}` discards {it})")
 
 

@@ -921,12 +921,34 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     only_here = {path[len(existing.path) + 1:] for path in holding_uncached_versions(
         repo, [join_posix(existing.path, rel) for rel in found.outdated])}
     outdated = [path for path in found.outdated if not (force and path in only_here)]
+    if not force:
+        _refuse_in_the_way(repo.root, found)
     keep = [entry for path in (*found.not_pulled, *outdated)
             if (entry := tree.get(path)) is not None]
     recorded = (*found.added, *found.modified, *found.deleted,
                 *(sorted(only_here) if force else ()))
     return HeldBack(keep, frozenset(outdated), recorded, layered,
                     frozenset() if force else frozenset(only_here))
+
+
+def _refuse_in_the_way(root: str, found: OutputStatus) -> None:
+    """A path of the user's own where files of the directory not pulled here go (a folder
+    where a file goes, a file where a folder goes) is recorded in their place only with
+    --force: else those files, a teammate's, would leave the directory unseen."""
+    paths = found.in_the_way
+    if not paths:
+        return
+    typed = for_command(root, found.path)
+    names = named_list([join_posix(found.path, path) for path in paths], most=_NAMED,
+                       name=lambda name: f"'{name}'")
+    one = len(paths) == 1
+    raise ConflictError(
+        f"{names}, yours, {'is' if one else 'are'} where files of '{found.path}' not pulled "
+        f"here go (a folder where a file goes, or a file where a folder goes): recording "
+        f"{'it' if one else 'them'} there would drop those files, which Git records.",
+        f"Move {'it' if one else 'them'} away, then `dvx checkout {typed}` places them all; "
+        f"`dvx checkout --force {typed}` discards yours; `--force` records yours in their "
+        "place.")
 
 
 def status_setting_aside(repo: Repo, output: Output) -> OutputStatus:
@@ -1174,10 +1196,13 @@ def _made_readonly_unlinked(repo: Repo, before: os.stat_result, now: os.stat_res
 def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection[str]
                ) -> Tree:
     """`tree` without the files at `replace`, plus the kept entries, except those a workspace
-    entry now stands in the way of (a file where a kept entry's directory would be)."""
+    entry now stands in the way of: a file where a kept entry's directory would be, or a
+    folder of files where a kept file would be. The workspace's is the change made here,
+    as status reports it, so it is what is recorded."""
     entries = [e for e in tree.entries if e.path not in replace]
     present = {e.path for e in entries}
-    kept = [e for e in keep if not any(
+    folders = {parent for e in entries for parent in _parents(e.path)}
+    kept = [e for e in keep if e.path not in folders and not any(
         parent in present for parent in _parents(e.path))]
     return Tree.build(algo, [*entries, *kept])
 
