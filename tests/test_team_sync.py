@@ -964,6 +964,53 @@ def test_an_edit_of_a_file_a_teammate_made_a_folder_needs_force_after_a_pull(tea
     assert (alice / "data/f1").read_text() == "alice's\n"
 
 
+@pytest.mark.parametrize("moved_by", ["a teammate's file", "a teammate's folder",
+                                      "git checkout", "git checkout, an older dvx's record"])
+def test_a_folder_of_yours_where_a_file_was_then_its_pointer_moved_is_changed_on_both_sides(
+        team, moved_by):
+    """bob makes the tracked file data.csv a folder of his own, then its pointer moves in Git
+    (a teammate's version of it pulled, a file or a folder, or an older commit checked out).
+    The sync record names the file bob had, no directory (told by its executable bit, or,
+    in a record of a dvx that kept none, by the object's first bytes): status and commit
+    read no manifest from it, and call data.csv modified here and changed in Git, which
+    only --force records as bob's."""
+    alice = _founder_sharing_v1(team)
+    bob = team.clone("bob")
+    if moved_by.startswith("git checkout"):
+        edit(bob, "data.csv", "bob's v2\n")
+        must("add", "data.csv", cwd=bob)
+        commit(bob, "v2")
+    else:
+        if moved_by == "a teammate's folder":
+            must("remove", "data.csv.dvx", cwd=alice)
+            (alice / "data.csv").unlink()
+            write(alice / "data.csv/t", "alice's\n")
+        else:
+            edit(alice, "data.csv", "v2\n")
+        must("add", "data.csv", cwd=alice)
+        share(alice, "v2")
+    (bob / "data.csv").unlink()
+    write(bob / "data.csv/mine", "bob's\n")
+    if moved_by.startswith("git checkout"):
+        git(bob, "checkout", "-q", "HEAD~1")
+    else:
+        git(bob, "pull", "-q", "origin", "main")
+    if moved_by.endswith("an older dvx's record"):  # which kept no executable bit
+        record = bob / ".dvx/tmp/synced.json"
+        synced = json.loads(record.read_text())
+        del synced["outputs"]["data.csv"]["exec"]
+        record.write_text(json.dumps(synced))
+
+    text = run_dvx("status", cwd=bob)
+    assert text.code == 0 and "data.csv: modified, and its pointer changed in Git" in text.stdout
+    assert json.loads(run_dvx("status", "--json", cwd=bob).stdout)["unreadable"] == []
+    refused = run_dvx("commit", "data.csv", cwd=bob)
+    assert refused.code == 1 and "changed both here and in Git" in refused.stderr
+    must("commit", "--force", "data.csv", cwd=bob)
+    assert status_of(bob, "data.csv")["workspace"] == "unchanged"
+    assert (bob / "data.csv/mine").read_text() == "bob's\n"
+
+
 def test_a_folder_of_one_s_own_where_a_teammate_s_file_pointer_lands_is_kept(team):
     """bob's own folder m, never tracked, whose file's bytes the cache holds (bob tracks the
     same bytes elsewhere), stands where alice's new file m goes: no version of m recorded

@@ -53,6 +53,7 @@ from dvx.ops.status import (
     own_version_undone,
     synced_record,
 )
+from dvx.ops.sync_layers import records_a_file
 from dvx.outputs import (
     Output,
     load_tree_setting_aside,
@@ -869,8 +870,12 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     unread so that a checkout keeps it, unless `force` records it as the workspace holds
     it. A directory whose pointer moved back from the user's own version, synced here whole
     (`git checkout -- X.dvx`, a stash, a reset: `own_version_undone`), is no change from Git:
-    with `force` it is recorded as the workspace holds it, as a file is."""
+    with `force` it is recorded as the workspace holds it, as a file is. A folder made here
+    where a file was synced (`git pull` then brought a directory) holds nothing a checkout
+    placed: a change of the whole path, recorded as the workspace holds it."""
     if existing is None or not existing.pointer.is_dir:
+        return HeldBack()
+    if synced is not None and records_a_file(repo, synced):
         return HeldBack()
     if force and synced is not None and synced.placed is None \
             and synced.oid != existing.pointer.oid \

@@ -26,8 +26,9 @@ from dvx.history import (
 )
 from dvx.lock import stopped_commands
 from dvx.objects.odb import ObjectStore
-from dvx.objects.tree import Tree, first_line
+from dvx.objects.tree import Tree
 from dvx.ops.left_behind import objects_linked_from_untracked_data
+from dvx.ops.sync_layers import begins_as_manifest
 from dvx.outputs import Output, Target
 from dvx.paths import for_command
 from dvx.pointer import Pointer
@@ -103,19 +104,13 @@ def synced_manifests(repo: Repo, tracked: list[str]) -> set[str]:
     with none). A record of a file names its data, never kept for that: one written before
     records kept a file's executable bit looks like a directory's, and is told apart by its
     first bytes."""
-    header = first_line(repo.algo)
     found = set()
     for path in tracked:
         record = repo.syncstate.get(path)
         for layer in record.layers() if record is not None else ():
-            if layer.executable is not None or layer.oid in found:
-                continue
-            try:
-                with repo.cache.open(layer.oid) as f:
-                    if f.read(len(header)) == header:
-                        found.add(layer.oid)
-            except (DvxError, OSError):
-                continue  # not in the cache: nothing to keep
+            if layer.executable is None and layer.oid not in found \
+                    and begins_as_manifest(repo, layer.oid):
+                found.add(layer.oid)
     return found
 
 

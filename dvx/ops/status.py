@@ -28,6 +28,7 @@ from dvx.ops.sync_layers import (
     compare_with_layers,
     holds_what_was_placed,
     placed_by_dvx,
+    records_a_file,
     version_tree,
 )
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
@@ -882,8 +883,10 @@ def _status_against(repo: Repo, output: Output, synced: Synced | None) -> Output
             _apply_layers(repo, output, result, synced)
         elif synced_before is not None and result.workspace == MODIFIED:
             result = _file_by_file(repo, output, synced_before) or result
-            result.new_manifest_missing = not result.by_file and load_tree(
-                repo, output.pointer, output.recorded_in) is None
+            # Fetching it tells changes apart only in a directory synced here before.
+            result.new_manifest_missing = not result.by_file \
+                and not records_a_file(repo, synced_before) \
+                and load_tree(repo, output.pointer, output.recorded_in) is None
             result.past_versions_kept = not result.by_file \
                 and behind(synced_before, output.pointer) is None
     else:
@@ -914,9 +917,11 @@ def _file_by_file(repo: Repo, output: Output, synced_before: Synced) -> OutputSt
     ways (ops/sync_layers.py), as if a checkout of the pointer's version had placed none of
     it: a file changed only in Git is outdated, one changed only here is a change of yours,
     and only one changed on both sides is a conflict. None when that cannot be told (the
-    pointer's manifest is not in the cache, the record holds as many versions as it keeps)."""
+    pointer's manifest is not in the cache, the record holds as many versions as it keeps,
+    or it is a file's: a folder made where a file was holds no file a checkout placed)."""
     full = repo.abspath(output.path)
-    if os.path.islink(full) or not os.path.isdir(full):
+    if os.path.islink(full) or not os.path.isdir(full) \
+            or records_a_file(repo, synced_before):
         return None
     record = behind(synced_before, output.pointer)
     if record is None or load_tree(repo, output.pointer, output.recorded_in) is None:
@@ -1192,6 +1197,8 @@ def _synced_oid_held(repo: Repo, current: dict[str, TreeEntry], synced: Synced) 
     not one version (a layered record). Unknown counts as a change, to be safe."""
     if synced.base is not None:
         return synced.oid if holds_what_was_placed(repo, current, synced) else None
+    if records_a_file(repo, synced):  # no folder holds that version
+        return _manifest_oid(repo, current)
     synced_tree = version_tree(repo, synced.oid)
     if synced_tree is None:
         return None  # what it was synced to is no longer known here

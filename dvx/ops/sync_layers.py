@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dvx.errors import FormatError, PathError
+from dvx.errors import DvxError, FormatError, PathError
 from dvx.history import recorded_lately
-from dvx.objects.tree import Tree, TreeEntry
+from dvx.objects.tree import Tree, TreeEntry, first_line
 from dvx.outputs import load_tree
 from dvx.paths import join_posix
 from dvx.pointer import Pointer
@@ -326,6 +326,30 @@ def _placed_there(repo: Repo, synced: Synced, rel: str, oid: str) -> bool | None
                 version not in (None, _UNKNOWN) and version[0] == oid):
             return True
     return False if finished else None
+
+
+def records_a_file(repo: Repo, synced: Synced) -> bool:
+    """Is `synced` known to be the record of a file, not of a directory's version? A file's
+    record keeps its executable bit; one written before records kept it looks like a
+    directory's, and is told apart by its object's first bytes. One whose object the cache
+    lacks is taken for a directory's, whose version is then not known here, as when its
+    manifest is gone."""
+    if synced.executable is not None:
+        return True
+    if synced.placed is not None or synced.base is not None:
+        return False
+    return begins_as_manifest(repo, synced.oid) is False
+
+
+def begins_as_manifest(repo: Repo, oid: str) -> bool | None:
+    """Does the cached object `oid` begin as every directory manifest does (its header
+    line)? None if the cache lacks it."""
+    header = first_line(repo.algo)
+    try:
+        with repo.cache.open(oid) as f:
+            return f.read(len(header)) == header
+    except (DvxError, OSError):
+        return None
 
 
 def version_tree(repo: Repo, oid: str) -> Tree | None:
