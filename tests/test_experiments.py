@@ -742,6 +742,40 @@ def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_f
     assert said.index("Committed params.yaml") < said.index("Running stage 's1'"), said
 
 
+def test_a_run_refused_before_any_stage_ran_keeps_a_hand_edit_of_a_params_file_dvx_tracks(
+        repo):
+    """params.yaml is tracked with `dvx add` and edited by hand (not yet committed) when an
+    `exp run -S` is refused before its only stage ran: repro recorded the -S value, and the
+    record of what the workspace was synced to goes back with the file and its pointer.
+    The hand edit is still only a change made here: status says so (never "changed both
+    here and in Git"), `dvx commit` records it, and the run typed again records the
+    experiment once the refusal's cause is gone."""
+    write(repo / "params.yaml", "lr: 1\nep: 2\n")
+    must("add", "params.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p o && cat params.yaml > o/x\n"
+                             "    params: [lr]\n    outs: [o]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    write(repo / "params.yaml", "lr: 1\nep: 3\n")
+    pointer = (repo / "params.yaml.dvx").read_bytes()
+    make_git_repo(repo / "o")
+    refused = run_dvx("exp", "run", "-S", "lr=5", "-n", "x1", cwd=repo)
+    assert refused.code == 1 and "nothing ran" in refused.stderr, refused.output
+    assert (repo / "params.yaml").read_text() == "lr: 1\nep: 3\n"
+    assert (repo / "params.yaml.dvx").read_bytes() == pointer
+    status = run_dvx("status", cwd=repo)
+    said = " ".join(status.output.split())
+    assert "params.yaml: modified" in said and "pointer changed" not in said, status.output
+    assert "--force params.yaml" not in " ".join(refused.stderr.split()), refused.stderr
+    shutil.rmtree(repo / "o")
+    must("exp", "run", "-S", "lr=5", "-n", "x1", cwd=repo)
+    assert (repo / "params.yaml").read_text() == "lr: 5\nep: 3\n"
+    assert "x1" in must("exp", "show", cwd=repo)
+
+
 def test_a_stage_refused_before_any_stage_ran_names_the_run_as_typed_with_a_param_added(
         project):
     """The only stage of the run is refused before its command ran (its output folder holds
