@@ -15,8 +15,8 @@ from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
 from dvx.generated import written_by_dvx
 from dvx.lockfile import read_lock, uncached_paths
 from dvx.logs import get_logger
-from dvx.paths import at_or_below_any, escape_problem
-from dvx.repo import DVX_DIR, Repo, private_to_this_clone
+from dvx.paths import at_or_below_any, commit_path_problem
+from dvx.repo import Repo, private_to_this_clone
 from dvx.scm import Git
 from dvx.wording import named_list
 
@@ -93,20 +93,18 @@ def refuse_paths_no_experiment_writes(name: str, commit: str, files: list[str]) 
 
 
 def experiment_path_problem(rel: str) -> str | None:
-    """Why an experiment may not change `rel` (a POSIX path Git lists), or None. Only what
-    would lead out of the project or into what is not the project's (`escape_problem`: '..',
-    an absolute path, a `.git` or `.dvx` component in any letter case), and this clone's own
-    files in .dvx/ (`private_to_this_clone`: config.local's credentials, the cache, dvx's
-    temporaries), which no commit of dvx's holds. Any other file in .dvx/ is the project's
-    as Git tracks it (dvx's config and .gitignore), recorded by `exp run` like any other; so
-    is a name dvx writes in no pointer (a backslash, a line break, bytes that are not UTF-8),
-    which a tracked file may have."""
-    top, _, rest = rel.partition("/")
-    if top != DVX_DIR or not rest:
-        return escape_problem(rel)
+    """Why a commit of an experiment or of its baseline may not hold `rel` (a POSIX path Git
+    lists), or None. Only what would lead out of the project or into a Git directory
+    (`commit_path_problem`: '..', an absolute path, a `.git` component in any letter case),
+    and this clone's own files in the project's .dvx/ (`private_to_this_clone`:
+    config.local's credentials, the cache, dvx's temporaries), which no commit of dvx's
+    holds. Any other file in .dvx/ is the project's as Git tracks it (dvx's config and
+    .gitignore), recorded by `exp run` like any other; so is a `.dvx` folder deeper down (a
+    dvx project kept as a test fixture), and a name dvx writes in no pointer (a backslash, a
+    line break, bytes that are not UTF-8), which a tracked file may have."""
     if private_to_this_clone(rel):
         return "this clone's own file in .dvx, never in Git"
-    return escape_problem(rest)
+    return commit_path_problem(rel)
 
 
 def ref_of(baseline: str, name: str) -> str:

@@ -23,6 +23,7 @@ from dvx.fsutil import temp_target
 from dvx.logs import quoted, shell_quote
 
 RESERVED_NAMES = frozenset({".git", ".dvx"})
+GIT_DIR_NAMES = frozenset({".git"})
 POINTER_SUFFIX = ".dvx"
 
 
@@ -64,8 +65,21 @@ def _unrecordable_problem(rel: str) -> str | None:
 def escape_problem(rel: str) -> str | None:
     """Why the POSIX relative path `rel`, joined under a root, could lead out of it or into
     Git's or dvx's own directory (a NUL byte, an absolute path, a '', '.' or '..' component,
-    a `.git` or `.dvx` one in any letter case), or None. The rules for a path Git tracks
-    that dvx writes where an experiment has it (any name Git takes is the project's)."""
+    a `.git` or `.dvx` one in any letter case), or None."""
+    return _leading_out(rel, RESERVED_NAMES)
+
+
+def commit_path_problem(rel: str) -> str | None:
+    """Why `rel`, a path a Git commit lists, could lead out of the project or into a Git
+    directory when written where the commit has it (a NUL byte, an absolute path, a '', '.'
+    or '..' component, a `.git` one in any letter case), or None. A `.dvx` folder deeper
+    down (a dvx project kept as a test fixture, say) is content Git tracks like any other;
+    the files of the project's own .dvx/ that are this clone's alone are the caller's to
+    refuse (repo.py `private_to_this_clone`)."""
+    return _leading_out(rel, GIT_DIR_NAMES)
+
+
+def _leading_out(rel: str, reserved: frozenset[str]) -> str | None:
     if "\x00" in rel:
         return "it contains a NUL byte"
     if rel.startswith("/"):
@@ -75,7 +89,7 @@ def escape_problem(rel: str) -> str | None:
             return "it has a '..' component, which can lead outside its folder"
         if part in ("", "."):
             return "it has an empty or '.' component"
-        if part.casefold() in RESERVED_NAMES:
+        if part.casefold() in reserved:
             return f"it has a reserved '{part}' component"
     return None
 

@@ -3960,6 +3960,10 @@ def test_pull_checks_every_file_of_a_baseline_a_hand_made_experiment_brings_alon
 
     left_out = run_dvx("exp", "pull", "origin", "evil", cwd=bob)
     assert left_out.code == 2 and "'.dvx/config.local'" in left_out.stderr, left_out.output
+    said = " ".join(left_out.stderr.split())
+    assert f"baseline {baseline[:10]}, which this clone did not have, holds files" in said, \
+        left_out.stderr
+    assert "exp remove" not in said  # the experiment itself changes only params
     assert git(bob, "for-each-ref", "refs/exps") == ""
     git(bob, "fetch", "-q", "origin", f"{evil}:{evil}")  # as `git fetch 'refs/exps/*'` would
     refused = run_dvx("exp", "apply", "evil", cwd=bob)
@@ -3970,7 +3974,7 @@ def test_pull_checks_every_file_of_a_baseline_a_hand_made_experiment_brings_alon
 
 # Names Git tracks that dvx never writes in a pointer or manifest, but a workspace may hold
 ORDINARY_ODD_NAMES = ["notes\\a.txt", "line\nbreak.txt", "C:notes.txt",
-                      os.fsdecode(b"caf\xe9-latin1.txt")]
+                      os.fsdecode(b"caf\xe9-latin1.txt"), "fixtures/proj/.dvx/config"]
 
 
 @pytest.mark.parametrize("name", ORDINARY_ODD_NAMES)
@@ -3978,7 +3982,8 @@ def test_an_experiment_that_changed_a_tracked_file_of_any_name_git_takes_is_pull
         tmp_path, name):
     """The experiment path rules refuse only what escapes the project or reaches into Git's
     directory or this clone's own files: a tracked file whose name has a backslash, a line
-    break, bytes that are not UTF-8 or a drive-like 'C:' start is the project's, and an
+    break, bytes that are not UTF-8 or a drive-like 'C:' start is the project's, and so is
+    a file of a `.dvx` folder deeper down (a dvx project kept as a test fixture): an
     experiment `exp run` made of a change to it is pulled and applied like any other."""
     team, alice = _shared_pipeline(tmp_path)
     write(alice / name, "one\n")
@@ -3997,6 +4002,28 @@ def test_an_experiment_that_changed_a_tracked_file_of_any_name_git_takes_is_pull
     assert applied.code == 0, applied.output
     assert (bob / name).read_text() == "two\n"
     assert "lr: 0.2" in (bob / "params.yaml").read_text()
+
+
+def test_pull_takes_an_experiment_of_an_unpushed_baseline_holding_a_nested_dvx_folder(tmp_path):
+    """The project tracks in Git a dvx project of its own deeper down (a test fixture's
+    `.dvx/config`): that is the project's content, not dvx's own folder. An experiment of a
+    commit not pushed yet brings that baseline along, every file of which `exp pull`
+    checks: it is pulled as any dvx-made one, and `exp apply` offers to merge its
+    baseline."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    write(alice / "tests" / "fixtures" / "proj" / ".dvx" / "config", "[core]\n")
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "a fixture project, not pushed yet")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+
+    pulled = run_dvx("exp", "pull", "origin", "tuned", cwd=bob)
+    assert pulled.code == 0 and "tuned" in pulled.stdout, pulled.output
+    assert "/tuned" in git(bob, "for-each-ref", "--format=%(refname)", "refs/exps")
+    applied = run_dvx("exp", "apply", "tuned", cwd=bob)
+    said = " ".join(applied.stderr.split())
+    assert "git merge" in said and "no project's commit" not in said, applied.output
 
 
 def test_pull_refuses_an_experiment_whose_baseline_is_not_in_its_history(tmp_path):

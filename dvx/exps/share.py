@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
@@ -31,6 +31,15 @@ from dvx.wording import counted, named_list
 
 # An abbreviated commit id, as Git takes one (core.abbrev's least).
 _ABBREVIATED = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+@dataclass(frozen=True)
+class Unfit:
+    """Why a pulled experiment is not stored. `in_baseline`: only the commit it started from,
+    which the pull brought along, is at fault, not the experiment itself, so deleting the
+    experiment from the remote is no remedy."""
+    why: str
+    in_baseline: bool = False
 
 
 @dataclass
@@ -166,7 +175,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
         raise left_out
     taken = {ref: commit for ref, commit in wanted.items() if ref not in refused}
     new = [ref for ref in taken if ref not in ours or ref in clash]
-    unfit: dict[str, str] = {}
+    unfit: dict[str, Unfit] = {}
     if new:  # never forced but where asked: a ref of ours made meanwhile is kept
         unfit = _store_checked(repo, git_remote, {ref: taken[ref] for ref in new},
                                {ref: ours[ref] for ref in new if ref in clash})
@@ -191,7 +200,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
 
 
 def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: dict[str, str]
-                   ) -> dict[str, str]:
+                   ) -> dict[str, Unfit]:
     """Fetch the experiments `new` (ref -> commit, as the remote listed them) and store
     the refs of those fit to take, all at once; return the others, ref -> why, whose refs
     are not stored. A commit anyone could make by hand is unfit when the ref names no
@@ -221,27 +230,36 @@ def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: d
     return unfit
 
 
-def _unfit(git: Git, ref: str, commit: str, own: set[str]) -> str | None:
+def _unfit(git: Git, ref: str, commit: str, own: set[str]) -> Unfit | None:
     """Why the experiment `ref` at `commit` (fetched) is not fit to store, or None; `own`:
     the baselines this clone had before the fetch."""
     _, _, baseline, _ = ref.split("/")
     if not git.has_commit(commit):
         kind = git.object_kind(commit)
         what = "an annotated tag of no commit" if kind == "tag" else f"a {kind}"
-        return f"names {what}, not an experiment's commit"
+        return Unfit(f"names {what}, not an experiment's commit")
     if not git.is_ancestor(baseline, commit):
-        return (f"whose commit {commit[:10]} does not descend from its baseline "
-                f"{baseline[:10]}, so dvx never made it")
-    if baseline in own:
-        files = set(git.changed_between(baseline, commit))
-    else:
-        files = {path for tree in (baseline, commit) for path, _ in git.ls_tree_files(tree)}
+        return Unfit(f"whose commit {commit[:10]} does not descend from its baseline "
+                     f"{baseline[:10]}, so dvx never made it")
+    changed = _shown_unfit_paths(git.changed_between(baseline, commit))
+    if changed:
+        return Unfit(f"whose commit {commit[:10]} changes files that are not the project's to "
+                     f"write ({changed}), which dvx never records, so it was made by other "
+                     "means")
+    held = None if baseline in own else \
+        _shown_unfit_paths(path for path, _ in git.ls_tree_files(baseline))
+    if held:
+        return Unfit(f"whose baseline {baseline[:10]}, which this clone did not have, holds "
+                     f"files no commit of a project holds ({held}), so that commit was made "
+                     "by other means", in_baseline=True)
+    return None
+
+
+def _shown_unfit_paths(files: Iterable[str]) -> str:
+    """Those of `files` no experiment's commit nor its baseline may hold
+    (`experiment_path_problem`), each with why, as a refusal names them; "" if none."""
     bad = [(rel, why) for rel in sorted(files) if (why := experiment_path_problem(rel))]
-    if not bad:
-        return None
-    shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
-    return (f"whose commit {commit[:10]} changes files that are not the project's to write "
-            f"({shown}), which dvx never records, so it was made by other means")
+    return named_list(bad, most=5, name=lambda b: f"'{b[0]}' ({b[1]})") if bad else ""
 
 
 def _set_pulled_refs(git: Git, git_remote: str, refs: dict[str, tuple[str, str | None]]
@@ -302,7 +320,7 @@ def _named(git_remote: str, theirs: dict[str, str], name: str) -> list[str]:
 
 
 def _left_out(git_remote: str, clash: list[str], held: dict[str, str],
-              unfit: dict[str, str] | None = None) -> UsageError | None:
+              unfit: dict[str, Unfit] | None = None) -> UsageError | None:
     """Why the remote's experiments `clash` (refs whose name and baseline one of ours has,
     with another commit), `held` (ref -> the name of the queued experiment that is to
     take it) and `unfit` (ref -> why, `_unfit`) are not pulled, and how to get them or be
@@ -324,15 +342,25 @@ def _left_out(git_remote: str, clash: list[str], held: dict[str, str],
                           "--force then, to replace it), or take that one out of the queue "
                           f"first: `dvx queue remove {' '.join(sorted(set(held.values())))}`.")
     if unfit:
-        why.extend(f"{ref}, {reason}" for ref, reason in sorted(unfit.items()))
-        one = len(unfit) == 1
-        what_to_do.append(
-            f"Nothing of {'it' if one else 'them'} was stored here. Ask whoever shared "
-            f"{'it' if one else 'them'} how {'it was' if one else 'they were'} made; to "
-            f"delete {'it' if one else 'them'} from '{git_remote}': `dvx exp remove -g "
-            f"{remote} --force {' '.join(sorted(unfit))}`.")
+        why.extend(f"{ref}, {reason.why}" for ref, reason in sorted(unfit.items()))
+        what_to_do.append(_unfit_remedy(git_remote, unfit))
     return UsageError(f"Not pulled from '{git_remote}': {'; '.join(why)}.",
                       " ".join(what_to_do))
+
+
+def _unfit_remedy(git_remote: str, unfit: dict[str, Unfit]) -> str:
+    """What to do about the experiments `unfit` left out: ask how they were made; delete
+    from the remote those at fault themselves, never one whose baseline alone is (another
+    experiment of that commit would be refused the same way)."""
+    one = len(unfit) == 1
+    said = (f"Nothing of {'it' if one else 'them'} was stored here. Ask whoever shared "
+            f"{'it' if one else 'them'} how {'it was' if one else 'they were'} made")
+    own_fault = sorted(ref for ref, reason in unfit.items() if not reason.in_baseline)
+    if not own_fault:
+        return f"{said}, and how the commit {'it' if one else 'they'} started from was."
+    return (f"{said}; to delete {'it' if len(own_fault) == 1 else 'them'} from "
+            f"'{git_remote}': `dvx exp remove -g {shlex.quote(git_remote)} --force "
+            f"{' '.join(own_fault)}`.")
 
 
 @dataclass
