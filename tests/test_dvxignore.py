@@ -354,3 +354,40 @@ def test_a_dvxignore_of_one_s_own_keeps_the_folder_where_a_tracked_directory_s_f
             result.output
         assert "not in the cache" not in message and "ended with an error" not in message
         assert (bob / "data" / "sub" / ".dvxignore").read_text() == "# my rules\n*.tmp\n"
+
+
+def test_a_dvxignore_git_tracks_inside_a_tracked_folder_leaves_the_folder_to_dvx(tmp_path):
+    """A .dvxignore is never data, so one shared in Git (`git add -f`) inside a folder
+    tracked with `dvx add` is not Git holding the folder's data: status names nothing
+    tracked by Git too, the folder is added and committed again, a run reading it is queued
+    and run, and a fresh clone's `dvx pull` places every file of it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a.txt", "1\n")
+    write(alice / "d" / "b.txt", "2\n")
+    write(alice / "d" / "x.tmp", "scratch\n")
+    write(alice / "d" / ".dvxignore", "*.tmp\n")
+    write(alice / "params.yaml", "lr: 1\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d", "-p", "lr", "-o", "out.txt",
+         "cat d/a.txt params.yaml > out.txt", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/.dvxignore")
+    must("repro", cwd=alice)
+    share(alice, "a stage reading d, its .dvxignore in Git")
+    assert git(alice, "ls-files", "d") == "d/.dvxignore\n"
+
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 0 and "Git" not in status.output, status.output
+    must("exp", "run", "--queue", "-S", "lr=3", "-n", "q1", cwd=alice)
+    must("queue", "start", cwd=alice)
+    assert "q1" in must("exp", "show", cwd=alice)
+    write(alice / "d" / "c.txt", "3\n")
+    must("add", "d", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "one more file")
+
+    bob = team.clone("bob")  # its `dvx pull` must succeed
+    assert sorted(p.name for p in (bob / "d").iterdir()) == \
+        [".dvxignore", "a.txt", "b.txt", "c.txt"]
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
+from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.outputs import Output, nested_repository_error, tracked_data_left_out
@@ -41,7 +42,8 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
     display_of = dict(zip(rels, displays, strict=True))
     given = {rel: rel for rel in rels}
     tracked = sorted((path, owner) for path in modes
-                     if (owner := given.get(path) or nearest_parent_in(path, given)))
+                     if (owner := given.get(path) or nearest_parent_in(path, given))
+                     and not never_data_inside(path[len(owner) + 1:]))
     held = [(path, rel) for path, rel in tracked if path in submodules]
     if held:  # `git rm --cached` would unregister the submodule: not the advice to give
         folder, rel = held[0]
@@ -80,9 +82,16 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in repo.git.tracked_under(sorted(given)):
         owner = given.get(path) or nearest_parent_in(path, given)
-        if owner is not None:
+        if owner is not None and not never_data_inside(path[len(owner) + 1:]):
             found.setdefault(owner, set()).add(path[len(owner) + 1:])
     return found
+
+
+def never_data_inside(inside: str) -> bool:
+    """Whether `inside`, a path Git's index holds inside a tracked folder (relative to it;
+    '' for the folder itself), is a .dvxignore file: never data (dvx/ignore.py), so Git
+    holding it (`git add -f`, to share the rules) is not Git holding the folder's data."""
+    return inside.rpartition("/")[2] == IGNORE_FILE
 
 
 def submodules_within(repo: Repo, rels: list[str]) -> dict[str, str]:
