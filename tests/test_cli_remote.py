@@ -1190,11 +1190,12 @@ def test_a_fetch_of_data_the_cache_holds_remembers_its_directories_complete(
     assert clone_repo.statcache.is_complete_tree(tree_oid, clone_repo.cache.generation())
 
 
-def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path):
+def test_remote_numbers_that_are_not_whole_finite_bytes_are_clear_errors(repo, dvx, tmp_path):
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0
     store = str(tmp_path / "store")
-    for key, value in (("pack_threshold", "inf"), ("pack_size", "nan")):
+    for key, value in (("pack_threshold", "inf"), ("pack_size", "nan"), ("pack_threshold", "0.5"),
+                       ("pack_threshold", "1e3"), ("pack_size", "1048576.9")):
         (repo / ".dvx" / "config").write_text(  # by hand: never checked on the way in
             f'[remote "store"]\nurl = {store}\n{key} = {value}\n[core]\nremote = store\n')
         result = dvx("push")

@@ -213,10 +213,10 @@ def _size_option(options: dict[str, str], key: str, default: int, low: int, high
     value = options.get(key)
     if value is None:
         return default
-    try:
-        number = int(float(value))
-    except (ValueError, OverflowError):  # not a number, nan or infinity
-        number = -1
+    # Whole bytes in the digits 0-9 alone: int(float()) would make 0.5 the 0 that turns
+    # packs off, and isdigit() alone takes digits int() refuses.
+    digits = value.strip()
+    number = int(digits) if digits.isascii() and digits.isdigit() else -1
     if not (number == 0 and key == "pack_threshold") and not low <= number <= high:
         raise RemoteError(f"The remote option {key}={value!r} must be a number of bytes from "
                           f"{low} to {high}" + (" (or 0)." if key == "pack_threshold" else "."),
