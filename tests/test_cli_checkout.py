@@ -1,8 +1,10 @@
 import errno
 import json
 import os
+import shlex
 import shutil
 import stat
+import subprocess
 
 import pytest
 import xxhash
@@ -110,8 +112,8 @@ def test_a_folder_kept_for_a_change_in_it_where_a_file_goes_leaves_no_checkout_u
         result = dvx("checkout")
         message = " ".join(result.stderr.split())
         assert result.code == 1, result.output
-        assert "Skipped d/sub: a directory is in the way, and 'd/sub/notes.txt' in it" \
-            in message, result.output
+        assert ("Skipped d/sub: a directory is in the way, holding 1 file of yours: "
+                "'d/sub/notes.txt'") in message, result.output
         assert "ended with an error" not in message and "ended by an error" not in message
     assert (repo / "d" / "top").read_text() == "top v2"
     assert (repo / "d" / "sub" / "notes.txt").read_text() == "my own notes"
@@ -875,3 +877,90 @@ def test_checkout_writes_again_the_gitignore_entry_a_git_mv_of_a_pointer_left_be
                                                                "?? shown/s.csv"]
     again = dvx("checkout", "--json")
     assert json.loads(again.stdout)["ignored_again"] == []
+
+
+def _folder_in_the_way_of_a_file(repo, dvx):
+    """A folder 'data' of the user's where the checked-out commit tracks the file 'data': it
+    was a tracked directory, one file in it is edited and four are new."""
+    for i in (1, 2, 3):
+        write(repo / "data" / f"f{i}", f"a{i}")
+    assert dvx("add", "data").code == 0
+    _commit(repo, "data as a folder")
+    assert dvx("remove", "data.dvx").code == 0
+    shutil.rmtree(repo / "data")
+    write(repo / "data", "now a file")
+    assert dvx("add", "data").code == 0
+    _commit(repo, "data as a file")
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert dvx("checkout").code == 0
+    write(repo / "data" / "f2", "edited")
+    for i in (9, 10, 11, 12):
+        write(repo / "data" / f"f{i}", f"new {i}")
+    git(repo, "checkout", "-q", "main")
+    return {"f1": "a1", "f2": "edited", "f3": "a3", "f9": "new 9", "f10": "new 10",
+            "f11": "new 11", "f12": "new 12"}
+
+
+def _commands_offered(message):
+    return message.split("`")[1::2]
+
+
+def _typed(repo, dvx, command):
+    words = shlex.split(command)
+    if words[0] == "dvx":
+        return dvx(*words[1:]).code
+    return subprocess.run(words, cwd=repo).returncode
+
+
+def test_a_folder_in_the_way_of_a_file_names_every_file_of_the_user_s_and_ways_to_keep_them(
+        repo, dvx):
+    """A checkout that keeps a folder where a file goes counts all the user's files in it,
+    names the first few, and offers the ways to keep them (each works when typed) before the
+    --force that discards them all."""
+    kept = _folder_in_the_way_of_a_file(repo, dvx)
+    result = dvx("checkout")
+    message = " ".join(result.stderr.split())
+    assert result.code == 1, result.output
+    assert "a directory is in the way, holding 5 files of yours: 'data/f10' (" in message
+    assert "and 2 more; to keep them, move the folder away" in message, message
+    assert message.index("`mv data data.mine`") < message.index("--force discards them all")
+    assert _commands_offered(message) == ["mv data data.mine", "dvx checkout data",
+                                          "dvx commit --force data"]
+    assert tree_bytes(repo / "data") == {k: v.encode() for k, v in kept.items()}
+
+    for command in _commands_offered(message)[:2]:
+        assert _typed(repo, dvx, command) == 0, command
+    assert (repo / "data").read_text() == "now a file"
+    assert tree_bytes(repo / "data.mine") == {k: v.encode() for k, v in kept.items()}
+
+
+def test_a_folder_in_the_way_of_a_file_is_recorded_in_its_place_as_offered(repo, dvx):
+    kept = _folder_in_the_way_of_a_file(repo, dvx)
+    message = " ".join(dvx("checkout").stderr.split())
+    assert _typed(repo, dvx, _commands_offered(message)[2]) == 0
+    assert "type: dir" in (repo / "data.dvx").read_text()
+    assert tree_bytes(repo / "data") == {k: v.encode() for k, v in kept.items()}
+    assert dvx("status").output.strip() == "Data and pointers are up to date."
+
+
+def test_a_folder_in_the_way_inside_a_tracked_directory_is_offered_a_move_that_works(
+        repo, dvx):
+    write(repo / "d" / "sub" / "a", "a")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v1")
+    shutil.rmtree(repo / "d" / "sub")
+    write(repo / "d" / "sub", "a file now")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert dvx("checkout").code == 0
+    write(repo / "d" / "sub" / "notes.txt", "my own notes")
+    git(repo, "checkout", "-q", "main")
+    message = " ".join(dvx("checkout").stderr.split())
+    assert "holding 1 file of yours: 'd/sub/notes.txt' (changes not in the cache)" in message
+    assert "--force discards it" in message
+    assert _commands_offered(message) == ["mv d/sub d-sub.mine", "dvx checkout d/sub"]
+    for command in _commands_offered(message):
+        assert _typed(repo, dvx, command) == 0, command
+    assert (repo / "d" / "sub").read_text() == "a file now"
+    assert (repo / "d-sub.mine" / "notes.txt").read_text() == "my own notes"

@@ -68,6 +68,7 @@ from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
+from dvx.wording import counted, named_list
 from dvx.workspace import (
     REPOSITORY_INSIDE,
     FileState,
@@ -349,7 +350,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
             if git_tracked:
                 continue
             if os.path.isdir(full) and not os.path.islink(full):
-                why = _dir_in_the_way(repo, full, output.path,
+                why = _dir_in_the_way(repo, full, output.path, _ways_out_of(output),
                                       never_recorded=_never_recorded_folder(repo, output))
             else:
                 _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid,
@@ -526,19 +527,18 @@ FOLDER_IN_THE_WAY = "a folder is where it goes"
 # How the reason starts that names data Git's index holds too (`git add -f` put it there)
 TRACKED_BY_GIT = "it is tracked by Git too"
 # How the reasons start that name a folder kept where a file goes for what is in it
-# (`_dir_in_the_way`): a special file, or a file whose own reason follows
+# (`_dir_in_the_way`): a special file, or files of the user's, each a reason to keep it
 DIR_IN_THE_WAY = "a directory is in the way (use --force)"
-DIR_IN_THE_WAY_FOR = "a directory is in the way, and '"
+DIR_IN_THE_WAY_FOR = "a directory is in the way, holding "
 
 
 def _kept_as_the_user_s(why: str) -> bool:
     """Does the reason `why` keep a path as the user's (a change, a link, data Git tracks,
     another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
-    if why.startswith(DIR_IN_THE_WAY_FOR):
-        return _kept_as_the_user_s(why.rpartition("' in it: ")[2])
     return why in _KEPT_AS_THE_USER_S or why == DIR_IN_THE_WAY or why.startswith(
-        (TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE, *FOLDER_TAKEN, FOLDER_IN_THE_WAY))
+        (DIR_IN_THE_WAY_FOR, TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE,
+         *FOLDER_TAKEN, FOLDER_IN_THE_WAY))
 
 
 def _left_to_git(repo: Repo, outputs: list[Output]) -> dict[str, str]:
@@ -713,7 +713,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
             result.missing.append(output.path)
             return
-        why = _dir_in_the_way(repo, full, output.path, force,
+        why = _dir_in_the_way(repo, full, output.path, _ways_out_of(output), force,
                               never_recorded=_never_recorded_folder(repo, output))
         if why:
             result.skipped.append((output.path, why))
@@ -764,6 +764,11 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     result.restored.append(output.path)
 
 
+def _ways_out_of(output: Output) -> _WaysOut:
+    """The ways to keep a folder standing where the file `output` goes."""
+    return _WaysOut(output.path, recordable=output.stage is None)
+
+
 def _never_recorded_file(repo: Repo, output: Output) -> NeverRecorded:
     """`never_recorded_here` for the file output `output` (a pointer's or dvx.lock's data)."""
     in_lock = output.stage is not None
@@ -811,8 +816,8 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
     return first == "hardlink" if shares_the_object else first == "copy"
 
 
-def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
-                    keeps_left_out: Callable[[str], bool] | None = None,
+def _dir_in_the_way(repo: Repo, full: str, display: str, ways_out: _WaysOut,
+                    force: bool = False, keeps_left_out: Callable[[str], bool] | None = None,
                     never_recorded: NeverRecorded | None = None) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
     cache, or a link dvx made to a cache object (say, the version of a directory the
@@ -825,7 +830,8 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
     never deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
     directory, whose checkout keeps what .dvxignore leaves out of its data), one holding
     such a file: `keeps_left_out` tells those a version of the directory names (dvx's data,
-    `dvx_s_data_inside`), which a rule does not leave out."""
+    `dvx_s_data_inside`), which a rule does not leave out. Every file of the user's in it is
+    counted, and the reason offers `ways_out` before --force."""
     walk = walk_directory(full)
     inside = repository_anywhere_inside(display, walk.reserved)
     if inside is not None:
@@ -842,11 +848,71 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, force: bool = False,
         return DIR_IN_THE_WAY
     files = [(join_posix(full, rel), rel) for rel in walk.symlinks]
     files += [(entry.path, entry.relpath) for entry in walk.files]
+    kept: list[tuple[str, str]] = []
     for path, rel in files:
         _, why = _state_and_why(repo, path, f"{display}/{rel}", False, None, never_recorded)
         if why:
-            return f"{DIR_IN_THE_WAY_FOR}{display}/{rel}' in it: {why}"
-    return None
+            kept.append((f"{display}/{rel}", why))
+    return _folder_kept_why(repo.root, display, sorted(kept), ways_out) if kept else None
+
+
+# What each reason a file is kept for says of it, named among others in a folder in the way
+_KEPT_IN_A_FOLDER = {
+    NOT_CACHED: "changes not in the cache",
+    CHANGED_HERE: "changes made here since the last checkout",
+    CHANGED_THROUGH_A_LINK: "changed through a link to its cache object",
+    GONE_FROM_CACHE: "a version the cache no longer holds",
+    UNKNOWN_FILE: "a link or special file dvx did not create",
+}
+# How many of the files kept in a folder in the way its reason names; the rest are counted
+_KEPT_NAMED = 3
+
+
+@dataclass(frozen=True)
+class _WaysOut:
+    """What a folder standing where a file goes may become, kept: `output`, the tracked path
+    it is (or is in), is placed once the folder is moved away; `recordable`, the folder is
+    that path and a pointer file records it, so `dvx commit --force` records the folder in
+    place of the file (a stage's output is its command's to write; a folder inside a
+    tracked directory is a part of it)."""
+    output: str
+    recordable: bool
+
+
+def _folder_kept_why(root: str, display: str, kept: list[tuple[str, str]],
+                     ways_out: _WaysOut) -> str:
+    """Why the folder `display` is kept where a file goes, for its files `kept` ((path, why)
+    each): the first few named with what they hold, how many in all, and the ways to keep
+    them before the one that discards them all (--force)."""
+    def named(item: tuple[str, str]) -> str:
+        path, why = item
+        return f"'{path}' ({_KEPT_IN_A_FOLDER.get(why, why)})"
+    files = counted(len(kept), "file")
+    them = "it" if len(kept) == 1 else "them"
+    every = "it" if len(kept) == 1 else "them all"
+    return (f"{DIR_IN_THE_WAY_FOR}{files} of yours: "
+            f"{named_list(kept, most=_KEPT_NAMED, name=named)}; "
+            f"{_keep_the_folder(root, display, ways_out, them)}; --force discards {every}")
+
+
+def _keep_the_folder(root: str, display: str, ways_out: _WaysOut, them: str) -> str:
+    """The ways to keep the files of the folder `display` in the way of a file, as commands
+    to type where the user is."""
+    ways = (f"to keep {them}, move the folder away (`mv {for_command(root, display)} "
+            f"{for_command(root, _aside(display, ways_out.output))}`), then `dvx checkout "
+            f"{for_command(root, display)}` places the file")
+    if ways_out.recordable:
+        ways += (f", or `dvx commit --force {for_command(root, display)}` records the folder "
+                 "in its place")
+    return ways
+
+
+def _aside(display: str, output: str) -> str:
+    """Where the folder `display` in the way of a file is moved to keep it: beside the
+    tracked path `output` it is or is in, never inside it, where a checkout would delete it."""
+    parent, _, name = output.rpartition("/")
+    below = display[len(output):].replace("/", "-")
+    return f"{parent}/{name}{below}.mine" if parent else f"{name}{below}.mine"
 
 
 def _goes_whole(current: dict[str, tuple[str, os.stat_result | None]], whole: Walk,
@@ -1059,7 +1125,8 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         rel = tree.paths[index]
         why = None
         if rel not in current and rel in folders:
-            why = _dir_in_the_way(repo, join_posix(top, rel), f"{display}/{rel}", force,
+            why = _dir_in_the_way(repo, join_posix(top, rel), f"{display}/{rel}",
+                                  _WaysOut(display, recordable=False), force,
                                   keeps_left_out=dvx_s, never_recorded=never_recorded)
             (staying if why else going).add(rel)
             if why:
