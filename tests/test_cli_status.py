@@ -988,8 +988,8 @@ def test_json_of_the_only_remote_that_cannot_be_compared_is_printed_naming_it(
 
 def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx, tmp_path):
     """Data a teammate pushed to another remote only: `status -c -r B` lists it once, as in
-    neither the cache nor B, with a fetch from the other remote configured (not asked), never
-    under `dvx fetch -r B`, which cannot bring it."""
+    neither the cache nor B, with the check and the fetch of the other remote configured (not
+    asked: it is never said to hold it), never under `dvx fetch -r B`, which cannot bring it."""
     for name in ("a", "b"):
         assert dvx("remote", "add", *(["-d"] if name == "a" else []), name,
                    str(tmp_path / f"store-{name}")).code == 0
@@ -1007,9 +1007,12 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     assert status.code == 0, status.output
     assert status.stdout == (
         "1 object not in the cache (`dvx fetch -r b`):\n    first.txt\n"
-        "1 object in neither the cache nor the remote (fetch it from the remote that holds "
-        "it, `dvx fetch -r a`, or ask whoever committed it to run `dvx push` in their "
-        "clone):\n    second.txt\n"), status.stdout
+        "1 object in neither the cache nor the remote (another remote, not checked, may hold "
+        "it: `dvx status -c -r a` checks, `dvx fetch -r a` fetches; or ask whoever committed "
+        "it to run `dvx push` in their clone):\n    second.txt\n"), status.stdout
+    checked = dvx("status", "-c", "-r", "a", cwd=other)  # the check the hint names
+    assert checked.stdout == "2 objects not in the cache (`dvx fetch -r a`):\n" \
+                             "    first.txt\n    second.txt\n", checked.stdout
     as_json = json.loads(dvx("status", "-c", "-r", "b", "--json", cwd=other).stdout)
     assert [[row["path"] for row in as_json[key]] for key in (
         "missing_on_remote", "missing_in_cache", "missing_from_both")] == [

@@ -716,16 +716,17 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
 
 def _from_elsewhere(scope: str, others: list[str]) -> str:
     """The hint for data neither the cache nor the remotes compared hold: another remote
-    configured may (not asked: that could be slow, or need other credentials), or whoever
-    committed it never pushed it."""
+    configured may (not asked: that could be slow, or need other credentials, so the hint
+    says so, and gives the status that asks it beside the fetch), or whoever committed it
+    never pushed it."""
     ask = f"ask whoever committed it to run `dvx push{scope}` in their clone"  # their push
     # sends a past revision's data only with the same scope
     if not others:
         return ask
     named = shlex.quote(others[0]) if len(others) == 1 else "NAME"
     among = "" if len(others) == 1 else f", NAME one of {', '.join(others)}"
-    return (f"fetch it from the remote that holds it, `dvx fetch{scope} -r {named}`{among}, "
-            f"or {ask}")
+    return (f"another remote, not checked, may hold it: `dvx status -c{scope} -r {named}` "
+            f"checks, `dvx fetch{scope} -r {named}` fetches{among}; or {ask}")
 
 
 def _scope_options(revisions: tuple[Any, ...]) -> str:
