@@ -19,6 +19,7 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import (
+    DvxError,
     FormatError,
     MergeConflictError,
     NewerFormatError,
@@ -29,7 +30,13 @@ from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.ignore import IGNORE_FILE
 from dvx.paths import POINTER_SUFFIX, check_relpath, from_here, pipeline_file_is_a_link
 from dvx.pointer import committed_conflict_hint
-from dvx.scm import commit_holding, literal_pathspec, rebase_sides_note, unmerged_entries
+from dvx.scm import (
+    blob_content,
+    commit_holding,
+    literal_pathspec,
+    rebase_sides_note,
+    unmerged_entries,
+)
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
 
 LOCK_FILE = "dvx.lock"
@@ -374,14 +381,50 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
     while a merge of it is under way, else (committed so, by a `--no-verify` merge say) an
     edit and a later commit, as `checkout --theirs` fails outside a merge."""
     lock = literal_pathspec(from_here(root, LOCK_FILE))
+    removed = ""
     if root is not None:
         entries = unmerged_entries(root)
         if entries is not None and not any(entry[0] == LOCK_FILE for entry in entries):
             commit = commit_holding(root, LOCK_FILE, data)
             if commit is not None:
                 return committed_conflict_hint(commit, LOCK_FILE, root, "`dvx repro`")
+        removed = _removed_on_one_side(root, entries or [])
     return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {lock}`.{rebase_sides_note(root)}")
+            f"to bring it up to date, then `git add {lock}`.{removed}"
+            f"{rebase_sides_note(root)}")
+
+
+def _removed_on_one_side(root: str, entries: list[tuple[str, int, str]]) -> str:
+    """A sentence (a space first) naming the stages of the conflicted dvx.lock that one side
+    removed and the other changed, with the `git checkout` option that takes each side, as
+    the versions Git's index holds (`entries`: merge base, ours, theirs) tell; "" where it
+    does not hold all three, or no stage was so."""
+    blobs = {stage: blob for path, stage, blob in entries if path == LOCK_FILE}
+    if not {1, 2, 3} <= blobs.keys():
+        return ""
+    base, ours, theirs = (_stage_entries(blob_content(root, blobs[stage], MAX_LOCK_BYTES))
+                          for stage in (1, 2, 3))
+    said = ""
+    for removing, changing, by, other in ((ours, theirs, "--ours", "--theirs"),
+                                          (theirs, ours, "--theirs", "--ours")):
+        gone = sorted(name for name in base.keys() - removing.keys()
+                      if name in changing and changing[name] != base[name])
+        if gone:
+            named = ", ".join(f"'{name}'" for name in gone)
+            said += (f" Stage {named} was" if len(gone) == 1 else f" Stages {named} were") + (
+                f" removed on the side `{by}` takes and changed on the one `{other}` takes.")
+    return said
+
+
+def _stage_entries(data: bytes | None) -> dict[str, Any]:
+    """The entries of the stages a version of dvx.lock records, as read; {} for one that
+    cannot be read."""
+    try:
+        doc = parse_yaml(data or b"", LOCK_FILE, MAX_LOCK_BYTES, YAML_1_1, text_at=_OIDS)
+    except DvxError:
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    return stages if isinstance(stages, dict) else {}
 
 
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:

@@ -1315,7 +1315,8 @@ def test_every_file_of_a_directory_changed_on_both_sides_is_named(tmp_path):
 
     merged = _merge(alice, "origin/bob")
     assert merged.returncode != 0
-    assert "'images/f1.txt', 'images/f3.txt' were changed on both sides" in merged.stderr
+    assert ("'images/f1.txt' was changed on both sides; 'images/f3.txt' was removed by the "
+            "other side and changed by this side") in merged.stderr, merged.stderr
 
 
 def test_a_directory_conflict_offers_two_versions_each_with_every_other_change(tmp_path):
@@ -2286,3 +2287,50 @@ def test_a_criss_cross_merge_compares_each_side_with_both_merge_bases(tmp_path, 
     files = {p.name: p.read_text() for p in (alice / "images").iterdir()}
     assert files["f1.txt"] == "A's f1\n" and files["f2.txt"] == "B's f2\n"
     assert files["new-A.txt"] == "added on A\n" and files["new-B.txt"] == "added on B\n"
+
+
+def _stage_removed_by_bob_rerun_by_alice(tmp_path) -> object:
+    """bob removes the stage two and shares it; alice, on main, reruns it on a new input:
+    dvx.yaml and the input merge as lines, dvx.lock conflicts on stage two."""
+    team, alice = _installed_team(tmp_path)
+    one = "  one:\n    cmd: cp raw.csv one.csv\n    deps: [raw.csv]\n    outs: [one.csv]\n"
+    write(alice / "src.txt", "v1\n")
+    write(alice / "dvx.yaml", "stages:\n" + one
+          + "  two:\n    cmd: cp src.txt two.csv\n    deps: [src.txt]\n    outs: [two.csv]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = _bob(team)
+    must("stage", "remove", "two", cwd=bob)
+    (bob / "two.csv").unlink()
+    share(bob, "bob removes stage two")
+    edit(alice, "src.txt", "v2\n")
+    must("repro", cwd=alice)
+    commit(alice, "alice reruns two")
+    git(alice, "fetch", "-q", "origin")
+    return alice
+
+
+def test_a_stage_removed_on_one_side_and_rerun_on_the_other_is_named_so_with_its_sides(
+        tmp_path):
+    """The merge driver names a stage one side removed and the other changed as such, with
+    the side that did which (a rebase's sides as a rebase names them), and status says which
+    of `--ours` and `--theirs` keeps the stage."""
+    alice = _stage_removed_by_bob_rerun_by_alice(tmp_path)
+    merged = _merge_local(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert ("dvx.lock: stage 'two' was removed by the other side and changed by this side; "
+            "left as a conflict") in merged.stderr, merged.stderr
+    assert "changed on both sides" not in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    message = " ".join(status.stderr.split())
+    assert ("Stage 'two' was removed on the side `--theirs` takes and changed on the one "
+            "`--ours` takes.") in message, message
+    git(alice, "merge", "--abort")
+    rebased = subprocess.run(["git", "rebase", "origin/bob"], cwd=alice, capture_output=True,
+                             text=True)
+    assert rebased.returncode != 0
+    assert ("dvx.lock: stage 'two' was removed by the upstream and changed by your commit"
+            in rebased.stderr), rebased.stderr
+    message = " ".join(run_dvx("status", cwd=alice).stderr.split())
+    assert ("Stage 'two' was removed on the side `--ours` takes and changed on the one "
+            "`--theirs` takes.") in message, message

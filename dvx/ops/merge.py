@@ -89,7 +89,7 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes,
     if base == ours:
         return Merged(theirs, f"taken from {names[1]}")
     if path.rpartition("/")[2] == "dvx.lock":
-        return _merge_lock(repo, base, ours, theirs)
+        return _merge_lock(repo, base, ours, theirs, names)
     if path.rpartition("/")[2] == ".gitignore":
         return _merge_ignore_lines(base, ours, theirs)
     return _merge_pointer(repo, path, base, ours, theirs, names)
@@ -97,14 +97,16 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes,
 
 def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
               what: Callable[[K], str], prefer: Mapping[K, V] | None = None,
-              other_base: Mapping[K, V] | None = None) -> dict[K, V]:
+              other_base: Mapping[K, V] | None = None,
+              names: tuple[str, str] = SIDE_NAMES) -> dict[K, V]:
     """Each key merged by itself: a side that did not change it takes the other's version;
-    both changed it the same way, that; both changed it differently, a Conflict naming the
-    keys that did (or, given, the version in `prefer`: one of the two sides). With
-    `other_base` (a criss-cross merge's second base), a side holding either base's version
-    did not change it; each side holding another base's version is a conflict."""
+    both changed it the same way, that; both changed it differently (or one removed it and
+    the other changed it), a Conflict naming the keys that did and how, the sides named
+    `names` (or, given, the version in `prefer`: one of the two sides). With `other_base`
+    (a criss-cross merge's second base), a side holding either base's version did not
+    change it; each side holding another base's version is a conflict."""
     merged: dict[K, V] = {}
-    conflicts: list[str] = []
+    conflicts: list[tuple[str, int | None]] = []  # (what, the side that removed it, if one)
     for key in sorted({*base, *ours, *theirs, *(other_base or ())}, key=str):
         o, t = ours.get(key), theirs.get(key)
         b = (base.get(key),) if other_base is None else (base.get(key), other_base.get(key))
@@ -115,31 +117,48 @@ def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
         elif prefer is not None:
             chosen = prefer.get(key)
         else:
-            conflicts.append(what(key))
+            conflicts.append((what(key), 0 if o is None else 1 if t is None else None))
             continue
         if chosen is not None:
             merged[key] = chosen
     if conflicts:
-        raise Conflict(_changed_on_both_sides(conflicts))
+        raise Conflict(_how_both_sides_changed(conflicts, names))
     return merged
 
 
 NAMED_CONFLICTS = 10  # of the things changed on both sides, those a message names
 
 
-def _changed_on_both_sides(things: list[str]) -> str:
+def _how_both_sides_changed(conflicts: list[tuple[str, int | None]],
+                            names: tuple[str, str]) -> str:
+    """The things both sides changed, grouped by how: changed by both, or removed by one
+    side (named as `names` names it) and changed by the other."""
+    parts = [_named_as_changed([thing for thing, removed_by in conflicts if removed_by is None],
+                               "changed on both sides")]
+    for side in (0, 1):
+        how = f"removed by {names[side]} and changed by {names[1 - side]}"
+        parts.append(_named_as_changed(
+            [thing for thing, removed_by in conflicts if removed_by == side], how))
+    return "; ".join(part for part in parts if part)
+
+
+def _named_as_changed(things: list[str], how: str) -> str:
+    if not things:
+        return ""
     named = ", ".join(things[:NAMED_CONFLICTS])
     if len(things) == 1:
-        return f"{named} was changed on both sides"
+        return f"{named} was {how}"
     more = len(things) - NAMED_CONFLICTS
-    return f"{named}{f' and {more} more' if more > 0 else ''} were changed on both sides"
+    return f"{named}{f' and {more} more' if more > 0 else ''} were {how}"
 
 
-def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes,
+                names: tuple[str, str]) -> Merged:
     b, *other, o, t = (parse_lock(data, repo.algo) if data.strip() else {} for data in
                        (*_base_versions(base), ours, theirs))
     stages: dict[str, StageLock] = three_way(b, o, t, what=lambda s: f"stage '{s}'",
-                                             other_base=other[0] if other else None)
+                                             other_base=other[0] if other else None,
+                                             names=names)
     return Merged(encode_lock(stages, repo.algo), "stages merged one by one")
 
 
@@ -242,7 +261,7 @@ def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t:
     user = three_way(_user_fields(b[0]), _user_fields(o), _user_fields(t),
                      what=lambda name: f"its '{name}'",
                      prefer=preferred(_user_fields(prefer)),
-                     other_base=_user_fields(b[1]) if len(b) > 1 else None)
+                     other_base=_user_fields(b[1]) if len(b) > 1 else None, names=names)
     bd = [_data(p) if p is not None else None for p in b]
     od, td = _data(o), _data(t)
     if od == td or (td in bd and od not in bd):
@@ -311,7 +330,7 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
     merged: dict[str, TreeEntry] = three_way(
         eb, eo, et, what=lambda p: f"'{data}/{p}'",
         prefer=None if prefer is None else (eo if prefer is o else et),
-        other_base=other[0] if other else None)
+        other_base=other[0] if other else None, names=names)
     tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
     oid = repo.cache.add_bytes(tree.to_bytes())
     pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
