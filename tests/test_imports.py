@@ -2951,3 +2951,38 @@ def test_a_path_typed_with_a_leading_dot_slash_is_the_same_path(source, project,
     imported = run_dvx("import", str(team.origin), "./raw/train.csv", cwd=project)
     assert imported.code == 0, imported.output
     assert 'path: "raw/train.csv"' in (project / "train.csv.dvx").read_text()
+
+
+def test_without_a_remote_pull_and_status_name_update_for_the_imports_the_cache_lacks(
+        source, project, tmp_path):
+    """A clone of a project that has no dvx remote, whose only data is an import: pull and
+    fetch say `dvx update` brings it from its source, not that a remote is missing; status
+    offers that update, never a `dvx pull` that cannot fetch it."""
+    team, _ = source
+    must("import", str(team.origin), "images", "-o", "data/images", cwd=project)
+    commit(project, "import images")
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    for verb in ("pull", "fetch"):
+        refused = run_dvx(verb, cwd=mate)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1, refused.output
+        assert "the data the cache lacks is that of imports, which come from their sources, " \
+            "not a remote." in said, said
+        assert "data/images.dvx is an import: `dvx update data/images.dvx` fetches from its " \
+            "source" in said, said
+    status = run_dvx("status", cwd=mate)
+    assert "dvx pull` fetches" not in status.stdout, status.stdout
+    assert "(`dvx update data/images.dvx` fetches the data of an import from its source" \
+        in status.stdout, status.stdout
+    assert run_dvx("update", "data/images.dvx", cwd=mate).code == 0
+    assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
+    write(mate / "own.txt", "own\n")
+    must("add", "own.txt", cwd=mate)
+    (mate / "own.txt").unlink()
+    git(mate, "add", "-A")
+    git(mate, "commit", "-qm", "own")
+    shutil.rmtree(mate / ".dvx" / "cache")
+    status = run_dvx("status", cwd=mate)  # data other than an import: pull, once a remote is set
+    assert "(`dvx pull` fetches what is not in the cache once a default remote is set: " \
+        "`dvx remote add -d NAME URL`)" in " ".join(status.stdout.split()), status.stdout

@@ -336,8 +336,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not (result.changed or stale or none_declared):
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved or none_declared):
+            from dvx.ops.remote import default_remote
+
             _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
-                          _moved_imports_not_cached(repo, resolved, result, checks))
+                          _moved_imports_not_cached(repo, resolved, result, checks),
+                          has_remote=default_remote(repo.config) is not None)
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
@@ -503,6 +506,18 @@ def _reads(reads: set[str], path: str) -> bool:
     from dvx.paths import at_or_below_any
 
     return at_or_below_any(path, reads) or any(at_or_below_any(r, {path}) for r in reads)
+
+
+def _pull_hint(hinted: list[Any], imports: list[str], has_remote: bool) -> None:
+    """The `dvx pull` that fetches what the cache lacks of `hinted` (`imports`: those of it
+    that are imports, which their sources give): without a default remote, pull fetches
+    nothing, so only data other than imports is named, with the remote it needs first."""
+    if has_remote:
+        out("(`dvx pull` fetches what is not in the cache)")
+    elif any(not o.in_cache and o.workspace != "outdated" and o.pushed
+             and not o.only_in_workspace and o.path not in imports for o in hinted):
+        out("(`dvx pull` fetches what is not in the cache once a default remote is set: "
+            "`dvx remote add -d NAME URL`)")
 
 
 def _moved_imports_not_cached(repo: Repo, targets: list[Any], result: Any,
@@ -860,9 +875,11 @@ def _changed_in_cache_hint(root: str, outputs: list[OutputStatus]) -> None:
 def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
-                  moved_imports: Mapping[str, tuple[Any, bool]] | None = None) -> None:
+                  moved_imports: Mapping[str, tuple[Any, bool]] | None = None,
+                  has_remote: bool = True) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
-    `_moved_imports_not_cached`."""
+    `_moved_imports_not_cached`; `has_remote`: a default remote is set, which `dvx pull`
+    fetches from."""
     from dvx.lock import SAVE
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
@@ -1041,10 +1058,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(`dvx commit` stores in the cache again the data the workspace holds)")
     if any(not o.in_cache and o.workspace != "outdated" and o.pushed and not o.only_in_workspace
            for o in hinted):
-        out("(`dvx pull` fetches what is not in the cache)")
         imports = [o.path for o in hinted
                    if not o.in_cache and o.workspace != "outdated" and o.imported
                    and not o.only_in_workspace]
+        _pull_hint(hinted, imports, has_remote)
         moved_imports = moved_imports or {}
         staying = [p for p in imports if p not in moved_imports]
         if staying:

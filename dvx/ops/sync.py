@@ -782,12 +782,27 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
         _refuse_outputs_sent_nowhere(repo, [t for need in asked.values() for t in need.targets
                                             if need.lacks_some_of(repo, t)],
                                      set(repo.config.remote_names()))
+        _refuse_imports_without_a_remote(repo, asked.get(None))
     if len(asked) > 1 or keep_remote_errors:
         return _over_remotes({name: need.targets for name, need in asked.items()},
                              "fetch from", lambda name, _: _fetch_from(
                                  repo, asked[name], name, jobs, earlier, generation))
     name, need = next(iter(asked.items()))
     return _fetch_from(repo, need, remote_name or name, jobs, earlier, generation)
+
+
+def _refuse_imports_without_a_remote(repo: Repo, need: _Needed | None) -> None:
+    """Where no remote is named nor set as the default, and every target the cache lacks data
+    of is an import, the error says how their sources give it (`dvx update`), as where no
+    remote has it: no remote is needed for it."""
+    if need is None or default_remote(repo.config) is not None:
+        return
+    lacking = [t for t in need.targets if need.lacks_some_of(repo, t)]
+    if not lacking or any(t.output.pointer.source is None for t in lacking):
+        return
+    raise RemoteError("No remote given and no default remote is set; the data the cache lacks "
+                      "is that of imports, which come from their sources, not a remote.",
+                      _imports_note_of(repo, lacking))
 
 
 @dataclass
