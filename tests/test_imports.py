@@ -2986,3 +2986,21 @@ def test_without_a_remote_pull_and_status_name_update_for_the_imports_the_cache_
     status = run_dvx("status", cwd=mate)  # data other than an import: pull, once a remote is set
     assert "(`dvx pull` fetches what is not in the cache once a default remote is set: " \
         "`dvx remote add -d NAME URL`)" in " ".join(status.stdout.split()), status.stdout
+
+
+def test_status_never_offers_update_for_an_import_whose_source_check_it_warned_failed(
+        repo, tmp_path):
+    """A committed pointer importing from the repository itself at HEAD (no rev), its data
+    in no cache: status warns that its source could not be checked, and offers no `dvx
+    update` for it, which refuses it the same way."""
+    must("remote", "add", "-d", "s", str(tmp_path / "store"), cwd=repo)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    write(repo / "self.txt.dvx", "dvx: 1\ntype: file\nalgo: xxh128\n"
+          "oid: 0123456789abcdef0123456789abcdef\nsize: 6\nsource:\n  path: \"self.txt\"\n"
+          f"  repo: \".\"\n  rev_lock: \"{head}\"\n")
+    commit(repo, "self import")
+    status = run_dvx("status", cwd=repo)
+    assert "self.txt: its source could not be checked" in status.stderr, status.output
+    assert "dvx update" not in status.stdout, status.stdout
+    assert run_dvx("update", "self.txt.dvx", cwd=repo).code == 1

@@ -340,7 +340,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
 
             _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, checks),
-                          has_remote=default_remote(repo.config) is not None)
+                          has_remote=default_remote(repo.config) is not None,
+                          unchecked={c.path for c in checks if c.failed})
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
@@ -876,10 +877,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None,
-                  has_remote: bool = True) -> None:
+                  has_remote: bool = True, unchecked: Collection[str] = ()) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`; `has_remote`: a default remote is set, which `dvx pull`
-    fetches from."""
+    fetches from; `unchecked`: the imports whose source check failed (warned of), which
+    `dvx update` would refuse as that check did."""
     from dvx.lock import SAVE
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
@@ -1063,7 +1065,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                    and not o.only_in_workspace]
         _pull_hint(hinted, imports, has_remote)
         moved_imports = moved_imports or {}
-        staying = [p for p in imports if p not in moved_imports]
+        staying = [p for p in imports if p not in moved_imports and p not in unchecked]
         if staying:
             pointers = " ".join(for_command(root, p + '.dvx') for p in staying)
             out(f"(`dvx update {pointers}` fetches the data of an import from its source, "

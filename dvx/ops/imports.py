@@ -1090,6 +1090,8 @@ class SourceCheck:
     # False: the source moved to a commit that no longer tracks the import's path, which
     # `dvx update` then cannot bring
     updatable: bool = True
+    # The check failed (`detail` says why): `dvx update` meets the same refusal
+    failed: bool = False
 
 
 @fetching_once()
@@ -1136,7 +1138,8 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
             raise
         except DvxError as exc:
             found.append(SourceCheck(output.path, False,
-                                     f"its source could not be checked: {exc.message}"))
+                                     f"its source could not be checked: {exc.message}",
+                                     failed=True))
     return found
 
 
