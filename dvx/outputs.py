@@ -348,7 +348,8 @@ def overlapping(root: str, outputs: list[Output], pushed: bool = False) -> list[
         held, holder = by_path[inner], by_path[outer]
         named = holder if held.stage is not None else held
         found.append(Broken(named.pointer_path, overlap_error(
-            root, outer, holder.stage, inner, held.stage, pushed), covers=outer,
+            root, outer, holder.stage, inner, held.stage, pushed,
+            outer_is_dir=holder.pointer.is_dir), covers=outer,
             pair=overlap_pair(outer, holder.stage, inner, held.stage)))
     return found
 

@@ -48,12 +48,18 @@ def overlap_pair(outer: str, outer_stage: str | None, inner: str, inner_stage: s
 
 
 def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
-                  inner_stage: str | None, pushed: bool = False) -> ConflictError:
+                  inner_stage: str | None, pushed: bool = False, outer_is_dir: bool = True
+                  ) -> ConflictError:
     """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the
     output of a stage when its stage is given), with the ways out: keep either one. With
     `pushed`, as `dvx push` notes it: it sends both's data, harmless on a remote, so that
-    whichever is kept is there for the team."""
-    if outer_stage is None and inner_stage is None:
+    whichever is kept is there for the team. `outer_is_dir`: the outer pointer tracks a
+    folder, not a file (a path cannot be both)."""
+    if outer_stage is None and inner_stage is None and not outer_is_dir:
+        pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
+                f"overlap: the second tracks '{inner}', inside '{outer}', which the first "
+                "tracks as a file, so it cannot be a folder holding it")
+    elif outer_stage is None and inner_stage is None:
         pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
                 f"overlap: the second tracks '{inner}', inside the folder '{outer}' that the "
                 "first tracks whole")

@@ -2305,3 +2305,21 @@ def test_a_hint_unsetting_an_option_of_a_remote_named_with_a_dash_gets_its_level
     assert _at_its_level(hint, Config(str(tmp_path / ".dvx")), "-x", {"keyfile": "local"}) == (
         "Start one, or drop the option to log in with the agent's other keys and those of "
         "~/.ssh: `dvx remote modify --local --unset -- -x keyfile`.")
+
+
+def test_a_pointer_inside_a_path_a_file_pointer_tracks_is_named_as_inside_a_file(
+        tmp_path, repo, dvx):
+    """A commit holding 'data.txt/y.dvx' beside 'data.txt.dvx', which tracks a file: the
+    overlap says the first tracks a file there, never a folder it tracks whole."""
+    write(repo / "data.txt", "hello\n")
+    assert dvx("add", "data.txt").code == 0
+    git(repo, "add", "-A")
+    blob = git(repo, "hash-object", "-w", "data.txt.dvx").strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},data.txt/y.dvx")
+    git(repo, "commit", "-qm", "pointer inside a path a file pointer tracks")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    said = " ".join(dvx("status", cwd=clone).output.split())
+    assert ("the second tracks 'data.txt/y', inside 'data.txt', which the first tracks as a "
+            "file, so it cannot be a folder holding it") in said, said
+    assert "the folder 'data.txt'" not in said
