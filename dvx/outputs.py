@@ -406,6 +406,17 @@ def pipeline_outputs(repo: Repo) -> list[Output]:
     return found
 
 
+def _the_stage_s_output(root: str, stage: str) -> str:
+    """How the output of `stage` that a pointer tracks too goes: from dvx.yaml, which
+    declares it; where there is no dvx.yaml, from the dvx.lock entry nothing declares."""
+    if os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+        return f"the output from {PIPELINE_FILE}"
+    lock = shell_quote(from_here(root, LOCK_FILE))
+    return (f"stage '{stage}' from {LOCK_FILE}, which no {PIPELINE_FILE} declares: restore "
+            f"{LOCK_FILE} from Git (`git checkout -- {lock}`) if it was changed here, or "
+            "delete the stage's entry from it")
+
+
 def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list[Output]
                            ) -> list[Output]:
     paths = {o.path: o for o in pointed}
@@ -419,8 +430,7 @@ def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list
             raise FormatError(f"'{output.path}' is tracked twice: by '{other.pointer_path}' "
                               f"and as an output of stage '{output.stage}' in {LOCK_FILE}.",
                               f"Remove one: `dvx remove {for_command(root, other.pointer_path)}`"
-                              ", or the output "
-                              "from dvx.yaml.")
+                              f", or {_the_stage_s_output(root, str(output.stage))}.")
         paths[output.path] = output
     return stage_outputs
 

@@ -2323,3 +2323,19 @@ def test_a_pointer_inside_a_path_a_file_pointer_tracks_is_named_as_inside_a_file
     assert ("the second tracks 'data.txt/y', inside 'data.txt', which the first tracks as a "
             "file, so it cannot be a folder holding it") in said, said
     assert "the folder 'data.txt'" not in said
+
+
+def test_a_pointer_s_data_a_dvx_lock_stage_no_dvx_yaml_declares_records_names_that_entry(
+        repo, dvx):
+    """dvx.lock records a stage's output that a pointer tracks, and there is no dvx.yaml:
+    the way out names the dvx.lock entry, never an output of dvx.yaml to remove."""
+    write(repo / "data.txt", "hello\n")
+    assert dvx("add", "data.txt").code == 0
+    oid = xxhash.xxh3_128_hexdigest(b"hello\n")
+    write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  ghost:\n    cmd: echo\n"
+          f"    outs:\n    - path: data.txt\n      oid: {oid}\n      size: 6\n")
+    said = " ".join(dvx("status").output.split())
+    assert "or stage 'ghost' from dvx.lock, which no dvx.yaml declares: restore dvx.lock " \
+        "from Git (`git checkout -- dvx.lock`) if it was changed here, or delete the " \
+        "stage's entry from it" in said, said
+    assert "from dvx.yaml" not in said
