@@ -1800,6 +1800,35 @@ def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_exp_
     assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
+def test_a_save_killed_is_still_named_after_an_exp_run_that_leaves_a_frozen_stage_s_hand_run(
+        repo):
+    """A frozen stage's output run by hand, and `exp save` killed as it stores it: an
+    `exp run` of every stage never runs the frozen one, so it leaves that output
+    unrecorded, and the stopped save stays named, its notice asking for a save."""
+    write(repo / "data.txt", "raw\n")
+    must("add", "data.txt", cwd=repo)
+    must("stage", "add", "-n", "prep", "-d", "data.txt", "-o", "prep.txt",
+         "cat data.txt > prep.txt", cwd=repo)
+    must("stage", "add", "-n", "train", "-d", "prep.txt", "-o", "model.txt",
+         "cat prep.txt > model.txt", cwd=repo)
+    must("repro", cwd=repo)
+    must("freeze", "prep", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    write(repo / "prep.txt", "hand-run prep\n")
+    killed = run_dvx_proc("exp", "save", "-n", "first", cwd=repo,
+                          env={"DVX_FAULT": "cache.before_publish"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    ran = run_dvx("exp", "run", "-n", "later", cwd=repo)
+    assert ran.code == 0, ran.output
+    assert "a `dvx exp run` of every stage, none of them frozen" in " ".join(ran.output.split())
+    status = run_dvx("status", cwd=repo)
+    assert "`dvx exp save -n first`: stopped before it finished" in status.stdout, status.output
+    saved = run_dvx("exp", "save", "-n", "final", cwd=repo)
+    assert saved.code == 0, saved.output
+    assert "exp save" not in run_dvx("status", cwd=repo).output
+
+
 def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_show_first(
         project):
     """Ctrl-C of `exp save -n first` once it wrote dvx.lock, before it recorded the

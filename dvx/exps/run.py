@@ -53,6 +53,7 @@ from dvx.pipeline.repro import (
     ReproResult,
     SilentReporter,
     StageResult,
+    any_frozen,
     check_changed_inputs,
     commit_changed_inputs,
     pipeline_work,
@@ -95,13 +96,14 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
 
 
 def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
-    """The work of the run (`pipeline_work`). Run in the workspace on every stage, it
-    records the whole workspace as an experiment once it succeeds, as `exp save` does (a
-    stage run by hand is run again, the other changed data committed), so it finishes a
-    stopped save too; a run of some stages only leaves the others' hand runs unrecorded,
-    and a queued one records a worktree of its own."""
+    """The work of the run (`pipeline_work`). Run in the workspace on every stage, none
+    frozen, it records the whole workspace as an experiment once it succeeds, as `exp save`
+    does (a stage run by hand is run again, the other changed data committed), so it
+    finishes a stopped save too; a run of some stages, or with a frozen one, which never
+    runs, leaves their hand runs unrecorded, and a queued one records a worktree of its own."""
     work = pipeline_work(repo, targets)
-    return replace(work, records_workspace=not queued and work.paths is None)
+    return replace(work, records_workspace=(
+        not queued and work.paths is None and not any_frozen(repo)))
 
 
 def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
