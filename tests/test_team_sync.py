@@ -3450,6 +3450,7 @@ def test_a_folder_of_yours_a_pull_kept_where_a_file_now_goes_is_named_with_a_way
     must("add", "data", cwd=bob)
     share(bob, "bob adds d")
     write(alice / "data" / "d" / "mine", "mine\n")
+    write(alice / "data" / "a", "alice's edit\n")  # what a forced checkout of d must keep
     git(alice, "pull", "-q")
     assert run_dvx("pull", cwd=alice).code == 1
     assert (alice / "data" / "d" / "mine").read_text() == "mine\n"
@@ -3461,12 +3462,14 @@ def test_a_folder_of_yours_a_pull_kept_where_a_file_now_goes_is_named_with_a_way
         "`dvx checkout data` keeps it, placing only the other files not pulled, and `dvx " \
         "commit` records it there only with --force; move it away, then `dvx checkout data` " \
         "places them " \
-        "all, or `dvx checkout --force data` discards it)" in said, said
+        "all, or `dvx checkout --force data/d` discards it)" in said, said
     assert run_dvx("commit", cwd=alice).code == 1
     carol = team.base / "carol"
     shutil.copytree(alice, carol, symlinks=True)
-    must("checkout", "--force", "data", cwd=carol)
+    must("checkout", "--force", "data/d", cwd=carol)
     assert (carol / "data" / "d").read_text() == "bob's file\n"
+    assert (carol / "data" / "a").read_text() == "alice's edit\n"
+    write(alice / "data" / "a", "a\n")  # her edit undone: the plain checkout places them all
     os.rename(alice / "data" / "d", team.base / "mine")
     must("checkout", "data", cwd=alice)
     assert (alice / "data" / "d").read_text() == "bob's file\n"

@@ -1215,9 +1215,11 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
     """The ways that place the files not pulled of the directory `o` where paths of the
     user's own, with changes, are in the way (`in_the_way`): a plain checkout (or pull) skips
     them again and a commit records them there only with `--force`, dropping those files, so
-    they are moved away first, or discarded by a forced checkout."""
+    they are moved away first, or discarded by a forced checkout of those paths alone (of
+    the directory, it would discard the user's other changes in it too)."""
     verb = "checkout" if o.in_cache else "pull"
     typed = for_command(root, o.path)
+    kept = " ".join(for_command(root, f"{o.path}/{path}") for path in o.in_the_way)
     paths = [shown_path(f"{o.path}/{path}") for path in o.in_the_way]
     one = len(paths) == 1
     it = "it" if one else "them"
@@ -1226,7 +1228,7 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
             f"`dvx {verb} {typed}` keeps {it}, placing only the other files not pulled, and "
             f"`dvx commit` records {it} there only with --force; move {it} away, then "
             f"`dvx {verb} {typed}` "
-            f"places them all, or `dvx {verb} --force {typed}` discards {it})")
+            f"places them all, or `dvx {verb} --force {kept}` discards {it})")
 
 
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
