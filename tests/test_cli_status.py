@@ -1230,6 +1230,49 @@ def test_changes_to_stage_outputs_whose_recorded_version_is_not_cached_are_disca
     assert "out.txt" not in dvx("status", cwd=clone).stdout
 
 
+def test_an_edited_push_false_output_the_cache_lacks_is_said_made_again_by_repro_only(
+        repo, dvx, tmp_path):
+    """In a clone, edits to a stage's outputs, one of them `push: false` (no remote holds it,
+    nor this cache): status names the checkout of the output the cache holds alone, as a
+    checkout places nothing for the other, and `dvx repro` for that; frozen, only the
+    frozen stage's hint, never that repro rebuilds it. A checkout, or a pull naming it,
+    says `dvx repro` makes it again and exits 1, never a pull that fetches nothing."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt model.txt; echo log > log.txt\n"
+          "    deps: [in.txt]\n    outs:\n    - model.txt\n    - log.txt:\n        push: false\n")
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", cwd=clone).code == 0
+    write(clone / "model.txt", "mine\n")
+    write(clone / "log.txt", "my log\n")
+
+    shown = dvx("status", cwd=clone).stdout
+    assert "log.txt: modified, not in cache\n" in shown, shown
+    assert "`dvx checkout --force model.txt` puts back what dvx.lock records)" in shown, shown
+    assert "`dvx checkout --force` puts back" not in shown, shown
+    assert "(`dvx repro` rebuilds the stage outputs with `push: false`" in shown, shown
+    assert dvx("freeze", "s", cwd=clone).code == 0
+    frozen = dvx("status", cwd=clone).stdout
+    assert "stage 's' is frozen, so `dvx repro` leaves its outputs as they are" in frozen, frozen
+    assert "`dvx repro` rebuilds" not in frozen, frozen
+    assert dvx("checkout", "--force", "model.txt", cwd=clone).code == 0
+    assert (clone / "model.txt").read_text() == "v1\n"
+    assert (clone / "log.txt").read_text() == "my log\n"
+    said = "Not in the cache, and no remote holds it (`push: false`: `dvx repro` makes it " \
+        "again): log.txt."
+    for command in (("checkout", "--force"), ("pull", "--force", "log.txt")):
+        ran = dvx(*command, cwd=clone)
+        assert ran.code == 1 and said in " ".join(ran.stderr.split()), ran.output
+        assert "run `dvx pull`" not in ran.output, ran.output
+    assert (clone / "log.txt").read_text() == "my log\n"
+    assert dvx("pull", cwd=clone).code == 0  # a pull of everything passes over such outputs
+
+
 def _set_in_pointer(pointer, key: str, value: int) -> None:
     lines = pointer.read_text().splitlines(keepends=True)
     pointer.write_text("".join(f"{key}: {value}\n" if line.startswith(f"{key}: ") else line

@@ -844,10 +844,12 @@ def _put_back_by(root: str, edited: list[OutputStatus], path_word: str) -> str:
     """The commands that put back what dvx.lock records for the stage outputs `edited` (as
     `_discarded_by` does for tracked data): a checkout places only what the cache holds, a
     `pull --force` fetches the rest from a remote, which holds no output of `push: false`
-    (only a run of its stage makes it again); "" when neither can."""
+    (only a run of its stage makes it again, so the checkout then names the others); "" when
+    neither can."""
     cached = [for_command(root, o.path) for o in edited if o.in_cache]
     pulled = [for_command(root, o.path) for o in edited if not o.in_cache and o.pushed]
-    checkout = "`dvx checkout --force" + (f"{path_word}`" if not pulled else
+    all_cached = len(cached) == len(edited)
+    checkout = "`dvx checkout --force" + (f"{path_word}`" if all_cached else
                                           f" {' '.join(cached)}`")
     if not pulled:
         return f"{checkout} puts back what dvx.lock records" if cached else ""
@@ -1054,7 +1056,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             + (", once `dvx pull` has fetched what it lacks)" if any(
                 not o.in_cache and o.workspace == "linked_elsewhere" for o in hinted)
                else ")"))
-    if any(not o.in_cache and not o.pushed and not o.only_in_workspace for o in hinted):
+    # A frozen stage's outputs are left as they are: its own hint says what rebuilds them
+    if any(not o.in_cache and not o.pushed and not o.only_in_workspace and o.stage not in frozen
+           for o in hinted):
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
     if any(o.only_in_workspace for o in hinted):
         out("(`dvx commit` stores in the cache again the data the workspace holds)")
@@ -1269,20 +1273,25 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
 
     repo = open_repo()
     with holding_lock(repo):
-        result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
+        resolved = resolve_targets(repo, targets)
+        result = do_checkout(repo, resolved, force=force, relink=relink,
                              settle=None if targets else lambda: _declared_outputs(repo))
     if as_json:
         emit_json(result.to_json())
     else:
-        report_checkout(result)
+        report_checkout(result, not_pushed=[t.output.path for t in resolved
+                                            if not t.output.push])
     if not result.ok:
         sys.exit(1)
 
 
 def report_checkout(result: object, missing_hint: str = "run `dvx pull`",
-                    not_fetched: dict[str, str | None] | None = None) -> None:
+                    not_fetched: dict[str, str | None] | None = None,
+                    not_pushed: Collection[str] = ()) -> None:
     """What a checkout did, and what it could not place and why; `not_fetched`: the missing
-    paths whose remote a pull could not use, each with that remote (its error follows)."""
+    paths whose remote a pull could not use, each with that remote (its error follows);
+    `not_pushed`: the stage outputs of `push: false`, which no remote holds, so no pull
+    fetches them: only a run of their stage makes them again."""
     from dvx.ops.checkout import CheckoutResult
 
     assert isinstance(result, CheckoutResult)
@@ -1304,11 +1313,27 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`",
         which = f"the remote '{remote}' could not be read" if remote else "no remote is set"
         warn(f"Not in the cache (not fetched: {which}, below): "
              f"{some_paths([p for p in result.missing if p in unread and unread[p] == remote])}.")
-    if absent := [path for path in result.missing if path not in damaged and path not in unread]:
-        warn(f"Not in the cache ({missing_hint}): {some_paths(absent)}.")
+    absent = [path for path in result.missing if path not in damaged and path not in unread]
+    remade = [path for path in absent if _under_any(path, not_pushed)]
+    if pulled := [path for path in absent if path not in remade]:
+        warn(f"Not in the cache ({missing_hint}): {some_paths(pulled)}.")
+    if remade:
+        warn_not_pushed(remade)
     if result.damaged:  # in the cache, but not its bytes: the remote may well have them
         warn("Not placed (its object in the cache was changed or damaged, and is moved aside, "
              f"above; `dvx pull` fetches it again): {some_paths(result.damaged)}.")
+
+
+def warn_not_pushed(paths: list[str]) -> None:
+    """Say that `paths`, of `push: false` outputs, were not placed: the cache lacks them and
+    no remote holds them, so no pull brings them; a run of their stage makes them again."""
+    them = "it" if len(paths) == 1 else "them"
+    warn(f"Not in the cache, and no remote holds {them} (`push: false`: `dvx repro` makes "
+         f"{them} again): {some_paths(paths)}.")
+
+
+def _under_any(path: str, outputs: Collection[str]) -> bool:
+    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
 
 
 def some_paths(paths: list[str], shown: int = 20) -> str:

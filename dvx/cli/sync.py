@@ -24,7 +24,7 @@ from dvx.cli.common import (
     revision_options,
     targets_in_scope,
 )
-from dvx.cli.data import report_checkout
+from dvx.cli.data import report_checkout, warn_not_pushed
 from dvx.cli.project import level_options
 from dvx.cli.ui import (
     confirm,
@@ -340,6 +340,8 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if result.checkout is not None and not as_json:
         report_checkout(result.checkout, "the download failed, above" if result.transfer.failed
                         else "not on the remote either", result.not_fetched)
+    if result.not_pushed and not as_json:
+        warn_not_pushed(result.not_pushed)
 
 
 def _report_remote(verb: str, result: SyncResult, as_json: bool,
@@ -631,7 +633,7 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
                                           revs, last_n)
     result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
                      settle=None if targets else lambda: declared_outputs(repo),
-                     targets_now=lambda: resolve_targets(repo, targets))
+                     targets_now=lambda: resolve_targets(repo, targets), named=bool(targets))
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json, allow_missing)
 
 

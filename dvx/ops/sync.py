@@ -193,6 +193,9 @@ class SyncResult:
     lost: list[Recorded] = field(default_factory=list)
     # The same, for data whose pack on the remote is shorter than its index says.
     cut_short: list[Recorded] = field(default_factory=list)
+    # A pull's: the `push: false` outputs it was named that the cache lacks, which no remote
+    # holds (only a run of their stage makes them again), so it placed nothing for them.
+    not_pushed: list[str] = field(default_factory=list)
     # The same, for data whose copy read from the remote hashes to another oid.
     damaged: list[Recorded] = field(default_factory=list)
     # The remote's pack indexes refused as damaged, when data was not found: it may be in a
@@ -234,7 +237,7 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return not self.problems and not self.transfer.failed and not self.remote_errors and (
-            self.checkout is None or self.checkout.ok)
+            self.checkout is None or self.checkout.ok) and not self.not_pushed
 
     @property
     def remotes(self) -> list[str]:
@@ -1170,10 +1173,12 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None,
          settle: DeclaredOutputs | None = None,
          targets_now: Callable[[], list[Target]] | None = None,
-         keep_remote_errors: bool = False) -> SyncResult:
+         keep_remote_errors: bool = False, named: bool = False) -> SyncResult:
     """Fetch `targets` (and `also_fetch`: other revisions' data), then check out what
     `targets_now` (default: `targets`) finds once the repository lock is held (with `settle`,
-    as checkout's). The pointers may have moved during the fetch (`git checkout` with the
+    as checkout's); `named`: the user named them, so a `push: false` output among them that
+    the cache lacks is noted (`not_pushed`), not passed over as a pull of everything does.
+    The pointers may have moved during the fetch (`git checkout` with the
     hooks installed checks out data of its own): the checkout places what they name now,
     never the data of the pointers read before; what those need and was not fetched is
     reported missing. `keep_remote_errors`: as `fetch`'s, so the checkout runs even when the
@@ -1187,6 +1192,8 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
         local_only = {t.output.path for t in current if not t.output.push
                       and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`
         checked[:] = [t for t in current if t.output.path not in local_only]
+        if named:
+            result.not_pushed[:] = sorted(local_only)
         return checked
 
     result.checkout = checkout(repo, to_check_out, force=force, settle=settle,
