@@ -1279,6 +1279,32 @@ def _set_in_pointer(pointer, key: str, value: int) -> None:
                                for line in lines))
 
 
+def test_a_wrong_pointer_whose_data_is_not_in_the_workspace_is_checked_out_before_commit(
+        repo, dvx):
+    """A directory's pointer with a wrong nfiles, the directory deleted: status never names
+    the commit that would refuse it (nothing to commit) alone, but the checkout that places
+    the data first; typed, they write the pointer right. A file of the user's own in its
+    place is a change: no hint says a commit writes the pointer again."""
+    write(repo / "d" / "a", "1\n")
+    write(repo / "f", "hello\n")
+    assert dvx("add", "d", "f").code == 0
+    _set_in_pointer(repo / "d.dvx", "nfiles", 7)
+    _set_in_pointer(repo / "f.dvx", "size", 999)
+    shutil.rmtree(repo / "d")
+    (repo / "f").unlink()
+    (repo / "f").mkdir()
+    write(repo / "f" / "mine", "mine\n")
+
+    shown = dvx("status").stdout
+    assert "(once `dvx checkout d` places the data, `dvx commit d` writes the pointer again)" \
+        in shown, shown
+    assert "(`dvx commit d` writes" not in shown, shown
+    assert "`dvx commit f` writes" not in shown, shown
+    assert dvx("checkout", "d").code == 0
+    assert dvx("commit", "d").code == 0
+    assert "nfiles: 1\n" in (repo / "d.dvx").read_text()
+
+
 def test_a_pointer_whose_size_or_nfiles_is_wrong_is_named_and_written_again_by_commit(repo, dvx):
     """A pointer whose size or number of files is not that of the data it names (edited by
     hand, a bad merge) is named by `fsck`, which exits 1, with the `dvx commit PATH` that
@@ -1296,10 +1322,10 @@ def test_a_pointer_whose_size_or_nfiles_is_wrong_is_named_and_written_again_by_c
     checked = dvx("fsck")
     assert checked.code == 1, checked.output
     said = " ".join(checked.stderr.split())
-    assert "f.dvx records a size of 999 B, where the data it names is 6 B: `dvx commit f` " \
-        "writes it again." in said, said
-    assert "d.dvx records 7 files, where the data it names has 2: `dvx commit d` writes it " \
-        "again." in said, said
+    assert "f.dvx records a size of 999 B, where the data it names is 6 B: once the workspace " \
+        "holds the data it names (`dvx checkout f`), `dvx commit f` writes it again." in said, said
+    assert "d.dvx records 7 files, where the data it names has 2: once the workspace holds the " \
+        "data it names (`dvx checkout d`), `dvx commit d` writes it again." in said, said
     assert [p["path"] for p in json.loads(dvx("fsck", "--json").stdout)["wrong_pointers"]] \
         == ["d", "f"]
     shown = dvx("status")

@@ -990,10 +990,18 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     # No hint names a command for data Git tracks too, which checkout and commit leave to Git
     hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
     _changed_in_cache_hint(root, hinted)
-    miscounted = [for_command(root, o.path) for o in hinted if o.wrong_counts is not None]
+    # A commit records the workspace's data: the pointer's, only where it holds it unchanged
+    miscounted = [for_command(root, o.path) for o in hinted
+                  if o.wrong_counts is not None and o.workspace == "unchanged"]
     if miscounted:
         out(f"(`dvx commit {' '.join(miscounted)}` writes the "
             f"pointer{'' if len(miscounted) == 1 else 's'} again)")
+    placed_first = [for_command(root, o.path) for o in hinted if o.wrong_counts is not None
+                    and o.workspace in ("deleted", "not_pulled")]
+    if placed_first:
+        typed = " ".join(placed_first)
+        out(f"(once `dvx checkout {typed}` places the data, `dvx commit {typed}` writes the "
+            f"pointer{'' if len(placed_first) == 1 else 's'} again)")
     # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
     restorable = [o for o in hinted if not o.changed_in_cache]
     # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)

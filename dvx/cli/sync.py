@@ -697,7 +697,9 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(kept_message(result.kept, "a corrupt object").strip())
     for path, miscounted in sorted(result.wrong_pointers.items()):
         typed = for_command(repo.root, path)
-        warn(f"{shown_path(path + POINTER_SUFFIX)} {recorded_wrongly(miscounted)}: `dvx commit "
+        # fsck reads no workspace: a commit records what is there, which may be gone or other
+        warn(f"{shown_path(path + POINTER_SUFFIX)} {recorded_wrongly(miscounted)}: once the "
+             f"workspace holds the data it names (`dvx checkout {typed}`), `dvx commit "
              f"{typed}` writes it again.")
     for oid, why in sorted(result.unreadable.items()):
         warn(f"Unreadable {oid}: {why}; not checked. Its owner can make it readable "
