@@ -336,11 +336,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not (result.changed or stale or none_declared):
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved or none_declared):
-            from dvx.ops.remote import default_remote
-
             _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, checks),
-                          has_remote=default_remote(repo.config) is not None,
+                          # read here, not through ops.remote: status of data alone
+                          # never loads the remote backends
+                          has_remote=repo.config.get("core", "remote") is not None,
                           unchecked={c.path for c in checks if c.failed})
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))
