@@ -810,9 +810,34 @@ def test_a_linked_config_local_is_never_written_where_git_add_would_take_it(repo
     ("passphrase", True), ("Session_Token", True), ("connection_string", True),
     ("keyfile", False), ("key_filename", False), ("credentialpath", False),
     ("access_key_id", False), ("user", False), ("endpointurl", False),
+    ("apikey", True), ("api_key", True), ("apiKey", True), ("client_credentials", True),
+    ("auth_url", False), ("auth_type", False), ("auth_method", False), ("token_version", False),
+    ("key_file", False), ("token_path", False), ("look_for_keys", False), ("keys", False),
+    ("monkeypatch", False), ("authority", False), ("tokenizer", False),
 ])
 def test_a_remote_option_is_a_secret_by_its_name_whatever_the_kind_of_remote(option, secret):
     assert is_secret(option) is secret
+
+
+def test_an_option_whose_name_only_contains_a_secret_word_is_shown_and_kept_as_given(repo,
+                                                                                    dvx):
+    """A webdav remote's `auth_url` (where to log in) and an sftp client's `look_for_keys`
+    are no credentials: they read back as written, a dotfiles global config takes them, and
+    the notice says why they go to .dvx/config.local (a client option), not that they are
+    secrets."""
+    make_git_repo(Path(global_config_path()).parent.parent)  # ~/.config: a dotfiles repository
+    assert dvx("remote", "add", "--global", "w", "webdav://host/x").code == 0
+    kept = dvx("remote", "modify", "--global", "w", "auth_url", "https://login.example/")
+    assert kept.code == 0, kept.output
+    assert "https://login.example/" in Path(global_config_path()).read_text()
+    assert dvx("remote", "add", "wd", "webdav://host/x").code == 0
+    moved = dvx("remote", "modify", "wd", "look_for_keys", "false")
+    assert moved.code == 0, moved.output
+    assert "is a secret" not in moved.output
+    assert "'look_for_keys' goes to the client of its kind of remote" in moved.output
+    assert dvx("config", "remote.wd.look_for_keys").stdout == "false\n"
+    assert dvx("config", "remote.w.auth_url").stdout == "https://login.example/\n"
+    assert "remote.wd.look_for_keys=false\n" in dvx("config", "--list").stdout
 
 
 def test_a_generic_remote_s_credential_options_are_never_shown_nor_put_where_git_takes_them(

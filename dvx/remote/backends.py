@@ -1581,25 +1581,40 @@ def check_option_value(url: str, section: str, option: str, value: str, root: st
         raise ConfigError(f"Invalid value {value!r} for {section}.{option}: {exc}.") from None
 
 
-# What an option's name holds when its value is a credential, whatever the kind of remote: a
-# generic fsspec remote's client options (`token`, `client_secret`, `auth`, `private_key`) are
-# named only by their library, so the name decides (docs/configuration.md#remote-name).
+# The words of an option's name that say its value is a credential, whatever the kind of
+# remote: a generic fsspec remote's client options (`token`, `client_secret`, `auth`,
+# `private_key`, `apikey`) are named only by their library, so the name decides
+# (docs/configuration.md#remote-name). A word counts when it is one of these or ends in one
+# (`apikey`, `sastoken`); a plural (`look_for_keys`) or a longer word (`authority`) does not.
 _SECRET_WORDS = ("token", "secret", "password", "passwd", "passphrase", "key", "auth",
-                 "credential")
-# ... but for a name that says the value is where to find one, or which one it is (`keyfile`,
-# `credentialpath`, `key_filename`, `access_key_id`): a path or an identifier, no secret.
-_NOT_SECRET_ENDINGS = ("file", "filename", "path", "_id")
+                 "credential", "credentials")
+# ... but for a name whose last word says the value is where to find one, how to use one or
+# which one it is (`keyfile` is one word, `key_filename`, `access_key_id`, `auth_url`,
+# `auth_type`): a path, a URL, a name or a setting, no secret.
+_NOT_SECRET_LAST_WORDS = frozenset((
+    "file", "filename", "path", "dir", "id", "name", "url", "uri", "endpoint", "host", "port",
+    "type", "method", "mode", "kind", "version", "timeout", "expiry", "ttl", "region",
+))
+# Words are split at `_`, `-` and `.`, and before a capital that follows a lower-case
+# letter or digit (`apiKey`, `clientSecret`).
+_WORD_BREAK = re.compile(r"[_.-]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _name_words(option: str) -> list[str]:
+    return [word.lower() for word in _WORD_BREAK.split(option) if word]
 
 
 def is_secret(option: str) -> bool:
     """Whether the value of remote option `option` is a credential, hidden wherever dvx shows
     it and never written where Git would take it: a named kind's secret option (Azure's
-    `connection_string` holds its key), or one whose name holds a secret word."""
-    name = option.lower()
-    if name in SECRET_OPTIONS:
+    `connection_string` holds its key), or one with a secret word in its name whose last word
+    names no path, URL, identifier or setting."""
+    if option.lower() in SECRET_OPTIONS:
         return True
-    return (any(word in name for word in _SECRET_WORDS)
-            and not name.endswith(_NOT_SECRET_ENDINGS))
+    words = _name_words(option)
+    if not words or words[-1] in _NOT_SECRET_LAST_WORDS:
+        return False
+    return any(word.endswith(_SECRET_WORDS) for word in words)
 
 
 # How the access tokens of GitHub and GitLab begin (given as a URL's user name, as in
