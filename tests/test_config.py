@@ -557,18 +557,23 @@ def test_a_cache_dir_leading_into_the_workspace_names_the_config_that_sets_it(re
 
 def test_a_cache_dir_that_is_no_folder_is_refused_when_set(repo, dvx, tmp_path):
     """No cache can be made there, and every command after it would fail: refused before it
-    is written down. A folder not made yet is fine: the cache makes it."""
+    is written down, at every level (the global one inside a repository or outside any). A
+    folder not made yet is fine: the cache makes it."""
     write(repo / "x.txt", "x")
     assert dvx("add", "x.txt").code == 0
     afile = write(tmp_path / "afile", "not a folder")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    outside = tmp_path / "outside"
+    outside.mkdir()
     for value, words in ((afile, "is a file, not a folder"),
                          (afile / "sub", f"leads through {afile}, which is a file"),
                          (tmp_path / "dangling", "is a symbolic link to nothing")):
-        for level in ("--local", "--project"):
-            refused = dvx("config", level, "cache.dir", str(value))
+        for level, cwd in (("--local", repo), ("--project", repo), ("--global", repo),
+                           ("--global", outside)):
+            refused = dvx("config", level, "cache.dir", str(value), cwd=cwd)
             assert refused.code == 2 and words in refused.stderr, refused.output
             assert "mkdir" not in refused.output
+    assert not Path(global_config_path()).exists()
     assert "dir" not in (repo / ".dvx" / "config").read_text()
     assert not (repo / ".dvx" / "config.local").exists() or \
         "dir" not in (repo / ".dvx" / "config.local").read_text()

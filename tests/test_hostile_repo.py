@@ -27,6 +27,7 @@ import pytest
 import xxhash
 from conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 
+from dvx.config import global_config_path
 from tests.servers import serving
 
 PAYLOAD = b"#!/bin/sh\necho pwned\n"
@@ -1897,9 +1898,11 @@ def test_a_cache_dir_through_the_user_s_own_link_to_a_tracked_link_is_refused(
     git(repo, "commit", "-qm", "link")
     mine = tmp_path / "mylink"
     mine.symlink_to(repo / "lnk" if absolute else Path("repo/lnk"), target_is_directory=True)
-    refused = dvx("config", "--local", "cache.dir", str(mine / "cache"))
-    assert refused.code == 2, refused.output
-    assert "goes through the symbolic link 'lnk', which Git tracks" in refused.output
+    for level in ("--local", "--global"):
+        refused = dvx("config", level, "cache.dir", str(mine / "cache"))
+        assert refused.code == 2, refused.output
+        assert "goes through the symbolic link 'lnk', which Git tracks" in refused.output
+    assert not Path(global_config_path()).exists()
     write(repo / ".dvx/config.local", f"[cache]\ndir = {mine / 'cache'}\n")  # by hand
     write(repo / "data.txt", "data")
     named = dvx("add", "data.txt")

@@ -151,22 +151,31 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         known = ", ".join(config.remote_names()) or "none yet"
         raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
-    if (section, option) == ("cache", "dir") and target == "global":
-        refuse_relative_global_cache_dir(value, config.paths["global"], written=False)
-        if repo:
-            _refuse_cache_dir_git_sees(value, repo, target)
-        else:
-            refuse_where_git_sees(os.path.normpath(os.path.expanduser(value)),
-                                  f"cache.dir '{value}'", _cache_dir_hint(target))
-    if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
-        _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, target))
-        _refuse_cache_dir_git_sees(value, repo, target)
-        _refuse_cache_dir_through_tracked_link(value, repo, target)
+    if (section, option) == ("cache", "dir"):
+        _refuse_unusable_cache_dir(config, value, target, repo)
     config_file.set(section, option, normalized)
     notice = _confirm_here(config, value, repo) \
         if (section, option) == ("cache", "dir") and target == "project" and repo else None
     config.save({target, "local"} if notice else {target})
     return notice
+
+
+def _refuse_unusable_cache_dir(config: Config, value: str, level: str,
+                               repo: Repo | None) -> None:
+    """The checks every command makes of a cache.dir, made before `dvx config` writes it at
+    `level`: the same at every level (docs/configuration.md#cache). Outside a repository
+    only the global config can be written, and what it names is checked where it leads."""
+    if level == "global":
+        refuse_relative_global_cache_dir(value, config.paths["global"], written=False)
+    if repo is None:
+        if level == "global":
+            path = os.path.normpath(os.path.expanduser(value))
+            _refuse_cache_dir_not_a_folder(value, path)
+            refuse_where_git_sees(path, f"cache.dir '{value}'", _cache_dir_hint(level))
+        return
+    _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, level))
+    _refuse_cache_dir_git_sees(value, repo, level)
+    _refuse_cache_dir_through_tracked_link(value, repo, level)
 
 
 def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
