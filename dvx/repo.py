@@ -583,7 +583,9 @@ class Repo:
         ways = []
         level = self.config.where("cache", "dir") if home == "cache" else None
         if level is not None:
-            ways.append("Point cache.dir at a folder outside the repository or in .dvx/cache "
+            # A global cache.dir is every repository's: one's .dvx/cache is no place for it.
+            or_in_dvx_cache = "" if level == "global" else " or in .dvx/cache"
+            ways.append(f"Point cache.dir at a folder outside the repository{or_in_dvx_cache} "
                         f"(`{self._unset_cache_dir_command()}` for the default)")
         if self.place_git_sees(path, home, resolve=_lexical) is None:
             ways.append("replace the symbolic link on the way with a real directory"

@@ -24,8 +24,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 HASH_THREADS = max(2, os.cpu_count() or 2)
-# The most stages or experiments a -j runs at once: far past any machine, and what a queue
-# entry records as its jobs, so that no count the command line takes makes it unreadable.
+# The most a -j runs at once (stages, experiments, transfers or checks), and the most a
+# remote's `jobs` may say: far past any machine, and what a queue entry records as its jobs,
+# so that no count the command line takes makes it unreadable.
 MAX_JOBS = 1 << 16
 BATCH_ITEMS = 64  # per batch: enough to make the handshake negligible for 1 KiB files
 BATCH_BYTES = 4 << 20  # ...but big files go alone or in small batches, so both threads get work

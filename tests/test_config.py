@@ -538,12 +538,15 @@ def test_a_cache_dir_leading_into_the_workspace_names_the_config_that_sets_it(re
     """The way out a refusal names works: unsetting it where it is set, and replacing a
     symbolic link only where one leads there."""
     write(repo / "x.txt", "x")
-    assert dvx("config", "--global", "cache.dir", str(repo / "data")).code == 2
+    refused = dvx("config", "--global", "cache.dir", str(repo / "data"))
+    assert refused.code == 2 and refused.stderr.endswith(
+        "Name a folder outside the repository (`dvx config --global --unset cache.dir` for the "
+        "default).\n"), refused.output  # a global one is never in .dvx/cache, every repository's
     write(Path(global_config_path()), f"[cache]\ndir = {repo / 'data'}\n")  # by hand
     refused = dvx("add", "x.txt")
     assert refused.code == 2 and "leads into the workspace" in refused.stderr, refused.output
     assert "`dvx config --global --unset cache.dir`" in refused.stderr
-    assert "symbolic link" not in refused.stderr
+    assert "symbolic link" not in refused.stderr and "or in .dvx/cache" not in refused.stderr
     assert dvx("config", "--global", "--unset", "cache.dir").code == 0
     (tmp_path / "elsewhere").symlink_to(repo / "data", target_is_directory=True)
     assert dvx("config", "--local", "cache.dir", str(tmp_path / "elsewhere")).code == 2
@@ -573,6 +576,8 @@ def test_a_cache_dir_that_is_no_folder_is_refused_when_set(repo, dvx, tmp_path):
             refused = dvx("config", level, "cache.dir", str(value), cwd=cwd)
             assert refused.code == 2 and words in refused.stderr, refused.output
             assert "mkdir" not in refused.output
+            unset = "dvx config --unset" if level == "--project" else f"dvx config {level} --unset"
+            assert f"`{unset} cache.dir` for the default" in refused.stderr, refused.output
     assert not Path(global_config_path()).exists()
     assert "dir" not in (repo / ".dvx" / "config").read_text()
     assert not (repo / ".dvx" / "config.local").exists() or \

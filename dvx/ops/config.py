@@ -170,15 +170,15 @@ def _refuse_unusable_cache_dir(config: Config, value: str, level: str,
     if repo is None:
         if level == "global":
             path = os.path.normpath(os.path.expanduser(value))
-            _refuse_cache_dir_not_a_folder(value, path)
+            _refuse_cache_dir_not_a_folder(value, path, level)
             refuse_where_git_sees(path, f"cache.dir '{value}'", _cache_dir_hint(level))
         return
-    _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, level))
+    _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, level), level)
     _refuse_cache_dir_git_sees(value, repo, level)
     _refuse_cache_dir_through_tracked_link(value, repo, level)
 
 
-def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
+def _refuse_cache_dir_not_a_folder(value: str, path: str, level: str) -> None:
     """A cache.dir that is, or leads through, something other than a folder (a file, a
     broken link) is refused before it is written down: no cache can be made there, and every
     command after it would fail. A folder not made yet is fine: the cache makes it."""
@@ -191,8 +191,8 @@ def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
             else "a file")
     what = f"is {kind}" if place == path else f"leads through {place}, which is {kind}"
     raise UsageError(f"cache.dir '{value}' {what}, not a folder: the cache is a folder of "
-                     "objects.", "Name a folder (dvx makes it if it does not exist yet), or "
-                     "`dvx config --unset cache.dir` for the default.")
+                     "objects.", "Name a folder (dvx makes it if it does not exist yet) "
+                     f"{_ways_back(level)}")
 
 
 def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
@@ -204,7 +204,9 @@ def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
     paths = [repo.cache_dir_of(value, level)]
     if level == "project":
         paths.append(os.path.join(repo.dvx_dir, os.path.expanduser(value)))
-    hint = f"Name a folder outside the repository, or one in .dvx/cache {_ways_back(level)}"
+    # A global cache.dir is every repository's: one's .dvx/cache is no place for it.
+    in_dvx_cache = "" if level == "global" else ", or one in .dvx/cache"
+    hint = f"Name a folder outside the repository{in_dvx_cache} {_ways_back(level)}"
     for path in paths:
         place = repo.place_git_sees(path)
         if place == "git":
