@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -701,3 +702,37 @@ def test_a_jobs_count_past_65536_is_refused_by_every_transfer_as_by_repro(repo, 
     too_many = dvx("remote", "modify", "store", "jobs", "65537")
     assert too_many.code == 2 and "1 to 65536" in too_many.stderr, too_many.output
     assert dvx("remote", "modify", "store", "jobs", "65536").code == 0
+
+
+@pytest.mark.parametrize("command", [("push",), ("pull",), ("fetch",), ("status", "-c"),
+                                     ("fsck", "--remote", "store")])
+def test_a_committed_jobs_past_65536_gives_way_to_j_and_is_named_where_it_is_set(
+        repo, dvx, tmp_path, command):
+    """A remote's `jobs` written before the bound (or by hand) stops no command given -j,
+    which wins over it; without -j the command is refused, naming the file that sets it and
+    the command that fixes it, which then works."""
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    config = repo / ".dvx" / "config"
+    config.write_text(config.read_text().replace('[remote "store"]\n',
+                                                 '[remote "store"]\njobs = 100000\n'))
+    if command != ("push",):  # the remote there, with the data to pull or check
+        assert dvx("push", "-j", "4").code == 0
+    cache = repo / ".dvx" / "cache"
+
+    def run(*args: str) -> Any:
+        if command[0] in ("pull", "fetch"):  # the object to download, from the remote
+            shutil.rmtree(cache, ignore_errors=True)
+        return dvx(*args)
+
+    given = run(*command, "-j", "4")
+    assert given.code == 0, given.output
+    refused = run(*command)
+    assert refused.code != 0 and "Invalid value '100000' for remote \"store\".jobs" in \
+        refused.stderr and "the project config (.dvx/config)" in refused.stderr, refused.output
+    assert "Fix it with `dvx remote modify store jobs VALUE`" in refused.stderr, refused.output
+    assert "Traceback" not in refused.output
+    assert dvx("remote", "modify", "store", "jobs", "4").code == 0
+    fixed = run(*command)
+    assert fixed.code == 0, fixed.output

@@ -19,7 +19,6 @@ from dvx.config import (
     REMOTE_NAME,
     Config,
     ConfigFile,
-    is_whole_number,
     validate,
 )
 from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
@@ -746,6 +745,8 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                           f"{pasted_args(name, 'url', 'URL')}`.") from None
     _refuse_tracked_client_options(config, name, url)
     for key, value in options.items():
+        if key == "jobs":  # read only where no -j is given (settings_for)
+            continue
         try:  # the config comes with the repository (or was edited): check it before use
             if key in REMOTE_KEYS:
                 validate(_section(name), key, value)
@@ -932,14 +933,10 @@ def open_source_remote(repo: Repo, config: Config, name: str | None,
     return _open_remote(repo, name, readers, locate, index_base, config)
 
 
-def remote_jobs(options: dict[str, str], store: ObjectStore, jobs: int | None) -> int:
-    """Objects in flight at once: `jobs` (-j), else the remote's `jobs` option (in its
-    `options`), else what suits the store. Either of the first two also bounds the store's
-    own concurrent requests (Blobs.request_limit): -j 1 means one request at a time."""
-    if jobs is None:
-        configured = options.get("jobs", "").strip()
-        if is_whole_number(configured):  # anything else was refused when it was set
-            jobs = int(configured)
+def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
+    """Objects in flight at once: `jobs` (-j, else the remote's `jobs` option), else what
+    suits the store. A count given also bounds the store's own concurrent requests
+    (Blobs.request_limit): -j 1 means one request at a time."""
     if jobs is None:
         store.blobs.request_limit = None
         return store.blobs.jobs  # what suits the store
@@ -947,10 +944,31 @@ def remote_jobs(options: dict[str, str], store: ObjectStore, jobs: int | None) -
     return store.blobs.request_limit
 
 
+def configured_jobs(config: Config, name: str) -> int | None:
+    """The `jobs` option of the remote `name`, None where unset. Read only where no -j is
+    given, which wins over it: a value dvx refuses (past threads.MAX_JOBS, written by hand
+    or before that bound) stops a command only where it would be used, naming its file."""
+    setting = config.remote_settings(name).get("jobs")
+    if setting is None:
+        return None
+    level, value = setting
+    try:
+        return int(validate(_section(name), "jobs", value))
+    except ConfigError as exc:
+        flag = "" if level == "project" else f"--{level} "
+        raise RemoteError(f"Remote '{name}': {exc.message[:-1]}, in the {level} config "
+                          f"({_file_of(config, level)}).",
+                          f"Fix it with `dvx remote modify {flag}"
+                          f"{pasted_args(name, 'jobs', 'VALUE')}`; a command's -j (--jobs) "
+                          "wins over it.") from None
+
+
 def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
                  config: Config | None = None) -> transfer.Settings:
-    """How a transfer with the remote `name` runs: its jobs and retries, as `config` (default:
-    the repository's) sets them, with progress."""
-    options = (repo.config if config is None else config).remote_options(name)
-    return transfer.Settings(remote_jobs(options, remote, jobs), request_retries(options),
-                             repo.progress)
+    """How a transfer with the remote `name` runs: its jobs (-j, else the remote's) and
+    retries, as `config` (default: the repository's) sets them, with progress."""
+    config = repo.config if config is None else config
+    if jobs is None:
+        jobs = configured_jobs(config, name)
+    return transfer.Settings(remote_jobs(remote, jobs),
+                             request_retries(config.remote_options(name)), repo.progress)
