@@ -246,6 +246,41 @@ def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     assert not (project / "images.dvx").exists()
 
 
+def test_get_and_read_from_a_local_workspace_copy_only_files_git_s_index_holds(source, project,
+                                                                             tmp_path):
+    """A local source without --rev is its workspace as Git's index holds it, as `dvx ls`
+    lists it: a git-ignored secret, data whose pointer was removed and a file never added
+    into a tracked folder are not the source's, and are never copied out of it."""
+    _, alice = source
+    write(alice / ".env", "SECRET=1\n")
+    write(alice / ".gitignore", ".env\n")
+    must("remove", "raw/train.csv.dvx", cwd=alice)
+    write(alice / "raw" / "train.csv", "scratch edits\n")
+    write(alice / "images" / "draft.png", "draft\n")
+    write(alice / "notes.txt", "added, not committed\n")
+    git(alice, "add", "notes.txt")
+    for n, path in enumerate((".env", "raw/train.csv", "images/draft.png")):
+        out = tmp_path / f"copy{n}"
+        got = run_dvx("get", str(alice), path, "-o", str(out), cwd=project)
+        assert got.code == 2 and "not tracked by dvx" in got.stderr, (path, got.output)
+        assert not out.exists(), path
+        with pytest.raises(DvxError, match="not tracked by dvx"):
+            dvx.api.read(path, repo=str(alice))
+    got = run_dvx("get", str(alice), "notes.txt", "-o", str(tmp_path / "notes"), cwd=project)
+    assert got.code == 0 and (tmp_path / "notes").read_text() == "added, not committed\n"
+    assert dvx.api.read("README.md", repo=str(alice)) == "the datasets\n"
+
+
+def test_a_workspace_file_larger_than_the_limit_is_refused_never_cut_short(source):
+    _, alice = source
+    from dvx.ops.source import Source
+
+    readme = Source(str(alice))
+    assert readme.git_blob("README.md", max_bytes=len("the datasets\n")) == b"the datasets\n"
+    with pytest.raises(DvxError, match="larger than 4 bytes"):
+        readme.git_blob("README.md", max_bytes=4)
+
+
 def test_a_source_s_cache_dir_outside_it_is_never_used_nor_asked_to_be_confirmed(
         source, project, tmp_path):
     """A source whose committed config sets cache.dir outside it (a team's shared cache) is

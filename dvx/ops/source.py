@@ -313,23 +313,37 @@ class Source:
             full = self.repo.abspath(path)
             if os.path.islink(full):
                 return os.fsencode(os.readlink(full))
-            with open(full, "rb") as f:
-                return f.read(max_bytes + 1)[:max_bytes]
+            return self._workspace_file(path, max_bytes)
         git = self.repo.git
         assert git is not None
         return git.blob_at(self.commit, path, max_bytes) or b""
 
     def git_blob(self, path: str, max_bytes: int = MAX_GIT_FILE_BYTES) -> bytes | None:
+        """The content of the file `path` (through links, as `find`) that Git tracks, or None
+        if Git tracks no file there. In a local workspace that is a file Git's index holds,
+        as `git_files` lists: one that is ignored, never added or no longer tracked is no
+        file of the source's, whatever is on disk. A file larger than `max_bytes` is
+        refused, never cut short."""
         git = self.repo.git
         assert git is not None
         path = self._through_links(path)
         if self.commit is None:
-            full = self.repo.abspath(path)
-            if not os.path.isfile(full):
+            if git.index_modes([path]).get(path) not in _FILE_MODES:
                 return None
-            with open(full, "rb") as f:
-                return f.read(max_bytes + 1)[:max_bytes]
+            if not os.path.isfile(self.repo.abspath(path)):
+                return None  # deleted in the workspace
+            return self._workspace_file(path, max_bytes)
         return git.blob_at(self.commit, path, max_bytes)
+
+    def _workspace_file(self, path: str, max_bytes: int) -> bytes:
+        """The bytes of the workspace's file `path`, refused (as `blob_at` refuses a blob) if
+        it holds more than `max_bytes`."""
+        with open(self.repo.abspath(path), "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise PathError(f"'{path}' in {self.describe()} is larger than {max_bytes} bytes; "
+                            "refusing to read it.")
+        return data
 
     def _through_links(self, path: str) -> str:
         """`path` with the symbolic links on its way resolved, as a path of the repository.
@@ -780,6 +794,7 @@ def _unprefixed(error: DvxError, prefix: str) -> DvxError:
 
 
 _LINK, _SUBMODULE = "120000", "160000"  # Git's modes of a symbolic link and a submodule
+_FILE_MODES = ("100644", "100755")  # Git's modes of a file, plain and executable
 _MAX_CONFIG_BYTES = 1 << 20  # a tracked .dvx/config larger than this is no config
 _MAX_LINK_HOPS = 40  # as the kernel's limit on links followed in one path
 
