@@ -335,6 +335,20 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
     assert "Traceback" not in result.output
 
 
+def test_an_experiment_name_is_a_revision_to_diff_as_to_params_diff(repo, dvx):
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: grep n params.yaml > out.txt\n"
+                             "    params: [n]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    commit(repo, "baseline")
+    assert dvx("exp", "run", "-q", "-S", "n=5", "-n", "e5").code == 0
+    assert _summary(_diff(repo, "HEAD", "e5"))["modified"] == ["out.txt"]
+    ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps").split()[0]
+    assert _summary(_diff(repo, "HEAD", ref))["modified"] == ["out.txt"]
+    unknown = dvx("diff", "HEAD", "no-such-experiment")
+    assert unknown.code == 2 and "Unknown revision 'no-such-experiment'" in unknown.stderr
+
+
 def test_comparisons_without_git_say_there_is_no_revision_to_compare_with(tmp_path, dvx):
     """Not "use the workspace only (no --rev ...)", which no option of theirs helps: they
     compare with HEAD when no revision is named."""

@@ -568,12 +568,12 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     """Show tracked files added, deleted, modified or renamed between A (default: HEAD) and B
     (default: the workspace), including the files inside tracked directories.
 
-    A and B are any Git revisions, or `workspace`. Revisions are read from Git's objects,
-    never checked out; manifests the cache lacks are downloaded from the default remote
-    (never the data). Data not pulled here yet counts as what its pointer records, not as
-    deleted, as does data whose pointer a sparse checkout leaves out. With -q, print nothing
-    and exit with status 1 if anything changed, or if something could not be compared (a
-    warning names it).
+    A and B are any Git revisions, experiment names, or `workspace`. Revisions are read from
+    Git's objects, never checked out; manifests the cache lacks are downloaded from the
+    default remote (never the data). Data not pulled here yet counts as what its pointer
+    records, not as deleted, as does data whose pointer a sparse checkout leaves out. With
+    -q, print nothing and exit with status 1 if anything changed, or if something could not
+    be compared (a warning names it).
     """
     from dvx.ops.diff import diff as do_diff
     from dvx.paths import refuse_empty

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dvx import experiment_refs
 from dvx.errors import DvxError, Interrupted, PathError, UsageError
 from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
@@ -242,7 +243,7 @@ class _Sides:
         if side == "HEAD" and git.head() is None:
             raise UsageError("This repository has no commit yet to compare with.",
                              "Commit first, or name the revisions to compare.")
-        commit = git.resolve_revision(side)
+        commit, _ = experiment_refs.resolve(self.repo, side)  # an experiment's name too
         revision = self._open_history().at(commit)
         self._note_broken(revision.broken, f"{commit[:10]}:")
         return revision.outputs
