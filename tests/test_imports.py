@@ -2434,6 +2434,34 @@ def test_pull_and_status_name_update_for_an_import_the_remote_lacks(source, proj
     assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
 
 
+def test_status_names_update_for_an_import_a_teammate_updated_without_pushing_its_data(
+        source, project, tmp_path):
+    """A teammate's `dvx update` arrives with `git pull`, its data pushed nowhere: the data
+    is outdated and not in the cache, and status names `dvx update` for it, as for an
+    import not pulled, beside the checkout and pull that fail then."""
+    team, alice = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(team.origin), "images", "--rev", "v1", "-o", "data/images",
+         cwd=project)
+    commit(project, "import images v1")
+    must("push", cwd=project)
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    must("pull", cwd=mate)
+    _new_version(alice)
+    must("update", "data/images.dvx", "--rev", "main", cwd=project)
+    commit(project, "images at main")  # and no `dvx push`
+    git(mate, "pull", "-q")
+    status = run_dvx("status", cwd=mate / "data")
+    assert "images: pointer changed in Git" in status.stdout, status.stdout
+    assert ("(`dvx update images.dvx` fetches the data of an import from its source, which "
+            "`dvx pull` cannot when no remote has it)") in status.stdout, status.stdout
+    assert "(`dvx pull` fetches what is not in the cache)" not in status.stdout
+    must("update", "images.dvx", cwd=mate / "data")
+    assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png", "3.png"]
+    assert git(mate, "status", "--porcelain") == ""
+
+
 def test_pull_and_status_name_the_import_that_brings_an_import_s_data_once_its_source_moved(
         source, project, tmp_path):
     """An import committed and not pushed, whose source has moved on since: `dvx update`

@@ -449,6 +449,23 @@ def _moved_import_hint(root: str, path: str, exact: Any, updatable: bool) -> str
             "cache keeping the data, which `dvx checkout` places)")
 
 
+def _import_hints(root: str, imports: list[str], moved_imports: Mapping[str, tuple[Any, bool]],
+                  unchecked: Collection[str]) -> None:
+    """The ways to the data of the imports at `imports` that the cache lacks, which `dvx
+    pull` brings only if a remote has it: from their sources (`moved_imports`: those whose
+    source moved on, `_moved_imports_not_cached`; `unchecked`: those whose source check
+    failed, which update would refuse the same way)."""
+    staying = [p for p in imports if p not in moved_imports and p not in unchecked]
+    if staying:
+        pointers = " ".join(for_command(root, p + '.dvx') for p in staying)
+        out(f"(`dvx update {pointers}` fetches the data of an import from its source, "
+            "which `dvx pull` cannot when no remote has it)")
+    for path in (p for p in imports if p in moved_imports):
+        hint = _moved_import_hint(root, path, *moved_imports[path])
+        if hint is not None:
+            out(hint)
+
+
 class UndoneRun(NamedTuple):
     """How a run of the user's own whose dvx.lock entry went back to HEAD's is recorded
     again: `way` (dvx.pipeline.undone_runs), once `inputs` (its tracked inputs whose own
@@ -1070,24 +1087,20 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
     if any(o.only_in_workspace for o in hinted):
         out("(`dvx commit` stores in the cache again the data the workspace holds)")
-    if any(not o.in_cache and o.workspace != "outdated" and o.pushed and not o.only_in_workspace
-           for o in hinted):
-        imports = [o.path for o in hinted
-                   if not o.in_cache and o.workspace != "outdated" and o.imported
-                   and not o.only_in_workspace]
-        _pull_hint(hinted, imports, has_remote)
-        moved_imports = moved_imports or {}
-        staying = [p for p in imports if p not in moved_imports and p not in unchecked]
-        if staying:
-            pointers = " ".join(for_command(root, p + '.dvx') for p in staying)
-            out(f"(`dvx update {pointers}` fetches the data of an import from its source, "
-                "which `dvx pull` cannot when no remote has it)")
-        for path in (p for p in imports if p in moved_imports):
-            hint = _moved_import_hint(root, path, *moved_imports[path])
-            if hint is not None:
-                out(hint)
+    fetchable = any(not o.in_cache and o.workspace != "outdated" and o.pushed
+                    and not o.only_in_workspace for o in hinted)
+    if fetchable:
+        _pull_hint(hinted, [o.path for o in hinted
+                            if not o.in_cache and o.workspace != "outdated" and o.imported
+                            and not o.only_in_workspace], has_remote)
     else:
         _files_not_pulled_hint(root, hinted)
+    # An outdated import (a teammate's update whose data no remote may have) is named too:
+    # the checkout or pull offered for it above fails if whoever updated it did not push.
+    _import_hints(root, [o.path for o in hinted
+                         if o.imported and not o.in_cache and not o.only_in_workspace
+                         and (o.workspace == "outdated" or fetchable)], moved_imports or {},
+                  unchecked)
     _stashed_pointers_hint(result)
     left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
     hinted_beside = _beside_tracked_hint(root, result, left_git)
