@@ -1882,6 +1882,26 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     assert (project / "train.csv").read_text() == "a,b\n5,6\n"
 
 
+def test_import_again_over_an_edited_copy_names_the_git_add_of_the_pointer_it_rewrote(
+        source, project):
+    """Importing at another --rev over a copy the user edited keeps the edit (exit 1) and
+    rewrites the pointer all the same: the `git add` that records it is named, as update
+    names it."""
+    team, alice = source
+    must("import", str(team.origin), "raw/train.csv", "--rev", "v1", cwd=project)
+    commit(project, "import v1")
+    edit(alice, "raw/train.csv", "a,b\n5,6\n")
+    must("add", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    edit(project, "train.csv", "mine\n")
+    again = run_dvx("import", str(team.origin), "raw/train.csv", "--rev", "main", cwd=project)
+    assert again.code == 1, again.output
+    assert (project / "train.csv").read_text() == "mine\n"
+    assert 'rev: "main"' in (project / "train.csv.dvx").read_text()
+    assert "To record this in Git, run:\n    git add train.csv.dvx" in again.stdout, \
+        again.output
+
+
 def test_update_and_import_again_keep_the_user_s_desc_and_meta(source, project, tmp_path):
     team, alice = source
     upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")

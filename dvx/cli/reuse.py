@@ -232,8 +232,7 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     repo = open_repo()
     url, path = _from_the_top(url, path, AT_TOP)
     result = import_repo(repo, url, path or ".", out, rev, force)
-    _report_import(result)
-    report_staging(repo.root, result.added.staged, result.added.to_stage)
+    _report_import(repo.root, result)
 
 
 @click.command("import-url", epilog=example("""
@@ -253,8 +252,7 @@ def import_url(url: str, out: str | None, force: bool) -> None:
 
     repo = open_repo()
     result = do_import_url(repo, url, out, force)
-    _report_import(result)
-    report_staging(repo.root, result.added.staged, result.added.to_stage)
+    _report_import(repo.root, result)
 
 
 @click.command("get-url", epilog=example("""
@@ -351,7 +349,10 @@ def _unread_pointers(repo: Repo) -> list[Updated]:
             for path, exc in sorted(repo.unreadable.items()) if path.endswith(POINTER_SUFFIX)]
 
 
-def _report_import(result: object) -> None:
+def _report_import(root: str, result: object) -> None:
+    """What an import recorded and placed, and the `git add` that records its pointer: named
+    too when the copy was not placed (one of the user's edits kept in its place), since the
+    pointer was written all the same."""
     from dvx.ops.imports import ImportResult
 
     assert isinstance(result, ImportResult)
@@ -359,6 +360,7 @@ def _report_import(result: object) -> None:
         if not is_quiet():
             out(f"Imported {added.path} ({added.pointer.oid[:12]})")
     report_checkout(result.checkout)
+    report_staging(root, result.added.staged, result.added.to_stage)
     if not result.checkout.ok:
         sys.exit(1)
 
