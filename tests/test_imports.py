@@ -2261,6 +2261,30 @@ def test_ctrl_c_or_sigterm_stops_an_update_of_several_imports_at_once(source, pr
         in " ".join(run_dvx_proc("status", cwd=project).stderr.split())
 
 
+def test_ctrl_c_during_an_update_s_download_says_which_import_first_then_what_was_downloaded(
+        source, project):
+    """The import being updated comes first, then what the transfer did, as a sentence of
+    its own: never "...; the others were not while updating ..."."""
+    import re
+
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    commit(project, "import")
+    _new_version(alice)
+    images = (project / "images.dvx").read_text()
+    updating = stopped_at("transfer.after_object", "update images.dvx --rev main", project)
+    updating.send_signal(signal.SIGINT)
+    updating.send_signal(signal.SIGCONT)
+    _, err = updating.communicate(timeout=60)
+    said = " ".join(err.split())
+    assert updating.returncode == 130, err
+    assert re.search(r"ERROR: Interrupted while updating 'images': it was not updated\. "
+                     r"\d+ of \d+ objects were downloaded before it stopped[^;]*; the others "
+                     r"were not\.", said), said
+    assert "were not while" not in said and "Traceback" not in said
+    assert (project / "images.dvx").read_text() == images
+
+
 def test_ctrl_c_past_the_first_of_two_imports_names_its_rewritten_pointer(source, project,
                                                                          tmp_path):
     """Ctrl-C while an update downloads the second of two imports, outside any transfer or

@@ -29,7 +29,15 @@ from urllib.parse import urlsplit
 
 from dvx import faults, fsutil, gitignore
 from dvx.config import Config
-from dvx.errors import ConflictError, DvxError, Interrupted, PathError, UsageError, interruption
+from dvx.errors import (
+    STOPPED_BY,
+    ConflictError,
+    DvxError,
+    Interrupted,
+    PathError,
+    UsageError,
+    interruption,
+)
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing
 from dvx.logs import quoted, shell_quote
@@ -973,12 +981,23 @@ def _stopped_updating(repo: Repo, stopped: Interrupted, output: Output, done: li
     else:
         what = "it was not updated"
     before = f", before {_named([o.path for o in not_reached])}" if not_reached else ""
-    message = f"{stopped.message.rstrip('.')} while updating '{output.path}'{before}: {what}."
+    stop = STOPPED_BY.get(stopped.exit_code, "Interrupted")
+    message = " ".join(filter(None, [f"{stop} while updating '{output.path}'{before}: {what}.",
+                                     _what_the_stop_left(stopped, stop)]))
     exc = UpdateInterrupted(message, stopped.hint, [
         *done, Updated(output.path, rewritten, f"stopped: {what}", ok=False,
                        rewritten=rewritten)])
     exc.exit_code = stopped.exit_code
     return exc
+
+
+def _what_the_stop_left(stopped: Interrupted, stop: str) -> str:
+    """What `stopped` says after its "Interrupted: " (`stop`), as a sentence of its own
+    ("1 of 4 objects were downloaded ..."): "" when it says no more."""
+    detail = stopped.message.removeprefix(stop).removeprefix(":").strip()
+    if detail in ("", "."):
+        return ""
+    return detail[0].upper() + detail[1:]
 
 
 def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
