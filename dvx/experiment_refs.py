@@ -96,14 +96,14 @@ def experiment_path_problem(rel: str) -> str | None:
     """Why a commit of an experiment or of its baseline may not hold `rel` (a POSIX path Git
     lists), or None. Only what would lead out of the project or into a Git directory
     (`commit_path_problem`: '..', an absolute path, a `.git` component in any letter case),
-    and this clone's own files in the project's .dvx/ (`private_to_this_clone`:
-    config.local's credentials, the cache, dvx's temporaries), which no commit of dvx's
-    holds. Any other file in .dvx/ is the project's as Git tracks it (dvx's config and
-    .gitignore), recorded by `exp run` like any other; so is a `.dvx` folder deeper down (a
-    dvx project kept as a test fixture), and a name dvx writes in no pointer (a backslash, a
-    line break, bytes that are not UTF-8), which a tracked file may have."""
+    and a clone's own files in any .dvx/, the project's or a nested dvx project's
+    (`private_to_this_clone`: config.local's credentials, the cache, dvx's temporaries),
+    which no commit of dvx's holds. Any other file in a .dvx/ is the project's as Git tracks
+    it (dvx's config and .gitignore, a test fixture's), recorded by `exp run` like any
+    other; so is a name dvx writes in no pointer (a backslash, a line break, bytes that are
+    not UTF-8), which a tracked file may have."""
     if private_to_this_clone(rel):
-        return "this clone's own file in .dvx, never in Git"
+        return "a clone's own file in .dvx, never in Git"
     return commit_path_problem(rel)
 
 

@@ -6,6 +6,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from dvx.config import Config, refuse_relative_global_cache_dir
@@ -888,10 +889,12 @@ def _weakly(method: Callable[..., object]) -> Callable[..., object]:
 
 def private_to_this_clone(rel: str) -> bool:
     """`rel` (a POSIX path from the project's root) is at or below one of dvx's files that
-    belong to this clone alone (.dvx/config.local: its credentials; .dvx/cache, .dvx/tmp):
-    never recorded in a commit dvx makes, whatever a .gitignore rule says."""
+    belong to one clone alone (.dvx/config.local: its credentials; .dvx/cache, .dvx/tmp),
+    in the project's .dvx or in that of a dvx project deeper down, in any letter case: never
+    recorded in a commit dvx makes nor written by an experiment, whatever a .gitignore rule
+    says."""
     parts = rel.lower().split("/")
-    return len(parts) > 1 and parts[0] == DVX_DIR and parts[1] in PRIVATE
+    return any(part == DVX_DIR and below in PRIVATE for part, below in pairwise(parts))
 
 
 def _is_private(path: str) -> bool:

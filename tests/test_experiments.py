@@ -1696,6 +1696,25 @@ def test_apply_never_deletes_a_repository_of_yours_where_the_experiment_has_a_fi
     assert git(project / "notes.md", "log", "--format=%s").strip() == "precious"
 
 
+@pytest.mark.parametrize("force", [(), ("--force",)])
+def test_apply_never_writes_into_a_repository_of_yours_where_the_experiment_has_a_folder(
+        project, force):
+    """A folder of the workspace holding a `.git` (a clone, a submodule) is another
+    repository's: an experiment with files below that path is refused, naming it, and
+    nothing is written into it."""
+    write(project / "notes" / "a.md", "the experiment's\n")
+    must("exp", "save", "-n", "tuned", cwd=project)
+    shutil.rmtree(project / "notes")
+    git(project, "init", "-q", "notes")
+    git(project / "notes", "commit", "-q", "--allow-empty", "-m", "precious")
+    refused = run_dvx("exp", "apply", "tuned", *force, cwd=project)
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "notes/a.md (notes holds 'notes/.git', a repository of its own)" in said, said
+    assert not (project / "notes" / "a.md").exists()
+    assert git(project / "notes", "status", "--porcelain") == ""
+
+
 def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")
@@ -3904,6 +3923,8 @@ HOSTILE_EXPERIMENT_FILES = [
     (".dvx/cache/files", ("120000", b"/elsewhere/.dvx/cache/files")),
     (".dvx/tmp/x", ("100644", b"x\n")),
     (".DVX/Cache/x", ("100644", b"x\n")),
+    ("sub/.dvx/config.local", ("100644", b"[core]\n    remote = theirs\n")),
+    ("sub/.Dvx/TMP/x", ("100644", b"x\n")),
 ]
 
 

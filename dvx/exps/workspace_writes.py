@@ -144,11 +144,18 @@ def _repository_in(full: str) -> str | None:
     return next(iter(walk_directory(full).reserved), None)
 
 
+def _holds_git_directory(folder: str) -> bool:
+    """Does `folder` hold a `.git` (a directory, or the file a worktree or submodule has)?"""
+    return os.path.lexists(os.path.join(folder, ".git"))
+
+
 def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str]:
     """Those of the `written` files that cannot go where they belong, each with why: a
     parent in the workspace is a file or a symlink (nothing is written beyond a link, as
-    Git does not), or a directory stands there holding files or another repository's `.git`
-    or `.dvx` (never deleted, --force or not). The `files` the apply removes count as gone."""
+    Git does not), a parent is a folder holding another repository's `.git` (its files are
+    that repository's, as Git leaves them), or a directory stands there holding files or
+    another repository's `.git` or `.dvx` (never deleted, --force or not). The `files` the
+    apply removes count as gone."""
     removed = set(files) - written
     clashes = []
     for rel in sorted(written):
@@ -161,6 +168,10 @@ def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str
             if os.path.islink(full) or not os.path.isdir(full):
                 kind = "symlink" if os.path.islink(full) else "file"
                 clashes.append(f"{rel} ({parent} is a {kind})")
+                break
+            if _holds_git_directory(full):
+                clashes.append(f"{rel} ({parent} holds '{parent}/.git', a repository of its "
+                               "own)")
                 break
         else:
             full = repo.abspath(rel)
