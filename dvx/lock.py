@@ -106,8 +106,8 @@ class Work:
     `names_everything`: for paths given, whether they hold every tracked path (asked only
     when a stopped command worked on every one). `records_workspace`: it ends by recording
     the whole workspace as an experiment, its data and every stage's outputs committed, as
-    an `exp save` does (an `exp run` of every stage in the workspace, none of them frozen): it
-    finishes a stopped save too."""
+    an `exp save` does (an `exp run` of every stage in the workspace, no stage's outputs
+    changed by hand when it began): it finishes a stopped save too."""
     state: str
     paths: tuple[str, ...] | None
     settles: bool = True
@@ -735,8 +735,7 @@ def _save_again(work: Work | None) -> str:
         return ""
     return ("Look for the experiment in `dvx exp show` first: it may have been recorded just "
             "before the save stopped. If it is not there, any `dvx exp save` of this "
-            "workspace, under any name, does the save's work (as does a `dvx exp run` of "
-            "every stage, none of them frozen): run one")
+            "workspace, under any name, does the save's work: run one")
 
 
 def _given_up(work: Work | None) -> str:

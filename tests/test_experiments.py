@@ -1802,11 +1802,11 @@ def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_save
 
 
 def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_exp_run(project):
-    """`exp save -n first` killed as it stores a model made by hand: a later `exp run` of
-    every stage, ended without an error, records the whole workspace as an experiment, as
-    a save would, so no command names the stopped save any more."""
-    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
-    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)  # a run by hand
+    """`exp save -n first` killed as it stores data edited here, no stage's outputs changed
+    by hand: a later `exp run` of every stage, ended without an error, records the whole
+    workspace as an experiment, that data committed, as a save would, so no command names
+    the stopped save any more."""
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
     killed = run_dvx_proc("exp", "save", "-n", "first", cwd=project,
                           env={"DVX_FAULT": "cache.before_publish"})
     assert killed.code == -signal.SIGKILL, killed.output
@@ -1816,6 +1816,7 @@ def test_a_save_killed_while_it_stores_the_workspace_is_finished_by_a_later_exp_
     status = run_dvx("status", cwd=project)
     assert "exp save" not in status.output and status.code == 0, status.output
     assert _show(project)["final"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert _show(project)["final"]["metrics"]["metrics.json"]["rows"] == 4
     assert not (project / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
@@ -1840,12 +1841,57 @@ def test_a_save_killed_is_still_named_after_an_exp_run_that_leaves_a_frozen_stag
     assert killed.code == -signal.SIGKILL, killed.output
     ran = run_dvx("exp", "run", "-n", "later", cwd=repo)
     assert ran.code == 0, ran.output
-    assert "a `dvx exp run` of every stage, none of them frozen" in " ".join(ran.output.split())
+    assert "any `dvx exp save` of this workspace, under any name, does the save's work" in \
+        " ".join(ran.output.split())
     status = run_dvx("status", cwd=repo)
     assert "`dvx exp save -n first`: stopped before it finished" in status.stdout, status.output
     saved = run_dvx("exp", "save", "-n", "final", cwd=repo)
     assert saved.code == 0, saved.output
     assert "exp save" not in run_dvx("status", cwd=repo).output
+
+
+REPORT_STAGE = "  report:\n    cmd: echo report > report.txt\n    outs: [report.txt]\n"
+
+
+def _hand_run(project):
+    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)
+
+
+def _frozen_and_edited(project):
+    write(project / "dvx.yaml", DVX_YAML.replace("  train:\n", "  train:\n    frozen: true\n"))
+    git(project, "commit", "-qam", "train frozen")
+    write(project / "model.bin", "edited by hand\n")
+
+
+@pytest.mark.parametrize("left, ran_by", [
+    (_hand_run, ("exp", "run", "-S", "train.lr=0.2")),
+    (_frozen_and_edited, ("exp", "run", "-S", "train.lr=0.2")),
+    (_hand_run, ("exp", "run", "-S", "train.lr=0.2", "report")),
+    (_hand_run, ("exp", "run", "--queue", "-S", "train.lr=0.2")),
+], ids=["hand-run-stage", "frozen-stage-edited", "some-stages", "queued"])
+def test_a_save_killed_stays_named_after_an_exp_run_that_would_not_record_its_work(
+        project, left, ran_by):
+    """`exp save` killed as it stores a stage's outputs changed by hand: an `exp run` that
+    would not record them stays short of the save's work, so the stopped save is still
+    named: a run of every stage reruns a stage run by hand (its output overwritten, never
+    cached) and leaves a frozen stage's edited output unrecorded; a run of some stages
+    leaves the others; a queued run records a worktree of its own."""
+    write(project / "dvx.yaml", DVX_YAML + REPORT_STAGE)
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a report")
+    left(project)
+    killed = run_dvx_proc("exp", "save", "-n", "first", cwd=project,
+                          env={"DVX_FAULT": "cache.before_publish"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    ran = run_dvx(*ran_by, "-n", "later", cwd=project)
+    assert ran.code == 0, ran.output
+    if "--queue" in ran_by:
+        assert run_dvx("queue", "start", cwd=project).code == 0
+    status = run_dvx("status", cwd=project)
+    assert "`dvx exp save -n first`" in status.output, status.output
+    assert (project / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
 def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_show_first(

@@ -45,7 +45,7 @@ from dvx.exps.queue import (
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import SAVE, Work
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs
+from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs, outputs_changed_by_hand
 from dvx.pipeline.repro import FAILED as FAILED_STAGE
 from dvx.pipeline.repro import (
     Reporter,
@@ -53,7 +53,6 @@ from dvx.pipeline.repro import (
     ReproResult,
     SilentReporter,
     StageResult,
-    any_frozen,
     check_changed_inputs,
     commit_changed_inputs,
     pipeline_work,
@@ -96,14 +95,15 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
 
 
 def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
-    """The work of the run (`pipeline_work`). Run in the workspace on every stage, none
-    frozen, it records the whole workspace as an experiment once it succeeds, as `exp save`
-    does (a stage run by hand is run again, the other changed data committed), so it
-    finishes a stopped save too; a run of some stages, or with a frozen one, which never
-    runs, leaves their hand runs unrecorded, and a queued one records a worktree of its own."""
+    """The work of the run (`pipeline_work`). Run in the workspace on every stage while no
+    stage has outputs changed by hand, it records the whole workspace as an experiment once
+    it succeeds, its changed data committed, as `exp save` would: so it finishes a stopped
+    save too. Not otherwise: a stage's hand run is overwritten by its run, or left
+    unrecorded when frozen; a run of some stages leaves the others' unrecorded; a queued
+    one records a worktree of its own. Decided before anything runs."""
     work = pipeline_work(repo, targets)
-    return replace(work, records_workspace=(
-        not queued and work.paths is None and not any_frozen(repo)))
+    return replace(work, records_workspace=(not queued and work.paths is None
+                                            and not outputs_changed_by_hand(repo)))
 
 
 def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,

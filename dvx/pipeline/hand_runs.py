@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 
-from dvx.errors import ConflictError, UsageError
+from dvx.errors import ConflictError, DvxError, Interrupted, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock
 from dvx.logs import shell_quote
 from dvx.objects.tree import Tree, TreeEntry
@@ -46,6 +46,29 @@ def check_hand_runs(repo: Repo) -> None:
         return
     chosen = _run_by_hand(repo, dag, read_lock(repo.root, repo.algo))
     check_storable(repo, [o.path for stage, _ in chosen for o in stage.outs if o.cache])
+
+
+def outputs_changed_by_hand(repo: Repo) -> bool:
+    """Has any stage of dvx.yaml, frozen or not, outputs the workspace changed against
+    dvx.lock (run by hand, or edited), as `exp save` would record them? A run of the stages
+    either overwrites them or, a frozen stage's, leaves them unrecorded. True too when that
+    cannot be told (dvx.yaml or dvx.lock unreadable): the caller then promises nothing."""
+    try:
+        dag = load_dag(repo)
+        if dag is None:
+            return False
+        locks = read_lock(repo.root, repo.algo)
+        for stage in dag.stages.values():
+            _, changed, outdated, conflicted, holding = compare_outs(repo, stage,
+                                                                     locks.get(stage.name))
+            if (changed and not _only_not_pulled(repo, stage, locks, changed)) or \
+                    outdated or conflicted or holding:
+                return True
+    except Interrupted:
+        raise
+    except DvxError:
+        return True
+    return False
 
 
 def commit_hand_runs(repo: Repo) -> list[str]:

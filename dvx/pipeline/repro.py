@@ -429,12 +429,6 @@ def pipeline_work(repo: Repo, targets: tuple[str, ...] = ()) -> Work:
     return _work(dag, dag.select(targets, False, False))
 
 
-def any_frozen(repo: Repo) -> bool:
-    """Is a stage of dvx.yaml frozen: one no run makes, so its outputs' hand runs stay
-    unrecorded by a run of every stage (`exp run` then records less than `exp save`)."""
-    return any(stage.frozen for stage in _load(repo).stages.values())
-
-
 def _work(dag: Dag, selected: list[str]) -> Work:
     """The stages this run brings up to date, by which, ended without an error, it finishes
     a stopped repro or exp run of those stages or fewer (lock.Work); all of dvx.yaml's
