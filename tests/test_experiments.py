@@ -5314,6 +5314,43 @@ def _one_stage_baseline(repo, name: str, cmd: str, params: str, out: str) -> Non
     git(repo, "commit", "-qm", "baseline")
 
 
+def test_set_into_a_tracked_folder_s_params_file_is_judged_by_its_record_not_its_pull(
+        tmp_path):
+    """conf/ is tracked with `dvx add` and a clone has pulled only conf/other.yaml: -S into
+    conf/hp.yaml says it is not checked out yet, naming `dvx pull conf/hp.yaml`, which
+    places it; a name conf/ does not hold (a typo) is said not to exist, never sent to a
+    pull that fails; before anything of conf/ is known here, -S names `dvx pull conf`."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "conf" / "hp.yaml", "lr: 0.1\n")
+    write(alice / "conf" / "other.yaml", "k: 1\n")
+    must("add", "conf", cwd=alice)
+    _one_stage_baseline(alice, "train", "cat conf/hp.yaml > p.txt", "{conf/hp.yaml: [lr]}",
+                        "p.txt")
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "origin", "main")
+    bob = team.clone("bob", pull=False)
+
+    unknown = run_dvx("exp", "run", "-S", "conf/typo.yaml:lr=0.5", cwd=bob)
+    said = " ".join(unknown.stderr.split())
+    assert unknown.code == 2 and "Run `dvx pull conf` to place it" in said, unknown.output
+    must("pull", "conf/other.yaml", cwd=bob)
+    for queued in ([], ["--queue"]):
+        refused = run_dvx("exp", "run", *queued, "-S", "conf/hp.yaml:lr=0.5", cwd=bob)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2, refused.output
+        assert "'conf/hp.yaml', which dvx tracks (recorded in 'conf.dvx') but which is not " \
+            "checked out here yet" in said, said
+        assert "Run `dvx pull conf/hp.yaml` to place it" in said, said
+        typo = run_dvx("exp", "run", *queued, "-S", "conf/typo.yaml:lr=0.5", cwd=bob)
+        said = " ".join(typo.stderr.split())
+        assert typo.code == 2 and "'conf/typo.yaml', which does not exist" in said, said
+        assert git(bob, "status", "--porcelain") == ""
+    must("pull", "conf/hp.yaml", cwd=bob)
+    must("exp", "run", "-S", "conf/hp.yaml:lr=0.5", "-n", "e", cwd=bob)
+    assert _show(bob)["e"]["params"]["conf/hp.yaml"]["lr"] == 0.5
+
+
 def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(repo):
     """conf.yaml is data (`dvx add`), read as params: `exp run -S` records its new version,
     as a changed input, so applying the experiment brings back the value it ran with."""

@@ -24,8 +24,8 @@ from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
 from dvx.ops.data_places import ignored_by_git
 from dvx.ops.manage import linked_object, unprotect_file
-from dvx.ops.status import OUTDATED, output_status
-from dvx.outputs import all_outputs
+from dvx.ops.status import NOT_PULLED, OUTDATED, OutputStatus, output_status
+from dvx.outputs import Output, all_outputs, load_tree
 from dvx.paths import (
     check_no_symlinked_parent,
     check_relpath,
@@ -347,20 +347,55 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
 
 def _refuse_data_not_checked_out(repo: Repo, file: str) -> None:
     """Refuse -S into a params file dvx tracks that this workspace lacks (a clone that has
-    not pulled it): it exists, in the cache or on the remote, and a checkout places it."""
+    not pulled it, or pulled other files of its folder): it exists, in the cache or on the
+    remote, and a checkout places it. Decided from what dvx records (the output's status
+    and its directory's manifest), never from what the workspace holds: a name the manifest
+    lacks is no file dvx tracks, whatever was pulled."""
     if os.path.lexists(repo.abspath(file)):  # a folder, say: no data of its own to place
         return
     for output in all_outputs(repo):
-        # a folder dvx tracks that is here names the files it has: this is none of them
-        if not overlaps(output.path, file) \
-                or (output.path != file and os.path.lexists(repo.abspath(output.path))):
+        if output.path != file and not file.startswith(output.path + "/"):
             continue
-        typed = for_command(repo.root, file)
-        command = "checkout" if output_status(repo, output).in_cache else "pull"
-        raise UsageError(f"-S names the params file '{file}', which dvx tracks (recorded in "
-                         f"{output.recorded_in}) but which is not checked out here yet.",
-                         f"Run `dvx {command} {typed}` to place it, then run the experiment "
-                         "again.")
+        placing = _command_placing(repo, output, output_status(repo, output), file)
+        if placing is None:
+            continue
+        recorded = f"recorded in {output.recorded_in}"
+        if placing == LIST_UNKNOWN:
+            raise UsageError(
+                f"-S names the params file '{file}', which may be a file of the folder "
+                f"'{output.path}' dvx tracks ({recorded}), not pulled here: which files it "
+                "holds is known once its list of files is fetched.",
+                f"Run `dvx pull {for_command(repo.root, output.path)}` to place it, then run "
+                "the experiment again.")
+        raise UsageError(f"-S names the params file '{file}', which dvx tracks ({recorded}) "
+                         "but which is not checked out here yet.",
+                         f"Run `dvx {placing} {for_command(repo.root, file)}` to place it, "
+                         "then run the experiment again.")
+
+
+LIST_UNKNOWN = "unknown"  # a folder never pulled whose manifest the cache lacks
+
+
+def _command_placing(repo: Repo, output: Output, status: OutputStatus, file: str
+                     ) -> str | None:
+    """The command that places `file`, the output `output` or a file of its directory
+    that dvx records and never placed here (NOT_PULLED, or among `status.not_pulled`):
+    "checkout" when the cache holds it, else "pull"; LIST_UNKNOWN for a folder never pulled
+    whose manifest the cache lacks; None if `file` is no such file."""
+    if output.path == file:
+        if status.workspace != NOT_PULLED:
+            return None
+        return "checkout" if status.in_cache else "pull"
+    name = file[len(output.path) + 1:]
+    if status.workspace != NOT_PULLED and name not in status.not_pulled:
+        return None
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    if tree is None:
+        return LIST_UNKNOWN
+    entry = tree.get(name)
+    if entry is None:
+        return None
+    return "checkout" if repo.cache.exists(entry.oid) else "pull"
 
 
 def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
