@@ -742,6 +742,31 @@ def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_f
     assert said.index("Committed params.yaml") < said.index("Running stage 's1'"), said
 
 
+def test_a_run_refused_before_any_stage_ran_says_what_it_committed_before_the_refusal(repo):
+    """data.txt, a `dvx add` input of the only stage, changed here, is recorded by the run,
+    which is then refused before the stage ran: "Committed data.txt" comes before the
+    stage's refusal, as a run's lines come in the order things happen, and params.yaml,
+    whose pointer is put back, is never said committed."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "data.txt", "one\n")
+    must("add", "params.yaml", "data.txt", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && cat data.txt > outd/o\n"
+                             "    deps: [data.txt]\n    params: [lr]\n    outs: [outd]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    write(repo / "data.txt", "two\n")
+    make_git_repo(repo / "outd")
+    refused = subprocess.run([sys.executable, "-m", "dvx", "exp", "run", "-S", "lr=0.5"],
+                             cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                             stdin=subprocess.DEVNULL, timeout=120)
+    said = refused.stdout
+    assert refused.returncode == 1 and "Stage 's1' failed" in said, said
+    assert "Committed data.txt" in said and "Committed params.yaml" not in said, said
+    assert said.index("Committed data.txt") < said.index("Stage 's1' failed"), said
+
+
 def test_a_run_refused_before_any_stage_ran_keeps_a_hand_edit_of_a_params_file_dvx_tracks(
         repo):
     """params.yaml is tracked with `dvx add` and edited by hand (not yet committed) when an

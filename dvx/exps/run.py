@@ -142,19 +142,19 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
         warn_inputs_not_held(repo, targets, params_set=params_set)
     before = params.contents(repo, changes)
     params.apply(repo, changes)
-    watched = _Watched(reporter or SilentReporter())
+    watched = _Watched(reporter or SilentReporter(), put_back_if_refused=before.data)
     try:
         result = repro(repo, ReproOptions(
             targets=targets, force=force, jobs=jobs, temporary_workspace=queued,
             command="exp run", again=again, again_once_run=again_once_run), watched)
     except BaseException as e:
-        if not watched.stages_done:  # refused before running: the params are as they were
+        if not watched.started:  # refused before running: the params are as they were
             _put_back(repo, before, watched)
         watched.say_committed()
         if queued and isinstance(e, (Interrupted, KeyboardInterrupt)):
             raise _queued_run_stopped(e, name, sets, force, jobs) from None
         raise
-    if not result.ok and not queued and _refused_before_any_started(result):
+    if not result.ok and not queued and _refused_before_any_started(result, watched):
         _put_back(repo, before, watched)  # nothing ran: nothing holds results of them
         return RunResult(None, result, run_again(name, sets, force, jobs, targets, queued,
                                                  params_kept=False), nothing_ran=True,
@@ -173,11 +173,11 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
                              parent if queued else None), result)
 
 
-def _refused_before_any_started(result: ReproResult) -> bool:
+def _refused_before_any_started(result: ReproResult, watched: _Watched) -> bool:
     """Whether the run failed on stages refused before their commands ran, none of its
-    stages having started (`StageResult.started`): the workspace holds nothing of -S."""
-    return any(stage.outcome == FAILED_STAGE for stage in result.stages) and not any(
-        stage.started for stage in result.stages)
+    stages having started (`_Watched.started`): the workspace holds nothing of -S."""
+    return not watched.started and any(stage.outcome == FAILED_STAGE
+                                       for stage in result.stages)
 
 
 def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
@@ -232,20 +232,22 @@ def _put_back(repo: Repo, before: params.Before, watched: _Watched) -> None:
 
 
 class _Watched:
-    """A reporter passing everything on, noting whether a stage ran or was restored (the
-    workspace then holds results of the params set). An input recorded is said once a stage
-    starts or is restored, as then it stays recorded, or once the run is over
-    (`say_committed`): a run refused before that puts back the pointers of the params
-    files -S set, which it then never says it committed."""
+    """A reporter passing everything on, noting whether a stage ran or was restored
+    (`started`: the workspace then holds results of the params set). An input recorded is
+    said once a stage starts or is restored, as then it stays recorded, or once the run is
+    over (`say_committed`): a run refused before that puts back the pointers of the params
+    files -S set (`put_back_if_refused`), which it then never says it committed. The other
+    inputs are said before a stage's refusal is, which ends the run."""
 
-    def __init__(self, inner: Reporter) -> None:
-        self.inner, self.capture, self.stages_done = inner, inner.capture, False
+    def __init__(self, inner: Reporter, put_back_if_refused: Collection[str] = ()) -> None:
+        self.inner, self.capture, self.started = inner, inner.capture, False
+        self.put_back_if_refused = put_back_if_refused
         self._committed: list[str] = []
         self._saying = threading.Lock()  # stages of -j start on threads of their own
 
     def committed(self, path: str) -> None:
         with self._saying:
-            if not self.stages_done:
+            if not self.started:
                 self._committed.append(path)
                 return
         self.inner.committed(path)
@@ -263,7 +265,7 @@ class _Watched:
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
         self.say_committed()
-        self.stages_done = True
+        self.started = True
         self.inner.starting(stage, reasons)
 
     def command(self, stage: str, cmd: str) -> None:
@@ -275,8 +277,20 @@ class _Watched:
     def finished(self, result: StageResult) -> None:
         if result.started:  # ran or restored: the params stay as set
             self.say_committed()
-        self.stages_done = True
+            self.started = True
+        elif result.outcome == FAILED_STAGE and not self.started:
+            self._say_committed_but_put_back()
         self.inner.finished(result)
+
+    def _say_committed_but_put_back(self) -> None:
+        """Say the inputs recorded so far were committed, but those a run refused before any
+        stage started puts back, which stay held."""
+        with self._saying:
+            held = self._committed
+            self._committed = [path for path in held if path in self.put_back_if_refused]
+        for path in held:
+            if path not in self.put_back_if_refused:
+                self.inner.committed(path)
 
 
 def save(repo: Repo, name: str | None = None) -> Experiment:
