@@ -1406,6 +1406,17 @@ def test_set_into_the_pipeline_file_is_refused_and_writes_nothing(project, typed
         assert git(project, "status", "--porcelain") == ""
 
 
+def test_set_into_the_pipeline_file_in_other_letter_case_is_refused_where_case_is_ignored(
+        project):
+    """Where the workspace ignores letter case (core.ignorecase), DVX.yaml is dvx.yaml: a -S
+    into it is refused as the pipeline's, never taken for a params file."""
+    git(project, "config", "core.ignorecase", "true")
+    refused = run_dvx("exp", "run", "-S", "DVX.yaml:stages.train.cmd=echo", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "is the pipeline, not a params file" in refused.stderr, refused.output
+    assert git(project, "status", "--porcelain") == ""
+
+
 def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(project):
     """A param no stage of the run declares (a file the code reads, a key of params.yaml
     outside every `params:`) runs nothing again: the run says so, naming the param, as DVC

@@ -44,6 +44,7 @@ from dvx.pipeline.params import (
 )
 from dvx.pipeline.spec import Stage
 from dvx.repo import Repo
+from dvx.scm import ignores_case
 from dvx.syncstate import Synced
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
@@ -91,7 +92,7 @@ def parse(text: str, root: str) -> Override:
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
     file = _from_here(root, file, text)
     check_params_file_name(file, f"-S {text}")
-    _refuse_the_pipeline_file(file, text)
+    _refuse_the_pipeline_file(root, file, text)
     import yaml
 
     try:
@@ -118,15 +119,22 @@ def _from_here(root: str, file: str, text: str) -> str:
     return rel
 
 
-def _refuse_the_pipeline_file(file: str, text: str) -> None:
+def _refuse_the_pipeline_file(root: str, file: str, text: str) -> None:
     """dvx.yaml holds the stages, not params: an edit of it changes what runs (a command, a
-    dependency), which the run would take for the experiment's param."""
-    if file == PIPELINE_FILE:
+    dependency), which the run would take for the experiment's param. In any letter case
+    where the workspace ignores case (`ignores_case`): DVX.yaml is dvx.yaml there."""
+    if _same_path(root, file, PIPELINE_FILE):
         raise UsageError(f"-S {text!r}: {PIPELINE_FILE} is the pipeline, not a params file; "
                          "-S sets params that stages read, never the stages themselves.",
                          f"Edit {PIPELINE_FILE} and commit it, or keep the value in a params "
                          f"file a stage declares (params.yaml) and read it in {PIPELINE_FILE} "
                          "with `${}`.")
+
+
+def _same_path(root: str, a: str, b: str) -> bool:
+    """Are the repository paths `a` and `b` one file in the workspace at `root`: equal, or
+    equal but for letter case where it ignores case."""
+    return a == b or (a.casefold() == b.casefold() and ignores_case(root))
 
 
 def rooted(text: str, root: str) -> str:
