@@ -5631,12 +5631,36 @@ def test_set_into_a_stage_s_output_is_refused_naming_the_stage_and_writes_nothin
         assert refused.code == 2, refused.output
         said = " ".join(refused.stderr.split())
         assert f"-S would set params in {out} of stage '{stage}' in dvx.yaml" in said, said
-        assert f"Set the param that stage '{stage}' reads to make it instead" in said, said
+        assert f"Change what stage '{stage}' reads to make it instead" in said, said
+        assert "a run of that stage (this one, or a later one) makes it again" in said, said
         assert "Running stage" not in refused.output
         assert (repo / "gen.yaml").read_text() == "lr: 0.1\n"
         assert (repo / "conf" / "c.yaml").read_text() == "k: 1\n"
         assert git(repo, "status", "--porcelain") == ""
         assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
+def test_set_into_a_frozen_stage_s_output_in_other_letter_case_is_refused_saying_why(repo):
+    """gen.yaml is the output of a frozen stage without params, and the workspace ignores
+    letter case: -S into GEN.yaml is refused naming the stage as frozen (no run makes it
+    again, but the experiment would record the value as its result), never offering a param
+    of it to set; nothing is written."""
+    write(repo / "seed.txt", "lr: 0.1\n")
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: cp seed.txt gen.yaml\n"
+                             "    outs: [{gen.yaml: {cache: false}}]\n")
+    must("repro", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: cp seed.txt gen.yaml\n"
+                             "    outs: [{gen.yaml: {cache: false}}]\n    frozen: true\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    git(repo, "config", "core.ignorecase", "true")
+    refused = run_dvx("exp", "run", "-S", "GEN.yaml:lr=0.7", cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2, refused.output
+    assert "an output of the frozen stage 'prep' in dvx.yaml" in said, said
+    assert "makes it again, or restores" not in said and "its params:" not in said, said
+    assert "Change what stage 'prep' reads to make it instead" in said, said
+    assert git(repo, "status", "--porcelain") == ""
 
 
 def test_set_into_a_tracked_params_file_not_checked_out_says_to_pull_or_check_it_out(tmp_path):

@@ -18,14 +18,14 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import ConflictError, DvxError, PathError, UsageError
+from dvx.errors import ConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
 from dvx.ops.data_places import ignored_by_git
 from dvx.ops.manage import linked_object, unprotect_file
 from dvx.ops.status import NOT_PULLED, OUTDATED, OutputStatus, output_status
-from dvx.outputs import Output, all_outputs, load_tree
+from dvx.outputs import DeclaringStage, Output, all_outputs, load_tree
 from dvx.paths import (
     check_no_symlinked_parent,
     check_relpath,
@@ -42,7 +42,7 @@ from dvx.pipeline.params import (
     find_param,
     load_json,
 )
-from dvx.pipeline.spec import Stage
+from dvx.pipeline.spec import Stage, stages_declaring
 from dvx.repo import Repo
 from dvx.scm import ignores_case
 from dvx.syncstate import Synced
@@ -265,28 +265,39 @@ def check(repo: Repo, overrides: list[Override]) -> None:
 
 
 def refuse_stage_outputs(repo: Repo, overrides: list[Override]) -> None:
-    """Refuse -S into (a folder that is) an output a stage of dvx.yaml declares: the run
-    makes it again, or restores it from the run-cache, so the value set would be gone while
-    the experiment ran as if it had been set. The stage's own input is the param to set."""
-    try:
-        dag = load_dag(repo)
-    except DvxError:  # an unreadable dvx.yaml, or params file it reads: refused as the run is
-        return
-    if dag is None:
-        return
+    """Refuse -S into (a folder that is) an output a stage of dvx.yaml declares, whether the
+    run's targets hold that stage or not: dvx.lock records the file as that stage's result,
+    so a run of it (this one or a later one) makes it again, or restores it from the
+    run-cache, and the value set would be gone while the experiment ran as if it had been
+    set; a frozen stage's would be recorded as the stage's result it is not. What the stage
+    reads is the thing to set. Each stage is read on its own (`stages_declaring`); in any
+    letter case where the workspace ignores case."""
+    declared = stages_declaring(repo).outputs
     for override in overrides:
-        for stage in dag.stages.values():
-            out = next((path for path in stage.out_paths if overlaps(path, override.file)),
-                       None)
-            if out is not None:
-                inside = "" if out == override.file else f"inside '{out}', "
-                raise UsageError(
-                    f"-S would set params in '{override.file}', {inside}an output "
-                    f"of stage '{stage.name}' in {PIPELINE_FILE}: the run makes it again (or "
-                    "restores it from the cache), so the value set would be lost. Nothing "
-                    "was written.",
-                    f"Set the param that stage '{stage.name}' reads to make it instead (one "
-                    f"of its `params:`), or keep the value in a params file no stage writes.")
+        for out, stage in declared.items():
+            if _overlapping(repo.root, out, override.file):
+                raise UsageError(*_set_in_stage_output(override.file, out, stage))
+
+
+def _overlapping(root: str, a: str, b: str) -> bool:
+    """`overlaps`, in any letter case where the workspace at `root` ignores case."""
+    return overlaps(a, b) or (overlaps(a.casefold(), b.casefold()) and ignores_case(root))
+
+
+def _set_in_stage_output(file: str, out: str, stage: DeclaringStage) -> tuple[str, str]:
+    """The refusal of -S into `file`, at or inside `out`, an output of `stage`, and its hint."""
+    inside = "" if out == file else f"inside '{out}', "
+    if stage.frozen:
+        why = (f"of the frozen stage '{stage.name}' in {PIPELINE_FILE}: the experiment would "
+               "record the value set as a result of that stage, which it never made, and its "
+               "next run once unfrozen makes it again")
+    else:
+        why = (f"of stage '{stage.name}' in {PIPELINE_FILE}: a run of that stage (this one, or "
+               "a later one) makes it again, or restores it from the cache, so the value set "
+               "would be lost")
+    return (f"-S would set params in '{file}', {inside}an output {why}. Nothing was written.",
+            f"Change what stage '{stage.name}' reads to make it instead (its params or "
+            "dependencies), or keep the value in a params file no stage writes.")
 
 
 def refuse_ignored_by_git(repo: Repo, overrides: list[Override]) -> None:
