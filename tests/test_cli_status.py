@@ -1341,3 +1341,26 @@ def test_a_pointer_whose_size_or_nfiles_is_wrong_is_named_and_written_again_by_c
     assert "nfiles: 2\n" in (repo / "d.dvx").read_text()
     assert dvx("fsck").code == 0
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
+def test_a_directory_pointer_with_wrong_nfiles_whose_data_is_not_here_leaves_a_bare_commit_alone(
+        repo, dvx):
+    """A directory pointer whose `nfiles` is wrong is written again by a bare `dvx commit`
+    only while the workspace holds the data it names: with the folder deleted, the bare
+    commit records the other outputs' changes and leaves that pointer as it is, and status
+    offers no `dvx commit d` alone, which would only fail."""
+    write(repo / "d" / "a", "1\n")
+    write(repo / "d" / "b", "22\n")
+    write(repo / "g", "old\n")
+    assert dvx("add", "d", "g").code == 0
+    _set_in_pointer(repo / "d.dvx", "nfiles", 7)
+    shutil.rmtree(repo / "d")
+    write(repo / "g", "new\n")
+
+    shown = dvx("status")
+    assert "(`dvx commit d` writes" not in shown.stdout, shown.stdout
+    committed = dvx("commit")
+    assert committed.code == 0, committed.output
+    assert hash_file(str(repo / "g"))[0] in (repo / "g.dvx").read_text()
+    assert "nfiles: 7\n" in (repo / "d.dvx").read_text()
+    assert not (repo / "d").exists()

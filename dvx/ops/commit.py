@@ -48,6 +48,7 @@ from dvx.ops.status import (
     OutputStatus,
     behind,
     holding_uncached_versions,
+    holds_pointers_data,
     layered_status,
     output_status,
     own_version_undone,
@@ -277,9 +278,10 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             continue
         if only_changed and status.workspace == HOLDS_REPOSITORY:
             refuse_holding_a_repository(repo.root, status, outputs, command, again)
-        # A pointer status found to record its size wrongly is written again as well
+        # A pointer status found to record its size wrongly is written again as well, from
+        # the data it names, held in the workspace
         if only_changed and status.workspace != MODIFIED and not status.only_in_workspace \
-                and status.wrong_counts is None:
+                and not (status.wrong_counts is not None and holds_pointers_data(status)):
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
                          command=again or command)

@@ -583,9 +583,19 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
-    if output.stage is None and output.pointer.is_dir:
+    if output.stage is None and output.pointer.is_dir and (
+            holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
+        # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def holds_pointers_data(result: OutputStatus) -> bool:
+    """Does the workspace hold the data the pointer names, nothing of the user's in the way?
+    Only then does `dvx commit` write a pointer recording it wrongly again from that data,
+    where otherwise it would fail (deleted, not pulled) or record other data (the user's,
+    or an older version over a change in Git)."""
+    return result.workspace == UNCHANGED and not result.in_the_way
 
 
 def _wrong_counts_of_directory(repo: Repo, pointer: Pointer) -> WrongCounts | None:
