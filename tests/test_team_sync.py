@@ -3475,3 +3475,30 @@ def test_a_folder_of_yours_a_pull_kept_where_a_file_now_goes_is_named_with_a_way
     assert (alice / "data" / "d").read_text() == "bob's file\n"
     assert (team.base / "mine" / "mine").read_text() == "mine\n"
     assert "Data and pointers are up to date." in run_dvx("status", cwd=alice).stdout
+
+
+def test_a_folder_of_yours_in_the_way_is_named_while_other_data_is_not_in_the_cache(team):
+    """The hint naming a folder of the user's where a file not pulled goes is given whatever
+    else status says: an unrelated output the cache lacks (its `dvx pull` hint) does not
+    hide it."""
+    alice = team.founder()
+    write(alice / "data" / "a", "a\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    write(bob / "data" / "d", "bob's file\n")
+    must("add", "data", cwd=bob)
+    share(bob, "bob adds d")
+    write(bob / "other", "not pushed\n")
+    must("add", "other", cwd=bob)
+    commit(bob, "bob adds other, its data not pushed")
+    git(bob, "push", "-q", "origin", "HEAD")
+    write(alice / "data" / "d" / "mine", "mine\n")
+    git(alice, "pull", "-q")
+    assert run_dvx("pull", cwd=alice).code == 1
+
+    said = " ".join(run_dvx("status", cwd=alice).stdout.split())
+    assert "(`dvx pull` fetches what is not in the cache)" in said, said
+    assert "(data/d, yours, with changes not in the cache, is where a file not pulled goes" \
+        in said, said
+    assert (alice / "data" / "d" / "mine").read_text() == "mine\n"

@@ -1101,6 +1101,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                          if o.imported and not o.in_cache and not o.only_in_workspace
                          and (o.workspace == "outdated" or fetchable)], moved_imports or {},
                   unchecked)
+    _in_the_way_hints(root, hinted)
     _stashed_pointers_hint(result)
     left_git = [item for item in result.left_behind if item[0] not in result.left_in_stash]
     hinted_beside = _beside_tracked_hint(root, result, left_git)
@@ -1256,16 +1257,22 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
             f"places them all, or `dvx {verb} --force {kept}` discards {it})")
 
 
+def _in_the_way_hints(root: str, outputs: list[OutputStatus]) -> None:
+    """The ways around paths of the user's in the way of files not pulled, whatever else is
+    hinted: a plain pull, offered for other data the cache lacks, keeps them again."""
+    for o in outputs:
+        if o.in_the_way and (o.in_cache or o.pushed):
+            out(_in_the_way_hint(root, o))
+
+
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
-    """How to bring the files not pulled of directories: a checkout, of those whose files are
-    all in the cache (it places nothing the cache lacks); a pull, of the others."""
+    """How to bring the files not pulled of directories, those of the user's in the way set
+    apart (`_in_the_way_hints`): a checkout, of those whose files are all in the cache (it
+    places nothing the cache lacks); a pull, of the others."""
     placeable = [for_command(root, o.path) for o in outputs
                  if o.not_pulled and o.in_cache and not o.in_the_way]
     fetched = [for_command(root, o.path) for o in outputs
                if o.not_pulled and not o.in_cache and o.pushed and not o.in_the_way]
-    for o in outputs:
-        if o.in_the_way and (o.in_cache or o.pushed):
-            out(_in_the_way_hint(root, o))
     if placeable:
         out(f"(`dvx checkout {' '.join(placeable)}` places the files not pulled)")
     if fetched:
