@@ -3502,3 +3502,30 @@ def test_a_folder_of_yours_in_the_way_is_named_while_other_data_is_not_in_the_ca
     assert "(data/d, yours, with changes not in the cache, is where a file not pulled goes" \
         in said, said
     assert (alice / "data" / "d" / "mine").read_text() == "mine\n"
+
+
+def test_a_file_of_yours_where_a_folder_not_pulled_goes_is_named_as_such(team):
+    """A teammate adds files in a folder d of a tracked directory where Alice made a file d
+    of her own: status and commit say it is a file of hers where a folder goes, never a
+    folder where a file goes."""
+    alice = team.founder()
+    write(alice / "data" / "a", "a\n")
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    write(bob / "data" / "d" / "x", "bob's file\n")
+    must("add", "data", cwd=bob)
+    share(bob, "bob adds d/x")
+    write(alice / "data" / "d", "mine\n")
+    git(alice, "pull", "-q")
+    assert run_dvx("pull", cwd=alice).code == 1
+
+    said = " ".join(run_dvx("status", cwd=alice).stdout.split())
+    assert "(data/d, yours, with changes not in the cache, is where a folder of files not " \
+        "pulled goes" in said, said
+    refused = run_dvx("commit", cwd=alice)
+    assert refused.code == 1, refused.output
+    told = " ".join(refused.stderr.split())
+    assert "(a file where a folder goes)" in told and "a folder where a file goes" not in told, \
+        told
+    assert (alice / "data" / "d").read_text() == "mine\n"

@@ -1249,12 +1249,24 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
     paths = [shown_path(f"{o.path}/{path}") for path in o.in_the_way]
     one = len(paths) == 1
     it = "it" if one else "them"
-    where = "is where a file not pulled goes" if one else "are where files not pulled go"
+    where = _where_not_pulled_go(o)
     return (f"({', '.join(paths)}, yours, with changes not in the cache, {where}: "
             f"`dvx {verb} {typed}` keeps {it}, placing only the other files not pulled, and "
             f"`dvx commit` records {it} there only with --force; move {it} away, then "
             f"`dvx {verb} {typed}` "
             f"places them all, or `dvx {verb} --force {kept}` discards {it})")
+
+
+def _where_not_pulled_go(o: OutputStatus) -> str:
+    """Where the `in_the_way` paths of `o` stand, as the hint says it: where a file not
+    pulled goes (a folder of the user's), or a folder of them (a file of the user's)."""
+    kinds = {o.stands_in_place_of(path) for path in o.in_the_way}
+    if len(o.in_the_way) == 1:
+        return ("is where a file not pulled goes" if kinds == {"file"}
+                else "is where a folder of files not pulled goes")
+    return {frozenset({"file"}): "are where files not pulled go",
+            frozenset({"folder"}): "are where folders of files not pulled go"}.get(
+        frozenset(kinds), "are where files or folders of files not pulled go")
 
 
 def _in_the_way_hints(root: str, outputs: list[OutputStatus]) -> None:

@@ -949,9 +949,12 @@ def _refuse_in_the_way(root: str, found: OutputStatus) -> None:
     names = named_list([join_posix(found.path, path) for path in paths], most=_NAMED,
                        name=lambda name: f"'{name}'")
     one = len(paths) == 1
+    cases = {"file": "a folder where a file goes", "folder": "a file where a folder goes"}
+    which = ", and ".join(cases[kind] for kind in sorted(
+        {found.stands_in_place_of(path) for path in paths}))
     raise ConflictError(
         f"{names}, yours, {'is' if one else 'are'} where files of '{found.path}' not pulled "
-        f"here go (a folder where a file goes, or a file where a folder goes): recording "
+        f"here go ({which}): recording "
         f"{'it' if one else 'them'} there would drop those files, which Git records.",
         f"Move {'it' if one else 'them'} away, then `dvx checkout {typed}` places them all; "
         f"`dvx checkout --force {typed}` discards yours; `--force` records yours in their "

@@ -206,6 +206,12 @@ class OutputStatus:
                       | {parent for path in self.not_pulled for parent in _parents(path)
                          if parent in changed})
 
+    def stands_in_place_of(self, path: str) -> str:
+        """What the `in_the_way` path `path` stands where: "file" (a folder of the user's
+        where a file not pulled goes) or "folder" (a file of the user's where files not
+        pulled go inside)."""
+        return "file" if path in self.not_pulled else "folder"
+
     @property
     def pointer_moved(self) -> bool:
         return self.synced_oid is not None
