@@ -391,3 +391,26 @@ def test_a_dvxignore_git_tracks_inside_a_tracked_folder_leaves_the_folder_to_dvx
     assert sorted(p.name for p in (bob / "d").iterdir()) == \
         [".dvxignore", "a.txt", "b.txt", "c.txt"]
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_moving_a_folder_whose_dvxignore_git_tracks_is_refused_keeping_the_rules_in_git(
+        repo, dvx):
+    """`dvx move` would carry a .dvxignore Git's index holds (`git add -f`, the team's
+    rules) into the new place, which Git ignores, and Git would lose it: the move is
+    refused before anything is written, naming the file and the way out."""
+    write(repo / "data" / "f1.csv", "1\n")
+    write(repo / "data" / "x.tmp", "t\n")
+    write(repo / "data" / ".dvxignore", "*.tmp\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "data/.dvxignore")
+    git(repo, "commit", "-qm", "v1")
+
+    refused = dvx("move", "data", "data2")
+    assert refused.code == 2, refused.output
+    assert "'data/.dvxignore'" in refused.stderr and "Nothing was moved" in refused.stderr
+    assert "git rm --cached data/.dvxignore" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (repo / "data" / ".dvxignore").read_text() == "*.tmp\n"
+    assert not (repo / "data2").exists() and not (repo / "data2.dvx").exists()
+    assert git(repo, "status", "--porcelain") == ""

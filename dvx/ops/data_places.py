@@ -76,13 +76,25 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     """{rel: every path at or below it that Git's index holds, relative to it ('' for rel
     itself)} for those of `rels` (the data of tracked outputs) that Git tracks too
     (`tracked_by_git`). Git is asked once, about all of them."""
+    found = {}
+    for rel, inside in held_by_git_within(repo, rels).items():
+        data = {path for path in inside if not never_data_inside(path)}
+        if data:
+            found[rel] = data
+    return found
+
+
+def held_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
+    """{rel: every path at or below it that Git's index holds, relative to it ('' for rel
+    itself), .dvxignore files included} for those of `rels` in or at which Git's index holds
+    anything: what a rename of them would take away from Git. Git is asked once."""
     if repo.git is None or not rels:
         return {}
     given = {rel: rel for rel in rels}
     found: dict[str, set[str]] = {}
     for path in repo.git.tracked_under(sorted(given)):
         owner = given.get(path) or nearest_parent_in(path, given)
-        if owner is not None and not never_data_inside(path[len(owner) + 1:]):
+        if owner is not None:
             found.setdefault(owner, set()).add(path[len(owner) + 1:])
     return found
 

@@ -13,7 +13,9 @@ from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
+    held_by_git_within,
     ignore_after_rules_taking_back,
+    never_data_inside,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -539,6 +541,7 @@ def _refuse_moving_git_s_files(repo: Repo, output: Output, dst: str) -> None:
     index holds a file (`tracked_by_git`: code beside the data, `git add -f`): the rename
     would carry Git's files, edits and all, into `dst`, which Git ignores, so Git would lose
     them there (and `dvx checkout --force` of the new place would delete them)."""
+    _refuse_moving_git_s_rules(repo, output, dst)
     first = tracked_by_git(repo, [output.path]).get(output.path)
     if first is None:
         return
@@ -552,6 +555,24 @@ def _refuse_moving_git_s_files(repo: Repo, output: Output, dst: str) -> None:
                     f"`git add -f`?), and `dvx move` would carry Git's files into '{dst}', "
                     "which Git ignores, so Git would lose them. Nothing was moved.",
                     f"{ways[0].upper()}{ways[1:]}.")
+
+
+def _refuse_moving_git_s_rules(repo: Repo, output: Output, dst: str) -> None:
+    """Refuse (PathError), before anything is written, a move of a folder in which Git's
+    index holds a .dvxignore (the team's rules, shared with `git add -f`): never data, so
+    `tracked_by_git` passes over it, but the rename would carry it into `dst`, which Git
+    ignores, and a commit would drop the rules from Git."""
+    inside = held_by_git_within(repo, [output.path]).get(output.path, set())
+    rules = sorted(path for path in inside if never_data_inside(path))
+    if not rules:
+        return
+    old, new = f"{output.path}/{rules[0]}", f"{dst}/{rules[0]}"
+    raise PathError(f"'{old}' is in the Git index (rules shared with `git add -f`), and "
+                    f"`dvx move` would carry it into '{dst}', which Git ignores, so Git "
+                    "would lose it. Nothing was moved.",
+                    "Take the rules out of Git's index first (`git rm --cached "
+                    f"{for_command(repo.root, old)}`), move, then share them again at the "
+                    f"new place (`git add -f {for_command(repo.root, new)}`).")
 
 
 def _refuse_unwritable_folders(repo: Repo, output: Output, dst: str) -> None:
