@@ -3532,3 +3532,34 @@ def test_a_file_of_yours_where_a_folder_not_pulled_goes_is_named_as_such(team):
     assert "(a file where a folder goes)" in told and "a folder where a file goes" not in told, \
         told
     assert (alice / "data" / "d").read_text() == "mine\n"
+
+
+def test_a_folder_of_yours_where_a_file_was_after_a_partial_checkout_is_committed(team):
+    """Bob's file `m` became a folder of his, and alice's became another folder; a checkout
+    of hers that placed only part of it (a file not in the cache) stacks no record of the
+    folder on the record of the file: status, commit and pull read the folder, never the
+    file's object as a manifest."""
+    alice = team.founder()
+    write(alice / "m", "file\n")
+    must("add", "m", cwd=alice)
+    share(alice, "m, a file")
+    bob = team.clone("bob")
+    (alice / "m").unlink()
+    write(alice / "m" / "a1", "a1\n")
+    write(alice / "m" / "a2", "a2\n")
+    must("commit", cwd=alice)
+    share(alice, "m, a folder")
+    (bob / "m").unlink()
+    write(bob / "m" / "b1", "b1\n")
+    write(bob / "m" / "a1", "a1\n")
+    git(bob, "pull", "-q")
+    partial = run_dvx("checkout", cwd=bob)
+    assert partial.code == 1 and "Not in the cache" in partial.stderr, partial.output
+
+    for args in (("status",), ("commit",), ("pull",)):
+        result = run_dvx(*args, cwd=bob)
+        assert "manifest" not in result.output and "Traceback" not in result.output, \
+            f"dvx {' '.join(args)}: {result.output}"
+    must("commit", "--force", "m", cwd=bob)
+    assert sorted(p.name for p in (bob / "m").iterdir()) == ["a1", "a2", "b1"]
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -52,6 +52,7 @@ from dvx.ops.sync_layers import (
     never_recorded_inside,
     placed_by_dvx,
     placed_whole,
+    records_a_file,
 )
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
 from dvx.paths import (
@@ -447,7 +448,8 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
             repo.syncstate.record(target.output.path, after)
         return
     placed = (target.subpath,) if complete and target.subpath is not None else ()
-    synced = Synced(oid, placed) if before is None else before.moved_to(oid, placed)
+    synced = (Synced(oid, placed) if before is None or records_a_file(repo, before)
+              else before.moved_to(oid, placed))  # a file's record is no older version of it
     if synced is not None:
         repo.syncstate.record(target.output.path, synced)
     elif complete:  # once, when the part is placed (not for the record written ahead)

@@ -359,7 +359,10 @@ def version_tree(repo: Repo, oid: str) -> Tree | None:
 
 def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None:
     """(oid, executable) of `path` in the version `layer` records, None if that version has
-    no such file, _UNKNOWN if its manifest is not in the cache."""
+    no such file, _UNKNOWN if its manifest is not in the cache. A layer recording a file
+    (the path was a file then) is no version of the directory: it has no such file."""
+    if records_a_file(repo, layer):
+        return None
     older = version_tree(repo, layer.oid)
     if older is None:
         return _UNKNOWN
@@ -369,8 +372,11 @@ def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None
 
 def placed_whole(repo: Repo, synced: Synced) -> bool:
     """Do the parts `synced` placed cover every path of its version and of every older one
-    under it (so no file of an older version is left outside them)?"""
+    under it (so no file of an older version is left outside them)? A layer recording a
+    file (the path was a file then) is no version of the directory: it has no paths."""
     for layer in synced.layers():
+        if records_a_file(repo, layer):
+            continue
         tree = version_tree(repo, layer.oid)
         if tree is None or not all(synced.covers(path) for path in tree.paths):
             return False
