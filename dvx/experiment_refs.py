@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
@@ -75,14 +75,16 @@ def changed_files(git: Git, exp: Experiment) -> list[str]:
     hand: one that would write outside the project's files is refused (PathError) before
     anything is written, naming each such path."""
     files = git.changed_between(exp.baseline, exp.commit)
-    refuse_paths_no_experiment_writes(exp.name, exp.commit, files)
+    refuse_paths_no_experiment_writes(exp.name, exp.commit, files,
+                                      nested_own_files_held(git, exp.baseline, files))
     return files
 
 
-def refuse_paths_no_experiment_writes(name: str, commit: str, files: list[str]) -> None:
+def refuse_paths_no_experiment_writes(name: str, commit: str, files: list[str],
+                                      held_before: Container[str] = frozenset()) -> None:
     """Refuse (PathError) the experiment `name` (at `commit`) when a file it changed is one
-    no experiment may write (`experiment_path_problem`)."""
-    bad = [(rel, why) for rel in files if (why := experiment_path_problem(rel))]
+    no experiment may write (`experiment_path_problem`, with its baseline's `held_before`)."""
+    bad = [(rel, why) for rel in files if (why := experiment_path_problem(rel, held_before))]
     if bad:
         shown = named_list(sorted(bad), most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
         raise PathError(
@@ -92,19 +94,33 @@ def refuse_paths_no_experiment_writes(name: str, commit: str, files: list[str]) 
             "Remove it (`dvx exp remove`) and ask whoever shared it how it was made.")
 
 
-def experiment_path_problem(rel: str) -> str | None:
+def experiment_path_problem(rel: str, held_before: Container[str] = frozenset()
+                            ) -> str | None:
     """Why a commit of an experiment or of its baseline may not hold `rel` (a POSIX path Git
     lists), or None. Only what would lead out of the project or into a Git directory
     (`commit_path_problem`: '..', an absolute path, a `.git` component in any letter case),
-    and a clone's own files in any .dvx/, the project's or a nested dvx project's
-    (`private_to_this_clone`: config.local's credentials, the cache, dvx's temporaries),
-    which no commit of dvx's holds. Any other file in a .dvx/ is the project's as Git tracks
-    it (dvx's config and .gitignore, a test fixture's), recorded by `exp run` like any
-    other; so is a name dvx writes in no pointer (a backslash, a line break, bytes that are
-    not UTF-8), which a tracked file may have."""
-    if private_to_this_clone(rel):
+    and a clone's own files (`private_to_this_clone`: config.local's credentials, the
+    cache, dvx's temporaries) in the project's .dvx/, which no commit of dvx's holds, or in
+    a nested dvx project's unless the commit before already tracks that path
+    (`held_before`): then it is the project's content as Git holds it (a fixture kept with
+    its cache), which `exp run` records like any tracked file. Any other file in a .dvx/ is
+    the project's as Git tracks it (dvx's config and .gitignore, a test fixture's); so is a
+    name dvx writes in no pointer (a backslash, a line break, bytes that are not UTF-8),
+    which a tracked file may have."""
+    if private_to_this_clone(rel, nested=False) or (
+            private_to_this_clone(rel) and rel not in held_before):
         return "a clone's own file in .dvx, never in Git"
     return commit_path_problem(rel)
+
+
+def nested_own_files_held(git: Git, commit: str, files: Iterable[str]) -> set[str]:
+    """Those of `files` in a nested dvx project's clone-own places that `commit` tracks
+    (its tree is listed only when one of them is asked about)."""
+    nested = {rel for rel in files
+              if private_to_this_clone(rel) and not private_to_this_clone(rel, nested=False)}
+    if not nested:
+        return set()
+    return nested & {path for path, _ in git.ls_tree_files(commit)}
 
 
 def ref_of(baseline: str, name: str) -> str:

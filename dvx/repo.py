@@ -887,13 +887,15 @@ def _weakly(method: Callable[..., object]) -> Callable[..., object]:
     return call
 
 
-def private_to_this_clone(rel: str) -> bool:
+def private_to_this_clone(rel: str, nested: bool = True) -> bool:
     """`rel` (a POSIX path from the project's root) is at or below one of dvx's files that
     belong to one clone alone (.dvx/config.local: its credentials; .dvx/cache, .dvx/tmp),
-    in the project's .dvx or in that of a dvx project deeper down, in any letter case: never
-    recorded in a commit dvx makes nor written by an experiment, whatever a .gitignore rule
-    says."""
+    in the project's .dvx or (with `nested`) in that of a dvx project deeper down, in any
+    letter case: never recorded in a commit dvx makes nor written by an experiment,
+    whatever a .gitignore rule says."""
     parts = rel.lower().split("/")
+    if not nested:
+        return len(parts) > 1 and parts[0] == DVX_DIR and parts[1] in PRIVATE
     return any(part == DVX_DIR and below in PRIVATE for part, below in pairwise(parts))
 
 

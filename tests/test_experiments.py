@@ -4158,6 +4158,36 @@ def test_pull_takes_an_experiment_of_an_unpushed_baseline_holding_a_nested_dvx_f
     assert "git merge" in said and "no project's commit" not in said, applied.output
 
 
+def test_an_experiment_changing_a_fixture_project_s_tracked_cache_and_tmp_pulls_and_applies(
+        tmp_path):
+    """A fixture project the project tracks whole (its .dvx/cache, tmp and config.local in
+    Git) is the project's content: an experiment that regenerates those tracked files is
+    recorded by `exp run`, pulled by a teammate and applied, as any tracked file; only an
+    experiment adding such a file where its baseline held none is refused."""
+    team, alice = _shared_pipeline(tmp_path)
+    fixture = alice / "tests" / "fx" / ".dvx"
+    kept = {"cache/files/ab/cdef": "obj1\n", "tmp/state": "s1\n", "config.local": "[core]\n"}
+    for rel, text in kept.items():
+        write(fixture / rel, text)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "a fixture project kept whole")
+    git(alice, "push", "-q", "origin", "HEAD")
+    bob = team.clone("bob")
+    for rel in kept:
+        write(fixture / rel, "regenerated\n")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "regen", cwd=alice)
+    must("exp", "push", "origin", "regen", cwd=alice)
+    git(alice, "checkout", "-q", "--", ".")
+
+    applied = run_dvx("exp", "apply", "regen", cwd=alice)
+    assert applied.code == 0, applied.output
+    assert all((fixture / rel).read_text() == "regenerated\n" for rel in kept)
+    pulled = run_dvx("exp", "pull", "origin", "regen", cwd=bob)
+    assert pulled.code == 0 and "regen" in pulled.stdout, pulled.output
+    must("exp", "apply", "regen", cwd=bob)
+    assert (bob / "tests" / "fx" / ".dvx" / "tmp" / "state").read_text() == "regenerated\n"
+
+
 def test_pull_refuses_an_experiment_whose_baseline_is_not_in_its_history(tmp_path):
     """A ref made by hand may name a baseline its commit does not descend from (none this
     clone has): `exp pull` refuses it, naming it, without storing its ref, so that no

@@ -258,8 +258,9 @@ def _refuse_a_baseline_no_project_holds(git: Git, exp: Experiment) -> None:
     """Refuse, never offering to merge it, a baseline HEAD lacks that holds files no
     project's commit does (experiment_path_problem): one shipped with a hand-made
     experiment, whose merge would write them."""
-    bad = sorted((rel, why) for rel, _ in git.ls_tree_files(exp.baseline)
-                 if (why := experiment_path_problem(rel)))
+    tree = {rel for rel, _ in git.ls_tree_files(exp.baseline)}
+    bad = sorted((rel, why) for rel in tree  # a nested project's files it holds are its own
+                 if (why := experiment_path_problem(rel, tree)))
     if bad:
         shown = named_list(bad, most=5, name=lambda b: f"'{b[0]}' ({b[1]})")
         raise UsageError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
@@ -18,6 +18,7 @@ from dvx.experiment_refs import (
     find,
     git_of,
     head,
+    nested_own_files_held,
     ref_of,
 )
 from dvx.exps.queue import waiting
@@ -241,13 +242,17 @@ def _unfit(git: Git, ref: str, commit: str, own: set[str]) -> Unfit | None:
     if not git.is_ancestor(baseline, commit):
         return Unfit(f"whose commit {commit[:10]} does not descend from its baseline "
                      f"{baseline[:10]}, so dvx never made it")
-    changed = _shown_unfit_paths(git.changed_between(baseline, commit))
+    files = git.changed_between(baseline, commit)
+    changed = _shown_unfit_paths(files, nested_own_files_held(git, baseline, files))
     if changed:
         return Unfit(f"whose commit {commit[:10]} changes files that are not the project's to "
                      f"write ({changed}), which dvx never records, so it was made by other "
                      "means")
-    held = None if baseline in own else \
-        _shown_unfit_paths(path for path, _ in git.ls_tree_files(baseline))
+    if baseline in own:
+        held = None
+    else:  # a file the baseline holds is one it held before: a nested project's is its own
+        tree = [path for path, _ in git.ls_tree_files(baseline)]
+        held = _shown_unfit_paths(tree, set(tree))
     if held:
         return Unfit(f"whose baseline {baseline[:10]}, which this clone did not have, holds "
                      f"files no commit of a project holds ({held}), so that commit was made "
@@ -255,10 +260,12 @@ def _unfit(git: Git, ref: str, commit: str, own: set[str]) -> Unfit | None:
     return None
 
 
-def _shown_unfit_paths(files: Iterable[str]) -> str:
+def _shown_unfit_paths(files: Iterable[str], held_before: Container[str]) -> str:
     """Those of `files` no experiment's commit nor its baseline may hold
-    (`experiment_path_problem`), each with why, as a refusal names them; "" if none."""
-    bad = [(rel, why) for rel in sorted(files) if (why := experiment_path_problem(rel))]
+    (`experiment_path_problem`, with what the commit before held), each with why, as a
+    refusal names them; "" if none."""
+    bad = [(rel, why) for rel in sorted(files)
+           if (why := experiment_path_problem(rel, held_before))]
     return named_list(bad, most=5, name=lambda b: f"'{b[0]}' ({b[1]})") if bad else ""
 
 
