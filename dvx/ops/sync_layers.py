@@ -344,6 +344,8 @@ def records_a_file(repo: Repo, synced: Synced) -> bool:
 def begins_as_manifest(repo: Repo, oid: str) -> bool | None:
     """Does the cached object `oid` begin as every directory manifest does (its header
     line)? None if the cache lacks it."""
+    if repo.loaded_trees.get((repo.algo, oid)) is not None:
+        return True  # read as a manifest already: a check per file opens it no more
     header = first_line(repo.algo)
     try:
         with repo.cache.open(oid) as f:
