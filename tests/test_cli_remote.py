@@ -1268,8 +1268,7 @@ def test_a_hint_to_fix_an_option_names_the_level_that_sets_it(repo, dvx, tmp_pat
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0
     assert dvx("remote", "add", "-d", "r", str(tmp_path / "store")).code == 0
-    (repo / ".dvx" / "config.local").write_text('[remote "r"]\npack_threshold = 99999999\n'
-                                                "jobs = -1\n")
+    (repo / ".dvx" / "config.local").write_text('[remote "r"]\njobs = -1\n')
     pushed = dvx("push")
     assert pushed.code == 1 and "`dvx remote modify --local r jobs VALUE`" in pushed.stderr, (
         pushed.output)
