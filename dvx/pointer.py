@@ -31,6 +31,7 @@ from dvx.scm import (
     rebase_sides_note,
     unmerged_entries,
 )
+from dvx.wording import counted, human_size
 from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
@@ -65,6 +66,21 @@ class WrongCounts:
     def to_json(self) -> dict[str, int | None]:
         return {"recorded_size": self.recorded_size, "size": self.size,
                 "recorded_nfiles": self.recorded_nfiles, "nfiles": self.nfiles}
+
+
+def recorded_wrongly(wrong: WrongCounts) -> str:
+    """What a pointer records wrongly of the data it names, as every command says it:
+    "records a size of 999 B, where the data it names is 6 B"."""
+    recorded, real = human_size(wrong.recorded_size), human_size(wrong.size)
+    if recorded == real:  # rounded alike: the bytes tell them apart
+        recorded, real = f"{wrong.recorded_size} B", f"{wrong.size} B"
+    if not wrong.nfiles_wrong:
+        return f"records a size of {recorded}, where the data it names is {real}"
+    if not wrong.size_wrong:
+        return (f"records {counted(wrong.recorded_nfiles or 0, 'file')}, where the data it "
+                f"names has {wrong.nfiles}")
+    return (f"records a size of {recorded} in {counted(wrong.recorded_nfiles or 0, 'file')}, "
+            f"where the data it names is {real} in {counted(wrong.nfiles or 0, 'file')}")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Wording shared by messages: a count with its noun, and a list of names cut short where it
-would not fit a sentence."""
+"""Wording shared by messages: a count with its noun, a size in bytes, and a list of names
+cut short where it would not fit a sentence."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ def counted(count: int, noun: str) -> str:
     """'1 experiment', '0 experiments', '3 experiments': `count` and `noun`, plural unless one
     (nouns whose plural is not the noun plus 's' are not asked for)."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def human_size(n: int) -> str:
+    """'999 B', '1.5 KiB', '2.0 GiB': `n` bytes in the largest binary unit below it."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -705,8 +705,8 @@ def test_a_pointer_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(
     (repo / "a.dvx").write_text(pointer.replace("size: 6", "size: 7"))  # edited by hand
     done = dvx("checkout")
     assert done.code == 0 and "2 restored" in done.output, done.output
-    assert "'a.dvx' gives 7 bytes as the size of 'a'" in done.output
-    assert "the size recorded is wrong" in done.output and "changed through" not in done.output
+    assert "'a.dvx' records a size of 7 B, where the data it names is 6 B" in done.output
+    assert "the record is wrong" in done.output and "changed through" not in done.output
     assert (repo / "a").read_text() == (repo / "b").read_text() == "hello\n"
     assert not (repo / ".dvx" / "cache" / "quarantine").exists()
     assert dvx("commit", "a").code == 0 and "size: 6" in (repo / "a.dvx").read_text()
@@ -725,13 +725,31 @@ def test_a_directory_pointer_giving_a_wrong_size_or_file_count_is_warned_about(r
                                 .replace("nfiles: 2\n", "nfiles: 7\n"))  # mis-merged
     done = dvx("checkout")
     assert done.code == 0 and "2 restored" in done.output, done.output
-    assert "'d.dvx' gives 999 bytes in 7 files as the size of 'd', but its manifest" in \
-        done.stderr and "lists 4 bytes in 2 files" in done.stderr
+    assert "'d.dvx' records a size of 999 B in 7 files, where the data it names is 4 B in " \
+        "2 files" in done.stderr, done.stderr
     assert (repo / "d" / "b").read_text() == "b\n"
     assert dvx("commit", "d").code == 0 and (repo / "d.dvx").read_text() == pointer
     shutil.rmtree(repo / "d")
     again = dvx("checkout")
     assert again.code == 0 and "gives" not in again.stderr, again.output
+
+
+def test_checkout_names_a_wrong_pointer_in_the_words_status_and_fsck_use(repo, dvx):
+    """One wording for a pointer whose totals are not its data's, whichever command finds it,
+    with "1 file" for one."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "d").code == 0
+    shutil.rmtree(repo / "d")
+    pointer = (repo / "d.dvx").read_text()
+    (repo / "d.dvx").write_text(pointer.replace("size: 4\n", "size: 999\n")
+                                .replace("nfiles: 2\n", "nfiles: 1\n"))  # mis-merged
+    words = "records a size of 999 B in 1 file, where the data it names is 4 B in 2 files"
+    done = dvx("checkout")
+    assert done.code == 0 and f"'d.dvx' {words}: " in done.stderr, done.stderr
+    assert "`dvx commit d` writes the record again." in " ".join(done.stderr.split())
+    assert f"d: its pointer {words}" in dvx("status").stdout
+    assert f"d.dvx {words}: " in dvx("fsck").stderr
 
 
 def test_a_manifest_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(repo, dvx):

@@ -26,18 +26,17 @@ from dvx.cli.common import (
 )
 from dvx.cli.ui import (
     emit_json,
-    human_size,
     kept_in_git,
     kept_untracked,
     out,
-    recorded_wrongly,
     report_staging,
     unignored_note,
     warn,
 )
 from dvx.logs import shown_path
 from dvx.paths import for_command, names_the_root, repo_relpath
-from dvx.wording import counted, named_list
+from dvx.pointer import recorded_wrongly
+from dvx.wording import counted, human_size, named_list
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence

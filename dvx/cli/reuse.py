@@ -11,8 +11,9 @@ import click
 from dvx.cli import ui
 from dvx.cli.common import PATH, NotEmpty, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
-from dvx.cli.ui import emit_json, human_size, out, report_staging, warn
+from dvx.cli.ui import emit_json, out, report_staging, warn
 from dvx.logs import shown_path
+from dvx.wording import human_size
 
 if TYPE_CHECKING:
     from dvx.config import Config

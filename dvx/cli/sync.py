@@ -29,16 +29,15 @@ from dvx.cli.project import level_options
 from dvx.cli.ui import (
     confirm,
     emit_json,
-    human_size,
     is_terminal,
     objects,
     out,
-    recorded_wrongly,
     warn,
 )
 from dvx.logs import pasted_args, shell_quote, shown_path
 from dvx.paths import POINTER_SUFFIX, for_command
-from dvx.wording import counted, named_list
+from dvx.pointer import recorded_wrongly
+from dvx.wording import counted, human_size, named_list
 
 if TYPE_CHECKING:
     from dvx.ops.fsck import FsckResult

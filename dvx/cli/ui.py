@@ -1,4 +1,4 @@
-"""Terminal output helpers: messages, JSON, sizes and the tqdm progress bar."""
+"""Terminal output helpers: messages, JSON and the tqdm progress bar."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import click
 
 from dvx.logs import printable, shown_path
-
-if TYPE_CHECKING:
-    from dvx.pointer import WrongCounts
 from dvx.paths import for_command, from_here
-from dvx.wording import named_list
+from dvx.wording import human_size, named_list
 
 
 def out(message: str = "", nl: bool = True) -> None:
@@ -164,30 +161,6 @@ def kept_in_git(paths: list[str]) -> str:
     files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
     return (f"Kept {len(paths)} {files} Git tracks (Git's index holds {them}, so {them} "
             f"{'is' if len(paths) == 1 else 'are'} Git's, never the data's): {shown}.")
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-def recorded_wrongly(wrong: WrongCounts) -> str:
-    """What a pointer records wrongly of the data it names, as fsck and status say it:
-    "records a size of 999 B, where the data it names is 6 B"."""
-    recorded, real = human_size(wrong.recorded_size), human_size(wrong.size)
-    if recorded == real:  # rounded alike: the bytes tell them apart
-        recorded, real = f"{wrong.recorded_size} B", f"{wrong.size} B"
-    if not wrong.nfiles_wrong:
-        return f"records a size of {recorded}, where the data it names is {real}"
-    if not wrong.size_wrong:
-        return (f"records {wrong.recorded_nfiles} files, where the data it names has "
-                f"{wrong.nfiles}")
-    return (f"records a size of {recorded} in {wrong.recorded_nfiles} files, where the data "
-            f"it names is {real} in {wrong.nfiles}")
 
 
 def objects(count: int, size: int | None = None) -> str:

@@ -64,6 +64,7 @@ from dvx.paths import (
     symlinked_parent,
     walk_directory,
 )
+from dvx.pointer import recorded_wrongly
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
@@ -650,7 +651,7 @@ def _link_out(repo: Repo, oid: str, path: str, executable: bool,
               on_bytes: OnBytes | None = None) -> StatKey:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
     run in a worker process). CorruptObjectError if the object was changed after it was
-    stored; one intact but not the size recorded is placed (`_warn_if_size_recorded_wrong`)."""
+    stored; one intact but not the size recorded is placed (`_warn_if_counts_recorded_wrong`)."""
     _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes)
     return stat_key(placed)
 
@@ -671,17 +672,32 @@ def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: s
         return False
 
 
-def _warn_if_size_recorded_wrong(root: str, display: str, recorded_in: str, output_path: str,
-                                 oid: str, size: int, placed: StatKey) -> None:
-    """Warn if the object `oid` placed for `display` is not the `size` bytes `recorded_in`
-    gives: placing it found it intact (`LocalCache.intact`), so that size is wrong."""
+def _warn_if_counts_recorded_wrong(root: str, output: Output, size: int,
+                                   nfiles: int | None) -> None:
+    """Warn if the output's record (its pointer, or dvx.lock) gives the data just placed as
+    its oid names it another size or number of files than the `size` bytes in `nfiles` files
+    (None for a file) placing found: the record is wrong, not the data."""
+    wrong = output.pointer.wrong_counts(size, nfiles)
+    if wrong is None:
+        return
+    log.warning("%s %s: the record is wrong (edited by hand or mis-merged?), not the data, "
+                "so '%s' was placed as its oid names it; `dvx commit %s` writes the record "
+                "again.", output.recorded_in, recorded_wrongly(wrong), output.path,
+                for_command(root, output.path))
+
+
+def _warn_if_entry_size_recorded_wrong(root: str, entry: str, output: str, oid: str,
+                                       size: int, placed: StatKey) -> None:
+    """Warn if the object `oid` placed for the entry `entry` of the directory `output` is not
+    the `size` bytes its manifest gives: placing found it intact (`LocalCache.intact`), so the
+    manifest's size is wrong, not the data."""
     if placed[1] == size:
         return
-    log.warning("%s gives %d bytes as the size of '%s', but its object %s is %d bytes that "
-                "still hash to its oid: the size recorded is wrong (edited by hand or "
-                "mis-merged?), not the data, which was placed as its oid names it. "
-                "`dvx commit %s` records the right size.", recorded_in, size, display, oid,
-                placed[1], for_command(root, output_path))
+    log.warning("The manifest of '%s' gives %d bytes as the size of '%s', but its object %s "
+                "is %d bytes that still hash to its oid: the size recorded is wrong (edited by "
+                "hand or mis-merged?), not the data, which was placed as its oid names it. "
+                "`dvx commit %s` records the right size.", output, size, entry, oid, placed[1],
+                for_command(root, output))
 
 
 def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: CheckoutResult,
@@ -761,8 +777,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, _placement_failure(repo, exc, pointer.oid,
                                                                    full)))
         return
-    _warn_if_size_recorded_wrong(repo.root, output.path, output.recorded_in, output.path,
-                                 pointer.oid, pointer.size, placed)
+    _warn_if_counts_recorded_wrong(repo.root, output, placed[1], None)
     result.restored.append(output.path)
 
 
@@ -1012,22 +1027,8 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
         _hold_back_alike_entries(output.path, top, tree, plan, result)
     _apply(repo, output.path, top, tree, plan, result)
     if plan.place:
-        _warn_if_totals_recorded_wrong(repo.root, output, tree)
+        _warn_if_counts_recorded_wrong(repo.root, output, tree.size, tree.nfiles)
     return True
-
-
-def _warn_if_totals_recorded_wrong(root: str, output: Output, tree: Tree) -> None:
-    """Warn if the directory's pointer (or dvx.lock) gives it a size or a number of files
-    its manifest denies, as `_warn_if_size_recorded_wrong` does for a file."""
-    pointer = output.pointer
-    if (pointer.size, pointer.nfiles) == (tree.size, tree.nfiles):
-        return
-    log.warning("%s gives %d bytes in %s files as the size of '%s', but its manifest %s lists "
-                "%d bytes in %d files: the size recorded is wrong (edited by hand or "
-                "mis-merged?), not the data, which was placed as its manifest names it. "
-                "`dvx commit %s` records the right size.", output.recorded_in, pointer.size,
-                pointer.nfiles, output.path, pointer.oid, tree.size, tree.nfiles,
-                for_command(root, output.path))
 
 
 @dataclass
@@ -1412,9 +1413,9 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
                 if placed is not None:
                     repo.statcache.put_key(join_posix(top, tree.paths[index]), placed,
                                            tree.oid_at(index))
-                    _warn_if_size_recorded_wrong(
-                        repo.root, f"{display}/{tree.paths[index]}", f"The manifest of '{display}'",
-                        display, tree.oid_at(index), tree.size_at(index), placed)
+                    _warn_if_entry_size_recorded_wrong(
+                        repo.root, f"{display}/{tree.paths[index]}", display,
+                        tree.oid_at(index), tree.size_at(index), placed)
                 result.restored.add_entry(display, tree, index)
 
     # Small files are mostly system calls, which only worker processes spread over the cores;
