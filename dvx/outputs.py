@@ -28,6 +28,7 @@ from dvx.paths import (
     at_or_below_any,
     check_no_symlinked_parent,
     check_relpath,
+    folders_above,
     for_command,
     from_here,
     names_the_root,
@@ -577,9 +578,7 @@ def _pointers_tracking(path: str) -> list[str]:
     directories holding it."""
     if path == ".":
         return []
-    parts = path.split("/")
-    return [path + POINTER_SUFFIX] + ["/".join(parts[:i]) + POINTER_SUFFIX
-                                      for i in range(1, len(parts))]
+    return [tracked + POINTER_SUFFIX for tracked in (path, *folders_above(path))]
 
 
 def pointers_left_out(repo: Repo) -> list[str]:

@@ -189,6 +189,14 @@ def overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
+def folders_above(rel: str) -> Iterator[str]:
+    """The folders holding the POSIX path `rel`, nearest first: 'a/b/c' -> 'a/b', 'a'."""
+    folder = rel.rpartition("/")[0]
+    while folder:
+        yield folder
+        folder = folder.rpartition("/")[0]
+
+
 def at_or_below_any(rel: str, folders: Set[str]) -> bool:
     """Is the POSIX path `rel` one of `folders`, or below one?"""
     while rel:

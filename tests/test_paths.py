@@ -8,6 +8,7 @@ from dvx.errors import FormatError, PathError
 from dvx.paths import (
     alike_paths,
     check_relpath,
+    folders_above,
     for_command,
     repo_relpath,
     safe_dir_join,
@@ -19,6 +20,14 @@ from dvx.paths import (
 @pytest.mark.parametrize("good", ["a", "a/b.txt", "ñandú/ü.png", "with space/x", ".hidden/x"])
 def test_check_relpath_accepts_ordinary_paths(good):
     assert check_relpath(good) == good
+
+
+@pytest.mark.parametrize(("rel", "folders"), [
+    ("a", []), ("a/b", ["a"]), ("a/b/c.txt", ["a/b", "a"]), ("a b/c d/e", ["a b/c d", "a b"]),
+])
+def test_folders_above_names_each_folder_holding_a_path_nearest_first(rel, folders):
+    """status, commit, pointer look-ups and dvx.yaml's checks all walk up a path this way."""
+    assert list(folders_above(rel)) == folders
 
 
 @pytest.mark.parametrize("bad", [

@@ -69,6 +69,7 @@ from dvx.paths import (
     WalkEntry,
     alike_paths,
     fingerprint_of_walk,
+    folders_above,
     for_command,
     join_posix,
     walk_directory,
@@ -1211,15 +1212,10 @@ def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection
     as status reports it, so it is what is recorded."""
     entries = [e for e in tree.entries if e.path not in replace]
     present = {e.path for e in entries}
-    folders = {parent for e in entries for parent in _parents(e.path)}
+    folders = {parent for e in entries for parent in folders_above(e.path)}
     kept = [e for e in keep if e.path not in folders and not any(
-        parent in present for parent in _parents(e.path))]
+        parent in present for parent in folders_above(e.path))]
     return Tree.build(algo, [*entries, *kept])
-
-
-def _parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _linked_object(repo: Repo, path: str, display: str, st: os.stat_result | None = None

@@ -36,6 +36,7 @@ from dvx.outputs import Output, Target, load_tree, pointers_left_out, tracked_da
 from dvx.paths import (
     Fingerprint,
     fingerprint_directory,
+    folders_above,
     for_command,
     from_here,
     join_posix,
@@ -104,12 +105,6 @@ class MissingVersion:
         file = literal_pathspec(from_here(root, self.record_file))
         return (f"`dvx fetch --rev REV {parts}`, REV a commit whose {self.record_file} names "
                 f"{self.oid} (`git log -p -- {file}` shows them)")
-
-
-def _parents(path: str) -> list[str]:
-    """The folders around the relative path `path`: "a/b/c" -> ["a", "a/b"]."""
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 @dataclass
@@ -201,9 +196,9 @@ class OutputStatus:
         where files not pulled go (a folder where a file goes, a file where a folder goes):
         a checkout or a pull keeps them and skips those files, a `--force` discards them."""
         changed = set(self.added + self.modified)
-        around_changed = {parent for path in changed for parent in _parents(path)}
+        around_changed = {parent for path in changed for parent in folders_above(path)}
         return sorted({path for path in self.not_pulled if path in around_changed}
-                      | {parent for path in self.not_pulled for parent in _parents(path)
+                      | {parent for path in self.not_pulled for parent in folders_above(path)
                          if parent in changed})
 
     def stands_in_place_of(self, path: str) -> str:

@@ -42,6 +42,7 @@ from dvx.paths import (
     RESERVED_NAMES,
     check_no_symlinked_parent,
     check_relpath,
+    folders_above,
     for_command,
     pipeline_file_is_a_link,
 )
@@ -700,14 +701,6 @@ def _param_key(key: Any, name: str) -> str:
 
 # -- across stages ---------------------------------------------------------------------------
 
-def _folders_above(path: str) -> Iterator[str]:
-    """'a/b/c' -> 'a/b', 'a'."""
-    folder = path.rpartition("/")[0]
-    while folder:
-        yield folder
-        folder = folder.rpartition("/")[0]
-
-
 def _check_within_stage(name: str, deps: tuple[str, ...], outs: tuple[Out, ...]) -> None:
     """No dependency is, contains or lies inside an output of the same stage (the first
     dependency that does is named). Each path's folders are looked up rather than every pair
@@ -716,10 +709,10 @@ def _check_within_stage(name: str, deps: tuple[str, ...], outs: tuple[Out, ...])
     first_at_or_below: dict[str, int] = {}  # a dependency or a folder above one -> first place
     for i, dep in enumerate(deps):
         first_dep.setdefault(dep, i)
-        for path in (dep, *_folders_above(dep)):
+        for path in (dep, *folders_above(dep)):
             first_at_or_below.setdefault(path, i)
     for out in outs:
-        found = [first_dep[folder] for folder in _folders_above(out.path) if folder in first_dep]
+        found = [first_dep[folder] for folder in folders_above(out.path) if folder in first_dep]
         if out.path in first_at_or_below:
             found.append(first_at_or_below[out.path])
         if found:
