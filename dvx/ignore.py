@@ -23,6 +23,13 @@ from dvx.wildmatch import Rule, parse_rule
 IGNORE_FILE = ".dvxignore"
 
 
+def is_ignore_file(rel: str) -> bool:
+    """Is the POSIX path `rel` a .dvxignore file? Such a file holds rules, never data: a
+    walk of tracked data leaves it out, a manifest never lists it, and Git may hold it
+    (`git add -f`, to share the rules) without holding the folder's data."""
+    return rel.rpartition("/")[2] == IGNORE_FILE
+
+
 def git_lines(data: bytes) -> list[str]:
     """The lines of a file Git reads line by line (.gitignore, .dvxignore, .gitattributes),
     split as Git splits them: at "\n" only, a "\r" before it dropped. Other characters
@@ -165,9 +172,7 @@ class DvxIgnore:
             return True
         if self._spec(rel_top) is not None:
             return True
-        return walk is not None and any(
-            e.relpath == IGNORE_FILE or e.relpath.endswith("/" + IGNORE_FILE)
-            for e in walk.files)
+        return walk is not None and any(is_ignore_file(e.relpath) for e in walk.files)
 
     def filter_walk(self, rel_top: str, walk: Walk, recorded: Container[str] = ()) -> Walk:
         """`walk` (of the directory at repo-relative `rel_top`) without what is ignored, and
@@ -178,7 +183,7 @@ class DvxIgnore:
             return walk
 
         def keep(relpath: str) -> bool:
-            if relpath.rpartition("/")[2] == IGNORE_FILE:
+            if is_ignore_file(relpath):
                 return False
             return relpath in recorded or self.check(f"{rel_top}/{relpath}") is None
 

@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
+from dvx.ignore import is_ignore_file
 from dvx.lockfile import read_lock
 from dvx.pointer import parse_pointer
 from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.team import Team, must, share
+
+
+@pytest.mark.parametrize(("rel", "rules"), [
+    (".dvxignore", True), ("a/b/.dvxignore", True), ("", False), ("a.dvxignore", False),
+    (".dvxignore/x", False), ("a/x.dvxignore", False), ("a/.dvxignore.bak", False),
+])
+def test_only_a_file_named_dvxignore_is_taken_for_rules(rel, rules):
+    """Walks, manifests, checkout and Git's index all tell a .dvxignore by this one test."""
+    assert is_ignore_file(rel) is rules
 
 
 def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):

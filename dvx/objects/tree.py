@@ -26,7 +26,7 @@ from typing import IO, NamedTuple, overload
 from dvx.errors import CorruptManifestError, FormatError, InvalidOidError, NewerFormatError
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
-from dvx.ignore import IGNORE_FILE
+from dvx.ignore import IGNORE_FILE, is_ignore_file
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 
 FORMAT = "dvx-tree"
@@ -448,7 +448,7 @@ def _refuse_ignore_file(path: str) -> None:
     """A .dvxignore is never data (a workspace walk leaves it out, and it tells dvx which
     files it leaves out): listed, it would be placed, change what the folder holds, and then
     be found missing by every status."""
-    if path.rpartition("/")[2] == IGNORE_FILE:
+    if is_ignore_file(path):
         raise FormatError(f"A directory manifest lists '{path}', a {IGNORE_FILE} file, which "
                           "tells dvx which files to leave out and is never data.")
 

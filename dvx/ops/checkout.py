@@ -26,7 +26,7 @@ from typing import TypeGuard
 from dvx import faults, fsutil, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
-from dvx.ignore import IGNORE_FILE
+from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
@@ -962,7 +962,7 @@ def _left_out_in(repo: Repo, display: str, walk: Walk, dvx_s: Callable[[str], bo
 
 
 def _left_out(repo: Repo, path: str) -> bool:
-    return path.rpartition("/")[2] == IGNORE_FILE or repo.dvxignore.check(path) is not None
+    return is_ignore_file(path) or repo.dvxignore.check(path) is not None
 
 
 def _folders_holding(walk: Walk) -> set[str]:

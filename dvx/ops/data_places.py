@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
-from dvx.ignore import IGNORE_FILE
+from dvx.ignore import is_ignore_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.outputs import Output, nested_repository_error, tracked_data_left_out
@@ -43,7 +43,7 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
     given = {rel: rel for rel in rels}
     tracked = sorted((path, owner) for path in modes
                      if (owner := given.get(path) or nearest_parent_in(path, given))
-                     and not never_data_inside(path[len(owner) + 1:]))
+                     and not is_ignore_file(path[len(owner) + 1:]))
     held = [(path, rel) for path, rel in tracked if path in submodules]
     if held:  # `git rm --cached` would unregister the submodule: not the advice to give
         folder, rel = held[0]
@@ -78,7 +78,7 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     (`tracked_by_git`). Git is asked once, about all of them."""
     found = {}
     for rel, inside in held_by_git_within(repo, rels).items():
-        data = {path for path in inside if not never_data_inside(path)}
+        data = {path for path in inside if not is_ignore_file(path)}
         if data:
             found[rel] = data
     return found
@@ -97,13 +97,6 @@ def held_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
         if owner is not None:
             found.setdefault(owner, set()).add(path[len(owner) + 1:])
     return found
-
-
-def never_data_inside(inside: str) -> bool:
-    """Whether `inside`, a path Git's index holds inside a tracked folder (relative to it;
-    '' for the folder itself), is a .dvxignore file: never data (dvx/ignore.py), so Git
-    holding it (`git add -f`, to share the rules) is not Git holding the folder's data."""
-    return inside.rpartition("/")[2] == IGNORE_FILE
 
 
 def submodules_within(repo: Repo, rels: list[str]) -> dict[str, str]:

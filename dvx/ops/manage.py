@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, DvxError, PathError, UsageError
+from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
     held_by_git_within,
     ignore_after_rules_taking_back,
-    never_data_inside,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -563,7 +563,7 @@ def _refuse_moving_git_s_rules(repo: Repo, output: Output, dst: str) -> None:
     `tracked_by_git` passes over it, but the rename would carry it into `dst`, which Git
     ignores, and a commit would drop the rules from Git."""
     inside = held_by_git_within(repo, [output.path]).get(output.path, set())
-    rules = sorted(path for path in inside if never_data_inside(path))
+    rules = sorted(path for path in inside if is_ignore_file(path))
     if not rules:
         return
     old, new = f"{output.path}/{rules[0]}", f"{dst}/{rules[0]}"

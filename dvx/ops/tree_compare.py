@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from dvx.errors import PathError
 from dvx.fsutil import FileChangedError, NotRegularFileError, is_executable, temp_target
 from dvx.hashing import hash_file
-from dvx.ignore import IGNORE_FILE
+from dvx.ignore import is_ignore_file
 from dvx.logs import get_logger
 from dvx.objects.statcache import Entry, trusted_oid
 from dvx.objects.tree import Tree
@@ -128,9 +128,9 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
             matched, record = record, next(records, None)
         else:
             matched = None
-        name = rel.rpartition("/")[2]
-        if name == IGNORE_FILE:
+        if is_ignore_file(rel):
             return None
+        name = rel.rpartition("/")[2]
         try:
             st = os.lstat(path)
         except FileNotFoundError:
