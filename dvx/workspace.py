@@ -191,25 +191,29 @@ def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = 
             return FileState(linked, 0, False, True, linked, dangling=True)
     elif not stat.S_ISREG(st.st_mode):
         raise not_regular_error(display, "Move it elsewhere.")
+    size = st.st_size  # that of the bytes the stat caches vouch for, or of those hashed
     oid = seen.get(path, st) if seen is not None else None
     if oid is None:
         oid = repo.statcache.get(path, st)
     if oid is None:
         log.info("Hashing %s", display)
         try:
-            oid, _ = hash_file(path, repo.algo)
+            # The size of what was read, never the stat's: a file rewritten since the stat
+            # would otherwise pair one version's oid with another's size.
+            oid, size = hash_file(path, repo.algo)
         except fsutil.NotRegularFileError:  # put there since the lstat
             raise not_regular_error(display, "Move it elsewhere.") from None
         except FileNotFoundError:  # gone since the lstat
             if linked is None:
                 return None
             return FileState(linked, 0, False, True, linked, dangling=True)
-        repo.statcache.put(path, st, oid)
-        if seen is not None:
-            seen.put(path, st, oid)
+        if size == st.st_size:  # else the stat is of another version than the one hashed
+            repo.statcache.put(path, st, oid)
+            if seen is not None:
+                seen.put(path, st, oid)
     executable = is_executable(st.st_mode) if repo.reads_exec_bit else \
         recorded_executable(repo, display)
-    return FileState(oid, st.st_size, executable, linked is not None, linked)
+    return FileState(oid, size, executable, linked is not None, linked)
 
 
 def set_aside_state(repo: Repo, path: str, display: str, linked: str) -> FileState | None:

@@ -1273,6 +1273,29 @@ def test_an_edited_push_false_output_the_cache_lacks_is_said_made_again_by_repro
     assert dvx("pull", cwd=clone).code == 0  # a pull of everything passes over such outputs
 
 
+def test_a_file_whose_pointer_is_right_is_never_named_wrong_size_when_rewritten_as_status_reads(
+        repo, dvx, monkeypatch):
+    """A file rewritten between status's stat of it and its hashing, to the very bytes its
+    pointer names: the size status checks is that of the bytes it hashed, so a right pointer
+    is never named as recording a wrong size."""
+    from dvx import workspace
+
+    write(repo / "f", "the recorded version\n")
+    assert dvx("add", "f").code == 0
+    write(repo / "f", "short")  # a size of its own, as the stat before hashing sees it
+    real_hash_file = workspace.hash_file
+
+    def rewritten_first(path, *args, **kwargs):
+        write(repo / "f", "the recorded version\n")
+        return real_hash_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(workspace, "hash_file", rewritten_first)
+    shown = dvx("status")
+    assert shown.code == 0, shown.output
+    assert "records a size" not in shown.output, shown.output
+    assert shown.stdout == "Data and pointers are up to date.\n", shown.output
+
+
 def _set_in_pointer(pointer, key: str, value: int) -> None:
     lines = pointer.read_text().splitlines(keepends=True)
     pointer.write_text("".join(f"{key}: {value}\n" if line.startswith(f"{key}: ") else line
