@@ -389,6 +389,48 @@ def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx)
     assert (repo / "f" / "mine").read_text() == "not in any cache\n"
 
 
+def test_a_file_s_record_under_a_folder_placed_in_part_is_never_read_as_its_manifest(repo, dvx):
+    """A part of a folder checked out where a tracked file was, over a record of that file as
+    an older dvx wrote it (no executable bit) while the cache lacked the file's data: once the
+    cache holds that data again and the folder's pointer moves, status and checkout take the
+    file's record for no version of the folder, never reading the file's bytes as a
+    manifest."""
+    write(repo / "d" / "sub" / "a", "1\n")
+    write(repo / "d" / "other" / "b", "2\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v1")
+    write(repo / "d" / "sub" / "a", "1b\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    shutil.rmtree(repo / "d")
+    write(repo / "d", "a file now\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "now a file")
+    record = repo / ".dvx" / "tmp" / "synced.json"
+    doc = json.loads(record.read_text())
+    doc["outputs"]["d"].pop("exec")  # as a dvx that kept no executable bit wrote it
+    record.write_text(json.dumps(doc))
+    oid = doc["outputs"]["d"]["oid"]
+    file_object = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+    kept = repo.parent / "kept-object"
+    shutil.move(file_object, kept)  # the cache lacks the file's data
+
+    git(repo, "checkout", "HEAD~2", "--", "d.dvx")  # v1, by hand: no hook ran
+    os.unlink(repo / "d")
+    assert dvx("checkout", "d/sub").code == 0
+    shutil.move(kept, file_object)  # fetched again, say
+    git(repo, "checkout", "HEAD~1", "--", "d.dvx")  # v2
+
+    status = dvx("status", "--json")
+    assert status.code == 0, status.output
+    [shown] = json.loads(status.stdout)["outputs"]
+    assert shown["not_pulled"] == ["other/b"] and shown["modified"] == [], shown
+    assert dvx("checkout", "d").code == 0
+    assert (repo / "d" / "sub" / "a").read_text() == "1b\n"
+    assert (repo / "d" / "other" / "b").read_text() == "2\n"
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
 def _commit_a_directory_then_a_file(repo, dvx) -> None:
     """Two commits: `d` a tracked directory, then `d` a tracked file."""
     write(repo / "d" / "a", "in the directory\n")

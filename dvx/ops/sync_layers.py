@@ -388,8 +388,10 @@ def placed_whole(repo: Repo, synced: Synced) -> bool:
 def holds_what_was_placed(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> bool:
     """Does the directory hold only what checkouts placed, per the layered record `synced`
     (each file as one of the versions placed at or above the record that placed its path,
-    each placed file still there), so that nothing in it is a change of its own?"""
-    layers = synced.layers()
+    each placed file still there), so that nothing in it is a change of its own? A layer
+    recording a file (the path was a file then) is no version of the directory: it placed
+    nothing in it, and its object is never read as a manifest."""
+    layers = [layer for layer in synced.layers() if not records_a_file(repo, layer)]
     trees = [version_tree(repo, layer.oid) for layer in layers]
     if any(tree is None for tree in trees):
         return False  # what it was synced to is no longer known here: a change, to be safe
