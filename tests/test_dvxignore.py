@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -426,3 +427,49 @@ def test_moving_a_folder_whose_dvxignore_git_tracks_is_refused_keeping_the_rules
     assert (repo / "data" / ".dvxignore").read_text() == "*.tmp\n"
     assert not (repo / "data2").exists() and not (repo / "data2.dvx").exists()
     assert git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_remove_outs_keeps_a_dvxignore_git_tracks_in_place_and_names_it_as_git_s(
+        repo, dvx, force):
+    """`dvx remove --outs` of a folder whose .dvxignore Git's index holds (`git add -f`, the
+    team's rules) deletes the data around it and keeps it where it is, in Git as it was,
+    naming it among the files Git tracks (`kept_in_git`), never among those .dvxignore keeps
+    out, as it does for any file Git's index holds there."""
+    write(repo / "data" / "f1.csv", "1\n")
+    write(repo / "data" / "x.tmp", "t\n")
+    write(repo / "data" / ".dvxignore", "*.tmp\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "data/.dvxignore")
+    git(repo, "commit", "-qm", "v1")
+
+    removed = dvx("remove", "--outs", *(["--force"] if force else []), "data.dvx")
+    assert removed.code == 0, removed.output
+    assert "Stopped tracking data and deleted its data, keeping the files Git tracks in it" \
+        in removed.stdout, removed.output
+    assert "Git's, never the data's): data/.dvxignore." in removed.stderr, removed.stderr
+    assert "(.dvxignore keeps it out): data/x.tmp." in removed.stderr, removed.stderr
+    assert sorted(os.listdir(repo / "data")) == [".dvxignore", "x.tmp"]
+    assert (repo / "data" / ".dvxignore").read_text() == "*.tmp\n"
+    assert "data/.dvxignore" in git(repo, "ls-files", "data")
+    assert "data/.dvxignore" not in git(repo, "status", "--porcelain")
+
+
+def test_stage_remove_outs_keeps_a_dvxignore_git_tracks_in_place_and_names_it_as_git_s(repo, dvx):
+    """As `dvx remove --outs`, `dvx stage remove --outs` of a stage whose output folder holds
+    a .dvxignore Git's index holds keeps it there, in Git, named among Git's files."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo a > out/a\n"
+                             "    outs: [out]\n")
+    assert dvx("repro").code == 0
+    write(repo / "out" / ".dvxignore", "*.tmp\n")
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "out/.dvxignore")
+    git(repo, "commit", "-qm", "v1")
+
+    removed = dvx("stage", "remove", "--outs", "--json", "gen")
+    assert removed.code == 0, removed.output
+    shown = json.loads(removed.stdout)
+    assert shown["kept_in_git"] == ["out/.dvxignore"] and shown["kept"] == [], shown
+    assert os.listdir(repo / "out") == [".dvxignore"]
+    assert "out/.dvxignore" in git(repo, "ls-files", "out")

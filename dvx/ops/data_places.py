@@ -76,8 +76,14 @@ def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     """{rel: every path at or below it that Git's index holds, relative to it ('' for rel
     itself)} for those of `rels` (the data of tracked outputs) that Git tracks too
     (`tracked_by_git`). Git is asked once, about all of them."""
+    return data_among(held_by_git_within(repo, rels))
+
+
+def data_among(held: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Those of the paths Git's index holds (`held_by_git_within`) that would be data, the
+    .dvxignore files aside: rules shared beside the data, never Git holding the data."""
     found = {}
-    for rel, inside in held_by_git_within(repo, rels).items():
+    for rel, inside in held.items():
         data = {path for path in inside if not is_ignore_file(path)}
         if data:
             found[rel] = data

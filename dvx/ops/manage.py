@@ -14,6 +14,7 @@ from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
 from dvx.ops.data_places import (
     TrackedPaths,
+    data_among,
     held_by_git_within,
     ignore_after_rules_taking_back,
     refuse_dvxignored,
@@ -26,7 +27,6 @@ from dvx.ops.data_places import (
     submodules_within,
     tracked_by_git,
     tracked_by_git_ways,
-    tracked_by_git_within,
 )
 from dvx.ops.left_behind import remove_placed
 from dvx.ops.status import (
@@ -195,10 +195,13 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     holds there, the team's code, say (`Changed.kept_in_git`)."""
     for output in outputs:
         _refuse_stage_output(output, "remove")
-    in_git: dict[str, set[str]] = {}
+    # What Git's index holds there, a .dvxignore of the team's too: the delete keeps it all,
+    # and names it as Git's; of that, only the files that would be data hold Git's data.
+    held: dict[str, set[str]] = {}
     if remove_data:
         _refuse_deleting_a_repository(repo, [*(o.path for o in outputs), *(unfinished or ())])
-        in_git = tracked_by_git_within(repo, [*(o.path for o in outputs), *(unfinished or ())])
+        held = held_by_git_within(repo, [*(o.path for o in outputs), *(unfinished or ())])
+    in_git = data_among(held)
     touched: list[str] = []
     kept: list[str] = []
     with repo.lock(stages_in_git=True):
@@ -242,7 +245,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
         repo.syncstate.flush()
     left = [] if remove_data else [o.path for o in outputs
                                    if os.path.lexists(repo.abspath(o.path))]
-    git_s = {f"{path}/{rel}" if rel else path for path, rels in in_git.items() for rel in rels}
+    git_s = {f"{path}/{rel}" if rel else path for path, rels in held.items() for rel in rels}
     return replace(changed, kept=[p for p in kept if p not in git_s],
                    kept_in_git=[p for p in kept if p in git_s],
                    unignored=seen_by_git(repo, left))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
-from dvx.ops.data_places import tracked_by_git, tracked_by_git_within
+from dvx.ops.data_places import data_among, held_by_git_within, tracked_by_git
 from dvx.ops.manage import make_kept_files_own, recoverable, seen_by_git
 from dvx.ops.status import output_status
 from dvx.outputs import Output
@@ -84,8 +84,12 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
         outs = _outputs_of(dag, stages, locks)
         in_git = set(tracked_by_git(repo, [o.path for s in stages for o in outs[s.name]
                                            if not o.cache]))
-        git_held = tracked_by_git_within(repo, [o.path for s in stages for o in outs[s.name]
-                                                if o.cache]) if delete_outputs else {}
+        # What Git's index holds in a cached output, a .dvxignore of the team's too: the
+        # delete keeps it all, and names it as Git's; of that, only what would be data
+        # holds Git's data.
+        held_all = held_by_git_within(repo, [o.path for s in stages for o in outs[s.name]
+                                             if o.cache]) if delete_outputs else {}
+        git_held = data_among(held_all)
         if delete_outputs and not force:
             committed = _committed_as_they_are(repo, in_git)
             for stage in stages:
@@ -114,7 +118,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                                                           ".gitignore"))
                 repo.syncstate.forget(out.path)
                 if delete_outputs and os.path.lexists(full):
-                    held = git_held.get(out.path, set())
+                    held = held_all.get(out.path, set())
                     kept = delete_tracked_data(repo, out.path, manifests.get(out.path), held)
                     changed.kept += [p for p in kept if not _given(p, out.path, held)]
                     changed.kept_in_git += [p for p in kept if _given(p, out.path, held)]
