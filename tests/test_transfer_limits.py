@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import pytest
 import xxhash
 
-from tests.conftest import run_dvx_proc, stopped_at, tree_bytes, write
+from tests.conftest import make_git_repo, run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import clone, commit_all, configure
 from tests.servers import serving
 
@@ -736,3 +736,88 @@ def test_a_committed_jobs_past_65536_gives_way_to_j_and_is_named_where_it_is_set
     assert dvx("remote", "modify", "store", "jobs", "4").code == 0
     fixed = run(*command)
     assert fixed.code == 0, fixed.output
+
+
+def _jobs_past_the_bound(repo: Path) -> None:
+    """The remote 'store' of `repo` given a `jobs` dvx refuses, as a hand edit (or a dvx
+    before the bound) wrote it."""
+    config = repo / ".dvx" / "config"
+    config.write_text(config.read_text().replace('[remote "store"]\n',
+                                                 '[remote "store"]\njobs = 100000\n'))
+
+
+def _named_with_its_config_fix_alone(text: str) -> None:
+    """`text` names the bad `jobs`, its file and the command that fixes it, and no -j that
+    would win over it: the command that said it has none."""
+    said = " ".join(text.split())
+    assert "Invalid value '100000' for remote \"store\".jobs" in said, said
+    assert "the project config (.dvx/config)" in said, said
+    assert "Fix it with `dvx remote modify store jobs VALUE`." in said, said
+    assert "-j (--jobs)" not in said and "wins over it" not in said, said
+    assert "Traceback" not in said, said
+
+
+def _two_versions_pushed(repo: Path, dvx, tmp_path: Path) -> None:
+    """d, then d with one file more, each committed and pushed to the remote 'store'."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=repo).code == 0
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "d", cwd=repo).code == 0
+    commit_all(repo, "v1")
+    assert dvx("push", cwd=repo).code == 0
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "d", cwd=repo).code == 0
+    commit_all(repo, "v2")
+    assert dvx("push", cwd=repo).code == 0
+
+
+def test_diff_names_a_jobs_past_65536_with_its_config_fix_and_no_j(repo, dvx, tmp_path):
+    """`dvx diff`, which has no -j, fetching a manifest the cache lacks names a remote's
+    `jobs` past the bound with the config fix alone; fixed, it fetches the manifest."""
+    _two_versions_pushed(repo, dvx, tmp_path)
+    shutil.rmtree(repo / ".dvx" / "cache")
+    _jobs_past_the_bound(repo)
+    shown = dvx("diff", "--json", "HEAD~1", "HEAD")
+    assert shown.code == 0, shown.output
+    problems = json.loads(shown.stdout)["problems"]
+    assert problems, shown.stdout
+    for problem in problems:
+        _named_with_its_config_fix_alone(problem)
+    assert dvx("remote", "modify", "store", "jobs", "4").code == 0
+    fixed = dvx("diff", "--json", "HEAD~1", "HEAD")
+    assert [f["path"] for f in json.loads(fixed.stdout)["added"]] == ["d/b"], fixed.output
+
+
+def test_gc_of_a_remote_names_a_jobs_past_65536_with_its_config_fix_and_no_j(repo, dvx, tmp_path):
+    """`dvx gc --remote`, which has no -j, stops on a remote's `jobs` past the bound naming
+    the config fix alone, before it deletes anything there; fixed, it collects."""
+    _two_versions_pushed(repo, dvx, tmp_path)
+    store = tmp_path / "store"
+    stored = sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file())
+    _jobs_past_the_bound(repo)
+    refused = dvx("gc", "-w", "--remote", "store", "-f", "--grace", "0")
+    assert refused.code != 0, refused.output
+    _named_with_its_config_fix_alone(refused.stderr)
+    assert sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file()) == stored
+    assert dvx("remote", "modify", "store", "jobs", "4").code == 0
+    collected = dvx("gc", "-w", "--remote", "store", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+
+
+def test_import_names_a_source_s_jobs_past_65536_with_its_config_fix_and_no_j(
+        repo, dvx, tmp_path):
+    """`dvx import` (and `update`), which have no -j, downloading from the source project's
+    remote, name a `jobs` past the bound there with the config fix alone."""
+    source = make_git_repo(tmp_path / "source")
+    assert dvx("init", cwd=source).code == 0
+    _two_versions_pushed(source, dvx, tmp_path)
+    _jobs_past_the_bound(source)
+    commit_all(source, "jobs past the bound")
+    shutil.rmtree(source / ".dvx" / "cache")  # the data comes from the source's remote
+    refused = dvx("import", str(source), "d", "--out", "d")
+    assert refused.code != 0, refused.output
+    _named_with_its_config_fix_alone(refused.stderr)
+    assert dvx("remote", "modify", "store", "jobs", "4", cwd=source).code == 0
+    commit_all(source, "jobs fixed")
+    imported = dvx("import", str(source), "d", "--out", "d")
+    assert imported.code == 0, imported.output
+    assert (repo / "d" / "b").read_text() == "b\n"

@@ -24,7 +24,7 @@ from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.ops.remote import default_remote, open_remote, settings_for
+from dvx.ops.remote import NO_JOBS_OPTION, default_remote, open_remote, settings_for
 from dvx.ops.status import never_placed
 from dvx.outputs import Broken, Output, load_tree, may_hold_part, scan_outputs
 from dvx.paths import at_or_below_any, fingerprint_directory, overlaps
@@ -426,11 +426,11 @@ class _Sides:
         name, store = self._remote
         try:
             result = transfer.download(store, self.repo.cache, [oid],
-                                       settings_for(self.repo, name, store, None))
+                                       settings_for(self.repo, name, store, NO_JOBS_OPTION))
         except Interrupted:
             raise
         except DvxError as exc:  # the remote as a whole failed (unreachable, say)
-            self._remote = f"remote '{name}' could not be read: {exc.message}"
+            self._remote = f"remote '{name}' could not be read: {exc}"  # with its fix
             self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "
                                  f"and {self._remote}")
             return False

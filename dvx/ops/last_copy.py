@@ -40,7 +40,13 @@ from dvx.logs import get_logger, shell_quote
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
-from dvx.ops.remote import default_remote, open_remote, own_remote, settings_for
+from dvx.ops.remote import (
+    NO_JOBS_OPTION,
+    default_remote,
+    open_remote,
+    own_remote,
+    settings_for,
+)
 from dvx.outputs import Broken
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer import confirmed_on
@@ -217,7 +223,7 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
     try:
         opened, store = open_remote(repo, remote_name)
         # Only for what gc would delete: its indexes still name a copy deleted by hand.
-        present = confirmed_on(store, oids, settings_for(repo, opened, store, None))
+        present = confirmed_on(store, oids, settings_for(repo, opened, store, NO_JOBS_OPTION))
         if isinstance(store, RemoteStore) and (lost := oids - present - store.inventory.absent(
                 oids - present)):
             notes.append(f"remote '{opened}' lost {len(lost)} of them that its indexes still "

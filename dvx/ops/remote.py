@@ -944,10 +944,17 @@ def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
     return store.blobs.request_limit
 
 
-def configured_jobs(config: Config, name: str) -> int | None:
+# The `jobs` a command that has no -j (--jobs) of its own passes on (diff, gc, import, a
+# hook's push), where None is a -j the user did not give: either way the remote's `jobs`
+# option sets it, and a bad one is named with the fix a -j is only where there is one.
+NO_JOBS_OPTION = 0
+
+
+def configured_jobs(config: Config, name: str, takes_j: bool = True) -> int | None:
     """The `jobs` option of the remote `name`, None where unset. Read only where no -j is
     given, which wins over it: a value dvx refuses (past threads.MAX_JOBS, written by hand
-    or before that bound) stops a command only where it would be used, naming its file."""
+    or before that bound) stops a command only where it would be used, naming its file and
+    its fix; the -j that would do instead too, for a command that `takes_j`."""
     setting = config.remote_settings(name).get("jobs")
     if setting is None:
         return None
@@ -956,19 +963,20 @@ def configured_jobs(config: Config, name: str) -> int | None:
         return int(validate(_section(name), "jobs", value))
     except ConfigError as exc:
         flag = "" if level == "project" else f"--{level} "
+        or_j = "; a command's -j (--jobs) wins over it" if takes_j else ""
         raise RemoteError(f"Remote '{name}': {exc.message[:-1]}, in the {level} config "
                           f"({_file_of(config, level)}).",
                           f"Fix it with `dvx remote modify {flag}"
-                          f"{pasted_args(name, 'jobs', 'VALUE')}`; a command's -j (--jobs) "
-                          "wins over it.") from None
+                          f"{pasted_args(name, 'jobs', 'VALUE')}`{or_j}.") from None
 
 
 def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
                  config: Config | None = None) -> transfer.Settings:
-    """How a transfer with the remote `name` runs: its jobs (-j, else the remote's) and
-    retries, as `config` (default: the repository's) sets them, with progress."""
+    """How a transfer with the remote `name` runs: its jobs (-j, else the remote's; see
+    NO_JOBS_OPTION) and retries, as `config` (default: the repository's) sets them, with
+    progress."""
     config = repo.config if config is None else config
-    if jobs is None:
-        jobs = configured_jobs(config, name)
+    if jobs is None or jobs == NO_JOBS_OPTION:
+        jobs = configured_jobs(config, name, takes_j=jobs is None)
     return transfer.Settings(remote_jobs(remote, jobs),
                              request_retries(config.remote_options(name)), repo.progress)

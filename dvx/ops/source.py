@@ -47,7 +47,13 @@ from dvx.history import History
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
-from dvx.ops.remote import default_remote, open_source_remote, own_remote, settings_for
+from dvx.ops.remote import (
+    NO_JOBS_OPTION,
+    default_remote,
+    open_source_remote,
+    own_remote,
+    settings_for,
+)
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
@@ -607,7 +613,7 @@ class Source:
         name, store = self.remote(output_remote)
         try:
             result = transfer.download(store, self.cache, oids, settings_for(
-                self.repo, name, store, None, self.config), sizes=sizes)
+                self.repo, name, store, NO_JOBS_OPTION, self.config), sizes=sizes)
         except CredentialsError as exc:
             raise exc.for_source(self.describe()) from None
         if result.failed:
