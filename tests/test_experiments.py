@@ -5693,6 +5693,46 @@ def test_set_into_a_frozen_stage_s_output_in_other_letter_case_is_refused_saying
     assert git(repo, "status", "--porcelain") == ""
 
 
+@pytest.mark.parametrize("queued", [[], ["--queue"]])
+def test_set_into_a_file_the_run_s_params_make_a_stage_s_output_is_refused_and_writes_nothing(
+        repo, queued):
+    """prep writes `${out}`, a param of paths.yaml (read through `vars`): a run whose -S
+    moves that output onto a params file it sets (hp.yaml, new and not in Git yet, or
+    paths.yaml itself) would have prep make that file again, as the run resolves dvx.yaml
+    with the params set: the value set lost. So it is refused, naming the stage, before
+    anything is written."""
+    write(repo / "paths.yaml", "out: made.yaml\n")
+    write(repo / "hp.yaml", "lr: 0.1\n")
+    write(repo / "dvx.yaml", """vars: [paths.yaml]
+stages:
+  prep:
+    cmd: echo made > ${out}
+    outs:
+      - ${out}
+  train:
+    cmd: cat hp.yaml > m.txt
+    params: [{hp.yaml: [lr]}]
+    outs: [m.txt]
+""")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "rm", "-q", "--cached", "hp.yaml")
+    git(repo, "commit", "-qm", "baseline")
+    for sets, file in ((("paths.yaml:out=hp.yaml", "hp.yaml:lr=0.7"), "hp.yaml"),
+                       (("paths.yaml:out=paths.yaml",), "paths.yaml")):
+        refused = run_dvx("exp", "run", *queued, *(f"-S{s}" for s in sets), cwd=repo)
+        assert refused.code == 2, refused.output
+        said = " ".join(refused.stderr.split())
+        assert f"-S would set params in '{file}', which the params -S sets make (through " \
+            "`${}`) an output of stage 'prep' in dvx.yaml" in said, said
+        assert "Change what stage 'prep' reads to make it instead" in said, said
+        assert "Running stage" not in refused.output
+        assert (repo / "hp.yaml").read_text() == "lr: 0.1\n"
+        assert (repo / "paths.yaml").read_text() == "out: made.yaml\n"
+        assert git(repo, "status", "--porcelain").strip() == "?? hp.yaml"
+        assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
 def test_set_into_a_tracked_params_file_not_checked_out_says_to_pull_or_check_it_out(tmp_path):
     """In a clone that has not pulled conf/hp.yaml (tracked with `dvx add`), -S says the file
     is not checked out yet and names `dvx pull` for it, or `dvx checkout` once the cache

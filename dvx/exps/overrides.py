@@ -42,7 +42,7 @@ from dvx.pipeline.params import (
     find_param,
     load_json,
 )
-from dvx.pipeline.spec import Stage, stages_declaring
+from dvx.pipeline.spec import ParamsSet, Stage, stages_declaring
 from dvx.repo import Repo
 from dvx.scm import ignores_case
 from dvx.syncstate import Synced
@@ -260,23 +260,28 @@ def check(repo: Repo, overrides: list[Override]) -> None:
     those a stage would make again (`refuse_stage_outputs`) and those no experiment could
     record (`refuse_ignored_by_git`), without writing anything."""
     refuse_stage_outputs(repo, overrides)
-    apply(repo, overrides, write=False)
+    params_set = apply(repo, overrides, write=False)
+    refuse_stage_outputs(repo, overrides, params_set)
     refuse_ignored_by_git(repo, overrides)
 
 
-def refuse_stage_outputs(repo: Repo, overrides: list[Override]) -> None:
+def refuse_stage_outputs(repo: Repo, overrides: list[Override],
+                         params_set: ParamsSet | None = None) -> None:
     """Refuse -S into (a folder that is) an output a stage of dvx.yaml declares, whether the
     run's targets hold that stage or not: dvx.lock records the file as that stage's result,
     so a run of it (this one or a later one) makes it again, or restores it from the
     run-cache, and the value set would be gone while the experiment ran as if it had been
     set; a frozen stage's would be recorded as the stage's result it is not. What the stage
-    reads is the thing to set. Each stage is read on its own (`stages_declaring`); in any
-    letter case where the workspace ignores case."""
-    declared = stages_declaring(repo).outputs
+    reads is the thing to set. Each stage is read on its own (`stages_declaring`), its `${}`
+    resolved with the params files as `params_set` holds them (what the run's -S sets, as
+    the run reads them: an output `${}` names may move onto the file); in any letter case
+    where the workspace ignores case."""
+    declared = stages_declaring(repo, params_set).outputs
     for override in overrides:
         for out, stage in declared.items():
             if _overlapping(repo.root, out, override.file):
-                raise UsageError(*_set_in_stage_output(override.file, out, stage))
+                raise UsageError(*_set_in_stage_output(override.file, out, stage,
+                                                       moved=params_set is not None))
 
 
 def _overlapping(root: str, a: str, b: str) -> bool:
@@ -284,9 +289,13 @@ def _overlapping(root: str, a: str, b: str) -> bool:
     return overlaps(a, b) or (overlaps(a.casefold(), b.casefold()) and ignores_case(root))
 
 
-def _set_in_stage_output(file: str, out: str, stage: DeclaringStage) -> tuple[str, str]:
-    """The refusal of -S into `file`, at or inside `out`, an output of `stage`, and its hint."""
+def _set_in_stage_output(file: str, out: str, stage: DeclaringStage, moved: bool = False
+                         ) -> tuple[str, str]:
+    """The refusal of -S into `file`, at or inside `out`, an output of `stage`, and its hint;
+    `moved`: `out` is where the params -S sets put that output."""
     inside = "" if out == file else f"inside '{out}', "
+    if moved:
+        inside += "which the params -S sets make (through `${}`) "
     if stage.frozen:
         why = (f"of the frozen stage '{stage.name}' in {PIPELINE_FILE}: the experiment would "
                "record the value set as a result of that stage, which it never made, and its "

@@ -206,16 +206,17 @@ def declared_outputs(repo: Repo) -> dict[str, str] | None:
     return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
 
 
-def stages_declaring(repo: Repo) -> StagesDeclaring:
+def stages_declaring(repo: Repo, params_set: ParamsSet | None = None) -> StagesDeclaring:
     """What the workspace's dvx.yaml declares, each stage read on its own: a stage that
     cannot be read (an unknown key, say) leaves what the others declare known. With each
-    output's stage, whether it is frozen and whether dvx.lock records a run of it."""
+    output's stage, whether it is frozen and whether dvx.lock records a run of it.
+    `params_set`: as in parse_pipeline."""
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return StagesDeclaring({})
     try:
         doc = _read_pipeline_file(path, repo.root)
-        definitions, context = _definitions(repo, doc, {})
+        definitions, context = _definitions(repo, doc, params_set or {})
     except DvxError as exc:
         return StagesDeclaring({}, unreadable=exc.message)
     ran = _stages_run(repo)
