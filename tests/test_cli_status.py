@@ -1387,3 +1387,37 @@ def test_a_directory_pointer_with_wrong_nfiles_whose_data_is_not_here_leaves_a_b
     assert hash_file(str(repo / "g"))[0] in (repo / "g.dvx").read_text()
     assert "nfiles: 7\n" in (repo / "d.dvx").read_text()
     assert not (repo / "d").exists()
+
+
+def test_data_and_pointer_changed_here_name_a_pull_when_the_pointer_s_version_is_not_cached(
+        repo, dvx, tmp_path):
+    """In a clone that pulled only v2, the pointer checked out back to v1 (no hook runs) and
+    the data edited: the cache lacks v1, so status names `dvx pull --force data.txt`, which
+    fetches it (with the remote to set first when no default is set), never a `dvx checkout
+    --force` that places nothing; the typed hint takes the pointer's version."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    for version in ("v1\n", "v2\n"):
+        write(repo / "data.txt", version)
+        assert dvx("add", "data.txt").code == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", version)
+        assert dvx("push").code == 0
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", cwd=clone).code == 0
+    git(clone, "checkout", "HEAD~1", "--", "data.txt.dvx")
+    write(clone / "data.txt", "mine\n")
+
+    shown = dvx("status", cwd=clone).stdout
+    assert "(data and pointer both changed here: `dvx commit --force PATH` keeps the data, " \
+        "`dvx pull --force data.txt` takes the pointer's, fetching it)" in shown, shown
+    assert "checkout --force" not in shown, shown
+    assert dvx("remote", "default", "--unset", cwd=clone).code == 0
+    unset = " ".join(dvx("status", cwd=clone).stdout.split())
+    assert "`dvx pull --force data.txt` takes the pointer's once a default remote is set " \
+        "(`dvx remote add -d NAME URL`): the cache lacks it)" in unset, unset
+    assert dvx("remote", "default", "store", cwd=clone).code == 0
+
+    assert dvx("pull", "--force", "data.txt", cwd=clone).code == 0
+    assert (clone / "data.txt").read_text() == "v1\n"
+    assert "data.txt" not in dvx("status", cwd=clone).stdout

@@ -876,6 +876,28 @@ def _put_back_by(root: str, edited: list[OutputStatus], path_word: str) -> str:
             "recorded version is not in the cache")
 
 
+def _pointer_s_taken_by(root: str, moved: list[OutputStatus], has_remote: bool) -> str:
+    """The commands that take the pointer's version of the data `moved`, changed here as
+    its pointer was: a checkout places only what the cache holds, a `pull --force` fetches
+    the rest from the default remote (none set: named with the one to set first), which
+    holds no output of `push: false`, whose version is then nowhere to take."""
+    if all(o.in_cache for o in moved):
+        return "`dvx checkout --force PATH` takes the pointer's"
+    cached = [for_command(root, o.path) for o in moved if o.in_cache]
+    pulled = [for_command(root, o.path) for o in moved if not o.in_cache and o.pushed]
+    nowhere = [for_command(root, o.path) for o in moved if not o.in_cache and not o.pushed]
+    ways = [f"`dvx checkout --force {' '.join(cached)}` takes the pointer's"] if cached else []
+    if pulled:
+        pull = f"`dvx pull --force {' '.join(pulled)}`"
+        ways.append(f"{pull} takes the pointer's, fetching it" if has_remote else
+                    f"{pull} takes the pointer's once a default remote is set (`dvx remote "
+                    "add -d NAME URL`): the cache lacks it")
+    if nowhere:
+        ways.append(f"the pointer's version of {' '.join(nowhere)} is neither in the cache "
+                    "nor on a remote (`push: false`), so only a run of its stage makes it")
+    return ", ".join(ways)
+
+
 THROUGH_LINK = "changed through its link into the cache"
 
 
@@ -1054,10 +1076,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"(changed both here and in Git, over more partial pulls than dvx keeps track of: "
             f"a full `dvx pull {' '.join(too_layered)}` places Git's version and keeps your "
             "changes that are not in the cache, to tell yours from Git's)")
-    if any(o.workspace == "modified" and o.moved_in_workspace and not o.new_manifest_missing
-           and o.synced_manifest_missing is None for o in hinted):
+    moved_here = [o for o in hinted if o.workspace == "modified" and o.moved_in_workspace
+                  and not o.new_manifest_missing and o.synced_manifest_missing is None]
+    if moved_here:
         out("(data and pointer both changed here: `dvx commit --force PATH` keeps the data, "
-            "`dvx checkout --force PATH` takes the pointer's)")
+            f"{_pointer_s_taken_by(root, moved_here, has_remote)})")
     for o in hinted:
         if o.synced_manifest_missing is not None:
             out(f"({o.synced_manifest_missing.fetch_command(root)} brings back the version "
