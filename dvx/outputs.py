@@ -497,6 +497,25 @@ def _refuse_declared_not_recorded(root: str, rel: str, target: str,
                              f"{making_hint(root, out, stage)}.")
 
 
+def putting_back_outputs(root: str, cached: list[str], pulled: list[str]) -> str:
+    """The commands that put back what dvx.lock records for stage outputs edited by hand,
+    each naming its outputs (a bare `--force` would discard every other edit of the user's
+    too): `cached`, those whose recorded version the cache holds, by a checkout; `pulled`,
+    those a remote holds and the cache not, by a `pull --force`, which fetches it. "" for
+    neither (an output of `push: false` the cache lacks: only a run of its stage makes it)."""
+    checkout = f"`dvx checkout --force {' '.join(for_command(root, p) for p in cached)}`"
+    pull = f"`dvx pull --force {' '.join(for_command(root, p) for p in pulled)}`"
+    puts_back = f"puts back what {LOCK_FILE} records"
+    if cached and pulled:
+        return (f"{checkout} {puts_back}, {pull} that of outputs whose recorded version is "
+                "not in the cache")
+    if cached:
+        return f"{checkout} {puts_back}"
+    if pulled:
+        return f"{pull} {puts_back}, fetching {'it' if len(pulled) == 1 else 'them'}"
+    return ""
+
+
 def making_hint(root: str, out: str, stage: DeclaringStage) -> str:
     """How `stage` makes and records its output `out`: `dvx repro` skips a frozen stage, and
     a stage's first run deletes what is at its outputs, which the user moves away first."""

@@ -1421,3 +1421,27 @@ def test_data_and_pointer_changed_here_name_a_pull_when_the_pointer_s_version_is
     assert dvx("pull", "--force", "data.txt", cwd=clone).code == 0
     assert (clone / "data.txt").read_text() == "v1\n"
     assert "data.txt" not in dvx("status", cwd=clone).stdout
+
+
+def test_edited_stage_outputs_are_put_back_by_a_checkout_naming_them_that_keeps_other_edits(
+        repo, dvx):
+    """Two outputs of a stage edited by hand, both cached, beside an edit of data tracked
+    with `dvx add`: status names the checkout of those two outputs, never a bare `dvx
+    checkout --force` that would discard the other edit too; typed, it puts back what
+    dvx.lock records and keeps that edit."""
+    write(repo / "in.txt", "v\n")
+    write(repo / "data.txt", "d1\n")
+    assert dvx("add", "data.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt a.txt; cp in.txt b.txt\n"
+                             "    deps: [in.txt]\n    outs: [a.txt, b.txt]\n")
+    assert dvx("repro").code == 0
+    for name in ("a.txt", "b.txt", "data.txt"):
+        (repo / name).unlink()
+        write(repo / name, "mine\n")
+
+    shown = dvx("status").stdout
+    assert "`dvx checkout --force a.txt b.txt` puts back what dvx.lock records)" in shown, shown
+    assert "`dvx checkout --force` puts back" not in shown, shown
+    assert dvx("checkout", "--force", "a.txt", "b.txt").code == 0
+    assert [(repo / name).read_text() for name in ("a.txt", "b.txt", "data.txt")] == \
+        ["v\n", "v\n", "mine\n"]

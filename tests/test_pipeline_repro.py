@@ -101,8 +101,8 @@ def test_an_edited_output_of_a_frozen_stage_gets_advice_repro_follows(ml, dvx):
     assert "model.json: modified" in status.stdout
     assert "rebuilds changed stage outputs" not in status.stdout
     assert ("(stage 'train' is frozen, so `dvx repro` leaves its outputs as they are: "
-            "`dvx commit PATH` records an edit of yours, `dvx checkout --force PATH` puts back "
-            "what dvx.lock records, `dvx unfreeze train` lets `dvx repro` rebuild them)"
+            "`dvx commit PATH` records an edit of yours, `dvx checkout --force model.json` puts "
+            "back what dvx.lock records, `dvx unfreeze train` lets `dvx repro` rebuild them)"
             ) in status.stdout
     assert "is frozen" in dvx("status", "model.json").stdout  # a target: the same advice
     assert dvx("repro").code == 0

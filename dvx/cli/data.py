@@ -856,24 +856,14 @@ def _discarded_by(root: str, changed: list[OutputStatus]) -> str:
             "whose recorded version is not in the cache")
 
 
-def _put_back_by(root: str, edited: list[OutputStatus], path_word: str) -> str:
-    """The commands that put back what dvx.lock records for the stage outputs `edited` (as
-    `_discarded_by` does for tracked data): a checkout places only what the cache holds, a
-    `pull --force` fetches the rest from a remote, which holds no output of `push: false`
-    (only a run of its stage makes it again, so the checkout then names the others); "" when
-    neither can."""
-    cached = [for_command(root, o.path) for o in edited if o.in_cache]
-    pulled = [for_command(root, o.path) for o in edited if not o.in_cache and o.pushed]
-    all_cached = len(cached) == len(edited)
-    checkout = "`dvx checkout --force" + (f"{path_word}`" if all_cached else
-                                          f" {' '.join(cached)}`")
-    if not pulled:
-        return f"{checkout} puts back what dvx.lock records" if cached else ""
-    pull = f"`dvx pull --force {' '.join(pulled)}`"
-    if not cached:
-        return f"{pull} puts back what dvx.lock records, fetching it"
-    return (f"{checkout} puts back what dvx.lock records, {pull} that of outputs whose "
-            "recorded version is not in the cache")
+def _put_back_by(root: str, edited: list[OutputStatus]) -> str:
+    """The commands that put back what dvx.lock records for the stage outputs `edited`
+    (`putting_back_outputs`): a checkout of those the cache holds, a `pull --force` of
+    those a remote holds (all but an output of `push: false`)."""
+    from dvx.outputs import putting_back_outputs
+
+    return putting_back_outputs(root, [o.path for o in edited if o.in_cache],
+                                [o.path for o in edited if not o.in_cache and o.pushed])
 
 
 def _pointer_s_taken_by(root: str, moved: list[OutputStatus], has_remote: bool) -> str:
@@ -1052,12 +1042,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen]
     if rebuilt:  # half-written by a stopped stage?
-        put_back = _put_back_by(root, rebuilt, "")
+        put_back = _put_back_by(root, rebuilt)
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead" + (f"; {put_back})" if put_back else ")"))
     for stage in dict.fromkeys(o.stage for o in edited_outputs
                                if o.stage is not None and o.stage in frozen):
-        put_back = _put_back_by(root, [o for o in edited_outputs if o.stage == stage], " PATH")
+        put_back = _put_back_by(root, [o for o in edited_outputs if o.stage == stage])
         out(f"(stage '{stage}' is frozen, so `dvx repro` leaves its outputs as they are: "
             "`dvx commit PATH` records an edit of yours, "
             + (f"{put_back}, " if put_back else "")

@@ -74,6 +74,7 @@ from dvx.outputs import (
     in_cache,
     left_out_by_sparse_checkout,
     load_tree,
+    putting_back_outputs,
     refuse_broken,
     tracked_data_left_out,
 )
@@ -953,22 +954,12 @@ def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
 
 def _frozen_put_back(repo: Repo, stage: Stage, modified: list[str]) -> str:
     """The commands that put back what dvx.lock records for the `modified` outputs of a
-    frozen stage, followed by ", or ": a checkout places only what the cache holds, a `pull
-    --force` fetches the rest, which no remote holds of an output with `push: false` (only a
-    run of its stage makes it again)."""
+    frozen stage (`putting_back_outputs`), followed by ", or "."""
     recorded = {t.output.path: t.output for t in _cached_outputs(repo, stage)}
     cached = [p for p in modified if p in recorded and in_cache(repo, recorded[p])]
     pulled = [p for p in modified if p in recorded and p not in cached and recorded[p].push]
-    checkout = f"`dvx checkout --force {' '.join(for_command(repo.root, p) for p in cached)}`"
-    pull = f"`dvx pull --force {' '.join(for_command(repo.root, p) for p in pulled)}`"
-    puts_back = f"puts back what {LOCK_FILE} records"
-    if cached and pulled:
-        return f"{checkout} {puts_back} ({pull} for those the cache lacks), or "
-    if cached:
-        return f"{checkout} {puts_back}, or "
-    if pulled:
-        return f"{pull} {puts_back}, fetching {_them(pulled)}, or "
-    return "or "
+    put_back = putting_back_outputs(repo.root, cached, pulled)
+    return f"{put_back}, or " if put_back else "or "
 
 
 def _these(paths: list[str]) -> str:
