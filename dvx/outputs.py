@@ -46,6 +46,7 @@ from dvx.scm import (
     literal,
     literal_pathspec,
 )
+from dvx.yamlio import parse_yaml
 
 log = get_logger(__name__)
 
@@ -408,14 +409,39 @@ def pipeline_outputs(repo: Repo) -> list[Output]:
 
 
 def _the_stage_s_output(root: str, stage: str) -> str:
-    """How the output of `stage` that a pointer tracks too goes: from dvx.yaml, which
-    declares it; where there is no dvx.yaml, from the dvx.lock entry nothing declares."""
-    if os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+    """How the output of `stage` that a pointer tracks too goes: from dvx.yaml, where it
+    declares that stage; else (no dvx.yaml, or one without that stage) from the dvx.lock
+    entry nothing declares."""
+    if _pipeline_declares(root, stage) is not False:  # or dvx.yaml cannot say
         return f"the output from {PIPELINE_FILE}"
     lock = shell_quote(from_here(root, LOCK_FILE))
-    return (f"stage '{stage}' from {LOCK_FILE}, which no {PIPELINE_FILE} declares: restore "
-            f"{LOCK_FILE} from Git (`git checkout -- {lock}`) if it was changed here, or "
-            "delete the stage's entry from it")
+    which = (f"which {PIPELINE_FILE} does not declare"
+             if os.path.lexists(os.path.join(root, PIPELINE_FILE))
+             else f"which no {PIPELINE_FILE} declares")
+    return (f"stage '{stage}' from {LOCK_FILE}, {which}: restore {LOCK_FILE} from Git "
+            f"(`git checkout -- {lock}`) if it was changed here, or delete the stage's entry "
+            "from it")
+
+
+def _pipeline_declares(root: str, stage: str) -> bool | None:
+    """Whether dvx.yaml at `root` defines `stage` (one made by foreach or matrix by the name
+    before its '@'); False without a dvx.yaml, None when it cannot be read."""
+    path = os.path.join(root, PIPELINE_FILE)
+    if not os.path.lexists(path):
+        return False
+    if os.path.islink(path):  # refused wherever dvx.yaml is read
+        return None
+    try:
+        with open(path, "rb") as f:
+            doc = parse_yaml(f.read(), PIPELINE_FILE)
+    except (OSError, DvxError):
+        return None
+    definitions = doc.get("stages") if isinstance(doc, dict) else None
+    if definitions is None:
+        return False
+    if not isinstance(definitions, dict):
+        return None
+    return stage.partition("@")[0] in definitions
 
 
 def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list[Output]

@@ -2342,3 +2342,29 @@ def test_a_pointer_s_data_a_dvx_lock_stage_no_dvx_yaml_declares_records_names_th
         "from Git (`git checkout -- dvx.lock`) if it was changed here, or delete the " \
         "stage's entry from it" in said, said
     assert "from dvx.yaml" not in said
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_entry(
+        repo, dvx, declared):
+    """dvx.lock records a stage's output that a pointer tracks, and dvx.yaml declares other
+    stages but not that one: the way out names the dvx.lock entry, never an output of
+    dvx.yaml to remove; where dvx.yaml declares the stage, its output there."""
+    write(repo / "data.txt", "hello\n")
+    assert dvx("add", "data.txt").code == 0
+    oid = xxhash.xxh3_128_hexdigest(b"hello\n")
+    write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  ghost:\n    cmd: echo\n"
+          f"    outs:\n    - path: data.txt\n      oid: {oid}\n      size: 6\n")
+    stages = ("other", "ghost") if declared else ("other",)
+    write(repo / "dvx.yaml", "stages:\n" + "".join(
+        f"  {name}:\n    cmd: echo > {name}.txt\n    outs: [{name}.txt]\n" for name in stages))
+    said = " ".join(dvx("status").output.split())
+    assert "'data.txt' is tracked twice: by 'data.txt.dvx' and as an output of stage 'ghost' " \
+        "in dvx.lock" in said, said
+    if declared:
+        assert "Remove one: `dvx remove data.txt.dvx`, or the output from dvx.yaml." in said, said
+        return
+    assert "Remove one: `dvx remove data.txt.dvx`, or stage 'ghost' from dvx.lock, which " \
+        "dvx.yaml does not declare: restore dvx.lock from Git (`git checkout -- dvx.lock`) " \
+        "if it was changed here, or delete the stage's entry from it" in said, said
+    assert "from dvx.yaml" not in said
