@@ -1445,3 +1445,28 @@ def test_edited_stage_outputs_are_put_back_by_a_checkout_naming_them_that_keeps_
     assert dvx("checkout", "--force", "a.txt", "b.txt").code == 0
     assert [(repo / name).read_text() for name in ("a.txt", "b.txt", "data.txt")] == \
         ["v\n", "v\n", "mine\n"]
+
+
+def test_data_changed_beside_an_edited_stage_output_is_committed_or_discarded_by_name(
+        repo, dvx):
+    """Data tracked with `dvx add` and a stage's output both edited: status names the data
+    in the commit and the checkout it offers for it, never a bare `dvx commit` that would
+    record the stage output as its stage's result, nor a bare `dvx checkout --force` that
+    would discard that edit; typed, the commit records the data alone."""
+    write(repo / "in.txt", "v\n")
+    write(repo / "data.txt", "d1\n")
+    assert dvx("add", "data.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt a.txt\n"
+                             "    deps: [in.txt]\n    outs: [a.txt]\n")
+    assert dvx("repro").code == 0
+    for name in ("a.txt", "data.txt"):
+        (repo / name).unlink()
+        write(repo / name, "mine\n")
+
+    shown = dvx("status").stdout
+    assert "(`dvx commit data.txt` records changes; `dvx checkout --force data.txt` discards " \
+        "them)" in shown, shown
+    assert "`dvx commit` records" not in shown and "`dvx checkout --force` " not in shown, shown
+    assert dvx("commit", "data.txt").code == 0
+    after = dvx("status").stdout
+    assert "data.txt" not in after and "a.txt: modified" in after, after

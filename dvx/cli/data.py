@@ -830,24 +830,27 @@ def _said_as_git_s(result: StatusResult, o: OutputStatus) -> bool:
                                            and o.workspace == HOLDS_REPOSITORY)
 
 
-def _commit_of(root: str, result: StatusResult, changed: list[str]) -> str:
+def _commit_of(root: str, result: StatusResult, changed: list[str], others: bool) -> str:
     """The commit that records the outputs `changed`: a bare `dvx commit`, unless an output
     holds another repository, which a commit without targets refuses (so nothing else is
-    recorded): then one naming them."""
+    recorded), or `others` (other outputs changed, which it would record too, an edited
+    stage output as its stage's result): then one naming them."""
     from dvx.ops.status import HOLDS_REPOSITORY
 
-    if all(o.workspace != HOLDS_REPOSITORY for o in result.outputs):
+    if not others and all(o.workspace != HOLDS_REPOSITORY for o in result.outputs):
         return "`dvx commit`"
     return f"`dvx commit {' '.join(for_command(root, path) for path in changed)}`"
 
 
-def _discarded_by(root: str, changed: list[OutputStatus]) -> str:
+def _discarded_by(root: str, changed: list[OutputStatus], others: bool) -> str:
     """The commands that discard the changes made here to the outputs `changed`: a checkout
     places only what the cache holds, so data whose recorded version it lacks (all of it, for
-    a directory) takes a `pull --force`, which fetches that version first."""
+    a directory) takes a `pull --force`, which fetches that version first. A bare checkout
+    unless `others` (other outputs changed, whose changes it would discard too)."""
     lacking = [for_command(root, o.path) for o in changed if not o.in_cache]
     if not lacking:
-        return "`dvx checkout --force` discards them"
+        named = "".join(f" {for_command(root, o.path)}" for o in changed) if others else ""
+        return f"`dvx checkout --force{named}` discards them"
     pull = f"`dvx pull --force {' '.join(lacking)}`"
     cached = [for_command(root, o.path) for o in changed if o.in_cache]
     if not cached:
@@ -1036,8 +1039,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     changed_here = [o for o in restorable if o.workspace == "modified"
                     and not o.pointer_moved and o.stage is None and not o.in_the_way]
     if changed_here:
-        out(f"({_commit_of(root, result, [o.path for o in changed_here])} records changes; "
-            f"{_discarded_by(root, changed_here)})")
+        # a bare commit or checkout --force would take every other change too
+        others = any(o.workspace == "modified" and o not in changed_here for o in hinted)
+        out(f"({_commit_of(root, result, [o.path for o in changed_here], others)} records "
+            f"changes; {_discarded_by(root, changed_here, others)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen]
