@@ -388,8 +388,52 @@ def test_a_pack_cut_short_still_gives_the_objects_that_lie_wholly_before_the_cut
         check = pack_reads.verify(remote, settings, fast)
         assert check.checked == set(oids)
         assert set(check.corrupt) == set(oids) - whole, fast
-        assert {oid for _, oid, _ in check.bad_copies} == set(oids) - whole
+        assert {copy[1] for copy in check.bad_copies} == set(oids) - whole
         assert all("ends before this object does" in why for why in check.corrupt.values())
+
+
+def _index_naming_one_copy_a_byte_short(store: Path) -> tuple[str, str, int, int]:
+    """A second index on the directory remote `store` naming one object of its largest
+    index at the same pack and offset, one byte short: (pack, oid, offset, length)."""
+    files_index = max((store / "indexes").glob("*.idx"), key=lambda p: p.stat().st_size)
+    [section] = [s for s in read_index(files_index.read_bytes().splitlines(keepends=True), ALGO)
+                 if s.pack is not None]
+    oid, offset, length = section.entries[1]
+    index = write_index([Section(section.pack, section.size, [(oid, offset, length - 1)])],
+                        ALGO)
+    (store / "indexes" / packs.index_name(index, ALGO)).write_bytes(index)
+    return str(section.pack), oid, offset, length
+
+
+def test_a_wrong_length_named_for_a_whole_copy_retires_only_that_entry(tmp_path):
+    """Two indexes placing one object at the same pack and offset, one with a wrong length:
+    verify finds the object whole, and only the entry with the wrong length is a bad copy;
+    retiring it leaves the whole copy named, so the object still downloads."""
+    from dvx.progress import NoProgress
+    from dvx.remote import pack_reads, packed, transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    datas = [os.urandom(1000 + 37 * i) for i in range(10)]
+    oids = [source.add_bytes(data) for data in datas]
+    settings = transfer.Settings(2, 1, NoProgress())
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    assert transfer.upload(source, remote, oids, settings).failed == {}
+    pack, oid, offset, length = _index_naming_one_copy_a_byte_short(tmp_path / "remote")
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+
+    check = pack_reads.verify(remote, settings)
+    assert check.corrupt == {} and check.lost == set()
+    assert check.bad_copies == {(pack, oid, offset, length - 1)}
+    packed.retire_copies(remote, settings, check.bad_copies)
+
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    named = [(s.pack, *entry) for _, s in remote.inventory.sections() for entry in s.entries
+             if entry[0] == oid]
+    assert named == [(pack, oid, offset, length)]
+    fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, fresh, oids, settings)
+    assert got.failed == {} and all(fresh.verify(each) for each in oids)
 
 
 def test_a_packed_object_that_changed_since_its_size_was_taken_is_set_aside_not_sent(
@@ -1046,6 +1090,26 @@ def test_fsck_takes_out_only_the_damaged_one_of_two_copies_in_one_pack(repo, dvx
     assert _index_entries(store).count((section.pack, bad)) == 1
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
+    _assert_a_clone_pulls_d(repo, tmp_path)
+
+
+def test_fsck_and_gc_remote_keep_a_copy_another_index_names_with_a_wrong_length(
+        repo, dvx, tmp_path):
+    """A second index naming a whole packed copy with a wrong length: fsck --remote takes
+    out only that entry, and gc --remote then keeps the pack, so a fresh clone still pulls
+    every file."""
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    pack, oid, _, _ = _index_naming_one_copy_a_byte_short(store)
+
+    checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
+    assert _index_entries(store).count((pack, oid)) == 1
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert (store / "packs" / pack).exists()
     _assert_a_clone_pulls_d(repo, tmp_path)
 
 

@@ -299,6 +299,13 @@ def _named_loose(remote: RemoteStore) -> set[str]:
             for oid, _, _ in section.entries}
 
 
+def _loose_entries(remote: RemoteStore, oids: set[str]) -> set[packed.Copy]:
+    """The index entries naming those of `oids` as loose objects, each as the indexes spell
+    it (two may name one object with different lengths: both go)."""
+    return {(None, oid, offset, length) for _, section in remote.inventory.sections()
+            if section.pack is None for oid, offset, length in section.entries if oid in oids}
+
+
 def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Settings,
             fast: bool, found: pack_reads.PackCheck, loose_moved: set[str],
             loose_whole: set[str], result: FsckResult) -> pack_reads.PackCheck:
@@ -309,7 +316,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     gone then may be one it deleted, which the indexes no longer name. Without the lock (a
     push or gc holds it), nothing is taken out and the first look is reported. `loose_whole`:
     the objects whose loose copy is whole, another copy of a packed one."""
-    suspects = set(found.corrupt) | found.lost | {oid for _, oid, _ in found.bad_copies}
+    suspects = set(found.corrupt) | found.lost | {copy[1] for copy in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
             # With no suspects, this only lists the packs and indexes anew.
@@ -318,7 +325,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
             by_blob = {remote.oid_name(oid): oid for oid in loose_moved & _named_loose(remote)}
             there = remote.retried.existing(by_blob) if by_blob else set()
             absent = {oid for blob, oid in by_blob.items() if blob not in there}
-            copies |= {(None, oid, 0) for oid in absent}
+            copies |= _loose_entries(remote, absent)
             if copies:
                 packed.retire_copies(remote, settings, copies)
     except LockError as exc:
@@ -336,7 +343,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
                     "they were taken out of the indexes, so the next push uploads them again.",
                     len(lost))
     by_pack: dict[str, set[str]] = {}
-    for pack, oid, _ in again.bad_copies:
+    for pack, oid, _, _ in again.bad_copies:
         by_pack.setdefault(str(pack), set()).add(oid)
         if oid in again.corrupt and oid not in loose_whole:
             result.retired.add(oid)  # listed with its damage by the command

@@ -306,16 +306,16 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if pack not in on_remote:
             check.missing_packs.append(pack)
             check.lost.update(oid for oid, _, _ in section.entries)
-            check.bad_copies.update((pack, oid, offset) for oid, offset, _ in section.entries)
+            check.bad_copies.update((pack, *entry) for entry in section.entries)
             continue
         check.checked.update(oid for oid, _, _ in section.entries)
         actual, declared = on_remote[pack][0], section.size
         if actual < declared:  # cut short: what lies before the cut is judged as ever
             section, cut = _cut_at(section, actual)
-            for oid, offset, _ in cut:
+            for oid, offset, length in cut:
                 wrong.setdefault(oid, f"its pack {pack} is {actual} bytes, not {declared}: "
                                       "it ends before this object does")
-                check.bad_copies.add((pack, oid, offset))
+                check.bad_copies.add((pack, oid, offset, length))
         if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
@@ -332,14 +332,14 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                 wrong[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
             else:
                 continue
-            check.bad_copies.add((span.pack, oid, offset))
+            check.bad_copies.add((span.pack, oid, offset, length))
         return len(data)
 
     def done(span: Span, outcome: int | BaseException) -> None:
         if isinstance(outcome, BaseException):
-            for oid, offset, _ in span.entries:
+            for oid, offset, length in span.entries:
                 wrong.setdefault(oid, f"could not be read: {describe(outcome)}")
-                unread.add((span.pack, oid, offset))
+                unread.add((span.pack, oid, offset, length))
 
     total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
@@ -347,7 +347,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     if wrong:  # an object with another copy that read whole is not corrupt
         doubtful = check.bad_copies | unread
         whole = {oid for _, section in remote.inventory.sections()
-                 if section.pack in on_remote for oid, offset, _ in section.entries
-                 if oid in wrong and (section.pack, oid, offset) not in doubtful}
+                 if section.pack in on_remote for oid, offset, length in section.entries
+                 if oid in wrong and (section.pack, oid, offset, length) not in doubtful}
         check.corrupt = {oid: why for oid, why in wrong.items() if oid not in whole}
     return check

@@ -252,19 +252,20 @@ def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> No
     moved aside): the next push uploads them again. Packed damaged bytes stay until gc
     rewrites their pack."""
     doomed = set(oids)
-    rewrite_indexes(remote, settings, lambda pack, oid, offset: oid not in doomed)
+    rewrite_indexes(remote, settings, lambda copy: copy[1] not in doomed)
 
 
-# One index entry: (pack, oid, offset), or (None, oid, 0) for a loose object. The offset
-# tells apart two copies of one object in one pack.
-Copy = tuple[str | None, str, int]
+# One index entry: (pack, oid, offset, length), or (None, oid, 0, length) for a loose object.
+# The offset tells apart two copies of one object in one pack; the length tells apart two
+# entries naming the same place, one of them wrongly: the whole copy is not the damaged one.
+Copy = tuple[str | None, str, int, int]
 
 
 def retire_copies(remote: RemoteStore, settings: Settings, copies: Collection[Copy]) -> None:
     """Make the indexes stop naming these copies: other copies of the same objects, in the
     same pack too, stay named."""
     doomed = set(copies)
-    rewrite_indexes(remote, settings, lambda pack, oid, offset: (pack, oid, offset) not in doomed)
+    rewrite_indexes(remote, settings, lambda copy: copy not in doomed)
 
 
 def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
@@ -272,7 +273,7 @@ def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
     return {oid for oid, (pack, _, _) in remote.locate(oids).items() if pack is None}
 
 
-Keep = Callable[[str | None, str, int], bool]  # a Copy's (pack, oid, offset) -> keep it?
+Keep = Callable[[Copy], bool]  # keep this index entry?
 
 
 def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
@@ -286,11 +287,11 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     for _, section in remote.inventory.sections(old):
         if section.pack is None:
             for oid, _, length in section.entries:
-                if keep(None, oid, 0):
+                if keep((None, oid, 0, length)):
                     loose[oid] = length
             continue
         merged = packs.setdefault(section.pack, Section(section.pack, section.size))
-        merged.entries += [e for e in section.entries if keep(section.pack, e[0], e[1])]
+        merged.entries += [e for e in section.entries if keep((section.pack, *e))]
     sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
@@ -326,7 +327,7 @@ def consolidate_if_many(remote: RemoteStore, settings: Settings) -> bool:
                     "not merged into one (a merge deletes those it replaces); a push with "
                     "credentials that may delete there merges them.", refusal.message, count)
         return False
-    rewrite_indexes(remote, settings, lambda pack, oid, offset: True)
+    rewrite_indexes(remote, settings, lambda copy: True)
     return True
 
 

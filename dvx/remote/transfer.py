@@ -632,7 +632,7 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
         if packed_oids:
             in_packs = pack_reads.verify(remote, settings, fast, only=packed_oids)
             no_packed_copy = {oid: pack_not_on_remote(pack)
-                              for pack, oid, _ in in_packs.bad_copies
+                              for pack, oid, _, _ in in_packs.bad_copies
                               if oid in in_packs.lost and pack in in_packs.missing_packs}
             no_packed_copy.update(in_packs.corrupt)
             todo = [oid for oid in todo
