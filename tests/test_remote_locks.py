@@ -4,6 +4,7 @@ never blocks anyone for long."""
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import subprocess
@@ -268,6 +269,31 @@ def test_ctrl_c_while_writing_a_lock_the_store_took_deletes_it(tmp_path, kind):
     store = _InterruptedOnceStored(str(tmp_path / "store"))
     with pytest.raises(KeyboardInterrupt):
         _lock(store, kind).acquire()
+    assert store.names(LOCKS_DIR) == []
+
+
+class _StoredAfterTheCtrlC(DirectoryBlobs):
+    """A store that takes a lock's write a moment after the request went out, as a server
+    still storing the body of a request the client gave up on: a Ctrl-C lands while the
+    main thread waits for the answer, and the write lands after it."""
+
+    def put(self, name: str, data: bytes) -> None:
+        storing = threading.Thread(target=self._store_later, args=(name, data))
+        storing.start()
+        threading.Timer(0.05, _thread.interrupt_main).start()
+        while storing.is_alive():  # as aio.run waits: in slices a Ctrl-C gets through
+            storing.join(0.01)
+
+    def _store_later(self, name: str, data: bytes) -> None:
+        time.sleep(0.4)
+        super().put(name, data)
+
+
+def test_ctrl_c_while_the_store_is_still_taking_a_lock_s_write_leaves_no_lock(tmp_path):
+    store = _StoredAfterTheCtrlC(str(tmp_path / "store"))
+    with pytest.raises(KeyboardInterrupt):
+        _lock(store, PUSH).acquire()
+    time.sleep(0.6)  # any write still under way has landed
     assert store.names(LOCKS_DIR) == []
 
 

@@ -34,6 +34,7 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -42,6 +43,7 @@ from dvx.fsutil import FULL_DISK_ERRNOS, describe
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, Details
 from dvx.objects.layout import LOCKS_DIR, is_probe_name, lock_kind_and_time, lock_name, probe_name
+from dvx.threads import result_of
 
 log = get_logger(__name__)
 
@@ -251,7 +253,7 @@ class RemoteLock:
         with self._names:
             self._left_behind.append(name)
         try:
-            _put(self.blobs, name, json.dumps(record).encode())
+            _put_to_its_end(self.blobs, name, json.dumps(record).encode())
         except OSError as exc:
             message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
             if refuses_writes(exc):
@@ -399,6 +401,30 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     except Exception as exc:  # left, it goes stale
         log.warning("Could not remove %s from remote %s: %s", name, remote, exc)
     return written
+
+
+def _put_to_its_end(blobs: Blobs, name: str, data: bytes) -> None:
+    """`_put` a lock, run in a thread of its own that a stop (Ctrl-C, SIGTERM) does not cut
+    short: once one lands, the write still gets RELEASE_WAIT seconds to end before the stop
+    goes on. A request given up on mid-way may still be stored by the server after the
+    lock's delete that follows the stop, which would leave the lock behind, holding up gc
+    on other machines for STALE_SECONDS."""
+    outcome: Future[None] = Future()
+
+    def write() -> None:
+        try:
+            _put(blobs, name, data)
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            outcome.set_exception(exc)
+        else:
+            outcome.set_result(None)
+
+    threading.Thread(target=write, name="dvx-lock-write", daemon=True).start()
+    try:
+        result_of(outcome)
+    except KeyboardInterrupt:
+        wait([outcome], timeout=RELEASE_WAIT)  # a second stop cuts this short
+        raise
 
 
 def _put(blobs: Blobs, name: str, data: bytes) -> None:
