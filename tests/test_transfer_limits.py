@@ -283,6 +283,34 @@ def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, cod
     assert again.code == 0, again.output
 
 
+@pytest.mark.parametrize("where", ["io_loop", "run_coroutine_threadsafe"])
+def test_a_ctrl_c_before_the_io_loop_has_the_work_prints_no_python_warning(monkeypatch, where):
+    """A Ctrl-C that lands before the I/O loop was handed the work (finding the loop, or
+    handing it over): the work never starts, and Python has no coroutine left unawaited to
+    warn about on the way out."""
+    import gc
+    import warnings
+
+    from dvx.remote import aio
+
+    def interrupted(*args: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aio if where == "io_loop" else aio.asyncio, where, interrupted)
+    started = []
+
+    async def work() -> None:
+        started.append(1)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt):
+            aio.run(work)
+        gc.collect()
+    assert started == []
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
 def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp_path):
     """Stopped while its one large file goes up, a push of 12 objects (10 small files for a
     pack, the large one, and their directory's manifest) says how many of the 12 were

@@ -44,7 +44,15 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 
     if _ending:
         raise KeyboardInterrupt()
-    future = asyncio.run_coroutine_threadsafe(runner(), io_loop())
+    # Made once the loop is found, and closed if a Ctrl-C lands before the loop has it: a
+    # coroutine dropped unstarted makes Python print a warning that it was never awaited.
+    loop = io_loop()
+    coroutine = runner()
+    try:
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    except BaseException:
+        coroutine.close()
+        raise
     try:
         while not future.done():
             concurrent.futures.wait([future], timeout=0.5)  # short waits: Ctrl-C gets through
