@@ -262,6 +262,27 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
         fsync_dir(os.path.dirname(path))
 
 
+def rewrite(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None,
+            before_rename: Callable[[], None] = lambda: None) -> None:
+    """`atomic_write` for a file of the user's that dvx edits (params, dvx.yaml, dvx.lock,
+    .gitignore): it keeps the permissions `path` has (`mode`, taken earlier, if given), so
+    an executable or private file stays so and Git records no mode change. A new file gets
+    the default mode (0666 less the umask)."""
+    if mode is None:
+        mode = regular_file_mode(path)
+    atomic_write(path, data, fsync=fsync, mode=mode, before_rename=before_rename)
+
+
+def regular_file_mode(path: str) -> int | None:
+    """The permission bits of the regular file at `path`; None if there is none (a link
+    is replaced by a file of its own, which gets the default mode)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+
+
 def holds(path: str, data: bytes) -> bool:
     """Does the file at `path` hold exactly `data`? False if it cannot be read."""
     try:

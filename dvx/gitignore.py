@@ -32,7 +32,7 @@ def _read(path: str) -> bytes:
 
 def _write(path: str, lines: list[str], old: bytes) -> None:
     # The user's lines come back byte for byte, whatever their encoding and line ends.
-    fsutil.atomic_write(path, encode_git_lines(lines, old))
+    fsutil.rewrite(path, encode_git_lines(lines, old))
 
 
 def add_entry(data_path: str) -> str | None:
@@ -190,7 +190,7 @@ def exclude_temporaries(exclude_path: str) -> bool:
     if content == old:
         return False
     os.makedirs(os.path.dirname(exclude_path), exist_ok=True)
-    fsutil.atomic_write(exclude_path, content, fsync=False)
+    fsutil.rewrite(exclude_path, content, fsync=False)
     return True
 
 

@@ -274,14 +274,14 @@ class LockWriter:
     def write(self, stages: Mapping[str, StageLock],
               before_rename: Callable[[], None] = lambda: None) -> bool:
         """Write dvx.lock if its bytes change; whether they did. `before_rename` runs once the
-        new bytes are on disk, last before they replace the file (`fsutil.atomic_write`): a
+        new bytes are on disk, last before they replace the file (`fsutil.rewrite`): a
         check there that raises leaves dvx.lock as it is."""
         data = self.encode(stages)
         if _lock_bytes(self.root) == data:
             self._known = data
             return False
-        fsutil.atomic_write(lock_path(self.root), data, fsync=self.fsync,
-                            before_rename=before_rename)
+        fsutil.rewrite(lock_path(self.root), data, fsync=self.fsync,
+                       before_rename=before_rename)
         self._known = data
         return True
 

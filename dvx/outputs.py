@@ -806,10 +806,10 @@ def in_cache(repo: Repo, output: Output) -> bool:
 def write_pointer(repo: Repo, output_path: str, pointer: Pointer,
                   before_rename: Callable[[], None] = lambda: None) -> None:
     """Write the pointer file of `output_path`; `before_rename` runs once its new bytes are
-    on disk, last before they replace the file (`fsutil.atomic_write`): a check there that
+    on disk, last before they replace the file (`fsutil.rewrite`): a check there that
     raises leaves the pointer file as it is."""
-    fsutil.atomic_write(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes(),
-                        fsync=repo.fsync, before_rename=before_rename)
+    fsutil.rewrite(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes(),
+                   fsync=repo.fsync, before_rename=before_rename)
 
 
 def pointer_written(repo: Repo, output_path: str, pointer: Pointer) -> bool:

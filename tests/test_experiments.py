@@ -1553,6 +1553,35 @@ def test_set_param_keeps_the_text_of_the_params_it_does_not_set(project):
     assert _show(project)["kept"]["params"]["params.yaml"]["train.at"] == "1:30"
 
 
+def test_set_param_keeps_the_permissions_of_the_params_files_it_edits_and_puts_back(project):
+    """An executable params.yaml and a private p.json keep their modes in the workspace and
+    in the experiment's commit (Git records no mode change), and after a run refused before
+    any stage ran, which puts their text back."""
+    write(project / "p.json", '{"b": 1}\n')
+    os.chmod(project / "params.yaml", 0o755)
+    os.chmod(project / "p.json", 0o600)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "modes")
+
+    def modes():
+        return {name: oct(os.stat(project / name).st_mode & 0o777)
+                for name in ("params.yaml", "p.json")}
+
+    kept = {"params.yaml": oct(0o755), "p.json": oct(0o600)}
+    must("exp", "run", "-S", "train.lr=0.2", "-S", "p.json:b=2", "-n", "modes", cwd=project)
+    assert modes() == kept
+    ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps").split()[0]
+    assert "mode change" not in git(project, "show", "--summary", "--format=", ref)
+    git(project, "checkout", "-q", "--", ".")
+    os.chmod(project / "p.json", 0o600)  # Git's checkout writes a file it changes as 0644
+    must("checkout", cwd=project)
+    write(project / "dvx.yaml", DVX_YAML.replace("deps: [", "deps: [nothere.txt, "))
+    refused = run_dvx("exp", "run", "-S", "train.lr=0.3", "-S", "p.json:b=3", cwd=project)
+    assert refused.code != 0 and "nothere.txt" in refused.stderr, refused.output
+    assert (project / "p.json").read_text() == '{"b": 1}\n' and modes() == kept
+    assert "mode change" not in git(project, "diff", "--summary")
+
+
 def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     """A params file committed from Windows changes by the one line -S sets."""
     crlf = "\ufeff# how to train\r\ntrain:\r\n  lr: 0.1  # step size\r\n  epochs: 3\r\n"

@@ -263,3 +263,18 @@ def test_absent_tells_nothing_there_from_a_path_that_cannot_be_looked_at(tmp_pat
     assert not fsutil.absent(str(tmp_path / "file"))
     too_long = str(tmp_path) + ("/" + "d" * 200) * (fsutil.PATH_MAX // 200 + 1)
     assert not os.path.lexists(too_long) and not fsutil.absent(too_long)  # not known gone
+
+
+def test_rewrite_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    """A file of the user's that dvx edits (params, dvx.yaml, .gitignore) stays executable or
+    private, whatever the umask; a new one gets the default mode."""
+    for mode in (0o755, 0o600, 0o444):
+        path = tmp_path / f"f{mode:o}"
+        path.write_bytes(b"old")
+        os.chmod(path, mode)
+        fsutil.rewrite(str(path), b"new")
+        assert path.read_bytes() == b"new" and os.stat(path).st_mode & 0o777 == mode
+    fsutil.rewrite(str(tmp_path / "new"), b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(tmp_path / "new").st_mode & 0o777 == 0o666 & ~umask

@@ -18,6 +18,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from dvx import fsutil
 from dvx.errors import ConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
@@ -442,11 +443,13 @@ class Before:
     before its stages start, and a run refused before any started puts all of it back.
     `synced`: what the workspace was last synced to for each of that data, by its path (as
     repro names an input it records): put back with its pointer, or the next command would
-    take the pointer put back for one Git moved."""
+    take the pointer put back for one Git moved. `modes`: the permissions of each of those
+    files, put back with it (None: a link, or no file)."""
     files: dict[str, bytes]
     pointers: dict[str, bytes]
     index: dict[str, tuple[str, str] | None]
     synced: dict[str, Synced | None] = dataclasses.field(default_factory=dict)
+    modes: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
     @property
     def data(self) -> tuple[str, ...]:
@@ -461,8 +464,9 @@ def contents(repo: Repo, overrides: list[Override]) -> Before:
                if output.stage is None and any(overlaps(output.path, f) for f in files)]
     pointers = {output.pointer_path: _read(repo, output.pointer_path) for output in holding}
     entries = repo.git.index_entries(list(pointers)) if pointers and repo.git else {}
+    modes = {path: fsutil.regular_file_mode(repo.abspath(path)) for path in (*files, *pointers)}
     return Before(files, pointers, {path: entries.get(path) for path in pointers},
-                  {output.path: repo.syncstate.get(output.path) for output in holding})
+                  {output.path: repo.syncstate.get(output.path) for output in holding}, modes)
 
 
 def _read(repo: Repo, file: str) -> bytes:
@@ -472,11 +476,10 @@ def _read(repo: Repo, file: str) -> bytes:
 
 def restore(repo: Repo, before: Before) -> None:
     """Put back the params files, their pointers, what the workspace was synced to for
-    their data and Git's index entries for those pointers as `before` read them."""
-    from dvx import fsutil
-
+    their data and Git's index entries for those pointers as `before` read them, each file
+    with the permissions it had."""
     for file, data in {**before.files, **before.pointers}.items():
-        fsutil.atomic_write(repo.abspath(file), data)
+        fsutil.rewrite(repo.abspath(file), data, mode=before.modes.get(file))
     for path, synced in before.synced.items():
         if synced is None:
             repo.syncstate.forget(path)
@@ -660,10 +663,8 @@ def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
 
 
 def _write(full: str, data: bytes) -> None:
-    from dvx import fsutil
-
     os.makedirs(os.path.dirname(full), exist_ok=True)
-    fsutil.atomic_write(full, data)
+    fsutil.rewrite(full, data)  # an executable or private params file stays so
 
 
 def refuse_behind(repo: Repo, changes: list[Override], again: str = "exp run") -> None:

@@ -256,7 +256,7 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     if kept == lines:
         return
     if kept:
-        fsutil.atomic_write(path, encode_git_lines(kept, old))
+        fsutil.rewrite(path, encode_git_lines(kept, old))
     else:
         os.unlink(path)
     result.changed.append(".gitattributes")

@@ -155,7 +155,7 @@ def _write(repo: Repo, path: str, data: bytes, new: str | None = None) -> Dag:
     dag = _check_loads(repo, data)
     if new is not None:
         refuse_outputs_holding_a_remote(repo, [(o.path, new) for o in dag.stages[new].outs])
-    fsutil.atomic_write(path, data, fsync=repo.fsync)
+    fsutil.rewrite(path, data, fsync=repo.fsync)
     return dag
 
 
