@@ -1582,6 +1582,44 @@ def test_set_param_keeps_the_permissions_of_the_params_files_it_edits_and_puts_b
     assert "mode change" not in git(project, "diff", "--summary")
 
 
+def test_set_param_keeps_every_byte_of_the_params_it_does_not_set(project):
+    """-S replaces the text of the values it sets, and nothing else: the forms a rewrite of
+    the file would respell (`~`, `Null`, `+12`, `1_000.5`, long floats, escapes, a tab,
+    `.Inf`, the `---` and `...` markers) stay as written, so no param but those set reads
+    changed in dvx.lock or `params diff`."""
+    untouched = ('tilde: ~\nnone: Null\nplus: +12\ndecay: 1_000.5\nunder: 1_000.000_1\n'
+                 'pi: 3.14159265358979323846\nbig: 12345678901234567.0\n'
+                 'esc: "caf\\u00e9"\ntab: "a\tb"\ninf: .Inf\n')
+    text = ("---\ntrain:\n  lr: 0.1  # step size\n  epochs: 3\n  layers: [8, 4]\n"
+            + untouched + "...\n")
+    write(project / "params.yaml", text)
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "forms")
+    must("exp", "run", "-S", "train.lr=0.2", "-S", "train.layers.0=16", "-n", "kept",
+         cwd=project)
+    assert (project / "params.yaml").read_text() == text.replace(
+        "lr: 0.1", "lr: 0.2").replace("[8, 4]", "[16, 4]")
+    diff = json.loads(run_dvx("params", "diff", "HEAD", "kept", "--json", cwd=project).stdout)
+    assert sorted(diff["params.yaml"]) == ["train.layers", "train.lr"], diff
+
+
+def test_set_param_that_must_rewrite_the_file_is_refused_if_another_param_would_read_otherwise(
+        project):
+    """Adding a param rewrites the whole file, which would respell `1_000.5` (a string to
+    dvx) as a number: refused in one paragraph naming that param, nothing written."""
+    text = "train:\n  lr: 0.1\n  epochs: 3\ndecay: 1_000.5\n"
+    write(project / "params.yaml", text)
+    git(project, "commit", "-qam", "decay")
+    refused = run_dvx("exp", "run", "-S", "+train.new=1", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "'decay' would read 1000.5 instead of \"1_000.5\"" in " ".join(
+        refused.stderr.split()), refused.stderr
+    assert "Traceback" not in refused.output
+    assert (project / "params.yaml").read_text() == text
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     """A params file committed from Windows changes by the one line -S sets."""
     crlf = "\ufeff# how to train\r\ntrain:\r\n  lr: 0.1  # step size\r\n  epochs: 3\r\n"

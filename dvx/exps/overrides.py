@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import ConflictError, PathError, UsageError
+from dvx.errors import ConflictError, FormatError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
@@ -42,6 +42,8 @@ from dvx.pipeline.params import (
     check_params_file_name,
     find_param,
     load_json,
+    param_value,
+    same_value,
 )
 from dvx.pipeline.spec import ParamsSet, Stage, stages_declaring
 from dvx.repo import Repo
@@ -53,6 +55,8 @@ from dvx.yamlio import (
     UnwritableValueError,
     check_values,
     has_conflict_markers,
+    json_scalar,
+    parse_yaml,
     round_trip_representer,
     strict_loader,
 )
@@ -551,14 +555,16 @@ def _refuse_adding_what_exists(change: Override) -> None:
 
 
 def _edit_yaml(full: str, changes: list[Override], write: bool) -> bytes:
-    from ruamel.yaml import YAML
-
+    """Set `changes` in the YAML file `full`. Each value the file has is replaced in its own
+    text, so every other byte stays; where that cannot be done (a param added, a value
+    written in block style replaced, a multi-line string), the document goes through
+    ruamel's round trip, which keeps comments and layout but may respell values
+    (`1_000.5`, `~`, long floats). Either way the result is read back as the pipeline reads
+    it: every param -S does not set must read as before, or nothing is written."""
     from dvx.pipeline.editor import guess_indent
 
-    yaml = YAML()  # round-trip: comments, order and flow style survive
-    yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
-    yaml.width = 4096  # a long string is not folded onto a second line
-    yaml.Representer = _representer_class()
+    file = changes[0].file
+    yaml = _round_tripper()
     doc: Any = {}
     try:
         with open(full, "rb") as f:
@@ -568,17 +574,183 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> bytes:
         yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
         doc = yaml.load(text) or {}
     except Exception as exc:  # ruamel's errors share no base class with a useful message
-        raise _unreadable(changes[0].file, full, exc) from None
+        raise _unreadable(file, full, exc) from None
     if not isinstance(doc, dict):
-        raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
+        raise UsageError(f"'{file}' is not a mapping of params.")
     for change in changes:
         _set(doc, dataclasses.replace(change, value=_for_yaml_1_1(change.value)))
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    edited = encode_like(out.getvalue(), data)
+    expected = _as_the_pipeline_reads(text, file) or {}
+    for change in changes:
+        _set(expected, change)
+    edited_text = _set_in_place(text, changes)
+    if edited_text is None or not _reads_as(edited_text, expected):
+        out = io.StringIO()
+        yaml.dump(doc, out)
+        edited_text = out.getvalue()
+        _refuse_respelled(file, changes, text, edited_text, expected)
+    edited = encode_like(edited_text, data)
     if write:
         _write(full, edited)
     return edited
+
+
+def _round_tripper() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round-trip: comments, order and flow style survive
+    yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
+    yaml.width = 4096  # a long string is not folded onto a second line
+    yaml.Representer = _representer_class()
+    return yaml
+
+
+def _as_the_pipeline_reads(text: str, file: str) -> Any:
+    """The document `text`, read as dvx reads a params file (YAML 1.2, strict); one it
+    refuses is refused here as the run would, before anything is written."""
+    return parse_yaml(text.encode("utf-8"), f"params file '{file}'")
+
+
+def _reads_as(text: str, expected: Any) -> bool:
+    """Does `text` read (as the pipeline reads params) as `expected`, value for value and
+    type for type (1, 1.0 and true differ)?"""
+    try:
+        read = parse_yaml(text.encode("utf-8"), "params file")
+    except FormatError:
+        return False
+    return same_value(param_value(read or {}), param_value(expected))
+
+
+def _set_in_place(text: str, changes: list[Override]) -> str | None:
+    """`text` with the text of each value `changes` set replaced by the new value's, and
+    nothing else changed; None where a change is not one such replacement (a new key, a
+    value written in block style, a new value that takes more than one line)."""
+    spans: dict[tuple[int, int], str] = {}
+    for change in changes:
+        span = _value_span(text, change.key)
+        written = _flow_text(change.value)
+        if span is None or written is None:
+            return None
+        spans[span] = written  # a later -S of the same param wins, as in the round trip
+    for (start, end), written in sorted(spans.items(), reverse=True):
+        text = text[:start] + written + text[end:]
+    return text
+
+
+def _value_span(text: str, key: str) -> tuple[int, int] | None:
+    """Where in `text` the value that the dotted `key` names is written (start and end
+    offsets), if in flow style (a scalar not `|` nor `>`, a `[...]` list, a `{...}`
+    mapping); None if it is not, or `text` cannot be read so."""
+    import yaml
+
+    try:
+        loader = strict_loader()(text)
+    except yaml.YAMLError:
+        return None
+    try:
+        node = loader.get_single_node()
+        found = find_param(loader.construct_document(node), key) if node is not None else None
+        if found is None:
+            return None
+        for step in found[0]:
+            node = _child(loader, node, step)
+            if node is None:
+                return None
+        if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
+                else node.flow_style):
+            return None
+        return node.start_mark.index, node.end_mark.index
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _child(loader: Any, node: Any, step: str | int) -> Any:
+    """The node below `node` at `step` (a key of a mapping, an index of a list), None if
+    it has none of its own (a key only a merge `<<` brings)."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+        return node.value[step]
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) \
+                    and key_node.tag != "tag:yaml.org,2002:merge" \
+                    and loader.construct_object(key_node) == step:
+                return value_node
+    return None
+
+
+def _flow_text(value: Any) -> str | None:
+    """`value` as the round trip writes it after a key, lists and mappings in flow style;
+    None if that takes more than one line."""
+    out = io.StringIO()
+    _round_tripper().dump({"k": _in_flow_style(_for_yaml_1_1(value))}, out)
+    written = out.getvalue()
+    if not written.startswith("k: ") or written.count("\n") != 1:
+        return None
+    return written[len("k: "):].rstrip("\n")
+
+
+def _in_flow_style(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        flow: Any = CommentedMap((key, _in_flow_style(item)) for key, item in value.items())
+    elif isinstance(value, list):
+        flow = CommentedSeq(_in_flow_style(item) for item in value)
+    else:
+        return value
+    flow.fa.set_flow_style()
+    return flow
+
+
+def _refuse_respelled(file: str, changes: list[Override], text: str, edited: str,
+                      expected: Any) -> None:
+    """Refuse a round trip of `text` into `edited` after which a param reads otherwise than
+    `expected` (the params as they were, with those `changes` set)."""
+    if _reads_as(edited, expected):
+        return
+    before = _as_the_pipeline_reads(text, file) or {}
+    after = _as_the_pipeline_reads(edited, file) or {}
+    keys = ", ".join(change.key for change in changes)
+    found = _first_difference(before, after, {change.key for change in changes})
+    if found is None:  # a value set that would not read back as set
+        raise UsageError(f"-S cannot set {keys} in '{file}': the file rewritten would not "
+                         "read back as set. Nothing was written.",
+                         f"Set the params in '{file}' by hand.")
+    changed, old, new = found
+    raise UsageError(f"-S cannot set {keys} in '{file}' without "
+                     f"changing a param it does not set: '{changed}' would read "
+                     f"{json_scalar(new)} instead of {json_scalar(old)}, as the file must be "
+                     "rewritten whole (to add a param, or to replace a value written in "
+                     "block style), which respells its text. Nothing was written.",
+                     f"Quote the value of '{changed}' in '{file}' (a string) or write it as a "
+                     "plain number, or set the params by hand.")
+
+
+def _first_difference(before: Any, after: Any, skipped: set[str], prefix: str = ""
+                      ) -> tuple[str, Any, Any] | None:
+    """The dotted name of the first value that differs between `before` and `after`, those
+    named in `skipped` (and what they hold) aside, with its two values; None if none."""
+    if prefix in skipped:
+        return None
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in before:
+            name = f"{prefix}.{key}".lstrip(".")
+            found = _first_difference(before[key], after[key], skipped, name) \
+                if key in after else (name, before[key], None)
+            if found:
+                return found
+        return None
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for index, (one, other) in enumerate(zip(before, after, strict=True)):
+            found = _first_difference(one, other, skipped, f"{prefix}.{index}".lstrip("."))
+            if found:
+                return found
+        return None
+    return None if same_value(param_value(before), param_value(after)) \
+        else (prefix, before, after)
 
 
 class _Float(float):
