@@ -725,3 +725,28 @@ def test_the_page_draws_every_chart_in_a_browser_with_the_network_off(plotted, d
     assert all(marks > 3 for marks in charts.charts), charts.charts
     assert 'data-failed="yes"' not in dom
     assert 'class="marks"' in dom
+
+
+def test_a_plots_directory_is_named_a_directory_in_a_commit_as_in_the_workspace(repo, dvx,
+                                                                               tmp_path):
+    """A plot declared on a directory (`cache: true`, so the commit's dvx.lock records it, or
+    `cache: false`, so Git holds its files) is one error naming it a directory, at HEAD as in
+    the workspace, never a file missing there."""
+    write(repo / "dvx.yaml",
+          "stages:\n  s:\n    cmd: mkdir -p pl pg && printf 'step,loss\\n0,1\\n' > pl/loss.csv"
+          " && cp pl/loss.csv pg/\n    plots:\n    - pl: {cache: true, x: step, y: loss}\n"
+          "    - pg: {cache: false, x: step, y: loss}\n")
+    assert dvx("repro", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "plots")
+    result = dvx("plots", "diff", "HEAD", "-o", str(tmp_path / "out"), cwd=repo)
+    assert result.code == 0, result.output
+    assert "does not exist" not in result.stderr
+    commit = git(repo, "rev-parse", "HEAD")[:10]
+    for path in ("pl", "pg"):
+        assert f"WARNING: {path} at workspace: '{path}' is a directory, not a file." \
+            in result.stderr
+    assert f"WARNING: pl at HEAD: 'pl' is a directory dvx tracks in commit {commit}, not a " \
+        "file." in result.stderr
+    assert f"WARNING: pg at HEAD: 'pg' is a tree in commit {commit}, not a file." \
+        in result.stderr

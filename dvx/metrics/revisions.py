@@ -119,9 +119,9 @@ class Reader:
         """The pointer of the file `rel` that `commit` tracks as data, if it tracks one: its
         own (a pointer file, or its entry in the commit's dvx.lock), else one made of its
         entry in the manifest of the nearest directory above it that `commit` tracks so, read
-        from the cache (a directory `rel` is none: a file is read). A manifest the cache lacks
-        is an error saying how to fetch it. A dvx.lock that cannot be read records nothing
-        here (`why_absent` says it)."""
+        from the cache. A directory `rel` is an error naming it so, as in the workspace, and
+        so is a manifest the cache lacks, saying how to fetch it. A dvx.lock that cannot be
+        read records nothing here (`why_absent` says it)."""
         outputs = self.history.lock_outputs_at(commit)
         locked = {} if isinstance(outputs, DvxError) else {o.path: o.pointer for o in outputs}
         path = rel
@@ -131,8 +131,11 @@ class Reader:
             if pointer is None and path in locked:
                 pointer, where = locked[path], f"'{commit[:10]}:{LOCK_FILE}'"
             if pointer is not None:
+                if path == rel and pointer.is_dir:
+                    raise DvxError(f"'{rel}' is a directory dvx tracks in commit "
+                                   f"{commit[:10]}, not a file.")
                 if path == rel:
-                    return None if pointer.is_dir else pointer
+                    return pointer
                 return self._entry_of(commit, path, pointer, rel[len(path) + 1:], where) \
                     if pointer.is_dir else None
             path = path.rpartition("/")[0]
