@@ -1344,6 +1344,34 @@ def test_a_folder_of_yours_where_a_kept_file_goes_is_refused_by_name_and_force_r
     assert _tree_of(alice, "d") == {"a": "a\n", "sub/mine": "bob's\n"}
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["files cached", "never fetched"])
+def test_the_refusal_of_a_path_in_the_way_names_a_forced_checkout_of_it_alone(team, cached):
+    """`dvx commit` and `dvx add` refusing bob's folder d/sub where alice's file goes name
+    status's ways past it: a forced checkout of d/sub alone, which keeps bob's other edits
+    in d (of d, it would discard them), and a pull, not a checkout, where the cache lacks
+    the files not pulled (a checkout places nothing the cache lacks)."""
+    alice = team.founder()
+    write(alice / "d/a", "a\n")
+    write(alice / "d/sub", "alice's file\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    if cached:
+        must("fetch", cwd=bob)
+    must("pull", "d/a", cwd=bob)
+    write(bob / "d/sub/mine", "bob's\n")
+    write(bob / "d/notes", "bob's notes\n")
+    verb = "checkout" if cached else "pull"
+    for command in ("commit", "add"):
+        refused = run_dvx(command, "d", cwd=bob)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1 and f"Move it away, then `dvx {verb} d` places them all, " \
+            f"or `dvx {verb} --force d/sub` discards it;" in said, said
+    must(verb, "--force", "d/sub", cwd=bob)
+    assert (bob / "d/sub").read_text() == "alice's file\n"
+    assert (bob / "d/notes").read_text() == "bob's notes\n"
+
+
 def test_files_not_pulled_are_reported_though_their_objects_are_cached(team):
     alice = team.founder()
     for i in range(1, 4):

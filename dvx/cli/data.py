@@ -1262,16 +1262,14 @@ def _in_the_way_hint(root: str, o: OutputStatus) -> str:
     the directory, it would discard the user's other changes in it too)."""
     verb = "checkout" if o.in_cache else "pull"
     typed = for_command(root, o.path)
-    kept = " ".join(for_command(root, f"{o.path}/{path}") for path in o.in_the_way)
     paths = [shown_path(f"{o.path}/{path}") for path in o.in_the_way]
     one = len(paths) == 1
     it = "it" if one else "them"
     where = _where_not_pulled_go(o)
     return (f"({', '.join(paths)}, yours, with changes not in the cache, {where}: "
             f"`dvx {verb} {typed}` keeps {it}, placing only the other files not pulled, and "
-            f"`dvx commit` records {it} there only with --force; move {it} away, then "
-            f"`dvx {verb} {typed}` "
-            f"places them all, or `dvx {verb} --force {kept}` discards {it})")
+            f"`dvx commit` records {it} there only with --force; "
+            f"{o.ways_past_in_the_way(root)})")
 
 
 def _where_not_pulled_go(o: OutputStatus) -> str:

@@ -946,20 +946,18 @@ def _refuse_in_the_way(root: str, found: OutputStatus) -> None:
     paths = found.in_the_way
     if not paths:
         return
-    typed = for_command(root, found.path)
     names = named_list([join_posix(found.path, path) for path in paths], most=_NAMED,
                        name=lambda name: f"'{name}'")
     one = len(paths) == 1
     cases = {"file": "a folder where a file goes", "folder": "a file where a folder goes"}
     which = ", and ".join(cases[kind] for kind in sorted(
         {found.stands_in_place_of(path) for path in paths}))
+    ways = found.ways_past_in_the_way(root)
     raise ConflictError(
         f"{names}, yours, {'is' if one else 'are'} where files of '{found.path}' not pulled "
         f"here go ({which}): recording "
         f"{'it' if one else 'them'} there would drop those files, which Git records.",
-        f"Move {'it' if one else 'them'} away, then `dvx checkout {typed}` places them all; "
-        f"`dvx checkout --force {typed}` discards yours; `--force` records yours in their "
-        "place.")
+        f"{ways[0].upper()}{ways[1:]}; `--force` records yours in their place.")
 
 
 def status_setting_aside(repo: Repo, output: Output) -> OutputStatus:

@@ -207,6 +207,19 @@ class OutputStatus:
         pulled go inside)."""
         return "file" if path in self.not_pulled else "folder"
 
+    def ways_past_in_the_way(self, root: str) -> str:
+        """How the files not pulled are placed where the `in_the_way` paths stand: moved
+        away first, then a checkout (a pull, where the cache lacks them: a checkout places
+        nothing the cache lacks) places them all; or a forced one of those paths alone
+        discards them (of the directory, it would discard the user's other changes in it
+        too). The one wording of status's hint and of commit's and add's refusal."""
+        verb = "checkout" if self.in_cache else "pull"
+        kept = " ".join(for_command(root, join_posix(self.path, path))
+                        for path in self.in_the_way)
+        it = "it" if len(self.in_the_way) == 1 else "them"
+        return (f"move {it} away, then `dvx {verb} {for_command(root, self.path)}` places "
+                f"them all, or `dvx {verb} --force {kept}` discards {it}")
+
     @property
     def pointer_moved(self) -> bool:
         return self.synced_oid is not None
