@@ -406,6 +406,31 @@ def test_a_dvxignore_git_tracks_inside_a_tracked_folder_leaves_the_folder_to_dvx
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
+def test_a_fresh_clone_calls_a_folder_holding_only_a_shared_dvxignore_not_pulled_yet(tmp_path):
+    """A fresh clone holds, of the tracked folder d, only the .dvxignore Git shares: its data
+    is not pulled yet, as of a folder Git left absent, never "modified", and `dvx pull`
+    places it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    write(alice / "d" / "sub" / "s", "s\n")
+    write(alice / "d" / ".dvxignore", "*.tmp\n")
+    write(alice / "e" / "e", "e\n")
+    must("add", "d", "e", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/.dvxignore")
+    share(alice, "d with its rules in Git")
+    bob = team.clone("bob", pull=False)
+    assert sorted(p.name for p in (bob / "d").iterdir()) == [".dvxignore"]
+
+    status = run_dvx("status", "--json", cwd=bob)
+    seen = {o["path"]: o["workspace"] for o in json.loads(status.stdout)["outputs"]}
+    assert seen == {"d": "not_pulled", "e": "not_pulled"}, status.output
+    must("pull", cwd=bob)
+    assert (bob / "d" / "sub" / "s").read_text() == "s\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
 def test_moving_a_folder_whose_dvxignore_git_tracks_is_refused_keeping_the_rules_in_git(
         repo, dvx):
     """`dvx move` would carry a .dvxignore Git's index holds (`git add -f`, the team's

@@ -1116,6 +1116,11 @@ def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
         result.current_oid = _manifest_oid(repo, current)
         if result.current_oid == pointer.oid:
             result.current_oid = None
+        elif not current and never_placed(repo, output):
+            # Only files dvx never tracks (a `.dvxignore` Git shares, say) stand where data
+            # never pulled goes: the data is not pulled yet, as of a folder absent whole.
+            result.current_oid = None
+            result.workspace = NOT_PULLED
         else:
             result.workspace = MODIFIED
             _check_outdated(repo, result, current, synced_before)
