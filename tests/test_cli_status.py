@@ -1366,6 +1366,26 @@ def test_a_pointer_whose_size_or_nfiles_is_wrong_is_named_and_written_again_by_c
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
 
 
+def test_a_directory_pointer_with_wrong_nfiles_stays_named_until_a_bare_commit_writes_it(
+        repo, dvx):
+    """Once status has read the manifest of a directory whose pointer's `nfiles` is wrong (a
+    stat of it changed, as after a pull), it names it on every run, never remembering the
+    directory as matching its pointer: the bare `dvx commit` status names writes it again."""
+    write(repo / "d" / "a", "1\n")
+    write(repo / "d" / "sub" / "b", "22\n")
+    assert dvx("add", "d").code == 0
+    _set_in_pointer(repo / "d.dvx", "nfiles", 7)
+    os.utime(repo / "d" / "a", ns=(1, 1))  # the next status lists the directory
+
+    for _ in range(2):
+        shown = dvx("status").stdout
+        assert "d: its pointer records 7 files, where the data it names has 2\n" in shown, shown
+    assert dvx("commit").code == 0
+    assert "nfiles: 2\n" in (repo / "d.dvx").read_text()
+    assert dvx("fsck").code == 0
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
 def test_a_directory_pointer_with_wrong_nfiles_whose_data_is_not_here_leaves_a_bare_commit_alone(
         repo, dvx):
     """A directory pointer whose `nfiles` is wrong is written again by a bare `dvx commit`

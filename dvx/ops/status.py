@@ -1099,13 +1099,14 @@ def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
     result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)
     found = None if tree is None else _compare(repo, output.path, full, tree, pointer.oid,
                                                fingerprint, synced)
-    if found is not None and not (found.changed and synced_before is not None):
+    if tree is not None and found is not None and not (found.changed
+                                                       and synced_before is not None):
         result.added, result.modified = found.added, found.modified
         result.deleted, result.not_pulled = found.deleted, found.not_pulled
         if found.changed:
             result.workspace = MODIFIED
         elif not found.not_pulled:
-            repo.statcache.put_dir(full, fingerprint, pointer.oid, with_parts=True)
+            _remember_matched(repo, output, tree, fingerprint, with_parts=True)
         return result
     # Without the recorded manifest, or to tell an outdated directory from a changed one, the
     # directory's current entries are needed whole.
@@ -1142,8 +1143,21 @@ def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
         result.workspace = MODIFIED
         _check_outdated(repo, result, current, synced_before)
     elif not result.not_pulled:
-        repo.statcache.put_dir(full, fingerprint, pointer.oid)
+        _remember_matched(repo, output, tree, fingerprint)
     return result
+
+
+def _remember_matched(repo: Repo, output: Output, tree: Tree, fingerprint: Fingerprint,
+                      with_parts: bool = False) -> None:
+    """Record in the stat cache that the directory matched its pointer's manifest `tree`,
+    unless the pointer records its size or file count wrongly: the short cut this record
+    allows reads no manifest, so it would no longer tell them (`wrong_counts`), and `dvx
+    commit` would leave the pointer wrong."""
+    pointer = output.pointer
+    if output.stage is None and pointer.wrong_counts(tree.size, tree.nfiles) is not None:
+        return
+    repo.statcache.put_dir(repo.abspath(output.path), fingerprint, pointer.oid,
+                           with_parts=with_parts)
 
 
 def _links_to_lost_objects(full: str, current: dict[str, TreeEntry], nfiles: int | None) -> bool:
