@@ -133,8 +133,8 @@ def symlinked_parent(root: str, rel: str) -> str | None:
         current = os.path.join(current, part)
         try:
             mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            return None  # nothing below a missing directory can be a symlink yet
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # nothing below a missing directory, or a file, can be a symlink yet
         if stat.S_ISLNK(mode):
             return to_posix(os.path.relpath(current, root))
     return None

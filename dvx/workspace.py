@@ -177,7 +177,7 @@ def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = 
     if st is None:
         try:
             st = os.lstat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file stands where a folder of it goes
             return None
     linked = None
     if stat.S_ISLNK(st.st_mode):

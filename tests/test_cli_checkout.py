@@ -89,6 +89,51 @@ def test_a_folder_taken_by_a_link_or_a_file_leaves_no_checkout_unfinished(repo, 
     assert "ended by an error" not in dvx("status").output
 
 
+def test_a_file_where_a_folder_with_a_subfolder_goes_is_skipped_by_name_placing_the_rest(
+        repo, dvx):
+    """A file of the user's stands where the folder d/sub goes, which holds a folder of its
+    own: checkout, status and pull never stop at the path below that file, which is not a
+    folder; the files under it are skipped naming that file, and every other one is placed."""
+    write(repo / "d" / "top.txt", "top")
+    write(repo / "d" / "sub" / "deep" / "a", "a")
+    write(repo / "d" / "sub" / "b", "b")
+    write(repo / "e", "e")
+    assert dvx("add", "d", "e").code == 0
+    os.unlink(repo / "d" / "top.txt")
+    os.unlink(repo / "e")
+    shutil.rmtree(repo / "d" / "sub")
+    write(repo / "d" / "sub", "mine")
+
+    for command in ("checkout", "pull"):
+        result = dvx(command)
+        assert result.code == 1, result.output
+        assert "Skipped d/sub/deep/a: a file is where its folder 'd/sub' goes" \
+            in result.stderr, result.output
+        assert "Not a directory" not in result.output
+    assert (repo / "d" / "top.txt").read_text() == "top"
+    assert (repo / "e").read_text() == "e"
+    assert (repo / "d" / "sub").read_text() == "mine"
+    assert dvx("status").code == 0
+
+
+def test_a_file_where_a_folder_of_a_stage_output_goes_is_kept_and_named(repo, dvx):
+    """A file of the user's stands where the folder of the stage output o/f goes: status
+    reads nothing below it, and checkout, `--force` too, keeps it, naming it."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p o && echo hi > o/f\n"
+          "    outs: [o/f]\n")
+    assert dvx("repro").code == 0
+    shutil.rmtree(repo / "o")
+    write(repo / "o", "mine")
+
+    shown = dvx("status")
+    assert shown.code == 0 and "o/f: deleted" in shown.stdout, shown.output
+    for force in ((), ("--force",)):
+        result = dvx("checkout", *force)
+        assert result.code == 1, result.output
+        assert "Skipped o/f: a file is where its folder 'o' goes" in result.stderr, result.output
+    assert (repo / "o").read_text() == "mine"
+
+
 def test_a_folder_kept_for_a_change_in_it_where_a_file_goes_leaves_no_checkout_unfinished(
         repo, dvx):
     """The new version of d makes d/sub a file and changes d/top; a file of the user's own

@@ -773,6 +773,13 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
             result.missing.append(output.path)
+        elif isinstance(exc, (FileExistsError, NotADirectoryError)) \
+                and not os.path.isdir(os.path.dirname(full)):
+            # A file of the user's stands where a folder of the output's path goes: never
+            # replaced, as nothing says whose it is
+            folder = _file_in_place_of(repo.root, output.path.rpartition("/")[0])
+            result.skipped.append((output.path, f"a file is where its folder '{folder}' goes "
+                                   "(move it away, then check it out again)"))
         else:
             result.skipped.append((output.path, _placement_failure(repo, exc, pointer.oid,
                                                                    full)))
@@ -1350,6 +1357,17 @@ def _folder_taken(what: str, remedy: str) -> str:
     return f"{what} (use --force to {remedy})"
 
 
+def _file_in_place_of(top: str, folder: str) -> str:
+    """Which of `folder` and the folders it is in (relative to `top`) a file stands where
+    it goes: the first that is not a folder, as the user sees it."""
+    parts = folder.split("/")
+    for depth in range(1, len(parts) + 1):
+        rel = "/".join(parts[:depth])
+        if not os.path.isdir(join_posix(top, rel)):
+            return rel
+    return folder
+
+
 def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
            result: CheckoutResult) -> None:
     """Carry out `plan`."""
@@ -1373,7 +1391,8 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):
             blocked[parent] = _folder_taken(
-                f"a file is where its folder '{display}/{parent}' goes", "replace the file")
+                f"a file is where its folder '{display}/{_file_in_place_of(top, parent)}' "
+                "goes", "replace the file")
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
