@@ -80,6 +80,25 @@ def test_an_experiment_is_read_by_its_name_as_a_revision(project, tmp_path, monk
     assert "experiment" in (unknown.value.hint or "")
 
 
+def test_an_experiment_of_a_cloned_source_is_refused_naming_exp_pull_into_a_clone_of_one_s_own(
+        project, tmp_path):
+    """dvx's clone of a Git URL (a bare repository too) has no experiments: one pushed there
+    is an unknown revision, whose hint says so and names the `dvx exp pull` that brings it
+    into a clone of the user's own, never an `exp show -A` there that could not help."""
+    team, alice = project
+    edit(alice, "data/train.csv", "a,b\n7,7\n")
+    must("add", "data/train.csv", cwd=alice)
+    must("exp", "save", "-n", "fast", cwd=alice)
+    must("exp", "push", "origin", "fast", cwd=alice)
+    refused = run_dvx("get", str(team.origin), "data/train.csv", "--rev", "fast", "-o", "got",
+                      cwd=tmp_path)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Unknown revision 'fast'" in said, refused.output
+    assert "never read from a repository dvx clones" in said, said
+    assert "`dvx exp pull origin fast`" in said and "exp show -A" not in said, said
+    assert not (tmp_path / "got").exists()
+
+
 def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_path,
                                                                     monkeypatch):
     team, alice = project

@@ -44,7 +44,7 @@ from dvx.errors import (
 )
 from dvx.hashing import hash_bytes, hash_copy
 from dvx.history import History
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
 from dvx.ops.remote import (
@@ -1335,6 +1335,16 @@ def _resolve(repo: Repo, rev: str, url: str, cloned: bool) -> str:
     if invalid is not None:
         raise UsageError(invalid.message,
                          f"Name one branch, tag or commit of the repository at '{url}'.")
-    raise UsageError(f"Unknown revision {rev!r} in '{url}'.",
-                     "Name a branch, tag or commit of that repository, or an experiment of "
-                     "it (`dvx exp show -A` there lists them).")
+    raise UsageError(f"Unknown revision {rev!r} in '{url}'.", _unknown_revision_hint(rev, cloned))
+
+
+def _unknown_revision_hint(rev: str, cloned: bool) -> str:
+    """What names a revision of the source: of a local one, an experiment too; dvx's clone
+    of any other has no experiments (only its branches and tags are fetched), so one is
+    read from a clone of the user's own that `dvx exp pull` brought it into."""
+    if not cloned:
+        return ("Name a branch, tag or commit of that repository, or an experiment of it "
+                "(`dvx exp show -A` there lists them).")
+    return ("Name a branch, tag or commit of that repository. Its experiments are never read "
+            "from a repository dvx clones: in a clone of your own, `dvx exp pull origin "
+            f"{shell_quote(rev)}` brings one, and naming that clone as the repository reads it.")
