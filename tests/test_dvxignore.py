@@ -406,6 +406,31 @@ def test_a_dvxignore_git_tracks_inside_a_tracked_folder_leaves_the_folder_to_dvx
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
+def test_status_names_a_folder_kept_for_an_ignored_file_where_a_file_goes_with_a_way_that_works(
+        repo, dvx):
+    """A folder holding only files .dvxignore leaves out stands where the file d/f goes:
+    checkout keeps it, --force or not, so status offers no forced checkout for it but the
+    checkout's own way past it: move it away, then `dvx checkout d/f`, which places the file."""
+    write(repo / ".dvxignore", "*.tmp\n")
+    write(repo / "d" / "1", "1\n")
+    write(repo / "d" / "f", "2\n")
+    assert dvx("add", "d").code == 0
+    (repo / "d" / "f").unlink()
+    write(repo / "d" / "f" / "y.tmp", "t\n")
+
+    shown = " ".join(dvx("status").stdout.split())
+    assert "deleted: f" in shown, shown
+    assert "--force" not in shown.replace("--force or not", ""), shown
+    assert "(d/f: a folder is where it goes, holding 'd/f/y.tmp', which .dvxignore leaves out " \
+        "of the data: checkout keeps such a file, --force or not; move the folder away, then " \
+        "`dvx checkout d/f` places the file)" in shown, shown
+    assert dvx("checkout", "--force").code == 1  # as status says: kept
+    os.rename(repo / "d" / "f", repo / "f.mine")
+    assert dvx("checkout", "d/f").code == 0
+    assert (repo / "d" / "f").read_text() == "2\n"
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
 def test_a_fresh_clone_calls_a_folder_holding_only_a_shared_dvxignore_not_pulled_yet(tmp_path):
     """A fresh clone holds, of the tracked folder d, only the .dvxignore Git shares: its data
     is not pulled yet, as of a folder Git left absent, never "modified", and `dvx pull`

@@ -842,6 +842,13 @@ def _commit_of(root: str, result: StatusResult, changed: list[str], others: bool
     return f"`dvx commit {' '.join(for_command(root, path) for path in changed)}`"
 
 
+def _changed_only_by_kept_folders(o: OutputStatus) -> bool:
+    """Are the changes of the directory `o` only files deleted where a checkout keeps a
+    folder, --force or not (`kept_for_left_out`)?"""
+    kept = {rel for rel, _ in o.kept_for_left_out}
+    return bool(kept) and not o.added and not o.modified and set(o.deleted) <= kept
+
+
 def _discarded_by(root: str, changed: list[OutputStatus], others: bool) -> str:
     """The commands that discard the changes made here to the outputs `changed`: a checkout
     places only what the cache holds, so data whose recorded version it lacks (all of it, for
@@ -919,6 +926,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
+    from dvx.ops.sync_layers import kept_for_left_out_why
     from dvx.workspace import REPOSITORY_INSIDE, way_out_of_holding
 
     assert isinstance(result, StatusResult)
@@ -1038,11 +1046,18 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)
     changed_here = [o for o in restorable if o.workspace == "modified"
                     and not o.pointer_moved and o.stage is None and not o.in_the_way]
+    # No forced checkout places a file where a folder stands kept for a file .dvxignore
+    # leaves out (`kept_for_left_out`): it is named with the way past it instead
+    discarded = [o for o in changed_here if not _changed_only_by_kept_folders(o)]
     if changed_here:
         # a bare commit or checkout --force would take every other change too
         others = any(o.workspace == "modified" and o not in changed_here for o in hinted)
         out(f"({_commit_of(root, result, [o.path for o in changed_here], others)} records "
-            f"changes; {_discarded_by(root, changed_here, others)})")
+            "changes" + (f"; {_discarded_by(root, discarded, others)})" if discarded else ")"))
+    for o in restorable:
+        for rel, left_out in o.kept_for_left_out:
+            path = f"{o.path}/{rel}"
+            out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen]

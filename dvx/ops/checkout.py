@@ -26,7 +26,6 @@ from typing import TypeGuard
 from dvx import faults, fsutil, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
-from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
@@ -44,10 +43,13 @@ from dvx.ops.data_places import (
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.status import synced_lately
 from dvx.ops.sync_layers import (
+    FOLDER_IN_THE_WAY,
     NeverRecorded,
     changed_here,
     dvx_s_data_inside,
     kept_as_placed,
+    kept_for_left_out_why,
+    left_out_inside,
     never_recorded_here,
     never_recorded_inside,
     placed_by_dvx,
@@ -525,8 +527,6 @@ _KEPT_AS_THE_USER_S = (NOT_CACHED, CHANGED_HERE, CHANGED_THROUGH_A_LINK, GONE_FR
                        ONLY_HERE, UNKNOWN_FILE)
 # How the reasons start that name what stands where a file's folder goes (`_folder_taken`)
 FOLDER_TAKEN = ("its folder '", "a file is where its folder '")
-# How the reason starts that names a folder left where a file of a tracked directory goes
-FOLDER_IN_THE_WAY = "a folder is where it goes"
 # How the reason starts that names data Git's index holds too (`git add -f` put it there)
 TRACKED_BY_GIT = "it is tracked by Git too"
 # How the reasons start that name a folder kept where a file goes for what is in it
@@ -861,11 +861,9 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, ways_out: _WaysOut,
     if inside is not None:
         return held_why(repo.root, display, inside)
     left_out = None if keeps_left_out is None else \
-        _left_out_in(repo, display, walk, keeps_left_out)
+        left_out_inside(repo, display, walk, keeps_left_out)
     if left_out is not None:
-        return (f"{FOLDER_IN_THE_WAY}, holding '{left_out}', which .dvxignore leaves out of "
-                "the data: checkout keeps such a file, --force or not; move the folder away, "
-                f"then `dvx checkout {for_command(repo.root, display)}` places the file")
+        return kept_for_left_out_why(repo.root, display, left_out)
     if force:
         return None
     if walk.others:
@@ -952,24 +950,6 @@ def _goes_whole(current: dict[str, tuple[str, os.stat_result | None]], whole: Wa
     for rel in whole.symlinks + whole.others:
         if rel.startswith(inside):
             current.setdefault(rel, (join_posix(top, rel), None))
-
-
-def _left_out_in(repo: Repo, display: str, walk: Walk, dvx_s: Callable[[str], bool]
-                 ) -> str | None:
-    """The first path (relative to the root) of the files `walk` (of the folder `display`)
-    met that .dvxignore leaves out of the data (a .dvxignore itself, never data, included)
-    and no version of it names (`dvx_s`: a file dvx placed is its data, never the user's to
-    keep); None if none."""
-    for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
-                               walk.others):
-        path = f"{display}/{rel}"
-        if _left_out(repo, path) and not dvx_s(path):
-            return path
-    return None
-
-
-def _left_out(repo: Repo, path: str) -> bool:
-    return is_ignore_file(path) or repo.dvxignore.check(path) is not None
 
 
 def _folders_holding(walk: Walk) -> set[str]:

@@ -26,7 +26,9 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.sync_layers import (
     compare_with_layers,
+    dvx_s_data_inside,
     holds_what_was_placed,
+    left_out_inside,
     placed_by_dvx,
     records_a_file,
     version_tree,
@@ -181,6 +183,9 @@ class OutputStatus:
     # What its pointer file records wrongly of the data its oid names (its size, its number
     # of files), as a stat of the file tells, or the directory's manifest when read anyway
     wrong_counts: WrongCounts | None = None
+    # Of a directory, its deleted files where a folder stands holding a file .dvxignore
+    # leaves out of the data (`left_out_inside`), with that file: no checkout replaces it
+    kept_for_left_out: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -597,11 +602,32 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
+        result.kept_for_left_out = _kept_for_left_out(repo, output, result.deleted)
     if output.stage is None and output.pointer.is_dir and (
             holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
         # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _kept_for_left_out(repo: Repo, output: Output, deleted: list[str]) -> list[tuple[str, str]]:
+    """Of the files `deleted` from the directory `output`, those where a folder stands that
+    a checkout keeps, --force or not, for a file in it .dvxignore leaves out of the data (as
+    `_dir_in_the_way` of checkout finds it), each with that file. Only a deleted file's path
+    is looked at: an output with none costs nothing more."""
+    full = repo.abspath(output.path)
+    dvx_s = None
+    kept = []
+    for rel in deleted:
+        folder = join_posix(full, rel)
+        if not os.path.isdir(folder) or os.path.islink(folder):
+            continue
+        if dvx_s is None:
+            dvx_s = dvx_s_data_inside(repo, output.path, output.stage is not None)
+        left_out = left_out_inside(repo, f"{output.path}/{rel}", walk_directory(folder), dvx_s)
+        if left_out is not None:
+            kept.append((rel, left_out))
+    return kept
 
 
 def holds_pointers_data(result: OutputStatus) -> bool:
