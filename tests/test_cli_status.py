@@ -1234,7 +1234,8 @@ def test_an_edited_push_false_output_the_cache_lacks_is_said_made_again_by_repro
         repo, dvx, tmp_path):
     """In a clone, edits to a stage's outputs, one of them `push: false` (no remote holds it,
     nor this cache): status names the checkout of the output the cache holds alone, as a
-    checkout places nothing for the other, and `dvx repro` for that; frozen, only the
+    checkout places nothing for the other, which, never placed here, holds data of the user's
+    own that `dvx repro` refuses to delete; frozen, only the
     frozen stage's hint, never that repro rebuilds it. A checkout, or a pull naming it,
     says `dvx repro` makes it again and exits 1, never a pull that fetches nothing."""
     assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
@@ -1255,7 +1256,10 @@ def test_an_edited_push_false_output_the_cache_lacks_is_said_made_again_by_repro
     assert "log.txt: modified, not in cache\n" in shown, shown
     assert "`dvx checkout --force model.txt` puts back what dvx.lock records)" in shown, shown
     assert "`dvx checkout --force` puts back" not in shown, shown
-    assert "(`dvx repro` rebuilds the stage outputs with `push: false`" in shown, shown
+    # log.txt was never placed here: data of the user's own, which repro refuses to delete
+    assert "(`dvx repro` refuses to delete stage outputs holding data that no cache has, " \
+        "until you move them away)" in shown, shown
+    assert "(`dvx repro` rebuilds the stage outputs with `push: false`" not in shown, shown
     assert dvx("freeze", "s", cwd=clone).code == 0
     frozen = dvx("status", cwd=clone).stdout
     assert "stage 's' is frozen, so `dvx repro` leaves its outputs as they are" in frozen, frozen

@@ -869,3 +869,87 @@ def test_repro_lacking_files_of_a_folder_git_holds_in_part_names_untracking_it_f
     must("checkout", "data/f2.txt", "data/f3.txt", cwd=bob)
     must("repro", cwd=bob)
     assert (bob / "all.txt").read_text() == "f1\nf2\nf3\n"
+
+
+def _own_files_at_a_teammates_new_outputs(tmp_path) -> Path:
+    """bob keeps model.bin and outdir/keep.txt of his own, never added; alice adds a stage
+    writing both, runs it and shares it; bob `git pull`s it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    write(bob / "model.bin", "my notes\n")
+    write(bob / "outdir" / "keep.txt", "mine\n")
+    write(alice / "dvx.yaml", "stages:\n  s:\n    cmd: echo gen > model.bin && mkdir -p outdir"
+          " && echo gen > outdir/g.txt\n    outs: [model.bin, outdir]\n")
+    must("repro", cwd=alice)
+    share(alice, "stage s")
+    git(bob, "pull", "-q", "origin", "main")
+    return bob
+
+
+def _still_his(bob: Path) -> bool:
+    return ((bob / "model.bin").read_text() == "my notes\n"
+            and (bob / "outdir" / "keep.txt").read_text() == "mine\n")
+
+
+def test_files_of_a_users_own_at_a_teammates_new_stage_outputs_are_never_run_over(tmp_path):
+    """bob's own files at the outputs of alice's stage are in no cache, and no sync record
+    says dvx placed them: `status` names no plain `dvx repro`, `repro` (and its dry run)
+    refuses to delete them, before and after a `dvx pull` that keeps them (which records
+    outdir as synced, keep.txt as a change made here), and only `repro --force` runs the
+    stage over them."""
+    bob = _own_files_at_a_teammates_new_outputs(tmp_path)
+    status = run_dvx("status", cwd=bob)
+    said = " ".join(status.stdout.split())
+    assert "outputs holding data in no cache: model.bin, outdir" in said, said
+    assert "`dvx repro` runs the stale stages" not in said, said
+    assert "`dvx repro` rebuilds changed stage outputs" not in said, said
+    assert "`dvx repro --force s` runs the stage over them" in said, said
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert dry.stdout.startswith("Would fail stage 's'"), dry.output
+    assert run_dvx("pull", cwd=bob).code == 1  # skips them: changes not in the cache
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1 and "Its output model.bin: not what dvx.lock records" in said, said
+    assert _still_his(bob)
+
+    must("repro", "--force", cwd=bob)  # as the message says: the run replaces them
+    assert (bob / "model.bin").read_text() == "gen\n"
+    assert not (bob / "outdir" / "keep.txt").exists()
+
+
+def test_files_of_a_users_own_at_a_teammates_outputs_are_kept_by_the_way_out_repro_names(
+        tmp_path):
+    """The way out `repro` names keeps bob's files: moved away, `dvx repro` brings alice's
+    run, and `status` then names the user's data no more."""
+    bob = _own_files_at_a_teammates_new_outputs(tmp_path)
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1 and "move them away (no cache or remote holds a copy), then " \
+        "run `dvx repro` again" in said, said
+    (bob / "model.bin").rename(tmp_path / "model.bin")
+    (bob / "outdir").rename(tmp_path / "outdir")
+    must("repro", cwd=bob)
+    assert (bob / "model.bin").read_text() == "gen\n"
+    assert "in no cache" not in run_dvx("status", cwd=bob).stdout
+    assert (tmp_path / "model.bin").read_text() == "my notes\n"
+
+
+def test_a_stage_output_whose_bytes_the_cache_holds_is_run_over_without_a_sync_record(
+        tmp_path):
+    """An output holding data the cache has (the bytes of a tracked input, here) can be put
+    back, so it is no file of the user's own: with no sync record for it, `repro` runs the
+    stage over it as it runs over any changed output."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "n.txt", "1\n")
+    must("add", "n.txt", cwd=alice)
+    write(alice / "dvx.yaml", "stages:\n  s:\n    cmd: (cat n.txt; echo x) > out.txt\n"
+          "    deps: [n.txt]\n    outs: [out.txt]\n")
+    must("repro", cwd=alice)
+    share(alice, "stage s")
+    bob = team.clone("bob")
+    (bob / ".dvx" / "tmp" / "synced.json").unlink()
+    edit(bob, "out.txt", "1\n")
+    must("repro", cwd=bob)
+    assert (bob / "out.txt").read_text() == "1\nx\n"

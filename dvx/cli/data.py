@@ -337,6 +337,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         elif result.changed or not (stale or moved or none_declared):
             _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, checks),
+                          own_data={p for s in stages for p in s.own_data},
                           # read here, not through ops.remote: status of data alone
                           # never loads the remote backends
                           has_remote=repo.config.get("core", "remote") is not None,
@@ -345,6 +346,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
+        _own_data_hints(repo, pipeline)
         if stale and _runnable(stale):
             _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [],
                                      pipeline.in_git if pipeline else [],
@@ -376,12 +378,24 @@ def _in_git_json(repo: Repo, in_git: list[Any]) -> list[dict[str, object]]:
     return [to_json(repo, found) for found in in_git]
 
 
+def _own_data_hints(repo: Repo, pipeline: Any) -> None:
+    """The ways out for each stage whose outputs hold data of the user's own (`OWN_DATA_OUTS`),
+    over which `dvx repro` refuses to run it."""
+    for s in pipeline.stages if pipeline is not None else []:
+        if s.own_data:
+            from dvx.pipeline.staleness import own_data_ways_out
+
+            out(f"(stage '{s.name}': {own_data_ways_out(s.name, s.own_data)})")
+
+
 def _runnable(stale: list[Any]) -> list[Any]:
     """The stale stages `dvx repro` would run: not those an output holding a repository of
-    its own keeps from running (`HOLDING_OUTS`), which their reason says."""
-    from dvx.pipeline.staleness import HOLDING_OUTS
+    its own (`HOLDING_OUTS`) or data of the user's own (`OWN_DATA_OUTS`) keeps from running,
+    which their reason says."""
+    from dvx.pipeline.staleness import HOLDING_OUTS, OWN_DATA_OUTS
 
-    return [s for s in stale if not any(r.startswith(HOLDING_OUTS + ":") for r in s.reasons)]
+    return [s for s in stale if not any(r.startswith((HOLDING_OUTS + ":", OWN_DATA_OUTS + ":"))
+                                        for r in s.reasons)]
 
 
 def _warn_if_git_would_add_private_settings(repo: Repo) -> None:
@@ -917,11 +931,14 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   frozen: Collection[str] = (),
                   undone_runs: Mapping[str, UndoneRun] | None = None,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None,
-                  has_remote: bool = True, unchecked: Collection[str] = ()) -> None:
+                  has_remote: bool = True, unchecked: Collection[str] = (),
+                  own_data: Collection[str] = ()) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`; `has_remote`: a default remote is set, which `dvx pull`
     fetches from; `unchecked`: the imports whose source check failed (warned of), which
-    `dvx update` would refuse as that check did."""
+    `dvx update` would refuse as that check did; `own_data`: the stage outputs holding data
+    of the user's own (`OWN_DATA_OUTS`), whose ways out the stage's hint names, as `dvx
+    repro` refuses to rebuild them."""
     from dvx.lock import SAVE
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
@@ -1060,7 +1077,12 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
-    rebuilt = [o for o in edited_outputs if o.stage not in frozen]
+    own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
+    rebuilt = [o for o in edited_outputs if o.stage not in frozen and o.path not in own_data]
+    if own:
+        put_back = _put_back_by(root, own)
+        out("(`dvx repro` refuses to delete stage outputs holding data that no cache has, "
+            "until you move them away" + (f"; {put_back})" if put_back else ")"))
     if rebuilt:  # half-written by a stopped stage?
         put_back = _put_back_by(root, rebuilt)
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
@@ -1115,7 +1137,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                else ")"))
     # A frozen stage's outputs are left as they are: its own hint says what rebuilds them
     if any(not o.in_cache and not o.pushed and not o.only_in_workspace and o.stage not in frozen
-           for o in hinted):
+           and o.path not in own_data for o in hinted):
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
     if any(o.only_in_workspace for o in hinted):
         out("(`dvx commit` stores in the cache again the data the workspace holds)")

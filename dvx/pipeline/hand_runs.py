@@ -59,8 +59,8 @@ def outputs_changed_by_hand(repo: Repo) -> bool:
             return False
         locks = read_lock(repo.root, repo.algo)
         for stage in dag.stages.values():
-            _, changed, outdated, conflicted, holding = compare_outs(repo, stage,
-                                                                     locks.get(stage.name))
+            _, changed, outdated, conflicted, holding, _ = compare_outs(
+                repo, stage, locks.get(stage.name))
             if (changed and not _only_not_pulled(repo, stage, locks, changed)) or \
                     outdated or conflicted or holding:
                 return True
@@ -121,8 +121,8 @@ def _run_by_hand(repo: Repo, dag: Dag, locks: dict[str, StageLock]
     lost: dict[str, list[Out]] = {}
     for name in dag.select((), False, False):
         stage = dag.stages[name]
-        missing, changed, outdated, conflicted, holding = compare_outs(repo, stage,
-                                                                       locks.get(name))
+        missing, changed, outdated, conflicted, holding, _ = compare_outs(repo, stage,
+                                                                          locks.get(name))
         if holding:  # refused as a commit naming it refuses it
             raise repository_inside_error(*next(iter(holding.items())))
         if conflicted:

@@ -28,7 +28,7 @@ import os
 import posixpath
 import stat
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -123,6 +123,7 @@ from dvx.pipeline.staleness import (
     only_outdated,
     out_state,
     outputs_holding_a_repository,
+    own_data_ways_out,
     params_moved,
     path_state,
     produced_outputs,
@@ -874,6 +875,10 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         elif short_of is not None:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
                 repo.root, dag, selected, locks, stage, short_of))
+        elif stale.own_data:
+            results[name] = StageResult(name, WOULD_FAIL, reasons,
+                                        error=_own_data_in_outputs(
+                                            repo.root, stage, stale.own_data))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
                 repo, stage, stale.conflicted))
@@ -1055,6 +1060,16 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"`dvx pull --force {typed}`, if the cache lacks {_them(paths)}) takes Git's "
             f"run, dropping your edit; `dvx commit --force {typed}` records your edit "
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
+
+
+def _own_data_in_outputs(root: str, stage: Stage, paths: Sequence[str]) -> str:
+    """Why a stage whose outputs hold data of the user's own (OWN_DATA_OUTS) is not run: a
+    run deletes its outputs first, and nothing could bring that data back."""
+    named = f"Its output{'' if len(paths) == 1 else 's'} {', '.join(paths)}"
+    return (f"{named}: not what {LOCK_FILE} records, and holding data that no cache has and "
+            "that dvx never placed here (files of your own?); the command, which deletes its "
+            f"outputs first, was not run over {_them(list(paths))}: "
+            f"{own_data_ways_out(stage.name, paths)}")
 
 
 def _holds_a_repository(holding: Mapping[str, str], again: str) -> str:
@@ -1367,6 +1382,10 @@ class _Scheduler:
             return StageResult(stage.name, FAILED, reasons,
                                error=_missing_inputs(self.repo.root, self.dag, self.selected,
                                                      self.locks, stage, state))
+        if stale.own_data:
+            return StageResult(stage.name, FAILED, reasons,
+                               error=_own_data_in_outputs(
+                                   self.repo.root, stage, stale.own_data))
         if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
                 self.repo, stage, stale.conflicted))
@@ -1970,6 +1989,7 @@ class StageStatus:
     name: str
     reasons: list[str]  # empty: up to date
     frozen: bool = False
+    own_data: Sequence[str] = ()  # OWN_DATA_OUTS: outputs over which `repro` refuses to run
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "stale": bool(self.reasons), "reasons": self.reasons,
@@ -2031,16 +2051,18 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
             continue
         state = stage_state(repo, stage, reader,
                             on_untrackable=lambda exc: warn_untrackable(repo, exc))
-        reasons = staleness(repo, stage, locks.get(name), state, produced, left_out).reasons
+        stale = staleness(repo, stage, locks.get(name), state, produced, left_out)
+        reasons = stale.reasons
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         reasons = [] if only_behind_git(reasons) else reasons
         if name in stray:
             reasons.append(no_clone_has_reason(stray[name]))
-        statuses.append(StageStatus(name, reasons))
-    stale = [s.name for s in statuses if s.reasons]
-    uncommitted = uncommitted_outputs(repo, dag, stale, locks)
+        statuses.append(StageStatus(name, reasons, own_data=stale.own_data))
+    stale_names = [s.name for s in statuses if s.reasons]
+    uncommitted = uncommitted_outputs(repo, dag, stale_names, locks)
     repo.statcache.flush()
-    in_git = outputs_in_git(repo, dag, dag.stages) if stale else []  # as a plain repro selects
-    holding = inputs_holding_a_repository(repo, dag, dag.stages) if stale else []
+    # as a plain repro selects
+    in_git = outputs_in_git(repo, dag, dag.stages) if stale_names else []
+    holding = inputs_holding_a_repository(repo, dag, dag.stages) if stale_names else []
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
                           uncommitted=uncommitted, in_git=in_git, holding=holding)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -206,6 +206,12 @@ OUTDATED_OUTS = "outputs not checked out"
 CONFLICTED_OUTS = "outputs changed both here and in Git"
 
 
+# The stage's dvx.lock entry records outputs where the workspace holds other data, that no
+# cache has and no sync record says dvx placed: files of the user's own (made before `git
+# pull` brought the stage), which a run would delete and nothing could bring back.
+OWN_DATA_OUTS = "outputs holding data in no cache"
+
+
 # A stage's output folder holds the `.git` or `.dvx` of a repository of its own (a clone of
 # the user's): its files are that repository's, so dvx neither records nor deletes them.
 HOLDING_OUTS = "outputs holding a repository of their own"
@@ -392,6 +398,7 @@ class Staleness(NamedTuple):
     conflicted: list[str]  # CONFLICTED_OUTS, each path whole (a reason names only a few)
     # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}, which no run may go over
     holding: Mapping[str, str] = {}
+    own_data: Sequence[str] = ()  # OWN_DATA_OUTS, which no run may go over but a forced one
 
 
 def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
@@ -443,11 +450,11 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
                              _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
-    missing_outs, changed_outs, outdated_outs, conflicted, holding = compare_outs(
+    missing_outs, changed_outs, outdated_outs, conflicted, holding, own_data = compare_outs(
         repo, stage, locked, pulled)
     declared = set(stage.out_paths)
     dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
-    changed_outs = [p for p in changed_outs if p in declared]
+    changed_outs = [p for p in changed_outs if p in declared and p not in own_data]
     if missing_outs:
         reasons.append(_listed("missing outs", missing_outs))
     if changed_outs:
@@ -460,7 +467,16 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_listed(CONFLICTED_OUTS, conflicted))
     if holding:
         reasons.append(_holding_reason(holding))
-    return Staleness(reasons, conflicted, holding)
+    if own_data:
+        reasons.append(_own_data_reason(own_data))
+    return Staleness(reasons, conflicted, holding, own_data)
+
+
+def _own_data_reason(paths: list[str]) -> str:
+    """The reason naming the outputs holding data of the user's own (OWN_DATA_OUTS), over
+    which `repro` refuses to run the stage (`own_data_ways_out` says what to do)."""
+    return (_listed(OWN_DATA_OUTS, paths) + " (never placed here by dvx: `dvx repro` refuses "
+            f"to delete {'it' if len(paths) == 1 else 'them'})")
 
 
 def _holding_reason(holding: Mapping[str, str]) -> str:
@@ -470,6 +486,15 @@ def _holding_reason(holding: Mapping[str, str]) -> str:
             "over them: move that repository out first)")
 
 
+def own_data_ways_out(stage: str, paths: Sequence[str]) -> str:
+    """What to do of the outputs `paths` of the stage named `stage` holding data of the user's own
+    (OWN_DATA_OUTS): keep it elsewhere, or have a run replace it."""
+    them = "it" if len(paths) == 1 else "them"
+    return (f"move {them} away (no cache or remote holds a copy), then run `dvx repro` "
+            f"again; or `dvx repro --force {stage}` runs the stage over {them}, deleting "
+            f"{them}")
+
+
 class ComparedOuts(NamedTuple):
     """A stage's outputs against its dvx.lock entry, by what is to be done of each."""
     missing: list[str]
@@ -477,6 +502,7 @@ class ComparedOuts(NamedTuple):
     outdated: list[str]  # OUTDATED_OUTS: a checkout brings what dvx.lock records
     conflicted: list[str]  # CONFLICTED_OUTS: edited here and moved in Git (_edited_behind)
     holding: dict[str, str]  # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}
+    own_data: list[str]  # OWN_DATA_OUTS (_own_data), among `changed`
 
 
 def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
@@ -487,10 +513,11 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
     stage no longer has counts as changed. `pulled` (`repro --dry --pull`): outputs compared
     as the pull's checkout leaves them, as recorded, rather than as the workspace holds them
     now. An output folder holding a repository of its own (HOLDING_OUTS) is none of these:
-    nothing of it is compared."""
+    nothing of it is compared. Of the changed outputs, `own_data` names those holding data of
+    the user's own (OWN_DATA_OUTS, `_own_data`)."""
     recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
     pulled = pulled or {}
-    missing_outs, changed_outs, outdated_outs, conflicted = [], [], [], []
+    missing_outs, changed_outs, outdated_outs, conflicted, own_data = [], [], [], [], []
     holding: dict[str, str] = {}
     for out in stage.outs:
         try:
@@ -513,10 +540,29 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
             conflicted.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
+            if old is not None and out.path not in pulled and _own_data(repo, current, old):
+                own_data.append(out.path)
         elif current.cache and out.path not in pulled:
             _note_in_sync(repo, current, old)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
-    return ComparedOuts(missing_outs, changed_outs, outdated_outs, conflicted, holding)
+    return ComparedOuts(missing_outs, changed_outs, outdated_outs, conflicted, holding,
+                        own_data)
+
+
+def _own_data(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
+    """Does the workspace hold, at a cached output, data of the user's own: other data than
+    dvx.lock records, some of it in no cache, where no sync record says dvx placed or
+    recorded anything (files made before `git pull` brought the stage's run)? A run
+    deletes its outputs first, and nothing could bring those bytes back. Data the cache
+    holds can be put back, and a path dvx synced holds an edit of what it placed there
+    (`_edited_behind` tells those)."""
+    if (not current.cache or current.same_data(recorded)
+            or repo.syncstate.get(current.path) is not None):
+        return False
+    if not current.is_dir:
+        return not repo.cache.exists(current.oid)
+    _, entries = _scanned(repo, current.path, None)  # hashed already: the stat cache answers
+    return any(not repo.cache.exists(entry.oid) for entry in (entries or {}).values())
 
 
 def _edited_behind(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
