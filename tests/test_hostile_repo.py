@@ -2368,3 +2368,44 @@ def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_ent
         "dvx.yaml does not declare: restore dvx.lock from Git (`git checkout -- dvx.lock`) " \
         "if it was changed here, or delete the stage's entry from it" in said, said
     assert "from dvx.yaml" not in said
+
+
+def _refused_path_on_default_branch(origin: Path) -> None:
+    """Commit on `origin`'s branch a tree holding 'dir/../evil.txt', a path Git refuses to
+    check out (made with plumbing: no porcelain command writes one)."""
+    def plumbing(args: list[str], text: str) -> str:
+        return subprocess.run(["git", *args], cwd=origin, input=text, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    blob = plumbing(["hash-object", "-w", "--stdin"], "EVIL\n")
+    inner = plumbing(["mktree"], f"100644 blob {blob}\tevil.txt\n")
+    folder = plumbing(["mktree"], f"040000 tree {inner}\t..\n100644 blob {blob}\tok.txt\n")
+    root = plumbing(["mktree"], git(origin, "ls-tree", "HEAD") + f"040000 tree {folder}\tdir\n")
+    commit = plumbing(["commit-tree", root, "-p", "HEAD", "-m", "hostile"], "")
+    git(origin, "update-ref", "refs/heads/main", commit)
+
+
+def test_a_source_whose_default_branch_holds_a_path_git_refuses_is_read_never_written(
+        tmp_path):
+    """A source whose default branch holds 'dir/../evil.txt' is read from Git's objects, at
+    that branch and at a --rev of a clean commit, and the refused path is written nowhere;
+    no message sends the user to delete the clone, which would change nothing."""
+    origin = make_git_repo(tmp_path / "origin")
+    assert run_dvx("init", cwd=origin).code == 0
+    write(origin / "keep.txt", "ok\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-qm", "clean")
+    write(origin / "keep.txt", "ok 2\n")
+    git(origin, "commit", "-qam", "clean again")
+    _refused_path_on_default_branch(origin)
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    source = f"file://{origin}/.git"
+    for args, expected in ((("--rev", "main~2", "-o", "k1"), "ok\n"),
+                           ((), "ok 2\n"), (("--rev", "main~1", "-o", "k2"), "ok 2\n")):
+        got = run_dvx("get", source, "keep.txt", *args, cwd=reader)
+        assert got.code == 0 and "Delete the clone" not in got.output, got.output
+        name = args[-1] if args else "keep.txt"
+        assert (reader / name).read_text() == expected
+    written = [p for p in tmp_path.rglob("*") if p.name == "evil.txt"]
+    assert written == [], written

@@ -1174,8 +1174,7 @@ def _detach(target: str, url: str, rev: str | None) -> None:
     source's. Its remotes are read from the revision's own .dvx/config (`Source.config`)."""
     commit = "origin/HEAD" if _has_default_branch(target) else _commit_of(target, rev)
     if commit is not None:
-        _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", commit],
-             url, "update the clone of")
+        _check_out(target, url, commit)
     else:
         _git(["git", "-C", target, "symbolic-ref", "HEAD", "refs/heads/HEAD-of-the-source"],
              url, "update the clone of")
@@ -1184,6 +1183,31 @@ def _detach(target: str, url: str, rev: str | None) -> None:
     if branches:
         _git(["git", "-C", target, "update-ref", "--stdin"], url, "update the clone of",
              branches)
+
+
+def _check_out(target: str, url: str, commit: str) -> None:
+    """Check out `commit` in the clone, detached. One holding a path Git refuses to write
+    (`dir/../evil.txt`, from a hostile or damaged source) is checked out in `.dvx` alone:
+    its settings are all that is read from the work tree, and everything else is read from
+    Git's objects, where such a path is named but never written."""
+    done = _run_git(["git", "-C", target, "checkout", "-q", "--force", "--detach", commit])
+    if done.returncode == 0:
+        return
+    if not _git_error(done.stderr).startswith("invalid path"):
+        _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", commit], url,
+             "update the clone of")  # raises, naming git's error
+    _git(["git", "-C", target, "update-ref", "--no-deref", "HEAD", f"{commit}^{{commit}}"],
+         url, "update the clone of")
+    _git(["git", "-C", target, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", "."],
+         url, "update the clone of")
+    if _run_git(["git", "-C", target, "ls-tree", "-d", commit, "--", ".dvx"]).stdout:
+        refused = _run_git(["git", "-C", target, "checkout", "-q", "--force", commit, "--",
+                            ".dvx"])
+        if refused.returncode != 0:
+            raise UsageError(
+                f"Could not read the repository '{url}': Git refuses to check out its .dvx "
+                f"folder at {commit} ({_git_error(refused.stderr)}), a path no checkout may "
+                "write.", "The source's owner must rename it in a new commit.")
 
 
 def _commit_of(target: str, rev: str | None) -> str | None:
