@@ -412,7 +412,7 @@ def _the_stage_s_output(root: str, stage: str) -> str:
     """How the output of `stage` that a pointer tracks too goes: from dvx.yaml, where it
     declares that stage; else (no dvx.yaml, or one without that stage) from the dvx.lock
     entry nothing declares."""
-    if _pipeline_declares(root, stage) is not False:  # or dvx.yaml cannot say
+    if pipeline_declares(root, stage) is not False:  # or dvx.yaml cannot say
         return f"the output from {PIPELINE_FILE}"
     lock = shell_quote(from_here(root, LOCK_FILE))
     which = (f"which {PIPELINE_FILE} does not declare"
@@ -423,7 +423,7 @@ def _the_stage_s_output(root: str, stage: str) -> str:
             "from it")
 
 
-def _pipeline_declares(root: str, stage: str) -> bool | None:
+def pipeline_declares(root: str, stage: str) -> bool | None:
     """Whether dvx.yaml at `root` defines `stage` (one made by foreach or matrix by the name
     before its '@'); False without a dvx.yaml, None when it cannot be read."""
     path = os.path.join(root, PIPELINE_FILE)

@@ -2370,6 +2370,28 @@ def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_ent
     assert "from dvx.yaml" not in said
 
 
+def test_git_s_file_at_an_output_only_dvx_lock_names_is_given_the_way_that_drops_that_entry(
+        repo, dvx):
+    """dvx.lock still records stage 'ghost', gone from dvx.yaml, and Git's index holds its
+    output: status and checkout name `dvx repro`, which drops that entry, never an output
+    path in dvx.yaml, which holds no such stage; following it leaves the file to Git."""
+    write(repo / "dvx.yaml", "stages:\n  ghost:\n    cmd: echo gen > out.txt\n"
+          "    outs: [out.txt]\n  real:\n    cmd: echo r > r.txt\n    outs: [r.txt]\n")
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", "stages:\n  real:\n    cmd: echo r > r.txt\n    outs: [r.txt]\n")
+    write(repo / "out.txt", "code\n")
+    git(repo, "add", "-f", "out.txt")
+    said = " ".join(dvx("status").output.split())
+    checkout = dvx("checkout", "--force")
+    for text in (said, " ".join(checkout.output.split())):
+        assert "stage 'ghost' is an entry left in dvx.lock that dvx.yaml does not declare: " \
+            "`dvx repro` drops it, leaving 'out.txt' to Git alone" in text, text
+        assert "another output path" not in text, text
+    assert dvx("repro").code == 0
+    assert "tracked by Git too" not in dvx("status").output
+    assert (repo / "out.txt").read_text() == "code\n"
+
+
 def _refused_path_on_default_branch(origin: Path) -> None:
     """Commit on `origin`'s branch a tree holding 'dir/../evil.txt', a path Git refuses to
     check out (made with plumbing: no porcelain command writes one)."""

@@ -16,7 +16,12 @@ from dvx.fsutil import NAME_MAX
 from dvx.ignore import is_ignore_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger
-from dvx.outputs import Output, nested_repository_error, tracked_data_left_out
+from dvx.outputs import (
+    Output,
+    nested_repository_error,
+    pipeline_declares,
+    tracked_data_left_out,
+)
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, untrack_command, user_git
@@ -132,8 +137,7 @@ def submodule_why(root: str, path: str, submodule: str, stage: str | None) -> st
     this repository, is at it or in it; its data goes elsewhere, never in the submodule."""
     what = SUBMODULE_HERE[0] if submodule == path else f"{SUBMODULE_HERE[1]}, '{submodule}'"
     return (f"{what}, which Git versions as a submodule, never as data: dvx leaves "
-            f"'{path}' to Git, --force or not; to place the data, "
-            f"{_elsewhere(root, path, stage, 'the submodule')}")
+            f"'{path}' to Git, --force or not; {_elsewhere(root, path, stage, 'the submodule')}")
 
 
 def tracked_by_git_ways(root: str, path: str, stage: str | None) -> str:
@@ -141,19 +145,25 @@ def tracked_by_git_ways(root: str, path: str, stage: str | None) -> str:
     pointer of its own) whose path, or a file below it, Git's index holds too: the path is
     Git's (the team's code, say), so its data goes elsewhere; only data put in Git by mistake
     is taken out of Git, as `git rm --cached` of code would take it from every teammate."""
-    return (f"to place the data, {_elsewhere(root, path, stage, 'the files')}; if those files "
+    return (f"{_elsewhere(root, path, stage, 'the files')}; if those files "
             f"are data put in Git by mistake, `{untrack_command(root, path)}` stops that and "
             f"keeps them (then `{user_git(root)} commit`)")
 
 
 def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
     """How the data of the tracked output `path` (of the stage `stage`, or with a pointer of
-    its own) goes to another path, where Git holds `kept` (which stays as it is)."""
+    its own) goes to another path, where Git holds `kept` (which stays as it is). A stage
+    that dvx.yaml does not declare, only dvx.lock still names, has no output path to change:
+    `repro` drops its entry, and the path is Git's alone."""
+    if stage is not None and pipeline_declares(root, stage) is False:
+        return (f"stage '{stage}' is an entry left in {LOCK_FILE} that {PIPELINE_FILE} does "
+                f"not declare: `dvx repro` drops it, leaving '{path}' to Git alone")
     if stage is not None:
-        return f"give stage '{stage}' another output path in {PIPELINE_FILE}"
+        return f"to place the data, give stage '{stage}' another output path in {PIPELINE_FILE}"
     pointer = for_command(root, path + POINTER_SUFFIX)
-    return (f"rename its pointer '{pointer}' (`git mv`), then `dvx checkout` the "
-            f"new path; or `dvx remove {pointer}` stops tracking it and keeps {kept}")
+    return (f"to place the data, rename its pointer '{pointer}' (`git mv`), then `dvx "
+            f"checkout` the new path; or `dvx remove {pointer}` stops tracking it and keeps "
+            f"{kept}")
 
 
 def ignored_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
