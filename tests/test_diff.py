@@ -393,3 +393,31 @@ def test_diff_in_a_repository_git_refuses_relays_git_s_error(repo, dvx, monkeypa
     assert result.code == 1
     assert "detected dubious ownership" in result.stderr and "safe.directory" in result.stderr
     assert "no commit" not in result.stderr
+
+
+def test_a_teammate_s_change_pulled_but_not_checked_out_is_no_change_made_here(tmp_path):
+    """As `dvx status` and `dvx commit` read the sync record: data that still holds what this
+    workspace was synced to, its pointer moved by `git pull` since, counts as what the pointer
+    records, so `dvx diff` lists only the edits made here, never the teammate's, reversed."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "imgs" / "f1", "1\n")
+    write(alice / "imgs" / "f2", "2\n")
+    write(alice / "raw.csv", "raw\n")
+    must("add", "imgs", "raw.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "raw.csv", "A\n")
+    edit(alice, "imgs/f2", "2\nA2\n")
+    write(alice / "imgs" / "f3", "3\n")
+    must("add", "imgs", "raw.csv", cwd=alice)
+    share(alice, "alice's change")
+    git(bob, "pull", "-q")  # no hooks installed: the data stays as it was synced
+    nothing = {"added": [], "deleted": [], "modified": [], "renamed": []}
+    assert _summary(_diff(bob)) == nothing
+    assert run_dvx("diff", "-q", cwd=bob).code == 0
+    assert _summary(_diff(bob, "--targets", "imgs")) == nothing
+    edit(bob, "imgs/f1", "1, bob's\n")
+    write(bob / "imgs" / "mine", "bob's own\n")
+    assert _summary(_diff(bob)) == {**nothing, "added": ["imgs/mine"],
+                                    "modified": ["imgs/f1"]}

@@ -7,9 +7,11 @@ it out. A directory's files come from its manifest, from the cache or else the d
 (only the manifest is downloaded, never the data). A directory whose pointer is the same on
 both sides is not opened at all, so comparing two versions of a large dataset costs the
 manifests of the directories that changed. The workspace side is what is on disk, as `dvx
-status` sees it: missing data is deleted, except data never placed here (not pulled yet) and
-the files of a directory that a partial pull never placed, which count as what the pointer
-records; data whose pointer a sparse checkout leaves out counts as what Git's index records.
+status` reads it against the sync record: missing data is deleted, except data never placed
+here (not pulled yet), the files of a directory that a partial pull never placed, and data
+still holding what the workspace was synced to after Git moved its pointer (a teammate's
+change pulled, not checked out), which count as what the pointer records; data whose pointer
+a sparse checkout leaves out counts as what Git's index records.
 """
 
 from __future__ import annotations
@@ -25,13 +27,12 @@ from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.remote import NO_JOBS_OPTION, default_remote, open_remote, settings_for
-from dvx.ops.status import never_placed
+from dvx.ops.status import OUTDATED, OutputStatus, never_placed, output_status
 from dvx.outputs import Broken, Output, load_tree, may_hold_part, scan_outputs
 from dvx.paths import at_or_below_any, fingerprint_directory, overlaps
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
-from dvx.syncstate import placed_here
 from dvx.workspace import file_state, scan_directory
 
 WORKSPACE = "workspace"
@@ -219,6 +220,7 @@ class _Sides:
         self._remote: tuple[str, ObjectStore] | str | None = None
         self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
         self._broken: set[str] = set()  # the pointer files and dvx.lock unreadable on a side
+        self._statuses: dict[str, OutputStatus | None] = {}  # workspace path -> its status
 
     def unreadable(self, output: Output) -> bool:
         """Is what records `output` on some side unreadable: its pointer file (or one at or
@@ -278,22 +280,27 @@ class _Sides:
             return output.pointer.oid
         full = self.repo.abspath(output.path)
         pointer = output.pointer
-        if self._as_recorded_here(output):
+        if output.path in self._left_out_pointers:
             return pointer.oid
         is_dir = os.path.isdir(full) and not os.path.islink(full)
-        if not pointer.is_dir:
-            if is_dir:
-                return None  # a directory where the file was: its files are listed
-            try:
-                state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
-            except PathError:
-                return None  # listing it says why it is left out
-            return None if state is None else state.oid
-        if is_dir:
+        if pointer.is_dir and is_dir:
             recorded = self.repo.statcache.get_dir(full, fingerprint_directory(full).digest)
             if recorded == pointer.oid and not self._partly_placed(output):
-                return pointer.oid
-        return None
+                return pointer.oid  # unchanged since it last matched: no status needed
+        held = None if pointer.is_dir or is_dir else self._file_oid(output)
+        if held == pointer.oid or self._as_recorded_here(output):
+            return pointer.oid
+        return held  # None for a directory (where the file was, too): its files are listed
+
+    def _file_oid(self, output: Output) -> str | None:
+        """The oid of the file at the output's path (None: none is there, or listing it says
+        why it is left out)."""
+        full = self.repo.abspath(output.path)
+        try:
+            state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
+        except PathError:
+            return None
+        return None if state is None else state.oid
 
     def may_hold(self, target: str, outputs: list[Output], side: str) -> bool:
         """Do `outputs`, on `side`, hold something at or below the path `target`, or is that
@@ -378,15 +385,18 @@ class _Sides:
                 state = None
             if state is not None:
                 found = {output.path: (state.oid, state.size)}
-        if not output.pointer.is_dir:
+        status = self._status(output)
+        if not output.pointer.is_dir or status is None:
             return found
-        synced = self.repo.syncstate.get(output.path)
-        if synced is None or synced.placed is not None:
-            # After a partial pull, or none, the files never placed here are not deletions.
-            skip = len(output.path) + 1
-            for path, value in self._recorded_files(output, output.path).items():
-                if path not in found and not placed_here(synced, path[skip:]):
-                    found[path] = value
+        # The files never placed here, and those still holding an older version the pointer
+        # moved on from, are not changes made here: they count as what the pointer records.
+        pointers = self._recorded_files(output, output.path)
+        for rel in status.not_pulled + status.outdated:
+            path = f"{output.path}/{rel}"
+            if path in pointers:
+                found[path] = pointers[path]
+            else:
+                found.pop(path, None)
         return found
 
     def _untrackable(self, path: str, refusal: PathError) -> None:
@@ -402,8 +412,29 @@ class _Sides:
 
     def _as_recorded_here(self, output: Output) -> bool:
         """Does the workspace hold what the output's pointer records, whatever is on disk:
-        its pointer is left out by the sparse checkout, or its data was never pulled?"""
-        return output.path in self._left_out_pointers or self._not_pulled(output)
+        its pointer is left out by the sparse checkout, its data was never pulled, or it
+        still holds what the workspace was synced to, the pointer having moved since (Git
+        brought a teammate's change not checked out yet: no change made here)?"""
+        if output.path in self._left_out_pointers or self._not_pulled(output):
+            return True
+        status = self._status(output)
+        return status is not None and status.workspace == OUTDATED
+
+    def _status(self, output: Output) -> OutputStatus | None:
+        """The output's status as `dvx status` and `dvx commit` read it against the sync
+        record (None: dvx cannot read it there, which listing it says). A directory's
+        manifest is fetched first if the cache lacks it, so its files can be told apart."""
+        if output.path not in self._statuses:
+            if output.pointer.is_dir:
+                self._tree(output, output.path)
+            try:
+                found: OutputStatus | None = output_status(self.repo, output)
+            except Interrupted:
+                raise
+            except DvxError:
+                found = None
+            self._statuses[output.path] = found
+        return self._statuses[output.path]
 
     def _not_pulled(self, output: Output) -> bool:
         """Is the output absent from the workspace and never placed here? `dvx status` says
