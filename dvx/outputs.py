@@ -262,7 +262,8 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
         raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "
                         "link, which could lead outside the repository.",
                         "Replace the link with the pointer file itself.")
-    pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath, repo.root)
+    pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath, repo.root,
+                           in_cache=repo.cache.exists)
     if pointer.algo != repo.algo:
         raise FormatError(
             f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "

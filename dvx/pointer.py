@@ -8,6 +8,7 @@ preserved as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -249,10 +250,13 @@ def committed_conflict_hint(commit: str, path: str, root: str | None, then: str)
             f"{then}, then `git add {literal_pathspec(from_here(root, path))}` and commit.")
 
 
-def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
+def _how_to_resolve(data: bytes, path: str, root: str | None,
+                    in_cache: Callable[[str], bool] | None = None) -> str:
     """The commands that resolve a conflicted pointer. The data of the side kept is placed
     with `dvx pull`, not `dvx checkout`: the other side is most often a teammate's, whose
-    data this cache never fetched, and pull fetches only what the cache lacks."""
+    data this cache never fetched, and pull fetches only what the cache lacks. `in_cache`
+    (an oid: does the cache hold it?), when known, tells whether a manifest the merge
+    driver lacked can be why it left the conflict."""
     data_path = for_command(root, data_path_of(path))
     pointer = literal_pathspec(from_here(root, path))
     entries = unmerged_entries(root) if root is not None else None
@@ -295,13 +299,35 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
                 f"{data_path}` and `git add {pointer}`. {keep}{rebase_sides_note(root)}")
     if not _names_a_directory(data):
         return keep + rebase_sides_note(root)
-    return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
-            f"{rebase_sides_note(root)} "
+    dropped = (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
+               f"{rebase_sides_note(root)}")
+    if in_cache is not None and all(in_cache(oid) for oid in
+                                    _oids_named(data, _base_version(root, entries, path))):
+        return dropped  # the driver had every manifest: merging again leaves the same conflict
+    return (f"{dropped} "
             f"Where dvx's merge driver left it so because a side's manifest is in neither "
             f"the cache nor the remote (not pushed yet), keep both sides' changes instead: "
             f"once that side's author has run `dvx push`, merge it again with "
             f"`git checkout -m {pointer}` (the driver fetches the manifest; or `git merge "
             f"--abort` and merge again), then `dvx pull {data_path}` and `git add {pointer}`.")
+
+
+def _base_version(root: str | None, entries: list[tuple[str, int, str]] | None,
+                  path: str) -> bytes:
+    """The merge base's version of the conflicted pointer `path` as Git's index holds it
+    (`entries`: `unmerged_entries`); empty when it holds none."""
+    blob = next((blob for other, stage, blob in entries or [] if other == path and stage == 1),
+                None)
+    if root is None or blob is None:
+        return b""
+    return blob_content(root, blob, MAX_POINTER_BYTES) or b""
+
+
+def _oids_named(*versions: bytes) -> list[str]:
+    """The oids the `oid:` lines of the pointer `versions` name, conflict markers or not."""
+    return [line[len(b"oid: "):].strip().decode(errors="replace")
+            for version in versions for line in version.splitlines()
+            if line.startswith(b"oid: ")]
 
 
 def _kinds_differ(sides: tuple[tuple[str, str], tuple[str, str]], keep: str, data_path: str,
@@ -396,17 +422,19 @@ def _resolved_with(entries: list[tuple[str, int, str]] | None, path: str
 
 
 def parse_pointer(data: bytes, where: str, root: str | None = None,
-                  path: str | None = None, commit: str | None = None) -> Pointer:
+                  path: str | None = None, commit: str | None = None,
+                  in_cache: Callable[[str], bool] | None = None) -> Pointer:
     """The pointer `data` read from `where`: with the `root` of the repository it is in (a
     pointer in the workspace), the commands a conflict's hint suggests name it from the
     current directory, by its `path` in the repository where `where` names it otherwise
     (`index:PATH`, `COMMIT:PATH`). Read from a `commit`, a conflict's hint says that a later
-    commit must fix it."""
+    commit must fix it. `in_cache` (an oid: does this repository's cache hold it?) lets a
+    conflict's hint leave out remedies a manifest in the cache rules out."""
     doc = _parse_canonical(data)
     if doc is None:
         if has_conflict_markers(data):
             named = path or where
-            hint = (_how_to_resolve(data, named, root) if commit is None else
+            hint = (_how_to_resolve(data, named, root, in_cache) if commit is None else
                      committed_conflict_hint(commit, named, root, "`dvx pull "
                                              f"{for_command(root, data_path_of(named))}`"))
             raise MergeConflictError(
@@ -488,13 +516,14 @@ def _non_negative_int(value: object, key: str, where: str) -> int:
     return value
 
 
-def read_pointer(path: str, where: str, root: str | None = None) -> Pointer:
+def read_pointer(path: str, where: str, root: str | None = None,
+                 in_cache: Callable[[str], bool] | None = None) -> Pointer:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_POINTER_BYTES + 1)
     except OSError as exc:
         raise unreadable_pointer(where, exc) from None
-    return parse_pointer(data, where, root)
+    return parse_pointer(data, where, root, in_cache=in_cache)
 
 
 def unreadable_pointer(where: str, exc: OSError) -> DvxError:

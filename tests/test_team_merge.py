@@ -2334,3 +2334,36 @@ def test_a_stage_removed_on_one_side_and_rerun_on_the_other_is_named_so_with_its
     message = " ".join(run_dvx("status", cwd=alice).stderr.split())
     assert ("Stage 'two' was removed on the side `--ours` takes and changed on the one "
             "`--theirs` takes.") in message, message
+
+
+def test_a_revert_of_a_folder_regenerated_says_it_cannot_tell_a_rename_and_how_to_keep_a_side(
+        repo, dvx):
+    """A revert names Git no commits, so the driver cannot tell a folder regenerated under
+    new names (every file renamed) from another folder Git paired with this one: the
+    conflict says so, not that Git paired them, with the ways out (keep a side, or edit it);
+    status offers no `git checkout -m`, which would only leave the same conflict again."""
+    assert dvx("install").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "install")
+    write(repo / "data" / "parts" / "part-a", "a\n")
+    write(repo / "data" / "parts" / "part-b", "b\n")
+    assert dvx("add", "data/parts").code == 0
+    commit(repo, "v1")
+    for name in ("part-a", "part-b"):
+        (repo / "data" / "parts" / name).unlink()
+    write(repo / "data" / "parts" / "part-c", "c\n")
+    write(repo / "data" / "parts" / "part-d", "d\n")
+    assert dvx("add", "data/parts").code == 0
+    commit(repo, "regenerate the parts")
+    write(repo / "data" / "parts" / "extra", "e\n")
+    assert dvx("add", "data/parts").code == 0
+    commit(repo, "add extra")
+    reverted = subprocess.run(["git", "revert", "--no-edit", "HEAD~1"], cwd=repo,
+                              capture_output=True, text=True)
+    assert reverted.returncode != 0, reverted.stdout + reverted.stderr
+    assert "its rename detection matches" not in reverted.stderr, reverted.stderr
+    assert "cannot tell whether" in reverted.stderr, reverted.stderr
+    assert "--ours" in reverted.stderr and "by hand" in reverted.stderr, reverted.stderr
+    status = dvx("status")
+    assert status.code == 1 and "--theirs data/parts.dvx" in status.output, status.output
+    assert "checkout -m" not in status.output, status.output

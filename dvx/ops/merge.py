@@ -351,7 +351,7 @@ def _refuse_a_paired_folder(repo: Repo, path: str, bases: list[Tree | None], our
     found = repo.git.path_in_merge(path) if repo.git is not None else None
     if found is None and unrelated:
         raise Conflict(f"{' and '.join(unrelated)} folder shares no file, by name or by "
-                       "content, with the version both sides started from: " + _PAIRED)
+                       "content, with the version both sides started from: " + _UNTOLD)
     if found is not None and found.paired:
         lacking = [name for name, held in
                    zip(("the version both sides started from", *names),
@@ -370,6 +370,18 @@ _PAIRED = ("Git paired this pointer with another path's (its rename detection ma
            "entry by entry. Keep the version of the side that tracks this folder; a change the "
            "other side made to the folder it removed or moved is in its commit, under that "
            "folder's own pointer")
+
+
+# Where Git names no commits, nothing tells a folder regenerated in place (a job writing
+# `part-<uuid>` files) from another path's pointer Git paired with this one.
+_UNTOLD = ("Git names no commits here (a single revert or cherry-pick, `git am`, `git stash "
+           "pop`), so the driver cannot tell whether Git paired this pointer with another "
+           "path's (a folder renamed or replaced) or the folder was regenerated in place under "
+           "new file names, and does not merge the folders entry by entry. Keep one side's "
+           "version (`git checkout --ours` or `--theirs` on the pointer file, then `dvx pull` "
+           "the folder), or edit the pointer file by hand to keep one version between the "
+           "markers; to have the other side's change too, make it in the folder and `dvx add` "
+           "it")
 
 
 def _unrelated_folders(bases: list[Tree | None], ours: Tree, theirs: Tree,
