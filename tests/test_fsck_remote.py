@@ -129,6 +129,26 @@ def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path)
     assert "Checked" not in result.stdout
 
 
+def test_a_missing_remote_directory_a_reader_needs_is_blamed_on_its_url_or_mount(
+        repo, dvx, tmp_path):
+    """A pull or `status -c` from a directory remote whose folder is missing (a share not
+    mounted) says to check the URL and the mount, and names `dvx push` creating it only for
+    a remote that is new: a push there would make an empty folder at the mount point."""
+    share = tmp_path / "mnt" / "share" / "proj"
+    assert dvx("remote", "add", "-d", "s", str(share)).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    assert dvx("push").code == 0
+    share.rename(tmp_path / "unmounted")
+    shutil.rmtree(repo / ".dvx" / "cache")  # for pull to need the remote
+    for command in (("pull",), ("status", "-c")):
+        result = dvx(*command)
+        assert result.code == 1 and "does not exist" in result.stderr, result.output
+        assert "mounted" in result.stderr, result.stderr
+        assert "if the remote is new, `dvx push` creates it" in result.stderr, result.stderr
+    assert not share.exists()
+
+
 def test_a_remote_directory_that_is_a_file_is_named_as_such(repo, dvx, tmp_path):
     write(tmp_path / "store", "a file, not a directory\n")
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0

@@ -311,9 +311,12 @@ class DirectoryBlobs(Blobs):
                                   "on its path may be a file, or a folder you may not write "
                                   "to.") from None
         elif not os.path.isdir(self.root):
+            # Only a writer creates it: to a reader, a remote that has data somewhere is more
+            # often a URL mistyped or a share not mounted than a new one.
             raise RemoteError(f"The remote directory '{self.root}' does not exist.",
-                              "Check the remote's URL with `dvx remote list`; `dvx push` "
-                              "creates it.")
+                              "Check the remote's URL with `dvx remote list`, and that the "
+                              "share or disk it is on is mounted; if the remote is new, "
+                              "`dvx push` creates it.")
 
     def check_reachable(self) -> None:
         """A file where the directory should be is no empty remote (a missing directory is
