@@ -749,7 +749,7 @@ def test_checking_out_an_older_commit_then_back_is_not_a_change(team):
     git(carol, "checkout", "-q", "main")
     assert status_of(carol, "data.csv")["workspace"] == "outdated"
     refused = run_dvx("commit", "data.csv", cwd=carol)
-    assert refused.code == 1 and "dvx checkout data.csv" in refused.stderr
+    assert refused.code == 1 and "dvx pull data.csv" in refused.stderr  # v2 is not cached
     assert git(carol, "status", "--porcelain") == ""
     must("pull", cwd=carol)
     assert (carol / "data.csv").read_text() == "v2\n"
@@ -796,7 +796,7 @@ def test_without_the_record_status_and_commit_take_a_pointer_git_pull_moved_for_
     for rel in ("data.txt", "imgs", "out.txt"):
         assert f"Not recorded {rel}" in skipped.stderr
     refused = run_dvx("commit", "data.txt", cwd=alice)
-    assert refused.code == 1 and "dvx checkout data.txt" in refused.stderr, refused.output
+    assert refused.code == 1 and "dvx pull data.txt" in refused.stderr, refused.output
     assert git(alice, "status", "--porcelain") == ""  # bob's pointers and dvx.lock stand
     must("pull", cwd=alice)
     assert (alice / "imgs/1.png").read_text() == "png 1 by bob\n"
@@ -830,7 +830,7 @@ def test_without_the_record_a_moved_path_stays_outdated(team):
     skipped = run_dvx("commit", cwd=alice)
     assert skipped.code == 0 and "Not recorded moved.txt" in skipped.stderr, skipped.output
     refused = run_dvx("commit", "moved.txt", cwd=alice)
-    assert refused.code == 1 and "dvx checkout moved.txt" in refused.stderr, refused.output
+    assert refused.code == 1 and "dvx pull moved.txt" in refused.stderr, refused.output
     for old, new in (("data.txt", "moved.txt"), ("imgs", "pics")):
         assert pointer_oid(alice / f"{new}.dvx") == pointer_oid(bob / f"{old}.dvx")
     must("pull", "moved.txt", "pics", cwd=alice)
@@ -1113,7 +1113,7 @@ def test_a_record_written_by_a_newer_dvx_is_left_as_it_is(team):
     assert added.code == 0, added.output
     assert added.stderr.count("written by a newer dvx (format version 2)") == 1, added.stderr
     refused = run_dvx("commit", "data.txt", cwd=alice)
-    assert refused.code == 1 and "dvx checkout data.txt" in refused.stderr, refused.output
+    assert refused.code == 1 and "dvx pull data.txt" in refused.stderr, refused.output
     must("pull", cwd=alice)
     assert (alice / "data.txt").read_text() == "v2 by bob\n"
     assert record.read_text() == newer
@@ -3591,3 +3591,32 @@ def test_a_folder_of_yours_where_a_file_was_after_a_partial_checkout_is_committe
     must("commit", "--force", "m", cwd=bob)
     assert sorted(p.name for p in (bob / "m").iterdir()) == ["a1", "a2", "b1"]
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_refusal_over_a_teammate_s_change_the_cache_lacks_names_dvx_pull(team):
+    """After `git pull` of a teammate's change whose data the cache does not hold yet, `add`,
+    `commit` and `repro` lead with `dvx pull PATH`, which brings it; `dvx checkout PATH` alone
+    would only say it is not in the cache. Once the data is cached, a checkout is enough."""
+    alice = _founder_sharing_v1(team)
+    write(alice / "dvx.yaml", "stages:\n  copy:\n    cmd: cp data.csv out.csv\n"
+          "    deps: [data.csv]\n    outs: [out.csv]\n")
+    must("repro", cwd=alice)
+    share(alice, "a stage")
+    bob = team.clone("bob")
+    edit(bob, "data.csv", "v2\n")
+    must("add", "data.csv", cwd=bob)
+    share(bob, "v2")
+    git(alice, "pull", "-q", "origin", "main")
+    for args in (("add", "data.csv"), ("commit", "data.csv"), ("repro",)):
+        refused = run_dvx(*args, cwd=alice)
+        assert refused.code == 1, refused.output
+        assert "Run `dvx pull data.csv` to get the data" in refused.stderr, refused.output
+        assert "dvx checkout data.csv" not in refused.stderr, refused.output
+    skipped = run_dvx("commit", cwd=alice)
+    assert skipped.code == 0, skipped.output
+    assert "Not recorded data.csv" in skipped.stderr and "`dvx pull data.csv` brings" \
+        in skipped.stderr and "dvx checkout data.csv" not in skipped.stderr, skipped.output
+    must("fetch", cwd=alice)
+    refused = run_dvx("add", "data.csv", cwd=alice)
+    assert refused.code == 1 and "Run `dvx checkout data.csv`" in refused.stderr, \
+        refused.output

@@ -83,9 +83,11 @@ def _report_added(root: str, result: object, as_json: bool = False, command: str
                  f"which a checkout keeps; `dvx pull {typed}` replaces it if the remote holds "
                  f"it, `dvx commit --force {typed}` records it.")
             continue
+        brings = f"`dvx pull {typed}` brings" if path in result.behind_not_pulled else \
+            f"`dvx checkout {typed}` (or `dvx pull`) brings"
         warn(f"Not recorded {shown_path(path)}: its pointer changed {moved}, and the "
-             f"workspace still holds the data from before; `dvx checkout {typed}` (or `dvx "
-             "pull`) brings the data the pointer names.")
+             f"workspace still holds the data from before; {brings} the data the pointer "
+             "names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer

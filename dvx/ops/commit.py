@@ -185,6 +185,9 @@ class AddResult:
     # Of `behind`, those holding a version that no cache holds (`OutputStatus.
     # outdated_not_cached`), which a checkout keeps
     behind_not_cached: list[str] = field(default_factory=list)
+    # Of `behind`, those whose pointer's data the cache lacks (a teammate's, not fetched
+    # yet): `dvx pull` brings it, where a checkout only says it is not in the cache
+    behind_not_pulled: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"added": [{"path": a.path, "changed": a.changed, "type": a.pointer.kind,
@@ -197,6 +200,7 @@ class AddResult:
                           for a in self.added],
                 "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind,
                 "behind_not_cached": self.behind_not_cached,
+                "behind_not_pulled": self.behind_not_pulled,
                 "stored_again": self.stored_again}
 
 
@@ -244,6 +248,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                                         for found in behind)
         result.behind_not_cached.extend(found.path for found in behind
                                         if found.outdated_not_cached)
+        result.behind_not_pulled.extend(found.path for found in behind if not found.in_cache)
         result.stored_again.extend(a.path for a in result.added
                                    if not a.changed and statuses[a.path].only_in_workspace)
         return result
@@ -363,9 +368,13 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"Run `dvx checkout {typed}` to give it the mode the pointer records; "
             f"{record_anyway} records the older mode anyway.")
     if status.workspace == OUTDATED:
+        # A checkout places only what the cache holds: a teammate's data not fetched yet
+        # needs a pull.
+        place = f"`dvx checkout {typed}`" if status.in_cache else f"`dvx pull {typed}`"
         yours = "Run `git stash pop` to bring back your version of the pointer (it names " \
-            f"{then}), or `dvx checkout {typed}`" if status.stashed else \
-            f"Run `dvx checkout {typed}` (or `dvx pull {typed}`)"
+            f"{then}), or {place}" if status.stashed else \
+            f"Run `dvx checkout {typed}` (or `dvx pull {typed}`)" if status.in_cache else \
+            f"Run {place}"
         raise ConflictError(
             f"'{path}' changed {status.moved_since_synced}: its "
             f"pointer now names {now}, and the workspace still holds {then}, the data it had "
