@@ -1014,3 +1014,56 @@ def test_remove_stages_or_names_only_what_differs_from_git_s_index(repo, dvx):
     staged = json.loads(dvx("remove", "--json", "new.csv.dvx").stdout)
     assert staged["staged"] == [".gitignore"] and staged["to_stage"] == [], staged
     assert "new.csv.dvx" not in git(repo, "status", "--porcelain")
+
+
+def _edit_through_its_link(path) -> None:
+    """An editor saving in place through the link into the cache (root ignores the mode)."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.write(b"X")
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_unprotect_keeps_an_edit_made_through_a_link_and_moves_the_changed_object_aside(
+        repo, dvx, tmp_path, link):
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    write(repo / "f", "f1\n")
+    write(repo / "d" / "a", "a1\n")
+    write(repo / "d" / "b", "b1\n")
+    assert dvx("add", "f", "d").code == 0 and dvx("push").code == 0
+    for path in (repo / "f", repo / "d" / "b"):
+        _edit_through_its_link(path)
+    done = dvx("unprotect", "f", "d")
+    assert done.code == 0, done.output
+    assert "edited in place through its link into the cache" in done.output
+    assert "`dvx pull --force f`" in done.output and "`dvx pull --force d`" in done.output
+    for path in (repo / "f", repo / "d" / "b", repo / "d" / "a"):
+        assert not path.is_symlink() and os.stat(path).st_nlink == 1
+    assert (repo / "f").read_text() == "X1\n" and (repo / "d" / "b").read_text() == "X1\n"
+    assert len(list((repo / ".dvx" / "cache" / "quarantine").iterdir())) == 2
+    assert "0 corrupt" in dvx("fsck").output  # no object holds bytes its oid does not name
+    pulled = dvx("pull", "--force", "f", "d")
+    assert pulled.code == 0, pulled.output
+    assert (repo / "f").read_text() == "f1\n" and (repo / "d" / "b").read_text() == "b1\n"
+    assert "up to date" in dvx("status").output
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_remove_keeps_an_edit_made_through_a_link_and_says_the_recorded_version_is_gone(
+        repo, dvx, link):
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "m", "m1\n")
+    assert dvx("add", "m").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    _edit_through_its_link(repo / "m")
+    done = dvx("remove", "m.dvx")
+    assert done.code == 0, done.output
+    assert "edited in place through its link into the cache" in done.output
+    assert "no remote is set, so it is gone" in done.output
+    assert not (repo / "m").is_symlink() and os.stat(repo / "m").st_nlink == 1
+    assert (repo / "m").read_text() == "X1\n"
+    assert "0 corrupt" in dvx("fsck").output
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert (repo / "m").read_text() == "X1\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Collection, Container
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -12,6 +12,8 @@ from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
+from dvx.objects.cache import kept_message
+from dvx.ops.checkout import set_aside_changed
 from dvx.ops.data_places import (
     TrackedPaths,
     data_among,
@@ -35,6 +37,7 @@ from dvx.ops.status import (
     OUTDATED,
     UNCHANGED,
     OutputStatus,
+    changed_in_its_object,
     output_status,
     synced_lately,
 )
@@ -213,10 +216,12 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full):
                 _refuse_unrecoverable_deletion(repo, output, in_git.get(output.path, set()))
+            recorded = _recorded_objects(repo, output)
             if remove_data:
-                make_kept_files_own(repo, output.path, in_git.get(output.path, set()))
+                make_kept_files_own(repo, output.path, in_git.get(output.path, set()),
+                                    recorded)
             else:
-                make_own_copies(repo, output.path)
+                make_own_copies(repo, output.path, recorded=recorded)
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
             # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py);
@@ -644,8 +649,10 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
             if output.pointer.is_dir and load_tree(repo, output.pointer,
                                                    output.recorded_in) is None:
                 raise PathError(f"The manifest of '{output.path}' is not in the cache.")
+            recorded = _recorded_objects(repo, output)
             for path in _data_files(full):
-                _own_copy(repo, path, output.path)
+                _own_copy(repo, path, output.path, recorded=recorded.get(path),
+                          tracked_after=True)
             done.append(output.path)
     return done
 
@@ -654,7 +661,7 @@ def unprotect_file(repo: Repo, rel: str) -> None:
     """Give the tracked file `rel` a writable copy of its own, as `unprotect` does for each
     file of an output: for a command that edits it in place (`exp run -S` into a params file
     `dvx add` tracks), which must never write through a link into the cache."""
-    _own_copy(repo, repo.abspath(rel), rel)
+    _own_copy(repo, repo.abspath(rel), rel, tracked_after=True)
 
 
 def linked_object(repo: Repo, full: str) -> str | None:
@@ -679,13 +686,15 @@ def _refuse_foreign_link(repo: Repo, path: str) -> None:
                         "link with the tracked data.")
 
 
-def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False) -> list[str]:
+def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False,
+                    recorded: Mapping[str, str] | None = None) -> list[str]:
     """Make the data at `path`, which stays in the workspace untracked, the user's own: a
     link into the cache would follow the object (gc deletes it; an edit through a hard link
     changes history), so each becomes a copy of its object (`_own_copy`). Nothing if it is
     not there. With `keep_foreign_links`, a symlink into another dvx cache whose object this
     cache lacks stays as it is, instead of stopping the command; those kept are returned
-    (paths relative to the repository)."""
+    (paths relative to the repository). `recorded`: the oid recorded for each file (by its
+    full path, `_recorded_objects`), by which a hard link written through is told."""
     full = repo.abspath(path)
     kept: list[str] = []
     if os.path.lexists(full):
@@ -693,19 +702,22 @@ def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False) -> 
             if keep_foreign_links and _links_to_a_lacked_object(repo, file):
                 kept.append(repo_relpath(repo.root, file))
             else:
-                _own_copy(repo, file, path, missing_ok=True)
+                _own_copy(repo, file, path, missing_ok=True,
+                          recorded=(recorded or {}).get(file))
     return kept
 
 
-def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str]) -> None:
+def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str],
+                        recorded: Mapping[str, str] | None = None) -> None:
     """Make the files Git's index holds in the data at `path` (`git_held`, relative to it,
     '' for `path` itself), which a delete of that data keeps, the user's own before anything
     is deleted: one left a hard link into the cache would change the object, and all data
-    sharing it, when edited; one left a symlink into it would dangle once gc takes it."""
+    sharing it, when edited; one left a symlink into it would dangle once gc takes it.
+    `recorded`: as for `make_own_copies`."""
     for rel in sorted(git_held):
         full = repo.abspath(posixpath.join(path, rel) if rel else path)
         if os.path.islink(full) or os.path.isfile(full):  # a submodule's folder holds no link
-            _own_copy(repo, full, path, missing_ok=True)
+            _own_copy(repo, full, path, missing_ok=True, recorded=(recorded or {}).get(full))
 
 
 def _links_to_a_lacked_object(repo: Repo, path: str) -> bool:
@@ -726,12 +738,73 @@ def _data_files(full: str) -> list[str]:
     return [e.path for e in walk.files] + [join_posix(full, r) for r in walk.symlinks]
 
 
-def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False) -> None:
+def _recorded_objects(repo: Repo, output: Output) -> dict[str, str]:
+    """The oid `output`'s record gives each of its files, by full path (none for a directory
+    whose manifest the cache lacks)."""
+    full = repo.abspath(output.path)
+    if not output.pointer.is_dir:
+        return {full: output.pointer.oid}
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    return {} if tree is None else {
+        join_posix(full, rel): entry.oid for rel, entry in tree.by_path().items()}
+
+
+def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False,
+              recorded: str | None = None, tracked_after: bool = False) -> None:
     """Make the file at `path` writable and its own: a hard link or a symlink into the cache
     becomes a copy of the object. A symlink of the user's own (not into the cache) is left
     as it is; one into the cache whose object is gone is an error, unless `missing_ok`. A
     symlink a moved or copied repository kept into the cache it had becomes a copy of the
-    same object of this cache, and is an error if this cache lacks it."""
+    same object of this cache, and is an error if this cache lacks it. An object an edit
+    in place changed through the link (`recorded`: the oid recorded for the file, which a
+    hard link's object is told by) no longer holds the bytes its oid names: the copy keeps
+    the edit, and the object is moved aside, as checkout does (`_set_aside_written`);
+    `tracked_after`: the path stays tracked, so a pull can place the recorded version."""
+    written = _object_written_through(repo, path, recorded)
+    _copy_of_its_object(repo, path, display, missing_ok)
+    if written is not None:
+        _set_aside_written(repo, written, path, display, tracked_after)
+
+
+def _object_written_through(repo: Repo, path: str, recorded: str | None) -> str | None:
+    """The oid of the cache object the file at `path` is itself (a symlink to it, or a hard
+    link of the object `recorded`) if an edit through that link changed its bytes
+    (`changed_in_its_object`, as status asks)."""
+    oid = repo.cache.object_for_symlink(os.path.realpath(path)) \
+        if os.path.islink(path) else recorded
+    if oid is None or not changed_in_its_object(repo, repo_relpath(repo.root, path), oid):
+        return None
+    return oid
+
+
+def _set_aside_written(repo: Repo, oid: str, path: str, display: str,
+                       tracked_after: bool) -> None:
+    """Move aside the object `oid`, changed through the link that `path` (of `display`) was
+    and now a copy of its own, so no command places or sends those bytes under its oid, and
+    say that the cache no longer holds the recorded version."""
+    moved = set_aside_changed(repo, [oid]).get(oid)
+    if moved is None:
+        return  # another process set it aside first, and said so
+    where, kept = moved
+    rel, named = repo_relpath(repo.root, path), for_command(repo.root, display)
+    if tracked_after and repo.config.get("core", "remote") is not None:
+        back = (f"`dvx pull --force {named}` fetches it from the remote, if it holds it, in "
+                f"place of the edit (`dvx commit {named}` records the edit)")
+    elif tracked_after:
+        back = (f"no remote is set, so it is gone unless one holds it (then `dvx pull --force "
+                f"{named}` fetches it in place of the edit; `dvx commit {named}` records the "
+                "edit)")
+    else:
+        back = ("only a remote that holds it has it still" if repo.config.get(
+            "core", "remote") is not None else "no remote is set, so it is gone unless one "
+            "holds it")
+    log.warning("'%s' was edited in place through its link into the cache, which changed the "
+                "cached object %s itself: the edit stays in '%s', now a file of its own, and "
+                "the object was moved to %s, so the cache no longer holds the recorded "
+                "version: %s.%s", rel, oid, rel, where, back, kept_message(kept))
+
+
+def _copy_of_its_object(repo: Repo, path: str, display: str, missing_ok: bool) -> None:
     st = os.lstat(path)
     if os.path.islink(path):
         target = os.path.realpath(path)
