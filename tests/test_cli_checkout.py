@@ -1069,3 +1069,33 @@ def test_a_folder_in_the_way_inside_a_tracked_directory_is_offered_a_move_that_w
         assert _typed(repo, dvx, command) == 0, command
     assert (repo / "d" / "sub").read_text() == "a file now"
     assert (repo / "d-sub.mine" / "notes.txt").read_text() == "my own notes"
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_checkout_skipping_a_file_edited_through_its_link_names_the_ways_on_that_work(
+        repo, dvx, tmp_path, link):
+    """--force cannot undo an edit that wrote the cached object itself: the skip names
+    `dvx commit PATH` and `dvx pull --force PATH`, as status does, never --force."""
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    write(repo / "f", "f1\n")
+    write(repo / "d" / "a", "a1\n")
+    write(repo / "d" / "b", "b1\n")
+    assert dvx("add", "f", "d").code == 0 and dvx("push").code == 0
+    for path in (repo / "f", repo / "d" / "b"):
+        os.chmod(path, 0o644)  # an editor saving in place through the link
+        with open(path, "r+b") as f:
+            f.write(b"X")
+    done = dvx("checkout")
+    assert done.code == 1, done.output
+    assert "use --force" not in done.output
+    for path in ("f", "d/b"):
+        assert (f"Skipped {path}: it was edited in place through its link into the cache"
+                in done.output), done.output
+        assert f"`dvx commit {path}`" in done.output
+        assert f"`dvx pull --force {path}`" in done.output
+    assert (repo / "f").read_text() == "X1\n" and (repo / "d" / "b").read_text() == "X1\n"
+    pulled = dvx("pull", "--force", "f", "d/b")
+    assert pulled.code == 0, pulled.output
+    assert (repo / "f").read_text() == "f1\n" and (repo / "d" / "b").read_text() == "b1\n"
+    assert "up to date" in dvx("status").output

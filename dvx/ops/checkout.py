@@ -41,7 +41,7 @@ from dvx.ops.data_places import (
     tracked_by_git_within,
 )
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.status import synced_lately
+from dvx.ops.status import changed_in_its_object, synced_lately
 from dvx.ops.sync_layers import (
     FOLDER_IN_THE_WAY,
     NeverRecorded,
@@ -178,6 +178,19 @@ GONE_FROM_CACHE = ("the version it holds, which dvx placed or recorded there, is
 ONLY_HERE = ("the version it holds is neither in the cache nor on the remote "
              f"({_RECORD_OVER}; use --force to discard it)")
 _NOT_CACHED = (NOT_CACHED, GONE_FROM_CACHE)
+# How the reason starts that names a file edited in place through its link into the cache
+WRITTEN_THROUGH = "it was edited in place through its link into the cache"
+
+
+def written_through(root: str, display: str) -> str:
+    """Why the file `display`, whose edit wrote the very object its record names
+    (`changed_in_its_object`), is kept: no checkout, --force or not, can put back a version
+    the cache no longer holds; status's ways on are named, for that file."""
+    named = for_command(root, display)
+    return (f"{WRITTEN_THROUGH}, which changed the cached object itself, so the cache no "
+            f"longer holds the recorded version and --force cannot put it back: `dvx commit "
+            f"{named}` records the edit, `dvx pull --force {named}` fetches the recorded "
+            "version if a remote has it")
 
 
 def rerun_from_its_inputs(stage: str) -> str:
@@ -540,7 +553,7 @@ def _kept_as_the_user_s(why: str) -> bool:
     another repository)?
     Then a run again would do no more, and the checkout leaves no work undone by it."""
     return why in _KEPT_AS_THE_USER_S or why == DIR_IN_THE_WAY or why.startswith(
-        (DIR_IN_THE_WAY_FOR, TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE,
+        (WRITTEN_THROUGH, DIR_IN_THE_WAY_FOR, TRACKED_BY_GIT, *SUBMODULE_HERE, REPOSITORY_INSIDE,
          *FOLDER_TAKEN, FOLDER_IN_THE_WAY))
 
 
@@ -613,6 +626,8 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
         return None
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid) \
             and state.oid not in elsewhere:
+        if wanted is not None and changed_in_its_object(repo, display, wanted):
+            return written_through(repo.root, display)
         return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
     if not changed_here(repo, display, state.oid) and not (
             never_recorded is not None and state.holds_its_own_bytes
