@@ -69,6 +69,18 @@ def test_the_failure_report_keeps_rare_reasons_apart_and_is_bounded():
     assert len(many) == SHOWN_FAILURES + 1 and many[-1].startswith("... and 30 more lines")
 
 
+def test_the_files_git_tracks_kept_by_a_delete_are_named_in_plain_grammar():
+    """The note of `remove --outs` and `stage remove --outs` on the files Git's index holds
+    reads as a sentence for one file and for several."""
+    from dvx.cli.ui import kept_in_git
+
+    assert kept_in_git(["d/a"]) == ("Kept 1 file Git tracks (Git's index holds it, so it is "
+                                    "Git's, never the data's): d/a.")
+    assert kept_in_git(["d/a", "d/b"]) == (
+        "Kept 2 files Git tracks (Git's index holds them, so they are Git's, never the "
+        "data's): d/a, d/b.")
+
+
 def test_updated_dvx_lock_only_when_it_changed_and_the_hint_lists_what_git_tracks(repo, dvx):
     make_ml_repo(repo)
     assert dvx("add", "data/raw.csv").code == 0

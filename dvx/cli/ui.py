@@ -158,9 +158,10 @@ def kept_in_git(paths: list[str]) -> str:
     """The note for files a delete of tracked data left where they were as Git's index holds
     them (the team's code, say): Git's files, edits and all, never the data's."""
     shown = named_list(paths, most=20)
-    files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
-    return (f"Kept {len(paths)} {files} Git tracks (Git's index holds {them}, so {them} "
-            f"{'is' if len(paths) == 1 else 'are'} Git's, never the data's): {shown}.")
+    files, them, they_are = (("file", "it", "it is") if len(paths) == 1
+                             else ("files", "them", "they are"))
+    return (f"Kept {len(paths)} {files} Git tracks (Git's index holds {them}, so {they_are} "
+            f"Git's, never the data's): {shown}.")
 
 
 def objects(count: int, size: int | None = None) -> str:
