@@ -1029,11 +1029,42 @@ def test_a_metrics_file_of_a_directory_tracked_with_dvx_add_is_read_in_every_rev
     diff = dvx("metrics", "diff", "HEAD~1", "HEAD", "--targets", "eval/m.json")
     assert diff.code == 0 and diff.stdout.splitlines()[1].split() == \
         ["eval/m.json", "acc", "0.5", "0.6", "0.1", "+20.0%"], diff.output
-    assert "no such file" in dvx("metrics", "show", "eval/x.json", "--rev", "HEAD").stdout
+    missing = dvx("metrics", "show", "eval/x.json", "--rev", "HEAD")
+    assert missing.code == 2 and "'eval/x.json' is not in the workspace or HEAD" in \
+        missing.stderr, missing.output
     shutil.rmtree(repo / ".dvx" / "cache" / "files")
     gone = dvx("metrics", "show", "eval/m.json", "--rev", "HEAD", "--no-workspace")
     assert gone.code == 0 and "the cache lacks its manifest (`dvx fetch --rev" in gone.stdout, \
         gone.output
+
+
+def test_a_path_a_tracked_directory_s_manifest_does_not_list_is_absent_as_any_file(
+        repo, dvx, tmp_path):
+    """A path under a directory tracked with `dvx add` that its manifest does not list (a
+    typo, or a file removed from the directory and recorded) is no data dvx tracks: it is
+    absent as any file is, its old value shown gone, never called deleted since it was placed
+    with a `dvx checkout` that cannot place it. Only while the cache lacks the manifest may
+    such a path be data not pulled yet, and is said to be."""
+    write(repo / "d" / "a.json", '{"acc": 1}')
+    write(repo / "d" / "m.json", '{"acc": 2}')
+    assert dvx("add", "d").code == 0
+    commit(repo, "v1")
+    (repo / "d" / "m.json").unlink()
+    assert dvx("add", "d").code == 0
+    commit(repo, "m.json removed")
+
+    typo = dvx("metrics", "show", "d/typo.json")
+    assert typo.code == 2 and "'d/typo.json' is not in the workspace, and no dvx.yaml there " \
+        "declares it as a metrics file" in typo.stderr, typo.output
+    diff = dvx("metrics", "diff", "HEAD~1", "--targets", "d/m.json")
+    assert diff.code == 0 and diff.stdout.splitlines()[1].split() == \
+        ["d/m.json", "acc", "2", "-", "-", "-"], diff.output
+    assert "deleted since it was placed" not in diff.output
+
+    git(tmp_path, "clone", "-q", str(repo), "fresh")  # a clone with an empty cache
+    unknown = dvx("metrics", "show", "d/typo.json", cwd=tmp_path / "fresh")
+    assert unknown.code == 0 and "no such file in the workspace: it is not pulled yet " \
+        "(`dvx pull d/typo.json` fetches it)" in unknown.stdout, unknown.output
 
 
 def test_a_params_file_tracked_with_dvx_add_not_checked_out_is_an_error_never_empty(

@@ -1,5 +1,6 @@
 """Params, metrics and plots files of the workspace that dvx tracks as data: a `cache: true`
-output dvx.lock records, a file tracked with `dvx add`, or a file of a directory tracked so.
+output dvx.lock records, a file tracked with `dvx add`, or a file of a directory tracked so
+(one its manifest lists, when the cache holds that manifest).
 
 The workspace may lack one (never pulled or checked out here, or deleted since), or hold the
 data placed before its pointer moved in Git (a `git pull` of a teammate's run, data not
@@ -57,9 +58,10 @@ def tracked(repo: Repo, rel: str) -> Tracked | None:
 def why_absent(repo: Repo, rel: str) -> str | None:
     """Why the workspace lacks the file `rel` that dvx tracks as data: never placed here (not
     checked out, or not even pulled), or deleted since. None when dvx tracks no such file:
-    one a stage has yet to write, or one Git tracks."""
+    one a stage has yet to write, one Git tracks, or one its tracked directory's manifest
+    does not list (a typo, or a file removed from it and recorded), absent as any file."""
     found = tracked(repo, rel)
-    if found is None:
+    if found is None or _not_listed(repo, found):
         return None
     typed = for_command(repo.root, rel)
     synced = repo.syncstate.get(found.output.path)
@@ -100,6 +102,19 @@ def outdated(repo: Repo, rel: str, data: bytes) -> str | None:
            else f"`dvx pull {typed}` fetches and places the new data")
     return f"'{rel}' in the workspace is outdated: {moved}, and it still holds the data " \
            f"from before ({fix})."
+
+
+def _not_listed(repo: Repo, found: Tracked) -> bool:
+    """Is `found` a path inside a directory whose manifest, as its pointer names it now, is
+    in the cache and lists no such file or folder? Not when that manifest is unknown: the
+    path may be data not pulled yet."""
+    if found.inside is None:
+        return False
+    try:
+        tree = load_tree(repo, found.output.pointer)
+    except DvxError:
+        return False
+    return tree is not None and not tree.holds(found.inside)
 
 
 def _manifest_cached(repo: Repo, output: Output) -> bool:
