@@ -3111,3 +3111,41 @@ def test_status_never_offers_update_for_an_import_whose_source_check_it_warned_f
     assert "self.txt: its source could not be checked" in status.stderr, status.output
     assert "dvx update" not in status.stdout, status.stdout
     assert run_dvx("update", "self.txt.dvx", cwd=repo).code == 1
+
+
+def test_rerunning_an_update_killed_after_it_rewrote_a_pointer_still_names_it_for_git(
+        source, project):
+    """An update killed while it checks out, after it rewrote the pointer: the rerun that
+    finishes it finds the import current, but Git's index still holds the former pointer,
+    so the rerun names it for `git add` (and --json says its pointer changed), as the killed
+    update would have."""
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", "--rev", "v1", cwd=project)
+    commit(project, "imports")
+    for i in range(3):
+        edit(alice, f"images/{i}.png", f"image {i}, v2\n")
+    edit(alice, "raw/train.csv", "a,b\n3,4\n")
+    must("add", "images", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    update = ("update", "--rev", "main", "images.dvx", "train.csv.dvx")
+
+    def killed_then_rerun(*options: str) -> str:
+        killed = run_dvx_proc(*update, cwd=project, env={"DVX_FAULT": "checkout.after_file:1"})
+        assert killed.code == -9, killed.output
+        again = run_dvx(*update, *options, cwd=project)
+        assert again.code == 0, again.output
+        return again.stdout
+
+    said = killed_then_rerun()
+    assert "git add images.dvx train.csv.dvx" in said, said
+    git(project, "checkout", "-q", "HEAD", "--", "images.dvx", "train.csv.dvx")
+    must("checkout", "-q", "--force", cwd=project)
+    listed = json.loads(killed_then_rerun("--json"))
+    assert {r["path"]: r["pointer_changed"] for r in listed} == {
+        "images": True, "train.csv": True}
+    git(project, "add", "images.dvx", "train.csv.dvx")
+    commit(project, "updated")
+    done = json.loads(run_dvx(*update, "--json", cwd=project).stdout)
+    assert [r["pointer_changed"] for r in done] == [False, False]
+    assert git(project, "status", "--porcelain") == ""

@@ -39,17 +39,19 @@ from dvx.errors import (
     interruption,
 )
 from dvx.hashing import CHUNK_SIZE
-from dvx.lock import Work, began_writing
+from dvx.lock import Work, began_writing, stopped_commands
 from dvx.logs import quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.data_places import (
+    Staging,
     ignore_after_rules_taking_back,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
+    stage_for_git,
 )
 from dvx.ops.source import (
     Found,
@@ -929,11 +931,12 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     (UpdateInterrupted)."""
     imports = _imports(repo, targets)
     _check_rev(repo, imports, rev)
+    left_by_stopped = _worked_on_by_stopped_commands(repo)
     results: list[Updated] = []
     for at, output in enumerate(imports):
         try:
             with _recorded_as_updating(repo, output):
-                results.append(_update_one(repo, output, rev, force))
+                results.append(_update_one(repo, output, rev, force, left_by_stopped(output)))
         except (Interrupted, KeyboardInterrupt) as exc:
             # Ctrl-C outside a transfer or a lock section (a source being cloned) arrives
             # bare: said as one inside them is, so the imports done are still reported.
@@ -1016,7 +1019,24 @@ def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
                          "--rev REV`.")
 
 
-def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Updated:
+def _worked_on_by_stopped_commands(repo: Repo) -> Callable[[Output], bool]:
+    """Whether a command stopped before it finished (killed) was working on an output: read
+    before this update takes the lock, whose end forgets the commands it finishes."""
+    works = [c.work for c in stopped_commands(repo.tmp_dir) if c.work is not None]
+
+    def worked_on(output: Output) -> bool:
+        full = os.path.normpath(repo.abspath(output.path))
+        return any(work.paths is None or any(
+            full == path or full.startswith(path.rstrip(os.sep) + os.sep)
+            for path in work.paths) for work in works)
+
+    return worked_on
+
+
+def _update_one(repo: Repo, output: Output, rev: str | None, force: bool,
+                left_by_stopped: bool = False) -> Updated:
+    """Update one import; `left_by_stopped`: a stopped command was working on it, and may
+    have rewritten its pointer already (`_restore`)."""
     info = output.pointer.source_info or {}
     if "repo" in info:
         wanted = rev or info.get("rev")
@@ -1027,7 +1047,8 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
         if commit == info["rev_lock"] and wanted == info.get("rev") and (
                 source.commit is not None or _data_oid(source, found) == output.pointer.oid):
             _bring(repo, source, found, info)
-            return _restore(repo, output, f"up to date ({commit[:7]})", force)
+            return _restore(repo, output, f"up to date ({commit[:7]})", force,
+                            left_by_stopped)
         new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
         if wanted is not None:
             new_info["rev"] = wanted
@@ -1041,11 +1062,11 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
         untold = _untold(info.get("etag"), version)
         current = not untold and version == info.get("etag")
         if current and repo.cache.exists(output.pointer.oid):
-            return _restore(repo, output, "up to date", force)
+            return _restore(repo, output, "up to date", force, left_by_stopped)
         pointer = _download_url(repo, fs, path, info["url"],
                                 _recordable(version, info["url"], started))
         if current and pointer.oid == output.pointer.oid:  # was missing from the cache
-            return _restore(repo, output, "up to date", force)
+            return _restore(repo, output, "up to date", force, left_by_stopped)
         detail = (f"downloaded again to compare ({untold})" if untold
                   else f"new version {version}")
     pointer = pointer.with_user_fields_of(output.pointer)
@@ -1062,13 +1083,27 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
         rewritten=pointer != output.pointer, staged=staged)
 
 
-def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
+def _restore(repo: Repo, output: Output, detail: str, force: bool,
+             left_by_stopped: bool = False) -> Updated:
     """An import whose pointer is current: its data checked out where the workspace lacks
-    it, under checkout's safety rule."""
+    it, under checkout's safety rule. When a stopped command was working on it
+    (`left_by_stopped`: an update killed after it rewrote the pointer), its pointer file is
+    staged or named for `git add` if it differs from Git's index, as that update would have
+    done."""
     done = _check_out_as_read(repo, output, force)
     if done.restored:
         detail += f"; {counted(len(done.restored), 'file')} restored"
-    return Updated(output.path, False, _kept(detail, done), done.ok)
+    staging = _pointer_unrecorded(repo, output) if left_by_stopped else Staging()
+    return Updated(output.path, False, _kept(detail, done), done.ok,
+                   rewritten=bool(staging.staged or staging.to_stage),
+                   staged=bool(staging.staged))
+
+
+def _pointer_unrecorded(repo: Repo, output: Output) -> Staging:
+    """The pointer file of an import, staged (core.autostage) or named for `git add` if it
+    differs from what Git's index holds."""
+    with repo.lock(stages_in_git=True):
+        return stage_for_git(repo, [output.path + POINTER_SUFFIX])
 
 
 def _check_out_as_read(repo: Repo, output: Output, force: bool) -> CheckoutResult:
