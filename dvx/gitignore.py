@@ -165,6 +165,11 @@ OLD_TEMPORARIES_PATTERN = ".?*[.~]" + "[0-9a-f]" * 12 + ".tmp"
 TEMPORARIES_COMMENT = "# dvx: temporary files an interrupted dvx command may leave beside data"
 
 
+# The folder `dvx get` builds its copy in (dvx/get_scratch.py), which a killed get leaves.
+GET_SCRATCH_PATTERN = ".dvx-get-*"
+GET_SCRATCH_COMMENT = "# dvx: the folder an interrupted `dvx get` may leave beside what it wrote"
+
+
 # This clone's own settings and credentials: .dvx/.gitignore keeps them out of Git, but a
 # commit from before `dvx init` (a `git bisect` step) has no .dvx/.gitignore.
 PRIVATE_SETTINGS_PATTERN = "/.dvx/config.local"
@@ -173,8 +178,9 @@ PRIVATE_SETTINGS_COMMENT = "# dvx: this clone's settings and credentials, on any
 
 def exclude_temporaries(exclude_path: str) -> bool:
     """Make Git's exclude file at `exclude_path` (`git rev-parse --git-path info/exclude`)
-    ignore dvx's temporaries and .dvx/config.local, appending each pattern once (or putting
-    the temporaries' in place of the older one) and keeping every other byte there; whether
+    ignore dvx's temporaries, the folders of interrupted gets and .dvx/config.local,
+    appending each pattern once (or putting the temporaries' in place of the older one) and
+    keeping every other byte there; whether
     it was changed."""
     try:
         with open(exclude_path, "rb") as f:
@@ -186,6 +192,7 @@ def exclude_temporaries(exclude_path: str) -> bool:
     if OLD_TEMPORARIES_PATTERN.encode("ascii") in content.splitlines():
         content = _without_old_pattern(content.splitlines(keepends=True), pattern)
     content = _with_pattern(content, TEMPORARIES_COMMENT, TEMPORARIES_PATTERN)
+    content = _with_pattern(content, GET_SCRATCH_COMMENT, GET_SCRATCH_PATTERN)
     content = _with_pattern(content, PRIVATE_SETTINGS_COMMENT, PRIVATE_SETTINGS_PATTERN)
     if content == old:
         return False

@@ -179,6 +179,8 @@ def test_the_older_unmarked_pattern_in_git_s_exclude_file_is_replaced(tmp_path, 
     command that makes sure of the pattern puts the new one in its place, so Git sees a user's
     own `.NAME.<12 hex>.tmp` again."""
     from dvx.gitignore import (
+        GET_SCRATCH_COMMENT,
+        GET_SCRATCH_PATTERN,
         OLD_TEMPORARIES_PATTERN,
         PRIVATE_SETTINGS_PATTERN,
         TEMPORARIES_COMMENT,
@@ -194,7 +196,8 @@ def test_the_older_unmarked_pattern_in_git_s_exclude_file_is_replaced(tmp_path, 
     write(root / "data.csv", "x")
     assert dvx("add", "data.csv", cwd=root).code == 0
     assert exclude.read_text() == (f"*.swp\n{TEMPORARIES_COMMENT}\n{TEMPORARIES_PATTERN}\n"
-                                   f"# mine\n{PRIVATE_SETTINGS_PATTERN}\n")
+                                   f"# mine\n{PRIVATE_SETTINGS_PATTERN}\n"
+                                   f"{GET_SCRATCH_COMMENT}\n{GET_SCRATCH_PATTERN}\n")
     untracked = git(root, "status", "--porcelain", "--untracked-files=all")
     assert "?? .notes.0123456789ab.tmp" in untracked.splitlines(), untracked
 

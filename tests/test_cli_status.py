@@ -37,7 +37,7 @@ def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
             "uncommitted_outputs", "outputs_in_git", "imports",
             "unreadable", "unignored", "taken_back_by_rule", "left_behind", "unrecorded",
             "temporaries", "tracked_by_git", "submodules", "left_out", "stopped",
-            "pipeline_files_ignored_by_git"}
+            "pipeline_files_ignored_by_git", "interrupted_gets"}
     for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
         doc = _status_json(dvx, *args)
         assert set(doc) == keys and doc["stages"] == doc["unreadable"] == [], doc

@@ -3149,3 +3149,64 @@ def test_rerunning_an_update_killed_after_it_rewrote_a_pointer_still_names_it_fo
     done = json.loads(run_dvx(*update, "--json", cwd=project).stdout)
     assert [r["pointer_changed"] for r in done] == [False, False]
     assert git(project, "status", "--porcelain") == ""
+
+
+def _get_folders(where: Path) -> list[str]:
+    return sorted(p.name for p in where.iterdir() if p.name.startswith(".dvx-get-"))
+
+
+def test_a_get_killed_midway_leaves_a_folder_git_ignores_and_the_next_get_removes(source,
+                                                                                  project):
+    """`dvx get` killed while it copies leaves its partial copy in a `.dvx-get-*` folder
+    beside the path it writes: Git ignores it (so `git add -A` never commits it), `dvx
+    status` names it, and the next get into that folder removes it; one a running get
+    holds is left alone."""
+    team, _ = source
+    commit(project, "dvx init")
+    get = ("get", str(team.origin), "images", "-o", "got")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.after_file:1"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project)
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+    said = run_dvx_proc("status", cwd=project)
+    assert f"'{left}' is the partial copy of an interrupted `dvx get`" in said.stderr, said.output
+    listed = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)
+    assert listed["interrupted_gets"] == [{"path": left, "holds_former": False}]
+
+    running = stopped_at("get.after_file", f"get {team.origin} raw/train.csv -o t.csv", project)
+    try:
+        [held] = [n for n in _get_folders(project) if n != left]
+        again = run_dvx(*get, cwd=project)
+        assert again.code == 0, again.output
+        assert _get_folders(project) == [held]
+    finally:
+        running.send_signal(signal.SIGCONT)
+        running.communicate(timeout=60)
+    assert running.returncode == 0
+    assert _get_folders(project) == []
+    assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
+
+
+def test_a_get_force_killed_between_its_renames_keeps_the_former_output_and_names_it(
+        source, project):
+    """`dvx get --force` killed after it moved what was at the path aside, before it put the
+    copy there: that former output stays in the get's folder, never deleted by a later get
+    or status, which name where it is and the `mv` that puts it back."""
+    team, _ = source
+    commit(project, "dvx init")
+    write(project / "got", "my own\n")
+    get = ("get", str(team.origin), "images", "-o", "got", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    assert not (project / "got").exists()
+    [left] = _get_folders(project)
+    said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
+    assert (f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted `dvx "
+            f"get --force` replaced it; dvx never deletes it. To keep it, `mv {left}/old got`"
+            ) in said, said
+    again = run_dvx_proc(*get, cwd=project)
+    assert again.code == 0 and f"'{left}/old'" in again.stderr, again.output
+    assert (project / left / "old").read_text() == "my own\n"
+    assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == "?? got/0.png\n" \
+        "?? got/1.png\n?? got/2.png\n"

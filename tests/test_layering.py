@@ -18,6 +18,7 @@ LAYERS = {
     "dvx.stop_signals": 0,  # Ctrl-C, SIGTERM and SIGHUP held back while a clean-up runs
     "dvx.fsutil": 1, "dvx.hashing": 1, "dvx.yamlio": 1, "dvx.textfile": 1,
     "dvx.paths": 2, "dvx.progress": 2, "dvx.wildmatch": 2, "dvx.ignore": 3,
+    "dvx.get_scratch": 2,  # the folder `dvx get` builds in, and what a killed one left
     "dvx.generated": 4,  # files dvx writes of itself (plots pages, install's .gitattributes)
     "dvx.objects": 3,
     "dvx.remote": 4,

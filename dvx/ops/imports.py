@@ -19,15 +19,13 @@ import functools
 import os
 import posixpath
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from dvx import faults, fsutil, gitignore
+from dvx import faults, fsutil, get_scratch, gitignore
 from dvx.config import Config
 from dvx.errors import (
     STOPPED_BY,
@@ -40,7 +38,7 @@ from dvx.errors import (
 )
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing, stopped_commands
-from dvx.logs import quoted, shell_quote
+from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
@@ -105,6 +103,8 @@ from dvx.stop_signals import stops_held
 from dvx.wording import counted, named_list
 from dvx.workspace import keep_links_on_set_aside
 
+log = get_logger(__name__)
+
 
 @dataclass
 class ImportResult:
@@ -123,6 +123,7 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
+    tidy_left_gets(os.path.dirname(repo.abspath(rel)))
     is_dir = functools.partial(_is_dir, source, found)
     replaced = _refuse_taken(repo, rel, origin, force, is_dir)
     source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
@@ -204,6 +205,7 @@ def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built
         source.copy_object(oid, dst, own_remote, names)  # checked as it is copied
         if executable:
             os.chmod(dst, fsutil.workspace_mode(True))
+        faults.point("get.after_file")
 
 
 def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> None:
@@ -269,27 +271,46 @@ def _refuse_own_files(target: str, out_arg: str) -> None:
     if holder is not None:
         raise UsageError(f"'{target}' is inside {holder}, which holds Git's or dvx's own "
                          "files, so nothing was written.", f"Name another path ({out_arg}).")
+    repo.exclude_temporaries()  # Git ignores the folder a killed get would leave
 
 
 def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
     """Build the output at a new name beside `target` (`fill` writes it), then put it in
     place of whatever is at `target`. What was there is moved aside and deleted, never
     written into: a symlink or hard link there leaves the file it shares untouched, and a
-    directory is replaced, not merged with the new files."""
+    directory is replaced, not merged with the new files. What a killed get left beside it
+    is dealt with first (`tidy_left_gets`)."""
     parent = os.path.dirname(target)
     try:
         os.makedirs(parent, exist_ok=True)
-        scratch = tempfile.mkdtemp(prefix=".dvx-get-", dir=parent)
+    except OSError as exc:
+        raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
+    tidy_left_gets(parent)
+    try:
+        scratch = get_scratch.Scratch(target)
     except OSError as exc:
         raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
     try:
-        built = os.path.join(scratch, "new")
+        built = os.path.join(scratch.path, get_scratch.BUILT)
         fill(built)
         if os.path.lexists(target):
-            os.rename(target, os.path.join(scratch, "old"))
+            os.rename(target, os.path.join(scratch.path, get_scratch.FORMER))
+        faults.point("get.between_renames")
         os.rename(built, target)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)  # never follows a link inside
+        scratch.drop()
+
+
+def tidy_left_gets(directory: str) -> None:
+    """Remove the scratch folders a killed `dvx get` left in `directory` holding only a
+    partial copy, and name, in a warning, those holding what was at the path it replaced
+    (never deleted: the user's former output)."""
+    for left in get_scratch.left_beside(directory):
+        shown = os.path.relpath(left.path)
+        if get_scratch.remove(left):
+            log.info("Removed '%s', the partial copy of an interrupted `dvx get`", shown)
+        elif left.holds_former:
+            log.warning("WARNING: %s", get_scratch.what_to_do(left, shown))
 
 
 def _head_of(source: Source) -> str:
@@ -814,6 +835,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     fs, path, version = url_version(url, timeout=url_timeout(repo.config))
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path, out), origin)
+    tidy_left_gets(os.path.dirname(repo.abspath(rel)))
     replaced = _refuse_taken(repo, rel, origin, force, _a_file, "OUT")
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
                             _recordable(version, url, started))

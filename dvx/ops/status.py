@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from dvx import get_scratch
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
 from dvx.history import (
@@ -316,6 +317,9 @@ class StatusResult:
     # dvx.lock and the `cache: false` outputs it records that Git ignores and does not track
     # ({path: the rule}): said in a warning, as `git add -A` leaves them out of a commit
     ignored_by_git: dict[str, str] = field(default_factory=dict)
+    # The folders killed `dvx get`s left: (path, whether it holds what was at the path the
+    # get replaced, the user's, which dvx never deletes)
+    interrupted_gets: list[tuple[str, bool]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -336,6 +340,8 @@ class StatusResult:
                 "tracked_by_git": sorted(self.tracked_by_git), "submodules": self.submodules,
                 "left_out": self.left_out,
                 "pipeline_files_ignored_by_git": self.ignored_by_git,
+                "interrupted_gets": [{"path": p, "holds_former": former}
+                                     for p, former in self.interrupted_gets],
                 "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
                              "record": f".dvx/tmp/{s.record}", "ended_by_error": s.by_error}
                             for s in self.stopped]}
@@ -364,7 +370,33 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         submodules=submodules_within(repo, sorted(tracked)),
                         left_out=_left_out(repo, named),
                         stopped=changes,
-                        ignored_by_git=_pipeline_records_ignored(repo) if named is None else {})
+                        ignored_by_git=_pipeline_records_ignored(repo) if named is None else {},
+                        interrupted_gets=_interrupted_gets(repo) if named is None else [])
+
+
+def _interrupted_gets(repo: Repo) -> list[tuple[str, bool]]:
+    """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), each named
+    in a warning, with whether it holds what was at the path it replaced: status takes no
+    lock, so it deletes nothing; Git ignores them (Repo.exclude_temporaries)."""
+    git = repo.git
+    if git is None or repo.below_the_top_of_git():
+        return []
+    try:
+        found = git.untracked_folders_named(get_scratch.PREFIX)
+    except DvxError as exc:
+        log.debug("interrupted gets not looked for: %s", exc)
+        return []
+    left = get_scratch.left_at([repo.abspath(rel) for rel in found])
+    for folder in left:
+        shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
+        if folder.holds_former:
+            log.warning("WARNING: %s", get_scratch.what_to_do(folder, shown))
+        else:
+            log.warning("'%s' is the partial copy of an interrupted `dvx get`, never data: "
+                        "the next `dvx get` or `dvx import` into its folder removes it, or "
+                        "delete it.", shown)
+    return [(os.path.relpath(f.path, repo.root).replace(os.sep, "/"), f.holds_former)
+            for f in left]
 
 
 def _pipeline_records_ignored(repo: Repo) -> dict[str, str]:

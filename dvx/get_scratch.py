@@ -1,0 +1,140 @@
+"""The folder `dvx get` (and `get-url`) builds its copy in, beside the path it writes:
+`.dvx-get-<random>/`, holding `new` (the copy being built), `old` (with --force, what was at
+the path, moved aside just before `new` takes its place) and `held`, a file locked while the
+command runs (`fsutil.hold`) that names the path written.
+
+A command killed (kill -9, a power cut) leaves the folder behind. Git ignores it
+(`gitignore.GET_SCRATCH_PATTERN`, in the clone's exclude file), and a later get, import or
+status finds it: one without `old` holds only a partial copy and is removed; one with `old`
+holds what the user had at that path, which dvx never deletes: it is named, with where that
+is and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+
+from dvx import fsutil
+from dvx.logs import shell_quote
+
+PREFIX = ".dvx-get-"
+BUILT = "new"
+FORMER = "old"
+_HELD = "held"
+
+
+@dataclass(frozen=True)
+class LeftFolder:
+    """A folder an interrupted get left: `path` (absolute), the path it wrote (`target`, ""
+    when it is not known), and whether it holds what was there before (`FORMER` inside)."""
+    path: str
+    target: str
+    holds_former: bool
+
+
+class Scratch:
+    """A new scratch folder beside the path a get writes, held (locked, naming that path)
+    until `drop` deletes it. A kill leaves it whole, for a later get, import or status."""
+
+    def __init__(self, target: str) -> None:
+        import tempfile
+
+        self.path = tempfile.mkdtemp(prefix=PREFIX, dir=os.path.dirname(target))
+        try:
+            self._fd = os.open(os.path.join(self.path, _HELD),
+                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fsutil.hold(self._fd)
+            fsutil.write_all(self._fd, os.fsencode(os.path.basename(target)))
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+
+    def drop(self) -> None:
+        """Delete the folder, never following a link inside."""
+        os.close(self._fd)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def left_beside(directory: str) -> list[LeftFolder]:
+    """The scratch folders an interrupted get left in `directory` (one scan of it): none a
+    running get holds; none for a directory that cannot be listed."""
+    try:
+        entries = [e for e in os.scandir(directory)
+                   if e.name.startswith(PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+    return [left for left in map(_left, (e.path for e in entries)) if left is not None]
+
+
+def left_at(paths: list[str]) -> list[LeftFolder]:
+    """Those of the folders at `paths` (named like scratch folders) an interrupted get left."""
+    return [left for left in map(_left, paths) if left is not None]
+
+
+def _left(path: str) -> LeftFolder | None:
+    """The folder at `path` as one a killed get left, None while a get holds it, or may be
+    starting to (no name in `held` yet, and made within the hour), and for any folder
+    holding more than a get puts there (a folder of the user's so named)."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode) or not set(os.listdir(path)) <= {
+                BUILT, FORMER, _HELD}:
+            return None
+        target = _read_held(os.path.join(path, _HELD))
+    except OSError:
+        return None  # cannot tell: leave it
+    if not target and _recent(path):
+        return None
+    if target and fsutil.is_held(os.path.join(path, _HELD)):
+        return None
+    if os.sep in target or target in (".", ".."):
+        target = ""  # not one a get wrote
+    named = os.path.join(os.path.dirname(path), target) if target else ""
+    return LeftFolder(path, named, os.path.lexists(os.path.join(path, FORMER)))
+
+
+def _read_held(held: str) -> str:
+    """The name the `held` file holds, "" for none (not written yet, or no such file)."""
+    try:
+        fd = os.open(held, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return ""
+    try:
+        return os.fsdecode(os.read(fd, 4096))
+    finally:
+        os.close(fd)
+
+
+def _recent(path: str) -> bool:
+    try:
+        return os.lstat(path).st_mtime > time.time() - fsutil.STALE_TEMP_SECONDS
+    except OSError:
+        return True  # gone, or cannot tell: leave it
+
+
+def remove(left: LeftFolder) -> bool:
+    """Delete a left folder holding no former content (never following a link inside);
+    whether it went. One holding `old` is never deleted."""
+    if left.holds_former:
+        return False
+    shutil.rmtree(left.path, ignore_errors=True)
+    return not os.path.lexists(left.path)
+
+
+def what_to_do(left: LeftFolder, shown: str) -> str:
+    """The message naming a left folder that holds former content (`shown`: its path as
+    the user reads it)."""
+    former = os.path.join(shown, FORMER)
+    if not left.target:
+        return (f"'{shown}' holds, in '{former}', what was at the path an interrupted `dvx "
+                f"get --force` replaced; dvx never deletes it. To keep it, move it where you "
+                f"want it; then delete '{shown}'.")
+    target = os.path.join(os.path.dirname(shown), os.path.basename(left.target))
+    back = (f"`mv {shell_quote(former)} {shell_quote(target)}`"
+            if not os.path.lexists(left.target) else f"move '{former}' where you want it")
+    return (f"'{shown}' holds, in '{former}', what was at '{target}' before an interrupted "
+            f"`dvx get --force` replaced it; dvx never deletes it. To keep it, {back}; then "
+            f"delete '{shown}'.")
