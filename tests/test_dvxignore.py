@@ -431,6 +431,39 @@ def test_status_names_a_folder_kept_for_an_ignored_file_where_a_file_goes_with_a
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
 
 
+@pytest.mark.parametrize("fetched", [True, False])
+def test_a_file_not_pulled_where_a_folder_holds_an_ignored_file_is_named_with_the_way_past_it(
+        tmp_path, fetched):
+    """A folder holding only a file .dvxignore leaves out stands where a file not pulled
+    goes: no checkout places that file, so status names the folder with the way past it
+    (move it away, then checkout or pull that path), never a checkout or pull of the
+    directory that keeps it again."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    write(alice / "d" / "f", "f\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    if fetched:
+        must("fetch", cwd=bob)
+    must("pull", "d/a", cwd=bob)
+    write(bob / ".dvxignore", "*.tmp\n")
+    write(bob / "d" / "f" / "y.tmp", "t\n")
+
+    verb = "checkout" if fetched else "pull"
+    shown = " ".join(run_dvx("status", cwd=bob).stdout.split())
+    assert "1 file not pulled" in shown, shown
+    assert f"`dvx {verb} d`" not in shown, shown
+    assert "(d/f: a folder is where it goes, holding 'd/f/y.tmp', which .dvxignore leaves " \
+        "out of the data: checkout keeps such a file, --force or not; move the folder away, " \
+        f"then `dvx {verb} d/f` places the file)" in shown, shown
+    os.rename(bob / "d" / "f", bob / "f.mine")
+    must(verb, "d/f", cwd=bob)
+    assert (bob / "d" / "f").read_text() == "f\n"
+    assert run_dvx("status", cwd=bob).stdout == "Data and pointers are up to date.\n"
+
+
 def test_a_fresh_clone_calls_a_folder_holding_only_a_shared_dvxignore_not_pulled_yet(tmp_path):
     """A fresh clone holds, of the tracked folder d, only the .dvxignore Git shares: its data
     is not pulled yet, as of a folder Git left absent, never "modified", and `dvx pull`

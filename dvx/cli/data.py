@@ -1074,9 +1074,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"({_commit_of(root, result, [o.path for o in changed_here], others)} records "
             "changes" + (f"; {_discarded_by(root, discarded, others)})" if discarded else ")"))
     for o in restorable:
+        verb = "checkout" if o.in_cache else "pull"
         for rel, left_out in o.kept_for_left_out:
             path = f"{o.path}/{rel}"
-            out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out)})")
+            out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out, verb)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
@@ -1331,14 +1332,22 @@ def _in_the_way_hints(root: str, outputs: list[OutputStatus]) -> None:
             out(_in_the_way_hint(root, o))
 
 
+def _places_files_not_pulled(o: OutputStatus) -> bool:
+    """Does a checkout (or pull) of the directory `o` place files not pulled: some, with
+    nothing of the user's in the way (`_in_the_way_hints`), and not all where a folder stands
+    that it keeps for a file .dvxignore leaves out (named apart, `kept_for_left_out`)?"""
+    kept = {rel for rel, _ in o.kept_for_left_out}
+    return not o.in_the_way and any(rel not in kept for rel in o.not_pulled)
+
+
 def _files_not_pulled_hint(root: str, outputs: list[OutputStatus]) -> None:
     """How to bring the files not pulled of directories, those of the user's in the way set
     apart (`_in_the_way_hints`): a checkout, of those whose files are all in the cache (it
     places nothing the cache lacks); a pull, of the others."""
     placeable = [for_command(root, o.path) for o in outputs
-                 if o.not_pulled and o.in_cache and not o.in_the_way]
+                 if _places_files_not_pulled(o) and o.in_cache]
     fetched = [for_command(root, o.path) for o in outputs
-               if o.not_pulled and not o.in_cache and o.pushed and not o.in_the_way]
+               if _places_files_not_pulled(o) and not o.in_cache and o.pushed]
     if placeable:
         out(f"(`dvx checkout {' '.join(placeable)}` places the files not pulled)")
     if fetched:

@@ -634,7 +634,9 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
-        result.kept_for_left_out = _kept_for_left_out(repo, output, result.deleted)
+    if result.deleted or result.not_pulled:
+        result.kept_for_left_out = _kept_for_left_out(
+            repo, output, [*result.deleted, *result.not_pulled])
     if output.stage is None and output.pointer.is_dir and (
             holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
         # Not of other data there (the user's, an older version): it says nothing of the pointer
@@ -642,24 +644,41 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     return result
 
 
-def _kept_for_left_out(repo: Repo, output: Output, deleted: list[str]) -> list[tuple[str, str]]:
-    """Of the files `deleted` from the directory `output`, those where a folder stands that
-    a checkout keeps, --force or not, for a file in it .dvxignore leaves out of the data (as
-    `_dir_in_the_way` of checkout finds it), each with that file. Only a deleted file's path
-    is looked at: an output with none costs nothing more."""
+def _kept_for_left_out(repo: Repo, output: Output, absent: list[str]) -> list[tuple[str, str]]:
+    """Of the files `absent` from the directory `output` (deleted, or not pulled), those where
+    a folder stands that a checkout keeps, --force or not, for a file in it .dvxignore leaves
+    out of the data (as `_dir_in_the_way` of checkout finds it), each with that file. Only
+    an absent file's path is looked at, and the folder holding it once: files not pulled by
+    whole folders cost a look per folder."""
     full = repo.abspath(output.path)
     dvx_s = None
     kept = []
-    for rel in deleted:
-        folder = join_posix(full, rel)
-        if not os.path.isdir(folder) or os.path.islink(folder):
-            continue
+    for rel in _folders_standing(full, absent):
         if dvx_s is None:
             dvx_s = dvx_s_data_inside(repo, output.path, output.stage is not None)
+        folder = join_posix(full, rel)
         left_out = left_out_inside(repo, f"{output.path}/{rel}", walk_directory(folder), dvx_s)
         if left_out is not None:
             kept.append((rel, left_out))
     return kept
+
+
+def _folders_standing(full: str, rels: list[str]) -> list[str]:
+    """Of the paths `rels` in the directory `full`, those where a folder (never a link to
+    one) stands; a path whose parent folder is absent is not looked at itself."""
+    parents: dict[str, bool] = {"": True}
+    found = []
+    for rel in rels:
+        parent = rel.rpartition("/")[0]
+        if parent not in parents:
+            parents[parent] = _is_folder(join_posix(full, parent))
+        if parents[parent] and _is_folder(join_posix(full, rel)):
+            found.append(rel)
+    return found
+
+
+def _is_folder(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 def holds_pointers_data(result: OutputStatus) -> bool:

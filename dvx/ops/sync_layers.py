@@ -272,13 +272,15 @@ def _left_out(repo: Repo, path: str) -> bool:
     return is_ignore_file(path) or repo.dvxignore.check(path) is not None
 
 
-def kept_for_left_out_why(root: str, display: str, left_out: str) -> str:
+def kept_for_left_out_why(root: str, display: str, left_out: str,
+                          verb: str = "checkout") -> str:
     """Why the folder at `display`, where a file of a tracked directory goes, stays, and the
     way past it: it holds `left_out` (`left_out_inside`). Checkout says it, and status for
-    the file it calls deleted, as no forced checkout places that file."""
+    the file it calls deleted or not pulled, as no forced checkout places that file; `verb`
+    places it once the folder is moved: a pull, where the cache lacks it."""
     return (f"{FOLDER_IN_THE_WAY}, holding '{left_out}', which .dvxignore leaves out of the "
             "data: checkout keeps such a file, --force or not; move the folder away, then "
-            f"`dvx checkout {for_command(root, display)}` places the file")
+            f"`dvx {verb} {for_command(root, display)}` places the file")
 
 
 def _named_by_a_placed_version(repo: Repo, path: str) -> bool:
