@@ -431,6 +431,38 @@ def test_status_names_a_folder_kept_for_an_ignored_file_where_a_file_goes_with_a
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
 
 
+def test_a_folder_of_yours_in_the_way_holding_an_ignored_file_is_offered_no_forced_checkout(
+        tmp_path):
+    """A folder of the user's with changes, where a file not pulled goes, that holds a file
+    .dvxignore leaves out: checkout keeps it, --force or not, so status and commit's refusal
+    offer only moving it away, never `dvx checkout --force d/sub`."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    write(alice / "d" / "sub", "alice's file\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("fetch", cwd=bob)
+    must("pull", "d/a", cwd=bob)
+    write(bob / ".dvxignore", "*.tmp\n")
+    write(bob / "d" / "sub" / "mine", "bob's\n")
+    write(bob / "d" / "sub" / "x.tmp", "tmp\n")
+
+    shown = " ".join(run_dvx("status", cwd=bob).stdout.split())
+    assert "--force d/sub" not in shown, shown
+    assert "move it away, then `dvx checkout d` places them all" in shown, shown
+    assert "'d/sub/x.tmp', which .dvxignore leaves out of the data" in shown, shown
+    refused = run_dvx("commit", "d", cwd=bob)
+    assert refused.code != 0
+    assert "--force d/sub" not in refused.stderr, refused.stderr
+    assert "move it away, then `dvx checkout d` places them all" in \
+        " ".join(refused.stderr.lower().split()), refused.stderr
+    os.rename(bob / "d" / "sub", bob / "sub.mine")
+    must("checkout", "d", cwd=bob)
+    assert (bob / "d" / "sub").read_text() == "alice's file\n"
+
+
 @pytest.mark.parametrize("fetched", [True, False])
 def test_a_file_not_pulled_where_a_folder_holds_an_ignored_file_is_named_with_the_way_past_it(
         tmp_path, fetched):

@@ -1076,6 +1076,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for o in restorable:
         verb = "checkout" if o.in_cache else "pull"
         for rel, left_out in o.kept_for_left_out:
+            if rel in o.in_the_way:  # named by its own hint (`_in_the_way_hints`)
+                continue
             path = f"{o.path}/{rel}"
             out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out, verb)})")
     edited_outputs = [o for o in restorable

@@ -218,13 +218,28 @@ class OutputStatus:
         away first, then a checkout (a pull, where the cache lacks them: a checkout places
         nothing the cache lacks) places them all; or a forced one of those paths alone
         discards them (of the directory, it would discard the user's other changes in it
-        too). The one wording of status's hint and of commit's and add's refusal."""
+        too), but for a folder holding a file .dvxignore leaves out (`kept_for_left_out`),
+        which every checkout keeps: only moving it away gets past it. The one wording of
+        status's hint and of commit's and add's refusal."""
         verb = "checkout" if self.in_cache else "pull"
-        kept = " ".join(for_command(root, join_posix(self.path, path))
-                        for path in self.in_the_way)
         it = "it" if len(self.in_the_way) == 1 else "them"
-        return (f"move {it} away, then `dvx {verb} {for_command(root, self.path)}` places "
-                f"them all, or `dvx {verb} --force {kept}` discards {it}")
+        ways = (f"move {it} away, then `dvx {verb} {for_command(root, self.path)}` places "
+                "them all")
+        left_out = dict(self.kept_for_left_out)
+        forced = [path for path in self.in_the_way if path not in left_out]
+        if forced:
+            typed = " ".join(for_command(root, join_posix(self.path, path)) for path in forced)
+            ways += (f", or `dvx {verb} --force {typed}` discards "
+                     f"{'it' if len(forced) == 1 else 'them'}")
+        kept = [path for path in self.in_the_way if path in left_out]
+        if kept:
+            one = len(kept) == 1
+            folders = ", ".join(f"'{self.path}/{path}'" for path in kept)
+            ways += (f"; checkout keeps {folders}, "
+                     f"--force or not: {'it holds' if one else 'they hold'} "
+                     f"{', '.join(repr(left_out[path]) for path in kept)}, which .dvxignore "
+                     "leaves out of the data")
+        return ways
 
     @property
     def pointer_moved(self) -> bool:
@@ -634,14 +649,20 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result.outdated_not_cached = _outdated_not_cached(repo, output)
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
-    if result.deleted or result.not_pulled:
-        result.kept_for_left_out = _kept_for_left_out(
-            repo, output, [*result.deleted, *result.not_pulled])
+    _note_kept_for_left_out(repo, output, result)
     if output.stage is None and output.pointer.is_dir and (
             holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
         # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _note_kept_for_left_out(repo: Repo, output: Output, result: OutputStatus) -> None:
+    """Sets `kept_for_left_out` of `result`, a directory's status, from its files absent
+    (deleted, or not pulled)."""
+    if result.deleted or result.not_pulled:
+        result.kept_for_left_out = _kept_for_left_out(
+            repo, output, [*result.deleted, *result.not_pulled])
 
 
 def _kept_for_left_out(repo: Repo, output: Output, absent: list[str]) -> list[tuple[str, str]]:
@@ -1041,6 +1062,7 @@ def layered_status(repo: Repo, output: Output, record: Synced) -> OutputStatus:
     pointer's version): each file outside its placed parts compared three ways."""
     result = _dir_status(repo, output, record, None)
     _apply_layers(repo, output, result, record)
+    _note_kept_for_left_out(repo, output, result)
     result.by_file = True
     if result.workspace == OUTDATED and result.synced_oid is None:
         result.synced_oid = next((layer.oid for layer in record.layers()
