@@ -537,8 +537,8 @@ def scan_directory(repo: Repo, path: str, display: str,
         log.info("Hashing %s/%s", display, e.relpath)
         try:
             oid, _ = hash_file(e.path, algo)
-        except FileNotFoundError:
-            return None  # deleted since the walk: not there
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # deleted since the walk (or its folder made a file): not there
         except fsutil.NotRegularFileError:  # put there since the walk
             refusal = not_regular_error(f"{display}/{e.relpath}", _MOVE_OUT)
             if on_untrackable is None:
@@ -666,7 +666,7 @@ def remove_leftover(path: str) -> None:
         return
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     log.info("Removed %s, which an interrupted dvx command left", quoted(path))
 

@@ -134,6 +134,23 @@ def test_a_file_where_a_folder_of_a_stage_output_goes_is_kept_and_named(repo, dv
     assert (repo / "o").read_text() == "mine"
 
 
+def test_commit_of_a_stage_output_whose_folder_is_a_file_says_it_is_missing(repo, dvx):
+    """A file of the user's stands where the folder of the stage output o/f goes: `dvx commit
+    o/f` says the output is missing, as of one deleted, never a raw 'Not a directory', and
+    keeps that file."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p o && echo hi > o/f\n"
+          "    outs: [o/f]\n")
+    assert dvx("repro").code == 0
+    shutil.rmtree(repo / "o")
+    write(repo / "o", "mine")
+
+    result = dvx("commit", "o/f")
+    assert result.code == 2, result.output
+    assert "'o/f' is missing from the workspace" in result.stderr, result.output
+    assert "Not a directory" not in result.output
+    assert (repo / "o").read_text() == "mine"
+
+
 def test_a_folder_kept_for_a_change_in_it_where_a_file_goes_leaves_no_checkout_unfinished(
         repo, dvx):
     """The new version of d makes d/sub a file and changes d/top; a file of the user's own

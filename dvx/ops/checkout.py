@@ -683,7 +683,7 @@ def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: s
         return state.linked_oid == oid
     try:
         return os.path.samestat(os.lstat(path), os.stat(repo.cache.oid_path(oid)))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
 
 
@@ -850,7 +850,7 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
     try:
         shares_the_object = os.path.samestat(st or os.lstat(path),
                                              os.stat(repo.cache.oid_path(state.oid)))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         shares_the_object = False
     return first == "hardlink" if shares_the_object else first == "copy"
 

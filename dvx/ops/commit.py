@@ -1138,7 +1138,7 @@ def _give_back_one(repo: Repo, item: Linked) -> None:
     try:
         if not os.path.samestat(os.lstat(item.path), os.stat(repo.cache.oid_path(item.oid))):
             return
-    except FileNotFoundError:  # deleted since, or taken out of the cache
+    except (FileNotFoundError, NotADirectoryError):  # deleted since, or taken out of the cache
         return
     try:
         fsutil.place(item.path, item.path, ("copy",))
@@ -1374,7 +1374,7 @@ def _warn_if_no_link_reaches(repo: Repo, rel: str, full: str) -> None:
         return
     try:
         here = os.lstat(full).st_dev
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     cache = repo.cache.root
     while not os.path.exists(cache):  # made by the first object stored
@@ -1434,7 +1434,7 @@ def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
         full = repo.abspath(rel)
         try:
             top = os.lstat(full)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file of the user's where a folder goes
             continue
         if not stat.S_ISDIR(top.st_mode):
             continue
