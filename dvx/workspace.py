@@ -198,22 +198,30 @@ def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = 
     if oid is None:
         log.info("Hashing %s", display)
         try:
-            # The size of what was read, never the stat's: a file rewritten since the stat
-            # would otherwise pair one version's oid with another's size.
-            oid, size = hash_file(path, repo.algo)
+            oid, size = hashed_since_stat(repo, path, st, seen)
         except fsutil.NotRegularFileError:  # put there since the lstat
             raise not_regular_error(display, "Move it elsewhere.") from None
         except FileNotFoundError:  # gone since the lstat
             if linked is None:
                 return None
             return FileState(linked, 0, False, True, linked, dangling=True)
-        if size == st.st_size:  # else the stat is of another version than the one hashed
-            repo.statcache.put(path, st, oid)
-            if seen is not None:
-                seen.put(path, st, oid)
     executable = is_executable(st.st_mode) if repo.reads_exec_bit else \
         recorded_executable(repo, display)
     return FileState(oid, size, executable, linked is not None, linked)
+
+
+def hashed_since_stat(repo: Repo, path: str, st: os.stat_result,
+                      seen: SeenFiles | None = None) -> tuple[str, int]:
+    """The oid and size of the file at `path`, whose stat `st` was taken before, hashed
+    now. The size is of what was read, never the stat's: a file rewritten since the stat
+    would otherwise pair one version's oid with another's size; for the same reason the
+    stat caches (and `seen`) learn the oid only when both sizes agree."""
+    oid, size = hash_file(path, repo.algo)
+    if size == st.st_size:
+        repo.statcache.put(path, st, oid)
+        if seen is not None:
+            seen.put(path, st, oid)
+    return oid, size
 
 
 def set_aside_state(repo: Repo, path: str, display: str, linked: str) -> FileState | None:
@@ -531,12 +539,11 @@ def scan_directory(repo: Repo, path: str, display: str,
         else:
             entries.append(TreeEntry(entry.relpath, oid, entry.stat.st_size,
                                      is_executable(entry.stat.st_mode)))
-    algo = repo.algo
 
     def hash_one(e: WalkEntry) -> TreeEntry | None:
         log.info("Hashing %s/%s", display, e.relpath)
         try:
-            oid, _ = hash_file(e.path, algo)
+            oid, size = hashed_since_stat(repo, e.path, e.stat, seen)
         except (FileNotFoundError, NotADirectoryError):
             return None  # deleted since the walk (or its folder made a file): not there
         except fsutil.NotRegularFileError:  # put there since the walk
@@ -545,12 +552,9 @@ def scan_directory(repo: Repo, path: str, display: str,
                 raise refusal from None
             on_untrackable(f"{display}/{e.relpath}", refusal)
             return None
-        repo.statcache.put(e.path, e.stat, oid)
-        if seen is not None:
-            seen.put(e.path, e.stat, oid)
         if on_hashed:
             on_hashed(1)
-        return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))
+        return TreeEntry(e.relpath, oid, size, is_executable(e.stat.st_mode))
 
     entries.extend(e for e in map_in_threads(hash_one, to_hash, size_of=walked_size)
                    if e is not None)

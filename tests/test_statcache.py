@@ -10,6 +10,7 @@ import pytest
 
 from dvx.objects.statcache import StatCache
 from dvx.paths import Fingerprint
+from tests.conftest import write
 
 OID = "b5e9c1ad071b3e7fc779cfaa5e523818"
 
@@ -351,3 +352,38 @@ def test_records_of_objects_known_intact_are_shared_with_another_workspace_of_th
     assert worktree.object_stat(OID) is None
     here.share_object_records(worktree)
     assert StatCache(str(tmp_path / "worktree" / "statcache.db"), "xxh128").object_stat(OID) == key
+
+
+@pytest.mark.parametrize("reader", ["scan_directory", "file_state"])
+def test_a_file_rewritten_between_its_stat_and_its_hash_is_sized_as_hashed_and_never_cached(
+        repo, monkeypatch, reader):
+    """A file rewritten (grown) after dvx took its stat but before hashing it: the oid is
+    paired with the size of the bytes hashed, never the stat's, and the stat cache is not
+    told that oid for the older stat, which would vouch for the wrong bytes later. Listing
+    a folder and looking at one file keep one rule."""
+    import dvx.workspace as workspace
+    from dvx.repo import Repo
+
+    write(repo / "d" / "f", "short\n")
+    rewritten = b"rewritten, longer\n"
+    real = workspace.hash_file
+
+    def rewrite_then_hash(path, algo):
+        with open(path, "wb") as f:
+            f.write(rewritten)
+        return real(path, algo)
+
+    monkeypatch.setattr(workspace, "hash_file", rewrite_then_hash)
+    opened = Repo(str(repo))
+    told = []
+    monkeypatch.setattr(opened.statcache, "put", lambda *args: told.append(args))
+    full = str(repo / "d" / "f")
+    st = os.lstat(full)
+    if reader == "scan_directory":
+        size = workspace.scan_directory(opened, str(repo / "d"), "d")["f"].size
+    else:
+        state = workspace.file_state(opened, full, "d/f", st=st)
+        assert state is not None
+        size = state.size
+    assert size == len(rewritten)
+    assert told == []
