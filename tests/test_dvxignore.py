@@ -496,6 +496,25 @@ def test_a_file_not_pulled_where_a_folder_holds_an_ignored_file_is_named_with_th
     assert run_dvx("status", cwd=bob).stdout == "Data and pointers are up to date.\n"
 
 
+def test_the_discard_hint_names_the_data_when_another_s_only_change_is_a_kept_folder(
+        repo, dvx):
+    """d's only change is a folder kept for an ignored file where d/f goes, which no forced
+    checkout replaces; e has an ordinary change. The forced checkout status offers names e,
+    never a bare one that would also try d and leave that folder."""
+    write(repo / ".dvxignore", "*.tmp\n")
+    write(repo / "d" / "1", "1\n")
+    write(repo / "d" / "f", "2\n")
+    write(repo / "e" / "1", "1\n")
+    assert dvx("add", "d", "e").code == 0
+    (repo / "d" / "f").unlink()
+    write(repo / "d" / "f" / "y.tmp", "t\n")
+    write(repo / "e" / "1", "changed\n")
+
+    shown = " ".join(dvx("status").stdout.split())
+    assert "`dvx checkout --force e` discards them" in shown, shown
+    assert "`dvx checkout --force` " not in shown, shown
+
+
 def test_a_fresh_clone_calls_a_folder_holding_only_a_shared_dvxignore_not_pulled_yet(tmp_path):
     """A fresh clone holds, of the tracked folder d, only the .dvxignore Git shares: its data
     is not pulled yet, as of a folder Git left absent, never "modified", and `dvx pull`

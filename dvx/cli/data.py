@@ -1071,8 +1071,10 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     if changed_here:
         # a bare commit or checkout --force would take every other change too
         others = any(o.workspace == "modified" and o not in changed_here for o in hinted)
+        # and of those, a bare checkout --force would try the kept folders too
+        named = others or len(discarded) != len(changed_here)
         out(f"({_commit_of(root, result, [o.path for o in changed_here], others)} records "
-            "changes" + (f"; {_discarded_by(root, discarded, others)})" if discarded else ")"))
+            "changes" + (f"; {_discarded_by(root, discarded, named)})" if discarded else ")"))
     for o in restorable:
         verb = "checkout" if o.in_cache else "pull"
         for rel, left_out in o.kept_for_left_out:
