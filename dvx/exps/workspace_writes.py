@@ -14,7 +14,7 @@ from dvx.errors import DvxError
 from dvx.exps.saved_work import saved_commits
 from dvx.generated import ATTRIBUTES_FILE, keeping_installed_attributes
 from dvx.ignore import git_lines
-from dvx.paths import walk_directory, walk_sorted
+from dvx.paths import folders_above, walk_directory, walk_sorted
 from dvx.repo import Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git
 
@@ -159,9 +159,7 @@ def clashing_writes(repo: Repo, files: list[str], written: set[str]) -> list[str
     removed = set(files) - written
     clashes = []
     for rel in sorted(written):
-        parts = rel.split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
+        for parent in reversed([*folders_above(rel)]):  # outermost first
             full = repo.abspath(parent)
             if parent in removed or not os.path.lexists(full):
                 continue

@@ -60,6 +60,7 @@ from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_inva
 from dvx.paths import (
     Walk,
     alike_paths,
+    folders_above,
     for_command,
     join_posix,
     safe_dir_join,
@@ -1355,9 +1356,7 @@ def _folder_taken(what: str, remedy: str) -> str:
 def _file_in_place_of(top: str, folder: str) -> str:
     """Which of `folder` and the folders it is in (relative to `top`) a file stands where
     it goes: the first that is not a folder, as the user sees it."""
-    parts = folder.split("/")
-    for depth in range(1, len(parts) + 1):
-        rel = "/".join(parts[:depth])
+    for rel in (*reversed([*folders_above(folder)]), folder):  # outermost first
         if not os.path.isdir(join_posix(top, rel)):
             return rel
     return folder
