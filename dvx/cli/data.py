@@ -943,9 +943,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     repro` refuses to rebuild them."""
     from dvx.lock import SAVE
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
+    from dvx.ops.kept_for_left_out import kept_for_left_out_why
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
-    from dvx.ops.sync_layers import kept_for_left_out_why
     from dvx.workspace import REPOSITORY_INSIDE, way_out_of_holding
 
     assert isinstance(result, StatusResult)

@@ -40,16 +40,14 @@ from dvx.ops.data_places import (
     tracked_by_git_ways,
     tracked_by_git_within,
 )
+from dvx.ops.kept_for_left_out import FOLDER_IN_THE_WAY, kept_for_left_out_why, left_out_inside
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.status import changed_in_its_object, synced_lately
 from dvx.ops.sync_layers import (
-    FOLDER_IN_THE_WAY,
     NeverRecorded,
     changed_here,
     dvx_s_data_inside,
     kept_as_placed,
-    kept_for_left_out_why,
-    left_out_inside,
     never_recorded_here,
     never_recorded_inside,
     placed_by_dvx,

@@ -25,11 +25,11 @@ from dvx.ops.data_places import (
     tracked_by_git,
     warn_ignored_by_git,
 )
+from dvx.ops.kept_for_left_out import left_out_inside
 from dvx.ops.sync_layers import (
     compare_with_layers,
     dvx_s_data_inside,
     holds_what_was_placed,
-    left_out_inside,
     placed_by_dvx,
     records_a_file,
     version_tree,
