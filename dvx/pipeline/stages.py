@@ -119,7 +119,10 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                 repo.syncstate.forget(out.path)
                 if delete_outputs and os.path.lexists(full):
                     held = held_all.get(out.path, set())
-                    kept = delete_tracked_data(repo, out.path, manifests.get(out.path), held)
+                    # As `dvx remove --outs` passes it: the data Git's index holds, made the
+                    # user's own above; a .dvxignore, never data, no delete touches anyway
+                    kept = delete_tracked_data(repo, out.path, manifests.get(out.path),
+                                               git_held.get(out.path, set()))
                     changed.kept += [p for p in kept if not _given(p, out.path, held)]
                     changed.kept_in_git += [p for p in kept if _given(p, out.path, held)]
                     if "" not in held:  # Git's index holding the output, it stays whole
