@@ -451,6 +451,9 @@ def test_a_folder_of_yours_in_the_way_holding_an_ignored_file_is_offered_no_forc
 
     shown = " ".join(run_dvx("status", cwd=bob).stdout.split())
     assert "--force d/sub" not in shown, shown
+    doc = json.loads(run_dvx("status", "--json", cwd=bob).stdout)["outputs"][0]
+    assert doc["in_the_way"] == ["sub"], doc
+    assert doc["kept_for_left_out"] == [{"path": "sub", "left_out": "d/sub/x.tmp"}], doc
     assert "move it away, then `dvx checkout d` places them all" in shown, shown
     assert "'d/sub/x.tmp', which .dvxignore leaves out of the data" in shown, shown
     refused = run_dvx("commit", "d", cwd=bob)

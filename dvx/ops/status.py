@@ -286,6 +286,9 @@ class OutputStatus:
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated,
+                       in_the_way=self.in_the_way,
+                       kept_for_left_out=[{"path": rel, "left_out": left_out}
+                                          for rel, left_out in self.kept_for_left_out],
                        repository_inside=self.repository_inside)
         elif self.repository_inside is not None:  # a folder where the file goes
             doc.update(repository_inside=self.repository_inside)
