@@ -262,8 +262,10 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
         raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "
                         "link, which could lead outside the repository.",
                         "Replace the link with the pointer file itself.")
+    # Asked of a conflicted pointer only: a source read from its remote, whose cache.dir is
+    # refused, still loads its pointers.
     pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath, repo.root,
-                           in_cache=repo.cache.exists)
+                           in_cache=lambda oid: repo.cache.exists(oid))
     if pointer.algo != repo.algo:
         raise FormatError(
             f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "
