@@ -1620,6 +1620,31 @@ def test_set_param_that_must_rewrite_the_file_is_refused_if_another_param_would_
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
+def test_set_param_in_a_config_read_only_as_a_dependency_keeps_its_anchors(project):
+    """A config a stage reads as a dependency, not as params, may use anchors and merge
+    keys: -S sets a value there and keeps them; params.yaml, which the pipeline reads as
+    params, is refused with them, naming the file, nothing written."""
+    config = "defaults: &d {a: 1}\nmodel:\n  <<: *d\n  b: 2\n"
+    write(project / "conf.yaml", config)
+    write(project / "dvx.yaml", DVX_YAML.replace("deps: [", "deps: [conf.yaml, "))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "conf")
+    must("exp", "run", "-S", "conf.yaml:model.b=5", "-n", "conf", cwd=project)
+    assert (project / "conf.yaml").read_text() == config.replace("b: 2", "b: 5")
+    must("exp", "run", "-S", "conf.yaml:model.a=7", "-n", "merged", cwd=project)
+    assert yaml.safe_load((project / "conf.yaml").read_text()) == {
+        "defaults": {"a": 1}, "model": {"a": 7, "b": 5}}
+    assert "&d" in (project / "conf.yaml").read_text()
+    params = "base: &b {lr: 0.1}\ntrain:\n  <<: *b\n  epochs: 3\n"
+    write(project / "params.yaml", params)
+    refused = run_dvx("exp", "run", "-S", "train.epochs=4", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "anchors or aliases" in said, refused.output
+    assert "Nothing was written" in said and "under `params:` or `vars:`" in said
+    assert (project / "params.yaml").read_text() == params
+
+
 def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     """A params file committed from Windows changes by the one line -S sets."""
     crlf = "\ufeff# how to train\r\ntrain:\r\n  lr: 0.1  # step size\r\n  epochs: 3\r\n"

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from dvx.pipeline.params import (
     param_value,
     same_value,
 )
-from dvx.pipeline.spec import ParamsSet, Stage, stages_declaring
+from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_declaring
 from dvx.repo import Repo
 from dvx.scm import ignores_case
 from dvx.syncstate import Synced
@@ -366,6 +367,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
                              "current folder (params.yaml there when no file is named; from a "
                              "subfolder, `-S ../params.yaml:KEY=VALUE` names the top one).")
     edited = {}
+    read_as_params = files_read_as_params(repo)
     for file, changes in by_file.items():
         full = repo.abspath(file)
         if file.lower().endswith(".toml"):
@@ -374,7 +376,9 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
         if file.lower().endswith(".json"):
             edited[file] = _edit_json(full, changes, write)
         else:
-            edited[file] = _edit_yaml(full, changes, write)
+            strict = read_as_params is None or any(
+                _same_path(repo.root, file, params) for params in read_as_params)
+            edited[file] = _edit_yaml(full, changes, write, _reader(file, strict))
     return edited
 
 
@@ -554,13 +558,13 @@ def _refuse_adding_what_exists(change: Override) -> None:
                          "param already.", "Drop the '+' to set it.")
 
 
-def _edit_yaml(full: str, changes: list[Override], write: bool) -> bytes:
+def _edit_yaml(full: str, changes: list[Override], write: bool, read: _Reader) -> bytes:
     """Set `changes` in the YAML file `full`. Each value the file has is replaced in its own
     text, so every other byte stays; where that cannot be done (a param added, a value
     written in block style replaced, a multi-line string), the document goes through
     ruamel's round trip, which keeps comments and layout but may respell values
-    (`1_000.5`, `~`, long floats). Either way the result is read back as the pipeline reads
-    it: every param -S does not set must read as before, or nothing is written."""
+    (`1_000.5`, `~`, long floats). Either way the result is read back by `read`: every
+    param -S does not set must read as before, or nothing is written."""
     from dvx.pipeline.editor import guess_indent
 
     file = changes[0].file
@@ -579,15 +583,15 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> bytes:
         raise UsageError(f"'{file}' is not a mapping of params.")
     for change in changes:
         _set(doc, dataclasses.replace(change, value=_for_yaml_1_1(change.value)))
-    expected = _as_the_pipeline_reads(text, file) or {}
+    expected = _read_before(read, text, file) or {}
     for change in changes:
         _set(expected, change)
     edited_text = _set_in_place(text, changes)
-    if edited_text is None or not _reads_as(edited_text, expected):
+    if edited_text is None or not _reads_as(edited_text, expected, read):
         out = io.StringIO()
         yaml.dump(doc, out)
         edited_text = out.getvalue()
-        _refuse_respelled(file, changes, text, edited_text, expected)
+        _refuse_respelled(file, changes, text, edited_text, expected, read)
     edited = encode_like(edited_text, data)
     if write:
         _write(full, edited)
@@ -604,20 +608,57 @@ def _round_tripper() -> Any:
     return yaml
 
 
+_Reader = Callable[[str], Any]  # a YAML document's text -> its data; FormatError if unreadable
+
+
+def _reader(file: str, read_as_params: bool) -> _Reader:
+    """How the YAML file `file` is read back after -S: as dvx reads a params file (YAML 1.2,
+    strict: no anchors, aliases nor merge keys) where the pipeline reads it so (`params:`,
+    `vars:`, params.yaml), since the run would refuse what that refuses; any other file (a
+    config a stage reads as a dependency) as ruamel, which edits it, reads it."""
+    if read_as_params:
+        return functools.partial(_as_the_pipeline_reads, file=file)
+    return functools.partial(_as_ruamel_reads, file=file)
+
+
 def _as_the_pipeline_reads(text: str, file: str) -> Any:
-    """The document `text`, read as dvx reads a params file (YAML 1.2, strict); one it
-    refuses is refused here as the run would, before anything is written."""
+    """The document `text`, read as dvx reads a params file (YAML 1.2, strict)."""
     return parse_yaml(text.encode("utf-8"), f"params file '{file}'")
 
 
-def _reads_as(text: str, expected: Any) -> bool:
-    """Does `text` read (as the pipeline reads params) as `expected`, value for value and
-    type for type (1, 1.0 and true differ)?"""
+def _as_ruamel_reads(text: str, file: str) -> Any:
+    """The document `text` as ruamel's safe loader reads it: anchors, aliases and merge keys
+    resolved to the values they stand for."""
+    from ruamel.yaml import YAML
+
     try:
-        read = parse_yaml(text.encode("utf-8"), "params file")
+        return YAML(typ="safe", pure=True).load(text)
+    except Exception as exc:  # ruamel's errors share no base class with a useful message
+        raise FormatError(f"The file '{file}' cannot be read as YAML: "
+                          f"{getattr(exc, 'problem', None) or exc}.") from None
+
+
+def _read_before(read: _Reader, text: str, file: str) -> Any:
+    """The document `text` as `read` reads it before -S writes; one it refuses is refused
+    here as the run would, before anything is written."""
+    try:
+        return read(text)
+    except FormatError as exc:
+        raise UsageError(f"-S cannot set params in '{file}': {exc.message} Nothing was "
+                         "written.", exc.hint or "The pipeline reads this file as params "
+                         "(under `params:` or `vars:`, or as params.yaml): write each value "
+                         "out in full (no anchors, aliases or merge keys), then run again."
+                         ) from None
+
+
+def _reads_as(text: str, expected: Any, read: _Reader) -> bool:
+    """Does `text` read (by `read`) as `expected`, value for value and type for type (1,
+    1.0 and true differ)?"""
+    try:
+        data = read(text)
     except FormatError:
         return False
-    return same_value(param_value(read or {}), param_value(expected))
+    return same_value(param_value(data or {}), param_value(expected))
 
 
 def _set_in_place(text: str, changes: list[Override]) -> str | None:
@@ -706,13 +747,18 @@ def _in_flow_style(value: Any) -> Any:
 
 
 def _refuse_respelled(file: str, changes: list[Override], text: str, edited: str,
-                      expected: Any) -> None:
-    """Refuse a round trip of `text` into `edited` after which a param reads otherwise than
-    `expected` (the params as they were, with those `changes` set)."""
-    if _reads_as(edited, expected):
+                      expected: Any, read: _Reader) -> None:
+    """Refuse a round trip of `text` into `edited` after which a param reads (by `read`)
+    otherwise than `expected` (the params as they were, with those `changes` set)."""
+    if _reads_as(edited, expected, read):
         return
-    before = _as_the_pipeline_reads(text, file) or {}
-    after = _as_the_pipeline_reads(edited, file) or {}
+    before = _read_before(read, text, file) or {}
+    try:
+        after = read(edited) or {}
+    except FormatError as exc:
+        raise UsageError(f"-S cannot set {', '.join(c.key for c in changes)} in '{file}': "
+                         f"the file rewritten would not read back ({exc.message}). Nothing "
+                         "was written.", f"Set the params in '{file}' by hand.") from None
     keys = ", ".join(change.key for change in changes)
     found = _first_difference(before, after, {change.key for change in changes})
     if found is None:  # a value set that would not read back as set
@@ -830,7 +876,7 @@ def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
     problem = getattr(exc, "problem", None)  # a YAML error's own words, without its context
     why = "it still holds Git's conflict markers" if conflicted else str(problem) if problem \
         else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return UsageError(f"-S cannot set params in '{file}': {why}.",
+    return UsageError(f"-S cannot set params in '{file}': {why}. Nothing was written.",
                       "Fix the file (resolve the merge, if any) and run again.")
 
 

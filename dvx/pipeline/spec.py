@@ -234,6 +234,25 @@ def stages_declaring(repo: Repo, params_set: ParamsSet | None = None) -> StagesD
     return StagesDeclaring(outputs, unread)
 
 
+def files_read_as_params(repo: Repo) -> frozenset[str] | None:
+    """The files the workspace's dvx.yaml reads as params, by the strict rules of a params
+    file: params.yaml (the context of its `${}`), each file `vars:` names and each file a
+    stage names under `params:`; None when dvx.yaml cannot be read (any file may be one)."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return frozenset({DEFAULT_PARAMS_FILE})
+    try:
+        doc = _read_pipeline_file(path, repo.root)
+        stages = _stages(repo, doc)
+        entries = doc.get("vars") if isinstance(doc, dict) else None
+        vars_files = {_resolve(repo, entry.partition(":")[0], "", "vars", None)
+                      for entry in entries or () if isinstance(entry, str)}
+    except DvxError:
+        return None
+    return frozenset({DEFAULT_PARAMS_FILE, *vars_files,
+                      *(param.file for stage in stages for param in stage.params)})
+
+
 def _stages_run(repo: Repo) -> set[str] | None:
     """The stages dvx.lock records a run of; None when it cannot be read (`repro` refuses
     then, before deleting anything)."""
