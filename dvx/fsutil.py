@@ -274,13 +274,15 @@ def rewrite(path: str, data: bytes, *, fsync: bool = True, mode: int | None = No
 
 
 def regular_file_mode(path: str) -> int | None:
-    """The permission bits of the regular file at `path`; None if there is none (a link
-    is replaced by a file of its own, which gets the default mode)."""
+    """The read, write and execute bits of the regular file at `path`, for the file that
+    replaces it; never setuid, setgid or sticky, which would pass its owner's or group's
+    rights to new bytes. None if there is none (a link is replaced by a file of its own,
+    which gets the default mode)."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+    return stat.S_IMODE(st.st_mode) & 0o777 if stat.S_ISREG(st.st_mode) else None
 
 
 def holds(path: str, data: bytes) -> bool:

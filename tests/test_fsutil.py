@@ -278,3 +278,14 @@ def test_rewrite_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert os.stat(tmp_path / "new").st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_rewrite_keeps_the_permissions_but_never_setuid_setgid_or_sticky(tmp_path):
+    """dvx writes new content: a setuid or setgid bit on the file it replaces would hand the
+    new bytes its owner's or group's rights, so only the read, write and execute bits stay."""
+    path = tmp_path / "run.sh"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o755 | stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX)
+    assert fsutil.regular_file_mode(str(path)) == 0o755
+    fsutil.rewrite(str(path), b"new")
+    assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o755
