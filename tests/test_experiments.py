@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -715,6 +716,31 @@ def test_a_run_refused_before_any_stage_ran_puts_back_the_pointer_of_a_params_fi
     assert status.code == 0 and "params.yaml" not in status.output, status.output
     must("checkout", "--force", "params.yaml", cwd=repo)
     assert (repo / "params.yaml").read_text() == "lr: 0.1\n"
+
+
+def test_a_refused_run_puts_back_a_params_file_hard_linked_from_the_cache_writable(repo):
+    """With cache.type hardlink, a params file tracked with `dvx add` shares the cache
+    object's read-only mode. A run refused before any stage ran puts its text back in a
+    file of the default mode, as `dvx unprotect` gives it, never the object's read-only
+    one, and leaves the cache object as it was."""
+    must("config", "cache.type", "hardlink", cwd=repo)
+    write(repo / "conf" / "hp.yaml", "lr: 0.1\n")
+    must("add", "conf/hp.yaml", cwd=repo)
+    assert os.stat(repo / "conf" / "hp.yaml").st_nlink == 2
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat conf/hp.yaml > out.txt\n"
+                             "    deps: [nothere.txt]\n    params: [{conf/hp.yaml: [lr]}]\n"
+                             "    outs: [out.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "hardlinked")
+    refused = run_dvx("exp", "run", "-S", "conf/hp.yaml:lr=0.5", cwd=repo)
+    assert refused.code != 0 and "nothere.txt" in refused.stderr, refused.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(repo / "conf" / "hp.yaml").st_mode) == 0o666 & ~umask
+    assert (repo / "conf" / "hp.yaml").read_text() == "lr: 0.1\n"
+    status = run_dvx("status", "conf/hp.yaml", cwd=repo)
+    assert status.code == 0 and "modified" not in status.output, status.output
+    assert run_dvx("fsck", cwd=repo).code == 0  # the cache object holds what it did
 
 
 def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_file_put_back(

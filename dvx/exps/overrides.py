@@ -15,6 +15,7 @@ import io
 import json
 import os
 import posixpath
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -353,6 +354,8 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
             if write or not os.path.exists(linked):
                 unprotect_file(repo, file)  # an object gone is refused, before any write
             continue
+        if write and _hard_linked_from_cache(repo, file, tracked):
+            unprotect_file(repo, file)  # its own copy, not the object's read-only mode
         if os.path.islink(repo.abspath(file)):
             target = os.readlink(repo.abspath(file))
             raise PathError(f"-S would change the params file '{file}', which is a symbolic "
@@ -443,6 +446,18 @@ def _linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> str | None:
     return linked_object(repo, repo.abspath(file))
 
 
+def _hard_linked_from_cache(repo: Repo, file: str, tracked: list[str]) -> bool:
+    """Is `file` (inside) an output dvx tracks (`tracked`) and a hard link of a cache object
+    (cache.type hardlink): a file with more than one link, as `dvx unprotect` tells it."""
+    if not any(overlaps(path, file) for path in tracked):
+        return False
+    try:
+        st = os.lstat(repo.abspath(file))
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
 @dataclass(frozen=True)
 class Before:
     """The params files the overrides change, as they were before -S (for `restore`), and
@@ -468,13 +483,25 @@ def contents(repo: Repo, overrides: list[Override]) -> Before:
     """The params files the overrides change, and the pointers holding them, as they are
     now (for `restore`)."""
     files = {file: _read(repo, file) for file in dict.fromkeys(o.file for o in overrides)}
-    holding = [output for output in all_outputs(repo)
+    outputs = all_outputs(repo)
+    holding = [output for output in outputs
                if output.stage is None and any(overlaps(output.path, f) for f in files)]
     pointers = {output.pointer_path: _read(repo, output.pointer_path) for output in holding}
     entries = repo.git.index_entries(list(pointers)) if pointers and repo.git else {}
-    modes = {path: fsutil.regular_file_mode(repo.abspath(path)) for path in (*files, *pointers)}
+    tracked = [output.path for output in outputs]
+    modes = {path: _mode_to_put_back(repo, path, tracked) for path in (*files, *pointers)}
     return Before(files, pointers, {path: entries.get(path) for path in pointers},
                   {output.path: repo.syncstate.get(output.path) for output in holding}, modes)
+
+
+def _mode_to_put_back(repo: Repo, file: str, tracked: list[str]) -> int | None:
+    """The permissions `restore` gives `file` back: its own, but the default (None) for a
+    file of the data dvx tracks (`tracked`) that is a hard link of a cache object
+    (cache.type hardlink), whose read-only mode is the object's, not the user's: put back,
+    it is a copy of its own, writable as `dvx unprotect` makes it."""
+    if _hard_linked_from_cache(repo, file, tracked):
+        return None
+    return fsutil.regular_file_mode(repo.abspath(file))
 
 
 def _read(repo: Repo, file: str) -> bytes:
