@@ -1067,6 +1067,23 @@ def test_a_path_a_tracked_directory_s_manifest_does_not_list_is_absent_as_any_fi
         "(`dvx pull d/typo.json` fetches it)" in unknown.stdout, unknown.output
 
 
+def test_a_folder_inside_a_tracked_directory_is_named_a_directory_in_a_commit_as_in_the_workspace(
+        repo, dvx):
+    """eval/ is tracked with `dvx add`: eval/sub, a folder of its files, is one error
+    naming it a directory, in a commit as in the workspace, never a file missing there."""
+    write(repo / "eval" / "sub" / "m.json", '{"acc": 0.5}')
+    assert dvx("add", "eval").code == 0
+    commit(repo, "one")
+    head = git(repo, "rev-parse", "HEAD")[:10]
+    shown = dvx("metrics", "show", "-A", "eval/sub")
+    assert shown.code == 0, shown.output
+    rows = [line.split(None, 2) for line in shown.stdout.splitlines()[1:]]
+    assert rows == [["workspace", "eval/sub", "'eval/sub' is a directory, not a file."],
+                    [head[:7], "eval/sub",
+                     f"'eval/sub' is a directory dvx tracks in commit {head}, not a file."]], \
+        shown.output
+
+
 def test_a_params_file_tracked_with_dvx_add_not_checked_out_is_an_error_never_empty(
         repo, dvx, tmp_path):
     """A clone that has not checked out params.yaml (tracked with `dvx add`) compares no

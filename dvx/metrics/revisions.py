@@ -132,8 +132,7 @@ class Reader:
                 pointer, where = locked[path], f"'{commit[:10]}:{LOCK_FILE}'"
             if pointer is not None:
                 if path == rel and pointer.is_dir:
-                    raise DvxError(f"'{rel}' is a directory dvx tracks in commit "
-                                   f"{commit[:10]}, not a file.")
+                    raise _tracked_directory(rel, commit)
                 if path == rel:
                     return pointer
                 return self._entry_of(commit, path, pointer, rel[len(path) + 1:], where) \
@@ -157,12 +156,14 @@ class Reader:
                   ) -> Pointer | None:
         """A pointer to the file `inside` of the directory `folder` that `pointer` (of
         `commit`, read from `where`) records, from its manifest; None if the directory holds
-        no such file."""
+        no such file. A folder of it is an error naming it so, as in the workspace."""
         tree = load_tree(self.repo, pointer, where)
         if tree is None:
             raise DvxError(f"dvx tracks '{folder}' in commit {commit[:10]}, and the cache lacks "
                            f"its manifest (`dvx fetch --rev {commit[:10]}` fetches it).")
         entry = tree.get(inside)
+        if entry is None and tree.holds(inside):  # a folder of the directory's files
+            raise _tracked_directory(f"{folder}/{inside}", commit)
         if entry is None:
             return None
         return Pointer("file", pointer.algo, entry.oid, entry.size,
@@ -295,3 +296,8 @@ def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, R
     """The two revisions a diff compares: A defaults to HEAD, B to the workspace."""
     return (reader.resolve("HEAD" if a is None else a),
             reader.resolve(WORKSPACE if b is None else b))
+
+
+def _tracked_directory(rel: str, commit: str) -> DvxError:
+    """`rel`, read as a file, is a directory dvx tracks in `commit` (or a folder of one)."""
+    return DvxError(f"'{rel}' is a directory dvx tracks in commit {commit[:10]}, not a file.")
