@@ -84,7 +84,8 @@ def test_an_experiment_of_a_cloned_source_is_refused_naming_exp_pull_into_a_clon
         project, tmp_path):
     """dvx's clone of a Git URL (a bare repository too) has no experiments: one pushed there
     is an unknown revision, whose hint says so and names the `dvx exp pull` that brings it
-    into a clone of the user's own, never an `exp show -A` there that could not help."""
+    into a clone of the user's own, never an `exp show -A` there that could not help. dvx
+    cannot tell an experiment from a mistyped branch there, so the hint says "if"."""
     team, alice = project
     edit(alice, "data/train.csv", "a,b\n7,7\n")
     must("add", "data/train.csv", cwd=alice)
@@ -94,9 +95,15 @@ def test_an_experiment_of_a_cloned_source_is_refused_naming_exp_pull_into_a_clon
                       cwd=tmp_path)
     said = " ".join(refused.stderr.split())
     assert refused.code == 2 and "Unknown revision 'fast'" in said, refused.output
-    assert "never read from a repository dvx clones" in said, said
+    assert "If 'fast' is an experiment, note that experiments are never read from a " \
+        "repository dvx clones" in said, said
     assert "`dvx exp pull origin fast`" in said and "exp show -A" not in said, said
     assert not (tmp_path / "got").exists()
+    typo = run_dvx("get", str(team.origin), "data/train.csv", "--rev", "mian", "-o", "got",
+                   cwd=tmp_path)
+    said = " ".join(typo.stderr.split())
+    assert typo.code == 2 and "Name a branch, tag or commit of that repository." in said, said
+    assert "If 'mian' is an experiment" in said, said
 
 
 def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_path,

@@ -1365,10 +1365,12 @@ def _resolve(repo: Repo, rev: str, url: str, cloned: bool) -> str:
 def _unknown_revision_hint(rev: str, cloned: bool) -> str:
     """What names a revision of the source: of a local one, an experiment too; dvx's clone
     of any other has no experiments (only its branches and tags are fetched), so one is
-    read from a clone of the user's own that `dvx exp pull` brought it into."""
+    read from a clone of the user's own that `dvx exp pull` brought it into. Whether `rev`
+    is one, or a mistyped branch, dvx cannot tell there: the hint says "if"."""
     if not cloned:
         return ("Name a branch, tag or commit of that repository, or an experiment of it "
                 "(`dvx exp show -A` there lists them).")
-    return ("Name a branch, tag or commit of that repository. Its experiments are never read "
-            "from a repository dvx clones: in a clone of your own, `dvx exp pull origin "
-            f"{shell_quote(rev)}` brings one, and naming that clone as the repository reads it.")
+    return (f"Name a branch, tag or commit of that repository. If {rev!r} is an experiment, "
+            "note that experiments are never read from a repository dvx clones: in a clone "
+            f"of your own, `dvx exp pull origin {shell_quote(rev)}` brings it, and naming that "
+            "clone as the repository reads it.")
