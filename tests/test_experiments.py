@@ -1630,6 +1630,22 @@ def test_set_param_keeps_every_byte_of_the_params_it_does_not_set(project):
     assert sorted(diff["params.yaml"]) == ["train.layers", "train.lr"], diff
 
 
+def test_set_param_replaces_null_a_quoted_string_in_a_list_and_a_list_then_its_element_in_place(
+        project):
+    """`-S KEY=null`, a string that needs quotes inside a flow list, and a list set then
+    an element of it (applied in order, the later one on the text the earlier made) each
+    replace only their own text: the `1_000.5` a whole-file rewrite would respell, and so
+    refuse, stays as written."""
+    text = ("train:\n  lr: 0.1  # step size\n  epochs: 3\n  opt: 1\n  tags: [a, b]\n"
+            "  layers: [8, 4]\ndecay: 1_000.5\n")
+    write(project / "params.yaml", text)
+    git(project, "commit", "-qam", "forms")
+    must("exp", "run", "-S", "train.opt=null", "-S", "train.tags.0=b,c", "-S",
+         "train.layers=[7,8]", "-S", "train.layers.0=100", "-n", "in-place", cwd=project)
+    assert (project / "params.yaml").read_text() == text.replace("opt: 1", "opt: null").replace(
+        "[a, b]", "['b,c', b]").replace("[8, 4]", "[100, 8]")
+
+
 def test_set_param_that_must_rewrite_the_file_is_refused_if_another_param_would_read_otherwise(
         project):
     """Adding a param rewrites the whole file, which would respell `1_000.5` (a string to

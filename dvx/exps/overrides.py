@@ -691,23 +691,26 @@ def _reads_as(text: str, expected: Any, read: _Reader) -> bool:
 def _set_in_place(text: str, changes: list[Override]) -> str | None:
     """`text` with the text of each value `changes` set replaced by the new value's, and
     nothing else changed; None where a change is not one such replacement (a new key, a
-    value written in block style, a new value that takes more than one line)."""
-    spans: dict[tuple[int, int], str] = {}
+    value written in block style, a new value that takes more than one line). Each is
+    found in the text the ones before it made: a later -S of the same value, or of one
+    inside it, wins, as in the round trip."""
     for change in changes:
-        span = _value_span(text, change.key)
-        written = _flow_text(change.value)
-        if span is None or written is None:
+        found = _value_span(text, change.key)
+        if found is None:
             return None
-        spans[span] = written  # a later -S of the same param wins, as in the round trip
-    for (start, end), written in sorted(spans.items(), reverse=True):
+        start, end, in_flow = found
+        written = _flow_text(change.value, in_flow)
+        if written is None:
+            return None
         text = text[:start] + written + text[end:]
     return text
 
 
-def _value_span(text: str, key: str) -> tuple[int, int] | None:
+def _value_span(text: str, key: str) -> tuple[int, int, bool] | None:
     """Where in `text` the value that the dotted `key` names is written (start and end
     offsets), if in flow style (a scalar not `|` nor `>`, a `[...]` list, a `{...}`
-    mapping); None if it is not, or `text` cannot be read so."""
+    mapping), and whether it is inside a flow list or mapping; None if it is not, or
+    `text` cannot be read so."""
     import yaml
 
     try:
@@ -719,14 +722,16 @@ def _value_span(text: str, key: str) -> tuple[int, int] | None:
         found = find_param(loader.construct_document(node), key) if node is not None else None
         if found is None:
             return None
+        in_flow = False
         for step in found[0]:
+            in_flow = in_flow or bool(node.flow_style)
             node = _child(loader, node, step)
             if node is None:
                 return None
         if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
                 else node.flow_style):
             return None
-        return node.start_mark.index, node.end_mark.index
+        return node.start_mark.index, node.end_mark.index, in_flow
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     finally:
@@ -735,29 +740,42 @@ def _value_span(text: str, key: str) -> tuple[int, int] | None:
 
 def _child(loader: Any, node: Any, step: str | int) -> Any:
     """The node below `node` at `step` (a key of a mapping, an index of a list), None if
-    it has none of its own (a key only a merge `<<` brings)."""
+    it has none written inside `node`. The document is constructed by then, which splices
+    the keys a merge `<<` brings into the mapping, before its own (the last one is the
+    value read): one written in the anchored mapping is not this mapping's own text, and
+    replacing it there would change every mapping merging it."""
     import yaml
 
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
         return node.value[step]
     if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
+        for key_node, value_node in reversed(node.value):
             if isinstance(key_node, yaml.ScalarNode) \
-                    and key_node.tag != "tag:yaml.org,2002:merge" \
                     and loader.construct_object(key_node) == step:
-                return value_node
+                inside = node.start_mark.index <= value_node.start_mark.index \
+                    and value_node.end_mark.index <= node.end_mark.index
+                return value_node if inside else None
     return None
 
 
-def _flow_text(value: Any) -> str | None:
-    """`value` as the round trip writes it after a key, lists and mappings in flow style;
-    None if that takes more than one line."""
+def _flow_text(value: Any, in_flow: bool = False) -> str | None:
+    """`value` as the round trip writes it after a key, lists and mappings in flow style,
+    `in_flow`: as an element of a flow list, quoted where a `,` `[` `]` `{` `}` would end
+    it there; null as `null`. None if that takes more than one line."""
     out = io.StringIO()
-    _round_tripper().dump({"k": _in_flow_style(_for_yaml_1_1(value))}, out)
+    _round_tripper().dump({"k": _in_flow_style(_for_yaml_1_1([value] if in_flow else value))},
+                          out)
     written = out.getvalue()
+    if value is None and not in_flow:
+        return "null"  # the round trip writes a key with no value after it
     if not written.startswith("k: ") or written.count("\n") != 1:
         return None
-    return written[len("k: "):].rstrip("\n")
+    written = written[len("k: "):].rstrip("\n")
+    if in_flow:
+        if not (written.startswith("[") and written.endswith("]")):
+            return None
+        written = written[1:-1]
+    return written
 
 
 def _in_flow_style(value: Any) -> Any:
@@ -795,9 +813,9 @@ def _refuse_respelled(file: str, changes: list[Override], text: str, edited: str
     changed, old, new = found
     raise UsageError(f"-S cannot set {keys} in '{file}' without "
                      f"changing a param it does not set: '{changed}' would read "
-                     f"{json_scalar(new)} instead of {json_scalar(old)}, as the file must be "
-                     "rewritten whole (to add a param, or to replace a value written in "
-                     "block style), which respells its text. Nothing was written.",
+                     f"{json_scalar(new)} instead of {json_scalar(old)}: a value set could "
+                     "not replace the old one's text alone, so the file must be rewritten "
+                     "whole, which respells its text. Nothing was written.",
                      f"Quote the value of '{changed}' in '{file}' (a string) or write it as a "
                      "plain number, or set the params by hand.")
 
