@@ -451,8 +451,8 @@ class ConfigFile:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         written = self.written_path()
         self._remove_leftover_temporaries(written)
-        fsutil.atomic_write(written, buffer.getvalue().encode("utf-8"),
-                            mode=self._mode() if mode is None else mode)
+        # keeps the permissions the file has: a private config (credentials) stays private
+        fsutil.rewrite(written, buffer.getvalue().encode("utf-8"), mode=mode)
 
     def written_path(self) -> str:
         """The file a write replaces: `path`, or where a link there leads (`through_link`,
@@ -479,13 +479,6 @@ class ConfigFile:
                               f"link to '{os.path.realpath(folder)}', which is no folder that "
                               "exists, so nothing was written.",
                               "Create that folder, or point the link at one.")
-
-    def _mode(self) -> int | None:
-        """The permissions of the file as it is (None: there is none yet)."""
-        try:
-            return stat.S_IMODE(os.stat(self.path).st_mode)
-        except OSError:
-            return None
 
     @staticmethod
     def _remove_leftover_temporaries(written: str) -> None:

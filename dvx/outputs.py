@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dvx import fsutil
@@ -526,23 +526,44 @@ def _refuse_declared_not_recorded(root: str, rel: str, target: str,
                              f"{making_hint(root, out, stage)}.")
 
 
-def putting_back_outputs(root: str, cached: list[str], pulled: list[str]) -> str:
+def putting_back_outputs(root: str, cached: list[str], pulled: list[str],
+                         has_remote: bool = True) -> str:
     """The commands that put back what dvx.lock records for stage outputs edited by hand,
     each naming its outputs (a bare `--force` would discard every other edit of the user's
-    too): `cached`, those whose recorded version the cache holds, by a checkout; `pulled`,
-    those a remote holds and the cache not, by a `pull --force`, which fetches it. "" for
-    neither (an output of `push: false` the cache lacks: only a run of its stage makes it)."""
-    checkout = f"`dvx checkout --force {' '.join(for_command(root, p) for p in cached)}`"
-    pull = f"`dvx pull --force {' '.join(for_command(root, p) for p in pulled)}`"
-    puts_back = f"puts back what {LOCK_FILE} records"
-    if cached and pulled:
-        return (f"{checkout} {puts_back}, {pull} that of outputs whose recorded version is "
-                "not in the cache")
-    if cached:
-        return f"{checkout} {puts_back}"
+    too), as `taking_recorded_versions` words them; "" for none (an output of `push: false`
+    the cache lacks: only a run of its stage makes it)."""
+    return taking_recorded_versions(root, f"puts back what {LOCK_FILE} records", cached, pulled,
+                                    has_remote=has_remote)
+
+
+def taking_recorded_versions(root: str, does: str, cached: Sequence[str],
+                             pulled: Sequence[str], nowhere: Sequence[str] = (),
+                             has_remote: bool = True) -> str:
+    """The commands that `does` (put back what dvx.lock records, discard changes, take the
+    pointer's version) for data, each naming its paths: `cached`, those whose recorded
+    version the cache holds, by a `checkout --force`, which places only what the cache
+    holds; `pulled`, those a remote holds and the cache not, by a `pull --force`, which
+    fetches it from the default remote (`has_remote`; none set, named with the one to set
+    first); `nowhere`, those of `push: false` the cache lacks, which only a run of their
+    stage makes. "" for none."""
+    def named(paths: Sequence[str]) -> str:
+        return " ".join(for_command(root, p) for p in paths)
+
+    ways = [f"`dvx checkout --force {named(cached)}` {does}"] if cached else []
     if pulled:
-        return f"{pull} {puts_back}, fetching {'it' if len(pulled) == 1 else 'them'}"
-    return ""
+        pull = f"`dvx pull --force {named(pulled)}`"
+        them = "it" if len(pulled) == 1 else "them"
+        if not has_remote:
+            ways.append(f"{pull} {does} once a default remote is set (`dvx remote add -d NAME "
+                        f"URL`): the cache lacks {them}")
+        elif cached:
+            ways.append(f"{pull} those of data whose recorded version is not in the cache")
+        else:
+            ways.append(f"{pull} {does}, fetching {them}")
+    if nowhere:
+        ways.append(f"the recorded version of {named(nowhere)} is neither in the cache nor on a "
+                    "remote (`push: false`), so only a run of its stage makes it")
+    return ", ".join(ways)
 
 
 def making_hint(root: str, out: str, stage: DeclaringStage) -> str:

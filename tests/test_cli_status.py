@@ -1184,8 +1184,13 @@ def test_changes_to_data_whose_recorded_version_is_not_cached_are_discarded_by_a
     assert dvx("checkout", "--force", "b.txt", cwd=clone).code == 0
     lacking = dvx("status", cwd=clone)
     assert "(`dvx commit` records changes; `dvx pull --force a.txt d` discards them, "\
-           "fetching the recorded version the cache lacks)\n" in lacking.stdout, lacking.stdout
+           "fetching them)\n" in lacking.stdout, lacking.stdout
     assert "checkout --force" not in lacking.stdout
+    assert dvx("remote", "default", "--unset", cwd=clone).code == 0
+    no_remote = " ".join(dvx("status", cwd=clone).stdout.split())
+    assert "`dvx pull --force a.txt d` discards them once a default remote is set (`dvx " \
+           "remote add -d NAME URL`): the cache lacks them)" in no_remote, no_remote
+    assert dvx("remote", "default", "store", cwd=clone).code == 0
     assert dvx("pull", "--force", "a.txt", "d", cwd=clone).code == 0
     assert [(clone / name).read_text() for name in ("a.txt", "b.txt", "d/x")] == \
         ["a\n", "b\n", "x\n"]

@@ -865,31 +865,25 @@ def _changed_only_by_kept_folders(o: OutputStatus) -> bool:
     return bool(kept) and not o.added and not o.modified and set(o.deleted) <= kept
 
 
-def _discarded_by(root: str, changed: list[OutputStatus], others: bool) -> str:
-    """The commands that discard the changes made here to the outputs `changed`: a checkout
-    places only what the cache holds, so data whose recorded version it lacks (all of it, for
-    a directory) takes a `pull --force`, which fetches that version first. A bare checkout
-    unless `others` (other outputs changed, whose changes it would discard too)."""
-    lacking = [for_command(root, o.path) for o in changed if not o.in_cache]
-    if not lacking:
-        named = "".join(f" {for_command(root, o.path)}" for o in changed) if others else ""
-        return f"`dvx checkout --force{named}` discards them"
-    pull = f"`dvx pull --force {' '.join(lacking)}`"
-    cached = [for_command(root, o.path) for o in changed if o.in_cache]
-    if not cached:
-        return f"{pull} discards them, fetching the recorded version the cache lacks"
-    return (f"`dvx checkout --force {' '.join(cached)}` discards them, {pull} those of data "
-            "whose recorded version is not in the cache")
+def _discarded_by(root: str, changed: list[OutputStatus], others: bool,
+                  has_remote: bool = True) -> str:
+    """The commands that discard the changes made here to the outputs `changed`
+    (`taking_recorded_versions`). A bare checkout where the cache holds all of them, unless
+    `others` (other outputs changed, whose changes it would discard too)."""
+    if all(o.in_cache for o in changed) and not others:
+        return "`dvx checkout --force` discards them"
+    return _taking_recorded(root, "discards them", changed, has_remote)
 
 
-def _put_back_by(root: str, edited: list[OutputStatus]) -> str:
+def _put_back_by(root: str, edited: list[OutputStatus], has_remote: bool = True) -> str:
     """The commands that put back what dvx.lock records for the stage outputs `edited`
     (`putting_back_outputs`): a checkout of those the cache holds, a `pull --force` of
     those a remote holds (all but an output of `push: false`)."""
     from dvx.outputs import putting_back_outputs
 
     return putting_back_outputs(root, [o.path for o in edited if o.in_cache],
-                                [o.path for o in edited if not o.in_cache and o.pushed])
+                                [o.path for o in edited if not o.in_cache and o.pushed],
+                                has_remote)
 
 
 def _pointer_s_taken_by(root: str, moved: list[OutputStatus], has_remote: bool) -> str:
@@ -899,19 +893,19 @@ def _pointer_s_taken_by(root: str, moved: list[OutputStatus], has_remote: bool) 
     holds no output of `push: false`, whose version is then nowhere to take."""
     if all(o.in_cache for o in moved):
         return "`dvx checkout --force PATH` takes the pointer's"
-    cached = [for_command(root, o.path) for o in moved if o.in_cache]
-    pulled = [for_command(root, o.path) for o in moved if not o.in_cache and o.pushed]
-    nowhere = [for_command(root, o.path) for o in moved if not o.in_cache and not o.pushed]
-    ways = [f"`dvx checkout --force {' '.join(cached)}` takes the pointer's"] if cached else []
-    if pulled:
-        pull = f"`dvx pull --force {' '.join(pulled)}`"
-        ways.append(f"{pull} takes the pointer's, fetching it" if has_remote else
-                    f"{pull} takes the pointer's once a default remote is set (`dvx remote "
-                    "add -d NAME URL`): the cache lacks it")
-    if nowhere:
-        ways.append(f"the pointer's version of {' '.join(nowhere)} is neither in the cache "
-                    "nor on a remote (`push: false`), so only a run of its stage makes it")
-    return ", ".join(ways)
+    return _taking_recorded(root, "takes the pointer's", moved, has_remote)
+
+
+def _taking_recorded(root: str, does: str, outputs: list[OutputStatus], has_remote: bool
+                     ) -> str:
+    """`taking_recorded_versions` of `outputs`, split by where their recorded version is:
+    the cache, a remote (all but an output of `push: false`), or neither."""
+    from dvx.outputs import taking_recorded_versions
+
+    return taking_recorded_versions(
+        root, does, [o.path for o in outputs if o.in_cache],
+        [o.path for o in outputs if not o.in_cache and o.pushed],
+        [o.path for o in outputs if not o.in_cache and not o.pushed], has_remote)
 
 
 THROUGH_LINK = "changed through its link into the cache"
@@ -1074,7 +1068,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         # and of those, a bare checkout --force would try the kept folders too
         named = others or len(discarded) != len(changed_here)
         out(f"({_commit_of(root, result, [o.path for o in changed_here], others)} records "
-            "changes" + (f"; {_discarded_by(root, discarded, named)})" if discarded else ")"))
+            "changes" + (f"; {_discarded_by(root, discarded, named, has_remote)})" if discarded
+                         else ")"))
     for o in restorable:
         verb = "checkout" if o.in_cache else "pull"
         for rel, left_out in o.kept_for_left_out:
@@ -1087,16 +1082,17 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen and o.path not in own_data]
     if own:
-        put_back = _put_back_by(root, own)
+        put_back = _put_back_by(root, own, has_remote)
         out("(`dvx repro` refuses to delete stage outputs holding data that no cache has, "
             "until you move them away" + (f"; {put_back})" if put_back else ")"))
     if rebuilt:  # half-written by a stopped stage?
-        put_back = _put_back_by(root, rebuilt)
+        put_back = _put_back_by(root, rebuilt, has_remote)
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead" + (f"; {put_back})" if put_back else ")"))
     for stage in dict.fromkeys(o.stage for o in edited_outputs
                                if o.stage is not None and o.stage in frozen):
-        put_back = _put_back_by(root, [o for o in edited_outputs if o.stage == stage])
+        put_back = _put_back_by(root, [o for o in edited_outputs if o.stage == stage],
+                                has_remote)
         out(f"(stage '{stage}' is frozen, so `dvx repro` leaves its outputs as they are: "
             "`dvx commit PATH` records an edit of yours, "
             + (f"{put_back}, " if put_back else "")

@@ -963,7 +963,8 @@ def _frozen_put_back(repo: Repo, stage: Stage, modified: list[str]) -> str:
     recorded = {t.output.path: t.output for t in _cached_outputs(repo, stage)}
     cached = [p for p in modified if p in recorded and in_cache(repo, recorded[p])]
     pulled = [p for p in modified if p in recorded and p not in cached and recorded[p].push]
-    put_back = putting_back_outputs(repo.root, cached, pulled)
+    put_back = putting_back_outputs(repo.root, cached, pulled,
+                                    has_remote=repo.config.get("core", "remote") is not None)
     return f"{put_back}, or " if put_back else "or "
 
 
