@@ -33,6 +33,9 @@ before it stands (the write never happened, or Git moved the pointer since). A p
 output's record (`repro`, `commit` of a stage output) is pending in the same way until
 dvx.lock records that output as the data the record names (`expect_in_lock`): each output is
 checked against its own entry, so later writes of dvx.lock by other stages leave it settled.
+Before a run deletes a stage's outputs, each recorded one with no record is recorded as synced
+to what dvx.lock records: what a run stopped or failed half-way leaves there is dvx's, never
+data of the user's own (pipeline/staleness.py `_own_data`).
 
 A workspace that no dvx of this version synced (last synced by a dvx that kept no record, or
 whose record was deleted) is recorded as it is seen: a command that finds a path holding what

@@ -5,6 +5,10 @@ reproduces exactly what was recorded."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -953,3 +957,59 @@ def test_a_stage_output_whose_bytes_the_cache_holds_is_run_over_without_a_sync_r
     edit(bob, "out.txt", "1\n")
     must("repro", cwd=bob)
     assert (bob / "out.txt").read_text() == "1\nx\n"
+
+
+def _a_stage_shared_but_never_pulled(tmp_path, script: str) -> Path:
+    """alice shares a stage writing out.txt with `sh run.sh`; bob clones, never pulls, and
+    changes its input and its script to `script`."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "in.txt", "1\n")
+    write(alice / "run.sh", "cat in.txt > out.txt\n")
+    write(alice / "dvx.yaml", "stages:\n  s:\n    cmd: sh run.sh\n    deps: [in.txt, run.sh]\n"
+          "    outs: [out.txt]\n")
+    must("repro", cwd=alice)
+    share(alice, "stage s")
+    bob = team.clone("bob", pull=False)
+    write(bob / "in.txt", "2\n")
+    write(bob / "run.sh", script)
+    return bob
+
+
+def test_an_output_a_stopped_repro_left_in_a_clone_never_pulled_is_run_over_next_time(
+        tmp_path):
+    """A repro stopped by Ctrl-C while its command wrote half an output leaves dvx's own
+    data there, never files of the user's: the next repro runs the stage over it."""
+    bob = _a_stage_shared_but_never_pulled(
+        tmp_path, "cat in.txt > out.txt\necho started > started\nsleep 60\n")
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=bob,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (bob / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, stderr
+    assert (bob / "out.txt").read_text() == "2\n"
+    assert "in no cache" not in run_dvx("status", cwd=bob).stdout
+    write(bob / "run.sh", "cat in.txt > out.txt\n")
+    rerun = run_dvx("repro", cwd=bob)
+    assert rerun.code == 0, rerun.output
+    assert (bob / "out.txt").read_text() == "2\n"
+
+
+def test_an_output_a_failed_command_left_in_a_clone_never_pulled_is_run_over_next_time(
+        tmp_path):
+    """A stage command that fails after writing part of its output leaves dvx's own data
+    there: once the command is fixed, repro runs the stage over it."""
+    bob = _a_stage_shared_but_never_pulled(tmp_path, "cat in.txt > out.txt\nexit 1\n")
+    assert run_dvx_proc("repro", cwd=bob).code == 1
+    write(bob / "run.sh", "cat in.txt > out.txt\n")
+    rerun = run_dvx_proc("repro", cwd=bob)
+    assert rerun.code == 0, rerun.output
+    assert (bob / "out.txt").read_text() == "2\n"

@@ -1946,6 +1946,7 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
     .dvxignore keeps out of an output directory are not its data (never cached, so nothing
     could bring them back) and stay, unless the manifest `locked` records names them."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
+    _record_as_placed(repo, stage, locked)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
@@ -1955,6 +1956,20 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
         if os.path.lexists(full):
             delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
+
+
+def _record_as_placed(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
+    """Whatever the run about to start leaves at the stage's outputs (all of it, stopped or
+    failed half-way) is dvx's, never data of the user's own (staleness `_own_data`): each
+    recorded output with no sync record gets one, of what dvx.lock records, written before
+    the outputs are deleted."""
+    recorded = {o.path: o for o in locked.outs if o.cache} if locked else {}
+    for out in stage.outs:
+        old = recorded.get(out.path)
+        if old is not None and out.cache and not out.persist \
+                and repo.syncstate.get(out.path) is None:
+            repo.syncstate.record(out.path, Synced.whole(old.oid, old.is_dir, old.executable))
+    repo.syncstate.flush()
 
 
 def _make_editable(repo: Repo, full: str) -> None:
