@@ -213,6 +213,26 @@ def test_a_teammates_persistent_output_is_checked_out_before_the_command_continu
     assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
 
 
+def test_a_persistent_output_holding_files_of_a_users_own_is_continued_from_not_refused(
+        tmp_path):
+    """A `persist: true` output is never deleted by a run, so data of bob's own there (a
+    clone that never pulled) is no reason to refuse the stage: `status` names no such
+    reason, and `repro` continues from it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "n.txt", "1\n")
+    write(alice / "dvx.yaml", PERSISTENT)
+    must("repro", cwd=alice)
+    share(alice, "stage train")
+    bob = team.clone("bob", pull=False)
+    write(bob / "ckpt", "my earlier log\n")
+    (bob / "n.txt").write_text("2\n")
+    assert "in no cache" not in run_dvx("status", cwd=bob).stdout
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0, repro.output
+    assert (bob / "ckpt").read_text() == "my earlier log\n2\n"
+
+
 def test_a_persistent_output_edited_by_hand_after_git_pull_is_continued_from(tmp_path):
     bob = _teammate_reran(tmp_path, PERSISTENT)
     edit(bob, "ckpt", "1\nmine\n")  # an unsaved edit, not what dvx placed: never replaced

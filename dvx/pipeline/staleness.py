@@ -514,7 +514,8 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
     as the pull's checkout leaves them, as recorded, rather than as the workspace holds them
     now. An output folder holding a repository of its own (HOLDING_OUTS) is none of these:
     nothing of it is compared. Of the changed outputs, `own_data` names those holding data of
-    the user's own (OWN_DATA_OUTS, `_own_data`)."""
+    the user's own (OWN_DATA_OUTS, `_own_data`) that a run would delete: never one that
+    persists, which the command continues from."""
     recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
     pulled = pulled or {}
     missing_outs, changed_outs, outdated_outs, conflicted, own_data = [], [], [], [], []
@@ -540,7 +541,8 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
             conflicted.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
-            if old is not None and out.path not in pulled and _own_data(repo, current, old):
+            if (old is not None and not out.persist and out.path not in pulled
+                    and _own_data(repo, current, old)):  # a run keeps a persisting output
                 own_data.append(out.path)
         elif current.cache and out.path not in pulled:
             _note_in_sync(repo, current, old)
