@@ -1218,8 +1218,8 @@ def test_changes_to_stage_outputs_whose_recorded_version_is_not_cached_are_disca
 
     shown = dvx("status", cwd=clone).stdout
     assert "out.txt: modified, not in cache\n" in shown, shown
-    assert "`dvx pull --force out.txt` puts back what dvx.lock records, fetching it)" \
-        in shown, shown
+    assert "`dvx pull --force out.txt` puts back what dvx.lock records, fetching it, " \
+        "deleting them)" in shown, shown
     assert "checkout --force" not in shown, shown
     assert dvx("freeze", "s", cwd=clone).code == 0
     frozen = dvx("status", cwd=clone).stdout
@@ -1263,7 +1263,7 @@ def test_an_edited_push_false_output_the_cache_lacks_is_said_made_again_by_repro
     assert "`dvx checkout --force` puts back" not in shown, shown
     # log.txt was never placed here: data of the user's own, which repro refuses to delete
     assert "(`dvx repro` refuses to delete stage outputs holding data that no cache has, " \
-        "until you move them away)" in shown, shown
+        "until you move them away (no cache or remote holds a copy))" in shown, shown
     assert "(`dvx repro` rebuilds the stage outputs with `push: false`" not in shown, shown
     assert dvx("freeze", "s", cwd=clone).code == 0
     frozen = dvx("status", cwd=clone).stdout

@@ -959,6 +959,25 @@ def test_files_of_a_users_own_at_a_teammates_outputs_are_kept_by_the_way_out_rep
     assert (tmp_path / "model.bin").read_text() == "my notes\n"
 
 
+def test_an_exp_run_refused_over_files_of_a_users_own_names_exp_run_and_a_put_back_deleting_them(
+        tmp_path):
+    """`exp run` refusing to delete bob's own files names itself to run again, and its -f
+    (which runs the stage over them), never `dvx repro`; `status` offers no put-back of what
+    dvx.lock records without saying it deletes them, with no copy kept."""
+    bob = _own_files_at_a_teammates_new_outputs(tmp_path)
+    refused = run_dvx("exp", "run", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1, said
+    assert "then run `dvx exp run` again; or `dvx exp run -f` runs every stage of the run " \
+        "again, this one over them, deleting them" in said, said
+    assert "dvx repro" not in said, said
+    assert _still_his(bob)
+    status = " ".join(run_dvx("status", cwd=bob).stdout.split())
+    assert "until you move them away (no cache or remote holds a copy)" in status, status
+    assert "puts back what dvx.lock records)" not in status, status
+    assert "puts back what dvx.lock records, fetching them, deleting them)" in status, status
+
+
 def test_a_stage_output_whose_bytes_the_cache_holds_is_run_over_without_a_sync_record(
         tmp_path):
     """An output holding data the cache has (the bytes of a tracked input, here) can be put

@@ -1081,10 +1081,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen and o.path not in own_data]
-    if own:
+    if own:  # a put-back deletes them as a run would: said so
         put_back = _put_back_by(root, own, has_remote)
         out("(`dvx repro` refuses to delete stage outputs holding data that no cache has, "
-            "until you move them away" + (f"; {put_back})" if put_back else ")"))
+            "until you move them away (no cache or remote holds a copy)"
+            + (f"; {put_back}, deleting them)" if put_back else ")"))
     if rebuilt:  # half-written by a stopped stage?
         put_back = _put_back_by(root, rebuilt, has_remote)
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "

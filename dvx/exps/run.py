@@ -146,7 +146,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     try:
         result = repro(repo, ReproOptions(
             targets=targets, force=force, jobs=jobs, temporary_workspace=queued,
-            command="exp run", again=again, again_once_run=again_once_run), watched)
+            command="exp run", again=again, again_once_run=again_once_run,
+            forced_again="" if queued else _again(name, sets, True, targets)), watched)
     except BaseException as e:
         if not watched.started:  # refused before running: the params are as they were
             _put_back(repo, before, watched)

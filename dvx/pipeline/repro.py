@@ -263,6 +263,9 @@ class ReproOptions:
     # The same once a stage ran, which a stop or a run not recorded says to run again: an
     # `exp run`'s params set stay in the workspace then; empty: `again`
     again_once_run: str = ""
+    # The command as typed, forcing every stage it runs, which a refusal over data of the
+    # user's own at an output names (`exp run -f`); empty: `repro --force STAGE`
+    forced_again: str = ""
 
     def failed_stage_again(self) -> str:
         """The command a failed stage's message says to run again once mended: the run as
@@ -876,9 +879,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
                 repo.root, dag, selected, locks, stage, short_of))
         elif stale.own_data:
-            results[name] = StageResult(name, WOULD_FAIL, reasons,
-                                        error=_own_data_in_outputs(
-                                            repo.root, stage, stale.own_data))
+            results[name] = StageResult(name, WOULD_FAIL, reasons, error=_own_data_in_outputs(
+                stage, stale.own_data, _in_quotes(options.forced_again),
+                f"`dvx {options.failed_stage_again()}`"))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
                 repo, stage, stale.conflicted))
@@ -1063,14 +1066,21 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _own_data_in_outputs(root: str, stage: Stage, paths: Sequence[str]) -> str:
+def _own_data_in_outputs(stage: Stage, paths: Sequence[str], forced: str, again: str) -> str:
     """Why a stage whose outputs hold data of the user's own (OWN_DATA_OUTS) is not run: a
-    run deletes its outputs first, and nothing could bring that data back."""
+    run deletes its outputs first, and nothing could bring that data back. `again`: the
+    command to run again (`_refused_run_again`); `forced`: ReproOptions.forced_again, in
+    backquotes (empty: none)."""
     named = f"Its output{'' if len(paths) == 1 else 's'} {', '.join(paths)}"
     return (f"{named}: not what {LOCK_FILE} records, and holding data that no cache has and "
             "that dvx never placed here (files of your own?); the command, which deletes its "
             f"outputs first, was not run over {_them(list(paths))}: "
-            f"{own_data_ways_out(stage.name, paths)}")
+            f"{own_data_ways_out(stage.name, paths, again, forced)}")
+
+
+def _in_quotes(command: str) -> str:
+    """`dvx COMMAND` in backquotes, as a message names it; empty for none."""
+    return f"`dvx {command}`" if command else ""
 
 
 def _holds_a_repository(holding: Mapping[str, str], again: str) -> str:
@@ -1384,9 +1394,9 @@ class _Scheduler:
                                error=_missing_inputs(self.repo.root, self.dag, self.selected,
                                                      self.locks, stage, state))
         if stale.own_data:
-            return StageResult(stage.name, FAILED, reasons,
-                               error=_own_data_in_outputs(
-                                   self.repo.root, stage, stale.own_data))
+            return StageResult(stage.name, FAILED, reasons, names_run_again=partial(
+                _own_data_in_outputs, stage, stale.own_data,
+                _in_quotes(self.options.forced_again)))
         if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
                 self.repo, stage, stale.conflicted))

@@ -486,13 +486,17 @@ def _holding_reason(holding: Mapping[str, str]) -> str:
             "over them: move that repository out first)")
 
 
-def own_data_ways_out(stage: str, paths: Sequence[str]) -> str:
+def own_data_ways_out(stage: str, paths: Sequence[str], again: str = "`dvx repro`",
+                      forced: str = "") -> str:
     """What to do of the outputs `paths` of the stage named `stage` holding data of the user's own
-    (OWN_DATA_OUTS): keep it elsewhere, or have a run replace it."""
+    (OWN_DATA_OUTS): keep it elsewhere, then run `again` (the command refused, in backquotes),
+    or have a forced run replace it: `forced`, the command that runs the stage over it and
+    what else it runs (empty: `dvx repro --force STAGE`)."""
     them = "it" if len(paths) == 1 else "them"
-    return (f"move {them} away (no cache or remote holds a copy), then run `dvx repro` "
-            f"again; or `dvx repro --force {stage}` runs the stage over {them}, deleting "
-            f"{them}")
+    forcing = (f"{forced} runs every stage of the run again, this one over {them}" if forced
+               else f"`dvx repro --force {stage}` runs the stage over {them}")
+    return (f"move {them} away (no cache or remote holds a copy), then run {again} "
+            f"again; or {forcing}, deleting {them}")
 
 
 class ComparedOuts(NamedTuple):
