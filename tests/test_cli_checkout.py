@@ -746,11 +746,32 @@ def test_checkout_force_never_links_back_an_object_edited_through_a_link(repo, d
         f.write(b"ORIGINAL\n")  # same size: only its bytes tell
     done = dvx("checkout", "--force", "f")
     assert done.code == 1 and "was changed through a link to it" in done.output, done.output
-    assert "`dvx pull` fetches it again): f." in done.output and "1 restored" not in done.output
+    assert "`dvx pull --force f` fetches it again): f." in done.output \
+        and "1 restored" not in done.output
     assert (repo / "f").read_text() == "ORIGINAL\n"  # the edit stays, in a file of its own
     assert "up to date" not in dvx("status").output
     assert dvx("push").code == 1  # the recorded bytes are nowhere: nothing goes under their oid
     assert not [p for p in (tmp_path / "remote").rglob("*") if p.is_file()]
+
+
+def test_the_pull_a_checkout_names_for_a_file_edited_through_its_link_puts_it_back(
+        repo, dvx, tmp_path):
+    """The edited file keeps its changed bytes, a change a plain pull skips: the checkout
+    names `dvx pull --force PATH`, which fetches the recorded version and places it."""
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    write(repo / "f", "1\n")
+    assert dvx("add", "f").code == 0 and dvx("push").code == 0
+    os.chmod(repo / "f", 0o644)
+    with open(repo / "f", "a") as f:
+        f.write("EDIT\n")
+    done = dvx("checkout", "--force")
+    said = " ".join(done.output.split())
+    assert done.code == 1 and "(`dvx pull --force f` fetches the recorded version again)" \
+        in said and "`dvx pull --force f` fetches it again): f." in said, said
+    assert "`dvx pull` fetches" not in said, said
+    assert dvx("pull", "--force", "f").code == 0
+    assert (repo / "f").read_text() == "1\n"
 
 
 @pytest.mark.parametrize("times", ["as written", "set back"])

@@ -1424,8 +1424,11 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`",
     if remade:
         warn_not_pushed(remade)
     if result.damaged:  # in the cache, but not its bytes: the remote may well have them
+        # a file keeping the changed bytes is a change a plain pull skips
+        pull = (f"dvx pull --force {' '.join(result.kept_changed)}" if result.kept_changed
+                else "dvx pull")
         warn("Not placed (its object in the cache was changed or damaged, and is moved aside, "
-             f"above; `dvx pull` fetches it again): {some_paths(result.damaged)}.")
+             f"above; `{pull}` fetches it again): {some_paths(result.damaged)}.")
 
 
 def warn_not_pushed(paths: list[str]) -> None:

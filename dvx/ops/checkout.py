@@ -128,6 +128,9 @@ class CheckoutResult:
     # Of those, the paths whose object was in it, found damaged and moved aside (the remote
     # may well have it: `dvx pull` fetches it again).
     damaged: list[str] = field(default_factory=list)
+    # Of those, the files that keep the changed bytes (changed through their link), as a
+    # command names them: a plain pull skips them as changes, `dvx pull --force` replaces them
+    kept_changed: list[str] = field(default_factory=list)
     # Outputs in the workspace whose .gitignore entry was gone, written again (`_ignore_again`)
     ignored_again: list[str] = field(default_factory=list)
 
@@ -724,11 +727,15 @@ def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: Checko
     result.damaged.append(display)
     how = "was changed through a link to it" if through_link else \
         "was changed or damaged after it was stored"
+    pull = "dvx pull"
+    if through_link:
+        result.kept_changed.append(for_command(repo.root, display))
+        pull = f"dvx pull --force {result.kept_changed[-1]}"
     with contextlib.suppress(FileNotFoundError):  # set aside already
         moved, kept = repo.cache.set_aside(oid)
         log.warning("The cached object %s of '%s' %s, so it no longer holds the bytes its oid "
-                    "names: moved to %s, and not placed (`dvx pull` fetches the recorded "
-                    "version again).%s", oid, display, how, moved, kept_message(kept))
+                    "names: moved to %s, and not placed (`%s` fetches the recorded "
+                    "version again).%s", oid, display, how, moved, pull, kept_message(kept))
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
