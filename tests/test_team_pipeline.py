@@ -93,7 +93,8 @@ def test_repro_refuses_to_run_on_data_older_than_its_pointer(tmp_path):
     git(alice, "pull", "-q", "origin", "main")  # bob's pointer, alice's old data
     refused = run_dvx("repro", cwd=alice)
     assert refused.code == 1 and "data/raw.csv" in refused.stderr
-    assert "dvx checkout data/raw.csv" in refused.stderr
+    # bob's rows are not in alice's cache yet: a pull brings them
+    assert "`dvx pull data/raw.csv`" in refused.stderr
     # repro's --force runs every stage: the way to record the older data is commit's
     assert "`dvx commit --force data/raw.csv` records the older data" in refused.stderr
     assert "; `--force`" not in refused.stderr
