@@ -25,7 +25,14 @@ from dvx.errors import FormatError, NewerFormatError
 from dvx.objects.cache import LocalCache
 from dvx.ops import gc
 from dvx.remote import leftovers, packs
-from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
+from dvx.remote.packs import (
+    PackBuilder,
+    Section,
+    check_index,
+    coalesce,
+    read_index,
+    write_index,
+)
 from dvx.remote.store import RemoteStore
 from tests.conftest import (
     git,
@@ -434,6 +441,66 @@ def test_a_wrong_length_named_for_a_whole_copy_retires_only_that_entry(tmp_path)
     fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
     got = transfer.download(remote, fresh, oids, settings)
     assert got.failed == {} and all(fresh.verify(each) for each in oids)
+
+
+def test_merging_indexes_that_disagree_on_a_length_writes_an_index_readers_accept(tmp_path):
+    """Two indexes naming one object at the same pack and offset with different lengths (one
+    never checked): merging them into one index keeps both entries readable (the overlapping
+    one in a second section for the pack), so a fresh cache still downloads every object."""
+    from dvx.progress import NoProgress
+    from dvx.remote import packed, transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    oids = [source.add_bytes(os.urandom(1000 + 37 * i)) for i in range(10)]
+    settings = transfer.Settings(2, 1, NoProgress())
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    assert transfer.upload(source, remote, oids, settings).failed == {}
+    _index_naming_one_copy_a_byte_short(tmp_path / "remote")
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+
+    packed.rewrite_indexes(remote, settings, lambda copy: True)
+
+    [index] = (tmp_path / "remote" / "indexes").glob("*.idx")
+    assert check_index(index.read_bytes().splitlines(keepends=True), ALGO) == 11
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, fresh, oids, settings)
+    assert got.failed == {} and all(fresh.verify(each) for each in oids)
+
+
+def test_fast_fsck_retiring_a_lost_pack_beside_a_wrong_length_entry_leaves_a_pullable_remote(
+        repo, dvx, tmp_path):
+    """fsck --remote --fast never reads the packs, so an entry with a wrong length stays
+    unnoticed while the index naming a lost pack is rewritten: the rewritten index still
+    reads, no longer names the lost pack, and a fresh clone pulls the rest."""
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    before = set((store / "packs").iterdir())
+    write(repo / "e" / "x.bin", os.urandom(700))
+    assert dvx("add", "e").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "e")
+    _index_naming_one_copy_a_byte_short(store)
+    lost = set((store / "packs").iterdir()) - before
+    for pack in lost:
+        pack.unlink()
+
+    dvx("fsck", "--remote", "s", "--fast")
+
+    lost_names = {p.name for p in lost}
+    assert not [entry for entry in _index_entries(store) if entry[0] in lost_names]
+
+    for index in (store / "indexes").glob("*.idx"):
+        check_index(index.read_bytes().splitlines(keepends=True), ALGO)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", "d", cwd=clone)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
 
 
 def test_a_packed_object_that_changed_since_its_size_was_taken_is_set_aside_not_sent(

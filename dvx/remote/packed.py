@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dvx import faults
-from dvx.errors import RemoteError, interruption
+from dvx.errors import FormatError, RemoteError, interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache, unreadable_object
@@ -27,6 +27,7 @@ from dvx.remote.packs import (
     PACK_HEADER_SIZE,
     PackBuilder,
     Section,
+    check_index,
     index_bytes,
     index_name,
     pack_name,
@@ -234,14 +235,26 @@ def publish_index(remote: RemoteStore, sections: list[Section], settings: Settin
 
 
 def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings) -> str:
-    """Upload one index of sections serialized by `section_bytes`."""
+    """Upload one index of sections serialized by `section_bytes`, once read back as a reader
+    would: an index readers refuse must never replace those that name the same objects."""
     data = index_bytes(chunks, remote.algo)
     name = index_name(data, remote.algo)
+    _check_readable(data, name, remote.algo)
     remote.retried.put(f"{INDEXES_DIR}/{name}", data)
     faults.point("packs.after_index")
     remote.inventory.keep_copy(name, data)
     remote.forget_locations()
     return name
+
+
+def _check_readable(data: bytes, name: str, algo: str) -> None:
+    try:
+        check_index(data.splitlines(keepends=True), algo, name)
+    except FormatError as exc:
+        raise RemoteError(
+            f"dvx refused to write the pack index {name}, which it could not read back: "
+            f"{exc.message}", "It was not written, and no index was deleted. Please report "
+            "this with the output of `dvx fsck --remote`.") from None
 
 
 # -- rewriting indexes ------------------------------------------------------------------------

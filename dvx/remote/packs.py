@@ -113,18 +113,32 @@ def index_bytes(chunks: Iterable[bytes], algo: str) -> bytes:
 
 def section_bytes(section: Section) -> bytes:
     """One section's lines: a writer may keep these instead of the entries (a third of the
-    memory) until it writes the index."""
+    memory) until it writes the index. Entries of a pack that overlap (indexes that disagreed
+    on an object's length, merged) go into further sections for the same pack, which readers
+    accept: one section's objects never overlap."""
     if section.pack is None:
         lines = ["loose", *(f"{oid} {length}" for oid, _, length in section.entries)]
     else:
-        lines = [f"pack {section.pack} {section.size}",
-                 *(f"{oid} {offset} {length}"
-                   for oid, offset, length in sorted(section.entries, key=_offset))]
+        lines = []
+        for layer in _non_overlapping(section.entries):
+            lines += [f"pack {section.pack} {section.size}",
+                      *(f"{oid} {offset} {length}" for oid, offset, length in layer)]
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _offset(entry: tuple[str, int, int]) -> int:
-    return entry[1]
+def _non_overlapping(entries: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+    """`entries` in order of offset (an empty object before the object sharing its offset),
+    split into as few lists as keep each one's objects apart: almost always one."""
+    layers: list[list[tuple[str, int, int]]] = []
+    ends: list[int] = []  # where the last object of each layer ends
+    for oid, offset, length in sorted(entries, key=lambda e: (e[1], e[2], e[0])):
+        at = next((i for i, end in enumerate(ends) if end <= offset), len(layers))
+        if at == len(layers):
+            layers.append([])
+            ends.append(0)
+        layers[at].append((oid, offset, length))
+        ends[at] = offset + length
+    return layers or [[]]
 
 
 LOOSE_BATCH = 10_000  # loose entries per Section yielded: a long list is never held whole
