@@ -831,21 +831,25 @@ def test_gc_of_a_remote_names_a_jobs_past_65536_with_its_config_fix_and_no_j(rep
     assert collected.code == 0, collected.output
 
 
-def test_import_names_a_source_s_jobs_past_65536_with_its_config_fix_and_no_j(
+def test_import_and_update_from_a_source_whose_jobs_is_past_65536_use_the_store_s_default(
         repo, dvx, tmp_path):
-    """`dvx import` (and `update`), which have no -j, downloading from the source project's
-    remote, name a `jobs` past the bound there with the config fix alone."""
+    """`dvx import` and `update` downloading from a source project's remote whose committed
+    `jobs` dvx refuses go on at the store's own default: that setting only tunes speed, and
+    the reader cannot fix another project's config."""
     source = make_git_repo(tmp_path / "source")
     assert dvx("init", cwd=source).code == 0
     _two_versions_pushed(source, dvx, tmp_path)
     _jobs_past_the_bound(source)
     commit_all(source, "jobs past the bound")
+    write(source / "d" / "c", "c\n")
+    assert dvx("add", "d", cwd=source).code == 0
+    assert dvx("push", "-j", "4", cwd=source).code == 0
+    commit_all(source, "v3")
     shutil.rmtree(source / ".dvx" / "cache")  # the data comes from the source's remote
-    refused = dvx("import", str(source), "d", "--out", "d")
-    assert refused.code != 0, refused.output
-    _named_with_its_config_fix_alone(refused.stderr)
-    assert dvx("remote", "modify", "store", "jobs", "4", cwd=source).code == 0
-    commit_all(source, "jobs fixed")
-    imported = dvx("import", str(source), "d", "--out", "d")
+    imported = dvx("import", str(source), "d", "--out", "d", "--rev", "HEAD~1")
     assert imported.code == 0, imported.output
-    assert (repo / "d" / "b").read_text() == "b\n"
+    assert sorted(p.name for p in (repo / "d").iterdir()) == ["a", "b"]
+    updated = dvx("update", "d.dvx", "--rev", "HEAD")
+    assert updated.code == 0, updated.output
+    assert sorted(p.name for p in (repo / "d").iterdir()) == ["a", "b", "c"]
+    assert "jobs" not in imported.output + updated.output

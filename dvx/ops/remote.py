@@ -971,12 +971,24 @@ def configured_jobs(config: Config, name: str, takes_j: bool = True) -> int | No
 
 
 def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
-                 config: Config | None = None) -> transfer.Settings:
+                 source: Config | None = None) -> transfer.Settings:
     """How a transfer with the remote `name` runs: its jobs (-j, else the remote's; see
-    NO_JOBS_OPTION) and retries, as `config` (default: the repository's) sets them, with
-    progress."""
-    config = repo.config if config is None else config
-    if jobs is None or jobs == NO_JOBS_OPTION:
+    NO_JOBS_OPTION) and retries, as the repository's config sets them, with progress; or as
+    `source` sets them, the config of a source project (import, update) whose remote this is."""
+    config = repo.config if source is None else source
+    if source is not None and jobs is None:
+        jobs = _source_jobs(source, name)
+    elif source is None and (jobs is None or jobs == NO_JOBS_OPTION):
         jobs = configured_jobs(config, name, takes_j=jobs is None)
     return transfer.Settings(remote_jobs(remote, jobs),
                              request_retries(config.remote_options(name)), repo.progress)
+
+
+def _source_jobs(source: Config, name: str) -> int | None:
+    """The `jobs` of a source project's remote `name`; None (the store's own default) for
+    one dvx refuses: it only tunes speed, and the reader cannot fix another project's config."""
+    try:
+        return configured_jobs(source, name, takes_j=False)
+    except RemoteError as exc:
+        log.debug("ignored the source's jobs of remote '%s': %s", name, exc.message)
+        return None

@@ -48,7 +48,6 @@ from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
 from dvx.ops.remote import (
-    NO_JOBS_OPTION,
     default_remote,
     open_source_remote,
     own_remote,
@@ -613,7 +612,7 @@ class Source:
         name, store = self.remote(output_remote)
         try:
             result = transfer.download(store, self.cache, oids, settings_for(
-                self.repo, name, store, NO_JOBS_OPTION, self.config), sizes=sizes)
+                self.repo, name, store, None, source=self.config), sizes=sizes)
         except CredentialsError as exc:
             raise exc.for_source(self.describe()) from None
         if result.failed:
