@@ -19,6 +19,7 @@
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unreachable or misconfigured
     │   ├── UnknownRemoteError    exit 2  a remote named on the command line that none is
+    │   ├── JobsSettingError      exit 1  a remote's `jobs` option dvx refuses, met without -j
     │   └── CredentialsError      exit 1  its credentials are missing or refused
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
     └── Interrupted               exit 130  Ctrl-C (143: SIGTERM, 129: SIGHUP): what was complete,
@@ -173,6 +174,15 @@ class UnknownRemoteError(RemoteError):
     a bad argument, with the exit status of every usage error."""
 
     exit_code = 2
+
+
+class JobsSettingError(RemoteError):
+    """A remote's `jobs` option dvx refuses, met where no -j was given: the hint gives the
+    config fix alone, and a command that has -j adds it (`with_j`), which wins over it."""
+
+    def with_j(self) -> JobsSettingError:
+        fix = (self.hint or "").rstrip(".")
+        return JobsSettingError(self.message, f"{fix}; a command's -j (--jobs) wins over it.")
 
 
 class MissingBucketError(RemoteError):

@@ -759,7 +759,9 @@ def test_a_committed_jobs_past_65536_gives_way_to_j_and_is_named_where_it_is_set
     refused = run(*command)
     assert refused.code != 0 and "Invalid value '100000' for remote \"store\".jobs" in \
         refused.stderr and "the project config (.dvx/config)" in refused.stderr, refused.output
-    assert "Fix it with `dvx remote modify store jobs VALUE`" in refused.stderr, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "Fix it with `dvx remote modify store jobs VALUE`; a command's -j (--jobs) wins " \
+        "over it." in said, refused.output
     assert "Traceback" not in refused.output
     assert dvx("remote", "modify", "store", "jobs", "4").code == 0
     fixed = run(*command)

@@ -159,6 +159,27 @@ UTF8 = Utf8Text()
 JOBS_RANGE = click.IntRange(1, MAX_JOBS)
 
 
+def transfer_jobs(help: str) -> Callable[[F], F]:
+    """The -j (--jobs) of a command that transfers or checks objects: it wins over a remote's
+    `jobs` option, so one dvx refuses, which stops the command without -j, is named with this
+    -j as the other way past it."""
+    option = click.option("-j", "--jobs", type=JOBS_RANGE, help=help)
+
+    def decorate(command: F) -> F:
+        from dvx.errors import JobsSettingError
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except JobsSettingError as exc:
+                raise exc.with_j() from None
+
+        return option(run)  # type: ignore[return-value]
+
+    return decorate
+
+
 class NotEmpty(click.ParamType):
     """A value that may not be empty: `--dask "$ADDRESS"` with the variable unset would
     otherwise read as no option at all, and do something else (run here, use origin)."""

@@ -10,7 +10,6 @@ import click
 
 from dvx.cli.common import (
     DEFAULT_REMOTE,
-    JOBS_RANGE,
     PATH,
     RemoteName,
     common_options,
@@ -22,6 +21,7 @@ from dvx.cli.common import (
     open_repo,
     revision_options,
     targets_in_scope,
+    transfer_jobs,
     warn_if_merge_driver_missing,
 )
 from dvx.cli.ui import (
@@ -261,7 +261,7 @@ dvx status --remote backup     # what remote 'backup' and the cache lack (-c -r 
                    "that names no path either is refused as an unknown remote.")
 @click.option("-r", "remote_name", type=RemoteName(), metavar="NAME",
               help="The remote for -c/--remote (without it: the default remote).")
-@click.option("-j", "--jobs", type=JOBS_RANGE, help="Checks at once (-c).")
+@transfer_jobs("Checks at once (-c).")
 @revision_options
 @common_options
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,

@@ -10,7 +10,6 @@ import click
 
 from dvx.cli.common import (
     DEFAULT_REMOTE,
-    JOBS_RANGE,
     PATH,
     UTF8,
     FiniteFloat,
@@ -23,6 +22,7 @@ from dvx.cli.common import (
     refuse_value_to_unset,
     revision_options,
     targets_in_scope,
+    transfer_jobs,
 )
 from dvx.cli.data import report_checkout, warn_not_pushed
 from dvx.cli.project import level_options
@@ -271,8 +271,7 @@ def _warn_of_outputs_sent_to(repo: Repo, name: str, new: str | None) -> None:
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
 REMOTE = click.option("-r", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
                       help="Remote to use (default: core.remote).")
-JOBS = click.option("-j", "--jobs", type=JOBS_RANGE,
-                    help="Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
+JOBS = transfer_jobs("Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
 RUN_CACHE = click.option("--run-cache", is_flag=True,
                          help="Also transfer the run-cache: past runs of pipeline stages and "

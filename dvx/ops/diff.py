@@ -26,7 +26,7 @@ from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.ops.remote import NO_JOBS_OPTION, default_remote, open_remote, settings_for
+from dvx.ops.remote import default_remote, open_remote, settings_for
 from dvx.ops.status import OUTDATED, OutputStatus, never_placed, output_status
 from dvx.outputs import Broken, Output, load_tree, may_hold_part, scan_outputs
 from dvx.paths import at_or_below_any, fingerprint_directory, overlaps
@@ -457,7 +457,7 @@ class _Sides:
         name, store = self._remote
         try:
             result = transfer.download(store, self.repo.cache, [oid],
-                                       settings_for(self.repo, name, store, NO_JOBS_OPTION))
+                                       settings_for(self.repo, name, store, None))
         except Interrupted:
             raise
         except DvxError as exc:  # the remote as a whole failed (unreachable, say)

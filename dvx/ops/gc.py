@@ -38,7 +38,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.clone_history import refuse_history_a_clone_lacks
 from dvx.ops.gc_scope import Reachable, as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
-from dvx.ops.remote import NO_JOBS_OPTION, lock_remote, open_remote, settings_for
+from dvx.ops.remote import lock_remote, open_remote, settings_for
 from dvx.ops.worktrees import UnreadableWorktree, worktrees_sharing_the_cache
 from dvx.pointer import Pointer
 from dvx.remote import leftovers, locks, pushlog, repack
@@ -632,7 +632,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
                             seek=result.seek)
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
         # Read before anything is deleted: a `jobs` dvx refuses stops gc with the remote whole.
-        settings = settings_for(repo, remote.name, remote, NO_JOBS_OPTION)
+        settings = settings_for(repo, remote.name, remote, None)
         dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), run_records)
         if dead:
             remote.retried.delete(dead)

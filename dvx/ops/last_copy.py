@@ -41,7 +41,6 @@ from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
 from dvx.ops.remote import (
-    NO_JOBS_OPTION,
     default_remote,
     open_remote,
     own_remote,
@@ -223,7 +222,7 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
     try:
         opened, store = open_remote(repo, remote_name)
         # Only for what gc would delete: its indexes still name a copy deleted by hand.
-        present = confirmed_on(store, oids, settings_for(repo, opened, store, NO_JOBS_OPTION))
+        present = confirmed_on(store, oids, settings_for(repo, opened, store, None))
         if isinstance(store, RemoteStore) and (lost := oids - present - store.inventory.absent(
                 oids - present)):
             notes.append(f"remote '{opened}' lost {len(lost)} of them that its indexes still "

@@ -421,7 +421,7 @@ def _fetch_manifest(repo: Repo, pointer: Pointer) -> str | None:
     """Fetch the manifest `pointer` names from the default remote, if any. Why the remote
     could not be asked for it (it cannot be reached, or failed to send it), or None: it
     came, or the remote does not have it (or there is no default remote)."""
-    from dvx.ops.remote import NO_JOBS_OPTION, default_remote, open_remote, settings_for
+    from dvx.ops.remote import default_remote, open_remote, settings_for
     from dvx.remote import transfer
     from dvx.remote.transfer_result import NOT_ON_REMOTE
 
@@ -430,7 +430,7 @@ def _fetch_manifest(repo: Repo, pointer: Pointer) -> str | None:
     try:
         name, remote = open_remote(repo, None)
         result = transfer.download(remote, repo.cache, [pointer.oid],
-                                   settings_for(repo, name, remote, NO_JOBS_OPTION))
+                                   settings_for(repo, name, remote, None))
     except DvxError as exc:
         return exc.message.rstrip(".")
     why = result.failed.get(pointer.oid)

@@ -21,7 +21,7 @@ from dvx.config import (
     ConfigFile,
     validate,
 )
-from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
+from dvx.errors import ConfigError, JobsSettingError, RemoteError, UnknownRemoteError, UsageError
 from dvx.logs import get_logger, pasted_args, shell_quote
 from dvx.objects.odb import ObjectStore
 from dvx.ops.remote_places import directory_remote, refuse_remote_in_data, tracked_paths
@@ -944,17 +944,11 @@ def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
     return store.blobs.request_limit
 
 
-# The `jobs` a command that has no -j (--jobs) of its own passes on (diff, gc, import, a
-# hook's push), where None is a -j the user did not give: either way the remote's `jobs`
-# option sets it, and a bad one is named with the fix a -j is only where there is one.
-NO_JOBS_OPTION = 0
-
-
-def configured_jobs(config: Config, name: str, takes_j: bool = True) -> int | None:
+def configured_jobs(config: Config, name: str) -> int | None:
     """The `jobs` option of the remote `name`, None where unset. Read only where no -j is
     given, which wins over it: a value dvx refuses (past threads.MAX_JOBS, written by hand
     or before that bound) stops a command only where it would be used, naming its file and
-    its fix; the -j that would do instead too, for a command that `takes_j`."""
+    its fix (JobsSettingError: a command that has -j adds that it wins over it)."""
     setting = config.remote_settings(name).get("jobs")
     if setting is None:
         return None
@@ -963,23 +957,21 @@ def configured_jobs(config: Config, name: str, takes_j: bool = True) -> int | No
         return int(validate(_section(name), "jobs", value))
     except ConfigError as exc:
         flag = "" if level == "project" else f"--{level} "
-        or_j = "; a command's -j (--jobs) wins over it" if takes_j else ""
-        raise RemoteError(f"Remote '{name}': {exc.message[:-1]}, in the {level} config "
-                          f"({_file_of(config, level)}).",
-                          f"Fix it with `dvx remote modify {flag}"
-                          f"{pasted_args(name, 'jobs', 'VALUE')}`{or_j}.") from None
+        raise JobsSettingError(f"Remote '{name}': {exc.message[:-1]}, in the {level} config "
+                               f"({_file_of(config, level)}).",
+                               f"Fix it with `dvx remote modify {flag}"
+                               f"{pasted_args(name, 'jobs', 'VALUE')}`.") from None
 
 
 def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
                  source: Config | None = None) -> transfer.Settings:
-    """How a transfer with the remote `name` runs: its jobs (-j, else the remote's; see
-    NO_JOBS_OPTION) and retries, as the repository's config sets them, with progress; or as
-    `source` sets them, the config of a source project (import, update) whose remote this is."""
+    """How a transfer with the remote `name` runs: its jobs (-j, else the remote's; None: no
+    -j given, or the command has none) and retries, as the repository's config sets them,
+    with progress; or as `source` sets them, the config of a source project (import, update)
+    whose remote this is."""
     config = repo.config if source is None else source
-    if source is not None and jobs is None:
-        jobs = _source_jobs(source, name)
-    elif source is None and (jobs is None or jobs == NO_JOBS_OPTION):
-        jobs = configured_jobs(config, name, takes_j=jobs is None)
+    if jobs is None:
+        jobs = configured_jobs(config, name) if source is None else _source_jobs(source, name)
     return transfer.Settings(remote_jobs(remote, jobs),
                              request_retries(config.remote_options(name)), repo.progress)
 
@@ -988,7 +980,7 @@ def _source_jobs(source: Config, name: str) -> int | None:
     """The `jobs` of a source project's remote `name`; None (the store's own default) for
     one dvx refuses: it only tunes speed, and the reader cannot fix another project's config."""
     try:
-        return configured_jobs(source, name, takes_j=False)
-    except RemoteError as exc:
+        return configured_jobs(source, name)
+    except JobsSettingError as exc:
         log.debug("ignored the source's jobs of remote '%s': %s", name, exc.message)
         return None

@@ -27,7 +27,6 @@ from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, HeldElsewhere, checkout
 from dvx.ops.remote import (
-    NO_JOBS_OPTION,
     default_remote,
     lock_remote,
     open_remote,
@@ -547,7 +546,7 @@ def _naming_remote(name: str | None, doing: str, exc: DvxError | OSError) -> Dvx
 
 
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
-         jobs: int | None = NO_JOBS_OPTION, repair: bool = False, earlier: SyncResult | None = None
+         jobs: int | None = None, repair: bool = False, earlier: SyncResult | None = None
          ) -> SyncResult:
     """`earlier`: a push of this command before this one (`_done_before`)."""
     groups = belonging_on(repo, targets, remote_name)
@@ -757,7 +756,7 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
-          jobs: int | None = NO_JOBS_OPTION, earlier: SyncResult | None = None,
+          jobs: int | None = None, earlier: SyncResult | None = None,
           keep_remote_errors: bool = False, discarding: Collection[str] = ()) -> SyncResult:
     """`earlier`: a fetch of this command before this one (`_done_before`). A remote is
     opened only for objects the cache lacks: a fetch of data all cached needs none (no
@@ -1171,7 +1170,7 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
 
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
-         jobs: int | None = NO_JOBS_OPTION, force: bool = False,
+         jobs: int | None = None, force: bool = False,
          also_fetch: list[Target] | None = None,
          settle: DeclaredOutputs | None = None,
          targets_now: Callable[[], list[Target]] | None = None,
@@ -1205,7 +1204,7 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
 
 
 def fetch_for_checkout(repo: Repo, targets: list[Target], remote_name: str | None = None,
-                       jobs: int | None = NO_JOBS_OPTION, also_fetch: list[Target] | None = None,
+                       jobs: int | None = None, also_fetch: list[Target] | None = None,
                        keep_remote_errors: bool = False, force: bool = False) -> SyncResult:
     """Fetch the workspace's `targets` and `also_fetch` (other revisions' data), as `fetch`
     does, and the manifests a later checkout of `targets` needs to tell the user's files from
@@ -1384,7 +1383,7 @@ class RemoteStatus:
 
 
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
-                  jobs: int | None = NO_JOBS_OPTION) -> RemoteStatus:
+                  jobs: int | None = None) -> RemoteStatus:
     """What each remote compared lacks of the data that belongs on it, and the cache of
     that data: the remote `remote_name` for all of it, as `dvx push -r NAME` uploads it;
     without a name, each output's own remote (`remote:`), else the default one, as a plain
@@ -1441,7 +1440,7 @@ def held_by_workspace(repo: Repo, targets: list[Target], missing: Mapping[str, s
     return found
 
 
-def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = NO_JOBS_OPTION,
+def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None,
                             remote_name: str | None = None, gone_is_empty: bool = False,
                             failed: RemoteErrors | None = None
                             ) -> list[tuple[list[Target], RemoteStatus]]:
@@ -1481,7 +1480,7 @@ def _keep_remote_error(name: str | None, doing: str, exc: DvxError | OSError, se
     failed.append((name, named))
 
 
-def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = NO_JOBS_OPTION,
+def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None,
                     failed: RemoteErrors | None = None) -> None:
     """Bring into the cache, from the remote each is fetched from, the manifests of the
     directories of `targets` the cache lacks, and nothing else: small, they say which files

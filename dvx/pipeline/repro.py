@@ -63,7 +63,6 @@ from dvx.ops.commit import (
     track,
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back, stage_for_git
-from dvx.ops.remote import NO_JOBS_OPTION
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import HOLDS_REPOSITORY, MODIFIED, output_status
 from dvx.outputs import (
@@ -705,7 +704,7 @@ def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
     from dvx.remote.retry import describe
 
     try:
-        return runcache.fetch_runs(repo, None, NO_JOBS_OPTION, keys, data)
+        return runcache.fetch_runs(repo, None, None, keys, data)
     except (RemoteError, ConnectionError) as exc:
         if data.asked and not data.remote_errors:
             raise
