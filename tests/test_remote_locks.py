@@ -297,6 +297,25 @@ def test_ctrl_c_while_the_store_is_still_taking_a_lock_s_write_leaves_no_lock(tm
     assert store.names(LOCKS_DIR) == []
 
 
+class _StoredLongAfterTheCtrlC(_StoredAfterTheCtrlC):
+    """A store whose write lands only after the wait a stop gives it has run out."""
+
+    def _store_later(self, name: str, data: bytes) -> None:
+        time.sleep(0.6)
+        DirectoryBlobs.put(self, name, data)
+
+
+def test_a_lock_s_write_landing_after_the_stop_gave_up_on_it_is_deleted_when_it_lands(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(locks, "RELEASE_WAIT", 0.1)
+    store = _StoredLongAfterTheCtrlC(str(tmp_path / "store"))
+    with pytest.raises(KeyboardInterrupt):
+        _lock(store, PUSH).acquire()
+    assert "may be left behind" in capsys.readouterr().err
+    time.sleep(1.0)  # the write has landed, and been deleted
+    assert store.names(LOCKS_DIR) == []
+
+
 def test_a_held_lock_is_renewed_in_the_background(tmp_path, monkeypatch):
     monkeypatch.setattr(locks, "RENEW_SECONDS", 0.05)
     store = DirectoryBlobs(str(tmp_path / "store"))

@@ -34,8 +34,10 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
 from dvx.errors import LockError, RemoteError
@@ -52,7 +54,9 @@ RENEW_SECONDS = 300.0
 STALE_SECONDS = 1800.0
 CLOCK_SKEW = 300.0  # a name's seconds (its writer's clock) may be this far off the store's
 POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
-RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
+# After a failure or Ctrl-C: how long removing the lock, or ending its write, may take; a
+# write that ends later still deletes the lock it wrote, if dvx is still running then.
+RELEASE_WAIT = 2.0
 MAX_LOCK_BYTES = 4096
 # A remote's full disk: gc --remote, which frees one, needs room for an empty file there
 NO_ROOM = "Free a little room on that disk (room for an empty file), then try again."
@@ -253,7 +257,8 @@ class RemoteLock:
         with self._names:
             self._left_behind.append(name)
         try:
-            _put_to_its_end(self.blobs, name, json.dumps(record).encode())
+            _put_to_its_end(self.blobs, name, json.dumps(record).encode(), self.remote,
+                            partial(self._still_named, name))
         except OSError as exc:
             message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
             if refuses_writes(exc):
@@ -269,6 +274,11 @@ class RemoteLock:
         if released:
             self._delete(name)
         return not released
+
+    def _still_named(self, name: str) -> bool:
+        """Whether a release to come deletes the lock `name` (or it is the one held)."""
+        with self._names:
+            return name in self._left_behind or name == self.name
 
     def _blocking(self, now: float | None = None) -> Holder | None:
         """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`);
@@ -403,12 +413,14 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     return written
 
 
-def _put_to_its_end(blobs: Blobs, name: str, data: bytes) -> None:
+def _put_to_its_end(blobs: Blobs, name: str, data: bytes, remote: str,
+                    still_named: Callable[[], bool]) -> None:
     """`_put` a lock, run in a thread of its own that a stop (Ctrl-C, SIGTERM) does not cut
     short: once one lands, the write still gets RELEASE_WAIT seconds to end before the stop
     goes on. A request given up on mid-way may still be stored by the server after the
     lock's delete that follows the stop, which would leave the lock behind, holding up gc
-    on other machines for STALE_SECONDS."""
+    on other machines for STALE_SECONDS: so a write that succeeds once `still_named` says
+    no release will delete it (the release went ahead without it) deletes it itself."""
     outcome: Future[None] = Future()
 
     def write() -> None:
@@ -416,14 +428,21 @@ def _put_to_its_end(blobs: Blobs, name: str, data: bytes) -> None:
             _put(blobs, name, data)
         except BaseException as exc:  # handed to the waiting thread, which raises it
             outcome.set_exception(exc)
-        else:
-            outcome.set_result(None)
+            return
+        if not still_named():
+            _delete_quietly(blobs, name, remote)
+        outcome.set_result(None)
 
     threading.Thread(target=write, name="dvx-lock-write", daemon=True).start()
     try:
         result_of(outcome)
     except KeyboardInterrupt:
         wait([outcome], timeout=RELEASE_WAIT)  # a second stop cuts this short
+        if not outcome.done():
+            log.warning("The lock %s on remote %s may be left behind: its write had not "
+                        "ended when dvx stopped (a write that ends while dvx runs deletes "
+                        "it); on this machine it is ignored once this process has exited, "
+                        "elsewhere after %.0f minutes.", name, remote, STALE_SECONDS / 60)
         raise
 
 
