@@ -819,10 +819,19 @@ def test_diff_names_a_jobs_past_65536_with_its_config_fix_and_no_j(repo, dvx, tm
 
 def test_gc_of_a_remote_names_a_jobs_past_65536_with_its_config_fix_and_no_j(repo, dvx, tmp_path):
     """`dvx gc --remote`, which has no -j, stops on a remote's `jobs` past the bound naming
-    the config fix alone, before it deletes anything there; fixed, it collects."""
-    _two_versions_pushed(repo, dvx, tmp_path)
+    the config fix alone, before it deletes anything there (a run record of the run-cache
+    needing an object it would delete goes first, when it goes); fixed, it collects."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: cat params.yaml > out.txt\n"
+                             "    params: [n]\n    outs: [out.txt]\n")
+    for value in ("1", "2"):
+        write(repo / "params.yaml", f"n: {value}\n")
+        assert dvx("repro").code == 0
+        assert dvx("push", "--run-cache").code == 0
+    commit_all(repo, "n 2")
     store = tmp_path / "store"
     stored = sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file())
+    assert [p for p in stored if p.parts[0] == "runs"], stored
     _jobs_past_the_bound(repo)
     refused = dvx("gc", "-w", "--remote", "store", "-f", "--grace", "0")
     assert refused.code != 0, refused.output
@@ -831,6 +840,7 @@ def test_gc_of_a_remote_names_a_jobs_past_65536_with_its_config_fix_and_no_j(rep
     assert dvx("remote", "modify", "store", "jobs", "4").code == 0
     collected = dvx("gc", "-w", "--remote", "store", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
+    assert "1 run record" in collected.stdout, collected.output
 
 
 def test_import_and_update_from_a_source_whose_jobs_is_past_65536_use_the_store_s_default(
