@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -44,20 +44,20 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 
     if _ending:
         raise KeyboardInterrupt()
-    # Made once the loop is found, and closed if a Ctrl-C lands before the loop has it: a
-    # coroutine dropped unstarted makes Python print a warning that it was never awaited.
-    loop = io_loop()
-    coroutine = runner()
+    coroutine: Coroutine[object, object, T] | None = None
+    future: concurrent.futures.Future[T] | None = None
     try:
+        loop = io_loop()
+        coroutine = runner()
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-    except BaseException:
-        coroutine.close()
-        raise
-    try:
         while not future.done():
             concurrent.futures.wait([future], timeout=0.5)  # short waits: Ctrl-C gets through
-    except KeyboardInterrupt:
-        future.cancel()  # the loop cancels the coroutine; its `finally` blocks run there
+    except BaseException:  # a Ctrl-C, wherever it lands
+        if future is not None:
+            future.cancel()  # the loop cancels the coroutine; its `finally` blocks run there
+        elif coroutine is not None:
+            # Not handed over: dropped unstarted, Python would warn it was never awaited.
+            coroutine.close()
         raise
     if future.cancelled() and _ending:
         raise KeyboardInterrupt()
