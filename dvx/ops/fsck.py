@@ -302,7 +302,7 @@ def _named_loose(remote: RemoteStore) -> set[str]:
 def _loose_entries(remote: RemoteStore, oids: set[str]) -> set[packed.Copy]:
     """The index entries naming those of `oids` as loose objects, each as the indexes spell
     it (two may name one object with different lengths: both go)."""
-    return {(None, oid, offset, length) for _, section in remote.inventory.sections()
+    return {packed.Copy(None, oid, offset, length) for _, section in remote.inventory.sections()
             if section.pack is None for oid, offset, length in section.entries if oid in oids}
 
 
@@ -316,7 +316,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     gone then may be one it deleted, which the indexes no longer name. Without the lock (a
     push or gc holds it), nothing is taken out and the first look is reported. `loose_whole`:
     the objects whose loose copy is whole, another copy of a packed one."""
-    suspects = set(found.corrupt) | found.lost | {copy[1] for copy in found.bad_copies}
+    suspects = set(found.corrupt) | found.lost | {copy.oid for copy in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
             # With no suspects, this only lists the packs and indexes anew.

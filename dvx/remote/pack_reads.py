@@ -306,7 +306,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if pack not in on_remote:
             check.missing_packs.append(pack)
             check.lost.update(oid for oid, _, _ in section.entries)
-            check.bad_copies.update((pack, *entry) for entry in section.entries)
+            check.bad_copies.update(Copy(pack, *entry) for entry in section.entries)
             continue
         check.checked.update(oid for oid, _, _ in section.entries)
         actual, declared = on_remote[pack][0], section.size
@@ -315,7 +315,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
             for oid, offset, length in cut:
                 wrong.setdefault(oid, f"its pack {pack} is {actual} bytes, not {declared}: "
                                       "it ends before this object does")
-                check.bad_copies.add((pack, oid, offset, length))
+                check.bad_copies.add(Copy(pack, oid, offset, length))
         if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
@@ -332,14 +332,14 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                 wrong[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
             else:
                 continue
-            check.bad_copies.add((span.pack, oid, offset, length))
+            check.bad_copies.add(Copy(span.pack, oid, offset, length))
         return len(data)
 
     def done(span: Span, outcome: int | BaseException) -> None:
         if isinstance(outcome, BaseException):
             for oid, offset, length in span.entries:
                 wrong.setdefault(oid, f"could not be read: {describe(outcome)}")
-                unread.add((span.pack, oid, offset, length))
+                unread.add(Copy(span.pack, oid, offset, length))
 
     total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
@@ -348,6 +348,6 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         doubtful = check.bad_copies | unread
         whole = {oid for _, section in remote.inventory.sections()
                  if section.pack in on_remote for oid, offset, length in section.entries
-                 if oid in wrong and (section.pack, oid, offset, length) not in doubtful}
+                 if oid in wrong and Copy(section.pack, oid, offset, length) not in doubtful}
         check.corrupt = {oid: why for oid, why in wrong.items() if oid not in whole}
     return check

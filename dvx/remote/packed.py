@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 from dvx import faults
 from dvx.errors import FormatError, RemoteError, interruption
@@ -265,13 +266,17 @@ def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> No
     moved aside): the next push uploads them again. Packed damaged bytes stay until gc
     rewrites their pack."""
     doomed = set(oids)
-    rewrite_indexes(remote, settings, lambda copy: copy[1] not in doomed)
+    rewrite_indexes(remote, settings, lambda copy: copy.oid not in doomed)
 
 
-# One index entry: (pack, oid, offset, length), or (None, oid, 0, length) for a loose object.
-# The offset tells apart two copies of one object in one pack; the length tells apart two
-# entries naming the same place, one of them wrongly: the whole copy is not the damaged one.
-Copy = tuple[str | None, str, int, int]
+class Copy(NamedTuple):
+    """One index entry; `pack` None (and `offset` 0) for a loose object. The offset tells
+    apart two copies of one object in one pack; the length tells apart two entries naming
+    the same place, one of them wrongly: the whole copy is not the damaged one."""
+    pack: str | None
+    oid: str
+    offset: int
+    length: int
 
 
 def retire_copies(remote: RemoteStore, settings: Settings, copies: Collection[Copy]) -> None:
@@ -300,11 +305,11 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     for _, section in remote.inventory.sections(old):
         if section.pack is None:
             for oid, _, length in section.entries:
-                if keep((None, oid, 0, length)):
+                if keep(Copy(None, oid, 0, length)):
                     loose[oid] = length
             continue
         merged = packs.setdefault(section.pack, Section(section.pack, section.size))
-        merged.entries += [e for e in section.entries if keep((section.pack, *e))]
+        merged.entries += [e for e in section.entries if keep(Copy(section.pack, *e))]
     sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
