@@ -118,8 +118,11 @@ def files_under(root: Path, skip: Path | None = None) -> dict[str, tuple[str, by
 def protected(base: Path, clone: Path) -> dict[str, tuple[str, bytes]]:
     """Everything a command in `clone` must not change: all of `base` but the clone, plus the
     clone's whole .git directory but for the lines dvx adds to its exclude file (its
-    temporaries' and config.local's patterns: Repo.exclude_temporaries)."""
+    temporaries', an interrupted get's folders' and config.local's patterns:
+    Repo.exclude_temporaries)."""
     from dvx.gitignore import (
+        GET_SCRATCH_COMMENT,
+        GET_SCRATCH_PATTERN,
         PRIVATE_SETTINGS_COMMENT,
         PRIVATE_SETTINGS_PATTERN,
         TEMPORARIES_COMMENT,
@@ -130,6 +133,7 @@ def protected(base: Path, clone: Path) -> dict[str, tuple[str, bytes]]:
     inside_git = {f"clone/.git/{k}": v for k, v in files_under(clone / ".git").items()}
     kind, exclude = inside_git.get("clone/.git/info/exclude", ("file", b""))
     for comment, pattern in ((TEMPORARIES_COMMENT, TEMPORARIES_PATTERN),
+                             (GET_SCRATCH_COMMENT, GET_SCRATCH_PATTERN),
                              (PRIVATE_SETTINGS_COMMENT, PRIVATE_SETTINGS_PATTERN)):
         exclude = exclude.replace(f"{comment}\n{pattern}\n".encode(), b"")
     inside_git["clone/.git/info/exclude"] = (kind, exclude)
