@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -41,8 +42,6 @@ class Scratch:
     until `drop` deletes it. A kill leaves it whole, for a later get, import or status."""
 
     def __init__(self, target: str) -> None:
-        import tempfile
-
         self.path = tempfile.mkdtemp(prefix=PREFIX, dir=os.path.dirname(target))
         try:
             self._fd = os.open(os.path.join(self.path, _HELD),
