@@ -197,6 +197,15 @@ def folders_above(rel: str) -> Iterator[str]:
         folder = folder.rpartition("/")[0]
 
 
+def file_in_place_of(top: str, folder: str) -> str:
+    """Which of `folder` and the folders it is in (relative to `top`) a file stands where
+    it goes: the first that is not a folder, as the user sees it (`folder` if each is)."""
+    for rel in (*reversed([*folders_above(folder)]), folder):  # outermost first
+        if not os.path.isdir(join_posix(top, rel)):
+            return rel
+    return folder
+
+
 def at_or_below_any(rel: str, folders: Set[str]) -> bool:
     """Is the POSIX path `rel` one of `folders`, or below one?"""
     while rel:

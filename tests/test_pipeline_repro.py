@@ -2746,3 +2746,46 @@ def test_status_names_the_refusal_an_up_to_date_stage_s_output_git_tracks_gives_
     assert [found["path"] for found in doc["outputs_in_git"]] == ["a.bin"], doc
     refused = dvx("repro")
     assert refused.code == 2 and "Stage 'a': output 'a.bin' is tracked by Git" in refused.stderr
+
+
+def test_a_file_where_an_output_s_folder_goes_is_refused_by_name_before_anything_runs(
+        repo, dvx):
+    """A file of the user's standing where a folder of an output's path goes (`o` for the
+    output `o/x`, `p` for the folder output `p/d`) is nobody's dvx knows of: repro, forced or
+    not, dry or not, and exp run refuse the stage naming the file and the way out, before its
+    command runs or anything is deleted; status names it among the stage's reasons."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n"
+          "  s:\n    cmd: echo s >> runs.log && mkdir -p o && cp in.txt o/x\n"
+          "    deps: [in.txt]\n    outs: [o/x]\n"
+          "  d:\n    cmd: echo d >> runs.log && mkdir -p p/d && cp in.txt p/d/f\n"
+          "    deps: [in.txt]\n    outs: [p/d]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    for recorded in (False, True):
+        if recorded:  # a run recorded, then its folders replaced by files of the user's
+            assert dvx("repro").code == 0
+            (repo / "runs.log").unlink()
+            shutil.rmtree(repo / "o")
+            shutil.rmtree(repo / "p")
+        write(repo / "o", "mine\n")
+        write(repo / "p", "also mine\n")
+        for args in (["repro"], ["repro", "--force"], ["repro", "s"], ["repro", "--dry"],
+                     ["repro", "--keep-going"], ["exp", "run"]):
+            refused = dvx(*args)
+            text = " ".join(refused.output.split())
+            assert "Traceback" not in text and "File exists" not in text, (args, text)
+            assert (args == ["repro", "--dry"]) == (refused.code == 0), (args, text)
+            assert ("a file is where the folder 'o' of its output 'o/x' goes" in text
+                    and "Move 'o' away, then run" in text), (args, text)
+            if args in (["repro", "--dry"], ["repro", "--keep-going"]):
+                assert "a file is where the folder 'p' of its output 'p/d' goes" in text, text
+            assert not (repo / "runs.log").exists(), args
+            assert (repo / "o").read_text() == "mine\n"
+            assert (repo / "p").read_text() == "also mine\n"
+        status = " ".join(dvx("status").output.split())
+        assert "files where output folders go: o (`dvx repro` refuses to delete it: move it " \
+               "away)" in status, status
+        (repo / "o").unlink()
+        (repo / "p").unlink()

@@ -58,7 +58,7 @@ from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_inva
 from dvx.paths import (
     Walk,
     alike_paths,
-    folders_above,
+    file_in_place_of,
     for_command,
     join_posix,
     safe_dir_join,
@@ -798,7 +798,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
                 and not os.path.isdir(os.path.dirname(full)):
             # A file of the user's stands where a folder of the output's path goes: never
             # replaced, as nothing says whose it is
-            folder = _file_in_place_of(repo.root, output.path.rpartition("/")[0])
+            folder = file_in_place_of(repo.root, output.path.rpartition("/")[0])
             result.skipped.append((output.path, f"a file is where its folder '{folder}' goes "
                                    "(move it away, then check it out again)"))
         else:
@@ -1358,15 +1358,6 @@ def _folder_taken(what: str, remedy: str) -> str:
     return f"{what} (use --force to {remedy})"
 
 
-def _file_in_place_of(top: str, folder: str) -> str:
-    """Which of `folder` and the folders it is in (relative to `top`) a file stands where
-    it goes: the first that is not a folder, as the user sees it."""
-    for rel in (*reversed([*folders_above(folder)]), folder):  # outermost first
-        if not os.path.isdir(join_posix(top, rel)):
-            return rel
-    return folder
-
-
 def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
            result: CheckoutResult) -> None:
     """Carry out `plan`."""
@@ -1390,7 +1381,7 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
             fsutil.makedirs(safe_dir_join(top, parent))
         except (FileExistsError, NotADirectoryError):
             blocked[parent] = _folder_taken(
-                f"a file is where its folder '{display}/{_file_in_place_of(top, parent)}' "
+                f"a file is where its folder '{display}/{file_in_place_of(top, parent)}' "
                 "goes", "replace the file")
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)

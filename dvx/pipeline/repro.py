@@ -121,6 +121,7 @@ from dvx.pipeline.staleness import (
     only_behind_git,
     only_outdated,
     out_state,
+    outputs_behind_a_file,
     outputs_holding_a_repository,
     own_data_ways_out,
     params_moved,
@@ -868,6 +869,10 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_FAIL, reasons,
                                         error=_holds_a_repository(
                                             holding, f"`dvx {options.failed_stage_again()}`"))
+        elif behind_a_file := (outputs_behind_a_file(repo, stage) if options.force
+                               else stale.behind_a_file):
+            results[name] = StageResult(name, WOULD_FAIL, reasons, error=_behind_a_file(
+                behind_a_file, f"`dvx {options.failed_stage_again()}`"))
         elif name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
                 *reasons, no_clone_has_reason(stray[name])],
@@ -1091,6 +1096,16 @@ def _holds_a_repository(holding: Mapping[str, str], again: str) -> str:
             "clone, a submodule, a dvx project), whose files are that repository's: a run "
             "would delete them with the stage's outputs, so the command was not run. Move "
             f"that repository out of '{path}', then run {again} again")
+
+
+def _behind_a_file(behind_a_file: Mapping[str, str], again: str) -> str:
+    """Why a stage is not run where a file stands in the way of a folder of its outputs'
+    paths (`behind_a_file`: {output: that file}, FILE_IN_THE_WAY): nothing says whose the
+    file is, so no run deletes it. `again`: the command to run again (`_refused_run_again`)."""
+    out, path = next(iter(behind_a_file.items()))
+    return (f"a file is where the folder '{path}' of its output '{out}' goes; nothing says "
+            "whose it is, so the command was not run and nothing was deleted. Move "
+            f"'{path}' away, then run {again} again")
 
 
 def _not_checked_out(paths: list[str]) -> str:
@@ -1381,6 +1396,11 @@ class _Scheduler:
         if holding:
             return StageResult(stage.name, FAILED, reasons,
                                names_run_again=partial(_holds_a_repository, holding))
+        behind_a_file = outputs_behind_a_file(self.repo, stage) if self.options.force \
+            else stale.behind_a_file
+        if behind_a_file:
+            return StageResult(stage.name, FAILED, reasons,
+                               names_run_again=partial(_behind_a_file, behind_a_file))
         if stage.name in self.stray:
             return StageResult(stage.name, FAILED, [
                 *reasons, no_clone_has_reason(self.stray[stage.name])],

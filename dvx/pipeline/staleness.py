@@ -19,7 +19,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_tree
-from dvx.paths import at_or_below_any, nearest_parent_in
+from dvx.paths import at_or_below_any, file_in_place_of, nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
@@ -224,6 +224,24 @@ def outputs_holding_a_repository(repo: Repo, stage: Stage) -> dict[str, str]:
             if (inside := repository_held(repo, out.path)) is not None}
 
 
+# A file of the user's stands where a folder of a stage's output path goes (`o` for the
+# output `o/x`): nothing says whose it is, so no run deletes it to make that folder.
+FILE_IN_THE_WAY = "files where output folders go"
+
+
+def outputs_behind_a_file(repo: Repo, stage: Stage) -> dict[str, str]:
+    """{output: the file standing where a folder of its path goes} (FILE_IN_THE_WAY), for
+    the stage's outputs; a look per output whose folder is there."""
+    found = {}
+    for out in stage.outs:
+        folder = out.path.rpartition("/")[0]
+        if folder and not os.path.isdir(repo.abspath(folder)):
+            in_the_way = file_in_place_of(repo.root, folder)
+            if os.path.lexists(repo.abspath(in_the_way)):
+                found[out.path] = in_the_way
+    return found
+
+
 def only_outdated(reasons: list[str]) -> bool:
     """Is the stage up to date but for outputs a checkout brings?"""
     return len(reasons) == 1 and reasons[0].startswith(OUTDATED_OUTS + ":")
@@ -399,6 +417,9 @@ class Staleness(NamedTuple):
     # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}, which no run may go over
     holding: Mapping[str, str] = {}
     own_data: Sequence[str] = ()  # OWN_DATA_OUTS, which no run may go over but a forced one
+    # FILE_IN_THE_WAY: {output: the file where a folder of its path goes}, which no run
+    # deletes, forced or not
+    behind_a_file: Mapping[str, str] = {}
 
 
 def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
@@ -437,7 +458,10 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         holding = outputs_holding_a_repository(repo, stage)
         if holding:
             reasons.append(_holding_reason(holding))
-        return Staleness(reasons, [], holding)
+        behind_a_file = outputs_behind_a_file(repo, stage)
+        if behind_a_file:
+            reasons.append(_behind_a_file_reason(behind_a_file))
+        return Staleness(reasons, [], holding, behind_a_file=behind_a_file)
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
     recorded = {d.path: d for d in locked.deps}
@@ -469,7 +493,10 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_holding_reason(holding))
     if own_data:
         reasons.append(_own_data_reason(own_data))
-    return Staleness(reasons, conflicted, holding, own_data)
+    behind_a_file = outputs_behind_a_file(repo, stage)
+    if behind_a_file:
+        reasons.append(_behind_a_file_reason(behind_a_file))
+    return Staleness(reasons, conflicted, holding, own_data, behind_a_file)
 
 
 def _own_data_reason(paths: list[str]) -> str:
@@ -484,6 +511,15 @@ def _holding_reason(holding: Mapping[str, str]) -> str:
     over which `repro` refuses to run it."""
     return (_listed(HOLDING_OUTS, list(holding.values())) + " (`dvx repro` refuses to run it "
             "over them: move that repository out first)")
+
+
+def _behind_a_file_reason(behind_a_file: Mapping[str, str]) -> str:
+    """The reason naming the files standing where folders of the stage's outputs go
+    (FILE_IN_THE_WAY), over which `repro` refuses to run it."""
+    files = sorted(set(behind_a_file.values()))
+    it = "it" if len(files) == 1 else "them"
+    return (_listed(FILE_IN_THE_WAY, files)
+            + f" (`dvx repro` refuses to delete {it}: move {it} away)")
 
 
 def own_data_ways_out(stage: str, paths: Sequence[str], again: str = "`dvx repro`",
