@@ -1499,3 +1499,37 @@ def test_data_changed_beside_an_edited_stage_output_is_committed_or_discarded_by
     assert dvx("commit", "data.txt").code == 0
     after = dvx("status").stdout
     assert "data.txt" not in after and "a.txt: modified" in after, after
+
+
+def test_a_stage_reading_a_folder_holding_only_a_shared_dvxignore_names_it_as_not_pulled(
+        tmp_path):
+    """In a fresh clone, a tracked folder a stage reads holds only the .dvxignore Git shares:
+    its data is not pulled yet, and the stage's status says so as of a folder absent whole
+    (missing deps), never that its dependency changed; `repro` refuses, naming `dvx pull`."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    write(alice / "d" / ".dvxignore", "*.tmp\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d", "-o", "out.txt", "cat d/a > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/.dvxignore")
+    share(alice, "d and a stage reading it")
+    bob = team.clone("bob", pull=False)
+    assert sorted(p.name for p in (bob / "d").iterdir()) == [".dvxignore"]
+
+    said = " ".join(run_dvx("status", cwd=bob).output.split())
+    assert "d: not pulled yet" in said and "s: missing deps: d; missing outs: out.txt" in said, \
+        said
+    assert "changed deps" not in said, said
+    stages = json.loads(run_dvx("status", "--json", cwd=bob).stdout)["stages"]
+    assert [s["reasons"] for s in stages] == [["missing deps: d", "missing outs: out.txt"]], \
+        stages
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code != 0 and "Run `dvx pull d`" in refused.output, refused.output
+    assert not (bob / "out.txt").exists()
+    must("pull", cwd=bob)
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -1159,6 +1159,13 @@ def never_placed(repo: Repo, output: Output) -> bool:
     return synced is None or synced.placed_nothing
 
 
+def not_pulled_whole(repo: Repo, output: Output, holds_data: bool) -> bool:
+    """Is the folder `output`, standing in the workspace, not pulled yet, as a folder absent
+    whole is? Only files dvx never tracks (a `.dvxignore` Git shares, say) stand where data
+    never placed here goes (`holds_data` false, `never_placed`)."""
+    return not holds_data and never_placed(repo, output)
+
+
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,
                 synced_before: Synced | None) -> OutputStatus:
     full = repo.abspath(output.path)
@@ -1219,9 +1226,7 @@ def _dir_status_by(repo: Repo, output: Output, synced: Synced | None,
         result.current_oid = _manifest_oid(repo, current)
         if result.current_oid == pointer.oid:
             result.current_oid = None
-        elif not current and never_placed(repo, output):
-            # Only files dvx never tracks (a `.dvxignore` Git shares, say) stand where data
-            # never pulled goes: the data is not pulled yet, as of a folder absent whole.
+        elif not_pulled_whole(repo, output, holds_data=bool(current)):
             result.current_oid = None
             result.workspace = NOT_PULLED
         else:

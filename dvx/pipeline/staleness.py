@@ -17,12 +17,13 @@ from dvx.errors import DvxError, FormatError, PathError
 from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.status import not_pulled_whole
 from dvx.ops.sync_layers import holds_what_was_placed
-from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_tree
+from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_output, load_tree
 from dvx.paths import at_or_below_any, file_in_place_of, nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
-from dvx.pointer import Pointer
+from dvx.pointer import Pointer, pointer_path_of
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.wording import named_list
@@ -137,7 +138,7 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
             on_untrackable(exc)
             unknown.append(rel)
             continue
-        if state is None:
+        if state is None or _not_pulled_yet(repo, state):
             missing.append(rel)
         else:
             deps.append(state)
@@ -146,6 +147,22 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
     params, missing_params = current_params(repo, stage, reader or ParamsReader(repo))
     return StageState(tuple(deps), params, missing, missing_params, unknown, seen=seen,
                       dep_files=dep_files)
+
+
+def _not_pulled_yet(repo: Repo, state: LockedPath) -> bool:
+    """Is the dependency `state`, a folder its pointer tracks, not pulled yet, as the data
+    status says (`not_pulled_whole`: only files dvx never tracks stand there, placed by Git)?
+    Then it is missing, as a folder absent whole is."""
+    if not state.is_dir or state.nfiles:
+        return False
+    pointer_file = pointer_path_of(state.path)
+    if not os.path.isfile(repo.abspath(pointer_file)):
+        return False
+    try:
+        output = load_output(repo, pointer_file)
+    except DvxError:  # a pointer that cannot be read is the data status's to name
+        return False
+    return output.pointer.oid != state.oid and not_pulled_whole(repo, output, holds_data=False)
 
 
 def deps_after_run(repo: Repo, before: StageState
