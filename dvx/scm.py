@@ -1075,16 +1075,17 @@ class Git:
         out = self._run("ls-files", "-z", "--full-name", *args)
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
-    def untracked_folders_named(self, prefix: str) -> list[str]:
-        """The folders Git does not track, ignored or not, whose name starts with `prefix`
-        (no glob characters in it), anywhere in the workspace (paths from its top): a walk
-        as `git status` takes, never into a folder Git ignores whole (tracked data)."""
-        spec = f":(glob)**/{prefix}*"
-        found = [path for ignored in ((), ("--ignored",))
-                 for path in self.ls_files("--others", "--directory", "--exclude-standard",
-                                           *ignored, "--", spec)]
-        return sorted({p.rstrip("/") for p in found
-                       if p.endswith("/") and p.rstrip("/").rpartition("/")[2].startswith(prefix)})
+    def untracked_folders_named(self, prefix: str, under: str = "") -> list[str]:
+        """The folders Git does not track whose name starts with `prefix` (no glob characters
+        in it), anywhere at or below the folder `under` (from the top of the work tree; ""
+        for all of it), whether Git ignores them, or a folder around them whole, or not:
+        found by the files directly in them, in one walk that never enters `under`'s `.dvx`
+        (its cache). Paths from the top."""
+        base = f"{under}/" if under else ""
+        found = self.ls_files("--others", "--", f":(top,glob){base}**/{prefix}*/*",
+                              f":(top,exclude){base}.dvx")
+        folders = {path.rpartition("/")[0] for path in found}
+        return sorted(f for f in folders if f.rpartition("/")[2].startswith(prefix))
 
     def left_out(self, relpaths: list[str]) -> list[str]:
         """The files at or below `relpaths` that Git's index holds and this sparse checkout

@@ -3187,6 +3187,57 @@ def test_a_get_killed_midway_leaves_a_folder_git_ignores_and_the_next_get_remove
     assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
 
 
+def test_a_rerun_get_force_names_the_former_output_as_things_stand_once_its_copy_is_written(
+        source, project):
+    """The rerun of a `dvx get --force` killed between its renames names the former output it
+    finds in the left folder once its own copy is in place: never with the `mv` back to the
+    path, which now holds the new copy (an `mv` into that folder would mix the two)."""
+    team, _ = source
+    commit(project, "dvx init")
+    write(project / "got", "my own\n")
+    get = ("get", str(team.origin), "images", "-o", "got", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project)
+    again = run_dvx_proc(*get, cwd=project)
+    said = " ".join(again.stderr.split())
+    assert again.code == 0, again.output
+    assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
+    assert f"`mv {left}/old got`" not in said, said
+    assert (f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted `dvx "
+            f"get --force` replaced it; dvx never deletes it. To keep it, move '{left}/old' "
+            "where you want it") in said, said
+
+
+def test_status_names_a_killed_get_s_folder_in_a_folder_git_ignores_or_a_project_below_git(
+        source, tmp_path):
+    """The folder a killed `dvx get` left is named by `dvx status` wherever the get wrote
+    under the project: inside a folder Git ignores whole, and in a project that is a folder
+    of a Git repository (`core.no_scm`), where Git does not ignore it."""
+    team, _ = source
+    top = make_git_repo(tmp_path / "top")
+    write(top / ".gitignore", "/project/scratch/\n")
+    project = top / "project"
+    project.mkdir()
+    must("init", "--no-scm", cwd=project)
+    ignored = project / "scratch" / "deep"
+    ignored.mkdir(parents=True)
+    for where in (project, ignored):
+        out = os.path.relpath(where / "got", project)
+        killed = run_dvx_proc("get", str(team.origin), "images", "-o", out, cwd=project,
+                              env={"DVX_FAULT": "get.after_file:1"})
+        assert killed.code == -9, killed.output
+    left = [f"{rel}/{name}" if rel != "." else name for where in (project, ignored)
+            for rel in [os.path.relpath(where, project)] for name in _get_folders(where)]
+    assert len(left) == 2, left
+    said = run_dvx_proc("status", cwd=project)
+    for path in left:
+        assert f"'{path}' is the partial copy of an interrupted `dvx get`" in said.stderr, \
+            said.output
+    listed = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)
+    assert sorted(g["path"] for g in listed["interrupted_gets"]) == sorted(left), listed
+
+
 def test_a_get_force_killed_between_its_renames_keeps_the_former_output_and_names_it(
         source, project):
     """`dvx get --force` killed after it moved what was at the path aside, before it put the

@@ -123,16 +123,16 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
-    tidy_left_gets(os.path.dirname(repo.abspath(rel)))
-    is_dir = functools.partial(_is_dir, source, found)
-    replaced = _refuse_taken(repo, rel, origin, force, is_dir)
-    source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
-    if rev is not None:
-        source_info["rev"] = rev
-    pointer = _bring(repo, source, found, source_info)
-    return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
-                  lambda: _refuse_taken_again(repo, rel, origin, force, is_dir, replaced,
-                                              "import"))
+    with left_gets_tidied(os.path.dirname(repo.abspath(rel))):
+        is_dir = functools.partial(_is_dir, source, found)
+        replaced = _refuse_taken(repo, rel, origin, force, is_dir)
+        source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
+        if rev is not None:
+            source_info["rev"] = rev
+        pointer = _bring(repo, source, found, source_info)
+        return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
+                      lambda: _refuse_taken_again(repo, rel, origin, force, is_dir, replaced,
+                                                  "import"))
 
 
 def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None,
@@ -279,38 +279,46 @@ def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
     place of whatever is at `target`. What was there is moved aside and deleted, never
     written into: a symlink or hard link there leaves the file it shares untouched, and a
     directory is replaced, not merged with the new files. What a killed get left beside it
-    is dealt with first (`tidy_left_gets`)."""
+    is dealt with around it (`left_gets_tidied`)."""
     parent = os.path.dirname(target)
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
-    tidy_left_gets(parent)
-    try:
-        scratch = get_scratch.Scratch(target)
-    except OSError as exc:
-        raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
-    try:
-        built = os.path.join(scratch.path, get_scratch.BUILT)
-        fill(built)
-        if os.path.lexists(target):
-            os.rename(target, os.path.join(scratch.path, get_scratch.FORMER))
-        faults.point("get.between_renames")
-        os.rename(built, target)
-    finally:
-        scratch.drop()
+    with left_gets_tidied(parent):
+        try:
+            scratch = get_scratch.Scratch(target)
+        except OSError as exc:
+            raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
+        try:
+            built = os.path.join(scratch.path, get_scratch.BUILT)
+            fill(built)
+            if os.path.lexists(target):
+                os.rename(target, os.path.join(scratch.path, get_scratch.FORMER))
+            faults.point("get.between_renames")
+            os.rename(built, target)
+        finally:
+            scratch.drop()
 
 
-def tidy_left_gets(directory: str) -> None:
-    """Remove the scratch folders a killed `dvx get` left in `directory` holding only a
-    partial copy, and name, in a warning, those holding what was at the path it replaced
-    (never deleted: the user's former output)."""
+@contextlib.contextmanager
+def left_gets_tidied(directory: str) -> Iterator[None]:
+    """Around a get or import writing into `directory`: first remove the scratch folders a
+    killed `dvx get` left there holding only a partial copy; last, whether the new copy was
+    written or not, name in a warning those holding what was at the path it replaced (never
+    deleted: the user's former output), with a way to keep it that is true by then."""
+    kept = []
     for left in get_scratch.left_beside(directory):
-        shown = os.path.relpath(left.path)
         if get_scratch.remove(left):
-            log.info("Removed '%s', the partial copy of an interrupted `dvx get`", shown)
+            log.info("Removed '%s', the partial copy of an interrupted `dvx get`",
+                     os.path.relpath(left.path))
         elif left.holds_former:
-            log.warning("WARNING: %s", get_scratch.what_to_do(left, shown))
+            kept.append(left)
+    try:
+        yield
+    finally:
+        for left in kept:
+            log.warning("WARNING: %s", get_scratch.what_to_do(left, os.path.relpath(left.path)))
 
 
 def _head_of(source: Source) -> str:
@@ -835,13 +843,13 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     fs, path, version = url_version(url, timeout=url_timeout(repo.config))
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path, out), origin)
-    tidy_left_gets(os.path.dirname(repo.abspath(rel)))
-    replaced = _refuse_taken(repo, rel, origin, force, _a_file, "OUT")
-    pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
-                            _recordable(version, url, started))
-    return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
-                  lambda: _refuse_taken_again(repo, rel, origin, force, _a_file, replaced,
-                                              "import-url", "OUT"))
+    with left_gets_tidied(os.path.dirname(repo.abspath(rel))):
+        replaced = _refuse_taken(repo, rel, origin, force, _a_file, "OUT")
+        pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
+                                _recordable(version, url, started))
+        return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
+                      lambda: _refuse_taken_again(repo, rel, origin, force, _a_file, replaced,
+                                                  "import-url", "OUT"))
 
 
 def _a_file() -> bool:

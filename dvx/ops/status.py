@@ -47,7 +47,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer, WrongCounts
 from dvx.repo import Repo
-from dvx.scm import literal_pathspec
+from dvx.scm import Git, find_git_root, literal_pathspec
 from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
@@ -393,18 +393,20 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
 
 
 def _interrupted_gets(repo: Repo) -> list[tuple[str, bool]]:
-    """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), each named
-    in a warning, with whether it holds what was at the path it replaced: status takes no
-    lock, so it deletes nothing; Git ignores them (Repo.exclude_temporaries)."""
-    git = repo.git
-    if git is None or repo.below_the_top_of_git():
+    """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), wherever a
+    get wrote in it, each named in a warning, with whether it holds what was at the path it
+    replaced: status takes no lock, so it deletes nothing. One Git call, of the work tree
+    holding the project (a project in a folder of one, `core.no_scm`, included)."""
+    around = _git_around(repo)
+    if around is None:
         return []
+    git, under = around
     try:
-        found = git.untracked_folders_named(get_scratch.PREFIX)
+        found = git.untracked_folders_named(get_scratch.PREFIX, under)
     except DvxError as exc:
         log.debug("interrupted gets not looked for: %s", exc)
         return []
-    left = get_scratch.left_at([repo.abspath(rel) for rel in found])
+    left = get_scratch.left_at([os.path.join(git.root, rel) for rel in found])
     for folder in left:
         shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
         if folder.holds_former:
@@ -415,6 +417,20 @@ def _interrupted_gets(repo: Repo) -> list[tuple[str, bool]]:
                         "delete it.", shown)
     return [(os.path.relpath(f.path, repo.root).replace(os.sep, "/"), f.holds_former)
             for f in left]
+
+
+def _git_around(repo: Repo) -> tuple[Git, str] | None:
+    """The Git work tree holding the project, with the project's folder in it ("" at its
+    top); None without one (nor for a project below its top that dvx refuses)."""
+    if repo.git is not None:
+        return repo.git, ""
+    if repo.below_the_top_of_git():
+        return None
+    top = find_git_root(repo.root)
+    if top is None:
+        return None
+    under = os.path.relpath(repo.root, top).replace(os.sep, "/")
+    return Git(top), "" if under == "." else under
 
 
 def _pipeline_records_ignored(repo: Repo) -> dict[str, str]:
