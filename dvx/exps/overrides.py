@@ -10,18 +10,17 @@ must exist."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import json
 import os
 import posixpath
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import ConflictError, FormatError, PathError, UsageError
+from dvx.errors import ConflictError, PathError, UsageError
+from dvx.exps import yaml_in_place
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
@@ -39,14 +38,7 @@ from dvx.paths import (
 )
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.interpolate import parse_reference, references
-from dvx.pipeline.params import (
-    DEFAULT_PARAMS_FILE,
-    check_params_file_name,
-    find_param,
-    load_json,
-    param_value,
-    same_value,
-)
+from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, find_param, load_json
 from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_declaring
 from dvx.repo import Repo
 from dvx.scm import ignores_case
@@ -57,9 +49,6 @@ from dvx.yamlio import (
     UnwritableValueError,
     check_values,
     has_conflict_markers,
-    json_scalar,
-    parse_yaml,
-    round_trip_representer,
     strict_loader,
 )
 
@@ -381,7 +370,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
         else:
             strict = read_as_params is None or any(
                 _same_path(repo.root, file, params) for params in read_as_params)
-            edited[file] = _edit_yaml(full, changes, write, _reader(file, strict))
+            edited[file] = _edit_yaml(full, changes, write, yaml_in_place.reader(file, strict))
     return edited
 
 
@@ -585,17 +574,18 @@ def _refuse_adding_what_exists(change: Override) -> None:
                          "param already.", "Drop the '+' to set it.")
 
 
-def _edit_yaml(full: str, changes: list[Override], write: bool, read: _Reader) -> bytes:
+def _edit_yaml(full: str, changes: list[Override], write: bool, read: yaml_in_place.Reader
+               ) -> bytes:
     """Set `changes` in the YAML file `full`. Each value the file has is replaced in its own
     text, so every other byte stays; where that cannot be done (a param added, a value
     written in block style replaced, a multi-line string), the document goes through
     ruamel's round trip, which keeps comments and layout but may respell values
     (`1_000.5`, `~`, long floats). Either way the result is read back by `read`: every
-    param -S does not set must read as before, or nothing is written."""
+    param -S does not set must read as before, or nothing is written (`yaml_in_place`)."""
     from dvx.pipeline.editor import guess_indent
 
     file = changes[0].file
-    yaml = _round_tripper()
+    yaml = yaml_in_place.round_tripper()
     doc: Any = {}
     try:
         with open(full, "rb") as f:
@@ -609,291 +599,20 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read: _Reader) -
     if not isinstance(doc, dict):
         raise UsageError(f"'{file}' is not a mapping of params.")
     for change in changes:
-        _set(doc, dataclasses.replace(change, value=_for_yaml_1_1(change.value)))
-    expected = _read_before(read, text, file) or {}
+        _set(doc, dataclasses.replace(change, value=yaml_in_place.for_yaml_1_1(change.value)))
+    expected = yaml_in_place.read_before(read, text, file) or {}
     for change in changes:
         _set(expected, change)
-    edited_text = _set_in_place(text, changes)
-    if edited_text is None or not _reads_as(edited_text, expected, read):
+    edited_text = yaml_in_place.set_in_place(text, changes)
+    if edited_text is None or not yaml_in_place.reads_as(edited_text, expected, read):
         out = io.StringIO()
         yaml.dump(doc, out)
         edited_text = out.getvalue()
-        _refuse_respelled(file, changes, text, edited_text, expected, read)
+        yaml_in_place.refuse_respelled(file, changes, text, edited_text, expected, read)
     edited = encode_like(edited_text, data)
     if write:
         _write(full, edited)
     return edited
-
-
-def _round_tripper() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()  # round-trip: comments, order and flow style survive
-    yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
-    yaml.width = 4096  # a long string is not folded onto a second line
-    yaml.Representer = _representer_class()
-    return yaml
-
-
-_Reader = Callable[[str], Any]  # a YAML document's text -> its data; FormatError if unreadable
-
-
-def _reader(file: str, read_as_params: bool) -> _Reader:
-    """How the YAML file `file` is read back after -S: as dvx reads a params file (YAML 1.2,
-    strict: no anchors, aliases nor merge keys) where the pipeline reads it so (`params:`,
-    `vars:`, params.yaml), since the run would refuse what that refuses; any other file (a
-    config a stage reads as a dependency) as ruamel, which edits it, reads it."""
-    if read_as_params:
-        return functools.partial(_as_the_pipeline_reads, file=file)
-    return functools.partial(_as_ruamel_reads, file=file)
-
-
-def _as_the_pipeline_reads(text: str, file: str) -> Any:
-    """The document `text`, read as dvx reads a params file (YAML 1.2, strict)."""
-    return parse_yaml(text.encode("utf-8"), f"params file '{file}'")
-
-
-def _as_ruamel_reads(text: str, file: str) -> Any:
-    """The document `text` as ruamel's safe loader reads it: anchors, aliases and merge keys
-    resolved to the values they stand for."""
-    from ruamel.yaml import YAML
-
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except Exception as exc:  # ruamel's errors share no base class with a useful message
-        raise FormatError(f"The file '{file}' cannot be read as YAML: "
-                          f"{getattr(exc, 'problem', None) or exc}.") from None
-
-
-def _read_before(read: _Reader, text: str, file: str) -> Any:
-    """The document `text` as `read` reads it before -S writes; one it refuses is refused
-    here as the run would, before anything is written."""
-    try:
-        return read(text)
-    except FormatError as exc:
-        raise UsageError(f"-S cannot set params in '{file}': {exc.message} Nothing was "
-                         "written.", exc.hint or "The pipeline reads this file as params "
-                         "(under `params:` or `vars:`, or as params.yaml): write each value "
-                         "out in full (no anchors, aliases or merge keys), then run again."
-                         ) from None
-
-
-def _reads_as(text: str, expected: Any, read: _Reader) -> bool:
-    """Does `text` read (by `read`) as `expected`, value for value and type for type (1,
-    1.0 and true differ)?"""
-    try:
-        data = read(text)
-    except FormatError:
-        return False
-    return same_value(param_value(data or {}), param_value(expected))
-
-
-def _set_in_place(text: str, changes: list[Override]) -> str | None:
-    """`text` with the text of each value `changes` set replaced by the new value's, and
-    nothing else changed; None where a change is not one such replacement (a new key, a
-    value written in block style, a new value that takes more than one line). Each is
-    found in the text the ones before it made: a later -S of the same value, or of one
-    inside it, wins, as in the round trip."""
-    for change in changes:
-        found = _value_span(text, change.key)
-        if found is None:
-            return None
-        start, end, in_flow = found
-        written = _flow_text(change.value, in_flow)
-        if written is None:
-            return None
-        text = text[:start] + written + text[end:]
-    return text
-
-
-def _value_span(text: str, key: str) -> tuple[int, int, bool] | None:
-    """Where in `text` the value that the dotted `key` names is written (start and end
-    offsets), if in flow style (a scalar not `|` nor `>`, a `[...]` list, a `{...}`
-    mapping), and whether it is inside a flow list or mapping; None if it is not, or
-    `text` cannot be read so."""
-    import yaml
-
-    try:
-        loader = strict_loader()(text)
-    except yaml.YAMLError:
-        return None
-    try:
-        node = loader.get_single_node()
-        found = find_param(loader.construct_document(node), key) if node is not None else None
-        if found is None:
-            return None
-        in_flow = False
-        for step in found[0]:
-            in_flow = in_flow or bool(node.flow_style)
-            node = _child(loader, node, step)
-            if node is None:
-                return None
-        if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
-                else node.flow_style):
-            return None
-        return node.start_mark.index, node.end_mark.index, in_flow
-    except (yaml.YAMLError, ValueError, RecursionError):
-        return None
-    finally:
-        loader.dispose()
-
-
-def _child(loader: Any, node: Any, step: str | int) -> Any:
-    """The node below `node` at `step` (a key of a mapping, an index of a list), None if
-    it has none written inside `node`. The document is constructed by then, which splices
-    the keys a merge `<<` brings into the mapping, before its own (the last one is the
-    value read): one written in the anchored mapping is not this mapping's own text, and
-    replacing it there would change every mapping merging it."""
-    import yaml
-
-    if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-        return node.value[step]
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in reversed(node.value):
-            if isinstance(key_node, yaml.ScalarNode) \
-                    and loader.construct_object(key_node) == step:
-                inside = node.start_mark.index <= value_node.start_mark.index \
-                    and value_node.end_mark.index <= node.end_mark.index
-                return value_node if inside else None
-    return None
-
-
-def _flow_text(value: Any, in_flow: bool = False) -> str | None:
-    """`value` as the round trip writes it after a key, lists and mappings in flow style,
-    `in_flow`: as an element of a flow list, quoted where a `,` `[` `]` `{` `}` would end
-    it there; null as `null`. None if that takes more than one line."""
-    out = io.StringIO()
-    _round_tripper().dump({"k": _in_flow_style(_for_yaml_1_1([value] if in_flow else value))},
-                          out)
-    written = out.getvalue()
-    if value is None and not in_flow:
-        return "null"  # the round trip writes a key with no value after it
-    if not written.startswith("k: ") or written.count("\n") != 1:
-        return None
-    written = written[len("k: "):].rstrip("\n")
-    if in_flow:
-        if not (written.startswith("[") and written.endswith("]")):
-            return None
-        written = written[1:-1]
-    return written
-
-
-def _in_flow_style(value: Any) -> Any:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if isinstance(value, dict):
-        flow: Any = CommentedMap((key, _in_flow_style(item)) for key, item in value.items())
-    elif isinstance(value, list):
-        flow = CommentedSeq(_in_flow_style(item) for item in value)
-    else:
-        return value
-    flow.fa.set_flow_style()
-    return flow
-
-
-def _refuse_respelled(file: str, changes: list[Override], text: str, edited: str,
-                      expected: Any, read: _Reader) -> None:
-    """Refuse a round trip of `text` into `edited` after which a param reads (by `read`)
-    otherwise than `expected` (the params as they were, with those `changes` set)."""
-    if _reads_as(edited, expected, read):
-        return
-    before = _read_before(read, text, file) or {}
-    try:
-        after = read(edited) or {}
-    except FormatError as exc:
-        raise UsageError(f"-S cannot set {', '.join(c.key for c in changes)} in '{file}': "
-                         f"the file rewritten would not read back ({exc.message}). Nothing "
-                         "was written.", f"Set the params in '{file}' by hand.") from None
-    keys = ", ".join(change.key for change in changes)
-    found = _first_difference(before, after, {change.key for change in changes})
-    if found is None:  # a value set that would not read back as set
-        raise UsageError(f"-S cannot set {keys} in '{file}': the file rewritten would not "
-                         "read back as set. Nothing was written.",
-                         f"Set the params in '{file}' by hand.")
-    changed, old, new = found
-    raise UsageError(f"-S cannot set {keys} in '{file}' without "
-                     f"changing a param it does not set: '{changed}' would read "
-                     f"{json_scalar(new)} instead of {json_scalar(old)}: a value set could "
-                     "not replace the old one's text alone, so the file must be rewritten "
-                     "whole, which respells its text. Nothing was written.",
-                     f"Quote the value of '{changed}' in '{file}' (a string) or write it as a "
-                     "plain number, or set the params by hand.")
-
-
-def _first_difference(before: Any, after: Any, skipped: set[str], prefix: str = ""
-                      ) -> tuple[str, Any, Any] | None:
-    """The dotted name of the first value that differs between `before` and `after`, those
-    named in `skipped` (and what they hold) aside, with its two values; None if none."""
-    if prefix in skipped:
-        return None
-    if isinstance(before, dict) and isinstance(after, dict):
-        for key in before:
-            name = f"{prefix}.{key}".lstrip(".")
-            found = _first_difference(before[key], after[key], skipped, name) \
-                if key in after else (name, before[key], None)
-            if found:
-                return found
-        return None
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        for index, (one, other) in enumerate(zip(before, after, strict=True)):
-            found = _first_difference(one, other, skipped, f"{prefix}.{index}".lstrip("."))
-            if found:
-                return found
-        return None
-    return None if same_value(param_value(before), param_value(after)) \
-        else (prefix, before, after)
-
-
-class _Float(float):
-    """A float -S sets, written as YAML 1.1 reads a float too."""
-
-
-def _float_text(value: float) -> str:
-    """`value` as a literal both YAML 1.1 (which wants a '.' and a signed exponent: 1.0e-05)
-    and YAML 1.2 read as this float."""
-    if value != value:
-        return ".nan"
-    if value in (float("inf"), float("-inf")):
-        return ".inf" if value > 0 else "-.inf"
-    text = repr(value)
-    mantissa, e, exponent = text.partition("e")
-    if e and "." not in mantissa:
-        text = f"{mantissa}.0e{exponent}"
-    return text
-
-
-def _for_yaml_1_1(value: Any) -> Any:
-    """`value` (from -S) ready for the round-trip dumper, which writes by YAML 1.2's rules: a
-    string YAML 1.1 reads as something else (`no`, `on`, `1:30`) is quoted, a mapping's keys
-    as its values, a float is a `_Float`."""
-    from ruamel.yaml.scalarstring import SingleQuotedScalarString
-
-    if isinstance(value, dict):
-        return {_for_yaml_1_1(key): _for_yaml_1_1(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_for_yaml_1_1(item) for item in value]
-    if isinstance(value, float):
-        return _Float(value)
-    if isinstance(value, str) and _yaml_1_1_reads_as_other(value):
-        return SingleQuotedScalarString(value)
-    return value
-
-
-def _yaml_1_1_reads_as_other(text: str) -> bool:
-    import yaml
-
-    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
-    return bool(resolved != "tag:yaml.org,2002:str")
-
-
-@functools.cache
-def _representer_class() -> Any:
-    class Representer(round_trip_representer()):  # type: ignore[misc]
-        pass
-
-    Representer.add_representer(_Float, lambda representer, value: representer.represent_scalar(
-        "tag:yaml.org,2002:float", _float_text(value)))
-    return Representer
 
 
 def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:

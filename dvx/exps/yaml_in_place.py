@@ -1,0 +1,300 @@
+"""A YAML document's text with the values of given keys changed, and the proof that nothing
+else changed.
+
+-S writes a param's new value over the text of its old one (`set_in_place`), so every other
+byte of the file stays; where that cannot be done, the document goes through ruamel's round
+trip (`round_tripper`), which keeps comments and layout but may respell values. Either way
+the text made is read back (`reads_as`) as the pipeline reads the file, and refused
+(`refuse_respelled`) if any value it does not set reads otherwise than before."""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from dvx.errors import FormatError, UsageError
+from dvx.pipeline.params import find_param, param_value, same_value
+from dvx.yamlio import json_scalar, parse_yaml, round_trip_representer, strict_loader
+
+
+class Change(Protocol):
+    """A value to set: `key`, a dotted param name the document has, and its new `value`."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def value(self) -> Any: ...
+
+
+def round_tripper() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round-trip: comments, order and flow style survive
+    yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
+    yaml.width = 4096  # a long string is not folded onto a second line
+    yaml.Representer = _representer_class()
+    return yaml
+
+
+Reader = Callable[[str], Any]  # a YAML document's text -> its data; FormatError if unreadable
+
+
+def reader(file: str, read_as_params: bool) -> Reader:
+    """How the YAML file `file` is read back after -S: as dvx reads a params file (YAML 1.2,
+    strict: no anchors, aliases nor merge keys) where the pipeline reads it so (`params:`,
+    `vars:`, params.yaml), since the run would refuse what that refuses; any other file (a
+    config a stage reads as a dependency) as ruamel, which edits it, reads it."""
+    if read_as_params:
+        return functools.partial(_as_the_pipeline_reads, file=file)
+    return functools.partial(_as_ruamel_reads, file=file)
+
+
+def _as_the_pipeline_reads(text: str, file: str) -> Any:
+    """The document `text`, read as dvx reads a params file (YAML 1.2, strict)."""
+    return parse_yaml(text.encode("utf-8"), f"params file '{file}'")
+
+
+def _as_ruamel_reads(text: str, file: str) -> Any:
+    """The document `text` as ruamel's safe loader reads it: anchors, aliases and merge keys
+    resolved to the values they stand for."""
+    from ruamel.yaml import YAML
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except Exception as exc:  # ruamel's errors share no base class with a useful message
+        raise FormatError(f"The file '{file}' cannot be read as YAML: "
+                          f"{getattr(exc, 'problem', None) or exc}.") from None
+
+
+def read_before(read: Reader, text: str, file: str) -> Any:
+    """The document `text` as `read` reads it before -S writes; one it refuses is refused
+    here as the run would, before anything is written."""
+    try:
+        return read(text)
+    except FormatError as exc:
+        raise UsageError(f"-S cannot set params in '{file}': {exc.message} Nothing was "
+                         "written.", exc.hint or "The pipeline reads this file as params "
+                         "(under `params:` or `vars:`, or as params.yaml): write each value "
+                         "out in full (no anchors, aliases or merge keys), then run again."
+                         ) from None
+
+
+def reads_as(text: str, expected: Any, read: Reader) -> bool:
+    """Does `text` read (by `read`) as `expected`, value for value and type for type (1,
+    1.0 and true differ)?"""
+    try:
+        data = read(text)
+    except FormatError:
+        return False
+    return same_value(param_value(data or {}), param_value(expected))
+
+
+def set_in_place(text: str, changes: Sequence[Change]) -> str | None:
+    """`text` with the text of each value `changes` set replaced by the new value's, and
+    nothing else changed; None where a change is not one such replacement (a new key, a
+    value written in block style, a new value that takes more than one line). Each is
+    found in the text the ones before it made: a later -S of the same value, or of one
+    inside it, wins, as in the round trip."""
+    for change in changes:
+        found = _value_span(text, change.key)
+        if found is None:
+            return None
+        start, end, in_flow = found
+        written = _flow_text(change.value, in_flow)
+        if written is None:
+            return None
+        text = text[:start] + written + text[end:]
+    return text
+
+
+def _value_span(text: str, key: str) -> tuple[int, int, bool] | None:
+    """Where in `text` the value that the dotted `key` names is written (start and end
+    offsets), if in flow style (a scalar not `|` nor `>`, a `[...]` list, a `{...}`
+    mapping), and whether it is inside a flow list or mapping; None if it is not, or
+    `text` cannot be read so."""
+    import yaml
+
+    try:
+        loader = strict_loader()(text)
+    except yaml.YAMLError:
+        return None
+    try:
+        node = loader.get_single_node()
+        found = find_param(loader.construct_document(node), key) if node is not None else None
+        if found is None:
+            return None
+        in_flow = False
+        for step in found[0]:
+            in_flow = in_flow or bool(node.flow_style)
+            node = _child(loader, node, step)
+            if node is None:
+                return None
+        if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
+                else node.flow_style):
+            return None
+        return node.start_mark.index, node.end_mark.index, in_flow
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _child(loader: Any, node: Any, step: str | int) -> Any:
+    """The node below `node` at `step` (a key of a mapping, an index of a list), None if
+    it has none written inside `node`. The document is constructed by then, which splices
+    the keys a merge `<<` brings into the mapping, before its own (the last one is the
+    value read): one written in the anchored mapping is not this mapping's own text, and
+    replacing it there would change every mapping merging it."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+        return node.value[step]
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in reversed(node.value):
+            if isinstance(key_node, yaml.ScalarNode) \
+                    and loader.construct_object(key_node) == step:
+                inside = node.start_mark.index <= value_node.start_mark.index \
+                    and value_node.end_mark.index <= node.end_mark.index
+                return value_node if inside else None
+    return None
+
+
+def _flow_text(value: Any, in_flow: bool = False) -> str | None:
+    """`value` as the round trip writes it after a key, lists and mappings in flow style,
+    `in_flow`: as an element of a flow list, quoted where a `,` `[` `]` `{` `}` would end
+    it there; null as `null`. None if that takes more than one line."""
+    out = io.StringIO()
+    round_tripper().dump({"k": _in_flow_style(for_yaml_1_1([value] if in_flow else value))},
+                          out)
+    written = out.getvalue()
+    if value is None and not in_flow:
+        return "null"  # the round trip writes a key with no value after it
+    if not written.startswith("k: ") or written.count("\n") != 1:
+        return None
+    written = written[len("k: "):].rstrip("\n")
+    if in_flow:
+        if not (written.startswith("[") and written.endswith("]")):
+            return None
+        written = written[1:-1]
+    return written
+
+
+def _in_flow_style(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        flow: Any = CommentedMap((key, _in_flow_style(item)) for key, item in value.items())
+    elif isinstance(value, list):
+        flow = CommentedSeq(_in_flow_style(item) for item in value)
+    else:
+        return value
+    flow.fa.set_flow_style()
+    return flow
+
+
+def refuse_respelled(file: str, changes: Sequence[Change], text: str, edited: str,
+                      expected: Any, read: Reader) -> None:
+    """Refuse a round trip of `text` into `edited` after which a param reads (by `read`)
+    otherwise than `expected` (the params as they were, with those `changes` set)."""
+    if reads_as(edited, expected, read):
+        return
+    before = read_before(read, text, file) or {}
+    try:
+        after = read(edited) or {}
+    except FormatError as exc:
+        raise UsageError(f"-S cannot set {', '.join(c.key for c in changes)} in '{file}': "
+                         f"the file rewritten would not read back ({exc.message}). Nothing "
+                         "was written.", f"Set the params in '{file}' by hand.") from None
+    keys = ", ".join(change.key for change in changes)
+    found = _first_difference(before, after, {change.key for change in changes})
+    if found is None:  # a value set that would not read back as set
+        raise UsageError(f"-S cannot set {keys} in '{file}': the file rewritten would not "
+                         "read back as set. Nothing was written.",
+                         f"Set the params in '{file}' by hand.")
+    changed, old, new = found
+    raise UsageError(f"-S cannot set {keys} in '{file}' without "
+                     f"changing a param it does not set: '{changed}' would read "
+                     f"{json_scalar(new)} instead of {json_scalar(old)}: a value set could "
+                     "not replace the old one's text alone, so the file must be rewritten "
+                     "whole, which respells its text. Nothing was written.",
+                     f"Quote the value of '{changed}' in '{file}' (a string) or write it as a "
+                     "plain number, or set the params by hand.")
+
+
+def _first_difference(before: Any, after: Any, skipped: set[str], prefix: str = ""
+                      ) -> tuple[str, Any, Any] | None:
+    """The dotted name of the first value that differs between `before` and `after`, those
+    named in `skipped` (and what they hold) aside, with its two values; None if none."""
+    if prefix in skipped:
+        return None
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in before:
+            name = f"{prefix}.{key}".lstrip(".")
+            found = _first_difference(before[key], after[key], skipped, name) \
+                if key in after else (name, before[key], None)
+            if found:
+                return found
+        return None
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for index, (one, other) in enumerate(zip(before, after, strict=True)):
+            found = _first_difference(one, other, skipped, f"{prefix}.{index}".lstrip("."))
+            if found:
+                return found
+        return None
+    return None if same_value(param_value(before), param_value(after)) \
+        else (prefix, before, after)
+
+
+class _Float(float):
+    """A float -S sets, written as YAML 1.1 reads a float too."""
+
+
+def _float_text(value: float) -> str:
+    """`value` as a literal both YAML 1.1 (which wants a '.' and a signed exponent: 1.0e-05)
+    and YAML 1.2 read as this float."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def for_yaml_1_1(value: Any) -> Any:
+    """`value` (from -S) ready for the round-trip dumper, which writes by YAML 1.2's rules: a
+    string YAML 1.1 reads as something else (`no`, `on`, `1:30`) is quoted, a mapping's keys
+    as its values, a float is a `_Float`."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {for_yaml_1_1(key): for_yaml_1_1(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [for_yaml_1_1(item) for item in value]
+    if isinstance(value, float):
+        return _Float(value)
+    if isinstance(value, str) and _yaml_1_1_reads_as_other(value):
+        return SingleQuotedScalarString(value)
+    return value
+
+
+def _yaml_1_1_reads_as_other(text: str) -> bool:
+    import yaml
+
+    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
+    return bool(resolved != "tag:yaml.org,2002:str")
+
+
+@functools.cache
+def _representer_class() -> Any:
+    class Representer(round_trip_representer()):  # type: ignore[misc]
+        pass
+
+    Representer.add_representer(_Float, lambda representer, value: representer.represent_scalar(
+        "tag:yaml.org,2002:float", _float_text(value)))
+    return Representer
