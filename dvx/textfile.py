@@ -16,6 +16,18 @@ def plain_text(data: bytes, errors: str = "strict") -> str:
     return data.decode("utf-8", errors).removeprefix(BOM).replace("\r\n", "\n")
 
 
+def as_written(data: bytes) -> str:
+    """`data` as text with each line's own end ("\r\n" or "\n"), for an edit that replaces
+    some text in place and keeps every other byte; without a byte order mark."""
+    return data.decode("utf-8").removeprefix(BOM)
+
+
+def with_bom_like(text: str, like: bytes) -> bytes:
+    """`text` (as `as_written` reads it, edited) as a file's bytes, with the byte order mark
+    of `like`, the file's current content, and its line ends as `text` has them."""
+    return ((BOM if like.startswith(BOM.encode()) else "") + text).encode("utf-8")
+
+
 def encode_like(text: str, like: bytes, errors: str = "strict") -> bytes:
     """`text` (lines ended by "\n") as a file's bytes, with the line end (Windows' if it
     uses it) and the byte order mark of `like`, the file's current content."""

@@ -1698,6 +1698,16 @@ def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     assert _show(project)["windows"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def test_set_param_keeps_each_line_end_of_a_file_mixing_them(project):
+    """A file whose lines end some with "\r\n", some with "\n" changes by the value -S sets
+    alone: every other line keeps its own end."""
+    mixed = "# how to train\r\ntrain:\n  lr: 0.1  # step size\r\n  epochs: 3\n"
+    write(project / "params.yaml", mixed)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "mixed", cwd=project)
+    assert (project / "params.yaml").read_bytes() == mixed.replace("0.1", "0.2").encode()
+    assert _show(project)["mixed"]["params"]["params.yaml"]["train.lr"] == 0.2
+
+
 def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
     write(project / "params.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n  epochs: 3\n")
     for args, message in ((("-S", "train.lr=0.3"), "duplicate key"),

@@ -43,7 +43,7 @@ from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_dec
 from dvx.repo import Repo
 from dvx.scm import ignores_case
 from dvx.syncstate import Synced
-from dvx.textfile import encode_like, plain_text
+from dvx.textfile import as_written, encode_like, plain_text, with_bom_like
 from dvx.yamlio import (
     DuplicateKeyError,
     UnwritableValueError,
@@ -603,13 +603,15 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read: yaml_in_pl
     expected = yaml_in_place.read_before(read, text, file) or {}
     for change in changes:
         _set(expected, change)
-    edited_text = yaml_in_place.set_in_place(text, changes)
-    if edited_text is None or not yaml_in_place.reads_as(edited_text, expected, read):
+    # In place, in the text as written: each line keeps its own end, in a file mixing them
+    in_place = yaml_in_place.set_in_place(as_written(data), changes)
+    if in_place is not None and yaml_in_place.reads_as(in_place, expected, read):
+        edited = with_bom_like(in_place, data)
+    else:
         out = io.StringIO()
         yaml.dump(doc, out)
-        edited_text = out.getvalue()
-        yaml_in_place.refuse_respelled(file, changes, text, edited_text, expected, read)
-    edited = encode_like(edited_text, data)
+        yaml_in_place.refuse_respelled(file, changes, text, out.getvalue(), expected, read)
+        edited = encode_like(out.getvalue(), data)
     if write:
         _write(full, edited)
     return edited
