@@ -1687,6 +1687,24 @@ def test_set_param_in_a_config_read_only_as_a_dependency_keeps_its_anchors(proje
     assert (project / "params.yaml").read_text() == params
 
 
+def test_set_param_refuses_a_config_whose_aliases_expand_past_a_bound(project):
+    """A config a stage reads as a dependency, built as an alias bomb ("billion laughs": ten
+    aliases of ten aliases of ...), is refused at once, never expanded; nothing is written."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]
+    bomb = "\n".join(levels) + "\nmodel:\n  lr: 0.1\n"
+    write(project / "conf.yaml", bomb)
+    write(project / "dvx.yaml", DVX_YAML.replace("deps: [", "deps: [conf.yaml, "))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "bomb")
+    refused = run_dvx_proc("exp", "run", "-S", "conf.yaml:model.lr=0.2", cwd=project, timeout=60)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "more than 1000000 values" in said, refused.output
+    assert "aliases" in said and "Nothing was written" in said
+    assert "Traceback" not in refused.output
+    assert (project / "conf.yaml").read_text() == bomb
+
+
 def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     """A params file committed from Windows changes by the one line -S sets."""
     crlf = "\ufeff# how to train\r\ntrain:\r\n  lr: 0.1  # step size\r\n  epochs: 3\r\n"

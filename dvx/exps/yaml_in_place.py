@@ -57,16 +57,58 @@ def _as_the_pipeline_reads(text: str, file: str) -> Any:
     return parse_yaml(text.encode("utf-8"), f"params file '{file}'")
 
 
+# How many values a document's aliases may stand for beyond those it writes out: past it,
+# an alias bomb ("billion laughs": ten aliases of ten aliases of ...) would take the
+# read-back check hours and all memory.
+MAX_ALIASED_VALUES = 1_000_000
+
+
 def _as_ruamel_reads(text: str, file: str) -> Any:
     """The document `text` as ruamel's safe loader reads it: anchors, aliases and merge keys
-    resolved to the values they stand for."""
+    resolved to the values they stand for, at most MAX_ALIASED_VALUES more than it writes."""
     from ruamel.yaml import YAML
 
     try:
+        _refuse_alias_bomb(YAML(typ="safe", pure=True).compose(text), file)
         return YAML(typ="safe", pure=True).load(text)
+    except FormatError:
+        raise
+    except RecursionError:
+        raise FormatError(f"The file '{file}' is nested too deeply.") from None
     except Exception as exc:  # ruamel's errors share no base class with a useful message
         raise FormatError(f"The file '{file}' cannot be read as YAML: "
                           f"{getattr(exc, 'problem', None) or exc}.") from None
+
+
+def _refuse_alias_bomb(root: Any, file: str) -> None:
+    """Refuse the document whose node graph `root` (an alias is the node it names, shared)
+    stands for more than MAX_ALIASED_VALUES values beyond its own nodes, or for endless ones
+    (an alias inside the node it names), counting each node once."""
+    sizes: dict[int, int] = {}
+    if root is not None and _expanded_size(root, sizes) - len(sizes) > MAX_ALIASED_VALUES:
+        raise FormatError(f"The file '{file}' uses YAML aliases that stand for more than "
+                          f"{MAX_ALIASED_VALUES} values beyond those it writes out, which dvx "
+                          "refuses to expand.",
+                          "Write the values out, or use fewer aliases of large values.")
+
+
+_ENDLESS = MAX_ALIASED_VALUES * 2  # the size of a node that holds an alias of itself
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """How many values `node` stands for with its aliases expanded (itself, its keys and
+    values, its items); `sizes`: those of the nodes counted so far (0 while counting)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known or _ENDLESS  # 0: counting it still, so it holds an alias of itself
+    sizes[id(node)] = 0
+    children = node.value if isinstance(node.value, list) else []
+    size = 1
+    for child in children:
+        for part in child if isinstance(child, tuple) else (child,):
+            size = min(size + _expanded_size(part, sizes), _ENDLESS)
+    sizes[id(node)] = size
+    return size
 
 
 def read_before(read: Reader, text: str, file: str) -> Any:
