@@ -1013,6 +1013,33 @@ def test_a_metrics_file_a_git_pull_left_outdated_is_named_never_shown_as_the_wor
         {"eval/s.json": {"data": {"f1": 0.7}}}
 
 
+def test_a_metrics_file_the_recorded_version_of_its_directory_no_longer_holds_is_named_so(
+        repo, dvx):
+    """eval/m.json was placed with a version of eval/ its pointer no longer names, whose
+    manifest (cached) lists no such file: its row says the file is gone from that version and
+    names the checkout of the directory, which removes it, never a pull or checkout of the
+    file itself, which the pointer no longer names."""
+    write(repo / "eval" / "m.json", '{"acc": 0.5}')
+    write(repo / "eval" / "f.json", '{"fpr": 0.25}')
+    assert dvx("add", "eval").code == 0
+    commit(repo, "with m.json")
+    (repo / "eval" / "m.json").unlink()
+    assert dvx("add", "eval").code == 0
+    commit(repo, "without m.json")
+    git(repo, "checkout", "-q", "HEAD~1", "--", "eval.dvx")
+    assert dvx("checkout", "eval").code == 0  # m.json placed again
+    git(repo, "checkout", "-q", "HEAD", "--", "eval.dvx")
+
+    gone = ("'eval/m.json' in the workspace is outdated: 'eval.dvx' changed in Git since it "
+            "was placed here, and the version it records no longer holds this file (`dvx "
+            "checkout eval` places that version, without it).")
+    shown = dvx_show_json(dvx, repo, "metrics", "eval/m.json")["workspace"]["data"]
+    assert shown["eval/m.json"]["error"]["msg"] == gone
+    assert "dvx pull eval/m.json" not in dvx("metrics", "diff", "--targets", "eval/m.json").output
+    assert dvx("checkout", "eval").code == 0
+    assert not (repo / "eval" / "m.json").exists(), "the command named does what it says"
+
+
 def test_a_metrics_file_of_a_directory_tracked_with_dvx_add_is_read_in_every_revision(
         repo, dvx):
     """eval/ is tracked with `dvx add`: a commit holds eval.dvx, not eval/m.json, whose bytes

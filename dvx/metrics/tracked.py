@@ -98,6 +98,11 @@ def outdated(repo: Repo, rel: str, data: bytes) -> str | None:
         return (f"'{rel}' in the workspace may be outdated: {moved}, and the cache lacks the "
                 "new manifest of its directory, which says whether this file changed "
                 f"(`dvx pull {typed}` fetches and places the new data).")
+    if recorded is None:  # the new manifest, cached, lists no such file: a pull of it fails
+        folder = for_command(repo.root, output.path)
+        return (f"'{rel}' in the workspace is outdated: {moved}, and the version it records "
+                f"no longer holds this file (`dvx checkout {folder}` places that version, "
+                "without it).")
     fix = (f"`dvx checkout {typed}` places the new data" if _in_cache(repo, found)
            else f"`dvx pull {typed}` fetches and places the new data")
     return f"'{rel}' in the workspace is outdated: {moved}, and it still holds the data " \
