@@ -5599,8 +5599,9 @@ def test_exp_run_refuses_before_writing_a_tracked_params_file_whose_new_data_is_
         tmp_path):
     """A `git pull` moved the pointer of params.yaml (tracked with `dvx add`) to alice's
     version, whose data bob has not checked out: `exp run -S` writes nothing and says to
-    check it out (never to keep "his" version, which is only the older one); once pulled,
-    the experiment runs on alice's params with bob's -S."""
+    pull it while his cache lacks it, to check it out once fetched (never to keep "his"
+    version, which is only the older one); once placed, the experiment runs on alice's
+    params with bob's -S."""
     team = Team(tmp_path)
     alice = team.founder()
     write(alice / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\n")
@@ -5620,12 +5621,18 @@ def test_exp_run_refuses_before_writing_a_tracked_params_file_whose_new_data_is_
         refused = run_dvx("exp", "run", *queued, "-S", "train.lr=0.25", "-n", "e", cwd=bob)
         assert refused.code != 0 and "pointer moved in Git" in refused.stderr, refused.output
         assert "its data is not checked out" in refused.stderr
-        assert "`dvx checkout params.yaml` (or `dvx pull params.yaml`" in refused.stderr
-        assert "commit --force" not in refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert "Run `dvx pull params.yaml` to fetch and place the data the pointer names" \
+            in said, "a checkout places nothing the cache lacks"
+        assert "dvx checkout" not in said and "commit --force" not in said
         assert (bob / "params.yaml").read_bytes() == stale
         assert run_dvx("status", cwd=bob).stdout == status
 
-    must("pull", "params.yaml", cwd=bob)
+    must("fetch", "params.yaml", cwd=bob)
+    fetched = run_dvx("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)
+    assert fetched.code != 0 and "Run `dvx checkout params.yaml` (or `dvx pull params.yaml`" \
+        in " ".join(fetched.stderr.split()), fetched.output
+    must("checkout", "params.yaml", cwd=bob)
     must("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)
     assert _show(bob)["e"]["params"]["params.yaml"] == {"train.lr": 0.25, "train.epochs": 5}
 

@@ -670,6 +670,19 @@ def refuse_behind(repo: Repo, changes: list[Override], again: str = "exp run") -
                 f"{status.moved_since_synced} (it now names "
                 f"{status.pointer_oid}) while its data is not checked out: the workspace "
                 f"still holds {status.synced_oid}, the version before. Nothing was written.",
-                f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
-                f"to get the data the pointer names, then run `dvx {again}` again.")
+                f"{_placing_pointer_version(repo, status, typed)}, then run `dvx {again}` "
+                "again.")
         refuse_if_behind(repo.root, status, force=False, own_force=False, command=again)
+
+
+def _placing_pointer_version(repo: Repo, status: OutputStatus, typed: str) -> str:
+    """How the data the pointer names now is placed, as status says it: a checkout where the
+    cache holds it; else a pull, which fetches it first (from the default remote, which is
+    named to be set first where none is), since a checkout places nothing the cache lacks."""
+    if status.in_cache:
+        return (f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
+                "to get the data the pointer names")
+    pull = f"Run `dvx pull {typed}` to fetch and place the data the pointer names"
+    if repo.config.get("core", "remote") is None:
+        return f"{pull} once a default remote is set (`dvx remote add -d NAME URL`)"
+    return pull
