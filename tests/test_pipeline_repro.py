@@ -720,6 +720,42 @@ def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_
     assert dvx("repro").code == 0 and (repo / "c.txt").read_text() == "c\n"
 
 
+def test_dropping_a_stage_entry_leaves_the_data_a_pointer_tracks_at_its_output_to_dvx(
+        repo, dvx):
+    """x.txt.dvx (from another branch) tracks x.txt, which a stage gone from dvx.yaml made:
+    repro drops the stage's dvx.lock entry, but x.txt stays dvx's data, ignored by Git as
+    data a pointer tracks is, so no line says it is no longer dvx's nor to let Git see it,
+    and dvx still knows it placed the stage's version there: status says the pointer's data
+    is not checked out (never that x.txt was modified), and a checkout places it."""
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    main = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "data")
+    write(repo / "x.txt", "mine\n")
+    assert dvx("add", "x.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    git(repo, "checkout", "-q", main)
+    (repo / "x.txt").unlink()
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    git(repo, "checkout", "-q", "data", "--", "x.txt.dvx")
+    write(repo / "dvx.yaml", "stages: {}\n")
+
+    for args in (["repro", "--dry"], ["repro"]):
+        result = dvx(*args)
+        assert "dvx.lock entry of 's'" in result.stdout, result.output
+        assert "x.txt any longer" not in result.output and ".gitignore" not in result.output
+    assert "/x.txt" in (repo / ".gitignore").read_text().splitlines()
+    status = dvx("status")
+    assert "x.txt: pointer changed" in status.stdout and "modified" not in status.stdout, \
+        status.output
+    assert "tracked twice" not in status.output
+    assert dvx("checkout", "x.txt").code == 0
+    assert (repo / "x.txt").read_text() == "mine\n"
+
+
 def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of_stages(
         repo, dvx):
     """Status says what repro refuses: an emptied dvx.yaml, which is no pipeline without

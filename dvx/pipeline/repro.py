@@ -79,7 +79,12 @@ from dvx.outputs import (
 )
 from dvx.paths import for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
-from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
+from dvx.pipeline.gone_outputs import (
+    make_users_own,
+    no_longer_data,
+    outputs_of_gone,
+    pointed_paths,
+)
 from dvx.pipeline.graph import Dag, build_dag, load_dag
 from dvx.pipeline.ignored_inputs import (
     inputs_no_clone_has,
@@ -378,8 +383,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.dropped = sorted(n for n in locks if n not in dag.stages)
         stray = inputs_no_clone_has(repo, dag, selected, locks, result.dropped)
         if options.dry:
-            result.left_ignored = _left_ignored(repo, outputs_of_gone(dag, locks,
-                                                                      result.dropped))
+            result.left_ignored = _left_ignored(repo, outputs_of_gone(
+                dag, locks, result.dropped, pointed_paths(repo) if result.dropped else ()))
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
                                      stray)
             return result
@@ -390,7 +395,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                    for o in read.tracked]
         no_longer: list[str] = []
         if result.dropped:
-            no_longer = _drop_entries(dag, locks, result.dropped)
+            no_longer = _drop_entries(dag, locks, result.dropped, pointed_paths(repo))
             make_users_own(repo, no_longer, ignored_by_git=True)
             writer.take_in(locks, result.dropped)
             if writer.write(locks):
@@ -605,12 +610,14 @@ def _recorded_cached_outputs(dag: Dag, locks: Mapping[str, StageLock]) -> list[s
             if o.cache and any(d.path == o.path and d.cache for d in dag.stages[name].outs)]
 
 
-def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
+def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str],
+                  pointed: list[str]) -> list[str]:
     """Take out of `locks` the entries of stages `gone` from dvx.yaml (which loaded: a
     dvx.yaml that does not load stops repro before this). The outputs returned, which no
     stage has any longer, go to make_users_own before the caller writes dvx.lock, and to
-    no_longer_data after (dvx/pipeline/gone_outputs.py)."""
-    left = outputs_of_gone(dag, locks, gone)
+    no_longer_data after (dvx/pipeline/gone_outputs.py); not those data a pointer tracks
+    (`pointed`) holds, which stay dvx's."""
+    left = outputs_of_gone(dag, locks, gone, pointed)
     for name in gone:
         del locks[name]
     return left
@@ -1670,7 +1677,7 @@ class _Scheduler:
         self.gone = [n for n in self.gone if n not in replaced]
         self.dropped += replaced
         self.own.update(replaced)
-        left = _drop_entries(self.dag, self.locks, replaced)
+        left = _drop_entries(self.dag, self.locks, replaced, pointed_paths(self.repo))
         self.produced = {p: o for p, o in self.produced.items() if p not in left}
         return left
 
