@@ -12,6 +12,7 @@ silently ingests content from wherever a link points.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import stat
@@ -434,6 +435,19 @@ def with_recorded_exec_bits(repo: Repo, display: str, entries: Iterable[TreeEntr
 def not_regular_error(display: str, hint: str) -> PathError:
     return PathError(f"'{display}' is not a regular file (a socket, fifo or device), which dvx "
                      "cannot track.", hint)
+
+
+def set_aside_changed(repo: Repo, oids: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
+    """Move aside the cache objects `oids`, found changed since they were stored; the
+    workspace files linked to them keep the changed bytes (`keep_links_on_set_aside`). Each
+    one moved, with where it went and the paths that kept its bytes (none of one another
+    process moved first)."""
+    keep_links_on_set_aside(repo)
+    moved: dict[str, tuple[str, list[str]]] = {}
+    for oid in oids:
+        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+            moved[oid] = repo.cache.set_aside(oid)
+    return moved
 
 
 def keep_links_on_set_aside(repo: Repo, discarding: Collection[str] = ()) -> None:

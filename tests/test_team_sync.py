@@ -3005,6 +3005,50 @@ def test_data_left_behind_in_a_linked_workspace_becomes_files_of_its_own(team, l
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
+def _edit_through_its_link(path) -> None:
+    """An editor saving in place through the link into the cache (root ignores the mode)."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.write(b"X")
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_data_left_behind_edited_through_its_link_keeps_the_edit_and_the_object_is_set_aside(
+        team, link):
+    """A teammate's `dvx remove`, pulled where a file was edited in place through its link
+    (which wrote the cached object itself): the file keeps the edit as a file of its own,
+    and the object, holding bytes its oid does not name, is moved aside, as `remove` does,
+    so no checkout or push takes those bytes for the recorded version."""
+    alice = team.founder()
+    write(alice / "m.csv", "m1\n")
+    write(alice / "d/a", "a1\n")
+    write(alice / "d/b", "b1\n")
+    must("add", "m.csv", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("config", "--local", "cache.type", link, cwd=bob)
+    must("pull", cwd=bob)
+    must("remove", "m.csv.dvx", "d.dvx", cwd=alice)
+    git(alice, "add", "m.csv.dvx", "d.dvx", ".gitignore")  # the data stays out of Git
+    git(alice, "commit", "-qm", "no longer tracked")
+    git(alice, "push", "-q", "origin", "main")
+    for path in (bob / "m.csv", bob / "d/b"):
+        _edit_through_its_link(path)
+    git(bob, "pull", "-q", "origin", "main")
+    kept = run_dvx("checkout", cwd=bob)
+    assert kept.code == 0, kept.output
+    assert kept.stderr.count("edited in place through its link into the cache") == 2, kept.stderr
+    assert "only a remote that holds it has it still" in kept.stderr
+    for path in (bob / "m.csv", bob / "d/a", bob / "d/b"):
+        assert not path.is_symlink() and path.stat().st_nlink == 1, path
+    assert (bob / "m.csv").read_text() == "X1\n" and (bob / "d/b").read_text() == "X1\n"
+    assert len(list((bob / ".dvx/cache/quarantine").iterdir())) == 2
+    assert "0 corrupt" in run_dvx("fsck", cwd=bob).output
+    must("gc", "--workspace", "-f", "--grace", "0", cwd=bob)
+    assert (bob / "m.csv").read_text() == "X1\n" and (bob / "d/b").read_text() == "X1\n"
+    assert (bob / "d/a").read_text() == "a1\n"
+
+
 def test_files_dvx_placed_in_a_directory_go_on_the_round_trip_from_a_branch_splitting_it(team):
     """On `split`, `data/small.txt` is in Git and `data/big.bin` (also in `data` on main)
     tracked on its own. Switched to main and back, what dvx placed at `data` on main goes:

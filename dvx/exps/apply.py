@@ -34,14 +34,13 @@ from dvx.ops.checkout import (
     blocked,
     changed_in_cache,
     checkout,
-    set_aside_changed,
 )
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import POINTER_SUFFIX, walk_directory
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git
 from dvx.wording import named_list
-from dvx.workspace import holding_why, repository_inside
+from dvx.workspace import holding_why, repository_inside, set_aside_changed
 
 # This workspace's settings (a remote added, say), not an experiment's: the apply writes
 # them only as an experiment that changed them has them, and never sets them back.

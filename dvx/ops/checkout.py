@@ -412,19 +412,6 @@ def changed_in_cache(repo: Repo, targets: list[Target]) -> dict[str, str]:
     return {oid: path for oid, path in oids.items() if repo.cache.changed_since_stored(oid)}
 
 
-def set_aside_changed(repo: Repo, oids: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
-    """Move aside the cache objects `oids`, found changed since they were stored; the
-    workspace files linked to them keep the changed bytes (`keep_links_on_set_aside`). Each
-    one moved, with where it went and the paths that kept its bytes (none of one another
-    process moved first)."""
-    keep_links_on_set_aside(repo)
-    moved: dict[str, tuple[str, list[str]]] = {}
-    for oid in oids:
-        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
-            moved[oid] = repo.cache.set_aside(oid)
-    return moved
-
-
 def held_by_cache(repo: Repo, full: str, display: str) -> bool:
     """Does the cache hold the content of the regular file at `full` (replacing it loses
     nothing)? A link, a directory or anything else is not judged here: False."""

@@ -44,8 +44,16 @@ from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock, uncac
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.ops.sync_layers import holds_a_version_placed, version_tree
+from dvx.ops.written_through import object_written_through, set_aside_written
 from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
-from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, walk_directory
+from dvx.paths import (
+    POINTER_SUFFIX,
+    at_or_below_any,
+    for_command,
+    join_posix,
+    repo_relpath,
+    walk_directory,
+)
 from dvx.pointer import Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
@@ -149,12 +157,49 @@ def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> N
     `dvx remove` does: each file of it that is a cache object itself (a symlink into the
     cache, a hard link of an object's inode) becomes a copy of that object, so a gc taking
     the object leaves the file whole and an edit of the file never reaches the cache. Copies
-    and the user's own files are not copied again; those in `tracked_inside` are tracked now."""
-    for file, oid in cache_objects_in(repo, path, tracked_inside, hard_links=True):
+    and the user's own files are not copied again; those in `tracked_inside` are tracked now.
+    A file edited in place through its link, which wrote the object itself (a hard link is
+    told by the oids its sync record gives it), keeps the edit in its copy, and the object
+    is moved aside (`set_aside_written`), as `dvx remove` does."""
+    synced = _synced_objects(repo, path)
+    linked = dict(cache_objects_in(repo, path, tracked_inside, hard_links=True))
+    for file, oids in synced.items():
+        if file in linked or at_or_below_any(repo_relpath(repo.root, file), tracked_inside):
+            continue
+        written = next((oid for oid in sorted(oids)
+                        if object_written_through(repo, file, oid) is not None), None)
+        if written is not None:
+            linked[file] = written
+    for file, oid in linked.items():
+        written = object_written_through(repo, file, oid)
         source = repo.cache.oid_path(oid)
         if os.path.exists(source):  # else a dangling link: nothing left to copy
             fsutil.place(source, file, ("copy",),
                          exec_bit=fsutil.is_executable(os.stat(source).st_mode))
+        if written is not None:
+            set_aside_written(repo, written, file, repo_relpath(repo.root, file),
+                              tracked_after=False)
+
+
+def _synced_objects(repo: Repo, path: str) -> dict[str, set[str]]:
+    """The oids the sync record of `path` gives each of its files (by full path), in every
+    version a checkout placed there: a hard link an edit wrote through holds none of them
+    any more, and is told by its inode being one of theirs."""
+    synced = repo.syncstate.get(path)
+    full = repo.abspath(path)
+    if synced is None:
+        return {}
+    if not os.path.isdir(full) or os.path.islink(full):
+        return {full: {synced.oid}}
+    found: dict[str, set[str]] = {}
+    for layer in synced.layers():
+        try:
+            tree = version_tree(repo, layer.oid)
+        except DvxError:
+            continue  # a file's record, or a manifest no checkout placed files of
+        for entry in tree.entries if tree is not None else ():
+            found.setdefault(join_posix(full, entry.path), set()).add(entry.oid)
+    return found
 
 
 def objects_linked_from_untracked_data(repo: Repo) -> set[str]:

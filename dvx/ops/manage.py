@@ -12,8 +12,6 @@ from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing, wrote_whole
 from dvx.logs import get_logger
-from dvx.objects.cache import kept_message
-from dvx.ops.checkout import set_aside_changed
 from dvx.ops.data_places import (
     TrackedPaths,
     data_among,
@@ -37,10 +35,10 @@ from dvx.ops.status import (
     OUTDATED,
     UNCHANGED,
     OutputStatus,
-    changed_in_its_object,
     output_status,
     synced_lately,
 )
+from dvx.ops.written_through import object_written_through, set_aside_written
 from dvx.outputs import (
     Output,
     check_data_path,
@@ -758,50 +756,12 @@ def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False,
     same object of this cache, and is an error if this cache lacks it. An object an edit
     in place changed through the link (`recorded`: the oid recorded for the file, which a
     hard link's object is told by) no longer holds the bytes its oid names: the copy keeps
-    the edit, and the object is moved aside, as checkout does (`_set_aside_written`);
+    the edit, and the object is moved aside, as checkout does (`set_aside_written`);
     `tracked_after`: the path stays tracked, so a pull can place the recorded version."""
-    written = _object_written_through(repo, path, recorded)
+    written = object_written_through(repo, path, recorded)
     _copy_of_its_object(repo, path, display, missing_ok)
     if written is not None:
-        _set_aside_written(repo, written, path, display, tracked_after)
-
-
-def _object_written_through(repo: Repo, path: str, recorded: str | None) -> str | None:
-    """The oid of the cache object the file at `path` is itself (a symlink to it, or a hard
-    link of the object `recorded`) if an edit through that link changed its bytes
-    (`changed_in_its_object`, as status asks)."""
-    oid = repo.cache.object_for_symlink(os.path.realpath(path)) \
-        if os.path.islink(path) else recorded
-    if oid is None or not changed_in_its_object(repo, repo_relpath(repo.root, path), oid):
-        return None
-    return oid
-
-
-def _set_aside_written(repo: Repo, oid: str, path: str, display: str,
-                       tracked_after: bool) -> None:
-    """Move aside the object `oid`, changed through the link that `path` (of `display`) was
-    and now a copy of its own, so no command places or sends those bytes under its oid, and
-    say that the cache no longer holds the recorded version."""
-    moved = set_aside_changed(repo, [oid]).get(oid)
-    if moved is None:
-        return  # another process set it aside first, and said so
-    where, kept = moved
-    rel, named = repo_relpath(repo.root, path), for_command(repo.root, display)
-    if tracked_after and repo.config.get("core", "remote") is not None:
-        back = (f"`dvx pull --force {named}` fetches it from the remote, if it holds it, in "
-                f"place of the edit (`dvx commit {named}` records the edit)")
-    elif tracked_after:
-        back = (f"no remote is set, so it is gone unless one holds it (then `dvx pull --force "
-                f"{named}` fetches it in place of the edit; `dvx commit {named}` records the "
-                "edit)")
-    else:
-        back = ("only a remote that holds it has it still" if repo.config.get(
-            "core", "remote") is not None else "no remote is set, so it is gone unless one "
-            "holds it")
-    log.warning("'%s' was edited in place through its link into the cache, which changed the "
-                "cached object %s itself: the edit stays in '%s', now a file of its own, and "
-                "the object was moved to %s, so the cache no longer holds the recorded "
-                "version: %s.%s", rel, oid, rel, where, back, kept_message(kept))
+        set_aside_written(repo, written, path, display, tracked_after)
 
 
 def _copy_of_its_object(repo: Repo, path: str, display: str, missing_ok: bool) -> None:

@@ -49,7 +49,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
-from dvx.ops.checkout import changed_in_cache, set_aside_changed
+from dvx.ops.checkout import changed_in_cache
 from dvx.ops.commit import (
     Linked,
     ToLink,
@@ -161,6 +161,7 @@ from dvx.workspace import (
     forget_recorded,
     remove_temporaries_beside,
     repository_held,
+    set_aside_changed,
     warn_untrackable,
 )
 
