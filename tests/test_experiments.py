@@ -743,6 +743,32 @@ def test_a_refused_run_puts_back_a_params_file_hard_linked_from_the_cache_writab
     assert run_dvx("fsck", cwd=repo).code == 0  # the cache object holds what it did
 
 
+def test_set_into_a_params_file_hard_linked_and_edited_through_its_link_moves_the_object_aside(
+        repo):
+    """With cache.type hardlink, a params file tracked with `dvx add` was edited in place
+    through its link (by a program ignoring the read-only mode), which wrote the cached
+    object itself. -S gives it a copy of its own as `dvx unprotect` does, keeping that edit,
+    and moves the changed object aside with a warning, so the cache never holds the edited
+    bytes under the recorded oid."""
+    must("config", "cache.type", "hardlink", cwd=repo)
+    write(repo / "conf" / "hp.yaml", "lr: 0.1\nepochs: 1\n")
+    must("add", "conf/hp.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat conf/hp.yaml > out.txt\n"
+                             "    params: [{conf/hp.yaml: [lr, epochs]}]\n"
+                             "    outs: [out.txt]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "hardlinked")
+    os.chmod(repo / "conf" / "hp.yaml", 0o644)
+    with open(repo / "conf" / "hp.yaml", "r+b") as f:  # in place, through the link
+        f.write(b"lr: 0.3")
+    ran = run_dvx("exp", "run", "-S", "conf/hp.yaml:epochs=2", cwd=repo)
+    assert ran.code == 0, ran.output
+    assert "edited in place through its link into the cache" in ran.stderr, ran.stderr
+    assert yaml.safe_load((repo / "conf" / "hp.yaml").read_text()) == {"lr": 0.3, "epochs": 2}
+    assert len(list((repo / ".dvx" / "cache" / "quarantine").iterdir())) == 1
+    assert "0 corrupt" in run_dvx("fsck", cwd=repo).output
+
+
 def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_file_put_back(
         repo):
     """params.yaml is tracked with `dvx add`: repro records its -S value before the only

@@ -41,6 +41,7 @@ from dvx.ops.status import (
 from dvx.ops.written_through import object_written_through, set_aside_written
 from dvx.outputs import (
     Output,
+    all_outputs,
     check_data_path,
     load_tree,
     pointer_change,
@@ -49,6 +50,7 @@ from dvx.outputs import (
 )
 from dvx.paths import (
     POINTER_SUFFIX,
+    at_or_below_any,
     for_command,
     join_posix,
     names_the_root,
@@ -658,8 +660,14 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
 def unprotect_file(repo: Repo, rel: str) -> None:
     """Give the tracked file `rel` a writable copy of its own, as `unprotect` does for each
     file of an output: for a command that edits it in place (`exp run -S` into a params file
-    `dvx add` tracks), which must never write through a link into the cache."""
-    _own_copy(repo, repo.abspath(rel), rel, tracked_after=True)
+    `dvx add` tracks), which must never write through a link into the cache. A hard link
+    already written through is told by the oid its output records for it, as `unprotect`
+    tells it, and its object moved aside."""
+    full = repo.abspath(rel)
+    holding = next((output for output in all_outputs(repo)
+                    if at_or_below_any(rel, {output.path})), None)
+    recorded = None if holding is None else _recorded_objects(repo, holding).get(full)
+    _own_copy(repo, full, rel, recorded=recorded, tracked_after=True)
 
 
 def linked_object(repo: Repo, full: str) -> str | None:
