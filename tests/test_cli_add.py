@@ -1,3 +1,4 @@
+import contextlib
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import time
 import pytest
 import xxhash
 
+from dvx.threads import STOP_GRACE
 from tests.conftest import (
     git,
     make_git_repo,
@@ -1183,11 +1185,16 @@ def test_a_second_ctrl_c_ends_an_add_whose_file_read_never_returns(repo, cache_t
             if reached.exists() or adding.poll() is not None:
                 break
             time.sleep(0.1)
-        for _ in range(600):  # Ctrl-C, again and again, until dvx ends
-            if adding.poll() is not None:
-                break
+        # Ctrl-C, then Ctrl-C again: the second ends the wait for the hung read STOP_GRACE
+        # seconds later. One more only while dvx is still waiting well past that (two that
+        # came before it took the first count as one): never while it ends, where a Ctrl-C
+        # would cut short the stop that names the file left linked. (A first Ctrl-C alone
+        # never ends it: the 1 s spares the second one a collapse into the first, no more.)
+        for attempt in range(10):
             adding.send_signal(signal.SIGINT)
-            time.sleep(0.2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                adding.wait(1 if attempt == 0 else STOP_GRACE + 10)
+                break
         out, err = adding.communicate(timeout=30)
     finally:
         adding.kill()
