@@ -865,3 +865,33 @@ def test_import_and_update_from_a_source_whose_jobs_is_past_65536_use_the_store_
     assert updated.code == 0, updated.output
     assert sorted(p.name for p in (repo / "d").iterdir()) == ["a", "b", "c"]
     assert "jobs" not in imported.output + updated.output
+
+
+@pytest.mark.parametrize("retries", ["1e9", "-3", "many"])
+def test_import_get_and_update_from_a_source_whose_retries_dvx_refuses_use_the_default(
+        repo, dvx, tmp_path, retries):
+    """A source project's remote whose committed `retries` dvx refuses (a number in a form
+    `remote modify` never writes, a negative one, or no number) is read as with no `retries`
+    set, as its `jobs` is: the setting only tunes how hard a failing request is tried, and
+    the reader cannot fix another project's config."""
+    source = make_git_repo(tmp_path / "source")
+    assert dvx("init", cwd=source).code == 0
+    _two_versions_pushed(source, dvx, tmp_path)
+    write(source / "d" / "c", "c\n")
+    assert dvx("add", "d", cwd=source).code == 0 and dvx("push", cwd=source).code == 0
+    config = source / ".dvx" / "config"
+    config.write_text(config.read_text().replace('[remote "store"]\n',
+                                                 f'[remote "store"]\nretries = {retries}\n'))
+    commit_all(source, "v3, with a retries dvx refuses")
+    shutil.rmtree(source / ".dvx" / "cache")  # the data comes from the source's remote
+    imported = dvx("import", str(source), "d", "--out", "d")
+    assert imported.code == 0, imported.output
+    assert sorted(p.name for p in (repo / "d").iterdir()) == ["a", "b", "c"]
+    assert dvx("import", str(source), "d", "--out", "e", "--rev", "HEAD~1").code == 0
+    updated = dvx("update", "e.dvx", "--rev", "HEAD")
+    assert updated.code == 0, updated.output
+    assert sorted(p.name for p in (repo / "e").iterdir()) == ["a", "b", "c"]
+    got = dvx("get", str(source), "d", "-o", "got")
+    assert got.code == 0, got.output
+    assert (repo / "got" / "c").read_text() == "c\n"
+    assert "retries" not in imported.output + updated.output + got.output

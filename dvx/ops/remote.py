@@ -664,13 +664,14 @@ def _refuse_name_remote_add_refuses(config: Config, name: str) -> None:
 
 def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (),
                  locate: Callable[[str, str], str] = lambda url, name: url,
-                 index_base: str | None = None, config: Config | None = None
-                 ) -> tuple[str, RemoteStore]:
+                 index_base: str | None = None, config: Config | None = None,
+                 source: bool = False) -> tuple[str, RemoteStore]:
     """`locate`: the URL (and the remote's name) as it is read from here; `index_base`: see
-    open_store; `config`: the settings naming the remote (default: the repository's)."""
+    open_store; `config`: the settings naming the remote (default: the repository's);
+    `source`: they are a source project's (`open_source_remote`)."""
     config = repo.config if config is None else config
     try:
-        return _open_configured(repo, config, name, also_from, locate, index_base)
+        return _open_configured(repo, config, name, also_from, locate, index_base, source)
     except RemoteError as exc:
         name = name or default_remote(config)
         if name is not None:
@@ -713,11 +714,11 @@ def _at_its_level(hint: str | None, config: Config, name: str,
 
 def _open_configured(repo: Repo, config: Config, name: str | None,
                      also_from: tuple[Config, ...], locate: Callable[[str, str], str],
-                     index_base: str | None) -> tuple[str, RemoteStore]:
+                     index_base: str | None, source: bool = False) -> tuple[str, RemoteStore]:
     if name is None:
         name = required_default_remote(config)
     refuse_unknown_remote(config, name)
-    options = config.remote_options(name)
+    options = _source_options(config, name) if source else config.remote_options(name)
     origins = _origins(config, name)
     _warn_set_aside(config, name)
     for other in also_from:  # the reader's own settings for a remote of the same store
@@ -930,7 +931,22 @@ def open_source_remote(repo: Repo, config: Config, name: str | None,
                               "not a URL), or give it a remote with an absolute path or a URL.")
         return local_path(url, root)  # absolute: another repository's, not this one's
 
-    return _open_remote(repo, name, readers, locate, index_base, config)
+    return _open_remote(repo, name, readers, locate, index_base, config, source=True)
+
+
+def _source_options(source: Config, name: str) -> dict[str, str]:
+    """The options of a source project's remote `name`, but a `retries` dvx refuses: read
+    as unset (the default), as its `jobs` is (`_source_jobs`). It only tunes how hard a
+    failing request is tried, and the reader cannot fix another project's config."""
+    options = source.remote_options(name)
+    value = options.get("retries")
+    if value is not None:
+        try:
+            validate(_section(name), "retries", value)
+        except ConfigError as exc:
+            log.debug("ignored the source's retries of remote '%s': %s", name, exc.message)
+            del options["retries"]
+    return options
 
 
 def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
@@ -969,11 +985,14 @@ def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
     -j given, or the command has none) and retries, as the repository's config sets them,
     with progress; or as `source` sets them, the config of a source project (import, update)
     whose remote this is."""
-    config = repo.config if source is None else source
-    if jobs is None:
-        jobs = configured_jobs(config, name) if source is None else _source_jobs(source, name)
-    return transfer.Settings(remote_jobs(remote, jobs),
-                             request_retries(config.remote_options(name)), repo.progress)
+    if source is None:
+        options = repo.config.remote_options(name)
+        jobs = configured_jobs(repo.config, name) if jobs is None else jobs
+    else:
+        options = _source_options(source, name)
+        jobs = _source_jobs(source, name) if jobs is None else jobs
+    return transfer.Settings(remote_jobs(remote, jobs), request_retries(options),
+                             repo.progress)
 
 
 def _source_jobs(source: Config, name: str) -> int | None:
