@@ -325,6 +325,28 @@ def left_half_done(exc: BaseException) -> str | None:
     return notice if isinstance(notice, str) else None
 
 
+STOP_CHAIN_DEPTH = 16  # links of a chain looked along: a stop is met within a few, if at all
+
+
+def stop_within(exc: BaseException | None) -> KeyboardInterrupt | Interrupted | None:
+    """The Ctrl-C, SIGTERM or SIGHUP (a KeyboardInterrupt, Terminated or HungUp), or the
+    Interrupted said for one, that `exc` is, or that it was raised from or while handling
+    (its __cause__ and __context__), None if none is. Python wraps a stop that lands in some
+    of its own machinery into another error (a class defining dataclass fields, imported
+    then: a RuntimeError "Error calling __set_name__"); the command was still stopped."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < STOP_CHAIN_DEPTH:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, (KeyboardInterrupt, Interrupted)):
+            return current
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
+    return None
+
+
 def interruption(by: BaseException, detail: str, hint: str = NOTHING_HALF_WRITTEN
                  ) -> Interrupted:
     """What a Ctrl-C, a SIGTERM or a SIGHUP (`by`: a KeyboardInterrupt, Terminated or HungUp,

@@ -51,7 +51,14 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from dvx import fsutil
-from dvx.errors import Interrupted, LockError, interruption, note_left_half_done
+from dvx.errors import (
+    DvxError,
+    Interrupted,
+    LockError,
+    interruption,
+    note_left_half_done,
+    stop_within,
+)
 from dvx.logs import get_logger
 from dvx.process_groups import RecordedGroup, process_alive
 
@@ -635,11 +642,13 @@ class RepoLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        """Stopped by Ctrl-C, SIGTERM or SIGHUP (or the Interrupted said for one), or ended
-        by an error once it began writing, with its record kept aside, the command says what
-        it may have left half-done, and how to finish it or give it up, instead of that
-        nothing was left half-written."""
-        stopped = isinstance(exc, (KeyboardInterrupt, Interrupted))
+        """Stopped by Ctrl-C, SIGTERM or SIGHUP (or the Interrupted said for one, or an
+        error one of them was wrapped into: `stop_within`), or ended by an error once it
+        began writing, with its record kept aside, the command says what it may have left
+        half-done, and how to finish it or give it up, instead of that nothing was left
+        half-written."""
+        stop = _stop_that_ended(exc)
+        stopped = stop is not None
         kept = self.release(finished=exc_type is None and not self._failed, stopped=stopped)
         if kept is None:
             return
@@ -648,8 +657,8 @@ class RepoLock:
                         _named(str(kept["command"])), interrupted_notice(kept))
         elif isinstance(exc, Interrupted):
             exc.hint = interrupted_notice(kept)
-        elif stopped:
-            raise interruption(exc, ".", interrupted_notice(kept)) from exc
+        elif stop is not None:
+            raise interruption(stop, ".", interrupted_notice(kept)) from exc
         else:
             note_left_half_done(exc, interrupted_notice(kept))
 
@@ -850,3 +859,12 @@ def _left_half_done(work: Work | None) -> str:
         return ("the data it was recording may be in the cache without the pointers or "
                 "dvx.lock naming it yet, and its experiment recorded or not")
     return "what it was changing may be left half-done"
+
+
+def _stop_that_ended(exc: BaseException | None) -> KeyboardInterrupt | Interrupted | None:
+    """The Ctrl-C, SIGTERM or SIGHUP that ended a command with `exc` (`stop_within`), None
+    if it ended otherwise. A DvxError other than Interrupted is said as it is, whatever it
+    was raised while handling: what it says is what the user is told."""
+    if isinstance(exc, DvxError) and not isinstance(exc, Interrupted):
+        return None
+    return stop_within(exc)

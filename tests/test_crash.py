@@ -841,3 +841,31 @@ main()
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 130, done.stderr
     assert done.stderr == "ERROR: Interrupted.\n"
+
+
+def test_ctrl_c_while_a_command_imports_a_dataclass_module_ends_as_any_ctrl_c_does(repo):
+    """SIGINT landing while a command imports the module of its work (lazily, as commands do)
+    in a dataclass field's __set_name__, which Python 3.11 wraps into a RuntimeError, says
+    "Interrupted." with exit status 130, never an unexpected internal error."""
+    interrupted_in_set_name = """
+import dataclasses, os, signal, sys
+original = dataclasses.Field.__set_name__
+def interrupting(self, owner, name):
+    if owner.__module__ == "dvx.ops.status":
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode, in here
+        for _ in range(10):
+            pass
+    return original(self, owner, name)
+dataclasses.Field.__set_name__ = interrupting
+sys.argv = ["dvx", "status"]
+from dvx.entry import main
+main()
+"""
+    assert "dvx.ops.status" not in subprocess.run(  # imported by the command, not before
+        [sys.executable, "-c", "import sys, dvx.cli.main; print(list(sys.modules))"],
+        capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([sys.executable, "-c", interrupted_in_set_name], cwd=repo,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "ERROR: Interrupted. Nothing was left half-written; run the " \
+        "command again to finish.\n"

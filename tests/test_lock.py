@@ -528,6 +528,66 @@ def test_a_transfer_s_interruption_keeps_its_count_and_says_what_the_command_lef
     assert [each.command for each in stopped_commands(tmp)] == (["dvx update"] if kept else [])
 
 
+def _wrapped_as_python_3_11_wraps(stop: BaseException) -> RuntimeError:
+    """The error Python 3.11 raises for a stop landing in a class's __set_name__ (a class
+    defining dataclass fields, imported while dvx runs a command): the stop its cause."""
+    try:
+        raise RuntimeError("Error calling __set_name__ on 'Field' instance 'changed' in "
+                           "'OutputStatus'") from stop
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("stop_type", ["KeyboardInterrupt", "Terminated", "HungUp"])
+def test_a_stop_wrapped_in_another_error_is_found_along_its_chain(stop_type):
+    """Ctrl-C, SIGTERM or SIGHUP wrapped by Python (a cause) or met while another error was
+    raised (a context) is still the stop that ended the command; an error with none in its
+    chain, however long or looped, has none."""
+    import dvx.errors
+    from dvx.errors import stop_within
+
+    stop = getattr(dvx.errors, stop_type, KeyboardInterrupt)()
+    assert stop_within(_wrapped_as_python_3_11_wraps(stop)) is stop
+    later = ValueError("while stopping")
+    later.__context__ = _wrapped_as_python_3_11_wraps(stop)
+    assert stop_within(later) is stop
+    looped_a, looped_b = RuntimeError("a"), RuntimeError("b")
+    looped_a.__cause__, looped_b.__context__ = looped_b, looped_a
+    assert stop_within(looped_a) is None
+    deep = RuntimeError("deep")
+    deep.__cause__ = stop
+    for _ in range(100):
+        outer = RuntimeError("outer")
+        outer.__cause__ = deep
+        deep = outer
+    assert stop_within(deep) is None  # a bounded walk: not followed that far
+    assert stop_within(RuntimeError("no stop")) is None and stop_within(None) is None
+
+
+@pytest.mark.parametrize("stop_type, code", [("KeyboardInterrupt", 130), ("Terminated", 143)])
+def test_a_command_stopped_by_a_wrapped_ctrl_c_stays_named_as_stopped_not_as_failed(
+        tmp_path, stop_type, code):
+    """A Ctrl-C (or SIGTERM) that Python wrapped into a RuntimeError ends a command changing
+    tracked paths as a bare one does: an Interrupted with that signal's exit status saying
+    what the command left half-done, its record named as stopped, not ended by an error."""
+    import dvx.errors
+    from dvx.errors import Interrupted
+    from dvx.lock import WORKSPACE, Command, RepoLock, Work, began_writing, stopped_commands
+
+    tmp = str(tmp_path / "tmp")
+    lock = RepoLock(tmp, 0, command=Command("dvx checkout", "dvx checkout",
+                                            Work(WORKSPACE, None)))
+    with pytest.raises(Interrupted) as raised, lock:
+        began_writing(tmp)
+        raise _wrapped_as_python_3_11_wraps(getattr(dvx.errors, stop_type,
+                                                    KeyboardInterrupt)())
+    assert raised.value.exit_code == code
+    assert "ended with an error" not in str(raised.value)
+    assert "`dvx status` names the command" in " ".join(str(raised.value).split())
+    assert [(each.command, each.by_error) for each in stopped_commands(tmp)] == [
+        ("dvx checkout", False)]
+
+
 @pytest.mark.parametrize("command", ["checkout", "pull"])
 def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx_proc,
                                                                        command):

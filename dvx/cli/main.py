@@ -12,7 +12,14 @@ import click
 from dvx import __version__, faults
 from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
 from dvx.cli.scrub import scrubbed
-from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, left_half_done, stop_status
+from dvx.errors import (
+    NOTHING_HALF_WRITTEN,
+    STOPPED_BY,
+    Interrupted,
+    left_half_done,
+    stop_status,
+    stop_within,
+)
 from dvx.errors import quoted_by_libraries as _quoted_by_libraries
 from dvx.logs import printable
 
@@ -135,6 +142,8 @@ class DvxGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
+            if stop_within(exc) is not None:  # a stop that Python's machinery wrapped
+                _stopped_by(exc)
             from dvx import logs
 
             hint = "Please report it; run again with -v to see the traceback."
@@ -163,11 +172,15 @@ def _cure_hint(exc: OSError, cure: str) -> str:
     return f"{cure[0].upper()}{cure[1:]}. {left}"
 
 
-def _stopped_by(exc: KeyboardInterrupt) -> None:
+def _stopped_by(exc: BaseException) -> None:
     """End the command stopped by Ctrl-C (`exc`), SIGTERM or SIGHUP (Terminated, HungUp),
-    wherever it landed: in the command, or just before it started (parsing its command
-    line, where click would turn it into "Aborted!" and exit status 1)."""
-    code = stop_status(exc)
+    or by an error that one of them was wrapped into (`stop_within`), wherever it landed:
+    in the command, or just before it started (parsing its command line, where click would
+    turn it into "Aborted!" and exit status 1)."""
+    stop = stop_within(exc) or exc
+    if isinstance(stop, Interrupted):  # what was complete when it stopped
+        _fail(stop.message, stop.hint, stop.exit_code)
+    code = stop_status(stop)
     _fail(f"{STOPPED_BY[code]}.", NOTHING_HALF_WRITTEN, code)
 
 

@@ -35,6 +35,7 @@ from dvx.errors import (
     PathError,
     UsageError,
     interruption,
+    stop_within,
 )
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing, stopped_commands
@@ -970,8 +971,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
         except (Interrupted, KeyboardInterrupt) as exc:
             # Ctrl-C outside a transfer or a lock section (a source being cloned) arrives
             # bare: said as one inside them is, so the imports done are still reported.
-            stopped = exc if isinstance(exc, Interrupted) else interruption(exc, ".")
-            raise _stopped_updating(repo, stopped, output, results, imports[at + 1:]) from None
+            raise _stopped_updating(repo, _said_as_interrupted(exc), output, results,
+                                    imports[at + 1:]) from None
         except DvxError as exc:
             if rev is not None and isinstance(exc, UsageError):
                 # --rev names a revision of their one source (_check_rev): refused for one
@@ -980,7 +981,19 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             why = f"{exc.message} {exc.hint}" if exc.hint else exc.message
             results.append(Updated(output.path, False, f"not updated: {why}", ok=False,
                                    failed=True))
+        except Exception as exc:
+            if stop_within(exc) is None:  # else a Ctrl-C that Python's machinery wrapped
+                raise
+            raise _stopped_updating(repo, _said_as_interrupted(exc), output, results,
+                                    imports[at + 1:]) from None
     return results
+
+
+def _said_as_interrupted(exc: BaseException) -> Interrupted:
+    """The Interrupted that says the Ctrl-C, SIGTERM or SIGHUP `exc` is or wraps
+    (`stop_within`): `exc`'s own where it is one already."""
+    stop = stop_within(exc) or exc
+    return stop if isinstance(stop, Interrupted) else interruption(stop, ".")
 
 
 @contextlib.contextmanager

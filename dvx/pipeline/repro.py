@@ -43,6 +43,7 @@ from dvx.errors import (
     PathError,
     RemoteError,
     stop_status,
+    stop_within,
 )
 from dvx.lock import PIPELINE, RunningNotes, Work
 from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock, read_lock
@@ -1268,13 +1269,14 @@ class _Scheduler:
                 if running:  # what each stage got to is known once it ended
                     pool.shutdown(wait=True)
                     self._give_back_unrecorded(running)
-                if isinstance(exc, KeyboardInterrupt):
+                stop = stop_within(exc)  # a Ctrl-C, or an error it was wrapped into
+                if isinstance(stop, KeyboardInterrupt):
                     self._settle(final=True)  # the stages done before are recorded
                     if running:
                         restored = {name for future, name in running.items()
                                     if future.exception() is None
                                     and future.result().outcome == RESTORED}
-                        raise self._stopped(exc, sorted(set(running.values())),
+                        raise self._stopped(stop, sorted(set(running.values())),
                                             restored) from exc
                 raise
         for name in self.selected:  # not started after a failure stopped the run

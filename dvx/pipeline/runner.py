@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dvx.errors import EXIT_HUNG_UP, stop_status
+from dvx.errors import EXIT_HUNG_UP, stop_status, stop_within
 from dvx.guardian import Guardian
 from dvx.logs import get_logger
 from dvx.process_groups import RecordedGroup, describe_members, group_alive
@@ -214,6 +214,8 @@ def _wait_for_groups(groups: dict[int, subprocess.Popen[bytes]], seconds: float)
 def signal_of(exc: BaseException) -> int:
     """The signal to pass on to the commands when `exc` stops dvx: the one dvx got (SIGINT
     for Ctrl-C, SIGHUP for a closed terminal), SIGTERM for anything else."""
-    if type(exc) is KeyboardInterrupt:
+    stop = stop_within(exc)  # the stop itself, where an error wraps it
+    if type(stop) is KeyboardInterrupt:
         return signal.SIGINT
-    return signal.SIGHUP if stop_status(exc) == EXIT_HUNG_UP else signal.SIGTERM
+    return signal.SIGHUP if stop is not None and stop_status(stop) == EXIT_HUNG_UP \
+        else signal.SIGTERM
