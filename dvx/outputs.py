@@ -744,6 +744,13 @@ def _inside_another(subpath: str | None, asked: set[str | None]) -> bool:
         other is not None and subpath.startswith(other + "/") for other in asked))
 
 
+def pull_first_hint(root: str, path: str) -> str:
+    """The way out of a command refused because the cache lacks what the pointer of `path`
+    (a repository path) names, a version a `git pull` brought, say: the pull of it, which
+    fetches that version and places it, then the command again."""
+    return f"Run `dvx pull {for_command(root, path)}` to fetch it, then run this again."
+
+
 def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | None:
     """The validated manifest of a directory pointer, or None if it is not in the cache.
     `where` (the pointer file, or dvx.lock) is named in the error of an invalid one."""

@@ -912,6 +912,29 @@ def test_commit_records_changes_of_tracked_outputs(repo, dvx):
     assert missing.code != 0 and "missing" in missing.stderr
 
 
+def test_unprotect_of_a_directory_whose_manifest_the_cache_lacks_names_the_pull_that_fetches_it(
+        repo, dvx, tmp_path):
+    """After a `git pull` brings a new version of a tracked directory, not fetched yet, its
+    manifest is not in the cache: unprotect refuses it, naming `dvx pull` of it as the way
+    out, which done, unprotect gives its files their own copies."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "data" / "a", "a")
+    write(repo / "data" / "b", "b")
+    assert dvx("add", "data").code == 0 and dvx("push").code == 0
+    manifest = next(line.split(": ", 1)[1] for line in
+                    (repo / "data.dvx").read_text().splitlines() if line.startswith("oid: "))
+    (repo / ".dvx" / "cache" / "files" / "xxh128" / manifest[:2] / manifest[2:]).unlink()
+    (repo / "sub").mkdir()
+    refused = dvx("unprotect", "../data", cwd=repo / "sub")
+    assert refused.code == 2
+    assert "ERROR: The manifest of 'data' is not in the cache. Run `dvx pull ../data` to " \
+        "fetch it" in " ".join(refused.stderr.split()), refused.stderr
+    assert dvx("pull", "data").code == 0
+    unprotected = dvx("unprotect", "data")
+    assert unprotected.code == 0, unprotected.output
+    assert (repo / "data" / "a").read_text() == "a" and os.access(repo / "data" / "a", os.W_OK)
+
+
 def test_unprotect_refuses_a_link_of_the_users_own_at_a_tracked_path(repo, dvx, tmp_path):
     write(repo / "d" / "a", "a")
     assert dvx("add", "d").code == 0

@@ -45,6 +45,7 @@ from dvx.outputs import (
     check_data_path,
     load_tree,
     pointer_change,
+    pull_first_hint,
     scan_outputs,
     write_pointer,
 )
@@ -143,8 +144,7 @@ def _refuse_unrecoverable_deletion(repo: Repo, output: Output,
                         f"cache again; then run this again. {keep}")
     if status.workspace == UNCHANGED:
         raise PathError(f"'{output.path}' is not all in the cache; refusing to delete it.",
-                        f"`dvx pull {for_command(repo.root, output.path)}` fetches it; then "
-                        f"run this again. {keep}")
+                        f"{pull_first_hint(repo.root, output.path)} {keep}")
     raise PathError(f"'{output.path}' has changes that are not in the cache; refusing to "
                     "delete it.", keep)
 
@@ -648,7 +648,8 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                                 "Run `dvx checkout` first.")
             if output.pointer.is_dir and load_tree(repo, output.pointer,
                                                    output.recorded_in) is None:
-                raise PathError(f"The manifest of '{output.path}' is not in the cache.")
+                raise PathError(f"The manifest of '{output.path}' is not in the cache.",
+                                pull_first_hint(repo.root, output.path))
             recorded = _recorded_objects(repo, output)
             for path in _data_files(full):
                 _own_copy(repo, path, output.path, recorded=recorded.get(path),
