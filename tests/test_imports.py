@@ -282,29 +282,39 @@ def test_a_workspace_file_larger_than_the_limit_is_refused_never_cut_short(sourc
 
 
 def test_a_source_s_cache_dir_outside_it_is_never_used_nor_asked_to_be_confirmed(
-        source, project, tmp_path):
+        source, tmp_path, monkeypatch):
     """A source whose committed config sets cache.dir outside it (a team's shared cache) is
     read from its remote: its cache is never written, so it needs no confirming, by a Git
-    URL or by a local clone that has no cache at all."""
+    URL or by a local clone that has no cache at all. Each case starts cold (a new reader,
+    a new user-level cache), so that no manifest read by an earlier one is found."""
     team, alice = source
     shared = tmp_path / "team-cache"
     assert run_dvx("config", "cache.dir", str(shared), cwd=alice).code == 0
     commit(alice, "a shared cache")
     git(alice, "push", "-q", "origin", "HEAD")
     git(tmp_path, "clone", "-q", str(team.origin), "plain-clone")
-    for at, url in enumerate((f"file://{team.origin}", str(tmp_path / "plain-clone"))):
-        listed = run_dvx("ls", url, cwd=project)
+    clone = tmp_path / "plain-clone"
+    for at, url in enumerate((f"file://{team.origin}", str(clone), f"file://{clone}")):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / f"user-cache{at}"))
+        reader = make_git_repo(tmp_path / f"reader{at}")
+        must("init", cwd=reader)
+        listed = run_dvx("ls", url, cwd=reader)
         assert listed.code == 0 and "images/" in listed.stdout, listed.output
+        inside = run_dvx("ls", url, "images", cwd=reader)
+        assert inside.code == 0 and "1.png" in inside.stdout, inside.output
+        one = run_dvx("get", url, "images/1.png", "-o", str(tmp_path / f"one{at}"), cwd=reader)
+        assert one.code == 0 and (tmp_path / f"one{at}").read_text() == "image 1\n", one.output
         out = tmp_path / f"got{at}"
-        got = run_dvx("get", url, "images", "-o", str(out), cwd=project)
+        got = run_dvx("get", url, "images", "-o", str(out), cwd=reader)
         assert got.code == 0 and sorted(os.listdir(out)) == ["0.png", "1.png", "2.png"], \
             got.output
-        for run in (listed, got):
-            assert "cache.dir" not in run.output
-    imported = run_dvx("import", f"file://{team.origin}", "raw/train.csv", cwd=project)
-    assert imported.code == 0 and (project / "train.csv").read_text() == "a,b\n1,2\n", \
-        imported.output
-    assert not shared.exists() and not (project / ".dvx/config.local").exists()
+        imported = run_dvx("import", url, "images", cwd=reader)
+        assert imported.code == 0 and (reader / "images" / "2.png").read_text() == "image 2\n", \
+            imported.output
+        for run in (listed, inside, one, got, imported):
+            assert "cache.dir" not in run.output and "dvx config" not in run.output
+        assert not (reader / ".dvx/config.local").exists()
+    assert not shared.exists()
 
 
 def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source, project,

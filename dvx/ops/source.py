@@ -53,7 +53,7 @@ from dvx.ops.remote import (
     own_remote,
     settings_for,
 )
-from dvx.outputs import Broken, Output, load_tree, scan_outputs
+from dvx.outputs import Broken, Output, scan_outputs
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
@@ -473,6 +473,8 @@ class Source:
         return tree
 
     def _load_tree(self, output: Output) -> Tree | None:
+        """The manifest of `output` from a cache that has it (`_caches`: never a source's
+        cache.dir it may not use), or None: then it is fetched from the source's remote."""
         pointer = output.pointer
         for cache in self._caches():
             if cache.exists(pointer.oid):
@@ -487,7 +489,7 @@ class Source:
                     if cache is self.cache:
                         raise  # its bytes are the oid's: a new download would bring the same
                     return self._tree_from_remote(output, exc)
-        return load_tree(self.repo, pointer) if self.is_local else None
+        return None
 
     def _set_aside(self, oid: str, damaged: DvxError) -> None:
         """Move aside, as `dvx fsck` and `dvx fetch` do, the object `oid` of the reader's cache
