@@ -317,6 +317,31 @@ def test_a_source_s_cache_dir_outside_it_is_never_used_nor_asked_to_be_confirmed
     assert not shared.exists()
 
 
+def test_a_source_s_invalid_core_hash_is_its_own_to_fix_never_a_dvx_config_here(
+        source, project, monkeypatch):
+    """A hash algorithm the source's committed config names wrongly is fixed there: the error
+    names the source and never a `dvx config` to type here, which would change the reader's
+    own config and leave the source as it was."""
+    team, alice = source
+    config = alice / ".dvx" / "config"
+    config.write_text(config.read_text().replace("[core]", "[core]\nhash = XXH128", 1))
+    commit(alice, "a hash named wrongly")
+    git(alice, "push", "-q", "origin", "HEAD")
+    for url in (str(alice), f"file://{team.origin}"):
+        for args in (("ls", url), ("get", url, "raw/train.csv", "-o", "t.csv"),
+                     ("import", url, "images")):
+            run = run_dvx(*args, cwd=project)
+            assert run.code == 2 and "XXH128" in run.stderr, (args, run.output)
+            assert url in run.stderr and "fixed in the source repository" in run.stderr, \
+                run.output
+            assert "dvx config" not in run.output, run.output
+    assert "XXH128" not in (project / ".dvx" / "config").read_text()
+    monkeypatch.chdir(alice)  # read by a repository of its own, the fix is typed there
+    with pytest.raises(DvxError) as raised:
+        dvx.api.read("README.md")
+    assert "dvx config --unset core.hash" in (raised.value.hint or "")
+
+
 def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source, project,
                                                                          tmp_path):
     team, alice = source

@@ -163,10 +163,29 @@ class Source:
         elif not self.is_local:
             self.commit = _default_commit(self.repo, url)
         self.reader = reader  # the repository reading this one, if any
+        self._read_hash_setting()
         self.cache = cache or self._cache_of(reader)
         self._outputs: list[Output] | None = None
         self._broken: list[Broken] = []  # its pointer files that cannot be read
         self._stores: dict[str | None, tuple[str, RemoteStore]] = {}  # by name; None: default
+
+    def _read_hash_setting(self) -> None:
+        """Read the source's core.hash (its Repo keeps it). A value dvx refuses is the
+        source's to fix: never with the `dvx config` its error names, which typed in another
+        repository reading it would change that one's config."""
+        try:
+            _ = self.repo.algo
+        except ConfigError as exc:
+            if self._reads_itself():
+                raise
+            raise ConfigError(f"Cannot read {self.describe()}: {exc.message}",
+                              "It must be fixed in the source repository, and committed "
+                              "there.") from None
+
+    def _reads_itself(self) -> bool:
+        """Is the source the reader's own repository (`dvx.api` without `repo=`)?"""
+        return self.reader is not None and self.is_local and (
+            os.path.realpath(self.reader.root) == os.path.realpath(self.repo.root))
 
     def _cache_of(self, reader: Repo | None) -> LocalCache:
         """Where what is fetched goes: the reader's cache, or the user-level one outside a
