@@ -3,11 +3,12 @@
 the path, moved aside just before `new` takes its place) and `held`, a file locked while the
 command runs (`fsutil.hold`) that names the path written.
 
-A command killed (kill -9, a power cut) leaves the folder behind. Git ignores it
-(`gitignore.GET_SCRATCH_PATTERN`, in the clone's exclude file), and a later get, import or
-status finds it: one without `old` holds only a partial copy and is removed; one with `old`
-holds what the user had at that path, which dvx never deletes: it is named, with where that
-is and what to do.
+A command killed (kill -9, a power cut) leaves the folder behind, and so does one stopped
+(Ctrl-C, SIGTERM) that could not put `old` back at the path, something new being there.
+Git ignores it (`gitignore.GET_SCRATCH_PATTERN`, in the clone's exclude file), and a later
+get, import or status finds it: one without `old` holds only a partial copy and is removed;
+one with `old` holds what the user had at that path, which dvx never deletes: it is named,
+with where that is and what to do.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Scratch:
 
     def __init__(self, target: str) -> None:
         self.path = tempfile.mkdtemp(prefix=PREFIX, dir=os.path.dirname(target))
+        self._kept = False
         try:
             self._fd = os.open(os.path.join(self.path, _HELD),
                                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -52,10 +54,16 @@ class Scratch:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
 
+    def keep(self) -> None:
+        """Have `drop` leave the folder, as a kill does: it holds what was at the path
+        (`FORMER`), which could not go back there."""
+        self._kept = True
+
     def drop(self) -> None:
-        """Delete the folder, never following a link inside."""
+        """Let the folder go: deleted (never following a link inside) unless kept."""
         os.close(self._fd)
-        shutil.rmtree(self.path, ignore_errors=True)
+        if not self._kept:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def left_beside(directory: str) -> list[LeftFolder]:

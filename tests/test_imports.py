@@ -3296,3 +3296,44 @@ def test_a_get_force_killed_between_its_renames_keeps_the_former_output_and_name
     assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
     assert git(project, "status", "--porcelain", "--untracked-files=all") == "?? got/0.png\n" \
         "?? got/1.png\n?? got/2.png\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_get_force_stopped_between_its_renames_puts_the_former_output_back(source, project,
+                                                                             signum):
+    """Ctrl-C or SIGTERM after `dvx get --force` moved what was at the path aside, before it
+    put the copy there: what was there goes back to the path, and no folder is left."""
+    team, _ = source
+    commit(project, "dvx init")
+    write(project / "got", "my own\n")
+    running = stopped_at("get.between_renames",
+                         f"get {team.origin} images -o got --force", project)
+    assert not (project / "got").exists()
+    running.send_signal(signum)
+    running.send_signal(signal.SIGCONT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    assert (project / "got").read_text() == "my own\n"
+    assert _get_folders(project) == []
+
+
+def test_a_get_force_stopped_between_its_renames_keeps_the_former_output_if_the_path_is_taken(
+        source, project):
+    """Stopped between its renames while something new took the path meanwhile: what was there
+    stays in the get's folder (neither is deleted), and the warning names it."""
+    team, _ = source
+    commit(project, "dvx init")
+    write(project / "got", "my own\n")
+    running = stopped_at("get.between_renames",
+                         f"get {team.origin} images -o got --force", project)
+    [left] = _get_folders(project)
+    write(project / "got", "written meanwhile\n")
+    running.send_signal(signal.SIGINT)
+    running.send_signal(signal.SIGCONT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    said = " ".join(err.split())
+    assert f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted" in said, err
+    assert (project / left / "old").read_text() == "my own\n"
+    assert (project / "got").read_text() == "written meanwhile\n"

@@ -294,12 +294,41 @@ def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
         try:
             built = os.path.join(scratch.path, get_scratch.BUILT)
             fill(built)
-            if os.path.lexists(target):
-                os.rename(target, os.path.join(scratch.path, get_scratch.FORMER))
-            faults.point("get.between_renames")
-            os.rename(built, target)
+            _swap_in(scratch, built, target)
         finally:
             scratch.drop()
+
+
+def _swap_in(scratch: get_scratch.Scratch, built: str, target: str) -> None:
+    """Move what is at `target` aside into the scratch folder, then `built` into its place.
+    Stopped in between (Ctrl-C, SIGTERM, an error), the former content goes back to `target`;
+    if it cannot, it stays in the scratch folder, kept past the command, and a warning names
+    it: the user's files are never lost."""
+    former = os.path.join(scratch.path, get_scratch.FORMER)
+    try:  # a stop landing just after the first rename is given back too
+        if os.path.lexists(target):
+            os.rename(target, former)
+        faults.point("get.between_renames")
+        os.rename(built, target)
+    except BaseException:
+        with stops_held():  # a second Ctrl-C never cuts the giving back short
+            _give_back(scratch, former, target)
+        raise
+
+
+def _give_back(scratch: get_scratch.Scratch, former: str, target: str) -> None:
+    """Put the former content (if any) back at `target` while nothing is there; else say
+    where it stays."""
+    if not os.path.lexists(former):
+        return
+    if not os.path.lexists(target):
+        with contextlib.suppress(OSError):
+            os.rename(former, target)
+            return
+    scratch.keep()
+    shown = os.path.relpath(scratch.path)
+    left = get_scratch.LeftFolder(scratch.path, target, holds_former=True)
+    log.warning("WARNING: %s", get_scratch.what_to_do(left, shown))
 
 
 @contextlib.contextmanager
