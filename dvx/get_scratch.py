@@ -29,6 +29,29 @@ FORMER = "old"
 _HELD = "held"
 
 
+# The random part `tempfile.mkdtemp` gives a name: 8 of these characters.
+_RANDOM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_LENGTH = len(PREFIX) + 8
+
+
+def is_scratch_name(name: str) -> bool:
+    """Is `name` one a scratch folder gets (`.dvx-get-` and 8 random characters)? Never a
+    folder of data: a manifest listing files below one is refused."""
+    return (len(name) == _NAME_LENGTH and name.startswith(PREFIX)
+            and set(name[len(PREFIX):]) <= _RANDOM_CHARS)
+
+
+def is_scratch_folder(path: str, name: str) -> bool:
+    """Is the folder `path` (named `name`) one a get builds in, running or killed: so named,
+    holding nothing but what a get puts there? A workspace walk leaves it out: never data."""
+    if not is_scratch_name(name):
+        return False
+    try:
+        return set(os.listdir(path)) <= {BUILT, FORMER, _HELD}
+    except OSError:
+        return False  # gone, or not a folder: the walk sees what is there
+
+
 @dataclass(frozen=True)
 class LeftFolder:
     """A folder an interrupted get left: `path` (absolute), the path it wrote (`target`, ""

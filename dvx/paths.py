@@ -20,6 +20,7 @@ from typing import NamedTuple, TypeVar
 
 from dvx.errors import FormatError, PathError
 from dvx.fsutil import temp_target
+from dvx.get_scratch import is_scratch_folder
 from dvx.logs import quoted, shell_quote
 
 RESERVED_NAMES = frozenset({".git", ".dvx"})
@@ -466,6 +467,8 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 if is_reserved_name(name):
                     reserved.append(f"{rel}/{name}" if rel else name)
                 elif entry.is_dir(follow_symlinks=False):
+                    if name[0] == "." and is_scratch_folder(entry.path, name):
+                        continue  # a get's, never data (as `walk_directory`)
                     pending.append((entry.path, f"{rel}/{name}" if rel else name))
                     devices.add(st.st_dev)
                 elif name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
@@ -568,8 +571,19 @@ def _sorted_names(directory: str, below: str = "") -> list[str]:
     """The names in `directory` but `.git` and `.dvx` (`Walk.reserved`), a folder's with a
     '/' after it."""
     with _scandir_below(directory, below) as entries:
-        return sorted(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
-                      for e in entries if not is_reserved_name(e.name))
+        return sorted(name + "/" if is_dir else name
+                      for name, is_dir in _entries_of_data(entries))
+
+
+def _entries_of_data(entries: Iterator[os.DirEntry[str]]) -> Iterator[tuple[str, bool]]:
+    """(name, is a folder) of `entries` but `.git`, `.dvx` and the folders a get builds in."""
+    for e in entries:
+        if is_reserved_name(e.name):
+            continue
+        is_dir = e.is_dir(follow_symlinks=False)
+        if is_dir and e.name[0] == "." and is_scratch_folder(e.path, e.name):
+            continue
+        yield e.name, is_dir
 
 
 def walk_directory(top: str, with_dirs: bool = False) -> Walk:
@@ -609,6 +623,8 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                             _add_target(entry.path, stats, devices)
                     continue
                 if entry.is_dir(follow_symlinks=False):
+                    if name[0] == "." and is_scratch_folder(entry.path, name):
+                        continue  # a get's folder, running or killed: never data
                     pending.append((entry.path, relpath + "/"))
                     if with_dirs:
                         with contextlib.suppress(FileNotFoundError):

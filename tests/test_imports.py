@@ -3298,6 +3298,28 @@ def test_a_get_force_killed_between_its_renames_keeps_the_former_output_and_name
         "?? got/1.png\n?? got/2.png\n"
 
 
+def test_a_get_killed_inside_a_tracked_directory_leaves_a_folder_that_is_never_data(source,
+                                                                                  project):
+    """The folder of a get killed inside a tracked directory (its partial copy, what was at
+    the path, its `held` file) is dvx's, never data: status lists none of it as added, and
+    `dvx commit` records none of it."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    write(project / "data" / "sub" / "dl", "my old download\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "sub")
+    listed = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)
+    [data] = listed["outputs"]
+    assert ".dvx-get-" not in json.dumps(data), data
+    must("commit", "data", cwd=project)
+    recorded = json.loads(run_dvx_proc("ls", ".", "data", "-R", "--json", cwd=project).stdout)
+    assert ".dvx-get-" not in json.dumps(recorded), recorded
+    assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_get_force_stopped_between_its_renames_puts_the_former_output_back(source, project,
                                                                              signum):

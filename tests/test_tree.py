@@ -66,6 +66,20 @@ def test_names_like_temporaries_of_older_versions_or_of_a_directory_are_data():
     assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
 
 
+def test_a_folder_named_as_a_get_s_scratch_folder_is_refused_but_a_file_so_named_is_data():
+    """A workspace walk leaves out a folder `dvx get` builds in (`.dvx-get-` and 8 random
+    characters): a manifest listing files below one is refused, as they would be placed and
+    then found missing by every status. A file so named, or another `.dvx-get-` folder, is
+    data."""
+    tree = Tree.build("xxh128", [TreeEntry("d/.dvx-get-abcd_123", A, 1),
+                                 TreeEntry(".dvx-get-mine/f", B, 2)])
+    assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
+    data, oid = _manifest([["d/.dvx-get-abcd_123/new/x", A, 1, False]])
+    with pytest.raises(FormatError, match=r"'d/\.dvx-get-abcd_123/new/x', in a folder named as "
+                                          "`dvx get`"):
+        Tree.from_bytes(data, "xxh128", oid)
+
+
 @pytest.mark.parametrize("rows, message", [
     ([["../evil", A, 1, False]], "'..'"),
     ([["/etc/passwd", A, 1, False]], "absolute"),

@@ -25,6 +25,8 @@ from typing import IO, NamedTuple, overload
 
 from dvx.errors import CorruptManifestError, FormatError, InvalidOidError, NewerFormatError
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
+from dvx.get_scratch import PREFIX as SCRATCH_PREFIX
+from dvx.get_scratch import is_scratch_name
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.ignore import IGNORE_FILE, is_ignore_file
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
@@ -442,6 +444,10 @@ def _refuse_temporary_name(path: str) -> None:
         raise FormatError(f"A directory manifest lists '{path}', named as dvx names its "
                           "temporary files (.NAME.dvx-<12 hex digits>.tmp), which are never "
                           "data.")
+    if any(is_scratch_name(folder) for folder in path.split("/")[:-1]):
+        raise FormatError(f"A directory manifest lists '{path}', in a folder named as `dvx "
+                          "get` names the folder it builds its copy in (.dvx-get-<8 random "
+                          "characters>), which a workspace walk leaves out: never data.")
 
 
 def _refuse_ignore_file(path: str) -> None:
@@ -500,9 +506,9 @@ def _check_length(path: str) -> None:
 
 
 # ".tmp/": a file name ending in .tmp, which may be one dvx gives its temporaries; ".dvx/":
-# one ending as a pointer file's name does.
+# one ending as a pointer file's name does; "/.dvx-get-": maybe the folder a get builds in.
 _UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../", ".tmp/",
-                     f"/{IGNORE_FILE}/", f"{POINTER_SUFFIX}/")
+                     f"/{SCRATCH_PREFIX}", f"/{IGNORE_FILE}/", f"{POINTER_SUFFIX}/")
 
 
 def _paths_look_ordinary(paths: list[str]) -> bool:
