@@ -1599,6 +1599,43 @@ def test_a_checkout_killed_half_way_to_a_new_version_is_outdated_not_a_change(te
     assert _tree_of(bob) == _tree_of(alice)
 
 
+@pytest.mark.parametrize("v1, v2", [({"sub/y": "y1\n"}, {"sub/y/in": "in\n"}),
+                                    ({"sub/y/in": "y1\n"}, {"sub/y": "yfile\n"})])
+def test_an_unfinished_checkout_of_an_older_commit_is_outdated_never_a_teammate_s_deletion(
+        team, v1, v2):
+    """After partial pulls over two versions (a teammate turned a file into a folder, or a
+    folder into a file), a checkout of the older commit that did not finish (an object not
+    in the cache) put that file back; with the newer commit checked out again, the
+    teammate's path it removed is outdated, not deleted, and commit refuses to record its
+    deletion, as when the file's content alone changed."""
+    alice = team.founder()
+    for rel, text in {**v1, "z": "z1\n"}.items():
+        write(alice / "data" / rel, text)
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("pull", "data/sub", cwd=bob)
+    shutil.rmtree(alice / "data" / "sub")
+    for rel, text in {**v2, "z": "z2\n"}.items():
+        edit(alice, f"data/{rel}", text)
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "data/sub", cwd=bob)
+    v2_pointer = (bob / "data.dvx").read_bytes()
+    git(bob, "checkout", "-q", "HEAD~1")
+    unfinished = run_dvx("checkout", cwd=bob)
+    assert unfinished.code == 1 and "Not in the cache" in unfinished.stderr, unfinished.output
+    git(bob, "checkout", "-q", "main")
+    seen = status_of(bob, "data")
+    assert seen["workspace"] == "outdated" and seen["deleted"] == [], seen
+    assert sorted(seen["outdated"]) == ["sub/y", "sub/y/in"], seen
+    assert "Deleted" not in must("diff", cwd=bob)
+    refused = run_dvx("commit", "data", cwd=bob)
+    assert refused.code != 0 and "changed in Git" in refused.stderr, refused.output
+    assert (bob / "data.dvx").read_bytes() == v2_pointer
+
+
 def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
     alice = team.founder()
     _images(alice, {"1.bin": "one\n", "2.bin": "two\n", "3.bin": "three\n"})

@@ -100,6 +100,8 @@ def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, 
     versions = [_version_in(repo, layer, path) for layer in layers]
     if now is not None and now in versions:  # as one checkout placed it (an interrupted
         return "outdated", False, None       # one may have placed a newer version)
+    if now is None and _removed_unfinished(layers, versions):
+        return "outdated", False, None
     covering = layers[-1]
     if not covering.covers(path):
         return label, False, None  # never placed by any checkout that finished: as if not
@@ -116,6 +118,15 @@ def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, 
 
 
 _UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
+
+
+def _removed_unfinished(layers: list[Synced], versions: list[tuple[str, bool] | None]) -> bool:
+    """Is a path absent here (its `versions` in `layers`, newest first) as a checkout that did
+    not finish left it: one whose version has no such file (or a file where one of its
+    folders goes) removes it, as it may have before it stopped? Absent so, it is the older
+    version placed, not a deletion of the user's."""
+    return any(layer.unfinished and version is None
+               for layer, version in zip(layers[:-1], versions[:-1], strict=True))
 
 
 def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEntry) -> bool:
