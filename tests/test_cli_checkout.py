@@ -1137,3 +1137,92 @@ def test_checkout_skipping_a_file_edited_through_its_link_names_the_ways_on_that
     assert pulled.code == 0, pulled.output
     assert (repo / "f").read_text() == "f1\n" and (repo / "d" / "b").read_text() == "b1\n"
     assert "up to date" in dvx("status").output
+
+
+def _edited_through_an_older_link(repo, dvx, link):
+    """`f` placed at v1 as a link into the cache, its pointer moved to v2 by Git alone, then
+    edited in place through the link: v1's object holds the edit."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "f", "v1\n")
+    assert dvx("add", "f").code == 0
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    os.unlink(repo / "f")
+    write(repo / "f", "v2\n")
+    assert dvx("add", "f").code == 0
+    _commit(repo, "v2")
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")  # the pointer names v2; the file links v1's object
+    os.chmod(os.path.realpath(repo / "f"), 0o644)  # an editor saving in place through it
+    with open(repo / "f", "r+b") as f:
+        f.write(b"E1\n")
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_checkout_names_an_edit_written_through_the_link_to_an_older_version(repo, dvx,
+                                                                            link):
+    """The skip says the edit wrote the older version's object, naming the ways on that
+    work; --force places the recorded version and moves that object aside, so the cache
+    never keeps the edit under the older version's oid."""
+    _edited_through_an_older_link(repo, dvx, link)
+    done = dvx("checkout")
+    said = " ".join(done.output.split())
+    assert done.code == 1 and "Skipped f: it was edited in place through its link into the " \
+        "cache" in said, said
+    assert "`dvx commit --force f` records the edit" in said
+    assert "`dvx checkout --force f` discards it" in said
+    assert "not in the cache (use --force" not in said
+    assert (repo / "f").read_text() == "E1\n"
+    forced = dvx("checkout", "--force", "f")
+    warned = " ".join(forced.output.split())
+    assert forced.code == 0 and ("--force discards the edit" in warned
+                                 or "--force places the recorded version there again, "
+                                 "discarding the edit" in warned), warned
+    assert (repo / "f").read_text() == "v2\n"
+    checked = dvx("fsck")
+    assert checked.code == 0 and "0 corrupt" in checked.output, checked.output
+    assert [p.read_text() for p in (repo / ".dvx" / "cache" / "quarantine").iterdir()] \
+        == ["E1\n"]  # the discarded edit, kept aside
+
+
+@pytest.mark.parametrize("command", [("commit", "--force", "f"), ("unprotect", "f")])
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_an_edit_written_through_the_link_to_an_older_version_stays_and_its_object_goes_aside(
+        repo, dvx, link, command):
+    """Recording the edit, or making the file a copy of its own, keeps the edit in the file
+    and moves the older version's object aside: the cache holds no wrong bytes under it."""
+    _edited_through_an_older_link(repo, dvx, link)
+    done = dvx(*command)
+    assert done.code == 0, done.output
+    assert (repo / "f").read_text() == "E1\n"
+    checked = dvx("fsck")
+    assert checked.code == 0 and "0 corrupt" in checked.output, checked.output
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_checkout_force_of_a_directory_moves_aside_an_older_object_its_file_was_edited_through(
+        repo, dvx, link):
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "v1\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    assert dvx("unprotect", "d").code == 0
+    write(repo / "d" / "b", "v2\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")
+    os.chmod(os.path.realpath(repo / "d" / "b"), 0o644)
+    with open(repo / "d" / "b", "r+b") as f:
+        f.write(b"E1\n")
+    kept = dvx("checkout")
+    assert kept.code == 1 and "`dvx checkout --force d/b` discards it" in " ".join(
+        kept.output.split()), kept.output
+    assert dvx("checkout", "--force", "d").code == 0
+    assert (repo / "d" / "b").read_text() == "v2\n"
+    checked = dvx("fsck")
+    assert checked.code == 0 and "0 corrupt" in checked.output, checked.output

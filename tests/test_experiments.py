@@ -5749,9 +5749,10 @@ def test_a_queued_run_killed_while_its_stage_runs_keeps_its_worktree_until_the_s
 
 
 def test_apply_writes_nothing_when_an_output_s_object_was_changed_through_a_link(repo):
-    """Hardlink mode: the model an experiment made, edited through its link (root), is found
-    changed before the apply of that experiment writes anything: refused, the object moved
-    aside, and the workspace left as the previous apply made it."""
+    """Hardlink mode: the model an experiment made, edited through its link (root), wrote
+    that experiment's object: the forced apply of another one, which discards the edit,
+    moves the changed object aside, and the apply of that experiment is then refused before
+    it writes anything, the workspace left as the previous apply made it."""
     must("config", "cache.type", "hardlink", cwd=repo)
     write(repo / "params.yaml", "lr: 0.1\n")
     _one_stage_baseline(repo, "train", "cp params.yaml model.txt", "lr", "model.txt")
@@ -5762,8 +5763,8 @@ def test_apply_writes_nothing_when_an_output_s_object_was_changed_through_a_link
     must("exp", "apply", "e2", "--force", cwd=repo)
     refused = run_dvx("exp", "apply", "e3", cwd=repo)
     assert refused.code == 2, refused.output
-    assert "Applying 'e3' needs data whose copy in the cache was changed after it was " \
-        "stored" in " ".join(refused.stderr.split())
+    assert "Applying 'e3' needs data that is not in the cache: model.txt" \
+        in " ".join(refused.stderr.split())
     assert (repo / "params.yaml").read_text() == "lr: 0.2\n"
     assert (repo / "model.txt").read_text() == "lr: 0.2\n"
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())

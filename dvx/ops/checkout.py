@@ -54,6 +54,7 @@ from dvx.ops.sync_layers import (
     placed_whole,
     records_a_file,
 )
+from dvx.ops.written_through import object_written_through
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
 from dvx.paths import (
     Walk,
@@ -193,6 +194,17 @@ def written_through(root: str, display: str) -> str:
             f"longer holds the recorded version and --force cannot put it back: `dvx commit "
             f"{named}` records the edit, `dvx pull --force {named}` fetches the recorded "
             "version if a remote has it")
+
+
+def written_through_older(root: str, display: str, oid: str) -> str:
+    """Why the file `display` is kept whose edit wrote the object `oid` of the version a
+    checkout placed there before its record moved (a `git pull` or `git checkout` since):
+    --force places the recorded version, which the cache holds, and moves `oid` aside."""
+    named = for_command(root, display)
+    return (f"{WRITTEN_THROUGH}, which changed the cached object {oid} of the version placed "
+            f"there before its record moved: `dvx commit --force {named}` records the edit, "
+            f"`dvx checkout --force {named}` discards it (and moves that object, which no "
+            "longer holds the bytes its oid names, aside)")
 
 
 def rerun_from_its_inputs(stage: str) -> str:
@@ -617,6 +629,9 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
             and state.oid not in elsewhere:
         if wanted is not None and changed_in_its_object(repo, display, wanted):
             return written_through(repo.root, display)
+        older = object_written_through(repo, repo.abspath(display), None)
+        if older is not None:
+            return written_through_older(repo.root, display, older)
         return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
     if not changed_here(repo, display, state.oid) and not (
             never_recorded is not None and state.holds_its_own_bytes
@@ -725,6 +740,29 @@ def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: Checko
                     "version again).%s", oid, display, how, moved, pull, kept_message(kept))
 
 
+def _set_aside_older_written(repo: Repo, full: str, display: str, state: FileState | None,
+                             wanted: str) -> None:
+    """The file at `full` (`display`), replaced by `wanted` now (--force), is a link to the
+    object of an older version a checkout placed there, which an edit in place wrote
+    through (`object_written_through`): that object no longer holds the bytes its oid
+    names, so it is moved aside, the discarded edit kept there, before the cache places or
+    sends those bytes under its oid."""
+    if state is None or not state.holds_its_own_bytes or state.oid == wanted:
+        return
+    older = object_written_through(repo, full, wanted)
+    if older is None or older == wanted:
+        return  # the wanted object's own change is `_changed_through_link`'s
+    keep_links_on_set_aside(repo, discarding=(display,))
+    with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+        moved, kept = repo.cache.set_aside(older)
+        if state.is_cache_link:
+            return  # named as a discarded edit already (`keep_changed_bytes`)
+        log.warning("'%s' was edited in place through its link into the cache, which changed "
+                    "the cached object %s of the version placed there before: --force "
+                    "discards the edit, and the object, which no longer holds the bytes its "
+                    "oid names, was moved to %s.%s", display, older, moved, kept_message(kept))
+
+
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
                    relink: bool = False, ask: _Ask | None = None, git_why: str | None = None
                    ) -> None:
@@ -773,6 +811,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         through_link = _changed_through_link(repo, full, state, pointer.oid)
         if through_link:
             raise CorruptObjectError(f"'{output.path}' links to its object, changed since.")
+        _set_aside_older_written(repo, full, output.path, state, pointer.oid)
         fsutil.makedirs(os.path.dirname(full))
         placed = _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
     except CorruptObjectError:
@@ -1165,6 +1204,9 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         elif why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
+            if force and rel in current:
+                _set_aside_older_written(repo, current[rel][0], f"{display}/{rel}", state,
+                                         tree.oid_at(index))
             plan.place.append(index)
     unwanted: list[tuple[str, FileState]] = []  # files to delete whose bytes no cache holds
     if subpath is not None or found != len(current):  # else nothing there to delete

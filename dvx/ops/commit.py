@@ -54,7 +54,7 @@ from dvx.ops.status import (
     own_version_undone,
     synced_record,
 )
-from dvx.ops.sync_layers import records_a_file
+from dvx.ops.sync_layers import records_a_file, versions_placed
 from dvx.outputs import (
     Output,
     load_tree_setting_aside,
@@ -1253,20 +1253,30 @@ def _take_back(repo: Repo, path: str, state: FileState) -> os.stat_result:
     return os.lstat(path)
 
 
-def _note_changed_object(repo: Repo, st: os.stat_result, oid: str, was_oid: str | None
-                         ) -> None:
-    """A file that was, when it was stored (`st`), the very inode of the object recorded for
-    it (`was_oid`, hardlink mode) and held other bytes changed that object through the link:
-    the object, which no longer holds the bytes its oid names, is noted to be set aside once
-    the add has stored them (`LocalCache.set_aside_damaged`)."""
-    if was_oid is None or was_oid == oid or st.st_nlink < 2:  # a linked file has 2 or more
+def _note_changed_object(repo: Repo, st: os.stat_result, oid: str, was_oid: str | None,
+                         display: str) -> None:
+    """A file (`display`) that was, when it was stored (`st`), the very inode of the object
+    recorded for it (`was_oid`, hardlink mode), or of one a checkout placed there (an older
+    version, the record moved since by a `git pull`), and held other bytes changed that
+    object through the link: the object, which no longer holds the bytes its oid names, is
+    noted to be set aside once the add has stored them (`LocalCache.set_aside_damaged`)."""
+    if was_oid == oid or st.st_nlink < 2:  # a linked file has 2 or more
         return
-    try:
-        cached = os.stat(repo.cache.oid_path(was_oid))
-    except FileNotFoundError:
-        return
-    if os.path.samestat(cached, st):
+    if was_oid is not None and _is_the_object(repo, st, was_oid):
         repo.cache.damaged.add(was_oid)
+        return
+    placed = next((placed for placed in sorted(versions_placed(repo, display))
+                   if placed != oid and _is_the_object(repo, st, placed)), None)
+    if placed is not None:
+        repo.cache.damaged.add(placed)
+
+
+def _is_the_object(repo: Repo, st: os.stat_result, oid: str) -> bool:
+    """Is the file whose stat is `st` the cache object `oid`'s inode?"""
+    try:
+        return os.path.samestat(os.stat(repo.cache.oid_path(oid)), st)
+    except FileNotFoundError:
+        return False
 
 
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
@@ -1310,7 +1320,7 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
         else:
             return state.oid, state.size, False, None, None
     stored = _store_file(repo, full, st, repo.link_types, on_bytes)
-    _note_changed_object(repo, st, stored.oid, was_oid)
+    _note_changed_object(repo, st, stored.oid, was_oid, display)
     if stored.seen is not None:
         repo.statcache.put_key(full, stored.seen, stored.oid)
     return (stored.oid, stored.size, stored.executable,
@@ -1552,7 +1562,8 @@ def _ingest_directory(repo: Repo, full: str, rel: str, linked: list[Linked],
             for entry, (file, known) in zip(some, stored, strict=True):
                 if known is not None:
                     repo.cache.add_record(file.oid, known)
-                _note_changed_object(repo, entry.stat, file.oid, was_oid(entry.relpath))
+                _note_changed_object(repo, entry.stat, file.oid, was_oid(entry.relpath),
+                                     f"{rel}/{entry.relpath}")
                 if file.seen is not None:
                     repo.statcache.put_key(entry.path, file.seen, file.oid)
                 entries.append(TreeEntry(entry.relpath, file.oid, file.size, file.executable))

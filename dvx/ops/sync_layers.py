@@ -27,6 +27,7 @@ a file holding that version counts as one dvx placed, so data whose pointer then
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -295,6 +296,27 @@ def _placed_by_dvx(repo: Repo, path: str, oid: str) -> bool | None:
         if placed is False:
             told = False
     return told
+
+
+def versions_placed(repo: Repo, path: str) -> set[str]:
+    """The oids the sync records over `path` (relative to the root) say a checkout placed or
+    dvx recorded there, in every version they keep: a hard link of one of those objects
+    that an edit wrote through holds none of them any more, and is told by its inode. A
+    version whose manifest the cache lacks tells none."""
+    found: set[str] = set()
+    for record_path, rel in _records_over(path):
+        synced = repo.syncstate.get(record_path)
+        if synced is None:
+            continue
+        if rel is None:
+            found.update(layer.oid for layer in synced.layers())
+            continue
+        for layer in synced.layers_placing(rel):
+            with contextlib.suppress(FormatError):  # a file's record, by an older dvx
+                version = _version_in(repo, layer, rel)
+                if version is not None and version is not _UNKNOWN:
+                    found.add(version[0])
+    return found
 
 
 def _records_over(path: str) -> list[tuple[str, str | None]]:

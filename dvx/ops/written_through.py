@@ -12,6 +12,7 @@ import os
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.status import changed_in_its_object
+from dvx.ops.sync_layers import versions_placed
 from dvx.paths import for_command, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import set_aside_changed
@@ -21,13 +22,16 @@ log = get_logger(__name__)
 
 def object_written_through(repo: Repo, path: str, recorded: str | None) -> str | None:
     """The oid of the cache object the file at `path` is itself (a symlink to it, or a hard
-    link of the object `recorded`) if an edit through that link changed its bytes
+    link of the object `recorded` or of one a checkout placed there, an older version a
+    `git pull` moved the record from) if an edit through that link changed its bytes
     (`changed_in_its_object`, as status asks)."""
-    oid = repo.cache.object_for_symlink(os.path.realpath(path)) \
-        if os.path.islink(path) else recorded
-    if oid is None or not changed_in_its_object(repo, repo_relpath(repo.root, path), oid):
-        return None
-    return oid
+    rel = repo_relpath(repo.root, path)
+    if os.path.islink(path):
+        candidates = [repo.cache.object_for_symlink(os.path.realpath(path))]
+    else:
+        candidates = [recorded, *sorted(versions_placed(repo, rel) - {recorded})]
+    return next((oid for oid in candidates
+                 if oid is not None and changed_in_its_object(repo, rel, oid)), None)
 
 
 def set_aside_written(repo: Repo, oid: str, path: str, display: str,
