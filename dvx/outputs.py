@@ -566,6 +566,20 @@ def taking_recorded_versions(root: str, does: str, cached: Sequence[str],
     return ", ".join(ways)
 
 
+def placing_pointer_version(typed: str, in_cache: bool, has_remote: bool) -> str:
+    """How the data the pointer of `typed` (a path as the user types it) names now is
+    placed, as status says it: a checkout where the cache holds it (`in_cache`); else a
+    pull, which fetches it first (from the default remote, `has_remote`, named to be set
+    first where none is), since a checkout places nothing the cache lacks."""
+    if in_cache:
+        return (f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
+                "to get the data the pointer names")
+    pull = f"Run `dvx pull {typed}` to fetch and place the data the pointer names"
+    if not has_remote:
+        return f"{pull} once a default remote is set (`dvx remote add -d NAME URL`)"
+    return pull
+
+
 def making_hint(root: str, out: str, stage: DeclaringStage) -> str:
     """How `stage` makes and records its output `out`: `dvx repro` skips a frozen stage, and
     a stage's first run deletes what is at its outputs, which the user moves away first."""

@@ -2825,3 +2825,53 @@ def test_a_file_where_an_output_s_folder_goes_is_refused_by_name_before_anything
                "away)" in status, status
         (repo / "o").unlink()
         (repo / "p").unlink()
+
+
+@pytest.mark.parametrize("remote", ["set", "none"])
+def test_an_input_not_checked_out_whose_data_the_cache_lacks_is_refused_naming_a_pull(
+        repo, dvx, dvx_proc, tmp_path, remote):
+    """A checkout of the input stopped half-way, the data it was placing gone from the cache
+    since: `dvx checkout` would place nothing, so the refusal leads with `dvx pull PATH`
+    (after `dvx remote add -d` where no default remote is set), which then lets repro run."""
+    if remote == "set":
+        assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    for i in range(3):
+        write(repo / "d" / str(i), f"{i} v1\n")
+    assert dvx("add", "d").code == 0
+    write(repo / "dvx.yaml", "stages:\n  use:\n    cmd: cat d/* > out\n    deps: [d]\n"
+                             "    outs: [out]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "v1")
+    assert dvx("unprotect", "d").code == 0
+    for i in range(3):
+        write(repo / "d" / str(i), f"{i} v2\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+    if remote == "set":
+        assert dvx("push").code == 0
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")
+    stopped = dvx_proc("checkout", "d", cwd=repo, env={"DVX_FAULT": "checkout.after_file:1"})
+    assert stopped.code == -9, stopped.output
+    for i in (1, 2):  # the versions it had yet to place, damaged: fsck moves them aside
+        oid = xxhash.xxh3_128_hexdigest(f"{i} v2\n".encode())
+        damaged = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+        os.chmod(damaged, 0o644)
+        damaged.write_text("damaged\n")
+    assert "2 corrupt" in dvx("fsck").output
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split()).partition("ERROR: ")[2]  # past the stop's note
+    assert refused.code == 1 and "is not checked out as its pointer names" in said, said
+    assert "Run `dvx pull d` to fetch and place the data" in said, said
+    assert "`dvx checkout d`" not in said, said
+    if remote == "none":
+        assert "once a default remote is set (`dvx remote add -d NAME URL`)" in said, said
+        return
+    assert dvx("pull", "d").code == 0
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "out").read_text() == "0 v2\n1 v2\n2 v2\n"

@@ -27,7 +27,13 @@ from dvx.ops.commit import refuse_if_behind
 from dvx.ops.data_places import ignored_by_git
 from dvx.ops.manage import linked_object, unprotect_file
 from dvx.ops.status import NOT_PULLED, OUTDATED, OutputStatus, output_status
-from dvx.outputs import DeclaringStage, Output, all_outputs, load_tree
+from dvx.outputs import (
+    DeclaringStage,
+    Output,
+    all_outputs,
+    load_tree,
+    placing_pointer_version,
+)
 from dvx.paths import (
     check_no_symlinked_parent,
     check_relpath,
@@ -665,24 +671,13 @@ def refuse_behind(repo: Repo, changes: list[Override], again: str = "exp run") -
         if status.pointer_moved and status.workspace == OUTDATED \
                 and status.pointer_oid != status.synced_oid:
             typed = for_command(repo.root, output.path)
+            has_remote = repo.config.get("core", "remote") is not None
             raise ConflictError(
                 f"-S would set params in '{output.path}', whose pointer moved "
                 f"{status.moved_since_synced} (it now names "
                 f"{status.pointer_oid}) while its data is not checked out: the workspace "
                 f"still holds {status.synced_oid}, the version before. Nothing was written.",
-                f"{_placing_pointer_version(repo, status, typed)}, then run `dvx {again}` "
-                "again.")
+                f"{placing_pointer_version(typed, status.in_cache, has_remote)}, then run "
+                f"`dvx {again}` again.")
         refuse_if_behind(repo.root, status, force=False, own_force=False, command=again)
 
-
-def _placing_pointer_version(repo: Repo, status: OutputStatus, typed: str) -> str:
-    """How the data the pointer names now is placed, as status says it: a checkout where the
-    cache holds it; else a pull, which fetches it first (from the default remote, which is
-    named to be set first where none is), since a checkout places nothing the cache lacks."""
-    if status.in_cache:
-        return (f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
-                "to get the data the pointer names")
-    pull = f"Run `dvx pull {typed}` to fetch and place the data the pointer names"
-    if repo.config.get("core", "remote") is None:
-        return f"{pull} once a default remote is set (`dvx remote add -d NAME URL`)"
-    return pull

@@ -25,7 +25,7 @@ from dvx.lock import WORKSPACE, StoppedCommand, stopped_commands
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.data_places import tracked_by_git_within
 from dvx.ops.status import MODIFIED, NOT_PULLED, OUTDATED, OutputStatus
-from dvx.outputs import Output, load_tree
+from dvx.outputs import Output, load_tree, placing_pointer_version
 from dvx.paths import for_command, join_posix, overlaps
 from dvx.repo import Repo
 from dvx.scm import untrack_command, user_git
@@ -235,15 +235,17 @@ def _not_checked_out(repo: Repo, output: Output, status: OutputStatus, command: 
         f"an older version of its file{'s' if len(status.outdated) > 1 else ''} " \
         f"{_files(status.outdated)}"
     stopped = _stopped_on(repo, output.path)
-    rerun = "" if stopped is None else \
+    # A stopped command run again places only what the cache holds, if it is a checkout
+    rerun = "" if stopped is None or not status.in_cache else \
         f" (or run {f'`{stopped.redo}`' if stopped.redo else f'the stopped {stopped.named}'}" \
         " again, which does that)"
+    placing = placing_pointer_version(typed, status.in_cache,
+                                      repo.config.get("core", "remote") is not None)
     return ConflictError(
         f"'{output.path}' is read by the stages but is not checked out as its pointer names: "
         f"'{output.pointer_path}' names {status.pointer_oid}, and the workspace still holds "
         f"{held}. A stage run on it would record input data that no pointer names.",
-        f"Run `dvx checkout {typed}` to place the data its pointer names{rerun}, then run "
-        f"`dvx {command}` again.")
+        f"{placing}{rerun}, then run `dvx {command}` again.")
 
 
 def _changed_import(repo: Repo, output: Output, status: OutputStatus, command: str,
