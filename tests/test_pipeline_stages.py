@@ -451,3 +451,38 @@ def test_an_output_named_like_a_dvx_temporary_is_refused(repo, dvx):
     assert refused.code == 1, refused.output
     assert "named like dvx's own temporary files" in refused.stderr
     assert not (repo / ".q.dvx-0123456789ab.tmp").exists()
+
+
+@pytest.mark.parametrize("outs", [[], ["--outs"]])
+def test_stage_remove_leaves_the_data_a_pointer_tracks_at_an_output_its_entry_records_to_dvx(
+        repo, dvx, outs):
+    """x.txt.dvx (from another branch) tracks x.txt, which the stage made before dvx.yaml
+    stopped declaring it: removing the stage, with --outs or not, leaves x.txt the
+    pointer's data, ignored by Git and never deleted, and what dvx placed there known, so
+    a checkout places the pointer's version."""
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    main = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "data")
+    write(repo / "x.txt", "mine\n")
+    assert dvx("add", "x.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    git(repo, "checkout", "-q", main)
+    (repo / "x.txt").unlink()
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    git(repo, "checkout", "-q", "data", "--", "x.txt.dvx")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo other > y.txt\n    outs: [y.txt]\n")
+
+    removed = dvx("stage", "remove", *outs, "s")
+    assert removed.code == 0, removed.output
+    assert "x.txt" not in removed.output, removed.output
+    assert (repo / "x.txt").read_text() == "made\n"
+    assert "/x.txt" in (repo / ".gitignore").read_text().splitlines()
+    status = dvx("status")
+    assert "data not checked out" in status.stdout and "modified" not in status.stdout, \
+        status.output
+    assert dvx("checkout", "x.txt").code == 0
+    assert (repo / "x.txt").read_text() == "mine\n"

@@ -15,7 +15,7 @@ from dvx.ops.manage import make_kept_files_own, recoverable, seen_by_git
 from dvx.ops.status import output_status
 from dvx.outputs import Output
 from dvx.pipeline import editor
-from dvx.pipeline.gone_outputs import make_users_own, outputs_of_gone
+from dvx.pipeline.gone_outputs import make_users_own, outputs_of_gone, pointed_paths
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
@@ -81,7 +81,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     changed = Changed([s.name for s in stages])
     with repo.lock():
         locks = read_lock(repo.root, repo.algo)
-        outs = _outputs_of(dag, stages, locks)
+        outs = _outputs_of(repo, dag, stages, locks)
         in_git = set(tracked_by_git(repo, [o.path for s in stages for o in outs[s.name]
                                            if not o.cache]))
         # What Git's index holds in a cached output, a .dvxignore of the team's too: the
@@ -141,14 +141,15 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     return changed
 
 
-def _outputs_of(dag: Dag, stages: list[Stage], locks: dict[str, StageLock]
+def _outputs_of(repo: Repo, dag: Dag, stages: list[Stage], locks: dict[str, StageLock]
                 ) -> dict[str, list[Out]]:
     """{stage name: its outputs}: those dvx.yaml declares, and the cached ones its dvx.lock
     entry records that no stage declares (dvx.yaml edited, the stage not run since), which
-    are as much its data, in the workspace and ignored by Git."""
+    are as much its data, in the workspace and ignored by Git; not one at, inside or
+    holding data a pointer tracks, which stays that pointer's (`outputs_of_gone`)."""
     outs = {s.name: list(s.outs) for s in stages}
     recorded = [s.name for s in stages if s.name in locks]
-    gone = set(outputs_of_gone(dag, locks, recorded))
+    gone = set(outputs_of_gone(dag, locks, recorded, pointed_paths(repo) if recorded else ()))
     for name in recorded:
         outs[name] += [Out(o.path) for o in locks[name].outs if o.path in gone]
     return outs
