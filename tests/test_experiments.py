@@ -1713,6 +1713,62 @@ def test_set_param_in_a_config_read_only_as_a_dependency_keeps_its_anchors(proje
     assert (project / "params.yaml").read_text() == params
 
 
+def _dependency_config(project, text):
+    """`conf.yaml` holding `text`, committed, read by the stage as a dependency only."""
+    write(project / "conf.yaml", text)
+    write(project / "dvx.yaml", DVX_YAML.replace("deps: [", "deps: [conf.yaml, "))
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "conf")
+
+
+def test_set_an_anchored_value_in_a_dependency_config_changes_every_alias_and_merge_of_it(
+        project):
+    """In a config a stage reads only as a dependency, -S of a value written under an anchor
+    sets it in its text, anchor kept: each alias of it and each mapping merging it reads the
+    new value, as the file says."""
+    config = "defaults: &d\n  lr: 0.1\ndev:\n  <<: *d\n  ep: 5\nseed: &s 1\nother_seed: *s\n"
+    _dependency_config(project, config)
+    must("exp", "run", "-S", "conf.yaml:defaults.lr=0.3", "-n", "anchored", cwd=project)
+    assert (project / "conf.yaml").read_text() == config.replace("0.1", "0.3")
+    must("exp", "run", "-S", "conf.yaml:seed=2", "-n", "scalar", cwd=project)
+    assert (project / "conf.yaml").read_text() == config.replace("0.1", "0.3").replace(
+        "&s 1", "&s 2")
+
+
+def test_set_inside_an_alias_in_a_dependency_config_is_refused_naming_the_anchored_value(
+        project):
+    """-S of a key inside an alias (`other.0` where `other: *l`) would change the anchored
+    value and every alias of it: refused, naming the value to set instead, as is an anchored
+    value in block style set whole (rewritten, it would lose its anchor); nothing written."""
+    config = "list: &l [1, 2]\nother: *l\nbase: &b\n  lr: 0.1\nprod: *b\n"
+    _dependency_config(project, config)
+    for key, anchored in (("other.0", "list.0"), ("prod.lr", "base.lr")):
+        refused = run_dvx("exp", "run", "-S", f"conf.yaml:{key}=9", cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2, refused.output
+        assert "alias" in said and f"-S conf.yaml:{anchored}=" in said, said
+        assert "Quote" not in said and "Traceback" not in refused.output
+        assert (project / "conf.yaml").read_text() == config
+    refused = run_dvx("exp", "run", "-S", "conf.yaml:base={lr: 0.5}", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "anchored as &b" in said and "Quote" not in said, said
+    assert (project / "conf.yaml").read_text() == config
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
+def test_set_an_alias_or_a_merged_key_in_a_dependency_config_sets_that_key_alone(project):
+    """-S of a key whose whole value is an alias, or a key a mapping merges in, sets that key
+    alone: the alias is replaced by the value, the merged key written in the merging mapping;
+    the anchored value keeps its own."""
+    config = "defaults: &d\n  lr: 0.1\ndev:\n  <<: *d\n  ep: 5\nseed: &s 1\nother_seed: *s\n"
+    _dependency_config(project, config)
+    must("exp", "run", "-S", "conf.yaml:other_seed=2", "-S", "conf.yaml:dev.lr=0.3",
+         "-n", "alone", cwd=project)
+    assert yaml.safe_load((project / "conf.yaml").read_text()) == {
+        "defaults": {"lr": 0.1}, "dev": {"lr": 0.3, "ep": 5}, "seed": 1, "other_seed": 2}
+    assert "&d" in (project / "conf.yaml").read_text()
+
+
 def test_set_param_refuses_a_config_whose_aliases_expand_past_a_bound(project):
     """A config a stage reads as a dependency, built as an alias bomb ("billion laughs": ten
     aliases of ten aliases of ...), is refused at once, never expanded; nothing is written."""

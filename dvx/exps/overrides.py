@@ -376,7 +376,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
         else:
             strict = read_as_params is None or any(
                 _same_path(repo.root, file, params) for params in read_as_params)
-            edited[file] = _edit_yaml(full, changes, write, yaml_in_place.reader(file, strict))
+            edited[file] = _edit_yaml(full, changes, write, strict)
     return edited
 
 
@@ -580,14 +580,16 @@ def _refuse_adding_what_exists(change: Override) -> None:
                          "param already.", "Drop the '+' to set it.")
 
 
-def _edit_yaml(full: str, changes: list[Override], write: bool, read: yaml_in_place.Reader
+def _edit_yaml(full: str, changes: list[Override], write: bool, read_as_params: bool
                ) -> bytes:
     """Set `changes` in the YAML file `full`. Each value the file has is replaced in its own
     text, so every other byte stays; where that cannot be done (a param added, a value
     written in block style replaced, a multi-line string), the document goes through
     ruamel's round trip, which keeps comments and layout but may respell values
     (`1_000.5`, `~`, long floats). Either way the result is read back by `read`: every
-    param -S does not set must read as before, or nothing is written (`yaml_in_place`)."""
+    param -S does not set must read as before, or nothing is written (`yaml_in_place`);
+    in a config read only as a dependency, a value set under an anchor is read so by each
+    alias and merge of it too."""
     from dvx.pipeline.editor import guess_indent
 
     file = changes[0].file
@@ -606,9 +608,13 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read: yaml_in_pl
         raise UsageError(f"'{file}' is not a mapping of params.")
     for change in changes:
         _set(doc, dataclasses.replace(change, value=yaml_in_place.for_yaml_1_1(change.value)))
+    read = yaml_in_place.reader(file, read_as_params)
     expected = yaml_in_place.read_before(read, text, file) or {}
+    if not read_as_params:
+        expected = yaml_in_place.expected_in_dependency(text, file, changes) or {}
     for change in changes:
-        _set(expected, change)
+        if read_as_params or find_param(expected, change.key) is None:
+            _set(expected, change)
     # In place, in the text as written: each line keeps its own end, in a file mixing them
     in_place = yaml_in_place.set_in_place(as_written(data), changes)
     if in_place is not None and yaml_in_place.reads_as(in_place, expected, read):
@@ -616,6 +622,8 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read: yaml_in_pl
     else:
         out = io.StringIO()
         yaml.dump(doc, out)
+        if not read_as_params and not yaml_in_place.reads_as(out.getvalue(), expected, read):
+            yaml_in_place.refuse_anchored_rewritten(text, file, changes)
         yaml_in_place.refuse_respelled(file, changes, text, out.getvalue(), expected, read)
         edited = encode_like(out.getvalue(), data)
     if write:

@@ -9,8 +9,10 @@ the text made is read back (`reads_as`) as the pipeline reads the file, and refu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -177,30 +179,43 @@ def _value_span(text: str, key: str) -> tuple[int, int, bool] | None:
         if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
                 else node.flow_style):
             return None
-        return node.start_mark.index, node.end_mark.index, in_flow
+        return _after_anchor(text, node.start_mark.index), node.end_mark.index, in_flow
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     finally:
         loader.dispose()
 
 
+_ANCHOR = re.compile(r"&[^\s,\[\]{}]+[ \t]*")
+
+
+def _after_anchor(text: str, start: int) -> int:
+    """Where a value written at `start` begins after its anchor (`&name`), which stays."""
+    anchor = _ANCHOR.match(text, start)
+    return anchor.end() if anchor else start
+
+
 def _child(loader: Any, node: Any, step: str | int) -> Any:
     """The node below `node` at `step` (a key of a mapping, an index of a list), None if
-    it has none written inside `node`. The document is constructed by then, which splices
-    the keys a merge `<<` brings into the mapping, before its own (the last one is the
-    value read): one written in the anchored mapping is not this mapping's own text, and
-    replacing it there would change every mapping merging it."""
+    it has none written there: an alias is the anchored node, written before it, whose
+    text is not this key's, and a key a merge `<<` brings in is written in the anchored
+    mapping (the document is constructed by then, which splices them into the mapping,
+    before its own: the last one is the value read). Replacing either's text would set
+    the anchored value for every alias and merge of it, where this key alone is set."""
     import yaml
 
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-        return node.value[step]
+        after = node.value[step - 1].end_mark.index if step else node.start_mark.index
+        item = node.value[step]
+        return item if item.start_mark.index >= after else None
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in reversed(node.value):
             if isinstance(key_node, yaml.ScalarNode) \
                     and loader.construct_object(key_node) == step:
-                inside = node.start_mark.index <= value_node.start_mark.index \
+                inside = node.start_mark.index <= key_node.start_mark.index \
                     and value_node.end_mark.index <= node.end_mark.index
-                return value_node if inside else None
+                after_key = value_node.start_mark.index >= key_node.end_mark.index
+                return value_node if inside and after_key else None
     return None
 
 
@@ -243,7 +258,6 @@ def refuse_respelled(file: str, changes: Sequence[Change], text: str, edited: st
     otherwise than `expected` (the params as they were, with those `changes` set)."""
     if reads_as(edited, expected, read):
         return
-    before = read_before(read, text, file) or {}
     try:
         after = read(edited) or {}
     except FormatError as exc:
@@ -251,7 +265,7 @@ def refuse_respelled(file: str, changes: Sequence[Change], text: str, edited: st
                          f"the file rewritten would not read back ({exc.message}). Nothing "
                          "was written.", f"Set the params in '{file}' by hand.") from None
     keys = ", ".join(change.key for change in changes)
-    found = _first_difference(before, after, {change.key for change in changes})
+    found = _first_difference(expected, after, {change.key for change in changes})
     if found is None:  # a value set that would not read back as set
         raise UsageError(f"-S cannot set {keys} in '{file}': the file rewritten would not "
                          "read back as set. Nothing was written.",
@@ -340,3 +354,200 @@ def _representer_class() -> Any:
     Representer.add_representer(_Float, lambda representer, value: representer.represent_scalar(
         "tag:yaml.org,2002:float", _float_text(value)))
     return Representer
+
+
+
+# Anchors, aliases and merge keys in a config a stage reads only as a dependency. A value is
+# set where it is written: set under its anchor, it changes every alias and every mapping
+# merging it, as the file says; a key whose whole value is an alias, or which a mapping
+# merges in, is set for that key alone (the alias replaced, the merged key written in the
+# merging mapping); a key inside an alias or a merged value is refused, since setting it
+# would change the anchored value for every other key reading it.
+
+def expected_in_dependency(text: str, file: str, changes: Sequence[Change]) -> Any:
+    """The document `text` as ruamel reads it once `changes` are set by the rule above,
+    refused (UsageError) for a key inside an alias or a merged value. Changes naming no
+    value the file has (a param added) are left to the caller."""
+    from ruamel.yaml.representer import SafeRepresenter
+
+    root = _composed(text)
+    if root is None:
+        return {}
+    data = _constructed(_composed(text))  # merges are spliced into the nodes constructed
+    for change in changes:
+        found = find_param(data, change.key)
+        if found is None:
+            continue
+        place = _locate(root, found[0], file, change.key)
+        new = SafeRepresenter().represent_data(change.value)
+        if place.own:  # every alias and merge of it reads the new value
+            _replace_node(root, place.node, new, set())
+        elif place.key_node is None:
+            place.parent.value[place.slot] = new
+        elif place.slot is None:  # merged in: the mapping gets a key of its own
+            place.parent.value.append((place.key_node, new))
+        else:
+            place.parent.value[place.slot] = (place.key_node, new)
+    return _constructed(root)
+
+
+def refuse_anchored_rewritten(text: str, file: str, changes: Sequence[Change]) -> None:
+    """Refuse a value set under an anchor where the file is rewritten whole (a value in
+    block style): the round trip writes the new value without the anchor, so its aliases
+    and merges would keep reading the old one."""
+    data = _constructed(_composed(text))
+    for change in changes:
+        found = find_param(data, change.key)
+        if found is None:
+            continue
+        place = _locate(_composed(text), found[0], file, change.key)
+        anchor = getattr(place.node, "anchor", None)
+        if place.own and anchor:
+            raise UsageError(f"-S cannot set {change.key} in '{file}': its value, anchored "
+                             f"as &{anchor}, is written in block style, so the file must be "
+                             "rewritten whole, which would drop the anchor: each alias and "
+                             "merge of it would keep reading the old value. Nothing was "
+                             "written.",
+                             f"Set the values inside it one by one (-S {file}:{change.key}."
+                             "KEY=...), or write it in flow style ({...} or [...]) to set it "
+                             "whole.")
+
+
+def _composed(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).compose(text)
+
+
+def _constructed(root: Any) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).constructor.construct_document(root)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Place:
+    """Where a key's value is: the mapping or list node holding it (`parent`), the index
+    of its pair or element there (`slot`, None where a merge brings it in), its key's node
+    (None in a list), its node, and whether it is written there (`own`: not an alias, not
+    merged in)."""
+
+    parent: Any
+    slot: int | None
+    key_node: Any
+    node: Any
+    own: bool
+
+
+def _locate(root: Any, steps: Sequence[str | int], file: str, key: str) -> _Place:
+    """Where the value at `steps` (of the dotted `key`) is in the node graph `root`;
+    refused where a step before the last goes through an alias or a merge."""
+    node, place = root, None
+    for depth, step in enumerate(steps):
+        place = _step(node, step)
+        if place is None:
+            break
+        if not place.own and depth < len(steps) - 1:
+            _refuse_through_alias(root, steps, depth, place, file, key)
+        node = place.node
+    if place is None:
+        raise UsageError(f"-S cannot set {key} in '{file}': dvx cannot tell where its value "
+                         "is written. Nothing was written.", f"Set it in '{file}' by hand.")
+    return place
+
+
+def _step(node: Any, step: str | int) -> _Place | None:
+    """The value of `node` at `step`: its own (the last pair of that key), else one a merge
+    key (`<<`) brings in, the first merged mapping having it winning, as YAML reads it."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+        item = node.value[step]
+        after = node.value[step - 1].end_mark.index if step else node.start_mark.index
+        return _Place(node, step, None, item, item.start_mark.index >= after)
+    if not isinstance(node, MappingNode):
+        return None
+    for slot in reversed(range(len(node.value))):
+        key_node, value = node.value[slot]
+        if isinstance(key_node, ScalarNode) and not _is_merge(key_node) \
+                and _constructed(key_node) == step:
+            return _Place(node, slot, key_node, value,
+                          value.start_mark.index >= key_node.end_mark.index)
+    for key_node, value in node.value:
+        if _is_merge(key_node):
+            for merged in value.value if isinstance(value, SequenceNode) else [value]:
+                found = _step(merged, step)
+                if found is not None:
+                    return _Place(node, None, found.key_node, found.node, False)
+    return None
+
+
+def _is_merge(key_node: Any) -> bool:
+    return str(key_node.tag) == "tag:yaml.org,2002:merge"
+
+
+def _replace_node(node: Any, old: Any, new: Any, seen: set[int]) -> None:
+    """Put `new` wherever the node graph under `node` holds `old` (each alias of it)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, SequenceNode):
+        node.value = [new if item is old else item for item in node.value]
+        for item in node.value:
+            _replace_node(item, old, new, seen)
+    elif isinstance(node, MappingNode):
+        node.value = [(key, new if value is old else value) for key, value in node.value]
+        for _key, value in node.value:
+            _replace_node(value, old, new, seen)
+
+
+def _refuse_through_alias(root: Any, steps: Sequence[str | int], depth: int, place: _Place,
+                          file: str, key: str) -> None:
+    """Refuse setting `key`, whose step `depth` (`place`) is an alias or merged in."""
+    at = _dotted(steps[:depth + 1])
+    written = _written_at(root).get(id(place.node))
+    anchor = getattr(place.node, "anchor", None)
+    named = f" (&{anchor})" if anchor else ""
+    how = (f"'{at}' is merged in by a merge key (<<) from the value{named} written at "
+           f"'{written}'" if place.slot is None else
+           f"'{at}' is an alias of the value{named} written at '{written}'")
+    if written is None:
+        raise UsageError(f"-S cannot set {key} in '{file}': '{at}' is an alias or merged "
+                         "in, so setting it would change the anchored value and every "
+                         "other alias of it. Nothing was written.",
+                         f"Write the value of '{at}' out in full to set it there alone.")
+    instead = _dotted([written, *steps[depth + 1:]])
+    raise UsageError(f"-S cannot set {key} in '{file}': {how}, so setting it would change "
+                     f"{instead} too, and every other alias or merge of it. Nothing was "
+                     "written.",
+                     f"Set -S {file}:{instead}=... to change it wherever it is read, or write "
+                     f"the value of '{at}' out in full to set it there alone.")
+
+
+def _dotted(steps: Sequence[str | int]) -> str:
+    return ".".join(str(step) for step in steps)
+
+
+def _written_at(root: Any) -> dict[int, str]:
+    """The dotted name each node of the graph `root` is written at (not an alias of it)."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    names: dict[int, str] = {}
+    pending: list[tuple[Any, list[str | int]]] = [(root, [])]
+    while pending:
+        node, path = pending.pop()
+        children: list[tuple[str | int, Any, int]] = []
+        if isinstance(node, SequenceNode):
+            children = [(index, item, node.value[index - 1].end_mark.index if index
+                         else node.start_mark.index) for index, item in enumerate(node.value)]
+        elif isinstance(node, MappingNode):
+            children = [(_constructed(key), value, key.end_mark.index)
+                        for key, value in node.value
+                        if isinstance(key, ScalarNode) and not _is_merge(key)]
+        for step, child, after in children:
+            if child.start_mark.index >= after and id(child) not in names:
+                names[id(child)] = _dotted([*path, step])
+                pending.append((child, [*path, step]))
+    return names
