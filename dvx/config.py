@@ -17,6 +17,7 @@ import functools
 import io
 import math
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Callable
@@ -123,7 +124,28 @@ def _url(value: str) -> str:
         # stores a key, so what is pushed would never be found under this URL again).
         raise ValueError(f"its path has an empty folder name ('//'); write "
                          f"{_redact_url(scheme + '://' + _without_empty_folders(rest))}")
+    if sep and {".", ".."} & set(rest.split("?", 1)[0].split("/")[1:]) \
+            and _keeps_dot_folders(value):
+        # An object store keeps them in its keys, where clients and servers that resolve
+        # them (SeaweedFS) would look elsewhere: a store of two names, or of none.
+        raise ValueError(f"its path has a '.' or '..' folder name; write "
+                         f"{_redact_url(scheme + '://' + _without_dot_folders(rest))}")
     return value
+
+
+def _keeps_dot_folders(url: str) -> bool:
+    from dvx.remote.backends import keeps_dot_folders
+
+    return keeps_dot_folders(url)
+
+
+def _without_dot_folders(rest: str) -> str:
+    """`rest` (HOST/PATH) with its path's '.' and '..' folders resolved, as a file system
+    would, and its empty folder names dropped."""
+    host, _, path = rest.partition("/")
+    path, query, after = path.partition("?")
+    resolved = posixpath.normpath("/" + path).strip("/")
+    return "/".join(part for part in (host, resolved) if part) + query + after
 
 
 def _redact_url(url: str) -> str:

@@ -1615,3 +1615,52 @@ def test_a_url_scheme_dvx_does_not_open_is_refused_with_the_one_to_use(repo, dvx
         assert "Use s3://bucket/prefix." in message
     else:
         assert "s3://, sftp://" in message
+
+
+@pytest.mark.parametrize("url, resolved", [
+    ("s3://bkt/x/../proj", "s3://bkt/proj"), ("s3://bkt/./y", "s3://bkt/y"),
+    ("gs://bkt/team/./data/..", "gs://bkt/team"), ("azure://box/a/../b", "azure://box/b"),
+    ("https://host/a/../store", "https://host/store"),
+])
+@pytest.mark.parametrize("command", [["remote", "add", "x"],
+                                     ["remote", "modify", "x", "url"]])
+def test_a_url_whose_path_has_dot_folders_is_refused_naming_the_resolved_one(
+        repo, dvx, tmp_path, command, url, resolved):
+    """An object store keeps '.' and '..' in a key where a client or server may resolve them
+    (SeaweedFS does), so what is pushed would not be found again: refused as '//' is,
+    naming the URL written without them; nothing is configured."""
+    assert dvx("remote", "add", "x", str(tmp_path / "ok")).code == 0
+    if command[1] == "add":
+        assert dvx("remote", "remove", "x").code == 0
+    refused = dvx(*command, url)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and f"'.' or '..' folder name; write {resolved}" in said, said
+    assert url not in (repo / ".dvx" / "config").read_text()
+    assert "Traceback" not in refused.output
+
+
+def test_a_directory_remote_with_dot_folders_is_the_directory_they_resolve_to(
+        repo, dvx, tmp_path):
+    """A directory's path with '..' in it is an ordinary path: kept, and the store is the
+    directory it resolves to; so is an SSH URL's, which the server resolves."""
+    (tmp_path / "sub").mkdir()
+    assert dvx("remote", "add", "-d", "d", str(tmp_path / "sub" / ".." / "store")).code == 0
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert (tmp_path / "store").is_dir() and not (tmp_path / "sub" / "store").exists()
+    assert dvx("remote", "add", "s", "ssh://host/srv/../store").code == 0  # the server resolves
+    (repo / "f.txt").unlink()
+    shutil.rmtree(repo / ".dvx" / "cache")
+    pulled = dvx("pull")
+    assert pulled.code == 0 and (repo / "f.txt").read_text() == "x", pulled.output
+
+
+def test_a_url_with_dot_folders_written_by_hand_is_refused_where_it_is_used(repo, dvx):
+    write(repo / ".dvx" / "config", '[remote "x"]\nurl = s3://bkt/x/../proj\n'
+          "[core]\nremote = x\n")
+    refused = dvx("push")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "'.' or '..' folder name; write s3://bkt/proj" in said, said
+    assert "Fix it with `dvx remote modify x url VALUE`." in said

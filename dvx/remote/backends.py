@@ -77,6 +77,9 @@ class Backend:
     checks: dict[str, Callable[[str, str], str]] = field(default_factory=dict)
     query_string: bool = False  # a '?' in the URL starts a query string sent with each request
     decodes_path: bool = False  # '%23' in the URL's path names a '#' (so '%3F' a '?')
+    # '.' and '..' in the URL's path reach the store as folder names (an object key's
+    # prefix), where a file system (a directory, SSH) resolves them
+    keeps_dot_folders: bool = True
     # The options that hold its credentials, which a hint names (a URL's user:password part
     # is taken by the kinds whose URL names a host, never by a bucket's).
     credential_options: tuple[str, ...] = ()
@@ -1147,7 +1150,7 @@ BACKENDS = [
              "connect_timeout": "seconds to wait for a connection"},
             frozenset({"password"}), False, False, _build_ssh,
             checks={"port": _port, "connect_timeout": _seconds}, decodes_path=True,
-            credential_options=("password",),
+            keeps_dot_folders=False, credential_options=("password",),
             login_commands="`dvx remote modify --global {name} keyfile KEYFILE` (or `... "
                            "password ...`, and `... user USER` to log in as another user "
                            "than the URL's)",
@@ -1197,7 +1200,8 @@ BACKENDS = [
             {"shared": "group: folders the group writes in, files all read, whatever the "
                        "umask (a remote several users push to)"},
             frozenset(), False, False, _build_local, checks={"shared": _shared},
-            verifies_host_keys=False, open_source=_open_local_source),
+            verifies_host_keys=False, open_source=_open_local_source,
+            keeps_dot_folders=False),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
 LOCAL_SCHEMES = _BY_SCHEME[""].schemes  # a directory on this machine
@@ -1284,6 +1288,13 @@ def _kind_of(url: str) -> Backend | None:
     if backend is not None and (not accepts_any_option(backend) or "::" not in url):
         return backend
     return None
+
+
+def keeps_dot_folders(url: str) -> bool:
+    """Does the store `url` names keep '.' and '..' in its path as folder names (an object
+    store's key prefix), where a file system resolves them? False for a URL of no kind."""
+    backend = _kind_of(url)
+    return backend is not None and backend.keeps_dot_folders
 
 
 def backend_for(url: str) -> Backend:
