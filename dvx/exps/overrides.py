@@ -624,7 +624,7 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read_as_params: 
         yaml.dump(doc, out)
         if not read_as_params and not yaml_in_place.reads_as(out.getvalue(), expected, read):
             yaml_in_place.refuse_anchored_rewritten(text, file, changes)
-        yaml_in_place.refuse_respelled(file, changes, text, out.getvalue(), expected, read)
+        yaml_in_place.refuse_respelled(file, changes, out.getvalue(), expected, read)
         edited = encode_like(out.getvalue(), data)
     if write:
         _write(full, edited)

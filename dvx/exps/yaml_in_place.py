@@ -252,10 +252,10 @@ def _in_flow_style(value: Any) -> Any:
     return flow
 
 
-def refuse_respelled(file: str, changes: Sequence[Change], text: str, edited: str,
-                      expected: Any, read: Reader) -> None:
-    """Refuse a round trip of `text` into `edited` after which a param reads (by `read`)
-    otherwise than `expected` (the params as they were, with those `changes` set)."""
+def refuse_respelled(file: str, changes: Sequence[Change], edited: str, expected: Any,
+                     read: Reader) -> None:
+    """Refuse a round trip into `edited` after which a param reads (by `read`) otherwise
+    than `expected` (the params as they were, with those `changes` set)."""
     if reads_as(edited, expected, read):
         return
     try:
@@ -470,7 +470,7 @@ def _step(node: Any, step: str | int) -> _Place | None:
     for slot in reversed(range(len(node.value))):
         key_node, value = node.value[slot]
         if isinstance(key_node, ScalarNode) and not _is_merge(key_node) \
-                and _constructed(key_node) == step:
+                and _key(key_node) == step:
             return _Place(node, slot, key_node, value,
                           value.start_mark.index >= key_node.end_mark.index)
     for key_node, value in node.value:
@@ -480,6 +480,13 @@ def _step(node: Any, step: str | int) -> _Place | None:
                 if found is not None:
                     return _Place(node, None, found.key_node, found.node, False)
     return None
+
+
+def _key(key_node: Any) -> Any:
+    """The key a scalar node reads as (a string as written, with no loader to build)."""
+    if str(key_node.tag) == "tag:yaml.org,2002:str":
+        return key_node.value
+    return _constructed(key_node)
 
 
 def _is_merge(key_node: Any) -> bool:
@@ -543,7 +550,7 @@ def _written_at(root: Any) -> dict[int, str]:
             children = [(index, item, node.value[index - 1].end_mark.index if index
                          else node.start_mark.index) for index, item in enumerate(node.value)]
         elif isinstance(node, MappingNode):
-            children = [(_constructed(key), value, key.end_mark.index)
+            children = [(_key(key), value, key.end_mark.index)
                         for key, value in node.value
                         if isinstance(key, ScalarNode) and not _is_merge(key)]
         for step, child, after in children:
