@@ -1533,3 +1533,40 @@ def test_a_stage_reading_a_folder_holding_only_a_shared_dvxignore_names_it_as_no
     assert not (bob / "out.txt").exists()
     must("pull", cwd=bob)
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_stage_reading_a_folder_inside_a_tracked_folder_not_pulled_names_it_as_not_pulled(
+        tmp_path):
+    """In a fresh clone, a stage reads a folder inside a tracked folder, holding only the
+    .dvxignore Git shares: that part of the data is not pulled yet, as the tracked folder is,
+    and the stage is stale for a missing dependency, never a changed one, whether the cache
+    holds the folder's manifest or not; `repro` refuses, naming the command that places it."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "sub" / "a", "a\n")
+    write(alice / "d" / "sub" / ".dvxignore", "*.tmp\n")
+    write(alice / "d" / "b", "b\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d/sub", "-o", "out.txt", "cat d/sub/a > out.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/sub/.dvxignore")
+    share(alice, "d and a stage reading a folder of it")
+    bob = team.clone("bob", pull=False)
+    assert sorted(p.name for p in (bob / "d" / "sub").iterdir()) == [".dvxignore"]
+
+    for fetched in (False, True):
+        if fetched:
+            must("fetch", cwd=bob)
+        said = " ".join(run_dvx("status", cwd=bob).output.split())
+        assert "s: missing deps: d/sub; missing outs: out.txt" in said, (fetched, said)
+        assert "changed deps" not in said, (fetched, said)
+        refused = run_dvx("repro", cwd=bob)
+        way_out = "Run `dvx checkout d`" if fetched else "Run `dvx pull d`"
+        assert refused.code != 0 and way_out in refused.output, refused.output
+        assert not (bob / "out.txt").exists()
+    must("pull", cwd=bob)
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -19,8 +19,8 @@ from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.status import not_pulled_whole
 from dvx.ops.sync_layers import holds_what_was_placed
-from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_output, load_tree
-from dvx.paths import at_or_below_any, file_in_place_of, nearest_parent_in
+from dvx.outputs import LeftOut, Output, adding_to_sparse_checkout, load_output, load_tree
+from dvx.paths import at_or_below_any, file_in_place_of, folders_above, nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer, pointer_path_of
@@ -150,19 +150,32 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
 
 
 def _not_pulled_yet(repo: Repo, state: LockedPath) -> bool:
-    """Is the dependency `state`, a folder its pointer tracks, not pulled yet, as the data
-    status says (`not_pulled_whole`: only files dvx never tracks stand there, placed by Git)?
-    Then it is missing, as a folder absent whole is."""
+    """Is the dependency `state`, a folder a pointer tracks or one inside it, not pulled
+    yet, as the data status says of the tracked folder (`not_pulled_whole`: only files dvx
+    never tracks stand there, placed by Git)? Then it is missing, as a folder absent whole is.
+    A part its pointer records nothing in holds what a pull places there: it is not missing."""
     if not state.is_dir or state.nfiles:
         return False
-    pointer_file = pointer_path_of(state.path)
-    if not os.path.isfile(repo.abspath(pointer_file)):
+    output = _tracked_output_holding(repo, state.path)
+    if output is None or not not_pulled_whole(repo, output, holds_data=False):
         return False
-    try:
-        output = load_output(repo, pointer_file)
-    except DvxError:  # a pointer that cannot be read is the data status's to name
-        return False
-    return output.pointer.oid != state.oid and not_pulled_whole(repo, output, holds_data=False)
+    if output.path == state.path:
+        return output.pointer.oid != state.oid
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    return tree is None or tree.holds(state.path[len(output.path) + 1:])
+
+
+def _tracked_output_holding(repo: Repo, rel: str) -> Output | None:
+    """The output a pointer file tracks that is `rel` or holds it (the nearest folder above
+    with a pointer), or None; a pointer that cannot be read is the data status's to name."""
+    for tracked in (rel, *folders_above(rel)):
+        pointer_file = pointer_path_of(tracked)
+        if os.path.isfile(repo.abspath(pointer_file)):
+            try:
+                return load_output(repo, pointer_file)
+            except DvxError:
+                return None
+    return None
 
 
 def deps_after_run(repo: Repo, before: StageState
