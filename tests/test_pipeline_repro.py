@@ -2875,3 +2875,48 @@ def test_an_input_not_checked_out_whose_data_the_cache_lacks_is_refused_naming_a
     ran = dvx("repro")
     assert ran.code == 0, ran.output
     assert (repo / "out").read_text() == "0 v2\n1 v2\n2 v2\n"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_an_output_file_that_becomes_a_folder_of_the_stage_s_new_output_is_run_over(
+        repo, dvx, force):
+    """A stage's output changes from the file `res` to `res/a.txt`: the file at `res` is the
+    output its dvx.lock entry records, so repro (forced or not, dry or not) runs over it,
+    deleting it as its data is in the cache, and records the new output alone. A file there
+    holding data no cache holds is still refused by name, before anything runs. Its
+    .gitignore entry goes: it would ignore the new output's folder."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
+          "    deps: [in.txt]\n    outs: [res]\n")
+    assert dvx("repro").code == 0
+    recorded = hash_file(str(repo / "res"))[0]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    again = ["repro", "--force"] if force else ["repro"]
+
+    write(repo / "res", "mine\n")  # an edit no cache holds: nothing could bring it back
+    refused = dvx(*again)
+    assert refused.code != 0 and "a file is where the folder 'res'" in refused.output, \
+        refused.output
+    assert (repo / "res").read_text() == "mine\n"
+
+    write(repo / "res", "v1\n")  # what dvx.lock records, in the cache
+    status = " ".join(dvx("status").output.split())
+    assert "dropped outs: res" in status and "files where output folders go" not in status, \
+        status
+    dry = dvx(*again, "--dry")
+    assert dry.code == 0 and "Would fail" not in dry.output, dry.output
+    assert (repo / "res").read_text() == "v1\n"
+    ran = dvx(*again, "--json")
+    assert ran.code == 0 and json.loads(ran.stdout)["left_ignored"] == [], ran.output
+    assert (repo / "res" / "a.txt").read_text() == "v1\n"
+    lock = (repo / "dvx.lock").read_text()
+    assert "path: res/a.txt" in lock and "path: res\n" not in lock, lock
+    assert "ignored by Git" not in ran.output, ran.output  # no `/res` entry left in the way
+    assert subprocess.run(["git", "check-ignore", "-q", "res/.gitignore"],
+                          cwd=repo).returncode == 1
+    assert dvx("status", "-q").code == 0, dvx("status").output
+    assert (repo / ".dvx" / "cache" / "files" / "xxh128" / recorded[:2] / recorded[2:]).exists()

@@ -124,6 +124,7 @@ from dvx.pipeline.staleness import (
     compare_outs,
     deps_after_run,
     deps_as_checked_out,
+    dropped_outputs_in_the_way,
     only_behind_git,
     only_outdated,
     out_state,
@@ -878,7 +879,8 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_FAIL, reasons,
                                         error=_holds_a_repository(
                                             holding, f"`dvx {options.failed_stage_again()}`"))
-        elif behind_a_file := (outputs_behind_a_file(repo, stage) if options.force
+        elif behind_a_file := (outputs_behind_a_file(repo, stage, locks.get(name))
+                               if options.force
                                else stale.behind_a_file):
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_behind_a_file(
                 behind_a_file, f"`dvx {options.failed_stage_again()}`"))
@@ -1406,8 +1408,8 @@ class _Scheduler:
         if holding:
             return StageResult(stage.name, FAILED, reasons,
                                names_run_again=partial(_holds_a_repository, holding))
-        behind_a_file = outputs_behind_a_file(self.repo, stage) if self.options.force \
-            else stale.behind_a_file
+        behind_a_file = outputs_behind_a_file(self.repo, stage, locked) \
+            if self.options.force else stale.behind_a_file
         if behind_a_file:
             return StageResult(stage.name, FAILED, reasons,
                                names_run_again=partial(_behind_a_file, behind_a_file))
@@ -1646,6 +1648,11 @@ class _Scheduler:
                 continue
             if changed:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
+        for path in self._dropped_outs_now_folders(self.locks.get(stage.name)):
+            full = self.repo.abspath(path)  # its entry would ignore the outputs in it
+            if gitignore.remove_entry(full) is not None:
+                changes.removed.append(full)
+                self.touched.append(posixpath.join(posixpath.dirname(path), ".gitignore"))
         self.touched += ignore_after_rules_taking_back(
             self.repo, [out.path for out in stage.outs if out.cache])
         return changes
@@ -1665,9 +1672,17 @@ class _Scheduler:
 
     def _dropped_outs(self, old: StageLock | None) -> list[str]:
         """The cached outputs `old` recorded that its stage no longer has (nor any stage of
-        dvx.yaml)."""
+        dvx.yaml), but those where a folder of an output now goes: the run deleted them
+        (`_remove_dropped_outputs_in_the_way`)."""
+        folders = self._dropped_outs_now_folders(old)
         return [o.path for o in (old.outs if old is not None else ())
-                if o.cache and o.path not in self.declared]
+                if o.cache and o.path not in self.declared and o.path not in folders]
+
+    def _dropped_outs_now_folders(self, old: StageLock | None) -> list[str]:
+        """The cached outputs `old` recorded where a folder of an output of dvx.yaml now goes
+        (the file `res` for the output `res/a.txt`)."""
+        return [o.path for o in (old.outs if old is not None else ())
+                if o.cache and any(out.startswith(o.path + "/") for out in self.declared)]
 
     def _drop_replaced(self, new: StageLock) -> list[str]:
         """The entries of stages gone from dvx.yaml (kept by a run of some stages) that
@@ -1986,6 +2001,7 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
     could bring them back) and stay, unless the manifest `locked` records names them."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     _record_as_placed(repo, stage, locked)
+    _remove_dropped_outputs_in_the_way(repo, stage, locked)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
@@ -1995,6 +2011,17 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
         if os.path.lexists(full):
             delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
+
+
+def _remove_dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
+                                       ) -> None:
+    """Delete the outputs `locked` records that the stage no longer declares and that stand
+    where folders of its outputs go (`dropped_outputs_in_the_way`: their data is in the
+    cache), and their sync records: no longer dvx's data, nor the user's to keep."""
+    dropped = dropped_outputs_in_the_way(repo, stage, locked)
+    for path in dropped:
+        os.unlink(repo.abspath(path))
+    no_longer_data(repo, dropped)
 
 
 def _record_as_placed(repo: Repo, stage: Stage, locked: StageLock | None) -> None:

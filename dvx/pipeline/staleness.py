@@ -259,17 +259,62 @@ def outputs_holding_a_repository(repo: Repo, stage: Stage) -> dict[str, str]:
 FILE_IN_THE_WAY = "files where output folders go"
 
 
-def outputs_behind_a_file(repo: Repo, stage: Stage) -> dict[str, str]:
+def outputs_behind_a_file(repo: Repo, stage: Stage, locked: StageLock | None
+                          ) -> dict[str, str]:
     """{output: the file standing where a folder of its path goes} (FILE_IN_THE_WAY), for
-    the stage's outputs; a look per output whose folder is there."""
+    the stage's outputs; a look per output whose folder is there. An output the stage's
+    dvx.lock entry `locked` records that a run deletes (`dropped_outputs_in_the_way`) is
+    not one: it is the stage's own."""
     found = {}
     for out in stage.outs:
-        folder = out.path.rpartition("/")[0]
-        if folder and not os.path.isdir(repo.abspath(folder)):
-            in_the_way = file_in_place_of(repo.root, folder)
-            if os.path.lexists(repo.abspath(in_the_way)):
-                found[out.path] = in_the_way
+        in_the_way = _file_in_the_way(repo, out.path)
+        if in_the_way is not None:
+            found[out.path] = in_the_way
+    if not found:
+        return found
+    dropped = dropped_outputs_in_the_way(repo, stage, locked)
+    return {out: path for out, path in found.items() if path not in dropped}
+
+
+def _file_in_the_way(repo: Repo, rel: str) -> str | None:
+    """The file standing where a folder of the path `rel` goes, if any (`file_in_place_of`)."""
+    folder = rel.rpartition("/")[0]
+    if not folder or os.path.isdir(repo.abspath(folder)):
+        return None
+    in_the_way = file_in_place_of(repo.root, folder)
+    return in_the_way if os.path.lexists(repo.abspath(in_the_way)) else None
+
+
+def dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
+                               ) -> list[str]:
+    """The files standing where folders of the stage's outputs go (`res` for the output
+    `res/a.txt`) that are cached outputs its dvx.lock entry `locked` records and the stage no
+    longer declares, holding dvx's data (`_dropped_and_cached`): a run of the stage deletes
+    them, as nothing is lost (a checkout of the commit recording them brings them back)."""
+    if locked is None:
+        return []
+    recorded = {o.path: o for o in locked.outs if o.cache and o.path not in stage.out_paths}
+    found: list[str] = []
+    for out in stage.outs:
+        path = _file_in_the_way(repo, out.path)
+        if path in recorded and path not in found and _dropped_and_cached(repo,
+                                                                          recorded[path]):
+            found.append(path)
     return found
+
+
+def _dropped_and_cached(repo: Repo, recorded: LockedPath) -> bool:
+    """Does the file at the output `recorded` (dvx.lock's) hold dvx's data, as `_own_data`
+    tells it (what dvx.lock records, or where a sync record says dvx placed or recorded
+    something), with all of it in the cache? Data no cache holds is never deleted."""
+    try:
+        current = path_state(repo, recorded.path)
+    except PathError:  # a link or special file dvx did not make: not dvx's
+        return False
+    if current is None or current.is_dir:
+        return False
+    dvx_s = current.same_data(recorded) or repo.syncstate.get(recorded.path) is not None
+    return dvx_s and repo.cache.exists(current.oid)
 
 
 def only_outdated(reasons: list[str]) -> bool:
@@ -488,7 +533,7 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         holding = outputs_holding_a_repository(repo, stage)
         if holding:
             reasons.append(_holding_reason(holding))
-        behind_a_file = outputs_behind_a_file(repo, stage)
+        behind_a_file = outputs_behind_a_file(repo, stage, None)
         if behind_a_file:
             reasons.append(_behind_a_file_reason(behind_a_file))
         return Staleness(reasons, [], holding, behind_a_file=behind_a_file)
@@ -523,7 +568,7 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_holding_reason(holding))
     if own_data:
         reasons.append(_own_data_reason(own_data))
-    behind_a_file = outputs_behind_a_file(repo, stage)
+    behind_a_file = outputs_behind_a_file(repo, stage, locked)
     if behind_a_file:
         reasons.append(_behind_a_file_reason(behind_a_file))
     return Staleness(reasons, conflicted, holding, own_data, behind_a_file)
