@@ -1073,6 +1073,30 @@ def test_unprotect_keeps_an_edit_made_through_a_link_and_moves_the_changed_objec
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
+@pytest.mark.parametrize("command", ["unprotect", "remove"])
+def test_files_of_a_directory_sharing_an_object_edited_through_a_link_all_keep_the_edit(
+        repo, dvx, link, command):
+    """Two files of a directory with the same bytes are links to one object; an edit
+    through one link is in both. Made files of their own (`unprotect`, `remove`), each
+    holds the edit, none a link to the object moved aside."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "d" / "a", "s1\n")
+    write(repo / "d" / "b", "s1\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    _edit_through_its_link(repo / "d" / "a")
+    done = dvx(command, "d" if command == "unprotect" else "d.dvx")
+    assert done.code == 0, done.output
+    assert "edited in place through its link into the cache" in done.output
+    for path in (repo / "d" / "a", repo / "d" / "b"):
+        assert not path.is_symlink() and os.stat(path).st_nlink == 1, path
+        assert path.read_text() == "X1\n", path
+    assert len(list((repo / ".dvx" / "cache" / "quarantine").iterdir())) == 1
+    assert "0 corrupt" in dvx("fsck").output
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
 def test_remove_keeps_an_edit_made_through_a_link_and_says_the_recorded_version_is_gone(
         repo, dvx, link):
     assert dvx("config", "cache.type", link).code == 0

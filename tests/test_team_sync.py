@@ -3086,6 +3086,47 @@ def test_data_left_behind_edited_through_its_link_keeps_the_edit_and_the_object_
     assert (bob / "d/a").read_text() == "a1\n"
 
 
+@pytest.mark.parametrize("link", ["symlink", "hardlink", "copy"])
+def test_data_left_behind_sharing_an_object_edited_through_a_link_keeps_the_edit_in_every_file(
+        team, link):
+    """Files left behind that are links to one object (the same bytes, in one directory and
+    beside it), one of them edited in place through its link: each becomes a file of its own
+    holding the edit, none a link to the object moved aside; the warning names them all, as
+    the edit is in each. A copy cache has no link to follow: only the edited file changed."""
+    alice = team.founder()
+    for path in ("m.csv", "d/a", "d/b"):
+        write(alice / path, "s1\n")
+    must("add", "m.csv", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("config", "--local", "cache.type", link, cwd=bob)
+    must("pull", cwd=bob)
+    must("remove", "m.csv.dvx", "d.dvx", cwd=alice)
+    git(alice, "add", "m.csv.dvx", "d.dvx", ".gitignore")
+    git(alice, "commit", "-qm", "no longer tracked")
+    git(alice, "push", "-q", "origin", "main")
+    _edit_through_its_link(bob / "d/a")
+    git(bob, "pull", "-q", "origin", "main")
+    kept = run_dvx("checkout", cwd=bob)
+    assert kept.code == 0, kept.output
+    quarantine = bob / ".dvx/cache/quarantine"
+    if link == "copy":
+        assert "edited in place" not in kept.stderr, kept.stderr
+        assert (bob / "d/a").read_text() == "X1\n" and (bob / "d/b").read_text() == "s1\n"
+        assert not quarantine.exists() or not list(quarantine.iterdir())
+        return
+    warning = " ".join(kept.stderr.split())
+    assert warning.count("edited in place through") == 1, kept.stderr
+    assert "'d/a'" in warning and "'d/b'" in warning, kept.stderr
+    for path in ("d/a", "d/b", "m.csv"):
+        assert not (bob / path).is_symlink() and (bob / path).stat().st_nlink == 1, path
+        assert (bob / path).read_text() == "X1\n", path
+    assert len(list(quarantine.iterdir())) == 1
+    assert "0 corrupt" in run_dvx("fsck", cwd=bob).output
+    must("gc", "--workspace", "-f", "--grace", "0", cwd=bob)
+    assert all((bob / path).read_text() == "X1\n" for path in ("d/a", "d/b", "m.csv"))
+
+
 def test_files_dvx_placed_in_a_directory_go_on_the_round_trip_from_a_branch_splitting_it(team):
     """On `split`, `data/small.txt` is in Git and `data/big.bin` (also in `data` on main)
     tracked on its own. Switched to main and back, what dvx placed at `data` on main goes:

@@ -122,14 +122,14 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
     return the removed paths. Under the repository lock."""
     scan = _scan(repo, declared)
     left, stale = scan.left, scan.stale
-    for path, dvx_inside in scan.given_to_git:
-        _make_own_copies(repo, path, dvx_inside)
+    kept = [item for item in left if item.declared_by is None and not item.removable]
+    _make_own_copies(repo, [*scan.given_to_git,
+                            *((item.path, item.tracked_inside) for item in kept)])
     removed = []
     for item in left:
         if item.declared_by is not None:
             continue  # its stage's next run records it
         if not item.removable:
-            _make_own_copies(repo, item.path, item.tracked_inside)
             log.warning("%s: %s, but %s, so it stays. %s", item.path,
                         LOCK_ENTRY_GONE if item.stage_output else "its pointer is no longer in Git",
                         item.why_kept, _what_to_do(repo.root, item))
@@ -152,15 +152,45 @@ def _the_user_s_own(why_kept: str | None) -> bool:
     return why_kept is not None and (why_kept == FOUND or why_kept.startswith(REPOSITORY_INSIDE))
 
 
-def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> None:
-    """Make the data at `path`, which stays in the workspace untracked, the user's own, as
-    `dvx remove` does: each file of it that is a cache object itself (a symlink into the
-    cache, a hard link of an object's inode) becomes a copy of that object, so a gc taking
-    the object leaves the file whole and an edit of the file never reaches the cache. Copies
-    and the user's own files are not copied again; those in `tracked_inside` are tracked now.
-    A file edited in place through its link, which wrote the object itself (a hard link is
-    told by the oids its sync record gives it), keeps the edit in its copy, and the object
-    is moved aside (`set_aside_written`), as `dvx remove` does."""
+def _make_own_copies(repo: Repo, data: list[tuple[str, frozenset[str]]]) -> None:
+    """Make the data at each path of `data`, which stays in the workspace untracked, the
+    user's own, as `dvx remove` does: each file of it that is a cache object itself (a
+    symlink into the cache, a hard link of an object's inode) becomes a copy of that object,
+    so a gc taking the object leaves the file whole and an edit of the file never reaches the
+    cache. Copies and the user's own files are not copied again; those at or below the paths
+    paired with a path are tracked now. An object an edit in place wrote through a link (a
+    hard link is told by the oids its sync record gives it) holds the edit, and so does every
+    file linked to it: each is copied before the object is moved aside, once
+    (`set_aside_written`), as `dvx remove` does, so none is left a link to nothing."""
+    for oid, files in _files_by_object(repo, data).items():
+        written = next((oid for file in files
+                        if object_written_through(repo, file, oid) is not None), None)
+        source = repo.cache.oid_path(oid)
+        if os.path.exists(source):  # else dangling links: nothing left to copy
+            for file in files:
+                fsutil.place(source, file, ("copy",),
+                             exec_bit=fsutil.is_executable(os.stat(source).st_mode))
+        if written is not None:
+            set_aside_written(repo, written, files, pull_path=None)
+
+
+def _files_by_object(repo: Repo, data: list[tuple[str, frozenset[str]]]
+                     ) -> dict[str, list[str]]:
+    """The files (full paths) of the data at the paths of `data` that are cache objects
+    themselves, by oid: linked to one object, they hold the same bytes, an edit through any
+    of their links included."""
+    by_object: dict[str, list[str]] = {}
+    for path, tracked_inside in data:
+        for file, oid in _linked_objects(repo, path, tracked_inside).items():
+            by_object.setdefault(oid, []).append(file)
+    return by_object
+
+
+def _linked_objects(repo: Repo, path: str, tracked_inside: frozenset[str]) -> dict[str, str]:
+    """The files (full paths) of the data at `path`, but those in `tracked_inside`, that are
+    cache objects themselves, with the oid of each: a symlink into the cache, a hard link of
+    an object's inode, or one whose bytes an edit through it changed (not the oid of its
+    bytes any more, but of one its sync record gives it)."""
     synced = _synced_objects(repo, path)
     linked = dict(cache_objects_in(repo, path, tracked_inside, hard_links=True))
     for file, oids in synced.items():
@@ -170,15 +200,7 @@ def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> N
                         if object_written_through(repo, file, oid) is not None), None)
         if written is not None:
             linked[file] = written
-    for file, oid in linked.items():
-        written = object_written_through(repo, file, oid)
-        source = repo.cache.oid_path(oid)
-        if os.path.exists(source):  # else a dangling link: nothing left to copy
-            fsutil.place(source, file, ("copy",),
-                         exec_bit=fsutil.is_executable(os.stat(source).st_mode))
-        if written is not None:
-            set_aside_written(repo, written, file, repo_relpath(repo.root, file),
-                              tracked_after=False)
+    return linked
 
 
 def _synced_objects(repo: Repo, path: str) -> dict[str, set[str]]:

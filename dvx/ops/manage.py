@@ -770,7 +770,7 @@ def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False,
     written = object_written_through(repo, path, recorded)
     _copy_of_its_object(repo, path, display, missing_ok)
     if written is not None:
-        set_aside_written(repo, written, path, display, tracked_after)
+        set_aside_written(repo, written, [path], display if tracked_after else None)
 
 
 def _copy_of_its_object(repo: Repo, path: str, display: str, missing_ok: bool) -> None:

@@ -8,6 +8,7 @@ oid; the warning says that the cache no longer holds the recorded version."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
@@ -34,32 +35,46 @@ def object_written_through(repo: Repo, path: str, recorded: str | None) -> str |
                  if oid is not None and changed_in_its_object(repo, rel, oid)), None)
 
 
-def set_aside_written(repo: Repo, oid: str, path: str, display: str,
-                      tracked_after: bool) -> None:
-    """Move aside the object `oid`, changed through the link that `path` (of `display`) was
-    and now a copy of its own, and say that the cache no longer holds the recorded version.
-    `tracked_after`: the path stays tracked, so a pull can place the recorded version."""
+def set_aside_written(repo: Repo, oid: str, files: Sequence[str],
+                      pull_path: str | None) -> None:
+    """Move aside the object `oid`, changed through a link to it, which each of `files` (full
+    paths) was and now is a copy of its own, and say that the cache no longer holds the
+    recorded version. `pull_path`: the tracked path (as given) the files stay in, where a pull
+    can place the recorded version; None if they are tracked no more."""
     moved = set_aside_changed(repo, [oid]).get(oid)
     if moved is None:
         return  # another process set it aside first, and said so
     where, kept = moved
-    rel, named = repo_relpath(repo.root, path), for_command(repo.root, display)
-    log.warning("'%s' was edited in place through its link into the cache, which changed the "
-                "cached object %s itself: the edit stays in '%s', now a file of its own, and "
-                "the object was moved to %s, so the cache no longer holds the recorded "
-                "version: %s.%s", rel, oid, rel, where,
-                _way_back(repo, named, tracked_after), kept_message(kept))
+    rels = sorted(repo_relpath(repo.root, file) for file in files)
+    log.warning("%s, and the object was moved to %s, so the cache no longer holds the "
+                "recorded version: %s.%s", _what_was_edited(rels, oid), where,
+                _way_back(repo, pull_path), kept_message(kept))
 
 
-def _way_back(repo: Repo, named: str, tracked_after: bool) -> str:
-    """Where the recorded version of `named` (as the user types it) may still be had."""
+def _what_was_edited(rels: Sequence[str], oid: str) -> str:
+    """What an edit through a link to the object `oid` did to the files `rels` that linked
+    to it: which one it was made through is not known when they are several."""
+    if len(rels) == 1:
+        return (f"'{rels[0]}' was edited in place through its link into the cache, which "
+                f"changed the cached object {oid} itself: the edit stays in '{rels[0]}', now a "
+                "file of its own")
+    named = ", ".join(f"'{rel}'" for rel in rels[:-1]) + f" and '{rels[-1]}'"
+    return (f"{named} linked to one cached object, {oid}, which was edited in place through "
+            "one of those links, changing the object itself: the edit stays in each of them, "
+            "now files of their own")
+
+
+def _way_back(repo: Repo, pull_path: str | None) -> str:
+    """Where the recorded version may still be had (`pull_path`: the tracked path, as given,
+    a pull can place it at)."""
     remote = repo.config.get("core", "remote") is not None
-    if tracked_after and remote:
+    if pull_path is None:
+        return ("only a remote that holds it has it still" if remote
+                else "no remote is set, so it is gone unless one holds it")
+    named = for_command(repo.root, pull_path)
+    if remote:
         return (f"`dvx pull --force {named}` fetches it from the remote, if it holds it, in "
                 f"place of the edit (`dvx commit {named}` records the edit)")
-    if tracked_after:
-        return (f"no remote is set, so it is gone unless one holds it (then `dvx pull --force "
-                f"{named}` fetches it in place of the edit; `dvx commit {named}` records the "
-                "edit)")
-    return ("only a remote that holds it has it still" if remote
-            else "no remote is set, so it is gone unless one holds it")
+    return (f"no remote is set, so it is gone unless one holds it (then `dvx pull --force "
+            f"{named}` fetches it in place of the edit; `dvx commit {named}` records the "
+            "edit)")
