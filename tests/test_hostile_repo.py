@@ -384,6 +384,27 @@ def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(
     assert not (tmp_path / "outside/pwned").exists()
 
 
+def test_a_skipped_pointer_s_name_can_neither_drive_the_terminal_nor_forge_a_line(tmp_path):
+    """A committed pointer whose name holds terminal escapes and a line break: status and ls
+    of the repository name it, as Git quotes such a name, on the one `ERROR: Skipped` line,
+    never raw (an escape the terminal acts on, a line of its own that looks like dvx's)."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "a.txt", b"hello")
+    name = "zz\x1b]0;PWNED\x07\nData and pointers are up to date"
+    hostile.commit({f"{name}.dvx": (hostile.origin / "a.txt.dvx").read_text()})
+    shown = '"zz\\033]0;PWNED\\a\\nData and pointers are up to date'
+    reader = make_git_repo(tmp_path / "reader")
+    assert run_dvx("init", cwd=reader).code == 0
+    for args, cwd, skipped in ((("status",), hostile.origin, f'{shown}.dvx"'),
+                               (("ls", str(hostile.origin)), reader, f'{shown}"')):
+        result = run_dvx(*args, cwd=cwd)
+        assert result.code == 1 and "Traceback" not in result.output, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        lines = result.stderr.splitlines()
+        assert not any(line.startswith("Data and pointers") for line in lines), lines
+        assert any(line.startswith(f"ERROR: Skipped {skipped}: ") for line in lines), lines
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

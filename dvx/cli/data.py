@@ -318,7 +318,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     moved = {c.path: c.detail for c in checks if c.moved}
     for check in checks:
         if not check.moved:  # offline, say: a warning, not a change
-            warn(f"WARNING: {check.path}: {check.detail}")
+            warn(f"WARNING: {shown_path(check.path)}: {check.detail}")
     if as_json:
         doc = result.to_json()
         doc["stages"] = [s.to_json() for s in stages]
@@ -357,7 +357,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(_none_declared(repo, pipeline))
         for check in checks:
             if check.moved:
-                out(f"{check.path}: {check.detail}" + (
+                out(f"{shown_path(check.path)}: {check.detail}" + (
                     f" (`dvx update {for_command(repo.root, check.path + '.dvx')}` brings it)"
                     if check.updatable else ""))
     if is_quiet() and (result.changed or stale or moved or none_declared):

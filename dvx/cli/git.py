@@ -12,6 +12,7 @@ import click
 
 from dvx.cli.common import common_options, example, holding_lock, is_quiet, open_repo
 from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
+from dvx.logs import shown_path
 from dvx.wording import named_list
 
 if TYPE_CHECKING:
@@ -627,26 +628,26 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     except LineMerge as exc:
         assert repo.git is not None  # Git runs this driver
         clean = repo.git.merge_file(ours, base, theirs)
-        warn(f"dvx: {path}: {exc.message}, so it was merged line by line"
+        warn(f"dvx: {shown_path(path)}: {exc.message}, so it was merged line by line"
              + ("." if clean else "; left as a conflict."))
         sys.exit(0 if clean else 1)
     except MergedVersions as exc:  # both versions keep the other changes of both sides
         fsutil.atomic_write(ours, with_conflict_markers(
             exc.ours, exc.theirs,
             REBASE_MERGED_VERSION_LABELS if rebasing else MERGED_VERSION_LABELS))
-        warn(f"dvx: {path}: {exc.message.rstrip('.')}{paired}; left as a conflict between "
-             "two merged versions, each with every other change of both sides (`dvx status` "
-             "says how to resolve it).")
+        warn(f"dvx: {shown_path(path)}: {exc.message.rstrip('.')}{paired}; left as a conflict "
+             "between two merged versions, each with every other change of both sides "
+             "(`dvx status` says how to resolve it).")
         sys.exit(1)
     except DvxError as exc:
         fsutil.atomic_write(ours, with_conflict_markers(
             contents[1], contents[2], *([REBASE_SIDE_LABELS] if rebasing else [])))
         reason = exc.message.rstrip(".")  # a sentence from below, or a fragment
-        warn(f"dvx: {path}: {reason}{paired}; left as a conflict (`dvx status` says how to "
-             "resolve it).")
+        warn(f"dvx: {shown_path(path)}: {reason}{paired}; left as a conflict (`dvx status` says "
+             "how to resolve it).")
         sys.exit(1)
     fsutil.atomic_write(ours, merged.data)
-    warn(f"dvx: merged {path}: {merged.how}{paired}.")
+    warn(f"dvx: merged {shown_path(path)}: {merged.how}{paired}.")
 
 
 COMMANDS = [install, git_hook]

@@ -21,7 +21,7 @@ from dvx.errors import (
     stop_within,
 )
 from dvx.errors import quoted_by_libraries as _quoted_by_libraries
-from dvx.logs import printable
+from dvx.logs import printable, shown_path
 
 EXIT_INTERNAL = 255
 
@@ -208,7 +208,7 @@ def _report_unreadable(ctx: click.Context, besides: Exception | None = None) -> 
         if _same_error(exc, besides):
             continue
         hint = _hint_of(ctx, exc)
-        text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
+        text = f"ERROR: Skipped {shown_path(path)}: {exc.message}" + (f" {hint}" if hint else "")
         click.echo(printable(scrubbed(text, (exc,))), err=True)
     return bool(unreadable)
 

@@ -16,6 +16,7 @@ from dvx.cli.common import (
     refuse_rounding_json,
 )
 from dvx.cli.ui import emit_json, out, say_nothing, warn
+from dvx.logs import shown_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,7 +96,7 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
     if fmt == "json":
         emit_json(result.to_json())
         for error in result.errors:
-            warn(f"WARNING: {error.path} at {error.revision}: {error.message}")
+            warn(f"WARNING: {shown_path(error.path)} at {error.revision}: {error.message}")
         return
     if not result.changes and not result.errors:
         say_nothing(fmt, f"No {kind} changed between {result.a.label} and {result.b.label}.")
@@ -286,7 +287,7 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
                    "plots": [d.to_json() for d in data]})
     else:
         for path, rev, message in rendered.errors:
-            warn(f"WARNING: {path} at {rev}: {message}")
+            warn(f"WARNING: {shown_path(path)} at {rev}: {message}")
         out(page)
     if open_page:
         click.launch(page)

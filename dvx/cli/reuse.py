@@ -188,7 +188,7 @@ def _report_unreadable(chosen: list[dict[str, Any]]) -> None:
     paragraph each, and status 1, as other commands do with what they could not read."""
     unreadable = [info for info in chosen if "unreadable" in info]
     for info in unreadable:
-        warn(f"ERROR: Skipped {info['name']}: {info['unreadable']}")
+        warn(f"ERROR: Skipped {shown_path(info['name'])}: {info['unreadable']}")
     if unreadable:
         sys.exit(1)
 

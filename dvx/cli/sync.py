@@ -710,16 +710,16 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
                 else f"its own remote {sent_to} (`remote:` in dvx.yaml)"
             push_here = _push_to(remote_name, result.read_only)
             if oid in result.uncached:
-                warn(f"Missing {oid}: {path} needs it, and neither the remote {remote_name} "
-                     f"nor the cache here has it: it may be on {which}, where a plain `dvx "
-                     f"push` sends it, and `dvx fetch` brings it into the cache from there; "
-                     f"then {push_here} uploads it here.")
+                warn(f"Missing {oid}: {shown_path(path)} needs it, and neither the remote "
+                     f"{remote_name} nor the cache here has it: it may be on {which}, where a "
+                     f"plain `dvx push` sends it, and `dvx fetch` brings it into the cache from "
+                     f"there; then {push_here} uploads it here.")
             else:
-                warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not "
-                     f"have it: `dvx push` sends it to {which}, where it may be; "
+                warn(f"Missing {oid}: {shown_path(path)} needs it, and the remote {remote_name} "
+                     f"does not have it: `dvx push` sends it to {which}, where it may be; "
                      f"{push_here} uploads it here.")
         else:
-            warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
+            warn(f"Missing {oid}: {shown_path(path)} needs it, and the remote does not have it.")
     if len(result.missing) > 50:
         warn(f"... and {len(result.missing) - 50} more missing.")
     for oid in sorted(result.lost)[:50]:
