@@ -342,6 +342,28 @@ def test_a_source_s_invalid_core_hash_is_its_own_to_fix_never_a_dvx_config_here(
     assert "dvx config --unset core.hash" in (raised.value.hint or "")
 
 
+def test_a_source_whose_config_sets_no_scm_is_said_to_work_without_git_never_to_be_none(
+        source, project):
+    """A source whose committed config sets core.no_scm is a Git repository: ls, get and
+    import say that its config makes it a project without Git (its revisions do not say what
+    data it holds), never that it is not a Git repository, and nothing is written here."""
+    team, alice = source
+    config = alice / ".dvx" / "config"
+    config.write_text(config.read_text().replace("[core]", "[core]\nno_scm = true", 1))
+    commit(alice, "without Git")
+    git(alice, "push", "-q", "origin", "HEAD")
+    for url in (str(alice), f"file://{team.origin}"):
+        for args in (("ls", url), ("get", url, "raw/train.csv", "-o", "t.csv"),
+                     ("import", url, "images")):
+            run = run_dvx(*args, cwd=project)
+            assert run.code == 2 and "Traceback" not in run.output, (args, run.output)
+            message = " ".join(run.stderr.split())
+            assert "not a Git repository" not in message, (args, message)
+            assert f"'{url}' is a dvx project that works without Git (its config sets " \
+                "core.no_scm)" in message, (args, message)
+    assert not (project / "t.csv").exists() and not (project / "images").exists()
+
+
 def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source, project,
                                                                          tmp_path):
     team, alice = source

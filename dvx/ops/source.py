@@ -143,6 +143,19 @@ class GitDirectory:
     outputs: list[Output]
 
 
+def _without_git(url: str, repo: Repo) -> UsageError:
+    """The error of a source dvx cannot read through Git. Its own core.no_scm is honoured,
+    Git or not: the project says Git does not record its pointers, so no revision of it
+    says what data it holds (the workspace's pointers may be in no commit at all)."""
+    if not repo.config.get_bool("core", "no_scm"):
+        return UsageError(f"'{url}' is not a Git repository.")
+    return UsageError(
+        f"'{url}' is a dvx project that works without Git (its config sets core.no_scm), so "
+        "dvx cannot read which data its revisions hold.",
+        "Copy the files from its workspace; or, if Git does record its pointer files, remove "
+        "that setting there (`dvx config --unset core.no_scm`).")
+
+
 class Source:
     """One repository at one revision, read-only."""
 
@@ -156,7 +169,7 @@ class Source:
         self.repo = Repo(root if root is not None else _cached_clone(clone_url(url), rev),
                          read_only=True)
         if self.repo.git is None:
-            raise UsageError(f"'{url}' is not a Git repository.")
+            raise _without_git(url, self.repo)
         self.commit: str | None = None
         if rev is not None:
             self.commit = _resolve(self.repo, rev, url, cloned=not self.is_local)
