@@ -10,6 +10,8 @@
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
     │   ├── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
     │   ├── UnknownKeysError      exit 1  one with keys this dvx does not know (a newer dvx's?)
+    │   ├── TooLargeError         exit 1  one larger than dvx reads of its kind, refused unparsed
+    │   ├── YamlAnchorsError      exit 1  a YAML file with anchors or aliases where dvx refuses them
     │   └── CorruptManifestError  exit 1  a manifest whose bytes hash to another oid than its own
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
@@ -98,6 +100,15 @@ class NewerFormatError(FormatError):
 class UnknownKeysError(FormatError):
     """A file holding keys this dvx does not know: a newer dvx may have written them, so,
     as with NewerFormatError, an upgrade may read what it records."""
+
+
+class TooLargeError(FormatError):
+    """A file larger than dvx reads of its kind: refused before it is parsed."""
+
+
+class YamlAnchorsError(FormatError):
+    """A YAML file using anchors or aliases (merge keys of them too) where dvx reads plain
+    data only: written out in full, each value says what it is where it stands."""
 
 
 def unknown_keys_hint(otherwise: str) -> str:

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import Any
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, TooLargeError, YamlAnchorsError
 
 MAX_DEPTH = 64
 # Longer integers are refused, in every format: Python converts at most this many digits
@@ -209,7 +209,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
     """The document `data`, with every scalar at a path of `text_at` read as the text it is
     written as (`as_text`)."""
     if len(data) > max_bytes:
-        raise FormatError(f"The {what} is larger than {max_bytes} bytes; refusing to parse it.")
+        raise TooLargeError(f"The {what} is larger than {max_bytes} bytes; refusing to parse it.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -284,7 +284,7 @@ def _check_events(text: str, what: str, loader: Any) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise FormatError(f"The {what} uses YAML anchors or aliases, which dvx refuses.")
+            raise YamlAnchorsError(f"The {what} uses YAML anchors or aliases, which dvx refuses.")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:

@@ -1769,6 +1769,20 @@ def test_set_an_alias_or_a_merged_key_in_a_dependency_config_sets_that_key_alone
     assert "&d" in (project / "conf.yaml").read_text()
 
 
+def test_set_param_refusing_a_params_file_for_its_size_names_the_limit_not_anchors(project):
+    """A params file over the 1 MiB dvx reads of one, which the run would refuse too: -S
+    refuses it naming that limit and how to keep large values out of it, never advising to
+    write out anchors or aliases it has none of; nothing is written."""
+    params = "train:\n  epochs: 3\nbig: \"" + "x" * (1 << 20) + "\"\n"
+    write(project / "params.yaml", params)
+    refused = run_dvx("exp", "run", "-S", "train.epochs=4", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Traceback" not in refused.output, refused.output
+    assert "larger than 1048576 bytes" in said and "at most 1 MiB" in said, said
+    assert "Nothing was written" in said and "anchors" not in said, said
+    assert (project / "params.yaml").read_text() == params
+
+
 def test_set_param_refuses_a_config_whose_aliases_expand_past_a_bound(project):
     """A config a stage reads as a dependency, built as an alias bomb ("billion laughs": ten
     aliases of ten aliases of ...), is refused at once, never expanded; nothing is written."""

@@ -16,9 +16,15 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from dvx.errors import FormatError, UsageError
+from dvx.errors import FormatError, TooLargeError, UsageError, YamlAnchorsError
 from dvx.pipeline.params import find_param, param_value, same_value
-from dvx.yamlio import json_scalar, parse_yaml, round_trip_representer, strict_loader
+from dvx.yamlio import (
+    DEFAULT_MAX_BYTES,
+    json_scalar,
+    parse_yaml,
+    round_trip_representer,
+    strict_loader,
+)
 
 
 class Change(Protocol):
@@ -120,10 +126,21 @@ def read_before(read: Reader, text: str, file: str) -> Any:
         return read(text)
     except FormatError as exc:
         raise UsageError(f"-S cannot set params in '{file}': {exc.message} Nothing was "
-                         "written.", exc.hint or "The pipeline reads this file as params "
-                         "(under `params:` or `vars:`, or as params.yaml): write each value "
-                         "out in full (no anchors, aliases or merge keys), then run again."
-                         ) from None
+                         "written.", exc.hint or _as_params_hint(exc)) from None
+
+
+def _as_params_hint(exc: FormatError) -> str:
+    """What to do about a file the pipeline reads as params and refuses (`exc`), the run
+    refusing it too: a way out of that refusal, never of another."""
+    said = "The pipeline reads this file as params (under `params:` or `vars:`, or as " \
+        "params.yaml)"
+    if isinstance(exc, YamlAnchorsError):
+        return f"{said}: write each value out in full (no anchors, aliases or merge keys), " \
+            "then run again."
+    if isinstance(exc, TooLargeError):
+        return f"{said}, of at most {DEFAULT_MAX_BYTES >> 20} MiB: keep large values in a " \
+            "file of their own, which a stage reads as a dependency, then run again."
+    return f"{said}: fix it, then run again."
 
 
 def reads_as(text: str, expected: Any, read: Reader) -> bool:
