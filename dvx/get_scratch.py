@@ -108,10 +108,10 @@ def left_at(paths: list[str]) -> list[LeftFolder]:
 def _left(path: str) -> LeftFolder | None:
     """The folder at `path` as one a killed get left, None while a get holds it, or may be
     starting to (no name in `held` yet, and made within the hour), and for any folder
-    holding more than a get puts there (a folder of the user's so named)."""
+    that is not one a get builds in (`is_scratch_folder`: a folder of the user's)."""
     try:
-        if not stat.S_ISDIR(os.lstat(path).st_mode) or not set(os.listdir(path)) <= {
-                BUILT, FORMER, _HELD}:
+        if (not stat.S_ISDIR(os.lstat(path).st_mode)
+                or not is_scratch_folder(path, os.path.basename(path))):
             return None
         target = _read_held(os.path.join(path, _HELD))
     except OSError:

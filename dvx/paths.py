@@ -413,6 +413,9 @@ class Walk:
     # another repository's (a clone, a submodule, a dvx project), whose files are never data
     # of this one's (workspace.repository_inside)
     reserved: list[str] = field(default_factory=list)
+    # folders a get builds in (get_scratch.is_scratch_folder), never entered: never data, and
+    # one may hold what a killed `get --force` moved aside, which dvx never deletes
+    scratch: list[str] = field(default_factory=list)
 
 
 def is_reserved_name(name: str) -> bool:
@@ -599,6 +602,7 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     others: list[str] = []
     temps: list[str] = []
     reserved: list[str] = []
+    scratch: list[str] = []
     folders: dict[str, FolderSums] = {}
     devices: set[int] = set()
     is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
@@ -624,7 +628,8 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     if name[0] == "." and is_scratch_folder(entry.path, name):
-                        continue  # a get's folder, running or killed: never data
+                        scratch.append(relpath)  # a get's folder, running or killed
+                        continue
                     pending.append((entry.path, relpath + "/"))
                     if with_dirs:
                         with contextlib.suppress(FileNotFoundError):
@@ -652,4 +657,4 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     others.append(relpath)
         if with_dirs:
             folders[prefix[:-1]] = _folder_sums(prefix[:-1], names, stats)
-    return Walk(files, symlinks, others, temps, folders, devices, reserved)
+    return Walk(files, symlinks, others, temps, folders, devices, reserved, scratch)

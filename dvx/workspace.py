@@ -825,7 +825,7 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None,
     and all), and any file named like a temporary that Git's index holds: their
     repo-relative paths are returned. A folder holding another repository
     (`repository_inside`) is refused (PathError) before anything is deleted, and no `.git`
-    or `.dvx` in it is ever deleted."""
+    or `.dvx` in it is ever deleted, nor the folder a killed get left in it (get_scratch)."""
     full = repo.abspath(path)
     if not os.path.isdir(full) or os.path.islink(full):
         if "" in git_held:
@@ -844,7 +844,8 @@ def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None,
         fsutil.remove_quietly(join_posix(full, rel))
     kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others,
                    *walk.temps} - set(deleted))
-    if kept or walk.reserved:  # a `.git` or `.dvx` .dvxignore keeps out stays too
+    # a `.git` or `.dvx` .dvxignore keeps out stays too, and so does a killed get's folder
+    if kept or walk.reserved or walk.scratch:
         prune_empty_dirs(full, deleted)
     else:
         fsutil.rmtree(full)  # only folders are left

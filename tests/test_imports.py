@@ -3381,3 +3381,31 @@ def test_a_get_force_stopped_between_its_renames_keeps_the_former_output_if_the_
     assert f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted" in said, err
     assert (project / left / "old").read_text() == "my own\n"
     assert (project / "got").read_text() == "written meanwhile\n"
+
+
+def test_checkout_force_or_remove_outs_of_a_tracked_directory_keeps_a_killed_get_s_folder(
+        source, project):
+    """What a `dvx get --force` killed inside a tracked directory moved aside stays in its
+    folder through `dvx checkout --force` of that directory and `dvx remove --outs` of it,
+    which status names and dvx never deletes; a folder merely named like one (not as a get
+    names it) is data as any other."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    write(project / "data" / "sub" / "dl", "my old download\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "sub")
+    write(project / "data" / ".dvx-get-yy" / "old", "mine\n")
+    write(project / "data" / ".dvx-get-yy" / "held", "x")
+    said = run_dvx_proc("status", cwd=project)
+    assert "'data/.dvx-get-yy'" not in said.stderr, said.output
+    assert "added: .dvx-get-yy/old" in said.stdout, said.output
+    must("checkout", "--force", "data", cwd=project)
+    assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
+    assert not (project / "data" / ".dvx-get-yy").exists()
+    must("remove", "--outs", "data.dvx", cwd=project)
+    assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
+    assert not (project / "data" / "a").exists()
