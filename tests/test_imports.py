@@ -3409,3 +3409,24 @@ def test_checkout_force_or_remove_outs_of_a_tracked_directory_keeps_a_killed_get
     must("remove", "--outs", "data.dvx", cwd=project)
     assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
     assert not (project / "data" / "a").exists()
+
+
+@pytest.mark.parametrize("command", ["import", "import-url"])
+def test_an_import_into_a_tracked_directory_is_refused_as_add_refuses_it(source, project,
+                                                                         command):
+    """`dvx import` or `import-url` to a path inside a directory dvx tracks is refused with
+    add's reason and way out (`dvx commit` of that directory), never with a hint to have Git
+    see a pointer there, which would take the directory's data back into Git."""
+    team, alice = source
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    what = ([str(team.origin), "raw/train.csv", "-o"] if command == "import"
+            else [str(alice / "raw" / "train.csv")])
+    refused = run_dvx(command, *what, "data/t.csv", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0, refused.output
+    assert "'data/t.csv' is inside 'data', which dvx already tracks." in said, said
+    assert "`dvx commit data`" in said, said
+    assert "ignored by Git" not in said and "!" not in said, said
+    assert sorted(os.listdir(project / "data")) == ["a"]

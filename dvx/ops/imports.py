@@ -46,10 +46,12 @@ from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.data_places import (
     Staging,
+    TrackedPaths,
     ignore_after_rules_taking_back,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
+    refuse_overlap,
     stage_for_git,
 )
 from dvx.ops.source import (
@@ -1520,11 +1522,16 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
     moves to another revision. Tracked data that is not an import is never replaced. The
     pointer of the import at `rel` that the new one replaces, if any. Refused even with
     `force`, as `dvx add` refuses them: a path Git tracks (its data would go into Git with
-    the next `git commit -a`), and an ignored place (`_refuse_ignored`; `is_dir`: is the
-    import a folder). `out_arg`: how the command's user names the path (import-url: OUT)."""
+    the next `git commit -a`), a path inside tracked data or holding some (`refuse_overlap`,
+    asked first: tracked data is what Git ignores there), and an ignored place
+    (`_refuse_ignored`; `is_dir`: is the import a folder). `out_arg`: how the command's user
+    names the path (import-url: OUT)."""
     refuse_git_tracked(repo, [rel], [from_here(repo.root, rel)])
-    _refuse_ignored(repo, rel, is_dir, out_arg)
     outputs, _ = scan_outputs(repo)
+    others = [o for o in outputs if o.path != rel]
+    refuse_overlap(repo.root, rel, from_here(repo.root, rel), TrackedPaths(
+        (o.path for o in others), {o.path: o.stage for o in others if o.stage}))
+    _refuse_ignored(repo, rel, is_dir, out_arg)
     replaced = None
     for output in outputs:
         info = output.pointer.source_info
@@ -1537,9 +1544,6 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
                      else f"'{info.get('path')}' from '{info.get('repo')}'")
             raise PathError(f"'{rel}' already exists: it is an import of {where}.",
                             f"Choose another {out_arg}, or --force to replace it.")
-        if output.path != rel and (rel.startswith(output.path + "/")
-                                   or output.path.startswith(rel + "/")):
-            raise PathError(f"'{rel}' overlaps the tracked '{output.path}'.")
         if output.path == rel:
             replaced = output.pointer
     if os.path.lexists(repo.abspath(rel)) and not force and replaced is None:
