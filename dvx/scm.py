@@ -572,6 +572,23 @@ def held_in_index(folder: str, relpaths: list[str]) -> set[str]:
     outside a Git work tree or where Git cannot be run; all of them where Git cannot
     answer, so that a caller deleting what Git does not hold deletes nothing then.
     One `git ls-files` per command line's worth of paths."""
+    listed = _index_files_at(folder, relpaths)
+    return set(relpaths) if listed is None else listed & set(relpaths)
+
+
+def holding_index_files(folder: str, names: list[str]) -> set[str]:
+    """Those of the folders `names` (directly in `folder`) holding a file the index of the
+    Git work tree around `folder` holds: Git's, edits and all. As `held_in_index`: none
+    outside a Git work tree, all where Git cannot answer."""
+    listed = _index_files_at(folder, names)
+    if listed is None:
+        return set(names)
+    return {path.partition("/")[0] for path in listed if "/" in path} & set(names)
+
+
+def _index_files_at(folder: str, relpaths: list[str]) -> set[str] | None:
+    """The paths (relative to `folder`) of the files the index holds at or below `relpaths`:
+    an empty set outside a Git work tree or without Git, None where Git cannot answer."""
     import subprocess
 
     top = find_git_root(folder)
@@ -586,9 +603,9 @@ def held_in_index(folder: str, relpaths: list[str]) -> set[str]:
         except FileNotFoundError:
             return set()  # no Git: no index holds anything
         if proc.returncode != 0:
-            return set(relpaths)
+            return None
         held.update(os.fsdecode(p) for p in proc.stdout.split(b"\0") if p)
-    return held & set(relpaths)
+    return held
 
 
 def left_out_of_workspace(path: str) -> bytes | None:

@@ -3430,3 +3430,39 @@ def test_an_import_into_a_tracked_directory_is_refused_as_add_refuses_it(source,
     assert "`dvx commit data`" in said, said
     assert "ignored by Git" not in said and "!" not in said, said
     assert sorted(os.listdir(project / "data")) == ["a"]
+
+
+def _scratch_like(folder: Path, note: str) -> Path:
+    """A folder laid out as a killed get leaves one (a partial copy, `held` naming a path)."""
+    left = folder / ".dvx-get-abcd1234"
+    write(left / "new" / "notes.txt", note)
+    write(left / "held", "got")
+    return left
+
+
+def test_a_get_never_removes_a_folder_named_as_its_own_that_git_tracks(source, project):
+    """A folder named as a get's scratch folder that Git's index holds files in (committed
+    with `git add -f`) is the repository's: a get or import writing beside it leaves it, and
+    the user's uncommitted edit in it, as they are."""
+    team, _ = source
+    left = _scratch_like(project / "out", "committed\n")
+    git(project, "add", "-f", "out")
+    commit(project, "a folder so named")
+    write(left / "new" / "notes.txt", "committed\nmy uncommitted edit\n")
+    must("get", str(team.origin), "raw/train.csv", "-o", "out/t.csv", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", "-o", "out/i.csv", cwd=project)
+    assert (left / "new" / "notes.txt").read_text() == "committed\nmy uncommitted edit\n"
+
+
+def test_a_get_never_removes_a_folder_named_as_its_own_inside_tracked_data(source, project):
+    """A folder laid out as a killed get's inside data dvx tracks (an older dvx let such a
+    folder be recorded, and pull placed it) is left by a get writing beside it: its files may
+    be the data's."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    left = _scratch_like(project / "data", "a teammate's\n")
+    must("get", str(team.origin), "raw/train.csv", "-o", "data/t.csv", cwd=project)
+    assert (left / "new" / "notes.txt").read_text() == "a teammate's\n"
+

@@ -32,6 +32,7 @@ from dvx.errors import (
     ConflictError,
     DvxError,
     Interrupted,
+    NotARepoError,
     PathError,
     UsageError,
     interruption,
@@ -82,6 +83,7 @@ from dvx.outputs import (
 )
 from dvx.paths import (
     POINTER_SUFFIX,
+    at_or_below_any,
     for_command,
     from_here,
     refuse_empty,
@@ -102,6 +104,7 @@ from dvx.remote.backends import (
 from dvx.remote.fs import is_local_url
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
+from dvx.scm import holding_index_files
 from dvx.stop_signals import stops_held
 from dvx.wording import counted, named_list
 from dvx.workspace import keep_links_on_set_aside
@@ -336,11 +339,12 @@ def _give_back(scratch: get_scratch.Scratch, former: str, target: str) -> None:
 @contextlib.contextmanager
 def left_gets_tidied(directory: str) -> Iterator[None]:
     """Around a get or import writing into `directory`: first remove the scratch folders a
-    killed `dvx get` left there holding only a partial copy; last, whether the new copy was
-    written or not, name in a warning those holding what was at the path it replaced (never
-    deleted: the user's former output), with a way to keep it that is true by then."""
+    killed `dvx get` left there holding only a partial copy (`_ours_to_remove`); last,
+    whether the new copy was written or not, name in a warning those holding what was at the
+    path it replaced (never deleted: the user's former output), with a way to keep it that
+    is true by then."""
     kept = []
-    for left in get_scratch.left_beside(directory):
+    for left in _ours_to_remove(directory, get_scratch.left_beside(directory)):
         if get_scratch.remove(left):
             log.info("Removed '%s', the partial copy of an interrupted `dvx get`",
                      os.path.relpath(left.path))
@@ -351,6 +355,36 @@ def left_gets_tidied(directory: str) -> Iterator[None]:
     finally:
         for left in kept:
             log.warning("WARNING: %s", get_scratch.what_to_do(left, os.path.relpath(left.path)))
+
+
+def _ours_to_remove(directory: str, found: list[get_scratch.LeftFolder]
+                    ) -> list[get_scratch.LeftFolder]:
+    """Those of the folders `found` in `directory` that a get may remove: none inside data a
+    dvx project tracks (a file or stage output, whose files are the data's), nor one holding
+    a file Git's index holds (the repository's, a commit or an edit of the user's away):
+    such a folder is left as it is."""
+    partial = [left for left in found if not left.holds_former]
+    if not partial:
+        return found
+    if _inside_tracked_data(directory):
+        return [left for left in found if left.holds_former]
+    held = holding_index_files(directory, [os.path.basename(left.path) for left in partial])
+    return [left for left in found if os.path.basename(left.path) not in held]
+
+
+def _inside_tracked_data(directory: str) -> bool:
+    """Is `directory` tracked data of the dvx project around it, or inside some? Not outside
+    a project; yes where the project's outputs cannot be read (then nothing is removed)."""
+    try:
+        repo = Repo.find(directory)
+    except NotARepoError:
+        return False
+    try:
+        outputs, _ = scan_outputs(repo)
+    except DvxError:
+        return True
+    rel = os.path.relpath(directory, repo.root).replace(os.sep, "/")
+    return rel != "." and at_or_below_any(rel, {o.path for o in outputs})
 
 
 def _head_of(source: Source) -> str:
