@@ -3337,6 +3337,7 @@ def test_a_get_killed_inside_a_tracked_directory_leaves_a_folder_that_is_never_d
     listed = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)
     [data] = listed["outputs"]
     assert ".dvx-get-" not in json.dumps(data), data
+    write(project / "data" / "sub" / "dl", "written since\n")  # no deletion to refuse
     must("commit", "data", cwd=project)
     recorded = json.loads(run_dvx_proc("ls", ".", "data", "-R", "--json", cwd=project).stdout)
     assert ".dvx-get-" not in json.dumps(recorded), recorded
@@ -3466,3 +3467,29 @@ def test_a_get_never_removes_a_folder_named_as_its_own_inside_tracked_data(sourc
     must("get", str(team.origin), "raw/train.csv", "-o", "data/t.csv", cwd=project)
     assert (left / "new" / "notes.txt").read_text() == "a teammate's\n"
 
+
+def test_commit_or_add_never_records_as_deleted_what_a_killed_get_force_moved_aside(
+        source, project):
+    """A path of a tracked directory that a killed `dvx get --force` moved aside into its
+    folder's `old` is not deleted: `dvx commit` and `dvx add` of the directory (--force or
+    not) refuse to record its deletion, naming the `mv` that puts it back, and record the
+    directory once it is back."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    write(project / "data" / "sub" / "dl", "my old download\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "sub")
+    for command in (("commit", "data"), ("commit", "--force", "data"), ("add", "data")):
+        refused = run_dvx(*command, cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code != 0, refused.output
+        assert "'data/sub/dl' is not deleted" in said, said
+        assert f"`mv data/sub/{left}/old data/sub/dl`" in said, said
+    assert git(project, "status", "--porcelain") == ""
+    os.rename(project / "data" / "sub" / left / "old", project / "data" / "sub" / "dl")
+    must("commit", "data", cwd=project)
+    assert git(project, "status", "--porcelain") == ""

@@ -17,6 +17,7 @@ from dvx.ops.commit import (
     plan,
     prepare,
     refuse_changed_pointers,
+    refuse_former_output_aside,
     refuse_if_behind,
     refuse_unwritten,
     status_setting_aside,
@@ -87,6 +88,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                     for rel in dict.fromkeys(rels) if rel in outputs}
         for status in statuses.values():
             refuse_if_behind(repo.root, status, force, command="add")
+            refuse_former_output_aside(repo.root, status)
         # Every refusal before any target is stored: a refused add leaves the cache as it was
         planned = {rel: plan(repo, rel, outputs.get(rel), statuses.get(rel), force)
                    for rel in dict.fromkeys(rels)}

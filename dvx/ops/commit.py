@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from dvx import faults, fsutil, gitignore
+from dvx import faults, fsutil, get_scratch, gitignore
 from dvx.errors import (
     ConflictError,
     CorruptManifestError,
@@ -71,6 +71,7 @@ from dvx.paths import (
     fingerprint_of_walk,
     folders_above,
     for_command,
+    from_here,
     join_posix,
     walk_directory,
     walked_size,
@@ -291,6 +292,7 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             continue
         refuse_if_behind(repo.root, status, force, own_force=command == "commit",
                          command=again or command)
+        refuse_former_output_aside(repo.root, status)
         chosen.append(output)
     if not git_tracked_too:
         refuse_tracked_by_git(repo, chosen, [for_command(repo.root, o.path) for o in chosen])
@@ -338,6 +340,36 @@ def refuse_holding_a_repository(root: str, status: OutputStatus, outputs: list[O
                         f"outputs' changes (a commit without targets refuses while "
                         f"'{for_command(root, status.path)}' holds that repository).")
     raise refused
+
+
+def refuse_former_output_aside(root: str, status: OutputStatus) -> None:
+    """Refuse to record as deleted a path of a tracked directory that a killed `dvx get
+    --force` moved aside into its folder's `old` (get_scratch): it is there still, and the
+    error names the `mv` that puts it back. --force or not: the data is the user's."""
+    if status.kind != "dir" or not status.deleted:
+        return
+    top = os.path.join(root, status.path)
+    for left in _gets_left_by(top, status.deleted):
+        target = os.path.relpath(left.target, top).replace(os.sep, "/")
+        if any(rel == target or rel.startswith(target + "/") for rel in status.deleted):
+            shown = from_here(root, os.path.relpath(left.path, root).replace(os.sep, "/"))
+            raise ConflictError(
+                f"'{status.path}/{target}' is not deleted: an interrupted `dvx get --force` "
+                f"moved it aside, and recording the directory would record its deletion. "
+                f"{get_scratch.what_to_do(left, shown)}",
+                "Put it back (or move it where you want it) first, then record the directory "
+                "again.")
+
+
+def _gets_left_by(top: str, deleted: list[str]) -> list[get_scratch.LeftFolder]:
+    """The folders killed gets left holding former content beside the paths `deleted`
+    (relative to the directory `top`) or a folder above them: one scan per such folder."""
+    folders = {""} | {folder for rel in deleted for folder in folders_above(rel)}
+    found: list[get_scratch.LeftFolder] = []
+    for folder in sorted(folders):
+        found += [left for left in get_scratch.left_beside(os.path.join(top, folder))
+                  if left.holds_former and left.target]
+    return found
 
 
 def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True,
