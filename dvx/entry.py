@@ -8,9 +8,11 @@ from __future__ import annotations
 import codecs
 import os
 import sys
+from typing import NoReturn
 
 EXIT_INTERRUPTED = 130  # as dvx.errors says; not imported, since that too may be interrupted
 EXIT_FAILED = 1
+STOP_CHAIN_DEPTH = 16  # as dvx.errors.STOP_CHAIN_DEPTH: a stop is met within a few links
 
 
 def main() -> None:
@@ -19,11 +21,37 @@ def main() -> None:
     _write_any_character()
     try:
         from dvx.cli.main import main as run_command_line
+    except Exception as exc:
+        if not _stopped_by_ctrl_c(exc):
+            raise
+        _say_interrupted()
     except KeyboardInterrupt:
-        sys.stderr.write("ERROR: Interrupted.\n")
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
+        _say_interrupted()
     run_command_line()
+
+
+def _say_interrupted() -> NoReturn:
+    sys.stderr.write("ERROR: Interrupted.\n")
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _stopped_by_ctrl_c(exc: BaseException) -> bool:
+    """Was `exc` raised from or while handling a Ctrl-C (along its __cause__ and
+    __context__)? Python wraps one landing in some of its own machinery into another error
+    (a class defining dataclass fields, imported then: a RuntimeError "Error calling
+    __set_name__"). As dvx.errors.stop_within, which may itself be what was interrupted."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < STOP_CHAIN_DEPTH:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
+    return False
 
 
 def _run_in_utf8_mode() -> None:

@@ -843,15 +843,23 @@ main()
     assert done.stderr == "ERROR: Interrupted.\n"
 
 
-def test_ctrl_c_while_a_command_imports_a_dataclass_module_ends_as_any_ctrl_c_does(repo):
-    """SIGINT landing while a command imports the module of its work (lazily, as commands do)
-    in a dataclass field's __set_name__, which Python 3.11 wraps into a RuntimeError, says
-    "Interrupted." with exit status 130, never an unexpected internal error."""
-    interrupted_in_set_name = """
+@pytest.mark.parametrize("module, loaded_by, said", [
+    ("dvx.ops.status", "the command", "ERROR: Interrupted. Nothing was left half-written; run "
+                                      "the command again to finish.\n"),
+    ("dvx.pointer", "the command line", "ERROR: Interrupted.\n"),
+])
+def test_ctrl_c_while_a_command_imports_a_dataclass_module_ends_as_any_ctrl_c_does(
+        repo, module, loaded_by, said):
+    """SIGINT landing while dvx imports a module defining dataclass fields, in a field's
+    __set_name__, which Python 3.11 wraps into a RuntimeError, says "Interrupted." with exit
+    status 130, never an unexpected internal error nor a traceback: whether the command
+    imports it (lazily, as commands import the module of their work) or the command line
+    does, as it loads, before any command starts."""
+    interrupted_in_set_name = f"""
 import dataclasses, os, signal, sys
 original = dataclasses.Field.__set_name__
 def interrupting(self, owner, name):
-    if owner.__module__ == "dvx.ops.status":
+    if owner.__module__ == {module!r}:
         os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode, in here
         for _ in range(10):
             pass
@@ -861,11 +869,11 @@ sys.argv = ["dvx", "status"]
 from dvx.entry import main
 main()
 """
-    assert "dvx.ops.status" not in subprocess.run(  # imported by the command, not before
+    loaded = subprocess.run(
         [sys.executable, "-c", "import sys, dvx.cli.main; print(list(sys.modules))"],
         capture_output=True, text=True, check=True).stdout
+    assert (f"'{module}'" in loaded) == (loaded_by == "the command line")
     done = subprocess.run([sys.executable, "-c", interrupted_in_set_name], cwd=repo,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 130, done.stderr
-    assert done.stderr == "ERROR: Interrupted. Nothing was left half-written; run the " \
-        "command again to finish.\n"
+    assert done.stderr == said
