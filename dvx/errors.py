@@ -344,7 +344,11 @@ def stop_within(exc: BaseException | None) -> KeyboardInterrupt | Interrupted | 
     Interrupted said for one, that `exc` is, or that it was raised from or while handling
     (its __cause__ and __context__), None if none is. Python wraps a stop that lands in some
     of its own machinery into another error (a class defining dataclass fields, imported
-    then: a RuntimeError "Error calling __set_name__"); the command was still stopped."""
+    then: a RuntimeError "Error calling __set_name__"); the command was still stopped.
+    A DvxError other than Interrupted has none, whatever it was raised while handling: what
+    it says is what the user is told, so every caller says it as it is."""
+    if isinstance(exc, DvxError) and not isinstance(exc, Interrupted):
+        return None
     pending: list[BaseException | None] = [exc]
     seen: set[int] = set()
     while pending and len(seen) < STOP_CHAIN_DEPTH:

@@ -52,7 +52,6 @@ from types import TracebackType
 
 from dvx import fsutil
 from dvx.errors import (
-    DvxError,
     Interrupted,
     LockError,
     interruption,
@@ -647,7 +646,7 @@ class RepoLock:
         began writing, with its record kept aside, the command says what it may have left
         half-done, and how to finish it or give it up, instead of that nothing was left
         half-written."""
-        stop = _stop_that_ended(exc)
+        stop = stop_within(exc)
         stopped = stop is not None
         kept = self.release(finished=exc_type is None and not self._failed, stopped=stopped)
         if kept is None:
@@ -860,11 +859,3 @@ def _left_half_done(work: Work | None) -> str:
                 "dvx.lock naming it yet, and its experiment recorded or not")
     return "what it was changing may be left half-done"
 
-
-def _stop_that_ended(exc: BaseException | None) -> KeyboardInterrupt | Interrupted | None:
-    """The Ctrl-C, SIGTERM or SIGHUP that ended a command with `exc` (`stop_within`), None
-    if it ended otherwise. A DvxError other than Interrupted is said as it is, whatever it
-    was raised while handling: what it says is what the user is told."""
-    if isinstance(exc, DvxError) and not isinstance(exc, Interrupted):
-        return None
-    return stop_within(exc)

@@ -564,6 +564,38 @@ def test_a_stop_wrapped_in_another_error_is_found_along_its_chain(stop_type):
     assert stop_within(RuntimeError("no stop")) is None and stop_within(None) is None
 
 
+def _raised_while_handling(stop: BaseException, error: BaseException) -> BaseException:
+    """`error`, raised while `stop` was handled (its __context__), as a command's clean-up
+    raises one on its way out."""
+    try:
+        try:
+            raise stop
+        except BaseException:
+            raise error  # noqa: B904 - raised while handling, as a clean-up's is
+    except BaseException as exc:
+        return exc
+
+
+@pytest.mark.parametrize("stop_type", ["KeyboardInterrupt", "Terminated"])
+def test_a_dvx_error_raised_while_a_stop_was_handled_is_said_as_it_is(stop_type):
+    """A DvxError other than Interrupted ended the command with what it says, whatever stop
+    it was raised while handling: no stop is found within it, so the lock, repro, the stage
+    runner, imports and the CLI all say its message, never "Interrupted" in its place. An
+    Interrupted is the stop itself; another error wrapping a stop is still stopped by it."""
+    import dvx.errors
+    from dvx.errors import DvxError, Interrupted, stop_within
+    from dvx.pipeline.runner import signal_of
+
+    stop = getattr(dvx.errors, stop_type, KeyboardInterrupt)()
+    failed = _raised_while_handling(stop, DvxError("The cache is full.", "Make room."))
+    assert failed.__context__ is stop
+    assert stop_within(failed) is None
+    assert signal_of(failed) == signal.SIGTERM  # what an error ending dvx passes on
+    said = _raised_while_handling(stop, Interrupted("Interrupted."))
+    assert stop_within(said) is said
+    assert stop_within(_raised_while_handling(stop, ValueError("in a clean-up"))) is stop
+
+
 @pytest.mark.parametrize("stop_type, code", [("KeyboardInterrupt", 130), ("Terminated", 143)])
 def test_a_command_stopped_by_a_wrapped_ctrl_c_stays_named_as_stopped_not_as_failed(
         tmp_path, stop_type, code):

@@ -1271,7 +1271,8 @@ class _Scheduler:
                 if running:  # what each stage got to is known once it ended
                     pool.shutdown(wait=True)
                     self._give_back_unrecorded(running)
-                stop = stop_within(exc)  # a Ctrl-C, or an error it was wrapped into
+                stop = stop_within(exc)  # a Ctrl-C, or an error it was wrapped into: a
+                # DvxError raised while one was handled is said as it is
                 if isinstance(stop, KeyboardInterrupt):
                     self._settle(final=True)  # the stages done before are recorded
                     if running:
