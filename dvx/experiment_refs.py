@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
+from dvx import faults
 from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
 from dvx.generated import written_by_dvx
 from dvx.lockfile import read_lock, uncached_paths
@@ -439,4 +440,5 @@ def claim(repo: Repo, baseline: str, name: str, commit: str) -> Experiment | Non
     another `exp run -n`, an `exp pull`, a `git fetch`) is never replaced."""
     if not git_of(repo).create_ref(ref_of(baseline, name), commit):
         return None
+    faults.point("exp.ref_made")
     return next(e for e in experiments(repo, baseline) if e.name == name)

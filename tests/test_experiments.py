@@ -6028,3 +6028,34 @@ def test_set_into_a_tracked_params_file_not_checked_out_says_to_pull_or_check_it
     must("checkout", "conf/hp.yaml", cwd=bob)
     must("exp", "run", "-S", "conf/hp.yaml:lr=0.5", "-n", "e", cwd=bob)
     assert _show(bob)["e"]["params"]["conf/hp.yaml"]["lr"] == 0.5
+
+
+@pytest.mark.parametrize("command", [["exp", "run", "-S", "train.lr=0.02"], ["exp", "save"]])
+def test_ctrl_c_once_the_experiment_s_ref_is_made_says_it_was_recorded(project, command):
+    """A Ctrl-C landing once Git made the experiment's ref, before the command ends, says the
+    experiment was recorded, by name and commit, with exit status 130: never that nothing was
+    left half-written and a rerun finishes (which would refuse the name, or record it twice),
+    and no stopped command is left for status to name."""
+    recording = subprocess.Popen(
+        [sys.executable, "-m", "dvx", *command, "-n", "late"], cwd=project,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "exp.ref_made", "DVX_FAULT_ACTION": "stop"})
+    try:
+        deadline = time.monotonic() + 120
+        while Path(f"/proc/{recording.pid}/stat").read_text().rpartition(")")[2].split()[0] \
+                != "T":
+            assert recording.poll() is None and time.monotonic() < deadline, "never recorded"
+            time.sleep(0.05)
+        os.kill(recording.pid, signal.SIGINT)
+        os.kill(recording.pid, signal.SIGCONT)
+        _, stderr = recording.communicate(timeout=60)
+    finally:
+        if recording.poll() is None:
+            recording.kill()
+    assert recording.returncode == 130, stderr
+    said = " ".join(stderr.split())
+    commit = git(project, "rev-parse", f"refs/exps/{git(project, 'rev-parse', 'HEAD').strip()}"
+                 "/late").strip()
+    assert f"ERROR: Interrupted. The experiment 'late' ({commit[:7]}) was recorded" in said, said
+    assert "Nothing was left half-written" not in said
+    assert "stopped" not in run_dvx("status", cwd=project).stdout.lower()

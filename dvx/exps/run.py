@@ -12,7 +12,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import STOPPED_BY, DvxError, Interrupted, UsageError, stop_status
+from dvx.errors import (
+    STOPPED_BY,
+    DvxError,
+    Interrupted,
+    UsageError,
+    interruption,
+    stop_status,
+)
 from dvx.experiment_refs import (
     MAX_NAME,
     DamagedRef,
@@ -62,6 +69,7 @@ from dvx.pipeline.repro import (
 from dvx.pipeline.spec import Stage
 from dvx.pipeline.unrecordable_inputs import RUN_NONE, Taking
 from dvx.repo import Repo
+from dvx.stop_signals import stops_held
 
 
 @dataclass
@@ -85,13 +93,43 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     results; nothing is committed to the branch."""
     # Under the lock from the first params written to the experiment recorded: another
     # `exp run` in this workspace must not set its params while this one runs or records.
-    with repo.lock(stages_in_git=True) as lock:
+    with _Recording("exp run") as recording, repo.lock(stages_in_git=True) as lock:
         with contextlib.suppress(DvxError):  # repro says what is wrong with the pipeline
             lock.working_on(_run_work(repo, targets, queued=baseline is not None))
-        result = _run(repo, sets, name, force, jobs, reporter, baseline, targets)
+        result = _run(repo, sets, name, force, jobs, reporter, baseline, targets, recording)
         if not result.repro.ok:
             lock.failed()
         return result
+
+
+class _Recording:
+    """From just before the experiment's ref is made until the `command` lets its lock go, a
+    Ctrl-C, SIGTERM or SIGHUP is held back (`stops_held`): the experiment is recorded whole
+    and the command ends as finished (no stopped command left for status to name). The stop
+    then says which experiment was recorded, never that a rerun finishes: run again, the
+    command would refuse the name, or, with none given, record the experiment twice."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.recorded: Experiment | None = None
+        self._held = contextlib.ExitStack()
+
+    def hold_stops(self) -> None:
+        self._held.enter_context(stops_held())
+
+    def __enter__(self) -> _Recording:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self._held.__exit__(*exc_info)  # a stop held is raised here
+        except KeyboardInterrupt as stop:
+            if self.recorded is None:
+                raise
+            raise interruption(
+                stop, f". The experiment '{self.recorded.name}' "
+                f"({self.recorded.commit[:7]}) was recorded before `dvx {self.command}` "
+                "stopped.", "Nothing is left to finish: `dvx exp show` lists it.") from None
 
 
 def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
@@ -107,8 +145,8 @@ def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
 
 
 def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
-         reporter: Reporter | None, baseline: str | None, targets: tuple[str, ...]
-         ) -> RunResult:
+         reporter: Reporter | None, baseline: str | None, targets: tuple[str, ...],
+         recording: _Recording) -> RunResult:
     parent = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the experiment's commit")
@@ -170,7 +208,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     commit_unread_data(repo, read_by_stages(repo, targets), "exp run", again_once_run)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
-    return RunResult(_record(repo, baseline, name, taken, "exp run",
+    return RunResult(_record(repo, baseline, name, taken, recording,
                              parent if queued else None), result)
 
 
@@ -298,7 +336,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
     """Record the workspace as it is as an experiment of HEAD (nothing runs), once no other
     command writes to it (a repro half-way would leave a dvx.lock naming some outputs only):
     its changed data first (`_record_data`)."""
-    with repo.lock() as lock:
+    with _Recording("exp save") as recording, repo.lock() as lock:
         lock.working_on(Work(SAVE, None))  # any save of this workspace finishes a stopped one
         baseline = head(repo)
         refuse_unmerged(repo)
@@ -309,13 +347,14 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         taken |= _refuse_queued(repo, name)
         warn_inputs_not_held(repo, reading="The pipeline's stages")
         _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
-        return _record(repo, baseline, name, taken, "exp save")
+        return _record(repo, baseline, name, taken, recording)
 
 
-def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], command: str,
-            queued_from: str | None = None) -> Experiment:
+def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
+            recording: _Recording, queued_from: str | None = None) -> Experiment:
     """Record the workspace as the experiment `name` (None: a generated name, not among
-    `taken`) of `baseline`, unless HEAD is no longer where it was when the `command` began:
+    `taken`) of `baseline`, unless HEAD is no longer where it was when the `recording`
+    command began:
     at `queued_from` in a queued run's worktree, else at `baseline` (`_refuse_moved_head`).
     Should an experiment of that name and baseline have been made since the name was checked
     (while the pipeline ran: another `exp run -n`, an `exp pull`, a `git fetch`), it stays
@@ -326,7 +365,9 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], comman
     chosen = name or new_name(taken)
     commit = snapshot(repo, baseline, chosen, queued_from)
     # After the snapshot: HEAD stayed as it read
-    _refuse_moved_head(repo, queued_from or baseline, command, queued_from is not None)
+    _refuse_moved_head(repo, queued_from or baseline, recording.command,
+                       queued_from is not None)
+    recording.hold_stops()  # a stop from now on is said once the experiment is recorded
     while (recorded := claim(repo, baseline, chosen, commit)) is None:
         if queued_from is not None and name is not None:
             raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
@@ -335,6 +376,7 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str], comman
         chosen = _free_name(repo, baseline, name) if name else new_name(
             taken | taken_names(repo, baseline))
         commit = renamed(repo, commit, chosen, queued_from)  # named as `exp show` names it
+    recording.recorded = recorded
     return recorded
 
 
