@@ -446,6 +446,8 @@ class Fingerprint:
     # The `.git` and `.dvx` entries met, summed as entries of their folders, never entered
     # (`Walk.reserved`)
     reserved: tuple[str, ...] = field(default=(), compare=False)
+    # The folders a get builds in met (relpaths), never entered: status names a killed one's
+    scratch: tuple[str, ...] = field(default=(), compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
@@ -455,6 +457,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
     devices: set[int] = set()  # a file is on its folder's: only folders and targets differ
     temps: list[str] = []
     reserved: list[str] = []
+    scratch: list[str] = []
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -471,6 +474,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
                     reserved.append(f"{rel}/{name}" if rel else name)
                 elif entry.is_dir(follow_symlinks=False):
                     if name[0] == "." and is_scratch_folder(entry.path, name):
+                        scratch.append(f"{rel}/{name}" if rel else name)
                         continue  # a get's, never data (as `walk_directory`)
                     pending.append((entry.path, f"{rel}/{name}" if rel else name))
                     devices.add(st.st_dev)
@@ -481,7 +485,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 if entry.is_symlink():
                     _add_target(entry.path, stats, devices)
         folders[rel] = _folder_sums(rel, names, stats)
-    return _fingerprint(top_stat, folders, devices, temps, reserved)
+    return _fingerprint(top_stat, folders, devices, temps, reserved, scratch)
 
 
 def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> None:
@@ -533,11 +537,13 @@ def _folder_sums(rel: str, names: list[str], stats: list[os.stat_result]) -> Fol
 def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
     """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
     taken after `top_stat`: adding a directory needs one walk, not two."""
-    return _fingerprint(top_stat, walk.folders, walk.devices, walk.temps, walk.reserved)
+    return _fingerprint(top_stat, walk.folders, walk.devices, walk.temps, walk.reserved,
+                        walk.scratch)
 
 
 def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
-                 devices: set[int], temps: list[str], reserved: list[str]) -> Fingerprint:
+                 devices: set[int], temps: list[str], reserved: list[str],
+                 scratch: list[str]) -> Fingerprint:
     count = inodes = sizes = mtimes = ctimes = names = 0
     newest = max(top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     for part in folders.values():
@@ -549,7 +555,7 @@ def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{names}:{top_times}",
                        newest, {rel: part.digest() for rel, part in folders.items()},
                        next(iter(on)) if len(on) == 1 else None, tuple(temps),
-                       tuple(reserved))
+                       tuple(reserved), tuple(scratch))
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, str]]:

@@ -1093,15 +1093,21 @@ class Git:
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
     def untracked_folders_named(self, prefix: str, under: str = "") -> list[str]:
-        """The folders Git does not track whose name starts with `prefix` (no glob characters
-        in it), anywhere at or below the folder `under` (from the top of the work tree; ""
-        for all of it), whether Git ignores them, or a folder around them whole, or not:
-        found by the files directly in them, in one walk that never enters `under`'s `.dvx`
-        (its cache). Paths from the top."""
+        """The folders Git does not track, ignored or not, whose name starts with `prefix`
+        (no glob characters in it), at or below the folder `under` (from the top of the work
+        tree; "" for all of it), never in `under`'s `.dvx` (its cache). Paths from the top.
+        A walk as `git status` takes: never into a folder Git ignores whole (tracked data, a
+        virtualenv), so it costs what the files Git sees cost, whatever lies in those. Those
+        Git does not ignore are found by the files in them; those it ignores, by name, where
+        no folder around them is ignored."""
         base = f"{under}/" if under else ""
-        found = self.ls_files("--others", "--", f":(top,glob){base}**/{prefix}*/*",
-                              f":(top,exclude){base}.dvx")
-        folders = {path.rpartition("/")[0] for path in found}
+        cache = f":(top,exclude){base}.dvx"
+        seen = self.ls_files("--others", "--exclude-standard", "--",
+                             f":(top,glob){base}**/{prefix}*/*", cache)
+        ignored = self.ls_files("--others", "--ignored", "--exclude-standard", "--directory",
+                                "--", f":(top,glob){base}**/{prefix}*", cache)
+        folders = {p.rpartition("/")[0] for p in seen} | {
+            p.rstrip("/") for p in ignored if p.endswith("/")}
         return sorted(f for f in folders if f.rpartition("/")[2].startswith(prefix))
 
     def left_out(self, relpaths: list[str]) -> list[str]:

@@ -175,6 +175,9 @@ class OutputStatus:
     # Of a directory, the temporaries an interrupted dvx left in it (`temporaries_inside`):
     # named apart, never data
     temporaries: list[str] = field(default_factory=list)
+    # Of a directory, the folders a get builds in found in it (repo paths), never data:
+    # status names those a killed get left (`_interrupted_gets`)
+    scratch_folders: list[str] = field(default_factory=list)
     # HOLDS_REPOSITORY: the `.git` or `.dvx` found in the folder (a repository path)
     repository_inside: str | None = None
     # Of a modified output, the files (repo paths) changed through their link into the cache
@@ -389,24 +392,18 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         left_out=_left_out(repo, named),
                         stopped=changes,
                         ignored_by_git=_pipeline_records_ignored(repo) if named is None else {},
-                        interrupted_gets=_interrupted_gets(repo) if named is None else [])
+                        interrupted_gets=_interrupted_gets(repo, results) if named is None else [])
 
 
-def _interrupted_gets(repo: Repo) -> list[tuple[str, bool]]:
-    """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), wherever a
-    get wrote in it, each named in a warning, with whether it holds what was at the path it
-    replaced: status takes no lock, so it deletes nothing. One Git call, of the work tree
-    holding the project (a project in a folder of one, `core.no_scm`, included)."""
-    around = _git_around(repo)
-    if around is None:
-        return []
-    git, under = around
-    try:
-        found = git.untracked_folders_named(get_scratch.PREFIX, under)
-    except DvxError as exc:
-        log.debug("interrupted gets not looked for: %s", exc)
-        return []
-    left = get_scratch.left_at([os.path.join(git.root, rel) for rel in found])
+def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str, bool]]:
+    """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), each named
+    in a warning, with whether it holds what was at the path it replaced: status takes no
+    lock, so it deletes nothing. Those inside tracked directories come from status's own walk
+    of them (`results`); the others from Git, of the work tree holding the project (a project
+    in a folder of one, `core.no_scm`, included), never entering a folder Git ignores: a get
+    into one (no tracked data there) is found by the next get there, not by every status."""
+    inside = [repo.abspath(path) for r in results for path in r.scratch_folders]
+    left = get_scratch.left_at(sorted({*_scratch_folders_git_lists(repo), *inside}))
     for folder in left:
         shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
         if folder.holds_former:
@@ -417,6 +414,21 @@ def _interrupted_gets(repo: Repo) -> list[tuple[str, bool]]:
                         "delete it.", shown)
     return [(os.path.relpath(f.path, repo.root).replace(os.sep, "/"), f.holds_former)
             for f in left]
+
+
+def _scratch_folders_git_lists(repo: Repo) -> list[str]:
+    """The folders named as a get's scratch folder Git finds outside the folders it ignores
+    (absolute paths); none without Git."""
+    around = _git_around(repo)
+    if around is None:
+        return []
+    git, under = around
+    try:
+        found = git.untracked_folders_named(get_scratch.PREFIX, under)
+    except DvxError as exc:
+        log.debug("interrupted gets not looked for: %s", exc)
+        return []
+    return [os.path.join(git.root, rel) for rel in found]
 
 
 def _git_around(repo: Repo) -> tuple[Git, str] | None:
@@ -1190,6 +1202,8 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     result = _dir_status_by(repo, output, synced, synced_before, fingerprint)
     if fingerprint is not None and fingerprint.temps:
         result.temporaries = temporaries_inside(repo, output.path, fingerprint.temps)
+    if fingerprint is not None:
+        result.scratch_folders = [f"{output.path}/{rel}" for rel in fingerprint.scratch]
     return result
 
 
