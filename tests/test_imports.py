@@ -3346,6 +3346,7 @@ def test_a_get_killed_inside_a_tracked_directory_leaves_a_folder_that_is_never_d
     assert ".dvx-get-" not in json.dumps(recorded), recorded
     assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
 
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_get_force_stopped_between_its_renames_puts_the_former_output_back(source, project,
                                                                              signum):
