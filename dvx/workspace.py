@@ -470,8 +470,8 @@ def keep_changed_bytes(repo: Repo, moved: Mapping[str, str],
     own instead, as an edit that checkout discards (kept only in `moved`); the file holds the
     edit until then, should the recorded version not be had."""
     kept: list[str] = []
-    for output in all_outputs(repo):
-        for path, display in _symlinks_of(repo.abspath(output.path), output.path):
+    for data_path in _data_paths(repo):
+        for path, display in _symlinks_of(repo.abspath(data_path), data_path):
             oid = repo.cache.object_for_symlink(
                 os.path.join(os.path.dirname(path), os.readlink(path)))
             if oid is None or oid not in moved:
@@ -491,6 +491,22 @@ def keep_changed_bytes(repo: Repo, moved: Mapping[str, str],
             else:
                 kept.append(display)
     return kept
+
+
+def _data_paths(repo: Repo) -> list[str]:
+    """The paths of the tracked data and of the data synced there once and tracked no more
+    (its pointer left Git, no checkout has made it files of their own yet): both may hold
+    links to any object. Each at most once, none inside another."""
+    paths = {*(output.path for output in all_outputs(repo)), *repo.syncstate.paths()}
+    return sorted(p for p in paths
+                  if not any(folder in paths for folder in _folders_around(p)))
+
+
+def _folders_around(path: str) -> Iterator[str]:
+    """The folders `path` (repo-relative, POSIX) is in, innermost first."""
+    while "/" in path:
+        path = path.rpartition("/")[0]
+        yield path
 
 
 def _symlinks_of(full: str, display: str) -> list[tuple[str, str]]:
@@ -576,6 +592,7 @@ def scan_directory(repo: Repo, path: str, display: str,
 
 
 _MOVE_OUT = "Move it out of the directory."
+
 
 
 def remove_temporaries(top: str, temps: Iterable[str], known: Collection[str]) -> None:

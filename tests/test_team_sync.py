@@ -3127,6 +3127,29 @@ def test_data_left_behind_sharing_an_object_edited_through_a_link_keeps_the_edit
     assert all((bob / path).read_text() == "X1\n" for path in ("d/a", "d/b", "m.csv"))
 
 
+@pytest.mark.parametrize("verb", ["add", "unprotect"])
+def test_a_tracked_file_edited_through_its_link_leaves_no_link_of_untracked_data_dangling(
+        team, verb):
+    """A tracked file edited in place through its symlink, its object set aside by `add` or
+    `unprotect`: a link to the same object in data whose pointer left Git (no checkout has
+    made it a file of its own yet) becomes a file holding those bytes, never a link to
+    nothing."""
+    alice = team.founder()
+    must("config", "--local", "cache.type", "symlink", cwd=alice)
+    write(alice / "t", "same\n")
+    write(alice / "u", "same\n")
+    must("add", "t", "u", cwd=alice)
+    commit(alice, "both")
+    git(alice, "rm", "-q", "u.dvx")
+    git(alice, "commit", "-qm", "u leaves git")
+    assert (alice / "u").is_symlink()
+    _edit_through_its_link(alice / "t")
+    done = run_dvx(verb, "t", cwd=alice)
+    assert done.code == 0, done.output
+    assert not (alice / "u").is_symlink(), done.output
+    assert (alice / "u").read_text() == "Xame\n"
+
+
 def test_files_dvx_placed_in_a_directory_go_on_the_round_trip_from_a_branch_splitting_it(team):
     """On `split`, `data/small.txt` is in Git and `data/big.bin` (also in `data` on main)
     tracked on its own. Switched to main and back, what dvx placed at `data` on main goes:
