@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError
 from dvx.fsutil import PATH_MAX, is_executable
+from dvx.get_scratch import is_scratch_name
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger, quoted
 from dvx.objects.statcache import COARSEST_TICK_NS, StatKey, stat_key
@@ -804,10 +805,17 @@ def repository_inside_error(display: str, entry: str) -> PathError:
 
 
 def check_entry_name(rel: str, display: str) -> None:
-    for part in rel.split("/"):
+    parts = rel.split("/")
+    for part in parts:
         if part.casefold() in RESERVED_NAMES:
             raise PathError(f"'{display}/{rel}' has a '{part}' component, which dvx never tracks.",
                             "Move it out of the directory before adding it.")
+    for i, part in enumerate(parts[:-1]):
+        if is_scratch_name(part):  # a manifest listing it is never read (objects/tree.py)
+            folder = "/".join([display, *parts[:i + 1]])
+            raise PathError(f"'{folder}' is named as the folder `dvx get` builds its copy in "
+                            "(.dvx-get- and 8 letters, digits or '_'), a name dvx never "
+                            "records in a directory's data.", "Rename the folder.")
     shown = quoted(f"{display}/{rel}")  # its line breaks escaped
     try:
         rel.encode("utf-8")

@@ -2004,3 +2004,22 @@ def test_in_symlink_mode_a_file_replaced_right_after_it_was_stored_does_not_abor
         assert stat.S_ISFIFO(os.lstat(repo / "f").st_mode)
     else:
         assert not os.path.lexists(repo / "f")
+
+
+def test_add_refuses_a_folder_named_as_a_get_s_before_storing_anything_and_says_to_rename_it(
+        repo, dvx):
+    """A folder of the user's named as the one `dvx get` builds in (`.dvx-get-` and 8
+    characters), holding other things, is a name no manifest records: `add` refuses it
+    before storing any object, naming it with the way out, and leaves the files as they were."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / ".dvx-get-abcdefgh" / "notes.txt", "notes\n")
+    refused = dvx("add", "d")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "'d/.dvx-get-abcdefgh' is named as the folder `dvx get` builds its copy in" in said
+    assert "Rename the folder." in said, said
+    assert not (repo / "d.dvx").exists()
+    cached = [f for _, _, files in os.walk(repo / ".dvx" / "cache") for f in files
+              if f != ".gitignore"]
+    assert cached == [], cached
+    assert (repo / "d" / ".dvx-get-abcdefgh" / "notes.txt").read_text() == "notes\n"

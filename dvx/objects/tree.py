@@ -447,7 +447,8 @@ def _refuse_temporary_name(path: str) -> None:
     if any(is_scratch_name(folder) for folder in path.split("/")[:-1]):
         raise FormatError(f"A directory manifest lists '{path}', in a folder named as `dvx "
                           "get` names the folder it builds its copy in (.dvx-get-<8 random "
-                          "characters>), which a workspace walk leaves out: never data.")
+                          "characters>), a name dvx never records in a directory's data "
+                          "(`dvx add` and `commit` refuse it).")
 
 
 def _refuse_ignore_file(path: str) -> None:
