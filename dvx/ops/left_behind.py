@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -190,38 +191,29 @@ def _linked_objects(repo: Repo, path: str, tracked_inside: frozenset[str]) -> di
     """The files (full paths) of the data at `path`, but those in `tracked_inside`, that are
     cache objects themselves, with the oid of each: a symlink into the cache, a hard link of
     an object's inode, or one whose bytes an edit through it changed (not the oid of its
-    bytes any more, but of one its sync record gives it)."""
-    synced = _synced_objects(repo, path)
+    bytes any more, but of a version its sync records say was placed there)."""
     linked = dict(cache_objects_in(repo, path, tracked_inside, hard_links=True))
-    for file, oids in synced.items():
+    for file in _maybe_links(repo.abspath(path)):
         if file in linked or at_or_below_any(repo_relpath(repo.root, file), tracked_inside):
             continue
-        written = next((oid for oid in sorted(oids)
-                        if object_written_through(repo, file, oid) is not None), None)
+        written = object_written_through(repo, file, None)
         if written is not None:
             linked[file] = written
     return linked
 
 
-def _synced_objects(repo: Repo, path: str) -> dict[str, set[str]]:
-    """The oids the sync record of `path` gives each of its files (by full path), in every
-    version a checkout placed there: a hard link an edit wrote through holds none of them
-    any more, and is told by its inode being one of theirs."""
-    synced = repo.syncstate.get(path)
-    full = repo.abspath(path)
-    if synced is None:
-        return {}
-    if not os.path.isdir(full) or os.path.islink(full):
-        return {full: {synced.oid}}
-    found: dict[str, set[str]] = {}
-    for layer in synced.layers():
-        try:
-            tree = version_tree(repo, layer.oid)
-        except DvxError:
-            continue  # a file's record, or a manifest no checkout placed files of
-        for entry in tree.entries if tree is not None else ():
-            found.setdefault(join_posix(full, entry.path), set()).add(entry.oid)
-    return found
+def _maybe_links(full: str) -> list[str]:
+    """The files at or below `full` that may be a cache object themselves: symlinks, and
+    regular files with more than one link (a copy, with one, never is one)."""
+    try:
+        st = os.lstat(full)
+    except OSError:
+        return []
+    if stat.S_ISDIR(st.st_mode):
+        walk = walk_directory(full)
+        return [*(e.path for e in walk.files if e.stat.st_nlink > 1),
+                *(join_posix(full, rel) for rel in walk.symlinks)]
+    return [full] if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1 else []
 
 
 def objects_linked_from_untracked_data(repo: Repo) -> set[str]:
