@@ -2920,3 +2920,47 @@ def test_an_output_file_that_becomes_a_folder_of_the_stage_s_new_output_is_run_o
                           cwd=repo).returncode == 1
     assert dvx("status", "-q").code == 0, dvx("status").output
     assert (repo / ".dvx" / "cache" / "files" / "xxh128" / recorded[:2] / recorded[2:]).exists()
+
+
+def test_an_output_dropped_where_another_stage_s_output_folder_goes_is_handed_over(repo, dvx):
+    """Stage s's output `res` becomes `other` while a new stage t outputs `res/a.txt`: s's
+    run does not delete `res` (no output of s goes inside it), so it is an ordinary dropped
+    output, made the user's own with its `.gitignore` entry kept; t is refused by that file's
+    name, and status still reads the repository (no raw filesystem error)."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
+          "    deps: [in.txt]\n    outs: [res]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt other\n"
+          "    deps: [in.txt]\n    outs: [other]\n"
+          "  t:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    ran = dvx("repro")
+    assert ran.code != 0 and "a file is where the folder 'res'" in ran.output, ran.output
+    assert (repo / "res").read_text() == "v1\n"
+    assert "/res\n" in (repo / ".gitignore").read_text()
+    status = dvx("status")
+    assert "filesystem operation failed" not in status.output, status.output
+    assert "Traceback" not in status.output and status.code in (0, 1), status.output
+    assert "files where output folders go: res" in " ".join(status.output.split()), \
+        status.output
+
+
+def test_data_left_behind_where_an_output_s_folder_goes_is_named_by_status(repo, dvx):
+    """A file whose pointer was deleted stands where the folder of a stage's output goes:
+    status names it as data left behind and as the file in the stage's way, never failing
+    on a file where it looked for a folder."""
+    write(repo / "res", "v1\n")
+    assert dvx("add", "res").code == 0
+    (repo / "res.dvx").unlink()
+    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: mkdir -p res && echo x > res/a.txt\n"
+          "    outs: [res/a.txt]\n")
+    status = dvx("status")
+    said = " ".join(status.output.split())
+    assert "res: no longer tracked" in said and "files where output folders go: res" in said, \
+        status.output
+    assert "filesystem operation failed" not in said and "Traceback" not in said, said
+    assert (repo / "res").read_text() == "v1\n"

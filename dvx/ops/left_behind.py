@@ -359,7 +359,7 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
         if stage is not None:
             found.left.append(LeftBehind(path, None, declared_by=stage))
             continue
-        inside = frozenset(t for t in git_has | current if t.startswith(path + "/"))
+        inside = _tracked_inside(repo, path, git_has | current)
         if inside and all(at_or_below_any(f, inside) for f in _all_files_in(repo, path)):
             found.stale.append(path)  # a directory Git (or dvx) tracks all of now: not left behind
             found.given_to_git.append((path, frozenset(t for t in current
@@ -577,6 +577,15 @@ def _declaring_stage(path: str, declared: Mapping[str, str]) -> str | None:
             return declared[path]
         path = path.rpartition("/")[0]
     return None
+
+
+def _tracked_inside(repo: Repo, path: str, tracked: set[str]) -> frozenset[str]:
+    """The paths of `tracked` inside the folder `path`; none where a file (or link) stands
+    there instead, as where a stage's output folder goes over a dropped output's file."""
+    full = repo.abspath(path)
+    if not os.path.isdir(full) or os.path.islink(full):
+        return frozenset()
+    return frozenset(t for t in tracked if t.startswith(path + "/"))
 
 
 def _all_files_in(repo: Repo, path: str) -> set[str]:

@@ -1234,6 +1234,9 @@ class _Scheduler:
         # whole), and of their outputs those stored in the cache before it stopped.
         self.stopping = threading.Event()
         self.started: set[str] = set()  # `StageResult.started`, set from the worker threads
+        # By stage, the outputs its dvx.lock entry recorded that it no longer declares,
+        # deleted before it ran as they stood where folders of its outputs go
+        self.run_over: dict[str, list[str]] = {}
         self.in_hand: dict[Future[StageResult], str] = {}  # handed to a worker, not finished
         self.command_ended: set[str] = set()
         self.cached: set[str] = set()
@@ -1498,7 +1501,7 @@ class _Scheduler:
         if _set_aside_changed(self.repo, stage, targets):
             return None
         self.started.add(stage.name)
-        _remove_outputs(self.repo, stage, self.locks.get(stage.name))
+        self._remove_outputs(stage)
         flags = {o.path: o for o in stage.outs}
         for target in targets:  # Git tracks these: an independent, writable copy
             pointer = target.output.pointer
@@ -1519,10 +1522,16 @@ class _Scheduler:
         return StageResult(stage.name, RESTORED, reasons, lock=lock,
                            ignored_again=done.ignored_again)
 
+    def _remove_outputs(self, stage: Stage) -> None:
+        """`_remove_outputs`, keeping the dropped outputs it deleted (`self.run_over`): a
+        restore from the run-cache that fails before the run may have deleted them first."""
+        deleted = _remove_outputs(self.repo, stage, self.locks.get(stage.name))
+        self.run_over.setdefault(stage.name, []).extend(deleted)
+
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
         self.started.add(stage.name)
-        _remove_outputs(self.repo, stage, self.locks.get(stage.name))
+        self._remove_outputs(stage)
         linked = linked_inputs(self.repo, stage.deps)  # persistent outputs are copies by now
         on_line: Callable[[str], None] | None = None
         if self.reporter.capture:
@@ -1624,7 +1633,8 @@ class _Scheduler:
         produced.update((o.path, o) for o in new.outs if o.cache)
         self.produced = produced
 
-    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> _Unrecorded:
+    def _update_gitignore(self, stage: Stage, ignored_again: list[str], run_over: list[str]
+                          ) -> _Unrecorded:
         """Git ignores the cached outputs, also past a `!` rule that would take one back in
         (`ignore_after_rules_taking_back`, as add and commit); an output switched to `cache:
         false` (dvx.lock still records it cached: the entry is the one dvx wrote) is Git's
@@ -1632,7 +1642,8 @@ class _Scheduler:
         its sync record goes once its stage is recorded, `changes.uncached`).
         The entries of `ignored_again` were written by the checkout that placed the outputs:
         changed too, for `git add`, though found here. What it changed, for a refused record
-        to put back."""
+        to put back. The entries of the dropped outputs its run deleted (`run_over`) go: each
+        would ignore the outputs in it."""
         changes = _Unrecorded()
         for out in stage.outs:
             full = self.repo.abspath(out.path)
@@ -1649,8 +1660,8 @@ class _Scheduler:
                 continue
             if changed:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
-        for path in self._dropped_outs_now_folders(self.locks.get(stage.name)):
-            full = self.repo.abspath(path)  # its entry would ignore the outputs in it
+        for path in run_over:
+            full = self.repo.abspath(path)
             if gitignore.remove_entry(full) is not None:
                 changes.removed.append(full)
                 self.touched.append(posixpath.join(posixpath.dirname(path), ".gitignore"))
@@ -1671,19 +1682,11 @@ class _Scheduler:
         self.repo.syncstate.flush()
         del self.touched[touched:]
 
-    def _dropped_outs(self, old: StageLock | None) -> list[str]:
+    def _dropped_outs(self, old: StageLock | None, run_over: list[str]) -> list[str]:
         """The cached outputs `old` recorded that its stage no longer has (nor any stage of
-        dvx.yaml), but those where a folder of an output now goes: the run deleted them
-        (`_remove_dropped_outputs_in_the_way`)."""
-        folders = self._dropped_outs_now_folders(old)
+        dvx.yaml), but those its run deleted (`run_over`): the rest are handed over."""
         return [o.path for o in (old.outs if old is not None else ())
-                if o.cache and o.path not in self.declared and o.path not in folders]
-
-    def _dropped_outs_now_folders(self, old: StageLock | None) -> list[str]:
-        """The cached outputs `old` recorded where a folder of an output of dvx.yaml now goes
-        (the file `res` for the output `res/a.txt`)."""
-        return [o.path for o in (old.outs if old is not None else ())
-                if o.cache and any(out.startswith(o.path + "/") for out in self.declared)]
+                if o.cache and o.path not in self.declared and o.path not in run_over]
 
     def _drop_replaced(self, new: StageLock) -> list[str]:
         """The entries of stages gone from dvx.yaml (kept by a run of some stages) that
@@ -1792,7 +1795,8 @@ class _Scheduler:
                         self._refuse_record(result, changed)
                         return
                 touched = len(self.touched)
-                changes = self._update_gitignore(stage, result.ignored_again)
+                run_over = self.run_over.get(result.name, [])
+                changes = self._update_gitignore(stage, result.ignored_again, run_over)
                 # The workspace holds what dvx.lock is about to record: pending records,
                 # written before dvx.lock is, so that a run killed between the two never
                 # makes an output look changed in Git (dvx/syncstate.py).
@@ -1813,7 +1817,7 @@ class _Scheduler:
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
                     self.own.add(result.name)
-                    left = self._drop_replaced(result.lock) + self._dropped_outs(old)
+                    left = self._drop_replaced(result.lock) + self._dropped_outs(old, run_over)
                     make_users_own(self.repo, left, ignored_by_git=True)
                     written, changed = self._write_lock(stage, unnamed)
                     if changed is not None:  # its records changed while dvx.lock was written
@@ -1995,14 +1999,15 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     return True
 
 
-def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
+def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> list[str]:
     """Delete what the stage will produce, so nothing stale survives a failed run; outputs
     that persist between runs are kept, as writable copies the command may change. Files
     .dvxignore keeps out of an output directory are not its data (never cached, so nothing
-    could bring them back) and stay, unless the manifest `locked` records names them."""
+    could bring them back) and stay, unless the manifest `locked` records names them.
+    The dropped outputs deleted as in the way of its outputs' folders."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     _record_as_placed(repo, stage, locked)
-    _remove_dropped_outputs_in_the_way(repo, stage, locked)
+    run_over = _remove_dropped_outputs_in_the_way(repo, stage, locked)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
@@ -2012,17 +2017,20 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
         if os.path.lexists(full):
             delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
+    return run_over
 
 
 def _remove_dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
-                                       ) -> None:
+                                       ) -> list[str]:
     """Delete the outputs `locked` records that the stage no longer declares and that stand
     where folders of its outputs go (`dropped_outputs_in_the_way`: their data is in the
-    cache), and their sync records: no longer dvx's data, nor the user's to keep."""
+    cache), and their sync records: no longer dvx's data, nor the user's to keep. Those
+    deleted."""
     dropped = dropped_outputs_in_the_way(repo, stage, locked)
     for path in dropped:
         os.unlink(repo.abspath(path))
     no_longer_data(repo, dropped)
+    return dropped
 
 
 def _record_as_placed(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
