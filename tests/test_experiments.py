@@ -1783,6 +1783,21 @@ def test_set_param_refusing_a_params_file_for_its_size_names_the_limit_not_ancho
     assert (project / "params.yaml").read_text() == params
 
 
+def test_set_the_same_value_twice_in_a_dependency_config_the_later_set_wins(project):
+    """Two -S of one value in a config a stage reads as a dependency, the same key twice or a
+    mapping then a key inside it: the later one wins, as written, never an internal error."""
+    config = "model: {depth: 2, width: 8}\nseed: 1\n"
+    _dependency_config(project, config)
+    must("exp", "run", "-S", "conf.yaml:seed=2", "-S", "conf.yaml:seed=3", "-n", "twice",
+         cwd=project)
+    assert (project / "conf.yaml").read_text() == config.replace("seed: 1", "seed: 3")
+    ran = run_dvx("exp", "run", "-S", "conf.yaml:model={depth: 3, width: 16}",
+                  "-S", "conf.yaml:model.depth=4", "-n", "nested", cwd=project)
+    assert ran.code == 0 and "internal error" not in ran.output, ran.output
+    assert yaml.safe_load((project / "conf.yaml").read_text()) == {
+        "model": {"depth": 4, "width": 16}, "seed": 3}
+
+
 def test_set_param_refuses_a_config_whose_aliases_expand_past_a_bound(project):
     """A config a stage reads as a dependency, built as an alias bomb ("billion laughs": ten
     aliases of ten aliases of ...), is refused at once, never expanded; nothing is written."""

@@ -480,16 +480,15 @@ def _step(node: Any, step: str | int) -> _Place | None:
 
     if isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
         item = node.value[step]
-        after = node.value[step - 1].end_mark.index if step else node.start_mark.index
-        return _Place(node, step, None, item, item.start_mark.index >= after)
+        after = node.value[step - 1] if step else None
+        return _Place(node, step, None, item, _written_after(item, after, node))
     if not isinstance(node, MappingNode):
         return None
     for slot in reversed(range(len(node.value))):
         key_node, value = node.value[slot]
         if isinstance(key_node, ScalarNode) and not _is_merge(key_node) \
                 and _key(key_node) == step:
-            return _Place(node, slot, key_node, value,
-                          value.start_mark.index >= key_node.end_mark.index)
+            return _Place(node, slot, key_node, value, _written_after(value, key_node))
     for key_node, value in node.value:
         if _is_merge(key_node):
             for merged in value.value if isinstance(value, SequenceNode) else [value]:
@@ -497,6 +496,16 @@ def _step(node: Any, step: str | int) -> _Place | None:
                 if found is not None:
                     return _Place(node, None, found.key_node, found.node, False)
     return None
+
+
+def _written_after(node: Any, before: Any, parent: Any = None) -> bool:
+    """Is `node` written after the end of the node `before` (or the start of `parent`, with
+    no `before`), so its own text, not an alias of a node written earlier? A node with no
+    marks is a value an earlier -S set there: its own, for a later -S of it to win."""
+    if node.start_mark is None:
+        return True
+    mark = before.end_mark if before is not None else parent.start_mark
+    return mark is None or node.start_mark.index >= mark.index
 
 
 def _key(key_node: Any) -> Any:
@@ -562,16 +571,17 @@ def _written_at(root: Any) -> dict[int, str]:
     pending: list[tuple[Any, list[str | int]]] = [(root, [])]
     while pending:
         node, path = pending.pop()
-        children: list[tuple[str | int, Any, int]] = []
+        children: list[tuple[str | int, Any, bool]] = []
         if isinstance(node, SequenceNode):
-            children = [(index, item, node.value[index - 1].end_mark.index if index
-                         else node.start_mark.index) for index, item in enumerate(node.value)]
+            children = [(index, item, _written_after(item, node.value[index - 1] if index
+                                                     else None, node))
+                        for index, item in enumerate(node.value)]
         elif isinstance(node, MappingNode):
-            children = [(_key(key), value, key.end_mark.index)
+            children = [(_key(key), value, _written_after(value, key))
                         for key, value in node.value
                         if isinstance(key, ScalarNode) and not _is_merge(key)]
-        for step, child, after in children:
-            if child.start_mark.index >= after and id(child) not in names:
+        for step, child, written in children:
+            if written and id(child) not in names:
                 names[id(child)] = _dotted([*path, step])
                 pending.append((child, [*path, step]))
     return names
