@@ -1798,6 +1798,17 @@ def test_set_the_same_value_twice_in_a_dependency_config_the_later_set_wins(proj
         "model": {"depth": 4, "width": 16}, "seed": 3}
 
 
+def test_set_a_tagged_and_anchored_value_in_a_dependency_config_keeps_tag_and_anchor(project):
+    """-S of a value written with a tag and an anchor, in either order, replaces the value
+    alone: tag and anchor stay, so each alias of it reads the new value."""
+    config = "base: !!float &b 1.5\nother: *b\nlast: &l !!float 0.5\nmore: *l\n"
+    _dependency_config(project, config)
+    must("exp", "run", "-S", "conf.yaml:base=2.5", "-S", "conf.yaml:last=3.5", "-n", "tagged",
+         cwd=project)
+    assert (project / "conf.yaml").read_text() == config.replace("1.5", "2.5").replace(
+        "0.5", "3.5")
+
+
 def test_set_param_refuses_a_config_whose_aliases_expand_past_a_bound(project):
     """A config a stage reads as a dependency, built as an alias bomb ("billion laughs": ten
     aliases of ten aliases of ...), is refused at once, never expanded; nothing is written."""

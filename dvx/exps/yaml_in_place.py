@@ -196,20 +196,24 @@ def _value_span(text: str, key: str) -> tuple[int, int, bool] | None:
         if not (node.style in (None, "", "'", '"') if isinstance(node, yaml.ScalarNode)
                 else node.flow_style):
             return None
-        return _after_anchor(text, node.start_mark.index), node.end_mark.index, in_flow
+        start, end = _after_anchor(text, node.start_mark.index), node.end_mark.index
+        if start == end and start != node.start_mark.index:
+            return None  # an empty value after its properties: no text of its own to replace
+        return start, end, in_flow
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     finally:
         loader.dispose()
 
 
-_ANCHOR = re.compile(r"&[^\s,\[\]{}]+[ \t]*")
+# A node's properties, its anchor (`&name`) and tag (`!!float`, `!local`), in either order
+_PROPERTIES = re.compile(r"(?:[&!][^\s,\[\]{}]*[ \t]*){1,2}")
 
 
 def _after_anchor(text: str, start: int) -> int:
-    """Where a value written at `start` begins after its anchor (`&name`), which stays."""
-    anchor = _ANCHOR.match(text, start)
-    return anchor.end() if anchor else start
+    """Where a value written at `start` begins after its anchor and tag, which stay."""
+    properties = _PROPERTIES.match(text, start)
+    return properties.end() if properties else start
 
 
 def _child(loader: Any, node: Any, step: str | int) -> Any:
