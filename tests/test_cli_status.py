@@ -1570,3 +1570,33 @@ def test_a_stage_reading_a_folder_inside_a_tracked_folder_not_pulled_names_it_as
         assert not (bob / "out.txt").exists()
     must("pull", cwd=bob)
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_stage_reading_a_folder_inside_a_tracked_folder_whose_manifest_is_invalid_is_judged(
+        tmp_path):
+    """A stage reads a folder inside a tracked folder not pulled yet whose manifest in the
+    cache is damaged: status still judges the stage (the data status names the manifest),
+    never failing whole on it."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "sub" / "a", "a\n")
+    write(alice / "d" / "sub" / ".dvxignore", "*.tmp\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d/sub", "-o", "out.txt", "cat d/sub/a > out.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/sub/.dvxignore")
+    share(alice, "d and a stage reading a folder of it")
+    bob = team.clone("bob", pull=False)
+    must("fetch", cwd=bob)
+    oid = next(line.split()[-1] for line in (bob / "d.dvx").read_text().splitlines()
+               if line.strip().startswith("oid:") or line.strip().startswith("- oid:"))
+    manifest = next((bob / ".dvx" / "cache").rglob(oid[2:]))
+    manifest.chmod(0o644)
+    manifest.write_text("not a manifest\n")
+    said = " ".join(run_dvx("status", cwd=bob).output.split())
+    assert "s: changed deps: d/sub" in said and "Skipped d.dvx" in said, said
+    assert "Traceback" not in said

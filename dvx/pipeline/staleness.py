@@ -161,7 +161,10 @@ def _not_pulled_yet(repo: Repo, state: LockedPath) -> bool:
         return False
     if output.path == state.path:
         return output.pointer.oid != state.oid
-    tree = load_tree(repo, output.pointer, output.recorded_in)
+    try:
+        tree = load_tree(repo, output.pointer, output.recorded_in)
+    except DvxError:  # an invalid manifest is the data status's to name, as a pointer is
+        return False
     return tree is None or tree.holds(state.path[len(output.path) + 1:])
 
 
