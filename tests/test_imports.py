@@ -334,12 +334,51 @@ def test_a_source_s_invalid_core_hash_is_its_own_to_fix_never_a_dvx_config_here(
             assert run.code == 2 and "XXH128" in run.stderr, (args, run.output)
             assert url in run.stderr and "fixed in the source repository" in run.stderr, \
                 run.output
-            assert "dvx config" not in run.output, run.output
+            assert "the source's .dvx/config" in " ".join(run.stderr.split()), run.output
+            assert "dvx config" not in run.output and "/dvx/repos/" not in run.output, \
+                run.output
     assert "XXH128" not in (project / ".dvx" / "config").read_text()
     monkeypatch.chdir(alice)  # read by a repository of its own, the fix is typed there
     with pytest.raises(DvxError) as raised:
         dvx.api.read("README.md")
     assert "dvx config --unset core.hash" in (raised.value.hint or "")
+
+
+def test_an_invalid_core_hash_in_the_user_s_global_config_is_named_there_never_the_source_s(
+        source, project):
+    """A core.hash the user's own global config names wrongly is fixed there: reading a source
+    names that file and the `dvx config --global` that fixes it, never the source."""
+    team, alice = source
+    write(Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config", "[core]\nhash = XXH128\n")
+    for url in (str(alice), f"file://{team.origin}"):
+        run = run_dvx("ls", url, cwd=project.parent)
+        assert run.code == 2 and "XXH128" in run.stderr, run.output
+        assert "fixed in the source repository" not in run.stderr, run.output
+        assert "dvx config --global --unset core.hash" in run.stderr, run.output
+        assert "/dvx/repos/" not in run.stderr, run.output
+
+
+@pytest.mark.parametrize("setting", ["[core]\nno_scm = maybe", "[core\nhash = md5"])
+def test_a_source_s_unreadable_config_is_its_own_to_fix_never_a_dvx_config_here(
+        source, project, setting):
+    """A committed config dvx cannot read in a source (a value it refuses, a line it cannot
+    parse) is fixed there: the error names the source's .dvx/config, never dvx's private
+    clone of it, nor a `dvx config` to type here."""
+    team, alice = source
+    config = alice / ".dvx" / "config"
+    config.write_text(config.read_text().replace("[core]", setting, 1))
+    commit(alice, "a config dvx cannot read")
+    git(alice, "push", "-q", "origin", "HEAD")
+    for url in (str(alice), f"file://{team.origin}"):
+        for args in (("ls", url), ("get", url, "raw/train.csv", "-o", "t.csv")):
+            run = run_dvx(*args, cwd=project)
+            assert run.code == 2 and "Traceback" not in run.output, (args, run.output)
+            assert url in run.stderr and "fixed in the source repository" in run.stderr, \
+                (args, run.output)
+            assert "the source's .dvx/config" in " ".join(run.stderr.split()), run.output
+            assert "dvx config" not in run.output and "/dvx/repos/" not in run.output, \
+                (args, run.output)
+    assert not (project / "t.csv").exists()
 
 
 def test_a_source_whose_config_sets_no_scm_is_said_to_work_without_git_never_to_be_none(

@@ -59,7 +59,7 @@ from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
-from dvx.scm import MAX_GIT_FILE_BYTES, git_environ, holds_git_repository
+from dvx.scm import MAX_GIT_FILE_BYTES, Git, git_environ, holds_git_repository
 from dvx.user_dirs import user_cache_dir
 from dvx.wording import counted
 
@@ -143,6 +143,9 @@ class GitDirectory:
     outputs: list[Output]
 
 
+_SOURCE_FIX = "It must be fixed in the source repository, and committed there."
+
+
 def _without_git(url: str, repo: Repo) -> UsageError:
     """The error of a source dvx cannot read through Git. Its own core.no_scm is honoured,
     Git or not: the project says Git does not record its pointers, so no revision of it
@@ -156,6 +159,21 @@ def _without_git(url: str, repo: Repo) -> UsageError:
         "that setting there (`dvx config --unset core.no_scm`).")
 
 
+def _as_the_source_s(exc: ConfigError, repo: Repo, source: str) -> ConfigError:
+    """`exc`, a setting of the source dvx refuses, reworded as the source's to fix where its
+    committed config holds it (the error names that file): named as the source's
+    .dvx/config (a URL's is in dvx's private clone), with no `dvx config` to type here,
+    which would change the reader's config and leave the source as it was. A setting of the
+    user's own configs (the global one, a local source's config.local) is theirs, and its
+    error, with the command that fixes it, is kept."""
+    named = re.compile(r"\b[Tt]he config file " + re.escape(
+        f"'{os.path.join(repo.dvx_dir, 'config')}'"))
+    if not named.search(exc.message):
+        return exc
+    message = named.sub("the source's .dvx/config", exc.message)
+    return ConfigError(f"Cannot read {source}: {message[0].lower()}{message[1:]}", _SOURCE_FIX)
+
+
 class Source:
     """One repository at one revision, read-only."""
 
@@ -164,36 +182,44 @@ class Source:
         self.url = url
         self.requested_rev = rev
         self.remote_name = remote
+        self.reader = reader  # the repository reading this one, if any
         root = _local_root(url)
         self.is_local = root is not None
         self.repo = Repo(root if root is not None else _cached_clone(clone_url(url), rev),
                          read_only=True)
-        if self.repo.git is None:
+        if self._git() is None:
             raise _without_git(url, self.repo)
         self.commit: str | None = None
         if rev is not None:
             self.commit = _resolve(self.repo, rev, url, cloned=not self.is_local)
         elif not self.is_local:
             self.commit = _default_commit(self.repo, url)
-        self.reader = reader  # the repository reading this one, if any
         self._read_hash_setting()
         self.cache = cache or self._cache_of(reader)
         self._outputs: list[Output] | None = None
         self._broken: list[Broken] = []  # its pointer files that cannot be read
         self._stores: dict[str | None, tuple[str, RemoteStore]] = {}  # by name; None: default
 
+    def _git(self) -> Git | None:
+        """The source's Git (None: it works without Git), its config read first: a setting
+        of its committed config dvx refuses is the source's to fix (`_as_the_source_s`)."""
+        try:
+            return self.repo.git
+        except ConfigError as exc:
+            if self._reads_itself():
+                raise
+            raise _as_the_source_s(exc, self.repo, self.describe()) from None
+
     def _read_hash_setting(self) -> None:
-        """Read the source's core.hash (its Repo keeps it). A value dvx refuses is the
-        source's to fix: never with the `dvx config` its error names, which typed in another
-        repository reading it would change that one's config."""
+        """Read the source's core.hash (its Repo keeps it). A value its committed config
+        sets that dvx refuses is the source's to fix (`_as_the_source_s`); one of the user's
+        own configs keeps its error, with the `dvx config` that fixes it."""
         try:
             _ = self.repo.algo
         except ConfigError as exc:
             if self._reads_itself():
                 raise
-            raise ConfigError(f"Cannot read {self.describe()}: {exc.message}",
-                              "It must be fixed in the source repository, and committed "
-                              "there.") from None
+            raise _as_the_source_s(exc, self.repo, self.describe()) from None
 
     def _reads_itself(self) -> bool:
         """Is the source the reader's own repository (`dvx.api` without `repo=`)?"""
@@ -714,7 +740,7 @@ class Source:
         assert git is not None and self.commit is not None
         path = f"{DVX_DIR}/config"
         named = f"'{path}' of {self.describe()}"
-        fix = "It must be fixed in the source repository, and committed there."
+        fix = _SOURCE_FIX
         if git.mode_at(self.commit, path) == _LINK:  # as Config refuses one in a workspace
             raise ConfigError(f"The config file {named} is a symbolic link: dvx reads a "
                               "repository's tracked config only from a regular file.", fix)
