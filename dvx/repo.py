@@ -796,11 +796,21 @@ class Repo:
         git, git_root = self._git_and_top
         return git is None and git_root is not None
 
+    def works_without_git(self) -> bool:
+        """Does the config say the project works without Git (core.no_scm)? A repository read
+        as another's source (`read_only`) is asked its committed config only: the user's own
+        configs say how that user works in their own projects, never that the source's
+        revisions hold no pointers."""
+        if not self.read_only:
+            return self.config.get_bool("core", "no_scm")
+        committed = Config.of_files({"project": self.config.file("project")})
+        return committed.get_bool("core", "no_scm")
+
     @functools.cached_property
     def _git_and_top(self) -> tuple[Git | None, str | None]:
         """(Git, None) at the top of a work tree; (None, its top) below it; (None, None)
         without Git."""
-        if self.config.get_bool("core", "no_scm"):
+        if self.works_without_git():
             return None, None
         git_root = find_git_root(self.root)
         if git_root is None:

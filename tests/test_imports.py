@@ -381,6 +381,19 @@ def test_a_source_s_unreadable_config_is_its_own_to_fix_never_a_dvx_config_here(
     assert not (project / "t.csv").exists()
 
 
+def test_no_scm_in_the_user_s_global_config_leaves_a_source_read_through_git(source, project):
+    """core.no_scm in the user's own global config says how that user works, never that a
+    source's revisions hold no pointers: ls and get read the source through Git."""
+    team, alice = source
+    must("config", "--global", "core.no_scm", "true", cwd=project)
+    for url in (str(alice), f"file://{team.origin}"):
+        listed = run_dvx("ls", url, cwd=project)
+        assert listed.code == 0 and "raw/" in listed.stdout, listed.output
+        got = run_dvx("get", url, "raw/train.csv", "-o", str(project / "t.csv"), cwd=project)
+        assert got.code == 0 and (project / "t.csv").exists(), got.output
+        (project / "t.csv").unlink()
+
+
 def test_a_source_whose_config_sets_no_scm_is_said_to_work_without_git_never_to_be_none(
         source, project):
     """A source whose committed config sets core.no_scm is a Git repository: ls, get and
@@ -400,6 +413,7 @@ def test_a_source_whose_config_sets_no_scm_is_said_to_work_without_git_never_to_
             assert "not a Git repository" not in message, (args, message)
             assert f"'{url}' is a dvx project that works without Git (its config sets " \
                 "core.no_scm)" in message, (args, message)
+            assert "dvx config" not in run.output, (args, run.output)
     assert not (project / "t.csv").exists() and not (project / "images").exists()
 
 

@@ -147,16 +147,18 @@ _SOURCE_FIX = "It must be fixed in the source repository, and committed there."
 
 
 def _without_git(url: str, repo: Repo) -> UsageError:
-    """The error of a source dvx cannot read through Git. Its own core.no_scm is honoured,
-    Git or not: the project says Git does not record its pointers, so no revision of it
-    says what data it holds (the workspace's pointers may be in no commit at all)."""
-    if not repo.config.get_bool("core", "no_scm"):
+    """The error of a source dvx cannot read through Git. The core.no_scm its committed
+    config sets is honoured, Git or not (Repo.works_without_git): the project says Git does
+    not record its pointers, so no revision of it says what data it holds (the workspace's
+    pointers may be in no commit at all). The fix is the source's, never a `dvx config`
+    typed here, which would change the reader's own config."""
+    if not repo.works_without_git():
         return UsageError(f"'{url}' is not a Git repository.")
     return UsageError(
         f"'{url}' is a dvx project that works without Git (its config sets core.no_scm), so "
         "dvx cannot read which data its revisions hold.",
         "Copy the files from its workspace; or, if Git does record its pointer files, remove "
-        "that setting there (`dvx config --unset core.no_scm`).")
+        "core.no_scm from the source's .dvx/config there, and commit it.")
 
 
 def _as_the_source_s(exc: ConfigError, repo: Repo, source: str) -> ConfigError:
