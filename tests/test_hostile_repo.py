@@ -405,6 +405,28 @@ def test_a_skipped_pointer_s_name_can_neither_drive_the_terminal_nor_forge_a_lin
         assert any(line.startswith(f"ERROR: Skipped {skipped}: ") for line in lines), lines
 
 
+def test_an_import_s_name_can_neither_drive_the_terminal_nor_forge_a_line_of_update(tmp_path):
+    """An import whose pointer was committed under a name holding terminal escapes: `dvx
+    update` names it as Git quotes such a name, never raw."""
+    source = make_git_repo(tmp_path / "source")
+    assert run_dvx("init", cwd=source).code == 0
+    (source / "a.txt").write_text("hello\n")
+    assert run_dvx("add", "a.txt", cwd=source).code == 0
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "data")
+    reader = make_git_repo(tmp_path / "reader")
+    assert run_dvx("init", cwd=reader).code == 0
+    assert run_dvx("import", str(source), "a.txt", cwd=reader).code == 0
+    name = "zz\x1b]0;PWNED\x07x"
+    (reader / "a.txt.dvx").rename(reader / f"{name}.dvx")
+    (reader / "a.txt").unlink()
+    result = run_dvx("update", cwd=reader)
+    assert "Traceback" not in result.output, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+    assert result.code == 0 and '"zz\\033]0;PWNED\\ax": up to date' in result.stdout, \
+        result.output
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

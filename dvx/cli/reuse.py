@@ -210,7 +210,7 @@ def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
     url, path = _from_the_top(url, path, AT_TOP)
     written = get_repo(url, path or ".", out, rev, force)
     if not is_quiet():
-        ui.out(f"Downloaded {path} to {written}")
+        ui.out(f"Downloaded {shown_path(path)} to {shown_path(written)}")
 
 
 @click.command("import", epilog=example("""
@@ -331,9 +331,9 @@ def _report_updates(repo: Repo, shown: list[Updated], written: list[Updated]) ->
     files of `written` that were rewritten."""
     for r in shown:
         if r.failed:
-            warn(f"ERROR: {r.path}: {r.detail}")
+            warn(f"ERROR: {shown_path(r.path)}: {r.detail}")
         elif not is_quiet():
-            out(f"{r.path}: {r.detail}")
+            out(f"{shown_path(r.path)}: {r.detail}")
     report_staging(repo.root, [f"{r.path}.dvx" for r in written if r.staged],
                    [f"{r.path}.dvx" for r in written if r.rewritten and not r.staged])
 
