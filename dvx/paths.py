@@ -128,7 +128,11 @@ def check_no_symlinked_parent(root: str, rel: str) -> None:
 
 def symlinked_parent(root: str, rel: str) -> str | None:
     """The first of the folders `rel` is in (relative to `root`, as `rel` is) that is a
-    symbolic link, None if none is."""
+    symbolic link which leads, or may come to lead, to a directory; None if none is. A link
+    to a file (as `cache.type symlink` places tracked data) where a folder goes leads nowhere:
+    nothing can be read or written through it as a folder, so it is a file in the way, for
+    the caller's own rules on files in the way. A dangling link is refused: its target may
+    become a directory."""
     current = root
     for part in rel.split("/")[:-1]:
         current = os.path.join(current, part)
@@ -137,8 +141,17 @@ def symlinked_parent(root: str, rel: str) -> str | None:
         except (FileNotFoundError, NotADirectoryError):
             return None  # nothing below a missing directory, or a file, can be a symlink yet
         if stat.S_ISLNK(mode):
+            if _links_to_a_non_directory(current):
+                return None  # a file in the way: nothing below it exists
             return to_posix(os.path.relpath(current, root))
     return None
+
+
+def _links_to_a_non_directory(link: str) -> bool:
+    try:
+        return not stat.S_ISDIR(os.stat(link).st_mode)
+    except OSError:  # dangling, a loop, or unreadable: it may yet lead to a directory
+        return False
 
 
 def check_read_stays_inside(root: str, rel: str, cache_files: str | None = None) -> None:

@@ -243,3 +243,19 @@ def test_names_a_case_folding_filesystem_takes_for_one_are_grouped_by_folder():
                                   ["cs/A.txt", "cs/a.txt"], ["e\u0301.png", "\u00e9.png"]]
     assert alike_paths(["cs/A.txt", "cs/b.txt", "other/a.txt"]) == []  # other folders
     assert alike_paths(["a", "b/c"]) == []
+
+
+def test_a_link_to_a_file_where_a_folder_goes_is_no_symlinked_parent(tmp_path):
+    """Nothing can be read or written through a link to a file as a folder: it is a file in
+    the way. A link to a directory, or a dangling one (its target may become one), is
+    refused."""
+    (tmp_path / "file").write_text("x")
+    os.symlink(tmp_path / "file", tmp_path / "to_file")
+    assert safe_join(str(tmp_path), "to_file/a.txt") == str(tmp_path / "to_file" / "a.txt")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    with pytest.raises(PathError, match="symbolic link"):
+        safe_join(str(tmp_path), "dangling/a.txt")
+    (tmp_path / "real").mkdir()
+    os.symlink("real", tmp_path / "to_dir")
+    with pytest.raises(PathError, match="symbolic link"):
+        safe_join(str(tmp_path), "to_dir/a.txt")

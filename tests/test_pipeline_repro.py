@@ -2964,3 +2964,30 @@ def test_data_left_behind_where_an_output_s_folder_goes_is_named_by_status(repo,
         status.output
     assert "filesystem operation failed" not in said and "Traceback" not in said, said
     assert (repo / "res").read_text() == "v1\n"
+
+
+def test_an_output_placed_as_a_link_that_becomes_a_folder_of_the_new_output_is_run_over(
+        repo, dvx):
+    """With `cache.type symlink` the output file `res` is a link to its cache object. When the
+    stage's output becomes `res/a.txt`, that link is a file in the way, as a copy would be:
+    status names `res` a dropped output and repro replaces it with the new output's folder,
+    never refusing the project for a symbolic link on the path."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "in.txt", "v1\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
+          "    deps: [in.txt]\n    outs: [res]\n")
+    assert dvx("repro").code == 0
+    assert (repo / "res").is_symlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+
+    status = dvx("status")
+    assert status.code == 0 and "dropped outs: res" in " ".join(status.output.split()), \
+        status.output
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "res").is_dir() and not (repo / "res").is_symlink()
+    assert (repo / "res" / "a.txt").read_text() == "v1\n"
+    assert dvx("status", "-q").code == 0, dvx("status").output
