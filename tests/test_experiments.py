@@ -6085,3 +6085,29 @@ def test_ctrl_c_once_the_experiment_s_ref_is_made_says_it_was_recorded(project, 
     assert f"ERROR: Interrupted. The experiment 'late' ({commit[:7]}) was recorded" in said, said
     assert "Nothing was left half-written" not in said
     assert "stopped" not in run_dvx("status", cwd=project).stdout.lower()
+
+
+def test_set_names_an_integer_yaml_key_as_params_diff_shows_it(repo):
+    """`train: {1: one}` is listed as the param `train.1`; -S sets it by that name, the key
+    staying the integer 1 (never a second key '1' beside it), and `+train.1` is refused as
+    a param the file has, where `+train.2` adds one."""
+    write(repo / "params.yaml", "train:\n  1: one\n  lr: 0.1\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat params.yaml > out.txt\n"
+          "    params: [train]\n    outs: [out.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    assert "train.1" in must("params", "diff", "--all", cwd=repo)
+
+    ran = run_dvx("exp", "run", "-S", "train.1=uno", cwd=repo)
+    assert ran.code == 0, ran.output
+    assert yaml.safe_load((repo / "params.yaml").read_text()) == \
+        {"train": {1: "uno", "lr": 0.1}}
+    assert (repo / "out.txt").read_text() == "train:\n  1: uno\n  lr: 0.1\n"
+
+    again = run_dvx("exp", "run", "-S", "+train.1=x", cwd=repo)
+    assert again.code == 2 and "has that param already" in again.stderr, again.output
+    added = run_dvx("exp", "run", "-S", "+train.2=two", "-S", "train.1={a: 1}", cwd=repo)
+    assert added.code == 0, added.output
+    assert yaml.safe_load((repo / "params.yaml").read_text()) == \
+        {"train": {1: {"a": 1}, "lr": 0.1, "2": "two"}}

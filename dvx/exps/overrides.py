@@ -44,7 +44,14 @@ from dvx.paths import (
 )
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.interpolate import parse_reference, references
-from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, find_param, load_json
+from dvx.pipeline.params import (
+    DEFAULT_PARAMS_FILE,
+    MISSING,
+    check_params_file_name,
+    find_param,
+    key_named,
+    load_json,
+)
 from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_declaring
 from dvx.repo import Repo
 from dvx.scm import ignores_case
@@ -544,18 +551,26 @@ def _set(doc: Any, change: Override) -> None:
         if not isinstance(doc, dict):
             raise UsageError(f"-S {change.file}:{change.key}: '{'.'.join(parts[:depth])}' is "
                              f"not a mapping or a list in '{change.file}'.")
-        if part not in doc and not change.add:
+        key = _existing_key(doc, part)
+        if key not in doc and not change.add:
             adding = f"+{change.key}" if change.file == DEFAULT_PARAMS_FILE else \
                 f"{change.file}:+{change.key}"
             raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
                              f"'{'.'.join(parts[:depth + 1])}'.",
                              f"Check the name; to add a new param, write -S '{adding}=...'.")
         if last:
-            if change.add and part in doc:
+            if change.add and key in doc:
                 _refuse_adding_what_exists(change)
-            doc[part] = change.value
+            doc[key] = change.value
         else:
-            doc = doc.setdefault(part, {})
+            doc = doc.setdefault(key, {})
+
+
+def _existing_key(mapping: dict[Any, Any], part: str) -> Any:
+    """The key of `mapping` that `part` names (YAML's `1:` by '1'), so that its value is set
+    in place of adding the key again; `part` itself when it names none."""
+    key = key_named(mapping, part)
+    return part if key is MISSING else key
 
 
 def _index(items: list[Any], change: Override, parts: list[str], depth: int) -> int:

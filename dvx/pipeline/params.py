@@ -176,7 +176,7 @@ def get_param(doc: dict[str, Any], key: str) -> Any:
     return MISSING if found is None else param_value(found[1])
 
 
-KeyPath = tuple[str | int, ...]  # the keys (and list indexes) leading to a value
+KeyPath = tuple[Any, ...]  # the keys, as the file has them, and list indexes leading to a value
 
 
 def find_param(doc: Any, key: str) -> tuple[KeyPath, Any] | None:
@@ -201,12 +201,22 @@ def _find(value: Any, parts: list[str], path: KeyPath) -> tuple[KeyPath, Any] | 
         return None
     if isinstance(value, dict):
         for end in range(1, len(parts) + 1):  # the key up to the first dot, then longer
-            name = ".".join(parts[:end])
-            if name in value:
+            name = key_named(value, ".".join(parts[:end]))
+            if name is not MISSING:
                 found = _find(value[name], parts[end:], (*path, name))
                 if found is not None:
                     return found
     return None
+
+
+def key_named(mapping: dict[Any, Any], name: str) -> Any:
+    """The key of `mapping` that the dotted-name part `name` names, MISSING if none: the
+    string itself, else a key of another type (YAML's `1:`, `true:`) spelled `name` as
+    `normalize` writes it, the name params tables and diffs show it by."""
+    if name in mapping:
+        return name
+    return next((key for key in mapping if not isinstance(key, str) and str(key) == name),
+                MISSING)
 
 
 def param_value(value: Any) -> Any:
