@@ -756,6 +756,37 @@ def test_dropping_a_stage_entry_leaves_the_data_a_pointer_tracks_at_its_output_t
     assert (repo / "x.txt").read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("link", ["symlink", "copy"])
+def test_dropping_a_stage_entry_hands_over_an_output_holding_data_a_pointer_tracks(
+        repo, dvx, link):
+    """A stage gone from dvx.yaml made the folder `d`, and a pointer (from another branch)
+    tracks `d/a` inside it: the folder is handed over as any dropped output, so `d/b`, which
+    no pointer tracks, becomes a file of the user's that no checkout deletes."""
+    assert dvx("config", "cache.type", link).code == 0
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    main = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "data")
+    write(repo / "d" / "a", "mine\n")
+    assert dvx("add", "d/a").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    git(repo, "checkout", "-q", main)
+    write(repo / "dvx.yaml", "stages:\n  g:\n    cmd: mkdir -p d && echo made > d/a && "
+                             "echo b > d/b\n    outs: [d]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    git(repo, "checkout", "-q", "data", "--", "d/a.dvx")
+    write(repo / "dvx.yaml", "stages: {}\n")
+
+    dropped = dvx("repro")
+    assert "dvx.lock entry of 'g'" in dropped.stdout, dropped.output
+    assert not (repo / "d" / "b").is_symlink()
+    assert (repo / "d" / "b").read_text() == "b\n"
+    dvx("checkout")
+    assert (repo / "d" / "b").read_text() == "b\n"
+
+
 def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of_stages(
         repo, dvx):
     """Status says what repro refuses: an emptied dvx.yaml, which is no pipeline without

@@ -15,7 +15,6 @@ from dvx.lockfile import StageLock
 from dvx.logs import get_logger
 from dvx.ops.manage import make_own_copies
 from dvx.outputs import pointer_files
-from dvx.paths import overlaps
 from dvx.pipeline.graph import Dag
 from dvx.pointer import data_path_of
 from dvx.repo import Repo
@@ -26,13 +25,15 @@ log = get_logger(__name__)
 def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str],
                     pointed: Collection[str] = ()) -> list[str]:
     """The cached outputs the dvx.lock entries of stages `gone` from dvx.yaml record, and no
-    stage of dvx.yaml has: once the entries are dropped, no longer dvx's data. Not those at,
-    inside or holding data a pointer tracks (`pointed`, the data paths of the pointer files
-    found): that stays dvx's, ignored by Git, and what dvx placed there stays known."""
+    stage of dvx.yaml has: once the entries are dropped, no longer dvx's data. Not those at
+    or inside data a pointer tracks (`pointed`, the data paths of the pointer files found):
+    that stays dvx's, ignored by Git, and what dvx placed there stays known. One holding
+    such data is handed over as any other, so no file of it is left a link nothing records."""
     outputs = {o.path for s in dag.stages.values() for o in s.outs}
     return sorted({o.path for n in gone for o in locks[n].outs
                    if o.cache and o.path not in outputs
-                   and not any(overlaps(o.path, path) for path in pointed)})
+                   and not any(o.path == path or o.path.startswith(path + "/")
+                               for path in pointed)})
 
 
 def pointed_paths(repo: Repo) -> list[str]:
