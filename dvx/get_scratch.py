@@ -108,15 +108,18 @@ def left_at(paths: list[str]) -> list[LeftFolder]:
 def _left(path: str) -> LeftFolder | None:
     """The folder at `path` as one a killed get left, None while a get holds it, or may be
     starting to (no name in `held` yet, and made within the hour), and for any folder
-    that is not one a get builds in (`is_scratch_folder`: a folder of the user's)."""
+    that is not one a get builds in (`is_scratch_folder`, or holding more than `held`
+    while it names nothing: a folder of the user's)."""
     try:
         if (not stat.S_ISDIR(os.lstat(path).st_mode)
                 or not is_scratch_folder(path, os.path.basename(path))):
             return None
         target = _read_held(os.path.join(path, _HELD))
+        # A get names its path in `held` before it writes anything else there.
+        others = set(os.listdir(path)) - {_HELD}
     except OSError:
         return None  # cannot tell: leave it
-    if not target and _recent(path):
+    if not target and (_recent(path) or others):
         return None
     if target and fsutil.is_held(os.path.join(path, _HELD)):
         return None

@@ -3550,3 +3550,21 @@ def test_commit_or_add_never_records_as_deleted_what_a_killed_get_force_moved_as
     os.rename(project / "data" / "sub" / left / "old", project / "data" / "sub" / "dl")
     must("commit", "data", cwd=project)
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_folder_named_as_a_get_s_that_names_nothing_yet_holds_more_is_never_taken_as_one(
+        tmp_path):
+    """A get names its path in `held` before it writes anything else in its folder: a folder
+    so named, older than an hour, holding `new` but no name is the user's, never a killed
+    get's left for the next get to remove; one holding nothing else is a killed get's."""
+    from dvx import get_scratch
+    hour_ago = time.time() - 2 * 3600
+    mine = tmp_path / ".dvx-get-abcd1234"
+    write(mine / "new" / "notes.txt", "mine\n")
+    empty = tmp_path / ".dvx-get-wxyz5678"
+    empty.mkdir()
+    (empty / "held").write_bytes(b"")
+    for folder in (mine, empty):
+        os.utime(folder, (hour_ago, hour_ago))
+    left = get_scratch.left_beside(str(tmp_path))
+    assert [entry.path for entry in left] == [str(empty)]
