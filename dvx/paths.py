@@ -112,7 +112,9 @@ def safe_join(root: str, rel: str, what: str = "path") -> str:
 
 
 def safe_dir_join(root: str, rel: str, what: str = "directory") -> str:
-    """Like safe_join, for a directory: the directory itself must not be a symlink either."""
+    """Like safe_join, for a directory: the directory itself must not be a symlink that
+    leads, or may lead, to a directory either; a link to a file is a file in the way, which
+    making the directory refuses."""
     check_relpath(rel, what)
     check_no_symlinked_parent(root, rel + "/.")
     return join_posix(root, rel)

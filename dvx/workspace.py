@@ -37,6 +37,7 @@ from dvx.paths import (
     for_command,
     join_posix,
     relpath_problem,
+    symlinked_parent,
     walk_directory,
     walked_size,
 )
@@ -497,8 +498,11 @@ def keep_changed_bytes(repo: Repo, moved: Mapping[str, str],
 def _data_paths(repo: Repo) -> list[str]:
     """The paths of the tracked data and of the data synced there once and tracked no more
     (its pointer left Git, no checkout has made it files of their own yet): both may hold
-    links to any object. Each at most once, none inside another."""
-    paths = {*(output.path for output in all_outputs(repo)), *repo.syncstate.paths()}
+    links to any object. Each at most once, none inside another; never a synced path under a
+    folder that is now a symbolic link (a checkout of a commit that made it one), which
+    could lead out of the repository."""
+    synced = (p for p in repo.syncstate.paths() if symlinked_parent(repo.root, p) is None)
+    paths = {*(output.path for output in all_outputs(repo)), *synced}
     return sorted(p for p in paths
                   if not any(folder in paths for folder in _folders_around(p)))
 
