@@ -895,3 +895,68 @@ def test_import_get_and_update_from_a_source_whose_retries_dvx_refuses_use_the_d
     assert got.code == 0, got.output
     assert (repo / "got" / "c").read_text() == "c\n"
     assert "retries" not in imported.output + updated.output + got.output
+
+
+def _source_with_remote_option(dvx, tmp_path: Path, key: str, value: str) -> Path:
+    """A source project whose data is pushed to its default remote 'store', and whose
+    committed .dvx/config then sets `key = value` for that remote."""
+    source = make_git_repo(tmp_path / "source")
+    assert dvx("init", cwd=source).code == 0
+    _two_versions_pushed(source, dvx, tmp_path)
+    config = source / ".dvx" / "config"
+    config.write_text(config.read_text().replace('[remote "store"]\n',
+                                                 f'[remote "store"]\n{key} = {value}\n'))
+    commit_all(source, f"{key} = {value}")
+    shutil.rmtree(source / ".dvx" / "cache")  # the data comes from the source's remote
+    return source
+
+
+@pytest.mark.parametrize("timeout", ["abc", "0", "-1", "inf"])
+def test_ls_get_import_and_update_from_a_source_whose_timeout_dvx_refuses_use_the_default(
+        repo, dvx, tmp_path, timeout):
+    """A source project's remote whose committed `timeout` dvx refuses is read as with no
+    `timeout` set, as its `retries` and `jobs` are: it only tunes how long a silent request
+    waits, and the reader cannot fix another project's config."""
+    source = _source_with_remote_option(dvx, tmp_path, "timeout", timeout)
+    listed = dvx("ls", str(source), "d")
+    assert listed.code == 0, listed.output
+    assert dvx("import", str(source), "d", "--out", "d", "--rev", "HEAD~1").code == 0
+    updated = dvx("update", "d.dvx", "--rev", "HEAD")
+    assert updated.code == 0, updated.output
+    assert sorted(p.name for p in (repo / "d").iterdir()) == ["a", "b"]
+    got = dvx("get", str(source), "d", "-o", "got")
+    assert got.code == 0, got.output
+    assert (repo / "got" / "b").read_text() == "b\n"
+    assert "timeout" not in listed.output + updated.output + got.output
+
+
+def test_a_source_s_retries_past_the_default_is_capped_at_the_default(repo, dvx, tmp_path):
+    """A source project cannot make a reader try a failing request more often than dvx's
+    default: its committed `retries` is obeyed up to that, and no further."""
+    from dvx.config import Config
+    from dvx.ops.remote import open_source_remote, settings_for
+    from dvx.remote.backends import DEFAULT_RETRIES
+    from dvx.repo import Repo
+
+    reader = Repo(str(repo))
+    for retries, obeyed in (("1000000000", DEFAULT_RETRIES), ("2", 2)):
+        source = _source_with_remote_option(dvx, tmp_path / retries, "retries", retries)
+        config = Config(str(source / ".dvx"))
+        name, store = open_source_remote(reader, config, None, (), str(source),
+                                         str(tmp_path / retries / "indexes"))
+        assert settings_for(reader, name, store, None, source=config).retries == obeyed
+
+
+def test_a_source_s_remote_option_dvx_refuses_is_named_as_the_source_s_to_fix(
+        repo, dvx, tmp_path):
+    """A committed option of a source project's remote that dvx refuses, and cannot read as
+    unset, stops the command with a hint that it is fixed in the source repository, not by
+    pushing data there, nor with the reader's own `dvx remote`."""
+    source = _source_with_remote_option(dvx, tmp_path, "pack_size", "12")
+    refused = dvx("get", str(source), "d", "-o", "got")
+    assert refused.code == 1, refused.output
+    assert "pack_size" in refused.stderr, refused.stderr
+    assert "It must be fixed in the source repository's .dvx/config, and committed there" \
+        in refused.stderr, refused.stderr
+    assert "pushed there" not in refused.stderr and "dvx remote" not in refused.stderr
+    assert not (repo / "got").exists()

@@ -28,6 +28,7 @@ from dvx.ops.remote_places import directory_remote, refuse_remote_in_data, track
 from dvx.remote import transfer
 from dvx.remote.backends import (
     COMMON_OPTIONS,
+    DEFAULT_RETRIES,
     accepts_any_option,
     backend_for,
     check_option,
@@ -935,18 +936,27 @@ def open_source_remote(repo: Repo, config: Config, name: str | None,
 
 
 def _source_options(source: Config, name: str) -> dict[str, str]:
-    """The options of a source project's remote `name`, but a `retries` dvx refuses: read
-    as unset (the default), as its `jobs` is (`_source_jobs`). It only tunes how hard a
-    failing request is tried, and the reader cannot fix another project's config."""
+    """The options of a source project's remote `name`, but a `retries` or `timeout` dvx
+    refuses: read as unset (the default), as its `jobs` is (`_source_jobs`); and a `retries`
+    past the default: capped at it. They only tune how hard and how long a failing request
+    is tried, the reader cannot fix another project's config, and it may not make a reader
+    try a failing request without end."""
     options = source.remote_options(name)
-    value = options.get("retries")
-    if value is not None:
+    for key in _TUNING_KEYS:
+        value = options.get(key)
+        if value is None:
+            continue
         try:
-            validate(_section(name), "retries", value)
+            validate(_section(name), key, value)
         except ConfigError as exc:
-            log.debug("ignored the source's retries of remote '%s': %s", name, exc.message)
-            del options["retries"]
+            log.debug("ignored the source's %s of remote '%s': %s", key, name, exc.message)
+            del options[key]
+    if "retries" in options and int(options["retries"]) > DEFAULT_RETRIES:
+        options["retries"] = str(DEFAULT_RETRIES)
     return options
+
+
+_TUNING_KEYS = ("retries", "timeout")  # a source's that dvx refuses are read as unset
 
 
 def remote_jobs(store: ObjectStore, jobs: int | None) -> int:

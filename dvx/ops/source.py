@@ -847,11 +847,19 @@ def _manifest_of(output: Output) -> Names:
 
 def _source_hint(hint: str | None) -> str | None:
     """The hint of an error with a source's remote: one that names a `dvx remote` command is
-    about the reader's own remotes, not the source's, and is replaced."""
+    about the reader's own remotes, not the source's, and is replaced: by where a value of
+    the source's config that dvx refuses is fixed (a `Fix it with`/`Set it with` hint, as
+    every such error has), else by where the source's data comes from."""
     if hint is None or "dvx remote" not in hint:
         return hint
+    if _CONFIG_FIX.match(hint):
+        return ("It must be fixed in the source repository's .dvx/config, and committed "
+                "there.")
     return ("The source's .dvx/config names its remote; its data is pushed there from a clone "
             "of it (`dvx push`).")
+
+
+_CONFIG_FIX = re.compile(r"(Fix|Set) it with `dvx remote modify ")  # a value to change
 
 
 def _unprefixed(error: DvxError, prefix: str) -> DvxError:
