@@ -427,6 +427,57 @@ def test_an_import_s_name_can_neither_drive_the_terminal_nor_forge_a_line_of_upd
         result.output
 
 
+def test_a_data_file_s_name_can_neither_drive_the_terminal_nor_forge_a_line_of_status_or_gc(
+        tmp_path):
+    """Data tracked under a name holding terminal escapes: `status -c` (not on the remote),
+    `gc --dry-run` (an object only an older commit uses) and a failed transfer's lines name
+    it as Git quotes such a name, never raw."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    assert run_dvx("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=repo).code == 0
+    (tmp_path / "store").mkdir()  # empty: nothing pushed
+    name = "zz\x1b]0;PWNED\x07x"
+    shown = '"zz\\033]0;PWNED\\ax"'
+    write(repo / name, "hello\n")
+    assert run_dvx("add", name, cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    compared = run_dvx("status", "-c", cwd=repo)
+    assert run_dvx("remove", f"{name}.dvx", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no data")
+    listed = run_dvx("gc", "-w", "--dry-run", "--grace", "0", "--force-last-copy", cwd=repo)
+    for result in (compared, listed):
+        assert result.code == 0 and "Traceback" not in result.output, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        assert any(line.endswith(shown) for line in result.stdout.splitlines()), result.output
+    from dvx.cli.sync import failure_lines  # a transfer's failures, named by path
+
+    oid = "f" * 32
+    assert failure_lines({oid: "refused"}, {oid: name}) == [f"Failed {shown} ({oid}): refused"]
+
+
+def test_a_stage_input_s_name_can_neither_drive_the_terminal_nor_forge_a_line_of_repro(
+        tmp_path):
+    """Tracked data under a name holding terminal escapes that a stage reads, changed since
+    it was recorded: `repro --dry` and `repro` name it, committing it, as Git quotes such a
+    name, never raw."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    name = "zz\x1b]0;PWNED\x07x"
+    write(repo / name, "hello\n")
+    assert run_dvx("add", name, cwd=repo).code == 0
+    write(repo / "dvx.yaml", 'stages:\n  s:\n    cmd: echo ok > out\n'
+                             '    deps: ["zz\\e]0;PWNED\\ax"]\n    outs: [out]\n')
+    write(repo / name, "changed\n")
+    shown = '"zz\\033]0;PWNED\\ax": it changed since it was recorded'
+    for args, said in ((("--dry",), f"Would commit {shown}"), ((), f"Committed {shown}")):
+        result = run_dvx("repro", *args, cwd=repo)
+        assert result.code == 0 and "Traceback" not in result.output, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        assert said in result.stdout, result.output
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

@@ -750,7 +750,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                 out(f"{counted(len(found), 'object')} {label} ({hint}):")
                 rows = sorted((path, labels.get(oid, "")) for oid, path in found.items())
                 for path, needed_by in rows[:50]:
-                    out(f"    {path}{needed_by}")
+                    out(f"    {shown_path(path)}{needed_by}")
                 if len(found) > 50:
                     out(f"    ... and {len(found) - 50} more")
         for problem in result.problems:

@@ -31,6 +31,7 @@ from dvx.cli.ui import (
     unignored_note,
     warn,
 )
+from dvx.logs import shown_path
 from dvx.wording import counted
 
 if TYPE_CHECKING:
@@ -296,7 +297,8 @@ class _Reporter:
 
     def committed(self, path: str) -> None:
         if not self.quiet:
-            self._say(f"Committed {path}: it changed since it was recorded, and stages read it.")
+            self._say(f"Committed {shown_path(path)}: it changed since it was recorded, and "
+                      "stages read it.")
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
         if not self.quiet:
@@ -443,15 +445,20 @@ def _failed_line(failed: list[StageResult]) -> str:
             "`dvx repro` again.")
 
 
+def _listed(paths: list[str]) -> str:
+    return ", ".join(shown_path(path) for path in paths)
+
+
 def _print_dry(result: ReproResult) -> None:
     fetched = [p for p, remote in result.would_pull.items() if remote]
     cached = [p for p, remote in result.would_pull.items() if not remote]
     if fetched:
-        out(f"Would fetch from the remote and check out: {', '.join(fetched)}.")
+        out(f"Would fetch from the remote and check out: {_listed(fetched)}.")
     if cached:
-        out(f"Would check out from the cache: {', '.join(cached)}.")
+        out(f"Would check out from the cache: {_listed(cached)}.")
     for path in result.committed:
-        out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
+        out(f"Would commit {shown_path(path)}: it changed since it was recorded, and stages "
+            "read it.")
     report_dropped(result, dry=True)
     for s in result.stages:
         why = f": {'; '.join(s.reasons)}" if s.reasons else ""

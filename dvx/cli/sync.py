@@ -515,7 +515,7 @@ def failure_lines(failed: dict[str, str], named: dict[str, str]) -> list[str]:
     (a remote that refuses everything) become one line with a few examples."""
     def shown(oid: str) -> str:
         path = named.get(oid)
-        return f"{path} ({oid})" if path else oid
+        return f"{shown_path(path)} ({oid})" if path else oid
 
     by_reason: dict[str, list[str]] = {}
     for oid in sorted(failed, key=lambda oid: (named.get(oid, ""), oid)):
@@ -1031,8 +1031,8 @@ def _list_removals(result: GcResult, named: dict[str, str]) -> None:
         result.removed[:SHOWN_REMOVALS]
     for oid in shown:
         path = named.get(oid)
-        out(f"    {oid}  {human_size(result.sizes.get(oid, 0)):>9}" + (f"  {path}" if path
-                                                                    else ""))
+        out(f"    {oid}  {human_size(result.sizes.get(oid, 0)):>9}"
+            + (f"  {shown_path(path)}" if path else ""))
     if len(result.removed) > len(shown):
         out(f"    ... and {len(result.removed) - len(shown)} more (-v or --json lists them "
             "all)")
