@@ -289,6 +289,11 @@ class Repo:
         return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
                       before_save=before_save)
 
+    @property
+    def has_default_remote(self) -> bool:
+        """Is a default remote set (`core.remote`), which a bare `dvx pull` fetches from?"""
+        return self.config.get("core", "remote") is not None
+
     def _before_config_save(self, level: str) -> None:
         """Before a config file is written: Git is told to ignore the temporary the write
         makes beside it, and config.local (this clone's credentials) is refused where Git

@@ -342,7 +342,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                           own_data={p for s in stages for p in s.own_data},
                           # read here, not through ops.remote: status of data alone
                           # never loads the remote backends
-                          has_remote=repo.config.get("core", "remote") is not None,
+                          has_remote=repo.has_default_remote,
                           unchecked={c.path for c in checks if c.failed})
         if result.left_out and result.outputs:  # else `_nothing_tracked` names them
             out(_left_out_pointers(repo.root, result.left_out))

@@ -694,7 +694,7 @@ def refuse_behind(repo: Repo, changes: list[Override], again: str = "exp run") -
         if status.pointer_moved and status.workspace == OUTDATED \
                 and status.pointer_oid != status.synced_oid:
             typed = for_command(repo.root, output.path)
-            has_remote = repo.config.get("core", "remote") is not None
+            has_remote = repo.has_default_remote
             raise ConflictError(
                 f"-S would set params in '{output.path}', whose pointer moved "
                 f"{status.moved_since_synced} (it now names "

@@ -67,7 +67,7 @@ def _what_was_edited(rels: Sequence[str], oid: str) -> str:
 def _way_back(repo: Repo, pull_path: str | None) -> str:
     """Where the recorded version may still be had (`pull_path`: the tracked path, as given,
     a pull can place it at)."""
-    remote = repo.config.get("core", "remote") is not None
+    remote = repo.has_default_remote
     if pull_path is None:
         return ("only a remote that holds it has it still" if remote
                 else "no remote is set, so it is gone unless one holds it")

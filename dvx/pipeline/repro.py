@@ -982,7 +982,7 @@ def _frozen_put_back(repo: Repo, stage: Stage, modified: list[str]) -> str:
     cached = [p for p in modified if p in recorded and in_cache(repo, recorded[p])]
     pulled = [p for p in modified if p in recorded and p not in cached and recorded[p].push]
     put_back = putting_back_outputs(repo.root, cached, pulled,
-                                    has_remote=repo.config.get("core", "remote") is not None)
+                                    has_remote=repo.has_default_remote)
     return f"{put_back}, or " if put_back else "or "
 
 

@@ -240,7 +240,7 @@ def _not_checked_out(repo: Repo, output: Output, status: OutputStatus, command: 
         f" (or run {f'`{stopped.redo}`' if stopped.redo else f'the stopped {stopped.named}'}" \
         " again, which does that)"
     placing = placing_pointer_version(typed, status.in_cache,
-                                      repo.config.get("core", "remote") is not None)
+                                      repo.has_default_remote)
     return ConflictError(
         f"'{output.path}' is read by the stages but is not checked out as its pointer names: "
         f"'{output.pointer_path}' names {status.pointer_oid}, and the workspace still holds "
