@@ -620,6 +620,35 @@ def test_a_command_stopped_by_a_wrapped_ctrl_c_stays_named_as_stopped_not_as_fai
         ("dvx checkout", False)]
 
 
+def test_a_bug_met_while_a_ctrl_c_was_handled_is_said_as_stopped_and_v_shows_its_traceback(
+        repo, dvx, monkeypatch):
+    """An unexpected error (a bug) raised while a Ctrl-C was handled still ends the command as
+    stopped (`Interrupted.`, 130): the user did stop it. -v then shows that error's
+    traceback, which would otherwise be lost; without -v no traceback is printed. A stop
+    that Python wrapped into another error prints none, -v or not."""
+    def cleans_up_badly(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            len(None)  # type: ignore[arg-type] - the bug, raised on the way out
+
+    monkeypatch.setattr("dvx.ops.sync.push", cleans_up_badly)
+    for flags in ((), ("-v",)):
+        result = dvx(*flags, "push")
+        assert result.code == 130 and "ERROR: Interrupted." in result.stderr, result.output
+        assert ("Traceback" in result.stderr) == bool(flags), result.stderr
+        assert ("TypeError: object of type 'NoneType' has no len()" in result.stderr) \
+            == bool(flags), result.stderr
+        assert "Unexpected internal error" not in result.stderr
+
+    def wrapped(*args, **kwargs):
+        raise _wrapped_as_python_3_11_wraps(KeyboardInterrupt())
+
+    monkeypatch.setattr("dvx.ops.sync.push", wrapped)
+    result = dvx("-v", "push")
+    assert result.code == 130 and "Traceback" not in result.stderr, result.output
+
+
 @pytest.mark.parametrize("command", ["checkout", "pull"])
 def test_a_checkout_failing_part_way_says_what_it_left_and_stays_named(repo, dvx_proc,
                                                                        command):

@@ -14,6 +14,7 @@ from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
 from dvx.cli.scrub import scrubbed
 from dvx.errors import (
     NOTHING_HALF_WRITTEN,
+    STOP_CHAIN_DEPTH,
     STOPPED_BY,
     Interrupted,
     left_half_done,
@@ -142,16 +143,12 @@ class DvxGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            if stop_within(exc) is not None:  # a stop that Python's machinery wrapped
+            if stop_within(exc) is not None:  # the user stopped it: said as stopped
+                if not _wrapped_stop(exc):  # a bug met on the way out, which -v shows
+                    _show_traceback(exc)
                 _stopped_by(exc)
-            from dvx import logs
-
             hint = "Please report it; run again with -v to see the traceback."
-            if logs.is_enabled_for(logs.INFO):  # asked for: scrubbed as every message is
-                import traceback
-
-                trace = "".join(traceback.format_exception(exc)).rstrip("\n")
-                click.echo(printable(scrubbed(trace, (trace,))), err=True)
+            if _show_traceback(exc):
                 hint = "Please report it, with the traceback above."
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.", hint,
                   EXIT_INTERNAL, _quoted_by_libraries(exc))
@@ -160,6 +157,34 @@ class DvxGroup(click.Group):
         if _report_unreadable(ctx):
             sys.exit(1)
         return result
+
+
+def _wrapped_stop(exc: BaseException) -> bool:
+    """Is `exc` a stop that Python's machinery wrapped into another error (a stop reached
+    along its causes alone: Python 3.11's `Error calling __set_name__`), not an error raised
+    while a stop was handled (a bug in a clean-up), which hides the stop in its context?"""
+    current: BaseException | None = exc
+    for _ in range(STOP_CHAIN_DEPTH):
+        if current is None:
+            return False
+        if isinstance(current, (KeyboardInterrupt, Interrupted)):
+            return True
+        current = current.__cause__
+    return False
+
+
+def _show_traceback(exc: BaseException) -> bool:
+    """Print the traceback of the unexpected error `exc` if -v asked for it, scrubbed as
+    every message is; was it printed?"""
+    from dvx import logs
+
+    if not logs.is_enabled_for(logs.INFO):
+        return False
+    import traceback
+
+    trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+    click.echo(printable(scrubbed(trace, (trace,))), err=True)
+    return True
 
 
 def _cure_hint(exc: OSError, cure: str) -> str:
