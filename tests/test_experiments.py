@@ -5138,6 +5138,48 @@ def test_an_interrupted_dask_queue_start_is_finished_by_running_it_again(tmp_pat
     assert queued.code == 2 and "'slow' of this baseline exists already" in queued.stderr
 
 
+def test_a_ctrl_c_while_a_dask_outcome_is_recorded_says_it_was_recorded_and_how_to_pull_it(
+        tmp_path):
+    """A Ctrl-C landing while `queue start --dask` records a task's outcome takes effect once
+    the entry says done and its snapshot ref is gone together, never one without the other
+    (an entry left running without its snapshot could never be run again), and says that the
+    experiment was recorded and how to pull it: running `queue start --dask` again would
+    not, the entry being done."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "quick", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "queue", "start", "--dask", cluster.scheduler_address],
+            cwd=alice, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL, env={**os.environ, "DVX_FAULT": "queue.outcome_cleaned_up",
+                                           "DVX_FAULT_ACTION": "stop"})
+        try:
+            deadline = time.monotonic() + 300
+            while not _stopped(runner):  # its snapshot ref deleted, the entry not saved yet
+                assert runner.poll() is None and time.monotonic() < deadline, \
+                    runner.communicate()
+                time.sleep(0.05)
+            runner.send_signal(signal.SIGINT)  # Ctrl-C
+            runner.send_signal(signal.SIGCONT)
+            out, err = runner.communicate(timeout=120)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+    said = " ".join(err.split())
+    assert runner.returncode == 130, out + err
+    assert "'quick' done." in out, out
+    ref = f"refs/exps/{git(alice, 'rev-parse', 'HEAD').strip()}/quick"
+    assert "Recorded as done before `dvx queue start --dask` stopped: 'quick'" in said, said
+    assert f"`dvx exp pull origin {ref}` brings them here" in said, said
+    assert "Nothing was left half-written" not in said
+    assert _queue_states(alice) == {"quick": "done"}
+    assert git(alice, "for-each-ref", "refs/exps-queue") == ""
+    assert run_dvx("exp", "pull", "origin", ref, cwd=alice).code == 0
+    assert _show(alice)["quick"]["params"]["params.yaml"]["train.lr"] == 0.2
+
+
 def _dask_process(tmp_path, role: str, *args: str, env: dict[str, str] | None = None
                   ) -> subprocess.Popen:
     """A Dask scheduler or worker (`role`) in a process of its own."""

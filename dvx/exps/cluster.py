@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, UsageError, install_extra_hint
+from dvx.errors import DvxError, Interrupted, UsageError, install_extra_hint, interruption
 from dvx.experiment_refs import experiments, git_of, queued_snapshot, ref_of
 from dvx.exps.queue import (
     DONE,
@@ -54,6 +54,7 @@ from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
 from dvx.scm import Git
 from dvx.self_command import dvx_argv
+from dvx.stop_signals import stops_held
 
 
 def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
@@ -77,19 +78,43 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         raise UsageError(f"There is no Git remote '{git_remote}' for the workers to clone.",
                          "Pass --git-remote NAME.") from None
     done: list[Entry] = []
-    with _quiet(distributed):
-        queued = _not_taken(repo, git_remote, queued, done, say)
-        if queued:
-            with _connected(distributed, address) as client, dask_waiting(repo):
-                _publish(repo, git_remote, queued)
-                _run_tasks(repo, client, distributed, url, git_remote, queued, done, say)
-        _unpublish(repo, git_remote, handled)
-    # by full ref: only what ran here, not the remote's experiments of the same name on
-    # other baselines
-    finished = [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
-    if finished:
-        pull_experiments(repo, git_remote, finished)
+    try:
+        with _quiet(distributed):
+            queued = _not_taken(repo, git_remote, queued, done, say)
+            if queued:
+                with _connected(distributed, address) as client, dask_waiting(repo):
+                    _publish(repo, git_remote, queued)
+                    _run_tasks(repo, client, distributed, url, git_remote, queued, done, say)
+            _unpublish(repo, git_remote, handled)
+        finished = _finished_refs(done)
+        if finished:
+            pull_experiments(repo, git_remote, finished)
+    except (KeyboardInterrupt, Interrupted) as stop:  # Interrupted: the pull's, stopped
+        if not _finished_refs(done):
+            raise
+        raise _stopped_once_recorded(stop, git_remote, done) from None
     return done
+
+
+def _finished_refs(done: list[Entry]) -> list[str]:
+    """The experiments of the entries recorded as done, by full ref: only what ran here, not
+    the Git remote's experiments of the same name on other baselines."""
+    return [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
+
+
+def _stopped_once_recorded(stop: BaseException, git_remote: str, done: list[Entry]
+                           ) -> Interrupted:
+    """What a stop says once some entries were recorded as done: their experiments are on
+    `git_remote`, maybe not pulled here yet, and running the command again would not pull
+    them (it takes up the entries still queued only)."""
+    names = ", ".join(f"'{e.name}'" for e in done if e.state == DONE)
+    refs = " ".join(shlex.quote(ref) for ref in _finished_refs(done))
+    return interruption(
+        stop, f". Recorded as done before `dvx queue start --dask` stopped: {names}; their "
+        f"tasks pushed their experiments to '{git_remote}'.",
+        f"`dvx exp pull {shlex.quote(git_remote)} {refs}` brings them here (a pull stopped "
+        "part-way is finished by running it again); `dvx queue start --dask` records or "
+        "runs the experiments still queued, never these.")
 
 
 def _check_address(address: str) -> None:
@@ -181,9 +206,7 @@ def _run_tasks(repo: Repo, client: Any, distributed: Any, url: str, git_remote: 
                               entry.run_options(), key=key, pure=False)] = entry
         say(f"Submitted '{entry.name}'.")
     for entry, outcome in _outcomes(repo, client, distributed, futures):
-        recorded = _record(repo, git_remote, entry, outcome, say)
-        if recorded is not None:
-            done.append(recorded)
+        _record(repo, git_remote, entry, outcome, say, done)
 
 
 def _outcomes(repo: Repo, client: Any, distributed: Any, futures: dict[Any, Entry]
@@ -223,19 +246,22 @@ def _why(exc: BaseException | None) -> str:
 
 
 def _record(repo: Repo, git_remote: str, entry: Entry, outcome: dict[str, Any] | str,
-            say: Callable[[str], None]) -> Entry | None:
+            say: Callable[[str], None], done: list[Entry]) -> None:
     """Record how the entry's task ended (`outcome`: what it reported, or why it reported
-    nothing) and say so; the entry as recorded (None: removed meanwhile)."""
+    nothing), say so, and add the entry as recorded to `done` (unless removed meanwhile)."""
     report = outcome if isinstance(outcome, dict) else None
     state, error, said = _outcome_of(repo, git_remote, entry, report, outcome)
-    recorded = record_outcome(repo, entry, state, error)
-    if recorded is None:
-        return None
-    _write_log(repo, entry, report["log"] if report is not None else
-               f"The outcome of its task on the Dask cluster never came back ({outcome}).\n")
-    if recorded.state == state:
-        say(said)
-    return recorded
+    # Whole: a stop meanwhile (held) takes effect once the entry, its snapshot ref, its log
+    # and `done` agree and its outcome was said, so that the stop names it as recorded.
+    with stops_held():
+        recorded = record_outcome(repo, entry, state, error)
+        if recorded is None:
+            return
+        _write_log(repo, entry, report["log"] if report is not None else
+                   f"The outcome of its task on the Dask cluster never came back ({outcome}).\n")
+        if recorded.state == state:
+            say(said)
+        done.append(recorded)
 
 
 def _write_log(repo: Repo, entry: Entry, text: str) -> None:
@@ -283,14 +309,16 @@ def _not_taken(repo: Repo, git_remote: str, queued: list[Entry], kept: list[Entr
     free = []
     for entry in queued:
         if _ran_from_snapshot(repo, git_remote, entry, theirs):
-            recorded = record_outcome(repo, entry, DONE)
-            if recorded is not None and recorded.state == DONE:
-                _write_log(repo, entry, f"Its task on the Dask cluster pushed its experiment "
-                           f"to '{git_remote}'; its output never came back (the `dvx queue "
-                           f"start --dask` that submitted it ended first).\n")
-                say(f"'{entry.name}' done: its task had pushed its experiment to "
-                    f"'{git_remote}'.")
-                kept.append(recorded)
+            with stops_held():  # whole, as `_record` records an outcome
+                recorded = record_outcome(repo, entry, DONE)
+                if recorded is not None and recorded.state == DONE:
+                    _write_log(repo, entry, f"Its task on the Dask cluster pushed its "
+                               f"experiment to '{git_remote}'; its output never came back "
+                               f"(the `dvx queue start --dask` that submitted it ended "
+                               f"first).\n")
+                    say(f"'{entry.name}' done: its task had pushed its experiment to "
+                        f"'{git_remote}'.")
+                    kept.append(recorded)
             continue
         here = name_taken(repo, entry)
         taken = here.why if here else _taken_on(git_remote, entry, theirs)

@@ -676,6 +676,7 @@ def record_outcome(repo: Repo, entry: Entry, state: str, error: str | None = Non
         if state != QUEUED:
             current.finished_at = time.time()
             _clean_up(repo, current)
+            faults.point("queue.outcome_cleaned_up")
         _save(repo, current)
         return current
 
