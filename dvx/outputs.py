@@ -788,8 +788,23 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
                         "commit, or ask whoever committed it.") from None
     if not known_good:
         repo.statcache.mark_valid_tree(pointer.oid)
+    warn_of_left_out(tree, where or f"The directory manifest {pointer.oid}")
     repo.loaded_trees[key] = tree
     return tree
+
+
+def warn_of_left_out(tree: Tree, where: str) -> None:
+    """Name the folders of killed gets an earlier dvx recorded in the manifest `tree`, which
+    reading left out (`Tree.left_out`), `where` naming what records it: once a command, as
+    a manifest is read once (`Repo.loaded_trees`)."""
+    if tree.left_out is None:
+        return
+    folders = ", ".join(quoted(folder) for folder in tree.left_out.folders)
+    log.warning("%s records a directory whose manifest lists %d file(s) in its folder %s, the "
+                "partial copy of a `dvx get` that was killed there, which an earlier dvx "
+                "version recorded with the directory's data. They are never data: dvx leaves "
+                "them out (never placed, listed, compared or counted as missing).",
+                where, tree.left_out.nfiles, folders)
 
 
 def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None,

@@ -3400,6 +3400,66 @@ def test_a_get_killed_inside_a_tracked_directory_leaves_a_folder_that_is_never_d
     assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
 
 
+def _recorded_as_an_earlier_dvx_did(clone: Path, stores: list[Path], files: dict[str, bytes]
+                                    ) -> None:
+    """Commit `data` as `files`, its manifest and objects written straight into `stores`
+    (caches or directory remotes), as a dvx without today's checks recorded it."""
+    def stored(content: bytes) -> str:
+        oid = xxhash.xxh3_128_hexdigest(content)
+        for store in stores:
+            write(store / "files" / "xxh128" / oid[:2] / oid[2:], content)
+        return oid
+
+    rows = sorted([path, stored(content), len(content), False] for path, content in files.items())
+    oid = stored(b'{"algo":"xxh128","format":"dvx-tree","version":1}\n' + b"".join(
+        json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows))
+    write(clone / "data.dvx", "dvx: 1\ntype: dir\nalgo: xxh128\n"
+          f"oid: {oid}\nsize: {sum(map(len, files.values()))}\nnfiles: {len(files)}\n")
+    commit(clone, "recorded by an earlier dvx")
+    git(clone, "push", "-q", "origin", "HEAD")
+
+
+def test_a_killed_get_s_folder_an_earlier_dvx_recorded_in_a_directory_is_left_out_on_reading(
+        tmp_path):
+    """A directory an earlier dvx recorded with a killed get's partial copy inside (its
+    `.dvx-get-*` folder) can still be pulled, checked out, listed and diffed: the folder's
+    files are left out (never placed, nor counted as missing), with one warning naming it as
+    a killed get's partial copy an earlier version recorded."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "aa\n")
+    write(alice / "data" / "sub" / "b", "bb\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data")
+    left = "sub/.dvx-get-abcd1234"
+    _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache", team.store], {
+        "a": b"aa, changed\n", "sub/b": b"bb\n", f"{left}/held": b"dl",
+        f"{left}/new/0.png": b"image 0\n"})
+    bob = team.clone("bob", pull=False)
+    pulled = run_dvx("pull", cwd=bob)
+    said = " ".join(pulled.stderr.split())
+    assert pulled.code == 0, pulled.output
+    assert said.count(f"'{left}'") == 1, said
+    assert "the partial copy of a `dvx get` that was killed there, which an earlier dvx " \
+           "version recorded" in said, said
+    assert (bob / "data" / "a").read_text() == "aa, changed\n"
+    assert sorted(os.listdir(bob / "data" / "sub")) == ["b"]
+    shutil.rmtree(bob / "data")
+    must("checkout", "data", cwd=bob)
+    assert sorted(os.listdir(bob / "data" / "sub")) == ["b"]
+    status = run_dvx("status", "--json", cwd=bob)
+    assert status.code == 0, status.output
+    [data] = json.loads(status.stdout)["outputs"]
+    assert data["workspace"] == "unchanged" and ".dvx-get-" not in json.dumps(data), data
+    listed = run_dvx("ls", ".", "data", "-R", "--json", cwd=bob)
+    assert listed.code == 0, listed.output
+    assert [e["path"] for e in json.loads(listed.stdout) if e["type"] == "file"] == [
+        "data/a", "data/sub/b"], listed.stdout
+    diff = run_dvx("diff", "HEAD~1", "--json", cwd=bob)
+    assert diff.code == 0, diff.output
+    assert ".dvx-get-" not in diff.stdout and "data/a" in diff.stdout, diff.stdout
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_get_force_stopped_between_its_renames_puts_the_former_output_back(source, project,
                                                                              signum):

@@ -4,7 +4,7 @@ import pytest
 
 from dvx.errors import FormatError, NewerFormatError
 from dvx.hashing import hash_bytes
-from dvx.objects.tree import Tree, TreeEntry
+from dvx.objects.tree import LeftOut, Tree, TreeEntry
 
 A = "0" * 32
 B = "1" * 32
@@ -68,15 +68,34 @@ def test_names_like_temporaries_of_older_versions_or_of_a_directory_are_data():
 
 def test_a_folder_named_as_a_get_s_scratch_folder_is_refused_but_a_file_so_named_is_data():
     """A workspace walk leaves out a folder `dvx get` builds in (`.dvx-get-` and 8 random
-    characters): a manifest listing files below one is refused, as they would be placed and
-    then found missing by every status. A file so named, or another `.dvx-get-` folder, is
-    data."""
+    characters): a manifest being written that lists files below one is refused, as they
+    would be placed and then found missing by every status. A file so named, or another
+    `.dvx-get-` folder, is data."""
     tree = Tree.build("xxh128", [TreeEntry("d/.dvx-get-abcd_123", A, 1),
                                  TreeEntry(".dvx-get-mine/f", B, 2)])
     assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
-    data, oid = _manifest([["d/.dvx-get-abcd_123/new/x", A, 1, False]])
+    assert tree.left_out is None
     with pytest.raises(FormatError, match=r"'d/\.dvx-get-abcd_123/new/x', in a folder named as "
                                           "`dvx get`"):
+        Tree.build("xxh128", [TreeEntry("d/.dvx-get-abcd_123/new/x", A, 1)])
+
+
+@pytest.mark.parametrize("validated_before", [False, True])
+def test_a_manifest_read_leaves_out_the_files_in_a_get_s_scratch_folder_and_counts_them(
+        validated_before):
+    """A manifest an earlier dvx wrote listing files in a folder a killed get built in is
+    read without them (`left_out` names the folders and counts them, for the pointer's
+    size and file count), whether or not its bytes were checked before; the other rules
+    still hold for such a file."""
+    data, oid = _manifest([["a", A, 1, False], ["d/.dvx-get-abcd_123/held", B, 2, False],
+                           ["d/.dvx-get-abcd_123/new/.x.dvx", A, 4, False],
+                           ["d/.dvx-get-abcd_123/new/x", A, 8, False], ["d/z", B, 16, False]])
+    tree = Tree.from_bytes(data, "xxh128", oid, validated_before=validated_before)
+    assert [e.path for e in tree.entries] == ["a", "d/z"]
+    assert tree.left_out == LeftOut(("d/.dvx-get-abcd_123",), 14, 3)
+    assert (tree.size, tree.nfiles, tree.recorded_counts()) == (17, 2, (31, 5))
+    data, oid = _manifest([["d/.dvx-get-abcd_123/../x", A, 1, False]])
+    with pytest.raises(FormatError, match=r"'\.\.'"):
         Tree.from_bytes(data, "xxh128", oid)
 
 

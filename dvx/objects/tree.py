@@ -36,6 +36,16 @@ VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 30
 
 
+class LeftOut(NamedTuple):
+    """Files a manifest lists in folders a killed `dvx get` built its copy in (`folders`),
+    which an earlier dvx recorded with the directory: reading leaves them out, as never data
+    (never placed, never counted as missing), and only a manifest being written refuses
+    them."""
+    folders: tuple[str, ...]
+    size: int
+    nfiles: int
+
+
 class TreeEntry(NamedTuple):  # a tuple: manifests hold one per file, so it must be cheap
     path: str  # POSIX, relative to the tracked directory
     oid: str
@@ -102,16 +112,17 @@ class Tree:
     bytes. A directory of a million files costs about 130 bytes per entry instead of about
     500, and entries are made into TreeEntry tuples only while they are looked at."""
 
-    __slots__ = ("_execs", "_oids", "_sizes", "_width", "algo", "paths")
+    __slots__ = ("_execs", "_oids", "_sizes", "_width", "algo", "left_out", "paths")
 
     def __init__(self, algo: str, paths: PathColumn, oids: str, sizes: array[int],
-                 execs: bytearray) -> None:
+                 execs: bytearray, left_out: LeftOut | None = None) -> None:
         self.algo = algo
         self.paths = paths  # sorted, unique
         self._width = ALGORITHMS[algo].hex_length
         self._oids = oids
         self._sizes = sizes
         self._execs = execs
+        self.left_out = left_out  # read only: what a manifest lists that is never data
 
     @classmethod
     def build(cls, algo: str, entries: Iterable[TreeEntry]) -> Tree:
@@ -197,6 +208,12 @@ class Tree:
     @property
     def nfiles(self) -> int:
         return len(self.paths)
+
+    def recorded_counts(self) -> tuple[int, int]:
+        """(size, nfiles) of every entry the manifest lists, those left out on reading
+        (`left_out`) too: what its pointer records."""
+        extra = self.left_out or LeftOut((), 0, 0)
+        return self.size + extra.size, self.nfiles + extra.nfiles
 
     # -- the canonical encoding ------------------------------------------------------------
 
@@ -358,14 +375,21 @@ class _Columns:
         self.sizes = array("q")
         self.execs = bytearray()
         self.parents: set[str] = set()  # every directory named: one per folder, not per file
+        self.left_folders: set[str] = set()  # of a killed get's, an earlier dvx recorded
+        self.left_size = self.left_files = 0
 
     def add_lines(self, lines: list[bytes]) -> None:
+        text = b"[" + b",".join(lines) + b"]"
         try:
-            rows = json.loads(b"[" + b",".join(lines) + b"]")
+            rows = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise FormatError(f"The {self.where} is not valid UTF-8 JSON Lines.") from None
         if self.check:
             self._check(rows, lines)
+        if rows:
+            self.previous = rows[-1][0]  # the order is checked with the entries left out
+        if _SCRATCH_MARK in text:  # canonical lines: a path so named is written as it is
+            rows = self._without_scratch_folders(rows)
         if not rows:
             return
         total = self.ends[-1] if self.ends else 0
@@ -373,10 +397,22 @@ class _Columns:
             total += len(row[0])
             self.ends.append(total)
         self.texts.append("".join(row[0] for row in rows))
-        self.previous = rows[-1][0]
         self.oids.append("".join(row[1] for row in rows))
         self.sizes.extend(row[2] for row in rows)
         self.execs.extend(bool(row[3]) for row in rows)
+
+    def _without_scratch_folders(self, rows: list[list]) -> list[list]:
+        """`rows` but those in a folder a killed get built in, noted as left out."""
+        kept = []
+        for row in rows:
+            folder = scratch_folder_of(row[0])
+            if folder is None:
+                kept.append(row)
+            else:
+                self.left_folders.add(folder)
+                self.left_size += row[2]
+                self.left_files += 1
+        return kept
 
     def _check(self, rows: list[object], lines: list[bytes]) -> None:
         for row in rows:
@@ -386,7 +422,7 @@ class _Columns:
                     or not isinstance(row[3], bool)):
                 raise FormatError(f"The {self.where} has a malformed entry {str(row)[:200]!r}.")
         entries = [TreeEntry(*row) for row in rows]  # type: ignore[misc]
-        _check_entries(entries, self.algo)
+        _check_entries(entries, self.algo, reading=True)
         previous = self.previous
         for entry, line in zip(entries, lines, strict=True):
             if entry.path == previous:
@@ -401,7 +437,9 @@ class _Columns:
         paths = PathColumn("".join(self.texts), self.ends)
         if self.check:
             _refuse_file_directory_clash(paths, self.parents)
-        return Tree(self.algo, paths, "".join(self.oids), self.sizes, self.execs)
+        left_out = LeftOut(tuple(sorted(self.left_folders)), self.left_size,
+                           self.left_files) if self.left_folders else None
+        return Tree(self.algo, paths, "".join(self.oids), self.sizes, self.execs, left_out)
 
 
 def _validate_entries(entries: list[TreeEntry], algo: str) -> None:
@@ -416,7 +454,9 @@ def _validate_entries(entries: list[TreeEntry], algo: str) -> None:
     _refuse_file_directory_clash([e.path for e in entries], parents)
 
 
-def _check_entries(entries: list[TreeEntry], algo: str) -> None:
+def _check_entries(entries: list[TreeEntry], algo: str, reading: bool = False) -> None:
+    """Refuse an entry no manifest may list; `reading` (a manifest read, not one being
+    written), one in a folder a killed get built in passes: reading leaves it out."""
     # All paths and oids are screened at once; only if something looks unusual is each one
     # checked, to find it and say what is wrong with it.
     checked_each = not (_paths_look_ordinary([e.path for e in entries])
@@ -424,9 +464,10 @@ def _check_entries(entries: list[TreeEntry], algo: str) -> None:
     for e in entries:
         if checked_each:
             check_relpath(e.path, "path in a directory manifest")
-            _refuse_temporary_name(e.path)
-            _refuse_ignore_file(e.path)
-            _refuse_pointer_name(e.path)
+            if not (reading and scratch_folder_of(e.path) is not None):
+                _refuse_temporary_name(e.path)
+                _refuse_ignore_file(e.path)
+                _refuse_pointer_name(e.path)
             try:
                 check_oid(e.oid, algo)
             except InvalidOidError as exc:
@@ -444,11 +485,24 @@ def _refuse_temporary_name(path: str) -> None:
         raise FormatError(f"A directory manifest lists '{path}', named as dvx names its "
                           "temporary files (.NAME.dvx-<12 hex digits>.tmp), which are never "
                           "data.")
-    if any(is_scratch_name(folder) for folder in path.split("/")[:-1]):
+    if scratch_folder_of(path) is not None:
         raise FormatError(f"A directory manifest lists '{path}', in a folder named as `dvx "
                           "get` names the folder it builds its copy in (.dvx-get-<8 random "
                           "characters>), a name dvx never records in a directory's data "
                           "(`dvx add` and `commit` refuse it).")
+
+
+def scratch_folder_of(path: str) -> str | None:
+    """The first folder on `path` (a manifest's entry) named as a get's scratch folder
+    (`.dvx-get-` and 8 random characters), as a path; None if there is none."""
+    folders = path.split("/")[:-1]
+    for depth, folder in enumerate(folders):
+        if is_scratch_name(folder):
+            return "/".join(folders[:depth + 1])
+    return None
+
+
+_SCRATCH_MARK = SCRATCH_PREFIX.encode()
 
 
 def _refuse_ignore_file(path: str) -> None:

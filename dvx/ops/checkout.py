@@ -1061,7 +1061,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
         _hold_back_alike_entries(output.path, top, tree, plan, result)
     _apply(repo, output.path, top, tree, plan, result)
     if plan.place:
-        _warn_if_counts_recorded_wrong(repo.root, output, tree.size, tree.nfiles)
+        _warn_if_counts_recorded_wrong(repo.root, output, *tree.recorded_counts())
     return True
 
 

@@ -157,7 +157,7 @@ def _wrong_pointers(repo: Repo, corrupt: set[str]) -> dict[str, WrongCounts]:
                 tree = load_tree(repo, pointer, output.recorded_in)
             except FormatError:  # an invalid manifest, which the commands reading it name
                 continue
-            found = None if tree is None else pointer.wrong_counts(tree.size, tree.nfiles)
+            found = None if tree is None else pointer.wrong_counts(*tree.recorded_counts())
         if found is not None:
             wrong[output.path] = found
     return wrong

@@ -53,7 +53,7 @@ from dvx.ops.remote import (
     own_remote,
     settings_for,
 )
-from dvx.outputs import Broken, Output, scan_outputs
+from dvx.outputs import Broken, Output, scan_outputs, warn_of_left_out
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
@@ -530,6 +530,7 @@ class Source:
         if tree is None:
             raise DvxError(f"The directory manifest of '{output.path}' in {self.describe()} "
                            "is not available.")
+        warn_of_left_out(tree, f"{output.recorded_in} in {self.describe()}")
         return tree
 
     def _load_tree(self, output: Output) -> Tree | None:

@@ -745,7 +745,7 @@ def _wrong_counts_of_directory(repo: Repo, pointer: Pointer) -> WrongCounts | No
     """What the pointer records wrongly of its directory, if this command read its manifest
     (never read for this alone: a directory that last matched its pointer is not listed)."""
     tree = repo.loaded_trees.get((pointer.algo, pointer.oid))
-    return None if tree is None else pointer.wrong_counts(tree.size, tree.nfiles)
+    return None if tree is None else pointer.wrong_counts(*tree.recorded_counts())
 
 
 def _changed_in_cache(repo: Repo, output: Output, result: OutputStatus) -> list[str]:
@@ -1291,7 +1291,7 @@ def _remember_matched(repo: Repo, output: Output, tree: Tree, fingerprint: Finge
     allows reads no manifest, so it would no longer tell them (`wrong_counts`), and `dvx
     commit` would leave the pointer wrong."""
     pointer = output.pointer
-    if output.stage is None and pointer.wrong_counts(tree.size, tree.nfiles) is not None:
+    if output.stage is None and pointer.wrong_counts(*tree.recorded_counts()) is not None:
         return
     repo.statcache.put_dir(repo.abspath(output.path), fingerprint, pointer.oid,
                            with_parts=with_parts)
