@@ -3529,6 +3529,42 @@ def test_checkout_force_or_remove_outs_of_a_tracked_directory_keeps_a_killed_get
     assert not (project / "data" / "a").exists()
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_checkout_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_aside_keeps_it(
+        source, project, force):
+    """A tracked directory's path is now a file output (Git brought its pointer), and the
+    folder there holds what a killed `dvx get --force` moved aside: `dvx checkout`, --force
+    or not, leaves the folder as it is, naming what the get left and how to keep it, rather
+    than deleting it to place the file; once that is moved out, the file is placed."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    write(project / "data" / "sub" / "dl", "my old download\n")
+    must("add", "data", cwd=project)
+    commit(project, "data, a directory")
+    shutil.rmtree(project / "data")
+    write(project / "data", "a file now\n")
+    must("add", "data", cwd=project)
+    commit(project, "data, a file")
+    git(project, "checkout", "-q", "HEAD~1", "--", "data.dvx")
+    must("checkout", "--force", "data", cwd=project)
+    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "sub")
+    git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    refused = run_dvx("checkout", *(["--force"] if force else []), "data", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0, refused.output
+    assert (project / "data" / "sub" / left / "old").read_text() == "my old download\n"
+    assert (f"'data' holds 'data/sub/{left}', in whose 'old' an interrupted `dvx get --force` "
+            "left what was at 'data/sub/dl'") in said, said
+    assert "dvx never deletes it" in said and "`dvx checkout data`" in said, said
+    os.rename(project / "data" / "sub" / left / "old", project / "kept")
+    must("checkout", "--force", "data", cwd=project)
+    assert (project / "data").read_text() == "a file now\n"
+    assert (project / "kept").read_text() == "my old download\n"
+
+
 @pytest.mark.parametrize("command", ["import", "import-url"])
 def test_an_import_into_a_tracked_directory_is_refused_as_add_refuses_it(source, project,
                                                                          command):

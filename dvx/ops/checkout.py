@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
-from dvx import faults, fsutil, gitignore
+from dvx import faults, fsutil, get_scratch, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
 from dvx.lock import began_writing
@@ -898,7 +898,9 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, ways_out: _WaysOut,
     version HEAD's recent commits recorded held it: a folder of one's own where `git pull`
     brought a teammate's file pointer, its bytes in the cache or not. One holding another
     repository (`repository_anywhere_inside`: .dvxignore or not, as it would go whole) is
-    never deleted, --force or not; nor, with `keeps_left_out` (a folder inside a tracked
+    never deleted, --force or not; nor one holding the folder of a running get, or one a
+    killed `get --force` left holding what it moved aside (`_get_folder_kept_why`); nor,
+    with `keeps_left_out` (a folder inside a tracked
     directory, whose checkout keeps what .dvxignore leaves out of its data), one holding
     such a file: `keeps_left_out` tells those a version of the directory names (dvx's data,
     `dvx_s_data_inside`), which a rule does not leave out. Every file of the user's in it is
@@ -907,6 +909,9 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, ways_out: _WaysOut,
     inside = repository_anywhere_inside(display, walk.reserved)
     if inside is not None:
         return held_why(repo.root, display, inside)
+    kept_for_a_get = _get_folder_kept_why(repo.root, full, display, walk.scratch)
+    if kept_for_a_get is not None:
+        return kept_for_a_get
     left_out = None if keeps_left_out is None else \
         left_out_inside(repo, display, walk, keeps_left_out)
     if left_out is not None:
@@ -923,6 +928,39 @@ def _dir_in_the_way(repo: Repo, full: str, display: str, ways_out: _WaysOut,
         if why:
             kept.append((f"{display}/{rel}", why))
     return _folder_kept_why(repo.root, display, sorted(kept), ways_out) if kept else None
+
+
+def _get_folder_kept_why(root: str, full: str, display: str, scratch: list[str]) -> str | None:
+    """Why checkout leaves the folder `display` (at `full`) as it is, --force or not: one of
+    the get folders in it (`scratch`, relative to it) is a running get's, or holds what a
+    killed `get --force` moved aside, which dvx never deletes; None if each holds only a
+    killed get's partial copy, never data, which goes with the folder."""
+    paths = [join_posix(full, rel) for rel in scratch]
+    left = {folder.path: folder for folder in get_scratch.left_at(paths)}
+    for path, rel in zip(paths, scratch, strict=True):
+        shown = f"{display}/{rel}"
+        folder = left.get(path)
+        if folder is None:
+            return (f"'{display}' holds '{shown}', which a `dvx get` may still be writing "
+                    f"in: checkout leaves '{display}' as it is, --force or not; once no get "
+                    f"runs there, move or delete it, then `dvx checkout "
+                    f"{for_command(root, display)}` places the data")
+        if folder.holds_former:
+            return _former_output_kept_why(root, display, shown, folder)
+    return None
+
+
+def _former_output_kept_why(root: str, display: str, shown: str,
+                            folder: get_scratch.LeftFolder) -> str:
+    """Why checkout leaves `display` as it is: it holds the folder `shown`, whose `old` is
+    what a killed `get --force` moved aside; moved anywhere out of `display`, it is kept."""
+    was_at = "the path it replaced" if not folder.target else \
+        f"'{shown.rpartition('/')[0]}/{os.path.basename(folder.target)}'"
+    return (f"'{display}' holds '{shown}', in whose 'old' an interrupted `dvx get --force` "
+            f"left what was at {was_at}; dvx never deletes it, so checkout leaves "
+            f"'{display}' as it is, --force or not. To keep it, move '{shown}/old' out of "
+            f"'{display}' (or delete '{shown}' if you no longer need it); then `dvx checkout "
+            f"{for_command(root, display)}` places the data")
 
 
 # What each reason a file is kept for says of it, named among others in a folder in the way
