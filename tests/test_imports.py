@@ -3460,6 +3460,34 @@ def test_a_killed_get_s_folder_an_earlier_dvx_recorded_in_a_directory_is_left_ou
     assert ".dvx-get-" not in diff.stdout and "data/a" in diff.stdout, diff.stdout
 
 
+def test_status_says_a_killed_get_s_partial_copy_inside_tracked_data_stays_until_deleted(
+        source, project):
+    """Status names the partial copy a get killed inside a tracked directory left as staying
+    until the user deletes it, which is what happens: no get removes a folder there (its
+    files could be the data's). Beside a path outside tracked data, the next get removes one."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    for out in ("data/got", "got"):
+        killed = run_dvx_proc("get", str(team.origin), "images", "-o", out, cwd=project,
+                              env={"DVX_FAULT": "get.after_file:1"})
+        assert killed.code == -9, killed.output
+    [inside] = _get_folders(project / "data")
+    [beside] = _get_folders(project)
+    said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
+    assert (f"'data/{inside}' is the partial copy of an interrupted `dvx get`, never data: "
+            "inside tracked data no get removes it (its files could be the data's), so it "
+            "stays until you delete it.") in said, said
+    assert (f"'{beside}' is the partial copy of an interrupted `dvx get`, never data: the "
+            "next `dvx get` or `dvx import` into its folder removes it, or delete it.") in said, \
+        said
+    must("get", str(team.origin), "raw/train.csv", "-o", "data/t.csv", cwd=project)
+    must("get", str(team.origin), "raw/train.csv", "-o", "t.csv", cwd=project)
+    assert _get_folders(project / "data") == [inside]
+    assert _get_folders(project) == []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_get_force_stopped_between_its_renames_puts_the_former_output_back(source, project,
                                                                              signum):

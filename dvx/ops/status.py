@@ -402,18 +402,27 @@ def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str
     of them (`results`); the others from Git, of the work tree holding the project (a project
     in a folder of one, `core.no_scm`, included), never entering a folder Git ignores: a get
     into one (no tracked data there) is found by the next get there, not by every status."""
-    inside = [repo.abspath(path) for r in results for path in r.scratch_folders]
+    inside = {repo.abspath(path) for r in results for path in r.scratch_folders}
     left = get_scratch.left_at(sorted({*_scratch_folders_git_lists(repo), *inside}))
     for folder in left:
         shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
         if folder.holds_former:
             log.warning("WARNING: %s", get_scratch.what_to_do(folder, shown))
         else:
-            log.warning("'%s' is the partial copy of an interrupted `dvx get`, never data: "
-                        "the next `dvx get` or `dvx import` into its folder removes it, or "
-                        "delete it.", shown)
+            log.warning("%s", _partial_copy_left(shown, folder.path in inside))
     return [(os.path.relpath(f.path, repo.root).replace(os.sep, "/"), f.holds_former)
             for f in left]
+
+
+def _partial_copy_left(shown: str, in_tracked_data: bool) -> str:
+    """What becomes of a killed get's partial copy: the next get or import into its folder
+    removes it, but never inside tracked data (`imports._ours_to_remove`), where a folder so
+    named could be the data's."""
+    what = f"'{shown}' is the partial copy of an interrupted `dvx get`, never data: "
+    if in_tracked_data:
+        return what + ("inside tracked data no get removes it (its files could be the "
+                       "data's), so it stays until you delete it.")
+    return what + "the next `dvx get` or `dvx import` into its folder removes it, or delete it."
 
 
 def _scratch_folders_git_lists(repo: Repo) -> list[str]:
