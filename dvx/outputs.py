@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dvx import fsutil
@@ -319,11 +319,12 @@ class Broken:
                                      or data.startswith(rel + "/"))
 
 
-def scan_outputs(repo: Repo, with_overlaps: bool = False
-                 ) -> tuple[list[Output], list[Broken]]:
+def scan_outputs(repo: Repo, with_overlaps: bool = False,
+                 stages: Collection[str] | None = None) -> tuple[list[Output], list[Broken]]:
     """Every tracked output, and every pointer file (or dvx.lock) that cannot be read. Two
     outputs that overlap (one inside a folder the other tracks) are set aside as a conflict,
-    unless `with_overlaps` (`dvx remove`, which ends such a conflict)."""
+    unless `with_overlaps` (`dvx remove`, which ends such a conflict). `stages`: only the
+    dvx.lock entries of these count (pipeline_outputs)."""
     outputs: list[Output] = []
     broken: list[Broken] = []
     for pointer in pointer_files(repo):
@@ -333,7 +334,8 @@ def scan_outputs(repo: Repo, with_overlaps: bool = False
             broken.append(Broken(pointer, _with_fix(repo, exc, pointer)))
     if os.path.exists(os.path.join(repo.root, LOCK_FILE)):
         try:
-            outputs += _refuse_doubly_tracked(repo.root, pipeline_outputs(repo), outputs)
+            outputs += _refuse_doubly_tracked(repo.root, pipeline_outputs(repo, stages),
+                                              outputs)
         except DvxError as exc:
             broken.append(Broken(LOCK_FILE, exc))
     if with_overlaps:
@@ -352,9 +354,12 @@ def overlapping(root: str, outputs: list[Output], pushed: bool = False) -> list[
     for outer, inner in find_overlaps({o.path: o.stage for o in outputs}):
         held, holder = by_path[inner], by_path[outer]
         named = holder if held.stage is not None else held
+        stage = holder.stage or held.stage
         found.append(Broken(named.pointer_path, overlap_error(
             root, outer, holder.stage, inner, held.stage, pushed,
-            outer_is_dir=holder.pointer.is_dir), covers=outer,
+            outer_is_dir=holder.pointer.is_dir,
+            stage_declared=stage is None or pipeline_declares(root, stage) is not False),
+            covers=outer,
             pair=overlap_pair(outer, holder.stage, inner, held.stage)))
     return found
 
@@ -374,10 +379,12 @@ def _with_fix(repo: Repo, exc: DvxError, pointer: str) -> DvxError:
     return exc
 
 
-def all_outputs(repo: Repo, strict: bool = False) -> list[Output]:
+def all_outputs(repo: Repo, strict: bool = False, stages: Collection[str] | None = None
+                ) -> list[Output]:
     """Every output that can be read. An unreadable pointer or dvx.lock is an error with
-    `strict`; otherwise it is skipped (and reported by the CLI once the command is done)."""
-    outputs, broken = scan_outputs(repo)
+    `strict`; otherwise it is skipped (and reported by the CLI once the command is done).
+    `stages`: as in scan_outputs."""
+    outputs, broken = scan_outputs(repo, stages=stages)
     if broken and strict:
         raise broken[0].error
     skip_broken(repo, broken)
@@ -390,18 +397,24 @@ def skip_broken(repo: Repo, broken: list[Broken]) -> None:
         repo.unreadable.setdefault(item.path, item.error)
 
 
-def refuse_broken(repo: Repo, paths: list[str] | tuple[str, ...]) -> None:
-    """Raise the error of an unreadable pointer that one of `paths` needs."""
-    _, broken = scan_outputs(repo)
+def refuse_broken(repo: Repo, paths: list[str] | tuple[str, ...],
+                  stages: Collection[str] | None = None) -> None:
+    """Raise the error of an unreadable pointer that one of `paths` needs (`stages`: as in
+    scan_outputs)."""
+    _, broken = scan_outputs(repo, stages=stages)
     for item in broken:
         if any(item.touches(p) for p in paths):
             raise item.error
 
 
-def pipeline_outputs(repo: Repo) -> list[Output]:
-    """The cached outputs of pipeline stages, as dvx.lock records them."""
+def pipeline_outputs(repo: Repo, stages: Collection[str] | None = None) -> list[Output]:
+    """The cached outputs of pipeline stages, as dvx.lock records them; with `stages`, only
+    those of these stages: repro judges its run on the stages dvx.yaml declares, as an
+    entry of one gone from it is dropped, whatever its outputs overlap."""
     found = []
     for name, lock in sorted(read_lock(repo.root, repo.algo).items()):
+        if stages is not None and name not in stages:
+            continue
         for out in lock.outs:
             if out.cache:
                 check_no_symlinked_parent(repo.root, out.path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dvx.errors import ConflictError
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import shell_quote
 from dvx.paths import POINTER_SUFFIX, for_command
 
@@ -48,13 +49,15 @@ def overlap_pair(outer: str, outer_stage: str | None, inner: str, inner_stage: s
 
 
 def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
-                  inner_stage: str | None, pushed: bool = False, outer_is_dir: bool = True
-                  ) -> ConflictError:
+                  inner_stage: str | None, pushed: bool = False, outer_is_dir: bool = True,
+                  stage_declared: bool = True) -> ConflictError:
     """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the
     output of a stage when its stage is given), with the ways out: keep either one. With
     `pushed`, as `dvx push` notes it: it sends both's data, harmless on a remote, so that
     whichever is kept is there for the team. `outer_is_dir`: the outer pointer tracks a
-    folder, not a file (a path cannot be both)."""
+    folder, not a file (a path cannot be both). `stage_declared`: dvx.yaml declares the stage
+    named (or cannot say); one it does not is an entry left in dvx.lock, which `dvx repro`
+    drops, and no `dvx stage remove` can take out."""
     if outer_stage is None and inner_stage is None and not outer_is_dir:
         pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
                 f"overlap: the second tracks '{inner}', inside '{outer}', which the first "
@@ -77,9 +80,12 @@ def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
                    "`dvx push` sends the data of both, so that the remote has whichever one "
                    "is kept; the other commands leave both as they are until one of them goes."
                    if pushed else "dvx reads and writes neither's data until one of them goes."))
-    return ConflictError(message, f"Keep '{outer}': {_dropping(root, inner, inner_stage)}, "
+    def dropping(path: str, stage: str | None) -> str:
+        return (_dropping(root, path, stage) if stage is None or stage_declared
+                else _dropping_entry(stage))
+    return ConflictError(message, f"Keep '{outer}': {dropping(inner, inner_stage)}, "
                          f"then `dvx pull --force {for_command(root, outer)}`. Or keep "
-                         f"'{inner}': {_dropping(root, outer, outer_stage)}, then `dvx pull "
+                         f"'{inner}': {dropping(outer, outer_stage)}, then `dvx pull "
                          f"--force {for_command(root, inner)}`. (--force: the workspace may "
                          "hold the other one's version there.)")
 
@@ -96,3 +102,10 @@ def _dropping(root: str, path: str, stage: str | None) -> str:
     return (f"`dvx stage remove {shell_quote(group)}`{items}, and the `git add` it names (its "
             "outputs stay in the workspace; if the stage is still needed, `dvx stage add` it "
             f"again with outputs apart from '{path}')")
+
+
+def _dropping_entry(stage: str) -> str:
+    """What stops tracking the outputs of `stage`, an entry left in dvx.lock that dvx.yaml
+    does not declare: `dvx repro` drops such entries (leaving the outputs in the workspace)."""
+    return (f"`dvx repro`, which drops the entry of stage '{stage}' left in {LOCK_FILE} "
+            f"that {PIPELINE_FILE} does not declare, and the `git add` it names")

@@ -2529,3 +2529,23 @@ def test_a_source_whose_default_branch_holds_a_path_git_refuses_is_read_never_wr
         assert (reader / name).read_text() == expected
     written = [p for p in tmp_path.rglob("*") if p.name == "evil.txt"]
     assert written == [], written
+
+
+def test_a_pointer_overlapping_an_output_only_dvx_lock_names_is_given_repro_as_the_way_out(
+        repo, dvx):
+    """A folder's pointer holds the output of stage 'ghost', which dvx.lock still records
+    and dvx.yaml no longer declares: the overlap's way out that keeps the folder is
+    `dvx repro`, which drops that entry, never `dvx stage remove` of a stage dvx.yaml lacks."""
+    write(repo / "data" / "keep", "kept\n")
+    write(repo / "dvx.yaml", "stages:\n  ghost:\n    cmd: echo gen > data/res\n"
+          "    outs: [data/res]\n")
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", "stages:\n  other:\n    cmd: echo o > o.txt\n    outs: [o.txt]\n")
+    shutil.copytree(repo / "data", repo / "copy")
+    assert dvx("add", "copy").code == 0
+    os.replace(repo / "copy.dvx", repo / "data.dvx")
+    said = " ".join(dvx("status").output.split())
+    assert "Keep 'data': `dvx repro`, which drops the entry of stage 'ghost' left in dvx.lock " \
+        "that dvx.yaml does not declare, and the `git add` it names, then `dvx pull --force " \
+        "data`." in said, said
+    assert "stage remove" not in said, said

@@ -3022,3 +3022,36 @@ def test_an_output_placed_as_a_link_that_becomes_a_folder_of_the_new_output_is_r
     assert (repo / "res").is_dir() and not (repo / "res").is_symlink()
     assert (repo / "res" / "a.txt").read_text() == "v1\n"
     assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+@pytest.mark.parametrize("tracked", ["the folder around it", "its path"])
+def test_repro_judges_a_pointer_at_a_gone_stage_s_output_on_the_stages_dvx_yaml_defines(
+        repo, dvx, tracked):
+    """A stage is deleted from dvx.yaml, and a pointer (a merge brought, say) tracks data at
+    its output: the folder holding it, or the path itself. repro drops the stage's dvx.lock
+    entry, so the pointer overlaps nothing it runs: it reads the pointer's data as any
+    other input, and never names a way out (`dvx stage remove` of a stage dvx.yaml lacks)."""
+    write(repo / "data" / "keep", "kept\n")
+    out = "data/res" if tracked == "the folder around it" else "data"
+    write(repo / "dvx.yaml", f"stages:\n  ghost:\n    cmd: mkdir -p data && echo gen > {out}"
+          f"/x\n    outs: [{out}]\n" if out == "data" else
+          f"stages:\n  ghost:\n    cmd: echo gen > {out}\n    outs: [{out}]\n")
+    if out == "data":
+        shutil.rmtree(repo / "data")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages:\n  real:\n    cmd: ls data > r.txt\n    deps: [data]\n"
+          "    outs: [r.txt]\n")
+    shutil.copytree(repo / "data", repo / "copy")  # a pointer to data, as `dvx add` wrote it
+    assert dvx("add", "copy").code == 0
+    os.replace(repo / "copy.dvx", repo / "data.dvx")
+    shutil.rmtree(repo / "copy")
+    result = dvx("repro")
+    said = " ".join(result.output.split())
+    assert result.code == 0, said
+    assert "Dropped the dvx.lock entry of 'ghost', no longer in dvx.yaml." in said, said
+    assert "stage remove" not in said and "Skipped" not in said, said
+    assert "ghost" not in read_lock(str(repo), "xxh128")
+    assert (repo / "r.txt").exists()
+    assert dvx("status").code == 0

@@ -341,8 +341,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
         locks = writer.read()
         _refuse_dropping_every_entry(repo, pipeline, locks)
+        # Judged on the stages dvx.yaml declares: the entry of one gone from it is dropped
         refuse_broken(repo, [p for n in selected
-                             for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
+                             for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)],
+                      stages=dag.stages)
         unfetched: set[str] = set()
         pulled: dict[str, LockedPath] = {}
         in_part: set[str] = set()
@@ -551,7 +553,7 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     tracked: list[Output] = []
     changed: list[Output] = []
     lacks: list[Lacking] = []
-    for output in all_outputs(repo):
+    for output in all_outputs(repo, stages=dag.stages):
         if not any(overlaps(output.path, d) for d in deps):
             continue
         if output.stage is None:
@@ -728,7 +730,8 @@ def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
     """The tracked data --pull fetches and checks out: what the selected stages read and
     write."""
     paths = [p for n in selected for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)]
-    return [Target(o) for o in all_outputs(repo) if any(overlaps(o.path, p) for p in paths)]
+    return [Target(o) for o in all_outputs(repo, stages=dag.stages)
+            if any(overlaps(o.path, p) for p in paths)]
 
 
 @dataclass(frozen=True)
