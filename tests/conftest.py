@@ -124,18 +124,20 @@ def dvx_proc() -> Callable[..., Run]:
     return run_dvx_proc
 
 
-def stopped_at(point: str, command: str, cwd: Path) -> subprocess.Popen[str]:
+def stopped_at(point: str, command: str | list[str], cwd: Path) -> subprocess.Popen[str]:
     """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
-    the caller lets it go on with SIGCONT: a command caught in the middle."""
+    the caller lets it go on with SIGCONT: a command caught in the middle. `command`: its
+    words split at blanks, or a list of them (a name holding a blank)."""
+    words = command.split() if isinstance(command, str) else command
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvx", *command.split()], cwd=cwd, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "dvx", *words], cwd=cwd, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
     stopped_again(proc, point)
     return proc
 
 
-def run_meanwhile(point: str, command: str, cwd: Path, meanwhile: Callable[[], object],
+def run_meanwhile(point: str, command: str | list[str], cwd: Path, meanwhile: Callable[[], object],
                   timeout: float = 60) -> tuple[int, str, str]:
     """`dvx command` stopped at the fault point `point` while `meanwhile()` runs (a `git
     switch` under it, say), then let go on to its end: its exit status, stdout and stderr."""

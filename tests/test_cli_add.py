@@ -2023,3 +2023,21 @@ def test_add_refuses_a_folder_named_as_a_get_s_before_storing_anything_and_says_
               if f != ".gitignore"]
     assert cached == [], cached
     assert (repo / "d" / ".dvx-get-abcdefgh" / "notes.txt").read_text() == "notes\n"
+
+
+def test_a_pointer_changed_while_others_are_written_names_git_add_of_those_quoted_for_the_shell(
+        repo, dvx):
+    """A commit refused for a pointer a `git switch` changed meanwhile names the `git add`
+    of the pointers it wrote: a name holding a blank and a `$` is quoted for the shell, so
+    the command pasted stages that very pointer file."""
+    from tests.conftest import run_meanwhile
+
+    pointer_changed_on_feat(repo, {"a $b.txt": "a v1\n", "c.txt": "c v1\n"}, "c.txt",
+                            "c feat\n")
+    write(repo / "a $b.txt", "a mine\n")
+    write(repo / "c.txt", "c mine\n")
+    code, out, err = run_meanwhile("commit.after_pointer:1", ["commit", "a $b.txt", "c.txt"],
+                                   repo, lambda: git(repo, "switch", "-q", "feat"))
+    said = " ".join(err.split())
+    assert code == 1 and "It recorded 'a $b.txt'" in said, out + err
+    assert "`git add 'a $b.txt.dvx'` records that in Git." in said, said

@@ -1114,3 +1114,18 @@ def test_remove_keeps_an_edit_made_through_a_link_and_says_the_recorded_version_
     assert "0 corrupt" in dvx("fsck").output
     assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
     assert (repo / "m").read_text() == "X1\n"
+
+
+def test_a_move_refused_once_its_data_moved_names_git_add_of_the_new_place_quoted_for_the_shell(
+        repo, dvx):
+    """A move refused once the data moved (a `git switch` changed the pointer meanwhile)
+    names the `git add` that records the new place: a new name holding a blank and a `$`
+    is quoted for the shell, so the command pasted stages that very pointer file."""
+    from tests.conftest import run_meanwhile
+
+    pointer_changed_on_feat(repo, {"x": "v1\n"}, "x", "feat\n")
+    code, out, err = run_meanwhile("atomic_write.before_rename:5", ["move", "x", "y $z"],
+                                   repo, lambda: git(repo, "switch", "-q", "feat"))
+    said = " ".join(err.split())
+    assert code == 1 and "once the data had moved" in said, out + err
+    assert "`git add 'y $z.dvx' .gitignore` records the new place in Git" in said, said

@@ -13,7 +13,7 @@ from typing import IO
 import click
 
 from dvx.logs import printable, shown_path
-from dvx.paths import for_command, from_here
+from dvx.paths import for_command
 from dvx.wording import human_size, named_list
 
 
@@ -117,17 +117,10 @@ def git_add(root: str, paths: list[str]) -> str:
 
 
 def git_add_of_recordable(root: str, paths: list[str]) -> str:
-    """`git_add` of paths already found recordable."""
-    from dvx.scm import Git, literal_pathspec, user_git
+    """`git add` of paths already found recordable (scm.git_add_command)."""
+    from dvx.scm import git_add_command
 
-    git = user_git(root)  # `git -C ROOT` from the Git directory or a folder that is gone
-    at_top = git != "git"
-    # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
-    shown = " ".join(literal_pathspec(from_here(root, p, here=root if at_top else None))
-                     for p in paths)
-    # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
-    add = "add --sparse" if Git(root).sparse_checkout() else "add"
-    return f"{git} {add} {shown}"
+    return git_add_command(root, paths)
 
 
 def unignored_note(root: str, paths: list[str], what: str = "the data") -> str:

@@ -80,6 +80,7 @@ from dvx.pointer import Pointer
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
+from dvx.scm import git_add_command
 from dvx.stop_signals import stops_held
 from dvx.syncstate import Synced
 from dvx.threads import LeftRunning, map_in_threads
@@ -818,7 +819,8 @@ def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, com
     then = "" if result is None else " It recorded " + named_list(
         [a.path for a in result.added], most=_NAMED, name=lambda rel: f"'{rel}'") + (
         f", staged in Git ({' '.join(result.staged)})." if result.staged else
-        f": `git add {' '.join(result.to_stage)}` records that in Git." if result.to_stage
+        f": `{git_add_command(repo.root, result.to_stage)}` records that in Git."
+        if result.to_stage
         else ".")
     return _changed_meanwhile(repo, what, command, f"did not record {unrecorded}", changed,
                               then, again)

@@ -60,6 +60,7 @@ from dvx.paths import (
 )
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
+from dvx.scm import git_add_command
 from dvx.workspace import (
     delete_tracked_data,
     deleting_a_repository_error,
@@ -459,7 +460,7 @@ def _staged_move(repo: Repo, output: Output, dst: str, kept: str | None) -> Chan
     changed = _stage(repo, new_place)
     old = for_command(repo.root, output.path)
     staging = (" The new place is staged in Git." if changed.staged else
-               f" `git add {' '.join(changed.paths)}` records the new place in Git."
+               f" `{git_add_command(repo.root, changed.paths)}` records the new place in Git."
                if changed.paths else "")
     wrote_whole(repo.tmp_dir)  # each place as it should be: the refusal leaves nothing half-done
     raise ConflictError(
