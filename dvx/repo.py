@@ -364,6 +364,12 @@ class Repo:
     def algo(self) -> str:
         return self.config.hash_algo()
 
+    def hash_as(self, algo: str) -> None:
+        """Name this repository's data with `algo` whatever the config levels say: a
+        repository read as another's source (ops/source.py), whose data its committed
+        config alone names, never the reading user's global config."""
+        self.__dict__["algo"] = algo
+
     @functools.cached_property
     def tmp_dir(self) -> str:
         self._refuse_private_files_from_git()

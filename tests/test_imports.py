@@ -346,16 +346,41 @@ def test_a_source_s_invalid_core_hash_is_its_own_to_fix_never_a_dvx_config_here(
 
 def test_an_invalid_core_hash_in_the_user_s_global_config_is_named_there_never_the_source_s(
         source, project):
-    """A core.hash the user's own global config names wrongly is fixed there: reading a source
-    names that file and the `dvx config --global` that fixes it, never the source."""
+    """A core.hash the user's own global config names wrongly is fixed there: importing a
+    source into a repository hashing by it names that file and the `dvx config --global`
+    that fixes it, never the source; read from outside a repository, the source, whose data
+    its own config names, is read as it is."""
     team, alice = source
     write(Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config", "[core]\nhash = XXH128\n")
     for url in (str(alice), f"file://{team.origin}"):
-        run = run_dvx("ls", url, cwd=project.parent)
+        outside = run_dvx("ls", url, cwd=project.parent)
+        assert outside.code == 0 and "images" in outside.stdout, outside.output
+        run = run_dvx("import", url, "raw/train.csv", cwd=project)
         assert run.code == 2 and "XXH128" in run.stderr, run.output
         assert "fixed in the source repository" not in run.stderr, run.output
         assert "dvx config --global --unset core.hash" in run.stderr, run.output
         assert "/dvx/repos/" not in run.stderr, run.output
+
+
+def test_a_valid_core_hash_in_the_reader_s_global_config_never_names_a_source_s_data(
+        source, project):
+    """The reader's global config sets another valid core.hash (sha256) than the source's
+    data was added with (the default): ls, get and import read the source's pointers and
+    remote with the source's own algorithm, from its committed config or the default; the
+    reader's setting applies to its own side: an import into a repository hashing with
+    another algorithm is refused as such, naming each one's."""
+    team, alice = source
+    write(Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config", "[core]\nhash = sha256\n")
+    for at, url in enumerate((str(alice), f"file://{team.origin}")):
+        listed = run_dvx("ls", url, "raw", cwd=project)
+        assert listed.code == 0 and "train.csv" in listed.stdout, listed.output
+        got = run_dvx("get", url, "raw/train.csv", "-o", f"t{at}.csv", cwd=project)
+        assert got.code == 0 and (project / f"t{at}.csv").read_text() == "a,b\n1,2\n", \
+            got.output
+    imported = run_dvx("import", str(alice), "images", cwd=project)
+    said = " ".join(imported.stderr.split())
+    assert imported.code == 2 and "hashes with xxh128, this repository with sha256" in said, \
+        imported.output
 
 
 @pytest.mark.parametrize("setting", ["[core]\nno_scm = maybe", "[core\nhash = md5"])

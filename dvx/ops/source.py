@@ -42,7 +42,7 @@ from dvx.errors import (
     UnknownRevisionError,
     UsageError,
 )
-from dvx.hashing import hash_bytes, hash_copy
+from dvx.hashing import ALGORITHMS, hash_bytes, hash_copy
 from dvx.history import History
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
@@ -213,11 +213,18 @@ class Source:
             raise _as_the_source_s(exc, self.repo, self.describe()) from None
 
     def _read_hash_setting(self) -> None:
-        """Read the source's core.hash (its Repo keeps it). A value its committed config
-        sets that dvx refuses is the source's to fix (`_as_the_source_s`); one of the user's
-        own configs keeps its error, with the `dvx config` that fixes it."""
+        """Read the source's core.hash (its Repo keeps it): its data is named by its own
+        committed config (its workspace's, read without a revision) or the default, never
+        by the reading user's global config or config.local, which name the reader's data
+        only; the reader's own repository (`dvx.api` without `repo=`) is read as it reads
+        itself. A value its committed config sets that dvx refuses is the source's to fix
+        (`_as_the_source_s`); one of the user's own configs keeps its error, with the `dvx
+        config` that fixes it."""
         try:
-            _ = self.repo.algo
+            if self._reads_itself():
+                _ = self.repo.algo
+                return
+            self.repo.hash_as(self._committed_hash())
         except ConfigError as exc:
             if self._reads_itself():
                 raise
@@ -724,7 +731,7 @@ class Source:
         its committed config only: the reader's global remotes are none of its own, and lend
         their options only to one of the same URL (`remote`)."""
         own = self.repo.config.files
-        files = {"project": own["project"] if self.commit is None else self._config_at()}
+        files = {"project": self._committed_config()}
         if self.is_local:
             files["global"], files["local"] = own["global"], own["local"]
         config = Config.of_files(files)
@@ -736,6 +743,24 @@ class Source:
             files["project"] = files["project"].with_remotes_of(own["project"])
             config = Config.of_files(files)
         return config
+
+    def _committed_hash(self) -> str:
+        """The algorithm the source's own .dvx/config names (the default where it names
+        none); one dvx does not know is the source's to fix."""
+        config = Config.of_files({"project": self._committed_config()})
+        try:
+            return config.hash_algo()
+        except ConfigError:
+            raise ConfigError(
+                f"Cannot read {self.describe()}: the source's .dvx/config sets core.hash to "
+                f"{config.get('core', 'hash')!r}, which is none of the algorithms dvx knows "
+                f"({', '.join(sorted(ALGORITHMS))}).", _SOURCE_FIX) from None
+
+    def _committed_config(self) -> ConfigFile:
+        """The source's own .dvx/config: at the revision read, else its workspace's."""
+        if self.commit is None:
+            return self.repo.config.files["project"]
+        return self._config_at()
 
     def _config_at(self) -> ConfigFile:
         """The .dvx/config committed at the revision (none there: no settings)."""
