@@ -1636,6 +1636,62 @@ def test_an_unfinished_checkout_of_an_older_commit_is_outdated_never_a_teammate_
     assert (bob / "data.dvx").read_bytes() == v2_pointer
 
 
+def _bob_back_on_v2_after_an_unfinished_checkout_of_v1_pulled_in_part(team):
+    """Alice shares v1 (data/a, data/sub/s, data/c/x) and v2 (a changed, b and sub/t added);
+    Bob pulls v2 whole, checks out v1 in Git, pulls its data/sub, runs a checkout of the
+    whole directory that stops (a1 not in the cache) after it removed b, and returns to v2
+    in Git. Returns Bob's clone and his v2 pointer's bytes."""
+    alice = team.founder()
+    for rel, text in {"a": "a1\n", "sub/s": "s\n", "c/x": "x\n"}.items():
+        write(alice / "data" / rel, text)
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    for rel, text in {"a": "a2\n", "b": "b\n", "sub/t": "t\n"}.items():
+        edit(alice, f"data/{rel}", text)
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    bob = team.clone("bob")
+    v2_pointer = (bob / "data.dvx").read_bytes()
+    git(bob, "checkout", "-q", "HEAD~1")
+    must("pull", "data/sub", cwd=bob)
+    unfinished = run_dvx("checkout", cwd=bob)
+    assert unfinished.code == 1 and "Not in the cache" in unfinished.stderr, unfinished.output
+    assert not (bob / "data" / "b").exists()
+    return bob, v2_pointer
+
+
+def _b_is_the_teammate_s_not_a_deletion(bob, v2_pointer):
+    """Back on v2 in Git, data/b (removed by the unfinished checkout of v1) is no deletion
+    of Bob's: status says it is to be placed, commit leaves the pointer as it is, and a
+    checkout puts it back."""
+    git(bob, "checkout", "-q", "main")
+    seen = status_of(bob, "data")
+    assert seen["deleted"] == [] and "b" in seen["not_pulled"] + seen["outdated"], seen
+    assert "deleted" not in run_dvx("status", cwd=bob).stdout
+    run_dvx("commit", "data", cwd=bob)
+    assert (bob / "data.dvx").read_bytes() == v2_pointer
+    must("checkout", "data", cwd=bob)
+    assert (bob / "data" / "b").read_text() == "b\n"
+
+
+def test_an_unfinished_checkout_of_a_version_pulled_in_part_never_makes_a_deletion(team):
+    """A checkout of the whole directory at the version a partial pull placed part of, that
+    did not finish, may have removed any file that version lacks: back on the newer commit,
+    the teammate's file it removed is still to be placed, never a deletion commit records."""
+    bob, v2_pointer = _bob_back_on_v2_after_an_unfinished_checkout_of_v1_pulled_in_part(team)
+    _b_is_the_teammate_s_not_a_deletion(bob, v2_pointer)
+
+
+def test_a_part_pulled_after_an_unfinished_checkout_never_makes_what_it_removed_a_deletion(
+        team):
+    """A partial pull that finishes after a checkout of the same version that did not
+    leaves what that checkout may have removed still to be placed, never a deletion."""
+    bob, v2_pointer = _bob_back_on_v2_after_an_unfinished_checkout_of_v1_pulled_in_part(team)
+    shutil.rmtree(bob / "data" / "c", ignore_errors=True)
+    must("pull", "data/c", cwd=bob)
+    _b_is_the_teammate_s_not_a_deletion(bob, v2_pointer)
+
+
 def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
     alice = team.founder()
     _images(alice, {"1.bin": "one\n", "2.bin": "two\n", "3.bin": "three\n"})

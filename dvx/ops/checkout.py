@@ -254,6 +254,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
             records_before = {}
+            # Per directory, the record its first target's write-ahead went over.
+            written_over: dict[str, Synced | None] = {}
             # Data already there with no record: found, not placed, should it match. In a
             # directory, what dvx placed there as outputs of their own does not count.
             recorded = sorted(repo.syncstate.paths())
@@ -265,6 +267,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target.output.pointer.is_dir and not lock_records_later:
                     records_before[target] = repo.syncstate.get(target.output.path)
                     _record_the_version_held(repo, target.output)
+                    written_over.setdefault(target.output.path,
+                                            repo.syncstate.get(target.output.path))
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
             repo.cache.known_stats.read_objects(
@@ -293,7 +297,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     if len(result.missing) == missing else None
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems,
-                                 kept=kept)
+                                 kept=kept, earlier=written_over.get(target.output.path))
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
@@ -437,13 +441,16 @@ def held_by_cache(repo: Repo, full: str, display: str) -> bool:
 
 
 def _remember_synced(repo: Repo, target: Target, complete: bool,
-                     kept: list[str] | None = None) -> None:
+                     kept: list[str] | None = None, earlier: Synced | None = None) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
     what was placed of it before. An incomplete one of a directory placed an unknown share
-    of the part: none of it counts as placed (its files compare as they are; the absent ones
-    are not pulled, not deleted), and what the rest was synced to before is kept under it.
-    Recorded as incomplete first, the record of a directory moves to complete after.
+    of the part, and may have removed any file its version lacks: none of it counts as
+    placed (its files compare as they are; the absent ones are not pulled, or outdated,
+    never deleted), and what the rest was synced to before is kept under it, even when that
+    is the same version placed in other parts. Recorded as incomplete first, the record of a
+    directory moves to complete after; `earlier` is then the record that first write went
+    over (`_placing_part`).
     `kept`: the paths a checkout of a whole directory skipped, when it placed everything
     else. If the pointer kept each of them as it was placed, they are changes made here
     alone, and the directory is synced whole (they compare as modified, as they are)."""
@@ -459,10 +466,15 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
         return  # a file not placed: the record of what it holds stays true
     if before is not None and before.oid == oid:
         if complete and target.subpath is not None:
-            after = before.with_part(target.subpath)
-            if placed_whole(repo, after):  # every part placed by now: one whole version
+            after = _placing_part(before, earlier, target.subpath)
+            if after is not None and placed_whole(repo, after):  # every part placed by now
                 after = Synced(oid)
-            repo.syncstate.record(target.output.path, after)
+            if after is not None:
+                repo.syncstate.record(target.output.path, after)
+        elif not complete and not _placed_already(before, target.subpath):
+            unfinished = before.moved_to(oid, ())
+            if unfinished is not None:
+                repo.syncstate.record(target.output.path, unfinished)
         return
     placed = (target.subpath,) if complete and target.subpath is not None else ()
     synced = (Synced(oid, placed) if before is None or records_a_file(repo, before)
@@ -474,6 +486,25 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
         log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path, typed, typed)
+
+
+def _placed_already(synced: Synced, subpath: str | None) -> bool:
+    """Did a finished checkout place the target (the whole directory, or `subpath` of it)
+    at the version of `synced`, its top layer?"""
+    return synced.placed is None if subpath is None else synced.covers(subpath)
+
+
+def _placing_part(before: Synced, earlier: Synced | None, subpath: str) -> Synced | None:
+    """The record once `subpath` of the version of `before` (the directory's record now) is
+    placed. Where `before` is still the layer this checkout wrote ahead over `earlier`, a
+    record of that same version, the part goes into `earlier`, unless `earlier` is itself
+    the record of a checkout of it that did not finish: what that one may have removed stays
+    outdated under the part (None: more layers than are kept; the record written ahead
+    stands)."""
+    if before.unfinished and earlier is not None and earlier.oid == before.oid:
+        return earlier.moved_to(earlier.oid, (subpath,)) if earlier.unfinished \
+            else earlier.with_part(subpath)
+    return before.with_part(subpath)
 
 
 def _record_the_version_held(repo: Repo, output: Output) -> None:
