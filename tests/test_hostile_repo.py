@@ -478,6 +478,28 @@ def test_a_stage_input_s_name_can_neither_drive_the_terminal_nor_forge_a_line_of
         assert said in result.stdout, result.output
 
 
+def test_a_data_file_s_name_can_not_drive_the_terminal_from_the_warning_of_an_edit_through_its_link(
+        tmp_path):
+    """A file under a name holding terminal escapes, in a directory tracked with hard links
+    into the cache, edited in place through its link: `unprotect`'s warning that the edit
+    stays in it, and the cached object was moved aside, names it escaped, never raw."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    assert run_dvx("config", "cache.type", "hardlink", cwd=repo).code == 0
+    name = "zz\x1b]0;PWNED\x07x"
+    write(repo / "data" / name, "v1\n")
+    write(repo / "data" / "other", "o\n")
+    assert run_dvx("add", "data", cwd=repo).code == 0
+    edited = repo / "data" / name
+    edited.chmod(0o644)
+    with edited.open("a") as f:
+        f.write("edit\n")
+    result = run_dvx("unprotect", "data", cwd=repo)
+    assert result.code == 0 and "Traceback" not in result.output, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+    assert "'data/zz\\x1b]0;PWNED\\x07x' was edited in place" in result.stderr, result.output
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

@@ -27,7 +27,7 @@ from dvx import faults, fsutil, get_scratch, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
 from dvx.lock import began_writing
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
@@ -788,10 +788,11 @@ def _set_aside_older_written(repo: Repo, full: str, display: str, state: FileSta
         moved, kept = repo.cache.set_aside(older)
         if state.is_cache_link:
             return  # named as a discarded edit already (`keep_changed_bytes`)
-        log.warning("'%s' was edited in place through its link into the cache, which changed "
+        log.warning("%s was edited in place through its link into the cache, which changed "
                     "the cached object %s of the version placed there before: --force "
                     "discards the edit, and the object, which no longer holds the bytes its "
-                    "oid names, was moved to %s.%s", display, older, moved, kept_message(kept))
+                    "oid names, was moved to %s.%s", quoted(display), older, moved,
+                    kept_message(kept))
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,

@@ -29,7 +29,7 @@ from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing, wrote_whole
 from dvx.lockfile import LOCK_FILE, StageLock, lock_holds, read_lock, write_lock
-from dvx.logs import get_logger, shell_quote
+from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
@@ -355,8 +355,9 @@ def refuse_former_output_aside(root: str, status: OutputStatus) -> None:
         if any(rel == target or rel.startswith(target + "/") for rel in status.deleted):
             shown = from_here(root, os.path.relpath(left.path, root).replace(os.sep, "/"))
             raise ConflictError(
-                f"'{status.path}/{target}' is not deleted: an interrupted `dvx get --force` "
-                f"moved it aside, and recording the directory would record its deletion. "
+                f"{quoted(f'{status.path}/{target}')} is not deleted: an interrupted `dvx get "
+                f"--force` moved it aside, and recording the directory would record its "
+                f"deletion. "
                 f"{get_scratch.what_to_do(left, shown)}",
                 "Put it back (or move it where you want it) first, then record the directory "
                 "again.")

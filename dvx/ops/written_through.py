@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.cache import kept_message
 from dvx.ops.status import changed_in_its_object
 from dvx.ops.sync_layers import versions_placed
@@ -55,10 +55,10 @@ def _what_was_edited(rels: Sequence[str], oid: str) -> str:
     """What an edit through a link to the object `oid` did to the files `rels` that linked
     to it: which one it was made through is not known when they are several."""
     if len(rels) == 1:
-        return (f"'{rels[0]}' was edited in place through its link into the cache, which "
-                f"changed the cached object {oid} itself: the edit stays in '{rels[0]}', now a "
-                "file of its own")
-    named = ", ".join(f"'{rel}'" for rel in rels[:-1]) + f" and '{rels[-1]}'"
+        return (f"{quoted(rels[0])} was edited in place through its link into the cache, "
+                f"which changed the cached object {oid} itself: the edit stays in "
+                f"{quoted(rels[0])}, now a file of its own")
+    named = ", ".join(quoted(rel) for rel in rels[:-1]) + f" and {quoted(rels[-1])}"
     return (f"{named} linked to one cached object, {oid}, which was edited in place through "
             "one of those links, changing the object itself: the edit stays in each of them, "
             "now files of their own")
