@@ -1576,6 +1576,99 @@ def test_set_param_adds_a_param_to_a_named_file_with_plus_before_the_key(project
     assert json.loads((project / "p.json").read_text()) == {"j": {"lr": 0.5, "n": 1, "m": 2}}
 
 
+TOML_PARAMS = """# how to train
+[train]  # the optimizer
+lr = 0.01  # step size
+name = 'adam'
+layers = [8, 4]
+opt.momentum = 0.9
+
+[[blocks]]
+units = 16
+"""
+
+TOML_STAGE = """stages:
+  t:
+    cmd: cat p.toml > o.txt
+    params:
+      - p.toml: [train, blocks]
+    outs: [o.txt]
+"""
+
+
+def test_set_param_edits_a_toml_params_file_and_the_experiment_records_its_values(repo):
+    write(repo / "p.toml", TOML_PARAMS)
+    write(repo / "dvx.yaml", TOML_STAGE)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "toml params")
+    must("exp", "run", "-S", "p.toml:train.lr=0.1", "-S", "p.toml:train.name=sgd",
+         "-S", "p.toml:train.layers[1]=2", "-S", "p.toml:train.opt.momentum=5",
+         "-S", "p.toml:blocks.0.units=true", "-S", "p.toml:+train.tags=[a, 1.5]",
+         "-n", "toml", cwd=repo)
+    expected = TOML_PARAMS.replace("0.01", "0.1").replace("'adam'", "'sgd'") \
+        .replace("[8, 4]", "[8, 2]").replace("0.9", "5").replace("16", "true") \
+        .replace("= 5\n", '= 5\ntags = ["a", 1.5]\n')
+    assert (repo / "p.toml").read_text() == expected  # the stage ran on it
+    assert (repo / "o.txt").read_text() == expected
+    row = _show(repo)["toml"]["params"]["p.toml"]
+    assert (row["train.lr"], row["train.name"], row["train.layers"], row["train.opt.momentum"],
+            row["blocks"], row["train.tags"]) == (0.1, "sgd", [8, 2], 5, [{"units": True}],
+                                                  ["a", 1.5])
+    diff = run_dvx("params", "diff", cwd=repo)
+    assert re.search(r"p\.toml\s+train\.lr\s+0\.01\s+0\.1", diff.stdout), diff.output
+    null = run_dvx("exp", "run", "-S", "p.toml:train.lr=null", cwd=repo)
+    assert null.code == 2 and "TOML has no null" in null.stderr, null.output
+    missing = run_dvx("exp", "run", "-S", "p.toml:train.nope=1", cwd=repo)
+    assert missing.code == 2 and "write -S 'p.toml:+train.nope=...'" in missing.stderr
+    assert (repo / "p.toml").read_text() == expected
+
+
+def _set_in_toml(repo, text, *settings, data=None):
+    """The bytes `overrides.apply` makes of the TOML params file `text` (or `data`) with
+    `settings` (-S texts) set, nothing written."""
+    from dvx.exps import overrides
+    from dvx.repo import Repo
+
+    write(repo / "p.toml", data if data is not None else text)
+    changes = [overrides.parse(setting, str(repo)) for setting in settings]
+    return overrides.apply(Repo(str(repo)), changes, write=False)["p.toml"]
+
+
+def test_toml_edit_keeps_comments_quotes_and_windows_line_ends_and_writes_toml_types(repo):
+    text = ("# top\r\n[a]\r\nx = 1 # one\r\ns = \"q\"\r\nlit = 'raw'\r\n"
+            "when = 1979-05-27\r\n[b]\r\ny = {z = 2}\r\n")
+    edited = _set_in_toml(repo, None, "p.toml:a.x=2.5", "p.toml:a.s=yes", "p.toml:a.lit=it's",
+                          "p.toml:b.y.z=-.inf", "p.toml:+a.new={k: [1, 2]}", "p.toml:+c=1e-3",
+                          data=text.encode())
+    # a key of no table goes before the first one, which would take it otherwise
+    assert edited.decode() == ("# top\r\nc = 0.001\r\n\r\n[a]\r\nx = 2.5 # one\r\n"
+                               "s = \"yes\"\r\nlit = \"it's\"\r\nwhen = 1979-05-27\r\n"
+                               "new = {k = [1, 2]}\r\n[b]\r\ny = {z = -inf}\r\n")
+    assert (repo / "p.toml").read_bytes() == text.encode()  # nothing written
+
+
+def test_toml_edit_refuses_a_null_and_a_file_the_pipeline_cannot_read(repo):
+    from dvx.errors import UsageError
+
+    for setting, text, message in (
+            ("p.toml:a=null", "a = 1\n", "TOML has no null"),
+            ("p.toml:a=[1, null]", "a = 1\n", "TOML has no null"),
+            ("p.toml:a=2", "a = \n", "not valid TOML"),
+            ("p.toml:a=2", "\ufeffa = 1\n", "not valid TOML")):  # as the run refuses it
+        with pytest.raises(UsageError, match=message):
+            _set_in_toml(repo, text, setting)
+
+
+def test_toml_edit_replaces_a_table_as_a_table_and_keeps_the_keys_after_it(repo):
+    from dvx.pipeline.params import parse_params
+
+    edited = _set_in_toml(repo, "[a]\nx = 1\n\n[b]\ny = 2\n", "p.toml:a={x: 3, w: {v: 1}}",
+                          "p.toml:b.y={u: 4}")
+    assert parse_params(edited, "p.toml") == {"a": {"x": 3, "w": {"v": 1}}, "b": {"y": {"u": 4}}}
+    assert edited.decode().endswith("[b]\ny = {u = 4}\n")
+
+
 def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):
     import yaml
 

@@ -1,8 +1,10 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments, layout and the text of other params, quotes included,
-kept), JSON files rewritten with two-space indents; VALUE is read as YAML 1.2 (core schema:
-`1e-3` a number, `true` a boolean, `no` a string, `[1, 2]` a list), as DVC's override grammar
-reads it, and written so that a YAML 1.1 reader (PyYAML, in a stage) reads the same value.
+kept), TOML files through tomlkit (comments, order, quoting and line ends kept; TOML has no
+null, so one is refused), JSON files rewritten with two-space indents; VALUE is read as
+YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a string, `[1, 2]` a list), as
+DVC's override grammar reads it, and written so that a YAML 1.1 reader (PyYAML, in a
+stage) reads the same value.
 KEY must be in the file already (a mistyped name is refused, as in DVC); `[FILE:]+KEY=VALUE`
 adds it. A list element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and
 must exist."""
@@ -20,7 +22,7 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import ConflictError, PathError, UsageError
-from dvx.exps import yaml_in_place
+from dvx.exps import toml_in_place, yaml_in_place
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
@@ -368,7 +370,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
         if not os.path.isfile(repo.abspath(file)):
             _refuse_data_not_checked_out(repo, file)
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
-                             "Set params of an existing YAML or JSON file, named from the "
+                             "Set params of an existing YAML, JSON or TOML file, named from the "
                              "current folder (params.yaml there when no file is named; from a "
                              "subfolder, `-S ../params.yaml:KEY=VALUE` names the top one).")
     edited = {}
@@ -376,9 +378,8 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
     for file, changes in by_file.items():
         full = repo.abspath(file)
         if file.lower().endswith(".toml"):
-            raise UsageError(f"-S cannot edit the TOML file '{file}' yet.",
-                             "Keep the params experiments change in a YAML or JSON file.")
-        if file.lower().endswith(".json"):
+            edited[file] = _edit_toml(full, changes, write)
+        elif file.lower().endswith(".json"):
             edited[file] = _edit_json(full, changes, write)
         else:
             strict = read_as_params is None or any(
@@ -660,6 +661,38 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
     for change in changes:
         _set(doc, change)
     edited = encode_like(json.dumps(doc, indent=2) + "\n", data)
+    if write:
+        _write(full, edited)
+    return edited
+
+
+def _edit_toml(full: str, changes: list[Override], write: bool) -> bytes:
+    """Set `changes` in the TOML file `full`, each value replaced or added through tomlkit,
+    so every other line stays as written; the result is read back as the pipeline reads
+    it, and refused unless each param -S does not set reads as before (`toml_in_place`)."""
+    from tomlkit.exceptions import TOMLKitError
+
+    file = changes[0].file
+    with open(full, "rb") as f:
+        data = f.read()
+    try:
+        written = as_written(data)
+    except UnicodeDecodeError as exc:
+        raise _unreadable(file, full, exc) from None
+    toml_in_place.refuse_null(file, changes)
+    # as the run reads the file: a byte order mark too, which TOML does not allow
+    expected = toml_in_place.read_before(data.decode("utf-8"), file)
+    doc = toml_in_place.document(written, file)
+    for change in changes:
+        _set(expected, change)
+        try:
+            _set(doc, dataclasses.replace(change, value=toml_in_place.as_toml(doc, change)))
+        except TOMLKitError as exc:
+            raise UsageError(f"-S cannot set {change.key} in '{file}': {exc}. Nothing was "
+                             "written.", f"Set the params in '{file}' by hand.") from None
+    text = toml_in_place.dumps(doc, written)
+    toml_in_place.refuse_unlike(file, changes, text, expected)
+    edited = with_bom_like(text, data)
     if write:
         _write(full, edited)
     return edited

@@ -1,0 +1,141 @@
+"""A TOML params file with the values of given keys changed, and the proof that nothing else
+changed.
+
+-S edits a TOML file through tomlkit, which keeps what it does not change as written:
+comments, the order of keys and tables, the quoting and spelling of every other value, and
+each line's end. A value set is written as the TOML type it reads as (an integer, a float,
+a boolean, a string, an array, a table), a string in the quotes of the one it replaces
+where they can hold it. TOML has no null, so a null is refused. The text made is read back
+as the pipeline reads the file (`reads_as`), and refused if any param reads otherwise than
+before, or a value set otherwise than set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from dvx.errors import FormatError, UsageError
+from dvx.pipeline.params import find_param, param_value, parse_params, same_value
+
+
+class Change(Protocol):
+    """A value to set: `key`, a dotted param name, and its new `value`."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def value(self) -> Any: ...
+
+
+def read_before(text: str, file: str) -> Any:
+    """The params of the TOML document `text` as the pipeline reads them; a file it refuses
+    is refused here as the run would refuse it, before anything is written."""
+    try:
+        return _as_the_pipeline_reads(text, file)
+    except FormatError as exc:
+        raise UsageError(f"-S cannot set params in '{file}': {exc.message} Nothing was "
+                         "written.", exc.hint or "Fix the file, then run again.") from None
+
+
+def document(text: str, file: str) -> Any:
+    """The TOML document `text` as tomlkit edits it (a mapping, each value keeping its
+    text); `read_before` has read it already, so tomlkit refusing it is a TOML spelling
+    tomlkit does not know."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise UsageError(f"-S cannot set params in '{file}': the TOML editor cannot read it "
+                         f"({exc}). Nothing was written.",
+                         f"Set the params in '{file}' by hand.") from None
+
+
+def refuse_null(file: str, changes: Sequence[Change]) -> None:
+    """Refuse a change whose value is or holds a null, which TOML cannot write."""
+    for change in changes:
+        if _holds_null(change.value):
+            raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding "
+                             "null: TOML has no null, so the file cannot hold it. Nothing "
+                             "was written.",
+                             "Set another value (a string is quoted: "
+                             f"-S '{file}:{change.key}=\"null\"'), or keep the param in a "
+                             "YAML or JSON file, which can hold null.")
+
+
+def _holds_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_null(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_null(item) for item in value)
+    return value is None
+
+
+def as_toml(doc: Any, change: Change) -> Any:
+    """The value `change` sets, as a TOML item in the style of the value it replaces in
+    `doc`, if any: a table written as one (`[name]`) stays one; any other mapping is an
+    inline table (one written in a table's place would take the keys after it); a string
+    keeps single or double quotes where they can hold it."""
+    found = find_param(doc, change.key)
+    return _item(change.value, found[1] if found is not None else None)
+
+
+def _item(value: Any, old: Any) -> Any:
+    import tomlkit
+    from tomlkit.exceptions import InvalidStringError
+    from tomlkit.items import String, Table
+
+    if isinstance(value, dict):
+        table = tomlkit.table() if isinstance(old, Table) else tomlkit.inline_table()
+        for key, item in value.items():
+            table[key] = _item(item, None)
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_item(item, None) for item in value)
+        return array
+    if isinstance(value, str) and isinstance(old, String):
+        try:
+            return tomlkit.string(value, literal=old.type.is_literal(),
+                                  multiline=old.type.is_multiline())
+        except InvalidStringError:  # a quote or a control character literal ones lack
+            pass
+    return tomlkit.item(value)
+
+
+def dumps(doc: Any, written: str) -> str:
+    """The text of the edited `doc`, whose text was `written` (each line with its own end):
+    lines tomlkit adds end as every line of `written` does, where all end in "\r\n"."""
+    import tomlkit
+
+    text = tomlkit.dumps(doc)
+    if "\r\n" in written and not re.search(r"(?<!\r)\n", written):
+        text = re.sub(r"(?<!\r)\n", "\r\n", text)
+    return text
+
+
+def reads_as(text: str, expected: Any, file: str) -> bool:
+    """Does `text` read, as the pipeline reads the file, as `expected`, value for value
+    and type for type (1, 1.0 and true differ)?"""
+    try:
+        data = _as_the_pipeline_reads(text, file)
+    except FormatError:
+        return False
+    return same_value(param_value(data), param_value(expected))
+
+
+def refuse_unlike(file: str, changes: Sequence[Change], text: str, expected: Any) -> None:
+    """Refuse the edited `text` unless it reads as `expected` (the params as they were,
+    with `changes` set)."""
+    if not reads_as(text, expected, file):
+        keys = ", ".join(change.key for change in changes)
+        raise UsageError(f"-S cannot set {keys} in '{file}': the file edited would not read "
+                         "back as the params it had with those set. Nothing was written.",
+                         f"Set the params in '{file}' by hand.")
+
+
+def _as_the_pipeline_reads(text: str, file: str) -> Any:
+    return parse_params(text.encode("utf-8"), file)
