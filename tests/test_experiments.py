@@ -3731,6 +3731,28 @@ def test_a_queue_start_stopped_by_ctrl_c_says_its_runs_go_on_and_how_to_end_them
     assert "on" in _show(project)
 
 
+def test_a_ctrl_c_while_queue_start_records_a_run_that_ended_never_says_it_goes_on(project):
+    """A Ctrl-C landing while `queue start` records a run that ended (its snapshot ref
+    deleted, the entry not saved yet) takes effect once the entry says done and its
+    snapshot ref is gone together: the stop never names that run as going on, and the
+    entry is never left running without its snapshot."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "quick", cwd=project)
+    runner = stopped_at("queue.run_cleaned_up", "queue start", project)
+    try:
+        runner.send_signal(signal.SIGINT)  # Ctrl-C
+        runner.send_signal(signal.SIGCONT)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, out + err
+    assert "'quick' done." in out, out
+    assert "goes on running" not in err, err
+    assert _queue_states(project) == {"quick": "done"}
+    assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert _show(project)["quick"]["params"]["params.yaml"]["train.lr"] == 0.2
+
+
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
     # slow waits for a file nobody makes: it is still running when the queue is stopped
     must("exp", "run", "--queue", "-S", f"+train.wait_for={tmp_path / 'never'}", "-n", "slow",

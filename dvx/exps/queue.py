@@ -60,6 +60,7 @@ from dvx.pipeline.unrecordable_inputs import RUN_QUEUED, Taking
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
 from dvx.self_command import dvx_argv
+from dvx.stop_signals import stops_held
 from dvx.threads import MAX_JOBS
 from dvx.wording import named_list
 
@@ -506,35 +507,47 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
             end_group(proc, END_GRACE)
             _wait_for_stages_of(repo, entry)
             del running[name]
-            taken = None
-            with _changing(repo):
-                current = _load(repo, name)
-                if current is not None and current.state == STOPPED:
-                    entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
-                elif code == 0:
-                    entry.state = DONE
-                elif _recorded_by_its_run(repo, entry, found_before):  # then an error
-                    entry.state, entry.error = DONE, f"its run exited with status {code} " \
-                                                     f"(see `dvx queue logs {name}`)"
-                elif taken := name_taken(repo, entry):  # since it started: kept, to run again
-                    entry.state, entry.error = QUEUED, taken.why
-                else:
-                    entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
-                                                      f"logs {name}`)"
-                entry.run_by(None)
-                _remove_worktree_of(repo, entry)  # which may fail the entry
-                if entry.state != QUEUED:
-                    entry.finished_at = time.time()
-                    _clean_up(repo, entry)
-                _save(repo, entry)
-            if entry.state == QUEUED and taken is not None:
-                say(f"'{name}' not recorded: {taken.why} {taken.remedy}")
-            elif entry.state == DONE and entry.error is not None:
-                say(f"'{name}' done, but {entry.error}.")
+            _record_run(repo, entry, code, found_before, say, done)
+
+
+def _record_run(repo: Repo, entry: Entry, code: int, found_before: str | None,
+                say: Callable[[str], None], done: list[Entry]) -> None:
+    """Record how the entry's run here ended (its exit status `code`), its worktree and
+    snapshot ref removed unless it stays queued, say so, and add it to `done`."""
+    name = entry.name
+    # Whole: a stop meanwhile (held) takes effect once the entry and its snapshot ref agree
+    # and its end was said, so that the stop never names a run that ended as going on.
+    with stops_held():
+        taken = None
+        with _changing(repo):
+            current = _load(repo, name)
+            if current is not None and current.state == STOPPED:
+                entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
+            elif code == 0:
+                entry.state = DONE
+            elif _recorded_by_its_run(repo, entry, found_before):  # then an error
+                entry.state, entry.error = DONE, f"its run exited with status {code} " \
+                                                 f"(see `dvx queue logs {name}`)"
+            elif taken := name_taken(repo, entry):  # since it started: kept, to run again
+                entry.state, entry.error = QUEUED, taken.why
             else:
-                say(f"'{name}' {entry.state}." if entry.state != FAILED
-                    else f"'{name}' failed: {entry.error}")
-            done.append(entry)
+                entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
+                                                  f"logs {name}`)"
+            entry.run_by(None)
+            _remove_worktree_of(repo, entry)  # which may fail the entry
+            if entry.state != QUEUED:
+                entry.finished_at = time.time()
+                _clean_up(repo, entry)
+                faults.point("queue.run_cleaned_up")
+            _save(repo, entry)
+        if entry.state == QUEUED and taken is not None:
+            say(f"'{name}' not recorded: {taken.why} {taken.remedy}")
+        elif entry.state == DONE and entry.error is not None:
+            say(f"'{name}' done, but {entry.error}.")
+        else:
+            say(f"'{name}' {entry.state}." if entry.state != FAILED
+                else f"'{name}' failed: {entry.error}")
+        done.append(entry)
 
 
 @dataclass(frozen=True)
