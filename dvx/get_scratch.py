@@ -13,6 +13,7 @@ with where that is and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -42,14 +43,21 @@ def is_scratch_name(name: str) -> bool:
 
 
 def is_scratch_folder(path: str, name: str) -> bool:
-    """Is the folder `path` (named `name`) one a get builds in, running or killed: so named,
-    holding nothing but what a get puts there? A workspace walk leaves it out: never data."""
+    """Is the folder `path` (named `name`) one a get builds in, running or killed at any
+    moment? So named, and laid out as only a get lays it out: empty (just made), holding
+    only `held` (its name not written yet), or `held` naming a path beside `new` and `old`
+    (a get names its path before writing anything else there, and deletes `held` last).
+    A workspace walk leaves such a folder out, never data; any other so named is the
+    user's, which the walk enters and `dvx add` refuses (`workspace.check_entry_name`)."""
     if not is_scratch_name(name):
         return False
     try:
-        return set(os.listdir(path)) <= {BUILT, FORMER, _HELD}
+        inside = set(os.listdir(path))
+        if inside <= {_HELD}:
+            return True
+        return inside <= {BUILT, FORMER, _HELD} and _read_held(os.path.join(path, _HELD)) != ""
     except OSError:
-        return False  # gone, or not a folder: the walk sees what is there
+        return False  # gone, not a folder, or `held` unreadable: the walk sees what is there
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class Scratch:
             fsutil.hold(self._fd)
             fsutil.write_all(self._fd, os.fsencode(os.path.basename(target)))
         except BaseException:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _delete(self.path)
             raise
 
     def keep(self) -> None:
@@ -86,7 +94,7 @@ class Scratch:
         """Let the folder go: deleted (never following a link inside) unless kept."""
         os.close(self._fd)
         if not self._kept:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _delete(self.path)
 
 
 def left_beside(directory: str) -> list[LeftFolder]:
@@ -105,21 +113,26 @@ def left_at(paths: list[str]) -> list[LeftFolder]:
     return [left for left in map(_left, paths) if left is not None]
 
 
+def users_at(paths: list[str]) -> list[str]:
+    """Those of the folders at `paths` named as scratch folders that no get laid out
+    (`is_scratch_folder`): the user's, whose files nothing versions."""
+    return [path for path in paths
+            if is_scratch_name(os.path.basename(path)) and os.path.isdir(path)
+            and not os.path.islink(path) and not is_scratch_folder(path, os.path.basename(path))]
+
+
 def _left(path: str) -> LeftFolder | None:
     """The folder at `path` as one a killed get left, None while a get holds it, or may be
     starting to (no name in `held` yet, and made within the hour), and for any folder
-    that is not one a get builds in (`is_scratch_folder`, or holding more than `held`
-    while it names nothing: a folder of the user's)."""
+    that is not one a get builds in (`is_scratch_folder`: a folder of the user's)."""
     try:
         if (not stat.S_ISDIR(os.lstat(path).st_mode)
                 or not is_scratch_folder(path, os.path.basename(path))):
             return None
         target = _read_held(os.path.join(path, _HELD))
-        # A get names its path in `held` before it writes anything else there.
-        others = set(os.listdir(path)) - {_HELD}
     except OSError:
         return None  # cannot tell: leave it
-    if not target and (_recent(path) or others):
+    if not target and _recent(path):
         return None
     if target and fsutil.is_held(os.path.join(path, _HELD)):
         return None
@@ -153,8 +166,21 @@ def remove(left: LeftFolder) -> bool:
     whether it went. One holding `old` is never deleted."""
     if left.holds_former:
         return False
-    shutil.rmtree(left.path, ignore_errors=True)
+    _delete(left.path)
     return not os.path.lexists(left.path)
+
+
+def _delete(path: str) -> None:
+    """Delete a get's folder (never following a link inside), `held` last: killed midway, it
+    is still one a walk knows as a get's (`is_scratch_folder`), never taken for data."""
+    for name in (BUILT, FORMER):
+        inside = os.path.join(path, name)
+        if os.path.isdir(inside) and not os.path.islink(inside):
+            shutil.rmtree(inside, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(inside)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def what_to_do(left: LeftFolder, shown: str) -> str:

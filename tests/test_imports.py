@@ -3717,3 +3717,73 @@ def test_a_folder_named_as_a_get_s_that_names_nothing_yet_holds_more_is_never_ta
         os.utime(folder, (hour_ago, hour_ago))
     left = get_scratch.left_beside(str(tmp_path))
     assert [entry.path for entry in left] == [str(empty)]
+
+
+@pytest.mark.parametrize("inside", [{"new/results.csv": "precious\n"}, {"old": "mine\n"},
+                                    {"held": "", "new/results.csv": "precious\n"}],
+                         ids=["new", "old", "held-naming-nothing"])
+def test_a_folder_of_yours_named_as_a_get_s_is_refused_by_add_and_named_by_status(
+        project, inside):
+    """A folder of the user's named as a get's scratch folder and holding what no get lays
+    out there (no `held` naming a path) is never taken for a get's: `dvx add` of the folder
+    around it refuses it, and status names it (Git ignores a folder so named), so what is in
+    it is never left unversioned without a word; inside tracked data, status lists its files
+    as added and `dvx commit` refuses them."""
+    for name, content in inside.items():
+        write(project / "d" / ".dvx-get-abcdefgh" / name, content)
+    write(project / "d" / "top", "t\n")
+    refused = run_dvx("add", "d", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "'d/.dvx-get-abcdefgh' is named as the folder `dvx get` builds its copy in" \
+        in " ".join(refused.stderr.split()), refused.output
+    said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
+    assert "'d/.dvx-get-abcdefgh' is named as the folder `dvx get` builds its copy in, but " \
+        "holds what no get puts there" in said, said
+    assert "Rename the folder." in said, said
+
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    for name, content in inside.items():
+        write(project / "data" / ".dvx-get-abcdefgh" / name, content)
+    listed = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)
+    [data] = [o for o in listed["outputs"] if o["path"] == "data"]
+    assert data["added"] == sorted(f".dvx-get-abcdefgh/{name}" for name in inside), data
+    assert listed["interrupted_gets"] == [], listed
+    refused = run_dvx("commit", "data", cwd=project)
+    assert refused.code == 2, refused.output
+    for name, content in inside.items():
+        assert (project / "d" / ".dvx-get-abcdefgh" / name).read_text() == content
+        assert (project / "data" / ".dvx-get-abcdefgh" / name).read_text() == content
+
+
+def test_a_get_s_folder_is_known_as_one_at_every_moment_a_kill_can_leave_it(tmp_path,
+                                                                           monkeypatch):
+    """Every layout a get's folder passes through, from being made to being deleted (`held`
+    last), is one a workspace walk knows as a get's and leaves out; a kill at any moment
+    never turns it into data."""
+    from dvx import get_scratch
+    scratch = get_scratch.Scratch(str(tmp_path / "got"))
+    name = os.path.basename(scratch.path)
+    assert get_scratch.is_scratch_folder(scratch.path, name)
+    write(Path(scratch.path) / "new" / "0.png", "image 0\n")
+    write(Path(scratch.path) / "old", "mine\n")
+    assert get_scratch.is_scratch_folder(scratch.path, name)
+    seen: list[bool] = []  # before each file or folder in it is deleted
+
+    def looked_at_before(delete: Any) -> Any:
+        def deleting(*args: Any, **kwargs: Any) -> None:
+            seen.append(get_scratch.is_scratch_folder(scratch.path, name))
+            delete(*args, **kwargs)
+        return deleting
+
+    monkeypatch.setattr(os, "unlink", looked_at_before(os.unlink))
+    monkeypatch.setattr(os, "rmdir", looked_at_before(os.rmdir))
+    scratch.drop()
+    monkeypatch.undo()
+    assert seen and all(seen), seen
+    assert not os.path.exists(scratch.path)
+    empty = tmp_path / ".dvx-get-abcd1234"
+    empty.mkdir()
+    assert get_scratch.is_scratch_folder(str(empty), empty.name)
+    (empty / "held").write_bytes(b"")
+    assert get_scratch.is_scratch_folder(str(empty), empty.name)

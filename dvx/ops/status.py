@@ -403,7 +403,11 @@ def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str
     in a folder of one, `core.no_scm`, included), never entering a folder Git ignores: a get
     into one (no tracked data there) is found by the next get there, not by every status."""
     inside = {repo.abspath(path) for r in results for path in r.scratch_folders}
-    left = get_scratch.left_at(sorted({*_scratch_folders_git_lists(repo), *inside}))
+    listed = _scratch_folders_git_lists(repo)
+    for path in get_scratch.users_at(listed):
+        shown = from_here(repo.root, os.path.relpath(path, repo.root).replace(os.sep, "/"))
+        log.warning("WARNING: %s", _named_as_a_get_s(shown))
+    left = get_scratch.left_at(sorted({*listed, *inside}))
     for folder in left:
         shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
         if folder.holds_former:
@@ -412,6 +416,15 @@ def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str
             log.warning("%s", _partial_copy_left(shown, folder.path in inside))
     return [(os.path.relpath(f.path, repo.root).replace(os.sep, "/"), f.holds_former)
             for f in left]
+
+
+def _named_as_a_get_s(shown: str) -> str:
+    """The warning for a folder of the user's named as a get's scratch folder outside tracked
+    data: Git ignores that name (`gitignore.GET_SCRATCH_PATTERN`) and `dvx add` refuses it,
+    so nothing versions what is in it. Inside tracked data status lists its files as added."""
+    return (f"'{shown}' is named as the folder `dvx get` builds its copy in, but holds what "
+            "no get puts there: Git ignores a folder so named and `dvx add` refuses it, so "
+            "nothing versions what is in it. Rename the folder.")
 
 
 def _partial_copy_left(shown: str, in_tracked_data: bool) -> str:
