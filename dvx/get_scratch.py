@@ -108,6 +108,26 @@ def left_beside(directory: str) -> list[LeftFolder]:
     return [left for left in map(_left, (e.path for e in entries)) if left is not None]
 
 
+def moved_aside(top: str, missing: list[str]) -> dict[str, LeftFolder]:
+    """Of the paths `missing` from the folder `top` ('/'-separated, relative to it), those a
+    killed `dvx get --force` moved aside, each with the folder it left: at or below the path
+    a left folder beside them (or beside a folder above them, up to `top`) names, whose
+    `old` holds it still. One scan per folder above them."""
+    folders = {""} | {folder for rel in missing for folder in _folders_above(rel)}
+    holding = [(os.path.relpath(left.target, top).replace(os.sep, "/"), left)
+               for folder in sorted(folders)
+               for left in left_beside(os.path.join(top, folder))
+               if left.holds_former and left.target]
+    return {rel: left for rel in missing for target, left in holding
+            if rel == target or rel.startswith(target + "/")}
+
+
+def _folders_above(rel: str) -> list[str]:
+    """The folders holding the POSIX path `rel`, nearest first: 'a/b/c' -> 'a/b', 'a'."""
+    parts = rel.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
 def left_at(paths: list[str]) -> list[LeftFolder]:
     """Those of the folders at `paths` (named like scratch folders) an interrupted get left."""
     return [left for left in map(_left, paths) if left is not None]

@@ -3701,6 +3701,45 @@ def test_commit_or_add_never_records_as_deleted_what_a_killed_get_force_moved_as
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_status_and_diff_say_what_a_killed_get_force_moved_aside_is_moved_aside_not_deleted(
+        source, project):
+    """A path of a tracked directory that a killed `dvx get --force` moved aside into its
+    folder's `old` is no deletion: status and diff list it as moved aside by an interrupted
+    get (apart from the directory's deletions), status's hint is the `mv` that puts it back,
+    never a `dvx commit`, which refuses it."""
+    team, _ = source
+    write(project / "data" / "one.txt", "mine1\n")
+    write(project / "data" / "gone.txt", "gone\n")
+    write(project / "data" / "sub" / "s.txt", "s\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    (project / "data" / "gone.txt").unlink()
+    get = ("get", str(team.origin), "raw/train.csv", "-o", "data/one.txt", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data")
+    said = run_dvx_proc("status", cwd=project)
+    assert "    moved aside by an interrupted `dvx get --force`: one.txt" in said.stdout, \
+        said.output
+    assert "    deleted: gone.txt" in said.stdout and "deleted: one.txt" not in said.stdout, \
+        said.output
+    assert "dvx commit" not in said.stdout, said.output
+    assert f"`mv data/{left}/old data/one.txt`" in " ".join(said.stderr.split()), said.output
+    [data] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
+    assert (data["deleted"], data["moved_aside"]) == (["gone.txt"], ["one.txt"]), data
+    diff = run_dvx("diff", cwd=project)
+    assert diff.code == 0, diff.output
+    assert "Moved aside by an interrupted `dvx get --force`:\n    data/one.txt" in diff.stdout, \
+        diff.output
+    assert "Deleted:\n    data/gone.txt  (5 B)\n" in diff.stdout, diff.output
+    listed = json.loads(run_dvx("diff", "--json", cwd=project).stdout)
+    assert [row["path"] for row in listed["deleted"]] == ["data/gone.txt"], listed
+    assert [row["path"] for row in listed["moved_aside"]] == ["data/one.txt"], listed
+    refused = run_dvx("commit", "data", cwd=project)
+    assert refused.code != 0 and "'data/one.txt' is not deleted" in refused.stderr, \
+        refused.output
+
+
 def test_a_folder_named_as_a_get_s_that_names_nothing_yet_holds_more_is_never_taken_as_one(
         tmp_path):
     """A get names its path in `held` before it writes anything else in its folder: a folder

@@ -635,6 +635,7 @@ def _diff_rows(result: Any) -> list[tuple[str, str, str]]:
               f"{human_size(m.old[1])} -> {human_size(m.new[1])}") for m in result.modified]
     rows += [("renamed", f"{shown_path(r.old)} -> {shown_path(r.new)}", human_size(r.size))
              for r in result.renamed]
+    rows += [(MOVED_ASIDE, shown_path(p), human_size(size)) for p, _, size in result.moved_aside]
     return rows
 
 
@@ -650,8 +651,9 @@ def _print_diff(result: Any) -> None:
             heading = change
         out(f"    {path}  ({size})")
     left_out = " (of what could be compared: see the warnings)" if result.problems else ""
+    aside = f", {len(result.moved_aside)} moved aside" if result.moved_aside else ""
     out(f"\nfiles summary: {len(result.added)} added, {len(result.deleted)} deleted, "
-        f"{len(result.modified)} modified, {len(result.renamed)} renamed{left_out}")
+        f"{len(result.modified)} modified, {len(result.renamed)} renamed{aside}{left_out}")
 
 
 def _diff_markdown(result: Any) -> str:
@@ -909,6 +911,8 @@ def _taking_recorded(root: str, does: str, outputs: list[OutputStatus], has_remo
 
 
 THROUGH_LINK = "changed through its link into the cache"
+# A file a killed get's folder holds in its `old`: not deleted (get_scratch.moved_aside)
+MOVED_ASIDE = "moved aside by an interrupted `dvx get --force`"
 
 
 def _changed_in_cache_hint(root: str, outputs: list[OutputStatus]) -> None:
@@ -1005,8 +1009,9 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         if o.wrong_counts is not None:
             states.append(f"its pointer {recorded_wrongly(o.wrong_counts)}")
         out(f"{shown_path(o.path)}: {', '.join(states)}")
-        for label, paths in (("added", o.added), ("modified", o.modified),
-                             ("deleted", o.deleted)) if o.synced_manifest_missing is None else ():
+        listed = (("added", o.added), ("modified", o.modified), ("deleted", o.deleted_here),
+                  (MOVED_ASIDE, o.moved_aside))
+        for label, paths in listed if o.synced_manifest_missing is None else ():
             for path in paths:
                 how = f" ({THROUGH_LINK})" if f"{o.path}/{path}" in o.changed_in_cache else ""
                 out(f"    {label}: {shown_path(path)}{how}")
@@ -1057,8 +1062,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     # No checkout puts back what the cache no longer holds (`_changed_in_cache_hint`)
     restorable = [o for o in hinted if not o.changed_in_cache]
     # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)
+    # A commit refuses too while a killed get holds a file of it aside: the warning naming
+    # that get's folder says how to put it back
     changed_here = [o for o in restorable if o.workspace == "modified"
-                    and not o.pointer_moved and o.stage is None and not o.in_the_way]
+                    and not o.pointer_moved and o.stage is None and not o.in_the_way
+                    and not o.moved_aside]
     # No forced checkout places a file where a folder stands kept for a file .dvxignore
     # leaves out (`kept_for_left_out`): it is named with the way past it instead
     discarded = [o for o in changed_here if not _changed_only_by_kept_folders(o)]

@@ -350,28 +350,18 @@ def refuse_former_output_aside(root: str, status: OutputStatus) -> None:
     if status.kind != "dir" or not status.deleted:
         return
     top = os.path.join(root, status.path)
-    for left in _gets_left_by(top, status.deleted):
-        target = os.path.relpath(left.target, top).replace(os.sep, "/")
-        if any(rel == target or rel.startswith(target + "/") for rel in status.deleted):
-            shown = from_here(root, os.path.relpath(left.path, root).replace(os.sep, "/"))
-            raise ConflictError(
-                f"{quoted(f'{status.path}/{target}')} is not deleted: an interrupted `dvx get "
-                f"--force` moved it aside, and recording the directory would record its "
-                f"deletion. "
-                f"{get_scratch.what_to_do(left, shown)}",
-                "Put it back (or move it where you want it) first, then record the directory "
-                "again.")
-
-
-def _gets_left_by(top: str, deleted: list[str]) -> list[get_scratch.LeftFolder]:
-    """The folders killed gets left holding former content beside the paths `deleted`
-    (relative to the directory `top`) or a folder above them: one scan per such folder."""
-    folders = {""} | {folder for rel in deleted for folder in folders_above(rel)}
-    found: list[get_scratch.LeftFolder] = []
-    for folder in sorted(folders):
-        found += [left for left in get_scratch.left_beside(os.path.join(top, folder))
-                  if left.holds_former and left.target]
-    return found
+    aside = get_scratch.moved_aside(top, status.deleted)
+    if not aside:
+        return
+    left = aside[min(aside)]
+    target = os.path.relpath(left.target, top).replace(os.sep, "/")
+    shown = from_here(root, os.path.relpath(left.path, root).replace(os.sep, "/"))
+    raise ConflictError(
+        f"{quoted(f'{status.path}/{target}')} is not deleted: an interrupted `dvx get --force` "
+        f"moved it aside, and recording the directory would record its deletion. "
+        f"{get_scratch.what_to_do(left, shown)}",
+        "Put it back (or move it where you want it) first, then record the directory "
+        "again.")
 
 
 def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True,

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dvx import experiment_refs
+from dvx import experiment_refs, get_scratch
 from dvx.errors import DvxError, Interrupted, PathError, UsageError
 from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
@@ -64,10 +64,14 @@ class DiffResult:
     modified: list[Modified] = field(default_factory=list)
     renamed: list[Renamed] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # directories that could not be listed
+    # Missing from the workspace (`b`) as a killed `dvx get --force` moved them aside into
+    # its folder's `old` (get_scratch.moved_aside): not deleted, and no rename's old path
+    moved_aside: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.deleted or self.modified or self.renamed)
+        return bool(self.added or self.deleted or self.modified or self.renamed
+                    or self.moved_aside)
 
     def to_json(self) -> dict[str, object]:
         def file(path: str, oid: str, size: int) -> dict[str, object]:
@@ -81,6 +85,7 @@ class DiffResult:
                           "new": {"oid": m.new[0], "size": m.new[1]}} for m in self.modified],
             "renamed": [{"path": {"old": r.old, "new": r.new}, "oid": r.oid, "size": r.size}
                         for r in self.renamed],
+            "moved_aside": [file(*row) for row in self.moved_aside],
             "problems": self.problems,
         }
 
@@ -138,6 +143,8 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
     _compare(files_a, files_b, changes)
     if targets is not None:
         changes.keep_only(lambda path: any(_below(path, t) for t in targets))
+    if b == WORKSPACE:
+        result.moved_aside = changes.take_moved_aside(repo.root)
     changes.report(result)
     return result
 
@@ -157,6 +164,14 @@ class _Changes:
         self.added = [r for r in self.added if wanted(r[0])]
         self.deleted = [r for r in self.deleted if wanted(r[0])]
         self.modified = [m for m in self.modified if wanted(m.path)]
+
+    def take_moved_aside(self, root: str) -> list[Row]:
+        """Take out of the deleted files those a killed `dvx get --force` moved aside in the
+        workspace (the repository at `root`), and return them."""
+        aside = get_scratch.moved_aside(root, [row[0] for row in self.deleted])
+        taken = sorted(row for row in self.deleted if row[0] in aside)
+        self.deleted = [row for row in self.deleted if row[0] not in aside]
+        return taken
 
     def report(self, result: DiffResult) -> None:
         # A rename: the same content deleted at one path and added at another (paired in

@@ -190,6 +190,16 @@ class OutputStatus:
     # Of a directory, its deleted files where a folder stands holding a file .dvxignore
     # leaves out of the data (`left_out_inside`), with that file: no checkout replaces it
     kept_for_left_out: list[tuple[str, str]] = field(default_factory=list)
+    # Of a directory, its deleted files a killed `dvx get --force` moved aside into its
+    # folder's `old` (get_scratch.moved_aside): never deletions, which `dvx commit` refuses
+    # to record; shown apart from `deleted`, which holds them too
+    moved_aside: list[str] = field(default_factory=list)
+
+    @property
+    def deleted_here(self) -> list[str]:
+        """The deleted files but those moved aside: what status says is deleted."""
+        aside = set(self.moved_aside)
+        return [rel for rel in self.deleted if rel not in aside]
 
     @property
     def changed(self) -> bool:
@@ -287,7 +297,8 @@ class OutputStatus:
                                   "wrong_counts": None if self.wrong_counts is None
                                   else self.wrong_counts.to_json()}
         if self.kind == "dir":
-            doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
+            doc.update(added=self.added, modified=self.modified, deleted=self.deleted_here,
+                       moved_aside=self.moved_aside,
                        not_pulled=self.not_pulled, outdated=self.outdated,
                        in_the_way=self.in_the_way,
                        kept_for_left_out=[{"path": rel, "left_out": left_out}
@@ -703,6 +714,9 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     if result.workspace == MODIFIED:
         result.changed_in_cache = _changed_in_cache(repo, output, result)
     _note_kept_for_left_out(repo, output, result)
+    if result.deleted:
+        result.moved_aside = sorted(get_scratch.moved_aside(repo.abspath(output.path),
+                                                            result.deleted))
     if output.stage is None and output.pointer.is_dir and (
             holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
         # Not of other data there (the user's, an older version): it says nothing of the pointer
