@@ -816,7 +816,9 @@ def warn_of_left_out(tree: Tree, where: str) -> None:
     log.warning("%s records a directory whose manifest lists %d file(s) in its folder %s, the "
                 "partial copy of a `dvx get` that was killed there, which an earlier dvx "
                 "version recorded with the directory's data. They are never data: dvx leaves "
-                "them out (never placed, listed, compared or counted as missing).",
+                "them out (never placed, listed, compared or counted as missing). Where that "
+                "version is checked out, `dvx commit` naming the directory records it again "
+                "without them.",
                 where, tree.left_out.nfiles, folders)
 
 

@@ -3485,6 +3485,32 @@ def test_a_killed_get_s_folder_an_earlier_dvx_recorded_in_a_directory_is_left_ou
     assert ".dvx-get-" not in diff.stdout and "data/a" in diff.stdout, diff.stdout
 
 
+def test_commit_of_a_directory_an_earlier_dvx_recorded_with_a_killed_get_s_folder_drops_it(
+        tmp_path):
+    """`dvx commit` of a directory an earlier dvx recorded with a killed get's partial copy
+    inside, unchanged here, records it again without that folder: the warning naming it says
+    so, and stops once the new pointer is written."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "aa\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data")
+    left = ".dvx-get-abcd1234"
+    _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache", team.store], {
+        "a": b"aa\n", f"{left}/held": b"dl", f"{left}/new/0.png": b"image 0\n"})
+    bob = team.clone("bob")
+    said = " ".join(run_dvx("status", cwd=bob).stderr.split())
+    assert "Where that version is checked out, `dvx commit` naming the directory records it " \
+        "again without them." in said, said
+    committed = run_dvx("commit", "data", cwd=bob)
+    assert committed.code == 0, committed.output
+    pointer = (bob / "data.dvx").read_text()
+    assert "nfiles: 1\n" in pointer and "size: 3\n" in pointer, pointer
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 0 and left not in status.output, status.output
+    assert sorted(os.listdir(bob / "data")) == ["a"]
+
+
 def test_status_says_a_killed_get_s_partial_copy_inside_tracked_data_stays_until_deleted(
         source, project):
     """Status names the partial copy a get killed inside a tracked directory left as staying
