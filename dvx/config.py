@@ -119,7 +119,7 @@ def _url(value: str) -> str:
     if any(ord(char) < 32 for char in value):
         raise ValueError("it contains a control character, such as a line break")
     scheme, sep, rest = value.partition("://")
-    if sep and "/" in rest and "//" in rest.split("/", 1)[1].rstrip("/"):
+    if sep and _has_empty_folder(rest):
         # An empty folder name: object stores disagree on it (SeaweedFS drops it when it
         # stores a key, so what is pushed would never be found under this URL again).
         raise ValueError(f"its path has an empty folder name ('//'); write "
@@ -154,9 +154,17 @@ def _redact_url(url: str) -> str:
     return redact_url(url)
 
 
+def _has_empty_folder(rest: str) -> bool:
+    """Does the path of `rest` (HOST/PATH?QUERY) hold an empty folder name, the first one
+    after the host (`s3://bkt//proj`) included? Trailing slashes name no folder."""
+    path = rest.partition("/")[2].partition("?")[0].rstrip("/")
+    return bool(path) and "" in path.split("/")
+
+
 def _without_empty_folders(rest: str) -> str:
     host, _, path = rest.partition("/")
-    return "/".join([host, *[part for part in path.split("/") if part]])
+    path, query, after = path.partition("?")
+    return "/".join([host, *[part for part in path.split("/") if part]]) + query + after
 
 
 # section -> key -> validator (returns the normalized value or raises ValueError)

@@ -1617,6 +1617,37 @@ def test_a_url_scheme_dvx_does_not_open_is_refused_with_the_one_to_use(repo, dvx
         assert "s3://, sftp://" in message
 
 
+@pytest.mark.parametrize("url, instead", [
+    ("s3://bkt//proj", "s3://bkt/proj"), ("gs://bkt//proj/", "gs://bkt/proj"),
+    ("azure://box//proj", "azure://box/proj"), ("https://host//store", "https://host/store"),
+    ("s3://bkt///team//proj", "s3://bkt/team/proj"),
+])
+@pytest.mark.parametrize("command", [["remote", "add", "x"],
+                                     ["remote", "modify", "x", "url"]])
+def test_an_empty_folder_right_after_the_bucket_or_host_is_refused_naming_the_url_without_it(
+        repo, dvx, tmp_path, command, url, instead):
+    """SeaweedFS drops an empty folder name there as it does further down the path: a push
+    would put the objects where status -c, fsck and pull under this URL never look."""
+    assert dvx("remote", "add", "x", str(tmp_path / "ok")).code == 0
+    if command[1] == "add":
+        assert dvx("remote", "remove", "x").code == 0
+    refused = dvx(*command, url)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and f"empty folder name ('//'); write {instead}" in said, said
+    assert url not in (repo / ".dvx" / "config").read_text()
+    assert "Traceback" not in refused.output
+
+
+def test_a_url_with_an_empty_first_folder_written_by_hand_is_refused_where_it_is_used(repo, dvx):
+    write(repo / ".dvx" / "config", '[remote "x"]\nurl = s3://bkt//proj\n[core]\nremote = x\n')
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    refused = dvx("push")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "empty folder name ('//'); write s3://bkt/proj" in said, said
+    assert "Fix it with `dvx remote modify x url VALUE`." in said
+
+
 @pytest.mark.parametrize("url, resolved", [
     ("s3://bkt/x/../proj", "s3://bkt/proj"), ("s3://bkt/./y", "s3://bkt/y"),
     ("gs://bkt/team/./data/..", "gs://bkt/team"), ("azure://box/a/../b", "azure://box/b"),
