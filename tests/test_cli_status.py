@@ -1600,3 +1600,37 @@ def test_a_stage_reading_a_folder_inside_a_tracked_folder_whose_manifest_is_inva
     said = " ".join(run_dvx("status", cwd=bob).output.split())
     assert "s: changed deps: d/sub" in said and "Skipped d.dvx" in said, said
     assert "Traceback" not in said
+
+
+def test_a_folder_inside_a_tracked_folder_stays_not_pulled_after_a_pull_of_another_part(
+        tmp_path):
+    """`dvx pull d/other` places nothing of d/sub, which holds only the .dvxignore Git shares:
+    a stage reading d/sub is stale for a missing dependency still, never a changed one, until
+    a pull places that part too."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "sub" / "a", "a\n")
+    write(alice / "d" / "sub" / ".dvxignore", "*.tmp\n")
+    write(alice / "d" / "other" / "c", "c\n")
+    must("add", "d", cwd=alice)
+    must("stage", "add", "-n", "s", "-d", "d/sub", "-o", "out.txt", "cat d/sub/a > out.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "add", "-f", "d/sub/.dvxignore")
+    share(alice, "d and a stage reading a folder of it")
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/other", cwd=bob)
+    assert (bob / "d" / "other" / "c").is_file()
+    assert sorted(p.name for p in (bob / "d" / "sub").iterdir()) == [".dvxignore"]
+
+    said = " ".join(run_dvx("status", cwd=bob).output.split())
+    assert "s: missing deps: d/sub; missing outs: out.txt" in said, said
+    assert "changed deps" not in said, said
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code != 0 and "Run `dvx pull d`" in refused.output, refused.output
+    assert not (bob / "out.txt").exists()
+    must("pull", "d/sub", "out.txt", cwd=bob)
+    assert run_dvx("status", "-q", cwd=bob).code == 0

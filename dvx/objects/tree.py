@@ -198,6 +198,12 @@ class Tree:
         index = bisect_left(self.paths, path + "/")
         return index < len(self.paths) and self.paths[index].startswith(path + "/")
 
+    def paths_inside(self, folder: str) -> list[str]:
+        """The files below `folder`: sorted, they run from the first path from 'folder/' on
+        to the last before 'folder0' ('0' sorts right after '/')."""
+        start = bisect_left(self.paths, folder + "/")
+        return self.paths[start:bisect_left(self.paths, folder + "0", start)]
+
     def by_path(self) -> dict[str, TreeEntry]:
         return {e.path: e for e in self.entries}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -1228,6 +1229,14 @@ def not_pulled_whole(repo: Repo, output: Output, holds_data: bool) -> bool:
     whole is? Only files dvx never tracks (a `.dvxignore` Git shares, say) stand where data
     never placed here goes (`holds_data` false, `never_placed`)."""
     return not holds_data and never_placed(repo, output)
+
+
+def part_never_placed(repo: Repo, output: Output, files: Iterable[str]) -> bool:
+    """Was none of `files` (inside the folder `output`) placed here at any version its sync
+    record names? A pull of another part of the folder places none of them: that part is
+    not pulled yet, as a folder `never_placed` is."""
+    synced = repo.syncstate.get(output.path)
+    return synced is None or all(synced.layer_for(path) is None for path in files)
 
 
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,

@@ -17,7 +17,7 @@ from dvx.errors import DvxError, FormatError, PathError
 from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.status import not_pulled_whole
+from dvx.ops.status import not_pulled_whole, part_never_placed
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import LeftOut, Output, adding_to_sparse_checkout, load_output, load_tree
 from dvx.paths import at_or_below_any, file_in_place_of, folders_above, nearest_parent_in
@@ -157,15 +157,26 @@ def _not_pulled_yet(repo: Repo, state: LockedPath) -> bool:
     if not state.is_dir or state.nfiles:
         return False
     output = _tracked_output_holding(repo, state.path)
-    if output is None or not not_pulled_whole(repo, output, holds_data=False):
+    if output is None:
         return False
     if output.path == state.path:
-        return output.pointer.oid != state.oid
+        return not_pulled_whole(repo, output, holds_data=False) \
+            and output.pointer.oid != state.oid
+    return _part_not_pulled_yet(repo, output, state.path[len(output.path) + 1:])
+
+
+def _part_not_pulled_yet(repo: Repo, output: Output, part: str) -> bool:
+    """Is the folder `part` inside the tracked folder `output` not pulled yet: its manifest
+    records files there and none was ever placed here, whatever a pull of another part of
+    the folder placed? Without the manifest in the cache, as the tracked folder is."""
     try:
         tree = load_tree(repo, output.pointer, output.recorded_in)
     except DvxError:  # an invalid manifest is the data status's to name, as a pointer is
         return False
-    return tree is None or tree.holds(state.path[len(output.path) + 1:])
+    if tree is None:
+        return not_pulled_whole(repo, output, holds_data=False)
+    files = tree.paths_inside(part)
+    return bool(files) and part_never_placed(repo, output, files)
 
 
 def _tracked_output_holding(repo: Repo, rel: str) -> Output | None:
