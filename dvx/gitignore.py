@@ -4,7 +4,7 @@ and one pattern in the clone's own exclude file for the temporaries dvx writes b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from dvx import fsutil
 from dvx.errors import PathError
@@ -138,6 +138,18 @@ def check_readable(data_path: str) -> None:
     """Refuse now (PathError) a .gitignore beside `data_path` that dvx may not read or write
     (a symbolic link, a folder): before a command changes anything, not half-way."""
     read_git_file(os.path.join(os.path.dirname(data_path), ".gitignore"))
+
+
+def holds_only_entries(gitignore: str, names: Collection[str]) -> bool:
+    """Does the .gitignore `gitignore` hold nothing but the entries dvx writes for `names`
+    (data in its folder), none of the user's rules? One absent holds none; one dvx may not
+    read (a symbolic link, a folder) is taken for the user's."""
+    try:
+        found = read_git_file(gitignore)
+    except PathError:
+        return False
+    entries = {_entry(name) for name in names}
+    return all(line in entries for line in git_lines(found or b"") if line)
 
 
 def remove_entry(data_path: str) -> str | None:

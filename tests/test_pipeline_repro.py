@@ -2313,7 +2313,6 @@ def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo,
     assert (repo / "run.log").read_text() == "1\n"
 
 
-
 def test_a_cache_false_output_holding_changes_git_has_not_committed_is_never_deleted(repo, dvx):
     """A teammate's dvx.yaml declares a folder of code as a `cache: false` output: a run
     would delete it first, and with it an edit, or a new file, not committed yet. repro (dry,
@@ -3055,3 +3054,52 @@ def test_repro_judges_a_pointer_at_a_gone_stage_s_output_on_the_stages_dvx_yaml_
     assert "ghost" not in read_lock(str(repo), "xxh128")
     assert (repo / "r.txt").exists()
     assert dvx("status").code == 0
+
+
+@pytest.mark.parametrize("cmd", ["cp in.txt res",
+                                 "mkdir -p res && cp in.txt res/a.txt && cp in.txt res/b.txt"])
+def test_an_output_whose_folder_becomes_the_stage_s_new_output_runs_over_dvx_s_gitignore(
+        repo, dvx, cmd):
+    """A stage's output changes from `res/a.txt` to `res` (a file, or a folder): the
+    `res/.gitignore` dvx wrote for the old output, and said to commit, holds its entry alone,
+    so Git tracking it stops no run: repro deletes it with the output and names its removal
+    in the `git add` to run, and the old output is neither handed over nor left ignored.
+    A rule of the user's in that .gitignore, or another file Git tracks there, still refuses."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    first = dvx("repro")
+    assert first.code == 0 and "res/.gitignore" in first.output, first.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res/a.txt")
+    write(repo / "dvx.yaml", f"stages:\n  s:\n    cmd: {cmd}\n"
+          "    deps: [in.txt]\n    outs: [res]\n")
+
+    write(repo / "res" / ".gitignore", "/a.txt\n*.log\n")  # a rule of the user's
+    refused = dvx("repro")
+    assert refused.code != 0 and "('res/.gitignore' is in the Git index)" in refused.output, \
+        refused.output
+    write(repo / "res" / ".gitignore", "/a.txt\n")
+    write(repo / "res" / "notes.md", "mine\n")
+    git(repo, "add", "res/notes.md")
+    refused = dvx("repro")
+    assert refused.code != 0 and "('res/notes.md' is in the Git index)" in refused.output, \
+        refused.output
+    git(repo, "rm", "-q", "--cached", "res/notes.md")
+    (repo / "res" / "notes.md").unlink()
+
+    status = " ".join(dvx("status").output.split())
+    assert "tracked by Git" not in status and "dropped outs: res/a.txt" in status, status
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "No stage outputs" not in ran.output and "ignored by Git" not in ran.output, \
+        ran.output
+    assert "git add .gitignore res/.gitignore dvx.lock" in ran.output, ran.output
+    assert not (repo / "res" / ".gitignore").exists()
+    lock = (repo / "dvx.lock").read_text()
+    assert "path: res\n" in lock and "path: res/a.txt" not in lock, lock
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    assert git(repo, "ls-files", "res") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output

@@ -417,7 +417,8 @@ def _refuse_outputs_in_git(repo: Repo, params_set: ParamsSet) -> None:
     index holds (outputs_in_git): not left to fail when the queue starts it."""
     dag = load_dag(repo, params_set=params_set)
     if dag is not None:
-        refuse_outputs_in_git(repo, dag, dag.stages, outcome="nothing was queued")
+        refuse_outputs_in_git(repo, dag, dag.stages, read_lock(repo.root, repo.algo),
+                              outcome="nothing was queued")
 
 
 def queue_again(name: str | None, sets: list[str], force: bool, jobs: int) -> list[str]:

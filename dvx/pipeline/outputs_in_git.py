@@ -10,10 +10,13 @@ repro` selects).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import posixpath
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from dvx import gitignore
 from dvx.errors import PathError
+from dvx.lockfile import StageLock
 from dvx.pipeline.graph import Dag
 from dvx.repo import Repo
 from dvx.scm import untrack_command
@@ -28,10 +31,12 @@ class OutputInGit:
     tracked: list[str]
 
 
-def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> list[OutputInGit]:
+def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
+                   locks: Mapping[str, StageLock]) -> list[OutputInGit]:
     """The cached outputs of the stages `selected`, frozen ones left out, that Git's index
-    holds files of, in the stages' order: the one rule `repro` and `status` follow. One `git
-    ls-files` for all."""
+    holds files of, in the stages' order: the one rule `repro` and `status` follow. The
+    .gitignore dvx wrote for outputs the stage's dvx.lock entry (in `locks`) records is dvx's
+    own, not one of them (`_ignores_recorded_outputs_only`). One `git ls-files` for all."""
     if repo.git is None:
         return []
     owners = {o.path: name for name in selected if not dag.stages[name].frozen
@@ -39,17 +44,32 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str]) -> list[Outp
     tracked = repo.git.tracked_under(sorted(owners))
     found = []
     for path, name in owners.items():
-        files = [f for f in tracked if f == path or f.startswith(path + "/")]
+        files = [f for f in tracked if (f == path or f.startswith(path + "/"))
+                 and not _ignores_recorded_outputs_only(repo, f, locks.get(name))]
         if files:
             found.append(OutputInGit(name, path, files))
     return found
 
 
+def _ignores_recorded_outputs_only(repo: Repo, tracked: str, locked: StageLock | None) -> bool:
+    """Is the file `tracked` a .gitignore holding only the entries dvx wrote for cached
+    outputs in its folder that the stage's dvx.lock entry `locked` records (`res/.gitignore`
+    of the output `res/a.txt` that became `res`)? Nothing of the user's is lost when the run
+    deletes it: its removal is for the user to commit, as the entries of dropped outputs."""
+    folder, name = posixpath.split(tracked)
+    if name != ".gitignore" or locked is None:
+        return False
+    names = [posixpath.basename(o.path) for o in locked.outs
+             if o.cache and posixpath.dirname(o.path) == folder]
+    return bool(names) and gitignore.holds_only_entries(repo.abspath(tracked), names)
+
+
 def refuse_outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
+                          locks: Mapping[str, StageLock],
                           outcome: str = "nothing was run") -> None:
     """Refuse the run (PathError) when a stage of `selected` has a cached output Git's index
     holds files of, naming the first; `outcome`: what the refusal left undone."""
-    found = outputs_in_git(repo, dag, selected)
+    found = outputs_in_git(repo, dag, selected, locks)
     if found:
         raise PathError(f"Stage '{found[0].stage}': {in_the_index(found[0])}, and a stage "
                         f"deletes its outputs before it runs, so {outcome}.",

@@ -376,7 +376,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "nothing was run.", "Push it from the clone where it was made, or pass "
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected, pulled)
-        refuse_outputs_in_git(repo, dag, selected)
+        refuse_outputs_in_git(repo, dag, selected, locks)
         refuse_uncommitted_outputs(repo, dag, selected, locks)
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
@@ -1646,7 +1646,8 @@ class _Scheduler:
         The entries of `ignored_again` were written by the checkout that placed the outputs:
         changed too, for `git add`, though found here. What it changed, for a refused record
         to put back. The entries of the dropped outputs its run deleted (`run_over`) go: each
-        would ignore the outputs in it."""
+        would ignore the outputs in it. A .gitignore the run deleted with the output holding
+        it (one of dvx's entries alone: outputs_in_git) has its removal for Git to record."""
         changes = _Unrecorded()
         for out in stage.outs:
             full = self.repo.abspath(out.path)
@@ -1665,9 +1666,12 @@ class _Scheduler:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
         for path in run_over:
             full = self.repo.abspath(path)
+            ignore_file = posixpath.join(posixpath.dirname(path), ".gitignore")
             if gitignore.remove_entry(full) is not None:
                 changes.removed.append(full)
-                self.touched.append(posixpath.join(posixpath.dirname(path), ".gitignore"))
+                self.touched.append(ignore_file)
+            elif not os.path.lexists(self.repo.abspath(ignore_file)):
+                self.touched.append(ignore_file)
         self.touched += ignore_after_rules_taking_back(
             self.repo, [out.path for out in stage.outs if out.cache])
         return changes
@@ -2020,7 +2024,23 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> list[
         if os.path.lexists(full):
             delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
-    return run_over
+    return run_over + _dropped_outputs_deleted_inside(repo, stage, locked)
+
+
+def _dropped_outputs_deleted_inside(repo: Repo, stage: Stage, locked: StageLock | None
+                                    ) -> list[str]:
+    """The outputs `locked` records that the stage no longer declares, inside one it does
+    (`res/a.txt` of the output that became `res`), that deleting that output deleted: no
+    longer dvx's data, nor the user's to keep (their sync records go). Those deleted."""
+    if locked is None:
+        return []
+    deleting = [out.path for out in stage.outs if not out.persist]
+    deleted = [o.path for o in locked.outs
+               if o.cache and o.path not in stage.out_paths
+               and any(o.path.startswith(path + "/") for path in deleting)
+               and not os.path.lexists(repo.abspath(o.path))]
+    no_longer_data(repo, deleted)
+    return deleted
 
 
 def _remove_dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
@@ -2156,7 +2176,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     uncommitted = uncommitted_outputs(repo, dag, stale_names, locks)
     repo.statcache.flush()
     # as a plain repro selects
-    in_git = outputs_in_git(repo, dag, dag.stages) if stale_names else []
+    in_git = outputs_in_git(repo, dag, dag.stages, locks) if stale_names else []
     holding = inputs_holding_a_repository(repo, dag, dag.stages) if stale_names else []
     return PipelineStatus(statuses, recorded_while_none_declared(pipeline, locks),
                           uncommitted=uncommitted, in_git=in_git, holding=holding)
