@@ -469,6 +469,165 @@ def test_merging_indexes_that_disagree_on_a_length_writes_an_index_readers_accep
     assert got.failed == {} and all(fresh.verify(each) for each in oids)
 
 
+def _upload_packs(tmp_path: Path, *counts: int) -> tuple[list[list[str]], Any]:
+    """Upload `counts[i]` small random objects by the i-th upload (a pack each) to the
+    directory remote tmp_path/remote: the oids of each upload, and the settings used."""
+    from dvx.progress import NoProgress
+    from dvx.remote import transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    settings = transfer.Settings(2, 1, NoProgress())
+    uploads = []
+    for count in counts:
+        oids = [source.add_bytes(os.urandom(1000 + 37 * i)) for i in range(count)]
+        remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+        assert transfer.upload(source, remote, oids, settings).failed == {}
+        uploads.append(oids)
+    return uploads, settings
+
+
+def _pack_section(store: Path, oids: list[str]) -> Section:
+    """The section of the pack holding `oids`, as the index its upload wrote names it."""
+    for index in (store / "indexes").glob("*.idx"):
+        for section in read_index(index.read_bytes().splitlines(keepends=True), ALGO):
+            if section.pack is not None and {e[0] for e in section.entries} == set(oids):
+                return section
+    raise AssertionError("no index names that pack")
+
+
+def _index_read_first(store: Path, variants: Iterator[list[Section]]) -> str:
+    """Write the first of the `variants` (the sections of an index) whose name sorts before
+    every index on `store`: the one a merge reads first. Its name."""
+    first = min(p.name for p in (store / "indexes").glob("*.idx"))
+    for sections in variants:
+        data = write_index(sections, ALGO)
+        name = packs.index_name(data, ALGO)
+        if name < first:
+            (store / "indexes" / name).write_bytes(data)
+            return name
+    raise AssertionError("no variant sorts first")
+
+
+def _sizes_named(store: Path) -> dict[str, set[int]]:
+    """pack -> the sizes the indexes on `store` give it."""
+    sizes: dict[str, set[int]] = {}
+    for index in (store / "indexes").glob("*.idx"):
+        for section in read_index(index.read_bytes().splitlines(keepends=True), ALGO):
+            if section.pack is not None:
+                sizes.setdefault(section.pack, set()).add(section.size)
+    return sizes
+
+
+def test_a_merge_takes_a_pack_s_size_from_the_remote_not_from_an_index_understating_it(
+        tmp_path):
+    """Index A gives a pack a smaller size than it has (its one entry fits) and is read
+    first; index B names an object of that pack with a wrong length. fsck's check names A as
+    misstating the size and B's entry as a bad copy; taking that copy out writes one index
+    giving the pack its real size, and a fresh cache downloads every object."""
+    from dvx.remote import pack_reads, packed, transfer
+    from dvx.remote.fs import open_store
+
+    [oids], settings = _upload_packs(tmp_path, 10)
+    store = tmp_path / "remote"
+    section = _pack_section(store, oids)
+    pack = str(section.pack)
+    real = (store / "packs" / pack).stat().st_size
+    oid, offset, length = section.entries[4]
+    (store / "indexes" / packs.index_name(index := write_index(
+        [Section(pack, real, [(oid, offset, length + 5)])], ALGO), ALGO)).write_bytes(index)
+    first_end = section.entries[0][1] + section.entries[0][2]
+    understated = _index_read_first(store, ([Section(pack, size, section.entries[:1])]
+                                            for size in range(first_end, real)))
+
+    remote = open_store(str(store), {}, str(tmp_path), ALGO, "r")
+    check = pack_reads.verify(remote, settings)
+    assert set(check.misstated) == {understated}
+    assert f"but the pack is {real} bytes" in check.misstated[understated]
+    assert check.bad_copies == {(pack, oid, offset, length + 5)} and check.corrupt == {}
+    packed.retire_copies(remote, settings, check.bad_copies)
+
+    assert _sizes_named(store) == {pack: {real}}
+    remote = open_store(str(store), {}, str(tmp_path), ALGO, "r")
+    fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, fresh, oids, settings)
+    assert got.failed == {} and all(fresh.verify(each) for each in oids)
+
+
+def test_an_index_overstating_a_pack_s_size_is_named_and_never_trusted_by_a_merge_or_gc(
+        tmp_path):
+    """An index giving a small pack the size and entries of a large one (read first): fsck's
+    check names it; gc's plan frees no bytes of the small pack it keeps; and a merge gives
+    the small pack its real size, naming only entries that fit in it, and every object still
+    downloads."""
+    from dvx.remote import pack_reads, packed, repack, transfer
+    from dvx.remote.fs import open_store
+
+    (large_oids, small_oids), settings = _upload_packs(tmp_path, 10, 2)
+    store = tmp_path / "remote"
+    large, small = _pack_section(store, large_oids), _pack_section(store, small_oids)
+    small_real = (store / "packs" / str(small.pack)).stat().st_size
+    hostile = _index_read_first(store, ([Section(small.pack, size, large.entries)]
+                                        for size in range(large.size, 2 * large.size)))
+
+    remote = open_store(str(store), {}, str(tmp_path), ALGO, "r")
+    check = pack_reads.verify(remote, settings)
+    assert set(check.misstated) == {hostile}
+    plan = repack.plan(remote, large_oids + small_oids, time.time() + 3600, ())
+    assert plan.copies_freed == 0 and plan.delete_packs == []
+
+    packed.rewrite_indexes(remote, settings, lambda copy: True)
+
+    assert _sizes_named(store) == {large.pack: {large.size}, small.pack: {small_real}}
+    remote = open_store(str(store), {}, str(tmp_path), ALGO, "r")
+    fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, fresh, large_oids + small_oids, settings)
+    assert got.failed == {} and all(fresh.verify(each) for each in large_oids + small_oids)
+
+
+def test_fsck_replaces_an_index_understating_a_pack_s_size_on_s3(repo, dvx, request,
+                                                                  tmp_path):
+    """On S3, after a push: index A gives the pack a smaller size (its one entry fits) and
+    is listed first, index B names an object of the pack with a wrong length. fsck --remote
+    names A, replaces the indexes by one giving the pack its real size, the next fsck finds
+    nothing wrong, and a fresh clone pulls everything."""
+    spec, _ = _pushed_d_on("seaweedfs", repo, dvx, request, tmp_path)
+    section = max((s for k in spec.list_keys() if k.startswith("indexes/") and k.endswith(".idx")
+                   for s in read_index(spec.get_key(k).splitlines(keepends=True), ALGO)
+                   if s.pack is not None), key=lambda s: len(s.entries))  # the files' pack
+    pack = str(section.pack)
+    real = len(spec.get_key(f"packs/{pack}"))
+    oid, offset, length = section.entries[4]
+    wrong_length = write_index([Section(pack, real, [(oid, offset, length + 5)])], ALGO)
+    spec.put_key(f"indexes/{packs.index_name(wrong_length, ALGO)}", wrong_length)
+    first = min(k for k in spec.list_keys() if k.startswith("indexes/"))
+    first_end = section.entries[0][1] + section.entries[0][2]
+    for size in range(first_end, real):
+        understated = write_index([Section(pack, size, section.entries[:1])], ALGO)
+        name = packs.index_name(understated, ALGO)
+        if f"indexes/{name}" < first:
+            spec.put_key(f"indexes/{name}", understated)
+            break
+    else:
+        raise AssertionError("no size makes the index sort first")
+
+    found = run_dvx_proc("fsck", "--remote", "s", cwd=repo, timeout=120)
+    said = " ".join(found.output.split())
+    assert found.code == 1, found.output
+    assert f"Damaged pack index {name}: it gives pack {pack} a size of {size} bytes, but the " \
+           f"pack is {real} bytes. It was replaced" in said, said
+    assert "refused to write" not in said and "Traceback" not in said, said
+    again = run_dvx_proc("fsck", "--remote", "s", cwd=repo, timeout=120)
+    assert again.code == 0, again.output
+    sizes = {s.size for k in spec.list_keys() if k.startswith("indexes/") and k.endswith(".idx")
+             for s in read_index(spec.get_key(k).splitlines(keepends=True), ALGO)
+             if s.pack == pack}
+    assert sizes == {real}
+    other = clone(repo, tmp_path, "other")
+    assert run_dvx_proc("pull", cwd=other, timeout=120).code == 0
+    assert tree_bytes(other / "d") == tree_bytes(repo / "d")
+
+
 def test_fast_fsck_retiring_a_lost_pack_beside_a_wrong_length_entry_leaves_a_pullable_remote(
         repo, dvx, tmp_path):
     """fsck --remote --fast never reads the packs, so an entry with a wrong length stays

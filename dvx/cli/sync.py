@@ -738,6 +738,12 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     for name, why in sorted(result.damaged_indexes.items()):
         warn(f"Damaged pack index {name}: {why} Nothing it names was used; move it out of "
              "the remote's indexes/ folder once its packs are accounted for.")
+    for name, why in sorted(result.misstated_indexes.items()):
+        warn(f"Damaged pack index {name}: {why}. " + (
+            "It was replaced by one giving each pack the size it has (its entries that fit "
+            "in the pack kept)." if result.restated else "It was not replaced: `dvx fsck "
+            "--remote` replaces it by one giving each pack the size it has when it may write "
+            "to the remote and no other command holds the remote's lock."))
     for _, why in sorted(result.newer_indexes.items()):
         warn(f"{why} Nothing it names was checked: upgrade dvx to check it (leave it where "
              "it is: the packs it names are a newer dvx's data).")

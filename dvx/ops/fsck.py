@@ -56,6 +56,10 @@ class FsckResult:
     not_objects: dict[str, str] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
+    # Index name -> how it misstates the size of a pack (pack_reads.PackCheck.misstated);
+    # `restated`: replaced by one giving each pack the size it has.
+    misstated_indexes: dict[str, str] = field(default_factory=dict)
+    restated: bool = False
     # Indexes a newer dvx wrote (index name -> what it says): what they name went unchecked,
     # and may be what is reported missing or the packs no index names.
     newer_indexes: dict[str, str] = field(default_factory=dict)
@@ -81,7 +85,8 @@ class FsckResult:
     @property
     def ok(self) -> bool:
         return not (self.corrupt or self.missing or self.lost or self.not_objects
-                    or self.damaged_indexes or self.newer_indexes or self.unreadable
+                    or self.damaged_indexes or self.misstated_indexes or self.newer_indexes
+                    or self.unreadable
                     or self.wrong_pointers)
 
     def to_json(self) -> dict[str, object]:
@@ -98,6 +103,9 @@ class FsckResult:
                                 for oid, path in sorted(self.not_objects.items())],
                 "damaged_indexes": [{"index": name, "problem": why}
                                     for name, why in sorted(self.damaged_indexes.items())],
+                "misstated_indexes": [{"index": name, "problem": why,
+                                       "replaced": self.restated}
+                                      for name, why in sorted(self.misstated_indexes.items())],
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
                 "unindexed_packs": self.unindexed_packs,
@@ -225,7 +233,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     # count it as there.
     moved_but_indexed = packed.indexed_loose(remote, result.quarantined) | gone
     if repairs and (in_packs.corrupt or in_packs.lost or in_packs.bad_copies
-                    or moved_but_indexed):
+                    or in_packs.misstated or moved_but_indexed):
         in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
                            loose_whole, result)
     else:
@@ -234,6 +242,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     # the first look's indexes do not name, and objects they place in a pack now deleted.
     result.checked = len(loose | in_packs.checked)
     result.unindexed_packs = len(in_packs.unindexed_packs)
+    result.misstated_indexes = in_packs.misstated
     result.lost |= in_packs.lost
     result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()
                           if oid not in loose_whole)
@@ -315,7 +324,8 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     look, and what looked lost or unreadable then is in a new pack now, and a loose object
     gone then may be one it deleted, which the indexes no longer name. Without the lock (a
     push or gc holds it), nothing is taken out and the first look is reported. `loose_whole`:
-    the objects whose loose copy is whole, another copy of a packed one."""
+    the objects whose loose copy is whole, another copy of a packed one. An index misstating
+    a pack's size is replaced too: the new one gives each pack the size it has."""
     suspects = set(found.corrupt) | found.lost | {copy.oid for copy in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
@@ -326,8 +336,9 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
             there = remote.retried.existing(by_blob) if by_blob else set()
             absent = {oid for blob, oid in by_blob.items() if blob not in there}
             copies |= _loose_entries(remote, absent)
-            if copies:
+            if copies or again.misstated:
                 packed.retire_copies(remote, settings, copies)
+                result.restated = bool(again.misstated)
     except LockError as exc:
         log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
         result.lost |= loose_moved - result.quarantined.keys()

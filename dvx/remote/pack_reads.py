@@ -280,24 +280,36 @@ class PackCheck:
     bad_copies: set[Copy] = field(default_factory=set)  # to retire
     missing_packs: list[str] = field(default_factory=list)
     unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
+    # Index name -> how it misstates the size of a pack the remote holds: damaged, though
+    # every entry of it that fits in the pack is judged as ever (a merge replaces it).
+    misstated: dict[str, str] = field(default_factory=dict)
+
+
+def _misstated(pack: str, declared: int, actual: int) -> str:
+    """How an index misstates a pack's size; a larger one may be the pack's fault instead."""
+    return (f"it gives pack {pack} a size of {declared} bytes, but the pack is {actual} bytes"
+            + (" (or the pack was cut short)" if actual < declared else ""))
 
 
 def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
            only: Collection[str] | None = None) -> PackCheck:
     """Check every pack the indexes name: its size (a copy whose bytes run past the end of a
-    pack cut short is corrupt), and (unless `fast`) every object's hash; with `only`, just
-    the packed objects among those."""
+    pack cut short is corrupt, and an index giving the pack another size than it has is
+    named), and (unless `fast`) every object's hash; with `only`, just the packed objects
+    among those."""
     check = PackCheck()
     on_remote = remote.list_packs()
     spans: list[Span] = []
     named: set[str] = set()
     wrong: dict[str, str] = {}  # oid -> what is wrong with a copy of it
     unread: set[Copy] = set()  # copies whose read failed
-    for _, section in remote.inventory.sections():
+    for index, section in remote.inventory.sections():
         pack = section.pack
         if pack is None:
             continue
         named.add(pack)
+        if pack in on_remote and section.size != on_remote[pack][0]:
+            check.misstated.setdefault(index, _misstated(pack, section.size, on_remote[pack][0]))
         if only is not None:
             section = Section(pack, section.size,
                               [entry for entry in section.entries if entry[0] in only])

@@ -21,6 +21,7 @@ from dvx import faults
 from dvx.errors import FormatError, RemoteError, interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
+from dvx.objects.blobs import Details
 from dvx.objects.cache import LocalCache, unreadable_object
 from dvx.objects.layout import INDEXES_DIR, INDEXES_MARK, INDEXES_MARK_TEXT, PACKS_DIR
 from dvx.remote.backends import delete_refused
@@ -300,6 +301,7 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     sections): the new index is written before the old ones are deleted. Returns the names
     of the indexes replaced."""
     old = remote.inventory.index_names(refresh=True)
+    listed = remote.list_packs()  # after the indexes: every pack they name is complete
     packs: dict[str, Section] = {}
     loose: dict[str, int] = {}
     for _, section in remote.inventory.sections(old):
@@ -308,9 +310,9 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
                 if keep(Copy(None, oid, 0, length)):
                     loose[oid] = length
             continue
-        merged = packs.setdefault(section.pack, Section(section.pack, section.size))
-        merged.entries += [e for e in section.entries if keep(Copy(section.pack, *e))]
-    sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
+        merge_into(packs, section, [e for e in section.entries if keep(Copy(section.pack, *e))])
+    fitted = (deduplicated(at_real_size(s, listed)) for s in packs.values())
+    sections = [s for s in fitted if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
     if not sections:
@@ -323,6 +325,27 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
         remote.retried.delete(replaced)
     remote.forget_locations()
     return old
+
+
+def merge_into(merged: dict[str, Section], section: Section,
+               entries: list[tuple[str, int, int]]) -> None:
+    """Add `entries` of one index's `section` to the section `merged` holds for its pack,
+    whose size is, until `at_real_size` settles it, the largest an index gave the pack."""
+    assert section.pack is not None
+    into = merged.setdefault(section.pack, Section(section.pack, section.size))
+    into.size = max(into.size, section.size)
+    into.entries += entries
+
+
+def at_real_size(section: Section, listed: Details) -> Section:
+    """A pack's merged `section` at the size the remote's listing gives the pack, without the
+    entries running past its end (bytes the pack does not hold): no index is trusted for a
+    pack's size, as one giving it a wrong size would make the merged index unreadable, or
+    make gc count bytes that are not there. A pack missing from `listed` keeps its size."""
+    if section.pack not in listed:
+        return section
+    size = listed[section.pack][0]
+    return Section(section.pack, size, [e for e in section.entries if e[1] + e[2] <= size])
 
 
 def deduplicated(section: Section) -> Section:
