@@ -383,6 +383,21 @@ def test_a_valid_core_hash_in_the_reader_s_global_config_never_names_a_source_s_
         imported.output
 
 
+def test_a_local_source_read_in_place_hashes_as_its_own_config_local_says(project, tmp_path):
+    """A local source whose own config.local sets core.hash (sha256) is read in place as it
+    reads itself: that file is the source's, never the reader's, so ls and get read its
+    data; a revision of it is read by its committed config alone."""
+    theirs = make_git_repo(tmp_path / "theirs")
+    must("init", cwd=theirs)
+    must("config", "--local", "core.hash", "sha256", cwd=theirs)
+    write(theirs / "d" / "f.txt", "theirs\n")
+    must("add", "d", cwd=theirs)
+    listed = run_dvx("ls", str(theirs), "d", cwd=project)
+    assert listed.code == 0 and "f.txt" in listed.stdout, listed.output
+    got = run_dvx("get", str(theirs), "d", "-o", "got", cwd=project)
+    assert got.code == 0 and (project / "got" / "f.txt").read_text() == "theirs\n", got.output
+
+
 @pytest.mark.parametrize("setting", ["[core]\nno_scm = maybe", "[core\nhash = md5"])
 def test_a_source_s_unreadable_config_is_its_own_to_fix_never_a_dvx_config_here(
         source, project, setting):

@@ -214,12 +214,12 @@ class Source:
 
     def _read_hash_setting(self) -> None:
         """Read the source's core.hash (its Repo keeps it): its data is named by its own
-        committed config (its workspace's, read without a revision) or the default, never
-        by the reading user's global config or config.local, which name the reader's data
-        only; the reader's own repository (`dvx.api` without `repo=`) is read as it reads
-        itself. A value its committed config sets that dvx refuses is the source's to fix
-        (`_as_the_source_s`); one of the user's own configs keeps its error, with the `dvx
-        config` that fixes it."""
+        committed config (its workspace's with its config.local, read without a revision)
+        or the default, never by the reading user's global config or the reader's
+        config.local, which name the reader's data only; the reader's own repository
+        (`dvx.api` without `repo=`) is read as it reads itself. A value its committed
+        config sets that dvx refuses is the source's to fix (`_as_the_source_s`); one of
+        the user's own configs keeps its error, with the `dvx config` that fixes it."""
         try:
             if self._reads_itself():
                 _ = self.repo.algo
@@ -746,8 +746,13 @@ class Source:
 
     def _committed_hash(self) -> str:
         """The algorithm the source's own .dvx/config names (the default where it names
-        none); one dvx does not know is the source's to fix."""
-        config = Config.of_files({"project": self._committed_config()})
+        none); one dvx does not know is the source's to fix. A local source read in place
+        is read with its own config.local too, as it reads itself: that file is the
+        source's, never the reader's."""
+        levels = {"project": self._committed_config()}
+        if self.commit is None and "local" in self.repo.config.files:
+            levels["local"] = self.repo.config.files["local"]
+        config = Config.of_files(levels)
         try:
             return config.hash_algo()
         except ConfigError:
