@@ -2634,7 +2634,8 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     fetched = json.loads(run_dvx("fetch", "--json", cwd=alice).stdout)
     commit, author = git(alice, "log", "-1", "--format=%h %an", "--", "raw.csv.dvx").split()
     assert {"pointer": "raw.csv.dvx", "oid": pointer_oid(bob / "raw.csv.dvx"),
-            "commit": commit, "author": author, "only_in_workspace": False} in fetched[
+            "commit": commit, "author": author, "only_in_workspace": False,
+            "pushed_to": None} in fetched[
         "never_pushed"]
     assert fetched["lost"] == []
     assert json.loads(run_dvx("fetch", "base.csv", "--json", cwd=alice).stdout)[
@@ -2692,6 +2693,34 @@ def test_a_push_to_another_remote_after_a_partial_pull_names_the_fetch_not_a_tea
     must("fetch", cwd=bob)
     must("push", "-r", "second", cwd=bob)
     assert run_dvx("fsck", "--remote", "second", cwd=bob).code == 0
+
+
+def test_a_pull_from_another_remote_names_the_default_remote_before_blaming_a_teammate(team):
+    """alice pushed her data to the default remote; bob's `pull -r second` finds it missing
+    there. The message names the default remote, where a plain push sent it, and the pull
+    without -r that reads it from there, before it names the causes a teammate answers for;
+    fetch says the same."""
+    alice = team.founder()
+    (team.base / "store2").mkdir()
+    must("remote", "add", "second", str(team.base / "store2"), cwd=alice)
+    write(alice / "raw.csv", "v1\n")
+    must("add", "raw.csv", cwd=alice)
+    share(alice, "raw v1")
+    bob = team.clone("bob", pull=False)
+
+    for verb in ("pull", "fetch"):
+        said = run_dvx(verb, "-r", "second", cwd=bob)
+        assert said.code == 1, said.output
+        assert ("The remote 'second' does not have that data (raw.csv.dvx, recorded by commit"
+                in said.stderr), said.stderr
+        hint = ("it may be on the default remote 'shared', where a plain `dvx push` sends it: "
+                f"`dvx {verb}` without -r reads it from there.")
+        assert hint in said.stderr, said.stderr
+        assert said.stderr.index(hint) < said.stderr.index("whoever committed it")
+    doc = json.loads(run_dvx("fetch", "-r", "second", "--json", cwd=bob).stdout)
+    assert [r["pushed_to"] for r in doc["never_pushed"]] == ["shared"]
+    must("pull", cwd=bob)
+    assert (bob / "raw.csv").read_text() == "v1\n"
 
 
 def test_pull_allow_missing_exits_0_when_only_data_the_remote_lacks_failed(team):

@@ -302,15 +302,16 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
 
 def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
             remote_name: str | None, jobs: int | None, as_json: bool,
-            allow_missing: bool = False) -> None:
-    """The common end of push, fetch and pull: the run-cache if asked, the report, the exit."""
+            allow_missing: bool = False, command: str = "fetch") -> None:
+    """The common end of push, fetch and pull (`command`, for those two): the run-cache if
+    asked, the report, the exit."""
     if run_cache:
         _with_runs(repo, result, push, remote_name, jobs, as_json)
     for oid in result.repaired:
         warn(f"Repaired {oid}: the remote copy was missing and was uploaded again."
              if oid in result.repaired_missing else
              f"Repaired {oid}: the remote copy was corrupt and was replaced.")
-    report_sync("Pushed" if push else "Fetched", result, as_json)
+    report_sync("Pushed" if push else "Fetched", result, as_json, command)
     failure = result.remote_failure()
     if failure is not None:  # after the report of what the other remotes got
         raise failure
@@ -325,14 +326,14 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
     sys.exit(1)
 
 
-def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
+def report_sync(verb: str, result: SyncResult, as_json: bool, command: str = "fetch") -> None:
     """What a push or fetch did: per remote, when it was split over several, then its
-    problems and its checkout (pull). The remotes whose transfer stopped are the caller's
-    to name (`SyncResult.remote_failure`)."""
+    problems and its checkout (pull). `command`: the fetch or pull a hint names again. The
+    remotes whose transfer stopped are the caller's to name (`SyncResult.remote_failure`)."""
     if as_json:
         emit_json(result.to_json())
     for part in result.parts or [result]:
-        _report_remote(verb, part, as_json, result.asked_by_checkout)
+        _report_remote(verb, part, as_json, result.asked_by_checkout, command)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:
@@ -343,9 +344,10 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
 
 
 def _report_remote(verb: str, result: SyncResult, as_json: bool,
-                   asked_by_checkout: bool = False) -> None:
+                   asked_by_checkout: bool = False, command: str = "fetch") -> None:
     """What the transfer with one remote did, and what failed there; that no remote was
-    asked only where neither it nor the checkout after it (`asked_by_checkout`) asked one."""
+    asked only where neither it nor the checkout after it (`asked_by_checkout`) asked one.
+    `command`: the fetch or pull a hint names again."""
     t = result.transfer
     if not as_json and not is_quiet() and not result.asked:
         so = "." if asked_by_checkout else ", so no remote was asked."
@@ -380,7 +382,7 @@ def _report_remote(verb: str, result: SyncResult, as_json: bool,
     elif result.never_pushed:
         _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed,
                              result.fetch_from if result.pushing else None,
-                             result.fetch_from_default)
+                             result.fetch_from_default, result.default_remote, command)
     if result.lost:
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
@@ -436,13 +438,16 @@ def _report_unindexed_packs(remote: str, never_pushed: list[Recorded], unnamed: 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int,
                          fetch_from: list[str] | None = None,
-                         from_default: bool = False) -> None:
+                         from_default: bool = False, default: str | None = None,
+                         command: str = "fetch") -> None:
     """Data no pack index of the remote names: held by the workspace here, where the cache
     lost it, it is stored again by `dvx commit`; else, most likely, it was never pushed by
     whoever committed it. `unnamed`: how many more files record such data. `fetch_from`
     (a push's, which found the data in neither this cache nor the remote): the other
     remotes configured, the default first (`from_default`: the first is the default),
-    which a fetch may bring it from."""
+    which a fetch may bring it from. A fetch's (`command`, with -r) names first the remote
+    a plain push sends the data to (`Recorded.pushed_to`; `default`: the default remote),
+    where it may be."""
     held = [r for r in never_pushed if r.held_here is not None]
     if held:
         # Naming only the few paths shown would leave the others failing the next push;
@@ -460,16 +465,50 @@ def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int
     if others and fetch_from:
         warn(_fetch_before_pushing(remote, others, fetch_from, from_default)
              + _imports_note(others))
+    elif others and fetch_from is None and any(r.pushed_to for r in others):
+        _report_pushed_elsewhere(remote, others, default, command)
     elif others:
         nor_here = ", nor does the cache here, so it cannot be pushed" \
             if fetch_from is not None else ""
         warn(f"The remote '{remote}' does not have that data{nor_here} "
-             f"({'; '.join(map(str, others))}). Either whoever committed it pushed the "
-             "commit to Git without running `dvx push` (ask them to run it in their clone; "
-             "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
-             "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
-             "from a clone whose cache still has it uploads it again)."
+             f"({'; '.join(map(str, others))}). Either {_NEVER_PUSHED_CAUSES}"
              + _imports_note(others))
+
+
+# Why a remote lacks data a commit records: a teammate's push never made, or a gc's deletion.
+_NEVER_PUSHED_CAUSES = (
+    "whoever committed it pushed the commit to Git without running `dvx push` (ask them "
+    "to run it in their clone; `dvx install` makes their `git push` push the data too), or a "
+    "`dvx gc --remote` whose scope left out that commit deleted it from the remote (then `dvx "
+    "push -A` from a clone whose cache still has it uploads it again).")
+
+
+def _report_pushed_elsewhere(remote: str, recorded: list[Recorded], default: str | None,
+                             command: str) -> None:
+    """Data a fetch with -r found missing on `remote`, by the remote a plain push sends it to
+    (`pushed_to`): that one is named first, with the fetch without -r that reads it there,
+    and the causes a teammate answers for only if it lacks it too."""
+    by_remote: dict[str | None, list[Recorded]] = {}
+    for r in sorted(recorded, key=lambda r: (r.pushed_to != default, r.pushed_to or "")):
+        by_remote.setdefault(r.pushed_to, []).append(r)
+    for sent_to, group in by_remote.items():
+        named = "; ".join(map(str, group))
+        if sent_to is None:
+            warn(f"The remote '{remote}' does not have that data ({named}). Either "
+                 f"{_NEVER_PUSHED_CAUSES}" + _imports_note(group))
+            continue
+        which = _plain_push_target(f"'{sent_to}'", sent_to == default)
+        warn(f"The remote '{remote}' does not have that data ({named}); it may be on {which}, "
+             f"where a plain `dvx push` sends it: `dvx {command}` without -r reads it from "
+             f"there. If that remote lacks it too, either {_NEVER_PUSHED_CAUSES}"
+             + _imports_note(group))
+
+
+def _plain_push_target(shown: str, is_default: bool) -> str:
+    """The remote a plain `dvx push` sends an output's data to, `shown` as its name: the
+    default one, or the output's own (`remote:` in dvx.yaml)."""
+    return f"the default remote {shown}" if is_default \
+        else f"its own remote {shown} (`remote:` in dvx.yaml)"
 
 
 def _fetch_before_pushing(remote: str, recorded: list[Recorded], others: list[str],
@@ -632,7 +671,7 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
     result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
                      settle=None if targets else lambda: declared_outputs(repo),
                      targets_now=lambda: resolve_targets(repo, targets), named=bool(targets))
-    _finish(repo, result, False, run_cache, remote_name, jobs, as_json, allow_missing)
+    _finish(repo, result, False, run_cache, remote_name, jobs, as_json, allow_missing, "pull")
 
 
 @click.command(epilog=example("""
@@ -706,8 +745,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
         sent_to = result.pushed_to.get(oid)
         if remote_name and sent_to is not None:
-            which = f"the default remote {sent_to}" if sent_to == result.default_remote \
-                else f"its own remote {sent_to} (`remote:` in dvx.yaml)"
+            which = _plain_push_target(sent_to, sent_to == result.default_remote)
             push_here = _push_to(remote_name, result.read_only)
             if oid in result.uncached:
                 warn(f"Missing {oid}: {shown_path(path)} needs it, and neither the remote "

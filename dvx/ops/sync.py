@@ -156,6 +156,10 @@ class Recorded:
     # import` that brings this data from its source, and the pointer of the copy it makes,
     # or why none is known to (`imports.import_command`).
     import_again: ImportAgain | None = None
+    # A fetch's: the remote a plain `dvx push` sends this data to (the output's own,
+    # `remote:` in dvx.yaml, else the default), where it is not the remote asked (`-r NAME`):
+    # the data may be there, and a fetch without -r reads it from there.
+    pushed_to: str | None = None
 
     def __str__(self) -> str:
         if self.commit is not None and self.author is None:
@@ -167,7 +171,8 @@ class Recorded:
 
     def to_json(self) -> dict[str, object]:
         return {"pointer": self.pointer, "oid": self.oid, "commit": self.commit,
-                "author": self.author, "only_in_workspace": self.held_here is not None}
+                "author": self.author, "only_in_workspace": self.held_here is not None,
+                "pushed_to": self.pushed_to}
 
 
 @dataclass
@@ -189,6 +194,8 @@ class SyncResult:
     pushing: bool = False
     fetch_from: list[str] = field(default_factory=list)
     fetch_from_default: bool = False  # fetch_from[0] is the default remote
+    # A fetch's: the default remote, which a `pushed_to` of `never_pushed` may name.
+    default_remote: str | None = None
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[Recorded] = field(default_factory=list)
     # The same, for data whose pack on the remote is shorter than its index says.
@@ -925,6 +932,7 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     result.damaged = _recorded_with_change(
         repo, result, {oid for oid, why in result.transfer.failed.items() if read_damaged(why)})
     _note_never_pushed(repo, result, never)
+    _note_pushed_elsewhere(repo, result, never)
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
@@ -1013,6 +1021,22 @@ def _note_never_pushed(repo: Repo, result: SyncResult, never: Collection[str]) -
     counts the others: advice that named only those few would leave the rest failing."""
     result.never_pushed = _recorded_with_change(repo, result, never)
     result.never_pushed_unnamed = len(_files_recording(result, never)) - len(result.never_pushed)
+
+
+def _note_pushed_elsewhere(repo: Repo, result: SyncResult, never: Collection[str]) -> None:
+    """For a fetch from another remote than the one a plain `dvx push` sends the data
+    `never` to (`-r NAME`): that remote, on each file named, where the data may be. No
+    teammate is to blame before it is asked."""
+    known = set(repo.config.remote_names())
+    result.default_remote = default_remote(repo.config)
+    outputs = _files_recording(result, never)
+    for i, recorded in enumerate(result.never_pushed):
+        output = outputs.get((recorded.pointer, recorded.oid))
+        if output is None:
+            continue
+        sent_to = own_remote(output.remote, known) or result.default_remote
+        if sent_to is not None and sent_to != result.remote:
+            result.never_pushed[i] = replace(recorded, pushed_to=sent_to)
 
 
 def _files_recording(result: SyncResult, missing: Collection[str]
