@@ -10,7 +10,9 @@ the workspace's pointers names them as conflicts instead.
 One side deleted the file and the other changed it (a modify/delete conflict): Git never asks
 the driver, leaves the changed version, and its index holds that side alone, so neither `git
 checkout -m` nor --ours/--theirs can resolve it. It is named as such, with the two ways out:
-`git add` keeps it, `git rm` accepts the deletion.
+`git add` keeps it, `git rm` accepts the deletion. Where Git's index holds files at the data's
+path (the deleting side committed them into Git), keeping it starts with `git rm -r --cached`
+of that path, which keeps the files: a checkout leaves data Git tracks to Git.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from dvx.errors import MergeConflictError
 from dvx.lockfile import LOCK_FILE
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.pointer import data_path_of
-from dvx.scm import REBASE_SIDES, literal_pathspec, rebase_in_progress, unmerged_entries
+from dvx.scm import (
+    REBASE_SIDES,
+    literal_pathspec,
+    rebase_in_progress,
+    tracked_in,
+    unmerged_entries,
+    untrack_command,
+)
 from dvx.yamlio import has_conflict_markers
 
 _BASE, _OURS, _THEIRS = 1, 2, 3  # the stages of Git's index: merge base, each side
@@ -127,6 +136,9 @@ def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
     else:
         data = for_command(root, data_path_of(path))
         keep = f"`git add {shown}`, then `dvx pull {data}` places its data"
+        if tracked_in(root, data_path_of(path)):
+            # The deleting side committed the data into Git: a checkout leaves Git's files be
+            keep = f"`{untrack_command(root, data_path_of(path))}`, then {keep}"
         drop = (f"`dvx checkout` then removes the data at {data} from the workspace where the "
                 f"cache holds it (the cache keeps it until `dvx gc`)")
     return MergeConflictError(

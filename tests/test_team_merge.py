@@ -2170,6 +2170,38 @@ def test_a_pointer_one_side_deleted_and_the_other_changed_is_named_so_with_both_
     assert run_dvx("status", "-q", cwd=merger).code == 0
 
 
+@pytest.mark.parametrize("deleted_by", ["ours", "theirs"])
+def test_a_pointer_kept_whose_deleting_side_put_its_data_into_git_is_untracked_by_git_first(
+        tmp_path, deleted_by):
+    """alice stopped tracking images with dvx and committed its files into Git; bob changed
+    it. Keeping bob's pointer after the modify/delete conflict needs Git to let go of the
+    data first: status names that `git rm -r --cached` before the `git add` of the pointer,
+    and the commands, pasted in order, leave the pointer alone tracking the data."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob adds f6")
+    must("remove", "images.dvx", cwd=alice)  # the files stay, no longer ignored by Git
+    share(alice, "alice hands images to Git")
+    assert git(alice, "ls-files", "images").split() == [f"images/f{i}.txt" for i in range(1, 6)]
+    merger, branch = (bob, "origin/main") if deleted_by == "theirs" else (alice, "origin/bob")
+    assert _merge(merger, branch).returncode != 0
+
+    status = run_dvx("status", cwd=merger)
+    assert status.code == 1, status.output
+    assert ("Keep it as changed: `git rm -r --cached -- images`, then `git add images.dvx`, "
+            "then `dvx pull images` places its data") in status.stderr, status.stderr
+    git(merger, "rm", "-r", "-q", "--cached", "--", "images")
+    git(merger, "add", "images.dvx")
+    must("pull", "images", cwd=merger)
+    assert (merger / "images" / "f6.txt").read_text() == "image 6, bob's\n"
+    assert (merger / "images" / "f1.txt").read_text() == "image 1\n"
+    commit(merger, "resolved")
+    assert git(merger, "ls-files", "images").split() == []
+    assert run_dvx("status", "-q", cwd=merger).code == 0
+
+
 def test_a_pointer_deleted_upstream_and_changed_by_a_commit_a_rebase_replays_is_named_so(
         tmp_path):
     """In a `git pull --rebase`, Git's ours is the upstream: the pointer alice's pushed
