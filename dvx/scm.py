@@ -108,17 +108,17 @@ REPOSITORY_VARIABLES = frozenset({
     "GIT_INTERNAL_SUPER_PREFIX"})
 
 
-def git_add_command(root: str, paths: list[str]) -> str:
+def git_add_command(root: str, paths: list[str], force: bool = False) -> str:
     """The `git add` of the repository `paths` as a command the user copies and runs where
     they are: each path from there (from the top when the command runs Git with -C, as
     `user_git` names it), shell-quoted and literal, so `[x].dvx` never stages `x.dvx` too
     and `a b.dvx` stays one name; `--sparse` in a sparse checkout, whose `git add` refuses
-    a path outside its sparse set without it. Every message naming a `git add` of paths
-    builds it here."""
+    a path outside its sparse set without it; `force`: `-f`, for paths Git ignores. Every
+    message naming a `git add` of paths builds it here."""
     git = user_git(root)
     here = root if git != "git" else None
     shown = " ".join(literal_pathspec(from_here(root, p, here=here)) for p in paths)
-    add = "add --sparse" if Git(root).sparse_checkout() else "add"
+    add = "add" + (" -f" if force else "") + (" --sparse" if Git(root).sparse_checkout() else "")
     return f"{git} {add} {shown}"
 
 

@@ -1153,6 +1153,34 @@ def test_queueing_a_run_of_inputs_git_ignores_is_refused_before_anything_is_queu
     assert "oid: " in git(project, "show", f"{recorded}:local.cfg.dvx")
 
 
+def test_each_git_add_hint_for_inputs_git_ignores_stages_those_inputs_alone(project):
+    """A dependency `a?.cfg` and a params file `a?.local.yaml` that Git ignores: the `git
+    add -f` that -S into that file, a queued run and a run in the workspace name, pasted into
+    a shell, stages those files alone, never the ignored `a-.cfg` and `a-.local.yaml`
+    that Git's wildcard `?` would take too."""
+    for name in ("a?.cfg", "a-.cfg"):
+        write(project / name, "X=1\n")
+    for name in ("a?.local.yaml", "a-.local.yaml"):
+        write(project / name, "k: 1\n")
+    write(project / ".gitignore", "*.cfg\n*.local.yaml\n")
+    write(project / "dvx.yaml", DVX_YAML.replace(
+        "deps: [train.py, data/raw.csv]", "deps: [train.py, data/raw.csv, 'a?.cfg']").replace(
+        "params: [train]", "params: [train, {'a?.local.yaml': [k]}]"))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "inputs Git ignores")
+    for args, staged in ((("-S", "a?.local.yaml:k=2"), ["a?.local.yaml"]),
+                         (("--queue", "-S", "train.lr=0.2"), ["a?.cfg", "a?.local.yaml"]),
+                         (("-S", "train.lr=0.3"), ["a?.cfg", "a?.local.yaml"])):
+        said = " ".join(run_dvx("exp", "run", *args, cwd=project).stderr.split())
+        hints = re.findall(r"`(git add -f [^`]*)`", said)
+        assert len(hints) == 1, said
+        subprocess.run(["sh", "-c", hints[0]], cwd=project, check=True, capture_output=True)
+        assert git(project, "diff", "--cached", "--name-only", "-z").split("\0") == [
+            *staged, ""], (args, hints)
+        git(project, "reset", "-q")
+
+
 def test_a_run_of_inputs_git_ignores_warns_once_that_the_experiment_will_not_hold_them(
         project):
     """In the workspace the run has the files, so it runs and is recorded; but the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shutil
 import signal
 import stat
@@ -2763,6 +2764,29 @@ def test_files_git_ignores_inside_a_cache_false_output_folder_are_warned_of_nami
         "plots/acc.csv": "'*.csv' in .gitignore:1", "plots/loss.csv": "'*.csv' in .gitignore:1"}
     git(repo, "add", "-f", "plots")
     assert "ignored by Git" not in dvx("status").stderr
+
+
+def test_the_git_add_hint_for_outputs_git_ignores_stages_those_outputs_alone(repo, dvx):
+    """A `cache: false` metrics file `m?.json` and plots folder `p*` that Git ignores: the
+    `git add -f` each warning names, pasted into a shell, stages them alone, never the
+    ignored `m-.json` and `p-/a.csv` that Git's wildcards `?` and `*` would take too."""
+    write(repo / ".gitignore", "*.json\n*.csv\n")
+    write(repo / "m-.json", "not an output\n")
+    write(repo / "p-" / "a.csv", "not an output\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p 'p*' && echo 1 > 'm?.json' "
+                             "&& echo x > 'p*/a.csv'\n"
+                             "    metrics:\n    - 'm?.json':\n        cache: false\n"
+                             "    plots:\n    - 'p*':\n        cache: false\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    hints = re.findall(r"`(git add -f [^`]*)`", " ".join(ran.stderr.split()))
+    assert len(hints) == 2, ran.stderr
+    for hint in hints:
+        subprocess.run(["sh", "-c", hint], cwd=repo, check=True, capture_output=True)
+    assert git(repo, "diff", "--cached", "--name-only", "-z").split("\0") == [
+        "m?.json", "p*/a.csv", ""]
 
 
 def test_repro_records_and_runs_on_a_changed_input_git_tracks_too_as_status_says(repo, dvx):

@@ -27,7 +27,7 @@ from dvx.paths import at_or_below_any, for_command, overlaps
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import ParamsSet
 from dvx.repo import Repo
-from dvx.scm import untrack_command, user_git
+from dvx.scm import git_add_command, untrack_command, user_git
 from dvx.wording import named_list
 
 log = get_logger(__name__)
@@ -108,11 +108,12 @@ def _refuse_ignored_inputs(repo: Repo, params_set: ParamsSet | None) -> None:
     if not ignored:
         return
     paths, them = " ".join(for_command(repo.root, path) for path in ignored), _them(ignored)
+    git_add = git_add_command(repo.root, list(ignored), force=True)
     raise UsageError(
         f"The queued run's stages read {_with_rules(ignored)}, which Git ignores and neither "
         f"Git nor dvx tracks: a queued run starts from a snapshot of what Git would commit, "
         f"which lacks {them}, and no experiment could hold {them}. Nothing was queued.",
-        f"Let Git track {them} (`git add -f {paths}`, or remove the rule), or track {them} as "
+        f"Let Git track {them} (`{git_add}`, or remove the rule), or track {them} as "
         f"data (`dvx add {paths}`); or run the experiment in this workspace (`dvx exp run` "
         f"without --queue), whose experiment then lacks {them}.")
 
@@ -171,9 +172,9 @@ def warn_inputs_not_held(repo: Repo, targets: tuple[str, ...] = (),
         log.warning("WARNING: %s read %s, which Git ignores and neither Git nor dvx tracks: "
                     "the experiment will hold the results made from %s but not %s, so `exp "
                     "show` and `exp diff` cannot tell it from a run of other versions of %s. "
-                    "For experiments to hold %s, let Git track %s (`git add -f %s`) or dvx "
+                    "For experiments to hold %s, let Git track %s (`%s`) or dvx "
                     "(`dvx add %s`).", reading, _with_rules(ignored), them, them, them, them,
-                    them, paths, paths)
+                    them, git_add_command(repo.root, list(ignored), force=True), paths)
     large = inputs_too_large(repo, targets, params_set)
     if large:
         paths, them = _to_add(repo, large), _them(large)

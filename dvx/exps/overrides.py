@@ -56,7 +56,7 @@ from dvx.pipeline.params import (
 )
 from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_declaring
 from dvx.repo import Repo
-from dvx.scm import ignores_case
+from dvx.scm import git_add_command, ignores_case
 from dvx.syncstate import Synced
 from dvx.textfile import as_written, encode_like, plain_text, with_bom_like
 from dvx.yamlio import (
@@ -332,13 +332,12 @@ def refuse_ignored_by_git(repo: Repo, overrides: list[Override]) -> None:
     ignored = ignored_by_git(repo, untracked_data)
     if ignored:
         file, rule = next(iter(ignored.items()))
-        shown = for_command(repo.root, file)
         raise UsageError(
             f"-S would set params in '{file}', which Git ignores (rule {rule}) and does not "
             "track: an experiment records only what Git would commit, so it would hold the "
             "metrics of the value set but not the value. Nothing was written.",
-            f"Let Git track it (`git add -f {shown}`, or remove that rule), or keep the "
-            "params experiments change in a file Git tracks.")
+            f"Let Git track it (`{git_add_command(repo.root, [file], force=True)}`, or remove "
+            "that rule), or keep the params experiments change in a file Git tracks.")
 
 
 def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ from dvx.outputs import (
 )
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
-from dvx.scm import GITLINK_MODE, untrack_command, user_git
+from dvx.scm import GITLINK_MODE, git_add_command, untrack_command, user_git
 
 log = get_logger(__name__)
 
@@ -255,12 +255,11 @@ def stage_for_git(repo: Repo, written: list[str], named: bool = True) -> Staging
 
 
 def _warn_ignored(repo: Repo, rel: str, rule: str, what: str) -> None:
-    shown = for_command(repo.root, rel)
     log.warning("WARNING: '%s', %s, is ignored by Git (rule %s) and not tracked: `git "
                 "add -A` leaves it out, so a commit holds none of what it records and "
-                "a clone or a teammate's `pull` gets nothing of it. Record it with `git "
-                "add -f %s`, or let Git see it: add '!%s' after that rule.",
-                rel, what, rule, shown, rel)
+                "a clone or a teammate's `pull` gets nothing of it. Record it with `%s`, or "
+                "let Git see it: add '!%s' after that rule.",
+                rel, what, rule, git_add_command(repo.root, [rel], force=True), rel)
 
 
 def _warn_ignored_inside(repo: Repo, folder: str, files: dict[str, str], what: str) -> None:
@@ -270,8 +269,8 @@ def _warn_ignored_inside(repo: Repo, folder: str, files: dict[str, str], what: s
     log.warning("WARNING: Files inside '%s', %s, are ignored by Git and not tracked: %s. "
                 "`git add -A` leaves them out, so a commit holds only part of what dvx.lock "
                 "records and a clone or a teammate's `pull` finds the output changed. Record "
-                "them with `git add -f %s`, or let Git see them: add '!/%s/**' after those "
-                "rules.", folder, what, listed, for_command(repo.root, folder), folder)
+                "them with `%s`, or let Git see them: add '!/%s/**' after those rules.",
+                folder, what, listed, git_add_command(repo.root, [folder], force=True), folder)
 
 
 def refuse_tracked_by_git(repo: Repo, outputs: list[Output], displays: list[str]) -> None:
