@@ -5,6 +5,8 @@ instead of running it."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -776,6 +778,25 @@ stages:
     removed = dvx("remote", "remove", "archive")
     assert removed.code == 0 and "'archive'" in removed.stderr, removed.output
     assert "to another remote, or remove them" in removed.stderr
+
+
+def test_the_repro_a_missing_remote_names_gives_each_stage_as_one_word_to_paste(
+        repo, dvx, tmp_path):
+    """A dvx.lock (a clone's, edited) whose stage sending data to a remote that does not
+    exist has a name a shell would expand or split (`$`, `?`, a blank): the `dvx repro` the
+    refusal names quotes it, so pasted it names that stage and runs nothing it holds."""
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    write(repo / "dvx.yaml", "stages:\n  mk:\n    cmd: echo big > big.bin\n"
+                             "    outs:\n    - big.bin: {remote: archive}\n")
+    assert dvx("repro").code == 0
+    lock = repo / "dvx.lock"
+    lock.write_text(lock.read_text().replace("\n  mk:\n", "\n  'a b$(touch x)?':\n"))
+    refused = dvx("push")
+    assert refused.code != 0, refused.output
+    said = " ".join(refused.stderr.split())
+    rerun = re.search(r"\(`(dvx repro [^`]*)`\)", said)
+    assert rerun is not None, said
+    assert shlex.split(rerun.group(1)) == ["dvx", "repro", "a b$(touch x)?"], said
 
 
 def test_after_a_rename_older_commits_sending_data_to_the_old_name_go_to_the_default_remote(

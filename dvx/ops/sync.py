@@ -22,7 +22,7 @@ from dvx.errors import (
 from dvx.fsutil import describe
 from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE
-from dvx.logs import get_logger, quoted
+from dvx.logs import get_logger, pasted_args, quoted
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, HeldElsewhere, checkout
@@ -468,7 +468,7 @@ def _refuse_sent_nowhere_here(outputs: list[Output]) -> None:
     more = len(by_stage) - len(senders)
     if more:
         senders.append(f"{more} other stage(s) send theirs")
-    rerun = (f"`dvx repro {' '.join(by_stage)}`" if not more
+    rerun = (f"`dvx repro {pasted_args(*by_stage)}`" if not more
              else "`dvx repro` of those stages")
     others = [f"'{other}'" for other in lost if other != name]
     also = f" No remote is named {', '.join(others)} either." if others else ""
