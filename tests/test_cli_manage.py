@@ -1088,12 +1088,40 @@ def test_files_of_a_directory_sharing_an_object_edited_through_a_link_all_keep_t
     _edit_through_its_link(repo / "d" / "a")
     done = dvx(command, "d" if command == "unprotect" else "d.dvx")
     assert done.code == 0, done.output
-    assert "edited in place through its link into the cache" in done.output
+    assert "edited in place through one of those links" in done.output
     for path in (repo / "d" / "a", repo / "d" / "b"):
         assert not path.is_symlink() and os.stat(path).st_nlink == 1, path
         assert path.read_text() == "X1\n", path
     assert len(list((repo / ".dvx" / "cache" / "quarantine").iterdir())) == 1
     assert "0 corrupt" in dvx("fsck").output
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+@pytest.mark.parametrize("command", ["unprotect", "remove"])
+def test_the_warning_of_an_object_edited_through_a_link_names_every_file_holding_it(
+        repo, dvx, link, command):
+    """Files with the same bytes link to one object, and an edit through one link is in
+    all: made files of their own (`unprotect` of their folder and a file beside it, `remove`
+    of the folder), the one warning names each, so the user learns every copy holding the
+    edit, and a pull names every path it is in."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "d" / "a", "s1\n")
+    write(repo / "d" / "b", "s1\n")
+    write(repo / "e", "s1\n")
+    assert dvx("add", "d", "e").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    _edit_through_its_link(repo / "d" / "b")
+    targets, named = ((("d", "e"), "'d/a', 'd/b' and 'e'") if command == "unprotect"
+                      else (("d.dvx",), "'d/a' and 'd/b'"))
+    done = dvx(command, *targets)
+    assert done.code == 0, done.output
+    said = " ".join(done.stderr.split())
+    assert said.count("linked to one cached object") == 1, said
+    assert f"{named} linked to one cached object" in said, said
+    assert ("`dvx pull --force d e`" in said) == (command == "unprotect"), said
+    for path in (repo / "d" / "a", repo / "d" / "b"):
+        assert path.read_text() == "X1\n" and os.stat(path).st_nlink == 1, path
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])

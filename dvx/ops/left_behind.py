@@ -172,7 +172,7 @@ def _make_own_copies(repo: Repo, data: list[tuple[str, frozenset[str]]]) -> None
                 fsutil.place(source, file, ("copy",),
                              exec_bit=fsutil.is_executable(os.stat(source).st_mode))
         if written is not None:
-            set_aside_written(repo, written, files, pull_path=None)
+            set_aside_written(repo, written, files)
 
 
 def _files_by_object(repo: Repo, data: list[tuple[str, frozenset[str]]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -73,6 +73,10 @@ from dvx.workspace import (
 )
 
 log = get_logger(__name__)
+
+# A file to make the user's own: its full path, the tracked path it is of (as given), and the
+# oid recorded for it (None: not known), by which a hard link's object is told.
+_File = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -638,6 +642,7 @@ def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
 def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
     """Give each tracked file (or each file of a tracked directory) its own writable copy."""
     done: list[str] = []
+    files: list[_File] = []
     with repo.lock():
         for output in outputs:
             _refuse_foreign_link(repo, output.path)
@@ -652,10 +657,9 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                 raise PathError(f"The manifest of '{output.path}' is not in the cache.",
                                 pull_first_hint(repo.root, output.path))
             recorded = _recorded_objects(repo, output)
-            for path in _data_files(full):
-                _own_copy(repo, path, output.path, recorded=recorded.get(path),
-                          tracked_after=True)
+            files += [(path, output.path, recorded.get(path)) for path in _data_files(full)]
             done.append(output.path)
+        _own_copies(repo, files, tracked_after=True)
     return done
 
 
@@ -669,7 +673,7 @@ def unprotect_file(repo: Repo, rel: str) -> None:
     holding = next((output for output in all_outputs(repo)
                     if at_or_below_any(rel, {output.path})), None)
     recorded = None if holding is None else _recorded_objects(repo, holding).get(full)
-    _own_copy(repo, full, rel, recorded=recorded, tracked_after=True)
+    _own_copies(repo, [(full, rel, recorded)], tracked_after=True)
 
 
 def linked_object(repo: Repo, full: str) -> str | None:
@@ -705,13 +709,14 @@ def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False,
     full path, `_recorded_objects`), by which a hard link written through is told."""
     full = repo.abspath(path)
     kept: list[str] = []
+    files: list[_File] = []
     if os.path.lexists(full):
         for file in _data_files(full):
             if keep_foreign_links and _links_to_a_lacked_object(repo, file):
                 kept.append(repo_relpath(repo.root, file))
             else:
-                _own_copy(repo, file, path, missing_ok=True,
-                          recorded=(recorded or {}).get(file))
+                files.append((file, path, (recorded or {}).get(file)))
+    _own_copies(repo, files, missing_ok=True)
     return kept
 
 
@@ -722,10 +727,12 @@ def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str],
     is deleted: one left a hard link into the cache would change the object, and all data
     sharing it, when edited; one left a symlink into it would dangle once gc takes it.
     `recorded`: as for `make_own_copies`."""
+    files: list[_File] = []
     for rel in sorted(git_held):
         full = repo.abspath(posixpath.join(path, rel) if rel else path)
         if os.path.islink(full) or os.path.isfile(full):  # a submodule's folder holds no link
-            _own_copy(repo, full, path, missing_ok=True, recorded=(recorded or {}).get(full))
+            files.append((full, path, (recorded or {}).get(full)))
+    _own_copies(repo, files, missing_ok=True)
 
 
 def _links_to_a_lacked_object(repo: Repo, path: str) -> bool:
@@ -757,21 +764,51 @@ def _recorded_objects(repo: Repo, output: Output) -> dict[str, str]:
         join_posix(full, rel): entry.oid for rel, entry in tree.by_path().items()}
 
 
-def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False,
-              recorded: str | None = None, tracked_after: bool = False) -> None:
-    """Make the file at `path` writable and its own: a hard link or a symlink into the cache
-    becomes a copy of the object. A symlink of the user's own (not into the cache) is left
-    as it is; one into the cache whose object is gone is an error, unless `missing_ok`. A
-    symlink a moved or copied repository kept into the cache it had becomes a copy of the
-    same object of this cache, and is an error if this cache lacks it. An object an edit
-    in place changed through the link (`recorded`: the oid recorded for the file, which a
-    hard link's object is told by) no longer holds the bytes its oid names: the copy keeps
-    the edit, and the object is moved aside, as checkout does (`set_aside_written`);
-    `tracked_after`: the path stays tracked, so a pull can place the recorded version."""
-    written = object_written_through(repo, path, recorded)
-    _copy_of_its_object(repo, path, display, missing_ok)
-    if written is not None:
-        set_aside_written(repo, written, [path], display if tracked_after else None)
+def _own_copies(repo: Repo, files: Sequence[_File],
+                missing_ok: bool = False, tracked_after: bool = False) -> None:
+    """Make each file of `files` writable and its own: a hard link or a symlink into the cache
+    becomes a copy of the object. A symlink of the user's own (not into the cache) is left as it
+    is; one into the cache whose object is gone is an error, unless `missing_ok`. A symlink a
+    moved or copied repository kept into the cache it had becomes a copy of the same object of
+    this cache, and is an error if this cache lacks it. An object an edit in place changed
+    through a link no longer holds the bytes its oid names: every file linked to it holds the
+    edit, and keeps it in its copy; once all of them are copied, the object is moved aside, as
+    checkout does, with one warning naming them all (`set_aside_written`). `tracked_after`: the
+    paths stay tracked, so a pull can place the recorded version."""
+    holding = _holding_objects_written_through(repo, files)
+    pending = {oid: {path for path, _ in held} for oid, held in holding.items()}
+    for path, display, _ in files:
+        _copy_of_its_object(repo, path, display, missing_ok)
+        for oid, left in pending.items():
+            left.discard(path)
+            if not left and oid in holding:
+                held = holding.pop(oid)
+                pull_paths = list(dict.fromkeys(d for _, d in held)) if tracked_after else []
+                set_aside_written(repo, oid, [p for p, _ in held], pull_paths)
+
+
+def _holding_objects_written_through(repo: Repo, files: Sequence[_File]
+                                     ) -> dict[str, list[tuple[str, str]]]:
+    """{oid: (full path, tracked path) of each of `files` linked to it} for the objects an
+    edit in place wrote through a link (`object_written_through` of any one of them): a
+    file sharing that object's inode, or a symlink to it, holds the edit too, though its own
+    stat may not show it."""
+    objects: dict[str, os.stat_result] = {}
+    for path, _, recorded in files:
+        oid = object_written_through(repo, path, recorded)
+        if oid is not None and oid not in objects:
+            objects[oid] = os.stat(repo.cache.oid_path(oid))
+    holding: dict[str, list[tuple[str, str]]] = {}
+    for path, display, _ in files if objects else ():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # a dangling link holds no object's bytes
+        oid = next((oid for oid, object_stat in objects.items()
+                    if os.path.samestat(st, object_stat)), None)
+        if oid is not None:
+            holding.setdefault(oid, []).append((path, display))
+    return holding
 
 
 def _copy_of_its_object(repo: Repo, path: str, display: str, missing_ok: bool) -> None:

@@ -36,11 +36,11 @@ def object_written_through(repo: Repo, path: str, recorded: str | None) -> str |
 
 
 def set_aside_written(repo: Repo, oid: str, files: Sequence[str],
-                      pull_path: str | None) -> None:
+                      pull_paths: Sequence[str] = ()) -> None:
     """Move aside the object `oid`, changed through a link to it, which each of `files` (full
     paths) was and now is a copy of its own, and say that the cache no longer holds the
-    recorded version. `pull_path`: the tracked path (as given) the files stay in, where a pull
-    can place the recorded version; None if they are tracked no more."""
+    recorded version. `pull_paths`: the tracked paths (as given) the files stay in, where a
+    pull can place the recorded version; none if they are tracked no more."""
     moved = set_aside_changed(repo, [oid]).get(oid)
     if moved is None:
         return  # another process set it aside first, and said so
@@ -48,7 +48,7 @@ def set_aside_written(repo: Repo, oid: str, files: Sequence[str],
     rels = sorted(repo_relpath(repo.root, file) for file in files)
     log.warning("%s, and the object was moved to %s, so the cache no longer holds the "
                 "recorded version: %s.%s", _what_was_edited(rels, oid), where,
-                _way_back(repo, pull_path), kept_message(kept))
+                _way_back(repo, pull_paths), kept_message(kept))
 
 
 def _what_was_edited(rels: Sequence[str], oid: str) -> str:
@@ -64,14 +64,14 @@ def _what_was_edited(rels: Sequence[str], oid: str) -> str:
             "now files of their own")
 
 
-def _way_back(repo: Repo, pull_path: str | None) -> str:
-    """Where the recorded version may still be had (`pull_path`: the tracked path, as given,
-    a pull can place it at)."""
+def _way_back(repo: Repo, pull_paths: Sequence[str]) -> str:
+    """Where the recorded version may still be had (`pull_paths`: the tracked paths, as
+    given, a pull can place it at)."""
     remote = repo.has_default_remote
-    if pull_path is None:
+    if not pull_paths:
         return ("only a remote that holds it has it still" if remote
                 else "no remote is set, so it is gone unless one holds it")
-    named = for_command(repo.root, pull_path)
+    named = " ".join(for_command(repo.root, path) for path in pull_paths)
     if remote:
         return (f"`dvx pull --force {named}` fetches it from the remote, if it holds it, in "
                 f"place of the edit (`dvx commit {named}` records the edit)")
