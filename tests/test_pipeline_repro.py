@@ -8,6 +8,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -260,6 +261,24 @@ def test_add_of_a_folder_holding_a_stage_output_names_the_stage_not_a_pointer(re
     assert "'out' contains 'out/a.txt', an output of the pipeline stage 'gen'" in said, said
     assert "Change the stage in dvx.yaml instead" in said and "dvx remove" not in said
     assert not (repo / "out.dvx").exists()
+
+
+def test_add_of_a_folder_holding_an_output_names_the_stage_dvx_lock_holds_as_one_word(
+        repo, dvx):
+    """A dvx.lock (a clone's, edited) whose stage holding an output inside the folder given
+    to `dvx add` has a name a shell would expand or split: the `dvx repro` the refusal names
+    quotes it, so pasted it names that stage and runs nothing it holds."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo hi > out/a.txt\n"
+                             "    outs: [out/a.txt]\n")
+    assert dvx("repro").code == 0
+    lock = repo / "dvx.lock"
+    lock.write_text(lock.read_text().replace("\n  gen:\n", "\n  'a b$(touch x)?':\n"))
+    refused = dvx("add", "out")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    rerun = re.search(r"`(dvx repro [^`]*)`", said)
+    assert rerun is not None, said
+    assert shlex.split(rerun.group(1)) == ["dvx", "repro", "a b$(touch x)?"], said
 
 
 def test_add_of_a_path_dvx_yaml_declares_as_an_output_is_refused_whether_it_ran_or_git_keeps_it(

@@ -15,7 +15,7 @@ from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
 from dvx.ignore import is_ignore_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
-from dvx.logs import get_logger
+from dvx.logs import get_logger, pasted_args
 from dvx.outputs import (
     Output,
     nested_repository_error,
@@ -450,8 +450,8 @@ def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> 
         raise PathError(f"'{display}' contains '{inside}', an output of the pipeline stage "
                         f"'{stage}' (recorded in {LOCK_FILE}), which dvx tracks on its own.",
                         f"Change the stage in {PIPELINE_FILE} instead: have it output the whole "
-                        f"directory ('{rel}'), then run `dvx repro {stage}`; or track the other "
-                        "paths in it one by one.")
+                        f"directory ('{rel}'), then run `dvx repro {pasted_args(stage)}`; or "
+                        "track the other paths in it one by one.")
     if inside is not None:
         raise PathError(f"'{display}' contains '{inside}', which dvx already tracks on its "
                         "own.", f"Run `dvx remove {for_command(root, inside + POINTER_SUFFIX)}`"
