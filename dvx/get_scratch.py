@@ -27,7 +27,7 @@ from dvx.logs import shell_quote
 PREFIX = ".dvx-get-"
 BUILT = "new"
 FORMER = "old"
-_HELD = "held"
+HELD = "held"
 
 
 # The random part `tempfile.mkdtemp` gives a name: 8 of these characters.
@@ -53,9 +53,9 @@ def is_scratch_folder(path: str, name: str) -> bool:
         return False
     try:
         inside = set(os.listdir(path))
-        if inside <= {_HELD}:
+        if inside <= {HELD}:
             return True
-        return inside <= {BUILT, FORMER, _HELD} and _read_held(os.path.join(path, _HELD)) != ""
+        return inside <= {BUILT, FORMER, HELD} and _read_held(os.path.join(path, HELD)) != ""
     except OSError:
         return False  # gone, not a folder, or `held` unreadable: the walk sees what is there
 
@@ -77,7 +77,7 @@ class Scratch:
         self.path = tempfile.mkdtemp(prefix=PREFIX, dir=os.path.dirname(target))
         self._kept = False
         try:
-            self._fd = os.open(os.path.join(self.path, _HELD),
+            self._fd = os.open(os.path.join(self.path, HELD),
                                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             fsutil.hold(self._fd)
             fsutil.write_all(self._fd, os.fsencode(os.path.basename(target)))
@@ -149,12 +149,12 @@ def _left(path: str) -> LeftFolder | None:
         if (not stat.S_ISDIR(os.lstat(path).st_mode)
                 or not is_scratch_folder(path, os.path.basename(path))):
             return None
-        target = _read_held(os.path.join(path, _HELD))
+        target = _read_held(os.path.join(path, HELD))
     except OSError:
         return None  # cannot tell: leave it
     if not target and _recent(path):
         return None
-    if target and fsutil.is_held(os.path.join(path, _HELD)):
+    if target and fsutil.is_held(os.path.join(path, HELD)):
         return None
     if os.sep in target or target in (".", ".."):
         target = ""  # not one a get wrote

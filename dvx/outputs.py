@@ -46,6 +46,7 @@ from dvx.scm import (
     literal,
     literal_pathspec,
 )
+from dvx.wording import counted, named_list
 from dvx.yamlio import parse_yaml
 
 log = get_logger(__name__)
@@ -807,19 +808,24 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
 
 
 def warn_of_left_out(tree: Tree, where: str) -> None:
-    """Name the folders of killed gets an earlier dvx recorded in the manifest `tree`, which
-    reading left out (`Tree.left_out`), `where` naming what records it: once a command, as
-    a manifest is read once (`Repo.loaded_trees`)."""
-    if tree.left_out is None:
+    """Name the partial copies of killed gets an earlier dvx recorded in the manifest
+    `tree`, which reading left out (`Tree.left_out`), `where` naming what records it: once a
+    command, as a manifest is read once (`Repo.loaded_trees`)."""
+    left = tree.left_out
+    if left is None:
         return
-    folders = ", ".join(quoted(folder) for folder in tree.left_out.folders)
-    log.warning("%s records a directory whose manifest lists %d file(s) in its folder %s, the "
-                "partial copy of a `dvx get` that was killed there, which an earlier dvx "
-                "version recorded with the directory's data. They are never data: dvx leaves "
-                "them out (never placed, listed, compared or counted as missing). Where that "
-                "version is checked out, `dvx commit` naming the directory records it again "
-                "without them.",
-                where, tree.left_out.nfiles, folders)
+    copies = ("the partial copy (`held` and `new`) of a `dvx get` killed there"
+              if len(left.folders) == 1 else
+              "the partial copies (`held` and `new`) of `dvx get`s killed there")
+    log.warning("%s records a directory whose manifest lists %s in %s %s: %s, which an "
+                "earlier dvx version recorded with the directory's data. They are never data: "
+                "dvx leaves them out (never placed, listed, compared or counted as missing), "
+                "while gc keeps their objects and push sends them, as for any committed file. "
+                "Where that version is checked out, `dvx commit` naming the directory records "
+                "it again without them.",
+                where, counted(left.nfiles, "file"),
+                "its folder" if len(left.folders) == 1 else "its folders",
+                named_list(left.folders, most=10, name=quoted), copies)
 
 
 def load_tree_setting_aside(repo: Repo, pointer: Pointer, where: str | None,

@@ -3463,8 +3463,9 @@ def test_a_killed_get_s_folder_an_earlier_dvx_recorded_in_a_directory_is_left_ou
         tmp_path):
     """A directory an earlier dvx recorded with a killed get's partial copy inside (its
     `.dvx-get-*` folder) can still be pulled, checked out, listed and diffed: the folder's
-    files are left out (never placed, nor counted as missing), with one warning naming it as
-    a killed get's partial copy an earlier version recorded."""
+    files are left out (never placed, nor counted as missing), with one warning naming each
+    folder as a killed get's partial copy an earlier version recorded; pull still fetches
+    their objects, which the manifest names."""
     team = Team(tmp_path)
     alice = team.founder()
     write(alice / "data" / "a", "aa\n")
@@ -3474,14 +3475,16 @@ def test_a_killed_get_s_folder_an_earlier_dvx_recorded_in_a_directory_is_left_ou
     left = "sub/.dvx-get-abcd1234"
     _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache", team.store], {
         "a": b"aa, changed\n", "sub/b": b"bb\n", f"{left}/held": b"dl",
-        f"{left}/new/0.png": b"image 0\n"})
+        f"{left}/new/0.png": b"image 0\n", ".dvx-get-wxyz5678/held": b""})
     bob = team.clone("bob", pull=False)
     pulled = run_dvx("pull", cwd=bob)
     said = " ".join(pulled.stderr.split())
     assert pulled.code == 0, pulled.output
     assert said.count(f"'{left}'") == 1, said
-    assert "the partial copy of a `dvx get` that was killed there, which an earlier dvx " \
-           "version recorded" in said, said
+    assert f"lists 3 files in its folders '.dvx-get-wxyz5678', '{left}': the partial copies " \
+           "(`held` and `new`) of `dvx get`s killed there, which an earlier dvx version " \
+           "recorded" in said, said
+    assert all(_stored_in(bob / ".dvx" / "cache", content) for content in (b"dl", b"image 0\n"))
     assert (bob / "data" / "a").read_text() == "aa, changed\n"
     assert sorted(os.listdir(bob / "data" / "sub")) == ["b"]
     shutil.rmtree(bob / "data")
@@ -3515,6 +3518,8 @@ def test_commit_of_a_directory_an_earlier_dvx_recorded_with_a_killed_get_s_folde
         "a": b"aa\n", f"{left}/held": b"dl", f"{left}/new/0.png": b"image 0\n"})
     bob = team.clone("bob")
     said = " ".join(run_dvx("status", cwd=bob).stderr.split())
+    assert f"lists 2 files in its folder '{left}': the partial copy (`held` and `new`) of a " \
+           "`dvx get` killed there" in said, said
     assert "Where that version is checked out, `dvx commit` naming the directory records it " \
         "again without them." in said, said
     committed = run_dvx("commit", "data", cwd=bob)
@@ -3524,6 +3529,73 @@ def test_commit_of_a_directory_an_earlier_dvx_recorded_with_a_killed_get_s_folde
     status = run_dvx("status", cwd=bob)
     assert status.code == 0 and left not in status.output, status.output
     assert sorted(os.listdir(bob / "data")) == ["a"]
+
+
+def _stored_in(store: Path, content: bytes) -> bool:
+    """Does the cache or directory remote `store` hold `content` (loose, or in a pack)?"""
+    from dvx.remote.fs import open_store
+    oid = xxhash.xxh3_128_hexdigest(content)
+    if (store / "files" / "xxh128" / oid[:2] / oid[2:]).exists():
+        return True
+    return store.name != "cache" and open_store(str(store), {}, str(store.parent), "xxh128",
+                                                "r").exists(oid)
+
+
+def test_gc_of_a_remote_keeps_every_file_a_manifest_an_earlier_dvx_recorded_lists(tmp_path):
+    """gc -A -c keeps every object a committed manifest lists: the partial copy of a killed
+    get left out on reading, and what a killed `get --force` moved aside (`old`) or a folder
+    of the user's so named, for which the manifest is refused (nothing is deleted)."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "aa\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data")
+    left = ".dvx-get-abcd1234"
+    _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache", team.store], {
+        "a": b"aa\n", f"{left}/held": b"dl", f"{left}/new/dl": b"partial\n"})
+    bob = team.clone("bob", pull=False)
+    collected = run_dvx("gc", "-A", "-c", "-f", "--grace", "0", cwd=bob)
+    assert collected.code == 0, collected.output
+    assert _stored_in(team.store, b"dl") and _stored_in(team.store, b"partial\n")
+    _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache", team.store], {
+        "a": b"aa\n", f"{left}/held": b"dl", f"{left}/old/dl": b"my only copy\n",
+        "photos/.dvx-get-zzzz9999/cat.jpg": b"cat\n"})
+    git(bob, "pull", "-q", "origin", "main")
+    collected = run_dvx("gc", "-A", "-c", "-f", "--grace", "0", cwd=bob)
+    assert collected.code != 0, collected.output
+    for content in (b"dl", b"partial\n", b"my only copy\n", b"cat\n"):
+        assert _stored_in(team.store, content), content
+
+
+def test_push_sends_and_gc_of_the_cache_keeps_the_files_left_out_of_an_earlier_manifest(
+        tmp_path):
+    """push uploads every object a manifest an earlier dvx recorded lists, those of a killed
+    get's partial copy left out on reading too, and gc -w keeps them in the cache: nothing a
+    committed manifest lists is left unpushed or deleted. One listing what a killed
+    `get --force` moved aside is refused whole by both, which keep its objects."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a", "aa\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data")
+    left = ".dvx-get-abcd1234"
+    _recorded_as_an_earlier_dvx_did(alice, [alice / ".dvx" / "cache"], {
+        "a": b"aa\n", f"{left}/held": b"dl", f"{left}/new/dl": b"partial\n"})
+    pushed = run_dvx("push", cwd=alice)
+    assert pushed.code == 0, pushed.output
+    assert _stored_in(team.store, b"dl") and _stored_in(team.store, b"partial\n")
+    collected = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    assert collected.code == 0, collected.output
+    cache = alice / ".dvx" / "cache"
+    assert _stored_in(cache, b"dl") and _stored_in(cache, b"partial\n")
+    _recorded_as_an_earlier_dvx_did(alice, [cache], {
+        "a": b"aa\n", f"{left}/held": b"dl", f"{left}/old/dl": b"my only copy\n"})
+    pushed = run_dvx("push", cwd=alice)
+    assert pushed.code != 0 and f"{left}/old/dl" in " ".join(pushed.stderr.split()), \
+        pushed.output
+    collected = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    assert collected.code != 0, collected.output
+    assert _stored_in(cache, b"my only copy\n")
 
 
 def test_status_says_a_killed_get_s_partial_copy_inside_tracked_data_stays_until_deleted(

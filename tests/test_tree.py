@@ -92,10 +92,45 @@ def test_a_manifest_read_leaves_out_the_files_in_a_get_s_scratch_folder_and_coun
                            ["d/.dvx-get-abcd_123/new/x", A, 8, False], ["d/z", B, 16, False]])
     tree = Tree.from_bytes(data, "xxh128", oid, validated_before=validated_before)
     assert [e.path for e in tree.entries] == ["a", "d/z"]
-    assert tree.left_out == LeftOut(("d/.dvx-get-abcd_123",), 14, 3)
+    assert tree.left_out == LeftOut(("d/.dvx-get-abcd_123",), ((B, 2), (A, 4), (A, 8)))
     assert (tree.size, tree.nfiles, tree.recorded_counts()) == (17, 2, (31, 5))
+    assert sorted(tree.every_oid()) == [A, A, A, B, B]
     data, oid = _manifest([["d/.dvx-get-abcd_123/../x", A, 1, False]])
     with pytest.raises(FormatError, match=r"'\.\.'"):
+        Tree.from_bytes(data, "xxh128", oid)
+
+
+@pytest.mark.parametrize("rows", [
+    [["d/.dvx-get-abcd_123/held", B, 2, False], ["d/.dvx-get-abcd_123/old/x", A, 8, False]],
+    [["d/.dvx-get-abcd_123/held", B, 2, False], ["d/.dvx-get-abcd_123/new/x", A, 4, False],
+     ["d/.dvx-get-abcd_123/old", A, 8, False]],
+    [["d/.dvx-get-abcd_123/cat.jpg", A, 8, False]],
+    [["d/.dvx-get-abcd_123/new/x", A, 8, False]],
+    [["d/.dvx-get-abcd_123/held", B, 0, False], ["d/.dvx-get-abcd_123/new/x", A, 8, False]],
+])
+def test_a_manifest_read_refuses_a_get_s_folder_holding_more_than_its_partial_copy(rows):
+    """Only what a get lays out as its partial copy (`held`, naming a path once anything
+    else is there, and `new`) is left out on reading: what a killed `get --force` moved
+    aside (`old`), or a folder so named the user laid out, is data the reader refuses whole,
+    as it refuses one being written, never dropped."""
+    data, oid = _manifest([["a", A, 1, False], *rows, ["d/z", B, 16, False]])
+    for validated_before in (False, True):
+        with pytest.raises(FormatError, match=r"in a folder named as `dvx get`"):
+            Tree.from_bytes(data, "xxh128", oid, validated_before=validated_before)
+
+
+def test_a_get_s_partial_copy_split_across_read_windows_is_left_out_whole(monkeypatch):
+    """A folder's entries read in several windows are judged together."""
+    monkeypatch.setattr("dvx.objects.tree.CHUNK_BYTES", 64)
+    rows = [["d/.dvx-get-abcd_123/held", B, 2, False],
+            *([f"d/.dvx-get-abcd_123/new/{i:03}", A, i, False] for i in range(40)),
+            ["d/z", B, 16, False]]
+    data, oid = _manifest(rows)
+    tree = Tree.from_bytes(data, "xxh128", oid)
+    assert [e.path for e in tree.entries] == ["d/z"]
+    assert tree.left_out is not None and tree.left_out.nfiles == 41
+    data, oid = _manifest([*rows[:-1], ["d/.dvx-get-abcd_123/old", A, 1, False], rows[-1]])
+    with pytest.raises(FormatError, match=r"'d/\.dvx-get-abcd_123/old'"):
         Tree.from_bytes(data, "xxh128", oid)
 
 

@@ -25,8 +25,8 @@ from typing import IO, NamedTuple, overload
 
 from dvx.errors import CorruptManifestError, FormatError, InvalidOidError, NewerFormatError
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
+from dvx.get_scratch import BUILT, HELD, is_scratch_name
 from dvx.get_scratch import PREFIX as SCRATCH_PREFIX
-from dvx.get_scratch import is_scratch_name
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.ignore import IGNORE_FILE, is_ignore_file
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
@@ -37,13 +37,21 @@ MAX_MANIFEST_BYTES = 1 << 30
 
 
 class LeftOut(NamedTuple):
-    """Files a manifest lists in folders a killed `dvx get` built its copy in (`folders`),
-    which an earlier dvx recorded with the directory: reading leaves them out, as never data
+    """The partial copies of killed `dvx get`s (`held` and `new` in the `folders` they built
+    them in) an earlier dvx recorded with a directory: reading leaves them out, as never data
     (never placed, never counted as missing), and only a manifest being written refuses
-    them."""
+    them. Their `objects` ((oid, size) of each file) stay what the manifest names: gc keeps
+    them and push sends them, as for any file a committed manifest lists."""
     folders: tuple[str, ...]
-    size: int
-    nfiles: int
+    objects: tuple[tuple[str, int], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(size for _, size in self.objects)
+
+    @property
+    def nfiles(self) -> int:
+        return len(self.objects)
 
 
 class TreeEntry(NamedTuple):  # a tuple: manifests hold one per file, so it must be cheap
@@ -218,8 +226,19 @@ class Tree:
     def recorded_counts(self) -> tuple[int, int]:
         """(size, nfiles) of every entry the manifest lists, those left out on reading
         (`left_out`) too: what its pointer records."""
-        extra = self.left_out or LeftOut((), 0, 0)
+        extra = self.left_out or LeftOut((), ())
         return self.size + extra.size, self.nfiles + extra.nfiles
+
+    def every_object(self) -> Iterator[tuple[str, int]]:
+        """(oid, size) of every file the manifest lists, those left out on reading too: what
+        a remote must hold, and gc keep, for it."""
+        yield from zip(self.oids(), self._sizes, strict=True)
+        if self.left_out is not None:
+            yield from self.left_out.objects
+
+    def every_oid(self) -> Iterator[str]:
+        """The oid of every file the manifest lists, those left out on reading too."""
+        return (oid for oid, _ in self.every_object())
 
     # -- the canonical encoding ------------------------------------------------------------
 
@@ -381,8 +400,12 @@ class _Columns:
         self.sizes = array("q")
         self.execs = bytearray()
         self.parents: set[str] = set()  # every directory named: one per folder, not per file
-        self.left_folders: set[str] = set()  # of a killed get's, an earlier dvx recorded
-        self.left_size = self.left_files = 0
+        self.left_folders: list[str] = []  # of killed gets, an earlier dvx recorded
+        self.left_objects: list[tuple[str, int]] = []
+        # The rows of the folder named as a get's being read: its rows are next to each
+        # other (sorted), maybe over several windows, and judged once all are read.
+        self.scratch_folder: str | None = None
+        self.scratch_rows: list[list] = []
 
     def add_lines(self, lines: list[bytes]) -> None:
         text = b"[" + b",".join(lines) + b"]"
@@ -394,8 +417,8 @@ class _Columns:
             self._check(rows, lines)
         if rows:
             self.previous = rows[-1][0]  # the order is checked with the entries left out
-        if _SCRATCH_MARK in text:  # canonical lines: a path so named is written as it is
-            rows = self._without_scratch_folders(rows)
+        if _SCRATCH_MARK in text or self.scratch_folder is not None:
+            rows = self._without_scratch_folders(rows)  # canonical: a name is as written
         if not rows:
             return
         total = self.ends[-1] if self.ends else 0
@@ -408,17 +431,35 @@ class _Columns:
         self.execs.extend(bool(row[3]) for row in rows)
 
     def _without_scratch_folders(self, rows: list[list]) -> list[list]:
-        """`rows` but those in a folder a killed get built in, noted as left out."""
+        """`rows` but those in a folder named as a get's, held until the folder's last row
+        is read (`_judge_scratch_folder`)."""
         kept = []
         for row in rows:
             folder = scratch_folder_of(row[0])
+            if folder != self.scratch_folder:
+                self._judge_scratch_folder()
+                self.scratch_folder = folder
             if folder is None:
                 kept.append(row)
             else:
-                self.left_folders.add(folder)
-                self.left_size += row[2]
-                self.left_files += 1
+                self.scratch_rows.append(row)
         return kept
+
+    def _judge_scratch_folder(self) -> None:
+        """Leave out the folder whose rows were held if they are a killed get's partial
+        copy; refuse the manifest if they are anything else: what a `get --force` moved
+        aside (`old`) or a folder the user laid out so is data, never dropped."""
+        folder, rows = self.scratch_folder, self.scratch_rows
+        self.scratch_folder, self.scratch_rows = None, []
+        if folder is None:
+            return
+        inside = [(row[0][len(folder) + 1:], row[2]) for row in rows]
+        if not is_partial_copy(inside):
+            kept = next((f"{folder}/{rel}" for rel, _ in inside
+                         if rel.split("/")[0] not in (HELD, BUILT)), rows[0][0])
+            _refuse_temporary_name(kept)
+        self.left_folders.append(folder)
+        self.left_objects += [(row[1], row[2]) for row in rows]
 
     def _check(self, rows: list[object], lines: list[bytes]) -> None:
         for row in rows:
@@ -440,11 +481,12 @@ class _Columns:
             _note_parents(entry.path, self.parents)
 
     def finish(self) -> Tree:
+        self._judge_scratch_folder()
         paths = PathColumn("".join(self.texts), self.ends)
         if self.check:
             _refuse_file_directory_clash(paths, self.parents)
-        left_out = LeftOut(tuple(sorted(self.left_folders)), self.left_size,
-                           self.left_files) if self.left_folders else None
+        left_out = LeftOut(tuple(self.left_folders),
+                           tuple(self.left_objects)) if self.left_folders else None
         return Tree(self.algo, paths, "".join(self.oids), self.sizes, self.execs, left_out)
 
 
@@ -506,6 +548,19 @@ def scratch_folder_of(path: str) -> str | None:
         if is_scratch_name(folder):
             return "/".join(folders[:depth + 1])
     return None
+
+
+def is_partial_copy(inside: list[tuple[str, int]]) -> bool:
+    """Are the files a manifest lists in a folder named as a get's ((path relative to it,
+    size)) laid out as a get lays out its partial copy (`get_scratch.is_scratch_folder`):
+    `held` alone, or `held` naming a path (not empty) beside `new`? `old` is never one."""
+    sizes = dict(inside)
+    if HELD not in sizes:
+        return False
+    if len(inside) == 1:
+        return True
+    return sizes[HELD] > 0 and all(rel == BUILT or rel.startswith(BUILT + "/")
+                                   for rel, _ in inside if rel != HELD)
 
 
 _SCRATCH_MARK = SCRATCH_PREFIX.encode()

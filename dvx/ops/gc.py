@@ -517,7 +517,7 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> _RecentP
         tree = manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
                         f"a recent push's directory {oid}", problems)
         if tree is not None:
-            pushed.used.update(tree.oids())
+            pushed.used.update(tree.every_oid())
             continue
         pushed.unreadable += problems
         written, latest = logged.manifests_logged.get(oid), pushed.unreadable_logged

@@ -78,9 +78,9 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None,
                 corrupt.append((target, exc))
                 continue
             if tree is not None:
-                reach.oids.update(tree.oids())
+                reach.oids.update(tree.every_oid())
                 if sizes_of is not None:
-                    for _, oid, size in tree.rows():
+                    for oid, size in tree.every_object():
                         if oid in sizes_of:
                             reach.sizes.setdefault(oid, set()).add(size)
     reach.problems += _not_fetched(repo, unfetched)

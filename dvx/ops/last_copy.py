@@ -161,7 +161,8 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory,
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)
             if tree is None and remote is not None and pointer.oid in deleted_there:
                 tree = _remote_manifest(remote, pointer.oid, output.path)
-            files = [oid for oid in tree.oids() if oid in candidates] if tree is not None else []
+            listed_here = tree.every_oid() if tree is not None else ()
+            files = [oid for oid in listed_here if oid in candidates]
             if files and pointer.oid in candidates:
                 listed.setdefault(pointer.oid, set()).update(files)
             oids += files

@@ -397,7 +397,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             continue
         files = wanted.files
         if target.subpath is None:
-            files.update(zip(tree.oids(), tree.sizes(), strict=True))
+            files.update(tree.every_object())
             wanted.trees[pointer.oid] = tree
             wanted.paths.add(output)
         else:
@@ -644,7 +644,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     # uploaded, found there, or failed (and failures are all listed).
     failed = result.transfer.failed
     complete = [oid for oid, tree in wanted.trees.items()
-                if not any(o in failed for o in tree.oids())]
+                if not any(o in failed for o in tree.every_oid())]
     for oid in sorted(set(wanted.trees) - set(complete)):
         result.problems.append(f"{wanted.paths.get(oid)}: its manifest was not pushed, because "
                                "some of its files failed")
@@ -715,7 +715,7 @@ def _log_push(remote: ObjectStore, targets: list[Target], wanted: Wanted,
     files |= wanted.parts
     for oid, tree in wanted.trees.items():
         if oid not in manifests:
-            files.update(tree.oids())
+            files.update(tree.every_oid())
     try:
         pushlog.record(remote, {oid for oid in files if oid not in failed}, manifests)
     except (OSError, RemoteError) as exc:  # RemoteError: the store stopped answering before
@@ -1189,7 +1189,7 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
     """Directories whose files are all in the cache now: the checkout that follows a fetch
     (`pull`) need not look for them again, one stat per file."""
     for oid, tree in wanted.trees.items():
-        if oid not in failed and not any(e.oid in failed for e in tree.entries):
+        if oid not in failed and not any(o in failed for o in tree.every_oid()):
             repo.statcache.mark_complete_tree(oid, generation)
 
 
