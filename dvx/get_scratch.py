@@ -119,7 +119,16 @@ def moved_aside(top: str, missing: list[str]) -> dict[str, LeftFolder]:
                for left in left_beside(os.path.join(top, folder))
                if left.holds_former and left.target]
     return {rel: left for rel in missing for target, left in holding
-            if rel == target or rel.startswith(target + "/")}
+            if (rel == target or rel.startswith(target + "/"))
+            and _holds_former(left, rel[len(target) + 1:])}
+
+
+def _holds_former(left: LeftFolder, inside: str) -> bool:
+    """Does the `old` of `left` hold what was at `inside` (POSIX, relative to the path it
+    was moved aside from; "" for that path itself)? A path deleted from there since is
+    deleted, never moved aside."""
+    parts = inside.split("/") if inside else []
+    return os.path.lexists(os.path.join(left.path, FORMER, *parts))
 
 
 def _folders_above(rel: str) -> list[str]:

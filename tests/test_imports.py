@@ -3853,6 +3853,32 @@ def test_status_and_diff_say_what_a_killed_get_force_moved_aside_is_moved_aside_
         refused.output
 
 
+def test_a_file_deleted_from_what_a_killed_get_force_moved_aside_is_deleted_not_moved_aside(
+        tmp_path):
+    """Only a path the `old` of a killed `get --force`'s folder still holds is moved aside:
+    one deleted from there is listed as deleted, and committed, as any deletion is."""
+    from dvx import get_scratch
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "sub" / "x", "x\n")
+    write(alice / "data" / "sub" / "y", "y\n")
+    write(alice / "data" / "f", "f\n")
+    must("add", "data", cwd=alice)
+    commit(alice, "data")
+    left = alice / "data" / ".dvx-get-abcd1234"
+    write(left / "held", "sub")
+    os.rename(alice / "data" / "sub", left / "old")
+    (left / "old" / "y").unlink()
+    found = get_scratch.moved_aside(str(alice / "data"), ["f", "sub/x", "sub/y"])
+    assert sorted(found) == ["sub/x"], found
+    [data] = json.loads(run_dvx("status", "--json", cwd=alice).stdout)["outputs"]
+    assert (data["deleted"], data["moved_aside"]) == (["sub/y"], ["sub/x"]), data
+    (left / "old" / "x").unlink()
+    committed = run_dvx("commit", "data", cwd=alice)
+    assert committed.code == 0, committed.output
+    assert "nfiles: 1\n" in (alice / "data.dvx").read_text()
+
+
 def test_a_folder_named_as_a_get_s_that_names_nothing_yet_holds_more_is_never_taken_as_one(
         tmp_path):
     """A get names its path in `held` before it writes anything else in its folder: a folder
