@@ -1604,6 +1604,46 @@ def test_set_param_adds_a_param_to_a_named_file_with_plus_before_the_key(project
     assert json.loads((project / "p.json").read_text()) == {"j": {"lr": 0.5, "n": 1, "m": 2}}
 
 
+def _strict_json(text):
+    """`text` read as JSON by a strict reader (JavaScript's, Go's): no Infinity, no NaN."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_set_param_in_json_changes_the_value_set_alone(project):
+    """Every other value keeps its text (`1E400`, `1.50`, `1.0e5`, a big integer, an escaped
+    letter), the keys their order, the file its indents and its end (here none)."""
+    written = ('{\n    "max_grad": 1E400,\n    "z": 1.50, "big": 123456789012345678901234567890,'
+               '\n    "e": 1.0e5,\n    "name": "caf\\u00e9",\n    "x": 1,\n    "opt": {"lr": 0.1,'
+               ' "layers": [8, 4]}\n}')
+    write(project / "p.json", written)
+    git(project, "add", "p.json")
+    git(project, "commit", "-qm", "p.json")
+    must("exp", "run", "-S", "p.json:x=2", "-S", "p.json:opt.layers.1=5", "-S",
+         "p.json:+opt.m=0.9", "-S", "p.json:+new.deep=true", "-n", "j", cwd=project)
+    expected = written.replace('"x": 1,', '"x": 2,').replace("[8, 4]", "[8, 5]").replace(
+        '"layers": [8, 5]}', '"layers": [8, 5], "m": 0.9}').replace(
+        '0.9}\n}', '0.9},\n    "new": {"deep": true}\n}')
+    assert (project / "p.json").read_text() == expected
+    _strict_json(expected.replace("1E400", "1E300"))
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "{a: .inf}"])
+def test_set_param_in_json_refuses_infinity_and_nan_writing_nothing(project, value):
+    """JSON has no infinity or NaN: Python would write `Infinity`, which strict readers
+    refuse, so -S names the key and leaves the file as it was."""
+    written = '{"max_grad": 1E400, "x": 1}\n'
+    write(project / "p.json", written)
+    refused = run_dvx("exp", "run", "-S", f"p.json:x={value}", "-n", "inf", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "-S cannot set x in 'p.json'" in said, refused.output
+    assert "JSON has no infinity or NaN" in said and "Nothing was written" in said
+    assert "Traceback" not in refused.output
+    assert (project / "p.json").read_text() == written
+    assert "inf" not in _show(project)
+
+
 TOML_PARAMS = """# how to train
 [train]  # the optimizer
 lr = 0.01  # step size

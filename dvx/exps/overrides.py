@@ -1,9 +1,10 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments, layout and the text of other params, quotes included,
 kept), TOML files through tomlkit (comments, order, quoting and line ends kept; TOML has no
-null, so one is refused), JSON files rewritten with two-space indents; VALUE is read as
-YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a string, `[1, 2]` a list), as
-DVC's override grammar reads it, and written so that a YAML 1.1 reader (PyYAML, in a
+null, so one is refused), JSON files edited in place (every other value's text, the
+indents and the order kept; infinity and NaN, which JSON has no words for, refused); VALUE
+is read as YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a string, `[1, 2]`
+a list), as DVC's override grammar reads it, and written so that a YAML 1.1 reader (PyYAML, in a
 stage) reads the same value.
 KEY must be in the file already (a mistyped name is refused, as in DVC); `[FILE:]+KEY=VALUE`
 adds it. A list element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and
@@ -22,7 +23,7 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import ConflictError, PathError, UsageError
-from dvx.exps import toml_in_place, yaml_in_place
+from dvx.exps import json_in_place, toml_in_place, yaml_in_place
 from dvx.lockfile import PIPELINE_FILE
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind
@@ -647,6 +648,8 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read_as_params: 
 
 
 def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
+    """Set `changes` in the JSON file `full`, each value's text replaced (or a key added)
+    in place, so every other byte stays (`json_in_place`)."""
     doc: Any = {}
     try:
         with open(full, "rb") as f:
@@ -657,9 +660,13 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
         raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
+    text = as_written(data)
     for change in changes:
         _set(doc, change)
-    edited = encode_like(json.dumps(doc, indent=2) + "\n", data)
+        text = json_in_place.set_in_place(text, doc, change.file, change.key)
+    json_in_place.refuse_unlike(changes[0].file, [change.key for change in changes],
+                                text, doc)
+    edited = with_bom_like(text, data)
     if write:
         _write(full, edited)
     return edited
