@@ -114,12 +114,32 @@ def git_add_command(root: str, paths: list[str], force: bool = False) -> str:
     `user_git` names it), shell-quoted and literal, so `[x].dvx` never stages `x.dvx` too
     and `a b.dvx` stays one name; `--sparse` in a sparse checkout, whose `git add` refuses
     a path outside its sparse set without it; `force`: `-f`, for paths Git ignores. Every
-    message naming a `git add` of paths builds it here."""
+    message naming a `git add` of paths builds it here. Without `force`, a path removed
+    that Git now ignores (`res/.gitignore` once `res` is ignored) is recorded by `git rm
+    --cached` instead, after the rest: `git add` would stage its removal but exit 1, naming
+    the ignored path."""
     git = user_git(root)
     here = root if git != "git" else None
-    shown = " ".join(literal_pathspec(from_here(root, p, here=here)) for p in paths)
-    add = "add" + (" -f" if force else "") + (" --sparse" if Git(root).sparse_checkout() else "")
-    return f"{git} {add} {shown}"
+
+    def shown(names: list[str]) -> str:
+        return " ".join(literal_pathspec(from_here(root, p, here=here)) for p in names)
+
+    sparse = " --sparse" if Git(root).sparse_checkout() else ""
+    ignored = set() if force else _removed_and_ignored(root, paths)
+    added = [p for p in paths if p not in ignored]
+    removed = [p for p in paths if p in ignored]
+    add = "add" + (" -f" if force else "") + sparse
+    commands = [f"{git} {add} {shown(added)}"] if added else []
+    if removed:
+        commands.append(f"{git} rm{sparse} --cached -q -- {shown(removed)}")
+    return " && ".join(commands)
+
+
+def _removed_and_ignored(root: str, paths: list[str]) -> set[str]:
+    """Those of `paths` gone from the work tree that Git ignores now (by a rule for them or
+    for a folder above them)."""
+    gone = [p for p in paths if not os.path.lexists(os.path.join(root, p))]
+    return set(Git(root).ignore_rules(gone)) if gone else set()
 
 
 def git_environ(extra: dict[str, str] | None = None,

@@ -3138,7 +3138,8 @@ def test_an_output_whose_folder_becomes_the_stage_s_new_output_runs_over_dvx_s_g
     assert ran.code == 0, ran.output
     assert "No stage outputs" not in ran.output and "ignored by Git" not in ran.output, \
         ran.output
-    assert "git add .gitignore res/.gitignore dvx.lock" in ran.output, ran.output
+    assert "git add .gitignore dvx.lock && git rm --cached -q -- res/.gitignore" in ran.output, \
+        ran.output
     assert not (repo / "res" / ".gitignore").exists()
     lock = (repo / "dvx.lock").read_text()
     assert "path: res\n" in lock and "path: res/a.txt" not in lock, lock
@@ -3146,3 +3147,30 @@ def test_an_output_whose_folder_becomes_the_stage_s_new_output_runs_over_dvx_s_g
     git(repo, "commit", "-qm", "res")
     assert git(repo, "ls-files", "res") == ""
     assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+def test_the_git_add_hint_after_an_output_became_its_folder_runs_clean_in_a_shell(repo, dvx):
+    """The `res/.gitignore` repro deleted with `res/a.txt`, once `res` is the output, is
+    ignored by Git: the hint records its removal by `git rm --cached`, so the command, typed,
+    exits 0 (a `git add` of it stages all but exits 1) and stages every change."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res/a.txt")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
+          "    deps: [in.txt]\n    outs: [res]\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    hint = ran.output.split("To record this in Git, run:\n", 1)[1].splitlines()[0].strip()
+    git(repo, "add", "dvx.yaml")
+    typed = subprocess.run(hint, shell=True, cwd=repo, capture_output=True, text=True,
+                           check=False)
+    assert typed.returncode == 0, (hint, typed.stderr)
+    assert git(repo, "diff", "--name-only") == ""  # every change staged
+    assert "??" not in git(repo, "status", "--porcelain")
+    staged = git(repo, "diff", "--cached", "--name-status").split("\n")
+    assert "D\tres/.gitignore" in staged and "M\tdvx.lock" in staged, staged
+    assert "M\t.gitignore" in staged, staged
