@@ -427,6 +427,17 @@ def _stage_entries(data: bytes | None) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
+def recorded_algo(data: bytes) -> str | None:
+    """The algorithm the dvx.lock `data` says its oids are of (None: it names no known one,
+    or cannot be read), whatever algorithm the repository reading it hashes with."""
+    try:
+        doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES, YAML_1_1, text_at=_OIDS)
+    except DvxError:
+        return None
+    algo = doc.get("algo") if isinstance(doc, dict) else None
+    return algo if algo in ALGORITHMS else None
+
+
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
     """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
     in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the

@@ -398,6 +398,44 @@ def test_a_local_source_read_in_place_hashes_as_its_own_config_local_says(projec
     assert got.code == 0 and (project / "got" / "f.txt").read_text() == "theirs\n", got.output
 
 
+def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorithm_its_data_records(
+        tmp_path, monkeypatch):
+    """The source's owner set core.hash (sha256) in their global config, so its committed
+    config names none while every pointer and its dvx.lock record sha256: ls, get and import
+    read its data by that algorithm (a local path, a file:// URL, a revision), from a reader
+    hashing with sha256 too as from one hashing with the default."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    write(global_config, "[core]\nhash = sha256\n")
+    (tmp_path / "datasets").mkdir()
+    team = Team(tmp_path / "datasets")
+    owner = team.founder()
+    write(owner / "d" / "f.txt", "theirs\n")
+    must("add", "d", cwd=owner)
+    share(owner, "data")
+    assert "hash" not in (owner / ".dvx" / "config").read_text()
+    reader = make_git_repo(tmp_path / "reader")
+    must("init", cwd=reader)
+    sources = ((str(owner), ()), (f"file://{team.origin}", ()), (str(owner), ("--rev", "HEAD")))
+    for round, setting in enumerate(("[core]\nhash = sha256\n", "")):
+        write(global_config, setting)
+        for at, (url, rev) in enumerate(sources):
+            listed = run_dvx("ls", url, "d", *rev, cwd=reader)
+            assert listed.code == 0 and "f.txt" in listed.stdout, (url, rev, listed.output)
+            assert "unreadable" not in listed.stdout, (url, rev, listed.output)
+            out = f"got{round}{at}"
+            got = run_dvx("get", url, "d", "-o", out, *rev, cwd=reader)
+            assert got.code == 0, (url, rev, got.output)
+            assert (reader / out / "f.txt").read_text() == "theirs\n"
+    imported = run_dvx("import", str(owner), "d", cwd=reader)
+    said = " ".join(imported.stderr.split())
+    assert imported.code == 2 and "hashes with sha256, this repository with xxh128" in said, \
+        imported.output
+    write(global_config, "[core]\nhash = sha256\n")
+    must("import", str(owner), "d", cwd=reader)
+    assert (reader / "d" / "f.txt").read_text() == "theirs\n"
+
+
 @pytest.mark.parametrize("setting", ["[core]\nno_scm = maybe", "[core\nhash = md5"])
 def test_a_source_s_unreadable_config_is_its_own_to_fix_never_a_dvx_config_here(
         source, project, setting):

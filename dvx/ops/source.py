@@ -42,8 +42,9 @@ from dvx.errors import (
     UnknownRevisionError,
     UsageError,
 )
-from dvx.hashing import ALGORITHMS, hash_bytes, hash_copy
+from dvx.hashing import ALGORITHMS, DEFAULT_ALGO, hash_bytes, hash_copy
 from dvx.history import History
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
@@ -55,6 +56,7 @@ from dvx.ops.remote import (
 )
 from dvx.outputs import Broken, Output, scan_outputs, warn_of_left_out
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, check_relpath
+from dvx.pointer import MAX_POINTER_BYTES, parse_pointer
 from dvx.remote import transfer
 from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
@@ -144,6 +146,15 @@ class GitDirectory:
 
 
 _SOURCE_FIX = "It must be fixed in the source repository, and committed there."
+
+
+def _algo_of_pointer(data: bytes, path: str) -> str | None:
+    """The algorithm the pointer file `data` (at `path`) records, None where it cannot be
+    read."""
+    try:
+        return parse_pointer(data, path).algo
+    except DvxError:
+        return None
 
 
 def _without_git(url: str, repo: Repo) -> UsageError:
@@ -745,21 +756,65 @@ class Source:
         return config
 
     def _committed_hash(self) -> str:
-        """The algorithm the source's own .dvx/config names (the default where it names
-        none); one dvx does not know is the source's to fix. A local source read in place
-        is read with its own config.local too, as it reads itself: that file is the
-        source's, never the reader's."""
+        """The algorithm the source's own .dvx/config names, else the one its data records
+        (`_recorded_hash`); one dvx does not know is the source's to fix. A local source
+        read in place is read with its own config.local too, as it reads itself: that file
+        is the source's, never the reader's."""
         levels = {"project": self._committed_config()}
         if self.commit is None and "local" in self.repo.config.files:
             levels["local"] = self.repo.config.files["local"]
         config = Config.of_files(levels)
+        if config.get("core", "hash") is None:
+            return self._recorded_hash()
         try:
             return config.hash_algo()
         except ConfigError:
-            raise ConfigError(
-                f"Cannot read {self.describe()}: the source's .dvx/config sets core.hash to "
-                f"{config.get('core', 'hash')!r}, which is none of the algorithms dvx knows "
-                f"({', '.join(sorted(ALGORITHMS))}).", _SOURCE_FIX) from None
+            raise self._unknown_hash(config) from None
+
+    def _unknown_hash(self, config: Config) -> ConfigError:
+        """The error for a core.hash of the source's that names no algorithm."""
+        value = config.get("core", "hash")
+        return ConfigError(
+            f"Cannot read {self.describe()}: the source's .dvx/config sets core.hash to "
+            f"{value!r}, which is none of the algorithms dvx knows "
+            f"({', '.join(sorted(ALGORITHMS))}).", _SOURCE_FIX)
+
+    def _recorded_hash(self) -> str:
+        """The algorithm the source's data records, for a source whose config names none:
+        its owner may set core.hash in a global config of theirs, which no reader sees, and
+        every pointer file and dvx.lock records the algorithm of its oids. The first one
+        that can be read tells; with none, the default."""
+        for path, data in self._recorded_files():
+            algo = (recorded_algo(data) if path == LOCK_FILE
+                    else _algo_of_pointer(data, path))
+            if algo is not None:
+                return algo
+        return DEFAULT_ALGO
+
+    def _recorded_files(self) -> Iterator[tuple[str, bytes]]:
+        """The source's pointer files and dvx.lock (path, content), read one at a time:
+        those committed at the revision read, else its workspace's (a symbolic link or what
+        is no regular file there left out, as too large a one)."""
+        git = self.repo.git
+        assert git is not None
+        if self.commit is not None:
+            with History(self.repo) as history:
+                files = history.files_at(self.commit)
+            for path, sha in files:
+                yield path, git.object_data(sha)[1]
+            return
+        # Listed by Git alone: `pointer_files` would open the source's sync state, whose
+        # algorithm is the one being found.
+        listed = git.workspace_files(f"*{POINTER_SUFFIX}")
+        for path in [*listed, LOCK_FILE]:
+            limit = MAX_LOCK_BYTES if path == LOCK_FILE else MAX_POINTER_BYTES
+            try:
+                data = fsutil.read_small_file(self.repo.abspath(path), limit + 1,
+                                              follow_links=False)
+            except (OSError, DvxError):
+                continue
+            if data is not None:
+                yield path, data
 
     def _committed_config(self) -> ConfigFile:
         """The source's own .dvx/config: at the revision read, else its workspace's."""
