@@ -436,6 +436,25 @@ def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorit
     assert (reader / "d" / "f.txt").read_text() == "theirs\n"
 
 
+def test_an_invalid_core_hash_in_a_local_source_s_config_local_is_named_there_never_as_committed(
+        project, tmp_path):
+    """A local source's own config.local sets core.hash to no algorithm: ls and get of it read
+    in place name that file, which is not committed, never its .dvx/config nor a commit."""
+    theirs = make_git_repo(tmp_path / "theirs")
+    must("init", cwd=theirs)
+    write(theirs / "d" / "f.txt", "theirs\n")
+    must("add", "d", cwd=theirs)
+    write(theirs / ".dvx" / "config.local", "[core]\nhash = md5\n")
+    for args in (("ls", str(theirs), "d"), ("get", str(theirs), "d", "-o", "got")):
+        run = run_dvx(*args, cwd=project)
+        said = " ".join(run.stderr.split())
+        assert run.code == 2 and "Traceback" not in run.output, (args, run.output)
+        assert ".dvx/config.local sets core.hash to 'md5'" in said, (args, run.output)
+        assert "committed there" not in said, (args, run.output)
+        assert "source's .dvx/config " not in said, (args, run.output)
+    assert not (project / "got").exists()
+
+
 @pytest.mark.parametrize("setting", ["[core]\nno_scm = maybe", "[core\nhash = md5"])
 def test_a_source_s_unreadable_config_is_its_own_to_fix_never_a_dvx_config_here(
         source, project, setting):

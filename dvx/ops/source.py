@@ -772,8 +772,18 @@ class Source:
             raise self._unknown_hash(config) from None
 
     def _unknown_hash(self, config: Config) -> ConfigError:
-        """The error for a core.hash of the source's that names no algorithm."""
+        """The error for a core.hash of the source's that names no algorithm, naming the
+        file that sets it: its committed .dvx/config, or its own config.local (read in
+        place), which is not committed."""
         value = config.get("core", "hash")
+        if config.where("core", "hash") == "local":
+            return ConfigError(
+                f"Cannot read {self.describe()}: its .dvx/config.local sets core.hash to "
+                f"{value!r}, which is none of the algorithms dvx knows "
+                f"({', '.join(sorted(ALGORITHMS))}).",
+                "It must be fixed in the source repository's .dvx/config.local, which is its "
+                "own and not committed: run `dvx config --local --unset core.hash` there, or "
+                "set the algorithm its data was added with.")
         return ConfigError(
             f"Cannot read {self.describe()}: the source's .dvx/config sets core.hash to "
             f"{value!r}, which is none of the algorithms dvx knows "
