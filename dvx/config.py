@@ -119,7 +119,7 @@ def _url(value: str) -> str:
     if any(ord(char) < 32 for char in value):
         raise ValueError("it contains a control character, such as a line break")
     scheme, sep, rest = value.partition("://")
-    if sep and _has_empty_folder(rest):
+    if sep and _has_empty_folder(rest, value):
         # An empty folder name: object stores disagree on it (SeaweedFS drops it when it
         # stores a key, so what is pushed would never be found under this URL again).
         raise ValueError(f"its path has an empty folder name ('//'); write "
@@ -154,11 +154,16 @@ def _redact_url(url: str) -> str:
     return redact_url(url)
 
 
-def _has_empty_folder(rest: str) -> bool:
-    """Does the path of `rest` (HOST/PATH?QUERY) hold an empty folder name, the first one
-    after the host (`s3://bkt//proj`) included? Trailing slashes name no folder."""
+def _has_empty_folder(rest: str, url: str) -> bool:
+    """Does the path of `rest` (HOST/PATH?QUERY, of `url`) hold an empty folder name?
+    Trailing slashes name none, and the first one after the host counts only for an object
+    store (`s3://bkt//proj`), which keeps it in its keys: a file system path (SSH, a
+    directory: `ssh://host//srv`, `file:////srv`) reads it as the '/' it is."""
     path = rest.partition("/")[2].partition("?")[0].rstrip("/")
-    return bool(path) and "" in path.split("/")
+    if not path:
+        return False
+    first, *further = path.split("/")
+    return "" in further or (first == "" and _keeps_dot_folders(url))
 
 
 def _without_empty_folders(rest: str) -> str:

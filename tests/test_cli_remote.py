@@ -1638,6 +1638,27 @@ def test_an_empty_folder_right_after_the_bucket_or_host_is_refused_naming_the_ur
     assert "Traceback" not in refused.output
 
 
+@pytest.mark.parametrize("url", ["ssh://host//srv/store", "sftp://host//srv/store/",
+                                 "file:////srv/store"])
+def test_an_empty_first_folder_of_an_ssh_or_directory_url_is_accepted_as_the_path_it_names(
+        repo, dvx, url):
+    """A path on a file system (SSH, a directory) reads '//' right after the host as '/':
+    only an object store keeps it in its keys, so only its URL is refused for it."""
+    assert dvx("remote", "add", "x", url).code == 0
+    assert url in (repo / ".dvx" / "config").read_text()
+    assert dvx("remote", "modify", "x", "url", url).code == 0
+
+
+def test_a_directory_url_with_an_empty_first_folder_written_by_hand_pushes(repo, dvx, tmp_path):
+    url = f"file:///{tmp_path / 'store'}"  # file:////tmp/...
+    write(repo / ".dvx" / "config", f'[remote "x"]\nurl = {url}\n[core]\nremote = x\n')
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
+    assert any((tmp_path / "store").rglob("*"))
+
+
 def test_a_url_with_an_empty_first_folder_written_by_hand_is_refused_where_it_is_used(repo, dvx):
     write(repo / ".dvx" / "config", '[remote "x"]\nurl = s3://bkt//proj\n[core]\nremote = x\n')
     write(repo / "f.txt", "x")
