@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.logs import shell_quote
+from dvx.logs import quoted, shell_quote
 
 PREFIX = ".dvx-get-"
 BUILT = "new"
@@ -214,15 +214,16 @@ def _delete(path: str) -> None:
 
 def what_to_do(left: LeftFolder, shown: str) -> str:
     """The message naming a left folder that holds former content (`shown`: its path as
-    the user reads it)."""
+    the user reads it). Each name is quoted (`quoted`: a name Git commits may hold terminal
+    escapes), and the `mv` to paste is shell-quoted after `--`, whatever a name starts with."""
     former = os.path.join(shown, FORMER)
     if not left.target:
-        return (f"'{shown}' holds, in '{former}', what was at the path an interrupted `dvx "
-                f"get --force` replaced; dvx never deletes it. To keep it, move it where you "
-                f"want it; then delete '{shown}'.")
+        return (f"{quoted(shown)} holds, in {quoted(former)}, what was at the path an "
+                f"interrupted `dvx get --force` replaced; dvx never deletes it. To keep it, "
+                f"move it where you want it; then delete {quoted(shown)}.")
     target = os.path.join(os.path.dirname(shown), os.path.basename(left.target))
-    back = (f"`mv {shell_quote(former)} {shell_quote(target)}`"
-            if not os.path.lexists(left.target) else f"move '{former}' where you want it")
-    return (f"'{shown}' holds, in '{former}', what was at '{target}' before an interrupted "
-            f"`dvx get --force` replaced it; dvx never deletes it. To keep it, {back}; then "
-            f"delete '{shown}'.")
+    back = (f"`mv -- {shell_quote(former)} {shell_quote(target)}`"
+            if not os.path.lexists(left.target) else f"move {quoted(former)} where you want it")
+    return (f"{quoted(shown)} holds, in {quoted(former)}, what was at {quoted(target)} before "
+            f"an interrupted `dvx get --force` replaced it; dvx never deletes it. To keep it, "
+            f"{back}; then delete {quoted(shown)}.")

@@ -500,6 +500,39 @@ def test_a_data_file_s_name_can_not_drive_the_terminal_from_the_warning_of_an_ed
     assert "'data/zz\\x1b]0;PWNED\\x07x' was edited in place" in result.stderr, result.output
 
 
+def test_a_name_a_killed_get_force_moved_aside_can_not_drive_the_terminal_from_commit_or_status(
+        tmp_path):
+    """A committed file named with terminal escapes and a leading '-', which a killed `dvx
+    get --force` moved aside: commit's refusal and status's warning name it escaped, never
+    raw, and the `mv` they hint, pasted into a shell, puts it back."""
+    source = make_git_repo(tmp_path / "source")
+    assert run_dvx("init", cwd=source).code == 0
+    write(source / "images" / "0.png", "image\n")
+    assert run_dvx("add", "images", cwd=source).code == 0
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "images")
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    name = "-zz\x1b]0;PWNED\x07x"
+    write(repo / "data" / "a", "aa\n")
+    write(repo / "data" / "sub" / name, "mine\n")
+    assert run_dvx("add", "data", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    killed = run_dvx_proc("get", str(source), "images", "-o", f"data/sub/{name}", "--force",
+                          cwd=repo, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    sub = repo / "data" / "sub"
+    for args, cwd in ((("commit", "data"), repo), (("status",), sub)):
+        said = run_dvx(*args, cwd=cwd)
+        assert "Traceback" not in said.output, said.output
+        assert "\x1b" not in said.output and "\x07" not in said.output, (args, said.output)
+        assert "-zz\\x1b]0;PWNED\\x07x" in said.stderr, (args, said.output)
+    hint = " ".join(said.stderr.split()).split("`mv -- ", 1)[1].split("`", 1)[0]
+    subprocess.run(["bash", "-c", f"mv -- {hint}"], cwd=sub, check=True)
+    assert (sub / name).read_text() == "mine\n"
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

@@ -3410,7 +3410,7 @@ def test_a_rerun_get_force_names_the_former_output_as_things_stand_once_its_copy
     said = " ".join(again.stderr.split())
     assert again.code == 0, again.output
     assert sorted(os.listdir(project / "got")) == ["0.png", "1.png", "2.png"]
-    assert f"`mv {left}/old got`" not in said, said
+    assert f"`mv -- {left}/old got`" not in said, said
     assert (f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted `dvx "
             f"get --force` replaced it; dvx never deletes it. To keep it, move '{left}/old' "
             "where you want it") in said, said
@@ -3462,7 +3462,7 @@ def test_a_get_force_killed_between_its_renames_keeps_the_former_output_and_name
     [left] = _get_folders(project)
     said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
     assert (f"'{left}' holds, in '{left}/old', what was at 'got' before an interrupted `dvx "
-            f"get --force` replaced it; dvx never deletes it. To keep it, `mv {left}/old got`"
+            f"get --force` replaced it; dvx never deletes it. To keep it, `mv -- {left}/old got`"
             ) in said, said
     again = run_dvx_proc(*get, cwd=project)
     assert again.code == 0 and f"'{left}/old'" in again.stderr, again.output
@@ -3864,7 +3864,7 @@ def test_commit_or_add_never_records_as_deleted_what_a_killed_get_force_moved_as
         said = " ".join(refused.stderr.split())
         assert refused.code != 0, refused.output
         assert "'data/sub/dl' is not deleted" in said, said
-        assert f"`mv data/sub/{left}/old data/sub/dl`" in said, said
+        assert f"`mv -- data/sub/{left}/old data/sub/dl`" in said, said
     assert git(project, "status", "--porcelain") == ""
     os.rename(project / "data" / "sub" / left / "old", project / "data" / "sub" / "dl")
     must("commit", "data", cwd=project)
@@ -3894,7 +3894,7 @@ def test_status_and_diff_say_what_a_killed_get_force_moved_aside_is_moved_aside_
     assert "    deleted: gone.txt" in said.stdout and "deleted: one.txt" not in said.stdout, \
         said.output
     assert "dvx commit" not in said.stdout, said.output
-    assert f"`mv data/{left}/old data/one.txt`" in " ".join(said.stderr.split()), said.output
+    assert f"`mv -- data/{left}/old data/one.txt`" in " ".join(said.stderr.split()), said.output
     [data] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
     assert (data["deleted"], data["moved_aside"]) == (["gone.txt"], ["one.txt"]), data
     diff = run_dvx("diff", cwd=project)
