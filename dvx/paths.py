@@ -431,6 +431,9 @@ class Walk:
     # folders a get builds in (get_scratch.is_scratch_folder), never entered: never data, and
     # one may hold what a killed `get --force` moved aside, which dvx never deletes
     scratch: list[str] = field(default_factory=list)
+    # folders below the top holding nothing at all: never data, but each stands where a file
+    # of a directory's version may go (a checkout removes it to place the file)
+    empty: list[str] = field(default_factory=list)
 
 
 def is_reserved_name(name: str) -> bool:
@@ -624,6 +627,7 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     temps: list[str] = []
     reserved: list[str] = []
     scratch: list[str] = []
+    empty: list[str] = []
     folders: dict[str, FolderSums] = {}
     devices: set[int] = set()
     is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
@@ -632,8 +636,10 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
         directory, prefix = pending.pop()
         names: list[str] = []  # with_dirs: this folder's entries, for its FolderSums
         stats: list[os.stat_result] = []
+        listed_any = False
         with _scandir_below(directory, prefix) as entries:
             for entry in entries:
+                listed_any = True
                 name = entry.name
                 relpath = prefix + name
                 if name[0] == "." and is_reserved_name(name):
@@ -676,6 +682,8 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     symlinks.append(relpath)
                 else:
                     others.append(relpath)
+        if prefix and not listed_any:
+            empty.append(prefix[:-1])
         if with_dirs:
             folders[prefix[:-1]] = _folder_sums(prefix[:-1], names, stats)
-    return Walk(files, symlinks, others, temps, folders, devices, reserved, scratch)
+    return Walk(files, symlinks, others, temps, folders, devices, reserved, scratch, empty)

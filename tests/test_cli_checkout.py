@@ -1109,6 +1109,28 @@ def test_a_folder_in_the_way_inside_a_tracked_directory_is_offered_a_move_that_w
     assert (repo / "d-sub.mine" / "notes.txt").read_text() == "my own notes"
 
 
+@pytest.mark.parametrize("command", [["checkout"], ["checkout", "--force"], ["pull"]])
+@pytest.mark.parametrize("inside", [[], ["empty", "empty/deeper"]])
+def test_an_empty_folder_where_a_tracked_directory_has_a_file_gives_way_to_it(
+        repo, dvx, tmp_path, command, inside):
+    """A folder holding nothing (or only folders holding nothing) where a version of a
+    tracked directory has a file holds nothing of the user's: checkout, --force or not, and
+    pull remove it and place the file, and status then finds everything up to date."""
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    write(repo / "data" / "x", "xfile\n")
+    write(repo / "data" / "a", "a\n")
+    assert dvx("add", "data").code == 0 and dvx("push").code == 0
+    _commit(repo, "data")
+    os.unlink(repo / "data" / "x")
+    (repo / "data" / "x").mkdir()
+    for folder in inside:
+        (repo / "data" / "x" / folder).mkdir()
+    done = dvx(*command)
+    assert done.code == 0, done.output
+    assert (repo / "data" / "x").read_text() == "xfile\n"
+    assert dvx("status").output.strip() == "Data and pointers are up to date."
+
+
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
 def test_checkout_skipping_a_file_edited_through_its_link_names_the_ways_on_that_work(
         repo, dvx, tmp_path, link):

@@ -3788,6 +3788,45 @@ def test_checkout_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_a
     assert (project / "kept").read_text() == "my old download\n"
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_checkout_of_a_file_where_a_tracked_directory_s_folder_holds_a_killed_get_s_folder(
+        source, project, force):
+    """Inside a tracked directory, a path is a folder in one version and a file in the next,
+    and a killed `dvx get --force` into that folder left its folder there: `dvx checkout`,
+    --force or not, keeps the folder while the get's holds what it moved aside, naming it
+    and how to keep it; once that is moved out, the get's partial copy holds nothing of the
+    user's and goes with the folder, and the file is placed."""
+    team, _ = source
+    write(project / "data" / "x" / "y", "my old download\n")
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    commit(project, "x, a folder")
+    shutil.rmtree(project / "data" / "x")
+    write(project / "data" / "x", "a file now\n")
+    must("add", "data", cwd=project)
+    commit(project, "x, a file")
+    git(project, "checkout", "-q", "HEAD~1", "--", "data.dvx")
+    must("checkout", "data", cwd=project)
+    get = ("get", str(team.origin), "images", "-o", "data/x/y", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "x")
+    git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    forced = ["--force"] if force else []
+    refused = run_dvx("checkout", *forced, cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0, refused.output
+    assert "Is a directory" not in said, said
+    assert (f"'data/x' holds 'data/x/{left}', in whose 'old' an interrupted `dvx get "
+            "--force` left what was at 'data/x/y'") in said, said
+    assert (project / "data" / "x" / left / "old").read_text() == "my old download\n"
+    os.rename(project / "data" / "x" / left / "old", project / "kept")
+    placed = run_dvx("checkout", *forced, cwd=project)
+    assert placed.code == 0, placed.output
+    assert (project / "data" / "x").read_text() == "a file now\n"
+    assert (project / "kept").read_text() == "my old download\n"
+
+
 @pytest.mark.parametrize("command", ["import", "import-url"])
 def test_an_import_into_a_tracked_directory_is_refused_as_add_refuses_it(source, project,
                                                                          command):

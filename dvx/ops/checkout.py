@@ -1069,16 +1069,33 @@ def _goes_whole(current: dict[str, tuple[str, os.stat_result | None]], whole: Wa
             current.setdefault(rel, (join_posix(top, rel), None))
 
 
-def _folders_holding(walk: Walk) -> set[str]:
-    """The folders (relative to the walked top) that hold anything `walk` met."""
-    found: set[str] = set()
+def _folders_below(walk: Walk) -> set[str]:
+    """Every folder (relative to the walked top) `walk` met: those holding anything, a get's
+    folder included, and those holding nothing. Each stands where a file may go."""
+    found: set[str] = set(walk.empty)
     for rel in itertools.chain((entry.relpath for entry in walk.files), walk.symlinks,
-                               walk.others, walk.temps, walk.reserved):
+                               walk.others, walk.temps, walk.reserved, walk.scratch,
+                               walk.empty):
         parent = rel.rpartition("/")[0]
         while parent and parent not in found:
             found.add(parent)
             parent = parent.rpartition("/")[0]
     return found
+
+
+def _clear_folder(full: str) -> None:
+    """Remove the folder `full`, where a file goes, once the files it held are deleted
+    (`_dir_in_the_way` let it go): what is left holds nothing of the user's, folders holding
+    nothing and those a killed get left holding only its partial copy. Anything else (a get
+    running there since) keeps it, and placing the file then says so."""
+    if os.path.islink(full) or not os.path.isdir(full):
+        return  # gone with the files deleted in it
+    walk = walk_directory(full)
+    for left in get_scratch.left_at([join_posix(full, rel) for rel in walk.scratch]):
+        get_scratch.remove(left)
+    for folder, _, _ in os.walk(full, topdown=False):
+        with contextlib.suppress(OSError):  # not empty: it stays
+            os.rmdir(folder)
 
 
 def _shares_its_mode(state: FileState, st: os.stat_result | None) -> bool:
@@ -1142,6 +1159,8 @@ class _DirPlan:
     place: array[int] = field(default_factory=lambda: array("l"))
     delete: list[str] = field(default_factory=list)
     chmod: list[int] = field(default_factory=list)
+    # folders where a file goes, removed once the files in them are deleted (`_clear_folder`)
+    clear: list[str] = field(default_factory=list)
 
 
 def _in_scope(rel: str, subpath: str | None) -> bool:
@@ -1206,10 +1225,10 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
-    folders: set[str] = set()  # those holding anything, .dvxignore or not
+    folders: set[str] = set()  # every folder in it, .dvxignore or not
     if os.path.isdir(top):
         whole = walk_directory(top)
-        folders = _folders_holding(whole)
+        folders = _folders_below(whole)
         walk = repo.dvxignore.filter_walk(display, whole, tree)
         inside = repository_inside(repo, display, walk.reserved)
         if inside is not None:
@@ -1240,6 +1259,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 result.skipped.append((f"{display}/{rel}", why))
                 continue
             _goes_whole(current, whole, top, rel)
+            plan.clear.append(rel)
         if rel in current:
             found += 1
             entry = tree.entry(index)
@@ -1464,6 +1484,8 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
     prune_empty_dirs(top, plan.delete)
+    for rel in plan.clear:
+        _clear_folder(join_posix(top, rel))
     for index in plan.chmod:
         entry = tree.entry(index)
         _fix_mode(join_posix(top, entry.path), entry.executable, False)
