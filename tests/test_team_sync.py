@@ -1692,6 +1692,48 @@ def test_a_part_pulled_after_an_unfinished_checkout_never_makes_what_it_removed_
     _b_is_the_teammate_s_not_a_deletion(bob, v2_pointer)
 
 
+def _bob_back_on_v2_after_a_checkout_of_two_parts_of_v1_one_unfinished(team, pull_c: bool):
+    """Alice shares v1 (data/b/s, data/c/x) and v2 (b/s changed, b/t added); Bob pulls v2
+    whole, checks out v1 in Git, pulls its data/c (or only fetches it), runs `dvx checkout
+    data/b data/c`, whose data/b stops (s1 not in the cache) after it removed b/t and whose
+    data/c finishes, and returns to v2 in Git. Returns Bob's clone and his v2 pointer."""
+    alice = team.founder()
+    for rel, text in {"b/s": "s1\n", "c/x": "x\n"}.items():
+        write(alice / "data" / rel, text)
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    for rel, text in {"b/s": "s2\n", "b/t": "t\n"}.items():
+        edit(alice, f"data/{rel}", text)
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    bob = team.clone("bob")
+    v2_pointer = (bob / "data.dvx").read_bytes()
+    git(bob, "checkout", "-q", "HEAD~1")
+    must("pull" if pull_c else "fetch", "data/c", cwd=bob)  # v1's manifest, and c's files
+    unfinished = run_dvx("checkout", "data/b", "data/c", cwd=bob)
+    assert unfinished.code == 1 and "Not in the cache" in unfinished.stderr, unfinished.output
+    assert not (bob / "data" / "b" / "t").exists()
+    git(bob, "checkout", "-q", "main")
+    return bob, v2_pointer
+
+
+@pytest.mark.parametrize("pull_c", [True, False], ids=["part-pulled-before", "fetched-only"])
+def test_a_part_finished_beside_an_unfinished_one_never_makes_what_it_removed_a_deletion(
+        team, pull_c):
+    """One checkout of two parts of a directory, one stopped after it removed a file its
+    version lacks and one finished: the finished part never hides what the other may have
+    removed. Back on the newer commit, the teammate's file is still to be placed, never a
+    deletion commit records."""
+    bob, v2_pointer = _bob_back_on_v2_after_a_checkout_of_two_parts_of_v1_one_unfinished(
+        team, pull_c)
+    seen = status_of(bob, "data")
+    assert seen["deleted"] == [] and "b/t" in seen["not_pulled"] + seen["outdated"], seen
+    run_dvx("commit", "data", cwd=bob)
+    assert (bob / "data.dvx").read_bytes() == v2_pointer
+    must("checkout", "data", cwd=bob)
+    assert (bob / "data" / "b" / "t").read_text() == "t\n"
+
+
 def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
     alice = team.founder()
     _images(alice, {"1.bin": "one\n", "2.bin": "two\n", "3.bin": "three\n"})

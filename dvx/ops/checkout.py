@@ -256,6 +256,9 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             records_before = {}
             # Per directory, the record its first target's write-ahead went over.
             written_over: dict[str, Synced | None] = {}
+            # The directories a target of which did not finish in this checkout: it may have
+            # removed files of theirs that a part finished after it never places again.
+            stopped_in: set[str] = set()
             # Data already there with no record: found, not placed, should it match. In a
             # directory, what dvx placed there as outputs of their own does not count.
             recorded = sorted(repo.syncstate.paths())
@@ -295,9 +298,12 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     continue
                 kept = [path for path, _ in result.skipped[skipped_from:]] \
                     if len(result.missing) == missing else None
-                _remember_synced(repo, target,
-                                 complete=len(result.skipped) + len(result.missing) == problems,
-                                 kept=kept, earlier=written_over.get(target.output.path))
+                complete = len(result.skipped) + len(result.missing) == problems
+                _remember_synced(repo, target, complete=complete, kept=kept,
+                                 earlier=written_over.get(target.output.path),
+                                 after_unfinished=target.output.path in stopped_in)
+                if not complete:
+                    stopped_in.add(target.output.path)
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
@@ -441,7 +447,8 @@ def held_by_cache(repo: Repo, full: str, display: str) -> bool:
 
 
 def _remember_synced(repo: Repo, target: Target, complete: bool,
-                     kept: list[str] | None = None, earlier: Synced | None = None) -> None:
+                     kept: list[str] | None = None, earlier: Synced | None = None,
+                     after_unfinished: bool = False) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
     what was placed of it before. An incomplete one of a directory placed an unknown share
@@ -450,7 +457,8 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
     never deleted), and what the rest was synced to before is kept under it, even when that
     is the same version placed in other parts. Recorded as incomplete first, the record of a
     directory moves to complete after; `earlier` is then the record that first write went
-    over (`_placing_part`).
+    over, and `after_unfinished` says a target of the directory before this one did not
+    finish (`_placing_part`).
     `kept`: the paths a checkout of a whole directory skipped, when it placed everything
     else. If the pointer kept each of them as it was placed, they are changes made here
     alone, and the directory is synced whole (they compare as modified, as they are)."""
@@ -466,7 +474,7 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
         return  # a file not placed: the record of what it holds stays true
     if before is not None and before.oid == oid:
         if complete and target.subpath is not None:
-            after = _placing_part(before, earlier, target.subpath)
+            after = _placing_part(before, earlier, target.subpath, after_unfinished)
             if after is not None and placed_whole(repo, after):  # every part placed by now
                 after = Synced(oid)
             if after is not None:
@@ -494,13 +502,18 @@ def _placed_already(synced: Synced, subpath: str | None) -> bool:
     return synced.placed is None if subpath is None else synced.covers(subpath)
 
 
-def _placing_part(before: Synced, earlier: Synced | None, subpath: str) -> Synced | None:
+def _placing_part(before: Synced, earlier: Synced | None, subpath: str,
+                  after_unfinished: bool) -> Synced | None:
     """The record once `subpath` of the version of `before` (the directory's record now) is
-    placed. Where `before` is still the layer this checkout wrote ahead over `earlier`, a
-    record of that same version, the part goes into `earlier`, unless `earlier` is itself
-    the record of a checkout of it that did not finish: what that one may have removed stays
-    outdated under the part (None: more layers than are kept; the record written ahead
-    stands)."""
+    placed. Where `before` is the unfinished layer of a target of this checkout that did not
+    finish (`after_unfinished`), the part goes on top of it: what that target may have
+    removed stays outdated under the part. Where `before` is still the layer this checkout
+    wrote ahead over `earlier`, a record of that same version, the part goes into `earlier`,
+    unless `earlier` is itself the record of a checkout of it that did not finish: what that
+    one may have removed stays outdated under the part. None: more layers than are kept; the
+    record written ahead stands."""
+    if before.unfinished and after_unfinished:
+        return before.moved_to(before.oid, (subpath,))
     if before.unfinished and earlier is not None and earlier.oid == before.oid:
         return earlier.moved_to(earlier.oid, (subpath,)) if earlier.unfinished \
             else earlier.with_part(subpath)
