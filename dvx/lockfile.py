@@ -33,6 +33,7 @@ from dvx.pointer import committed_conflict_hint
 from dvx.scm import (
     blob_content,
     commit_holding,
+    git_add_command,
     literal_pathspec,
     rebase_sides_note,
     unmerged_entries,
@@ -390,7 +391,7 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
                 return committed_conflict_hint(commit, LOCK_FILE, root, "`dvx repro`")
         removed = _removed_on_one_side(root, entries or [])
     return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {lock}`.{removed}"
+            f"to bring it up to date, then `{git_add_command(root, [LOCK_FILE])}`.{removed}"
             f"{rebase_sides_note(root)}")
 
 

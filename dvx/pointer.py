@@ -27,6 +27,7 @@ from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import (
     blob_content,
     commit_holding,
+    git_add_command,
     literal_pathspec,
     merged_by_dvx_driver,
     rebase_sides_note,
@@ -247,7 +248,7 @@ def committed_conflict_hint(commit: str, path: str, root: str | None, then: str)
     return (f"Commit {commit[:10]} holds it so, and a commit cannot change: a later commit "
             f"must fix it. Where the current commit holds the markers too, keep one version "
             f"in {for_command(root, path)} (delete the other and the marker lines), run "
-            f"{then}, then `git add {literal_pathspec(from_here(root, path))}` and commit.")
+            f"{then}, then `{git_add_command(root, [path])}` and commit.")
 
 
 def _how_to_resolve(data: bytes, path: str, root: str | None,
@@ -266,10 +267,11 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
         if commit is not None:
             return committed_conflict_hint(commit, path, root, f"`dvx pull {data_path}`")
     others = _resolved_with(entries, path)
-    staged = f"git add {pointer}" + (" && git rm " + " ".join(
+    add = git_add_command(root, [path])
+    staged = add + (" && git rm " + " ".join(
         literal_pathspec(from_here(root, other)) for other in others) if others else "")
     keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
-            f"(or --ours), then `git add {pointer}`.")
+            f"(or --ours), then `{add}`.")
     # First: whoever made the markers (the driver, Git line by line) and whatever the index
     # holds, no merge joins a folder and a file, so only keeping one side resolves it.
     sides = _kind_of_each_side(data, _kinds_in_index(root, entries, path))
@@ -296,7 +298,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
         return (f"Git merged it line by line, without dvx's merge driver (an octopus merge, "
                 f"`git merge A B`, never runs one): `git checkout -m {pointer}` merges it "
                 f"again with the driver, keeping both sides' changes, then `dvx pull "
-                f"{data_path}` and `git add {pointer}`. {keep}{rebase_sides_note(root)}")
+                f"{data_path}` and `{add}`. {keep}{rebase_sides_note(root)}")
     if not _names_a_directory(data):
         return keep + rebase_sides_note(root)
     dropped = (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}."
@@ -309,7 +311,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
             f"the cache nor the remote (not pushed yet), keep both sides' changes instead: "
             f"once that side's author has run `dvx push`, merge it again with "
             f"`git checkout -m {pointer}` (the driver fetches the manifest; or `git merge "
-            f"--abort` and merge again), then `dvx pull {data_path}` and `git add {pointer}`.")
+            f"--abort` and merge again), then `dvx pull {data_path}` and `{add}`.")
 
 
 def _base_version(root: str | None, entries: list[tuple[str, int, str]] | None,

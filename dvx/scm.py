@@ -108,16 +108,19 @@ REPOSITORY_VARIABLES = frozenset({
     "GIT_INTERNAL_SUPER_PREFIX"})
 
 
-def git_add_command(root: str, paths: list[str], force: bool = False) -> str:
+def git_add_command(root: str | None, paths: list[str], force: bool = False) -> str:
     """The `git add` of the repository `paths` as a command the user copies and runs where
     they are: each path from there (from the top when the command runs Git with -C, as
     `user_git` names it), shell-quoted and literal, so `[x].dvx` never stages `x.dvx` too
     and `a b.dvx` stays one name; `--sparse` in a sparse checkout, whose `git add` refuses
-    a path outside its sparse set without it; `force`: `-f`, for paths Git ignores. Every
-    message naming a `git add` of paths builds it here. Without `force`, a path removed
-    that Git now ignores (`res/.gitignore` once `res` is ignored) is recorded by `git rm
-    --cached` instead, after the rest: `git add` would stage its removal but exit 1, naming
-    the ignored path."""
+    a path outside its sparse set without it (a file a merge left conflicted there too);
+    `force`: `-f`, for paths Git ignores. With `root` None (a file read from a revision, or
+    by the merge driver), plain, each path from the top. Every message naming a `git add` of
+    paths builds it here. Without `force`, a path removed that Git now ignores
+    (`res/.gitignore` once `res` is ignored) is recorded by `git rm --cached` instead, after
+    the rest: `git add` would stage its removal but exit 1, naming the ignored path."""
+    if root is None:
+        return "git add " + " ".join(literal_pathspec(from_here(None, p)) for p in paths)
     git = user_git(root)
     here = root if git != "git" else None
 

@@ -26,6 +26,7 @@ from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.pointer import data_path_of
 from dvx.scm import (
     REBASE_SIDES,
+    git_add_command,
     literal_pathspec,
     rebase_in_progress,
     tracked_in,
@@ -103,12 +104,13 @@ def _conflict(root: str, path: str, side: str | None, added: bool,
     """Both sides changed `path` (or, `added`, both added it), and it holds our side
     (`side`) or neither as Git stored them."""
     shown = literal_pathspec(from_here(root, path))
+    add = git_add_command(root, [path])
     then, what = _then(root, path), _what(path)
     if side is None:
         return MergeConflictError(
             f"{what} is not merged yet: Git's index still lists it as unmerged.",
             f"Once it holds what you want (`git checkout -m {shown}` merged it again, or you "
-            f"edited it), run {then}, then `git add {shown}`.", path)
+            f"edited it), run {then}, then `{add}`.", path)
     names = _REBASE_SIDES if rebasing else _MERGE_SIDES
     both = " (both sides added it)" if added else ""
     holds = (f"{names[_OURS][0]} alone: dvx's merge driver did not merge it (it could not "
@@ -120,7 +122,7 @@ def _conflict(root: str, path: str, side: str | None, added: bool,
         f"To keep both sides' changes, merge it again with dvx's merge driver: `dvx install` "
         f"(which writes the driver anew), then `git checkout -m {shown}`. Or keep one side "
         f"knowingly: `git checkout --ours {shown}` (or --theirs). Then run {then} and "
-        f"`git add {shown}`." + (f" {REBASE_SIDES}" if rebasing else ""), path)
+        f"`{add}`." + (f" {REBASE_SIDES}" if rebasing else ""), path)
 
 
 def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
@@ -128,14 +130,15 @@ def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
     """One side deleted `path`, the other (stage `kept`) changed it: a modify/delete
     conflict, which only `git add` (keep it) or `git rm` (delete it) resolves."""
     shown = literal_pathspec(from_here(root, path))
+    add = git_add_command(root, [path])
     names = _REBASE_SIDES if rebasing else _MERGE_SIDES
     changer, deleter = names[kept][0], names[_OURS + _THEIRS - kept][0]
     if path == LOCK_FILE:
-        keep = f"`git add {shown}`, then `dvx repro` brings it up to date"
+        keep = f"`{add}`, then `dvx repro` brings it up to date"
         drop = "`dvx status` then names the stages that must run again"
     else:
         data = for_command(root, data_path_of(path))
-        keep = f"`git add {shown}`, then `dvx pull {data}` places its data"
+        keep = f"`{add}`, then `dvx pull {data}` places its data"
         if tracked_in(root, data_path_of(path)):
             # The deleting side committed the data into Git: a checkout leaves Git's files be
             keep = f"`{untrack_command(root, data_path_of(path))}`, then {keep}"

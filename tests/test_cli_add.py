@@ -2041,3 +2041,18 @@ def test_a_pointer_changed_while_others_are_written_names_git_add_of_those_quote
     said = " ".join(err.split())
     assert code == 1 and "It recorded 'a $b.txt'" in said, out + err
     assert "`git add 'a $b.txt.dvx'` records that in Git." in said, said
+
+
+def test_a_pointer_changed_while_others_are_written_names_those_recorded_escaped(repo, dvx):
+    """The refusal names the data it recorded as every message names a file: one whose name
+    holds a tab is shown escaped, never with a raw tab in it."""
+    from tests.conftest import run_meanwhile
+
+    pointer_changed_on_feat(repo, {"a\tb.txt": "a v1\n", "c.txt": "c v1\n"}, "c.txt",
+                            "c feat\n")
+    write(repo / "a\tb.txt", "a mine\n")
+    write(repo / "c.txt", "c mine\n")
+    code, out, err = run_meanwhile("commit.after_pointer:1", ["commit", "a\tb.txt", "c.txt"],
+                                   repo, lambda: git(repo, "switch", "-q", "feat"))
+    assert code == 1 and "It recorded 'a\\tb.txt'" in err, out + err
+    assert "did not record 'c.txt'" in " ".join(err.split()), err

@@ -160,6 +160,37 @@ def test_the_conflict_hint_names_a_pointer_from_the_current_directory_quoted(tmp
     assert after.code == 0 and "unresolved" not in after.stderr, after.output
 
 
+def test_the_conflict_hint_stages_a_pointer_outside_the_sparse_checkout_with_sparse(tmp_path):
+    """A merge writes a conflicted pointer outside the sparse checkout's set into the work
+    tree, where a plain `git add` of it refuses: the hint's `git add` says --sparse, and the
+    commands pasted as they are resolve it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "far" / "d.csv", "v1\n")
+    must("add", "far/d.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "far/d.csv", "bob's\n")
+    must("add", "far/d.csv", cwd=bob)
+    share(bob, "bob's version")
+    edit(alice, "far/d.csv", "alice's\n")
+    must("add", "far/d.csv", cwd=alice)
+    commit(alice, "alice's version")
+    git(alice, "sparse-checkout", "set", "near", ".dvx")
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "-q", "origin/main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert merged.returncode != 0 and (alice / "far" / "d.csv.dvx").is_file()
+    status = run_dvx("status", cwd=alice)
+    hint = re.search(r"Keep one side: `([^`]*)` \(or --ours\), then `([^`]*)`", status.stderr)
+    assert hint is not None, status.stderr
+    assert hint.group(2) == "git add --sparse far/d.csv.dvx"
+    _pasted(hint.group(1), alice)
+    _pasted(hint.group(2), alice)
+    assert run_dvx("status", cwd=alice).code == 0
+    assert (alice / "far" / "d.csv").read_text() == "bob's\n"
+
+
 def test_the_conflict_hint_names_dvx_lock_from_the_current_directory(repo, dvx):
     write(repo / "in.txt", "base\n")
     write(repo / "s" / "notes.txt", "notes\n")

@@ -986,9 +986,9 @@ def _get_folder_kept_why(root: str, full: str, display: str, scratch: list[str])
         shown = f"{display}/{rel}"
         folder = left.get(path)
         if folder is None:
-            return (f"'{display}' holds '{shown}', which a `dvx get` may still be writing "
-                    f"in: checkout leaves '{display}' as it is, --force or not; once no get "
-                    f"runs there, move or delete it, then `dvx checkout "
+            return (f"{quoted(display)} holds {quoted(shown)}, which a `dvx get` may still be "
+                    f"writing in: checkout leaves {quoted(display)} as it is, --force or not; "
+                    f"once no get runs there, move or delete it, then `dvx checkout "
                     f"{for_command(root, display)}` places the data")
         if folder.holds_former:
             return _former_output_kept_why(root, display, shown, folder)
@@ -1000,12 +1000,13 @@ def _former_output_kept_why(root: str, display: str, shown: str,
     """Why checkout leaves `display` as it is: it holds the folder `shown`, whose `old` is
     what a killed `get --force` moved aside; moved anywhere out of `display`, it is kept."""
     was_at = "the path it replaced" if not folder.target else \
-        f"'{shown.rpartition('/')[0]}/{os.path.basename(folder.target)}'"
-    return (f"'{display}' holds '{shown}', in whose 'old' an interrupted `dvx get --force` "
-            f"left what was at {was_at}; dvx never deletes it, so checkout leaves "
-            f"'{display}' as it is, --force or not. To keep it, move '{shown}/old' out of "
-            f"'{display}' (or delete '{shown}' if you no longer need it); then `dvx checkout "
-            f"{for_command(root, display)}` places the data")
+        quoted(f"{shown.rpartition('/')[0]}/{os.path.basename(folder.target)}")
+    return (f"{quoted(display)} holds {quoted(shown)}, in whose 'old' an interrupted `dvx get "
+            f"--force` left what was at {was_at}; dvx never deletes it, so checkout leaves "
+            f"{quoted(display)} as it is, --force or not. To keep it, move "
+            f"{quoted(shown + '/old')} out of {quoted(display)} (or delete {quoted(shown)} if "
+            f"you no longer need it); then `dvx checkout {for_command(root, display)}` places "
+            "the data")
 
 
 # What each reason a file is kept for says of it, named among others in a folder in the way

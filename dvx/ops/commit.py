@@ -799,16 +799,16 @@ def _unwritten_error(repo: Repo, written: Written, result: AddResult | None, com
     changed = [rel for rel, _ in written.changed]
     if len(written.changed) == 1:
         rel, how = written.changed[0]
-        what = f"'{rel}{POINTER_SUFFIX}' {how}"
+        what = f"{quoted(rel + POINTER_SUFFIX)} {how}"
     else:
         what = "the pointer files of " + named_list(
-            changed, most=_NAMED, name=lambda rel: f"'{rel}'") + " changed"
+            changed, most=_NAMED, name=quoted) + " changed"
     if result is not None and not result.added:
         return _changed_meanwhile(repo, what, command, "recorded nothing", changed,
                                   again=again)
-    unrecorded = named_list(changed, most=_NAMED, name=lambda rel: f"'{rel}'")
+    unrecorded = named_list(changed, most=_NAMED, name=quoted)
     then = "" if result is None else " It recorded " + named_list(
-        [a.path for a in result.added], most=_NAMED, name=lambda rel: f"'{rel}'") + (
+        [a.path for a in result.added], most=_NAMED, name=quoted) + (
         f", staged in Git ({' '.join(result.staged)})." if result.staged else
         f": `{git_add_command(repo.root, result.to_stage)}` records that in Git."
         if result.to_stage

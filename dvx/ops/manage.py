@@ -11,7 +11,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing, wrote_whole
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.ops.data_places import (
     TrackedPaths,
     data_among,
@@ -468,12 +468,12 @@ def _staged_move(repo: Repo, output: Output, dst: str, kept: str | None) -> Chan
                if changed.paths else "")
     wrote_whole(repo.tmp_dir)  # each place as it should be: the refusal leaves nothing half-done
     raise ConflictError(
-        f"'{output.pointer_path}' {kept} while dvx move ran (a `git checkout` or `git pull`, "
-        f"say), once the data had moved: '{dst}' holds the data and pointer of before, and "
-        f"the pointer Git brought stays at '{output.pointer_path}', its data not placed "
-        f"there.{staging}",
+        f"{quoted(output.pointer_path)} {kept} while dvx move ran (a `git checkout` or `git "
+        f"pull`, say), once the data had moved: {quoted(dst)} holds the data and pointer of "
+        f"before, and the pointer Git brought stays at {quoted(output.pointer_path)}, its data "
+        f"not placed there.{staging}",
         f"Run `dvx checkout {old}` to place the data it names, or `dvx remove {old}` if "
-        f"'{dst}' alone is to be tracked.")
+        f"{quoted(dst)} alone is to be tracked.")
 
 
 def _move_data(repo: Repo, output: Output, dst: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvx.errors import FormatError, MergeConflictError
 from dvx.paths import check_read_stays_inside, from_here, join_posix
-from dvx.scm import literal_pathspec, rebase_sides_note
+from dvx.scm import git_add_command, literal_pathspec, rebase_sides_note
 from dvx.textfile import plain_text
 from dvx.yamlio import (
     DEFAULT_MAX_BYTES,
@@ -76,7 +76,7 @@ def refuse_conflicted(data: bytes, root: str, rel: str) -> None:
             f"{rel} holds an unresolved Git merge conflict: both sides changed it.",
             f"Edit it to keep what each side needs and remove the conflict markers "
             f"(<<<<<<<, =======, >>>>>>>), or keep one side with `git checkout --ours "
-            f"{spec}` (or --theirs); then `git add {spec}`, and `dvx status` "
+            f"{spec}` (or --theirs); then `{git_add_command(root, [rel])}`, and `dvx status` "
             f"says which stages must run again.{rebase_sides_note(root)}", rel)
 
 
