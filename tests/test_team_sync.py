@@ -1734,6 +1734,49 @@ def test_a_part_finished_beside_an_unfinished_one_never_makes_what_it_removed_a_
     assert (bob / "data" / "b" / "t").read_text() == "t\n"
 
 
+def test_an_unfinished_checkout_past_the_versions_kept_warns_and_commit_refuses(team):
+    """A checkout of a part that stops, over a record that keeps as many versions as dvx
+    tracks, cannot record what it may have removed: it says so, and back on the newer
+    commit, commit refuses the directory rather than record a deletion."""
+    from dvx.repo import Repo
+    from dvx.syncstate import MAX_LAYERS, Synced
+
+    alice = team.founder()
+    for rel, text in {"b/s": "s1\n", "c/x": "x\n"}.items():
+        write(alice / "data" / rel, text)
+    must("add", "data", cwd=alice)
+    share(alice, "v1")
+    for rel, text in {"b/s": "s2\n", "b/t": "t\n"}.items():
+        edit(alice, f"data/{rel}", text)
+    must("add", "data", cwd=alice)
+    share(alice, "v2")
+    bob = team.clone("bob")
+    v2_pointer = (bob / "data.dvx").read_bytes()
+    git(bob, "checkout", "-q", "HEAD~1")
+    must("fetch", "data/c", cwd=bob)  # v1's manifest, not b/s of v1
+    repo = Repo(str(bob))
+    v1, v2 = _oid_of((bob / "data.dvx").read_bytes()), _oid_of(v2_pointer)
+    layer = Synced(v2)
+    while layer.depth < MAX_LAYERS - 1:  # parts of v1 and v2 pulled one after another
+        layer = Synced(v1, ("c",), layer) if layer.oid == v2 else Synced(v2, ("b",), layer)
+    with repo.lock():
+        repo.syncstate.record("data", Synced(v1, ("c",), layer))
+        repo.syncstate.flush(required=True)
+    unfinished = run_dvx("checkout", "data/b", cwd=bob)
+    assert unfinished.code == 1 and "Not in the cache" in unfinished.stderr, unfinished.output
+    assert not (bob / "data" / "b" / "t").exists()
+    assert "'data' now holds parts of more versions than dvx keeps track of" in " ".join(
+        unfinished.stderr.split()), unfinished.output
+    git(bob, "checkout", "-q", "main")
+    assert run_dvx("commit", "data", cwd=bob).code != 0
+    assert (bob / "data.dvx").read_bytes() == v2_pointer
+
+
+def _oid_of(pointer: bytes) -> str:
+    return next(line.split(": ")[1] for line in pointer.decode().splitlines()
+                if line.startswith("oid: "))
+
+
 def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
     alice = team.founder()
     _images(alice, {"1.bin": "one\n", "2.bin": "two\n", "3.bin": "three\n"})

@@ -272,7 +272,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     _record_the_version_held(repo, target.output)
                     written_over.setdefault(target.output.path,
                                             repo.syncstate.get(target.output.path))
-                    _remember_synced(repo, target, complete=False)
+                    _remember_synced(repo, target, complete=False, ahead=True)
             repo.syncstate.flush()
             repo.cache.known_stats.read_objects(
                 t.output.pointer.oid for t in targets if not t.output.pointer.is_dir)
@@ -448,7 +448,7 @@ def held_by_cache(repo: Repo, full: str, display: str) -> bool:
 
 def _remember_synced(repo: Repo, target: Target, complete: bool,
                      kept: list[str] | None = None, earlier: Synced | None = None,
-                     after_unfinished: bool = False) -> None:
+                     after_unfinished: bool = False, ahead: bool = False) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
     what was placed of it before. An incomplete one of a directory placed an unknown share
@@ -458,7 +458,7 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
     is the same version placed in other parts. Recorded as incomplete first, the record of a
     directory moves to complete after; `earlier` is then the record that first write went
     over, and `after_unfinished` says a target of the directory before this one did not
-    finish (`_placing_part`).
+    finish (`_placing_part`). `ahead`: the record written ahead, before any file moved.
     `kept`: the paths a checkout of a whole directory skipped, when it placed everything
     else. If the pointer kept each of them as it was placed, they are changes made here
     alone, and the directory is synced whole (they compare as modified, as they are)."""
@@ -479,10 +479,14 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
                 after = Synced(oid)
             if after is not None:
                 repo.syncstate.record(target.output.path, after)
+            else:
+                _warn_versions_untracked(repo, target.output.path)
         elif not complete and not _placed_already(before, target.subpath):
             unfinished = before.moved_to(oid, ())
             if unfinished is not None:
                 repo.syncstate.record(target.output.path, unfinished)
+            elif not ahead:  # what it may have removed is not told apart from the rest
+                _warn_versions_untracked(repo, target.output.path)
         return
     placed = (target.subpath,) if complete and target.subpath is not None else ()
     synced = (Synced(oid, placed) if before is None or records_a_file(repo, before)
@@ -490,10 +494,16 @@ def _remember_synced(repo: Repo, target: Target, complete: bool,
     if synced is not None:
         repo.syncstate.record(target.output.path, synced)
     elif complete:  # once, when the part is placed (not for the record written ahead)
-        typed = for_command(repo.root, target.output.path)  # the commands run where the user is
-        log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
-                    "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
-                    "here and in Git, and commit refuses it.", target.output.path, typed, typed)
+        _warn_versions_untracked(repo, target.output.path)
+
+
+def _warn_versions_untracked(repo: Repo, path: str) -> None:
+    """Say that the directory `path` holds parts of more versions than its record keeps
+    (syncstate.MAX_LAYERS), and what puts it right."""
+    typed = for_command(repo.root, path)  # the commands run where the user is
+    log.warning("%s now holds parts of more versions than dvx keeps track of; until a full "
+                "`dvx pull %s` (or `dvx checkout %s`), status calls it changed both here and "
+                "in Git, and commit refuses it.", quoted(path), typed, typed)
 
 
 def _placed_already(synced: Synced, subpath: str | None) -> bool:
