@@ -3174,3 +3174,65 @@ def test_the_git_add_hint_after_an_output_became_its_folder_runs_clean_in_a_shel
     staged = git(repo, "diff", "--cached", "--name-status").split("\n")
     assert "D\tres/.gitignore" in staged and "M\tdvx.lock" in staged, staged
     assert "M\t.gitignore" in staged, staged
+
+
+def _pointer_over_a_gone_stage_s_output(repo: Path, dvx, teammates: str) -> None:
+    """Stage 'ghost' made data/res, committed with the folder around it in Git; then a
+    teammate's commit deletes the stage, takes the folder out of Git and tracks it with
+    data.dvx, holding `teammates` at data/res. The workspace still holds ghost's res."""
+    write(repo / "data" / "keep", "kept\n")
+    write(repo / "dvx.yaml", "stages:\n  ghost:\n    cmd: echo alice > data/res\n"
+          "    outs: [data/res]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages:\n  real:\n    cmd: cat data/res > r.txt\n"
+          "    deps: [data]\n    outs: [r.txt]\n")
+    git(repo, "rm", "-r", "-q", "--cached", "data")
+    write(repo / "copy" / "keep", "kept\n")
+    write(repo / "copy" / "res", teammates)
+    assert dvx("add", "copy").code == 0
+    os.replace(repo / "copy.dvx", repo / "data.dvx")  # a pointer to data, as `dvx add` wrote it
+    shutil.rmtree(repo / "copy")
+    gitignore = (repo / ".gitignore").read_text()
+    write(repo / ".gitignore", gitignore.replace("/copy\n", "/data\n"))
+
+
+def test_repro_never_commits_a_gone_stage_s_stale_output_into_a_teammate_s_pointer(repo, dvx):
+    """The workspace's data/res is what the gone stage last made, while data.dvx records a
+    teammate's: repro drops the stage's entry but commits nothing into data.dvx, names
+    `dvx pull --force data` (which the entry's drop lets through), and after it runs on the
+    teammate's data."""
+    _pointer_over_a_gone_stage_s_output(repo, dvx, "bob\n")
+    pointer = (repo / "data.dvx").read_bytes()
+    result = dvx("repro")
+    said = " ".join(result.output.split())
+    assert result.code != 0, said
+    assert "it holds 'data/res', the output of stage 'ghost'" in said, said
+    assert "Run `dvx pull --force data` to put back the data 'data.dvx' records" in said, said
+    assert "Traceback" not in result.output
+    assert (repo / "data.dvx").read_bytes() == pointer
+    assert (repo / "data" / "res").read_text() == "alice\n"
+    assert "ghost" not in read_lock(str(repo), "xxh128")
+    assert not (repo / "r.txt").exists()
+    assert dvx("pull", "--force", "data").code == 0
+    assert (repo / "data" / "res").read_text() == "bob\n"
+    assert dvx("repro").code == 0
+    assert (repo / "r.txt").read_text() == "bob\n"
+    assert (repo / "data.dvx").read_bytes() == pointer
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+def test_repro_of_a_target_refuses_a_pointer_over_an_output_only_dvx_lock_names(repo, dvx):
+    """`dvx repro real` keeps the gone stage's entry, so the pointer holding its output is
+    the conflict it was: nothing is committed into it, nor run, and the entry stays."""
+    _pointer_over_a_gone_stage_s_output(repo, dvx, "alice\n")
+    (repo / "data" / "extra").write_text("new\n")
+    pointer = (repo / "data.dvx").read_bytes()
+    result = dvx("repro", "real")
+    said = " ".join(result.output.split())
+    assert result.code != 0, said
+    assert "overlaps an output of stage 'ghost'" in said, said
+    assert (repo / "data.dvx").read_bytes() == pointer
+    assert "ghost" in read_lock(str(repo), "xxh128")
+    assert not (repo / "r.txt").exists()

@@ -37,6 +37,7 @@ from typing import Any, NoReturn, Protocol
 from dvx import faults, fsutil, gitignore
 from dvx.errors import (
     STOPPED_BY,
+    ConflictError,
     DvxError,
     Interrupted,
     MissingObjectError,
@@ -78,7 +79,7 @@ from dvx.outputs import (
     refuse_broken,
     tracked_data_left_out,
 )
-from dvx.paths import for_command, join_posix, overlaps, walk_directory
+from dvx.paths import POINTER_SUFFIX, for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import (
     make_users_own,
@@ -341,20 +342,25 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
         locks = writer.read()
         _refuse_dropping_every_entry(repo, pipeline, locks)
-        # Judged on the stages dvx.yaml declares: the entry of one gone from it is dropped
+        if not options.targets:  # only the whole pipeline's run: a stage commented out while
+            # another runs keeps its entry
+            result.dropped = sorted(n for n in locks if n not in dag.stages)
+        # A run that drops the entries of stages gone from dvx.yaml judges the pointers on the
+        # stages it declares; any other still sees those entries' outputs as tracked.
+        judged = dag.stages if result.dropped else None
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)],
-                      stages=dag.stages)
+                      stages=judged)
         unfetched: set[str] = set()
         pulled: dict[str, LockedPath] = {}
         in_part: set[str] = set()
         # why past runs were not fetched: said if a stage ran
         runs_unfetched = runcache.RunsTransfer()
         if options.pull and options.dry:
-            plan = _would_pull(repo, dag, selected, options.allow_missing)
+            plan = _would_pull(repo, dag, selected, options.allow_missing, judged)
             pulled, in_part, result.would_pull = plan.whole, plan.in_part, plan.brought
         elif options.pull:
-            result.pulled, runs_unfetched = _pull(repo, dag, selected)
+            result.pulled, runs_unfetched = _pull(repo, dag, selected, judged)
             reporter.pulled(result.pulled)
             # A remote that could not be read may hold the data its outputs need: then no
             # stage runs to make it again, unless asked to go on without it.
@@ -381,12 +387,12 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
                                                for o in dag.stages[n].outs])
         taking = Taking(options.command, again=options.again)
-        read = _read_inputs(repo, dag, selected, taking, pulled, in_part)
+        read = _read_inputs(repo, dag, selected, taking, pulled, in_part, judged,
+                            _outputs_of_entries(locks, result.dropped))
         result.committed = [o.path for o in read.changed]
-        if not options.targets:  # only the whole pipeline's run: a stage commented out while
-            # another runs keeps its entry
-            result.dropped = sorted(n for n in locks if n not in dag.stages)
         stray = inputs_no_clone_has(repo, dag, selected, locks, result.dropped)
+        if options.dry and read.holding_gone:
+            raise _holding_a_gone_output(repo.root, read.holding_gone, dropped=False)
         if options.dry:
             result.left_ignored = _left_ignored(repo, outputs_of_gone(
                 dag, locks, result.dropped, pointed_paths(repo) if result.dropped else ()))
@@ -408,6 +414,9 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                 result.lock_written = True
                 forget_recorded(repo)
             no_longer_data(repo, no_longer)
+        if read.holding_gone:  # the entries are dropped: the way out works from here
+            stage_for_git(repo, touched)
+            raise _holding_a_gone_output(repo.root, read.holding_gone, dropped=True)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
@@ -530,10 +539,20 @@ class _InputsRead:
     pointers as read (`tracked`), and of it the data changed in the workspace (`changed`)."""
     tracked: list[Output]
     changed: list[Output]
+    # changed data holding (or at) an output of a dvx.lock entry this run drops, never
+    # committed: (the data's path, the output's path, its stage)
+    holding_gone: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _outputs_of_entries(locks: Mapping[str, StageLock], names: list[str]) -> dict[str, str]:
+    """The outputs the dvx.lock entries `names` record, with the stage of each."""
+    return {o.path: name for name in names for o in locks[name].outs}
 
 
 def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
-                 pulled: Collection[str] = (), in_part: Collection[str] = ()) -> _InputsRead:
+                 pulled: Collection[str] = (), in_part: Collection[str] = (),
+                 judged: Collection[str] | None = None,
+                 gone: Mapping[str, str] | None = None) -> _InputsRead:
     """The data tracked with `dvx add` that the selected stages read, and of it the data
     changed in the workspace: that is committed before anything runs, so dvx.lock never
     records data that no pointer names and no cache holds. Data whose pointer
@@ -546,14 +565,19 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     upstream stage's output lacking files its dvx.lock entry names when this run does not
     make it. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
     checks out first, so by then as its pointer records it, neither changed nor behind;
-    `in_part`: data it checks out keeping changes of the user's, lacking no file by then."""
+    `in_part`: data it checks out keeping changes of the user's, lacking no file by then.
+    `judged`: the stages whose dvx.lock entries count (all_outputs). Changed data holding
+    an output of an entry dropped (`gone`: output -> stage) is set aside, never committed:
+    the workspace may hold that stage's stale output where a teammate's pointer records
+    other data (`holding_gone`)."""
     deps = _inputs(dag, selected)
     made = {path for n in selected if not dag.stages[n].frozen
             for path in dag.stages[n].out_paths}
     tracked: list[Output] = []
     changed: list[Output] = []
     lacks: list[Lacking] = []
-    for output in all_outputs(repo, stages=dag.stages):
+    holding_gone: list[tuple[str, str, str]] = []
+    for output in all_outputs(repo, stages=judged):
         if not any(overlaps(output.path, d) for d in deps):
             continue
         if output.stage is None:
@@ -573,9 +597,38 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         if found is not None:
             lacks.append(found)
         if output.stage is None and status.workspace == MODIFIED:
-            changed.append(output)
+            held = [(output.path, path, stage) for path, stage in (gone or {}).items()
+                    if overlaps(output.path, path)]
+            if held:
+                holding_gone += held[:1]
+            else:
+                changed.append(output)
     refuse_lacking(repo, lacks, taking)
-    return _InputsRead(tracked, changed)
+    return _InputsRead(tracked, changed, holding_gone)
+
+
+def _holding_a_gone_output(root: str, held: list[tuple[str, str, str]], dropped: bool
+                           ) -> ConflictError:
+    """The refusal to commit changed data that holds (or is) an output of a dvx.lock entry
+    of a stage gone from dvx.yaml: the workspace holds what that stage last made, which may
+    be stale where a teammate's pointer records other data, so only the user can say which
+    to keep. `dropped`: the run dropped the entries (then each way out works as named)."""
+    path, out, stage = held[0]
+    more = f" (and {len(held) - 1} more data like it)" if len(held) > 1 else ""
+    done = (f"dvx repro dropped the {LOCK_FILE} entry of stage '{stage}', which "
+            f"{PIPELINE_FILE} no longer declares (`git add {LOCK_FILE}` records that), and "
+            "ran nothing." if dropped else
+            f"`dvx repro` would drop the {LOCK_FILE} entry of stage '{stage}', which "
+            f"{PIPELINE_FILE} no longer declares, and run nothing.")
+    quoted = for_command(root, path)
+    return ConflictError(
+        f"'{path}' changed in the workspace, and it holds '{out}', the output of stage "
+        f"'{stage}' as that stage last made it, not the data '{path}{POINTER_SUFFIX}' "
+        f"records{more}: committing it would record that stale output in place of the "
+        f"pointer's data. {done}",
+        f"Run `dvx pull --force {quoted}` to put back the data "
+        f"'{path}{POINTER_SUFFIX}' records (deleting the workspace's version), or `dvx commit "
+        f"{quoted}` if the workspace's version is the one to keep, then `dvx repro` again.")
 
 
 def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, taking: Taking
@@ -692,14 +745,15 @@ def _refuse_left_out_dependency(repo: Repo, name: str, dep: str, left_out: LeftO
 
 # -- --pull ----------------------------------------------------------------------------------
 
-def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, runcache.RunsTransfer]:
+def _pull(repo: Repo, dag: Dag, selected: list[str], judged: Collection[str] | None
+          ) -> tuple[Any, runcache.RunsTransfer]:
     """Fetch and check out the tracked data the selected stages read and write, and their
     past runs, from the default remote; and why those runs were not fetched, if so."""
     from dvx.ops.sync import pull
 
     # A remote that cannot be read is kept, as one of several is: the caller decides
     # (--allow-missing goes on without what it would have brought)
-    result = pull(repo, _pulled_targets(repo, dag, selected), keep_remote_errors=True)
+    result = pull(repo, _pulled_targets(repo, dag, selected, judged), keep_remote_errors=True)
     keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
             for s in (dag.stages[n] for n in selected)}
     runs = _past_runs(repo, keys, result)
@@ -726,11 +780,12 @@ def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
             quoting=[exc])
 
 
-def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
+def _pulled_targets(repo: Repo, dag: Dag, selected: list[str],
+                    judged: Collection[str] | None) -> list[Target]:
     """The tracked data --pull fetches and checks out: what the selected stages read and
-    write."""
+    write (`judged`: as in _read_inputs)."""
     paths = [p for n in selected for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)]
-    return [Target(o) for o in all_outputs(repo, stages=dag.stages)
+    return [Target(o) for o in all_outputs(repo, stages=judged)
             if any(overlaps(o.path, p) for p in paths)]
 
 
@@ -746,7 +801,8 @@ class _PullPlan:
     brought: dict[str, bool]
 
 
-def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool) -> _PullPlan:
+def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool,
+                judged: Collection[str] | None) -> _PullPlan:
     """--dry --pull: the tracked data the real run's pull would check out, as its pointer or
     dvx.lock records it (the dry run plans with it in place) or in part, and whether each is
     fetched from the remote first. The remote is asked which objects it holds; only the
@@ -760,7 +816,7 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool) 
     run name them."""
     from dvx.ops.sync import RemoteErrors, fetch_manifests, remote_failure, remote_status_by_remote
 
-    targets = _pulled_targets(repo, dag, selected)
+    targets = _pulled_targets(repo, dag, selected, judged)
     failed: RemoteErrors = []
     fetch_manifests(repo, targets, failed=failed)
     whole = {t.output.path for t in targets if _checkout_would_change(repo, t)}
