@@ -3236,3 +3236,24 @@ def test_repro_of_a_target_refuses_a_pointer_over_an_output_only_dvx_lock_names(
     assert (repo / "data.dvx").read_bytes() == pointer
     assert "ghost" in read_lock(str(repo), "xxh128")
     assert not (repo / "r.txt").exists()
+
+
+def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_is_refused(repo, dvx):
+    """An output `res/a.txt` becomes `res`, `persist: true`: a run keeps a persistent output,
+    so the `res/.gitignore` Git tracks would stay in it and be recorded as its data: repro
+    refuses, as for any file Git tracks there, and nothing is recorded."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res/a.txt")
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/b.txt\n"
+          "    deps: [in.txt]\n    outs:\n    - res:\n        persist: true\n")
+    refused = dvx("repro")
+    assert refused.code != 0 and "('res/.gitignore' is in the Git index)" in refused.output, \
+        refused.output
+    assert (repo / "dvx.lock").read_bytes() == lock
+    assert not (repo / "res" / "b.txt").exists()
