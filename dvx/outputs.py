@@ -22,7 +22,7 @@ from dvx.errors import (
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
-from dvx.overlapping import find_overlaps, overlap_error, overlap_pair
+from dvx.overlapping import dropping_gone_entry, find_overlaps, overlap_error, overlap_pair
 from dvx.paths import (
     POINTER_SUFFIX,
     at_or_below_any,
@@ -351,16 +351,20 @@ def overlapping(root: str, outputs: list[Output], pushed: bool = False) -> list[
     outer one's for a stage's output), and covering the outer folder; `pushed`: worded as
     `dvx push`, which sends both's data, notes it."""
     by_path = {o.path: o for o in outputs}
+    pairs = find_overlaps({o.path: o.stage for o in outputs})
+    declares = stages_declared(root) if pairs else None
+
+    def declared(stage: str | None) -> bool:  # or dvx.yaml cannot say
+        return stage is None or declares is None or stage.partition("@")[0] in declares
+
     found = []
-    for outer, inner in find_overlaps({o.path: o.stage for o in outputs}):
+    for outer, inner in pairs:
         held, holder = by_path[inner], by_path[outer]
         named = holder if held.stage is not None else held
-        stage = holder.stage or held.stage
         found.append(Broken(named.pointer_path, overlap_error(
             root, outer, holder.stage, inner, held.stage, pushed,
-            outer_is_dir=holder.pointer.is_dir,
-            stage_declared=stage is None or pipeline_declares(root, stage) is not False),
-            covers=outer,
+            outer_is_dir=holder.pointer.is_dir, outer_declared=declared(holder.stage),
+            inner_declared=declared(held.stage)), covers=outer,
             pair=overlap_pair(outer, holder.stage, inner, held.stage)))
     return found
 
@@ -431,21 +435,27 @@ def _the_stage_s_output(root: str, stage: str) -> str:
     entry nothing declares."""
     if pipeline_declares(root, stage) is not False:  # or dvx.yaml cannot say
         return f"the output from {PIPELINE_FILE}"
-    lock = shell_quote(from_here(root, LOCK_FILE))
-    which = (f"which {PIPELINE_FILE} does not declare"
-             if os.path.lexists(os.path.join(root, PIPELINE_FILE))
-             else f"which no {PIPELINE_FILE} declares")
-    return (f"stage '{stage}' from {LOCK_FILE}, {which}: restore {LOCK_FILE} from Git "
-            f"(`git checkout -- {lock}`) if it was changed here, or delete the stage's entry "
-            "from it")
+    if os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+        return dropping_gone_entry(stage)
+    lock = shell_quote(from_here(root, LOCK_FILE))  # no repro runs without a dvx.yaml
+    return (f"stage '{stage}' from {LOCK_FILE}, which no {PIPELINE_FILE} declares: restore "
+            f"{LOCK_FILE} from Git (`git checkout -- {lock}`) if it was changed here, or "
+            "delete the stage's entry from it")
 
 
 def pipeline_declares(root: str, stage: str) -> bool | None:
     """Whether dvx.yaml at `root` defines `stage` (one made by foreach or matrix by the name
     before its '@'); False without a dvx.yaml, None when it cannot be read."""
+    declared = stages_declared(root)
+    return None if declared is None else stage.partition("@")[0] in declared
+
+
+def stages_declared(root: str) -> frozenset[str] | None:
+    """The names of the stages dvx.yaml at `root` defines (foreach and matrix ones by the name
+    before their '@'): none without a dvx.yaml, None when it cannot be read."""
     path = os.path.join(root, PIPELINE_FILE)
     if not os.path.lexists(path):
-        return False
+        return frozenset()
     if os.path.islink(path):  # refused wherever dvx.yaml is read
         return None
     try:
@@ -455,10 +465,10 @@ def pipeline_declares(root: str, stage: str) -> bool | None:
         return None
     definitions = doc.get("stages") if isinstance(doc, dict) else None
     if definitions is None:
-        return False
+        return frozenset()
     if not isinstance(definitions, dict):
         return None
-    return stage.partition("@")[0] in definitions
+    return frozenset(definitions)
 
 
 def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list[Output]

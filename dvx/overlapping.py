@@ -50,14 +50,14 @@ def overlap_pair(outer: str, outer_stage: str | None, inner: str, inner_stage: s
 
 def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
                   inner_stage: str | None, pushed: bool = False, outer_is_dir: bool = True,
-                  stage_declared: bool = True) -> ConflictError:
+                  outer_declared: bool = True, inner_declared: bool = True) -> ConflictError:
     """The conflict of `inner`, tracked inside `outer` (each by its pointer file, or as the
     output of a stage when its stage is given), with the ways out: keep either one. With
     `pushed`, as `dvx push` notes it: it sends both's data, harmless on a remote, so that
     whichever is kept is there for the team. `outer_is_dir`: the outer pointer tracks a
-    folder, not a file (a path cannot be both). `stage_declared`: dvx.yaml declares the stage
-    named (or cannot say); one it does not is an entry left in dvx.lock, which `dvx repro`
-    drops, and no `dvx stage remove` can take out."""
+    folder, not a file (a path cannot be both). `outer_declared`, `inner_declared`: dvx.yaml
+    declares that side's stage (or cannot say); one it does not is an entry left in dvx.lock,
+    which `dvx repro` drops, so its output cannot be the one kept."""
     if outer_stage is None and inner_stage is None and not outer_is_dir:
         pair = (f"The pointer files '{outer}{POINTER_SUFFIX}' and '{inner}{POINTER_SUFFIX}' "
                 f"overlap: the second tracks '{inner}', inside '{outer}', which the first "
@@ -80,14 +80,24 @@ def overlap_error(root: str, outer: str, outer_stage: str | None, inner: str,
                    "`dvx push` sends the data of both, so that the remote has whichever one "
                    "is kept; the other commands leave both as they are until one of them goes."
                    if pushed else "dvx reads and writes neither's data until one of them goes."))
-    def dropping(path: str, stage: str | None) -> str:
-        return (_dropping(root, path, stage) if stage is None or stage_declared
-                else _dropping_entry(stage))
-    return ConflictError(message, f"Keep '{outer}': {dropping(inner, inner_stage)}, "
-                         f"then `dvx pull --force {for_command(root, outer)}`. Or keep "
-                         f"'{inner}': {dropping(outer, outer_stage)}, then `dvx pull "
-                         f"--force {for_command(root, inner)}`. (--force: the workspace may "
-                         "hold the other one's version there.)")
+    ways = [way for way in (
+        _keeping(root, outer, outer_stage, outer_declared, inner, inner_stage, inner_declared),
+        _keeping(root, inner, inner_stage, inner_declared, outer, outer_stage, outer_declared))
+        if way is not None]
+    return ConflictError(message, f"K{ways[0][1:]}" + "".join(f" Or {w}" for w in ways[1:])
+                         + " (--force: the workspace may hold the other one's version there.)")
+
+
+def _keeping(root: str, kept: str, kept_stage: str | None, kept_declared: bool, dropped: str,
+             dropped_stage: str | None, dropped_declared: bool) -> str | None:
+    """The way out that keeps `kept` and stops tracking `dropped`, each by its pointer file
+    or as the output of its stage (declared in dvx.yaml or not); None when `kept` is the
+    output of a stage gone from dvx.yaml, which no pull can bring back as that stage's."""
+    if kept_stage is not None and not kept_declared:
+        return None
+    way = (_dropping(root, dropped, dropped_stage)
+           if dropped_stage is None or dropped_declared else dropping_gone_entry(dropped_stage))
+    return f"keep '{kept}': {way}, then `dvx pull --force {for_command(root, kept)}`."
 
 
 def _dropping(root: str, path: str, stage: str | None) -> str:
@@ -104,8 +114,11 @@ def _dropping(root: str, path: str, stage: str | None) -> str:
             f"again with outputs apart from '{path}')")
 
 
-def _dropping_entry(stage: str) -> str:
+def dropping_gone_entry(stage: str) -> str:
     """What stops tracking the outputs of `stage`, an entry left in dvx.lock that dvx.yaml
-    does not declare: `dvx repro` drops such entries (leaving the outputs in the workspace)."""
+    does not declare: `dvx repro` of the whole pipeline drops such entries, leaving the
+    outputs in the workspace; no `dvx stage remove` can take out a stage dvx.yaml lacks, and
+    no pull brings back what only such an entry records. The one wording every command
+    gives."""
     return (f"`dvx repro`, which drops the entry of stage '{stage}' left in {LOCK_FILE} "
             f"that {PIPELINE_FILE} does not declare, and the `git add` it names")

@@ -2517,9 +2517,9 @@ def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_ent
     if declared:
         assert "Remove one: `dvx remove data.txt.dvx`, or the output from dvx.yaml." in said, said
         return
-    assert "Remove one: `dvx remove data.txt.dvx`, or stage 'ghost' from dvx.lock, which " \
-        "dvx.yaml does not declare: restore dvx.lock from Git (`git checkout -- dvx.lock`) " \
-        "if it was changed here, or delete the stage's entry from it" in said, said
+    assert "Remove one: `dvx remove data.txt.dvx`, or `dvx repro`, which drops the entry of " \
+        "stage 'ghost' left in dvx.lock that dvx.yaml does not declare, and the `git add` it " \
+        "names." in said, said
     assert "from dvx.yaml" not in said
 
 
@@ -2537,8 +2537,9 @@ def test_git_s_file_at_an_output_only_dvx_lock_names_is_given_the_way_that_drops
     said = " ".join(dvx("status").output.split())
     checkout = dvx("checkout", "--force")
     for text in (said, " ".join(checkout.output.split())):
-        assert "stage 'ghost' is an entry left in dvx.lock that dvx.yaml does not declare: " \
-            "`dvx repro` drops it, leaving 'out.txt' to Git alone" in text, text
+        assert "to leave 'out.txt' to Git alone, run `dvx repro`, which drops the entry of " \
+            "stage 'ghost' left in dvx.lock that dvx.yaml does not declare, and the `git add` " \
+            "it names" in text, text
         assert "another output path" not in text, text
     assert dvx("repro").code == 0
     assert "tracked by Git too" not in dvx("status").output
@@ -2590,7 +2591,8 @@ def test_a_pointer_overlapping_an_output_only_dvx_lock_names_is_given_repro_as_t
         repo, dvx):
     """A folder's pointer holds the output of stage 'ghost', which dvx.lock still records
     and dvx.yaml no longer declares: the overlap's way out that keeps the folder is
-    `dvx repro`, which drops that entry, never `dvx stage remove` of a stage dvx.yaml lacks."""
+    `dvx repro`, which drops that entry, never `dvx stage remove` of a stage dvx.yaml lacks;
+    keeping the stage's output is no way out, as no pull brings it back."""
     write(repo / "data" / "keep", "kept\n")
     write(repo / "dvx.yaml", "stages:\n  ghost:\n    cmd: echo gen > data/res\n"
           "    outs: [data/res]\n")
@@ -2604,3 +2606,4 @@ def test_a_pointer_overlapping_an_output_only_dvx_lock_names_is_given_repro_as_t
         "that dvx.yaml does not declare, and the `git add` it names, then `dvx pull --force " \
         "data`." in said, said
     assert "stage remove" not in said, said
+    assert "Or keep 'data/res'" not in said, said  # no pull brings back a gone stage's output

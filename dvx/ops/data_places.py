@@ -22,6 +22,7 @@ from dvx.outputs import (
     pipeline_declares,
     tracked_data_left_out,
 )
+from dvx.overlapping import dropping_gone_entry
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, git_add_command, untrack_command, user_git
@@ -156,8 +157,7 @@ def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
     that dvx.yaml does not declare, only dvx.lock still names, has no output path to change:
     `repro` drops its entry, and the path is Git's alone."""
     if stage is not None and pipeline_declares(root, stage) is False:
-        return (f"stage '{stage}' is an entry left in {LOCK_FILE} that {PIPELINE_FILE} does "
-                f"not declare: `dvx repro` drops it, leaving '{path}' to Git alone")
+        return f"to leave '{path}' to Git alone, run {dropping_gone_entry(stage)}"
     if stage is not None:
         return f"to place the data, give stage '{stage}' another output path in {PIPELINE_FILE}"
     pointer = for_command(root, path + POINTER_SUFFIX)
