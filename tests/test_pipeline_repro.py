@@ -3211,6 +3211,10 @@ def test_repro_never_commits_a_gone_stage_s_stale_output_into_a_teammate_s_point
     teammate's data."""
     _pointer_over_a_gone_stage_s_output(repo, dvx, "bob\n")
     pointer = (repo / "data.dvx").read_bytes()
+    dry = dvx("repro", "--dry")
+    assert dry.code != 0 and "Once a run without --dry dropped that entry" in dry.output, \
+        dry.output
+    assert "ghost" in read_lock(str(repo), "xxh128")
     result = dvx("repro")
     said = " ".join(result.output.split())
     assert result.code != 0, said

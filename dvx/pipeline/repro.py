@@ -614,7 +614,7 @@ def _holding_a_gone_output(root: str, held: list[tuple[str, str, str]], dropped:
     be stale where a teammate's pointer records other data, so only the user can say which
     to keep. `dropped`: the run dropped the entries (then each way out works as named)."""
     path, out, stage = held[0]
-    more = f" (and {len(held) - 1} more data like it)" if len(held) > 1 else ""
+    more = f" (and {len(held) - 1} more like it)" if len(held) > 1 else ""
     done = (f"dvx repro dropped the {LOCK_FILE} entry of stage '{stage}', which "
             f"{PIPELINE_FILE} no longer declares (`git add {LOCK_FILE}` records that), and "
             "ran nothing." if dropped else
@@ -626,7 +626,8 @@ def _holding_a_gone_output(root: str, held: list[tuple[str, str, str]], dropped:
         f"'{stage}' as that stage last made it, not the data '{path}{POINTER_SUFFIX}' "
         f"records{more}: committing it would record that stale output in place of the "
         f"pointer's data. {done}",
-        f"Run `dvx pull --force {quoted}` to put back the data "
+        ("R" if dropped else "Once a run without --dry dropped that entry (it stops there), r")
+        + f"un `dvx pull --force {quoted}` to put back the data "
         f"'{path}{POINTER_SUFFIX}' records (deleting the workspace's version), or `dvx commit "
         f"{quoted}` if the workspace's version is the one to keep, then `dvx repro` again.")
 
