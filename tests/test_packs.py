@@ -399,6 +399,49 @@ def test_a_pack_cut_short_still_gives_the_objects_that_lie_wholly_before_the_cut
         assert all("ends before this object does" in why for why in check.corrupt.values())
 
 
+def test_a_merge_after_a_push_and_gc_name_the_copies_a_pack_cut_short_no_longer_holds(
+        tmp_path, monkeypatch, capsys):
+    """A pack cut short on a directory remote, then a push of more data: gc's plan and the
+    merge of the indexes after the push give the pack its real size, and both warn, naming
+    the pack, how many copies lay past its end, and the commands that send them again. The
+    merged index names only the copies the pack holds, so the next push uploads the others
+    and a fresh cache downloads every object."""
+    from dvx.progress import NoProgress
+    from dvx.remote import packed, repack, transfer
+    from dvx.remote.fs import open_store
+
+    remote, oids, whole = _pack_cut_in_half(tmp_path)
+    [pack] = (p.name for p in (tmp_path / "remote" / "packs").iterdir())
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    settings = transfer.Settings(2, 1, NoProgress())
+    more = [source.add_bytes(os.urandom(900))]
+    assert transfer.upload(source, remote, more, settings).failed == {}
+    capsys.readouterr()
+    warning = (f"Pack {pack} on the remote is "
+               f"{(tmp_path / 'remote' / 'packs' / pack).stat().st_size} bytes, shorter than "
+               f"its indexes say: {len(oids) - len(whole)} of the copies they place in it lie "
+               "past its end")
+
+    repack.plan(remote, oids + more, time.time() + 3600, ())
+    planned = " ".join(capsys.readouterr().err.split())
+    monkeypatch.setattr(packed, "MAX_INDEXES", 1)
+    assert packed.consolidate_if_many(remote, settings)
+    merged = " ".join(capsys.readouterr().err.split())
+
+    for said in (planned, merged):
+        assert warning in said and "`dvx fsck --remote`" in said, said
+        assert "`dvx push --repair`" in said, said
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    assert {oid for oid, (named, _, _) in remote.locate(oids).items() if named == pack} == whole
+    repack.plan(remote, oids + more, time.time() + 3600, ())
+    assert "shorter than its indexes say" not in capsys.readouterr().err
+    again = transfer.upload(source, remote, oids, settings)
+    assert (again.transferred, again.failed) == (len(oids) - len(whole), {})
+    fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, fresh, oids + more, settings)
+    assert got.failed == {} and all(fresh.verify(oid) for oid in oids + more)
+
+
 def _index_naming_one_copy_a_byte_short(store: Path) -> tuple[str, str, int, int]:
     """A second index on the directory remote `store` naming one object of its largest
     index at the same pack and offset, one byte short: (pack, oid, offset, length)."""

@@ -311,7 +311,7 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
                     loose[oid] = length
             continue
         merge_into(packs, section, [e for e in section.entries if keep(Copy(section.pack, *e))])
-    fitted = (deduplicated(at_real_size(s, listed)) for s in packs.values())
+    fitted = (fitted_to_pack(s, listed) for s in packs.values())
     sections = [s for s in fitted if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
@@ -330,11 +330,27 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
 def merge_into(merged: dict[str, Section], section: Section,
                entries: list[tuple[str, int, int]]) -> None:
     """Add `entries` of one index's `section` to the section `merged` holds for its pack,
-    whose size is, until `at_real_size` settles it, the largest an index gave the pack."""
+    whose size is, until `fitted_to_pack` settles it, the largest an index gave the pack."""
     assert section.pack is not None
     into = merged.setdefault(section.pack, Section(section.pack, section.size))
     into.size = max(into.size, section.size)
     into.entries += entries
+
+
+def fitted_to_pack(section: Section, listed: Details) -> Section:
+    """A pack's merged `section` as an index written from it names the pack (`at_real_size`,
+    each entry once), warning of the copies left out as they lie past the end of a pack
+    shorter than its indexes say: their objects are on the remote no more, unless elsewhere
+    there, until a push from a cache holding them sends them again."""
+    fitted = deduplicated(at_real_size(section, listed))
+    past = len(deduplicated(section).entries) - len(fitted.entries)
+    if past:
+        log.warning("Pack %s on the remote is %d bytes, shorter than its indexes say: %d of "
+                    "the copies they place in it lie past its end, and the merged index no "
+                    "longer names them. `dvx fsck --remote` names the objects this leaves "
+                    "missing, and `dvx push --repair` from a clone whose cache holds them "
+                    "sends them again.", section.pack, fitted.size, past)
+    return fitted
 
 
 def at_real_size(section: Section, listed: Details) -> Section:

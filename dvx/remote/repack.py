@@ -25,14 +25,13 @@ from dvx.errors import DvxError
 from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger, shell_quote
-from dvx.objects.blobs import Details
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
 from dvx.remote import leftovers
 from dvx.remote.pack_reads import READ_GAP, read_span
 from dvx.remote.packed import (
     PACK_ENTRIES,
-    at_real_size,
     deduplicated,
+    fitted_to_pack,
     mark_indexes_folder,
     merge_into,
     publish_index,
@@ -149,12 +148,14 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     holders: dict[str, tuple[Section, Entry]] = {}  # oid -> a copy in a pack that stays
     old: list[_OldPack] = []
     gone: list[Section] = []
+    present: list[Section] = []  # of the packs the listing has, at their real sizes
     for pack, section in sorted(merged.items()):
-        section = _fitted(section, packs_listed)
+        section = fitted_to_pack(section, packs_listed)
         size_and_time = packs_listed.get(pack)
         if size_and_time is None:  # named, but gone: it holds nothing to rely on
             gone.append(section)
             continue
+        present.append(section)
         if size_and_time[1] is None or size_and_time[1] > cutoff:
             young.update(e[0] for e in section.entries if e[0] not in live)
             result.keep.append(section)
@@ -166,8 +167,6 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         dead = [e for e in section.entries if not (e[0] in live or e[0] in pushed)]
         young.update(e[0] for e in kept if e[0] not in live)
         old.append(_OldPack(section, kept, dead))
-    present = [at_real_size(section, packs_listed) for section in merged.values()
-               if section.pack in packs_listed]
     if gone:
         stored_loose = _lost_in(remote, gone, present, live, pushed, stored_loose, result)
     deleted = _keep_the_fullest(old, holders, result)
@@ -189,19 +188,6 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     result.young = len(young)
     result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
-
-
-def _fitted(section: Section, listed: Details) -> Section:
-    """A pack's merged `section` at the pack's real size (packed.at_real_size), saying which
-    copies gc no longer names as they lie past the end of a pack shorter than its indexes say."""
-    fitted = deduplicated(at_real_size(section, listed))
-    past = len(deduplicated(section).entries) - len(fitted.entries)
-    if past:
-        log.warning("gc: pack %s is %d bytes, shorter than its indexes say: %d of the copies "
-                    "they place in it lie past its end and are no longer named (the next "
-                    "`dvx push` from a clone with the data uploads those with no other copy)",
-                    section.pack, fitted.size, past)
-    return fitted
 
 
 def _lost_in(remote: RemoteStore, gone: list[Section], present: list[Section],
