@@ -533,6 +533,31 @@ def test_a_name_a_killed_get_force_moved_aside_can_not_drive_the_terminal_from_c
     assert (sub / name).read_text() == "mine\n"
 
 
+def test_folders_named_as_a_get_s_in_a_folder_with_a_hostile_name_are_named_escaped_by_status(
+        tmp_path):
+    """In a committed folder whose name holds terminal escapes, a folder of the user's named
+    as a get's scratch folder and the partial copy a killed get left: status's warnings name
+    both escaped, never raw."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    name = "zz\x1b]0;PWNED\x07x"
+    write(repo / name / "notes", "n\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "notes")
+    write(repo / name / ".dvx-get-abcdefgh" / "new" / "results.csv", "precious\n")
+    write(repo / name / ".dvx-get-ijklmnop" / "new" / "part", "p")
+    write(repo / name / ".dvx-get-ijklmnop" / "held", "got")
+
+    said = run_dvx("status", cwd=repo)
+
+    assert "Traceback" not in said.output, said.output
+    assert "\x1b" not in said.output and "\x07" not in said.output, said.output
+    assert ("'zz\\x1b]0;PWNED\\x07x/.dvx-get-abcdefgh' is named as the folder `dvx get` "
+            "builds its copy in") in " ".join(said.stderr.split()), said.output
+    assert ("'zz\\x1b]0;PWNED\\x07x/.dvx-get-ijklmnop' is the partial copy of an "
+            "interrupted `dvx get`") in " ".join(said.stderr.split()), said.output
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

@@ -18,7 +18,7 @@ from dvx.history import (
     recorded_lately,
 )
 from dvx.lockfile import LOCK_FILE, read_lock, uncached_paths
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import (
     not_ignored,
@@ -248,7 +248,7 @@ class OutputStatus:
         kept = [path for path in self.in_the_way if path in left_out]
         if kept:
             one = len(kept) == 1
-            folders = ", ".join(f"'{self.path}/{path}'" for path in kept)
+            folders = ", ".join(quoted(f"{self.path}/{path}") for path in kept)
             ways += (f"; checkout keeps {folders}, "
                      f"--force or not: {'it holds' if one else 'they hold'} "
                      f"{', '.join(repr(left_out[path]) for path in kept)}, which .dvxignore "
@@ -433,17 +433,18 @@ def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str
 def _named_as_a_get_s(shown: str) -> str:
     """The warning for a folder of the user's named as a get's scratch folder outside tracked
     data: Git ignores that name (`gitignore.GET_SCRATCH_PATTERN`) and `dvx add` refuses it,
-    so nothing versions what is in it. Inside tracked data status lists its files as added."""
-    return (f"'{shown}' is named as the folder `dvx get` builds its copy in, but holds what "
-            "no get puts there: Git ignores a folder so named and `dvx add` refuses it, so "
-            "nothing versions what is in it. Rename the folder.")
+    so nothing versions what is in it. Inside tracked data status lists its files as added.
+    The name is quoted (`quoted`): a folder name Git commits may hold terminal escapes."""
+    return (f"{quoted(shown)} is named as the folder `dvx get` builds its copy in, but holds "
+            "what no get puts there: Git ignores a folder so named and `dvx add` refuses it, "
+            "so nothing versions what is in it. Rename the folder.")
 
 
 def _partial_copy_left(shown: str, in_tracked_data: bool) -> str:
     """What becomes of a killed get's partial copy: the next get or import into its folder
     removes it, but never inside tracked data (`imports._ours_to_remove`), where a folder so
     named could be the data's."""
-    what = f"'{shown}' is the partial copy of an interrupted `dvx get`, never data: "
+    what = f"{quoted(shown)} is the partial copy of an interrupted `dvx get`, never data: "
     if in_tracked_data:
         return what + ("inside tracked data no get removes it (its files could be the "
                        "data's), so it stays until you delete it.")
