@@ -3248,22 +3248,44 @@ def test_repro_of_a_target_refuses_a_pointer_over_an_output_only_dvx_lock_names(
     assert not (repo / "r.txt").exists()
 
 
-def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_is_refused(repo, dvx):
-    """An output `res/a.txt` becomes `res`, `persist: true`: a run keeps a persistent output,
-    so the `res/.gitignore` Git tracks would stay in it and be recorded as its data: repro
-    refuses, as for any file Git tracks there, and nothing is recorded."""
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_keeps_the_data_alone(
+        repo, dvx, committed):
+    """An output `res/a.txt` becomes `res`, `persist: true`: the run keeps res/a.txt, now
+    data of `res`, but deletes the `res/.gitignore` dvx wrote for it (in Git's index or
+    not), so `res` records the data alone, the hint names that removal, and res/a.txt is
+    not named as an output no stage has. A rule of the user's in it still refuses."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
           "    deps: [in.txt]\n    outs: [res/a.txt]\n")
     assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "res/a.txt")
-    lock = (repo / "dvx.lock").read_bytes()
+    if committed:
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "res/a.txt")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/b.txt\n"
           "    deps: [in.txt]\n    outs:\n    - res:\n        persist: true\n")
-    refused = dvx("repro")
-    assert refused.code != 0 and "('res/.gitignore' is in the Git index)" in refused.output, \
-        refused.output
-    assert (repo / "dvx.lock").read_bytes() == lock
-    assert not (repo / "res" / "b.txt").exists()
+    if committed:
+        lock = (repo / "dvx.lock").read_bytes()
+        write(repo / "res" / ".gitignore", "/a.txt\n*.log\n")  # a rule of the user's
+        refused = dvx("repro")
+        assert refused.code != 0 and "('res/.gitignore' is in the Git index)" in \
+            refused.output, refused.output
+        assert (repo / "dvx.lock").read_bytes() == lock
+        assert not (repo / "res" / "b.txt").exists()
+        write(repo / "res" / ".gitignore", "/a.txt\n")
+
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "No stage outputs" not in ran.output, ran.output
+    assert not (repo / "res" / ".gitignore").exists()
+    assert (repo / "res" / "a.txt").read_text() == "v1\n"  # persisted, not deleted
+    listed = dvx("ls", ".", "res")
+    assert listed.code == 0 and ".gitignore" not in listed.output, listed.output
+    assert "res/a.txt" in listed.output and "res/b.txt" in listed.output, listed.output
+    if committed:
+        assert "git rm --cached -q -- res/.gitignore" in ran.output, ran.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    assert git(repo, "ls-files", "res") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output

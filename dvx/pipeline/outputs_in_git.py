@@ -36,23 +36,23 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
     """The cached outputs of the stages `selected`, frozen ones left out, that Git's index
     holds files of, in the stages' order: the one rule `repro` and `status` follow. The
     .gitignore dvx wrote for outputs the stage's dvx.lock entry (in `locks`) records is dvx's
-    own, not one of them (`_ignores_recorded_outputs_only`), in an output the run deletes: a
-    `persist` one keeps it, and would record it as its data. One `git ls-files` for all."""
+    own, not one of them (`ignores_recorded_outputs_only`): the run deletes it, with the
+    output or, from a `persist` one, alone. One `git ls-files` for all."""
     if repo.git is None:
         return []
-    owners = {o.path: (name, o.persist) for name in selected if not dag.stages[name].frozen
+    owners = {o.path: name for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(sorted(owners))
     found = []
-    for path, (name, persist) in owners.items():
+    for path, name in owners.items():
         files = [f for f in tracked if (f == path or f.startswith(path + "/"))
-                 and (persist or not _ignores_recorded_outputs_only(repo, f, locks.get(name)))]
+                 and not ignores_recorded_outputs_only(repo, f, locks.get(name))]
         if files:
             found.append(OutputInGit(name, path, files))
     return found
 
 
-def _ignores_recorded_outputs_only(repo: Repo, tracked: str, locked: StageLock | None) -> bool:
+def ignores_recorded_outputs_only(repo: Repo, tracked: str, locked: StageLock | None) -> bool:
     """Is the file `tracked` a .gitignore holding only the entries dvx wrote for cached
     outputs in its folder that the stage's dvx.lock entry `locked` records (`res/.gitignore`
     of the output `res/a.txt` that became `res`)? Nothing of the user's is lost when the run

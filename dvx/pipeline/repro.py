@@ -105,7 +105,12 @@ from dvx.pipeline.none_declared import (
     recorded_without_pipeline,
     refusal,
 )
-from dvx.pipeline.outputs_in_git import OutputInGit, outputs_in_git, refuse_outputs_in_git
+from dvx.pipeline.outputs_in_git import (
+    OutputInGit,
+    ignores_recorded_outputs_only,
+    outputs_in_git,
+    refuse_outputs_in_git,
+)
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.records_as_read import RecordsAsRead
 from dvx.pipeline.runner import Runner, signal_of
@@ -2068,13 +2073,15 @@ def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> list[
     that persist between runs are kept, as writable copies the command may change. Files
     .dvxignore keeps out of an output directory are not its data (never cached, so nothing
     could bring them back) and stay, unless the manifest `locked` records names them.
-    The dropped outputs deleted as in the way of its outputs' folders."""
+    The dropped outputs deleted as in the way of its outputs' folders, or now inside a
+    persistent one (`_dropped_outputs_kept_inside`)."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     _record_as_placed(repo, stage, locked)
     run_over = _remove_dropped_outputs_in_the_way(repo, stage, locked)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
+            run_over += _dropped_outputs_kept_inside(repo, out.path, stage, locked)
             if os.path.lexists(full):
                 _make_editable(repo, full)
             continue
@@ -2098,6 +2105,27 @@ def _dropped_outputs_deleted_inside(repo: Repo, stage: Stage, locked: StageLock 
                and not os.path.lexists(repo.abspath(o.path))]
     no_longer_data(repo, deleted)
     return deleted
+
+
+def _dropped_outputs_kept_inside(repo: Repo, persistent: str, stage: Stage,
+                                 locked: StageLock | None) -> list[str]:
+    """The outputs `locked` records that the stage no longer declares, inside its output
+    `persistent` (`res/a.txt` of the output that became `res`, `persist: true`): the run
+    keeps them as data of `persistent`, so they are no longer outputs of their own (their
+    sync records go), and the .gitignore dvx wrote for them there, holding their entries
+    alone (`ignores_recorded_outputs_only`), is deleted, never recorded as data. Those."""
+    if locked is None:
+        return []
+    inside = [o.path for o in locked.outs
+              if o.cache and o.path not in stage.out_paths
+              and o.path.startswith(persistent + "/")]
+    for folder in sorted({posixpath.dirname(path) for path in inside}):
+        ignore_file = posixpath.join(folder, ".gitignore")
+        if os.path.lexists(repo.abspath(ignore_file)) \
+                and ignores_recorded_outputs_only(repo, ignore_file, locked):
+            os.unlink(repo.abspath(ignore_file))
+    no_longer_data(repo, inside)
+    return inside
 
 
 def _remove_dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
