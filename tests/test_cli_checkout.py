@@ -1248,3 +1248,42 @@ def test_checkout_force_of_a_directory_moves_aside_an_older_object_its_file_was_
     assert (repo / "d" / "b").read_text() == "v2\n"
     checked = dvx("fsck")
     assert checked.code == 0 and "0 corrupt" in checked.output, checked.output
+
+
+def _workspace_at_v1_pointer_at_v2(repo, dvx) -> None:
+    """d.dvx at v1 (d/a '1', d/old) placed in the workspace, then d.dvx at v2 (d/a '2', no
+    d/old) from Git, as a `git pull` without hooks leaves it."""
+    write(repo / "d" / "a", "1\n")
+    write(repo / "d" / "old", "o\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "d" / "a", "2\n")
+    (repo / "d" / "old").unlink()
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+    git(repo, "checkout", "-q", "HEAD~1", "--", "d.dvx")
+    assert dvx("checkout", "-q", "d").code == 0
+    assert (repo / "d" / "old").exists()
+    git(repo, "checkout", "-q", "HEAD", "--", "d.dvx")
+
+
+def test_a_target_the_workspace_has_but_the_pointer_s_version_lacks_is_checked_out_as_gone(
+        repo, dvx):
+    """`dvx checkout d/a d/old` where the version d.dvx records lacks d/old: d/old, placed by
+    dvx, is deleted to match, as `dvx checkout d` would, with d/a placed, and the checkout
+    exits 0; a file of the user's named so (d/mine) is kept, named as kept, and nothing of
+    the other targets is left half done."""
+    _workspace_at_v1_pointer_at_v2(repo, dvx)
+    done = dvx("checkout", "d/a", "d/old")
+    assert done.code == 0, done.output
+    assert (repo / "d" / "a").read_text() == "2\n"
+    assert not (repo / "d" / "old").exists()
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+    write(repo / "d" / "mine", "mine\n")
+    kept = dvx("checkout", "d/a", "d/mine")
+    assert "is not in the tracked directory" not in kept.output, kept.output
+    assert "d/mine" in kept.output, kept.output
+    assert (repo / "d" / "mine").read_text() == "mine\n"

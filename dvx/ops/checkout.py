@@ -1264,7 +1264,9 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             current[rel] = (join_posix(top, rel), None)
         remove_temporaries(top, walk.temps, _Known(current, tree))
     scope = _scope(tree, subpath)
-    if subpath is not None and not scope:
+    # A path of the workspace the version lacks is checked out as gone, as the whole
+    # directory's checkout would: deleted when dvx placed it, else kept (below).
+    if subpath is not None and not scope and not any(_in_scope(rel, subpath) for rel in current):
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
     missing_objects = _missing_objects(repo, tree_oid, tree, scope, subpath is None)
     found = 0  # of the manifest's paths in scope, those there now
