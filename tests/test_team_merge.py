@@ -886,6 +886,58 @@ def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
         f"f{i}.txt" for i in range(1, 7)]
 
 
+def _folders_changed_on_two_branches(repo, dvx, names: tuple[str, ...]) -> None:
+    """Folders `names`, each holding a and b: branch other changes a in each, main changes b."""
+    for name in names:
+        write(repo / name / "a", "a\n")
+        write(repo / name / "b", "b\n")
+        assert dvx("add", "--", name).code == 0
+    commit(repo, "base")
+    for branch, changed in (("other", "a"), ("main", "b")):
+        git(repo, "checkout", "-q", *(["-b"] if branch == "other" else []), branch)
+        for name in names:
+            write(repo / name / changed, f"{changed}2\n")
+            assert dvx("add", "--", name).code == 0
+        commit(repo, branch)
+
+
+def test_a_pointer_whose_name_starts_with_a_dash_merges_entry_by_entry(repo, dvx):
+    """Git hands the driver the pointer's path as one of its arguments: `-d.dvx` is that path,
+    never an option of the driver's."""
+    assert dvx("install").code == 0
+    _folders_changed_on_two_branches(repo, dvx, ("-d", "dd"))
+
+    merged = _merge_local(repo, "other")
+    assert merged.returncode == 0, merged.stderr
+    assert "merged -d.dvx: directory merged entry by entry (2 files)" in merged.stderr
+    assert git(repo, "status", "--porcelain") == ""
+    for name in ("-d", "dd"):
+        assert (repo / name / "a").read_text() == "a2\n"
+        assert (repo / name / "b").read_text() == "b2\n"
+
+
+def test_install_writes_anew_a_driver_that_took_a_pointer_named_with_a_dash_for_an_option(
+        repo, dvx):
+    """A clone set up by an older dvx, whose driver line had no `--` ahead of Git's
+    arguments: its merge of `-d.dvx` stops on a conflict, `dvx install` writes the driver
+    anew, and `git checkout -m` (as status says) then merges it entry by entry."""
+    assert dvx("install").code == 0
+    driver = git(repo, "config", "merge.dvx.driver")
+    git(repo, "config", "merge.dvx.driver", driver.replace(" -- %O", " %O"))
+    _folders_changed_on_two_branches(repo, dvx, ("-d",))
+
+    assert _merge_local(repo, "other").returncode != 0
+    said = run_dvx("status", cwd=repo).stderr
+    assert "`dvx install` (which writes the driver anew), then `git checkout -m ./-d.dvx`" \
+        in said, said
+    assert dvx("install").stdout == 'Installed: .git/config [merge "dvx"]\n'
+    assert git(repo, "config", "merge.dvx.driver") == driver
+    git(repo, "checkout", "-m", "./-d.dvx")
+    assert "nfiles: 2" in (repo / "-d.dvx").read_text()
+    assert dvx("checkout").code == 0
+    assert (repo / "-d" / "a").read_text() == "a2\n" and (repo / "-d" / "b").read_text() == "b2\n"
+
+
 def test_a_merged_directory_whose_teammate_s_files_are_not_cached_hints_a_pull_not_a_checkout(
         tmp_path):
     """After a merge of a directory's pointer, the merged manifest is in the cache and the

@@ -74,8 +74,7 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
     if uninstall:
         git.unset_config_section("merge.dvx")
     else:
-        # Git expands % anywhere in the line: a % of a folder's name is written %%
-        driver = f"{dvx_command().replace('%', '%%')} git-hook merge-driver %O %A %B %P"
+        driver = merge_driver_command()
         if git.get_config("merge.dvx.driver") != driver:
             git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
             git.set_config("merge.dvx.driver", driver)
@@ -86,6 +85,14 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
     if not uninstall and repo.exclude_temporaries():
         result.changed.append(f"{_shown_git_file(repo, 'info/exclude')} (dvx's temporary files)")
     return result
+
+
+def merge_driver_command() -> str:
+    """The line of Git's config that runs dvx's merge driver. Git expands % anywhere in it, so
+    a % of a folder's name is written %%. `--` ahead of Git's arguments: the pointer's path
+    (%P) may start with '-', and is never an option of the driver's. A clone whose line
+    differs (an older dvx's, or another Python's) gets it written anew by `dvx install`."""
+    return f"{dvx_command().replace('%', '%%')} git-hook merge-driver -- %O %A %B %P"
 
 
 def missing_hooks(repo: Repo) -> list[str]:
