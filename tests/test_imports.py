@@ -431,6 +431,16 @@ def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorit
     said = " ".join(imported.stderr.split())
     assert imported.code == 2 and "hashes with sha256, this repository with xxh128" in said, \
         imported.output
+    # Both ways out it names work: an untracked copy, or hashing as the source does.
+    assert f"`dvx get {owner} d` copies it here without tracking its source" in said, said
+    assert "tracks no data yet, `dvx config core.hash sha256`" in said, said
+    must("get", str(owner), "d", "-o", "copied", cwd=reader)
+    assert (reader / "copied" / "f.txt").read_text() == "theirs\n"
+    other = make_git_repo(tmp_path / "other")
+    must("init", cwd=other)
+    must("config", "core.hash", "sha256", cwd=other)
+    must("import", str(owner), "d", cwd=other)
+    assert (other / "d" / "f.txt").read_text() == "theirs\n"
     write(global_config, "[core]\nhash = sha256\n")
     must("import", str(owner), "d", cwd=reader)
     assert (reader / "d" / "f.txt").read_text() == "theirs\n"

@@ -40,7 +40,7 @@ from dvx.errors import (
 )
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing, stopped_commands
-from dvx.logs import get_logger, quoted, shell_quote
+from dvx.logs import get_logger, pasted_args, quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
@@ -628,8 +628,7 @@ def _branch_of(repo: Repo, rev: str) -> str:
 def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
     """Put the objects of `found` into the repository's cache; the pointer naming them."""
     if source.repo.algo != repo.algo:
-        raise UsageError(f"{source.describe()} hashes with {source.repo.algo}, this "
-                         f"repository with {repo.algo}: its data cannot be imported as is.")
+        raise _hashed_otherwise(repo, source, found)
     files = list(source.files_below(found))
     oids, sizes, names = objects_of(found.path, files)
     source.bring(oids, sizes, found.output.remote, names)
@@ -644,6 +643,20 @@ def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Po
     if not repo.cache.exists(oid):
         repo.cache.add_bytes_verified(manifest, oid)
     return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, source=provenance)
+
+
+def _hashed_otherwise(repo: Repo, source: Source, found: Found) -> UsageError:
+    """The source hashes with another algorithm than this repository, whose pointers all
+    name objects by its own (core.hash): an import would track objects none of them can
+    name. An untracked copy needs no match, nor does a repository that has no data yet."""
+    rev = f"--rev {shell_quote(source.requested_rev)}" if source.requested_rev else ""
+    return UsageError(
+        f"{source.describe()} hashes with {source.repo.algo}, this repository with "
+        f"{repo.algo}: its data cannot be imported as is.",
+        f"`dvx get {pasted_args(source.url, found.path, options=rev)}` copies it here "
+        "without tracking its source; or, while this repository tracks no data yet, "
+        f"`dvx config core.hash {source.repo.algo}` makes it hash as the source does, and "
+        "the import then works.")
 
 
 def _data_oid(source: Source, found: Found) -> str:
