@@ -3615,8 +3615,9 @@ def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):
 
 def _queue_states(project) -> dict[str, str]:
     """Each queue entry's state, by name, as `dvx queue status --json` gives it."""
-    return {e["name"]: e["state"] for e in json.loads(
-        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    listed = run_dvx("queue", "status", "--json", cwd=project)
+    assert listed.code == 0, listed.output
+    return {e["name"]: e["state"] for e in json.loads(listed.stdout)}
 
 
 def _queue_started(project, name: str, output: int = subprocess.DEVNULL) -> subprocess.Popen:
@@ -3626,7 +3627,9 @@ def _queue_started(project, name: str, output: int = subprocess.DEVNULL) -> subp
                               stdout=output, stderr=output, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+        listed = run_dvx("queue", "status", "--json", cwd=project)
+        # a status that fails while the runner starts is asked again until the deadline
+        states = json.loads(listed.stdout) if listed.code == 0 else []
         if states and states[0]["state"] == "running" and os.path.exists(
                 project / ".dvx" / "tmp" / "queue" / f"{name}.log"):
             break
