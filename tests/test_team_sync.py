@@ -1692,11 +1692,9 @@ def test_a_part_pulled_after_an_unfinished_checkout_never_makes_what_it_removed_
     _b_is_the_teammate_s_not_a_deletion(bob, v2_pointer)
 
 
-def _bob_back_on_v2_after_a_checkout_of_two_parts_of_v1_one_unfinished(team, pull_c: bool):
-    """Alice shares v1 (data/b/s, data/c/x) and v2 (b/s changed, b/t added); Bob pulls v2
-    whole, checks out v1 in Git, pulls its data/c (or only fetches it), runs `dvx checkout
-    data/b data/c`, whose data/b stops (s1 not in the cache) after it removed b/t and whose
-    data/c finishes, and returns to v2 in Git. Returns Bob's clone and his v2 pointer."""
+def _bob_with_v1_and_v2_of_data(team):
+    """Alice shares v1 (data/b/s, data/c/x) and v2 (b/s changed, b/t added); Bob clones it.
+    Returns Bob's clone and his v2 pointer."""
     alice = team.founder()
     for rel, text in {"b/s": "s1\n", "c/x": "x\n"}.items():
         write(alice / "data" / rel, text)
@@ -1707,7 +1705,15 @@ def _bob_back_on_v2_after_a_checkout_of_two_parts_of_v1_one_unfinished(team, pul
     must("add", "data", cwd=alice)
     share(alice, "v2")
     bob = team.clone("bob")
-    v2_pointer = (bob / "data.dvx").read_bytes()
+    return bob, (bob / "data.dvx").read_bytes()
+
+
+def _bob_back_on_v2_after_a_checkout_of_two_parts_of_v1_one_unfinished(team, pull_c: bool):
+    """Alice shares v1 (data/b/s, data/c/x) and v2 (b/s changed, b/t added); Bob pulls v2
+    whole, checks out v1 in Git, pulls its data/c (or only fetches it), runs `dvx checkout
+    data/b data/c`, whose data/b stops (s1 not in the cache) after it removed b/t and whose
+    data/c finishes, and returns to v2 in Git. Returns Bob's clone and his v2 pointer."""
+    bob, v2_pointer = _bob_with_v1_and_v2_of_data(team)
     git(bob, "checkout", "-q", "HEAD~1")
     must("pull" if pull_c else "fetch", "data/c", cwd=bob)  # v1's manifest, and c's files
     unfinished = run_dvx("checkout", "data/b", "data/c", cwd=bob)
@@ -1741,17 +1747,7 @@ def test_an_unfinished_checkout_past_the_versions_kept_warns_and_commit_refuses(
     from dvx.repo import Repo
     from dvx.syncstate import MAX_LAYERS, Synced
 
-    alice = team.founder()
-    for rel, text in {"b/s": "s1\n", "c/x": "x\n"}.items():
-        write(alice / "data" / rel, text)
-    must("add", "data", cwd=alice)
-    share(alice, "v1")
-    for rel, text in {"b/s": "s2\n", "b/t": "t\n"}.items():
-        edit(alice, f"data/{rel}", text)
-    must("add", "data", cwd=alice)
-    share(alice, "v2")
-    bob = team.clone("bob")
-    v2_pointer = (bob / "data.dvx").read_bytes()
+    bob, v2_pointer = _bob_with_v1_and_v2_of_data(team)
     git(bob, "checkout", "-q", "HEAD~1")
     must("fetch", "data/c", cwd=bob)  # v1's manifest, not b/s of v1
     repo = Repo(str(bob))
