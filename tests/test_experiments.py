@@ -1737,6 +1737,53 @@ def test_toml_edit_replaces_a_table_as_a_table_and_keeps_the_keys_after_it(repo)
     assert edited.decode().endswith("[b]\ny = {u = 4}\n")
 
 
+def test_toml_edit_writes_a_date_or_time_set_where_the_file_has_one_as_one_and_a_new_key_as_text(
+        repo):
+    import datetime
+
+    from dvx.pipeline.params import parse_params
+
+    text = ("[a]\nwhen = 1979-05-27\nat = 1979-05-27T07:32:00Z\nt = 07:32:00\nn = 1\n"
+            "dates = [1979-05-27]\nlabel = 1979-05-27\nb = {d = 1979-05-27, e = 2}\n")
+    edited = _set_in_toml(repo, text, "p.toml:a.when=2024-01-01",
+                          "p.toml:a.at=2024-01-01 08:00:00", "p.toml:a.t=08:00:00.5",
+                          "p.toml:a.dates=[1979-05-27, 2024-02-02]", "p.toml:a.label=v2",
+                          "p.toml:a.b={d: 1979-05-27, e: 3}", "p.toml:a.n=2024-01-01",
+                          "p.toml:+a.new=2024-01-01", "p.toml:+a.more=[2024-01-01]")
+    assert edited.decode() == (
+        "[a]\nwhen = 2024-01-01\nat = 2024-01-01T08:00:00\nt = 08:00:00.5\nn = \"2024-01-01\"\n"
+        "dates = [1979-05-27, 2024-02-02]\nlabel = \"v2\"\nb = {d = 1979-05-27, e = 3}\n"
+        "new = \"2024-01-01\"\nmore = [\"2024-01-01\"]\n")
+    params = parse_params(edited, "p.toml")["a"]
+    assert params["when"] == datetime.date(2024, 1, 1)
+    assert params["dates"] == [datetime.date(1979, 5, 27), datetime.date(2024, 2, 2)]
+    assert (params["new"], params["n"], params["label"]) == ("2024-01-01", "2024-01-01", "v2")
+    # a string that holds more than a date stays a string: no comment or key slips in
+    edited = _set_in_toml(repo, text, 'p.toml:a.when="2024-01-01\\nx = 1"')
+    assert parse_params(edited, "p.toml")["a"]["when"] == "2024-01-01\nx = 1"
+
+
+def test_set_param_in_toml_keeps_a_date_a_date_and_refuses_an_integer_toml_cannot_hold(repo):
+    text = "[a]\nwhen = 1979-05-27\nn = 1\n"
+    write(repo / "p.toml", text)
+    write(repo / "dvx.yaml", TOML_STAGE.replace("[train, blocks]", "[a]"))
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "toml params")
+    for value in ("9223372036854775808", "-9223372036854775809", "[1, 99999999999999999999]"):
+        refused = run_dvx("exp", "run", "-S", f"p.toml:a.n={value}", cwd=repo)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "-S cannot set a.n in 'p.toml'" in said, refused.output
+        assert "TOML integers are 64-bit" in said and "Nothing was written" in said
+        assert "Traceback" not in refused.output
+        assert (repo / "p.toml").read_text() == text
+    must("exp", "run", "-S", "p.toml:a.n=9223372036854775807", "-S", "p.toml:a.when=2024-01-01",
+         "-n", "dated", cwd=repo)
+    assert (repo / "o.txt").read_text() == "[a]\nwhen = 2024-01-01\nn = 9223372036854775807\n"
+    row = _show(repo)["dated"]["params"]["p.toml"]
+    assert (row["a.when"], row["a.n"]) == ("2024-01-01", 9223372036854775807)
+
+
 def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):
     import yaml
 

@@ -1,7 +1,8 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments, layout and the text of other params, quotes included,
-kept), TOML files through tomlkit (comments, order, quoting and line ends kept; TOML has no
-null, so one is refused), JSON files edited in place (every other value's text, the
+kept), TOML files through tomlkit (comments, order, quoting and line ends kept; a date or
+time set where the file has one stays one; TOML has no null, nor integers beyond 64 bits, so
+those are refused), JSON files edited in place (every other value's text, the
 indents and the order kept; infinity and NaN, which JSON has no words for, refused); VALUE
 is read as YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a string, `[1, 2]`
 a list), as DVC's override grammar reads it, and written so that a YAML 1.1 reader (PyYAML, in a
@@ -686,10 +687,12 @@ def _edit_toml(full: str, changes: list[Override], write: bool) -> bytes:
     except UnicodeDecodeError as exc:
         raise _unreadable(file, full, exc) from None
     toml_in_place.refuse_null(file, changes)
+    toml_in_place.refuse_beyond_64_bits(file, changes)
     # as the run reads the file: a byte order mark too, which TOML does not allow
     expected = toml_in_place.read_before(data.decode("utf-8"), file)
     doc = toml_in_place.document(written, file)
     for change in changes:
+        change = dataclasses.replace(change, value=toml_in_place.in_toml_types(doc, change))
         _set(expected, change)
         try:
             _set(doc, dataclasses.replace(change, value=toml_in_place.as_toml(doc, change)))

@@ -5,13 +5,20 @@ changed.
 comments, the order of keys and tables, the quoting and spelling of every other value, and
 each line's end. A value set is written as the TOML type it reads as (an integer, a float,
 a boolean, a string, an array, a table), a string in the quotes of the one it replaces
-where they can hold it. TOML has no null, so a null is refused. The text made is read back
-as the pipeline reads the file (`reads_as`), and refused if any param reads otherwise than
-before, or a value set otherwise than set."""
+where they can hold it. VALUE is read as YAML 1.2, which has no dates, so a date or time
+is a string (in a new key too, as in a YAML or JSON file); where the file has a TOML date
+or time in its place, a string spelled as one (`2024-01-01`, `2024-01-01T07:00:00Z`,
+`07:00:00`) is written as one (`in_toml_types`), so the file keeps the type its user
+wrote. TOML has no null, and its integers are 64-bit, so a null or a bigger integer is
+refused, naming the key, rather than written for TOML readers to refuse. The text made is
+read back as the pipeline reads the file (`reads_as`), and refused if any param reads
+otherwise than before, or a value set otherwise than set."""
 
 from __future__ import annotations
 
+import datetime
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -72,6 +79,82 @@ def _holds_null(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_null(item) for item in value)
     return value is None
+
+
+INT_MIN, INT_MAX = -2**63, 2**63 - 1  # TOML's integers: signed 64-bit
+
+
+def refuse_beyond_64_bits(file: str, changes: Sequence[Change]) -> None:
+    """Refuse a change whose value is or holds an integer TOML cannot hold (beyond signed
+    64 bits): Python's reader takes it, but TOML's other readers refuse the whole file."""
+    for change in changes:
+        big = _too_big(change.value)
+        if big is not None:
+            raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding the "
+                             f"integer {big}: TOML integers are 64-bit ({INT_MIN} to "
+                             f"{INT_MAX}), so TOML readers would refuse the file. Nothing "
+                             "was written.",
+                             "Set a float (1e25) or a string (quoted: "
+                             f"-S '{file}:{change.key}=\"{big}\"'), or keep the param in a "
+                             "YAML or JSON file, which can hold it.")
+
+
+def _too_big(value: Any) -> int | None:
+    if isinstance(value, (dict, list)):
+        items = value.values() if isinstance(value, dict) else value
+        return next((big for big in map(_too_big, items) if big is not None), None)
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and not INT_MIN <= value <= INT_MAX:
+        return value
+    return None
+
+
+def in_toml_types(doc: Any, change: Change) -> Any:
+    """The value `change` sets, each string spelled as a TOML date or time turned into one
+    where `doc` has a date or time in its place (`_typed`); any other value as it is."""
+    found = find_param(doc, change.key)
+    return _typed(change.value, found[1] if found is not None else None)
+
+
+def _typed(value: Any, old: Any) -> Any:
+    """`value` in the place of `old`: a mapping's values in the place of the values of its
+    keys in `old`, a list's elements in the place of the element at their index (of the
+    last one, where the list grows)."""
+    if isinstance(value, dict):
+        keyed = old if isinstance(old, dict) else {}
+        return {key: _typed(item, keyed.get(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        listed = old if isinstance(old, list) else []
+        return [_typed(item, listed[min(index, len(listed) - 1)] if listed else None)
+                for index, item in enumerate(value)]
+    if isinstance(value, str) and _is_date_or_time(old):
+        return _date_or_time(value, value)
+    return value
+
+
+def _is_date_or_time(value: Any) -> bool:
+    return isinstance(value, (datetime.date, datetime.time))  # a datetime is a date
+
+
+# the letters a TOML date or time is spelled with: no quote, '#', '=' or line end, so the
+# text read as one cannot hold a comment or another key
+_DATE_OR_TIME = re.compile(r"[0-9][0-9:.+\-TtZz ]*")
+
+
+def _date_or_time(text: str, otherwise: Any) -> Any:
+    """The TOML date, date-time or time `text` spells, read as TOML reads it; `otherwise`
+    if it spells none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    if not _DATE_OR_TIME.fullmatch(text):
+        return otherwise
+    try:
+        value = tomllib.loads(f"v = {text}").get("v")
+    except (tomllib.TOMLDecodeError, ValueError):
+        return otherwise
+    return value if _is_date_or_time(value) else otherwise
 
 
 def as_toml(doc: Any, change: Change) -> Any:
