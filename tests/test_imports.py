@@ -446,6 +446,51 @@ def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorit
     assert (reader / "d" / "f.txt").read_text() == "theirs\n"
 
 
+def test_a_source_whose_pointers_record_different_algorithms_and_whose_config_names_none_is_refused(
+        tmp_path, monkeypatch):
+    """A source whose committed config names no core.hash and whose pointers were added
+    with different algorithms (sha256, then the default) is read by no one of them, which
+    would leave the other's data unreadable: ls, get, import and the API refuse it (a local
+    path, a file:// URL, a revision), naming each algorithm and the files recording it, and
+    write nothing; once its config names one, the data of that algorithm is read."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    (tmp_path / "datasets").mkdir()
+    team = Team(tmp_path / "datasets")
+    owner = team.founder()
+    must("config", "--local", "core.hash", "sha256", cwd=owner)
+    write(owner / "a.txt", "sha256's\n")
+    must("add", "a.txt", cwd=owner)
+    must("push", cwd=owner)
+    must("config", "--local", "--unset", "core.hash", cwd=owner)
+    write(owner / "b.txt", "xxh128's\n")
+    must("add", "b.txt", cwd=owner)
+    must("push", "b.txt", cwd=owner)
+    commit(owner, "data of two algorithms")
+    git(owner, "push", "-q", "origin", "HEAD")
+    assert "hash" not in (owner / ".dvx" / "config").read_text()
+    reader = make_git_repo(tmp_path / "reader")
+    must("init", cwd=reader)
+    before = sorted(os.listdir(reader))
+    for url, rev in ((str(owner), ()), (f"file://{team.origin}", ()),
+                     (str(owner), ("--rev", "HEAD"))):
+        for args in (("ls", url, *rev), ("get", url, "b.txt", "-o", "got.txt", *rev),
+                     ("import", url, "a.txt", *rev)):
+            run = run_dvx(*args, cwd=reader)
+            said = " ".join(run.stderr.split())
+            assert run.code == 2 and f"Cannot read '{url}'" in said, (args, run.output)
+            assert "record different hash algorithms (sha256 by 'a.txt.dvx'; xxh128 by " \
+                   "'b.txt.dvx')" in said, (args, said)
+            assert "set core.hash in its .dvx/config" in said, said
+            assert "Traceback" not in run.output
+        assert sorted(os.listdir(reader)) == before
+    with pytest.raises(DvxError, match="record different hash algorithms"):
+        dvx.api.read("b.txt", repo=str(owner))
+    must("config", "core.hash", "xxh128", cwd=owner)
+    commit(owner, "name the algorithm")
+    must("get", str(owner), "b.txt", "-o", "got.txt", cwd=reader)
+    assert (reader / "got.txt").read_text() == "xxh128's\n"
+
+
 def test_an_invalid_core_hash_in_a_local_source_s_config_local_is_named_there_never_as_committed(
         project, tmp_path):
     """A local source's own config.local sets core.hash to no algorithm: ls and get of it read

@@ -63,7 +63,7 @@ from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git, git_environ, holds_git_repository
 from dvx.user_dirs import user_cache_dir
-from dvx.wording import counted
+from dvx.wording import counted, named_list
 
 log = get_logger(__name__)
 
@@ -792,14 +792,35 @@ class Source:
     def _recorded_hash(self) -> str:
         """The algorithm the source's data records, for a source whose config names none:
         its owner may set core.hash in a global config of theirs, which no reader sees, and
-        every pointer file and dvx.lock records the algorithm of its oids. The first one
-        that can be read tells; with none, the default."""
+        every pointer file and dvx.lock records the algorithm of its oids; with none that
+        can be read, the default. Files recording different algorithms leave it unknown:
+        dvx reads a repository's data by one algorithm (its cache's and remote's objects
+        are kept by algorithm), so whichever were taken, the data recorded with another
+        would be unreadable, as it is to the source's own dvx; that is refused
+        (`_mixed_hashes`), naming the files, for the source to settle."""
+        recorded: dict[str, list[str]] = {}
         for path, data in self._recorded_files():
             algo = (recorded_algo(data) if path == LOCK_FILE
                     else _algo_of_pointer(data, path))
             if algo is not None:
-                return algo
-        return DEFAULT_ALGO
+                recorded.setdefault(algo, []).append(path)
+        if len(recorded) > 1:
+            raise self._mixed_hashes(recorded)
+        return next(iter(recorded), DEFAULT_ALGO)
+
+    def _mixed_hashes(self, recorded: dict[str, list[str]]) -> ConfigError:
+        """The refusal of a source whose config names no algorithm while its pointer files
+        and dvx.lock record several (`recorded`: the files recording each)."""
+        which = "; ".join(f"{algo} by {named_list(sorted(paths), most=3, name=repr)}"
+                          for algo, paths in sorted(recorded.items()))
+        return ConfigError(
+            f"Cannot read {self.describe()}: its pointer files record different hash "
+            f"algorithms ({which}), and its .dvx/config sets no core.hash to say which one "
+            "names its data. dvx reads a repository's data by one algorithm, so the data "
+            "recorded with the other would not be found.",
+            "It must be fixed in the source repository: set core.hash in its .dvx/config to "
+            "the algorithm its data is named by (`dvx config core.hash ALGO` there), add the "
+            "data recorded with another again (`dvx add`, `dvx push`), and commit.")
 
     def _recorded_files(self) -> Iterator[tuple[str, bytes]]:
         """The source's pointer files and dvx.lock (path, content), read one at a time:
