@@ -3871,6 +3871,28 @@ def test_a_ctrl_c_while_queue_start_records_a_run_that_ended_never_says_it_goes_
     assert _show(project)["quick"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def test_a_ctrl_c_while_queue_start_ends_a_run_s_process_group_never_says_it_goes_on(project):
+    """A Ctrl-C landing after a run's shell ended, while `queue start` waits for the rest of
+    its process group and its stage commands to end, takes effect once the run is recorded:
+    the stop never names a run that already ended as going on."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "ended", cwd=project)
+    runner = stopped_at("queue.run_ended", "queue start", project)
+    try:
+        runner.send_signal(signal.SIGINT)  # Ctrl-C
+        runner.send_signal(signal.SIGCONT)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, out + err
+    assert "'ended' done." in out, out
+    assert "goes on running" not in err and "ended" not in err, err
+    assert _queue_states(project) == {"ended": "done"}
+    assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+    assert _show(project)["ended"]["params"]["params.yaml"]["train.lr"] == 0.3
+
+
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
     # slow waits for a file nobody makes: it is still running when the queue is stopped
     must("exp", "run", "--queue", "-S", f"+train.wait_for={tmp_path / 'never'}", "-n", "slow",

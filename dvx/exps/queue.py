@@ -500,15 +500,27 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
         if not running:
             return done
         time.sleep(0.2)
-        for name, (entry, proc, found_before) in list(running.items()):
-            code = proc.poll()
-            if code is None:
-                continue
-            # Its shell ended; the worktree goes once nothing of the run can write there.
-            end_group(proc, END_GRACE)
-            _wait_for_stages_of(repo, entry)
-            del running[name]
-            _record_run(repo, entry, code, found_before, say, done)
+        for name, run in list(running.items()):
+            # Whole: a stop meanwhile (held) takes effect once a run whose shell ended is
+            # recorded, so that the stop never names it as going on. Seconds at most: what
+            # is left of its process group gets END_GRACE, then SIGKILL.
+            with stops_held():
+                if _ended(repo, run, say, done):
+                    del running[name]
+
+
+def _ended(repo: Repo, run: _Run, say: Callable[[str], None], done: list[Entry]) -> bool:
+    """Record the run if its shell ended (False: it goes on): the worktree goes once
+    nothing of the run can write there."""
+    entry, proc, found_before = run
+    code = proc.poll()
+    if code is None:
+        return False
+    end_group(proc, END_GRACE)
+    faults.point("queue.run_ended")
+    _wait_for_stages_of(repo, entry)
+    _record_run(repo, entry, code, found_before, say, done)
+    return True
 
 
 def _record_run(repo: Repo, entry: Entry, code: int, found_before: str | None,
