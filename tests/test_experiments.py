@@ -5435,6 +5435,73 @@ def test_a_ctrl_c_while_a_dask_outcome_is_recorded_says_it_was_recorded_and_how_
     assert _show(alice)["quick"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def _stopped_on_dask(alice, name: str, address: str, point: str) -> subprocess.Popen:
+    """`dvx queue start --dask address` once the queued `name` runs on the cluster, Ctrl-C'd
+    there, then stopped (SIGSTOP) at the fault point `point` on its way out."""
+    runner = _running_on_dask(alice, name, address,
+                              env={"DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
+    runner.send_signal(signal.SIGINT)  # Ctrl-C
+    deadline = time.monotonic() + 120
+    while not _stopped(runner):
+        assert runner.poll() is None and time.monotonic() < deadline, runner.communicate()
+        time.sleep(0.05)
+    return runner
+
+
+def test_a_dask_queue_start_stopped_by_ctrl_c_deletes_the_snapshots_it_published(tmp_path):
+    """The snapshots a stopped `queue start --dask` published to the Git remote for its
+    tasks go with the stop (the tasks running fetched theirs as they started): none is left
+    there for an entry removed from the queue afterwards, which no later start would take
+    up."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "slow", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _running_on_dask(alice, "slow", cluster.scheduler_address)
+        runner.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            out, err = runner.communicate(timeout=120)
+        finally:
+            go.touch()  # the task goes on without its client: let it end
+    assert runner.returncode == 130, out + err
+    assert "exps-queue" not in git(alice, "ls-remote", "origin")
+    assert run_dvx("queue", "remove", "slow", cwd=alice).code == 0
+    assert git(alice, "for-each-ref", "refs/exps-queue") == ""
+
+
+def test_a_second_ctrl_c_cutting_the_deletion_of_published_snapshots_short_names_them(tmp_path):
+    """A second Ctrl-C while a stopped `queue start --dask` deletes the snapshots it
+    published leaves them on the Git remote: the error names them and the `git push --delete`
+    that deletes them."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "slow", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _stopped_on_dask(alice, "slow", cluster.scheduler_address, "dask.unpublishing")
+        try:
+            runner.send_signal(signal.SIGINT)  # an impatient second Ctrl-C
+            runner.send_signal(signal.SIGCONT)
+            out, err = runner.communicate(timeout=120)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+            go.touch()
+    said = " ".join(err.split())
+    assert runner.returncode == 130, out + err
+    published = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1]
+    assert f"The snapshots published to 'origin' for the tasks may be there still: " \
+        f"{published}." in said, said
+    assert "Nothing was left half-written" not in said, said
+    hint = f"`git push origin --delete {published}` deletes them"
+    assert hint in said, said
+    git(alice, "push", "-q", "origin", "--delete", published)
+    assert "exps-queue" not in git(alice, "ls-remote", "origin")
+
+
 def _dask_process(tmp_path, role: str, *args: str, env: dict[str, str] | None = None
                   ) -> subprocess.Popen:
     """A Dask scheduler or worker (`role`) in a process of its own."""

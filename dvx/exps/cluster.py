@@ -27,7 +27,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, Interrupted, UsageError, install_extra_hint, interruption
+from dvx.errors import (
+    STOPPED_BY,
+    DvxError,
+    Interrupted,
+    UsageError,
+    install_extra_hint,
+    stop_status,
+)
 from dvx.experiment_refs import experiments, git_of, queued_snapshot, ref_of
 from dvx.exps.queue import (
     DONE,
@@ -48,6 +55,7 @@ from dvx.exps.queue import (
 )
 from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
+from dvx.logs import get_logger
 from dvx.ops.sync import push
 from dvx.process_groups import process_alive
 from dvx.remote.backends import redact_urls
@@ -55,6 +63,8 @@ from dvx.repo import Repo
 from dvx.scm import Git
 from dvx.self_command import dvx_argv
 from dvx.stop_signals import stops_held
+
+log = get_logger(__name__)
 
 
 def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
@@ -78,6 +88,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         raise UsageError(f"There is no Git remote '{git_remote}' for the workers to clone.",
                          "Pass --git-remote NAME.") from None
     done: list[Entry] = []
+    unpublished = False
     try:
         with _quiet(distributed):
             queued = _not_taken(repo, git_remote, queued, done, say)
@@ -85,14 +96,20 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
                 with _connected(distributed, address) as client, dask_waiting(repo):
                     _publish(repo, git_remote, queued)
                     _run_tasks(repo, client, distributed, url, git_remote, queued, done, say)
-            _unpublish(repo, git_remote, handled)
+            left = _unpublish(repo, git_remote, handled)
+            unpublished = True
+        if left:
+            log.warning("%s %s", *_left_published(git_remote, left))
         finished = _finished_refs(done)
         if finished:
             pull_experiments(repo, git_remote, finished)
-    except (KeyboardInterrupt, Interrupted) as stop:  # Interrupted: the pull's, stopped
-        if not _finished_refs(done):
+    except (KeyboardInterrupt, Interrupted) as stop:  # Interrupted: a push's or pull's
+        # The client is closed by now: the tasks still queued on the cluster are dropped,
+        # and those running fetched their snapshots when they started.
+        left = [] if unpublished else _unpublish_once_stopped(repo, git_remote, handled)
+        if not _finished_refs(done) and not left:
             raise
-        raise _stopped_once_recorded(stop, git_remote, done) from None
+        raise _stopped_leaving(stop, git_remote, done, left) from None
     return done
 
 
@@ -102,19 +119,29 @@ def _finished_refs(done: list[Entry]) -> list[str]:
     return [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
 
 
-def _stopped_once_recorded(stop: BaseException, git_remote: str, done: list[Entry]
-                           ) -> Interrupted:
-    """What a stop says once some entries were recorded as done: their experiments are on
-    `git_remote`, maybe not pulled here yet, and running the command again would not pull
-    them (it takes up the entries still queued only)."""
-    names = ", ".join(f"'{e.name}'" for e in done if e.state == DONE)
-    refs = " ".join(shlex.quote(ref) for ref in _finished_refs(done))
-    return interruption(
-        stop, f". Recorded as done before `dvx queue start --dask` stopped: {names}; their "
-        f"tasks pushed their experiments to '{git_remote}'.",
-        f"`dvx exp pull {shlex.quote(git_remote)} {refs}` brings them here (a pull stopped "
-        "part-way is finished by running it again); `dvx queue start --dask` records or "
-        "runs the experiments still queued, never these.")
+def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
+                     left: list[str]) -> Interrupted:
+    """What a stop says when it leaves something to do: the entries recorded as done, whose
+    experiments are on `git_remote`, maybe not pulled here yet (running the command again
+    would not pull them: it takes up the entries still queued only), and the published
+    snapshots `left` on `git_remote`."""
+    said = [f"{STOPPED_BY[stop_status(stop)]}."]
+    hints = []
+    if _finished_refs(done):
+        names = ", ".join(f"'{e.name}'" for e in done if e.state == DONE)
+        refs = " ".join(shlex.quote(ref) for ref in _finished_refs(done))
+        said.append(f"Recorded as done before `dvx queue start --dask` stopped: {names}; "
+                    f"their tasks pushed their experiments to '{git_remote}'.")
+        hints.append(f"`dvx exp pull {shlex.quote(git_remote)} {refs}` brings them here (a "
+                     "pull stopped part-way is finished by running it again); `dvx queue start "
+                     "--dask` records or runs the experiments still queued, never these.")
+    if left:
+        published, deletes = _left_published(git_remote, left)
+        said.append(published)
+        hints.append(deletes)
+    stopped = Interrupted(" ".join(said), " ".join(hints))
+    stopped.exit_code = stop_status(stop)
+    return stopped
 
 
 def _check_address(address: str) -> None:
@@ -410,13 +437,36 @@ def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
     git_of(repo).run("push", "--quiet", "--", git_remote, *refs)
 
 
-def _unpublish(repo: Repo, git_remote: str, handled: list[Entry]) -> None:
+def _unpublish(repo: Repo, git_remote: str, handled: list[Entry]) -> list[str]:
     """Delete the snapshots published for the `handled` entries from the Git remote (one an
     interrupted `queue start --dask` left too); the next start publishes those still
-    queued again."""
-    with contextlib.suppress(DvxError):  # if left on the remote: harmless, replaced next time
-        git_of(repo).run("push", "--quiet", "--", git_remote,
-                         *[f":{_published(e)}" for e in handled])
+    queued again. The refs it could not delete (the remote out of reach): all of them."""
+    refs = [_published(e) for e in handled]
+    try:
+        git_of(repo).run("push", "--quiet", "--", git_remote, *[f":{ref}" for ref in refs])
+    except DvxError:
+        return refs
+    return []
+
+
+def _unpublish_once_stopped(repo: Repo, git_remote: str, handled: list[Entry]) -> list[str]:
+    """`_unpublish` on the way out of a stopped start; a second stop cutting it short leaves
+    every ref, maybe deleted, maybe not, to be named."""
+    try:
+        faults.point("dask.unpublishing")
+        return _unpublish(repo, git_remote, handled)
+    except KeyboardInterrupt:
+        return [_published(e) for e in handled]
+
+
+def _left_published(git_remote: str, left: list[str]) -> tuple[str, str]:
+    """What to say of the published snapshots `left` on `git_remote`, and the command that
+    deletes them: none of their tasks needs them any more (the next `queue start --dask`
+    publishes those still queued again)."""
+    refs = " ".join(shlex.quote(ref) for ref in left)
+    return (f"The snapshots published to '{git_remote}' for the tasks may be there still: "
+            f"{refs}.", f"`git push {shlex.quote(git_remote)} --delete {refs}` deletes them "
+            "(a ref already gone is skipped with a warning).")
 
 
 def _identity(repo: Repo) -> dict[str, str]:
