@@ -5502,6 +5502,70 @@ def test_a_second_ctrl_c_cutting_the_deletion_of_published_snapshots_short_names
     assert "exps-queue" not in git(alice, "ls-remote", "origin")
 
 
+def test_a_ctrl_c_while_a_dask_queue_start_pulls_its_experiments_says_what_the_pull_did(
+        tmp_path):
+    """A Ctrl-C while `queue start --dask` pulls the experiments it recorded as done keeps
+    what the stopped pull said (what it fetched) beside the experiments recorded and the
+    `dvx exp pull` that finishes it."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "quick", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "queue", "start", "--dask", cluster.scheduler_address],
+            cwd=alice, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL, env={**os.environ, "DVX_FAULT": "transfer.after_object",
+                                           "DVX_FAULT_ACTION": "stop"})
+        try:
+            deadline = time.monotonic() + 300
+            while not _stopped(runner):  # the pull's fetch, part-way
+                assert runner.poll() is None and time.monotonic() < deadline, \
+                    runner.communicate()
+                time.sleep(0.05)
+            runner.send_signal(signal.SIGINT)  # Ctrl-C
+            runner.send_signal(signal.SIGCONT)
+            out, err = runner.communicate(timeout=120)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+    said = " ".join(err.split())
+    assert runner.returncode == 130, out + err
+    assert "'quick' done." in out, out
+    assert re.search(r"ERROR: Interrupted: [0-9]+ of [0-9]+ objects were downloaded before it "
+                     r"stopped", said), said
+    ref = f"refs/exps/{git(alice, 'rev-parse', 'HEAD').strip()}/quick"
+    assert "Recorded as done before `dvx queue start --dask` stopped: 'quick'" in said, said
+    assert f"`dvx exp pull origin {ref}` brings them here" in said, said
+    assert "exps-queue" not in git(alice, "ls-remote", "origin")
+    assert run_dvx("exp", "pull", "origin", ref, cwd=alice).code == 0
+    assert _show(alice)["quick"]["params"]["params.yaml"]["train.lr"] == 0.2
+
+
+def test_a_dask_stop_keeps_what_the_stopped_step_said_and_its_hint_beside_what_it_recorded():
+    """What a stopped step of `queue start --dask` said (a pull's Interrupted: what it moved,
+    and what to run next) reaches the user beside the experiments recorded as done; only the
+    hint that says to run the command again, which would not pull them, gives way."""
+    from dvx.errors import NOTHING_HALF_WRITTEN, Interrupted
+    from dvx.exps.cluster import _stopped_leaving
+    from dvx.exps.queue import DONE, Entry
+
+    done = [Entry("quick", "a" * 40, "b" * 40, state=DONE)]
+    ref = f"refs/exps/{'a' * 40}/quick"
+    pulled = Interrupted("Interrupted: 1 of 2 objects were downloaded before it stopped.",
+                         "`dvx status` names the pull until it is finished.")
+    said = _stopped_leaving(pulled, "origin", done, [])
+    assert said.message.startswith("Interrupted: 1 of 2 objects were downloaded before it "
+                                   "stopped. Recorded as done before"), said.message
+    assert said.hint is not None and said.hint.startswith("`dvx status` names the pull")
+    assert f"`dvx exp pull origin {ref}` brings them here" in said.hint
+    assert said.exit_code == 130
+    generic = _stopped_leaving(Interrupted("Interrupted.", NOTHING_HALF_WRITTEN), "origin",
+                               done, [])
+    assert generic.hint is not None and NOTHING_HALF_WRITTEN not in generic.hint
+    assert generic.hint.startswith(f"`dvx exp pull origin {ref}`"), generic.hint
+
+
 def _dask_process(tmp_path, role: str, *args: str, env: dict[str, str] | None = None
                   ) -> subprocess.Popen:
     """A Dask scheduler or worker (`role`) in a process of its own."""

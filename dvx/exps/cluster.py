@@ -28,6 +28,7 @@ from typing import Any
 
 from dvx import faults, fsutil
 from dvx.errors import (
+    NOTHING_HALF_WRITTEN,
     STOPPED_BY,
     DvxError,
     Interrupted,
@@ -124,9 +125,13 @@ def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
     """What a stop says when it leaves something to do: the entries recorded as done, whose
     experiments are on `git_remote`, maybe not pulled here yet (running the command again
     would not pull them: it takes up the entries still queued only), and the published
-    snapshots `left` on `git_remote`."""
-    said = [f"{STOPPED_BY[stop_status(stop)]}."]
+    snapshots `left` on `git_remote`. What an Interrupted `stop` said (a pull's or a push's:
+    what it moved) is said first, and its hint kept, unless it is the one that says to run
+    the command again, which the hints here replace."""
+    said = [stop.message if isinstance(stop, Interrupted) else f"{STOPPED_BY[stop_status(stop)]}."]
     hints = []
+    if isinstance(stop, Interrupted) and stop.hint and stop.hint != NOTHING_HALF_WRITTEN:
+        hints.append(stop.hint)
     if _finished_refs(done):
         names = ", ".join(f"'{e.name}'" for e in done if e.state == DONE)
         refs = " ".join(shlex.quote(ref) for ref in _finished_refs(done))
