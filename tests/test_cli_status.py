@@ -82,6 +82,48 @@ def test_not_in_cache_is_reported(repo, dvx):
     assert "not in cache" in dvx("status").stdout
 
 
+def _delete_object_by_hand(repo, content: str) -> None:
+    """`rm` of the object holding `content` under .dvx/cache, which no gc or fsck sees."""
+    oid = hash_file(str(write(repo.parent / "content", content)))[0]
+    obj = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    os.chmod(obj, 0o644)
+    obj.unlink()
+
+
+@pytest.mark.parametrize("absent", ["not_pulled", "deleted", "whole"])
+def test_files_whose_objects_were_deleted_from_the_cache_by_hand_are_hinted_a_pull(
+        repo, dvx, tmp_path, absent):
+    """The cache found complete for a directory once is taken as such until gc or fsck, but
+    an `rm` under .dvx/cache takes objects out too: status looks for the objects of what a
+    checkout would place, and names a pull where the cache lacks them, never a checkout,
+    which places nothing of them."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("fetch", cwd=clone).code == 0
+    assert dvx("checkout", "d/a" if absent == "not_pulled" else "d", cwd=clone).code == 0
+    assert dvx("status", cwd=clone).code == 0  # the directory known complete in the cache
+    _delete_object_by_hand(clone, "b\n")
+    if absent == "deleted":
+        (clone / "d" / "b").unlink()
+    elif absent == "whole":
+        shutil.rmtree(clone / "d")
+    shown = dvx("status", cwd=clone)
+    assert "not in cache" in shown.stdout.splitlines()[0], shown.output
+    assert "dvx checkout" not in shown.stdout, shown.output
+    assert "`dvx pull" in shown.stdout, shown.output
+    [d] = _status_json(dvx, cwd=clone)["outputs"]
+    assert d["in_cache"] is False, d
+    assert dvx("pull", cwd=clone).code == 0
+    assert (clone / "d" / "b").read_text() == "b\n"
+    assert "up to date" in dvx("status", cwd=clone).stdout
+
+
 @pytest.mark.parametrize("cache_type", ["copy", "hardlink"])
 def test_data_the_cache_lost_and_the_workspace_holds_is_stored_again_by_commit(repo, dvx,
                                                                                cache_type):

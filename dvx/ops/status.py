@@ -719,11 +719,45 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     if result.deleted:
         result.moved_aside = sorted(get_scratch.moved_aside(repo.abspath(output.path),
                                                             result.deleted))
+    if output.pointer.is_dir and result.in_cache:
+        result.in_cache = _cached_for_checkout(repo, output, result)
     if output.stage is None and output.pointer.is_dir and (
             holds_pointers_data(result) or result.workspace in (DELETED, NOT_PULLED)):
         # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _cached_for_checkout(repo: Repo, output: Output, result: OutputStatus) -> bool:
+    """Does the cache hold, each looked for, the files a checkout of the directory `output`
+    would place (`_placed_by_checkout`)? A manifest once found complete is taken as complete
+    until gc or fsck start a new cache generation (`is_complete_tree`), which an object
+    deleted by hand meanwhile does not: status would then hint a checkout that places
+    nothing, where a pull is the way. So whatever status names as a checkout's to place is
+    looked for, a stat each; a directory that holds its data costs nothing more."""
+    placing = _placed_by_checkout(result)
+    if placing is not None and not placing:
+        return True
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    if tree is None:
+        return False
+    if placing is None:
+        oids = [entry.oid for entry in tree.entries]
+    else:
+        recorded = tree.by_path()
+        oids = [recorded[rel].oid for rel in placing if rel in recorded]
+    return not repo.cache.missing(oids)
+
+
+def _placed_by_checkout(result: OutputStatus) -> list[str] | None:
+    """The files (relative to the directory) a checkout of the directory `result` names
+    would place: those absent, changed or outdated; None for all of them (absent whole, a
+    file where it goes, or changed as a whole, its manifest compared by oid); none for a
+    folder holding another repository, which checkout leaves as it is."""
+    if result.workspace == HOLDS_REPOSITORY:
+        return []
+    files = [*result.deleted, *result.not_pulled, *result.modified, *result.outdated]
+    return files if result.workspace == UNCHANGED or result.added else files or None
 
 
 def _note_kept_for_left_out(repo: Repo, output: Output, result: OutputStatus) -> None:
