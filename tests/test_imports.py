@@ -4004,6 +4004,63 @@ def test_status_and_diff_say_what_a_killed_get_force_moved_aside_is_moved_aside_
         refused.output
 
 
+def test_status_says_a_tracked_file_a_killed_get_force_moved_aside_is_moved_aside_not_deleted(
+        source, project):
+    """A tracked file (no directory) that a killed `dvx get --force` moved aside into its
+    folder's `old` is shown as a file of a directory is: moved aside by an interrupted get,
+    never deleted, with the `mv` that puts it back."""
+    team, _ = source
+    write(project / "data" / "one.txt", "mine1\n")
+    must("add", "data/one.txt", cwd=project)
+    commit(project, "one.txt")
+    get = ("get", str(team.origin), "raw/train.csv", "-o", "data/one.txt", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data")
+    said = run_dvx_proc("status", cwd=project)
+    assert "data/one.txt: moved aside by an interrupted `dvx get --force`\n" in said.stdout, \
+        said.output
+    assert "deleted" not in said.stdout, said.output
+    assert f"`mv -- data/{left}/old data/one.txt`" in " ".join(said.stderr.split()), said.output
+    [one] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
+    assert one["moved_aside"] is True, one
+    os.rename(project / "data" / left / "old", project / "data" / "one.txt")
+    assert "up to date" in run_dvx_proc("status", cwd=project).stdout
+
+
+def test_status_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_aside_names_it(
+        source, project):
+    """A tracked directory's path is now a file output, and the folder there (which Git
+    ignores) holds what a killed `dvx get --force` moved aside: status names that get's folder
+    with the `mv` that puts it back, and says checkout leaves the folder as it is, never
+    offering a `checkout --force` that would be refused."""
+    team, _ = source
+    write(project / "data" / "a", "aa\n")
+    write(project / "data" / "sub" / "dl", "my old download\n")
+    must("add", "data", cwd=project)
+    commit(project, "data, a directory")
+    shutil.rmtree(project / "data")
+    write(project / "data", "a file now\n")
+    must("add", "data", cwd=project)
+    commit(project, "data, a file")
+    git(project, "checkout", "-q", "HEAD~1", "--", "data.dvx")
+    must("checkout", "--force", "data", cwd=project)
+    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "sub")
+    git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    said = run_dvx_proc("status", cwd=project)
+    shown, warned = " ".join(said.stdout.split()), " ".join(said.stderr.split())
+    assert f"`mv -- data/sub/{left}/old data/sub/dl`" in warned, said.output
+    assert (f"'data' holds 'data/sub/{left}', in whose 'old' an interrupted `dvx get --force` "
+            "left what was at 'data/sub/dl'") in shown, said.output
+    assert "checkout leaves 'data' as it is, --force or not" in shown, said.output
+    assert "--force PATH" not in shown and "checkout --force" not in shown, said.output
+    [data] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
+    assert data["get_folder_inside"] == f"data/sub/{left}", data
+
+
 def test_a_file_deleted_from_what_a_killed_get_force_moved_aside_is_deleted_not_moved_aside(
         tmp_path):
     """Only a path the `old` of a killed `get --force`'s folder still holds is moved aside:

@@ -940,6 +940,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     of the user's own (`OWN_DATA_OUTS`), whose ways out the stage's hint names, as `dvx
     repro` refuses to rebuild them."""
     from dvx.lock import SAVE
+    from dvx.ops.checkout import former_output_kept_why
     from dvx.ops.data_places import submodule_why, tracked_by_git_ways
     from dvx.ops.kept_for_left_out import kept_for_left_out_why
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
@@ -984,6 +985,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                       f"{way_out_of_holding(o.path, o.repository_inside or o.path)}, "
                       f"then `dvx checkout {for_command(root, o.path)}` places the data"],
                   }.get(o.workspace, [o.workspace])
+        if o.file_moved_aside:  # no deletion: the warning naming the get's folder says more
+            states = [MOVED_ASIDE]
         if o.synced_manifest_missing is not None:  # its differences cannot be sorted
             states = [f"its pointer changed {o.moved_where}, and which of its files changed "
                       "here is unknown (the version it was synced to is no longer in the "
@@ -1044,8 +1047,14 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     for path, stage in result.unrecorded:
         out(f"{shown_path(path)}: an output of stage '{stage}' in dvx.yaml, which has not "
             f"recorded it in dvx.lock yet (`dvx repro {stage}` does)")
-    # No hint names a command for data Git tracks too, which checkout and commit leave to Git
-    hinted = [o for o in result.outputs if o.path not in result.tracked_by_git]
+    # No hint names a command for data Git tracks too, which checkout and commit leave to Git,
+    # nor for a folder where a file goes that holds what a killed get moved aside, which
+    # checkout leaves as it is, --force or not: its own hint says how to get past it
+    hinted = [o for o in result.outputs if o.path not in result.tracked_by_git
+              and o.get_folder_inside is None]
+    for o in result.outputs:
+        if o.get_folder_inside is not None and o.changed:
+            out(f"({former_output_kept_why(root, o.path, o.get_folder_inside, o.get_replaced)})")
     _changed_in_cache_hint(root, hinted)
     # A commit records the workspace's data: the pointer's, only where it holds it unchanged
     miscounted = [for_command(root, o.path) for o in hinted

@@ -1001,16 +1001,16 @@ def _get_folder_kept_why(root: str, full: str, display: str, scratch: list[str])
                     f"once no get runs there, move or delete it, then `dvx checkout "
                     f"{for_command(root, display)}` places the data")
         if folder.holds_former:
-            return _former_output_kept_why(root, display, shown, folder)
+            return former_output_kept_why(root, display, shown, os.path.basename(folder.target))
     return None
 
 
-def _former_output_kept_why(root: str, display: str, shown: str,
-                            folder: get_scratch.LeftFolder) -> str:
+def former_output_kept_why(root: str, display: str, shown: str, replaced: str) -> str:
     """Why checkout leaves `display` as it is: it holds the folder `shown`, whose `old` is
-    what a killed `get --force` moved aside; moved anywhere out of `display`, it is kept."""
-    was_at = "the path it replaced" if not folder.target else \
-        quoted(f"{shown.rpartition('/')[0]}/{os.path.basename(folder.target)}")
+    what a killed `get --force` moved aside from `replaced` beside it ("": not known);
+    moved anywhere out of `display`, it is kept."""
+    was_at = "the path it replaced" if not replaced else \
+        quoted(f"{shown.rpartition('/')[0]}/{replaced}")
     return (f"{quoted(display)} holds {quoted(shown)}, in whose 'old' an interrupted `dvx get "
             f"--force` left what was at {was_at}; dvx never deletes it, so checkout leaves "
             f"{quoted(display)} as it is, --force or not. To keep it, move "

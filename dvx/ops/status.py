@@ -39,6 +39,7 @@ from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree, pointers_left_out, tracked_data_left_out
 from dvx.paths import (
     Fingerprint,
+    Walk,
     fingerprint_directory,
     folders_above,
     for_command,
@@ -195,6 +196,15 @@ class OutputStatus:
     # folder's `old` (get_scratch.moved_aside): never deletions, which `dvx commit` refuses
     # to record; shown apart from `deleted`, which holds them too
     moved_aside: list[str] = field(default_factory=list)
+    # Of a deleted file: a killed `dvx get --force` moved it aside into its folder's `old`
+    # (get_scratch.moved_aside), as `moved_aside` says of a directory's files: no deletion
+    file_moved_aside: bool = False
+    # Of a file where a folder stands: the folder in it (a repository path) a killed `dvx get
+    # --force` left holding what it moved aside, which dvx never deletes: checkout leaves the
+    # folder as it is, --force or not, until that is moved out of it
+    get_folder_inside: str | None = None
+    # The name of the path that get replaced, beside its folder ("" when not known)
+    get_replaced: str = ""
 
     @property
     def deleted_here(self) -> list[str]:
@@ -305,8 +315,12 @@ class OutputStatus:
                        kept_for_left_out=[{"path": rel, "left_out": left_out}
                                           for rel, left_out in self.kept_for_left_out],
                        repository_inside=self.repository_inside)
-        elif self.repository_inside is not None:  # a folder where the file goes
-            doc.update(repository_inside=self.repository_inside)
+        else:
+            doc.update(moved_aside=self.file_moved_aside)
+            if self.repository_inside is not None:  # a folder where the file goes
+                doc.update(repository_inside=self.repository_inside)
+            if self.get_folder_inside is not None:
+                doc.update(get_folder_inside=self.get_folder_inside)
         return doc
 
 
@@ -719,6 +733,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     if result.deleted:
         result.moved_aside = sorted(get_scratch.moved_aside(repo.abspath(output.path),
                                                             result.deleted))
+    elif result.kind == "file" and result.workspace == DELETED:
+        _note_file_moved_aside(repo, result)
     if output.pointer.is_dir and result.in_cache:
         result.in_cache = _cached_for_checkout(repo, output, result)
     if output.stage is None and output.pointer.is_dir and (
@@ -726,6 +742,16 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _note_file_moved_aside(repo: Repo, result: OutputStatus) -> None:
+    """Sets `file_moved_aside` of the deleted file `result` if a killed `dvx get --force` moved
+    it aside, with the get's folder among `scratch_folders`, which status names in a warning
+    with the `mv` that puts it back, whether or not Git lists that folder."""
+    aside = get_scratch.moved_aside(repo.root, [result.path]).get(result.path)
+    if aside is not None:
+        result.file_moved_aside = True
+        result.scratch_folders = [os.path.relpath(aside.path, repo.root).replace(os.sep, "/")]
 
 
 def _cached_for_checkout(repo: Repo, output: Output, result: OutputStatus) -> bool:
@@ -1191,10 +1217,36 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     pointer = output.pointer
     full = repo.abspath(output.path)
     in_cache = repo.cache.exists(pointer.oid)
-    inside = _repository_where_a_file_goes(full, output.path)
+    walk = _folder_where_a_file_goes(full)
+    inside = None if walk is None else repository_anywhere_inside(output.path, walk.reserved)
     if inside is not None:  # its files are another repository's: no change to record
         return OutputStatus(output.path, "file", HOLDS_REPOSITORY, in_cache,
                             repository_inside=inside)
+    result = _file_status_by(repo, output, synced_before, in_cache)
+    if walk is not None and walk.scratch:
+        _note_get_folders_inside(repo, result, walk.scratch)
+    return result
+
+
+def _note_get_folders_inside(repo: Repo, result: OutputStatus, scratch: list[str]) -> None:
+    """Sets `scratch_folders` of the file `result`, where a folder stands, to the get folders
+    in it (`scratch`, relative to it), which status names in a warning (what a killed `get
+    --force` moved aside with the `mv` that puts it back); and `get_folder_inside` to the
+    first holding what a killed get moved aside, for which checkout leaves the folder."""
+    result.scratch_folders = [f"{result.path}/{rel}" for rel in scratch]
+    left = get_scratch.left_at([repo.abspath(path) for path in result.scratch_folders])
+    holding = sorted(folder.path for folder in left if folder.holds_former)
+    if holding:
+        first = next(folder for folder in left if folder.path == holding[0])
+        result.get_folder_inside = os.path.relpath(first.path, repo.root).replace(os.sep, "/")
+        result.get_replaced = os.path.basename(first.target)
+
+
+def _file_status_by(repo: Repo, output: Output, synced_before: Synced | None, in_cache: bool
+                    ) -> OutputStatus:
+    """`_file_status` of a file output where no folder holding a repository stands."""
+    pointer = output.pointer
+    full = repo.abspath(output.path)
     state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
     result = OutputStatus(output.path, "file", UNCHANGED, in_cache)
     if state is None and not os.path.lexists(full):
@@ -1213,13 +1265,14 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     return result
 
 
-def _repository_where_a_file_goes(full: str, display: str) -> str | None:
-    """The `.git` or `.dvx` in a folder standing where a tracked file goes, whatever
-    .dvxignore says of it, as checkout finds it (`repository_anywhere_inside`): that folder
-    would go whole, so checkout and commit leave it as it is, --force or not."""
+def _folder_where_a_file_goes(full: str) -> Walk | None:
+    """The walk of the folder standing where a tracked file goes (None: no folder there), as
+    checkout finds what it holds: a `.git` or `.dvx` whatever .dvxignore says of it
+    (`repository_anywhere_inside`), or a get's folder; that folder would go whole, so
+    checkout leaves it as it is, --force or not, while it holds either."""
     if os.path.islink(full) or not os.path.isdir(full):
         return None
-    return repository_anywhere_inside(display, walk_directory(full).reserved)
+    return walk_directory(full)
 
 
 def _holds_synced_directory(repo: Repo, display: str, full: str, synced: Synced) -> bool:
