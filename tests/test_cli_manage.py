@@ -1125,6 +1125,33 @@ def test_the_warning_of_an_object_edited_through_a_link_names_every_file_holding
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_remove_of_two_outputs_sharing_an_object_edited_through_a_link_names_every_file(
+        repo, dvx, link):
+    """`dvx remove d.dvx e.dvx`, whose files share one cached object an edit wrote through a
+    link: the one warning names every file holding the edit, of both outputs, and none of
+    them is said to stay tracked or to be put back by a checkout."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "d" / "a", "s1\n")
+    write(repo / "d" / "b", "b1\n")
+    write(repo / "e" / "a", "s1\n")
+    assert dvx("add", "d", "e").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    _edit_through_its_link(repo / "d" / "a")
+    done = dvx("remove", "d.dvx", "e.dvx")
+    assert done.code == 0, done.output
+    said = " ".join(done.stderr.split())
+    assert said.count("linked to one cached object") == 1, said
+    assert "'d/a' and 'e/a' linked to one cached object" in said, said
+    assert "dvx checkout" not in said and "dvx status" not in said, said
+    for path in (repo / "d" / "a", repo / "e" / "a"):
+        assert not path.is_symlink() and os.stat(path).st_nlink == 1, path
+        assert path.read_text() == "X1\n", path
+    assert len(list((repo / ".dvx" / "cache" / "quarantine").iterdir())) == 1
+    assert "0 corrupt" in dvx("fsck").output
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
 def test_remove_keeps_an_edit_made_through_a_link_and_says_the_recorded_version_is_gone(
         repo, dvx, link):
     assert dvx("config", "cache.type", link).code == 0

@@ -217,16 +217,12 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
         for rel in unfinished or ():
             touched += _finish_removal(repo, rel, remove_data, force, kept,
                                        in_git.get(rel, set()))
+        for output in outputs if remove_data and not force else ():
+            if os.path.lexists(repo.abspath(output.path)):
+                _refuse_unrecoverable_deletion(repo, output, in_git.get(output.path, set()))
+        _make_what_stays_own(repo, outputs, remove_data, in_git)
         for output in outputs:
             full = repo.abspath(output.path)
-            if remove_data and not force and os.path.lexists(full):
-                _refuse_unrecoverable_deletion(repo, output, in_git.get(output.path, set()))
-            recorded = _recorded_objects(repo, output)
-            if remove_data:
-                make_kept_files_own(repo, output.path, in_git.get(output.path, set()),
-                                    recorded)
-            else:
-                make_own_copies(repo, output.path, recorded=recorded)
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
             # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py);
@@ -259,6 +255,21 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     return replace(changed, kept=[p for p in kept if p not in git_s],
                    kept_in_git=[p for p in kept if p in git_s],
                    unignored=seen_by_git(repo, left))
+
+
+def _make_what_stays_own(repo: Repo, outputs: list[Output], remove_data: bool,
+                         git_held: Mapping[str, Collection[str]]) -> None:
+    """Make what stays in the workspace of the data of `outputs` the user's own: all of it
+    (`make_own_copies`), or with `remove_data` the files Git's index holds in it, `git_held`
+    by output path (`make_kept_files_own`). In one pass over all of them: files of several
+    outputs linked to one cached object that an edit wrote through are all made copies
+    before it is set aside, so its one warning names every file holding the edit."""
+    files: list[_File] = []
+    for output in outputs:
+        recorded = _recorded_objects(repo, output)
+        files += _kept_files(repo, output.path, git_held.get(output.path, set()), recorded) \
+            if remove_data else _files_of(repo, output.path, recorded)
+    _own_copies(repo, files, missing_ok=True)
 
 
 def _refuse_deleting_a_repository(repo: Repo, paths: list[str]) -> None:
@@ -707,17 +718,20 @@ def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False,
     cache lacks stays as it is, instead of stopping the command; those kept are returned
     (paths relative to the repository). `recorded`: the oid recorded for each file (by its
     full path, `_recorded_objects`), by which a hard link written through is told."""
+    files = _files_of(repo, path, recorded)
+    kept = [file for file in files if keep_foreign_links and _links_to_a_lacked_object(
+        repo, file[0])]
+    _own_copies(repo, [file for file in files if file not in kept], missing_ok=True)
+    return [repo_relpath(repo.root, file) for file, _, _ in kept]
+
+
+def _files_of(repo: Repo, path: str, recorded: Mapping[str, str] | None) -> list[_File]:
+    """The files of the data at `path` (none if it is not there), each with the oid
+    `recorded` gives it (by full path, `_recorded_objects`)."""
     full = repo.abspath(path)
-    kept: list[str] = []
-    files: list[_File] = []
-    if os.path.lexists(full):
-        for file in _data_files(full):
-            if keep_foreign_links and _links_to_a_lacked_object(repo, file):
-                kept.append(repo_relpath(repo.root, file))
-            else:
-                files.append((file, path, (recorded or {}).get(file)))
-    _own_copies(repo, files, missing_ok=True)
-    return kept
+    if not os.path.lexists(full):
+        return []
+    return [(file, path, (recorded or {}).get(file)) for file in _data_files(full)]
 
 
 def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str],
@@ -727,12 +741,19 @@ def make_kept_files_own(repo: Repo, path: str, git_held: Collection[str],
     is deleted: one left a hard link into the cache would change the object, and all data
     sharing it, when edited; one left a symlink into it would dangle once gc takes it.
     `recorded`: as for `make_own_copies`."""
+    _own_copies(repo, _kept_files(repo, path, git_held, recorded), missing_ok=True)
+
+
+def _kept_files(repo: Repo, path: str, git_held: Collection[str],
+                recorded: Mapping[str, str] | None) -> list[_File]:
+    """The files Git's index holds in the data at `path` (`git_held`, relative to it), each
+    with the oid `recorded` gives it, as `_files_of` gives them."""
     files: list[_File] = []
     for rel in sorted(git_held):
         full = repo.abspath(posixpath.join(path, rel) if rel else path)
         if os.path.islink(full) or os.path.isfile(full):  # a submodule's folder holds no link
             files.append((full, path, (recorded or {}).get(full)))
-    _own_copies(repo, files, missing_ok=True)
+    return files
 
 
 def _links_to_a_lacked_object(repo: Repo, path: str) -> bool:
