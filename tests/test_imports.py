@@ -4061,6 +4061,38 @@ def test_status_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_asi
     assert data["get_folder_inside"] == f"data/sub/{left}", data
 
 
+def test_status_of_a_directory_s_file_where_a_folder_holds_a_killed_get_s_folder_names_it(
+        source, project):
+    """Inside a tracked directory, a path is a folder in one version and a file in the next,
+    and a killed `dvx get --force` into that folder left its folder there with what it moved
+    aside: status names the `mv` that puts it back and says checkout leaves the folder, never
+    offering a checkout that would skip it."""
+    team, _ = source
+    write(project / "data" / "x" / "y", "my old download\n")
+    write(project / "data" / "a", "aa\n")
+    must("add", "data", cwd=project)
+    commit(project, "x, a folder")
+    shutil.rmtree(project / "data" / "x")
+    write(project / "data" / "x", "a file now\n")
+    must("add", "data", cwd=project)
+    commit(project, "x, a file")
+    git(project, "checkout", "-q", "HEAD~1", "--", "data.dvx")
+    must("checkout", "data", cwd=project)
+    get = ("get", str(team.origin), "images", "-o", "data/x/y", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data" / "x")
+    git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    said = run_dvx_proc("status", cwd=project)
+    shown, warned = " ".join(said.stdout.split()), " ".join(said.stderr.split())
+    assert f"`mv -- data/x/{left}/old data/x/y`" in warned, said.output
+    assert (f"'data/x' holds 'data/x/{left}', in whose 'old' an interrupted `dvx get --force` "
+            "left what was at 'data/x/y'") in shown, said.output
+    assert "`dvx checkout data`" not in shown and "--force" in shown, said.output
+    [data] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
+    assert data["kept_for_a_get"] == [{"path": "x", "get_folder": f"data/x/{left}"}], data
+
+
 def test_a_file_deleted_from_what_a_killed_get_force_moved_aside_is_deleted_not_moved_aside(
         tmp_path):
     """Only a path the `old` of a killed `get --force`'s folder still holds is moved aside:

@@ -862,8 +862,8 @@ def _commit_of(root: str, result: StatusResult, changed: list[str], others: bool
 
 def _changed_only_by_kept_folders(o: OutputStatus) -> bool:
     """Are the changes of the directory `o` only files deleted where a checkout keeps a
-    folder, --force or not (`kept_for_left_out`)?"""
-    kept = {rel for rel, _ in o.kept_for_left_out}
+    folder, --force or not (`kept_for_left_out`, `kept_for_a_get`)?"""
+    kept = {rel for rel, _ in o.kept_for_left_out} | {rel for rel, _, _ in o.kept_for_a_get}
     return bool(kept) and not o.added and not o.modified and set(o.deleted) <= kept
 
 
@@ -1094,6 +1094,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                 continue
             path = f"{o.path}/{rel}"
             out(f"({shown_path(path)}: {kept_for_left_out_why(root, path, left_out, verb)})")
+        for rel, folder, replaced in o.kept_for_a_get:
+            out(f"({former_output_kept_why(root, f'{o.path}/{rel}', folder, replaced)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
     own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
@@ -1353,8 +1355,9 @@ def _in_the_way_hints(root: str, outputs: list[OutputStatus]) -> None:
 def _places_files_not_pulled(o: OutputStatus) -> bool:
     """Does a checkout (or pull) of the directory `o` place files not pulled: some, with
     nothing of the user's in the way (`_in_the_way_hints`), and not all where a folder stands
-    that it keeps for a file .dvxignore leaves out (named apart, `kept_for_left_out`)?"""
-    kept = {rel for rel, _ in o.kept_for_left_out}
+    that it keeps for a file .dvxignore leaves out or for what a killed get moved aside
+    (named apart, `kept_for_left_out`, `kept_for_a_get`)?"""
+    kept = {rel for rel, _ in o.kept_for_left_out} | {rel for rel, _, _ in o.kept_for_a_get}
     return not o.in_the_way and any(rel not in kept for rel in o.not_pulled)
 
 

@@ -196,6 +196,11 @@ class OutputStatus:
     # folder's `old` (get_scratch.moved_aside): never deletions, which `dvx commit` refuses
     # to record; shown apart from `deleted`, which holds them too
     moved_aside: list[str] = field(default_factory=list)
+    # Of a directory, its deleted files or files not pulled where a folder stands holding a
+    # folder a killed `dvx get --force` left with what it moved aside (`old`), which no
+    # checkout replaces, --force or not: (that file, that get's folder as a repository path,
+    # the name of the path the get replaced beside it, "" when not known)
+    kept_for_a_get: list[tuple[str, str, str]] = field(default_factory=list)
     # Of a deleted file: a killed `dvx get --force` moved it aside into its folder's `old`
     # (get_scratch.moved_aside), as `moved_aside` says of a directory's files: no deletion
     file_moved_aside: bool = False
@@ -314,6 +319,8 @@ class OutputStatus:
                        in_the_way=self.in_the_way,
                        kept_for_left_out=[{"path": rel, "left_out": left_out}
                                           for rel, left_out in self.kept_for_left_out],
+                       kept_for_a_get=[{"path": rel, "get_folder": folder}
+                                       for rel, folder, _ in self.kept_for_a_get],
                        repository_inside=self.repository_inside)
         else:
             doc.update(moved_aside=self.file_moved_aside)
@@ -792,6 +799,28 @@ def _note_kept_for_left_out(repo: Repo, output: Output, result: OutputStatus) ->
     if result.deleted or result.not_pulled:
         result.kept_for_left_out = _kept_for_left_out(
             repo, output, [*result.deleted, *result.not_pulled])
+        result.kept_for_a_get = _kept_for_a_get(
+            repo, output, [*result.deleted, *result.not_pulled])
+
+
+def _kept_for_a_get(repo: Repo, output: Output, absent: list[str]
+                    ) -> list[tuple[str, str, str]]:
+    """Of the files `absent` from the directory `output`, those where a folder stands that
+    holds a folder a killed `dvx get --force` left with what it moved aside, which checkout
+    never deletes (`checkout._get_folder_kept_why`), each with that get's folder (the first,
+    by name; a repository path) and the name of the path it replaced."""
+    full = repo.abspath(output.path)
+    kept = []
+    for rel in _folders_standing(full, absent):
+        folder = join_posix(full, rel)
+        scratch = walk_directory(folder).scratch
+        left = [each for each in get_scratch.left_at([join_posix(folder, s) for s in scratch])
+                if each.holds_former]
+        if left:
+            first = min(left, key=lambda each: each.path)
+            inside = os.path.relpath(first.path, folder).replace(os.sep, "/")
+            kept.append((rel, f"{output.path}/{rel}/{inside}", os.path.basename(first.target)))
+    return kept
 
 
 def _kept_for_left_out(repo: Repo, output: Output, absent: list[str]) -> list[tuple[str, str]]:
