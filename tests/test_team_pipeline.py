@@ -5,6 +5,7 @@ reproduces exactly what was recorded."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -1053,3 +1054,69 @@ def test_an_output_a_failed_command_left_in_a_clone_never_pulled_is_run_over_nex
     rerun = run_dvx_proc("repro", cwd=bob)
     assert rerun.code == 0, rerun.output
     assert (bob / "out.txt").read_text() == "2\n"
+
+
+def _curated_by_alice_rerun_by_bob(tmp_path) -> Path:
+    """Alice takes stage prep, which made res/a.txt, out of dvx.yaml and tracks the folder
+    res whole (res.dvx, her own res/a.txt); Bob, who reran prep meanwhile, merges keeping his
+    dvx.lock (as the conflict's hint offers), so it still records prep. Bob's res holds
+    prep's output as dvx made it there: an older version than res.dvx names."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "raw.txt", "raw\n")
+    must("add", "raw.txt", cwd=alice)
+    write(alice / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
+          "    deps: [raw.txt]\n    outs: [res/a.txt]\n  train:\n"
+          "    cmd: cat res/a.txt > model.txt\n    deps: [res]\n    outs: [model.txt]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    write(alice / "dvx.yaml", "stages:\n  train:\n    cmd: cat res/a.txt > model.txt\n"
+          "    deps: [res]\n    outs: [model.txt]\n")
+    run_dvx("repro", cwd=alice)  # drops prep's entry; res is no stage's output any longer
+    git(alice, "rm", "-r", "-q", "--cached", "res")
+    shutil.rmtree(alice / "res")
+    write(alice / "res" / "a.txt", "alice-curated\n")
+    must("add", "res", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "res is curated data now")
+    edit(bob, "raw.txt", "raw-bob\n")
+    must("add", "raw.txt", cwd=bob)
+    must("repro", "prep", cwd=bob)
+    commit(bob, "bob's raw data")
+    subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit"], cwd=bob,
+                   capture_output=True, check=False)  # dvx.lock conflicts
+    git(bob, "checkout", "-q", "--ours", "dvx.lock")
+    git(bob, "add", "dvx.lock")
+    git(bob, "commit", "-qm", "merge")
+    return bob
+
+
+def test_the_way_out_of_a_teammate_s_pointer_over_a_gone_stage_s_output_leads_out(tmp_path):
+    """Every command skipping res.dvx names `dvx repro`; repro drops prep's entry, runs
+    nothing on prep's output, and names the pull that then places Alice's data: no way out
+    names another that names it back."""
+    bob = _curated_by_alice_rerun_by_bob(tmp_path)
+    assert (bob / "res" / "a.txt").read_text() == "raw-bob\n"
+    pointer = (bob / "res.dvx").read_bytes()
+    status = " ".join(run_dvx("status", cwd=bob).output.split())
+    assert "Keep 'res': `dvx repro`, which drops the entry of stage 'prep'" in status, status
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1, said
+    assert "'res' is read by the stages but is not checked out as its pointer names: it " \
+        "holds 'res/a.txt', the output of stage 'prep' as that stage last made it" in said, said
+    assert "dvx repro dropped the dvx.lock entry of stage 'prep'" in said, said
+    assert "Run `dvx pull --force res` to fetch and place the data 'res.dvx' records" in said
+    assert "Traceback" not in refused.output
+    assert "prep:" not in (bob / "dvx.lock").read_text()
+    assert (bob / "res.dvx").read_bytes() == pointer
+    assert (bob / "model.txt").read_text() == "raw\n"  # train did not run on prep's output
+    pulled = run_dvx("pull", "--force", "res", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    assert (bob / "res" / "a.txt").read_text() == "alice-curated\n"
+    ran = run_dvx("repro", cwd=bob)
+    assert ran.code == 0, ran.output
+    assert (bob / "model.txt").read_text() == "alice-curated\n"
+    assert (bob / "res.dvx").read_bytes() == pointer
+    assert run_dvx("status", "-q", cwd=bob).code == 0, run_dvx("status", cwd=bob).output

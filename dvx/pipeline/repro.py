@@ -66,7 +66,7 @@ from dvx.ops.commit import (
 )
 from dvx.ops.data_places import ignore_after_rules_taking_back, stage_for_git
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
-from dvx.ops.status import HOLDS_REPOSITORY, MODIFIED, output_status
+from dvx.ops.status import HOLDS_REPOSITORY, MODIFIED, OUTDATED, OutputStatus, output_status
 from dvx.outputs import (
     LeftOut,
     Output,
@@ -544,9 +544,21 @@ class _InputsRead:
     pointers as read (`tracked`), and of it the data changed in the workspace (`changed`)."""
     tracked: list[Output]
     changed: list[Output]
-    # changed data holding (or at) an output of a dvx.lock entry this run drops, never
-    # committed: (the data's path, the output's path, its stage)
-    holding_gone: list[tuple[str, str, str]] = field(default_factory=list)
+    # data not as its pointer names holding (or at) an output of a dvx.lock entry this run
+    # drops: neither committed nor run on (_holding_a_gone_output)
+    holding_gone: list[_HoldingGone] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _HoldingGone:
+    """Data tracked with a pointer file (`path`) that holds, or is, `output`, an output of
+    the dvx.lock entry of `stage`, gone from dvx.yaml, as that stage last made it: changed
+    since dvx placed it (`changed`), or as dvx placed it, an older version than its
+    pointer names."""
+    path: str
+    output: str
+    stage: str
+    changed: bool
 
 
 def _outputs_of_entries(locks: Mapping[str, StageLock], names: list[str]) -> dict[str, str]:
@@ -581,7 +593,7 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     tracked: list[Output] = []
     changed: list[Output] = []
     lacks: list[Lacking] = []
-    holding_gone: list[tuple[str, str, str]] = []
+    holding_gone: list[_HoldingGone] = []
     for output in all_outputs(repo, stages=judged):
         if not any(overlaps(output.path, d) for d in deps):
             continue
@@ -590,6 +602,10 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         if output.path in pulled or output.path in made:
             continue
         status = output_status(repo, output)
+        held = _holding_gone(output, status, gone or {})
+        if held is not None:  # judged once the entry is dropped (_holding_a_gone_output)
+            holding_gone.append(held)
+            continue
         if output.stage is None and status.workspace == HOLDS_REPOSITORY:
             # which of its files changed cannot be told: never passed over as unchanged
             refuse_holding_a_repository(repo.root, status, [output], taking.command,
@@ -602,23 +618,37 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
         if found is not None:
             lacks.append(found)
         if output.stage is None and status.workspace == MODIFIED:
-            held = [(output.path, path, stage) for path, stage in (gone or {}).items()
-                    if overlaps(output.path, path)]
-            if held:
-                holding_gone += held[:1]
-            else:
-                changed.append(output)
+            changed.append(output)
     refuse_lacking(repo, lacks, taking)
     return _InputsRead(tracked, changed, holding_gone)
 
 
-def _holding_a_gone_output(root: str, held: list[tuple[str, str, str]], dropped: bool
+def _holding_gone(output: Output, status: OutputStatus, gone: Mapping[str, str]
+                  ) -> _HoldingGone | None:
+    """Data tracked with a pointer file that the workspace does not hold as its pointer
+    names (changed, or an older version), holding or at an output of a dropped entry
+    (`gone`: output -> stage), the first such. The workspace may then hold that stage's
+    stale output where a teammate's pointer records other data: it is neither committed
+    nor refused as not checked out, since the pull that puts back the pointer's data
+    refuses the pointer as overlapping that entry's output until the entry is dropped."""
+    if output.stage is not None or not (status.workspace in (MODIFIED, OUTDATED)
+                                        or status.outdated):
+        return None
+    return next((_HoldingGone(output.path, path, stage, status.workspace == MODIFIED)
+                 for path, stage in gone.items() if overlaps(output.path, path)), None)
+
+
+def _holding_a_gone_output(root: str, held: list[_HoldingGone], dropped: bool
                            ) -> ConflictError:
-    """The refusal to commit changed data that holds (or is) an output of a dvx.lock entry
-    of a stage gone from dvx.yaml: the workspace holds what that stage last made, which may
-    be stale where a teammate's pointer records other data, so only the user can say which
-    to keep. `dropped`: the run dropped the entries (then each way out works as named)."""
-    path, out, stage = held[0]
+    """The refusal to run on (or commit) data not as its pointer names that holds (or is)
+    an output of a dvx.lock entry of a stage gone from dvx.yaml: the workspace holds what
+    that stage last made, which may be stale where a teammate's pointer records other data.
+    Changed since, only the user can say which to keep; as dvx placed it, it is an older
+    version, and the pointer's data is the one to place. `dropped`: the run dropped the
+    entries (then each way out works as named: before, the pull refuses the pointer as
+    overlapping the entry's output)."""
+    first = held[0]
+    path, out, stage = first.path, first.output, first.stage
     more = f" (and {len(held) - 1} more like it)" if len(held) > 1 else ""
     done = (f"dvx repro dropped the {LOCK_FILE} entry of stage '{stage}', which "
             f"{PIPELINE_FILE} no longer declares (`git add {LOCK_FILE}` records that), and "
@@ -626,15 +656,27 @@ def _holding_a_gone_output(root: str, held: list[tuple[str, str, str]], dropped:
             f"`dvx repro` would drop the {LOCK_FILE} entry of stage '{stage}', which "
             f"{PIPELINE_FILE} no longer declares, and run nothing.")
     quoted = for_command(root, path)
+    pointer = f"{path}{POINTER_SUFFIX}"
+    made = (f"holds '{out}', the output of stage '{stage}'" if out != path
+            else f"is the output of stage '{stage}'") + " as that stage last made it"
+    if first.changed:
+        message = (f"'{path}' changed in the workspace, and it {made}, not the data "
+                   f"'{pointer}' records{more}: committing it would record that stale output "
+                   "in place of the pointer's data.")
+        ways = (f"`dvx pull --force {quoted}` to put back the data '{pointer}' records "
+                f"(deleting the workspace's version), or `dvx commit {quoted}` if the "
+                "workspace's version is the one to keep")
+    else:
+        message = (f"'{path}' is read by the stages but is not checked out as its pointer "
+                   f"names: it {made}, an older version than the data '{pointer}' "
+                   f"records{more}. A stage run on it would record input data that no "
+                   "pointer names.")
+        ways = (f"`dvx pull --force {quoted}` to fetch and place the data '{pointer}' "
+                "records in place of that stage's output")
     return ConflictError(
-        f"'{path}' changed in the workspace, and it holds '{out}', the output of stage "
-        f"'{stage}' as that stage last made it, not the data '{path}{POINTER_SUFFIX}' "
-        f"records{more}: committing it would record that stale output in place of the "
-        f"pointer's data. {done}",
+        f"{message} {done}",
         ("R" if dropped else "Once a run without --dry dropped that entry (it stops there), r")
-        + f"un `dvx pull --force {quoted}` to put back the data "
-        f"'{path}{POINTER_SUFFIX}' records (deleting the workspace's version), or `dvx commit "
-        f"{quoted}` if the workspace's version is the one to keep, then `dvx repro` again.")
+        + f"un {ways}, then `dvx repro` again.")
 
 
 def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter, taking: Taking
