@@ -429,6 +429,20 @@ def pipeline_outputs(repo: Repo, stages: Collection[str] | None = None) -> list[
     return found
 
 
+def _doubly_tracked_ways(root: str, pointer: str, stage: str) -> str:
+    """The ways out for data tracked by the pointer file `pointer` and as an output of
+    `stage` in dvx.lock: either goes while dvx.yaml declares the stage (or cannot say). Of a
+    stage gone from it, only the entry goes: no pull brings back an output only that entry
+    records, and without the pointer the stages would read that stage's stale output in
+    place of the pointer's data (a teammate's, say), with no word."""
+    if pipeline_declares(root, stage) is not False:
+        return (f"Remove one: `dvx remove {for_command(root, pointer)}`, or "
+                f"{_the_stage_s_output(root, stage)}.")
+    if os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+        return f"Keep '{pointer}': run {dropping_gone_entry(stage)}."
+    return f"Keep '{pointer}': take {_the_stage_s_output(root, stage)}."
+
+
 def _the_stage_s_output(root: str, stage: str) -> str:
     """How the output of `stage` that a pointer tracks too goes: from dvx.yaml, where it
     declares that stage; else (no dvx.yaml, or one without that stage) from the dvx.lock
@@ -483,8 +497,7 @@ def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list
         if other is not None:
             raise FormatError(f"'{output.path}' is tracked twice: by '{other.pointer_path}' "
                               f"and as an output of stage '{output.stage}' in {LOCK_FILE}.",
-                              f"Remove one: `dvx remove {for_command(root, other.pointer_path)}`"
-                              f", or {_the_stage_s_output(root, str(output.stage))}.")
+                              _doubly_tracked_ways(root, other.pointer_path, str(output.stage)))
         paths[output.path] = output
     return stage_outputs
 

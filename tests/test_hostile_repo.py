@@ -2516,18 +2516,21 @@ def test_a_pointer_s_data_a_dvx_lock_stage_no_dvx_yaml_declares_records_names_th
     write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  ghost:\n    cmd: echo\n"
           f"    outs:\n    - path: data.txt\n      oid: {oid}\n      size: 6\n")
     said = " ".join(dvx("status").output.split())
-    assert "or stage 'ghost' from dvx.lock, which no dvx.yaml declares: restore dvx.lock " \
-        "from Git (`git checkout -- dvx.lock`) if it was changed here, or delete the " \
-        "stage's entry from it" in said, said
+    assert "Keep 'data.txt.dvx': take stage 'ghost' from dvx.lock, which no dvx.yaml " \
+        "declares: restore dvx.lock from Git (`git checkout -- dvx.lock`) if it was changed " \
+        "here, or delete the stage's entry from it." in said, said
     assert "from dvx.yaml" not in said
+    assert "dvx remove" not in said, said  # no pull brings back what only the entry records
 
 
 @pytest.mark.parametrize("declared", [False, True])
 def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_entry(
         repo, dvx, declared):
     """dvx.lock records a stage's output that a pointer tracks, and dvx.yaml declares other
-    stages but not that one: the way out names the dvx.lock entry, never an output of
-    dvx.yaml to remove; where dvx.yaml declares the stage, its output there."""
+    stages but not that one: the one way out is `dvx repro`, which drops that entry, never an
+    output of dvx.yaml to remove, nor the pointer, whose removal would leave the stages
+    reading that gone stage's output in place of the pointer's data; where dvx.yaml declares
+    the stage, either goes."""
     write(repo / "data.txt", "hello\n")
     assert dvx("add", "data.txt").code == 0
     oid = xxhash.xxh3_128_hexdigest(b"hello\n")
@@ -2542,10 +2545,11 @@ def test_a_pointer_s_data_a_dvx_lock_stage_dvx_yaml_lacks_records_names_that_ent
     if declared:
         assert "Remove one: `dvx remove data.txt.dvx`, or the output from dvx.yaml." in said, said
         return
-    assert "Remove one: `dvx remove data.txt.dvx`, or `dvx repro`, which drops the entry of " \
-        "stage 'ghost' left in dvx.lock that dvx.yaml does not declare, and the `git add` it " \
-        "names." in said, said
+    assert "Keep 'data.txt.dvx': run `dvx repro`, which drops the entry of stage 'ghost' " \
+        "left in dvx.lock that dvx.yaml does not declare, and the `git add` it names." \
+        in said, said
     assert "from dvx.yaml" not in said
+    assert "dvx remove" not in said, said
 
 
 def test_git_s_file_at_an_output_only_dvx_lock_names_is_given_the_way_that_drops_that_entry(
