@@ -73,7 +73,8 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     now = declared() if declared is not None else None
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, now)
-        refuse_overlap(repo.root, rel, display, tracked)
+        refuse_overlap(repo.root, rel, display, tracked,
+                       again=f"`dvx add {for_command(repo.root, rel)}` again")
     _refuse_declared_outputs(repo.root, rels, paths, now)
     refuse_left_out_tracking(repo, rels, paths)  # tracked too, though not in the workspace
     refuse_remote_in_data(configured_directory_remotes(repo),

@@ -436,7 +436,10 @@ def refuse_long_names(rel: str, display: str, hint: str) -> None:
                         hint)
 
 
-def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> None:
+def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths,
+                   again: str = "run this command again") -> None:
+    """Refuse a new place for tracked data (`rel`) inside tracked data or holding some.
+    `again`: the command to run again once the way out is taken (`dvx add res`)."""
     parent = rel.rpartition("/")[0]
     while parent:
         if parent in tracked:
@@ -446,6 +449,8 @@ def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> 
         parent = parent.rpartition("/")[0]
     inside = tracked.first_inside(rel)
     stage = tracked.stage_of(inside) if inside is not None else None
+    if inside is not None and stage is not None and pipeline_declares(root, stage) is False:
+        raise _holding_a_gone_output(root, display, inside, stage, again)
     if inside is not None and stage is not None:  # no pointer to remove: dvx.yaml declares it
         raise PathError(f"'{display}' contains '{inside}', an output of the pipeline stage "
                         f"'{stage}' (recorded in {LOCK_FILE}), which dvx tracks on its own.",
@@ -456,6 +461,23 @@ def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> 
         raise PathError(f"'{display}' contains '{inside}', which dvx already tracks on its "
                         "own.", f"Run `dvx remove {for_command(root, inside + POINTER_SUFFIX)}`"
                         " first to track the whole directory instead.")
+
+
+def _holding_a_gone_output(root: str, display: str, inside: str, stage: str, again: str
+                           ) -> PathError:
+    """The refusal of `display`, holding `inside`, an output of the dvx.lock entry of `stage`,
+    which dvx.yaml does not declare: no stage of dvx.yaml can take it in, so the way out is
+    the run that drops that entry (dvx.yaml missing, `repro` drops nothing until one says
+    the pipeline is given up)."""
+    what = (f"'{display}' contains '{inside}', an output of the pipeline stage '{stage}' "
+            f"that {LOCK_FILE} still records")
+    if not os.path.lexists(os.path.join(root, PIPELINE_FILE)):
+        return PathError(f"{what}, while {PIPELINE_FILE} is missing.",
+                         f"Restore {PIPELINE_FILE} to keep the pipeline (`dvx status` says "
+                         f"how); to give it up, write a {PIPELINE_FILE} holding `stages: {{}}` "
+                         f"and run `dvx repro`, which drops that entry, then {again}.")
+    return PathError(f"{what}, though {PIPELINE_FILE} no longer declares that stage.",
+                     f"Run {dropping_gone_entry(stage)}, then {again}.")
 
 
 def refuse_nested_targets(rels: list[str], displays: list[str] | tuple[str, ...]) -> None:
