@@ -603,13 +603,18 @@ def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_u
     assert result.code == 1, result.output
     said = " ".join(result.stderr.split())
     assert "Stage 'merge' failed: it reads out/eu.csv, which Git ignores" in said, said
-    assert "nothing was run. Delete it" in said and "are up to date" not in result.stdout
+    assert "nothing was run. dvx.lock recorded it as the output of a stage dvx.yaml no " \
+        "longer has. To keep it, track it as data with `dvx add out/eu.csv` (and the `git " \
+        "add` it names), or remove its line from .gitignore for Git to track it; or delete " \
+        "it; then run `dvx repro`" in said, said
+    assert "are up to date" not in result.stdout
     assert (repo / "all.txt").read_text() == "eu\nus\n"
     assert read_lock(str(repo), "xxh128")["merge"] == lock["merge"]
     status = dvx("status")
     assert status.stdout.startswith("merge: reads data no clone has: out/eu.csv (Git ignores "
-                                    "it, and no stage or pointer records it: delete it"), \
-        status.output
+                                    "it, and no stage or pointer records it: to keep it, track "
+                                    "it as data with `dvx add out/eu.csv`"), status.output
+    assert "; or delete it)" in status.stdout, status.output
     assert dvx("status", "-q").code == 1
     (repo / "out" / "eu.csv").unlink()
     assert dvx("repro").code == 0 and (repo / "all.txt").read_text() == "us\n"
@@ -622,6 +627,37 @@ def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_u
     assert dvx("pull", cwd=clone).code == 0
     fresh = dvx("status", cwd=clone)
     assert fresh.code == 0 and "merge" not in fresh.stdout, fresh.output
+
+
+def test_a_stage_reading_a_gone_stage_s_output_whole_is_told_to_track_it_never_to_delete_it(
+        repo, dvx):
+    """A stage reads res, the whole output of a stage taken out of dvx.yaml: no clone has it,
+    so repro runs nothing and status calls the stage stale, both naming `dvx add res` to
+    keep it as data, never deleting it, which would leave the stage without its dependency;
+    tracked so, the stage runs on it and every clone pulls it."""
+    write(repo / "raw.txt", "raw\n")
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
+          "    deps: [raw.txt]\n    outs: [res]\n  train:\n    cmd: cat res/a.txt > model.txt\n"
+          "    deps: [res]\n    outs: [model.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat res/a.txt > model.txt\n"
+          "    deps: [res]\n    outs: [model.txt]\n")
+    way = "to keep it, track it as data with `dvx add res` (and the `git add` it names)"
+    status = " ".join(dvx("status").stdout.split())
+    assert "train: reads data no clone has: res" in status and way in status, status
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and f"T{way[1:]}" in said, said
+    for text in (status, said):
+        assert "delete" not in text.lower(), text
+    added = dvx("add", "res")
+    assert added.code == 0, added.output
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "model.txt").read_text() == "raw\n"
+    assert dvx("status", "-q").code == 0, dvx("status").output
 
 
 def test_a_folder_the_user_ignores_with_a_line_like_dvxs_is_read_as_any_other(repo, dvx):

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dvx import gitignore
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, StageLock, parse_lock, path_as_written
-from dvx.paths import POINTER_SUFFIX, at_or_below_any, overlaps
+from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, overlaps
 from dvx.pipeline.graph import Dag
 from dvx.pipeline.staleness import path_state
 from dvx.repo import Repo
@@ -154,25 +154,40 @@ def _entered_at_or_inside(repo: Repo, dep: str, recorded: set[str]) -> list[str]
     return found
 
 
-def no_clone_has_reason(paths: list[str]) -> str:
-    """What `status` says of a stage reading `paths` (inputs_no_clone_has), with the way
-    out."""
+def no_clone_has_reason(root: str, paths: list[str], deps: Collection[str]) -> str:
+    """What `status` says of a stage reading `paths` (inputs_no_clone_has) among its
+    dependencies `deps`, with the ways out (`_ways`)."""
     one = len(paths) == 1
-    it, its = ("it", "its line") if one else ("them", "their lines")
+    it = "it" if one else "them"
     return (f"reads data no clone has: {_shown(paths)} (Git ignores {it}, and no stage or "
-            f"pointer records {it}: delete {it}, or remove {its} from .gitignore for Git to "
-            f"track {it})")
+            f"pointer records {it}: {_ways(root, paths, deps)})")
 
 
-def no_clone_has_error(paths: list[str]) -> str:
-    """Why `repro` runs no stage reading `paths` (inputs_no_clone_has), and the way out."""
-    one = len(paths) == 1
-    it, its = ("it", "its line") if one else ("them", "their lines")
+def no_clone_has_error(root: str, paths: list[str], deps: Collection[str]) -> str:
+    """Why `repro` runs no stage reading `paths` (inputs_no_clone_has) among its
+    dependencies `deps`, and the ways out (`_ways`)."""
+    it = "it" if len(paths) == 1 else "them"
+    ways = _ways(root, paths, deps)
     return (f"it reads {_shown(paths)}, which Git ignores while no stage, dvx.lock entry or "
             f"pointer records {it}, so no clone has {it} and a run on {it} could not be "
-            f"reproduced there; nothing was run. Delete {it} (dvx.lock recorded {it} as the "
-            f"output of a stage dvx.yaml no longer has), or remove {its} from .gitignore for "
-            f"Git to track {it}; then run `dvx repro`")
+            f"reproduced there; nothing was run. dvx.lock recorded {it} as the output of a "
+            f"stage dvx.yaml no longer has. {ways[0].upper()}{ways[1:]}; then "
+            "run `dvx repro`")
+
+
+def _ways(root: str, paths: list[str], deps: Collection[str]) -> str:
+    """The ways out for data no clone has at `paths`, which a stage reads among `deps`:
+    to keep it, track it as data (every clone then pulls it) or let Git track it; or delete
+    it, where it is inside a dependency (one that is a dependency, or holds one, would
+    leave the stage without it)."""
+    one = len(paths) == 1
+    it, its = ("it", "its line") if one else ("them", "their lines")
+    added = " ".join(for_command(root, path) for path in paths)
+    ways = (f"to keep {it}, track {it} as data with `dvx add {added}` (and the `git add` it "
+            f"names), or remove {its} from .gitignore for Git to track {it}")
+    if all(any(path.startswith(dep + "/") for dep in deps) for path in paths):
+        ways += f"; or delete {it}"
+    return ways
 
 
 def _shown(paths: list[str]) -> str:

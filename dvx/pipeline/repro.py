@@ -993,8 +993,8 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
                 behind_a_file, f"`dvx {options.failed_stage_again()}`"))
         elif name in stray:
             results[name] = StageResult(name, WOULD_FAIL, [
-                *reasons, no_clone_has_reason(stray[name])],
-                error=no_clone_has_error(stray[name]))
+                *reasons, no_clone_has_reason(repo.root, stray[name], stage.deps)],
+                error=no_clone_has_error(repo.root, stray[name], stage.deps))
         elif not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
         elif short_of is not None:
@@ -1526,8 +1526,9 @@ class _Scheduler:
                                names_run_again=partial(_behind_a_file, behind_a_file))
         if stage.name in self.stray:
             return StageResult(stage.name, FAILED, [
-                *reasons, no_clone_has_reason(self.stray[stage.name])],
-                error=no_clone_has_error(self.stray[stage.name]))
+                *reasons, no_clone_has_reason(self.repo.root, self.stray[stage.name],
+                                              stage.deps)],
+                error=no_clone_has_error(self.repo.root, self.stray[stage.name], stage.deps))
         if not reasons:
             return StageResult(stage.name, UP_TO_DATE, record=self._record_of_current(
                 stage, state, locked))
@@ -2297,7 +2298,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         reasons = [] if only_behind_git(reasons) else reasons
         if name in stray:
-            reasons.append(no_clone_has_reason(stray[name]))
+            reasons.append(no_clone_has_reason(repo.root, stray[name], stage.deps))
         statuses.append(StageStatus(name, reasons, own_data=stale.own_data))
     stale_names = [s.name for s in statuses if s.reasons]
     uncommitted = uncommitted_outputs(repo, dag, stale_names, locks)
