@@ -152,6 +152,37 @@ def holds_only_entries(gitignore: str, names: Collection[str]) -> bool:
     return all(line in entries for line in git_lines(found or b"") if line)
 
 
+def entries_only(gitignore: str) -> list[str] | None:
+    """The names (in its folder) whose entries, as dvx writes them for data, make up the
+    whole .gitignore `gitignore` (blank lines aside); None when it holds a line of another
+    kind (a rule of the user's), or dvx may not read it (a symbolic link, a folder)."""
+    try:
+        found = read_git_file(gitignore)
+    except PathError:
+        return None
+    names = []
+    for line in git_lines(found or b""):
+        if not line:
+            continue
+        name = _unescaped(line[1:]) if line.startswith("/") else ""
+        if not name or "/" in name or _entry(name) != line:
+            return None
+        names.append(name)
+    return names
+
+
+def _unescaped(text: str) -> str:
+    """`text` with each backslash taken off the character it escapes (`_entry` reversed)."""
+    out, escaped = [], False
+    for char in text:
+        if char == "\\" and not escaped:
+            escaped = True
+            continue
+        out.append(char)
+        escaped = False
+    return "".join(out)
+
+
 def remove_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")

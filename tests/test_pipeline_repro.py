@@ -426,6 +426,55 @@ def test_add_of_a_folder_holding_an_output_of_a_stage_gone_from_dvx_yaml_names_r
     assert (repo / "res.dvx").exists()
 
 
+@pytest.mark.parametrize("users_rule", [False, True])
+def test_add_of_a_folder_deletes_the_gitignore_dvx_wrote_there_for_a_gone_stage_s_output(
+        repo, dvx, users_rule):
+    """After repro dropped the entry of a stage gone from dvx.yaml, its folder res still holds
+    res/.gitignore, committed, holding only dvx's entry for the output res/a.txt: `dvx add
+    res` deletes it rather than record it as data or refuse res as tracked by Git, and its
+    `git add` hint, pasted, records that removal and exits 0. A rule of the user's there
+    makes it theirs: kept, and refused as Git's as before."""
+    write(repo / "raw.txt", "raw\n")
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
+          "    deps: [raw.txt]\n    outs: [res/a.txt]\n")
+    assert dvx("repro").code == 0
+    if users_rule:
+        with (repo / "res" / ".gitignore").open("a") as f:
+            f.write("*.tmp\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    write(repo / "dvx.yaml", "stages: {}\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "dvx.yaml", "dvx.lock")
+    git(repo, "commit", "-qm", "drop prep")
+    write(repo / "res" / "b.txt", "more\n")
+    ignore_file = (repo / "res" / ".gitignore").read_bytes()
+    os.mkfifo(repo / "res" / "p")  # refused once the .gitignore is set aside
+    added = dvx("add", "res")
+    if users_rule:
+        said = " ".join(added.stderr.split())
+        assert added.code == 2, added.output
+        assert "'res' is tracked by Git ('res/.gitignore' is in the Git index)" in said, said
+        assert (repo / "res" / ".gitignore").read_bytes() == ignore_file
+        assert not (repo / "res.dvx").exists()
+        return
+    assert added.code == 2 and "'res/p' is not a regular file" in added.stderr, added.output
+    assert (repo / "res" / ".gitignore").read_bytes() == ignore_file  # refused: put back
+    (repo / "res" / "p").unlink()
+    added = dvx("add", "res")
+    assert added.code == 0, added.output
+    assert not (repo / "res" / ".gitignore").exists()
+    listed = dvx("ls", ".", "-R").stdout
+    assert "res/a.txt" in listed and "res/b.txt" in listed, listed
+    assert "res/.gitignore" not in listed, listed
+    hint = added.stdout.split("To record this in Git, run:", 1)[1].strip()
+    assert hint == "git add res.dvx .gitignore && git rm --cached -q -- res/.gitignore", hint
+    assert subprocess.run(hint, shell=True, cwd=repo).returncode == 0
+    git(repo, "commit", "-qm", "res is data")
+    assert git(repo, "status", "--porcelain") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
 def test_add_of_an_output_while_dvx_yaml_is_missing_names_restoring_it_or_stages_none(
         repo, dvx):
     """With dvx.yaml deleted (a commit gave up the pipeline), `dvx repro` refuses to drop

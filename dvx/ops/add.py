@@ -33,6 +33,7 @@ from dvx.ops.data_places import (
     refuse_nested_targets,
     refuse_overlap,
 )
+from dvx.ops.former_outputs import deleted_unless_failing, own_gitignores
 from dvx.ops.remote_places import (
     configured_directory_remotes,
     move_the_remote,
@@ -81,9 +82,12 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                           [(rel, "data to add") for rel in rels], "tracking it would record "
                           "the remote's objects as data, and `dvx checkout --force` would "
                           "delete them as changes of it.", move_the_remote(repo.root))
-    refuse_git_tracked(repo, rels, paths, pointed=outputs)
+    # dvx's own .gitignore for a former output inside a folder to track is no data of it
+    own = own_gitignores(repo, [rel for rel in dict.fromkeys(rels) if rel not in outputs
+                                and os.path.isdir(repo.abspath(rel))])
+    refuse_git_tracked(repo, rels, paths, pointed=outputs, not_data=own)
     refuse_ignored_pointers(repo, rels)
-    with repo.lock(stages_in_git=True):
+    with repo.lock(stages_in_git=True), deleted_unless_failing(repo, own):
         remove_temporaries_beside(repo.root, rels)
         statuses = {rel: status_setting_aside(repo, outputs[rel])
                     for rel in dict.fromkeys(rels) if rel in outputs}
@@ -102,7 +106,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
                                         planned=planned_one))
             refuse_changed_pointers(repo, prepared, "add")
             written = write_pointers(repo, prepared, linked)
-            result = finish(repo, written.added)
+            result = finish(repo, written.added, deleted=own)
             refuse_unwritten(repo, written, result, "add")
         return result
 

@@ -498,10 +498,13 @@ def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
             "the change made in Git.")
 
 
-def finish(repo: Repo, results: list[Added]) -> AddResult:
+def finish(repo: Repo, results: list[Added], deleted: list[str] | None = None) -> AddResult:
+    """Flush the caches' records and stage (or name for `git add`) the pointers and
+    .gitignore files written for `results`, and the removal of the files `deleted` (dvx's
+    own .gitignore files an add deleted, ops/former_outputs.py)."""
     repo.statcache.flush()
     repo.syncstate.flush()
-    touched: list[str] = []
+    touched: list[str] = list(deleted or [])
     for r in results:
         ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
         recorded_in = r.path + POINTER_SUFFIX  # or dvx.lock, for a pipeline output

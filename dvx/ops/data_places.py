@@ -31,12 +31,14 @@ log = get_logger(__name__)
 
 
 def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...],
-                       pointed: Collection[str] = ()) -> None:
+                       pointed: Collection[str] = (), not_data: Collection[str] = ()) -> None:
     """Refuse a path Git tracks, and one that is, holds or is inside a submodule: Git's
     index records a submodule (a gitlink) even when it is not checked out, an empty folder
     with no `.git` then. Git is asked once, about the top folders of the paths, which holds
     their parent folders too. Those of `rels` in `pointed` have a pointer of their own
-    already: such a path Git tracks is refused as commit refuses it (`tracked_too_error`)."""
+    already: such a path Git tracks is refused as commit refuses it (`tracked_too_error`).
+    `not_data`: files Git's index holds that the caller deletes rather than track (dvx's own
+    .gitignore of a former output: ops/former_outputs.py), whose removal is Git's to record."""
     if repo.git is None:
         return
     modes = repo.git.index_modes(sorted({rel.partition("/")[0] for rel in rels}))
@@ -49,7 +51,7 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
     given = {rel: rel for rel in rels}
     tracked = sorted((path, owner) for path in modes
                      if (owner := given.get(path) or nearest_parent_in(path, given))
-                     and not is_ignore_file(path[len(owner) + 1:]))
+                     and not is_ignore_file(path[len(owner) + 1:]) and path not in not_data)
     held = [(path, rel) for path, rel in tracked if path in submodules]
     if held:  # `git rm --cached` would unregister the submodule: not the advice to give
         folder, rel = held[0]

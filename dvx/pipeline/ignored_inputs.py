@@ -25,7 +25,8 @@ from collections.abc import Collection, Iterable, Mapping
 
 from dvx import gitignore
 from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, StageLock, parse_lock, path_as_written
+from dvx.lockfile import StageLock
+from dvx.ops.former_outputs import OutputsRecorded
 from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, overlaps
 from dvx.pipeline.graph import Dag
 from dvx.pipeline.staleness import path_state
@@ -59,7 +60,7 @@ def inputs_no_clone_has(repo: Repo, dag: Dag, names: Iterable[str],
         return {}
     ignored = set(repo.git.ignore_rules(candidates))
     in_git = repo.git.tracked_under(sorted(ignored)) if ignored else []
-    history = _OutputsRecorded(repo, set(dropped_outs))
+    history = OutputsRecorded(repo, dropped_outs)  # before this run dropped their entries
     stray = sorted(p for p in ignored if not any(overlaps(p, t) for t in in_git)
                    and _holds_files(repo, p) and history.recorded(p))
     read = {s.name: [p for p in stray if any(overlaps(p, d) for d in s.deps)] for s in stages}
@@ -75,40 +76,6 @@ def _holds_files(repo: Repo, rel: str) -> bool:
     except (DvxError, OSError):
         return False
     return state is not None and state.nfiles != 0
-
-
-class _OutputsRecorded:
-    """Whether dvx.lock recorded a path as an output: before this run dropped its entry,
-    in Git's index, or in a commit HEAD reaches."""
-
-    def __init__(self, repo: Repo, dropped: set[str]) -> None:
-        self.repo, self.dropped = repo, dropped
-        self._index: set[str] | None = None
-
-    def recorded(self, path: str) -> bool:
-        if path in self.dropped or path in self._in_index():
-            return True
-        git = self.repo.git
-        assert git is not None
-        commits = git.commits_changing_count(LOCK_FILE, path_as_written(path))
-        return any(path in self._outputs_at(commit) for commit in commits)
-
-    def _in_index(self) -> set[str]:
-        if self._index is None:
-            self._index = self._outputs_at("")  # "" names the index (`git show :dvx.lock`)
-        return self._index
-
-    def _outputs_at(self, commit: str) -> set[str]:
-        """The outputs the dvx.lock of `commit` records; none if it has none or it does not
-        parse (a conflict committed, an older format)."""
-        git = self.repo.git
-        assert git is not None
-        try:
-            data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
-            locks = parse_lock(data, self.repo.algo) if data is not None else {}
-        except DvxError:
-            return set()
-        return {out.path for lock in locks.values() for out in lock.outs}
 
 
 def _tracked_by_dvx(repo: Repo, rel: str, recorded: set[str]) -> bool:

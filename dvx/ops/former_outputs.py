@@ -1,0 +1,107 @@
+"""Outputs dvx.lock recorded once: the entry of a stage gone from dvx.yaml that `repro`
+dropped leaves behind what dvx wrote for them, the entries in the .gitignore of the folder
+holding them. Such a .gitignore, holding nothing but those entries, is dvx's own, never the
+user's data: `dvx add` of the folder deletes it rather than track it (or refuse it as
+tracked by Git), as `repro` does for an output become its folder. One holding any other line
+is the user's, and stays theirs.
+
+Whether dvx.lock recorded a path as an output is asked of dvx.lock in the workspace, in
+Git's index and in the commits HEAD reaches (one `git log -S` of dvx.lock per path)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+from collections.abc import Collection, Iterator
+
+from dvx import fsutil, gitignore
+from dvx.errors import DvxError
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written, read_lock
+from dvx.repo import Repo
+
+
+class OutputsRecorded:
+    """Whether dvx.lock recorded a path as an output: among `known` (what the caller read of
+    it: the entries a run dropped, dvx.lock as it is), in Git's index, or in a commit HEAD
+    reaches."""
+
+    def __init__(self, repo: Repo, known: Collection[str] = ()) -> None:
+        self.repo, self.known = repo, set(known)
+        self._index: set[str] | None = None
+
+    def recorded(self, path: str) -> bool:
+        if path in self.known or path in self._in_index():
+            return True
+        git = self.repo.git
+        if git is None:
+            return False
+        commits = git.commits_changing_count(LOCK_FILE, path_as_written(path))
+        return any(path in self._outputs_at(commit) for commit in commits)
+
+    def _in_index(self) -> set[str]:
+        if self._index is None:
+            self._index = self._outputs_at("")  # "" names the index (`git show :dvx.lock`)
+        return self._index
+
+    def _outputs_at(self, commit: str) -> set[str]:
+        """The outputs the dvx.lock of `commit` records; none if it has none or it does not
+        parse (a conflict committed, an older format)."""
+        git = self.repo.git
+        if git is None:
+            return set()
+        try:
+            data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
+            locks = parse_lock(data, self.repo.algo) if data is not None else {}
+        except DvxError:
+            return set()
+        return {out.path for lock in locks.values() for out in lock.outs}
+
+
+def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
+    """The .gitignore files inside `folders` (data to track whole) that hold nothing but
+    the entries dvx writes for data, each for a path dvx.lock recorded as an output: those
+    Git's index holds, and the one at the top of each folder. Repo-relative, sorted."""
+    in_git = repo.git.tracked_under(folders) if repo.git is not None and folders else []
+    found = {p for p in in_git if posixpath.basename(p) == ".gitignore"}
+    found |= {posixpath.join(folder, ".gitignore") for folder in folders
+              if os.path.isfile(repo.abspath(posixpath.join(folder, ".gitignore")))}
+    if not found:
+        return []
+    history = OutputsRecorded(repo, _recorded_now(repo))
+    own = []
+    for path in sorted(found):
+        names = gitignore.entries_only(repo.abspath(path))
+        folder = posixpath.dirname(path)
+        if names and all(history.recorded(posixpath.join(folder, name)) for name in names):
+            own.append(path)
+    return own
+
+
+def _recorded_now(repo: Repo) -> set[str]:
+    """The outputs dvx.lock in the workspace records (none if it cannot be read)."""
+    try:
+        return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs}
+    except DvxError:
+        return set()
+
+
+@contextlib.contextmanager
+def deleted_unless_failing(repo: Repo, paths: list[str]) -> Iterator[None]:
+    """Delete the files at `paths` (repo-relative; own_gitignores) for the block, each put
+    back as it was if the block raises: a refused add leaves the folder as it found it, its
+    files still ignored by Git."""
+    kept: dict[str, tuple[bytes, int]] = {}
+    for path in paths:
+        full = repo.abspath(path)
+        with open(full, "rb") as f:
+            kept[full] = (f.read(), stat.S_IMODE(os.fstat(f.fileno()).st_mode))
+        os.unlink(full)
+    try:
+        yield
+    except BaseException:
+        for full, (data, mode) in kept.items():
+            if not os.path.lexists(full):
+                fsutil.atomic_write(full, data, mode=mode)
+        raise
