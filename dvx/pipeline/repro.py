@@ -583,10 +583,11 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
     make it. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
     checks out first, so by then as its pointer records it, neither changed nor behind;
     `in_part`: data it checks out keeping changes of the user's, lacking no file by then.
-    `judged`: the stages whose dvx.lock entries count (all_outputs). Changed data holding
-    an output of an entry dropped (`gone`: output -> stage) is set aside, never committed:
-    the workspace may hold that stage's stale output where a teammate's pointer records
-    other data (`holding_gone`)."""
+    `judged`: the stages whose dvx.lock entries count (all_outputs). Data not as its pointer
+    names (changed, or an older version) holding an output of an entry dropped (`gone`:
+    output -> stage) is set aside, neither committed nor refused here: the workspace may
+    hold that stage's stale output where a teammate's pointer records other data
+    (`holding_gone`, `_holding_gone`)."""
     deps = _inputs(dag, selected)
     made = {path for n in selected if not dag.stages[n].frozen
             for path in dag.stages[n].out_paths}
