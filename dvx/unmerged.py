@@ -12,7 +12,8 @@ the driver, leaves the changed version, and its index holds that side alone, so 
 checkout -m` nor --ours/--theirs can resolve it. It is named as such, with the two ways out:
 `git add` keeps it, `git rm` accepts the deletion. Where Git's index holds files at the data's
 path (the deleting side committed them into Git), keeping it starts with `git rm -r --cached`
-of that path, which keeps the files: a checkout leaves data Git tracks to Git.
+of that path, which keeps the files: a checkout leaves data Git tracks to Git. For the same
+reason, accepting the deletion there leaves those files in the workspace as Git's.
 """
 
 from __future__ import annotations
@@ -139,11 +140,14 @@ def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
     else:
         data = for_command(root, data_path_of(path))
         keep = f"`{add}`, then `dvx pull {data}` places its data"
+        drop = (f"`dvx checkout` then removes the data at {data} from the workspace where the "
+                f"cache holds it (the cache keeps it until `dvx gc`)")
         if tracked_in(root, data_path_of(path)):
             # The deleting side committed the data into Git: a checkout leaves Git's files be
             keep = f"`{untrack_command(root, data_path_of(path))}`, then {keep}"
-        drop = (f"`dvx checkout` then removes the data at {data} from the workspace where the "
-                f"cache holds it (the cache keeps it until `dvx gc`)")
+            drop = (f"what Git tracks at {data} stays in the workspace as Git's files, and "
+                    f"`dvx checkout` then removes any other data dvx placed there where the "
+                    f"cache holds it (the cache keeps it until `dvx gc`)")
     return MergeConflictError(
         f"{_what(path)} holds an unresolved Git merge conflict: {deleter} deleted it and "
         f"{changer} changed it (a modify/delete conflict). Git left the changed version in "

@@ -2254,6 +2254,41 @@ def test_a_pointer_kept_whose_deleting_side_put_its_data_into_git_is_untracked_b
     assert run_dvx("status", "-q", cwd=merger).code == 0
 
 
+@pytest.mark.parametrize("deleted_by", ["ours", "theirs"])
+def test_a_deletion_accepted_whose_deleting_side_put_its_data_into_git_leaves_git_its_files(
+        tmp_path, deleted_by):
+    """alice stopped tracking images with dvx and committed its files into Git; bob changed
+    it (added f6). Accepting the deletion after the modify/delete conflict leaves Git its
+    files: status says so rather than that checkout removes the data, and the commands,
+    pasted, leave images/ holding Git's files alone (bob's f6, which dvx placed and Git
+    does not track, goes from the workspace, its object kept in the cache)."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob adds f6")
+    must("remove", "images.dvx", cwd=alice)  # the files stay, no longer ignored by Git
+    share(alice, "alice hands images to Git")
+    merger, branch = (bob, "origin/main") if deleted_by == "theirs" else (alice, "origin/bob")
+    assert _merge(merger, branch).returncode != 0
+
+    status = run_dvx("status", cwd=merger)
+    assert status.code == 1, status.output
+    assert ("Or accept the deletion: `git rm images.dvx`; what Git tracks at images stays in "
+            "the workspace as Git's files, and `dvx checkout` then removes any other data dvx "
+            "placed there") in status.stderr, status.stderr
+    assert "removes the data at images" not in status.stderr
+    git(merger, "rm", "-q", "images.dvx")
+    must("checkout", cwd=merger)
+    git_files = [f"images/f{i}.txt" for i in range(1, 6)]
+    assert sorted(f"images/{p.name}" for p in (merger / "images").iterdir()) == git_files
+    assert (merger / "images" / "f1.txt").read_text() == "image 1\n"
+    commit(merger, "resolved")
+    assert git(merger, "ls-files", "images").split() == git_files
+    assert git(merger, "status", "--porcelain") == ""
+    assert run_dvx("status", "-q", cwd=merger).code == 0
+
+
 def test_a_pointer_deleted_upstream_and_changed_by_a_commit_a_rebase_replays_is_named_so(
         tmp_path):
     """In a `git pull --rebase`, Git's ours is the upstream: the pointer alice's pushed
