@@ -402,10 +402,10 @@ def test_a_pack_cut_short_still_gives_the_objects_that_lie_wholly_before_the_cut
 def test_a_merge_after_a_push_and_gc_name_the_copies_a_pack_cut_short_no_longer_holds(
         tmp_path, monkeypatch, capsys):
     """A pack cut short on a directory remote, then a push of more data: gc's plan and the
-    merge of the indexes after the push give the pack its real size, and both warn, naming
-    the pack, how many copies lay past its end, and the commands that send them again. The
-    merged index names only the copies the pack holds, so the next push uploads the others
-    and a fresh cache downloads every object."""
+    merge of the indexes after the push (another command: the store opened anew) give the
+    pack its real size, and both warn, naming the pack, how many copies lay past its end,
+    and the commands that send them again. The merged index names only the copies the pack
+    holds, so the next push uploads the others and a fresh cache downloads every object."""
     from dvx.progress import NoProgress
     from dvx.remote import packed, repack, transfer
     from dvx.remote.fs import open_store
@@ -424,6 +424,7 @@ def test_a_merge_after_a_push_and_gc_name_the_copies_a_pack_cut_short_no_longer_
 
     repack.plan(remote, oids + more, time.time() + 3600, ())
     planned = " ".join(capsys.readouterr().err.split())
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
     monkeypatch.setattr(packed, "MAX_INDEXES", 1)
     assert packed.consolidate_if_many(remote, settings)
     merged = " ".join(capsys.readouterr().err.split())
@@ -440,6 +441,32 @@ def test_a_merge_after_a_push_and_gc_name_the_copies_a_pack_cut_short_no_longer_
     fresh = LocalCache(str(tmp_path / "cache-b"), ALGO)
     got = transfer.download(remote, fresh, oids + more, settings)
     assert got.failed == {} and all(fresh.verify(oid) for oid in oids + more)
+
+
+def test_gc_warns_once_of_a_pack_cut_short_however_many_of_its_steps_find_it(
+        repo, dvx, tmp_path):
+    """gc plans, then plans again under the remote's lock, then merges the indexes: each
+    step finds the pack cut short, and the command warns of it once. Another command that
+    finds it (the dry run before) warns of it too."""
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 30, 40)
+    commit_all(repo, "v1")
+    pack = min((store / "packs").iterdir(), key=lambda p: p.stat().st_size)  # the files'
+    pack.chmod(0o644)
+    os.truncate(pack, 100)
+    (repo / "d" / "0.bin").unlink()
+    assert dvx("commit", "d").code == 0 and dvx("push").code == 0
+    commit_all(repo, "v2")
+    warning = f"Pack {pack.name} on the remote is 100 bytes, shorter than its indexes say"
+
+    planned = dvx("gc", "--cloud", "-w", "--grace", "0", "--dry-run")
+    assert planned.code == 0, planned.output
+    assert planned.stderr.count(warning) == 1, planned.stderr
+    collected = dvx("gc", "--cloud", "-w", "--grace", "0", "-f")
+    assert collected.code == 0, collected.output
+    assert collected.stderr.count(warning) == 1, collected.stderr
+    assert "shorter than its indexes say" not in dvx("gc", "--cloud", "-w", "--grace", "0",
+                                                     "--dry-run").stderr
 
 
 def _index_naming_one_copy_a_byte_short(store: Path) -> tuple[str, str, int, int]:

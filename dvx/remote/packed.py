@@ -311,7 +311,7 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
                     loose[oid] = length
             continue
         merge_into(packs, section, [e for e in section.entries if keep(Copy(section.pack, *e))])
-    fitted = (fitted_to_pack(s, listed) for s in packs.values())
+    fitted = (fitted_to_pack(remote, s, listed) for s in packs.values())
     sections = [s for s in fitted if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
@@ -337,14 +337,16 @@ def merge_into(merged: dict[str, Section], section: Section,
     into.entries += entries
 
 
-def fitted_to_pack(section: Section, listed: Details) -> Section:
+def fitted_to_pack(remote: RemoteStore, section: Section, listed: Details) -> Section:
     """A pack's merged `section` as an index written from it names the pack (`at_real_size`,
     each entry once), warning of the copies left out as they lie past the end of a pack
     shorter than its indexes say: their objects are on the remote no more, unless elsewhere
-    there, until a push from a cache holding them sends them again."""
+    there, until a push from a cache holding them sends them again. Warned of once for each
+    pack by the store `remote` (which a command opens once)."""
     fitted = deduplicated(at_real_size(section, listed))
     past = len(deduplicated(section).entries) - len(fitted.entries)
-    if past:
+    if past and section.pack not in remote.short_packs_warned:
+        remote.short_packs_warned.add(str(section.pack))
         log.warning("Pack %s on the remote is %d bytes, shorter than its indexes say: %d of "
                     "the copies they place in it lie past its end, and the merged index no "
                     "longer names them. `dvx fsck --remote` names the objects this leaves "

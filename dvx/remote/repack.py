@@ -150,7 +150,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     gone: list[Section] = []
     present: list[Section] = []  # of the packs the listing has, at their real sizes
     for pack, section in sorted(merged.items()):
-        section = fitted_to_pack(section, packs_listed)
+        section = fitted_to_pack(remote, section, packs_listed)
         size_and_time = packs_listed.get(pack)
         if size_and_time is None:  # named, but gone: it holds nothing to rely on
             gone.append(section)

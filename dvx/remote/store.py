@@ -33,6 +33,10 @@ class RemoteStore(ObjectStore):
         self.pack_size = pack_size
         self._located: dict[str, Location] = {}
         self._unindexed: set[str] = set()
+        # The packs found shorter than their indexes say and warned of: a command opens each
+        # remote once, and warns of each such pack once, however many of its steps find it (a
+        # plan, the plan again under the lock, an index merge). `forget_locations` keeps it.
+        self.short_packs_warned: set[str] = set()
 
     @cached_property
     def retried(self) -> Retrying:
