@@ -828,12 +828,10 @@ def test_a_git_mv_of_a_pointer_into_a_tracked_folder_is_stopped_by_the_pre_commi
     assert dvx_proc("status", "-q", cwd=repo).code == 0
 
 
-def test_the_commit_concluding_a_merge_that_left_overlapping_pointers_passes_the_hook(
-        repo, dvx_proc):
-    """Ours tracks the folder 'data', theirs adds 'data/sub.dvx' inside it, and the merge
-    stops on a conflict elsewhere: the `git commit` concluding it passes the pre-commit hook
-    (the pair is the merge's, named by every command with its ways out), where a pointer
-    file the commit itself moves into the folder would not."""
+def _data_tracked_here_and_a_file_in_it_there(repo, dvx_proc, conflicting: bool) -> None:
+    """Ours tracks the folder 'data', theirs (branch `theirs`) adds 'data/sub.dvx' inside it:
+    a merge of theirs makes the pair overlap. `conflicting`: both change notes.txt too, so
+    the merge stops on it."""
     assert dvx_proc("install", cwd=repo).code == 0
     write(repo / "notes.txt", "base\n")
     git(repo, "add", "-A")
@@ -847,9 +845,19 @@ def test_the_commit_concluding_a_merge_that_left_overlapping_pointers_passes_the
     git(repo, "checkout", "-q", "-")
     write(repo / "data" / "a", "a\n")
     assert dvx_proc("add", "data", cwd=repo).code == 0
-    write(repo / "notes.txt", "ours\n")
+    if conflicting:
+        write(repo / "notes.txt", "ours\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "ours tracks data")
+
+
+def test_the_commit_concluding_a_merge_that_left_overlapping_pointers_passes_the_hook(
+        repo, dvx_proc):
+    """Ours tracks the folder 'data', theirs adds 'data/sub.dvx' inside it, and the merge
+    stops on a conflict elsewhere: the `git commit` concluding it passes the pre-commit hook
+    (the pair is the merge's, named by every command with its ways out), where a pointer
+    file the commit itself moves into the folder would not."""
+    _data_tracked_here_and_a_file_in_it_there(repo, dvx_proc, conflicting=True)
     stopped = subprocess.run(["git", "merge", "theirs"], cwd=repo, capture_output=True,
                              text=True)
     assert stopped.returncode == 1 and "notes.txt" in stopped.stdout, stopped.stdout
@@ -861,6 +869,19 @@ def test_the_commit_concluding_a_merge_that_left_overlapping_pointers_passes_the
     assert concluded.returncode == 0, concluded.stdout + concluded.stderr
     assert "dvx stopped the commit" not in concluded.stderr
     assert git(repo, "rev-list", "--count", "HEAD") == "4\n"
+    status = dvx_proc("status", cwd=repo)
+    assert status.code == 1 and "'data.dvx' and 'data/sub.dvx'" in status.stderr
+
+
+def test_the_commit_git_merge_makes_of_overlapping_pointers_passes_the_hook(repo, dvx_proc):
+    """The same pair from a merge that does not stop: the commit `git merge` makes itself
+    (its pre-merge-commit hook) is the merge's too, left to the commands' ways out."""
+    _data_tracked_here_and_a_file_in_it_there(repo, dvx_proc, conflicting=False)
+    merged = subprocess.run(["git", "merge", "--no-edit", "theirs"], cwd=repo,
+                            capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "dvx stopped the commit" not in merged.stderr
+    assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "theirs")
     status = dvx_proc("status", cwd=repo)
     assert status.code == 1 and "'data.dvx' and 'data/sub.dvx'" in status.stderr
 

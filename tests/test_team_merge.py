@@ -85,7 +85,7 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n.gitignore merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
     for name in ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit",
-                 "pre-push"):
+                 "pre-merge-commit", "pre-push"):
         assert os.access(hooks / name, os.X_OK)
     os.unlink(hooks / "post-commit")  # a clone set up by a dvx that had no such hook
     assert dvx("install").stdout.startswith("Installed: hooks/post-commit\n")
@@ -98,7 +98,7 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert not (repo / ".gitattributes").exists()
     assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
     assert not (hooks / "pre-push").exists() and not (hooks / "post-commit").exists()
-    assert not (hooks / "pre-commit").exists()
+    assert not (hooks / "pre-commit").exists() and not (hooks / "pre-merge-commit").exists()
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
 
 
@@ -142,7 +142,7 @@ def test_the_hook_script_is_pinned_so_hooks_installed_earlier_stay_dvx_s():
         '    "$0.dvx-chained" "$@" || exit $?\nfi\nexec DVX git-hook pre-commit "$@"\n')
     assert _script in WRITTEN_SCRIPTS
     for script in WRITTEN_SCRIPTS:
-        for name in ("pre-push", "post-commit", "pre-commit"):
+        for name in ("pre-push", "post-commit", "pre-commit", "pre-merge-commit"):
             assert _as_dvx_wrote_it(script(name, "/opt/venv/bin/dvx").encode(), name)
 
 
@@ -192,6 +192,60 @@ def test_pre_commit_refuses_data_git_no_longer_ignores_and_passes_code(repo, dvx
     edit(repo, "data/a.csv", "a, changed\n")
     refused = _git_commit(repo, "-am", "a changed")  # Git tracks it now: -a stages it
     assert refused.returncode == 1 and "data/a.csv: the data of" in refused.stderr
+
+
+def _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx) -> str:
+    """Branch `theirs` commits the folder d to Git (d/f1, d/f2); main, after it, tracks its
+    own d with `dvx add` (d/f1, d/f3). Returns main's commit: a merge of theirs into main
+    holds the pointer d.dvx and Git-tracked files at d."""
+    assert dvx("install").code == 0
+    write(repo / "notes.txt", "base\n")
+    commit(repo, "base")
+    git(repo, "checkout", "-q", "-b", "theirs")
+    write(repo / "d" / "f1", "one\n")
+    write(repo / "d" / "f2", "two\n")
+    commit(repo, "d in Git")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "d" / "f1", "one\n")
+    write(repo / "d" / "f3", "three\n")
+    assert dvx("add", "d").code == 0
+    commit(repo, "d tracked by dvx")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_a_merge_commit_holding_a_pointer_and_git_tracked_data_at_its_path_is_stopped(
+        repo, dvx):
+    """The commit `git merge` makes itself runs no pre-commit hook but pre-merge-commit:
+    dvx's stops it as pre-commit stops any other (same message, same way out), Git keeps the
+    merge going, and the `git commit` that follows the way out concludes it."""
+    before = _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
+    stopped = _merge_local(repo, "theirs")
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert git(repo, "rev-parse", "HEAD") == before
+    assert "ERROR: dvx stopped the commit: it would put into Git data that dvx tracks" \
+        in stopped.stderr
+    assert "    d: the data of d.dvx; staged: d/f1, d/f2\n" in stopped.stderr
+    assert "`git rm -r --cached -- d`" in stopped.stderr
+    assert (repo / ".git" / "MERGE_HEAD").exists()  # still merging: `git commit` concludes
+    refused = _git_commit(repo, "--no-edit")  # the same check, by pre-commit this time
+    assert refused.returncode == 1 and "    d: the data of d.dvx" in refused.stderr
+
+    git(repo, "rm", "-r", "-q", "--cached", "--", "d")  # the way out named, keeping dvx's d
+    assert dvx("commit", "d").code == 0  # d as the merge left it: f1, f2 and f3
+    git(repo, "add", "-A")
+    concluded = _git_commit(repo, "--no-edit")
+    assert concluded.returncode == 0, concluded.stderr
+    assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "theirs")
+    assert git(repo, "ls-files", "d").split() == []
+    assert dvx("status", "-q").code == 0
+
+
+def test_a_merge_commit_of_data_dvx_tracks_goes_on_with_no_verify(repo, dvx):
+    before = _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
+    merged = subprocess.run(["git", "merge", "--no-edit", "--no-verify", "theirs"], cwd=repo,
+                            capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    assert git(repo, "rev-parse", "HEAD^1") == before
 
 
 def test_pre_commit_refuses_cached_stage_outputs_and_passes_those_git_keeps(repo, dvx):
@@ -794,12 +848,13 @@ def test_doctor_names_the_hooks_a_clone_set_up_by_an_older_dvx_lacks(repo, dvx):
     assert "hooks missing" not in dvx("doctor").stdout  # no dvx hooks here: none named
     assert dvx("install").code == 0
     assert "hooks missing" not in dvx("doctor").stdout
-    for name in ("post-commit", "pre-commit"):  # an older dvx had neither
+    for name in ("post-commit", "pre-commit", "pre-merge-commit"):  # an older dvx had none
         os.unlink(repo / ".git" / "hooks" / name)
-    assert ("hooks missing: post-commit, pre-commit (`dvx install` adds them)\n"
-            in dvx("doctor").stdout)
+    assert ("hooks missing: post-commit, pre-commit, pre-merge-commit (`dvx install` adds "
+            "them)\n" in dvx("doctor").stdout)
     report = json.loads(dvx("doctor", "--json").stdout)
-    assert report["repository"]["missing_hooks"] == ["post-commit", "pre-commit"]
+    assert report["repository"]["missing_hooks"] == ["post-commit", "pre-commit",
+                                                     "pre-merge-commit"]
     assert dvx("install").code == 0 and "hooks missing" not in dvx("doctor").stdout
 
 

@@ -34,9 +34,9 @@ dvx install --uninstall
 def install(uninstall: bool, no_hooks: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
     hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
-    (and the commit concluding a merge stopped by a conflict), stop a commit that would put
-    data dvx tracks, or a link into its cache, into Git, and push the data of the commits
-    that `git push` sends (or stop the push if it cannot).
+    (and the commit concluding a merge stopped by a conflict), stop a commit (a merge's too)
+    that would put data dvx tracks, or a link into its cache, into Git, and push the data of
+    the commits that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back. The hooks go where Git runs hooks from (core.hooksPath); a folder shared
@@ -155,6 +155,22 @@ def pre_commit(args: tuple[str, ...]) -> None:
     clone's credentials).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
+    _check_the_commit(made_by_merge=False)
+
+
+@git_hook.command("pre-merge-commit")
+@click.argument("args", nargs=-1)
+def pre_merge_commit(args: tuple[str, ...]) -> None:
+    """The commit `git merge` (and `git pull`) makes itself runs no pre-commit hook, only
+    this one (Git 2.24 and later): checked as any other commit, so a merge cannot put into
+    Git the data of a pointer one side tracks that the other side committed to Git. Stopped,
+    Git keeps the merge going, and the `git commit` ending the way out concludes it."""
+    _check_the_commit(made_by_merge=True)
+
+
+def _check_the_commit(made_by_merge: bool) -> None:
+    """pre-commit's and pre-merge-commit's check of the commit Git is about to make: exit
+    status 1, each problem named with its way out, where it may not be made."""
     from dvx.errors import DvxError, PrivateFilesInGitError
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
@@ -164,7 +180,7 @@ def pre_commit(args: tuple[str, ...]) -> None:
         repo = _repo_of_hook()
         if repo is None:
             return
-        check = staged_data(repo, lambda: caching_declared(repo))
+        check = staged_data(repo, lambda: caching_declared(repo), made_by_merge)
     except PrivateFilesInGitError as exc:
         warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
              "is.")
@@ -454,9 +470,9 @@ def _what_was_staged(found: list[StagedData]) -> str:
     pointer or dvx.lock wrote its .gitignore entry, which went; the output of a stage not run
     yet never had one."""
     went = ("data that dvx tracks and keeps out of Git, which Git no longer ignores (a merge "
-            "or a hand edit dropped its .gitignore entry; or a `!` rule or `git add -f` took "
-            "it in; or Git had it before dvx tracked it, as a `git reset` of the commit that "
-            "moved it out of Git leaves it)")
+            "or a hand edit dropped its .gitignore entry; or the other side of a merge had it "
+            "in Git; or a `!` rule or `git add -f` took it in; or Git had it before dvx "
+            "tracked it, as a `git reset` of the commit that moved it out of Git leaves it)")
     never = ("outputs of stages that no run recorded yet, which dvx keeps out of Git all the "
              "same (it writes the .gitignore entry of a stage's output when the stage runs)")
     recorded = {item.holder.recorded for item in found}

@@ -12,6 +12,9 @@
                                replayed commits change pointers, and no other hook runs then)
     hooks/pre-commit           stop a commit that would put into Git data dvx keeps out of it
                                (its .gitignore entry went: ops/staged_data.py)
+    hooks/pre-merge-commit     the same for the commit `git merge` makes itself, which runs no
+                               pre-commit (one side's pointer, the other side's Git-tracked
+                               data at its path); Git before 2.24 runs no such hook
     hooks/pre-push             push the data of the commits being pushed, or stop the push
 
 Installing is idempotent. A hook that was there before is kept working: it moves aside to
@@ -42,7 +45,8 @@ from dvx.self_command import dvx_command
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
 CHAINED = ".dvx-chained"
-HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit", "pre-push")
+HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit",
+         "pre-merge-commit", "pre-push")
 HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard input
 
 

@@ -1,5 +1,7 @@
 """Data staged for a commit: files Git's index adds or changes that are data dvx keeps out of
-Git. The pre-commit hook of `dvx install` refuses such a commit.
+Git. The pre-commit hook of `dvx install` refuses such a commit, and its pre-merge-commit hook
+the commit `git merge` makes itself, which runs no pre-commit: one side's pointer merged with
+the other side's Git-tracked data at its path is data put into Git as any other.
 
 Git ignores the data of every pointer by a `.gitignore` entry dvx writes. When the entry goes
 (a merge Git made without dvx's merge driver, one resolved by hand, a hand edit), `git add -A`,
@@ -37,7 +39,8 @@ Nor may a commit add a pointer file that overlaps another pointer's data or a st
 a tracked folder): `dvx add` refuses to make such a pair, and every command refuses it once
 it is there (dvx/overlapping.py). A pair HEAD already holds (a merge made it) is left to the
 ways out those commands name, and so is one the commit concluding a merge, cherry-pick,
-revert or rebase takes from the commit it brings in.
+revert or rebase takes from the commit it brings in, or the commit `git merge` makes itself
+(before Git names the merged commit in MERGE_HEAD, where the others are found).
 
 Nor may a commit hold a pointer file or dvx.lock that still has a merge's conflict markers
 (`git add` of a conflict not resolved yet): nothing can read it, so the data of neither
@@ -151,16 +154,20 @@ class StagedCheck:
     overlaps: list[StagedOverlap] = field(default_factory=list)
 
 
-def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
+def staged_data(repo: Repo, declared: DeclaredCaching,
+                made_by_merge: bool = False) -> StagedCheck:
     """The tracked data that the commit being made would put into Git, with the files of it
     that Git's index adds or changes, in the order of their paths; and the other files it
-    adds or changes that are links into the cache."""
+    adds or changes that are links into the cache. `made_by_merge`: the commit is the one
+    `git merge` makes itself (its pre-merge-commit hook), so all the index holds otherwise
+    than HEAD the merge brought."""
     check = StagedCheck()
     if repo.git is None:
         return check
     staged = repo.git.staged_additions()
     check.conflicted = _conflicted(repo, staged)
-    check.overlaps = _overlaps_added(repo, staged)
+    if not made_by_merge:  # a pair of overlapping pointers a merge makes is the merge's
+        check.overlaps = _overlaps_added(repo, staged)
     outputs: set[str] = set()  # every output dvx.lock or dvx.yaml names, Git's too
     check.found = _tracked_data(repo, declared, check.unread, outputs,
                                 [file.path for file in staged if _may_be_data(file.path)])
