@@ -858,6 +858,42 @@ def test_doctor_names_the_hooks_a_clone_set_up_by_an_older_dvx_lacks(repo, dvx):
     assert dvx("install").code == 0 and "hooks missing" not in dvx("doctor").stdout
 
 
+def test_doctor_names_a_driver_line_and_hooks_an_older_dvx_wrote_until_install(repo, dvx,
+                                                                               monkeypatch):
+    """The driver line an older dvx wrote (no `--` ahead of the paths) and a hook in a form
+    of an older dvx's (one WRITTEN_SCRIPTS keeps: an earlier `_script`, put there as the
+    next change of `_script` will) are named by doctor, with `dvx install` as the fix, which
+    writes them anew; the same line and hook run by another Python are not outdated."""
+    from dvx.ops import install as installing
+
+    assert dvx("install").code == 0
+    assert "outdated" not in dvx("doctor").stdout
+    driver = git(repo, "config", "merge.dvx.driver").strip()
+    assert driver.endswith(" git-hook merge-driver -- %O %A %B %P")
+    git(repo, "config", "merge.dvx.driver", driver.replace(" -- %O", " %O"))
+    report = json.loads(dvx("doctor", "--json").stdout)["repository"]
+    assert report["outdated_hooks"] == ["merge driver"] and report["unsafe_hooks"] == []
+    assert ("outdated hooks: merge driver (as an older dvx wrote it; `dvx install` writes it "
+            "anew)\n") in dvx("doctor").stdout
+
+    def older(name: str, command: str | None = None) -> str:  # an earlier form of a hook
+        return installing._script(name, command).replace("exec ", "")
+
+    monkeypatch.setattr(installing, "WRITTEN_SCRIPTS", (installing._script, older))
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text(older("pre-commit", "/gone/venv/bin/python -m dvx.entry"))
+    assert "outdated hooks: pre-commit, merge driver (as an older dvx wrote them; `dvx " \
+        "install` writes them anew)\n" in dvx("doctor").stdout
+    assert dvx("install").stdout == 'Installed: .git/config [merge "dvx"], hooks/pre-commit\n'
+    assert git(repo, "config", "merge.dvx.driver").strip() == driver
+    assert json.loads(dvx("doctor", "--json").stdout)["repository"]["outdated_hooks"] == []
+
+    hook.write_text(installing._script("pre-commit", "/other/venv/bin/python -m dvx.entry"))
+    git(repo, "config", "merge.dvx.driver",
+        "/other/venv/bin/python git-hook merge-driver -- %O %A %B %P")
+    assert "outdated" not in dvx("doctor").stdout  # the present forms, another Python's
+
+
 def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):
     assert dvx("install").code == 0
     hook = repo / ".git" / "hooks" / "post-merge"

@@ -229,7 +229,8 @@ def version(as_json: bool) -> None:
     """Show the versions of dvx, Python and key libraries, the remote kinds this installation
     can use and, inside a repository, its cache, the filesystems of cache and workspace, the
     link types that work between them, its remotes, and the hooks of `dvx install` that a
-    clone set up by an older dvx lacks (`dvx doctor` is the same command)."""
+    clone set up by an older dvx lacks or has as that dvx wrote them (`dvx doctor` is the
+    same command)."""
     from dvx.errors import DvxError
     from dvx.ops.doctor import report
 
@@ -275,6 +276,10 @@ def _print_repository(about: Repository) -> None:
     if about.unsafe_hooks:
         out(f"hooks of an older dvx: {', '.join(about.unsafe_hooks)} (they would run a dvx/ "
             "folder or platform.py the repository holds; `dvx install` writes them anew)")
+    if about.outdated_hooks:
+        out(f"outdated hooks: {', '.join(about.outdated_hooks)} (as an older dvx wrote "
+            f"{'it' if len(about.outdated_hooks) == 1 else 'them'}; `dvx install` writes "
+            f"{'it' if len(about.outdated_hooks) == 1 else 'them'} anew)")
 
 
 @click.command(epilog=example("""

@@ -4,10 +4,11 @@ A report to paste into a bug report or to read when a transfer or a checkout is 
 expected: the versions of dvx and of the libraries it runs on, which remote kinds can be used
 (their package is installed), and, inside a repository, where its cache is, on which
 filesystems the cache and the workspace live, which link types work between them here,
-which remotes are configured, and which hooks of `dvx install` a clone that has others of
-them lacks (one set up by an older dvx). Nothing the repository holds changes: the link
-types are found by linking a temporary file of the cache's to a temporary name in
-`.dvx/tmp` (dvx's own folder, made as by any command), both removed.
+which remotes are configured, which hooks of `dvx install` a clone that has others of
+them lacks (one set up by an older dvx), and which of its hooks and merge driver an older
+dvx wrote otherwise than `dvx install` writes them now. Nothing the repository holds
+changes: the link types are found by linking a temporary file of the cache's to a
+temporary name in `.dvx/tmp` (dvx's own folder, made as by any command), both removed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Repository:
     # dvx's hooks (and "merge driver") an older dvx wrote, which import a `dvx/` folder or a
     # `platform.py` at the repository's top: `dvx install` writes them anew
     unsafe_hooks: list[str] = field(default_factory=list)
+    # dvx's hooks (and "merge driver") in a form an older dvx wrote, other than those above:
+    # `dvx install` writes them anew
+    outdated_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -111,12 +115,13 @@ def report(repo: Repo | None) -> Report:
 
 def _repository(repo: Repo, problems: list[str]) -> Repository:
     from dvx.errors import DvxError
-    from dvx.ops.install import missing_hooks, unsafe_hooks
+    from dvx.ops.install import missing_hooks, outdated_hooks, unsafe_hooks
     from dvx.ops.remote import list_remotes
 
     about = Repository(repo.root, repo.git is not None, filesystem_of(repo.root))
     about.missing_hooks = missing_hooks(repo)
     about.unsafe_hooks = unsafe_hooks(repo)
+    about.outdated_hooks = outdated_hooks(repo)
     try:
         about.cache = repo.cache_dir
         about.cache_filesystem = filesystem_of(about.cache)

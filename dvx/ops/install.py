@@ -96,7 +96,10 @@ def merge_driver_command() -> str:
     a % of a folder's name is written %%. `--` ahead of Git's arguments: the pointer's path
     (%P) may start with '-', and is never an option of the driver's. A clone whose line
     differs (an older dvx's, or another Python's) gets it written anew by `dvx install`."""
-    return f"{dvx_command().replace('%', '%%')} git-hook merge-driver -- %O %A %B %P"
+    return f"{dvx_command().replace('%', '%%')} {_DRIVER_ARGUMENTS}"
+
+
+_DRIVER_ARGUMENTS = "git-hook merge-driver -- %O %A %B %P"  # after the command, as now written
 
 
 def missing_hooks(repo: Repo) -> list[str]:
@@ -125,6 +128,35 @@ def unsafe_hooks(repo: Repo) -> list[str]:
 
 
 _OLD_COMMAND = b" -m dvx git-hook "  # what `dvx install` wrote before `self_command`
+
+
+def outdated_hooks(repo: Repo) -> list[str]:
+    """dvx's hooks in this clone, and its merge driver ("merge driver"), as an older dvx
+    wrote them and this one writes otherwise, whatever Python they run: a hook holding one of
+    the scripts of `WRITTEN_SCRIPTS` but not the present one, a driver line whose arguments
+    are not the present ones (before `--` was put ahead of the paths, a pointer whose path
+    starts with '-' was taken for an option, and left a conflict). `dvx install` writes them
+    anew. Those `unsafe_hooks` names are left to it; a hook with lines of the user's in it is
+    not dvx's to write anew (`dvx install` refuses it, saying why)."""
+    if repo.git is None:
+        return []
+    unsafe = unsafe_hooks(repo)
+    hooks_dir = repo.git.git_path("hooks")
+    found = [name for name in HOOKS if name not in unsafe
+             and _older_script(os.path.join(hooks_dir, name), name)]
+    driver = repo.git.get_config("merge.dvx.driver")
+    if driver is not None and "merge driver" not in unsafe \
+            and not driver.endswith(f" {_DRIVER_ARGUMENTS}"):
+        found.append("merge driver")
+    return found
+
+
+def _older_script(path: str, name: str) -> bool:
+    """Is the hook at `path` dvx's hook `name` as an older dvx wrote it (with nothing of the
+    user's in it), which `dvx install` would write otherwise now?"""
+    data = _read(path)
+    return data is not None and _is_ours(path) and _as_dvx_wrote_it(data, name) \
+        and not _written_as(_script, data, name)
 
 
 def merges_with_dvx(repo: Repo, relpath: str) -> bool:
@@ -313,10 +345,15 @@ def _as_dvx_wrote_it(data: bytes, name: str) -> bool:
     """Is `data` dvx's hook `name` with nothing of the user's in it: a script some dvx wrote
     (`WRITTEN_SCRIPTS`), with any Python running dvx there (another virtual environment ran
     `dvx install` before)?"""
+    return any(_written_as(script, data, name) for script in WRITTEN_SCRIPTS)
+
+
+def _written_as(script: Callable[[str, str | None], str], data: bytes, name: str) -> bool:
+    """Is `data` the hook `name` that `script` writes, with any Python running dvx there?"""
     placeholder = "DVXCOMMAND"  # re.escape leaves it as it is
     text = data.decode(errors="surrogateescape")
-    return any(re.fullmatch(re.escape(script(name, placeholder)).replace(placeholder, "[^\n]+"),
-                            text) is not None for script in WRITTEN_SCRIPTS)
+    return re.fullmatch(re.escape(script(name, placeholder)).replace(placeholder, "[^\n]+"),
+                        text) is not None
 
 
 def _script(name: str, command: str | None = None) -> str:
