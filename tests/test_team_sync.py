@@ -3931,3 +3931,35 @@ def test_a_refusal_over_a_teammate_s_change_the_cache_lacks_names_dvx_pull(team)
     refused = run_dvx("add", "data.csv", cwd=alice)
     assert refused.code == 1 and "Run `dvx checkout data.csv`" in refused.stderr, \
         refused.output
+
+
+def test_a_push_of_data_fsck_moved_aside_names_the_quarantine_not_a_teammate(team):
+    """Data never pushed whose cached object `dvx fsck` moved aside (edited through its
+    hard link): push names the file it went to, not a teammate who never pushed, nor a gc;
+    where the workspace still holds the recorded version (a copy), `dvx commit` stores it."""
+    alice = team.founder()
+    must("config", "--local", "cache.type", "hardlink", cwd=alice)
+    write(alice / "d/f1", "one\n")
+    write(alice / "d/f2", "two\n")
+    write(alice / "m.csv", "m1\n")
+    must("add", "d", cwd=alice)
+    must("config", "--local", "cache.type", "copy", cwd=alice)
+    must("add", "m.csv", cwd=alice)
+    commit(alice, "v1")
+    _edit_through_its_link(alice / "d/f1")
+    m_oid = pointer_oid(alice / "m.csv.dvx")
+    m_object = alice / ".dvx/cache/files/xxh128" / m_oid[:2] / m_oid[2:]
+    os.chmod(m_object, 0o644)
+    m_object.write_text("damaged\n")
+    checked = run_dvx("fsck", cwd=alice)
+    assert "2 corrupt" in checked.output, checked.output
+    pushed = run_dvx("push", cwd=alice)
+    said = " ".join(pushed.stderr.split())
+    assert pushed.code == 1, pushed.output
+    quarantine = alice / ".dvx/cache/quarantine"
+    f1_copy = next(p for p in quarantine.iterdir() if not p.name.startswith(m_oid))
+    assert f"Failed d/f1 ({f1_copy.name.split('.')[0]}): not on the remote, and the cache " \
+        f"here moved it to {f1_copy} as damaged" in said, said
+    assert "`dvx commit` records it as a new version" in said
+    assert "`dvx commit m.csv` stores it in the cache again" in said, said
+    assert "without running `dvx push`" not in said and "gc --remote" not in said, said

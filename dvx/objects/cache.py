@@ -380,18 +380,27 @@ class LocalCache(ObjectStore):
     def _quarantine_dir(self) -> str:
         return os.path.join(self.root, "quarantine")
 
-    def set_aside_inode(self, oid: str, ino: int) -> str | None:
-        """The file in quarantine/ that is the inode `ino`, which was the object `oid` (a
-        rename keeps the inode) until it was moved aside as changed or damaged, maybe by
-        another repository sharing the cache; None if there is none. A workspace link that
-        led to that inode showed the bytes it holds."""
+    def set_aside_copies(self, oid: str) -> list[str]:
+        """The files in quarantine/ that were the object `oid` until it was moved aside as
+        changed or damaged (`dvx fsck`, a transfer, an add), oldest first: the cache lost it
+        there, not for want of a push."""
+        return sorted(self._set_aside_by_oid().get(oid, ()))
+
+    def _set_aside_by_oid(self) -> dict[str, list[str]]:
         if self._set_aside_files is None:
             found: dict[str, list[str]] = {}
             with contextlib.suppress(OSError), os.scandir(self._quarantine_dir) as entries:
                 for entry in entries:
                     found.setdefault(entry.name.partition(".")[0], []).append(entry.path)
             self._set_aside_files = found
-        for path in self._set_aside_files.get(oid, ()):
+        return self._set_aside_files
+
+    def set_aside_inode(self, oid: str, ino: int) -> str | None:
+        """The file in quarantine/ that is the inode `ino`, which was the object `oid` (a
+        rename keeps the inode) until it was moved aside as changed or damaged, maybe by
+        another repository sharing the cache; None if there is none. A workspace link that
+        led to that inode showed the bytes it holds."""
+        for path in self._set_aside_by_oid().get(oid, ()):
             with contextlib.suppress(OSError):
                 if os.lstat(path).st_ino == ino:
                     return path

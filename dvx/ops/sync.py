@@ -620,9 +620,12 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
     nowhere = uncached - elsewhere
+    set_aside = _set_aside_here(repo, nowhere)
     for oid in sorted(nowhere):
-        result.transfer.failed.setdefault(oid, "not in the local cache nor on the remote")
-    unnamed = nowhere | wanted.missing_manifests
+        result.transfer.failed.setdefault(oid, set_aside.get(
+            oid, "not in the local cache nor on the remote"))
+    # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
+    unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
     if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
         never = remote.inventory.absent(unnamed)
         _note_never_pushed(repo, result, never)
@@ -669,6 +672,29 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         log.warning("Could not merge the remote's pack indexes: %s", exc)
 
 
+# What brings back data the cache moved aside as damaged, which the remote lacks too.
+SET_ASIDE_WAY_OUT = ("`dvx status` shows the changed data, and `dvx commit` records it as a "
+                     "new version; the recorded version comes back only from a clone whose "
+                     "cache still has it (`dvx push` there)")
+SET_ASIDE_HERE = "not on the remote, and the cache here moved it to "
+
+
+def _set_aside_here(repo: Repo, oids: Collection[str]) -> dict[str, str]:
+    """Why the push of each of `oids` that the cache moved aside (quarantine/) fails: the
+    cache lost it there, as damaged (its bytes no longer hashed to its oid: written through
+    a link to it, say), not because whoever committed it never pushed it."""
+    why = {}
+    for oid in sorted(oids):
+        copies = repo.cache.set_aside_copies(oid)
+        if copies:
+            why[oid] = (
+                f"{SET_ASIDE_HERE}{copies[-1]} as damaged "
+                "(its bytes no longer hashed to its oid: `dvx fsck`, or a transfer, found it "
+                "changed after it was stored, as by a write through a link to it). "
+                f"{SET_ASIDE_WAY_OUT}.")
+    return why
+
+
 def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[str, str]
                               ) -> None:
     """A tracked file whose object the upload found changed and moved aside, and whose
@@ -677,11 +703,18 @@ def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[st
     for target in targets:
         output = target.output
         why = failed.get(output.pointer.oid)
-        if why is None or output.pointer.is_dir or not why.startswith(CHANGED_IN_CACHE):
+        if why is None or output.pointer.is_dir:
             continue
-        held = _held_here(repo, output)
-        if held is not None:
-            failed[output.pointer.oid] = held_in_workspace(why, held)
+        if why.startswith(CHANGED_IN_CACHE):
+            held = _held_here(repo, output)
+            if held is not None:
+                failed[output.pointer.oid] = held_in_workspace(why, held)
+        elif why.startswith(SET_ASIDE_HERE):
+            held = _held_here(repo, output)
+            if held is not None:
+                failed[output.pointer.oid] = why.replace(SET_ASIDE_WAY_OUT, (
+                    "The workspace still holds the recorded version unchanged: `dvx commit "
+                    f"{held}` stores it in the cache again, and `dvx push` then uploads it"))
 
 
 def _trees_to_go(remote: RemoteStore, wanted: Wanted) -> int:
