@@ -620,7 +620,7 @@ def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
 
     def in_processes(fn, items, advance=lambda n: None, **options):
         rounds.append(len(items))
-        return map_in_processes(fn, items, advance, workers=2, min_items=1)
+        return map_in_processes(fn, items, advance, workers=2, min_items=1, **options)
 
     monkeypatch.setattr(staging, "MIN_ITEMS", 10)
     monkeypatch.setattr(staging, "STAGED_BYTES", 8000)

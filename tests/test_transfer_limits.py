@@ -394,6 +394,65 @@ def test_an_interrupted_pull_says_how_many_objects_were_downloaded(repo, dvx, tm
     assert int(said[1]) <= len(cached) <= int(said[1]) + bool(said[2])
 
 
+def _stopped_children(pid: int) -> list[int]:
+    """The live child processes of `pid`, once every one of them (at least one) is stopped."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append((int(entry), fields[0]))
+    return [child for child, _ in children] if children and all(
+        state == "T" for _, state in children) else []
+
+
+@pytest.mark.parametrize("kind", ["moto"])
+def test_an_interrupted_pull_of_many_tiny_packed_objects_counts_those_stored(
+        repo, dvx, tmp_path, request, kind):
+    """Thousands of tiny packed objects are stored by worker processes after their reads:
+    Ctrl-C while they store counts each object whose storing was reported done (the
+    directory's manifest with them, over all the pull needed), never 0 while the cache
+    holds hundreds; those of the workers stopped then may be there too, and are said to be."""
+    from dvx.processes import MIN_ITEMS, worker_count
+    from tests.remotes import remote_for
+
+    if worker_count() < 2:
+        pytest.skip("one core: tiny objects are stored on threads, as they come")
+    count = MIN_ITEMS + 100
+    for i in range(count):
+        write(repo / "imgs" / f"{i}.bin", os.urandom(100 + i % 400))
+    assert dvx("add", "imgs").code == 0
+    configure(dvx, repo, remote_for(kind, request, tmp_path))
+    assert dvx("push").code == 0
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    # Each worker stops (SIGSTOP) at its 200th object: three chunks of 64 reported by then.
+    pulling = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "pull"], cwd=target, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "transfer.after_object:200",
+             "DVX_FAULT_ACTION": "stop"})
+    deadline = time.monotonic() + 120
+    while not _stopped_children(pulling.pid):
+        assert time.monotonic() < deadline and pulling.poll() is None, pulling.communicate()
+        time.sleep(0.05)
+    pulling.send_signal(signal.SIGINT)  # its workers are killed, stopped as they are
+    _, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 130, err
+    said = re.search(rf"Interrupted: (\d+) of {count + 1} objects were downloaded before it "
+                     r"stopped, and some in flight may have been too; the others were not\.",
+                     " ".join(err.split()))
+    assert said, err
+    cached = [path for path in (target / ".dvx" / "cache" / "files").rglob("*")
+              if path.is_file()]
+    assert 64 < int(said[1]) <= len(cached) < count, (said[0], len(cached))
+
+
 def _large_files_to_push(dvx, repo: Path, count: int) -> None:
     """`count` files above the size of a pack's and of an unnamed copy's (1 MiB): each goes
     up alone, under a temporary name, then renamed (directory and SSH remotes)."""

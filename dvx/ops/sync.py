@@ -947,7 +947,13 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     # the files of the manifests fetched just now.
     todo = {oid: size for oid, size in files.items()
             if oid in need.lacking or oid not in need.wanted.files}
-    result.transfer.merge(transfer.download(remote, repo.cache, todo, settings, sizes=todo))
+    try:
+        fetched = transfer.download(remote, repo.cache, todo, settings, sizes=todo)
+    except Interrupted as exc:  # counted over the fetch: its manifests came before
+        got = result.transfer.transferred
+        raise interrupted("Downloading", got + exc.done, _plus(exc.total, got), by=exc,
+                          unsure=exc.unsure) from None
+    result.transfer.merge(fetched)
     result.transfer.already_there += len(files) - len(todo)
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -70,10 +71,12 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     storing: list[int | None] = [0]
 
     damaged: set[str] = set()  # oids whose copy read was not theirs: others are tried below
+    counting = threading.Lock()  # few objects are stored on threads, each told on its own
 
-    def record(entries: Iterable[tuple[str, int, int]],
-               outcomes: Iterable[int | Exception]) -> None:
-        for (oid, _, _), outcome in zip(entries, outcomes, strict=True):
+    def record(entry: tuple[str, int, int], outcome: int | Exception) -> None:
+        """Count one object as its storing ends, so that a Ctrl-C counts all stored before."""
+        oid = entry[0]
+        with counting:
             if isinstance(outcome, Exception):
                 result.failed[oid] = describe(outcome)
                 if isinstance(outcome, CorruptObjectError):
@@ -109,11 +112,11 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
             if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
                 storing[0] = None
-                record(span.entries, map_in_processes(one, span.entries))
+                map_in_processes(one, span.entries, on_result=record)
             else:
                 for entry in span.entries:  # each counted as it is stored
                     storing[0] = 1
-                    record([entry], [one(entry)])
+                    record(entry, one(entry))
             storing[0] = 0
             advance(len(span.entries))
 
@@ -163,7 +166,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                     storing[0] = None
                     with settings.progress.task("Storing", len(staged.entries),
                                                 "object") as stored:
-                        record(*staged.store(keep, stored))
+                        staged.store(keep, stored, on_result=record)
                     storing[0] = 0
             except KeyboardInterrupt as exc:
                 raise interrupted("Downloading", result.transferred, None, exc,

@@ -106,11 +106,14 @@ class StagedReads:
         with self._lock:
             self.entries += placed
 
-    def store(self, keep: Keep, advance: Callable[[int], None]
+    def store(self, keep: Keep, advance: Callable[[int], None],
+              on_result: Callable[[Entry, int | Exception], None] = lambda entry, outcome: None
               ) -> tuple[list[Entry], list[int | Exception]]:
         """`keep(oid, bytes)` for every staged object, in worker processes (or threads, for
-        few); the entries and their outcomes. The file is emptied for the next round. Call
-        it only once the round's reads are over."""
+        few); the entries and their outcomes. `on_result(entry, outcome)` is told each
+        outcome as it comes back, so that a store stopped midway (Ctrl-C) has counted what
+        was stored before. The file is emptied for the next round. Call it only once the
+        round's reads are over."""
         entries, self.entries, self.size = self.entries, [], 0
         fd = self.file.fileno()
 
@@ -118,6 +121,6 @@ class StagedReads:
             oid, offset, length = entry
             return keep(oid, os.pread(fd, length, offset))
 
-        outcomes = map_in_processes(one, entries, advance)
+        outcomes = map_in_processes(one, entries, advance, on_result=on_result)
         os.ftruncate(fd, 0)
         return entries, outcomes

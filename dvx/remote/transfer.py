@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
@@ -469,36 +470,49 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
 def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, tiny: list[str],
                  known: Mapping[str, int], settings: Settings, result: TransferResult,
                  again: list[str]) -> bool:
-    """`tiny` in rounds: each read into the scratch file, then stored by worker processes.
-    False if the remote stopped answering: the rounds not read then join `again`."""
+    """`tiny` in rounds: each read into the scratch file, then stored by worker processes,
+    each object counted in `result` as its storing ends (a staged object is not stored yet:
+    a Ctrl-C drops it with the scratch file). False if the remote stopped answering: the
+    rounds not read then join `again`."""
     answering = True
+    counting = threading.Lock()  # few objects are stored on threads, each told on its own
 
     def stage(data: bytes, oid: str) -> int:
         try:
             staged.add(data, [(oid, 0, len(data))])
         except OSError:  # no room for the scratch copy: stored here and now instead
-            return cache.add_bytes_verified(data, oid)
+            size = cache.add_bytes_verified(data, oid)
+            with counting:
+                result.transferred += 1
+                result.bytes += size
         return len(data)
+
+    def stored_one(entry: tuple[str, int, int], outcome: int | Exception) -> None:
+        oid = entry[0]
+        with counting:
+            if not isinstance(outcome, Exception):
+                result.transferred += 1
+                result.bytes += outcome
+            elif isinstance(outcome, CorruptObjectError):
+                again.append(oid)  # damaged on the way, maybe: read again
+            else:
+                result.failed[oid] = redacted(describe(outcome), remote)
 
     for round_oids in in_rounds(tiny, known.__getitem__):
         if not answering:  # each read would wait out the timeout: the retries decide
             again.extend(round_oids)
             continue
-        before = result.transferred
-        answering = _read_all(remote, round_oids, known, stage, settings, result, again)
+        read = TransferResult()  # the round's reads: its objects count once stored
+        try:
+            answering = _read_all(remote, round_oids, known, stage, settings, read, again)
+        except Interrupted as exc:  # what was stored before counts; the staged ones go
+            raise interrupted("Downloading", result.transferred, None, exc,
+                              exc.unsure) from None
         try:  # every read of the round is over: forking is safe
             with settings.progress.task("Storing", len(staged.entries), "object") as stored:
-                entries, outcomes = staged.store(partial(store_verified, cache), stored)
-        except KeyboardInterrupt as exc:  # the round's objects were being stored: some may be
-            raise interrupted("Downloading", before, None, exc, None) from None
-        for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
-            if isinstance(outcome, Exception):  # counted as moved when it was read
-                result.transferred -= 1
-                result.bytes -= length
-                if isinstance(outcome, CorruptObjectError):
-                    again.append(oid)  # damaged on the way, maybe: read again
-                else:
-                    result.failed[oid] = redacted(describe(outcome), remote)
+                staged.store(partial(store_verified, cache), stored, on_result=stored_one)
+        except KeyboardInterrupt as exc:  # those of the round in flight may be stored too
+            raise interrupted("Downloading", result.transferred, None, exc, None) from None
     return answering
 
 
