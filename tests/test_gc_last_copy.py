@@ -681,3 +681,57 @@ def test_gc_of_a_remote_from_a_clone_without_an_old_directory_counts_its_files_t
     lost = sorted([v1, *(_oid(f"v1 {i}") for i in range(3))])
     assert sorted(remote["removed_oids"]) == lost
     assert remote["used_outside_scope_oids"] == lost
+
+
+def _kept_and_dropped(base: Path) -> Path:
+    """A repository whose directory remote packs K and D, whose latest commit no longer
+    tracks D (an older one does)."""
+    repo = make_git_repo(base)
+    for args in (("init",), ("remote", "add", "-d", "s", str(base.parent / f"{base.name}-store"))):
+        assert run_dvx(*args, cwd=repo).code == 0
+    for name in ("K", "D"):
+        for i in range(3):
+            write(repo / name / f"{i}.txt", f"{name}{i}")
+    assert run_dvx("add", "K", "D", cwd=repo).code == 0
+    _commit(repo, "K and D")
+    assert run_dvx("push", cwd=repo).code == 0
+    assert run_dvx("remove", "D.dvx", cwd=repo).code == 0
+    shutil.rmtree(repo / "D")
+    _commit(repo, "no D")
+    return repo
+
+
+def test_gc_of_a_remote_killed_after_replacing_its_indexes_counts_what_leaves_on_the_rerun(
+        tmp_path):
+    """gc --remote killed once it replaced the pack indexes, before it deleted the old packs:
+    fsck --remote names the packs no index names as an interrupted gc's, and the rerun counts
+    the objects leaving with them as removed, warning that an older commit uses them, as a gc
+    that was never stopped says."""
+    gc = ["gc", "-w", "-c", "s", "--grace", "0", "-f", "--json"]
+    whole = run_dvx(*gc, cwd=_kept_and_dropped(tmp_path / "whole"))
+    assert whole.code == 0, whole.output
+    expected = json.loads(whole.stdout)[1]
+    assert len(expected["removed_oids"]) == 4, expected  # D's three files and its manifest
+    assert expected["used_outside_scope_oids"] == expected["removed_oids"]
+
+    repo = _kept_and_dropped(tmp_path / "stopped")
+    killed = subprocess.run([sys.executable, "-m", "dvx", *gc], cwd=repo, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, "DVX_FAULT": "gc.repack.after_old_indexes"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    checked = run_dvx("fsck", "--remote", "s", cwd=repo)
+    said = " ".join(checked.stderr.split())
+    assert "named by no index (left by an interrupted `dvx gc --remote`" in said, said
+    assert "interrupted push" not in said, said
+    rerun = run_dvx(*gc, cwd=repo)
+    assert rerun.code == 0, rerun.output
+    found = json.loads(rerun.stdout)[1]
+    assert found["removed_oids"] == expected["removed_oids"], found
+    assert found["used_outside_scope_oids"] == expected["used_outside_scope_oids"]
+    assert found["unindexed_packs_removed"] > 0
+    assert "4 of the objects removed from the remote 's' are used by commits outside the " \
+        "scope" in " ".join(rerun.stderr.split()), rerun.stderr
+    told = " ".join(run_dvx("gc", "-w", "-c", "s", "--grace", "0", "-f", "--dry-run",
+                            cwd=repo).output.split())
+    assert "Would remove 0 objects (0 B) from the remote 's'" in told, told
+    assert not list((tmp_path / "stopped-store" / "logs" / "gc").glob("*"))

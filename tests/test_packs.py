@@ -1604,8 +1604,9 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
     assert collected.code == 0, collected.output
     assert collected.stdout.splitlines()[1:] == [
         "Removed 0 objects (0 B) from the remote 's'; kept 6 in use.",
-        "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by interrupted "
-        "pushes, or holding only copies `dvx fsck --remote` took out as damaged)."]
+        "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by an "
+        "interrupted push or `dvx gc --remote`, or holding only copies `dvx fsck --remote` "
+        "took out as damaged)."]
     assert not left.exists()
 
 

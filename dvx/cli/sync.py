@@ -811,9 +811,9 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "--remote` deletes none of those packs that may hold objects its scope keeps "
              "that no index names and that are not stored loose.")
     elif result.unindexed_packs:
-        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
-             "an interrupted push, or holding only copies taken out of the indexes as "
-             "damaged); `dvx gc --remote` deletes them after the grace period, unless "
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index "
+             f"({_left_by(result.unindexed_packs, result.left_by_gc)}); `dvx gc --remote` "
+             "deletes them after the grace period, unless "
              "objects its scope keeps that no index names and that are not stored loose may "
              "be in them (then some indexes look lost, and it deletes nothing).")
     if result.corrupt and result.read_only:
@@ -984,6 +984,18 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
              + _manifests_kept(last.manifests, dry_run))
 
 
+def _left_by(packs: int, by_gc: int) -> str:
+    """What left `packs` packs no index names, `by_gc` of which a gc's log names."""
+    gc = ("left by an interrupted `dvx gc --remote`, which had taken the objects it was "
+          "deleting with them out of the indexes")
+    other = ("left by an interrupted push or `dvx gc --remote`, or holding only copies taken "
+             "out of the indexes as damaged")
+    by_gc = min(by_gc, packs)
+    if by_gc == packs:
+        return gc
+    return f"{by_gc} {gc}; the others {other}" if by_gc else other
+
+
 def _report_packs(result: GcResult, dry_run: bool) -> None:
     """The packs a remote's gc deletes besides its dead objects': those no index names, and
     the bytes of second or damaged copies that no index needs."""
@@ -991,8 +1003,8 @@ def _report_packs(result: GcResult, dry_run: bool) -> None:
         n = result.unindexed_packs
         out(f"{'Would delete' if dry_run else 'Deleted'} {n} pack{'' if n == 1 else 's'} "
             f"({human_size(result.unindexed_bytes)}) on the {result.where} that no index "
-            "named (left by interrupted pushes, or holding only copies `dvx fsck --remote` "
-            "took out as damaged).")
+            "named (left by an interrupted push or `dvx gc --remote`, or holding only "
+            "copies `dvx fsck --remote` took out as damaged).")
     if result.copies_freed:
         out(f"{'Would free' if dry_run else 'Freed'} {human_size(result.copies_freed)} more "
             f"on the {result.where} from packs holding copies no index needed (an object "

@@ -5,6 +5,7 @@ their specification):
     packs/<hex>.pack        indexes/<hex>.idx                 packs and their indexes
     indexes/KEPT                                              the mark of a remote given packs
     logs/push/<10 digits>-<16 hex>.log                        push logs
+    logs/gc/<10 digits>-<16 hex>.log                          gc logs (what a gc's packs held)
     locks/<kind>-<10 digits>-<16 hex>.lock                    remote locks
     locks/clock-<16 hex>.probe                                probes of a remote's clock
     runs/<algo>/<stage key>/<run key>                         run records (the run-cache)
@@ -75,7 +76,7 @@ def push_log_name(seconds: int, random_hex: str) -> str:
 
 
 def is_push_log_name(name: str) -> bool:
-    """A push log's name in logs/push/."""
+    """A push log's name in logs/push/ (and a gc log's in logs/gc/, named alike)."""
     return _PUSH_LOG.fullmatch(name) is not None
 
 
@@ -114,7 +115,7 @@ def is_upload_name(name: str, algo: str) -> bool:
         return lock_kind_and_time(base) is not None or is_probe_name(base)
     if folder == LOGS_DIR:
         kind, _, log = base.partition("/")
-        return kind == "push" and is_push_log_name(log)
+        return kind in ("push", "gc") and is_push_log_name(log)
     if folder == RUNS_DIR:
         runs_of, _, keys = base.partition("/")
         stage, _, run = keys.partition("/")

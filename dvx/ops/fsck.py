@@ -18,7 +18,7 @@ from dvx.ops.remote import default_remote, lock_remote, open_remote, own_remote,
 from dvx.ops.sync import belonging_on, held_by_workspace, wanted_objects
 from dvx.outputs import Target, load_tree, resolve_targets, scan_outputs
 from dvx.pointer import WrongCounts
-from dvx.remote import leftovers, locks, pack_reads, packed, transfer
+from dvx.remote import gclog, leftovers, locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import lost_with_its_pack
 from dvx.repo import Repo
@@ -63,7 +63,9 @@ class FsckResult:
     # Indexes a newer dvx wrote (index name -> what it says): what they name went unchecked,
     # and may be what is reported missing or the packs no index names.
     newer_indexes: dict[str, str] = field(default_factory=dict)
-    unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
+    unindexed_packs: int = 0  # packs no index names (an interrupted push or gc left them)
+    # Of `unindexed_packs`, those an interrupted gc was deleting (its gc log names them).
+    left_by_gc: int = 0
     # Of `missing`, those no index names either, while such packs are there: an index of
     # them may be lost, and `gc --remote` keeps those packs (repack.py).
     missing_unindexed: int = 0
@@ -108,7 +110,7 @@ class FsckResult:
                                       for name, why in sorted(self.misstated_indexes.items())],
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
-                "unindexed_packs": self.unindexed_packs,
+                "unindexed_packs": self.unindexed_packs, "left_by_gc": self.left_by_gc,
                 "young_unindexed_packs": self.young_unindexed_packs, "kept": self.kept,
                 "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
@@ -242,6 +244,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     # the first look's indexes do not name, and objects they place in a pack now deleted.
     result.checked = len(loose | in_packs.checked)
     result.unindexed_packs = len(in_packs.unindexed_packs)
+    if in_packs.unindexed_packs:
+        logged = set().union(*gclog.read(remote).logs.values())
+        result.left_by_gc = len(logged & set(in_packs.unindexed_packs))
     result.misstated_indexes = in_packs.misstated
     result.lost |= in_packs.lost
     result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()

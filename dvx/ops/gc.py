@@ -72,7 +72,8 @@ class GcResult:
     # upload of a killed push), aborted so that the store drops the parts it kept.
     uploads_aborted: int = 0
     uploads_report: str = ""  # what clearing them did, in the store's terms (Blobs.uploads_cleared)
-    # A remote's: packs no index names (left by killed pushes), deleted, and their bytes.
+    # A remote's: packs no index names (left by killed pushes or gcs), deleted, and their
+    # bytes beyond those of the removed objects an interrupted gc's log says they held.
     unindexed_packs: int = 0
     unindexed_bytes: int = 0
     # A remote's: bytes of deleted packs that no object needed (second copies of an object,
@@ -599,7 +600,9 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 def _count_packs(result: GcResult, packs: repack.RepackPlan) -> None:
     """What the repacking frees besides the dead objects, and what the remote lost."""
     result.unindexed_packs = len(packs.unindexed)
-    result.unindexed_bytes = sum(packs.unindexed.values())
+    # The objects leaving with them that an interrupted gc named are counted as removed.
+    result.unindexed_bytes = max(0, sum(packs.unindexed.values())
+                                 - sum(packs.unindexed_dead.values()))
     result.copies_freed = packs.copies_freed
     result.lost, result.lost_packs = sorted(packs.lost), packs.gone
 

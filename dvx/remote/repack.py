@@ -8,11 +8,14 @@
     execute:  1. copy the needed objects of the packs that hold dead objects or unnamed
                  bytes (or mostly second copies) into new packs
               2. publish one index naming everything live
-              3. delete the indexes read in the plan, then the packs nothing names any more
+              3. log what leaves with the packs to delete (gclog.py), delete the indexes read
+                 in the plan, then the packs nothing names any more, then the log
 
 Killed at any point, the remote stays whole: until step 2 the old indexes name every live
 object in the old packs; after it both the new and the old indexes do, and both sets of packs
-exist; old packs are deleted only once no index names them.
+exist; old packs are deleted only once no index names them. A gc stopped before it deleted
+them leaves them named by no index, and the next one counts the objects that leave with them
+from the log.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
-from dvx.remote import leftovers
+from dvx.remote import gclog, leftovers
 from dvx.remote.pack_reads import READ_GAP, read_span
 from dvx.remote.packed import (
     PACK_ENTRIES,
@@ -75,6 +78,13 @@ class RepackPlan:
     lost: set[str] = field(default_factory=set)
     gone: list[str] = field(default_factory=list)  # the named packs that held them
     unindexed: dict[str, int] = field(default_factory=dict)  # deleted packs no index names
+    # Of `dead`, the objects leaving with those of `unindexed` that an interrupted gc was
+    # deleting (its gc log names them), and their bytes.
+    unindexed_dead: dict[str, int] = field(default_factory=dict)
+    # pack -> {oid: length} of the dead objects each deleted pack the indexes name holds:
+    # what the gc log written before the indexes are replaced names (gclog.py).
+    leaving: dict[str, dict[str, int]] = field(default_factory=dict)
+    finished_logs: list[str] = field(default_factory=list)  # gc logs deleted once this is done
     # Bytes of the deleted named packs that are neither copied nor dead objects: second
     # copies of an object, copies taken out of the indexes as damaged.
     copies_freed: int = 0
@@ -173,8 +183,9 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     _delete(deleted, holders, result)
     for pack, (size, mtime) in packs_listed.items():
         if pack not in merged and mtime is not None and mtime <= cutoff:
-            result.delete_packs.append(pack)  # left by an interrupted push or repack
+            result.delete_packs.append(pack)  # left by an interrupted push or gc
             result.unindexed[pack] = size
+    logged = gclog.read(remote)
     if result.unindexed:
         _refuse_if_unindexed_needed(remote, live, [*present, *named_loose], result,
                                     stored_loose, seek)
@@ -184,10 +195,34 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     copied = {oid: length for section in result.rewrite for oid, _, length in section.entries}
     result.copies_freed = max(0, sum(p.payload for p in deleted) - sum(copied.values())
                               - sum(result.dead.values()))
+    result.leaving = {pack: still for pack, objects in result.leaving.items()
+                      if (still := {oid: n for oid, n in objects.items() if oid in result.dead})}
+    held = {oid for section in [*present, *named_loose] for oid, _, _ in section.entries}
+    stored_loose = _left_by_gc(remote, logged, result, held | set(live) | set(pushed) | young,
+                               stored_loose)
+    result.dead.update(result.unindexed_dead)
+    lingering = {pack for pack in packs_listed if pack not in merged} - result.unindexed.keys()
+    result.finished_logs = [name for name, packs in logged.logs.items()
+                            if not packs & lingering]
     result.keep.sort(key=lambda section: section.pack or "")
     result.young = len(young)
     result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
+
+
+def _left_by_gc(remote: RemoteStore, logged: gclog.Logged, result: RepackPlan,
+                kept: set[str], stored_loose: Collection[str] | None
+                ) -> Collection[str] | None:
+    """The objects leaving with the packs no index names that gc deletes, as the logs of an
+    interrupted gc name them (`unindexed_dead`): those no index names now, that gc does not
+    keep, and that are not stored loose either. Returns the listing of the loose objects,
+    made here if none was given and one was needed."""
+    leaving = {oid: n for pack in result.unindexed for oid, n in logged.leaving.get(
+        pack, {}).items() if oid not in kept}
+    if leaving:
+        stored_loose = set(remote.list_loose()) if stored_loose is None else stored_loose
+        result.unindexed_dead = {oid: n for oid, n in leaving.items() if oid not in stored_loose}
+    return stored_loose
 
 
 def _lost_in(remote: RemoteStore, gone: list[Section], present: list[Section],
@@ -314,6 +349,8 @@ def _delete(deleted: list[_OldPack], holders: dict[str, tuple[Section, Entry]],
         name, size = pack.section.pack, pack.section.size
         for oid, _, length in pack.dead:
             result.dead[oid] = length
+        assert name is not None
+        result.leaving[name] = {oid: length for oid, _, length in pack.dead}
         needed = [e for e in pack.kept if e[0] not in holders]
         spared = [e for e in pack.kept if e[0] in holders]
         if needed:
@@ -335,6 +372,7 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
     """Carry out `plan`, then the index no longer names `dead_loose` (deleted by the caller
     after this returns)."""
     if not plan.changes and not dead_loose and len(plan.indexes) <= CONSOLIDATE_ABOVE:
+        _delete_logs(remote, plan.finished_logs)
         return
     with remote.blobs.session():
         fresh = _copy_live(remote, plan.rewrite + _unless_held(remote, plan, settings),
@@ -347,14 +385,24 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         faults.point("gc.repack.after_index")
         # The new index may have the very bytes, and so the name, of one it replaces.
         replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes if name != published]
+        named = {section.pack for section in sections}  # never delete what the index names
+        doomed = [pack for pack in plan.delete_packs if pack not in named]
+        # Once the indexes are replaced, only this log says what leaves with those packs.
+        written = gclog.record(remote, {pack: plan.leaving[pack] for pack in doomed
+                                        if plan.leaving.get(pack)}) if replaced else []
         if replaced:
             remote.retried.delete(replaced)
         faults.point("gc.repack.after_old_indexes")
-        named = {section.pack for section in sections}  # never delete what the index names
-        doomed = [f"{PACKS_DIR}/{pack}" for pack in plan.delete_packs if pack not in named]
         if doomed:
-            remote.retried.delete(doomed)
+            remote.retried.delete([f"{PACKS_DIR}/{pack}" for pack in doomed])
+        _delete_logs(remote, written + plan.finished_logs)
     remote.forget_locations()
+
+
+def _delete_logs(remote: RemoteStore, names: list[str]) -> None:
+    """Delete the gc logs `names`, whose packs are gone: one left is only read again."""
+    if names:
+        remote.delete_logs(gclog.KIND, names)
 
 
 def _publish(remote: RemoteStore, sections: list[Section], settings: Settings,

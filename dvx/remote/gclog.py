@@ -1,0 +1,94 @@
+"""gc logs: what a `gc --remote` stopped midway was deleting along with its packs.
+
+A pack says nothing about the objects in it (docs/formats.md): once gc has replaced the
+indexes naming a pack it is about to delete, nothing else says which objects leave with
+that pack. So before gc deletes those indexes it leaves a log on the remote,
+`logs/gc/<time>-<random>.log`, naming, for each such pack, the objects the old indexes
+placed in it that no index names any more (the objects it deletes). A gc stopped before it
+deleted those packs (kill -9, Ctrl-C) leaves them named by no index; the next gc reads the
+log, counts the objects that leave with them as deleted (and warns, as any gc does, about
+those that commits outside its scope use), and deletes the log once the packs are gone.
+`fsck --remote` names such a pack as one an interrupted gc left. The format is in
+docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from dvx.hashing import is_valid_oid
+from dvx.objects.layout import is_pack_name, is_push_log_name, push_log_name
+from dvx.objects.odb import ObjectStore
+
+KIND = "gc"
+HEADER = b"dvx gc log 1\n"
+MAX_LOG_BYTES = 16 << 20
+
+Leaving = Mapping[str, Mapping[str, int]]  # pack -> {oid: length} of the objects leaving
+
+
+def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
+    """Write the logs naming the objects `leaving` with each pack; their names (none when
+    nothing leaves)."""
+    lines: list[bytes] = []
+    for pack, objects in sorted(leaving.items()):
+        if objects:
+            lines.append(f"p {pack}\n".encode())
+            lines += [f"o {oid} {length}\n".encode() for oid, length in sorted(objects.items())]
+    names = []
+    for chunk in _chunks(lines, MAX_LOG_BYTES - len(HEADER)):
+        name = push_log_name(int(time.time()), os.urandom(8).hex())
+        remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
+        names.append(name)
+    return names
+
+
+def _chunks(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """`lines` in chunks of at most `limit` bytes, each starting with its pack's line."""
+    chunk: list[bytes] = []
+    size = 0
+    pack = b""
+    for line in lines:
+        if line.startswith(b"p "):
+            pack = line
+        if chunk and size + len(line) > limit:
+            yield chunk
+            chunk, size = ([pack], len(pack)) if not line.startswith(b"p ") else ([], 0)
+        chunk.append(line)
+        size += len(line)
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Logged:
+    """What the gc logs on a remote name: the objects leaving with each pack, and the logs."""
+    leaving: dict[str, dict[str, int]] = field(default_factory=dict)
+    logs: dict[str, set[str]] = field(default_factory=dict)  # log name -> the packs it names
+
+
+def read(remote: ObjectStore) -> Logged:
+    """Every gc log of `remote`. A line that does not parse is ignored (it names nothing it
+    cannot prove); a file without a log's name is not dvx's: neither read nor deleted."""
+    found = Logged()
+    for name in sorted(remote.list_logs(KIND)):
+        if not is_push_log_name(name):
+            continue
+        data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        packs = found.logs.setdefault(name, set())
+        pack: str | None = None
+        for line in data[len(HEADER):].decode("ascii", "replace").splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "p":
+                pack = rest if is_pack_name(rest, remote.algo) else None
+                if pack is not None:
+                    packs.add(pack)
+                continue
+            oid, _, length = rest.partition(" ")
+            if kind == "o" and pack is not None and is_valid_oid(oid, remote.algo) \
+                    and length.isdigit():
+                found.leaving.setdefault(pack, {})[oid] = int(length)
+    return found
