@@ -1606,7 +1606,7 @@ def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tm
         "Removed 0 objects (0 B) from the remote 's'; kept 6 in use.",
         "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by an "
         "interrupted push or `dvx gc --remote`, or holding only copies `dvx fsck --remote` "
-        "took out as damaged)."]
+        "took out of the indexes as damaged)."]
     assert not left.exists()
 
 

@@ -988,8 +988,8 @@ def _left_by(packs: int, by_gc: int) -> str:
     """What left `packs` packs no index names, `by_gc` of which a gc's log names."""
     gc = ("left by an interrupted `dvx gc --remote`, which had taken the objects it was "
           "deleting with them out of the indexes")
-    other = ("left by an interrupted push or `dvx gc --remote`, or holding only copies taken "
-             "out of the indexes as damaged")
+    other = ("left by an interrupted push or `dvx gc --remote`, or holding only copies "
+             "`dvx fsck --remote` took out of the indexes as damaged")
     by_gc = min(by_gc, packs)
     if by_gc == packs:
         return gc
@@ -1003,8 +1003,7 @@ def _report_packs(result: GcResult, dry_run: bool) -> None:
         n = result.unindexed_packs
         out(f"{'Would delete' if dry_run else 'Deleted'} {n} pack{'' if n == 1 else 's'} "
             f"({human_size(result.unindexed_bytes)}) on the {result.where} that no index "
-            "named (left by an interrupted push or `dvx gc --remote`, or holding only "
-            "copies `dvx fsck --remote` took out as damaged).")
+            f"named ({_left_by(n, result.unindexed_by_gc)}).")
     if result.copies_freed:
         out(f"{'Would free' if dry_run else 'Freed'} {human_size(result.copies_freed)} more "
             f"on the {result.where} from packs holding copies no index needed (an object "

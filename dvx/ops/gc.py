@@ -76,6 +76,7 @@ class GcResult:
     # bytes beyond those of the removed objects an interrupted gc's log says they held.
     unindexed_packs: int = 0
     unindexed_bytes: int = 0
+    unindexed_by_gc: int = 0  # of those, the packs an interrupted gc's log named
     # A remote's: bytes of deleted packs that no object needed (second copies of an object,
     # copies taken out of the indexes as damaged), beyond the removed objects' own.
     copies_freed: int = 0
@@ -98,6 +99,7 @@ class GcResult:
             found["uploads_aborted"] = self.uploads_aborted
             found["unindexed_packs_removed"] = self.unindexed_packs
             found["unindexed_packs_bytes"] = self.unindexed_bytes
+            found["unindexed_packs_left_by_gc"] = self.unindexed_by_gc
             found["copies_bytes_freed"] = self.copies_freed
             found["lost_oids"] = self.lost
             found["lost_packs"] = self.lost_packs
@@ -600,6 +602,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 def _count_packs(result: GcResult, packs: repack.RepackPlan) -> None:
     """What the repacking frees besides the dead objects, and what the remote lost."""
     result.unindexed_packs = len(packs.unindexed)
+    result.unindexed_by_gc = packs.logged_unindexed
     # The objects leaving with them that an interrupted gc named are counted as removed.
     result.unindexed_bytes = max(0, sum(packs.unindexed.values())
                                  - sum(packs.unindexed_dead.values()))

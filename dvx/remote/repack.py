@@ -81,6 +81,7 @@ class RepackPlan:
     # Of `dead`, the objects leaving with those of `unindexed` that an interrupted gc was
     # deleting (its gc log names them), and their bytes.
     unindexed_dead: dict[str, int] = field(default_factory=dict)
+    logged_unindexed: int = 0  # of `unindexed`, the packs an interrupted gc's log names
     # pack -> {oid: length} of the dead objects each deleted pack the indexes name holds:
     # what the gc log written before the indexes are replaced names (gclog.py).
     leaving: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -201,6 +202,8 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     stored_loose = _left_by_gc(remote, logged, result, held | set(live) | set(pushed) | young,
                                stored_loose)
     result.dead.update(result.unindexed_dead)
+    logged_packs = set().union(*logged.logs.values())
+    result.logged_unindexed = len(result.unindexed.keys() & logged_packs)
     lingering = {pack for pack in packs_listed if pack not in merged} - result.unindexed.keys()
     result.finished_logs = [name for name, packs in logged.logs.items()
                             if not packs & lingering]
