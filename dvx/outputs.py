@@ -19,6 +19,7 @@ from dvx.errors import (
     UnknownKeysError,
     UsageError,
 )
+from dvx.hash_setting import pointer_algo_mismatch
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
@@ -268,12 +269,10 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
     pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath, repo.root,
                            in_cache=lambda oid: repo.cache.exists(oid))
     if pointer.algo != repo.algo:
-        raise FormatError(
-            f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "
-            f"hashes with {repo.algo} (core.hash).",
-            f"Set core.hash to {pointer.algo} to work with it (dvx config core.hash "
-            f"{pointer.algo}).",
-        )
+        raise pointer_algo_mismatch(repo.config, repo.recorded_algorithms, pointer_relpath,
+                                    for_command(repo.root, pointer_relpath),
+                                    for_command(repo.root, data_path_of(pointer_relpath)),
+                                    pointer.algo, repo.algo)
     return Output(data_path_of(pointer_relpath), pointer)
 
 

@@ -13,6 +13,7 @@ from dvx.config import Config, refuse_relative_global_cache_dir
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError, PrivateFilesInGitError
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
+from dvx.hash_setting import own_setting_refusal, recorded_algorithms
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
@@ -363,6 +364,22 @@ class Repo:
     @functools.cached_property
     def algo(self) -> str:
         return self.config.hash_algo()
+
+    @functools.cached_property
+    def recorded_algorithms(self) -> dict[str, list[str]]:
+        """The hash algorithms this repository's tracked data records (hash_setting.py):
+        read once per command, where a setting of core.hash is checked against them."""
+        return recorded_algorithms(self.git)
+
+    def refuse_own_hash_setting(self) -> None:
+        """Refuse (ConfigError) to record data with a core.hash of the user's own config
+        (global, or config.local) that is not the algorithm of the repository's data: every
+        clone hashing as the repository does could not read it (hash_setting.py)."""
+        if self.config.where("core", "hash") not in ("global", "local"):
+            return  # the repository's own setting, or the default: no data to read
+        refusal = own_setting_refusal(self.config, self.algo, self.recorded_algorithms)
+        if refusal is not None:
+            raise refusal
 
     def hash_as(self, algo: str) -> None:
         """Name this repository's data with `algo` whatever the config levels say: a
@@ -853,12 +870,16 @@ class Repo:
         """The repository lock, which every command that writes the workspace takes (and so
         Git is told first to ignore the temporaries it may write there). core.fsync, which
         every write reads, and for a command that `git add`s its files at its end
-        (`stages_in_git`) core.autostage, are read first: an invalid value stops the command
-        before it writes anything. Without `wait`, taking it fails at once (LockError) when
-        another process holds it. `only_whole_writes`: see RepoLock."""
+        (`stages_in_git`, every command that records data) core.autostage and core.hash,
+        which must name the repository's algorithm (`refuse_own_hash_setting`), are read
+        first: an invalid value stops the command before it writes anything. Without
+        `wait`, taking it fails at once (LockError) when another process holds it.
+        `only_whole_writes`: see RepoLock."""
         from dvx.lock import RepoLock
 
         _ = self.fsync  # read for its check: an invalid value raises here, before any write
+        if stages_in_git:
+            self.refuse_own_hash_setting()
         self.exclude_temporaries()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
         lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,

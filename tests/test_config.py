@@ -1398,3 +1398,32 @@ def test_a_relative_xdg_config_home_is_ignored_as_the_xdg_spec_says(repo, dvx, m
     (repo / "sub").mkdir()
     listed = dvx("remote", "list", cwd=repo / "sub")
     assert listed.stdout.startswith("storage\t"), listed.output
+
+
+def test_a_global_core_hash_chooses_a_new_repository_s_algorithm_never_one_its_data_has(
+        repo, dvx, tmp_path):
+    """A global core.hash is the user's default for repositories that track no data yet;
+    in one whose data has another algorithm, a command recording data refuses before it
+    writes anything, naming the global config and the commands that fix it, which work."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    (repo / "a.txt").write_text("a\n")
+    assert dvx("add", "a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    write(global_config, "[core]\nhash = sha256\n")
+    (repo / "b.txt").write_text("b\n")
+    refused = dvx("add", "b.txt")
+    assert refused.code == 2, refused.output
+    assert (f"Your global config ({global_config}) sets core.hash to sha256, but this "
+            "repository's data is named by xxh128 (as 'a.txt.dvx' records)" in refused.stderr)
+    assert ("`dvx config --local core.hash xxh128` or `dvx config --global --unset core.hash`"
+            in refused.stderr), refused.output
+    assert not (repo / "b.txt.dvx").exists()
+    assert dvx("config", "--local", "core.hash", "xxh128").code == 0  # for this clone
+    assert dvx("add", "b.txt").code == 0
+    assert "algo: xxh128" in (repo / "b.txt.dvx").read_text()
+    fresh = make_git_repo(tmp_path / "fresh")  # no data yet: the user's default applies
+    assert dvx("init", cwd=fresh).code == 0
+    (fresh / "c.txt").write_text("c\n")
+    assert dvx("add", "c.txt", cwd=fresh).code == 0
+    assert "algo: sha256" in (fresh / "c.txt.dvx").read_text()

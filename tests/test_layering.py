@@ -25,6 +25,7 @@ LAYERS = {
     "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,
     "dvx.syncstate": 5,
     "dvx.lockfile": 5,  # a file format, like pointers: outputs.py reads it
+    "dvx.hash_setting": 5,  # the algorithm of a repository's data, and settings disagreeing
     "dvx.repo": 6,
     "dvx.overlapping": 6,  # tracked paths a merge left overlapping: outputs.py names them
     "dvx.outputs": 7, "dvx.workspace": 7, "dvx.history": 7,

@@ -20,6 +20,7 @@ import xxhash
 from dvx.lockfile import read_lock
 from tests.conftest import (
     git,
+    make_git_repo,
     run_dvx,
     run_dvx_proc,
     run_meanwhile,
@@ -3963,3 +3964,62 @@ def test_a_push_of_data_fsck_moved_aside_names_the_quarantine_not_a_teammate(tea
     assert "`dvx commit` records it as a new version" in said
     assert "`dvx commit m.csv` stores it in the cache again" in said, said
     assert "without running `dvx push`" not in said and "gc --remote" not in said, said
+
+
+def test_a_core_hash_of_a_teammate_s_own_config_never_records_data_the_team_cannot_read(team):
+    """Bob's .dvx/config.local says sha256 while the team's data is xxh128 (its .dvx/config
+    names none): add refuses before writing anything, naming his config.local and the
+    command that fixes it there; his status names the same fix for the team's pointers,
+    never a `dvx config` of the tracked config, which his config.local would override."""
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    must("add", "d", cwd=alice)
+    share(alice, "d")
+    bob = team.clone("bob")
+    must("config", "--local", "core.hash", "sha256", cwd=bob)
+    write(bob / "newfile", "new\n")
+    refused = run_dvx("add", "newfile", cwd=bob)
+    assert refused.code == 2, refused.output
+    assert refused.stderr.startswith(
+        "ERROR: This clone's .dvx/config.local sets core.hash to sha256, but this "
+        "repository's data is named by xxh128 (as 'd.dvx' records)"), refused.output
+    assert "`dvx config --local --unset core.hash`" in refused.stderr, refused.output
+    assert not (bob / "newfile.dvx").exists() and git(bob, "status", "-s") == "?? newfile\n"
+    status = run_dvx("status", cwd=bob)
+    assert "'d.dvx' uses xxh128, as this repository's data does" in status.stderr, status.output
+    assert "`dvx config --local --unset core.hash`" in status.stderr, status.output
+    assert "`dvx config core.hash" not in status.output, status.output
+    must("config", "--local", "--unset", "core.hash", cwd=bob)  # the fix named, pasted
+    must("add", "newfile", cwd=bob)
+    assert "algo: xxh128" in (bob / "newfile.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_pointer_of_another_algorithm_is_named_to_add_again_never_the_repository_to_switch(
+        team, tmp_path):
+    """A pointer a teammate's own core.hash wrote (sha256) into the team's xxh128 data: the
+    reader's hint is to add that data again with the repository's algorithm, which works as
+    given; never to switch core.hash, which would leave every other pointer unreadable."""
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    must("add", "d", cwd=alice)
+    other = make_git_repo(tmp_path / "other")
+    must("init", cwd=other)
+    must("config", "core.hash", "sha256", cwd=other)
+    write(other / "newfile", "new\n")
+    must("add", "newfile", cwd=other)
+    shutil.copy(other / "newfile.dvx", alice / "newfile.dvx")
+    write(alice / "newfile", "new\n")
+    with open(alice / ".gitignore", "a") as ignore:
+        ignore.write("/newfile\n")
+    commit(alice, "d, and newfile by sha256")
+    status = run_dvx("status", cwd=alice)
+    assert ("'newfile.dvx' uses sha256, but this repository's data is named by xxh128 (as "
+            "'d.dvx' records)" in status.stderr), status.output
+    assert "`rm newfile.dvx`, which keeps the data, then `dvx add newfile`" in status.stderr
+    assert "Set core.hash" not in status.output and "dvx config core.hash sha256" not in \
+        status.output, status.output
+    (alice / "newfile.dvx").unlink()
+    must("add", "newfile", cwd=alice)
+    assert "algo: xxh128" in (alice / "newfile.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=alice).code == 0

@@ -64,6 +64,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
     refuse_nested_targets(rels, paths)
+    repo.refuse_own_hash_setting()  # before the pointers it makes unreadable are named
     found, broken = scan_outputs(repo)
     for item in broken:
         if any(item.touches(rel) for rel in rels):

@@ -1,0 +1,195 @@
+"""Which hash algorithm names a repository's data, and what to say when a setting disagrees.
+
+A repository's algorithm is a property of the repository, shared by every clone: the
+core.hash its committed .dvx/config sets, else the one its tracked data records (the pointer
+files in Git's index and dvx.lock; most of them, a tie going to the default), else the
+default. A user's own settings (the global config, a clone's .dvx/config.local) may choose
+the algorithm of a repository that tracks no data yet, never write pointers by another one
+into a repository whose data has one: every clone hashing as the repository does could not
+read them. Messages here name the level a setting comes from and the `dvx config` that
+changes it there, since a command that writes another level changes nothing it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dvx.config import Config
+from dvx.errors import ConfigError, DvxError, FormatError
+from dvx.hashing import ALGORITHMS, DEFAULT_ALGO
+from dvx.lockfile import LOCK_FILE, recorded_algo
+from dvx.paths import POINTER_SUFFIX
+from dvx.pointer import parse_pointer
+from dvx.scm import Git
+from dvx.wording import named_list
+
+PERSONAL = ("local", "global")  # the levels no clone but this user's reads
+_MAX_RECORD_BYTES = 1 << 20  # larger than any pointer file or dvx.lock worth reading here
+
+
+def recorded_algorithms(git: Git | None) -> dict[str, list[str]]:
+    """The algorithms the repository's tracked data records, each with the files recording
+    it: the pointer files in Git's index, and its dvx.lock there. None without Git: a
+    project that works without Git shares no data with clones, so its settings alone
+    decide."""
+    if git is None:
+        return {}
+    recorded: dict[str, list[str]] = {}
+    for path, algo in _recorded(git):
+        files = recorded.setdefault(algo, [])
+        if path not in files:  # a path in conflict comes once per side
+            files.append(path)
+    return recorded
+
+
+def _recorded(git: Git) -> Iterator[tuple[str, str]]:
+    for path, sha in git.staged_blobs((POINTER_SUFFIX, LOCK_FILE)):
+        is_lock = path == LOCK_FILE
+        if not is_lock and (not path.endswith(POINTER_SUFFIX)
+                            or path.rpartition("/")[2] == POINTER_SUFFIX):
+            continue  # a dvx.lock below the root, or a file named `.dvx`: no record
+        data = git.small_blob(sha, _MAX_RECORD_BYTES)
+        if data is None:
+            continue
+        algo = recorded_algo(data) if is_lock else _algo_of_pointer(data, path)
+        if algo is not None:
+            yield path, algo
+
+
+def _algo_of_pointer(data: bytes, path: str) -> str | None:
+    try:
+        return parse_pointer(data, path).algo
+    except DvxError:
+        return None
+
+
+@dataclass(frozen=True)
+class RepositoryAlgorithm:
+    algo: str
+    why: str  # "its .dvx/config sets core.hash to xxh128", "as 'd.dvx' records"
+    recorded: bool  # the repository tracks data, or commits a setting: it has an algorithm
+
+
+def repository_algorithm(config: Config, recorded: dict[str, list[str]],
+                         besides: str | None = None) -> RepositoryAlgorithm:
+    """The algorithm that names the repository's data (see the module docstring); the files
+    named as recording it leave out `besides`, the one a message is about."""
+    committed = _value_at(config, "project")
+    if committed is not None:
+        return RepositoryAlgorithm(committed, f"its .dvx/config sets core.hash to {committed}",
+                                   True)
+    if not recorded:
+        return RepositoryAlgorithm(DEFAULT_ALGO, "the default, as it tracks no data yet", False)
+    most = max(len(files) for files in recorded.values())
+    tied = [algo for algo, files in recorded.items() if len(files) == most]
+    algo = DEFAULT_ALGO if DEFAULT_ALGO in tied or len(tied) > 1 else tied[0]
+    files = [f for f in recorded.get(algo, []) if f != besides]
+    if not files:  # `besides` alone records it
+        return RepositoryAlgorithm(algo, "the default, which its .dvx/config does not change"
+                                   if algo == DEFAULT_ALGO else "as its tracked data records",
+                                   True)
+    verb = "records" if len(files) == 1 else "record"
+    return RepositoryAlgorithm(
+        algo, f"as {named_list(sorted(files), most=3, name=repr)} {verb}", True)
+
+
+def _value_at(config: Config, level: str) -> str | None:
+    """The algorithm core.hash names at `level`; None where it names none (unset, or no
+    algorithm: the command reading it says so)."""
+    config_file = config.files.get(level)
+    value = config_file.get("core", "hash") if config_file is not None else None
+    return value if value in ALGORITHMS else None
+
+
+def setting_named(config: Config, algo: str) -> str:
+    """Where the core.hash in effect (`algo`) comes from, as a clause of a message."""
+    level = config.where("core", "hash")
+    if level == "global":
+        return f"your global config ({config.paths['global']}) sets core.hash to {algo}"
+    if level == "local":
+        return f"this clone's .dvx/config.local sets core.hash to {algo}"
+    if level == "project":
+        return f"its .dvx/config sets core.hash to {algo}"
+    return f"dvx hashes with {algo} here, the default, as no config sets core.hash"
+
+
+def own_setting_fixes(config: Config, wanted: str) -> list[str]:
+    """The `dvx config` commands that make the user's own settings hash with `wanted`, each
+    on its own: for this clone (`--local`), or, where the global config sets another and
+    unsetting it is enough, for every repository of this user."""
+    local, global_ = _value_at(config, "local"), _value_at(config, "global")
+    below_local = _value_at(config, "project") or global_ or DEFAULT_ALGO
+    if local is not None and local != wanted and below_local == wanted:
+        return ["dvx config --local --unset core.hash"]
+    fixes = [f"dvx config --local core.hash {wanted}"]
+    below_global = _value_at(config, "project") or DEFAULT_ALGO
+    if local is None and global_ is not None and global_ != wanted and below_global == wanted:
+        fixes.append("dvx config --global --unset core.hash")
+    return fixes
+
+
+def switch_fixes(config: Config, wanted: str) -> list[str]:
+    """The `dvx config` commands that make a repository that tracks no data yet hash with
+    `wanted` for every clone: its committed .dvx/config, and the user's own levels that set
+    another algorithm unset."""
+    fixes = [f"dvx config --{level} --unset core.hash" for level in PERSONAL
+             if config.files.get(level) is not None
+             and config.files[level].get("core", "hash") not in (None, wanted)]
+    if (_value_at(config, "project") or DEFAULT_ALGO) != wanted:
+        fixes.append(f"dvx config core.hash {wanted}")
+    return fixes
+
+
+def joined(commands: list[str], word: str = "and") -> str:
+    """`commands` as a sentence gives them: "`a`", "`a` and `b`"."""
+    quoted = [f"`{c}`" for c in commands]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {word} {quoted[-1]}"
+
+
+def own_setting_refusal(config: Config, algo: str, recorded: dict[str, list[str]]
+                        ) -> ConfigError | None:
+    """The refusal of a command about to record data when the user's own config (global, or
+    this clone's config.local) sets core.hash to `algo` while the repository's data is named
+    by another: None where the setting is the repository's (committed) or agrees."""
+    if config.where("core", "hash") not in PERSONAL:
+        return None
+    own = repository_algorithm(config, recorded)
+    if not own.recorded or own.algo == algo:
+        return None
+    fixes = own_setting_fixes(config, own.algo)
+    setting = setting_named(config, algo)
+    return ConfigError(
+        f"{setting[0].upper()}{setting[1:]}, but this repository's data is named by "
+        f"{own.algo} ({own.why}): data "
+        f"recorded here with {algo} could not be read by any clone hashing as the repository "
+        "does, so nothing was written.",
+        f"Hash with the repository's algorithm: {joined(fixes, 'or')} (`dvx config "
+        "core.hash` says where the value in effect comes from), then run the command again.")
+
+
+def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where: str,
+                          pointer_file: str, data_path: str, pointer_algo: str, algo: str
+                          ) -> FormatError:
+    """The error for the pointer file `where` (`pointer_file` and its `data_path` as a
+    command typed here names them) recording `pointer_algo` while dvx here hashes with
+    `algo`: the fix is the setting's where the pointer has the repository's algorithm, else
+    the pointer's, added again by whoever has its data."""
+    own = repository_algorithm(config, recorded, besides=where)
+    level = config.where("core", "hash")
+    if own.algo == pointer_algo:
+        fixes = (own_setting_fixes(config, own.algo) if level in PERSONAL
+                 else switch_fixes(config, own.algo))
+        commit = "" if level in PERSONAL else ", and commit .dvx/config so every clone does"
+        return FormatError(
+            f"The pointer file '{where}' uses {pointer_algo}, as this repository's data does "
+            f"({own.why}), but {setting_named(config, algo)}.",
+            f"Hash with the repository's algorithm: {joined(fixes, 'or')}{commit}.")
+    as_here = "" if level == "project" else f", and {setting_named(config, algo)}"
+    return FormatError(
+        f"The pointer file '{where}' uses {pointer_algo}, but this repository's data is named "
+        f"by {own.algo} ({own.why}){as_here}.",
+        f"It was added by a dvx hashing with {pointer_algo} (a core.hash of its writer's own "
+        f"config, most likely): add it again with {own.algo} where its data is, once `dvx "
+        f"config core.hash` says {own.algo} there (`rm {pointer_file}`, which keeps the data, "
+        f"then `dvx add {data_path}`), and commit the new {where}.")
