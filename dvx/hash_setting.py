@@ -186,6 +186,13 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
             f"({own.why}), but {setting_named(config, algo)}.",
             f"Hash with the repository's algorithm: {joined(fixes, 'or')}{commit}.")
     as_here = "" if level == "project" else f", and {setting_named(config, algo)}"
+    if level == "project" and recorded.get(pointer_algo) and not recorded.get(own.algo):
+        return FormatError(  # no tracked data has the committed algorithm: the setting is new
+            f"The pointer file '{where}' uses {pointer_algo}, but its .dvx/config sets "
+            f"core.hash to {own.algo}, which none of its tracked data records.",
+            f"If that setting is what is off, set back the algorithm its data has: `dvx config "
+            f"core.hash {pointer_algo}`. Else add that data again with {own.algo} (`rm "
+            f"{pointer_file}`, which keeps the data, then `dvx add {data_path}`), and commit.")
     return FormatError(
         f"The pointer file '{where}' uses {pointer_algo}, but this repository's data is named "
         f"by {own.algo} ({own.why}){as_here}.",

@@ -6,6 +6,8 @@ import email.utils
 import http.server
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -433,7 +435,8 @@ def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorit
         imported.output
     # Both ways out it names work: an untracked copy, or hashing as the source does.
     assert f"`dvx get {owner} d` copies it here without tracking its source" in said, said
-    assert "tracks no data yet, `dvx config core.hash sha256`" in said, said
+    assert ("as this repository tracks no data yet, make it hash as the source does (`dvx "
+            "config core.hash sha256`)" in said), said
     must("get", str(owner), "d", "-o", "copied", cwd=reader)
     assert (reader / "copied" / "f.txt").read_text() == "theirs\n"
     other = make_git_repo(tmp_path / "other")
@@ -4205,3 +4208,66 @@ def test_a_get_s_folder_is_known_as_one_at_every_moment_a_kill_can_leave_it(tmp_
     assert get_scratch.is_scratch_folder(str(empty), empty.name)
     (empty / "held").write_bytes(b"")
     assert get_scratch.is_scratch_folder(str(empty), empty.name)
+
+
+def _pasted(hint: str, cwd: Path) -> None:
+    """Run the `dvx ... && dvx ...` a hint names, as pasted into a shell."""
+    for command in hint.split(" && "):
+        words = shlex.split(command)
+        assert words[0] == "dvx", hint
+        must(*words[1:], cwd=cwd)
+
+
+def test_an_update_from_a_source_now_hashing_otherwise_names_what_works_for_an_import(
+        source, project):
+    """The source re-tracks its data with sha256: status never says `dvx update` brings it,
+    update keeps the import as it is and never suggests switching this repository's
+    algorithm (it tracks the import); the way out both name, pasted, makes the source's new
+    data this repository's own."""
+    _, alice = source
+    must("import", str(alice), "images", "-o", "imp", cwd=project)
+    commit(project, "import")
+    must("remove", "images.dvx", "raw/train.csv.dvx", cwd=alice)
+    must("config", "core.hash", "sha256", cwd=alice)
+    write(alice / "images" / "3.png", "image 3\n")
+    must("add", "images", cwd=alice)
+    share(alice, "sha256 now")
+    status = run_dvx("status", cwd=project)
+    said = " ".join(status.stdout.split())
+    assert "imp: its source moved (HEAD is now" in said, status.output
+    assert ("and now hashes with sha256, this repository with xxh128, so `dvx update` cannot "
+            "bring it" in said), status.output
+    assert "`dvx update imp.dvx` brings it" not in said, status.output
+    updated = run_dvx("update", "imp.dvx", cwd=project)
+    said = " ".join(updated.stderr.split())
+    assert updated.code == 1 and "now hashes with sha256, this repository with xxh128" in said
+    assert "'imp' keeps the version it has" in said, updated.output
+    assert "tracks no data yet" not in said and "core.hash" not in said, updated.output
+    way = re.search(r"no longer updated from its source: `([^`]*)`", said)
+    assert way is not None, updated.output
+    assert way.group(1) in " ".join(status.stdout.split()), status.output  # the same way
+    _pasted(way.group(1), project)
+    assert sorted(os.listdir(project / "imp")) == ["0.png", "1.png", "2.png", "3.png"]
+    assert "algo: xxh128" in (project / "imp.dvx").read_text()
+    assert "source:" not in (project / "imp.dvx").read_text()
+
+
+def test_an_import_refused_for_the_reader_s_own_core_hash_names_that_level_and_keeps_the_args(
+        source, project):
+    """The reader's .dvx/config.local sets sha256, the source's data is xxh128: the
+    refusal names `--local` (a `dvx config` of the tracked config would change nothing
+    config.local overrides), and its `dvx get` keeps the user's -o and --rev; both work."""
+    _, alice = source
+    must("config", "--local", "core.hash", "sha256", cwd=project)
+    refused = run_dvx("import", str(alice), "images", "-o", "imp", "--rev", "v1", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "hashes with xxh128, this repository with sha256" in said
+    assert f"`dvx get {alice} images -o imp --rev v1` copies it here" in said, said
+    assert "(`dvx config --local --unset core.hash`), and the import then works" in said, said
+    assert "`dvx config core.hash" not in said, said
+    _pasted(f"dvx get {alice} images -o imp --rev v1", project)
+    assert sorted(os.listdir(project / "imp")) == ["0.png", "1.png", "2.png"]
+    shutil.rmtree(project / "imp")
+    must("config", "--local", "--unset", "core.hash", cwd=project)
+    must("import", str(alice), "images", "-o", "imp", "--rev", "v1", cwd=project)
+    assert "algo: xxh128" in (project / "imp.dvx").read_text()

@@ -38,6 +38,14 @@ from dvx.errors import (
     interruption,
     stop_within,
 )
+from dvx.hash_setting import (
+    PERSONAL,
+    joined,
+    own_setting_fixes,
+    repository_algorithm,
+    setting_named,
+    switch_fixes,
+)
 from dvx.hashing import CHUNK_SIZE
 from dvx.lock import Work, began_writing, stopped_commands
 from dvx.logs import get_logger, pasted_args, quoted, shell_quote
@@ -135,7 +143,8 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
         source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
         if rev is not None:
             source_info["rev"] = rev
-        pointer = _bring(repo, source, found, source_info)
+        pointer = _bring(repo, source, found, source_info, lambda: _import_hashed_otherwise(
+            repo, source, found, out, force))
         return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
                       lambda: _refuse_taken_again(repo, rel, origin, force, is_dir, replaced,
                                                   "import"))
@@ -625,10 +634,14 @@ def _branch_of(repo: Repo, rev: str) -> str:
     return "\n".join(line for line in out.decode().splitlines() if line != "--end-of-options")
 
 
-def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
-    """Put the objects of `found` into the repository's cache; the pointer naming them."""
+def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str],
+           hashed_otherwise: Callable[[], UsageError]) -> Pointer:
+    """Put the objects of `found` into the repository's cache; the pointer naming them.
+    `hashed_otherwise`: the refusal where the source hashes with another algorithm than this
+    repository, whose pointers all name objects by its own (core.hash): an import would
+    track objects none of them can name."""
     if source.repo.algo != repo.algo:
-        raise _hashed_otherwise(repo, source, found)
+        raise hashed_otherwise()
     files = list(source.files_below(found))
     oids, sizes, names = objects_of(found.path, files)
     source.bring(oids, sizes, found.output.remote, names)
@@ -645,18 +658,63 @@ def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Po
     return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, source=provenance)
 
 
-def _hashed_otherwise(repo: Repo, source: Source, found: Found) -> UsageError:
-    """The source hashes with another algorithm than this repository, whose pointers all
-    name objects by its own (core.hash): an import would track objects none of them can
-    name. An untracked copy needs no match, nor does a repository that has no data yet."""
-    rev = f"--rev {shell_quote(source.requested_rev)}" if source.requested_rev else ""
+def _get_command(source: Source, path: str, out: str | None, force: bool = False) -> str:
+    """The `dvx get` that copies `path` of the source to `out` (as the user typed it), at
+    the revision read, untracked."""
+    options = [f"-o {shell_quote(out)}" if out is not None else "",
+               f"--rev {shell_quote(source.requested_rev)}" if source.requested_rev else "",
+               "--force" if force else ""]
+    return f"dvx get {pasted_args(source.url, path, options=' '.join(filter(None, options)))}"
+
+
+def _import_hashed_otherwise(repo: Repo, source: Source, found: Found, out: str | None,
+                             force: bool) -> UsageError:
+    """An import's refusal of a source hashing with another algorithm: an untracked copy
+    needs no match (the user's own arguments kept), and a repository that tracks no data
+    yet may take the source's algorithm, set where each level that sets another would
+    override it; one whose data has the source's algorithm, while the user's own config
+    sets another, hashes with it once that setting is fixed where it is."""
+    algo = source.repo.algo
+    ways = [f"`{_get_command(source, found.path, out, force)}` copies it here without "
+            "tracking its source"]
+    recorded = repo.recorded_algorithms if repo.git is not None else {}
+    own = repository_algorithm(repo.config, recorded)
+    if repo.git is None or not recorded:
+        tracks = "while" if repo.git is None else "as"
+        ways.append(f"{tracks} this repository tracks no data yet, make it hash as the "
+                    f"source does ({joined(switch_fixes(repo.config, algo))}), and the "
+                    "import then works")
+    elif own.algo == algo and repo.config.where("core", "hash") in PERSONAL:
+        ways.append(f"this repository's data is named by {algo} as the source's is ("
+                    f"{own.why}) while {setting_named(repo.config, repo.algo)}: hash with it "
+                    f"({joined(own_setting_fixes(repo.config, algo), 'or')}), and the "
+                    "import then works")
     return UsageError(
-        f"{source.describe()} hashes with {source.repo.algo}, this repository with "
-        f"{repo.algo}: its data cannot be imported as is.",
-        f"`dvx get {pasted_args(source.url, found.path, options=rev)}` copies it here "
-        "without tracking its source; or, while this repository tracks no data yet, "
-        f"`dvx config core.hash {source.repo.algo}` makes it hash as the source does, and "
-        "the import then works.")
+        f"{source.describe()} hashes with {algo}, this repository with {repo.algo}: its data "
+        "cannot be imported as is.", f"{'; or, '.join(ways)}.")
+
+
+def _as_own_data(repo: Repo, source: Source, output: Output) -> str:
+    """The commands that replace the import `output` with the source's data at the
+    revision read, tracked as this repository's own (hashed by its algorithm), no longer
+    updated from the source; the data removed first is in the cache."""
+    path = (output.pointer.source_info or {}).get("path", "")
+    return (f"`dvx remove --outs {for_command(repo.root, output.pointer_path)} && "
+            f"{_get_command(source, path, from_here(repo.root, output.path))} && "
+            f"dvx add {for_command(repo.root, output.path)}`")
+
+
+def _update_hashed_otherwise(repo: Repo, source: Source, output: Output) -> UsageError:
+    """An update's refusal of a source that now hashes with another algorithm: the import
+    keeps its version, and the source's data can be this repository's own instead. The
+    repository tracks the import, so taking the source's algorithm is no way out."""
+    rev_lock = (output.pointer.source_info or {}).get("rev_lock", "")
+    return UsageError(
+        f"{source.describe()} now hashes with {source.repo.algo}, this repository with "
+        f"{repo.algo}, so its new data cannot be imported: '{output.path}' keeps the version "
+        f"it has ({rev_lock[:7]}).",
+        "To keep the source's data as this repository's own instead, no longer updated from "
+        f"its source: {_as_own_data(repo, source, output)}.")
 
 
 def _data_oid(source: Source, found: Found) -> str:
@@ -1165,15 +1223,19 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool,
         _refuse_own_moving_revision(repo, source, wanted)
         commit = source.commit or _head_of(source)
         found = source.find(info["path"])
+
+        def hashed_otherwise() -> UsageError:
+            return _update_hashed_otherwise(repo, source, output)
+
         if commit == info["rev_lock"] and wanted == info.get("rev") and (
                 source.commit is not None or _data_oid(source, found) == output.pointer.oid):
-            _bring(repo, source, found, info)
+            _bring(repo, source, found, info, hashed_otherwise)
             return _restore(repo, output, f"up to date ({commit[:7]})", force,
                             left_by_stopped)
         new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
         if wanted is not None:
             new_info["rev"] = wanted
-        pointer = _bring(repo, source, found, new_info)
+        pointer = _bring(repo, source, found, new_info, hashed_otherwise)
         detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
                                            else "")
     else:
@@ -1288,10 +1350,13 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                     moved = f"its source moved ({info.get('rev') or 'HEAD'} is now " \
                         f"{commit[:7]}, was {info['rev_lock'][:7]})"
                     gone = not source.tracks(info["path"])
-                    found.append(SourceCheck(output.path, True, (
-                        f"{moved} and no longer tracks '{info['path']}' there, so `dvx "
-                        "update` cannot bring it" if gone else moved) + where,
-                        updatable=not gone))
+                    if gone:
+                        moved += f" and no longer tracks '{info['path']}' there, so `dvx " \
+                            "update` cannot bring it"
+                    elif source.repo.algo != repo.algo:
+                        moved += _moved_to_another_algorithm(repo, source, output)
+                    found.append(SourceCheck(output.path, True, moved + where, updatable=not (
+                        gone or source.repo.algo != repo.algo)))
                 elif source.commit is None and _data_oid(
                         source, source.find(info["path"])) != output.pointer.oid:
                     found.append(SourceCheck(output.path, True, (
@@ -1316,6 +1381,15 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                                      f"its source could not be checked: {exc.message}",
                                      failed=True))
     return found
+
+
+def _moved_to_another_algorithm(repo: Repo, source: Source, output: Output) -> str:
+    """What status adds for an import whose source moved to another hash algorithm than
+    this repository's: `dvx update` refuses it, and what can be done instead."""
+    return (f" and now hashes with {source.repo.algo}, this repository with {repo.algo}, so "
+            "`dvx update` cannot bring it; to keep the source's data as this repository's "
+            f"own instead, no longer updated from its source: "
+            f"{_as_own_data(repo, source, output)}")
 
 
 def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
