@@ -1427,3 +1427,39 @@ def test_a_global_core_hash_chooses_a_new_repository_s_algorithm_never_one_its_d
     (fresh / "c.txt").write_text("c\n")
     assert dvx("add", "c.txt", cwd=fresh).code == 0
     assert "algo: sha256" in (fresh / "c.txt.dvx").read_text()
+
+
+def test_a_pointer_of_another_algorithm_than_dvx_hashes_with_names_the_setting_that_is_off(
+        repo, dvx):
+    """Where the pointer files record one algorithm and the setting in effect another, the
+    setting is named as what is off, with the `dvx config` that sets back the algorithm the
+    data has: a committed core.hash that none of the data records, or none at all where
+    the data was added by a user's own sha256 (then to be committed for every clone)."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    (repo / "a.txt").write_text("a\n")
+    assert dvx("add", "a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    assert dvx("config", "core.hash", "sha256").code == 0
+    status = dvx("status")
+    assert ("'a.txt.dvx' uses xxh128, but its .dvx/config sets core.hash to sha256, which none "
+            "of its tracked data records" in status.stderr), status.output
+    assert "`dvx config core.hash xxh128`" in status.stderr, status.output
+    assert dvx("config", "core.hash", "xxh128").code == 0  # pasted
+    assert dvx("config", "--unset", "core.hash").code == 0
+    assert dvx("status", "-q").code == 0
+    write(global_config, "[core]\nhash = sha256\n")  # a repository whose data is sha256 ...
+    git(repo, "rm", "-q", "--cached", "a.txt.dvx")
+    (repo / "a.txt.dvx").unlink()
+    assert dvx("add", "a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a by sha256")
+    global_config.unlink()  # ... read by a teammate hashing with the default
+    status = dvx("status")
+    assert ("'a.txt.dvx' uses sha256, as this repository's data does (as its tracked data "
+            "records), but dvx hashes with xxh128 here, the default" in status.stderr), \
+        status.output
+    assert ("`dvx config core.hash sha256`, and commit .dvx/config so every clone does"
+            in status.stderr), status.output
+    assert dvx("config", "core.hash", "sha256").code == 0
+    assert dvx("status", "-q").code == 0
