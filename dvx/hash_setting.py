@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from dvx.config import Config
 from dvx.errors import ConfigError, DvxError, FormatError
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO
-from dvx.lockfile import LOCK_FILE, recorded_algo
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
 from dvx.paths import POINTER_SUFFIX
-from dvx.pointer import parse_pointer
+from dvx.pointer import MAX_POINTER_BYTES, parse_pointer
 from dvx.scm import Git
 from dvx.wording import named_list
 
 PERSONAL = ("local", "global")  # the levels no clone but this user's reads
-_MAX_RECORD_BYTES = 1 << 20  # larger than any pointer file or dvx.lock worth reading here
 
 
 def recorded_algorithms(git: Git | None) -> dict[str, list[str]]:
     """The algorithms the repository's tracked data records, each with the files recording
-    it: the pointer files in Git's index, and its dvx.lock there. None without Git: a
+    it: the pointer files in Git's index, and its dvx.lock there. Nothing without Git: a
     project that works without Git shares no data with clones, so its settings alone
     decide."""
     if git is None:
@@ -49,7 +48,7 @@ def _recorded(git: Git) -> Iterator[tuple[str, str]]:
         if not is_lock and (not path.endswith(POINTER_SUFFIX)
                             or path.rpartition("/")[2] == POINTER_SUFFIX):
             continue  # a dvx.lock below the root, or a file named `.dvx`: no record
-        data = git.small_blob(sha, _MAX_RECORD_BYTES)
+        data = git.small_blob(sha, MAX_LOCK_BYTES if is_lock else MAX_POINTER_BYTES)
         if data is None:
             continue
         algo = recorded_algo(data) if is_lock else _algo_of_pointer(data, path)

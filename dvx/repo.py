@@ -13,7 +13,7 @@ from dvx.config import Config, refuse_relative_global_cache_dir
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError, PrivateFilesInGitError
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
-from dvx.hash_setting import own_setting_refusal, recorded_algorithms
+from dvx.hash_setting import PERSONAL, own_setting_refusal, recorded_algorithms
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
@@ -375,8 +375,8 @@ class Repo:
         """Refuse (ConfigError) to record data with a core.hash of the user's own config
         (global, or config.local) that is not the algorithm of the repository's data: every
         clone hashing as the repository does could not read it (hash_setting.py)."""
-        if self.config.where("core", "hash") not in ("global", "local"):
-            return  # the repository's own setting, or the default: no data to read
+        if self.config.where("core", "hash") not in PERSONAL:
+            return  # the repository's own setting, or the default: its data is not read
         refusal = own_setting_refusal(self.config, self.algo, self.recorded_algorithms)
         if refusal is not None:
             raise refusal
