@@ -199,3 +199,17 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
         f"config, most likely): add it again with {own.algo} where its data is, once `dvx "
         f"config core.hash` says {own.algo} there (`rm {pointer_file}`, which keeps the data, "
         f"then `dvx add {data_path}`), and commit the new {where}.")
+
+
+def staged_otherwise(config: Config, recorded: dict[str, list[str]], staged: set[str]
+                     ) -> tuple[RepositoryAlgorithm, list[str]]:
+    """The pointer files among `staged` (the commit being made adds or changes them) that
+    record another algorithm than the repository's data has without them, and that
+    algorithm; none where it has no other data (the commit chooses the algorithm then)."""
+    before = {algo: kept for algo, files in recorded.items()
+              if (kept := [f for f in files if f not in staged])}
+    own = repository_algorithm(config, before)
+    if not own.recorded:
+        return own, []
+    return own, sorted(f for algo, files in recorded.items() if algo != own.algo
+                       for f in files if f in staged and f != LOCK_FILE)

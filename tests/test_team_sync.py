@@ -4023,3 +4023,40 @@ def test_a_pointer_of_another_algorithm_is_named_to_add_again_never_the_reposito
     must("add", "newfile", cwd=alice)
     assert "algo: xxh128" in (alice / "newfile.dvx").read_text()
     assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_the_pre_commit_hook_stops_a_pointer_of_another_algorithm_than_the_repository_s_data(
+        team, tmp_path):
+    """A pointer file of sha256 (written by a dvx whose own config chose it, or copied in)
+    staged into a repository whose data is xxh128: the pre-commit hook stops the commit,
+    naming it and the way out, which works as given; a first commit of data chooses."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    write(alice / "d" / "a", "a\n")
+    must("add", "d", cwd=alice)
+    commit(alice, "d")
+    other = make_git_repo(tmp_path / "other")
+    must("init", cwd=other)
+    must("config", "core.hash", "sha256", cwd=other)
+    write(other / "newfile", "new\n")
+    must("add", "newfile", cwd=other)
+    must("install", cwd=other)
+    commit(other, "the first data, by sha256")  # nothing else to differ from
+    shutil.copy(other / "newfile.dvx", alice / "newfile.dvx")
+    write(alice / "newfile", "new\n")
+    with open(alice / ".gitignore", "a") as ignore:
+        ignore.write("/newfile\n")
+    git(alice, "add", "newfile.dvx", ".gitignore")
+    refused = subprocess.run(["git", "commit", "-qm", "newfile"], cwd=alice,
+                             capture_output=True, text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode != 0, refused.stderr
+    assert ("dvx stopped the commit: it would put into Git pointer files recording another "
+            "hash algorithm than this repository's data is named by (xxh128, as 'd.dvx' "
+            "records)" in said), refused.stderr
+    assert "`rm newfile.dvx`, which keeps the data, then `dvx add newfile`" in said, said
+    (alice / "newfile.dvx").unlink()
+    must("add", "newfile", cwd=alice)
+    git(alice, "add", "newfile.dvx")
+    git(alice, "commit", "-qm", "newfile")
+    assert "algo: xxh128" in git(alice, "show", "HEAD:newfile.dvx")

@@ -17,8 +17,10 @@ from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.errors import DvxError
+    from dvx.hash_setting import RepositoryAlgorithm
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
+    from dvx.repo import Repo
     from dvx.scm import Git
 
 
@@ -181,6 +183,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
         if repo is None:
             return
         check = staged_data(repo, lambda: caching_declared(repo), made_by_merge)
+        own, otherwise = _staged_in_another_algorithm(repo)
     except PrivateFilesInGitError as exc:
         warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
              "is.")
@@ -206,8 +209,44 @@ def _check_the_commit(made_by_merge: bool) -> None:
         warn(_left_behind_message(repo.root, here, check.left_behind))
     if check.overlaps:
         warn(_overlaps_message(repo.root, here, check.overlaps))
-    if check.found or check.links or check.conflicted or check.left_behind or check.overlaps:
+    if otherwise:
+        warn(_other_algorithm_message(repo.root, here, own, otherwise))
+    if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
+            or otherwise:
         sys.exit(1)
+
+
+def _staged_in_another_algorithm(repo: Repo) -> tuple[RepositoryAlgorithm, list[str]]:
+    """The pointer files the commit being made adds or changes that record another hash
+    algorithm than the repository's data has (hash_setting.py): a dvx whose own config
+    chose it wrote them, and no clone hashing as the repository does could read them."""
+    from dvx.hash_setting import staged_otherwise
+    from dvx.paths import POINTER_SUFFIX
+
+    assert repo.git is not None
+    staged = {f.path for f in repo.git.staged_additions() if f.path.endswith(POINTER_SUFFIX)}
+    if not staged:
+        return staged_otherwise(repo.config, {}, staged)
+    return staged_otherwise(repo.config, repo.recorded_algorithms, staged)
+
+
+def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorithm,
+                             paths: list[str]) -> str:
+    from dvx.pointer import data_path_of
+
+    typed, _ = _typed(root, here)
+    lines = [f"ERROR: dvx stopped the commit: it would put into Git pointer files recording "
+             f"another hash algorithm than this repository's data is named by ({own.algo}, "
+             f"{own.why}), which no clone hashing as the repository does could read:"]
+    lines.extend(f"    {path}" for path in paths[:_LISTED])
+    if len(paths) > _LISTED:
+        lines.append(f"    and {len(paths) - _LISTED} more")
+    lines.append(
+        f"Add their data again with {own.algo}, once `dvx config core.hash` says {own.algo} "
+        f"(`rm {_named(paths, typed)}`, which keeps the data, then `dvx add "
+        f"{_named([data_path_of(p) for p in paths], typed)}`), `git add` the new pointer "
+        f"files and {_again(here)}; `git commit --no-verify` commits them as they are.")
+    return "\n".join(lines)
 
 
 _LISTED = 10  # tracked paths a refused commit names, and files of each
