@@ -34,22 +34,26 @@ def recorded_algorithms(git: Git | None) -> dict[str, list[str]]:
     decide."""
     if git is None:
         return {}
-    recorded: dict[str, list[str]] = {}
+    recorded: dict[str, dict[str, None]] = {}  # ordered sets
     for path, algo in _recorded(git):
-        files = recorded.setdefault(algo, [])
-        if path not in files:  # a path in conflict comes once per side
-            files.append(path)
-    return recorded
+        recorded.setdefault(algo, {})[path] = None  # a path in conflict comes once per side
+    return {algo: list(files) for algo, files in recorded.items()}
 
 
 def _recorded(git: Git) -> Iterator[tuple[str, str]]:
+    records = []
     for path, sha in git.staged_blobs((POINTER_SUFFIX, LOCK_FILE)):
         is_lock = path == LOCK_FILE
         if not is_lock and (not path.endswith(POINTER_SUFFIX)
                             or path.rpartition("/")[2] == POINTER_SUFFIX):
             continue  # a dvx.lock below the root, or a file named `.dvx`: no record
-        data = git.small_blob(sha, MAX_LOCK_BYTES if is_lock else MAX_POINTER_BYTES)
-        if data is None:
+        records.append((path, sha, is_lock))
+    # Read together: a commit's hook reads every pointer file of the index.
+    contents = git.small_blobs([sha for _, sha, _ in records],
+                               max(MAX_LOCK_BYTES, MAX_POINTER_BYTES))
+    for path, sha, is_lock in records:
+        data = contents.get(sha)
+        if data is None or len(data) > (MAX_LOCK_BYTES if is_lock else MAX_POINTER_BYTES):
             continue
         algo = recorded_algo(data) if is_lock else _algo_of_pointer(data, path)
         if algo is not None:

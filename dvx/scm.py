@@ -1700,6 +1700,37 @@ class Git:
             return None
         return self.object_data(sha)[1]
 
+    def small_blobs(self, shas: list[str], max_bytes: int) -> dict[str, bytes]:
+        """The content of each blob among `shas` no larger than `max_bytes`, by sha; those
+        missing, not blobs or larger are left out, refused before they are read. Two `git
+        cat-file` runs for them all, where small_blob asks Git twice for each."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        listing = self._run("cat-file", "--batch-check",
+                            stdin=b"".join(os.fsencode(sha) + b"\n" for sha in wanted))
+        small = []
+        for line in listing.splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[1] == b"blob" and fields[2].isdigit() \
+                    and int(fields[2]) <= max_bytes:
+                small.append(fields[0])
+        if not small:
+            return {}
+        out = self._run("cat-file", "--batch", stdin=b"".join(sha + b"\n" for sha in small))
+        found: dict[str, bytes] = {}
+        at = 0
+        while at < len(out):
+            end = out.index(b"\n", at)
+            fields = out[at:end].split()
+            if len(fields) != 3 or not fields[2].isdigit():
+                at = end + 1  # "SHA missing": gone since it was listed
+                continue
+            size = int(fields[2])
+            found[fields[0].decode()] = out[end + 1:end + 1 + size]
+            at = end + 1 + size + 1  # and the newline after the content
+        return found
+
     def feed_blob(self, sha: str, consume: Callable[[bytes], object]) -> None:
         """Give the content of a Git blob to `consume` a chunk at a time (`git cat-file`)."""
         if not self._batch(headers_only=False).feed(sha, consume):

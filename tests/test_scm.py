@@ -1,4 +1,5 @@
-"""dvx/scm.py's long-lived `git cat-file` readers: one per kind, replaced when they end."""
+"""dvx/scm.py's readers of Git objects: the long-lived `git cat-file`s, one per kind, replaced
+when they end, and the one-shot batch of many small blobs."""
 
 from __future__ import annotations
 
@@ -127,3 +128,30 @@ def test_a_conflicted_side_s_blob_larger_than_a_pointer_is_never_read_whole(tmp_
                   for name in ("small.dvx", "big.dvx"))
     assert blob_content(str(repo), small, MAX_POINTER_BYTES) == b"small\n"
     assert blob_content(str(repo), big, MAX_POINTER_BYTES) is None
+
+
+def test_small_blobs_reads_many_at_once_leaving_out_large_missing_and_non_blobs(tmp_path):
+    """The batch read the hook uses for every pointer file of the index gives what
+    small_blob gives for each: a blob up to the limit, never a larger one, a tree or a
+    sha Git lacks; empty and binary contents come whole, and a sha asked twice once."""
+    repo = make_git_repo(tmp_path / "repo")
+    contents = {"a.txt": b"a\n", "empty": b"", "bin": b"\0\n\nx\n", "big": b"b" * 50}
+    for name, data in contents.items():
+        (repo / name).write_bytes(data)
+    os.mkdir(repo / "sub")
+    write(repo / "sub/c", "c\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    reader = Git(str(repo))
+    try:
+        shas = {path: sha for path, sha in reader.staged_blobs(("",))}
+        tree = git(repo, "rev-parse", "HEAD:sub").strip()
+        asked = [*shas.values(), shas["a.txt"], tree, "0" * 40]
+        read = reader.small_blobs(asked, max_bytes=10)
+        expected = {shas[name]: data for name, data in contents.items() if len(data) <= 10}
+        expected[shas["sub/c"]] = b"c\n"
+        assert read == expected
+        assert all(reader.small_blob(sha, 10) == data for sha, data in read.items())
+        assert reader.small_blob(shas["big"], 10) is None and reader.small_blobs([], 10) == {}
+    finally:
+        reader.close()
