@@ -3398,3 +3398,44 @@ def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_keeps_the_d
     git(repo, "commit", "-qm", "res")
     assert git(repo, "ls-files", "res") == ""
     assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+def test_a_persistent_output_over_a_gitignore_with_a_rule_of_the_user_s_records_it_as_it_stays(
+        repo, dvx):
+    """An output `res/sub/a.txt` becomes `res`, `persist: true`, and `res/sub/.gitignore`,
+    which Git tracks, holds dvx's `/a.txt` and a rule of the user's: repro refuses, saying a
+    run keeps that output and records Git's files in it as its data (not that it deletes
+    them). Once Git no longer tracks it, the run takes dvx's entry out of it before `res`
+    is recorded, so `res` is recorded as it stays (status is clean after it), and no `git
+    add -f` of that file, now data of `res`, is hinted."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res/sub && cp in.txt res/sub/a.txt"
+          "\n    deps: [in.txt]\n    outs: [res/sub/a.txt]\n")
+    assert dvx("repro").code == 0
+    with open(repo / "res" / "sub" / ".gitignore", "a") as f:
+        f.write("*.tmp\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res/sub/a.txt")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && echo log > res/log.txt\n"
+          "    deps: [in.txt]\n    outs:\n    - res:\n        persist: true\n")
+    persistent = "a run keeps a persistent output (persist: true) and records all it holds"
+    refused = dvx("repro")
+    said = " ".join(refused.output.split())
+    assert refused.code != 0 and "('res/sub/.gitignore' is in the Git index)" in said, said
+    assert persistent in said and "deletes its outputs" not in said, said
+    status = " ".join(dvx("status").output.split())
+    assert persistent in status and "deletes its outputs" not in status, status
+
+    git(repo, "rm", "-r", "-q", "--cached", "--", "res")
+    git(repo, "commit", "-qm", "untrack res")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "git add -f" not in ran.output and "ignored by Git" not in ran.output, ran.output
+    assert (repo / "res" / "sub" / ".gitignore").read_text() == "*.tmp\n"
+    assert (repo / "res" / "sub" / "a.txt").read_text() == "v1\n"
+    assert dvx("status", "-q").code == 0, dvx("status").output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    assert git(repo, "ls-files", "res") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output

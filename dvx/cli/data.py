@@ -425,7 +425,7 @@ def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[An
     outputs (`OutputInGit`) of any stage, which stop it whole; and once no input folder
     holds a repository of its own (`holding`: path, its `.git` or `.dvx`), whose changes
     it cannot tell."""
-    from dvx.pipeline.outputs_in_git import in_the_index, stop_tracking
+    from dvx.pipeline.outputs_in_git import in_the_index, stop_tracking, what_a_run_does
     from dvx.pipeline.uncommitted_outputs import holding_changes, moving_away
     from dvx.workspace import way_out_of_holding
 
@@ -434,9 +434,8 @@ def _say_how_repro_runs_them(repo: Repo, uncommitted: list[Any], in_git: list[An
             "whose changed files cannot be told, so `dvx repro` refuses to run: "
             f"{way_out_of_holding(path, entry)} first)")
     for found in in_git:
-        out(f"(stage '{found.stage}': its {in_the_index(found)}, and a stage deletes its "
-            "outputs before it runs, so `dvx repro` refuses to run: "
-            f"{stop_tracking(repo, found)})")
+        out(f"(stage '{found.stage}': its {in_the_index(found)}, and {what_a_run_does(found)}, "
+            f"so `dvx repro` refuses to run: {stop_tracking(repo, found)})")
     for found in uncommitted:
         out(f"(stage '{found.stage}': {holding_changes(found)}, which its run would delete, "
             f"so `dvx repro` refuses to run it: commit them, or {moving_away(repo, found)})")

@@ -25,10 +25,11 @@ from dvx.scm import untrack_command
 @dataclass(frozen=True)
 class OutputInGit:
     """The cached output `path` of stage `stage`, of which Git's index holds the files
-    `tracked` (in the index's order)."""
+    `tracked` (in the index's order); `persist`: the output is `persist: true`."""
     stage: str
     path: str
     tracked: list[str]
+    persist: bool = False
 
 
 def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
@@ -40,15 +41,15 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
     output or, from a `persist` one, alone. One `git ls-files` for all."""
     if repo.git is None:
         return []
-    owners = {o.path: name for name in selected if not dag.stages[name].frozen
+    owners = {o.path: (name, o.persist) for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(sorted(owners))
     found = []
-    for path, name in owners.items():
+    for path, (name, persist) in owners.items():
         files = [f for f in tracked if (f == path or f.startswith(path + "/"))
                  and not ignores_recorded_outputs_only(repo, f, locks.get(name))]
         if files:
-            found.append(OutputInGit(name, path, files))
+            found.append(OutputInGit(name, path, files, persist))
     return found
 
 
@@ -72,9 +73,18 @@ def refuse_outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
     holds files of, naming the first; `outcome`: what the refusal left undone."""
     found = outputs_in_git(repo, dag, selected, locks)
     if found:
-        raise PathError(f"Stage '{found[0].stage}': {in_the_index(found[0])}, and a stage "
-                        f"deletes its outputs before it runs, so {outcome}.",
+        raise PathError(f"Stage '{found[0].stage}': {in_the_index(found[0])}, and "
+                        f"{what_a_run_does(found[0])}, so {outcome}.",
                         _capitalized(stop_tracking(repo, found[0])) + ".")
+
+
+def what_a_run_does(found: OutputInGit) -> str:
+    """Why Git's files in the output `found` stop a run: it deletes its outputs first, but a
+    `persist: true` one, which it keeps and records whole, Git's files in it as its data."""
+    if found.persist:
+        return ("a run keeps a persistent output (persist: true) and records all it holds "
+                "as the stage's data, Git's files too")
+    return "a stage deletes its outputs before it runs"
 
 
 def in_the_index(found: OutputInGit) -> str:

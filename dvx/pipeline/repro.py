@@ -2156,8 +2156,10 @@ def _dropped_outputs_kept_inside(repo: Repo, persistent: str, stage: Stage,
     """The outputs `locked` records that the stage no longer declares, inside its output
     `persistent` (`res/a.txt` of the output that became `res`, `persist: true`): the run
     keeps them as data of `persistent`, so they are no longer outputs of their own (their
-    sync records go), and the .gitignore dvx wrote for them there, holding their entries
-    alone (`ignores_recorded_outputs_only`), is deleted, never recorded as data. Those."""
+    sync records go), and the entries dvx wrote for them in the .gitignore there go before
+    the run, so that `persistent` is recorded as it stays: that .gitignore is deleted when
+    it holds their entries alone (`ignores_recorded_outputs_only`), else it keeps the
+    user's rules, as data of `persistent`. Those."""
     if locked is None:
         return []
     inside = [o.path for o in locked.outs
@@ -2168,6 +2170,8 @@ def _dropped_outputs_kept_inside(repo: Repo, persistent: str, stage: Stage,
         if os.path.lexists(repo.abspath(ignore_file)) \
                 and ignores_recorded_outputs_only(repo, ignore_file, locked):
             os.unlink(repo.abspath(ignore_file))
+    for path in inside:
+        gitignore.remove_entry(repo.abspath(path))
     no_longer_data(repo, inside)
     return inside
 
