@@ -183,6 +183,13 @@ def _unescaped(text: str) -> str:
     return "".join(out)
 
 
+def entries_held(content: bytes | None, names: Iterable[str]) -> frozenset[str]:
+    """Those of `names` (data in one folder) whose entry dvx writes the .gitignore text
+    `content` holds (None: no such file)."""
+    lines = set(git_lines(content or b""))
+    return frozenset(name for name in names if _entry(name) in lines)
+
+
 def remove_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")

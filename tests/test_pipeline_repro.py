@@ -3291,6 +3291,42 @@ def test_the_git_add_hint_after_an_output_became_its_folder_runs_clean_in_a_shel
     assert "M\t.gitignore" in staged, staged
 
 
+@pytest.mark.parametrize("change", ["a new output", "an output renamed"])
+def test_the_git_add_hint_after_a_run_killed_before_dvx_lock_names_its_gitignore(
+        repo, dvx, dvx_proc, change):
+    """A repro killed after writing the .gitignore entries of its outputs, before dvx.lock:
+    the next run, which finds the entries written already, names that .gitignore for `git
+    add` with dvx.lock all the same, as Git's index has other entries, so the hint, typed
+    and committed, leaves nothing changed. An edit of the user's own alone there is not
+    named."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    stage = "stages:\n  s:\n    cmd: cp in.txt {out}\n    deps: [in.txt]\n    outs: [{out}]\n"
+    if change == "an output renamed":
+        write(repo / "dvx.yaml", stage.format(out="old.txt"))
+        assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", stage.format(out="out.txt"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    killed = dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "repro.before_lock_write"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    assert git(repo, "status", "--porcelain", ".gitignore") != ""
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    hint = ran.output.split("To record this in Git, run:\n", 1)[1].splitlines()[0].strip()
+    assert hint == "git add .gitignore dvx.lock", ran.output
+    subprocess.run(hint, shell=True, cwd=repo, check=True)
+    git(repo, "commit", "-qm", "run")
+    assert git(repo, "status", "--porcelain") == ""
+
+    with open(repo / ".gitignore", "a") as f:
+        f.write("*.log\n")  # the user's own, not for this run to name
+    write(repo / "dvx.yaml", stage.format(out="out.txt").replace("cp ", "cp -p "))
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "To record this in Git, run:\n    git add dvx.lock\n" in ran.output, ran.output
+
+
 def _pointer_over_a_gone_stage_s_output(repo: Path, dvx, teammates: str) -> None:
     """Stage 'ghost' made data/res, committed with the folder around it in Git; then a
     teammate's commit deletes the stage, takes the folder out of Git and tracks it with

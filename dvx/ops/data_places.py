@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
-from dvx.ignore import is_ignore_file
+from dvx.ignore import is_ignore_file, read_git_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger, pasted_args
 from dvx.outputs import (
@@ -313,6 +313,39 @@ def not_ignored(repo: Repo, rels: list[str]) -> dict[str, str | None]:
     rules = repo.git.matching_rules(rels)
     return {rel: rules[rel][0] if rel in rules else None for rel in rels
             if not rules.get(rel, ("", False))[1]}
+
+
+# A .gitignore in Git's index larger than this is taken to differ, unread
+_INDEXED_IGNORE_FILE_MAX = 1 << 20
+
+
+def ignore_files_unlike_git_s(repo: Repo, rels: list[str]) -> list[str]:
+    """The .gitignore files beside those of `rels` (data just recorded, or no longer dvx's)
+    whose entries for them differ from those of the version in Git's index (or Git's index
+    lacks one that holds some), relative to the root: a command stopped after writing the
+    entries and before naming the file for `git add` (killed, or refused) left it so, and
+    the next run names it as if it wrote them, whatever it changed itself. The user's own
+    rules there are not compared: an edit of theirs alone names nothing."""
+    if repo.git is None or not rels:
+        return []
+    names: dict[str, list[str]] = {}
+    for rel in rels:
+        names.setdefault(posixpath.join(posixpath.dirname(rel), ".gitignore"), []).append(
+            posixpath.basename(rel))
+    indexed = repo.git.index_entries(sorted(names))
+    found = []
+    for ignore_file, held in names.items():
+        try:
+            here = gitignore.entries_held(read_git_file(repo.abspath(ignore_file)), held)
+        except PathError:  # a symbolic link or a folder: not one dvx writes
+            continue
+        entry = indexed.get(ignore_file)
+        indexed_text = None if entry is None else repo.git.small_blob(
+            entry[1], _INDEXED_IGNORE_FILE_MAX)
+        unread = entry is not None and indexed_text is None
+        if unread or here != gitignore.entries_held(indexed_text, held):
+            found.append(ignore_file)
+    return found
 
 
 def ignore_after_rules_taking_back(repo: Repo, rels: list[str]) -> list[str]:

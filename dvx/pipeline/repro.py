@@ -64,7 +64,11 @@ from dvx.ops.commit import (
     store,
     track,
 )
-from dvx.ops.data_places import ignore_after_rules_taking_back, stage_for_git
+from dvx.ops.data_places import (
+    ignore_after_rules_taking_back,
+    ignore_files_unlike_git_s,
+    stage_for_git,
+)
 from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import HOLDS_REPOSITORY, MODIFIED, OUTDATED, OutputStatus, output_status
 from dvx.outputs import (
@@ -1753,7 +1757,9 @@ class _Scheduler:
         changed too, for `git add`, though found here. What it changed, for a refused record
         to put back. The entries of the dropped outputs its run deleted (`run_over`) go: each
         would ignore the outputs in it. A .gitignore the run deleted with the output holding
-        it (one of dvx's entries alone: outputs_in_git) has its removal for Git to record."""
+        it (one of dvx's entries alone: outputs_in_git) has its removal for Git to record.
+        So does one whose entries for these outputs Git's index has otherwise, changed here
+        or not (`ignore_files_unlike_git_s`: a run killed before dvx.lock was written)."""
         changes = _Unrecorded()
         for out in stage.outs:
             full = self.repo.abspath(out.path)
@@ -1778,8 +1784,9 @@ class _Scheduler:
                 self.touched.append(ignore_file)
             elif not os.path.lexists(self.repo.abspath(ignore_file)):
                 self.touched.append(ignore_file)
-        self.touched += ignore_after_rules_taking_back(
-            self.repo, [out.path for out in stage.outs if out.cache])
+        cached = [out.path for out in stage.outs if out.cache]
+        self.touched += ignore_after_rules_taking_back(self.repo, cached)
+        self.touched += ignore_files_unlike_git_s(self.repo, cached + run_over)
         return changes
 
     def _put_back(self, changes: _Unrecorded, touched: int) -> None:
