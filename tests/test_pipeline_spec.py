@@ -363,7 +363,8 @@ _RUN_AND_GIT_ADDED = """stages:
 def test_a_file_git_adds_into_a_run_stage_s_output_is_never_deleted_by_repro(repo, dvx, args):
     """Stages run and committed, then a file put in Git (`git add -f`) inside each cached
     output and edited: whatever stages repro selects (--force, -s, a foreach item, a
-    persistent output), it refuses before any command runs, and Git's files keep the edit."""
+    persistent output), it refuses before any command runs, and Git's files keep the edit.
+    The refusal of the persistent one alone says the run would record them as its data."""
     write(repo / "in.txt", "1\n")
     write(repo / "dvx.yaml", _RUN_AND_GIT_ADDED)
     assert dvx("repro").code == 0
@@ -379,8 +380,11 @@ def test_a_file_git_adds_into_a_run_stage_s_output_is_never_deleted_by_repro(rep
     runs = (repo / "runs.log").read_text()
     refused = dvx("repro", *args)
     assert refused.code != 0 and "Traceback" not in refused.output, refused.output
-    assert "is in the Git index), and a stage deletes its outputs before it runs, so " \
-        "nothing was run" in " ".join(refused.stderr.split()), refused.output
+    why = ("a run keeps a persistent output (persist: true) and records all it holds as the "
+           "stage's data, Git's files too" if args[-1:] == ("p",)
+           else "a stage deletes its outputs before it runs")
+    assert f"is in the Git index), and {why}, so nothing was run" in \
+        " ".join(refused.stderr.split()), refused.output
     assert (repo / "runs.log").read_text() == runs
     for folder in ("out", "pout", "fo-x"):
         assert (repo / folder / "code.py").read_text() == \
