@@ -3327,6 +3327,42 @@ def test_the_git_add_hint_after_a_run_killed_before_dvx_lock_names_its_gitignore
     assert "To record this in Git, run:\n    git add dvx.lock\n" in ran.output, ran.output
 
 
+def test_an_output_become_a_file_in_it_takes_its_gitignore_line_out_and_names_the_rest(
+        repo, dvx):
+    """A stage's output `res` (a folder) becomes `res/a.txt`: `res` is no output any longer,
+    but its `/res` line in .gitignore would hide from Git the folder of the new output, and
+    the `res/.gitignore` dvx writes there for it. repro takes that line out and names both
+    .gitignore files for `git add`; it never calls `res` an output to delete while still
+    ignored, but says it holds res/a.txt and that Git sees the rest of it (res/b.txt), which
+    stays in the workspace, the user's own."""
+    write(repo / "in.txt", "v1\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt && "
+          "cp in.txt res/b.txt\n    deps: [in.txt]\n    outs: [res]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "res")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
+    dry = dvx("repro", "--dry")
+    assert dry.code == 0 and "No stage outputs" not in dry.output, dry.output
+    ran = dvx("repro")
+    said = " ".join(ran.output.split())
+    assert ran.code == 0, said
+    assert "still ignored by Git" not in said and "git add -f" not in said, said
+    assert "No stage outputs res any longer, but it holds the output res/a.txt" in said, said
+    assert "Git sees the rest of res too" in said, said
+    assert "git add res/.gitignore .gitignore dvx.lock" in said, said
+    assert "/res" not in (repo / ".gitignore").read_text().splitlines()
+    assert (repo / "res" / ".gitignore").read_text() == "/a.txt\n"
+    assert (repo / "res" / "b.txt").read_text() == "v1\n"  # the user's own now
+    assert git(repo, "status", "--porcelain", "--untracked-files=all", "res").splitlines() \
+        == ["?? res/.gitignore", "?? res/b.txt"]
+    assert dvx("status", "-q").code == 0, dvx("status").output
+    again = dvx("repro", "-f", "--json")
+    assert json.loads(again.stdout)["unignored"] == [], again.output
+
+
 def _pointer_over_a_gone_stage_s_output(repo: Path, dvx, teammates: str) -> None:
     """Stage 'ghost' made data/res, committed with the folder around it in Git; then a
     teammate's commit deletes the stage, takes the folder out of Git and tracks it with

@@ -501,6 +501,20 @@ def _left_ignored(paths: list[str], dry: bool) -> str:
             f"remove {lines} from .gitignore to let Git see {them}).")
 
 
+def _unignored(held: dict[str, list[str]], dry: bool) -> str:
+    """Outputs no stage has any longer that hold outputs of the pipeline (`res`, whose stage
+    now outputs `res/a.txt`): their lines in .gitignore went, and Git sees the rest of them."""
+    went = "would go" if dry else "went"
+    sees = "would see" if dry else "sees"
+    return " ".join(
+        f"No stage outputs {path} any longer, but it holds the output"
+        f"{'s' if len(inside) > 1 else ''} {', '.join(inside)}: its line in .gitignore "
+        f"{went}, for Git to see the .gitignore dvx keeps there, so Git {sees} the rest of "
+        f"{path} too, as files of yours, which `git add -A` would commit (delete what you no "
+        "longer need there, or list it in .gitignore, unless Git is to version it)."
+        for path, inside in held.items())
+
+
 def report_dropped(result: ReproResult, dry: bool, in_workspace: bool = True) -> None:
     """Say which dvx.lock entries a run of the whole pipeline (repro, exp run) dropped, and
     which outputs it left in the workspace, still ignored by Git (--dry: would); not those
@@ -509,6 +523,8 @@ def report_dropped(result: ReproResult, dry: bool, in_workspace: bool = True) ->
         out(_dropped(result, dry))
     if result.left_ignored and in_workspace:
         out(_left_ignored(result.left_ignored, dry))
+    if result.unignored and in_workspace:
+        out(_unignored(result.unignored, dry))
 
 
 def _print_summary(root: str, result: ReproResult) -> None:

@@ -1,7 +1,8 @@
 """Outputs no stage has any longer: the cached outputs of dvx.lock entries that `repro` (and
 `exp run`) drops for stages gone from dvx.yaml, and those `stage remove` leaves to Git. They
 stay in the workspace as the user's own data, no longer dvx's; those repro drops keep their
-.gitignore entries, for a `git add -A` must not commit that data.
+.gitignore entries, for a `git add -A` must not commit that data, but one holding an output
+dvx.yaml declares (`holding_outputs`), whose entry would keep that output's folder from Git.
 
 Copies are made before dvx.lock stops recording the outputs, sync records are forgotten only
 after: a command stopped between the two leaves an output dvx.lock still records with its
@@ -9,6 +10,7 @@ record, and once dvx.lock no longer records it, no link into the cache is left b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 
 from dvx.lockfile import StageLock
@@ -34,6 +36,19 @@ def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str],
                    if o.cache and o.path not in outputs
                    and not any(o.path == path or o.path.startswith(path + "/")
                                for path in pointed)})
+
+
+def holding_outputs(repo: Repo, paths: Collection[str], declared: Collection[str]
+                    ) -> dict[str, list[str]]:
+    """{path: the outputs of `declared` (dvx.yaml's) inside it} for those of `paths`
+    (outputs no stage has any longer) that are folders holding one (`res`, whose stage now
+    outputs `res/a.txt`). Its .gitignore entry would make Git ignore that output's folder,
+    and the .gitignore dvx writes there for it, which a clone needs: repro takes the entry
+    out, and Git sees the rest of it, as the user's own. A file where such a folder goes
+    is in that output's way instead, and keeps its entry."""
+    held = {path: sorted(o for o in declared if o.startswith(path + "/")) for path in paths
+            if os.path.isdir(repo.abspath(path)) and not os.path.islink(repo.abspath(path))}
+    return {path: inside for path, inside in held.items() if inside}
 
 
 def pointed_paths(repo: Repo) -> list[str]:

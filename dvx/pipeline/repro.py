@@ -28,7 +28,7 @@ import os
 import posixpath
 import stat
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -86,6 +86,7 @@ from dvx.outputs import (
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import (
+    holding_outputs,
     make_users_own,
     no_longer_data,
     outputs_of_gone,
@@ -235,6 +236,9 @@ class ReproResult:
     # stage has any longer, left in the workspace and still ignored by Git
     dropped: list[str] = field(default_factory=list)
     left_ignored: list[str] = field(default_factory=list)
+    # of those outputs no stage has, the ones holding outputs dvx.yaml declares, with them:
+    # their .gitignore entries went (--dry: would go), so Git sees the rest of them
+    unignored: dict[str, list[str]] = field(default_factory=dict)
     # --dry --pull: the tracked data missing from the workspace that --pull would bring,
     # each with whether it is fetched from the remote first (else the cache holds it)
     would_pull: dict[str, bool] = field(default_factory=dict)
@@ -251,7 +255,10 @@ class ReproResult:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
                 "committed_inputs": self.committed, "dropped_stages": self.dropped,
-                "left_ignored": self.left_ignored, "problems": self.problems,
+                "left_ignored": self.left_ignored,
+                "unignored": [{"path": path, "holding": inside}
+                              for path, inside in self.unignored.items()],
+                "problems": self.problems,
                 "ignored_by_git": self.ignored_by_git,
                 **({"pulled": self.pulled.to_json()} if self.pulled is not None else {}),
                 **({"would_pull": [{"path": p, "fetched": f} for p, f in
@@ -403,8 +410,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if options.dry and read.holding_gone:
             raise _holding_a_gone_output(repo.root, read.holding_gone, dropped=False)
         if options.dry:
-            result.left_ignored = _left_ignored(repo, outputs_of_gone(
-                dag, locks, result.dropped, pointed_paths(repo) if result.dropped else ()))
+            gone = outputs_of_gone(dag, locks, result.dropped,
+                                   pointed_paths(repo) if result.dropped else ())
+            result.unignored = _still_there(repo, holding_outputs(repo, gone, _declared(dag)))
+            result.left_ignored = _left_ignored(repo, [p for p in gone
+                                                       if p not in result.unignored])
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params,
                                      stray)
             return result
@@ -414,9 +424,12 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         tracked = [replace(o, pointer=committed[o.path]) if o.path in committed else o
                    for o in read.tracked]
         no_longer: list[str] = []
+        unignored: dict[str, list[str]] = {}
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped, pointed_paths(repo))
             make_users_own(repo, no_longer, ignored_by_git=True)
+            unignored = holding_outputs(repo, no_longer, _declared(dag))
+            touched += _unignore(repo, unignored)[1]
             writer.take_in(locks, result.dropped)
             if writer.write(locks):
                 touched.append(LOCK_FILE)
@@ -448,8 +461,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         touched += ignore_after_rules_taking_back(repo, _recorded_cached_outputs(
             dag, scheduler.locks))
         result.dropped = sorted(result.dropped + scheduler.dropped)
-        result.left_ignored = _left_ignored(repo, sorted({*no_longer,
-                                                          *scheduler.left_ignored}))
+        unignored.update(scheduler.unignored)
+        result.unignored = _still_there(repo, unignored)
+        result.left_ignored = _left_ignored(repo, sorted(
+            {*no_longer, *scheduler.left_ignored} - set(unignored)))
         _stage_in_git(repo, touched + scheduler.touched, result)
         if not result.ok:
             lock.failed()
@@ -712,6 +727,27 @@ def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
         return there
     rules = repo.git.ignore_rules(there)
     return [p for p in there if p in rules]
+
+
+def _declared(dag: Dag) -> list[str]:
+    """The outputs dvx.yaml declares, of every stage."""
+    return [o.path for s in dag.stages.values() for o in s.outs]
+
+
+def _still_there(repo: Repo, held: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Those of `held` (`holding_outputs`) the workspace has, sorted by path."""
+    return {p: held[p] for p in sorted(held) if os.path.lexists(repo.abspath(p))}
+
+
+def _unignore(repo: Repo, paths: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Take the .gitignore entries of the outputs no stage has at `paths` out, as they hold
+    outputs dvx.yaml declares (`holding_outputs`): the data paths (full) whose entries went,
+    for a refused record to put back, and the .gitignore files to name for Git: those
+    whose entries Git's index has otherwise, also one a killed run changed
+    (`ignore_files_unlike_git_s`)."""
+    paths = list(paths)
+    removed = [repo.abspath(p) for p in paths if gitignore.remove_entry(repo.abspath(p))]
+    return removed, ignore_files_unlike_git_s(repo, paths)
 
 
 def _recorded_cached_outputs(dag: Dag, locks: Mapping[str, StageLock]) -> list[str]:
@@ -1341,6 +1377,7 @@ class _Scheduler:
         self.gone = [n for n in locks if n not in dag.stages]  # entries kept (some stages run)
         self.dropped: list[str] = []  # of those, replaced
         self.left_ignored: list[str] = []  # outputs no stage has any longer
+        self.unignored: dict[str, list[str]] = {}  # of those, the ones holding outputs
         # Once a signal or an error stops the run, no worker stores outputs any longer, and
         # what each stage in hand got to is said: those whose command had ended (outputs
         # whole), and of their outputs those stored in the cache before it stopped.
@@ -1939,6 +1976,10 @@ class _Scheduler:
                     self.own.add(result.name)
                     left = self._drop_replaced(result.lock) + self._dropped_outs(old, run_over)
                     make_users_own(self.repo, left, ignored_by_git=True)
+                    holding = holding_outputs(self.repo, left, self.declared)
+                    removed, ignore_files = _unignore(self.repo, holding)
+                    changes.removed += removed
+                    self.touched += ignore_files
                     written, changed = self._write_lock(stage, unnamed)
                     if changed is not None:  # its records changed while dvx.lock was written
                         self._take_back_record(before)
@@ -1950,7 +1991,8 @@ class _Scheduler:
                         self.touched.append(LOCK_FILE)
                         forget_recorded(self.repo)  # the stages after it read its new outputs
                     no_longer_data(self.repo, left)
-                    self.left_ignored += left
+                    self.left_ignored += [p for p in left if p not in holding]
+                    self.unignored.update(holding)
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             for path in changes.uncached:  # no longer data dvx placed
