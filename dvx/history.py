@@ -344,6 +344,22 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
+def brought_by_git(repo: Repo, path: str, pointer: Pointer) -> bool:
+    """Did Git bring `pointer`, the pointer file of the data at `path`, lately: is it HEAD's,
+    and did a commit HEAD was at before (as `recorded_lately` looks: a `git pull`, merge or
+    checkout moved it) record another version of that data, or none? Never of a clone's
+    first commit, which HEAD was always at. False when Git cannot say."""
+    if repo.git is None:
+        return False
+    try:
+        heads = repo.git.recent_heads(HEAD_MOVES)
+    except DvxError:
+        return False
+    recorded = [recorded_at(repo, commit, path, in_lock=False) for commit in heads]
+    oids = [None if each is None else each.oid for each in recorded]
+    return bool(oids) and oids[0] == pointer.oid and any(oid != pointer.oid for oid in oids[1:])
+
+
 def recorded_at(repo: Repo, commit: str, path: str, in_lock: bool) -> Pointer | None:
     """What `commit` recorded for the data at `path`, in its pointer file (or with `in_lock`,
     its dvx.lock entry); None if it records none, Git no longer has that commit, or dvx

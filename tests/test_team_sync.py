@@ -2057,6 +2057,60 @@ def test_a_file_put_in_a_directory_never_pulled_keeps_the_teammate_s_files(team,
     assert len(_tree_of(alice, "d")) == 7
 
 
+@pytest.mark.parametrize("command", ["commit", "add"])
+def test_a_teammate_s_pointer_git_pull_brings_over_data_of_yours_is_changed_on_both_sides(
+        team, command):
+    """bob tracked data/raw and pushed it; alice had a folder data/raw of her own, never
+    added. `git pull` brings bob's pointer over it: no dvx placed her files, so a file both
+    hold that differs changed both here and in Git, as in a synced folder. status says so,
+    and commit and add refuse it without --force (which keeps bob's file alice lacks)."""
+    team.founder("bob")
+    alice = team.clone("alice")
+    bob = team.base / "bob"
+    write(bob / "data/raw/b1", "bob1\n")
+    write(bob / "data/raw/s", "shared-bob\n")
+    write(bob / "f.csv", "bob's\n")
+    must("add", "data/raw", "f.csv", cwd=bob)
+    share(bob, "bob: data/raw")
+    write(alice / "data/raw/a1", "alice1\n")
+    write(alice / "data/raw/s", "shared-alice\n")
+    write(alice / "f.csv", "alice's\n")
+    git(alice, "pull", "-q", "origin", "main")
+    must("fetch", cwd=alice)
+    seen = status_of(alice, "data/raw")
+    assert (seen["workspace"], seen["brought_over_own"], seen["added"], seen["modified"],
+            seen["not_pulled"]) == ("modified", True, ["a1"], ["s"], ["b1"]), seen
+    assert status_of(alice, "f.csv")["brought_over_own"] is True
+    text = run_dvx("status", cwd=alice).stdout
+    assert "data/raw: modified, and its pointer changed in Git, over data of yours" in text
+    assert "(changed both here and in Git: `dvx commit --force PATH` keeps yours" in text
+    for path in ("data/raw", "f.csv"):
+        refused = run_dvx(command, path, cwd=alice)
+        assert refused.code == 1 and "changed both here and in Git" in refused.stderr \
+            and f"`dvx commit --force {path}`" in refused.stderr, refused.output
+    assert git(alice, "status", "--porcelain") == ""  # bob's pointers stand
+    must("commit", "--force", "data/raw", cwd=alice)
+    must("checkout", "data/raw", cwd=alice)
+    assert _tree_of(alice, "data/raw") == {"a1": "alice1\n", "b1": "bob1\n",
+                                           "s": "shared-alice\n"}
+
+
+def test_files_put_in_a_fresh_clone_s_folder_never_pulled_are_yours_to_record(team):
+    """carol cloned with d.dvx in it and put her own d/s there, never pulling: Git brought
+    no pointer over it (HEAD recorded d.dvx all along), so commit records her file."""
+    alice = team.founder()
+    write(alice / "d/s", "alice's\n")
+    must("add", "d", cwd=alice)
+    share(alice, "d")
+    carol = team.clone("carol", pull=False)
+    write(carol / "d/s", "carol's\n")
+    must("fetch", cwd=carol)
+    assert status_of(carol, "d")["brought_over_own"] is False
+    must("commit", "d", cwd=carol)
+    assert _tree_of(carol, "d") == {"s": "carol's\n"}
+    assert status_of(carol, "d")["workspace"] == "unchanged"
+
+
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
 def test_a_teammate_s_executable_bit_arrives_in_a_linked_workspace(team, link):
     import os

@@ -435,8 +435,10 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             + _taking_git_s(root, status)
             + f"; your version is lost unless it is in the cache. `dvx checkout {typed}` "
             "places the rest of Git's changes and keeps yours."))
-    in_git = f"its pointer now names {now} (it named {then} when this workspace was synced)" \
-        if now != then else f"its pointer now records another executable bit for {now}"
+    in_git = (f"its pointer, naming {now}, arrived in Git over data of yours that no dvx "
+              "placed here" if status.brought_over_own else
+              f"its pointer now names {now} (it named {then} when this workspace was synced)"
+              if now != then else f"its pointer now records another executable bit for {now}")
     raise ConflictError(
         f"'{path}' changed both here and in Git: {in_git}, and the workspace holds other data"
         + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
@@ -493,9 +495,12 @@ def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
     return (f"'{status.path}' changed both here and in Git: "
             + (f"its file {names} was" if len(status.conflicts) == 1 else
                f"its files {names} were")
-            + " changed here, and in Git since this workspace was synced (its pointer now "
-            f"names {status.pointer_oid}). Recording the directory as it is would undo "
-            "the change made in Git.")
+            + (" yours here, never placed by dvx, when Git brought its pointer (naming "
+               f"{status.pointer_oid}) with other data there"
+               if status.brought_over_own else
+               " changed here, and in Git since this workspace was synced (its pointer now "
+               f"names {status.pointer_oid})")
+            + ". Recording the directory as it is would undo the change made in Git.")
 
 
 def finish(repo: Repo, results: list[Added], deleted: list[str] | None = None) -> AddResult:
@@ -912,7 +917,11 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     (`git checkout -- X.dvx`, a stash, a reset: `own_version_undone`), is no change from Git:
     with `force` it is recorded as the workspace holds it, as a file is. A folder made here
     where a file was synced (`git pull` then brought a directory) holds nothing a checkout
-    placed: a change of the whole path, recorded as the workspace holds it."""
+    placed: a change of the whole path, recorded as the workspace holds it. With no record,
+    the files changed here that the pointer names too are the user's, recorded from the
+    workspace, unless Git brought the pointer over them (`OutputStatus.brought_over_own`):
+    then they changed on both sides, refused before this (`refuse_if_behind`) without
+    `force`."""
     if existing is None or not existing.pointer.is_dir:
         return HeldBack()
     if synced is not None and records_a_file(repo, synced):

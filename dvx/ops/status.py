@@ -11,6 +11,7 @@ from dvx import get_scratch
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
 from dvx.history import (
+    brought_by_git,
     commit_recording,
     recorded_at,
     recorded_by_git,
@@ -154,6 +155,11 @@ class OutputStatus:
     imported: bool = False
     # Files of a directory changed both here and in Git since they were placed (a conflict)
     conflicts: list[str] = field(default_factory=list)
+    # Its pointer arrived in Git (`brought_by_git`: a pull, a merge, a checkout) over data of
+    # the user's own that no dvx placed here (no sync record): what the workspace holds and
+    # differs from it, a file or a directory's files present on both sides (`conflicts`),
+    # changed both here and in Git, which no commit records over it without --force
+    brought_over_own: bool = False
     # A directory whose pointer moved, compared file by file with the versions placed before
     # (ops/sync_layers.py): `synced_oid` is set only for a conflict, or when nothing changed here
     by_file: bool = False
@@ -272,7 +278,7 @@ class OutputStatus:
 
     @property
     def pointer_moved(self) -> bool:
-        return self.synced_oid is not None
+        return self.synced_oid is not None or self.brought_over_own
 
     @property
     def moved_where(self) -> str:
@@ -282,6 +288,8 @@ class OutputStatus:
             return f"by the stopped {self.applying}"
         if self.own_version_undone:
             return "outside a commit (a stash, a reset, the pointer file checked out)"
+        if self.brought_over_own:
+            return "in Git, over data of yours no dvx placed here"
         if not self.moved_in_workspace:
             return "in Git"
         return ("outside a commit (a stash applied, the pointer file checked out or edited)"
@@ -293,7 +301,8 @@ class OutputStatus:
         synced", but not of a pointer written here, which synced the workspace (it moved
         before, not since)."""
         where = self.moved_where
-        return where if where == WRITTEN_HERE else f"{where} since this workspace was synced"
+        return where if where == WRITTEN_HERE or self.brought_over_own \
+            else f"{where} since this workspace was synced"
 
     @property
     def record_name(self) -> str:
@@ -307,6 +316,7 @@ class OutputStatus:
                                   "moved_in_workspace": self.moved_in_workspace,
                                   "own_version_undone": self.own_version_undone,
                                   "stashed": self.stashed,
+                                  "brought_over_own": self.brought_over_own,
                                   "only_in_workspace": self.only_in_workspace,
                                   "outdated_not_cached": self.outdated_not_cached,
                                   "changed_in_cache": self.changed_in_cache,
@@ -723,6 +733,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
             result = earlier[1]
         elif _placed_for_pointers_gone(repo, output, result):
             result = replace(result, workspace=OUTDATED, added=[], modified=[], deleted=[])
+        else:
+            _note_brought_over_own(repo, output, result)
     if result.pointer_moved or result.workspace == OUTDATED or result.outdated:
         result.moved_in_workspace = moved_in_workspace(repo, output)
         synced_oid = result.synced_oid
@@ -749,6 +761,21 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         # Not of other data there (the user's, an older version): it says nothing of the pointer
         result.wrong_counts = _wrong_counts_of_directory(repo, output.pointer)
     return result
+
+
+def _note_brought_over_own(repo: Repo, output: Output, result: OutputStatus) -> None:
+    """Sets `brought_over_own` (and of a directory, `conflicts`) of `result`, the status of
+    data changed here with no record of what the workspace was synced to, if Git brought its
+    pointer lately (`brought_by_git`) over what the workspace holds differing from it: a
+    file, or a directory's files both hold (a directory's files only one side holds are an
+    addition here, kept, or a teammate's, not pulled). Data of the user's own put where a
+    pointer already was (files put by hand into a folder never pulled, in a fresh clone) is
+    not: HEAD recorded that pointer all along. Not of a stage's output, which a run makes."""
+    if output.stage is not None or (output.pointer.is_dir and not result.modified):
+        return
+    if brought_by_git(repo, output.path, output.pointer):
+        result.brought_over_own = True
+        result.conflicts = list(result.modified)
 
 
 def _note_file_moved_aside(repo: Repo, result: OutputStatus) -> None:
