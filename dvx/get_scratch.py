@@ -137,6 +137,19 @@ def _folders_above(rel: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
+def named_folders(paths: list[str]) -> list[str]:
+    """The folders named as scratch folders (`is_scratch_name`) that hold the '/'-separated
+    `paths`, the outermost on each path, each once, sorted: a walk enters only such a folder
+    of the user's (`is_scratch_folder`), so the files listed in one are the user's."""
+    found = set()
+    for path in paths:
+        parts = path.split("/")
+        named = next((i for i, part in enumerate(parts[:-1]) if is_scratch_name(part)), None)
+        if named is not None:
+            found.add("/".join(parts[:named + 1]))
+    return sorted(found)
+
+
 def left_at(paths: list[str]) -> list[LeftFolder]:
     """Those of the folders at `paths` (named like scratch folders) an interrupted get left."""
     return [left for left in map(_left, paths) if left is not None]

@@ -4096,6 +4096,89 @@ def test_status_of_a_directory_s_file_where_a_folder_holds_a_killed_get_s_folder
     assert data["kept_for_a_get"] == [{"path": "x", "get_folder": f"data/x/{left}"}], data
 
 
+def test_a_tracked_file_a_killed_get_force_moved_aside_is_refused_by_name_with_its_mv(
+        source, project):
+    """`dvx commit` and `dvx add` of a tracked file a killed `dvx get --force` moved aside
+    refuse it as a directory's file moved aside is refused, naming the `mv` that puts it back,
+    never a checkout that would place the recorded version where it goes; `dvx status` of
+    that file alone names the get's folder as a status of everything does."""
+    team, _ = source
+    write(project / "data" / "one.txt", "mine1\n")
+    must("add", "data/one.txt", cwd=project)
+    commit(project, "one.txt")
+    get = ("get", str(team.origin), "raw/train.csv", "-o", "data/one.txt", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data")
+    mv = f"`mv -- data/{left}/old data/one.txt`"
+    for command in ("commit", "add"):
+        refused = run_dvx(command, "data/one.txt", cwd=project)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1 and "'data/one.txt' is not deleted: an interrupted `dvx get " \
+            "--force` moved it aside" in said and mv in said, refused.output
+        assert "dvx checkout" not in said and "does not exist" not in said, refused.output
+    said = run_dvx_proc("status", "data/one.txt", cwd=project)
+    assert mv in " ".join(said.stderr.split()), said.output
+    listed = json.loads(run_dvx_proc("status", "--json", "data/one.txt", cwd=project).stdout)
+    assert listed["interrupted_gets"] == [{"path": f"data/{left}", "holds_former": True}], \
+        listed
+
+
+def test_a_tracked_directory_a_killed_get_force_moved_aside_whole_is_moved_aside(
+        source, project):
+    """A whole tracked directory a killed `dvx get --force` moved aside is shown moved aside,
+    never deleted, with the `mv` that puts it back, by `dvx status` and `dvx status DIR`;
+    `dvx commit DIR` refuses it naming that `mv`, never a checkout. Put back, it is as it
+    was."""
+    team, _ = source
+    write(project / "images" / "one.txt", "mine1\n")
+    write(project / "images" / "sub" / "two.txt", "mine2\n")
+    must("add", "images", cwd=project)
+    commit(project, "images")
+    get = ("get", str(team.origin), "images", "--force")
+    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project)
+    mv = f"`mv -- {left}/old images`"
+    for args in (("status",), ("status", "images")):
+        said = run_dvx_proc(*args, cwd=project)
+        assert "images: moved aside by an interrupted `dvx get --force`\n" in said.stdout, \
+            said.output
+        assert "deleted" not in said.stdout and mv in " ".join(said.stderr.split()), \
+            said.output
+        listed = json.loads(run_dvx_proc(*args[:1], "--json", *args[1:], cwd=project).stdout)
+        assert listed["outputs"][0]["moved_aside_whole"] is True, listed
+        assert listed["interrupted_gets"] == [{"path": left, "holds_former": True}], listed
+    refused = run_dvx("commit", "images", cwd=project)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "'images' is not deleted" in said and mv in said, \
+        refused.output
+    assert "dvx checkout" not in said, refused.output
+    os.rename(project / left / "old", project / "images")
+    assert "up to date" in run_dvx_proc("status", cwd=project).stdout
+
+
+def test_status_of_a_directory_names_the_killed_get_inside_it_as_status_of_all_does(
+        source, project):
+    """`dvx status DIR` (and `--json`) names the folder a killed `dvx get --force` left inside
+    DIR, with the `mv` that puts back what it moved aside, as a status of everything does."""
+    team, _ = source
+    write(project / "data" / "images" / "m", "mine\n")
+    write(project / "data" / "b", "b\n")
+    must("add", "data", cwd=project)
+    commit(project, "data")
+    get = ("get", str(team.origin), "images", "--force")
+    killed = run_dvx_proc(*get, cwd=project / "data", env={"DVX_FAULT": "get.between_renames"})
+    assert killed.code == -9, killed.output
+    [left] = _get_folders(project / "data")
+    said = run_dvx_proc("status", "data", cwd=project)
+    assert f"`mv -- data/{left}/old data/images`" in " ".join(said.stderr.split()), said.output
+    listed = json.loads(run_dvx_proc("status", "--json", "data", cwd=project).stdout)
+    assert listed["interrupted_gets"] == [{"path": f"data/{left}", "holds_former": True}], \
+        listed
+    assert listed["outputs"][0]["moved_aside"] == ["images/m"], listed
+
+
 def test_a_file_deleted_from_what_a_killed_get_force_moved_aside_is_deleted_not_moved_aside(
         tmp_path):
     """Only a path the `old` of a killed `get --force`'s folder still holds is moved aside:
@@ -4170,6 +4253,14 @@ def test_a_folder_of_yours_named_as_a_get_s_is_refused_by_add_and_named_by_statu
     [data] = [o for o in listed["outputs"] if o["path"] == "data"]
     assert data["added"] == sorted(f".dvx-get-abcdefgh/{name}" for name in inside), data
     assert listed["interrupted_gets"] == [], listed
+    assert data["named_as_a_get_s"] == ["data/.dvx-get-abcdefgh"], data
+    for args in (("status",), ("status", "data")):  # named, not offered to `dvx commit`
+        said = run_dvx_proc(*args, cwd=project)
+        assert "'data/.dvx-get-abcdefgh' is named as the folder `dvx get` builds its copy in, " \
+            "but holds what no get puts there: dvx never records a folder so named in a " \
+            "directory's data, so `dvx commit` and `dvx add` refuse the directory holding it" \
+            in " ".join(said.stderr.split()), said.output
+        assert "records changes" not in said.stdout, said.output
     refused = run_dvx("commit", "data", cwd=project)
     assert refused.code == 2, refused.output
     for name, content in inside.items():

@@ -984,7 +984,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                       f"{way_out_of_holding(o.path, o.repository_inside or o.path)}, "
                       f"then `dvx checkout {for_command(root, o.path)}` places the data"],
                   }.get(o.workspace, [o.workspace])
-        if o.file_moved_aside:  # no deletion: the warning naming the get's folder says more
+        if o.moved_aside_whole:  # no deletion: the warning naming the get's folder says more
             states = [MOVED_ASIDE]
         if o.synced_manifest_missing is not None:  # its differences cannot be sorted
             states = [f"its pointer changed {o.moved_where}, and which of its files changed "
@@ -1071,10 +1071,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     restorable = [o for o in hinted if not o.changed_in_cache]
     # A commit refuses data holding changes in the way of files not pulled (`in_the_way`)
     # A commit refuses too while a killed get holds a file of it aside: the warning naming
-    # that get's folder says how to put it back
+    # that get's folder says how to put it back, or a folder of the user's in it is named as
+    # a get's: the warning naming it says to rename it
     changed_here = [o for o in restorable if o.workspace == "modified"
                     and not o.pointer_moved and o.stage is None and not o.in_the_way
-                    and not o.moved_aside]
+                    and not o.moved_aside and not o.named_as_a_get_s]
     # No forced checkout places a file where a folder stands kept for a file .dvxignore
     # leaves out (`kept_for_left_out`): it is named with the way past it instead
     discarded = [o for o in changed_here if not _changed_only_by_kept_folders(o)]

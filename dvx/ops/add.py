@@ -19,6 +19,7 @@ from dvx.ops.commit import (
     refuse_changed_pointers,
     refuse_former_output_aside,
     refuse_if_behind,
+    refuse_moved_aside_whole,
     refuse_unwritten,
     status_setting_aside,
     write_pointers,
@@ -133,6 +134,7 @@ def _check_addable(repo: Repo, path: str) -> str:
     try:
         st = os.lstat(full)
     except FileNotFoundError:
+        refuse_moved_aside_whole(repo.root, rel)
         raise PathError(f"'{path}' does not exist.") from None
     if stat.S_ISLNK(st.st_mode):
         if repo.cache.object_for_symlink(os.path.realpath(full)) is None:

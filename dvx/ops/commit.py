@@ -343,10 +343,28 @@ def refuse_holding_a_repository(root: str, status: OutputStatus, outputs: list[O
     raise refused
 
 
+def refuse_moved_aside_whole(root: str, path: str) -> None:
+    """Refuse a file or directory `path` (a repository path), absent, that a killed `dvx get
+    --force` moved aside into its folder's `old` (get_scratch): there is nothing here to
+    record, and no checkout is the way, which would place the recorded version where the
+    `mv` that puts it back goes; the error names that `mv`. --force or not."""
+    left = get_scratch.moved_aside(root, [path]).get(path)
+    if left is None:
+        return
+    shown = from_here(root, os.path.relpath(left.path, root).replace(os.sep, "/"))
+    raise ConflictError(
+        f"{quoted(path)} is not deleted: an interrupted `dvx get --force` moved it aside, so "
+        f"there is nothing here to record. {get_scratch.what_to_do(left, shown)}",
+        "Put it back (or move it where you want it) first, then record it again.")
+
+
 def refuse_former_output_aside(root: str, status: OutputStatus) -> None:
     """Refuse to record as deleted a path of a tracked directory that a killed `dvx get
     --force` moved aside into its folder's `old` (get_scratch): it is there still, and the
-    error names the `mv` that puts it back. --force or not: the data is the user's."""
+    error names the `mv` that puts it back. --force or not: the data is the user's. So of
+    a tracked file or directory moved aside whole (`refuse_moved_aside_whole`)."""
+    if status.moved_aside_whole:
+        refuse_moved_aside_whole(root, status.path)
     if status.kind != "dir" or not status.deleted:
         return
     top = os.path.join(root, status.path)

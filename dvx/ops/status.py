@@ -207,9 +207,14 @@ class OutputStatus:
     # checkout replaces, --force or not: (that file, that get's folder as a repository path,
     # the name of the path the get replaced beside it, "" when not known)
     kept_for_a_get: list[tuple[str, str, str]] = field(default_factory=list)
-    # Of a deleted file: a killed `dvx get --force` moved it aside into its folder's `old`
-    # (get_scratch.moved_aside), as `moved_aside` says of a directory's files: no deletion
-    file_moved_aside: bool = False
+    # Of a file or a directory absent whole: a killed `dvx get --force` moved it aside into
+    # its folder's `old` (get_scratch.moved_aside), as `moved_aside` says of a directory's
+    # files: no deletion, nor data never pulled
+    moved_aside_whole: bool = False
+    # Of a directory, the folders in it (repository paths) of the user's named as the folder
+    # a get builds in (`get_scratch.named_folders`), whose files are listed as added: `dvx
+    # commit` and `dvx add` refuse the directory while it holds one (`check_entry_name`)
+    named_as_a_get_s: list[str] = field(default_factory=list)
     # Of a file where a folder stands: the folder in it (a repository path) a killed `dvx get
     # --force` left holding what it moved aside, which dvx never deletes: checkout leaves the
     # folder as it is, --force or not, until that is moved out of it
@@ -324,7 +329,8 @@ class OutputStatus:
                                   else self.wrong_counts.to_json()}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted_here,
-                       moved_aside=self.moved_aside,
+                       moved_aside=self.moved_aside, moved_aside_whole=self.moved_aside_whole,
+                       named_as_a_get_s=self.named_as_a_get_s,
                        not_pulled=self.not_pulled, outdated=self.outdated,
                        in_the_way=self.in_the_way,
                        kept_for_left_out=[{"path": rel, "left_out": left_out}
@@ -333,7 +339,7 @@ class OutputStatus:
                                        for rel, folder, _ in self.kept_for_a_get],
                        repository_inside=self.repository_inside)
         else:
-            doc.update(moved_aside=self.file_moved_aside)
+            doc.update(moved_aside=self.moved_aside_whole)
             if self.repository_inside is not None:  # a folder where the file goes
                 doc.update(repository_inside=self.repository_inside)
             if self.get_folder_inside is not None:
@@ -435,21 +441,31 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         left_out=_left_out(repo, named),
                         stopped=changes,
                         ignored_by_git=_pipeline_records_ignored(repo) if named is None else {},
-                        interrupted_gets=_interrupted_gets(repo, results) if named is None else [])
+                        interrupted_gets=_interrupted_gets(repo, results, named is None))
 
 
-def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str, bool]]:
+def _interrupted_gets(repo: Repo, results: list[OutputStatus], whole: bool
+                      ) -> list[tuple[str, bool]]:
     """The folders killed `dvx get`s left in the workspace (dvx/get_scratch.py), each named
     in a warning, with whether it holds what was at the path it replaced: status takes no
-    lock, so it deletes nothing. Those inside tracked directories come from status's own walk
-    of them (`results`); the others from Git, of the work tree holding the project (a project
-    in a folder of one, `core.no_scm`, included), never entering a folder Git ignores: a get
-    into one (no tracked data there) is found by the next get there, not by every status."""
+    lock, so it deletes nothing. Those inside tracked directories, or holding a tracked path
+    moved aside, come from status's own look at the outputs (`results`); the others from Git,
+    of the work tree holding the project (a project in a folder of one, `core.no_scm`,
+    included), never entering a folder Git ignores: a get into one (no tracked data there)
+    is found by the next get there, not by every status. Not `whole` (status of some paths):
+    only those of the outputs in `results`, in them or replacing a path at or above one. A
+    folder of the user's named as a get's is named too (`_named_as_a_get_s`): inside tracked
+    data, always; outside it, by a status of the whole project."""
     inside = {repo.abspath(path) for r in results for path in r.scratch_folders}
     listed = _scratch_folders_git_lists(repo)
-    for path in get_scratch.users_at(listed):
+    users = [(path, False) for path in get_scratch.users_at(listed)] if whole else []
+    users += [(repo.abspath(path), True) for r in results for path in r.named_as_a_get_s]
+    for path, in_tracked_data in users:
         shown = from_here(repo.root, os.path.relpath(path, repo.root).replace(os.sep, "/"))
-        log.warning("WARNING: %s", _named_as_a_get_s(shown))
+        log.warning("WARNING: %s", _named_as_a_get_s(shown, in_tracked_data))
+    if not whole:
+        listed = [folder.path for folder in get_scratch.left_at(listed)
+                  if _replaced_in(folder, [repo.abspath(r.path) for r in results])]
     left = get_scratch.left_at(sorted({*listed, *inside}))
     for folder in left:
         shown = from_here(repo.root, os.path.relpath(folder.path, repo.root).replace(os.sep, "/"))
@@ -461,14 +477,30 @@ def _interrupted_gets(repo: Repo, results: list[OutputStatus]) -> list[tuple[str
             for f in left]
 
 
-def _named_as_a_get_s(shown: str) -> str:
-    """The warning for a folder of the user's named as a get's scratch folder outside tracked
-    data: Git ignores that name (`gitignore.GET_SCRATCH_PATTERN`) and `dvx add` refuses it,
-    so nothing versions what is in it. Inside tracked data status lists its files as added.
-    The name is quoted (`quoted`): a folder name Git commits may hold terminal escapes."""
-    return (f"{quoted(shown)} is named as the folder `dvx get` builds its copy in, but holds "
-            "what no get puts there: Git ignores a folder so named and `dvx add` refuses it, "
-            "so nothing versions what is in it. Rename the folder.")
+def _replaced_in(folder: get_scratch.LeftFolder, outputs: list[str]) -> bool:
+    """Did the get that left `folder` replace one of `outputs` (absolute paths), a path in
+    one or a folder holding one?"""
+    target = folder.target
+    return bool(target) and any(
+        target == out or target.startswith(out + os.sep) or out.startswith(target + os.sep)
+        for out in outputs)
+
+
+def _named_as_a_get_s(shown: str, in_tracked_data: bool = False) -> str:
+    """The warning for a folder of the user's named as a get's scratch folder: outside
+    tracked data Git ignores that name (`gitignore.GET_SCRATCH_PATTERN`) and `dvx add`
+    refuses it, so nothing versions what is in it; inside a tracked directory status lists
+    its files as added, and `dvx commit` and `dvx add` refuse the whole directory while it
+    is there. The name is quoted (`quoted`): a folder name Git commits may hold terminal
+    escapes."""
+    what = f"{quoted(shown)} is named as the folder `dvx get` builds its copy in, but holds " \
+        "what no get puts there: "
+    if in_tracked_data:
+        return what + ("dvx never records a folder so named in a directory's data, so `dvx "
+                       "commit` and `dvx add` refuse the directory holding it, with its other "
+                       "changes. Rename the folder.")
+    return what + ("Git ignores a folder so named and `dvx add` refuses it, so nothing "
+                   "versions what is in it. Rename the folder.")
 
 
 def _partial_copy_left(shown: str, in_tracked_data: bool) -> str:
@@ -752,8 +784,11 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     if result.deleted:
         result.moved_aside = sorted(get_scratch.moved_aside(repo.abspath(output.path),
                                                             result.deleted))
-    elif result.kind == "file" and result.workspace == DELETED:
-        _note_file_moved_aside(repo, result)
+    elif result.workspace in (DELETED, NOT_PULLED):
+        _note_moved_aside_whole(repo, result)
+    if result.added:
+        result.named_as_a_get_s = [join_posix(output.path, rel) for rel in
+                                   get_scratch.named_folders(result.added)]
     if output.pointer.is_dir and result.in_cache:
         result.in_cache = _cached_for_checkout(repo, output, result)
     if output.stage is None and output.pointer.is_dir and (
@@ -778,13 +813,14 @@ def _note_brought_over_own(repo: Repo, output: Output, result: OutputStatus) -> 
         result.conflicts = list(result.modified)
 
 
-def _note_file_moved_aside(repo: Repo, result: OutputStatus) -> None:
-    """Sets `file_moved_aside` of the deleted file `result` if a killed `dvx get --force` moved
-    it aside, with the get's folder among `scratch_folders`, which status names in a warning
-    with the `mv` that puts it back, whether or not Git lists that folder."""
+def _note_moved_aside_whole(repo: Repo, result: OutputStatus) -> None:
+    """Sets `moved_aside_whole` of `result`, a file or directory absent whole, if a killed
+    `dvx get --force` moved it aside, with the get's folder among `scratch_folders`, which
+    status names in a warning with the `mv` that puts it back, whether or not Git lists that
+    folder, and whatever paths status was given."""
     aside = get_scratch.moved_aside(repo.root, [result.path]).get(result.path)
     if aside is not None:
-        result.file_moved_aside = True
+        result.moved_aside_whole = True
         result.scratch_folders = [os.path.relpath(aside.path, repo.root).replace(os.sep, "/")]
 
 
