@@ -345,10 +345,13 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
 
 
 def brought_by_git(repo: Repo, path: str, pointer: Pointer) -> bool:
-    """Did Git bring `pointer`, the pointer file of the data at `path`, lately: is it HEAD's,
-    and did a commit HEAD was at before (as `recorded_lately` looks: a `git pull`, merge or
-    checkout moved it) record another version of that data, or none? Never of a clone's
-    first commit, which HEAD was always at. False when Git cannot say."""
+    """Did Git bring `pointer`, the pointer file of the data at `path`, lately, where nothing
+    was tracked: is it HEAD's, and did the latest commit HEAD was at before that records
+    another (as `recorded_lately` looks: a `git pull`, merge or checkout moved it) record no
+    pointer there? Never of a clone's first commit, which HEAD was always at; nor where that
+    commit recorded another version, which the workspace may have held (synced by a dvx that
+    kept no record, or whose record was deleted), so what is there may be an edit of it.
+    False when Git cannot say."""
     if repo.git is None:
         return False
     try:
@@ -357,7 +360,10 @@ def brought_by_git(repo: Repo, path: str, pointer: Pointer) -> bool:
         return False
     recorded = [recorded_at(repo, commit, path, in_lock=False) for commit in heads]
     oids = [None if each is None else each.oid for each in recorded]
-    return bool(oids) and oids[0] == pointer.oid and any(oid != pointer.oid for oid in oids[1:])
+    if not oids or oids[0] != pointer.oid:
+        return False
+    before = [oid for oid in oids[1:] if oid != pointer.oid]
+    return bool(before) and before[0] is None
 
 
 def recorded_at(repo: Repo, commit: str, path: str, in_lock: bool) -> Pointer | None:

@@ -3613,7 +3613,8 @@ def test_an_add_refused_for_one_target_stores_none_of_the_others(team):
     cache that no pointer names, which a checkout would take for data it may replace."""
     _, bob = _bob_with_his_own_files_where_alice_tracks_raw_and_d(team)
     assert "bob's own raw\n" not in _cached_texts(bob)
-    refused = run_dvx("add", "raw.csv", "d", cwd=bob)
+    # --force: bob's raw.csv, where `git pull` brought alice's, changed both here and in Git
+    refused = run_dvx("add", "--force", "raw.csv", "d", cwd=bob)
     assert refused.code == 1 and "'d' was never checked out here" in refused.stderr, \
         refused.output
     assert "bob's own raw\n" not in _cached_texts(bob)

@@ -155,10 +155,11 @@ class OutputStatus:
     imported: bool = False
     # Files of a directory changed both here and in Git since they were placed (a conflict)
     conflicts: list[str] = field(default_factory=list)
-    # Its pointer arrived in Git (`brought_by_git`: a pull, a merge, a checkout) over data of
-    # the user's own that no dvx placed here (no sync record): what the workspace holds and
-    # differs from it, a file or a directory's files present on both sides (`conflicts`),
-    # changed both here and in Git, which no commit records over it without --force
+    # Its pointer arrived in Git where nothing was tracked (`brought_by_git`: a pull, a merge,
+    # a checkout) over data of the user's own that no dvx placed here (no sync record): what
+    # the workspace holds and differs from it, a file or a directory's files present on both
+    # sides (`conflicts`), changed both here and in Git, which no commit records over it
+    # without --force
     brought_over_own: bool = False
     # A directory whose pointer moved, compared file by file with the versions placed before
     # (ops/sync_layers.py): `synced_oid` is set only for a conflict, or when nothing changed here
@@ -805,7 +806,8 @@ def _note_brought_over_own(repo: Repo, output: Output, result: OutputStatus) -> 
     file, or a directory's files both hold (a directory's files only one side holds are an
     addition here, kept, or a teammate's, not pulled). Data of the user's own put where a
     pointer already was (files put by hand into a folder never pulled, in a fresh clone) is
-    not: HEAD recorded that pointer all along. Not of a stage's output, which a run makes."""
+    not: HEAD recorded that pointer all along; nor data where an earlier version was
+    tracked, which may be an edit of it. Not of a stage's output, which a run makes."""
     if output.stage is not None or (output.pointer.is_dir and not result.modified):
         return
     if brought_by_git(repo, output.path, output.pointer):
