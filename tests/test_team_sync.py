@@ -2894,10 +2894,11 @@ def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(tea
     git(alice, "pull", "-q", "origin", "main")
     write(alice / "data.csv", "v2\n")
     write(alice / "imgs/a.bin", "a2\n")
-    unknown = run_dvx("add", "data.csv", "imgs", cwd=alice)  # which files of bob's to keep?
+    # --force: over bob's data.csv, never placed here, alice's changed both here and in Git
+    unknown = run_dvx("add", "--force", "data.csv", "imgs", cwd=alice)  # which of bob's to keep?
     assert unknown.code == 1 and "`dvx remove imgs.dvx` then `dvx add imgs`" in unknown.stderr
     must("remove", "imgs.dvx", cwd=alice)
-    must("add", "data.csv", "imgs", cwd=alice)
+    must("add", "--force", "data.csv", "imgs", cwd=alice)
     share(alice, "v2")
     carol = team.clone("carol", pull=False)
     pulled = run_dvx("pull", "--rev", "HEAD~1", cwd=carol)
