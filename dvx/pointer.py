@@ -25,6 +25,7 @@ from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import (
+    abort_and_again,
     blob_content,
     commit_holding,
     git_add_command,
@@ -310,8 +311,16 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
             f"Where dvx's merge driver left it so because a side's manifest is in neither "
             f"the cache nor the remote (not pushed yet), keep both sides' changes instead: "
             f"once that side's author has run `dvx push`, merge it again with "
-            f"`git checkout -m {pointer}` (the driver fetches the manifest; or `git merge "
-            f"--abort` and merge again), then `dvx pull {data_path}` and `{add}`.")
+            f"`git checkout -m {pointer}` (the driver fetches the manifest), then `dvx pull "
+            f"{data_path}` and `{add}`{_or_again(root, data_path)}.")
+
+
+def _or_again(root: str | None, data_path: str) -> str:
+    """The other way to merge a conflicted pointer again, to end a hint with: abandon the
+    Git operation under way and run it again (`scm.abort_and_again`), then pull the data;
+    "" where none is under way that an abort undoes (a `git stash pop`)."""
+    again = abort_and_again(root) if root is not None else None
+    return f"; or {again}, then `dvx pull {data_path}`" if again else ""
 
 
 def _base_version(root: str | None, entries: list[tuple[str, int, str]] | None,

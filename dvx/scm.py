@@ -759,6 +759,29 @@ def merging_for_a_rebase(root: str) -> bool:
 # What Git's directory holds while a merge, cherry-pick or revert the user ran is under way:
 # a rebase's own steps write none of them (REBASE_HEAD instead).
 _OTHER_OPERATIONS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+# What abandons each of those, and how it is run again.
+_ABORTS = (("MERGE_HEAD", "git merge --abort", "merge again"),
+           ("CHERRY_PICK_HEAD", "git cherry-pick --abort", "cherry-pick again"),
+           ("REVERT_HEAD", "git revert --abort", "revert again"))
+
+
+def abort_and_again(root: str) -> str | None:
+    """How to abandon the Git operation stopped on a conflict in the work tree at `root`,
+    and run it again (``"`git merge --abort` and merge again"``), as one names it to the
+    user; None where no operation is under way that an abort undoes: a conflicted `git
+    stash pop` (or `git checkout -m BRANCH`) records none, so its conflict is resolved
+    where it stands, and the stash entry is kept."""
+    where = _git_dir_and_top(root)
+    if not where:
+        return None
+    for head, command, again in _ABORTS:
+        if os.path.exists(os.path.join(where[0], head)):
+            return f"`{command}` and {again}"
+    if rebase_in_progress(root):
+        return "`git rebase --abort` and run the rebase (or `git pull --rebase`) again"
+    if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
+        return "`git am --abort` and apply the patches again"
+    return None
 
 
 # Git names the sides of a conflict from the branch it builds on: in a merge --ours is one's

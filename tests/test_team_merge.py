@@ -1104,6 +1104,58 @@ def test_a_directory_conflict_over_a_manifest_not_pushed_yet_says_how_to_keep_bo
     assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
 
 
+_ABORTS = {"merge": "or `git merge --abort` and merge again, then `dvx pull images`",
+           "rebase": "or `git rebase --abort` and run the rebase (or `git pull --rebase`) "
+                     "again, then `dvx pull images`"}
+
+
+@pytest.mark.parametrize("how", ["merge", "rebase", "stash pop"])
+def test_a_manifest_not_pushed_yet_s_hint_names_the_abort_that_works_where_git_stopped(
+        tmp_path, how):
+    """bob committed a change to images/ without pushing its data, and alice brings it in by
+    a merge, a rebase (as `git pull --rebase` runs one) or a `git stash pop` of her own
+    change over it: the driver leaves a conflict. Besides `git checkout -m`, the hint names
+    the abort of the operation Git stopped in, and none after a stash pop, which records
+    none (`git merge --abort` fails there, and during a rebase). Pasted once bob pushed,
+    what it names keeps both sides' changes."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    commit(bob, "bob adds f6")
+    git(bob, "push", "-q", "--no-verify", "origin", "HEAD")  # the data stays behind
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    git(alice, "fetch", "-q", "origin")
+    if how == "stash pop":
+        git(alice, "stash", "-q")
+        git(alice, "merge", "-q", "--ff-only", "origin/bob")
+        stopped = subprocess.run(["git", "stash", "pop"], cwd=alice, capture_output=True)
+    else:
+        commit(alice, "alice changes f1")
+        stopped = subprocess.run(["git", how, "origin/bob"], cwd=alice, capture_output=True)
+    assert stopped.returncode != 0, stopped
+
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert "`git checkout -m images.dvx`" in status.stderr
+    for other, abort in _ABORTS.items():
+        assert (abort in status.stderr) == (other == how), status.stderr
+    assert how != "stash pop" or "--abort" not in status.stderr, status.stderr
+
+    must("push", cwd=bob)
+    if how == "stash pop":
+        git(alice, "checkout", "-m", "images.dvx")
+        git(alice, "add", "images.dvx")
+    else:
+        git(alice, how, "--abort")
+        git(alice, how, "origin/bob")
+    must("pull", "images", cwd=alice)
+    assert (alice / "images/f1.txt").read_text() == "image 1, alice's\n"
+    assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
+    assert run_dvx("status", cwd=alice).code == 0
+
+
 def test_an_octopus_merge_s_conflict_leads_with_checkout_m_that_runs_the_merge_driver(
         tmp_path):
     """`git merge A B` (an octopus merge) merges every file line by line and never runs
