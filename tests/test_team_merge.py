@@ -1472,6 +1472,49 @@ def test_a_folder_made_a_file_on_one_side_and_changed_on_the_other_names_each_si
     assert (alice / "images").read_text() == "now one file\n"
 
 
+@pytest.mark.parametrize("keep", [0, 1])
+def test_a_file_in_a_folder_made_a_folder_on_one_side_and_edited_on_the_other_is_named_so(
+        tmp_path, keep):
+    """bob replaces images/f2.txt by a folder (f2.txt/q) and changes f3; alice edits f2.txt
+    and f1. The driver names the conflict as what each side did to f2.txt, never as a
+    manifest listing a name both as a file and a folder, and leaves two merged versions:
+    either keeps every other change of both sides, with that side's f2.txt."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    os.unlink(bob / "images" / "f2.txt")
+    write(bob / "images" / "f2.txt" / "q", "bob's q\n")
+    edit(bob, "images/f3.txt", "bob's f3\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob: f2.txt becomes a folder")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "images.dvx: 'images/f2.txt' is a file on one side and a folder on the other: this " \
+        "side changed the file and the other side made it a folder, and a file and a folder " \
+        "cannot be merged; left as a conflict between two merged versions" in merged.stderr, \
+        merged.stderr
+    assert "both as a file and as a directory" not in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "Both versions in the file keep every change" in status.stderr
+
+    text = (alice / "images.dvx").read_text()
+    ours, theirs = text.split("\n", 1)[1].split("=======\n")
+    (alice / "images.dvx").write_text([ours, theirs.rsplit(">>>>>>> ", 1)[0]][keep])
+    must("pull", "images", cwd=alice)
+    commit(alice, "resolved images.dvx")
+    assert (alice / "images/f1.txt").read_text() == "alice's f1\n"
+    assert (alice / "images/f3.txt").read_text() == "bob's f3\n"
+    if keep == 0:
+        assert (alice / "images/f2.txt").read_text() == "alice's f2\n"
+    else:
+        assert (alice / "images/f2.txt/q").read_text() == "bob's q\n"
+    assert run_dvx("status", cwd=alice).code == 0
+
+
 def test_a_folder_made_a_file_upstream_and_changed_by_a_commit_a_rebase_replays_names_each(
         tmp_path):
     """As above, but alice pulls with --rebase: Git's ours is then the upstream (bob's), so

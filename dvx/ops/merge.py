@@ -43,6 +43,7 @@ from dvx.outputs import load_tree
 from dvx.paths import POINTER_SUFFIX
 from dvx.pointer import SIDE_LABELS, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
+from dvx.wording import counted
 from dvx.yamlio import has_conflict_markers
 
 K = TypeVar("K")
@@ -327,14 +328,59 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
     trees = [*bases, to, tt]
     eb, *other, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
+    clashes = _kind_clashes(eb, eo, et)
+    if clashes and prefer is None:
+        raise Conflict(_how_kinds_clash(clashes, data, eb, eo, et, names))
     merged: dict[str, TreeEntry] = three_way(
         eb, eo, et, what=lambda p: f"'{data}/{p}'",
         prefer=None if prefer is None else (eo if prefer is o else et),
         other_base=other[0] if other else None, names=names)
-    tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
+    for clash in clashes:  # the preferred side's file or folder there, the other's dropped
+        kept_file = clash in (eo if prefer is o else et)
+        merged = {p: e for p, e in merged.items()
+                  if not (p == clash or p.startswith(f"{clash}/")) or (p == clash) == kept_file}
+    tree = Tree.build(repo.algo, merged.values())
     oid = repo.cache.add_bytes(tree.to_bytes())
     pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
     return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
+
+
+def _kind_clashes(base: Mapping[str, TreeEntry], ours: Mapping[str, TreeEntry],
+                  theirs: Mapping[str, TreeEntry]) -> list[str]:
+    """The paths that one side changed or added as a file while the other changed or added
+    a file below them (so made them a folder, or changed the folder they were): an entry
+    merge would keep both, and no folder holds a file and a folder of one name."""
+    def changed(side: Mapping[str, TreeEntry]) -> list[str]:
+        return [p for p, entry in side.items() if base.get(p) != entry]
+
+    clashes: set[str] = set()
+    for files, other in ((ours, theirs), (theirs, ours)):
+        below = {parent for p in changed(other) for parent in _parents(p)}
+        clashes.update(p for p in changed(files) if p in below)
+    return sorted(clashes)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _how_kinds_clash(clashes: list[str], data: str, base: Mapping[str, TreeEntry],
+                     ours: Mapping[str, TreeEntry], theirs: Mapping[str, TreeEntry],
+                     names: tuple[str, str]) -> str:
+    """The first of the `clashes` (`_kind_clashes`), as what each side did to it."""
+    clash = clashes[0]
+    in_base = "file" if clash in base else "folder" if any(
+        p.startswith(f"{clash}/") for p in base) else None
+    did = []
+    for side in (ours, theirs):
+        kind = "file" if clash in side else "folder"
+        did.append(f"added it as a {kind}" if in_base is None else
+                   f"changed the {kind}" if in_base == kind else f"made it a {kind}")
+    more = f" (and {counted(len(clashes) - 1, 'other path')} so)" if len(clashes) > 1 else ""
+    return (f"'{data}/{clash}'{more} is a file on one side and a folder on the other: "
+            f"{names[0]} {did[0]} and {names[1]} {did[1]}, and a file and a folder cannot "
+            "be merged")
 
 
 def _refuse_a_paired_folder(repo: Repo, path: str, bases: list[Tree | None], ours: Tree,
