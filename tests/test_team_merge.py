@@ -1654,7 +1654,9 @@ def test_the_same_field_changed_differently_on_both_sides_stays_a_conflict(tmp_p
     assert merged.returncode != 0
     assert "raw.csv.dvx: its 'desc' was changed on both sides; left as a conflict" in (
         merged.stderr)
-    assert "both as a file and as a directory; left as a conflict" in merged.stderr
+    assert "images.dvx: 'images/f6' is a file on one side and a folder on the other: this " \
+        "side added it as a folder and the other side added it as a file, and a file and a " \
+        "folder cannot be merged; left as a conflict" in merged.stderr, merged.stderr
     assert ".;" not in merged.stderr
 
 
