@@ -558,6 +558,35 @@ def test_remote_gc_frees_a_remote_whose_disk_is_full(repo, dvx, small_disk):
     assert (repo / "model.bin").read_bytes() == b"2" * 3_000_000
 
 
+def test_remote_gc_frees_a_full_remote_whose_leaving_objects_are_packed(repo, dvx, small_disk):
+    """On a full remote, the log of what leaves with the packs gc deletes finds no room: gc
+    goes on without it (gc is what frees such a remote), deletes the packed directory out of
+    scope and the version of the model out of scope, and frees their bytes."""
+    store = small_disk / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(20):  # small files: packed
+        write(repo / "D" / f"{i}.txt", os.urandom(3000))
+    write(repo / "model.bin", b"1" * 3_000_000)
+    assert dvx("add", "D", "model.bin").code == 0
+    assert dvx("push").code == 0
+    remote = local_spec(store, str(store), {})
+    packed = set(remote.packed())
+    assert len(packed) >= 20
+    assert dvx("remove", "D.dvx").code == 0
+    shutil.rmtree(repo / "D")
+    write(repo / "model.bin", b"2" * 3_000_000)
+    assert dvx("add", "model.bin").code == 0
+    assert dvx("push").code == 0
+    _fill(small_disk)
+
+    result = dvx("gc", "-w", "-c", "-f", "--grace", "0", "--force-last-copy")
+    assert result.code == 0, result.output
+    assert shutil.disk_usage(small_disk).free >= 3_000_000
+    assert remote.oids() == {xxhash.xxh3_128_hexdigest(b"2" * 3_000_000)}
+    assert not [key for key in remote.list_keys() if key.startswith(("packs/", "logs/gc/"))]
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
 @pytest.fixture
 def few_inodes(tmp_path):
     """A real tmpfs with room for 64 files (root only): they run out before its bytes do."""

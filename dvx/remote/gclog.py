@@ -19,7 +19,9 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import is_valid_oid
+from dvx.logs import get_logger
 from dvx.objects.layout import is_pack_name, is_push_log_name, push_log_name
 from dvx.objects.odb import ObjectStore
 
@@ -27,12 +29,16 @@ KIND = "gc"
 HEADER = b"dvx gc log 1\n"
 MAX_LOG_BYTES = 16 << 20
 
+log = get_logger(__name__)
+
 Leaving = Mapping[str, Mapping[str, int]]  # pack -> {oid: length} of the objects leaving
 
 
 def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
     """Write the logs naming the objects `leaving` with each pack; their names (none when
-    nothing leaves)."""
+    nothing leaves). On a full disk the logs not yet written are left out: gc is what frees
+    such a remote, and a gc stopped before it deletes those packs then leaves them as it did
+    without a log (the next gc deletes them, counting only what no index names)."""
     lines: list[bytes] = []
     for pack, objects in sorted(leaving.items()):
         if objects:
@@ -41,7 +47,13 @@ def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
     names = []
     for chunk in _chunks(lines, MAX_LOG_BYTES - len(HEADER)):
         name = push_log_name(int(time.time()), os.urandom(8).hex())
-        remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
+        try:
+            remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
+        except OSError as exc:
+            if exc.errno not in FULL_DISK_ERRNOS:
+                raise
+            log.debug("no room for a gc log: going on without it (%s)", exc)
+            break
         names.append(name)
     return names
 
