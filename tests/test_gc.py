@@ -938,6 +938,37 @@ def test_a_push_log_too_long_for_one_read_is_written_as_several(tmp_path, monkey
     assert found.files == files and found.manifests == {manifest}
 
 
+@pytest.mark.parametrize("kind", ["gc", "push"])
+def test_a_log_deleted_between_the_listing_and_its_read_is_skipped(tmp_path, monkeypatch, kind):
+    """fsck --remote reads the gc logs beside a gc that deletes its own once done, and gc
+    deletes expired push logs: a log gone after the reader listed it names nothing, and the
+    others are still read."""
+    from dvx.objects.odb import ObjectStore
+    from dvx.remote import gclog, pushlog
+
+    remote = ObjectStore(DirectoryBlobs(str(tmp_path / "store")), "xxh128")
+    kept, gone = (xxhash.xxh3_128_hexdigest(name) for name in (b"kept", b"gone"))
+    for oid in (kept, gone):
+        if kind == "gc":
+            gclog.record(remote, {f"{oid}.pack": {oid: 5}})
+        else:
+            pushlog.record(remote, [oid], [])
+    listed = remote.list_logs(kind)
+    assert len(listed) == 2
+    gone_log = next(name for name in listed
+                    if gone in (tmp_path / "store/logs" / kind / name).read_text())
+
+    def list_then_finish(of_kind):
+        (tmp_path / "store/logs" / of_kind / gone_log).unlink()  # a teammate's gc finishing
+        return listed
+
+    monkeypatch.setattr(remote, "list_logs", list_then_finish)
+    if kind == "gc":
+        assert gclog.read(remote).leaving == {f"{kept}.pack": {kept: 5}}
+    else:
+        assert pushlog.recent(remote, time.time() - 60).files == {kept}
+
+
 def test_a_push_log_is_as_old_as_the_remote_says_whatever_the_pusher_s_clock(tmp_path,
                                                                              monkeypatch):
     """A pusher whose clock runs two hours behind names its log two hours in the past: the

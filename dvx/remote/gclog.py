@@ -84,12 +84,17 @@ class Logged:
 
 def read(remote: ObjectStore) -> Logged:
     """Every gc log of `remote`. A line that does not parse is ignored (it names nothing it
-    cannot prove); a file without a log's name is not dvx's: neither read nor deleted."""
+    cannot prove); a log deleted since the listing (by the gc that wrote it, once it deleted
+    its packs, which `fsck --remote` runs beside) is skipped; a file without a log's name is
+    not dvx's: neither read nor deleted."""
     found = Logged()
     for name in sorted(remote.list_logs(KIND)):
         if not is_push_log_name(name):
             continue
-        data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        try:
+            data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        except FileNotFoundError:  # deleted since the listing: its packs are gone
+            continue
         packs = found.logs.setdefault(name, set())
         pack: str | None = None
         for line in data[len(HEADER):].decode("ascii", "replace").splitlines():

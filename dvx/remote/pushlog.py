@@ -66,8 +66,8 @@ class Recent:
 def recent(remote: ObjectStore, since: float) -> Recent:
     """What the logs written at or after `since` (the store's clock) name; and the names of
     the older logs. A log that cannot be read or parsed is treated as recent and names
-    nothing it cannot prove (its oids are still kept when valid). A file without a log's
-    name is not dvx's: neither read nor deleted."""
+    nothing it cannot prove (its oids are still kept when valid); one deleted since the listing
+    is skipped. A file without a log's name is not dvx's: neither read nor deleted."""
     found = Recent()
     for name, (_, stored) in sorted(remote.list_logs(KIND).items()):
         if not is_push_log_name(name):
@@ -76,7 +76,10 @@ def recent(remote: ObjectStore, since: float) -> Recent:
         if written is not None and written < since:
             found.expired.append(name)
             continue
-        data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        try:
+            data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        except FileNotFoundError:  # deleted since the listing, by a gc that found it expired
+            continue
         for line in data[len(HEADER):].decode("ascii", "replace").splitlines():
             kind, _, oid = line.partition(" ")
             if not is_valid_oid(oid, remote.algo):
