@@ -735,3 +735,41 @@ def test_gc_of_a_remote_killed_after_replacing_its_indexes_counts_what_leaves_on
                             cwd=repo).output.split())
     assert "Would remove 0 objects (0 B) from the remote 's'" in told, told
     assert not list((tmp_path / "stopped-store" / "logs" / "gc").glob("*"))
+
+
+def test_gc_of_a_remote_killed_after_replacing_its_indexes_names_what_an_older_commit_needs(
+        tmp_path):
+    """gc --remote killed once it replaced the pack indexes, before it deleted the packs
+    holding what its scope left out; then the workspace goes back to the commit that uses
+    those objects. fsck --remote and the next gc say an interrupted gc was deleting them (not
+    a push under way, nor lost indexes), and that a push uploads them again: after it, gc
+    deletes those packs and a fresh cache pulls the older commit whole."""
+    gc = ["gc", "-w", "-c", "s", "--grace", "0", "-f"]
+    repo = _kept_and_dropped(tmp_path / "stopped")
+    killed = subprocess.run([sys.executable, "-m", "dvx", *gc], cwd=repo, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, "DVX_FAULT": "gc.repack.after_old_indexes"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    git(repo, "checkout", "-q", "HEAD~1")
+    leaving = {_oid(f"D{i}") for i in range(3)}
+
+    checked = run_dvx("fsck", "--remote", "s", "--json", cwd=repo)
+    said = " ".join(checked.stderr.split())
+    assert checked.code == 1, checked.output
+    assert "were being deleted with pack" in said and "interrupted `dvx gc --remote`" in said
+    assert "`dvx push` from a clone whose cache has them uploads them again" in said, said
+    assert "may be uploading" not in said and "looks damaged" not in said, said
+    assert leaving < json.loads(checked.stdout)["missing_left_by_gc"].keys()
+    refused = run_dvx(*gc, cwd=repo)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert "were being deleted with pack" in said and "Run `dvx push -r s`" in said, said
+    assert "indexes lost" not in said and "put back the indexes" not in said, said
+
+    assert run_dvx("push", cwd=repo).code == 0
+    rerun = run_dvx(*gc, cwd=repo)
+    assert rerun.code == 0, rerun.output
+    assert run_dvx("fsck", "--remote", "s", cwd=repo).code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    assert run_dvx("pull", cwd=repo).code == 0
+    assert (repo / "D" / "0.txt").read_text() == "D0"

@@ -792,6 +792,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
              "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
              "--remote` deletes nothing until that index is out of the indexes/ folder.")
+    elif result.missing_left_by_gc:
+        _warn_left_by_gc(result)
     elif result.missing_unindexed and result.young_unindexed_packs == result.unindexed_packs:
         # As pull and push do, a pack younger than the grace period is taken for a push's.
         n = result.unindexed_packs
@@ -834,6 +836,21 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)
+
+
+def _warn_left_by_gc(result: FsckResult) -> None:
+    """Name the objects missing that an interrupted gc --remote was deleting: its scope left
+    them out, so they are uploaded again (the advice after this says how)."""
+    count, (oid, pack) = len(result.missing_left_by_gc), min(result.missing_left_by_gc.items())
+    others = result.missing_unindexed - count
+    warn(f"{count} of the objects missing above (such as {oid}) "
+         f"{'was' if count == 1 else 'were'} being deleted with pack {pack} by an interrupted "
+         "`dvx gc --remote` whose scope left them out (its log on the remote names them): "
+         "no index names them any more, and `dvx push` from a clone whose cache has them "
+         "uploads them again." + (
+             f" {others} other{'' if others == 1 else 's'} missing {'is' if others == 1 else 'are'}"
+             " named by no index either: the remote may also lack an index of the packs no "
+             "index names. Put back the indexes it lacks." if others else ""))
 
 
 def _advise_upload(result: FsckResult, remote_name: str) -> None:

@@ -69,6 +69,9 @@ class FsckResult:
     # Of `missing`, those no index names either, while such packs are there: an index of
     # them may be lost, and `gc --remote` keeps those packs (repack.py).
     missing_unindexed: int = 0
+    # Of those, oid -> the pack no index names that an interrupted gc was deleting it with
+    # (its gc log names it): that gc's scope left out what these revisions need.
+    missing_left_by_gc: dict[str, str] = field(default_factory=dict)
     # Of `unindexed_packs`, those younger than gc's grace period: a push may be uploading
     # them now (leftovers.YOUNG_PACK_SECONDS), so they tell nothing of lost indexes yet.
     young_unindexed_packs: int = 0
@@ -111,6 +114,7 @@ class FsckResult:
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
                 "unindexed_packs": self.unindexed_packs, "left_by_gc": self.left_by_gc,
+                "missing_left_by_gc": dict(sorted(self.missing_left_by_gc.items())),
                 "young_unindexed_packs": self.young_unindexed_packs, "kept": self.kept,
                 "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
@@ -271,8 +275,12 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         result.unindexed_packs = len(unindexed)
         result.young_unindexed_packs = sum(1 for mtime in unindexed.values()
                                            if mtime is not None and mtime >= young_since)
-        result.missing_unindexed = len(remote.inventory.absent(result.missing)) \
-            if unindexed else 0
+        absent = set(remote.inventory.absent(result.missing)) if unindexed else set()
+        result.missing_unindexed = len(absent)
+        if absent:
+            leaving = gclog.read(remote).leaving
+            result.missing_left_by_gc = {oid: pack for pack in sorted(unindexed, reverse=True)
+                                         for oid in leaving.get(pack, {}) if oid in absent}
     _note_sent_elsewhere(repo, name, targets, result)
     result.uncached = set(repo.cache.missing(result.missing))
     result.held_here = held_by_workspace(repo, targets, result.missing)

@@ -189,7 +189,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     logged = gclog.read(remote)
     if result.unindexed:
         _refuse_if_unindexed_needed(remote, live, [*present, *named_loose], result,
-                                    stored_loose, seek)
+                                    stored_loose, seek, logged)
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
@@ -255,17 +255,24 @@ def _lost_in(remote: RemoteStore, gone: list[Section], present: list[Section],
 def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
                                 named: list[Section], result: RepackPlan,
                                 stored_loose: Collection[str] | None,
-                                seek: Callable[[set[str]], leftovers.Sought] | None) -> None:
+                                seek: Callable[[set[str]], leftovers.Sought] | None,
+                                logged: gclog.Logged) -> None:
     """Refuse to delete the packs no index names while objects the scope needs are named by
     no index (of those `named`) and not stored loose either, and one of those packs may hold
     them (leftovers.py): the remote then looks damaged (indexes lost, say to a copy that
-    missed some). Needed objects that were never pushed there (a teammate's unpushed commit)
-    are in no such pack, which gc then deletes once it has looked."""
+    missed some), unless the log of an interrupted gc (`logged`) names them all as leaving
+    with those packs (a gc whose scope left out what this one keeps). Needed objects that
+    were never pushed there (a teammate's unpushed commit) are in no such pack, which gc
+    then deletes once it has looked."""
     needed = set(live).difference(*({oid for oid, _, _ in s.entries} for s in named))
     if needed:
         needed -= set(remote.list_loose() if stored_loose is None else stored_loose)
     if not needed:
         return
+    by_gc = {oid: pack for pack in sorted(result.unindexed, reverse=True)
+             for oid in logged.leaving.get(pack, {}) if oid in needed}
+    if by_gc.keys() == needed:
+        raise _left_by_a_stopped_gc(by_gc, remote.name or "NAME")
     sought = seek(needed) if seek is not None else leftovers.Sought(
         sizes={oid: set() for oid in needed})
     search = leftovers.Search(sought, remote.algo)
@@ -290,6 +297,24 @@ def _refuse_if_unindexed_needed(remote: RemoteStore, live: Collection[str],
         "damaged (indexes lost, as by a copy of it that missed some).",
         f"Look at it with `dvx fsck --remote {shell_quote(name)}`, and put back the indexes it "
         "lacks; if those objects were never pushed (a push stopped early), `dvx push` them first.")
+
+
+def _left_by_a_stopped_gc(by_gc: dict[str, str], name: str) -> IndexesLacking:
+    """The refusal of `_refuse_if_unindexed_needed` when an interrupted gc's log names every
+    object gc keeps that no index names, as leaving with a pack (`by_gc`: oid -> pack) that
+    gc replaced the indexes of and did not delete: those packs hold them, but nothing says
+    where in them (a pack says nothing of its objects), so they are uploaded again."""
+    count, (oid, pack) = len(by_gc), min(by_gc.items())
+    return IndexesLacking(
+        f"Nothing was deleted from the remote: {count} object{'' if count == 1 else 's'} "
+        f"that gc keeps (such as {oid}) {'was' if count == 1 else 'were'} being deleted with "
+        f"pack {pack} by an interrupted `dvx gc --remote` whose scope left "
+        f"{'it' if count == 1 else 'them'} out (its log on the remote names "
+        f"{'it' if count == 1 else 'them'}), and no index names "
+        f"{'it' if count == 1 else 'them'} any more.",
+        f"Run `dvx push -r {shell_quote(name)}` (with the same -a/-T/-A/--rev options) from a "
+        f"clone whose cache has {'it' if count == 1 else 'them'} to upload "
+        f"{'it' if count == 1 else 'them'} again; gc then deletes the packs no index names.")
 
 
 def _lost_with_a_pack(lost: set[str], result: RepackPlan, found: str | None, packs: int,
