@@ -969,6 +969,22 @@ def test_a_log_deleted_between_the_listing_and_its_read_is_skipped(tmp_path, mon
         assert pushlog.recent(remote, time.time() - 60).files == {kept}
 
 
+def test_a_gc_log_of_a_newer_format_is_neither_counted_nor_deleted(tmp_path):
+    """A gc log whose header is not this dvx's names nothing it can read: gc counts none of
+    its lines and, not listing it among the logs read, never deletes it."""
+    from dvx.objects.odb import ObjectStore
+    from dvx.remote import gclog
+
+    remote = ObjectStore(DirectoryBlobs(str(tmp_path / "store")), "xxh128")
+    ours, newer = (xxhash.xxh3_128_hexdigest(name) for name in (b"ours", b"newer"))
+    (read_log,) = gclog.record(remote, {f"{ours}.pack": {ours: 5}})
+    remote.write_log("gc", "1700000000-0123456789abcdef.log",
+                     f"dvx gc log 2\np {newer}.pack\no {newer} 5\n".encode())
+    found = gclog.read(remote)
+    assert found.leaving == {f"{ours}.pack": {ours: 5}}
+    assert found.logs == {read_log: {f"{ours}.pack"}}
+
+
 def test_a_push_log_is_as_old_as_the_remote_says_whatever_the_pusher_s_clock(tmp_path,
                                                                              monkeypatch):
     """A pusher whose clock runs two hours behind names its log two hours in the past: the

@@ -85,8 +85,9 @@ class Logged:
 def read(remote: ObjectStore) -> Logged:
     """Every gc log of `remote`. A line that does not parse is ignored (it names nothing it
     cannot prove); a log deleted since the listing (by the gc that wrote it, once it deleted
-    its packs, which `fsck --remote` runs beside) is skipped; a file without a log's name is
-    not dvx's: neither read nor deleted."""
+    its packs, which `fsck --remote` runs beside) is skipped; a log of another format (a
+    newer dvx's) or a file without a log's name is neither counted nor deleted (gc deletes
+    only the logs listed here)."""
     found = Logged()
     for name in sorted(remote.list_logs(KIND)):
         if not is_push_log_name(name):
@@ -94,6 +95,8 @@ def read(remote: ObjectStore) -> Logged:
         try:
             data = remote.read_log(KIND, name, MAX_LOG_BYTES)
         except FileNotFoundError:  # deleted since the listing: its packs are gone
+            continue
+        if not data.startswith(HEADER):  # a newer dvx's: what it says is not known here
             continue
         packs = found.logs.setdefault(name, set())
         pack: str | None = None
