@@ -653,17 +653,16 @@ def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_u
     said = " ".join(result.stderr.split())
     assert "Stage 'merge' failed: it reads out/eu.csv, which Git ignores" in said, said
     assert "nothing was run. dvx.lock recorded it as the output of a stage dvx.yaml no " \
-        "longer has. To keep it, track it as data with `dvx add out/eu.csv` (and the `git " \
-        "add` it names), or remove its line from .gitignore for Git to track it; or delete " \
-        "it; then run `dvx repro`" in said, said
+        "longer has. To keep it, remove its line from .gitignore for Git to track it; or " \
+        "delete it; then run `dvx repro`" in said, said
     assert "are up to date" not in result.stdout
     assert (repo / "all.txt").read_text() == "eu\nus\n"
     assert read_lock(str(repo), "xxh128")["merge"] == lock["merge"]
     status = dvx("status")
     assert status.stdout.startswith("merge: reads data no clone has: out/eu.csv (Git ignores "
-                                    "it, and no stage or pointer records it: to keep it, track "
-                                    "it as data with `dvx add out/eu.csv`"), status.output
-    assert "; or delete it)" in status.stdout, status.output
+                                    "it, and no stage or pointer records it: to keep it, "
+                                    "remove its line from .gitignore for Git to track it; or "
+                                    "delete it)"), status.output
     assert dvx("status", "-q").code == 1
     (repo / "out" / "eu.csv").unlink()
     assert dvx("repro").code == 0 and (repo / "all.txt").read_text() == "us\n"
@@ -676,6 +675,36 @@ def test_a_stage_reading_a_dropped_output_left_ignored_never_runs_on_it_nor_is_u
     assert dvx("pull", cwd=clone).code == 0
     fresh = dvx("status", cwd=clone)
     assert fresh.code == 0 and "merge" not in fresh.stdout, fresh.output
+
+
+def test_a_dropped_output_inside_a_folder_a_stage_reads_is_kept_by_git_never_as_dvx_data(
+        repo, dvx):
+    """Data no clone has inside a folder a stage reads (out/eu.csv of an item dropped, merge
+    reading out) is never offered `dvx add`, whose pointer file the folder the stage reads
+    cannot hold; the way that keeps it, Git tracking it once its .gitignore line is gone,
+    lets repro run the stage and status call it up to date."""
+    (repo / "out").mkdir()
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "remove its line from .gitignore" in said, said
+    status = dvx("status")
+    assert "reads data no clone has: out/eu.csv" in status.stdout, status.output
+    for text in (said, status.stdout):
+        assert "dvx add" not in text, text
+    ignored = (repo / "out" / ".gitignore").read_text()
+    write(repo / "out" / ".gitignore", ignored.replace("/eu.csv\n", ""))
+    git(repo, "add", "out/eu.csv", "out/.gitignore")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "all.txt").read_text() == "eu\nus\n"
+    status = dvx("status")
+    assert status.code == 0 and "merge" not in status.stdout, status.output
+    assert dvx("repro").code == 0 and (repo / "out" / "eu.csv").read_text() == "eu\n"
 
 
 def test_a_stage_reading_a_gone_stage_s_output_whole_is_told_to_track_it_never_to_delete_it(

@@ -143,16 +143,22 @@ def no_clone_has_error(root: str, paths: list[str], deps: Collection[str]) -> st
 
 
 def _ways(root: str, paths: list[str], deps: Collection[str]) -> str:
-    """The ways out for data no clone has at `paths`, which a stage reads among `deps`:
-    to keep it, track it as data (every clone then pulls it) or let Git track it; or delete
-    it, where it is inside a dependency (one that is a dependency, or holds one, would
-    leave the stage without it)."""
+    """The ways out for data no clone has at `paths`, which a stage reads among `deps`.
+    Data that is a dependency, or holds one, is kept by tracking it as data (every clone
+    then pulls it) or by letting Git track it, never deleted (the stage would be left
+    without its dependency). Data inside a dependency is kept only by Git, for its pointer
+    file would lie inside the folder the stage reads, which a dependency never holds; or
+    it is deleted, the stage then reading what a clone has."""
     one = len(paths) == 1
     it, its = ("it", "its line") if one else ("them", "their lines")
-    added = " ".join(for_command(root, path) for path in paths)
-    ways = (f"to keep {it}, track {it} as data with `dvx add {added}` (and the `git add` it "
-            f"names), or remove {its} from .gitignore for Git to track {it}")
-    if all(any(path.startswith(dep + "/") for dep in deps) for path in paths):
+    by_git = f"remove {its} from .gitignore for Git to track {it}"
+    inside = [any(path.startswith(dep + "/") for dep in deps) for path in paths]
+    if not any(inside):
+        added = " ".join(for_command(root, path) for path in paths)
+        return (f"to keep {it}, track {it} as data with `dvx add {added}` (and the `git add` "
+                f"it names), or {by_git}")
+    ways = f"to keep {it}, {by_git}"
+    if all(inside):
         ways += f"; or delete {it}"
     return ways
 
