@@ -483,15 +483,75 @@ def test_a_source_whose_pointers_record_different_algorithms_and_whose_config_na
             assert run.code == 2 and f"Cannot read '{url}'" in said, (args, run.output)
             assert "record different hash algorithms (sha256 by 'a.txt.dvx'; xxh128 by " \
                    "'b.txt.dvx')" in said, (args, said)
-            assert "set core.hash in its .dvx/config" in said, said
+            assert "its pointer files record" in said and "dvx.lock" not in said, said
+            assert "keeping one of them: there, name it (`dvx config core.hash ALGO`), " \
+                "delete the pointer files recording another (`rm PATH.dvx`, which keeps the " \
+                "data), `dvx add` their data again, `dvx push`, and commit .dvx/config with " \
+                "them." in said, said
             assert "Traceback" not in run.output
         assert sorted(os.listdir(reader)) == before
     with pytest.raises(DvxError, match="record different hash algorithms"):
         dvx.api.read("b.txt", repo=str(owner))
+    # The way out it names, keeping xxh128: a.txt's data added again with it.
     must("config", "core.hash", "xxh128", cwd=owner)
-    commit(owner, "name the algorithm")
-    must("get", str(owner), "b.txt", "-o", "got.txt", cwd=reader)
-    assert (reader / "got.txt").read_text() == "xxh128's\n"
+    (owner / "a.txt.dvx").unlink()
+    must("add", "a.txt", cwd=owner)
+    must("push", cwd=owner)
+    commit(owner, "one algorithm")
+    assert (owner / "a.txt").read_text() == "sha256's\n"
+    for path in ("a.txt", "b.txt"):
+        must("get", str(owner), path, "-o", f"got-{path}", cwd=reader)
+    assert (reader / "got-a.txt").read_text() == "sha256's\n"
+    assert (reader / "got-b.txt").read_text() == "xxh128's\n"
+
+
+def test_an_import_whose_source_came_to_record_different_algorithms_is_not_updated_until_fixed(
+        tmp_path, monkeypatch):
+    """An import of a source hashing with sha256 whose owner then added data with the default
+    (its config naming no core.hash, its dvx.lock recording sha256 too) is reported not
+    updated, keeping the version it has, naming the pointer files and dvx.lock; once the
+    owner follows the way out, keeping sha256, the import updates."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    (tmp_path / "datasets").mkdir()
+    owner = Team(tmp_path / "datasets").founder()
+    must("config", "--local", "core.hash", "sha256", cwd=owner)
+    write(owner / "a.txt", "v1\n")
+    must("add", "a.txt", cwd=owner)
+    write(owner / "dvx.yaml", "stages:\n  s:\n    cmd: cat a.txt > o.txt\n"
+          "    deps: [a.txt]\n    outs: [o.txt]\n")
+    must("repro", cwd=owner)
+    share(owner, "sha256 data")
+    reader = make_git_repo(tmp_path / "reader")
+    must("init", cwd=reader)
+    must("config", "core.hash", "sha256", cwd=reader)
+    must("import", str(owner), "a.txt", cwd=reader)
+    commit(reader, "import")
+    must("config", "--local", "--unset", "core.hash", cwd=owner)
+    write(owner / "b.txt", "xxh128's\n")
+    must("add", "b.txt", cwd=owner)
+    must("push", "b.txt", cwd=owner)
+    commit(owner, "data of two algorithms")
+    pointer = (reader / "a.txt.dvx").read_bytes()
+    refused = run_dvx("update", "a.txt.dvx", cwd=reader)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "a.txt: not updated" in said, refused.output
+    assert "its pointer files and dvx.lock record different hash algorithms (sha256 by " \
+        "'a.txt.dvx', 'dvx.lock'; xxh128 by 'b.txt.dvx')" in said, said
+    assert "(where dvx.lock records another, `rm dvx.lock` and `dvx repro` record its stages " \
+        "again)" in said, said
+    assert "Traceback" not in refused.output
+    assert (reader / "a.txt.dvx").read_bytes() == pointer
+    assert (reader / "a.txt").read_text() == "v1\n"
+    # The way out it names, keeping sha256: b.txt's data added again with it.
+    must("config", "core.hash", "sha256", cwd=owner)
+    (owner / "b.txt.dvx").unlink()
+    must("add", "b.txt", cwd=owner)
+    edit(owner, "a.txt", "v2\n")
+    must("add", "a.txt", cwd=owner)
+    share(owner, "one algorithm")
+    updated = run_dvx("update", "a.txt.dvx", cwd=reader)
+    assert updated.code == 0, updated.output
+    assert (reader / "a.txt").read_text() == "v2\n"
 
 
 def test_an_invalid_core_hash_in_a_local_source_s_config_local_is_named_there_never_as_committed(

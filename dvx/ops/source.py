@@ -810,17 +810,27 @@ class Source:
 
     def _mixed_hashes(self, recorded: dict[str, list[str]]) -> ConfigError:
         """The refusal of a source whose config names no algorithm while its pointer files
-        and dvx.lock record several (`recorded`: the files recording each)."""
+        and dvx.lock record several (`recorded`: the files recording each). Its fix keeps
+        one algorithm: a pointer recording another is deleted and its data added again,
+        as `dvx add` over such a pointer refuses it; a dvx.lock recording another is
+        written again by the run of its stages. The one kept is named in its config first,
+        so the data is added again with it, whichever the source's dvx hashes with."""
         which = "; ".join(f"{algo} by {named_list(sorted(paths), most=3, name=repr)}"
                           for algo, paths in sorted(recorded.items()))
+        lock = any(LOCK_FILE in paths for paths in recorded.values())
+        files = "pointer files and dvx.lock" if lock else "pointer files"
+        hint = ("It must be fixed in the source repository, keeping one of them: there, "
+                "name it (`dvx config core.hash ALGO`), delete the pointer files recording "
+                "another (`rm PATH.dvx`, which keeps the data), `dvx add` their data again")
+        if lock:
+            hint += (f" (where {LOCK_FILE} records another, `rm {LOCK_FILE}` and `dvx repro` "
+                     "record its stages again)")
+        hint += ", `dvx push`, and commit .dvx/config with them"
         return ConfigError(
-            f"Cannot read {self.describe()}: its pointer files record different hash "
+            f"Cannot read {self.describe()}: its {files} record different hash "
             f"algorithms ({which}), and its .dvx/config sets no core.hash to say which one "
             "names its data. dvx reads a repository's data by one algorithm, so the data "
-            "recorded with the other would not be found.",
-            "It must be fixed in the source repository: set core.hash in its .dvx/config to "
-            "the algorithm its data is named by (`dvx config core.hash ALGO` there), add the "
-            "data recorded with another again (`dvx add`, `dvx push`), and commit.")
+            "recorded with the other would not be found.", hint + ".")
 
     def _recorded_files(self) -> Iterator[tuple[str, bytes]]:
         """The source's pointer files and dvx.lock (path, content), read one at a time:
