@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -1782,6 +1783,42 @@ def test_set_param_in_toml_keeps_a_date_a_date_and_refuses_an_integer_toml_canno
     assert (repo / "o.txt").read_text() == "[a]\nwhen = 2024-01-01\nn = 9223372036854775807\n"
     row = _show(repo)["dated"]["params"]["p.toml"]
     assert (row["a.when"], row["a.n"]) == ("2024-01-01", 9223372036854775807)
+
+
+def test_a_toml_refusal_names_an_s_that_works_pasted_where_the_user_is(repo):
+    """The -S a refused null or too big integer names to set a string instead works as
+    pasted in the folder the user ran from (the file named from there, a new key's `+`
+    kept, a key holding a quote quoted); for a list, whose whole value it would replace,
+    none is named."""
+    text = "[a]\nn = 1\n"
+    write(repo / "p.toml", text)
+    write(repo / "dvx.yaml", TOML_STAGE.replace("[train, blocks]", "[a]"))
+    must("repro", cwd=repo)
+    (repo / "sub").mkdir()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "toml params")
+    sub = repo / "sub"
+    for setting, value, written in (
+            ("../p.toml:+a.big=9223372036854775808", "9223372036854775808",
+             'big = "9223372036854775808"'),
+            ("../p.toml:+a.it's=null", "null", '"it\'s" = "null"')):
+        refused = run_dvx("exp", "run", "-S", setting, cwd=sub)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Nothing was written" in said, refused.output
+        assert (repo / "p.toml").read_text() == text
+        pasted = re.search(r"-S ('.*?'(?:\"'\"'.*?')*)\)", said)
+        assert pasted is not None, said
+        args = shlex.split(pasted.group(1))
+        assert args == [setting.partition("=")[0] + f'="{value}"'], said
+        ran = run_dvx("exp", "run", "-S", *args, cwd=sub)
+        assert ran.code == 0, ran.output
+        assert (repo / "p.toml").read_text() == text + written + "\n"
+        git(repo, "checkout", "-q", "--", "p.toml")
+    for value in ("[1, 9223372036854775808]", "[1, null]"):
+        refused = run_dvx("exp", "run", "-S", f"../p.toml:a.n={value}", cwd=sub)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "in its place" in said, refused.output
+        assert "-S '" not in said, said
 
 
 def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):

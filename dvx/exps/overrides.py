@@ -379,7 +379,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
     for file, changes in by_file.items():
         full = repo.abspath(file)
         if file.lower().endswith(".toml"):
-            edited[file] = _edit_toml(full, changes, write)
+            edited[file] = _edit_toml(repo.root, full, changes, write)
         elif file.lower().endswith(".json"):
             edited[file] = _edit_json(full, changes, write)
         else:
@@ -673,10 +673,11 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
     return edited
 
 
-def _edit_toml(full: str, changes: list[Override], write: bool) -> bytes:
-    """Set `changes` in the TOML file `full`, each value replaced or added through tomlkit,
-    so every other line stays as written; the result is read back as the pipeline reads
-    it, and refused unless each param -S does not set reads as before (`toml_in_place`)."""
+def _edit_toml(root: str, full: str, changes: list[Override], write: bool) -> bytes:
+    """Set `changes` in the TOML file `full` of the repository at `root`, each value
+    replaced or added through tomlkit, so every other line stays as written; the result is
+    read back as the pipeline reads it, and refused unless each param -S does not set reads
+    as before (`toml_in_place`)."""
     from tomlkit.exceptions import TOMLKitError
 
     file = changes[0].file
@@ -686,8 +687,7 @@ def _edit_toml(full: str, changes: list[Override], write: bool) -> bytes:
         written = as_written(data)
     except UnicodeDecodeError as exc:
         raise _unreadable(file, full, exc) from None
-    toml_in_place.refuse_null(file, changes)
-    toml_in_place.refuse_beyond_64_bits(file, changes)
+    toml_in_place.refuse_unwritable(root, file, changes)
     # as the run reads the file: a byte order mark too, which TOML does not allow
     expected = toml_in_place.read_before(data.decode("utf-8"), file)
     doc = toml_in_place.document(written, file)

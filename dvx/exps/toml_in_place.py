@@ -18,22 +18,27 @@ from __future__ import annotations
 
 import datetime
 import re
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from dvx.errors import FormatError, UsageError
+from dvx.logs import shell_quote
+from dvx.paths import from_here
 from dvx.pipeline.params import find_param, param_value, parse_params, same_value
 
 
 class Change(Protocol):
-    """A value to set: `key`, a dotted param name, and its new `value`."""
+    """A value to set: `key`, a dotted param name, its new `value`, and whether it `add`s
+    the key (`+KEY`: it may be new)."""
 
     @property
     def key(self) -> str: ...
 
     @property
     def value(self) -> Any: ...
+
+    @property
+    def add(self) -> bool: ...
 
 
 def read_before(text: str, file: str) -> Any:
@@ -61,52 +66,66 @@ def document(text: str, file: str) -> Any:
                          f"Set the params in '{file}' by hand.") from None
 
 
-def refuse_null(file: str, changes: Sequence[Change]) -> None:
-    """Refuse a change whose value is or holds a null, which TOML cannot write."""
-    for change in changes:
-        if _holds_null(change.value):
-            raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding "
-                             "null: TOML has no null, so the file cannot hold it. Nothing "
-                             "was written.",
-                             "Set another value (a string is quoted: "
-                             f"-S '{file}:{change.key}=\"null\"'), or keep the param in a "
-                             "YAML or JSON file, which can hold null.")
-
-
-def _holds_null(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_holds_null(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_null(item) for item in value)
-    return value is None
-
-
 INT_MIN, INT_MAX = -2**63, 2**63 - 1  # TOML's integers: signed 64-bit
 
 
-def refuse_beyond_64_bits(file: str, changes: Sequence[Change]) -> None:
-    """Refuse a change whose value is or holds an integer TOML cannot hold (beyond signed
-    64 bits): Python's reader takes it, but TOML's other readers refuse the whole file."""
+def refuse_unwritable(root: str, file: str, changes: Sequence[Change]) -> None:
+    """Refuse a change whose value is or holds what TOML cannot hold: a null (TOML has
+    none), or an integer beyond signed 64 bits (Python's reader takes it, but TOML's other
+    readers refuse the whole file). `file` is repository-relative in the repository at
+    `root`; the hint's -S names it from the current folder, where the user runs it."""
     for change in changes:
-        big = _too_big(change.value)
-        if big is not None:
-            raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding the "
-                             f"integer {big}: TOML integers are 64-bit ({INT_MIN} to "
-                             f"{INT_MAX}), so TOML readers would refuse the file. Nothing "
+        found = next((v for v in _scalars(change.value) if v is None or _beyond_64_bits(v)),
+                     _NOTHING)
+        if found is _NOTHING:
+            continue
+        if found is None:
+            raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding "
+                             "null: TOML has no null, so the file cannot hold it. Nothing "
                              "was written.",
-                             "Set a float (1e25) or a string (quoted: "
-                             f"-S '{file}:{change.key}=\"{big}\"'), or keep the param in a "
-                             "YAML or JSON file, which can hold it.")
+                             "Set another value"
+                             f"{_as_string(root, file, change, 'null', 'a string is quoted')}, "
+                             "or keep the param in a YAML or JSON file, which can hold null.")
+        raise UsageError(f"-S cannot set {change.key} in '{file}' to a value holding the "
+                         f"integer {found}: TOML integers are 64-bit ({INT_MIN} to "
+                         f"{INT_MAX}), so TOML readers would refuse the file. Nothing "
+                         "was written.",
+                         "Set a float (1e25) or a string"
+                         f"{_as_string(root, file, change, str(found), 'quoted')}, or keep "
+                         "the param in a YAML or JSON file, which can hold it.")
 
 
-def _too_big(value: Any) -> int | None:
-    if isinstance(value, (dict, list)):
-        items = value.values() if isinstance(value, dict) else value
-        return next((big for big in map(_too_big, items) if big is not None), None)
-    if isinstance(value, int) and not isinstance(value, bool) \
-            and not INT_MIN <= value <= INT_MAX:
-        return value
-    return None
+_NOTHING = object()  # no scalar found
+
+
+def _scalars(value: Any) -> Iterator[Any]:
+    """The values at the leaves of `value` (itself, unless a mapping or a list), in
+    order."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+        else:
+            yield item
+
+
+def _beyond_64_bits(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) \
+        and not INT_MIN <= value <= INT_MAX
+
+
+def _as_string(root: str, file: str, change: Change, text: str, quoted: str) -> str:
+    """The way to set `text` as a string in place of the value of `change`: for a scalar,
+    the -S to paste where the user is (the file named from there, `+` kept where `change`
+    adds the key), after `quoted`; for a mapping or a list none, as that -S would replace
+    the whole of it."""
+    if isinstance(change.value, (dict, list)):
+        return " in its place"
+    setting = f"{from_here(root, file)}:{'+' if change.add else ''}{change.key}=\"{text}\""
+    return f" ({quoted}: -S {shell_quote(setting)})"
 
 
 def in_toml_types(doc: Any, change: Change) -> Any:
@@ -144,15 +163,11 @@ _DATE_OR_TIME = re.compile(r"[0-9][0-9:.+\-TtZz ]*")
 def _date_or_time(text: str, otherwise: Any) -> Any:
     """The TOML date, date-time or time `text` spells, read as TOML reads it; `otherwise`
     if it spells none."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     if not _DATE_OR_TIME.fullmatch(text):
         return otherwise
     try:
-        value = tomllib.loads(f"v = {text}").get("v")
-    except (tomllib.TOMLDecodeError, ValueError):
+        value = parse_params(f"v = {text}".encode(), "value.toml").get("v")
+    except FormatError:
         return otherwise
     return value if _is_date_or_time(value) else otherwise
 
