@@ -3912,7 +3912,7 @@ def test_a_ctrl_c_while_queue_start_ends_a_run_s_process_group_never_says_it_goe
     """A Ctrl-C landing after a run's shell ended, while `queue start` waits for the rest of
     its process group and its stage commands to end, takes effect once the run is recorded:
     the stop never names a run that already ended as going on."""
-    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "ended", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "quick", cwd=project)
     runner = stopped_at("queue.run_ended", "queue start", project)
     try:
         runner.send_signal(signal.SIGINT)  # Ctrl-C
@@ -3922,12 +3922,12 @@ def test_a_ctrl_c_while_queue_start_ends_a_run_s_process_group_never_says_it_goe
         if runner.poll() is None:
             runner.kill()
     assert runner.returncode == 130, out + err
-    assert "'ended' done." in out, out
-    assert "goes on running" not in err and "ended" not in err, err
-    assert _queue_states(project) == {"ended": "done"}
+    assert "'quick' done." in out, out
+    assert "goes on running" not in err and "'quick'" not in err, err
+    assert _queue_states(project) == {"quick": "done"}
     assert git(project, "for-each-ref", "refs/exps-queue") == ""
     assert len(git(project, "worktree", "list").splitlines()) == 1
-    assert _show(project)["ended"]["params"]["params.yaml"]["train.lr"] == 0.3
+    assert _show(project)["quick"]["params"]["params.yaml"]["train.lr"] == 0.3
 
 
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
