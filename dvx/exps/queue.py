@@ -502,8 +502,9 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
         time.sleep(0.2)
         for name, run in list(running.items()):
             # Whole: a stop meanwhile (held) takes effect once a run whose shell ended is
-            # recorded, so that the stop never names it as going on. Seconds at most: what
-            # is left of its process group gets END_GRACE, then SIGKILL.
+            # recorded, so that the stop never names it as going on. Half a minute at most:
+            # what is left of its process group gets END_GRACE, then SIGKILL and KILL_WAIT;
+            # stage commands a killed run left get STOPPED_COMMANDS_WAIT; then the record.
             with stops_held():
                 if _ended(repo, run, say, done):
                     del running[name]
