@@ -1092,6 +1092,52 @@ def _curated_by_alice_rerun_by_bob(tmp_path) -> Path:
     return bob
 
 
+def test_of_several_teammate_s_pointers_over_a_gone_stage_s_outputs_an_edited_one_is_named(
+        tmp_path):
+    """Of two folders a teammate tracks whole, each holding an output of a stage gone from
+    dvx.yaml, the first as dvx placed it and the second edited since: repro names the edited
+    one, with the commit that keeps the workspace's version among its ways out, whichever
+    comes first."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "raw.txt", "raw\n")
+    must("add", "raw.txt", cwd=alice)
+    write(alice / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res res2 && cp raw.txt "
+          "res/a.txt && cp raw.txt res2/b.txt\n    deps: [raw.txt]\n"
+          "    outs: [res/a.txt, res2/b.txt]\n  train:\n"
+          "    cmd: cat res/a.txt res2/b.txt > model.txt\n    deps: [res, res2]\n"
+          "    outs: [model.txt]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    write(alice / "dvx.yaml", "stages:\n  train:\n    cmd: cat res/a.txt res2/b.txt > "
+          "model.txt\n    deps: [res, res2]\n    outs: [model.txt]\n")
+    run_dvx("repro", cwd=alice)
+    for folder, name in (("res", "a.txt"), ("res2", "b.txt")):
+        git(alice, "rm", "-r", "-q", "--cached", folder)
+        shutil.rmtree(alice / folder)
+        write(alice / folder / name, "alice-curated\n")
+        must("add", folder, cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "res and res2 are curated data now")
+    edit(bob, "raw.txt", "raw-bob\n")
+    must("add", "raw.txt", cwd=bob)
+    must("repro", "prep", cwd=bob)
+    commit(bob, "bob's raw data")
+    subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit"], cwd=bob,
+                   capture_output=True, check=False)  # dvx.lock conflicts
+    git(bob, "checkout", "-q", "--ours", "dvx.lock")
+    git(bob, "add", "dvx.lock")
+    git(bob, "commit", "-qm", "merge")
+    edit(bob, "res2/b.txt", "bob's edit\n")
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1, said
+    assert "'res2' changed in the workspace" in said and "(and 1 more like it)" in said, said
+    assert "`dvx commit res2` if the workspace's version is the one to keep" in said, said
+    assert (bob / "res2" / "b.txt").read_text() == "bob's edit\n"
+
+
 def test_the_way_out_of_a_teammate_s_pointer_over_a_gone_stage_s_output_leads_out(tmp_path):
     """Every command skipping res.dvx names `dvx repro`; repro drops prep's entry, runs
     nothing on prep's output, and names the pull that then places Alice's data: no way out

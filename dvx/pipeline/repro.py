@@ -666,8 +666,9 @@ def _holding_a_gone_output(root: str, held: list[_HoldingGone], dropped: bool
     Changed since, only the user can say which to keep; as dvx placed it, it is an older
     version, and the pointer's data is the one to place. `dropped`: the run dropped the
     entries (then each way out works as named: before, the pull refuses the pointer as
-    overlapping the entry's output)."""
-    first = held[0]
+    overlapping the entry's output). Named by one changed, if any is: its ways out include
+    the commit that keeps the workspace's version, which only the user can choose."""
+    first = next((h for h in held if h.changed), held[0])
     path, out, stage = first.path, first.output, first.stage
     more = f" (and {len(held) - 1} more like it)" if len(held) > 1 else ""
     done = (f"dvx repro dropped the {LOCK_FILE} entry of stage '{stage}', which "
