@@ -3498,6 +3498,39 @@ def test_a_param_of_a_vars_file_that_a_stage_interpolates_is_shown_and_diffed(re
                for line in exp_diff.stdout.splitlines()), exp_diff.output
 
 
+@pytest.mark.parametrize("reads", ["params: [prep.k]", "${}"])
+def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_with_it(
+        repo, reads):
+    """`exp run train -S prep.k=5` where only prep, which the run leaves out, reads prep.k
+    (under `params:`, or through a `${}` in its command): train's `${}` of another param
+    does not count for it, so the run warns that the results may not reflect it, naming
+    prep and the run that includes it, which then runs prep with k=5 and warns no more."""
+    write(repo / "params.yaml", "prep:\n  k: 1\ntrain:\n  lr: 0.1\n")
+    prep = "cmd: grep k params.yaml > prep.txt\n    params: [prep.k]" if reads != "${}" \
+        else "cmd: echo k=${prep.k} > prep.txt"
+    write(repo / "dvx.yaml", f"stages:\n  prep:\n    {prep}\n    outs: [prep.txt]\n"
+                             "  train:\n    cmd: echo lr=${train.lr} > train.txt\n"
+                             "    outs: [train.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "prep and train")
+    kept = (repo / "prep.txt").read_text()
+    ran = run_dvx("exp", "run", "train", "-S", "prep.k=5", "-S", "train.lr=0.3", "-n", "part",
+                  cwd=repo)
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "WARNING: -S prep.k sets a param that no stage of this run declares" in said, said
+    assert "Stage 'prep', which this run leaves out, reads it: run it too, with `dvx exp " \
+        "run -S prep.k=5 -S train.lr=0.3 train prep`, or every stage, with no stage " \
+        "names." in said, said
+    assert "declare it there" not in said and said.count("WARNING") == 1, said
+    assert (repo / "prep.txt").read_text() == kept  # prep did not run
+    again = run_dvx("exp", "run", "-S", "prep.k=5", "-S", "train.lr=0.3", "train", "prep",
+                    cwd=repo)
+    assert again.code == 0 and "WARNING" not in again.stderr, again.output
+    assert kept.strip().endswith("1") and (repo / "prep.txt").read_text().strip().endswith("5")
+
+
 def _stage_in_a_subfolder(repo):
     """The stage `s` runs in sub/ and reads sub/params.yaml; the top has a params.yaml too."""
     write(repo / "params.yaml", "lr: 0.1\n")

@@ -19,6 +19,7 @@ import json
 import os
 import posixpath
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,7 @@ from dvx.paths import (
     repo_relpath,
 )
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.interpolate import parse_reference, references
+from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     MISSING,
@@ -56,7 +57,13 @@ from dvx.pipeline.params import (
     key_named,
     load_json,
 )
-from dvx.pipeline.spec import ParamsSet, Stage, files_read_as_params, stages_declaring
+from dvx.pipeline.spec import (
+    ParamsSet,
+    Stage,
+    definition_lookups,
+    files_read_as_params,
+    stages_declaring,
+)
 from dvx.repo import Repo
 from dvx.scm import git_add_command, ignores_case
 from dvx.syncstate import Synced
@@ -198,12 +205,15 @@ def _dotted(text: str, key: str) -> str:
                          "train.layers[0]).") from None
 
 
-def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
-                    ) -> None:
+def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = (),
+                    again: Callable[[tuple[str, ...]], str] | None = None) -> None:
     """Warn of each override that no stage of a run of `targets` declares (`undeclared`):
     setting it runs no stage again, so a stage that reads it anyway keeps results made with
     the old value, which the experiment then records beside the new one. DVC sets it
-    without a word; it is not refused, as a run of other params may set it on purpose."""
+    without a word; it is not refused, as a run of other params may set it on purpose.
+    Where a stage the run leaves out declares or `${}`-reads it, that stage is named with
+    the run that includes it: `again` gives that command for a run of the stages it is
+    given."""
     missing = undeclared(repo, overrides, targets)
     if not missing:
         return
@@ -211,14 +221,44 @@ def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, .
     for override in missing:
         typed = from_here(repo.root, override.file)  # -S names its file from here
         named = override.key if typed == DEFAULT_PARAMS_FILE else f"{typed}:{override.key}"
-        listed = f"`{_declaration(override, wdirs[0])}`" if len(wdirs) == 1 else ", ".join(
-            f"`{_declaration(override, wdir)}` in a stage "
-            f"{f'with wdir: {wdir}' if wdir else 'at the top'}" for wdir in wdirs)
+        outside = _reading_outside_run(repo, override, targets)
+        if outside:
+            run = f"`{again((*targets, *outside))}`" if again else \
+                "`dvx exp run` with them among its stage names"
+            hint = (f"{_stages_named(outside)}, which this run leaves out, "
+                    f"{'reads' if len(outside) == 1 else 'read'} it: run "
+                    f"{'it' if len(outside) == 1 else 'them'} too, with {run}, or every "
+                    "stage, with no stage names.")
+        else:
+            listed = f"`{_declaration(override, wdirs[0])}`" if len(wdirs) == 1 else \
+                ", ".join(f"`{_declaration(override, wdir)}` in a stage "
+                          f"{f'with wdir: {wdir}' if wdir else 'at the top'}"
+                          for wdir in wdirs)
+            hint = (f"If a stage reads it, declare it there ({listed}), so that a change of "
+                    "it runs the stage.")
         log.warning("WARNING: -S %s sets a param that no stage of this run declares (under "
                     "`params:` or as a dependency in %s, nor in a `${}` there): no stage runs "
-                    "again for it, so the experiment's results may not reflect it. If a stage "
-                    "reads it, declare it there (%s), so that a change of it runs the stage.",
-                    named, PIPELINE_FILE, listed)
+                    "again for it, so the experiment's results may not reflect it. %s",
+                    named, PIPELINE_FILE, hint)
+
+
+def _stages_named(names: list[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return f"Stage {quoted[0]}" if len(quoted) == 1 else \
+        f"Stages {', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _reading_outside_run(repo: Repo, override: Override, targets: tuple[str, ...]
+                         ) -> list[str]:
+    """The stages a run of `targets` leaves out that declare the param `override` sets or
+    look it up with `${}` (`_reads`), in the pipeline's order."""
+    dag = load_dag(repo)
+    if dag is None or not targets:
+        return []
+    run = set(dag.select(targets, False, False))
+    lookups = definition_lookups(repo)
+    return [name for name in dag.order() if name not in run
+            and _reads(dag.stages[name], override, lookups)]
 
 
 def _wdirs_of_run(repo: Repo, targets: tuple[str, ...]) -> list[str]:
@@ -241,18 +281,24 @@ def _declaration(override: Override, wdir: str) -> str:
 def undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
                ) -> list[Override]:
     """Those of `overrides` that no stage of a run of `targets` (with the stages they depend
-    on; every stage, none named) declares under `params:` (the key, one above or below it,
-    or the whole file) or as a dependency on its file, and that no `${}` of dvx.yaml looks
-    up; none without a dvx.yaml (the run refuses that)."""
+    on; every stage, none named) reads (`_reads`); none without a dvx.yaml (the run refuses
+    that)."""
     dag = load_dag(repo)
     if dag is None:
         return []
     stages = [dag.stages[name] for name in dag.select(targets, False, False)]
-    with open(repo.abspath(PIPELINE_FILE), encoding="utf-8", errors="replace") as f:
-        looked_up = references(f.read())
+    lookups = definition_lookups(repo)
     return [override for override in overrides
-            if not any(_declares(stage, override) for stage in stages)
-            and not any(_related(override.key, name) for name in looked_up)]
+            if not any(_reads(stage, override, lookups) for stage in stages)]
+
+
+def _reads(stage: Stage, override: Override, lookups: dict[str, list[str]]) -> bool:
+    """Does `stage` declare the param `override` sets (`_declares`), or its definition look
+    it up with `${}` (`lookups`, by definition name): a change of it then runs the stage
+    again. A `${}` of another stage does not: it changes that stage alone."""
+    looked_up = lookups.get(stage.group or stage.name, [])
+    return _declares(stage, override) or any(_related(override.key, name)
+                                             for name in looked_up)
 
 
 def _declares(stage: Stage, override: Override) -> bool:

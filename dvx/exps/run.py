@@ -176,7 +176,9 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     check_unread_data(repo, read_by_stages(repo, targets, params_set), "exp run", again,
                       setting=[change.file for change in changes])
     if not queued:  # a queued run's warnings were given when it was queued
-        params.warn_undeclared(repo, changes, targets)
+        # a run naming more stages: -n left out, as this run takes the name
+        params.warn_undeclared(repo, changes, targets, lambda stages: run_again(
+            None, sets, force, jobs, stages, queued=False))
         warn_inputs_not_held(repo, targets, params_set=params_set)
     before = params.contents(repo, changes)
     params.apply(repo, changes)

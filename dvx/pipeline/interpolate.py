@@ -39,6 +39,19 @@ def references(text: str) -> list[str]:
     return found
 
 
+def references_in(value: Any) -> list[str]:
+    """The names the `${...}` expressions of every string of a YAML value look up (mapping
+    keys included, as `interpolate` resolves them too), as `references` names them."""
+    if isinstance(value, str):
+        return references(value)
+    if isinstance(value, list):
+        return [name for item in value for name in references_in(item)]
+    if isinstance(value, dict):
+        return [name for key, item in value.items() for name in (*references_in(key),
+                                                                  *references_in(item))]
+    return []
+
+
 def parse_reference(text: str) -> list[str | int]:
     """`train.layers[0]` -> ['train', 'layers', 0]; raises ValueError if malformed."""
     parts: list[str | int] = []

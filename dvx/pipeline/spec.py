@@ -46,7 +46,7 @@ from dvx.paths import (
     for_command,
     pipeline_file_is_a_link,
 )
-from dvx.pipeline.interpolate import interpolate
+from dvx.pipeline.interpolate import interpolate, references_in
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     MISSING,
@@ -251,6 +251,32 @@ def files_read_as_params(repo: Repo) -> frozenset[str] | None:
         return None
     return frozenset({DEFAULT_PARAMS_FILE, *vars_files,
                       *(param.file for stage in stages for param in stage.params)})
+
+
+def definition_lookups(repo: Repo) -> dict[str, list[str]]:
+    """The names the `${}` of each stage definition of the workspace's dvx.yaml look up, by
+    the definition's name (a foreach or matrix stage's `group`, any other stage's own name):
+    what a change of makes that stage's command or files another, so that it runs again.
+    `meta` is never interpolated, nor is a `${}` under `vars:` (a literal there), so neither
+    looks anything up. {} without a dvx.yaml."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return {}
+    doc = _read_pipeline_file(path, repo.root)
+    if not isinstance(doc, dict):
+        return {}
+    return {str(name): references_in(_without_meta(definition))
+            for name, definition in stage_definitions(doc).items()}
+
+
+def _without_meta(definition: Any) -> Any:
+    """A stage definition without the `meta` of its body (under `do` for a foreach)."""
+    if not isinstance(definition, dict):
+        return definition
+    body = {key: value for key, value in definition.items() if key != "meta"}
+    if isinstance(body.get("do"), dict):
+        body["do"] = {key: value for key, value in body["do"].items() if key != "meta"}
+    return body
 
 
 def _stages_run(repo: Repo) -> set[str] | None:
