@@ -3498,19 +3498,24 @@ def test_a_param_of_a_vars_file_that_a_stage_interpolates_is_shown_and_diffed(re
                for line in exp_diff.stdout.splitlines()), exp_diff.output
 
 
-@pytest.mark.parametrize("reads", ["params: [prep.k]", "${}"])
+@pytest.mark.parametrize("reads", ["params: [prep.k]", "${}", "foreach"])
 def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_with_it(
         repo, reads):
     """`exp run train -S prep.k=5` where only prep, which the run leaves out, reads prep.k
-    (under `params:`, or through a `${}` in its command): train's `${}` of another param
-    does not count for it, so the run warns that the results may not reflect it, naming
-    prep and the run that includes it, which then runs prep with k=5 and warns no more."""
+    (under `params:`, or through a `${}` in its command, of a foreach too): train's `${}`
+    of another param, and its `meta`, which is never interpolated, do not count for it, so
+    the run warns that the results may not reflect it, naming prep (a foreach by its
+    group's name) and the run that includes it, which then runs prep with k=5 and warns no
+    more."""
     write(repo / "params.yaml", "prep:\n  k: 1\ntrain:\n  lr: 0.1\n")
-    prep = "cmd: grep k params.yaml > prep.txt\n    params: [prep.k]" if reads != "${}" \
-        else "cmd: echo k=${prep.k} > prep.txt"
-    write(repo / "dvx.yaml", f"stages:\n  prep:\n    {prep}\n    outs: [prep.txt]\n"
+    prep = {"params: [prep.k]": "    cmd: grep k params.yaml > prep.txt\n"
+                                "    params: [prep.k]\n    outs: [prep.txt]\n",
+            "${}": "    cmd: echo k=${prep.k} > prep.txt\n    outs: [prep.txt]\n",
+            "foreach": "    foreach: [x]\n    do:\n      cmd: echo ${item} k=${prep.k} > "
+                       "prep.txt\n      outs: [prep.txt]\n"}[reads]
+    write(repo / "dvx.yaml", f"stages:\n  prep:\n{prep}"
                              "  train:\n    cmd: echo lr=${train.lr} > train.txt\n"
-                             "    outs: [train.txt]\n")
+                             "    outs: [train.txt]\n    meta: {note: '${prep.k}'}\n")
     must("repro", cwd=repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "prep and train")

@@ -251,14 +251,22 @@ def _stages_named(names: list[str]) -> str:
 def _reading_outside_run(repo: Repo, override: Override, targets: tuple[str, ...]
                          ) -> list[str]:
     """The stages a run of `targets` leaves out that declare the param `override` sets or
-    look it up with `${}` (`_reads`), in the pipeline's order."""
+    look it up with `${}` (`_reads`), in the pipeline's order: a foreach or matrix stage
+    by its group's name where all of its stages do, as a target names them all."""
     dag = load_dag(repo)
     if dag is None or not targets:
         return []
     run = set(dag.select(targets, False, False))
     lookups = definition_lookups(repo)
-    return [name for name in dag.order() if name not in run
-            and _reads(dag.stages[name], override, lookups)]
+    reading = [name for name in dag.order() if name not in run
+               and _reads(dag.stages[name], override, lookups)]
+    named = []
+    for name in reading:
+        group = dag.stages[name].group
+        whole = group is not None and all(
+            other in reading for other, stage in dag.stages.items() if stage.group == group)
+        named.append(group if whole and group is not None else name)
+    return list(dict.fromkeys(named))
 
 
 def _wdirs_of_run(repo: Repo, targets: tuple[str, ...]) -> list[str]:
