@@ -240,6 +240,31 @@ def test_a_merge_commit_holding_a_pointer_and_git_tracked_data_at_its_path_is_st
     assert dvx("status", "-q").code == 0
 
 
+def test_a_merge_of_a_pointer_into_the_side_whose_git_holds_its_data_is_stopped(repo, dvx):
+    """The other direction: theirs tracks d with `dvx add`, main has d/f1 and d/f2 in Git.
+    The merge stages only d.dvx and .gitignore, Git holding the files already: the pointer
+    the merge adds is checked against the files Git's index holds at its data."""
+    assert dvx("install").code == 0
+    write(repo / "notes.txt", "base\n")
+    commit(repo, "base")
+    git(repo, "checkout", "-q", "-b", "theirs")
+    write(repo / "d" / "f1", "one\n")
+    write(repo / "d" / "f3", "three\n")
+    assert dvx("add", "d").code == 0
+    commit(repo, "d tracked by dvx")
+    git(repo, "checkout", "-q", "main")  # its hook takes d away
+    write(repo / "d" / "f1", "one\n")
+    write(repo / "d" / "f2", "two\n")
+    commit(repo, "d in Git")
+    before = git(repo, "rev-parse", "HEAD")
+    stopped = _merge_local(repo, "theirs")
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert git(repo, "rev-parse", "HEAD") == before
+    assert "    d: the data of d.dvx; staged: d/f1, d/f2\n" in stopped.stderr
+    assert "`git rm -r --cached -- d`" in stopped.stderr
+    assert (repo / ".git" / "MERGE_HEAD").exists()
+
+
 def test_a_merge_commit_of_data_dvx_tracks_goes_on_with_no_verify(repo, dvx):
     before = _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
     merged = subprocess.run(["git", "merge", "--no-edit", "--no-verify", "theirs"], cwd=repo,

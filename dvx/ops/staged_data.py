@@ -10,11 +10,14 @@ Git ignores the data of every pointer by a `.gitignore` entry dvx writes. When t
 purpose, which contradicts the pointer all the same. Data here is: the file a pointer file in
 the index or the workspace tracks (`PATH` of `PATH.dvx`), a file inside a directory one
 tracks, and a cached output of a stage (dvx.lock records it, or dvx.yaml declares it, with
-`cache: false` in dvx.yaml making it Git's). A pointer the commit removes (`dvx remove`, then
-`git add -A`) is in neither the index nor the workspace: its data is Git's from then on. The
-commit goes on, but the hook names those files (`given_to_git`): a teammate whose copy of
-them Git ignored until then, edits not yet recorded included, gets them overwritten by the
-`git pull` of that commit without a word from Git.
+`cache: false` in dvx.yaml making it Git's). Where the commit adds a pointer file, or a
+dvx.lock recording an output HEAD's does not, the files Git's index holds at that data are
+data put into Git too, staged or not: a merge of the side tracking `d` with `dvx add` into the
+side whose Git holds `d/...` stages the pointer and its .gitignore entry alone.
+A pointer the commit removes (`dvx remove`, then `git add -A`) is in neither the index nor the
+workspace: its data is Git's from then on. The commit goes on, but the hook names those files
+(`given_to_git`): a teammate whose copy of them Git ignored until then, edits not yet recorded
+included, gets them overwritten by the `git pull` of that commit without a word from Git.
 Data dvx placed (its sync record names it) whose pointer is in neither the workspace, the index
 nor HEAD, but in a commit a branch, tag or stash holds, is refused too: `git stash -u` after a
 `dvx add` or `dvx move` not committed yet takes the pointer and the .gitignore entry and leaves
@@ -69,7 +72,14 @@ from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, MergeConflictError
 from dvx.hashing import get_algorithm, hash_file
-from dvx.lockfile import LOCK_FILE, OWN_NAMES, PIPELINE_FILE, parse_lock, read_lock
+from dvx.lockfile import (
+    LOCK_FILE,
+    MAX_LOCK_BYTES,
+    OWN_NAMES,
+    PIPELINE_FILE,
+    parse_lock,
+    read_lock,
+)
 from dvx.ops.sync_layers import placed_by_dvx
 from dvx.outputs import named_like_a_temporary
 from dvx.overlapping import find_overlaps
@@ -169,8 +179,11 @@ def staged_data(repo: Repo, declared: DeclaredCaching,
     if not made_by_merge:  # a pair of overlapping pointers a merge makes is the merge's
         check.overlaps = _overlaps_added(repo, staged)
     outputs: set[str] = set()  # every output dvx.lock or dvx.yaml names, Git's too
-    check.found = _tracked_data(repo, declared, check.unread, outputs,
-                                [file.path for file in staged if _may_be_data(file.path)])
+    maybe_data = [file.path for file in staged if _may_be_data(file.path)]
+    holders = (_stage_outputs(repo, declared, check.unread, outputs)
+               if maybe_data or any(file.path == LOCK_FILE for file in staged) else {})
+    check.found = _joined(_tracked_data(repo, holders, maybe_data),
+                          _in_git_at_added(repo, staged, holders))
     named = {path for item in check.found for path in item.files}
     check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
     check.given_to_git = _given_to_git(repo, [file.path for file in staged
@@ -247,21 +260,81 @@ def _overlaps_added(repo: Repo, staged: list[StagedFile]) -> list[StagedOverlap]
     return found
 
 
-def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxError],
-                  outputs: set[str], staged: list[str]) -> list[StagedData]:
-    """The tracked data among the `staged` paths, by what tracks it; every output dvx.lock
-    and dvx.yaml name goes into `outputs`."""
+def _tracked_data(repo: Repo, outputs: dict[str, Holder],
+                  staged: list[str]) -> list[StagedData]:
+    """The tracked data among the `staged` paths, by what tracks it: a pointer file, or a
+    stage of `outputs` (_stage_outputs)."""
     if not staged:
         return []
     assert repo.git is not None
-    finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")),
-                           _stage_outputs(repo, declared, unread, outputs))
+    finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")), outputs)
     found: dict[Holder, list[str]] = {}
     for path in sorted(staged):
         holder = finder.holder_of(path)
         if holder is not None:
             found.setdefault(holder, []).append(path)
     return [StagedData(holder, files) for holder, files in found.items()]
+
+
+def _in_git_at_added(repo: Repo, staged: list[StagedFile],
+                     outputs: dict[str, Holder]) -> list[StagedData]:
+    """The files Git's index holds at or below the data of a pointer file the commit adds,
+    or of a cached output the dvx.lock it stages records while HEAD's does not: staged or
+    not, the commit puts them into Git beside what tracks them. A merge of a side that
+    tracks a folder with `dvx add` into one whose Git holds that folder stages the pointer
+    and .gitignore alone, the files being Git's already. Git is asked only when the commit
+    adds such a pointer or output."""
+    assert repo.git is not None
+    added: dict[str, Holder] = {
+        file.path[:-len(POINTER_SUFFIX)]: Holder(file.path[:-len(POINTER_SUFFIX)],
+                                                 pointer=file.path)
+        for file in staged if file.mode in _FILE_MODES
+        and file.path.endswith(POINTER_SUFFIX)
+        and file.path.rpartition("/")[2] != POINTER_SUFFIX}
+    if added and repo.git.head() is not None:
+        in_head = repo.git.modes_at("HEAD", [holder.pointer or "" for holder in added.values()])
+        added = {path: holder for path, holder in added.items() if holder.pointer not in in_head}
+    if any(file.path == LOCK_FILE for file in staged):
+        recorded = {path: holder for path, holder in outputs.items() if holder.recorded}
+        for path in set(recorded) - _outputs_in_head(repo):
+            added.setdefault(path, recorded[path])
+    if not added:
+        return []
+    found: dict[Holder, list[str]] = {}
+    for path in sorted(repo.git.tracked_under(sorted(added))):
+        at = path
+        while at and at not in added:
+            at = at.rpartition("/")[0]
+        if not at or not _may_be_data(path) \
+                or (at != path and repo.dvxignore.check(path) is not None):
+            continue  # dvx's own files, or kept out of the tracked directory by .dvxignore
+        found.setdefault(added[at], []).append(path)
+    return [StagedData(holder, files) for holder, files in found.items()]
+
+
+def _outputs_in_head(repo: Repo) -> set[str]:
+    """The outputs HEAD's dvx.lock records (none where it has none, or one dvx cannot
+    read)."""
+    assert repo.git is not None
+    if repo.git.head() is None:
+        return set()
+    with contextlib.suppress(DvxError):
+        data = repo.git.blob_at("HEAD", LOCK_FILE, MAX_LOCK_BYTES)
+        if data is not None:
+            return {out.path for lock in parse_lock(data, repo.algo).values()
+                    for out in lock.outs}
+    return set()
+
+
+def _joined(found: list[StagedData], more: list[StagedData]) -> list[StagedData]:
+    """`found` with the files of `more` added, each holder's files once and in order."""
+    if not more:
+        return found
+    files: dict[Holder, set[str]] = {item.holder: set(item.files) for item in found}
+    for item in more:
+        files.setdefault(item.holder, set()).update(item.files)
+    return [StagedData(holder, sorted(paths))
+            for holder, paths in sorted(files.items(), key=lambda kv: kv[0].path)]
 
 
 def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
