@@ -397,6 +397,39 @@ def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx)
     assert "`git rm -r --cached -- data/a.csv images`" in done.stderr
 
 
+@pytest.mark.parametrize("conflict", [False, True])
+def test_a_merge_of_a_commit_that_gave_data_to_git_gives_no_warning(repo, dvx, conflict):
+    """A teammate's commit that gave images to Git (`dvx remove images.dvx`, `git add -A`)
+    warned its author; merging it, cleanly or by the `git commit` concluding a merge stopped
+    on another file, only brings those files, and warns nobody."""
+    assert dvx("install").code == 0
+    for i in range(1, 3):
+        write(repo / "images" / f"f{i}.png", f"{i}\n")
+    write(repo / "notes.txt", "base\n")
+    assert dvx("add", "images").code == 0
+    commit(repo, "images tracked by dvx")
+    git(repo, "checkout", "-q", "-b", "bob")
+    assert dvx("remove", "images.dvx").code == 0
+    write(repo / "notes.txt", "bob\n")
+    git(repo, "add", "-A")
+    given = _git_commit(repo, "-qm", "images into Git")
+    assert "WARNING: this commit puts into Git" in given.stderr, given.stderr
+    git(repo, "checkout", "-q", "main")
+    write(repo / "notes.txt", "main\n" if conflict else "base\n")
+    write(repo / "other.txt", "main\n")
+    commit(repo, "main")
+    merged = _merge_local(repo, "bob")
+    if conflict:
+        assert merged.returncode == 1 and "CONFLICT" in merged.stdout, merged.stdout
+        write(repo / "notes.txt", "both\n")
+        git(repo, "add", "notes.txt")
+        merged = _git_commit(repo, "--no-edit")
+    assert merged.returncode == 0, merged.stderr
+    assert "WARNING" not in merged.stderr, merged.stderr
+    assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "bob")
+    assert git(repo, "ls-files", "images").split() == ["images/f1.png", "images/f2.png"]
+
+
 def _links_left_by_git_reset(repo, dvx, link: str) -> None:
     """data.csv and d/ added in `link` mode and committed, and the commit undone by `git
     reset --hard`, which runs no hook: their links into the cache stay, tracked by nothing."""

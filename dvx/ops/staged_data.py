@@ -186,11 +186,14 @@ def staged_data(repo: Repo, declared: DeclaredCaching,
                           _in_git_at_added(repo, staged, holders))
     named = {path for item in check.found for path in item.files}
     check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
-    check.given_to_git = _given_to_git(repo, [file.path for file in staged
-                                              if file.path not in named
-                                              and _may_be_data(file.path)])
+    blobs = {file.path: file.blob for file in staged
+             if file.path not in named and _may_be_data(file.path)}
+    given = _given_to_git(repo, blobs)
     named |= {link.path for link in check.links}
-    named |= {path for item in check.given_to_git for path in item.files}
+    named |= {path for item in given for path in item.files}
+    # The files a merged commit gives to Git were named to that commit's author; the merge
+    # only brings them.
+    check.given_to_git = [] if made_by_merge else _not_merged(repo, given, blobs)
     if not check.unread:  # else which outputs are a stage's is not known
         check.left_behind = _left_behind(repo, outputs, {
             file.path: file.blob for file in staged
@@ -337,9 +340,10 @@ def _joined(found: list[StagedData], more: list[StagedData]) -> list[StagedData]
             for holder, paths in sorted(files.items(), key=lambda kv: kv[0].path)]
 
 
-def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
-    """The `staged` files at or below the data of a pointer file the commit removes, by that
-    data: one `git diff` of the index's pointer files, only when a file is staged."""
+def _given_to_git(repo: Repo, staged: Mapping[str, str]) -> list[StagedData]:
+    """The `staged` files (path -> blob) at or below the data of a pointer file the commit
+    removes, by that data: one `git diff` of the index's pointer files, only when a file is
+    staged."""
     if not staged:
         return []
     assert repo.git is not None
@@ -354,6 +358,25 @@ def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
             found.setdefault(at, []).append(path)
     return [StagedData(Holder(data, pointer=removed[data]), files)
             for data, files in found.items()]
+
+
+def _not_merged(repo: Repo, given: list[StagedData],
+                staged: Mapping[str, str]) -> list[StagedData]:
+    """The `given` files but those staged (path -> blob in `staged`) as a merge,
+    cherry-pick, revert or rebase Git stopped in brings them (its head holds the same blob
+    there): the `git commit` concluding it gives to Git what the commit brought gave, and
+    that commit's own hook named them to its author."""
+    assert repo.git is not None
+    heads = repo.git.operation_heads() if given else ()
+    if not heads:
+        return given
+    paths = [path for item in given for path in item.files]
+    brought: set[str] = set()
+    for head in heads:
+        brought |= {path for path, (_, blob) in repo.git.entries_at(head, paths).items()
+                    if staged.get(path) == blob}
+    return [StagedData(item.holder, files) for item in given
+            if (files := [path for path in item.files if path not in brought])]
 
 
 def _left_behind(repo: Repo, outputs: set[str], staged: dict[str, str]) -> list[StagedData]:
