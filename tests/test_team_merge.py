@@ -240,6 +240,34 @@ def test_a_merge_commit_holding_a_pointer_and_git_tracked_data_at_its_path_is_st
     assert dvx("status", "-q").code == 0
 
 
+@pytest.mark.parametrize("way", ["checkout", "abort"])
+def test_a_stopped_merge_s_ways_out_keep_the_pointer_s_data_as_named(repo, dvx, way):
+    """The stopped merge names `dvx checkout --force d` (a plain checkout leaves theirs d/f2
+    as a change not in the cache), and `git merge --abort`, after which `dvx checkout`
+    places again the d/f1 the abort deleted: each, run as named, leaves d as the pointer
+    records it."""
+    _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
+    stopped = _merge_local(repo, "theirs")
+    assert stopped.returncode == 1
+    assert "`dvx checkout --force d` (which places the recorded data" in stopped.stderr
+    assert "`git merge --abort` undoes the merge instead, then `dvx checkout` places again " \
+        "the data the abort deleted." in stopped.stderr
+    if way == "checkout":
+        git(repo, "rm", "-r", "-q", "--cached", "--", "d")
+        assert dvx("checkout", "--force", "d").code == 0
+        git(repo, "add", "-A")
+        concluded = _git_commit(repo, "--no-edit")
+        assert concluded.returncode == 0, concluded.stderr
+        assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "theirs")
+        assert git(repo, "show", "theirs:d/f2") == "two\n"  # theirs stays in Git's history
+    else:
+        git(repo, "merge", "--abort")
+        assert dvx("checkout", "d").code == 0
+    assert sorted(os.listdir(repo / "d")) == ["f1", "f3"]
+    assert git(repo, "ls-files", "d").split() == []
+    assert dvx("status", "-q").code == 0
+
+
 def test_a_merge_of_a_pointer_into_the_side_whose_git_holds_its_data_is_stopped(repo, dvx):
     """The other direction: theirs tracks d with `dvx add`, main has d/f1 and d/f2 in Git.
     The merge stages only d.dvx and .gitignore, Git holding the files already: the pointer

@@ -200,7 +200,8 @@ def _check_the_commit(made_by_merge: bool) -> None:
     if check.given_to_git:
         warn(_given_to_git_message(repo.root, here, check.given_to_git))
     if check.found:
-        warn(_staged_data_message(repo.root, here, check.found))
+        merging = made_by_merge or os.path.exists(repo.git.git_path("MERGE_HEAD"))
+        warn(_staged_data_message(repo.root, here, check.found, merging))
     if check.links:
         warn(_staged_links_message(repo.root, here, check.links))
     if check.conflicted:
@@ -282,7 +283,10 @@ def _again(here: str | None) -> str:
         "commit again (from the top of the repository)"
 
 
-def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -> str:
+def _staged_data_message(root: str, here: str | None, found: list[StagedData],
+                         merging: bool) -> str:
+    """`merging`: the commit concludes a merge, whose other side may have put files of its
+    own at the data, which a plain `dvx checkout` leaves as changes not in the cache."""
     typed, pathspec = _typed(root, here)
 
     lines = [f"ERROR: dvx stopped the commit: it would put into Git {_what_was_staged(found)}:"]
@@ -301,9 +305,14 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -
     again = []
     if recorded:
         checkout = " ".join(typed(p) for p in recorded)
-        again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, to record the data "
-                     "as it is now, which also writes an entry again after a `!` rule taking "
-                     "the data back into Git, where checkout leaves it)")
+        why = ("to record the data as it is now, which also writes an entry again after a "
+               "`!` rule taking the data back into Git, where checkout leaves it")
+        if merging:
+            again.append(f"`dvx checkout --force {checkout}` (which places the recorded data, "
+                         "deleting from the workspace the merged files it does not hold, "
+                         f"which Git's history keeps) or `dvx commit {checkout}` ({why})")
+        else:
+            again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, {why})")
     if unrecorded:
         again.append(f"`dvx repro {' '.join(unrecorded)}`, which records "
                      f"{'its outputs' if len(unrecorded) == 1 else 'their outputs'}")
@@ -311,7 +320,10 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -
         "Take it out of the commit with `git rm -r --cached -- "
         f"{' '.join(pathspec(p) for p in paths)}`, write its .gitignore entries "
         f"with {' and '.join(again)}, `git add` the .gitignore files they change, and "
-        f"{_again(here)}. `git commit --no-verify` commits it as it is.")
+        f"{_again(here)}."
+        + (" `git merge --abort` undoes the merge instead, then `dvx checkout` places again "
+           "the data the abort deleted." if merging else "")
+        + " `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
 
