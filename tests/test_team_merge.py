@@ -294,11 +294,18 @@ def test_a_merge_of_a_pointer_into_the_side_whose_git_holds_its_data_is_stopped(
 
 
 def test_a_merge_commit_of_data_dvx_tracks_goes_on_with_no_verify(repo, dvx):
+    """The merge the pre-merge-commit hook stops is made as it is by `git merge --no-verify`,
+    which runs no hook: dvx stops nothing and says nothing of it."""
     before = _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
+    stopped = _merge_local(repo, "theirs")
+    assert stopped.returncode == 1 and "dvx stopped" in stopped.stderr
+    git(repo, "merge", "--abort")
     merged = subprocess.run(["git", "merge", "--no-edit", "--no-verify", "theirs"], cwd=repo,
                             capture_output=True, text=True)
     assert merged.returncode == 0, merged.stderr
+    assert "dvx stopped" not in merged.stderr
     assert git(repo, "rev-parse", "HEAD^1") == before
+    assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "theirs")
 
 
 def test_pre_commit_refuses_cached_stage_outputs_and_passes_those_git_keeps(repo, dvx):
