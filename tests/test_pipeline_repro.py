@@ -421,6 +421,9 @@ def test_add_of_a_folder_holding_an_output_of_a_stage_gone_from_dvx_yaml_names_r
         "dvx.yaml does not declare, and the `git add` it names, then `dvx add res` again." \
         in said, said
     assert "dvx repro prep" not in said and "Change the stage" not in said, said
+    write(repo / "other.txt", "o\n")
+    both = " ".join(dvx("add", "other.txt", "res").stderr.split())
+    assert "then `dvx add other.txt res` again." in both, both  # every path given
     assert dvx("repro").code == 0
     assert dvx("add", "res").code == 0
     assert (repo / "res.dvx").exists()

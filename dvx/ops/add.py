@@ -74,10 +74,11 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     outputs = {o.path: o for o in found}
     tracked = TrackedPaths(outputs, {p: o.stage for p, o in outputs.items() if o.stage})
     now = declared() if declared is not None else None
+    # The add to run again once an overlap is resolved: of every path given, not the one alone
+    again = f"`dvx add {' '.join(for_command(repo.root, rel) for rel in rels)}` again"
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, now)
-        refuse_overlap(repo.root, rel, display, tracked,
-                       again=f"`dvx add {for_command(repo.root, rel)}` again")
+        refuse_overlap(repo.root, rel, display, tracked, again=again)
     _refuse_declared_outputs(repo.root, rels, paths, now)
     refuse_left_out_tracking(repo, rels, paths)  # tracked too, though not in the workspace
     refuse_remote_in_data(configured_directory_remotes(repo),
