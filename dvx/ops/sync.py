@@ -622,8 +622,9 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     nowhere = uncached - elsewhere
     set_aside = _set_aside_here(repo, nowhere)
     for oid in sorted(nowhere):
-        result.transfer.failed.setdefault(oid, set_aside.get(
-            oid, "not in the local cache nor on the remote"))
+        result.transfer.failed.setdefault(oid, _set_aside_failure(set_aside[oid])
+                                          if oid in set_aside
+                                          else "not in the local cache nor on the remote")
     # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
     unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
     if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
@@ -641,7 +642,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
                           by=exc, unsure=exc.unsure) from None
     result.transfer.merge(uploaded)
-    _advise_commit_where_held(repo, targets, result.transfer.failed)
+    _advise_commit_where_held(repo, targets, result.transfer.failed, set_aside)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
     # Manifests last, and only those whose every file is now on the remote: each file was
     # uploaded, found there, or failed (and failures are all listed).
@@ -676,45 +677,49 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
 SET_ASIDE_WAY_OUT = ("`dvx status` shows the changed data, and `dvx commit` records it as a "
                      "new version; the recorded version comes back only from a clone whose "
                      "cache still has it (`dvx push` there)")
-SET_ASIDE_HERE = "not on the remote, and the cache here moved it to "
 
 
 def _set_aside_here(repo: Repo, oids: Collection[str]) -> dict[str, str]:
-    """Why the push of each of `oids` that the cache moved aside (quarantine/) fails: the
-    cache lost it there, as damaged (its bytes no longer hashed to its oid: written through
-    a link to it, say), not because whoever committed it never pushed it."""
-    why = {}
+    """The file of the cache's quarantine/ each of `oids` it moved aside went to (the latest):
+    the cache lost it there, as damaged (its bytes no longer hashed to its oid: written
+    through a link to it, say), not because whoever committed it never pushed it."""
+    aside = {}
     for oid in sorted(oids):
         copies = repo.cache.set_aside_copies(oid)
         if copies:
-            why[oid] = (
-                f"{SET_ASIDE_HERE}{copies[-1]} as damaged "
-                "(its bytes no longer hashed to its oid: `dvx fsck`, or a transfer, found it "
-                "changed after it was stored, as by a write through a link to it). "
-                f"{SET_ASIDE_WAY_OUT}.")
-    return why
+            aside[oid] = copies[-1]
+    return aside
 
 
-def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[str, str]
-                              ) -> None:
-    """A tracked file whose object the upload found changed and moved aside, and whose
-    recorded bytes the workspace still holds (a copy of its own): its failure says that
-    `dvx commit PATH` stores them again, not that only a remote has them."""
+def _set_aside_failure(where: str, way_out: str = SET_ASIDE_WAY_OUT) -> str:
+    """Why the push of an object the cache moved aside to `where` fails, with `way_out`."""
+    return (f"not on the remote, and the cache here moved it to {where} as damaged (its bytes "
+            "no longer hashed to its oid: `dvx fsck`, or a transfer, found it changed after "
+            f"it was stored, as by a write through a link to it). {way_out}.")
+
+
+def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[str, str],
+                              set_aside: Mapping[str, str]) -> None:
+    """A tracked file whose object the upload found changed and moved aside, or the cache
+    had moved aside before (`set_aside`: oid -> where), and whose recorded bytes the
+    workspace still holds (a copy of its own): its failure says that `dvx commit PATH`
+    stores them again, not that only a remote has them."""
     for target in targets:
         output = target.output
-        why = failed.get(output.pointer.oid)
+        oid = output.pointer.oid
+        why = failed.get(oid)
         if why is None or output.pointer.is_dir:
             continue
-        if why.startswith(CHANGED_IN_CACHE):
+        if oid in set_aside:
             held = _held_here(repo, output)
             if held is not None:
-                failed[output.pointer.oid] = held_in_workspace(why, held)
-        elif why.startswith(SET_ASIDE_HERE):
-            held = _held_here(repo, output)
-            if held is not None:
-                failed[output.pointer.oid] = why.replace(SET_ASIDE_WAY_OUT, (
+                failed[oid] = _set_aside_failure(set_aside[oid], (
                     "The workspace still holds the recorded version unchanged: `dvx commit "
                     f"{held}` stores it in the cache again, and `dvx push` then uploads it"))
+        elif why.startswith(CHANGED_IN_CACHE):
+            held = _held_here(repo, output)
+            if held is not None:
+                failed[oid] = held_in_workspace(why, held)
 
 
 def _trees_to_go(remote: RemoteStore, wanted: Wanted) -> int:
