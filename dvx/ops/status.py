@@ -340,7 +340,8 @@ class OutputStatus:
                                        for rel, folder, _ in self.kept_for_a_get],
                        repository_inside=self.repository_inside)
         else:
-            doc.update(moved_aside=self.moved_aside_whole)
+            # One type for both kinds: paths below the entry's, the file itself being ""
+            doc.update(moved_aside=[""] if self.moved_aside_whole else [])
             if self.repository_inside is not None:  # a folder where the file goes
                 doc.update(repository_inside=self.repository_inside)
             if self.get_folder_inside is not None:
