@@ -1975,6 +1975,27 @@ def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     assert (repo / "dvx.lock").exists()
 
 
+def test_add_of_a_folder_deletes_dvx_s_untracked_gitignore_of_a_gone_output_in_a_subfolder(
+        repo, dvx):
+    """res/sub/.gitignore, never committed, holds only dvx's entry for res/sub/a.txt, the
+    output of a stage gone from dvx.yaml: `dvx add res` deletes it as dvx's own, as it does
+    the one at the top of the folder, never recording it as data."""
+    write(repo / "raw.txt", "raw\n")
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res/sub && cp raw.txt "
+          "res/sub/a.txt\n    deps: [raw.txt]\n    outs: [res/sub/a.txt]\n")
+    assert dvx("repro").code == 0
+    assert (repo / "res" / "sub" / ".gitignore").read_text() == "/a.txt\n"
+    git(repo, "add", "dvx.yaml", "dvx.lock", "raw.txt")  # not res/sub/.gitignore
+    git(repo, "commit", "-qm", "pipeline")
+    write(repo / "dvx.yaml", "stages: {}\n")
+    assert dvx("repro").code == 0
+    added = dvx("add", "res")
+    assert added.code == 0, added.output
+    assert not (repo / "res" / "sub" / ".gitignore").exists()
+    listed = dvx("ls", ".", "-R").stdout
+    assert "res/sub/a.txt" in listed and "res/sub/.gitignore" not in listed, listed
+
+
 def test_a_restore_from_the_run_cache_has_git_add_the_gitignore_it_wrote(repo, dvx):
     """As after a run, the .gitignore made for the restored output is in the `git add` hint
     and staged under core.autostage, with the dvx.lock recording that output."""

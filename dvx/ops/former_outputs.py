@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterator
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written, read_lock
+from dvx.paths import walk_sorted
 from dvx.repo import Repo
 
 
@@ -61,12 +62,12 @@ class OutputsRecorded:
 
 def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
     """The .gitignore files inside `folders` (data to track whole) that hold nothing but
-    the entries dvx writes for data, each for a path dvx.lock recorded as an output: those
-    Git's index holds, and the one at the top of each folder. Repo-relative, sorted."""
-    in_git = repo.git.tracked_under(folders) if repo.git is not None and folders else []
-    found = {p for p in in_git if posixpath.basename(p) == ".gitignore"}
-    found |= {posixpath.join(folder, ".gitignore") for folder in folders
-              if os.path.isfile(repo.abspath(posixpath.join(folder, ".gitignore")))}
+    the entries dvx writes for data, each for a path dvx.lock recorded as an output: every
+    one below each folder, whether Git's index holds it or not (a run wrote it beside an
+    output in a subfolder, and nobody committed it). Repo-relative, sorted."""
+    found = {posixpath.join(folder, rel) for folder in folders
+             for rel, full in walk_sorted(repo.abspath(folder))
+             if posixpath.basename(rel) == ".gitignore" and _is_file(full)}
     if not found:
         return []
     history = OutputsRecorded(repo, _recorded_now(repo))
@@ -77,6 +78,14 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
         if names and all(history.recorded(posixpath.join(folder, name)) for name in names):
             own.append(path)
     return own
+
+
+def _is_file(path: str) -> bool:
+    """A regular file, never a symbolic link (whose target is not the folder's to delete)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _recorded_now(repo: Repo) -> set[str]:
