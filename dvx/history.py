@@ -346,24 +346,35 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
 
 def brought_by_git(repo: Repo, path: str, pointer: Pointer) -> bool:
     """Did Git bring `pointer`, the pointer file of the data at `path`, lately, where nothing
-    was tracked: is it HEAD's, and did the latest commit HEAD was at before that records
-    another (as `recorded_lately` looks: a `git pull`, merge or checkout moved it) record no
-    pointer there? Never of a clone's first commit, which HEAD was always at; nor where that
-    commit recorded another version, which the workspace may have held (synced by a dvx that
-    kept no record, or whose record was deleted), so what is there may be an edit of it.
-    False when Git cannot say."""
+    was tracked: is it HEAD's, and did the latest of HEAD's moves (its reflog) that took it
+    from a commit recording another to one recording it (a `git pull`, merge, checkout or
+    cherry-pick) come from a commit recording no pointer there? Never a commit of the user's
+    own (`git commit`, its `--amend`), which recorded what this workspace held; never a
+    clone's first commit, which HEAD was always at; nor where the commit before recorded
+    another version, which the workspace may have held (synced by a dvx that kept no record,
+    or whose record was deleted), so what is there may be an edit of it. False when Git
+    cannot say."""
     if repo.git is None:
         return False
     try:
-        heads = repo.git.recent_heads(HEAD_MOVES)
+        moves = repo.git.head_moves(HEAD_MOVES)
     except DvxError:
         return False
-    recorded = [recorded_at(repo, commit, path, in_lock=False) for commit in heads]
-    oids = [None if each is None else each.oid for each in recorded]
+    oids = [None if (each := recorded_at(repo, commit, path, in_lock=False)) is None
+            else each.oid for commit, _ in moves]
     if not oids or oids[0] != pointer.oid:
         return False
-    before = [oid for oid in oids[1:] if oid != pointer.oid]
-    return bool(before) and before[0] is None
+    for at in range(1, len(oids)):
+        if oids[at] != pointer.oid:  # moves[at - 1] brought the pointer from here
+            return oids[at] is None and not _own_commit(moves[at - 1][1])
+    return False
+
+
+def _own_commit(how: str) -> bool:
+    """Whether a reflog's word for a move of HEAD says the user made that commit here
+    (`commit: ...`, `commit (initial): ...`, `commit (amend): ...`), not that Git brought
+    it: a merge concluded by `git commit` (`commit (merge): ...`) brings the other side's."""
+    return how.startswith(("commit: ", "commit (initial): ", "commit (amend): "))
 
 
 def recorded_at(repo: Repo, commit: str, path: str, in_lock: bool) -> Pointer | None:

@@ -1125,6 +1125,7 @@ class Git:
         self._batches: dict[bool, _CatFile] = {}  # headers_only -> its cat-file
         self._batches_lock = threading.Lock()
         self._recent_heads: dict[int, list[str]] = {}  # moves -> recent_heads(moves)
+        self._head_moves: dict[int, list[tuple[str, str]]] = {}
         self._sparse: bool | None = None  # sparse_checkout(), read once
         self._operation_heads: tuple[str, ...] | None = None  # operation_heads(), read once
         # left_out(relpaths) by its relpaths: the index's stamp it was read at, and the answer
@@ -1588,6 +1589,25 @@ class Git:
             self._recent_heads[moves] = list(dict.fromkeys(
                 [*(head[:1] if head else ()), *out.decode().split(), *(orig[:1] if orig else ())]))
         return self._recent_heads[moves]
+
+    def head_moves(self, moves: int) -> list[tuple[str, str]]:
+        """HEAD's last `moves` moves, newest first, from its reflog: each the commit it moved
+        to, with the reflog's word for the move (`commit: MESSAGE`, `pull: Fast-forward`,
+        `merge main: ...`, `checkout: moving from a to b`, `clone: from URL`). Read once per
+        Git object (one command). Empty before the first commit."""
+        if moves not in self._head_moves:
+            try:
+                out = self._run("log", "-g", "--format=%H%x00%gs", f"-n{moves + 1}", "HEAD",
+                                "--")
+            except DvxError:
+                out = b""  # no commit yet
+            found = []
+            for line in out.decode("utf-8", "replace").splitlines():
+                commit, _, how = line.partition("\0")
+                if commit:
+                    found.append((commit, how))
+            self._head_moves[moves] = found
+        return self._head_moves[moves]
 
     def is_shallow(self) -> bool:
         """Whether this clone's history stops at a boundary (`git clone --depth`): commits

@@ -889,6 +889,25 @@ def test_without_the_record_an_edit_made_here_is_still_committed(team):
     assert git(alice, "show", "HEAD:imgs.dvx") != git(bob, "show", "HEAD:imgs.dvx")
 
 
+def test_data_you_added_and_committed_then_edited_without_the_record_is_committed(team):
+    """A pointer the user's own `git commit` brought (after `dvx add` of new data) is never
+    taken for one Git brought over data of theirs when the record of what was synced is
+    gone: the edit made since is a change, which add and commit record without --force."""
+    alice = team.founder()
+    for rel in ("data.txt", "imgs/0.png"):
+        write(alice / rel, f"{rel} v1\n")
+    must("add", "data.txt", "imgs", cwd=alice)
+    commit(alice, "alice's data")
+    for rel in ("data.txt", "imgs/0.png"):
+        edit(alice, rel, f"{rel} v2\n")
+    (alice / ".dvx/tmp/synced.json").unlink()
+    seen = status_of(alice, "imgs")
+    assert seen["workspace"] == "modified" and not seen["brought_over_own"], seen
+    must("add", "data.txt", cwd=alice)
+    must("commit", "imgs", cwd=alice)
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def test_status_records_what_it_finds_in_sync_so_a_later_git_pull_is_recognised(team):
     """A workspace no dvx of this version synced is recorded as `dvx status` finds it
     (holding what its pointers record), so a pointer `git pull` moves afterwards is
