@@ -2065,3 +2065,17 @@ def test_cache_gc_in_a_shallow_clone_says_older_commits_are_not_kept(tmp_path):
     assert result.code == 0 and "is a shallow clone: --all-commits keeps only what the " \
         "commits it has use" in result.stderr
     assert run_dvx("gc", "-w", "--remote", "shared", "-f", cwd=ci).code == 0  # its own scope
+
+
+def test_log_chunks_split_a_gc_log_so_each_part_names_the_pack_of_its_objects():
+    """A gc log too large for one file is split so that each part reads on its own: a part
+    beginning inside a pack's objects begins with that pack's line again. A push log, with
+    no groups, is split as it is, and written once even naming nothing."""
+    from dvx.remote.pushlog import log_chunks
+
+    lines = [b"p a\n", b"o 1\n", b"o 2\n", b"p b\n", b"o 3\n"]
+    assert list(log_chunks(lines, 9, group=b"p ")) == [
+        [b"p a\n", b"o 1\n"], [b"p a\n", b"o 2\n"], [b"p b\n", b"o 3\n"]]
+    assert list(log_chunks(lines, 9)) == [
+        [b"p a\n", b"o 1\n"], [b"o 2\n", b"p b\n"], [b"o 3\n"]]
+    assert list(log_chunks([], 9)) == [[]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dvx.fsutil import FULL_DISK_ERRNOS
@@ -24,6 +24,7 @@ from dvx.hashing import is_valid_oid
 from dvx.logs import get_logger
 from dvx.objects.layout import is_pack_name, is_push_log_name, push_log_name
 from dvx.objects.odb import ObjectStore
+from dvx.remote.pushlog import log_chunks
 
 KIND = "gc"
 HEADER = b"dvx gc log 1\n"
@@ -44,8 +45,10 @@ def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
         if objects:
             lines.append(f"p {pack}\n".encode())
             lines += [f"o {oid} {length}\n".encode() for oid, length in sorted(objects.items())]
+    if not lines:
+        return []
     names = []
-    for chunk in _chunks(lines, MAX_LOG_BYTES - len(HEADER)):
+    for chunk in log_chunks(lines, MAX_LOG_BYTES - len(HEADER), group=b"p "):
         name = push_log_name(int(time.time()), os.urandom(8).hex())
         try:
             remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
@@ -56,23 +59,6 @@ def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
             break
         names.append(name)
     return names
-
-
-def _chunks(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
-    """`lines` in chunks of at most `limit` bytes, each starting with its pack's line."""
-    chunk: list[bytes] = []
-    size = 0
-    pack = b""
-    for line in lines:
-        if line.startswith(b"p "):
-            pack = line
-        if chunk and size + len(line) > limit:
-            yield chunk
-            chunk, size = ([pack], len(pack)) if not line.startswith(b"p ") else ([], 0)
-        chunk.append(line)
-        size += len(line)
-    if chunk:
-        yield chunk
 
 
 @dataclass

@@ -37,21 +37,30 @@ def record(remote: ObjectStore, files: Iterable[str], manifests: Iterable[str],
     lines = [f"f {oid}\n".encode() for oid in sorted(set(files))]
     lines += [f"d {oid}\n".encode() for oid in sorted(set(manifests))]
     stamp = int(now if now is not None else time.time())
-    for chunk in _chunks(lines, MAX_LOG_BYTES - len(HEADER)):
+    for chunk in log_chunks(lines, MAX_LOG_BYTES - len(HEADER)):
         name = push_log_name(stamp, os.urandom(8).hex())
         remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
 
 
-def _chunks(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
+def log_chunks(lines: list[bytes], limit: int, group: bytes | None = None
+               ) -> Iterator[list[bytes]]:
+    """`lines` in chunks of at most `limit` bytes, one log each; at least one, even naming
+    nothing. With `group`, a line starting with it opens a group (a gc log's pack), and a
+    chunk that starts inside a group starts with that group's line again, so each log reads
+    on its own."""
     chunk: list[bytes] = []
     size = 0
+    opened = b""
     for line in lines:
+        opens = group is not None and line.startswith(group)
+        if opens:
+            opened = line
         if chunk and size + len(line) > limit:
             yield chunk
-            chunk, size = [], 0
+            chunk, size = ([opened], len(opened)) if opened and not opens else ([], 0)
         chunk.append(line)
         size += len(line)
-    yield chunk  # one log, even naming nothing
+    yield chunk
 
 
 @dataclass
