@@ -1580,14 +1580,11 @@ class Git:
         (where the last pull, merge, rebase or reset moved it from). Read once per Git
         object (one command). Empty before the first commit."""
         if moves not in self._recent_heads:
-            try:
-                out = self._run("log", "-g", "--format=%H", f"-n{moves + 1}", "HEAD", "--")
-            except DvxError:
-                out = b""  # no commit yet
+            moved_to = [commit for commit, _ in self.head_moves(moves)]
             batch = self._batch(headers_only=True)
             head, orig = batch.header("HEAD^{commit}"), batch.header("ORIG_HEAD^{commit}")
             self._recent_heads[moves] = list(dict.fromkeys(
-                [*(head[:1] if head else ()), *out.decode().split(), *(orig[:1] if orig else ())]))
+                [*(head[:1] if head else ()), *moved_to, *(orig[:1] if orig else ())]))
         return self._recent_heads[moves]
 
     def head_moves(self, moves: int) -> list[tuple[str, str]]:
