@@ -22,7 +22,7 @@ from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
 from dvx.paths import POINTER_SUFFIX
 from dvx.pointer import MAX_POINTER_BYTES, parse_pointer
 from dvx.scm import Git
-from dvx.wording import named_list
+from dvx.wording import commands_in_a_sentence, named_list
 
 PERSONAL = ("local", "global")  # the levels no clone but this user's reads
 
@@ -144,12 +144,6 @@ def switch_fixes(config: Config, wanted: str) -> list[str]:
     return fixes
 
 
-def joined(commands: list[str], word: str = "and") -> str:
-    """`commands` as a sentence gives them: "`a`", "`a` and `b`"."""
-    quoted = [f"`{c}`" for c in commands]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {word} {quoted[-1]}"
-
-
 def own_setting_refusal(config: Config, algo: str, recorded: dict[str, list[str]]
                         ) -> ConfigError | None:
     """The refusal of a command about to record data when the user's own config (global, or
@@ -167,7 +161,7 @@ def own_setting_refusal(config: Config, algo: str, recorded: dict[str, list[str]
         f"{own.algo} ({own.why}): data "
         f"recorded here with {algo} could not be read by any clone hashing as the repository "
         "does, so nothing was written.",
-        f"Hash with the repository's algorithm: {joined(fixes, 'or')} (`dvx config "
+        f"Hash with the repository's algorithm: {commands_in_a_sentence(fixes, 'or')} (`dvx config "
         "core.hash` says where the value in effect comes from), then run the command again.")
 
 
@@ -187,7 +181,7 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
         return FormatError(
             f"The pointer file '{where}' uses {pointer_algo}, as this repository's data does "
             f"({own.why}), but {setting_named(config, algo)}.",
-            f"Hash with the repository's algorithm: {joined(fixes, 'or')}{commit}.")
+            f"Hash with the repository's algorithm: {commands_in_a_sentence(fixes, 'or')}{commit}.")
     as_here = "" if level == "project" else f", and {setting_named(config, algo)}"
     if level == "project" and recorded.get(pointer_algo) and not recorded.get(own.algo):
         return FormatError(  # no tracked data has the committed algorithm: the setting is new

@@ -1,5 +1,5 @@
-"""Wording shared by messages: a count with its noun, a size in bytes, and a list of names
-cut short where it would not fit a sentence."""
+"""Wording shared by messages: a count with its noun, a size in bytes, a list of names
+cut short where it would not fit a sentence, and commands offered in one."""
 
 from __future__ import annotations
 
@@ -33,3 +33,10 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def commands_in_a_sentence(commands: Sequence[str], word: str = "and") -> str:
+    """"`a`", "`a` and `b`", "`a`, `b` or `c`": `commands` as a sentence offers them, each
+    in backticks, the last joined by `word`."""
+    quoted = [f"`{c}`" for c in commands]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {word} {quoted[-1]}"

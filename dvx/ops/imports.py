@@ -40,7 +40,6 @@ from dvx.errors import (
 )
 from dvx.hash_setting import (
     PERSONAL,
-    joined,
     own_setting_fixes,
     repository_algorithm,
     setting_named,
@@ -114,7 +113,7 @@ from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
 from dvx.scm import holding_index_files
 from dvx.stop_signals import stops_held
-from dvx.wording import counted, named_list
+from dvx.wording import commands_in_a_sentence, counted, named_list
 from dvx.workspace import keep_links_on_set_aside
 
 log = get_logger(__name__)
@@ -681,14 +680,14 @@ def _import_hashed_otherwise(repo: Repo, source: Source, found: Found, out: str 
     own = repository_algorithm(repo.config, recorded)
     if repo.git is None or not recorded:
         tracks = "while" if repo.git is None else "as"
+        switch = commands_in_a_sentence(switch_fixes(repo.config, algo))
         ways.append(f"{tracks} this repository tracks no data yet, make it hash as the "
-                    f"source does ({joined(switch_fixes(repo.config, algo))}), and the "
-                    "import then works")
+                    f"source does ({switch}), and the import then works")
     elif own.algo == algo and repo.config.where("core", "hash") in PERSONAL:
+        fixes = commands_in_a_sentence(own_setting_fixes(repo.config, algo), "or")
         ways.append(f"this repository's data is named by {algo} as the source's is ("
                     f"{own.why}) while {setting_named(repo.config, repo.algo)}: hash with it "
-                    f"({joined(own_setting_fixes(repo.config, algo), 'or')}), and the "
-                    "import then works")
+                    f"({fixes}), and the import then works")
     return UsageError(
         f"{source.describe()} hashes with {algo}, this repository with {repo.algo}: its data "
         "cannot be imported as is.", f"{'; or, '.join(ways)}.")
