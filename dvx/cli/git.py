@@ -307,7 +307,11 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData],
         checkout = " ".join(typed(p) for p in recorded)
         why = ("to record the data as it is now, which also writes an entry again after a "
                "`!` rule taking the data back into Git, where checkout leaves it")
-        if merging:
+        # A folder the merge filled holds the other side's files, which a plain checkout
+        # skips; a file staged whole is the one the pointer's data replaces as it is
+        fills_a_folder = any(item.holder.recorded and item.files != [item.holder.path]
+                             for item in found)
+        if merging and fills_a_folder:
             again.append(f"`dvx checkout --force {checkout}` (which places the recorded data, "
                          "deleting from the workspace the merged files it does not hold, "
                          f"which Git's history keeps) or `dvx commit {checkout}` ({why})")
