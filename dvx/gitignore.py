@@ -158,7 +158,7 @@ def entries_only(gitignore: str) -> list[str] | None:
     kind (a rule of the user's), or dvx may not read it (a symbolic link, a folder)."""
     try:
         found = read_git_file(gitignore)
-    except PathError:
+    except (PathError, OSError):  # unreadable: the command's read of the data names it
         return None
     names = []
     for line in git_lines(found or b""):

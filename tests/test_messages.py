@@ -452,8 +452,8 @@ def test_a_command_started_in_a_deleted_directory_says_so(repo):
 
 def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
     """In hardlink mode storing a file makes it a read-only link into the cache: an add
-    refused for what a later target holds (a FIFO, an unreadable file or folder) must not
-    have linked the earlier targets already."""
+    refused for what a later target holds (a FIFO, an unreadable file, folder or .gitignore)
+    must not have linked the earlier targets already."""
     assert dvx("config", "cache.type", "hardlink").code == 0
     write(repo / "big.bin", "big")
     write(repo / "d1" / "a", "a")
@@ -462,9 +462,11 @@ def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
     write(repo / "d3" / "s", "s").chmod(0)
     (repo / "d4" / "sub").mkdir(parents=True)
     (repo / "d4" / "sub").chmod(0)
+    write(repo / "d5" / ".gitignore", "/x\n").chmod(0)
     for last, code, said in (("d2", 2, "'d2/pipe' is not a regular file"),
                              ("d3", 1, "'d3/s' cannot be read: permission denied"),
-                             ("d4", 1, "'d4/sub' cannot be read: permission denied")):
+                             ("d4", 1, "'d4/sub' cannot be read: permission denied"),
+                             ("d5", 1, "'d5/.gitignore' cannot be read: permission denied")):
         refused = subprocess.run(
             [*unprivileged(), sys.executable, "-m", "dvx", "add", "big.bin", "d1", last],
             cwd=repo, capture_output=True, text=True, timeout=60)

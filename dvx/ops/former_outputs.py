@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written, read_lock
-from dvx.paths import walk_sorted
+from dvx.paths import is_reserved_name
 from dvx.repo import Repo
 
 
@@ -66,8 +66,7 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
     one below each folder, whether Git's index holds it or not (a run wrote it beside an
     output in a subfolder, and nobody committed it). Repo-relative, sorted."""
     found = {posixpath.join(folder, rel) for folder in folders
-             for rel, full in walk_sorted(repo.abspath(folder))
-             if posixpath.basename(rel) == ".gitignore" and _is_file(full)}
+             for rel in _gitignores_below(repo.abspath(folder))}
     if not found:
         return []
     history = OutputsRecorded(repo, _recorded_now(repo))
@@ -78,6 +77,15 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
         if names and all(history.recorded(posixpath.join(folder, name)) for name in names):
             own.append(path)
     return own
+
+
+def _gitignores_below(top: str) -> Iterator[str]:
+    """The regular .gitignore files below `top`, relative to it. A folder that may not be
+    read is passed over: the command's own read of the data names it, as it names any."""
+    for directory, folders, files in os.walk(top):
+        folders[:] = [name for name in folders if not is_reserved_name(name)]
+        if ".gitignore" in files and _is_file(os.path.join(directory, ".gitignore")):
+            yield posixpath.relpath(posixpath.join(directory, ".gitignore"), top)
 
 
 def _is_file(path: str) -> bool:
