@@ -3870,13 +3870,10 @@ def test_checkout_force_or_remove_outs_of_a_tracked_directory_keeps_a_killed_get
     assert not (project / "data" / "a").exists()
 
 
-@pytest.mark.parametrize("force", [False, True])
-def test_checkout_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_aside_keeps_it(
-        source, project, force):
-    """A tracked directory's path is now a file output (Git brought its pointer), and the
-    folder there holds what a killed `dvx get --force` moved aside: `dvx checkout`, --force
-    or not, leaves the folder as it is, naming what the get left and how to keep it, rather
-    than deleting it to place the file; once that is moved out, the file is placed."""
+def _a_file_output_over_what_a_killed_get_left(source, project) -> str:
+    """`data`, a tracked directory holding `sub/dl`, became a file output (a later commit),
+    and with the directory's pointer checked out a `dvx get --force` over `data/sub/dl` was
+    killed between its renames; then the file's pointer came back. The get's folder name."""
     team, _ = source
     write(project / "data" / "a", "aa\n")
     write(project / "data" / "sub" / "dl", "my old download\n")
@@ -3893,6 +3890,17 @@ def test_checkout_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_a
     assert killed.code == -9, killed.output
     [left] = _get_folders(project / "data" / "sub")
     git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    return left
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_checkout_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_aside_keeps_it(
+        source, project, force):
+    """A tracked directory's path is now a file output (Git brought its pointer), and the
+    folder there holds what a killed `dvx get --force` moved aside: `dvx checkout`, --force
+    or not, leaves the folder as it is, naming what the get left and how to keep it, rather
+    than deleting it to place the file; once that is moved out, the file is placed."""
+    left = _a_file_output_over_what_a_killed_get_left(source, project)
     refused = run_dvx("checkout", *(["--force"] if force else []), "data", cwd=project)
     said = " ".join(refused.stderr.split())
     assert refused.code != 0, refused.output
@@ -4097,22 +4105,7 @@ def test_status_of_a_file_where_a_folder_holds_what_a_killed_get_force_moved_asi
     ignores) holds what a killed `dvx get --force` moved aside: status names that get's folder
     with the `mv` that puts it back, and says checkout leaves the folder as it is, never
     offering a `checkout --force` that would be refused."""
-    team, _ = source
-    write(project / "data" / "a", "aa\n")
-    write(project / "data" / "sub" / "dl", "my old download\n")
-    must("add", "data", cwd=project)
-    commit(project, "data, a directory")
-    shutil.rmtree(project / "data")
-    write(project / "data", "a file now\n")
-    must("add", "data", cwd=project)
-    commit(project, "data, a file")
-    git(project, "checkout", "-q", "HEAD~1", "--", "data.dvx")
-    must("checkout", "--force", "data", cwd=project)
-    get = ("get", str(team.origin), "images", "-o", "data/sub/dl", "--force")
-    killed = run_dvx_proc(*get, cwd=project, env={"DVX_FAULT": "get.between_renames"})
-    assert killed.code == -9, killed.output
-    [left] = _get_folders(project / "data" / "sub")
-    git(project, "checkout", "-q", "HEAD", "--", "data.dvx")
+    left = _a_file_output_over_what_a_killed_get_left(source, project)
     said = run_dvx_proc("status", cwd=project)
     shown, warned = " ".join(said.stdout.split()), " ".join(said.stderr.split())
     assert f"`mv -- data/sub/{left}/old data/sub/dl`" in warned, said.output
