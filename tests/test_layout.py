@@ -29,7 +29,7 @@ def test_an_object_s_name_is_its_oid_split_under_its_algorithm(name, ours):
 def test_pack_index_log_lock_and_probe_names_are_those_dvx_writes():
     assert layout.is_pack_name(f"{OID}.pack", "xxh128")
     assert layout.is_index_name(f"{OID}.idx", "xxh128")
-    assert layout.is_push_log_name(layout.push_log_name(1_700_000_000, HEX16))
+    assert layout.is_log_name(layout.log_name(1_700_000_000, HEX16))
     assert layout.lock_kind_and_time(layout.lock_name("gc", 1_700_000_000, HEX16)) == (
         "gc", 1_700_000_000.0)
     assert layout.lock_kind_and_time(layout.lock_name("mirror", 1_700_000_000, HEX16)) == (
@@ -40,7 +40,7 @@ def test_pack_index_log_lock_and_probe_names_are_those_dvx_writes():
                       f"{OID[:-1]}{suffix}", f"{OID}.txt"):
             assert not rule(other, "xxh128")
     for other in ("README", "notes.log", f"1700000000-{HEX16}.log.bak", f"170000000-{HEX16}.log"):
-        assert not layout.is_push_log_name(other)
+        assert not layout.is_log_name(other)
     for other in ("README", "notes.lock", "backup-1700000000.lock", f"gc-17-{HEX16}.lock"):
         assert layout.lock_kind_and_time(other) is None
     assert not layout.is_probe_name("clock-notes.probe")

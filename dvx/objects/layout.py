@@ -36,7 +36,7 @@ LOGS_DIR = "logs"
 LOCKS_DIR = "locks"
 RUNS_DIR = "runs"
 
-_PUSH_LOG = re.compile(r"[0-9]{10}-[0-9a-f]{16}\.log")
+_LOG_NAME = re.compile(r"[0-9]{10}-[0-9a-f]{16}\.log")
 _LOCK = re.compile(r"([a-z][a-z0-9_]*)-([0-9]{10})-[0-9a-f]{16}\.lock")
 _PROBE = re.compile(r"clock-[0-9a-f]{16}\.probe")
 
@@ -71,13 +71,15 @@ def is_index_name(name: str, algo: str) -> bool:
     return name.endswith(INDEX_SUFFIX) and is_valid_oid(name[:-len(INDEX_SUFFIX)], algo)
 
 
-def push_log_name(seconds: int, random_hex: str) -> str:
+def log_name(seconds: int, random_hex: str) -> str:
+    """A push log's or gc log's name: when it was begun, then random hex, so names sort by
+    time and two clones writing in the same second never collide."""
     return f"{seconds:010d}-{random_hex}.log"
 
 
-def is_push_log_name(name: str) -> bool:
-    """A push log's name in logs/push/ (and a gc log's in logs/gc/, named alike)."""
-    return _PUSH_LOG.fullmatch(name) is not None
+def is_log_name(name: str) -> bool:
+    """A name `log_name` gives: a push log's in logs/push/ or a gc log's in logs/gc/."""
+    return _LOG_NAME.fullmatch(name) is not None
 
 
 def lock_name(kind: str, seconds: int, random_hex: str) -> str:
@@ -115,7 +117,7 @@ def is_upload_name(name: str, algo: str) -> bool:
         return lock_kind_and_time(base) is not None or is_probe_name(base)
     if folder == LOGS_DIR:
         kind, _, log = base.partition("/")
-        return kind in ("push", "gc") and is_push_log_name(log)
+        return kind in ("push", "gc") and is_log_name(log)
     if folder == RUNS_DIR:
         runs_of, _, keys = base.partition("/")
         stage, _, run = keys.partition("/")

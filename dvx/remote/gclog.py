@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import is_valid_oid
 from dvx.logs import get_logger
-from dvx.objects.layout import is_pack_name, is_push_log_name, push_log_name
+from dvx.objects.layout import is_log_name, is_pack_name, log_name
 from dvx.objects.odb import ObjectStore
 from dvx.remote.pushlog import log_chunks
 
@@ -49,7 +49,7 @@ def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
         return []
     names = []
     for chunk in log_chunks(lines, MAX_LOG_BYTES - len(HEADER), group=b"p "):
-        name = push_log_name(int(time.time()), os.urandom(8).hex())
+        name = log_name(int(time.time()), os.urandom(8).hex())
         try:
             remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
         except OSError as exc:
@@ -76,7 +76,7 @@ def read(remote: ObjectStore) -> Logged:
     only the logs listed here)."""
     found = Logged()
     for name in sorted(remote.list_logs(KIND)):
-        if not is_push_log_name(name):
+        if not is_log_name(name):
             continue
         try:
             data = remote.read_log(KIND, name, MAX_LOG_BYTES)

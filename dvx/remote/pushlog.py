@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.hashing import is_valid_oid
-from dvx.objects.layout import is_push_log_name, push_log_name
+from dvx.objects.layout import is_log_name, log_name
 from dvx.objects.odb import ObjectStore
 from dvx.remote.locks import CLOCK_SKEW
 
@@ -38,7 +38,7 @@ def record(remote: ObjectStore, files: Iterable[str], manifests: Iterable[str],
     lines += [f"d {oid}\n".encode() for oid in sorted(set(manifests))]
     stamp = int(now if now is not None else time.time())
     for chunk in log_chunks(lines, MAX_LOG_BYTES - len(HEADER)):
-        name = push_log_name(stamp, os.urandom(8).hex())
+        name = log_name(stamp, os.urandom(8).hex())
         remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
 
 
@@ -79,7 +79,7 @@ def recent(remote: ObjectStore, since: float) -> Recent:
     is skipped. A file without a log's name is not dvx's: neither read nor deleted."""
     found = Recent()
     for name, (_, stored) in sorted(remote.list_logs(KIND).items()):
-        if not is_push_log_name(name):
+        if not is_log_name(name):
             continue
         written = _written(name, stored)
         if written is not None and written < since:
