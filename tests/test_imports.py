@@ -4095,6 +4095,7 @@ def test_status_says_a_tracked_file_a_killed_get_force_moved_aside_is_moved_asid
     assert f"`mv -- data/{left}/old data/one.txt`" in " ".join(said.stderr.split()), said.output
     [one] = json.loads(run_dvx_proc("status", "--json", cwd=project).stdout)["outputs"]
     assert one["moved_aside"] == [""], one  # a list, as of a directory: the file itself
+    assert one["moved_aside_whole"] is True, one
     os.rename(project / "data" / left / "old", project / "data" / "one.txt")
     assert "up to date" in run_dvx_proc("status", cwd=project).stdout
 

@@ -340,8 +340,9 @@ class OutputStatus:
                                        for rel, folder, _ in self.kept_for_a_get],
                        repository_inside=self.repository_inside)
         else:
-            # One type for both kinds: paths below the entry's, the file itself being ""
-            doc.update(moved_aside=[""] if self.moved_aside_whole else [])
+            # The keys a directory's has: paths below the entry's, the file itself being ""
+            doc.update(moved_aside=[""] if self.moved_aside_whole else [],
+                       moved_aside_whole=self.moved_aside_whole)
             if self.repository_inside is not None:  # a folder where the file goes
                 doc.update(repository_inside=self.repository_inside)
             if self.get_folder_inside is not None:
