@@ -551,11 +551,8 @@ def test_repro_drops_the_lock_entries_of_stages_gone_from_dvx_yaml(repo, dvx):
     `git add -A` never commits that data."""
     group = ("  build:\n    foreach: [{}]\n    do:\n      cmd: echo ${{item}} > ${{item}}.txt\n"
              "      outs: ['${{item}}.txt']\n")
-    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("keep", "k") + _STAGE.format("gone", "g")
-          + _STAGE.format("old", "o") + group.format("us, eu"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("keep", "k") + _STAGE.format("gone", "g")
+                    + _STAGE.format("old", "o") + group.format("us, eu"), "v1")
     lock = (repo / "dvx.lock").read_bytes()
     ignored = (repo / ".gitignore").read_text()
     write(repo / "dvx.yaml", "stages:\n  keep: [\n")  # unreadable: nothing is dropped
@@ -687,10 +684,7 @@ def test_a_dropped_output_inside_a_folder_a_stage_reads_is_kept_by_git_never_as_
     cannot hold; the way that keeps it, Git tracking it once its .gitignore line is gone,
     lets repro run the stage and status call it up to date."""
     (repo / "out").mkdir()
-    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, _ITEMS_MERGED.format("us, eu"), "v1")
     write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     refused = dvx("repro")
     said = " ".join(refused.stderr.split())
@@ -717,12 +711,10 @@ def test_a_stage_reading_a_gone_stage_s_output_whole_is_told_to_track_it_never_t
     keep it as data, never deleting it, which would leave the stage without its dependency;
     tracked so, the stage runs on it and every clone pulls it."""
     write(repo / "raw.txt", "raw\n")
-    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
-          "    deps: [raw.txt]\n    outs: [res]\n  train:\n    cmd: cat res/a.txt > model.txt\n"
-          "    deps: [res]\n    outs: [model.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    _run_and_commit(repo, dvx, "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
+                    "    deps: [raw.txt]\n    outs: [res]\n  train:\n"
+                    "    cmd: cat res/a.txt > model.txt\n    deps: [res]\n    outs: [model.txt]\n",
+                    "pipeline")
     write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat res/a.txt > model.txt\n"
           "    deps: [res]\n    outs: [model.txt]\n")
     way = "to keep it, track it as data with `dvx add res` (and the `git add` it names)"
@@ -770,10 +762,7 @@ def test_status_calls_stale_a_stage_reading_an_item_s_output_as_soon_as_it_is_dr
     in a folder another stage reads as repro does: data no clone has, so that stage is
     stale, not up to date while repro fails it."""
     (repo / "out").mkdir()
-    write(repo / "dvx.yaml", _ITEMS_MERGED.format("us, eu"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, _ITEMS_MERGED.format("us, eu"), "v1")
     write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     status = dvx("status")
     assert "merge: reads data no clone has: out/eu.csv" in status.stdout, status.output
@@ -854,10 +843,8 @@ def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one
     is, before anything changes; `stages: {}` says there are none, and repro drops them,
     naming them."""
-    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                    "v1")
     lock = (repo / "dvx.lock").read_bytes()
     for emptied in ("", "stages:\n", "# all gone\n", "vars: []\n"):
         write(repo / "dvx.yaml", emptied)
@@ -897,10 +884,8 @@ def test_dropping_a_stage_entry_leaves_the_data_a_pointer_tracks_at_its_output_t
     git(repo, "commit", "-qm", "data")
     git(repo, "checkout", "-q", main)
     (repo / "x.txt").unlink()
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "stage")
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n",
+                    "stage")
     git(repo, "checkout", "-q", "data", "--", "x.txt.dvx")
     write(repo / "dvx.yaml", "stages: {}\n")
 
@@ -932,11 +917,8 @@ def test_dropping_a_stage_entry_hands_over_an_output_holding_data_a_pointer_trac
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     git(repo, "checkout", "-q", main)
-    write(repo / "dvx.yaml", "stages:\n  g:\n    cmd: mkdir -p d && echo made > d/a && "
-                             "echo b > d/b\n    outs: [d]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "stage")
+    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p d && echo made > d/a && "
+                                       "echo b > d/b\n    outs: [d]\n", "stage")
     git(repo, "checkout", "-q", "data", "--", "d/a.dvx")
     write(repo / "dvx.yaml", "stages: {}\n")
 
@@ -952,10 +934,8 @@ def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of
         repo, dvx):
     """Status says what repro refuses: an emptied dvx.yaml, which is no pipeline without
     stages while dvx.lock records some, is a change (-q exits 1), never "up to date"."""
-    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                    "v1")
     for emptied in ("", "stages:\n", "# all gone\n"):
         write(repo / "dvx.yaml", emptied)
         result = dvx("status")
@@ -979,10 +959,8 @@ def test_a_missing_dvx_yaml_stops_repro_and_shows_in_status_while_dvx_lock_recor
     """A dvx.yaml deleted (by hand, `git rm`, or a commit pulled in) while dvx.lock records
     stages is no pipeline without stages: status names them as a change, repro and exp run
     refuse before anything changes, each naming the Git command that brings dvx.yaml back."""
-    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                    "v1")
     lock = (repo / "dvx.lock").read_bytes()
 
     def refused_naming(restore: str) -> None:
@@ -1052,10 +1030,7 @@ def test_a_dvx_yaml_deleted_by_a_merge_is_restored_from_before_that_merge(repo, 
     git(repo, "rm", "-q", "dvx.yaml")
     git(repo, "commit", "-qm", "old deletion")
     stage = "stages:\n  s1:\n    cmd: cat {} > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n"
-    write(repo / "dvx.yaml", stage.format("in.txt"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, stage.format("in.txt"), "v1")
     base = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     git(repo, "checkout", "-q", "-b", "side")
     write(repo / "dvx.yaml", stage.format("./in.txt"))
@@ -1080,10 +1055,8 @@ def test_stage_add_writing_a_new_dvx_yaml_names_the_stages_dvx_lock_records(repo
     """`dvx stage add` after dvx.yaml was deleted writes a new one: it warns, even with -q,
     that the stages dvx.lock records are not in it and that repro drops their entries, and
     how to keep them; repro then names the entries it drops."""
-    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                    "v1")
     git(repo, "rm", "-q", "dvx.yaml")
     added = dvx("-q", "stage", "add", "-n", "a", "-o", "c.txt", "echo c > c.txt")
     assert added.code == 0, added.output
@@ -1108,10 +1081,7 @@ def _model_bin_committed(repo, dvx, link: str) -> None:
     """Stage s's model.bin run and committed with cache.type `link`."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "in", "in\n")
-    write(repo / "dvx.yaml", ONE_STAGE.format("model.bin", "model-bytes"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, ONE_STAGE.format("model.bin", "model-bytes"), "v1")
 
 
 def _model_bin_then_its_stage_dropped(repo, dvx, link: str, edit: str) -> None:
@@ -1189,10 +1159,7 @@ def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, 
     through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the
     old name's entry when it is recorded, as dvx.lock records an output once."""
     pipeline = "stages:\n" + _STAGE.format("small", "s") + _STAGE.format("big", "b")
-    write(repo / "dvx.yaml", pipeline)
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, pipeline, "v1")
     write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("small", "s").replace("echo", "echo  "))
     result = dvx("repro", "small")
     assert result.code == 0, result.output
@@ -2063,11 +2030,8 @@ def test_repro_puts_the_entry_of_an_up_to_date_stage_s_output_after_a_rule_takin
     into Git: repro, which runs nothing, still writes its entry again after the rule and
     names it, so `git add -A` never commits the data."""
     write(repo / "in.txt", "1\n")
-    write(repo / "dvx.yaml", "stages:\n  f:\n    cmd: mkdir -p data/features && cp in.txt "
-                             "data/features/x\n    deps: [in.txt]\n    outs: [data/features]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n  f:\n    cmd: mkdir -p data/features && cp in.txt "
+                    "data/features/x\n    deps: [in.txt]\n    outs: [data/features]\n", "v1")
     with open(repo / "data" / ".gitignore", "a") as rules:
         rules.write("!features/\n")
     assert "data/features/x" in git(repo, "status", "--porcelain", "-uall")
@@ -2287,11 +2251,8 @@ def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(r
 
 def test_a_wrong_size_in_dvx_lock_never_gets_an_intact_object_moved_aside(repo, dvx):
     write(repo / "in.txt", "x\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
-                             "model\n    deps: [in.txt]\n    outs: [model]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                                       "model\n    deps: [in.txt]\n    outs: [model]\n", "v1")
     write(repo / "in.txt", "yy\n")
     assert dvx("repro").code == 0
     git(repo, "checkout", "-q", "HEAD", "--", "dvx.lock", "in.txt")  # as a teammate's run
@@ -3000,12 +2961,9 @@ def test_status_names_the_refusal_an_up_to_date_stage_s_output_git_tracks_gives_
     `--json` that output), never a plain `dvx repro` that would refuse."""
     write(repo / "pa.txt", "1\n")
     write(repo / "pb.txt", "1\n")
-    write(repo / "dvx.yaml", "stages:\n  a:\n    cmd: cat pa.txt > a.bin\n    deps: [pa.txt]\n"
-                             "    outs: [a.bin]\n  b:\n    cmd: cat pb.txt > b.bin\n"
-                             "    deps: [pb.txt]\n    outs: [b.bin]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
+    _run_and_commit(repo, dvx, "stages:\n  a:\n    cmd: cat pa.txt > a.bin\n    deps: [pa.txt]\n"
+                                       "    outs: [a.bin]\n  b:\n    cmd: cat pb.txt > b.bin\n"
+                                       "    deps: [pb.txt]\n    outs: [b.bin]\n", "base")
     git(repo, "add", "-f", "a.bin")
     write(repo / "pb.txt", "2\n")
     shown = " ".join(dvx("status").stdout.split())
@@ -3073,11 +3031,8 @@ def test_an_input_not_checked_out_whose_data_the_cache_lacks_is_refused_naming_a
     for i in range(3):
         write(repo / "d" / str(i), f"{i} v1\n")
     assert dvx("add", "d").code == 0
-    write(repo / "dvx.yaml", "stages:\n  use:\n    cmd: cat d/* > out\n    deps: [d]\n"
-                             "    outs: [out]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n  use:\n    cmd: cat d/* > out\n    deps: [d]\n"
+                                       "    outs: [out]\n", "v1")
     git(repo, "tag", "v1")
     assert dvx("unprotect", "d").code == 0
     for i in range(3):
@@ -3164,11 +3119,8 @@ def test_an_output_dropped_where_another_stage_s_output_folder_goes_is_handed_ov
     name, and status still reads the repository (no raw filesystem error)."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
-          "    deps: [in.txt]\n    outs: [res]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "res")
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: cp in.txt res\n"
+                    "    deps: [in.txt]\n    outs: [res]\n", "res")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt other\n"
           "    deps: [in.txt]\n    outs: [other]\n"
           "  t:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
@@ -3323,11 +3275,8 @@ def test_the_git_add_hint_after_an_output_became_its_folder_runs_clean_in_a_shel
     exits 0 (a `git add` of it stages all but exits 1) and stages every change."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
-          "    deps: [in.txt]\n    outs: [res/a.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "res/a.txt")
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+                    "    deps: [in.txt]\n    outs: [res/a.txt]\n", "res/a.txt")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
           "    deps: [in.txt]\n    outs: [res]\n")
     ran = dvx("repro")
@@ -3390,11 +3339,8 @@ def test_an_output_become_a_file_in_it_takes_its_gitignore_line_out_and_names_th
     stays in the workspace, the user's own."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt && "
-          "cp in.txt res/b.txt\n    deps: [in.txt]\n    outs: [res]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "res")
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt && "
+                    "cp in.txt res/b.txt\n    deps: [in.txt]\n    outs: [res]\n", "res")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
           "    deps: [in.txt]\n    outs: [res/a.txt]\n")
     dry = dvx("repro", "--dry")
@@ -3421,11 +3367,8 @@ def _pointer_over_a_gone_stage_s_output(repo: Path, dvx, teammates: str) -> None
     teammate's commit deletes the stage, takes the folder out of Git and tracks it with
     data.dvx, holding `teammates` at data/res. The workspace still holds ghost's res."""
     write(repo / "data" / "keep", "kept\n")
-    write(repo / "dvx.yaml", "stages:\n  ghost:\n    cmd: echo alice > data/res\n"
-          "    outs: [data/res]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _run_and_commit(repo, dvx, "stages:\n  ghost:\n    cmd: echo alice > data/res\n"
+                    "    outs: [data/res]\n", "v1")
     write(repo / "dvx.yaml", "stages:\n  real:\n    cmd: cat data/res > r.txt\n"
           "    deps: [data]\n    outs: [r.txt]\n")
     git(repo, "rm", "-r", "-q", "--cached", "data")
