@@ -543,10 +543,35 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
         _refuse_left_out_by_sparse_checkout(repo, rel, target)
+        _refuse_git_tracked_output(repo, rel, target)
         _refuse_declared_not_recorded(repo.root, rel, target, declared)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
+
+
+def _refuse_git_tracked_output(repo: Repo, rel: str, target: str) -> None:
+    """A target that is (in, or holds only) `cache: false` outputs dvx.lock records: Git
+    tracks their data, so dvx has none of it to transfer, check out or compare. Named as
+    such, never with `dvx add`, which refuses a stage's output."""
+    try:
+        locks = read_lock(repo.root, repo.algo)
+    except DvxError:
+        return  # the refusal that follows is the truth dvx can tell
+    for name, lock in sorted(locks.items()):
+        for out in lock.outs:
+            if out.cache or not (out.path == rel or rel.startswith(out.path + "/")
+                                 or out.path.startswith(rel + "/")):
+                continue
+            what = (f"'{target}' is" if out.path == rel or rel.startswith(out.path + "/")
+                    else f"'{target}' holds only") + \
+                f" an output of stage '{name}' that Git tracks (`cache: false`)"
+            path = for_command(repo.root, out.path)
+            raise UsageError(f"{what}: dvx holds no data of it to transfer, check out or "
+                             "compare.",
+                             f"Git shows and restores it (`git status -- {path}`, "
+                             f"`git checkout -- {path}`); `dvx status` says whether stage "
+                             f"'{name}' is up to date.")
 
 
 def _refuse_declared_not_recorded(root: str, rel: str, target: str,

@@ -348,6 +348,33 @@ def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
     assert other.code == 2 and "is not tracked by dvx" in other.stderr
 
 
+def test_an_output_git_tracks_as_a_target_is_named_so_never_offered_to_dvx_add(repo, dvx, tmp_path):
+    """A `cache: false` output dvx.lock records (`-m metrics.json`) given to pull, push,
+    fetch, status or checkout: refused as an output Git tracks, naming the Git commands that
+    show and restore it (which work as typed), never `dvx add`, which refuses a stage's
+    output; a folder holding only such outputs is named the same way."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("stage", "add", "-n", "train", "-o", "model.bin", "-m", "reports/metrics.json",
+               "mkdir -p reports && echo m > model.bin && echo '{\"acc\": 1}' > "
+               "reports/metrics.json").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    for target, what in (("reports/metrics.json", "is"), ("reports", "holds only")):
+        for command in ("pull", "push", "fetch", "status", "checkout"):
+            refused = dvx(command, target)
+            said = " ".join(refused.stderr.split())
+            assert refused.code == 2, (command, refused.output)
+            assert (f"'{target}' {what} an output of stage 'train' that Git tracks (`cache: "
+                    "false`): dvx holds no data of it") in said, (command, said)
+            assert "dvx add" not in said, (command, said)
+            assert "`git checkout -- reports/metrics.json`" in said, (command, said)
+    write(repo / "reports" / "metrics.json", "edited\n")
+    git(repo, "checkout", "--", "reports/metrics.json")
+    assert (repo / "reports" / "metrics.json").read_text() == '{"acc": 1}\n'
+    assert dvx("status", "model.bin").code == 0  # the stage's cached output is a target
+
+
 def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n")
     assert dvx("stage", "add", "-n", "mk", "-o", "out",
