@@ -90,13 +90,14 @@ def _delete_object_by_hand(repo, content: str) -> None:
     obj.unlink()
 
 
-@pytest.mark.parametrize("absent", ["not_pulled", "deleted", "whole"])
+@pytest.mark.parametrize("absent", ["not_pulled", "deleted", "whole", "linked"])
 def test_files_whose_objects_were_deleted_from_the_cache_by_hand_are_hinted_a_pull(
         repo, dvx, tmp_path, absent):
     """The cache found complete for a directory once is taken as such until gc or fsck, but
     an `rm` under .dvx/cache takes objects out too: status looks for the objects of what a
     checkout would place, and names a pull where the cache lacks them, never a checkout,
-    which places nothing of them."""
+    which places nothing of them. With cache.type symlink ("linked") a directory placed
+    whole holds links, and one to a deleted object holds nothing either."""
     write(repo / "d" / "a", "a\n")
     write(repo / "d" / "b", "b\n")
     assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
@@ -105,6 +106,8 @@ def test_files_whose_objects_were_deleted_from_the_cache_by_hand_are_hinted_a_pu
     git(repo, "commit", "-qm", "d")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
+    if absent == "linked":
+        assert dvx("config", "cache.type", "symlink", cwd=clone).code == 0
     assert dvx("fetch", cwd=clone).code == 0
     assert dvx("checkout", "d/a" if absent == "not_pulled" else "d", cwd=clone).code == 0
     assert dvx("status", cwd=clone).code == 0  # the directory known complete in the cache

@@ -834,14 +834,17 @@ def _cached_for_checkout(repo: Repo, output: Output, result: OutputStatus) -> bo
     until gc or fsck start a new cache generation (`is_complete_tree`), which an object
     deleted by hand meanwhile does not: status would then hint a checkout that places
     nothing, where a pull is the way. So whatever status names as a checkout's to place is
-    looked for, a stat each; a directory that holds its data costs nothing more."""
+    looked for, a stat each; a directory that holds its data costs nothing more, but where
+    its files may be symbolic links into the cache (cache.type symlink): such a link to an
+    object deleted since holds nothing, and only a pull brings its data back."""
     placing = _placed_by_checkout(result)
-    if placing is not None and not placing:
+    linked = result.workspace == UNCHANGED and "symlink" in repo.link_types
+    if placing is not None and not placing and not linked:
         return True
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         return False
-    if placing is None:
+    if placing is None or linked:
         oids = [entry.oid for entry in tree.entries]
     else:
         recorded = tree.by_path()
