@@ -3536,6 +3536,82 @@ def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_wit
     assert kept.strip().endswith("1") and (repo / "prep.txt").read_text().strip().endswith("5")
 
 
+def _warned_of(ran, setting):
+    """The -S warning `ran` gave of the param `setting` names (as typed), on one line."""
+    assert ran.code == 0, ran.output
+    said = " ".join(ran.stderr.split())
+    warned = f"WARNING: -S {setting} sets a param that no stage of this run declares" in said
+    return said if warned else None
+
+
+def test_set_param_a_stage_reads_by_the_same_key_from_another_file_is_matched_by_its_file(
+        repo):
+    """`${k}` reads the `k` of the file that gives the context its `k`: params.yaml here,
+    as `vars` takes only `j` from other.yaml. So `exp run train -S other.yaml:k=5` warns
+    (train's `${k}` is params.yaml's), naming prep, which declares other.yaml's `k`, and not
+    ev, whose `${k}` is params.yaml's too; -S of params.yaml's `k` or of other.yaml's `j`,
+    which train reads, runs train with it, without a word. exp show records each value set."""
+    write(repo / "params.yaml", "k: 1\n")
+    write(repo / "other.yaml", "k: 2\nj: 3\n")
+    write(repo / "dvx.yaml", "vars: [other.yaml:j]\nstages:\n"
+                             "  train:\n    cmd: echo ${k} ${j} > train.txt\n"
+                             "    outs: [train.txt]\n"
+                             "  prep:\n    cmd: grep k other.yaml > prep.txt\n"
+                             "    params: [{other.yaml: [k]}]\n    outs: [prep.txt]\n"
+                             "  ev:\n    cmd: echo ${k} > ev.txt\n    outs: [ev.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train reads params.yaml's k and other.yaml's j")
+    said = _warned_of(run_dvx("exp", "run", "train", "-S", "other.yaml:k=5", "-n", "other-k",
+                              cwd=repo), "other.yaml:k")
+    assert said is not None and "Stage 'prep', which this run leaves out, reads it: run it " \
+        "too, with `dvx exp run -S other.yaml:k=5 train prep`" in said, said
+    assert (repo / "train.txt").read_text() == "1 3\n"  # train did not run
+    assert _show(repo)["other-k"]["params"]["other.yaml"]["k"] == 5
+    for setting, name, made in (("k=6", "own-k", "6 3\n"), ("other.yaml:j=7", "j", "6 7\n")):
+        ran = run_dvx("exp", "run", "train", "-S", setting, "-n", name, cwd=repo)
+        assert _warned_of(ran, setting.partition("=")[0]) is None, ran.output
+        assert "WARNING" not in ran.stderr and (repo / "train.txt").read_text() == made, \
+            ran.output
+
+
+def test_set_param_of_a_name_foreach_or_matrix_binds_is_not_read_by_their_stages(repo):
+    """`${item}`, `${item.a}` and, over a mapping, `${key}` in the body of a foreach or
+    matrix stage are its own items, never params.yaml's `item` or `key`: -S of those runs
+    none of its stages again, so it warns, naming none of them as reading it, while its
+    `foreach` value (`${regions}`) is a param its stages read, and over a list `${key}` is
+    params.yaml's (so `listed` reads it)."""
+    write(repo / "params.yaml", "item: 1\nkey: 2\nregions: {us: 1, eu: 2}\n")
+    write(repo / "dvx.yaml", "stages:\n"
+                             "  build:\n    foreach: ${regions}\n    do:\n"
+                             "      cmd: echo ${key} ${item} > b-${key}.txt\n"
+                             "      outs: [\"b-${key}.txt\"]\n"
+                             "  grid:\n    matrix: {a: [x, y]}\n"
+                             "    cmd: echo ${item.a} > g-${item.a}.txt\n"
+                             "    outs: [\"g-${item.a}.txt\"]\n"
+                             "  listed:\n    foreach: [x]\n    do:\n"
+                             "      cmd: echo ${item} ${key} > l-${item}.txt\n"
+                             "      outs: [\"l-${item}.txt\"]\n"
+                             "  other:\n    cmd: echo > o.txt\n    outs: [o.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "foreach and matrix stages")
+    for targets, setting, hint in (
+            (("build", "grid"), "key", "Stage 'listed', which this run leaves out, reads it"),
+            (("other",), "item", "declare it there (`params: [item]`)"),
+            (("build", "grid"), "item", "declare it there (`params: [item]`)")):
+        said = _warned_of(run_dvx("exp", "run", *targets, "-S", f"{setting}=9", cwd=repo),
+                          setting)
+        assert said is not None and hint in said, said
+        assert "'build'" not in said and "'grid'" not in said, said
+    for targets, setting in ((("listed",), "key=8"), (("other",), "regions.us=8")):
+        ran = run_dvx("exp", "run", *targets, "-S", setting, cwd=repo)
+        said = " ".join(ran.stderr.split())
+        assert ran.code == 0 and ("WARNING" not in said if targets == ("listed",) else
+                                  "Stage 'build', which this run leaves out" in said), said
+    assert (repo / "l-x.txt").read_text() == "x 8\n"
+
+
 def _stage_in_a_subfolder(repo):
     """The stage `s` runs in sub/ and reads sub/params.yaml; the top has a params.yaml too."""
     write(repo / "params.yaml", "lr: 0.1\n")

@@ -49,6 +49,7 @@ from dvx.paths import (
 )
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.interpolate import parse_reference
+from dvx.pipeline.lookups import ParamLookup
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     MISSING,
@@ -300,13 +301,16 @@ def undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] =
             if not any(_reads(stage, override, lookups) for stage in stages)]
 
 
-def _reads(stage: Stage, override: Override, lookups: dict[str, list[str]]) -> bool:
+def _reads(stage: Stage, override: Override, lookups: dict[str, list[ParamLookup]]) -> bool:
     """Does `stage` declare the param `override` sets (`_declares`), or its definition look
-    it up with `${}` (`lookups`, by definition name): a change of it then runs the stage
-    again. A `${}` of another stage does not: it changes that stage alone."""
+    it up with `${}` (`lookups`, by definition name), in the file it sets: a change of it
+    then runs the stage again. A `${}` of another stage does not: it changes that stage
+    alone; nor does one of the same key in another file (params.yaml's `k` for a `${k}`
+    that a `vars` file gives), nor a foreach or matrix stage's `${item}` or `${key}`."""
     looked_up = lookups.get(stage.group or stage.name, [])
-    return _declares(stage, override) or any(_related(override.key, name)
-                                             for name in looked_up)
+    return _declares(stage, override) or any(
+        lookup.file == override.file and _related(override.key, lookup.key)
+        for lookup in looked_up)
 
 
 def _declares(stage: Stage, override: Override) -> bool:

@@ -46,7 +46,8 @@ from dvx.paths import (
     for_command,
     pipeline_file_is_a_link,
 )
-from dvx.pipeline.interpolate import interpolate, references_in
+from dvx.pipeline.interpolate import interpolate
+from dvx.pipeline.lookups import ParamLookup, param_lookups
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     MISSING,
@@ -253,30 +254,20 @@ def files_read_as_params(repo: Repo) -> frozenset[str] | None:
                       *(param.file for stage in stages for param in stage.params)})
 
 
-def definition_lookups(repo: Repo) -> dict[str, list[str]]:
-    """The names the `${}` of each stage definition of the workspace's dvx.yaml look up, by
-    the definition's name (a foreach or matrix stage's `group`, any other stage's own name):
-    what a change of makes that stage's command or files another, so that it runs again.
-    `meta` is never interpolated, nor is a `${}` under `vars:` (a literal there), so neither
-    looks anything up. {} without a dvx.yaml."""
+def definition_lookups(repo: Repo) -> dict[str, list[ParamLookup]]:
+    """The params the `${}` of each stage definition of the workspace's dvx.yaml look up
+    (`param_lookups`), by the definition's name (a foreach or matrix stage's `group`, any
+    other stage's own name): what a change of makes that stage's command or files another,
+    so that it runs again. {} without a dvx.yaml."""
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return {}
     doc = _read_pipeline_file(path, repo.root)
     if not isinstance(doc, dict):
         return {}
-    return {str(name): references_in(_without_meta(definition))
+    context, files = _context_and_files(repo, doc.get("vars"), {})
+    return {str(name): param_lookups(definition, context, files)
             for name, definition in stage_definitions(doc).items()}
-
-
-def _without_meta(definition: Any) -> Any:
-    """A stage definition without the `meta` of its body (under `do` for a foreach)."""
-    if not isinstance(definition, dict):
-        return definition
-    body = {key: value for key, value in definition.items() if key != "meta"}
-    if isinstance(body.get("do"), dict):
-        body["do"] = {key: value for key, value in body["do"].items() if key != "meta"}
-    return body
 
 
 def _stages_run(repo: Repo) -> set[str] | None:
@@ -441,32 +432,42 @@ def _error(message: str, hint: str | None = None) -> FormatError:
 # -- context: vars and params.yaml -----------------------------------------------------------
 
 def _context(repo: Repo, vars_entries: Any, params_set: ParamsSet) -> dict[str, Any]:
+    return _context_and_files(repo, vars_entries, params_set)[0]
+
+
+def _context_and_files(repo: Repo, vars_entries: Any, params_set: ParamsSet
+                       ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The context `${}` are resolved in, and the params file each of its top-level names
+    comes from (params.yaml or a `vars` file; none for a value written in `vars:`)."""
     context: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    files: dict[str, str] = {}
 
     def read(rel: str) -> dict[str, Any]:
         if rel in params_set:
             return parse_params(params_set[rel], rel, workspace_root=repo.root)
         return read_params(repo, rel)
 
-    def merge(values: dict[str, Any], source: str) -> None:
+    def merge(values: dict[str, Any], source: str, file: str | None) -> None:
         for key, value in values.items():
             if key in context and source != sources[key]:
                 raise _error(f"{PIPELINE_FILE}: vars: '{key}' is defined both in "
                              f"{sources[key]} and in {source}.", "Rename one of them.")
             context[key], sources[key] = value, source
+            if file is not None:
+                files[key] = file
 
     if os.path.isfile(os.path.join(repo.root, DEFAULT_PARAMS_FILE)):
-        merge(read(DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
+        merge(read(DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE, DEFAULT_PARAMS_FILE)
     if vars_entries is None:
-        return context
+        return context, files
     if not isinstance(vars_entries, list):
         raise _error(f"{PIPELINE_FILE}: 'vars' is not a list (of mappings or file names).")
     seen_files = {DEFAULT_PARAMS_FILE}
     for number, entry in enumerate(vars_entries, 1):
         if isinstance(entry, dict):
             # Each mapping is its own place: a name in two of them is defined twice.
-            merge({str(k): v for k, v in entry.items()}, f"entry {number} of 'vars'")
+            merge({str(k): v for k, v in entry.items()}, f"entry {number} of 'vars'", None)
         elif isinstance(entry, str):
             file, _, keys = entry.partition(":")
             rel = _resolve(repo, file, "", "vars", None)
@@ -479,12 +480,12 @@ def _context(repo: Repo, vars_entries: Any, params_set: ParamsSet) -> dict[str, 
                     raise _error(f"{PIPELINE_FILE}: vars: '{missing[0]}' is not in '{rel}'.")
                 values = {k: values[k] for k in wanted}
             if rel not in seen_files or keys:
-                merge(values, rel)
+                merge(values, rel, rel)
             seen_files.add(rel)
         else:
             raise _error(f"{PIPELINE_FILE}: an entry of 'vars' is neither a mapping nor a file "
                          "name.")
-    return context
+    return context, files
 
 
 # -- foreach / matrix ------------------------------------------------------------------------
