@@ -3498,6 +3498,28 @@ def test_a_param_of_a_vars_file_that_a_stage_interpolates_is_shown_and_diffed(re
                for line in exp_diff.stdout.splitlines()), exp_diff.output
 
 
+def test_a_vars_file_only_a_foreach_s_own_item_or_meta_names_is_not_a_params_file(repo):
+    """cfg.yaml, under `vars:`, has `item` and `note`, but the foreach stage's `${item}` is
+    its own item and its `meta` is never interpolated: no stage takes a value from cfg.yaml,
+    so exp show and params diff (--deps too) leave it out, as the -S warning says no stage
+    reads it, and its stages do not run again."""
+    write(repo / "cfg.yaml", "item: 1\nnote: 2\n")
+    write(repo / "dvx.yaml", "vars: [cfg.yaml]\nstages:\n  build:\n    foreach: [a, b]\n"
+                             "    do:\n      cmd: echo ${item} > b-${item}.txt\n"
+                             "      outs: [\"b-${item}.txt\"]\n"
+                             "      meta: {note: '${note}'}\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a vars file no stage reads")
+    ran = run_dvx("exp", "run", "-S", "cfg.yaml:item=5", "-n", "v1", cwd=repo)
+    assert _warned_of(ran, "cfg.yaml:item") is not None, ran.output
+    assert "Running stage" not in ran.output, ran.output
+    assert "cfg.yaml" not in _show(repo)["v1"]["params"]
+    for deps in ((), ("--deps",)):
+        diff = run_dvx("params", "diff", "HEAD", "v1", "--json", *deps, cwd=repo)
+        assert diff.code == 0 and "cfg.yaml" not in json.loads(diff.stdout), diff.output
+
+
 @pytest.mark.parametrize("reads", ["params: [prep.k]", "${}", "foreach"])
 def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_with_it(
         repo, reads):

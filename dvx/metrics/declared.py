@@ -17,7 +17,8 @@ from typing import Any
 
 from dvx.errors import DvxError, FormatError, MergeConflictError
 from dvx.paths import check_relpath
-from dvx.pipeline.interpolate import interpolate, references
+from dvx.pipeline.interpolate import interpolate
+from dvx.pipeline.lookups import ParamLookup, param_lookups
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     check_params_file_name,
@@ -94,7 +95,8 @@ def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
     definitions = stage_definitions(doc)
     values, sources = _vars(doc.get("vars"), read, workspace_root)
     context.update(values)
-    _take_interpolated_vars(found, sources, references((data or b"").decode("utf-8", "replace")))
+    _take_interpolated_vars(found, [lookup for definition in definitions.values()
+                                    for lookup in param_lookups(definition, context, sources)])
     for name, definition in definitions.items():
         for full_name, body, ctx, _ in expand_stage(str(name), definition, context):
             _take_stage(found, full_name, body, ctx)
@@ -125,15 +127,13 @@ def _vars(entries: Any, read: ReadFile, workspace_root: str | None
     return values, sources
 
 
-def _take_interpolated_vars(found: Declared, sources: dict[str, str],
-                            looked_up: list[str]) -> None:
-    """A key of a vars file that a `${}` looks up is a param its stage depends on (a change
-    of it changes the command): shown and diffed as a param, as DVC records the vars values
-    it interpolates."""
-    for name in looked_up:
-        file = sources.get(name.split(".")[0])
-        if file is not None:
-            _depend(found, file, [name])
+def _take_interpolated_vars(found: Declared, looked_up: list[ParamLookup]) -> None:
+    """A key of a vars file that a stage's `${}` looks up (`looked_up`, none in `meta`, nor a
+    foreach or matrix stage's own `${item}`) is a param that stage depends on (a change of it
+    changes the command): shown and diffed as a param, as DVC records the vars values it
+    interpolates."""
+    for lookup in looked_up:
+        _depend(found, lookup.file, [lookup.key])
 
 
 def _take_stage(found: Declared, name: str, body: Any, context: dict[str, Any]) -> None:
