@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, Interrupted, UsageError, interruption
+from dvx.errors import DvxError, Interrupted, UsageError
 from dvx.experiment_refs import (
     QUEUE_REFS,
     check_name,
@@ -44,6 +44,7 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides
 from dvx.exps.inputs_not_held import refuse_inputs_git_holds_in_part, refuse_inputs_not_held
+from dvx.exps.start_stopped import FETCHING, MAKING_WORKTREE, Readying, stopped_start
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.lockfile import read_lock
@@ -442,28 +443,25 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     that `queue stop` or `queue remove` dropped meanwhile never starts. An entry whose data
     cannot be fetched stays queued, for the next start. `say` hears when each starts and
     ends. Stopped by Ctrl-C, SIGTERM or SIGHUP, as when it is killed, the runs it started go
-    on (each in a process group of its own), and the Interrupted raised names them."""
+    on (each in a process group of its own), and an entry it was readying to run (fetching
+    its data, making its worktree) stays queued: the Interrupted raised names both."""
+    readying = Readying()
     try:
-        return _start(repo, jobs, say)
-    except KeyboardInterrupt as stopped:
+        return _start(repo, jobs, say, readying)
+    except (KeyboardInterrupt, Interrupted) as stopped:  # Interrupted: a fetch's
         going_on = [e.name for e in _recorded(repo) if e.state == RUNNING
                     and e.worktree is not None
                     and _made_for(e.worktree) == (e.name, os.getpid())]
-        if not going_on:
+        current = _load(repo, readying.name) if readying.name is not None else None
+        # one whose run was launched as the stop came goes on; one dropped meanwhile is gone
+        queued = readying if current is not None and current.state == QUEUED else None
+        if not going_on and queued is None:
             raise
-        one = len(going_on) == 1
-        them = "it" if one else "them"
-        what = "The experiment it started goes on running, in its" if one else \
-            "The experiments it started go on running, each in its"
-        raise interruption(
-            stopped, f". {what} own process group: {', '.join(going_on)}.",
-            f"`dvx queue status` follows {them}: the first queue command after a run ends "
-            "records it (done if it recorded its experiment, else failed) and removes its "
-            f"worktree. `dvx queue stop` ends {them}, and `dvx queue start` runs the "
-            "experiments still queued.") from None
+        raise stopped_start(stopped, going_on, queued) from None
 
 
-def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
+def _start(repo: Repo, jobs: int, say: Callable[[str], None], readying: Readying
+           ) -> list[Entry]:
     found = entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     warn_damaged(found)
     _remove_unrecorded_worktrees(repo)
@@ -484,7 +482,11 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
                     say(f"'{entry.name}' not started: {taken.why} {taken.remedy}")
                     done.append(kept)
                 continue
+            readying.name, readying.step = entry.name, FETCHING
             unavailable = _fetch_missing_inputs(repo, entry)
+            readying.step = MAKING_WORKTREE
+            launched = None if unavailable else _launch_if_queued(repo, entry.name)
+            readying.name = None
             if unavailable:  # as above
                 kept = keep_queued(repo, entry.name, unavailable)
                 if kept is not None:
@@ -493,7 +495,6 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None]) -> list[Entry]:
                         f"remove {entry.name}` drops it).")
                     done.append(kept)
                 continue
-            launched = _launch_if_queued(repo, entry.name)
             if launched is not None:
                 running[entry.name] = launched
                 say(f"Started '{entry.name}'.")
@@ -654,21 +655,32 @@ def _launch_if_queued(repo: Repo, name: str) -> _Run | None:
     if entry is None or entry.state != QUEUED:
         return None
     worktree = _make_worktree(repo, entry)  # before the lock: it can take a while
-    faults.point("queue.worktree_made")
-    with _changing(repo):
-        current = _load(repo, name)
-        if current is None or current.state != QUEUED or current.queued_as != entry.queued_as \
-                or current.snapshot != entry.snapshot or not _snapshot_kept(repo, current):
+    launched = False
+    try:
+        faults.point("queue.worktree_made")
+        with _changing(repo):
+            current = _load(repo, name)
+            if current is None or current.state != QUEUED \
+                    or current.queued_as != entry.queued_as \
+                    or current.snapshot != entry.snapshot or not _snapshot_kept(repo, current):
+                _remove_worktree(repo, worktree)
+                return None
+            entry = current
+            entry.error = None
+            found_before = _experiment_commit(repo, entry)
+            # Whole: a run launched is recorded running, so a stop meanwhile names it as going
+            # on and no later start runs it a second time.
+            with stops_held():
+                proc = _launch(repo, entry, worktree)
+                launched = True
+                entry.state, entry.worktree = RUNNING, worktree
+                entry.run_by(proc.pid)
+                _save(repo, entry)
+            return entry, proc, found_before
+    except BaseException:  # stopped before its run was launched: it stays queued, as it was
+        if not launched:
             _remove_worktree(repo, worktree)
-            return None
-        entry = current
-        entry.error = None
-        found_before = _experiment_commit(repo, entry)
-        proc = _launch(repo, entry, worktree)
-        entry.state, entry.worktree = RUNNING, worktree
-        entry.run_by(proc.pid)
-        _save(repo, entry)
-        return entry, proc, found_before
+        raise
 
 
 def mark_running_elsewhere(repo: Repo, entry: Entry) -> bool:
