@@ -5644,6 +5644,49 @@ def test_a_dask_queue_start_stopped_by_ctrl_c_deletes_the_snapshots_it_published
     assert git(alice, "for-each-ref", "refs/exps-queue") == ""
 
 
+def test_removing_entries_a_killed_dask_queue_start_left_deletes_the_snapshots_it_published(
+        tmp_path):
+    """`queue start --dask` killed (SIGKILL) while its tasks run leaves the snapshots it
+    published to the Git remote: `queue remove` of the entries it left deletes them there,
+    and names one it cannot delete (the remote out of reach) with the `git push --delete`
+    that does, never leaving it unsaid."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    go = tmp_path / "go"
+    for name in ("slow", "late"):
+        must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", name, cwd=alice)
+    origin = git(alice, "remote", "get-url", "origin").strip()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _running_on_dask(alice, "slow", cluster.scheduler_address)
+        try:
+            runner.kill()  # SIGKILL: no clean-up of its own
+            runner.communicate(timeout=60)
+            published = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]
+            assert sorted(ref.rpartition("/")[2] for ref in published) == ["late", "slow"]
+            removed = run_dvx("queue", "remove", "slow", cwd=alice)
+            assert removed.code == 0, removed.output
+            left = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]
+            assert [ref.rpartition("/")[2] for ref in left] == ["late"]
+
+            git(alice, "remote", "set-url", "origin", str(tmp_path / "out-of-reach"))
+            removed = run_dvx("queue", "remove", "late", cwd=alice)
+            said = " ".join(removed.stderr.split())
+            assert removed.code == 0, removed.output
+            assert _queue_states(alice) == {}
+            assert f"The snapshots published to 'origin' for the tasks may be there still: " \
+                f"{left[0]}." in said, said
+            hint = f"`git push origin --delete {left[0]}` deletes them"
+            assert hint in said, said
+            git(alice, "remote", "set-url", "origin", origin)
+            git(alice, "push", "-q", "origin", "--delete", left[0])
+            assert "exps-queue" not in git(alice, "ls-remote", "origin")
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+            go.touch()  # the tasks go on without their client: let them end
+
+
 def test_a_second_ctrl_c_cutting_the_deletion_of_published_snapshots_short_names_them(tmp_path):
     """A second Ctrl-C while a stopped `queue start --dask` deletes the snapshots it
     published leaves them on the Git remote: the error names them and the `git push --delete`

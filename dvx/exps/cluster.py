@@ -37,6 +37,7 @@ from dvx.errors import (
     stop_status,
 )
 from dvx.experiment_refs import experiments, git_of, queued_snapshot, ref_of
+from dvx.exps.published import left_published, published_ref, unpublish
 from dvx.exps.queue import (
     DONE,
     FAILED,
@@ -49,9 +50,11 @@ from dvx.exps.queue import (
     keep_queued,
     load_entry,
     log_path,
+    mark_published,
     mark_running_elsewhere,
     name_taken,
     record_outcome,
+    unpublish_entries,
     warn_damaged,
 )
 from dvx.exps.share import pull_experiments, remote_experiments
@@ -100,7 +103,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
             left = _unpublish(repo, git_remote, handled)
             unpublished = True
         if left:
-            log.warning("%s %s", *_left_published(git_remote, left))
+            log.warning("%s %s", *left_published(git_remote, left))
         finished = _finished_refs(done)
         if finished:
             pull_experiments(repo, git_remote, finished)
@@ -141,7 +144,7 @@ def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
                      "pull stopped part-way is finished by running it again); `dvx queue start "
                      "--dask` records or runs the experiments still queued, never these.")
     if left:
-        published, deletes = _left_published(git_remote, left)
+        published, deletes = left_published(git_remote, left)
         said.append(published)
         hints.append(deletes)
     stopped = Interrupted(" ".join(said), " ".join(hints))
@@ -423,9 +426,7 @@ def _once_free_on(git_remote: str, entry: Entry) -> str:
 
 
 def _published(entry: Entry) -> str:
-    """The ref the entry's snapshot is pushed to for its task: named by the snapshot too, so
-    teammates sharing a Git remote never replace each other's snapshots of the same name."""
-    return f"{QUEUE_REFS}/{entry.snapshot}/{entry.name}"
+    return published_ref(entry.snapshot, entry.name)
 
 
 def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
@@ -437,6 +438,10 @@ def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
             raise DvxError("The inputs of the queued experiments could not all be pushed to "
                            "the dvx remote, so the workers could not get them.",
                            "Run `dvx push` and look at what fails.")
+    # Recorded first: a `queue start --dask` killed from here on leaves the entries naming
+    # the refs they may have there, for whatever ends them to delete.
+    unpublish_entries(repo, [e for e in queued if e.published_to not in (None, git_remote)])
+    mark_published(repo, queued, git_remote)
     # Never forced: a ref of that name names that very snapshot, or it is not one of ours.
     refs = [f"{QUEUE_REFS}/{e.name}:{_published(e)}" for e in queued]
     git_of(repo).run("push", "--quiet", "--", git_remote, *refs)
@@ -446,12 +451,10 @@ def _unpublish(repo: Repo, git_remote: str, handled: list[Entry]) -> list[str]:
     """Delete the snapshots published for the `handled` entries from the Git remote (one an
     interrupted `queue start --dask` left too); the next start publishes those still
     queued again. The refs it could not delete (the remote out of reach): all of them."""
-    refs = [_published(e) for e in handled]
-    try:
-        git_of(repo).run("push", "--quiet", "--", git_remote, *[f":{ref}" for ref in refs])
-    except DvxError:
-        return refs
-    return []
+    left = unpublish(repo, git_remote, [_published(e) for e in handled])
+    if not left:  # those published to another Git remote are left to whatever ends them
+        mark_published(repo, [e for e in handled if e.published_to == git_remote], None)
+    return left
 
 
 def _unpublish_once_stopped(repo: Repo, git_remote: str, handled: list[Entry]) -> list[str]:
@@ -462,16 +465,6 @@ def _unpublish_once_stopped(repo: Repo, git_remote: str, handled: list[Entry]) -
         return _unpublish(repo, git_remote, handled)
     except KeyboardInterrupt:
         return [_published(e) for e in handled]
-
-
-def _left_published(git_remote: str, left: list[str]) -> tuple[str, str]:
-    """What to say of the published snapshots `left` on `git_remote`, and the command that
-    deletes them: none of their tasks needs them any more (the next `queue start --dask`
-    publishes those still queued again)."""
-    refs = " ".join(shlex.quote(ref) for ref in left)
-    return (f"The snapshots published to '{git_remote}' for the tasks may be there still: "
-            f"{refs}.", f"`git push {shlex.quote(git_remote)} --delete {refs}` deletes them "
-            "(a ref already gone is skipped with a warning).")
 
 
 def _identity(repo: Repo) -> dict[str, str]:

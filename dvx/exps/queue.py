@@ -44,6 +44,7 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides
 from dvx.exps.inputs_not_held import refuse_inputs_git_holds_in_part, refuse_inputs_not_held
+from dvx.exps.published import left_published, published_ref, unpublish
 from dvx.exps.start_stopped import FETCHING, MAKING_WORKTREE, Readying, stopped_start
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
@@ -100,6 +101,9 @@ class Entry:
     # params its -S set): the data its run needs in the cache. None in an entry an older dvx
     # queued: all the data its snapshot tracks.
     reads: list[str] | None = None
+    # The Git remote `queue start --dask` published its snapshot to (published.published_ref),
+    # from before the push until the ref is deleted there; None: published nowhere.
+    published_to: str | None = None
 
     def run_options(self) -> list[str]:
         """The options of `exp run` queued with it, that its run takes too."""
@@ -409,6 +413,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
             _forget(repo, current)
         git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
         _save(repo, entry)
+    if current is not None:
+        unpublish_entries(repo, [current])
     overrides.warn_undeclared(repo, changes)  # once queued, nothing refusing it any longer
     return entry
 
@@ -854,9 +860,43 @@ def _stop(repo: Repo) -> list[Entry]:
 
 def remove(repo: Repo, names: list[str], finished: bool = False) -> list[Entry]:
     """Forget queue entries: those named (queued or finished, not running), or with
-    `finished` every one that is done, failed or stopped. Their logs go with them."""
+    `finished` every one that is done, failed or stopped. Their logs go with them, and so do
+    the snapshots a `queue start --dask` published for them (killed before it deleted
+    them), or a warning names the command that deletes those."""
     with _changing(repo):
-        return _remove(repo, names, finished)
+        removed = _remove(repo, names, finished)
+    unpublish_entries(repo, removed)
+    return removed
+
+
+def mark_published(repo: Repo, published: list[Entry], git_remote: str | None) -> None:
+    """Record on each entry (and in its state file, if it is still that entry) that its
+    snapshot is published to `git_remote`, or with None that it was deleted where it was
+    (an entry recorded as published nowhere is left as it is)."""
+    with _changing(repo):
+        for entry in published:
+            if git_remote is None and entry.published_to is None:
+                continue
+            entry.published_to = git_remote
+            current = _load(repo, entry.name)
+            if current is not None and current.queued_as == entry.queued_as:
+                current.published_to = git_remote
+                _save(repo, current)
+
+
+def unpublish_entries(repo: Repo, published: list[Entry]) -> None:
+    """Delete from their Git remotes the snapshots published for the entries `published`
+    (removed from the queue, say); warn, naming the `git push --delete` to run, of those
+    that could not be deleted."""
+    by_remote: dict[str, list[str]] = {}
+    for entry in published:
+        if entry.published_to is not None:
+            by_remote.setdefault(entry.published_to, []).append(
+                published_ref(entry.snapshot, entry.name))
+    for git_remote, refs in by_remote.items():
+        left = unpublish(repo, git_remote, refs)
+        if left:
+            log.warning("%s %s", *left_published(git_remote, left))
 
 
 def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
@@ -981,6 +1021,9 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "reads": (lambda v: v is None or (isinstance(v, list)
                                       and all(isinstance(p, str) and "\0" not in p for p in v)),
               "a list of paths"),
+    "published_to": (lambda v: v is None or (isinstance(v, str) and 0 < len(v) <= 1000
+                                             and "\0" not in v and not v.startswith("-")),
+                     "a Git remote's name"),
 }
 
 
