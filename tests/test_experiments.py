@@ -3688,6 +3688,29 @@ def test_undeclared_param_hint_names_the_file_from_the_stage_s_wdir(repo):
         "`params: [lr]` in a stage at the top)" in said, said
 
 
+def test_undeclared_param_hint_quotes_a_key_yaml_reads_as_another_type(repo):
+    """A params.yaml key `1` or `null`, which YAML would read as a number or as null in
+    dvx.yaml: the `params:` the warning offers quotes it, so that, pasted into the stage,
+    the run takes it and a change of it runs the stage again."""
+    write(repo / "params.yaml", 'a: 1\n"1": 5\n"null": 3\n')
+    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: cat params.yaml > m.txt\n"
+                             "    params: [a]\n    outs: [m.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "t")
+    for key in ("1", "null"):
+        ran = run_dvx("exp", "run", "-S", f"{key}=9", cwd=repo)
+        assert ran.code == 0, ran.output
+        said = " ".join(ran.stderr.split())
+        assert f"declare it there (`params: ['{key}']`)" in said, said
+        git(repo, "checkout", "-q", "--", ".")
+    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: cat params.yaml > m.txt\n"
+                             "    params: [a, '1', 'null']\n    outs: [m.txt]\n")
+    ran = run_dvx("exp", "run", "-S", "1=7", "-n", "declared", cwd=repo)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+    assert '"1": 7' in (repo / "m.txt").read_text()
+
+
 def test_a_run_queued_from_a_subfolder_sets_the_file_named_from_there(repo):
     _stage_in_a_subfolder(repo)
     must("exp", "run", "--queue", "-S", "params.yaml:lr=0.3", "-n", "queued", cwd=repo / "sub")

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from dvx import fsutil
 from dvx.errors import ConflictError, PathError, UsageError
 from dvx.exps import json_in_place, toml_in_place, yaml_in_place
@@ -74,6 +76,7 @@ from dvx.yamlio import (
     UnwritableValueError,
     check_values,
     has_conflict_markers,
+    safe_dumper,
     strict_loader,
 )
 
@@ -283,8 +286,13 @@ def _declaration(override: Override, wdir: str) -> str:
     """How a stage running in `wdir` declares the param `override` sets: its `params:`
     name their files from there."""
     file = posixpath.relpath(override.file, wdir) if wdir else override.file
-    return f"params: [{override.key}]" if file == DEFAULT_PARAMS_FILE \
-        else f"params: [{{{file}: [{override.key}]}}]"
+    declared: list[Any] = [override.key] if file == DEFAULT_PARAMS_FILE \
+        else [{file: [override.key]}]
+    # YAML's own writing, so that a key read as another type (`1`, `null`) or holding a `,`
+    # is quoted and the line works as pasted
+    written = yaml.dump({"params": declared}, Dumper=safe_dumper(), default_flow_style=True,
+                        width=float("inf"), allow_unicode=True)
+    return written.strip()[1:-1]
 
 
 def undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, ...] = ()
