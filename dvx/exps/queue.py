@@ -361,6 +361,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
             jobs: int = 1) -> Entry:
     changes = [overrides.parse(text, repo.root) for text in sets]
     again = shlex.join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
+    repo.refuse_own_hash_setting()  # the snapshot records data, as the run will
     read_lock(repo.root, repo.algo)  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
     overrides.refuse_behind(repo, changes, again)

@@ -337,8 +337,9 @@ class _Watched:
 def save(repo: Repo, name: str | None = None) -> Experiment:
     """Record the workspace as it is as an experiment of HEAD (nothing runs), once no other
     command writes to it (a repro half-way would leave a dvx.lock naming some outputs only):
-    its changed data first (`_record_data`)."""
-    with _Recording("exp save") as recording, repo.lock() as lock:
+    its changed data first (`_record_data`), in the repository's hash algorithm (a user's own
+    core.hash of another is refused before anything is written, as by `exp run`)."""
+    with _Recording("exp save") as recording, repo.lock(stages_in_git=True) as lock:
         lock.working_on(Work(SAVE, None))  # any save of this workspace finishes a stopped one
         baseline = head(repo)
         refuse_unmerged(repo)
