@@ -12,6 +12,7 @@
     │   ├── UnknownKeysError      exit 1  one with keys this dvx does not know (a newer dvx's?)
     │   ├── TooLargeError         exit 1  one larger than dvx reads of its kind, refused unparsed
     │   ├── YamlAnchorsError      exit 1  a YAML file with anchors or aliases where dvx refuses them
+    │   ├── OtherAlgorithmError   exit 1  a pointer or dvx.lock of another hash algorithm than dvx's
     │   └── CorruptManifestError  exit 1  a manifest whose bytes hash to another oid than its own
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
@@ -109,6 +110,19 @@ class TooLargeError(FormatError):
 class YamlAnchorsError(FormatError):
     """A YAML file using anchors or aliases (merge keys of them too) where dvx reads plain
     data only: written out in full, each value says what it is where it stands."""
+
+
+class OtherAlgorithmError(FormatError):
+    """A pointer file or dvx.lock that names its data by another hash algorithm (`recorded`)
+    than dvx hashes with here (`algo`): sound as a file, but read by a dvx hashing as it
+    was written. Which of the two is off, and so the fix, depends on the repository's
+    algorithm: dvx/hash_setting.py words it where the repository is known."""
+
+    def __init__(self, message: str, hint: str | None = None, *, recorded: str,
+                 algo: str) -> None:
+        super().__init__(message, hint)
+        self.recorded = recorded
+        self.algo = algo
 
 
 def unknown_keys_hint(otherwise: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from dvx import faults
 from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
 from dvx.generated import written_by_dvx
-from dvx.lockfile import read_lock, uncached_paths
+from dvx.lockfile import uncached_paths
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any, commit_path_problem
 from dvx.repo import Repo, private_to_this_clone
@@ -403,7 +403,7 @@ def _uncached_outputs(repo: Repo) -> set[str]:
     """The paths of the `cache: false` outputs the workspace's dvx.lock records (none if it
     cannot be read: the commands that read it say why)."""
     try:
-        locks = read_lock(repo.root, repo.algo)
+        locks = repo.read_lock()
     except DvxError:
         return set()
     return uncached_paths(locks)

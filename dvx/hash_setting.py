@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dvx.config import Config
-from dvx.errors import ConfigError, DvxError, FormatError
+from dvx.errors import ConfigError, DvxError, FormatError, OtherAlgorithmError
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
 from dvx.paths import POINTER_SUFFIX
@@ -175,15 +175,11 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
     own = repository_algorithm(config, recorded, besides=where)
     level = config.where("core", "hash")
     if own.algo == pointer_algo:
-        fixes = (own_setting_fixes(config, own.algo) if level in PERSONAL
-                 else switch_fixes(config, own.algo))
-        commit = "" if level in PERSONAL else ", and commit .dvx/config so every clone does"
         return FormatError(
             f"The pointer file '{where}' uses {pointer_algo}, as this repository's data does "
-            f"({own.why}), but {setting_named(config, algo)}.",
-            f"Hash with the repository's algorithm: {commands_in_a_sentence(fixes, 'or')}{commit}.")
+            f"({own.why}), but {setting_named(config, algo)}.", _setting_fix(config, own.algo))
     as_here = "" if level == "project" else f", and {setting_named(config, algo)}"
-    if level == "project" and recorded.get(pointer_algo) and not recorded.get(own.algo):
+    if _new_committed_setting(config, recorded, pointer_algo, own):
         return FormatError(  # no tracked data has the committed algorithm: the setting is new
             f"The pointer file '{where}' uses {pointer_algo}, but its .dvx/config sets "
             f"core.hash to {own.algo}, which none of its tracked data records.",
@@ -197,6 +193,95 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
         f"config, most likely): add it again with {own.algo} where its data is, once `dvx "
         f"config core.hash` says {own.algo} there (`rm {pointer_file}`, which keeps the data, "
         f"then `dvx add {data_path}`), and commit the new {where}.")
+
+
+def lock_algo_mismatch(config: Config, recorded: dict[str, list[str]], lock_algo: str,
+                       algo: str) -> OtherAlgorithmError:
+    """The error for the workspace's dvx.lock recording `lock_algo` while dvx here hashes with
+    `algo`: the fix is the setting's where dvx.lock has the repository's algorithm; else
+    every stage recorded again with the repository's, which a new dvx.lock records (its
+    entries name objects by the other algorithm, which every run reads, `repro --force`
+    too: no dvx hashing as the repository does can)."""
+    own = repository_algorithm(config, recorded, besides=LOCK_FILE)
+    if own.algo == lock_algo:
+        return OtherAlgorithmError(
+            f"{LOCK_FILE} uses {lock_algo}, as this repository's data does ({own.why}), but "
+            f"{setting_named(config, algo)}.", _setting_fix(config, own.algo),
+            recorded=lock_algo, algo=algo)
+    again = (f"record every stage again with {own.algo}: `rm {LOCK_FILE}` (the outputs stay "
+             "in the workspace, and what it named stays in the cache), then `dvx repro`, and "
+             f"commit the new {LOCK_FILE}")
+    if _new_committed_setting(config, recorded, lock_algo, own):
+        return OtherAlgorithmError(
+            f"{LOCK_FILE} uses {lock_algo}, but its .dvx/config sets core.hash to {own.algo}, "
+            "which none of its tracked data records.",
+            "If that setting is what is off, set back the algorithm its data has: `dvx config "
+            f"core.hash {lock_algo}`. Else {again}.", recorded=lock_algo, algo=algo)
+    return OtherAlgorithmError(
+        f"{LOCK_FILE} uses {lock_algo}, but this repository's data is named by {own.algo} "
+        f"({own.why}){_as_here(config, own, algo)}.", f"{again[0].upper()}{again[1:]}.",
+        recorded=lock_algo, algo=algo)
+
+
+def revision_algo_mismatch(config: Config, recorded: dict[str, list[str]], what: str,
+                           recorded_algo: str, algo: str) -> OtherAlgorithmError:
+    """The error for `what` ("The pointer file '3f2a1b0c9d:a.dvx'", "'3f2a1b0c9d:dvx.lock'"),
+    a file of a revision recording `recorded_algo` while dvx here hashes with `algo`: the
+    fix is the setting's where that is the repository's algorithm. Else the revision
+    recorded its data with another (before the repository's algorithm changed, or by a dvx
+    hashing otherwise), which no later commit mends: this clone reads it while it hashes
+    with that one, and records data again once it hashes as the repository does."""
+    own = repository_algorithm(config, recorded)
+    if own.algo == recorded_algo:
+        return OtherAlgorithmError(
+            f"{what} uses {recorded_algo}, as this repository's data does ({own.why}), but "
+            f"{setting_named(config, algo)}.", _setting_fix(config, own.algo),
+            recorded=recorded_algo, algo=algo)
+    local = _value_at(config, "local")
+    back = (f"dvx config --local core.hash {local}" if local is not None
+            else "dvx config --local --unset core.hash")
+    read = (f"This clone reads it while it hashes with {recorded_algo}: `dvx config --local "
+            f"core.hash {recorded_algo}`, then `{back}` (add, commit and repro refuse to record "
+            "data until then).")
+    if _new_committed_setting(config, recorded, recorded_algo, own):
+        return OtherAlgorithmError(
+            f"{what} uses {recorded_algo}, but its .dvx/config sets core.hash to {own.algo}, "
+            "which none of its tracked data records.",
+            "If that setting is what is off, set back the algorithm its data has: `dvx config "
+            f"core.hash {recorded_algo}`. {read}", recorded=recorded_algo, algo=algo)
+    return OtherAlgorithmError(
+        f"{what} uses {recorded_algo}, but this repository's data is named by {own.algo} "
+        f"({own.why}){_as_here(config, own, algo)}: that revision recorded its data with "
+        f"{recorded_algo}, before the repository's algorithm changed or by a dvx hashing "
+        "otherwise.", read, recorded=recorded_algo, algo=algo)
+
+
+def _setting_fix(config: Config, wanted: str) -> str:
+    """The hint where the setting in effect is what is off, `wanted` being the repository's
+    algorithm: the `dvx config` at the level that sets it (the user's own levels, or the
+    committed config, then to be committed for every clone)."""
+    if config.where("core", "hash") in PERSONAL:
+        fixes, commit = own_setting_fixes(config, wanted), ""
+    else:
+        fixes = switch_fixes(config, wanted)
+        commit = ", and commit .dvx/config so every clone does"
+    return f"Hash with the repository's algorithm: {commands_in_a_sentence(fixes, 'or')}{commit}."
+
+
+def _new_committed_setting(config: Config, recorded: dict[str, list[str]], found: str,
+                           own: RepositoryAlgorithm) -> bool:
+    """Does the committed config set core.hash to an algorithm (`own`) that none of the
+    tracked data records, while some records `found`? Then that setting is new, and may be
+    what is off."""
+    return (config.where("core", "hash") == "project" and bool(recorded.get(found))
+            and not recorded.get(own.algo))
+
+
+def _as_here(config: Config, own: RepositoryAlgorithm, algo: str) -> str:
+    """', and SETTING' where dvx here hashes with another `algo` than the repository's."""
+    if algo == own.algo:
+        return ", as dvx hashes here"
+    return f", and {setting_named(config, algo)}"
 
 
 def staged_otherwise(config: Config, recorded: dict[str, list[str]], staged: set[str]

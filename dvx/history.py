@@ -18,9 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError, FormatError, MergeConflictError, UsageError
+from dvx.errors import (
+    DvxError,
+    MergeConflictError,
+    OtherAlgorithmError,
+    UsageError,
+)
 from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
+from dvx.hash_setting import revision_algo_mismatch
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
 from dvx.logs import get_logger
 from dvx.outputs import (
@@ -251,8 +257,7 @@ class History:
                 pointer = parse_pointer(self.git.object_data(sha)[1], where, self.repo.root,
                                         path, commit)
                 if pointer.algo != self.repo.algo:
-                    raise FormatError(f"The pointer file '{where}' uses {pointer.algo}, but "
-                                      f"this repository hashes with {self.repo.algo}.")
+                    raise self.other_algorithm(f"The pointer file '{where}'", pointer.algo)
                 self._parsed[sha] = pointer
                 return pointer
             except DvxError as exc:
@@ -275,12 +280,21 @@ class History:
         found = self._locks[sha]
         if not isinstance(found, DvxError):
             return found
+        if (sha, where) not in self._broken and isinstance(found, OtherAlgorithmError):
+            self._broken[sha, where] = self.other_algorithm(f"'{where}'", found.recorded)
         if (sha, where) not in self._broken:  # of its kind: gc tells a newer dvx's from a
             hint = found.hint  # damaged one
             if commit is not None and isinstance(found, MergeConflictError):
                 hint = committed_conflict_hint(commit, LOCK_FILE, self.repo.root, "`dvx repro`")
             self._broken[sha, where] = type(found)(f"{where}: {found.message}", hint)
         return self._broken[sha, where]
+
+    def other_algorithm(self, what: str, recorded: str) -> OtherAlgorithmError:
+        """The error for `what` ("The pointer file '3f2a1b0c9d:a.dvx'"), a file of a
+        revision recording the hash algorithm `recorded`, not the one dvx hashes with here:
+        with the fix of whichever is off (hash_setting.py)."""
+        return revision_algo_mismatch(self.repo.config, self.repo.recorded_algorithms, what,
+                                      recorded, self.repo.algo)
 
     def _tree_files(self, root: str) -> _TreeFiles:
         """The pointer files (and a top-level dvx.lock) below the tree `root`, walked with a
@@ -561,9 +575,13 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
 def go_on_without_committed_damage(broken: list[Broken]) -> list[Broken]:
     """Of `broken`, those a command stops for (or fails on): a pointer file (or dvx.lock)
     committed damaged names data that no one can ever know or fetch, so a command over
-    history goes on without it, with a warning naming the commit and the file."""
+    history goes on without it, with a warning naming the commit and the file. So too for
+    one recording another hash algorithm than dvx hashes with here, which a dvx hashing with
+    that one reads: its warning names the fix (hash_setting.py), never damage."""
     for item in broken:
-        if item.committed_damaged:
+        if item.committed_damaged and isinstance(item.error, OtherAlgorithmError):
+            log.warning("Went on without %s: %s", item.path, item.error)  # not damaged
+        elif item.committed_damaged:
             said = item.error.message.rstrip(".")
             log.warning("Went on without %s: it was committed damaged, and names no data "
                         "anyone can know or fetch (%s%s).", item.path, said[:1].lower(),

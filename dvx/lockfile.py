@@ -23,6 +23,7 @@ from dvx.errors import (
     FormatError,
     MergeConflictError,
     NewerFormatError,
+    OtherAlgorithmError,
     UnknownKeysError,
     unknown_keys_hint,
 )
@@ -465,9 +466,13 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
         raise _unknown(unknown)
     if doc.get("algo") not in ALGORITHMS:
         raise _bad(f"unknown hash algorithm {doc.get('algo')!r}")
-    if doc["algo"] != algo:
-        raise FormatError(f"{LOCK_FILE} uses {doc['algo']}, but this repository hashes with "
-                          f"{algo} (core.hash).", "Run `dvx repro --force` to record it again.")
+    if doc["algo"] != algo:  # Repo.read_lock names the fix, which the repository decides
+        raise OtherAlgorithmError(
+            f"{LOCK_FILE} uses {doc['algo']}, but dvx hashes with {algo} here (core.hash).",
+            "If that is the repository's algorithm, record every stage again with it: `rm "
+            f"{LOCK_FILE}`, then `dvx repro`; else hash with {doc['algo']} (`dvx config "
+            "core.hash` says where the value in effect comes from).",
+            recorded=doc["algo"], algo=algo)
     stages = doc.get("stages")
     if stages is None:
         stages = {}

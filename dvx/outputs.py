@@ -20,7 +20,7 @@ from dvx.errors import (
     UsageError,
 )
 from dvx.hash_setting import pointer_algo_mismatch
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
 from dvx.overlapping import dropping_gone_entry, find_overlaps, overlap_error, overlap_pair
@@ -195,7 +195,7 @@ def _not_data(repo: Repo, paths: set[str], stage_outputs: Iterable[str]) -> set[
     tracks, or inside a stage's output, is data (a template, say), not a pipeline file."""
     outputs = set(stage_outputs)
     with contextlib.suppress(DvxError):  # a dvx.lock that cannot be read names no outputs
-        outputs.update(out.path for lock in read_lock(repo.root, repo.algo).values()
+        outputs.update(out.path for lock in repo.read_lock().values()
                        for out in lock.outs)
 
     def is_data(path: str) -> bool:
@@ -416,7 +416,7 @@ def pipeline_outputs(repo: Repo, stages: Collection[str] | None = None) -> list[
     those of these stages: repro judges its run on the stages dvx.yaml declares, as an
     entry of one gone from it is dropped, whatever its outputs overlap."""
     found = []
-    for name, lock in sorted(read_lock(repo.root, repo.algo).items()):
+    for name, lock in sorted(repo.read_lock().items()):
         if stages is not None and name not in stages:
             continue
         for out in lock.outs:

@@ -10,10 +10,23 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from dvx.config import Config, refuse_relative_global_cache_dir
-from dvx.errors import ConfigError, DvxError, NotARepoError, PathError, PrivateFilesInGitError
+from dvx.errors import (
+    ConfigError,
+    DvxError,
+    NotARepoError,
+    OtherAlgorithmError,
+    PathError,
+    PrivateFilesInGitError,
+)
 from dvx.fsutil import atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
-from dvx.hash_setting import PERSONAL, own_setting_refusal, recorded_algorithms
+from dvx.hash_setting import (
+    PERSONAL,
+    lock_algo_mismatch,
+    own_setting_refusal,
+    recorded_algorithms,
+)
+from dvx.lockfile import LockWriter, StageLock, read_lock
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
@@ -380,6 +393,17 @@ class Repo:
         refusal = own_setting_refusal(self.config, self.algo, self.recorded_algorithms)
         if refusal is not None:
             raise refusal
+
+    def read_lock(self, writer: LockWriter | None = None) -> dict[str, StageLock]:
+        """The stages the workspace's dvx.lock records (lockfile.read_lock; by `writer`,
+        which then knows what it read). One recorded with another hash algorithm than dvx
+        hashes with here is refused with the fix of whichever is off, the setting or
+        dvx.lock (hash_setting.py)."""
+        try:
+            return writer.read() if writer is not None else read_lock(self.root, self.algo)
+        except OtherAlgorithmError as exc:
+            raise lock_algo_mismatch(self.config, self.recorded_algorithms, exc.recorded,
+                                     exc.algo) from None
 
     def hash_as(self, algo: str) -> None:
         """Name this repository's data with `algo` whatever the config levels say: a

@@ -65,3 +65,84 @@ def test_exp_save_and_a_queued_run_refuse_a_user_s_own_other_algorithm_before_wr
     assert saved.code == 0, saved.output
     assert "algo: xxh128" in (repo / "data.txt.dvx").read_text()
     assert git(repo, "for-each-ref", "--format=%(refname:lstrip=-1)", "refs/exps") == "kept\n"
+
+
+def test_a_revision_read_with_another_algorithm_names_the_fix_that_reads_it(repo, dvx):
+    """A commit's pointer file read (diff, metrics at a revision) while dvx hashes with
+    another algorithm: where this clone's own setting is what is off, the `dvx config` that
+    sets it back; where the commit recorded its data before the repository changed
+    algorithm, the `dvx config --local` that reads it, and the one that sets it back."""
+    write(repo / "m.json", '{"acc": 1}')
+    assert dvx("add", "m.json").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    write(repo / "m.json", '{"acc": 2}')
+    assert dvx("add", "m.json").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two")
+    assert dvx("config", "--local", "core.hash", "sha256").code == 0
+    diff = dvx("diff", "HEAD~1", "HEAD")
+    said = " ".join(diff.stderr.split())
+    assert ":m.json.dvx' uses xxh128, as this repository's data does" in said, said
+    assert "`dvx config --local --unset core.hash`" in said, said
+    shown = dvx("metrics", "show", "m.json", "--rev", "HEAD~1")
+    assert "`dvx config --local --unset core.hash`" in " ".join(shown.stdout.split())
+    assert dvx("config", "--local", "--unset", "core.hash").code == 0  # pasted
+    diff = dvx("diff", "HEAD~1", "HEAD", "--json")
+    assert diff.code == 0 and "uses" not in diff.stderr, diff.output
+    assert '"modified"' in diff.stdout, diff.output
+
+    # The repository moves to sha256: the commits before keep their xxh128 pointers.
+    assert dvx("config", "core.hash", "sha256").code == 0
+    (repo / "m.json.dvx").unlink()
+    assert dvx("add", "m.json").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sha256 from now on")
+    shown = dvx("metrics", "show", "m.json", "--rev", "HEAD~1")
+    said = " ".join(shown.stdout.split())
+    assert ":m.json.dvx' uses xxh128, but this repository's data is named by sha256" in said
+    assert ("This clone reads it while it hashes with xxh128: `dvx config --local core.hash "
+            "xxh128`, then `dvx config --local --unset core.hash`" in said), said
+    assert dvx("config", "--local", "core.hash", "xxh128").code == 0  # pasted: it reads
+    shown = dvx("metrics", "show", "m.json", "--rev", "HEAD~1", "--json")
+    assert '"acc": 2' in shown.stdout, shown.output
+    assert dvx("config", "--local", "--unset", "core.hash").code == 0  # and set back
+    write(repo / "new.txt", "new\n")
+    assert dvx("add", "new.txt").code == 0
+    assert "algo: sha256" in (repo / "new.txt.dvx").read_text()
+
+
+def test_a_dvx_lock_of_another_algorithm_names_what_records_it_again(repo, dvx):
+    """A dvx.lock recorded with another algorithm than the repository's data has: repro
+    (with --force too) names `rm dvx.lock` and `dvx repro`, which work, never a `repro
+    --force` that fails the same way; where the user's own setting is what is off, the
+    message names the `dvx config` that sets it back instead."""
+    _committed_pipeline(repo, dvx)
+    assert dvx("config", "--local", "core.hash", "sha256").code == 0
+    status = dvx("status")
+    said = " ".join(status.stderr.split())
+    assert "dvx.lock uses xxh128, as this repository's data does" in said, said
+    assert "`dvx config --local --unset core.hash`" in said and "rm dvx.lock" not in said
+    assert dvx("config", "--local", "--unset", "core.hash").code == 0
+
+    # The repository moves to sha256, its data added again; dvx.lock is still xxh128.
+    assert dvx("config", "core.hash", "sha256").code == 0
+    git(repo, "rm", "-q", "--cached", "data.txt.dvx")
+    (repo / "data.txt.dvx").unlink()
+    assert dvx("add", "data.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sha256 from now on")
+    for args in ([], ["--force"]):
+        refused = dvx("repro", *args)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 1 and "Traceback" not in refused.output, refused.output
+        assert ("dvx.lock uses xxh128, but this repository's data is named by sha256" in said
+                and "`rm dvx.lock`" in said and "then `dvx repro`" in said), said
+        assert "repro --force" not in said, said
+    (repo / "dvx.lock").unlink()  # pasted
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "algo: sha256" in (repo / "dvx.lock").read_text()
+    assert (repo / "out.txt").read_text() == "1\n"
+    assert dvx("status").code == 0
+

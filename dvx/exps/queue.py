@@ -48,7 +48,6 @@ from dvx.exps.published import left_published, published_ref, unpublish
 from dvx.exps.start_stopped import FETCHING, MAKING_WORKTREE, Readying, stopped_start
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
-from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import Output, in_cache
@@ -362,7 +361,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     changes = [overrides.parse(text, repo.root) for text in sets]
     again = shlex.join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
     repo.refuse_own_hash_setting()  # the snapshot records data, as the run will
-    read_lock(repo.root, repo.algo)  # one exp run refuses (a link, bad YAML) is refused now
+    repo.read_lock()  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
     overrides.refuse_behind(repo, changes, again)
     baseline = head(repo)
@@ -425,7 +424,7 @@ def _refuse_outputs_in_git(repo: Repo, params_set: ParamsSet) -> None:
     index holds (outputs_in_git): not left to fail when the queue starts it."""
     dag = load_dag(repo, params_set=params_set)
     if dag is not None:
-        refuse_outputs_in_git(repo, dag, dag.stages, read_lock(repo.root, repo.algo),
+        refuse_outputs_in_git(repo, dag, dag.stages, repo.read_lock(),
                               outcome="nothing was queued")
 
 

@@ -21,7 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from dvx.errors import DvxError, FormatError, MergeConflictError, UsageError
+from dvx.errors import (
+    DvxError,
+    FormatError,
+    MergeConflictError,
+    OtherAlgorithmError,
+    UsageError,
+)
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
 from dvx.pipeline.params import load_json, refuse_conflicted
@@ -142,7 +148,8 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
             confusion = data.plot.options.template.startswith("confusion")
             data.tables.append((revision, parse_rows(raw, path, options.header,
                                                      numbers=not confusion, drawn=drawn)))
-    except MergeConflictError as exc:  # with how to resolve it: the user can do it now
+    # with how to resolve it, the user can do it now: a merge, a setting of core.hash
+    except (MergeConflictError, OtherAlgorithmError) as exc:
         data.errors.append((revision.label, str(exc)))
     except DvxError as exc:
         data.errors.append((revision.label, exc.message))

@@ -17,7 +17,7 @@ import os
 import posixpath
 from dataclasses import dataclass, replace
 
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, OtherAlgorithmError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.hashing import hash_bytes
 from dvx.history import History, Scope, no_revision_to_compare
@@ -94,6 +94,8 @@ class Reader:
         if revision.commit is None:
             return why_absent(self.repo, rel)
         locked = self.history.lock_outputs_at(revision.commit)
+        if isinstance(locked, OtherAlgorithmError):  # with the setting that reads it
+            return f"its {LOCK_FILE}, which may record it, cannot be read: {locked}"
         if isinstance(locked, DvxError):
             return f"its {LOCK_FILE}, which may record it, cannot be read: {locked.message}"
         return None
@@ -148,8 +150,7 @@ class Reader:
             return None
         pointer = parse_pointer(data, where)
         if pointer.algo != self.repo.algo:
-            raise DvxError(f"The pointer file '{where}' uses {pointer.algo}, but this "
-                           f"repository hashes with {self.repo.algo}.")
+            raise self.history.other_algorithm(f"The pointer file '{where}'", pointer.algo)
         return pointer
 
     def _entry_of(self, commit: str, folder: str, pointer: Pointer, inside: str, where: str

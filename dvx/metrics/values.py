@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import DvxError, MergeConflictError, UsageError
+from dvx.errors import DvxError, MergeConflictError, OtherAlgorithmError, UsageError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
@@ -252,7 +252,8 @@ def read_values(reader: Reader, revision: Revision, path: str, kind: str) -> Fil
             return _absent(reader, revision, path)
         return FileValues.read(path, normalize(parse_params(data, path, what,
                                                             reader.workspace_root(revision))))
-    except MergeConflictError as exc:  # with how to resolve it: the user can do it now
+    # with how to resolve it, the user can do it now: a merge, a setting of core.hash
+    except (MergeConflictError, OtherAlgorithmError) as exc:
         return FileValues(path, error=str(exc), error_type=INVALID_TYPE)
     except DvxError as exc:
         return FileValues(path, error=exc.message, error_type=INVALID_TYPE)

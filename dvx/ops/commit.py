@@ -28,7 +28,7 @@ from dvx.errors import (
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
 from dvx.lock import began_writing, wrote_whole
-from dvx.lockfile import LOCK_FILE, StageLock, lock_holds, read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, StageLock, lock_holds, write_lock
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
@@ -561,7 +561,7 @@ def store_stage_outputs(repo: Repo, outputs: list[Output], linked: list[Linked],
     `statuses`: the outputs' statuses, when the caller has just worked them out; `force`:
     as `held_back` takes it; `linked`: the caller's `given_back_unless_recorded` list,
     which `store` adds to; `scans`: the walks `check_storable` took of them."""
-    read = read_lock(repo.root, repo.algo)
+    read = repo.read_lock()
     locks = dict(read)
     added = []
     to_link: list[ToLink] = []
@@ -644,7 +644,7 @@ def refuse_changed_lock(repo: Repo, stored: StoredInLock) -> None:
     that, as `refuse_changed_pointers` refuses for pointer files. One it cannot read (a
     newer format, a file Git is still writing) changed too, as for `pointer_change`."""
     try:
-        now = read_lock(repo.root, repo.algo)
+        now = repo.read_lock()
     except DvxError:
         now = None
     recorded = {} if now is None else {

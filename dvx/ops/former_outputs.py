@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterator
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written, read_lock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written
 from dvx.paths import is_reserved_name
 from dvx.repo import Repo
 
@@ -99,7 +99,7 @@ def _is_file(path: str) -> bool:
 def _recorded_now(repo: Repo) -> set[str]:
     """The outputs dvx.lock in the workspace records (none if it cannot be read)."""
     try:
-        return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs}
+        return {o.path for lock in repo.read_lock().values() for o in lock.outs}
     except DvxError:
         return set()
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from dvx import fsutil
 from dvx.errors import DvxError
 from dvx.history import stash_entry_recording
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock, uncached_paths
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, uncached_paths
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.ops.sync_layers import holds_a_version_placed, version_tree
@@ -226,7 +226,7 @@ def objects_linked_from_untracked_data(repo: Repo) -> set[str]:
                  and os.path.lexists(repo.abspath(p))]
     if untracked:  # mostly a stage's outputs, which dvx.lock names
         try:
-            staged = {o.path for lock in read_lock(repo.root, repo.algo).values()
+            staged = {o.path for lock in repo.read_lock().values()
                       for o in lock.outs}
         except DvxError:
             staged = set()  # gc refuses an unreadable dvx.lock anyway
@@ -501,7 +501,7 @@ def _outputs_for_git(repo: Repo) -> set[str]:
     """The outputs Git is to track (`cache: false`) that dvx.lock records: a stage's output,
     never data left behind. Read only when records remain once the cached outputs are set
     apart, so seldom."""
-    return uncached_paths(read_lock(repo.root, repo.algo))
+    return uncached_paths(repo.read_lock())
 
 
 def recorded_in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dvx.errors import MODIFY_A_REMOTE, ConfigError, DvxError
-from dvx.lockfile import read_lock
 from dvx.outputs import pointer_files
 from dvx.paths import for_command
 from dvx.pointer import data_path_of
@@ -75,7 +74,7 @@ def tracked_paths(repo: Repo) -> Iterator[tuple[str, str]]:
     for pointer in pointer_files(repo):
         yield data_path_of(pointer), f"data dvx tracks ({pointer})"
     try:
-        stages = read_lock(repo.root, repo.algo)
+        stages = repo.read_lock()
     except DvxError:
         return
     for name, lock in stages.items():

@@ -78,7 +78,6 @@ from dvx.lockfile import (
     OWN_NAMES,
     PIPELINE_FILE,
     parse_lock,
-    read_lock,
 )
 from dvx.ops.sync_layers import placed_by_dvx
 from dvx.outputs import named_like_a_temporary
@@ -251,7 +250,7 @@ def _overlaps_added(repo: Repo, staged: list[StagedFile]) -> list[StagedOverlap]
         for pointer in repo.git.ls_files("--", f"*{POINTER_SUFFIX}")
         if pointer.rpartition("/")[2] != POINTER_SUFFIX}
     with contextlib.suppress(DvxError):  # unreadable: the other checks say so
-        for name, lock in read_lock(repo.root, repo.algo).items():
+        for name, lock in repo.read_lock().items():
             for out in lock.outs:
                 tracked.setdefault(out.path, name)
     found = []
@@ -515,7 +514,7 @@ def _stage_outputs(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxE
         unread[PIPELINE_FILE] = exc
     outputs: dict[str, Holder] = {}
     try:
-        recorded = read_lock(repo.root, repo.algo)
+        recorded = repo.read_lock()
     except DvxError as exc:
         unread[LOCK_FILE] = exc
         recorded = {}

@@ -18,7 +18,7 @@ from dvx.history import (
     recorded_in_stash,
     recorded_lately,
 )
-from dvx.lockfile import LOCK_FILE, read_lock, uncached_paths
+from dvx.lockfile import LOCK_FILE, uncached_paths
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import (
@@ -551,7 +551,7 @@ def _pipeline_records_ignored(repo: Repo) -> dict[str, str]:
     track, each warned of (`warn_ignored_by_git`). A dvx.lock that cannot be read is said
     elsewhere."""
     try:
-        uncached = uncached_paths(read_lock(repo.root, repo.algo))
+        uncached = uncached_paths(repo.read_lock())
     except DvxError:
         uncached = set()
     return warn_ignored_by_git(repo, [LOCK_FILE, *sorted(uncached)], written=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 
 from dvx.errors import ConflictError, DvxError, Interrupted, UsageError
-from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock
+from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.logs import shell_quote
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.commit import (
@@ -44,7 +44,7 @@ def check_hand_runs(repo: Repo) -> None:
     dag = load_dag(repo)
     if dag is None:
         return
-    chosen = _run_by_hand(repo, dag, read_lock(repo.root, repo.algo))
+    chosen = _run_by_hand(repo, dag, repo.read_lock())
     check_storable(repo, [o.path for stage, _ in chosen for o in stage.outs if o.cache])
 
 
@@ -57,7 +57,7 @@ def outputs_changed_by_hand(repo: Repo) -> bool:
         dag = load_dag(repo)
         if dag is None:
             return False
-        locks = read_lock(repo.root, repo.algo)
+        locks = repo.read_lock()
         for stage in dag.stages.values():
             _, changed, outdated, conflicted, holding, _ = compare_outs(
                 repo, stage, locks.get(stage.name))
@@ -91,7 +91,7 @@ def commit_hand_runs(repo: Repo) -> list[str]:
     if dag is None:
         return []
     with repo.lock(stages_in_git=True):
-        locks = read_lock(repo.root, repo.algo)
+        locks = repo.read_lock()
         chosen = _run_by_hand(repo, dag, locks)
         with given_back_unless_recorded(repo) as linked:
             stored = _store(repo, locks, chosen, linked)
@@ -184,7 +184,7 @@ def _refuse_moved_lock(repo: Repo, read: dict[str, StageLock]) -> None:
     """Refuse (ConflictError) to write dvx.lock once it no longer holds `read`, what the save
     read: a `git pull` or `git switch` (Git takes no dvx lock) changed it meanwhile, and
     writing would undo that."""
-    if read_lock(repo.root, repo.algo) == read:
+    if repo.read_lock() == read:
         return
     raise ConflictError(
         f"{LOCK_FILE} changed while dvx exp save ran (a `git checkout` or `git pull`, say), "

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 
 from dvx.errors import DvxError, UsageError
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, StageLock, read_lock
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, StageLock
 from dvx.pipeline.spec import Pipeline, pipeline_path
 from dvx.repo import Repo
 from dvx.wording import named_list
@@ -30,7 +30,7 @@ def recorded_without_pipeline(repo: Repo) -> list[str]:
     """The stages dvx.lock records while there is no dvx.yaml; none when there is one."""
     if os.path.lexists(pipeline_path(repo)):
         return []
-    return sorted(read_lock(repo.root, repo.algo))
+    return sorted(repo.read_lock())
 
 
 def none_declared_message(names: list[str], missing: bool) -> str:

@@ -47,7 +47,7 @@ from dvx.errors import (
     stop_within,
 )
 from dvx.lock import PIPELINE, RunningNotes, Work
-from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock, read_lock
+from dvx.lockfile import LOCK_FILE, LockedPath, LockMoved, LockWriter, StageLock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
@@ -356,7 +356,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         params = ParamsReader(repo)
         check_params(repo, Pipeline(tuple(dag.stages.values())), params)
         writer = LockWriter(repo.root, repo.algo, repo.fsync)
-        locks = writer.read()
+        locks = repo.read_lock(writer)
         _refuse_dropping_every_entry(repo, pipeline, locks)
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
@@ -2332,7 +2332,7 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
     if pipeline is None:
         return PipelineStatus([], recorded_without_pipeline(repo), pipeline_missing=True)
     dag = build_dag(pipeline)
-    locks = read_lock(repo.root, repo.algo)
+    locks = repo.read_lock()
     reader = ParamsReader(repo)
     produced = produced_outputs(locks)
     left_out = tracked_data_left_out(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dvx import fsutil
 from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
-from dvx.lockfile import LockedPath, StageLock, read_lock
+from dvx.lockfile import LockedPath, StageLock
 from dvx.logs import get_logger
 from dvx.objects import layout
 from dvx.outputs import Output, Target, load_tree
@@ -561,7 +561,7 @@ def record_committed(repo: Repo, stages: Iterable[str]) -> None:
     if pipeline is None:
         return
     by_name = {s.name: s for s in pipeline.stages}
-    locks = read_lock(repo.root, repo.algo)
+    locks = repo.read_lock()
     for name in sorted(set(stages)):
         stage, locked = by_name.get(name), locks.get(name)
         if stage is None or locked is None or not cacheable(stage) or not _of_stage(stage,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import DvxError, FormatError, PathError, UsageError
-from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem, read_lock
+from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem
 from dvx.logs import shell_quote
 from dvx.outputs import (
     TEMPORARY_NAME,
@@ -274,7 +274,7 @@ def _stages_run(repo: Repo) -> set[str] | None:
     """The stages dvx.lock records a run of; None when it cannot be read (`repro` refuses
     then, before deleting anything)."""
     try:
-        return set(read_lock(repo.root, repo.algo))
+        return set(repo.read_lock())
     except DvxError:
         return None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, write_lock
 from dvx.ops.data_places import data_among, held_by_git_within, tracked_by_git
 from dvx.ops.manage import make_kept_files_own, recoverable, seen_by_git
 from dvx.ops.status import output_status
@@ -80,7 +80,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     dag, stages = _stages_named(repo, name, removing=not delete_outputs)
     changed = Changed([s.name for s in stages])
     with repo.lock():
-        locks = read_lock(repo.root, repo.algo)
+        locks = repo.read_lock()
         outs = _outputs_of(repo, dag, stages, locks)
         in_git = set(tracked_by_git(repo, [o.path for s in stages for o in outs[s.name]
                                            if not o.cache]))

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError
-from dvx.lockfile import read_lock
 from dvx.pipeline.runcache import keys_for, lookup
 from dvx.pipeline.spec import Stage
 from dvx.pipeline.staleness import StageState, stage_state
@@ -42,7 +41,7 @@ def way_back(repo: Repo, stage: Stage, path: str, oid: str) -> str:
     entry went back to HEAD's, is recorded again: REPRO, COMMIT or INPUTS_GONE (module
     docstring). REPRO when the inputs cannot be read: a run is what tells."""
     try:
-        locked = read_lock(repo.root, repo.algo).get(stage.name)
+        locked = repo.read_lock().get(stage.name)
         state = stage_state(repo, stage, on_untrackable=lambda exc: None)
     except DvxError:
         return REPRO
