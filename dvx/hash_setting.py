@@ -105,9 +105,10 @@ def _value_at(config: Config, level: str) -> str | None:
     return value if value in ALGORITHMS else None
 
 
-def setting_named(config: Config, algo: str) -> str:
-    """Where the core.hash in effect (`algo`) comes from, as a clause of a message."""
-    level = config.where("core", "hash")
+def setting_named(config: Config, algo: str, level: str | None = None) -> str:
+    """Where the core.hash in effect (`algo`) comes from, as a clause of a message; or,
+    with `level`, the core.hash that level sets."""
+    level = level or config.where("core", "hash")
     if level == "global":
         return f"your global config ({config.paths['global']}) sets core.hash to {algo}"
     if level == "local":
@@ -163,6 +164,33 @@ def own_setting_refusal(config: Config, algo: str, recorded: dict[str, list[str]
         "does, so nothing was written.",
         f"Hash with the repository's algorithm: {commands_in_a_sentence(fixes, 'or')} (`dvx config "
         "core.hash` says where the value in effect comes from), then run the command again.")
+
+
+def own_setting_notice(config: Config, level: str, algo: str,
+                       recorded: dict[str, list[str]]) -> str | None:
+    """The warning for core.hash just set to `algo` at the user's own `level` (global or
+    local) in a repository, `config` holding it: a level above that sets another is read
+    here instead, and one in effect that is not the algorithm of the repository's data
+    makes every command recording data refuse here (`own_setting_refusal`). None where it
+    is what dvx hashes with here, and the repository's algorithm or its first choice."""
+    setting = setting_named(config, algo, level)
+    if level == "global" and config.where("core", "hash") != level:
+        in_effect = config.hash_algo()
+        if in_effect == algo:
+            return None
+        return (f"{setting[0].upper()}{setting[1:]} now, which this repository does not read: "
+                f"{setting_named(config, in_effect)}. It chooses the algorithm of "
+                "repositories that track no data yet and set none themselves.")
+    own = repository_algorithm(config, recorded)
+    if not own.recorded or own.algo == algo:
+        return None
+    fixes = own_setting_fixes(config, own.algo)
+    return (f"{setting[0].upper()}{setting[1:]} now, but this repository's data is named by "
+            f"{own.algo} ({own.why}): add, commit, repro and every other command recording "
+            f"data here refuse while it is in effect, as data recorded with {algo} could not "
+            "be read by any clone hashing as the repository does (your own core.hash chooses "
+            "the algorithm of a repository that tracks no data yet). To hash with the "
+            f"repository's algorithm here: {commands_in_a_sentence(fixes, 'or')}.")
 
 
 def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where: str,

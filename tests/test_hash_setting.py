@@ -146,3 +146,35 @@ def test_a_dvx_lock_of_another_algorithm_names_what_records_it_again(repo, dvx):
     assert (repo / "out.txt").read_text() == "1\n"
     assert dvx("status").code == 0
 
+
+def test_dvx_config_of_the_user_s_own_core_hash_warns_where_this_repository_refuses_it(
+        repo, dvx):
+    """`dvx config --global` or `--local` core.hash set inside a repository whose data has
+    another algorithm says that commands recording data will refuse here, and why, with the
+    fix; a global one that a level above overrides here is said to be ignored here; one that
+    agrees with the data says nothing."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    set_global = dvx("config", "--global", "core.hash", "sha256")
+    said = " ".join(set_global.stderr.split())
+    assert set_global.code == 0, set_global.output
+    assert (f"Your global config ({global_config}) sets core.hash to sha256 now, but this "
+            "repository's data is named by xxh128 (as 'a.txt.dvx' records): add, commit, "
+            "repro and every other command recording data here refuse while it is in "
+            "effect" in said), said
+    assert ("`dvx config --local core.hash xxh128` or `dvx config --global --unset "
+            "core.hash`" in said), said
+    set_local = dvx("config", "--local", "core.hash", "sha256")
+    said = " ".join(set_local.stderr.split())
+    assert ("This clone's .dvx/config.local sets core.hash to sha256 now, but this "
+            "repository's data is named by xxh128" in said), said
+    assert dvx("config", "--local", "core.hash", "xxh128").stderr == ""  # agrees: no word
+    ignored = dvx("config", "--global", "core.hash", "sha256")
+    said = " ".join(ignored.stderr.split())
+    assert ("sets core.hash to sha256 now, which this repository does not read: this "
+            "clone's .dvx/config.local sets core.hash to xxh128" in said), said
+    write(repo / "b.txt", "b\n")
+    assert dvx("add", "b.txt").code == 0  # as the warning said: this clone hashes as its data

@@ -22,7 +22,8 @@ from dvx.config import (
     split_key,
     validate,
 )
-from dvx.errors import UsageError
+from dvx.errors import DvxError, UsageError
+from dvx.hash_setting import PERSONAL, own_setting_notice
 from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_RETRIES, DEFAULT_TIMEOUT
@@ -157,7 +158,21 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
     notice = _confirm_here(config, value, repo) \
         if (section, option) == ("cache", "dir") and target == "project" and repo else None
     config.save({target, "local"} if notice else {target})
+    if (section, option) == ("core", "hash") and target in PERSONAL and repo is not None:
+        return _own_hash_notice(config, target, normalized, repo)
     return notice
+
+
+def _own_hash_notice(config: Config, level: str, algo: str, repo: Repo) -> str | None:
+    """What a core.hash of the user's own `level` means in the repository it was set in
+    (hash_setting.own_setting_notice); nothing where Git cannot say what its data records
+    (no Git, or set from below the top of its work tree), as then no command refuses it."""
+    try:
+        if repo.below_the_top_of_git():
+            return None
+        return own_setting_notice(config, level, algo, repo.recorded_algorithms)
+    except DvxError:
+        return None
 
 
 def _refuse_unusable_cache_dir(config: Config, value: str, level: str,
