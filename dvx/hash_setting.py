@@ -172,7 +172,7 @@ def own_setting_notice(config: Config, level: str, algo: str,
     local) in a repository, `config` holding it: a level above that sets another is read
     here instead, and one in effect that is not the algorithm of the repository's data
     makes every command recording data refuse here (`own_setting_refusal`). None where it
-    is what dvx hashes with here, and the repository's algorithm or its first choice."""
+    is in effect here and names the repository's data, or the repository tracks none yet."""
     setting = setting_named(config, algo, level)
     if level == "global" and config.where("core", "hash") != level:
         in_effect = config.hash_algo()
@@ -227,9 +227,8 @@ def lock_algo_mismatch(config: Config, recorded: dict[str, list[str]], lock_algo
                        algo: str) -> OtherAlgorithmError:
     """The error for the workspace's dvx.lock recording `lock_algo` while dvx here hashes with
     `algo`: the fix is the setting's where dvx.lock has the repository's algorithm; else
-    every stage recorded again with the repository's, which a new dvx.lock records (its
-    entries name objects by the other algorithm, which every run reads, `repro --force`
-    too: no dvx hashing as the repository does can)."""
+    every stage recorded again with the repository's in a new dvx.lock, as every run,
+    `repro --force` too, reads the old one's entries first, which this dvx cannot."""
     own = repository_algorithm(config, recorded, besides=LOCK_FILE)
     if own.algo == lock_algo:
         return OtherAlgorithmError(
