@@ -555,7 +555,7 @@ def _refuse_git_tracked_output(repo: Repo, rel: str, target: str) -> None:
     tracks their data, so dvx has none of it to transfer, check out or compare. Named as
     such, never with `dvx add`, which refuses a stage's output."""
     try:
-        locks = read_lock(repo.root, repo.algo)
+        locks = repo.read_lock()
     except DvxError:
         return  # the refusal that follows is the truth dvx can tell
     for name, lock in sorted(locks.items()):
