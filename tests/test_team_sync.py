@@ -4041,6 +4041,43 @@ def test_a_push_of_data_fsck_moved_aside_names_the_quarantine_not_a_teammate(tea
     assert "without running `dvx push`" not in said and "gc --remote" not in said, said
 
 
+def test_a_push_of_a_folder_s_file_the_cache_moved_aside_names_dvx_commit_of_the_folder(team):
+    """A file inside a tracked folder whose cached object `dvx fsck` moved aside (d), or the
+    upload found changed and moved aside (e), while the workspace holds the folder as
+    recorded (cache.type copy): push names `dvx commit` of the folder, which stores it again,
+    as for a tracked file of its own; never that only another clone has it."""
+    alice = team.founder()
+    must("config", "--local", "cache.type", "copy", cwd=alice)
+    for name in ("d", "e"):
+        write(alice / name / "one", f"{name} one\n")
+        write(alice / name / "two", f"{name} two\n")
+        must("add", name, cwd=alice)
+    commit(alice, "v1")
+    objects = {}
+    for name in ("d", "e"):
+        oid = xxhash.xxh3_128_hexdigest(f"{name} two\n".encode())
+        objects[name] = (oid, alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:])
+    os.chmod(objects["d"][1], 0o644)
+    objects["d"][1].write_text("damaged\n")
+    checked = run_dvx("fsck", cwd=alice)
+    assert "1 corrupt" in checked.output, checked.output
+    os.chmod(objects["e"][1], 0o644)
+    objects["e"][1].write_text("damaged since fsck\n")  # another size: the upload sees it
+    pushed = run_dvx("push", cwd=alice)
+    said = " ".join(pushed.stderr.split())
+    assert pushed.code == 1, pushed.output
+    for name in ("d", "e"):
+        assert f"Failed {name}/two ({objects[name][0]}): " in said, said
+        assert "The workspace still holds the recorded version unchanged: `dvx commit " \
+            f"{name}` stores it in the cache again" in said, said
+    assert "comes back only from" not in said and "records it as a new version" not in said, \
+        said
+    must("commit", "d", "e", cwd=alice)  # the way out named, pasted
+    again = run_dvx("push", cwd=alice)
+    assert again.code == 0 and "0 failed" in again.output, again.output
+    assert run_dvx("status", "-c", cwd=alice).code == 0
+
+
 def test_a_core_hash_of_a_teammate_s_own_config_never_records_data_the_team_cannot_read(team):
     """Bob's .dvx/config.local says sha256 while the team's data is xxh128 (its .dvx/config
     names none): add refuses before writing anything, naming his config.local and the

@@ -700,26 +700,39 @@ def _set_aside_failure(where: str, way_out: str = SET_ASIDE_WAY_OUT) -> str:
 
 def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[str, str],
                               set_aside: Mapping[str, str]) -> None:
-    """A tracked file whose object the upload found changed and moved aside, or the cache
-    had moved aside before (`set_aside`: oid -> where), and whose recorded bytes the
-    workspace still holds (a copy of its own): its failure says that `dvx commit PATH`
-    stores them again, not that only a remote has them."""
+    """An object the upload found changed and moved aside, or the cache had moved aside
+    before (`set_aside`: oid -> where), of a tracked file or of a file in a tracked directory
+    whose recorded bytes the workspace still holds (a copy of its own): its failure says that
+    `dvx commit PATH` (the file, or the directory) stores them again, not that only a remote
+    has them."""
+    advised: set[str] = set()
     for target in targets:
-        output = target.output
-        oid = output.pointer.oid
-        why = failed.get(oid)
-        if why is None or output.pointer.is_dir:
+        lost = [oid for oid in _objects_of(repo, target) if oid not in advised
+                and (oid in set_aside or failed.get(oid, "").startswith(CHANGED_IN_CACHE))]
+        held = _held_here(repo, target.output) if lost else None
+        if held is None:
             continue
-        if oid in set_aside:
-            held = _held_here(repo, output)
-            if held is not None:
-                failed[oid] = _set_aside_failure(set_aside[oid], (
-                    "The workspace still holds the recorded version unchanged: `dvx commit "
-                    f"{held}` stores it in the cache again, and `dvx push` then uploads it"))
-        elif why.startswith(CHANGED_IN_CACHE):
-            held = _held_here(repo, output)
-            if held is not None:
-                failed[oid] = held_in_workspace(why, held)
+        for oid in lost:
+            advised.add(oid)
+            failed[oid] = _set_aside_failure(set_aside[oid], (
+                "The workspace still holds the recorded version unchanged: `dvx commit "
+                f"{held}` stores it in the cache again, and `dvx push` then uploads it")) \
+                if oid in set_aside else held_in_workspace(failed[oid], held)
+
+
+def _objects_of(repo: Repo, target: Target) -> list[str]:
+    """The file objects `target` needs: its own, or those of its directory's files (within
+    its subpath) as the manifest `wanted_objects` read lists them."""
+    pointer = target.output.pointer
+    if not pointer.is_dir:
+        return [pointer.oid]
+    try:
+        tree = load_tree(repo, pointer, target.output.recorded_in)
+    except DvxError:
+        return []
+    if tree is None:
+        return []
+    return [entry.oid for entry in tree.entries if _in_scope(entry.path, target.subpath)]
 
 
 def _trees_to_go(remote: RemoteStore, wanted: Wanted) -> int:
