@@ -297,6 +297,15 @@ class Interrupted(DvxError):
     done = 0  # objects a transfer completed before it stopped
     total: int | None = None  # of the objects it was to move, where known
     unsure: int | None = 0  # objects in flight as it ended, maybe complete (None: some)
+    moving = ""  # what the transfer did to each object ("Uploading"), where one stopped
+    # For a transfer stopped once every object was moved: what the command still had to do
+    # after it, as running it again does it ("": nothing; None: not known where it stopped).
+    left: str | None = None
+
+    @property
+    def every_object_moved(self) -> bool:
+        """Was every object of the transfer moved (none failed, none left in flight)?"""
+        return bool(self.total) and self.done >= (self.total or 0) and self.unsure == 0
 
 
 class Terminated(KeyboardInterrupt):

@@ -395,6 +395,68 @@ def test_an_interrupted_pull_says_how_many_objects_were_downloaded(repo, dvx, tm
     assert int(said[1]) <= len(cached) <= int(said[1]) + bool(said[2])
 
 
+def _stopped_after_its_last_object(command: str, cwd: Path) -> str:
+    """`dvx command` stopped by Ctrl-C once its last object is stored at the other end (it
+    stops itself there, is sent SIGINT, then let go on): what it said, exit 130 checked."""
+    running = stopped_at("transfer.after_object", command, cwd)
+    running.send_signal(signal.SIGINT)
+    running.send_signal(signal.SIGCONT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "the others were not" not in err, err
+    return " ".join(err.split())
+
+
+@pytest.mark.parametrize("one_there", [False, True])
+def test_a_push_stopped_after_its_last_object_says_every_object_went_and_what_is_left(
+        repo, dvx, tmp_path, one_there):
+    """Ctrl-C landing once the last object of a push is up: it says every object was
+    uploaded, never that others were not. A push that found nothing on the remote left
+    nothing to do; one that found an object there had still to write the push log naming
+    it, which running it again writes, uploading nothing again."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    logs = tmp_path / "store" / "logs" / "push"
+    if one_there:
+        write(repo / "old.txt", "on the remote already\n")
+        assert dvx("add", "old.txt").code == 0 and dvx("push").code == 0
+    write(repo / "model.bin", os.urandom(MiB + 4096))  # above the pack threshold: loose
+    assert dvx("add", "model.bin").code == 0
+    said = _stopped_after_its_last_object("push", repo)
+    assert "Interrupted: every object (1 of 1) was uploaded before it stopped." in said, said
+    assert dvx("status", "-c").code == 0
+    if not one_there:
+        assert "Nothing was left half-written, and the command had nothing else left to " \
+            "do." in said, said
+        return
+    assert "run the command again to write the push log naming the 1 object the remote " \
+        "already had" in said and "(it uploads none of them again)" in said, said
+    assert not logs.exists()
+    again = dvx("push")
+    assert again.code == 0 and "Pushed 0 objects (0 B); 2 already there" in again.output, \
+        again.output
+    assert len(list(logs.iterdir())) == 1
+
+
+def test_a_pull_stopped_after_its_last_object_says_every_object_came_and_the_checkout_is_left(
+        repo, dvx, tmp_path):
+    """Ctrl-C landing once the last object of a pull is stored: it says every object was
+    downloaded and that running it again checks out the data, downloading none again,
+    which it then does."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "model.bin", os.urandom(MiB + 4096))
+    assert dvx("add", "model.bin").code == 0 and dvx("push").code == 0
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    said = _stopped_after_its_last_object("pull", target)
+    assert "Interrupted: every object (1 of 1) was downloaded before it stopped. Nothing was " \
+        "left half-written; run the command again to check out the data (it downloads none " \
+        "of them again)." in said, said
+    assert not (target / "model.bin").exists()
+    again = run_dvx_proc("pull", cwd=target)
+    assert again.code == 0 and "Fetched 0 objects" in again.output, again.output
+    assert (target / "model.bin").read_bytes() == (repo / "model.bin").read_bytes()
+
+
 def _stopped_children(pid: int) -> list[int]:
     """The live child processes of `pid`, once every one of them (at least one) is stopped."""
     children = []

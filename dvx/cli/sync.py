@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -34,6 +36,7 @@ from dvx.cli.ui import (
     out,
     warn,
 )
+from dvx.errors import Interrupted
 from dvx.logs import pasted_args, shell_quote, shown_path
 from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.pointer import recorded_wrongly
@@ -298,6 +301,22 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
             out(f"Kept {runs.held_back} run record{'' if runs.held_back == 1 else 's'} "
                 "off the remote: an output of each has `push: false`, or "
                 "`remote:` naming another remote, in dvx.yaml.")
+
+
+# What push, fetch and pull with --run-cache do after their data's transfer.
+RUNS_LEFT = "{} the past pipeline runs (--run-cache)"
+
+
+@contextlib.contextmanager
+def _said_as_ending(then: str) -> Iterator[None]:
+    """A stop of the transfers within, said as the command that ends with them says it:
+    `then`, what the command does after them (as running it again does it; "": nothing)."""
+    from dvx.remote.workers import ends_command
+
+    try:
+        yield
+    except Interrupted as exc:
+        raise ends_command(exc, then) from None
 
 
 def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
@@ -603,7 +622,8 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n, remote_branches=False,
                                           with_overlaps=True)
-    result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
+    with _said_as_ending(RUNS_LEFT.format("push") if run_cache else ""):
+        result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
     for item in overlapping(repo.root, [t.output for t in workspace], pushed=True):
         warn(f"WARNING: {item.error.message} {item.error.hint}", (item.error,))
     _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
@@ -632,7 +652,8 @@ def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n)
-    result = fetch_for_checkout(repo, workspace, remote_name, jobs, also_fetch=history)
+    with _said_as_ending(RUNS_LEFT.format("fetch") if run_cache else ""):
+        result = fetch_for_checkout(repo, workspace, remote_name, jobs, also_fetch=history)
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 
@@ -668,9 +689,10 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n)
-    result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
-                     settle=None if targets else lambda: declared_outputs(repo),
-                     targets_now=lambda: resolve_targets(repo, targets), named=bool(targets))
+    with _said_as_ending(RUNS_LEFT.format("fetch") if run_cache else ""):
+        result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
+                         settle=None if targets else lambda: declared_outputs(repo),
+                         targets_now=lambda: resolve_targets(repo, targets), named=bool(targets))
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json, allow_missing, "pull")
 
 

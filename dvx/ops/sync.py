@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from dvx import faults
+from dvx import faults, wording
 from dvx.errors import (
     CorruptManifestError,
     DvxError,
@@ -56,7 +56,7 @@ from dvx.remote.transfer_result import (
     lost_with_its_pack,
     read_damaged,
 )
-from dvx.remote.workers import interrupted
+from dvx.remote.workers import also_left, interrupted
 from dvx.repo import Repo
 from dvx.wording import named_list
 from dvx.workspace import keep_links_on_set_aside
@@ -520,10 +520,14 @@ def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
     transfer stops as a whole does not stop the others: its error, naming it, is kept
     (`remote_errors`) beside what they did, which the command reports before it fails."""
     merged = SyncResult(", ".join(name or "?" for name in groups))
-    for name, group in groups.items():
+    names = list(groups)
+    for at, (name, group) in enumerate(groups.items()):
         try:
             part = transfer_to(name, group)
-        except Interrupted:
+        except Interrupted as exc:  # the remotes after it are left for the command run again
+            rest = [f"'{later}'" for later in names[at + 1:] if later is not None]
+            if rest:
+                raise also_left(exc, f"{doing} {named_list(rest, most=3)}") from None
             raise
         except (DvxError, OSError) as exc:
             merged.remote_errors.append((name, _naming_remote(name, doing, exc)))
@@ -640,7 +644,9 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                    sizes=files)
     except Interrupted as exc:  # counted over the push: its manifests were still to go
         raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
-                          by=exc, unsure=exc.unsure) from None
+                          by=exc, unsure=exc.unsure, left=_left_of_push(
+                              result, len(cached) - (exc.total or 0) + len(wanted.trees))
+                          ) from None
     result.transfer.merge(uploaded)
     _advise_commit_where_held(repo, targets, result.transfer.failed, set_aside)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
@@ -661,7 +667,8 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                               verify_local=repair))
     except Interrupted as exc:  # the files went up before: counted too
         raise interrupted("Uploading", result.transfer.transferred + exc.done,
-                          _plus(exc.total, files_to_upload), by=exc, unsure=exc.unsure) from None
+                          _plus(exc.total, files_to_upload), by=exc, unsure=exc.unsure,
+                          left=_left_of_push(result, len(complete) - (exc.total or 0))) from None
     # Repaired only once a verified local copy went up: a corrupt one too is a failure.
     result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:
@@ -671,6 +678,22 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
             packed.consolidate_if_many(remote, settings)
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
+
+
+def _left_of_push(result: SyncResult, also_there: int) -> str:
+    """What a push stopped once every object it was uploading went up had still to do
+    (`interrupted`'s `left`), which running it again does: the push log naming what the
+    remote already had (`also_there` more than `result` counts), which keeps it from a gc
+    --remote of another repository (remote/pushlog.py); the report of what it could not
+    push. "": nothing."""
+    left = []
+    there = result.transfer.already_there + also_there
+    if there:
+        left.append(f"write the push log naming the {wording.counted(there, 'object')} the remote "
+                    "already had, which keeps what it names from a `dvx gc --remote` run elsewhere")
+    if result.transfer.failed or result.problems:
+        left.append("report what it could not push")
+    return " and ".join(left)
 
 
 # What brings back data the cache moved aside as damaged, which the remote lacks too.
@@ -1265,8 +1288,11 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     never the data of the pointers read before; what those need and was not fetched is
     reported missing. `keep_remote_errors`: as `fetch`'s, so the checkout runs even when the
     only remote asked cannot be used."""
-    result = fetch_for_checkout(repo, targets, remote_name, jobs, also_fetch,
-                                keep_remote_errors, force)
+    try:
+        result = fetch_for_checkout(repo, targets, remote_name, jobs, also_fetch,
+                                    keep_remote_errors, force)
+    except Interrupted as exc:
+        raise also_left(exc, "check out the data") from None
     checked: list[Target] = []
 
     def to_check_out() -> list[Target]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvx import fsutil
-from dvx.errors import FormatError
+from dvx.errors import FormatError, Interrupted
 from dvx.hashing import check_oid, hash_bytes
 from dvx.lockfile import LockedPath, StageLock
 from dvx.logs import get_logger
@@ -38,6 +38,7 @@ from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import NOT_ON_REMOTE, TransferResult, lost_with_its_pack
+from dvx.remote.workers import also_left
 from dvx.repo import Repo
 
 if TYPE_CHECKING:
@@ -379,7 +380,10 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None,
         else:
             result.held_back += 1
     targets = [t for record, _ in records for t in targets_for(record)]
-    result.sync = push(repo, targets, name, jobs, earlier=data)
+    try:
+        result.sync = push(repo, targets, name, jobs, earlier=data)
+    except Interrupted as exc:
+        raise also_left(exc, "upload the run records") from None
     # A record goes only with every object it needs on the remote: none failed, and no
     # manifest held back (its files failed, or it is nowhere to be had).
     failed = set(result.sync.transfer.failed) | result.sync.manifests_held_back
@@ -462,8 +466,11 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
             records.append(outcome)
         else:
             result.problems.append(f"run record {entry[1]}: {describe(outcome)}")
-    result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs,
-                        earlier=data)
+    try:
+        result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs,
+                            earlier=data)
+    except Interrupted as exc:
+        raise also_left(exc, "keep the run records fetched") from None
     _forget_absent(result.sync.transfer)
     for record in records:
         wrong = wrong_size(repo, record)

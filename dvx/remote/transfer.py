@@ -244,11 +244,18 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             indexed = [(oid, size) for oid, size in large if oid not in result.failed]
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
-        except Interrupted as exc:
-            raise interrupted("Uploading", result.transferred + exc.done, len(todo), exc,
-                              exc.unsure) from None
+        except Interrupted as exc:  # those found changed were not uploaded: counted too
+            raise interrupted("Uploading", result.transferred + exc.done,
+                              len(todo) + len(changed), exc, exc.unsure) from None
     else:
-        result = _upload_loose(cache, remote, todo, settings, verify_local, size_of, versions)
+        try:
+            result = _upload_loose(cache, remote, todo, settings, verify_local, size_of,
+                                   versions)
+        except Interrupted as exc:  # those found changed were not uploaded: counted too
+            if not changed:
+                raise
+            raise interrupted("Uploading", exc.done, (exc.total or 0) + len(changed), exc,
+                              exc.unsure) from None
     result.failed.update(changed)
     result.already_there = already_there
     return result

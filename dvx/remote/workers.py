@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
-from dvx.errors import Interrupted, LostConnection, interruption
+from dvx.errors import NOTHING_HALF_WRITTEN, Interrupted, LostConnection, interruption
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs
@@ -53,21 +53,60 @@ Work = Callable[[str, OnBytes], int]  # moves one object, telling its progress; 
 Outcome = tuple[str, int, Exception | None]  # oid, size moved, what failed
 
 _PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "verified"}
+_DOES = {"Uploading": "uploads", "Downloading": "downloads", "Verifying": "verifies"}
 
 
 def interrupted(desc: str, done: int, total: int | None = None,
-                by: BaseException | None = None, unsure: int | None = 0) -> Interrupted:
+                by: BaseException | None = None, unsure: int | None = 0,
+                left: str | None = None) -> Interrupted:
     """What a transfer stopped by Ctrl-C or SIGTERM (`by`: what stopped it) says; `total`
     when the whole of it is known (a command of several transfers counts what all of them
     did, and the whole is not). `unsure`: the objects still in flight as it ended, which may
-    have been completed too (None: some, how many is not known)."""
+    have been completed too (None: some, how many is not known). Stopped once every object
+    was moved, it says so, and what running the command again still does: `left`, what the
+    command had to do after the transfer ("check out the data"; "": nothing; None: not
+    known here, so the command "finishes what came after them")."""
+    exc = interruption(by or KeyboardInterrupt(), *_said(desc, done, total, unsure, left))
+    exc.done, exc.total, exc.unsure, exc.moving, exc.left = done, total, unsure, desc, left
+    return exc
+
+
+def _said(desc: str, done: int, total: int | None, unsure: int | None, left: str | None
+          ) -> tuple[str, str]:
+    """The detail and the hint of `interrupted`."""
+    past = _PAST.get(desc, "done")
+    if total and done >= total and unsure == 0:
+        again = f"it {_DOES.get(desc, 'moves')} none of them again"
+        return (f": every object ({done} of {total}) was {past} before it stopped.",
+                "Nothing was left half-written, and the command had nothing else left to "
+                "do." if left == "" else "Nothing was left half-written; run the command "
+                f"again to {left or 'finish what came after them'} ({again}).")
     of = f" of {total}" if total is not None else ""
     in_flight = ("" if unsure == 0 else ", and some in flight may have been too"
                  if unsure is None else f", and {unsure} more in flight may have been too")
-    exc = interruption(by or KeyboardInterrupt(), f": {done}{of} objects were "
-                       f"{_PAST.get(desc, 'done')} before it stopped{in_flight}; the others "
-                       "were not.")
-    exc.done, exc.total, exc.unsure = done, total, unsure
+    return (f": {done}{of} objects were {past} before it stopped{in_flight}; the others were "
+            "not.", NOTHING_HALF_WRITTEN)
+
+
+def also_left(exc: Interrupted, what: str) -> Interrupted:
+    """`exc`, but where it stopped a transfer once every object was moved, with `what` (as
+    `interrupted`'s `left`) also left for running the command again to do, after what it
+    named already; any other stop as it is."""
+    if not exc.every_object_moved:
+        return exc
+    left = what if not exc.left else f"{exc.left} and {what}"
+    return interrupted(exc.moving, exc.done, exc.total, exc, exc.unsure, left)
+
+
+def ends_command(exc: Interrupted, then: str = "") -> Interrupted:
+    """`exc`, as the command it stopped says it: `then`, what the command does after its
+    transfers (as `interrupted`'s `left`; "": nothing), added to what they left undone; a
+    transfer that knew of nothing left after it, in a command with nothing after it, left
+    nothing to do. Any stop but one after every object was moved, as it is."""
+    if then:
+        return also_left(exc, then)
+    if exc.every_object_moved and exc.left is None:
+        return interrupted(exc.moving, exc.done, exc.total, exc, exc.unsure, "")
     return exc
 
 
