@@ -17,6 +17,13 @@ from tests.remotes import commit_all, configure, make_dataset, pointer_oid
 from tests.team import Team, commit, must
 
 
+def pointer_oid_in(repo: Path, rev: str, pointer: str) -> str:
+    """The oid the pointer file `pointer` records at the revision `rev`."""
+    text = git(repo, "show", f"{rev}:{pointer}")
+    return next(line.split(": ")[1].strip('"') for line in text.splitlines()
+                if line.strip().startswith("oid: ") or line.startswith("- oid: "))
+
+
 def test_objects_the_workspace_needs_and_the_remote_lacks_are_reported(repo, dvx, remote):
     make_dataset(repo)
     assert dvx("add", "data", "model.pt").code == 0
@@ -120,6 +127,35 @@ def test_objects_lost_with_their_pack_fail_fsck_though_no_pointer_needs_them(
     assert again.code == 0 and json.loads(again.stdout)["lost"] == []
     git(repo, "checkout", "-q", "feature")
     assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
+
+
+def test_the_repair_fsck_names_for_a_damaged_copy_an_older_commit_needs_uploads_it(
+        repo, dvx, tmp_path):
+    """A cut-short pack holding the manifest only an older commit needs: fsck --remote of
+    the workspace names the push with -A, which finds it (a push of the workspace's data
+    would upload nothing), and once pasted fsck -A finds nothing missing."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for version in ("v1", "v2"):
+        for i in range(5):
+            write(repo / "d" / f"f{i}", f"{version} {i}\n")
+        assert dvx("add", "d").code == 0 and dvx("push").code == 0
+        commit_all(repo, version)
+    old = pointer_oid_in(repo, "HEAD~1", "d.dvx")
+    indexes = "".join(p.read_text() for p in (store / "indexes").glob("*.idx"))
+    pack = next(line.split()[1] for block in indexes.split("\npack ")[1:]
+                for line in [f"pack {block}"] if f"\n{old} " in block)
+    cut = store / "packs" / pack
+    cut.chmod(0o644)
+    cut.write_bytes(cut.read_bytes()[:-10])
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and "1 corrupt" in found.stdout, found.output
+    said = " ".join(found.stderr.split())
+    assert "Run `dvx push --repair -r s -A` to upload verified copies: it is needed by none " \
+        "of the revisions checked" in said, said
+    assert "(the next push uploads them again)" not in said, said
+    assert dvx("push", "--repair", "-r", "s", "-A").code == 0  # the hint, pasted
+    assert dvx("fsck", "--remote", "s", "-A").code == 0
 
 
 def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path):

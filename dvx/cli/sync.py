@@ -845,7 +845,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "store it serves through a remote that writes to it (`dvx fsck --remote`, then "
              "`dvx push --repair`).")
     elif result.corrupt and remote_name:
-        warn(f"Run `dvx push --repair -r {shell_quote(remote_name)}` to upload verified copies.")
+        _advise_repair(result, remote_name, _scope_options(*revisions), all_commits)
     if result.missing and result.newer_indexes:
         warn("What is missing may be in a pack that only the newer dvx's index names: "
              "upgrade dvx, then check again.")
@@ -858,6 +858,44 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)
+
+
+def _scope_options(all_branches: bool, all_tags: bool, all_commits: bool,
+                   revs: tuple[str, ...], last_n: int | None) -> str:
+    """The -a/-T/-A/--rev/-n options a command was given, as a hint repeats them."""
+    flags = [flag for flag, given in (("-a", all_branches), ("-T", all_tags),
+                                      ("-A", all_commits)) if given]
+    flags += [f"--rev {shell_quote(rev)}" for rev in revs]
+    if last_n is not None:
+        flags.append(f"-n {last_n}")
+    return "".join(f" {flag}" for flag in flags)
+
+
+def _advise_repair(result: FsckResult, remote_name: str, scope: str, all_commits: bool
+                   ) -> None:
+    """The push that uploads verified copies of the corrupt objects `fsck --remote` found:
+    with the revisions fsck checked (`scope`, its options), which need some of them; those
+    none of them needs (an older commit's) only a push of every commit's data (-A) finds,
+    and with `all_commits` (-A checked) no commit needs them."""
+    push = f"dvx push --repair -r {shell_quote(remote_name)}"
+    unneeded = len(result.unneeded_corrupt)
+    if not unneeded:
+        warn(f"Run `{push}{scope}` to upload verified copies.")
+        return
+    pronoun = "it" if unneeded == 1 else "them"
+    them = (f"{unneeded} of them {'is' if unneeded == 1 else 'are'}"
+            if unneeded < len(result.corrupt) else "it is" if unneeded == 1 else "they are")
+    if all_commits and unneeded == len(result.corrupt):
+        warn(f"No commit needs the corrupt object{'' if unneeded == 1 else 's'} found: no "
+             "push uploads a copy again, and none is needed.")
+        return
+    if all_commits:
+        warn(f"Run `{push}{scope}` to upload verified copies of those a commit needs: "
+             f"{them} needed by no commit, so no push uploads {pronoun} again.")
+        return
+    warn(f"Run `{push} -A` to upload verified copies: {them} needed by none of the revisions "
+         f"checked (an older commit's data, perhaps), which a push of those leaves out; -A "
+         "pushes the data of every commit.")
 
 
 def _warn_left_by_gc(result: FsckResult) -> None:

@@ -55,6 +55,9 @@ class FsckResult:
     # oid -> what has its name: on a remote, a path that needs it; in the cache, its own path
     not_objects: dict[str, str] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
+    # Of `corrupt`, those no target checked needs (an older commit's data, say): a push of
+    # the same targets uploads none of them again.
+    unneeded_corrupt: set[str] = field(default_factory=set)
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
     # Index name -> how it misstates the size of a pack (pack_reads.PackCheck.misstated);
     # `restated`: replaced by one giving each pack the size it has.
@@ -255,6 +258,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     result.lost |= in_packs.lost
     result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()
                           if oid not in loose_whole)
+    result.unneeded_corrupt = result.corrupt.keys() - needed.keys()
     for t in targets:
         wanted.paths.add(t.output)
     lacking = sorted(set(needed) - loose - in_packs.checked)
@@ -377,7 +381,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
         gone = "is gone" if pack in again.missing_packs else "holds damaged copies"
         log.warning("Pack %s %s: %d of its objects were taken out of the pack indexes; %s.",
                     pack, gone, len(oids), "another copy of each is whole" if whole == len(
-                        oids) else f"{len(oids) - whole} of them have no other copy (the next "
-                                   "push uploads them again)")
+                        oids) else f"{len(oids) - whole} of them have no other copy (a push of "
+                                   "data that needs them uploads them again)")
     again.checked |= found.checked - suspects
     return again
