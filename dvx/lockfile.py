@@ -35,6 +35,7 @@ from dvx.scm import (
     blob_content,
     commit_holding,
     git_add_command,
+    going_on_note,
     literal_pathspec,
     rebase_sides_note,
     unmerged_entries,
@@ -383,7 +384,7 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
     while a merge of it is under way, else (committed so, by a `--no-verify` merge say) an
     edit and a later commit, as `checkout --theirs` fails outside a merge."""
     lock = literal_pathspec(from_here(root, LOCK_FILE))
-    removed = ""
+    removed = going_on = ""
     if root is not None:
         entries = unmerged_entries(root)
         if entries is not None and not any(entry[0] == LOCK_FILE for entry in entries):
@@ -391,9 +392,12 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
             if commit is not None:
                 return committed_conflict_hint(commit, LOCK_FILE, root, "`dvx repro`")
         removed = _removed_on_one_side(root, entries or [])
+        theirs = next((blob for path, stage, blob in entries or []
+                       if path == LOCK_FILE and stage == 3), None)
+        going_on = going_on_note(root, LOCK_FILE, theirs) if entries else ""
     return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
             f"to bring it up to date, then `{git_add_command(root, [LOCK_FILE])}`.{removed}"
-            f"{rebase_sides_note(root)}")
+            f"{rebase_sides_note(root)}{going_on}")
 
 
 def _removed_on_one_side(root: str, entries: list[tuple[str, int, str]]) -> str:

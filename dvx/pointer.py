@@ -29,6 +29,7 @@ from dvx.scm import (
     blob_content,
     commit_holding,
     git_add_command,
+    going_on_note,
     literal_pathspec,
     merged_by_dvx_driver,
     rebase_sides_note,
@@ -259,14 +260,26 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
     data this cache never fetched, and pull fetches only what the cache lacks. `in_cache`
     (an oid: does the cache hold it?), when known, tells whether a manifest the merge
     driver lacked can be why it left the conflict."""
-    data_path = for_command(root, data_path_of(path))
-    pointer = literal_pathspec(from_here(root, path))
     entries = unmerged_entries(root) if root is not None else None
     merging = entries is None or any(entry[0] == path for entry in entries)
     if root is not None and not merging:
         commit = commit_holding(root, path, data)  # no merge: it was committed so, maybe
         if commit is not None:
-            return committed_conflict_hint(commit, path, root, f"`dvx pull {data_path}`")
+            return committed_conflict_hint(commit, path, root,
+                                           f"`dvx pull {for_command(root, data_path_of(path))}`")
+    theirs = next((blob for other, stage, blob in entries or [] if other == path and stage == 3),
+                  None)
+    going_on = going_on_note(root, path, theirs) if entries else ""
+    return _ways_out(data, path, root, in_cache, entries, merging) + going_on
+
+
+def _ways_out(data: bytes, path: str, root: str | None, in_cache: Callable[[str], bool] | None,
+              entries: list[tuple[str, int, str]] | None, merging: bool) -> str:
+    """The commands that resolve the conflicted pointer `path`, as `_how_to_resolve` gives
+    them, but for what goes on with the Git operation once it is resolved. `entries`: Git's
+    `unmerged_entries`; `merging`: whether they list `path` (or Git cannot say)."""
+    data_path = for_command(root, data_path_of(path))
+    pointer = literal_pathspec(from_here(root, path))
     others = _resolved_with(entries, path)
     add = git_add_command(root, [path])
     staged = add + (" && git rm " + " ".join(

@@ -796,6 +796,65 @@ def rebase_sides_note(root: str | None) -> str:
     return f" {REBASE_SIDES}" if root is not None and rebase_in_progress(root) else ""
 
 
+# What goes on with each operation Git stopped on a conflict once none is left; Git waits for
+# it, and the next one the user runs refuses to start until then.
+_GOING_ON = (("MERGE_HEAD", "`git commit` concludes the merge"),
+             ("CHERRY_PICK_HEAD", "`git cherry-pick --continue` goes on with the cherry-pick"),
+             ("REVERT_HEAD", "`git revert --continue` goes on with the revert"))
+
+
+def going_on_note(root: str | None, path: str, theirs: str | None) -> str:
+    """A sentence (a space first) to end the hint of the conflicted file `path` (relative to
+    `root`) with: what goes on with the Git operation stopped on it once no file is left in
+    conflict (`git commit`, `git rebase --continue`, ...). A `git stash pop` (or apply, or a
+    pull's autostash) records no operation, and Git keeps the stash entry when applying it
+    conflicts: where the version Git's index holds as theirs (the blob `theirs`) is a stash
+    entry's, the note says so, which side --theirs takes there, and the `git stash drop`
+    that drops the entry once the conflict is resolved. "" where Git cannot say."""
+    where = _git_dir_and_top(root) if root is not None else ()
+    if not where or root is None:
+        return ""
+    for head, going_on in _GOING_ON:
+        if os.path.exists(os.path.join(where[0], head)):
+            return f" Once no file is left in conflict, {going_on}."
+    if rebase_in_progress(root):
+        return " Once no file is left in conflict, `git rebase --continue` goes on with the rebase."
+    if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
+        return " Once no file is left in conflict, `git am --continue` goes on with the patches."
+    entry = _stash_entry_holding(root, path, theirs) if theirs is not None else None
+    if entry is None:
+        return ""
+    named = "" if entry == 0 else f" stash@{{{entry}}}"
+    return (f" The conflict comes from applying a stash entry (`git stash pop`), so Git's "
+            f"--theirs is the stashed version and --ours the commit it was applied to. Git "
+            f"keeps the entry when applying it conflicts: once resolved, `git stash "
+            f"drop{named}` drops it.")
+
+
+def _stash_entry_holding(root: str, path: str, blob: str) -> int | None:
+    """The number of the newest stash entry (0 for `stash@{0}`) whose work tree holds the
+    blob `blob` at `path` (relative to `root`); None if none does, or Git cannot say. One `git
+    cat-file --batch-check` over every entry."""
+    import subprocess
+
+    if "\n" in path or "\r" in path:
+        return None  # a name `git cat-file --batch-check`, a line per question, cannot take
+    env = git_environ(root=root)
+    try:
+        listed = subprocess.run(["git", "-C", root, "log", "-g", "--format=%H", "refs/stash",
+                                 "--"], capture_output=True, check=False, env=env)
+        stashes = listed.stdout.decode().split() if listed.returncode == 0 else []
+        if not stashes:
+            return None
+        asked = "".join(f"{stash}:./{path}\n" for stash in stashes)
+        held = subprocess.run(["git", "-C", root, "cat-file", "--batch-check=%(objectname)"],
+                              input=asked.encode(), capture_output=True, check=False, env=env)
+    except FileNotFoundError:
+        return None
+    answers = held.stdout.decode(errors="replace").splitlines()
+    return next((number for number, answer in enumerate(answers) if answer == blob), None)
+
+
 def commit_holding(root: str, path: str, data: bytes) -> str | None:
     """The commit that last changed the file `path` (relative to `root`) when HEAD holds it
     as `data`: such a file was committed so, and no merge left it so here. None otherwise,

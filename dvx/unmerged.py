@@ -28,6 +28,7 @@ from dvx.pointer import data_path_of
 from dvx.scm import (
     REBASE_SIDES,
     git_add_command,
+    going_on_note,
     literal_pathspec,
     rebase_in_progress,
     tracked_in,
@@ -62,15 +63,16 @@ def unmerged_without_markers(root: str) -> dict[str, MergeConflictError]:
                 data = f.read()
         except OSError:
             continue  # deleted on one side and gone here: Git's own status names it
+        going_on = going_on_note(root, path, blobs.get(_THEIRS))
         sides = blobs.keys() & {_OURS, _THEIRS}
         if len(sides) == 1:
-            found[path] = _deleted_on_one_side(root, path, sides.pop(), rebasing)
+            found[path] = _deleted_on_one_side(root, path, sides.pop(), rebasing, going_on)
             continue
         side = _side_held(data, blobs)
         # Their side alone is what `git checkout --theirs` leaves, as dvx's own hint for a
         # conflict says to run (a driver that failed leaves ours): a choice, no conflict.
         if not has_conflict_markers(data) and side != "theirs":
-            found[path] = _conflict(root, path, side, _BASE not in blobs, rebasing)
+            found[path] = _conflict(root, path, side, _BASE not in blobs, rebasing, going_on)
     return found
 
 
@@ -101,9 +103,9 @@ def _what(path: str) -> str:
 
 
 def _conflict(root: str, path: str, side: str | None, added: bool,
-              rebasing: bool) -> MergeConflictError:
+              rebasing: bool, going_on: str) -> MergeConflictError:
     """Both sides changed `path` (or, `added`, both added it), and it holds our side
-    (`side`) or neither as Git stored them."""
+    (`side`) or neither as Git stored them. `going_on` ends the hint (`going_on_note`)."""
     shown = literal_pathspec(from_here(root, path))
     add = git_add_command(root, [path])
     then, what = _then(root, path), _what(path)
@@ -111,7 +113,7 @@ def _conflict(root: str, path: str, side: str | None, added: bool,
         return MergeConflictError(
             f"{what} is not merged yet: Git's index still lists it as unmerged.",
             f"Once it holds what you want (`git checkout -m {shown}` merged it again, or you "
-            f"edited it), run {then}, then `{add}`.", path)
+            f"edited it), run {then}, then `{add}`.{going_on}", path)
     names = _REBASE_SIDES if rebasing else _MERGE_SIDES
     both = " (both sides added it)" if added else ""
     holds = (f"{names[_OURS][0]} alone: dvx's merge driver did not merge it (it could not "
@@ -123,13 +125,14 @@ def _conflict(root: str, path: str, side: str | None, added: bool,
         f"To keep both sides' changes, merge it again with dvx's merge driver: `dvx install` "
         f"(which writes the driver anew), then `git checkout -m {shown}`. Or keep one side "
         f"knowingly: `git checkout --ours {shown}` (or --theirs). Then run {then} and "
-        f"`{add}`." + (f" {REBASE_SIDES}" if rebasing else ""), path)
+        f"`{add}`." + (f" {REBASE_SIDES}" if rebasing else "") + going_on, path)
 
 
-def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
+def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool, going_on: str
                          ) -> MergeConflictError:
     """One side deleted `path`, the other (stage `kept`) changed it: a modify/delete
-    conflict, which only `git add` (keep it) or `git rm` (delete it) resolves."""
+    conflict, which only `git add` (keep it) or `git rm` (delete it) resolves. `going_on`
+    ends the hint (`going_on_note`)."""
     shown = literal_pathspec(from_here(root, path))
     add = git_add_command(root, [path])
     names = _REBASE_SIDES if rebasing else _MERGE_SIDES
@@ -153,5 +156,5 @@ def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool
         f"{changer} changed it (a modify/delete conflict). Git left the changed version in "
         f"the workspace, and its index holds that side alone, so neither `git checkout -m` "
         f"nor --ours/--theirs can resolve it.",
-        f"Keep it as changed: {keep}. Or accept the deletion: `git rm {shown}`; {drop}.",
-        path)
+        f"Keep it as changed: {keep}. Or accept the deletion: `git rm {shown}`; {drop}."
+        f"{going_on}", path)

@@ -4,12 +4,14 @@ that touch them, with one clear message that names the file and how to fix it.""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from tests.conftest import git, run_dvx, write
 from tests.team import Team, commit, edit, must, share
@@ -115,6 +117,103 @@ def test_during_a_rebase_the_conflict_hint_says_git_s_ours_is_the_upstream(tmp_p
     assert "it holds the upstream's side alone" in taken.stderr, taken.stderr
     assert "`git add` now would drop your commit's changes to it" in taken.stderr
     assert note in taken.stderr
+
+
+def test_a_rebase_stopped_on_a_pointer_names_git_rebase_continue_which_ends_it(tmp_path):
+    """In a rebase stopped on a pointer, the hint ends with what goes on with the rebase once
+    it is resolved, as a merge's ends with the `git commit` concluding it: pasted with the
+    ways out it names, the rebase ends with alice's data replayed onto bob's commit."""
+    alice, _ = _diverge(Team(tmp_path))
+    merging = run_dvx("status", cwd=alice)
+    assert "Once no file is left in conflict, `git commit` concludes the merge." \
+        in merging.stderr, merging.stderr
+    git(alice, "merge", "--abort")
+    assert subprocess.run(["git", "rebase", "origin/bob"], cwd=alice,
+                          capture_output=True).returncode != 0
+
+    status = run_dvx("status", cwd=alice)
+    going_on = "Once no file is left in conflict, `git rebase --continue` goes on with the rebase."
+    assert status.code == 1 and going_on in status.stderr, status.stderr
+    assert "`git commit`" not in status.stderr
+    keep = re.search(r"Keep one side: `([^`]*)` \(or --ours\), then `([^`]*)`", status.stderr)
+    assert keep is not None, status.stderr
+    _pasted(keep.group(1), alice)  # --theirs: in a rebase, alice's own commit
+    _pasted(keep.group(2), alice)
+    _pasted_with_no_editor("git rebase --continue", alice)
+    assert not (alice / ".git" / "rebase-merge").exists()
+    assert git(alice, "log", "-1", "--format=%s", "HEAD^").strip() == "bob's version"
+    assert (alice / "data.csv").read_text() == "alice's\n"
+    assert git(alice, "show", "HEAD:data.csv.dvx") == (alice / "data.csv.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def _pasted_with_no_editor(command: str, cwd) -> None:
+    """Run the Git `command` as pasted, with an editor that keeps the message Git offers."""
+    subprocess.run(shlex.split(command), cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_EDITOR": "true"})
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_a_stash_pop_stopped_on_a_pointer_says_the_stash_is_kept_and_how_to_drop_it(
+        tmp_path, installed):
+    """`git stash pop` records no operation, and Git keeps the stash entry when applying it
+    conflicts: the hint says which side --theirs takes there (the stashed version) and that
+    `git stash drop` drops the entry once resolved. Pasted, the ways out leave alice's
+    stashed data in place, recorded by the pointer, and no stash entry behind."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    if installed:
+        must("install", cwd=alice)
+    write(alice / "data.csv", "v1\n")
+    must("add", "data.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "data.csv", "bob's\n")
+    must("add", "data.csv", cwd=bob)
+    share(bob, "bob's version")
+    edit(alice, "data.csv", "alice's\n")
+    must("add", "data.csv", cwd=alice)  # not committed: stashed before a pull
+    git(alice, "stash", "-q")
+    git(alice, "pull", "-q")
+    must("pull", cwd=alice)
+    popped = subprocess.run(["git", "stash", "pop"], cwd=alice, capture_output=True, text=True)
+    assert popped.returncode != 0 and "The stash entry is kept" in popped.stdout, popped.stdout
+
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1, status.output
+    assert ("The conflict comes from applying a stash entry (`git stash pop`), so Git's "
+            "--theirs is the stashed version and --ours the commit it was applied to. Git "
+            "keeps the entry when applying it conflicts: once resolved, `git stash drop` "
+            "drops it.") in status.stderr, status.stderr
+    keep = re.search(r"Keep one side: `([^`]*)` \(or --ours\), then `([^`]*)`", status.stderr)
+    assert keep is not None, status.stderr
+    _pasted(keep.group(1), alice)
+    _pasted(keep.group(2), alice)
+    _pasted("git stash drop", alice)
+    assert git(alice, "stash", "list") == ""
+    assert (alice / "data.csv").read_text() == "alice's\n"
+    assert xxhash.xxh3_128_hexdigest(b"alice's\n") in (alice / "data.csv.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_a_conflict_no_operation_or_stash_left_names_neither_a_commit_nor_a_stash_drop(
+        tmp_path):
+    """`git checkout -m` of another branch over a pointer changed here leaves a conflict no
+    Git operation records and no stash entry holds: its hint goes on with neither."""
+    alice, _ = _diverge(Team(tmp_path))
+    git(alice, "merge", "--abort")
+    edit(alice, "other.csv", "stashed\n")
+    must("add", "other.csv", cwd=alice)
+    git(alice, "stash", "-q")  # a stash entry, of another file
+    edit(alice, "data.csv", "alice's, not committed\n")
+    must("add", "data.csv", cwd=alice)
+    switched = subprocess.run(["git", "checkout", "-m", "origin/bob"], cwd=alice,
+                              capture_output=True, text=True)
+    assert "data.csv.dvx" in git(alice, "diff", "--name-only", "--diff-filter=U"), \
+        switched.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "Keep one side: `git checkout --theirs" in status.stderr
+    assert "stash" not in status.stderr and "Once no file is left" not in status.stderr
 
 
 def test_the_side_kept_is_placed_from_the_cache_while_the_remote_is_out_of_reach(tmp_path):
