@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 
 from dvx.errors import MergeConflictError
 from dvx.lockfile import LOCK_FILE
@@ -142,7 +143,11 @@ def _deleted_on_one_side(root: str, path: str, kept: int, rebasing: bool, going_
         drop = "`dvx status` then names the stages that must run again"
     else:
         data = for_command(root, data_path_of(path))
-        keep = f"`{add}`, then `dvx pull {data}` places its data"
+        # The deletion took the data's .gitignore entry too: the pull writes it again, and
+        # a rebase goes on only once that is staged.
+        gitignore = posixpath.join(posixpath.dirname(data_path_of(path)), ".gitignore")
+        keep = (f"`{add}`, then `dvx pull {data}` places its data and writes its .gitignore "
+                f"entry again, then `{git_add_command(root, [gitignore])}`")
         drop = (f"`dvx checkout` then removes the data at {data} from the workspace where the "
                 f"cache holds it (the cache keeps it until `dvx gc`)")
         if tracked_in(root, data_path_of(path)):

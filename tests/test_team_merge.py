@@ -2573,7 +2573,9 @@ def test_a_deletion_accepted_whose_deleting_side_put_its_data_into_git_leaves_gi
 def test_a_pointer_deleted_upstream_and_changed_by_a_commit_a_rebase_replays_is_named_so(
         tmp_path):
     """In a `git pull --rebase`, Git's ours is the upstream: the pointer alice's pushed
-    commit removed and bob's replayed commit changed is named so, not the other way round."""
+    commit removed and bob's replayed commit changed is named so, not the other way round.
+    The hint ends with the `git rebase --continue` that goes on once it is resolved: pasted
+    after keeping it as changed, the rebase ends with bob's data in place."""
     _, bob = _changed_by_bob_removed_by_alice(tmp_path, "raw.csv")
     git(bob, "branch", "-q", "--set-upstream-to", "origin/main")
     pulled = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=bob, capture_output=True)
@@ -2582,6 +2584,21 @@ def test_a_pointer_deleted_upstream_and_changed_by_a_commit_a_rebase_replays_is_
     assert status.code == 1
     assert ("holds an unresolved Git merge conflict: the upstream's side deleted it and your "
             "commit's side changed it") in status.stderr, status.stderr
+    assert status.stderr.rstrip().endswith(
+        "Once no file is left in conflict, `git rebase --continue` goes on with the rebase."), \
+        status.stderr
+    assert ("Keep it as changed: `git add raw.csv.dvx`, then `dvx pull raw.csv` places its "
+            "data and writes its .gitignore entry again, then `git add .gitignore`."
+            ) in status.stderr
+    git(bob, "add", "raw.csv.dvx")
+    must("pull", "raw.csv", cwd=bob)
+    git(bob, "add", ".gitignore")  # else `git rebase --continue` refuses the change to it
+    subprocess.run(["git", "rebase", "--continue"], cwd=bob, check=True, capture_output=True,
+                   env={**os.environ, "GIT_EDITOR": "true"})
+    assert git(bob, "log", "-1", "--format=%s", "HEAD^").strip() == "alice removes it"
+    assert (bob / "raw.csv").read_text() == "v2, bob's\n"
+    assert "/raw.csv" in git(bob, "show", "HEAD:.gitignore").splitlines()
+    assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
 def test_dvx_lock_one_side_deleted_and_the_other_changed_is_named_so_with_both_ways_out(
