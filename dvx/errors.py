@@ -20,6 +20,7 @@
     ├── ConflictError             exit 1  a pointer changed both in Git and in the workspace
     │   └── MergeConflictError    exit 1  a file dvx reads still holds Git's conflict markers
     ├── LockError                 exit 3  another dvx process holds the repository lock
+    │   └── LockedPlaceGone       exit 3  another repository whose lock was awaited is gone
     ├── RemoteError               exit 1  a remote is unreachable or misconfigured
     │   ├── UnknownRemoteError    exit 2  a remote named on the command line that none is
     │   ├── JobsSettingError      exit 1  a remote's `jobs` option dvx refuses, met without -j
@@ -188,6 +189,11 @@ class MergeConflictError(ConflictError):
 
 class LockError(DvxError):
     exit_code = 3
+
+
+class LockedPlaceGone(LockError):
+    """The folder of another repository's lock (a worktree's) went while a command waited
+    for it or took it: whatever held it has ended, and nothing there is left to keep."""
 
 
 class RemoteError(DvxError):

@@ -50,9 +50,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 
-from dvx import fsutil
+from dvx import faults, fsutil
 from dvx.errors import (
     Interrupted,
+    LockedPlaceGone,
     LockError,
     interruption,
     note_left_half_done,
@@ -433,11 +434,13 @@ class RepoLock:
         half-done, and is never named as stopped. `place`: the lock is another repository's
         ("the worktree X"), taken by a command that changes none of its files (gc, keeping
         what it uses): the messages of waiting for it name it, and the commands stopped
-        there, which that repository's own commands name, are not."""
+        there, which that repository's own commands name, are not; its folder is never made
+        here, and should it go before the lock is taken, LockedPlaceGone says so."""
         self.command = command or this_command()
         self.only_whole_writes = only_whole_writes
         self.place = place
-        os.makedirs(tmp_dir, exist_ok=True)
+        if place is None:
+            os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
         self.stopped_path = os.path.join(tmp_dir, STOPPED_FILE)
@@ -479,6 +482,7 @@ class RepoLock:
                         else f"the lock of {self.place}", who)
             deadline = time.monotonic() + self.wait_seconds
             while not self._try_lock():
+                faults.point("lock.waiting")
                 if time.monotonic() >= deadline:
                     raise self._busy(self.holder())
                 time.sleep(POLL_SECONDS)
@@ -573,7 +577,12 @@ class RepoLock:
         fsutil.remove_quietly(self.holder_path)
 
     def _try_lock(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            if self.place is None:
+                raise
+            raise LockedPlaceGone(f"{self.place[0].upper()}{self.place[1:]} is gone.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

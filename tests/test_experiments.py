@@ -3981,7 +3981,7 @@ def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(
         env={**os.environ, "DVX_FAULT": "repro.before_lock_write", "DVX_FAULT_ACTION": "stop"})
     collecting = None
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not (running := [e for e in json.loads(run_dvx("queue", "status", "--json",
                                                               cwd=project).stdout)
                                if e["worktree"]]):
@@ -3996,7 +3996,7 @@ def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(
         assert f"Nothing was deleted: the worktree '{worktree}' is locked by pid {recording} " \
             in refused.stderr, refused.stderr
         assert _cache_files(project) == cached
-        must("config", "--local", "core.lock_wait", "60", cwd=project)
+        must("config", "--local", "core.lock_wait", "600", cwd=project)
         collecting = subprocess.Popen(
             [sys.executable, "-m", "dvx", "gc", "-w", "--grace", "0", "-f"], cwd=project,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -4011,6 +4011,65 @@ def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(
             if process is not None and process.poll() is None:
                 process.kill()
     assert _queue_states(project) == {"late": "done"}
+    applied = run_dvx("exp", "apply", "late", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "model.bin").read_text() == "model lr=0.7 epochs=3 rows=3"
+
+
+def _wait_stopped(pid: int) -> None:
+    """Wait until the process `pid` is stopped (SIGSTOP, at a fault point)."""
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}/stat").read_text(errors="replace").rpartition(")")[2].split()[0] \
+            != "T":
+        assert time.monotonic() < deadline, f"pid {pid} never stopped"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("stop_at", ["lock.waiting", "gc.locked"])
+def test_gc_finding_gone_the_worktree_of_a_queued_run_it_waited_for_keeps_what_the_run_recorded(
+        project, stop_at):
+    """gc waits for the lock of a queued run's worktree; the run records its experiment and
+    lets the lock go, and `queue start` removes its worktree before gc takes that lock
+    (`lock.waiting`: gc stopped between two tries) or before gc reads it (`gc.locked`: gc
+    stopped once it holds the locks). gc takes the worktree as ended, never fails, and keeps
+    what the run recorded, so the experiment applies."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.7", "-n", "late", cwd=project)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "queue", "start"], cwd=project, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "repro.before_lock_write", "DVX_FAULT_ACTION": "stop"})
+    collecting = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (running := [e for e in json.loads(run_dvx("queue", "status", "--json",
+                                                              cwd=project).stdout)
+                               if e["worktree"]]):
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+        worktree = running[0]["worktree"]
+        recording = _stopped_in(worktree)
+        must("config", "--local", "core.lock_wait", "600", cwd=project)
+        collecting = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "gc", "-w", "--grace", "0", "-f"], cwd=project,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+            env={**os.environ, "DVX_FAULT": stop_at, "DVX_FAULT_ACTION": "stop"})
+        line = collecting.stderr.readline()
+        assert f"lock of the worktree '{worktree}'" in line, (line, collecting.communicate())
+        if stop_at == "lock.waiting":  # stopped before the run lets the lock go
+            _wait_stopped(collecting.pid)
+        os.kill(recording, signal.SIGCONT)
+        _wait_stopped(collecting.pid)
+        assert runner.wait(timeout=120) == 0, runner.communicate()
+        assert not os.path.exists(worktree)
+        assert _queue_states(project) == {"late": "done"}
+        os.kill(collecting.pid, signal.SIGCONT)
+        out, err = collecting.communicate(timeout=120)
+        assert collecting.returncode == 0, out + err
+        assert "Traceback" not in err, err
+    finally:
+        for process in (runner, collecting):
+            if process is not None and process.poll() is None:
+                process.kill()
     applied = run_dvx("exp", "apply", "late", cwd=project)
     assert applied.code == 0, applied.output
     assert (project / "model.bin").read_text() == "model lr=0.7 epochs=3 rows=3"

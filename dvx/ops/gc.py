@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil
-from dvx.errors import DvxError, LockError, UsageError
+from dvx.errors import DvxError, LockedPlaceGone, LockError, UsageError
 from dvx.hashing import hash_bytes
 from dvx.history import Scope, scope_targets
 from dvx.lock import RepoLock
@@ -151,6 +151,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     listed = _worktrees(repo, others)
     worktrees = [worktree for worktree, _ in listed]
     with _locked(repo, [worktree for worktree, whose in listed if whose is repo]):
+        faults.point("gc.locked")
         reach = _reach(repo, scope, remote, others, worktrees)
         refuse_if_unreadable(reach)
         results = []
@@ -219,12 +220,25 @@ def _reach(repo: Repo, scope: Scope, remote: RemoteStore | None, others: list[Re
         own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
         try:
             theirs = reachable(worktree, own, remote, sizes_of)
-        except DvxError:
-            if os.path.isdir(worktree.root):
+        except (DvxError, OSError):
+            if not _gone(worktree):
                 raise
-            continue  # removed while gc waited for it: a queued run's, once recorded
+            continue
+        if theirs.problems and _gone(worktree):
+            continue
         _add(reach, theirs, worktree)
     return reach
+
+
+def _gone(worktree: Repo) -> bool:
+    """Has the worktree gone (its folder, or the `.git` file that makes it one, removed)?
+    Once gc holds its lock, or found it gone while waiting for it, no command of its own is
+    left writing there: a queued run's is removed by `queue start` once the run ended, and
+    the run recorded its experiment before letting the lock go, so what it made is in the
+    experiment's commit, which gc, reading history after taking the locks, keeps as any
+    commit in scope, or else as a last copy. What could not be read of a worktree that went
+    is no problem."""
+    return not os.path.isfile(os.path.join(worktree.root, ".git"))
 
 
 def _add(reach: Reachable, theirs: Reachable, where: Repo) -> None:
@@ -364,7 +378,8 @@ def _locked(repo: Repo, worktrees: list[Repo]) -> Iterator[None]:
     nothing records yet, as one here may. gc waits for each as long as for its own
     (core.lock_wait here), taking them in one order, by path, so that gc's run in two
     worktrees at once never wait for each other. One still held then stops gc before it has
-    read or deleted anything. (Another repository sharing the cache, --projects, is not
+    read or deleted anything; one removed meanwhile (a queued run's, once recorded) has
+    ended, and is no longer waited for. (Another repository sharing the cache, --projects, is not
     locked: what its commands write is protected by its age, for the grace period.)"""
     wait = repo.config.get_float("core", "lock_wait", 30.0)
     places = [(os.path.realpath(each.root), each) for each in (repo, *worktrees)]
@@ -380,6 +395,8 @@ def _locked(repo: Repo, worktrees: list[Repo]) -> Iterator[None]:
                             place=f"the worktree '{each.root}'")
             try:
                 held.enter_context(lock)
+            except LockedPlaceGone:
+                continue  # removed while gc waited: its run has ended, and is recorded
             except LockError as exc:
                 raise LockError(f"Nothing was deleted: {exc.message[0].lower()}"
                                 f"{exc.message[1:]} gc keeps what is used there, and a "
