@@ -3,6 +3,8 @@ through both, as people on a team do."""
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 from tests.conftest import git, run_dvx, write
@@ -36,6 +38,21 @@ def must(*args: str, cwd: Path) -> str:
     result = run_dvx(*args, cwd=cwd)
     assert result.code == 0, f"dvx {' '.join(args)}: {result.output}"
     return result.output
+
+
+def pasted(command: str, cwd: Path) -> None:
+    """Run `command`, a way out a message names (`git ...`, `dvx ...` or `rm ...`, joined by
+    ` && `), as a shell would split it, in `cwd`; each part must succeed."""
+    for part in command.split(" && "):
+        program, *args = shlex.split(part)
+        if program == "git":
+            git(cwd, *args)
+        elif program == "rm":
+            for name in args:
+                os.remove(cwd / name)
+        else:
+            assert program == "dvx", command
+            must(*args, cwd=cwd)
 
 
 def commit(clone: Path, message: str) -> None:

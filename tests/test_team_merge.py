@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from dvx.scm import Git, unmerged_entries
 from dvx.self_command import dvx_argv
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
-from tests.team import Team, commit, edit, must, share
+from tests.team import Team, commit, edit, must, pasted, share
 
 
 def _merge(clone, branch: str) -> subprocess.CompletedProcess[str]:
@@ -291,6 +292,51 @@ def test_a_merge_of_a_pointer_into_the_side_whose_git_holds_its_data_is_stopped(
     assert "    d: the data of d.dvx; staged: d/f1, d/f2\n" in stopped.stderr
     assert "`git rm -r --cached -- d`" in stopped.stderr
     assert (repo / ".git" / "MERGE_HEAD").exists()
+
+
+def _file_in_git_on_one_side_and_tracked_by_dvx_on_the_other(repo, dvx, dvx_side: str
+                                                             ) -> None:
+    """The file 'f c.csv' committed to Git on one branch and tracked with `dvx add` on the
+    other (`dvx_side`: "main" or "theirs"); main is checked out, to merge theirs."""
+    assert dvx("install").code == 0
+    write(repo / "notes.txt", "base\n")
+    commit(repo, "base")
+    for branch in ("theirs", "main"):
+        git(repo, "checkout", "-q", *(["-b"] if branch == "theirs" else []), branch)
+        if branch == dvx_side:
+            write(repo / "f c.csv", "dvx's\n")
+            assert dvx("add", "f c.csv").code == 0
+        else:
+            write(repo / "f c.csv", "Git's\n")
+        commit(repo, f"f c.csv on {branch}")
+
+
+@pytest.mark.parametrize("way", ["checkout", "commit"])
+@pytest.mark.parametrize("dvx_side", ["main", "theirs"])
+def test_a_merge_stopped_over_a_file_names_ways_out_that_work_as_pasted(repo, dvx, dvx_side,
+                                                                        way):
+    """A file tracked by dvx on one side of a merge and committed to Git on the other: what
+    the merge leaves there is Git's version, a change a plain `dvx checkout` refuses to
+    discard. The stopped merge names `dvx checkout --force` (the recorded data) and `dvx
+    commit` (Git's version as the data), in both directions; each, pasted with the `git rm`
+    before it, concludes the merge with the file out of Git."""
+    _file_in_git_on_one_side_and_tracked_by_dvx_on_the_other(repo, dvx, dvx_side)
+    stopped = _merge_local(repo, "theirs")
+    said = " ".join(stopped.stderr.split())
+    assert stopped.returncode == 1 and "    f c.csv: the data of f c.csv.dvx\n" in \
+        stopped.stderr, stopped.stdout + stopped.stderr
+    named = re.findall(r"`((?:git rm|dvx checkout|dvx commit) [^`]*)`", said)
+    assert named == ["git rm -r --cached -- 'f c.csv'", "dvx checkout --force 'f c.csv'",
+                     "dvx commit 'f c.csv'"], said
+    pasted(named[0], repo)
+    pasted(named[1 if way == "checkout" else 2], repo)
+    git(repo, "add", ".gitignore")
+    concluded = _git_commit(repo, "--no-edit")
+    assert concluded.returncode == 0, concluded.stderr
+    assert git(repo, "rev-parse", "HEAD^2") == git(repo, "rev-parse", "theirs")
+    assert git(repo, "ls-files", "f c.csv") == ""
+    assert (repo / "f c.csv").read_text() == ("dvx's\n" if way == "checkout" else "Git's\n")
+    assert dvx("status", "-q").code == 0
 
 
 def test_a_merge_commit_of_data_dvx_tracks_goes_on_with_no_verify(repo, dvx):

@@ -307,14 +307,12 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData],
         checkout = " ".join(typed(p) for p in recorded)
         why = ("to record the data as it is now, which also writes an entry again after a "
                "`!` rule taking the data back into Git, where checkout leaves it")
-        # A folder the merge filled holds the other side's files, which a plain checkout
-        # skips; a file staged whole is the one the pointer's data replaces as it is
-        fills_a_folder = any(item.holder.recorded and item.files != [item.holder.path]
-                             for item in found)
-        if merging and fills_a_folder:
+        # What the merge left at the data (the other side's files in a folder, its version
+        # of a file) is a change not in the cache, which a plain checkout refuses to discard
+        if merging:
             again.append(f"`dvx checkout --force {checkout}` (which places the recorded data, "
-                         "deleting from the workspace the merged files it does not hold, "
-                         f"which Git's history keeps) or `dvx commit {checkout}` ({why})")
+                         "replacing what the merge left there, which Git's history keeps) "
+                         f"or `dvx commit {checkout}` ({why})")
         else:
             again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, {why})")
     if unrecorded:
