@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dvx.config import Config
+from dvx.config import Config, ConfigFile
 from dvx.errors import ConfigError, DvxError, FormatError, OtherAlgorithmError
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
@@ -323,3 +323,47 @@ def staged_otherwise(config: Config, recorded: dict[str, list[str]], staged: set
         return own, []
     return own, sorted(f for algo, files in recorded.items() if algo != own.algo
                        for f in files if f in staged and f != LOCK_FILE)
+
+
+COMMITTED_CONFIG = ".dvx/config"
+_MAX_CONFIG_BYTES = 1 << 20  # a tracked .dvx/config larger than this is no config
+
+
+@dataclass(frozen=True)
+class CommittedSwitch:
+    """A commit whose .dvx/config sets core.hash to `algo`, where HEAD's set `before` (None:
+    nothing), while tracked data records another algorithm: every clone would hash with
+    `algo` and skip `files`, whose data none could pull or check out any more."""
+    algo: str
+    before: str | None
+    files: list[str]  # pointer files and dvx.lock of the index, recording another algorithm
+
+
+def committed_switch(git: Git, recorded: dict[str, list[str]]) -> CommittedSwitch | None:
+    """The switch of algorithm the commit being made would share with every clone (its
+    .dvx/config, as Git's index holds it, sets another core.hash than HEAD's) while the
+    tracked data (`recorded`, as the index holds it too) records another: a switch takes
+    adding all that data again. None where the commit changes no core.hash, or all the
+    data records the one it sets."""
+    entry = git.index_entries([COMMITTED_CONFIG]).get(COMMITTED_CONFIG)
+    if entry is None:  # not in the commit, or left in conflict by a merge
+        return None
+    algo = _committed_hash(git.small_blob(entry[1], _MAX_CONFIG_BYTES),
+                           f"'{COMMITTED_CONFIG}' of Git's index")
+    head = git.head()
+    before = None if head is None else _committed_hash(
+        git.blob_at(head, COMMITTED_CONFIG, _MAX_CONFIG_BYTES), f"'{COMMITTED_CONFIG}' of HEAD")
+    if algo is None or algo == before:
+        return None
+    files = sorted(f for other, found in recorded.items() if other != algo for f in found)
+    return CommittedSwitch(algo, before, files) if files else None
+
+
+def _committed_hash(data: bytes | None, named: str) -> str | None:
+    """The algorithm core.hash names in a committed .dvx/config's content; None where it
+    names none (a value naming no algorithm is refused by every command reading it)."""
+    if data is None:
+        return None
+    config_file = ConfigFile.parse(data, named, f"Fix {named}, then commit again.")
+    value = config_file.get("core", "hash")
+    return value if value in ALGORITHMS else None

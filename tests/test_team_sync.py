@@ -28,7 +28,7 @@ from tests.conftest import (
     stopped_at,
     write,
 )
-from tests.team import Team, commit, edit, must, share
+from tests.team import Team, commit, edit, must, pasted, share
 from tests.test_atomicity import run_with_file_size_limit
 
 
@@ -4172,3 +4172,49 @@ def test_the_pre_commit_hook_stops_a_pointer_of_another_algorithm_than_the_repos
     git(alice, "add", "newfile.dvx")
     git(alice, "commit", "-qm", "newfile")
     assert "algo: xxh128" in git(alice, "show", "HEAD:newfile.dvx")
+
+
+@pytest.mark.parametrize("way", ["set back", "switch"])
+def test_the_pre_commit_hook_stops_a_committed_core_hash_the_tracked_data_does_not_record(
+        team, way):
+    """`dvx config core.hash sha256` in a repository whose data is xxh128, then `git commit
+    -a`: every clone would hash with sha256 and skip every pointer, so the hook stops it,
+    naming the files and the ways out of both intents. Each, pasted, makes a commit after
+    which a teammate pulls the data: the setting set back, or the data added again with the
+    new algorithm."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    write(alice / "data c.csv", "v1\n")
+    write(alice / "notes.txt", "v1\n")
+    must("add", "data c.csv", cwd=alice)
+    share(alice, "data")
+    must("config", "core.hash", "sha256", cwd=alice)
+    write(alice / "notes.txt", "v2\n")
+    before = git(alice, "rev-parse", "HEAD")
+    refused = subprocess.run(["git", "commit", "-qam", "sha256"], cwd=alice,
+                             capture_output=True, text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and git(alice, "rev-parse", "HEAD") == before, said
+    assert ("dvx stopped the commit: its .dvx/config sets core.hash to sha256, which the data "
+            "this repository tracks does not record" in said), said
+    assert "\n    data c.csv.dvx\n" in refused.stderr, refused.stderr
+    named = re.findall(r"`((?:dvx|git add|rm) [^`]*)`", said)
+    assert named == ["dvx config --unset core.hash", "git add -- .dvx/config",
+                     "rm 'data c.csv.dvx'", "dvx add 'data c.csv'", "dvx pull"], said
+    if way == "set back":
+        for command in named[:2]:
+            pasted(command, alice)
+    else:
+        for command in named[2:4]:
+            pasted(command, alice)
+        git(alice, "add", "data c.csv.dvx")
+    done = subprocess.run(["git", "commit", "-qam", "sha256"], cwd=alice, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "origin", "HEAD")
+    bob = team.clone("bob")  # pulls the data
+    assert (bob / "data c.csv").read_text() == "v1\n"
+    algo = "sha256" if way == "switch" else "xxh128"
+    assert f"algo: {algo}" in (bob / "data c.csv.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=bob).code == 0

@@ -17,7 +17,7 @@ from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.errors import DvxError
-    from dvx.hash_setting import RepositoryAlgorithm
+    from dvx.hash_setting import CommittedSwitch, RepositoryAlgorithm
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.repo import Repo
@@ -153,8 +153,9 @@ def _repo_of_hook() -> Any:
 def pre_commit(args: tuple[str, ...]) -> None:
     """Stop a commit that would put into Git data dvx keeps out of it, a link into its
     cache, or a pointer or dvx.lock still holding a merge's conflict markers
-    (ops/staged_data.py), or whose index holds dvx's private files (.dvx/config.local: the
-    clone's credentials).
+    (ops/staged_data.py), a pointer of another hash algorithm than the repository's data or
+    a .dvx/config setting a core.hash its tracked data does not record (hash_setting.py), or
+    whose index holds dvx's private files (.dvx/config.local: the clone's credentials).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
     _check_the_commit(made_by_merge=False)
@@ -174,6 +175,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     """pre-commit's and pre-merge-commit's check of the commit Git is about to make: exit
     status 1, each problem named with its way out, where it may not be made."""
     from dvx.errors import DvxError, PrivateFilesInGitError
+    from dvx.hash_setting import committed_switch
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
@@ -183,7 +185,9 @@ def _check_the_commit(made_by_merge: bool) -> None:
         if repo is None:
             return
         check = staged_data(repo, lambda: caching_declared(repo), made_by_merge)
-        own, otherwise = _staged_in_another_algorithm(repo)
+        switch = committed_switch(repo.git, repo.recorded_algorithms)
+        # A switch names every file of another algorithm, with the ways out of both intents
+        own, otherwise = _staged_in_another_algorithm(repo) if switch is None else (None, [])
     except PrivateFilesInGitError as exc:
         warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
              "is.")
@@ -211,9 +215,12 @@ def _check_the_commit(made_by_merge: bool) -> None:
     if check.overlaps:
         warn(_overlaps_message(repo.root, here, check.overlaps))
     if otherwise:
+        assert own is not None
         warn(_other_algorithm_message(repo.root, here, own, otherwise))
+    if switch is not None:
+        warn(_switch_message(repo.root, here, switch))
     if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
-            or otherwise:
+            or otherwise or switch is not None:
         sys.exit(1)
 
 
@@ -247,6 +254,42 @@ def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorit
         f"(`rm {_named(paths, typed)}`, which keeps the data, then `dvx add "
         f"{_named([data_path_of(p) for p in paths], typed)}`), `git add` the new pointer "
         f"files and {_again(here)}; `git commit --no-verify` commits them as they are.")
+    return "\n".join(lines)
+
+
+def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str:
+    """A commit sharing a core.hash that the tracked data does not record: the ways out of
+    a setting not meant, and of a switch meant, which takes adding all that data again
+    (configuration.md, "The repository's hash algorithm")."""
+    from dvx.hash_setting import COMMITTED_CONFIG
+    from dvx.lockfile import LOCK_FILE
+    from dvx.pointer import data_path_of
+
+    typed, pathspec = _typed(root, here)
+    files = switch.files
+    lines = [f"ERROR: dvx stopped the commit: its {COMMITTED_CONFIG} sets core.hash to "
+             f"{switch.algo}, which the data this repository tracks does not record: every "
+             f"clone would hash with {switch.algo} and skip these files, whose data nobody "
+             "could pull or check out any more:"]
+    lines.extend(f"    {path}" for path in files[:_LISTED])
+    if len(files) > _LISTED:
+        lines.append(f"    and {len(files) - _LISTED} more")
+    back = ("dvx config --unset core.hash" if switch.before is None
+            else f"dvx config core.hash {switch.before}")
+    pointers = [path for path in files if path != LOCK_FILE]
+    again = []
+    if pointers:
+        again.append(f"`rm {_named(pointers, typed)}`{_each(pointers)}, which keeps the data, "
+                     f"then `dvx add {_named([data_path_of(p) for p in pointers], typed)}`")
+    if LOCK_FILE in files:
+        again.append(f"`rm {typed(LOCK_FILE)}`, then `dvx repro`, which records every stage "
+                     "again")
+    lines.append(
+        f"If that setting is not meant, set back the committed one: `{back}`, `git add -- "
+        f"{pathspec(COMMITTED_CONFIG)}`, and {_again(here)}. A switch of algorithm takes "
+        f"recording all that data again with {switch.algo}, where it is in the workspace "
+        f"({'; '.join(again)}; `dvx pull` before the switch fetches what is missing), and "
+        f"`git add` of the files they change. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
 
