@@ -194,8 +194,8 @@ def own_setting_notice(config: Config, level: str, algo: str,
 
 
 def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where: str,
-                          pointer_file: str, data_path: str, pointer_algo: str, algo: str
-                          ) -> FormatError:
+                          pointer_file: str, data_path: str, pointer_algo: str, algo: str,
+                          data_here: bool = True) -> FormatError:
     """The error for the pointer file `where` (`pointer_file` and its `data_path` as a
     command typed here names them) recording `pointer_algo` while dvx here hashes with
     `algo`: the fix is the setting's where the pointer has the repository's algorithm, else
@@ -214,13 +214,21 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
             f"If that setting is what is off, set back the algorithm its data has: `dvx config "
             f"core.hash {pointer_algo}`. Else add that data again with {own.algo} (`rm "
             f"{pointer_file}`, which keeps the data, then `dvx add {data_path}`), and commit.")
+    # `data_here`: its data is in the workspace, where it can be added again; else whoever
+    # has it adds it again, as no pull here fetches data named by another algorithm
+    who = (f"add it again with {own.algo} where its data is" if data_here else
+           "its data is not in this workspace, so whoever has it (who added it, most likely) "
+           f"adds it again with {own.algo} there")
+    then = (f"commit the new {where}" if data_here else
+            f"pushes the data and the commit of the new {where}, which `git pull` then brings "
+            "here")
     return FormatError(
         f"The pointer file '{where}' uses {pointer_algo}, but this repository's data is named "
         f"by {own.algo} ({own.why}){as_here}.",
         f"It was added by a dvx hashing with {pointer_algo} (a core.hash of its writer's own "
-        f"config, most likely): add it again with {own.algo} where its data is, once `dvx "
+        f"config, most likely): {who}, once `dvx "
         f"config core.hash` says {own.algo} there (`rm {pointer_file}`, which keeps the data, "
-        f"then `dvx add {data_path}`), and commit the new {where}.")
+        f"then `dvx add {data_path}`), and {then}.")
 
 
 def lock_algo_mismatch(config: Config, recorded: dict[str, list[str]], lock_algo: str,

@@ -272,7 +272,9 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
         raise pointer_algo_mismatch(repo.config, repo.recorded_algorithms, pointer_relpath,
                                     for_command(repo.root, pointer_relpath),
                                     for_command(repo.root, data_path_of(pointer_relpath)),
-                                    pointer.algo, repo.algo)
+                                    pointer.algo, repo.algo,
+                                    data_here=os.path.lexists(repo.abspath(
+                                        data_path_of(pointer_relpath))))
     return Output(data_path_of(pointer_relpath), pointer)
 
 

@@ -4218,3 +4218,45 @@ def test_the_pre_commit_hook_stops_a_committed_core_hash_the_tracked_data_does_n
     algo = "sha256" if way == "switch" else "xxh128"
     assert f"algo: {algo}" in (bob / "data c.csv.dvx").read_text()
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_merge_stopped_over_a_teammate_s_pointer_of_another_algorithm_names_what_works_here(
+        team):
+    """Alice's own config hashes with sha256, allowed while her clone tracked no data; bob
+    tracks his with the default meanwhile. Bob's `git pull` is stopped over alice's pointer,
+    whose data bob never had: the way out named is alice's to add it again and push, and
+    bob's to abort the merge, never an `rm` then `dvx add` here. Pasted, the pull after
+    alice's push merges, and bob pulls her data."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    must("config", "--local", "core.hash", "sha256", cwd=alice)
+    write(alice / "a c.csv", "a\n")
+    must("add", "a c.csv", cwd=alice)
+    share(alice, "a")
+    write(bob / "b.csv", "b\n")
+    must("add", "b.csv", cwd=bob)
+    commit(bob, "b")
+    stopped = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit"], cwd=bob,
+                             capture_output=True, text=True)
+    said = " ".join(stopped.stderr.split())
+    assert stopped.returncode != 0 and "\n    a c.csv.dvx\n" in stopped.stderr, said
+    assert "The data of 'a c.csv.dvx' is not in this workspace" in said, said
+    assert "Add their data again" not in said, said
+    named = re.findall(r"`((?:git merge|dvx add|rm) [^`]*)`", said)
+    assert named == ["rm 'a c.csv.dvx'", "dvx add 'a c.csv'", "git merge --abort"], said
+    status = " ".join(run_dvx("status", "a c.csv", cwd=bob).stderr.split())
+    assert ("its data is not in this workspace, so whoever has it (who added it, most likely) "
+            "adds it again with xxh128 there" in status), status
+    pasted(named[2], bob)
+    must("config", "--local", "--unset", "core.hash", cwd=alice)  # her `dvx config core.hash`
+    pasted(named[0], alice)
+    pasted(named[1], alice)
+    share(alice, "a again, with xxh128")
+    merged = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit"], cwd=bob,
+                            capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    must("pull", cwd=bob)
+    assert (bob / "a c.csv").read_text() == "a\n" and (bob / "b.csv").read_text() == "b\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0

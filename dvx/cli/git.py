@@ -200,7 +200,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
         names = "declares" if name == PIPELINE_FILE else "records"
         warn(f"WARNING: dvx could not read {name}, so it did not check whether this commit "
              f"puts into Git the stage outputs {name} {names}: {why.message}")
-    here = _where_git_ran(repo.root)
+    here = _wpresentgit_ran(repo.root)
     if check.given_to_git:
         warn(_given_to_git_message(repo.root, here, check.given_to_git))
     if check.found:
@@ -216,7 +216,8 @@ def _check_the_commit(made_by_merge: bool) -> None:
         warn(_overlaps_message(repo.root, here, check.overlaps))
     if otherwise:
         assert own is not None
-        warn(_other_algorithm_message(repo.root, here, own, otherwise))
+        merging = made_by_merge or os.path.exists(repo.git.git_path("MERGE_HEAD"))
+        warn(_other_algorithm_message(repo.root, here, own, otherwise, merging))
     if switch is not None:
         warn(_switch_message(repo.root, here, switch))
     if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
@@ -239,21 +240,48 @@ def _staged_in_another_algorithm(repo: Repo) -> tuple[RepositoryAlgorithm, list[
 
 
 def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorithm,
-                             paths: list[str]) -> str:
+                             paths: list[str], merging: bool) -> str:
+    """Only where a pointer's data is in the workspace can it be added again here; that of
+    another's pointer (a teammate's, merged) is added again where it is, by its author, and
+    comes back with their next push."""
     from dvx.pointer import data_path_of
 
-    typed, _ = _typed(root, here)
+    typed, pathspec = _typed(root, here)
     lines = [f"ERROR: dvx stopped the commit: it would put into Git pointer files recording "
              f"another hash algorithm than this repository's data is named by ({own.algo}, "
              f"{own.why}), which no clone hashing as the repository does could read:"]
     lines.extend(f"    {path}" for path in paths[:_LISTED])
     if len(paths) > _LISTED:
         lines.append(f"    and {len(paths) - _LISTED} more")
-    lines.append(
-        f"Add their data again with {own.algo}, once `dvx config core.hash` says {own.algo} "
-        f"(`rm {_named(paths, typed)}`, which keeps the data, then `dvx add "
-        f"{_named([data_path_of(p) for p in paths], typed)}`), `git add` the new pointer "
-        f"files and {_again(here)}; `git commit --no-verify` commits them as they are.")
+    present = [p for p in paths if os.path.lexists(os.path.join(root, data_path_of(p)))]
+    absent = [p for p in paths if p not in present]
+
+    def add_again(pointers: list[str]) -> str:
+        return (f"`rm {_named(pointers, typed)}`{_each(pointers)}, which keeps the data, then "
+                f"`dvx add {_named([data_path_of(p) for p in pointers], typed)}`"
+                f"{_each(pointers)}")
+
+    ways = []
+    if present:
+        ways.append(
+            f"Add {'their data' if not absent else 'the data of those whose data is here'} "
+            f"again with {own.algo}, once `dvx config core.hash` says {own.algo} "
+            f"({add_again(present)}), `git add` the new pointer files and {_again(here)}.")
+    if absent:
+        out_of_it = (
+            "`git merge --abort` undoes the merge, and the `git pull` after their push merges "
+            "the new pointer files" if merging else
+            f"`git restore --staged -- {_named(absent, pathspec)}`{_each(absent)} takes "
+            f"{'it' if len(absent) == 1 else 'them'} out of the commit")
+        ways.append(
+            f"The data of {_named(absent, typed)} is not in this workspace, where no `dvx "
+            f"pull` places it while it is named by another algorithm: whoever has it (who "
+            f"added it, most likely) adds it again with {own.algo} there, once `dvx config "
+            f"core.hash` says {own.algo} ({add_again(absent)}), and pushes the data and the "
+            f"commit; here, {out_of_it}.")
+    them = "it as it is" if len(paths) == 1 else "them as they are"
+    ways.append(f"`git commit --no-verify` commits {them}.")
+    lines.append(" ".join(ways))
     return "\n".join(lines)
 
 
@@ -296,7 +324,7 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
 _LISTED = 10  # tracked paths a refused commit names, and files of each
 
 
-def _where_git_ran(root: str) -> str | None:
+def _wpresentgit_ran(root: str) -> str | None:
     """The folder of the work tree the user ran `git commit` in, which Git gives its hooks
     (run at the top) as GIT_PREFIX, the path below the top: the commands a refusal names run
     there. None where Git gave none a folder of the work tree has: those name paths from the
