@@ -1178,6 +1178,35 @@ def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, 
     assert dvx("status").code == 0
 
 
+@pytest.mark.parametrize("old,new", [("res", "res/a.txt"), ("res/a.txt", "res")])
+def test_a_repro_of_a_renamed_stage_whose_output_overlaps_the_old_one_replaces_its_entry(
+        repo, dvx, old, new):
+    """`dvx repro t` of stage `s` renamed to `t`, whose output is inside or around the old
+    one: `s`'s entry is dropped, as for the same output, since dvx.lock records data once.
+    So status is clean, a checkout changes nothing, each time (it never puts `s`'s old data
+    over `t`'s fresh output), and the hint names every file to commit, res/.gitignore too."""
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && echo old > res/a.txt"
+                    f" && echo b > res/b.txt\n    outs: [{old}]\n", "s")
+    if old == "res/a.txt":
+        git(repo, "rm", "-rq", "--cached", "--", "res")  # as the refusal to run t says
+        git(repo, "commit", "-qm", "res is t's")
+    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: mkdir -p res && echo new > res/a.txt"
+          f"\n    outs: [{new}]\n")
+    ran = dvx("repro", "t")
+    assert ran.code == 0, ran.output
+    assert "Dropped the dvx.lock entry of 's', no longer in dvx.yaml." in ran.stdout
+    assert list(read_lock(str(repo), "xxh128")) == ["t"]
+    assert (repo / "res" / "a.txt").read_text() == "new\n"
+    if new == "res/a.txt":
+        assert "res/.gitignore" in ran.stdout.splitlines()[-1], ran.output
+    for _ in range(2):
+        assert dvx("status", "-q").code == 0, dvx("status").output
+        checked = dvx("checkout")
+        assert checked.code == 0 and "0 restored" in checked.output, checked.output
+        assert "removed" not in checked.output, checked.output
+    assert (repo / "res" / "a.txt").read_text() == "new\n"
+
+
 def test_a_repro_that_waited_for_the_lock_judges_gone_stages_from_dvx_yaml_as_it_is_then(
         repo, dvx):
     """`repro` waits for a command holding the lock while dvx.yaml gets its stage back: it
@@ -3426,12 +3455,16 @@ def test_repro_of_a_target_refuses_a_pointer_over_an_output_only_dvx_lock_names(
 
 
 @pytest.mark.parametrize("committed", [True, False])
+@pytest.mark.parametrize("stage,run", [("s", ()), ("t", ()), ("t", ("t",))],
+                         ids=["same-stage", "renamed", "renamed-run-by-name"])
 def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_keeps_the_data_alone(
-        repo, dvx, committed):
-    """An output `res/a.txt` becomes `res`, `persist: true`: the run keeps res/a.txt, now
-    data of `res`, but deletes the `res/.gitignore` dvx wrote for it (in Git's index or
-    not), so `res` records the data alone, the hint names that removal, and res/a.txt is
-    not named as an output no stage has. A rule of the user's in it still refuses."""
+        repo, dvx, committed, stage, run):
+    """An output `res/a.txt` becomes `res`, `persist: true`, of the same stage or of one it
+    was renamed to (`dvx repro`, or `dvx repro t` that keeps other gone stages' entries):
+    the run keeps res/a.txt, now data of `res`, but deletes the `res/.gitignore` dvx wrote
+    for it (in Git's index or not), so `res` records the data alone, the hint names that
+    removal, and res/a.txt is not named as an output no stage has. A rule of the user's in
+    it still refuses."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
@@ -3440,20 +3473,21 @@ def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_keeps_the_d
     if committed:
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", "res/a.txt")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/b.txt\n"
-          "    deps: [in.txt]\n    outs:\n    - res:\n        persist: true\n")
+    write(repo / "dvx.yaml", f"stages:\n  {stage}:\n    cmd: mkdir -p res && cp in.txt "
+          "res/b.txt\n    deps: [in.txt]\n    outs:\n    - res:\n        persist: true\n")
     if committed:
         lock = (repo / "dvx.lock").read_bytes()
         write(repo / "res" / ".gitignore", "/a.txt\n*.log\n")  # a rule of the user's
-        refused = dvx("repro")
+        refused = dvx("repro", *run)
         assert refused.code != 0 and "('res/.gitignore' is in the Git index)" in \
             refused.output, refused.output
         assert (repo / "dvx.lock").read_bytes() == lock
         assert not (repo / "res" / "b.txt").exists()
         write(repo / "res" / ".gitignore", "/a.txt\n")
 
-    ran = dvx("repro")
+    ran = dvx("repro", *run)
     assert ran.code == 0, ran.output
+    assert list(read_lock(str(repo), "xxh128")) == [stage]
     assert "No stage outputs" not in ran.output, ran.output
     assert not (repo / "res" / ".gitignore").exists()
     assert (repo / "res" / "a.txt").read_text() == "v1\n"  # persisted, not deleted

@@ -11,13 +11,16 @@ record, and once dvx.lock no longer records it, no link into the cache is left b
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 
 from dvx.lockfile import StageLock
 from dvx.logs import get_logger
 from dvx.ops.manage import make_own_copies
 from dvx.outputs import pointer_files
+from dvx.paths import overlaps
 from dvx.pipeline.graph import Dag
+from dvx.pipeline.spec import Stage
 from dvx.pointer import data_path_of
 from dvx.repo import Repo
 
@@ -36,6 +39,29 @@ def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str],
                    if o.cache and o.path not in outputs
                    and not any(o.path == path or o.path.startswith(path + "/")
                                for path in pointed)})
+
+
+def gone_entries(dag: Dag, locks: Mapping[str, StageLock]) -> list[StageLock]:
+    """The entries of `locks` (dvx.lock's) of stages gone from dvx.yaml, not yet dropped."""
+    return [entry for name, entry in locks.items() if name not in dag.stages]
+
+
+def with_outputs_of_gone(stage: Stage, own: StageLock | None, gone: Iterable[StageLock]
+                         ) -> StageLock | None:
+    """The dvx.lock entry `own` of `stage`, with the outputs the entries `gone` (of stages
+    gone from dvx.yaml) record at, inside or around one of its outputs: a stage renamed
+    whose output changed (`s` with `res/a.txt` become `t` with `res`) is run and recorded as
+    when it keeps its name, its old outputs there those it no longer declares, so what dvx
+    wrote for them (their .gitignore entries) is never taken for data of the new output.
+    None when neither has any."""
+    known = {o.path for o in own.outs} if own is not None else set()
+    extra = {o.path: o for entry in gone for o in entry.outs if o.path not in known
+             and any(overlaps(o.path, path) for path in stage.out_paths)}
+    if not extra:
+        return own
+    if own is None:
+        return StageLock((), (), {}, tuple(extra.values()))
+    return replace(own, outs=own.outs + tuple(extra.values()))
 
 
 def holding_outputs(repo: Repo, paths: Collection[str], declared: Collection[str]

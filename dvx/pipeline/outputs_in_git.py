@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.lockfile import StageLock
+from dvx.pipeline.gone_outputs import gone_entries, with_outputs_of_gone
 from dvx.pipeline.graph import Dag
 from dvx.repo import Repo
 from dvx.scm import untrack_command
@@ -38,16 +39,20 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
     holds files of, in the stages' order: the one rule `repro` and `status` follow. The
     .gitignore dvx wrote for outputs the stage's dvx.lock entry (in `locks`) records is dvx's
     own, not one of them (`ignores_recorded_outputs_only`): the run deletes it, with the
-    output or, from a `persist` one, alone. One `git ls-files` for all."""
+    output or, from a `persist` one, alone. So is one written for outputs there of a stage
+    gone from dvx.yaml (renamed: `with_outputs_of_gone`). One `git ls-files` for all."""
     if repo.git is None:
         return []
     owners = {o.path: (name, o.persist) for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(sorted(owners))
+    gone = gone_entries(dag, locks)
+    entries = {name: with_outputs_of_gone(dag.stages[name], locks.get(name), gone)
+               for name in {name for name, _ in owners.values()}}
     found = []
     for path, (name, persist) in owners.items():
         files = [f for f in tracked if (f == path or f.startswith(path + "/"))
-                 and not ignores_recorded_outputs_only(repo, f, locks.get(name))]
+                 and not ignores_recorded_outputs_only(repo, f, entries[name])]
         if files:
             found.append(OutputInGit(name, path, files, persist))
     return found

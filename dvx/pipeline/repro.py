@@ -91,6 +91,7 @@ from dvx.pipeline.gone_outputs import (
     no_longer_data,
     outputs_of_gone,
     pointed_paths,
+    with_outputs_of_gone,
 )
 from dvx.pipeline.graph import Dag, build_dag, load_dag
 from dvx.pipeline.ignored_inputs import (
@@ -425,6 +426,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                    for o in read.tracked]
         no_longer: list[str] = []
         unignored: dict[str, list[str]] = {}
+        former = [locks[name] for name in result.dropped]
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped, pointed_paths(repo))
             make_users_own(repo, no_longer, ignored_by_git=True)
@@ -444,7 +446,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
                                params, writer, RecordsAsRead(repo, writer, tracked),
                                own=result.dropped,
-                               still_declared=StillDeclared(repo, loaded), stray=stray)
+                               still_declared=StillDeclared(repo, loaded), stray=stray,
+                               former=former)
         try:
             result.stages = scheduler.run()
         finally:
@@ -463,8 +466,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         result.dropped = sorted(result.dropped + scheduler.dropped)
         unignored.update(scheduler.unignored)
         result.unignored = _still_there(repo, unignored)
+        # not those a run deleted or keeps as data of its output (`_remove_outputs`)
+        run_over = {path for paths in scheduler.run_over.values() for path in paths}
         result.left_ignored = _left_ignored(repo, sorted(
-            {*no_longer, *scheduler.left_ignored} - set(unignored)))
+            {*no_longer, *scheduler.left_ignored} - set(unignored) - run_over))
         _stage_in_git(repo, touched + scheduler.touched, result)
         if not result.ok:
             lock.failed()
@@ -1338,7 +1343,8 @@ class _Scheduler:
                  params: ParamsReader, lock_writer: LockWriter, as_read: RecordsAsRead,
                  own: Collection[str],
                  still_declared: Callable[[Stage], bool],
-                 stray: Mapping[str, list[str]]) -> None:
+                 stray: Mapping[str, list[str]],
+                 former: Collection[StageLock] = ()) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
         # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
@@ -1376,6 +1382,9 @@ class _Scheduler:
         self.touched: list[str] = []  # files to stage in Git
         self.declared = {o.path for s in dag.stages.values() for o in s.outs}
         self.gone = [n for n in locks if n not in dag.stages]  # entries kept (some stages run)
+        # The entries dropped before the run (of stages gone from dvx.yaml, all stages run):
+        # their outputs at a stage's outputs are its own dropped ones (`with_outputs_of_gone`)
+        self.former = list(former)
         self.dropped: list[str] = []  # of those, replaced
         self.left_ignored: list[str] = []  # outputs no stage has any longer
         self.unignored: dict[str, list[str]] = {}  # of those, the ones holding outputs
@@ -1676,7 +1685,10 @@ class _Scheduler:
     def _remove_outputs(self, stage: Stage) -> None:
         """`_remove_outputs`, keeping the dropped outputs it deleted (`self.run_over`): a
         restore from the run-cache that fails before the run may have deleted them first."""
-        deleted = _remove_outputs(self.repo, stage, self.locks.get(stage.name))
+        locked = self.locks.get(stage.name)
+        gone = [*self.former, *(self.locks[name] for name in self.gone)]
+        deleted = _remove_outputs(self.repo, stage, locked,
+                                  with_outputs_of_gone(stage, locked, gone))
         self.run_over.setdefault(stage.name, []).extend(deleted)
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
@@ -1848,10 +1860,12 @@ class _Scheduler:
 
     def _drop_replaced(self, new: StageLock) -> list[str]:
         """The entries of stages gone from dvx.yaml (kept by a run of some stages) that
-        record an output `new` now records (a stage renamed) are dropped: dvx.lock never
-        records an output twice. Their outputs no stage has any longer."""
-        recorded = {o.path for o in new.outs}
-        replaced = [n for n in self.gone if any(o.path in recorded for o in self.locks[n].outs)]
+        record an output `new` now records, or one inside or around it (a stage renamed)
+        are dropped: dvx.lock never records data twice. Their outputs no stage has any
+        longer."""
+        replaced = [n for n in self.gone
+                    if any(overlaps(o.path, out.path)
+                           for o in self.locks[n].outs for out in new.outs)]
         if not replaced:
             return []
         self.gone = [n for n in self.gone if n not in replaced]
@@ -1975,7 +1989,8 @@ class _Scheduler:
                     self._record_outputs(old, result.lock)
                     self.locks[result.name] = result.lock
                     self.own.add(result.name)
-                    left = self._drop_replaced(result.lock) + self._dropped_outs(old, run_over)
+                    left = [p for p in self._drop_replaced(result.lock) if p not in run_over]
+                    left += self._dropped_outs(old, run_over)
                     make_users_own(self.repo, left, ignored_by_git=True)
                     holding = holding_outputs(self.repo, left, self.declared)
                     removed, ignore_files = _unignore(self.repo, holding)
@@ -2162,27 +2177,29 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     return True
 
 
-def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> list[str]:
+def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None,
+                    former: StageLock | None) -> list[str]:
     """Delete what the stage will produce, so nothing stale survives a failed run; outputs
     that persist between runs are kept, as writable copies the command may change. Files
     .dvxignore keeps out of an output directory are not its data (never cached, so nothing
     could bring them back) and stay, unless the manifest `locked` records names them.
-    The dropped outputs deleted as in the way of its outputs' folders, or now inside a
-    persistent one (`_dropped_outputs_kept_inside`)."""
+    The dropped outputs (those `former`, its entry with the outputs there of stages gone
+    from dvx.yaml, records: `with_outputs_of_gone`) deleted as in the way of its outputs'
+    folders, or now inside a persistent one (`_dropped_outputs_kept_inside`)."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     _record_as_placed(repo, stage, locked)
-    run_over = _remove_dropped_outputs_in_the_way(repo, stage, locked)
+    run_over = _remove_dropped_outputs_in_the_way(repo, stage, former)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
-            run_over += _dropped_outputs_kept_inside(repo, out.path, stage, locked)
+            run_over += _dropped_outputs_kept_inside(repo, out.path, stage, former)
             if os.path.lexists(full):
                 _make_editable(repo, full)
             continue
         if os.path.lexists(full):
             delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
-    return run_over + _dropped_outputs_deleted_inside(repo, stage, locked)
+    return run_over + _dropped_outputs_deleted_inside(repo, stage, former)
 
 
 def _dropped_outputs_deleted_inside(repo: Repo, stage: Stage, locked: StageLock | None
