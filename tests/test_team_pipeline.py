@@ -1134,8 +1134,69 @@ def test_of_several_teammate_s_pointers_over_a_gone_stage_s_outputs_an_edited_on
     said = " ".join(refused.output.split())
     assert refused.code == 1, said
     assert "'res2' changed in the workspace" in said and "(and 1 more like it)" in said, said
-    assert "`dvx commit res2` if the workspace's version is the one to keep" in said, said
+    assert "`dvx commit --force res2` if the workspace's version is the one to keep" in said, said
     assert (bob / "res2" / "b.txt").read_text() == "bob's edit\n"
+
+
+@pytest.mark.parametrize("keep", ["workspace's", "pointer's"])
+def test_each_way_out_repro_names_for_an_edited_gone_output_under_a_teammate_s_pointer_works(
+        tmp_path, keep):
+    """Alice tracks b.txt, which her stage gen made, with a pointer of her own (gen gone from
+    dvx.yaml); Bob, who kept gen's dvx.lock entry through the merge, edited b.txt and never
+    fetched Alice's data. repro says b.txt holds gen's output edited since, and names the
+    `dvx commit --force` that keeps Bob's version (a plain commit is refused: the pointer
+    changed in Git) and the `dvx pull --force` that takes Alice's: each, run as named,
+    works, and so does the pull a plain `dvx commit` names to take Git's version."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "raw.txt", "raw\n")
+    must("add", "raw.txt", cwd=alice)
+    use = "  use:\n    cmd: cat b.txt > u.txt\n    deps: [b.txt]\n    outs: [u.txt]\n"
+    write(alice / "dvx.yaml", "stages:\n  gen:\n    cmd: cp raw.txt b.txt\n    deps: [raw.txt]"
+          "\n    outs: [b.txt]\n" + use)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    write(alice / "dvx.yaml", "stages:\n" + use)
+    run_dvx("repro", cwd=alice)  # drops gen's entry; b.txt is no stage's output any longer
+    write(alice / "b.txt", "curated\n")
+    must("add", "b.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "b.txt is curated data now")
+    edit(bob, "raw.txt", "raw-bob\n")
+    must("add", "raw.txt", cwd=bob)
+    must("repro", "gen", cwd=bob)
+    commit(bob, "bob's raw data")
+    subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit"], cwd=bob,
+                   capture_output=True, check=False)  # dvx.lock conflicts
+    git(bob, "checkout", "-q", "--ours", "dvx.lock")
+    git(bob, "add", "dvx.lock")
+    git(bob, "commit", "-qm", "merge")
+    edit(bob, "b.txt", "bob's edit\n")
+
+    refused = run_dvx("repro", cwd=bob)
+    said = " ".join(refused.output.split())
+    assert refused.code == 1 and "Traceback" not in refused.output, said
+    assert "'b.txt' changed in the workspace: it holds the output of stage 'gen' edited " \
+        "since that stage last made it, not the data 'b.txt.dvx' records" in said, said
+    assert "as that stage last made it" not in said, said
+    assert "`dvx pull --force b.txt` to put back the data 'b.txt.dvx' records" in said, said
+    assert "or `dvx commit --force b.txt` if the workspace's version is the one to keep" \
+        in said, said
+    plain = run_dvx("commit", "b.txt", cwd=bob)
+    hint = " ".join(plain.output.split())
+    assert plain.code != 0 and "take Git's with `dvx pull --force b.txt`" in hint, hint
+    assert (bob / "b.txt").read_text() == "bob's edit\n"
+    way = ["commit", "--force", "b.txt"] if keep == "workspace's" else ["pull", "--force",
+                                                                         "b.txt"]
+    taken = run_dvx(*way, cwd=bob)
+    assert taken.code == 0, taken.output
+    kept = "bob's edit\n" if keep == "workspace's" else "curated\n"
+    assert (bob / "b.txt").read_text() == kept
+    ran = run_dvx("repro", cwd=bob)
+    assert ran.code == 0, ran.output
+    assert (bob / "u.txt").read_text() == kept
+    assert run_dvx("status", "-q", cwd=bob).code == 0, run_dvx("status", cwd=bob).output
 
 
 def test_the_way_out_of_a_teammate_s_pointer_over_a_gone_stage_s_output_leads_out(tmp_path):

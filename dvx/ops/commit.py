@@ -461,8 +461,15 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
         f"'{path}' changed both here and in Git: {in_git}, and the workspace holds other data"
         + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
         "undo the change made in Git.",
-        f"Keep your version with `dvx commit --force {typed}`, or take Git's with `dvx checkout "
-        f"--force {typed}` (your version is lost unless it is in the cache).")
+        f"Keep your version with `dvx commit --force {typed}`, or take Git's with "
+        f"`{_placing_git_s(status)} --force {typed}` (your version is lost unless it is in "
+        "the cache).")
+
+
+def _placing_git_s(status: OutputStatus) -> str:
+    """The command placing the data the pointer names: a checkout places only what the
+    cache holds, a teammate's data not fetched yet needs a pull."""
+    return "dvx checkout" if status.in_cache else "dvx pull"
 
 
 _NAMED = 5  # files named in a message, of a directory's files that conflict
@@ -501,7 +508,7 @@ def _taking_git_s(root: str, status: OutputStatus) -> str:
     kept = [name for name in named if name not in gone]
     typed = [" ".join(for_command(root, f"{status.path}/{name}") for name in names)
              for names in (kept, gone)]
-    ways = ([f"with `dvx checkout --force {typed[0]}`"] if kept else []) + (
+    ways = ([f"with `{_placing_git_s(status)} --force {typed[0]}`"] if kept else []) + (
         [f"by deleting what Git deleted (`rm {typed[1]}`)"] if gone else [])
     return " and ".join(ways) + (
         " (and the others likewise)" if len(status.conflicts) > _NAMED else "")

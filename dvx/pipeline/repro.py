@@ -578,11 +578,13 @@ class _HoldingGone:
     """Data tracked with a pointer file (`path`) that holds, or is, `output`, an output of
     the dvx.lock entry of `stage`, gone from dvx.yaml, as that stage last made it: changed
     since dvx placed it (`changed`), or as dvx placed it, an older version than its
-    pointer names."""
+    pointer names. `moved`: its pointer changed in Git since dvx placed it (a teammate's),
+    so only `dvx commit --force` records the workspace's version (`refuse_if_behind`)."""
     path: str
     output: str
     stage: str
     changed: bool
+    moved: bool = False
 
 
 def _outputs_of_entries(locks: Mapping[str, StageLock], names: list[str]) -> dict[str, str]:
@@ -659,7 +661,8 @@ def _holding_gone(output: Output, status: OutputStatus, gone: Mapping[str, str]
     if output.stage is not None or not (status.workspace in (MODIFIED, OUTDATED)
                                         or status.outdated):
         return None
-    return next((_HoldingGone(output.path, path, stage, status.workspace == MODIFIED)
+    return next((_HoldingGone(output.path, path, stage, status.workspace == MODIFIED,
+                              status.pointer_moved)
                  for path, stage in gone.items() if overlaps(output.path, path)), None)
 
 
@@ -683,16 +686,20 @@ def _holding_a_gone_output(root: str, held: list[_HoldingGone], dropped: bool
             f"{PIPELINE_FILE} no longer declares, and run nothing.")
     quoted = for_command(root, path)
     pointer = f"{path}{POINTER_SUFFIX}"
-    made = (f"holds '{out}', the output of stage '{stage}'" if out != path
-            else f"is the output of stage '{stage}'") + " as that stage last made it"
+    output = (f"'{out}', the output of stage '{stage}'," if out != path
+              else f"the output of stage '{stage}'")
     if first.changed:
-        message = (f"'{path}' changed in the workspace, and it {made}, not the data "
-                   f"'{pointer}' records{more}: committing it would record that stale output "
-                   "in place of the pointer's data.")
+        commit = f"dvx commit --force {quoted}" if first.moved else f"dvx commit {quoted}"
+        message = (f"'{path}' changed in the workspace: it holds {output} edited since that "
+                   f"stage last made it, not the data '{pointer}' records{more}. Committing "
+                   "it would record that edit of a stale output in place of the pointer's "
+                   "data, so only you can say which to keep.")
         ways = (f"`dvx pull --force {quoted}` to put back the data '{pointer}' records "
-                f"(deleting the workspace's version), or `dvx commit {quoted}` if the "
-                "workspace's version is the one to keep")
+                f"(deleting the workspace's version), or `{commit}` if the workspace's "
+                "version is the one to keep")
     else:
+        made = (f"holds '{out}', the output of stage '{stage}'" if out != path
+                else f"is the output of stage '{stage}'") + " as that stage last made it"
         message = (f"'{path}' is read by the stages but is not checked out as its pointer "
                    f"names: it {made}, an older version than the data '{pointer}' "
                    f"records{more}. A stage run on it would record input data that no "
