@@ -1134,7 +1134,7 @@ def test_of_several_teammate_s_pointers_over_a_gone_stage_s_outputs_an_edited_on
     said = " ".join(refused.output.split())
     assert refused.code == 1, said
     assert "'res2' changed in the workspace" in said and "(and 1 more like it)" in said, said
-    assert "`dvx commit --force res2` if the workspace's version is the one to keep" in said, said
+    assert "`dvx commit res2` if the workspace's version is the one to keep" in said, said
     assert (bob / "res2" / "b.txt").read_text() == "bob's edit\n"
 
 
