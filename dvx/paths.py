@@ -15,7 +15,7 @@ import stat
 import unicodedata
 from array import array
 from collections.abc import Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
 from dvx.errors import FormatError, PathError
@@ -466,6 +466,9 @@ class Fingerprint:
     reserved: tuple[str, ...] = field(default=(), compare=False)
     # The folders a get builds in met (relpaths), never entered: status names a killed one's
     scratch: tuple[str, ...] = field(default=(), compare=False)
+    # The symbolic links met whose target is gone (relpaths): one into the cache (cache.type
+    # symlink) to an object deleted since holds nothing
+    dangling: tuple[str, ...] = field(default=(), compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
@@ -476,6 +479,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
     temps: list[str] = []
     reserved: list[str] = []
     scratch: list[str] = []
+    dangling: list[str] = []
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -500,20 +504,23 @@ def fingerprint_directory(top: str) -> Fingerprint:
                     temps.append(f"{rel}/{name}" if rel else name)
                 names.append(name)
                 stats.append(st)
-                if entry.is_symlink():
-                    _add_target(entry.path, stats, devices)
+                if entry.is_symlink() and not _add_target(entry.path, stats, devices):
+                    dangling.append(f"{rel}/{name}" if rel else name)
         folders[rel] = _folder_sums(rel, names, stats)
-    return _fingerprint(top_stat, folders, devices, temps, reserved, scratch)
+    return replace(_fingerprint(top_stat, folders, devices, temps, reserved, scratch),
+                   dangling=tuple(dangling))
 
 
-def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> None:
-    """Add the stat of what the symlink `link` points at (if anything), and its device."""
+def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> bool:
+    """Add the stat of what the symlink `link` points at, and its device; False if it
+    points at nothing."""
     try:
         st = os.stat(link)
     except OSError:
-        return
+        return False
     stats.append(st)
     devices.add(st.st_dev)
+    return True
 
 
 def _scandir_below(directory: str, rel: str) -> contextlib.AbstractContextManager[

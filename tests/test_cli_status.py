@@ -90,14 +90,16 @@ def _delete_object_by_hand(repo, content: str) -> None:
     obj.unlink()
 
 
-@pytest.mark.parametrize("absent", ["not_pulled", "deleted", "whole", "linked"])
+@pytest.mark.parametrize("absent", ["not_pulled", "deleted", "whole", "linked",
+                                    "linked_then_copy"])
 def test_files_whose_objects_were_deleted_from_the_cache_by_hand_are_hinted_a_pull(
         repo, dvx, tmp_path, absent):
     """The cache found complete for a directory once is taken as such until gc or fsck, but
     an `rm` under .dvx/cache takes objects out too: status looks for the objects of what a
     checkout would place, and names a pull where the cache lacks them, never a checkout,
     which places nothing of them. With cache.type symlink ("linked") a directory placed
-    whole holds links, and one to a deleted object holds nothing either."""
+    whole holds links, and one to a deleted object holds nothing either, whatever
+    cache.type says since."""
     write(repo / "d" / "a", "a\n")
     write(repo / "d" / "b", "b\n")
     assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
@@ -106,11 +108,13 @@ def test_files_whose_objects_were_deleted_from_the_cache_by_hand_are_hinted_a_pu
     git(repo, "commit", "-qm", "d")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
-    if absent == "linked":
+    if absent.startswith("linked"):
         assert dvx("config", "cache.type", "symlink", cwd=clone).code == 0
     assert dvx("fetch", cwd=clone).code == 0
     assert dvx("checkout", "d/a" if absent == "not_pulled" else "d", cwd=clone).code == 0
     assert dvx("status", cwd=clone).code == 0  # the directory known complete in the cache
+    if absent == "linked_then_copy":
+        assert dvx("config", "cache.type", "copy", cwd=clone).code == 0
     _delete_object_by_hand(clone, "b\n")
     if absent == "deleted":
         (clone / "d" / "b").unlink()

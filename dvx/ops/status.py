@@ -187,6 +187,9 @@ class OutputStatus:
     # Of a directory, the folders a get builds in found in it (repo paths), never data:
     # status names those a killed get left (`_interrupted_gets`)
     scratch_folders: list[str] = field(default_factory=list)
+    # Of a directory, its symbolic links that lead nowhere (relpaths): into the cache
+    # (cache.type symlink), to an object deleted since, they hold none of its data
+    dangling_links: tuple[str, ...] = ()
     # HOLDS_REPOSITORY: the `.git` or `.dvx` found in the folder (a repository path)
     repository_inside: str | None = None
     # Of a modified output, the files (repo paths) changed through their link into the cache
@@ -834,17 +837,18 @@ def _cached_for_checkout(repo: Repo, output: Output, result: OutputStatus) -> bo
     until gc or fsck start a new cache generation (`is_complete_tree`), which an object
     deleted by hand meanwhile does not: status would then hint a checkout that places
     nothing, where a pull is the way. So whatever status names as a checkout's to place is
-    looked for, a stat each; a directory that holds its data costs nothing more, but where
-    its files may be symbolic links into the cache (cache.type symlink): such a link to an
-    object deleted since holds nothing, and only a pull brings its data back."""
+    looked for, a stat each; a directory that holds its data costs nothing more, unless a
+    symbolic link in it leads nowhere (`dangling_links`): one into the cache (cache.type
+    symlink) to an object deleted since holds none of its data, which a pull brings back."""
     placing = _placed_by_checkout(result)
-    linked = result.workspace == UNCHANGED and "symlink" in repo.link_types
-    if placing is not None and not placing and not linked:
+    if result.workspace == UNCHANGED and result.dangling_links:
+        return False
+    if placing is not None and not placing:
         return True
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         return False
-    if placing is None or linked:
+    if placing is None:
         oids = [entry.oid for entry in tree.entries]
     else:
         recorded = tree.by_path()
@@ -1436,6 +1440,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
         result.temporaries = temporaries_inside(repo, output.path, fingerprint.temps)
     if fingerprint is not None:
         result.scratch_folders = [f"{output.path}/{rel}" for rel in fingerprint.scratch]
+        result.dangling_links = fingerprint.dangling
     return result
 
 
