@@ -562,15 +562,13 @@ def _refuse_git_tracked_output(repo: Repo, rel: str, target: str) -> None:
         return  # the refusal that follows is the truth dvx can tell
     for name, lock in sorted(locks.items()):
         for out in lock.outs:
-            if out.cache or not (out.path == rel or rel.startswith(out.path + "/")
-                                 or out.path.startswith(rel + "/")):
+            inside = out.path == rel or rel.startswith(out.path + "/")
+            if out.cache or not (inside or out.path.startswith(rel + "/")):
                 continue
-            what = (f"'{target}' is" if out.path == rel or rel.startswith(out.path + "/")
-                    else f"'{target}' holds only") + \
-                f" an output of stage '{name}' that Git tracks (`cache: false`)"
+            what = f"'{target}' {'is' if inside else 'holds only'} an output of stage " \
+                f"'{name}' that Git tracks (`cache: false`)"
             path = for_command(repo.root, out.path)
-            raise UsageError(f"{what}: dvx holds no data of it to transfer, check out or "
-                             "compare.",
+            raise UsageError(f"{what}: dvx holds no data of it.",
                              f"Git shows and restores it (`git status -- {path}`, "
                              f"`git checkout -- {path}`); `dvx status` says whether stage "
                              f"'{name}' is up to date.")

@@ -350,9 +350,9 @@ def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
 
 def test_an_output_git_tracks_as_a_target_is_named_so_never_offered_to_dvx_add(repo, dvx, tmp_path):
     """A `cache: false` output dvx.lock records (`-m metrics.json`) given to pull, push,
-    fetch, status or checkout: refused as an output Git tracks, naming the Git commands that
-    show and restore it (which work as typed), never `dvx add`, which refuses a stage's
-    output; a folder holding only such outputs is named the same way."""
+    fetch, status, checkout, commit or remove: refused as an output Git tracks, naming the
+    Git commands that show and restore it (which work as typed), never `dvx add`, which
+    refuses a stage's output; a folder holding only such outputs is named the same way."""
     assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
     assert dvx("stage", "add", "-n", "train", "-o", "model.bin", "-m", "reports/metrics.json",
                "mkdir -p reports && echo m > model.bin && echo '{\"acc\": 1}' > "
@@ -361,7 +361,7 @@ def test_an_output_git_tracks_as_a_target_is_named_so_never_offered_to_dvx_add(r
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "run")
     for target, what in (("reports/metrics.json", "is"), ("reports", "holds only")):
-        for command in ("pull", "push", "fetch", "status", "checkout"):
+        for command in ("pull", "push", "fetch", "status", "checkout", "commit", "remove"):
             refused = dvx(command, target)
             said = " ".join(refused.stderr.split())
             assert refused.code == 2, (command, refused.output)
