@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterator
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
+from dvx.get_scratch import is_scratch_folder
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written
 from dvx.paths import is_reserved_name
 from dvx.repo import Repo
@@ -80,10 +81,12 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
 
 
 def _gitignores_below(top: str) -> Iterator[str]:
-    """The regular .gitignore files below `top`, relative to it. A folder that may not be
+    """The regular .gitignore files below `top`, relative to it, in the folders a workspace
+    walk enters (never `.git`, `.dvx` nor a get's scratch folder). A folder that may not be
     read is passed over: the command's own read of the data names it, as it names any."""
     for directory, folders, files in os.walk(top):
-        folders[:] = [name for name in folders if not is_reserved_name(name)]
+        folders[:] = [name for name in folders if not is_reserved_name(name) and not (
+            name[0] == "." and is_scratch_folder(os.path.join(directory, name), name))]
         if ".gitignore" in files and _is_file(os.path.join(directory, ".gitignore")):
             yield posixpath.relpath(posixpath.join(directory, ".gitignore"), top)
 
