@@ -661,6 +661,18 @@ def read_small_file(path: str, limit: int, follow_links: bool = True,
         os.close(fd)
 
 
+def read_regular(path: str, limit: int = -1, follow_links: bool = True) -> bytes:
+    """The first `limit` bytes of the regular file at `path` (all of a smaller one, or of
+    any with -1): how a file people write (dvx.yaml, dvx.lock, params, metrics, ignore files)
+    is read, a caller asking one byte past the largest it accepts to tell a larger one. A
+    FIFO, socket or device there is NotRegularFileError at once, never waited on
+    (`open_regular`); without `follow_links`, a symbolic link is an OSError (ELOOP), never
+    read through."""
+    fd, _ = open_regular(path, follow_links)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
+
+
 def read_file_into(path: str, view: memoryview) -> bool:
     """Fill `view` with the whole content of the file at `path`, in raw syscalls and with no
     buffer of its own; False if the file does not hold exactly `len(view)` bytes (`view` is

@@ -15,8 +15,9 @@ import stat
 from collections.abc import Container
 from dataclasses import dataclass
 
-from dvx.errors import PathError
-from dvx.paths import Walk, join_posix
+from dvx import fsutil
+from dvx.errors import DvxError, PathError
+from dvx.paths import Walk, for_command, join_posix
 from dvx.textfile import BOM, encode_like
 from dvx.wildmatch import Rule, parse_rule
 
@@ -48,20 +49,20 @@ def read_git_file(path: str) -> bytes | None:
     when there is none. One that is a symbolic link is refused, never read: Git does not read
     such a link, and a committed one can lead to any file of the user's, whose lines dvx
     would then write back into the repository or show in its messages. One that is a folder
-    (committed so) is refused too: it holds no lines, and none can be written there."""
+    (committed so) is refused too: it holds no lines, and none can be written there. One
+    that is a FIFO, socket or device is NotRegularFileError at once, never waited on."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        return fsutil.read_regular(path, follow_links=False)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except fsutil.NotRegularFileError:
+        if _is_folder(path):
+            raise folder_git_file_error(path) from None
+        raise
     except OSError as e:
         if e.errno == errno.ELOOP and os.path.islink(path):
             raise linked_git_file_error(path) from None
         raise
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise folder_git_file_error(path)
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
 
 
 def linked_git_file_error(path: str) -> PathError:
@@ -72,6 +73,19 @@ def linked_git_file_error(path: str) -> PathError:
         f"'{os.path.relpath(path)}' is a symbolic link, {why}.",
         "Replace it with a file of its own (delete the link, then write there the lines it "
         "should hold), and run the command again.")
+
+
+def unreadable_ignore_file(root: str, rel: str, exc: OSError) -> DvxError:
+    """The error for the .dvxignore `rel` of the repository at `root` that may not be read,
+    or is no file to read (a FIFO, socket or device): which files it leaves out is unknown,
+    so no command can tell what is data, and none goes on (not a PathError, which status
+    takes for one path it will not read, and goes on)."""
+    spec = for_command(root, rel)
+    fix = f"Make it readable (`chmod u+r {spec}`, as its owner)" \
+        if isinstance(exc, PermissionError) else \
+        f"Replace it with a file of its own (`rm {spec}`, then write its rules there)"
+    return DvxError(f"Cannot read the ignore file '{rel}': {exc.strerror}.",
+                     f"{fix}, and run the command again.")
 
 
 def folder_git_file_error(path: str) -> PathError:
@@ -116,9 +130,12 @@ class DvxIgnore:
         """The rules of `directory`'s own .dvxignore (repo-relative, "" for the root), with
         their line numbers and lines."""
         if directory not in self._specs:
-            path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
-                              else IGNORE_FILE)
-            data = None if _is_folder(path) else read_git_file(path)
+            rel = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
+            path = join_posix(self.root, rel)
+            try:
+                data = None if _is_folder(path) else read_git_file(path)
+            except (PermissionError, fsutil.NotRegularFileError) as exc:
+                raise unreadable_ignore_file(self.root, rel, exc) from None
             if data is None:
                 self._specs[directory] = None
                 return None

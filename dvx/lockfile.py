@@ -343,18 +343,13 @@ def _lock_bytes(root: str) -> bytes | None:
     if there is none. A symbolic link there is refused, never read through (a committed
     one may lead out of the repository), as a dvx.yaml link is."""
     try:
-        fd, _ = fsutil.open_regular(lock_path(root), follow_links=False)
+        return fsutil.read_regular(lock_path(root), MAX_LOCK_BYTES + 1, follow_links=False)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise pipeline_file_is_a_link(LOCK_FILE) from None
         raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
-    with os.fdopen(fd, "rb") as f:
-        try:
-            return f.read(MAX_LOCK_BYTES + 1)
-        except OSError as exc:
-            raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -48,7 +48,7 @@ from dvx.scm import (
     literal_pathspec,
 )
 from dvx.wording import counted, named_list
-from dvx.yamlio import parse_yaml
+from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
 
 log = get_logger(__name__)
 
@@ -474,8 +474,7 @@ def stages_declared(root: str) -> frozenset[str] | None:
     if os.path.islink(path):  # refused wherever dvx.yaml is read
         return None
     try:
-        with open(path, "rb") as f:
-            doc = parse_yaml(f.read(), PIPELINE_FILE)
+        doc = parse_yaml(fsutil.read_regular(path, DEFAULT_MAX_BYTES + 1), PIPELINE_FILE)
     except (OSError, DvxError):
         return None
     definitions = doc.get("stages") if isinstance(doc, dict) else None

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from typing import Any
 
+from dvx import fsutil
 from dvx.errors import FormatError, TooLargeError, YamlAnchorsError
 
 MAX_DEPTH = 64
@@ -193,8 +194,7 @@ def _construct_core_int(loader: Any, node: Any) -> int:
 
 def read_yaml_file(path: str, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+        data = fsutil.read_regular(path, max_bytes + 1)
     except OSError as exc:
         raise FormatError(f"Cannot read {what} '{path}': {exc.strerror}.") from None
     return parse_yaml(data, f"{what} '{path}'", max_bytes)

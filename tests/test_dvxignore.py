@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
+import sys
 
 import pytest
 
 from dvx.ignore import is_ignore_file
 from dvx.lockfile import read_lock
 from dvx.pointer import parse_pointer
-from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, unprivileged, write
 from tests.team import Team, must, share
 
 
@@ -610,3 +612,44 @@ def test_stage_remove_outs_keeps_a_dvxignore_git_tracks_in_place_and_names_it_as
     assert shown["kept_in_git"] == ["out/.dvxignore"] and shown["kept"] == [], shown
     assert os.listdir(repo / "out") == [".dvxignore"]
     assert "out/.dvxignore" in git(repo, "ls-files", "out")
+
+
+def _data_added_under(repo, dvx, rel: str) -> None:
+    """Tracked data/a.txt, a file added since (so status walks data/ again), and the
+    .dvxignore `rel` where a walk of data/ reads it."""
+    write(repo / "data" / "a.txt", "a")
+    assert dvx("add", "data").code == 0
+    write(repo / "data" / "b.txt", "b")
+    write(repo / rel, "*.tmp\n")
+
+
+@pytest.mark.parametrize("rel", [".dvxignore", "data/.dvxignore"])
+def test_a_dvxignore_that_is_a_fifo_is_named_at_once_never_waited_on(repo, dvx, rel):
+    """A FIFO would hold the command until some process wrote rules into it: it is refused
+    as no regular file, named from the top of the repository, with what to do."""
+    _data_added_under(repo, dvx, rel)
+    (repo / rel).unlink()
+    os.mkfifo(repo / rel)
+    for command in (["status"], ["add", "data"]):
+        result = run_dvx_proc(*command, cwd=repo, timeout=60)  # a regression fails, never hangs
+        assert result.code == 1, result.output
+        assert f"ERROR: Cannot read the ignore file '{rel}': not a regular file (a FIFO, " \
+               f"socket or device). Replace it with a file of its own (`rm {rel}`, then " \
+               "write its rules there), and run the command again." in result.stderr
+        assert "Traceback" not in result.output
+    assert stat.S_ISFIFO(os.lstat(repo / rel).st_mode)
+
+
+def test_an_unreadable_dvxignore_is_named_with_the_chmod_that_fixes_it(repo, dvx):
+    _data_added_under(repo, dvx, "data/.dvxignore")
+    (repo / "data" / ".dvxignore").chmod(0)
+    try:
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
+                                cwd=repo / "data", capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "data" / ".dvxignore").chmod(0o644)
+    assert result.returncode == 1, result.stderr
+    assert "ERROR: Cannot read the ignore file 'data/.dvxignore': Permission denied. Make it " \
+           "readable (`chmod u+r .dvxignore`, as its owner), and run the command again." \
+           in result.stderr
+    assert "may not be read or changed" not in result.stderr

@@ -29,6 +29,7 @@ from tests.conftest import (
     run_dvx_proc,
     run_meanwhile,
     stopped_at,
+    unprivileged,
     write,
 )
 from tests.servers import free_port
@@ -138,6 +139,24 @@ def test_set_refuses_a_params_file_that_is_a_link_and_changes_nothing(project, t
     assert "params file 'params.yaml', which is a symbolic link" in result.stderr
     assert os.readlink(project / "params.yaml") == str(outside)
     assert outside.read_text() == "train:\n  lr: 0.1\nsecret: hunter2\n"
+    assert git(project, "for-each-ref", "refs/exps") == ""
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_set_into_a_params_file_it_may_not_read_names_it_with_the_fix(project):
+    """As repro and status name it: the file, from the top of the repository, and the chmod
+    that makes it readable; nothing is written and no experiment is made."""
+    (project / "params.yaml").chmod(0)
+    try:
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "exp", "run",
+                                 "-S", "train.lr=0.5"], cwd=project, capture_output=True,
+                                text=True, timeout=120)
+    finally:
+        (project / "params.yaml").chmod(0o644)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "ERROR: Cannot read the params file 'params.yaml': Permission " \
+        "denied. Make it readable (`chmod u+r params.yaml`, as its owner, or fix the folder " \
+        "holding it) and run the command again.\n"
     assert git(project, "for-each-ref", "refs/exps") == ""
     assert git(project, "status", "--porcelain") == ""
 

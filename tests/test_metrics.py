@@ -10,11 +10,12 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, write
+from conftest import git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo
 
 from dvx import api
@@ -1174,3 +1175,51 @@ def test_metrics_in_git_are_shown_when_a_params_file_tracked_with_dvx_add_cannot
     shown = dvx("metrics", "show")
     assert shown.code == 0 and "0.9" in shown.stdout, shown.output
 
+
+
+def _params_and_metrics_committed(repo: Path, dvx) -> None:
+    """A stage reading `lr` of params.yaml and writing metrics.json (Git's), run and
+    committed."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "train.py", "import json\njson.dump({'acc': 0.9}, open('metrics.json', 'w'))\n")
+    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
+          "    params: [lr]\n    metrics:\n      - metrics.json:\n          cache: false\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "trained")
+
+
+NOT_REGULAR = "'params.yaml': not a regular file (a FIFO, socket or device)"
+
+
+@pytest.mark.parametrize("command, told", [
+    (["status"], NOT_REGULAR), (["params", "show"], NOT_REGULAR),
+    (["repro", "--dry"], NOT_REGULAR), (["exp", "show"], NOT_REGULAR),
+    (["exp", "run", "-S", "lr=0.2"], NOT_REGULAR),
+    (["metrics", "show"], "metrics.json  0.9"),  # needs no params
+])
+def test_a_params_file_that_is_a_fifo_is_refused_at_once_by_every_command_reading_it(
+        repo, dvx, command, told):
+    """A FIFO opened to be read waits for a writer for ever (Ctrl-C aside): each command
+    reading params names the file as no regular file at once, as it names a FIFO dvx.lock,
+    and changes nothing."""
+    _params_and_metrics_committed(repo, dvx)
+    (repo / "params.yaml").unlink()
+    os.mkfifo(repo / "params.yaml")
+    result = run_dvx_proc(*command, cwd=repo, timeout=60)  # a regression fails, never hangs
+    assert told in result.output, result.output
+    assert "Traceback" not in result.output
+    assert git(repo, "for-each-ref", "refs/exps") == ""
+    assert stat.S_ISFIFO(os.lstat(repo / "params.yaml").st_mode)
+    assert git(repo, "status", "--porcelain", "--", ":!params.yaml") == ""
+
+
+def test_a_metrics_file_that_is_a_fifo_is_named_at_once_never_waited_on(repo, dvx):
+    _params_and_metrics_committed(repo, dvx)
+    (repo / "metrics.json").unlink()
+    os.mkfifo(repo / "metrics.json")
+    for command in (["metrics", "show"], ["metrics", "diff"], ["exp", "show"]):
+        result = run_dvx_proc(*command, cwd=repo, timeout=60)
+        assert "Cannot read 'metrics.json': not a regular file (a FIFO, socket or device)" \
+            in result.output, (command, result.output)
+        assert "Traceback" not in result.output

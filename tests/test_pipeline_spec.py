@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, write
+from conftest import git, run_dvx_proc, unprivileged, write
 
 from dvx.errors import FormatError
 from dvx.pipeline.interpolate import interpolate
@@ -543,3 +545,31 @@ def test_a_file_named_like_a_pointer_left_in_an_output_by_its_stage_is_named_wit
     (repo / "out" / "b.dvx").unlink()
     ran = dvx("repro")
     assert ran.code == 0, ran.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["stage", "list"], ["repro", "--dry"],
+                                     ["stage", "add", "-n", "t", "true"]])
+def test_a_dvx_yaml_that_is_a_fifo_is_refused_at_once(repo, command):
+    """dvx.yaml as a FIFO would hold the command until some process wrote to it: it is
+    refused as no regular file, as a FIFO dvx.lock is, and left as it is."""
+    os.mkfifo(repo / "dvx.yaml")
+    result = run_dvx_proc(*command, cwd=repo, timeout=60)  # a regression fails, never hangs
+    assert result.code != 0
+    assert "Cannot read dvx.yaml: not a regular file (a FIFO, socket or device)." \
+        in result.stderr, result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreadable_params_file_is_named_with_the_fix(repo, dvx):
+    write(repo / "params.yaml", "lr: 0.1\n")
+    assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "o.txt", "echo > o.txt").code == 0
+    (repo / "params.yaml").chmod(0)
+    try:
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "repro"],
+                                cwd=repo, capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "params.yaml").chmod(0o644)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "ERROR: Cannot read the params file " \
+        "'params.yaml': Permission denied. Make it readable (`chmod u+r params.yaml`, as its " \
+        "owner, or fix the folder holding it) and run the command again.\n"

@@ -59,6 +59,7 @@ from dvx.pipeline.params import (
     find_param,
     key_named,
     load_json,
+    params_file_bytes,
 )
 from dvx.pipeline.spec import (
     ParamsSet,
@@ -434,7 +435,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
                             "writing it in place would replace the link by a file.",
                             "Set the params in the file the link leads to, named as the "
                             "pipeline names it, or replace the link with that file.")
-        if not os.path.isfile(repo.abspath(file)):
+        if not os.path.lexists(repo.abspath(file)):  # any other file: params_file_bytes
             _refuse_data_not_checked_out(repo, file)
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
                              "Set params of an existing YAML, JSON or TOML file, named from the "
@@ -444,14 +445,15 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
     read_as_params = files_read_as_params(repo)
     for file, changes in by_file.items():
         full = repo.abspath(file)
+        data = params_file_bytes(repo.root, file)
         if file.lower().endswith(".toml"):
-            edited[file] = _edit_toml(repo.root, full, changes, write)
+            edited[file] = _edit_toml(repo.root, full, data, changes, write)
         elif file.lower().endswith(".json"):
-            edited[file] = _edit_json(full, changes, write)
+            edited[file] = _edit_json(full, data, changes, write)
         else:
             strict = read_as_params is None or any(
                 _same_path(repo.root, file, params) for params in read_as_params)
-            edited[file] = _edit_yaml(full, changes, write, strict)
+            edited[file] = _edit_yaml(full, data, changes, write, strict)
     return edited
 
 
@@ -552,11 +554,13 @@ class Before:
 def contents(repo: Repo, overrides: list[Override]) -> Before:
     """The params files the overrides change, and the pointers holding them, as they are
     now (for `restore`)."""
-    files = {file: _read(repo, file) for file in dict.fromkeys(o.file for o in overrides)}
+    files = {file: params_file_bytes(repo.root, file)
+             for file in dict.fromkeys(o.file for o in overrides)}
     outputs = all_outputs(repo)
     holding = [output for output in outputs
                if output.stage is None and any(overlaps(output.path, f) for f in files)]
-    pointers = {output.pointer_path: _read(repo, output.pointer_path) for output in holding}
+    pointers = {output.pointer_path: fsutil.read_regular(repo.abspath(output.pointer_path))
+                for output in holding}
     entries = repo.git.index_entries(list(pointers)) if pointers and repo.git else {}
     tracked = [output.path for output in outputs]
     modes = {path: _mode_to_put_back(repo, path, tracked) for path in (*files, *pointers)}
@@ -572,11 +576,6 @@ def _mode_to_put_back(repo: Repo, file: str, tracked: list[str]) -> int | None:
     if _hard_linked_from_cache(repo, file, tracked):
         return None
     return fsutil.regular_file_mode(repo.abspath(file))
-
-
-def _read(repo: Repo, file: str) -> bytes:
-    with open(repo.abspath(file), "rb") as f:
-        return f.read()
 
 
 def restore(repo: Repo, before: Before) -> None:
@@ -663,30 +662,28 @@ def _refuse_adding_what_exists(change: Override) -> None:
                          "param already.", "Drop the '+' to set it.")
 
 
-def _edit_yaml(full: str, changes: list[Override], write: bool, read_as_params: bool
-               ) -> bytes:
-    """Set `changes` in the YAML file `full`. Each value the file has is replaced in its own
-    text, so every other byte stays; where that cannot be done (a param added, a value
-    written in block style replaced, a multi-line string), the document goes through
-    ruamel's round trip, which keeps comments and layout but may respell values
-    (`1_000.5`, `~`, long floats). Either way the result is read back by `read`: every
-    param -S does not set must read as before, or nothing is written (`yaml_in_place`);
-    in a config read only as a dependency, a value set under an anchor is read so by each
-    alias and merge of it too."""
+def _edit_yaml(full: str, data: bytes, changes: list[Override], write: bool,
+               read_as_params: bool) -> bytes:
+    """Set `changes` in the YAML file `full`, which holds `data`. Each value the file has is
+    replaced in its own text, so every other byte stays; where that cannot be done (a param
+    added, a value written in block style replaced, a multi-line string), the document goes
+    through ruamel's round trip, which keeps comments and layout but may respell values
+    (`1_000.5`, `~`, long floats). Either way the result is read back by `read`: every param
+    -S does not set must read as before, or nothing is written (`yaml_in_place`); in a
+    config read only as a dependency, a value set under an anchor is read so by each alias
+    and merge of it too."""
     from dvx.pipeline.editor import guess_indent
 
     file = changes[0].file
     yaml = yaml_in_place.round_tripper()
     doc: Any = {}
     try:
-        with open(full, "rb") as f:
-            data = f.read()
         text = plain_text(data)
         mapping, offset = guess_indent(text)  # the file's own indents, not ruamel's
         yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
         doc = yaml.load(text) or {}
     except Exception as exc:  # ruamel's errors share no base class with a useful message
-        raise _unreadable(file, full, exc) from None
+        raise _unreadable(file, data, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{file}' is not a mapping of params.")
     for change in changes:
@@ -714,17 +711,15 @@ def _edit_yaml(full: str, changes: list[Override], write: bool, read_as_params: 
     return edited
 
 
-def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
-    """Set `changes` in the JSON file `full`, each value's text replaced (or a key added)
-    in place, so every other byte stays (`json_in_place`)."""
+def _edit_json(full: str, data: bytes, changes: list[Override], write: bool) -> bytes:
+    """Set `changes` in the JSON file `full`, which holds `data`, each value's text replaced (or
+    a key added) in place, so every other byte stays (`json_in_place`)."""
     doc: Any = {}
     try:
-        with open(full, "rb") as f:
-            data = f.read()
         doc = load_json(plain_text(data))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError,
             UnwritableValueError) as exc:
-        raise _unreadable(changes[0].file, full, exc) from None
+        raise _unreadable(changes[0].file, data, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     text = as_written(data)
@@ -739,20 +734,19 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> bytes:
     return edited
 
 
-def _edit_toml(root: str, full: str, changes: list[Override], write: bool) -> bytes:
-    """Set `changes` in the TOML file `full` of the repository at `root`, each value
-    replaced or added through tomlkit, so every other line stays as written; the result is
-    read back as the pipeline reads it, and refused unless each param -S does not set reads
-    as before (`toml_in_place`)."""
+def _edit_toml(root: str, full: str, data: bytes, changes: list[Override], write: bool
+               ) -> bytes:
+    """Set `changes` in the TOML file `full` of the repository at `root`, which holds `data`,
+    each value replaced or added through tomlkit, so every other line stays as written; the
+    result is read back as the pipeline reads it, and refused unless each param -S does not
+    set reads as before (`toml_in_place`)."""
     from tomlkit.exceptions import TOMLKitError
 
     file = changes[0].file
-    with open(full, "rb") as f:
-        data = f.read()
     try:
         written = as_written(data)
     except UnicodeDecodeError as exc:
-        raise _unreadable(file, full, exc) from None
+        raise _unreadable(file, data, exc) from None
     toml_in_place.refuse_unwritable(root, file, changes)
     # as the run reads the file: a byte order mark too, which TOML does not allow
     expected = toml_in_place.read_before(data.decode("utf-8"), file)
@@ -773,9 +767,8 @@ def _edit_toml(root: str, full: str, changes: list[Override], write: bool) -> by
     return edited
 
 
-def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
-    with open(full, "rb") as f:
-        conflicted = has_conflict_markers(f.read())
+def _unreadable(file: str, data: bytes, exc: BaseException) -> UsageError:
+    conflicted = has_conflict_markers(data)
     problem = getattr(exc, "problem", None)  # a YAML error's own words, without its context
     why = "it still holds Git's conflict markers" if conflicted else str(problem) if problem \
         else (str(exc).strip().splitlines() or [type(exc).__name__])[0]

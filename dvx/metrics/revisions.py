@@ -17,6 +17,7 @@ import os
 import posixpath
 from dataclasses import dataclass, replace
 
+from dvx import fsutil
 from dvx.errors import DvxError, OtherAlgorithmError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.hashing import hash_bytes
@@ -199,12 +200,14 @@ class Reader:
         check_read_stays_inside(self.repo.root, rel, self.repo.cache.files_root)
         path = join_posix(self.repo.root, rel)
         try:
-            with open(path, "rb") as f:
-                data = f.read(max_bytes + 1)
+            data = fsutil.read_regular(path, max_bytes + 1)
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise DvxError(f"'{rel}' is a directory, not a file.") from None
+        except fsutil.NotRegularFileError:
+            if os.path.isdir(path):
+                raise DvxError(f"'{rel}' is a directory, not a file.") from None
+            raise DvxError(f"Cannot read '{rel}': not a regular file (a FIFO, socket or "
+                           "device).") from None
         except OSError as exc:
             raise DvxError(f"Cannot read '{rel}': {exc.strerror}.") from None
         if len(data) > max_bytes:

@@ -140,10 +140,11 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
 
 def _read(path: str, root: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            data = f.read(DEFAULT_MAX_BYTES + 1)
+        data = fsutil.read_regular(path, DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         return b""
+    except OSError as exc:
+        raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
     refuse_conflicted(data, root, PIPELINE_FILE)
     parse_yaml(data, PIPELINE_FILE)  # safe, limited parse first: refuse what it refuses
     return data

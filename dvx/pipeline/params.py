@@ -8,8 +8,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from dvx import fsutil
 from dvx.errors import FormatError, MergeConflictError
-from dvx.paths import check_read_stays_inside, from_here, join_posix
+from dvx.paths import check_read_stays_inside, for_command, from_here, join_posix
 from dvx.scm import git_add_command, literal_pathspec, rebase_sides_note
 from dvx.textfile import plain_text
 from dvx.yamlio import (
@@ -47,16 +48,30 @@ def read_params(repo: Repo, rel: str) -> dict[str, Any]:
     worktree's cache)."""
     root = repo.root
     check_read_stays_inside(root, rel, _cache_files_if_linked(repo, rel))
-    display = rel
+    return parse_params(params_file_bytes(root, rel), rel, workspace_root=root)
+
+
+def params_file_bytes(root: str, rel: str) -> bytes:
+    """The whole of the params file `rel` of the repository at `root`, as every command
+    reads it, `exp run -S` before its edit too; one larger than any parsed is refused. One
+    that is a FIFO, socket or device is refused at once, never waited on; one that may not
+    be read is named with the fix."""
     try:
-        with open(join_posix(root, rel), "rb") as f:
-            data = f.read(DEFAULT_MAX_BYTES + 1)
+        data = fsutil.read_regular(join_posix(root, rel), DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
-        raise FormatError(f"The params file '{display}' does not exist.",
+        raise FormatError(f"The params file '{rel}' does not exist.",
                           "Create it, or remove the params that name it.") from None
+    except PermissionError as exc:
+        raise FormatError(f"Cannot read the params file '{rel}': {exc.strerror}.",
+                          f"Make it readable (`chmod u+r {for_command(root, rel)}`, as its "
+                          "owner, or fix the folder holding it) and run the command again."
+                          ) from None
     except OSError as exc:
-        raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
-    return parse_params(data, display, workspace_root=root)
+        raise FormatError(f"Cannot read the params file '{rel}': {exc.strerror}.") from None
+    if len(data) > DEFAULT_MAX_BYTES:
+        raise FormatError(f"The params file '{rel}' is larger than {DEFAULT_MAX_BYTES} "
+                          "bytes; refusing to parse it.")
+    return data
 
 
 def _cache_files_if_linked(repo: Repo, rel: str) -> str | None:

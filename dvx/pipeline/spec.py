@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem
 from dvx.logs import shell_quote
@@ -176,8 +177,7 @@ def _read_pipeline_file(path: str, root: str) -> Any:
     if os.path.islink(path):
         raise pipeline_file_is_a_link(PIPELINE_FILE)
     try:
-        with open(path, "rb") as f:
-            data = f.read(DEFAULT_MAX_BYTES + 1)
+        data = fsutil.read_regular(path, DEFAULT_MAX_BYTES + 1, follow_links=False)
     except OSError as exc:
         raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
     refuse_conflicted(data, root, PIPELINE_FILE)
@@ -295,8 +295,7 @@ def pipeline_bytes(repo: Repo) -> bytes | None:
     """dvx.yaml's bytes as they are now, to tell whether it changed; None without one (or
     with one that cannot be read)."""
     try:
-        with open(pipeline_path(repo), "rb") as f:
-            return f.read(DEFAULT_MAX_BYTES + 1)
+        return fsutil.read_regular(pipeline_path(repo), DEFAULT_MAX_BYTES + 1)
     except OSError:
         return None
 
