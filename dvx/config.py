@@ -390,8 +390,7 @@ class ConfigFile:
         """The config file at `path` (none there: no settings); `tracked`: Git tracks it
         (.dvx/config), so a merge conflict in it is resolved with `git add`."""
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = fsutil.read_regular(path)
         except (FileNotFoundError, NotADirectoryError):
             # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
             return cls(path, _new_parser())

@@ -21,7 +21,7 @@ from dvx.errors import (
     UnknownKeysError,
     unknown_keys_hint,
 )
-from dvx.fsutil import PATH_MAX, path_too_long
+from dvx.fsutil import PATH_MAX, path_too_long, read_regular
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import (
@@ -543,8 +543,7 @@ def _non_negative_int(value: object, key: str, where: str) -> int:
 def read_pointer(path: str, where: str, root: str | None = None,
                  in_cache: Callable[[str], bool] | None = None) -> Pointer:
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_POINTER_BYTES + 1)
+        data = read_regular(path, MAX_POINTER_BYTES + 1)
     except OSError as exc:
         raise unreadable_pointer(where, exc) from None
     return parse_pointer(data, where, root, in_cache=in_cache)

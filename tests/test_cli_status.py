@@ -9,7 +9,7 @@ import pytest
 
 from dvx.hashing import hash_file
 from dvx.scm import Git
-from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.pipeline_kit import commit_copy_stage
 from tests.servers import free_port
 
@@ -1683,3 +1683,18 @@ def test_a_folder_inside_a_tracked_folder_stays_not_pulled_after_a_pull_of_anoth
     assert not (bob / "out.txt").exists()
     must("pull", "d/sub", "out.txt", cwd=bob)
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_pointer_file_that_is_a_fifo_is_skipped_and_named_never_waited_on(repo, dvx):
+    """Status reports the rest, and names the pointer file as no regular file at the end."""
+    write(repo / "a.bin", "a")
+    write(repo / "b.bin", "b")
+    assert dvx("add", "a.bin", "b.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    (repo / "b.bin.dvx").unlink()
+    os.mkfifo(repo / "b.bin.dvx")
+    result = run_dvx_proc("status", cwd=repo, timeout=60)  # a regression fails, never hangs
+    assert result.code == 1, result.output
+    assert "Cannot read the pointer file 'b.bin.dvx': not a regular file (a FIFO, socket or " \
+           "device)." in result.stderr

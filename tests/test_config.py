@@ -8,7 +8,7 @@ import pytest
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
 from dvx.remote.backends import BACKENDS, is_secret
-from tests.conftest import git, make_git_repo, write
+from tests.conftest import git, make_git_repo, run_dvx_proc, write
 from tests.servers import refusing_ftp
 
 
@@ -1463,3 +1463,15 @@ def test_a_pointer_of_another_algorithm_than_dvx_hashes_with_names_the_setting_t
             in status.stderr), status.output
     assert dvx("config", "core.hash", "sha256").code == 0
     assert dvx("status", "-q").code == 0
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    """A FIFO would hold every command until some process wrote a config into it."""
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx_proc("init", cwd=root).code == 0
+    (root / ".dvx" / "config").unlink()
+    os.mkfifo(root / ".dvx" / "config")
+    result = run_dvx_proc("status", cwd=root, timeout=60)  # a regression fails, never hangs
+    assert result.code == 2, result.output
+    assert f"Cannot read the config file '{root / '.dvx' / 'config'}': not a regular file " \
+           "(a FIFO, socket or device)." in result.stderr

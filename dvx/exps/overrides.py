@@ -445,7 +445,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> dict[str
     read_as_params = files_read_as_params(repo)
     for file, changes in by_file.items():
         full = repo.abspath(file)
-        data = params_file_bytes(repo.root, file)
+        data = params_file_bytes(repo.root, file, whole=True)
         if file.lower().endswith(".toml"):
             edited[file] = _edit_toml(repo.root, full, data, changes, write)
         elif file.lower().endswith(".json"):
@@ -554,7 +554,7 @@ class Before:
 def contents(repo: Repo, overrides: list[Override]) -> Before:
     """The params files the overrides change, and the pointers holding them, as they are
     now (for `restore`)."""
-    files = {file: params_file_bytes(repo.root, file)
+    files = {file: params_file_bytes(repo.root, file, whole=True)
              for file in dict.fromkeys(o.file for o in overrides)}
     outputs = all_outputs(repo)
     holding = [output for output in outputs

@@ -51,13 +51,15 @@ def read_params(repo: Repo, rel: str) -> dict[str, Any]:
     return parse_params(params_file_bytes(root, rel), rel, workspace_root=root)
 
 
-def params_file_bytes(root: str, rel: str) -> bytes:
-    """The whole of the params file `rel` of the repository at `root`, as every command
-    reads it, `exp run -S` before its edit too; one larger than any parsed is refused. One
-    that is a FIFO, socket or device is refused at once, never waited on; one that may not
-    be read is named with the fix."""
+def params_file_bytes(root: str, rel: str, whole: bool = False) -> bytes:
+    """The bytes of the params file `rel` of the repository at `root`, as every command
+    reads it, `exp run -S` before its edit too: one past the largest parsed (parse_params
+    refuses a larger one), or all of it (`whole`: -S edits a config a stage reads as a
+    dependency, of any size, and puts it back as it was). One that is a FIFO, socket or
+    device is refused at once, never waited on; one that may not be read is named with
+    the fix."""
     try:
-        data = fsutil.read_regular(join_posix(root, rel), DEFAULT_MAX_BYTES + 1)
+        return fsutil.read_regular(join_posix(root, rel), -1 if whole else DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         raise FormatError(f"The params file '{rel}' does not exist.",
                           "Create it, or remove the params that name it.") from None
@@ -68,10 +70,6 @@ def params_file_bytes(root: str, rel: str) -> bytes:
                           ) from None
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{rel}': {exc.strerror}.") from None
-    if len(data) > DEFAULT_MAX_BYTES:
-        raise FormatError(f"The params file '{rel}' is larger than {DEFAULT_MAX_BYTES} "
-                          "bytes; refusing to parse it.")
-    return data
 
 
 def _cache_files_if_linked(repo: Repo, rel: str) -> str | None:
