@@ -195,6 +195,24 @@ def test_a_push_with_a_key_that_may_not_delete_merges_no_indexes_and_says_so(rep
     assert len(left) == 1 and "may not delete" in left[0] and "gc --remote" in left[0]
 
 
+def test_a_push_with_a_read_only_key_says_only_that_it_could_not_write_its_lock(repo, dvx,
+                                                                               moto_iam):
+    """The lock's write is refused, so no lock was stored: none is said to be left behind,
+    holding up gc elsewhere (its delete, refused too, is no such sign)."""
+    bucket = Bucket(moto_iam)
+    _remote(repo, moto_iam, "readonly", bucket)
+    write(repo / "f.txt", "pushed")
+    assert dvx("add", "f.txt").code == 0
+
+    refused = dvx("push")
+    assert refused.code == 1, refused.output
+    assert "Could not write a lock on remote 'storage'" in refused.stderr
+    assert "dvx cannot write there" in refused.stderr
+    assert "Left the lock" not in refused.stderr and "left behind" not in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert bucket.listed() == []
+
+
 def test_fsck_with_a_read_only_key_reports_a_damaged_pack_and_changes_nothing(repo, dvx,
                                                                              moto_iam):
     bucket = Bucket(moto_iam)

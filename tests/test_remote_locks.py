@@ -5,6 +5,7 @@ never blocks anyone for long."""
 from __future__ import annotations
 
 import _thread
+import errno
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from dvx.errors import LockError
+from dvx.errors import LockError, RemoteError
 from dvx.objects import layout
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote import locks
@@ -271,6 +272,22 @@ def test_ctrl_c_while_writing_a_lock_the_store_took_deletes_it(tmp_path, kind):
     store = _InterruptedOnceStored(str(tmp_path / "store"))
     with pytest.raises(KeyboardInterrupt):
         _lock(store, kind).acquire()
+    assert store.names(LOCKS_DIR) == []
+
+
+class _StoredThenCutOff(DirectoryBlobs):
+    """A store that takes a lock's write, but whose answer never arrives: the connection is
+    lost once the request was sent."""
+
+    def put(self, name: str, data: bytes) -> None:
+        super().put(name, data)
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
+
+def test_a_lock_whose_write_got_no_answer_is_deleted_as_it_may_have_been_stored(tmp_path):
+    store = _StoredThenCutOff(str(tmp_path / "store"))
+    with pytest.raises(RemoteError, match="Could not write a lock"):
+        _lock(store, PUSH).acquire()
     assert store.names(LOCKS_DIR) == []
 
 

@@ -253,13 +253,18 @@ class RemoteLock:
                   "pid": os.getpid(), "command": " ".join(["dvx", *sys.argv[1:]])[:200],
                   "written": now}
         # Named for release() before it is sent: a Ctrl-C once the store has it, its answer
-        # not read yet, would leave it otherwise (deleting one never stored is no harm).
+        # not read yet, would leave it otherwise. A write the store refused stored nothing,
+        # and is no longer named: its delete would be refused too, and said to leave a lock.
         with self._names:
             self._left_behind.append(name)
         try:
             _put_to_its_end(self.blobs, name, json.dumps(record).encode(), self.remote,
                             partial(self._still_named, name))
         except OSError as exc:
+            if stored_nothing(exc):  # no lock to delete, nor to warn of as left behind
+                with self._names:
+                    if name in self._left_behind:
+                        self._left_behind.remove(name)
             message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
             if refuses_writes(exc):
                 raise WriteRefused(message, "dvx cannot write there: it changes a remote "
@@ -468,6 +473,15 @@ def refuses_writes(exc: OSError) -> bool:
     """Whether a write failed because this user may only read the store (no permission, or
     a read-only filesystem), which no retry changes."""
     return isinstance(exc, PermissionError) or exc.errno == errno.EROFS
+
+
+def stored_nothing(exc: OSError) -> bool:
+    """Whether a write that failed with `exc` surely stored nothing: the store answered it
+    with a refusal (no permission, a read-only filesystem, no room, no such bucket or
+    folder). Any other failure (a timeout, a connection lost once the request was sent) may
+    have come after the store took the write."""
+    return refuses_writes(exc) or exc.errno in FULL_DISK_ERRNOS \
+        or isinstance(exc, FileNotFoundError)
 
 
 def _list_locks(blobs: Blobs, remote: str) -> Details:
