@@ -1669,6 +1669,56 @@ def test_a_url_with_an_empty_first_folder_written_by_hand_is_refused_where_it_is
     assert "Fix it with `dvx remote modify x url VALUE`." in said
 
 
+@pytest.mark.parametrize("url", ["s3://b1/proj", "s3://ab", "s3://my%20bucket/proj",
+                                 f"s3://{'a' * 256}/proj"])
+@pytest.mark.parametrize("command", [["remote", "add", "x"],
+                                     ["remote", "modify", "x", "url"]])
+def test_an_s3_url_naming_a_bucket_no_s3_store_can_have_is_refused_naming_the_rules(
+        repo, dvx, tmp_path, command, url):
+    """A bucket of under 3 characters, over 255 or of other characters than letters, digits,
+    '.', '-' and '_' exists nowhere: each command would say it does not exist, and to
+    create it, which every store refuses."""
+    assert dvx("remote", "add", "x", str(tmp_path / "ok")).code == 0
+    if command[1] == "add":
+        assert dvx("remote", "remove", "x").code == 0
+    refused = dvx(*command, url)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "which no S3 store can have: S3's naming rules" in said, said
+    assert "3 to 63 lowercase letters" in said and "Give the name of a bucket" in said
+    assert url not in (repo / ".dvx" / "config").read_text()
+    assert "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize("url", ["s3://BadName/proj", "s3://team_data/proj",
+                                 "s3://a..b/proj", "s3://192.168.5.4/proj"])
+def test_an_s3_bucket_only_an_older_or_laxer_store_has_is_taken_with_a_warning(repo, dvx, url):
+    """An AWS bucket from before 2018 (us-east-1) or a Ceph gateway with relaxed names may
+    have it: kept, and said to break S3's rules, which current stores create none by."""
+    added = dvx("remote", "add", "x", url)
+    said = " ".join(added.stderr.split())
+    assert added.code == 0 and "breaks S3's naming rules" in said, said
+    assert "create no bucket of that name" in said and "relaxed" in said
+    assert url in (repo / ".dvx" / "config").read_text()
+
+
+@pytest.mark.parametrize("url", ["s3://bkt/proj", "s3://my.team-2/proj",
+                                 "s3://myap-abcdefgh1234-s3alias/proj"])
+def test_an_s3_bucket_of_s3_s_rules_is_taken_without_a_word(repo, dvx, url):
+    added = dvx("remote", "add", "x", url)
+    assert added.code == 0 and added.stderr == "", added.output
+
+
+def test_a_url_naming_an_impossible_bucket_written_by_hand_is_refused_where_it_is_used(
+        repo, dvx):
+    write(repo / ".dvx" / "config", '[remote "x"]\nurl = s3://b1/proj\n[core]\nremote = x\n')
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    refused = dvx("push")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "which no S3 store can have" in said, said
+    assert "Fix it with `dvx remote modify x url URL`." in said
+
+
 @pytest.mark.parametrize("url, resolved", [
     ("s3://bkt/x/../proj", "s3://bkt/proj"), ("s3://bkt/./y", "s3://bkt/y"),
     ("gs://bkt/team/./data/..", "gs://bkt/team"), ("azure://box/a/../b", "azure://box/b"),

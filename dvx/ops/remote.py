@@ -43,6 +43,7 @@ from dvx.remote.backends import (
     same_store,
     scheme_of,
     store_of,
+    unusual_bucket,
 )
 from dvx.remote.fs import (
     check_settings,
@@ -82,6 +83,9 @@ def _check_name(name: str) -> None:
 def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
     url = validate(_section(name), "url", url)
     backend = check_url(url, name)  # unknown schemes, malformed URLs: now, not at a push
+    unusual = unusual_bucket(url)
+    if unusual is not None:  # an older or a laxer store may have it: said, not refused
+        log.warning("%s", unusual)
     # Only the project config is tracked: the local and the global one (yours, outside any
     # repository) take a password, as they take a secret option.
     held = None if is_local_url(url) else credentials_in_url(url)

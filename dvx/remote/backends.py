@@ -56,6 +56,34 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class BucketNames:
+    """What a kind of store takes as a bucket's name. `new`: the names its servers give new
+    buckets (`rules`, in words), which `creators` keep; `anywhere`: every name a server of
+    its kind may have (`laxer` says which takes the others), so that a URL naming another
+    names no bucket there is or can be."""
+    kind: str  # the stores' name in messages
+    new: re.Pattern[str]
+    rules: str
+    creators: str
+    anywhere: re.Pattern[str]
+    laxer: str
+
+
+# No S3 server takes a name of fewer than 3 characters, and botocore sends none of other
+# characters than these.
+S3_BUCKET_NAMES = BucketNames(
+    kind="S3",
+    new=re.compile(r"(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+    rules="3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a "
+          "letter or digit, without '..', and not an IP address",
+    creators="AWS S3, MinIO, SeaweedFS, R2 and Ceph (by default)",
+    anywhere=re.compile(r"[A-Za-z0-9._-]{3,255}"),
+    laxer="an AWS bucket made before March 2018 in us-east-1, or a Ceph gateway with "
+          "rgw_relaxed_s3_bucket_names, may also have upper case and '_', up to 255 "
+          "characters")
+
+
+@dataclass(frozen=True)
 class Backend:
     name: str
     schemes: tuple[str, ...]
@@ -72,6 +100,7 @@ class Backend:
     # What the URL's first path component names, on stores where it must exist: "bucket",
     # "container" (else "").
     bucket_kind: str = ""
+    bucket_names: BucketNames | None = None  # None: any name its URL can hold
     # option -> its check of (value, repository root): the value as kept, or ValueError
     # saying what it must be (the root: where a relative path in a value is taken from)
     checks: dict[str, Callable[[str, str], str]] = field(default_factory=dict)
@@ -1123,7 +1152,7 @@ BACKENDS = [
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
-            {"max_concurrency": 1}, bucket_kind="bucket",
+            {"max_concurrency": 1}, bucket_kind="bucket", bucket_names=S3_BUCKET_NAMES,
             checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify,
                     "chunksize": _chunksize},
             credential_options=("access_key_id", "secret_access_key"),
@@ -1405,7 +1434,38 @@ def check_url(url: str, name: str = "NAME") -> Backend:
                           f"Give the URL without them, and the credentials with "
                           f"{credentials_commands(backend, name)}.")
     _refuse_cut_off_path(url, backend)
+    _refuse_impossible_bucket(url, backend)
     return backend
+
+
+def _refuse_impossible_bucket(url: str, backend: Backend) -> None:
+    """A bucket of a name no server of its kind takes never exists: each command would say
+    it does not exist, and to create it, which the store refuses."""
+    names, bucket = backend.bucket_names, bucket_of(url)
+    if names is None or names.anywhere.fullmatch(bucket):
+        return
+    raise ConfigError(f"The remote URL '{redact_url(url)}' names the {backend.bucket_kind} "
+                      f"'{bucket}', which no {names.kind} store can have: {names.kind}'s "
+                      f"naming rules ask for {names.rules} (older and laxer stores take "
+                      "upper case and '_' too, up to 255 characters; none takes fewer than "
+                      "3, or other characters).",
+                      f"Give the name of a {backend.bucket_kind} that exists, or that you "
+                      f"create: {_NEEDS.get(backend.name, backend.bucket_kind)}.")
+
+
+def unusual_bucket(url: str) -> str | None:
+    """Why the bucket `url` names is one that current stores of its kind never create (an
+    older or a laxer server's may exist): the sentence of a warning; None for any other."""
+    backend = _kind_of(url)
+    names = backend.bucket_names if backend is not None else None
+    bucket = bucket_of(url)
+    if backend is None or names is None or names.new.fullmatch(bucket) \
+            or not names.anywhere.fullmatch(bucket):
+        return None
+    return (f"The {backend.bucket_kind} name '{bucket}' breaks {names.kind}'s naming rules "
+            f"({names.rules}): {names.creators} create no "
+            f"{backend.bucket_kind} of that name, so this remote works only where one exists "
+            f"already ({names.laxer}).")
 
 
 def check_network_part(url: str, backend: Backend, what: str, error: type[DvxError]
