@@ -14,6 +14,7 @@
     │   ├── YamlAnchorsError      exit 1  a YAML file with anchors or aliases where dvx refuses them
     │   ├── OtherAlgorithmError   exit 1  a pointer or dvx.lock of another hash algorithm than dvx's
     │   └── CorruptManifestError  exit 1  a manifest whose bytes hash to another oid than its own
+    ├── UnreadableError           exit 1  a file or folder dvx must read that it may not
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
@@ -76,6 +77,32 @@ class ConfigError(DvxError):
 
 class PathError(DvxError):
     exit_code = 2
+
+
+class UnreadableError(DvxError):
+    """A file or folder of the workspace that dvx must read and may not (permission
+    denied), at `path` (relative to the repository's root): a report can name it and go on
+    with the rest, where a command that needs it refuses."""
+
+    def __init__(self, message: str, hint: str | None = None, path: str = "") -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        return type(self), (self.message, self.hint, self.path)  # type: ignore[return-value]
+
+
+def unreadable_error(display: str, is_dir: bool = False, inside: bool = True
+                     ) -> UnreadableError:
+    """`display` may not be read: a file or folder inside a tracked directory (`inside`),
+    which can also be moved out of it, or a path standing on its own."""
+    fix = f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner)"
+    return UnreadableError(
+        f"'{display}' cannot be read: permission denied.",
+        f"{fix} or move it out of the tracked directory, then run the command again." if inside
+        else f"{fix}, then run the command again.",
+        path=display,
+    )
 
 
 class PrivateFilesInGitError(PathError):

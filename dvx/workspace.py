@@ -21,7 +21,13 @@ from collections.abc import Callable, Collection, Container, Iterable, Iterator,
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import DvxError, FormatError, PathError
+from dvx.errors import (
+    DvxError,
+    FormatError,
+    PathError,
+    UnreadableError,
+    unreadable_error,
+)
 from dvx.fsutil import PATH_MAX, is_executable
 from dvx.get_scratch import is_scratch_name
 from dvx.hashing import hash_file, is_valid_oid
@@ -77,15 +83,16 @@ def symlink_error(display: str) -> PathError:
     )
 
 
-def unreadable_error(display: str, is_dir: bool = False, inside: bool = True) -> DvxError:
-    """`display` may not be read: a file or folder inside a tracked directory (`inside`),
-    which can also be moved out of it, or the tracked path itself."""
-    fix = f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner)"
-    return DvxError(
-        f"'{display}' cannot be read: permission denied.",
-        f"{fix} or move it out of the tracked directory, then run the command again." if inside
-        else f"{fix}, then run the command again.",
-    )
+def unreadable_found(root: str, exc: PermissionError, rel: str, inside: bool | None = None
+                     ) -> UnreadableError:
+    """The error naming what `exc` (met reading `rel`, relative to `root`) could not read:
+    the file or folder it names, else `rel` itself. `inside`: whether it is inside a tracked
+    directory (None: whenever it is not `rel`)."""
+    where = rel
+    if isinstance(exc.filename, str):
+        where = os.path.relpath(exc.filename, root).replace(os.sep, "/")
+    is_dir = isinstance(exc.filename, str) and os.path.isdir(exc.filename)
+    return unreadable_error(where, is_dir, where != rel if inside is None else inside)
 
 
 def too_long_error(display: str) -> DvxError:

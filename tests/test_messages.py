@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -500,6 +501,50 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
     assert committed.stderr.startswith(f"ERROR: '{repo / 'd' / 's'}' may not be read")
     assert "fix its permissions" in committed.stderr and "Traceback" not in committed.stderr
     (repo / "d" / "s").chmod(0o644)
+
+
+def _unprivileged_dvx(repo, *args):
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=repo,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("unreadable", ["d/s", "prep.py", "out/n", "metrics.json"])
+def test_status_tells_a_stage_with_an_unreadable_file_cannot_be_judged_and_repro_names_it(
+        repo, dvx, unreadable):
+    """A file a stage reads (in a tracked folder, or a script) or writes (an output, a
+    metrics file) that dvx may not read: status reports everything else, says the stage's
+    state cannot be told (neither up to date nor stale), names the file at the end and exits
+    1; `repro --dry` refuses naming it."""
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "s", "s")
+    write(repo / "other.bin", "other")
+    write(repo / "prep.py", "import os\nos.makedirs('out', exist_ok=True)\n"
+          "open('out/n', 'w').write(str(len(os.listdir('d'))))\n"
+          "open('metrics.json', 'w').write('{\"n\": 2}')\n")
+    assert dvx("add", "d", "other.bin").code == 0
+    assert dvx("stage", "add", "-n", "prep", "-d", "d", "-d", "prep.py", "-o", "out",
+               "-m", "metrics.json", f"{sys.executable} prep.py").code == 0
+    assert dvx("repro").code == 0
+    write(repo / "other.bin", "changed")
+    (repo / unreadable).chmod(0)
+    try:
+        checked = _unprivileged_dvx(repo, "status")
+        as_json = _unprivileged_dvx(repo, "status", "--json")
+        dry = _unprivileged_dvx(repo, "repro", "--dry")
+    finally:
+        (repo / unreadable).chmod(0o644)
+    assert checked.returncode == 1, checked.stderr
+    assert "other.bin: modified" in checked.stdout
+    assert f"prep: whether it is up to date cannot be told: '{unreadable}' cannot be read" \
+        in checked.stdout
+    assert f"'{unreadable}' cannot be read: permission denied. Fix its permissions" \
+        in checked.stderr
+    assert "may not be read or changed" not in checked.stderr + dry.stderr
+    assert as_json.returncode == 1, as_json.stderr
+    stage = json.loads(as_json.stdout)["stages"][0]
+    assert stage["stale"] is None and stage["unknown"] is not None
+    assert dry.returncode == 1
+    assert dry.stderr.startswith(f"ERROR: '{unreadable}' cannot be read: permission denied.")
 
 
 def test_status_names_a_tracked_file_it_may_not_read_with_a_fix_for_a_file(repo, dvx):

@@ -348,6 +348,9 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out(_left_out_pointers(repo.root, result.left_out))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
+        for s in stages:
+            if s.unknown:
+                out(f"{s.name}: {s.unknown}")
         _own_data_hints(repo, pipeline)
         if stale and _runnable(stale):
             _say_how_repro_runs_them(repo, pipeline.uncommitted if pipeline else [],

@@ -24,6 +24,7 @@ from dvx.errors import (
     MissingObjectError,
     PathError,
     interruption,
+    unreadable_error,
 )
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes, hash_file
@@ -94,7 +95,6 @@ from dvx.workspace import (
     remove_temporaries,
     remove_temporaries_beside,
     repository_inside_error,
-    unreadable_error,
     untrackable_link_error,
     with_recorded_exec_bits,
 )

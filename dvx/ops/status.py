@@ -62,7 +62,7 @@ from dvx.workspace import (
     temporaries_beside,
     temporaries_inside,
     too_long_error,
-    unreadable_error,
+    unreadable_found,
     warn_untrackable,
 )
 
@@ -673,12 +673,8 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
     except FileChangedError as exc:
         log.info("'%s' changed while it was read: %s", output.path, describe(exc))
     except PermissionError as exc:
-        where = output.path
-        if isinstance(exc.filename, str):
-            where = os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
-        repo.unreadable[where] = unreadable_error(
-            where, isinstance(exc.filename, str) and os.path.isdir(exc.filename),
-            inside=where != output.path)
+        found = unreadable_found(repo.root, exc, output.path)
+        repo.unreadable[found.path] = found
         return None
     else:
         _name_paths_too_long(repo, result)

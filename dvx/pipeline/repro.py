@@ -43,6 +43,7 @@ from dvx.errors import (
     MissingObjectError,
     PathError,
     RemoteError,
+    UnreadableError,
     stop_status,
     stop_within,
 )
@@ -176,6 +177,7 @@ from dvx.workspace import (
     remove_temporaries_beside,
     repository_held,
     set_aside_changed,
+    unreadable_found,
     warn_untrackable,
 )
 
@@ -628,7 +630,10 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
             tracked.append(output)
         if output.path in pulled or output.path in made:
             continue
-        status = output_status(repo, output)
+        try:
+            status = output_status(repo, output)
+        except PermissionError as exc:  # which of its files changed cannot be told
+            raise unreadable_found(repo.root, exc, output.path) from None
         held = _holding_gone(output, status, gone or {})
         if held is not None:  # judged once the entry is dropped (_holding_a_gone_output)
             holding_gone.append(held)
@@ -2311,10 +2316,18 @@ class StageStatus:
     reasons: list[str]  # empty: up to date
     frozen: bool = False
     own_data: Sequence[str] = ()  # OWN_DATA_OUTS: outputs over which `repro` refuses to run
+    # why whether it is up to date cannot be told (a file it reads or writes that dvx may
+    # not read): then it is neither up to date nor stale
+    unknown: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "stale": bool(self.reasons), "reasons": self.reasons,
-                "frozen": self.frozen}
+        return {"name": self.name,
+                "stale": None if self.unknown else bool(self.reasons),
+                "reasons": self.reasons, "frozen": self.frozen, "unknown": self.unknown}
+
+
+def _not_told_why(path: str) -> str:
+    return f"whether it is up to date cannot be told: '{path}' cannot be read (see below)"
 
 
 @dataclass
@@ -2370,9 +2383,14 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         if stage.frozen:
             statuses.append(StageStatus(name, [], frozen=True))
             continue
-        state = stage_state(repo, stage, reader,
-                            on_untrackable=lambda exc: warn_untrackable(repo, exc))
-        stale = staleness(repo, stage, locks.get(name), state, produced, left_out)
+        try:
+            state = stage_state(repo, stage, reader,
+                                on_untrackable=lambda exc: warn_untrackable(repo, exc))
+            stale = staleness(repo, stage, locks.get(name), state, produced, left_out)
+        except UnreadableError as exc:  # named at the end; the other stages still reported
+            repo.unreadable.setdefault(exc.path, exc)
+            statuses.append(StageStatus(name, [], unknown=_not_told_why(exc.path)))
+            continue
         reasons = stale.reasons
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         reasons = [] if only_behind_git(reasons) else reasons

@@ -34,6 +34,7 @@ from dvx.workspace import (
     recorded_below,
     repository_held,
     scan_directory,
+    unreadable_found,
 )
 
 
@@ -63,13 +64,19 @@ def path_state(repo: Repo, rel: str, seen: SeenFiles | None = None) -> LockedPat
 
 def _scanned(repo: Repo, rel: str, seen: SeenFiles | None
              ) -> tuple[LockedPath | None, dict[str, TreeEntry] | None]:
-    """path_state, with the files of a folder by relative path (None for a file)."""
+    """path_state, with the files of a folder by relative path (None for a file). A file or
+    folder there that dvx may not read is named (UnreadableError): what it holds, and so
+    whether the stage is up to date, cannot be told."""
     full = repo.abspath(rel)
-    if os.path.isdir(full) and not os.path.islink(full):
-        entries = scan_directory(repo, full, rel, recorded=recorded_below(repo, rel), seen=seen)
-        tree = manifest_of_scan(repo, entries.values(), rel)
-        return LockedPath(rel, tree.oid(), tree.size, tree.nfiles), entries
-    state = file_state(repo, full, rel, seen=seen)
+    try:
+        if os.path.isdir(full) and not os.path.islink(full):
+            entries = scan_directory(repo, full, rel, recorded=recorded_below(repo, rel),
+                                     seen=seen)
+            tree = manifest_of_scan(repo, entries.values(), rel)
+            return LockedPath(rel, tree.oid(), tree.size, tree.nfiles), entries
+        state = file_state(repo, full, rel, seen=seen)
+    except PermissionError as exc:
+        raise unreadable_found(repo.root, exc, rel, inside=False) from None
     if state is None:
         return None, None
     return LockedPath(rel, state.oid, state.size, executable=state.executable), None
