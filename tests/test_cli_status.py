@@ -459,7 +459,7 @@ def test_a_foreign_symlink_in_a_stage_dependency_is_a_warning_and_the_rest_repor
     doc = _status_json(dvx)
     assert doc["changed"] is True
     assert doc["stages"] == [{"name": "s1", "stale": True, "frozen": False,
-                              "reasons": [f"changed deps: {dep}"]}]
+                              "reasons": [f"changed deps: {dep}"], "unknown": None}]
     assert dvx("status", "-q").code == 1
     refused = dvx("repro")
     assert refused.code != 0 and "symbolic link" in refused.stderr
