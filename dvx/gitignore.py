@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Collection, Iterable
 
 from dvx import fsutil
-from dvx.errors import PathError
+from dvx.errors import PathError, unreadable_error
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.scm import left_out_of_workspace
 
@@ -20,11 +20,21 @@ def _entry(name: str) -> str:
     return "/" + escaped
 
 
+def _read_or_refuse(path: str) -> bytes | None:
+    """read_git_file, naming a .gitignore dvx may not read (UnreadableError) as it names one
+    in tracked data: Git passes over it with a warning, so the entries it holds cannot be
+    told, nor can the file be written without losing the lines it holds."""
+    try:
+        return read_git_file(path)
+    except PermissionError:
+        raise unreadable_error(os.path.relpath(path), inside=False) from None
+
+
 def _read(path: str) -> bytes:
     # A .gitignore that is a symbolic link is refused (PathError), never read or written.
     # One a sparse checkout leaves out of the workspace is still the folder's: its lines
     # (teammates' data) are kept in the one written here.
-    found = read_git_file(path)
+    found = _read_or_refuse(path)
     if found is None:
         found = left_out_of_workspace(path)
     return found or b""
@@ -83,8 +93,8 @@ def move_entry_last(data_path: str) -> str:
 
 def lacking_entry(data_paths: list[str]) -> list[str]:
     """Those of `data_paths` whose folder's .gitignore in the workspace has no entry for them
-    (each .gitignore read once). One dvx may not read (a symbolic link, a folder) is left to
-    `status`."""
+    (each .gitignore read once). One dvx may not read (a symbolic link, a folder, one its
+    permissions keep from dvx) is left to `status`."""
     lines_in: dict[str, set[str] | None] = {}
     lacking = []
     for data_path in data_paths:
@@ -93,7 +103,7 @@ def lacking_entry(data_paths: list[str]) -> list[str]:
             try:
                 found = read_git_file(os.path.join(directory, ".gitignore"))
                 lines_in[directory] = set(git_lines(found or b""))
-            except PathError:
+            except (PathError, PermissionError):
                 lines_in[directory] = None
         lines = lines_in[directory]
         if lines is not None and _entry(name) not in lines:
@@ -103,11 +113,11 @@ def lacking_entry(data_paths: list[str]) -> list[str]:
 
 def entered_names(directory: str, names: Iterable[str]) -> list[str]:
     """Those of `names` (in `directory`) whose entry, as dvx writes it for data, the
-    directory's .gitignore holds. One dvx may not read (a symbolic link, a folder) holds
-    none."""
+    directory's .gitignore holds. One dvx may not read (a symbolic link, a folder, one its
+    permissions keep from dvx: `status` names it) holds none."""
     try:
         found = read_git_file(os.path.join(directory, ".gitignore"))
-    except PathError:
+    except (PathError, PermissionError):
         return []
     if not found:
         return []
@@ -135,18 +145,49 @@ def keeping_entries(written: bytes, current: bytes, directory: str,
 
 
 def check_readable(data_path: str) -> None:
-    """Refuse now (PathError) a .gitignore beside `data_path` that dvx may not read or write
-    (a symbolic link, a folder): before a command changes anything, not half-way."""
-    read_git_file(os.path.join(os.path.dirname(data_path), ".gitignore"))
+    """Refuse now a .gitignore beside `data_path` that dvx may not read or write (a symbolic
+    link, a folder: PathError; one its permissions keep dvx from reading: UnreadableError):
+    before a command changes anything, not half-way."""
+    _read_or_refuse(os.path.join(os.path.dirname(data_path), ".gitignore"))
+
+
+def unreadable_on_the_way(root: str, rels: Iterable[str]) -> dict[str, str]:
+    """{rel: the first .gitignore that Git reads for the repo-relative path `rel` (the
+    root's, then each folder's down to its own) and that dvx may not read, relative to
+    `root`} for those of `rels` that have one. Git passes over such a file with a warning,
+    so whether Git ignores `rel` cannot be told. Each .gitignore is tried once."""
+    unreadable: dict[str, bool] = {}
+    found = {}
+    for rel in rels:
+        folders = rel.split("/")[:-1]
+        for depth in range(len(folders) + 1):
+            ignore_file = "/".join([*folders[:depth], ".gitignore"])
+            if ignore_file not in unreadable:
+                unreadable[ignore_file] = _may_not_read(os.path.join(root, ignore_file))
+            if unreadable[ignore_file]:
+                found[rel] = ignore_file
+                break
+    return found
+
+
+def _may_not_read(path: str) -> bool:
+    try:
+        read_git_file(path)
+    except PermissionError:
+        return True
+    except (PathError, OSError):  # a symbolic link or a folder: Git reads no rules there
+        return False
+    return False
 
 
 def holds_only_entries(gitignore: str, names: Collection[str]) -> bool:
     """Does the .gitignore `gitignore` hold nothing but the entries dvx writes for `names`
     (data in its folder), none of the user's rules? One absent holds none; one dvx may not
-    read (a symbolic link, a folder) is taken for the user's."""
+    read (a symbolic link, a folder, one its permissions keep from dvx) is taken for the
+    user's."""
     try:
         found = read_git_file(gitignore)
-    except PathError:
+    except (PathError, PermissionError):
         return False
     entries = {_entry(name) for name in names}
     return all(line in entries for line in git_lines(found or b"") if line)

@@ -547,6 +547,40 @@ def test_status_tells_a_stage_with_an_unreadable_file_cannot_be_judged_and_repro
     assert dry.stderr.startswith(f"ERROR: '{unreadable}' cannot be read: permission denied.")
 
 
+@pytest.mark.parametrize("ignore_file", ["data/.gitignore", ".gitignore"])
+def test_an_unreadable_gitignore_is_named_by_status_and_refused_by_commit_and_add(
+        repo, dvx, ignore_file):
+    """A .gitignore dvx may not read (Git passes over it with a warning): status reports
+    everything else, names the file with its fix and exits 1, never calling the entries
+    there gone; commit and add of data whose entry it holds refuse before writing anything,
+    naming it the same way, and leave no notice of a stopped command."""
+    write(repo / "data" / "big.bin", "big")
+    write(repo / "other.bin", "other")
+    assert dvx("add", "data/big.bin", "other.bin").code == 0
+    write(repo / "other.bin", "changed")
+    pointer = (repo / "other.bin.dvx").read_bytes()
+    (repo / ignore_file).chmod(0)
+    try:
+        checked = _unprivileged_dvx(repo, "status")
+        committed = _unprivileged_dvx(repo, "commit", "data/big.bin", "other.bin")
+        added = _unprivileged_dvx(repo, "add", "data/big.bin", "other.bin")
+        after = _unprivileged_dvx(repo, "status")
+    finally:
+        (repo / ignore_file).chmod(0o644)
+    said = f"'{ignore_file}' cannot be read: permission denied. Fix its permissions " \
+        "(`chmod u+r`, as its owner), then run the command again."
+    assert checked.returncode == 1, checked.stderr
+    assert "other.bin: modified" in checked.stdout
+    assert said in checked.stderr
+    assert "entry is gone" not in checked.stdout + checked.stderr
+    for refused in (committed, added):
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr == f"ERROR: {said}\n"
+    assert (repo / "other.bin.dvx").read_bytes() == pointer
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert "stopped" not in after.stdout + after.stderr
+
+
 def test_status_names_a_tracked_file_it_may_not_read_with_a_fix_for_a_file(repo, dvx):
     """Not inside a tracked directory: moving it out of one is no way out."""
     write(repo / "f.bin", "f")

@@ -303,6 +303,8 @@ def check_commit(repo: Repo, outputs: list[Output], force: bool = False,
             raise _absent_error(repo.root, statuses[output.path])
     planned = [plan(repo, o.path, o, statuses[o.path], force) for o in unstaged]
     scans = check_storable(repo, [o.path for o in chosen])
+    for output in chosen:  # its entry is written there: refused now, not half-way
+        gitignore.check_readable(repo.abspath(output.path))
     return CommitChecked(chosen, statuses, behind, planned, scans)
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from dvx import get_scratch
-from dvx.errors import DvxError, FormatError, LockError, PathError
+from dvx import get_scratch, gitignore
+from dvx.errors import DvxError, FormatError, LockError, PathError, unreadable_error
 from dvx.fsutil import FileChangedError, describe, too_long_here
 from dvx.history import (
     brought_by_git,
@@ -634,10 +634,15 @@ def _record_what_is_in_sync(repo: Repo) -> None:
 
 def _unignored(repo: Repo, targets: list[Target]) -> dict[str, str | None]:
     """The tracked data in the workspace that Git does not ignore, each with the `!` rule
-    that takes it back in, if one does (`not_ignored`)."""
+    that takes it back in, if one does (`not_ignored`). Data below a .gitignore dvx may not
+    read is left out, as Git passes over that file: the file is named at the end
+    (`Repo.unreadable`), never its entries as gone."""
     present = sorted({t.output.path for t in targets
                       if os.path.lexists(repo.abspath(t.output.path))})
-    return not_ignored(repo, present)
+    unread = gitignore.unreadable_on_the_way(repo.root, present)
+    for ignore_file in sorted(set(unread.values())):
+        repo.unreadable.setdefault(ignore_file, unreadable_error(ignore_file, inside=False))
+    return not_ignored(repo, [path for path in present if path not in unread])
 
 
 def _temporaries(repo: Repo, paths: list[str], inside: list[str]) -> list[str]:
