@@ -6250,25 +6250,32 @@ def test_a_queued_experiments_inputs_stay_in_scope_and_are_fetched_if_the_cache_
     assert _show(alice)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
 
 
-@pytest.mark.parametrize("point, step", [
-    ("fetch.before_files", "fetching the data its run needs into the cache"),
-    ("transfer.after_object", "fetching the data its run needs into the cache"),
-    ("queue.worktree_made", "making the worktree it runs in")])
+_FETCHING = "fetching the data its run needs into the cache"
+_BIG_ROWS = "\n".join(f"row{i:07d}" for i in range(120_000)) + "\n"  # over 1 MiB: not packed
+
+
+@pytest.mark.parametrize("point, step, rows", [
+    ("fetch.before_files", _FETCHING, "a\nb\nc\nd\ne\n"),
+    ("transfer.after_object", _FETCHING, "a\nb\nc\nd\ne\n"),
+    ("transfer.after_object", _FETCHING, _BIG_ROWS),
+    ("queue.worktree_made", "making the worktree it runs in", "a\nb\nc\nd\ne\n")],
+    ids=["before-files", "after-object-packed", "after-object-loose", "worktree-made"])
 def test_a_ctrl_c_while_queue_start_readies_a_run_says_it_stays_queued_and_what_goes_on(
-        tmp_path, point, step):
+        tmp_path, point, step, rows):
     """Ctrl-C while `queue start` fetches the data a queued run needs from the remote (or
     makes its worktree), before the run starts: the error says the entry is still queued with
     its snapshot and names the `dvx queue start` that goes on, after what a stopped fetch
-    said (how many objects came), never only to run the command again. No worktree is left,
-    and that start runs the experiment."""
+    said (how many objects came), never only to run the command again. Stopped once every
+    object came (a loose object, over the pack limit), it fetches nothing more, and never says
+    it does. No worktree is left, and that start runs the experiment."""
     _, alice = _shared_pipeline(tmp_path)
     os.chmod(alice / "data" / "raw.csv", 0o644)
-    write(alice / "data" / "raw.csv", "a\nb\nc\nd\ne\n")
+    write(alice / "data" / "raw.csv", rows)
     must("exp", "run", "--queue", "-n", "more-rows", cwd=alice)
     git(alice, "checkout", "-q", "--", ".")
     must("checkout", "--force", cwd=alice)
     must("push", "-A", cwd=alice)
-    _cached(alice, _oid("a\nb\nc\nd\ne\n")).unlink()  # on the remote: queue start fetches it
+    _cached(alice, _oid(rows)).unlink()  # on the remote: queue start fetches it
     runner = stopped_at(point, "queue start", alice)
     try:
         runner.send_signal(signal.SIGINT)  # Ctrl-C
@@ -6279,23 +6286,29 @@ def test_a_ctrl_c_while_queue_start_readies_a_run_says_it_stays_queued_and_what_
             runner.kill()
     said = " ".join(err.split())
     assert runner.returncode == 130, out + err
-    if point == "transfer.after_object":
+    every_object_came = point == "transfer.after_object" and rows == _BIG_ROWS
+    if every_object_came:
+        assert said.startswith("ERROR: Interrupted: every object (1 of 1) was downloaded before "
+                               "it stopped."), said
+    elif point == "transfer.after_object":
         assert re.search(r"ERROR: Interrupted: [0-9]+ of 1 objects were downloaded before it "
                          r"stopped", said), said
     else:
         assert said.startswith("ERROR: Interrupted. 'more-rows' had not started"), said
     assert f"'more-rows' had not started: `dvx queue start` was {step} when it stopped. It is " \
         "still queued, with its snapshot" in said, said
-    assert ("`dvx queue start` fetches the rest and runs it" if "fetch" in step else
+    fetches_more = step == _FETCHING and not every_object_came
+    assert ("`dvx queue start` fetches the rest and runs it" if fetches_more else
             "`dvx queue start` runs it") + ", with the other experiments still queued (`dvx " \
         "queue remove more-rows` drops it)." in said, said
     assert "run the command again" not in said and "goes on running" not in said, said
+    assert fetches_more or "fetches the rest" not in said, said
     assert _queue_states(alice) == {"more-rows": "queued"}
     assert "refs/exps-queue/more-rows" in git(alice, "for-each-ref", "refs/exps-queue")
     assert len(git(alice, "worktree", "list").splitlines()) == 1  # none left half-made
     again = run_dvx("queue", "start", cwd=alice)
     assert again.code == 0, again.output
-    assert _show(alice)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
+    assert _show(alice)["more-rows"]["metrics"]["metrics.json"]["rows"] == len(rows.split())
 
 
 def test_a_queued_experiment_whose_inputs_are_nowhere_stays_queued_with_its_snapshot(project):

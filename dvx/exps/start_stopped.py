@@ -26,20 +26,27 @@ def stopped_start(stop: KeyboardInterrupt | Interrupted, going_on: list[str],
                   queued: Readying | None) -> Interrupted:
     """The error of a `queue start` that `stop` ended while the runs `going_on` went on, and
     the entry `queued` (None: none), still queued, was being readied to run. What an
-    Interrupted `stop` said (a fetch's: how many objects came) is said first, and its hint
-    kept unless it is the one that says to run the command again, which these replace."""
+    Interrupted `stop` said (a fetch's: how many objects came) is said first. Its hint says
+    what running the command again does; `dvx queue start` going on with the entry says that
+    instead, so it is kept only when no entry was being readied. That start fetches the rest
+    only when the fetch stopped before every object came."""
     said = [stop.message if isinstance(stop, Interrupted) else f"{STOPPED_BY[stop_status(stop)]}."]
     hints = []
-    if isinstance(stop, Interrupted) and stop.hint and stop.hint != NOTHING_HALF_WRITTEN:
+    name = queued.name if queued is not None else None  # of the entry being readied
+    if (isinstance(stop, Interrupted) and stop.hint and stop.hint != NOTHING_HALF_WRITTEN
+            and name is None):
         hints.append(stop.hint)
-    if queued is not None and queued.name is not None:
+    if queued is not None and name is not None:
         fetching = queued.step == FETCHING
-        said.append(f"'{queued.name}' had not started: `dvx queue start` was {queued.step} when "
+        all_came = isinstance(stop, Interrupted) and stop.every_object_moved
+        said.append(f"'{name}' had not started: `dvx queue start` was {queued.step} when "
                     f"it stopped. It is still queued, with its snapshot" +
-                    (", and the data fetched so far stays in the cache." if fetching else "."))
-        hints.append("`dvx queue start` " + ("fetches the rest and " if fetching else "") +
+                    ("." if not fetching else ", and the data it fetched stays in the cache."
+                     if all_came else ", and the data fetched so far stays in the cache."))
+        hints.append("`dvx queue start` " + ("fetches the rest and " if fetching and not all_came
+                                             else "") +
                      f"runs it, with the other experiments still queued (`dvx queue remove "
-                     f"{queued.name}` drops it).")
+                     f"{name}` drops it).")
     if going_on:
         one = len(going_on) == 1
         them = "it" if one else "them"
@@ -49,7 +56,7 @@ def stopped_start(stop: KeyboardInterrupt | Interrupted, going_on: list[str],
         hints.append(f"`dvx queue status` follows {them}: the first queue command after a run "
                      "ends records it (done if it recorded its experiment, else failed) and "
                      f"removes its worktree. `dvx queue stop` ends {them}" +
-                     ("." if queued is not None and queued.name is not None else
+                     ("." if name is not None else
                       ", and `dvx queue start` runs the experiments still queued."))
     stopped = Interrupted(" ".join(said), " ".join(hints))
     stopped.exit_code = stop_status(stop)
