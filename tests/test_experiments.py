@@ -5750,11 +5750,12 @@ def test_removing_entries_a_killed_dask_queue_start_left_deletes_the_snapshots_i
     """`queue start --dask` killed (SIGKILL) while its tasks run leaves the snapshots it
     published to the Git remote: `queue remove` of the entries it left deletes them there,
     and names one it cannot delete (the remote out of reach) with the `git push --delete`
-    that does, never leaving it unsaid."""
+    that does, never leaving it unsaid; where the Git remote it was published to is no
+    longer one here, it says so, never naming a `git push` of that name, which would fail."""
     distributed = pytest.importorskip("dask.distributed")
     _, alice = _shared_pipeline(tmp_path)
     go = tmp_path / "go"
-    for name in ("slow", "late"):
+    for name in ("slow", "late", "last"):
         must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", name, cwd=alice)
     origin = git(alice, "remote", "get-url", "origin").strip()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
@@ -5764,24 +5765,36 @@ def test_removing_entries_a_killed_dask_queue_start_left_deletes_the_snapshots_i
             runner.kill()  # SIGKILL: no clean-up of its own
             runner.communicate(timeout=60)
             published = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]
-            assert sorted(ref.rpartition("/")[2] for ref in published) == ["late", "slow"]
+            assert sorted(ref.rpartition("/")[2] for ref in published) == ["last", "late", "slow"]
             removed = run_dvx("queue", "remove", "slow", cwd=alice)
             assert removed.code == 0, removed.output
-            left = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]
-            assert [ref.rpartition("/")[2] for ref in left] == ["late"]
+            left = sorted(git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2],
+                          key=lambda ref: ref.rpartition("/")[2] != "late")
+            assert [ref.rpartition("/")[2] for ref in left] == ["late", "last"]
 
             git(alice, "remote", "set-url", "origin", str(tmp_path / "out-of-reach"))
             removed = run_dvx("queue", "remove", "late", cwd=alice)
             said = " ".join(removed.stderr.split())
             assert removed.code == 0, removed.output
-            assert _queue_states(alice) == {}
+            assert _queue_states(alice) == {"last": "queued"}
             assert f"The snapshots published to 'origin' for the tasks may be there still: " \
                 f"{left[0]}." in said, said
             hint = f"`git push origin --delete {left[0]}` deletes them"
             assert hint in said, said
             git(alice, "remote", "set-url", "origin", origin)
             git(alice, "push", "-q", "origin", "--delete", left[0])
-            assert "exps-queue" not in git(alice, "ls-remote", "origin")
+
+            git(alice, "remote", "rename", "origin", "upstream")
+            removed = run_dvx("queue", "remove", "last", cwd=alice)
+            said = " ".join(removed.stderr.split())
+            assert removed.code == 0, removed.output
+            assert f"The snapshots published to 'origin' for the tasks may be there still: " \
+                f"{left[1]}. 'origin' is no longer a Git remote here" in said, said
+            assert f"`git push URL --delete {left[1]}`, URL that of the repository 'origin' " \
+                "pointed to, deletes them" in said, said
+            assert "git push origin" not in said and _queue_states(alice) == {}, said
+            git(alice, "push", "-q", "upstream", "--delete", left[1])
+            assert "exps-queue" not in git(alice, "ls-remote", "upstream")
         finally:
             if runner.poll() is None:
                 runner.kill()

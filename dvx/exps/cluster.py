@@ -103,7 +103,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
             left = _unpublish(repo, git_remote, handled)
             unpublished = True
         if left:
-            log.warning("%s %s", *left_published(git_remote, left))
+            log.warning("%s %s", *left_published(repo, git_remote, left))
         finished = _finished_refs(done)
         if finished:
             pull_experiments(repo, git_remote, finished)
@@ -113,7 +113,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         left = [] if unpublished else _unpublish_once_stopped(repo, git_remote, handled)
         if not _finished_refs(done) and not left:
             raise
-        raise _stopped_leaving(stop, git_remote, done, left) from None
+        raise _stopped_leaving(repo, stop, git_remote, done, left) from None
     return done
 
 
@@ -123,7 +123,7 @@ def _finished_refs(done: list[Entry]) -> list[str]:
     return [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
 
 
-def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
+def _stopped_leaving(repo: Repo, stop: BaseException, git_remote: str, done: list[Entry],
                      left: list[str]) -> Interrupted:
     """What a stop says when it leaves something to do: the entries recorded as done, whose
     experiments are on `git_remote`, maybe not pulled here yet (running the command again
@@ -144,7 +144,7 @@ def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
                      "pull stopped part-way is finished by running it again); `dvx queue start "
                      "--dask` records or runs the experiments still queued, never these.")
     if left:
-        published, deletes = left_published(git_remote, left)
+        published, deletes = left_published(repo, git_remote, left)
         said.append(published)
         hints.append(deletes)
     stopped = Interrupted(" ".join(said), " ".join(hints))

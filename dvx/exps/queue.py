@@ -886,8 +886,8 @@ def mark_published(repo: Repo, published: list[Entry], git_remote: str | None) -
 
 def unpublish_entries(repo: Repo, published: list[Entry]) -> None:
     """Delete from their Git remotes the snapshots published for the entries `published`
-    (removed from the queue, say); warn, naming the `git push --delete` to run, of those
-    that could not be deleted."""
+    (removed from the queue, say); warn of those that could not be deleted, naming the `git
+    push --delete` that deletes them."""
     by_remote: dict[str, list[str]] = {}
     for entry in published:
         if entry.published_to is not None:
@@ -896,7 +896,7 @@ def unpublish_entries(repo: Repo, published: list[Entry]) -> None:
     for git_remote, refs in by_remote.items():
         left = unpublish(repo, git_remote, refs)
         if left:
-            log.warning("%s %s", *left_published(git_remote, left))
+            log.warning("%s %s", *left_published(repo, git_remote, left))
 
 
 def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
