@@ -6271,7 +6271,8 @@ _BIG_ROWS = "\n".join(f"row{i:07d}" for i in range(120_000)) + "\n"  # over 1 Mi
     ("fetch.before_files", _FETCHING, "a\nb\nc\nd\ne\n"),
     ("transfer.after_object", _FETCHING, "a\nb\nc\nd\ne\n"),
     ("transfer.after_object", _FETCHING, _BIG_ROWS),
-    ("queue.worktree_made", "making the worktree it runs in", "a\nb\nc\nd\ne\n")],
+    ("queue.worktree_made", "making the worktree it runs in and starting its run there",
+     "a\nb\nc\nd\ne\n")],
     ids=["before-files", "after-object-packed", "after-object-loose", "worktree-made"])
 def test_a_ctrl_c_while_queue_start_readies_a_run_says_it_stays_queued_and_what_goes_on(
         tmp_path, point, step, rows):

@@ -45,7 +45,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides
 from dvx.exps.inputs_not_held import refuse_inputs_git_holds_in_part, refuse_inputs_not_held
 from dvx.exps.published import left_published, published_ref, unpublish
-from dvx.exps.start_stopped import FETCHING, MAKING_WORKTREE, Readying, stopped_start
+from dvx.exps.start_stopped import FETCHING, LAUNCHING, Readying, stopped_start
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
 from dvx.logs import get_logger
@@ -490,7 +490,7 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None], readying: Readying
                 continue
             readying.name, readying.step = entry.name, FETCHING
             unavailable = _fetch_missing_inputs(repo, entry)
-            readying.step = MAKING_WORKTREE
+            readying.step = LAUNCHING
             launched = None if unavailable else _launch_if_queued(repo, entry.name)
             readying.name = None
             if unavailable:  # as above

@@ -1,8 +1,8 @@
 """What a `dvx queue start` stopped by Ctrl-C (SIGTERM, SIGHUP) says: the state it leaves each
 entry it had taken up in, and the command that goes on from there. Runs it started go on in
 their own process groups; an entry it was readying to run (fetching the data its run needs,
-making its worktree) had not started and stays queued. A stop that leaves neither says only
-that nothing was left half-written."""
+making its worktree and starting its run there) had not started and stays queued. A stop that
+leaves neither says only that nothing was left half-written."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from dvx.errors import NOTHING_HALF_WRITTEN, STOPPED_BY, Interrupted, stop_status
 
 FETCHING = "fetching the data its run needs into the cache"
-MAKING_WORKTREE = "making the worktree it runs in"
+# from making the worktree to the run launched, waiting on the queue's lock between the two
+LAUNCHING = "making the worktree it runs in and starting its run there"
 
 
 @dataclass
 class Readying:
     """The entry `queue start` readies to run, from taking it up to launching its run, and
-    the step it is at (FETCHING, MAKING_WORKTREE); `name` None between entries."""
+    the step it is at (FETCHING, LAUNCHING); `name` None between entries."""
     name: str | None = None
     step: str = ""
 
