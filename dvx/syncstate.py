@@ -289,7 +289,10 @@ class SyncState:
             self._settled = True
 
     def _locked_outputs(self) -> dict[str, Synced]:
-        """The record each cached pipeline output would have as dvx.lock names it now."""
+        """The record each cached pipeline output would have as dvx.lock names it now. It
+        reads dvx.lock with lockfile.read_lock itself, the one reader of it not going through
+        Repo.read_lock: this module is below Repo, which it cannot see, and any DvxError,
+        another algorithm's dvx.lock included, means only that no pending record counts."""
         try:
             stages = read_lock(self.root, self.algo)
         except DvxError:  # unreadable (a merge conflict): no pending record counts
