@@ -5801,6 +5801,42 @@ def test_removing_entries_a_killed_dask_queue_start_left_deletes_the_snapshots_i
             go.touch()  # the tasks go on without their client: let them end
 
 
+def test_a_new_entry_taking_a_finished_ones_name_deletes_the_snapshot_published_for_it(
+        tmp_path):
+    """An entry a killed `queue start --dask` published a snapshot for, then run here to its
+    end, keeps that snapshot on the Git remote until something ends the entry: an `exp run
+    --queue -n NAME` taking its name deletes it there."""
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "slow", cwd=alice)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "quick", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _running_on_dask(alice, "slow", cluster.scheduler_address)
+        try:
+            runner.kill()  # SIGKILL: no clean-up of its own; quick waits behind slow, unrun
+            runner.communicate(timeout=60)
+            published = git(alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]
+            assert sorted(ref.rpartition("/")[2] for ref in published) == ["quick", "slow"]
+            assert run_dvx("queue", "remove", "slow", cwd=alice).code == 0
+            assert run_dvx("queue", "start", cwd=alice).code == 0  # quick runs here
+            assert _queue_states(alice) == {"quick": "done"}
+            assert [ref.rpartition("/")[2] for ref in git(
+                alice, "ls-remote", "origin", "refs/exps-queue/*").split()[1::2]] == ["quick"]
+            assert run_dvx("exp", "remove", "quick", cwd=alice).code == 0  # its name free
+            queued = run_dvx("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "quick",
+                             cwd=alice)
+            assert queued.code == 0, queued.output
+            assert "The done queue entry 'quick' and its log are replaced" in queued.stderr
+            assert "exps-queue" not in git(alice, "ls-remote", "origin")
+            assert _queue_states(alice) == {"quick": "queued"}
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+            go.touch()  # the task goes on without its client: let it end
+
+
 def test_a_second_ctrl_c_cutting_the_deletion_of_published_snapshots_short_names_them(tmp_path):
     """A second Ctrl-C while a stopped `queue start --dask` deletes the snapshots it
     published leaves them on the Git remote: the error names them and the `git push --delete`
