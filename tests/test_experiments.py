@@ -5920,14 +5920,14 @@ def test_a_dask_stop_keeps_what_the_stopped_step_said_and_its_hint_beside_what_i
     ref = f"refs/exps/{'a' * 40}/quick"
     pulled = Interrupted("Interrupted: 1 of 2 objects were downloaded before it stopped.",
                          "`dvx status` names the pull until it is finished.")
-    said = _stopped_leaving(pulled, "origin", done, [])
+    said = _stopped_leaving(pulled, "origin", done, None)
     assert said.message.startswith("Interrupted: 1 of 2 objects were downloaded before it "
                                    "stopped. Recorded as done before"), said.message
     assert said.hint is not None and said.hint.startswith("`dvx status` names the pull")
     assert f"`dvx exp pull origin {ref}` brings them here" in said.hint
     assert said.exit_code == 130
     generic = _stopped_leaving(Interrupted("Interrupted.", NOTHING_HALF_WRITTEN), "origin",
-                               done, [])
+                               done, None)
     assert generic.hint is not None and NOTHING_HALF_WRITTEN not in generic.hint
     assert generic.hint.startswith(f"`dvx exp pull origin {ref}`"), generic.hint
 

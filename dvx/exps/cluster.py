@@ -113,7 +113,8 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         left = [] if unpublished else _unpublish_once_stopped(repo, git_remote, handled)
         if not _finished_refs(done) and not left:
             raise
-        raise _stopped_leaving(repo, stop, git_remote, done, left) from None
+        raise _stopped_leaving(stop, git_remote, done,
+                               left_published(repo, git_remote, left) if left else None) from None
     return done
 
 
@@ -123,14 +124,15 @@ def _finished_refs(done: list[Entry]) -> list[str]:
     return [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
 
 
-def _stopped_leaving(repo: Repo, stop: BaseException, git_remote: str, done: list[Entry],
-                     left: list[str]) -> Interrupted:
+def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
+                     left: tuple[str, str] | None) -> Interrupted:
     """What a stop says when it leaves something to do: the entries recorded as done, whose
     experiments are on `git_remote`, maybe not pulled here yet (running the command again
-    would not pull them: it takes up the entries still queued only), and the published
-    snapshots `left` on `git_remote`. What an Interrupted `stop` said (a pull's or a push's:
-    what it moved) is said first, and its hint kept, unless it is the one that says to run
-    the command again, which the hints here replace."""
+    would not pull them: it takes up the entries still queued only), and `left`, what to say
+    of the published snapshots left on `git_remote` and how to delete them (None: none). What
+    an Interrupted `stop` said (a pull's or a push's: what it moved) is said first, and its
+    hint kept, unless it is the one that says to run the command again, which the hints here
+    replace."""
     said = [stop.message if isinstance(stop, Interrupted) else f"{STOPPED_BY[stop_status(stop)]}."]
     hints = []
     if isinstance(stop, Interrupted) and stop.hint and stop.hint != NOTHING_HALF_WRITTEN:
@@ -143,8 +145,8 @@ def _stopped_leaving(repo: Repo, stop: BaseException, git_remote: str, done: lis
         hints.append(f"`dvx exp pull {shlex.quote(git_remote)} {refs}` brings them here (a "
                      "pull stopped part-way is finished by running it again); `dvx queue start "
                      "--dask` records or runs the experiments still queued, never these.")
-    if left:
-        published, deletes = left_published(repo, git_remote, left)
+    if left is not None:
+        published, deletes = left
         said.append(published)
         hints.append(deletes)
     stopped = Interrupted(" ".join(said), " ".join(hints))
