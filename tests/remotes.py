@@ -301,6 +301,9 @@ def clone(repo: Path, tmp_path: Path, name: str = "clone") -> Path:
     return target
 
 
-def pointer_oid(path: Path) -> str:
-    return next(line.split(": ")[1].strip('"') for line in path.read_text().splitlines()
+def pointer_oid(path: Path, rev: str | None = None) -> str:
+    """The oid the pointer file at `path` records: in the workspace, or at the revision
+    `rev` of the repository holding it."""
+    text = path.read_text() if rev is None else git(path.parent, "show", f"{rev}:./{path.name}")
+    return next(line.split(": ")[1].strip('"') for line in text.splitlines()
                 if line.startswith("oid: "))

@@ -17,13 +17,6 @@ from tests.remotes import commit_all, configure, make_dataset, pointer_oid
 from tests.team import Team, commit, must
 
 
-def pointer_oid_in(repo: Path, rev: str, pointer: str) -> str:
-    """The oid the pointer file `pointer` records at the revision `rev`."""
-    text = git(repo, "show", f"{rev}:{pointer}")
-    return next(line.split(": ")[1].strip('"') for line in text.splitlines()
-                if line.strip().startswith("oid: ") or line.startswith("- oid: "))
-
-
 def test_objects_the_workspace_needs_and_the_remote_lacks_are_reported(repo, dvx, remote):
     make_dataset(repo)
     assert dvx("add", "data", "model.pt").code == 0
@@ -141,21 +134,64 @@ def test_the_repair_fsck_names_for_a_damaged_copy_an_older_commit_needs_uploads_
             write(repo / "d" / f"f{i}", f"{version} {i}\n")
         assert dvx("add", "d").code == 0 and dvx("push").code == 0
         commit_all(repo, version)
-    old = pointer_oid_in(repo, "HEAD~1", "d.dvx")
-    indexes = "".join(p.read_text() for p in (store / "indexes").glob("*.idx"))
-    pack = next(line.split()[1] for block in indexes.split("\npack ")[1:]
-                for line in [f"pack {block}"] if f"\n{old} " in block)
-    cut = store / "packs" / pack
-    cut.chmod(0o644)
-    cut.write_bytes(cut.read_bytes()[:-10])
+    old = pointer_oid(repo / "d.dvx", "HEAD~1")
+    _cut_pack_of(store, old)
     found = dvx("fsck", "--remote", "s")
     assert found.code == 1 and "1 corrupt" in found.stdout, found.output
     said = " ".join(found.stderr.split())
     assert "Run `dvx push --repair -r s -A` to upload verified copies: it is needed by none " \
         "of the revisions checked" in said, said
-    assert "(the next push uploads them again)" not in said, said
+    assert "(a push of data that needs them uploads them again)" in said, said
     assert dvx("push", "--repair", "-r", "s", "-A").code == 0  # the hint, pasted
     assert dvx("fsck", "--remote", "s", "-A").code == 0
+
+
+def _cut_pack_of(store: Path, oid: str) -> None:
+    """Cut short the pack that the remote's indexes place `oid` in, damaging it."""
+    indexes = "".join(p.read_text() for p in (store / "indexes").glob("*.idx"))
+    pack = next(line.split()[1] for block in indexes.split("\npack ")[1:]
+                for line in [f"pack {block}"] if f"\n{oid} " in block)
+    cut = store / "packs" / pack
+    cut.chmod(0o644)
+    cut.write_bytes(cut.read_bytes()[:-10])
+
+
+def test_the_repair_fsck_names_leaves_out_damaged_copies_no_commit_needs(repo, dvx, tmp_path):
+    """A damaged copy pushed but never committed is needed by no commit: fsck --remote of
+    the workspace names push -A only for an older commit's, says no push uploads the other
+    again, and once pasted fsck -A passes; when no commit needs any, it names no push."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+
+    def pushed(version: str, committed: bool) -> str:
+        write(repo / "a", f"{version}\n")
+        assert dvx("add", "a").code == 0 and dvx("push").code == 0
+        oid = pointer_oid(repo / "a.dvx")
+        if committed:
+            commit_all(repo, version)
+        return oid
+
+    never, older = pushed("v1", False), pushed("v2", True)
+    pushed("v3", True)
+    _cut_pack_of(store, never)
+    _cut_pack_of(store, older)
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and "2 corrupt" in found.stdout, found.output
+    said = " ".join(found.stderr.split())
+    assert "Run `dvx push --repair -r s -A` to upload verified copies: 1 of them is needed " \
+        "by none of the revisions checked" in said, said
+    assert "1 of them is needed by no commit, so no push uploads it again." in said, said
+    assert dvx("push", "--repair", "-r", "s", "-A").code == 0  # the hint, pasted
+    assert dvx("fsck", "--remote", "s", "-A").code == 0
+
+    _cut_pack_of(store, pushed("v4", False))
+    pushed("v5", True)
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and "1 corrupt" in found.stdout, found.output
+    said = " ".join(found.stderr.split())
+    assert "No commit needs the corrupt object found: no push uploads a copy again, and none " \
+        "is needed." in said, said
+    assert "push --repair" not in said, said
 
 
 def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from dvx.ops.fsck import FsckResult
     from dvx.ops.gc import GcResult
     from dvx.ops.sync import Recorded, SyncResult
+    from dvx.outputs import Target
     from dvx.repo import Repo
 
 
@@ -729,7 +730,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         raise UsageError("-j, --fast, -a, -T, -A, --rev and -n only apply to --remote.")
     if remote_name is not None:
         workspace, history = targets_in_scope(repo, (), *revisions)
-        result = fsck_remote(repo, remote_name, fast, jobs, workspace + history)
+        result = fsck_remote(repo, remote_name, fast, jobs, workspace + history,
+                             None if all_commits else lambda: _every_commit(repo))
     else:
         result = fsck_cache(repo)
     if as_json:
@@ -871,31 +873,46 @@ def _scope_options(all_branches: bool, all_tags: bool, all_commits: bool,
     return "".join(f" {flag}" for flag in flags)
 
 
+def _every_commit(repo: Repo) -> list[Target]:
+    """The targets of the workspace and of every commit, as `-A` reads them."""
+    workspace, history = targets_in_scope(repo, (), False, False, True, (), None)
+    return workspace + history
+
+
 def _advise_repair(result: FsckResult, remote_name: str, scope: str, all_commits: bool
                    ) -> None:
     """The push that uploads verified copies of the corrupt objects `fsck --remote` found:
     with the revisions fsck checked (`scope`, its options), which need some of them; those
-    none of them needs (an older commit's) only a push of every commit's data (-A) finds,
-    and with `all_commits` (-A checked) no commit needs them."""
+    none of them needs but an older commit does only a push of every commit's data (-A)
+    finds; those no commit needs (pushed but never committed, a deleted branch's) no push
+    uploads again, and none is needed."""
     push = f"dvx push --repair -r {shell_quote(remote_name)}"
-    unneeded = len(result.unneeded_corrupt)
+    unneeded = result.unneeded_corrupt
     if not unneeded:
         warn(f"Run `{push}{scope}` to upload verified copies.")
         return
-    pronoun = "it" if unneeded == 1 else "them"
-    them = (f"{unneeded} of them {'is' if unneeded == 1 else 'are'}"
-            if unneeded < len(result.corrupt) else "it is" if unneeded == 1 else "they are")
-    if all_commits and unneeded == len(result.corrupt):
-        warn(f"No commit needs the corrupt object{'' if unneeded == 1 else 's'} found: no "
-             "push uploads a copy again, and none is needed.")
+    uncommitted = unneeded if all_commits else result.uncommitted_corrupt
+    if len(uncommitted) == len(result.corrupt):
+        warn(f"No commit needs the corrupt object{'' if len(uncommitted) == 1 else 's'} "
+             "found: no push uploads a copy again, and none is needed.")
         return
-    if all_commits:
-        warn(f"Run `{push}{scope}` to upload verified copies of those a commit needs: "
-             f"{them} needed by no commit, so no push uploads {pronoun} again.")
+    nobody = (f" {_of_them(len(uncommitted), len(result.corrupt))} needed by no commit, so no "
+              f"push uploads {'it' if len(uncommitted) == 1 else 'them'} again."
+              if uncommitted else "")
+    older = len(unneeded) - len(uncommitted)
+    if not older:
+        warn(f"Run `{push}{scope}` to upload verified copies of those a commit needs:{nobody}")
         return
-    warn(f"Run `{push} -A` to upload verified copies: {them} needed by none of the revisions "
-         f"checked (an older commit's data, perhaps), which a push of those leaves out; -A "
-         "pushes the data of every commit.")
+    warn(f"Run `{push} -A` to upload verified copies: {_of_them(older, len(result.corrupt))} "
+         "needed by none of the revisions checked (an older commit's data, perhaps), which a "
+         f"push of those leaves out; -A pushes the data of every commit.{nobody}")
+
+
+def _of_them(count: int, total: int) -> str:
+    """`count` of the `total` corrupt objects, as the subject of a sentence."""
+    if count < total:
+        return f"{count} of them {'is' if count == 1 else 'are'}"
+    return "it is" if count == 1 else "they are"
 
 
 def _warn_left_by_gc(result: FsckResult) -> None:

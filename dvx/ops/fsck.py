@@ -8,6 +8,7 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -58,6 +59,10 @@ class FsckResult:
     # Of `corrupt`, those no target checked needs (an older commit's data, say): a push of
     # the same targets uploads none of them again.
     unneeded_corrupt: set[str] = field(default_factory=set)
+    # Of `unneeded_corrupt`, those no commit needs either (pushed but never committed, or a
+    # deleted branch's): no push uploads them again. Looked for only when `fsck_remote` was
+    # given `every_commit`.
+    uncommitted_corrupt: set[str] = field(default_factory=set)
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
     # Index name -> how it misstates the size of a pack (pack_reads.PackCheck.misstated);
     # `restated`: replaced by one giving each pack the size it has.
@@ -181,9 +186,12 @@ def _wrong_pointers(repo: Repo, corrupt: set[str]) -> dict[str, WrongCounts]:
 
 
 def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
-                jobs: int | None = None, targets: list[Target] | None = None) -> FsckResult:
+                jobs: int | None = None, targets: list[Target] | None = None,
+                every_commit: Callable[[], list[Target]] | None = None) -> FsckResult:
     """Verify every object on the remote, and find the objects that `targets` (default: the
-    workspace's) need and the remote lacks."""
+    workspace's) need and the remote lacks. `every_commit` gives the targets of every commit,
+    asked for only when a corrupt object is one `targets` do not need: those no commit needs
+    are `uncommitted_corrupt`."""
     name, remote = open_remote(repo, remote_name)
     remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
@@ -259,6 +267,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()
                           if oid not in loose_whole)
     result.unneeded_corrupt = result.corrupt.keys() - needed.keys()
+    if result.unneeded_corrupt and every_commit is not None:
+        result.uncommitted_corrupt = result.unneeded_corrupt - _needed_by(
+            repo, name, remote, settings, every_commit())
     for t in targets:
         wanted.paths.add(t.output)
     lacking = sorted(set(needed) - loose - in_packs.checked)
@@ -289,6 +300,16 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     result.uncached = set(repo.cache.missing(result.missing))
     result.held_here = held_by_workspace(repo, targets, result.missing)
     return result
+
+
+def _needed_by(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Settings,
+               targets: list[Target]) -> set[str]:
+    """The objects `targets` need on the remote `name`: their files, and the manifests of
+    their directories, fetched where the cache lacks them to learn their files."""
+    targets = belonging_on(repo, targets, name)[name]
+    manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
+    transfer.download(remote, repo.cache, manifests, settings)
+    return manifests | wanted_objects(repo, targets, []).files.keys()
 
 
 def _moved_aside(remote: RemoteStore, oid: str) -> str | None:
