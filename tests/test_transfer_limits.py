@@ -457,6 +457,32 @@ def test_a_pull_stopped_after_its_last_object_says_every_object_came_and_the_che
     assert (target / "model.bin").read_bytes() == (repo / "model.bin").read_bytes()
 
 
+def test_a_pull_stopped_after_a_directory_s_manifest_says_its_files_are_still_to_come(
+        repo, dvx, tmp_path):
+    """Ctrl-C landing once the manifest of a directory is stored, before its files: the pull
+    had more to download than the manifest, so it never says every object came; running it
+    again downloads the files and checks them out."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("remote", "modify", "store", "pack_threshold", "0").code == 0  # all loose
+    for name in ("x", "y"):
+        write(repo / "d" / name, f"{name}\n")
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    pulling = stopped_at("transfer.after_object", "pull", target)  # the manifest's
+    pulling.send_signal(signal.SIGINT)
+    pulling.send_signal(signal.SIGCONT)
+    _, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 130, err
+    said = " ".join(err.split())
+    assert "Interrupted: 1 object was downloaded before it stopped; the others were not." \
+        in said, said
+    assert "every object" not in said, said
+    again = run_dvx_proc("pull", cwd=target)
+    assert again.code == 0 and "Fetched 2 objects" in again.output, again.output
+    assert tree_bytes(target / "d") == tree_bytes(repo / "d")
+
+
 def _stopped_children(pid: int) -> list[int]:
     """The live child processes of `pid`, once every one of them (at least one) is stopped."""
     children = []

@@ -975,8 +975,11 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
         result.paths.add(t.output)
-    result.transfer.merge(transfer.download(
-        remote, repo.cache, manifests - _done_before(earlier, name, manifests), settings))
+    try:
+        result.transfer.merge(transfer.download(
+            remote, repo.cache, manifests - _done_before(earlier, name, manifests), settings))
+    except Interrupted as exc:  # the files their directories need are still to come
+        raise interrupted("Downloading", exc.done, None, by=exc, unsure=exc.unsure) from None
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
     result.paths.merge(wanted.paths)

@@ -84,7 +84,8 @@ def _said(desc: str, done: int, total: int | None, unsure: int | None, left: str
     of = f" of {total}" if total is not None else ""
     in_flight = ("" if unsure == 0 else ", and some in flight may have been too"
                  if unsure is None else f", and {unsure} more in flight may have been too")
-    return (f": {done}{of} objects were {past} before it stopped{in_flight}; the others were "
+    objects = "object was" if total is None and done == 1 else "objects were"
+    return (f": {done}{of} {objects} {past} before it stopped{in_flight}; the others were "
             "not.", NOTHING_HALF_WRITTEN)
 
 
