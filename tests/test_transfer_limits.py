@@ -437,6 +437,30 @@ def test_a_push_stopped_after_its_last_object_says_every_object_went_and_what_is
     assert len(list(logs.iterdir())) == 1
 
 
+def test_a_push_stopped_before_indexing_its_packs_counts_them_as_not_uploaded(
+        repo, dvx, tmp_path):
+    """Ctrl-C landing once a push's last pack is up but before the index naming it is
+    written: no reader (nor the next push) sees those objects, so they are counted as not
+    uploaded, never as every object with nothing left to do; the next push uploads them."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    for name in ("a", "b"):
+        write(repo / name, f"{name}\n")  # small: packed
+    assert dvx("add", "a", "b").code == 0
+    pushing = stopped_at("packs.before_index", "push", repo)
+    pushing.send_signal(signal.SIGINT)
+    pushing.send_signal(signal.SIGCONT)
+    _, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 130, err
+    said = " ".join(err.split())
+    assert "Interrupted: 0 of 2 objects were uploaded before it stopped; the others were " \
+        "not." in said, said
+    assert "every object" not in said, said
+    assert "2 objects not on the remote" in dvx("status", "-c").stdout
+    again = dvx("push")
+    assert again.code == 0 and "Pushed 2 objects" in again.output, again.output
+    assert "not on the remote" not in dvx("status", "-c").stdout
+
+
 def test_a_pull_stopped_after_its_last_object_says_every_object_came_and_the_checkout_is_left(
         repo, dvx, tmp_path):
     """Ctrl-C landing once the last object of a pull is stored: it says every object was

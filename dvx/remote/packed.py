@@ -162,11 +162,17 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 built.buffer = None
         return built
 
+    # The packed objects an index written names: only those are on the remote for a reader
+    # (and the next push), so a stop counts these, never the packs still to be indexed.
+    indexed = 0
+
     def publish(chunks: list[bytes]) -> None:
         """The index of finished packs; if it cannot be written, their objects failed (the
         loose ones are on the remote whatever happens to the index)."""
+        nonlocal indexed
         try:
             publish_chunks(remote, chunks, settings)
+            indexed += _packed_entries(chunks)
         except Exception as exc:
             reason = f"its pack index could not be written: {describe(exc)}"
             for chunk in chunks:
@@ -209,15 +215,22 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 return result
         try:
             bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
+            if finished or loose:
+                faults.point("packs.before_index")
+                publish([*finished, *([section_bytes(Section(None, 0, loose))] if loose
+                                      else [])])
         except KeyboardInterrupt as exc:
-            stopped = interruption(exc, f": {result.transferred} of {len(oids)} objects were "
-                                   "uploaded and indexed before it stopped.")
-            stopped.done, stopped.total = result.transferred, len(oids)
+            stopped = interruption(exc, f": {indexed} of {len(oids)} objects were uploaded and "
+                                   "indexed before it stopped.")
+            stopped.done, stopped.total = indexed, len(oids)
             raise stopped from None
-        if finished or loose:
-            faults.point("packs.before_index")
-            publish([*finished, *([section_bytes(Section(None, 0, loose))] if loose else [])])
     return result
+
+
+def _packed_entries(chunks: list[bytes]) -> int:
+    """The objects in packs that index sections serialized by `section_bytes` name."""
+    return sum(not line.startswith(b"pack ") for chunk in chunks if chunk.startswith(b"pack ")
+               for line in chunk.splitlines())
 
 
 def mark_indexes_folder(remote: RemoteStore) -> None:
