@@ -728,10 +728,14 @@ def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[st
     whose recorded bytes the workspace still holds (a copy of its own): its failure says that
     `dvx commit PATH` (the file, or the directory) stores them again, not that only a remote
     has them."""
+    moved = set(set_aside) | {oid for oid, why in failed.items()
+                              if why.startswith(CHANGED_IN_CACHE)}
+    if not moved:  # the usual push: no manifest is read again
+        return
     advised: set[str] = set()
     for target in targets:
         lost = [oid for oid in _objects_of(repo, target) if oid not in advised
-                and (oid in set_aside or failed.get(oid, "").startswith(CHANGED_IN_CACHE))]
+                and oid in moved]
         held = _held_here(repo, target.output) if lost else None
         if held is None:
             continue
