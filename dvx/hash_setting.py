@@ -19,7 +19,7 @@ from dvx.config import Config, ConfigFile
 from dvx.errors import ConfigError, DvxError, FormatError, OtherAlgorithmError
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
-from dvx.paths import POINTER_SUFFIX
+from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.pointer import MAX_POINTER_BYTES, parse_pointer
 from dvx.scm import Git
 from dvx.wording import commands_in_a_sentence, named_list
@@ -231,21 +231,23 @@ def pointer_algo_mismatch(config: Config, recorded: dict[str, list[str]], where:
         f"then `dvx add {data_path}`), and {then}.")
 
 
-def lock_algo_mismatch(config: Config, recorded: dict[str, list[str]], lock_algo: str,
-                       algo: str) -> OtherAlgorithmError:
-    """The error for the workspace's dvx.lock recording `lock_algo` while dvx here hashes with
-    `algo`: the fix is the setting's where dvx.lock has the repository's algorithm; else
-    every stage recorded again with the repository's in a new dvx.lock, as every run,
-    `repro --force` too, reads the old one's entries first, which this dvx cannot."""
+def lock_algo_mismatch(config: Config, recorded: dict[str, list[str]], root: str,
+                       lock_algo: str, algo: str) -> OtherAlgorithmError:
+    """The error for the dvx.lock of the workspace at `root` recording `lock_algo` while dvx
+    here hashes with `algo`: the fix is the setting's where dvx.lock has the repository's
+    algorithm; else every stage recorded again with the repository's in a new dvx.lock, as
+    every run, `repro --force` too, reads the old one's entries first, which this dvx
+    cannot. The commands name it from the current directory, where the user pastes them."""
     own = repository_algorithm(config, recorded, besides=LOCK_FILE)
+    lock = for_command(root, LOCK_FILE)
     if own.algo == lock_algo:
         return OtherAlgorithmError(
             f"{LOCK_FILE} uses {lock_algo}, as this repository's data does ({own.why}), but "
             f"{setting_named(config, algo)}.", _setting_fix(config, own.algo),
             recorded=lock_algo, algo=algo)
-    again = (f"record every stage again with {own.algo}: `rm {LOCK_FILE}` (the outputs stay "
-             "in the workspace, and what it named stays in the cache), then `dvx repro`, and "
-             f"commit the new {LOCK_FILE}")
+    again = (f"record every stage again with {own.algo}: `rm {lock}` (the outputs stay in "
+             "the workspace, and what it named stays in the cache), then `dvx repro`, and "
+             f"commit the new {lock}")
     if _new_committed_setting(config, recorded, lock_algo, own):
         return OtherAlgorithmError(
             f"{LOCK_FILE} uses {lock_algo}, but its .dvx/config sets core.hash to {own.algo}, "

@@ -29,7 +29,13 @@ from dvx.errors import (
 )
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.ignore import IGNORE_FILE
-from dvx.paths import POINTER_SUFFIX, check_relpath, from_here, pipeline_file_is_a_link
+from dvx.paths import (
+    POINTER_SUFFIX,
+    check_relpath,
+    for_command,
+    from_here,
+    pipeline_file_is_a_link,
+)
 from dvx.pointer import committed_conflict_hint
 from dvx.scm import (
     blob_content,
@@ -441,8 +447,8 @@ def recorded_algo(data: bytes) -> str | None:
 
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
     """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
-    in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the
-    current directory."""
+    in (the workspace's dvx.lock), the commands the hint of a conflict or of another hash
+    algorithm suggests name it from the current directory."""
     if has_conflict_markers(data):
         raise MergeConflictError(
             f"{LOCK_FILE} holds an unresolved Git merge conflict: both sides changed it.",
@@ -469,9 +475,9 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
         raise OtherAlgorithmError(
             f"{LOCK_FILE} uses {doc['algo']}, but dvx hashes with {algo} here (core.hash).",
             "If that is the repository's algorithm, record every stage again with it: `rm "
-            f"{LOCK_FILE}`, then `dvx repro`; else hash with {doc['algo']} (`dvx config "
-            "core.hash` says where the value in effect comes from).",
-            recorded=doc["algo"], algo=algo)
+            f"{for_command(root, LOCK_FILE)}`, then `dvx repro`; else hash with "
+            f"{doc['algo']} (`dvx config core.hash` says where the value in effect comes "
+            "from).", recorded=doc["algo"], algo=algo)
     stages = doc.get("stages")
     if stages is None:
         stages = {}

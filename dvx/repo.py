@@ -402,8 +402,8 @@ class Repo:
         try:
             return writer.read() if writer is not None else read_lock(self.root, self.algo)
         except OtherAlgorithmError as exc:
-            raise lock_algo_mismatch(self.config, self.recorded_algorithms, exc.recorded,
-                                     exc.algo) from None
+            raise lock_algo_mismatch(self.config, self.recorded_algorithms, self.root,
+                                     exc.recorded, exc.algo) from None
 
     def hash_as(self, algo: str) -> None:
         """Name this repository's data with `algo` whatever the config levels say: a

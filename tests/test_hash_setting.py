@@ -4,10 +4,12 @@ an algorithm that differs names the `dvx config` (or the commands) that fix it, 
 when pasted."""
 
 import os
+import re
 import sys
 from pathlib import Path
 
 from tests.conftest import git, write
+from tests.team import pasted
 
 STAGE = f"""stages:
   copy:
@@ -116,7 +118,8 @@ def test_a_dvx_lock_of_another_algorithm_names_what_records_it_again(repo, dvx):
     """A dvx.lock recorded with another algorithm than the repository's data has: repro
     (with --force too) names `rm dvx.lock` and `dvx repro`, which work, never a `repro
     --force` that fails the same way; where the user's own setting is what is off, the
-    message names the `dvx config` that sets it back instead."""
+    message names the `dvx config` that sets it back instead. From a subfolder, the commands
+    name dvx.lock from there, and work pasted there."""
     _committed_pipeline(repo, dvx)
     assert dvx("config", "--local", "core.hash", "sha256").code == 0
     status = dvx("status")
@@ -139,8 +142,15 @@ def test_a_dvx_lock_of_another_algorithm_names_what_records_it_again(repo, dvx):
         assert ("dvx.lock uses xxh128, but this repository's data is named by sha256" in said
                 and "`rm dvx.lock`" in said and "then `dvx repro`" in said), said
         assert "repro --force" not in said, said
-    (repo / "dvx.lock").unlink()  # pasted
-    ran = dvx("repro")
+    # From a subfolder the commands name dvx.lock from there, and work pasted there.
+    (repo / "sub").mkdir()
+    refused = dvx("repro", cwd=repo / "sub")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "commit the new ../dvx.lock" in said, said
+    removal = re.search(r"`(rm [^`]*)`", said)
+    assert removal is not None and removal[1] == "rm ../dvx.lock", said
+    pasted(removal[1], repo / "sub")
+    ran = dvx("repro", cwd=repo / "sub")
     assert ran.code == 0, ran.output
     assert "algo: sha256" in (repo / "dvx.lock").read_text()
     assert (repo / "out.txt").read_text() == "1\n"
