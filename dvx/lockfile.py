@@ -395,7 +395,7 @@ def _how_to_resolve(data: bytes, root: str | None) -> str:
         removed = _removed_on_one_side(root, entries or [])
         theirs = next((blob for path, stage, blob in entries or []
                        if path == LOCK_FILE and stage == 3), None)
-        going_on = going_on_note(root, LOCK_FILE, theirs) if entries else ""
+        going_on = going_on_note(root, LOCK_FILE, theirs, entries) if entries else ""
     return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
             f"to bring it up to date, then `{git_add_command(root, [LOCK_FILE])}`.{removed}"
             f"{rebase_sides_note(root)}{going_on}")

@@ -269,7 +269,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None,
                                            f"`dvx pull {for_command(root, data_path_of(path))}`")
     theirs = next((blob for other, stage, blob in entries or [] if other == path and stage == 3),
                   None)
-    going_on = going_on_note(root, path, theirs) if entries else ""
+    going_on = going_on_note(root, path, theirs, entries) if entries else ""
     return _ways_out(data, path, root, in_cache, entries, merging) + going_on
 
 

@@ -803,25 +803,45 @@ _GOING_ON = (("MERGE_HEAD", "`git commit` concludes the merge"),
              ("REVERT_HEAD", "`git revert --continue` goes on with the revert"))
 
 
-def going_on_note(root: str | None, path: str, theirs: str | None) -> str:
+def going_on_note(root: str | None, path: str, theirs: str | None,
+                  also: Iterable[tuple[str, int, str]] = ()) -> str:
     """A sentence (a space first) to end the hint of the conflicted file `path` (relative to
     `root`) with: what goes on with the Git operation stopped on it once no file is left in
-    conflict (`git commit`, `git rebase --continue`, ...). A `git stash pop` (or apply, or a
-    pull's autostash) records no operation, and Git keeps the stash entry when applying it
-    conflicts: where the version Git's index holds as theirs (the blob `theirs`) is a stash
-    entry's, the note says so, which side --theirs takes there, and the `git stash drop`
-    that drops the entry once the conflict is resolved. "" where Git cannot say."""
+    conflict (`git commit`, `git rebase --continue`, ...); `theirs`: the blob Git's index
+    holds as its theirs side. "" where Git cannot say. `also`: the other unmerged entries
+    Git's index lists (`unmerged_entries`), whose notes a caller may ask for next: a stash
+    entry is looked for under all of them at once (`going_on_notes`)."""
+    wanted = {other: blob for other, stage, blob in also if stage == 3}
+    wanted.pop(path, None)
+    return going_on_notes(root, {path: theirs, **wanted})[path]
+
+
+def going_on_notes(root: str | None, theirs: dict[str, str | None]) -> dict[str, str]:
+    """`going_on_note` of each conflicted file of `theirs` ({path relative to `root`: the
+    blob Git's index holds as its theirs side}). A `git stash pop` or `apply` (or a pull's
+    autostash) records no operation, and Git keeps the stash entry when applying it
+    conflicts: where the theirs side of a file is a stash entry's, its note says so, which
+    side --theirs takes there, and the `git stash drop` that drops the entry once the
+    conflict is resolved. The stash entries are looked for once, under every file."""
     where = _git_dir_and_top(root) if root is not None else ()
     if not where or root is None:
-        return ""
+        return dict.fromkeys(theirs, "")
     for head, going_on in _GOING_ON:
         if os.path.exists(os.path.join(where[0], head)):
-            return f" Once no file is left in conflict, {going_on}."
+            return dict.fromkeys(theirs, f" Once no file is left in conflict, {going_on}.")
     if rebase_in_progress(root):
-        return " Once no file is left in conflict, `git rebase --continue` goes on with the rebase."
+        return dict.fromkeys(theirs, " Once no file is left in conflict, `git rebase "
+                                     "--continue` goes on with the rebase.")
     if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
-        return " Once no file is left in conflict, `git am --continue` goes on with the patches."
-    entry = _stash_entry_holding(root, path, theirs) if theirs is not None else None
+        return dict.fromkeys(theirs, " Once no file is left in conflict, `git am --continue` "
+                                     "goes on with the patches.")
+    entries = _stash_entries_holding(root, where[0], {
+        path: blob for path, blob in theirs.items() if blob is not None})
+    return {path: _stash_note(entries.get(path)) for path in theirs}
+
+
+def _stash_note(entry: int | None) -> str:
+    """The note of a conflict whose theirs side is stash entry number `entry`; "" for None."""
     if entry is None:
         return ""
     named = "" if entry == 0 else f" stash@{{{entry}}}"
@@ -831,28 +851,82 @@ def going_on_note(root: str | None, path: str, theirs: str | None) -> str:
             f"drop{named}` drops it.")
 
 
-def _stash_entry_holding(root: str, path: str, blob: str) -> int | None:
-    """The number of the newest stash entry (0 for `stash@{0}`) whose work tree holds the
-    blob `blob` at `path` (relative to `root`); None if none does, or Git cannot say. One `git
-    cat-file --batch-check` over every entry."""
+# root -> (what the stash's reflog was when read, the stash entries' commits, newest first):
+# a command asks once per conflicted file, and reading them again costs a Git process each.
+_STASHES: dict[str, tuple[tuple[bytes | None, bytes | None], tuple[str, ...]]] = {}
+# (root, stash commit, path relative to root) -> the blob it holds there ("" for none): a
+# commit never changes, so neither does the answer.
+_STASHED_BLOBS: dict[tuple[str, str, str], str] = {}
+
+
+def _stash_entries_holding(root: str, git_dir: str, wanted: dict[str, str]) -> dict[str, int]:
+    """{path: the number of the newest stash entry (0 for `stash@{0}`) whose work tree holds
+    the blob `wanted[path]` at `path` (relative to `root`)}, for each path one does; Git's
+    directory: `git_dir`. One `git cat-file --batch-check` over every entry and path not
+    asked before."""
     import subprocess
 
-    if "\n" in path or "\r" in path:
-        return None  # a name `git cat-file --batch-check`, a line per question, cannot take
-    env = git_environ(root=root)
+    wanted = {path: blob for path, blob in wanted.items() if "\n" not in path
+              and "\r" not in path}  # a name `cat-file --batch-check`, a line each, cannot take
+    stashes = _stash_commits(root, git_dir) if wanted else ()
+    asked = [(stash, path) for stash in stashes for path in wanted
+             if (root, stash, path) not in _STASHED_BLOBS]
+    if asked:
+        try:
+            held = subprocess.run(
+                ["git", "-C", root, "cat-file", "--batch-check=%(objectname)"],
+                input="".join(f"{stash}:./{path}\n" for stash, path in asked).encode(),
+                capture_output=True, check=False, env=git_environ(root=root))
+        except FileNotFoundError:
+            return {}
+        answers = held.stdout.decode(errors="replace").splitlines()
+        if held.returncode != 0 or len(answers) != len(asked):
+            return {}
+        for (stash, path), answer in zip(asked, answers, strict=True):
+            _STASHED_BLOBS[root, stash, path] = answer.split()[0] if answer.split() else ""
+    found = {}
+    for path, blob in wanted.items():
+        number = next((number for number, stash in enumerate(stashes)
+                       if _STASHED_BLOBS.get((root, stash, path)) == blob), None)
+        if number is not None:
+            found[path] = number
+    return found
+
+
+def _stash_commits(root: str, git_dir: str) -> tuple[str, ...]:
+    """The commits of the stash entries of the repository at `root` (its Git directory:
+    `git_dir`), newest first (`git log -g refs/stash`); () where Git cannot say. Read again
+    only once the stash's reflog changed: where the files Git keeps it in (or its reftable
+    list, which every update of a ref rewrites) hold what they held when last read. Where
+    neither exists there is no stash entry, and no Git process is run."""
+    import subprocess
+
+    commondir = _bytes_or_none(os.path.join(git_dir, "commondir"))  # a linked worktree's
+    common = os.path.join(git_dir, os.fsdecode(commondir.strip())) if commondir else git_dir
+    state = (_bytes_or_none(os.path.join(common, "logs", "refs", "stash")),
+             _bytes_or_none(os.path.join(common, "reftable", "tables.list")))
+    if state == (None, None):
+        return ()
+    known = _STASHES.get(root)
+    if known is not None and known[0] == state:
+        return known[1]
     try:
         listed = subprocess.run(["git", "-C", root, "log", "-g", "--format=%H", "refs/stash",
-                                 "--"], capture_output=True, check=False, env=env)
-        stashes = listed.stdout.decode().split() if listed.returncode == 0 else []
-        if not stashes:
-            return None
-        asked = "".join(f"{stash}:./{path}\n" for stash in stashes)
-        held = subprocess.run(["git", "-C", root, "cat-file", "--batch-check=%(objectname)"],
-                              input=asked.encode(), capture_output=True, check=False, env=env)
+                                 "--"], capture_output=True, check=False,
+                                env=git_environ(root=root))
     except FileNotFoundError:
+        return ()
+    stashes = tuple(listed.stdout.decode().split()) if listed.returncode == 0 else ()
+    _STASHES[root] = (state, stashes)
+    return stashes
+
+
+def _bytes_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
         return None
-    answers = held.stdout.decode(errors="replace").splitlines()
-    return next((number for number, answer in enumerate(answers) if answer == blob), None)
 
 
 def commit_holding(root: str, path: str, data: bytes) -> str | None:

@@ -29,7 +29,7 @@ from dvx.pointer import data_path_of
 from dvx.scm import (
     REBASE_SIDES,
     git_add_command,
-    going_on_note,
+    going_on_notes,
     literal_pathspec,
     rebase_in_progress,
     tracked_in,
@@ -56,24 +56,33 @@ def unmerged_without_markers(root: str) -> dict[str, MergeConflictError]:
         if path == LOCK_FILE or (path.endswith(POINTER_SUFFIX)
                                  and path.rpartition("/")[2] != POINTER_SUFFIX):
             stages.setdefault(path, {})[stage] = blob
-    found = {}
-    rebasing = bool(stages) and rebase_in_progress(root)
+    reported: dict[str, dict[int, str]] = {}
+    held: dict[str, str | None] = {}
     for path, blobs in sorted(stages.items()):
         try:
             with open(os.path.join(root, path), "rb") as f:
                 data = f.read()
         except OSError:
             continue  # deleted on one side and gone here: Git's own status names it
-        going_on = going_on_note(root, path, blobs.get(_THEIRS))
-        sides = blobs.keys() & {_OURS, _THEIRS}
-        if len(sides) == 1:
-            found[path] = _deleted_on_one_side(root, path, sides.pop(), rebasing, going_on)
-            continue
         side = _side_held(data, blobs)
-        # Their side alone is what `git checkout --theirs` leaves, as dvx's own hint for a
-        # conflict says to run (a driver that failed leaves ours): a choice, no conflict.
-        if not has_conflict_markers(data) and side != "theirs":
-            found[path] = _conflict(root, path, side, _BASE not in blobs, rebasing, going_on)
+        # One side deleted it: a modify/delete conflict, whatever the file holds. Else their
+        # side alone is what `git checkout --theirs` leaves, as dvx's own hint for a conflict
+        # says to run (a driver that failed leaves ours): a choice, no conflict.
+        if len(blobs.keys() & {_OURS, _THEIRS}) == 1 or (
+                not has_conflict_markers(data) and side != "theirs"):
+            reported[path], held[path] = blobs, side
+    if not reported:
+        return {}
+    rebasing = rebase_in_progress(root)
+    going_on = going_on_notes(root, {path: blobs.get(_THEIRS)
+                                     for path, blobs in reported.items()})
+    found = {}
+    for path, blobs in reported.items():
+        sides = blobs.keys() & {_OURS, _THEIRS}
+        found[path] = (_deleted_on_one_side(root, path, sides.pop(), rebasing, going_on[path])
+                       if len(sides) == 1 else
+                       _conflict(root, path, held[path], _BASE not in blobs, rebasing,
+                                 going_on[path]))
     return found
 
 

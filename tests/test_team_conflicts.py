@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, run_dvx, run_dvx_proc, write
 from tests.team import Team, commit, edit, must, share
 
 
@@ -194,6 +194,51 @@ def test_a_stash_pop_stopped_on_a_pointer_says_the_stash_is_kept_and_how_to_drop
     assert (alice / "data.csv").read_text() == "alice's\n"
     assert xxhash.xxh3_128_hexdigest(b"alice's\n") in (alice / "data.csv.dvx").read_text()
     assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_a_stash_pop_stopped_on_several_pointers_asks_git_for_its_entries_once(tmp_path):
+    """A `git stash pop` stopped on several pointers: every hint says the conflict comes from
+    the stash entry, and dvx status reads the stash entries and the versions they hold once
+    for all of them (a `git log -g` and a `git cat-file`), whether the pointers hold conflict
+    markers or hold one side without them; one taken with --theirs is left out."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    names = ("a.csv", "b.csv", "c.csv")
+    for name in names:
+        write(alice / name, "v1\n")
+    must("add", *names, cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    for name in names:
+        edit(bob, name, f"bob's {name}\n")
+    must("add", *names, cwd=bob)
+    share(bob, "bob's versions")
+    for name in names:
+        edit(alice, name, f"alice's {name}\n")
+    must("add", *names, cwd=alice)
+    git(alice, "stash", "-q")
+    git(alice, "pull", "-q")
+    must("pull", cwd=alice)
+    popped = subprocess.run(["git", "stash", "pop"], cwd=alice, capture_output=True, text=True)
+    assert popped.returncode != 0 and "The stash entry is kept" in popped.stdout, popped.stdout
+
+    def status_asking_git() -> tuple[str, int, int]:
+        trace = tmp_path / "trace"
+        trace.unlink(missing_ok=True)
+        status = run_dvx_proc("status", cwd=alice, env={"GIT_TRACE": str(trace)})
+        asked = trace.read_text()
+        return (" ".join(status.stderr.split()), asked.count("git log -g"),
+                asked.count("--batch-check=%(objectname)"))
+
+    said, listed, read = status_asking_git()
+    assert said.count("The conflict comes from applying a stash entry") == 3, said
+    assert (listed, read) == (1, 1)
+    git(alice, "checkout", "--ours", "a.csv.dvx", "b.csv.dvx")  # no markers, still unmerged
+    git(alice, "checkout", "--theirs", "c.csv.dvx")  # a choice: no conflict
+    said, listed, read = status_asking_git()
+    assert said.count("The conflict comes from applying a stash entry") == 2, said
+    assert "a.csv.dvx" in said and "b.csv.dvx" in said and "c.csv.dvx" not in said, said
+    assert (listed, read) == (1, 1)
 
 
 def test_a_conflict_no_operation_or_stash_left_names_neither_a_commit_nor_a_stash_drop(
