@@ -845,9 +845,9 @@ def _stash_note(entry: int | None) -> str:
     if entry is None:
         return ""
     named = "" if entry == 0 else f" stash@{{{entry}}}"
-    return (f" The conflict comes from applying a stash entry (`git stash pop`), so Git's "
-            f"--theirs is the stashed version and --ours the commit it was applied to. Git "
-            f"keeps the entry when applying it conflicts: once resolved, `git stash "
+    return (f" The conflict comes from applying a stash entry (`git stash pop` or `apply`), "
+            f"so Git's --theirs is the stashed version and --ours the commit it was applied "
+            f"to. Git keeps the entry when applying it conflicts: once resolved, `git stash "
             f"drop{named}` drops it.")
 
 

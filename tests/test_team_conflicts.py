@@ -181,8 +181,8 @@ def test_a_stash_pop_stopped_on_a_pointer_says_the_stash_is_kept_and_how_to_drop
 
     status = run_dvx("status", cwd=alice)
     assert status.code == 1, status.output
-    assert ("The conflict comes from applying a stash entry (`git stash pop`), so Git's "
-            "--theirs is the stashed version and --ours the commit it was applied to. Git "
+    assert ("The conflict comes from applying a stash entry (`git stash pop` or `apply`), so "
+            "Git's --theirs is the stashed version and --ours the commit it was applied to. Git "
             "keeps the entry when applying it conflicts: once resolved, `git stash drop` "
             "drops it.") in status.stderr, status.stderr
     keep = re.search(r"Keep one side: `([^`]*)` \(or --ours\), then `([^`]*)`", status.stderr)
