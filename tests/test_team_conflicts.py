@@ -646,9 +646,9 @@ def test_git_add_a_of_data_whose_entry_a_merge_dropped_is_refused_by_the_pre_com
     assert refused.returncode == 1 and "dvx stopped the commit" in refused.stderr
     assert "    data/a.csv: the data of data/a.csv.dvx\n" in refused.stderr
     assert "`git rm -r --cached -- data/a.csv`" in refused.stderr
-    assert "`dvx checkout data/a.csv`" in refused.stderr
+    assert "`dvx checkout --force data/a.csv`" in refused.stderr
     git(alice, "rm", "-q", "--cached", "--", "data/a.csv")  # the way out it names
-    must("checkout", "data/a.csv", cwd=alice)
+    must("checkout", "--force", "data/a.csv", cwd=alice)
     git(alice, "add", "-A")
     concluded = subprocess.run(["git", "commit", "--no-edit"], cwd=alice, capture_output=True,
                                text=True)
