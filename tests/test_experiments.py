@@ -3988,17 +3988,15 @@ def _cache_files(project) -> set[Path]:
     return {p for p in (project / ".dvx" / "cache").rglob("*") if p.is_file()}
 
 
-def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(project):
-    """A queued run stopped after caching its outputs, before dvx.lock records them: `gc -w
-    --grace 0` in the workspace waits for it as for a command of its own; still held once
-    core.lock_wait is over, gc deletes nothing and names the run's worktree. A gc that
-    waits until the run is recorded keeps its outputs, so the experiment applies."""
+def _queued_run_stopped_before_recording(project) -> tuple[subprocess.Popen, str, int]:
+    """`late` queued and `queue start` run, its run stopped after caching its outputs, before
+    dvx.lock records them: (the queue runner, the run's worktree, the stopped run's pid).
+    The runner is killed if the run never starts; the caller kills it otherwise."""
     must("exp", "run", "--queue", "-S", "train.lr=0.7", "-n", "late", cwd=project)
     runner = subprocess.Popen(
         [sys.executable, "-m", "dvx", "queue", "start"], cwd=project, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "DVX_FAULT": "repro.before_lock_write", "DVX_FAULT_ACTION": "stop"})
-    collecting = None
     try:
         deadline = time.monotonic() + 120
         while not (running := [e for e in json.loads(run_dvx("queue", "status", "--json",
@@ -4007,7 +4005,20 @@ def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(
             assert time.monotonic() < deadline, "the run never started"
             time.sleep(0.1)
         worktree = running[0]["worktree"]
-        recording = _stopped_in(worktree)
+        return runner, worktree, _stopped_in(worktree)
+    except BaseException:
+        runner.kill()
+        raise
+
+
+def test_gc_waits_for_a_queued_run_and_never_deletes_what_it_is_about_to_record(project):
+    """A queued run stopped after caching its outputs, before dvx.lock records them: `gc -w
+    --grace 0` in the workspace waits for it as for a command of its own; still held once
+    core.lock_wait is over, gc deletes nothing and names the run's worktree. A gc that
+    waits until the run is recorded keeps its outputs, so the experiment applies."""
+    runner, worktree, recording = _queued_run_stopped_before_recording(project)
+    collecting = None
+    try:
         cached = _cache_files(project)
         must("config", "--local", "core.lock_wait", "1", cwd=project)
         refused = run_dvx("gc", "-w", "--grace", "0", "-f", cwd=project)
@@ -4052,21 +4063,9 @@ def test_gc_finding_gone_the_worktree_of_a_queued_run_it_waited_for_keeps_what_t
     (`lock.waiting`: gc stopped between two tries) or before gc reads it (`gc.locked`: gc
     stopped once it holds the locks). gc takes the worktree as ended, never fails, and keeps
     what the run recorded, so the experiment applies."""
-    must("exp", "run", "--queue", "-S", "train.lr=0.7", "-n", "late", cwd=project)
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "dvx", "queue", "start"], cwd=project, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DVX_FAULT": "repro.before_lock_write", "DVX_FAULT_ACTION": "stop"})
+    runner, worktree, recording = _queued_run_stopped_before_recording(project)
     collecting = None
     try:
-        deadline = time.monotonic() + 60
-        while not (running := [e for e in json.loads(run_dvx("queue", "status", "--json",
-                                                              cwd=project).stdout)
-                               if e["worktree"]]):
-            assert time.monotonic() < deadline, "the run never started"
-            time.sleep(0.1)
-        worktree = running[0]["worktree"]
-        recording = _stopped_in(worktree)
         must("config", "--local", "core.lock_wait", "600", cwd=project)
         collecting = subprocess.Popen(
             [sys.executable, "-m", "dvx", "gc", "-w", "--grace", "0", "-f"], cwd=project,
