@@ -82,21 +82,24 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
 
 def _gitignores_below(top: str) -> Iterator[str]:
     """The regular .gitignore files below `top`, relative to it, in the folders a workspace
-    walk enters (never `.git`, `.dvx` nor a get's scratch folder). A folder that may not be
-    read is passed over: the command's own read of the data names it, as it names any."""
-    for directory, folders, files in os.walk(top):
-        folders[:] = [name for name in folders if not is_reserved_name(name) and not (
-            name[0] == "." and is_scratch_folder(os.path.join(directory, name), name))]
-        if ".gitignore" in files and _is_file(os.path.join(directory, ".gitignore")):
-            yield posixpath.relpath(posixpath.join(directory, ".gitignore"), top)
-
-
-def _is_file(path: str) -> bool:
-    """A regular file, never a symbolic link (whose target is not the folder's to delete)."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
+    walk enters (never `.git`, `.dvx` nor a get's scratch folder), found without recursing,
+    whatever the depth. A folder that may not be read is passed over: the command's own read
+    of the data names it, as it names any."""
+    pending = [(top, "")]
+    while pending:
+        directory, rel = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if not is_reserved_name(name) and not (
+                                name[0] == "." and is_scratch_folder(entry.path, name)):
+                            pending.append((entry.path, f"{rel}{name}/"))
+                    elif name == ".gitignore" and entry.is_file(follow_symlinks=False):
+                        yield f"{rel}{name}"
+        except OSError:
+            continue
 
 
 def _recorded_now(repo: Repo) -> set[str]:
