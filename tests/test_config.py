@@ -298,7 +298,7 @@ def test_a_global_config_that_cannot_be_read_is_an_error(tmp_path, monkeypatch, 
         config.parent.mkdir()
         config.write_text("[cache]\ntype = copy\n")
         config.chmod(0)
-    why = "Is a directory" if problem == "a-directory" else "Permission denied"
+    why = r"not a regular file \(a folder\)" if problem == "a-directory" else "Permission denied"
     with pytest.raises(ConfigError, match=f"Cannot read the config file .*: {why}"):
         Config(None)
 

@@ -40,7 +40,6 @@ from dvx.errors import Interrupted
 from dvx.logs import pasted_args, shell_quote, shown_path
 from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.pointer import recorded_wrongly
-from dvx.remote.workers import ends_command
 from dvx.wording import counted, human_size, named_list
 
 if TYPE_CHECKING:
@@ -313,6 +312,8 @@ RUNS_LEFT = "{} the past pipeline runs (--run-cache)"
 def _said_as_ending(then: str) -> Iterator[None]:
     """A stop of the transfers within, said as the command that ends with them says it:
     `then`, what the command does after them (as running it again does it; "": nothing)."""
+    from dvx.remote.workers import ends_command  # here: commands without transfers never load it
+
     try:
         yield
     except Interrupted as exc:
