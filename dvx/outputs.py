@@ -37,6 +37,7 @@ from dvx.paths import (
     refuse_empty,
     relpath_problem,
     repo_relpath,
+    walk_readable,
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
 from dvx.repo import DVX_DIR, Repo
@@ -140,27 +141,18 @@ def pointer_files(repo: Repo) -> list[str]:
 
 
 def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
-    """The pointer files below `root`, and the dvx.yaml files below it."""
+    """The pointer files below `root`, and the dvx.yaml files below it, never looking inside
+    data a pointer tracks (`walk_readable`: nor in a folder that may not be read)."""
     found: list[str] = []
     pipelines: list[str] = []
-    stack = [("", root)]
-    while stack:
-        prefix, directory = stack.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        names = {e.name for e in entries}
-        for entry in entries:
-            if entry.name in (".git", ".dvx"):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name + POINTER_SUFFIX not in names:  # never walk into tracked data
-                    stack.append((prefix + entry.name + "/", entry.path))
-            elif entry.name.endswith(POINTER_SUFFIX) and entry.name != POINTER_SUFFIX:
-                found.append(prefix + entry.name)
-            elif entry.name == PIPELINE_FILE and prefix:
-                pipelines.append(prefix + entry.name)
+    for folder in walk_readable(root):
+        names = {e.name for e in folder.others}
+        folder.folders[:] = [e for e in folder.folders if e.name + POINTER_SUFFIX not in names]
+        for entry in folder.others:
+            if entry.name.endswith(POINTER_SUFFIX) and entry.name != POINTER_SUFFIX:
+                found.append(folder.rel + entry.name)
+            elif entry.name == PIPELINE_FILE and folder.rel:
+                pipelines.append(folder.rel + entry.name)
     return sorted(found), pipelines
 
 

@@ -14,7 +14,7 @@ import os
 import stat
 import unicodedata
 from array import array
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
@@ -605,19 +605,51 @@ def _sorted_names(directory: str, below: str = "") -> list[str]:
     """The names in `directory` but `.git` and `.dvx` (`Walk.reserved`), a folder's with a
     '/' after it."""
     with _scandir_below(directory, below) as entries:
-        return sorted(name + "/" if is_dir else name
-                      for name, is_dir in _entries_of_data(entries))
+        return sorted(e.name + "/" if is_dir else e.name
+                      for e, is_dir in _entries_of_data(entries))
 
 
-def _entries_of_data(entries: Iterator[os.DirEntry[str]]) -> Iterator[tuple[str, bool]]:
-    """(name, is a folder) of `entries` but `.git`, `.dvx` and the folders a get builds in."""
+def _entries_of_data(entries: Iterable[os.DirEntry[str]]
+                     ) -> Iterator[tuple[os.DirEntry[str], bool]]:
+    """(entry, is a folder) of `entries` but `.git`, `.dvx` and the folders a get builds in."""
     for e in entries:
         if is_reserved_name(e.name):
             continue
         is_dir = e.is_dir(follow_symlinks=False)
         if is_dir and e.name[0] == "." and is_scratch_folder(e.path, e.name):
             continue
-        yield e.name, is_dir
+        yield e, is_dir
+
+
+class Listed(NamedTuple):
+    """One folder `walk_readable` entered."""
+    rel: str  # its path relative to the top: "" for the top itself, else ending in '/'
+    path: str  # its filesystem path
+    folders: list[os.DirEntry[str]]  # the folders in it, which the walk enters next
+    others: list[os.DirEntry[str]]  # everything else in it: files, links, sockets...
+
+
+def walk_readable(top: str) -> Iterator[Listed]:
+    """Each folder below `top`, `top` included, that a workspace walk enters (never `.git`,
+    `.dvx` nor a get's scratch folder, none of which `Listed` holds either), for searches
+    that are not the data's own read: a folder that cannot be listed (unreadable, gone) is
+    passed over, since the command's read of the data names it as it names any. Removing
+    entries from `Listed.folders` before asking for the next folder keeps the walk out of
+    them, as os.walk's top-down walk allows. Never recursing, whatever the depth; never
+    following a symbolic link."""
+    pending = [(top, "")]
+    while pending:
+        directory, rel = pending.pop()
+        folders: list[os.DirEntry[str]] = []
+        others: list[os.DirEntry[str]] = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry, is_dir in _entries_of_data(list(entries)):
+                    (folders if is_dir else others).append(entry)
+        except OSError:
+            continue
+        yield Listed(rel, directory, folders, others)
+        pending.extend((e.path, f"{rel}{e.name}/") for e in folders)
 
 
 def walk_directory(top: str, with_dirs: bool = False) -> Walk:

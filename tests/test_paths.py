@@ -259,3 +259,57 @@ def test_a_link_to_a_file_where_a_folder_goes_is_no_symlinked_parent(tmp_path):
     os.symlink("real", tmp_path / "to_dir")
     with pytest.raises(PathError, match="symbolic link"):
         safe_join(str(tmp_path), "to_dir/a.txt")
+
+
+_LIST_WALKED = """
+import sys
+from dvx.paths import walk_readable
+for folder in walk_readable(sys.argv[1]):
+    folder.folders[:] = [e for e in folder.folders if e.name != "pruned"]
+    print(folder.rel + "|" + ",".join(sorted(e.name for e in folder.others)))
+"""
+
+
+def test_a_search_walk_passes_over_a_folder_it_may_not_read_at_any_depth(tmp_path):
+    """walk_readable (the searches for pointers, for dvx's own .gitignore files, for data no
+    clone has): every folder a workspace walk enters, 1000 levels deep too (it never
+    recurses), never `.git` or `.dvx` in any letter case nor a get's scratch folder, nor a
+    folder the caller drops; one dvx may not list is passed over, the others still walked."""
+    import subprocess
+    import sys
+
+    import dvx
+    from dvx.fsutil import rmtree
+    from dvx.get_scratch import PREFIX
+    from tests.conftest import unprivileged
+
+    top = tmp_path / "top"
+    for rel in ("a/f", "a/locked/secret", ".git/HEAD", ".DVX/config", "pruned/x",
+                f"{PREFIX}abcdefgh/held", "b/.gitignore"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(rel)
+    (top / "locked").mkdir()
+    deep = str(top / "deep")
+    os.mkdir(deep)
+    for _ in range(1000):  # one level at a time: os.makedirs recurses
+        deep = os.path.join(deep, "d")
+        os.mkdir(deep)
+    with open(os.path.join(deep, "leaf"), "w") as f:
+        f.write("leaf")
+    (top / "a" / "locked").chmod(0)
+    (top / "locked").chmod(0)
+    try:
+        walked = subprocess.run(
+            [*unprivileged(), sys.executable, "-c", _LIST_WALKED, str(top)],
+            capture_output=True, text=True, timeout=120, check=True,
+            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(dvx.__file__))})
+    finally:
+        (top / "a" / "locked").chmod(0o755)
+        (top / "locked").chmod(0o755)
+        rmtree(str(top / "deep"))
+    lines = walked.stdout.splitlines()
+    deepest = "deep/" + "d/" * 1000
+    assert len(lines) == 1004, walked.stdout[-300:]
+    assert {line for line in lines if not line.startswith("deep/d/")} == {
+        "|", "a/|f", "b/|.gitignore", "deep/|"}
+    assert f"{deepest}|leaf" in lines and "Traceback" not in walked.stderr

@@ -18,9 +18,8 @@ from collections.abc import Collection, Iterator
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
-from dvx.get_scratch import is_scratch_folder
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written
-from dvx.paths import is_reserved_name
+from dvx.paths import walk_readable
 from dvx.repo import Repo
 
 
@@ -82,24 +81,12 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
 
 def _gitignores_below(top: str) -> Iterator[str]:
     """The regular .gitignore files below `top`, relative to it, in the folders a workspace
-    walk enters (never `.git`, `.dvx` nor a get's scratch folder), found without recursing,
-    whatever the depth. A folder that may not be read is passed over: the command's own read
-    of the data names it, as it names any."""
-    pending = [(top, "")]
-    while pending:
-        directory, rel = pending.pop()
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if entry.is_dir(follow_symlinks=False):
-                        if not is_reserved_name(name) and not (
-                                name[0] == "." and is_scratch_folder(entry.path, name)):
-                            pending.append((entry.path, f"{rel}{name}/"))
-                    elif name == ".gitignore" and entry.is_file(follow_symlinks=False):
-                        yield f"{rel}{name}"
-        except OSError:
-            continue
+    walk enters (`walk_readable`: a folder that may not be read is passed over, for the
+    command's own read of the data names it, as it names any)."""
+    for folder in walk_readable(top):
+        for entry in folder.others:
+            if entry.name == ".gitignore" and entry.is_file(follow_symlinks=False):
+                yield folder.rel + entry.name
 
 
 def _recorded_now(repo: Repo) -> set[str]:

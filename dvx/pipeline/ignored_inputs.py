@@ -27,7 +27,7 @@ from dvx import gitignore
 from dvx.errors import DvxError
 from dvx.lockfile import StageLock
 from dvx.ops.former_outputs import OutputsRecorded
-from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, overlaps
+from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, overlaps, walk_readable
 from dvx.pipeline.graph import Dag
 from dvx.pipeline.staleness import path_state
 from dvx.repo import Repo
@@ -103,21 +103,13 @@ def _entered_at_or_inside(repo: Repo, dep: str, recorded: set[str]) -> list[str]
     if not os.path.isdir(full) or os.path.islink(full):
         return []
     found = []
-    pending = [dep]
-    while pending:
-        folder = pending.pop()
-        try:
-            with os.scandir(repo.abspath(folder)) as listing:
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in listing]
-        except OSError:  # gone meanwhile, or unreadable: the dependency's hashing says so
-            continue
-        entered = set(gitignore.entered_names(repo.abspath(folder), (n for n, _ in entries)))
-        for name, is_dir in entries:
-            rel = f"{folder}/{name}"
-            if name in entered:
-                found.append(rel)
-            elif is_dir and name != ".git" and not _tracked_by_dvx(repo, rel, recorded):
-                pending.append(rel)
+    for listed in walk_readable(full):  # an unreadable folder: the dependency's hashing says so
+        folder = f"{dep}/{listed.rel}"
+        entries = listed.folders + listed.others
+        entered = set(gitignore.entered_names(listed.path, (e.name for e in entries)))
+        found += [folder + e.name for e in entries if e.name in entered]
+        listed.folders[:] = [e for e in listed.folders if e.name not in entered
+                             and not _tracked_by_dvx(repo, folder + e.name, recorded)]
     return found
 
 
