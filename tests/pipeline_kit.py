@@ -8,7 +8,7 @@ import random
 import sys
 from pathlib import Path
 
-from conftest import git, write
+from conftest import git, run_dvx, write
 
 PY = sys.executable
 
@@ -146,5 +146,14 @@ def commit_copy_stage(repo: Path, dvx, message: str) -> None:
     assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
                "cp data/in.txt out.txt").code == 0
     assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def run_and_commit(repo: Path, pipeline: str, message: str) -> None:
+    """dvx.yaml as `pipeline`, run (`dvx repro` succeeds), and everything committed."""
+    write(repo / "dvx.yaml", pipeline)
+    ran = run_dvx("repro", cwd=repo)
+    assert ran.code == 0, ran.output
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)

@@ -22,6 +22,7 @@ from tests.conftest import (
     stopped_again,
     write,
 )
+from tests.pipeline_kit import run_and_commit
 
 OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
 
@@ -154,10 +155,7 @@ def test_commit_of_a_stage_output_a_rule_takes_back_into_git_writes_its_entry_af
         repo, dvx):
     """A `!` rule after a stage output's entry (`!*.txt` appended): `dvx commit OUT`, as
     status advises, puts the entry after the rule, as for data tracked by a pointer."""
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo o > out.txt\n    outs: [out.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "stage")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: echo o > out.txt\n    outs: [out.txt]\n", "stage")
     with (repo / ".gitignore").open("a") as rules:
         rules.write("!*.txt\n")
     assert "`dvx commit out.txt` writes the entry again after that rule" in dvx("status").stdout
@@ -1605,10 +1603,7 @@ def test_a_commit_writes_no_dvx_lock_over_one_a_git_switch_brought_meanwhile(
 
     pipeline = ("stages:\n  gen:\n    cmd: echo x > out.txt\n    outs: [out.txt]\n"
                 "  other:\n    cmd: echo {} > o.txt\n    outs: [o.txt]\n")
-    write(repo / "dvx.yaml", pipeline.format("o"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    run_and_commit(repo, pipeline.format("o"), "pipeline")
     git(repo, "switch", "-qc", "feat")
     write(repo / "dvx.yaml", pipeline.format("o2"))
     assert dvx("repro", "other").code == 0

@@ -10,7 +10,7 @@ import pytest
 from dvx.hashing import hash_file
 from dvx.scm import Git
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
-from tests.pipeline_kit import commit_copy_stage
+from tests.pipeline_kit import commit_copy_stage, run_and_commit
 from tests.servers import free_port
 
 
@@ -437,11 +437,8 @@ def test_a_foreign_symlink_in_a_stage_dependency_is_a_warning_and_the_rest_repor
     write(repo / "other.txt", "other\n")
     write(repo / "same.txt", "other\n")
     assert dvx("add", "data/dir", "other.txt", "same.txt").code == 0
-    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: ls data/dir > n.txt\n"
-                             "    deps: [data/dir, same.txt]\n    outs: [n.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    run_and_commit(repo, "stages:\n  s1:\n    cmd: ls data/dir > n.txt\n"
+                         "    deps: [data/dir, same.txt]\n    outs: [n.txt]\n", "v1")
     write(repo / "other.txt", "changed\n")
     if where == "in the folder":
         link, dep = repo / "data" / "dir" / "link", "data/dir"
@@ -934,11 +931,8 @@ def test_remote_whose_folder_is_gone_is_an_error_naming_it_not_data_never_pushed
     assert dvx("remote", "add", "archive", str(archive)).code == 0
     write(repo / "f", "data")
     assert dvx("add", "f").code == 0
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo big > big.bin\n"
-                             "    outs:\n    - big.bin: {remote: archive}\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: echo big > big.bin\n"
+                         "    outs:\n    - big.bin: {remote: archive}\n", "v1")
     assert dvx("push").code == 0
     store.rename(tmp_path / "store.retired")
     for args in ((), ("--json",), ("-A",), ("-q",), ("-r", "storage"), ("f",)):

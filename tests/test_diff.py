@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from tests.conftest import git, run_dvx, write
+from tests.pipeline_kit import run_and_commit
 from tests.team import Team, commit, edit, must, share
 
 
@@ -337,10 +338,8 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
 
 def test_an_experiment_name_is_a_revision_to_diff_as_to_params_diff(repo, dvx):
     write(repo / "params.yaml", "n: 1\n")
-    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: grep n params.yaml > out.txt\n"
-                             "    params: [n]\n    outs: [out.txt]\n")
-    assert dvx("repro").code == 0
-    commit(repo, "baseline")
+    run_and_commit(repo, "stages:\n  gen:\n    cmd: grep n params.yaml > out.txt\n"
+                         "    params: [n]\n    outs: [out.txt]\n", "baseline")
     assert dvx("exp", "run", "-q", "-S", "n=5", "-n", "e5").code == 0
     assert _summary(_diff(repo, "HEAD", "e5"))["modified"] == ["out.txt"]
     ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps").split()[0]

@@ -32,6 +32,7 @@ from tests.conftest import (
     unprivileged,
     write,
 )
+from tests.pipeline_kit import run_and_commit
 from tests.servers import free_port
 from tests.team import Team, must, share
 
@@ -186,11 +187,9 @@ def test_show_formats_sorting_and_only_changed_columns(project):
 def test_show_names_a_key_two_files_share_by_file_and_sorts_rows_without_the_column_last(
         project):
     write(project / "other.yaml", "train:\n  lr: 1\n")
-    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
-                                                 "params: [train, {other.yaml: }]"))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "a second params file")
+    run_and_commit(project, DVX_YAML.replace("params: [train]",
+                                             "params: [train, {other.yaml: }]"),
+                   "a second params file")
     must("exp", "run", "-n", "none", cwd=project)
     must("exp", "run", "-S", "+other.yaml:extra=2", "-n", "two", cwd=project)
     must("exp", "run", "-S", "other.yaml:extra=1", "-n", "one", cwd=project)
@@ -224,11 +223,9 @@ def test_show_sorts_by_a_text_param_numbers_first_then_text_then_rows_without_it
 
 def test_show_refuses_to_sort_by_a_key_several_columns_share_and_names_each(project):
     write(project / "other.yaml", "train:\n  lr: 5\n")
-    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
-                                                 "params: [train, {other.yaml: }]"))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "a second params file")
+    run_and_commit(project, DVX_YAML.replace("params: [train]",
+                                             "params: [train, {other.yaml: }]"),
+                   "a second params file")
     must("exp", "run", "-S", "train.lr=0.3", "-S", "other.yaml:train.lr=1", "-n", "a",
          cwd=project)
     must("exp", "run", "-S", "train.lr=0.2", "-S", "other.yaml:train.lr=9", "-n", "b",
@@ -692,11 +689,8 @@ def test_a_run_whose_only_stage_is_refused_before_its_command_ran_puts_the_param
     command runs, so nothing ran. The params file is put back as it was before -S, the
     closing line says nothing ran (never that the workspace keeps what ran), and the command
     to run again is the one typed."""
-    write(project / "dvx.yaml", DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
-                                           "    params: [train.lr]\n    outs: [out]\n")
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "gen")
+    run_and_commit(project, DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                                       "    params: [train.lr]\n    outs: [out]\n", "gen")
     make_git_repo(project / "out" / "clone")
     params = (project / "params.yaml").read_bytes()
     refused = run_dvx("exp", "run", "-S", "train.lr=0.2", "gen", cwd=project)
@@ -720,11 +714,8 @@ def test_a_run_refused_before_any_stage_ran_puts_back_the_pointer_of_a_params_fi
         must("config", "core.autostage", "true", cwd=repo)
     write(repo / "params.yaml", "lr: 0.1\n")
     must("add", "params.yaml", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
-                             "    params: [lr]\n    outs: [outd]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
+                         "    params: [lr]\n    outs: [outd]\n", "run")
     make_git_repo(repo / "outd")
     pointer = (repo / "params.yaml.dvx").read_bytes()
     refused = run_dvx("exp", "run", "-S", "lr=0.5", cwd=repo)
@@ -797,11 +788,8 @@ def test_a_run_refused_before_any_stage_ran_never_says_it_committed_the_params_f
     stage starts, goes ahead and says so before the stage runs."""
     write(repo / "params.yaml", "lr: 0.1\n")
     must("add", "params.yaml", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
-                             "    params: [lr]\n    outs: [outd]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, "stages:\n  s1:\n    cmd: mkdir -p outd && echo run > outd/o\n"
+                         "    params: [lr]\n    outs: [outd]\n", "run")
     make_git_repo(repo / "outd")
     refused = run_dvx("exp", "run", "-S", "lr=0.5", cwd=repo)
     assert refused.code == 1 and "nothing ran" in refused.stderr, refused.output
@@ -822,11 +810,8 @@ def test_a_run_refused_before_any_stage_ran_says_what_it_committed_before_the_re
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "data.txt", "one\n")
     must("add", "params.yaml", "data.txt", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: mkdir -p outd && cat data.txt > outd/o\n"
-                             "    deps: [data.txt]\n    params: [lr]\n    outs: [outd]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, "stages:\n  s1:\n    cmd: mkdir -p outd && cat data.txt > outd/o\n"
+                         "    deps: [data.txt]\n    params: [lr]\n    outs: [outd]\n", "run")
     write(repo / "data.txt", "two\n")
     make_git_repo(repo / "outd")
     refused = subprocess.run([sys.executable, "-m", "dvx", "exp", "run", "-S", "lr=0.5"],
@@ -881,11 +866,8 @@ def test_a_stage_refused_before_any_stage_ran_names_the_run_as_typed_with_a_para
     a key the params file no longer has; that command, run once the repository is moved
     out, records the experiment. Refused after another stage ran, which keeps the params
     set, the stage's line names `KEY=VALUE`."""
-    write(project / "dvx.yaml", DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
-                                           "    deps: [model.bin]\n    outs: [out]\n")
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "gen")
+    run_and_commit(project, DVX_YAML + "  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                                       "    deps: [model.bin]\n    outs: [out]\n", "gen")
     make_git_repo(project / "out" / "clone")
     params = (project / "params.yaml").read_bytes()
     refused = run_dvx("exp", "run", "-S", "+newkey=1", "-n", "x", "gen", cwd=project)
@@ -950,12 +932,9 @@ def _baseline_reading_a_params_file_linked_into_the_cache(repo, link):
     must("config", "cache.type", link, cwd=repo)
     write(repo / "q.yaml", "lr: 1\n")
     must("add", "q.yaml", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat q.yaml > out.txt\n"
-                             "    params:\n    - q.yaml: [lr]\n"
-                             "    metrics:\n    - out.txt: {cache: false}\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: cat q.yaml > out.txt\n"
+                         "    params:\n    - q.yaml: [lr]\n"
+                         "    metrics:\n    - out.txt: {cache: false}\n", "baseline")
 
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
@@ -1043,11 +1022,8 @@ def test_exp_run_checks_the_data_its_set_params_make_no_stage_read_before_it_run
     write(repo / "data" / "b", "b\n")
     must("add", "data/b", cwd=repo)
     write(repo / "params.yaml", "which: a\n")
-    write(repo / "dvx.yaml", 'stages:\n  s:\n    cmd: cp data/${which} out.txt\n'
-                             '    deps: ["data/${which}"]\n    outs: [out.txt]\n')
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    run_and_commit(repo, 'stages:\n  s:\n    cmd: cp data/${which} out.txt\n'
+                         '    deps: ["data/${which}"]\n    outs: [out.txt]\n', "pipeline")
     (repo / "out.txt").unlink()
     (repo / "data" / "a").unlink()
     write(repo / "data" / "a", "mine\n")
@@ -1077,10 +1053,8 @@ def test_set_into_an_import_or_data_dvx_would_not_record_is_refused_before_anyth
     must("add", "mine.yaml", cwd=project)
     git(project, "add", "-f", "mine.yaml")
     for params in ("[train]", "[train, {imp.yaml: [k]}, {mine.yaml: [d]}]"):
-        write(project / "dvx.yaml", DVX_YAML.replace("params: [train]", f"params: {params}"))
-        must("repro", cwd=project)
-        git(project, "add", "-A")
-        git(project, "commit", "-qm", f"params {params}")
+        run_and_commit(project, DVX_YAML.replace("params: [train]", f"params: {params}"),
+                       f"params {params}")
         files = {name: (project / name).read_bytes()
                  for name in ("imp.yaml", "imp.yaml.dvx", "mine.yaml", "mine.yaml.dvx")}
         for setting, said in (("imp.yaml:k=2", "-S would set params in 'imp.yaml', which is "
@@ -1104,11 +1078,8 @@ def test_set_into_a_params_file_git_ignores_is_refused_as_no_experiment_could_re
     experiment holds the value set."""
     write(project / "local.yaml", "k: 1\n")
     write(project / ".gitignore", "local.yaml\n")
-    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
-                                                 "params: [train, {local.yaml: [k]}]"))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "local params")
+    run_and_commit(project, DVX_YAML.replace("params: [train]",
+                                             "params: [train, {local.yaml: [k]}]"), "local params")
     for queue in ((), ("--queue",)):
         refused = run_dvx("exp", "run", *queue, "-S", "local.yaml:k=2", "-n", "k2", cwd=project)
         assert refused.code == 2, refused.output
@@ -1133,12 +1104,10 @@ def _reading_inputs_git_ignores(project):
     write(project / "local.yaml", "k: 1\n")
     ignores = project / ".gitignore"
     write(ignores, "local.cfg\nlocal.yaml\n" + (ignores.read_text() if ignores.exists() else ""))
-    write(project / "dvx.yaml", DVX_YAML.replace("deps: [train.py, data/raw.csv]",
-                                                 "deps: [train.py, data/raw.csv, local.cfg]")
-          .replace("params: [train]", "params: [train, {local.yaml: [k]}]"))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "local inputs")
+    run_and_commit(project, DVX_YAML.replace("deps: [train.py, data/raw.csv]",
+                                             "deps: [train.py, data/raw.csv, local.cfg]")
+                   .replace("params: [train]", "params: [train, {local.yaml: [k]}]"),
+                   "local inputs")
 
 
 def test_queueing_a_run_of_inputs_git_ignores_is_refused_before_anything_is_queued(project):
@@ -1183,12 +1152,9 @@ def test_each_git_add_hint_for_inputs_git_ignores_stages_those_inputs_alone(proj
     for name in ("a?.local.yaml", "a-.local.yaml"):
         write(project / name, "k: 1\n")
     write(project / ".gitignore", "*.cfg\n*.local.yaml\n")
-    write(project / "dvx.yaml", DVX_YAML.replace(
+    run_and_commit(project, DVX_YAML.replace(
         "deps: [train.py, data/raw.csv]", "deps: [train.py, data/raw.csv, 'a?.cfg']").replace(
-        "params: [train]", "params: [train, {'a?.local.yaml': [k]}]"))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "inputs Git ignores")
+        "params: [train]", "params: [train, {'a?.local.yaml': [k]}]"), "inputs Git ignores")
     for args, staged in ((("-S", "a?.local.yaml:k=2"), ["a?.local.yaml"]),
                          (("--queue", "-S", "train.lr=0.2"), ["a?.cfg", "a?.local.yaml"]),
                          (("-S", "train.lr=0.3"), ["a?.cfg", "a?.local.yaml"])):
@@ -1313,11 +1279,8 @@ def _reading_a_config_its_params_name(repo, named):
     write(repo / "shared.cfg", "shared\n")
     write(repo / "local.cfg", "mine\n")
     write(repo / ".gitignore", "local.cfg\n")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat ${cfg} > res.txt\n"
-                             "    deps: [\"${cfg}\"]\n    outs: [res.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", f"reads {named}")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: cat ${cfg} > res.txt\n"
+                         "    deps: [\"${cfg}\"]\n    outs: [res.txt]\n", f"reads {named}")
 
 
 def test_the_inputs_git_ignores_are_those_the_params_set_by_s_make_the_run_read(repo):
@@ -1371,13 +1334,10 @@ def test_an_upstream_stage_s_output_git_ignores_is_the_pipeline_s_not_an_input_n
     run in the workspace gives no warning of it."""
     write(repo / "params.yaml", "a: 1\nb: 2\n")
     write(repo / ".gitignore", "log.txt\n")
-    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: echo a > log.txt\n    params: [a]\n"
-                             "    outs:\n      - log.txt:\n          cache: false\n"
-                             "  train:\n    cmd: cat log.txt params.yaml > res.txt\n"
-                             "    deps: [log.txt]\n    params: [b]\n    outs: [res.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    run_and_commit(repo, "stages:\n  prep:\n    cmd: echo a > log.txt\n    params: [a]\n"
+                         "    outs:\n      - log.txt:\n          cache: false\n"
+                         "  train:\n    cmd: cat log.txt params.yaml > res.txt\n"
+                         "    deps: [log.txt]\n    params: [b]\n    outs: [res.txt]\n", "pipeline")
     must("exp", "run", "--queue", "-S", "b=5", "-n", "q1", cwd=repo)
     must("queue", "start", cwd=repo)
     recorded = "refs/exps/" + git(repo, "rev-parse", "HEAD").strip() + "/q1"
@@ -1419,11 +1379,8 @@ def test_an_input_folder_holding_a_repository_of_its_own_is_refused_before_anyth
     its changes; `status` says `dvx repro` refuses, and why."""
     write(repo / "data" / "a.txt", "a\n")
     must("add", "data", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  count:\n    cmd: ls data > list.txt\n"
-                             "    deps: [data]\n    outs: [list.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    run_and_commit(repo, "stages:\n  count:\n    cmd: ls data > list.txt\n"
+                         "    deps: [data]\n    outs: [list.txt]\n", "pipeline")
     make_git_repo(repo / "data" / "inner")
     write(repo / "data" / "b.txt", "b\n")
     shown = " ".join(run_dvx("status", cwd=repo).stdout.split())
@@ -1525,10 +1482,8 @@ def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(p
     write(project / "model.yaml", "dropout: 0.1\n")
     write(project / "params.yaml", "# how to train\ntrain:\n  lr: 0.1  # step size\n"
           "  epochs: 3\nseed: 1\nname: m\n")
-    write(project / "dvx.yaml", DVX_YAML.replace("cmd: ", "desc: model ${name}\n    cmd: "))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "model.yaml, read by the code, not declared")
+    run_and_commit(project, DVX_YAML.replace("cmd: ", "desc: model ${name}\n    cmd: "),
+                   "model.yaml, read by the code, not declared")
     for sets in (["model.yaml:dropout=0.5"], ["seed=5"], ["train.lr=0.2", "seed=6"]):
         ran = run_dvx("exp", "run", *(arg for each in sets for arg in ("-S", each)),
                       cwd=project)
@@ -1572,12 +1527,9 @@ def test_a_run_that_takes_a_foreach_item_away_says_it_dropped_its_entry(repo):
     and says so, naming the output left in the workspace and still ignored by Git."""
     write(repo / "in.txt", "hi\n")
     write(repo / "params.yaml", "regions: [us, eu]\n")
-    write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: ${regions}\n    do:\n"
-                             "      cmd: echo ${item} > out-${item}.txt\n      deps: [in.txt]\n"
-                             "      outs: [\"out-${item}.txt\"]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "two regions")
+    run_and_commit(repo, "stages:\n  build:\n    foreach: ${regions}\n    do:\n"
+                         "      cmd: echo ${item} > out-${item}.txt\n      deps: [in.txt]\n"
+                         "      outs: [\"out-${item}.txt\"]\n", "two regions")
     result = run_dvx("exp", "run", "-S", "regions=[us]", cwd=repo)
     assert result.code == 0, result.output
     assert "Dropped the dvx.lock entry of 'build@eu', no longer in dvx.yaml." in result.stdout
@@ -1591,10 +1543,7 @@ def test_a_run_of_named_stages_runs_only_them_and_those_they_depend_on(repo):
     unknown stage is refused with the params put back, and the queue takes no stage names."""
     write(repo / "params.yaml", "n: 1\n")
     stage = "  {0}:\n    cmd: echo ${{n}} > {0}.txt\n    params: [n]\n    outs: [{0}.txt]\n"
-    write(repo / "dvx.yaml", "stages:\n" + stage.format("a") + stage.format("b"))
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "n=1")
+    run_and_commit(repo, "stages:\n" + stage.format("a") + stage.format("b"), "n=1")
     result = run_dvx("exp", "run", "-S", "n=2", "b", "-n", "only-b", cwd=repo)
     assert result.code == 0, result.output
     assert "Running stage 'b'" in result.stdout and "'a'" not in result.stdout
@@ -1686,10 +1635,7 @@ TOML_STAGE = """stages:
 
 def test_set_param_edits_a_toml_params_file_and_the_experiment_records_its_values(repo):
     write(repo / "p.toml", TOML_PARAMS)
-    write(repo / "dvx.yaml", TOML_STAGE)
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "toml params")
+    run_and_commit(repo, TOML_STAGE, "toml params")
     must("exp", "run", "-S", "p.toml:train.lr=0.1", "-S", "p.toml:train.name=sgd",
          "-S", "p.toml:train.layers[1]=2", "-S", "p.toml:train.opt.momentum=5",
          "-S", "p.toml:blocks.0.units=true", "-S", "p.toml:+train.tags=[a, 1.5]",
@@ -1786,10 +1732,7 @@ def test_toml_edit_writes_a_date_or_time_set_where_the_file_has_one_as_one_and_a
 def test_set_param_in_toml_keeps_a_date_a_date_and_refuses_an_integer_toml_cannot_hold(repo):
     text = "[a]\nwhen = 1979-05-27\nn = 1\n"
     write(repo / "p.toml", text)
-    write(repo / "dvx.yaml", TOML_STAGE.replace("[train, blocks]", "[a]"))
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "toml params")
+    run_and_commit(repo, TOML_STAGE.replace("[train, blocks]", "[a]"), "toml params")
     for value in ("9223372036854775808", "-9223372036854775809", "[1, 99999999999999999999]"):
         refused = run_dvx("exp", "run", "-S", f"p.toml:a.n={value}", cwd=repo)
         said = " ".join(refused.stderr.split())
@@ -1958,10 +1901,7 @@ def test_set_param_in_a_config_read_only_as_a_dependency_keeps_its_anchors(proje
     params, is refused with them, naming the file, nothing written."""
     config = "defaults: &d {a: 1}\nmodel:\n  <<: *d\n  b: 2\n"
     write(project / "conf.yaml", config)
-    write(project / "dvx.yaml", DVX_YAML.replace("deps: [", "deps: [conf.yaml, "))
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "conf")
+    run_and_commit(project, DVX_YAML.replace("deps: [", "deps: [conf.yaml, "), "conf")
     must("exp", "run", "-S", "conf.yaml:model.b=5", "-n", "conf", cwd=project)
     assert (project / "conf.yaml").read_text() == config.replace("b: 2", "b: 5")
     must("exp", "run", "-S", "conf.yaml:model.a=7", "-n", "merged", cwd=project)
@@ -2156,7 +2096,7 @@ def test_apply_brings_the_metrics_of_the_outputs_it_checks_out(repo):
                             "open(key + '.bin', 'w').write(str(value))\n"
                             "if key == 'b':\n    json.dump({'e': value}, open('m.json', 'w'))\n")
     write(repo / "params.yaml", "a: 1\nb: 3\n")
-    write(repo / "dvx.yaml", f"""stages:
+    run_and_commit(repo, f"""stages:
   sa:
     cmd: {sys.executable} make.py a
     params: [a]
@@ -2168,10 +2108,7 @@ def test_apply_brings_the_metrics_of_the_outputs_it_checks_out(repo):
     metrics:
       - m.json:
           cache: false
-""")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+""", "baseline")
     must("exp", "run", "-S", "a=5", "-n", "A", cwd=repo)  # its metrics: the baseline's
     git(repo, "checkout", "-q", "--", ".")
     must("checkout", cwd=repo)
@@ -2461,10 +2398,7 @@ def test_a_save_killed_stays_named_after_an_exp_run_that_would_not_record_its_wo
     named: a run of every stage reruns a stage run by hand (its output overwritten, never
     cached) and leaves a frozen stage's edited output unrecorded; a run of some stages
     leaves the others; a queued run records a worktree of its own."""
-    write(project / "dvx.yaml", DVX_YAML + REPORT_STAGE)
-    must("repro", cwd=project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "a report")
+    run_and_commit(project, DVX_YAML + REPORT_STAGE, "a report")
     left(project)
     killed = run_dvx_proc("exp", "save", "-n", "first", cwd=project,
                           env={"DVX_FAULT": "cache.before_publish"})
@@ -2570,11 +2504,9 @@ def test_status_after_a_killed_apply_says_the_apply_left_its_outputs_not_checked
           "os.makedirs('outdir', exist_ok=True)\nfor n in range(5):\n"
           "    open(f'outdir/{n}.txt', 'w').write(f'{n} {lr}')\n"
           "open('model.bin', 'w').write(f'model {lr}')\n")
-    write(repo / "dvx.yaml", f"stages:\n  s:\n    cmd: {sys.executable} s.py\n"
-          "    deps: [s.py]\n    params: [lr]\n    outs: [outdir, model.bin]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    run_and_commit(repo, f"stages:\n  s:\n    cmd: {sys.executable} s.py\n"
+                   "    deps: [s.py]\n    params: [lr]\n    outs: [outdir, model.bin]\n",
+                   "baseline")
     must("exp", "run", "-S", "lr=0.2", "-n", "e2", cwd=repo)
     must("exp", "run", "-S", "lr=0.3", "-n", "e3", cwd=repo)
     killed = run_dvx_proc("exp", "apply", "e2", cwd=repo, env={"DVX_FAULT": fault})
@@ -3496,12 +3428,9 @@ def test_a_param_of_a_vars_file_that_a_stage_interpolates_is_shown_and_diffed(re
     write(repo / "custom.yaml", "n: 2\nunused: 1\n")
     write(repo / "other.yaml", "k: 1\n")
     write(repo / "w.sh", 'echo lr=$1 n=$2 > out.txt\necho "score: $2" > m.yaml\n')
-    write(repo / "dvx.yaml", "vars:\n  - custom.yaml\n  - other.yaml\nstages:\n  s:\n"
-                             "    cmd: sh w.sh ${lr} ${n}\n    deps: [w.sh]\n"
-                             "    outs: [out.txt]\n    metrics: [m.yaml]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "a vars file")
+    run_and_commit(repo, "vars:\n  - custom.yaml\n  - other.yaml\nstages:\n  s:\n"
+                         "    cmd: sh w.sh ${lr} ${n}\n    deps: [w.sh]\n"
+                         "    outs: [out.txt]\n    metrics: [m.yaml]\n", "a vars file")
     must("exp", "run", "-S", "custom.yaml:n=5", "-n", "v1", cwd=repo)
     rows = _show(repo)
     assert rows["v1"]["params"]["custom.yaml"] == {"n": 5, "unused": 1}
@@ -3523,13 +3452,10 @@ def test_a_vars_file_only_a_foreach_s_own_item_or_meta_names_is_not_a_params_fil
     so exp show and params diff (--deps too) leave it out, as the -S warning says no stage
     reads it, and its stages do not run again."""
     write(repo / "cfg.yaml", "item: 1\nnote: 2\n")
-    write(repo / "dvx.yaml", "vars: [cfg.yaml]\nstages:\n  build:\n    foreach: [a, b]\n"
-                             "    do:\n      cmd: echo ${item} > b-${item}.txt\n"
-                             "      outs: [\"b-${item}.txt\"]\n"
-                             "      meta: {note: '${note}'}\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "a vars file no stage reads")
+    run_and_commit(repo, "vars: [cfg.yaml]\nstages:\n  build:\n    foreach: [a, b]\n"
+                         "    do:\n      cmd: echo ${item} > b-${item}.txt\n"
+                         "      outs: [\"b-${item}.txt\"]\n"
+                         "      meta: {note: '${note}'}\n", "a vars file no stage reads")
     ran = run_dvx("exp", "run", "-S", "cfg.yaml:item=5", "-n", "v1", cwd=repo)
     assert _warned_of(ran, "cfg.yaml:item") is not None, ran.output
     assert "Running stage" not in ran.output, ran.output
@@ -3554,12 +3480,9 @@ def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_wit
             "${}": "    cmd: echo k=${prep.k} > prep.txt\n    outs: [prep.txt]\n",
             "foreach": "    foreach: [x]\n    do:\n      cmd: echo ${item} k=${prep.k} > "
                        "prep.txt\n      outs: [prep.txt]\n"}[reads]
-    write(repo / "dvx.yaml", f"stages:\n  prep:\n{prep}"
-                             "  train:\n    cmd: echo lr=${train.lr} > train.txt\n"
-                             "    outs: [train.txt]\n    meta: {note: '${prep.k}'}\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "prep and train")
+    run_and_commit(repo, f"stages:\n  prep:\n{prep}"
+                         "  train:\n    cmd: echo lr=${train.lr} > train.txt\n"
+                         "    outs: [train.txt]\n    meta: {note: '${prep.k}'}\n", "prep and train")
     kept = (repo / "prep.txt").read_text()
     ran = run_dvx("exp", "run", "train", "-S", "prep.k=5", "-S", "train.lr=0.3", "-n", "part",
                   cwd=repo)
@@ -3594,15 +3517,13 @@ def test_set_param_a_stage_reads_by_the_same_key_from_another_file_is_matched_by
     which train reads, runs train with it, without a word. exp show records each value set."""
     write(repo / "params.yaml", "k: 1\n")
     write(repo / "other.yaml", "k: 2\nj: 3\n")
-    write(repo / "dvx.yaml", "vars: [other.yaml:j]\nstages:\n"
-                             "  train:\n    cmd: echo ${k} ${j} > train.txt\n"
-                             "    outs: [train.txt]\n"
-                             "  prep:\n    cmd: grep k other.yaml > prep.txt\n"
-                             "    params: [{other.yaml: [k]}]\n    outs: [prep.txt]\n"
-                             "  ev:\n    cmd: echo ${k} > ev.txt\n    outs: [ev.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "train reads params.yaml's k and other.yaml's j")
+    run_and_commit(repo, "vars: [other.yaml:j]\nstages:\n"
+                         "  train:\n    cmd: echo ${k} ${j} > train.txt\n"
+                         "    outs: [train.txt]\n"
+                         "  prep:\n    cmd: grep k other.yaml > prep.txt\n"
+                         "    params: [{other.yaml: [k]}]\n    outs: [prep.txt]\n"
+                         "  ev:\n    cmd: echo ${k} > ev.txt\n    outs: [ev.txt]\n",
+                   "train reads params.yaml's k and other.yaml's j")
     said = _warned_of(run_dvx("exp", "run", "train", "-S", "other.yaml:k=5", "-n", "other-k",
                               cwd=repo), "other.yaml:k")
     assert said is not None and "Stage 'prep', which this run leaves out, reads it: run it " \
@@ -3623,20 +3544,18 @@ def test_set_param_of_a_name_foreach_or_matrix_binds_is_not_read_by_their_stages
     `foreach` value (`${regions}`) is a param its stages read, and over a list `${key}` is
     params.yaml's (so `listed` reads it)."""
     write(repo / "params.yaml", "item: 1\nkey: 2\nregions: {us: 1, eu: 2}\n")
-    write(repo / "dvx.yaml", "stages:\n"
-                             "  build:\n    foreach: ${regions}\n    do:\n"
-                             "      cmd: echo ${key} ${item} > b-${key}.txt\n"
-                             "      outs: [\"b-${key}.txt\"]\n"
-                             "  grid:\n    matrix: {a: [x, y]}\n"
-                             "    cmd: echo ${item.a} > g-${item.a}.txt\n"
-                             "    outs: [\"g-${item.a}.txt\"]\n"
-                             "  listed:\n    foreach: [x]\n    do:\n"
-                             "      cmd: echo ${item} ${key} > l-${item}.txt\n"
-                             "      outs: [\"l-${item}.txt\"]\n"
-                             "  other:\n    cmd: echo > o.txt\n    outs: [o.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "foreach and matrix stages")
+    run_and_commit(repo, "stages:\n"
+                         "  build:\n    foreach: ${regions}\n    do:\n"
+                         "      cmd: echo ${key} ${item} > b-${key}.txt\n"
+                         "      outs: [\"b-${key}.txt\"]\n"
+                         "  grid:\n    matrix: {a: [x, y]}\n"
+                         "    cmd: echo ${item.a} > g-${item.a}.txt\n"
+                         "    outs: [\"g-${item.a}.txt\"]\n"
+                         "  listed:\n    foreach: [x]\n    do:\n"
+                         "      cmd: echo ${item} ${key} > l-${item}.txt\n"
+                         "      outs: [\"l-${item}.txt\"]\n"
+                         "  other:\n    cmd: echo > o.txt\n    outs: [o.txt]\n",
+                   "foreach and matrix stages")
     for targets, setting, hint in (
             (("build", "grid"), "key", "Stage 'listed', which this run leaves out, reads it"),
             (("other",), "item", "declare it there (`params: [item]`)"),
@@ -3657,11 +3576,8 @@ def _stage_in_a_subfolder(repo):
     """The stage `s` runs in sub/ and reads sub/params.yaml; the top has a params.yaml too."""
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "sub" / "params.yaml", "lr: 0.1\n")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    wdir: sub\n    cmd: cp params.yaml m.yaml\n"
-                             "    params: [lr]\n    metrics: [m.yaml]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "a stage in sub/")
+    run_and_commit(repo, "stages:\n  s:\n    wdir: sub\n    cmd: cp params.yaml m.yaml\n"
+                         "    params: [lr]\n    metrics: [m.yaml]\n", "a stage in sub/")
 
 
 @pytest.mark.parametrize("typed", ["params.yaml:lr=0.5", "lr=0.5"])
@@ -3712,11 +3628,8 @@ def test_undeclared_param_hint_quotes_a_key_yaml_reads_as_another_type(repo):
     dvx.yaml: the `params:` the warning offers quotes it, so that, pasted into the stage,
     the run takes it and a change of it runs the stage again."""
     write(repo / "params.yaml", 'a: 1\n"1": 5\n"null": 3\n')
-    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: cat params.yaml > m.txt\n"
-                             "    params: [a]\n    outs: [m.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "t")
+    run_and_commit(repo, "stages:\n  t:\n    cmd: cat params.yaml > m.txt\n"
+                         "    params: [a]\n    outs: [m.txt]\n", "t")
     for key in ("1", "null"):
         ran = run_dvx("exp", "run", "-S", f"{key}=9", cwd=repo)
         assert ran.code == 0, ran.output
@@ -6512,11 +6425,8 @@ def test_a_second_exp_run_in_one_workspace_never_sets_params_under_a_run_going_o
 
 def _one_stage_baseline(repo, name: str, cmd: str, params: str, out: str) -> None:
     """dvx.yaml of one stage `name` reading `params`, run and committed as the baseline."""
-    write(repo / "dvx.yaml", f"stages:\n  {name}:\n    cmd: {cmd}\n    params: [{params}]\n"
-                             f"    outs: [{out}]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    run_and_commit(repo, f"stages:\n  {name}:\n    cmd: {cmd}\n    params: [{params}]\n"
+                         f"    outs: [{out}]\n", "baseline")
 
 
 def test_set_into_a_tracked_folder_s_params_file_is_judged_by_its_record_not_its_pull(
@@ -6637,12 +6547,9 @@ def test_exp_show_reads_a_cached_metrics_file_of_a_commit_by_its_dvx_lock(repo):
     fetch that gets one the cache lacks instead of leaving the column empty."""
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "gen.sh", "sed 's/lr: \\(.*\\)/{\"acc\": \\1}/' params.yaml > m.json\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: sh gen.sh\n    deps: [gen.sh]\n"
-                             "    params: [lr]\n    metrics:\n      - m.json:\n"
-                             "          cache: true\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: sh gen.sh\n    deps: [gen.sh]\n"
+                         "    params: [lr]\n    metrics:\n      - m.json:\n"
+                         "          cache: true\n", "baseline")
     must("exp", "run", "-S", "lr=0.5", "-n", "e1", cwd=repo)
     rows = _show(repo)
     assert rows["e1"]["metrics"]["m.json"] == {"acc": 0.5}
@@ -6785,7 +6692,7 @@ def test_set_into_a_stage_s_output_is_refused_naming_the_stage_and_writes_nothin
     write(repo / "prep.py", "open('gen.yaml', 'w').write('lr: 0.1\\n')\n")
     write(repo / "conf.py", "import os\nos.makedirs('conf', exist_ok=True)\n"
                             "open('conf/c.yaml', 'w').write('k: 1\\n')\n")
-    write(repo / "dvx.yaml", f"""stages:
+    run_and_commit(repo, f"""stages:
   prep:
     cmd: {sys.executable} prep.py
     params: [seed]
@@ -6797,10 +6704,7 @@ def test_set_into_a_stage_s_output_is_refused_naming_the_stage_and_writes_nothin
     cmd: cat gen.yaml conf/c.yaml > m.txt
     params: [{{gen.yaml: [lr]}}, {{conf/c.yaml: [k]}}]
     outs: [m.txt]
-""")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+""", "baseline")
     for sets, out, stage in (("gen.yaml:lr=0.7", "'gen.yaml', an output", "prep"),
                              ("conf/c.yaml:k=2", "'conf/c.yaml', inside 'conf', an output",
                               "conf")):
@@ -6947,11 +6851,8 @@ def test_set_names_an_integer_yaml_key_as_params_diff_shows_it(repo):
     staying the integer 1 (never a second key '1' beside it), and `+train.1` is refused as
     a param the file has, where `+train.2` adds one."""
     write(repo / "params.yaml", "train:\n  1: one\n  lr: 0.1\n")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat params.yaml > out.txt\n"
-          "    params: [train]\n    outs: [out.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: cat params.yaml > out.txt\n"
+                   "    params: [train]\n    outs: [out.txt]\n", "base")
     assert "train.1" in must("params", "diff", "--all", cwd=repo)
 
     ran = run_dvx("exp", "run", "-S", "train.1=uno", cwd=repo)

@@ -13,6 +13,7 @@ from pathlib import Path
 import xxhash
 
 from tests.conftest import git, write
+from tests.pipeline_kit import run_and_commit
 from tests.remotes import commit_all, configure, make_dataset, pointer_oid
 from tests.team import Team, commit, must
 
@@ -443,9 +444,7 @@ def test_moving_to_another_remote_as_documented_leaves_nothing_behind(tmp_path):
     write(alice / "params.yaml", "lr: 1\n")
     write(alice / "raw.txt", "raw\n")
     must("add", "raw.txt", cwd=alice)
-    write(alice / "dvx.yaml", MIGRATED_STAGE)
-    must("repro", cwd=alice)
-    commit(alice, "v1")
+    run_and_commit(alice, MIGRATED_STAGE, "v1")
     git(alice, "tag", "v1")
     write(alice / "params.yaml", "lr: 2\n")
     must("repro", cwd=alice)

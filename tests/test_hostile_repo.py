@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+from pipeline_kit import run_and_commit
 
 from dvx.config import global_config_path
 from tests.servers import serving
@@ -1218,11 +1219,8 @@ def test_exp_run_over_an_output_holding_a_repository_names_its_own_command_to_ru
     """The stage's refusal, under `exp run -S`, names the `dvx exp run` as typed (its -n and
     -S), as the run's last line does, never `dvx repro`, which would record no experiment."""
     write(repo / "params.yaml", "lr: 1\n")
-    write(repo / "dvx.yaml", "stages:\n  a:\n    cmd: mkdir -p outa && cat params.yaml > "
-                             "outa/x.txt\n    params: [lr]\n    outs: [outa]\n")
-    assert run_dvx("repro", cwd=repo).code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
+    run_and_commit(repo, "stages:\n  a:\n    cmd: mkdir -p outa && cat params.yaml > "
+                         "outa/x.txt\n    params: [lr]\n    outs: [outa]\n", "base")
     make_git_repo(repo / "outa/nested")
     ran = run_dvx("exp", "run", "-S", "lr=2", "-n", "e1", cwd=repo)
     message = " ".join(ran.stderr.split())

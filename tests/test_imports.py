@@ -23,6 +23,7 @@ import xxhash
 import dvx.api
 from dvx.errors import DvxError
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, stopped_at, write
+from tests.pipeline_kit import run_and_commit
 from tests.remotes import local_spec
 from tests.servers import recording_listener, serving
 from tests.team import Team, commit, edit, must, share
@@ -2686,9 +2687,7 @@ def test_repro_runs_no_stage_on_an_import_a_stopped_update_left_half_placed(sour
     nothing, naming `dvx checkout` and the stopped update; checked out, the stage runs."""
     team, alice = source
     must("import", str(team.origin), "images", cwd=project)
-    write(project / "dvx.yaml", _READING_IMAGES)
-    must("repro", cwd=project)
-    commit(project, "use images")
+    run_and_commit(project, _READING_IMAGES, "use images")
     for i in range(3):
         edit(alice, f"images/{i}.png", f"image {i}, v2\n")
     must("add", "images", cwd=alice)
@@ -2720,9 +2719,7 @@ def test_repro_never_drops_the_source_of_an_import_changed_here(source, project)
     refuses, naming the ways out; moved out, the import updates and the stage runs."""
     team, alice = source
     must("import", str(team.origin), "images", cwd=project)
-    write(project / "dvx.yaml", _READING_IMAGES)
-    must("repro", cwd=project)
-    commit(project, "use images")
+    run_and_commit(project, _READING_IMAGES, "use images")
     write(project / "images" / "mine.png", "mine\n")
     _new_version(alice)
     assert run_dvx("update", "images.dvx", cwd=project).code == 1  # mine.png kept

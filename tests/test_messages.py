@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import xxhash
-from pipeline_kit import make_ml_repo
+from pipeline_kit import make_ml_repo, run_and_commit
 
 from tests.conftest import git, run_dvx_proc, unprivileged, write
 
@@ -170,11 +170,8 @@ def test_a_stage_failing_on_a_symlink_output_says_so_in_one_sentence(repo, dvx):
 
 def test_status_says_repro_rebuilds_a_push_false_output_not_pull(repo, dvx, tmp_path):
     write(repo / "in.txt", "x\n")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt big\n    deps: [in.txt]\n"
-                             "    outs:\n      - big:\n          push: false\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: cp in.txt big\n    deps: [in.txt]\n"
+                         "    outs:\n      - big:\n          push: false\n", "pipeline")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     status = dvx("status", cwd=clone)

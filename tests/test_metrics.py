@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, run_dvx_proc, write
-from pipeline_kit import make_ml_repo
+from pipeline_kit import make_ml_repo, run_and_commit
 
 from dvx import api
 from tests.team import Team, edit, must, share
@@ -416,11 +416,9 @@ def test_an_experiment_name_is_a_revision_to_params_metrics_and_plots(repo, dvx,
                              "json.dump({'acc': 1 - lr}, open('metrics.json', 'w'))\n"
                              "open('loss.csv', 'w').write(f'step,loss\\n0,{lr}\\n')\n")
     write(repo / "params.yaml", "lr: 0.1\n")
-    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
-                             "    deps: [train.py]\n    params: [lr]\n"
-                             "    metrics: [metrics.json]\n    plots: [loss.csv]\n")
-    assert dvx("repro").code == 0
-    commit(repo, "baseline")
+    run_and_commit(repo, f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
+                         "    deps: [train.py]\n    params: [lr]\n"
+                         "    metrics: [metrics.json]\n    plots: [loss.csv]\n", "baseline")
     assert dvx("exp", "run", "-q", "-S", "lr=0.5", "-n", "lr5").code == 0
     metrics = dvx("metrics", "diff", "HEAD", "lr5", "--json")
     assert metrics.code == 0, metrics.output
@@ -1161,11 +1159,8 @@ def test_metrics_in_git_are_shown_when_a_params_file_tracked_with_dvx_add_cannot
     write(repo / "params.yaml", "train:\n  lr: 0.1\n")
     assert dvx("add", "params.yaml").code == 0
     write(repo / "mk.sh", "echo '{\"acc\": 0.9}' > m.json\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: sh mk.sh\n    deps: [mk.sh]\n"
-                             "    params: [train.lr]\n    metrics: [m.json]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: sh mk.sh\n    deps: [mk.sh]\n"
+                         "    params: [train.lr]\n    metrics: [m.json]\n", "run")
     shutil.rmtree(repo / ".dvx" / "cache" / "files")
     shown = dvx("metrics", "show", "--rev", "HEAD", "--no-workspace")
     assert shown.code == 0 and "0.9" in shown.stdout, shown.output
@@ -1177,16 +1172,14 @@ def test_metrics_in_git_are_shown_when_a_params_file_tracked_with_dvx_add_cannot
 
 
 
-def _params_and_metrics_committed(repo: Path, dvx) -> None:
+def _params_and_metrics_committed(repo: Path) -> None:
     """A stage reading `lr` of params.yaml and writing metrics.json (Git's), run and
     committed."""
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "train.py", "import json\njson.dump({'acc': 0.9}, open('metrics.json', 'w'))\n")
-    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
-          "    params: [lr]\n    metrics:\n      - metrics.json:\n          cache: false\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "trained")
+    run_and_commit(repo, f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
+                   "    params: [lr]\n    metrics:\n      - metrics.json:\n"
+                   "          cache: false\n", "trained")
 
 
 NOT_REGULAR = "'params.yaml': not a regular file (a FIFO, socket or device)"
@@ -1203,7 +1196,7 @@ def test_a_params_file_that_is_a_fifo_is_refused_at_once_by_every_command_readin
     """A FIFO opened to be read waits for a writer for ever (Ctrl-C aside): each command
     reading params names the file as no regular file at once, as it names a FIFO dvx.lock,
     and changes nothing."""
-    _params_and_metrics_committed(repo, dvx)
+    _params_and_metrics_committed(repo)
     (repo / "params.yaml").unlink()
     os.mkfifo(repo / "params.yaml")
     result = run_dvx_proc(*command, cwd=repo, timeout=60)  # a regression fails, never hangs
@@ -1215,7 +1208,7 @@ def test_a_params_file_that_is_a_fifo_is_refused_at_once_by_every_command_readin
 
 
 def test_a_metrics_file_that_is_a_fifo_is_named_at_once_never_waited_on(repo, dvx):
-    _params_and_metrics_committed(repo, dvx)
+    _params_and_metrics_committed(repo)
     (repo / "metrics.json").unlink()
     os.mkfifo(repo / "metrics.json")
     for command in (["metrics", "show"], ["metrics", "diff"], ["exp", "show"]):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, make_git_repo, run_dvx_proc, stopped_at, write
+from pipeline_kit import run_and_commit
 
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
@@ -148,12 +149,9 @@ def test_the_closing_line_says_a_stage_refused_before_its_command_ran_wrote_noth
     beside one whose command failed: repro's closing line says the refused one ran nothing,
     and only the one that ran wrote what is not recorded; --json says which started."""
     write(repo / "ok", "")
-    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
-                             "    outs: [out]\n  flaky:\n    cmd: echo x > f.txt && test "
-                             "-f ok || exit 7\n    outs: [f.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, "stages:\n  gen:\n    cmd: mkdir -p out && echo 1 > out/r\n"
+                         "    outs: [out]\n  flaky:\n    cmd: echo x > f.txt && test "
+                         "-f ok || exit 7\n    outs: [f.txt]\n", "run")
     make_git_repo(repo / "out" / "clone")
     (repo / "ok").unlink()
     write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("echo x", "echo y"))

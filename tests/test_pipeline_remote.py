@@ -12,7 +12,7 @@ from pathlib import Path
 
 import xxhash
 from conftest import git, run_dvx_proc, write
-from pipeline_kit import make_ml_repo, runs
+from pipeline_kit import make_ml_repo, run_and_commit, runs
 from remotes import local_spec, pointer_oid
 from servers import free_port
 
@@ -951,17 +951,14 @@ def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo,
     assert dvx("remote", "add", "-d", "main", str(store)).code == 0
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "raw.txt", "raw\n")
-    write(repo / "dvx.yaml", """\
+    run_and_commit(repo, """\
 stages:
   train:
     cmd: cat raw.txt > model.bin && echo ${lr} >> model.bin
     deps: [raw.txt]
     params: [lr]
     outs: [model.bin]
-""")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "lr 0.1")
+""", "lr 0.1")
     write(repo / "params.yaml", "lr: 0.2\n")  # an experiment, shared and then dropped
     assert dvx("repro").code == 0
     assert dvx("push", "--run-cache").code == 0
@@ -1001,11 +998,8 @@ def test_a_remote_run_record_whose_output_size_disagrees_with_its_object_is_refu
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "main", str(store)).code == 0
     write(repo / "raw.txt", "raw\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat raw.txt > model.bin\n"
-                             "    deps: [raw.txt]\n    outs: [model.bin]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "train")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: cat raw.txt > model.bin\n"
+                         "    deps: [raw.txt]\n    outs: [model.bin]\n", "train")
     assert dvx("push", "--run-cache").code == 0
     [record] = (store / "runs" / "xxh128").glob("*/*")
     record.write_text(record.read_text().replace('"size":4', '"size":99'))  # still its name

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import git, run_meanwhile, stopped_again, stopped_at, tree_bytes, write
-from pipeline_kit import commit_copy_stage, make_ml_repo, runs
+from pipeline_kit import commit_copy_stage, make_ml_repo, run_and_commit, runs
 
 from dvx.hashing import hash_file
 from dvx.lockfile import read_lock
@@ -387,7 +387,7 @@ def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_fre
     another stage): the refusal names `dvx repro`, which drops (or moves) the entry, never
     `dvx repro GONE`, which fails; after it, the add works."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    run_and_commit(repo, _TWO_OUTS, "a makes both")
     write(repo / "dvx.yaml", _MOVED)
     moved = dvx("add", "y.out")
     assert moved.code == 2 and "now declares it in stage 'b'" in moved.stderr, moved.output
@@ -484,7 +484,7 @@ def test_add_of_an_output_while_dvx_yaml_is_missing_names_restoring_it_or_stages
     every dvx.lock entry: the refusal of `dvx add` of a recorded output names restoring
     dvx.yaml or writing `stages: {}`, never a bare `dvx repro`; following it, the add works."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    run_and_commit(repo, _TWO_OUTS, "a makes both")
     git(repo, "rm", "-q", "dvx.yaml")
     git(repo, "commit", "-qm", "drop the pipeline")
     refused = dvx("add", "x.out")
@@ -551,8 +551,8 @@ def test_repro_drops_the_lock_entries_of_stages_gone_from_dvx_yaml(repo, dvx):
     `git add -A` never commits that data."""
     group = ("  build:\n    foreach: [{}]\n    do:\n      cmd: echo ${{item}} > ${{item}}.txt\n"
              "      outs: ['${{item}}.txt']\n")
-    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("keep", "k") + _STAGE.format("gone", "g")
-                    + _STAGE.format("old", "o") + group.format("us, eu"), "v1")
+    run_and_commit(repo, "stages:\n" + _STAGE.format("keep", "k") + _STAGE.format("gone", "g")
+                   + _STAGE.format("old", "o") + group.format("us, eu"), "v1")
     lock = (repo / "dvx.lock").read_bytes()
     ignored = (repo / ".gitignore").read_text()
     write(repo / "dvx.yaml", "stages:\n  keep: [\n")  # unreadable: nothing is dropped
@@ -684,7 +684,7 @@ def test_a_dropped_output_inside_a_folder_a_stage_reads_is_kept_by_git_never_as_
     cannot hold; the way that keeps it, Git tracking it once its .gitignore line is gone,
     lets repro run the stage and status call it up to date."""
     (repo / "out").mkdir()
-    _run_and_commit(repo, dvx, _ITEMS_MERGED.format("us, eu"), "v1")
+    run_and_commit(repo, _ITEMS_MERGED.format("us, eu"), "v1")
     write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     refused = dvx("repro")
     said = " ".join(refused.stderr.split())
@@ -711,10 +711,10 @@ def test_a_stage_reading_a_gone_stage_s_output_whole_is_told_to_track_it_never_t
     keep it as data, never deleting it, which would leave the stage without its dependency;
     tracked so, the stage runs on it and every clone pulls it."""
     write(repo / "raw.txt", "raw\n")
-    _run_and_commit(repo, dvx, "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
-                    "    deps: [raw.txt]\n    outs: [res]\n  train:\n"
-                    "    cmd: cat res/a.txt > model.txt\n    deps: [res]\n    outs: [model.txt]\n",
-                    "pipeline")
+    run_and_commit(repo, "stages:\n  prep:\n    cmd: mkdir -p res && cp raw.txt res/a.txt\n"
+                   "    deps: [raw.txt]\n    outs: [res]\n  train:\n"
+                   "    cmd: cat res/a.txt > model.txt\n    deps: [res]\n    outs: [model.txt]\n",
+                   "pipeline")
     write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat res/a.txt > model.txt\n"
           "    deps: [res]\n    outs: [model.txt]\n")
     way = "to keep it, track it as data with `dvx add res` (and the `git add` it names)"
@@ -762,7 +762,7 @@ def test_status_calls_stale_a_stage_reading_an_item_s_output_as_soon_as_it_is_dr
     in a folder another stage reads as repro does: data no clone has, so that stage is
     stale, not up to date while repro fails it."""
     (repo / "out").mkdir()
-    _run_and_commit(repo, dvx, _ITEMS_MERGED.format("us, eu"), "v1")
+    run_and_commit(repo, _ITEMS_MERGED.format("us, eu"), "v1")
     write(repo / "dvx.yaml", _ITEMS_MERGED.format("us"))
     status = dvx("status")
     assert "merge: reads data no clone has: out/eu.csv" in status.stdout, status.output
@@ -843,8 +843,8 @@ def test_a_dvx_yaml_saying_nothing_of_stages_stops_repro_while_dvx_lock_records_
     """An emptied dvx.yaml (an editor's crash, a `> dvx.yaml`) is refused as a missing one
     is, before anything changes; `stages: {}` says there are none, and repro drops them,
     naming them."""
-    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
-                    "v1")
+    run_and_commit(repo, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                   "v1")
     lock = (repo / "dvx.lock").read_bytes()
     for emptied in ("", "stages:\n", "# all gone\n", "vars: []\n"):
         write(repo / "dvx.yaml", emptied)
@@ -884,8 +884,8 @@ def test_dropping_a_stage_entry_leaves_the_data_a_pointer_tracks_at_its_output_t
     git(repo, "commit", "-qm", "data")
     git(repo, "checkout", "-q", main)
     (repo / "x.txt").unlink()
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n",
-                    "stage")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n",
+                   "stage")
     git(repo, "checkout", "-q", "data", "--", "x.txt.dvx")
     write(repo / "dvx.yaml", "stages: {}\n")
 
@@ -917,8 +917,8 @@ def test_dropping_a_stage_entry_hands_over_an_output_holding_data_a_pointer_trac
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     git(repo, "checkout", "-q", main)
-    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p d && echo made > d/a && "
-                                       "echo b > d/b\n    outs: [d]\n", "stage")
+    run_and_commit(repo, "stages:\n  g:\n    cmd: mkdir -p d && echo made > d/a && "
+                                      "echo b > d/b\n    outs: [d]\n", "stage")
     git(repo, "checkout", "-q", "data", "--", "d/a.dvx")
     write(repo / "dvx.yaml", "stages: {}\n")
 
@@ -934,8 +934,8 @@ def test_status_names_the_stages_dvx_lock_records_while_dvx_yaml_says_nothing_of
         repo, dvx):
     """Status says what repro refuses: an emptied dvx.yaml, which is no pipeline without
     stages while dvx.lock records some, is a change (-q exits 1), never "up to date"."""
-    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
-                    "v1")
+    run_and_commit(repo, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                   "v1")
     for emptied in ("", "stages:\n", "# all gone\n"):
         write(repo / "dvx.yaml", emptied)
         result = dvx("status")
@@ -959,8 +959,8 @@ def test_a_missing_dvx_yaml_stops_repro_and_shows_in_status_while_dvx_lock_recor
     """A dvx.yaml deleted (by hand, `git rm`, or a commit pulled in) while dvx.lock records
     stages is no pipeline without stages: status names them as a change, repro and exp run
     refuse before anything changes, each naming the Git command that brings dvx.yaml back."""
-    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
-                    "v1")
+    run_and_commit(repo, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                   "v1")
     lock = (repo / "dvx.lock").read_bytes()
 
     def refused_naming(restore: str) -> None:
@@ -1006,7 +1006,7 @@ def test_stage_list_and_dag_name_the_stages_dvx_lock_records_while_dvx_yaml_is_m
     """With dvx.yaml deleted while dvx.lock records stages, `stage list` and `dag` name
     those stages and the ways out, as status does, never "No stages yet"."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    run_and_commit(repo, _TWO_OUTS, "a makes both")
     git(repo, "rm", "-q", "dvx.yaml")
     git(repo, "commit", "-qm", "drop the pipeline")
     for args in (["stage", "list"], ["dag"]):
@@ -1030,7 +1030,7 @@ def test_a_dvx_yaml_deleted_by_a_merge_is_restored_from_before_that_merge(repo, 
     git(repo, "rm", "-q", "dvx.yaml")
     git(repo, "commit", "-qm", "old deletion")
     stage = "stages:\n  s1:\n    cmd: cat {} > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n"
-    _run_and_commit(repo, dvx, stage.format("in.txt"), "v1")
+    run_and_commit(repo, stage.format("in.txt"), "v1")
     base = git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     git(repo, "checkout", "-q", "-b", "side")
     write(repo / "dvx.yaml", stage.format("./in.txt"))
@@ -1055,8 +1055,8 @@ def test_stage_add_writing_a_new_dvx_yaml_names_the_stages_dvx_lock_records(repo
     """`dvx stage add` after dvx.yaml was deleted writes a new one: it warns, even with -q,
     that the stages dvx.lock records are not in it and that repro drops their entries, and
     how to keep them; repro then names the entries it drops."""
-    _run_and_commit(repo, dvx, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
-                    "v1")
+    run_and_commit(repo, "stages:\n" + _STAGE.format("a", "a") + _STAGE.format("b", "b"),
+                   "v1")
     git(repo, "rm", "-q", "dvx.yaml")
     added = dvx("-q", "stage", "add", "-n", "a", "-o", "c.txt", "echo c > c.txt")
     assert added.code == 0, added.output
@@ -1081,7 +1081,7 @@ def _model_bin_committed(repo, dvx, link: str) -> None:
     """Stage s's model.bin run and committed with cache.type `link`."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "in", "in\n")
-    _run_and_commit(repo, dvx, ONE_STAGE.format("model.bin", "model-bytes"), "v1")
+    run_and_commit(repo, ONE_STAGE.format("model.bin", "model-bytes"), "v1")
 
 
 def _model_bin_then_its_stage_dropped(repo, dvx, link: str, edit: str) -> None:
@@ -1159,7 +1159,7 @@ def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, 
     through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the
     old name's entry when it is recorded, as dvx.lock records an output once."""
     pipeline = "stages:\n" + _STAGE.format("small", "s") + _STAGE.format("big", "b")
-    _run_and_commit(repo, dvx, pipeline, "v1")
+    run_and_commit(repo, pipeline, "v1")
     write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("small", "s").replace("echo", "echo  "))
     result = dvx("repro", "small")
     assert result.code == 0, result.output
@@ -1185,8 +1185,8 @@ def test_a_repro_of_a_renamed_stage_whose_output_overlaps_the_old_one_replaces_i
     one: `s`'s entry is dropped, as for the same output, since dvx.lock records data once.
     So status is clean, a checkout changes nothing, each time (it never puts `s`'s old data
     over `t`'s fresh output), and the hint names every file to commit, res/.gitignore too."""
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && echo old > res/a.txt"
-                    f" && echo b > res/b.txt\n    outs: [{old}]\n", "s")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: mkdir -p res && echo old > res/a.txt"
+                   f" && echo b > res/b.txt\n    outs: [{old}]\n", "s")
     if old == "res/a.txt":
         git(repo, "rm", "-rq", "--cached", "--", "res")  # as the refusal to run t says
         git(repo, "commit", "-qm", "res is t's")
@@ -2059,8 +2059,8 @@ def test_repro_puts_the_entry_of_an_up_to_date_stage_s_output_after_a_rule_takin
     into Git: repro, which runs nothing, still writes its entry again after the rule and
     names it, so `git add -A` never commits the data."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  f:\n    cmd: mkdir -p data/features && cp in.txt "
-                    "data/features/x\n    deps: [in.txt]\n    outs: [data/features]\n", "v1")
+    run_and_commit(repo, "stages:\n  f:\n    cmd: mkdir -p data/features && cp in.txt "
+                   "data/features/x\n    deps: [in.txt]\n    outs: [data/features]\n", "v1")
     with open(repo / "data" / ".gitignore", "a") as rules:
         rules.write("!features/\n")
     assert "data/features/x" in git(repo, "status", "--porcelain", "-uall")
@@ -2280,8 +2280,8 @@ def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(r
 
 def test_a_wrong_size_in_dvx_lock_never_gets_an_intact_object_moved_aside(repo, dvx):
     write(repo / "in.txt", "x\n")
-    _run_and_commit(repo, dvx, "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
-                                       "model\n    deps: [in.txt]\n    outs: [model]\n", "v1")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                                      "model\n    deps: [in.txt]\n    outs: [model]\n", "v1")
     write(repo / "in.txt", "yy\n")
     assert dvx("repro").code == 0
     git(repo, "checkout", "-q", "HEAD", "--", "dvx.lock", "in.txt")  # as a teammate's run
@@ -2407,14 +2407,6 @@ def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert result.code == 1 and "model.json" in result.stderr  # v2 is gone from the cache
 
 
-def _run_and_commit(repo: Path, dvx, pipeline: str, message: str) -> None:
-    """dvx.yaml as `pipeline`, run, and everything committed."""
-    write(repo / "dvx.yaml", pipeline)
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
-
-
 def _ignored(root: Path, path: str) -> bool:
     return subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0
 
@@ -2425,7 +2417,7 @@ def test_an_output_switched_to_cache_false_is_left_to_git_and_back(repo, dvx):
     data left behind; switched back, Git ignores it again once it stops tracking it."""
     write(repo / "in.txt", "1\n")
     stage = "stages:\n  c:\n    cmd: cat in.txt > c.txt; cp in.txt m.bin\n    deps: [in.txt]\n"
-    _run_and_commit(repo, dvx, stage + "    outs: [c.txt, m.bin]\n", "cached")
+    run_and_commit(repo, stage + "    outs: [c.txt, m.bin]\n", "cached")
 
     write(repo / "dvx.yaml", stage + "    outs: [{c.txt: {cache: false}}, m.bin]\n")
     result = dvx("repro")
@@ -2456,7 +2448,7 @@ def test_an_output_directory_switched_to_cache_false_runs_its_stage_not_the_run_
     write(repo / "in.txt", "data\n")
     stage = ("stages:\n  gen:\n    cmd: mkdir -p outdir && cp in.txt outdir/a.txt\n"
              "    deps: [in.txt]\n")
-    _run_and_commit(repo, dvx, stage + "    outs: [outdir]\n", "outdir cached")
+    run_and_commit(repo, stage + "    outs: [outdir]\n", "outdir cached")
     write(repo / "dvx.yaml", stage + "    outs: [{outdir: {cache: false}}]\n")
 
     assert "would run" in dvx("repro", "--dry").stdout.lower()
@@ -2475,9 +2467,9 @@ def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo,
     write(repo / ".gitignore", "*.log\n")
     write(repo / "in.txt", "1\n")
     stage = "stages:\n  c:\n    cmd: cat in.txt > run.log\n    deps: [in.txt]\n"
-    _run_and_commit(repo, dvx, stage + "    outs: [{run.log: {cache: false}}]\n", "log not cached")
+    run_and_commit(repo, stage + "    outs: [{run.log: {cache: false}}]\n", "log not cached")
     git(repo, "checkout", "-qb", "cached")
-    _run_and_commit(repo, dvx, stage + "    outs: [run.log]\n", "log cached")
+    run_and_commit(repo, stage + "    outs: [run.log]\n", "log cached")
     git(repo, "checkout", "-q", "main")
 
     assert "pointer left Git" not in dvx("status").output
@@ -2550,9 +2542,9 @@ def test_the_refusal_over_an_output_folder_names_commands_that_let_the_run_go_on
     alone leaves the new file, and the run refused again), and once they ran the stage
     runs."""
     write(repo / "n.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
-                               "plots/p1.txt\n    deps: [n.txt]\n"
-                               "    outs: [plots: {cache: false}]\n", "plots")
+    run_and_commit(repo, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                              "plots/p1.txt\n    deps: [n.txt]\n"
+                              "    outs: [plots: {cache: false}]\n", "plots")
     write(repo / "n.txt", "2\n")
     write(repo / "plots" / "p1.txt", "half\n")  # as a stopped run leaves them
     write(repo / "plots" / "p2.txt", "half\n")
@@ -2574,11 +2566,11 @@ def test_a_run_stopped_in_a_cache_false_folder_names_what_lets_the_next_run_go_o
     write(repo / "n.txt", "1\n")
     write(repo / ".gitignore", "/go\n/half\n")
     write(repo / "go", "")
-    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
-                               "plots/p1.txt && cp n.txt plots/p$(cat n.txt).txt && touch "
-                               "half && until [ -e go ]; do sleep 0.05; done\n"
-                               "    deps: [n.txt]\n"
-                               "    outs: [plots: {cache: false}]\n", "plots")
+    run_and_commit(repo, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                              "plots/p1.txt && cp n.txt plots/p$(cat n.txt).txt && touch "
+                              "half && until [ -e go ]; do sleep 0.05; done\n"
+                              "    deps: [n.txt]\n"
+                              "    outs: [plots: {cache: false}]\n", "plots")
     (repo / "go").unlink()
     (repo / "half").unlink()
     write(repo / "n.txt", "2\n")
@@ -2614,9 +2606,9 @@ def test_status_names_the_refusal_over_a_cache_false_folder_whose_run_was_undone
     tracks: `dvx status` names the `git checkout` of the folder that `dvx repro` needs
     first, as its refusal does, not a plain `dvx repro`."""
     write(repo / "n.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
-                               "plots/p1.txt\n    deps: [n.txt]\n"
-                               "    outs: [plots: {cache: false}]\n", "plots")
+    run_and_commit(repo, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                              "plots/p1.txt\n    deps: [n.txt]\n"
+                              "    outs: [plots: {cache: false}]\n", "plots")
     write(repo / "n.txt", "2\n")
     assert dvx("repro").code == 0
     git(repo, "checkout", "--", "dvx.lock")
@@ -2636,9 +2628,9 @@ def test_status_json_names_the_cache_false_folder_whose_changes_repro_refuses_to
     Git has not committed, whose stage's run `repro` refuses, `--json` carries too: the
     stage, the folder, the files changed and new, and what puts back Git's version."""
     write(repo / "n.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
-                               "plots/p1.txt\n    deps: [n.txt]\n"
-                               "    outs: [plots: {cache: false}]\n", "plots")
+    run_and_commit(repo, "stages:\n  g:\n    cmd: mkdir -p plots && cat n.txt > "
+                              "plots/p1.txt\n    deps: [n.txt]\n"
+                              "    outs: [plots: {cache: false}]\n", "plots")
     write(repo / "n.txt", "2\n")
     write(repo / "plots" / "p1.txt", "half\n")
     write(repo / "plots" / "p2.txt", "half\n")
@@ -2745,10 +2737,10 @@ def test_an_output_folder_git_tracks_is_run_again_as_its_last_run_left_it(repo, 
     it is refused, and runs again once Git's version is back. A single file output (a metrics
     file) is the stage's to write, whatever it holds."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  m:\n    cmd: mkdir -p out && cat in.txt > out/a.txt"
-                               " && cat in.txt > m.json\n    deps: [in.txt]\n"
-                               "    outs: [out: {cache: false}]\n"
-                               "    metrics: [m.json: {cache: false}]\n", "out")
+    run_and_commit(repo, "stages:\n  m:\n    cmd: mkdir -p out && cat in.txt > out/a.txt"
+                              " && cat in.txt > m.json\n    deps: [in.txt]\n"
+                              "    outs: [out: {cache: false}]\n"
+                              "    metrics: [m.json: {cache: false}]\n", "out")
     for value in ("2\n", "3\n"):
         write(repo / "in.txt", value)
         assert dvx("repro").code == 0
@@ -2775,7 +2767,7 @@ def test_an_output_moved_to_a_stage_not_run_yet_is_never_data_left_behind(repo, 
     """y.out moved from stage a to a new stage b, and only a run: dvx.lock no longer records
     it, but dvx.yaml declares it, so checkout keeps it and status names the stage to run."""
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    run_and_commit(repo, _TWO_OUTS, "a makes both")
     write(repo / "dvx.yaml", _MOVED)
     assert dvx("repro", "a").code == 0
 
@@ -2796,7 +2788,7 @@ def test_a_branch_switch_keeps_the_outputs_the_new_dvx_yaml_declares(repo, dvx):
     stage not run there) keeps it; of one whose dvx.yaml does not, removes it as before."""
     assert dvx("install").code == 0
     write(repo / "in.txt", "1\n")
-    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    run_and_commit(repo, _TWO_OUTS, "a makes both")
     git(repo, "checkout", "-qb", "moved")
     write(repo / "dvx.yaml", _MOVED)
     assert dvx("repro", "a").code == 0
@@ -2990,9 +2982,9 @@ def test_status_names_the_refusal_an_up_to_date_stage_s_output_git_tracks_gives_
     `--json` that output), never a plain `dvx repro` that would refuse."""
     write(repo / "pa.txt", "1\n")
     write(repo / "pb.txt", "1\n")
-    _run_and_commit(repo, dvx, "stages:\n  a:\n    cmd: cat pa.txt > a.bin\n    deps: [pa.txt]\n"
-                                       "    outs: [a.bin]\n  b:\n    cmd: cat pb.txt > b.bin\n"
-                                       "    deps: [pb.txt]\n    outs: [b.bin]\n", "base")
+    run_and_commit(repo, "stages:\n  a:\n    cmd: cat pa.txt > a.bin\n    deps: [pa.txt]\n"
+                                      "    outs: [a.bin]\n  b:\n    cmd: cat pb.txt > b.bin\n"
+                                      "    deps: [pb.txt]\n    outs: [b.bin]\n", "base")
     git(repo, "add", "-f", "a.bin")
     write(repo / "pb.txt", "2\n")
     shown = " ".join(dvx("status").stdout.split())
@@ -3060,8 +3052,8 @@ def test_an_input_not_checked_out_whose_data_the_cache_lacks_is_refused_naming_a
     for i in range(3):
         write(repo / "d" / str(i), f"{i} v1\n")
     assert dvx("add", "d").code == 0
-    _run_and_commit(repo, dvx, "stages:\n  use:\n    cmd: cat d/* > out\n    deps: [d]\n"
-                                       "    outs: [out]\n", "v1")
+    run_and_commit(repo, "stages:\n  use:\n    cmd: cat d/* > out\n    deps: [d]\n"
+                                      "    outs: [out]\n", "v1")
     git(repo, "tag", "v1")
     assert dvx("unprotect", "d").code == 0
     for i in range(3):
@@ -3148,8 +3140,8 @@ def test_an_output_dropped_where_another_stage_s_output_folder_goes_is_handed_ov
     name, and status still reads the repository (no raw filesystem error)."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: cp in.txt res\n"
-                    "    deps: [in.txt]\n    outs: [res]\n", "res")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: cp in.txt res\n"
+                   "    deps: [in.txt]\n    outs: [res]\n", "res")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt other\n"
           "    deps: [in.txt]\n    outs: [other]\n"
           "  t:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
@@ -3304,8 +3296,8 @@ def test_the_git_add_hint_after_an_output_became_its_folder_runs_clean_in_a_shel
     exits 0 (a `git add` of it stages all but exits 1) and stages every change."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
-                    "    deps: [in.txt]\n    outs: [res/a.txt]\n", "res/a.txt")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
+                   "    deps: [in.txt]\n    outs: [res/a.txt]\n", "res/a.txt")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt res\n"
           "    deps: [in.txt]\n    outs: [res]\n")
     ran = dvx("repro")
@@ -3368,8 +3360,8 @@ def test_an_output_become_a_file_in_it_takes_its_gitignore_line_out_and_names_th
     stays in the workspace, the user's own."""
     write(repo / "in.txt", "v1\n")
     assert dvx("add", "in.txt").code == 0
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt && "
-                    "cp in.txt res/b.txt\n    deps: [in.txt]\n    outs: [res]\n", "res")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt && "
+                   "cp in.txt res/b.txt\n    deps: [in.txt]\n    outs: [res]\n", "res")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p res && cp in.txt res/a.txt\n"
           "    deps: [in.txt]\n    outs: [res/a.txt]\n")
     dry = dvx("repro", "--dry")
@@ -3396,8 +3388,8 @@ def _pointer_over_a_gone_stage_s_output(repo: Path, dvx, teammates: str) -> None
     teammate's commit deletes the stage, takes the folder out of Git and tracks it with
     data.dvx, holding `teammates` at data/res. The workspace still holds ghost's res."""
     write(repo / "data" / "keep", "kept\n")
-    _run_and_commit(repo, dvx, "stages:\n  ghost:\n    cmd: echo alice > data/res\n"
-                    "    outs: [data/res]\n", "v1")
+    run_and_commit(repo, "stages:\n  ghost:\n    cmd: echo alice > data/res\n"
+                   "    outs: [data/res]\n", "v1")
     write(repo / "dvx.yaml", "stages:\n  real:\n    cmd: cat data/res > r.txt\n"
           "    deps: [data]\n    outs: [r.txt]\n")
     git(repo, "rm", "-r", "-q", "--cached", "data")

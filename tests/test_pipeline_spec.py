@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, run_dvx_proc, unprivileged, write
+from pipeline_kit import run_and_commit
 
 from dvx.errors import FormatError
 from dvx.pipeline.interpolate import interpolate
@@ -318,10 +319,7 @@ def test_stages_holding_anything_but_a_mapping_is_refused_before_dvx_lock_change
     """`stages: false`, `0`, `''` or `[]` is no pipeline without stages (`stages: {}` is): each
     is refused as `stages: 5` is, by every command reading dvx.yaml, rather than taken as
     none, which would make repro and exp run drop every dvx.lock entry."""
-    write(repo / "dvx.yaml", stage("cmd: echo hi > o.txt\nouts: [o.txt]"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
+    run_and_commit(repo, stage("cmd: echo hi > o.txt\nouts: [o.txt]"), "base")
     lock = (repo / "dvx.lock").read_bytes()
     for value, named in (("false", "false"), ("0", "the number 0"),
                          ("''", "an empty string"), ("[]", "an empty list"),
@@ -368,10 +366,7 @@ def test_a_file_git_adds_into_a_run_stage_s_output_is_never_deleted_by_repro(rep
     persistent output), it refuses before any command runs, and Git's files keep the edit.
     The refusal of the persistent one alone says the run would record them as its data."""
     write(repo / "in.txt", "1\n")
-    write(repo / "dvx.yaml", _RUN_AND_GIT_ADDED)
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "run")
+    run_and_commit(repo, _RUN_AND_GIT_ADDED, "run")
     for folder in ("out", "pout", "fo-x"):
         write(repo / folder / "code.py", "print(1)\n")
         git(repo, "add", "-f", f"{folder}/code.py")

@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from pipeline_kit import make_ml_repo, runs
+from pipeline_kit import make_ml_repo, run_and_commit, runs
 
 from dvx.lockfile import read_lock
 from tests.conftest import git, write
@@ -235,20 +235,17 @@ def test_stage_remove_outs_keeps_a_cache_false_folder_holding_a_file_git_ignores
 _OUTPUT_A = "stages:\n  s:\n    cmd: cat in > {0}\n    deps: [in]\n    outs: [{0}]\n"
 
 
-def _run_then_rename_output(repo, dvx):
+def _run_then_rename_output(repo):
     """Stage s made A and was committed; then dvx.yaml renames its output B, not run since:
     dvx.lock still records A."""
     write(repo / "in", "in\n")
-    write(repo / "dvx.yaml", _OUTPUT_A.format("A"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    run_and_commit(repo, _OUTPUT_A.format("A"), "v1")
     write(repo / "dvx.yaml", _OUTPUT_A.format("B"))
 
 
 def test_stage_remove_outs_deletes_an_output_dvx_lock_records_and_dvx_yaml_no_longer_declares(
         repo, dvx):
-    _run_then_rename_output(repo, dvx)
+    _run_then_rename_output(repo)
     write(repo / "A", "edited\n")
     refused = dvx("stage", "remove", "--outs", "s")
     assert refused.code == 2
@@ -264,7 +261,7 @@ def test_stage_remove_outs_deletes_an_output_dvx_lock_records_and_dvx_yaml_no_lo
 
 def test_stage_remove_lets_git_see_an_output_dvx_lock_records_and_dvx_yaml_no_longer_declares(
         repo, dvx):
-    _run_then_rename_output(repo, dvx)
+    _run_then_rename_output(repo)
     removed = dvx("stage", "remove", "s")
     assert removed.code == 0, removed.output
     assert "A, which dvx.lock recorded as an output but dvx.yaml no longer declared, stays in " \
@@ -284,11 +281,8 @@ def test_stage_remove_leaves_its_outputs_files_of_their_own_not_links_into_the_c
     committed as a link, and gc would take the bytes it leads to."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "in", "in\n")
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo model-bytes > model.bin; mkdir -p d;"
-                             " echo f > d/f\n    deps: [in]\n    outs: [model.bin, d]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: echo model-bytes > model.bin; mkdir -p d;"
+                         " echo f > d/f\n    deps: [in]\n    outs: [model.bin, d]\n", "v1")
     assert dvx("stage", "remove", "s").code == 0
     for path in (repo / "model.bin", repo / "d" / "f"):
         assert not path.is_symlink() and os.stat(path).st_nlink == 1, path
@@ -307,11 +301,8 @@ def test_a_stage_remove_stopped_by_a_full_disk_keeps_the_record_of_what_dvx_lock
     that fails leaves an output dvx.lock still records with the record of what dvx placed
     there (.dvx/tmp/synced.json), as a command that never ran would."""
     write(repo / "in", "in\n")
-    write(repo / "dvx.yaml", _OUTPUT_A.format("A") + "  t:\n    cmd: cat in > T\n"
-                             "    deps: [in]\n    outs: [T]\n")  # dvx.lock keeps t's entry
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    run_and_commit(repo, _OUTPUT_A.format("A") + "  t:\n    cmd: cat in > T\n"
+                         "    deps: [in]\n    outs: [T]\n", "v1")
     stopped = set()
     for write_number in range(1, 8):
         tried = tmp_path / f"full-disk-at-write-{write_number}"
@@ -496,10 +487,7 @@ def test_stage_remove_leaves_the_data_a_pointer_tracks_at_an_output_its_entry_re
     git(repo, "commit", "-qm", "data")
     git(repo, "checkout", "-q", main)
     (repo / "x.txt").unlink()
-    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "stage")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: echo made > x.txt\n    outs: [x.txt]\n", "stage")
     git(repo, "checkout", "-q", "data", "--", "x.txt.dvx")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo other > y.txt\n    outs: [y.txt]\n")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, run_dvx_proc, stopped_at, write
+from pipeline_kit import run_and_commit
 
 pytest.importorskip("vl_convert", reason="vl-convert-python (dvx's plots extra) is not installed")
 
@@ -732,13 +733,12 @@ def test_a_plots_directory_is_named_a_directory_in_a_commit_as_in_the_workspace(
     """A plot declared on a directory (`cache: true`, so the commit's dvx.lock records it, or
     `cache: false`, so Git holds its files) is one error naming it a directory, at HEAD as in
     the workspace, never a file missing there."""
-    write(repo / "dvx.yaml",
-          "stages:\n  s:\n    cmd: mkdir -p pl pg && printf 'step,loss\\n0,1\\n' > pl/loss.csv"
-          " && cp pl/loss.csv pg/\n    plots:\n    - pl: {cache: true, x: step, y: loss}\n"
-          "    - pg: {cache: false, x: step, y: loss}\n")
-    assert dvx("repro", cwd=repo).code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "plots")
+    run_and_commit(
+        repo,
+        "stages:\n  s:\n    cmd: mkdir -p pl pg && printf 'step,loss\\n0,1\\n' > pl/loss.csv"
+        " && cp pl/loss.csv pg/\n    plots:\n    - pl: {cache: true, x: step, y: loss}\n"
+        "    - pg: {cache: false, x: step, y: loss}\n",
+        "plots")
     result = dvx("plots", "diff", "HEAD", "-o", str(tmp_path / "out"), cwd=repo)
     assert result.code == 0, result.output
     assert "does not exist" not in result.stderr

@@ -28,6 +28,7 @@ from tests.conftest import (
     stopped_at,
     write,
 )
+from tests.pipeline_kit import run_and_commit
 from tests.team import Team, commit, edit, must, pasted, share
 from tests.test_atomicity import run_with_file_size_limit
 
@@ -375,12 +376,10 @@ def test_an_undone_run_reading_an_undone_upstream_output_names_the_upstream_s_wa
     eval then does: restores both runs), never `dvx repro eval` now, which would check out
     dvx.lock's versions of both instead."""
     write(repo / "params.yaml", "lr: 1\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: mkdir -p model && grep lr "
-                             "params.yaml > model/w.txt\n    params: [lr]\n    outs: [model]\n"
-                             "  eval:\n    cmd: cat model/w.txt > score.txt\n"
-                             "    deps: [model]\n    outs: [score.txt]\n")
-    must("repro", cwd=repo)
-    commit(repo, "v1")
+    run_and_commit(repo, "stages:\n  train:\n    cmd: mkdir -p model && grep lr "
+                         "params.yaml > model/w.txt\n    params: [lr]\n    outs: [model]\n"
+                         "  eval:\n    cmd: cat model/w.txt > score.txt\n"
+                         "    deps: [model]\n    outs: [score.txt]\n", "v1")
     write(repo / "params.yaml", "lr: 2\n")
     must("repro", cwd=repo)
     git(repo, "checkout", "--", "dvx.lock", "params.yaml")
