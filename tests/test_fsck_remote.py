@@ -157,6 +157,33 @@ def _cut_pack_of(store: Path, oid: str) -> None:
     cut.write_bytes(cut.read_bytes()[:-10])
 
 
+def test_a_pack_an_earlier_fsck_emptied_is_blamed_on_its_damage_not_on_a_push(
+        repo, dvx, tmp_path):
+    """Once fsck --remote took every copy in a cut-short pack out of the indexes, a later
+    fsck names what it did and the push --repair that restores the data, never a push
+    still uploading that pack or one stopped before its index."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(3):
+        write(repo / f"f{i}", f"{i}\n")
+    assert dvx("add", "f0", "f1", "f2").code == 0 and dvx("push").code == 0
+    commit_all(repo, "data")
+    _cut_pack_of(store, pointer_oid(repo / "f0.dvx"))
+    first = dvx("fsck", "--remote", "s")
+    assert first.code == 1 and "3 corrupt" in first.stdout, first.output
+    later = dvx("fsck", "--remote", "s", "-A")
+    assert later.code == 1 and "3 missing" in later.stdout, later.output
+    said = " ".join(later.stderr.split())
+    assert "1 pack on the remote is named by no index and no longer hashes to its name" in said
+    assert "An earlier `dvx fsck --remote` found each copy in it damaged" in said, said
+    assert "Run `dvx push --repair -r s` from a clone" in said, said
+    assert "a push may be uploading" not in said and "index lost" not in said, said
+    assert json.loads(dvx("fsck", "--remote", "s", "-A", "--json").stdout)[
+        "damaged_unindexed_packs"] == 1
+    assert dvx("push", "--repair", "-r", "s", "-A").code == 0  # the hint, pasted
+    assert dvx("fsck", "--remote", "s", "-A").code == 0
+
+
 def test_the_repair_fsck_names_leaves_out_damaged_copies_no_commit_needs(repo, dvx, tmp_path):
     """A damaged copy pushed but never committed is needed by no commit: fsck --remote of
     the workspace names push -A only for an older commit's, says no push uploads the other

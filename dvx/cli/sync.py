@@ -809,39 +809,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     for _, why in sorted(result.newer_indexes.items()):
         warn(f"{why} Nothing it names was checked: upgrade dvx to check it (leave it where "
              "it is: the packs it names are a newer dvx's data).")
-    if result.unindexed_packs and result.newer_indexes:
-        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index this dvx "
-             "can read: most likely by the newer dvx's index above.")
-    elif result.unindexed_packs and result.damaged_indexes:
-        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
-             "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
-             "--remote` deletes nothing until that index is out of the indexes/ folder.")
-    elif result.missing_left_by_gc:
-        _warn_left_by_gc(result)
-    elif result.missing_unindexed and result.young_unindexed_packs == result.unindexed_packs:
-        # As pull and push do, a pack younger than the grace period is taken for a push's.
-        n = result.unindexed_packs
-        warn(f"{counted(n, 'pack')} on the remote {'is' if n == 1 else 'are'} named by no "
-             f"index yet and younger than gc's grace period, while {result.missing_unindexed} "
-             "of the objects missing above "
-             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: a push "
-             "may be uploading them now, or one stopped between its pack and its index. Check "
-             "again once pushes have ended; `dvx push` from a clone whose cache has the data "
-             "uploads what is still missing.")
-    elif result.unindexed_packs and result.missing_unindexed:
-        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index, while "
-             f"{result.missing_unindexed} of the objects missing above "
-             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: "
-             "the remote looks damaged (an index lost, as by a copy of it that missed some), "
-             "and those packs may hold them. Put back the indexes it lacks. `dvx gc "
-             "--remote` deletes none of those packs that may hold objects its scope keeps "
-             "that no index names and that are not stored loose.")
-    elif result.unindexed_packs:
-        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index "
-             f"({_left_by(result.unindexed_packs, result.left_by_gc)}); `dvx gc --remote` "
-             "deletes them after the grace period, unless "
-             "objects its scope keeps that no index names and that are not stored loose may "
-             "be in them (then some indexes look lost, and it deletes nothing).")
+    _warn_unindexed_packs(result)
     if result.corrupt and result.read_only:
         warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
              "store it serves through a remote that writes to it (`dvx fsck --remote`, then "
@@ -915,6 +883,54 @@ def _of_them(count: int, total: int) -> str:
     return "it is" if count == 1 else "they are"
 
 
+def _warn_unindexed_packs(result: FsckResult) -> None:
+    """What left the packs no index names, as far as `fsck --remote` can tell: a pack no
+    longer hashing to its name was damaged, and an earlier fsck took its copies out of the
+    indexes; the others were left by a push or gc, or their index was lost."""
+    damaged, n = result.damaged_unindexed, result.unindexed_packs - result.damaged_unindexed
+    if damaged and not (result.newer_indexes or result.damaged_indexes):
+        warn(f"{counted(damaged, 'pack')} on the remote {'is' if damaged == 1 else 'are'} named "
+             f"by no index and no longer hash{'es' if damaged == 1 else ''} to "
+             f"{'its name' if damaged == 1 else 'their names'}: damaged after being written, "
+             "which no push leaves. An earlier `dvx fsck --remote` found each copy in "
+             f"{'it' if damaged == 1 else 'them'} damaged and took it out of the indexes, so "
+             f"what {'it' if damaged == 1 else 'they'} held is missing unless the remote has "
+             "another copy: the `dvx push "
+             "--repair` below, which that fsck named, uploads verified copies.")
+    if result.unindexed_packs and result.newer_indexes:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index this dvx "
+             "can read: most likely by the newer dvx's index above.")
+    elif result.unindexed_packs and result.damaged_indexes:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
+             "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
+             "--remote` deletes nothing until that index is out of the indexes/ folder.")
+    elif result.missing_left_by_gc:
+        _warn_left_by_gc(result)
+    elif result.missing_unindexed and result.young_unindexed_packs == n:
+        # As pull and push do, a pack younger than the grace period is taken for a push's.
+        warn(f"{counted(n, 'pack')} on the remote {'is' if n == 1 else 'are'} named by no "
+             f"index yet and younger than gc's grace period, while {result.missing_unindexed} "
+             "of the objects missing above "
+             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: a push "
+             "may be uploading them now, or one stopped between its pack and its index. Check "
+             "again once pushes have ended; `dvx push` from a clone whose cache has the data "
+             "uploads what is still missing.")
+    elif result.missing_unindexed:
+        warn(f"{n} pack(s) on the remote are named by no index, while "
+             f"{result.missing_unindexed} of the objects missing above "
+             f"{'is' if result.missing_unindexed == 1 else 'are'} named by none either: "
+             "the remote looks damaged (an index lost, as by a copy of it that missed some), "
+             "and those packs may hold them. Put back the indexes it lacks. `dvx gc "
+             "--remote` deletes none of those packs that may hold objects its scope keeps "
+             "that no index names and that are not stored loose.")
+    elif n:
+        warn(f"{n} pack(s) on the remote are named by no index "
+             f"({_left_by(n, result.left_by_gc)}); `dvx gc --remote` "
+             "deletes them after the grace period, unless "
+             "objects its scope keeps that no index names and that are not stored loose may "
+             "be in them (then some indexes look lost, and it deletes nothing).")
+
+
 def _warn_left_by_gc(result: FsckResult) -> None:
     """Name the objects missing that an interrupted gc --remote was deleting: its scope left
     them out, so they are uploaded again (the advice after this says how)."""
@@ -933,9 +949,10 @@ def _warn_left_by_gc(result: FsckResult) -> None:
 def _advise_upload(result: FsckResult, remote_name: str) -> None:
     """How what `fsck --remote` found missing gets there: what the workspace here still holds
     (the cache lost it before a push) is stored again by `dvx commit`, then pushed; the rest
-    is pushed from a clone whose cache has it."""
+    is pushed from a clone whose cache has it, with --repair where an earlier fsck took
+    damaged copies out of the indexes (`_warn_unindexed_packs`), as that fsck named it."""
     held = sorted({result.held_here[oid] for oid in result.missing if oid in result.held_here})
-    push = _push_to(remote_name, result.read_only)
+    push = _push_to(remote_name, result.read_only, repair=bool(result.damaged_unindexed))
     if held:
         it = "it" if len(held) == 1 else "them"
         commit = f"`dvx commit {' '.join(held)}`" if len(held) <= _NAMED_HELD else \
@@ -951,13 +968,15 @@ def _advise_upload(result: FsckResult, remote_name: str) -> None:
 _NAMED_HELD = 10  # paths to store again named in the advice; beyond, a plain `dvx commit`
 
 
-def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:
+def _push_to(remote_name: str, read_only: bool, options: str = "", repair: bool = False
+             ) -> str:
     """The push that uploads what `fsck --remote` found missing: a read-only remote (HTTP)
     serves a store that another remote writes to."""
+    push = "dvx push --repair" if repair else "dvx push"
     if read_only:
-        return (f"`dvx push -r NAME{options}`, NAME being the remote that writes to the store "
+        return (f"`{push} -r NAME{options}`, NAME being the remote that writes to the store "
                 f"'{remote_name}' serves (it is read-only),")
-    return f"`dvx push -r {shell_quote(remote_name)}{options}`"
+    return f"`{push} -r {shell_quote(remote_name)}{options}`"
 
 
 @click.command(epilog=example("""

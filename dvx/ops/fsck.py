@@ -80,8 +80,13 @@ class FsckResult:
     # Of those, oid -> the pack no index names that an interrupted gc was deleting it with
     # (its gc log names it): that gc's scope left out what these revisions need.
     missing_left_by_gc: dict[str, str] = field(default_factory=dict)
-    # Of `unindexed_packs`, those younger than gc's grace period: a push may be uploading
-    # them now (leftovers.YOUNG_PACK_SECONDS), so they tell nothing of lost indexes yet.
+    # Of `unindexed_packs`, those whose bytes no longer hash to their names: damaged after
+    # they were written, so left by no push; a `fsck --remote` took every copy in them out of
+    # the indexes as damaged. Looked for only while objects are `missing`.
+    damaged_unindexed: int = 0
+    # Of `unindexed_packs` but the damaged ones, those younger than gc's grace period: a push
+    # may be uploading them now (leftovers.YOUNG_PACK_SECONDS), so they tell nothing of lost
+    # indexes yet.
     young_unindexed_packs: int = 0
     # oid -> why: objects of the cache this user may not read (a teammate's, kept private in
     # a shared cache), so not checked
@@ -123,7 +128,8 @@ class FsckResult:
                                   for name, why in sorted(self.newer_indexes.items())],
                 "unindexed_packs": self.unindexed_packs, "left_by_gc": self.left_by_gc,
                 "missing_left_by_gc": dict(sorted(self.missing_left_by_gc.items())),
-                "young_unindexed_packs": self.young_unindexed_packs, "kept": self.kept,
+                "young_unindexed_packs": self.young_unindexed_packs,
+                "damaged_unindexed_packs": self.damaged_unindexed, "kept": self.kept,
                 "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
                                for oid, why in sorted(self.unreadable.items())],
@@ -288,6 +294,11 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         unindexed = remote.unindexed_pack_times()
         young_since = time.time() - leftovers.YOUNG_PACK_SECONDS
         result.unindexed_packs = len(unindexed)
+        # A damaged pack is no push's, and fsck found each copy it held damaged: neither
+        # tells of an index lost.
+        damaged = pack_reads.altered(remote, unindexed)
+        result.damaged_unindexed = len(damaged)
+        unindexed = {pack: mtime for pack, mtime in unindexed.items() if pack not in damaged}
         result.young_unindexed_packs = sum(1 for mtime in unindexed.values()
                                            if mtime is not None and mtime >= young_since)
         absent = set(remote.inventory.absent(result.missing)) if unindexed else set()

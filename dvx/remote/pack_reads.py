@@ -4,6 +4,7 @@
                come in one ranged read (the whole pack when most of it is wanted); each object
                is hashed against its oid before it enters the cache
     verify:    every pack the indexes name is read and each object hashed (fsck --remote)
+    altered:   which packs no longer hash to their names (damaged since they were written)
 
 At most PACKS_IN_FLIGHT reads of up to pack_size are in memory at once.
 """
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dvx.errors import CorruptObjectError
-from dvx.hashing import hash_bytes
+from dvx.hashing import hash_bytes, hash_stream
 from dvx.objects.cache import LocalCache
-from dvx.objects.layout import PACKS_DIR
+from dvx.objects.layout import PACK_SUFFIX, PACKS_DIR
 from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.remote.packed import PACKS_IN_FLIGHT, Copy
 from dvx.remote.packs import Section, Span, coalesce
@@ -366,3 +367,20 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                  if oid in wrong and Copy(section.pack, oid, offset, length) not in doubtful}
         check.corrupt = {oid: why for oid, why in wrong.items() if oid not in whole}
     return check
+
+
+def altered(remote: RemoteStore, packs: Iterable[str]) -> set[str]:
+    """Those of `packs` whose bytes no longer hash to their names. Packs are named by their
+    content and a push uploads one whole or not at all (in-flight names start with `.`), so
+    such a pack was damaged after it was written: never one a push is uploading or left
+    behind. A pack gone meanwhile is none of them."""
+    damaged = set()
+    for pack in packs:
+        try:
+            with remote.retried.open(f"{PACKS_DIR}/{pack}") as stream:
+                oid, _ = hash_stream(stream, remote.algo)
+        except FileNotFoundError:
+            continue
+        if oid + PACK_SUFFIX != pack:
+            damaged.add(pack)
+    return damaged
