@@ -245,34 +245,41 @@ class JobsSettingError(RemoteError):
 
 class MissingBucketError(RemoteError):
     """The bucket (or container) a remote's URL names does not exist: a listing alone would
-    show it as an empty remote. `at`: the endpoint asked, where the remote names one."""
+    show it as an empty remote. `at`: the endpoint asked, where the remote names one.
+    `doubt`: for a name its kind of store creates no bucket by (backends.BucketNames), why
+    the name itself may be the cause, in words; then creating it is no way out there."""
 
-    def __init__(self, bucket: str, kind: str = "bucket", modify: str = "", at: str = ""
-                 ) -> None:
+    def __init__(self, bucket: str, kind: str = "bucket", modify: str = "", at: str = "",
+                 doubt: str = "") -> None:
         super().__init__(f"The {kind} '{bucket}' does not exist{self.where(at)}.",
-                         self.way_out(kind, modify, at))
+                         self.way_out(kind, modify, at, doubt))
         self.bucket, self.kind = bucket, kind  # kind: what the store calls it
-        self.modify, self.at = modify, at
+        self.modify, self.at, self.doubt = modify, at, doubt
 
     def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
         # from a worker process (dvx/processes.py) with what it names, not its message
-        return type(self), (self.bucket, self.kind, self.modify, self.at)  # type: ignore[return-value]
+        return type(self), (self.bucket, self.kind, self.modify, self.at,  # type: ignore[return-value]
+                            self.doubt)
 
-    def of_remote(self, modify: str, at: str = "") -> MissingBucketError:
+    def of_remote(self, modify: str, at: str = "", doubt: str = "") -> MissingBucketError:
         """The same error, its hint giving the command that changes the remote's options
-        (`modify`: `dvx remote modify --local NAME`, "" if unknown), and the endpoint `at`,
-        where the remote names one."""
-        return MissingBucketError(self.bucket, self.kind, modify, at or self.at)
+        (`modify`: `dvx remote modify --local NAME`, "" if unknown), the endpoint `at`,
+        where the remote names one, and the `doubt` its name raises."""
+        return MissingBucketError(self.bucket, self.kind, modify, at or self.at,
+                                  doubt or self.doubt)
 
     @staticmethod
     def where(at: str) -> str:
         return f" at its endpoint {at}" if at else ""
 
     @staticmethod
-    def way_out(kind: str, modify: str = "", at: str = "") -> str:
+    def way_out(kind: str, modify: str = "", at: str = "", doubt: str = "") -> str:
         endpoint = " or its endpointurl (`... endpointurl URL`)" if at else ""
+        correct = f"`{modify or MODIFY_A_REMOTE} url ...`{endpoint}"
+        if doubt:
+            return f"Its name may be the cause: {doubt}. Correct the remote's URL with {correct}."
         return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
-                f"`{modify or MODIFY_A_REMOTE} url ...`{endpoint}.")
+                f"{correct}.")
 
 
 class CredentialsError(RemoteError):

@@ -203,6 +203,30 @@ def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tm
         assert "Traceback" not in result.output and result.output.count(missing) <= 2
 
 
+@pytest.mark.parametrize("kind", ["seaweedfs", "moto"])
+def test_a_missing_bucket_whose_name_breaks_s3_s_rules_blames_the_name_not_only_its_creation(
+        repo, dvx, tmp_path, request, kind):
+    """`remote add` warned of the name (upper case and '_', which current S3 servers refuse
+    or rewrite): that it does not exist then says the name may be why, and corrects the URL,
+    never only asking to create a bucket no current server makes."""
+    spec = remote_for(kind, request, tmp_path)
+    odd = f"Team_Data_{uuid.uuid4().hex[:8]}"
+    spec.url = spec.url.replace(urlsplit(spec.url).netloc, odd, 1)
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    added = dvx("remote", "add", "-d", "r", spec.url)
+    assert added.code == 0 and "breaks S3's naming rules" in added.stderr, added.output
+    for key, value in spec.options.items():
+        assert dvx("remote", "modify", "r", key, value).code == 0
+    for command in (["push"], ["status", "--remote"]):
+        result = dvx(*command)
+        said = " ".join(result.stderr.split())
+        assert result.code == 1 and "does not exist" in said and odd in said, (command, said)
+        assert "Its name may be the cause: it breaks S3's naming rules" in said, (command, said)
+        assert "Create it" not in said and "`dvx remote modify r url ...`" in said, said
+        assert "Traceback" not in result.output and said.count(odd) <= 2, said
+
+
 @pytest.mark.parametrize("level", ["project", "local", "global"])
 def test_the_hints_of_a_remote_s_errors_name_the_config_level_that_defines_it(
         repo, dvx, tmp_path, request, monkeypatch, level):

@@ -1468,6 +1468,19 @@ def unusual_bucket(url: str) -> str | None:
             f"already ({names.laxer}).")
 
 
+def bucket_doubt(url: str) -> str:
+    """For a bucket `url` names that `unusual_bucket` warns of, why a store may lack it
+    whatever was created, for the error saying it does not exist (MissingBucketError): such
+    a server refuses the name, or reads it as another; "" for any other bucket."""
+    backend = _kind_of(url)
+    if backend is None or backend.bucket_names is None or unusual_bucket(url) is None:
+        return ""
+    names, kind = backend.bucket_names, backend.bucket_kind
+    return (f"it breaks {names.kind}'s naming rules ({names.rules}), and "
+            f"{names.creators} refuse such a name or may rewrite it, so that no {kind} of it "
+            f"is found or made there. Only {names.laxer}")
+
+
 def check_network_part(url: str, backend: Backend, what: str, error: type[DvxError]
                        ) -> SplitResult:
     """The parts of `url`, a URL of a network kind of store, once its network part parses and

@@ -82,9 +82,9 @@ class FsspecBlobs(Blobs):
     def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
-                 bucket: tuple[str, str] | None = None, remote_name: str = "",
-                 modify: str = MODIFY_A_REMOTE, shown: str = "", url: str = ""
-                 ) -> None:
+                 bucket: tuple[str, str] | None = None, bucket_doubt: str = "",
+                 remote_name: str = "", modify: str = MODIFY_A_REMOTE, shown: str = "",
+                 url: str = "") -> None:
         super().__init__(root)
         self.remote_name = remote_name  # for messages
         self.modify = modify  # the command that changes the remote's options, for hints
@@ -104,6 +104,9 @@ class FsspecBlobs(Blobs):
         # The bucket the root lies in and what the store calls it ("bucket", "container"),
         # on stores that have them.
         self.bucket = bucket
+        # Why the bucket's name may be why it is missing (MissingBucketError), for a name
+        # its kind of store creates no bucket by; else "".
+        self.bucket_doubt = bucket_doubt
         self._bucket_found = False
 
     @property
@@ -234,7 +237,8 @@ class FsspecBlobs(Blobs):
             return
         name, kind = self.bucket
         if not self.fs.exists(name):
-            raise MissingBucketError(name, kind, self.modify, self._bucket_server)
+            raise MissingBucketError(name, kind, self.modify, self._bucket_server,
+                                     self.bucket_doubt)
         self._bucket_found = True
 
     def details(self, directory: str) -> Details:
@@ -1115,7 +1119,7 @@ class S3Blobs(FsspecBlobs):
                 self._decline(exc)
                 return None
             except MissingBucketError as exc:
-                raise exc.of_remote(self.modify, self._bucket_server) from None
+                raise exc.of_remote(self.modify, self._bucket_server, self.bucket_doubt) from None
             except NotS3Error as exc:
                 raise exc.of_remote(self.remote_name, self.modify) from None
 

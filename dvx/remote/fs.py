@@ -31,6 +31,7 @@ from dvx.remote.backends import (
     Backend,
     MissingCredentials,
     backend_for,
+    bucket_doubt,
     bucket_of,
     check_option_value,
     credentials_commands,
@@ -329,6 +330,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     settings: dict[str, Any] = {
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
         "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
+        "bucket_doubt": bucket_doubt(url),
         "put_options": set_up(lambda: backend.put_options(own_options)),
         "read_options": backend.read_options, "remote_name": name, "modify": modify, "shown": shown,
         "url": redact_url(url)}

@@ -183,7 +183,7 @@ def unreachable(store: ObjectStore, exc: Exception, reading: str | None = None) 
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
                            f"('{exc.bucket}'){exc.where(exc.at)}.",
-                           exc.way_out(exc.kind, store.modify, exc.at))
+                           exc.way_out(exc.kind, store.modify, exc.at, exc.doubt))
     if isinstance(exc, RemoteError):  # says all already (the client could not be set up)
         return exc
     if isinstance(exc, PermissionError):
