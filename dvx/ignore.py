@@ -45,6 +45,17 @@ def git_lines(data: bytes) -> list[str]:
 
 
 def read_git_file(path: str) -> bytes | None:
+    """The bytes of a file Git reads line by line (.gitignore, .gitattributes), None when
+    there is none. One that is a symbolic link, a folder, a FIFO, a socket or a device is
+    refused (PathError), never read or waited on: Git reads no lines from it, and dvx can
+    write none there (`_read_rules_file`)."""
+    try:
+        return _read_rules_file(path)
+    except fsutil.NotRegularFileError:
+        raise not_regular_git_file_error(path) from None
+
+
+def _read_rules_file(path: str) -> bytes | None:
     """The bytes of a file read line by line (.gitignore, .gitattributes, .dvxignore), None
     when there is none. One that is a symbolic link is refused, never read: Git does not read
     such a link, and a committed one can lead to any file of the user's, whose lines dvx
@@ -73,6 +84,14 @@ def linked_git_file_error(path: str) -> PathError:
         f"'{os.path.relpath(path)}' is a symbolic link, {why}.",
         "Replace it with a file of its own (delete the link, then write there the lines it "
         "should hold), and run the command again.")
+
+
+def not_regular_git_file_error(path: str) -> PathError:
+    return PathError(
+        f"'{os.path.relpath(path)}' is not a regular file (a FIFO, socket or device): Git "
+        "reads no rules from it, and dvx cannot write its own lines there.",
+        "Replace it with a file of its own (delete it, then write there the lines it should "
+        "hold), and run the command again.")
 
 
 def unreadable_ignore_file(root: str, rel: str, exc: OSError) -> DvxError:
@@ -133,7 +152,7 @@ class DvxIgnore:
             rel = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
             path = join_posix(self.root, rel)
             try:
-                data = None if _is_folder(path) else read_git_file(path)
+                data = None if _is_folder(path) else _read_rules_file(path)
             except (PermissionError, fsutil.NotRegularFileError) as exc:
                 raise unreadable_ignore_file(self.root, rel, exc) from None
             if data is None:

@@ -2001,6 +2001,24 @@ def test_in_symlink_mode_a_file_replaced_right_after_it_was_stored_does_not_abor
         assert not os.path.lexists(repo / "f")
 
 
+@pytest.mark.parametrize("target", ["sub/new.txt", "sub/inner"])
+def test_a_gitignore_that_is_a_fifo_is_named_as_no_regular_file_never_waited_on(repo, target):
+    """A FIFO where the entry goes would hold the command until some process wrote to it:
+    add names it as no regular file, with what to do, as it names a .gitignore that is a
+    link or a folder, stores nothing and leaves the FIFO as it is."""
+    write(repo / "sub" / "new.txt", "new\n")
+    write(repo / "sub" / "inner" / "f", "f\n")
+    os.mkfifo(repo / "sub" / ".gitignore")
+    added = run_dvx_proc("add", target, cwd=repo, timeout=60)  # a regression fails, never hangs
+    said = " ".join(added.stderr.split())
+    assert added.code == 2 and "Traceback" not in added.output, added.output
+    assert "ERROR: 'sub/.gitignore' is not a regular file (a FIFO, socket or device): Git " \
+           "reads no rules from it" in said, said
+    assert "Replace it with a file of its own" in said and "filesystem operation" not in said
+    assert not (repo / f"{target}.dvx").exists()
+    assert stat.S_ISFIFO(os.lstat(repo / "sub" / ".gitignore").st_mode)
+
+
 def test_add_refuses_a_folder_named_as_a_get_s_before_storing_anything_and_says_to_rename_it(
         repo, dvx):
     """A folder of the user's named as the one `dvx get` builds in (`.dvx-get-` and 8
