@@ -826,6 +826,49 @@ def unsearchable_folder(path: str) -> str:
                 os.path.dirname(os.path.abspath(path)))
 
 
+@dataclass(frozen=True)
+class AccessFix:
+    """What lets this user do what a PermissionError refused: `chmod {mode} {path}`, as the
+    owner of `path`. `reading`: the refusal was of a read (of `path` itself, or a folder on
+    the way that may not be entered), else of a write in the folder `path`."""
+
+    path: str
+    mode: str
+    reading: bool
+
+
+def access_fix(path: str) -> AccessFix | None:
+    """The chmod that lets this user at `path`, which an operation was refused for want of
+    permission, told from the modes as they are now: a folder on the way it may not enter
+    (u+x), a file it may not read (u+r) or a folder it may not list (u+rx), else the folder
+    it may not write in (u+w): the folder holding `path`, or the nearest one there is
+    (`path` not made yet), or `path` itself when it is a folder or a read-only file. None
+    when every mode lets it (another cause: an ACL, a mount, a race)."""
+    path = os.path.abspath(path)
+    folders = list(folder_and_parents(os.path.dirname(path)))
+    for folder in reversed(folders):
+        if os.path.isdir(folder) and not _may(folder, os.X_OK):
+            return AccessFix(folder, "u+x", reading=True)
+    holder = next((folder for folder in folders if os.path.isdir(folder)), None)
+    if os.path.isdir(path) and not os.path.islink(path):
+        if not _may(path, os.R_OK | os.X_OK):
+            return AccessFix(path, "u+rx", reading=True)
+        if not _may(path, os.W_OK):
+            return AccessFix(path, "u+w", reading=False)
+    elif os.path.lexists(path) and not os.path.islink(path) and not _may(path, os.R_OK):
+        return AccessFix(path, "u+r", reading=True)
+    if holder is not None and not _may(holder, os.W_OK):
+        return AccessFix(holder, "u+w", reading=False)
+    if os.path.isfile(path) and not os.path.islink(path) and not _may(path, os.W_OK):
+        return AccessFix(path, "u+w", reading=False)
+    return None
+
+
+def _may(path: str, mode: int) -> bool:
+    """May this process (its effective user and capabilities) access `path` so?"""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
 def rmtree(top: str) -> None:
     """Delete the directory `top` and everything below it, never following a symbolic link
     and without recursion (see `makedirs`)."""

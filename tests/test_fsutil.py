@@ -4,6 +4,7 @@ the filesystem has no unnamed files)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dvx import fsutil
+from tests.conftest import unprivileged
 
 
 @pytest.fixture(params=["unnamed", "named"])
@@ -289,3 +291,41 @@ def test_rewrite_keeps_the_permissions_but_never_setuid_setgid_or_sticky(tmp_pat
     assert fsutil.regular_file_mode(str(path)) == 0o755
     fsutil.rewrite(str(path), b"new")
     assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o755
+
+
+def test_access_fix_names_the_chmod_of_a_refused_read_or_of_the_folder_of_a_write(tmp_path):
+    """What a PermissionError met on a path is cured by, told from the modes as this user
+    (file modes apply: run without root's capabilities): a file it may not read, u+r; a
+    folder it may not list, u+rx; a folder on the way it may not enter, u+x; a write in a
+    folder it may not write in (of a file there or one to be made), u+w on that folder."""
+    write_in = tmp_path / "locked"
+    (write_in / "present").parent.mkdir()
+    (write_in / "present").write_text("x")
+    secret = tmp_path / "secret.bin"
+    secret.write_text("x")
+    closed = tmp_path / "closed"
+    (closed / "inner").mkdir(parents=True)
+    unlisted = tmp_path / "unlisted"
+    unlisted.mkdir()
+    cases = {str(secret): (str(secret), "u+r", True),
+             str(unlisted): (str(unlisted), "u+rx", True),
+             str(closed / "inner" / "f"): (str(closed), "u+x", True),
+             str(write_in / "present"): (str(write_in), "u+w", False),
+             str(write_in / "new" / "deeper"): (str(write_in), "u+w", False),
+             str(tmp_path / "free"): None}
+    script = ("import json, sys\nfrom dvx.fsutil import access_fix\n"
+              "fixes = [access_fix(p) for p in sys.argv[1:]]\n"
+              "print(json.dumps([f and [f.path, f.mode, f.reading] for f in fixes]))")
+    secret.chmod(0)
+    unlisted.chmod(0o300)
+    closed.chmod(0o600)
+    write_in.chmod(0o555)
+    try:
+        done = subprocess.run([*unprivileged(), sys.executable, "-c", script, *cases],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        for path in (unlisted, closed, write_in):
+            path.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    found = [tuple(fix) if fix else None for fix in json.loads(done.stdout)]
+    assert found == list(cases.values())

@@ -417,22 +417,27 @@ def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
 
 def test_add_into_a_cache_folder_it_may_not_write_names_that_folder(repo, dvx):
     """A shard folder of a shared cache another user made without group write: the error
-    names that folder (in hardlink mode, linked through /proc/self/fd/N, it once named
-    that), and the file stays the user's own."""
-    data = write(repo / "data.csv", "records\n")
+    names that folder from where the user is (in hardlink mode, linked through
+    /proc/self/fd/N, it once named that) with the chmod that lets dvx write there, and the
+    file stays the user's own."""
+    data = write(repo / "sub" / "data.csv", "records\n")
     oid = xxhash.xxh3_128_hexdigest(b"records\n")
     shard = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2]
     shard.mkdir(parents=True)
     shard.chmod(0o555)
     try:
-        for types in ("hardlink,copy", "copy"):
+        for types, here, shown in (("hardlink,copy", repo, f".dvx/cache/files/xxh128/{oid[:2]}"),
+                                   ("copy", repo / "sub",
+                                    f"../.dvx/cache/files/xxh128/{oid[:2]}")):
             assert dvx("config", "cache.type", types).code == 0
             done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add",
-                                   "data.csv"], cwd=repo, capture_output=True, text=True,
-                                  timeout=60)
+                                   os.path.relpath(data, here)], cwd=here,
+                                  capture_output=True, text=True, timeout=60)
             assert done.returncode == 1, done.stderr
-            assert f"'{shard}' may not be read or changed (Permission denied)" in done.stderr
-            assert "/proc/self" not in done.stderr
+            assert done.stderr == (
+                f"ERROR: dvx may not write in the folder '{shown}' (Permission denied). "
+                f"Nothing was left half-written; let dvx write there (`chmod u+w {shown}`, as "
+                "its owner) and run the command again.\n")
             assert data.stat().st_nlink == 1 and data.stat().st_mode & stat.S_IWUSR
     finally:
         shard.chmod(0o755)

@@ -125,10 +125,8 @@ class DvxGroup(click.Group):
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except PermissionError as exc:
-            where = f"'{exc.filename}'" if isinstance(exc.filename, str) else "A file"
-            _fail(f"{where} may not be read or changed ({exc.strerror or 'permission denied'}).",
-                  _cure_hint(exc, "fix its permissions (or those of the folder holding it), "
-                             "or move it out of the way"), 1, _quoted_by_libraries(exc))
+            message, cure = _permission_refused(ctx, exc)
+            _fail(message, _cure_hint(exc, cure), 1, _quoted_by_libraries(exc))
         except OSError as exc:
             from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe, path_too_long
 
@@ -185,6 +183,49 @@ def _show_traceback(exc: BaseException) -> bool:
     trace = "".join(traceback.format_exception(exc)).rstrip("\n")
     click.echo(printable(scrubbed(trace, (trace,))), err=True)
     return True
+
+
+def _permission_refused(ctx: click.Context, exc: PermissionError) -> tuple[str, str]:
+    """What a PermissionError no command named itself says, and what cures it: the file or
+    folder by its path from here, with the chmod that lets dvx read it (or enter it), or
+    write in the folder it was writing to (`fsutil.access_fix`)."""
+    from dvx.fsutil import access_fix
+    from dvx.logs import shell_quote
+
+    why = exc.strerror or "permission denied"
+    if not isinstance(exc.filename, str):
+        return (f"A file may not be read or changed ({why}).",
+                "fix its permissions (or those of the folder holding it), or move it out of "
+                "the way")
+    fix = access_fix(exc.filename)
+    if fix is None:  # the modes allow it: an ACL, a mount option, a change since
+        return (f"'{_from_here(ctx, exc.filename)}' may not be read or changed ({why}).",
+                "fix its permissions (or those of the folder holding it), or move it out of "
+                "the way")
+    shown = _from_here(ctx, fix.path)
+    chmod = f"`chmod {fix.mode} {shell_quote(shown)}`, as its owner"
+    if fix.reading:
+        return (f"'{shown}' may not be read ({why}).", f"let dvx read it ({chmod})")
+    return (f"dvx may not write in the folder '{shown}' ({why}).",
+            f"let dvx write there ({chmod})")
+
+
+def _from_here(ctx: click.Context, path: str) -> str:
+    """`path` as the user names it from the current directory: relative to it inside the
+    repository (or below the current directory), else as it is (a cache elsewhere)."""
+    from dvx.paths import from_here
+
+    full = os.path.abspath(path)
+    for repo in (ctx.obj or {}).get("repos", [])[:1]:
+        root = os.path.realpath(repo.root)
+        real = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return from_here(root, os.path.relpath(real, root))
+    with contextlib.suppress(OSError):
+        here = os.getcwd()
+        if full.startswith(here.rstrip(os.sep) + os.sep):
+            return os.path.relpath(full, here)
+    return full
 
 
 def _cure_hint(exc: OSError, cure: str) -> str:
