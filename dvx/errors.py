@@ -92,16 +92,20 @@ class UnreadableError(DvxError):
         return type(self), (self.message, self.hint, self.path)  # type: ignore[return-value]
 
 
-def unreadable_error(display: str, is_dir: bool = False, inside: bool = True
-                     ) -> UnreadableError:
-    """`display` may not be read: a file or folder inside a tracked directory (`inside`),
-    which can also be moved out of it, or a path standing on its own."""
-    fix = f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner)"
+def unreadable_error(display: str, is_dir: bool = False, inside: bool = True,
+                     path: str | None = None) -> UnreadableError:
+    """`display` (as the user names it from the current directory) may not be read: a file
+    or folder inside a tracked directory (`inside`), which can also be moved out of it, or a
+    path standing on its own. `path`: its path from the repository's root, if another."""
+    from dvx.logs import shell_quote
+
+    mode = "u+rx" if is_dir else "u+r"
+    fix = f"Fix its permissions (`chmod {mode} {shell_quote(display)}`, as its owner)"
     return UnreadableError(
         f"'{display}' cannot be read: permission denied.",
         f"{fix} or move it out of the tracked directory, then run the command again." if inside
         else f"{fix}, then run the command again.",
-        path=display,
+        path=display if path is None else path,
     )
 
 

@@ -26,6 +26,7 @@ from dvx.errors import (
     FormatError,
     PathError,
     UnreadableError,
+    left_half_done,
     unreadable_error,
 )
 from dvx.fsutil import PATH_MAX, is_executable
@@ -41,6 +42,7 @@ from dvx.paths import (
     WalkEntry,
     at_or_below_any,
     for_command,
+    from_here,
     join_posix,
     relpath_problem,
     symlinked_parent,
@@ -86,13 +88,34 @@ def symlink_error(display: str) -> PathError:
 def unreadable_found(root: str, exc: PermissionError, rel: str, inside: bool | None = None
                      ) -> UnreadableError:
     """The error naming what `exc` (met reading `rel`, relative to `root`) could not read:
-    the file or folder it names, else `rel` itself. `inside`: whether it is inside a tracked
-    directory (None: whenever it is not `rel`)."""
-    where = rel
+    the file or folder it names (or the folder on the way to it that may not be entered),
+    else `rel` itself, by its path from the current directory. `inside`: whether it is
+    inside a tracked directory (None: whenever it is not `rel`)."""
+    where, is_dir = rel, False
     if isinstance(exc.filename, str):
-        where = os.path.relpath(exc.filename, root).replace(os.sep, "/")
-    is_dir = isinstance(exc.filename, str) and os.path.isdir(exc.filename)
-    return unreadable_error(where, is_dir, where != rel if inside is None else inside)
+        fix = fsutil.access_fix(exc.filename)
+        full = fix.path if fix is not None and fix.reading else os.path.abspath(exc.filename)
+        where = os.path.relpath(full, root).replace(os.sep, "/")
+        is_dir = os.path.isdir(full)
+    return unreadable_error(from_here(root, where), is_dir,
+                            where != rel if inside is None else inside, path=where)
+
+
+@contextlib.contextmanager
+def reads_named(root: str, rel: str) -> Iterator[None]:
+    """Within it, a file or folder of the output `rel` (relative to `root`) that dvx may not
+    read is named with its chmod (`unreadable_found`, an UnreadableError); a write refused
+    (the folder it writes in: `fsutil.access_fix`) is left as it is, for what the command
+    says of a write."""
+    try:
+        yield
+    except PermissionError as exc:
+        if not isinstance(exc.filename, str) or left_half_done(exc) is not None:
+            raise
+        fix = fsutil.access_fix(exc.filename)
+        if fix is None or not fix.reading:
+            raise
+        raise unreadable_found(root, exc, rel) from None
 
 
 def too_long_error(display: str) -> DvxError:

@@ -500,9 +500,42 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
     committed = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "commit", "-f",
                                 "d"], cwd=repo, capture_output=True, text=True, timeout=60)
     assert committed.returncode == 1, committed.stderr
-    assert committed.stderr.startswith(f"ERROR: '{repo / 'd' / 's'}' may not be read")
-    assert "fix its permissions" in committed.stderr and "Traceback" not in committed.stderr
+    assert committed.stderr.startswith("ERROR: 'd/s' cannot be read: permission denied. Fix "
+                                       "its permissions (`chmod u+r d/s`, as its owner)")
+    assert "Traceback" not in committed.stderr
     (repo / "d" / "s").chmod(0o644)
+
+
+@pytest.mark.parametrize("command", [["diff"], ["checkout"], ["checkout", "d"], ["add", "d"],
+                                     ["commit", "d"], ["commit", "-f", "d"], ["pull"]])
+def test_an_unreadable_file_of_tracked_data_is_named_from_here_with_its_chmod(
+        repo, dvx, tmp_path, command):
+    """A file mode 000 inside a tracked folder: every command reading that folder ends with
+    the one paragraph status gives of it, naming the file from the current directory with
+    the chmod that lets dvx read it (never an absolute path that may not be read or
+    changed), exit status 1, and writes nothing: the pointer as it was, no stopped command."""
+    write(repo / "data" / "d" / "a", "a")
+    write(repo / "data" / "d" / "s", "s")
+    assert dvx("add", "data/d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "data" / "d" / "a", "changed")  # something for add, commit and diff to do
+    pointer = (repo / "data" / "d.dvx").read_bytes()
+    (repo / "data" / "d" / "s").chmod(0)
+    try:
+        done = _unprivileged_dvx(repo / "data", *command)
+    finally:
+        (repo / "data" / "d" / "s").chmod(0o644)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "ERROR: 'd/s' cannot be read: permission denied. Fix its permissions (`chmod u+r "
+        "d/s`, as its owner) or move it out of the tracked directory, then run the command "
+        "again.\n")
+    assert (repo / "data" / "d.dvx").read_bytes() == pointer
+    assert (repo / "data" / "d" / "a").read_text() == "changed"
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
 
 
 def _unprivileged_dvx(repo, *args):
@@ -570,7 +603,7 @@ def test_an_unreadable_gitignore_is_named_by_status_and_refused_by_commit_and_ad
     finally:
         (repo / ignore_file).chmod(0o644)
     said = f"'{ignore_file}' cannot be read: permission denied. Fix its permissions " \
-        "(`chmod u+r`, as its owner), then run the command again."
+        f"(`chmod u+r {ignore_file}`, as its owner), then run the command again."
     assert checked.returncode == 1, checked.stderr
     assert "other.bin: modified" in checked.stdout
     assert said in checked.stderr
@@ -594,8 +627,8 @@ def test_status_names_a_tracked_file_it_may_not_read_with_a_fix_for_a_file(repo,
     finally:
         (repo / "f.bin").chmod(0o644)
     assert checked.returncode == 1, checked.stderr
-    assert "'f.bin' cannot be read: permission denied. Fix its permissions (`chmod u+r`, as " \
-        "its owner), then run the command again." in checked.stderr
+    assert "'f.bin' cannot be read: permission denied. Fix its permissions (`chmod u+r f.bin`, " \
+        "as its owner), then run the command again." in checked.stderr
     assert "tracked directory" not in checked.stderr
 
 

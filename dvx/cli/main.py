@@ -267,14 +267,19 @@ def _report_unreadable(ctx: click.Context, besides: Exception | None = None) -> 
     end, one paragraph each (and then exits with status 1); True if there were any. One
     whose error is `besides`, the error that ends the command (said next), is not said
     twice: the file skipped first was then refused."""
+    from dvx.paths import from_here
+
     unreadable: dict[str, Any] = {}
+    shown: dict[str, str] = {}  # from the current directory, as the message names it
     for repo in (ctx.obj or {}).get("repos", []):
         unreadable.update(repo.unreadable)
+        shown.update((path, from_here(repo.root, path)) for path in repo.unreadable)
     for path, exc in sorted(unreadable.items()):
         if _same_error(exc, besides):
             continue
         hint = _hint_of(ctx, exc)
-        text = f"ERROR: Skipped {shown_path(path)}: {exc.message}" + (f" {hint}" if hint else "")
+        text = f"ERROR: Skipped {shown_path(shown[path])}: {exc.message}" + (
+            f" {hint}" if hint else "")
         click.echo(printable(scrubbed(text, (exc,))), err=True)
     return bool(unreadable)
 

@@ -80,6 +80,7 @@ from dvx.workspace import (
     held_why,
     keep_links_on_set_aside,
     prune_empty_dirs,
+    reads_named,
     remove_temporaries,
     remove_temporaries_beside,
     repository_anywhere_inside,
@@ -283,15 +284,20 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 found = result.unchanged_found
                 ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
                 git_why = left_to_git.get(target.output.path)
-                if target.output.pointer.is_dir:
-                    if not _checkout_dir(repo, target.output, target.subpath, force, result,
-                                         relink, found_there.get(target, ()), ask, git_why):
-                        # nothing of this version placed: the workspace holds what it did
-                        if target in records_before:
-                            _restore_record(repo, target.output.path, records_before[target])
-                        continue
-                else:
-                    _checkout_file(repo, target.output, force, result, relink, ask, git_why)
+                placed = True
+                with reads_named(repo.root, target.output.path):
+                    if target.output.pointer.is_dir:
+                        placed = _checkout_dir(repo, target.output, target.subpath, force,
+                                               result, relink, found_there.get(target, ()),
+                                               ask, git_why)
+                    else:
+                        _checkout_file(repo, target.output, force, result, relink, ask,
+                                       git_why)
+                if not placed:
+                    # nothing of this version placed: the workspace holds what it did
+                    if target in records_before:
+                        _restore_record(repo, target.output.path, records_before[target])
+                    continue
                 if lock_records_later:
                     _expect_in_lock(repo, target, complete=len(result.skipped)
                                     + len(result.missing) == problems)

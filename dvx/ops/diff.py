@@ -33,7 +33,7 @@ from dvx.paths import at_or_below_any, fingerprint_directory, overlaps
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
-from dvx.workspace import file_state, scan_directory
+from dvx.workspace import file_state, reads_named, scan_directory
 
 WORKSPACE = "workspace"
 
@@ -364,7 +364,8 @@ class _Sides:
         found: Files = {}
         for output in outputs:
             if side == WORKSPACE:
-                found.update(self._workspace_files(output))
+                with reads_named(self.repo.root, output.path):  # its files cannot be told
+                    found.update(self._workspace_files(output))
             else:
                 found.update(self._recorded_files(output, f"{side}:{output.path}"))
         return found

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dvx import get_scratch, gitignore
-from dvx.errors import DvxError, FormatError, LockError, PathError, unreadable_error
+from dvx.errors import (
+    DvxError,
+    FormatError,
+    LockError,
+    PathError,
+    UnreadableError,
+    unreadable_error,
+)
 from dvx.fsutil import FileChangedError, describe, too_long_here
 from dvx.history import (
     brought_by_git,
@@ -55,6 +62,7 @@ from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
     file_state,
+    reads_named,
     repository_anywhere_inside,
     repository_inside,
     scan_directory,
@@ -62,7 +70,6 @@ from dvx.workspace import (
     temporaries_beside,
     temporaries_inside,
     too_long_error,
-    unreadable_found,
     warn_untrackable,
 )
 
@@ -641,7 +648,8 @@ def _unignored(repo: Repo, targets: list[Target]) -> dict[str, str | None]:
                       if os.path.lexists(repo.abspath(t.output.path))})
     unread = gitignore.unreadable_on_the_way(repo.root, present)
     for ignore_file in sorted(set(unread.values())):
-        repo.unreadable.setdefault(ignore_file, unreadable_error(ignore_file, inside=False))
+        repo.unreadable.setdefault(ignore_file, unreadable_error(
+            from_here(repo.root, ignore_file), inside=False, path=ignore_file))
     return not_ignored(repo, [path for path in present if path not in unread])
 
 
@@ -677,9 +685,8 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
         warn_untrackable(repo, exc)
     except FileChangedError as exc:
         log.info("'%s' changed while it was read: %s", output.path, describe(exc))
-    except PermissionError as exc:
-        found = unreadable_found(repo.root, exc, output.path)
-        repo.unreadable[found.path] = found
+    except UnreadableError as exc:
+        repo.unreadable[exc.path] = exc
         return None
     else:
         _name_paths_too_long(repo, result)
@@ -751,12 +758,14 @@ def _only_links_elsewhere(pointer: Pointer, scanned: dict[str, TreeEntry],
 
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:
-    """The output's status. PathError for a path dvx will not read (a symbolic link of the
-    user's, a special file), unless it holds what the pointer records through links to
+    """The output's status. UnreadableError naming a file or folder of it dvx may not read;
+    PathError for a path dvx will not read (a symbolic link of the user's, a special file),
+    unless it holds what the pointer records through links to
     another dvx cache's objects (LINKED_ELSEWHERE)."""
     synced = synced_record(repo, output)
     try:
-        result = _status_against(repo, output, synced)
+        with reads_named(repo.root, output.path):
+            result = _status_against(repo, output, synced)
     except PathError:
         elsewhere = _linked_to_another_cache(repo, output)
         if elsewhere is None:

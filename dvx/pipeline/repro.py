@@ -177,7 +177,6 @@ from dvx.workspace import (
     remove_temporaries_beside,
     repository_held,
     set_aside_changed,
-    unreadable_found,
     warn_untrackable,
 )
 
@@ -630,10 +629,7 @@ def _read_inputs(repo: Repo, dag: Dag, selected: list[str], taking: Taking,
             tracked.append(output)
         if output.path in pulled or output.path in made:
             continue
-        try:
-            status = output_status(repo, output)
-        except PermissionError as exc:  # which of its files changed cannot be told
-            raise unreadable_found(repo.root, exc, output.path) from None
+        status = output_status(repo, output)  # one it may not read: UnreadableError
         held = _holding_gone(output, status, gone or {})
         if held is not None:  # judged once the entry is dropped (_holding_a_gone_output)
             holding_gone.append(held)
