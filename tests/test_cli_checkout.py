@@ -5,11 +5,12 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx_proc, tree_bytes, write
+from tests.conftest import git, run_dvx_proc, tree_bytes, unprivileged, write
 
 
 def _commit(repo, message):
@@ -1287,3 +1288,36 @@ def test_a_target_the_workspace_has_but_the_pointer_s_version_lacks_is_checked_o
     assert "is not in the tracked directory" not in kept.output, kept.output
     assert "d/mine" in kept.output, kept.output
     assert (repo / "d" / "mine").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("command", ["checkout", "pull"])
+def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_placed(
+        repo, dvx, tmp_path, command):
+    """Tracked data to place in a folder this user may not write in (mode 555): checkout and
+    pull refuse before placing anything, naming that folder from the current directory with
+    the chmod that lets dvx write there, and leave no stopped command behind; once it may,
+    the same command places everything."""
+    write(repo / "a" / "x.bin", "x")
+    write(repo / "ro" / "y.bin", "y")
+    write(repo / "ro" / "d" / "z", "z")
+    assert dvx("add", "a/x.bin", "ro/y.bin", "ro/d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    for path in ("a/x.bin", "ro/y.bin"):
+        os.unlink(repo / path)
+    shutil.rmtree(repo / "ro" / "d")
+    (repo / "ro").chmod(0o555)
+    try:
+        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", command],
+                                 cwd=repo / "a", capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "ro").chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder '../ro', where '../ro/d', '../ro/y.bin' would "
+        "be placed (permission denied); nothing was placed. Let dvx write in it (`chmod u+w "
+        "../ro`, as its owner), then run the command again.\n"), refused.stderr
+    assert not (repo / "a" / "x.bin").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert dvx(command).code == 0
+    assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin", "ro/d/z")] == ["x", "y", "z"]

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
 from dvx import faults, fsutil, get_scratch, gitignore
-from dvx.errors import CorruptObjectError, PathError
+from dvx.errors import CorruptObjectError, DvxError, PathError
 from dvx.hashing import OnBytes
 from dvx.lock import began_writing
-from dvx.logs import get_logger, quoted
+from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
@@ -61,6 +61,7 @@ from dvx.paths import (
     alike_paths,
     file_in_place_of,
     for_command,
+    from_here,
     join_posix,
     safe_dir_join,
     symlinked_parent,
@@ -250,6 +251,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
         left_to_git = _left_to_git(repo, [t.output for t in targets])
+        _refuse_folders_not_writable(repo, targets)
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -330,6 +332,33 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             lock.failed()
     _name_what_records(repo.root, result.skipped, skipped_by_output)
     return result
+
+
+def _refuse_folders_not_writable(repo: Repo, targets: list[Target]) -> None:
+    """Refuse, before anything is placed, targets absent from the workspace whose folder dvx
+    may not write in (or enter): each would fail there, after the others were placed. The
+    folder is named from the current directory with the chmod that lets dvx write there."""
+    refused: dict[str, tuple[fsutil.AccessFix, list[str]]] = {}
+    for target in targets:
+        full = repo.abspath(target.output.path)
+        if os.path.lexists(full):
+            continue
+        fix = fsutil.access_fix(full)
+        if fix is not None:
+            refused.setdefault(fix.path, (fix, []))[1].append(target.output.path)
+    if not refused:
+        return
+    fix, paths = next(iter(refused.values()))
+    folder = from_here(repo.root, os.path.relpath(fix.path, repo.root).replace(os.sep, "/"))
+    named = named_list([from_here(repo.root, path) for path in paths], most=3,
+                       name=lambda path: f"'{path}'")
+    may_not = "enter" if fix.mode == "u+x" else "write in"
+    others = f" (and {counted(len(refused) - 1, 'other folder')} so)" if len(refused) > 1 else ""
+    raise DvxError(
+        f"dvx may not {may_not} the folder '{folder}'{others}, where {named} would be "
+        "placed (permission denied); nothing was placed.",
+        f"Let dvx {may_not} it (`chmod {fix.mode} {shell_quote(folder)}`, as its owner), "
+        "then run the command again.")
 
 
 def _name_what_records(root: str, skipped: list[tuple[str, str]],
