@@ -18,7 +18,7 @@ from dvx.errors import (
     PathError,
     PrivateFilesInGitError,
 )
-from dvx.fsutil import atomic_write, folder_and_parents
+from dvx.fsutil import access_fix, atomic_write, folder_and_parents
 from dvx.gitignore import exclude_temporaries
 from dvx.hash_setting import (
     PERSONAL,
@@ -30,7 +30,7 @@ from dvx.lockfile import LockWriter, StageLock, read_lock
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
-from dvx.paths import join_posix
+from dvx.paths import from_here, join_posix
 from dvx.progress import NoProgress, Progress
 from dvx.scm import (
     Git,
@@ -905,12 +905,31 @@ class Repo:
         if stages_in_git:
             self.refuse_own_hash_setting()
         self.exclude_temporaries()
+        self._refuse_tmp_not_writable()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
         lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,
                         command=self.command, only_whole_writes=only_whole_writes)
         if stages_in_git:
             _ = self.autostage
         return lock
+
+    def _refuse_tmp_not_writable(self) -> None:
+        """Refuse, before anything is written, a command that changes the repository where
+        dvx may not write in .dvx/tmp: there the lock records its holder (so a command
+        killed half-way is named to the next one) and checkout its record of what the
+        workspace holds, without which status would tell changes wrongly."""
+        tmp = self.tmp_dir
+        if not os.path.isdir(tmp):
+            return  # made by the lock, which names a folder it may not make it in
+        fix = access_fix(os.path.join(tmp, "lock"))
+        if fix is None or fix.path != tmp:
+            return
+        shown = from_here(self.root, os.path.relpath(tmp, self.root).replace(os.sep, "/"))
+        raise DvxError(
+            f"dvx may not write in '{shown}' (permission denied), where a command that changes "
+            "the repository records that it runs and what it placed; nothing was changed.",
+            f"Let dvx write there (`chmod {fix.mode} {shell_quote(shown)}`, as its owner), "
+            "then run the command again.")
 
     def _reread_after_locking(self) -> None:
         """What this command read of the sync records before it held the lock (a pipeline

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import git, stopped_at, write
+from conftest import git, stopped_at, unprivileged, write
 
 HOLD_LOCK = """
 import sys
@@ -1110,3 +1110,36 @@ def test_a_damaged_holder_record_is_no_notice_and_no_error(repo, dvx_proc, file,
         result = dvx_proc(*command, cwd=repo)
         assert result.code == 0 and "Unexpected" not in result.stderr, (command, result.output)
         assert "stopped" not in result.stderr and "lock was last taken" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["add", "new.txt"], ["checkout"], ["commit"]])
+def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dvx, command):
+    """.dvx/tmp, where the lock records its holder and checkout what the workspace holds,
+    read-only to this user: a command that changes the repository refuses before writing
+    anything, naming the folder from the current directory with its chmod, where it would
+    otherwise go on with only a warning that it could not record what it placed; status,
+    which only reads, still reports."""
+    write(repo / "data.bin", "v1")
+    assert dvx("add", "data.bin").code == 0
+    write(repo / "data.bin", "v2")
+    write(repo / "sub" / "new.txt", "new")
+    pointer = (repo / "data.bin.dvx").read_bytes()
+    tmp = repo / ".dvx" / "tmp"
+    tmp.chmod(0o555)
+    try:
+        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *command],
+                                 cwd=repo / "sub", capture_output=True, text=True, timeout=60)
+        status = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
+                                cwd=repo, capture_output=True, text=True, timeout=60)
+    finally:
+        tmp.chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        "ERROR: dvx may not write in '../.dvx/tmp' (permission denied), where a command that "
+        "changes the repository records that it runs and what it placed; nothing was changed. "
+        "Let dvx write there (`chmod u+w ../.dvx/tmp`, as its owner), then run the command "
+        "again.\n")
+    assert not (repo / "sub" / "new.txt.dvx").exists()
+    assert (repo / "data.bin.dvx").read_bytes() == pointer
+    assert (repo / "data.bin").read_text() == "v2"
+    assert status.returncode == 0 and "data.bin: modified" in status.stdout, status.stderr
