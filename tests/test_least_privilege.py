@@ -287,3 +287,34 @@ def test_a_push_refused_a_folder_of_the_remote_names_that_folder(repo, dvx, tmp_
     assert pushed.returncode == 1
     [failed] = [line for line in pushed.stderr.splitlines() if line.startswith("Failed b.bin")]
     assert "Permission denied" in failed and str(objects) in failed, failed
+
+
+@pytest.mark.parametrize("command", ["fetch", "pull"])
+def test_a_fetch_into_a_cache_folder_it_may_not_write_in_is_refused_naming_it(
+        repo, dvx, tmp_path, command):
+    """A cache whose folder this user may not write in (another user's, mode 555): fetch and
+    pull refuse before asking the remote for anything, naming that folder from the current
+    directory with the chmod that lets dvx write there, rather than failing each object for
+    it; once it may, the same command brings everything."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "data" / "a.bin", "a")
+    write(repo / "data" / "d" / "b", "b")
+    assert dvx("add", "data/a.bin", "data/d").code == 0
+    assert dvx("push").code == 0
+    cache = repo / ".dvx" / "cache"
+    subprocess.run(["rm", "-rf", str(cache / "files"), str(repo / "data" / "a.bin"),
+                    str(repo / "data" / "d")], check=True)
+    cache.chmod(0o555)
+    try:
+        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", command],
+                                 cwd=repo / "data", capture_output=True, text=True, timeout=60)
+    finally:
+        cache.chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        "ERROR: dvx may not write in the folder '../.dvx/cache' (Permission denied). Nothing "
+        "was left half-written; let dvx write there (`chmod u+w ../.dvx/cache`, as its owner) "
+        "and run the command again.\n")
+    assert not (cache / "files").exists()
+    assert dvx("pull").code == 0
+    assert (repo / "data" / "d" / "b").read_text() == "b"

@@ -331,6 +331,17 @@ class LocalCache(ObjectStore):
         place, so written by no one."""
         return fsutil.SHARED_FILE_MODE if self.shared else None
 
+    def refuse_unwritable(self, oids: Iterable[str]) -> None:
+        """Before the objects `oids` are stored here (a fetch): PermissionError naming the
+        first folder one of them goes in (its shard, or the nearest folder there is) that
+        this user may not write in or enter, said as any refused write is, with its chmod;
+        every one of them would otherwise fail alone, each for that same folder."""
+        one_each = {oid[:2]: oid for oid in oids}  # one object per shard folder (ab/cdef...)
+        for shard in sorted({os.path.dirname(self.oid_path(oid)) for oid in one_each.values()}):
+            fix = fsutil.access_fix(os.path.join(shard, "object"))
+            if fix is not None:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), fix.path)
+
     def make_folder(self, path: str) -> None:
         """Make the folder `path` in the cache (and those above it that are missing): the
         group's to write in, in a shared cache."""
