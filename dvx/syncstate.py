@@ -335,8 +335,17 @@ class SyncState:
         return replace(synced, head=self._head_now[0])
 
     def record(self, output_path: str, synced: Synced) -> None:
+        self._put(output_path, self._stamped(synced))
+
+    def restore(self, output_path: str, synced: Synced) -> None:
+        """Put back `synced`, the record read before a command that then placed nothing, as
+        it was: naming the commit HEAD was at when it was first written, never the one HEAD
+        is at now. What HEAD's pointer was then tells a version Git brought since from the
+        user's own undone (ops/status.py `written_over`)."""
+        self._put(output_path, synced)
+
+    def _put(self, output_path: str, synced: Synced) -> None:
         records = self._load()
-        synced = self._stamped(synced)
         self._in_sync.pop(output_path, None)
         if self._pending.pop(output_path, None) is not None:
             self._changed = True

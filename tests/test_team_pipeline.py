@@ -1227,3 +1227,36 @@ def test_the_way_out_of_a_teammate_s_pointer_over_a_gone_stage_s_output_leads_ou
     assert (bob / "model.txt").read_text() == "alice-curated\n"
     assert (bob / "res.dvx").read_bytes() == pointer
     assert run_dvx("status", "-q", cwd=bob).code == 0, run_dvx("status", cwd=bob).output
+
+
+def test_a_stage_s_folder_a_teammate_made_tracked_data_is_changed_in_git_after_git_pull(
+        tmp_path):
+    """The hooks' checkout after `git pull`, short of the teammate's data, puts back the record
+    of the old stage output as it was: status says the pointer changed in Git and names `dvx
+    pull`, never a version of bob's own to record again over the teammate's data."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "dvx.yaml").write_text(
+        "stages:\n  s:\n    cmd: mkdir -p feat && echo 1 > feat/a.txt && echo 1 > feat/b.txt\n"
+        "    outs: [feat]\n")
+    must("repro", cwd=alice)
+    share(alice, "stage s")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+
+    (alice / "dvx.yaml").write_text("stages: {}\n")
+    must("repro", cwd=alice)
+    for each in (alice / "feat").iterdir():
+        each.chmod(0o644)
+    (alice / "feat").chmod(0o755)
+    (alice / "feat" / "c.txt").write_text("curated\n")
+    must("add", "feat", cwd=alice)
+    share(alice, "feat is curated data now")
+
+    git(bob, "pull", "-q")
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 0, status.output
+    assert "feat: pointer changed in Git" in status.stdout, status.stdout
+    assert "`dvx pull`" in status.stdout and "--force" not in status.stdout, status.stdout
+    must("pull", cwd=bob)
+    assert (bob / "feat" / "c.txt").read_text() == "curated\n"

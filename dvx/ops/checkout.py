@@ -622,7 +622,7 @@ def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:
     if before is None:
         repo.syncstate.forget(path)
     else:
-        repo.syncstate.record(path, before)
+        repo.syncstate.restore(path, before)
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
