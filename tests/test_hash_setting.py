@@ -188,3 +188,25 @@ def test_dvx_config_of_the_user_s_own_core_hash_warns_where_this_repository_refu
             "clone's .dvx/config.local sets core.hash to xxh128" in said), said
     write(repo / "b.txt", "b\n")
     assert dvx("add", "b.txt").code == 0  # as the warning said: this clone hashes as its data
+
+
+def test_queue_start_refuses_a_user_s_own_other_algorithm_before_starting_a_run(repo, dvx):
+    """A core.hash of this clone's own config set after a run was queued: `queue start`
+    refuses as `exp run` does, before it starts anything (exit 2), and the entry stays
+    queued; once the setting is unset as said, it runs."""
+    _committed_pipeline(repo, dvx)
+    write(repo / "in.txt", "2\n")
+    assert dvx("exp", "run", "--queue", "-n", "q2").code == 0
+    assert dvx("config", "--local", "core.hash", "sha256").code == 0
+    refused = dvx("queue", "start")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2, refused.output
+    assert ("This clone's .dvx/config.local sets core.hash to sha256, but this "
+            "repository's data is named by xxh128" in said), said
+    assert "Started" not in refused.output and "Traceback" not in refused.output
+    assert re.search(r"^q2 +queued", dvx("queue", "status").stdout, re.M)
+    assert dvx("config", "--local", "--unset", "core.hash").code == 0  # pasted
+    started = dvx("queue", "start")
+    assert started.code == 0, started.output
+    assert re.search(r"^q2 +done", dvx("queue", "status").stdout, re.M), \
+        dvx("queue", "status").stdout

@@ -470,6 +470,10 @@ def _start(repo: Repo, jobs: int, say: Callable[[str], None], readying: Readying
            ) -> list[Entry]:
     found = entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     warn_damaged(found)
+    if any(e.state == QUEUED for e in found):
+        # each run records data here, with this user's config: refused before any starts,
+        # so the entries stay queued, as `exp run` and `exp run --queue` refuse
+        repo.refuse_own_hash_setting()
     _remove_unrecorded_worktrees(repo)
     running: dict[str, _Run] = {}
     done: list[Entry] = []
