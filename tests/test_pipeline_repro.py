@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, run_meanwhile, stopped_again, stopped_at, tree_bytes, write
+from conftest import git, run_dvx_proc, run_meanwhile, stopped_again, stopped_at, tree_bytes, write
 from pipeline_kit import commit_copy_stage, make_ml_repo, run_and_commit, runs
 
 from dvx.hashing import hash_file
@@ -1205,6 +1205,36 @@ def test_a_repro_of_a_renamed_stage_whose_output_overlaps_the_old_one_replaces_i
         assert checked.code == 0 and "0 restored" in checked.output, checked.output
         assert "removed" not in checked.output, checked.output
     assert (repo / "res" / "a.txt").read_text() == "new\n"
+
+
+@pytest.mark.parametrize("stop", ["fails", "killed"])
+def test_a_renamed_stage_whose_first_run_stops_keeps_the_old_entry_so_a_rerun_succeeds(
+        repo, dvx, stop):
+    """`dvx repro` of stage `s` (output res/x/a.txt) renamed `t` (output res, persistent)
+    whose command fails, or which is killed before its run is recorded: `s`'s entry stays
+    until `t` is recorded, so the next `dvx repro` still knows res/x/.gitignore, which the
+    stopped run took out, as dvx's own and runs `t`, rather than refusing res as Git's."""
+    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res/x && echo A > res/x/a.txt"
+                    "\n    outs: [res/x/a.txt]\n", "s")
+    write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: mkdir -p res && test -e train.py && echo B"
+          " > res/b.txt\n    outs:\n      - res:\n          persist: true\n")
+    if stop == "killed":
+        write(repo / "train.py", "")
+        first = run_dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "repro.after_command"})
+        assert first.code == -signal.SIGKILL, first.output
+    else:
+        first = dvx("repro")
+        assert first.code == 1 and "Stage 't' failed" in first.output, first.output
+    assert list(read_lock(str(repo), "xxh128")) == ["s"]
+    assert "Dropped" not in first.stdout, first.output
+
+    write(repo / "train.py", "")
+    again = dvx("repro")
+    assert again.code == 0, again.output
+    assert "Dropped the dvx.lock entry of 's', no longer in dvx.yaml." in again.stdout
+    assert list(read_lock(str(repo), "xxh128")) == ["t"]
+    assert (repo / "res" / "x" / "a.txt").read_text() == "A\n"
+    assert (repo / "res" / "b.txt").read_text() == "B\n"
 
 
 def test_a_repro_that_waited_for_the_lock_judges_gone_stages_from_dvx_yaml_as_it_is_then(

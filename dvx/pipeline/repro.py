@@ -425,20 +425,16 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         # while they say the same (RecordsAsRead).
         tracked = [replace(o, pointer=committed[o.path]) if o.path in committed else o
                    for o in read.tracked]
-        no_longer: list[str] = []
-        unignored: dict[str, list[str]] = {}
+        # Those of stages renamed (gone, with an output at, inside or around one a stage run
+        # now has) stay until the new stage is recorded (_Scheduler._drop_replaced): a run
+        # that fails or is stopped first leaves dvx.lock naming what dvx wrote for them. Not
+        # when a stage reads a gone output: every entry is dropped for the way out then named.
+        replaced_later = [] if read.holding_gone else _replaced_by_a_run(dag, selected, locks,
+                                                                         result.dropped)
+        result.dropped = [n for n in result.dropped if n not in replaced_later]
         former = [locks[name] for name in result.dropped]
-        if result.dropped:
-            no_longer = _drop_entries(dag, locks, result.dropped, pointed_paths(repo))
-            make_users_own(repo, no_longer, ignored_by_git=True)
-            unignored = holding_outputs(repo, no_longer, _declared(dag))
-            touched += _unignore(repo, unignored)[1]
-            writer.take_in(locks, result.dropped)
-            if writer.write(locks):
-                touched.append(LOCK_FILE)
-                result.lock_written = True
-                forget_recorded(repo)
-            no_longer_data(repo, no_longer)
+        no_longer, unignored, result.lock_written = _drop_gone(repo, dag, locks, writer,
+                                                               result.dropped, touched)
         if read.holding_gone:  # the entries are dropped: the way out works from here
             stage_for_git(repo, touched)
             raise _holding_a_gone_output(repo.root, read.holding_gone, dropped=True)
@@ -461,6 +457,16 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.unrecorded = scheduler.unrecorded
             result.problems.append(scheduler.unrecorded_message())
         result.lock_written = result.lock_written or scheduler.lock_written
+        # A renamed stage's old entry no run replaced (its new stage up to date, frozen): the
+        # whole pipeline ran, each stage as it should, so it goes as any gone entry does.
+        kept = [n for n in replaced_later if n in scheduler.locks and n not in scheduler.dropped]
+        if kept and all(stage.outcome in OK for stage in result.stages) \
+                and not scheduler.unrecorded:
+            more, also, written = _drop_gone(repo, dag, scheduler.locks, writer, kept, touched)
+            no_longer += more
+            unignored.update(also)
+            result.dropped += kept
+            result.lock_written = result.lock_written or written
         # Those of stages that did not run too: a `!` rule added since may take theirs back
         touched += ignore_after_rules_taking_back(repo, _recorded_cached_outputs(
             dag, scheduler.locks))
@@ -769,6 +775,38 @@ def _recorded_cached_outputs(dag: Dag, locks: Mapping[str, StageLock]) -> list[s
     return [o.path for name, entry in locks.items() if name in dag.stages
             for o in entry.outs
             if o.cache and any(d.path == o.path and d.cache for d in dag.stages[name].outs)]
+
+
+def _replaced_by_a_run(dag: Dag, selected: list[str], locks: dict[str, StageLock],
+                       gone: list[str]) -> list[str]:
+    """Of the entries of stages `gone` from dvx.yaml, those recording an output at, inside
+    or around an output of a stage `selected` to run: a stage renamed."""
+    outs = [o.path for name in selected for o in dag.stages[name].outs]
+    return [name for name in gone
+            if any(overlaps(o.path, path) for o in locks[name].outs for path in outs)]
+
+
+def _drop_gone(repo: Repo, dag: Dag, locks: dict[str, StageLock], writer: LockWriter,
+               gone: list[str], touched: list[str]
+               ) -> tuple[list[str], dict[str, list[str]], bool]:
+    """Drop the entries of stages `gone` from dvx.yaml and write dvx.lock so (adding the
+    files to stage in Git to `touched`): their outputs no stage has any longer become the
+    user's files, Git no longer told to ignore them. Those outputs, of them the ones inside
+    folders whose .gitignore entries were taken out (`holding_outputs`), and whether
+    dvx.lock was written."""
+    if not gone:
+        return [], {}, False
+    no_longer = _drop_entries(dag, locks, gone, pointed_paths(repo))
+    make_users_own(repo, no_longer, ignored_by_git=True)
+    unignored = holding_outputs(repo, no_longer, _declared(dag))
+    touched += _unignore(repo, unignored)[1]
+    writer.take_in(locks, gone)
+    written = writer.write(locks)
+    if written:
+        touched.append(LOCK_FILE)
+        forget_recorded(repo)
+    no_longer_data(repo, no_longer)
+    return no_longer, unignored, written
 
 
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str],
