@@ -1214,8 +1214,8 @@ def test_a_renamed_stage_whose_first_run_stops_keeps_the_old_entry_so_a_rerun_su
     whose command fails, or which is killed before its run is recorded: `s`'s entry stays
     until `t` is recorded, so the next `dvx repro` still knows res/x/.gitignore, which the
     stopped run took out, as dvx's own and runs `t`, rather than refusing res as Git's."""
-    _run_and_commit(repo, dvx, "stages:\n  s:\n    cmd: mkdir -p res/x && echo A > res/x/a.txt"
-                    "\n    outs: [res/x/a.txt]\n", "s")
+    run_and_commit(repo, "stages:\n  s:\n    cmd: mkdir -p res/x && echo A > res/x/a.txt"
+                   "\n    outs: [res/x/a.txt]\n", "s")
     write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: mkdir -p res && test -e train.py && echo B"
           " > res/b.txt\n    outs:\n      - res:\n          persist: true\n")
     if stop == "killed":
