@@ -1,6 +1,7 @@
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,6 +153,41 @@ def test_remove_refuses_a_moved_repository_s_link_whose_object_this_cache_lacks(
             refused.output
         assert "dvx pull" in refused.stderr and "Stopped tracking" not in refused.stdout
     assert (moved / "f.dvx").exists() and os.readlink(moved / "f") == link
+
+
+def test_remove_refuses_links_whose_objects_the_cache_lost_until_a_pull_brings_them(
+        repo, dvx, tmp_path):
+    """cache.type symlink, the objects gone from the cache (another project's gc of a shared
+    cache), the remote holding them: `dvx remove` would leave links to nothing as the data
+    it says stays, so it refuses before changing anything, naming the `dvx pull` that brings
+    the data back; pasted, the remove leaves each file a copy of its own."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f.txt", "f\n")
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "f.txt", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    assert dvx("push").code == 0
+    files = repo / ".dvx" / "cache" / "files"
+    for folder, _, _ in os.walk(files):
+        os.chmod(folder, 0o755)
+    shutil.rmtree(files)
+    before = {p: os.readlink(repo / p) for p in ("f.txt", "d/a")}
+    refused = dvx("remove", "f.txt.dvx", "d.dvx")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Stopped tracking" not in refused.stdout, refused.output
+    assert ("'f.txt', 'd/a' are symbolic links into the cache, which no longer has their "
+            "objects" in said and "Nothing was changed" in said), said
+    assert (repo / "f.txt.dvx").exists() and (repo / "d.dvx").exists()
+    assert {p: os.readlink(repo / p) for p in before} == before
+    assert git(repo, "status", "--porcelain") == ""
+    pull = re.search(r"`(dvx pull [^`]*)`", said)
+    assert pull is not None and pull.group(1) == "dvx pull f.txt d", said
+    assert dvx(*pull.group(1).split()[1:]).code == 0  # pasted
+    assert dvx("remove", "f.txt.dvx", "d.dvx").code == 0
+    for path, text in (("f.txt", "f\n"), ("d/a", "a\n")):
+        assert not (repo / path).is_symlink() and (repo / path).read_text() == text
 
 
 def test_remove_outs_deletes_only_recoverable_data(repo, dvx):

@@ -61,6 +61,7 @@ from dvx.paths import (
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
 from dvx.scm import git_add_command
+from dvx.wording import named_list
 from dvx.workspace import (
     delete_tracked_data,
     deleting_a_repository_error,
@@ -269,7 +270,42 @@ def _make_what_stays_own(repo: Repo, outputs: list[Output], remove_data: bool,
         recorded = _recorded_objects(repo, output)
         files += _kept_files(repo, output.path, git_held.get(output.path, set()), recorded) \
             if remove_data else _files_of(repo, output.path, recorded)
+    if not remove_data:
+        _refuse_links_to_lacked_objects(repo, files)
     _own_copies(repo, files, missing_ok=True)
+
+
+def _refuse_links_to_lacked_objects(repo: Repo, files: Sequence[_File]) -> None:
+    """Refuse (PathError), before anything changes, to stop tracking data that stays in the
+    workspace as symbolic links into the cache whose objects are gone from it: no copy of
+    their data can be made, so what stayed would be links to nothing, and once its pointer
+    is gone no `dvx pull` brings that data back. A pull of it first does. (A moved
+    repository's link into the cache it had is refused as it is copied,
+    `_own_copy_of_stale_link`.)"""
+    lacked = [(path, display) for path, display, _ in files
+              if _links_to_a_gone_object(repo, path)]
+    if not lacked:
+        return
+    tracked = list(dict.fromkeys(display for _, display in lacked))
+    links = [repo_relpath(repo.root, path) for path, _ in lacked]
+    are, objects, their = ("are symbolic links", "their objects", "their") \
+        if len(links) > 1 else ("is a symbolic link", "its object", "its")
+    raise PathError(
+        f"The data of {named_list(tracked, most=10, name=quoted)} is not in the workspace: "
+        f"{named_list(links, most=10, name=quoted)} {are} into the cache, which no longer "
+        f"has {objects}, so no copy of {their} data can be made, and untracked, what stayed "
+        "would be links to nothing that no `dvx pull` brings back. Nothing was changed.",
+        f"Bring the data back first: `dvx pull "
+        f"{' '.join(for_command(repo.root, path) for path in tracked)}` (it fetches it from "
+        "the remote and links it again), then run this command again.")
+
+
+def _links_to_a_gone_object(repo: Repo, path: str) -> bool:
+    """`path` is a symlink into this cache whose object is gone from it."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return repo.cache.object_for_symlink(target) is not None and not os.path.exists(target)
 
 
 def _refuse_deleting_a_repository(repo: Repo, paths: list[str]) -> None:
