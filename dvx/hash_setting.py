@@ -6,8 +6,12 @@ files in Git's index and dvx.lock; most of them, a tie going to the default), el
 default. A user's own settings (the global config, a clone's .dvx/config.local) may choose
 the algorithm of a repository that tracks no data yet, never write pointers by another one
 into a repository whose data has one: every clone hashing as the repository does could not
-read them. Messages here name the level a setting comes from and the `dvx config` that
-changes it there, since a command that writes another level changes nothing it reads.
+read them. Yet a clone hashes as its committed .dvx/config says, else with the default, so
+such a choice holds for clones only once that file sets it: `dvx init` writes a global
+core.hash there, and the pre-commit hook stops a commit of data recorded with another
+algorithm than clones of it would hash with (`committed_switch`, `unshared_algorithm`).
+Messages here name the level a setting comes from and the `dvx config` that changes it
+there, since a command that writes another level changes nothing it reads.
 """
 
 from __future__ import annotations
@@ -171,8 +175,10 @@ def own_setting_notice(config: Config, level: str, algo: str,
     """The warning for core.hash just set to `algo` at the user's own `level` (global or
     local) in a repository, `config` holding it: a level above that sets another is read
     here instead, and one in effect that is not the algorithm of the repository's data
-    makes every command recording data refuse here (`own_setting_refusal`). None where it
-    is in effect here and names the repository's data, or the repository tracks none yet."""
+    makes every command recording data refuse here (`own_setting_refusal`); in a repository
+    that tracks no data yet, one its .dvx/config does not set is read by no clone until it
+    does. None where it is in effect here and names the repository's data, or its
+    .dvx/config sets it too."""
     setting = setting_named(config, algo, level)
     if level == "global" and config.where("core", "hash") != level:
         in_effect = config.hash_algo()
@@ -182,6 +188,12 @@ def own_setting_notice(config: Config, level: str, algo: str,
                 f"{setting_named(config, in_effect)}. It chooses the algorithm of "
                 "repositories that track no data yet and set none themselves.")
     own = repository_algorithm(config, recorded)
+    if not own.recorded and (_value_at(config, "project") or DEFAULT_ALGO) != algo:
+        return (f"{setting[0].upper()}{setting[1:]} now, which no clone of this repository "
+                "reads: its .dvx/config does not. To name its data with "
+                f"{algo}, share the setting before you commit data: `dvx config core.hash "
+                f"{algo}`, and commit .dvx/config (the pre-commit hook of `dvx install` stops "
+                "a commit of data recorded with an algorithm no clone hashes with).")
     if not own.recorded or own.algo == algo:
         return None
     fixes = own_setting_fixes(config, own.algo)
@@ -340,33 +352,96 @@ _MAX_CONFIG_BYTES = 1 << 20  # a tracked .dvx/config larger than this is no conf
 
 
 @dataclass(frozen=True)
-class CommittedSwitch:
-    """A commit whose .dvx/config sets core.hash to `algo`, where HEAD's set `before` (None:
-    nothing), while tracked data records another algorithm: every clone would hash with
-    `algo` and skip `files`, whose data none could pull or check out any more."""
+class ClonesAlgorithm:
+    """The algorithm every clone of a commit hashes with: the core.hash its .dvx/config sets,
+    else the default, as a clone reads no one's own config."""
     algo: str
-    before: str | None
+    setting: str | None  # the core.hash its .dvx/config sets; None: none, the default
+    has_config: bool  # the commit has a .dvx/config
+
+    @property
+    def why(self) -> str:
+        """Why, as a clause: "its .dvx/config sets core.hash to sha256"."""
+        if self.setting is not None:
+            return f"its {COMMITTED_CONFIG} sets core.hash to {self.setting}"
+        if self.has_config:
+            return f"its {COMMITTED_CONFIG} sets no core.hash, leaving the default, " \
+                f"{self.algo}"
+        return f"it has no {COMMITTED_CONFIG}, leaving the default, {self.algo}"
+
+
+def _clones_algorithm(data: bytes | None, named: str) -> ClonesAlgorithm:
+    setting = _committed_hash(data, named)
+    return ClonesAlgorithm(setting or DEFAULT_ALGO, setting, data is not None)
+
+
+def staged_algorithm(git: Git) -> ClonesAlgorithm | None:
+    """What every clone of the commit being made hashes with, as Git's index holds its
+    .dvx/config; None where a merge left that file in conflict (the commit cannot be made
+    until it is resolved)."""
+    entry = git.index_entries([COMMITTED_CONFIG]).get(COMMITTED_CONFIG)
+    if entry is None and git.ls_files("--unmerged", "--", COMMITTED_CONFIG):
+        return None
+    data = None if entry is None else git.small_blob(entry[1], _MAX_CONFIG_BYTES)
+    return _clones_algorithm(data, f"'{COMMITTED_CONFIG}' of Git's index")
+
+
+@dataclass(frozen=True)
+class CommittedSwitch:
+    """A commit after which clones hash with `now.algo` where HEAD's hashed with `before`
+    (its .dvx/config sets another core.hash, or none, or is gone), while tracked data
+    records another algorithm: every clone would skip `files`, whose data none could pull
+    or check out any more."""
+    now: ClonesAlgorithm
+    before: ClonesAlgorithm
     files: list[str]  # pointer files and dvx.lock of the index, recording another algorithm
 
 
 def committed_switch(git: Git, recorded: dict[str, list[str]]) -> CommittedSwitch | None:
-    """The switch of algorithm the commit being made would share with every clone (its
-    .dvx/config, as Git's index holds it, sets another core.hash than HEAD's) while the
-    tracked data (`recorded`, as the index holds it too) records another: a switch takes
-    adding all that data again. None where the commit changes no core.hash, or all the
-    data records the one it sets."""
-    entry = git.index_entries([COMMITTED_CONFIG]).get(COMMITTED_CONFIG)
-    if entry is None:  # not in the commit, or left in conflict by a merge
-        return None
-    algo = _committed_hash(git.small_blob(entry[1], _MAX_CONFIG_BYTES),
-                           f"'{COMMITTED_CONFIG}' of Git's index")
+    """The switch of algorithm the commit being made would share with every clone (they
+    would hash with another than HEAD's clones do) while the tracked data (`recorded`, as
+    the index holds it too) records another: a switch takes adding all that data again.
+    None where the commit changes no algorithm clones hash with, or all the data records
+    the one they would."""
+    now = staged_algorithm(git)
     head = git.head()
-    before = None if head is None else _committed_hash(
-        git.blob_at(head, COMMITTED_CONFIG, _MAX_CONFIG_BYTES), f"'{COMMITTED_CONFIG}' of HEAD")
-    if algo is None or algo == before:
+    if now is None or head is None:  # a first commit switches nothing
         return None
-    files = sorted(f for other, found in recorded.items() if other != algo for f in found)
-    return CommittedSwitch(algo, before, files) if files else None
+    before = _clones_algorithm(git.blob_at(head, COMMITTED_CONFIG, _MAX_CONFIG_BYTES),
+                               f"'{COMMITTED_CONFIG}' of HEAD")
+    if now.algo == before.algo:
+        return None
+    files = sorted(f for other, found in recorded.items() if other != now.algo for f in found)
+    return CommittedSwitch(now, before, files) if files else None
+
+
+@dataclass(frozen=True)
+class UnsharedAlgorithm:
+    """A commit adding data recorded with `algo` (by a dvx whose own config chose it), the
+    algorithm the rest of the repository's data has too, or its first data, while every
+    clone hashes with another (`clones`): the choice is the user's alone until the
+    repository's .dvx/config sets it, and every clone would skip `files`."""
+    algo: str
+    clones: ClonesAlgorithm
+    files: list[str]  # the pointer files and dvx.lock the commit adds or changes
+
+
+def unshared_algorithm(git: Git, recorded: dict[str, list[str]], staged: set[str]
+                       ) -> UnsharedAlgorithm | None:
+    """The data among `staged` (files the commit being made adds or changes) recording
+    another algorithm than every clone of the commit would hash with; None where there is
+    none. The caller has named first the staged pointers of another algorithm than the rest
+    of the data (`staged_otherwise`): what is left records the data's own algorithm, which
+    the commit should share."""
+    clones = staged_algorithm(git)
+    if clones is None:
+        return None
+    others = {algo: found for algo, files in recorded.items() if algo != clones.algo
+              if (found := [f for f in files if f in staged])}
+    if not others:
+        return None
+    algo = max(others, key=lambda a: len(others[a]))
+    return UnsharedAlgorithm(algo, clones, sorted(f for found in others.values() for f in found))
 
 
 def _committed_hash(data: bytes | None, named: str) -> str | None:

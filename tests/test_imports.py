@@ -403,22 +403,23 @@ def test_a_local_source_read_in_place_hashes_as_its_own_config_local_says(projec
 
 def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorithm_its_data_records(
         tmp_path, monkeypatch):
-    """The source's owner set core.hash (sha256) in their global config, so its committed
-    config names none while every pointer and its dvx.lock record sha256: ls, get and import
-    read its data by that algorithm (a local path, a file:// URL, a revision), from a reader
-    hashing with sha256 too as from one hashing with the default."""
+    """The source's owner set core.hash (sha256) in their global config after its `dvx
+    init` (which would have written it into .dvx/config) and ran no pre-commit hook, so its
+    committed config names none while every pointer and its dvx.lock record sha256: ls, get
+    and import read its data by that algorithm (a local path, a file:// URL, a revision),
+    from a reader hashing with sha256 too as from one hashing with the default."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
-    write(global_config, "[core]\nhash = sha256\n")
     (tmp_path / "datasets").mkdir()
     team = Team(tmp_path / "datasets")
     owner = team.founder()
+    reader = make_git_repo(tmp_path / "reader")
+    must("init", cwd=reader)  # before the setting too: its .dvx/config names no algorithm
+    write(global_config, "[core]\nhash = sha256\n")
     write(owner / "d" / "f.txt", "theirs\n")
     must("add", "d", cwd=owner)
     share(owner, "data")
     assert "hash" not in (owner / ".dvx" / "config").read_text()
-    reader = make_git_repo(tmp_path / "reader")
-    must("init", cwd=reader)
     sources = ((str(owner), ()), (f"file://{team.origin}", ()), (str(owner), ("--rev", "HEAD")))
     for round, setting in enumerate(("[core]\nhash = sha256\n", "")):
         write(global_config, setting)

@@ -4219,15 +4219,105 @@ def test_the_pre_commit_hook_stops_a_committed_core_hash_the_tracked_data_does_n
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
+@pytest.mark.parametrize("way", ["unset", "left out"])
+def test_the_pre_commit_hook_stops_a_commit_leaving_clones_the_default_the_data_does_not_record(
+        team, way):
+    """A repository whose committed .dvx/config sets core.hash sha256, its data sha256: a
+    commit of `dvx config --unset core.hash`, or of an index without .dvx/config (`git rm
+    --cached`), would have every clone hash with the default, xxh128, and skip every
+    pointer, as an explicit switch would; the hook stops it the same way, naming the
+    setting to set back, which pasted makes a commit after which a teammate pulls the data."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    must("config", "core.hash", "sha256", cwd=alice)
+    write(alice / "data.csv", "v1\n")
+    must("add", "data.csv", cwd=alice)
+    share(alice, "data, by sha256")
+    if way == "unset":
+        must("config", "--unset", "core.hash", cwd=alice)
+        git(alice, "add", ".dvx/config")
+    else:
+        git(alice, "rm", "-q", "--cached", ".dvx/config")
+    before = git(alice, "rev-parse", "HEAD")
+    refused = subprocess.run(["git", "commit", "-qm", way], cwd=alice, capture_output=True,
+                             text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and git(alice, "rev-parse", "HEAD") == before, said
+    why = ("its .dvx/config sets no core.hash" if way == "unset"
+           else "it has no .dvx/config")
+    assert (f"dvx stopped the commit: {why}, leaving the default, xxh128, which the data this "
+            "repository tracks does not record" in said), said
+    assert "\n    data.csv.dvx\n" in refused.stderr, refused.stderr
+    named = re.findall(r"`((?:dvx config|git add|git restore) [^`]*)`", said)
+    back = (["dvx config core.hash sha256", "git add -- .dvx/config"] if way == "unset"
+            else ["git restore --staged -- .dvx/config"])
+    assert named[:len(back)] == back, said
+    for command in back:
+        pasted(command, alice)
+    git(alice, "commit", "-qm", way, "--allow-empty")
+    git(alice, "push", "-q", "origin", "HEAD")
+    bob = team.clone("bob")  # pulls the data
+    assert (bob / "data.csv").read_text() == "v1\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_global_core_hash_reaches_every_clone_through_the_committed_config(team):
+    """A global core.hash, a user's default for new projects, is read by no clone: `dvx
+    init` under it writes it into the new .dvx/config, which is committed, so a teammate
+    without it pulls the data. Set after `dvx init`, `dvx config --global` says no clone
+    reads it, and the hook stops the commit of the data it records, naming the setting to
+    share, which pasted makes a commit after which a teammate pulls the data."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    write(global_config, "[core]\nhash = sha256\n")
+    alice = team.founder()  # its init under the global setting
+    assert "hash = sha256" in git(alice, "show", "HEAD:.dvx/config")
+    must("install", cwd=alice)
+    write(alice / "a.csv", "a\n")
+    must("add", "a.csv", cwd=alice)
+    share(alice, "a, by sha256")
+    global_config.unlink()
+    bob = team.clone("bob")  # no global setting: the committed one names the data
+    assert (bob / "a.csv").read_text() == "a\n"
+    assert "algo: sha256" in (bob / "a.csv.dvx").read_text()
+
+    (team.base / "later").mkdir()
+    later = Team(team.base / "later")
+    carol = later.founder()  # initialized before her global setting
+    must("install", cwd=carol)
+    told = run_dvx("config", "--global", "core.hash", "sha256", cwd=carol)
+    assert told.code == 0 and "which no clone of this repository reads" in told.stderr, \
+        told.output
+    write(carol / "c.csv", "c\n")
+    must("add", "c.csv", cwd=carol)
+    git(carol, "add", "-A")
+    refused = subprocess.run(["git", "commit", "-qm", "c"], cwd=carol, capture_output=True,
+                             text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and "\n    c.csv.dvx\n" in refused.stderr, said
+    assert ("it would put into Git data recorded with sha256 (a core.hash of your own config "
+            "chose it, most likely), but every clone hashes with xxh128 (its .dvx/config sets "
+            "no core.hash, leaving the default, xxh128)" in said), said
+    named = re.findall(r"`((?:dvx config|git add) [^`]*)`", said)
+    assert named[:2] == ["dvx config core.hash sha256", "git add -- .dvx/config"], said
+    for command in named[:2]:
+        pasted(command, carol)
+    git(carol, "commit", "-qm", "c")
+    must("push", cwd=carol)
+    git(carol, "push", "-q", "origin", "HEAD")
+    global_config.unlink()
+    dave = later.clone("dave")
+    assert (dave / "c.csv").read_text() == "c\n"
+
+
 def test_a_merge_stopped_over_a_teammate_s_pointer_of_another_algorithm_names_what_works_here(
         team):
-    """Alice's own config hashes with sha256, allowed while her clone tracked no data; bob
-    tracks his with the default meanwhile. Bob's `git pull` is stopped over alice's pointer,
+    """Alice's own config hashes with sha256, allowed while her clone tracked no data, and
+    her clone runs no dvx hook to stop her commit of it (no `dvx install`); bob tracks his
+    with the default meanwhile. Bob's `git pull` is stopped over alice's pointer,
     whose data bob never had: the way out named is alice's to add it again and push, and
     bob's to abort the merge, never an `rm` then `dvx add` here. Pasted, the pull after
     alice's push merges, and bob pulls her data."""
     alice = team.founder()
-    must("install", cwd=alice)
     bob = team.clone("bob")
     must("install", cwd=bob)
     must("config", "--local", "core.hash", "sha256", cwd=alice)

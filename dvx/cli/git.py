@@ -17,7 +17,7 @@ from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.errors import DvxError
-    from dvx.hash_setting import CommittedSwitch, RepositoryAlgorithm
+    from dvx.hash_setting import CommittedSwitch, RepositoryAlgorithm, UnsharedAlgorithm
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.repo import Repo
@@ -154,7 +154,8 @@ def pre_commit(args: tuple[str, ...]) -> None:
     """Stop a commit that would put into Git data dvx keeps out of it, a link into its
     cache, or a pointer or dvx.lock still holding a merge's conflict markers
     (ops/staged_data.py), a pointer of another hash algorithm than the repository's data or
-    a .dvx/config setting a core.hash its tracked data does not record (hash_setting.py), or
+    than its clones would hash with, or a .dvx/config setting (or unsetting) a core.hash its
+    tracked data does not record (hash_setting.py), or
     whose index holds dvx's private files (.dvx/config.local: the clone's credentials).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
@@ -188,6 +189,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
         switch = committed_switch(repo.git, repo.recorded_algorithms)
         # A switch names every file of another algorithm, with the ways out of both intents
         own, otherwise = _staged_in_another_algorithm(repo) if switch is None else (None, [])
+        unshared = _unshared_algorithm(repo) if switch is None and not otherwise else None
     except PrivateFilesInGitError as exc:
         warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
              "is.")
@@ -220,8 +222,10 @@ def _check_the_commit(made_by_merge: bool) -> None:
         warn(_other_algorithm_message(repo.root, here, own, otherwise, merging))
     if switch is not None:
         warn(_switch_message(repo.root, here, switch))
+    if unshared is not None:
+        warn(_unshared_message(repo.root, here, unshared))
     if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
-            or otherwise or switch is not None:
+            or otherwise or switch is not None or unshared is not None:
         sys.exit(1)
 
 
@@ -237,6 +241,52 @@ def _staged_in_another_algorithm(repo: Repo) -> tuple[RepositoryAlgorithm, list[
     if not staged:
         return staged_otherwise(repo.config, {}, staged)
     return staged_otherwise(repo.config, repo.recorded_algorithms, staged)
+
+
+def _unshared_algorithm(repo: Repo) -> UnsharedAlgorithm | None:
+    """The pointer files and dvx.lock the commit being made adds or changes that record
+    another algorithm than every clone of it would hash with (hash_setting.py)."""
+    from dvx.hash_setting import unshared_algorithm
+    from dvx.lockfile import LOCK_FILE
+    from dvx.paths import POINTER_SUFFIX
+
+    assert repo.git is not None
+    staged = {f.path for f in repo.git.staged_additions()
+              if f.path.endswith(POINTER_SUFFIX) or f.path == LOCK_FILE}
+    return unshared_algorithm(repo.git, repo.recorded_algorithms, staged) if staged else None
+
+
+def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) -> str:
+    """Data recorded with an algorithm a user's own config chose, which no clone reads: the
+    way to share that choice in the commit, and the way to record the data as clones hash
+    (configuration.md, "The repository's hash algorithm")."""
+    from dvx.hash_setting import COMMITTED_CONFIG
+    from dvx.lockfile import LOCK_FILE
+    from dvx.pointer import data_path_of
+
+    typed, pathspec = _typed(root, here)
+    algo, clones, files = unshared.algo, unshared.clones.algo, unshared.files
+    lines = [f"ERROR: dvx stopped the commit: it would put into Git data recorded with {algo} "
+             f"(a core.hash of your own config chose it, most likely), but every clone hashes "
+             f"with {clones} ({unshared.clones.why}) and would skip these files, whose data "
+             "nobody could pull or check out:"]
+    lines.extend(f"    {path}" for path in files[:_LISTED])
+    if len(files) > _LISTED:
+        lines.append(f"    and {len(files) - _LISTED} more")
+    pointers = [path for path in files if path != LOCK_FILE]
+    again = []
+    if pointers:
+        again.append(f"`rm {_named(pointers, typed)}`{_each(pointers)}, which keeps the data, "
+                     f"then `dvx add {_named([data_path_of(p) for p in pointers], typed)}`")
+    if LOCK_FILE in files:
+        again.append(f"`rm {typed(LOCK_FILE)}`, then `dvx repro`")
+    lines.append(
+        f"To name this repository's data with {algo}, share the setting: `dvx config "
+        f"core.hash {algo}`, `git add -- {pathspec(COMMITTED_CONFIG)}`, and {_again(here)}. "
+        f"Else record it again with {clones}, once `dvx config core.hash` says {clones} "
+        f"({'; '.join(again)}), `git add` the files they change, and {_again(here)}. `git "
+        "commit --no-verify` commits it as it is.")
+    return "\n".join(lines)
 
 
 def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorithm,
@@ -295,15 +345,20 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
 
     typed, pathspec = _typed(root, here)
     files = switch.files
-    lines = [f"ERROR: dvx stopped the commit: its {COMMITTED_CONFIG} sets core.hash to "
-             f"{switch.algo}, which the data this repository tracks does not record: every "
-             f"clone would hash with {switch.algo} and skip these files, whose data nobody "
-             "could pull or check out any more:"]
+    algo = switch.now.algo
+    lines = [f"ERROR: dvx stopped the commit: {switch.now.why}, which the data this repository "
+             f"tracks does not record: every clone would hash with {algo} and skip these "
+             "files, whose data nobody could pull or check out any more:"]
     lines.extend(f"    {path}" for path in files[:_LISTED])
     if len(files) > _LISTED:
         lines.append(f"    and {len(files) - _LISTED} more")
-    back = ("dvx config --unset core.hash" if switch.before is None
-            else f"dvx config core.hash {switch.before}")
+    before = switch.before.setting
+    if not switch.now.has_config:  # Git's index lost it: HEAD's goes back into the commit
+        set_back = f"`git restore --staged -- {pathspec(COMMITTED_CONFIG)}`"
+    else:
+        back = "dvx config --unset core.hash" if before is None else \
+            f"dvx config core.hash {before}"
+        set_back = f"`{back}`, `git add -- {pathspec(COMMITTED_CONFIG)}`"
     pointers = [path for path in files if path != LOCK_FILE]
     again = []
     if pointers:
@@ -313,9 +368,9 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
         again.append(f"`rm {typed(LOCK_FILE)}`, then `dvx repro`, which records every stage "
                      "again")
     lines.append(
-        f"If that setting is not meant, set back the committed one: `{back}`, `git add -- "
-        f"{pathspec(COMMITTED_CONFIG)}`, and {_again(here)}. A switch of algorithm takes "
-        f"recording all that data again with {switch.algo}, where it is in the workspace "
+        f"If that setting is not meant, set back the committed one: {set_back}, and "
+        f"{_again(here)}. A switch of algorithm takes "
+        f"recording all that data again with {algo}, where it is in the workspace "
         f"({'; '.join(again)}; `dvx pull` before the switch fetches what is missing), and "
         f"`git add` of the files they change. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)

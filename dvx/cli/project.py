@@ -46,6 +46,9 @@ def init(no_scm: bool) -> None:
         out(f"dvx is already initialized in {result.root}; nothing changed.")
         return
     out(f"Initialized dvx in {result.root}/.dvx")
+    if result.hash_shared:
+        out(f"Its .dvx/config sets core.hash to {result.hash_shared}, as your global config "
+            "does, so that every clone names its data as you do.")
     if result.to_stage:
         out("Commit the configuration with:\n    git add " + " ".join(result.to_stage)
             + ' && git commit -m "Initialize dvx"')

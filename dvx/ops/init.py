@@ -7,7 +7,9 @@ import shutil
 import uuid
 from dataclasses import dataclass
 
-from dvx.errors import NotARepoError, UsageError
+from dvx.config import ConfigFile, global_config_path
+from dvx.errors import DvxError, NotARepoError, UsageError
+from dvx.hashing import ALGORITHMS
 from dvx.logs import shell_quote
 from dvx.repo import (
     DVX_DIR,
@@ -38,6 +40,7 @@ class InitResult:
     created: bool
     no_scm: bool
     to_stage: list[str]
+    hash_shared: str | None = None  # the global core.hash its .dvx/config now sets
 
 
 def init(path: str, no_scm: bool = False) -> InitResult:
@@ -74,7 +77,9 @@ def init(path: str, no_scm: bool = False) -> InitResult:
             os.makedirs(os.path.join(staging, private))
             with open(os.path.join(staging, private, ".gitignore"), "wb") as f:
                 f.write(IGNORE_EVERYTHING)
-        config = CONFIG_HEADER + ("[core]\nno_scm = true\n" if no_scm else "")
+        shared = None if no_scm else _user_default_hash()
+        config = CONFIG_HEADER + ("[core]\nno_scm = true\n" if no_scm else
+                                  f"[core]\nhash = {shared}\n" if shared else "")
         with open(os.path.join(staging, "config"), "w", encoding="utf-8") as f:
             f.write(config)
         with open(os.path.join(staging, ".gitignore"), "w", encoding="utf-8") as f:
@@ -84,7 +89,19 @@ def init(path: str, no_scm: bool = False) -> InitResult:
         shutil.rmtree(staging, ignore_errors=True)
     to_stage = [] if no_scm else [f"{DVX_DIR}/config", f"{DVX_DIR}/.gitignore"]
     Repo(root).exclude_temporaries()
-    return InitResult(root, True, no_scm, to_stage)
+    return InitResult(root, True, no_scm, to_stage, shared)
+
+
+def _user_default_hash() -> str | None:
+    """The core.hash of the user's global config, the algorithm of their new projects, which
+    the new .dvx/config sets so that every clone hashes as they do (clones read no one's
+    global config): a value naming no algorithm, or a global config that cannot be read,
+    sets nothing here, and the commands that hash say what is wrong with it."""
+    try:
+        value = ConfigFile.load(global_config_path()).get("core", "hash")
+    except DvxError:
+        return None
+    return value if value in ALGORITHMS else None
 
 
 def _refuse_places_of_others(root: str) -> None:
