@@ -3465,6 +3465,29 @@ def test_a_vars_file_only_a_foreach_s_own_item_or_meta_names_is_not_a_params_fil
         assert diff.code == 0 and "cfg.yaml" not in json.loads(diff.stdout), diff.output
 
 
+@pytest.mark.parametrize("field", ["stage desc", "output desc", "plot title"])
+def test_a_param_only_a_description_or_a_plot_s_drawing_names_is_read_by_no_stage(repo, field):
+    """A `${}` in what a run never reads (a stage's or an output's `desc`, a plot's `title`)
+    describes the stage, and a change of it runs nothing again (docs/pipelines.md): -S of the
+    param it names warns as of one no stage reads, no stage runs, and exp show and params
+    diff (--deps too) leave out the vars file only it names."""
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "cfg.yaml", "note: 2\n")
+    line = {"stage desc": "    desc: trains with ${lr} and ${note}\n    outs: [p.csv]\n",
+            "output desc": "    outs:\n      - p.csv: {desc: 'lr ${lr}, ${note}'}\n",
+            "plot title": "    plots:\n      - p.csv: {title: 'lr ${lr}, ${note}'}\n"}[field]
+    run_and_commit(repo, "vars: [cfg.yaml]\nstages:\n  train:\n"
+                         "    cmd: printf 'x,y\\n1,2\\n' > p.csv\n" + line, "described")
+    for setting in ("lr=0.5", "cfg.yaml:note=5"):
+        ran = run_dvx("exp", "run", "-S", setting, cwd=repo)
+        assert _warned_of(ran, setting.partition("=")[0]) is not None, ran.output
+        assert "Running stage" not in ran.output, ran.output
+    assert "cfg.yaml" not in _show(repo)["main"]["params"]
+    for deps in ((), ("--deps",)):
+        diff = run_dvx("params", "diff", "HEAD", "--json", *deps, cwd=repo)
+        assert diff.code == 0 and "cfg.yaml" not in json.loads(diff.stdout), diff.output
+
+
 @pytest.mark.parametrize("reads", ["params: [prep.k]", "${}", "foreach"])
 def test_set_param_a_stage_outside_the_run_reads_warns_naming_it_and_the_run_with_it(
         repo, reads):
