@@ -210,3 +210,34 @@ def test_queue_start_refuses_a_user_s_own_other_algorithm_before_starting_a_run(
     assert started.code == 0, started.output
     assert re.search(r"^q2 +done", dvx("queue", "status").stdout, re.M), \
         dvx("queue", "status").stdout
+
+
+def test_exp_apply_under_a_user_s_own_core_hash_names_that_setting_as_checkout_does(repo, dvx):
+    """An experiment's dvx.lock records the repository's algorithm, and the user's global
+    config sets another: exp apply, from a subfolder too, refuses before writing anything,
+    naming that config and the `dvx config` that sets it back, as checkout does, never an
+    `rm dvx.lock` that repro then refuses; pasted, the fix lets the apply through."""
+    _committed_pipeline(repo, dvx)
+    write(repo / "in.txt", "2\n")
+    assert dvx("exp", "run", "-n", "two").code == 0
+    git(repo, "checkout", "-q", "--", ".")
+    assert dvx("checkout").code == 0
+    (repo / "sub").mkdir()
+    assert dvx("config", "--global", "core.hash", "sha256").code == 0
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    checkout = " ".join(dvx("checkout").stderr.split())
+    before = _files_of(repo)
+    refused = dvx("exp", "apply", "two", cwd=repo / "sub")
+    said = " ".join(refused.stderr.split())
+    assert refused.code != 0 and "Traceback" not in refused.output, refused.output
+    assert ("dvx.lock' uses xxh128, as this repository's data does" in said
+            and f"but your global config ({global_config}) sets core.hash to sha256" in said
+            and "`dvx config --local core.hash xxh128` or `dvx config --global --unset "
+            "core.hash`" in said), said
+    assert f"your global config ({global_config}) sets core.hash to sha256" in checkout
+    assert "rm " not in said and "dvx repro" not in said, said
+    assert _files_of(repo) == before
+    pasted("dvx config --global --unset core.hash", repo / "sub")
+    applied = dvx("exp", "apply", "two", cwd=repo / "sub")
+    assert applied.code == 0, applied.output
+    assert (repo / "out.txt").read_text() == "2\n"

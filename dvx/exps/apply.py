@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from dvx import faults
-from dvx.errors import UsageError
+from dvx.errors import OtherAlgorithmError, UsageError
 from dvx.experiment_refs import (
     Experiment,
     changed_files,
@@ -26,9 +26,17 @@ from dvx.exps.workspace_writes import (
     saved_but_for_kept_entries,
     write_as_in_git,
 )
+from dvx.hash_setting import revision_algo_mismatch
 from dvx.history import History
 from dvx.lock import EXPERIMENT, Work, began_writing
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, PIPELINE_FILE, parse_lock, uncached_paths
+from dvx.lockfile import (
+    LOCK_FILE,
+    MAX_LOCK_BYTES,
+    PIPELINE_FILE,
+    StageLock,
+    parse_lock,
+    uncached_paths,
+)
 from dvx.ops.checkout import (
     CheckoutResult,
     blocked,
@@ -276,8 +284,7 @@ def _inputs_head_changed(repo: Repo, git: Git, exp: Experiment, current: str) ->
     dependencies its dvx.lock records (files at or below a dependency directory too), and
     the pointer files tracking those dependencies. The apply keeps HEAD's versions, so the
     stages using them are stale in the workspace."""
-    data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
-    locks = parse_lock(data, repo.algo) if data else {}
+    locks = _experiment_locks(repo, git, exp)
     deps = {dep.path for lock in locks.values() for dep in lock.deps}
     params_files = {file for lock in locks.values() for file in lock.params}
 
@@ -353,10 +360,22 @@ def _uncached_outputs(repo: Repo, git: Git, exp: Experiment, files: list[str]) -
     (another experiment's run may have left its own)."""
     if LOCK_FILE not in files:
         return []
+    return sorted(uncached_paths(_experiment_locks(repo, git, exp)))
+
+
+def _experiment_locks(repo: Repo, git: Git, exp: Experiment) -> dict[str, StageLock]:
+    """The stages the experiment's dvx.lock records ({} without one). One recorded with
+    another algorithm than dvx hashes with here is refused as every revision's is
+    (hash_setting.py): naming the setting that is off, or how this clone reads it."""
     data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
     if data is None:
-        return []
-    return sorted(uncached_paths(parse_lock(data, repo.algo)))
+        return {}
+    try:
+        return parse_lock(data, repo.algo)
+    except OtherAlgorithmError as exc:
+        raise revision_algo_mismatch(repo.config, repo.recorded_algorithms,
+                                     f"'{exp.commit[:10]}:{LOCK_FILE}'", exc.recorded,
+                                     repo.algo) from None
 
 
 def _uncached_outputs_behind(git: Git, exp: Experiment, files: list[str], uncached: list[str]
