@@ -3666,6 +3666,37 @@ def test_undeclared_param_hint_quotes_a_key_yaml_reads_as_another_type(repo):
     assert '"1": 7' in (repo / "m.txt").read_text()
 
 
+def test_the_params_line_the_warning_offers_for_a_key_with_a_blank_works_as_pasted(repo):
+    """`-S 'train.batch size=64'`, and a TOML file's quoted `"odd key"`: a stage's `params:`
+    takes every name -S takes, blanks and all, so the line the warning offers, pasted into
+    the stage reading it, declares the param: the stage runs again with it, no warning."""
+    write(repo / "params.yaml", "train:\n  batch size: 32\n")
+    write(repo / "cfg.toml", '"odd key" = 1\n')
+    pipeline = ("stages:\n  t:\n    cmd: cat params.yaml > t.txt\n{}    outs: [t.txt]\n"
+                "  u:\n    cmd: cat cfg.toml > u.txt\n{}    outs: [u.txt]\n")
+    run_and_commit(repo, pipeline.format("", ""), "t and u")
+    offered = []
+    for setting in ("train.batch size=64", "cfg.toml:odd key=2"):
+        said = _warned_of(run_dvx("exp", "run", "-S", setting, cwd=repo),
+                          setting.partition("=")[0])
+        assert said is not None
+        line = re.search(r"declare it there \(`(params: [^`]*)`\)", said)
+        assert line is not None, said
+        offered.append(f"    {line[1]}\n")
+        git(repo, "checkout", "-q", "--", ".")
+    assert offered == ["    params: [train.batch size]\n",
+                       "    params: [{cfg.toml: [odd key]}]\n"]
+    write(repo / "dvx.yaml", pipeline.format(*offered))
+    ran = run_dvx("exp", "run", "-S", "train.batch size=64", "-S", "cfg.toml:odd key=2",
+                  cwd=repo)
+    assert ran.code == 0 and "WARNING" not in ran.stderr, ran.output
+    assert "Running stage 't'" in ran.output and "Running stage 'u'" in ran.output
+    assert "batch size: 64" in (repo / "t.txt").read_text()
+    assert '"odd key" = 2' in (repo / "u.txt").read_text()
+    locked = (repo / "dvx.lock").read_text()
+    assert "train.batch size: 64" in locked and "odd key: 2" in locked, locked
+
+
 def test_a_run_queued_from_a_subfolder_sets_the_file_named_from_there(repo):
     _stage_in_a_subfolder(repo)
     must("exp", "run", "--queue", "-S", "params.yaml:lr=0.3", "-n", "queued", cwd=repo / "sub")

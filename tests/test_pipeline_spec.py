@@ -260,6 +260,8 @@ INVALID = [
     ("wdir escaping", stage("cmd: x\nwdir: ..\n"), ["key 'wdir'", "outside the repository"]),
     ("through a symlinked parent", stage("cmd: x\ndeps: [elsewhere/x]"),
      ["Stage 's', key 'deps'", "symbolic link"]),
+    ("params key with an empty part", stage("cmd: x\nparams: ['train..lr']"),
+     ["Stage 's', key 'params': 'train..lr' is not a params key"]),
     ("missing params key", stage("cmd: x\nparams: [train.lrr]"),
      ["Stage 's', key 'params'", "'train.lrr' is not in 'params.yaml'"]),
     ("params file of unknown type", stage("cmd: x\nparams:\n- conf.ini: [a]"),

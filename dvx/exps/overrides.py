@@ -57,6 +57,7 @@ from dvx.pipeline.params import (
     MISSING,
     check_params_file_name,
     find_param,
+    is_param_name,
     key_named,
     load_json,
     params_file_bytes,
@@ -113,7 +114,7 @@ def parse(text: str, root: str) -> Override:
     if not colon:
         file = DEFAULT_PARAMS_FILE
     key = _dotted(text, key)
-    if not key or any(part == "" for part in key.split(".")):
+    if not is_param_name(key):
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
     file = _from_here(root, file, text)
     check_params_file_name(file, f"-S {text}")

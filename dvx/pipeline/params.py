@@ -192,6 +192,13 @@ def get_param(doc: dict[str, Any], key: str) -> Any:
 KeyPath = tuple[Any, ...]  # the keys, as the file has them, and list indexes leading to a value
 
 
+def is_param_name(key: str) -> bool:
+    """Is `key` a dotted name that can name a param (`find_param`): non-empty parts, each a
+    key as the file has it, blanks and all (`train.batch size`, TOML's `"odd key"`). `-S`
+    and a stage's `params:` take the same names, so a name one takes, the other does."""
+    return all(key.split("."))
+
+
 def find_param(doc: Any, key: str) -> tuple[KeyPath, Any] | None:
     """Where the dotted name `key` leads in `doc`, and the value there; None if nowhere.
 

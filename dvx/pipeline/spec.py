@@ -55,6 +55,7 @@ from dvx.pipeline.params import (
     ParamsReader,
     check_params_file_name,
     get_param,
+    is_param_name,
     parse_params,
     read_params,
     refuse_conflicted,
@@ -74,7 +75,6 @@ PLOT_TEMPLATES = ("linear", "simple", "smooth", "scatter", "bar", "bar_horizonta
                   "confusion_normalized")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SUFFIX = re.compile(r"[A-Za-z0-9_.+-]+")
-_PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_STAGES = 10_000  # a repository's dvx.yaml cannot make dvx expand a huge matrix
 
@@ -739,9 +739,9 @@ def _params(repo: Repo, items: Any, wdir: str, name: str) -> tuple[ParamDep, ...
 
 
 def _param_key(key: Any, name: str) -> str:
-    if not isinstance(key, str) or not _PARAM_KEY.fullmatch(key):
+    if not isinstance(key, str) or not is_param_name(key):
         raise _error(f"Stage '{name}', key 'params': {key!r} is not a params key.",
-                     "Write dotted keys, like train.lr.")
+                     "Write dotted keys with no empty part, like train.lr.")
     return key
 
 
