@@ -241,3 +241,41 @@ def test_exp_apply_under_a_user_s_own_core_hash_names_that_setting_as_checkout_d
     applied = dvx("exp", "apply", "two", cwd=repo / "sub")
     assert applied.code == 0, applied.output
     assert (repo / "out.txt").read_text() == "2\n"
+
+
+def test_an_output_a_run_recorded_with_the_former_algorithm_is_named_so_and_the_fix_works(
+        repo, dvx):
+    """The repository moved to sha256 (dvx.lock recorded again, committed) while this clone
+    ran the stage with xxh128 on another input: its output, which the sha256 dvx.lock does
+    not record, is held in the cache under its xxh128 name only. repro refuses to run over
+    it, saying so, never calling it files of the user's own that no cache has, and names the
+    forced run that records it with sha256, which works pasted; the xxh128 copy stays."""
+    _committed_pipeline(repo, dvx)
+    assert dvx("config", "core.hash", "sha256").code == 0
+    (repo / "dvx.lock").unlink()
+    (repo / "data.txt.dvx").unlink()
+    assert dvx("add", "data.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sha256 from now on")
+    # This clone's own run, made before it took the switch: xxh128, on in.txt 2.
+    recorded = (".dvx/config", "dvx.lock", "data.txt.dvx")
+    git(repo, "checkout", "-q", "HEAD~1", "--", *recorded)
+    write(repo / "in.txt", "2\n")
+    assert dvx("repro").code == 0
+    xxh128_copies = {p.name for p in (repo / ".dvx" / "cache").rglob("*") if p.is_file()}
+    git(repo, "checkout", "-q", "HEAD", "--", *recorded)
+    refused = dvx("repro")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Traceback" not in refused.output, refused.output
+    assert ("Its output out.txt: not what dvx.lock records, and holding data dvx recorded "
+            "with xxh128, as this repository named its data before it moved to sha256" in said
+            ), said
+    assert "files of your own" not in said and "no cache or remote holds" not in said, said
+    forced = re.search(r"`dvx (repro --force [^`]*)`", said)
+    assert forced is not None and forced[1] == "repro --force copy", said
+    pasted(f"dvx {forced[1]}", repo)
+    assert (repo / "out.txt").read_text() == "2\n"
+    assert "algo: sha256" in (repo / "dvx.lock").read_text()
+    assert xxh128_copies <= {p.name for p in (repo / ".dvx" / "cache").rglob("*")
+                             if p.is_file()}

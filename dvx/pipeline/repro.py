@@ -86,6 +86,7 @@ from dvx.outputs import (
 )
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
+from dvx.pipeline.former_algorithm import algorithm_holding
 from dvx.pipeline.gone_outputs import (
     holding_outputs,
     make_users_own,
@@ -1095,7 +1096,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
                 repo.root, dag, selected, locks, stage, short_of))
         elif stale.own_data:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_own_data_in_outputs(
-                stage, stale.own_data, _in_quotes(options.forced_again),
+                repo, stage, stale.own_data, _in_quotes(options.forced_again),
                 f"`dvx {options.failed_stage_again()}`"))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
@@ -1281,16 +1282,44 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _own_data_in_outputs(stage: Stage, paths: Sequence[str], forced: str, again: str) -> str:
-    """Why a stage whose outputs hold data of the user's own (OWN_DATA_OUTS) is not run: a
-    run deletes its outputs first, and nothing could bring that data back. `again`: the
-    command to run again (`_refused_run_again`); `forced`: ReproOptions.forced_again, in
-    backquotes (empty: none)."""
-    named = f"Its output{'' if len(paths) == 1 else 's'} {', '.join(paths)}"
-    return (f"{named}: not what {LOCK_FILE} records, and holding data that no cache has and "
-            "that dvx never placed here (files of your own?); the command, which deletes its "
-            f"outputs first, was not run over {_them(list(paths))}: "
-            f"{own_data_ways_out(stage.name, paths, again, forced)}")
+def _own_data_in_outputs(repo: Repo, stage: Stage, paths: Sequence[str], forced: str,
+                         again: str) -> str:
+    """Why a stage whose outputs hold data no cache of the algorithm in effect has
+    (OWN_DATA_OUTS) is not run: a run deletes its outputs first. Data of the user's own
+    could never be brought back; data this cache holds under a former algorithm
+    (former_algorithm.py) is a run of the stage made here before the repository's algorithm
+    changed, which a forced run records anew. `again`: the command to run again
+    (`_refused_run_again`); `forced`: ReproOptions.forced_again, in backquotes (empty: none)."""
+    former = {path: algo for path in paths if (algo := algorithm_holding(repo, path))}
+    own = [path for path in paths if path not in former]
+    said = []
+    if own:
+        said.append(f"{_named_outputs(own)}: not what {LOCK_FILE} records, and holding data "
+                     "that no cache has and that dvx never placed here (files of your own?); "
+                     "the command, which deletes its outputs first, was not run over "
+                     f"{_them(own)}: {own_data_ways_out(stage.name, own, again, forced)}")
+    if former:
+        said.append(_recorded_with_a_former_algorithm(repo, stage, former, forced))
+    return ". ".join(said)
+
+
+def _recorded_with_a_former_algorithm(repo: Repo, stage: Stage, former: Mapping[str, str],
+                                      forced: str) -> str:
+    paths = list(former)
+    them = _them(paths)
+    algos = " and ".join(sorted(set(former.values())))
+    forcing = (f"{forced} runs every stage of the run again, this one over {them}" if forced
+               else f"`dvx repro --force {stage.name}` runs the stage over {them}")
+    return (f"{_named_outputs(paths)}: not what {LOCK_FILE} records, and holding data dvx "
+            f"recorded with {algos}, as this repository named its data before it moved to "
+            f"{repo.algo}: the cache holds {them} under {'its' if len(paths) == 1 else 'their'} "
+            f"{algos} name only. The command, which deletes its outputs first, was not run "
+            f"over {them}: {forcing} and records {them} with {repo.algo} (the {algos} copy "
+            "stays in the cache)")
+
+
+def _named_outputs(paths: Sequence[str]) -> str:
+    return f"Its output{'' if len(paths) == 1 else 's'} {', '.join(paths)}"
 
 
 def _in_quotes(command: str) -> str:
@@ -1636,7 +1665,7 @@ class _Scheduler:
                                                      self.locks, stage, state))
         if stale.own_data:
             return StageResult(stage.name, FAILED, reasons, names_run_again=partial(
-                _own_data_in_outputs, stage, stale.own_data,
+                _own_data_in_outputs, self.repo, stage, stale.own_data,
                 _in_quotes(self.options.forced_again)))
         if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
