@@ -1477,12 +1477,12 @@ def test_set_into_the_pipeline_file_in_other_letter_case_is_refused_where_case_i
 def test_set_param_no_stage_declares_warns_that_the_results_may_not_reflect_it(project):
     """A param no stage of the run declares (a file the code reads, a key of params.yaml
     outside every `params:`) runs nothing again: the run says so, naming the param, as DVC
-    sets it without a word. One a stage declares, or a `${}` of dvx.yaml uses, is no such
-    param."""
+    sets it without a word. One a stage declares, or a `${}` of what a run reads (its
+    command) uses, is no such param."""
     write(project / "model.yaml", "dropout: 0.1\n")
     write(project / "params.yaml", "# how to train\ntrain:\n  lr: 0.1  # step size\n"
           "  epochs: 3\nseed: 1\nname: m\n")
-    run_and_commit(project, DVX_YAML.replace("cmd: ", "desc: model ${name}\n    cmd: "),
+    run_and_commit(project, DVX_YAML.replace("train.py\n", "train.py ${name}\n", 1),
                    "model.yaml, read by the code, not declared")
     for sets in (["model.yaml:dropout=0.5"], ["seed=5"], ["train.lr=0.2", "seed=6"]):
         ran = run_dvx("exp", "run", *(arg for each in sets for arg in ("-S", each)),
