@@ -538,6 +538,7 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         _refuse_left_out_by_sparse_checkout(repo, rel, target)
         _refuse_git_tracked_output(repo, rel, target)
         _refuse_declared_not_recorded(repo.root, rel, target, declared)
+        _refuse_stage_name(repo, rel, target, outputs)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
@@ -563,6 +564,32 @@ def _refuse_git_tracked_output(repo: Repo, rel: str, target: str) -> None:
                              f"Git shows and restores it (`git status -- {path}`, "
                              f"`git checkout -- {path}`); `dvx status` says whether stage "
                              f"'{name}' is up to date.")
+
+
+def _refuse_stage_name(repo: Repo, rel: str, target: str, outputs: list[Output]) -> None:
+    """A target that names no path but a stage of dvx.yaml (as `dvc push train` takes one):
+    stage names are not targets, so the refusal names the stage's outputs, which are, never
+    `dvx add`, which finds no file of that name. A foreach or matrix stage is named by its
+    full name or by the name before its '@', which stands for all of them."""
+    if os.path.lexists(repo.abspath(rel)):
+        return
+    names = stages_declared(repo.root) or frozenset()
+    recorded = {o.stage for o in outputs if o.stage is not None}
+    if not any(target in (name, name.partition("@")[0]) for name in names | recorded):
+        return
+    outs = sorted(o.path for o in outputs
+                  if o.stage is not None and target in (o.stage, o.stage.partition("@")[0]))
+    listing = "`dvx stage list` lists each stage's outputs."
+    if outs:
+        hint = (f"Name its outputs instead: "
+                f"{named_list(outs, most=5, name=lambda p: for_command(repo.root, p))}; "
+                f"{listing}")
+    else:
+        hint = (f"{LOCK_FILE} records no output of it yet: `dvx repro {shell_quote(target)}` "
+                f"runs it and records them; {listing}")
+    raise UsageError(f"'{target}' is a pipeline stage of {PIPELINE_FILE}, not a path: "
+                     "commands over data take paths (a stage's outputs, a pointer file, a "
+                     "directory holding them), never a stage's name.", hint)
 
 
 def _refuse_declared_not_recorded(root: str, rel: str, target: str,

@@ -339,6 +339,38 @@ def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
     assert other.code == 2 and "is not tracked by dvx" in other.stderr
 
 
+def test_a_stage_name_as_a_target_names_the_stage_s_outputs_never_dvx_add(repo, dvx, tmp_path):
+    """`dvx pull train` (DVC takes stage names): refused as a stage of dvx.yaml, naming its
+    outputs, which are targets, never with `dvx add`, which finds no file 'train'; a
+    foreach stage by its group name too; a stage never run by the `dvx repro` recording
+    its outputs."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("stage", "add", "-n", "train", "-o", "model.bin", "-o", "weights",
+               "echo m > model.bin && mkdir -p weights && echo w > weights/w").code == 0
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text()
+          + "  build:\n    foreach: [us, eu]\n    do:\n"
+            "      cmd: echo ${item} > ${item}.txt\n      outs: ['${item}.txt']\n"
+            "  later:\n    cmd: echo l > later.bin\n    outs: [later.bin]\n")
+    assert dvx("repro", "train", "build").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    for target, outputs in (("train", "model.bin, weights"), ("build", "eu.txt, us.txt"),
+                            ("build@us", "us.txt")):
+        for command in ("pull", "push", "fetch", "status", "checkout", "commit"):
+            refused = dvx(command, target)
+            said = " ".join(refused.stderr.split())
+            assert refused.code == 2, (command, refused.output)
+            assert f"'{target}' is a pipeline stage of dvx.yaml, not a path" in said, said
+            assert f"Name its outputs instead: {outputs};" in said, (command, said)
+            assert "`dvx stage list`" in said and "dvx add" not in said, (command, said)
+    never_run = " ".join(dvx("pull", "later").stderr.split())
+    assert "'later' is a pipeline stage of dvx.yaml" in never_run, never_run
+    assert "`dvx repro later` runs it and records them" in never_run, never_run
+    assert dvx("status", "model.bin").code == 0  # its outputs are targets
+    write(repo / "train", "a file named as the stage\n")
+    assert "'train' is not tracked by dvx" in dvx("pull", "train").stderr  # a path first
+
+
 def test_an_output_git_tracks_as_a_target_is_named_so_never_offered_to_dvx_add(repo, dvx, tmp_path):
     """A `cache: false` output dvx.lock records (`-m metrics.json`) given to pull, push,
     fetch, status, checkout, commit or remove: refused as an output Git tracks, naming the
