@@ -3,6 +3,7 @@
     DvxError                      exit 1  (base: message + hint)
     ├── UsageError                exit 2  bad arguments or options
     │   └── UnknownRevisionError  exit 2  a revision naming nothing Git knows
+    │       └── ShallowCloneRevisionError exit 2  one a shallow clone may lack: fetch more history
     ├── NotARepoError             exit 2  not inside a dvx/Git repository
     ├── ConfigError               exit 2  unreadable or invalid configuration
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
@@ -65,6 +66,12 @@ class UsageError(DvxError):
 class UnknownRevisionError(UsageError):
     """A revision that names nothing Git knows, where one naming a range or a blob is
     another UsageError: a caller may look the text up as something else (an experiment)."""
+
+
+class ShallowCloneRevisionError(UnknownRevisionError):
+    """A revision naming nothing Git knows in a shallow clone (`git clone --depth`): it may
+    name a commit beyond the clone's boundary or a branch it did not fetch, which exist
+    elsewhere, so the way out is fetching more history, never naming something else."""
 
 
 class NotARepoError(DvxError):

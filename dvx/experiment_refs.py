@@ -12,7 +12,13 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 from dvx import faults
-from dvx.errors import DvxError, PathError, UnknownRevisionError, UsageError
+from dvx.errors import (
+    DvxError,
+    PathError,
+    ShallowCloneRevisionError,
+    UnknownRevisionError,
+    UsageError,
+)
 from dvx.generated import written_by_dvx
 from dvx.lockfile import uncached_paths
 from dvx.logs import get_logger
@@ -328,8 +334,9 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
             raise  # never an option, nor an experiment's name
         found = named(repo, rev)
         if found is None:
-            if not isinstance(refused, UnknownRevisionError):
-                raise
+            if not isinstance(refused, UnknownRevisionError) or isinstance(
+                    refused, ShallowCloneRevisionError):
+                raise  # Git's word on it; a shallow clone's, with the fetch that ends it
             raise UsageError(f"Unknown revision {rev!r}.",
                              "Name a branch, tag or commit of this repository, or an "
                              "experiment (see `dvx exp show -A`).") from None

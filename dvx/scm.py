@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvx.errors import ConfigError, DvxError, NotARepoError, UnknownRevisionError, UsageError
+from dvx.errors import (
+    ConfigError,
+    DvxError,
+    NotARepoError,
+    ShallowCloneRevisionError,
+    UnknownRevisionError,
+    UsageError,
+)
 from dvx.fsutil import absent, folder_and_parents
 from dvx.logs import shell_quote
 from dvx.paths import at_or_below_any, from_here
@@ -1482,16 +1489,30 @@ class Git:
                     "rev-parse", "--revs-only", "--end-of-options", rev).stdout.strip():
                 raise UsageError(f"Invalid revision {rev!r}: it names a range or an exclusion "
                                  "of commits, not one commit.", one)
-            raise UnknownRevisionError(f"Unknown revision {rev!r}.", one)
+            raise self._unknown_revision(rev, one)
         peeled = self._completed("rev-parse", "--verify", "--quiet", f"{found}^{{commit}}")
         if peeled.returncode != 0:
             # A full object id passes --verify whether or not the object exists.
             kind = self._completed("cat-file", "-t", found).stdout.decode().strip()
             if not kind:
-                raise UnknownRevisionError(f"Unknown revision {rev!r}.", one)
+                raise self._unknown_revision(rev, one)
             raise UsageError(f"Invalid revision {rev!r}: it names a Git {kind}, not a commit.",
                              one)
         return peeled.stdout.decode().strip()
+
+    def _unknown_revision(self, rev: str, one: str) -> UnknownRevisionError:
+        """The error for `rev`, which names nothing here. In a shallow clone (looked up only
+        now, so a known revision costs nothing more) it may name history the clone did not
+        fetch, which the error says with the fetches that bring it."""
+        if not self.is_shallow():
+            return UnknownRevisionError(f"Unknown revision {rev!r}.", one)
+        return ShallowCloneRevisionError(
+            f"Unknown revision {rev!r} in this shallow clone (`git clone --depth`, as CI "
+            "checkouts make): it holds only the last commits of the branches it fetched, so "
+            f"{rev!r} may name an older commit or another branch, which are not here.",
+            "Fetch the history it names, then run this again: `git fetch --deepen=1` brings "
+            "one more commit of each branch fetched (`HEAD~1`), `git fetch --unshallow` all of "
+            "their history, `git fetch origin BRANCH` another branch.")
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,

@@ -336,6 +336,32 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
     assert "Traceback" not in result.output
 
 
+def test_a_revision_a_shallow_clone_lacks_names_the_fetch_that_brings_it(tmp_path, repo, dvx):
+    """A CI checkout (`git clone --depth 1`) comparing with `HEAD~1`: refused as history the
+    shallow clone lacks, naming `git fetch --deepen=1`, after which the same command works;
+    in a full clone an unknown revision is refused as before."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "acc.json", '{"acc": 1}\n')
+    run_and_commit(repo, "stages:\n  train:\n    cmd: cp acc.json metrics.json\n"
+                         "    params: [lr]\n    metrics: [{metrics.json: {cache: false}}]\n",
+                   "v1")
+    write(repo / "params.yaml", "lr: 0.2\n")
+    commit(repo, "v2")
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(ci))
+    for command in (("params", "diff"), ("metrics", "diff"), ("diff",)):
+        refused = run_dvx(*command, "HEAD~1", cwd=ci)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Traceback" not in refused.output, refused.output
+        assert "Unknown revision 'HEAD~1' in this shallow clone" in said, said
+        assert "`git fetch --deepen=1`" in said and "`git fetch --unshallow`" in said, said
+    full = dvx("params", "diff", "HEAD~5")
+    assert full.code == 2 and "shallow" not in full.stderr, full.stderr
+    git(ci, "fetch", "-q", "--deepen=1")
+    deepened = run_dvx("params", "diff", "HEAD~1", cwd=ci)
+    assert deepened.code == 0 and "0.1" in deepened.stdout, deepened.output
+
+
 def test_an_experiment_name_is_a_revision_to_diff_as_to_params_diff(repo, dvx):
     write(repo / "params.yaml", "n: 1\n")
     run_and_commit(repo, "stages:\n  gen:\n    cmd: grep n params.yaml > out.txt\n"
