@@ -985,6 +985,27 @@ def test_a_gc_log_of_a_newer_format_is_neither_counted_nor_deleted(tmp_path):
     assert found.logs == {read_log: {f"{ours}.pack"}}
 
 
+def test_a_gc_log_places_what_leaves_in_its_pack_in_lines_a_reader_may_skip(tmp_path):
+    """A gc log gives where an object leaving with a pack lies in it on an `a` line of its
+    own after the object's `o` line: a reader that does not know `a` lines (an older dvx)
+    reads the `o` lines as before, and one naming an object no `o` line names places
+    nothing."""
+    from dvx.objects.odb import ObjectStore
+    from dvx.remote import gclog
+
+    remote = ObjectStore(DirectoryBlobs(str(tmp_path / "store")), "xxh128")
+    one, two, stray = (xxhash.xxh3_128_hexdigest(name) for name in (b"one", b"two", b"x"))
+    (name,) = gclog.record(remote, {f"{one}.pack": {one: 5, two: 7}},
+                           {f"{one}.pack": {one: 44}})
+    lines = (tmp_path / "store/logs/gc" / name).read_text().splitlines()
+    assert lines[lines.index(f"o {one} 5") + 1] == f"a {one} 44"
+    with open(tmp_path / "store/logs/gc" / name, "a") as log:
+        log.write(f"a {stray} 60\n")
+    found = gclog.read(remote)
+    assert found.leaving == {f"{one}.pack": {one: 5, two: 7}}
+    assert found.offsets == {f"{one}.pack": {one: 44}}
+
+
 def test_a_push_log_is_as_old_as_the_remote_says_whatever_the_pusher_s_clock(tmp_path,
                                                                              monkeypatch):
     """A pusher whose clock runs two hours behind names its log two hours in the past: the

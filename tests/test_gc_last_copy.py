@@ -737,6 +737,28 @@ def test_gc_of_a_remote_killed_after_replacing_its_indexes_counts_what_leaves_on
     assert not list((tmp_path / "stopped-store" / "logs" / "gc").glob("*"))
 
 
+def test_the_rerun_of_a_gc_killed_after_replacing_indexes_reads_a_leaving_manifest_from_its_pack(
+        tmp_path):
+    """The rerun of a gc --remote killed once it replaced the pack indexes, from a clone
+    whose cache lacks the old directory's manifest (a CI job's): the manifest, which no index
+    names any more, is read where the gc log places it in its pack, so the warning and
+    `used_outside_scope_oids` count the directory's files as the stopped gc would have."""
+    gc = ["gc", "-w", "-c", "s", "--grace", "0", "-f", "--json"]
+    repo = _kept_and_dropped(tmp_path / "stopped")
+    killed = subprocess.run([sys.executable, "-m", "dvx", *gc], cwd=repo, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, "DVX_FAULT": "gc.repack.after_old_indexes"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    shutil.rmtree(repo / ".dvx" / "cache")
+    rerun = run_dvx(*gc, cwd=repo)
+    assert rerun.code == 0, rerun.output
+    found = json.loads(rerun.stdout)[1]
+    assert len(found["removed_oids"]) == 4, found  # D's three files and its manifest
+    assert found["used_outside_scope_oids"] == found["removed_oids"], found
+    assert "4 of the objects removed from the remote 's' are used by commits outside the " \
+        "scope" in " ".join(rerun.stderr.split()), rerun.stderr
+
+
 def test_gc_of_a_remote_killed_after_replacing_its_indexes_names_what_an_older_commit_needs(
         tmp_path):
     """gc --remote killed once it replaced the pack indexes, before it deleted the packs

@@ -37,7 +37,7 @@ from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.clone_history import refuse_history_a_clone_lacks
 from dvx.ops.gc_scope import Reachable, as_clause, manifest, reachable, refuse_if_unreadable
-from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
+from dvx.ops.last_copy import LastCopies, ReadDeleted, find_last_copies, used_by_history
 from dvx.ops.remote import lock_remote, open_remote, settings_for
 from dvx.ops.worktrees import UnreadableWorktree, worktrees_sharing_the_cache
 from dvx.pointer import Pointer
@@ -171,7 +171,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         cache = _plan_cache(repo, reach.oids | reach.synced_manifests, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy),
-                                  remote, set(results[0].removed) if results else ())
+                                  _reader_of_deleted(remote, results),
+                                  set(results[0].removed) if results else ())
         if cache.removed and not force_last_copy:
             leaving = {remote.location: set(results[0].removed)} if remote is not None else {}
             cache.last_copies = find_last_copies(repo, history, set(cache.removed), leaving)
@@ -206,6 +207,24 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
                     raise delete_refused(remote.blobs, exc, f"remote '{name}' ({remote.url})"
                                          ) from exc
     return results
+
+
+def _reader_of_deleted(remote: RemoteStore | None, results: list[GcResult]
+                       ) -> ReadDeleted | None:
+    """How gc reads an object it deletes from `remote` (a directory's manifest, to know the
+    files it lists): where an index places it, else, for one leaving with a pack no index
+    names any more, where the log of the gc stopped before deleting that pack places it."""
+    if remote is None or not results:
+        return None
+    plan = results[0]
+    assert isinstance(plan, _RemotePlan)
+    left_at = plan.left_at
+
+    def read(oid: str) -> bytes:
+        if oid in left_at:
+            return remote.read_unindexed(*left_at[oid])
+        return remote.read_bytes(oid)
+    return read
 
 
 def _reach(repo: Repo, scope: Scope, remote: RemoteStore | None, others: list[Repo],
@@ -578,6 +597,8 @@ class _RemotePlan(GcResult):
     abandoned: list[Upload] = field(default_factory=list)  # the uploads to abort
     # How the objects it keeps that no index names are looked for in packs no index names
     seek: Callable[[set[str]], leftovers.Sought] | None = None
+    # Of `removed`, those leaving with a pack no index names, where a gc log places them
+    left_at: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
@@ -610,6 +631,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.removed = sorted(set(result.removed) | packs.dead.keys())
         result.sizes.update(packs.dead)
         result.bytes_freed += sum(packs.dead.values())
+        result.left_at = packs.unindexed_at
         _count_packs(result, packs)
     result.reachable = len(held)
     _refuse_if_unknown(recent, len(result.removed), cutoff)

@@ -31,13 +31,12 @@ that the files it lists count too.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, Interrupted
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger, shell_quote
-from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
 from dvx.ops.remote import (
@@ -52,6 +51,8 @@ from dvx.remote.transfer import confirmed_on
 from dvx.repo import Repo
 
 log = get_logger(__name__)
+
+ReadDeleted = Callable[[str], bytes]  # the bytes of an object gc deletes from a remote
 
 _DEFAULT = ""  # outputs without a `remote:` of their own belong to the default remote
 
@@ -92,14 +93,16 @@ class UsedByHistory:
         return set(self.remotes)
 
 
-def used_by_history(repo: Repo, oids: set[str], remote: ObjectStore | None = None,
+def used_by_history(repo: Repo, oids: set[str], read_deleted: ReadDeleted | None = None,
                     deleted_there: Collection[str] = ()) -> UsedByHistory:
     """Which of `oids` some commit uses. The files of a directory are known from its
-    manifest: the cache's, else, for one of `deleted_there` (what gc deletes from `remote`),
-    the remote's; any other manifest the cache lacks adds itself, not its files."""
+    manifest: the cache's, else, for one of `deleted_there` (what gc deletes from a remote),
+    the remote's, as `read_deleted` reads it there (from a pack no index names any more,
+    too, where the log of a gc stopped before deleting it places it); any other manifest
+    the cache lacks adds itself, not its files."""
     used = UsedByHistory()
     if repo.git is not None and oids:  # no commits: nothing outside the workspace refers
-        used.remotes = _used_by_history(repo, oids, used, remote, deleted_there)
+        used.remotes = _used_by_history(repo, oids, used, read_deleted, deleted_there)
     return used
 
 
@@ -132,7 +135,7 @@ def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
 
 
 def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory,
-                     remote: ObjectStore | None, deleted_there: Collection[str]
+                     read_deleted: ReadDeleted | None, deleted_there: Collection[str]
                      ) -> dict[str, set[str]]:
     """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
     Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
@@ -159,8 +162,8 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory,
         oids = [pointer.oid]
         if pointer.is_dir:
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)
-            if tree is None and remote is not None and pointer.oid in deleted_there:
-                tree = _remote_manifest(remote, pointer.oid, output.path)
+            if tree is None and read_deleted is not None and pointer.oid in deleted_there:
+                tree = _remote_manifest(read_deleted, pointer.oid, output.path, repo.algo)
             listed_here = tree.every_oid() if tree is not None else ()
             files = [oid for oid in listed_here if oid in candidates]
             if files and pointer.oid in candidates:
@@ -202,11 +205,12 @@ def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree
         return None
 
 
-def _remote_manifest(remote: ObjectStore, oid: str, where: str) -> Tree | None:
+def _remote_manifest(read_deleted: ReadDeleted, oid: str, where: str, algo: str
+                     ) -> Tree | None:
     """The manifest `oid` from the remote, which gc is about to delete there; None if it
     cannot be read (then it counts alone, as one the cache lacks)."""
     try:
-        return Tree.from_bytes(remote.read_bytes(oid), remote.algo, oid)
+        return Tree.from_bytes(read_deleted(oid), algo, oid)
     except (DvxError, OSError) as exc:
         log.info("gc: the manifest of %s (%s) cannot be read from the remote, so the files "
                  "it lists are not counted as used outside the scope: %s", where, oid, exc)

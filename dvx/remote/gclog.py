@@ -7,7 +7,9 @@ that pack. So before gc deletes those indexes it leaves a log on the remote,
 placed in it that no index names any more (the objects it deletes). A gc stopped before it
 deleted those packs (kill -9, Ctrl-C) leaves them named by no index; the next gc reads the
 log, counts the objects that leave with them as deleted (and warns, as any gc does, about
-those that commits outside its scope use), and deletes the log once the packs are gone.
+those that commits outside its scope use: it reads a directory's manifest leaving so, which
+no index places any more, where the log says it lies in its pack), and deletes the log once
+the packs are gone.
 `fsck --remote` names such a pack as one an interrupted gc left. The format is in
 docs/formats.md.
 """
@@ -33,18 +35,24 @@ MAX_LOG_BYTES = 16 << 20
 log = get_logger(__name__)
 
 Leaving = Mapping[str, Mapping[str, int]]  # pack -> {oid: length} of the objects leaving
+Offsets = Mapping[str, Mapping[str, int]]  # pack -> {oid: offset} of some of them
 
 
-def record(remote: ObjectStore, leaving: Leaving) -> list[str]:
-    """Write the logs naming the objects `leaving` with each pack; their names (none when
-    nothing leaves). On a full disk the logs not yet written are left out: gc is what frees
-    such a remote, and a gc stopped before it deletes those packs then leaves them as it did
-    without a log (the next gc deletes them, counting only what no index names)."""
+def record(remote: ObjectStore, leaving: Leaving, offsets: Offsets | None = None) -> list[str]:
+    """Write the logs naming the objects `leaving` with each pack, each with where it lies in
+    its pack where `offsets` says; their names (none when nothing leaves). On a full disk
+    the logs not yet written are left out: gc is what frees such a remote, and a gc stopped
+    before it deletes those packs then leaves them as it did without a log (the next gc
+    deletes them, counting only what no index names)."""
     lines: list[bytes] = []
     for pack, objects in sorted(leaving.items()):
         if objects:
+            at = (offsets or {}).get(pack, {})
             lines.append(f"p {pack}\n".encode())
-            lines += [f"o {oid} {length}\n".encode() for oid, length in sorted(objects.items())]
+            for oid, length in sorted(objects.items()):
+                lines.append(f"o {oid} {length}\n".encode())
+                if oid in at:  # a line of its own: a reader that does not know it skips it
+                    lines.append(f"a {oid} {at[oid]}\n".encode())
     if not lines:
         return []
     names = []
@@ -66,6 +74,8 @@ class Logged:
     """What the gc logs on a remote name: the objects leaving with each pack, and the logs."""
     leaving: dict[str, dict[str, int]] = field(default_factory=dict)
     logs: dict[str, set[str]] = field(default_factory=dict)  # log name -> the packs it names
+    # pack -> {oid: offset} of the objects leaving whose place in the pack the log gives
+    offsets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def read(remote: ObjectStore) -> Logged:
@@ -93,8 +103,12 @@ def read(remote: ObjectStore) -> Logged:
                 if pack is not None:
                     packs.add(pack)
                 continue
-            oid, _, length = rest.partition(" ")
-            if kind == "o" and pack is not None and is_valid_oid(oid, remote.algo) \
-                    and length.isdigit():
-                found.leaving.setdefault(pack, {})[oid] = int(length)
+            oid, _, number = rest.partition(" ")
+            if kind not in ("o", "a") or pack is None or not is_valid_oid(oid, remote.algo) \
+                    or not number.isdigit():
+                continue
+            if kind == "o":
+                found.leaving.setdefault(pack, {})[oid] = int(number)
+            elif oid in found.leaving.get(pack, {}):
+                found.offsets.setdefault(pack, {})[oid] = int(number)
     return found

@@ -81,10 +81,13 @@ class RepackPlan:
     # Of `dead`, the objects leaving with those of `unindexed` that an interrupted gc was
     # deleting (its gc log names them), and their bytes.
     unindexed_dead: dict[str, int] = field(default_factory=dict)
+    # Of `unindexed_dead`, where those the log places lie: oid -> (pack, offset, length).
+    unindexed_at: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     logged_unindexed: int = 0  # of `unindexed`, the packs an interrupted gc's log names
     # pack -> {oid: length} of the dead objects each deleted pack the indexes name holds:
     # what the gc log written before the indexes are replaced names (gclog.py).
     leaving: dict[str, dict[str, int]] = field(default_factory=dict)
+    leaving_at: dict[str, dict[str, int]] = field(default_factory=dict)  # their offsets
     finished_logs: list[str] = field(default_factory=list)  # gc logs deleted once this is done
     # Bytes of the deleted named packs that are neither copied nor dead objects: second
     # copies of an object, copies taken out of the indexes as damaged.
@@ -225,6 +228,10 @@ def _left_by_gc(remote: RemoteStore, logged: gclog.Logged, result: RepackPlan,
     if leaving:
         stored_loose = set(remote.list_loose()) if stored_loose is None else stored_loose
         result.unindexed_dead = {oid: n for oid, n in leaving.items() if oid not in stored_loose}
+        result.unindexed_at = {oid: (pack, offset, logged.leaving[pack][oid])
+                               for pack in result.unindexed
+                               for oid, offset in logged.offsets.get(pack, {}).items()
+                               if oid in result.unindexed_dead}
     return stored_loose
 
 
@@ -379,6 +386,7 @@ def _delete(deleted: list[_OldPack], holders: dict[str, tuple[Section, Entry]],
             result.dead[oid] = length
         assert name is not None
         result.leaving[name] = {oid: length for oid, _, length in pack.dead}
+        result.leaving_at[name] = {oid: offset for oid, offset, _ in pack.dead}
         needed = [e for e in pack.kept if e[0] not in holders]
         spared = [e for e in pack.kept if e[0] in holders]
         if needed:
@@ -417,7 +425,8 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         doomed = [pack for pack in plan.delete_packs if pack not in named]
         # Once the indexes are replaced, only this log says what leaves with those packs.
         written = gclog.record(remote, {pack: plan.leaving[pack] for pack in doomed
-                                        if plan.leaving.get(pack)}) if replaced else []
+                                        if plan.leaving.get(pack)},
+                               plan.leaving_at) if replaced else []
         if replaced:
             remote.retried.delete(replaced)
         faults.point("gc.repack.after_old_indexes")

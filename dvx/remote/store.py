@@ -103,6 +103,12 @@ class RemoteStore(ObjectStore):
                 raise
             return self.read_bytes(oid)
 
+    def read_unindexed(self, pack: str, offset: int, length: int) -> bytes:
+        """The bytes at `offset` of a pack no index names any more, where the log of a gc
+        stopped before it deleted the pack places an object (gclog.py); the caller hashes
+        them against the object's oid, as every read is."""
+        return self.blobs.get(f"{PACKS_DIR}/{pack}", offset, offset + length)
+
     def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
         if self._packed(oid) is None:
             return super().open(oid, block_size)
