@@ -201,8 +201,13 @@ def entries_only(gitignore: str) -> list[str] | None:
         found = read_git_file(gitignore)
     except (PathError, OSError):  # unreadable: the command's read of the data names it
         return None
+    return entries_only_in(found or b"")
+
+
+def entries_only_in(text: bytes) -> list[str] | None:
+    """`entries_only` of a .gitignore holding `text` (as read from Git's index, say)."""
     names = []
-    for line in git_lines(found or b""):
+    for line in git_lines(text):
         if not line:
             continue
         name = _unescaped(line[1:]) if line.startswith("/") else ""

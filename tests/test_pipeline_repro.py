@@ -478,6 +478,67 @@ def test_add_of_a_folder_deletes_the_gitignore_dvx_wrote_there_for_a_gone_stage_
     assert dvx("status", "-q").code == 0, dvx("status").output
 
 
+def _gone_stage_s_gitignore_in(repo) -> None:
+    """res/.gitignore committed holding only dvx's entry for res/a.txt, the output of a stage
+    taken out of dvx.yaml, whose dvx.lock entry repro dropped; res/b.txt new data."""
+    run_and_commit(repo, "stages:\n  prep:\n    cmd: mkdir -p res && echo a > res/a.txt\n"
+                   "    outs: [res/a.txt]\n", "pipeline")
+    run_and_commit(repo, "stages: {}\n", "drop prep")
+    write(repo / "res" / "b.txt", "more\n")
+
+
+_REMOVAL = "git rm --cached -q -- res/.gitignore"
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_dvx_s_own_gitignore_an_add_deleted_is_named_for_git_rm_until_git_records_it(
+        repo, dvx, dvx_proc, killed):
+    """Until the `git rm --cached` of res/.gitignore that `dvx add res` named is run, Git's
+    index holds that deleted file: status names that removal, never res as tracked by Git
+    too, and another add (or an add killed after the deletion, run again) and a commit of
+    res record it, each naming the removal again; pasted, the hint leaves nothing to say."""
+    _gone_stage_s_gitignore_in(repo)
+    if killed:
+        stopped = dvx_proc("add", "res", cwd=repo, env={"DVX_FAULT": "cache.before_publish"})
+        assert stopped.code == -signal.SIGKILL, stopped.output
+        assert not (repo / "res" / ".gitignore").exists() and not (repo / "res.dvx").exists()
+    added = dvx("add", "res")
+    assert added.code == 0 and _REMOVAL in added.stdout, added.output
+    status = dvx("status")
+    said = " ".join(status.output.split())
+    assert "tracked by Git" not in said, said
+    assert f"res/.gitignore: dvx's own .gitignore of a former output, which `dvx add` " \
+        f"deleted as no data, is still in the Git index; `{_REMOVAL}` records its removal " \
+        "(then `git commit`)" in said, said
+    assert json.loads(dvx("status", "--json").stdout)["own_gitignores_in_git"] == \
+        ["res/.gitignore"]
+    write(repo / "res" / "b.txt", "changed\n")
+    again = dvx("add", "res")
+    assert again.code == 0 and _REMOVAL in again.stdout, again.output
+    write(repo / "res" / "b.txt", "changed again\n")
+    committed = dvx("commit", "res")
+    assert committed.code == 0 and _REMOVAL in committed.stdout, committed.output
+    hint = committed.stdout.split("To record this in Git, run:", 1)[1].strip()
+    assert subprocess.run(hint, shell=True, cwd=repo).returncode == 0
+    git(repo, "commit", "-qm", "res is data")
+    assert git(repo, "status", "--porcelain") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+def test_a_user_s_gitignore_deleted_in_a_folder_to_add_is_still_git_s(repo, dvx):
+    """A .gitignore holding a rule of the user's, gone from the workspace but in Git's
+    index, is no removal of dvx's to name: the add of its folder is refused as Git's."""
+    _gone_stage_s_gitignore_in(repo)
+    with (repo / "res" / ".gitignore").open("a") as f:
+        f.write("*.tmp\n")
+    git(repo, "commit", "-qam", "a rule of the user's")
+    (repo / "res" / ".gitignore").unlink()
+    refused = dvx("add", "res")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2, refused.output
+    assert "'res' is tracked by Git ('res/.gitignore' is in the Git index)" in said, said
+
+
 def test_add_of_an_output_while_dvx_yaml_is_missing_names_restoring_it_or_stages_none(
         repo, dvx):
     """With dvx.yaml deleted (a commit gave up the pipeline), `dvx repro` refuses to drop

@@ -947,6 +947,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     from dvx.ops.kept_for_left_out import kept_for_left_out_why
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
+    from dvx.scm import git_add_command, user_git
     from dvx.workspace import REPOSITORY_INSIDE, way_out_of_holding
 
     assert isinstance(result, StatusResult)
@@ -1037,6 +1038,11 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
             f"so Git versions the data itself; "
             + tracked_by_git_ways(root, path, stages.get(path)))
+    for path in result.own_gitignores_in_git:
+        out(f"{shown_path(path)}: dvx's own .gitignore of a former output, which `dvx add` "
+            "deleted as no data, is still in the Git index; "
+            f"`{git_add_command(root, [path])}` records its removal (then "
+            f"`{user_git(root)} commit`)")
     for path, why_kept, stage_output, ignored in result.left_behind:
         stash = result.left_in_stash.get(path)
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"

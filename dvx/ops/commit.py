@@ -35,7 +35,9 @@ from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import (
+    held_by_git_within,
     ignore_after_rules_taking_back,
+    own_gitignores_left,
     refuse_tracked_by_git,
     stage_for_git,
 )
@@ -533,10 +535,14 @@ def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
 def finish(repo: Repo, results: list[Added], deleted: list[str] | None = None) -> AddResult:
     """Flush the caches' records and stage (or name for `git add`) the pointers and
     .gitignore files written for `results`, and the removal of the files `deleted` (dvx's
-    own .gitignore files an add deleted, ops/former_outputs.py)."""
+    own .gitignore files an add deleted, ops/former_outputs.py) and of those an earlier add
+    deleted inside the folders recorded, which Git's index still holds: it is named until
+    Git records it."""
     repo.statcache.flush()
     repo.syncstate.flush()
-    touched: list[str] = list(deleted or [])
+    folders = [r.path for r in results if r.pointer.is_dir]
+    left = own_gitignores_left(repo, held_by_git_within(repo, folders)) if folders else []
+    touched: list[str] = list(dict.fromkeys([*(deleted or []), *left]))
     for r in results:
         ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
         recorded_in = r.path + POINTER_SUFFIX  # or dvx.lock, for a pipeline output

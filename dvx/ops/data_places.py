@@ -16,6 +16,7 @@ from dvx.fsutil import NAME_MAX
 from dvx.ignore import is_ignore_file, read_git_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.logs import get_logger, pasted_args
+from dvx.ops.former_outputs import own_gitignores_gone
 from dvx.outputs import (
     Output,
     nested_repository_error,
@@ -38,7 +39,8 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
     their parent folders too. Those of `rels` in `pointed` have a pointer of their own
     already: such a path Git tracks is refused as commit refuses it (`tracked_too_error`).
     `not_data`: files Git's index holds that the caller deletes rather than track (dvx's own
-    .gitignore of a former output: ops/former_outputs.py), whose removal is Git's to record."""
+    .gitignore of a former output: ops/former_outputs.py), whose removal is Git's to record;
+    one such an add deleted before (`own_gitignores_gone`) is no data either."""
     if repo.git is None:
         return
     modes = repo.git.index_modes(sorted({rel.partition("/")[0] for rel in rels}))
@@ -49,9 +51,11 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
             raise nested_repository_error(repo, rel, display, folder, in_index=True)
     display_of = dict(zip(rels, displays, strict=True))
     given = {rel: rel for rel in rels}
-    tracked = sorted((path, owner) for path in modes
-                     if (owner := given.get(path) or nearest_parent_in(path, given))
-                     and not is_ignore_file(path[len(owner) + 1:]) and path not in not_data)
+    within = {path: owner for path in modes
+              if (owner := given.get(path) or nearest_parent_in(path, given))}
+    not_data = {*not_data, *own_gitignores_gone(repo, within)}
+    tracked = sorted((path, owner) for path, owner in within.items()
+                     if not is_ignore_file(path[len(owner) + 1:]) and path not in not_data)
     held = [(path, rel) for path, rel in tracked if path in submodules]
     if held:  # `git rm --cached` would unregister the submodule: not the advice to give
         folder, rel = held[0]
@@ -73,29 +77,46 @@ def tracked_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
     """{rel: the first path at or below it that Git's index holds} for those of `rels` (the
     data of tracked outputs) that Git tracks too, as `git add -f` puts them there: Git then
     versions the data itself, beside its pointer. Git is asked once, about all of them."""
-    found = {}
-    for rel, inside in tracked_by_git_within(repo, rels).items():
-        first = min(inside)
-        found[rel] = f"{rel}/{first}" if first else rel
-    return found
+    return first_within(tracked_by_git_within(repo, rels))
+
+
+def first_within(within: dict[str, set[str]]) -> dict[str, str]:
+    """{rel: the first path at or below it} of what `tracked_by_git_within` found."""
+    return {rel: _joined(rel, min(inside)) for rel, inside in within.items()}
 
 
 def tracked_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:
     """{rel: every path at or below it that Git's index holds, relative to it ('' for rel
     itself)} for those of `rels` (the data of tracked outputs) that Git tracks too
     (`tracked_by_git`). Git is asked once, about all of them."""
-    return data_among(held_by_git_within(repo, rels))
+    return data_among(repo, held_by_git_within(repo, rels))
 
 
-def data_among(held: dict[str, set[str]]) -> dict[str, set[str]]:
+def data_among(repo: Repo, held: dict[str, set[str]]) -> dict[str, set[str]]:
     """Those of the paths Git's index holds (`held_by_git_within`) that would be data, the
-    .dvxignore files aside: rules shared beside the data, never Git holding the data."""
+    .dvxignore files aside: rules shared beside the data, never Git holding the data; and
+    dvx's own .gitignore files an add deleted, whose removal Git has still to record
+    (`own_gitignores_left`)."""
+    gone = set(own_gitignores_left(repo, held))
     found = {}
     for rel, inside in held.items():
-        data = {path for path in inside if not is_ignore_file(path)}
+        data = {path for path in inside if not is_ignore_file(path)
+                and _joined(rel, path) not in gone}
         if data:
             found[rel] = data
     return found
+
+
+def own_gitignores_left(repo: Repo, held: dict[str, set[str]]) -> list[str]:
+    """The .gitignore files among those Git's index holds (`held_by_git_within`) that are
+    dvx's own, deleted by an add of the folder holding them, their removal not yet recorded
+    in Git (`own_gitignores_gone`): repo-relative, sorted, each for a `git rm --cached`."""
+    return own_gitignores_gone(repo, [_joined(rel, path) for rel, inside in held.items()
+                                      for path in inside])
+
+
+def _joined(rel: str, inside: str) -> str:
+    return f"{rel}/{inside}" if inside else rel
 
 
 def held_by_git_within(repo: Repo, rels: list[str]) -> dict[str, set[str]]:

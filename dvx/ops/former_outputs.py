@@ -3,7 +3,9 @@ dropped leaves behind what dvx wrote for them, the entries in the .gitignore of 
 holding them. Such a .gitignore, holding nothing but those entries, is dvx's own, never the
 user's data: `dvx add` of the folder deletes it rather than track it (or refuse it as
 tracked by Git), as `repro` does for an output become its folder. One holding any other line
-is the user's, and stays theirs.
+is the user's, and stays theirs. Once deleted, Git's index may hold it until its removal is
+recorded (`git rm --cached`): that entry, its indexed version dvx's own, is the removal to
+name, never data Git holds (`own_gitignores_gone`).
 
 Whether dvx.lock recorded a path as an output is asked of dvx.lock in the workspace, in
 Git's index and in the commits HEAD reaches (one `git log -S` of dvx.lock per path)."""
@@ -14,7 +16,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
@@ -73,6 +75,35 @@ def own_gitignores(repo: Repo, folders: list[str]) -> list[str]:
     own = []
     for path in sorted(found):
         names = gitignore.entries_only(repo.abspath(path))
+        folder = posixpath.dirname(path)
+        if names and all(history.recorded(posixpath.join(folder, name)) for name in names):
+            own.append(path)
+    return own
+
+
+# A .gitignore in Git's index larger than this is no file of dvx's entries alone, unread
+_INDEXED_GITIGNORE_MAX = 1 << 20
+_REGULAR_MODES = ("100644", "100755")  # a symbolic link's entry is no file of dvx's
+
+
+def own_gitignores_gone(repo: Repo, indexed: Iterable[str]) -> list[str]:
+    """Those of `indexed` (paths Git's index holds, repo-relative) that are .gitignore files
+    gone from the workspace whose version in the index is dvx's own (`own_gitignores`): the
+    add that deleted it leaves its removal for Git to record (`git rm --cached`), and until
+    it is recorded the entry is that removal to name, never data Git holds beside the
+    folder's pointer. Sorted. Git's index is read only for such .gitignore files."""
+    gone = sorted(path for path in indexed if posixpath.basename(path) == ".gitignore"
+                  and not os.path.lexists(repo.abspath(path)))
+    if repo.git is None or not gone:
+        return []
+    entries = repo.git.index_entries(gone)
+    blobs = repo.git.small_blobs([oid for mode, oid in entries.values()
+                                  if mode in _REGULAR_MODES], _INDEXED_GITIGNORE_MAX)
+    history = OutputsRecorded(repo, _recorded_now(repo))
+    own = []
+    for path, (mode, oid) in sorted(entries.items()):
+        text = blobs.get(oid) if mode in _REGULAR_MODES else None
+        names = gitignore.entries_only_in(text) if text is not None else None
         folder = posixpath.dirname(path)
         if names and all(history.recorded(posixpath.join(folder, name)) for name in names):
             own.append(path)

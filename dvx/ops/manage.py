@@ -210,7 +210,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     if remove_data:
         _refuse_deleting_a_repository(repo, [*(o.path for o in outputs), *(unfinished or ())])
         held = held_by_git_within(repo, [*(o.path for o in outputs), *(unfinished or ())])
-    in_git = data_among(held)
+    in_git = data_among(repo, held)
     touched: list[str] = []
     kept: list[str] = []
     with repo.lock(stages_in_git=True):

@@ -29,9 +29,12 @@ from dvx.lockfile import LOCK_FILE, uncached_paths
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import (
+    data_among,
+    first_within,
+    held_by_git_within,
     not_ignored,
+    own_gitignores_left,
     submodules_within,
-    tracked_by_git,
     warn_ignored_by_git,
 )
 from dvx.ops.kept_for_left_out import left_out_inside
@@ -388,6 +391,10 @@ class StatusResult:
     # Of those, the ones at or in which Git's index holds a submodule ({path: the first
     # submodule}): Git versions it as one, and `git rm --cached` would unregister it
     submodules: dict[str, str] = field(default_factory=dict)
+    # dvx's own .gitignore files an add deleted inside the data it tracked, whose removal
+    # Git's index has still to record (`git rm --cached`): no data Git holds, but a commit
+    # without that removal keeps them in Git, and a checkout by Git puts them in the data
+    own_gitignores_in_git: list[str] = field(default_factory=list)
     # The pointers Git's index holds that the sparse checkout leaves out, of the paths named
     # (all, with none named): the data is tracked still, and what is on disk there is
     # compared with nothing
@@ -408,7 +415,7 @@ class StatusResult:
     def changed(self) -> bool:
         return (any(o.changed for o in self.outputs) or bool(self.left_behind)
                 or bool(self.unrecorded) or bool(self.unignored) or bool(self.tracked_by_git)
-                or bool(self.stopped))
+                or bool(self.own_gitignores_in_git) or bool(self.stopped))
 
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
@@ -421,6 +428,7 @@ class StatusResult:
                 "temporaries": self.temporaries, "unignored": self.unignored,
                 "taken_back_by_rule": self.taken_back,
                 "tracked_by_git": sorted(self.tracked_by_git), "submodules": self.submodules,
+                "own_gitignores_in_git": self.own_gitignores_in_git,
                 "left_out": self.left_out,
                 "pipeline_files_ignored_by_git": self.ignored_by_git,
                 "interrupted_gets": [{"path": p, "holds_former": former}
@@ -441,7 +449,8 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
     if not stopped:
         _record_what_is_in_sync(repo)
     _name_a_stopped_apply(results, stopped)
-    tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
+    held = held_by_git_within(repo, sorted({t.output.path for t in targets}))
+    tracked = first_within(data_among(repo, held))
     changes = _on_tracked_paths(stopped)
     beside = [t.output.path for t in targets] + _paths_worked_on(repo, changes)
     unignored = {p: rule for p, rule in _unignored(repo, targets).items() if p not in tracked}
@@ -451,6 +460,7 @@ def status(repo: Repo, targets: list[Target], named: list[str] | None = None
                         taken_back={p: rule for p, rule in unignored.items() if rule},
                         tracked_by_git=tracked,
                         submodules=submodules_within(repo, sorted(tracked)),
+                        own_gitignores_in_git=own_gitignores_left(repo, held),
                         left_out=_left_out(repo, named),
                         stopped=changes,
                         ignored_by_git=_pipeline_records_ignored(repo) if named is None else {},

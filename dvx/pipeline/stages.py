@@ -89,7 +89,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
         # holds Git's data.
         held_all = held_by_git_within(repo, [o.path for s in stages for o in outs[s.name]
                                              if o.cache]) if delete_outputs else {}
-        git_held = data_among(held_all)
+        git_held = data_among(repo, held_all)
         if delete_outputs and not force:
             committed = _committed_as_they_are(repo, in_git)
             for stage in stages:
