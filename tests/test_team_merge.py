@@ -313,6 +313,53 @@ def _file_in_git_on_one_side_and_tracked_by_dvx_on_the_other(repo, dvx, dvx_side
 
 @pytest.mark.parametrize("way", ["checkout", "commit"])
 @pytest.mark.parametrize("dvx_side", ["main", "theirs"])
+def test_a_modify_delete_conflict_over_data_git_held_names_the_merge_s_ways_out(
+        repo, dvx, dvx_side, way):
+    """'f c.csv', in Git at the merge base, changed in Git on one side and tracked with `dvx
+    add` on the other: the merge stops on a modify/delete conflict, Git's index holding the
+    file unmerged. `dvx status` and `dvx checkout` name it as such, with the ways out the
+    pre-commit hook names for such a merge, never `git add -f` nor renaming the pointer
+    (named once quoted); pasted, each concludes the merge with the file out of Git."""
+    assert dvx("install").code == 0
+    write(repo / "f c.csv", "base\n")
+    commit(repo, "f c.csv in Git")
+    for branch in ("theirs", "main"):
+        git(repo, "checkout", "-q", *(["-b"] if branch == "theirs" else []), branch)
+        if branch == dvx_side:
+            git(repo, "rm", "-q", "--cached", "f c.csv")
+            write(repo / "f c.csv", "dvx's\n")
+            assert dvx("add", "f c.csv").code == 0
+        else:
+            write(repo / "f c.csv", "Git's\n")
+        commit(repo, f"f c.csv on {branch}")
+    stopped = _merge_local(repo, "theirs")
+    assert stopped.returncode == 1 and "CONFLICT (modify/delete)" in stopped.stdout, \
+        stopped.stdout + stopped.stderr
+    ways = ("`git rm -r --cached -- 'f c.csv'` takes it out of Git and keeps the files, then "
+            "`dvx checkout --force 'f c.csv'` places the recorded data (replacing what the "
+            "merge left there, which Git's history keeps) or `dvx commit 'f c.csv'` records "
+            "what the merge left there as the data; `git add` the .gitignore they change, and "
+            "conclude the merge (`git commit`); or `git merge --abort` undoes the merge, then "
+            "`dvx checkout` places the data again")
+    unmerged = ("tracked by Git too (it is unmerged in the Git index: a merge stopped over it, "
+                "one side tracking it with dvx and the other committing it to Git)")
+    for command in (("status",), ("checkout", "f c.csv")):
+        said = " ".join(dvx(*command).output.split())
+        assert unmerged in said and ways in said, said
+        assert "git add -f" not in said and "git mv" not in said and "''" not in said, said
+    named = re.findall(r"`((?:git rm|dvx checkout|dvx commit) [^`]*)`", ways)
+    pasted(named[0], repo)
+    pasted(named[1 if way == "checkout" else 2], repo)
+    git(repo, "add", ".gitignore")
+    concluded = _git_commit(repo, "--no-edit")
+    assert concluded.returncode == 0, concluded.stdout + concluded.stderr
+    assert git(repo, "ls-files", "f c.csv") == ""
+    assert (repo / "f c.csv").read_text() == ("dvx's\n" if way == "checkout" else "Git's\n")
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+@pytest.mark.parametrize("way", ["checkout", "commit"])
+@pytest.mark.parametrize("dvx_side", ["main", "theirs"])
 def test_a_merge_stopped_over_a_file_names_ways_out_that_work_as_pasted(repo, dvx, dvx_side,
                                                                         way):
     """A file tracked by dvx on one side of a merge and committed to Git on the other: what

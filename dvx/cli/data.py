@@ -943,7 +943,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
     repro` refuses to rebuild them."""
     from dvx.lock import SAVE
     from dvx.ops.checkout import former_output_kept_why
-    from dvx.ops.data_places import submodule_why, tracked_by_git_ways
+    from dvx.ops.data_places import in_git_note, submodule_why, tracked_by_git_ways
     from dvx.ops.kept_for_left_out import kept_for_left_out_why
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
@@ -1034,8 +1034,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             out(f"{shown_path(path)}: "
                 + submodule_why(root, path, result.submodules[path], stages.get(path)))
             continue
-        where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
-        out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
+        where = "it" if indexed == path else f"'{shown_path(indexed)}'"
+        out(f"{shown_path(path)}: tracked by Git too ({in_git_note(root, path, where)}), "
             f"so Git versions the data itself; "
             + tracked_by_git_ways(root, path, stages.get(path)))
     for path in result.own_gitignores_in_git:

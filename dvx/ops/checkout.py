@@ -33,6 +33,7 @@ from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.data_places import (
     SUBMODULE_HERE,
+    in_git_note,
     not_ignored,
     submodule_why,
     submodules_within,
@@ -662,8 +663,8 @@ def _tracked_by_git_why(root: str, output: Output) -> str:
     """Why a path of the `output` that Git's index holds too is left as it is, --force or
     not: Git versions it, and placing the pointer's version would overwrite Git's (a commit
     holding both, the data in Git and a pointer to other bytes)."""
-    return (f"{TRACKED_BY_GIT} (it is in the Git index: `git add -f`?), so Git versions the "
-            "data itself, and checkout leaves it to Git, --force or not; "
+    return (f"{TRACKED_BY_GIT} ({in_git_note(root, output.path, 'it')}), so Git versions "
+            "the data itself, and checkout leaves it to Git, --force or not; "
             + tracked_by_git_ways(root, output.path, output.stage))
 
 

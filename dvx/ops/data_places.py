@@ -15,7 +15,7 @@ from dvx.errors import PathError
 from dvx.fsutil import NAME_MAX
 from dvx.ignore import is_ignore_file, read_git_file
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
-from dvx.logs import get_logger, pasted_args
+from dvx.logs import get_logger, pasted_args, quoted
 from dvx.ops.former_outputs import own_gitignores_gone
 from dvx.outputs import (
     Output,
@@ -24,9 +24,21 @@ from dvx.outputs import (
     tracked_data_left_out,
 )
 from dvx.overlapping import dropping_gone_entry
-from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
+from dvx.paths import (
+    POINTER_SUFFIX,
+    at_or_below_any,
+    for_command,
+    from_here,
+    nearest_parent_in,
+)
 from dvx.repo import Repo
-from dvx.scm import GITLINK_MODE, git_add_command, untrack_command, user_git
+from dvx.scm import (
+    GITLINK_MODE,
+    git_add_command,
+    unmerged_entries,
+    untrack_command,
+    user_git,
+)
 
 log = get_logger(__name__)
 
@@ -164,14 +176,48 @@ def submodule_why(root: str, path: str, submodule: str, stage: str | None) -> st
             f"'{path}' to Git, --force or not; {_elsewhere(root, path, stage, 'the submodule')}")
 
 
+def in_git_note(root: str, path: str, shown: str) -> str:
+    """How a message says that Git's index holds `shown` (the tracked output `path` itself,
+    "it", or a file below it, as the message names it): left unmerged by a merge that
+    stopped over it (`unmerged_within`), or put there beside the pointer (`git add -f`)."""
+    if unmerged_within(root, path):
+        return (f"{shown} is unmerged in the Git index: a merge stopped over it, one side "
+                "tracking it with dvx and the other committing it to Git")
+    return f"{shown} is in the Git index: `git add -f`?"
+
+
 def tracked_by_git_ways(root: str, path: str, stage: str | None) -> str:
     """The ways out for the tracked output `path` (of the pipeline stage `stage`, or with a
     pointer of its own) whose path, or a file below it, Git's index holds too: the path is
     Git's (the team's code, say), so its data goes elsewhere; only data put in Git by mistake
-    is taken out of Git, as `git rm --cached` of code would take it from every teammate."""
+    is taken out of Git, as `git rm --cached` of code would take it from every teammate. A
+    merge left unmerged there names the ways out of that merge (`_merge_ways`)."""
+    if stage is None and unmerged_within(root, path):
+        return _merge_ways(root, path)
     return (f"{_elsewhere(root, path, stage, 'the files')}; if those files "
             f"are data put in Git by mistake, `{untrack_command(root, path)}` stops that and "
             f"keeps them (then `{user_git(root)} commit`)")
+
+
+def unmerged_within(root: str, path: str) -> bool:
+    """Does Git's index list `path`, or a file below it, as unmerged (a merge that stopped
+    over data tracked by dvx on one side and committed to Git on the other: a modify/delete
+    conflict)? Git is asked only when a message names such data."""
+    return any(at_or_below_any(entry, {path}) for entry, _, _ in unmerged_entries(root) or [])
+
+
+def _merge_ways(root: str, path: str) -> str:
+    """The ways out of a merge stopped over the data `path`, which its pointer tracks here
+    and Git's index holds unmerged: those the pre-commit hook names for such a merge (Git's
+    index no longer holding the data, the pointer's data placed or what the merge left there
+    recorded as the data), and the abort."""
+    data = for_command(root, path)
+    return (f"`{untrack_command(root, path)}` takes it out of Git and keeps the files, then "
+            f"`dvx checkout --force {data}` places the recorded data (replacing what the merge "
+            f"left there, which Git's history keeps) or `dvx commit {data}` records what the "
+            f"merge left there as the data; `git add` the .gitignore they change, and conclude "
+            f"the merge (`{user_git(root)} commit`); or `git merge --abort` undoes the merge, "
+            "then `dvx checkout` places the data again")
 
 
 def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
@@ -184,7 +230,8 @@ def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:
     if stage is not None:
         return f"to place the data, give stage '{stage}' another output path in {PIPELINE_FILE}"
     pointer = for_command(root, path + POINTER_SUFFIX)
-    return (f"to place the data, rename its pointer '{pointer}' (`git mv`), then `dvx "
+    return (f"to place the data, rename its pointer "
+            f"{quoted(from_here(root, path + POINTER_SUFFIX))} (`git mv`), then `dvx "
             f"checkout` the new path; or `dvx remove {pointer}` stops tracking it and keeps "
             f"{kept}")
 
