@@ -36,7 +36,8 @@ def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
     keys = {"changed", "outputs", "stages", "recorded_while_none_declared",
             "uncommitted_outputs", "outputs_in_git", "imports",
             "unreadable", "unignored", "taken_back_by_rule", "left_behind", "unrecorded",
-            "temporaries", "tracked_by_git", "submodules", "left_out", "stopped",
+            "temporaries", "tracked_by_git", "submodules", "own_gitignores_in_git", "left_out",
+            "stopped",
             "pipeline_files_ignored_by_git", "interrupted_gets"}
     for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
         doc = _status_json(dvx, *args)
