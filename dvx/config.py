@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from dvx import faults, fsutil
 from dvx.errors import ConfigError, PathError, note_left_half_done
-from dvx.logs import pasted_args
+from dvx.logs import pasted_args, shell_quote
+from dvx.paths import make_readable_hint
 from dvx.threads import MAX_JOBS
 from dvx.user_dirs import user_config_dir
 from dvx.yamlio import has_conflict_markers
@@ -394,6 +395,10 @@ class ConfigFile:
         except (FileNotFoundError, NotADirectoryError):
             # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
             return cls(path, _new_parser())
+        except PermissionError as exc:
+            typed = _from_here(path)
+            raise ConfigError(f"Cannot read the config file '{typed}': {exc.strerror}.",
+                              make_readable_hint(shell_quote(typed))) from None
         except OSError as exc:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
         return cls(path, _parsed(data, f"'{path}'", path, None, tracked))
@@ -937,3 +942,14 @@ class Config:
         except ValueError as exc:
             raise self.invalid_value("cache", "type", value, str(exc),
                                      ",".join(DEFAULT_LINK_TYPES)) from None
+
+
+def _from_here(path: str) -> str:
+    """The config file at `path` as the user names it where they are: relative to the
+    current directory when that is shorter (the repository's own files), else as it is (a
+    user's global config, say)."""
+    try:
+        rel = os.path.relpath(path)
+    except (OSError, ValueError):  # a current directory that is gone
+        return path
+    return rel if len(rel) < len(path) else path

@@ -34,6 +34,7 @@ from dvx.paths import (
     check_relpath,
     for_command,
     from_here,
+    make_readable_hint,
     pipeline_file_is_a_link,
 )
 from dvx.pointer import committed_conflict_hint
@@ -352,6 +353,9 @@ def _lock_bytes(root: str) -> bytes | None:
         return fsutil.read_regular(lock_path(root), MAX_LOCK_BYTES + 1, follow_links=False)
     except FileNotFoundError:
         return None
+    except PermissionError as exc:
+        raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.",
+                          make_readable_hint(for_command(root, LOCK_FILE))) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise pipeline_file_is_a_link(LOCK_FILE) from None

@@ -357,6 +357,14 @@ def for_command(root: str | None, rel: str, here: str | None = None) -> str:
     return shell_quote(from_here(root, rel, here))
 
 
+def make_readable_hint(typed: str) -> str:
+    """The fix for a file this user may not read, `typed` as a command run here takes it
+    (for_command): a file mode is the file's own, never committed, so only its owner (or
+    whoever can change the folder holding it) can set it right."""
+    return (f"Make it readable (`chmod u+r {typed}`, as its owner, or fix the folder holding "
+            "it) and run the command again.")
+
+
 def from_here(root: str | None, rel: str, here: str | None = None) -> str:
     """The repository path `rel` relative to the current directory (or to the folder `here`,
     where the user is when that is not it: a Git hook runs at the top), as the commands a

@@ -377,8 +377,8 @@ def test_add_of_a_declared_output_is_refused_while_another_stage_of_dvx_yaml_can
     write(repo / "more.txt", "m\n")
     added = dvx("add", "more.txt")
     said = " ".join(added.stderr.split())
-    assert added.code == 0 and "the outputs dvx.yaml declares, since it cannot be read" \
-        in said, added.output
+    assert added.code == 0 and "the outputs dvx.yaml declares, since what it declares cannot " \
+        "be known" in said, added.output
 
 
 def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_frees_it(

@@ -557,6 +557,50 @@ def test_a_dvx_yaml_that_is_a_fifo_is_refused_at_once(repo, command):
     assert "Traceback" not in result.output
 
 
+def _unprivileged_dvx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("name", "command", "here"), [
+    ("dvx.yaml", "status", "."), ("dvx.lock", "repro", "."), (".dvx/config", "status", "."),
+    ("dvx.yaml", "status", "sub"), (".dvx/config", "status", "sub")])
+def test_an_unreadable_pipeline_or_config_file_is_named_from_here_with_the_fix(
+        repo, dvx, name, command, here):
+    assert dvx("stage", "add", "-n", "s", "-o", "o.txt", "echo 1 > o.txt").code == 0
+    assert dvx("repro").code == 0
+    (repo / "sub").mkdir()
+    (repo / name).chmod(0)
+    try:
+        result = _unprivileged_dvx(repo / here, command)
+    finally:
+        (repo / name).chmod(0o644)
+    typed = os.path.relpath(repo / name, repo / here)
+    assert result.returncode != 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "Permission denied." in said, said
+    assert f"Make it readable (`chmod u+r {typed}`, as its owner, or fix the folder holding " \
+        "it) and run the command again." in said, said
+    assert "Traceback" not in result.stderr
+
+
+def test_add_beside_an_unreadable_params_file_blames_that_file_with_its_fix(repo, dvx):
+    write(repo / "params.yaml", "lr: 0.1\n")
+    assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "o.txt", "echo > o.txt").code == 0
+    write(repo / "model.bin", "m\n")
+    (repo / "params.yaml").chmod(0)
+    try:
+        result = _unprivileged_dvx(repo, "add", "model.bin")
+    finally:
+        (repo / "params.yaml").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 0, said
+    assert "Did not check 'model.bin' against the outputs dvx.yaml declares, since what it " \
+        "declares cannot be known: Cannot read the params file 'params.yaml': Permission " \
+        "denied. Make it readable (`chmod u+r params.yaml`" in said, said
+    assert "since it cannot be read" not in said
+
+
 def test_an_unreadable_params_file_is_named_with_the_fix(repo, dvx):
     write(repo / "params.yaml", "lr: 0.1\n")
     assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "o.txt", "echo > o.txt").code == 0

@@ -218,8 +218,8 @@ def _warn_of_unread_stages(now: StagesDeclaring, displays: list[str] | tuple[str
     against."""
     added = ", ".join(f"'{display}'" for display in displays)
     if now.unreadable is not None:
-        log.warning("Did not check %s against the outputs %s declares, since it cannot be "
-                    "read: %s", added, PIPELINE_FILE, now.unreadable)
+        log.warning("Did not check %s against the outputs %s declares, since what it declares "
+                    "cannot be known: %s", added, PIPELINE_FILE, now.unreadable)
     for name, why in now.unread.items():
         log.warning("Did not check %s against the outputs stage '%s' declares, since that "
                     "stage of %s cannot be read: %s", added, name, PIPELINE_FILE, why)

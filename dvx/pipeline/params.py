@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from dvx import fsutil
 from dvx.errors import FormatError, MergeConflictError
-from dvx.paths import check_read_stays_inside, for_command, from_here, join_posix
+from dvx.paths import (
+    check_read_stays_inside,
+    for_command,
+    from_here,
+    join_posix,
+    make_readable_hint,
+)
 from dvx.scm import git_add_command, literal_pathspec, rebase_sides_note
 from dvx.textfile import plain_text
 from dvx.yamlio import (
@@ -65,9 +71,7 @@ def params_file_bytes(root: str, rel: str, whole: bool = False) -> bytes:
                           "Create it, or remove the params that name it.") from None
     except PermissionError as exc:
         raise FormatError(f"Cannot read the params file '{rel}': {exc.strerror}.",
-                          f"Make it readable (`chmod u+r {for_command(root, rel)}`, as its "
-                          "owner, or fix the folder holding it) and run the command again."
-                          ) from None
+                          make_readable_hint(for_command(root, rel))) from None
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{rel}': {exc.strerror}.") from None
 

@@ -45,6 +45,7 @@ from dvx.paths import (
     check_relpath,
     folders_above,
     for_command,
+    make_readable_hint,
     pipeline_file_is_a_link,
 )
 from dvx.pipeline.interpolate import interpolate
@@ -178,6 +179,9 @@ def _read_pipeline_file(path: str, root: str) -> Any:
         raise pipeline_file_is_a_link(PIPELINE_FILE)
     try:
         data = fsutil.read_regular(path, DEFAULT_MAX_BYTES + 1, follow_links=False)
+    except PermissionError as exc:
+        raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.",
+                          make_readable_hint(for_command(root, PIPELINE_FILE))) from None
     except OSError as exc:
         raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
     refuse_conflicted(data, root, PIPELINE_FILE)
@@ -218,8 +222,8 @@ def stages_declaring(repo: Repo, params_set: ParamsSet | None = None) -> StagesD
     try:
         doc = _read_pipeline_file(path, repo.root)
         definitions, context = _definitions(repo, doc, params_set or {})
-    except DvxError as exc:
-        return StagesDeclaring({}, unreadable=exc.message)
+    except DvxError as exc:  # with its fix: the file at fault may be another (params.yaml)
+        return StagesDeclaring({}, unreadable=str(exc))
     ran = _stages_run(repo)
     outputs: dict[str, DeclaringStage] = {}
     unread: dict[str, str] = {}
