@@ -18,7 +18,16 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, run_dvx_proc, run_meanwhile, stopped_again, stopped_at, tree_bytes, write
+from conftest import (
+    git,
+    run_dvx_proc,
+    run_meanwhile,
+    stopped_again,
+    stopped_at,
+    tree_bytes,
+    unprivileged,
+    write,
+)
 from pipeline_kit import commit_copy_stage, make_ml_repo, run_and_commit, runs
 
 from dvx.hashing import hash_file
@@ -573,6 +582,30 @@ def test_the_run_cache_gives_back_what_commit_recorded_not_the_command_s_output(
     assert "Restored 'train' from the run-cache" in result.stdout, result.output
     assert (ml / "model.json").read_text() == '{"weights": [1, 2, 3]}'
     assert (ml / "dvx.lock").read_bytes() == lock
+
+
+@pytest.mark.parametrize("args", [("out",), (), ("-f", "out")])
+def test_commit_with_an_unreadable_dvx_yaml_refuses_before_writing_anything(repo, dvx, args):
+    assert dvx("stage", "add", "-n", "train", "-o", "out",
+               "mkdir -p out && echo v1 > out/model.txt").code == 0
+    assert dvx("repro").code == 0
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "out" / "model.txt", "my edit\n")  # an edit to record with `dvx commit`
+    (repo / "dvx.yaml").chmod(0)
+    try:
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "commit", *args],
+                                cwd=repo, capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "dvx.yaml").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "Cannot read dvx.yaml: Permission denied. Make it readable (`chmod u+r dvx.yaml`" \
+        in said, said
+    assert "half-changed" not in said and "Traceback" not in said
+    assert (repo / "dvx.lock").read_bytes() == lock
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert dvx("commit", *args).code == 0  # readable again: the commit records the edit
+    assert (repo / "dvx.lock").read_bytes() != lock
 
 
 def test_targets_single_item_and_downstream(ml, dvx):

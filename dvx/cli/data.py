@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
     from dvx.errors import UsageError
     from dvx.ops.status import OutputStatus, StatusResult
-    from dvx.outputs import StagesDeclaring
+    from dvx.outputs import Output, StagesDeclaring
+    from dvx.pipeline.spec import Pipeline
     from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
@@ -191,14 +192,26 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
     with holding_lock(repo):
         resolved = resolve_targets(repo, targets, declared=lambda: _stages_declaring(repo))
         outputs = list({t.output.path: t.output for t in resolved}.values())
+        pipeline = _pipeline_of(repo, outputs)
         result = do_commit(repo, outputs, force, only_changed=not targets)
         committed = {a.path for a in result.added}
         stages = [o.stage for o in outputs if o.stage is not None and o.path in committed]
         if stages:
             from dvx.pipeline.runcache import record_committed
 
-            record_committed(repo, stages)
+            record_committed(repo, pipeline, stages)
     _report_added(repo.root, result, as_json, "commit")
+
+
+def _pipeline_of(repo: Repo, outputs: list[Output]) -> Pipeline | None:
+    """dvx.yaml, read before a commit writes anything when it may record a stage's output
+    (whose run-cache entry it then updates): one that cannot be read stops the commit with
+    dvx.lock and the pointers as they were, never half-recorded."""
+    if not any(o.stage is not None for o in outputs):
+        return None
+    from dvx.pipeline.spec import load_pipeline
+
+    return load_pipeline(repo)
 
 
 def _remote_or_target(repo: Repo, word: str, remote_name: str | None,

@@ -33,7 +33,7 @@ from dvx.logs import get_logger
 from dvx.objects import layout
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
-from dvx.pipeline.spec import Out, Stage
+from dvx.pipeline.spec import Out, Pipeline, Stage
 from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
 from dvx.remote.store import RemoteStore
@@ -557,14 +557,13 @@ def pipeline_stage_keys(repo: Repo) -> set[str]:
     return {stage_key(repo.algo, s.cmd, s.deps, s.out_paths) for s in pipeline.stages}
 
 
-def record_committed(repo: Repo, stages: Iterable[str]) -> None:
+def record_committed(repo: Repo, pipeline: Pipeline | None, stages: Iterable[str]) -> None:
     """`dvx commit` recorded outputs of these stages in dvx.lock (a model fixed by hand): make
     each stage's dvx.lock entry the run-cache's run for its inputs, in place of the run
     recorded there, so that a later `repro` with those inputs restores what was committed, as
-    in DVC. A run whose outputs the cache does not all hold is forgotten instead."""
-    from dvx.pipeline.spec import load_pipeline
-
-    pipeline = load_pipeline(repo)
+    in DVC. A run whose outputs the cache does not all hold is forgotten instead. `pipeline`:
+    dvx.yaml as the commit read it before it wrote anything, so that one it cannot read
+    stops it with nothing written."""
     if pipeline is None:
         return
     by_name = {s.name: s for s in pipeline.stages}
