@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx import faults, fsutil
-from dvx.errors import ConfigError, PathError, note_left_half_done
+from dvx.errors import ConfigError, PathError, UnreadableConfigError, note_left_half_done
 from dvx.logs import pasted_args, shell_quote
 from dvx.paths import make_readable_hint
 from dvx.threads import MAX_JOBS
@@ -396,8 +396,8 @@ class ConfigFile:
             # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
             return cls(path, _new_parser())
         except PermissionError as exc:
-            typed = _from_here(path)
-            raise ConfigError(f"Cannot read the config file '{typed}': {exc.strerror}.",
+            typed = named_from_here(path)
+            raise UnreadableConfigError(f"Cannot read the config file '{typed}': {exc.strerror}.",
                               make_readable_hint(shell_quote(typed))) from None
         except OSError as exc:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
@@ -944,7 +944,7 @@ class Config:
                                      ",".join(DEFAULT_LINK_TYPES)) from None
 
 
-def _from_here(path: str) -> str:
+def named_from_here(path: str) -> str:
     """The config file at `path` as the user names it where they are: relative to the
     current directory when that is shorter (the repository's own files), else as it is (a
     user's global config, say)."""

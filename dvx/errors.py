@@ -6,6 +6,7 @@
     │       └── ShallowCloneRevisionError exit 2  one a shallow clone may lack: fetch more history
     ├── NotARepoError             exit 2  not inside a dvx/Git repository
     ├── ConfigError               exit 2  unreadable or invalid configuration
+    │   └── UnreadableConfigError exit 2  a config file this user may not read: a mode to fix
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
     │   └── PrivateFilesInGitError exit 2  Git tracks dvx's private files (.dvx/config.local)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
@@ -80,6 +81,11 @@ class NotARepoError(DvxError):
 
 class ConfigError(DvxError):
     exit_code = 2
+
+
+class UnreadableConfigError(ConfigError):
+    """A config file this user may not read: its fix is the file's mode, which is never
+    committed, so whoever reads it fixes it where it is (a source's too)."""
 
 
 class PathError(DvxError):

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,15 @@ import xxhash
 
 import dvx.api
 from dvx.errors import DvxError
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, stopped_at, write
+from tests.conftest import (
+    git,
+    make_git_repo,
+    run_dvx,
+    run_dvx_proc,
+    stopped_at,
+    unprivileged,
+    write,
+)
 from tests.pipeline_kit import run_and_commit
 from tests.remotes import local_spec
 from tests.servers import recording_listener, serving
@@ -554,6 +563,32 @@ def test_an_import_whose_source_came_to_record_different_algorithms_is_not_updat
     updated = run_dvx("update", "a.txt.dvx", cwd=reader)
     assert updated.code == 0, updated.output
     assert (reader / "a.txt").read_text() == "v2\n"
+
+
+def test_a_local_source_s_config_this_user_may_not_read_is_named_with_chmod_not_a_commit(
+        project, tmp_path):
+    """A file mode is never committed: ls and get of a local source whose .dvx/config the
+    reader may not read name the `chmod u+r` that fixes it there, from here."""
+    theirs = make_git_repo(tmp_path / "theirs")
+    must("init", cwd=theirs)
+    write(theirs / "model.bin", "m\n")
+    must("add", "model.bin", cwd=theirs)
+    commit(theirs, "v1")
+    (theirs / ".dvx" / "config").chmod(0)
+    try:
+        runs = [subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args],
+                               cwd=project, capture_output=True, text=True, timeout=60)
+                for args in (("ls", "../theirs"), ("get", "../theirs", "model.bin", "-o", "got"))]
+    finally:
+        (theirs / ".dvx" / "config").chmod(0o644)
+    for run in runs:
+        said = " ".join(run.stderr.split())
+        assert run.returncode == 2 and "Traceback" not in said, said
+        assert "Cannot read '../theirs': cannot read the source's .dvx/config: Permission " \
+            "denied. Make it readable (`chmod u+r ../theirs/.dvx/config`, as its owner, or " \
+            "fix the folder holding it) and run the command again." in said, said
+        assert "committed there" not in said, said
+    assert not (project / "got").exists()
 
 
 def test_an_invalid_core_hash_in_a_local_source_s_config_local_is_named_there_never_as_committed(

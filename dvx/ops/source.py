@@ -29,7 +29,7 @@ from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 from dvx import experiment_refs, fsutil
-from dvx.config import Config, ConfigFile
+from dvx.config import Config, ConfigFile, named_from_here
 from dvx.errors import (
     ConfigError,
     CorruptManifestError,
@@ -40,6 +40,7 @@ from dvx.errors import (
     PathError,
     RemoteError,
     UnknownRevisionError,
+    UnreadableConfigError,
     UsageError,
 )
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO, hash_bytes, hash_copy
@@ -178,13 +179,16 @@ def _as_the_source_s(exc: ConfigError, repo: Repo, source: str) -> ConfigError:
     .dvx/config (a URL's is in dvx's private clone), with no `dvx config` to type here,
     which would change the reader's config and leave the source as it was. A setting of the
     user's own configs (the global one, a local source's config.local) is theirs, and its
-    error, with the command that fixes it, is kept."""
-    named = re.compile(r"\b[Tt]he config file " + re.escape(
-        f"'{os.path.join(repo.dvx_dir, 'config')}'"))
+    error, with the command that fixes it, is kept. One the reader may not read keeps its
+    fix too: a file mode is never committed, so it is fixed where the file is."""
+    path = os.path.join(repo.dvx_dir, "config")
+    named = re.compile(r"\b[Tt]he config file '(?:" + re.escape(path) + "|"
+                       + re.escape(named_from_here(path)) + ")'")
     if not named.search(exc.message):
         return exc
     message = named.sub("the source's .dvx/config", exc.message)
-    return ConfigError(f"Cannot read {source}: {message[0].lower()}{message[1:]}", _SOURCE_FIX)
+    fix = exc.hint if isinstance(exc, UnreadableConfigError) else _SOURCE_FIX
+    return ConfigError(f"Cannot read {source}: {message[0].lower()}{message[1:]}", fix)
 
 
 class Source:
