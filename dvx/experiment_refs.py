@@ -25,6 +25,7 @@ from dvx.logs import get_logger
 from dvx.paths import at_or_below_any, commit_path_problem
 from dvx.repo import Repo, private_to_this_clone
 from dvx.scm import Git
+from dvx.scm import refuse_unreadable_new_files as refuse_unreadable
 from dvx.wording import named_list
 
 log = get_logger(__name__)
@@ -374,6 +375,15 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str, from_snapshot: b
                     "into Git; track them with `dvx add`, or make them a stage's output).",
                     named_list(left_out, most=5))
     return commit
+
+
+def refuse_unreadable_new_files(repo: Repo) -> None:
+    """Refuse, before anything is run or written, the command whose experiment's commit
+    would record a new file of the workspace this user may not read (Git.snapshot, which
+    refuses it too, would only find it once the run is over)."""
+    git = git_of(repo)
+    recorded, _ = _new_files_recorded(repo, git.untracked_unignored(["."]))
+    refuse_unreadable(repo.root, recorded)
 
 
 LARGEST_NEW_FILE = 1 << 20  # a larger new file is data, for `dvx add`

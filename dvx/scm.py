@@ -22,11 +22,12 @@ from dvx.errors import (
     NotARepoError,
     ShallowCloneRevisionError,
     UnknownRevisionError,
+    UnreadableError,
     UsageError,
 )
 from dvx.fsutil import absent, folder_and_parents
 from dvx.logs import shell_quote
-from dvx.paths import at_or_below_any, from_here
+from dvx.paths import at_or_below_any, for_command, from_here
 
 if TYPE_CHECKING:
     import subprocess
@@ -1115,6 +1116,38 @@ class _CatFile:
         self._end()
 
 
+def refuse_unreadable_new_files(root: str, relpaths: list[str]) -> None:
+    """Refuse (UnreadableError) a commit of the workspace at `root` that would add the new
+    files `relpaths`, some of which this user may not read: Git could not add them. Each is
+    opened, not judged by its mode, which says nothing of root or of ACLs."""
+    unreadable = [rel for rel in relpaths if not _readable(os.path.join(root, rel))]
+    if not unreadable:
+        return
+    typed = " ".join(for_command(root, rel) for rel in unreadable[:5])
+    named = ", ".join(f"'{from_here(root, rel)}'" for rel in unreadable[:5]) + (
+        f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+    raise UnreadableError(
+        f"Git may not read {named}, new in the workspace (Git neither tracks nor ignores "
+        f"{'it' if len(unreadable) == 1 else 'them'}), which an experiment's commit records "
+        "with the workspace.",
+        f"Make {'it' if len(unreadable) == 1 else 'them'} readable (`chmod u+r {typed}`, as "
+        "the owner), or name what is not the project's in .gitignore; then run the command "
+        "again.")
+
+
+def _readable(path: str) -> bool:
+    """Can this user open the file at `path` for reading (one that is gone, or is no regular
+    file, is not Git's to read: it is left to Git)?"""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except PermissionError:
+        return False
+    except OSError:
+        return True
+    os.close(fd)
+    return True
+
+
 _ADVICE_LINES = 8  # of a failed Git command's stderr, the lines kept after its first
 
 
@@ -2146,8 +2179,13 @@ class Git:
             paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
             made = [path for path in paths if path in dropped] if from_snapshot else []
             picked = new_files([path for path in paths if path not in dropped]) + made
+            refuse_unreadable_new_files(self.root, picked)
             for batch in _command_line_batches(literal(picked)):
-                self._run("add", "--", *batch, env=env)
+                try:
+                    self._run("add", "--", *batch, env=env)
+                except DvxError:  # made unreadable since: named as dvx names it
+                    refuse_unreadable_new_files(self.root, picked)
+                    raise
             tree = self._run("write-tree", env=env).decode().strip()
         return self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
 

@@ -162,6 +162,62 @@ def test_set_into_a_params_file_it_may_not_read_names_it_with_the_fix(project):
     assert git(project, "status", "--porcelain") == ""
 
 
+def _unprivileged_dvx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
+                                  ("exp", "run", "--queue", "-S", "train.lr=0.5"),
+                                  ("exp", "save")])
+def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, args):
+    """An experiment's commit records the workspace's new files: one this user may not read
+    is named with its fix before a stage runs or anything is written, never met by `git add`
+    once the run is over."""
+    params = (project / "params.yaml").read_bytes()
+    write(project / "notes.txt", "private\n").chmod(0)
+    try:
+        result = _unprivileged_dvx(project, *args)
+    finally:
+        (project / "notes.txt").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "Git may not read 'notes.txt', new in the workspace" in said, said
+    assert "Make it readable (`chmod u+r notes.txt`, as the owner), or name what is not the " \
+        "project's in .gitignore; then run the command again." in said, said
+    assert "git add failed" not in said and "Traceback" not in said
+    assert "Running stage" not in result.stdout
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "for-each-ref", "refs/exps") == ""
+    assert git(project, "status", "--porcelain") == "?? notes.txt\n"
+
+
+def test_a_new_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_kept(repo, dvx):
+    """Made by the run itself, it is found as the experiment is recorded: the run's results
+    stay in the workspace, the user is told none was recorded, and the fix."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "out.txt",
+               "echo 1 > out.txt && echo x > scratch.txt && chmod 000 scratch.txt").code == 0
+    assert dvx("repro").code == 0
+    (repo / "scratch.txt").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    try:
+        result = _unprivileged_dvx(repo, "exp", "run", "-S", "lr=0.2")
+    finally:
+        if (repo / "scratch.txt").exists():
+            (repo / "scratch.txt").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "The run succeeded, but no experiment was recorded: Git may not read " \
+        "'scratch.txt'" in said, said
+    assert "The run's results are in the workspace. Make it readable (`chmod u+r " \
+        "scratch.txt`" in said and "`dvx exp save` records the workspace" in said, said
+    assert "git add failed" not in said and "Traceback" not in said
+    assert "lr: 0.2" in (repo / "params.yaml").read_text()
+    assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
 def test_show_formats_sorting_and_only_changed_columns(project):
     for lr in ("0.05", "0.2", "0.01"):
         must("exp", "run", "-S", f"train.lr={lr}", "-n", f"lr-{lr}", cwd=project)

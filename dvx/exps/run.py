@@ -16,6 +16,7 @@ from dvx.errors import (
     STOPPED_BY,
     DvxError,
     Interrupted,
+    UnreadableError,
     UsageError,
     interruption,
     stop_status,
@@ -33,6 +34,7 @@ from dvx.experiment_refs import (
     named_or_damaged,
     new_name,
     refuse_unmerged,
+    refuse_unreadable_new_files,
     renamed,
     snapshot,
     taken_names,
@@ -151,6 +153,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     refuse_unmerged(repo)
     git_of(repo).require_identity("the experiment's commit")
     queued = baseline is not None  # only a queued run names its baseline
+    if not queued:  # a queued run's worktree holds what its snapshot could record
+        refuse_unreadable_new_files(repo)
     baseline = baseline or parent
     taken = taken_names(repo, baseline)
     if name is not None and check_new_name(repo, name) in taken:
@@ -210,8 +214,16 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     commit_unread_data(repo, read_by_stages(repo, targets), "exp run", again_once_run)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
-    return RunResult(_record(repo, baseline, name, taken, recording,
-                             parent if queued else None), result)
+    try:
+        recorded = _record(repo, baseline, name, taken, recording, parent if queued else None)
+    except UnreadableError as exc:  # a file made unreadable while the stages ran
+        where = "the queued run's worktree, which is removed" if queued else "the workspace"
+        raise UnreadableError(f"The run succeeded, but no experiment was recorded: {exc.message} "
+                              f"The run's results are in {where}.",
+                              exc.hint if queued else f"{exc.hint} (`dvx exp save` records "
+                              "the workspace as it is, without running the stages again.)"
+                              ) from None
+    return RunResult(recorded, result)
 
 
 def _refused_before_any_started(result: ReproResult, watched: _Watched) -> bool:
@@ -348,6 +360,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
+        refuse_unreadable_new_files(repo)  # before any data is recorded
         warn_inputs_not_held(repo, reading="The pipeline's stages")
         _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, recording)
