@@ -461,6 +461,37 @@ def test_a_push_stopped_before_indexing_its_packs_counts_them_as_not_uploaded(
     assert "not on the remote" not in dvx("status", "-c").stdout
 
 
+def _push_of_a_folder_stopped_at(point: str, dvx, repo: Path, tmp_path: Path) -> str:
+    """A push of a folder of one large file and two small ones (packed), and of its
+    manifest, stopped by Ctrl-C at the fault point `point`: what it said, exit 130 checked."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "d" / "large.bin", os.urandom(MiB + 4096))  # above the pack threshold: loose
+    for name in ("a", "b"):
+        write(repo / "d" / name, f"{name}\n")
+    assert dvx("add", "d").code == 0
+    pushing = stopped_at(point, "push", repo)
+    pushing.send_signal(signal.SIGINT)
+    pushing.send_signal(signal.SIGCONT)
+    _, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 130, err
+    return " ".join(err.split())
+
+
+@pytest.mark.parametrize("point", ["packs.after_index"])
+def test_a_push_stopped_once_its_files_are_indexed_counts_them_all_as_uploaded(
+        repo, dvx, tmp_path, point):
+    """Ctrl-C landing just after the index naming a push's packs is written, or after every
+    file went up but before the manifests: the packed files count as uploaded beside the
+    loose one, as a reader (and the next push) finds them all, out of the files and the
+    manifest together; the next push uploads only the manifest."""
+    said = _push_of_a_folder_stopped_at(point, dvx, repo, tmp_path)
+    assert "Interrupted: 3 of 4 objects were uploaded before it stopped; the others were " \
+        "not." in said, said
+    again = dvx("push")
+    assert again.code == 0 and "Pushed 1 object" in again.output, again.output
+    assert "3 already there" in again.output, again.output
+
+
 def test_a_pull_stopped_after_its_last_object_says_every_object_came_and_the_checkout_is_left(
         repo, dvx, tmp_path):
     """Ctrl-C landing once the last object of a pull is stored: it says every object was

@@ -169,10 +169,13 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     def publish(chunks: list[bytes]) -> None:
         """The index of finished packs; if it cannot be written, their objects failed (the
         loose ones are on the remote whatever happens to the index)."""
-        nonlocal indexed
-        try:
-            publish_chunks(remote, chunks, settings)
+
+        def written() -> None:  # a stop from now on finds these objects on the remote
+            nonlocal indexed
             indexed += _packed_entries(chunks)
+
+        try:
+            publish_chunks(remote, chunks, settings, written)
         except Exception as exc:
             reason = f"its pack index could not be written: {describe(exc)}"
             for chunk in chunks:
@@ -249,13 +252,18 @@ def publish_index(remote: RemoteStore, sections: list[Section], settings: Settin
     return publish_chunks(remote, [section_bytes(section) for section in sections], settings)
 
 
-def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings) -> str:
+def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings,
+                   written: Callable[[], None] | None = None) -> str:
     """Upload one index of sections serialized by `section_bytes`, once read back as a reader
-    would: an index readers refuse must never replace those that name the same objects."""
+    would: an index readers refuse must never replace those that name the same objects.
+    `written()` is called as soon as the index is on the remote, before anything after it
+    (a Ctrl-C then) could stop the caller from learning so."""
     data = index_bytes(chunks, remote.algo)
     name = index_name(data, remote.algo)
     _check_readable(data, name, remote.algo)
     remote.retried.put(f"{INDEXES_DIR}/{name}", data)
+    if written is not None:
+        written()
     faults.point("packs.after_index")
     remote.inventory.keep_copy(name, data)
     remote.forget_locations()
