@@ -477,7 +477,7 @@ def _push_of_a_folder_stopped_at(point: str, dvx, repo: Path, tmp_path: Path) ->
     return " ".join(err.split())
 
 
-@pytest.mark.parametrize("point", ["packs.after_index"])
+@pytest.mark.parametrize("point", ["packs.after_index", "push.before_manifests"])
 def test_a_push_stopped_once_its_files_are_indexed_counts_them_all_as_uploaded(
         repo, dvx, tmp_path, point):
     """Ctrl-C landing just after the index naming a push's packs is written, or after every

@@ -648,20 +648,12 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                               result, len(cached) - (exc.total or 0) + len(wanted.trees))
                           ) from None
     result.transfer.merge(uploaded)
-    _advise_commit_where_held(repo, targets, result.transfer.failed, set_aside)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
-    # Manifests last, and only those whose every file is now on the remote: each file was
-    # uploaded, found there, or failed (and failures are all listed).
-    failed = result.transfer.failed
-    complete = [oid for oid, tree in wanted.trees.items()
-                if not any(o in failed for o in tree.every_oid())]
-    for oid in sorted(set(wanted.trees) - set(complete)):
-        result.problems.append(f"{wanted.paths.get(oid)}: its manifest was not pushed, because "
-                               "some of its files failed")
-    result.manifests_held_back |= (set(wanted.trees) - set(complete)) | wanted.missing_manifests
-    faults.point("push.before_manifests")
-    if repair:
-        _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
+    try:
+        complete = _manifests_to_push(repo, remote, wanted, targets, settings, repair,
+                                      set_aside, result)
+    except (KeyboardInterrupt, Interrupted) as exc:  # the files are over: counted with those
+        raise _stopped_before_manifests(remote, wanted, files_to_upload, result, exc) from None
     try:
         result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
                                               verify_local=repair))
@@ -678,6 +670,36 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
             packed.consolidate_if_many(remote, settings)
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
+
+
+def _manifests_to_push(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[Target],
+                       settings: transfer.Settings, repair: bool, set_aside: Mapping[str, str],
+                       result: SyncResult) -> list[str]:
+    """Once the files of a push are uploaded, found there, or failed (and failures are all
+    listed): the manifests to upload last, those whose every file is now on the remote, the
+    others named as held back."""
+    _advise_commit_where_held(repo, targets, result.transfer.failed, set_aside)
+    failed = result.transfer.failed
+    complete = [oid for oid, tree in wanted.trees.items()
+                if not any(o in failed for o in tree.every_oid())]
+    for oid in sorted(set(wanted.trees) - set(complete)):
+        result.problems.append(f"{wanted.paths.get(oid)}: its manifest was not pushed, because "
+                               "some of its files failed")
+    result.manifests_held_back |= (set(wanted.trees) - set(complete)) | wanted.missing_manifests
+    faults.point("push.before_manifests")
+    if repair:
+        _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
+    return complete
+
+
+def _stopped_before_manifests(remote: RemoteStore, wanted: Wanted, files_to_upload: int,
+                              result: SyncResult, by: BaseException) -> Interrupted:
+    """What a push stopped (`by`) after its files and before its manifests says: as a stop
+    in either upload does, a count over the files it was to upload and the manifests the
+    remote still lacks (a stop in --repair's check of them included)."""
+    to_go = _trees_to_go(remote, wanted)
+    return interrupted("Uploading", result.transfer.transferred, files_to_upload + to_go, by=by,
+                       left=_left_of_push(result, len(wanted.trees) - to_go))
 
 
 def _left_of_push(result: SyncResult, also_there: int) -> str:
