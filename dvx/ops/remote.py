@@ -55,6 +55,7 @@ from dvx.remote.fs import (
 )
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
+from dvx.remote.workers import within_open_files
 from dvx.repo import Repo
 from dvx.scm import why_git_would_add, work_tree_seeing
 
@@ -965,12 +966,15 @@ _TUNING_KEYS = ("retries", "timeout")  # a source's that dvx refuses are read as
 
 def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
     """Objects in flight at once: `jobs` (-j, else the remote's `jobs` option), else what
-    suits the store. A count given also bounds the store's own concurrent requests
-    (Blobs.request_limit): -j 1 means one request at a time."""
+    suits the store, either within what the process's limit of open files leaves room for
+    (`within_open_files`). A count given or lowered also bounds the store's own concurrent
+    requests (Blobs.request_limit): -j 1 means one request at a time."""
     if jobs is None:
-        store.blobs.request_limit = None
-        return store.blobs.jobs  # what suits the store
-    store.blobs.request_limit = max(1, jobs)
+        suits = store.blobs.jobs
+        fitting = within_open_files(suits, asked=False)
+        store.blobs.request_limit = None if fitting == suits else fitting
+        return fitting
+    store.blobs.request_limit = within_open_files(max(1, jobs), asked=True)
     return store.blobs.request_limit
 
 

@@ -111,12 +111,22 @@ def with_retries(call: Callable[[], T], attempts: int, what: str,
     raise AssertionError("unreachable")
 
 
+# Why an object failed once the process had as many files open as it may: the same for
+# every object it strikes (never naming one's file), so a report sums them up in one line.
+OUT_OF_OPEN_FILES = ("too many open files, as the objects in flight, with the files and "
+                     "connections each holds, reached this process's limit (`ulimit -n`): "
+                     "run the command again with a lower -j, or raise that limit first, "
+                     "with `ulimit -n 4096` say")
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure, without any credentials the exception may carry: a
     clause without a closing full stop (a DvxError's sentence loses its own), so that the
     message it goes into punctuates it once."""
     if isinstance(exc, DvxError):
         return exc.message.rstrip(".")
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        return OUT_OF_OPEN_FILES
     refused = certificate_refusal(exc)
     if refused is not None:
         return refused

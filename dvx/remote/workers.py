@@ -7,6 +7,10 @@ errors, sized and shaped by the store (`Blobs.jobs`, `.batch`, `.processes`).
     bounded(items, work, ...)   `work(item)` for each item of an iterator, at most `jobs` in
                                 flight (packs: built one at a time, sent while the next is made)
 
+The objects in flight are at most what the process's limit of open files (`ulimit -n`)
+leaves room for (`within_open_files`): each holds a file or a connection open, and a -j past
+that limit would make most of them fail, each for the same reason.
+
 Nothing stops at the first failure: every failure comes back with its oid and reason, but for
 a lost connection that the retries did not make again (LostConnection: an SSH server's, which
 every later object would fail on too), which ends the transfer as that one error. Memory stays
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import resource
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -109,6 +114,33 @@ def ends_command(exc: Interrupted, then: str = "") -> Interrupted:
     if exc.every_object_moved and exc.left is None:
         return interrupted(exc.moving, exc.done, exc.total, exc, exc.unsure, "")
     return exc
+
+
+# An object in flight holds a few files open (its file in the cache, the connection it goes
+# over, a temporary): a quarter of the process's limit is theirs, the rest the command's own.
+OPEN_FILES_PER_OBJECT = 4
+
+
+def within_open_files(jobs: int, asked: bool) -> int:
+    """`jobs` objects in flight, or as many as fit the process's limit of open files (the
+    soft RLIMIT_NOFILE, read once here for the transfers of a remote), if fewer. Lowering a
+    count the user `asked` for (-j, or the remote's `jobs`) is said once a command; lowering
+    what suits the store is not."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or jobs * OPEN_FILES_PER_OBJECT <= soft:
+        return jobs
+    fitting = max(1, soft // OPEN_FILES_PER_OBJECT)
+    if asked:
+        _say_lowered(jobs, fitting, soft)
+    return fitting
+
+
+@functools.cache  # once a command, however many remotes and transfers it has
+def _say_lowered(jobs: int, fitting: int, limit: int) -> None:
+    log.warning("Moving at most %d objects at once, not the %d asked for (-j, or the remote's "
+                "`jobs`): each holds files open, and this process may have %d open (`ulimit "
+                "-n`). Raise that limit (`ulimit -n %d`) before the command to have more in "
+                "flight.", fitting, jobs, limit, jobs * OPEN_FILES_PER_OBJECT)
 
 
 def redacted(text: str, store: ObjectStore) -> str:
