@@ -46,6 +46,8 @@ def is_transient(exc: BaseException) -> bool:
         return False  # a FIFO, a folder or a loop of links where a blob should be stays so
     if getattr(exc, "errno", None) in FULL_DISK_ERRNOS:
         return False  # nothing frees the disk within a command: each try would only fill it
+    if getattr(exc, "errno", None) == errno.EMFILE:
+        return False  # the objects in flight hold the descriptors: a try meets the same limit
     if any(cls.__name__ in PERMANENT_NAMES for cls in type(exc).__mro__):
         return False
     if certificate_refusal(exc) is not None:  # the same certificate comes back every time
