@@ -348,6 +348,32 @@ def test_library_upload_and_download_with_packs_and_loose_objects(tmp_path):
     assert (again.transferred, again.already_there) == (0, 51)
 
 
+def test_an_index_on_the_remote_counts_its_objects_uploaded_whatever_its_local_copy_meets(
+        tmp_path):
+    """The copy of a pushed index kept here cannot be written (a full disk, say): the index
+    is on the remote, so its objects count as uploaded, never as failed, and a later listing
+    downloads the copy."""
+    from dvx.progress import NoProgress
+    from dvx.remote import transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    datas = [os.urandom(500 + i) for i in range(20)]
+    oids = [oid_of(data) for data in datas]
+    for data, oid in zip(datas, oids, strict=True):
+        source.add_bytes_verified(data, oid)
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+
+    def disk_full(name: str, data: bytes, replace: bool = False) -> None:
+        raise OSError(28, "No space left on device")
+
+    remote.inventory.keep_copy = disk_full  # type: ignore[method-assign]
+    sent = transfer.upload(source, remote, oids, transfer.Settings(2, 2, NoProgress()))
+    assert (sent.transferred, sent.failed) == (20, {})
+    fresh = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    assert transfer.absent_from(fresh, set(oids), transfer.Settings(2, 2, NoProgress())) == set()
+
+
 def _pack_cut_in_half(tmp_path: Path) -> tuple[RemoteStore, list[str], set[str]]:
     """Thirty objects pushed in one pack to a directory remote, whose pack is then cut to
     its first half: (the remote, the oids, those whose bytes lie wholly before the cut)."""

@@ -11,6 +11,7 @@ At most PACKS_IN_FLIGHT packs are in memory at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -265,7 +266,8 @@ def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings,
     if written is not None:
         written()
     faults.point("packs.after_index")
-    remote.inventory.keep_copy(name, data)
+    with contextlib.suppress(OSError):  # the index is on the remote: a later listing
+        remote.inventory.keep_copy(name, data)  # downloads a copy this could not keep
     remote.forget_locations()
     return name
 
