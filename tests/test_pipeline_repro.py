@@ -1301,13 +1301,14 @@ def test_a_repro_of_a_renamed_stage_whose_output_overlaps_the_old_one_replaces_i
     assert (repo / "res" / "a.txt").read_text() == "new\n"
 
 
-@pytest.mark.parametrize("stop", ["fails", "killed"])
+@pytest.mark.parametrize("stop", ["fails", "killed", "interrupted"])
 def test_a_renamed_stage_whose_first_run_stops_keeps_the_old_entry_so_a_rerun_succeeds(
         repo, dvx, stop):
     """`dvx repro` of stage `s` (output res/x/a.txt) renamed `t` (output res, persistent)
-    whose command fails, or which is killed before its run is recorded: `s`'s entry stays
-    until `t` is recorded, so the next `dvx repro` still knows res/x/.gitignore, which the
-    stopped run took out, as dvx's own and runs `t`, rather than refusing res as Git's."""
+    whose command fails, or which is killed or stopped by Ctrl-C before its run is
+    recorded: `s`'s entry stays until `t` is recorded, and Git still ignores res/x/a.txt
+    as that entry says, so the next `dvx repro` still knows res/x/.gitignore as dvx's own
+    and runs `t`, rather than refusing res as Git's."""
     run_and_commit(repo, "stages:\n  s:\n    cmd: mkdir -p res/x && echo A > res/x/a.txt"
                    "\n    outs: [res/x/a.txt]\n", "s")
     write(repo / "dvx.yaml", "stages:\n  t:\n    cmd: mkdir -p res && test -e train.py && echo B"
@@ -1316,11 +1317,22 @@ def test_a_renamed_stage_whose_first_run_stops_keeps_the_old_entry_so_a_rerun_su
         write(repo / "train.py", "")
         first = run_dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "repro.after_command"})
         assert first.code == -signal.SIGKILL, first.output
+    elif stop == "interrupted":
+        write(repo / "train.py", "")
+        running = stopped_at("repro.after_command", "repro", repo)
+        running.send_signal(signal.SIGINT)
+        running.send_signal(signal.SIGCONT)
+        out, err = running.communicate(timeout=60)
+        assert running.returncode == 130 and "Traceback" not in err, out + err
+        assert "Dropped" not in out, out + err
     else:
         first = dvx("repro")
         assert first.code == 1 and "Stage 't' failed" in first.output, first.output
     assert list(read_lock(str(repo), "xxh128")) == ["s"]
-    assert "Dropped" not in first.stdout, first.output
+    if stop != "interrupted":
+        assert "Dropped" not in first.stdout, first.output
+    assert "res/x/a.txt" not in git(repo, "status", "--porcelain", "-uall"), \
+        git(repo, "status", "--porcelain", "-uall")
 
     write(repo / "train.py", "")
     again = dvx("repro")

@@ -1471,6 +1471,10 @@ class _Scheduler:
         # By stage, the outputs its dvx.lock entry recorded that it no longer declares,
         # deleted before it ran as they stood where folders of its outputs go
         self.run_over: dict[str, list[str]] = {}
+        # By stage about to run, those of `run_over` still ignored by Git until its command
+        # succeeded, with the entry recording them (`_remove_outputs`)
+        self.kept_ignored: dict[str, tuple[list[str], StageLock | None]] = {}
+        self.unignored_kept: dict[str, list[str]] = {}  # of those, taken out once it ended
         self.in_hand: dict[Future[StageResult], str] = {}  # handed to a worker, not finished
         self.command_ended: set[str] = set()
         self.cached: set[str] = set()
@@ -1526,12 +1530,14 @@ class _Scheduler:
                                          "the stages that do not depend on it)"))
         return [self.results[n] for n in self.selected]
 
-    def _give_back_unrecorded(self, running: Collection[Future[StageResult]]) -> None:
+    def _give_back_unrecorded(self, running: Mapping[Future[StageResult], str]) -> None:
         """Give back (`give_back`) the outputs that storing made hard links of their objects,
-        of the stages `running` (ended) when the run stopped: none of them is recorded."""
-        for future in running:
+        of the stages `running` (ended) when the run stopped: none of them is recorded, so
+        what Git ignored for the entries dvx.lock keeps is ignored again."""
+        for future, name in running.items():
             if not future.cancelled() and future.exception() is None:
                 give_back(self.repo, future.result().linked)
+            self._ignore_kept_again(name)
 
     def _stopped(self, exc: KeyboardInterrupt, names: list[str], restored: Collection[str]
                  ) -> Interrupted:
@@ -1757,19 +1763,40 @@ class _Scheduler:
         return StageResult(stage.name, RESTORED, reasons, lock=lock,
                            ignored_again=done.ignored_again)
 
-    def _remove_outputs(self, stage: Stage) -> None:
+    def _remove_outputs(self, stage: Stage, before_command: bool = False) -> None:
         """`_remove_outputs`, keeping the dropped outputs it deleted (`self.run_over`): a
-        restore from the run-cache that fails before the run may have deleted them first."""
+        restore from the run-cache that fails before the run may have deleted them first.
+        `before_command`: the outputs inside a persistent one of entries dvx.lock keeps
+        until the stage is recorded (`self.gone`, a stage renamed) stay ignored by Git
+        while its command runs (`_unignore_kept_inside` once it succeeded), so a run that
+        fails or is stopped leaves them ignored as the entry still recording them says."""
         locked = self.locks.get(stage.name)
         gone = [*self.former, *(self.locks[name] for name in self.gone)]
-        deleted = _remove_outputs(self.repo, stage, locked,
-                                  with_outputs_of_gone(stage, locked, gone))
+        former = with_outputs_of_gone(stage, locked, gone)
+        kept = {o.path for name in self.gone for o in self.locks[name].outs} \
+            if before_command else set()
+        deleted = _remove_outputs(self.repo, stage, locked, former, kept)
         self.run_over.setdefault(stage.name, []).extend(deleted)
+        self.kept_ignored[stage.name] = ([p for p in deleted if p in kept], former)
+
+    def _unignore_kept_inside(self, stage: Stage) -> None:
+        """Take out the .gitignore entries `_remove_outputs` left for the command of
+        `stage` to run with, before its persistent outputs are stored as it left them;
+        `_ignore_kept_again` puts them back should its run not be recorded."""
+        paths, former = self.kept_ignored.pop(stage.name, ([], None))
+        _take_out_ignore_entries(self.repo, paths, former)
+        self.unignored_kept[stage.name] = paths
+
+    def _ignore_kept_again(self, name: str) -> None:
+        """Git ignores again the outputs `_unignore_kept_inside` took out for the stage
+        `name`, whose run is not recorded: the entry recording them stays in dvx.lock."""
+        for path in self.unignored_kept.pop(name, []):
+            gitignore.add_entry(self.repo.abspath(path))
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
         self.started.add(stage.name)
-        self._remove_outputs(stage)
+        self._remove_outputs(stage, before_command=True)
         linked = linked_inputs(self.repo, stage.deps)  # persistent outputs are copies by now
         on_line: Callable[[str], None] | None = None
         if self.reporter.capture:
@@ -1817,6 +1844,7 @@ class _Scheduler:
                 "are what you want."))
         self.command_ended.add(stage.name)
         faults.point("repro.after_command")
+        self._unignore_kept_inside(stage)
         outs = []
         to_link: list[ToLink] = []
         # A failure before the result is made (an output that cannot be stored, an uncached
@@ -1961,6 +1989,9 @@ class _Scheduler:
         else:
             self._release_downstream(result.name)
             self._record(result)
+            if result.outcome not in OK:
+                self._ignore_kept_again(result.name)
+            self.unignored_kept.pop(result.name, None)
         faults.point("repro.before_run_record")
         if result.record is not None:
             try:
@@ -2253,21 +2284,22 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
 
 
 def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None,
-                    former: StageLock | None) -> list[str]:
+                    former: StageLock | None, kept: Collection[str] = ()) -> list[str]:
     """Delete what the stage will produce, so nothing stale survives a failed run; outputs
     that persist between runs are kept, as writable copies the command may change. Files
     .dvxignore keeps out of an output directory are not its data (never cached, so nothing
     could bring them back) and stay, unless the manifest `locked` records names them.
     The dropped outputs (those `former`, its entry with the outputs there of stages gone
     from dvx.yaml, records: `with_outputs_of_gone`) deleted as in the way of its outputs'
-    folders, or now inside a persistent one (`_dropped_outputs_kept_inside`)."""
+    folders, or now inside a persistent one (`_dropped_outputs_kept_inside`, Git still
+    ignoring those `kept`)."""
     manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     _record_as_placed(repo, stage, locked)
     run_over = _remove_dropped_outputs_in_the_way(repo, stage, former)
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
-            run_over += _dropped_outputs_kept_inside(repo, out.path, stage, former)
+            run_over += _dropped_outputs_kept_inside(repo, out.path, stage, former, kept)
             if os.path.lexists(full):
                 _make_editable(repo, full)
             continue
@@ -2294,28 +2326,36 @@ def _dropped_outputs_deleted_inside(repo: Repo, stage: Stage, locked: StageLock 
 
 
 def _dropped_outputs_kept_inside(repo: Repo, persistent: str, stage: Stage,
-                                 locked: StageLock | None) -> list[str]:
+                                 locked: StageLock | None, kept: Collection[str] = ()
+                                 ) -> list[str]:
     """The outputs `locked` records that the stage no longer declares, inside its output
     `persistent` (`res/a.txt` of the output that became `res`, `persist: true`): the run
     keeps them as data of `persistent`, so they are no longer outputs of their own (their
     sync records go), and the entries dvx wrote for them in the .gitignore there go before
     the run, so that `persistent` is recorded as it stays: that .gitignore is deleted when
     it holds their entries alone (`ignores_recorded_outputs_only`), else it keeps the
-    user's rules, as data of `persistent`. Those."""
+    user's rules, as data of `persistent`; but those of the outputs `kept` (of an entry
+    dvx.lock still records), taken out once the command succeeded. Those."""
     if locked is None:
         return []
     inside = [o.path for o in locked.outs
               if o.cache and o.path not in stage.out_paths
               and o.path.startswith(persistent + "/")]
-    for folder in sorted({posixpath.dirname(path) for path in inside}):
+    _take_out_ignore_entries(repo, [p for p in inside if p not in kept], locked)
+    no_longer_data(repo, inside)
+    return inside
+
+
+def _take_out_ignore_entries(repo: Repo, paths: list[str], locked: StageLock | None) -> None:
+    """Take the .gitignore entries dvx wrote for the outputs at `paths` (which `locked`
+    records) out, deleting a .gitignore that holds such entries alone."""
+    for folder in sorted({posixpath.dirname(path) for path in paths}):
         ignore_file = posixpath.join(folder, ".gitignore")
         if os.path.lexists(repo.abspath(ignore_file)) \
                 and ignores_recorded_outputs_only(repo, ignore_file, locked):
             os.unlink(repo.abspath(ignore_file))
-    for path in inside:
+    for path in paths:
         gitignore.remove_entry(repo.abspath(path))
-    no_longer_data(repo, inside)
-    return inside
 
 
 def _remove_dropped_outputs_in_the_way(repo: Repo, stage: Stage, locked: StageLock | None
