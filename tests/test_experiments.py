@@ -3525,8 +3525,9 @@ def test_a_vars_file_only_a_foreach_s_own_item_or_meta_names_is_not_a_params_fil
 def test_a_param_only_a_description_or_a_plot_s_drawing_names_is_read_by_no_stage(repo, field):
     """A `${}` in what a run never reads (a stage's or an output's `desc`, a plot's `title`)
     describes the stage, and a change of it runs nothing again (docs/pipelines.md): -S of the
-    param it names warns as of one no stage reads, no stage runs, and exp show and params
-    diff (--deps too) leave out the vars file only it names."""
+    param it names warns as of one no stage reads, saying that such a `${}` is not one a run
+    reads, no stage runs, and exp show and params diff (--deps too) leave out the vars file
+    only it names."""
     write(repo / "params.yaml", "lr: 1\n")
     write(repo / "cfg.yaml", "note: 2\n")
     line = {"stage desc": "    desc: trains with ${lr} and ${note}\n    outs: [p.csv]\n",
@@ -3536,7 +3537,9 @@ def test_a_param_only_a_description_or_a_plot_s_drawing_names_is_read_by_no_stag
                          "    cmd: printf 'x,y\\n1,2\\n' > p.csv\n" + line, "described")
     for setting in ("lr=0.5", "cfg.yaml:note=5"):
         ran = run_dvx("exp", "run", "-S", setting, cwd=repo)
-        assert _warned_of(ran, setting.partition("=")[0]) is not None, ran.output
+        said = _warned_of(ran, setting.partition("=")[0])
+        assert said is not None, ran.output
+        assert "nor in a `${}` a run reads (a `desc` or a plot's `title` is not one)" in said
         assert "Running stage" not in ran.output, ran.output
     assert "cfg.yaml" not in _show(repo)["main"]["params"]
     for deps in ((), ("--deps",)):

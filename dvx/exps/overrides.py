@@ -243,7 +243,8 @@ def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, .
             hint = (f"If a stage reads it, declare it there ({listed}), so that a change of "
                     "it runs the stage.")
         log.warning("WARNING: -S %s sets a param that no stage of this run declares (under "
-                    "`params:` or as a dependency in %s, nor in a `${}` there): no stage runs "
+                    "`params:` or as a dependency in %s, nor in a `${}` a run reads (a "
+                    "`desc` or a plot's `title` is not one)): no stage runs "
                     "again for it, so the experiment's results may not reflect it. %s",
                     named, PIPELINE_FILE, hint)
 
