@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+from dvx.pipeline.former_algorithm import algorithm_holding
+from dvx.repo import Repo
 from tests.conftest import git, write
 from tests.team import pasted
 
@@ -279,3 +281,23 @@ def test_an_output_a_run_recorded_with_the_former_algorithm_is_named_so_and_the_
     assert "algo: sha256" in (repo / "dvx.lock").read_text()
     assert xxh128_copies <= {p.name for p in (repo / ".dvx" / "cache").rglob("*")
                              if p.is_file()}
+
+
+def test_an_output_holding_more_than_files_the_former_algorithm_s_cache_has_is_not_its_data(
+        repo, dvx):
+    """An output folder is data a run made with the former algorithm only when the cache
+    holds every file of it under that algorithm's names, and holds nothing else: one with a
+    symbolic link or a FIFO in it, which no cache holds, is never offered to a `repro
+    --force` that deletes it."""
+    _committed_pipeline(repo, dvx)
+    assert dvx("config", "core.hash", "sha256").code == 0
+    folder = repo / "res"
+    folder.mkdir()
+    (repo / "data.txt").rename(folder / "data.txt")  # its xxh128 object is in the cache
+    here = Repo(str(repo))
+    assert here.algo == "sha256" and algorithm_holding(here, "res") == "xxh128"
+    os.symlink("data.txt", folder / "link")
+    assert algorithm_holding(here, "res") is None
+    os.unlink(folder / "link")
+    os.mkfifo(folder / "pipe")
+    assert algorithm_holding(here, "res") is None

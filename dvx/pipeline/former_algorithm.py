@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 
+from dvx.errors import DvxError
 from dvx.hashing import ALGORITHMS, hash_file
 from dvx.objects.cache import LocalCache
-from dvx.paths import walk_readable
+from dvx.paths import walk_directory
 from dvx.repo import Repo
 
 
 def algorithm_holding(repo: Repo, rel: str) -> str | None:
     """The algorithm other than the one in effect under which this cache holds every file of
-    the output `rel` (a file, or a folder's files); None where none does."""
+    the output `rel` (a file, or a folder's files); None where none does, and where the
+    output holds anything else (a link, a FIFO, a folder that cannot be listed): a `repro
+    --force` that deletes it is offered only when the cache has all of it."""
     files = _files_of(repo.abspath(rel))
     if not files:
         return None
@@ -27,6 +30,8 @@ def algorithm_holding(repo: Repo, rel: str) -> str | None:
         if algo == repo.algo:
             continue
         cache = LocalCache(repo.cache_dir, algo)
+        if not os.path.isdir(cache.files_root):  # no object of it: nothing to hash for
+            continue
         try:
             if all(cache.exists(hash_file(path, algo)[0]) for path in files):
                 return algo
@@ -35,8 +40,16 @@ def algorithm_holding(repo: Repo, rel: str) -> str | None:
     return None
 
 
-def _files_of(path: str) -> list[str]:
-    if not os.path.isdir(path) or os.path.islink(path):
-        return [path] if os.path.isfile(path) else []
-    return [entry.path for listed in walk_readable(path) for entry in listed.others
-            if entry.is_file(follow_symlinks=False)]
+def _files_of(path: str) -> list[str] | None:
+    """The files of the output at `path`: itself, or a folder's regular files; None when it
+    holds anything else or a folder below it cannot be listed, as the cache could not hold
+    all of it."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return [path] if os.path.isfile(path) and not os.path.islink(path) else None
+    try:
+        walk = walk_directory(path)
+    except (OSError, DvxError):
+        return None
+    if walk.symlinks or walk.others or walk.reserved or walk.scratch:
+        return None
+    return [entry.path for entry in walk.files]
