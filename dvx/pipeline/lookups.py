@@ -21,8 +21,9 @@ from dvx.pipeline.interpolate import interpolate, references_in
 # What a stage's run never reads: a change of it leaves the stage as it was (docs/pipelines.md)
 UNREAD_STAGE_KEYS = frozenset({"meta", "desc"})
 OUT_KINDS = ("outs", "metrics", "plots")
-UNREAD_OUT_OPTIONS = frozenset({"desc", "x", "y", "template", "title", "x_label", "y_label",
-                                "header"})
+# How a plot is drawn (dvx.yaml's plot options beside those of any output, spec.PLOT_OPTIONS)
+DRAWING_OPTIONS = ("x", "y", "template", "title", "x_label", "y_label", "header")
+UNREAD_OUT_OPTIONS = frozenset({"desc", *DRAWING_OPTIONS})
 FOREACH_NAMES = frozenset({"item", "key"})  # `key` only for a mapping's items
 MATRIX_NAMES = frozenset({"item"})
 

@@ -49,7 +49,7 @@ from dvx.paths import (
     pipeline_file_is_a_link,
 )
 from dvx.pipeline.interpolate import interpolate
-from dvx.pipeline.lookups import ParamLookup, param_lookups
+from dvx.pipeline.lookups import DRAWING_OPTIONS, OUT_KINDS, ParamLookup, param_lookups
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
     MISSING,
@@ -68,9 +68,8 @@ from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
 TOP_KEYS = ("stages", "vars")
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
               "always_changed", "desc", "meta")
-OUT_KINDS = ("outs", "metrics", "plots")
 OUT_OPTIONS = ("cache", "persist", "remote", "push", "desc")
-PLOT_OPTIONS = (*OUT_OPTIONS, "x", "y", "template", "title", "x_label", "y_label", "header")
+PLOT_OPTIONS = (*OUT_OPTIONS, *DRAWING_OPTIONS)
 # DVC's template names: simple and smooth draw like linear, bar_horizontal like bar.
 PLOT_TEMPLATES = ("linear", "simple", "smooth", "scatter", "bar", "bar_horizontal", "confusion",
                   "confusion_normalized")
