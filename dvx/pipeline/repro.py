@@ -434,8 +434,9 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                                                                          result.dropped)
         result.dropped = [n for n in result.dropped if n not in replaced_later]
         former = [locks[name] for name in result.dropped]
-        no_longer, unignored, result.lock_written = _drop_gone(repo, dag, locks, writer,
-                                                               result.dropped, touched)
+        no_longer, unignored, result.lock_written, staged = _drop_gone(
+            repo, dag, locks, writer, result.dropped)
+        touched += staged
         if read.holding_gone:  # the entries are dropped: the way out works from here
             stage_for_git(repo, touched)
             raise _holding_a_gone_output(repo.root, read.holding_gone, dropped=True)
@@ -460,10 +461,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         result.lock_written = result.lock_written or scheduler.lock_written
         # A renamed stage's old entry no run replaced (its new stage up to date, frozen): the
         # whole pipeline ran, each stage as it should, so it goes as any gone entry does.
-        kept = [n for n in replaced_later if n in scheduler.locks and n not in scheduler.dropped]
+        kept = [n for n in replaced_later if n in scheduler.locks]
         if kept and all(stage.outcome in OK for stage in result.stages) \
                 and not scheduler.unrecorded:
-            more, also, written = _drop_gone(repo, dag, scheduler.locks, writer, kept, touched)
+            more, also, written, staged = _drop_gone(repo, dag, scheduler.locks, writer, kept)
+            touched += staged
             no_longer += more
             unignored.update(also)
             result.dropped += kept
@@ -788,26 +790,25 @@ def _replaced_by_a_run(dag: Dag, selected: list[str], locks: dict[str, StageLock
 
 
 def _drop_gone(repo: Repo, dag: Dag, locks: dict[str, StageLock], writer: LockWriter,
-               gone: list[str], touched: list[str]
-               ) -> tuple[list[str], dict[str, list[str]], bool]:
-    """Drop the entries of stages `gone` from dvx.yaml and write dvx.lock so (adding the
-    files to stage in Git to `touched`): their outputs no stage has any longer become the
-    user's files, Git no longer told to ignore them. Those outputs, of them the ones inside
-    folders whose .gitignore entries were taken out (`holding_outputs`), and whether
-    dvx.lock was written."""
+               gone: list[str]
+               ) -> tuple[list[str], dict[str, list[str]], bool, list[str]]:
+    """Drop the entries of stages `gone` from dvx.yaml and write dvx.lock so: their outputs
+    no stage has any longer become the user's files, Git no longer told to ignore them.
+    Those outputs, of them the ones inside folders whose .gitignore entries were taken out
+    (`holding_outputs`), whether dvx.lock was written, and the files to stage in Git."""
     if not gone:
-        return [], {}, False
+        return [], {}, False, []
     no_longer = _drop_entries(dag, locks, gone, pointed_paths(repo))
     make_users_own(repo, no_longer, ignored_by_git=True)
     unignored = holding_outputs(repo, no_longer, _declared(dag))
-    touched += _unignore(repo, unignored)[1]
+    to_stage = _unignore(repo, unignored)[1]
     writer.take_in(locks, gone)
     written = writer.write(locks)
     if written:
-        touched.append(LOCK_FILE)
+        to_stage.append(LOCK_FILE)
         forget_recorded(repo)
     no_longer_data(repo, no_longer)
-    return no_longer, unignored, written
+    return no_longer, unignored, written, to_stage
 
 
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str],
