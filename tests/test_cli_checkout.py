@@ -1321,3 +1321,73 @@ def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_pl
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
     assert dvx(command).code == 0
     assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin", "ro/d/z")] == ["x", "y", "z"]
+
+
+def _unprivileged_dvx(cwd, *args):
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["checkout", "pull"])
+def test_files_missing_from_tracked_data_that_is_there_are_refused_for_every_read_only_folder(
+        repo, dvx, tmp_path, command):
+    """A tracked directory that is there, lacking files whose folders (two, one deep) dvx may
+    not write in, while another of its folders is writable: checkout and pull refuse before
+    placing anything, naming every such folder with one chmod for all, and leave no stopped
+    command behind; once they are writable, everything is placed."""
+    for path in ("d/top", "d/a/b/q.bin", "d/sub2/deep/z"):
+        write(repo / path, path)
+    assert dvx("add", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    for path in ("d/top", "d/a/b/q.bin", "d/sub2/deep/z"):
+        os.unlink(repo / path)
+    read_only = [repo / "d", repo / "d" / "sub2" / "deep"]
+    for folder in read_only:
+        folder.chmod(0o555)
+    try:
+        refused = _unprivileged_dvx(repo / "d" / "a", command)
+    finally:
+        for folder in read_only:
+            folder.chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folders '..', '../sub2/deep', where '../top', "
+        "'../sub2/deep/z' would be placed (permission denied); nothing was placed. Let dvx "
+        "write in them (`chmod u+w .. ../sub2/deep`, as their owner), then run the command again.\n"
+    ), refused.stderr
+    assert not (repo / "d" / "a" / "b" / "q.bin").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert dvx(command).code == 0
+    assert [(repo / p).read_text() for p in ("d/top", "d/a/b/q.bin", "d/sub2/deep/z")] \
+        == ["d/top", "d/a/b/q.bin", "d/sub2/deep/z"]
+
+
+def test_checkout_force_of_a_file_in_a_read_only_folder_is_refused_before_anything_is_placed(
+        repo, dvx):
+    """`checkout -f` replacing a changed file in a folder dvx may not write in refuses before
+    placing the other data, naming the folder with its chmod; data already in place there, or
+    a change kept without --force, asks nothing of the folder."""
+    write(repo / "a" / "x.bin", "x")
+    write(repo / "ro" / "y.bin", "y")
+    assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
+    os.unlink(repo / "a" / "x.bin")
+    (repo / "ro").chmod(0o555)
+    try:
+        assert _unprivileged_dvx(repo, "checkout", "ro/y.bin").returncode == 0
+        write(repo / "ro" / "y.bin", "mine")
+        refused = _unprivileged_dvx(repo / "a", "checkout", "-f")
+        kept = _unprivileged_dvx(repo, "checkout", "ro/y.bin")
+    finally:
+        (repo / "ro").chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder '../ro', where '../ro/y.bin' would be placed "
+        "(permission denied); nothing was placed. Let dvx write in it (`chmod u+w ../ro`, as "
+        "its owner), then run the command again.\n"), refused.stderr
+    assert not (repo / "a" / "x.bin").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert "may not write" not in kept.stderr and "ro/y.bin" in kept.stderr, kept.stderr
+    assert (repo / "ro" / "y.bin").read_text() == "mine"
+    assert dvx("checkout", "-f").code == 0
+    assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin")] == ["x", "y"]

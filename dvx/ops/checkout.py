@@ -252,7 +252,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
         left_to_git = _left_to_git(repo, [t.output for t in targets])
-        _refuse_folders_not_writable(repo, targets)
+        _refuse_folders_not_writable(repo, targets, force)
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -335,31 +335,89 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     return result
 
 
-def _refuse_folders_not_writable(repo: Repo, targets: list[Target]) -> None:
-    """Refuse, before anything is placed, targets absent from the workspace whose folder dvx
-    may not write in (or enter): each would fail there, after the others were placed. The
-    folder is named from the current directory with the chmod that lets dvx write there."""
+def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool) -> None:
+    """Refuse, before anything is placed, targets that would place or replace a file in a
+    folder dvx may not write in (or enter): each would fail there, after the others were
+    placed. Only the folders of the files to place are asked about, once each; a file in one
+    of those is looked at only when its folder refuses. Every such folder is named from the
+    current directory with the chmod that lets dvx write there."""
+    fixes: dict[str, fsutil.AccessFix | None] = {}
     refused: dict[str, tuple[fsutil.AccessFix, list[str]]] = {}
+
+    def refuses(folder: str) -> fsutil.AccessFix | None:
+        if folder not in fixes:
+            fix = fsutil.access_fix(folder)
+            # a folder it may not list is named by the reading that needs it (reads_named)
+            fixes[folder] = None if fix is None or fix.mode == "u+rx" else fix
+        return fixes[folder]
+
     for target in targets:
-        full = repo.abspath(target.output.path)
-        if os.path.lexists(full):
-            continue
-        fix = fsutil.access_fix(full)
-        if fix is not None:
-            refused.setdefault(fix.path, (fix, []))[1].append(target.output.path)
-    if not refused:
+        for display, full, oid in _files_placed_by(repo, target):
+            fix = refuses(os.path.dirname(full))
+            if fix is None or not _would_place(repo, full, display, oid, force):
+                continue
+            refused.setdefault(fix.path, (fix, []))[1].append(display)
+    if refused:
+        raise _folders_refused(repo.root, [refused[folder] for folder in sorted(refused)])
+
+
+def _files_placed_by(repo: Repo, target: Target) -> Iterator[tuple[str, str, str]]:
+    """(path from the root, full path, oid) of each file `target` places when it is not there
+    yet: the output itself, or the files of its manifest in scope; a directory not there at
+    all is named whole (each of its files would go in a folder made for it)."""
+    output = target.output
+    full = repo.abspath(output.path)
+    if not output.pointer.is_dir:
+        yield output.path, full, output.pointer.oid
         return
-    fix, paths = next(iter(refused.values()))
-    folder = from_here(repo.root, os.path.relpath(fix.path, repo.root).replace(os.sep, "/"))
-    named = named_list([from_here(repo.root, path) for path in paths], most=3,
+    if not os.path.lexists(full):
+        yield output.path, full, output.pointer.oid
+        return
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    if tree is None:  # nothing to place
+        return
+    for index in _scope(tree, target.subpath):
+        rel = tree.paths[index]
+        yield f"{output.path}/{rel}", join_posix(full, rel), tree.oid_at(index)
+
+
+def _would_place(repo: Repo, full: str, display: str, oid: str, force: bool) -> bool:
+    """Would a checkout write the file at `full`: not there, or holding other bytes that it
+    replaces (with `force`, or as `_replaceable` lets it)? A directory not there is placed."""
+    if not os.path.lexists(full):
+        return True
+    if os.path.isdir(full) and not os.path.islink(full):
+        return False  # judged by the checkout itself (a folder in the way)
+    state, why = _state_and_why(repo, full, display, force, oid)
+    return not _holds(state, oid) and (force or why is None)
+
+
+def _folders_refused(root: str, refused: list[tuple[fsutil.AccessFix, list[str]]]
+                     ) -> DvxError:
+    """The refusal of the files (`refused`: each folder's fix, and what would be placed in
+    it), naming every folder from the current directory with one chmod that lets dvx at all
+    of them."""
+    def here(fix: fsutil.AccessFix) -> str:
+        return from_here(root, os.path.relpath(fix.path, root).replace(os.sep, "/"))
+
+    folders = [here(fix) for fix, _ in refused]
+    paths = [path for _, placed in refused for path in placed]
+    named = named_list([from_here(root, path) for path in paths], most=3,
                        name=lambda path: f"'{path}'")
-    may_not = "enter" if fix.mode == "u+x" else "write in"
-    others = f" (and {counted(len(refused) - 1, 'other folder')} so)" if len(refused) > 1 else ""
-    raise DvxError(
-        f"dvx may not {may_not} the folder '{folder}'{others}, where {named} would be "
-        "placed (permission denied); nothing was placed.",
-        f"Let dvx {may_not} it (`chmod {fix.mode} {shell_quote(folder)}`, as its owner), "
-        "then run the command again.")
+    modes = list(dict.fromkeys(fix.mode for fix, _ in refused))
+    may_not = " or ".join("enter" if mode == "u+x" else "write in" for mode in modes)
+    chmod = " && ".join(
+        f"chmod {mode} " + " ".join(shell_quote(here(fix)) for fix, _ in refused
+                                   if fix.mode == mode) for mode in modes)
+    if len(folders) == 1:
+        where, them, owner = f"the folder '{folders[0]}'", "it", "its owner"
+    else:
+        where = "the folders " + ", ".join(f"'{folder}'" for folder in folders)
+        them, owner = "them", "their owner"
+    return DvxError(
+        f"dvx may not {may_not} {where}, where {named} would be placed (permission denied); "
+        "nothing was placed.",
+        f"Let dvx {may_not} {them} (`{chmod}`, as {owner}), then run the command again.")
 
 
 def _name_what_records(root: str, skipped: list[tuple[str, str]],
