@@ -507,13 +507,16 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
 
 
 @pytest.mark.parametrize("command", [["diff"], ["checkout"], ["checkout", "d"], ["add", "d"],
-                                     ["commit", "d"], ["commit", "-f", "d"], ["pull"]])
+                                     ["commit", "d"], ["commit", "-f", "d"], ["pull"],
+                                     ["add", "../new"]])
 def test_an_unreadable_file_of_tracked_data_is_named_from_here_with_its_chmod(
         repo, dvx, tmp_path, command):
-    """A file mode 000 inside a tracked folder: every command reading that folder ends with
-    the one paragraph status gives of it, naming the file from the current directory with
-    the chmod that lets dvx read it (never an absolute path that may not be read or
-    changed), exit status 1, and writes nothing: the pointer as it was, no stopped command."""
+    """A file mode 000 inside a tracked folder, or a folder to add: every command reading
+    that folder ends with the one paragraph status gives of it, naming the file from the
+    current directory with the chmod that lets dvx read it (never an absolute path that may
+    not be read or changed; moving it out of tracked data only offered when there is tracked
+    data to move it out of), exit status 1, and writes nothing: the pointer as it was (none
+    for the folder to add), no stopped command."""
     write(repo / "data" / "d" / "a", "a")
     write(repo / "data" / "d" / "s", "s")
     assert dvx("add", "data/d").code == 0
@@ -522,18 +525,26 @@ def test_an_unreadable_file_of_tracked_data_is_named_from_here_with_its_chmod(
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
     write(repo / "data" / "d" / "a", "changed")  # something for add, commit and diff to do
+    write(repo / "new" / "s", "s")
     pointer = (repo / "data" / "d.dvx").read_bytes()
-    (repo / "data" / "d" / "s").chmod(0)
+    unreadable = [repo / "data" / "d" / "s", repo / "new" / "s"]
+    for path in unreadable:
+        path.chmod(0)
     try:
         done = _unprivileged_dvx(repo / "data", *command)
     finally:
-        (repo / "data" / "d" / "s").chmod(0o644)
+        for path in unreadable:
+            path.chmod(0o644)
     assert done.returncode == 1, done.stderr
     assert done.stderr == (
+        "ERROR: '../new/s' cannot be read: permission denied. Fix its permissions (`chmod "
+        "u+r ../new/s`, as its owner), then run the command again.\n"
+        if command == ["add", "../new"] else
         "ERROR: 'd/s' cannot be read: permission denied. Fix its permissions (`chmod u+r "
         "d/s`, as its owner) or move it out of the tracked directory, then run the command "
         "again.\n")
     assert (repo / "data" / "d.dvx").read_bytes() == pointer
+    assert not (repo / "new.dvx").exists()
     assert (repo / "data" / "d" / "a").read_text() == "changed"
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
 

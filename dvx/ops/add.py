@@ -100,7 +100,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         # Every refusal before any target is stored: a refused add leaves the cache as it was
         planned = {rel: plan(repo, rel, outputs.get(rel), statuses.get(rel), force)
                    for rel in dict.fromkeys(rels)}
-        scans = check_storable(repo, planned)
+        scans = check_storable(repo, planned, new=[rel for rel in planned if rel not in outputs])
         prepared = []
         with given_back_unless_recorded(repo) as linked:
             for rel, planned_one in planned.items():

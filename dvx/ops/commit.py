@@ -97,6 +97,7 @@ from dvx.workspace import (
     remove_temporaries,
     remove_temporaries_beside,
     repository_inside_error,
+    unreadable_found,
     untrackable_link_error,
     with_recorded_exec_bits,
 )
@@ -1502,13 +1503,15 @@ def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
                             "separately.")
 
 
-def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
+def check_storable(repo: Repo, rels: Iterable[str], new: Collection[str] = ()
+                   ) -> dict[str, Scanned]:
     """Refuse now (PathError), before any of the targets `rels` is stored, what storing a
     directory among them would refuse part-way, an unreadable file or folder included: a
     refusal half-way would leave objects of the others in the cache that no pointer names
     (taken for data a checkout may replace), and in hardlink mode files made read-only links
     into the cache with nothing tracked. The walk of each directory checked, for `prepare`
-    to store it by: storing walks it anyway."""
+    to store it by: storing walks it anyway. `new`: those of `rels` not tracked yet, whose
+    unreadable files are named with no word of moving them out of tracked data."""
     scans: dict[str, Scanned] = {}
     for rel in rels:
         full = repo.abspath(rel)
@@ -1521,13 +1524,16 @@ def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
         try:
             scanned = Scanned(top, walk_directory(full, with_dirs=True))
         except PermissionError as exc:
-            raise unreadable_error(_display(repo, exc, rel), is_dir=True) from None
+            raise unreadable_found(repo.root, exc, rel,
+                                   inside=False if rel in new else None) from None
         scan = repo.dvxignore.filter_walk(rel, scanned.walk)
         _refuse_unstorable(repo, full, rel, scan)
         euid = os.geteuid()
         for entry in scan.files:
             if not _readable(entry.stat, euid) and not os.access(entry.path, os.R_OK):
-                raise unreadable_error(f"{rel}/{entry.relpath}")
+                path = f"{rel}/{entry.relpath}"
+                raise unreadable_error(from_here(repo.root, path), inside=rel not in new,
+                                       path=path)
         scans[rel] = replace(scanned, checked=scan)
     return scans
 
@@ -1536,13 +1542,6 @@ def _readable(st: os.stat_result, euid: int) -> bool:
     """Is a file so described readable by the user `euid` as far as its owner's mode bits
     tell (they are the owner's access, ACLs or not)? False: ask access(2)."""
     return st.st_uid == euid and bool(st.st_mode & stat.S_IRUSR)
-
-
-def _display(repo: Repo, exc: OSError, rel: str) -> str:
-    """The repository path an OSError names (`rel` if it names none)."""
-    if not isinstance(exc.filename, str):
-        return rel
-    return os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
 
 
 def _walked_paths(full: str, walk: Walk) -> set[str]:
