@@ -904,8 +904,8 @@ class Repo:
         _ = self.fsync  # read for its check: an invalid value raises here, before any write
         if stages_in_git:
             self.refuse_own_hash_setting()
-        self.exclude_temporaries()
         self._refuse_tmp_not_writable()
+        self.exclude_temporaries()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
         lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,
                         command=self.command, only_whole_writes=only_whole_writes)

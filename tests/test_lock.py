@@ -1117,18 +1117,21 @@ def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dv
     """.dvx/tmp, where the lock records its holder and checkout what the workspace holds,
     read-only to this user: a command that changes the repository refuses before writing
     anything, naming the folder from the current directory with its chmod, where it would
-    otherwise go on with only a warning that it could not record what it placed; status,
-    which only reads, still reports."""
+    otherwise go on with only a warning that it could not record what it placed (nor is
+    Git's exclude file written); status, which only reads, still reports."""
     write(repo / "data.bin", "v1")
     assert dvx("add", "data.bin").code == 0
     write(repo / "data.bin", "v2")
     write(repo / "sub" / "new.txt", "new")
     pointer = (repo / "data.bin.dvx").read_bytes()
+    exclude = repo / ".git" / "info" / "exclude"
+    write(exclude, "# the user's own\n")
     tmp = repo / ".dvx" / "tmp"
     tmp.chmod(0o555)
     try:
         refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *command],
                                  cwd=repo / "sub", capture_output=True, text=True, timeout=60)
+        excluded = exclude.read_text()
         status = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
                                 cwd=repo, capture_output=True, text=True, timeout=60)
     finally:
@@ -1142,4 +1145,5 @@ def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dv
     assert not (repo / "sub" / "new.txt.dvx").exists()
     assert (repo / "data.bin.dvx").read_bytes() == pointer
     assert (repo / "data.bin").read_text() == "v2"
+    assert excluded == "# the user's own\n"
     assert status.returncode == 0 and "data.bin: modified" in status.stdout, status.stderr
