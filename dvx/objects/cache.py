@@ -336,8 +336,7 @@ class LocalCache(ObjectStore):
         first folder one of them goes in (its shard, or the nearest folder there is) that
         this user may not write in or enter, said as any refused write is, with its chmod;
         every one of them would otherwise fail alone, each for that same folder."""
-        one_each = {oid[:2]: oid for oid in oids}  # one object per shard folder (ab/cdef...)
-        for shard in sorted({os.path.dirname(self.oid_path(oid)) for oid in one_each.values()}):
+        for shard in sorted({os.path.dirname(self.oid_path(oid)) for oid in oids}):
             fix = fsutil.access_fix(os.path.join(shard, "object"))
             if fix is not None:
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), fix.path)
