@@ -415,6 +415,23 @@ def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
         assert "copy no" not in done.stdout
 
 
+def test_a_folder_on_the_way_dvx_may_not_enter_is_named_with_its_chmod_u_x(repo):
+    """A folder on the way to the file to add that this user may not enter (mode 666): the
+    error says it may not be entered, from the current directory, with `chmod u+x`."""
+    write(repo / "sub" / "d" / "e" / "x", "x")
+    (repo / "sub" / "d").chmod(0o666)
+    try:
+        done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add", "d/e/x"],
+                              cwd=repo / "sub", capture_output=True, text=True, timeout=60)
+    finally:
+        (repo / "sub" / "d").chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "ERROR: 'd' may not be entered (Permission denied). Nothing was left half-written; "
+        "let dvx enter it (`chmod u+x d`, as its owner) and run the command again.\n")
+    assert not (repo / "sub" / "d" / "e" / "x.dvx").exists()
+
+
 def test_add_into_a_cache_folder_it_may_not_write_names_that_folder(repo, dvx):
     """A shard folder of a shared cache another user made without group write: the error
     names that folder from where the user is (in hardlink mode, linked through

@@ -185,6 +185,11 @@ def _show_traceback(exc: BaseException) -> bool:
     return True
 
 
+# The cure of a permission error whose cause the modes do not tell
+_FIX_BY_HAND = ("fix its permissions (or those of the folder holding it), or move it out of "
+                "the way")
+
+
 def _permission_refused(ctx: click.Context, exc: PermissionError) -> tuple[str, str]:
     """What a PermissionError no command named itself says, and what cures it: the file or
     folder by its path from here, with the chmod that lets dvx read it (or enter it), or
@@ -194,18 +199,17 @@ def _permission_refused(ctx: click.Context, exc: PermissionError) -> tuple[str, 
 
     why = exc.strerror or "permission denied"
     if not isinstance(exc.filename, str):
-        return (f"A file may not be read or changed ({why}).",
-                "fix its permissions (or those of the folder holding it), or move it out of "
-                "the way")
+        return f"A file may not be read or changed ({why}).", _FIX_BY_HAND
     fix = access_fix(exc.filename)
     if fix is None:  # the modes allow it: an ACL, a mount option, a change since
         return (f"'{_from_here(ctx, exc.filename)}' may not be read or changed ({why}).",
-                "fix its permissions (or those of the folder holding it), or move it out of "
-                "the way")
+                _FIX_BY_HAND)
     shown = _from_here(ctx, fix.path)
     chmod = f"`chmod {fix.mode} {shell_quote(shown)}`, as its owner"
+    if fix.mode == "u+x":
+        return f"'{shown}' may not be entered ({why}).", f"let dvx enter it ({chmod})"
     if fix.reading:
-        return (f"'{shown}' may not be read ({why}).", f"let dvx read it ({chmod})")
+        return f"'{shown}' may not be read ({why}).", f"let dvx read it ({chmod})"
     return (f"dvx may not write in the folder '{shown}' ({why}).",
             f"let dvx write there ({chmod})")
 
@@ -216,15 +220,14 @@ def _from_here(ctx: click.Context, path: str) -> str:
     from dvx.paths import from_here
 
     full = os.path.abspath(path)
-    for repo in (ctx.obj or {}).get("repos", [])[:1]:
-        root = os.path.realpath(repo.root)
-        real = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+    real = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+    repos = (ctx.obj or {}).get("repos", [])
+    roots = [os.path.realpath(repos[0].root)] if repos else []
+    with contextlib.suppress(OSError):
+        roots.append(os.path.realpath(os.getcwd()))
+    for root in roots:
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             return from_here(root, os.path.relpath(real, root))
-    with contextlib.suppress(OSError):
-        here = os.getcwd()
-        if full.startswith(here.rstrip(os.sep) + os.sep):
-            return os.path.relpath(full, here)
     return full
 
 
