@@ -73,6 +73,7 @@ from dvx.workspace import (
     temporaries_beside,
     temporaries_inside,
     too_long_error,
+    unreadable_found,
     warn_untrackable,
 )
 
@@ -697,6 +698,10 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
         log.info("'%s' changed while it was read: %s", output.path, describe(exc))
     except UnreadableError as exc:
         repo.unreadable[exc.path] = exc
+        return None
+    except PermissionError as exc:  # one `reads_named` could not name: no path, an ACL, EPERM
+        found = unreadable_found(repo.root, exc, output.path)
+        repo.unreadable[found.path] = found
         return None
     else:
         _name_paths_too_long(repo, result)
