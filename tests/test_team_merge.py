@@ -16,7 +16,7 @@ import xxhash
 
 from dvx.scm import Git, unmerged_entries
 from dvx.self_command import dvx_argv
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, unprivileged, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, pasted, share
 
@@ -1176,6 +1176,28 @@ def _folders_changed_on_two_branches(repo, dvx, names: tuple[str, ...]) -> None:
             write(repo / name / changed, f"{changed}2\n")
             assert dvx("add", "--", name).code == 0
         commit(repo, branch)
+
+
+def test_a_manifest_a_read_only_cache_cannot_take_leaves_the_conflict_markers(repo, dvx,
+                                                                               tmp_path):
+    """The merge driver fetches a manifest the cache lacks into a cache folder this user may
+    not write in: the manifest fails to come as any other failure does, and the pointer is
+    left in conflict with both sides between markers, so a later `git add` drops neither."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    _folders_changed_on_two_branches(repo, dvx, ("d",))
+    assert dvx("push", "-a").code == 0
+    assert dvx("install").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    os.chmod(repo / ".dvx" / "cache", 0o555)
+    try:
+        merged = subprocess.run([*unprivileged(), "git", "merge", "--no-edit", "other"],
+                                cwd=repo, capture_output=True, text=True)
+    finally:
+        os.chmod(repo / ".dvx" / "cache", 0o755)
+    assert merged.returncode != 0, merged.stdout + merged.stderr
+    assert "Traceback" not in merged.stderr, merged.stderr
+    text = (repo / "d.dvx").read_text()
+    assert text.startswith("<<<<<<< ") and "=======\n" in text and ">>>>>>> " in text, text
 
 
 def test_a_pointer_whose_name_starts_with_a_dash_merges_entry_by_entry(repo, dvx):

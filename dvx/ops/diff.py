@@ -481,6 +481,11 @@ class _Sides:
             self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "
                                  f"and {self._remote}")
             return False
+        except PermissionError as exc:  # the cache refused it: another manifest may fare better
+            self.problems.append(f"{where}: its directory manifest {oid} could not be stored "
+                                 f"in the cache: '{exc.filename}' may not be written "
+                                 f"({exc.strerror})")
+            return False
         if result.failed:
             self.problems.append(f"{where}: its directory manifest {oid} could not be fetched "
                                  f"from remote '{name}': {result.failed[oid]}")

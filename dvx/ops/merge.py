@@ -479,6 +479,8 @@ def _fetch_manifest(repo: Repo, pointer: Pointer) -> str | None:
                                    settings_for(repo, name, remote, None))
     except DvxError as exc:
         return exc.message.rstrip(".")
+    except PermissionError as exc:  # the cache (or a folder of it) refused the manifest
+        return f"'{exc.filename}' may not be written ({exc.strerror})"
     why = result.failed.get(pointer.oid)
     return None if why is None or NOT_ON_REMOTE in why else why
 

@@ -1001,6 +1001,9 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
         result.paths.add(t.output)
+    # Refused once, before any object is asked for, rather than as each object failing
+    # for the same folder (a merge driver or diff takes what it can and warns instead).
+    repo.cache.refuse_unwritable(need.lacking | set(repo.cache.missing(manifests)))
     try:
         result.transfer.merge(transfer.download(
             remote, repo.cache, manifests - _done_before(earlier, name, manifests), settings))
@@ -1017,6 +1020,9 @@ def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | 
     # the files of the manifests fetched just now.
     todo = {oid: size for oid, size in files.items()
             if oid in need.lacking or oid not in need.wanted.files}
+    # The files of the manifests fetched just now: the others were refused above.
+    repo.cache.refuse_unwritable(repo.cache.missing(
+        oid for oid in todo if oid not in need.wanted.files))
     try:
         fetched = transfer.download(remote, repo.cache, todo, settings, sizes=todo)
     except Interrupted as exc:  # counted over the fetch: its manifests came before

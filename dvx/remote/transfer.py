@@ -378,7 +378,6 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     lacking = todo = sorted(check_cached_whole(cache, unique))
     already_there = len(unique) - len(todo)
-    cache.refuse_unwritable(todo)  # refused once, before any request, not for each object
     result = TransferResult()
     try:  # counted over packed and loose objects, whichever were coming when it stopped
         if isinstance(remote, RemoteStore) and todo:
