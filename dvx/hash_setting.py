@@ -397,13 +397,13 @@ class CommittedSwitch:
     files: list[str]  # pointer files and dvx.lock of the index, recording another algorithm
 
 
-def committed_switch(git: Git, recorded: dict[str, list[str]]) -> CommittedSwitch | None:
-    """The switch of algorithm the commit being made would share with every clone (they
-    would hash with another than HEAD's clones do) while the tracked data (`recorded`, as
-    the index holds it too) records another: a switch takes adding all that data again.
-    None where the commit changes no algorithm clones hash with, or all the data records
-    the one they would."""
-    now = staged_algorithm(git)
+def committed_switch(git: Git, now: ClonesAlgorithm | None, recorded: dict[str, list[str]]
+                     ) -> CommittedSwitch | None:
+    """The switch of algorithm the commit being made would share with every clone (`now`,
+    its `staged_algorithm`: they would hash with another than HEAD's clones do) while the
+    tracked data (`recorded`, as the index holds it too) records another: a switch takes
+    adding all that data again. None where the commit changes no algorithm clones hash
+    with, or all the data records the one they would."""
     head = git.head()
     if now is None or head is None:  # a first commit switches nothing
         return None
@@ -426,14 +426,13 @@ class UnsharedAlgorithm:
     files: list[str]  # the pointer files and dvx.lock the commit adds or changes
 
 
-def unshared_algorithm(git: Git, recorded: dict[str, list[str]], staged: set[str]
-                       ) -> UnsharedAlgorithm | None:
+def unshared_algorithm(clones: ClonesAlgorithm | None, recorded: dict[str, list[str]],
+                       staged: set[str]) -> UnsharedAlgorithm | None:
     """The data among `staged` (files the commit being made adds or changes) recording
     another algorithm than every clone of the commit would hash with; None where there is
     none. The caller has named first the staged pointers of another algorithm than the rest
     of the data (`staged_otherwise`): what is left records the data's own algorithm, which
-    the commit should share."""
-    clones = staged_algorithm(git)
+    the commit should share. `clones`: the commit's `staged_algorithm`."""
     if clones is None:
         return None
     others = {algo: found for algo, files in recorded.items() if algo != clones.algo

@@ -4197,7 +4197,8 @@ def test_the_pre_commit_hook_stops_a_committed_core_hash_the_tracked_data_does_n
     assert ("dvx stopped the commit: its .dvx/config sets core.hash to sha256, which the data "
             "this repository tracks does not record" in said), said
     assert "\n    data c.csv.dvx\n" in refused.stderr, refused.stderr
-    named = re.findall(r"`((?:dvx|git add|rm) [^`]*)`", said)
+    named = [c for c in re.findall(r"`((?:dvx|git add|rm) [^`]*)`", said)
+             if c != "dvx config core.hash"]  # the check before the steps, not one of them
     assert named == ["dvx config --unset core.hash", "git add -- .dvx/config",
                      "rm 'data c.csv.dvx'", "dvx add 'data c.csv'", "dvx pull"], said
     if way == "set back":
@@ -4219,21 +4220,26 @@ def test_the_pre_commit_hook_stops_a_committed_core_hash_the_tracked_data_does_n
     assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
-@pytest.mark.parametrize("way", ["unset", "left out"])
+@pytest.mark.parametrize("way", ["unset", "left out", "unset, a global sha256 kept"])
 def test_the_pre_commit_hook_stops_a_commit_leaving_clones_the_default_the_data_does_not_record(
         team, way):
     """A repository whose committed .dvx/config sets core.hash sha256, its data sha256: a
     commit of `dvx config --unset core.hash`, or of an index without .dvx/config (`git rm
     --cached`), would have every clone hash with the default, xxh128, and skip every
     pointer, as an explicit switch would; the hook stops it the same way, naming the
-    setting to set back, which pasted makes a commit after which a teammate pulls the data."""
+    setting to set back, which pasted makes a commit after which a teammate pulls the data.
+    Under a global core.hash sha256, the switch's record-again commands, pasted, record the
+    data with xxh128, as clones hash."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
     alice = team.founder()
     must("install", cwd=alice)
     must("config", "core.hash", "sha256", cwd=alice)
     write(alice / "data.csv", "v1\n")
     must("add", "data.csv", cwd=alice)
     share(alice, "data, by sha256")
-    if way == "unset":
+    if way.startswith("unset, a global"):
+        write(global_config, "[core]\nhash = sha256\n")
+    if way.startswith("unset"):
         must("config", "--unset", "core.hash", cwd=alice)
         git(alice, "add", ".dvx/config")
     else:
@@ -4243,15 +4249,27 @@ def test_the_pre_commit_hook_stops_a_commit_leaving_clones_the_default_the_data_
                              text=True)
     said = " ".join(refused.stderr.split())
     assert refused.returncode == 1 and git(alice, "rev-parse", "HEAD") == before, said
-    why = ("its .dvx/config sets no core.hash" if way == "unset"
+    why = ("its .dvx/config sets no core.hash" if way.startswith("unset")
            else "it has no .dvx/config")
     assert (f"dvx stopped the commit: {why}, leaving the default, xxh128, which the data this "
             "repository tracks does not record" in said), said
     assert "\n    data.csv.dvx\n" in refused.stderr, refused.stderr
     named = re.findall(r"`((?:dvx config|git add|git restore) [^`]*)`", said)
-    back = (["dvx config core.hash sha256", "git add -- .dvx/config"] if way == "unset"
+    back = (["dvx config core.hash sha256", "git add -- .dvx/config"] if way.startswith("unset")
             else ["git restore --staged -- .dvx/config"])
     assert named[:len(back)] == back, said
+    if way.startswith("unset, a global"):  # the switch meant: the data recorded again
+        again = [c for c in re.findall(r"`((?:dvx|rm) [^`]*)`",
+                                       said.split("A switch of algorithm")[1])
+                 if c != "dvx config core.hash"]  # the check, not a step
+        assert again[:3] == ["dvx config --global --unset core.hash", "rm data.csv.dvx",
+                             "dvx add data.csv"], said
+        for command in again[:3]:
+            pasted(command, alice)
+        assert "algo: xxh128" in (alice / "data.csv.dvx").read_text()
+        git(alice, "add", "data.csv.dvx")
+        must("push", cwd=alice)
+        back = []
     for command in back:
         pasted(command, alice)
     git(alice, "commit", "-qm", way, "--allow-empty")

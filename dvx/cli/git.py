@@ -17,7 +17,12 @@ from dvx.wording import named_list
 
 if TYPE_CHECKING:
     from dvx.errors import DvxError
-    from dvx.hash_setting import CommittedSwitch, RepositoryAlgorithm, UnsharedAlgorithm
+    from dvx.hash_setting import (
+        ClonesAlgorithm,
+        CommittedSwitch,
+        RepositoryAlgorithm,
+        UnsharedAlgorithm,
+    )
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.repo import Repo
@@ -176,7 +181,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     """pre-commit's and pre-merge-commit's check of the commit Git is about to make: exit
     status 1, each problem named with its way out, where it may not be made."""
     from dvx.errors import DvxError, PrivateFilesInGitError
-    from dvx.hash_setting import committed_switch
+    from dvx.hash_setting import committed_switch, staged_algorithm
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
@@ -186,10 +191,13 @@ def _check_the_commit(made_by_merge: bool) -> None:
         if repo is None:
             return
         check = staged_data(repo, lambda: caching_declared(repo), made_by_merge)
-        switch = committed_switch(repo.git, repo.recorded_algorithms)
+        assert repo.git is not None
+        clones = staged_algorithm(repo.git)  # what every clone of this commit hashes with
+        switch = committed_switch(repo.git, clones, repo.recorded_algorithms)
         # A switch names every file of another algorithm, with the ways out of both intents
         own, otherwise = _staged_in_another_algorithm(repo) if switch is None else (None, [])
-        unshared = _unshared_algorithm(repo) if switch is None and not otherwise else None
+        unshared = _unshared_algorithm(repo, clones) if switch is None and not otherwise \
+            else None
     except PrivateFilesInGitError as exc:
         warn(f"ERROR: dvx stopped the commit: {exc} `git commit --no-verify` commits it as it "
              "is.")
@@ -221,7 +229,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
         merging = made_by_merge or os.path.exists(repo.git.git_path("MERGE_HEAD"))
         warn(_other_algorithm_message(repo.root, here, own, otherwise, merging))
     if switch is not None:
-        warn(_switch_message(repo.root, here, switch))
+        warn(_switch_message(repo.root, here, switch, repo.config.where("core", "hash")))
     if unshared is not None:
         warn(_unshared_message(repo.root, here, unshared))
     if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
@@ -243,7 +251,8 @@ def _staged_in_another_algorithm(repo: Repo) -> tuple[RepositoryAlgorithm, list[
     return staged_otherwise(repo.config, repo.recorded_algorithms, staged)
 
 
-def _unshared_algorithm(repo: Repo) -> UnsharedAlgorithm | None:
+def _unshared_algorithm(repo: Repo, clones: ClonesAlgorithm | None
+                        ) -> UnsharedAlgorithm | None:
     """The pointer files and dvx.lock the commit being made adds or changes that record
     another algorithm than every clone of it would hash with (hash_setting.py)."""
     from dvx.hash_setting import unshared_algorithm
@@ -253,7 +262,7 @@ def _unshared_algorithm(repo: Repo) -> UnsharedAlgorithm | None:
     assert repo.git is not None
     staged = {f.path for f in repo.git.staged_additions()
               if f.path.endswith(POINTER_SUFFIX) or f.path == LOCK_FILE}
-    return unshared_algorithm(repo.git, repo.recorded_algorithms, staged) if staged else None
+    return unshared_algorithm(clones, repo.recorded_algorithms, staged) if staged else None
 
 
 def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) -> str:
@@ -261,8 +270,6 @@ def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) 
     way to share that choice in the commit, and the way to record the data as clones hash
     (configuration.md, "The repository's hash algorithm")."""
     from dvx.hash_setting import COMMITTED_CONFIG
-    from dvx.lockfile import LOCK_FILE
-    from dvx.pointer import data_path_of
 
     typed, pathspec = _typed(root, here)
     algo, clones, files = unshared.algo, unshared.clones.algo, unshared.files
@@ -270,22 +277,13 @@ def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) 
              f"(a core.hash of your own config chose it, most likely), but every clone hashes "
              f"with {clones} ({unshared.clones.why}) and would skip these files, whose data "
              "nobody could pull or check out:"]
-    lines.extend(f"    {path}" for path in files[:_LISTED])
-    if len(files) > _LISTED:
-        lines.append(f"    and {len(files) - _LISTED} more")
-    pointers = [path for path in files if path != LOCK_FILE]
-    again = []
-    if pointers:
-        again.append(f"`rm {_named(pointers, typed)}`{_each(pointers)}, which keeps the data, "
-                     f"then `dvx add {_named([data_path_of(p) for p in pointers], typed)}`")
-    if LOCK_FILE in files:
-        again.append(f"`rm {typed(LOCK_FILE)}`, then `dvx repro`")
+    lines.extend(_listed_files(files))
     lines.append(
         f"To name this repository's data with {algo}, share the setting: `dvx config "
         f"core.hash {algo}`, `git add -- {pathspec(COMMITTED_CONFIG)}`, and {_again(here)}. "
         f"Else record it again with {clones}, once `dvx config core.hash` says {clones} "
-        f"({'; '.join(again)}), `git add` the files they change, and {_again(here)}. `git "
-        "commit --no-verify` commits it as it is.")
+        f"({_record_again(files, typed)}), `git add` the files they change, and "
+        f"{_again(here)}. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
 
@@ -335,13 +333,12 @@ def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorit
     return "\n".join(lines)
 
 
-def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str:
+def _switch_message(root: str, here: str | None, switch: CommittedSwitch, own: str | None
+                    ) -> str:
     """A commit sharing a core.hash that the tracked data does not record: the ways out of
     a setting not meant, and of a switch meant, which takes adding all that data again
     (configuration.md, "The repository's hash algorithm")."""
     from dvx.hash_setting import COMMITTED_CONFIG
-    from dvx.lockfile import LOCK_FILE
-    from dvx.pointer import data_path_of
 
     typed, pathspec = _typed(root, here)
     files = switch.files
@@ -349,9 +346,7 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
     lines = [f"ERROR: dvx stopped the commit: {switch.now.why}, which the data this repository "
              f"tracks does not record: every clone would hash with {algo} and skip these "
              "files, whose data nobody could pull or check out any more:"]
-    lines.extend(f"    {path}" for path in files[:_LISTED])
-    if len(files) > _LISTED:
-        lines.append(f"    and {len(files) - _LISTED} more")
+    lines.extend(_listed_files(files))
     before = switch.before.setting
     if not switch.now.has_config:  # Git's index lost it: HEAD's goes back into the commit
         set_back = f"`git restore --staged -- {pathspec(COMMITTED_CONFIG)}`"
@@ -359,6 +354,35 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
         back = "dvx config --unset core.hash" if before is None else \
             f"dvx config core.hash {before}"
         set_back = f"`{back}`, `git add -- {pathspec(COMMITTED_CONFIG)}`"
+    # The commands hash as the user's own config says, which may set another algorithm
+    unset = {"global": "dvx config --global --unset core.hash",
+             "local": "dvx config --local --unset core.hash"}.get(own or "")
+    first = f"`{unset}`, which sets another for you alone; " if unset else ""
+    lines.append(
+        f"If that setting is not meant, set back the committed one: {set_back}, and "
+        f"{_again(here)}. A switch of algorithm takes "
+        f"recording all that data again with {algo}, where it is in the workspace, once "
+        f"`dvx config core.hash` says {algo} ({first}{_record_again(files, typed)}; `dvx "
+        f"pull` before the switch fetches what is missing), and `git add` of the files they "
+        f"change. `git commit --no-verify` commits it as it is.")
+    return "\n".join(lines)
+
+
+_LISTED = 10  # tracked paths a refused commit names, and files of each
+
+
+def _listed_files(files: list[str]) -> list[str]:
+    """The lines of a refusal naming `files`, the first _LISTED of them."""
+    more = [f"    and {len(files) - _LISTED} more"] if len(files) > _LISTED else []
+    return [f"    {path}" for path in files[:_LISTED]] + more
+
+
+def _record_again(files: list[str], typed: Callable[[str], str]) -> str:
+    """The commands that record `files` (pointer files and dvx.lock) again with the
+    algorithm the commands hash with, keeping the data."""
+    from dvx.lockfile import LOCK_FILE
+    from dvx.pointer import data_path_of
+
     pointers = [path for path in files if path != LOCK_FILE]
     again = []
     if pointers:
@@ -367,16 +391,7 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch) -> str
     if LOCK_FILE in files:
         again.append(f"`rm {typed(LOCK_FILE)}`, then `dvx repro`, which records every stage "
                      "again")
-    lines.append(
-        f"If that setting is not meant, set back the committed one: {set_back}, and "
-        f"{_again(here)}. A switch of algorithm takes "
-        f"recording all that data again with {algo}, where it is in the workspace "
-        f"({'; '.join(again)}; `dvx pull` before the switch fetches what is missing), and "
-        f"`git add` of the files they change. `git commit --no-verify` commits it as it is.")
-    return "\n".join(lines)
-
-
-_LISTED = 10  # tracked paths a refused commit names, and files of each
+    return "; ".join(again)
 
 
 def _wpresentgit_ran(root: str) -> str | None:
