@@ -180,6 +180,11 @@ def test_a_pack_an_earlier_fsck_emptied_is_blamed_on_its_damage_not_on_a_push(
     assert "a push may be uploading" not in said and "index lost" not in said, said
     assert json.loads(dvx("fsck", "--remote", "s", "-A", "--json").stdout)[
         "damaged_unindexed_packs"] == 1
+    fast = dvx("fsck", "--remote", "s", "-A", "--fast")  # compares sizes: hashes no pack
+    said = " ".join(fast.stderr.split())
+    assert fast.code == 1 and "3 missing" in fast.stdout, fast.output
+    assert "no longer hashes" not in said, said
+    assert "--fast did not hash the 1 pack no index names, so it cannot tell" in said, said
     assert dvx("push", "--repair", "-r", "s", "-A").code == 0  # the hint, pasted
     assert dvx("fsck", "--remote", "s", "-A").code == 0
 

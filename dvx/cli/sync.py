@@ -888,6 +888,11 @@ def _warn_unindexed_packs(result: FsckResult) -> None:
     longer hashing to its name was damaged, and an earlier fsck took its copies out of the
     indexes; the others were left by a push or gc, or their index was lost."""
     damaged, n = result.damaged_unindexed, result.unindexed_packs - result.damaged_unindexed
+    if result.unindexed_unhashed:
+        warn(f"--fast did not hash the {counted(n, 'pack')} no index names, so it cannot tell "
+             "whether one was damaged after being written (an earlier `dvx fsck --remote` "
+             "then took its copies out of the indexes); `dvx fsck --remote` without --fast "
+             "tells.")
     if damaged and not (result.newer_indexes or result.damaged_indexes):
         warn(f"{counted(damaged, 'pack')} on the remote {'is' if damaged == 1 else 'are'} named "
              f"by no index and no longer hash{'es' if damaged == 1 else ''} to "
