@@ -1,5 +1,10 @@
 """Which hash algorithm names a repository's data, and what to say when a setting disagrees.
 
+Two notions, which the pre-commit hook keeps equal: the algorithm commands hash with and
+check new data against (the core.hash the config sets at any level, else the one the tracked
+data records, else the default), and the one a clone hashes with (the core.hash its
+committed .dvx/config sets, else the default: `staged_algorithm` for the commit being made).
+
 A repository's algorithm is a property of the repository, shared by every clone: the
 core.hash its committed .dvx/config sets, else the one its tracked data records (the pointer
 files in Git's index and dvx.lock; most of them, a tie going to the default), else the
