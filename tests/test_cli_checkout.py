@@ -1308,8 +1308,7 @@ def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_pl
     shutil.rmtree(repo / "ro" / "d")
     (repo / "ro").chmod(0o555)
     try:
-        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", command],
-                                 cwd=repo / "a", capture_output=True, text=True, timeout=60)
+        refused = _unprivileged_dvx(repo / "a", command)
     finally:
         (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr

@@ -966,7 +966,7 @@ _TUNING_KEYS = ("retries", "timeout")  # a source's that dvx refuses are read as
 
 def remote_jobs(store: ObjectStore, jobs: int | None) -> int:
     """Objects in flight at once: `jobs` (-j, else the remote's `jobs` option), else what
-    suits the store, either within what the process's limit of open files leaves room for
+    suits the store, each within what the process's limit of open files leaves room for
     (`within_open_files`). A count given or lowered also bounds the store's own concurrent
     requests (Blobs.request_limit): -j 1 means one request at a time."""
     if jobs is None:
