@@ -179,6 +179,12 @@ def unprivileged() -> list[str]:
     return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
 
 
+def dvx_unprivileged(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dvx args` run in `cwd` under `unprivileged()`, where file modes apply: its result."""
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
 def mounted_tmpfs(mount: Path, options: str) -> Iterator[Path]:
     """A real tmpfs mounted at `mount` with `options` until the test ends (root only)."""
     mount.mkdir()

@@ -10,7 +10,7 @@ import sys
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx_proc, tree_bytes, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, run_dvx_proc, tree_bytes, write
 
 
 def _commit(repo, message):
@@ -345,7 +345,6 @@ def test_checked_out_copies_follow_the_umask_as_git_s_files_do(repo, dvx, umask,
     """A private umask keeps placed data private; a group one makes it group-writable. The
     cache's objects keep their read-only mode."""
     import subprocess
-    import sys
 
     write(repo / "small.csv", "records\n")
     write(repo / "large.bin", os.urandom(3 << 20))  # copied by the kernel, not unnamed
@@ -1308,7 +1307,7 @@ def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_pl
     shutil.rmtree(repo / "ro" / "d")
     (repo / "ro").chmod(0o555)
     try:
-        refused = _unprivileged_dvx(repo / "a", command)
+        refused = dvx_unprivileged(repo / "a", command)
     finally:
         (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
@@ -1321,10 +1320,6 @@ def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_pl
     assert dvx(command).code == 0
     assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin", "ro/d/z")] == ["x", "y", "z"]
 
-
-def _unprivileged_dvx(cwd, *args):
-    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("command", ["checkout", "pull"])
@@ -1345,7 +1340,7 @@ def test_files_missing_from_tracked_data_that_is_there_are_refused_for_every_rea
     for folder in read_only:
         folder.chmod(0o555)
     try:
-        refused = _unprivileged_dvx(repo / "d" / "a", command)
+        refused = dvx_unprivileged(repo / "d" / "a", command)
     finally:
         for folder in read_only:
             folder.chmod(0o755)
@@ -1373,10 +1368,10 @@ def test_checkout_force_of_a_file_in_a_read_only_folder_is_refused_before_anythi
     os.unlink(repo / "a" / "x.bin")
     (repo / "ro").chmod(0o555)
     try:
-        assert _unprivileged_dvx(repo, "checkout", "ro/y.bin").returncode == 0
+        assert dvx_unprivileged(repo, "checkout", "ro/y.bin").returncode == 0
         write(repo / "ro" / "y.bin", "mine")
-        refused = _unprivileged_dvx(repo / "a", "checkout", "-f")
-        kept = _unprivileged_dvx(repo, "checkout", "ro/y.bin")
+        refused = dvx_unprivileged(repo / "a", "checkout", "-f")
+        kept = dvx_unprivileged(repo, "checkout", "ro/y.bin")
     finally:
         (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr

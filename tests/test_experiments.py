@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import (
+    dvx_unprivileged,
     git,
     make_git_repo,
     pointer_changed_on_feat,
@@ -162,10 +163,6 @@ def test_set_into_a_params_file_it_may_not_read_names_it_with_the_fix(project):
     assert git(project, "status", "--porcelain") == ""
 
 
-def _unprivileged_dvx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
-
 
 @pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
                                   ("exp", "run", "--queue", "-S", "train.lr=0.5"),
@@ -177,7 +174,7 @@ def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, ar
     params = (project / "params.yaml").read_bytes()
     write(project / "notes.txt", "private\n").chmod(0)
     try:
-        result = _unprivileged_dvx(project, *args)
+        result = dvx_unprivileged(project, *args)
     finally:
         (project / "notes.txt").chmod(0o644)
     said = " ".join(result.stderr.split())
@@ -203,7 +200,7 @@ def test_a_new_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_ke
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
     try:
-        result = _unprivileged_dvx(repo, "exp", "run", "-S", "lr=0.2")
+        result = dvx_unprivileged(repo, "exp", "run", "-S", "lr=0.2")
     finally:
         if (repo / "scratch.txt").exists():
             (repo / "scratch.txt").chmod(0o644)

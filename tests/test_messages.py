@@ -13,7 +13,7 @@ import pytest
 import xxhash
 from pipeline_kit import make_ml_repo, run_and_commit
 
-from tests.conftest import git, run_dvx_proc, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, run_dvx_proc, unprivileged, write
 
 
 def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tmp_path):
@@ -548,7 +548,7 @@ def test_an_unreadable_file_of_tracked_data_is_named_from_here_with_its_chmod(
     for path in unreadable:
         path.chmod(0)
     try:
-        done = _unprivileged_dvx(repo / "data", *command)
+        done = dvx_unprivileged(repo / "data", *command)
     finally:
         for path in unreadable:
             path.chmod(0o644)
@@ -565,10 +565,6 @@ def test_an_unreadable_file_of_tracked_data_is_named_from_here_with_its_chmod(
     assert (repo / "data" / "d" / "a").read_text() == "changed"
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
 
-
-def _unprivileged_dvx(repo, *args):
-    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=repo,
-                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("unreadable", ["d/s", "prep.py", "out/n", "metrics.json"])
@@ -591,9 +587,9 @@ def test_status_tells_a_stage_with_an_unreadable_file_cannot_be_judged_and_repro
     write(repo / "other.bin", "changed")
     (repo / unreadable).chmod(0)
     try:
-        checked = _unprivileged_dvx(repo, "status")
-        as_json = _unprivileged_dvx(repo, "status", "--json")
-        dry = _unprivileged_dvx(repo, "repro", "--dry")
+        checked = dvx_unprivileged(repo, "status")
+        as_json = dvx_unprivileged(repo, "status", "--json")
+        dry = dvx_unprivileged(repo, "repro", "--dry")
     finally:
         (repo / unreadable).chmod(0o644)
     assert checked.returncode == 1, checked.stderr
@@ -624,10 +620,10 @@ def test_an_unreadable_gitignore_is_named_by_status_and_refused_by_commit_and_ad
     pointer = (repo / "other.bin.dvx").read_bytes()
     (repo / ignore_file).chmod(0)
     try:
-        checked = _unprivileged_dvx(repo, "status")
-        committed = _unprivileged_dvx(repo, "commit", "data/big.bin", "other.bin")
-        added = _unprivileged_dvx(repo, "add", "data/big.bin", "other.bin")
-        after = _unprivileged_dvx(repo, "status")
+        checked = dvx_unprivileged(repo, "status")
+        committed = dvx_unprivileged(repo, "commit", "data/big.bin", "other.bin")
+        added = dvx_unprivileged(repo, "add", "data/big.bin", "other.bin")
+        after = dvx_unprivileged(repo, "status")
     finally:
         (repo / ignore_file).chmod(0o644)
     said = f"'{ignore_file}' cannot be read: permission denied. Fix its permissions " \

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, run_dvx_proc, unprivileged, write
+from conftest import dvx_unprivileged, git, run_dvx_proc, unprivileged, write
 from pipeline_kit import run_and_commit
 
 from dvx.errors import FormatError
@@ -557,10 +557,6 @@ def test_a_dvx_yaml_that_is_a_fifo_is_refused_at_once(repo, command):
     assert "Traceback" not in result.output
 
 
-def _unprivileged_dvx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
-
 
 @pytest.mark.parametrize(("name", "command", "here"), [
     ("dvx.yaml", "status", "."), ("dvx.lock", "repro", "."), (".dvx/config", "status", "."),
@@ -572,7 +568,7 @@ def test_an_unreadable_pipeline_or_config_file_is_named_from_here_with_the_fix(
     (repo / "sub").mkdir()
     (repo / name).chmod(0)
     try:
-        result = _unprivileged_dvx(repo / here, command)
+        result = dvx_unprivileged(repo / here, command)
     finally:
         (repo / name).chmod(0o644)
     typed = os.path.relpath(repo / name, repo / here)
@@ -590,7 +586,7 @@ def test_add_beside_an_unreadable_params_file_blames_that_file_with_its_fix(repo
     write(repo / "model.bin", "m\n")
     (repo / "params.yaml").chmod(0)
     try:
-        result = _unprivileged_dvx(repo, "add", "model.bin")
+        result = dvx_unprivileged(repo, "add", "model.bin")
     finally:
         (repo / "params.yaml").chmod(0o644)
     said = " ".join(result.stderr.split())
