@@ -18,6 +18,7 @@ import errno
 import os
 import signal
 import threading
+import time
 
 _remaining = {name: int(count or "1") for name, _, count in (
     part.partition(":") for part in os.environ.get("DVX_FAULT", "").split(",") if part)}
@@ -41,3 +42,8 @@ def point(name: str) -> None:
     # To this thread: a signal to the process goes to its main thread first, and a worker
     # thread that reached the point would go on past it until that one stops.
     signal.pthread_kill(threading.get_ident(), _signal)
+    if _action == "stop":
+        # Let go on: a signal sent while it was stopped may be taken by another thread, whose
+        # handler the main thread runs at its next check; a moment here lets that check
+        # come before the point is passed, as for a signal the main thread took itself.
+        time.sleep(0.1)

@@ -46,11 +46,11 @@ def stops_held() -> Iterator[list[int]]:
         held.append(signum)
 
     before = {}
-    for signum in STOP_SIGNALS:
-        handler = signal.getsignal(signum)
-        if handler is not None and handler != signal.SIG_IGN:  # None: not set by Python
-            before[signum] = signal.signal(signum, hold)
-    try:
+    try:  # a stop handled while the handlers are set still finds the ones set put back
+        for signum in STOP_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler is not None and handler != signal.SIG_IGN:  # None: not set by Python
+                before[signum] = signal.signal(signum, hold)
         yield held
     finally:
         for signum, handler in before.items():

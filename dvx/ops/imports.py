@@ -318,15 +318,21 @@ def _swap_in(scratch: get_scratch.Scratch, built: str, target: str) -> None:
     if it cannot, it stays in the scratch folder, kept past the command, and a warning names
     it: the user's files are never lost."""
     former = os.path.join(scratch.path, get_scratch.FORMER)
-    try:  # a stop landing just after the first rename is given back too
-        if os.path.lexists(target):
-            os.rename(target, former)
-        faults.point("get.between_renames")
-        os.rename(built, target)
-    except BaseException:
-        with stops_held():  # a second Ctrl-C never cuts the giving back short
+    # Stops are held from before the first rename, so none can land where the giving back
+    # would be skipped (as one arriving while an error is being handled could); one held
+    # once the former content is aside gives it back, then takes effect.
+    with stops_held() as held:
+        try:
+            if os.path.lexists(target):
+                os.rename(target, former)
+            faults.point("get.between_renames")
+            if not held:
+                os.rename(built, target)
+        except BaseException:
             _give_back(scratch, former, target)
-        raise
+            raise
+        if held:
+            _give_back(scratch, former, target)
 
 
 def _give_back(scratch: get_scratch.Scratch, former: str, target: str) -> None:
