@@ -1689,16 +1689,25 @@ def test_an_s3_url_naming_a_bucket_no_s3_store_can_have_is_refused_naming_the_ru
     assert "Traceback" not in refused.output
 
 
-@pytest.mark.parametrize("url", ["s3://BadName/proj", "s3://team_data/proj",
-                                 "s3://a..b/proj", "s3://192.168.5.4/proj"])
-def test_an_s3_bucket_only_an_older_or_laxer_store_has_is_taken_with_a_warning(repo, dvx, url):
+@pytest.mark.parametrize(("url", "following"), [("s3://BadName/proj", "s3://badname/proj"),
+                                              ("s3://team_data/proj", "s3://team-data/proj"),
+                                              ("s3://a..b/proj", "s3://a.b/proj"),
+                                              ("s3://192.168.5.4/proj", None)])
+def test_an_s3_bucket_only_an_older_or_laxer_store_has_is_taken_with_a_warning(repo, dvx, url,
+                                                                                following):
     """An AWS bucket from before 2018 (us-east-1) or a Ceph gateway with relaxed names may
-    have it: kept, and said to break S3's rules, which current stores create none by."""
+    have it: kept, and said to break S3's rules, which current stores create none by, with
+    the URL of a name near it that follows them (none near an IP address)."""
     added = dvx("remote", "add", "x", url)
     said = " ".join(added.stderr.split())
     assert added.code == 0 and "breaks S3's naming rules" in said, said
     assert "create no bucket of that name" in said and "relaxed" in said
     assert url in (repo / ".dvx" / "config").read_text()
+    if following is None:
+        assert "follows them" not in said, said
+    else:
+        assert said.endswith(f"The URL with a bucket name that follows them: {following}"), said
+        assert dvx("remote", "add", "y", following).stderr == ""
 
 
 @pytest.mark.parametrize("url", ["s3://bkt/proj", "s3://my.team-2/proj",

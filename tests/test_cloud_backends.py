@@ -224,6 +224,8 @@ def test_a_missing_bucket_whose_name_breaks_s3_s_rules_blames_the_name_not_only_
         assert result.code == 1 and "does not exist" in said and odd in said, (command, said)
         assert "Its name may be the cause: it breaks S3's naming rules" in said, (command, said)
         assert "Create it" not in said and "`dvx remote modify r url ...`" in said, said
+        assert f"follows them: {spec.url.replace(odd, odd.lower().replace('_', '-'))}. " \
+            in said, said
         assert "Traceback" not in result.output and said.count(odd) <= 2, said
 
 

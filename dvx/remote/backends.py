@@ -1465,7 +1465,17 @@ def unusual_bucket(url: str) -> str | None:
     return (f"The {backend.bucket_kind} name '{bucket}' breaks {names.kind}'s naming rules "
             f"({names.rules}): {names.creators} create no "
             f"{backend.bucket_kind} of that name, so this remote works only where one exists "
-            f"already ({names.laxer}).")
+            f"already ({names.laxer}).{_following_the_rules(url, names, backend.bucket_kind)}")
+
+
+def _following_the_rules(url: str, names: BucketNames, kind: str) -> str:
+    """A sentence giving `url` with its bucket named as `names.new` asks (lower case, '-' for
+    '_'), for a user who can create that one; "" where no such name is near (an IP address)."""
+    bucket = bucket_of(url)
+    near = re.sub(r"\.{2,}", ".", bucket.lower().replace("_", "-")).strip(".-")[:63].strip(".-")
+    if not names.new.fullmatch(near):
+        return ""
+    return f" The URL with a {kind} name that follows them: {url.replace(bucket, near, 1)}"
 
 
 def bucket_doubt(url: str) -> str:
@@ -1478,7 +1488,8 @@ def bucket_doubt(url: str) -> str:
     names, kind = backend.bucket_names, backend.bucket_kind
     return (f"it breaks {names.kind}'s naming rules ({names.rules}), and "
             f"{names.creators} refuse such a name or may rewrite it, so that no {kind} of it "
-            f"is found or made there. Only {names.laxer}")
+            f"is found or made there. Only {names.laxer}."
+            f"{_following_the_rules(url, names, kind)}").rstrip(".")
 
 
 def check_network_part(url: str, backend: Backend, what: str, error: type[DvxError]
