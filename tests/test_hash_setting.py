@@ -249,9 +249,10 @@ def test_an_output_a_run_recorded_with_the_former_algorithm_is_named_so_and_the_
         repo, dvx):
     """The repository moved to sha256 (dvx.lock recorded again, committed) while this clone
     ran the stage with xxh128 on another input: its output, which the sha256 dvx.lock does
-    not record, is held in the cache under its xxh128 name only. repro refuses to run over
-    it, saying so, never calling it files of the user's own that no cache has, and names the
-    forced run that records it with sha256, which works pasted; the xxh128 copy stays."""
+    not record, is held in the cache under its xxh128 name only. status and repro (which
+    refuses to run over it) say so, never calling it files of the user's own that no cache
+    has, and name the forced run that records it with sha256, which works pasted; the xxh128
+    copy stays."""
     _committed_pipeline(repo, dvx)
     assert dvx("config", "core.hash", "sha256").code == 0
     (repo / "dvx.lock").unlink()
@@ -267,6 +268,12 @@ def test_an_output_a_run_recorded_with_the_former_algorithm_is_named_so_and_the_
     assert dvx("repro").code == 0
     xxh128_copies = {p.name for p in (repo / ".dvx" / "cache").rglob("*") if p.is_file()}
     git(repo, "checkout", "-q", "HEAD", "--", *recorded)
+    status = " ".join(dvx("status").stdout.split())
+    assert ("copy: changed deps: in.txt; outputs holding data of a former hash algorithm: "
+            "out.txt (recorded with xxh128 before this repository moved to sha256" in status
+            and "(stage 'copy': `dvx repro --force copy` runs the stage over it and records it "
+            "with sha256; the xxh128 copy stays in the cache)" in status), status
+    assert "no cache" not in status, status
     refused = dvx("repro")
     said = " ".join(refused.stderr.split())
     assert refused.code == 1 and "Traceback" not in refused.output, refused.output

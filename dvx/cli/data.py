@@ -353,6 +353,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             _print_status(repo.root, result, bool(stages), *_stages_for_hints(repo, result),
                           _moved_imports_not_cached(repo, resolved, result, checks),
                           own_data={p for s in stages for p in s.own_data},
+                          former_algorithm={p for s in stages for p in s.former_algorithm},
                           # read here, not through ops.remote: status of data alone
                           # never loads the remote backends
                           has_remote=repo.has_default_remote,
@@ -397,23 +398,30 @@ def _in_git_json(repo: Repo, in_git: list[Any]) -> list[dict[str, object]]:
 
 
 def _own_data_hints(repo: Repo, pipeline: Any) -> None:
-    """The ways out for each stage whose outputs hold data of the user's own (`OWN_DATA_OUTS`),
-    over which `dvx repro` refuses to run it."""
-    for s in pipeline.stages if pipeline is not None else []:
-        if s.own_data:
-            from dvx.pipeline.staleness import own_data_ways_out
+    """The ways out for each stage whose outputs hold data of the user's own (`OWN_DATA_OUTS`)
+    or of a former hash algorithm (`FORMER_ALGORITHM_OUTS`), over which `dvx repro` refuses
+    to run it."""
+    if pipeline is None:  # data alone: no pipeline code is loaded
+        return
+    from dvx.pipeline.staleness import former_algorithm_way_out, own_data_ways_out
 
-            out(f"(stage '{s.name}': {own_data_ways_out(s.name, s.own_data)})")
+    for s in pipeline.stages:
+        own = [path for path in s.own_data if path not in s.former_algorithm]
+        if own:
+            out(f"(stage '{s.name}': {own_data_ways_out(s.name, own)})")
+        if s.former_algorithm:
+            out(f"(stage '{s.name}': "
+                f"{former_algorithm_way_out(repo, s.name, s.former_algorithm)})")
 
 
 def _runnable(stale: list[Any]) -> list[Any]:
     """The stale stages `dvx repro` would run: not those an output holding a repository of
-    its own (`HOLDING_OUTS`) or data of the user's own (`OWN_DATA_OUTS`) keeps from running,
-    which their reason says."""
-    from dvx.pipeline.staleness import HOLDING_OUTS, OWN_DATA_OUTS
+    its own (`HOLDING_OUTS`), data of the user's own (`OWN_DATA_OUTS`) or of a former hash
+    algorithm (`FORMER_ALGORITHM_OUTS`) keeps from running, which their reason says."""
+    from dvx.pipeline.staleness import FORMER_ALGORITHM_OUTS, HOLDING_OUTS, OWN_DATA_OUTS
 
-    return [s for s in stale if not any(r.startswith((HOLDING_OUTS + ":", OWN_DATA_OUTS + ":"))
-                                        for r in s.reasons)]
+    kept = tuple(label + ":" for label in (HOLDING_OUTS, OWN_DATA_OUTS, FORMER_ALGORITHM_OUTS))
+    return [s for s in stale if not any(r.startswith(kept) for r in s.reasons)]
 
 
 def _warn_if_git_would_add_private_settings(repo: Repo) -> None:
@@ -947,13 +955,15 @@ def _print_status(root: str, result: object, has_stages: bool = False,
                   undone_runs: Mapping[str, UndoneRun] | None = None,
                   moved_imports: Mapping[str, tuple[Any, bool]] | None = None,
                   has_remote: bool = True, unchecked: Collection[str] = (),
-                  own_data: Collection[str] = ()) -> None:
+                  own_data: Collection[str] = (),
+                  former_algorithm: Collection[str] = ()) -> None:
     """`frozen` and `undone_runs`: as `_stages_for_hints` gives them; `moved_imports`:
     `_moved_imports_not_cached`; `has_remote`: a default remote is set, which `dvx pull`
     fetches from; `unchecked`: the imports whose source check failed (warned of), which
     `dvx update` would refuse as that check did; `own_data`: the stage outputs holding data
-    of the user's own (`OWN_DATA_OUTS`), whose ways out the stage's hint names, as `dvx
-    repro` refuses to rebuild them."""
+    of the user's own (`OWN_DATA_OUTS`) or, among them, of a former hash algorithm
+    (`former_algorithm`: `FORMER_ALGORITHM_OUTS`, which a cache holds), whose ways out the
+    stage's hint names, as `dvx repro` refuses to rebuild them."""
     from dvx.lock import SAVE
     from dvx.ops.checkout import former_output_kept_why
     from dvx.ops.data_places import in_git_note, submodule_why, tracked_by_git_ways
@@ -1120,7 +1130,8 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             out(f"({former_output_kept_why(root, f'{o.path}/{rel}', folder, replaced)})")
     edited_outputs = [o for o in restorable
                       if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
-    own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data]
+    own = [o for o in edited_outputs if o.stage not in frozen and o.path in own_data
+           and o.path not in former_algorithm]
     rebuilt = [o for o in edited_outputs if o.stage not in frozen and o.path not in own_data]
     if own:  # a put-back deletes them as a run would: said so
         put_back = _put_back_by(root, own, has_remote)

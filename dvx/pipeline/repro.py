@@ -86,7 +86,6 @@ from dvx.outputs import (
 )
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, overlaps, walk_directory
 from dvx.pipeline import runcache
-from dvx.pipeline.former_algorithm import algorithm_holding
 from dvx.pipeline.gone_outputs import (
     holding_outputs,
     make_users_own,
@@ -1097,7 +1096,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
                 repo.root, dag, selected, locks, stage, short_of))
         elif stale.own_data:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_own_data_in_outputs(
-                repo, stage, stale.own_data, _in_quotes(options.forced_again),
+                repo, stage, stale, _in_quotes(options.forced_again),
                 f"`dvx {options.failed_stage_again()}`"))
         elif not options.force and only_behind_git(reasons) and stale.conflicted:
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_edited_behind_git(
@@ -1283,16 +1282,17 @@ def _edited_behind_git(repo: Repo, stage: Stage, paths: list[str]) -> str:
             f"instead; `dvx repro --force {stage.name}` replaces both with a new run")
 
 
-def _own_data_in_outputs(repo: Repo, stage: Stage, paths: Sequence[str], forced: str,
+def _own_data_in_outputs(repo: Repo, stage: Stage, stale: Staleness, forced: str,
                          again: str) -> str:
     """Why a stage whose outputs hold data no cache of the algorithm in effect has
-    (OWN_DATA_OUTS) is not run: a run deletes its outputs first. Data of the user's own
-    could never be brought back; data this cache holds under a former algorithm
-    (former_algorithm.py) is a run of the stage made here before the repository's algorithm
-    changed, which a forced run records anew. `again`: the command to run again
-    (`_refused_run_again`); `forced`: ReproOptions.forced_again, in backquotes (empty: none)."""
-    former = {path: algo for path in paths if (algo := algorithm_holding(repo, path))}
-    own = [path for path in paths if path not in former]
+    (OWN_DATA_OUTS, `stale.own_data`) is not run: a run deletes its outputs first. Data of
+    the user's own could never be brought back; data this cache holds under a former
+    algorithm (FORMER_ALGORITHM_OUTS, `stale.former_algorithm`) is a run of the stage made
+    here before the repository's algorithm changed, which a forced run records anew.
+    `again`: the command to run again (`_refused_run_again`); `forced`:
+    ReproOptions.forced_again, in backquotes (empty: none)."""
+    former = stale.former_algorithm
+    own = [path for path in stale.own_data if path not in former]
     said = []
     if own:
         said.append(f"{_named_outputs(own)}: not what {LOCK_FILE} records, and holding data "
@@ -1672,7 +1672,7 @@ class _Scheduler:
                                                      self.locks, stage, state))
         if stale.own_data:
             return StageResult(stage.name, FAILED, reasons, names_run_again=partial(
-                _own_data_in_outputs, self.repo, stage, stale.own_data,
+                _own_data_in_outputs, self.repo, stage, stale,
                 _in_quotes(self.options.forced_again)))
         if locked is not None and only_behind_git(reasons) and stale.conflicted:
             return StageResult(stage.name, FAILED, reasons, error=_edited_behind_git(
@@ -2420,6 +2420,8 @@ class StageStatus:
     reasons: list[str]  # empty: up to date
     frozen: bool = False
     own_data: Sequence[str] = ()  # OWN_DATA_OUTS: outputs over which `repro` refuses to run
+    # FORMER_ALGORITHM_OUTS, among `own_data`: {output: the algorithm the cache holds it under}
+    former_algorithm: Mapping[str, str] = field(default_factory=dict)
     # why whether it is up to date cannot be told (a file it reads or writes that dvx may
     # not read): then it is neither up to date nor stale
     unknown: str | None = None
@@ -2500,7 +2502,8 @@ def pipeline_status(repo: Repo) -> PipelineStatus:
         reasons = [] if only_behind_git(reasons) else reasons
         if name in stray:
             reasons.append(no_clone_has_reason(repo.root, stray[name], stage.deps))
-        statuses.append(StageStatus(name, reasons, own_data=stale.own_data))
+        statuses.append(StageStatus(name, reasons, own_data=stale.own_data,
+                                    former_algorithm=stale.former_algorithm))
     stale_names = [s.name for s in statuses if s.reasons]
     uncommitted = uncommitted_outputs(repo, dag, stale_names, locks)
     repo.statcache.flush()

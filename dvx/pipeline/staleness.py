@@ -21,6 +21,7 @@ from dvx.ops.status import not_pulled_whole, part_never_placed
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import LeftOut, Output, adding_to_sparse_checkout, load_output, load_tree
 from dvx.paths import at_or_below_any, file_in_place_of, folders_above, nearest_parent_in
+from dvx.pipeline.former_algorithm import algorithm_holding
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer, pointer_path_of
@@ -261,6 +262,13 @@ CONFLICTED_OUTS = "outputs changed both here and in Git"
 # cache has and no sync record says dvx placed: files of the user's own (made before `git
 # pull` brought the stage), which a run would delete and nothing could bring back.
 OWN_DATA_OUTS = "outputs holding data in no cache"
+
+
+# Of those, outputs whose every file the cache holds under the hash algorithm the repository
+# named its data with before it moved to the current one (pipeline/former_algorithm.py): a
+# run of the stage made here before that move, which a forced run records anew, losing
+# nothing. `repro` refuses to run over them all the same, unforced.
+FORMER_ALGORITHM_OUTS = "outputs holding data of a former hash algorithm"
 
 
 # A stage's output folder holds the `.git` or `.dvx` of a repository of its own (a clone of
@@ -513,6 +521,8 @@ class Staleness(NamedTuple):
     # HOLDING_OUTS: {output: the `.git` or `.dvx` in it}, which no run may go over
     holding: Mapping[str, str] = {}
     own_data: Sequence[str] = ()  # OWN_DATA_OUTS, which no run may go over but a forced one
+    # FORMER_ALGORITHM_OUTS, among `own_data`: {output: the algorithm the cache holds it under}
+    former_algorithm: Mapping[str, str] = {}
     # FILE_IN_THE_WAY: {output: the file where a folder of its path goes}, which no run
     # deletes, forced or not
     behind_a_file: Mapping[str, str] = {}
@@ -587,12 +597,16 @@ def staleness(repo: Repo, stage: Stage, locked: StageLock | None, state: StageSt
         reasons.append(_listed(CONFLICTED_OUTS, conflicted))
     if holding:
         reasons.append(_holding_reason(holding))
-    if own_data:
-        reasons.append(_own_data_reason(own_data))
+    former = {path: algo for path in own_data if (algo := algorithm_holding(repo, path))}
+    own = [path for path in own_data if path not in former]
+    if own:
+        reasons.append(_own_data_reason(own))
+    if former:
+        reasons.append(_former_algorithm_reason(repo, former))
     behind_a_file = outputs_behind_a_file(repo, stage, locked)
     if behind_a_file:
         reasons.append(_behind_a_file_reason(behind_a_file))
-    return Staleness(reasons, conflicted, holding, own_data, behind_a_file)
+    return Staleness(reasons, conflicted, holding, own_data, former, behind_a_file)
 
 
 def _own_data_reason(paths: list[str]) -> str:
@@ -600,6 +614,27 @@ def _own_data_reason(paths: list[str]) -> str:
     which `repro` refuses to run the stage (`own_data_ways_out` says what to do)."""
     return (_listed(OWN_DATA_OUTS, paths) + " (never placed here by dvx: `dvx repro` refuses "
             f"to delete {'it' if len(paths) == 1 else 'them'})")
+
+
+def _former_algorithm_reason(repo: Repo, former: Mapping[str, str]) -> str:
+    """The reason naming the outputs holding data of a former hash algorithm
+    (FORMER_ALGORITHM_OUTS), over which an unforced `repro` refuses to run the stage
+    (`former_algorithm_way_out` says what to do)."""
+    paths = list(former)
+    algos = " and ".join(sorted(set(former.values())))
+    return (_listed(FORMER_ALGORITHM_OUTS, paths) + f" (recorded with {algos} before this "
+            f"repository moved to {repo.algo}: `dvx repro` refuses to delete "
+            f"{'it' if len(paths) == 1 else 'them'})")
+
+
+def former_algorithm_way_out(repo: Repo, stage: str, former: Mapping[str, str]) -> str:
+    """What to do of the outputs of the stage named `stage` holding data of a former hash
+    algorithm (FORMER_ALGORITHM_OUTS, `former`: {output: algorithm}): a forced run records
+    them anew, the former copy staying in the cache."""
+    them = "it" if len(former) == 1 else "them"
+    algos = " and ".join(sorted(set(former.values())))
+    return (f"`dvx repro --force {stage}` runs the stage over {them} and records {them} "
+            f"with {repo.algo}; the {algos} copy stays in the cache")
 
 
 def _holding_reason(holding: Mapping[str, str]) -> str:
