@@ -921,13 +921,16 @@ class Repo:
         tmp = self.tmp_dir
         if not os.path.isdir(tmp):
             return  # made by the lock, which names a folder it may not make it in
-        fix = access_fix(os.path.join(tmp, "lock"))
-        if fix is None or fix.path != tmp:
+        lock = os.path.join(tmp, "lock")
+        fix = access_fix(lock)
+        if fix is None or fix.path not in (tmp, lock):  # a read-only lock: another user's
             return
-        shown = from_here(self.root, os.path.relpath(tmp, self.root).replace(os.sep, "/"))
+        shown = from_here(self.root, os.path.relpath(fix.path, self.root).replace(os.sep, "/"))
+        where = "in" if fix.path == tmp else "to"
         raise DvxError(
-            f"dvx may not write in '{shown}' (permission denied), where a command that changes "
-            "the repository records that it runs and what it placed; nothing was changed.",
+            f"dvx may not write {where} '{shown}' (permission denied), where a command that "
+            "changes the repository records that it runs and what it placed; nothing was "
+            "changed.",
             f"Let dvx write there (`chmod {fix.mode} {shell_quote(shown)}`, as its owner), "
             "then run the command again.")
 

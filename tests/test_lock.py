@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import git, stopped_at, unprivileged, write
+from conftest import dvx_unprivileged, git, stopped_at, unprivileged, write
 
 HOLD_LOCK = """
 import sys
@@ -1147,3 +1147,23 @@ def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dv
     assert (repo / "data.bin").read_text() == "v2"
     assert excluded == "# the user's own\n"
     assert status.returncode == 0 and "data.bin: modified" in status.stdout, status.stderr
+
+
+def test_a_command_that_writes_refuses_a_lock_file_another_user_left_read_only(repo):
+    """The lock file in .dvx/tmp read-only (another user of a shared checkout left it so): a
+    command that changes the repository refuses before writing, naming that file, not a
+    folder, with its chmod."""
+    write(repo / "sub" / "new.txt", "new")
+    lock_file = repo / ".dvx" / "tmp" / "lock"
+    lock_file.touch(mode=0o444)
+    try:
+        refused = dvx_unprivileged(repo / "sub", "add", "new.txt")
+    finally:
+        lock_file.chmod(0o644)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        "ERROR: dvx may not write to '../.dvx/tmp/lock' (permission denied), where a command "
+        "that changes the repository records that it runs and what it placed; nothing was "
+        "changed. Let dvx write there (`chmod u+w ../.dvx/tmp/lock`, as its owner), then run "
+        "the command again.\n")
+    assert not (repo / "sub" / "new.txt.dvx").exists()

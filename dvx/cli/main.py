@@ -210,7 +210,8 @@ def _permission_refused(ctx: click.Context, exc: PermissionError) -> tuple[str, 
         return f"'{shown}' may not be entered ({why}).", f"let dvx enter it ({chmod})"
     if fix.reading:
         return f"'{shown}' may not be read ({why}).", f"let dvx read it ({chmod})"
-    return (f"dvx may not write in the folder '{shown}' ({why}).",
+    what = "the folder" if os.path.isdir(fix.path) else "the file"  # a read-only file: itself
+    return (f"dvx may not write in {what} '{shown}' ({why}).",
             f"let dvx write there ({chmod})")
 
 
