@@ -4,6 +4,7 @@ resolving command-line targets to them."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -580,16 +581,35 @@ def _refuse_stage_name(repo: Repo, rel: str, target: str, outputs: list[Output])
     outs = sorted(o.path for o in outputs
                   if o.stage is not None and target in (o.stage, o.stage.partition("@")[0]))
     listing = "`dvx stage list` lists each stage's outputs."
+    named = functools.partial(named_list, most=5, name=lambda p: for_command(repo.root, p))
+    in_git = _recorded_in_git(repo, target)
     if outs:
-        hint = (f"Name its outputs instead: "
-                f"{named_list(outs, most=5, name=lambda p: for_command(repo.root, p))}; "
-                f"{listing}")
-    else:
+        hint = f"Name its outputs instead: {named(outs)}; {listing}"
+    elif in_git is None:
         hint = (f"{LOCK_FILE} records no output of it yet: `dvx repro {shell_quote(target)}` "
                 f"runs it and records them; {listing}")
+    elif in_git:
+        hint = (f"Git tracks each output of it (`cache: false`): {named(in_git)}, of which "
+                f"dvx holds no data; `git status -- PATH` shows them. {listing}")
+    else:
+        hint = f"It has no output dvx or Git tracks. {listing}"
     raise UsageError(f"'{target}' is a pipeline stage of {PIPELINE_FILE}, not a path: "
                      "commands over data take paths (a stage's outputs, a pointer file, a "
                      "directory holding them), never a stage's name.", hint)
+
+
+def _recorded_in_git(repo: Repo, stage: str) -> list[str] | None:
+    """The `cache: false` outputs dvx.lock records for the stage named `stage` (a foreach or
+    matrix one by the name before its '@' too), when it records the stage but no output of it
+    in the cache; None when it does not record the stage (or cannot be read)."""
+    try:
+        locks = repo.read_lock()
+    except DvxError:
+        return None
+    entries = [lock for name, lock in locks.items() if stage in (name, name.partition("@")[0])]
+    if not entries:
+        return None
+    return sorted(out.path for lock in entries for out in lock.outs if not out.cache)
 
 
 def _refuse_declared_not_recorded(root: str, rel: str, target: str,

@@ -398,6 +398,25 @@ def test_an_output_git_tracks_as_a_target_is_named_so_never_offered_to_dvx_add(r
     assert dvx("status", "model.bin").code == 0  # the stage's cached output is a target
 
 
+def test_a_stage_name_whose_outputs_git_tracks_as_a_target_is_not_said_never_run(repo, dvx):
+    """`dvx push eval` of a stage that ran and whose outputs are all `cache: false` (or that
+    has none): refused as a stage naming the outputs Git tracks, never as a stage dvx.lock
+    records no output of yet with a `dvx repro` that finds it up to date."""
+    write(repo / "raw.txt", "a\n")
+    write(repo / "dvx.yaml", "stages:\n"
+          "  eval:\n    cmd: echo 1 > m.json\n    deps: [raw.txt]\n"
+          "    metrics:\n      - m.json:\n          cache: false\n"
+          "  touch:\n    cmd: echo t\n    deps: [raw.txt]\n")
+    assert dvx("repro").code == 0
+    for target, hint in (("eval", "Git tracks each output of it (`cache: false`): m.json, of "
+                                  "which dvx holds no data"),
+                         ("touch", "It has no output dvx or Git tracks.")):
+        refused = dvx("push", target)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and f"'{target}' is a pipeline stage of dvx.yaml" in said, said
+        assert hint in said and "dvx repro" not in said, said
+
+
 def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n")
     assert dvx("stage", "add", "-n", "mk", "-o", "out",
