@@ -4327,6 +4327,36 @@ def test_a_global_core_hash_reaches_every_clone_through_the_committed_config(tea
     assert (dave / "c.csv").read_text() == "c\n"
 
 
+def test_the_hook_s_way_to_record_again_as_clones_hash_works_pasted_under_a_global_core_hash(
+        team):
+    """Set after `dvx init`, a global core.hash records new data with sha256, which the hook
+    stops: its other way out, recording the data again as clones hash, names first the
+    `dvx config --global --unset core.hash` without which the `dvx add` it names records
+    sha256 again; pasted in order, the commit goes through with xxh128."""
+    global_config = Path(os.environ["XDG_CONFIG_HOME"]) / "dvx" / "config"
+    carol = team.founder()
+    must("install", cwd=carol)
+    write(global_config, "[core]\nhash = sha256\n")
+    write(carol / "c.csv", "c\n")
+    must("add", "c.csv", cwd=carol)
+    git(carol, "add", "-A")
+    refused = subprocess.run(["git", "commit", "-qm", "c"], cwd=carol, capture_output=True,
+                             text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1, said
+    again = said[said.index("Else record it again with xxh128"):]
+    named = [c for c in re.findall(r"`((?:dvx|rm) [^`]*)`", again)
+             if c != "dvx config core.hash"]  # what to check, not to run
+    assert named[:3] == ["dvx config --global --unset core.hash", "rm c.csv.dvx",
+                         "dvx add c.csv"], said
+    for command in named[:3]:
+        pasted(command, carol)
+    git(carol, "add", "-A")
+    git(carol, "commit", "-qm", "c")
+    assert "algo" not in (carol / "c.csv.dvx").read_text() or \
+        "algo: xxh128" in (carol / "c.csv.dvx").read_text()
+
+
 def test_a_merge_stopped_over_a_teammate_s_pointer_of_another_algorithm_names_what_works_here(
         team):
     """Alice's own config hashes with sha256, allowed while her clone tracked no data, and

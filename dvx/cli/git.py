@@ -231,7 +231,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     if switch is not None:
         warn(_switch_message(repo.root, here, switch, repo.config.where("core", "hash")))
     if unshared is not None:
-        warn(_unshared_message(repo.root, here, unshared))
+        warn(_unshared_message(repo.root, here, unshared, repo.config.where("core", "hash")))
     if check.found or check.links or check.conflicted or check.left_behind or check.overlaps \
             or otherwise or switch is not None or unshared is not None:
         sys.exit(1)
@@ -265,10 +265,12 @@ def _unshared_algorithm(repo: Repo, clones: ClonesAlgorithm | None
     return unshared_algorithm(clones, repo.recorded_algorithms, staged) if staged else None
 
 
-def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) -> str:
+def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm,
+                      own: str | None) -> str:
     """Data recorded with an algorithm a user's own config chose, which no clone reads: the
     way to share that choice in the commit, and the way to record the data as clones hash
-    (configuration.md, "The repository's hash algorithm")."""
+    (configuration.md, "The repository's hash algorithm"). `own`: the config level setting
+    core.hash (Config.where)."""
     from dvx.hash_setting import COMMITTED_CONFIG
 
     typed, pathspec = _typed(root, here)
@@ -282,7 +284,8 @@ def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm) 
         f"To name this repository's data with {algo}, share the setting: `dvx config "
         f"core.hash {algo}`, `git add -- {pathspec(COMMITTED_CONFIG)}`, and {_again(here)}. "
         f"Else record it again with {clones}, once `dvx config core.hash` says {clones} "
-        f"({_record_again(files, typed)}), `git add` the files they change, and "
+        f"({_own_setting_off(own)}{_record_again(files, typed)}), `git add` the files they "
+        "change, and "
         f"{_again(here)}. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
@@ -354,10 +357,7 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch, own: s
         back = "dvx config --unset core.hash" if before is None else \
             f"dvx config core.hash {before}"
         set_back = f"`{back}`, `git add -- {pathspec(COMMITTED_CONFIG)}`"
-    # The commands hash as the user's own config says, which may set another algorithm
-    unset = {"global": "dvx config --global --unset core.hash",
-             "local": "dvx config --local --unset core.hash"}.get(own or "")
-    first = f"`{unset}`, which sets another for you alone; " if unset else ""
+    first = _own_setting_off(own)
     lines.append(
         f"If that setting is not meant, set back the committed one: {set_back}, and "
         f"{_again(here)}. A switch of algorithm takes "
@@ -366,6 +366,15 @@ def _switch_message(root: str, here: str | None, switch: CommittedSwitch, own: s
         f"pull` before the switch fetches what is missing), and `git add` of the files they "
         f"change. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
+
+
+def _own_setting_off(own: str | None) -> str:
+    """The command, first of a way out, that unsets a core.hash of the user's own config
+    (`own`: its level, Config.where), which commands hash with rather than the repository's;
+    "" where none sets it."""
+    unset = {"global": "dvx config --global --unset core.hash",
+             "local": "dvx config --local --unset core.hash"}.get(own or "")
+    return f"`{unset}`, which sets another for you alone; " if unset else ""
 
 
 _LISTED = 10  # tracked paths a refused commit names, and files of each
