@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, run_dvx_proc, write
+from conftest import dvx_unprivileged, git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo, run_and_commit
 
 from dvx import api
@@ -1216,3 +1216,29 @@ def test_a_metrics_file_that_is_a_fifo_is_named_at_once_never_waited_on(repo, dv
         assert "Cannot read 'metrics.json': not a regular file (a FIFO, socket or device)" \
             in result.output, (command, result.output)
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("unreadable", ["dvx.yaml", "v.yaml"])
+def test_params_metrics_and_exp_show_name_the_chmod_of_a_pipeline_file_they_may_not_read(
+        tmp_path, unreadable):
+    """A dvx.yaml or vars file this user may not read stops params diff, metrics show and
+    exp show naming `chmod u+r` of it, as status and repro do, never a bare error."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    must("init", cwd=repo)
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "v.yaml", "name: x\n")
+    run_and_commit(repo, "vars: [v.yaml]\nstages:\n  train:\n"
+                   "    cmd: cp params.yaml m.yaml && echo ${name}\n    params: [lr]\n"
+                   "    metrics: [{m.yaml: {cache: false}}]\n", "v1")
+    (repo / unreadable).chmod(0)
+    try:
+        told = {command: dvx_unprivileged(repo, *command.split())
+                for command in ("params diff", "metrics show", "exp show")}
+    finally:
+        (repo / unreadable).chmod(0o644)
+    for command, result in told.items():
+        said = " ".join(result.stderr.split())
+        assert result.returncode != 0 and "Traceback" not in said, (command, said)
+        assert f"Make it readable (`chmod u+r {unreadable}`" in said, (command, said)

@@ -25,7 +25,13 @@ from dvx.history import History, Scope, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
 from dvx.metrics.tracked import outdated, why_absent
 from dvx.outputs import load_tree
-from dvx.paths import check_read_stays_inside, check_relpath, join_posix
+from dvx.paths import (
+    check_read_stays_inside,
+    check_relpath,
+    for_command,
+    join_posix,
+    make_readable_hint,
+)
 from dvx.pointer import MAX_POINTER_BYTES, POINTER_SUFFIX, Pointer, parse_pointer
 from dvx.repo import Repo
 
@@ -208,6 +214,9 @@ class Reader:
                 raise DvxError(f"'{rel}' is a directory, not a file.") from None
             raise DvxError(f"Cannot read '{rel}': not a regular file (a FIFO, socket or "
                            "device).") from None
+        except PermissionError as exc:  # a mode of its own, never committed: fixed here
+            raise DvxError(f"Cannot read '{rel}': {exc.strerror}.",
+                           make_readable_hint(for_command(self.repo.root, rel))) from None
         except OSError as exc:
             raise DvxError(f"Cannot read '{rel}': {exc.strerror}.") from None
         if len(data) > max_bytes:
