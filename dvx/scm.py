@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -1545,7 +1546,7 @@ class Git:
             f"{rev!r} may name an older commit or another branch, which are not here.",
             "Fetch the history it names, then run this again: `git fetch --deepen=1` brings "
             "one more commit of each branch fetched (`HEAD~1`), `git fetch --unshallow` all of "
-            "their history, `git fetch origin BRANCH` another branch.")
+            f"their history, {_fetching_the_branch(rev)}.")
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
@@ -2506,3 +2507,18 @@ def _refspec_match(pattern: str, ref: str) -> str | None:
     if len(ref) >= len(head) + len(tail) and ref.startswith(head) and ref.endswith(tail):
         return ref[len(head):len(ref) - len(tail)]
     return None
+
+
+def _fetching_the_branch(rev: str) -> str:
+    """The fetch that makes `rev`, if it names a branch another clone has, a name here: a
+    shallow clone fetches one branch, and `git fetch origin BRANCH` alone updates only
+    FETCH_HEAD, so the fetch names where the branch goes (origin/NAME: its remote-tracking
+    branch; a bare NAME: a branch of that name here)."""
+    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", rev) or re.fullmatch(r"[0-9a-f]{7,64}", rev):
+        return "`git fetch origin BRANCH:BRANCH` another branch"
+    remote, _, branch = rev.partition("/")
+    if remote == "origin" and branch:
+        refspec = f"{branch}:refs/remotes/origin/{branch}"
+    else:
+        refspec = f"{rev}:{rev}"
+    return f"`git fetch origin {shell_quote(refspec)}` the branch {rev!r}, if it is one"

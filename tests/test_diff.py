@@ -339,7 +339,8 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
 def test_a_revision_a_shallow_clone_lacks_names_the_fetch_that_brings_it(tmp_path, repo, dvx):
     """A CI checkout (`git clone --depth 1`) comparing with `HEAD~1`: refused as history the
     shallow clone lacks, naming `git fetch --deepen=1`, after which the same command works;
-    in a full clone an unknown revision is refused as before."""
+    a branch it never fetched, named with the fetch that makes it a name here, which works
+    pasted; in a full clone an unknown revision is refused as before."""
     write(repo / "params.yaml", "lr: 0.1\n")
     write(repo / "acc.json", '{"acc": 1}\n')
     run_and_commit(repo, "stages:\n  train:\n    cmd: cp acc.json metrics.json\n"
@@ -360,6 +361,15 @@ def test_a_revision_a_shallow_clone_lacks_names_the_fetch_that_brings_it(tmp_pat
     git(ci, "fetch", "-q", "--deepen=1")
     deepened = run_dvx("params", "diff", "HEAD~1", cwd=ci)
     assert deepened.code == 0 and "0.1" in deepened.stdout, deepened.output
+    git(repo, "branch", "feat", "HEAD~1")  # a branch the single-branch clone never fetched
+    for rev, fetch in (("feat", "git fetch origin feat:feat"),
+                       ("origin/feat", "git fetch origin feat:refs/remotes/origin/feat")):
+        refused = run_dvx("params", "diff", rev, cwd=ci)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and f"`{fetch}` the branch '{rev}'" in said, said
+    git(ci, *fetch.split()[1:])
+    fetched = run_dvx("params", "diff", "origin/feat", cwd=ci)
+    assert fetched.code == 0 and "0.1" in fetched.stdout, fetched.output
 
 
 def test_an_experiment_name_is_a_revision_to_diff_as_to_params_diff(repo, dvx):
