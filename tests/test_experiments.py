@@ -1573,6 +1573,11 @@ def test_set_param_sets_a_list_element_by_its_index(project):
         refused = run_dvx("exp", "run", "-S", setting, cwd=project)
         assert refused.code == 2 and message in refused.stderr, refused.output
     assert "layers: [32, 2]" in (project / "params.yaml").read_text()
+    assert "-S 'train.layers=[...]'" in run_dvx("exp", "run", "-S", "train.layers.2=1",
+                                                 cwd=project).stderr
+    write(project / "p.json", '{"a": {"l": [1, 2]}}')  # another file: its name in the hint
+    refused = run_dvx("exp", "run", "-S", "p.json:a.l[5]=1", cwd=project)
+    assert refused.code == 2 and "-S 'p.json:a.l=[...]'" in refused.stderr, refused.output
 
 
 def test_a_run_that_takes_a_foreach_item_away_says_it_dropped_its_entry(repo):

@@ -650,11 +650,13 @@ def _index(items: list[Any], change: Override, parts: list[str], depth: int) -> 
         raise UsageError(f"-S {change.file}:{change.key}: '{where}' is a list in "
                          f"'{change.file}'; name an element by its index, as {where}.0.")
     if int(part) >= len(items):
+        # the whole list in the same file: a key alone names one of the default file
+        whole = where if change.file == DEFAULT_PARAMS_FILE else f"{change.file}:{where}"
         raise UsageError(f"-S {change.file}:{change.key}: '{where}' has {len(items)} "
                          f"element(s) in '{change.file}', so there is no element {part}.",
                          f"Set an element it has (0 to {len(items) - 1}), or the whole list: "
-                         f"-S '{where}=[...]'." if items else
-                         f"Set the whole list: -S '{where}=[...]'.")
+                         f"-S '{whole}=[...]'." if items else
+                         f"Set the whole list: -S '{whole}=[...]'.")
     return int(part)
 
 
