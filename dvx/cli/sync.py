@@ -886,7 +886,8 @@ def _of_them(count: int, total: int) -> str:
 def _warn_unindexed_packs(result: FsckResult) -> None:
     """What left the packs no index names, as far as `fsck --remote` can tell: a pack no
     longer hashing to its name was damaged, and an earlier fsck took its copies out of the
-    indexes; the others were left by a push or gc, or their index was lost."""
+    indexes, or a push stopped before its index left it; the others were left by a push or
+    gc, or their index was lost."""
     damaged, n = result.damaged_unindexed, result.unindexed_packs - result.damaged_unindexed
     if result.unindexed_unhashed:
         warn(f"--fast did not hash the {counted(n, 'pack')} no index names, so it cannot tell "
@@ -897,11 +898,12 @@ def _warn_unindexed_packs(result: FsckResult) -> None:
         warn(f"{counted(damaged, 'pack')} on the remote {'is' if damaged == 1 else 'are'} named "
              f"by no index and no longer hash{'es' if damaged == 1 else ''} to "
              f"{'its name' if damaged == 1 else 'their names'}: damaged after being written, "
-             "which no push leaves. An earlier `dvx fsck --remote` found each copy in "
-             f"{'it' if damaged == 1 else 'them'} damaged and took it out of the indexes, so "
-             f"what {'it' if damaged == 1 else 'they'} held is missing unless the remote has "
-             "another copy: the `dvx push "
-             "--repair` below, which that fsck named, uploads verified copies.")
+             "which no push leaves. Either an earlier `dvx fsck --remote` found each copy in "
+             f"{'it' if damaged == 1 else 'them'} damaged and took it out of the indexes, or "
+             "a push stopped before writing the index that would name "
+             f"{'it' if damaged == 1 else 'them'}: either way what "
+             f"{'it' if damaged == 1 else 'they'} held is missing unless the remote has "
+             "another copy, and the `dvx push --repair` below uploads verified copies.")
     if result.unindexed_packs and result.newer_indexes:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index this dvx "
              "can read: most likely by the newer dvx's index above.")
