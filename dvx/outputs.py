@@ -19,6 +19,7 @@ from dvx.errors import (
     PathError,
     UnknownKeysError,
     UsageError,
+    unreadable_error,
 )
 from dvx.hash_setting import pointer_algo_mismatch
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem
@@ -143,10 +144,13 @@ def pointer_files(repo: Repo) -> list[str]:
 
 def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
     """The pointer files below `root`, and the dvx.yaml files below it, never looking inside
-    data a pointer tracks (`walk_readable`: nor in a folder that may not be read)."""
+    data a pointer tracks. Without Git to list them, a folder this user may not list could
+    hold pointer files no command would know of: refused (UnreadableError), never passed
+    over as holding none."""
     found: list[str] = []
     pipelines: list[str] = []
-    for folder in walk_readable(root):
+    refused: list[str] = []
+    for folder in walk_readable(root, refused):
         names = {e.name for e in folder.others}
         folder.folders[:] = [e for e in folder.folders if e.name + POINTER_SUFFIX not in names]
         for entry in folder.others:
@@ -154,6 +158,9 @@ def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
                 found.append(folder.rel + entry.name)
             elif entry.name == PIPELINE_FILE and folder.rel:
                 pipelines.append(folder.rel + entry.name)
+    if refused:
+        raise unreadable_error(from_here(root, refused[0]), is_dir=True, inside=False,
+                               path=refused[0])
     return sorted(found), pipelines
 
 

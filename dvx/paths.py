@@ -637,14 +637,15 @@ class Listed(NamedTuple):
     others: list[os.DirEntry[str]]  # everything else in it: files, links, sockets...
 
 
-def walk_readable(top: str) -> Iterator[Listed]:
+def walk_readable(top: str, refused: list[str] | None = None) -> Iterator[Listed]:
     """Each folder below `top`, `top` included, that a workspace walk enters (never `.git`,
     `.dvx` nor a get's scratch folder, none of which `Listed` holds either), for searches
     that are not the data's own read: a folder that cannot be listed (unreadable, gone) is
-    passed over, since the command's read of the data names it as it names any. Removing
-    entries from `Listed.folders` before asking for the next folder keeps the walk out of
-    them, as os.walk's top-down walk allows. Never recursing, whatever the depth; never
-    following a symbolic link."""
+    passed over, since the command's read of the data names it as it names any; those this
+    user may not list are added to `refused` (their path from `top`), for a search that
+    nothing else would name them to. Removing entries from `Listed.folders` before asking
+    for the next folder keeps the walk out of them, as os.walk's top-down walk allows.
+    Never recursing, whatever the depth; never following a symbolic link."""
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -654,6 +655,10 @@ def walk_readable(top: str) -> Iterator[Listed]:
             with os.scandir(directory) as entries:
                 for entry, is_dir in _entries_of_data(list(entries)):
                     (folders if is_dir else others).append(entry)
+        except PermissionError:
+            if refused is not None:
+                refused.append(rel.rstrip("/"))
+            continue
         except OSError:
             continue
         yield Listed(rel, directory, folders, others)

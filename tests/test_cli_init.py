@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, make_git_repo, write
+from tests.conftest import dvx_unprivileged, git, make_git_repo, write
 
 
 def test_init_creates_layout_and_ignores_private_parts(tmp_path, dvx):
@@ -98,6 +98,31 @@ def test_a_repository_without_git_moves_and_removes_and_never_advises_git_add(tm
         assert "git add" not in result.output and "Git" not in result.output, result.output
     assert not (plain / "b.dvx").exists() and (plain / "b").read_text() == "data"
     assert " s:" not in (plain / "dvx.yaml").read_text()
+
+
+def test_without_git_a_folder_dvx_may_not_list_is_named_never_taken_for_one_without_pointers(
+        tmp_path, dvx):
+    """With no Git to list pointer files, dvx finds them by walking the workspace: a folder
+    this user may not list could hold some, so status and push refuse naming its chmod,
+    rather than saying everything is up to date and pushing without its data."""
+    plain = tmp_path / "plain"
+    write(plain / "models" / "v2" / "model.bin", "weights\n")
+    assert dvx("init", "--no-scm", cwd=plain).code == 0
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store"), cwd=plain).code == 0
+    assert dvx("add", "models/v2/model.bin", cwd=plain).code == 0
+    (plain / "models").chmod(0)
+    try:
+        told = {args: dvx_unprivileged(plain, *args)
+                for args in (("status",), ("push",), ("push", "models/v2/model.bin"))}
+    finally:
+        (plain / "models").chmod(0o755)
+    for args, result in told.items():
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert result.stderr == ("ERROR: 'models' cannot be read: permission denied. Fix its "
+                                 "permissions (`chmod u+rx models`, as its owner), then run "
+                                 "the command again.\n"), (args, result.stderr)
+    assert not any(p.is_file() for p in (tmp_path / "store").rglob("*"))  # nothing pushed
+    assert dvx("push", cwd=plain).code == 0
 
 
 def test_init_in_a_git_subdirectory_points_to_the_top(tmp_path, dvx):
