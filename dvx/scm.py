@@ -765,32 +765,68 @@ def merging_for_a_rebase(root: str) -> bool:
         where is not None and os.path.isdir(os.path.join(where[0], "rebase-apply")))
 
 
+@dataclass(frozen=True)
+class StoppedOperation:
+    """A Git operation stopped on a conflict, as a hint names it to the user. Its commands
+    are Git's arguments, for a hint to start with the `git` that runs where the user is
+    (`user_git`)."""
+    name: str  # "merge", "cherry-pick": what "undoes the ..." or "a ... stopped over it" names
+    go_on: str  # the command that goes on with it once no file is left in conflict
+    does: str  # what that command does
+    abort: str  # the command that abandons it
+    again: str  # how it is run again once abandoned
+
+    def goes_on(self, git: str = "git") -> str:
+        """"`git commit` concludes the merge", run by `git`."""
+        return f"`{git} {self.go_on}` {self.does}"
+
+
+MERGING = StoppedOperation("merge", "commit", "concludes the merge", "merge --abort",
+                           "merge again")
+# By the file Git's directory holds while each is under way, looked for in this order: a
+# merge, cherry-pick or revert run by hand while a rebase is stopped is the one to finish.
+_STOPPED = (("MERGE_HEAD", MERGING),
+            ("CHERRY_PICK_HEAD", StoppedOperation(
+                "cherry-pick", "cherry-pick --continue", "goes on with the cherry-pick",
+                "cherry-pick --abort", "cherry-pick again")),
+            ("REVERT_HEAD", StoppedOperation(
+                "revert", "revert --continue", "goes on with the revert", "revert --abort",
+                "revert again")))
 # What Git's directory holds while a merge, cherry-pick or revert the user ran is under way:
 # a rebase's own steps write none of them (REBASE_HEAD instead).
-_OTHER_OPERATIONS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
-# What abandons each of those, and how it is run again.
-_ABORTS = (("MERGE_HEAD", "git merge --abort", "merge again"),
-           ("CHERRY_PICK_HEAD", "git cherry-pick --abort", "cherry-pick again"),
-           ("REVERT_HEAD", "git revert --abort", "revert again"))
+_OTHER_OPERATIONS = tuple(head for head, _ in _STOPPED)
+_REBASING = StoppedOperation("rebase", "rebase --continue", "goes on with the rebase",
+                             "rebase --abort", "run the rebase (or `git pull --rebase`) again")
+_APPLYING = StoppedOperation("`git am`", "am --continue", "goes on with the patches",
+                             "am --abort", "apply the patches again")
+
+
+def stopped_operation(root: str | None) -> StoppedOperation | None:
+    """The Git operation under way in the work tree at `root` that a conflict stops: a
+    merge, cherry-pick, revert, rebase (as `git pull --rebase` runs one) or `git am`. None
+    where Git cannot say, and where none is recorded: a conflicted `git stash pop` (or `git
+    checkout -m BRANCH`) records none, so its conflict is resolved where it stands, and no
+    abort undoes it."""
+    where = _git_dir_and_top(root) if root is not None else ()
+    if not where or root is None:
+        return None
+    for head, operation in _STOPPED:
+        if os.path.exists(os.path.join(where[0], head)):
+            return operation
+    if rebase_in_progress(root):
+        return _REBASING
+    if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
+        return _APPLYING
+    return None
 
 
 def abort_and_again(root: str) -> str | None:
     """How to abandon the Git operation stopped on a conflict in the work tree at `root`,
     and run it again (``"`git merge --abort` and merge again"``), as one names it to the
-    user; None where no operation is under way that an abort undoes: a conflicted `git
-    stash pop` (or `git checkout -m BRANCH`) records none, so its conflict is resolved
-    where it stands, and the stash entry is kept."""
-    where = _git_dir_and_top(root)
-    if not where:
-        return None
-    for head, command, again in _ABORTS:
-        if os.path.exists(os.path.join(where[0], head)):
-            return f"`{command}` and {again}"
-    if rebase_in_progress(root):
-        return "`git rebase --abort` and run the rebase (or `git pull --rebase`) again"
-    if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
-        return "`git am --abort` and apply the patches again"
-    return None
+    user; None where no operation is under way that an abort undoes (`stopped_operation`):
+    after a conflicted `git stash pop` the stash entry is kept."""
+    operation = stopped_operation(root)
+    return f"`git {operation.abort}` and {operation.again}" if operation else None
 
 
 # Git names the sides of a conflict from the branch it builds on: in a merge --ours is one's
@@ -803,13 +839,6 @@ def rebase_sides_note(root: str | None) -> str:
     """A sentence to end a hint naming `git checkout --ours`/`--theirs` with (a space first)
     while a rebase under way at `root` swaps what they take; "" otherwise."""
     return f" {REBASE_SIDES}" if root is not None and rebase_in_progress(root) else ""
-
-
-# What goes on with each operation Git stopped on a conflict once none is left; Git waits for
-# it, and the next one the user runs refuses to start until then.
-_GOING_ON = (("MERGE_HEAD", "`git commit` concludes the merge"),
-             ("CHERRY_PICK_HEAD", "`git cherry-pick --continue` goes on with the cherry-pick"),
-             ("REVERT_HEAD", "`git revert --continue` goes on with the revert"))
 
 
 def going_on_note(root: str | None, path: str, theirs: str | None,
@@ -835,15 +864,10 @@ def going_on_notes(root: str | None, theirs: dict[str, str | None]) -> dict[str,
     where = _git_dir_and_top(root) if root is not None else ()
     if not where or root is None:
         return dict.fromkeys(theirs, "")
-    for head, going_on in _GOING_ON:
-        if os.path.exists(os.path.join(where[0], head)):
-            return dict.fromkeys(theirs, f" Once no file is left in conflict, {going_on}.")
-    if rebase_in_progress(root):
-        return dict.fromkeys(theirs, " Once no file is left in conflict, `git rebase "
-                                     "--continue` goes on with the rebase.")
-    if os.path.exists(os.path.join(where[0], "rebase-apply", "applying")):
-        return dict.fromkeys(theirs, " Once no file is left in conflict, `git am --continue` "
-                                     "goes on with the patches.")
+    operation = stopped_operation(root)
+    if operation is not None:
+        return dict.fromkeys(theirs,
+                             f" Once no file is left in conflict, {operation.goes_on()}.")
     entries = _stash_entries_holding(root, where[0], {
         path: blob for path, blob in theirs.items() if blob is not None})
     return {path: _stash_note(entries.get(path)) for path in theirs}

@@ -269,6 +269,47 @@ def test_a_stopped_merge_s_ways_out_keep_the_pointer_s_data_as_named(repo, dvx, 
     assert dvx("status", "-q").code == 0
 
 
+def test_a_cherry_pick_s_commit_of_data_dvx_tracks_names_the_cherry_pick_s_ways_out(
+        repo, dvx):
+    """A cherry-pick of the commit putting d into Git, stopped on another file: the commit
+    `git cherry-pick --continue` makes is stopped as a merge's is, with `dvx checkout
+    --force d` (a plain checkout leaves its d/f2 as a change not in the cache) and the
+    cherry-pick's own abort; each, pasted, leaves d as the pointer records it."""
+    _folder_in_git_here_and_tracked_by_dvx_there(repo, dvx)
+    git(repo, "checkout", "-q", "theirs")
+    write(repo / "notes.txt", "theirs\n")
+    git(repo, "commit", "-qa", "--amend", "--no-edit")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "notes.txt", "main\n")
+    commit(repo, "notes on main")
+    picked = subprocess.run(["git", "cherry-pick", "theirs"], cwd=repo, capture_output=True,
+                            text=True)
+    assert picked.returncode == 1 and "notes.txt" in picked.stdout, picked.stdout
+    write(repo / "notes.txt", "both\n")
+    git(repo, "add", "notes.txt")
+    env = {**os.environ, "GIT_EDITOR": "true"}
+    stopped = subprocess.run(["git", "cherry-pick", "--continue"], cwd=repo,
+                             capture_output=True, text=True, env=env)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    said = " ".join(stopped.stderr.split())
+    assert "    d: the data of d.dvx; staged: d/f1, d/f2\n" in stopped.stderr, said
+    assert "`dvx checkout --force d` (which places the recorded data, replacing what the " \
+        "cherry-pick left there" in said, said
+    assert "`git cherry-pick --abort` undoes the cherry-pick instead, then `dvx checkout` " \
+        "places again the data the abort deleted." in said, said
+    assert "git merge --abort" not in said, said
+
+    git(repo, "rm", "-r", "-q", "--cached", "--", "d")
+    assert dvx("checkout", "--force", "d").code == 0
+    git(repo, "add", "-A")
+    went_on = subprocess.run(["git", "cherry-pick", "--continue"], cwd=repo,
+                             capture_output=True, text=True, env=env)
+    assert went_on.returncode == 0, went_on.stdout + went_on.stderr
+    assert git(repo, "ls-files", "d").split() == []
+    assert sorted(os.listdir(repo / "d")) == ["f1", "f3"]
+    assert dvx("status", "-q").code == 0
+
+
 def test_a_merge_of_a_pointer_into_the_side_whose_git_holds_its_data_is_stopped(repo, dvx):
     """The other direction: theirs tracks d with `dvx add`, main has d/f1 and d/f2 in Git.
     The merge stages only d.dvx and .gitignore, Git holding the files already: the pointer
@@ -338,8 +379,8 @@ def test_a_modify_delete_conflict_over_data_git_held_names_the_merge_s_ways_out(
     ways = ("`git rm -r --cached -- 'f c.csv'` takes it out of Git and keeps the files, then "
             "`dvx checkout --force 'f c.csv'` places the recorded data (replacing what the "
             "merge left there, which Git's history keeps) or `dvx commit 'f c.csv'` records "
-            "what the merge left there as the data; `git add` the .gitignore they change, and "
-            "conclude the merge (`git commit`); or `git merge --abort` undoes the merge, then "
+            "what the merge left there as the data; `git add` the .gitignore they change, then "
+            "`git commit` concludes the merge; or `git merge --abort` undoes the merge, then "
             "`dvx checkout` places the data again")
     unmerged = ("tracked by Git too (it is unmerged in the Git index: a merge stopped over it, "
                 "one side tracking it with dvx and the other committing it to Git)")
@@ -355,6 +396,73 @@ def test_a_modify_delete_conflict_over_data_git_held_names_the_merge_s_ways_out(
     assert concluded.returncode == 0, concluded.stdout + concluded.stderr
     assert git(repo, "ls-files", "f c.csv") == ""
     assert (repo / "f c.csv").read_text() == ("dvx's\n" if way == "checkout" else "Git's\n")
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+_STOPPED_OVER = {
+    "rebase": ("`git rebase --continue` goes on with the rebase", "`git rebase --abort` undoes "
+               "the rebase"),
+    "cherry-pick": ("`git cherry-pick --continue` goes on with the cherry-pick",
+                    "`git cherry-pick --abort` undoes the cherry-pick")}
+
+
+@pytest.mark.parametrize("way", ["go on", "abort"])
+@pytest.mark.parametrize("how", ["rebase", "cherry-pick"])
+def test_a_rebase_or_cherry_pick_stopped_over_data_git_held_names_its_own_ways_out(
+        repo, dvx, how, way):
+    """'f c.csv', in Git at the base, changed in Git on theirs and tracked with `dvx add` on
+    main: a rebase of main onto theirs, or a cherry-pick of theirs onto main, stops on a
+    modify/delete conflict as a merge does. `dvx status`, `dvx checkout` and `dvx move` name
+    the operation that stopped and its own ways on and out, never the merge's (`git merge
+    --abort` fails there); pasted, each ends the operation with the file out of Git."""
+    assert dvx("install").code == 0
+    write(repo / "f c.csv", "base\n")
+    commit(repo, "f c.csv in Git")
+    git(repo, "checkout", "-q", "-b", "theirs")
+    write(repo / "f c.csv", "Git's\n")
+    commit(repo, "f c.csv changed in Git")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "rm", "-q", "--cached", "f c.csv")
+    write(repo / "f c.csv", "dvx's\n")
+    assert dvx("add", "f c.csv").code == 0
+    commit(repo, "f c.csv tracked by dvx")
+    stopped = subprocess.run(["git", how, "theirs"], cwd=repo, capture_output=True, text=True)
+    assert stopped.returncode == 1 and "CONFLICT (modify/delete)" in stopped.stdout, \
+        stopped.stdout + stopped.stderr
+    go_on, abort = _STOPPED_OVER[how]
+    unmerged = (f"is unmerged in the Git index: a {how} stopped over it, one side tracking it "
+                "with dvx and the other committing it to Git)")
+    ways = (f"`dvx checkout --force 'f c.csv'` places the recorded data (replacing what the "
+            f"{how} left there, which Git's history keeps) or `dvx commit 'f c.csv'` records "
+            f"what the {how} left there as the data; `git add` the .gitignore they change, "
+            f"then {go_on}; or {abort}, then `dvx checkout` places the data again")
+    for command in (("status",), ("checkout", "f c.csv"), ("move", "f c.csv", "g.csv")):
+        said = " ".join(dvx(*command).output.split())
+        assert unmerged in said and ways in said, (command, said)
+        assert "merge" not in said.replace("merged", ""), (command, said)
+    assert not (repo / "g.csv.dvx").exists()
+
+    if way == "abort":
+        pasted(re.search(r"`(git \S+ --abort)`", abort).group(1), repo)
+        assert dvx("checkout").code == 0
+    else:
+        pasted("git rm -r --cached -- 'f c.csv'", repo)
+        # The cherry-picked commit's change is Git's version: recorded as the data, it is
+        # what the commit brings (the recorded data placed would leave it empty)
+        pasted("dvx checkout --force 'f c.csv'" if how == "rebase" else "dvx commit 'f c.csv'",
+               repo)
+        git(repo, "add", ".gitignore", "f c.csv.dvx")  # as the command's own output says
+        went_on = subprocess.run(shlex.split(re.search(r"`([^`]*)`", go_on).group(1)),
+                                 cwd=repo, capture_output=True, text=True,
+                                 env={**os.environ, "GIT_EDITOR": "true"})
+        assert went_on.returncode == 0, went_on.stdout + went_on.stderr
+        assert git(repo, "log", "-1", "--format=%s", "HEAD^").strip() == \
+            ("f c.csv changed in Git" if how == "rebase" else "f c.csv tracked by dvx")
+    assert not (repo / ".git" / "CHERRY_PICK_HEAD").exists()
+    assert not (repo / ".git" / "rebase-merge").exists()
+    assert git(repo, "ls-files", "f c.csv") == ""
+    kept = "Git's\n" if (how, way) == ("cherry-pick", "go on") else "dvx's\n"
+    assert (repo / "f c.csv").read_text() == kept
     assert dvx("status", "-q").code == 0, dvx("status").output
 
 

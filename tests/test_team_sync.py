@@ -4397,3 +4397,41 @@ def test_a_merge_stopped_over_a_teammate_s_pointer_of_another_algorithm_names_wh
     must("pull", cwd=bob)
     assert (bob / "a c.csv").read_text() == "a\n" and (bob / "b.csv").read_text() == "b\n"
     assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_a_cherry_pick_of_a_teammate_s_pointer_of_another_algorithm_names_its_own_abort(team):
+    """As the merge above, but bob cherry-picks alice's commit, stopped on another file: the
+    commit `git cherry-pick --continue` makes is stopped over her pointer, naming the
+    cherry-pick's own abort beside taking the pointer out of the commit, never `git merge
+    --abort`, which fails there. Pasted, the abort leaves bob's branch as it was."""
+    alice = team.founder()
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    must("config", "--local", "core.hash", "sha256", cwd=alice)
+    write(alice / "a c.csv", "a\n")
+    write(alice / "notes.txt", "alice's\n")
+    must("add", "a c.csv", cwd=alice)
+    share(alice, "a")
+    write(bob / "b.csv", "b\n")
+    write(bob / "notes.txt", "bob's\n")
+    must("add", "b.csv", cwd=bob)
+    commit(bob, "b")
+    before = git(bob, "rev-parse", "HEAD")
+    git(bob, "fetch", "-q", "origin")
+    picked = subprocess.run(["git", "cherry-pick", "origin/main"], cwd=bob,
+                            capture_output=True, text=True)
+    assert picked.returncode != 0 and "notes.txt" in picked.stdout, picked.stdout
+    write(bob / "notes.txt", "both\n")
+    git(bob, "add", "notes.txt")
+    stopped = subprocess.run(["git", "cherry-pick", "--continue"], cwd=bob,
+                             capture_output=True, text=True,
+                             env={**os.environ, "GIT_EDITOR": "true"})
+    said = " ".join(stopped.stderr.split())
+    assert stopped.returncode != 0 and "\n    a c.csv.dvx\n" in stopped.stderr, said
+    assert ("here, `git restore --staged -- 'a c.csv.dvx'` takes it out of the commit, or "
+            "`git cherry-pick --abort` undoes the cherry-pick." in said), said
+    assert "git merge --abort" not in said, said
+    pasted("git cherry-pick --abort", bob)
+    assert git(bob, "rev-parse", "HEAD") == before
+    assert not (bob / "a c.csv.dvx").exists()
+    assert not (bob / ".git" / "CHERRY_PICK_HEAD").exists()

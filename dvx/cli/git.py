@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink, StagedOverlap
     from dvx.outputs import Broken
     from dvx.repo import Repo
-    from dvx.scm import Git
+    from dvx.scm import Git, StoppedOperation
 
 
 @click.command(epilog=example("""
@@ -185,6 +185,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
+    from dvx.scm import MERGING, stopped_operation
 
     try:
         repo = _repo_of_hook()
@@ -213,9 +214,9 @@ def _check_the_commit(made_by_merge: bool) -> None:
     here = _wpresentgit_ran(repo.root)
     if check.given_to_git:
         warn(_given_to_git_message(repo.root, here, check.given_to_git))
+    stopped = MERGING if made_by_merge else stopped_operation(repo.root)
     if check.found:
-        merging = made_by_merge or os.path.exists(repo.git.git_path("MERGE_HEAD"))
-        warn(_staged_data_message(repo.root, here, check.found, merging))
+        warn(_staged_data_message(repo.root, here, check.found, stopped))
     if check.links:
         warn(_staged_links_message(repo.root, here, check.links))
     if check.conflicted:
@@ -226,8 +227,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
         warn(_overlaps_message(repo.root, here, check.overlaps))
     if otherwise:
         assert own is not None
-        merging = made_by_merge or os.path.exists(repo.git.git_path("MERGE_HEAD"))
-        warn(_other_algorithm_message(repo.root, here, own, otherwise, merging))
+        warn(_other_algorithm_message(repo.root, here, own, otherwise, stopped))
     if switch is not None:
         warn(_switch_message(repo.root, here, switch, repo.config.where("core", "hash")))
     if unshared is not None:
@@ -291,11 +291,13 @@ def _unshared_message(root: str, here: str | None, unshared: UnsharedAlgorithm,
 
 
 def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorithm,
-                             paths: list[str], merging: bool) -> str:
+                             paths: list[str], stopped: StoppedOperation | None) -> str:
     """Only where a pointer's data is in the workspace can it be added again here; that of
     another's pointer (a teammate's, merged) is added again where it is, by its author, and
-    comes back with their next push."""
+    comes back with their next push. `stopped`: the Git operation the commit is a step of
+    (a merge, a cherry-pick: `scm.stopped_operation`), whose abort is a way out."""
     from dvx.pointer import data_path_of
+    from dvx.scm import MERGING
 
     typed, pathspec = _typed(root, here)
     lines = [f"ERROR: dvx stopped the commit: it would put into Git pointer files recording "
@@ -319,11 +321,14 @@ def _other_algorithm_message(root: str, here: str | None, own: RepositoryAlgorit
             f"again with {own.algo}, once `dvx config core.hash` says {own.algo} "
             f"({add_again(present)}), `git add` the new pointer files and {_again(here)}.")
     if absent:
+        # A merge's commit records the other side as merged: taking its pointers out of
+        # it would keep them out of every later merge of that side
         out_of_it = (
             "`git merge --abort` undoes the merge, and the `git pull` after their push merges "
-            "the new pointer files" if merging else
+            "the new pointer files" if stopped is MERGING else
             f"`git restore --staged -- {_named(absent, pathspec)}`{_each(absent)} takes "
-            f"{'it' if len(absent) == 1 else 'them'} out of the commit")
+            f"{'it' if len(absent) == 1 else 'them'} out of the commit"
+            + (f", or `git {stopped.abort}` undoes the {stopped.name}" if stopped else ""))
         ways.append(
             f"The data of {_named(absent, typed)} is not in this workspace, where no `dvx "
             f"pull` places it while it is named by another algorithm: whoever has it (who "
@@ -434,9 +439,11 @@ def _again(here: str | None) -> str:
 
 
 def _staged_data_message(root: str, here: str | None, found: list[StagedData],
-                         merging: bool) -> str:
-    """`merging`: the commit concludes a merge, whose other side may have put files of its
-    own at the data, which a plain `dvx checkout` leaves as changes not in the cache."""
+                         stopped: StoppedOperation | None) -> str:
+    """`stopped`: the Git operation the commit is a step of (a merge, a cherry-pick, a
+    rebase: `scm.stopped_operation`), whose other side may have put files of its own at the
+    data, which a plain `dvx checkout` leaves as changes not in the cache; its abort is a
+    way out."""
     typed, pathspec = _typed(root, here)
 
     lines = [f"ERROR: dvx stopped the commit: it would put into Git {_what_was_staged(found)}:"]
@@ -459,10 +466,10 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData],
                "`!` rule taking the data back into Git, where checkout leaves it")
         # What the merge left at the data (the other side's files in a folder, its version
         # of a file) is a change not in the cache, which a plain checkout refuses to discard
-        if merging:
+        if stopped is not None:
             again.append(f"`dvx checkout --force {checkout}` (which places the recorded data, "
-                         "replacing what the merge left there, which Git's history keeps) "
-                         f"or `dvx commit {checkout}` ({why})")
+                         f"replacing what the {stopped.name} left there, which Git's history "
+                         f"keeps) or `dvx commit {checkout}` ({why})")
         else:
             again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, {why})")
     if unrecorded:
@@ -473,8 +480,8 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData],
         f"{' '.join(pathspec(p) for p in paths)}`, write its .gitignore entries "
         f"with {' and '.join(again)}, `git add` the .gitignore files they change, and "
         f"{_again(here)}."
-        + (" `git merge --abort` undoes the merge instead, then `dvx checkout` places again "
-           "the data the abort deleted." if merging else "")
+        + (f" `git {stopped.abort}` undoes the {stopped.name} instead, then `dvx checkout` "
+           "places again the data the abort deleted." if stopped is not None else "")
         + " `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ from dvx.repo import Repo
 from dvx.scm import (
     GITLINK_MODE,
     git_add_command,
+    stopped_operation,
     unmerged_entries,
     untrack_command,
     user_git,
@@ -179,10 +180,11 @@ def submodule_why(root: str, path: str, submodule: str, stage: str | None) -> st
 def in_git_note(root: str, path: str, shown: str) -> str:
     """How a message says that Git's index holds `shown` (the tracked output `path` itself,
     "it", or a file below it, as the message names it): left unmerged by a merge that
-    stopped over it (`unmerged_within`), or put there beside the pointer (`git add -f`)."""
+    stopped over it (`unmerged_within`), or put there beside the pointer (`git add -f`). The
+    merge is named as the operation it is a step of (a cherry-pick, a rebase: `_left_by`)."""
     if unmerged_within(root, path):
-        return (f"{shown} is unmerged in the Git index: a merge stopped over it, one side "
-                "tracking it with dvx and the other committing it to Git")
+        return (f"{shown} is unmerged in the Git index: a {_left_by(root)} stopped over it, "
+                "one side tracking it with dvx and the other committing it to Git")
     return f"{shown} is in the Git index: `git add -f`?"
 
 
@@ -210,14 +212,27 @@ def _merge_ways(root: str, path: str) -> str:
     """The ways out of a merge stopped over the data `path`, which its pointer tracks here
     and Git's index holds unmerged: those the pre-commit hook names for such a merge (Git's
     index no longer holding the data, the pointer's data placed or what the merge left there
-    recorded as the data), and the abort."""
-    data = for_command(root, path)
-    return (f"`{untrack_command(root, path)}` takes it out of Git and keeps the files, then "
-            f"`dvx checkout --force {data}` places the recorded data (replacing what the merge "
-            f"left there, which Git's history keeps) or `dvx commit {data}` records what the "
-            f"merge left there as the data; `git add` the .gitignore they change, and conclude "
-            f"the merge (`{user_git(root)} commit`); or `git merge --abort` undoes the merge, "
-            "then `dvx checkout` places the data again")
+    recorded as the data), then what goes on with the Git operation under way, and its abort
+    (`scm.stopped_operation`: a merge, or a rebase, a cherry-pick...; none after a `git stash
+    pop`, which records none)."""
+    data, git = for_command(root, path), user_git(root)
+    operation = stopped_operation(root)
+    left = operation.name if operation is not None else "merge"  # as `_left_by`
+    ways = (f"`{untrack_command(root, path)}` takes it out of Git and keeps the files, then "
+            f"`dvx checkout --force {data}` places the recorded data (replacing what the "
+            f"{left} left there, which Git's history keeps) or `dvx commit {data}` records "
+            f"what the {left} left there as the data; `git add` the .gitignore they change")
+    if operation is None:
+        return ways
+    return (f"{ways}, then {operation.goes_on(git)}; or `{git} {operation.abort}` undoes "
+            f"the {operation.name}, then `dvx checkout` places the data again")
+
+
+def _left_by(root: str) -> str:
+    """What a message calls the merge that left a conflict in the work tree at `root`: the
+    Git operation under way it is a step of, else a merge (a `git stash pop` merges too)."""
+    operation = stopped_operation(root)
+    return operation.name if operation is not None else "merge"
 
 
 def _elsewhere(root: str, path: str, stage: str | None, kept: str) -> str:

@@ -17,6 +17,7 @@ from dvx.ops.data_places import (
     data_among,
     held_by_git_within,
     ignore_after_rules_taking_back,
+    in_git_note,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -611,8 +612,9 @@ def _refuse_moving_git_s_files(repo: Repo, output: Output, dst: str) -> None:
                         f"{submodule_why(repo.root, output.path, submodule, None)}. Nothing "
                         "was moved.")
     ways = tracked_by_git_ways(repo.root, output.path, None)
-    raise PathError(f"'{output.path}' is tracked by Git too ('{first}' is in the Git index: "
-                    f"`git add -f`?), and `dvx move` would carry Git's files into '{dst}', "
+    held = in_git_note(repo.root, output.path, f"'{first}'")
+    raise PathError(f"'{output.path}' is tracked by Git too ({held}), and `dvx move` would "
+                    f"carry Git's files into '{dst}', "
                     "which Git ignores, so Git would lose them. Nothing was moved.",
                     f"{ways[0].upper()}{ways[1:]}.")
 
