@@ -449,6 +449,14 @@ def recorded_algo(data: bytes) -> str | None:
     return algo if algo in ALGORITHMS else None
 
 
+def parse_lock_as_recorded(data: bytes, algo: str) -> dict[str, StageLock]:
+    """parse_lock of the dvx.lock `data` with the algorithm it records (`recorded_algo`),
+    else `algo`: for what asks which stages and paths it records, never its oids, which name
+    no object of this repository's algorithm. A dvx.lock a commit recorded before the
+    repository switched algorithm still names its outputs."""
+    return parse_lock(data, recorded_algo(data) or algo)
+
+
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
     """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
     in (the workspace's dvx.lock), the commands the hint of a conflict or of another hash

@@ -410,6 +410,36 @@ def test_a_local_source_read_in_place_hashes_as_its_own_config_local_says(projec
     assert got.code == 0 and (project / "got" / "f.txt").read_text() == "theirs\n", got.output
 
 
+def test_a_source_revision_whose_dvx_lock_records_another_algorithm_says_so_for_its_outputs(
+        project, tmp_path):
+    """A source revision whose .dvx/config switched core.hash to sha256 while its dvx.lock
+    still records its stage's output with xxh128 (committed before `dvx repro` recorded it
+    again): get and import of that output say the algorithm differs, naming dvx.lock, never
+    that the output is not tracked, and ls lists it as unreadable, never leaves it out; a
+    path it does not record is still not tracked."""
+    theirs = make_git_repo(tmp_path / "theirs")
+    must("init", cwd=theirs)
+    must("stage", "add", "-n", "make", "-o", "out.txt", "echo made > out.txt", cwd=theirs)
+    must("repro", cwd=theirs)
+    commit(theirs, "made")
+    must("config", "core.hash", "sha256", cwd=theirs)
+    commit(theirs, "switch to sha256")
+    for command in (("get", "-o", "got.txt"), ("import", "-o", "imported.txt")):
+        run = run_dvx(command[0], str(theirs), "out.txt", "--rev", "HEAD", *command[1:],
+                      cwd=project)
+        said = " ".join(run.stderr.split())
+        assert run.code == 2 and "'out.txt' cannot be read from" in said, run.output
+        assert "'dvx.lock' uses xxh128" in said and "sha256" in said, said
+        assert "not tracked" not in said and "Traceback" not in run.output, said
+        assert not (project / command[2]).exists()
+    listed = run_dvx("ls", str(theirs), "--rev", "HEAD", cwd=project)
+    assert "out.txt (unreadable)" in listed.stdout, listed.output
+    assert "'dvx.lock' uses xxh128" in listed.stderr, listed.output
+    elsewhere = run_dvx("get", str(theirs), "other.txt", "--rev", "HEAD", cwd=project)
+    assert elsewhere.code == 2 and "'other.txt' is not tracked by dvx" in elsewhere.stderr, \
+        elsewhere.output
+
+
 def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorithm_its_data_records(
         tmp_path, monkeypatch):
     """The source's owner set core.hash (sha256) in their global config after its `dvx

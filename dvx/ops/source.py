@@ -45,7 +45,7 @@ from dvx.errors import (
 )
 from dvx.hashing import ALGORITHMS, DEFAULT_ALGO, hash_bytes, hash_copy
 from dvx.history import History
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, recorded_algo
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock_as_recorded, recorded_algo
 from dvx.logs import get_logger, shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
@@ -314,9 +314,37 @@ class Source:
                 raise PathError(f"'{asked}'{link} cannot be read from {self.describe()}: "
                                 f"{broken.error.message}",
                                 "Its pointer must be fixed in the source repository.")
+            if broken.path == LOCK_FILE and self._lock_may_record(broken, path):
+                raise PathError(f"'{asked}'{link} cannot be read from {self.describe()}: "
+                                f"{broken.error.message}",
+                                f"Its {LOCK_FILE} must be fixed in the source repository.")
         self.refuse_pointer_file(asked)
         return PathError(f"'{asked}'{link} is not tracked by dvx in {self.describe()}.",
                          "List what it tracks with `dvx ls URL -R`.")
+
+    def _lock_may_record(self, broken: Broken, path: str) -> bool:
+        """Does the source's dvx.lock that cannot be read (`broken`: one recording another
+        algorithm than the source's data is named by, say) record an output at or holding
+        `path`? True where it cannot be told at all (a damaged one), as its error is then
+        why `path` is not found."""
+        recorded = self._outputs_of_broken_lock(broken)
+        return recorded is None or any(path == out or path.startswith(out + "/")
+                                       for out in recorded)
+
+    def _outputs_of_broken_lock(self, broken: Broken) -> list[str] | None:
+        """The cached outputs the source's dvx.lock that cannot be read (`broken`) records,
+        read with the algorithm it records (`parse_lock_as_recorded`); None where it cannot
+        be read at all."""
+        git = self.repo.git
+        try:
+            data = (git.object_data(broken.git_file[1])[1]
+                    if broken.git_file is not None and git is not None else
+                    fsutil.read_small_file(self.repo.abspath(LOCK_FILE), MAX_LOCK_BYTES + 1,
+                                           follow_links=False))
+            stages = parse_lock_as_recorded(data or b"", self.repo.algo)
+        except (OSError, DvxError):
+            return None
+        return sorted({out.path for lock in stages.values() for out in lock.outs if out.cache})
 
     def refuse_pointer_file(self, path: str) -> None:
         """A PathError if `path` (through links, as `find`) is the pointer file of something
@@ -505,10 +533,11 @@ class Source:
                                         "size": output.pointer.size, "dvx": True,
                                         "oid": output.pointer.oid}
         for broken in self._broken:
-            if broken.data_path is not None:
-                entries[broken.data_path] = {"name": broken.data_path, "type": "file",
-                                             "size": 0, "dvx": True,
-                                             "unreadable": broken.error.message}
+            unread = [broken.data_path] if broken.data_path is not None else \
+                self._outputs_of_broken_lock(broken) if broken.path == LOCK_FILE else None
+            for path in unread or []:
+                entries[path] = {"name": path, "type": "file", "size": 0, "dvx": True,
+                                 "unreadable": broken.error.message}
         for path in list(entries):
             parent = posixpath.dirname(path)
             while parent and parent not in entries:
