@@ -487,6 +487,31 @@ def test_add_of_a_folder_deletes_the_gitignore_dvx_wrote_there_for_a_gone_stage_
     assert dvx("status", "-q").code == 0, dvx("status").output
 
 
+def test_add_of_a_folder_knows_a_gone_stage_s_gitignore_recorded_before_an_algorithm_switch(
+        repo, dvx):
+    """The repository switched core.hash to sha256 as its stage prep went from dvx.yaml:
+    the only dvx.lock that recorded res/a.txt as an output records it with xxh128. `dvx add
+    res` still knows res/.gitignore as dvx's own, deleting it rather than refusing res as
+    tracked by Git, and its hint, pasted, records that removal."""
+    run_and_commit(repo, "stages:\n  prep:\n    cmd: mkdir -p res && echo a > res/a.txt\n"
+                   "    outs: [res/a.txt]\n", "pipeline")
+    assert dvx("config", "core.hash", "sha256").code == 0
+    write(repo / "dvx.yaml", "stages: {}\n")
+    (repo / "dvx.lock").unlink()  # recorded again with sha256 (no stage left to record)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sha256, prep gone")
+    write(repo / "res" / "b.txt", "more\n")
+    added = dvx("add", "res")
+    assert added.code == 0, added.output
+    assert not (repo / "res" / ".gitignore").exists()
+    hint = added.stdout.split("To record this in Git, run:", 1)[1].strip()
+    assert hint == "git add res.dvx .gitignore && git rm --cached -q -- res/.gitignore", hint
+    assert subprocess.run(hint, shell=True, cwd=repo).returncode == 0
+    git(repo, "commit", "-qm", "res is data")
+    assert "algo: sha256" in (repo / "res.dvx").read_text()
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
 def _gone_stage_s_gitignore_in(repo) -> None:
     """res/.gitignore committed holding only dvx's entry for res/a.txt, the output of a stage
     taken out of dvx.yaml, whose dvx.lock entry repro dropped; res/b.txt new data."""

@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, path_as_written
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock_as_recorded, path_as_written
 from dvx.paths import walk_readable
 from dvx.repo import Repo
 
@@ -49,14 +49,15 @@ class OutputsRecorded:
         return self._index
 
     def _outputs_at(self, commit: str) -> set[str]:
-        """The outputs the dvx.lock of `commit` records; none if it has none or it does not
-        parse (a conflict committed, an older format)."""
+        """The outputs the dvx.lock of `commit` records, whatever algorithm it records them
+        with (one from before the repository switched algorithm); none if it has none or it
+        does not parse (a conflict committed, an older format)."""
         git = self.repo.git
         if git is None:
             return set()
         try:
             data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
-            locks = parse_lock(data, self.repo.algo) if data is not None else {}
+            locks = parse_lock_as_recorded(data, self.repo.algo) if data is not None else {}
         except DvxError:
             return set()
         return {out.path for lock in locks.values() for out in lock.outs}
