@@ -1110,3 +1110,32 @@ def test_gc_keeps_the_data_of_both_pointers_a_merge_left_overlapping(tmp_path):
         must("pull", "--force", cwd=carol)
         assert (carol / "data" / "x y").read_text() == content, parent
     assert (carol / "data" / "z").read_text() == "z\n"
+
+
+@pytest.mark.parametrize("how", ["merge", "rebase", "cherry-pick"])
+def test_move_of_a_pointer_left_unmerged_holding_one_side_is_refused_naming_the_way_on(
+        tmp_path, how):
+    """A pointer Git's index lists as unmerged, holding one side alone (as a merge driver that
+    could not run leaves it, or `git checkout --ours`): `dvx move` would delete it, and the
+    `git add` it names would record that deletion, dropping the other side's changes. It is
+    refused before anything is written, with the conflict's ways out, ending with what goes
+    on with the merge, rebase or cherry-pick that stopped."""
+    alice, _ = _diverge(Team(tmp_path))
+    if how != "merge":
+        git(alice, "merge", "--abort")
+        stopped = subprocess.run(["git", how, "origin/bob"], cwd=alice, capture_output=True)
+        assert stopped.returncode != 0, stopped
+    git(alice, "checkout", "--ours", "data.csv.dvx")
+    pointer = (alice / "data.csv.dvx").read_bytes()
+    moved = run_dvx("move", "data.csv", "moved.csv", cwd=alice)
+    said = " ".join(moved.stderr.split())
+    assert moved.code == 1, moved.output
+    assert "'data.csv.dvx' holds an unresolved Git merge conflict" in said, said
+    going_on = {"merge": "`git commit` concludes the merge",
+                "rebase": "`git rebase --continue` goes on with the rebase",
+                "cherry-pick": "`git cherry-pick --continue` goes on with the cherry-pick"}
+    assert f"Once no file is left in conflict, {going_on[how]}." in said, said
+    assert (alice / "data.csv.dvx").read_bytes() == pointer
+    assert (alice / "data.csv").exists()
+    assert not (alice / "moved.csv").exists() and not (alice / "moved.csv.dvx").exists()
+    assert git(alice, "ls-files", "--unmerged", "data.csv.dvx") != ""

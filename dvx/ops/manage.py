@@ -62,6 +62,7 @@ from dvx.paths import (
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
 from dvx.scm import git_add_command
+from dvx.unmerged import unmerged_without_markers
 from dvx.wording import named_list
 from dvx.workspace import (
     delete_tracked_data,
@@ -353,6 +354,7 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
 
 def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     _refuse_stage_output(output, "move")
+    _refuse_unmerged_pointer(repo, output)
     if names_the_root(repo.root, destination):  # into the repository's top folder
         dst = posixpath.basename(output.path)
     else:
@@ -409,6 +411,17 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         began_writing(repo.tmp_dir)  # the data moved: an error from here on leaves it half-done
         kept = _drop_old_pointer(repo, output, dst)
     return dst, _staged_move(repo, output, dst, kept)
+
+
+def _refuse_unmerged_pointer(repo: Repo, output: Output) -> None:
+    """Refuse (MergeConflictError), before anything is written, a move of data whose pointer
+    Git's index lists as unmerged though it holds no conflict markers (one side alone, as a
+    merge driver that could not run leaves it): the move would delete it, and the `git add`
+    it names would record that deletion, dropping the other side's changes. The error names
+    the ways out of the conflict and of the Git operation under way (dvx/unmerged.py)."""
+    conflict = unmerged_without_markers(repo.root).get(output.pointer_path)
+    if conflict is not None:
+        raise conflict
 
 
 def _refuse_moved_meanwhile(repo: Repo, output: Output, dst: str) -> None:
