@@ -2,6 +2,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -2069,3 +2070,24 @@ def test_a_pointer_changed_while_others_are_written_names_those_recorded_escaped
                                    repo, lambda: git(repo, "switch", "-q", "feat"))
     assert code == 1 and "It recorded 'a\\tb.txt'" in err, out + err
     assert "did not record 'c.txt'" in " ".join(err.split()), err
+
+
+def test_adding_a_folder_around_tracked_data_names_the_steps_that_let_it_pasted(repo, dvx):
+    """`dvx add data` over data/in/x, tracked on its own: refused, naming `dvx remove` of its
+    pointer and the `git add` that command names; pasted in order, the folder is added."""
+    write(repo / "data" / "in" / "x", "1\n")
+    assert dvx("add", "data/in/x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    write(repo / "data" / "top", "2\n")
+    refused = dvx("add", "data")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Run `dvx remove data/in/x.dvx` first, then the `git add` it " \
+        "names" in said, said
+    removed = dvx("remove", "data/in/x.dvx")
+    staged = re.search(r"git add ([^\n]+)", removed.stdout)
+    assert removed.code == 0 and staged is not None, removed.output
+    git(repo, "add", *staged[1].split())
+    added = dvx("add", "data")
+    assert added.code == 0, added.output
+    assert (repo / "data.dvx").exists() and (repo / "data" / "in" / "x").read_text() == "1\n"

@@ -578,7 +578,9 @@ def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths,
     if inside is not None:
         raise PathError(f"'{display}' contains '{inside}', which dvx already tracks on its "
                         "own.", f"Run `dvx remove {for_command(root, inside + POINTER_SUFFIX)}`"
-                        " first to track the whole directory instead.")
+                        " first, then the `git add` it names, which stages the pointer's "
+                        "removal (in a repository using Git), to track the whole directory "
+                        "instead.")
 
 
 def _holding_a_gone_output(root: str, display: str, inside: str, stage: str, again: str
