@@ -237,6 +237,12 @@ def test_fsck_with_a_read_only_key_reports_a_damaged_pack_and_changes_nothing(re
     told = dvx("fsck", "--remote", "storage")
     assert told.code == 1 and f"Corrupt {oid_of(b'packed')}" in told.stderr
     assert "nothing was moved aside" in told.stderr
+    assert ("`dvx fsck --remote storage`, then `dvx push --repair -r storage` repair it"
+            in " ".join(told.stderr.split())), told.stderr
+    _use_key(repo, moto_iam, "admin")  # credentials that may write: the hint, pasted
+    dvx("fsck", "--remote", "storage")
+    assert dvx("push", "--repair", "-r", "storage").code == 0
+    assert dvx("fsck", "--remote", "storage").code == 0
 
 
 def test_fsck_of_a_folder_this_user_may_only_read_reports_a_corrupt_object(repo, dvx,

@@ -811,9 +811,11 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "it is: the packs it names are a newer dvx's data).")
     _warn_unindexed_packs(result)
     if result.corrupt and result.read_only:
-        warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
-             "store it serves through a remote that writes to it (`dvx fsck --remote`, then "
-             "`dvx push --repair`).")
+        name = shell_quote(remote_name)
+        warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Where the "
+             "store it serves may be written (credentials that may write and delete there, "
+             "or a remote of another kind serving it, for an http one), "
+             f"`dvx fsck --remote {name}`, then `dvx push --repair -r {name}` repair it.")
     elif result.corrupt and remote_name:
         _advise_repair(result, remote_name, _scope_options(*revisions), all_commits)
     if result.missing and result.newer_indexes:
