@@ -810,7 +810,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{why} Nothing it names was checked: upgrade dvx to check it (leave it where "
              "it is: the packs it names are a newer dvx's data).")
     _warn_unindexed_packs(result)
-    if result.corrupt and result.read_only:
+    if result.corrupt and result.read_only and remote_name:
         name = shell_quote(remote_name)
         warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Where the "
              "store it serves may be written (credentials that may write and delete there, "
