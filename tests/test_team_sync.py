@@ -4040,6 +4040,31 @@ def test_a_push_of_data_fsck_moved_aside_names_the_quarantine_not_a_teammate(tea
     assert "without running `dvx push`" not in said and "gc --remote" not in said, said
 
 
+def test_a_push_to_a_second_remote_of_data_fsck_moved_aside_names_the_remote_holding_it(
+        team, tmp_path):
+    """Data pushed to the default remote, then edited through its symbolic link and moved
+    aside by `dvx fsck`: a push to a second remote names the fetch from the default one
+    that brings the recorded version back, never only a clone's cache; pasted, with the
+    push again, it goes through."""
+    alice = team.founder()
+    must("remote", "add", "second", str(tmp_path / "second"), cwd=alice)
+    must("config", "--local", "cache.type", "symlink", cwd=alice)
+    write(alice / "d/f1", "one\n")
+    must("add", "d", cwd=alice)
+    commit(alice, "v1")
+    must("push", cwd=alice)
+    _edit_through_its_link(alice / "d/f1")
+    run_dvx("fsck", cwd=alice)
+    pushed = run_dvx("push", "-r", "second", cwd=alice)
+    said = " ".join(pushed.stderr.split())
+    assert pushed.code == 1, pushed.output
+    fetch = re.search(r"from another remote that holds it \(`(dvx fetch -r [^`]+)`, then this "
+                      r"push again\)", said)
+    assert fetch is not None and fetch[1] == "dvx fetch -r shared", said
+    pasted(fetch[1], alice)
+    assert run_dvx("push", "-r", "second", cwd=alice).code == 0
+
+
 def test_a_push_of_a_folder_s_file_the_cache_moved_aside_names_dvx_commit_of_the_folder(team):
     """A file inside a tracked folder whose cached object `dvx fsck` moved aside (d), or the
     upload found changed and moved aside (e), while the workspace holds the folder as

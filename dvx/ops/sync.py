@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -626,8 +626,8 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     nowhere = uncached - elsewhere
     set_aside = _set_aside_here(repo, nowhere)
     for oid in sorted(nowhere):
-        result.transfer.failed.setdefault(oid, _set_aside_failure(set_aside[oid])
-                                          if oid in set_aside
+        result.transfer.failed.setdefault(oid, _set_aside_failure(
+            set_aside[oid], _set_aside_way_out(result.fetch_from)) if oid in set_aside
                                           else "not in the local cache nor on the remote")
     # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
     unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
@@ -719,9 +719,21 @@ def _left_of_push(result: SyncResult, also_there: int) -> str:
 
 
 # What brings back data the cache moved aside as damaged, which the remote lacks too.
-SET_ASIDE_WAY_OUT = ("`dvx status` shows the changed data, and `dvx commit` records it as a "
-                     "new version; the recorded version comes back only from a clone whose "
-                     "cache still has it (`dvx push` there)")
+_NEW_VERSION = ("`dvx status` shows the changed data, and `dvx commit` records it as a new "
+                "version; the recorded version comes back")
+SET_ASIDE_WAY_OUT = (f"{_NEW_VERSION} only from a clone whose cache still has it (`dvx push` "
+                     "there)")
+
+
+def _set_aside_way_out(others: Sequence[str]) -> str:
+    """SET_ASIDE_WAY_OUT for a push to a remote lacking the object, where `others` (the
+    repository's other remotes, the default first) may hold it: a fetch from one of them
+    brings it back before the push runs again."""
+    if not others:
+        return SET_ASIDE_WAY_OUT
+    return (f"{_NEW_VERSION} from another remote that holds it (`dvx fetch -r "
+            f"{pasted_args(others[0])}`, then this push again), or from a clone whose cache "
+            "still has it (`dvx push` there)")
 
 
 def _set_aside_here(repo: Repo, oids: Collection[str]) -> dict[str, str]:
