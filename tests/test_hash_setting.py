@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from dvx.pipeline.former_algorithm import algorithm_holding
 from dvx.repo import Repo
 from tests.conftest import git, write
@@ -212,6 +214,26 @@ def test_queue_start_refuses_a_user_s_own_other_algorithm_before_starting_a_run(
     assert started.code == 0, started.output
     assert re.search(r"^q2 +done", dvx("queue", "status").stdout, re.M), \
         dvx("queue", "status").stdout
+
+
+def test_queue_start_dask_refuses_a_user_s_own_other_algorithm_before_anything_else(repo, dvx):
+    """`queue start --dask` hands this clone's config.local to every task: a core.hash of
+    it that the repository's data is not named by is refused as plain `queue start` refuses
+    it (exit 2, the `dvx config` that fixes it), before the Git remote or the cluster is
+    asked for anything, and the entry stays queued."""
+    pytest.importorskip("distributed")
+    _committed_pipeline(repo, dvx)
+    write(repo / "in.txt", "2\n")
+    assert dvx("exp", "run", "--queue", "-n", "q2").code == 0
+    assert dvx("config", "--local", "core.hash", "sha256").code == 0
+    refused = dvx("queue", "start", "--dask", "tcp://127.0.0.1:1")  # no cluster, no remote
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2, refused.output
+    assert ("This clone's .dvx/config.local sets core.hash to sha256, but this "
+            "repository's data is named by xxh128" in said), said
+    assert "`dvx config --local --unset core.hash`" in said, said
+    assert "Git remote" not in said and "Traceback" not in refused.output
+    assert re.search(r"^q2 +queued", dvx("queue", "status").stdout, re.M)
 
 
 def test_exp_apply_under_a_user_s_own_core_hash_names_that_setting_as_checkout_does(repo, dvx):

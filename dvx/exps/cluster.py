@@ -84,6 +84,11 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     queued = [e for e in found if e.state == QUEUED]
     if not queued:
         return []
+    # Each task runs with this clone's config.local, so a core.hash of the user's own that
+    # the repository's data is not named by would make every run refuse on its worker:
+    # refused here before anything is published, the entries staying queued, as `queue
+    # start` refuses.
+    repo.refuse_own_hash_setting()
     handled = list(queued)
     git = git_of(repo)
     try:
