@@ -492,6 +492,24 @@ def test_a_push_stopped_once_its_files_are_indexed_counts_them_all_as_uploaded(
     assert "3 already there" in again.output, again.output
 
 
+@pytest.mark.parametrize("point, said_then, pushed_again", [
+    ("inventory.before_listing", "nothing was uploaded before it stopped.", "Pushed 4 objects"),
+    ("inventory.before_listing:2", "3 objects were uploaded before it stopped; the others were "
+     "not.", "Pushed 1 object")])
+def test_a_push_stopped_while_it_looks_at_the_remote_says_what_was_uploaded_by_then(
+        repo, dvx, tmp_path, point, said_then, pushed_again):
+    """Ctrl-C while a push finds what the remote lacks, before its first upload (the files'),
+    or before its manifest goes up: it says that nothing was uploaded yet, or how many
+    objects were, never a bare "Interrupted"; running it again finishes."""
+    said = _push_of_a_folder_stopped_at(point, dvx, repo, tmp_path)
+    assert f"Interrupted: {said_then} Nothing was left half-written; run the command again " \
+        "to finish." in said, said
+    assert "Traceback" not in said
+    again = dvx("push")
+    assert again.code == 0 and pushed_again in again.output, again.output
+    assert "not on the remote" not in dvx("status", "-c").stdout
+
+
 def test_a_pull_stopped_after_its_last_object_says_every_object_came_and_the_checkout_is_left(
         repo, dvx, tmp_path):
     """Ctrl-C landing once the last object of a pull is stored: it says every object was

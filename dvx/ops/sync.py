@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -578,15 +578,17 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         # The remote's own index bytes, not this repository's copies of them (as fsck
         # --remote): what only an index damaged there names is missing, and uploaded again.
         remote.inventory.recheck()
-    _fetch_manifests(repo, remote, targets, settings)
-    wanted = wanted_objects(repo, targets, result.problems, fetched=True)
-    result.paths = wanted.paths
-    done = _done_before(earlier, name, [*wanted.files, *wanted.trees])
-    for oid in done:
-        wanted.files.pop(oid, None)
-        wanted.trees.pop(oid, None)
-    remote.blobs.prepare(create=True)
-    with lock_remote(repo, name, remote, locks.PUSH):
+    with contextlib.ExitStack() as held:
+        with _nothing_uploaded_if_stopped():
+            _fetch_manifests(repo, remote, targets, settings)
+            wanted = wanted_objects(repo, targets, result.problems, fetched=True)
+            result.paths = wanted.paths
+            done = _done_before(earlier, name, [*wanted.files, *wanted.trees])
+            for oid in done:
+                wanted.files.pop(oid, None)
+                wanted.trees.pop(oid, None)
+            remote.blobs.prepare(create=True)
+            held.enter_context(lock_remote(repo, name, remote, locks.PUSH))  # may wait
         _push_wanted(repo, remote, wanted, targets, settings, repair, result)
     repo.statcache.flush()  # remembers the objects hashed on the way, found intact
     return result
@@ -610,43 +612,56 @@ def _fetch_manifests(repo: Repo, remote: ObjectStore, targets: list[Target],
         transfer.download(remote, repo.cache, missing, settings)
 
 
+@contextlib.contextmanager
+def _nothing_uploaded_if_stopped() -> Iterator[None]:
+    """A Ctrl-C, SIGTERM or SIGHUP before a push's first upload (reading manifests, waiting
+    for the remote's lock, finding what the remote lacks) says that nothing was uploaded and
+    that running the command again finishes, as a later stop says how many objects were.
+    Once uploads begin, the transfer itself counts them (an Interrupted, let through)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise interrupted("Uploading", 0, by=exc) from None
+
+
 def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[Target],
                  settings: transfer.Settings, repair: bool, result: SyncResult) -> None:
     """Push under the remote's push lock: from the first look at what the remote holds to
     the push log, gc --remote cannot delete what this push finds there."""
-    files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
-    uncached = set(repo.cache.missing(files))
-    cached = files if not uncached else {oid for oid in files if oid not in uncached}
-    # What this clone never fetched (a partial pull) is fine if the remote has it already.
-    if repair and uncached:
-        elsewhere = _held_intact(repo, remote, uncached, files, settings, result)
-    else:
-        elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
-    result.transfer.already_there += len(elsewhere)
-    nowhere = uncached - elsewhere
-    set_aside = _set_aside_here(repo, nowhere)
-    for oid in sorted(nowhere):
-        result.transfer.failed.setdefault(oid, _set_aside_failure(
-            set_aside[oid], _set_aside_way_out(result.fetch_from)) if oid in set_aside
-                                          else "not in the local cache nor on the remote")
-    # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
-    unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
-    if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
-        never = remote.inventory.absent(unnamed)
-        _note_never_pushed(repo, result, never)
-        _note_refused_indexes(remote, never, result)
-        if not repair:  # --repair named those its indexes only claim (_held_intact)
-            result.lost += _recorded_with_change(repo, result, unnamed - never)
-    if repair:
-        _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
-    try:
-        uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
-                                   sizes=files)
-    except Interrupted as exc:  # counted over the push: its manifests were still to go
-        raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
-                          by=exc, unsure=exc.unsure, left=_left_of_push(
-                              result, len(cached) - (exc.total or 0) + len(wanted.trees))
-                          ) from None
+    with _nothing_uploaded_if_stopped():
+        files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
+        uncached = set(repo.cache.missing(files))
+        cached = files if not uncached else {oid for oid in files if oid not in uncached}
+        # What this clone never fetched (a partial pull) is fine if the remote has it already.
+        if repair and uncached:
+            elsewhere = _held_intact(repo, remote, uncached, files, settings, result)
+        else:
+            elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
+        result.transfer.already_there += len(elsewhere)
+        nowhere = uncached - elsewhere
+        set_aside = _set_aside_here(repo, nowhere)
+        for oid in sorted(nowhere):
+            result.transfer.failed.setdefault(oid, _set_aside_failure(
+                set_aside[oid], _set_aside_way_out(result.fetch_from)) if oid in set_aside
+                                              else "not in the local cache nor on the remote")
+        # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
+        unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
+        if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
+            never = remote.inventory.absent(unnamed)
+            _note_never_pushed(repo, result, never)
+            _note_refused_indexes(remote, never, result)
+            if not repair:  # --repair named those its indexes only claim (_held_intact)
+                result.lost += _recorded_with_change(repo, result, unnamed - never)
+        if repair:
+            _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
+        try:
+            uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
+                                       sizes=files)
+        except Interrupted as exc:  # counted over the push: its manifests were still to go
+            raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
+                              by=exc, unsure=exc.unsure, left=_left_of_push(
+                                  result, len(cached) - (exc.total or 0) + len(wanted.trees))
+                              ) from None
     result.transfer.merge(uploaded)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
     try:

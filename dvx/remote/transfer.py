@@ -207,15 +207,18 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     and manifests) records for it fails and is moved aside (`stored_versions`), and so does
     one written to while it is sent (`_upload_loose`)."""
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
-    todo = sorted(absent_from(remote, unique, settings))
     changed: dict[str, str] = {}
     recorded = sizes or {}
     packing = isinstance(remote, RemoteStore) and remote.packs_enabled()
     # --repair (verify_local) checks every object here, so a damaged one is moved aside
     packed_below = (remote.pack_threshold if isinstance(remote, RemoteStore) and packing
                     and not verify_local else 0)
-    versions = stored_versions(cache, todo, recorded, changed,
-                               hashed_when_sent_below=packed_below)
+    try:
+        todo = sorted(absent_from(remote, unique, settings))
+        versions = stored_versions(cache, todo, recorded, changed,
+                                   hashed_when_sent_below=packed_below)
+    except KeyboardInterrupt as exc:  # before the first object: said as a count is
+        raise interrupted("Uploading", 0, by=exc) from None
     already_there = len(unique) - len(todo)
     if changed:
         todo = [oid for oid in todo if oid not in changed]
@@ -244,9 +247,12 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             indexed = [(oid, size) for oid, size in large if oid not in result.failed]
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
-        except Interrupted as exc:  # those found changed were not uploaded: counted too
-            raise interrupted("Uploading", result.transferred + exc.done,
-                              len(todo) + len(changed), exc, exc.unsure) from None
+        except (KeyboardInterrupt, Interrupted) as exc:  # changed ones were not uploaded
+            # A stop between the loose objects and the packs' transfer (a look at the
+            # remote's indexes) counts the loose ones uploaded, as a stop in either does.
+            moved, unsure = (exc.done, exc.unsure) if isinstance(exc, Interrupted) else (0, 0)
+            raise interrupted("Uploading", result.transferred + moved,
+                              len(todo) + len(changed), exc, unsure) from None
     else:
         try:
             result = _upload_loose(cache, remote, todo, settings, verify_local, size_of,

@@ -70,7 +70,8 @@ def interrupted(desc: str, done: int, total: int | None = None,
     have been completed too (None: some, how many is not known). Stopped once every object
     was moved, it says so, and what running the command again still does: `left`, what the
     command had to do after the transfer ("check out the data"; "": nothing; None: not
-    known here, so the command "finishes what came after them")."""
+    known here, so the command "finishes what came after them"). Stopped before any object
+    was moved or counted (`done` 0, `total` None), it says that nothing was."""
     exc = interruption(by or KeyboardInterrupt(), *_said(desc, done, total, unsure, left))
     exc.done, exc.total, exc.unsure, exc.moving, exc.left = done, total, unsure, desc, left
     return exc
@@ -86,6 +87,8 @@ def _said(desc: str, done: int, total: int | None, unsure: int | None, left: str
                 "Nothing was left half-written, and the command had nothing else left to "
                 "do." if left == "" else "Nothing was left half-written; run the command "
                 f"again to {left or 'finish what came after them'} ({again}).")
+    if done == 0 and total is None and unsure == 0:  # stopped before its first object
+        return f": nothing was {past} before it stopped.", NOTHING_HALF_WRITTEN
     of = f" of {total}" if total is not None else ""
     in_flight = ("" if unsure == 0 else ", and some in flight may have been too"
                  if unsure is None else f", and {unsure} more in flight may have been too")
