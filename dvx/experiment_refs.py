@@ -20,6 +20,7 @@ from dvx.errors import (
     UsageError,
 )
 from dvx.generated import written_by_dvx
+from dvx.ignore import refuse_gitignores_git_waits_on
 from dvx.lockfile import uncached_paths
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any, commit_path_problem
@@ -382,6 +383,7 @@ def refuse_unreadable_new_files(repo: Repo) -> None:
     would record a new file of the workspace this user may not read (Git.snapshot, which
     refuses it too, would only find it once the run is over)."""
     git = git_of(repo)
+    refuse_gitignores_git_waits_on(repo.root, repo.syncstate.paths())  # before Git's walk
     recorded, _ = _new_files_recorded(repo, git.untracked_unignored(["."]))
     refuse_unreadable(repo.root, recorded)
 

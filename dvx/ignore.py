@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -53,6 +54,29 @@ def read_git_file(path: str) -> bytes | None:
         return _read_rules_file(path)
     except fsutil.NotRegularFileError:
         raise not_regular_git_file_error(path) from None
+
+
+def refuse_gitignores_git_waits_on(root: str, synced: Iterable[str]) -> None:
+    """Refuse, before Git lists the workspace of the repository at `root`, a .gitignore
+    that is a FIFO (or a socket or device) beside any of `synced`, the outputs its workspace
+    synced (syncstate.py), where dvx writes its lines: Git would wait on it for ever. One
+    lstat per folder, never a walk: a .gitignore elsewhere is the user's own, as Git reads
+    it."""
+    for folder in {posixpath.dirname(path) for path in synced}:
+        refuse_git_file_git_waits_on(join_posix(root, posixpath.join(folder, ".gitignore")))
+
+
+def refuse_git_file_git_waits_on(path: str) -> None:
+    """Refuse (PathError, as `read_git_file` does) the file Git would read line by line at
+    `path` (a .gitignore) if it is a FIFO, socket or device: Git opens it as it walks the
+    workspace (`git status`, `git add`, `git ls-files --others`) and waits there for ever,
+    or reads a device's bytes. One lstat; anything else, or nothing there, passes."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # none there, or none to look at: Git reads nothing from it either
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise not_regular_git_file_error(path)
 
 
 def _read_rules_file(path: str) -> bytes | None:

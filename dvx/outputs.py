@@ -22,6 +22,7 @@ from dvx.errors import (
     unreadable_error,
 )
 from dvx.hash_setting import pointer_algo_mismatch
+from dvx.ignore import refuse_gitignores_git_waits_on
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
@@ -123,6 +124,8 @@ def pointer_files(repo: Repo) -> list[str]:
         found, pipelines = _walk_for_pointers(repo.root)
         repo.pipeline_files_below.update(pipelines)
         return found
+    synced = repo.syncstate.paths()
+    refuse_gitignores_git_waits_on(repo.root, synced)
     listed = repo.git.workspace_files(f"*{POINTER_SUFFIX}", f"*/{PIPELINE_FILE}")
     repo.pipeline_files_below.update(p for p in listed if p.endswith("/" + PIPELINE_FILE))
     found = [p for p in listed if p.rpartition("/")[2].endswith(POINTER_SUFFIX)
@@ -130,7 +133,7 @@ def pointer_files(repo: Repo) -> list[str]:
     # A pointer Git ignores (a .gitignore rule added later) is still dvx's: the paths this
     # workspace synced tell it apart, so it never silently drops out of status, push or gc.
     listed_pointers = set(found)
-    ignored = sorted(p + POINTER_SUFFIX for p in repo.syncstate.paths()
+    ignored = sorted(p + POINTER_SUFFIX for p in synced
                      if p + POINTER_SUFFIX not in listed_pointers
                      and os.path.isfile(repo.abspath(p + POINTER_SUFFIX)))
     for pointer in ignored:
@@ -173,6 +176,7 @@ def pipeline_files_not_read(repo: Repo, search: bool = False,
     outputs dvx.yaml declares, when the caller has read it."""
     listed = set(repo.pipeline_files_below)
     if search and repo.git is not None:
+        refuse_gitignores_git_waits_on(repo.root, repo.syncstate.paths())
         listed.update(repo.git.workspace_files(f"*/{PIPELINE_FILE}"))
     elif search:
         listed.update(_walk_for_pointers(repo.root)[1])

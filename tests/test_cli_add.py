@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import xxhash
@@ -2018,6 +2019,48 @@ def test_a_gitignore_that_is_a_fifo_is_named_as_no_regular_file_never_waited_on(
     assert "Replace it with a file of its own" in said and "filesystem operation" not in said
     assert not (repo / f"{target}.dvx").exists()
     assert stat.S_ISFIFO(os.lstat(repo / "sub" / ".gitignore").st_mode)
+
+
+def _run_beside_fifo(fifo: Path, *args: str, cwd: Path) -> tuple[int, str]:
+    """`dvx args`: its exit status and stderr. Should a Git it runs wait on `fifo` (a
+    regression), the test fails instead of hanging: the FIFO is opened for writing and closed
+    until the command ends, each time letting a reader waiting there go on."""
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        while proc.poll() is None:
+            with contextlib.suppress(OSError):  # ENXIO: no reader waiting right now
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            time.sleep(0.05)
+        proc.communicate()
+        pytest.fail(f"`dvx {' '.join(args)}` waited on {fifo}")
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("command", [["status"], ["commit"], ["checkout"], ["diff"],
+                                     ["exp", "save"], ["add", "data/f"]])
+def test_a_gitignore_beside_tracked_data_made_a_fifo_is_refused_before_git_waits_on_it(
+        repo, dvx, command):
+    """Git waits for ever on a .gitignore that is a FIFO as it lists the workspace: a command
+    refuses the one beside data this workspace tracks before it runs Git, naming it as no
+    regular file with what to do (exit 2), and leaves it as it is."""
+    write(repo / "data" / "f", "f\n")
+    assert dvx("add", "data/f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    fifo = repo / "data" / ".gitignore"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    code, err = _run_beside_fifo(fifo, *command, cwd=repo)
+    said = " ".join(err.split())
+    assert code == 2 and "Traceback" not in said, said
+    assert "ERROR: 'data/.gitignore' is not a regular file (a FIFO, socket or device)" in said, \
+        said
+    assert "Replace it with a file of its own" in said, said
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_add_refuses_a_folder_named_as_a_get_s_before_storing_anything_and_says_to_rename_it(
