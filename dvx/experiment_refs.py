@@ -25,8 +25,7 @@ from dvx.lockfile import uncached_paths
 from dvx.logs import get_logger
 from dvx.paths import at_or_below_any, commit_path_problem
 from dvx.repo import Repo, private_to_this_clone
-from dvx.scm import Git
-from dvx.scm import refuse_unreadable_new_files as refuse_unreadable
+from dvx.scm import Git, refuse_unreadable_files
 from dvx.wording import named_list
 
 log = get_logger(__name__)
@@ -380,12 +379,14 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str, from_snapshot: b
 
 def refuse_unreadable_new_files(repo: Repo) -> None:
     """Refuse, before anything is run or written, the command whose experiment's commit
-    would record a new file of the workspace this user may not read (Git.snapshot, which
-    refuses it too, would only find it once the run is over)."""
+    would record a file of the workspace this user may not read: a new one, or a tracked one
+    changed since the user's index recorded it (made unreadable: its mode changed too), which
+    the commit reads again (Git.snapshot, which refuses them too, would only find them once
+    the run is over)."""
     git = git_of(repo)
     refuse_gitignores_git_waits_on(repo.root, repo.syncstate.paths())  # before Git's walk
     recorded, _ = _new_files_recorded(repo, git.untracked_unignored(["."]))
-    refuse_unreadable(repo.root, recorded)
+    refuse_unreadable_files(repo.root, recorded, git.changed_tracked_files())
 
 
 LARGEST_NEW_FILE = 1 << 20  # a larger new file is data, for `dvx add`

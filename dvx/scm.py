@@ -1141,23 +1141,43 @@ class _CatFile:
         self._end()
 
 
-def refuse_unreadable_new_files(root: str, relpaths: list[str]) -> None:
+def refuse_unreadable_files(root: str, relpaths: list[str], tracked: Iterable[str] = ()
+                            ) -> None:
     """Refuse (UnreadableError) a commit of the workspace at `root` that would add the new
-    files `relpaths`, some of which this user may not read: Git could not add them. Each is
-    opened, not judged by its mode, which says nothing of root or of ACLs."""
-    unreadable = [rel for rel in relpaths if not _readable(os.path.join(root, rel))]
+    files `relpaths`, or read again the `tracked` files (those changed since the user's index
+    recorded them: `Git.changed_tracked_files`), some of which this user may not read: Git
+    could not add them. Each is opened, not judged by its mode, which says nothing of root
+    or of ACLs."""
+    new = [rel for rel in relpaths if not _readable(os.path.join(root, rel))]
+    old = [rel for rel in tracked if not _readable(os.path.join(root, rel))]
+    unreadable = old + new
     if not unreadable:
         return
     typed = " ".join(for_command(root, rel) for rel in unreadable[:5])
-    named = ", ".join(f"'{from_here(root, rel)}'" for rel in unreadable[:5]) + (
-        f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+    them = "it" if len(unreadable) == 1 else "them"
+    gitignore = ", or name what is not the project's in .gitignore" if new else ""
     raise UnreadableError(
-        f"Git may not read {named}, new in the workspace (Git neither tracks nor ignores "
-        f"{'it' if len(unreadable) == 1 else 'them'}), which an experiment's commit records "
-        "with the workspace.",
-        f"Make {'it' if len(unreadable) == 1 else 'them'} readable (`chmod u+r {typed}`, as "
-        "the owner), or name what is not the project's in .gitignore; then run the command "
-        "again.")
+        f"Git may not read {_unreadable_named(root, old, new)}, which an experiment's commit "
+        "records with the workspace.",
+        f"Make {them} readable (`chmod u+r {typed}`, as the owner){gitignore}; then run the "
+        "command again.")
+
+
+def _unreadable_named(root: str, tracked: list[str], new: list[str]) -> str:
+    """The files of a refused commit of the workspace, by kind: `tracked` ones, changed
+    since the user's index recorded them, then `new` ones; five named at most in all."""
+    parts = []
+    room = 5
+    for paths, what in ((tracked, "changed since Git last recorded {}"),
+                        (new, "new in the workspace (Git neither tracks nor ignores {})")):
+        if not paths:
+            continue
+        shown = paths[:max(room, 1)]
+        room -= len(shown)
+        more = f" and {len(paths) - len(shown)} more" if len(paths) > len(shown) else ""
+        named = ", ".join(f"'{from_here(root, rel)}'" for rel in shown)
+        parts.append(f"{named}{more}, {what.format('it' if len(paths) == 1 else 'them')}")
+    return ", and ".join(parts)
 
 
 def _readable(path: str) -> bool:
@@ -2198,21 +2218,32 @@ class Git:
             users, ours = self._index_paths(), self._index_paths(env)
             dropped = ours - users  # staged deletions (`git rm --cached`): not the user's
             self._remove_from_index(sorted(dropped), env)
-            self._run("add", "-u", "--", ".", env=env)
+            try:
+                self._run("add", "-u", "--", ".", env=env)
+            except DvxError:  # one made unreadable: named as dvx names it
+                refuse_unreadable_files(self.root, [], self.changed_tracked_files())
+                raise
             self._add_staged_new_files(sorted(users - ours), env)
             new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
             paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
             made = [path for path in paths if path in dropped] if from_snapshot else []
             picked = new_files([path for path in paths if path not in dropped]) + made
-            refuse_unreadable_new_files(self.root, picked)
+            refuse_unreadable_files(self.root, picked)
             for batch in _command_line_batches(literal(picked)):
                 try:
                     self._run("add", "--", *batch, env=env)
                 except DvxError:  # made unreadable since: named as dvx names it
-                    refuse_unreadable_new_files(self.root, picked)
+                    refuse_unreadable_files(self.root, picked)
                     raise
             tree = self._run("write-tree", env=env).decode().strip()
         return self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
+
+    def changed_tracked_files(self) -> list[str]:
+        """The files of the user's index the workspace no longer matches by their stat
+        (their bytes, or their mode, changed since it recorded them): those a commit of the
+        workspace reads again. Compared by stat alone (`git diff-files`), never read."""
+        out = self._run("diff-files", "--name-only", "-z")
+        return sorted({os.fsdecode(p) for p in out.split(b"\0") if p})
 
     def reworded(self, commit: str, message: str) -> str:
         """A commit of `commit`'s tree and parents whose message is `message`."""

@@ -189,6 +189,61 @@ def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, ar
     assert git(project, "status", "--porcelain") == "?? notes.txt\n"
 
 
+@pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
+                                  ("exp", "run", "--queue", "-S", "train.lr=0.5"),
+                                  ("exp", "save")])
+def test_a_changed_tracked_file_git_may_not_read_is_refused_before_anything_runs(project, args):
+    """An experiment's commit reads again the tracked files changed since Git recorded them:
+    one made unreadable is refused as a new one is, with `chmod u+r PATH`, before a stage
+    runs or anything is written, never met by `git add` with Git's own error."""
+    write(project / "notes.txt", "notes\n")
+    git(project, "add", "notes.txt")
+    git(project, "commit", "-qm", "notes")
+    params = (project / "params.yaml").read_bytes()
+    write(project / "notes.txt", "private\n").chmod(0)
+    try:
+        result = dvx_unprivileged(project, *args)
+    finally:
+        (project / "notes.txt").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "Git may not read 'notes.txt', changed since Git last recorded it, which an " \
+        "experiment's commit records with the workspace." in said, said
+    assert "Make it readable (`chmod u+r notes.txt`, as the owner); then run the command " \
+        "again." in said, said
+    assert "git add failed" not in said and "Traceback" not in said
+    assert "Running stage" not in result.stdout
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "for-each-ref", "refs/exps") == ""
+    assert git(project, "status", "--porcelain") == " M notes.txt\n"
+
+
+def test_a_tracked_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_kept(
+        repo, dvx):
+    """A tracked file the run itself changes and makes unreadable is found as the experiment
+    is recorded: named with its fix as a new one is, never with Git's own error."""
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "log.txt", "old\n")
+    assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "out.txt",
+               "echo 1 > out.txt && echo new > log.txt && chmod 000 log.txt").code == 0
+    assert dvx("repro").code == 0
+    (repo / "log.txt").chmod(0o644)
+    write(repo / "log.txt", "old\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    try:
+        result = dvx_unprivileged(repo, "exp", "run", "-S", "lr=0.2")
+    finally:
+        (repo / "log.txt").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "The run succeeded, but no experiment was recorded: Git may not read " \
+        "'log.txt', changed since Git last recorded it" in said, said
+    assert "Make it readable (`chmod u+r log.txt`" in said, said
+    assert "git add failed" not in said and "Traceback" not in said
+    assert git(repo, "for-each-ref", "refs/exps") == ""
+
+
 def test_a_new_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_kept(repo, dvx):
     """Made by the run itself, it is found as the experiment is recorded: the run's results
     stay in the workspace, the user is told none was recorded, and the fix."""
