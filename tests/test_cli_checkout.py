@@ -1385,3 +1385,125 @@ def test_checkout_force_of_a_file_in_a_read_only_folder_is_refused_before_anythi
     assert (repo / "ro" / "y.bin").read_text() == "mine"
     assert dvx("checkout", "-f").code == 0
     assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin")] == ["x", "y"]
+
+
+@pytest.mark.parametrize("command", ["checkout", "pull"])
+def test_files_a_checkout_deletes_in_a_read_only_folder_are_refused_before_anything_changes(
+        repo, dvx, tmp_path, command):
+    """A file the tracked directory's version no longer has, which dvx placed from an older
+    one, in a folder dvx may not write in: checkout and pull refuse before placing or
+    deleting anything, naming the folder with its chmod, and leave no stopped command behind;
+    with --force a file of the user's own there, which they keep without it, is named too.
+    Once the folder is writable the same command deletes the first and keeps the second,
+    and then, the folder read-only again, that kept file asks nothing of it."""
+    for path in ("d/a", "d/sub/b", "d/sub/extra"):
+        write(repo / path, path)
+    assert dvx("add", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    os.unlink(repo / "d" / "sub" / "extra")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    assert dvx("push").code == 0
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")
+    write(repo / "d" / "sub" / "mine", "mine")
+    os.unlink(repo / "d" / "a")
+    (repo / "d" / "sub").chmod(0o555)
+    try:
+        refused = dvx_unprivileged(repo / "d", command)
+        forced = dvx_unprivileged(repo / "d", command, "--force")
+    finally:
+        (repo / "d" / "sub").chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder 'sub', where 'sub/extra' would be deleted "
+        "(permission denied); nothing was placed or deleted. Let dvx write in it (`chmod u+w "
+        "sub`, as its owner), then run the command again.\n"), refused.stderr
+    assert forced.returncode == 1, forced.stderr
+    assert "where 'sub/extra', 'sub/mine' would be deleted" in forced.stderr, forced.stderr
+    assert sorted(os.listdir(repo / "d" / "sub")) == ["b", "extra", "mine"]
+    assert not (repo / "d" / "a").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    kept = dvx(command)
+    assert kept.code == 1 and "Skipped d/sub/mine" in kept.stderr, kept.output
+    assert sorted(os.listdir(repo / "d" / "sub")) == ["b", "mine"]
+    assert (repo / "d" / "a").read_text() == "d/a"
+    os.unlink(repo / "d" / "a")
+    (repo / "d" / "sub").chmod(0o555)
+    try:
+        again = dvx_unprivileged(repo / "d", command)
+    finally:
+        (repo / "d" / "sub").chmod(0o755)
+    assert "may not write" not in again.stderr and "Skipped d/sub/mine" in again.stderr, \
+        again.stderr
+    assert (repo / "d" / "a").read_text() == "d/a"
+    assert (repo / "d" / "sub" / "mine").read_text() == "mine"
+
+
+def test_read_only_folders_a_checkout_writes_nothing_in_ask_nothing_of_it(repo, dvx, tmp_path):
+    """Read-only folders holding only what checkout and pull leave as they are: a file of the
+    user's own where a pointer `git clone` brought goes, holding bytes the cache has as
+    another file's (never recorded there, so kept), a file whose object the cache lacks
+    (reported not in the cache), and the sibling of the subfolder or file a command names,
+    with --force too and a file there its version lacks. None is refused, and the rest is
+    placed."""
+    for path in ("a/x.bin", "ro/y.bin", "d/sub/f", "d/ro/h"):
+        write(repo / path, path)
+    assert dvx("add", "a/x.bin", "ro/y.bin", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    _commit(repo, "data")
+    assert dvx("push").code == 0
+    there = tmp_path / "there"
+    git(tmp_path, "clone", "-q", str(repo), str(there))
+    assert dvx("fetch", "a/x.bin", "ro/y.bin", "d/sub/f", cwd=there).code == 0
+    write(there / "ro" / "y.bin", "a/x.bin")
+    write(there / "d" / "ro" / "mine", "mine")
+    read_only = [there / "ro", there / "d" / "ro"]
+    for folder in read_only:
+        folder.chmod(0o555)
+    try:
+        whole = dvx_unprivileged(there, "checkout")
+        os.unlink(there / "d" / "sub" / "f")
+        part = dvx_unprivileged(there / "d", "pull", "sub/f")
+        forced = dvx_unprivileged(there, "checkout", "--force", "d/sub")
+    finally:
+        for folder in read_only:
+            folder.chmod(0o755)
+    assert whole.returncode == 1 and "may not write" not in whole.stderr, whole.stderr
+    assert "Skipped ro/y.bin: it has changes made here" in whole.stderr, whole.stderr
+    assert "Not in the cache (run `dvx pull`): d/ro/h." in whole.stderr, whole.stderr
+    assert (there / "a" / "x.bin").read_text() == "a/x.bin"
+    assert (there / "ro" / "y.bin").read_text() == "a/x.bin"
+    assert part.returncode == 0, part.stderr
+    assert forced.returncode == 0, forced.stderr
+    assert (there / "d" / "sub" / "f").read_text() == "d/sub/f"
+    assert (there / "d" / "ro" / "mine").read_text() == "mine"
+
+
+def test_checkout_relink_of_a_file_in_a_read_only_folder_is_refused_before_anything_is_placed(
+        repo, dvx):
+    """`checkout --relink` once cache.type changed places again files that hold their data
+    already: one in a folder dvx may not write in refuses before any other is placed again,
+    naming the folder with its chmod; once it is writable, every file is a link."""
+    assert dvx("config", "cache.type", "copy").code == 0
+    write(repo / "a" / "x.bin", "x")
+    write(repo / "ro" / "y.bin", "y")
+    assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
+    assert dvx("config", "cache.type", "symlink").code == 0
+    (repo / "ro").chmod(0o555)
+    try:
+        refused = dvx_unprivileged(repo / "a", "checkout", "--relink")
+    finally:
+        (repo / "ro").chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder '../ro', where '../ro/y.bin' would be placed "
+        "(permission denied); nothing was placed. Let dvx write in it (`chmod u+w ../ro`, as "
+        "its owner), then run the command again.\n"), refused.stderr
+    assert not (repo / "a" / "x.bin").is_symlink()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert dvx("checkout", "--relink").code == 0
+    assert all((repo / path).is_symlink() for path in ("a/x.bin", "ro/y.bin"))

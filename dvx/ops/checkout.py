@@ -26,6 +26,7 @@ from typing import TypeGuard
 from dvx import faults, fsutil, get_scratch, gitignore
 from dvx.errors import CorruptObjectError, DvxError, PathError
 from dvx.hashing import OnBytes
+from dvx.ignore import is_ignore_file
 from dvx.lock import began_writing
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.cache import kept_message, unreadable_object
@@ -63,6 +64,7 @@ from dvx.paths import (
     file_in_place_of,
     for_command,
     from_here,
+    is_reserved_name,
     join_posix,
     safe_dir_join,
     symlinked_parent,
@@ -252,7 +254,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
         left_to_git = _left_to_git(repo, [t.output for t in targets])
-        _refuse_folders_not_writable(repo, targets, force)
+        _refuse_folders_not_writable(repo, targets, force, relink)
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -335,14 +337,18 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     return result
 
 
-def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool) -> None:
-    """Refuse, before anything is placed, targets that would place or replace a file in a
-    folder dvx may not write in (or enter): each would fail there, after the others were
-    placed. Only the folders of the files to place are asked about, once each; a file in one
-    of those is looked at only when its folder refuses. Every such folder is named from the
-    current directory with the chmod that lets dvx write there."""
+def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool,
+                                 relink: bool) -> None:
+    """Refuse, before anything is placed, targets that would place, replace or delete a file
+    in a folder dvx may not write in (or enter): each would fail there, after the others were
+    placed. Only the folders of the files to place are asked about, once each, and the
+    folders of a tracked directory that is there are listed (no file's stat) for the files
+    its checkout deletes; a file is looked at only where its folder refuses, and judged as
+    the checkout judges it (`force`, `relink`), so what it keeps (a change made here, data it
+    lacks) asks nothing of its folder. Every such folder is named from the current directory
+    with the chmod that lets dvx write there."""
     fixes: dict[str, fsutil.AccessFix | None] = {}
-    refused: dict[str, tuple[fsutil.AccessFix, list[str]]] = {}
+    refused: dict[str, _Refused] = {}
 
     def refuses(folder: str) -> fsutil.AccessFix | None:
         if folder not in fixes:
@@ -352,71 +358,165 @@ def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool)
         return fixes[folder]
 
     for target in targets:
-        for display, full, oid in _files_placed_by(repo, target):
-            fix = refuses(os.path.dirname(full))
-            if fix is None or not _would_place(repo, full, display, oid, force):
-                continue
-            refused.setdefault(fix.path, (fix, []))[1].append(display)
+        for fix, display, deleted in _writes_refused(repo, target, force, relink, refuses):
+            held = refused.setdefault(fix.path, _Refused(fix))
+            (held.deleted if deleted else held.placed).append(display)
     if refused:
         raise _folders_refused(repo.root, [refused[folder] for folder in sorted(refused)])
 
 
-def _files_placed_by(repo: Repo, target: Target) -> Iterator[tuple[str, str, str]]:
-    """(path from the root, full path, oid) of each file `target` places when it is not there
-    yet: the output itself, or the files of its manifest in scope; a directory not there at
-    all is named whole (each of its files would go in a folder made for it)."""
+@dataclass
+class _Refused:
+    """A folder dvx may not write in (`fix`), and the files a checkout would place and delete
+    there."""
+    fix: fsutil.AccessFix
+    placed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+_Refuses = Callable[[str], "fsutil.AccessFix | None"]
+
+
+def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, refuses: _Refuses
+                    ) -> Iterator[tuple[fsutil.AccessFix, str, bool]]:
+    """(the fix of its folder, path from the root, deleted or placed) of each file the
+    checkout of `target` would place, replace or delete in a folder that `refuses`: the
+    output itself, or the files of its manifest in scope and those it deletes; a directory
+    not there at all (or a file or link where it goes, replaced) is named whole (each of its
+    files would go in a folder made for it)."""
     output = target.output
     full = repo.abspath(output.path)
-    if not output.pointer.is_dir:
-        yield output.path, full, output.pointer.oid
-        return
-    if not os.path.lexists(full):
-        yield output.path, full, output.pointer.oid
+    if not output.pointer.is_dir or os.path.islink(full) or not os.path.isdir(full):
+        fix = refuses(os.path.dirname(full))
+        never_recorded = None if output.pointer.is_dir else _never_recorded_file(repo, output)
+        if fix is not None and _would_place(repo, full, output.path, output.pointer.oid,
+                                            output.pointer.executable, force, relink,
+                                            never_recorded):
+            yield fix, output.path, False
         return
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:  # nothing to place
         return
+    never_recorded = never_recorded_inside(repo, output.path, output.stage is not None, tree)
     for index in _scope(tree, target.subpath):
         rel = tree.paths[index]
-        yield f"{output.path}/{rel}", join_posix(full, rel), tree.oid_at(index)
+        path = join_posix(full, rel)
+        fix = refuses(os.path.dirname(path))
+        # through a symlinked folder, nothing is placed (the checkout says why)
+        if fix is not None and symlinked_parent(full, rel) is None and _would_place(
+                repo, path, f"{output.path}/{rel}", tree.oid_at(index),
+                tree.entry(index).executable, force, relink, never_recorded):
+            yield fix, f"{output.path}/{rel}", False
+    for fix, rel, path in _unrecorded_in_refusing_folders(repo, output.path, full, tree,
+                                                          target.subpath, refuses):
+        if force or _state_and_why(repo, path, f"{output.path}/{rel}", False, None,
+                                   never_recorded)[1] is None:
+            yield fix, f"{output.path}/{rel}", True
 
 
-def _would_place(repo: Repo, full: str, display: str, oid: str, force: bool) -> bool:
-    """Would a checkout write the file at `full`: not there, or holding other bytes that it
-    replaces (with `force`, or as `_replaceable` lets it)? A directory not there is placed."""
+def _would_place(repo: Repo, full: str, display: str, oid: str, executable: bool, force: bool,
+                 relink: bool, never_recorded: NeverRecorded | None) -> bool:
+    """Would a checkout write the object `oid` at `full`: the cache holds it, and the file is
+    not there, or holds other bytes that it replaces (with `force`, or as `_replaceable` lets
+    it, `never_recorded` as it takes it), or holds them but is placed again (`_placed_again`)?
+    A directory not there is placed."""
+    if not repo.cache.exists(oid):
+        return False  # reported as not in the cache, nothing written
     if not os.path.lexists(full):
         return True
     if os.path.isdir(full) and not os.path.islink(full):
         return False  # judged by the checkout itself (a folder in the way)
-    state, why = _state_and_why(repo, full, display, force, oid)
-    return not _holds(state, oid) and (force or why is None)
+    state, why = _state_and_why(repo, full, display, force, oid, never_recorded)
+    if _holds(state, oid):
+        return _placed_again(repo, full, state, executable, relink)
+    return force or why is None
 
 
-def _folders_refused(root: str, refused: list[tuple[fsutil.AccessFix, list[str]]]
-                     ) -> DvxError:
-    """The refusal of the files (`refused`: each folder's fix, and what would be placed in
-    it), naming every folder from the current directory with one chmod that lets dvx at all
-    of them."""
+def _placed_again(repo: Repo, full: str, state: FileState, executable: bool, relink: bool
+                  ) -> bool:
+    """Is the file at `full`, which holds what it should (`state`), placed again all the same,
+    as `_checkout_file` and `_plan_dir` judge it: `relink` finds it not placed as configured,
+    or its executable bit is not `executable` and it shares its mode with its object?"""
+    st = os.lstat(full)
+    if relink and not _placed_as_configured(repo, full, state, st, executable):
+        return True
+    return state.executable != executable and _shares_its_mode(state, st)
+
+
+def _unrecorded_in_refusing_folders(repo: Repo, display: str, top: str, tree: Tree,
+                                    subpath: str | None, refuses: _Refuses
+                                    ) -> Iterator[tuple[fsutil.AccessFix, str, str]]:
+    """(the fix of its folder, relpath, full path) of each file, link or special file in
+    the tracked directory `display` (at `top`) that its version `tree` lacks, in scope, in a
+    folder that `refuses`: what its checkout deletes unless it keeps it. The folders are
+    listed, never a file's stat; what the checkout leaves out of the directory's data is
+    left out (.dvxignore, .git and .dvx, a get's folders, temporaries), and nothing at all
+    when it holds another repository (`repository_inside`), which checkout leaves whole."""
+    found: list[tuple[fsutil.AccessFix, str, str]] = []
+    reserved: list[str] = []
+    pending = [(top, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        fix = refuses(folder)
+        try:
+            with os.scandir(folder) as listed:
+                entries = list(listed)
+        except OSError:
+            continue  # one it may not list: named by the checkout's walk (reads_named)
+        for entry in entries:
+            name, rel = entry.name, prefix + entry.name
+            if name[0] == "." and is_reserved_name(name):
+                reserved.append(rel)
+            elif entry.is_dir(follow_symlinks=False):
+                if (_in_scope(rel, subpath) or (subpath or "").startswith(rel + "/")) \
+                        and not (name[0] == "." and get_scratch.is_scratch_folder(entry.path,
+                                                                                  name)):
+                    pending.append((entry.path, rel + "/"))
+            elif fix is not None and rel not in tree and _in_scope(rel, subpath) \
+                    and not (name[0] == "." and fsutil.temp_target(name) is not None) \
+                    and not is_ignore_file(rel):
+                found.append((fix, rel, entry.path))
+    if not found or repository_inside(repo, display, reserved) is not None:
+        return
+    for fix, rel, path in found:
+        if repo.dvxignore.check(f"{display}/{rel}") is None:
+            yield fix, rel, path
+
+
+def _folders_refused(root: str, refused: list[_Refused]) -> DvxError:
+    """The refusal of the files (`refused`: each folder's fix, and what would be placed and
+    deleted in it), naming every folder from the current directory with one chmod that lets
+    dvx at all of them."""
     def here(fix: fsutil.AccessFix) -> str:
         return from_here(root, os.path.relpath(fix.path, root).replace(os.sep, "/"))
 
-    folders = [here(fix) for fix, _ in refused]
-    paths = [path for _, placed in refused for path in placed]
-    named = named_list([from_here(root, path) for path in paths], most=3,
-                       name=lambda path: f"'{path}'")
-    modes = list(dict.fromkeys(fix.mode for fix, _ in refused))
+    def named(paths: list[str]) -> str:
+        return named_list([from_here(root, path) for path in paths], most=3,
+                          name=lambda path: f"'{path}'")
+
+    folders = [here(each.fix) for each in refused]
+    placed = [path for each in refused for path in each.placed]
+    deleted = [path for each in refused for path in each.deleted]
+    if not deleted:
+        what, done = f"{named(placed)} would be placed", "placed"
+    elif not placed:
+        what, done = f"{named(deleted)} would be deleted", "placed or deleted"
+    else:
+        what = f"{named(placed)} would be placed and {named(deleted)} deleted"
+        done = "placed or deleted"
+    modes = list(dict.fromkeys(each.fix.mode for each in refused))
     may_not = " or ".join("enter" if mode == "u+x" else "write in" for mode in modes)
     chmod = " && ".join(
-        f"chmod {mode} " + " ".join(shell_quote(here(fix)) for fix, _ in refused
-                                   if fix.mode == mode) for mode in modes)
+        f"chmod {mode} " + " ".join(shell_quote(here(each.fix)) for each in refused
+                                   if each.fix.mode == mode) for mode in modes)
     if len(folders) == 1:
         where, them, owner = f"the folder '{folders[0]}'", "it", "its owner"
     else:
         where = "the folders " + ", ".join(f"'{folder}'" for folder in folders)
         them, owner = "them", "their owner"
     return DvxError(
-        f"dvx may not {may_not} {where}, where {named} would be placed (permission denied); "
-        "nothing was placed.",
+        f"dvx may not {may_not} {where}, where {what} (permission denied); nothing was "
+        f"{done}.",
         f"Let dvx {may_not} {them} (`{chmod}`, as {owner}), then run the command again.")
 
 
