@@ -1507,3 +1507,53 @@ def test_checkout_relink_of_a_file_in_a_read_only_folder_is_refused_before_anyth
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
     assert dvx("checkout", "--relink").code == 0
     assert all((repo / path).is_symlink() for path in ("a/x.bin", "ro/y.bin"))
+
+
+def test_checkout_force_over_a_folder_in_a_read_only_folder_is_refused_before_anything_changes(
+        repo, dvx):
+    """A folder of the user's where a tracked file goes, in a folder dvx may not write in:
+    checkout keeps it and asks nothing of that folder, while `checkout -f`, which would
+    delete it to place the file, refuses before deleting or placing anything, naming the
+    folder with its chmod; once it is writable, the file is placed."""
+    write(repo / "a" / "x.bin", "x")
+    write(repo / "ro" / "y.bin", "y")
+    assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
+    os.unlink(repo / "ro" / "y.bin")
+    write(repo / "ro" / "y.bin" / "inner", "mine")
+    (repo / "ro").chmod(0o555)
+    try:
+        kept = dvx_unprivileged(repo, "checkout")
+        os.unlink(repo / "a" / "x.bin")
+        refused = dvx_unprivileged(repo / "a", "checkout", "-f")
+    finally:
+        (repo / "ro").chmod(0o755)
+    assert "may not write" not in kept.stderr, kept.stderr
+    assert "Skipped ro/y.bin: a directory is in the way" in kept.stderr, kept.stderr
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder '../ro', where '../ro/y.bin' would be placed "
+        "(permission denied); nothing was placed. Let dvx write in it (`chmod u+w ../ro`, as "
+        "its owner), then run the command again.\n"), refused.stderr
+    assert (repo / "ro" / "y.bin" / "inner").read_text() == "mine"
+    assert not (repo / "a" / "x.bin").exists()
+    assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
+    assert dvx("checkout", "-f").code == 0
+    assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin")] == ["x", "y"]
+
+
+def test_checkout_force_of_data_git_tracks_too_asks_nothing_of_its_read_only_folder(repo, dvx):
+    """Data whose path Git tracks too is left to Git by checkout, --force or not: in a folder
+    dvx may not write in, `checkout -f` names it as left to Git, never the folder as one it
+    would write in, and the file stays as Git has it."""
+    write(repo / "ro" / "y.bin", "y")
+    assert dvx("add", "ro/y.bin").code == 0
+    write(repo / "ro" / "y.bin", "in git")
+    git(repo, "add", "-f", "ro/y.bin")
+    (repo / "ro").chmod(0o555)
+    try:
+        forced = dvx_unprivileged(repo, "checkout", "-f")
+    finally:
+        (repo / "ro").chmod(0o755)
+    assert "may not write" not in forced.stderr, forced.stderr
+    assert "Skipped ro/y.bin: it is tracked by Git too" in forced.stderr, forced.stderr
+    assert (repo / "ro" / "y.bin").read_text() == "in git"

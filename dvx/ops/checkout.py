@@ -254,7 +254,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         targets = _hold_back_alike_targets(repo, targets, result)
         targets = _hold_back_unignorable_targets(repo, targets, result)
         left_to_git = _left_to_git(repo, [t.output for t in targets])
-        _refuse_folders_not_writable(repo, targets, force, relink)
+        _refuse_folders_not_writable(
+            repo, [t for t in targets if t.output.path not in left_to_git], force, relink)
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -345,8 +346,9 @@ def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool,
     folders of a tracked directory that is there are listed (no file's stat) for the files
     its checkout deletes; a file is looked at only where its folder refuses, and judged as
     the checkout judges it (`force`, `relink`), so what it keeps (a change made here, data it
-    lacks) asks nothing of its folder. Every such folder is named from the current directory
-    with the chmod that lets dvx write there."""
+    lacks, a folder of the user's where a file goes) asks nothing of its folder; `targets`
+    leave out those it leaves to Git, where it writes nothing. Every such folder is named from
+    the current directory with the chmod that lets dvx write there."""
     fixes: dict[str, fsutil.AccessFix | None] = {}
     refused: dict[str, _Refused] = {}
 
@@ -388,25 +390,39 @@ def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, refus
     full = repo.abspath(output.path)
     if not output.pointer.is_dir or os.path.islink(full) or not os.path.isdir(full):
         fix = refuses(os.path.dirname(full))
-        never_recorded = None if output.pointer.is_dir else _never_recorded_file(repo, output)
-        if fix is not None and _would_place(repo, full, output.path, output.pointer.oid,
-                                            output.pointer.executable, force, relink,
-                                            never_recorded):
+        if fix is None:
+            return
+        if output.pointer.is_dir:
+            placed = _would_place(repo, full, output.path, output.pointer.oid, False, force,
+                                  relink, None)
+        else:
+            # a folder where the file goes is deleted only when there is a file to place
+            placed = repo.cache.exists(output.pointer.oid) and (
+                _would_place(repo, full, output.path, output.pointer.oid,
+                             output.pointer.executable, force, relink,
+                             _never_recorded_file(repo, output))
+                or _folder_goes(repo, full, output.path, _ways_out_of(output), force,
+                                _never_recorded_folder(repo, output)))
+        if placed:
             yield fix, output.path, False
         return
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:  # nothing to place
         return
-    never_recorded = never_recorded_inside(repo, output.path, output.stage is not None, tree)
+    in_lock = output.stage is not None
+    never_recorded = never_recorded_inside(repo, output.path, in_lock, tree)
+    dvx_s = dvx_s_data_inside(repo, output.path, in_lock)
     for index in _scope(tree, target.subpath):
         rel = tree.paths[index]
-        path = join_posix(full, rel)
+        path, display = join_posix(full, rel), f"{output.path}/{rel}"
         fix = refuses(os.path.dirname(path))
         # through a symlinked folder, nothing is placed (the checkout says why)
-        if fix is not None and symlinked_parent(full, rel) is None and _would_place(
-                repo, path, f"{output.path}/{rel}", tree.oid_at(index),
-                tree.entry(index).executable, force, relink, never_recorded):
-            yield fix, f"{output.path}/{rel}", False
+        if fix is not None and symlinked_parent(full, rel) is None and (
+                _would_place(repo, path, display, tree.oid_at(index),
+                             tree.entry(index).executable, force, relink, never_recorded)
+                or _folder_goes(repo, path, display, _WaysOut(output.path, recordable=False),
+                                force, never_recorded, dvx_s)):
+            yield fix, display, False
     for fix, rel, path in _unrecorded_in_refusing_folders(repo, output.path, full, tree,
                                                           target.subpath, refuses):
         if force or _state_and_why(repo, path, f"{output.path}/{rel}", False, None,
@@ -441,6 +457,15 @@ def _placed_again(repo: Repo, full: str, state: FileState, executable: bool, rel
     if relink and not _placed_as_configured(repo, full, state, st, executable):
         return True
     return state.executable != executable and _shares_its_mode(state, st)
+
+
+def _folder_goes(repo: Repo, full: str, display: str, ways_out: _WaysOut, force: bool,
+                 never_recorded: NeverRecorded,
+                 keeps_left_out: Callable[[str], bool] | None = None) -> bool:
+    """Is `full` a folder where a file goes that the checkout deletes to place the file
+    (`_dir_in_the_way` lets it go, taking these arguments)?"""
+    return os.path.isdir(full) and not os.path.islink(full) and _dir_in_the_way(
+        repo, full, display, ways_out, force, keeps_left_out, never_recorded) is None
 
 
 def _unrecorded_in_refusing_folders(repo: Repo, display: str, top: str, tree: Tree,
