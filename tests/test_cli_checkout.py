@@ -1557,3 +1557,46 @@ def test_checkout_force_of_data_git_tracks_too_asks_nothing_of_its_read_only_fol
     assert "may not write" not in forced.stderr, forced.stderr
     assert "Skipped ro/y.bin: it is tracked by Git too" in forced.stderr, forced.stderr
     assert (repo / "ro" / "y.bin").read_text() == "in git"
+
+
+def test_pull_refuses_to_delete_a_file_only_the_remote_holds_in_a_read_only_folder(
+        repo, dvx, tmp_path):
+    """A file dvx placed from an older version, which the tracked directory's version no
+    longer has, whose bytes only the remote holds now (its object gone from the cache), in a
+    folder dvx may not write in: checkout keeps it and asks nothing of the folder, while pull,
+    which deletes it as the remote holds its bytes, refuses before placing or deleting
+    anything, naming the folder; once it is writable, pull deletes it."""
+    for path in ("d/a", "d/sub/b", "d/sub/extra"):
+        write(repo / path, path)
+    assert dvx("add", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    assert dvx("push").code == 0
+    os.unlink(repo / "d" / "sub" / "extra")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    assert dvx("push").code == 0
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")
+    oid = xxhash.xxh128(b"d/sub/extra").hexdigest()
+    os.unlink(repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:])
+    os.unlink(repo / "d" / "a")
+    (repo / "d" / "sub").chmod(0o555)
+    try:
+        refused = dvx_unprivileged(repo, "pull")
+        kept = dvx_unprivileged(repo, "checkout")
+    finally:
+        (repo / "d" / "sub").chmod(0o755)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.endswith(
+        "ERROR: dvx may not write in the folder 'd/sub', where 'd/sub/extra' would be deleted "
+        "(permission denied); nothing was placed or deleted. Let dvx write in it (`chmod u+w "
+        "d/sub`, as its owner), then run the command again.\n"), refused.stderr
+    assert "may not write" not in kept.stderr and "Skipped d/sub/extra" in kept.stderr, \
+        kept.stderr
+    assert (repo / "d" / "sub" / "extra").read_text() == "d/sub/extra"
+    assert (repo / "d" / "a").read_text() == "d/a"
+    assert dvx("pull").code == 0
+    assert sorted(os.listdir(repo / "d" / "sub")) == ["b"]

@@ -255,7 +255,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         targets = _hold_back_unignorable_targets(repo, targets, result)
         left_to_git = _left_to_git(repo, [t.output for t in targets])
         _refuse_folders_not_writable(
-            repo, [t for t in targets if t.output.path not in left_to_git], force, relink)
+            repo, [t for t in targets if t.output.path not in left_to_git], force, relink,
+            held_elsewhere)
         done = False
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
@@ -339,14 +340,15 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
 
 
 def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool,
-                                 relink: bool) -> None:
+                                 relink: bool, held_elsewhere: HeldElsewhere | None) -> None:
     """Refuse, before anything is placed, targets that would place, replace or delete a file
     in a folder dvx may not write in (or enter): each would fail there, after the others were
     placed. Only the folders of the files to place are asked about, once each, and the
     folders of a tracked directory that is there are listed (no file's stat) for the files
     its checkout deletes; a file is looked at only where its folder refuses, and judged as
-    the checkout judges it (`force`, `relink`), so what it keeps (a change made here, data it
-    lacks, a folder of the user's where a file goes) asks nothing of its folder; `targets`
+    the checkout judges it (`force`, `relink`, and a pull's `held_elsewhere` asked about the
+    files there kept as the cache lacks their bytes), so what it keeps (a change made here,
+    data it lacks, a folder of the user's where a file goes) asks nothing of its folder; `targets`
     leave out those it leaves to Git, where it writes nothing. Every such folder is named from
     the current directory with the chmod that lets dvx write there."""
     fixes: dict[str, fsutil.AccessFix | None] = {}
@@ -360,7 +362,9 @@ def _refuse_folders_not_writable(repo: Repo, targets: list[Target], force: bool,
         return fixes[folder]
 
     for target in targets:
-        for fix, display, deleted in _writes_refused(repo, target, force, relink, refuses):
+        ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
+        for fix, display, deleted in _writes_refused(repo, target, force, relink, ask,
+                                                     refuses):
             held = refused.setdefault(fix.path, _Refused(fix))
             (held.deleted if deleted else held.placed).append(display)
     if refused:
@@ -379,13 +383,17 @@ class _Refused:
 _Refuses = Callable[[str], "fsutil.AccessFix | None"]
 
 
-def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, refuses: _Refuses
-                    ) -> Iterator[tuple[fsutil.AccessFix, str, bool]]:
+def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, ask: _Ask | None,
+                    refuses: _Refuses) -> Iterator[tuple[fsutil.AccessFix, str, bool]]:
     """(the fix of its folder, path from the root, deleted or placed) of each file the
     checkout of `target` would place, replace or delete in a folder that `refuses`: the
     output itself, or the files of its manifest in scope and those it deletes; a directory
     not there at all (or a file or link where it goes, replaced) is named whole (each of its
-    files would go in a folder made for it)."""
+    files would go in a folder made for it). `ask` (a pull's) is asked once about the files
+    there kept as the cache lacks their bytes: those a remote holds are replaced or deleted."""
+    # (fix, path, state, oid to place or None, deleted) of each file to ask about
+    asked: list[tuple[fsutil.AccessFix, str, FileState, str | None, bool]] = []
+    lacking: list[FileState] | None = None if ask is None else []
     output = target.output
     full = repo.abspath(output.path)
     if not output.pointer.is_dir or os.path.islink(full) or not os.path.isdir(full):
@@ -395,16 +403,21 @@ def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, refus
         if output.pointer.is_dir:
             placed = _would_place(repo, full, output.path, output.pointer.oid, False, force,
                                   relink, None)
+            never_recorded: NeverRecorded | None = None
         else:
+            never_recorded = _never_recorded_file(repo, output)
             # a folder where the file goes is deleted only when there is a file to place
             placed = repo.cache.exists(output.pointer.oid) and (
                 _would_place(repo, full, output.path, output.pointer.oid,
-                             output.pointer.executable, force, relink,
-                             _never_recorded_file(repo, output))
+                             output.pointer.executable, force, relink, never_recorded,
+                             lacking)
                 or _folder_goes(repo, full, output.path, _ways_out_of(output), force,
                                 _never_recorded_folder(repo, output)))
         if placed:
             yield fix, output.path, False
+        elif lacking:
+            asked.append((fix, output.path, lacking.pop(), output.pointer.oid, False))
+        yield from _held_elsewhere(repo, ask, asked, never_recorded)
         return
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:  # nothing to place
@@ -419,23 +432,49 @@ def _writes_refused(repo: Repo, target: Target, force: bool, relink: bool, refus
         # through a symlinked folder, nothing is placed (the checkout says why)
         if fix is not None and symlinked_parent(full, rel) is None and (
                 _would_place(repo, path, display, tree.oid_at(index),
-                             tree.entry(index).executable, force, relink, never_recorded)
+                             tree.entry(index).executable, force, relink, never_recorded,
+                             lacking)
                 or _folder_goes(repo, path, display, _WaysOut(output.path, recordable=False),
                                 force, never_recorded, dvx_s)):
             yield fix, display, False
+        elif fix is not None and lacking:
+            asked.append((fix, display, lacking.pop(), tree.oid_at(index), False))
     for fix, rel, path in _unrecorded_in_refusing_folders(repo, output.path, full, tree,
                                                           target.subpath, refuses):
-        if force or _state_and_why(repo, path, f"{output.path}/{rel}", False, None,
-                                   never_recorded)[1] is None:
-            yield fix, f"{output.path}/{rel}", True
+        display = f"{output.path}/{rel}"
+        state, why = (None, None) if force else _state_and_why(repo, path, display, False,
+                                                               None, never_recorded)
+        if why is None:
+            yield fix, display, True
+        elif why in _NOT_CACHED and ask is not None and state is not None:
+            asked.append((fix, display, state, None, True))
+    yield from _held_elsewhere(repo, ask, asked, never_recorded)
+
+
+def _held_elsewhere(repo: Repo, ask: _Ask | None,
+                    asked: list[tuple[fsutil.AccessFix, str, FileState, str | None, bool]],
+                    never_recorded: NeverRecorded | None
+                    ) -> Iterator[tuple[fsutil.AccessFix, str, bool]]:
+    """Of the files `asked` about (as `_writes_refused` collects them), those `ask` finds a
+    remote holds the bytes of, which the checkout replaces or deletes (`_judged_elsewhere`)."""
+    if ask is None or not asked:
+        return
+    whys = _judged_elsewhere(repo, ask, [(display, state, wanted)
+                                         for _, display, state, wanted, _ in asked],
+                             never_recorded)
+    for (fix, display, _, _, deleted), why in zip(asked, whys, strict=True):
+        if why is None:
+            yield fix, display, deleted
 
 
 def _would_place(repo: Repo, full: str, display: str, oid: str, executable: bool, force: bool,
-                 relink: bool, never_recorded: NeverRecorded | None) -> bool:
+                 relink: bool, never_recorded: NeverRecorded | None,
+                 lacking: list[FileState] | None = None) -> bool:
     """Would a checkout write the object `oid` at `full`: the cache holds it, and the file is
     not there, or holds other bytes that it replaces (with `force`, or as `_replaceable` lets
     it, `never_recorded` as it takes it), or holds them but is placed again (`_placed_again`)?
-    A directory not there is placed."""
+    A directory not there is placed. With `lacking`, a file kept as the cache lacks its bytes
+    is added to it, its state, for a pull to ask a remote about."""
     if not repo.cache.exists(oid):
         return False  # reported as not in the cache, nothing written
     if not os.path.lexists(full):
@@ -445,6 +484,9 @@ def _would_place(repo: Repo, full: str, display: str, oid: str, executable: bool
     state, why = _state_and_why(repo, full, display, force, oid, never_recorded)
     if _holds(state, oid):
         return _placed_again(repo, full, state, executable, relink)
+    if why in _NOT_CACHED and lacking is not None and state is not None:
+        lacking.append(state)
+        return False
     return force or why is None
 
 
