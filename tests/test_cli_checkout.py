@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import xxhash
+import yaml
 
 from tests.conftest import dvx_unprivileged, git, run_dvx_proc, tree_bytes, write
 
@@ -1600,3 +1601,24 @@ def test_pull_refuses_to_delete_a_file_only_the_remote_holds_in_a_read_only_fold
     assert (repo / "d" / "a").read_text() == "d/a"
     assert dvx("pull").code == 0
     assert sorted(os.listdir(repo / "d" / "sub")) == ["b"]
+
+
+def test_a_link_refused_for_its_folder_is_not_blamed_on_the_cache_object(repo, dvx):
+    """os.symlink and os.link name the object first and the link second in their error: a
+    link refused in its folder (a race past checkout's check of read-only folders) is a
+    folder that may not be written, never an object of the cache that may not be read."""
+    from dvx.ops.checkout import _placement_failure
+    from dvx.repo import Repo
+
+    write(repo / "f.txt", "data\n")
+    assert dvx("add", "f.txt").code == 0
+    here = Repo(str(repo))
+    name = yaml.safe_load((repo / "f.txt.dvx").read_text())["oid"]
+    obj = here.cache.oid_path(name)
+    link = str(repo / "ro" / "f.txt")
+    said = _placement_failure(here, OSError(errno.EACCES, "Permission denied", obj, None,
+                                            link), name, link)
+    assert said == "Permission denied", said
+    read = _placement_failure(here, OSError(errno.EACCES, "Permission denied", obj), name,
+                              link)
+    assert "may not be read" in read, read

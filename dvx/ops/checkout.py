@@ -1171,8 +1171,10 @@ def _never_recorded_folder(repo: Repo, output: Output) -> NeverRecorded:
 
 def _placement_failure(repo: Repo, exc: OSError, oid: str, full: str) -> str:
     """Why object `oid` could not be placed at `full`: it may not be read, or `full` not be
-    written."""
-    if exc.errno == errno.EACCES and exc.filename == repo.cache.oid_path(oid):
+    written. A link's error names the object first and the link second (`filename2`): a
+    link is refused for its folder, never for reading the object."""
+    if (exc.errno == errno.EACCES and exc.filename == repo.cache.oid_path(oid)
+            and exc.filename2 is None):
         return unreadable_object(exc)  # not EPERM: a chmod of another user's object refused
     return fsutil.write_failure(exc, full)
 
