@@ -578,7 +578,8 @@ class RepoLock:
 
     def _try_lock(self) -> bool:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # The umask decides who else may write it: a group sharing a checkout takes it too
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:
             if self.place is None:
                 raise

@@ -927,11 +927,13 @@ class Repo:
             return
         shown = from_here(self.root, os.path.relpath(fix.path, self.root).replace(os.sep, "/"))
         where = "in" if fix.path == tmp else "to"
+        # Another user's lock file (a shared checkout): its owner lets every user write it
+        mode = fix.mode if fix.path == tmp or _owned_here(lock) else "a+w"
         raise DvxError(
             f"dvx may not write {where} '{shown}' (permission denied), where a command that "
             "changes the repository records that it runs and what it placed; nothing was "
             "changed.",
-            f"Let dvx write there (`chmod {fix.mode} {shell_quote(shown)}`, as its owner), "
+            f"Let dvx write there (`chmod {mode} {shell_quote(shown)}`, as its owner), "
             "then run the command again.")
 
     def _reread_after_locking(self) -> None:
@@ -1040,3 +1042,11 @@ def refuse_where_git_sees(path: str, shown: str, hint: str) -> None:
 
 def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + os.sep)
+
+
+def _owned_here(path: str) -> bool:
+    """Does this process's user own the file at `path` (so a chmod of its own fixes it)?"""
+    try:
+        return os.stat(path).st_uid == os.geteuid()
+    except OSError:
+        return True

@@ -1149,21 +1149,30 @@ def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dv
     assert status.returncode == 0 and "data.bin: modified" in status.stdout, status.stderr
 
 
-def test_a_command_that_writes_refuses_a_lock_file_another_user_left_read_only(repo):
-    """The lock file in .dvx/tmp read-only (another user of a shared checkout left it so): a
-    command that changes the repository refuses before writing, naming that file, not a
-    folder, with its chmod."""
+@pytest.mark.parametrize("owner", ["this user", "another user"])
+def test_a_command_that_writes_refuses_a_lock_file_left_read_only(repo, owner):
+    """The lock file in .dvx/tmp read-only (a chmod, or another user of a shared checkout
+    made it): a command that changes the repository refuses before writing, naming that
+    file, not a folder, with the chmod its owner runs: u+w of one's own, a+w of another's."""
     write(repo / "sub" / "new.txt", "new")
     lock_file = repo / ".dvx" / "tmp" / "lock"
-    lock_file.touch(mode=0o444)
+    lock_file.touch()
+    lock_file.chmod(0o444 if owner == "this user" else 0o644)
+    if owner == "another user":
+        if os.geteuid() != 0:
+            pytest.skip("giving a file to another user takes root")
+        os.chown(lock_file, 1001, 1001)
     try:
         refused = dvx_unprivileged(repo / "sub", "add", "new.txt")
     finally:
+        if owner == "another user":
+            os.chown(lock_file, 0, 0)
         lock_file.chmod(0o644)
+    mode = "u+w" if owner == "this user" else "a+w"
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr == (
         "ERROR: dvx may not write to '../.dvx/tmp/lock' (permission denied), where a command "
         "that changes the repository records that it runs and what it placed; nothing was "
-        "changed. Let dvx write there (`chmod u+w ../.dvx/tmp/lock`, as its owner), then run "
-        "the command again.\n")
+        f"changed. Let dvx write there (`chmod {mode} ../.dvx/tmp/lock`, as its owner), then "
+        "run the command again.\n")
     assert not (repo / "sub" / "new.txt.dvx").exists()

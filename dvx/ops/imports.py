@@ -326,13 +326,13 @@ def _swap_in(scratch: get_scratch.Scratch, built: str, target: str) -> None:
             if os.path.lexists(target):
                 os.rename(target, former)
             faults.point("get.between_renames")
-            if not held:
+            if held:  # decided once: a stop held after the copy is in place finds it done
+                _give_back(scratch, former, target)
+            else:
                 os.rename(built, target)
         except BaseException:
             _give_back(scratch, former, target)
             raise
-        if held:
-            _give_back(scratch, former, target)
 
 
 def _give_back(scratch: get_scratch.Scratch, former: str, target: str) -> None:
