@@ -18,11 +18,11 @@ from dvx.errors import (
     NewerFormatError,
     PathError,
     UnknownKeysError,
+    UnreadableError,
     UsageError,
-    unreadable_error,
 )
 from dvx.hash_setting import pointer_algo_mismatch
-from dvx.ignore import refuse_gitignores_git_waits_on
+from dvx.ignore import DvxIgnore, refuse_gitignores_git_waits_on
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem
 from dvx.logs import get_logger, quoted, shell_quote
 from dvx.objects.tree import Tree
@@ -121,7 +121,7 @@ def pointer_files(repo: Repo) -> list[str]:
     # The same listing (or walk) notes, at no extra cost, any dvx.yaml below the root, which
     # dvx never reads: pipeline_files_not_read says so.
     if repo.git is None:
-        found, pipelines = _walk_for_pointers(repo.root)
+        found, pipelines = _walk_for_pointers(repo.root, repo.dvxignore)
         repo.pipeline_files_below.update(pipelines)
         return found
     synced = repo.syncstate.paths()
@@ -145,11 +145,11 @@ def pointer_files(repo: Repo) -> list[str]:
     return sorted(listed_pointers | set(ignored))
 
 
-def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
+def _walk_for_pointers(root: str, ignore: DvxIgnore) -> tuple[list[str], list[str]]:
     """The pointer files below `root`, and the dvx.yaml files below it, never looking inside
     data a pointer tracks. Without Git to list them, a folder this user may not list could
     hold pointer files no command would know of: refused (UnreadableError), never passed
-    over as holding none."""
+    over as holding none, unless .dvxignore (`ignore`) leaves it out."""
     found: list[str] = []
     pipelines: list[str] = []
     refused: list[str] = []
@@ -161,9 +161,15 @@ def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
                 found.append(folder.rel + entry.name)
             elif entry.name == PIPELINE_FILE and folder.rel:
                 pipelines.append(folder.rel + entry.name)
+    refused = [rel for rel in refused if ignore.check(rel, is_dir=True) is None]
     if refused:
-        raise unreadable_error(from_here(root, refused[0]), is_dir=True, inside=False,
-                               path=refused[0])
+        shown = shell_quote(from_here(root, refused[0]))
+        raise UnreadableError(
+            f"'{from_here(root, refused[0])}' cannot be read: permission denied. Without Git, "
+            "dvx finds pointer files by listing every folder, and one there would be missed.",
+            f"Fix its permissions (`chmod u+rx {shown}`, as its owner), or, if it holds no "
+            f"data dvx tracks, leave it out with a .dvxignore line `/{refused[0]}/`; then run "
+            "the command again.", path=refused[0])
     return sorted(found), pipelines
 
 
@@ -179,7 +185,7 @@ def pipeline_files_not_read(repo: Repo, search: bool = False,
         refuse_gitignores_git_waits_on(repo.root, repo.syncstate.paths())
         listed.update(repo.git.workspace_files(f"*/{PIPELINE_FILE}"))
     elif search:
-        listed.update(_walk_for_pointers(repo.root)[1])
+        listed.update(_walk_for_pointers(repo.root, repo.dvxignore)[1])
     here = _pipeline_files_above_here(repo.root) - listed
     # The dvx.yaml of a dvx project of its own, nested in this one, is that project's.
     found = {p for p in listed | here if p.endswith("/" + PIPELINE_FILE)
