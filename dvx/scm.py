@@ -820,6 +820,21 @@ def stopped_operation(root: str | None) -> StoppedOperation | None:
     return None
 
 
+def replaying_a_commit(root: str | None) -> StoppedOperation | None:
+    """The Git operation under way at `root` (`stopped_operation`) when the commit being made
+    concludes one that brought another side's files (a merge, cherry-pick, revert, `git am`,
+    or a rebase's pick stopped on a conflict); None for a rebase stopped for the user (an
+    `edit` or `break` line), whose staged files are the user's own, as outside any."""
+    operation = stopped_operation(root)
+    if operation is not _REBASING or root is None:
+        return operation
+    where = _git_dir_and_top(root)
+    if not where or not os.path.exists(os.path.join(where[0], "REBASE_HEAD")) \
+            or os.path.exists(os.path.join(where[0], "rebase-merge", "amend")):
+        return None
+    return operation
+
+
 def abort_and_again(root: str) -> str | None:
     """How to abandon the Git operation stopped on a conflict in the work tree at `root`,
     and run it again (``"`git merge --abort` and merge again"``), as one names it to the

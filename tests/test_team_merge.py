@@ -466,6 +466,32 @@ def test_a_rebase_or_cherry_pick_stopped_over_data_git_held_names_its_own_ways_o
     assert dvx("status", "-q").code == 0, dvx("status").output
 
 
+def test_a_commit_at_a_rebase_s_edit_stop_is_not_offered_a_forced_checkout_of_the_user_s_files(
+        repo, dvx):
+    """A rebase stopped at an `edit` line brings no other side's files: a file the user
+    stages into tracked data there is theirs, so the pre-commit hook names the plain `dvx
+    checkout` that keeps it, never the `--force` that would delete it (as for a merge's)."""
+    assert dvx("install").code == 0
+    write(repo / "d" / "a.txt", "a\n")
+    assert dvx("add", "d").code == 0
+    commit(repo, "d")
+    write(repo / "notes.txt", "n\n")
+    commit(repo, "notes")
+    edit_first = "sed -i '1s/^pick/edit/'"
+    stopped = subprocess.run(["git", "rebase", "-q", "-i", "HEAD~1"], cwd=repo, text=True,
+                             capture_output=True, env={**os.environ,
+                                                       "GIT_SEQUENCE_EDITOR": edit_first})
+    assert stopped.returncode == 0 and (repo / ".git" / "rebase-merge").exists(), stopped.stderr
+    write(repo / "d" / "mine.txt", "mine, never committed\n")
+    git(repo, "add", "-f", "d/mine.txt")
+    refused = subprocess.run(["git", "commit", "-qm", "mine"], cwd=repo, capture_output=True,
+                             text=True)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and "`dvx checkout d`" in said, said
+    assert "--force" not in said and "rebase --abort" not in said, said
+    git(repo, "rebase", "--abort")
+
+
 @pytest.mark.parametrize("way", ["checkout", "commit"])
 @pytest.mark.parametrize("dvx_side", ["main", "theirs"])
 def test_a_merge_stopped_over_a_file_names_ways_out_that_work_as_pasted(repo, dvx, dvx_side,

@@ -185,7 +185,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
-    from dvx.scm import MERGING, stopped_operation
+    from dvx.scm import MERGING, replaying_a_commit
 
     try:
         repo = _repo_of_hook()
@@ -214,7 +214,7 @@ def _check_the_commit(made_by_merge: bool) -> None:
     here = _wpresentgit_ran(repo.root)
     if check.given_to_git:
         warn(_given_to_git_message(repo.root, here, check.given_to_git))
-    stopped = MERGING if made_by_merge else stopped_operation(repo.root)
+    stopped = MERGING if made_by_merge else replaying_a_commit(repo.root)
     if check.found:
         warn(_staged_data_message(repo.root, here, check.found, stopped))
     if check.links:
