@@ -606,8 +606,10 @@ def _refuse_stage_name(repo: Repo, rel: str, target: str, outputs: list[Output])
         hint = (f"{LOCK_FILE} records no output of it yet: `dvx repro {shell_quote(target)}` "
                 f"runs it and records them; {listing}")
     elif in_git:
-        hint = (f"Git tracks each output of it (`cache: false`): {named(in_git)}, of which "
-                f"dvx holds no data; `git status -- PATH` shows them. {listing}")
+        hint = (f"{LOCK_FILE} records each output of it as kept out of the cache (`cache: "
+                f"false`), for Git to track: {named(in_git)}, of which dvx holds no data "
+                f"(`git status -- {for_command(repo.root, in_git[0])}` shows "
+                f"{'it' if len(in_git) == 1 else 'the first'}). {listing}")
     else:
         hint = f"It has no output dvx or Git tracks. {listing}"
     raise UsageError(f"'{target}' is a pipeline stage of {PIPELINE_FILE}, not a path: "

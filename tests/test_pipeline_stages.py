@@ -408,8 +408,9 @@ def test_a_stage_name_whose_outputs_git_tracks_as_a_target_is_not_said_never_run
           "    metrics:\n      - m.json:\n          cache: false\n"
           "  touch:\n    cmd: echo t\n    deps: [raw.txt]\n")
     assert dvx("repro").code == 0
-    for target, hint in (("eval", "Git tracks each output of it (`cache: false`): m.json, of "
-                                  "which dvx holds no data"),
+    for target, hint in (("eval", "dvx.lock records each output of it as kept out of the "
+                                  "cache (`cache: false`), for Git to track: m.json, of which "
+                                  "dvx holds no data (`git status -- m.json` shows it)"),
                          ("touch", "It has no output dvx or Git tracks.")):
         refused = dvx("push", target)
         said = " ".join(refused.stderr.split())

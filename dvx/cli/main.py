@@ -210,8 +210,8 @@ def _permission_refused(ctx: click.Context, exc: PermissionError) -> tuple[str, 
         return f"'{shown}' may not be entered ({why}).", f"let dvx enter it ({chmod})"
     if fix.reading:
         return f"'{shown}' may not be read ({why}).", f"let dvx read it ({chmod})"
-    what = "the folder" if os.path.isdir(fix.path) else "the file"  # a read-only file: itself
-    return (f"dvx may not write in {what} '{shown}' ({why}).",
+    where = "in the folder" if os.path.isdir(fix.path) else "to the file"  # a read-only file
+    return (f"dvx may not write {where} '{shown}' ({why}).",
             f"let dvx write there ({chmod})")
 
 
