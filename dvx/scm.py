@@ -1605,7 +1605,12 @@ class Git:
             f"{rev!r} may name an older commit or another branch, which are not here.",
             "Fetch the history it names, then run this again: `git fetch --deepen=1` brings "
             "one more commit of each branch fetched (`HEAD~1`), `git fetch --unshallow` all of "
-            f"their history, {_fetching_the_branch(rev)}.")
+            f"their history, {_fetching_the_branch(rev, self._remote_names())}.")
+
+    def _remote_names(self) -> list[str]:
+        """The names of the repository's remotes (`git remote`); none where Git cannot say."""
+        listed = self._completed("remote")
+        return listed.stdout.decode().split() if listed.returncode == 0 else []
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
@@ -2579,16 +2584,19 @@ def _refspec_match(pattern: str, ref: str) -> str | None:
     return None
 
 
-def _fetching_the_branch(rev: str) -> str:
+def _fetching_the_branch(rev: str, remotes: list[str]) -> str:
     """The fetch that makes `rev`, if it names a branch another clone has, a name here: a
-    shallow clone fetches one branch, and `git fetch origin BRANCH` alone updates only
-    FETCH_HEAD, so the fetch names where the branch goes (origin/NAME: its remote-tracking
-    branch; a bare NAME: a branch of that name here)."""
+    shallow clone fetches one branch, and `git fetch REMOTE BRANCH` alone updates only
+    FETCH_HEAD, so the fetch names where the branch goes (REMOTE/NAME, for one of
+    `remotes`: its remote-tracking branch; a bare NAME: a branch of that name here, fetched
+    from origin, else the first remote)."""
+    default = "origin" if "origin" in remotes or not remotes else remotes[0]
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", rev) or re.fullmatch(r"[0-9a-f]{7,64}", rev):
-        return "`git fetch origin BRANCH:BRANCH` another branch"
+        return f"`git fetch {shell_quote(default)} BRANCH:BRANCH` another branch"
     remote, _, branch = rev.partition("/")
-    if remote == "origin" and branch:
-        refspec = f"{branch}:refs/remotes/origin/{branch}"
+    if remote in remotes and branch:
+        source, refspec = remote, f"{branch}:refs/remotes/{remote}/{branch}"
     else:
-        refspec = f"{rev}:{rev}"
-    return f"`git fetch origin {shell_quote(refspec)}` the branch {rev!r}, if it is one"
+        source, refspec = default, f"{rev}:{rev}"
+    return (f"`git fetch {shell_quote(source)} {shell_quote(refspec)}` the branch {rev!r}, if "
+            "it is one")

@@ -370,6 +370,15 @@ def test_a_revision_a_shallow_clone_lacks_names_the_fetch_that_brings_it(tmp_pat
     git(ci, *fetch.split()[1:])
     fetched = run_dvx("params", "diff", "origin/feat", cwd=ci)
     assert fetched.code == 0 and "0.1" in fetched.stdout, fetched.output
+    git(ci, "remote", "rename", "origin", "upstream")  # a clone made with -o upstream
+    for rev, fetch in (("feat2", "git fetch upstream feat2:feat2"),
+                       ("upstream/feat2", "git fetch upstream feat2:refs/remotes/upstream/feat2")):
+        refused = run_dvx("params", "diff", rev, cwd=ci)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and f"`{fetch}` the branch '{rev}'" in said, said
+    git(repo, "branch", "feat2", "HEAD~1")
+    git(ci, *fetch.split()[1:])
+    assert run_dvx("params", "diff", "upstream/feat2", cwd=ci).code == 0
 
 
 def test_an_experiment_name_is_a_revision_to_diff_as_to_params_diff(repo, dvx):
