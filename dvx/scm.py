@@ -1168,31 +1168,34 @@ def refuse_unreadable_files(root: str, relpaths: list[str], tracked: Iterable[st
     unreadable = old + new
     if not unreadable:
         return
-    typed = " ".join(for_command(root, rel) for rel in unreadable[:5])
+    named, shown = _unreadable_named(root, old, new)
+    typed = " ".join(for_command(root, rel) for rel in shown)  # the files named, each
     them = "it" if len(unreadable) == 1 else "them"
     gitignore = ", or name what is not the project's in .gitignore" if new else ""
     raise UnreadableError(
-        f"Git may not read {_unreadable_named(root, old, new)}, which an experiment's commit "
-        "records with the workspace.",
+        f"Git may not read {named}, which an experiment's commit records with the workspace.",
         f"Make {them} readable (`chmod u+r {typed}`, as the owner){gitignore}; then run the "
         "command again.")
 
 
-def _unreadable_named(root: str, tracked: list[str], new: list[str]) -> str:
+def _unreadable_named(root: str, tracked: list[str], new: list[str]) -> tuple[str, list[str]]:
     """The files of a refused commit of the workspace, by kind: `tracked` ones, changed
-    since the user's index recorded them, then `new` ones; five named at most in all."""
+    since the user's index recorded them, then `new` ones, in words, five named at most (one
+    of each kind at least); and those named."""
     parts = []
+    named_paths: list[str] = []
     room = 5
     for paths, what in ((tracked, "changed since Git last recorded {}"),
                         (new, "new in the workspace (Git neither tracks nor ignores {})")):
         if not paths:
             continue
         shown = paths[:max(room, 1)]
+        named_paths += shown
         room -= len(shown)
         more = f" and {len(paths) - len(shown)} more" if len(paths) > len(shown) else ""
         named = ", ".join(f"'{from_here(root, rel)}'" for rel in shown)
         parts.append(f"{named}{more}, {what.format('it' if len(paths) == 1 else 'them')}")
-    return ", and ".join(parts)
+    return ", and ".join(parts), named_paths
 
 
 def _readable(path: str) -> bool:
