@@ -525,6 +525,9 @@ def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
         try:
             part = transfer_to(name, group)
         except Interrupted as exc:  # the remotes after it are left for the command run again
+            if merged.parts and exc.total is None:  # a count of the command, not of a whole
+                exc = interrupted(exc.moving, exc.done + merged.transfer.transferred, None,
+                                  exc, exc.unsure, exc.left)
             rest = [f"'{later}'" for later in names[at + 1:] if later is not None]
             if rest:
                 raise also_left(exc, f"{doing} {named_list(rest, most=3)}") from None
@@ -654,14 +657,14 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                 result.lost += _recorded_with_change(repo, result, unnamed - never)
         if repair:
             _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
-        try:
-            uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
-                                       sizes=files)
-        except Interrupted as exc:  # counted over the push: its manifests were still to go
-            raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
-                              by=exc, unsure=exc.unsure, left=_left_of_push(
-                                  result, len(cached) - (exc.total or 0) + len(wanted.trees))
-                              ) from None
+    try:  # the transfer counts what went up, however it stops
+        uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
+                                   sizes=files)
+    except Interrupted as exc:  # counted over the push: its manifests were still to go
+        raise interrupted("Uploading", exc.done, _plus(exc.total, _trees_to_go(remote, wanted)),
+                          by=exc, unsure=exc.unsure, left=_left_of_push(
+                              result, len(cached) - (exc.total or 0) + len(wanted.trees))
+                          ) from None
     result.transfer.merge(uploaded)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
     try:
@@ -683,6 +686,10 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     try:
         if remote.packs_enabled():
             packed.consolidate_if_many(remote, settings)
+    except KeyboardInterrupt as exc:  # as below, the push is complete: said so
+        moved = result.transfer.transferred
+        raise interrupted("Uploading", moved, moved + len(result.transfer.failed), by=exc,
+                          left="") from None
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
 
