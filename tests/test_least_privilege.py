@@ -236,7 +236,7 @@ def test_fsck_with_a_read_only_key_reports_a_damaged_pack_and_changes_nothing(re
 
     told = dvx("fsck", "--remote", "storage")
     assert told.code == 1 and f"Corrupt {oid_of(b'packed')}" in told.stderr
-    assert "nothing was moved aside" in told.stderr
+    assert "may not be written with these credentials: nothing was moved aside" in told.stderr
     assert ("`dvx fsck --remote storage`, then `dvx push --repair -r storage` repair it"
             in " ".join(told.stderr.split())), told.stderr
     _use_key(repo, moto_iam, "admin")  # credentials that may write: the hint, pasted

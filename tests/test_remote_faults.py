@@ -210,6 +210,9 @@ def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server
     assert result.code == 1, result.output
     assert f"Corrupt {bad}" in result.stderr and "read-only" in result.stderr
     assert "internal error" not in result.stderr and "moved to" not in result.stderr
+    said = " ".join(result.stderr.split())
+    assert "`dvx push --repair -r NAME`, NAME being the remote that writes to the store " \
+        "'web' serves" in said and "-r web" not in said, said  # a push there is refused
     assert damaged.read_bytes() == b"x" * 1000  # reported, left where it is
     assert not (served / "locks").exists() or not list((served / "locks").iterdir())
     shutil.rmtree(served)

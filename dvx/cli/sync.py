@@ -770,7 +770,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         sent_to = result.pushed_to.get(oid)
         if remote_name and sent_to is not None:
             which = _plain_push_target(sent_to, sent_to == result.default_remote)
-            push_here = _push_to(remote_name, result.read_only)
+            push_here = _push_to(remote_name, result.read_only_kind)
             if oid in result.uncached:
                 warn(f"Missing {oid}: {shown_path(path)} needs it, and neither the remote "
                      f"{remote_name} nor the cache here has it: it may be on {which}, where a "
@@ -810,11 +810,14 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{why} Nothing it names was checked: upgrade dvx to check it (leave it where "
              "it is: the packs it names are a newer dvx's data).")
     _warn_unindexed_packs(result)
-    if result.corrupt and result.read_only and remote_name:
+    if result.corrupt and result.read_only_kind:
+        warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
+             "store it serves through a remote that writes to it (`dvx fsck --remote NAME`, "
+             f"then {_push_to(str(remote_name), True, repair=True).rstrip(',')}).")
+    elif result.corrupt and result.read_only and remote_name:
         name = shell_quote(remote_name)
-        warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Where the "
-             "store it serves may be written (credentials that may write and delete there, "
-             "or a remote of another kind serving it, for an http one), "
+        warn(f"The remote '{remote_name}' may not be written with these credentials: nothing "
+             "was moved aside. With credentials that may write and delete there, "
              f"`dvx fsck --remote {name}`, then `dvx push --repair -r {name}` repair it.")
     elif result.corrupt and remote_name:
         _advise_repair(result, remote_name, _scope_options(*revisions), all_commits)
@@ -826,8 +829,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     if result.lost and remote_name:
         warn("The lost objects were pushed once, and the revisions checked do not need "
              f"them: `dvx fsck --remote {shell_quote(remote_name)} -A` lists those any commit "
-             f"needs as missing, and {_push_to(remote_name, result.read_only, ' -A')} from a clone "
-             "whose cache has them uploads them again.")
+             f"needs as missing, and {_push_to(remote_name, result.read_only_kind, ' -A')} "
+             "from a clone whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)
 
@@ -961,7 +964,7 @@ def _advise_upload(result: FsckResult, remote_name: str) -> None:
     is pushed from a clone whose cache has it, with --repair where an earlier fsck took
     damaged copies out of the indexes (`_warn_unindexed_packs`), as that fsck named it."""
     held = sorted({result.held_here[oid] for oid in result.missing if oid in result.held_here})
-    push = _push_to(remote_name, result.read_only, repair=bool(result.damaged_unindexed))
+    push = _push_to(remote_name, result.read_only_kind, repair=bool(result.damaged_unindexed))
     if held:
         it = "it" if len(held) == 1 else "them"
         commit = f"`dvx commit {' '.join(held)}`" if len(held) <= _NAMED_HELD else \

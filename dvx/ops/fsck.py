@@ -95,6 +95,7 @@ class FsckResult:
     # a shared cache), so not checked
     unreadable: dict[str, str] = field(default_factory=dict)
     read_only: bool = False  # a remote dvx cannot write to: problems reported, none repaired
+    read_only_kind: bool = False  # read-only by its kind (HTTP), not by what this user may do
     algo: str = ""  # the algorithm of the objects checked (core.hash)
     # In the cache: {algorithm: how many objects} of the other algorithms' objects, not
     # checked (core.hash names the one in use)
@@ -238,7 +239,8 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
                                          if name not in remote.inventory.newer},
                         newer_indexes={name: remote.inventory.refused[name]
                                        for name in remote.inventory.newer},
-                        read_only=remote.read_only, algo=remote.algo)
+                        read_only=remote.read_only, read_only_kind=remote.read_only,
+                        algo=remote.algo)
     if fast:
         result.unchecked = len(loose - sizes.keys())
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
