@@ -95,6 +95,8 @@ TRACKING = "tracking"  # Work.state of add, remove, commit and move
 PIPELINE = "pipeline"  # Work.state of repro and exp run: `paths` are the stages they run
 EXPERIMENT = "experiment"  # Work.state of exp apply: the workspace made one experiment
 SAVE = "save"  # Work.state of exp save: the workspace's data recorded, then as an experiment
+# A holder record's work's key, true for a command that ends by recording an experiment
+RECORDS_EXPERIMENT = "records_experiment"
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,15 @@ class Work:
     when a stopped command worked on every one). `records_workspace`: it ends by recording
     the whole workspace as an experiment, its data and every stage's outputs committed, as
     an `exp save` does (an `exp run` of every stage in the workspace, no stage's outputs
-    changed by hand when it began): it finishes a stopped save too."""
+    changed by hand when it began): it finishes a stopped save too. `records_experiment`:
+    it ends by recording an experiment (`exp run`), so, killed, it may have recorded it
+    already, and run again it would record it twice: its notice says to look first."""
     state: str
     paths: tuple[str, ...] | None
     settles: bool = True
     names_everything: Callable[[], bool] | None = None
     records_workspace: bool = False
+    records_experiment: bool = False
 
     def covers(self, stopped: Work) -> bool:
         """Does this work, done, leave what the stopped one was changing as it would have
@@ -144,7 +149,11 @@ class Work:
         return self.state in (TRACKING, EXPERIMENT, SAVE) or self.state.startswith(WORKSPACE)
 
     def as_record(self) -> dict[str, object]:
-        return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}
+        record: dict[str, object] = {
+            "state": self.state, "paths": None if self.paths is None else list(self.paths)}
+        if self.records_experiment:
+            record[RECORDS_EXPERIMENT] = True
+        return record
 
 
 def _state_covers(mine: str, stopped: str) -> bool:
@@ -164,12 +173,12 @@ def _work_of(record: dict[str, object]) -> Work | None:
     work = record.get("work")
     if not isinstance(work, dict) or not isinstance(work.get("state"), str):
         return None
-    paths = work.get("paths")
+    paths, experiment = work.get("paths"), work.get(RECORDS_EXPERIMENT) is True
     if paths is None:
-        return Work(work["state"], None)
+        return Work(work["state"], None, records_experiment=experiment)
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         return None
-    return Work(work["state"], tuple(paths))
+    return Work(work["state"], tuple(paths), records_experiment=experiment)
 
 
 @dataclass(frozen=True)
@@ -715,7 +724,7 @@ def stopped_message(info: dict[str, object], file: str) -> str:
     that running it again is the user's choice (a later command may have made that moot)."""
     command, host, redo, work = info["command"], info["host"], _redo_of(info), _work_of(info)
     left = _left_half_done(work)
-    again = _save_again(work) or \
+    again = _save_again(work) or _run_again_once(work) or \
         ("Run it again" if redo is None else f"`{redo}` does its work: run it")
     choice = ("`dvx status` names it until it, or a later command that does its work, ends "
               f"without an error. {again} if you still want it done{_given_up(work)} (or, "
@@ -754,6 +763,18 @@ def _save_again(work: Work | None) -> str:
     return ("Look for the experiment in `dvx exp show` first: it may have been recorded just "
             "before the save stopped. If it is not there, any `dvx exp save` of this "
             "workspace, under any name, does the save's work: run one")
+
+
+def _run_again_once(work: Work | None) -> str:
+    """What finishes a stopped command that ends by recording an experiment (`exp run`),
+    killed maybe just after it recorded it: run again, it would record a second one. ""
+    for other work. (Ctrl-C, SIGTERM and SIGHUP are held back from just before the record,
+    so only a kill or another host's stop leaves it unsure.)"""
+    if work is None or not work.records_experiment:
+        return ""
+    return ("Look for its experiment in `dvx exp show` first: it may have been recorded just "
+            "before the command stopped, and run again it would be recorded twice. If it is "
+            "not there, run it again")
 
 
 def _given_up(work: Work | None) -> str:

@@ -2552,6 +2552,21 @@ def test_a_save_stopped_by_ctrl_c_after_it_wrote_dvx_lock_says_to_look_in_exp_sh
     assert set(_show(project)) == {"workspace", "main", "final"}
 
 
+def test_an_exp_run_killed_once_its_experiment_is_recorded_says_to_look_in_exp_show_first(
+        project):
+    """`exp run` killed just after it recorded its experiment: status names it and says to
+    look for the experiment in `dvx exp show` before running it again (which would record it
+    twice), as for a stopped `exp save`, never only to run it again."""
+    killed = run_dvx_proc("exp", "run", "-S", "train.lr=0.2", "-n", "first", cwd=project,
+                          env={"DVX_FAULT": "exp.ref_made"})
+    assert killed.code == -signal.SIGKILL, killed.output
+    assert "first" in _show(project)
+    status = run_dvx("status", cwd=project)
+    said = " ".join(status.output.split())
+    assert "`dvx exp run -S train.lr=0.2 -n first` in this repository was stopped" in said, said
+    assert "Look for its experiment in `dvx exp show` first: it may have been recorded" in said
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_an_apply_stopped_by_ctrl_c_says_what_it_left_and_stays_named(project, signum):
     """Ctrl-C (SIGTERM, SIGHUP) of `exp apply` once it wrote the experiment's params and

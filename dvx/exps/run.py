@@ -142,8 +142,9 @@ def _run_work(repo: Repo, targets: tuple[str, ...], queued: bool) -> Work:
     unrecorded when frozen; a run of some stages leaves the others' unrecorded; a queued
     one records a worktree of its own. Decided before anything runs."""
     work = pipeline_work(repo, targets)
-    return replace(work, records_workspace=(not queued and work.paths is None
-                                            and not outputs_changed_by_hand(repo)))
+    return replace(work, records_experiment=True,
+                   records_workspace=(not queued and work.paths is None
+                                      and not outputs_changed_by_hand(repo)))
 
 
 def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
