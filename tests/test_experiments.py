@@ -4678,6 +4678,37 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     share(bob, "keep low")
 
 
+def test_experiments_already_on_the_other_side_are_named_up_to_date_named_or_not(tmp_path):
+    """An experiment the other side holds already, at the same commit, is named as up to date
+    there, never as pushed or pulled again, whether it was named or not; --json says the
+    same: what moved under "experiments", the rest under "up_to_date"."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    must("exp", "push", "origin", "low", cwd=alice)
+    again = run_dvx("exp", "push", "origin", "low", cwd=alice)
+    assert again.code == 0, again.output
+    assert "Pushed 0 experiments." in again.stdout, again.output
+    assert "Up to date on 'origin' already, at the same commit: low." in again.stdout
+    bob = team.clone("bob")
+    must("exp", "pull", "origin", "low", cwd=bob)
+    for names in (["low"], []):
+        pulled = run_dvx("exp", "pull", "origin", *names, cwd=bob)
+        assert pulled.code == 0, pulled.output
+        assert "Pulled 0 experiments." in pulled.stdout, (names, pulled.output)
+        assert "Up to date here already, at the same commit: low." in pulled.stdout
+    must("exp", "run", "-S", "train.lr=0.02", "-n", "lower", cwd=alice)
+    pushed = run_dvx("exp", "push", "origin", "--json", cwd=alice)
+    assert pushed.code == 0, pushed.output
+    doc = json.loads(pushed.stdout)
+    assert (doc["git_remote"], doc["experiments"], doc["up_to_date"]) == \
+        ("origin", ["lower"], ["low"]), doc
+    pulled = run_dvx("exp", "pull", "origin", "--json", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    doc = json.loads(pulled.stdout)
+    assert (doc["experiments"], doc["up_to_date"], doc["left_out"]) == (["lower"], ["low"], None)
+    assert doc["data"]["remote"] is not None
+
+
 def test_apply_refuses_an_experiment_whose_baseline_head_lacks_and_names_that_commit(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     bob = team.clone("bob")

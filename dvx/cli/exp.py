@@ -368,14 +368,16 @@ dvx exp push origin           # every experiment of HEAD
               help="The dvx remote for data.")
 @click.option("-f", "--force", is_flag=True,
               help="Replace experiments of the same name that GIT_REMOTE holds.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
 @common_options
 def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
-             force: bool) -> None:
-    """Share experiments: their data to the dvx remote, then their refs to GIT_REMOTE."""
+             force: bool, as_json: bool) -> None:
+    """Share experiments: their data to the dvx remote, then their refs to GIT_REMOTE (those
+    it holds already, at the same commit, are named as up to date there)."""
     from dvx.exps.share import push_experiments
 
     shared = push_experiments(open_repo(), git_remote, list(names), dvx_remote, force)
-    _report_shared(shared, "Pushed")
+    _report_shared(shared, "Pushed", as_json)
 
 
 @exp.command("pull", epilog=example("""
@@ -389,25 +391,29 @@ dvx exp pull origin refs/exps/<baseline>/tuned   # one of several called tuned
 @click.option("-f", "--force", is_flag=True,
               help="Replace your experiments of the same baseline and name with "
                    "GIT_REMOTE's.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
 @common_options
 def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
-             force: bool) -> None:
+             force: bool, as_json: bool) -> None:
     """Get experiments from GIT_REMOTE (all, or those named: by name, full ref or commit),
     and their data. One that would replace yours, or take a queued experiment's name, is left
-    out, and named."""
+    out, and named; one you hold already, at the same commit, is named as up to date here."""
     from dvx.exps.share import pull_experiments
 
     shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote, force)
-    _report_shared(shared, "Pulled")
+    _report_shared(shared, "Pulled", as_json)
 
 
-def _report_shared(shared: object, verb: str) -> None:
-    """Say what moved: the data that failed, what was pushed or pulled, the experiments a
-    pull left out, and last the data error; exit 1 after any error, once all of it is said
-    (a pull whose data did not all come still took the experiments' refs)."""
+def _report_shared(shared: object, verb: str, as_json: bool) -> None:
+    """Say what moved: the data that failed, what was pushed or pulled, and what was up to
+    date already, the experiments a pull left out, and last the data error; exit 1 after any
+    error, once all of it is said (a pull whose data did not all come still took the
+    experiments' refs). `as_json`: the summary is one JSON document on stdout instead."""
     from dvx.exps.share import Shared
 
     assert isinstance(shared, Shared)
+    if as_json:
+        emit_json(shared.to_json())
     data_failed = bool(shared.not_pushed) or (shared.data is not None and not shared.data.ok)
     if shared.data is not None:
         from dvx.cli.sync import failure_lines
@@ -421,9 +427,13 @@ def _report_shared(shared: object, verb: str) -> None:
         warn(f"ERROR: the data of the experiments did not all move, so none of them was "
              f"pushed: {', '.join(shared.not_pushed)}.")
         sys.exit(1)
-    if not is_quiet():
+    if not is_quiet() and not as_json:
         out(f"{verb} {counted(len(shared.experiments), 'experiment')}"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
+        if shared.up_to_date:
+            where = f"on '{shared.git_remote}'" if verb == "Pushed" else "here"
+            out(f"Up to date {where} already, at the same commit: "
+                f"{', '.join(shared.up_to_date)}.")
         if shared.completed:
             out("Fetched the data the cache lacked of "
                 f"{counted(len(shared.completed), 'experiment')} already here: "

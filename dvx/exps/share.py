@@ -45,7 +45,8 @@ class Unfit:
 
 @dataclass
 class Shared:
-    experiments: list[str]  # names
+    git_remote: str
+    experiments: list[str]  # names of those pushed or pulled: new or changed there
     data: SyncResult | None  # the data push or fetch (None: no data to move)
     left_out: UsageError | None = None  # a pull's experiments not taken, and why
     # A pull's experiments already here (names), whose data the cache lacked and it fetched:
@@ -54,6 +55,16 @@ class Shared:
     completed: list[str] = field(default_factory=list)
     # A push's experiments (names, as typed) not pushed because their data did not all move
     not_pushed: list[str] = field(default_factory=list)
+    # The experiments asked for (names) that the other side held already, at the same commit:
+    # neither pushed nor pulled, named or not (their data is still sent or fetched)
+    up_to_date: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"git_remote": self.git_remote, "experiments": self.experiments,
+                "up_to_date": self.up_to_date, "completed": self.completed,
+                "not_pushed": self.not_pushed,
+                "left_out": None if self.left_out is None else self.left_out.message,
+                "data": None if self.data is None else self.data.to_json()}
 
 
 def push_experiments(repo: Repo, git_remote: str, names: list[str],
@@ -84,15 +95,18 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
                           "ref was") from None
     # Data left out for what names it (an invalid manifest) is named at the end of the command
     if data is not None and (not data.ok or len(repo.unreadable) > skipped_before):
-        return Shared([], data, not_pushed=_labels(chosen))
-    refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in chosen]
+        return Shared(git_remote, [], data, not_pushed=_labels(chosen))
+    moving = [e for e in chosen if theirs.get(e.ref) != e.commit]
+    refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in moving]
     try:
-        _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
+        if refspecs:
+            _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
     except DvxError as exc:
         still = _still_to_push(repo, git_remote, chosen)
         raise _not_pushed(exc, still, git_remote, _pushed_before(chosen, still, data)) \
             from None
-    return Shared([e.name for e in chosen], data)
+    return Shared(git_remote, [e.name for e in moving], data,
+                  up_to_date=[e.name for e in chosen if e not in moving])
 
 
 def _not_pushed(exc: DvxError, chosen: list[Experiment], git_remote: str, done: str
@@ -187,7 +201,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
         if not taken and left_out is not None:
             raise left_out
     after = experiments(repo)
-    fetched = [e for e in after if e.ref in (taken if names else new)]
+    fetched = [e for e in after if e.ref in new]
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
     # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
     everything = [e for e in after if e.ref in taken]
@@ -197,7 +211,8 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     data = _sync(repo, everything, dvx_remote, fetch) if everything else None
     still = _lacking_data(repo, incomplete)
     completed = [e.name for e in incomplete if e not in still]
-    return Shared([e.name for e in fetched], data, left_out, completed)
+    return Shared(git_remote, [e.name for e in fetched], data, left_out, completed,
+                  up_to_date=[e.name for e in everything if e not in fetched])
 
 
 def _store_checked(repo: Repo, git_remote: str, new: dict[str, str], replaced: dict[str, str]
