@@ -554,12 +554,23 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...],
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
         _refuse_left_out_by_sparse_checkout(repo, rel, target)
+        _refuse_unread_lock(broken)
         _refuse_git_tracked_output(repo, rel, target)
         _refuse_declared_not_recorded(repo.root, rel, target, declared)
         _refuse_stage_name(repo, rel, target, outputs)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
+
+
+def _refuse_unread_lock(broken: list[Broken]) -> None:
+    """A target no pointer tracks, while dvx.lock cannot be read: it may be (in) a stage's
+    output that dvx.lock records, or name a stage whose outputs it records, which only its
+    reading can tell, so it fails with dvx.lock's error (how to make it readable), never as
+    untracked or as a stage not yet run. The refusals after this one read dvx.lock."""
+    for item in broken:
+        if item.path == LOCK_FILE:
+            raise item.error
 
 
 def _refuse_git_tracked_output(repo: Repo, rel: str, target: str) -> None:

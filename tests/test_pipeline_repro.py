@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import (
+    dvx_unprivileged,
     git,
     run_dvx_proc,
     run_meanwhile,
@@ -631,6 +632,26 @@ def test_commit_with_an_unreadable_dvx_yaml_refuses_before_writing_anything(repo
     assert not (repo / ".dvx" / "tmp" / "lock.stopped").exists()
     assert dvx("commit", *args).code == 0  # readable again: the commit records the edit
     assert (repo / "dvx.lock").read_bytes() != lock
+
+
+@pytest.mark.parametrize("args", [("commit", "-f", "out"), ("checkout", "out"),
+                                  ("status", "out"), ("push", "out"), ("push", "train")])
+def test_a_stage_s_output_or_name_with_an_unreadable_dvx_lock_names_its_chmod(repo, dvx, args):
+    """With a dvx.lock this user may not read, a stage's output (or the stage's name) given
+    as a target fails naming `chmod u+r dvx.lock`, as `dvx repro` does: dvx cannot tell what
+    dvx.lock records, so never "not tracked by dvx" nor a `dvx repro` of a stage not yet run."""
+    assert dvx("stage", "add", "-n", "train", "-o", "out", "echo v1 > out").code == 0
+    assert dvx("repro").code == 0
+    (repo / "dvx.lock").chmod(0)
+    try:
+        result = dvx_unprivileged(repo, *args)
+    finally:
+        (repo / "dvx.lock").chmod(0o644)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "Cannot read dvx.lock: Permission denied. Make it readable (`chmod u+r dvx.lock`" \
+        in said, said
+    assert "not tracked" not in said and "records no output" not in said, said
 
 
 def test_targets_single_item_and_downstream(ml, dvx):
