@@ -4,11 +4,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import git, pointer_changed_on_feat, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, pointer_changed_on_feat, write
 
 
 def test_remove_keeps_data_and_unignores(repo, dvx):
@@ -592,9 +591,7 @@ def test_a_move_the_permissions_would_stop_half_way_is_refused_before_anything_i
             ("pd/sub", "pd/sub", "moved", "'pd/sub' may not be changed")):
         (repo / read_only).chmod(0o555)
         try:
-            refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "move",
-                                      source, destination], cwd=repo, capture_output=True,
-                                     text=True, timeout=60)
+            refused = dvx_unprivileged(repo, "move", source, destination)
         finally:
             (repo / read_only).chmod(0o755)
         assert refused.returncode == 2, refused.stderr

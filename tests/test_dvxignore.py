@@ -6,14 +6,13 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 
 from dvx.ignore import is_ignore_file
 from dvx.lockfile import read_lock
 from dvx.pointer import parse_pointer
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.team import Team, must, share
 
 
@@ -644,8 +643,7 @@ def test_an_unreadable_dvxignore_is_named_with_the_chmod_that_fixes_it(repo, dvx
     _data_added_under(repo, dvx, "data/.dvxignore")
     (repo / "data" / ".dvxignore").chmod(0)
     try:
-        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
-                                cwd=repo / "data", capture_output=True, text=True, timeout=60)
+        result = dvx_unprivileged(repo / "data", "status")
     finally:
         (repo / "data" / ".dvxignore").chmod(0o644)
     assert result.returncode == 1, result.stderr

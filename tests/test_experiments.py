@@ -30,7 +30,6 @@ from tests.conftest import (
     run_dvx_proc,
     run_meanwhile,
     stopped_at,
-    unprivileged,
     write,
 )
 from tests.pipeline_kit import run_and_commit
@@ -150,9 +149,7 @@ def test_set_into_a_params_file_it_may_not_read_names_it_with_the_fix(project):
     that makes it readable; nothing is written and no experiment is made."""
     (project / "params.yaml").chmod(0)
     try:
-        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "exp", "run",
-                                 "-S", "train.lr=0.5"], cwd=project, capture_output=True,
-                                text=True, timeout=120)
+        result = dvx_unprivileged(project, "exp", "run", "-S", "train.lr=0.5")
     finally:
         (project / "params.yaml").chmod(0o644)
     assert result.returncode == 1, result.stderr

@@ -11,7 +11,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,12 +23,12 @@ import xxhash
 import dvx.api
 from dvx.errors import DvxError
 from tests.conftest import (
+    dvx_unprivileged,
     git,
     make_git_repo,
     run_dvx,
     run_dvx_proc,
     stopped_at,
-    unprivileged,
     write,
 )
 from tests.pipeline_kit import run_and_commit
@@ -606,8 +605,7 @@ def test_a_local_source_s_config_this_user_may_not_read_is_named_with_chmod_not_
     commit(theirs, "v1")
     (theirs / ".dvx" / "config").chmod(0)
     try:
-        runs = [subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args],
-                               cwd=project, capture_output=True, text=True, timeout=60)
+        runs = [dvx_unprivileged(project, *args)
                 for args in (("ls", "../theirs"), ("get", "../theirs", "model.bin", "-o", "got"))]
     finally:
         (theirs / ".dvx" / "config").chmod(0o644)

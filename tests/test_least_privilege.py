@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import xxhash
 
-from tests.conftest import git, run_dvx, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, run_dvx, write
 from tests.remotes import RemoteSpec, configure, remote_for
 from tests.servers import azurite_without_delete, gcs_without_delete
 
@@ -261,12 +260,8 @@ def test_fsck_of_a_folder_this_user_may_only_read_reports_a_corrupt_object(repo,
     oid = loose.parent.name + loose.name
     subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)  # a read-only share
     try:
-        checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "fsck",
-                                  "--remote", "storage", "--json"], cwd=repo,
-                                 capture_output=True, text=True)
-        told = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "fsck",
-                               "--remote", "storage"], cwd=repo, capture_output=True,
-                              text=True)
+        checked = dvx_unprivileged(repo, "fsck", "--remote", "storage", "--json")
+        told = dvx_unprivileged(repo, "fsck", "--remote", "storage")
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
     assert checked.returncode == 1, checked.stderr
@@ -286,8 +281,7 @@ def test_a_push_refused_a_folder_of_the_remote_names_that_folder(repo, dvx, tmp_
     assert dvx("add", "b.bin").code == 0
     objects.chmod(0o555)  # nobody may add to it
     try:
-        pushed = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "push"],
-                                cwd=repo, capture_output=True, text=True)
+        pushed = dvx_unprivileged(repo, "push")
     finally:
         objects.chmod(0o755)
     assert pushed.returncode == 1
@@ -312,8 +306,7 @@ def test_a_fetch_into_a_cache_folder_it_may_not_write_in_is_refused_naming_it(
                     str(repo / "data" / "d")], check=True)
     cache.chmod(0o555)
     try:
-        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", command],
-                                 cwd=repo / "data", capture_output=True, text=True, timeout=60)
+        refused = dvx_unprivileged(repo / "data", command)
     finally:
         cache.chmod(0o755)
     assert refused.returncode == 1, refused.stderr

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import dvx_unprivileged, git, stopped_at, unprivileged, write
+from conftest import dvx_unprivileged, git, stopped_at, write
 
 HOLD_LOCK = """
 import sys
@@ -1129,11 +1129,9 @@ def test_a_command_that_writes_refuses_a_tmp_folder_it_may_not_write_in(repo, dv
     tmp = repo / ".dvx" / "tmp"
     tmp.chmod(0o555)
     try:
-        refused = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *command],
-                                 cwd=repo / "sub", capture_output=True, text=True, timeout=60)
+        refused = dvx_unprivileged(repo / "sub", *command)
         excluded = exclude.read_text()
-        status = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
-                                cwd=repo, capture_output=True, text=True, timeout=60)
+        status = dvx_unprivileged(repo, "status")
     finally:
         tmp.chmod(0o755)
     assert refused.returncode == 1, refused.stderr

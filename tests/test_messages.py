@@ -13,7 +13,7 @@ import pytest
 import xxhash
 from pipeline_kit import make_ml_repo, run_and_commit
 
-from tests.conftest import dvx_unprivileged, git, run_dvx_proc, unprivileged, write
+from tests.conftest import dvx_unprivileged, git, run_dvx_proc, write
 
 
 def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tmp_path):
@@ -391,8 +391,7 @@ def test_an_unreadable_file_is_one_error_paragraph(repo):
     secret.chmod(0)
     write(repo / "d" / "a", "x").chmod(0)
     for path in ("secret.bin", "d"):  # named, or inside a directory named: the same error
-        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add", path],
-                                cwd=repo, capture_output=True, text=True, timeout=60)
+        result = dvx_unprivileged(repo, "add", path)
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("ERROR:") and "Usage:" not in result.stderr
         assert "permission denied" in result.stderr.lower() and path in result.stderr
@@ -407,8 +406,7 @@ def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
             folder.chmod(0o755)
         shutil.rmtree(cache / "tmp", ignore_errors=True)
         read_only.chmod(0o555)
-        done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "doctor"],
-                              cwd=repo, capture_output=True, text=True, timeout=60)
+        done = dvx_unprivileged(repo, "doctor")
         assert done.returncode == 0, done.stderr
         assert "dvx: " in done.stdout and f"cache: {cache}" in done.stdout
         assert "link types here: unknown (no test file could be written: " in done.stdout
@@ -421,8 +419,7 @@ def test_a_folder_on_the_way_dvx_may_not_enter_is_named_with_its_chmod_u_x(repo)
     write(repo / "sub" / "d" / "e" / "x", "x")
     (repo / "sub" / "d").chmod(0o666)
     try:
-        done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add", "d/e/x"],
-                              cwd=repo / "sub", capture_output=True, text=True, timeout=60)
+        done = dvx_unprivileged(repo / "sub", "add", "d/e/x")
     finally:
         (repo / "sub" / "d").chmod(0o755)
     assert done.returncode == 1, done.stderr
@@ -447,9 +444,7 @@ def test_add_into_a_cache_folder_it_may_not_write_names_that_folder(repo, dvx):
                                    ("copy", repo / "sub",
                                     f"../.dvx/cache/files/xxh128/{oid[:2]}")):
             assert dvx("config", "cache.type", types).code == 0
-            done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add",
-                                   os.path.relpath(data, here)], cwd=here,
-                                  capture_output=True, text=True, timeout=60)
+            done = dvx_unprivileged(here, "add", os.path.relpath(data, here))
             assert done.returncode == 1, done.stderr
             assert done.stderr == (
                 f"ERROR: dvx may not write in the folder '{shown}' (Permission denied). "
@@ -487,9 +482,7 @@ def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
                              ("d3", 1, "'d3/s' cannot be read: permission denied"),
                              ("d4", 1, "'d4/sub' cannot be read: permission denied"),
                              ("d5", 1, "'d5/.gitignore' cannot be read: permission denied")):
-        refused = subprocess.run(
-            [*unprivileged(), sys.executable, "-m", "dvx", "add", "big.bin", "d1", last],
-            cwd=repo, capture_output=True, text=True, timeout=60)
+        refused = dvx_unprivileged(repo, "add", "big.bin", "d1", last)
         assert refused.returncode == code, refused.stderr
         assert said in refused.stderr and "Traceback" not in refused.stderr
         for name in ("big.bin", "d1/a"):
@@ -508,14 +501,12 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
     assert dvx("add", "d", "other.bin").code == 0
     write(repo / "other.bin", "changed")
     (repo / "d" / "s").chmod(0)
-    checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
-                             cwd=repo, capture_output=True, text=True, timeout=60)
+    checked = dvx_unprivileged(repo, "status")
     assert checked.returncode == 1, checked.stderr
     assert "other.bin: modified" in checked.stdout
     assert "'d/s' cannot be read: permission denied" in checked.stderr
     assert "filesystem operation failed" not in checked.stderr
-    committed = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "commit", "-f",
-                                "d"], cwd=repo, capture_output=True, text=True, timeout=60)
+    committed = dvx_unprivileged(repo, "commit", "-f", "d")
     assert committed.returncode == 1, committed.stderr
     assert committed.stderr.startswith("ERROR: 'd/s' cannot be read: permission denied. Fix "
                                        "its permissions (`chmod u+r d/s`, as its owner)")
@@ -646,8 +637,7 @@ def test_status_names_a_tracked_file_it_may_not_read_with_a_fix_for_a_file(repo,
     assert dvx("add", "f.bin").code == 0
     (repo / "f.bin").chmod(0)
     try:
-        checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
-                                 cwd=repo, capture_output=True, text=True, timeout=60)
+        checked = dvx_unprivileged(repo, "status")
     finally:
         (repo / "f.bin").chmod(0o644)
     assert checked.returncode == 1, checked.stderr

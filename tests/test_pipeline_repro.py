@@ -26,7 +26,6 @@ from conftest import (
     stopped_again,
     stopped_at,
     tree_bytes,
-    unprivileged,
     write,
 )
 from pipeline_kit import commit_copy_stage, make_ml_repo, run_and_commit, runs
@@ -619,8 +618,7 @@ def test_commit_with_an_unreadable_dvx_yaml_refuses_before_writing_anything(repo
     write(repo / "out" / "model.txt", "my edit\n")  # an edit to record with `dvx commit`
     (repo / "dvx.yaml").chmod(0)
     try:
-        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "commit", *args],
-                                cwd=repo, capture_output=True, text=True, timeout=60)
+        result = dvx_unprivileged(repo, "commit", *args)
     finally:
         (repo / "dvx.yaml").chmod(0o644)
     said = " ".join(result.stderr.split())

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import dvx_unprivileged, git, run_dvx_proc, unprivileged, write
+from conftest import dvx_unprivileged, git, run_dvx_proc, write
 from pipeline_kit import run_and_commit
 
 from dvx.errors import FormatError
@@ -602,8 +600,7 @@ def test_an_unreadable_params_file_is_named_with_the_fix(repo, dvx):
     assert dvx("stage", "add", "-n", "s", "-p", "lr", "-o", "o.txt", "echo > o.txt").code == 0
     (repo / "params.yaml").chmod(0)
     try:
-        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "repro"],
-                                cwd=repo, capture_output=True, text=True, timeout=60)
+        result = dvx_unprivileged(repo, "repro")
     finally:
         (repo / "params.yaml").chmod(0o644)
     assert result.returncode == 1, result.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import (
+    dvx_unprivileged,
     git,
     make_git_repo,
     mounted_tmpfs,
@@ -521,11 +522,6 @@ def test_a_cache_and_a_directory_remote_shared_by_a_group_stay_its_whatever_the_
     assert len(store_objects(cache)) == 4  # the file, the directory's manifest and two files
 
 
-def _dvx_unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
-
-
 def test_what_a_teammate_kept_private_in_a_shared_cache_is_named_and_the_rest_still_done(
         tmp_path):
     """An object this user may not read (stored from a teammate's private file) is named by
@@ -546,19 +542,19 @@ def test_what_a_teammate_kept_private_in_a_shared_cache_is_named_and_the_rest_st
     (repo / "public.txt").unlink()
     (repo / "private.bin").unlink()
     try:
-        checkout = _dvx_unprivileged("checkout", cwd=repo)
+        checkout = dvx_unprivileged(repo, "checkout")
         assert checkout.returncode == 1, checkout.stderr
         assert (f"Skipped private.bin: its object in the cache may not be read: Permission "
                 f"denied ({private})") in checkout.stderr
         assert (repo / "public.txt").read_text() == "for everyone\n"
         assert not os.path.lexists(repo / "private.bin")  # no link it could not read through
 
-        fsck = _dvx_unprivileged("fsck", cwd=repo)
+        fsck = dvx_unprivileged(repo, "fsck")
         assert fsck.returncode == 1, fsck.stderr
         assert "Checked 2 objects in the cache: 0 corrupt, 1 unreadable." in fsck.stdout
         assert f"Unreadable {private.parent.name}{private.name}: Permission denied" in fsck.stderr
 
-        push = _dvx_unprivileged("push", cwd=repo)
+        push = dvx_unprivileged(repo, "push")
         assert push.returncode == 1, push.stderr
         assert "Pushed 1 object" in push.stdout, push.stdout
         assert "Failed private.bin" in push.stderr
@@ -567,7 +563,7 @@ def test_what_a_teammate_kept_private_in_a_shared_cache_is_named_and_the_rest_st
         files = repo / ".dvx" / "cache" / "files"
         files.chmod(0)
         for command in ("status", "checkout"):
-            refused = _dvx_unprivileged(command, cwd=repo)
+            refused = dvx_unprivileged(repo, command)
             assert refused.returncode == 1, refused.stderr
             assert f"The cache folder '{files}'" in refused.stderr
             assert "may not be entered (Permission denied)" in refused.stderr
@@ -599,7 +595,7 @@ def test_a_damaged_object_this_user_may_not_move_aside_is_named_with_the_way_out
         path.chmod(0o555)
     try:
         write(repo / "g.txt", "hello-data\n")
-        added = _dvx_unprivileged("add", "g.txt", cwd=repo)
+        added = dvx_unprivileged(repo, "add", "g.txt")
     finally:
         for path in read_only:
             path.chmod(0o755)
