@@ -126,7 +126,8 @@ def shell_quote(text: str) -> str:
     UTF-8 or with characters a terminal acts on (ESC, BEL, any control character) as `$'...'`
     with each such byte as `\ooo`, so that the pasted command names the very bytes (a plain
     quote would hold the four characters `printable` writes) and printing it drives no
-    terminal."""
+    terminal. The one quoting of a word in a command a message gives to paste: ruff's
+    banned-api keeps `shlex.quote` and `shlex.join` out of the rest of dvx/."""
     import shlex
 
     if not _UNDECODABLE.search(text) and text.isprintable():
@@ -134,12 +135,19 @@ def shell_quote(text: str) -> str:
     return f"$'{''.join(_shell_escaped(ch) for ch in text)}'"
 
 
+def shell_join(words: Iterable[str]) -> str:
+    """A command a message gives to paste, from its words, each `shell_quote`d (as
+    `shlex.join` does with `shlex.quote`). An argument that starts with '-' stays where it
+    is: `pasted_args` is for arguments a command could take for its options."""
+    return " ".join(shell_quote(word) for word in words)
+
+
 def pasted_args(*args: str, options: str = "") -> str:
     """The arguments of a dvx command as a hint gives them, to paste into a shell: each quoted
     (shell_quote); where one starts with '-', which the command would take for one of its
     options, after `--`, with the command's `options` that a hint writes after them
     (`--unset`) moved before it: `NAME KEY --unset`, but `--unset -- -x KEY`."""
-    quoted = " ".join(shell_quote(arg) for arg in args)
+    quoted = shell_join(args)
     if any(arg.startswith("-") for arg in args):
         return f"{options} -- {quoted}" if options else f"-- {quoted}"
     return f"{quoted} {options}" if options else quoted

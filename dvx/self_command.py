@@ -51,4 +51,4 @@ def dvx_argv() -> list[str]:
 
 def dvx_command() -> str:
     """`dvx_argv()` as a shell command (a hook's, the merge driver's)."""
-    return shlex.join(dvx_argv())
+    return shlex.join(dvx_argv())  # noqa: TID251 - run by sh, never pasted

@@ -5366,6 +5366,27 @@ def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tm
     assert git(alice, "ls-remote", "origin", "refs/exps/*").count("/lr0.") == 2
 
 
+def test_the_push_a_refusal_offers_works_pasted_for_a_git_remote_path_that_is_not_utf_8(
+        tmp_path):
+    """A Git remote given as a path whose name holds a byte that is not UTF-8: the command
+    offered quotes it as `$'...'`, the byte in octal, which the shell turns back into that
+    very path (in plain quotes it would be the four characters `\\351` the message shows)."""
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "lr0.2", cwd=alice)
+    git(alice, "checkout", "-q", "--", ".")
+    _new_baseline(alice)
+    bare = os.fsdecode(bytes(tmp_path / "caf") + b"\xe9.git")
+    git(tmp_path, "init", "-q", "--bare", bare)
+
+    pushed = run_dvx("exp", "push", bare, cwd=alice)
+    assert pushed.code == 2, pushed.output
+    hinted = re.search(r"`dvx (exp push \$'[^']*/caf\\351\.git' lr0\.2)`", pushed.stderr)
+    assert hinted, pushed.stderr
+    subprocess.run(["bash", "-c", f"{sys.executable} -m dvx {hinted.group(1)}"], cwd=alice,
+                   check=True, capture_output=True)  # as the user pastes it
+    assert "/lr0.2" in git(alice, "ls-remote", bare, "refs/exps/*")
+
+
 def test_a_queued_experiment_whose_name_a_branch_or_tag_takes_stays_queued_with_its_snapshot(
         project):
     write(project / "NOTES.md", "only in the snapshot\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -33,7 +32,7 @@ from dvx.cli.ui import (
     unignored_note,
     warn,
 )
-from dvx.logs import shown_path
+from dvx.logs import shell_quote, shown_path
 from dvx.paths import for_command, names_the_root, repo_relpath
 from dvx.pointer import recorded_wrongly
 from dvx.wording import counted, human_size, named_list
@@ -751,7 +750,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
             out(f"Cache and remote '{', '.join(result.compared)}' are in sync.")
         # The hints take the scope compared: a plain `dvx push` sends the workspace's only
         scope = _scope_options(revisions)
-        named = f" -r {shlex.quote(remote_name)}" if remote_name else ""  # a name, no path
+        named = f" -r {shell_quote(remote_name)}" if remote_name else ""  # a name, no path
         push = f"`dvx push{scope}{named}`"
         if result.read_only:  # it refuses a push: the store it serves is written elsewhere
             served = " and ".join(f"'{name}'" for name in result.read_only)
@@ -796,7 +795,7 @@ def _from_elsewhere(scope: str, others: list[str]) -> str:
     # sends a past revision's data only with the same scope
     if not others:
         return ask
-    named = shlex.quote(others[0]) if len(others) == 1 else "NAME"
+    named = shell_quote(others[0]) if len(others) == 1 else "NAME"
     among = "" if len(others) == 1 else f", NAME one of {', '.join(others)}"
     return (f"another remote, not checked, may hold it: `dvx status -c{scope} -r {named}` "
             f"checks, `dvx fetch{scope} -r {named}` fetches{among}; or {ask}")
@@ -807,7 +806,7 @@ def _scope_options(revisions: tuple[Any, ...]) -> str:
     all_branches, all_tags, all_commits, revs, last_n = revisions
     flags = [flag for flag, given in (("-a", all_branches), ("-T", all_tags),
                                       ("-A", all_commits)) if given]
-    flags += [f"--rev {shlex.quote(rev)}" for rev in revs]
+    flags += [f"--rev {shell_quote(rev)}" for rev in revs]
     flags += [f"-n {last_n}"] if last_n else []
     return "".join(f" {flag}" for flag in flags)
 
@@ -1149,7 +1148,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
         out(f"(stage '{stage}' is frozen, so `dvx repro` leaves its outputs as they are: "
             "`dvx commit PATH` records an edit of yours, "
             + (f"{put_back}, " if put_back else "")
-            + f"`dvx unfreeze {shlex.quote(stage)}` lets `dvx repro` rebuild them)")
+            + f"`dvx unfreeze {shell_quote(stage)}` lets `dvx repro` rebuild them)")
     both_sides = [o for o in hinted
                   if o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
                   and not o.new_manifest_missing and o.synced_manifest_missing is None
@@ -1302,9 +1301,9 @@ def _run_again(root: str, stage: str, typed: str, run: UndoneRun) -> str:
 
     if run.way == COMMIT:
         return f"`dvx commit --force {typed}` records yours again"
-    repro = f"`dvx repro {shlex.quote(stage)}`"
+    repro = f"`dvx repro {shell_quote(stage)}`"
     if run.frozen:
-        repro = f"`dvx unfreeze {shlex.quote(stage)}`, then {repro},"
+        repro = f"`dvx unfreeze {shell_quote(stage)}`, then {repro},"
     if run.way == INPUTS_GONE:
         return (f"yours was made from other inputs than the workspace holds now: {repro} "
                 "records it again once they are back")
@@ -1343,7 +1342,7 @@ def _outdated_not_cached_hint(root: str, outputs: list[OutputStatus]) -> None:
             typed = for_command(root, o.path)
             out(f"(`dvx pull {typed}` replaces the version no longer in the cache that "
                 f"{shown_path(o.path)} holds, if the remote holds that version, where `dvx "
-                f"checkout` keeps it; `dvx repro --force {shlex.quote(o.stage)}` runs its "
+                f"checkout` keeps it; `dvx repro --force {shell_quote(o.stage)}` runs its "
                 f"stage again instead; {rerun_from_its_inputs(o.stage)})")
 
 

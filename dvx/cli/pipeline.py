@@ -31,7 +31,7 @@ from dvx.cli.ui import (
     unignored_note,
     warn,
 )
-from dvx.logs import shown_path
+from dvx.logs import shell_join, shown_path
 from dvx.wording import counted
 
 if TYPE_CHECKING:
@@ -93,7 +93,6 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     """
     import os
     import posixpath
-    import shlex
 
     from dvx.paths import to_posix
     from dvx.pipeline.editor import NewStage, add_stage
@@ -106,7 +105,8 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     repo = open_repo()
     here = to_posix(os.path.relpath(os.getcwd(), repo.root))
     wdir = posixpath.normpath(posixpath.join(here, to_posix(wdir or ".")))
-    cmd = command[0] if len(command) == 1 else shlex.join(command)
+    # the words as /bin/sh is to run them, never a message's $'...' form
+    cmd = command[0] if len(command) == 1 else shlex.join(command)  # noqa: TID251
     new = NewStage(name, cmd, deps, outs, outs_no_cache, outs_persist, params, metrics, plots,
                    None if wdir == "." else wdir, desc, always_changed)
     recorded = recorded_without_pipeline(repo)  # dvx.yaml deleted: this one starts anew
@@ -398,7 +398,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     flags = (("--dry", dry), ("-f", force), ("-s", single), ("--downstream", downstream),
              ("--pull", pull), ("--allow-missing", allow_missing), ("-k", keep_going),
              ("--no-run-cache", no_run_cache))
-    again = shlex.join(["repro", *(flag for flag, on in flags if on), *targets])
+    again = shell_join(["repro", *(flag for flag, on in flags if on), *targets])
     options = ReproOptions(targets, dry, force, single, downstream, pull, keep_going, jobs,
                            not no_run_cache, allow_missing, again=again)
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)

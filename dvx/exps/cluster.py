@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import secrets
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -59,7 +58,7 @@ from dvx.exps.queue import (
 )
 from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_quote
 from dvx.ops.sync import push
 from dvx.process_groups import process_alive
 from dvx.remote.backends import redact_urls
@@ -144,10 +143,10 @@ def _stopped_leaving(stop: BaseException, git_remote: str, done: list[Entry],
         hints.append(stop.hint)
     if _finished_refs(done):
         names = ", ".join(f"'{e.name}'" for e in done if e.state == DONE)
-        refs = " ".join(shlex.quote(ref) for ref in _finished_refs(done))
+        refs = " ".join(shell_quote(ref) for ref in _finished_refs(done))
         said.append(f"Recorded as done before `dvx queue start --dask` stopped: {names}; "
                     f"their tasks pushed their experiments to '{git_remote}'.")
-        hints.append(f"`dvx exp pull {shlex.quote(git_remote)} {refs}` brings them here (a "
+        hints.append(f"`dvx exp pull {shell_quote(git_remote)} {refs}` brings them here (a "
                      "pull stopped part-way is finished by running it again); `dvx queue start "
                      "--dask` records or runs the experiments still queued, never these.")
     if left is not None:
@@ -425,7 +424,7 @@ def _taken_on(git_remote: str, entry: Entry, theirs: dict[str, str]) -> str | No
 def _once_free_on(git_remote: str, entry: Entry) -> str:
     """What to do about an entry kept queued because `git_remote` has an experiment of its
     name and baseline (a teammate's, say)."""
-    ref, remote = ref_of(entry.baseline, entry.name), shlex.quote(git_remote)
+    ref, remote = ref_of(entry.baseline, entry.name), shell_quote(git_remote)
     return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
         f"it (`git fetch {remote} {ref}:refs/heads/BRANCH`), remove it from '{git_remote}' " \
         f"(`dvx exp remove -g {remote} --force {ref}`), and `dvx queue start --dask` runs " \

@@ -6,10 +6,9 @@ snapshot may be there (Entry.published_to), so that whatever ends it (a later `q
 
 from __future__ import annotations
 
-import shlex
-
 from dvx.errors import DvxError
 from dvx.experiment_refs import QUEUE_REFS, git_of
+from dvx.logs import shell_quote
 from dvx.repo import Repo
 
 
@@ -36,14 +35,14 @@ def left_published(repo: Repo, git_remote: str, left: list[str]) -> tuple[str, s
     none of their tasks needs them any more (a `queue start --dask` publishes those still
     queued again). A `git push NAME --delete` is named only while NAME is a Git remote here:
     once it is not, where it pointed is not known here."""
-    refs = " ".join(shlex.quote(ref) for ref in left)
+    refs = " ".join(shell_quote(ref) for ref in left)
     said = f"The snapshots published to '{git_remote}' for the tasks may be there still: {refs}."
     if not _is_git_remote(repo, git_remote):
         return (f"{said} '{git_remote}' is no longer a Git remote here, so they could not be "
                 "deleted, and may be left in the repository it pointed to.",
                 f"`git push URL --delete {refs}`, URL that of the repository '{git_remote}' "
                 "pointed to, deletes them (a ref already gone is skipped with a warning).")
-    return (said, f"`git push {shlex.quote(git_remote)} --delete {refs}` deletes them (a ref "
+    return (said, f"`git push {shell_quote(git_remote)} --delete {refs}` deletes them (a ref "
             "already gone is skipped with a warning).")
 
 

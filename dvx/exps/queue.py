@@ -49,7 +49,7 @@ from dvx.exps.published import left_published, published_ref, unpublish
 from dvx.exps.start_stopped import FETCHING, LAUNCHING, Readying, stopped_start
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import wait_for_commands_left
-from dvx.logs import get_logger
+from dvx.logs import get_logger, shell_join, shell_quote
 from dvx.objects.statcache import StatCache
 from dvx.outputs import Output, in_cache
 from dvx.paths import overlaps
@@ -360,7 +360,7 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
 def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
             jobs: int = 1) -> Entry:
     changes = [overrides.parse(text, repo.root) for text in sets]
-    again = shlex.join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
+    again = shell_join(queue_again(name, sets, force, jobs)[1:])  # which a refusal names
     repo.refuse_own_hash_setting()  # the snapshot records data, as the run will
     repo.read_lock()  # one exp run refuses (a link, bad YAML) is refused now
     overrides.check(repo, changes)  # now, not when it runs
@@ -960,7 +960,7 @@ def _load(repo: Repo, name: str) -> Entry | None:
         why = str(exc)
     return Entry(name, "", "", state=DAMAGED,
                  error=f"its state file {path} cannot be used: {why}; `dvx queue remove "
-                       f"{shlex.quote(name)}` deletes it")
+                       f"{shell_quote(name)}` deletes it")
 
 
 def _parse(name: str, data: bytes) -> Entry:
@@ -1080,7 +1080,7 @@ def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
         run += ["-S", text]
     # shlex, not list2cmdline (Windows' quoting): sh must pass each -S value on as written,
     # never expand a $ or run a `...` in it
-    script = f"{shlex.join([*dvx, 'checkout', '-q'])} ; {shlex.join(run)}"
+    script = f"{shlex.join([*dvx, 'checkout', '-q'])} ; {shlex.join(run)}"  # noqa: TID251
     log = open(log_path(repo, entry.name), "wb")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen(["/bin/sh", "-c", script], cwd=worktree, stdout=log,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import shlex
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
@@ -53,6 +52,7 @@ from dvx.exps.queue import (
 )
 from dvx.exps.workspace_data import check_unread_data, commit_unread_data
 from dvx.lock import SAVE, Work
+from dvx.logs import shell_join
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.hand_runs import check_hand_runs, commit_hand_runs, outputs_changed_by_hand
 from dvx.pipeline.repro import FAILED as FAILED_STAGE
@@ -240,14 +240,14 @@ def run_again(name: str | None, sets: list[str], force: bool, jobs: int,
     keeps the params set unless none of its stages started (`params_kept`, `_again`); a
     queued one queued again (`queue_again`)."""
     if queued:
-        return shlex.join(queue_again(name, sets, force, jobs))
+        return shell_join(queue_again(name, sets, force, jobs))
     return "dvx " + _again(name, sets, force, targets, params_kept=params_kept) + (
         f" -j {jobs}" if jobs != 1 else "")
 
 
 def _queued_again(name: str | None, sets: list[str], force: bool, jobs: int) -> str:
     """`queue_again` as a refusal names it: without the leading `dvx`."""
-    return shlex.join(queue_again(name, sets, force, jobs)[1:])
+    return shell_join(queue_again(name, sets, force, jobs)[1:])
 
 
 def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, ...],
@@ -258,7 +258,7 @@ def _again(name: str | None, sets: list[str], force: bool, targets: tuple[str, .
     them again changes nothing, but a param added (+KEY=VALUE) is there now: it is set
     (KEY=VALUE), for adding it again is refused."""
     typed = [params.as_set_again(text) for text in sets] if params_kept else sets
-    return shlex.join(["exp", "run", *(["-n", name] if name else []),
+    return shell_join(["exp", "run", *(["-n", name] if name else []),
                        *[arg for text in typed for arg in ("-S", text)], *["-f"] * force,
                        *targets])
 
@@ -273,7 +273,7 @@ def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], fo
         f"{STOPPED_BY[code]}. The queued run{f' of {name!r}' if name else ''} was stopped "
         "before it was done, and nothing of it was recorded: it ran in a temporary worktree, "
         "which is removed with what its stages made.",
-        f"To run it, queue it again (from the workspace as it is now): `{shlex.join(again)}`.")
+        f"To run it, queue it again (from the workspace as it is now): `{shell_join(again)}`.")
     stopped.exit_code = code
     return stopped
 
@@ -363,7 +363,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         taken |= _refuse_queued(repo, name)
         refuse_unreadable_new_files(repo)  # before any data is recorded
         warn_inputs_not_held(repo, reading="The pipeline's stages")
-        _record_data(repo, shlex.join(["exp", "save", *(["-n", name] if name else [])]))
+        _record_data(repo, shell_join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, recording)
 
 

@@ -4,7 +4,6 @@ their data (the outputs their dvx.lock records) through the dvx remote."""
 from __future__ import annotations
 
 import re
-import shlex
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from dvx.experiment_refs import (
 )
 from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
+from dvx.logs import shell_quote
 from dvx.ops.remote import refuse_unknown_remote
 from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
@@ -153,7 +153,7 @@ def _nothing_to_push(repo: Repo, git_remote: str) -> UsageError:
         f"HEAD ({head(repo)[:7]}) has no experiments to push (without names, `dvx exp push` "
         f"pushes HEAD's); this clone has {counted(len(others), 'experiment')} of other baselines: "
         f"{', '.join(labels[:5])}{more}.",
-        f"Push them by name: `dvx exp push {shlex.quote(git_remote)} {' '.join(labels[:5])}`.")
+        f"Push them by name: `dvx exp push {shell_quote(git_remote)} {' '.join(labels[:5])}`.")
 
 
 def _labels(found: list[Experiment]) -> list[str]:
@@ -319,7 +319,7 @@ def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[s
     missing = [name for name, refs in chosen.items() if not refs]
     if missing:
         raise UsageError(f"'{git_remote}' has no experiment called {', '.join(missing)}.",
-                         f"See `git ls-remote {shlex.quote(git_remote)} '{PREFIX}/*'`.")
+                         f"See `git ls-remote {shell_quote(git_remote)} '{PREFIX}/*'`.")
     named = {ref for refs in chosen.values() for ref in refs}
     return {ref: commit for ref, commit in theirs.items() if ref in named}
 
@@ -350,7 +350,7 @@ def _left_out(git_remote: str, clash: list[str], held: dict[str, str],
     unfit = unfit or {}
     if not clash and not held and not unfit:
         return None
-    remote = shlex.quote(git_remote)
+    remote = shell_quote(git_remote)
     why, what_to_do = [], []
     if clash:
         why.append(f"{', '.join(clash)}, of the same baseline and name as yours but another "
@@ -381,7 +381,7 @@ def _unfit_remedy(git_remote: str, unfit: dict[str, Unfit]) -> str:
     if not own_fault:
         return f"{said}, and how the commit {'it' if one else 'they'} started from was."
     return (f"{said}; to delete {'it' if len(own_fault) == 1 else 'them'} from "
-            f"'{git_remote}': `dvx exp remove -g {shlex.quote(git_remote)} --force "
+            f"'{git_remote}': `dvx exp remove -g {shell_quote(git_remote)} --force "
             f"{' '.join(own_fault)}`.")
 
 
@@ -440,14 +440,14 @@ def _not_ours(git_remote: str, others: list[tuple[str, str]], theirs: dict[str, 
         here = f"this clone's '{name}' is commit {mine[:7]}" if mine else \
             f"this clone has no experiment '{name}' of that baseline"
         return f"'{name}' there is commit {theirs[ref][:7]} ({ref}), but {here}"
-    remote = shlex.quote(git_remote)
+    remote = shell_quote(git_remote)
     return UsageError(
         f"Not removed from '{git_remote}': {'; '.join(why(n, r) for n, r in others)}. "
         f"{'It is' if len(others) == 1 else 'They are'} not this clone's experiment (a "
         "teammate's, or replaced since you pushed or pulled it), so nothing was removed.",
         f"To delete {'it' if len(others) == 1 else 'them'} from '{git_remote}' all the same, "
         f"add --force: `dvx exp remove -g {remote} --force "
-        f"{' '.join(shlex.quote(n) for n, _ in others)}`.")
+        f"{' '.join(shell_quote(n) for n, _ in others)}`.")
 
 
 def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) -> str:

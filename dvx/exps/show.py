@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime
 import math
-import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import UsageError
 from dvx.experiment_refs import DamagedRef, Experiment, experiments_and_damaged, git_of
+from dvx.logs import shell_quote
 from dvx.metrics.revisions import WORKSPACE, Reader, Revision
 from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
 from dvx.metrics.values import (
@@ -225,7 +225,7 @@ def _sort_column(cols: list[tuple[str, str, str]], titles: list[str], by: str
     if len(names) > 1:
         raise UsageError(f"--sort-by {by!r} names {len(names)} columns: "
                          f"{', '.join(names)}.", "Name the one to sort by as FILE:KEY, "
-                         f"e.g. --sort-by {shlex.quote(names[0])}.")
+                         f"e.g. --sort-by {shell_quote(names[0])}.")
     return matches[0]
 
 

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import itertools
 import os
-import shlex
 import stat
 from array import array
 from bisect import bisect_left
@@ -216,7 +215,7 @@ def rerun_from_its_inputs(stage: str) -> str:
     """What records again a stage output's version the cache no longer has: a run of its
     stage from the inputs that made it, never a commit, which would pair it with the inputs
     dvx.lock records."""
-    return (f"`dvx repro {shlex.quote(stage)}` records it again once the workspace holds the "
+    return (f"`dvx repro {shell_quote(stage)}` records it again once the workspace holds the "
             "inputs it was made from")
 
 # Given an output and the oids of workspace files of it that checkout would keep because the

@@ -19,14 +19,13 @@ import base64
 import math
 import os
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, DvxError, RemoteError, UsageError, install_extra_hint
-from dvx.logs import get_logger, pasted_args
+from dvx.logs import get_logger, pasted_args, shell_quote
 from dvx.remote.option_files import check_option_file, is_refused_file
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 from dvx.remote.ssh import (
@@ -757,7 +756,7 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
     # The file the key goes to: the option's, else the user's own (a fresh machine, a CI
     # runner, has no ~/.ssh, where `>>` cannot create the file: made first).
     chosen = options.get("known_hosts")
-    target = shlex.quote(os.path.expanduser(chosen)) if chosen else "~/.ssh/known_hosts"
+    target = shell_quote(os.path.expanduser(chosen)) if chosen else "~/.ssh/known_hosts"
     scan = (f"{'' if chosen else 'mkdir -p ~/.ssh && '}ssh-keyscan "
             f"{'' if port == 22 else f'-p {port} '}{host} >> {target}")
     def option(value: str) -> str:
@@ -825,7 +824,7 @@ def _keygen_file(path: str) -> str:
     """The `-f FILE` that points ssh-keygen at the known_hosts `path` (none: its default)."""
     if path == os.path.expanduser("~/.ssh/known_hosts"):
         return ""
-    return f" -f {shlex.quote(path)}"
+    return f" -f {shell_quote(path)}"
 
 
 def _basic_auth(user: str, password: str) -> str:
