@@ -91,9 +91,16 @@ class Override:
     key: str  # dotted
     value: Any
     add: bool = False  # `+KEY=VALUE`: the key may be new
+    typed: str = ""  # `file` as named from the current folder, where a hint is pasted
 
     def __str__(self) -> str:
         return f"{self.file}:{self.key}={json.dumps(self.value)}"
+
+    def setting(self, key: str) -> str:
+        """`key` as -S names it in this override's file, typed where the user is: the key
+        alone for the params.yaml there (-S's default), else FILE:KEY."""
+        name = self.typed or self.file
+        return key if name == DEFAULT_PARAMS_FILE else f"{name}:{key}"
 
 
 def parse(text: str, root: str) -> Override:
@@ -133,7 +140,7 @@ def parse(text: str, root: str) -> Override:
                          "string keys.",
                          "Drop the YAML tag (!!timestamp, !!set, !!binary...) or quote the "
                          "value to set a string; quote a key that is not a string: {'1': x}.")
-    return Override(file, key, value, add)
+    return Override(file, key, value, add, from_here(root, file))
 
 
 def _from_here(root: str, file: str, text: str) -> str:
@@ -225,8 +232,7 @@ def warn_undeclared(repo: Repo, overrides: list[Override], targets: tuple[str, .
         return
     wdirs = _wdirs_of_run(repo, targets)
     for override in missing:
-        typed = from_here(repo.root, override.file)  # -S names its file from here
-        named = override.key if typed == DEFAULT_PARAMS_FILE else f"{typed}:{override.key}"
+        named = override.setting(override.key)  # -S names its file from here
         outside = _reading_outside_run(repo, override, targets)
         if outside:
             run = f"`{again((*targets, *outside))}`" if again else \
@@ -622,8 +628,7 @@ def _set(doc: Any, change: Override) -> None:
                              f"not a mapping or a list in '{change.file}'.")
         key = _existing_key(doc, part)
         if key not in doc and not change.add:
-            adding = f"+{change.key}" if change.file == DEFAULT_PARAMS_FILE else \
-                f"{change.file}:+{change.key}"
+            adding = change.setting(f"+{change.key}")
             raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
                              f"'{'.'.join(parts[:depth + 1])}'.",
                              f"Check the name; to add a new param, write -S '{adding}=...'.")
@@ -650,8 +655,7 @@ def _index(items: list[Any], change: Override, parts: list[str], depth: int) -> 
         raise UsageError(f"-S {change.file}:{change.key}: '{where}' is a list in "
                          f"'{change.file}'; name an element by its index, as {where}.0.")
     if int(part) >= len(items):
-        # the whole list in the same file: a key alone names one of the default file
-        whole = where if change.file == DEFAULT_PARAMS_FILE else f"{change.file}:{where}"
+        whole = change.setting(where)  # the whole list, in the same file
         raise UsageError(f"-S {change.file}:{change.key}: '{where}' has {len(items)} "
                          f"element(s) in '{change.file}', so there is no element {part}.",
                          f"Set an element it has (0 to {len(items) - 1}), or the whole list: "
