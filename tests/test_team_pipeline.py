@@ -1260,3 +1260,45 @@ def test_a_stage_s_folder_a_teammate_made_tracked_data_is_changed_in_git_after_g
     assert "`dvx pull`" in status.stdout and "--force" not in status.stdout, status.stdout
     must("pull", cwd=bob)
     assert (bob / "feat" / "c.txt").read_text() == "curated\n"
+
+
+@pytest.mark.parametrize("record_kept", [True, False])
+def test_a_stage_s_folder_run_before_the_first_commit_is_changed_in_git_once_made_data(
+        tmp_path, record_kept):
+    """Alice runs a stage before her first commit (her record of its output names no commit);
+    Bob drops the stage and makes its folder tracked data with one more file. After `git
+    pull` her folder is the version dvx.lock committed, with or without the record: status
+    says the pointer changed in Git and names `dvx pull`, which places Bob's version, never a
+    `dvx add --force` that records her old folder over it."""
+    team = Team(tmp_path)
+    alice = team.clone("alice", pull=False)
+    must("init", cwd=alice)
+    must("remote", "add", "-d", "shared", str(team.store), cwd=alice)
+    must("install", cwd=alice)
+    (alice / "dvx.yaml").write_text(
+        "stages:\n  prep:\n    cmd: mkdir -p res && echo a > res/a.txt\n    outs: [res]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+
+    (bob / "dvx.yaml").write_text("stages: {}\n")
+    must("repro", cwd=bob)
+    (bob / "res").chmod(0o755)
+    (bob / "res" / "b.txt").write_text("b\n")
+    must("add", "res", cwd=bob)
+    share(bob, "res is data now")
+    pointer = (bob / "res.dvx").read_bytes()
+
+    git(alice, "pull", "-q", "--no-rebase", "origin", "main")
+    if not record_kept:
+        (alice / ".dvx" / "tmp" / "synced.json").unlink()
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 0, status.output
+    assert "res: pointer changed in Git" in status.stdout, status.stdout
+    assert "`dvx pull`" in status.stdout and "--force" not in status.stdout, status.stdout
+    must("pull", cwd=alice)
+    assert sorted(p.name for p in (alice / "res").iterdir()) == ["a.txt", "b.txt"]
+    assert (alice / "res" / "b.txt").read_text() == "b\n"
+    assert (alice / "res.dvx").read_bytes() == pointer
+    assert run_dvx("status", "-q", cwd=alice).code == 0, run_dvx("status", cwd=alice).output

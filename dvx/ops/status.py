@@ -1112,8 +1112,8 @@ def own_version_undone(repo: Repo, output: Output, synced_oid: str) -> bool:
 
 def _own_version_taken_back(repo: Repo, output: Output, synced_oid: str) -> bool:
     """Is the pointer HEAD's, and `synced_oid` a version none of the commits HEAD was at
-    lately recorded (the user's own, which Git's undo took back)? False when Git cannot
-    say."""
+    lately recorded, with a pointer file or in dvx.lock (`_recorded_lately_either_way`): the
+    user's own, which Git's undo took back? False when Git cannot say."""
     in_lock = output.stage is not None
     try:
         recorded = recorded_by_git(repo, output.path, in_lock=in_lock)
@@ -1121,8 +1121,19 @@ def _own_version_taken_back(repo: Repo, output: Output, synced_oid: str) -> bool
         return False
     if _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]:
         return False
-    return all(pointer.oid != synced_oid
-               for pointer in recorded_lately(repo, output.path, in_lock=in_lock))
+    return all(pointer.oid != synced_oid for pointer in _recorded_lately_either_way(
+        repo, output.path, in_lock))
+
+
+def _recorded_lately_either_way(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
+    """What the commits HEAD was at lately recorded for the data at `path` (`recorded_lately`),
+    as it is tracked now (with `in_lock`, a stage's output in dvx.lock), then the other way:
+    data moves between the two (a teammate drops a stage and `dvx add`s its folder, or makes
+    a tracked folder a stage's output), and a version either way committed is Git's, one the
+    workspace may hold after `git pull`, never the user's own."""
+    found = recorded_lately(repo, path, in_lock=in_lock)
+    return found + [pointer for pointer in recorded_lately(repo, path, in_lock=not in_lock)
+                    if pointer not in found]
 
 
 def moved_outside_a_commit(repo: Repo, output: Output, synced_oid: str) -> bool:
@@ -1170,9 +1181,10 @@ def _synced_earlier(repo: Repo, output: Output, first: OutputStatus
     workspace holds is looked at, and a directory is not listed again (a path changed here,
     which keeps no record, would otherwise have it listed again for each version on every
     status)."""
-    versions = [record for record in (_record_of(earlier) for earlier in recorded_lately(
-        repo, output.path, in_lock=output.stage is not None))
-        if record != _record_of(output.pointer)]
+    versions = [record for record in (_record_of(earlier) for earlier in
+                                      _recorded_lately_either_way(
+                                          repo, output.path, in_lock=output.stage is not None))
+                if record != _record_of(output.pointer)]
     held = _oid_held(repo, output, first) if versions else None
     for record in versions:
         if record.oid != held:
