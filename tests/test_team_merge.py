@@ -2784,6 +2784,47 @@ def test_a_pointer_kept_whose_deleting_side_put_its_data_into_git_is_untracked_b
     assert run_dvx("status", "-q", cwd=merger).code == 0
 
 
+@pytest.mark.parametrize("edited_in_git", [False, True])
+@pytest.mark.parametrize("deleted_by", ["ours", "theirs"])
+def test_a_file_kept_whose_deleting_side_put_it_into_git_gets_the_pointer_s_data_as_pasted(
+        tmp_path, deleted_by, edited_in_git):
+    """bob changed raw.csv with `dvx add`; alice stopped tracking it with dvx and committed it
+    into Git (edited first, so that no cache here holds Git's bytes, or not). The merge stops
+    on a modify/delete conflict over the pointer, the workspace's raw.csv holding Git's file
+    (theirs written over bob's data, or alice's own). `dvx checkout` names that conflict with
+    its ways out, never `git add -f` nor `git mv`; its way to keep the pointer, pasted,
+    places bob's data over Git's file (which Git's history keeps), never refused as a change
+    made here that `dvx commit` would then record."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "raw.csv", "v2, bob's\n")
+    must("add", "raw.csv", cwd=bob)
+    share(bob, "bob changes it")
+    must("remove", "raw.csv.dvx", cwd=alice)  # the file stays, no longer ignored by Git
+    if edited_in_git:
+        edit(alice, "raw.csv", "v1, edited in Git\n")
+    share(alice, "alice hands raw.csv to Git")
+    in_git = (alice / "raw.csv").read_text()
+    merger, branch = (bob, "origin/main") if deleted_by == "theirs" else (alice, "origin/bob")
+    assert _merge(merger, branch).returncode != 0
+    assert (merger / "raw.csv").read_text() == in_git
+
+    checkout = run_dvx("checkout", "raw.csv", cwd=merger)
+    assert checkout.code == 1, checkout.output
+    said = " ".join(checkout.output.split())
+    assert ("Skipped raw.csv: it is tracked by Git too, and the pointer file 'raw.csv.dvx' "
+            "holds an unresolved Git merge conflict") in said, said
+    assert "git add -f" not in said and "git mv" not in said, said
+    keep = said.split("Keep it as changed: ", 1)[1].split(". Or accept", 1)[0]
+    for command in re.findall(r"`([^`]*)`", keep):
+        pasted(command, merger)
+    assert (merger / "raw.csv").read_text() == "v2, bob's\n"
+    commit(merger, "resolved")
+    assert git(merger, "ls-files", "raw.csv") == ""
+    assert git(merger, "show", "HEAD:raw.csv.dvx") == (merger / "raw.csv.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=merger).code == 0, run_dvx("status", cwd=merger).output
+
+
 @pytest.mark.parametrize("deleted_by", ["ours", "theirs"])
 def test_a_deletion_accepted_whose_deleting_side_put_its_data_into_git_leaves_git_its_files(
         tmp_path, deleted_by):

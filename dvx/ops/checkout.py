@@ -54,6 +54,7 @@ from dvx.ops.sync_layers import (
     placed_by_dvx,
     placed_whole,
     records_a_file,
+    written_by_git,
 )
 from dvx.ops.written_through import object_written_through
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree, without_invalid_manifests
@@ -75,6 +76,7 @@ from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
+from dvx.unmerged import unmerged_without_markers
 from dvx.wording import counted, named_list
 from dvx.workspace import (
     REPOSITORY_INSIDE,
@@ -886,7 +888,14 @@ def _left_to_git(repo: Repo, outputs: list[Output]) -> dict[str, str]:
 def _tracked_by_git_why(root: str, output: Output) -> str:
     """Why a path of the `output` that Git's index holds too is left as it is, --force or
     not: Git versions it, and placing the pointer's version would overwrite Git's (a commit
-    holding both, the data in Git and a pointer to other bytes)."""
+    holding both, the data in Git and a pointer to other bytes). Where a merge stopped over
+    its pointer file, one side having committed the data into Git (a modify/delete conflict),
+    that conflict and its ways out are the reason (dvx/unmerged.py)."""
+    conflict = unmerged_without_markers(root).get(output.record_file) \
+        if output.stage is None else None
+    if conflict is not None:
+        told = str(conflict)
+        return f"{TRACKED_BY_GIT}, and {told[:1].lower()}{told[1:]}"
     return (f"{TRACKED_BY_GIT} ({in_git_note(root, output.path, 'it')}), so Git versions "
             "the data itself, and checkout leaves it to Git, --force or not; "
             + tracked_by_git_ways(root, output.path, output.stage))
@@ -930,7 +939,8 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
     its bytes), or among the oids `elsewhere` (a remote holds them), and is not a change made
-    here since it was last synced, which no pointer names once replaced. A file the sync
+    here since it was last synced, which no pointer names once replaced; or it is the file a
+    commit Git stopped inside a merge with holds there (`written_by_git`). A file the sync
     records know nothing of is judged by where its bytes are alone, unless it is data of a
     pointer or dvx.lock entry, a file of its own or one inside a directory, holding a version
     none of HEAD's recent commits recorded there (`never_recorded`, as
@@ -939,6 +949,8 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     taken it from the cache since) or not."""
     if force or state is None or state.oid == wanted or state.dangling:
         return None
+    if state.holds_its_own_bytes and written_by_git(repo, display):
+        return None  # Git's history keeps it: the file a stopped merge wrote over the data
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid) \
             and state.oid not in elsewhere:
         if wanted is not None and changed_in_its_object(repo, display, wanted):

@@ -28,6 +28,7 @@ a file holding that version counts as one dvx placed, so data whose pointer then
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -169,6 +170,29 @@ def changed_here(repo: Repo, path: str, oid: str) -> bool:
     none of the versions any of them placed. With no such record, or one whose versions are
     no longer known here, it cannot be told: False."""
     return _placed_by_dvx(repo, path, oid) is False
+
+
+def written_by_git(repo: Repo, path: str) -> bool:
+    """While Git stops inside a merge, cherry-pick, revert or rebase: does the workspace file
+    at `path` (relative to the root) hold what a commit on either side records at that path
+    (HEAD's, or the one the operation brings: MERGE_HEAD's, say)? So it is where a side
+    committed the data into Git, and Git wrote its file over the data dvx placed, or kept
+    the one it tracks (the merge stopped on a modify/delete conflict over the pointer): no
+    change made here, and replacing it loses nothing, as that commit keeps it. False when
+    no operation is stopped, or Git cannot say."""
+    git = repo.git
+    if git is None:
+        return False
+    try:
+        heads = git.operation_heads()
+        if not heads:
+            return False
+        heads = ("HEAD", *heads)
+        size = os.lstat(repo.abspath(path)).st_size
+        blobs = {blob for head in heads if (blob := git.blob_id_at(head, path, size))}
+        return bool(blobs) and git.hash_files([path])[0] in blobs
+    except (DvxError, OSError, IndexError):
+        return False  # larger there than here, or unreadable: not the same bytes
 
 
 def never_recorded_here(repo: Repo, path: str, oid: str, in_lock: bool) -> bool:
