@@ -541,7 +541,7 @@ def test_dvx_s_own_gitignore_an_add_deleted_is_named_for_git_rm_until_git_record
     status = dvx("status")
     said = " ".join(status.output.split())
     assert "tracked by Git" not in said, said
-    assert f"res/.gitignore: dvx's own .gitignore of a former output, which `dvx add` " \
+    assert f"res/.gitignore: dvx's own .gitignore of a former output, which dvx " \
         f"deleted as no data, is still in the Git index; `{_REMOVAL}` records its removal " \
         "(then `git commit`)" in said, said
     assert json.loads(dvx("status", "--json").stdout)["own_gitignores_in_git"] == \
@@ -3671,6 +3671,81 @@ def test_a_persistent_output_over_dvx_s_gitignore_for_its_old_output_keeps_the_d
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "res")
     assert git(repo, "ls-files", "res") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+_OLD_STAGE = ("stages:\n  old:\n    cmd: mkdir -p res && cp params.yaml res/a.txt\n"
+              "    params: [lr]\n    outs: [res/a.txt]\n")
+_RENAMED_PERSISTENT = ("stages:\n  new:\n    cmd: mkdir -p res && cp params.yaml res/b.txt\n"
+                       "    params: [lr]\n    outs:\n      - res:\n          persist: true\n")
+
+
+def _experiment_files(repo: Path, name: str) -> list[str]:
+    """The files the commit of experiment `name` holds."""
+    ref = [r for r in git(repo, "for-each-ref", "--format=%(refname)", "refs/exps").split()
+           if r.endswith("/" + name)]
+    assert len(ref) == 1, ref
+    return git(repo, "ls-tree", "-r", "--name-only", ref[0]).split()
+
+
+@pytest.mark.parametrize("first", [("repro",), ("exp", "run", "-n", "e1", "-S", "lr=2")],
+                         ids=["repro", "exp-run"])
+def test_dvx_s_gitignore_a_renamed_stage_s_run_deleted_stops_no_run_before_git_records_it(
+        repo, dvx, first):
+    """Stage `old` (output res/a.txt) renamed `new` (output res, `persist: true`), the rename
+    committed: the first run deletes dvx's own res/.gitignore, its removal not yet in Git's
+    index (an experiment's commit holds it, the workspace's index does not). That deleted
+    file is no file of res that Git tracks: the next `exp run` and `repro` run, each
+    recording the removal (the experiment's commit holds it; repro's hint names it, or
+    core.autostage stages it), and status names it as deleted by dvx. Pasted, the hint
+    leaves nothing to say."""
+    write(repo / "params.yaml", "lr: 1\n")
+    run_and_commit(repo, _OLD_STAGE, "old")
+    write(repo / "dvx.yaml", _RENAMED_PERSISTENT)
+    git(repo, "commit", "-qam", "rename old -> new")
+    ran = dvx(*first)
+    assert ran.code == 0, ran.output
+    assert not (repo / "res" / ".gitignore").exists()
+    assert git(repo, "ls-files", "res").split() == ["res/.gitignore"]  # removal not staged
+    status = " ".join(dvx("status").output.split())
+    assert "tracked by Git" not in status, status
+    assert "res/.gitignore: dvx's own .gitignore of a former output, which dvx deleted as no " \
+        f"data, is still in the Git index; `{_REMOVAL}` records its removal" in status, status
+
+    again = dvx("exp", "run", "-n", "e2", "-S", "lr=3")
+    assert again.code == 0, again.output
+    assert (repo / "res" / "b.txt").read_text() == "lr: 3\n"
+    assert "res/.gitignore" not in _experiment_files(repo, "e2")
+    write(repo / "params.yaml", "lr: 4\n")
+    rerun = dvx("repro")
+    assert rerun.code == 0, rerun.output
+    assert (repo / "res" / "b.txt").read_text() == "lr: 4\n"
+    hint = rerun.stdout.split("To record this in Git, run:", 1)[1].strip()
+    assert hint == f"git add .gitignore dvx.lock && {_REMOVAL}", rerun.output
+    assert subprocess.run(hint, shell=True, cwd=repo).returncode == 0
+    git(repo, "commit", "-qam", "res")
+    assert git(repo, "status", "--porcelain") == ""
+    assert dvx("status", "-q").code == 0, dvx("status").output
+
+
+def test_dvx_s_gitignore_a_run_deleted_is_staged_by_the_next_run_under_autostage(repo, dvx):
+    """core.autostage set after the run that deleted dvx's own res/.gitignore (an
+    experiment's, whose commit alone holds the removal): the next run stages that removal
+    with dvx.lock, so the commit that follows leaves nothing to say."""
+    write(repo / "params.yaml", "lr: 1\n")
+    run_and_commit(repo, _OLD_STAGE, "old")
+    write(repo / "dvx.yaml", _RENAMED_PERSISTENT)
+    git(repo, "commit", "-qam", "rename old -> new")
+    assert dvx("exp", "run", "-n", "e1", "-S", "lr=2").code == 0
+    assert dvx("config", "core.autostage", "true").code == 0
+    write(repo / "params.yaml", "lr: 3\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "res/.gitignore" in ran.stdout, ran.output
+    staged = git(repo, "diff", "--cached", "--name-status").split("\n")
+    assert "D\tres/.gitignore" in staged and "M\tdvx.lock" in staged, staged
+    git(repo, "commit", "-qam", "res")
+    assert git(repo, "status", "--porcelain") == ""
     assert dvx("status", "-q").code == 0, dvx("status").output
 
 

@@ -1061,7 +1061,7 @@ def _print_status(root: str, result: object, has_stages: bool = False,
             f"so Git versions the data itself; "
             + tracked_by_git_ways(root, path, stages.get(path)))
     for path in result.own_gitignores_in_git:
-        out(f"{shown_path(path)}: dvx's own .gitignore of a former output, which `dvx add` "
+        out(f"{shown_path(path)}: dvx's own .gitignore of a former output, which dvx "
             "deleted as no data, is still in the Git index; "
             f"`{git_add_command(root, [path])}` records its removal (then "
             f"`{user_git(root)} commit`)")

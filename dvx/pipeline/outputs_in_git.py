@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dvx import gitignore
 from dvx.errors import PathError
 from dvx.lockfile import StageLock
+from dvx.ops.former_outputs import own_gitignores_gone
 from dvx.pipeline.gone_outputs import gone_entries, with_outputs_of_gone
 from dvx.pipeline.graph import Dag
 from dvx.repo import Repo
@@ -40,22 +41,36 @@ def outputs_in_git(repo: Repo, dag: Dag, selected: Collection[str],
     .gitignore dvx wrote for outputs the stage's dvx.lock entry (in `locks`) records is dvx's
     own, not one of them (`ignores_recorded_outputs_only`): the run deletes it, with the
     output or, from a `persist` one, alone. So is one written for outputs there of a stage
-    gone from dvx.yaml (renamed: `with_outputs_of_gone`). One `git ls-files` for all."""
+    gone from dvx.yaml (renamed: `with_outputs_of_gone`), and one a command deleted already,
+    its removal not yet in Git's index (`own_gitignores_gone`): what Git holds of it is that
+    removal to record, never files of the output. One `git ls-files` for all."""
     if repo.git is None:
         return []
     owners = {o.path: (name, o.persist) for name in selected if not dag.stages[name].frozen
               for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(sorted(owners))
+    removed = set(own_gitignores_gone(repo, tracked))
     gone = gone_entries(dag, locks)
     entries = {name: with_outputs_of_gone(dag.stages[name], locks.get(name), gone)
                for name in {name for name, _ in owners.values()}}
     found = []
     for path, (name, persist) in owners.items():
         files = [f for f in tracked if (f == path or f.startswith(path + "/"))
+                 and f not in removed
                  and not ignores_recorded_outputs_only(repo, f, entries[name])]
         if files:
             found.append(OutputInGit(name, path, files, persist))
     return found
+
+
+def own_gitignores_removed(repo: Repo, outputs: list[str]) -> list[str]:
+    """dvx's own .gitignore files at or below `outputs` (cached outputs a run records) that
+    a command deleted, Git's index still holding them (`own_gitignores_gone`): the run names
+    their removal for Git with its other changes (`git rm --cached`, or staged with them
+    under core.autostage), as the run that deleted them did."""
+    if repo.git is None or not outputs:
+        return []
+    return own_gitignores_gone(repo, repo.git.tracked_under(outputs))
 
 
 def ignores_recorded_outputs_only(repo: Repo, tracked: str, locked: StageLock | None) -> bool:

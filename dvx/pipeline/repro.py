@@ -116,6 +116,7 @@ from dvx.pipeline.outputs_in_git import (
     OutputInGit,
     ignores_recorded_outputs_only,
     outputs_in_git,
+    own_gitignores_removed,
     refuse_outputs_in_git,
 )
 from dvx.pipeline.params import ParamsReader
@@ -1913,7 +1914,9 @@ class _Scheduler:
         would ignore the outputs in it. A .gitignore the run deleted with the output holding
         it (one of dvx's entries alone: outputs_in_git) has its removal for Git to record.
         So does one whose entries for these outputs Git's index has otherwise, changed here
-        or not (`ignore_files_unlike_git_s`: a run killed before dvx.lock was written)."""
+        or not (`ignore_files_unlike_git_s`: a run killed before dvx.lock was written), and
+        one of dvx's own in an output that an earlier command deleted, its removal still not
+        in Git's index (`own_gitignores_removed`)."""
         changes = _Unrecorded()
         for out in stage.outs:
             full = self.repo.abspath(out.path)
@@ -1941,6 +1944,7 @@ class _Scheduler:
         cached = [out.path for out in stage.outs if out.cache]
         self.touched += ignore_after_rules_taking_back(self.repo, cached)
         self.touched += ignore_files_unlike_git_s(self.repo, cached + run_over)
+        self.touched += own_gitignores_removed(self.repo, cached)
         return changes
 
     def _put_back(self, changes: _Unrecorded, touched: int) -> None:
