@@ -637,6 +637,39 @@ def test_apply_takes_an_uncommitted_dvx_add_s_ignore_entry_as_dvx_s_not_as_an_ed
     assert (project / ".gitignore").read_text().endswith("/mine.bin\n*.log\n")
 
 
+@pytest.mark.parametrize("untracked", [False, True], ids=["as-run", "res-untracked-first"])
+def test_apply_of_a_renamed_stage_s_queued_run_removes_dvx_s_gitignore_in_its_output(
+        repo, untracked):
+    """Stage `old` (output res/a.txt) renamed `new` (output res, `persist: true`), the rename
+    committed, run as a queued experiment only: its commit removes dvx's own res/.gitignore,
+    which the workspace still has. The apply writes that removal with the experiment's other
+    files and places res, rather than keep the .gitignore's entry (res's own entry keeps
+    res out of Git) and skip res as tracked by Git; so too once `git rm -r --cached -- res`
+    left that .gitignore a file of res Git no longer tracks. `git commit -a` then records
+    the experiment whole."""
+    write(repo / "params.yaml", "lr: 1\n")
+    run_and_commit(repo, "stages:\n  old:\n    cmd: mkdir -p res && cp params.yaml res/a.txt\n"
+                   "    params: [lr]\n    outs: [res/a.txt]\n", "old")
+    write(repo / "dvx.yaml", "stages:\n  new:\n    cmd: mkdir -p res && cp params.yaml res/b.txt"
+          "\n    params: [lr]\n    outs:\n      - res:\n          persist: true\n")
+    git(repo, "commit", "-qam", "rename old -> new")
+    must("exp", "run", "--queue", "-n", "q1", "-S", "lr=2", cwd=repo)
+    must("queue", "start", cwd=repo)
+    if untracked:
+        git(repo, "rm", "-r", "-q", "--cached", "--", "res")
+    applied = run_dvx("exp", "apply", "q1", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert "Skipped" not in applied.output, applied.output
+    assert not (repo / "res" / ".gitignore").exists()
+    assert (repo / "res" / "b.txt").read_text() == "lr: 2\n"
+    assert (repo / "res" / "a.txt").read_text() == "lr: 1\n"  # kept by the persistent run
+    assert (repo / "params.yaml").read_text() == "lr: 2\n"
+    git(repo, "commit", "-qam", "q1")
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "ls-files", "res") == ""
+    assert run_dvx("status", "-q", cwd=repo).code == 0, run_dvx("status", cwd=repo).output
+
+
 def test_apply_keeps_a_mode_change_no_experiment_saved(project):
     write(project / "deploy.sh", "echo deploy\n")
     git(project, "add", "deploy.sh")

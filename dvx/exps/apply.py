@@ -6,6 +6,7 @@ are written by workspace_writes.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx import faults
@@ -115,7 +116,7 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     its_files = [rel for rel in sources if rel in ours]
     # Written with the lines of dvx's the workspace has: its .gitignore entries for data it
     # keeps, and dvx install's .gitattributes lines (this clone's set-up, as SETTINGS is)
-    dvx_lines = ignore_files_keeping_data(repo, git, sources, modes) \
+    dvx_lines = ignore_files_keeping_data(repo, git, sources, modes, _data_tracked_at(repo)) \
         | attributes_keeping_installed(repo, git, sources, modes)
     set_back = [rel for rel in set_back if rel in sources]
     # Work no commit or experiment holds in files the experiment did not change is kept,
@@ -155,7 +156,10 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
     if absent:
         raise UsageError(f"Applying '{exp.name}' needs data that is not in the cache: "
                          f"{_some([o.path for o in absent])}.", _how_to_get(exp, absent))
-    stuck = [] if force else blocked(repo, targets)
+    # A file of the outputs that the apply writes or removes as a commit has it (dvx's own
+    # res/.gitignore, once Git's index no longer holds it) was judged with the files above
+    stuck = [] if force else [(path, why) for path, why in blocked(repo, targets)
+                              if path not in sources]
     if stuck:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
                          "not in the cache, or were made here since the last checkout: "
@@ -186,6 +190,19 @@ def _apply(repo: Repo, name: str, force: bool) -> Applied:
                    checkout(repo, written, force=force), unstaged,
                    sorted(kept_staged + kept_staged_written), unstaged_written, new_to_git,
                    moved_inputs)
+
+
+def _data_tracked_at(repo: Repo) -> Callable[[str], list[str]]:
+    """The paths of the data a commit tracks (its pointers' and dvx.lock's cached outputs),
+    each commit read once, and only when asked."""
+    known: dict[str, list[str]] = {}
+
+    def data_at(commit: str) -> list[str]:
+        if commit not in known:
+            with History(repo) as history:
+                known[commit] = [o.path for o in history.at(commit).outputs]
+        return known[commit]
+    return data_at
 
 
 def _saved_but_for_lines_of_dvx(repo: Repo, git: Git, rel: str, sources: dict[str, str],

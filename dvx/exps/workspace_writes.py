@@ -7,26 +7,32 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError
 from dvx.exps.saved_work import saved_commits
 from dvx.generated import ATTRIBUTES_FILE, keeping_installed_attributes
 from dvx.ignore import git_lines
-from dvx.paths import folders_above, walk_directory, walk_sorted
+from dvx.paths import at_or_below_any, folders_above, walk_directory, walk_sorted
 from dvx.repo import Repo
 from dvx.scm import MAX_GIT_FILE_BYTES, Git
 
 
 def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
-                              modes: dict[str, str]) -> dict[str, bytes | None]:
+                              modes: dict[str, str],
+                              data_at: Callable[[str], Collection[str]]
+                              ) -> dict[str, bytes | None]:
     """What the apply writes for each .gitignore among the `sources` ({path: the commit it
     is taken from}; `modes` as that commit has them): that commit's version, with the
     workspace's dvx entries for data the workspace keeps that the commit does not hold in
     Git (added with `dvx add` since, an output of another experiment's run), so that no data
-    is left for `git add -A` to take into Git. A .gitignore that comes out as the workspace
-    has it is taken out of `sources` (nothing to write); `modes` gains a new one's."""
+    is left for `git add -A` to take into Git. Not in a folder at or inside data the commit
+    tracks (`data_at(commit)`: its pointers' and dvx.lock's cached outputs, `res` whose old
+    output `res/a.txt` had its entry in `res/.gitignore`): that data's own entry keeps the
+    folder out of Git, and a .gitignore left there would be a file Git holds in it, which
+    stops its checkout. A .gitignore that comes out as the workspace has it is taken out of
+    `sources` (nothing to write); `modes` gains a new one's."""
     written: dict[str, bytes | None] = {}
     for rel, commit in list(sources.items()):
         full = repo.abspath(rel)
@@ -34,8 +40,10 @@ def ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
             continue
         ours = _regular_file_bytes(full)
         theirs = git.blob_at(commit, rel, MAX_GIT_FILE_BYTES) if rel in modes else None
-        kept = gitignore.keeping_entries(theirs or b"", ours or b"", os.path.dirname(full),
-                                         _not_in(git, commit, posixpath.dirname(rel)))
+        folder = posixpath.dirname(rel)
+        in_data = at_or_below_any(folder, set(data_at(commit)))
+        kept = (theirs or b"") if in_data else gitignore.keeping_entries(
+            theirs or b"", ours or b"", os.path.dirname(full), _not_in(git, commit, folder))
         data = kept if kept or theirs is not None else None
         if data == ours and (ours is not None or not os.path.lexists(full)):
             del sources[rel]
