@@ -439,6 +439,30 @@ def test_a_source_revision_whose_dvx_lock_records_another_algorithm_says_so_for_
         elsewhere.output
 
 
+def test_a_git_folder_holding_an_output_of_a_dvx_lock_of_another_algorithm_is_refused_whole(
+        project, tmp_path):
+    """As for the output itself: `dvx get` of a folder Git tracks files in, which holds an
+    output dvx.lock records with another algorithm than the source revision's, is refused
+    naming dvx.lock, never a copy reported as downloaded without that output."""
+    theirs = make_git_repo(tmp_path / "theirs")
+    must("init", cwd=theirs)
+    write(theirs / "sub" / "README.md", "about sub\n")
+    must("stage", "add", "-n", "make", "-o", "sub/out.txt", "echo made > sub/out.txt",
+         cwd=theirs)
+    must("repro", cwd=theirs)
+    commit(theirs, "made")
+    must("config", "core.hash", "sha256", cwd=theirs)
+    commit(theirs, "switch to sha256")
+    run = run_dvx("get", str(theirs), "sub", "--rev", "HEAD", "-o", "got", cwd=project)
+    said = " ".join(run.stderr.split())
+    assert run.code == 2 and "'sub' holds an output of dvx.lock that cannot be read" in said, \
+        run.output
+    assert "'dvx.lock' uses xxh128" in said and not (project / "got").exists(), said
+    whole = run_dvx("get", str(theirs), "sub", "--rev", "HEAD~1", "-o", "got", cwd=project)
+    assert whole.code == 0 and (project / "got" / "out.txt").read_text() == "made\n", \
+        whole.output
+
+
 def test_a_source_whose_owner_s_global_core_hash_named_it_is_read_by_the_algorithm_its_data_records(
         tmp_path, monkeypatch):
     """The source's owner set core.hash (sha256) in their global config after its `dvx

@@ -331,6 +331,12 @@ class Source:
         return recorded is None or any(path == out or path.startswith(out + "/")
                                        for out in recorded)
 
+    def _lock_may_record_below(self, broken: Broken, folder: str) -> bool:
+        """Does the source's dvx.lock that cannot be read record an output inside `folder`,
+        which a copy of the folder would lack? True where it cannot be told at all."""
+        recorded = self._outputs_of_broken_lock(broken)
+        return recorded is None or any(out.startswith(folder + "/") for out in recorded)
+
     def _outputs_of_broken_lock(self, broken: Broken) -> list[str] | None:
         """The cached outputs the source's dvx.lock that cannot be read (`broken`) records,
         read with the algorithm it records (`parse_lock_as_recorded`); None where it cannot
@@ -399,6 +405,10 @@ class Source:
                 raise PathError(f"'{broken.path}' in '{asked}' cannot be read from "
                                 f"{self.describe()}: {broken.error.message}",
                                 "Its pointer must be fixed in the source repository.")
+            if broken.path == LOCK_FILE and self._lock_may_record_below(broken, path):
+                raise PathError(f"'{asked}' holds an output of {LOCK_FILE} that cannot be read "
+                                f"from {self.describe()}: {broken.error.message}",
+                                f"Its {LOCK_FILE} must be fixed in the source repository.")
         outputs = [o for o in self.outputs() if o.path.startswith(path + "/")]
         pointers = {o.pointer_path for o in outputs}
         modes = self._git_modes([p for p in below if p not in pointers])
