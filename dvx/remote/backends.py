@@ -1469,10 +1469,11 @@ def unusual_bucket(url: str) -> str | None:
 
 def _following_the_rules(url: str, names: BucketNames, kind: str) -> str:
     """A sentence giving `url` with its bucket named as `names.new` asks (lower case, '-' for
-    '_'), for a user who can create that one; "" where no such name is near (an IP address)."""
+    '_'), for a user who can create that one; "" where no such name is near (an IP address,
+    a name longer than the rules allow)."""
     bucket = bucket_of(url)
-    near = re.sub(r"\.{2,}", ".", bucket.lower().replace("_", "-")).strip(".-")[:63].strip(".-")
-    if not names.new.fullmatch(near):
+    near = re.sub(r"\.{2,}", ".", bucket.lower().replace("_", "-")).strip(".-")
+    if not names.new.fullmatch(near):  # too long, too: cut, it would name another bucket
         return ""
     return f" The URL with a {kind} name that follows them: {url.replace(bucket, near, 1)}"
 
