@@ -1692,7 +1692,8 @@ def test_an_s3_url_naming_a_bucket_no_s3_store_can_have_is_refused_naming_the_ru
 @pytest.mark.parametrize(("url", "following"), [("s3://BadName/proj", "s3://badname/proj"),
                                               ("s3://team_data/proj", "s3://team-data/proj"),
                                               ("s3://a..b/proj", "s3://a.b/proj"),
-                                              ("s3://192.168.5.4/proj", None)])
+                                              ("s3://192.168.5.4/proj", None),
+                                              (f"s3://{'Long_' * 14}/proj", None)])
 def test_an_s3_bucket_only_an_older_or_laxer_store_has_is_taken_with_a_warning(repo, dvx, url,
                                                                                 following):
     """An AWS bucket from before 2018 (us-east-1) or a Ceph gateway with relaxed names may
