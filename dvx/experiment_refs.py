@@ -377,7 +377,7 @@ def snapshot_workspace(repo: Repo, baseline: str, message: str, from_snapshot: b
     return commit
 
 
-def refuse_unreadable_new_files(repo: Repo) -> None:
+def refuse_unreadable_files_to_record(repo: Repo) -> None:
     """Refuse, before anything is run or written, the command whose experiment's commit
     would record a file of the workspace this user may not read: a new one, or a tracked one
     changed since the user's index recorded it (made unreadable: its mode changed too), which

@@ -241,6 +241,8 @@ def test_a_tracked_file_a_stage_leaves_unreadable_is_named_with_the_run_s_result
     assert "Make it readable (`chmod u+r log.txt`" in said, said
     assert "git add failed" not in said and "Traceback" not in said
     assert git(repo, "for-each-ref", "refs/exps") == ""
+    assert "lr: 0.2" in (repo / "params.yaml").read_text()  # the run's results are kept
+    assert (repo / "log.txt").read_text() == "new\n"
 
 
 def test_a_new_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_kept(repo, dvx):

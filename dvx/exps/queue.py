@@ -40,7 +40,7 @@ from dvx.experiment_refs import (
     queued_snapshot,
     ref_of,
     refuse_unmerged,
-    refuse_unreadable_new_files,
+    refuse_unreadable_files_to_record,
     snapshot_workspace,
 )
 from dvx.exps import overrides
@@ -368,7 +368,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = 
     baseline = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")
-    refuse_unreadable_new_files(repo)  # its snapshot records them, before data is committed
+    refuse_unreadable_files_to_record(repo)  # its snapshot records them, before data is committed
     known = {e.name: e for e in entries(repo)}
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:

@@ -33,7 +33,7 @@ from dvx.experiment_refs import (
     named_or_damaged,
     new_name,
     refuse_unmerged,
-    refuse_unreadable_new_files,
+    refuse_unreadable_files_to_record,
     renamed,
     snapshot,
     taken_names,
@@ -155,7 +155,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     git_of(repo).require_identity("the experiment's commit")
     queued = baseline is not None  # only a queued run names its baseline
     if not queued:  # a queued run's worktree holds what its snapshot could record
-        refuse_unreadable_new_files(repo)
+        refuse_unreadable_files_to_record(repo)
     baseline = baseline or parent
     taken = taken_names(repo, baseline)
     if name is not None and check_new_name(repo, name) in taken:
@@ -361,7 +361,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
-        refuse_unreadable_new_files(repo)  # before any data is recorded
+        refuse_unreadable_files_to_record(repo)  # before any data is recorded
         warn_inputs_not_held(repo, reading="The pipeline's stages")
         _record_data(repo, shell_join(["exp", "save", *(["-n", name] if name else [])]))
         return _record(repo, baseline, name, taken, recording)

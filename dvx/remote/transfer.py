@@ -217,7 +217,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         todo = sorted(absent_from(remote, unique, settings))
         versions = stored_versions(cache, todo, recorded, changed,
                                    hashed_when_sent_below=packed_below)
-    except KeyboardInterrupt as exc:  # before the first object: said as a count is
+    except KeyboardInterrupt as exc:  # before any object went up: a count of none
         raise interrupted("Uploading", 0, by=exc) from None
     already_there = len(unique) - len(todo)
     if changed:
