@@ -4058,11 +4058,12 @@ def test_a_push_to_a_second_remote_of_data_fsck_moved_aside_names_the_remote_hol
     pushed = run_dvx("push", "-r", "second", cwd=alice)
     said = " ".join(pushed.stderr.split())
     assert pushed.code == 1, pushed.output
-    fetch = re.search(r"from another remote that holds it \(`(dvx fetch -r [^`]+)`, then this "
-                      r"push again\)", said)
-    assert fetch is not None and fetch[1] == "dvx fetch -r shared", said
-    pasted(fetch[1], alice)
-    assert run_dvx("push", "-r", "second", cwd=alice).code == 0
+    named = re.search(r"from another remote that holds it \(`(dvx fetch -r [^`]+)` \(the "
+                      r"default remote\), then `(dvx push -r [^`]+)` again\)", said)
+    assert named is not None and named[1] == "dvx fetch -r shared", said
+    assert named[2] == "dvx push -r second", said
+    pasted(named[1], alice)
+    pasted(named[2], alice)
 
 
 def test_a_push_of_a_folder_s_file_the_cache_moved_aside_names_dvx_commit_of_the_folder(team):

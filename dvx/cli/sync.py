@@ -538,14 +538,9 @@ def _fetch_before_pushing(remote: str, recorded: list[Recorded], others: list[st
     from the one holding it comes first. No teammate is blamed: the other remotes were not
     asked. The remote is always named (`-r`): a plain `dvx fetch` reads each output's own
     remote (`remote:` in dvx.yaml), which may not be the one holding this data."""
-    if from_default:
-        fetch = f"`dvx fetch -r {shell_quote(others[0])}` (the default remote)"
-        if len(others) > 1:
-            fetch += f" or `dvx fetch -r NAME`, NAME one of {', '.join(others[1:])}"
-    elif len(others) == 1:
-        fetch = f"`dvx fetch -r {shell_quote(others[0])}`"
-    else:
-        fetch = f"`dvx fetch -r NAME`, NAME one of {', '.join(others)}"
+    from dvx.ops.sync import fetching_from
+
+    fetch = fetching_from(others, from_default)
     return (f"Neither the cache here nor the remote '{remote}' has that data "
             f"({'; '.join(map(str, recorded))}), so it cannot be pushed there: this clone "
             "never fetched it (`git pull` brings no data, `dvx pull PATH` only that path's). "

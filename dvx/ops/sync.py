@@ -645,7 +645,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         set_aside = _set_aside_here(repo, nowhere)
         for oid in sorted(nowhere):
             result.transfer.failed.setdefault(oid, _set_aside_failure(
-                set_aside[oid], _set_aside_way_out(result.fetch_from)) if oid in set_aside
+                set_aside[oid], _set_aside_way_out(result)) if oid in set_aside
                                               else "not in the local cache nor on the remote")
         # Data the cache moved aside as damaged was here, so no teammate is to blame for it.
         unnamed = (nowhere - set_aside.keys()) | wanted.missing_manifests
@@ -747,15 +747,30 @@ SET_ASIDE_WAY_OUT = (f"{_NEW_VERSION} only from a clone whose cache still has it
                      "there)")
 
 
-def _set_aside_way_out(others: Sequence[str]) -> str:
-    """SET_ASIDE_WAY_OUT for a push to a remote lacking the object, where `others` (the
-    repository's other remotes, the default first) may hold it: a fetch from one of them
-    brings it back before the push runs again."""
-    if not others:
+def fetching_from(others: Sequence[str], from_default: bool) -> str:
+    """The fetch, in backquotes, from whichever of `others` (remotes besides the one a push
+    goes to, the default first when `from_default`) holds data the push lacks; always with
+    -r: a plain `dvx fetch` reads each output's own remote, which may not be that one."""
+    if from_default:
+        fetch = f"`dvx fetch -r {pasted_args(others[0])}` (the default remote)"
+        if len(others) > 1:
+            fetch += f" or `dvx fetch -r NAME`, NAME one of {', '.join(others[1:])}"
+        return fetch
+    if len(others) == 1:
+        return f"`dvx fetch -r {pasted_args(others[0])}`"
+    return f"`dvx fetch -r NAME`, NAME one of {', '.join(others)}"
+
+
+def _set_aside_way_out(result: SyncResult) -> str:
+    """SET_ASIDE_WAY_OUT for a push to a remote lacking the object, where the repository's
+    other remotes (`result.fetch_from`) may hold it: a fetch from one of them brings it back
+    before the push runs again."""
+    if not result.fetch_from:
         return SET_ASIDE_WAY_OUT
-    return (f"{_NEW_VERSION} from another remote that holds it (`dvx fetch -r "
-            f"{pasted_args(others[0])}`, then this push again), or from a clone whose cache "
-            "still has it (`dvx push` there)")
+    fetch = fetching_from(result.fetch_from, result.fetch_from_default)
+    return (f"{_NEW_VERSION} from another remote that holds it ({fetch}, then `dvx push -r "
+            f"{pasted_args(result.remote)}` again), or from a clone whose cache still has it "
+            "(`dvx push` there)")
 
 
 def _set_aside_here(repo: Repo, oids: Collection[str]) -> dict[str, str]:
