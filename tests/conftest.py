@@ -7,6 +7,7 @@ crash and signal tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -177,6 +178,19 @@ def unprivileged() -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("root reads any file, and setpriv is not here to drop that")
     return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+@contextlib.contextmanager
+def read_only_folders(*folders: Path) -> Iterator[None]:
+    """Within the block, `folders` may be read and entered but not written in (mode 555),
+    as for `dvx_unprivileged`; writable again (755) however the block ends."""
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
 
 
 def dvx_unprivileged(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

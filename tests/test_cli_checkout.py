@@ -11,7 +11,14 @@ import pytest
 import xxhash
 import yaml
 
-from tests.conftest import dvx_unprivileged, git, run_dvx_proc, tree_bytes, write
+from tests.conftest import (
+    dvx_unprivileged,
+    git,
+    read_only_folders,
+    run_dvx_proc,
+    tree_bytes,
+    write,
+)
 
 
 def _commit(repo, message):
@@ -1306,11 +1313,8 @@ def test_data_for_a_folder_dvx_may_not_write_in_is_refused_before_anything_is_pl
     for path in ("a/x.bin", "ro/y.bin"):
         os.unlink(repo / path)
     shutil.rmtree(repo / "ro" / "d")
-    (repo / "ro").chmod(0o555)
-    try:
+    with read_only_folders(repo / "ro"):
         refused = dvx_unprivileged(repo / "a", command)
-    finally:
-        (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folder '../ro', where '../ro/d', '../ro/y.bin' would "
@@ -1338,13 +1342,8 @@ def test_files_missing_from_tracked_data_that_is_there_are_refused_for_every_rea
     for path in ("d/top", "d/a/b/q.bin", "d/sub2/deep/z"):
         os.unlink(repo / path)
     read_only = [repo / "d", repo / "d" / "sub2" / "deep"]
-    for folder in read_only:
-        folder.chmod(0o555)
-    try:
+    with read_only_folders(*read_only):
         refused = dvx_unprivileged(repo / "d" / "a", command)
-    finally:
-        for folder in read_only:
-            folder.chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folders '..', '../sub2/deep', where '../top', "
@@ -1367,14 +1366,11 @@ def test_checkout_force_of_a_file_in_a_read_only_folder_is_refused_before_anythi
     write(repo / "ro" / "y.bin", "y")
     assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
     os.unlink(repo / "a" / "x.bin")
-    (repo / "ro").chmod(0o555)
-    try:
+    with read_only_folders(repo / "ro"):
         assert dvx_unprivileged(repo, "checkout", "ro/y.bin").returncode == 0
         write(repo / "ro" / "y.bin", "mine")
         refused = dvx_unprivileged(repo / "a", "checkout", "-f")
         kept = dvx_unprivileged(repo, "checkout", "ro/y.bin")
-    finally:
-        (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folder '../ro', where '../ro/y.bin' would be placed "
@@ -1412,12 +1408,9 @@ def test_files_a_checkout_deletes_in_a_read_only_folder_are_refused_before_anyth
     git(repo, "checkout", "-q", "main")
     write(repo / "d" / "sub" / "mine", "mine")
     os.unlink(repo / "d" / "a")
-    (repo / "d" / "sub").chmod(0o555)
-    try:
+    with read_only_folders(repo / "d" / "sub"):
         refused = dvx_unprivileged(repo / "d", command)
         forced = dvx_unprivileged(repo / "d", command, "--force")
-    finally:
-        (repo / "d" / "sub").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folder 'sub', where 'sub/extra' would be deleted "
@@ -1433,11 +1426,8 @@ def test_files_a_checkout_deletes_in_a_read_only_folder_are_refused_before_anyth
     assert sorted(os.listdir(repo / "d" / "sub")) == ["b", "mine"]
     assert (repo / "d" / "a").read_text() == "d/a"
     os.unlink(repo / "d" / "a")
-    (repo / "d" / "sub").chmod(0o555)
-    try:
+    with read_only_folders(repo / "d" / "sub"):
         again = dvx_unprivileged(repo / "d", command)
-    finally:
-        (repo / "d" / "sub").chmod(0o755)
     assert "may not write" not in again.stderr and "Skipped d/sub/mine" in again.stderr, \
         again.stderr
     assert (repo / "d" / "a").read_text() == "d/a"
@@ -1463,16 +1453,11 @@ def test_read_only_folders_a_checkout_writes_nothing_in_ask_nothing_of_it(repo, 
     write(there / "ro" / "y.bin", "a/x.bin")
     write(there / "d" / "ro" / "mine", "mine")
     read_only = [there / "ro", there / "d" / "ro"]
-    for folder in read_only:
-        folder.chmod(0o555)
-    try:
+    with read_only_folders(*read_only):
         whole = dvx_unprivileged(there, "checkout")
         os.unlink(there / "d" / "sub" / "f")
         part = dvx_unprivileged(there / "d", "pull", "sub/f")
         forced = dvx_unprivileged(there, "checkout", "--force", "d/sub")
-    finally:
-        for folder in read_only:
-            folder.chmod(0o755)
     assert whole.returncode == 1 and "may not write" not in whole.stderr, whole.stderr
     assert "Skipped ro/y.bin: it has changes made here" in whole.stderr, whole.stderr
     assert "Not in the cache (run `dvx pull`): d/ro/h." in whole.stderr, whole.stderr
@@ -1494,11 +1479,8 @@ def test_checkout_relink_of_a_file_in_a_read_only_folder_is_refused_before_anyth
     write(repo / "ro" / "y.bin", "y")
     assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
     assert dvx("config", "cache.type", "symlink").code == 0
-    (repo / "ro").chmod(0o555)
-    try:
+    with read_only_folders(repo / "ro"):
         refused = dvx_unprivileged(repo / "a", "checkout", "--relink")
-    finally:
-        (repo / "ro").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folder '../ro', where '../ro/y.bin' would be placed "
@@ -1521,13 +1503,10 @@ def test_checkout_force_over_a_folder_in_a_read_only_folder_is_refused_before_an
     assert dvx("add", "a/x.bin", "ro/y.bin").code == 0
     os.unlink(repo / "ro" / "y.bin")
     write(repo / "ro" / "y.bin" / "inner", "mine")
-    (repo / "ro").chmod(0o555)
-    try:
+    with read_only_folders(repo / "ro"):
         kept = dvx_unprivileged(repo, "checkout")
         os.unlink(repo / "a" / "x.bin")
         refused = dvx_unprivileged(repo / "a", "checkout", "-f")
-    finally:
-        (repo / "ro").chmod(0o755)
     assert "may not write" not in kept.stderr, kept.stderr
     assert "Skipped ro/y.bin: a directory is in the way" in kept.stderr, kept.stderr
     assert refused.returncode == 1, refused.stderr
@@ -1550,11 +1529,8 @@ def test_checkout_force_of_data_git_tracks_too_asks_nothing_of_its_read_only_fol
     assert dvx("add", "ro/y.bin").code == 0
     write(repo / "ro" / "y.bin", "in git")
     git(repo, "add", "-f", "ro/y.bin")
-    (repo / "ro").chmod(0o555)
-    try:
+    with read_only_folders(repo / "ro"):
         forced = dvx_unprivileged(repo, "checkout", "-f")
-    finally:
-        (repo / "ro").chmod(0o755)
     assert "may not write" not in forced.stderr, forced.stderr
     assert "Skipped ro/y.bin: it is tracked by Git too" in forced.stderr, forced.stderr
     assert (repo / "ro" / "y.bin").read_text() == "in git"
@@ -1584,12 +1560,9 @@ def test_pull_refuses_to_delete_a_file_only_the_remote_holds_in_a_read_only_fold
     oid = xxhash.xxh128(b"d/sub/extra").hexdigest()
     os.unlink(repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:])
     os.unlink(repo / "d" / "a")
-    (repo / "d" / "sub").chmod(0o555)
-    try:
+    with read_only_folders(repo / "d" / "sub"):
         refused = dvx_unprivileged(repo, "pull")
         kept = dvx_unprivileged(repo, "checkout")
-    finally:
-        (repo / "d" / "sub").chmod(0o755)
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.endswith(
         "ERROR: dvx may not write in the folder 'd/sub', where 'd/sub/extra' would be deleted "
