@@ -1384,6 +1384,25 @@ def test_checkout_force_of_a_file_in_a_read_only_folder_is_refused_before_anythi
     assert [(repo / p).read_text() for p in ("a/x.bin", "ro/y.bin")] == ["x", "y"]
 
 
+def _placed_from_an_older_version(repo, dvx, tmp_path) -> None:
+    """`d` tracked in two versions, both pushed: v1 with d/sub/extra, v2 (main) without it;
+    the workspace holds main's pointer with v1's files, extra among them, placed by dvx."""
+    for path in ("d/a", "d/sub/b", "d/sub/extra"):
+        write(repo / path, path)
+    assert dvx("add", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    assert dvx("push").code == 0
+    os.unlink(repo / "d" / "sub" / "extra")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "v2")
+    assert dvx("push").code == 0
+    git(repo, "checkout", "-q", "v1")
+    assert dvx("checkout").code == 0
+    git(repo, "checkout", "-q", "main")
+
+
 @pytest.mark.parametrize("command", ["checkout", "pull"])
 def test_files_a_checkout_deletes_in_a_read_only_folder_are_refused_before_anything_changes(
         repo, dvx, tmp_path, command):
@@ -1393,19 +1412,7 @@ def test_files_a_checkout_deletes_in_a_read_only_folder_are_refused_before_anyth
     with --force a file of the user's own there, which they keep without it, is named too.
     Once the folder is writable the same command deletes the first and keeps the second,
     and then, the folder read-only again, that kept file asks nothing of it."""
-    for path in ("d/a", "d/sub/b", "d/sub/extra"):
-        write(repo / path, path)
-    assert dvx("add", "d").code == 0
-    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
-    _commit(repo, "v1")
-    git(repo, "tag", "v1")
-    os.unlink(repo / "d" / "sub" / "extra")
-    assert dvx("add", "d").code == 0
-    _commit(repo, "v2")
-    assert dvx("push").code == 0
-    git(repo, "checkout", "-q", "v1")
-    assert dvx("checkout").code == 0
-    git(repo, "checkout", "-q", "main")
+    _placed_from_an_older_version(repo, dvx, tmp_path)
     write(repo / "d" / "sub" / "mine", "mine")
     os.unlink(repo / "d" / "a")
     with read_only_folders(repo / "d" / "sub"):
@@ -1543,20 +1550,7 @@ def test_pull_refuses_to_delete_a_file_only_the_remote_holds_in_a_read_only_fold
     folder dvx may not write in: checkout keeps it and asks nothing of the folder, while pull,
     which deletes it as the remote holds its bytes, refuses before placing or deleting
     anything, naming the folder; once it is writable, pull deletes it."""
-    for path in ("d/a", "d/sub/b", "d/sub/extra"):
-        write(repo / path, path)
-    assert dvx("add", "d").code == 0
-    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
-    _commit(repo, "v1")
-    git(repo, "tag", "v1")
-    assert dvx("push").code == 0
-    os.unlink(repo / "d" / "sub" / "extra")
-    assert dvx("add", "d").code == 0
-    _commit(repo, "v2")
-    assert dvx("push").code == 0
-    git(repo, "checkout", "-q", "v1")
-    assert dvx("checkout").code == 0
-    git(repo, "checkout", "-q", "main")
+    _placed_from_an_older_version(repo, dvx, tmp_path)
     oid = xxhash.xxh128(b"d/sub/extra").hexdigest()
     os.unlink(repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:])
     os.unlink(repo / "d" / "a")
