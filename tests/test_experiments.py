@@ -163,13 +163,10 @@ def test_set_into_a_params_file_it_may_not_read_names_it_with_the_fix(project):
 
 
 
-@pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
-                                  ("exp", "run", "--queue", "-S", "train.lr=0.5"),
-                                  ("exp", "save")])
-def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, args):
-    """An experiment's commit records the workspace's new files: one this user may not read
-    is named with its fix before a stage runs or anything is written, never met by `git add`
-    once the run is over."""
+def _refused_over_unreadable_notes(project: Path, args: tuple[str, ...], status: str) -> str:
+    """`dvx args`, run where file modes apply with notes.txt made unreadable: refused (exit
+    1) before any stage runs, params.yaml unchanged, no experiment made and Git's status
+    `status` (the file as it was); what it said, on one line."""
     params = (project / "params.yaml").read_bytes()
     write(project / "notes.txt", "private\n").chmod(0)
     try:
@@ -178,14 +175,25 @@ def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, ar
         (project / "notes.txt").chmod(0o644)
     said = " ".join(result.stderr.split())
     assert result.returncode == 1, said
-    assert "Git may not read 'notes.txt', new in the workspace" in said, said
-    assert "Make it readable (`chmod u+r notes.txt`, as the owner), or name what is not the " \
-        "project's in .gitignore; then run the command again." in said, said
     assert "git add failed" not in said and "Traceback" not in said
     assert "Running stage" not in result.stdout
     assert (project / "params.yaml").read_bytes() == params
     assert git(project, "for-each-ref", "refs/exps") == ""
-    assert git(project, "status", "--porcelain") == "?? notes.txt\n"
+    assert git(project, "status", "--porcelain") == status
+    return said
+
+
+@pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
+                                  ("exp", "run", "--queue", "-S", "train.lr=0.5"),
+                                  ("exp", "save")])
+def test_a_new_file_git_may_not_read_is_refused_before_anything_runs(project, args):
+    """An experiment's commit records the workspace's new files: one this user may not read
+    is named with its fix before a stage runs or anything is written, never met by `git add`
+    once the run is over."""
+    said = _refused_over_unreadable_notes(project, args, "?? notes.txt\n")
+    assert "Git may not read 'notes.txt', new in the workspace" in said, said
+    assert "Make it readable (`chmod u+r notes.txt`, as the owner), or name what is not the " \
+        "project's in .gitignore; then run the command again." in said, said
 
 
 @pytest.mark.parametrize("args", [("exp", "run", "-S", "train.lr=0.5"),
@@ -198,23 +206,11 @@ def test_a_changed_tracked_file_git_may_not_read_is_refused_before_anything_runs
     write(project / "notes.txt", "notes\n")
     git(project, "add", "notes.txt")
     git(project, "commit", "-qm", "notes")
-    params = (project / "params.yaml").read_bytes()
-    write(project / "notes.txt", "private\n").chmod(0)
-    try:
-        result = dvx_unprivileged(project, *args)
-    finally:
-        (project / "notes.txt").chmod(0o644)
-    said = " ".join(result.stderr.split())
-    assert result.returncode == 1, said
+    said = _refused_over_unreadable_notes(project, args, " M notes.txt\n")
     assert "Git may not read 'notes.txt', changed since Git last recorded it, which an " \
         "experiment's commit records with the workspace." in said, said
     assert "Make it readable (`chmod u+r notes.txt`, as the owner); then run the command " \
         "again." in said, said
-    assert "git add failed" not in said and "Traceback" not in said
-    assert "Running stage" not in result.stdout
-    assert (project / "params.yaml").read_bytes() == params
-    assert git(project, "for-each-ref", "refs/exps") == ""
-    assert git(project, "status", "--porcelain") == " M notes.txt\n"
 
 
 def test_a_tracked_file_a_stage_leaves_unreadable_is_named_with_the_run_s_results_kept(
