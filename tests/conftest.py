@@ -181,6 +181,19 @@ def unprivileged() -> list[str]:
 
 
 @contextlib.contextmanager
+def unreadable_files(*files: Path) -> Iterator[None]:
+    """Within the block, `files` may not be read (mode 000), as for `dvx_unprivileged`;
+    readable again (644) however the block ends."""
+    for path in files:
+        path.chmod(0)
+    try:
+        yield
+    finally:
+        for path in files:
+            path.chmod(0o644)
+
+
+@contextlib.contextmanager
 def read_only_folders(*folders: Path) -> Iterator[None]:
     """Within the block, `folders` may be read and entered but not written in (mode 555),
     as for `dvx_unprivileged`; writable again (755) however the block ends."""

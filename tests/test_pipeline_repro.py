@@ -26,6 +26,7 @@ from conftest import (
     stopped_again,
     stopped_at,
     tree_bytes,
+    unreadable_files,
     write,
 )
 from pipeline_kit import commit_copy_stage, make_ml_repo, run_and_commit, runs
@@ -616,11 +617,8 @@ def test_commit_with_an_unreadable_dvx_yaml_refuses_before_writing_anything(repo
     assert dvx("repro").code == 0
     lock = (repo / "dvx.lock").read_bytes()
     write(repo / "out" / "model.txt", "my edit\n")  # an edit to record with `dvx commit`
-    (repo / "dvx.yaml").chmod(0)
-    try:
+    with unreadable_files(repo / "dvx.yaml"):
         result = dvx_unprivileged(repo, "commit", *args)
-    finally:
-        (repo / "dvx.yaml").chmod(0o644)
     said = " ".join(result.stderr.split())
     assert result.returncode == 1, said
     assert "Cannot read dvx.yaml: Permission denied. Make it readable (`chmod u+r dvx.yaml`" \
@@ -640,11 +638,8 @@ def test_a_stage_s_output_or_name_with_an_unreadable_dvx_lock_names_its_chmod(re
     dvx.lock records, so never "not tracked by dvx" nor a `dvx repro` of a stage not yet run."""
     assert dvx("stage", "add", "-n", "train", "-o", "out", "echo v1 > out").code == 0
     assert dvx("repro").code == 0
-    (repo / "dvx.lock").chmod(0)
-    try:
+    with unreadable_files(repo / "dvx.lock"):
         result = dvx_unprivileged(repo, *args)
-    finally:
-        (repo / "dvx.lock").chmod(0o644)
     said = " ".join(result.stderr.split())
     assert result.returncode == 1, said
     assert "Cannot read dvx.lock: Permission denied. Make it readable (`chmod u+r dvx.lock`" \
